@@ -1,0 +1,89 @@
+import ops from "ndarray-ops";
+import type { NDArray } from "./dtype.js";
+import { GraphError, formatShape } from "./errors.js";
+import { describe, isNdArray, isTensor } from "./function.js";
+import { binary } from "./kernels/elementwise.js";
+import { copy } from "./ndarray-utils.js";
+import { sameShape } from "./shape.js";
+import type { Tensor } from "./tensor.js";
+import { tracer, type CallRecord } from "./tracer.js";
+
+const RELEASED =
+  "backward: the graph behind this tensor was already released by an earlier backward(); " +
+  "pass { retainGraph: true } to the first backward() to run backward through it again";
+
+/**
+ * Reverse-mode differentiation from `root`: runs the recorded calls that lead to it in reverse
+ * recording order (a reverse topological order), summing gradients where a tensor feeds several
+ * calls, then adds the results into `.grad` of leaves and retained tensors.
+ */
+export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolean, wrap: (data: NDArray) => Tensor): void {
+  const calls = reachableCalls(root);
+  const grads = new Map<Tensor, NDArray>([[root, rootGrad]]);
+  for (const call of calls) {
+    const output = call.output!;
+    const g = grads.get(output);
+    if (g !== undefined) {
+      if (!output.retain) grads.delete(output);
+      propagate(call, g, grads);
+    }
+    if (!retainGraph) tracer.release(call);
+  }
+  for (const [t, g] of grads) {
+    if (t.creator === null || t.retain) accumulateGrad(t, g, wrap);
+  }
+}
+
+function reachableCalls(root: Tensor): CallRecord[] {
+  if (root.creator === null) return [];
+  const seen = new Set<CallRecord>();
+  const stack: CallRecord[] = [root.creator];
+  while (stack.length > 0) {
+    const call = stack.pop()!;
+    if (seen.has(call)) continue;
+    if (call.released) throw new GraphError(RELEASED);
+    seen.add(call);
+    for (const input of call.inputs!) {
+      if (isTensor(input) && input.requiresGrad && input.creator !== null && !seen.has(input.creator)) stack.push(input.creator);
+    }
+  }
+  return [...seen].sort((x, y) => y.id - x.id);
+}
+
+function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>): void {
+  const { fn } = call;
+  const inputs = call.inputs!;
+  const ctx = call.ctx!;
+  const result = fn.backward(ctx, g);
+  const list = Array.isArray(result) ? (result as ReadonlyArray<unknown>) : [result];
+  if (list.length !== inputs.length) {
+    throw new GraphError(
+      `${fn.name}.backward returned ${list.length} gradient(s), but ${fn.name}.apply received ${inputs.length} argument(s); ` +
+        `return one gradient (or null) per argument`,
+    );
+  }
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i];
+    if (!isTensor(input) || !ctx.needsInputGrad[i]) continue;
+    const gi = list[i];
+    if (!isNdArray(gi)) {
+      throw new GraphError(`${fn.name}.backward must return a gradient for argument ${i}, which requires grad, but returned ${describe(gi)}`);
+    }
+    if (!sameShape(gi.shape, input.shape)) {
+      throw new GraphError(
+        `${fn.name}.backward returned a gradient of shape ${formatShape(gi.shape)} for argument ${i}, ` +
+          `whose shape is ${formatShape(input.shape)}; gradients must have their input's shape`,
+      );
+    }
+    const previous = grads.get(input);
+    grads.set(input, previous === undefined ? gi : binary("add", previous, gi));
+  }
+}
+
+function accumulateGrad(t: Tensor, g: NDArray, wrap: (data: NDArray) => Tensor): void {
+  if (t.grad === null) {
+    t.grad = wrap(copy(g, t.dtype));
+  } else {
+    ops.addeq(t.grad.data, g);
+  }
+}

@@ -1,0 +1,20 @@
+import type { NdArray } from "ndarray";
+
+export type DType = "float32" | "float64";
+export type FloatArray = Float32Array | Float64Array;
+/** The ndarray every Tensor holds: a strided view over a Float32Array or Float64Array. */
+export type NDArray = NdArray<FloatArray>;
+
+export function allocate(dtype: DType, length: number): FloatArray {
+  return dtype === "float64" ? new Float64Array(length) : new Float32Array(length);
+}
+
+export function dtypeOf(array: FloatArray | NDArray): DType {
+  const data = array instanceof Float32Array || array instanceof Float64Array ? array : array.data;
+  return data instanceof Float64Array ? "float64" : "float32";
+}
+
+/** float64 wins when operands differ, as in PyTorch's type promotion. */
+export function promote(a: DType, b: DType): DType {
+  return a === "float64" || b === "float64" ? "float64" : "float32";
+}

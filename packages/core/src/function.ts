@@ -1,0 +1,85 @@
+import { Context } from "./context.js";
+import type { NDArray } from "./dtype.js";
+import { ArgumentError, GraphError } from "./errors.js";
+import type { Tensor } from "./tensor.js";
+import { tracer } from "./tracer.js";
+
+/** What a backward may return: one gradient (or null) per argument of apply, or a lone gradient for a single input. */
+export type BackwardResult = NDArray | null | ReadonlyArray<NDArray | null>;
+
+/** The static side of a Function subclass. */
+export interface FunctionClass {
+  readonly name: string;
+  forward(ctx: Context, ...args: never[]): NDArray;
+  backward(ctx: Context, grad: NDArray): BackwardResult;
+}
+
+type ToTensor<T> = T extends NDArray ? Tensor : T;
+type ForwardArgs<F extends FunctionClass> = F["forward"] extends (ctx: never, ...args: infer A) => NDArray ? A : never;
+/** apply takes Tensors where forward takes arrays; every other argument passes through unchanged. */
+export type ApplyArgs<F extends FunctionClass> = TensorsFor<ForwardArgs<F>>;
+type TensorsFor<A extends readonly unknown[]> = { [K in keyof A]: ToTensor<A[K]> };
+
+interface TensorClass {
+  new (data: NDArray, options: { requiresGrad: boolean; retain: boolean }): Tensor;
+}
+let TensorImpl: TensorClass | null = null;
+
+/** Called once by tensor.ts; keeps this module free of a load-order cycle with Tensor. */
+export function registerTensorClass(impl: TensorClass): void {
+  TensorImpl = impl;
+}
+
+export function isTensor(value: unknown): value is Tensor {
+  return TensorImpl !== null && value instanceof TensorImpl;
+}
+
+/**
+ * An operator with a hand-written derivative. Subclasses define
+ * `static forward(ctx, ...args)` over the inputs' ndarrays and `static backward(ctx, grad)`,
+ * and are called only through `Sub.apply(...)`, which records the call for autograd.
+ */
+export abstract class Function {
+  static forward(_ctx: Context, ..._args: never[]): NDArray {
+    throw new GraphError(`${this.name} must define static forward(ctx, ...inputs)`);
+  }
+
+  static backward(_ctx: Context, _grad: NDArray): BackwardResult {
+    throw new GraphError(`${this.name} must define static backward(ctx, grad) to be differentiated`);
+  }
+
+  static apply<F extends FunctionClass>(this: F, ...args: ApplyArgs<F>): Tensor {
+    if (TensorImpl === null) throw new GraphError("Function.apply: the Tensor class is not loaded");
+    const inputs = args as readonly unknown[];
+    const recording = !tracer.blind;
+    const needsInputGrad = inputs.map((a) => recording && isTensor(a) && a.requiresGrad);
+    const ctx = new Context(needsInputGrad);
+    const forwardArgs = inputs.map((a) => (isTensor(a) ? a.data : a));
+    const out = (this.forward as (ctx: Context, ...a: unknown[]) => unknown)(ctx, ...forwardArgs);
+    if (!isNdArray(out)) {
+      throw new GraphError(`${this.name}.forward must return an ndarray over a Float32Array or Float64Array, but got ${describe(out)}`);
+    }
+    const requiresGrad = needsInputGrad.some(Boolean);
+    const output = new TensorImpl(out, { requiresGrad, retain: false });
+    if (requiresGrad) output.creator = tracer.record(this, ctx, inputs, output);
+    return output;
+  }
+}
+
+export function isNdArray(value: unknown): value is NDArray {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Partial<NDArray>;
+  return Array.isArray(v.shape) && Array.isArray(v.stride) && (v.data instanceof Float32Array || v.data instanceof Float64Array);
+}
+
+export function describe(value: unknown): string {
+  if (isNdArray(value)) return `an ndarray of shape [${value.shape.join(", ")}]`;
+  if (isTensor(value)) return `a Tensor of shape [${value.shape.join(", ")}]`;
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  return typeof value === "object" ? (value.constructor?.name ?? "an object") : `${typeof value} ${String(value)}`;
+}
+
+export function checkFunctionArgs(op: string, name: string, value: unknown): void {
+  if (!isTensor(value)) throw new ArgumentError(`${op}: ${name} must be a Tensor, but got ${describe(value)}`);
+}

@@ -1,0 +1,14 @@
+export { Tensor, tensor } from "./tensor.js";
+export type { FactoryOptions, NestedArray, Operand, TensorOptions } from "./tensor.js";
+export { Function, isTensor } from "./function.js";
+export type { ApplyArgs, BackwardResult, FunctionClass } from "./function.js";
+export { Context } from "./context.js";
+export { Tracer, tracer, noGrad, enableGrad } from "./tracer.js";
+export type { TracerStats } from "./tracer.js";
+export { gradcheck, GradcheckError } from "./gradcheck.js";
+export type { GradcheckOptions } from "./gradcheck.js";
+export { Generator, defaultGenerator, manualSeed } from "./random.js";
+export type { GeneratorState } from "./random.js";
+export { PicoError, ShapeError, ArgumentError, GraphError, formatShape } from "./errors.js";
+export type { DType, FloatArray, NDArray } from "./dtype.js";
+export * as kernels from "./kernels/index.js";

@@ -1,0 +1,179 @@
+import type { DType, FloatArray, NDArray } from "../dtype.js";
+import { dtypeOf, promote } from "../dtype.js";
+import { create } from "../ndarray-utils.js";
+import { broadcastShapes, contiguousStrides } from "../shape.js";
+import { broadcastStrides, forEachRow, planRows } from "./strided-loop.js";
+
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "maximum"
+  | "eq"
+  | "gt"
+  | "lt"
+  /** g where x > 0, else 0 (relu backward with x the input). */
+  | "reluGrad"
+  /** g * y * (1 - y) (sigmoid backward with y the output). */
+  | "sigmoidGrad"
+  /** g * (1 - y * y) (tanh backward with y the output). */
+  | "tanhGrad"
+  /** g * sign(x) (abs backward). */
+  | "absGrad";
+
+export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "sigmoid" | "tanh" | "square" | "reciprocal";
+
+/** out = a (op) b with NumPy broadcasting; a new row-major array. `name` labels shape errors. */
+export function binary(op: BinaryOp, a: NDArray, b: NDArray, name: string = op, dtype?: DType): NDArray {
+  const shape = broadcastShapes(name, a.shape, b.shape);
+  const out = create(dtype ?? promote(dtypeOf(a), dtypeOf(b)), shape);
+  const plan = planRows(shape, [
+    broadcastStrides(a.shape, a.stride, shape),
+    broadcastStrides(b.shape, b.stride, shape),
+    contiguousStrides(shape),
+  ]);
+  const x = a.data;
+  const y = b.data;
+  const o = out.data;
+  forEachRow(plan, [a.offset, b.offset, 0], (off, n, st) =>
+    binaryRow(op, x, off[0]!, st[0]!, y, off[1]!, st[1]!, o, off[2]!, n),
+  );
+  return out;
+}
+
+function binaryRow(
+  op: BinaryOp,
+  x: FloatArray,
+  xi: number,
+  xs: number,
+  y: FloatArray,
+  yi: number,
+  ys: number,
+  o: FloatArray,
+  oi: number,
+  n: number,
+): void {
+  switch (op) {
+    case "add":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! + y[yi]!;
+      return;
+    case "sub":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! - y[yi]!;
+      return;
+    case "mul":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! * y[yi]!;
+      return;
+    case "div":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! / y[yi]!;
+      return;
+    case "pow":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = Math.pow(x[xi]!, y[yi]!);
+      return;
+    case "maximum":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = Math.max(x[xi]!, y[yi]!);
+      return;
+    case "eq":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi] === y[yi] ? 1 : 0;
+      return;
+    case "gt":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! > y[yi]! ? 1 : 0;
+      return;
+    case "lt":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! < y[yi]! ? 1 : 0;
+      return;
+    case "reluGrad":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = y[yi]! > 0 ? x[xi]! : 0;
+      return;
+    case "sigmoidGrad":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) {
+        const s = y[yi]!;
+        o[oi + k] = x[xi]! * s * (1 - s);
+      }
+      return;
+    case "tanhGrad":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) {
+        const t = y[yi]!;
+        o[oi + k] = x[xi]! * (1 - t * t);
+      }
+      return;
+    case "absGrad":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) {
+        const v = y[yi]!;
+        o[oi + k] = v > 0 ? x[xi]! : v < 0 ? -x[xi]! : 0;
+      }
+      return;
+  }
+}
+
+/** out = op(a), elementwise; a new row-major array of a's dtype. */
+export function unary(op: UnaryOp, a: NDArray): NDArray {
+  const out = create(dtypeOf(a), a.shape);
+  const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
+  const x = a.data;
+  const o = out.data;
+  forEachRow(plan, [a.offset, 0], (off, n, st) => unaryRow(op, x, off[0]!, st[0]!, o, off[1]!, n));
+  return out;
+}
+
+function unaryRow(op: UnaryOp, x: FloatArray, xi: number, xs: number, o: FloatArray, oi: number, n: number): void {
+  switch (op) {
+    case "neg":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = -x[xi]!;
+      return;
+    case "exp":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = Math.exp(x[xi]!);
+      return;
+    case "log":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = Math.log(x[xi]!);
+      return;
+    case "sqrt":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = Math.sqrt(x[xi]!);
+      return;
+    case "abs":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = Math.abs(x[xi]!);
+      return;
+    case "relu":
+      for (let k = 0; k < n; k++, xi += xs) {
+        const v = x[xi]!;
+        o[oi + k] = v > 0 ? v : 0;
+      }
+      return;
+    case "sigmoid":
+      for (let k = 0; k < n; k++, xi += xs) {
+        const v = x[xi]!;
+        // Two branches keep exp from overflowing for large |v|.
+        if (v >= 0) o[oi + k] = 1 / (1 + Math.exp(-v));
+        else {
+          const e = Math.exp(v);
+          o[oi + k] = e / (1 + e);
+        }
+      }
+      return;
+    case "tanh":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = Math.tanh(x[xi]!);
+      return;
+    case "square":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = x[xi]! * x[xi]!;
+      return;
+    case "reciprocal":
+      for (let k = 0; k < n; k++, xi += xs) o[oi + k] = 1 / x[xi]!;
+      return;
+  }
+}
+
+/** out = a * scale + shift, elementwise. */
+export function affine(a: NDArray, scale: number, shift = 0): NDArray {
+  const out = create(dtypeOf(a), a.shape);
+  const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
+  const x = a.data;
+  const o = out.data;
+  forEachRow(plan, [a.offset, 0], (off, n, st) => {
+    let xi = off[0]!;
+    const xs = st[0]!;
+    const oi = off[1]!;
+    for (let k = 0; k < n; k++, xi += xs) o[oi + k] = x[xi]! * scale + shift;
+  });
+  return out;
+}

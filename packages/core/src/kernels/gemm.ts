@@ -1,0 +1,75 @@
+import type { FloatArray } from "../dtype.js";
+
+/** A row-major matrix inside a flat typed array. */
+export interface MatrixView {
+  data: FloatArray;
+  offset: number;
+  /** Distance between consecutive rows of the stored (untransposed) matrix. */
+  ld: number;
+  /** Read the stored matrix transposed. */
+  trans: boolean;
+}
+
+const BLOCK_K = 128;
+const BLOCK_J = 512;
+
+/**
+ * C[M×N] = op(A)[M×K] · op(B)[K×N] (+ C when `accumulate`), the plain reference GEMM:
+ * cache-blocked over K and N, i-k-j order so the innermost loop streams contiguous rows.
+ */
+export function gemmReference(
+  m: number,
+  n: number,
+  k: number,
+  a: MatrixView,
+  b: MatrixView,
+  c: { data: FloatArray; offset: number; ld: number },
+  accumulate: boolean,
+): void {
+  const A = a.trans ? transposeCopy(a, k, m) : a;
+  const B = b.trans ? transposeCopy(b, n, k) : b;
+  const Ad = A.data;
+  const Bd = B.data;
+  const Cd = c.data;
+  if (!accumulate) for (let i = 0; i < m; i++) Cd.fill(0, c.offset + i * c.ld, c.offset + i * c.ld + n);
+  for (let k0 = 0; k0 < k; k0 += BLOCK_K) {
+    const k1 = Math.min(k, k0 + BLOCK_K);
+    for (let j0 = 0; j0 < n; j0 += BLOCK_J) {
+      const j1 = Math.min(n, j0 + BLOCK_J);
+      for (let i = 0; i < m; i++) {
+        const ci = c.offset + i * c.ld;
+        const ai = A.offset + i * A.ld;
+        for (let p = k0; p < k1; p++) {
+          const av = Ad[ai + p]!;
+          if (av === 0) continue;
+          const bp = B.offset + p * B.ld;
+          for (let j = j0; j < j1; j++) Cd[ci + j] = Cd[ci + j]! + av * Bd[bp + j]!;
+        }
+      }
+    }
+  }
+}
+
+/** Materialises op(X) row-major: the stored matrix is cols×rows and read transposed. */
+function transposeCopy(x: MatrixView, rows: number, cols: number): MatrixView {
+  // Stored matrix has `rows` rows of length `cols`... read as its transpose: result is cols×rows.
+  const out = new (x.data.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const src = x.offset + r * x.ld;
+    for (let q = 0; q < cols; q++) out[q * rows + r] = x.data[src + q]!;
+  }
+  return { data: out, offset: 0, ld: rows, trans: false };
+}
+
+export type Gemm = typeof gemmReference;
+
+let activeGemm: Gemm = gemmReference;
+
+/** The GEMM every operator calls; a faster kernel can be installed with `setGemm`. */
+export function gemm(...args: Parameters<Gemm>): void {
+  activeGemm(...args);
+}
+
+export function setGemm(kernel: Gemm): void {
+  activeGemm = kernel;
+}

@@ -1,0 +1,9 @@
+// Low-level building blocks for packages that write their own Functions (e.g. @pico/nn's convolution).
+export { gemm, gemmReference, setGemm } from "./gemm.js";
+export type { Gemm, MatrixView } from "./gemm.js";
+export { binary, unary, affine } from "./elementwise.js";
+export type { BinaryOp, UnaryOp } from "./elementwise.js";
+export { sumAxes, maxAxes, sumToShape } from "./reduce.js";
+export { create, filled, copy, packed, isContiguous, isPacked, reshapeView, scalarArray } from "../ndarray-utils.js";
+export { allocate, dtypeOf, promote } from "../dtype.js";
+export { broadcastShapes, contiguousStrides, normalizeAxis, normalizeAxes, sizeOf, sameShape } from "../shape.js";

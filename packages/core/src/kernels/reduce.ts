@@ -1,0 +1,82 @@
+import type { NDArray } from "../dtype.js";
+import { dtypeOf } from "../dtype.js";
+import { create, filled, reshapeView } from "../ndarray-utils.js";
+import { contiguousStrides, sizeOf } from "../shape.js";
+import { forEachRow, planRows } from "./strided-loop.js";
+
+/** Shape of a reduction over `axes` (sorted), keeping them as size 1. */
+export function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+export function droppedShape(shape: readonly number[], axes: readonly number[]): number[] {
+  return shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Output strides that stay put along reduced axes, so every input element lands on its output slot. */
+function reducingStrides(shape: readonly number[], axes: readonly number[]): number[] {
+  const kept = contiguousStrides(keptShape(shape, axes));
+  return kept.map((s, i) => (axes.includes(i) ? 0 : s));
+}
+
+/** Sum over `axes`; the result has the kept shape (reduced axes of size 1). */
+export function sumAxes(a: NDArray, axes: readonly number[]): NDArray {
+  const out = create(dtypeOf(a), keptShape(a.shape, axes));
+  const plan = planRows(a.shape, [a.stride, reducingStrides(a.shape, axes)]);
+  const x = a.data;
+  const o = out.data;
+  forEachRow(plan, [a.offset, 0], (off, n, st) => {
+    let xi = off[0]!;
+    let oi = off[1]!;
+    const xs = st[0]!;
+    const os = st[1]!;
+    if (os === 0) {
+      let acc = 0;
+      for (let k = 0; k < n; k++, xi += xs) acc += x[xi]!;
+      o[oi] = o[oi]! + acc;
+    } else {
+      for (let k = 0; k < n; k++, xi += xs, oi += os) o[oi] = o[oi]! + x[xi]!;
+    }
+  });
+  return out;
+}
+
+/**
+ * Max over `axes` with the row-major input index of the first maximum of each output slot
+ * (first wins on ties, NaN wins over numbers).
+ */
+export function maxAxes(a: NDArray, axes: readonly number[]): { values: NDArray; indices: Int32Array } {
+  const shape = keptShape(a.shape, axes);
+  const values = filled(dtypeOf(a), shape, -Infinity);
+  const indices = new Int32Array(sizeOf(shape)).fill(-1);
+  const plan = planRows(a.shape, [a.stride, reducingStrides(a.shape, axes)]);
+  const x = a.data;
+  const o = values.data;
+  let linear = 0;
+  forEachRow(plan, [a.offset, 0], (off, n, st) => {
+    let xi = off[0]!;
+    let oi = off[1]!;
+    const xs = st[0]!;
+    const os = st[1]!;
+    for (let k = 0; k < n; k++, xi += xs, oi += os, linear++) {
+      const v = x[xi]!;
+      if (indices[oi] === -1 || v > o[oi]! || (v !== v && o[oi] === o[oi])) {
+        o[oi] = v;
+        indices[oi] = linear;
+      }
+    }
+  });
+  return { values, indices };
+}
+
+/** Sums a broadcast gradient back down to `shape` (the inverse of broadcasting). */
+export function sumToShape(g: NDArray, shape: readonly number[]): NDArray {
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    const target = i < lead ? 1 : shape[i - lead]!;
+    if (target === 1 && (g.shape[i] !== 1 || i < lead)) axes.push(i);
+  }
+  if (axes.length === 0 && lead === 0) return g;
+  return reshapeView(sumAxes(g, axes), shape);
+}

@@ -1,0 +1,101 @@
+import type { Context } from "../context.js";
+import type { NDArray } from "../dtype.js";
+import { Function } from "../function.js";
+import { affine, binary, unary } from "../kernels/elementwise.js";
+import { sumToShape } from "../kernels/reduce.js";
+
+// Binary operators broadcast like NumPy; each gradient is summed back to its input's shape.
+
+type Shapes = Context & { aShape: number[]; bShape: number[] };
+
+export class Add extends Function {
+  static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
+    ctx.aShape = a.shape;
+    ctx.bShape = b.shape;
+    return binary("add", a, b);
+  }
+  static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
+    return [
+      ctx.needsInputGrad[0] ? sumToShape(g, ctx.aShape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(g, ctx.bShape) : null,
+    ];
+  }
+}
+
+export class Sub extends Function {
+  static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
+    ctx.aShape = a.shape;
+    ctx.bShape = b.shape;
+    return binary("sub", a, b, "sub");
+  }
+  static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
+    return [
+      ctx.needsInputGrad[0] ? sumToShape(g, ctx.aShape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(unary("neg", g), ctx.bShape) : null,
+    ];
+  }
+}
+
+export class Mul extends Function {
+  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    ctx.saveForBackward(a, b);
+    return binary("mul", a, b);
+  }
+  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
+    const [a, b] = ctx.savedTensors as [NDArray, NDArray];
+    return [
+      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, b), a.shape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, a), b.shape) : null,
+    ];
+  }
+}
+
+export class Div extends Function {
+  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    const out = binary("div", a, b);
+    ctx.saveForBackward(a, b, out);
+    return out;
+  }
+  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
+    const [a, b, out] = ctx.savedTensors as [NDArray, NDArray, NDArray];
+    const ga = ctx.needsInputGrad[0] || ctx.needsInputGrad[1] ? binary("div", g, b) : null;
+    return [
+      ga && ctx.needsInputGrad[0] ? sumToShape(ga, a.shape) : null,
+      // d(a/b)/db = -(a/b)/b, so the b-gradient is -(g/b)*out.
+      ga && ctx.needsInputGrad[1] ? sumToShape(unary("neg", binary("mul", ga, out)), b.shape) : null,
+    ];
+  }
+}
+
+export class Pow extends Function {
+  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    const out = binary("pow", a, b);
+    ctx.saveForBackward(a, b, out);
+    return out;
+  }
+  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
+    const [a, b, out] = ctx.savedTensors as [NDArray, NDArray, NDArray];
+    // b * a^(b-1) rather than b * out / a, which breaks at a = 0.
+    const ga = ctx.needsInputGrad[0] ? binary("mul", g, binary("mul", b, binary("pow", a, affine(b, 1, -1)))) : null;
+    const gb = ctx.needsInputGrad[1] ? binary("mul", g, binary("mul", out, unary("log", a))) : null;
+    return [ga && sumToShape(ga, a.shape), gb && sumToShape(gb, b.shape)];
+  }
+}
+
+/** Elementwise maximum; where a == b the gradient goes to a, as max-pooling's ties go to the first. */
+export class Maximum extends Function {
+  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    ctx.saveForBackward(a, b);
+    return binary("maximum", a, b);
+  }
+  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
+    const [a, b] = ctx.savedTensors as [NDArray, NDArray];
+    const aWins = binary("lt", b, a, "maximum");
+    const tie = binary("eq", a, b, "maximum");
+    const toA = binary("add", aWins, tie);
+    return [
+      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, toA), a.shape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, affine(toA, -1, 1)), b.shape) : null,
+    ];
+  }
+}

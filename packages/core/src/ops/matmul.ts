@@ -1,0 +1,68 @@
+import type { Context } from "../context.js";
+import { dtypeOf, promote, type NDArray } from "../dtype.js";
+import { Function } from "../function.js";
+import { gemm, type MatrixView } from "../kernels/gemm.js";
+import { sumToShape } from "../kernels/reduce.js";
+import { broadcastStrides } from "../kernels/strided-loop.js";
+import { copy, create } from "../ndarray-utils.js";
+import { broadcastShapes } from "../shape.js";
+
+/** Batched matrix product of [..., M, K] and [..., K, N] with broadcast batch axes (validated by Tensor.matmul). */
+export class MatMul extends Function {
+  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    ctx.saveForBackward(a, b);
+    return batchedMatmul(a, false, b, false);
+  }
+  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
+    const [a, b] = ctx.savedTensors as [NDArray, NDArray];
+    return [
+      ctx.needsInputGrad[0] ? sumToShape(batchedMatmul(g, false, b, true), a.shape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(batchedMatmul(a, true, g, false), b.shape) : null,
+    ];
+  }
+}
+
+/** op(a) · op(b) over broadcast batch axes, where op transposes the last two axes when asked. */
+export function batchedMatmul(a: NDArray, transA: boolean, b: NDArray, transB: boolean): NDArray {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = a.shape[transA ? ra - 1 : ra - 2]!;
+  const k = a.shape[transA ? ra - 2 : ra - 1]!;
+  const n = b.shape[transB ? rb - 2 : rb - 1]!;
+  const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = create(promote(dtypeOf(a), dtypeOf(b)), [...batch, m, n]);
+  const aView = asMatrix(a, transA);
+  const bView = asMatrix(b, transB);
+  const aBatch = broadcastStrides(a.shape.slice(0, -2), aView.array.stride.slice(0, -2), batch);
+  const bBatch = broadcastStrides(b.shape.slice(0, -2), bView.array.stride.slice(0, -2), batch);
+  const count = batch.reduce((p, d) => p * d, 1);
+  const index = new Array<number>(batch.length).fill(0);
+  for (let t = 0; t < count; t++) {
+    let aOff = aView.array.offset;
+    let bOff = bView.array.offset;
+    for (let d = 0; d < batch.length; d++) {
+      aOff += index[d]! * aBatch[d]!;
+      bOff += index[d]! * bBatch[d]!;
+    }
+    gemm(m, n, k, { ...aView.matrix, offset: aOff }, { ...bView.matrix, offset: bOff }, { data: out.data, offset: t * m * n, ld: n }, false);
+    for (let d = batch.length - 1; d >= 0; d--) {
+      index[d]! += 1;
+      if (index[d]! < batch[d]!) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Describes the last two axes as a GEMM operand without copying when one of them has unit stride. */
+function asMatrix(x: NDArray, transpose: boolean): { array: NDArray; matrix: MatrixView } {
+  const r = x.shape.length;
+  const rowStride = x.stride[r - 2]!;
+  const colStride = x.stride[r - 1]!;
+  const rows = x.shape[r - 2]!;
+  const cols = x.shape[r - 1]!;
+  if (colStride === 1 || cols === 1) return { array: x, matrix: { data: x.data, offset: x.offset, ld: rowStride, trans: transpose } };
+  if (rowStride === 1 || rows === 1) return { array: x, matrix: { data: x.data, offset: x.offset, ld: colStride, trans: !transpose } };
+  const c = copy(x);
+  return { array: c, matrix: { data: c.data, offset: 0, ld: cols, trans: transpose } };
+}

@@ -1,0 +1,482 @@
+import ndarray from "ndarray";
+import { runBackward } from "./autograd.js";
+import { dtypeOf, type DType, type FloatArray, type NDArray } from "./dtype.js";
+import { ArgumentError, GraphError, ShapeError, formatShape } from "./errors.js";
+import { describe, isNdArray, registerTensorClass } from "./function.js";
+import { binary } from "./kernels/elementwise.js";
+import { maxAxes } from "./kernels/reduce.js";
+import { copy, create, filled, packed, scalarArray } from "./ndarray-utils.js";
+import { Add, Div, Maximum, Mul, Pow, Sub } from "./ops/binary.js";
+import { MatMul } from "./ops/matmul.js";
+import { Pad, Permute, Reshape, Slice } from "./ops/movement.js";
+import { Max, Sum } from "./ops/reduce.js";
+import { LogSoftmax, Softmax } from "./ops/softmax.js";
+import { Abs, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unary.js";
+import { Generator, defaultGenerator } from "./random.js";
+import { broadcastShapes, checkShapeArgument, normalizeAxes, normalizeAxis, sameShape, sizeOf } from "./shape.js";
+import type { CallRecord } from "./tracer.js";
+import { noGrad, tracer } from "./tracer.js";
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+  dtype?: DType;
+}
+
+export interface FactoryOptions extends TensorOptions {
+  /** Draw random numbers from this generator instead of the default one (see manualSeed). */
+  generator?: Generator;
+}
+
+export type NestedArray = number | readonly NestedArray[];
+export type Operand = Tensor | number;
+
+/**
+ * An n-dimensional array of float32 (or float64) numbers that can take part in autograd.
+ * Operators are methods (`a.add(b)`, `x.relu()`); every one broadcasts like NumPy.
+ */
+export class Tensor {
+  data: NDArray;
+  requiresGrad: boolean;
+  /** Kept after backward with its `.grad`: parameters and tensors the user made; not intermediates. */
+  retain: boolean;
+  grad: Tensor | null = null;
+  /** The recorded call that produced this tensor, or null for a leaf. */
+  creator: CallRecord | null = null;
+
+  constructor(data: NDArray, options: { requiresGrad?: boolean; retain?: boolean } = {}) {
+    if (!isNdArray(data)) throw new ArgumentError(`Tensor: data must be an ndarray over a Float32Array or Float64Array, but got ${describe(data)}`);
+    this.data = data;
+    this.requiresGrad = options.requiresGrad ?? false;
+    this.retain = options.retain ?? true;
+  }
+
+  get shape(): number[] {
+    return this.data.shape;
+  }
+  get ndim(): number {
+    return this.data.shape.length;
+  }
+  get size(): number {
+    return sizeOf(this.data.shape);
+  }
+  get dtype(): DType {
+    return dtypeOf(this.data);
+  }
+  /** True for tensors no recorded call produced (parameters, inputs). */
+  get isLeaf(): boolean {
+    return this.creator === null;
+  }
+
+  // ---- factories ----------------------------------------------------------------------------
+
+  static zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+    return Tensor.full(shape, 0, options);
+  }
+  static ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
+    return Tensor.full(shape, 1, options);
+  }
+  static full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+    checkShapeArgument("Tensor.full", shape);
+    return leaf(filled(options.dtype ?? "float32", shape, value), options);
+  }
+  /** Uniform in [0, 1). */
+  static rand(shape: readonly number[], options: FactoryOptions = {}): Tensor {
+    checkShapeArgument("Tensor.rand", shape);
+    const out = create(options.dtype ?? "float32", shape);
+    const gen = options.generator ?? defaultGenerator;
+    for (let i = 0; i < out.data.length; i++) out.data[i] = gen.random();
+    return leaf(out, options);
+  }
+  /** Standard normal. */
+  static randn(shape: readonly number[], options: FactoryOptions = {}): Tensor {
+    checkShapeArgument("Tensor.randn", shape);
+    const out = create(options.dtype ?? "float32", shape);
+    const gen = options.generator ?? defaultGenerator;
+    for (let i = 0; i < out.data.length; i++) out.data[i] = gen.normal();
+    return leaf(out, options);
+  }
+  /** start, start + step, ... up to but excluding end; `arange(n)` is 0..n-1. */
+  static arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
+    if (end === undefined) [start, end] = [0, start];
+    if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`Tensor.arange: step must be a non-zero finite number, but got ${step}`);
+    const n = Math.max(0, Math.ceil((end - start) / step));
+    const out = create(options.dtype ?? "float32", [n]);
+    for (let i = 0; i < n; i++) out.data[i] = start + i * step;
+    return leaf(out, options);
+  }
+
+  // ---- elementwise --------------------------------------------------------------------------
+
+  add(other: Operand): Tensor {
+    return Add.apply(this, this.operand(other));
+  }
+  sub(other: Operand): Tensor {
+    return Sub.apply(this, this.operand(other));
+  }
+  mul(other: Operand): Tensor {
+    return Mul.apply(this, this.operand(other));
+  }
+  div(other: Operand): Tensor {
+    return Div.apply(this, this.operand(other));
+  }
+  pow(exponent: Operand): Tensor {
+    return Pow.apply(this, this.operand(exponent));
+  }
+  /** Elementwise max(this, other). */
+  maximum(other: Operand): Tensor {
+    return Maximum.apply(this, this.operand(other));
+  }
+  neg(): Tensor {
+    return Neg.apply(this);
+  }
+  exp(): Tensor {
+    return Exp.apply(this);
+  }
+  log(): Tensor {
+    return Log.apply(this);
+  }
+  sqrt(): Tensor {
+    return Sqrt.apply(this);
+  }
+  abs(): Tensor {
+    return Abs.apply(this);
+  }
+  relu(): Tensor {
+    return Relu.apply(this);
+  }
+  sigmoid(): Tensor {
+    return Sigmoid.apply(this);
+  }
+  tanh(): Tensor {
+    return Tanh.apply(this);
+  }
+  square(): Tensor {
+    return this.mul(this);
+  }
+
+  // ---- reductions ---------------------------------------------------------------------------
+
+  /** Sum over every axis, one axis or several; reduced axes are dropped unless keepDims. */
+  sum(axis?: number | readonly number[], keepDims = false): Tensor {
+    return Sum.apply(this, normalizeAxes("sum", axis, this.ndim), keepDims);
+  }
+  mean(axis?: number | readonly number[], keepDims = false): Tensor {
+    const axes = normalizeAxes("mean", axis, this.ndim);
+    const count = axes.reduce((n, a) => n * this.shape[a]!, 1);
+    return this.sum(axes, keepDims).div(count);
+  }
+  /** Max over every axis, one axis or several; the gradient flows to the first maximum. */
+  max(axis?: number | readonly number[], keepDims = false): Tensor {
+    const axes = normalizeAxes("max", axis, this.ndim);
+    if (axes.some((a) => this.shape[a] === 0)) throw new ShapeError(`max: cannot reduce an empty axis of shape ${formatShape(this.shape)}`);
+    return Max.apply(this, axes, keepDims);
+  }
+  /** log(sum(exp(x))) along an axis, computed stably. */
+  logSumExp(axis = -1, keepDims = false): Tensor {
+    const m = noGrad(() => this.max(axis, true));
+    const out = this.sub(m).exp().sum(axis, true).log().add(m);
+    return keepDims ? out : out.squeeze(axis);
+  }
+
+  // ---- linear algebra -----------------------------------------------------------------------
+
+  /** Matrix product; 1-D operands are treated as a row (left) or column (right) vector, batches broadcast. */
+  matmul(other: Tensor): Tensor {
+    if (!(other instanceof Tensor)) throw new ArgumentError(`matmul: other must be a Tensor, but got ${describe(other)}`);
+    if (this.ndim === 0 || other.ndim === 0) {
+      throw new ShapeError(`matmul: both operands need at least 1 dimension, but got shapes ${formatShape(this.shape)} and ${formatShape(other.shape)}`);
+    }
+    if (this.ndim === 1) return this.unsqueeze(0).matmul(other).squeeze(-2);
+    if (other.ndim === 1) return this.matmul(other.unsqueeze(1)).squeeze(-1);
+    const k = this.shape[this.ndim - 1]!;
+    const k2 = other.shape[other.ndim - 2]!;
+    if (k !== k2) {
+      throw new ShapeError(
+        `matmul: inner dimensions must match, but got shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} (${k} vs ${k2})`,
+      );
+    }
+    broadcastShapes("matmul", this.shape.slice(0, -2), other.shape.slice(0, -2));
+    return MatMul.apply(this, other);
+  }
+
+  // ---- movement -----------------------------------------------------------------------------
+
+  /** Same elements, new shape; one entry may be -1 (inferred). */
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    const target = inferShape(this.shape, flatShape(shape));
+    return Reshape.apply(this, target);
+  }
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    return this.reshape(...shape);
+  }
+  /** Collapses axes startDim..endDim into one. */
+  flatten(startDim = 0, endDim = -1): Tensor {
+    if (this.ndim === 0) return this.reshape([1]);
+    const s = normalizeAxis("flatten", startDim, this.ndim);
+    const e = normalizeAxis("flatten", endDim, this.ndim);
+    if (s > e) throw new ArgumentError(`flatten: startDim (${startDim}) must not come after endDim (${endDim}) for shape ${formatShape(this.shape)}`);
+    const middle = this.shape.slice(s, e + 1).reduce((p, d) => p * d, 1);
+    return this.reshape([...this.shape.slice(0, s), middle, ...this.shape.slice(e + 1)]);
+  }
+  /** Inserts an axis of size 1 at `axis`. */
+  unsqueeze(axis: number): Tensor {
+    const a = normalizeAxis("unsqueeze", axis, this.ndim + 1);
+    return this.reshape([...this.shape.slice(0, a), 1, ...this.shape.slice(a)]);
+  }
+  /** Removes the given axis (or every axis) of size 1. */
+  squeeze(axis?: number): Tensor {
+    if (axis === undefined) return this.reshape(this.shape.filter((d) => d !== 1));
+    const a = normalizeAxis("squeeze", axis, this.ndim);
+    if (this.shape[a] !== 1) return this;
+    return this.reshape(this.shape.filter((_, i) => i !== a));
+  }
+  /** Swaps two axes (the last two by default). */
+  transpose(dim0 = -2, dim1 = -1): Tensor {
+    if (this.ndim < 2) return this;
+    const a = normalizeAxis("transpose", dim0, this.ndim);
+    const b = normalizeAxis("transpose", dim1, this.ndim);
+    const dims = this.shape.map((_, i) => i);
+    dims[a] = b;
+    dims[b] = a;
+    return Permute.apply(this, dims);
+  }
+  /** Reorders axes: output axis i is input axis dims[i]. */
+  permute(...dims: number[] | [readonly number[]]): Tensor {
+    const list = flatShape(dims).map((d) => normalizeAxis("permute", d, this.ndim));
+    if (list.length !== this.ndim || new Set(list).size !== list.length) {
+      throw new ArgumentError(`permute: dims must be a permutation of the ${this.ndim} axes of ${formatShape(this.shape)}, but got [${dims.join(", ")}]`);
+    }
+    return Permute.apply(this, list);
+  }
+  /** Elements [start, end) along `axis` (negative indices count from the end, as in Python). */
+  slice(axis: number, start: number, end?: number): Tensor {
+    const a = normalizeAxis("slice", axis, this.ndim);
+    const n = this.shape[a]!;
+    const clamp = (i: number): number => Math.min(n, Math.max(0, i < 0 ? i + n : i));
+    if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
+      throw new ArgumentError(`slice: start and end must be integers, but got ${start} and ${end}`);
+    }
+    const s = clamp(start);
+    const e = Math.max(s, clamp(end ?? n));
+    return Slice.apply(this, a, s, e);
+  }
+  /** `length` elements from `start` along `axis`, like torch.narrow. */
+  narrow(axis: number, start: number, length: number): Tensor {
+    const a = normalizeAxis("narrow", axis, this.ndim);
+    const n = this.shape[a]!;
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > n) {
+      throw new ArgumentError(`narrow: need 0 <= start and start + length <= ${n} on axis ${axis} of ${formatShape(this.shape)}, but got start ${start}, length ${length}`);
+    }
+    return Slice.apply(this, a, start, start + length);
+  }
+  /**
+   * Constant padding in PyTorch's order: `[left, right]` pads the last axis,
+   * `[left, right, top, bottom]` the last two, and so on.
+   */
+  pad(padding: readonly number[], value = 0): Tensor {
+    if (padding.length % 2 !== 0 || padding.length / 2 > this.ndim || padding.some((p) => !Number.isInteger(p) || p < 0)) {
+      throw new ArgumentError(
+        `pad: padding must be pairs of non-negative integers, at most one pair per axis (${this.ndim} axes), but got [${padding.join(", ")}]`,
+      );
+    }
+    const before = new Array<number>(this.ndim).fill(0);
+    const after = new Array<number>(this.ndim).fill(0);
+    for (let p = 0; p < padding.length / 2; p++) {
+      before[this.ndim - 1 - p] = padding[2 * p]!;
+      after[this.ndim - 1 - p] = padding[2 * p + 1]!;
+    }
+    return Pad.apply(this, before, after, value);
+  }
+
+  // ---- softmax ------------------------------------------------------------------------------
+
+  logSoftmax(axis = -1): Tensor {
+    return LogSoftmax.apply(this, normalizeAxis("logSoftmax", axis, this.ndim));
+  }
+  softmax(axis = -1): Tensor {
+    return Softmax.apply(this, normalizeAxis("softmax", axis, this.ndim));
+  }
+
+  // ---- comparisons (no gradient) ------------------------------------------------------------
+
+  /** Index of the first maximum along `axis` (over all elements, flattened, when omitted), as float32. */
+  argmax(axis?: number, keepDims = false): Tensor {
+    if (axis === undefined) return this.flatten().argmax(0, keepDims);
+    const a = normalizeAxis("argmax", axis, this.ndim);
+    const { indices } = maxAxes(this.data, [a]);
+    const inner = this.shape.slice(a + 1).reduce((p, d) => p * d, 1);
+    const len = this.shape[a]!;
+    const shape = keepDims ? this.shape.map((d, i) => (i === a ? 1 : d)) : this.shape.filter((_, i) => i !== a);
+    const out = create("float32", shape);
+    for (let j = 0; j < indices.length; j++) out.data[j] = Math.floor(indices[j]! / inner) % len;
+    return new Tensor(out, { retain: false });
+  }
+  eq(other: Operand): Tensor {
+    return this.compare("eq", other);
+  }
+  gt(other: Operand): Tensor {
+    return this.compare("gt", other);
+  }
+  lt(other: Operand): Tensor {
+    return this.compare("lt", other);
+  }
+
+  // ---- autograd -----------------------------------------------------------------------------
+
+  /**
+   * Computes the gradient of this tensor with respect to every leaf that requires grad, adding it
+   * into their `.grad`. A non-scalar tensor needs `grad` (the gradient of some scalar with respect
+   * to it). The graph is released afterwards unless `retainGraph`.
+   */
+  backward(grad?: Tensor | null, options: { retainGraph?: boolean } = {}): void {
+    if (!this.requiresGrad) {
+      throw new GraphError(`backward: this tensor ${formatShape(this.shape)} does not require grad and has no graph; create its inputs with { requiresGrad: true }`);
+    }
+    let g: NDArray;
+    if (grad === undefined || grad === null) {
+      if (this.size !== 1) {
+        throw new GraphError(
+          `backward: grad can be implicitly created only for a scalar output, but this tensor has shape ${formatShape(this.shape)}; ` +
+            `pass a gradient of the same shape, e.g. t.backward(Tensor.ones(t.shape))`,
+        );
+      }
+      g = filled(this.dtype, this.shape, 1);
+    } else {
+      if (!(grad instanceof Tensor)) throw new ArgumentError(`backward: grad must be a Tensor, but got ${describe(grad)}`);
+      if (!sameShape(grad.shape, this.shape)) {
+        throw new ShapeError(`backward: grad must have the output's shape ${formatShape(this.shape)}, but got ${formatShape(grad.shape)}`);
+      }
+      g = grad.data;
+    }
+    if (this.creator?.released) {
+      throw new GraphError(
+        "backward: the graph behind this tensor was already released by an earlier backward(); " +
+          "pass { retainGraph: true } to the first backward() to run backward through it again",
+      );
+    }
+    runBackward(this, g, options.retainGraph ?? false, (data) => new Tensor(data));
+  }
+
+  /** Sets `.grad` to null (like PyTorch's zero_grad with set_to_none). */
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  // ---- conversion ---------------------------------------------------------------------------
+
+  /** Nested arrays of numbers, or a number for a 0-d tensor. */
+  toArray(): NestedArray {
+    const p = packed(this.data).data;
+    const build = (dim: number, offset: number): NestedArray => {
+      if (dim === this.ndim) return p[offset]!;
+      const stride = this.shape.slice(dim + 1).reduce((a, d) => a * d, 1);
+      return Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, offset + i * stride));
+    };
+    return build(0, 0);
+  }
+  /** The packed elements in row-major order (a copy unless the tensor is already packed). */
+  toTypedArray(): FloatArray {
+    return packed(this.data).data;
+  }
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new ShapeError(`item: only a tensor with one element has an item, but got shape ${formatShape(this.shape)}`);
+    return this.data.data[this.data.offset]!;
+  }
+  /** Same data, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, { requiresGrad: false, retain: true });
+  }
+  /** A copy with its own buffer, differentiable (gradient flows back to this tensor). */
+  clone(): Tensor {
+    if (this.requiresGrad && !tracer.blind) return this.mul(1);
+    return new Tensor(copy(this.data), { requiresGrad: this.requiresGrad });
+  }
+  /** A copy converted to `dtype`, cut from the graph. */
+  to(dtype: DType): Tensor {
+    return new Tensor(copy(this.data, dtype), { requiresGrad: this.requiresGrad });
+  }
+  toString(): string {
+    return `Tensor(${JSON.stringify(this.toArray())}, shape=${formatShape(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ", requiresGrad=true" : ""})`;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private operand(other: Operand): Tensor {
+    if (other instanceof Tensor) return other;
+    if (typeof other !== "number") throw new ArgumentError(`operand must be a Tensor or a number, but got ${describe(other)}`);
+    return new Tensor(scalarArray(this.dtype, other));
+  }
+  private compare(op: "eq" | "gt" | "lt", other: Operand): Tensor {
+    return new Tensor(binary(op, this.data, this.operand(other).data, op, "float32"), { retain: false });
+  }
+}
+
+registerTensorClass(Tensor);
+
+function leaf(data: NDArray, options: TensorOptions): Tensor {
+  return new Tensor(data, { requiresGrad: options.requiresGrad ?? false, retain: true });
+}
+
+function flatShape(args: number[] | [readonly number[]]): number[] {
+  return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as readonly number[])] : (args as number[]);
+}
+
+function inferShape(from: readonly number[], to: number[]): number[] {
+  const size = sizeOf(from);
+  const bad = (): never => {
+    throw new ShapeError(`reshape: cannot reshape a tensor of shape ${formatShape(from)} (${size} elements) into ${formatShape(to)}`);
+  };
+  const unknown = to.filter((d) => d === -1).length;
+  if (unknown > 1 || to.some((d) => !Number.isInteger(d) || d < -1)) bad();
+  const known = to.reduce((p, d) => (d === -1 ? p : p * d), 1);
+  if (unknown === 1) {
+    if (known === 0 || size % known !== 0) bad();
+    return to.map((d) => (d === -1 ? size / known : d));
+  }
+  if (known !== size) bad();
+  return to;
+}
+
+/** Makes a tensor from a number, nested arrays, or a typed array with `shape`. */
+export function tensor(
+  data: NestedArray | FloatArray | Tensor,
+  options: TensorOptions & { shape?: readonly number[] } = {},
+): Tensor {
+  if (data instanceof Tensor) return new Tensor(copy(data.data, options.dtype ?? data.dtype), { requiresGrad: options.requiresGrad ?? false });
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    const shape = options.shape ?? [data.length];
+    if (sizeOf(shape) !== data.length) {
+      throw new ShapeError(`tensor: shape ${formatShape(shape)} needs ${sizeOf(shape)} elements, but the typed array has ${data.length}`);
+    }
+    const dtype = options.dtype ?? dtypeOf(data);
+    const buffer = dtype === dtypeOf(data) ? data : dtype === "float64" ? Float64Array.from(data) : Float32Array.from(data);
+    return leaf(ndarray(buffer, [...shape]), options);
+  }
+  const shape: number[] = [];
+  for (let level: NestedArray = data; Array.isArray(level); level = (level as readonly NestedArray[])[0]!) {
+    shape.push((level as readonly NestedArray[]).length);
+    if ((level as readonly NestedArray[]).length === 0) break;
+  }
+  const out = create(options.dtype ?? "float32", shape);
+  let n = 0;
+  const fill = (value: NestedArray, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (typeof value !== "number") throw new ShapeError(`tensor: ragged nested array: expected a number at ${path || "the top"}, but got an array`);
+      out.data[n++] = value;
+      return;
+    }
+    if (!Array.isArray(value) || value.length !== shape[depth]) {
+      throw new ShapeError(`tensor: ragged nested array: expected length ${shape[depth]} at ${path || "the top"}, but got ${Array.isArray(value) ? `length ${value.length}` : "a number"}`);
+    }
+    value.forEach((v: NestedArray, i: number) => fill(v, depth + 1, `${path}[${i}]`));
+  };
+  fill(data, 0, "");
+  if (options.shape !== undefined) {
+    if (sizeOf(options.shape) !== out.size) {
+      throw new ShapeError(`tensor: shape ${formatShape(options.shape)} needs ${sizeOf(options.shape)} elements, but the data has ${out.size}`);
+    }
+    return leaf(ndarray(out.data, [...options.shape]), options);
+  }
+  return leaf(out, options);
+}

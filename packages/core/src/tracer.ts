@@ -1,0 +1,89 @@
+import type { Context } from "./context.js";
+import type { FunctionClass } from "./function.js";
+import type { Tensor } from "./tensor.js";
+
+/** One recorded call of a Function: what backward needs to run it in reverse. */
+export interface CallRecord {
+  /** Recording order; recording order is a topological order of the graph. */
+  readonly id: number;
+  fn: FunctionClass;
+  ctx: Context | null;
+  /** The arguments apply received: Tensors and pass-through values. */
+  inputs: readonly unknown[] | null;
+  output: Tensor | null;
+  released: boolean;
+}
+
+export interface TracerStats {
+  /** Intermediate tensors still tied to a recorded, unreleased call. */
+  tensors: number;
+  /** Recorded calls not yet released by a backward. */
+  funcs: number;
+}
+
+/**
+ * Records Function calls while gradients are wanted. The graph itself hangs off the tensors
+ * (each output points at the call that made it), so a result dropped without backward is
+ * garbage-collected with its graph; the pools count what is live, to make leaks testable.
+ */
+export class Tracer {
+  /** When true nothing is recorded and no output requires grad (see noGrad). */
+  blind = false;
+  private nextId = 0;
+  private liveCalls = 0;
+  private liveTensors = 0;
+  private readonly collected = new FinalizationRegistry<null>(() => this.forget());
+
+  record(fn: FunctionClass, ctx: Context, inputs: readonly unknown[], output: Tensor): CallRecord {
+    const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false };
+    this.liveCalls += 1;
+    this.liveTensors += 1;
+    this.collected.register(call, null, call);
+    return call;
+  }
+
+  /** Drops a call's saved state once backward is done with it. */
+  release(call: CallRecord): void {
+    if (call.released) return;
+    call.released = true;
+    call.ctx = null;
+    call.inputs = null;
+    call.output = null;
+    this.collected.unregister(call);
+    this.forget();
+  }
+
+  stats(): TracerStats {
+    return { tensors: this.liveTensors, funcs: this.liveCalls };
+  }
+
+  private forget(): void {
+    this.liveCalls -= 1;
+    this.liveTensors -= 1;
+  }
+}
+
+/** The global tracer every Function records into. */
+export const tracer = new Tracer();
+
+/** Runs `fn` without recording (like torch.no_grad); nests, and restores the state even if `fn` throws. */
+export function noGrad<T>(fn: () => T): T {
+  const previous = tracer.blind;
+  tracer.blind = true;
+  try {
+    return fn();
+  } finally {
+    tracer.blind = previous;
+  }
+}
+
+/** Runs `fn` with recording on, even inside noGrad (like torch.enable_grad). */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = tracer.blind;
+  tracer.blind = false;
+  try {
+    return fn();
+  } finally {
+    tracer.blind = previous;
+  }
+}
