@@ -1,0 +1,133 @@
+import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
+import { conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from "../kernels/conv2d.js";
+import { outputSize, type Conv2dGeometry } from "../kernels/conv-geometry.js";
+import { flatData } from "../kernels/flat.js";
+import { pair, type IntPair } from "./pair.js";
+
+export interface Conv2dOptions {
+  stride?: IntPair;
+  padding?: IntPair;
+  dilation?: IntPair;
+  groups?: number;
+}
+
+type Conv2dContext = Context & { geometry: Conv2dGeometry };
+
+/** 2-D cross-correlation over NCHW input (PyTorch's conv2d) with its input, weight and bias gradients. */
+export class Conv2dFunction extends Function {
+  static override forward(ctx: Conv2dContext, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
+    const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, options);
+    const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
+    const out = kernels.create(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+    conv2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, out.data);
+    ctx.geometry = g;
+    if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1]) ctx.saveForBackward(x, weight);
+    return out;
+  }
+
+  static override backward(ctx: Conv2dContext, gy: NDArray): (NDArray | null)[] {
+    const [x, weight] = ctx.savedTensors as [NDArray, NDArray];
+    const g = ctx.geometry;
+    const dtype = kernels.dtypeOf(gy);
+    const grad = flatData(gy, dtype);
+    let gx: NDArray | null = null;
+    let gw: NDArray | null = null;
+    let gb: NDArray | null = null;
+    if (ctx.needsInputGrad[0]) {
+      gx = kernels.create(dtype, x.shape);
+      conv2dBackwardInput(grad, flatData(weight, dtype), g, gx.data);
+    }
+    if (ctx.needsInputGrad[1]) {
+      gw = kernels.create(dtype, weight.shape);
+      conv2dBackwardWeight(flatData(x, dtype), grad, g, gw.data);
+    }
+    if (ctx.needsInputGrad[2]) {
+      gb = kernels.create(dtype, [g.outChannels]);
+      conv2dBackwardBias(grad, g, gb.data);
+    }
+    return [gx, gw, gb, null];
+  }
+}
+
+/**
+ * 2-D convolution (cross-correlation, as PyTorch): input [N, C, H, W] (or unbatched [C, H, W]),
+ * weight [outC, C/groups, kH, kW], bias [outC]. Output [N, outC, oH, oW] with
+ * oH = floor((H + 2·padding − dilation·(kH − 1) − 1) / stride) + 1, likewise oW.
+ */
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  if (!(input instanceof Tensor)) throw new ArgumentError(`conv2d: input must be a Tensor, but got ${typeof input}`);
+  if (!(weight instanceof Tensor)) throw new ArgumentError(`conv2d: weight must be a Tensor, but got ${typeof weight}`);
+  if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`conv2d: bias must be a Tensor or null, but got ${typeof bias}`);
+  if (input.ndim === 3) return Conv2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options).squeeze(0);
+  return Conv2dFunction.apply(input, weight, bias ?? null, options);
+}
+
+/** Validates shapes and options, naming the rule broken and what was received. */
+export function conv2dGeometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  bShape: readonly number[] | null,
+  options: Conv2dOptions,
+): Conv2dGeometry {
+  const op = "conv2d";
+  if (xShape.length !== 4) {
+    throw new ShapeError(`${op}: input must be rank 4 [N, C, H, W] (or rank 3 [C, H, W]), but got rank ${xShape.length} with shape ${formatShape(xShape)}`);
+  }
+  if (wShape.length !== 4) {
+    throw new ShapeError(`${op}: weight must be rank 4 [outC, C/groups, kH, kW], but got rank ${wShape.length} with shape ${formatShape(wShape)}`);
+  }
+  const [stride, padding, dilation] = [
+    pair(op, "stride", options.stride ?? 1, 1),
+    pair(op, "padding", options.padding ?? 0, 0),
+    pair(op, "dilation", options.dilation ?? 1, 1),
+  ];
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new ArgumentError(`${op}: groups must be an integer >= 1, but got ${String(groups)}`);
+  const [batch, inChannels, inHeight, inWidth] = xShape as [number, number, number, number];
+  const [outChannels, weightChannels, kernelHeight, kernelWidth] = wShape as [number, number, number, number];
+  if (outChannels < 1 || weightChannels < 1 || kernelHeight < 1 || kernelWidth < 1) {
+    throw new ShapeError(`${op}: weight [outC, C/groups, kH, kW] must have no zero dimension, but got shape ${formatShape(wShape)}`);
+  }
+  if (outChannels % groups !== 0) {
+    throw new ShapeError(`${op}: weight's ${outChannels} output channels (shape ${formatShape(wShape)}) must be divisible by groups ${groups}`);
+  }
+  if (inChannels % groups !== 0) {
+    throw new ShapeError(`${op}: input channels ${inChannels} (shape ${formatShape(xShape)}) must be divisible by groups ${groups}`);
+  }
+  const expected = weightChannels * groups;
+  if (inChannels !== expected) {
+    throw new ShapeError(
+      `${op}: expected input with ${expected} channels [N, ${expected}, H, W] (weight ${formatShape(wShape)}, groups ${groups}), but got shape ${formatShape(xShape)}`,
+    );
+  }
+  if (bShape !== null && (bShape.length !== 1 || bShape[0] !== outChannels)) {
+    throw new ShapeError(`${op}: bias must have shape [${outChannels}] (one per output channel of weight ${formatShape(wShape)}), but got ${formatShape(bShape)}`);
+  }
+  const outHeight = outputSize(inHeight, kernelHeight, stride[0], padding[0], dilation[0]);
+  const outWidth = outputSize(inWidth, kernelWidth, stride[1], padding[1], dilation[1]);
+  if (outHeight < 1 || outWidth < 1) {
+    throw new ShapeError(
+      `${op}: output size would be ${outHeight}x${outWidth} for input ${formatShape(xShape)}, kernel ${kernelHeight}x${kernelWidth}, ` +
+        `stride [${stride.join(", ")}], padding [${padding.join(", ")}], dilation [${dilation.join(", ")}]; ` +
+        `the padded input must be at least dilation·(kernel − 1) + 1 in each spatial dimension`,
+    );
+  }
+  return {
+    batch,
+    inChannels,
+    inHeight,
+    inWidth,
+    outChannels,
+    groups,
+    kernelHeight,
+    kernelWidth,
+    strideHeight: stride[0],
+    strideWidth: stride[1],
+    padHeight: padding[0],
+    padWidth: padding[1],
+    dilationHeight: dilation[0],
+    dilationWidth: dilation[1],
+    outHeight,
+    outWidth,
+  };
+}
