@@ -24,20 +24,32 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /** NumPy broadcasting: align trailing dimensions; each pair must be equal or contain a 1. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  const out = tryBroadcastShapes(a, b);
+  if (out !== null) return out;
+  const n = Math.max(a.length, b.length);
+  let i = 0;
+  while (i < n && broadcastPair(a[a.length - n + i] ?? 1, b[b.length - n + i] ?? 1) !== -1) i++;
+  throw new ShapeError(
+    `${op}: shapes ${formatShape(a)} and ${formatShape(b)} cannot be broadcast together ` +
+      `(dimension ${i} of the result: ${a[a.length - n + i] ?? 1} vs ${b[b.length - n + i] ?? 1}; sizes must match or one must be 1)`,
+  );
+}
+
+/** The broadcast shape of `a` and `b`, or null when they do not broadcast. */
+export function tryBroadcastShapes(a: readonly number[], b: readonly number[]): number[] | null {
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
-    const da = a[a.length - n + i] ?? 1;
-    const db = b[b.length - n + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) {
-      throw new ShapeError(
-        `${op}: shapes ${formatShape(a)} and ${formatShape(b)} cannot be broadcast together ` +
-          `(dimension ${i} of the result: ${da} vs ${db}; sizes must match or one must be 1)`,
-      );
-    }
-    out[i] = da === 1 ? db : da;
+    const d = broadcastPair(a[a.length - n + i] ?? 1, b[b.length - n + i] ?? 1);
+    if (d === -1) return null;
+    out[i] = d;
   }
   return out;
+}
+
+function broadcastPair(da: number, db: number): number {
+  if (da === db || db === 1) return da;
+  return da === 1 ? db : -1;
 }
 
 /** Resolves a possibly negative axis against `ndim`, with an error naming the operator. */

@@ -13,7 +13,7 @@ import { Max, Sum } from "./ops/reduce.js";
 import { LogSoftmax, Softmax } from "./ops/softmax.js";
 import { Abs, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unary.js";
 import { Generator, defaultGenerator } from "./random.js";
-import { broadcastShapes, checkShapeArgument, normalizeAxes, normalizeAxis, sameShape, sizeOf } from "./shape.js";
+import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf } from "./shape.js";
 import type { CallRecord } from "./tracer.js";
 import { noGrad, tracer } from "./tracer.js";
 
@@ -183,19 +183,17 @@ export class Tensor {
   /** Matrix product; 1-D operands are treated as a row (left) or column (right) vector, batches broadcast. */
   matmul(other: Tensor): Tensor {
     if (!(other instanceof Tensor)) throw new ArgumentError(`matmul: other must be a Tensor, but got ${describe(other)}`);
-    if (this.ndim === 0 || other.ndim === 0) {
-      throw new ShapeError(`matmul: both operands need at least 1 dimension, but got shapes ${formatShape(this.shape)} and ${formatShape(other.shape)}`);
+    const shapes = (): string => `${formatShape(this.shape)} and ${formatShape(other.shape)}`;
+    if (this.ndim === 0 || other.ndim === 0) throw new ShapeError(`matmul: both operands need at least 1 dimension, but got shapes ${shapes()}`);
+    const k = this.shape[this.ndim - 1]!;
+    const k2 = other.shape[Math.max(0, other.ndim - 2)]!;
+    if (k !== k2) throw new ShapeError(`matmul: inner dimensions must match, but got shapes ${shapes()} (${k} vs ${k2})`);
+    if (tryBroadcastShapes(this.shape.slice(0, -2), other.shape.slice(0, -2)) === null) {
+      throw new ShapeError(`matmul: batch dimensions must broadcast (equal or 1), but got shapes ${shapes()}`);
     }
+    if (this.ndim === 1 && other.ndim === 1) return this.unsqueeze(0).matmul(other.unsqueeze(1)).reshape([]);
     if (this.ndim === 1) return this.unsqueeze(0).matmul(other).squeeze(-2);
     if (other.ndim === 1) return this.matmul(other.unsqueeze(1)).squeeze(-1);
-    const k = this.shape[this.ndim - 1]!;
-    const k2 = other.shape[other.ndim - 2]!;
-    if (k !== k2) {
-      throw new ShapeError(
-        `matmul: inner dimensions must match, but got shapes ${formatShape(this.shape)} and ${formatShape(other.shape)} (${k} vs ${k2})`,
-      );
-    }
-    broadcastShapes("matmul", this.shape.slice(0, -2), other.shape.slice(0, -2));
     return MatMul.apply(this, other);
   }
 
@@ -244,7 +242,7 @@ export class Tensor {
   permute(...dims: number[] | [readonly number[]]): Tensor {
     const list = flatShape(dims).map((d) => normalizeAxis("permute", d, this.ndim));
     if (list.length !== this.ndim || new Set(list).size !== list.length) {
-      throw new ArgumentError(`permute: dims must be a permutation of the ${this.ndim} axes of ${formatShape(this.shape)}, but got [${dims.join(", ")}]`);
+      throw new ArgumentError(`permute: dims must be a permutation of the ${this.ndim} axes of ${formatShape(this.shape)}, but got ${formatShape(flatShape(dims))}`);
     }
     return Permute.apply(this, list);
   }

@@ -21,7 +21,11 @@ export type BinaryOp =
   /** g * (1 - y * y) (tanh backward with y the output). */
   | "tanhGrad"
   /** g * sign(x) (abs backward). */
-  | "absGrad";
+  | "absGrad"
+  /** d(x^y)/dx = y * x^(y-1), and 0 where y = 0 (as PyTorch, also at x = 0). */
+  | "powBaseGrad"
+  /** d(x^y)/dy = x^y * ln(x), and 0 where x = 0 and y >= 0 (as PyTorch). */
+  | "powExponentGrad";
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "sigmoid" | "tanh" | "square" | "reciprocal";
 
@@ -102,6 +106,19 @@ function binaryRow(
       for (let k = 0; k < n; k++, xi += xs, yi += ys) {
         const v = y[yi]!;
         o[oi + k] = v > 0 ? x[xi]! : v < 0 ? -x[xi]! : 0;
+      }
+      return;
+    case "powBaseGrad":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) {
+        const e = y[yi]!;
+        o[oi + k] = e === 0 ? 0 : e * Math.pow(x[xi]!, e - 1);
+      }
+      return;
+    case "powExponentGrad":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) {
+        const v = x[xi]!;
+        const e = y[yi]!;
+        o[oi + k] = v === 0 && e >= 0 ? 0 : Math.pow(v, e) * Math.log(v);
       }
       return;
   }

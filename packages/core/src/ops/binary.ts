@@ -69,15 +69,13 @@ export class Div extends Function {
 
 export class Pow extends Function {
   static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
-    const out = binary("pow", a, b);
-    ctx.saveForBackward(a, b, out);
-    return out;
+    ctx.saveForBackward(a, b);
+    return binary("pow", a, b);
   }
   static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
-    const [a, b, out] = ctx.savedTensors as [NDArray, NDArray, NDArray];
-    // b * a^(b-1) rather than b * out / a, which breaks at a = 0.
-    const ga = ctx.needsInputGrad[0] ? binary("mul", g, binary("mul", b, binary("pow", a, affine(b, 1, -1)))) : null;
-    const gb = ctx.needsInputGrad[1] ? binary("mul", g, binary("mul", out, unary("log", a))) : null;
+    const [a, b] = ctx.savedTensors as [NDArray, NDArray];
+    const ga = ctx.needsInputGrad[0] ? binary("mul", g, binary("powBaseGrad", a, b, "pow")) : null;
+    const gb = ctx.needsInputGrad[1] ? binary("mul", g, binary("powExponentGrad", a, b, "pow")) : null;
     return [ga && sumToShape(ga, a.shape), gb && sumToShape(gb, b.shape)];
   }
 }
