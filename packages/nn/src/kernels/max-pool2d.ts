@@ -1,0 +1,53 @@
+import type { FloatArray } from "@pico/core";
+import type { Flat } from "./conv2d.js";
+import type { Pool2dGeometry } from "./pool-geometry.js";
+
+/**
+ * Max over each window into out[N, C, oH, oW]; argmax (when given) receives the flat input index
+ * of each window's first maximum in row-major scan order. Padding acts as −Infinity; NaN propagates.
+ */
+export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Array | null): void {
+  const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
+  const { padHeight: pH, padWidth: pW, outHeight: oH, outWidth: oW } = g;
+  const src = x.data;
+  const planes = g.batch * g.channels;
+  const plane = H * W;
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * plane;
+    for (let oh = 0; oh < oH; oh++) {
+      const hs = oh * sH - pH;
+      const h0 = hs < 0 ? 0 : hs;
+      const h1 = hs + kH > H ? H : hs + kH;
+      for (let ow = 0; ow < oW; ow++, o++) {
+        const ws = ow * sW - pW;
+        const w0 = ws < 0 ? 0 : ws;
+        const w1 = ws + kW > W ? W : ws + kW;
+        let bestIndex = base + h0 * W + w0;
+        let best = src[x.offset + bestIndex]!;
+        for (let ih = h0; ih < h1; ih++) {
+          const row = base + ih * W;
+          for (let iw = w0; iw < w1; iw++) {
+            const v = src[x.offset + row + iw]!;
+            if (v > best || (v !== v && best === best)) {
+              best = v;
+              bestIndex = row + iw;
+            }
+          }
+        }
+        out[o] = best;
+        if (argmax !== null) argmax[o] = bestIndex;
+      }
+    }
+  }
+}
+
+/** Routes each output gradient to its window's arg-max, adding where overlapping windows share one; `gx` must come zero-filled. */
+export function maxPool2dBackward(gy: Flat, argmax: Int32Array, gx: FloatArray): void {
+  const src = gy.data;
+  const offset = gy.offset;
+  for (let o = 0; o < argmax.length; o++) {
+    const i = argmax[o]!;
+    gx[i] = gx[i]! + src[offset + o]!;
+  }
+}
