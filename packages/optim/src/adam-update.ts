@@ -1,0 +1,50 @@
+import type { FloatArray } from "@pico/core";
+
+export interface AdamHyper {
+  lr: number;
+  betas: number[];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+}
+
+/**
+ * PyTorch's Adam / AdamW step on raw arrays (`step` counts from 1). Coupled decay adds wd·p to the
+ * gradient; decoupled decay (AdamW) scales p by 1 - lr·wd first. Then
+ * m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g², v̂ = amsgrad ? max(vmax, v) : v,
+ * p -= lr / (1-β1^t) · m / (sqrt(v̂) / sqrt(1-β2^t) + eps).
+ * `vmax` is null unless amsgrad.
+ */
+export function adamUpdate(
+  p: FloatArray,
+  g: FloatArray,
+  m: FloatArray,
+  v: FloatArray,
+  vmax: FloatArray | null,
+  step: number,
+  h: AdamHyper,
+  decoupled: boolean,
+): void {
+  const { lr, eps } = h;
+  const beta1 = h.betas[0]!;
+  const beta2 = h.betas[1]!;
+  const l2 = decoupled ? 0 : h.weightDecay;
+  const shrink = decoupled ? 1 - lr * h.weightDecay : 1;
+  const stepSize = lr / (1 - beta1 ** step);
+  const correction2 = Math.sqrt(1 - beta2 ** step);
+  const keep1 = 1 - beta1;
+  const keep2 = 1 - beta2;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const pi = p[i]! * shrink;
+    const gi = g[i]! + l2 * pi;
+    m[i] = m[i]! + keep1 * (gi - m[i]!);
+    v[i] = beta2 * v[i]! + keep2 * gi * gi;
+    let second = v[i]!;
+    if (vmax !== null) {
+      if (vmax[i]! > second) second = vmax[i]!;
+      vmax[i] = second;
+    }
+    p[i] = pi - (stepSize * m[i]!) / (Math.sqrt(second) / correction2 + eps);
+  }
+}

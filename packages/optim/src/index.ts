@@ -1,0 +1,13 @@
+export { Optimizer } from "./optimizer.js";
+export type { GroupOptions, OptionValue, OptimizerStateDict, ParamGroup, ParamGroupInput, ParamState } from "./optimizer.js";
+export { SGDFamily } from "./sgd-family.js";
+export type { SGDGroupOptions, SGDState } from "./sgd-family.js";
+export { SGD } from "./sgd.js";
+export type { SGDOptions } from "./sgd.js";
+export { Momentum } from "./momentum.js";
+export type { MomentumOptions } from "./momentum.js";
+export { AdamFamily } from "./adam-family.js";
+export type { AdamGroupOptions, AdamState } from "./adam-family.js";
+export { Adam } from "./adam.js";
+export type { AdamOptions } from "./adam.js";
+export { AdamW } from "./adamw.js";
