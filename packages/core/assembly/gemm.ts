@@ -1,0 +1,192 @@
+// f32 GEMM for @pico/core in WebAssembly SIMD: C[m×n] = op(A)[m×k] · op(B)[k×n] (+ C), row-major.
+// All matrices already sit in this module's memory; the loader copies operands in and C out.
+// Pointers are byte addresses, leading dimensions are in elements.
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 128;
+
+/** First free byte after the module's static data: the loader places its buffers from here. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** Bytes of scratch space `gemm` needs at `work` for these sizes. */
+export function workBytes(m: i32, n: i32, k: i32): i32 {
+  const kc = min(k, KC);
+  const panelsB = (n + NR - 1) / NR;
+  const rowsA = ((min(m, MC) + MR - 1) / MR) * MR;
+  return (panelsB * NR * kc + rowsA * kc + MR * NR) * 4;
+}
+
+/**
+ * Packs rows pc..pc+kc of op(B) into column panels of NR, each kc×NR row-major, zero-padded
+ * past column n, so the micro-kernel reads B contiguously.
+ */
+function packB(n: i32, kc: i32, pc: i32, b: usize, ldb: i32, transB: bool, out: usize): void {
+  const rowBytes = <usize>ldb << 2;
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const w = min(NR, n - j0);
+    if (!transB && w == NR) {
+      let src = b + (<usize>pc * rowBytes) + (<usize>j0 << 2);
+      for (let p = 0; p < kc; p++) {
+        v128.store(out, v128.load(src));
+        v128.store(out, v128.load(src, 16), 16);
+        src += rowBytes;
+        out += NR << 2;
+      }
+      continue;
+    }
+    for (let p = 0; p < kc; p++) {
+      for (let c = 0; c < NR; c++) {
+        let v: f32 = 0;
+        if (c < w) {
+          v = transB
+            ? load<f32>(b + (<usize>(j0 + c) * rowBytes) + (<usize>(pc + p) << 2))
+            : load<f32>(b + (<usize>(pc + p) * rowBytes) + (<usize>(j0 + c) << 2));
+        }
+        store<f32>(out + (<usize>c << 2), v);
+      }
+      out += NR << 2;
+    }
+  }
+}
+
+/** Packs op(A) rows ic..ic+mc, depth pc..pc+kc, from a transposed store (k×m) into MR panels. */
+function packATrans(mc: i32, kc: i32, ic: i32, pc: i32, a: usize, lda: i32, out: usize): void {
+  const rowBytes = <usize>lda << 2;
+  for (let i0 = 0; i0 < mc; i0 += MR) {
+    const h = min(MR, mc - i0);
+    let src = a + (<usize>pc * rowBytes) + (<usize>(ic + i0) << 2);
+    if (h == MR) {
+      for (let p = 0; p < kc; p++) {
+        v128.store(out, v128.load(src));
+        src += rowBytes;
+        out += MR << 2;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        for (let r = 0; r < MR; r++) store<f32>(out + (<usize>r << 2), r < h ? load<f32>(src + (<usize>r << 2)) : 0);
+        src += rowBytes;
+        out += MR << 2;
+      }
+    }
+  }
+}
+
+/**
+ * The 4×8 register block: C[4×8] (+)= A[4×kc] · B[kc×8]. Row r of A at depth p is read at
+ * a + offR + p·step (offsets 0, o1, o2, o3), B is a packed kc×8 panel, C rows are ldc apart.
+ */
+// @ts-ignore: decorator
+@inline
+function kernel(kc: i32, a: usize, o1: usize, o2: usize, o3: usize, step: usize, b: usize, c: usize, ldc: usize, add: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load32_splat(a);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(a + o1);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(a + o2);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(a + o3);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    a += step;
+    b += NR << 2;
+  }
+  const ldcBytes = ldc << 2;
+  if (add) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c + ldcBytes));
+    c11 = f32x4.add(c11, v128.load(c + ldcBytes, 16));
+    c20 = f32x4.add(c20, v128.load(c + 2 * ldcBytes));
+    c21 = f32x4.add(c21, v128.load(c + 2 * ldcBytes, 16));
+    c30 = f32x4.add(c30, v128.load(c + 3 * ldcBytes));
+    c31 = f32x4.add(c31, v128.load(c + 3 * ldcBytes, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldcBytes, c10);
+  v128.store(c + ldcBytes, c11, 16);
+  v128.store(c + 2 * ldcBytes, c20);
+  v128.store(c + 2 * ldcBytes, c21, 16);
+  v128.store(c + 3 * ldcBytes, c30);
+  v128.store(c + 3 * ldcBytes, c31, 16);
+}
+
+/**
+ * C = op(A)·op(B) (+ C when `accumulate`). A non-transposed A is read in place (row pointers), a
+ * transposed one is packed; B is always packed per depth block. Edge tiles go through a 4×8
+ * scratch tile. `work` must hold `workBytes(m, n, k)` bytes. Rows ic0..ic1 only: the threaded
+ * driver gives each thread its own row range and work area.
+ */
+export function gemmRows(
+  ic0: i32, ic1: i32, n: i32, k: i32,
+  a: usize, lda: i32, transA: bool,
+  b: usize, ldb: i32, transB: bool,
+  c: usize, ldc: i32, accumulate: bool, work: usize,
+): void {
+  const m = ic1 - ic0;
+  if (m <= 0 || n <= 0) return;
+  const kcMax = min(k, KC);
+  const panelsB = (n + NR - 1) / NR;
+  const bPack = work;
+  const aPack = bPack + (<usize>(panelsB * NR * kcMax) << 2);
+  const tile = aPack + (<usize>(((min(m, MC) + MR - 1) / MR) * MR * kcMax) << 2);
+  const ldaBytes = <usize>lda << 2;
+  const ldcBytes = <usize>ldc << 2;
+  for (let pc = 0; pc < k; pc += KC) {
+    const kc = min(KC, k - pc);
+    const add = accumulate || pc > 0;
+    packB(n, kc, pc, b, ldb, transB, bPack);
+    for (let ic = ic0; ic < ic1; ic += MC) {
+      const mc = min(MC, ic1 - ic);
+      if (transA) packATrans(mc, kc, ic, pc, a, lda, aPack);
+      for (let jr = 0; jr < n; jr += NR) {
+        const w = min(NR, n - jr);
+        const bp = bPack + (<usize>(jr * kc) << 2);
+        for (let ir = 0; ir < mc; ir += MR) {
+          const h = min(MR, mc - ir);
+          let ap: usize, o1: usize, o2: usize, o3: usize, step: usize;
+          if (transA) {
+            ap = aPack + (<usize>(ir * kc) << 2);
+            o1 = 4; o2 = 8; o3 = 12; step = MR << 2;
+          } else {
+            ap = a + <usize>(ic + ir) * ldaBytes + (<usize>pc << 2);
+            // Rows past the edge re-read row 0; their results land only in the discarded part of the tile.
+            o1 = h > 1 ? ldaBytes : 0;
+            o2 = h > 2 ? 2 * ldaBytes : 0;
+            o3 = h > 3 ? 3 * ldaBytes : 0;
+            step = 4;
+          }
+          const cp = c + <usize>(ic + ir) * ldcBytes + (<usize>jr << 2);
+          if (h == MR && w == NR) {
+            kernel(kc, ap, o1, o2, o3, step, bp, cp, ldc, add);
+          } else {
+            kernel(kc, ap, o1, o2, o3, step, bp, tile, NR, false);
+            for (let r = 0; r < h; r++) {
+              const dst = cp + <usize>r * ldcBytes;
+              const src = tile + (<usize>(r * NR) << 2);
+              for (let q = 0; q < w; q++) {
+                const off = <usize>q << 2;
+                const v = load<f32>(src + off);
+                store<f32>(dst + off, add ? load<f32>(dst + off) + v : v);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
