@@ -1,4 +1,5 @@
 import type { FloatArray } from "../dtype.js";
+import { gemmPacked } from "./gemm-packed.js";
 
 /** A row-major matrix inside a flat typed array. */
 export interface MatrixView {
@@ -63,13 +64,24 @@ function transposeCopy(x: MatrixView, rows: number, cols: number): MatrixView {
 
 export type Gemm = typeof gemmReference;
 
-let activeGemm: Gemm = gemmReference;
+let activeGemm: Gemm = gemmPacked;
 
-/** The GEMM every operator calls; a faster kernel can be installed with `setGemm`. */
-export function gemm(...args: Parameters<Gemm>): void {
-  activeGemm(...args);
+/** The GEMM every operator calls: the packed, register-blocked kernel unless `setGemm` installed another. */
+export function gemm(
+  m: number,
+  n: number,
+  k: number,
+  a: MatrixView,
+  b: MatrixView,
+  c: { data: FloatArray; offset: number; ld: number },
+  accumulate: boolean,
+): void {
+  activeGemm(m, n, k, a, b, c, accumulate);
 }
 
-export function setGemm(kernel: Gemm): void {
+/** Installs `kernel` as the GEMM every operator calls (e.g. `gemmReference`) and returns the one it replaces. */
+export function setGemm(kernel: Gemm): Gemm {
+  const previous = activeGemm;
   activeGemm = kernel;
+  return previous;
 }
