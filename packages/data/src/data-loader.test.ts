@@ -1,0 +1,109 @@
+import { ShapeError, type Tensor, manualSeed, tensor } from "@pico/core";
+import { describe, expect, it } from "vitest";
+import { DataLoader } from "./data-loader.js";
+import { type Dataset, TensorDataset } from "./dataset.js";
+
+/** Sample i is the [1, 2] input [i, -i] with target i. */
+function numbered(n: number): TensorDataset {
+  const x = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) x.set([i, -i], 2 * i);
+  return new TensorDataset(tensor(x, { shape: [n, 1, 2] }), Array.from({ length: n }, (_, i) => i));
+}
+
+const targetsOf = (loader: Iterable<[Tensor, Tensor]>): number[][] => Array.from(loader, ([, t]) => Array.from(t.toTypedArray()));
+
+describe("DataLoader", () => {
+  it("batches in order with a short last batch: [B, ...sampleShape] inputs and [B] targets", () => {
+    const loader = new DataLoader(numbered(10), { batchSize: 4 });
+    expect(loader.length).toBe(3);
+    const batches = Array.from(loader);
+    expect(batches.map(([x]) => x.shape)).toEqual([[4, 1, 2], [4, 1, 2], [2, 1, 2]]);
+    const [x1, t1] = batches[1]!;
+    expect(x1.toArray()).toEqual([[[4, -4]], [[5, -5]], [[6, -6]], [[7, -7]]]);
+    expect(t1.dtype).toBe("float32");
+    expect(Array.from(t1.toTypedArray())).toEqual([4, 5, 6, 7]);
+  });
+
+  it("drops the short last batch with dropLast", () => {
+    const loader = new DataLoader(numbered(10), { batchSize: 4, dropLast: true });
+    expect(loader.length).toBe(2);
+    expect(targetsOf(loader)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    expect(new DataLoader(numbered(8), { batchSize: 4, dropLast: true }).length).toBe(2);
+    expect(new DataLoader(numbered(3), { batchSize: 4, dropLast: true }).length).toBe(0);
+    expect(Array.from(new DataLoader(numbered(0), { batchSize: 4 }))).toEqual([]);
+  });
+
+  it("shuffles every sample exactly once per epoch, differently each epoch, repeatably per seed", () => {
+    const a = new DataLoader(numbered(50), { batchSize: 7, shuffle: true, seed: 3 });
+    const epoch0 = targetsOf(a).flat();
+    const epoch1 = targetsOf(a).flat();
+    expect(a.epoch).toBe(2);
+    expect([...epoch0].sort((p, q) => p - q)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect([...epoch1].sort((p, q) => p - q)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(epoch0).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(epoch1).not.toEqual(epoch0);
+    const b = new DataLoader(numbered(50), { batchSize: 7, shuffle: true, seed: 3 });
+    expect(targetsOf(b).flat()).toEqual(epoch0);
+    expect(targetsOf(b).flat()).toEqual(epoch1);
+    const c = new DataLoader(numbered(50), { batchSize: 7, shuffle: true, seed: 4 });
+    expect(targetsOf(c).flat()).not.toEqual(epoch0);
+  });
+
+  it("resumes any epoch with setEpoch, and inside an epoch with batches(epoch, startBatch)", () => {
+    const a = new DataLoader(numbered(20), { batchSize: 3, shuffle: true, seed: 11 });
+    const runs = [targetsOf(a), targetsOf(a), targetsOf(a)];
+    const b = new DataLoader(numbered(20), { batchSize: 3, shuffle: true, seed: 11 });
+    b.setEpoch(2);
+    expect(targetsOf(b)).toEqual(runs[2]);
+    expect(b.epoch).toBe(3);
+    expect(targetsOf({ [Symbol.iterator]: () => b.batches(1, 4) })).toEqual(runs[1]!.slice(4));
+    expect(b.epoch).toBe(3);
+    expect(Array.from(b.order(0))).toEqual(runs[0]!.flat());
+  });
+
+  it("draws its default seed from the global generator", () => {
+    manualSeed(5);
+    const a = targetsOf(new DataLoader(numbered(30), { batchSize: 30, shuffle: true }));
+    manualSeed(5);
+    const b = targetsOf(new DataLoader(numbered(30), { batchSize: 30, shuffle: true }));
+    expect(a).toEqual(b);
+  });
+
+  it("gives every batch its own buffer, so earlier batches stay intact", () => {
+    const batches = Array.from(new DataLoader(numbered(4), { batchSize: 2 }));
+    expect(batches[0]![0].data.data).not.toBe(batches[1]![0].data.data);
+    expect(batches[0]![0].toArray()).toEqual([[[0, -0]], [[1, -1]]]);
+  });
+
+  it("applies its transform in place inside the batch buffer", () => {
+    const seen: number[] = [];
+    const loader = new DataLoader(numbered(3), {
+      batchSize: 3,
+      transform: (data, offset, shape) => {
+        seen.push(offset);
+        expect(shape).toEqual([1, 2]);
+        data[offset] = data[offset]! * 10;
+      },
+    });
+    const [x] = Array.from(loader)[0]!;
+    expect(seen).toEqual([0, 2, 4]);
+    expect(x.toArray()).toEqual([[[0, -0]], [[10, -1]], [[20, -2]]]);
+  });
+
+  it("batches a data set that only has get(i), and refuses samples of different shapes", () => {
+    const plain: Dataset = { length: 3, get: (i) => ({ input: tensor([[i, i]]).transpose(), target: 2 * i }) };
+    const [x, t] = Array.from(new DataLoader(plain, { batchSize: 3 }))[0]!;
+    expect(x.shape).toEqual([3, 2, 1]);
+    expect(x.toArray()).toEqual([[[0], [0]], [[1], [1]], [[2], [2]]]);
+    expect(Array.from(t.toTypedArray())).toEqual([0, 2, 4]);
+    const ragged: Dataset = { length: 2, get: (i) => ({ input: tensor(new Float32Array(i + 1)), target: 0 }) };
+    expect(() => Array.from(new DataLoader(ragged, { batchSize: 2 }))).toThrow(ShapeError);
+    expect(() => Array.from(new DataLoader(ragged, { batchSize: 2 }))).toThrow(/every sample must have shape \[1\] to be batched, but sample 1 has shape \[2\]/);
+  });
+
+  it("refuses bad options", () => {
+    expect(() => new DataLoader(numbered(3), { batchSize: 0 })).toThrow(/batchSize must be a positive integer, but got 0/);
+    expect(() => new DataLoader(numbered(3), { seed: 1.5 })).toThrow(/seed must be an integer/);
+    expect(() => new DataLoader(numbered(3)).setEpoch(-1)).toThrow(/epoch must be a non-negative integer/);
+  });
+});
