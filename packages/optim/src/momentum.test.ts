@@ -1,16 +1,12 @@
 import { ArgumentError } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { Momentum } from "./momentum.js";
+import { expectTrace } from "./test-utils/expect-trace.js";
 import { quadratic, run } from "./test-utils/quadratic.js";
 
 // f(x) = 1·x0² + 3·x1², grad = [2·x0, 6·x1], from x = [1, -2], lr = 0.1, μ = 0.9.
 const A = [1, 3];
 const X0 = [1, -2];
-
-function expectTrace(actual: number[][], expected: number[][], digits = 12): void {
-  expect(actual.length).toBe(expected.length);
-  actual.forEach((row, s) => row.forEach((v, i) => expect(v, `step ${s + 1}, x[${i}]`).toBeCloseTo(expected[s]![i]!, digits)));
-}
 
 describe("Momentum", () => {
   it("PyTorch's update: buf = g first, then buf = 0.9·buf + g; x -= 0.1·buf", () => {

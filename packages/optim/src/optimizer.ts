@@ -5,8 +5,11 @@ import { checkKnownKeys, show } from "./validate.js";
 /** A hyperparameter value a parameter group can hold (and a state dict can carry as plain JSON). */
 export type OptionValue = number | boolean | number[] | null;
 
-/** The hyperparameters of one parameter group; every optimizer has at least a learning rate. */
-export type GroupOptions = { lr: number } & Record<string, OptionValue>;
+/**
+ * The hyperparameters of one parameter group: every optimizer has a learning rate; the other options
+ * (all {@link OptionValue}s) depend on the optimizer.
+ */
+export type GroupOptions = { lr: number };
 
 /** What a caller passes for one group: its parameters and any hyperparameters that differ from the defaults. */
 export type ParamGroupInput<O extends GroupOptions = GroupOptions> = { params: Iterable<Tensor> } & Partial<O>;
