@@ -136,7 +136,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
         state.push(s === undefined ? null : copyState(s));
         return index++;
       });
-      return { ...copyOptions(options), params: ids };
+      return { ...copyOptions(options as unknown as Record<string, OptionValue>), params: ids };
     });
     return { state, paramGroups };
   }
