@@ -23,9 +23,13 @@ export function outputSize(size: number, kernel: number, stride: number, padding
   return Math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
-/** The first and one-past-last output index o whose input index o·stride + shift lies in [0, size). */
-export function validRange(outSize: number, size: number, stride: number, shift: number): [number, number] {
-  const start = shift >= 0 ? 0 : Math.ceil(-shift / stride);
+/** The first output index o (at most outSize) whose input index o·stride + shift is >= 0. */
+export function validStart(outSize: number, stride: number, shift: number): number {
+  return shift >= 0 ? 0 : Math.min(outSize, Math.ceil(-shift / stride));
+}
+
+/** One past the last output index o whose input index o·stride + shift is < size, never below `start`. */
+export function validEnd(outSize: number, size: number, stride: number, shift: number, start: number): number {
   const end = size - 1 - shift < 0 ? 0 : Math.min(outSize, Math.floor((size - 1 - shift) / stride) + 1);
-  return [Math.min(start, outSize), Math.max(end, Math.min(start, outSize))];
+  return end < start ? start : end;
 }

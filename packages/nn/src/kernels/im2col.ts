@@ -1,5 +1,5 @@
 import type { FloatArray } from "@pico/core";
-import { validRange, type Conv2dGeometry } from "./conv-geometry.js";
+import { validEnd, validStart, type Conv2dGeometry } from "./conv-geometry.js";
 
 /**
  * Unfolds `channels` planes of one image (starting at `srcOffset`, each inHeight×inWidth) into
@@ -16,10 +16,12 @@ export function im2col(src: FloatArray, srcOffset: number, channels: number, g: 
     const base = srcOffset + c * plane;
     for (let ki = 0; ki < kH; ki++) {
       const hShift = ki * dH - pH;
-      const [ohStart, ohEnd] = validRange(oH, H, sH, hShift);
+      const ohStart = validStart(oH, sH, hShift);
+      const ohEnd = validEnd(oH, H, sH, hShift, ohStart);
       for (let kj = 0; kj < kW; kj++, row++) {
         const wShift = kj * dW - pW;
-        const [owStart, owEnd] = validRange(oW, W, sW, wShift);
+        const owStart = validStart(oW, sW, wShift);
+        const owEnd = validEnd(oW, W, sW, wShift, owStart);
         const dst = row * outPlane;
         if (ohStart > 0) cols.fill(0, dst, dst + ohStart * oW);
         if (ohEnd < oH) cols.fill(0, dst + ohEnd * oW, dst + outPlane);
@@ -50,10 +52,12 @@ export function col2im(cols: FloatArray, channels: number, g: Conv2dGeometry, ds
     const base = dstOffset + c * plane;
     for (let ki = 0; ki < kH; ki++) {
       const hShift = ki * dH - pH;
-      const [ohStart, ohEnd] = validRange(oH, H, sH, hShift);
+      const ohStart = validStart(oH, sH, hShift);
+      const ohEnd = validEnd(oH, H, sH, hShift, ohStart);
       for (let kj = 0; kj < kW; kj++, row++) {
         const wShift = kj * dW - pW;
-        const [owStart, owEnd] = validRange(oW, W, sW, wShift);
+        const owStart = validStart(oW, sW, wShift);
+        const owEnd = validEnd(oW, W, sW, wShift, owStart);
         const src = row * outPlane;
         for (let oh = ohStart; oh < ohEnd; oh++) {
           const s = src + oh * oW;

@@ -9,6 +9,10 @@ import type { Pool2dGeometry } from "./pool-geometry.js";
 export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Array | null): void {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
   const { padHeight: pH, padWidth: pW, outHeight: oH, outWidth: oW } = g;
+  if (kH === 2 && kW === 2 && pH === 0 && pW === 0) {
+    maxPool2x2(x, g, out, argmax);
+    return;
+  }
   const src = x.data;
   const planes = g.batch * g.channels;
   const plane = H * W;
@@ -34,6 +38,44 @@ export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, ar
               bestIndex = row + iw;
             }
           }
+        }
+        out[o] = best;
+        if (argmax !== null) argmax[o] = bestIndex;
+      }
+    }
+  }
+}
+
+/** The common 2×2 window without padding: four loads per window and no bounds arithmetic, same tie and NaN rules. */
+function maxPool2x2(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Array | null): void {
+  const { inHeight: H, inWidth: W, strideHeight: sH, strideWidth: sW, outHeight: oH, outWidth: oW } = g;
+  const src = x.data;
+  const xo = x.offset;
+  const planes = g.batch * g.channels;
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < oH; oh++) {
+      const row0 = p * H * W + oh * sH * W;
+      const row1 = row0 + W;
+      for (let ow = 0; ow < oW; ow++, o++) {
+        const i0 = row0 + ow * sW;
+        const i2 = row1 + ow * sW;
+        let best = src[xo + i0]!;
+        let bestIndex = i0;
+        let v = src[xo + i0 + 1]!;
+        if (v > best || (v !== v && best === best)) {
+          best = v;
+          bestIndex = i0 + 1;
+        }
+        v = src[xo + i2]!;
+        if (v > best || (v !== v && best === best)) {
+          best = v;
+          bestIndex = i2;
+        }
+        v = src[xo + i2 + 1]!;
+        if (v > best || (v !== v && best === best)) {
+          best = v;
+          bestIndex = i2 + 1;
         }
         out[o] = best;
         if (argmax !== null) argmax[o] = bestIndex;
