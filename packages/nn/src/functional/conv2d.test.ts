@@ -164,6 +164,37 @@ describe("conv2d behaviour", () => {
     expect(y.dtype).toBe("float64");
   });
 
+  it("x=[2,3,6,5] w=[4,3,3,3] p=1: a later call leaves earlier outputs and the inputs untouched (scratch buffers never escape)", () => {
+    const c: Case = { x: [2, 3, 6, 5], w: [4, 3, 3, 3], s: 1, p: 1, d: 1, g: 1 };
+    const x = randomTensor(c.x, 30, { requiresGrad: true });
+    const w = randomTensor(c.w, 31, { requiresGrad: true });
+    const xBefore = float64Of(x);
+    const wBefore = float64Of(w);
+    const y1 = conv2d(x, w, null, { padding: 1 });
+    const y2 = conv2d(randomTensor(c.x, 32), w, null, { padding: 1 });
+    y2.sum().backward();
+    expectClose(float64Of(y1), conv2dReference(referenceArgs(c, x, w), null), "first output");
+    expectClose(float64Of(x), xBefore, "input");
+    expectClose(float64Of(w), wBefore, "weight");
+  });
+
+  it("x=[1,2,5,4] w=[3,2,2,2] s=2 p=1: backward twice with retainGraph accumulates the same gradients twice", () => {
+    const x = randomTensor([1, 2, 5, 4], 33, { requiresGrad: true });
+    const w = randomTensor([3, 2, 2, 2], 34, { requiresGrad: true });
+    const b = randomTensor([3], 35, { requiresGrad: true });
+    const y = conv2d(x, w, b, { stride: 2, padding: 1 });
+    const gy = randomTensor(y.shape, 36);
+    y.backward(gy, { retainGraph: true });
+    const once = [x, w, b].map((t) => float64Of(t.grad!));
+    y.backward(gy);
+    [x, w, b].forEach((t, i) => expectClose(float64Of(t.grad!), once[i]!.map((v) => 2 * v), `gradient ${i}`));
+  });
+
+  it("x=[0,3,5,5] w=[2,3,3,3]: an empty batch gives an empty output", () => {
+    const y = conv2d(Tensor.zeros([0, 3, 5, 5]), Tensor.zeros([2, 3, 3, 3]));
+    expect(y.shape).toEqual([0, 2, 3, 3]);
+  });
+
   it("is callable as Conv2dFunction.apply", () => {
     const x = randomTensor([1, 1, 3, 3], 29);
     const w = Tensor.ones([1, 1, 3, 3], { dtype: "float64" });
