@@ -1,4 +1,7 @@
+import ndarray from "ndarray";
 import { PicoError, formatShape } from "./errors.js";
+import { describe } from "./function.js";
+import { copy } from "./ndarray-utils.js";
 import { Generator } from "./random.js";
 import { Tensor } from "./tensor.js";
 import { noGrad } from "./tracer.js";
@@ -26,19 +29,17 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
   const eps = options.eps ?? 1e-6;
   const atol = options.atol ?? 1e-5;
   const rtol = options.rtol ?? 1e-3;
-  const xs = inputs.map((t) => {
-    const c = t.to("float64");
-    c.requiresGrad = t.requiresGrad;
-    return c;
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new GradcheckError(`gradcheck: input ${i} must be a Tensor, but got ${describe(t)}`);
   });
+  const xs = inputs.map(float64Leaf);
   const probe = fn(...xs);
   if (!(probe instanceof Tensor)) throw new GradcheckError("gradcheck: fn must return a Tensor");
   const gen = new Generator(options.seed ?? 1234);
   const v = Tensor.zeros(probe.shape, { dtype: "float64" });
   for (let i = 0; i < v.data.data.length; i++) v.data.data[i] = gen.random() * 2 - 1;
   const objective = (): number => {
-    const out = fn(...xs);
-    const flat = out.to("float64").toTypedArray();
+    const flat = fn(...xs).toTypedArray();
     let s = 0;
     for (let i = 0; i < flat.length; i++) s += flat[i]! * v.data.data[i]!;
     return s;
@@ -80,6 +81,17 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
     });
   });
   return true;
+}
+
+/**
+ * A float64 leaf with the same values and, unless elements overlap (stride 0), the same memory
+ * layout, so that Functions also see the transposed or offset views they were given.
+ */
+function float64Leaf(t: Tensor): Tensor {
+  const d = t.data;
+  const overlapping = d.shape.some((n, i) => n > 1 && d.stride[i] === 0);
+  const data = overlapping ? copy(d, "float64") : ndarray(Float64Array.from(d.data), [...d.shape], [...d.stride], d.offset);
+  return new Tensor(data, { requiresGrad: t.requiresGrad });
 }
 
 function unravel(i: number, shape: readonly number[]): number[] {

@@ -70,6 +70,7 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
 }
 
 export function checkShapeArgument(op: string, shape: readonly number[]): void {
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be an array of non-negative integers, but got ${String(shape)}`);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
       throw new ArgumentError(`${op}: shape must hold non-negative integers, but got ${formatShape(shape)}`);

@@ -7,6 +7,7 @@ import { binary } from "./kernels/elementwise.js";
 import { maxAxes } from "./kernels/reduce.js";
 import { copy, create, filled, packed, scalarArray } from "./ndarray-utils.js";
 import { Add, Div, Maximum, Mul, Pow, Sub } from "./ops/binary.js";
+import { Cast } from "./ops/cast.js";
 import { MatMul } from "./ops/matmul.js";
 import { Pad, Permute, Reshape, Slice } from "./ops/movement.js";
 import { Max, Sum } from "./ops/reduce.js";
@@ -15,7 +16,7 @@ import { Abs, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unary.js";
 import { Generator, defaultGenerator } from "./random.js";
 import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf } from "./shape.js";
 import type { CallRecord } from "./tracer.js";
-import { noGrad, tracer } from "./tracer.js";
+import { noGrad } from "./tracer.js";
 
 export interface TensorOptions {
   requiresGrad?: boolean;
@@ -385,14 +386,14 @@ export class Tensor {
   detach(): Tensor {
     return new Tensor(this.data, { requiresGrad: false, retain: true });
   }
-  /** A copy with its own buffer, differentiable (gradient flows back to this tensor). */
+  /** A copy with its own packed buffer; differentiable (the gradient flows back to this tensor). */
   clone(): Tensor {
-    if (this.requiresGrad && !tracer.blind) return this.mul(1);
-    return new Tensor(copy(this.data), { requiresGrad: this.requiresGrad });
+    return Cast.apply(this, this.dtype);
   }
-  /** A copy converted to `dtype`, cut from the graph. */
+  /** A copy converted to `dtype`; differentiable, as in PyTorch. */
   to(dtype: DType): Tensor {
-    return new Tensor(copy(this.data, dtype), { requiresGrad: this.requiresGrad });
+    if (dtype !== "float32" && dtype !== "float64") throw new ArgumentError(`to: dtype must be "float32" or "float64", but got ${describe(dtype)}`);
+    return Cast.apply(this, dtype);
   }
   toString(): string {
     return `Tensor(${JSON.stringify(this.toArray())}, shape=${formatShape(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ", requiresGrad=true" : ""})`;
@@ -411,6 +412,10 @@ export class Tensor {
 }
 
 registerTensorClass(Tensor);
+
+function describeValue(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : describe(value);
+}
 
 function leaf(data: NDArray, options: TensorOptions): Tensor {
   return new Tensor(data, { requiresGrad: options.requiresGrad ?? false, retain: true });
@@ -460,10 +465,12 @@ export function tensor(
   let n = 0;
   const fill = (value: NestedArray, depth: number, path: string): void => {
     if (depth === shape.length) {
-      if (typeof value !== "number") throw new ShapeError(`tensor: ragged nested array: expected a number at ${path || "the top"}, but got an array`);
+      if (Array.isArray(value)) throw new ShapeError(`tensor: ragged nested array: expected a number at ${path || "the top"}, but got an array`);
+      if (typeof value !== "number") throw new ArgumentError(`tensor: data must hold numbers, but got ${describeValue(value)} at ${path || "the top"}`);
       out.data[n++] = value;
       return;
     }
+    if (!Array.isArray(value) && typeof value !== "number") throw new ArgumentError(`tensor: data must hold numbers, but got ${describeValue(value)} at ${path || "the top"}`);
     if (!Array.isArray(value) || value.length !== shape[depth]) {
       throw new ShapeError(`tensor: ragged nested array: expected length ${shape[depth]} at ${path || "the top"}, but got ${Array.isArray(value) ? `length ${value.length}` : "a number"}`);
     }
