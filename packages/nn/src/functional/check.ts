@@ -1,0 +1,23 @@
+import { ArgumentError, Tensor } from "@pico/core";
+
+/** Throws unless `value` is a Tensor, naming the operator and the argument. */
+export function checkTensor(op: string, name: string, value: unknown): asserts value is Tensor {
+  if (!(value instanceof Tensor)) {
+    const got = value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : `${typeof value} ${String(value)}`;
+    throw new ArgumentError(`${op}: ${name} must be a Tensor, but got ${got}`);
+  }
+}
+
+/** Throws unless `value` is a number in [min, max] (inclusive unless the bound is listed as open). */
+export function checkNumber(op: string, name: string, value: unknown, min: number, max: number, open: { min?: boolean; max?: boolean } = {}): asserts value is number {
+  const ok =
+    typeof value === "number" &&
+    Number.isFinite(value) &&
+    (open.min === true ? value > min : value >= min) &&
+    (open.max === true ? value < max : value <= max);
+  if (!ok) {
+    const lo = open.min === true ? "(" : "[";
+    const hi = open.max === true ? ")" : "]";
+    throw new ArgumentError(`${op}: ${name} must be a number in ${lo}${min}, ${max}${hi}, but got ${String(value)}`);
+  }
+}

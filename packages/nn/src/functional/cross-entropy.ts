@@ -1,0 +1,136 @@
+import { Function, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
+import { checkNumber } from "./check.js";
+import { classTargets, classWeights, type ClassLayout } from "./class-targets.js";
+import { checkReduction, type Reduction } from "./reduction.js";
+
+export interface CrossEntropyOptions {
+  /** A weight per class, shape [C]. */
+  weight?: Tensor | null;
+  /** Targets equal to this contribute nothing, not even to the mean's denominator. Default -100. */
+  ignoreIndex?: number;
+  /** Default "mean": divided by the summed weights of the targets not ignored. */
+  reduction?: Reduction;
+  /** Mixes the one-hot target with the uniform distribution: (1 - ε)·onehot + ε / C. Default 0. */
+  labelSmoothing?: number;
+}
+
+interface CrossEntropyPlan {
+  layout: ClassLayout;
+  indices: Int32Array;
+  weights: Float64Array | null;
+  ignoreIndex: number;
+  reduction: Reduction;
+  smoothing: number;
+}
+
+type CrossEntropyCtx = Context & { plan: CrossEntropyPlan; denominator: number };
+
+/**
+ * Log-softmax over the class axis fused with the negative log-likelihood of the target class.
+ * Per position: loss = (1 − ε)·w[t]·(−log p[t]) + (ε / C)·Σ_c w[c]·(−log p[c]);
+ * the gradient with respect to logit k is p[k]·((1 − ε)·w[t] + (ε / C)·Σ w) − (1 − ε)·w[t]·[k = t] − (ε / C)·w[k].
+ */
+export class CrossEntropy extends Function {
+  static override forward(ctx: CrossEntropyCtx, logits: NDArray, plan: CrossEntropyPlan): NDArray {
+    const z = kernels.packed(logits).data;
+    const { layout, indices, weights, ignoreIndex, smoothing } = plan;
+    const { n, c, s } = layout;
+    const dtype = kernels.dtypeOf(logits);
+    const probs = kernels.create(dtype, logits.shape);
+    const p = probs.data;
+    const losses = new Float64Array(n * s);
+    let denominator = 0;
+    for (let b = 0; b < n; b++) {
+      for (let j = 0; j < s; j++) {
+        const row = b * s + j;
+        const t = indices[row]!;
+        if (t === ignoreIndex) continue;
+        const base = b * c * s + j;
+        let max = -Infinity;
+        for (let k = 0, at = base; k < c; k++, at += s) if (z[at]! > max) max = z[at]!;
+        let sum = 0;
+        for (let k = 0, at = base; k < c; k++, at += s) sum += Math.exp(z[at]! - max);
+        const lse = max + Math.log(sum);
+        let smooth = 0;
+        for (let k = 0, at = base; k < c; k++, at += s) {
+          const logp = z[at]! - lse;
+          p[at] = Math.exp(logp);
+          if (smoothing !== 0) smooth -= (weights === null ? 1 : weights[k]!) * logp;
+        }
+        const wt = weights === null ? 1 : weights[t]!;
+        const nll = -wt * (z[base + t * s]! - lse);
+        losses[row] = (1 - smoothing) * nll + (smoothing / c) * smooth;
+        denominator += wt;
+      }
+    }
+    ctx.plan = plan;
+    ctx.denominator = denominator;
+    ctx.saveForBackward(probs);
+    return reduceLosses(losses, plan.reduction, denominator, dtype, targetShape(logits.shape));
+  }
+
+  static override backward(ctx: CrossEntropyCtx, g: NDArray): [NDArray, null] {
+    const { layout, indices, weights, ignoreIndex, reduction, smoothing } = ctx.plan;
+    const { n, c, s } = layout;
+    const p = ctx.savedTensors[0]!.data;
+    const gp = kernels.packed(g).data;
+    const grad = kernels.create(kernels.dtypeOf(g), ctx.savedTensors[0]!.shape);
+    const out = grad.data;
+    let totalWeight = c;
+    if (weights !== null) {
+      totalWeight = 0;
+      for (let k = 0; k < c; k++) totalWeight += weights[k]!;
+    }
+    const uniform = smoothing / c;
+    for (let b = 0; b < n; b++) {
+      for (let j = 0; j < s; j++) {
+        const row = b * s + j;
+        const t = indices[row]!;
+        if (t === ignoreIndex) continue;
+        const scale = reduction === "none" ? gp[row]! : reduction === "sum" ? gp[0]! : gp[0]! / ctx.denominator;
+        const wt = weights === null ? 1 : weights[t]!;
+        const pull = (1 - smoothing) * wt + uniform * totalWeight;
+        const base = b * c * s + j;
+        for (let k = 0, at = base; k < c; k++, at += s) {
+          const wk = weights === null ? 1 : weights[k]!;
+          out[at] = scale * (p[at]! * pull - uniform * wk);
+        }
+        out[base + t * s] = out[base + t * s]! - scale * (1 - smoothing) * wt;
+      }
+    }
+    return [grad, null];
+  }
+}
+
+/**
+ * Cross-entropy between logits [N, C, d...] (or [C]) and class-index targets [N, d...] (or []), as
+ * torch.nn.functional.cross_entropy. Targets outside [0, C) that are not ignoreIndex are an error.
+ */
+export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const op = "crossEntropy";
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const reduction = options.reduction ?? "mean";
+  const smoothing = options.labelSmoothing ?? 0;
+  checkReduction(op, reduction);
+  checkNumber(op, "labelSmoothing", smoothing, 0, 1);
+  const { layout, indices } = classTargets(op, input, target, ignoreIndex);
+  const weights = classWeights(op, options.weight, layout.c);
+  return CrossEntropy.apply(input, { layout, indices, weights, ignoreIndex, reduction, smoothing });
+}
+
+/** The shape of a target for class scores of `shape`: without the class axis. */
+export function targetShape(shape: readonly number[]): number[] {
+  return shape.length === 1 ? [] : [shape[0]!, ...shape.slice(2)];
+}
+
+/** Per-position losses reduced as asked: kept (in `shape`), summed, or divided by `denominator`. */
+export function reduceLosses(losses: Float64Array, reduction: Reduction, denominator: number, dtype: "float32" | "float64", shape: number[]): NDArray {
+  if (reduction === "none") {
+    const out = kernels.create(dtype, shape);
+    out.data.set(losses);
+    return out;
+  }
+  let total = 0;
+  for (let i = 0; i < losses.length; i++) total += losses[i]!;
+  return kernels.scalarArray(dtype, reduction === "sum" ? total : total / denominator);
+}

@@ -1,0 +1,25 @@
+// The functional namespace (F): every layer's math, as functions over Tensors.
+export { linear } from "./linear.js";
+export { relu, sigmoid, tanh, softmax, logSoftmax } from "./activation.js";
+export { leakyRelu, LeakyRelu } from "./leaky-relu.js";
+export { softplus, Softplus } from "./softplus.js";
+export { flatten } from "./flatten.js";
+export { dropout } from "./dropout.js";
+export type { DropoutOptions } from "./dropout.js";
+export { batchNorm, BatchNorm } from "./batch-norm.js";
+export type { BatchNormOptions } from "./batch-norm.js";
+export { conv2d, Conv2dFunction } from "./conv2d.js";
+export type { Conv2dOptions } from "./conv2d.js";
+export { maxPool2d, MaxPool2dFunction } from "./max-pool2d.js";
+export type { Pool2dOptions } from "./max-pool2d.js";
+export { avgPool2d, AvgPool2dFunction } from "./avg-pool2d.js";
+export type { AvgPool2dOptions } from "./avg-pool2d.js";
+export type { IntPair } from "./pair.js";
+export { crossEntropy, CrossEntropy } from "./cross-entropy.js";
+export type { CrossEntropyOptions } from "./cross-entropy.js";
+export { nllLoss, NllLoss } from "./nll-loss.js";
+export type { NllLossOptions } from "./nll-loss.js";
+export { mseLoss } from "./mse-loss.js";
+export { binaryCrossEntropyWithLogits } from "./binary-cross-entropy-with-logits.js";
+export type { BceWithLogitsOptions } from "./binary-cross-entropy-with-logits.js";
+export type { Reduction } from "./reduction.js";

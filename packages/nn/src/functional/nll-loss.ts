@@ -1,0 +1,76 @@
+import { Function, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
+import { classTargets, classWeights, type ClassLayout } from "./class-targets.js";
+import { reduceLosses, targetShape } from "./cross-entropy.js";
+import { checkReduction, type Reduction } from "./reduction.js";
+
+export interface NllLossOptions {
+  /** A weight per class, shape [C]. */
+  weight?: Tensor | null;
+  /** Targets equal to this contribute nothing, not even to the mean's denominator. Default -100. */
+  ignoreIndex?: number;
+  /** Default "mean": divided by the summed weights of the targets not ignored. */
+  reduction?: Reduction;
+}
+
+interface NllPlan {
+  layout: ClassLayout;
+  indices: Int32Array;
+  weights: Float64Array | null;
+  ignoreIndex: number;
+  reduction: Reduction;
+}
+
+type NllCtx = Context & { plan: NllPlan; denominator: number; shape: number[] };
+
+/** −w[t]·input[t] at each position: picks the log-probability of the target class. */
+export class NllLoss extends Function {
+  static override forward(ctx: NllCtx, input: NDArray, plan: NllPlan): NDArray {
+    const x = kernels.packed(input).data;
+    const { layout, indices, weights, ignoreIndex } = plan;
+    const { n, c, s } = layout;
+    const losses = new Float64Array(n * s);
+    let denominator = 0;
+    for (let b = 0; b < n; b++) {
+      for (let j = 0; j < s; j++) {
+        const row = b * s + j;
+        const t = indices[row]!;
+        if (t === ignoreIndex) continue;
+        const wt = weights === null ? 1 : weights[t]!;
+        losses[row] = -wt * x[b * c * s + t * s + j]!;
+        denominator += wt;
+      }
+    }
+    ctx.plan = plan;
+    ctx.denominator = denominator;
+    ctx.shape = [...input.shape];
+    return reduceLosses(losses, plan.reduction, denominator, kernels.dtypeOf(input), targetShape(input.shape));
+  }
+
+  static override backward(ctx: NllCtx, g: NDArray): [NDArray, null] {
+    const { layout, indices, weights, ignoreIndex, reduction } = ctx.plan;
+    const { n, c, s } = layout;
+    const gp = kernels.packed(g).data;
+    const grad = kernels.create(kernels.dtypeOf(g), ctx.shape);
+    for (let b = 0; b < n; b++) {
+      for (let j = 0; j < s; j++) {
+        const row = b * s + j;
+        const t = indices[row]!;
+        if (t === ignoreIndex) continue;
+        const scale = reduction === "none" ? gp[row]! : reduction === "sum" ? gp[0]! : gp[0]! / ctx.denominator;
+        grad.data[b * c * s + t * s + j] = -(weights === null ? 1 : weights[t]!) * scale;
+      }
+    }
+    return [grad, null];
+  }
+}
+
+/** Negative log-likelihood of class-index targets given log-probabilities [N, C, d...], as torch's nll_loss. */
+export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
+  const op = "nllLoss";
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const reduction = options.reduction ?? "mean";
+  checkReduction(op, reduction);
+  const { layout, indices } = classTargets(op, input, target, ignoreIndex);
+  const weights = classWeights(op, options.weight, layout.c);
+  return NllLoss.apply(input, { layout, indices, weights, ignoreIndex, reduction });
+}

@@ -1,0 +1,100 @@
+import { ArgumentError, Tensor, noGrad, type DType } from "@pico/core";
+import { batchNorm } from "../functional/batch-norm.js";
+import { ones, zeros } from "../init.js";
+import { Module } from "../module.js";
+import { Parameter } from "../parameter.js";
+import { checkPositiveInteger } from "./check.js";
+
+export interface BatchNormLayerOptions {
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+  /** Weight of each new batch in the running statistics; null for a cumulative average. Default 0.1. */
+  momentum?: number | null;
+  /** Learn a scale γ and shift β per channel. Default true. */
+  affine?: boolean;
+  /** Keep running mean and variance for evaluation; without them, batch statistics are always used. Default true. */
+  trackRunningStats?: boolean;
+  dtype?: DType;
+}
+
+/**
+ * Shared by BatchNorm1d and BatchNorm2d, which differ only in the input ranks they accept.
+ * In training, each channel is normalised with the batch's mean and (biased) variance, and the
+ * running statistics move towards the batch's mean and unbiased variance; in evaluation the
+ * running statistics are used.
+ */
+export abstract class BatchNormBase extends Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  weight: Parameter | null;
+  bias: Parameter | null;
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+  numBatchesTracked: Tensor | null;
+
+  constructor(numFeatures: number, options: BatchNormLayerOptions = {}) {
+    super();
+    const layer = this.constructor.name;
+    checkPositiveInteger(layer, "numFeatures", numFeatures);
+    const eps = options.eps ?? 1e-5;
+    const momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    if (!(eps > 0) || !Number.isFinite(eps)) throw new ArgumentError(`${layer}: eps must be a finite number > 0, but got ${eps}`);
+    if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`${layer}: momentum must be in [0, 1] or null, but got ${momentum}`);
+    this.numFeatures = numFeatures;
+    this.eps = eps;
+    this.momentum = momentum;
+    this.affine = options.affine ?? true;
+    this.trackRunningStats = options.trackRunningStats ?? true;
+    const dtype = options.dtype ?? "float32";
+    this.weight = this.affine ? new Parameter(Tensor.ones([numFeatures], { dtype })) : null;
+    this.bias = this.affine ? new Parameter(Tensor.zeros([numFeatures], { dtype })) : null;
+    const track = this.trackRunningStats;
+    this.runningMean = this.registerBuffer("runningMean", track ? Tensor.zeros([numFeatures], { dtype }) : null);
+    this.runningVar = this.registerBuffer("runningVar", track ? Tensor.ones([numFeatures], { dtype }) : null);
+    this.numBatchesTracked = this.registerBuffer("numBatchesTracked", track ? Tensor.zeros([], { dtype }) : null);
+  }
+
+  /** Running statistics back to mean 0, variance 1, no batches seen. */
+  resetRunningStats(): void {
+    if (this.runningMean !== null) zeros(this.runningMean);
+    if (this.runningVar !== null) ones(this.runningVar);
+    if (this.numBatchesTracked !== null) zeros(this.numBatchesTracked);
+  }
+
+  /** Running statistics reset, γ = 1 and β = 0, as PyTorch. */
+  resetParameters(): void {
+    this.resetRunningStats();
+    if (this.weight !== null) ones(this.weight);
+    if (this.bias !== null) zeros(this.bias);
+  }
+
+  /** Throws unless `input` has a rank and channel count this layer accepts. */
+  protected abstract checkInput(input: Tensor): void;
+
+  forward(input: Tensor): Tensor {
+    this.checkInput(input);
+    let factor = 0;
+    if (this.training && this.numBatchesTracked !== null) {
+      const count = this.numBatchesTracked;
+      noGrad(() => {
+        count.data.data[count.data.offset] = count.item() + 1;
+      });
+      factor = this.momentum ?? 1 / count.item();
+    }
+    const useBatchStats = this.training || this.runningMean === null;
+    return batchNorm(input, this.runningMean, this.runningVar, {
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatchStats,
+      momentum: factor,
+      eps: this.eps,
+    });
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, trackRunningStats=${this.trackRunningStats}`;
+  }
+}

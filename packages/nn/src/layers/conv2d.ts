@@ -1,0 +1,103 @@
+import { ArgumentError, ShapeError, Tensor, formatShape, type DType, type Generator } from "@pico/core";
+import { conv2d } from "../functional/conv2d.js";
+import { pair, type IntPair } from "../functional/pair.js";
+import { kaimingUniform, uniform } from "../init.js";
+import { Module } from "../module.js";
+import { Parameter } from "../parameter.js";
+import { checkChannels, checkPositiveInteger, showPair } from "./check.js";
+
+export interface Conv2dLayerOptions {
+  /** Default 1. */
+  stride?: IntPair;
+  /** Zero padding on each side. Default 0. */
+  padding?: IntPair;
+  /** Spacing between kernel taps. Default 1. */
+  dilation?: IntPair;
+  /** Channels are split into this many independent groups. Default 1. */
+  groups?: number;
+  /** Learn an additive bias per output channel. Default true. */
+  bias?: boolean;
+  dtype?: DType;
+  /** Source of the initial weights; default the global default generator. */
+  generator?: Generator;
+}
+
+/**
+ * 2-D convolution (cross-correlation, as in every framework) over [N, C, H, W].
+ *
+ * Shape: input [N, inChannels, H, W] (or [inChannels, H, W]) → output [N, outChannels, Hout, Wout] with
+ * Hout = floor((H + 2·padding − dilation·(kH − 1) − 1) / stride) + 1, and Wout likewise;
+ * weight [outChannels, inChannels / groups, kH, kW], bias [outChannels].
+ * Initialised as PyTorch: kaiming_uniform(a = sqrt(5)), i.e. U(±1/sqrt(fanIn)) with fanIn = inChannels / groups · kH · kW.
+ *
+ * @example new Conv2d(1, 8, 5).forward(Tensor.randn([64, 1, 28, 28])) // [64, 8, 24, 24]
+ */
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: IntPair, options: Conv2dLayerOptions = {}) {
+    super();
+    const layer = "Conv2d";
+    checkPositiveInteger(layer, "inChannels", inChannels);
+    checkPositiveInteger(layer, "outChannels", outChannels);
+    const groups = options.groups ?? 1;
+    checkPositiveInteger(layer, "groups", groups);
+    if (inChannels % groups !== 0) throw new ArgumentError(`${layer}: inChannels (${inChannels}) must be divisible by groups (${groups})`);
+    if (outChannels % groups !== 0) throw new ArgumentError(`${layer}: outChannels (${outChannels}) must be divisible by groups (${groups})`);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pair(layer, "kernelSize", kernelSize, 1);
+    this.stride = pair(layer, "stride", options.stride ?? 1, 1);
+    this.padding = pair(layer, "padding", options.padding ?? 0, 0);
+    this.dilation = pair(layer, "dilation", options.dilation ?? 1, 1);
+    this.groups = groups;
+    const dtype = options.dtype ?? "float32";
+    this.weight = new Parameter(Tensor.zeros([outChannels, inChannels / groups, ...this.kernelSize], { dtype }));
+    this.bias = options.bias === false ? null : new Parameter(Tensor.zeros([outChannels], { dtype }));
+    this.resetParameters({ generator: options.generator });
+  }
+
+  /** kaiming_uniform(a = sqrt(5)) for the weight, U(±1/sqrt(fanIn)) for the bias, as torch.nn.Conv2d. */
+  resetParameters(options: { generator?: Generator | undefined } = {}): void {
+    kaimingUniform(this.weight, { a: Math.sqrt(5), generator: options.generator });
+    if (this.bias !== null) {
+      const fanIn = (this.inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
+      const bound = 1 / Math.sqrt(fanIn);
+      uniform(this.bias, -bound, bound, { generator: options.generator });
+    }
+  }
+
+  forward(input: Tensor): Tensor {
+    const c = this.inChannels;
+    checkChannels("Conv2d", input, c, [3, 4], (rank) => rank - 3, `[N, ${c}, H, W]`);
+    const h = input.shape[input.ndim - 2]!;
+    const w = input.shape[input.ndim - 1]!;
+    const [ph, pw] = this.padding;
+    const kh = this.dilation[0] * (this.kernelSize[0] - 1) + 1;
+    const kw = this.dilation[1] * (this.kernelSize[1] - 1) + 1;
+    if (h + 2 * ph < kh || w + 2 * pw < kw) {
+      throw new ShapeError(
+        `Conv2d: input of height × width ${h} × ${w} (${h + 2 * ph} × ${w + 2 * pw} with padding) is smaller than the ` +
+          `kernel ${kh} × ${kw} (dilated), in input of shape ${formatShape(input.shape)}`,
+      );
+    }
+    return conv2d(input, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+
+  override extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${showPair(this.kernelSize)}, stride=${showPair(this.stride)}`;
+    if (this.padding[0] !== 0 || this.padding[1] !== 0) s += `, padding=${showPair(this.padding)}`;
+    if (this.dilation[0] !== 1 || this.dilation[1] !== 1) s += `, dilation=${showPair(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (this.bias === null) s += ", bias=false";
+    return s;
+  }
+}

@@ -1,0 +1,9 @@
+import type { Tensor } from "@pico/core";
+import { Module } from "../module.js";
+
+/** Returns its input unchanged: a placeholder where a layer is optional. */
+export class Identity extends Module {
+  forward(input: Tensor): Tensor {
+    return input;
+  }
+}
