@@ -6,6 +6,8 @@ const MR: i32 = 4;
 const NR: i32 = 8;
 const KC: i32 = 256;
 const MC: i32 = 128;
+/** Below this many bytes a packed depth block of B stays in L1, so each A micro-panel sweeps all of it. */
+const B_IN_L1: i32 = 16384;
 
 /** First free byte after the module's static data: the loader places its buffers from here. */
 export function heapBase(): usize {
@@ -126,6 +128,50 @@ function kernel(kc: i32, a: usize, o1: usize, o2: usize, o3: usize, step: usize,
 }
 
 /**
+ * One MR×NR tile of C at rows ic+ir, columns jr, depth block pc..pc+kc. A non-transposed A is read in
+ * place through row offsets; tiles on the right or bottom edge go through the scratch `tile`.
+ */
+// @ts-ignore: decorator
+@inline
+function microTile(
+  ir: i32, jr: i32, ic: i32, mc: i32, n: i32, kc: i32, pc: i32,
+  a: usize, ldaBytes: usize, transA: bool, aPack: usize, bPack: usize,
+  c: usize, ldc: i32, add: bool, tile: usize,
+): void {
+  const ldcBytes = <usize>ldc << 2;
+  const w = min(NR, n - jr);
+  const h = min(MR, mc - ir);
+  const bp = bPack + (<usize>(jr * kc) << 2);
+  let ap: usize, o1: usize, o2: usize, o3: usize, step: usize;
+  if (transA) {
+    ap = aPack + (<usize>(ir * kc) << 2);
+    o1 = 4; o2 = 8; o3 = 12; step = MR << 2;
+  } else {
+    ap = a + <usize>(ic + ir) * ldaBytes + (<usize>pc << 2);
+    // Rows past the edge re-read row 0; their results land only in the discarded part of the tile.
+    o1 = h > 1 ? ldaBytes : 0;
+    o2 = h > 2 ? 2 * ldaBytes : 0;
+    o3 = h > 3 ? 3 * ldaBytes : 0;
+    step = 4;
+  }
+  const cp = c + <usize>(ic + ir) * ldcBytes + (<usize>jr << 2);
+  if (h == MR && w == NR) {
+    kernel(kc, ap, o1, o2, o3, step, bp, cp, ldc, add);
+    return;
+  }
+  kernel(kc, ap, o1, o2, o3, step, bp, tile, NR, false);
+  for (let r = 0; r < h; r++) {
+    const dst = cp + <usize>r * ldcBytes;
+    const src = tile + (<usize>(r * NR) << 2);
+    for (let q = 0; q < w; q++) {
+      const off = <usize>q << 2;
+      const v = load<f32>(src + off);
+      store<f32>(dst + off, add ? load<f32>(dst + off) + v : v);
+    }
+  }
+}
+
+/**
  * C = op(A)·op(B) (+ C when `accumulate`). A non-transposed A is read in place (row pointers), a
  * transposed one is packed; B is always packed per depth block. Edge tiles go through a 4×8
  * scratch tile. `work` must hold `workBytes(m, n, k)` bytes. Rows ic0..ic1 only: the threaded
@@ -145,45 +191,24 @@ export function gemmRows(
   const aPack = bPack + (<usize>(panelsB * NR * kcMax) << 2);
   const tile = aPack + (<usize>(((min(m, MC) + MR - 1) / MR) * MR * kcMax) << 2);
   const ldaBytes = <usize>lda << 2;
-  const ldcBytes = <usize>ldc << 2;
   for (let pc = 0; pc < k; pc += KC) {
     const kc = min(KC, k - pc);
     const add = accumulate || pc > 0;
+    const bBytes = panelsB * NR * kc * 4;
     packB(n, kc, pc, b, ldb, transB, bPack);
     for (let ic = ic0; ic < ic1; ic += MC) {
       const mc = min(MC, ic1 - ic);
       if (transA) packATrans(mc, kc, ic, pc, a, lda, aPack);
-      for (let jr = 0; jr < n; jr += NR) {
-        const w = min(NR, n - jr);
-        const bp = bPack + (<usize>(jr * kc) << 2);
+      if (bBytes <= B_IN_L1) {
         for (let ir = 0; ir < mc; ir += MR) {
-          const h = min(MR, mc - ir);
-          let ap: usize, o1: usize, o2: usize, o3: usize, step: usize;
-          if (transA) {
-            ap = aPack + (<usize>(ir * kc) << 2);
-            o1 = 4; o2 = 8; o3 = 12; step = MR << 2;
-          } else {
-            ap = a + <usize>(ic + ir) * ldaBytes + (<usize>pc << 2);
-            // Rows past the edge re-read row 0; their results land only in the discarded part of the tile.
-            o1 = h > 1 ? ldaBytes : 0;
-            o2 = h > 2 ? 2 * ldaBytes : 0;
-            o3 = h > 3 ? 3 * ldaBytes : 0;
-            step = 4;
+          for (let jr = 0; jr < n; jr += NR) {
+            microTile(ir, jr, ic, mc, n, kc, pc, a, ldaBytes, transA, aPack, bPack, c, ldc, add, tile);
           }
-          const cp = c + <usize>(ic + ir) * ldcBytes + (<usize>jr << 2);
-          if (h == MR && w == NR) {
-            kernel(kc, ap, o1, o2, o3, step, bp, cp, ldc, add);
-          } else {
-            kernel(kc, ap, o1, o2, o3, step, bp, tile, NR, false);
-            for (let r = 0; r < h; r++) {
-              const dst = cp + <usize>r * ldcBytes;
-              const src = tile + (<usize>(r * NR) << 2);
-              for (let q = 0; q < w; q++) {
-                const off = <usize>q << 2;
-                const v = load<f32>(src + off);
-                store<f32>(dst + off, add ? load<f32>(dst + off) + v : v);
-              }
-            }
+        }
+      } else {
+        for (let jr = 0; jr < n; jr += NR) {
+          for (let ir = 0; ir < mc; ir += MR) {
+            microTile(ir, jr, ic, mc, n, kc, pc, a, ldaBytes, transA, aPack, bPack, c, ldc, add, tile);
           }
         }
       }
