@@ -1,0 +1,94 @@
+import type { Batch, Workload } from "./workload.js";
+import { trainBatch } from "./workload.js";
+
+/** What the benchmark needs from a framework: the reference network, loaded with the workload's weights. */
+export interface BenchSystem {
+  /** Mean cross-entropy of a batch, without training. */
+  loss(batch: Batch): number;
+  /** One optimiser step on a batch, finished when it returns. */
+  trainStep(batch: Batch): void;
+  /** Logits [count, 10] for `count` NCHW images, in JavaScript memory. */
+  predict(images: Float32Array, count: number): Float32Array;
+}
+
+export interface MeasureOptions {
+  warmupSteps: number;
+  trainSteps: number;
+  /** Images per inference call (at most the workload's inference batch). */
+  inferCount: number;
+  inferReps: number;
+}
+
+export interface Measurement {
+  /** Loss on the first training batch from the initial weights. */
+  firstLoss: number;
+  /** Loss on the first training batch after all warm-up and timed steps. */
+  lossAfterTraining: number;
+  trainSteps: number;
+  trainImages: number;
+  trainSeconds: number;
+  trainImagesPerSec: number;
+  inferCount: number;
+  inferReps: number;
+  inferSeconds: number;
+  inferImagesPerSec: number;
+  /** Peak resident set size of the process up to the end of training, in MB. */
+  peakRssTrainMB: number;
+  /** Peak resident set size of the whole run, inference included, in MB. */
+  peakRssMB: number;
+  /** Sum of the logits of the last inference call, so that it cannot be skipped. */
+  inferChecksum: number;
+}
+
+function peakRssMB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/**
+ * Loss check, then warm-up steps on batches [0, warmup), timed steps on the next `trainSteps`
+ * batches, then one untimed and `inferReps` timed inference calls.
+ */
+export function measure(system: BenchSystem, workload: Workload, options: MeasureOptions): Measurement {
+  const { warmupSteps, trainSteps, inferCount, inferReps } = options;
+  if (warmupSteps + trainSteps > workload.numBatches) {
+    throw new RangeError(`measure: ${warmupSteps} warm-up + ${trainSteps} timed steps need more than the workload's ${workload.numBatches} batches`);
+  }
+  if (inferCount > workload.inferBatch || inferCount < 1) {
+    throw new RangeError(`measure: inferCount must be in [1, ${workload.inferBatch}], but got ${inferCount}`);
+  }
+  const first = trainBatch(workload, 0);
+  const firstLoss = system.loss(first);
+
+  for (let i = 0; i < warmupSteps; i++) system.trainStep(trainBatch(workload, i));
+  const t0 = performance.now();
+  for (let i = 0; i < trainSteps; i++) system.trainStep(trainBatch(workload, warmupSteps + i));
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const peakTrain = peakRssMB();
+  const lossAfterTraining = system.loss(first);
+
+  const images = workload.inferImages.subarray(0, inferCount * 784);
+  system.predict(images, inferCount);
+  let checksum = 0;
+  const t1 = performance.now();
+  for (let r = 0; r < inferReps; r++) {
+    const logits = system.predict(images, inferCount);
+    if (r === inferReps - 1) for (const v of logits) checksum += v;
+  }
+  const inferSeconds = (performance.now() - t1) / 1000;
+  const trainImages = trainSteps * workload.batchSize;
+  return {
+    firstLoss,
+    lossAfterTraining,
+    trainSteps,
+    trainImages,
+    trainSeconds,
+    trainImagesPerSec: trainImages / trainSeconds,
+    inferCount,
+    inferReps,
+    inferSeconds,
+    inferImagesPerSec: (inferCount * inferReps) / inferSeconds,
+    peakRssTrainMB: peakTrain,
+    peakRssMB: peakRssMB(),
+    inferChecksum: checksum,
+  };
+}

@@ -1,0 +1,24 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { registerTfjsGradients } from "./tfjs-gradients.js";
+import { TfjsNetwork } from "./tfjs-network.js";
+import { tfjsBackendInfo, useTfjsBackend } from "./tfjs-setup.js";
+import { parseWorkerArgs, runWorker } from "./worker-cli.js";
+
+const args = parseWorkerArgs(process.argv.slice(2), ["backend"]);
+const backend = args.extra["backend"] ?? "wasm";
+if (backend !== "wasm" && backend !== "cpu") throw new Error(`tfjs-worker: --backend must be wasm or cpu, but got ${backend}`);
+
+await runWorker(`tfjs-${backend}`, args, async (workload) => {
+  await useTfjsBackend(backend);
+  await registerTfjsGradients();
+  const network = new TfjsNetwork(workload.weights);
+  const info = tfjsBackendInfo();
+  return {
+    system: {
+      loss: (batch) => network.loss(batch),
+      trainStep: (batch) => network.trainStep(batch),
+      predict: (images, count) => network.predict(images, count),
+    },
+    info: { ...info, tfjsVersion: tf.version_core },
+  };
+});

@@ -1,0 +1,110 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import type { NamedWeight } from "./reference-network.js";
+import { IMAGE_SIZE } from "./reference-network.js";
+
+/** Everything a benchmark worker needs: the initial weights and the exact batches to use. */
+export interface Workload {
+  weights: NamedWeight[];
+  batchSize: number;
+  numBatches: number;
+  /** Normalised images [numBatches * batchSize, 1, 28, 28]. */
+  trainImages: Float32Array;
+  trainLabels: Int32Array;
+  inferBatch: number;
+  /** Normalised images [inferBatch, 1, 28, 28]. */
+  inferImages: Float32Array;
+}
+
+export interface Batch {
+  size: number;
+  images: Float32Array;
+  labels: Int32Array;
+}
+
+export function trainBatch(workload: Workload, index: number): Batch {
+  if (index < 0 || index >= workload.numBatches) {
+    throw new RangeError(`trainBatch: index must be in [0, ${workload.numBatches}), but got ${index}`);
+  }
+  const n = workload.batchSize;
+  return {
+    size: n,
+    images: workload.trainImages.subarray(index * n * IMAGE_SIZE, (index + 1) * n * IMAGE_SIZE),
+    labels: workload.trainLabels.subarray(index * n, (index + 1) * n),
+  };
+}
+
+const MAGIC = "PICOBENCH1";
+
+interface Header {
+  weights: { name: string; shape: number[]; offset: number; length: number }[];
+  batchSize: number;
+  numBatches: number;
+  trainImages: number;
+  trainLabels: number;
+  inferBatch: number;
+  inferImages: number;
+  totalBytes: number;
+}
+
+/** A binary file (magic, JSON header, 4-byte aligned float32/int32 blocks) so workers read bit-exact copies. */
+export function writeWorkload(path: string, workload: Workload): void {
+  let offset = 0;
+  const place = (bytes: number): number => {
+    const at = offset;
+    offset += bytes;
+    return at;
+  };
+  const header: Header = {
+    weights: workload.weights.map((w) => ({ name: w.name, shape: w.shape, offset: place(w.data.byteLength), length: w.data.length })),
+    batchSize: workload.batchSize,
+    numBatches: workload.numBatches,
+    trainImages: place(workload.trainImages.byteLength),
+    trainLabels: place(workload.trainLabels.byteLength),
+    inferBatch: workload.inferBatch,
+    inferImages: place(workload.inferImages.byteLength),
+    totalBytes: 0,
+  };
+  header.totalBytes = offset;
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const headerBytes = MAGIC.length + 4 + json.length;
+  const dataStart = Math.ceil(headerBytes / 4) * 4;
+  const file = Buffer.alloc(dataStart + offset);
+  file.write(MAGIC, 0, "latin1");
+  file.writeUInt32LE(json.length, MAGIC.length);
+  json.copy(file, MAGIC.length + 4);
+  const put = (at: number, array: Float32Array | Int32Array): void => {
+    Buffer.from(array.buffer, array.byteOffset, array.byteLength).copy(file, dataStart + at);
+  };
+  workload.weights.forEach((w, i) => put(header.weights[i]!.offset, w.data));
+  put(header.trainImages, workload.trainImages);
+  put(header.trainLabels, workload.trainLabels);
+  put(header.inferImages, workload.inferImages);
+  writeFileSync(path, file);
+}
+
+export function readWorkload(path: string): Workload {
+  const file = readFileSync(path);
+  if (file.toString("latin1", 0, MAGIC.length) !== MAGIC) {
+    throw new Error(`readWorkload: ${path} is not a benchmark workload file (bad magic)`);
+  }
+  const jsonLength = file.readUInt32LE(MAGIC.length);
+  const header = JSON.parse(file.toString("utf8", MAGIC.length + 4, MAGIC.length + 4 + jsonLength)) as Header;
+  const dataStart = Math.ceil((MAGIC.length + 4 + jsonLength) / 4) * 4;
+  if (file.length !== dataStart + header.totalBytes) {
+    throw new Error(`readWorkload: ${path} holds ${file.length} bytes, but its header promises ${dataStart + header.totalBytes}`);
+  }
+  // Copy into fresh, aligned buffers: the file buffer may sit at any byte offset of Node's pool.
+  const data = new Uint8Array(header.totalBytes);
+  data.set(file.subarray(dataStart));
+  const floats = (at: number, length: number): Float32Array => new Float32Array(data.buffer, at, length);
+  const trainCount = header.numBatches * header.batchSize;
+  return {
+    weights: header.weights.map((w) => ({ name: w.name, shape: w.shape, data: floats(w.offset, w.length) })),
+    batchSize: header.batchSize,
+    numBatches: header.numBatches,
+    trainImages: floats(header.trainImages, trainCount * IMAGE_SIZE),
+    trainLabels: new Int32Array(data.buffer, header.trainLabels, trainCount),
+    inferBatch: header.inferBatch,
+    inferImages: floats(header.inferImages, header.inferBatch * IMAGE_SIZE),
+  };
+}
