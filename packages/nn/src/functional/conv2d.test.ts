@@ -90,7 +90,7 @@ describe("conv2d against the nested-loop reference (float64, forward and every g
     expectClose(float64Of(b.grad!), ref.gradBias, "bias gradient", 1e-4, 1e-4);
   });
 
-  it("x=[2,3,5,6] non-contiguous (permuted) input w=[2,3,3,3] s=1 p=1 matches the reference", () => {
+  it("x=[2,3,5,6] non-contiguous (transposed) input and output gradient w=[2,3,3,3] s=1 p=1 matches the reference", () => {
     const base = randomTensor([2, 3, 6, 5], 11, { requiresGrad: true });
     const x = base.transpose(2, 3);
     const w = randomTensor([2, 3, 3, 3], 12, { requiresGrad: true });
@@ -98,10 +98,11 @@ describe("conv2d against the nested-loop reference (float64, forward and every g
     const c: Case = { x: [2, 3, 5, 6], w: [2, 3, 3, 3], s: 1, p: 1, d: 1, g: 1 };
     const args = referenceArgs(c, x, w);
     expectClose(float64Of(y), conv2dReference(args, null), "output");
-    const gy = randomTensor(y.shape, 13);
-    y.backward(gy);
-    const ref = conv2dBackwardReference(args, float64Of(gy));
+    const gz = randomTensor([2, 2, 6, 5], 13);
+    y.transpose(2, 3).backward(gz);
+    const ref = conv2dBackwardReference(args, float64Of(gz.transpose(2, 3)));
     expectClose(float64Of(base.grad!.transpose(2, 3)), ref.gradInput, "input gradient");
+    expectClose(float64Of(w.grad!), ref.gradWeight, "weight gradient");
   });
 });
 
