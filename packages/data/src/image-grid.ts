@@ -97,8 +97,13 @@ export async function saveImageGrid(images: Tensor, path: string, options: Image
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}">${texts.join("")}</svg>`;
   let png: Buffer;
   try {
-    png = await sharp(pixels, { raw: { width: layout.width, height: layout.height, channels } })
+    const drawn = await sharp(pixels, { raw: { width: layout.width, height: layout.height, channels } })
       .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    // Compositing adds an alpha channel; the grid itself is opaque.
+    png = await sharp(drawn.data, { raw: { width: drawn.info.width, height: drawn.info.height, channels: drawn.info.channels } })
+      .removeAlpha()
       .png()
       .toBuffer();
   } catch (error) {

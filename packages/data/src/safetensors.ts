@@ -184,8 +184,8 @@ function fromLittleEndianBytes(bytes: Uint8Array, dtype: SafeDType): Float32Arra
   const width = DTYPE_BYTES[dtype];
   const count = bytes.length / width;
   if (LITTLE_ENDIAN) {
-    // slice() copies into a fresh, aligned buffer: the data section itself need not be aligned.
-    const copy = bytes.slice().buffer;
+    // A fresh, exactly sized copy: the data section need not be aligned (and a Buffer's slice() would not copy).
+    const copy = new Uint8Array(bytes).buffer;
     return dtype === "F64" ? new Float64Array(copy) : new Float32Array(copy);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -2,7 +2,7 @@ import { ArgumentError, Generator, ShapeError, defaultGenerator, formatShape } f
 import type { Transform } from "./transform.js";
 
 export interface RandomAffineOptions {
-  /** Rotation range in degrees: d means [-d, d]; a pair is [min, max]. Default 0. */
+  /** Rotation range in degrees (positive: counter-clockwise as displayed): d means [-d, d]; a pair is [min, max]. Default 0. */
   degrees?: number | readonly [number, number];
   /** Largest shift as fractions [of width, of height]; the shift in pixels is drawn and rounded per sample. */
   translate?: readonly [number, number];
@@ -91,9 +91,10 @@ export function warpAffine(
     const dy = y - cy - params.translateY;
     for (let x = 0; x < w; x++) {
       const dx = x - cx - params.translateX;
-      // Inverse of "rotate by theta then scale": rotate the output offset back by -theta, divide by scale.
-      const sx = cos * dx + sin * dy + cx;
-      const sy = -sin * dx + cos * dy + cy;
+      // Inverse mapping: rotating the output offset by theta in (x, y-down) coordinates turns the
+      // picture counter-clockwise as displayed; dividing by the scale enlarges it.
+      const sx = cos * dx - sin * dy + cx;
+      const sy = sin * dx + cos * dy + cy;
       const o = offset + y * w + x;
       if (nearest) {
         const ix = Math.round(sx);
