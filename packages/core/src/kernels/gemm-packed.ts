@@ -76,55 +76,58 @@ export function gemmPacked(
 
 /** Packs op(A)[i0:i0+mc, p0:p0+kc] at 0 as slivers of MR rows: element (i, p) of a sliver sits at p*MR + i. */
 function packA(dst: Float64Array, a: MatrixView, i0: number, mc: number, p0: number, kc: number): void {
-  const src = a.data;
-  const ld = a.ld;
   for (let ir = 0; ir < mc; ir += MR) {
     const rows = Math.min(MR, mc - ir);
-    const base = ir * kc;
-    if (a.trans) {
-      // op(A)[i][p] = stored[p][i]: each k-step reads `rows` neighbours of one stored row.
-      for (let q = 0; q < kc; q++) {
-        const s = a.offset + (p0 + q) * ld + i0 + ir;
-        const d = base + q * MR;
-        let i = 0;
-        for (; i < rows; i++) dst[d + i] = src[s + i]!;
-        for (; i < MR; i++) dst[d + i] = 0;
-      }
-    } else {
-      let i = 0;
-      for (; i < rows; i++) {
-        const s = a.offset + (i0 + ir + i) * ld + p0;
-        for (let q = 0; q < kc; q++) dst[base + q * MR + i] = src[s + q]!;
-      }
-      for (; i < MR; i++) for (let q = 0; q < kc; q++) dst[base + q * MR + i] = 0;
-    }
+    // op(A)[i][p] is stored[p][i] when transposed: the sliver's rows are then neighbours within a stored row.
+    if (a.trans) sliverAlongRows(dst, ir * kc, a.data, a.offset + p0 * a.ld + i0 + ir, a.ld, rows, kc);
+    else sliverAcrossRows(dst, ir * kc, a.data, a.offset + (i0 + ir) * a.ld + p0, a.ld, rows, kc);
   }
 }
 
 /** Packs op(B)[p0:p0+kc, j0:j0+nc] at `at` as slivers of NR columns: element (p, j) of a sliver sits at p*NR + j. */
 function packB(dst: Float64Array, at: number, b: MatrixView, p0: number, kc: number, j0: number, nc: number): void {
-  const src = b.data;
-  const ld = b.ld;
   for (let jr = 0; jr < nc; jr += NR) {
     const cols = Math.min(NR, nc - jr);
-    const base = at + jr * kc;
-    if (b.trans) {
-      // op(B)[p][j] = stored[j][p]: walk each stored row along k.
-      let j = 0;
-      for (; j < cols; j++) {
-        const s = b.offset + (j0 + jr + j) * ld + p0;
-        for (let q = 0; q < kc; q++) dst[base + q * NR + j] = src[s + q]!;
-      }
-      for (; j < NR; j++) for (let q = 0; q < kc; q++) dst[base + q * NR + j] = 0;
-    } else {
-      for (let q = 0; q < kc; q++) {
-        const s = b.offset + (p0 + q) * ld + j0 + jr;
-        const d = base + q * NR;
-        let j = 0;
-        for (; j < cols; j++) dst[d + j] = src[s + j]!;
-        for (; j < NR; j++) dst[d + j] = 0;
-      }
+    if (b.trans) sliverAcrossRows(dst, at + jr * kc, b.data, b.offset + (j0 + jr) * b.ld + p0, b.ld, cols, kc);
+    else sliverAlongRows(dst, at + jr * kc, b.data, b.offset + p0 * b.ld + j0 + jr, b.ld, cols, kc);
+  }
+}
+
+// Both slivers are 4 wide (MR = NR = 4), so one pair of copy loops packs A and B.
+
+/** dst[d + 4q + r] = src[s + q·ld + r] for r < width (zero beyond), q < kc: `width` neighbours from each of kc rows. */
+function sliverAlongRows(dst: Float64Array, d: number, src: FloatArray, s: number, ld: number, width: number, kc: number): void {
+  if (width === 4) {
+    for (let q = 0; q < kc; q++, d += 4, s += ld) {
+      dst[d] = src[s]!;
+      dst[d + 1] = src[s + 1]!;
+      dst[d + 2] = src[s + 2]!;
+      dst[d + 3] = src[s + 3]!;
     }
+    return;
+  }
+  for (let q = 0; q < kc; q++, d += 4, s += ld) {
+    let r = 0;
+    for (; r < width; r++) dst[d + r] = src[s + r]!;
+    for (; r < 4; r++) dst[d + r] = 0;
+  }
+}
+
+/** dst[d + 4q + r] = src[s + r·ld + q] for r < width (zero beyond), q < kc: kc consecutive entries of each of `width` rows. */
+function sliverAcrossRows(dst: Float64Array, d: number, src: FloatArray, s: number, ld: number, width: number, kc: number): void {
+  if (width === 4) {
+    const s1 = s + ld, s2 = s1 + ld, s3 = s2 + ld;
+    for (let q = 0; q < kc; q++, d += 4) {
+      dst[d] = src[s + q]!;
+      dst[d + 1] = src[s1 + q]!;
+      dst[d + 2] = src[s2 + q]!;
+      dst[d + 3] = src[s3 + q]!;
+    }
+    return;
+  }
+  for (let r = 0; r < 4; r++) {
+    const row = s + r * ld;
+    for (let q = 0; q < kc; q++) dst[d + 4 * q + r] = r < width ? src[row + q]! : 0;
   }
 }
 
