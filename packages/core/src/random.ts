@@ -1,3 +1,5 @@
+import { ArgumentError } from "./errors.js";
+
 /**
  * A seedable generator (xoshiro128**), so that every random draw in Pico.ts can be replayed:
  * initialisation, dropout, shuffling and augmentation all take their numbers from a Generator.
@@ -79,8 +81,8 @@ export class Generator {
   }
 
   setState(state: GeneratorState): this {
-    if (!Array.isArray(state.words) || state.words.length !== 4) {
-      throw new TypeError(`Generator.setState: state.words must be an array of 4 integers, but got ${JSON.stringify(state.words)}`);
+    if (!Array.isArray(state.words) || state.words.length !== 4 || !state.words.every((w) => Number.isInteger(w))) {
+      throw new ArgumentError(`Generator.setState: state.words must be an array of 4 integers, but got ${JSON.stringify(state.words)}`);
     }
     this.s.set(state.words);
     this.spareNormal = state.spareNormal;
