@@ -71,6 +71,13 @@ describe("avgPool2d values", () => {
     expect(x.grad!.toArray()).toEqual([[[[0.25, 0.5, 0.25], [0.5, 1, 0.5], [0.25, 0.5, 0.25]]]]);
   });
 
+  it("x=[2,3,5,6] sliced from a batch of 3 (a view with an offset) k=3 s=1 p=1 matches the reference", () => {
+    const x = randomTensor([3, 3, 5, 6], 1201).slice(0, 1, 3);
+    const y = avgPool2d(x, 3, { stride: 1, padding: 1 });
+    const args = { x: float64Of(x), xShape: [2, 3, 5, 6] as const, kernel: [3, 3] as const, stride: [1, 1] as const, padding: [1, 1] as const };
+    expectClose(float64Of(y), avgPool2dReference(args, true, null).out, "output");
+  });
+
   it("unbatched x=[3,4,6] gives [3,2,3]", () => {
     const x = randomTensor([3, 4, 6], 1200);
     const y = avgPool2d(x, 2);

@@ -191,6 +191,18 @@ describe("conv2d behaviour", () => {
     [x, w, b].forEach((t, i) => expectClose(float64Of(t.grad!), once[i]!.map((v) => 2 * v), `gradient ${i}`));
   });
 
+  it("x=[2,2,5,4] sliced from a [4,2,5,4] batch (a view with an offset) w=[3,2,3,3] s=1 p=1 matches the reference", () => {
+    const base = randomTensor([4, 2, 5, 4], 37, { requiresGrad: true });
+    const x = base.slice(0, 1, 3);
+    const w = randomTensor([3, 2, 3, 3], 38, { requiresGrad: true });
+    const y = conv2d(x, w, null, { padding: 1 });
+    const args = referenceArgs({ x: [2, 2, 5, 4], w: [3, 2, 3, 3], s: 1, p: 1, d: 1, g: 1 }, x, w);
+    expectClose(float64Of(y), conv2dReference(args, null), "output");
+    const gy = randomTensor(y.shape, 39);
+    y.backward(gy);
+    expectClose(float64Of(base.grad!.slice(0, 1, 3)), conv2dBackwardReference(args, float64Of(gy)).gradInput, "input gradient");
+  });
+
   it("x=[0,3,5,5] w=[2,3,3,3]: an empty batch gives an empty output", () => {
     const y = conv2d(Tensor.zeros([0, 3, 5, 5]), Tensor.zeros([2, 3, 3, 3]));
     expect(y.shape).toEqual([0, 2, 3, 3]);

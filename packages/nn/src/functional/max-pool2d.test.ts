@@ -79,6 +79,16 @@ describe("maxPool2d routing", () => {
     expect(y.toArray()).toEqual([[[[-3, -2], [-4, -5]], [[-1, -7], [-8, -6]]]]);
   });
 
+  it("x=[2,3,5,6] sliced from a batch of 3 (a view with an offset), k=2 and k=3 s=1 p=1, matches the reference", () => {
+    const base = randomTensor([3, 3, 5, 6], 801, { requiresGrad: true });
+    const x = base.slice(0, 1, 3);
+    for (const [k, s, p] of [[2, 2, 0], [3, 1, 1]] as const) {
+      const y = maxPool2d(x, k, { stride: s, padding: p });
+      const args = { x: float64Of(x), xShape: [2, 3, 5, 6] as const, kernel: [k, k] as const, stride: [s, s] as const, padding: [p, p] as const };
+      expectClose(float64Of(y), maxPool2dReference(args, null).out, `output k=${k}`, 0, 0);
+    }
+  });
+
   it("propagates NaN", () => {
     const y = maxPool2d(tensor([[[[1, Number.NaN], [3, 2]]]]), 2);
     expect(Number.isNaN(y.item())).toBe(true);

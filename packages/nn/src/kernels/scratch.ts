@@ -1,4 +1,4 @@
-import type { DType, FloatArray } from "@pico/core";
+import { kernels, type DType, type FloatArray } from "@pico/core";
 
 const buffers = new Map<string, FloatArray>();
 
@@ -10,7 +10,7 @@ export function scratch(slot: string, dtype: DType, length: number): FloatArray 
   const key = `${slot}:${dtype}`;
   const current = buffers.get(key);
   if (current !== undefined && current.length >= length) return current;
-  const fresh = dtype === "float64" ? new Float64Array(length) : new Float32Array(length);
+  const fresh = kernels.allocate(dtype, length);
   buffers.set(key, fresh);
   return fresh;
 }
