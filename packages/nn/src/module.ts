@@ -268,12 +268,16 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return out;
   }
 
-  private stateEntries(): [string, Tensor][] {
+  /** Like PyTorch, a module reachable under two names (weight tying) is listed under both. */
+  private stateEntries(prefix = "", path = new Set<AnyModule>()): [string, Tensor][] {
+    const self = this as unknown as AnyModule;
+    if (path.has(self)) throw new ArgumentError(`${this.constructor.name}: the module tree has a cycle at "${prefix}"`);
+    path.add(self);
+    const at = (name: string): string => (prefix === "" ? name : `${prefix}.${name}`);
     const out: [string, Tensor][] = [];
-    for (const [prefix, m] of this.namedModules()) {
-      const entries: [string, Tensor][] = [...m.own((v): v is Parameter => v instanceof Parameter), ...m.ownBuffers(true)];
-      for (const [name, t] of entries) out.push([prefix === "" ? name : `${prefix}.${name}`, t]);
-    }
+    for (const [name, t] of [...this.own((v): v is Parameter => v instanceof Parameter), ...this.ownBuffers(true)]) out.push([at(name), t]);
+    for (const [name, child] of this.namedChildren()) out.push(...child.stateEntries(at(name), path));
+    path.delete(self);
     return out;
   }
 
