@@ -16,6 +16,8 @@ export interface InputOptions {
   gap?: number;
   seed?: number;
   dtype?: DType;
+  /** Lay each leaf out non-contiguously: axes reversed in memory, inside a larger buffer at an offset. */
+  strided?: boolean;
 }
 
 /** Seeded random leaf tensors (float64, requiresGrad) of the given shapes. */
@@ -26,7 +28,7 @@ export function inputs(shapes: readonly Shape[], options: InputOptions = {}): Te
   const avoid = options.avoid ?? [];
   const gap = options.gap ?? 0.05;
   return shapes.map((shape) => {
-    const t = Tensor.zeros(shape, { dtype: options.dtype ?? "float64", requiresGrad: true });
+    const t = Tensor.zeros(options.strided ? [...shape].reverse().map((n) => n + 1) : shape, { dtype: options.dtype ?? "float64", requiresGrad: true });
     const d = t.data.data;
     for (let i = 0; i < d.length; i++) {
       let v: number;
@@ -34,7 +36,10 @@ export function inputs(shapes: readonly Shape[], options: InputOptions = {}): Te
       while (avoid.some((p) => Math.abs(v - p) < gap));
       d[i] = v;
     }
-    return t;
+    if (!options.strided) return t;
+    const r = shape.length;
+    const view = t.data.lo(...shape.map(() => 1)).transpose(...shape.map((_, i) => r - 1 - i));
+    return new Tensor(view, { requiresGrad: true });
   });
 }
 
