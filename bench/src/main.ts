@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkWasmBackpropFilter } from "./check-backprop-filter.js";
+import { activeGemmName, formatMatmulTable, runMatmulBench } from "./matmul.js";
+import type { MatmulResult } from "./matmul.js";
 import { mnistImages } from "./mnist-batches.js";
 import { BATCH_SIZE, referenceWeights } from "./reference-network.js";
 import { formatTable, ratios, summarize } from "./report.js";
@@ -27,7 +29,8 @@ each system in its own child process, alternating systems over several rounds.
   --steps N         timed training steps per round (default 30)
   --infer-reps N    timed inference calls at batch 1000 per round (default 3)
   --cpu-steps N     timed training steps on the tfjs cpu backend, 0 to skip it (default 2)
-  --cpu-infer N     images per inference call on the tfjs cpu backend (default 200)
+  --cpu-infer N     images per inference call on the tfjs cpu backend (default 1000)
+  --no-matmul       skip the matmul GFLOP/s comparison
   --seed N          seed of the initial weights and of the batch draw (default 0)
   --out FILE        results file (default bench/results.json)
   --help            this text`;
@@ -41,6 +44,7 @@ function parseOptions(): {
   cpuInfer: number;
   seed: number;
   out: string;
+  matmul: boolean;
 } {
   const { values } = parseArgs({
     options: {
@@ -49,7 +53,8 @@ function parseOptions(): {
       steps: { type: "string", default: "30" },
       "infer-reps": { type: "string", default: "3" },
       "cpu-steps": { type: "string", default: "2" },
-      "cpu-infer": { type: "string", default: "200" },
+      "cpu-infer": { type: "string", default: "1000" },
+      "no-matmul": { type: "boolean", default: false },
       seed: { type: "string", default: "0" },
       out: { type: "string", default: fileURLToPath(new URL("../results.json", import.meta.url)) },
       help: { type: "boolean", default: false },
@@ -74,6 +79,7 @@ function parseOptions(): {
     cpuInfer: int("cpu-infer", values["cpu-infer"], 1),
     seed: int("seed", values.seed, 0),
     out: values.out,
+    matmul: !values["no-matmul"],
   };
 }
 
@@ -151,6 +157,14 @@ async function main(): Promise<void> {
       checkLosses(results);
     }
 
+    let matmul: MatmulResult[] = [];
+    const gemm = activeGemmName();
+    if (options.matmul) {
+      console.log(`\nmatmul GFLOP/s, median of 3 rounds (float32; pico = ${gemm}, ref = gemmReference), in this process`);
+      matmul = await runMatmulBench();
+      console.log(formatMatmulTable(matmul));
+    }
+
     const systems: SystemName[] = options.cpuSteps > 0 ? ["pico", "tfjs-wasm", "tfjs-cpu"] : ["pico", "tfjs-wasm"];
     const summaries = systems.map((s) => summarize(s, results));
     const pico = summaries[0]!;
@@ -160,6 +174,14 @@ async function main(): Promise<void> {
 
     console.log(`\nMedians over ${options.rounds} rounds (tfjs-cpu: one run); inference at batch ${INFER_BATCH} (cpu: ${options.cpuInfer})\n`);
     console.log(formatTable(summaries, r));
+    if (matmul.length > 0) {
+      const worst = matmul.reduce((a, b) => (b.picoOverTfjs < a.picoOverTfjs ? b : a));
+      const wins = matmul.filter((m) => m.picoOverTfjs >= 1).length;
+      console.log(
+        `\nmatmul: pico >= tfjs-wasm on ${wins} of ${matmul.length} shapes; ` +
+          `lowest pico/tfjs-wasm ${worst.picoOverTfjs.toFixed(2)}x on ${worst.name}`,
+      );
+    }
     console.log(
       `\nfirst-batch loss from the same weights: ${summaries.map((s) => `${s.system} ${s.firstLoss.toFixed(6)}`).join(", ")} ` +
         `(max diff ${losses.maxDiff.toExponential(2)}, tolerance ${LOSS_TOLERANCE})`,
@@ -189,6 +211,7 @@ async function main(): Promise<void> {
       },
       systems: Object.fromEntries(summaries.map((s) => [s.system, s])),
       ratiosPicoOverTfjsWasm: r,
+      matmul: { picoGemm: gemm, shapes: matmul },
       runs: results,
       seconds,
     };

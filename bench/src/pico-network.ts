@@ -1,0 +1,62 @@
+import { noGrad, tensor } from "@pico/core";
+import type { Tensor } from "@pico/core";
+import { Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential } from "@pico/nn";
+import { Adam } from "@pico/optim";
+import type { NamedWeight } from "./reference-network.js";
+import { ADAM_BETAS, ADAM_EPS, IMAGE_SHAPE, LEARNING_RATE } from "./reference-network.js";
+import type { Batch } from "./workload.js";
+
+/** DESIGN.md's reference network as a Pico.ts user writes it, loaded with the given weights. */
+export function referenceModel(): Sequential {
+  return new Sequential(
+    new Conv2d(1, 8, 5),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Conv2d(8, 16, 5),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(256, 120),
+    new ReLU(),
+    new Linear(120, 10),
+  );
+}
+
+export class PicoNetwork {
+  readonly model = referenceModel();
+  private readonly criterion = new CrossEntropyLoss();
+  private readonly optimizer: Adam;
+
+  constructor(weights: readonly NamedWeight[]) {
+    const dict: Record<string, Tensor> = {};
+    for (const w of weights) dict[w.name] = tensor(w.data, { shape: w.shape });
+    this.model.loadStateDict(dict);
+    this.optimizer = new Adam(this.model.parameters(), { lr: LEARNING_RATE, betas: [...ADAM_BETAS], eps: ADAM_EPS });
+  }
+
+  private lossOf(batch: Batch): Tensor {
+    const images = tensor(batch.images, { shape: [batch.size, ...IMAGE_SHAPE] });
+    const labels = tensor(Float32Array.from(batch.labels), { shape: [batch.size] });
+    return this.criterion.forward(this.model.forward(images), labels);
+  }
+
+  /** Mean cross-entropy of a batch, without training. */
+  loss(batch: Batch): number {
+    return noGrad(() => this.lossOf(batch).item());
+  }
+
+  /** One Adam step on a batch. */
+  trainStep(batch: Batch): void {
+    this.model.train();
+    this.optimizer.zeroGrad();
+    this.lossOf(batch).backward();
+    this.optimizer.step();
+  }
+
+  /** Logits for a batch of NCHW images. */
+  predict(images: Float32Array, count: number): Float32Array {
+    this.model.eval();
+    const logits = noGrad(() => this.model.forward(tensor(images, { shape: [count, ...IMAGE_SHAPE] })));
+    return Float32Array.from(logits.toTypedArray());
+  }
+}
