@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MNIST } from "@pico/data";
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { lastLine, runCli } from "./run-cli.js";
+
+const work = mkdtempSync(join(tmpdir(), "mnist-train-e2e-"));
+const quick = ["--limit", "1024", "--test-limit", "500", "--batch-size", "64"];
+
+interface Metrics {
+  config: { model: string; epochs: number };
+  epochs: { epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number; imagesPerSecond: number; seconds: number }[];
+}
+const readMetrics = (dir: string): Metrics => JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8")) as Metrics;
+
+describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
+  const runA = join(work, "a");
+  let trainOutput = "";
+
+  beforeAll(async () => {
+    const result = await runCli(["train", "--epochs", "2", ...quick, "--out", runA]);
+    trainOutput = result.stdout;
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  });
+
+  it("train ends with the test accuracy and writes metrics, weights, checkpoints and plots", async () => {
+    expect(lastLine(trainOutput)).toMatch(/^test accuracy: 0\.\d{4}$/);
+    const metrics = readMetrics(runA);
+    expect(metrics.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    for (const e of metrics.epochs) {
+      for (const key of ["trainLoss", "testLoss", "testAccuracy", "imagesPerSecond", "seconds"] as const) expect(Number.isFinite(e[key])).toBe(true);
+    }
+    expect(metrics.epochs[1]!.testLoss).toBeLessThan(metrics.epochs[0]!.testLoss * 1.5);
+    expect(metrics.epochs[1]!.testAccuracy).toBeGreaterThan(0.75);
+    expect(lastLine(trainOutput)).toBe(`test accuracy: ${metrics.epochs[1]!.testAccuracy.toFixed(4)}`);
+    for (const file of ["model.safetensors", "epoch-1.ckpt.safetensors", "epoch-2.ckpt.safetensors"]) expect(existsSync(join(runA, file))).toBe(true);
+    const curves = await sharp(join(runA, "curves.png")).metadata();
+    expect([curves.format, curves.width, curves.height]).toEqual(["png", 960, 320]);
+    const samples = await sharp(join(runA, "samples.png")).stats();
+    expect(samples.channels.length).toBeGreaterThanOrEqual(1);
+    expect((await sharp(join(runA, "samples.png")).metadata()).width).toBeGreaterThan(8 * 28 * 3);
+  });
+
+  it("eval prints per-class accuracy and a confusion matrix, saves it as PNG, and agrees with train", async () => {
+    const result = await runCli(["eval", "--checkpoint", join(runA, "model.safetensors"), "--test-limit", "500"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/class\s+accuracy/);
+    expect(result.stdout).toMatch(/confusion matrix/);
+    expect(lastLine(result.stdout)).toBe(lastLine(trainOutput));
+    const png = await sharp(join(runA, "confusion.png")).metadata();
+    expect(png.format).toBe("png");
+  });
+
+  it("predict reads PNG and JPEG of any size and polarity and prints the top 3", async () => {
+    const test = new MNIST({ train: false });
+    const pixels = Buffer.from(test.images.subarray(0, 784));
+    const white = join(work, "digit-white-on-black.png");
+    const black = join(work, "digit-black-on-white.jpg");
+    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).resize(90, 70).toColourspace("srgb").png().toFile(white);
+    await sharp(Buffer.from(pixels.map((v) => 255 - v)), { raw: { width: 28, height: 28, channels: 1 } }).resize(56, 56).jpeg().toFile(black);
+    const result = await runCli(["predict", "--checkpoint", join(runA, "epoch-2.ckpt.safetensors"), white, black]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).toMatch(/: \d \(\d+\.\d%\), \d \(\d+\.\d%\), \d \(\d+\.\d%\)$/);
+  });
+
+  it("an interrupted run (Ctrl-C) resumes to exactly the results of an uninterrupted one", async () => {
+    const runB = join(work, "b");
+    let sent = false;
+    const first = await runCli(["train", "--epochs", "2", ...quick, "--out", runB], (stdout, kill) => {
+      if (!sent && stdout.includes("epoch 1/2:")) {
+        sent = true;
+        kill("SIGINT");
+      }
+    });
+    expect(first.stdout).toMatch(/interrupted: saved/);
+    expect(first.code).toBe(130);
+    const resumed = await runCli(["train", "--epochs", "2", "--resume", join(runB, "interrupted.ckpt.safetensors"), "--out", runB]);
+    expect(resumed.code).toBe(0);
+    const a = readMetrics(runA).epochs;
+    const b = readMetrics(runB).epochs;
+    expect(b.map(({ trainLoss, testLoss, testAccuracy }) => ({ trainLoss, testLoss, testAccuracy }))).toEqual(
+      a.map(({ trainLoss, testLoss, testAccuracy }) => ({ trainLoss, testLoss, testAccuracy })),
+    );
+    expect(readFileSync(join(runB, "model.safetensors")).equals(readFileSync(join(runA, "model.safetensors")))).toBe(true);
+  });
+
+  it("bad input gets a clear message and a non-zero exit", async () => {
+    const unknown = await runCli(["train", "--epoch", "2"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown option '--epoch'/);
+
+    const missing = await runCli(["train", "--data", join(work, "no-such-folder"), "--out", join(work, "x")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("no-such-folder");
+
+    const corrupt = join(work, "corrupt");
+    mkdirSync(corrupt);
+    for (const name of ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]) {
+      writeFileSync(join(corrupt, name), Buffer.from([0, 0, 8, 3, 0, 0, 0, 9]));
+    }
+    const bad = await runCli(["train", "--data", corrupt, "--out", join(work, "y")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("train-images-idx3-ubyte");
+
+    const mlpRun = join(work, "mlp");
+    expect((await runCli(["train", "--model", "mlp", "--epochs", "1", "--limit", "128", "--test-limit", "100", "--out", mlpRun])).code).toBe(0);
+    const otherModel = await runCli(["train", "--model", "lenet", "--resume", join(mlpRun, "epoch-1.ckpt.safetensors"), "--out", join(work, "z")]);
+    expect(otherModel.code).toBe(1);
+    expect(otherModel.stderr).toMatch(/mlp/);
+
+    const notImage = join(work, "not-an-image.png");
+    writeFileSync(notImage, "hello");
+    const unreadable = await runCli(["predict", "--checkpoint", join(runA, "model.safetensors"), notImage]);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr).toContain("not-an-image.png");
+
+    const help = await runCli(["train", "--help"]);
+    expect(help.code).toBe(0);
+    for (const flag of ["--model", "--epochs", "--batch-size", "--optimizer", "--lr", "--scheduler", "--seed", "--data", "--limit", "--out", "--resume"]) {
+      expect(help.stdout).toContain(flag);
+    }
+  });
+});
