@@ -33,7 +33,25 @@ export interface OptimizerStateDict {
 /**
  * Base of every optimizer. Holds the parameter groups (each with its own hyperparameters, merged over
  * the defaults) and the per-parameter state, and runs the in-place update of each parameter with a
- * gradient under noGrad. Subclasses supply the hyperparameter rules and the update of one parameter.
+ * gradient under noGrad. Subclasses supply the hyperparameter rules and the update of one parameter,
+ * which works on plain row-major typed arrays (the base handles strided parameters).
+ *
+ * @example
+ * // A custom optimizer: sign descent, p -= lr · sign(g).
+ * class SignSGD extends Optimizer<{ lr: number }> {
+ *   constructor(params: Iterable<Tensor>, options: { lr: number }) {
+ *     super("SignSGD", params, { lr: options.lr });
+ *   }
+ *   protected validateOptions(o: { lr: number }, where: string): void {
+ *     if (!(o.lr > 0)) throw new ArgumentError(`SignSGD: ${where}lr must be > 0, but got ${o.lr}`);
+ *   }
+ *   protected requiredStateKeys(): string[] {
+ *     return [];
+ *   }
+ *   protected updateParameter(_param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<{ lr: number }>): void {
+ *     for (let i = 0; i < p.length; i++) p[i] = p[i]! - group.lr * Math.sign(g[i]!);
+ *   }
+ * }
  */
 export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends ParamState = ParamState> {
   /** The name used in error messages, e.g. `Adam`. */
@@ -42,15 +60,16 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
   readonly defaults: O;
   /** The parameter groups; change `lr` (or other options) here to affect the next step. */
   readonly paramGroups: Array<ParamGroup<O>> = [];
-  /** State per parameter, created on a parameter's first update. */
-  protected readonly state = new Map<Tensor, S>();
+  /** State per parameter (like PyTorch's `optimizer.state[p]`), created on a parameter's first update. */
+  readonly state = new Map<Tensor, S>();
 
   protected constructor(name: string, params: Iterable<Tensor> | Iterable<ParamGroupInput<O>>, defaults: O) {
     this.name = name;
     this.validateOptions(defaults, "");
     this.defaults = defaults;
     if (params instanceof Tensor || params === null || typeof params !== "object" || !(Symbol.iterator in params)) {
-      throw new ArgumentError(`${name}: params must be an iterable of Tensors or of parameter groups { params, ...options }, but got ${show(params)}`);
+      const hint = typeof (params as { parameters?: unknown } | null)?.parameters === "function" ? " (did you mean model.parameters()?)" : "";
+      throw new ArgumentError(`${name}: params must be an iterable of Tensors or of parameter groups { params, ...options }, but got ${show(params)}${hint}`);
     }
     const list = [...params] as Array<Tensor | ParamGroupInput<O>>;
     if (list.length === 0) throw new ArgumentError(`${name}: params must not be empty (the optimizer got an empty parameter list)`);

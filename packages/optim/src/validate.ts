@@ -1,11 +1,15 @@
-import { ArgumentError } from "@pico/core";
+import { ArgumentError, Tensor, formatShape } from "@pico/core";
 
 /** Renders a received value for an error message. */
 export function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
+  if (Array.isArray(value)) return value.length > 8 ? `an array of ${value.length} items` : `[${value.map(show).join(", ")}]`;
+  if (typeof value === "function") return `a function ${value.name}`.trimEnd();
   if (value === null || typeof value !== "object") return String(value);
-  return Object.prototype.toString.call(value);
+  if (value instanceof Tensor) return `a Tensor of shape ${formatShape(value.shape)}`;
+  const kind = (value as { constructor?: { name?: string } }).constructor?.name;
+  if (kind !== undefined && kind !== "Object") return `a ${kind}`;
+  return `an object with keys ${Object.keys(value).join(", ") || "(none)"}`;
 }
 
 /** Throws `owner: arg must be rule, but got value` unless `ok`. */

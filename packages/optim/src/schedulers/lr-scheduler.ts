@@ -28,7 +28,18 @@ const initialLrs = new WeakMap<object, number>();
  * `step()` advances `lastEpoch` by one and sets the lrs of the new step.
  *
  * Call `optimizer.step()` before `scheduler.step()`; step once per epoch or once per batch, as the
- * schedule was planned (OneCycleLR counts batches).
+ * schedule was planned (OneCycleLR counts batches). Several schedulers built on one optimizer share
+ * its original lrs as their base (PyTorch's `initial_lr`); the last one stepped sets the lr.
+ *
+ * @example
+ * const opt = new Momentum(model.parameters(), { lr: 0.1 });
+ * const sched = new CosineAnnealingLR(opt, { tMax: epochs });
+ * for (let epoch = 0; epoch < epochs; epoch++) {
+ *   trainOneEpoch(opt);
+ *   sched.step();
+ * }
+ * const checkpoint = { optimizer: opt.stateDict(), scheduler: sched.stateDict() };
+ * // later, on a freshly built pair: opt.loadStateDict(checkpoint.optimizer); sched.loadStateDict(checkpoint.scheduler);
  */
 export abstract class LRScheduler<C extends SchedulerConfig = SchedulerConfig> {
   /** The name used in error messages and state dicts, e.g. `StepLR`. */
