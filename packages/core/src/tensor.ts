@@ -172,11 +172,15 @@ export class Tensor {
     if (axes.some((a) => this.shape[a] === 0)) throw new ShapeError(`max: cannot reduce an empty axis of shape ${formatShape(this.shape)}`);
     return Max.apply(this, axes, keepDims);
   }
-  /** log(sum(exp(x))) along an axis, computed stably. */
-  logSumExp(axis = -1, keepDims = false): Tensor {
-    const m = noGrad(() => this.max(axis, true));
-    const out = this.sub(m).exp().sum(axis, true).log().add(m);
-    return keepDims ? out : out.squeeze(axis);
+  /** log(sum(exp(x))) over one axis (the last by default) or several, computed stably. */
+  logSumExp(axis: number | readonly number[] = -1, keepDims = false): Tensor {
+    const axes = normalizeAxes("logSumExp", axis, this.ndim);
+    // Shifting by the max keeps exp finite; an infinite max (a lane of -Infinity) shifts by 0 instead.
+    const shift = noGrad(() => this.max(axes, true));
+    const m = shift.data.data;
+    for (let i = 0; i < m.length; i++) if (!Number.isFinite(m[i]!)) m[i] = 0;
+    const out = this.sub(shift).exp().sum(axes, true).log().add(shift);
+    return keepDims ? out : out.reshape(this.shape.filter((_, i) => !axes.includes(i)));
   }
 
   // ---- linear algebra -----------------------------------------------------------------------

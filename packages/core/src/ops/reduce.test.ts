@@ -27,6 +27,8 @@ describe("reductions: gradcheck over all, one and several axes, with and without
   it("sum of a 0-d tensor", () => checkGrad([[]], (x) => x.sum()));
   it("logSumExp last axis", () => checkGrad([[3, 7]], (x) => x.logSumExp()));
   it("logSumExp axis 0 keepDims", () => checkGrad([[3, 7]], (x) => x.logSumExp(0, true)));
+  it("logSumExp over several axes", () => checkGrad([[3, 1, 7]], (x) => x.logSumExp([0, 2])));
+  it("logSumExp over all axes keepDims", () => checkGrad([[3, 7]], (x) => x.logSumExp([0, 1], true)));
   it("logSumExp of a transposed input", () => checkGrad([[3, 1, 7]], (x) => x.transpose(0, 2).logSumExp(1)));
 });
 
@@ -68,6 +70,20 @@ describe("reductions: values", () => {
   it("logSumExp is stable for logits of 1000 and -1000", () => {
     const x = tensor([[1000, 1000], [-1000, -1000]]);
     expectClose(x.logSumExp(1).toTypedArray(), [1000 + Math.log(2), -1000 + Math.log(2)], 1e-3);
+  });
+
+  it("logSumExp of a lane of -Infinity is -Infinity, and +Infinity stays +Infinity, as in PyTorch", () => {
+    const x = tensor([[-Infinity, -Infinity], [Infinity, 0], [0, 0]]);
+    expect(x.logSumExp(1).toArray()).toEqual([-Infinity, Infinity, Math.fround(Math.log(2))]);
+  });
+
+  it("logSumExp values and shapes", () => {
+    const [x] = inputs([[2, 3, 4]]);
+    const rows = x!.toTypedArray();
+    expectClose(x!.logSumExp([0, 1, 2]).toTypedArray(), [Math.log(Array.from(rows).reduce((s, v) => s + Math.exp(v), 0))], 1e-12);
+    expect(x!.logSumExp([0, 2]).shape).toEqual([3]);
+    expect(x!.logSumExp([0, 2], true).shape).toEqual([1, 3, 1]);
+    expect(x!.logSumExp().shape).toEqual([2, 3]);
   });
 });
 
