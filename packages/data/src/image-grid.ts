@@ -1,4 +1,4 @@
-import { ArgumentError, ShapeError, type Tensor, formatShape } from "@pico/core";
+import { ArgumentError, ShapeError, Tensor, formatShape } from "@pico/core";
 import sharp from "sharp";
 import { writeFileAtomic } from "./atomic-write.js";
 import { ImageError } from "./errors.js";
@@ -62,6 +62,7 @@ export function gridLayout(n: number, h: number, w: number, options: ImageGridOp
  * is RGB; otherwise a 1-channel batch gives a greyscale PNG.
  */
 export async function saveImageGrid(images: Tensor, path: string, options: ImageGridOptions = {}): Promise<void> {
+  if (!(images instanceof Tensor)) throw new ArgumentError(`saveImageGrid: images must be a Tensor [N, C, H, W], but got ${typeof images}`);
   if (images.ndim !== 4 || (images.shape[1] !== 1 && images.shape[1] !== 3)) {
     throw new ShapeError(`saveImageGrid: expected images of shape [N, 1, H, W] or [N, 3, H, W], but got ${formatShape(images.shape)}`);
   }

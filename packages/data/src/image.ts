@@ -1,4 +1,4 @@
-import { ArgumentError, ShapeError, type Tensor, formatShape, tensor } from "@pico/core";
+import { ArgumentError, ShapeError, Tensor, formatShape, tensor } from "@pico/core";
 import sharp from "sharp";
 import { writeFileAtomic } from "./atomic-write.js";
 import { ImageError } from "./errors.js";
@@ -69,6 +69,7 @@ export interface SaveImageOptions {
 
 /** Saves a Tensor [C, H, W] (C = 1 or 3) or [H, W] as a PNG, atomically. */
 export async function savePng(image: Tensor, path: string, options: SaveImageOptions = {}): Promise<void> {
+  if (!(image instanceof Tensor)) throw new ArgumentError(`savePng: image must be a Tensor [C, H, W], but got ${typeof image}`);
   const shape = image.ndim === 2 ? [1, ...image.shape] : image.shape;
   if (shape.length !== 3 || (shape[0] !== 1 && shape[0] !== 3)) {
     throw new ShapeError(`savePng: expected an image of shape [1, H, W], [3, H, W] or [H, W], but got ${formatShape(image.shape)}`);

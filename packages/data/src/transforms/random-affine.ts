@@ -87,18 +87,18 @@ export function warpAffine(
   const cx = (w - 1) / 2;
   const cy = (h - 1) / 2;
   const plane = h * w;
+  const dx0 = -cx - params.translateX;
   for (let y = 0; y < h; y++) {
     const dy = y - cy - params.translateY;
-    for (let x = 0; x < w; x++) {
-      const dx = x - cx - params.translateX;
-      // Inverse mapping: rotating the output offset by theta in (x, y-down) coordinates turns the
-      // picture counter-clockwise as displayed; dividing by the scale enlarges it.
-      const sx = cos * dx - sin * dy + cx;
-      const sy = sin * dx + cos * dy + cy;
-      const o = offset + y * w + x;
+    // Inverse mapping: rotating the output offset by theta in (x, y-down) coordinates turns the
+    // picture counter-clockwise as displayed; dividing by the scale enlarges it. Along a row the
+    // source point moves by (cos, sin) per pixel.
+    let sx = cos * dx0 - sin * dy + cx;
+    let sy = sin * dx0 + cos * dy + cy;
+    for (let x = 0, o = offset + y * w; x < w; x++, o++, sx += cos, sy += sin) {
       if (nearest) {
-        const ix = Math.round(sx);
-        const iy = Math.round(sy);
+        const ix = Math.floor(sx + 0.5);
+        const iy = Math.floor(sy + 0.5);
         const inside = ix >= 0 && ix < w && iy >= 0 && iy < h;
         const at = iy * w + ix;
         for (let ch = 0; ch < c; ch++) out[o + ch * plane] = inside ? src[ch * plane + at]! : fill;
@@ -106,19 +106,28 @@ export function warpAffine(
       }
       const x0 = Math.floor(sx);
       const y0 = Math.floor(sy);
+      if (x0 < -1 || y0 < -1 || x0 >= w || y0 >= h) {
+        for (let ch = 0; ch < c; ch++) out[o + ch * plane] = fill;
+        continue;
+      }
       const fx = sx - x0;
       const fy = sy - y0;
       const w00 = (1 - fx) * (1 - fy);
       const w01 = fx * (1 - fy);
       const w10 = (1 - fx) * fy;
       const w11 = fx * fy;
-      const in00 = x0 >= 0 && x0 < w && y0 >= 0 && y0 < h;
-      const in01 = x0 + 1 >= 0 && x0 + 1 < w && y0 >= 0 && y0 < h;
-      const in10 = x0 >= 0 && x0 < w && y0 + 1 >= 0 && y0 + 1 < h;
-      const in11 = x0 + 1 >= 0 && x0 + 1 < w && y0 + 1 >= 0 && y0 + 1 < h;
       const at = y0 * w + x0;
-      for (let ch = 0; ch < c; ch++) {
-        const base = ch * plane + at;
+      if (x0 >= 0 && y0 >= 0 && x0 < w - 1 && y0 < h - 1) {
+        for (let ch = 0, base = at; ch < c; ch++, base += plane) {
+          out[o + ch * plane] = w00 * src[base]! + w01 * src[base + 1]! + w10 * src[base + w]! + w11 * src[base + w + 1]!;
+        }
+        continue;
+      }
+      const in00 = x0 >= 0 && y0 >= 0;
+      const in01 = x0 + 1 < w && y0 >= 0;
+      const in10 = x0 >= 0 && y0 + 1 < h;
+      const in11 = x0 + 1 < w && y0 + 1 < h;
+      for (let ch = 0, base = at; ch < c; ch++, base += plane) {
         const v00 = in00 ? src[base]! : fill;
         const v01 = in01 ? src[base + 1]! : fill;
         const v10 = in10 ? src[base + w]! : fill;
