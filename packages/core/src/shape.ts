@@ -52,12 +52,16 @@ function broadcastPair(da: number, db: number): number {
   return da === 1 ? db : -1;
 }
 
-/** Resolves a possibly negative axis against `ndim`, with an error naming the operator. */
+/**
+ * Resolves a possibly negative axis against `ndim`, with an error naming the operator.
+ * As in PyTorch, a 0-d tensor accepts -1 and 0 (both mean 0).
+ */
 export function normalizeAxis(op: string, axis: number, ndim: number): number {
-  if (!Number.isInteger(axis) || axis < -ndim || axis >= Math.max(ndim, 1)) {
-    throw new ArgumentError(`${op}: axis must be an integer in [${-ndim}, ${Math.max(ndim, 1) - 1}], but got ${axis}`);
+  const n = Math.max(ndim, 1);
+  if (!Number.isInteger(axis) || axis < -n || axis >= n) {
+    throw new ArgumentError(`${op}: axis must be an integer in [${-n}, ${n - 1}], but got ${axis}`);
   }
-  return axis < 0 ? axis + ndim : axis;
+  return axis < 0 ? axis + n : axis;
 }
 
 /** Sorted, unique, non-negative axes; `undefined` means every axis. */

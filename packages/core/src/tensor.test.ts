@@ -37,6 +37,19 @@ describe("tensor()", () => {
     expect(tensor(new Float32Array([1, 2, 3])).shape).toEqual([3]);
   });
 
+  it("a typed array of the same dtype is shared, not copied; another dtype or a Tensor is copied", () => {
+    const buffer = new Float32Array([1, 2]);
+    const t = tensor(buffer);
+    buffer[0] = 5;
+    expect(t.toArray()).toEqual([5, 2]);
+    const u = tensor(buffer, { dtype: "float64" });
+    buffer[0] = 6;
+    expect(u.toArray()).toEqual([5, 2]);
+    const v = tensor(t);
+    buffer[1] = 7;
+    expect(v.toArray()).toEqual([6, 2]);
+  });
+
   it("nested arrays with a shape reshape them", () => {
     expect(tensor([1, 2, 3, 4], { shape: [2, 2] }).toArray()).toEqual([[1, 2], [3, 4]]);
   });

@@ -163,7 +163,7 @@ export class Tensor {
   }
   mean(axis?: number | readonly number[], keepDims = false): Tensor {
     const axes = normalizeAxes("mean", axis, this.ndim);
-    const count = axes.reduce((n, a) => n * this.shape[a]!, 1);
+    const count = axes.reduce((n, a) => n * (this.shape[a] ?? 1), 1);
     return this.sum(axes, keepDims).div(count);
   }
   /** Max over every axis, one axis or several; the gradient flows to the first maximum. */
@@ -235,9 +235,11 @@ export class Tensor {
   }
   /** Swaps two axes (the last two by default). */
   transpose(dim0 = -2, dim1 = -1): Tensor {
-    if (this.ndim < 2) return this;
+    // Like `.T`, the default swap leaves 0-d and 1-D tensors as they are.
+    if (this.ndim < 2 && dim0 === -2 && dim1 === -1) return this;
     const a = normalizeAxis("transpose", dim0, this.ndim);
     const b = normalizeAxis("transpose", dim1, this.ndim);
+    if (a === b) return this;
     const dims = this.shape.map((_, i) => i);
     dims[a] = b;
     dims[b] = a;
@@ -253,6 +255,7 @@ export class Tensor {
   }
   /** Elements [start, end) along `axis` (negative indices count from the end, as in Python). */
   slice(axis: number, start: number, end?: number): Tensor {
+    if (this.ndim === 0) throw new ArgumentError("slice: a 0-d tensor has no axis to slice");
     const a = normalizeAxis("slice", axis, this.ndim);
     const n = this.shape[a]!;
     const clamp = (i: number): number => Math.min(n, Math.max(0, i < 0 ? i + n : i));
@@ -265,12 +268,16 @@ export class Tensor {
   }
   /** `length` elements from `start` along `axis`, like torch.narrow. */
   narrow(axis: number, start: number, length: number): Tensor {
+    if (this.ndim === 0) throw new ArgumentError("narrow: a 0-d tensor has no axis to narrow");
     const a = normalizeAxis("narrow", axis, this.ndim);
     const n = this.shape[a]!;
-    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > n) {
-      throw new ArgumentError(`narrow: need 0 <= start and start + length <= ${n} on axis ${axis} of ${formatShape(this.shape)}, but got start ${start}, length ${length}`);
+    const s = start < 0 ? start + n : start;
+    if (!Number.isInteger(start) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
+      throw new ArgumentError(
+        `narrow: need -${n} <= start < ${n} and start + length <= ${n} on axis ${axis} of ${formatShape(this.shape)}, but got start ${start}, length ${length}`,
+      );
     }
-    return Slice.apply(this, a, start, start + length);
+    return Slice.apply(this, a, s, s + length);
   }
   /**
    * Constant padding in PyTorch's order: `[left, right]` pads the last axis,
@@ -445,7 +452,10 @@ function inferShape(from: readonly number[], to: number[]): number[] {
   return to;
 }
 
-/** Makes a tensor from a number, nested arrays, or a typed array with `shape`. */
+/**
+ * Makes a tensor from a number, nested arrays, or a typed array with `shape`. A typed array of the
+ * requested dtype is used without a copy (like torch.from_numpy); nested arrays and Tensors are copied.
+ */
 export function tensor(
   data: NestedArray | FloatArray | Tensor,
   options: TensorOptions & { shape?: readonly number[] } = {},

@@ -53,6 +53,15 @@ describe("movement operators: values and shapes", () => {
     expect(x.slice(1, 2, 1).shape).toEqual([2, 0]);
     expect(x.narrow(0, 1, 1).toArray()).toEqual([[4, 5, 6]]);
   });
+  it("transpose of 0-d and 1-D tensors: the default swap is the identity, like .T", () => {
+    expect(tensor([1, 2]).transpose().toArray()).toEqual([1, 2]);
+    expect(tensor(1).transpose().toArray()).toBe(1);
+    expect(tensor([1, 2]).transpose(0, -1).toArray()).toEqual([1, 2]);
+    expect(() => tensor([1, 2]).transpose(0, 1)).toThrow(/transpose: axis must be an integer in \[-1, 0\], but got 1/);
+  });
+  it("narrow accepts a negative start, like torch.narrow", () => {
+    expect(tensor([1, 2, 3]).narrow(0, -2, 2).toArray()).toEqual([2, 3]);
+  });
   it("pad in PyTorch's order", () => {
     expect(tensor([[1]]).pad([1, 2]).toArray()).toEqual([[0, 1, 0, 0]]);
     expect(tensor([[1]]).pad([0, 0, 1, 0], 9).toArray()).toEqual([[9], [1]]);
@@ -74,8 +83,12 @@ describe("movement operators: errors", () => {
     expect(() => Tensor.zeros([2, 3]).unsqueeze(4)).toThrow(/unsqueeze: axis/);
     expect(() => Tensor.zeros([2, 3]).flatten(1, 0)).toThrow(/flatten: startDim/);
   });
-  it("a bad narrow names the range", () => {
-    expect(() => Tensor.zeros([2, 3]).narrow(1, 2, 2)).toThrow(/narrow: need 0 <= start and start \+ length <= 3/);
+  it("a bad narrow or slice names the range", () => {
+    expect(() => Tensor.zeros([2, 3]).narrow(1, 2, 2)).toThrow(/narrow: need -3 <= start < 3 and start \+ length <= 3 on axis 1 of \[2, 3\], but got start 2, length 2/);
+    expect(() => Tensor.zeros([2, 3]).narrow(1, -4, 1)).toThrow(ArgumentError);
+    expect(() => tensor(1).narrow(0, 0, 1)).toThrow(/narrow: a 0-d tensor/);
+    expect(() => tensor(1).slice(0, 0)).toThrow(/slice: a 0-d tensor/);
+    expect(() => Tensor.zeros([3]).slice(0, 0.5)).toThrow(/slice: start and end must be integers/);
   });
   it("a bad pad names pad and the rule", () => {
     expect(() => Tensor.zeros([2, 3]).pad([1])).toThrow(/pad: padding must be pairs/);

@@ -61,6 +61,14 @@ describe("reductions: values", () => {
     expect(x.max(2).toArray()).toEqual([[3, 6]]);
   });
 
+  it("a 0-d tensor reduces over axis 0 or -1, as in PyTorch", () => {
+    expect(tensor(3).sum(0).item()).toBe(3);
+    expect(tensor(3).mean(-1).item()).toBe(3);
+    expect(tensor(3).max(0, true).shape).toEqual([]);
+    expect(tensor(3).logSumExp().item()).toBe(3);
+    expect(() => tensor(3).sum(1)).toThrow(/sum: axis must be an integer in \[-1, 0\], but got 1/);
+  });
+
   it("max sends the gradient of ties to the first maximum only", () => {
     const x = tensor([[1, 5, 5], [2, 2, 0]], { requiresGrad: true });
     x.max(1).sum().backward();

@@ -26,6 +26,11 @@ describe("softmax and logSoftmax: values", () => {
     expectClose(x!.logSoftmax().toTypedArray(), expected.map(Math.log), 1e-12);
   });
 
+  it("a 0-d tensor: softmax 1, logSoftmax 0", () => {
+    expect(tensor(5).softmax().item()).toBe(1);
+    expect(tensor(5).logSoftmax(0).item()).toBe(0);
+  });
+
   for (const big of [1000, -1000]) {
     it(`logits of ${big} give no NaN or Infinity`, () => {
       for (const dtype of ["float32", "float64"] as const) {
