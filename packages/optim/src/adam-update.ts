@@ -31,7 +31,7 @@ export function adamUpdate(
   const l2 = decoupled ? 0 : h.weightDecay;
   const shrink = decoupled ? 1 - lr * h.weightDecay : 1;
   const stepSize = lr / (1 - beta1 ** step);
-  const correction2 = Math.sqrt(1 - beta2 ** step);
+  const inverseCorrection2 = 1 / Math.sqrt(1 - beta2 ** step);
   const keep1 = 1 - beta1;
   const keep2 = 1 - beta2;
   const n = p.length;
@@ -45,6 +45,6 @@ export function adamUpdate(
       if (vmax[i]! > second) second = vmax[i]!;
       vmax[i] = second;
     }
-    p[i] = pi - (stepSize * m[i]!) / (Math.sqrt(second) / correction2 + eps);
+    p[i] = pi - (stepSize * m[i]!) / (Math.sqrt(second) * inverseCorrection2 + eps);
   }
 }
