@@ -101,6 +101,24 @@ describe("DataLoader", () => {
     expect(() => Array.from(new DataLoader(ragged, { batchSize: 2 }))).toThrow(/every sample must have shape \[1\] to be batched, but sample 1 has shape \[2\]/);
   });
 
+  it("fills the batch through getInto, never through get, when the data set offers it", () => {
+    const fast: Dataset = {
+      length: 5,
+      sampleShape: [2],
+      get: () => {
+        throw new Error("get must not be called");
+      },
+      getInto: (i, out, offset) => {
+        out[offset] = i;
+        out[offset + 1] = 10 * i;
+        return i + 1;
+      },
+    };
+    const batches = Array.from(new DataLoader(fast, { batchSize: 2 }));
+    expect(batches.map(([x]) => x.toArray())).toEqual([[[0, 0], [1, 10]], [[2, 20], [3, 30]], [[4, 40]]]);
+    expect(batches.map(([, t]) => t.toArray())).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
   it("refuses bad options", () => {
     expect(() => new DataLoader(numbered(3), { batchSize: 0 })).toThrow(/batchSize must be a positive integer, but got 0/);
     expect(() => new DataLoader(numbered(3), { seed: 1.5 })).toThrow(/seed must be an integer/);
