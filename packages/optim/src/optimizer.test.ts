@@ -226,6 +226,18 @@ describe("Optimizer parameters and groups", () => {
     expect(x.item()).toBeCloseTo(0.8 - 0.01 * 1.6, 15);
   });
 
+  it("groups do not share option arrays with each other, the defaults or the caller", () => {
+    const betas: [number, number] = [0.9, 0.99];
+    const a = tensor([1], { requiresGrad: true });
+    const b = tensor([1], { requiresGrad: true });
+    const opt = new Adam([{ params: [a] }, { params: [b], lr: undefined }], { betas });
+    opt.paramGroups[0]!.betas[0] = 0.5;
+    betas[1] = 0.5;
+    expect(opt.paramGroups[1]!.betas).toEqual([0.9, 0.99]);
+    expect(opt.paramGroups[1]!.lr).toBe(1e-3);
+    expect(opt.defaults.betas).toEqual([0.9, 0.99]);
+  });
+
   it("step(closure) evaluates the closure with gradients on and returns its loss", () => {
     const { x } = quadratic([1, 3], [1, -2]);
     const opt = new SGD([x], { lr: 0.1 });

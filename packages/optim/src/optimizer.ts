@@ -66,7 +66,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
   protected constructor(name: string, params: Iterable<Tensor> | Iterable<ParamGroupInput<O>>, defaults: O) {
     this.name = name;
     this.validateOptions(defaults, "");
-    this.defaults = defaults;
+    this.defaults = copyOptions(defaults as unknown as Record<string, OptionValue>) as unknown as O;
     if (params instanceof Tensor || params === null || typeof params !== "object" || !(Symbol.iterator in params)) {
       const hint = typeof (params as { parameters?: unknown } | null)?.parameters === "function" ? " (did you mean model.parameters()?)" : "";
       throw new ArgumentError(`${name}: params must be an iterable of Tensors or of parameter groups { params, ...options }, but got ${show(params)}${hint}`);
@@ -107,7 +107,8 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
       seen.add(p);
     });
     checkKnownKeys(this.name, `${where} has an `, options, Object.keys(this.defaults));
-    const merged = { ...this.defaults, ...copyOptions(options as Record<string, OptionValue>) } as O;
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Record<string, OptionValue>;
+    const merged = { ...copyOptions(this.defaults as unknown as Record<string, OptionValue>), ...copyOptions(given) } as unknown as O;
     this.validateOptions(merged, `${where}.`);
     this.paramGroups.push({ ...merged, params: tensors });
   }
