@@ -67,7 +67,8 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>): v
     if (!isTensor(input) || !ctx.needsInputGrad[i]) continue;
     const gi = list[i];
     if (!isNdArray(gi)) {
-      throw new GraphError(`${fn.name}.backward must return a gradient for argument ${i}, which requires grad, but returned ${describe(gi)}`);
+      const hint = isTensor(gi) ? "; backward works on ndarrays: return the Tensor's .data" : "";
+      throw new GraphError(`${fn.name}.backward must return a gradient for argument ${i}, which requires grad, but returned ${describe(gi)}${hint}`);
     }
     if (!sameShape(gi.shape, input.shape)) {
       throw new GraphError(

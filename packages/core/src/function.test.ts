@@ -172,6 +172,18 @@ describe("a broken Function is an error naming it", () => {
     expect(err).toBeInstanceOf(GraphError);
     expect(err.message).toMatch(/MissingGrad\.backward must return a gradient for argument 1, which requires grad, but returned null/);
   });
+  it("a Tensor instead of an ndarray gets a hint", () => {
+    class ReturnsTensor extends Function {
+      static override forward(_ctx: Context, a: NDArray): NDArray {
+        return kernels.copy(a);
+      }
+      static override backward(_ctx: Context, g: NDArray): NDArray {
+        return new Tensor(g) as unknown as NDArray;
+      }
+    }
+    const err = backwardError(() => ReturnsTensor.apply(f64([1, 2])));
+    expect(err.message).toMatch(/ReturnsTensor\.backward must return a gradient for argument 0, .* but returned a Tensor of shape \[2\]; .*\.data/);
+  });
   it("null is fine for an input that needs none", () => {
     const a = f64([1, 2]);
     MissingGrad.apply(a, f64([3, 4], false)).sum().backward();
