@@ -1,4 +1,5 @@
-import { PicoError } from "@pico/core";
+import { PicoError, Tensor, manualSeed, noGrad } from "@pico/core";
+import { Momentum } from "../momentum.js";
 import { describe, expect, it } from "vitest";
 import { adamWithGroups, expectLrs, expectResumable, lrTrace, sgdWithGroups } from "../test-utils/schedule.js";
 import { OneCycleLR } from "./one-cycle-lr.js";
@@ -88,6 +89,40 @@ describe("OneCycleLR", () => {
     new OneCycleLR(opt2, { maxLr: 1, totalSteps: 10 }).loadStateDict(saved);
     expect(opt2.paramGroups[0]!.momentum).toBe(opt.paramGroups[0]!.momentum);
     expect(opt2.paramGroups[0]!.lr).toBe(opt.paramGroups[0]!.lr);
+  });
+
+  it("a training run resumed from optimizer + scheduler state dicts gives bitwise identical parameters", () => {
+    const setup = (): { w: Tensor; backward: () => void } => {
+      manualSeed(3);
+      const w = Tensor.randn([4, 3], { requiresGrad: true });
+      const x = Tensor.randn([6, 4]);
+      return { w, backward: () => x.matmul(w).sigmoid().square().mean().backward() };
+    };
+    const build = (w: Tensor): [Momentum, OneCycleLR] => {
+      const opt = new Momentum([w], { lr: 0.1, nesterov: true });
+      return [opt, new OneCycleLR(opt, { maxLr: 0.5, totalSteps: 10 })];
+    };
+    const train = (opt: Momentum, sched: OneCycleLR, backward: () => void, steps: number): void => {
+      for (let s = 0; s < steps; s++) {
+        opt.zeroGrad();
+        backward();
+        opt.step();
+        sched.step();
+      }
+    };
+    const a = setup();
+    const [optA, schedA] = build(a.w);
+    train(optA, schedA, a.backward, 5);
+    const saved = { opt: optA.stateDict(), sched: schedA.stateDict(), w: a.w.toTypedArray().slice() };
+    train(optA, schedA, a.backward, 5);
+
+    const b = setup();
+    noGrad(() => b.w.data.data.set(saved.w));
+    const [optB, schedB] = build(b.w);
+    optB.loadStateDict(saved.opt);
+    schedB.loadStateDict(saved.sched);
+    train(optB, schedB, b.backward, 5);
+    expect(b.w.toTypedArray()).toEqual(a.w.toTypedArray());
   });
 
   it("validates its options", () => {
