@@ -1,4 +1,4 @@
-import { ShapeError, type Tensor, manualSeed, tensor } from "@pico/core";
+import { Generator, ShapeError, type Tensor, defaultGenerator, manualSeed, tensor } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { DataLoader } from "./data-loader.js";
 import { type Dataset, TensorDataset } from "./dataset.js";
@@ -61,12 +61,16 @@ describe("DataLoader", () => {
     expect(Array.from(b.order(0))).toEqual(runs[0]!.flat());
   });
 
-  it("draws its default seed from the global generator", () => {
+  it("draws its default seed from the global generator, only when shuffling", () => {
     manualSeed(5);
     const a = targetsOf(new DataLoader(numbered(30), { batchSize: 30, shuffle: true }));
     manualSeed(5);
     const b = targetsOf(new DataLoader(numbered(30), { batchSize: 30, shuffle: true }));
     expect(a).toEqual(b);
+    manualSeed(5);
+    const before = new Generator(0).setState(defaultGenerator.getState()).random();
+    new DataLoader(numbered(30), { batchSize: 30 });
+    expect(defaultGenerator.random()).toBe(before);
   });
 
   it("gives every batch its own buffer, so earlier batches stay intact", () => {

@@ -7,7 +7,7 @@ export interface DataLoaderOptions {
   batchSize?: number;
   /** Visit the samples in a new random order every epoch. Default false. */
   shuffle?: boolean;
-  /** Seed of the shuffling; default: drawn from the global generator (see manualSeed) at construction. */
+  /** Seed of the shuffling; default: drawn from the global generator (see manualSeed) at construction when shuffling. */
   seed?: number;
   /** Leave out the last batch when it would be smaller than batchSize. Default false. */
   dropLast?: boolean;
@@ -54,7 +54,7 @@ export class DataLoader implements Iterable<Batch> {
     this.batchSize = batchSize;
     this.shuffle = shuffle;
     this.dropLast = dropLast;
-    this.seed = options.seed ?? defaultGenerator.nextUint32();
+    this.seed = options.seed ?? (shuffle ? defaultGenerator.nextUint32() : 0);
     this.transform = options.transform;
   }
 
