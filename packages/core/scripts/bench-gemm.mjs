@@ -18,6 +18,8 @@ if (existsSync(packedFile)) {
   if (typeof packed.gemmPacked === "function") kernels.packed = packed.gemmPacked;
 }
 if (wasmAvailable()) kernels.wasm = gemmWasm;
+const threads = await import(new URL("wasm/gemm-wasm-threads.js", dist).href);
+if (await threads.installWasmGemmThreads({ threads: 2 })) kernels["wasm 2 threads"] = threads.gemmWasmThreaded;
 
 // [label, m, n, k, transA, transB]
 const shapes = [
@@ -67,3 +69,4 @@ for (const [label, m, n, k, ta, tb] of shapes) {
   const gflops = names.map((name) => ((2 * m * n * k) / (median(times[name]) * 1e6)).toFixed(2));
   console.log([label, ...gflops].join(" | "));
 }
+await threads.stopWasmGemmThreads();

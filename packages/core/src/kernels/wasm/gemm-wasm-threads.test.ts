@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gemm, gemmReference, setGemm } from "../gemm.js";
+import type { MatrixView } from "../gemm.js";
+import { gemmWasmThreaded, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
+import { checkGemm, packedLayout, pick, rng, SIZES, stored, TRANS } from "./test-utils/gemm-cases.js";
+import type { Case, Layout } from "./test-utils/gemm-cases.js";
+
+const runCase = (c: Case): void => checkGemm(gemmWasmThreaded, c);
+
+describe("gemmWasmThreaded with 3 threads, every product split", () => {
+  beforeAll(async () => {
+    expect(await installWasmGemmThreads({ threads: 3, minFlops: 0 })).toBe(true);
+  });
+  afterAll(async () => {
+    await stopWasmGemmThreads();
+    setGemm(gemmReference);
+  });
+
+  it("is installed as the core gemm", () => {
+    expect(wasmThreadsActive()).toBe(true);
+    const a: MatrixView = { data: new Float32Array([1, 2, 3, 4, 5, 6]), offset: 0, ld: 3, trans: false };
+    const b: MatrixView = { data: new Float32Array([1, 0, 0, 1, 1, 1]), offset: 0, ld: 2, trans: false };
+    const c = { data: new Float32Array(4), offset: 0, ld: 2 };
+    gemm(2, 2, 3, a, b, c, false);
+    expect([...c.data]).toEqual([4, 5, 10, 11]);
+  });
+
+  it("matches the references on random odd shapes, transpositions, layouts and accumulation", () => {
+    const layouts: Layout[] = [packedLayout, { offset: 5, pad: 3 }, { offset: 1, pad: 400 }];
+    for (let t = 0; t < 40; t++) {
+      const [transA, transB] = pick(TRANS);
+      runCase({
+        m: pick(SIZES), n: pick(SIZES), k: pick(SIZES), transA, transB,
+        accumulate: rng.random() < 0.5,
+        layoutA: pick(layouts), layoutB: pick(layouts), layoutC: pick(layouts),
+      });
+    }
+  });
+
+  it("splits by rows for tall C and by columns for short wide C, edges included", () => {
+    const cases: Array<[number, number, number]> = [[2305, 8, 25], [25, 8, 3001], [9, 120, 256], [3, 67, 40], [100, 3, 50]];
+    for (const [m, n, k] of cases) {
+      for (const [transA, transB] of TRANS) {
+        runCase({ m, n, k, transA, transB, accumulate: true, layoutA: packedLayout, layoutB: { offset: 2, pad: 1 }, layoutC: { offset: 3, pad: 5 } });
+      }
+    }
+  });
+
+  it("sends float64 operands to the fallback kernel bit for bit", () => {
+    const a: MatrixView = { ...stored(Float64Array, 40, 33, packedLayout), trans: false };
+    const b: MatrixView = { ...stored(Float64Array, 17, 33, packedLayout), trans: true };
+    const c = stored(Float64Array, 40, 17, packedLayout);
+    const cRef = { ...c, data: c.data.slice() };
+    gemmWasmThreaded(40, 17, 33, a, b, c, false);
+    gemmReference(40, 17, 33, a, b, cRef, false);
+    expect(c.data).toEqual(cRef.data);
+  });
+});
+
+describe("gemmWasmThreaded after stopWasmGemmThreads", () => {
+  it("runs on the calling thread", async () => {
+    expect(await installWasmGemmThreads({ threads: 2, minFlops: 0 })).toBe(true);
+    await stopWasmGemmThreads();
+    expect(wasmThreadsActive()).toBe(false);
+    setGemm(gemmReference);
+    checkGemm(gemmWasmThreaded, { m: 65, n: 33, k: 17, transA: true, transB: false, accumulate: true, layoutA: packedLayout, layoutB: packedLayout, layoutC: packedLayout });
+  });
+
+  it("rejects a thread count that is not a positive integer", async () => {
+    await expect(installWasmGemmThreads({ threads: 0 })).rejects.toThrow(/threads must be a positive integer, but got 0/);
+  });
+});

@@ -1,0 +1,137 @@
+import type { MatrixView } from "../gemm.js";
+import { WASM_PAGE } from "./wasm-api.js";
+import type { GemmExports, WasmMemory } from "./wasm-api.js";
+
+/** The micro-kernel's register block in assembly/gemm.ts: row splits keep MR multiples, column splits NR. */
+const MR = 4;
+const NR = 8;
+const ALIGN = 64;
+
+/** An instance of the GEMM module and a cached Float32Array over its memory. */
+export interface GemmTarget {
+  exports: GemmExports;
+  memory: WasmMemory;
+  heap: Float32Array | null;
+}
+
+/** The 14 arguments of one `gemmRows` call: ic0, ic1, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, work. */
+export type RowsJob = number[];
+
+export interface FloatMatrix32 {
+  data: Float32Array;
+  offset: number;
+  ld: number;
+}
+
+const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
+
+/** Grows the memory to at least `bytes` and returns a Float32Array over all of it. */
+function heapOf(target: GemmTarget, bytes: number): Float32Array {
+  const memory = target.memory;
+  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+  const buffer = memory.buffer;
+  if (target.heap === null || target.heap.buffer !== buffer || target.heap.length * 4 !== buffer.byteLength) {
+    target.heap = new Float32Array(buffer);
+  }
+  return target.heap;
+}
+
+/**
+ * Where a stored rows×cols matrix with leading dimension `ld` goes in wasm memory: kept with its
+ * own `ld` (one bulk copy) unless the gaps would more than double the bytes copied.
+ */
+function layoutOf(rows: number, cols: number, ld: number): { ld: number; elements: number } {
+  if (rows <= 1 || ld === cols) return { ld: cols, elements: rows * cols };
+  const span = (rows - 1) * ld + cols;
+  return span <= 2 * rows * cols ? { ld, elements: span } : { ld: cols, elements: rows * cols };
+}
+
+function copyIn(heap: Float32Array, at: number, src: Float32Array, offset: number, rows: number, cols: number, ld: number, dstLd: number): void {
+  const base = at >> 2;
+  if (dstLd === ld || rows <= 1) {
+    heap.set(src.subarray(offset, offset + (rows - 1) * ld + cols), base);
+    return;
+  }
+  for (let r = 0; r < rows; r++) heap.set(src.subarray(offset + r * ld, offset + r * ld + cols), base + r * dstLd);
+}
+
+function copyOut(heap: Float32Array, at: number, dst: Float32Array, offset: number, rows: number, cols: number, ld: number): void {
+  const base = at >> 2;
+  if (ld === cols || rows <= 1) {
+    dst.set(heap.subarray(base, base + rows * cols), offset);
+    return;
+  }
+  if (cols >= 32) {
+    for (let r = 0; r < rows; r++) dst.set(heap.subarray(base + r * cols, base + (r + 1) * cols), offset + r * ld);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const s = base + r * cols;
+    const d = offset + r * ld;
+    for (let q = 0; q < cols; q++) dst[d + q] = heap[s + q]!;
+  }
+}
+
+/** Splits C into at most `parts` blocks of whole rows (MR multiples) or, for short C, of whole columns. */
+function split(m: number, n: number, parts: number): Array<{ i0: number; i1: number; j0: number; j1: number }> {
+  if (parts > 1 && m >= 2 * MR * parts) {
+    const step = Math.ceil(m / parts / MR) * MR;
+    const out = [];
+    for (let i0 = 0; i0 < m; i0 += step) out.push({ i0, i1: Math.min(m, i0 + step), j0: 0, j1: n });
+    return out;
+  }
+  if (parts > 1 && n >= 2 * NR * parts) {
+    const step = Math.ceil(n / parts / NR) * NR;
+    const out = [];
+    for (let j0 = 0; j0 < n; j0 += step) out.push({ i0: 0, i1: m, j0, j1: Math.min(n, j0 + step) });
+    return out;
+  }
+  return [{ i0: 0, i1: m, j0: 0, j1: n }];
+}
+
+/**
+ * C = op(A)·op(B) (+ C) on one module instance, m, n, k > 0, float32 only: copies A, B (and C when
+ * accumulating) into its memory, has `execute` run the `gemmRows` jobs (up to `parts` of them, each
+ * with its own work area, for as many threads) and copies C back.
+ */
+export function runGemm(
+  target: GemmTarget,
+  m: number, n: number, k: number,
+  a: MatrixView, b: MatrixView, c: FloatMatrix32,
+  accumulate: boolean,
+  parts: number,
+  execute: (jobs: RowsJob[]) => void,
+): void {
+  const aRows = a.trans ? k : m;
+  const aCols = a.trans ? m : k;
+  const bRows = b.trans ? n : k;
+  const bCols = b.trans ? k : n;
+  const la = layoutOf(aRows, aCols, a.ld);
+  const lb = layoutOf(bRows, bCols, b.ld);
+  const aAt = alignUp(target.exports.heapBase());
+  const bAt = alignUp(aAt + la.elements * 4);
+  const cAt = alignUp(bAt + lb.elements * 4);
+  let end = alignUp(cAt + m * n * 4);
+  const jobs: RowsJob[] = [];
+  for (const { i0, i1, j0, j1 } of split(m, n, parts)) {
+    const bOffset = b.trans ? j0 * lb.ld : j0;
+    jobs.push([
+      i0, i1, j1 - j0, k,
+      aAt, la.ld, a.trans ? 1 : 0,
+      bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0,
+      cAt + j0 * 4, n, accumulate ? 1 : 0, end,
+    ]);
+    end = alignUp(end + target.exports.workBytes(i1 - i0, j1 - j0, k));
+  }
+  const heap = heapOf(target, end);
+  copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
+  copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
+  if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
+  execute(jobs);
+  copyOut(heapOf(target, end), cAt, c.data, c.offset, m, n, c.ld);
+}
+
+/** Runs jobs one after the other on the calling thread. */
+export function runJobs(exports: GemmExports, jobs: RowsJob[]): void {
+  for (const j of jobs) exports.gemmRows(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
+}
