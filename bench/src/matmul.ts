@@ -19,10 +19,16 @@ export type MatmulSystem = "pico" | "pico-reference" | "tfjs-wasm";
 export interface MatmulResult extends MatmulShape {
   /** Floating-point operations of one product, 2·m·n·k. */
   flops: number;
-  /** Median GFLOP/s over the rounds, per system. */
+  /** Median GFLOP/s over the rounds, per system, from wall-clock time. */
   gflops: Record<MatmulSystem, number>;
-  /** GFLOP/s of every round, in round order, per system. */
+  /** Wall-clock GFLOP/s of every round, in round order, per system. */
   rounds: Record<MatmulSystem, number[]>;
+  /**
+   * Median GFLOP/s from the process's CPU time (user + system) over the same samples: steadier than
+   * wall-clock time when other processes share the cores, and equal to it for single-threaded kernels
+   * on an idle machine.
+   */
+  cpuGflops: Record<MatmulSystem, number>;
   /** Pico's default kernel over tfjs-wasm (> 1: Pico is faster). */
   picoOverTfjs: number;
   /** Pico's default kernel over its plain reference kernel. */
@@ -185,22 +191,33 @@ export async function runMatmulBench(options: MatmulBenchOptions = {}): Promise<
       reps[system] = Math.max(1, Math.round(sampleMs / 1000 / perCall));
     }
     const samples: Record<MatmulSystem, number[]> = { pico: [], "pico-reference": [], "tfjs-wasm": [] };
+    const cpuSamples: Record<MatmulSystem, number[]> = { pico: [], "pico-reference": [], "tfjs-wasm": [] };
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < SYSTEMS.length; i++) {
         const system = SYSTEMS[(i + r) % SYSTEMS.length]!;
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         prepared.runners[system](reps[system]);
         const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const cpuSeconds = Math.max(1e-6, (cpu.user + cpu.system) / 1e6);
         samples[system].push((flops * reps[system]) / seconds / 1e9);
+        cpuSamples[system].push((flops * reps[system]) / cpuSeconds / 1e9);
       }
     }
     prepared.dispose();
-    const gflops = { pico: median(samples.pico), "pico-reference": median(samples["pico-reference"]), "tfjs-wasm": median(samples["tfjs-wasm"]) };
+    const medians = (x: Record<MatmulSystem, number[]>): Record<MatmulSystem, number> => ({
+      pico: median(x.pico),
+      "pico-reference": median(x["pico-reference"]),
+      "tfjs-wasm": median(x["tfjs-wasm"]),
+    });
+    const gflops = medians(samples);
     const result: MatmulResult = {
       ...s,
       flops,
       gflops,
       rounds: samples,
+      cpuGflops: medians(cpuSamples),
       picoOverTfjs: gflops.pico / gflops["tfjs-wasm"],
       picoOverReference: gflops.pico / gflops["pico-reference"],
       relativeDifference: prepared.relativeDifference,
@@ -228,22 +245,28 @@ const HEADER = [
   "pico/ref".padStart(9),
 ].join(" ");
 
-function formatMatmulRow(r: MatmulResult): string {
+export type MatmulClock = "wall" | "cpu";
+
+function formatMatmulRow(r: MatmulResult, clock: MatmulClock = "wall"): string {
   const dims = `${r.m}x${r.n}x${r.k}${r.transA ? " Aᵀ" : ""}${r.transB ? " Bᵀ" : ""}`;
+  const g = clock === "wall" ? r.gflops : r.cpuGflops;
   return [
     r.name.padEnd(42),
     dims.padEnd(18),
-    r.gflops.pico.toFixed(2).padStart(7),
-    r.gflops["pico-reference"].toFixed(2).padStart(7),
-    r.gflops["tfjs-wasm"].toFixed(2).padStart(7),
-    `${r.picoOverTfjs.toFixed(2)}x`.padStart(10),
-    `${r.picoOverReference.toFixed(2)}x`.padStart(9),
+    g.pico.toFixed(2).padStart(7),
+    g["pico-reference"].toFixed(2).padStart(7),
+    g["tfjs-wasm"].toFixed(2).padStart(7),
+    `${(g.pico / g["tfjs-wasm"]).toFixed(2)}x`.padStart(10),
+    `${(g.pico / g["pico-reference"]).toFixed(2)}x`.padStart(9),
   ].join(" ");
 }
 
-/** A plain-text table of median GFLOP/s per shape: Pico's default kernel, its reference kernel, tfjs-wasm. */
-export function formatMatmulTable(results: readonly MatmulResult[]): string {
-  return [HEADER, ...results.map(formatMatmulRow)].join("\n");
+/**
+ * A plain-text table of median GFLOP/s per shape: Pico's default kernel, its reference kernel and
+ * tfjs-wasm, from wall-clock time (default) or from CPU time.
+ */
+export function formatMatmulTable(results: readonly MatmulResult[], clock: MatmulClock = "wall"): string {
+  return [HEADER, ...results.map((r) => formatMatmulRow(r, clock))].join("\n");
 }
 
 function isMain(): boolean {
@@ -261,7 +284,9 @@ if (isMain()) {
   console.log(`matmul GFLOP/s, median of 3 rounds (float32; pico = ${activeGemmName()}, ref = gemmReference)`);
   console.log(HEADER);
   runMatmulBench({ log: (line) => console.log(line) })
-    .then(() => {
+    .then((results) => {
+      console.log("\nthe same samples timed by the process's CPU time (steadier when the cores are shared):");
+      console.log(formatMatmulTable(results, "cpu"));
       const info = tfjsBackendInfo();
       console.log(`tfjs ${tf.version_core}: backend ${info.backend}, SIMD ${info.simd}, threads ${info.threads}; ${((performance.now() - started) / 1000).toFixed(1)} s`);
     })
