@@ -1,11 +1,33 @@
 import { ArgumentError } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { sgdWithGroups } from "../test-utils/schedule.js";
+import { LRScheduler, type LRSchedulerStateDict, type Optimizer } from "../index.js";
 import { CosineAnnealingLR } from "./cosine-annealing-lr.js";
-import type { LRSchedulerStateDict } from "./lr-scheduler.js";
 import { StepLR } from "./step-lr.js";
 
+/** A user's schedule written against the public entry: lr(t) = base · gamma^t. */
+class ExponentialLR extends LRScheduler<{ gamma: number }> {
+  constructor(optimizer: Optimizer, options: { gamma: number }) {
+    super("ExponentialLR", optimizer, { gamma: options.gamma });
+  }
+  protected lrAt(epoch: number): number[] {
+    return this.baseLrs.map((lr) => lr * this.config.gamma ** epoch);
+  }
+}
+
 describe("LRScheduler", () => {
+  it("a user's subclass only writes lrAt and gets stepping and state dicts", () => {
+    const opt = sgdWithGroups(0.5);
+    const sched = new ExponentialLR(opt, { gamma: 0.5 });
+    sched.step();
+    sched.step();
+    expect(opt.paramGroups[0]!.lr).toBe(0.5 * 0.5 * 0.5);
+    const again = new ExponentialLR(sgdWithGroups(0.5), { gamma: 0.9 });
+    again.loadStateDict(sched.stateDict());
+    again.step();
+    expect(again.getLastLr()).toEqual([0.5 * 0.5 ** 3]);
+  });
+
   it("sets the step-0 lr at construction and reports it", () => {
     const opt = sgdWithGroups(0.5);
     const sched = new CosineAnnealingLR(opt, { tMax: 4 });
