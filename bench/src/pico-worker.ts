@@ -1,3 +1,4 @@
+import { kernels } from "@pico/core";
 import { PicoNetwork } from "./pico-network.js";
 import { parseWorkerArgs, runWorker } from "./worker-cli.js";
 
@@ -9,6 +10,12 @@ await runWorker("pico", parseWorkerArgs(process.argv.slice(2)), async (workload)
       trainStep: (batch) => network.trainStep(batch),
       predict: (images, count) => network.predict(images, count),
     },
-    info: {},
+    info: { gemm: activeGemm() },
   };
 });
+
+function activeGemm(): string {
+  const active = kernels.setGemm(kernels.gemmReference);
+  kernels.setGemm(active);
+  return active.name || "anonymous";
+}
