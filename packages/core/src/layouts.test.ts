@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Tensor } from "./index.js";
+import { Tensor } from "./index.js";
 import { checkGrad, inputs } from "./test-utils/index.js";
 
 // Every differentiable operator on leaves that are non-contiguous views (axes reversed in memory,
@@ -34,6 +34,10 @@ describe("operators on strided leaf tensors", () => {
     ["slice", (x) => x.slice(2, 1, 3), {}],
     ["pad", (x) => x.pad([1, 2, 0, 1]), {}],
     ["clone", (x) => x.clone(), {}],
+    ["min([0, 1])", (x) => x.min([0, 1]), {}],
+    ["clamp", (x) => x.clamp(-1, 1), { avoid: [-1, 1] }],
+    ["expand", (x) => x.unsqueeze(1).expand(3, 2, 7, 3), {}],
+    ["cat with itself", (x) => Tensor.cat([x, x.exp()], 1), {}],
   ];
   for (const [name, op, range] of unary) it(`${name} [3, 7, 3]`, () => checkGrad([[3, 7, 3]], op, { ...strided, ...range }));
 
@@ -44,6 +48,7 @@ describe("operators on strided leaf tensors", () => {
     ["div", (a, b) => a.div(b), { low: 0.5 }],
     ["pow", (a, b) => a.pow(b), { low: 0.5 }],
     ["maximum", (a, b) => a.maximum(b), {}],
+    ["minimum", (a, b) => a.minimum(b), {}],
   ];
   for (const [name, op, range] of binary) {
     it(`${name} [3, 7] [7]`, () => checkGrad([[3, 7], [7]], op, { ...strided, ...range }));

@@ -6,11 +6,11 @@ import { describe, isNdArray, registerTensorClass } from "./function.js";
 import { binary } from "./kernels/elementwise.js";
 import { maxAxes } from "./kernels/reduce.js";
 import { copy, create, filled, packed, scalarArray } from "./ndarray-utils.js";
-import { Add, Div, Maximum, Mul, Pow, Sub } from "./ops/binary.js";
+import { Add, Div, Maximum, Minimum, Mul, Pow, Sub } from "./ops/binary.js";
 import { Cast } from "./ops/cast.js";
 import { MatMul } from "./ops/matmul.js";
-import { Pad, Permute, Reshape, Slice } from "./ops/movement.js";
-import { Max, Sum } from "./ops/reduce.js";
+import { Cat, Expand, Pad, Permute, Reshape, Slice } from "./ops/movement.js";
+import { Max, Min, Sum } from "./ops/reduce.js";
 import { LogSoftmax, Softmax } from "./ops/softmax.js";
 import { Abs, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unary.js";
 import { Generator, defaultGenerator } from "./random.js";
@@ -127,6 +127,17 @@ export class Tensor {
   maximum(other: Operand): Tensor {
     return Maximum.apply(this, this.operand(other));
   }
+  /** Elementwise min(this, other); where they are equal the gradient goes to this. */
+  minimum(other: Operand): Tensor {
+    return Minimum.apply(this, this.operand(other));
+  }
+  /** Limits every element to [min, max] (either bound may be omitted); gradient 1 inside, bounds included. */
+  clamp(min?: number, max?: number): Tensor {
+    if (min === undefined && max === undefined) throw new ArgumentError("clamp: give at least one of min and max");
+    if (min !== undefined && max !== undefined && min > max) throw new ArgumentError(`clamp: min (${min}) must not exceed max (${max})`);
+    const low = min === undefined ? this : this.maximum(min);
+    return max === undefined ? low : low.minimum(max);
+  }
   neg(): Tensor {
     return Neg.apply(this);
   }
@@ -171,6 +182,12 @@ export class Tensor {
     const axes = normalizeAxes("max", axis, this.ndim);
     if (axes.some((a) => this.shape[a] === 0)) throw new ShapeError(`max: cannot reduce an empty axis of shape ${formatShape(this.shape)}`);
     return Max.apply(this, axes, keepDims);
+  }
+  /** Min over every axis, one axis or several; the gradient flows to the first minimum. */
+  min(axis?: number | readonly number[], keepDims = false): Tensor {
+    const axes = normalizeAxes("min", axis, this.ndim);
+    if (axes.some((a) => this.shape[a] === 0)) throw new ShapeError(`min: cannot reduce an empty axis of shape ${formatShape(this.shape)}`);
+    return Min.apply(this, axes, keepDims);
   }
   /** log(sum(exp(x))) over one axis (the last by default) or several, computed stably. */
   logSumExp(axis: number | readonly number[] = -1, keepDims = false): Tensor {
@@ -252,6 +269,58 @@ export class Tensor {
       throw new ArgumentError(`permute: dims must be a permutation of the ${this.ndim} axes of ${formatShape(this.shape)}, but got ${formatShape(flatShape(dims))}`);
     }
     return Permute.apply(this, list);
+  }
+  /**
+   * A view broadcast to `shape` without copying (axes of size 1 repeat, new axes are added in front;
+   * -1 keeps a size). The gradient is summed back.
+   */
+  expand(...shape: number[] | [readonly number[]]): Tensor {
+    const target = flatShape(shape);
+    const lead = target.length - this.ndim;
+    const bad = (): never => {
+      throw new ShapeError(
+        `expand: cannot expand shape ${formatShape(this.shape)} to ${formatShape(target)}; each size must match or be 1, and -1 only keeps an existing size`,
+      );
+    };
+    if (lead < 0) bad();
+    const out = target.map((d, i) => {
+      const from = i < lead ? undefined : this.shape[i - lead]!;
+      if (d === -1 && from !== undefined) return from;
+      if (!Number.isInteger(d) || d < 0 || (from !== undefined && from !== 1 && from !== d)) return bad();
+      return d;
+    });
+    return Expand.apply(this, out);
+  }
+  /** Joins tensors of equal shape except along `axis` (like torch.cat). */
+  static cat(tensors: readonly Tensor[], axis = 0): Tensor {
+    if (!Array.isArray(tensors) || tensors.length === 0 || !tensors.every((t) => t instanceof Tensor)) {
+      throw new ArgumentError(`Tensor.cat: tensors must be a non-empty array of Tensors, but got ${describe(tensors)}`);
+    }
+    const first = tensors[0]!;
+    const a = normalizeAxis("Tensor.cat", axis, first.ndim);
+    if (first.ndim === 0) throw new ShapeError("Tensor.cat: 0-d tensors cannot be concatenated; unsqueeze them or use Tensor.stack");
+    for (const t of tensors) {
+      if (t.ndim !== first.ndim || t.shape.some((d, i) => i !== a && d !== first.shape[i])) {
+        throw new ShapeError(
+          `Tensor.cat: every shape must match ${formatShape(first.shape)} except along axis ${a}, but got ${formatShape(t.shape)}`,
+        );
+      }
+    }
+    return Cat.apply(a, ...tensors);
+  }
+  /** Stacks tensors of equal shape along a new axis (like torch.stack). */
+  static stack(tensors: readonly Tensor[], axis = 0): Tensor {
+    if (!Array.isArray(tensors) || tensors.length === 0 || !tensors.every((t) => t instanceof Tensor)) {
+      throw new ArgumentError(`Tensor.stack: tensors must be a non-empty array of Tensors, but got ${describe(tensors)}`);
+    }
+    const first = tensors[0]!;
+    const a = normalizeAxis("Tensor.stack", axis, first.ndim + 1);
+    for (const t of tensors) {
+      if (!sameShape(t.shape, first.shape)) {
+        throw new ShapeError(`Tensor.stack: every shape must equal ${formatShape(first.shape)}, but got ${formatShape(t.shape)}`);
+      }
+    }
+    return Tensor.cat(tensors.map((t) => t.unsqueeze(a)), a);
   }
   /** Elements [start, end) along `axis` (negative indices count from the end, as in Python). */
   slice(axis: number, start: number, end?: number): Tensor {

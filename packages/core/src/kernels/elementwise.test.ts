@@ -24,6 +24,7 @@ const binaryRef: Record<BinaryOp, (x: number, y: number) => number> = {
   div: (x, y) => x / y,
   pow: (x, y) => Math.pow(x, y),
   maximum: (x, y) => Math.max(x, y),
+  minimum: (x, y) => Math.min(x, y),
   eq: (x, y) => (x === y ? 1 : 0),
   gt: (x, y) => (x > y ? 1 : 0),
   lt: (x, y) => (x < y ? 1 : 0),

@@ -11,6 +11,7 @@ export type BinaryOp =
   | "div"
   | "pow"
   | "maximum"
+  | "minimum"
   | "eq"
   | "gt"
   | "lt"
@@ -77,6 +78,9 @@ function binaryRow(
       return;
     case "maximum":
       for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = Math.max(x[xi]!, y[yi]!);
+      return;
+    case "minimum":
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = Math.min(x[xi]!, y[yi]!);
       return;
     case "eq":
       for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi] === y[yi] ? 1 : 0;

@@ -97,3 +97,19 @@ export class Maximum extends Function {
     ];
   }
 }
+
+/** Elementwise minimum; where a == b the gradient goes to a. */
+export class Minimum extends Function {
+  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    ctx.saveForBackward(a, b);
+    return binary("minimum", a, b);
+  }
+  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
+    const [a, b] = ctx.savedTensors as [NDArray, NDArray];
+    const toA = binary("add", binary("lt", a, b, "minimum"), binary("eq", a, b, "minimum"));
+    return [
+      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, toA), a.shape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, affine(toA, -1, 1)), b.shape) : null,
+    ];
+  }
+}

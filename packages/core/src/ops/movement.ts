@@ -1,7 +1,10 @@
+import ndarray from "ndarray";
 import ops from "ndarray-ops";
 import type { Context } from "../context.js";
-import { dtypeOf, type NDArray } from "../dtype.js";
+import { dtypeOf, promote, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
+import { sumToShape } from "../kernels/reduce.js";
+import { broadcastStrides } from "../kernels/strided-loop.js";
 import { create, filled, reshapeView } from "../ndarray-utils.js";
 
 type InShape = Context & { inShape: number[] };
@@ -62,5 +65,44 @@ export class Pad extends Function {
   }
   static override backward(ctx: InShape & { before: number[] }, g: NDArray): [NDArray, null, null, null] {
     return [g.lo(...ctx.before).hi(...ctx.inShape), null, null, null];
+  }
+}
+
+/** A broadcast view of `a` at `shape` (stride 0 along expanded axes; validated by Tensor.expand). */
+export class Expand extends Function {
+  static override forward(ctx: InShape, a: NDArray, shape: number[]): NDArray {
+    ctx.inShape = a.shape;
+    return ndarray(a.data, [...shape], broadcastStrides(a.shape, a.stride, shape), a.offset);
+  }
+  static override backward(ctx: InShape, g: NDArray): [NDArray, null] {
+    return [sumToShape(g, ctx.inShape), null];
+  }
+}
+
+type CatCtx = Context & { axis: number; sizes: number[] };
+
+/** Joins arrays along an existing axis; called as `Cat.apply(axis, ...tensors)` (validated by Tensor.cat). */
+export class Cat extends Function {
+  static override forward(ctx: CatCtx, axis: number, ...parts: NDArray[]): NDArray {
+    ctx.axis = axis;
+    ctx.sizes = parts.map((p) => p.shape[axis]!);
+    const shape = [...parts[0]!.shape];
+    shape[axis] = ctx.sizes.reduce((a, b) => a + b, 0);
+    const out = create(parts.map(dtypeOf).reduce(promote), shape);
+    let start = 0;
+    for (const p of parts) {
+      if (p.size > 0) ops.assign(window(out, axis, start, p.shape[axis]!), p);
+      start += p.shape[axis]!;
+    }
+    return out;
+  }
+  static override backward(ctx: CatCtx, g: NDArray): (NDArray | null)[] {
+    let start = 0;
+    const grads = ctx.sizes.map((n, i) => {
+      const part = ctx.needsInputGrad[i + 1] ? window(g, ctx.axis, start, n) : null;
+      start += n;
+      return part;
+    });
+    return [null, ...grads];
   }
 }
