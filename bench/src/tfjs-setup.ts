@@ -1,7 +1,6 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmConv2DBackpropFilter } from "./wasm-conv2d-backprop-filter.js";
 
@@ -18,6 +17,9 @@ export async function useTfjsBackend(name: TfjsBackendName): Promise<void> {
       wasmPathsSet = true;
     }
     registerWasmConv2DBackpropFilter();
+  } else {
+    // Loaded only when asked for, so that a wasm-only process does not carry it in its RSS.
+    await import("@tensorflow/tfjs-backend-cpu");
   }
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`TensorFlow.js: backend "${name}" failed to initialise`);
