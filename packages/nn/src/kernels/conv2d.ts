@@ -1,4 +1,4 @@
-import { kernels, type FloatArray } from "@pico/core";
+import { GraphError, kernels, type FloatArray } from "@pico/core";
 import type { Conv2dGeometry } from "./conv-geometry.js";
 import { col2im, im2col } from "./im2col.js";
 import { scratch } from "./scratch.js";
@@ -10,24 +10,28 @@ export interface Flat {
 }
 
 /** A 1×1 kernel with stride 1 and no padding reads the input planes as its column matrix, without im2col. */
-function isPointwise(g: Conv2dGeometry): boolean {
+export function isPointwise(g: Conv2dGeometry): boolean {
   return g.kernelHeight === 1 && g.kernelWidth === 1 && g.strideHeight === 1 && g.strideWidth === 1 && g.padHeight === 0 && g.padWidth === 0;
 }
 
 /**
  * out[N, outC, oH, oW] = weight ⊛ x (+ bias): per image and group, W_g[outC/g, C/g·kH·kW] · cols[C/g·kH·kW, oH·oW]
- * written straight into the output planes, each row starting from its bias.
+ * written straight into the output planes, each row starting from its bias. With `keptCols` (room for every
+ * image's and group's columns, in that order) the columns stay there for conv2dBackwardWeight; otherwise
+ * they go through a scratch buffer.
  */
-export function conv2dForward(x: Flat, w: Flat, bias: Flat | null, g: Conv2dGeometry, out: FloatArray): void {
+export function conv2dForward(x: Flat, w: Flat, bias: Flat | null, g: Conv2dGeometry, out: FloatArray, keptCols: FloatArray | null): void {
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
   const taps = cg * g.kernelHeight * g.kernelWidth;
   const outPlane = g.outHeight * g.outWidth;
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const pointwise = isPointwise(g);
-  const cols = pointwise ? out : scratch("conv2d.cols", kernels.dtypeOf(out), taps * outPlane);
+  const cols = pointwise ? out : (keptCols ?? scratch("conv2d.cols", kernels.dtypeOf(out), taps * outPlane));
+  let colsOffset = 0;
   for (let n = 0; n < g.batch; n++) {
     for (let grp = 0; grp < g.groups; grp++) {
+      if (keptCols !== null) colsOffset = (n * g.groups + grp) * taps * outPlane;
       const xOffset = x.offset + n * inImage + grp * cg * g.inHeight * g.inWidth;
       const outOffset = (n * g.outChannels + grp * og) * outPlane;
       if (bias !== null) {
@@ -40,8 +44,8 @@ export function conv2dForward(x: Flat, w: Flat, bias: Flat | null, g: Conv2dGeom
       if (pointwise) {
         b = { data: x.data, offset: xOffset, ld: outPlane, trans: false };
       } else {
-        im2col(x.data, xOffset, cg, g, cols);
-        b = { data: cols, offset: 0, ld: outPlane, trans: false };
+        im2col(x.data, xOffset, cg, g, cols, colsOffset);
+        b = { data: cols, offset: colsOffset, ld: outPlane, trans: false };
       }
       kernels.gemm(
         og,
@@ -83,31 +87,25 @@ export function conv2dBackwardInput(gy: Flat, w: Flat, g: Conv2dGeometry, gx: Fl
   }
 }
 
-/** gradWeight_g = Σ_n G_{n,g} · cols_{n,g}ᵀ; the columns are rebuilt here rather than kept from forward. */
-export function conv2dBackwardWeight(x: Flat, gy: Flat, g: Conv2dGeometry, gw: FloatArray): void {
+/** gradWeight_g = Σ_n G_{n,g} · cols_{n,g}ᵀ over the columns conv2dForward kept (none for a pointwise kernel). */
+export function conv2dBackwardWeight(x: Flat, gy: Flat, g: Conv2dGeometry, gw: FloatArray, keptCols: FloatArray | null): void {
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
   const taps = cg * g.kernelHeight * g.kernelWidth;
   const outPlane = g.outHeight * g.outWidth;
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const pointwise = isPointwise(g);
-  const cols = pointwise ? gw : scratch("conv2d.cols", kernels.dtypeOf(gw), taps * outPlane);
+  const cols = pointwise ? x.data : keptCols;
+  if (cols === null) throw new GraphError("conv2d: the weight gradient needs the im2col columns, but forward did not keep them");
   for (let n = 0; n < g.batch; n++) {
     for (let grp = 0; grp < g.groups; grp++) {
-      const xOffset = x.offset + n * inImage + grp * cg * g.inHeight * g.inWidth;
-      let b: kernels.MatrixView;
-      if (pointwise) {
-        b = { data: x.data, offset: xOffset, ld: outPlane, trans: true };
-      } else {
-        im2col(x.data, xOffset, cg, g, cols);
-        b = { data: cols, offset: 0, ld: outPlane, trans: true };
-      }
+      const colsOffset = pointwise ? x.offset + n * inImage + grp * cg * g.inHeight * g.inWidth : (n * g.groups + grp) * taps * outPlane;
       kernels.gemm(
         og,
         taps,
         outPlane,
         { data: gy.data, offset: gy.offset + (n * g.outChannels + grp * og) * outPlane, ld: outPlane, trans: false },
-        b,
+        { data: cols, offset: colsOffset, ld: outPlane, trans: true },
         { data: gw, offset: grp * og * taps, ld: taps },
         n > 0,
       );

@@ -3,10 +3,10 @@ import { validEnd, validStart, type Conv2dGeometry } from "./conv-geometry.js";
 
 /**
  * Unfolds `channels` planes of one image (starting at `srcOffset`, each inHeight×inWidth) into
- * the column matrix cols[channels·kH·kW, outH·outW] at offset 0: row (c, ki, kj) holds the input
+ * the column matrix cols[channels·kH·kW, outH·outW] at `colsOffset`: row (c, ki, kj) holds the input
  * pixel each output position sees through kernel tap (ki, kj), or 0 where it falls in the padding.
  */
-export function im2col(src: FloatArray, srcOffset: number, channels: number, g: Conv2dGeometry, cols: FloatArray): void {
+export function im2col(src: FloatArray, srcOffset: number, channels: number, g: Conv2dGeometry, cols: FloatArray, colsOffset = 0): void {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
   const { padHeight: pH, padWidth: pW, dilationHeight: dH, dilationWidth: dW, outHeight: oH, outWidth: oW } = g;
   const plane = H * W;
@@ -22,7 +22,7 @@ export function im2col(src: FloatArray, srcOffset: number, channels: number, g: 
         const wShift = kj * dW - pW;
         const owStart = validStart(oW, sW, wShift);
         const owEnd = validEnd(oW, W, sW, wShift, owStart);
-        const dst = row * outPlane;
+        const dst = colsOffset + row * outPlane;
         if (ohStart > 0) cols.fill(0, dst, dst + ohStart * oW);
         if (ohEnd < oH) cols.fill(0, dst + ohEnd * oW, dst + outPlane);
         for (let oh = ohStart; oh < ohEnd; oh++) {
