@@ -133,9 +133,11 @@ describe("Module modes and gradients", () => {
 
   it("to(dtype) converts parameters and buffers in place", () => {
     const net = new Net();
+    net.forward(Tensor.randn([3, 4])).sum().backward();
     const p = net.head.weight;
     const before = values(p);
     net.to("float64");
+    expect(p.grad!.dtype).toBe("float64");
     expect(net.head.weight).toBe(p);
     expect(p.dtype).toBe("float64");
     expect(net.features.at(2).buffers().every((b) => b.dtype === "float64")).toBe(true);

@@ -145,7 +145,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   /** Converts every parameter and buffer to `dtype` in place (the objects stay the same). */
   to(dtype: DType): this {
-    for (const t of [...this.parameters(), ...this.buffers()]) t.data = converted(t.data, dtype);
+    for (const t of [...this.parameters(), ...this.buffers()]) {
+      t.data = converted(t.data, dtype);
+      if (t.grad !== null) t.grad.data = converted(t.grad.data, dtype);
+    }
     return this;
   }
 

@@ -143,6 +143,30 @@ describe("crossEntropy", () => {
     expect(gradcheck((a) => crossEntropy(a.transpose(), classIndices([3], 4, 2)), [x])).toBe(true);
   });
 
+  it("takes class probabilities (a target of the input's shape) as PyTorch", () => {
+    const x = tensor(logits, { dtype: "float64" });
+    const oneHot = tensor(targets.map((t) => [0, 1, 2].map((c) => (c === t ? 1 : 0))), { dtype: "float64" });
+    expect(crossEntropy(x, oneHot).item()).toBeCloseTo(crossEntropy(x, tensor(targets)).item(), 12);
+    expect(crossEntropy(x, oneHot, { labelSmoothing: 0.2 }).item()).toBeCloseTo(crossEntropy(x, tensor(targets), { labelSmoothing: 0.2 }).item(), 12);
+    const q = [[0.2, 0.3, 0.5], [1, 0, 0], [0.1, 0.1, 0.8], [0.5, 0.5, 0]];
+    const w = [2, 1, 0.5];
+    const expected = logits.map((row, i) => {
+      const lse = Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
+      return row.reduce((a, v, c) => a + w[c]! * q[i]![c]! * (lse - v), 0);
+    });
+    const soft = crossEntropy(x, tensor(q, { dtype: "float64" }), { weight: tensor(w), reduction: "none" });
+    expectClose(values(soft), expected, "weighted soft targets");
+    // "mean" divides by the number of positions, not by the weights.
+    expect(crossEntropy(x, tensor(q, { dtype: "float64" }), { weight: tensor(w) }).item()).toBeCloseTo(expected.reduce((a, b) => a + b) / 4, 12);
+  });
+
+  it("gradcheck with class-probability targets x=[3,4,2], with respect to input and target", () => {
+    const x = randn([3, 4, 2], 1, { requiresGrad: true });
+    const q = randn([3, 4, 2], 2).softmax(1);
+    q.requiresGrad = true;
+    expect(gradcheck((a, b) => crossEntropy(a, b, { labelSmoothing: 0.1, weight: tensor([1, 2, 3, 4]) }), [x, q])).toBe(true);
+  });
+
   it("refuses targets out of range, negative or fractional, and a wrong target shape", () => {
     const x = Tensor.zeros([2, 10]);
     expect(() => crossEntropy(x, tensor([3, 10]))).toThrow(ArgumentError);

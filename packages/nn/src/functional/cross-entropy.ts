@@ -1,12 +1,12 @@
-import { Function, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
-import { checkNumber } from "./check.js";
+import { Function, kernels, tensor, type Context, type NDArray, type Tensor } from "@pico/core";
+import { checkNumber, checkTensor } from "./check.js";
 import { classTargets, classWeights, type ClassLayout } from "./class-targets.js";
 import { checkReduction, type Reduction } from "./reduction.js";
 
 export interface CrossEntropyOptions {
   /** A weight per class, shape [C]. */
   weight?: Tensor | null;
-  /** Targets equal to this contribute nothing, not even to the mean's denominator. Default -100. */
+  /** Index targets equal to this contribute nothing, not even to the mean's denominator. Default -100. */
   ignoreIndex?: number;
   /** Default "mean": divided by the summed weights of the targets not ignored. */
   reduction?: Reduction;
@@ -103,8 +103,9 @@ export class CrossEntropy extends Function {
 }
 
 /**
- * Cross-entropy between logits [N, C, d...] (or [C]) and class-index targets [N, d...] (or []), as
- * torch.nn.functional.cross_entropy. Targets outside [0, C) that are not ignoreIndex are an error.
+ * Cross-entropy between logits [N, C, d...] (or [C]) and targets, as torch.nn.functional.cross_entropy.
+ * A target of shape [N, d...] (or []) holds class indices: values outside [0, C) that are not
+ * ignoreIndex are an error. A target of the input's own shape holds class probabilities (soft labels).
  */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const op = "crossEntropy";
@@ -113,9 +114,33 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
   const smoothing = options.labelSmoothing ?? 0;
   checkReduction(op, reduction);
   checkNumber(op, "labelSmoothing", smoothing, 0, 1);
+  checkTensor(op, "input", input);
+  checkTensor(op, "target", target);
+  if (input.ndim > 0 && target.ndim === input.ndim && target.shape.every((d, i) => d === input.shape[i])) {
+    return softCrossEntropy(input, target, options.weight ?? null, reduction, smoothing);
+  }
   const { layout, indices } = classTargets(op, input, target, ignoreIndex);
   const weights = classWeights(op, options.weight, layout.c);
   return CrossEntropy.apply(input, { layout, indices, weights, ignoreIndex, reduction, smoothing });
+}
+
+/**
+ * −Σ_c w[c]·q[c]·log softmax(x)[c] per position, with q the target probabilities mixed with the
+ * uniform distribution by labelSmoothing; "mean" divides by the number of positions, as PyTorch.
+ */
+function softCrossEntropy(input: Tensor, target: Tensor, weight: Tensor | null, reduction: Reduction, smoothing: number): Tensor {
+  const axis = input.ndim === 1 ? 0 : 1;
+  const c = input.shape[axis]!;
+  const q = smoothing === 0 ? target : target.mul(1 - smoothing).add(smoothing / c);
+  let weighted = input.logSoftmax(axis).mul(q);
+  const weights = classWeights("crossEntropy", weight, c);
+  if (weights !== null) {
+    const shape = input.shape.map((d, i) => (i === axis ? d : 1));
+    weighted = weighted.mul(tensor(Float64Array.from(weights), { shape, dtype: input.dtype }));
+  }
+  const losses = weighted.sum(axis).neg();
+  if (reduction === "none") return losses;
+  return reduction === "sum" ? losses.sum() : losses.mean();
 }
 
 /** The shape of a target for class scores of `shape`: without the class axis. */

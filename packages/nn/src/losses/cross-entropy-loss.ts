@@ -19,7 +19,8 @@ export interface CrossEntropyLossOptions {
  * Cross-entropy from logits and class indices, with a fused, stable log-softmax.
  *
  * Shape: input [N, C] or [N, C, d1, ...] (or [C]); target [N] or [N, d1, ...] (or []) holding
- * integers in [0, C) or ignoreIndex; output a scalar, or the target's shape with reduction "none".
+ * integers in [0, C) or ignoreIndex, or class probabilities of the input's own shape; output a
+ * scalar, or the input's shape without the class axis with reduction "none".
  *
  * @example new CrossEntropyLoss().forward(logits, labels)
  */
