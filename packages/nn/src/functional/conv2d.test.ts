@@ -221,6 +221,11 @@ describe("conv2d errors", () => {
     expect(() => conv2d(Tensor.zeros([28, 28]), w)).toThrow(ShapeError);
     expect(() => conv2d(Tensor.zeros([28, 28]), w)).toThrow("conv2d: input must be rank 4 [N, C, H, W] (or rank 3 [C, H, W]), but got rank 2 with shape [28, 28]");
   });
+  it("channels of an unbatched input", () => {
+    expect(() => conv2d(Tensor.zeros([1, 28, 28]), w)).toThrow(
+      "conv2d: expected unbatched input with 3 channels [3, H, W] (weight [8, 3, 5, 5], groups 1), but got shape [1, 28, 28]",
+    );
+  });
   it("rank of the weight", () => {
     expect(() => conv2d(Tensor.zeros([1, 3, 28, 28]), Tensor.zeros([8, 3, 5]))).toThrow(
       "conv2d: weight must be rank 4 [outC, C/groups, kH, kW], but got rank 3 with shape [8, 3, 5]",

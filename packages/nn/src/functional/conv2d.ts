@@ -62,7 +62,17 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
   if (!(input instanceof Tensor)) throw new ArgumentError(`conv2d: input must be a Tensor, but got ${typeof input}`);
   if (!(weight instanceof Tensor)) throw new ArgumentError(`conv2d: weight must be a Tensor, but got ${typeof weight}`);
   if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`conv2d: bias must be a Tensor or null, but got ${typeof bias}`);
-  if (input.ndim === 3) return Conv2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options).squeeze(0);
+  if (input.ndim === 3) {
+    const groups = options.groups ?? 1;
+    const expected = weight.ndim === 4 && Number.isInteger(groups) && groups >= 1 ? weight.shape[1]! * groups : input.shape[0];
+    if (input.shape[0] !== expected) {
+      throw new ShapeError(
+        `conv2d: expected unbatched input with ${expected} channels [${expected}, H, W] (weight ${formatShape(weight.shape)}, groups ${groups}), ` +
+          `but got shape ${formatShape(input.shape)}`,
+      );
+    }
+    return Conv2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options).squeeze(0);
+  }
   return Conv2dFunction.apply(input, weight, bias ?? null, options);
 }
 
