@@ -93,7 +93,8 @@ function fail(message: string): never {
 
 function describe(r: WorkerResult): string {
   return (
-    `${r.system.padEnd(9)} train ${r.trainImagesPerSec.toFixed(0).padStart(6)} img/s (${r.trainSteps} steps)` +
+    `${r.system.padEnd(9)} train ${r.trainImagesPerSec.toFixed(0).padStart(6)} img/s (${r.trainSteps} steps, ` +
+    `${(r.trainCpuSeconds / r.trainSeconds).toFixed(2)} cores busy)` +
     `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (batch ${r.inferCount})` +
     `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}`
   );
@@ -178,6 +179,12 @@ async function main(): Promise<void> {
 
     console.log(`\nMedians over ${options.rounds} rounds (tfjs-cpu: one run); inference at batch ${INFER_BATCH} (cpu: ${options.cpuInfer})\n`);
     console.log(formatTable(summaries, r));
+    console.log(
+      `\nper CPU-second (process CPU time, all threads; steadier on a busy machine): ` +
+        summaries
+          .map((s) => `${s.system} train ${s.trainImagesPerCpuSec.median.toFixed(0)}, infer ${s.inferImagesPerCpuSec.median.toFixed(0)} img/cpu-s`)
+          .join("; "),
+    );
     if (matmul.length > 0) {
       const worst = matmul.reduce((a, b) => (b.picoOverTfjs < a.picoOverTfjs ? b : a));
       const wins = matmul.filter((m) => m.picoOverTfjs >= 1).length;

@@ -28,16 +28,24 @@ export interface Measurement {
   trainImages: number;
   trainSeconds: number;
   trainImagesPerSec: number;
+  /** User + system CPU time of the whole process (all threads) during the timed steps. */
+  trainCpuSeconds: number;
   inferCount: number;
   inferReps: number;
   inferSeconds: number;
   inferImagesPerSec: number;
+  inferCpuSeconds: number;
   /** Peak resident set size of the process up to the end of training, in MB. */
   peakRssTrainMB: number;
   /** Peak resident set size of the whole run, inference included, in MB. */
   peakRssMB: number;
   /** Sum of the logits of the last inference call, so that it cannot be skipped. */
   inferChecksum: number;
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1e6;
 }
 
 function peakRssMB(): number {
@@ -60,21 +68,25 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   const firstLoss = system.loss(first);
 
   for (let i = 0; i < warmupSteps; i++) system.trainStep(trainBatch(workload, i));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < trainSteps; i++) system.trainStep(trainBatch(workload, warmupSteps + i));
   const trainSeconds = (performance.now() - t0) / 1000;
+  const trainCpuSeconds = cpuSecondsSince(c0);
   const peakTrain = peakRssMB();
   const lossAfterTraining = system.loss(first);
 
   const images = workload.inferImages.subarray(0, inferCount * 784);
   system.predict(images, inferCount);
   let checksum = 0;
+  const c1 = process.cpuUsage();
   const t1 = performance.now();
   for (let r = 0; r < inferReps; r++) {
     const logits = system.predict(images, inferCount);
     if (r === inferReps - 1) for (const v of logits) checksum += v;
   }
   const inferSeconds = (performance.now() - t1) / 1000;
+  const inferCpuSeconds = cpuSecondsSince(c1);
   const trainImages = trainSteps * workload.batchSize;
   return {
     firstLoss,
@@ -83,10 +95,12 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
     trainImages,
     trainSeconds,
     trainImagesPerSec: trainImages / trainSeconds,
+    trainCpuSeconds,
     inferCount,
     inferReps,
     inferSeconds,
     inferImagesPerSec: (inferCount * inferReps) / inferSeconds,
+    inferCpuSeconds,
     peakRssTrainMB: peakTrain,
     peakRssMB: peakRssMB(),
     inferChecksum: checksum,

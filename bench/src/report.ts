@@ -24,6 +24,9 @@ export interface SystemSummary {
   runs: number;
   trainImagesPerSec: Statistic;
   inferImagesPerSec: Statistic;
+  /** Images per second of process CPU time (all threads): steadier than wall time on a busy machine. */
+  trainImagesPerCpuSec: Statistic;
+  inferImagesPerCpuSec: Statistic;
   peakRssMB: Statistic;
   peakRssTrainMB: Statistic;
   firstLoss: number;
@@ -42,6 +45,8 @@ export function summarize(system: SystemName, results: readonly WorkerResult[]):
     runs: mine.length,
     trainImagesPerSec: statistic(mine.map((r) => r.trainImagesPerSec)),
     inferImagesPerSec: statistic(mine.map((r) => r.inferImagesPerSec)),
+    trainImagesPerCpuSec: statistic(mine.map((r) => r.trainImages / r.trainCpuSeconds)),
+    inferImagesPerCpuSec: statistic(mine.map((r) => (r.inferCount * r.inferReps) / r.inferCpuSeconds)),
     peakRssMB: statistic(mine.map((r) => r.peakRssMB)),
     peakRssTrainMB: statistic(mine.map((r) => r.peakRssTrainMB)),
     firstLoss: first.firstLoss,
