@@ -8,6 +8,12 @@ const KC: i32 = 256;
 const MC: i32 = 128;
 /** Below this many bytes a packed depth block of B stays in L1, so each A micro-panel sweeps all of it. */
 const B_IN_L1: i32 = 16384;
+/**
+ * Up to this many rows of C, a non-transposed B is read in place (its panels are too few times reused
+ * to repay packing). The last panel then reads up to NR-1 floats past a row's end: B must be followed
+ * by that much readable memory, whose values only reach discarded columns of the edge tile.
+ */
+const DIRECT_B_ROWS: i32 = 64;
 
 /** First free byte after the module's static data: the loader places its buffers from here. */
 export function heapBase(): usize {
@@ -79,11 +85,11 @@ function packATrans(mc: i32, kc: i32, ic: i32, pc: i32, a: usize, lda: i32, out:
 
 /**
  * The 4×8 register block: C[4×8] (+)= A[4×kc] · B[kc×8]. Row r of A at depth p is read at
- * a + offR + p·step (offsets 0, o1, o2, o3), B is a packed kc×8 panel, C rows are ldc apart.
+ * a + offR + p·step (offsets 0, o1, o2, o3), row p of B at b + p·bStep, C rows are ldc apart.
  */
 // @ts-ignore: decorator
 @inline
-function kernel(kc: i32, a: usize, o1: usize, o2: usize, o3: usize, step: usize, b: usize, c: usize, ldc: usize, add: bool): void {
+function kernel(kc: i32, a: usize, o1: usize, o2: usize, o3: usize, step: usize, b: usize, bStep: usize, c: usize, ldc: usize, add: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -104,7 +110,7 @@ function kernel(kc: i32, a: usize, o1: usize, o2: usize, o3: usize, step: usize,
     c30 = f32x4.add(c30, f32x4.mul(av, b0));
     c31 = f32x4.add(c31, f32x4.mul(av, b1));
     a += step;
-    b += NR << 2;
+    b += bStep;
   }
   const ldcBytes = ldc << 2;
   if (add) {
@@ -135,13 +141,13 @@ function kernel(kc: i32, a: usize, o1: usize, o2: usize, o3: usize, step: usize,
 @inline
 function microTile(
   ir: i32, jr: i32, ic: i32, mc: i32, n: i32, kc: i32, pc: i32,
-  a: usize, ldaBytes: usize, transA: bool, aPack: usize, bPack: usize,
+  a: usize, ldaBytes: usize, transA: bool, aPack: usize, bBlock: usize, bPanel: usize, bStep: usize,
   c: usize, ldc: i32, add: bool, tile: usize,
 ): void {
   const ldcBytes = <usize>ldc << 2;
   const w = min(NR, n - jr);
   const h = min(MR, mc - ir);
-  const bp = bPack + (<usize>(jr * kc) << 2);
+  const bp = bBlock + <usize>(jr / NR) * bPanel;
   let ap: usize, o1: usize, o2: usize, o3: usize, step: usize;
   if (transA) {
     ap = aPack + (<usize>(ir * kc) << 2);
@@ -156,10 +162,10 @@ function microTile(
   }
   const cp = c + <usize>(ic + ir) * ldcBytes + (<usize>jr << 2);
   if (h == MR && w == NR) {
-    kernel(kc, ap, o1, o2, o3, step, bp, cp, ldc, add);
+    kernel(kc, ap, o1, o2, o3, step, bp, bStep, cp, ldc, add);
     return;
   }
-  kernel(kc, ap, o1, o2, o3, step, bp, tile, NR, false);
+  kernel(kc, ap, o1, o2, o3, step, bp, bStep, tile, NR, false);
   for (let r = 0; r < h; r++) {
     const dst = cp + <usize>r * ldcBytes;
     const src = tile + (<usize>(r * NR) << 2);
@@ -172,10 +178,10 @@ function microTile(
 }
 
 /**
- * C = op(A)·op(B) (+ C when `accumulate`). A non-transposed A is read in place (row pointers), a
- * transposed one is packed; B is always packed per depth block. Edge tiles go through a 4×8
- * scratch tile. `work` must hold `workBytes(m, n, k)` bytes. Rows ic0..ic1 only: the threaded
- * driver gives each thread its own row range and work area.
+ * C = op(A)·op(B) (+ C when `accumulate`) for rows ic0..ic1 of C, so that threads can share a
+ * product (each with its own `work` area of `workBytes(ic1 - ic0, n, k)` bytes). A non-transposed A
+ * is read in place, a transposed one is packed; B is packed per depth block unless DIRECT_B_ROWS
+ * allows reading it in place. Edge tiles go through a 4×8 scratch tile.
  */
 export function gemmRows(
   ic0: i32, ic1: i32, n: i32, k: i32,
@@ -195,20 +201,25 @@ export function gemmRows(
     const kc = min(KC, k - pc);
     const add = accumulate || pc > 0;
     const bBytes = panelsB * NR * kc * 4;
-    packB(n, kc, pc, b, ldb, transB, bPack);
+    const direct = !transB && m <= DIRECT_B_ROWS;
+    const bBlock = direct ? b + (<usize>pc * (<usize>ldb << 2)) : bPack;
+    // Byte distances in B between depths p and p+1, and between neighbouring panels of NR columns.
+    const bStep: usize = direct ? <usize>ldb << 2 : NR << 2;
+    const bPanel: usize = direct ? NR << 2 : <usize>(kc * NR) << 2;
+    if (!direct) packB(n, kc, pc, b, ldb, transB, bPack);
     for (let ic = ic0; ic < ic1; ic += MC) {
       const mc = min(MC, ic1 - ic);
       if (transA) packATrans(mc, kc, ic, pc, a, lda, aPack);
       if (bBytes <= B_IN_L1) {
         for (let ir = 0; ir < mc; ir += MR) {
           for (let jr = 0; jr < n; jr += NR) {
-            microTile(ir, jr, ic, mc, n, kc, pc, a, ldaBytes, transA, aPack, bPack, c, ldc, add, tile);
+            microTile(ir, jr, ic, mc, n, kc, pc, a, ldaBytes, transA, aPack, bBlock, bPanel, bStep, c, ldc, add, tile);
           }
         }
       } else {
         for (let jr = 0; jr < n; jr += NR) {
           for (let ir = 0; ir < mc; ir += MR) {
-            microTile(ir, jr, ic, mc, n, kc, pc, a, ldaBytes, transA, aPack, bPack, c, ldc, add, tile);
+            microTile(ir, jr, ic, mc, n, kc, pc, a, ldaBytes, transA, aPack, bBlock, bPanel, bStep, c, ldc, add, tile);
           }
         }
       }
