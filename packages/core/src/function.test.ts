@@ -63,6 +63,19 @@ class MulAdd extends Function {
   }
 }
 
+/** The example of the README, verbatim: scale * x² with a non-tensor `scale`. */
+class ScaledSquare extends Function {
+  static override forward(ctx: Context & { scale: number }, x: NDArray, scale: number): NDArray {
+    ctx.saveForBackward(x);
+    ctx.scale = scale;
+    return kernels.affine(kernels.unary("square", x), scale); // scale * x²
+  }
+  static override backward(ctx: Context & { scale: number }, g: NDArray): [NDArray, null] {
+    const [x] = ctx.savedTensors;
+    return [kernels.binary("mul", g, kernels.affine(x!, 2 * ctx.scale)), null]; // d/dx = 2·scale·x; none for `scale`
+  }
+}
+
 const f64 = (data: number[] | number[][], requiresGrad = true): Tensor => tensor(data, { dtype: "float64", requiresGrad });
 
 describe("a user-defined Function, through the public entry", () => {
@@ -73,6 +86,12 @@ describe("a user-defined Function, through the public entry", () => {
     y.sum().backward();
     expect(x.grad!.toArray()).toEqual([3, 12, 0.75]);
     expect(gradcheck((t) => Cube.apply(t), [f64([[0.3, -1.2, 2], [1, 0.1, -0.7]])])).toBe(true);
+  });
+
+  it("the README's ScaledSquare works as documented", () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true, dtype: "float64" });
+    expect(gradcheck((t) => ScaledSquare.apply(t, 0.5), [x])).toBe(true);
+    expect(ScaledSquare.apply(x, 0.5).toArray()).toEqual([0.5, 2, 4.5]);
   });
 
   it("Cube composes with built-in operators and transposed inputs", () => {
