@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ShapeError, tensor, type Tensor } from "../index.js";
-import { checkGrad, expectClose, inputs } from "../test-utils/index.js";
+import { Generator, ShapeError, Tensor, tensor } from "../index.js";
+import { LAYOUTS, checkGrad, expectClose, inputs, randomView } from "../test-utils/index.js";
 
 /** Plain triple loop over the last two axes of packed 2-D operands. */
 function naive(a: Tensor, b: Tensor): number[] {
@@ -63,6 +63,16 @@ describe("matmul: values and shapes", () => {
     expect(Tensor3([2, 1, 3, 4]).matmul(Tensor3([5, 4, 6])).shape).toEqual([2, 5, 3, 6]);
     expect(Tensor3([4]).matmul(Tensor3([2, 4, 6])).shape).toEqual([2, 6]);
     expect(Tensor3([2, 3, 4]).matmul(Tensor3([4])).shape).toEqual([2, 3]);
+  });
+  it("operands in every memory layout (permuted, offset, stepped, reversed, stride 0) against a triple loop", () => {
+    const gen = new Generator(61);
+    for (const la of LAYOUTS) {
+      for (const lb of LAYOUTS) {
+        const a = new Tensor(randomView(gen, [5, 6], la));
+        const b = new Tensor(randomView(gen, [6, 3], lb));
+        expectClose(a.matmul(b).toTypedArray(), naive(a, b), 1e-12);
+      }
+    }
   });
   it("float32 matmul agrees with float64", () => {
     const [a, b] = inputs([[5, 33], [33, 7]]);
