@@ -1,6 +1,6 @@
-import { ArgumentError, Generator, Tensor, manualSeed } from "@pico/core";
+import { ArgumentError, Generator, Tensor, gradcheck, manualSeed } from "@pico/core";
 import { describe, expect, it } from "vitest";
-import { values } from "../test-utils/tensors.js";
+import { randn, values } from "../test-utils/tensors.js";
 import { dropout } from "./dropout.js";
 
 describe("dropout", () => {
@@ -37,6 +37,10 @@ describe("dropout", () => {
     const y = dropout(x, 0.4, { generator: new Generator(2) });
     y.sum().backward();
     expect(values(x.grad!)).toEqual(values(y));
+  });
+
+  it("gradcheck x=[3,7] with the same mask on every call (a fresh generator of one seed)", () => {
+    expect(gradcheck((a) => dropout(a, 0.3, { generator: new Generator(4) }), [randn([3, 7], 1, { requiresGrad: true })])).toBe(true);
   });
 
   it("refuses p outside [0, 1]", () => {
