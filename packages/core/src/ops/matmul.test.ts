@@ -74,6 +74,19 @@ describe("matmul: values and shapes", () => {
       }
     }
   });
+  it("float32 @ float64 promotes to float64, and gradients keep each input's dtype", () => {
+    const [a64, b64] = inputs([[4, 9], [9, 5]]);
+    const a = a64!.to("float32").detach();
+    a.requiresGrad = true;
+    const b = b64!.detach();
+    b.requiresGrad = true;
+    const y = a.matmul(b);
+    expect(y.dtype).toBe("float64");
+    expectClose(y.toTypedArray(), naive(a, b), 1e-12);
+    y.sum().backward();
+    expect(a.grad!.dtype).toBe("float32");
+    expect(b.grad!.dtype).toBe("float64");
+  });
   it("float32 matmul agrees with float64", () => {
     const [a, b] = inputs([[5, 33], [33, 7]]);
     expectClose(a!.to("float32").matmul(b!.to("float32")).toTypedArray(), a!.matmul(b!).toTypedArray(), 1e-4, 1e-4);
