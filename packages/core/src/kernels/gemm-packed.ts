@@ -1,19 +1,24 @@
 import type { FloatArray } from "../dtype.js";
 import type { MatrixView } from "./gemm.js";
 
-/** Rows of op(A) and columns of op(B) per micro-tile: 16 accumulators, as many as V8 keeps near registers. */
+/**
+ * Rows of op(A) and columns of op(B) per micro-tile. V8's scalar code plateaus near one flop per cycle
+ * whatever the tile (2×4, 3×4, 4×4, 3×8, 4×8, 8×4, 6×4 all measured within ~8%); 4×4 wastes the least
+ * on the network's narrow edges (8, 10, 16, 25 wide).
+ */
 const MR = 4;
 const NR = 4;
 /** Depth of one packed panel: an A sliver (MR×KC) plus a B sliver (KC×NR) stay in L1. */
 const KC = 256;
-/** Rows of op(A) per packed block: MC×KC doubles (256 KiB) stay in L2 while every B sliver streams past. */
+/** Rows of op(A) per packed block: MC×KC doubles (256 KiB) stay in L2 while every B sliver streams past. KC 128/512 and MC 64/256 measured the same: at this speed the kernel is bound by instructions, not memory. */
 const MC = 128;
 /** Columns of op(B) per packed block. */
 const NC = 2048;
 
 // Packed panels are float64 whatever the operands' dtype: V8 computes in doubles anyway, so float32
-// panels would add a conversion per load, and one element type keeps the micro-kernel monomorphic.
-// A's panel sits at [0, MC_PAD*KC), B's right after it, so the micro-kernel reads a single array.
+// panels add a conversion per load (measured ~6% slower), and one element type keeps the
+// micro-kernel monomorphic. A's panel sits at [0, MC*KC), B's right after it: one array to read
+// measured slightly (~2%) faster than two.
 const A_PANEL = MC * KC;
 let scratch = new Float64Array(0);
 const edgeTile = new Float64Array(MR * NR);
