@@ -68,7 +68,8 @@ describe("BatchNorm1d", () => {
     expect(() => bn.forward(Tensor.zeros([8, 3]))).toThrow(ShapeError);
     expect(() => bn.forward(Tensor.zeros([8, 3]))).toThrow("BatchNorm1d: expected input with 4 channels [N, 4] or [N, 4, L], but got shape [8, 3]");
     expect(() => bn.forward(Tensor.zeros([8, 4, 2, 2]))).toThrow("BatchNorm1d: expected input of shape [N, 4] or [N, 4, L], but got rank 4");
-    expect(() => bn.forward(Tensor.zeros([1, 4]))).toThrow("expected more than 1 value per channel when training");
+    expect(() => bn.forward(Tensor.zeros([1, 4]))).toThrow("BatchNorm1d: expected more than 1 value per channel when training, but got input of shape [1, 4]");
+    expect(bn.numBatchesTracked!.item()).toBe(0);
     expect(() => new BatchNorm1d(4, { momentum: 2 })).toThrow("BatchNorm1d: momentum must be in [0, 1] or null, but got 2");
     expect(() => new BatchNorm1d(0)).toThrow(ArgumentError);
   });

@@ -1,4 +1,4 @@
-import { ArgumentError, Tensor, noGrad, type DType } from "@pico/core";
+import { ArgumentError, Tensor, formatShape, noGrad, type DType } from "@pico/core";
 import { batchNorm } from "../functional/batch-norm.js";
 import { ones, zeros } from "../init.js";
 import { Module } from "../module.js";
@@ -76,6 +76,9 @@ export abstract class BatchNormBase extends Module {
 
   forward(input: Tensor): Tensor {
     this.checkInput(input);
+    if (this.training && input.size / this.numFeatures <= 1) {
+      throw new ArgumentError(`${this.constructor.name}: expected more than 1 value per channel when training, but got input of shape ${formatShape(input.shape)}`);
+    }
     let factor = 0;
     if (this.training && this.numBatchesTracked !== null) {
       const count = this.numBatchesTracked;
