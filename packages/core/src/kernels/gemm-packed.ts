@@ -10,7 +10,10 @@ const MR = 4;
 const NR = 4;
 /** Depth of one packed panel: an A sliver (MR×KC) plus a B sliver (KC×NR) stay in L1. */
 const KC = 256;
-/** Rows of op(A) per packed block: MC×KC doubles (256 KiB) stay in L2 while every B sliver streams past. KC 128/512 and MC 64/256 measured the same: at this speed the kernel is bound by instructions, not memory. */
+/**
+ * Rows of op(A) per packed block: MC×KC doubles (256 KiB) stay in L2 while every B sliver streams past.
+ * KC 128/512 and MC 64/256 measured the same: at this speed the kernel is bound by instructions, not memory.
+ */
 const MC = 128;
 /** Columns of op(B) per packed block. */
 const NC = 2048;
