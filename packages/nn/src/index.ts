@@ -24,6 +24,7 @@ export { BatchNorm1d } from "./layers/batch-norm1d.js";
 export { BatchNorm2d } from "./layers/batch-norm2d.js";
 export { Sequential } from "./layers/sequential.js";
 export type { TensorModule } from "./layers/sequential.js";
+export { ModuleList } from "./layers/module-list.js";
 
 export { CrossEntropyLoss } from "./losses/cross-entropy-loss.js";
 export type { CrossEntropyLossOptions } from "./losses/cross-entropy-loss.js";
