@@ -29,6 +29,27 @@ export function workBytes(m: i32, n: i32, k: i32): i32 {
 }
 
 /**
+ * Reads 4 floats from each of 4 rows (`rowBytes` apart) at `src` and stores them transposed as the
+ * first halves of 4 consecutive NR-wide panel rows at `out`.
+ */
+// @ts-ignore: decorator
+@inline
+function transpose4(src: usize, rowBytes: usize, out: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + rowBytes);
+  const r2 = v128.load(src + 2 * rowBytes);
+  const r3 = v128.load(src + 3 * rowBytes);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), NR << 2);
+  v128.store(out, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 2 * NR << 2);
+  v128.store(out, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 3 * NR << 2);
+}
+
+/**
  * Packs rows pc..pc+kc of op(B) into column panels of NR, each kc×NR row-major, zero-padded
  * past column n, so the micro-kernel reads B contiguously.
  */
@@ -46,7 +67,17 @@ function packB(n: i32, kc: i32, pc: i32, b: usize, ldb: i32, transB: bool, out: 
       }
       continue;
     }
-    for (let p = 0; p < kc; p++) {
+    let p = 0;
+    if (transB && w == NR) {
+      const src = b + <usize>j0 * rowBytes + (<usize>pc << 2);
+      for (; p + 4 <= kc; p += 4) {
+        const at = src + (<usize>p << 2);
+        transpose4(at, rowBytes, out);
+        transpose4(at + 4 * rowBytes, rowBytes, out + 16);
+        out += 4 * NR << 2;
+      }
+    }
+    for (; p < kc; p++) {
       for (let c = 0; c < NR; c++) {
         let v: f32 = 0;
         if (c < w) {
@@ -204,8 +235,8 @@ export function gemmRows(
     const direct = !transB && m <= DIRECT_B_ROWS;
     const bBlock = direct ? b + (<usize>pc * (<usize>ldb << 2)) : bPack;
     // Byte distances in B between depths p and p+1, and between neighbouring panels of NR columns.
-    const bStep: usize = direct ? <usize>ldb << 2 : NR << 2;
-    const bPanel: usize = direct ? NR << 2 : <usize>(kc * NR) << 2;
+    const bStep: usize = direct ? <usize>ldb << 2 : <usize>(NR << 2);
+    const bPanel: usize = direct ? <usize>(NR << 2) : <usize>(kc * NR) << 2;
     if (!direct) packB(n, kc, pc, b, ldb, transB, bPack);
     for (let ic = ic0; ic < ic1; ic += MC) {
       const mc = min(MC, ic1 - ic);

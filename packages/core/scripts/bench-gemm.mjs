@@ -1,11 +1,13 @@
 // GFLOP/s of the GEMM kernels on the reference network's shapes, from the built dist/ (run
 // `pnpm --filter @pico/core build` first). Medians of short timed runs; the machine is shared.
-//   node packages/core/scripts/bench-gemm.mjs [--rounds 5] [--ms 150]
+//   node packages/core/scripts/bench-gemm.mjs [--rounds 5] [--ms 150] [--clock wall|cpu]
+// `--clock cpu` divides by this process's CPU time instead of wall time: steadier on a loaded machine,
+// but meaningless for the threaded kernel (it adds up both threads).
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 
 const dist = new URL("../dist/kernels/", import.meta.url);
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, ms: { type: "string", default: "150" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, ms: { type: "string", default: "150" }, clock: { type: "string", default: "wall" } } });
 const rounds = Number(values.rounds);
 const budgetMs = Number(values.ms);
 
@@ -35,6 +37,11 @@ const shapes = [
   ["[64,256]x[256,120]", 64, 120, 256, false, false],
   ["[64,256]x[256,120] B^T", 64, 120, 256, false, true],
   ["[256,64]x[64,120] A^T", 256, 120, 64, true, false],
+  ["[8,36864]x[36864,25] A^T", 8, 25, 36864, true, false],
+  ["[16,4096]x[4096,200] A^T", 16, 200, 4096, true, false],
+  ["[4096,16]x[16,200]", 4096, 200, 16, false, false],
+  ["[120,64]x[64,256] A^T", 120, 256, 64, true, false],
+  ["[64,120]x[120,256]", 64, 256, 120, false, false],
 ];
 
 function random(length) {
@@ -43,16 +50,21 @@ function random(length) {
   return out;
 }
 
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+const clock = values.clock === "cpu" ? cpuMs : () => performance.now();
+
 function timeOnce(kernel, args) {
   let reps = 0;
-  const start = performance.now();
-  let now = start;
+  const wallStart = performance.now();
+  const start = clock();
   do {
     kernel(...args);
     reps++;
-    now = performance.now();
-  } while (now - start < budgetMs);
-  return (now - start) / reps;
+  } while (performance.now() - wallStart < budgetMs);
+  return (clock() - start) / reps;
 }
 
 const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
