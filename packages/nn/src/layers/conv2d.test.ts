@@ -30,6 +30,21 @@ describe("Conv2d", () => {
     checkModuleGradients(layer, randn([2, 4, 5, 5], 6));
   });
 
+  it('padding "same" keeps the spatial size, padding the bottom/right more for an even kernel, as PyTorch', () => {
+    const odd = new Conv2d(2, 3, [3, 5], { padding: "same", dtype: "float64", generator: new Generator(7) });
+    const x = randn([2, 2, 6, 7], 8);
+    expect(values(odd.forward(x))).toEqual(values(conv2d(x, odd.weight, odd.bias, { padding: [1, 2] })));
+    const even = new Conv2d(2, 3, [2, 4], { padding: "same", dilation: [1, 1], dtype: "float64", generator: new Generator(9) });
+    const y = even.forward(x);
+    expect(y.shape).toEqual([2, 3, 6, 7]);
+    // kernel 2 × 4: 0 rows on top and 1 below, 1 column on the left and 2 on the right.
+    expect(values(y)).toEqual(values(conv2d(x.pad([1, 2, 0, 1]), even.weight, even.bias)));
+    checkModuleGradients(even, randn([1, 2, 3, 4], 10));
+    expect(new Conv2d(1, 1, 3, { padding: "valid" }).padding).toEqual([0, 0]);
+    expect(even.toString()).toBe("Conv2d(2, 3, kernelSize=(2, 4), stride=(1, 1), padding=same)");
+    expect(() => new Conv2d(1, 1, 3, { padding: "same", stride: 2 })).toThrow('Conv2d: padding "same" needs stride 1 (a strided output cannot keep the input\'s size), but got stride (2, 2)');
+  });
+
   it("names the layer and the rule on a wrong input", () => {
     const layer = new Conv2d(3, 8, 5);
     expect(() => layer.forward(Tensor.zeros([8, 1, 28, 28]))).toThrow(ShapeError);

@@ -9,8 +9,12 @@ import { checkChannels, checkPositiveInteger, showPair } from "./check.js";
 export interface Conv2dLayerOptions {
   /** Default 1. */
   stride?: IntPair;
-  /** Zero padding on each side. Default 0. */
-  padding?: IntPair;
+  /**
+   * Zero padding on each side, or "valid" (none) or "same" (output as large as the input, stride 1
+   * only; when the dilated kernel is even the extra row/column goes at the bottom/right, as PyTorch).
+   * Default 0.
+   */
+  padding?: IntPair | "same" | "valid";
   /** Spacing between kernel taps. Default 1. */
   dilation?: IntPair;
   /** Channels are split into this many independent groups. Default 1. */
@@ -37,7 +41,7 @@ export class Conv2d extends Module {
   readonly outChannels: number;
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
-  readonly padding: [number, number];
+  readonly padding: [number, number] | "same";
   readonly dilation: [number, number];
   readonly groups: number;
   weight: Parameter;
@@ -56,8 +60,12 @@ export class Conv2d extends Module {
     this.outChannels = outChannels;
     this.kernelSize = pair(layer, "kernelSize", kernelSize, 1);
     this.stride = pair(layer, "stride", options.stride ?? 1, 1);
-    this.padding = pair(layer, "padding", options.padding ?? 0, 0);
     this.dilation = pair(layer, "dilation", options.dilation ?? 1, 1);
+    const padding = options.padding ?? 0;
+    if (padding === "same" && (this.stride[0] !== 1 || this.stride[1] !== 1)) {
+      throw new ArgumentError(`${layer}: padding "same" needs stride 1 (a strided output cannot keep the input's size), but got stride ${showPair(this.stride)}`);
+    }
+    this.padding = padding === "same" ? "same" : pair(layer, "padding", padding === "valid" ? 0 : padding, 0);
     this.groups = groups;
     const dtype = options.dtype ?? "float32";
     this.weight = new Parameter(Tensor.zeros([outChannels, inChannels / groups, ...this.kernelSize], { dtype }));
@@ -78,23 +86,31 @@ export class Conv2d extends Module {
   forward(input: Tensor): Tensor {
     const c = this.inChannels;
     checkChannels("Conv2d", input, c, [3, 4], (rank) => rank - 3, `[N, ${c}, H, W]`);
+    const options = { stride: this.stride, dilation: this.dilation, groups: this.groups };
+    const kh = this.dilation[0] * (this.kernelSize[0] - 1) + 1;
+    const kw = this.dilation[1] * (this.kernelSize[1] - 1) + 1;
+    if (this.padding === "same") {
+      const [top, left] = [Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2)];
+      const [bottom, right] = [kh - 1 - top, kw - 1 - left];
+      if (top === bottom && left === right) return conv2d(input, this.weight, this.bias, { ...options, padding: [top, left] });
+      return conv2d(input.pad([left, right, top, bottom]), this.weight, this.bias, { ...options, padding: 0 });
+    }
     const h = input.shape[input.ndim - 2]!;
     const w = input.shape[input.ndim - 1]!;
     const [ph, pw] = this.padding;
-    const kh = this.dilation[0] * (this.kernelSize[0] - 1) + 1;
-    const kw = this.dilation[1] * (this.kernelSize[1] - 1) + 1;
     if (h + 2 * ph < kh || w + 2 * pw < kw) {
       throw new ShapeError(
         `Conv2d: input of height × width ${h} × ${w} (${h + 2 * ph} × ${w + 2 * pw} with padding) is smaller than the ` +
           `kernel ${kh} × ${kw} (dilated), in input of shape ${formatShape(input.shape)}`,
       );
     }
-    return conv2d(input, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+    return conv2d(input, this.weight, this.bias, { ...options, padding: this.padding });
   }
 
   override extraRepr(): string {
     let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${showPair(this.kernelSize)}, stride=${showPair(this.stride)}`;
-    if (this.padding[0] !== 0 || this.padding[1] !== 0) s += `, padding=${showPair(this.padding)}`;
+    if (this.padding === "same") s += ", padding=same";
+    else if (this.padding[0] !== 0 || this.padding[1] !== 0) s += `, padding=${showPair(this.padding)}`;
     if (this.dilation[0] !== 1 || this.dilation[1] !== 1) s += `, dilation=${showPair(this.dilation)}`;
     if (this.groups !== 1) s += `, groups=${this.groups}`;
     if (this.bias === null) s += ", bias=false";
