@@ -98,7 +98,8 @@ function runParallel(p: Pool, jobs: RowsJob[]): void {
 /**
  * C = op(A)·op(B) (+ C) like `gemmWasm`, with large float32 products split by rows (or, for short C,
  * by columns) across the worker threads started by `installWasmGemmThreads`. Without them it is
- * `gemmWasm` on the calling thread; Float64 operands go to the fallback kernel.
+ * `gemmWasm` on the calling thread; Float64 operands, or operands too large for the shared memory
+ * (1 GiB), go to the fallback kernel.
  */
 export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
   const p = pool;
@@ -116,10 +117,11 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
     return;
   }
   const parts = 2 * m * n * k >= p.minFlops ? p.workers.length + 1 : 1;
-  runGemm(p.target, m, n, k, a, b, c as FloatMatrix32, accumulate, parts, (jobs) => {
+  const done = runGemm(p.target, m, n, k, a, b, c as FloatMatrix32, accumulate, parts, (jobs) => {
     if (jobs.length === 1) runJobs(p.target.exports, jobs);
     else runParallel(p, jobs);
   });
+  if (!done) p.fallback(m, n, k, a, b, c, accumulate);
 };
 
 /** Worker threads are running for `gemmWasmThreaded`. */

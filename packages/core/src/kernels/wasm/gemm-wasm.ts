@@ -38,8 +38,8 @@ export const isFloat32 = (x: FloatArray): x is Float32Array => x instanceof Floa
 /**
  * C = op(A)·op(B) (+ C when `accumulate`) in WebAssembly SIMD for float32 operands: copies A, B
  * (and C when accumulating) into the module's memory, runs the register-blocked kernel there and
- * copies C back. Float64 operands, or a host without WebAssembly SIMD, go to the fallback kernel
- * (`gemmReference` unless `installWasmGemm` was given another).
+ * copies C back. Float64 operands, a host without WebAssembly SIMD, or operands too large for the
+ * module's memory go to the fallback kernel (`gemmReference` unless `installWasmGemm` was given another).
  */
 export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
   const t = loaded();
@@ -52,7 +52,9 @@ export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
     if (!accumulate) for (let i = 0; i < m; i++) c.data.fill(0, c.offset + i * c.ld, c.offset + i * c.ld + n);
     return;
   }
-  runGemm(t, m, n, k, a, b, c as FloatMatrix32, accumulate, 1, (jobs) => runJobs(t.exports, jobs));
+  if (!runGemm(t, m, n, k, a, b, c as FloatMatrix32, accumulate, 1, (jobs) => runJobs(t.exports, jobs))) {
+    fallback(m, n, k, a, b, c, accumulate);
+  }
 };
 
 /**

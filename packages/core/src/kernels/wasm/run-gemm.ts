@@ -25,10 +25,16 @@ export interface FloatMatrix32 {
 
 const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
 
-/** Grows the memory to at least `bytes` and returns a Float32Array over all of it. */
-function heapOf(target: GemmTarget, bytes: number): Float32Array {
+/** Grows the memory to at least `bytes` and returns a Float32Array over all of it, or null if it cannot grow. */
+function heapOf(target: GemmTarget, bytes: number): Float32Array | null {
   const memory = target.memory;
-  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+  if (memory.buffer.byteLength < bytes) {
+    try {
+      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+    } catch {
+      return null;
+    }
+  }
   const buffer = memory.buffer;
   if (target.heap === null || target.heap.buffer !== buffer || target.heap.length * 4 !== buffer.byteLength) {
     target.heap = new Float32Array(buffer);
@@ -92,7 +98,8 @@ function split(m: number, n: number, parts: number): Array<{ i0: number; i1: num
 /**
  * C = op(A)·op(B) (+ C) on one module instance, m, n, k > 0, float32 only: copies A, B (and C when
  * accumulating) into its memory, has `execute` run the `gemmRows` jobs (up to `parts` of them, each
- * with its own work area, for as many threads) and copies C back.
+ * with its own work area, for as many threads) and copies C back. Returns false, having done
+ * nothing, when the memory cannot grow to hold the operands.
  */
 export function runGemm(
   target: GemmTarget,
@@ -101,7 +108,7 @@ export function runGemm(
   accumulate: boolean,
   parts: number,
   execute: (jobs: RowsJob[]) => void,
-): void {
+): boolean {
   const aRows = a.trans ? k : m;
   const aCols = a.trans ? m : k;
   const bRows = b.trans ? n : k;
@@ -124,11 +131,14 @@ export function runGemm(
     end = alignUp(end + target.exports.workBytes(i1 - i0, j1 - j0, k));
   }
   const heap = heapOf(target, end);
+  if (heap === null) return false;
   copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
   copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
   if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
   execute(jobs);
-  copyOut(heapOf(target, end), cAt, c.data, c.offset, m, n, c.ld);
+  // A shared memory's buffer object can change when another thread grows it; a local one cannot here.
+  copyOut(heapOf(target, end) ?? heap, cAt, c.data, c.offset, m, n, c.ld);
+  return true;
 }
 
 /** Runs jobs one after the other on the calling thread. */
