@@ -178,6 +178,12 @@ describe("noGrad", () => {
   it("returns fn's value", () => {
     expect(noGrad(() => 42)).toBe(42);
   });
+
+  it("refuses an async fn, whose awaited part it could not cover", () => {
+    expect(() => noGrad(async () => 1)).toThrow(/noGrad: fn returned a Promise/);
+    expect(() => enableGrad(async () => 1)).toThrow(/enableGrad: fn returned a Promise/);
+    expect(tracer.blind).toBe(false);
+  });
 });
 
 describe("tracer.stats", () => {

@@ -1,4 +1,5 @@
 import type { Context } from "./context.js";
+import { ArgumentError } from "./errors.js";
 import type { FunctionClass } from "./function.js";
 import type { Tensor } from "./tensor.js";
 
@@ -66,24 +67,30 @@ export class Tracer {
 /** The global tracer every Function records into. */
 export const tracer = new Tracer();
 
-/** Runs `fn` without recording (like torch.no_grad); nests, and restores the state even if `fn` throws. */
+/**
+ * Runs `fn` without recording (like torch.no_grad); nests, and restores the state even if `fn` throws.
+ * `fn` must be synchronous: the state cannot follow an async function past its first await.
+ */
 export function noGrad<T>(fn: () => T): T {
-  const previous = tracer.blind;
-  tracer.blind = true;
-  try {
-    return fn();
-  } finally {
-    tracer.blind = previous;
-  }
+  return withBlind("noGrad", true, fn);
 }
 
-/** Runs `fn` with recording on, even inside noGrad (like torch.enable_grad). */
+/** Runs `fn` with recording on, even inside noGrad (like torch.enable_grad); synchronous only. */
 export function enableGrad<T>(fn: () => T): T {
+  return withBlind("enableGrad", false, fn);
+}
+
+function withBlind<T>(op: string, blind: boolean, fn: () => T): T {
   const previous = tracer.blind;
-  tracer.blind = false;
+  tracer.blind = blind;
+  let result: T;
   try {
-    return fn();
+    result = fn();
   } finally {
     tracer.blind = previous;
   }
+  if (result instanceof Promise) {
+    throw new ArgumentError(`${op}: fn returned a Promise, but ${op} only covers synchronous code; call ${op} inside the async function, around the synchronous work`);
+  }
+  return result;
 }
