@@ -179,10 +179,11 @@ function microKernel(
   }
   const r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
   if (overwrite) {
-    cd[co] = c00; cd[co + 1] = c01; cd[co + 2] = c02; cd[co + 3] = c03;
-    cd[r1] = c10; cd[r1 + 1] = c11; cd[r1 + 2] = c12; cd[r1 + 3] = c13;
-    cd[r2] = c20; cd[r2 + 1] = c21; cd[r2 + 2] = c22; cd[r2 + 3] = c23;
-    cd[r3] = c30; cd[r3 + 1] = c31; cd[r3 + 2] = c32; cd[r3 + 3] = c33;
+    // + 0 turns a -0 left by the initial value into +0, as a sum that starts from 0 gives.
+    cd[co] = c00 + 0; cd[co + 1] = c01 + 0; cd[co + 2] = c02 + 0; cd[co + 3] = c03 + 0;
+    cd[r1] = c10 + 0; cd[r1 + 1] = c11 + 0; cd[r1 + 2] = c12 + 0; cd[r1 + 3] = c13 + 0;
+    cd[r2] = c20 + 0; cd[r2 + 1] = c21 + 0; cd[r2 + 2] = c22 + 0; cd[r2 + 3] = c23 + 0;
+    cd[r3] = c30 + 0; cd[r3 + 1] = c31 + 0; cd[r3 + 2] = c32 + 0; cd[r3 + 3] = c33 + 0;
   } else {
     cd[co] = cd[co]! + c00; cd[co + 1] = cd[co + 1]! + c01; cd[co + 2] = cd[co + 2]! + c02; cd[co + 3] = cd[co + 3]! + c03;
     cd[r1] = cd[r1]! + c10; cd[r1 + 1] = cd[r1 + 1]! + c11; cd[r1 + 2] = cd[r1 + 2]! + c12; cd[r1 + 3] = cd[r1 + 3]! + c13;

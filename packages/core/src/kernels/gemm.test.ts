@@ -185,6 +185,22 @@ describe("gemm kernels against the naive triple loop", () => {
   });
 });
 
+describe("signed zeros", () => {
+  it("a sum of products that are all -0 is +0, as a sum that starts from 0 gives (full and edge tiles)", () => {
+    for (const kernel of kernels) {
+      for (const ctor of [Float32Array, Float64Array]) {
+        const m = 5, n = 6, k = 3;
+        const a = { data: new ctor(m * k), offset: 0, ld: k, trans: false };
+        const b = { data: new ctor(k * n).fill(-1), offset: 0, ld: n, trans: false };
+        const c = new ctor(m * n).fill(Number.NaN);
+        kernel(m, n, k, a, b, { data: c, offset: 0, ld: n }, false);
+        const negativeZeros = Array.from(c).filter((v) => Object.is(v, -0)).length;
+        expect({ kernel: kernel.name, negativeZeros, values: Array.from(new Set(c)) }).toEqual({ kernel: kernel.name, negativeZeros: 0, values: [0] });
+      }
+    }
+  });
+});
+
 describe("packed GEMM against the reference", () => {
   it("agrees with the reference within both kernels' float32 rounding on 129×63×129", () => {
     for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
