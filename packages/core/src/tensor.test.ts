@@ -134,6 +134,21 @@ describe("factories", () => {
     expect(Tensor.randn([4], { generator: new Generator(9) }).toArray()).toEqual(a);
   });
 
+  it("a dtype other than float32/float64 is refused by every entry", () => {
+    const bad = { dtype: "int32" } as never;
+    expect(() => Tensor.zeros([2], bad)).toThrow(/Tensor.full: dtype must be "float32" or "float64", but got "int32"/);
+    expect(() => Tensor.rand([2], bad)).toThrow(/Tensor.rand: dtype/);
+    expect(() => Tensor.randn([2], bad)).toThrow(/Tensor.randn: dtype/);
+    expect(() => Tensor.arange(0, 2, 1, bad)).toThrow(/Tensor.arange: dtype/);
+    expect(() => tensor([1], bad)).toThrow(/tensor: dtype/);
+    expect(() => tensor(new Float32Array(2), bad)).toThrow(/tensor: dtype/);
+    expect(() => tensor([1]).to("int32" as never)).toThrow(/to: dtype/);
+  });
+
+  it("arange refuses infinite bounds", () => {
+    expect(() => Tensor.arange(0, Infinity)).toThrow(/Tensor.arange: start and end must be finite/);
+  });
+
   it("bad shapes name the factory", () => {
     expect(() => Tensor.zeros([2, -1])).toThrow(/Tensor.full: shape must hold non-negative integers, but got \[2, -1\]/);
     expect(() => Tensor.rand([1.5])).toThrow(ArgumentError);

@@ -78,12 +78,12 @@ export class Tensor {
   }
   static full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
     checkShapeArgument("Tensor.full", shape);
-    return leaf(filled(options.dtype ?? "float32", shape, value), options);
+    return leaf(filled(dtypeOption("Tensor.full", options), shape, value), options);
   }
   /** Uniform in [0, 1). */
   static rand(shape: readonly number[], options: FactoryOptions = {}): Tensor {
     checkShapeArgument("Tensor.rand", shape);
-    const out = create(options.dtype ?? "float32", shape);
+    const out = create(dtypeOption("Tensor.rand", options), shape);
     const gen = options.generator ?? defaultGenerator;
     for (let i = 0; i < out.data.length; i++) out.data[i] = gen.random();
     return leaf(out, options);
@@ -91,7 +91,7 @@ export class Tensor {
   /** Standard normal. */
   static randn(shape: readonly number[], options: FactoryOptions = {}): Tensor {
     checkShapeArgument("Tensor.randn", shape);
-    const out = create(options.dtype ?? "float32", shape);
+    const out = create(dtypeOption("Tensor.randn", options), shape);
     const gen = options.generator ?? defaultGenerator;
     for (let i = 0; i < out.data.length; i++) out.data[i] = gen.normal();
     return leaf(out, options);
@@ -100,8 +100,9 @@ export class Tensor {
   static arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
     if (end === undefined) [start, end] = [0, start];
     if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`Tensor.arange: step must be a non-zero finite number, but got ${step}`);
+    if (!Number.isFinite(start) || !Number.isFinite(end)) throw new ArgumentError(`Tensor.arange: start and end must be finite numbers, but got ${start} and ${end}`);
     const n = Math.max(0, Math.ceil((end - start) / step));
-    const out = create(options.dtype ?? "float32", [n]);
+    const out = create(dtypeOption("Tensor.arange", options), [n]);
     for (let i = 0; i < n; i++) out.data[i] = start + i * step;
     return leaf(out, options);
   }
@@ -472,8 +473,7 @@ export class Tensor {
   }
   /** A copy converted to `dtype`; differentiable, as in PyTorch. */
   to(dtype: DType): Tensor {
-    if (dtype !== "float32" && dtype !== "float64") throw new ArgumentError(`to: dtype must be "float32" or "float64", but got ${describe(dtype)}`);
-    return Cast.apply(this, dtype);
+    return Cast.apply(this, dtypeOption("to", { dtype }));
   }
   toString(): string {
     return `Tensor(${JSON.stringify(this.toArray())}, shape=${formatShape(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ", requiresGrad=true" : ""})`;
@@ -492,6 +492,12 @@ export class Tensor {
 }
 
 registerTensorClass(Tensor);
+
+function dtypeOption(op: string, options: TensorOptions): DType {
+  const dtype = options.dtype ?? "float32";
+  if (dtype !== "float32" && dtype !== "float64") throw new ArgumentError(`${op}: dtype must be "float32" or "float64", but got ${describeValue(dtype)}`);
+  return dtype;
+}
 
 function describeValue(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : describe(value);
@@ -529,6 +535,7 @@ export function tensor(
   data: NestedArray | FloatArray | Tensor,
   options: TensorOptions & { shape?: readonly number[] } = {},
 ): Tensor {
+  if (options.dtype !== undefined) dtypeOption("tensor", options);
   if (data instanceof Tensor) return new Tensor(copy(data.data, options.dtype ?? data.dtype), { requiresGrad: options.requiresGrad ?? false });
   if (data instanceof Float32Array || data instanceof Float64Array) {
     const shape = options.shape ?? [data.length];
