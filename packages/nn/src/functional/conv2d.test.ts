@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { conv2dBackwardReference, conv2dOutputShapeReference, conv2dReference, type Conv2dReferenceArgs } from "../kernels/conv2d-reference.js";
 import { expectClose, float64Of, optionName, randomTensor, shapeName } from "../kernels/test-utils/compare.js";
 import { pair } from "./pair.js";
+import { setConv2dChunkColumns } from "../kernels/conv2d.js";
 import { Conv2dFunction, conv2d } from "./conv2d.js";
 
 type Shape4 = [number, number, number, number];
@@ -53,24 +54,47 @@ const referenceCases: Case[] = [
   { x: [1, 2, 4, 4], w: [3, 2, 4, 4], s: 3, p: 3, d: 1, g: 1 },
 ];
 
+function checkAgainstReference(c: Case, index: number): void {
+  const x = randomTensor(c.x, 100 + index, { requiresGrad: true });
+  const w = randomTensor(c.w, 200 + index, { requiresGrad: true });
+  const b = c.bias === false ? null : randomTensor([c.w[0]], 300 + index, { requiresGrad: true });
+  const y = conv2d(x, w, b, { stride: c.s, padding: c.p, dilation: c.d, groups: c.g });
+  const args = referenceArgs(c, x, w);
+  expect(y.shape).toEqual(conv2dOutputShapeReference(args));
+  expect(y.dtype).toBe("float64");
+  expectClose(float64Of(y), conv2dReference(args, b === null ? null : float64Of(b)), "output");
+  const gy = randomTensor(y.shape, 400 + index);
+  y.backward(gy);
+  const ref = conv2dBackwardReference(args, float64Of(gy));
+  expectClose(float64Of(x.grad!), ref.gradInput, "input gradient");
+  expectClose(float64Of(w.grad!), ref.gradWeight, "weight gradient");
+  if (b !== null) expectClose(float64Of(b.grad!), ref.gradBias, "bias gradient");
+}
+
+/** Runs `fn` with GEMMs over `images` images at a time (columns budget set for this case's output size). */
+function withImagesPerGemm(c: Case, images: number, fn: () => void): void {
+  const [, , oh, ow] = conv2dOutputShapeReference(referenceArgs(c, Tensor.zeros(c.x), Tensor.zeros(c.w)));
+  const previous = setConv2dChunkColumns(images * oh * ow);
+  try {
+    fn();
+  } finally {
+    setConv2dChunkColumns(previous);
+  }
+}
+
 describe("conv2d against the nested-loop reference (float64, forward and every gradient)", () => {
   referenceCases.forEach((c, index) => {
-    it(name(c), () => {
-      const x = randomTensor(c.x, 100 + index, { requiresGrad: true });
-      const w = randomTensor(c.w, 200 + index, { requiresGrad: true });
-      const b = c.bias === false ? null : randomTensor([c.w[0]], 300 + index, { requiresGrad: true });
-      const y = conv2d(x, w, b, { stride: c.s, padding: c.p, dilation: c.d, groups: c.g });
-      const args = referenceArgs(c, x, w);
-      expect(y.shape).toEqual(conv2dOutputShapeReference(args));
-      expect(y.dtype).toBe("float64");
-      expectClose(float64Of(y), conv2dReference(args, b === null ? null : float64Of(b)), "output");
-      const gy = randomTensor(y.shape, 400 + index);
-      y.backward(gy);
-      const ref = conv2dBackwardReference(args, float64Of(gy));
-      expectClose(float64Of(x.grad!), ref.gradInput, "input gradient");
-      expectClose(float64Of(w.grad!), ref.gradWeight, "weight gradient");
-      if (b !== null) expectClose(float64Of(b.grad!), ref.gradBias, "bias gradient");
-    });
+    it(name(c), () => checkAgainstReference(c, index));
+  });
+
+  referenceCases.forEach((c, index) => {
+    if (c.x[0] === 1) return;
+    it(`${name(c)}, one GEMM for the whole batch`, () => withImagesPerGemm(c, c.x[0], () => checkAgainstReference(c, index)));
+    if (c.x[0] > 2) it(`${name(c)}, one GEMM per 2 images`, () => withImagesPerGemm(c, 2, () => checkAgainstReference(c, index)));
+  });
+  it("x=[5,2,6,5] w=[3,2,3,3] s=1 p=1 d=1 g=1, one GEMM per 2 images (a partial last chunk)", () => {
+    const c: Case = { x: [5, 2, 6, 5], w: [3, 2, 3, 3], s: 1, p: 1, d: 1, g: 1 };
+    withImagesPerGemm(c, 2, () => checkAgainstReference(c, 99));
   });
 
   it("x=[3,2,6,5] w=[4,2,3,3] s=1 p=1 d=1 g=1 float32 matches the float64 reference to 1e-4", () => {

@@ -1,5 +1,5 @@
 import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type FloatArray, type NDArray } from "@pico/core";
-import { conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, isPointwise } from "../kernels/conv2d.js";
+import { conv2dBackward, conv2dBackwardBias, conv2dForward, imagesPerChunk, isPointwise, keptColumnsSize } from "../kernels/conv2d.js";
 import { outputSize, type Conv2dGeometry } from "../kernels/conv-geometry.js";
 import { flatData } from "../kernels/flat.js";
 import { pair, type IntPair } from "./pair.js";
@@ -11,7 +11,7 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-type Conv2dContext = Context & { geometry: Conv2dGeometry; cols: FloatArray | null };
+type Conv2dContext = Context & { geometry: Conv2dGeometry; chunk: number; cols: FloatArray | null };
 
 /** 2-D cross-correlation over NCHW input (PyTorch's conv2d) with its input, weight and bias gradients. */
 export class Conv2dFunction extends Function {
@@ -19,11 +19,12 @@ export class Conv2dFunction extends Function {
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, options);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
     const out = kernels.create(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+    const chunk = imagesPerChunk(g);
     // The weight gradient needs the im2col columns again: keeping them costs memory for one step but saves a pass.
-    const columns = g.batch * g.inChannels * g.kernelHeight * g.kernelWidth * g.outHeight * g.outWidth;
-    const keptCols = ctx.needsInputGrad[1] && !isPointwise(g) ? kernels.allocate(dtype, columns) : null;
-    conv2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, out.data, keptCols);
+    const keptCols = ctx.needsInputGrad[1] && !isPointwise(g) ? kernels.allocate(dtype, keptColumnsSize(g)) : null;
+    conv2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, chunk, out.data, keptCols);
     ctx.geometry = g;
+    ctx.chunk = chunk;
     ctx.cols = keptCols;
     if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1]) ctx.saveForBackward(x, weight);
     return out;
@@ -34,21 +35,14 @@ export class Conv2dFunction extends Function {
     const g = ctx.geometry;
     const dtype = kernels.dtypeOf(gy);
     const grad = flatData(gy, dtype);
-    let gx: NDArray | null = null;
-    let gw: NDArray | null = null;
-    let gb: NDArray | null = null;
-    if (ctx.needsInputGrad[0]) {
-      gx = kernels.create(dtype, x.shape);
-      conv2dBackwardInput(grad, flatData(weight, dtype), g, gx.data);
+    const gx = ctx.needsInputGrad[0] ? kernels.create(dtype, x.shape) : null;
+    const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
+    const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
+    if (gx !== null || gw !== null) {
+      const input = gw !== null && isPointwise(g) ? flatData(x, dtype) : null;
+      conv2dBackward(grad, flatData(weight, dtype), input, g, ctx.chunk, ctx.cols, gx === null ? null : gx.data, gw === null ? null : gw.data);
     }
-    if (ctx.needsInputGrad[1]) {
-      gw = kernels.create(dtype, weight.shape);
-      conv2dBackwardWeight(flatData(x, dtype), grad, g, gw.data, ctx.cols);
-    }
-    if (ctx.needsInputGrad[2]) {
-      gb = kernels.create(dtype, [g.outChannels]);
-      conv2dBackwardBias(grad, g, gb.data);
-    }
+    if (gb !== null) conv2dBackwardBias(grad, g, gb.data);
     return [gx, gw, gb, null];
   }
 }

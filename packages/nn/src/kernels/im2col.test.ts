@@ -37,7 +37,7 @@ describe("im2col / col2im", () => {
       const cols = new Float64Array(y.length);
       im2col(x, offset, channels, g, cols);
       const back = new Float64Array(x.length);
-      col2im(y, channels, g, back, offset);
+      col2im(y, 0, g.outHeight * g.outWidth, channels, g, back, offset);
       let lhs = 0;
       for (let i = 0; i < y.length; i++) lhs += cols[i]! * y[i]!;
       let rhs = 0;
