@@ -19,17 +19,31 @@ interface WorkerThreads {
   Worker: new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
 }
 
-// Control block per worker (Int32 slots): 0 job sequence (-1 asks it to exit), 1 last finished
-// sequence, 2 error flag of that job, 3..16 the gemmRows arguments.
+// One control block (Int32 slots) shared by the pool: the job sequence (-1 asks workers to exit), the
+// next unclaimed job, the job count, how many jobs finished, a failure flag, each worker's work
+// area, then the jobs, JOB_INTS arguments each. Threads claim jobs with Atomics.add until none are
+// left, so a worker that the OS schedules late simply gets fewer of them.
 const SEQ = 0;
-const DONE = 1;
-const FAILED = 2;
-const ARGS = 3;
-const CONTROL_INTS = 32;
+const NEXT = 1;
+const COUNT = 2;
+const FINISHED = 3;
+const FAILED = 4;
+const WORK = 8;
+const MAX_WORKERS = 16;
+const JOBS = WORK + MAX_WORKERS;
+const JOB_INTS = 13;
+const MAX_JOBS = 64;
+const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
+/** Stored in NEXT between products, so that a late worker claims nothing while the job table is rewritten. */
+const CLOSED = 1 << 30;
+/** Jobs per thread: enough for a late or slower thread to be balanced by the others. */
+const CHUNKS_PER_THREAD = 4;
+/** A job should carry at least this many floating-point operations to repay its share of packing. */
+const MIN_JOB_FLOPS = 2 ** 20;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { module, memory, control } = workerData;
+const { module, memory, control, index } = workerData;
 const gemmRows = new WebAssembly.Instance(module, { env: { memory } }).exports.gemmRows;
 const ctl = new Int32Array(control);
 parentPort.postMessage("ready");
@@ -40,22 +54,25 @@ for (;;) {
   if (seq === seen) continue;
   if (seq < 0) break;
   seen = seq;
-  let failed = 0;
-  try {
-    gemmRows(${Array.from({ length: 14 }, (_, i) => `ctl[${ARGS + i}]`).join(", ")});
-  } catch {
-    failed = 1;
+  for (;;) {
+    const job = Atomics.add(ctl, ${NEXT}, 1);
+    const count = Atomics.load(ctl, ${COUNT});
+    if (job >= count) break;
+    const at = ${JOBS} + job * ${JOB_INTS};
+    try {
+      gemmRows(${Array.from({ length: JOB_INTS }, (_, i) => `ctl[at + ${i}]`).join(", ")}, ctl[${WORK} + index]);
+    } catch {
+      Atomics.store(ctl, ${FAILED}, 1);
+    }
+    if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === count) Atomics.notify(ctl, ${FINISHED});
   }
-  Atomics.store(ctl, ${FAILED}, failed);
-  Atomics.store(ctl, ${DONE}, seq);
-  Atomics.notify(ctl, ${DONE});
 }
 `;
 
 interface Pool {
   target: GemmTarget;
   workers: NodeWorker[];
-  controls: Int32Array[];
+  control: Int32Array;
   sequence: number;
   minFlops: number;
   fallback: Gemm;
@@ -64,7 +81,7 @@ interface Pool {
 let pool: Pool | null = null;
 
 export interface WasmThreadsOptions {
-  /** Threads in all, the calling one included (default 2). */
+  /** Threads in all, the calling one included (default 2, at most 17). */
   threads?: number;
   /** Products below this many floating-point operations (2·m·n·k) stay on the calling thread (default 2^21). */
   minFlops?: number;
@@ -72,27 +89,36 @@ export interface WasmThreadsOptions {
   float64Kernel?: Gemm;
 }
 
-function runParallel(p: Pool, jobs: RowsJob[]): void {
-  const helpers = jobs.length - 1;
-  const sequence = ++p.sequence;
-  for (let w = 0; w < helpers; w++) {
-    const ctl = p.controls[w]!;
-    const job = jobs[w + 1]!;
-    for (let i = 0; i < job.length; i++) ctl[ARGS + i] = job[i]!;
-    Atomics.store(ctl, SEQ, sequence);
-    Atomics.notify(ctl, SEQ);
+function runParallel(p: Pool, jobs: RowsJob[], works: number[]): void {
+  const ctl = p.control;
+  const count = jobs.length;
+  Atomics.store(ctl, NEXT, CLOSED);
+  for (let j = 0; j < count; j++) {
+    const job = jobs[j]!;
+    for (let i = 0; i < JOB_INTS; i++) ctl[JOBS + j * JOB_INTS + i] = job[i]!;
   }
-  try {
-    runJobs(p.target.exports, jobs.slice(0, 1));
-  } finally {
-    for (let w = 0; w < helpers; w++) {
-      const ctl = p.controls[w]!;
-      for (let done = Atomics.load(ctl, DONE); done !== sequence; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
+  for (let w = 0; w < p.workers.length; w++) ctl[WORK + w] = works[w + 1]!;
+  Atomics.store(ctl, COUNT, count);
+  Atomics.store(ctl, FINISHED, 0);
+  Atomics.store(ctl, FAILED, 0);
+  Atomics.store(ctl, NEXT, 0);
+  Atomics.store(ctl, SEQ, ++p.sequence);
+  Atomics.notify(ctl, SEQ);
+  const exports = p.target.exports;
+  let error: unknown = null;
+  for (let j = Atomics.add(ctl, NEXT, 1); j < count; j = Atomics.add(ctl, NEXT, 1)) {
+    const a = JOBS + j * JOB_INTS;
+    try {
+      exports.gemmRows(ctl[a]!, ctl[a + 1]!, ctl[a + 2]!, ctl[a + 3]!, ctl[a + 4]!, ctl[a + 5]!, ctl[a + 6]!, ctl[a + 7]!, ctl[a + 8]!, ctl[a + 9]!, ctl[a + 10]!, ctl[a + 11]!, ctl[a + 12]!, works[0]!);
+    } catch (e) {
+      error = e;
     }
+    Atomics.add(ctl, FINISHED, 1);
   }
-  for (let w = 0; w < helpers; w++) {
-    if (p.controls[w]![FAILED] !== 0) throw new Error(`gemmWasmThreaded: worker ${w + 1} trapped while computing rows ${jobs[w + 1]![0]}..${jobs[w + 1]![1]}`);
-  }
+  for (let f = Atomics.load(ctl, FINISHED); f !== count; f = Atomics.load(ctl, FINISHED)) Atomics.wait(ctl, FINISHED, f);
+  Atomics.store(ctl, NEXT, CLOSED);
+  if (error !== null) throw error;
+  if (ctl[FAILED] !== 0) throw new Error(`gemmWasmThreaded: a worker trapped while computing its part of a ${jobs[0]![1]}-row product`);
 }
 
 /**
@@ -116,10 +142,12 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
     if (!accumulate) for (let i = 0; i < m; i++) c.data.fill(0, c.offset + i * c.ld, c.offset + i * c.ld + n);
     return;
   }
-  const parts = 2 * m * n * k >= p.minFlops ? p.workers.length + 1 : 1;
-  const done = runGemm(p.target, m, n, k, a, b, c as FloatMatrix32, accumulate, parts, (jobs) => {
-    if (jobs.length === 1) runJobs(p.target.exports, jobs);
-    else runParallel(p, jobs);
+  const flops = 2 * m * n * k;
+  const threads = flops >= p.minFlops ? p.workers.length + 1 : 1;
+  const chunks = Math.max(threads, Math.min(threads * CHUNKS_PER_THREAD, Math.floor(flops / MIN_JOB_FLOPS), MAX_JOBS));
+  const done = runGemm(p.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, threads === 1 ? 1 : chunks, (jobs, works) => {
+    if (jobs.length === 1) runJobs(p.target.exports, jobs, works[0]!);
+    else runParallel(p, jobs, works);
   });
   if (!done) p.fallback(m, n, k, a, b, c, accumulate);
 };
@@ -136,8 +164,8 @@ export function wasmThreadsActive(): boolean {
  */
 export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): Promise<boolean> {
   const threads = options.threads ?? 2;
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw new RangeError(`installWasmGemmThreads: threads must be a positive integer, but got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WORKERS + 1) {
+    throw new RangeError(`installWasmGemmThreads: threads must be an integer from 1 to ${MAX_WORKERS + 1}, but got ${threads}`);
   }
   await stopWasmGemmThreads();
   const api = wasmApi();
@@ -156,13 +184,11 @@ export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): 
     return false;
   }
   const workers: NodeWorker[] = [];
-  const controls: Int32Array[] = [];
+  const control = new SharedArrayBuffer(CONTROL_INTS * 4);
   try {
-    for (let t = 1; t < threads; t++) {
-      const control = new SharedArrayBuffer(CONTROL_INTS * 4);
-      const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control } });
+    for (let index = 0; index < threads - 1; index++) {
+      const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, index } });
       workers.push(worker);
-      controls.push(new Int32Array(control));
       await new Promise<void>((resolve, reject) => {
         worker.once("message", () => resolve());
         worker.once("error", reject);
@@ -176,7 +202,7 @@ export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): 
   pool = {
     target: { exports, memory, heap: null },
     workers,
-    controls,
+    control: new Int32Array(control),
     sequence: 0,
     minFlops: options.minFlops ?? 2 ** 21,
     fallback: options.float64Kernel ?? gemmReference,
@@ -193,9 +219,7 @@ export async function stopWasmGemmThreads(): Promise<void> {
   const p = pool;
   if (p === null) return;
   pool = null;
-  for (const ctl of p.controls) {
-    Atomics.store(ctl, SEQ, -1);
-    Atomics.notify(ctl, SEQ);
-  }
+  Atomics.store(p.control, SEQ, -1);
+  Atomics.notify(p.control, SEQ);
   await Promise.all(p.workers.map((w) => w.terminate()));
 }

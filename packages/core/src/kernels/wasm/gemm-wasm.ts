@@ -52,7 +52,7 @@ export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
     if (!accumulate) for (let i = 0; i < m; i++) c.data.fill(0, c.offset + i * c.ld, c.offset + i * c.ld + n);
     return;
   }
-  if (!runGemm(t, m, n, k, a, b, c as FloatMatrix32, accumulate, 1, (jobs) => runJobs(t.exports, jobs))) {
+  if (!runGemm(t, m, n, k, a, b, c as FloatMatrix32, accumulate, 1, 1, (jobs, works) => runJobs(t.exports, jobs, works[0]!))) {
     fallback(m, n, k, a, b, c, accumulate);
   }
 };

@@ -14,7 +14,7 @@ export interface GemmTarget {
   heap: Float32Array | null;
 }
 
-/** The 14 arguments of one `gemmRows` call: ic0, ic1, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, work. */
+/** The first 13 arguments of one `gemmRows` call (ic0, ic1, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate); the thread that runs it adds its own work area. */
 export type RowsJob = number[];
 
 export interface FloatMatrix32 {
@@ -78,7 +78,7 @@ function copyOut(heap: Float32Array, at: number, dst: Float32Array, offset: numb
   }
 }
 
-/** Splits C into at most `parts` blocks of whole rows (MR multiples) or, for short C, of whole columns. */
+/** Splits C into at most `parts` blocks of whole rows (MR multiples) or, for short C, of whole columns (NR multiples). */
 function split(m: number, n: number, parts: number): Array<{ i0: number; i1: number; j0: number; j1: number }> {
   if (parts > 1 && m >= 2 * MR * parts) {
     const step = Math.ceil(m / parts / MR) * MR;
@@ -97,17 +97,18 @@ function split(m: number, n: number, parts: number): Array<{ i0: number; i1: num
 
 /**
  * C = op(A)·op(B) (+ C) on one module instance, m, n, k > 0, float32 only: copies A, B (and C when
- * accumulating) into its memory, has `execute` run the `gemmRows` jobs (up to `parts` of them, each
- * with its own work area, for as many threads) and copies C back. Returns false, having done
- * nothing, when the memory cannot grow to hold the operands.
+ * accumulating) into its memory, has `execute` run the `gemmRows` jobs (C cut into up to `chunks`
+ * blocks) with one work area per thread (`threads` of them), and copies C back. Returns false,
+ * having done nothing, when the memory cannot grow to hold the operands.
  */
 export function runGemm(
   target: GemmTarget,
   m: number, n: number, k: number,
   a: MatrixView, b: MatrixView, c: FloatMatrix32,
   accumulate: boolean,
-  parts: number,
-  execute: (jobs: RowsJob[]) => void,
+  threads: number,
+  chunks: number,
+  execute: (jobs: RowsJob[], works: number[]) => void,
 ): boolean {
   const aRows = a.trans ? k : m;
   const aCols = a.trans ? m : k;
@@ -120,28 +121,32 @@ export function runGemm(
   const cAt = alignUp(bAt + lb.elements * 4);
   let end = alignUp(cAt + m * n * 4);
   const jobs: RowsJob[] = [];
-  for (const { i0, i1, j0, j1 } of split(m, n, parts)) {
+  let rows = 0;
+  let cols = 0;
+  for (const { i0, i1, j0, j1 } of split(m, n, chunks)) {
     const bOffset = b.trans ? j0 * lb.ld : j0;
-    jobs.push([
-      i0, i1, j1 - j0, k,
-      aAt, la.ld, a.trans ? 1 : 0,
-      bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0,
-      cAt + j0 * 4, n, accumulate ? 1 : 0, end,
-    ]);
-    end = alignUp(end + target.exports.workBytes(i1 - i0, j1 - j0, k));
+    jobs.push([i0, i1, j1 - j0, k, aAt, la.ld, a.trans ? 1 : 0, bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0, cAt + j0 * 4, n, accumulate ? 1 : 0]);
+    rows = Math.max(rows, i1 - i0);
+    cols = Math.max(cols, j1 - j0);
+  }
+  const works: number[] = [];
+  const workBytes = target.exports.workBytes(rows, cols, k);
+  for (let t = 0; t < threads; t++) {
+    works.push(end);
+    end = alignUp(end + workBytes);
   }
   const heap = heapOf(target, end);
   if (heap === null) return false;
   copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
   copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
   if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
-  execute(jobs);
+  execute(jobs, works);
   // A shared memory's buffer object can change when another thread grows it; a local one cannot here.
   copyOut(heapOf(target, end) ?? heap, cAt, c.data, c.offset, m, n, c.ld);
   return true;
 }
 
-/** Runs jobs one after the other on the calling thread. */
-export function runJobs(exports: GemmExports, jobs: RowsJob[]): void {
-  for (const j of jobs) exports.gemmRows(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
+/** Runs jobs one after the other on the calling thread, in the work area at `work`. */
+export function runJobs(exports: GemmExports, jobs: RowsJob[], work: number): void {
+  for (const j of jobs) exports.gemmRows(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, work);
 }
