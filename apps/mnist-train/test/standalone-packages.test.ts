@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createContext, runInContext } from "node:vm";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
@@ -20,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CONSUMER_SOURCES = join(ROOT, "scripts", "packaging", "consumer");
 const TSC = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+const BUNDLER = join(ROOT, "scripts", "packaging", "bundle-for-browser.mjs");
 const LIBRARIES = ["core", "nn", "optim", "data"] as const;
 type Library = (typeof LIBRARIES)[number];
 /** Libraries that must also run in a browser: no Node built-in may be reachable from their entry. */
@@ -67,6 +69,8 @@ interface ConsumerResult {
   tsc: Run;
   run: Run;
   output: Record<string, unknown>;
+  /** Portable consumers only: the program bundled for a browser, run where only console and WebAssembly exist. */
+  browser?: { bundle: Run; output: Record<string, unknown>; error: string };
 }
 
 function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
@@ -77,6 +81,14 @@ function run(command: string, args: readonly string[], cwd: string): Promise<Run
       resolve({ code, stdout, stderr: error !== null && stderr === "" ? error.message : stderr });
     });
   });
+}
+
+function lastJson(text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text.trimEnd().split("\n").at(-1) ?? "") as Record<string, unknown>;
+  } catch {
+    return {};
+  }
 }
 
 function describeRun(what: string, result: Run): string {
@@ -331,14 +343,23 @@ async function setUp(): Promise<void> {
       const tsc = install.code === 0 ? await run(process.execPath, [TSC, "-p", dir], dir) : { code: null, stdout: "", stderr: "not run: install failed" };
       const main = join(dir, "dist", "main.js");
       const executed = existsSync(main) ? await run(process.execPath, [main], dir) : { code: null, stdout: "", stderr: "not run: nothing compiled" };
-      const last = executed.stdout.trimEnd().split("\n").at(-1) ?? "";
-      let output: Record<string, unknown> = {};
-      try {
-        output = JSON.parse(last) as Record<string, unknown>;
-      } catch {
-        output = {};
+      const output = lastJson(executed.stdout);
+      const result: ConsumerResult = { install, tsc, run: executed, output };
+      if (!consumer.node && existsSync(main)) {
+        const bundle = await run(process.execPath, [BUNDLER, main, join(dir, "browser")], dir);
+        const printed: string[] = [];
+        let error = "";
+        if (bundle.code === 0) {
+          const context = createContext({ console: { log: (...data: unknown[]) => printed.push(data.join(" ")) }, WebAssembly });
+          try {
+            runInContext(readFileSync(join(dir, "browser", "bundle.js"), "utf8"), context, { filename: "bundle.js" });
+          } catch (e) {
+            error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+          }
+        }
+        result.browser = { bundle, output: lastJson(printed.join("\n")), error };
       }
-      results.set(consumer.name, { install, tsc, run: executed, output });
+      results.set(consumer.name, result);
     }),
   );
 }
@@ -420,6 +441,16 @@ describe("packed tarballs", () => {
 });
 
 describe("fresh projects that install the tarballs offline and use them through Node and strict TypeScript", () => {
+  it.each(CONSUMERS.filter((c) => !c.node).map((c) => c.name))(
+    "%s consumer bundled for a browser runs where only console and WebAssembly exist, and prints what it printed under Node",
+    (name) => {
+      const { output, browser } = consumerResult(name);
+      expect(browser!.bundle.code, describeRun("bundle-for-browser.mjs", browser!.bundle)).toBe(0);
+      expect(browser!.error).toBe("");
+      expect(browser!.output).toEqual(output);
+    },
+  );
+
   it("@pico/core alone: autograd gives the seeds' gradients, gradcheck passes on a graph and on a custom Function", () => {
     const out = consumerResult("core").output;
     expect(out).toMatchObject({ aGrad: 6, bGrad: 4, AGrad: 2, BGrad: -10, graphChecked: true, customChecked: true, recordedUnderNoGrad: 0, funcsLeft: 0 });
