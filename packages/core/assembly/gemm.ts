@@ -14,6 +14,8 @@ const B_IN_L1: i32 = 16384;
  * by that much readable memory, whose values only reach discarded columns of the edge tile.
  */
 const DIRECT_B_ROWS: i32 = 64;
+/** Ways per set of a 32 KiB, 8-way L1 data cache with 64 sets of 64-byte lines. */
+const L1_WAYS: i32 = 8;
 
 /** First free byte after the module's static data: the loader places its buffers from here. */
 export function heapBase(): usize {
@@ -25,7 +27,7 @@ export function workBytes(m: i32, n: i32, k: i32): i32 {
   const kc = min(k, KC);
   const panelsB = (n + NR - 1) / NR;
   const rowsA = ((min(m, MC) + MR - 1) / MR) * MR;
-  return (panelsB * NR * kc + rowsA * kc + MR * NR) * 4;
+  return (panelsB * NR * kc + rowsA * kc + MR * NR) * 4 + 64;
 }
 
 /**
@@ -50,23 +52,43 @@ function transpose4(src: usize, rowBytes: usize, out: usize): void {
 }
 
 /**
+ * Whether kc rows `rowBytes` apart can be read in place without thrashing L1: rows closer than 1 KiB
+ * spread over the sets by themselves; farther apart, no set may receive more of their lines than it
+ * has ways (rows a multiple of 4 KiB apart all land in one set). `counts` is 64 bytes of scratch.
+ */
+function rowsSpreadOverL1(rowBytes: usize, kc: i32, counts: usize): bool {
+  if (rowBytes < 1024) return true;
+  memory.fill(counts, 0, 64);
+  for (let p = 0; p < kc; p++) {
+    const set = ((<usize>p * rowBytes) >> 6) & 63;
+    const count = <i32>load<u8>(counts + set) + 1;
+    if (count > L1_WAYS) return false;
+    store<u8>(counts + set, <u8>count);
+  }
+  return true;
+}
+
+/**
  * Packs rows pc..pc+kc of op(B) into column panels of NR, each kc×NR row-major, zero-padded
  * past column n, so the micro-kernel reads B contiguously.
  */
 function packB(n: i32, kc: i32, pc: i32, b: usize, ldb: i32, transB: bool, out: usize): void {
   const rowBytes = <usize>ldb << 2;
-  for (let j0 = 0; j0 < n; j0 += NR) {
-    const w = min(NR, n - j0);
-    if (!transB && w == NR) {
-      let src = b + (<usize>pc * rowBytes) + (<usize>j0 << 2);
-      for (let p = 0; p < kc; p++) {
-        v128.store(out, v128.load(src));
-        v128.store(out, v128.load(src, 16), 16);
-        src += rowBytes;
-        out += NR << 2;
-      }
-      continue;
+  const panelBytes = <usize>(kc * NR) << 2;
+  const full = transB ? 0 : n / NR;
+  // Row by row, so that each row of B streams once even when rows alias in the cache.
+  for (let p = 0; p < kc; p++) {
+    const src = b + <usize>(pc + p) * rowBytes;
+    let dst = out + (<usize>(p * NR) << 2);
+    for (let j = 0; j < full; j++) {
+      v128.store(dst, v128.load(src + (<usize>(j * NR) << 2)));
+      v128.store(dst, v128.load(src + (<usize>(j * NR) << 2), 16), 16);
+      dst += panelBytes;
     }
+  }
+  out += <usize>full * panelBytes;
+  for (let j0 = full * NR; j0 < n; j0 += NR) {
+    const w = min(NR, n - j0);
     let p = 0;
     if (transB && w == NR) {
       const src = b + <usize>j0 * rowBytes + (<usize>pc << 2);
@@ -77,16 +99,23 @@ function packB(n: i32, kc: i32, pc: i32, b: usize, ldb: i32, transB: bool, out: 
         out += 4 * NR << 2;
       }
     }
-    for (; p < kc; p++) {
-      for (let c = 0; c < NR; c++) {
-        let v: f32 = 0;
-        if (c < w) {
-          v = transB
-            ? load<f32>(b + (<usize>(j0 + c) * rowBytes) + (<usize>(pc + p) << 2))
-            : load<f32>(b + (<usize>(pc + p) * rowBytes) + (<usize>(j0 + c) << 2));
+    if (w < NR) {
+      // The last, partial panel: zeros, then its columns one by one.
+      memory.fill(out, 0, <usize>(kc * NR) << 2);
+      for (let c = 0; c < w; c++) {
+        const colStep: usize = transB ? 4 : rowBytes;
+        let src = transB ? b + <usize>(j0 + c) * rowBytes + (<usize>pc << 2) : b + <usize>pc * rowBytes + (<usize>(j0 + c) << 2);
+        let dst = out + (<usize>c << 2);
+        for (let q = 0; q < kc; q++) {
+          store<f32>(dst, load<f32>(src));
+          src += colStep;
+          dst += NR << 2;
         }
-        store<f32>(out + (<usize>c << 2), v);
       }
+      return;
+    }
+    for (; p < kc; p++) {
+      for (let c = 0; c < NR; c++) store<f32>(out + (<usize>c << 2), load<f32>(b + (<usize>(j0 + c) * rowBytes) + (<usize>(pc + p) << 2)));
       out += NR << 2;
     }
   }
@@ -227,12 +256,12 @@ export function gemmRows(
   const bPack = work;
   const aPack = bPack + (<usize>(panelsB * NR * kcMax) << 2);
   const tile = aPack + (<usize>(((min(m, MC) + MR - 1) / MR) * MR * kcMax) << 2);
+  const direct = !transB && m <= DIRECT_B_ROWS && rowsSpreadOverL1(<usize>ldb << 2, kcMax, tile + (MR * NR << 2));
   const ldaBytes = <usize>lda << 2;
   for (let pc = 0; pc < k; pc += KC) {
     const kc = min(KC, k - pc);
     const add = accumulate || pc > 0;
     const bBytes = panelsB * NR * kc * 4;
-    const direct = !transB && m <= DIRECT_B_ROWS;
     const bBlock = direct ? b + (<usize>pc * (<usize>ldb << 2)) : bPack;
     // Byte distances in B between depths p and p+1, and between neighbouring panels of NR columns.
     const bStep: usize = direct ? <usize>ldb << 2 : <usize>(NR << 2);

@@ -42,6 +42,17 @@ const shapes = [
   ["[4096,16]x[16,200]", 4096, 200, 16, false, false],
   ["[120,64]x[64,256] A^T", 120, 256, 64, true, false],
   ["[64,120]x[120,256]", 64, 256, 120, false, false],
+  // @pico/nn's conv2d per image (W·cols, Wᵀ·G, G·colsᵀ) and per batch of 64 images.
+  ["conv1 [8,25]x[25,576]", 8, 576, 25, false, false],
+  ["conv1 dW [8,576]x[576,25] B^T", 8, 25, 576, false, true],
+  ["conv2 [16,200]x[200,64]", 16, 64, 200, false, false],
+  ["conv2 dX [200,16]x[16,64] A^T", 200, 64, 16, true, false],
+  ["conv2 dW [16,64]x[64,200] B^T", 16, 200, 64, false, true],
+  ["conv1 [8,25]x[25,36864]", 8, 36864, 25, false, false],
+  ["conv1 dW [8,36864]x[36864,25] B^T", 8, 25, 36864, false, true],
+  ["conv2 [16,200]x[200,4096]", 16, 4096, 200, false, false],
+  ["conv2 dX [200,16]x[16,4096] A^T", 200, 4096, 16, true, false],
+  ["conv2 dW [16,4096]x[4096,200] B^T", 16, 200, 4096, false, true],
 ];
 
 function random(length) {

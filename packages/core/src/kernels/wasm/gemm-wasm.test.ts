@@ -50,6 +50,14 @@ describe("gemmWasm", () => {
     }
   });
 
+  it("packs a short product's B whose rows alias in the L1 sets (4 KiB apart) and reads other B in place", () => {
+    for (const [m, n, k, pad] of [[8, 1024, 25, 0], [5, 1000, 19, 24], [13, 2048, 300, 0], [8, 576, 25, 0], [3, 300, 260, 700]] as const) {
+      for (const accumulate of [false, true]) {
+        runCase({ m, n, k, transA: false, transB: false, accumulate, layoutA: packedLayout, layoutB: { offset: 1, pad }, layoutC: packedLayout });
+      }
+    }
+  });
+
   it("handles zero sizes: nothing to do for m or n = 0, C zeroed (or kept when accumulating) for k = 0", () => {
     for (const [m, n, k] of [[0, 5, 4], [5, 0, 4], [0, 0, 0], [4, 5, 0]] as const) {
       for (const accumulate of [false, true]) {
