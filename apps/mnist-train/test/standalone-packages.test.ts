@@ -350,7 +350,7 @@ async function setUp(): Promise<void> {
         const printed: string[] = [];
         let error = "";
         if (bundle.code === 0) {
-          const context = createContext({ console: { log: (...data: unknown[]) => printed.push(data.join(" ")) }, WebAssembly });
+          const context = createContext({ console: { log: (...data: unknown[]) => printed.push(data.join(" ")) }, WebAssembly: Reflect.get(globalThis, "WebAssembly") });
           try {
             runInContext(readFileSync(join(dir, "browser", "bundle.js"), "utf8"), context, { filename: "bundle.js" });
           } catch (e) {
