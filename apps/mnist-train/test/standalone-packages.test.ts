@@ -393,7 +393,7 @@ function consumerResult(name: string): ConsumerResult {
 }
 
 describe("packed tarballs", () => {
-  it.each(LIBRARIES)("@pico/%s: dependencies have real versions, exports and types exist, only built files and README ship", (library) => {
+  it.each(LIBRARIES)("@pico/%s: dependencies have real versions, exports and types exist, only dist, src and README ship, no stale builds", (library) => {
     const pack = packOf(library);
     const { manifest, files } = pack;
     for (const field of ["dependencies", "devDependencies", "peerDependencies"] as const) {
@@ -416,6 +416,8 @@ describe("packed tarballs", () => {
       .flatMap((map) => (JSON.parse(files.get(map)!.toString("utf8")) as { sources: string[] }).sources.map((source) => posix.join(posix.dirname(map), source)))
       .filter((source) => !files.has(source));
     expect(missingSources, "source maps point at files the package does not ship").toEqual([]);
+    const stale = [...files.keys()].filter((path) => /^dist\/.*\.js$/.test(path) && !files.has(path.replace(/^dist\//, "src/").replace(/\.js$/, ".ts")));
+    expect(stale, "built files without a source (left in dist/ by an old build: rebuild from a clean dist/)").toEqual([]);
   });
 
   it.each(LIBRARIES)("@pico/%s: every package its entry's import graph needs at run time is a declared dependency", (library) => {
