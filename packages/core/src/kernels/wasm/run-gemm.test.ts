@@ -49,11 +49,32 @@ describe("runGemm", () => {
 
   it("splits a short wide C by columns in multiples of 8, offsetting B and C", () => {
     const jobs: RowsJob[][] = [];
-    const c = { data: new Float32Array(3 * 40), offset: 0, ld: 40 };
-    runGemm(fakeTarget(65536), 3, 40, 5, view(3, 5, false), view(40, 5, true), c, false, 2, 2, (j) => jobs.push(j));
+    const c = { data: new Float32Array(3 * 80), offset: 0, ld: 80 };
+    runGemm(fakeTarget(65536), 3, 80, 5, view(3, 5, false), view(80, 5, true), c, false, 2, 2, (j) => jobs.push(j));
     const [first, second] = jobs[0]!;
-    expect([first![2], second![2]]).toEqual([24, 16]);
-    expect(second![7]! - first![7]!).toBe(24 * 5 * 4);
-    expect(second![10]! - first![10]!).toBe(24 * 4);
+    expect([first![2], second![2]]).toEqual([40, 40]);
+    expect(second![7]! - first![7]!).toBe(40 * 5 * 4);
+    expect(second![10]! - first![10]!).toBe(40 * 4);
+  });
+
+  it("splits a small C with a long depth by depth and sums the partial products into C", () => {
+    const target = fakeTarget(65536);
+    const m = 3;
+    const n = 5;
+    const c = { data: new Float32Array(m * n).fill(10), offset: 0, ld: n };
+    let seen: RowsJob[] = [];
+    const done = runGemm(target, m, n, 1000, view(1000, m, true), view(1000, n, false), c, true, 2, 3, (jobs) => {
+      seen = jobs;
+      const heap = new Float32Array(target.memory.buffer);
+      // Stand-in for gemmRows: block t adds t + 1 to every element of its output (the first onto C).
+      jobs.forEach((job, t) => {
+        for (let i = 0; i < m * n; i++) heap[(job[10]! >> 2) + i] = (job[12] === 1 ? heap[(job[10]! >> 2) + i]! : 0) + t + 1;
+      });
+    });
+    expect(done).toBe(true);
+    expect(seen.map((j) => [j[3], j[12]])).toEqual([[334, 1], [334, 0], [332, 0]]);
+    expect(seen[1]![4]! - seen[0]![4]!).toBe(334 * m * 4);
+    expect(seen[1]![7]! - seen[0]![7]!).toBe(334 * n * 4);
+    expect([...c.data]).toEqual(new Array(m * n).fill(10 + 1 + 2 + 3));
   });
 });

@@ -78,27 +78,51 @@ function copyOut(heap: Float32Array, at: number, dst: Float32Array, offset: numb
   }
 }
 
-/** Splits C into at most `parts` blocks of whole rows (MR multiples) or, for short C, of whole columns (NR multiples). */
-function split(m: number, n: number, parts: number): Array<{ i0: number; i1: number; j0: number; j1: number }> {
-  if (parts > 1 && m >= 2 * MR * parts) {
-    const step = Math.ceil(m / parts / MR) * MR;
-    const out = [];
-    for (let i0 = 0; i0 < m; i0 += step) out.push({ i0, i1: Math.min(m, i0 + step), j0: 0, j1: n });
-    return out;
+/** Least rows, columns and depth per block: smaller blocks would spend too much on repacking the other operand or on the reduction. */
+const MIN_BLOCK_ROWS = 16;
+const MIN_BLOCK_COLS = 32;
+const MIN_BLOCK_DEPTH = 256;
+/** A depth split sums partial products of C, so it is used only for a C this small. */
+const MAX_DEPTH_SPLIT_C = 16384;
+
+interface Block {
+  i0: number;
+  i1: number;
+  j0: number;
+  j1: number;
+  p0: number;
+  p1: number;
+}
+
+/**
+ * Cuts the product into at most `parts` blocks along whichever dimension allows the most: rows of C
+ * (MR multiples), else columns (NR multiples), else, for a small C with a long depth, the depth (the
+ * blocks' partial products are then summed).
+ */
+function split(m: number, n: number, k: number, parts: number): Block[] {
+  const byRows = Math.min(parts, Math.floor(m / MIN_BLOCK_ROWS));
+  const byCols = Math.min(parts, Math.floor(n / MIN_BLOCK_COLS));
+  const byDepth = m * n <= MAX_DEPTH_SPLIT_C ? Math.min(parts, Math.floor(k / MIN_BLOCK_DEPTH)) : 0;
+  const out: Block[] = [];
+  if (byRows >= 2 && byRows >= byCols && byRows >= byDepth) {
+    const step = Math.ceil(m / byRows / MR) * MR;
+    for (let i0 = 0; i0 < m; i0 += step) out.push({ i0, i1: Math.min(m, i0 + step), j0: 0, j1: n, p0: 0, p1: k });
+  } else if (byCols >= 2 && byCols >= byDepth) {
+    const step = Math.ceil(n / byCols / NR) * NR;
+    for (let j0 = 0; j0 < n; j0 += step) out.push({ i0: 0, i1: m, j0, j1: Math.min(n, j0 + step), p0: 0, p1: k });
+  } else if (byDepth >= 2) {
+    const step = Math.ceil(k / byDepth);
+    for (let p0 = 0; p0 < k; p0 += step) out.push({ i0: 0, i1: m, j0: 0, j1: n, p0, p1: Math.min(k, p0 + step) });
+  } else {
+    out.push({ i0: 0, i1: m, j0: 0, j1: n, p0: 0, p1: k });
   }
-  if (parts > 1 && n >= 2 * NR * parts) {
-    const step = Math.ceil(n / parts / NR) * NR;
-    const out = [];
-    for (let j0 = 0; j0 < n; j0 += step) out.push({ i0: 0, i1: m, j0, j1: Math.min(n, j0 + step) });
-    return out;
-  }
-  return [{ i0: 0, i1: m, j0: 0, j1: n }];
+  return out;
 }
 
 /**
  * C = op(A)·op(B) (+ C) on one module instance, m, n, k > 0, float32 only: copies A, B (and C when
- * accumulating) into its memory, has `execute` run the `gemmRows` jobs (C cut into up to `chunks`
- * blocks) with one work area per thread (`threads` of them), and copies C back. Returns false,
+ * accumulating) into its memory, has `execute` run the `gemmRows` jobs (the product cut into up to
+ * `chunks` blocks) with one work area per thread (`threads` of them), and copies C back. Returns false,
  * having done nothing, when the memory cannot grow to hold the operands.
  */
 export function runGemm(
@@ -121,16 +145,28 @@ export function runGemm(
   const cAt = alignUp(bAt + lb.elements * 4);
   let end = alignUp(cAt + m * n * 4);
   const jobs: RowsJob[] = [];
+  const partials: number[] = [];
   let rows = 0;
   let cols = 0;
-  for (const { i0, i1, j0, j1 } of split(m, n, chunks)) {
-    const bOffset = b.trans ? j0 * lb.ld : j0;
-    jobs.push([i0, i1, j1 - j0, k, aAt, la.ld, a.trans ? 1 : 0, bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0, cAt + j0 * 4, n, accumulate ? 1 : 0]);
+  let depth = 0;
+  for (const { i0, i1, j0, j1, p0, p1 } of split(m, n, k, chunks)) {
+    const aOffset = a.trans ? p0 * la.ld : p0;
+    const bOffset = b.trans ? j0 * lb.ld + p0 : p0 * lb.ld + j0;
+    // Depth blocks after the first write their partial products beside C, to be summed into it.
+    let cOut = cAt + j0 * 4;
+    if (p0 > 0) {
+      cOut = end;
+      partials.push(end);
+      end = alignUp(end + m * n * 4);
+    }
+    const add = accumulate && p0 === 0 ? 1 : 0;
+    jobs.push([i0, i1, j1 - j0, p1 - p0, aAt + aOffset * 4, la.ld, a.trans ? 1 : 0, bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0, cOut, n, add]);
     rows = Math.max(rows, i1 - i0);
     cols = Math.max(cols, j1 - j0);
+    depth = Math.max(depth, p1 - p0);
   }
   const works: number[] = [];
-  const workBytes = target.exports.workBytes(rows, cols, k);
+  const workBytes = target.exports.workBytes(rows, cols, depth);
   for (let t = 0; t < threads; t++) {
     works.push(end);
     end = alignUp(end + workBytes);
@@ -142,7 +178,13 @@ export function runGemm(
   if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
   execute(jobs, works);
   // A shared memory's buffer object can change when another thread grows it; a local one cannot here.
-  copyOut(heapOf(target, end) ?? heap, cAt, c.data, c.offset, m, n, c.ld);
+  const result = heapOf(target, end) ?? heap;
+  for (const at of partials) {
+    const from = at >> 2;
+    const to = cAt >> 2;
+    for (let i = 0; i < m * n; i++) result[to + i] = result[to + i]! + result[from + i]!;
+  }
+  copyOut(result, cAt, c.data, c.offset, m, n, c.ld);
   return true;
 }
 
