@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gemm, gemmReference, setGemm } from "../gemm.js";
+import { gemm, setGemm } from "../gemm.js";
+import { gemmPacked } from "../gemm-packed.js";
 import type { MatrixView } from "../gemm.js";
 import { gemmWasmThreaded, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
 import { checkGemm, packedLayout, pick, rng, SIZES, stored, TRANS } from "./test-utils/gemm-cases.js";
@@ -13,7 +14,7 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
   });
   afterAll(async () => {
     await stopWasmGemmThreads();
-    setGemm(gemmReference);
+    setGemm(gemmPacked);
   });
 
   it("is installed as the core gemm", () => {
@@ -23,6 +24,7 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
     const c = { data: new Float32Array(4), offset: 0, ld: 2 };
     gemm(2, 2, 3, a, b, c, false);
     expect([...c.data]).toEqual([4, 5, 10, 11]);
+    expect(setGemm(gemmWasmThreaded)).toBe(gemmWasmThreaded);
   });
 
   it("matches the references on random odd shapes, transpositions, layouts and accumulation", () => {
@@ -47,13 +49,13 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
     }
   });
 
-  it("sends float64 operands to the fallback kernel bit for bit", () => {
+  it("sends float64 operands to the fallback kernel (gemmPacked) bit for bit", () => {
     const a: MatrixView = { ...stored(Float64Array, 40, 33, packedLayout), trans: false };
     const b: MatrixView = { ...stored(Float64Array, 17, 33, packedLayout), trans: true };
     const c = stored(Float64Array, 40, 17, packedLayout);
     const cRef = { ...c, data: c.data.slice() };
     gemmWasmThreaded(40, 17, 33, a, b, c, false);
-    gemmReference(40, 17, 33, a, b, cRef, false);
+    gemmPacked(40, 17, 33, a, b, cRef, false);
     expect(c.data).toEqual(cRef.data);
   });
 });
@@ -63,7 +65,7 @@ describe("gemmWasmThreaded after stopWasmGemmThreads", () => {
     expect(await installWasmGemmThreads({ threads: 2, minFlops: 0 })).toBe(true);
     await stopWasmGemmThreads();
     expect(wasmThreadsActive()).toBe(false);
-    setGemm(gemmReference);
+    setGemm(gemmPacked);
     checkGemm(gemmWasmThreaded, { m: 65, n: 33, k: 17, transA: true, transB: false, accumulate: true, layoutA: packedLayout, layoutB: packedLayout, layoutC: packedLayout });
   });
 

@@ -1,4 +1,5 @@
-import { gemmReference, setGemm } from "../gemm.js";
+import { setGemm } from "../gemm.js";
+import { gemmPacked } from "../gemm-packed.js";
 import type { Gemm } from "../gemm.js";
 import { gemmWasm, isFloat32 } from "./gemm-wasm.js";
 import { gemmWasmThreadsBase64 } from "./gemm-wasm-threads-binary.js";
@@ -85,7 +86,7 @@ export interface WasmThreadsOptions {
   threads?: number;
   /** Products below this many floating-point operations (2·m·n·k) stay on the calling thread (default 2^21). */
   minFlops?: number;
-  /** The kernel for Float64 operands (default `gemmReference`). */
+  /** The kernel for Float64 operands (default `gemmPacked`). */
   float64Kernel?: Gemm;
 }
 
@@ -205,7 +206,7 @@ export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): 
     control: new Int32Array(control),
     sequence: 0,
     minFlops: options.minFlops ?? 2 ** 21,
-    fallback: options.float64Kernel ?? gemmReference,
+    fallback: options.float64Kernel ?? gemmPacked,
   };
   setGemm(gemmWasmThreaded);
   return true;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { gemm, gemmReference, setGemm } from "../gemm.js";
+import { gemm, setGemm } from "../gemm.js";
+import { gemmPacked } from "../gemm-packed.js";
 import type { MatrixView } from "../gemm.js";
 import { gemmWasm, installWasmGemm, wasmAvailable } from "./gemm-wasm.js";
 import { decodeBase64 } from "./wasm-api.js";
@@ -10,7 +11,7 @@ const runCase = (c: Case): void => checkGemm(gemmWasm, c);
 
 describe("gemmWasm", () => {
   afterEach(() => {
-    setGemm(gemmReference);
+    setGemm(gemmPacked);
     vi.unstubAllGlobals();
   });
 
@@ -70,7 +71,7 @@ describe("gemmWasm", () => {
     expect([...c.data]).toEqual([0, 0, 0, 0]);
   });
 
-  it("sends float64 operands to the fallback kernel bit for bit", () => {
+  it("sends float64 operands to the fallback kernel (gemmPacked) bit for bit", () => {
     const m = 17;
     const n = 7;
     const k = 63;
@@ -79,7 +80,7 @@ describe("gemmWasm", () => {
     const c = stored(Float64Array, m, n, packedLayout);
     const cRef = { ...c, data: c.data.slice() };
     gemmWasm(m, n, k, a, b, c, true);
-    gemmReference(m, n, k, a, b, cRef, true);
+    gemmPacked(m, n, k, a, b, cRef, true);
     expect(c.data).toEqual(cRef.data);
   });
 
@@ -96,6 +97,7 @@ describe("gemmWasm", () => {
     const c = { data: new Float32Array(4), offset: 0, ld: 2 };
     gemm(2, 2, 3, a, b, c, false);
     expect([...c.data]).toEqual([4, 5, 10, 11]);
+    expect(setGemm(gemmPacked)).toBe(gemmWasm);
   });
 
   it("decodes base64 like Node's Buffer", () => {

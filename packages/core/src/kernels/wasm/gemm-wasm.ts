@@ -1,5 +1,6 @@
 import type { FloatArray } from "../../dtype.js";
-import { gemmReference, setGemm } from "../gemm.js";
+import { setGemm } from "../gemm.js";
+import { gemmPacked } from "../gemm-packed.js";
 import type { Gemm } from "../gemm.js";
 import { gemmWasmBase64 } from "./gemm-wasm-binary.js";
 import { runGemm, runJobs } from "./run-gemm.js";
@@ -8,7 +9,7 @@ import { decodeBase64, wasmApi } from "./wasm-api.js";
 import type { GemmExports, WasmMemory } from "./wasm-api.js";
 
 let target: GemmTarget | null | undefined;
-let fallback: Gemm = gemmReference;
+let fallback: Gemm = gemmPacked;
 
 function instantiate(): GemmTarget | null {
   const api = wasmApi();
@@ -39,7 +40,7 @@ export const isFloat32 = (x: FloatArray): x is Float32Array => x instanceof Floa
  * C = op(A)·op(B) (+ C when `accumulate`) in WebAssembly SIMD for float32 operands: copies A, B
  * (and C when accumulating) into the module's memory, runs the register-blocked kernel there and
  * copies C back. Float64 operands, a host without WebAssembly SIMD, or operands too large for the
- * module's memory go to the fallback kernel (`gemmReference` unless `installWasmGemm` was given another).
+ * module's memory go to the fallback kernel (`gemmPacked` unless `installWasmGemm` was given another).
  */
 export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
   const t = loaded();
@@ -61,7 +62,7 @@ export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
  * Makes `gemmWasm` the GEMM every operator uses, with `float64Kernel` for Float64 operands; returns
  * false (and changes nothing) without WebAssembly SIMD.
  */
-export function installWasmGemm(float64Kernel: Gemm = gemmReference): boolean {
+export function installWasmGemm(float64Kernel: Gemm = gemmPacked): boolean {
   if (!wasmAvailable()) return false;
   fallback = float64Kernel;
   setGemm(gemmWasm);
