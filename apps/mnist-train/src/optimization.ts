@@ -4,7 +4,7 @@ import type { OptimizerName, SchedulerName } from "./args.js";
 
 export function defaultLr(optimizer: OptimizerName, scheduler: SchedulerName): number {
   if (optimizer === "sgd" || optimizer === "momentum") return scheduler === "onecycle" ? 0.1 : 0.05;
-  return scheduler === "onecycle" ? 3e-3 : 1e-3;
+  return scheduler === "onecycle" ? 5e-3 : 1e-3;
 }
 
 export function buildOptimizer(name: OptimizerName, params: Tensor[], lr: number): Optimizer {
