@@ -21,7 +21,7 @@ const trainOptions = {
   model: { type: "string", valueName: "NAME", description: `${MODELS.join(" | ")} (default lenet: the reference network of DESIGN.md)` },
   epochs: { type: "string", valueName: "N", description: "passes over the training set (default 3)" },
   optimizer: { type: "string", valueName: "NAME", description: `${OPTIMIZERS.join(" | ")} (default adam)` },
-  lr: { type: "string", valueName: "X", description: "learning rate (default: 5e-3 for adam/adamw with onecycle, 0.05 for sgd/momentum)" },
+  lr: { type: "string", valueName: "X", description: "peak learning rate (default with onecycle: 5e-3 for adam/adamw, 0.1 for sgd/momentum; otherwise 1e-3 and 0.05)" },
   scheduler: { type: "string", valueName: "NAME", description: `${SCHEDULERS.join(" | ")} (default onecycle)` },
   seed: { type: "string", valueName: "N", description: "seed for initial weights, shuffling and dropout (default 0)" },
   limit: { type: "string", valueName: "N", description: "train on the first N training images only (quick runs)" },
