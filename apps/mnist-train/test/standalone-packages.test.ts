@@ -43,6 +43,7 @@ const TSCONFIG = {
   moduleResolution: "NodeNext",
   strict: true,
   noUncheckedIndexedAccess: true,
+  exactOptionalPropertyTypes: true,
   skipLibCheck: false,
   skipDefaultLibCheck: true,
   rootDir: "src",
