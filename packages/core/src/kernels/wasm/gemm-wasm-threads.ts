@@ -84,7 +84,7 @@ let pool: Pool | null = null;
 export interface WasmThreadsOptions {
   /** Threads in all, the calling one included (default 2, at most 17). */
   threads?: number;
-  /** Products below this many floating-point operations (2·m·n·k) stay on the calling thread (default 2^21). */
+  /** Products below this many floating-point operations (2·m·n·k) stay on the calling thread (default 2^22). */
   minFlops?: number;
   /** The kernel for Float64 operands (default `gemmPacked`). */
   float64Kernel?: Gemm;
@@ -205,7 +205,7 @@ export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): 
     workers,
     control: new Int32Array(control),
     sequence: 0,
-    minFlops: options.minFlops ?? 2 ** 21,
+    minFlops: options.minFlops ?? 2 ** 22,
     fallback: options.float64Kernel ?? gemmPacked,
   };
   setGemm(gemmWasmThreaded);
