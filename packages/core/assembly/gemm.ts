@@ -22,7 +22,7 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-/** Bytes of scratch space `gemm` needs at `work` for these sizes. */
+/** Bytes of scratch space `gemmRows` needs at `work` for these sizes: packed B and A, the edge tile, 64 bytes of counters. */
 export function workBytes(m: i32, n: i32, k: i32): i32 {
   const kc = min(k, KC);
   const panelsB = (n + NR - 1) / NR;
@@ -240,8 +240,8 @@ function microTile(
 /**
  * C = op(A)·op(B) (+ C when `accumulate`) for rows ic0..ic1 of C, so that threads can share a
  * product (each with its own `work` area of `workBytes(ic1 - ic0, n, k)` bytes). A non-transposed A
- * is read in place, a transposed one is packed; B is packed per depth block unless DIRECT_B_ROWS
- * allows reading it in place. Edge tiles go through a 4×8 scratch tile.
+ * is read in place, a transposed one is packed; B is packed per depth block unless the product is
+ * short (DIRECT_B_ROWS) and B's rows do not alias in L1. Edge tiles go through a 4×8 scratch tile.
  */
 export function gemmRows(
   ic0: i32, ic1: i32, n: i32, k: i32,
