@@ -181,6 +181,11 @@ describe("packed tarballs", () => {
     }
     expect(manifest.types).toBeDefined();
     expect(files.has(inPackage(manifest.types!)), `types: ${manifest.types}`).toBe(true);
+    const workspaceExports = (JSON.parse(readFileSync(join(ROOT, "packages", library, "package.json"), "utf8")) as Manifest).exports ?? {};
+    const withoutSource = Object.fromEntries(
+      Object.entries(workspaceExports).map(([subpath, target]) => [subpath, typeof target === "string" ? target : Object.fromEntries(Object.entries(target).filter(([condition]) => condition !== "source"))]),
+    );
+    expect(manifest.exports, "publishConfig.exports must list every subpath of exports (minus the workspace-only source condition)").toEqual(withoutSource);
     const targets = exportTargets(manifest);
     expect(targets.length).toBeGreaterThan(0);
     for (const [where, path] of targets) expect(files.has(inPackage(path)), `exports ${where}: ${path}`).toBe(true);
