@@ -202,13 +202,15 @@ describe("packed tarballs", () => {
     expect(stale, "built files without a source (left in dist/ by an old build: rebuild from a clean dist/)").toEqual([]);
   });
 
-  it.each(LIBRARIES)("@pico/%s: every package its entry's import graph needs at run time is a declared dependency", (library) => {
+  it.each(LIBRARIES)("@pico/%s: every package the import graphs of its exports need at run time is a declared dependency", (library) => {
     const pack = packOf(library);
-    const { external } = importGraph(pack.files, "dist/index.js");
+    const entries = exportTargets(pack.manifest).filter(([, path]) => path.endsWith(".js")).map(([, path]) => inPackage(path));
+    expect(entries).toContain("dist/index.js");
+    const external = new Set(entries.flatMap((entry) => [...importGraph(pack.files, entry).external.keys()]));
     const declared = new Set([...Object.keys(pack.manifest.dependencies ?? {}), ...Object.keys(pack.manifest.peerDependencies ?? {})]);
-    const undeclared = [...external.keys()].filter((s) => !isBuiltin(s) && !declared.has(packageOf(s)));
+    const undeclared = [...external].filter((s) => !isBuiltin(s) && !declared.has(packageOf(s)));
     expect(undeclared).toEqual([]);
-    const intoSources = [...external.keys()].filter((s) => /^@pico\/[^/]+\/.+/.test(s));
+    const intoSources = [...external].filter((s) => /^@pico\/[^/]+\/.+/.test(s));
     expect(intoSources, "imports another package's internals instead of its entry").toEqual([]);
   });
 
