@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 
 /**
  * Writes `data` to `path` so that readers see either the old file or the complete new one, never a
@@ -16,6 +17,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     } catch {
       // The temporary file may never have been created; the original error is what matters.
     }
-    throw error;
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? `the folder ${dirname(path)} does not exist` : (error as Error).message;
+    throw new Error(`cannot write ${path}: ${reason}`, { cause: error });
   }
 }

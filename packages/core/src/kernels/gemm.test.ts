@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { FloatArray } from "../dtype.js";
 import { Generator } from "../random.js";
 import { gemmPacked } from "./gemm-packed.js";
-import { gemm, gemmReference, setGemm, type Gemm, type MatrixView } from "./gemm.js";
+import { defaultGemm, gemm, gemmReference, setGemm, type Gemm, type MatrixView } from "./gemm.js";
+import { gemmWasm, wasmAvailable } from "./wasm/gemm-wasm.js";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 type CView = { data: FloatArray; offset: number; ld: number };
@@ -232,8 +233,10 @@ describe("gemm switch", () => {
   const initial = setGemm(gemmPacked);
   afterEach(() => setGemm(initial));
 
-  it("defaults to the packed kernel and setGemm returns the kernel it replaces", () => {
-    expect(initial).toBe(gemmPacked);
+  it("defaults to WebAssembly SIMD where it runs, and setGemm returns the kernel it replaces", () => {
+    expect(initial).toBe(wasmAvailable() ? gemmWasm : gemmPacked);
+    expect(defaultGemm()).toBe(initial);
+    setGemm(gemmPacked);
     expect(setGemm(gemmReference)).toBe(gemmPacked);
     expect(setGemm(gemmPacked)).toBe(gemmReference);
   });

@@ -1,5 +1,6 @@
 import type { FloatArray } from "../dtype.js";
 import { gemmPacked } from "./gemm-packed.js";
+import { gemmWasm, wasmAvailable } from "./wasm/gemm-wasm.js";
 
 /** A row-major matrix inside a flat typed array. */
 export interface MatrixView {
@@ -64,9 +65,14 @@ function transposeCopy(x: MatrixView, rows: number, cols: number): MatrixView {
 
 export type Gemm = typeof gemmReference;
 
-let activeGemm: Gemm = gemmPacked;
+let activeGemm: Gemm | null = null;
 
-/** The GEMM every operator calls: the packed, register-blocked kernel unless `setGemm` installed another. */
+/** The kernel used until setGemm installs another: WebAssembly SIMD where it runs, the packed TypeScript kernel elsewhere. */
+export function defaultGemm(): Gemm {
+  return wasmAvailable() ? gemmWasm : gemmPacked;
+}
+
+/** The GEMM every operator calls (see defaultGemm and setGemm). */
 export function gemm(
   m: number,
   n: number,
@@ -76,12 +82,16 @@ export function gemm(
   c: { data: FloatArray; offset: number; ld: number },
   accumulate: boolean,
 ): void {
-  activeGemm(m, n, k, a, b, c, accumulate);
+  (activeGemm ??= defaultGemm())(m, n, k, a, b, c, accumulate);
 }
 
-/** Installs `kernel` as the GEMM every operator calls (e.g. `gemmReference`) and returns the one it replaces. */
+/** The kernel gemm() calls now. */
+export function activeGemmKernel(): Gemm {
+  return (activeGemm ??= defaultGemm());
+}
+
 export function setGemm(kernel: Gemm): Gemm {
-  const previous = activeGemm;
+  const previous = activeGemmKernel();
   activeGemm = kernel;
   return previous;
 }

@@ -1,5 +1,9 @@
 // Low-level building blocks for packages that write their own Functions (e.g. @pico/nn's convolution).
-export { gemm, gemmReference, setGemm } from "./gemm.js";
+export { gemm, gemmReference, setGemm, defaultGemm, activeGemmKernel } from "./gemm.js";
+export { gemmPacked } from "./gemm-packed.js";
+export { gemmWasm, wasmAvailable, installWasmGemm } from "./wasm/gemm-wasm.js";
+export { useKernels } from "./select.js";
+export type { KernelChoice } from "./select.js";
 export type { Gemm, MatrixView } from "./gemm.js";
 export { binary, unary, affine } from "./elementwise.js";
 export type { BinaryOp, UnaryOp } from "./elementwise.js";

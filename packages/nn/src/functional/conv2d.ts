@@ -105,7 +105,7 @@ export function conv2dGeometry(
   const expected = weightChannels * groups;
   if (inChannels !== expected) {
     throw new ShapeError(
-      `${op}: expected input with ${expected} channels [N, ${expected}, H, W] (weight ${formatShape(wShape)}, groups ${groups}), but got shape ${formatShape(xShape)}`,
+      `${op}: expected input with ${expected} channel${expected === 1 ? "" : "s"} [N, ${expected}, H, W] (weight ${formatShape(wShape)}, groups ${groups}), but got shape ${formatShape(xShape)}`,
     );
   }
   if (bShape !== null && (bShape.length !== 1 || bShape[0] !== outChannels)) {

@@ -18,7 +18,7 @@ export function checkChannels(layer: string, input: Tensor, channels: number, ra
     throw new ShapeError(`${layer}: expected input of shape ${layouts}, but got rank ${input.ndim} with shape ${formatShape(input.shape)}`);
   }
   if (input.shape[channelAxis(input.ndim)] !== channels) {
-    throw new ShapeError(`${layer}: expected input with ${channels} channels ${layouts}, but got shape ${formatShape(input.shape)}`);
+    throw new ShapeError(`${layer}: expected input with ${channels} channel${channels === 1 ? "" : "s"} ${layouts}, but got shape ${formatShape(input.shape)}`);
   }
 }
 
