@@ -1,5 +1,5 @@
 import { ArgumentError, ShapeError, Tensor, formatShape } from "@pico/core";
-import sharp from "sharp";
+import { loadSharp } from "./sharp-loader.js";
 import { writeFileAtomic } from "./atomic-write.js";
 import { ImageError } from "./errors.js";
 import { escapeXml, toPixels, writePng } from "./image.js";
@@ -96,6 +96,7 @@ export async function saveImageGrid(images: Tensor, path: string, options: Image
     return `<text x="${x}" y="${y}" fill="${fill}" font-size="${fontSize}" font-family="DejaVu Sans, Arial, sans-serif" text-anchor="middle" dominant-baseline="central">${escapeXml(label)}</text>`;
   });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}">${texts.join("")}</svg>`;
+  const sharp = await loadSharp();
   let png: Buffer;
   try {
     const drawn = await sharp(pixels, { raw: { width: layout.width, height: layout.height, channels } })

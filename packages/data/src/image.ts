@@ -1,5 +1,5 @@
 import { ArgumentError, ShapeError, Tensor, formatShape, tensor } from "@pico/core";
-import sharp from "sharp";
+import { loadSharp } from "./sharp-loader.js";
 import { writeFileAtomic } from "./atomic-write.js";
 import { ImageError } from "./errors.js";
 
@@ -30,6 +30,7 @@ export function resolveSize(owner: string, size: LoadImageOptions["size"]): [num
 /** Decodes any PNG/JPEG (or other format sharp reads) to 8-bit pixels: 1 channel or RGB, alpha dropped. */
 export async function decodeImage(path: string, options: LoadImageOptions = {}): Promise<RawImage> {
   const size = resolveSize("loadImage", options.size);
+  const sharp = await loadSharp();
   try {
     let pipeline = sharp(path).removeAlpha();
     pipeline = options.grayscale === true ? pipeline.greyscale() : pipeline.toColourspace("srgb");
@@ -119,6 +120,7 @@ export function toPixels(
 
 /** Encodes channel-last 8-bit pixels (1 or 3 channels) as a PNG and writes it atomically. */
 export async function writePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, path: string): Promise<void> {
+  const sharp = await loadSharp();
   let pipeline = sharp(pixels, { raw: { width, height, channels } });
   if (channels === 1) pipeline = pipeline.toColourspace("b-w");
   const png = await pipeline.png().toBuffer();
@@ -127,6 +129,7 @@ export async function writePng(pixels: Uint8Array, width: number, height: number
 
 /** Renders an SVG document to a PNG file (atomically), e.g. a plot drawn as SVG. */
 export async function saveSvgAsPng(svg: string, path: string): Promise<void> {
+  const sharp = await loadSharp();
   let png: Buffer;
   try {
     png = await sharp(Buffer.from(svg)).png().toBuffer();
