@@ -1,0 +1,278 @@
+// f32 2-D convolution (NCHW, PyTorch's cross-correlation) for @pico/core in WebAssembly SIMD: im2col
+// into this module's memory and the GEMM of gemm.ts reading those columns in place, so the column
+// matrix never leaves the module. The loader copies images, weights and gradients in and results out.
+// Pointers are byte addresses; the geometry is a block of 16 i32 at `geo` (see Geometry).
+import { gemmRows } from "./gemm";
+
+export { heapBase, workBytes, gemmRows } from "./gemm";
+
+/** The geometry block the loader writes, field by field in this order (the nn Conv2dGeometry). */
+@unmanaged
+class Geometry {
+  batch: i32;
+  inChannels: i32;
+  inHeight: i32;
+  inWidth: i32;
+  outChannels: i32;
+  groups: i32;
+  kernelHeight: i32;
+  kernelWidth: i32;
+  strideHeight: i32;
+  strideWidth: i32;
+  padHeight: i32;
+  padWidth: i32;
+  dilationHeight: i32;
+  dilationWidth: i32;
+  outHeight: i32;
+  outWidth: i32;
+}
+
+/** The first output index o (at most outSize) whose input index o·stride + shift is >= 0. */
+// @ts-ignore: decorator
+@inline
+function validStart(outSize: i32, stride: i32, shift: i32): i32 {
+  return shift >= 0 ? 0 : min(outSize, (stride - 1 - shift) / stride);
+}
+
+/** One past the last output index o whose input index o·stride + shift is < size, never below `start`. */
+// @ts-ignore: decorator
+@inline
+function validEnd(outSize: i32, size: i32, stride: i32, shift: i32, start: i32): i32 {
+  const last = size - 1 - shift;
+  const end = last < 0 ? 0 : min(outSize, last / stride + 1);
+  return end < start ? start : end;
+}
+
+/** dst[0..count) = src[0..count), floats; short runs (one output row) are too short for memory.copy to pay. */
+// @ts-ignore: decorator
+@inline
+function copyRun(dst: usize, src: usize, count: i32): void {
+  let q = 0;
+  for (; q + 4 <= count; q += 4) v128.store(dst + (<usize>q << 2), v128.load(src + (<usize>q << 2)));
+  for (; q < count; q++) store<f32>(dst + (<usize>q << 2), load<f32>(src + (<usize>q << 2)));
+}
+
+/** dst[0..count) += src[0..count), floats. */
+// @ts-ignore: decorator
+@inline
+function addRun(dst: usize, src: usize, count: i32): void {
+  let q = 0;
+  for (; q + 4 <= count; q += 4) {
+    const at = <usize>q << 2;
+    v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+  }
+  for (; q < count; q++) store<f32>(dst + (<usize>q << 2), load<f32>(dst + (<usize>q << 2)) + load<f32>(src + (<usize>q << 2)));
+}
+
+/**
+ * Unfolds `channels` planes of one image at `src` into cols[channels·kH·kW, oH·oW] at `cols`, rows
+ * `ld` floats apart (images of a chunk sit side by side): row (c, ki, kj) holds the pixel each output
+ * position sees through tap (ki, kj), 0 in the padding.
+ */
+export function im2col(geo: usize, src: usize, channels: i32, cols: usize, ld: i32): void {
+  const g = changetype<Geometry>(geo);
+  const H = g.inHeight, W = g.inWidth, kH = g.kernelHeight, kW = g.kernelWidth;
+  const sH = g.strideHeight, sW = g.strideWidth, pH = g.padHeight, pW = g.padWidth;
+  const dH = g.dilationHeight, dW = g.dilationWidth, oH = g.outHeight, oW = g.outWidth;
+  const planeBytes = <usize>(H * W) << 2;
+  const rowBytes = <usize>ld << 2;
+  const oWBytes = <usize>oW << 2;
+  let dst = cols;
+  for (let c = 0; c < channels; c++) {
+    const base = src + <usize>c * planeBytes;
+    for (let ki = 0; ki < kH; ki++) {
+      const hShift = ki * dH - pH;
+      const ohStart = validStart(oH, sH, hShift);
+      const ohEnd = validEnd(oH, H, sH, hShift, ohStart);
+      for (let kj = 0; kj < kW; kj++) {
+        const wShift = kj * dW - pW;
+        const owStart = validStart(oW, sW, wShift);
+        const owEnd = validEnd(oW, W, sW, wShift, owStart);
+        if (ohStart > 0) memory.fill(dst, 0, <usize>ohStart * oWBytes);
+        if (ohEnd < oH) memory.fill(dst + <usize>ohEnd * oWBytes, 0, <usize>(oH - ohEnd) * oWBytes);
+        let d = dst + <usize>ohStart * oWBytes;
+        for (let oh = ohStart; oh < ohEnd; oh++) {
+          const s = base + (<usize>((oh * sH + hShift) * W + wShift) << 2);
+          for (let ow = 0; ow < owStart; ow++) store<f32>(d + (<usize>ow << 2), 0);
+          if (sW == 1) {
+            copyRun(d + (<usize>owStart << 2), s + (<usize>owStart << 2), owEnd - owStart);
+          } else {
+            for (let ow = owStart; ow < owEnd; ow++) store<f32>(d + (<usize>ow << 2), load<f32>(s + (<usize>(ow * sW) << 2)));
+          }
+          for (let ow = owEnd; ow < oW; ow++) store<f32>(d + (<usize>ow << 2), 0);
+          d += oWBytes;
+        }
+        dst += rowBytes;
+      }
+    }
+  }
+}
+
+/** The adjoint of im2col (same layout arguments): adds every entry of the columns onto the pixel it came from. */
+export function col2im(geo: usize, cols: usize, ld: i32, channels: i32, dst: usize): void {
+  const g = changetype<Geometry>(geo);
+  const H = g.inHeight, W = g.inWidth, kH = g.kernelHeight, kW = g.kernelWidth;
+  const sH = g.strideHeight, sW = g.strideWidth, pH = g.padHeight, pW = g.padWidth;
+  const dH = g.dilationHeight, dW = g.dilationWidth, oH = g.outHeight, oW = g.outWidth;
+  const planeBytes = <usize>(H * W) << 2;
+  const rowBytes = <usize>ld << 2;
+  const oWBytes = <usize>oW << 2;
+  let src = cols;
+  for (let c = 0; c < channels; c++) {
+    const base = dst + <usize>c * planeBytes;
+    for (let ki = 0; ki < kH; ki++) {
+      const hShift = ki * dH - pH;
+      const ohStart = validStart(oH, sH, hShift);
+      const ohEnd = validEnd(oH, H, sH, hShift, ohStart);
+      for (let kj = 0; kj < kW; kj++) {
+        const wShift = kj * dW - pW;
+        const owStart = validStart(oW, sW, wShift);
+        const owEnd = validEnd(oW, W, sW, wShift, owStart);
+        let s = src + <usize>ohStart * oWBytes;
+        for (let oh = ohStart; oh < ohEnd; oh++) {
+          const d = base + (<usize>((oh * sH + hShift) * W + wShift) << 2);
+          if (sW == 1) {
+            addRun(d + (<usize>owStart << 2), s + (<usize>owStart << 2), owEnd - owStart);
+          } else {
+            for (let ow = owStart; ow < owEnd; ow++) {
+              const at = d + (<usize>(ow * sW) << 2);
+              store<f32>(at, load<f32>(at) + load<f32>(s + (<usize>ow << 2)));
+            }
+          }
+          s += oWBytes;
+        }
+        src += rowBytes;
+      }
+    }
+  }
+}
+
+/** x[0..count) = max(x, 0). */
+function reluInPlace(x: usize, count: i32): void {
+  const zero = f32x4.splat(0);
+  let q = 0;
+  for (; q + 4 <= count; q += 4) v128.store(x + (<usize>q << 2), f32x4.max(v128.load(x + (<usize>q << 2)), zero));
+  for (; q < count; q++) store<f32>(x + (<usize>q << 2), max(load<f32>(x + (<usize>q << 2)), 0));
+}
+
+/**
+ * out[count, outC, oH, oW] = W ⊛ x (+ bias) (then max(·, 0) when `relu`) for `count` images at `x`.
+ * Images go `chunk` at a time: per chunk and group, im2col puts them side by side in `cols`
+ * [C/g·kH·kW, chunk·oH·oW] and one GEMM reads it in place. A chunk of one image is written straight
+ * into `out`; a wider one goes through `y` [outC/g, chunk·oH·oW]. `bias` 0 means none. `work` is the
+ * GEMM's scratch, at least workBytes(outC/g, chunk·oH·oW, C/g·kH·kW) bytes; `cols` must be followed
+ * by 32 readable bytes (the GEMM may read a row's tail past its end).
+ */
+export function conv2dForward(
+  geo: usize, count: i32, x: usize, w: usize, bias: usize, out: usize,
+  chunk: i32, relu: bool, cols: usize, y: usize, work: usize,
+): void {
+  const g = changetype<Geometry>(geo);
+  const O = g.outChannels, G = g.groups;
+  const cg = g.inChannels / G;
+  const og = O / G;
+  const taps = cg * g.kernelHeight * g.kernelWidth;
+  const outPlane = g.outHeight * g.outWidth;
+  const inImage = g.inChannels * g.inHeight * g.inWidth;
+  const groupPlanes = cg * g.inHeight * g.inWidth;
+  for (let n0 = 0; n0 < count; n0 += chunk) {
+    const nb = min(chunk, count - n0);
+    const width = nb * outPlane;
+    for (let grp = 0; grp < G; grp++) {
+      for (let i = 0; i < nb; i++) {
+        im2col(geo, x + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2), cg, cols + (<usize>(i * outPlane) << 2), width);
+      }
+      const weights = w + (<usize>(grp * og * taps) << 2);
+      if (nb == 1) {
+        const dst = out + (<usize>((n0 * O + grp * og) * outPlane) << 2);
+        if (bias != 0) {
+          for (let o = 0; o < og; o++) {
+            const v = f32x4.splat(load<f32>(bias + (<usize>(grp * og + o) << 2)));
+            const row = dst + (<usize>(o * outPlane) << 2);
+            let q = 0;
+            for (; q + 4 <= outPlane; q += 4) v128.store(row + (<usize>q << 2), v);
+            for (; q < outPlane; q++) store<f32>(row + (<usize>q << 2), f32x4.extract_lane(v, 0));
+          }
+        }
+        gemmRows(0, og, outPlane, taps, weights, taps, false, cols, width, false, dst, outPlane, bias != 0, work);
+        continue;
+      }
+      gemmRows(0, og, width, taps, weights, taps, false, cols, width, false, y, width, false, work);
+      for (let o = 0; o < og; o++) {
+        const shift = f32x4.splat(bias == 0 ? 0 : load<f32>(bias + (<usize>(grp * og + o) << 2)));
+        for (let i = 0; i < nb; i++) {
+          const src = y + (<usize>(o * width + i * outPlane) << 2);
+          const dst = out + (<usize>(((n0 + i) * O + grp * og + o) * outPlane) << 2);
+          let q = 0;
+          for (; q + 4 <= outPlane; q += 4) v128.store(dst + (<usize>q << 2), f32x4.add(v128.load(src + (<usize>q << 2)), shift));
+          for (; q < outPlane; q++) store<f32>(dst + (<usize>q << 2), load<f32>(src + (<usize>q << 2)) + f32x4.extract_lane(shift, 0));
+        }
+      }
+    }
+    if (relu) reluInPlace(out + (<usize>(n0 * O * outPlane) << 2), nb * O * outPlane);
+  }
+}
+
+/**
+ * Gradients of Σ out · gy for `count` images: gx (count images, zero-filled by the caller) += col2im(W_gᵀ · G),
+ * gw += Σ G · colsᵀ, gb += Σ G; each pointer 0 when not wanted. Chunks as in conv2dForward; the
+ * columns are recomputed from x (cheaper than keeping them). A chunk's output gradient is gathered
+ * into `gbuf` [outC, chunk·oH·oW] unless it is one image. `dcols` holds W_gᵀ · G [C/g·kH·kW, chunk·oH·oW].
+ * `cols` and `gy` must be followed by 32 readable bytes.
+ */
+export function conv2dBackward(
+  geo: usize, count: i32, x: usize, w: usize, gy: usize, gx: usize, gw: usize, gb: usize,
+  chunk: i32, cols: usize, dcols: usize, gbuf: usize, work: usize,
+): void {
+  const g = changetype<Geometry>(geo);
+  const O = g.outChannels, G = g.groups;
+  const cg = g.inChannels / G;
+  const og = O / G;
+  const taps = cg * g.kernelHeight * g.kernelWidth;
+  const outPlane = g.outHeight * g.outWidth;
+  const inImage = g.inChannels * g.inHeight * g.inWidth;
+  const groupPlanes = cg * g.inHeight * g.inWidth;
+  for (let n0 = 0; n0 < count; n0 += chunk) {
+    const nb = min(chunk, count - n0);
+    const width = nb * outPlane;
+    let grad: usize;
+    if (nb == 1) {
+      grad = gy + (<usize>(n0 * O * outPlane) << 2);
+    } else {
+      grad = gbuf;
+      for (let i = 0; i < nb; i++) {
+        for (let o = 0; o < O; o++) {
+          copyRun(gbuf + (<usize>(o * width + i * outPlane) << 2), gy + (<usize>(((n0 + i) * O + o) * outPlane) << 2), outPlane);
+        }
+      }
+    }
+    if (gb != 0) {
+      for (let o = 0; o < O; o++) {
+        const row = grad + (<usize>(o * width) << 2);
+        let acc = f32x4.splat(0);
+        let q = 0;
+        for (; q + 4 <= width; q += 4) acc = f32x4.add(acc, v128.load(row + (<usize>q << 2)));
+        let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+        for (; q < width; q++) s += load<f32>(row + (<usize>q << 2));
+        const at = gb + (<usize>o << 2);
+        store<f32>(at, load<f32>(at) + s);
+      }
+    }
+    for (let grp = 0; grp < G; grp++) {
+      const gradRows = grad + (<usize>(grp * og * width) << 2);
+      const weights = w + (<usize>(grp * og * taps) << 2);
+      if (gw != 0) {
+        for (let i = 0; i < nb; i++) {
+          im2col(geo, x + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2), cg, cols + (<usize>(i * outPlane) << 2), width);
+        }
+        gemmRows(0, og, taps, width, gradRows, width, false, cols, width, true, gw + (<usize>(grp * og * taps) << 2), taps, true, work);
+      }
+      if (gx != 0) {
+        gemmRows(0, taps, width, og, weights, taps, true, gradRows, width, false, dcols, width, false, work);
+        for (let i = 0; i < nb; i++) {
+          col2im(geo, dcols + (<usize>(i * outPlane) << 2), width, cg, gx + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Generator } from "../../random.js";
+import { useKernels } from "../select.js";
+import { col2imWasm, conv2dBackwardWasm, conv2dForwardWasm, conv2dWasmAvailable, im2colWasm } from "./conv-wasm.js";
+import type { Conv2dWasmGeometry } from "./conv-wasm.js";
+
+// The thorough comparison against @pico/nn's nested-loop reference and TypeScript im2col lives in
+// @pico/nn (kernels/conv2d-wasm.test.ts); here, the module's own contract on a direct sum.
+
+interface Case {
+  n: number; c: number; h: number; w: number; o: number; groups: number;
+  k: [number, number]; s: [number, number]; p: [number, number]; d: [number, number];
+}
+
+function geometry(t: Case): Conv2dWasmGeometry {
+  const out = (size: number, i: 0 | 1): number => Math.floor((size + 2 * t.p[i] - t.d[i] * (t.k[i] - 1) - 1) / t.s[i]) + 1;
+  return {
+    batch: t.n, inChannels: t.c, inHeight: t.h, inWidth: t.w, outChannels: t.o, groups: t.groups,
+    kernelHeight: t.k[0], kernelWidth: t.k[1], strideHeight: t.s[0], strideWidth: t.s[1],
+    padHeight: t.p[0], padWidth: t.p[1], dilationHeight: t.d[0], dilationWidth: t.d[1],
+    outHeight: out(t.h, 0), outWidth: out(t.w, 1),
+  };
+}
+
+/** Calls visit(outIndex, inIndex, weightIndex) for every product term of the convolution. */
+function terms(g: Conv2dWasmGeometry, visit: (outIndex: number, inIndex: number, weightIndex: number) => void): void {
+  const cg = g.inChannels / g.groups;
+  const og = g.outChannels / g.groups;
+  for (let n = 0; n < g.batch; n++) for (let o = 0; o < g.outChannels; o++) for (let i = 0; i < g.outHeight; i++) for (let j = 0; j < g.outWidth; j++) {
+    for (let c = 0; c < cg; c++) for (let u = 0; u < g.kernelHeight; u++) for (let v = 0; v < g.kernelWidth; v++) {
+      const row = i * g.strideHeight - g.padHeight + u * g.dilationHeight;
+      const col = j * g.strideWidth - g.padWidth + v * g.dilationWidth;
+      if (row < 0 || row >= g.inHeight || col < 0 || col >= g.inWidth) continue;
+      visit(
+        ((n * g.outChannels + o) * g.outHeight + i) * g.outWidth + j,
+        ((n * g.inChannels + Math.floor(o / og) * cg + c) * g.inHeight + row) * g.inWidth + col,
+        ((o * cg + c) * g.kernelHeight + u) * g.kernelWidth + v,
+      );
+    }
+  }
+}
+
+const gen = new Generator(11);
+const random = (length: number): Float32Array => Float32Array.from({ length }, () => gen.normal());
+
+function expectClose(actual: Float32Array, expected: Float64Array, label: string): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (Math.abs(actual[i]! - expected[i]!) > 1e-4 * (1 + Math.abs(expected[i]!))) {
+      throw new Error(`${label}[${i}]: wasm ${actual[i]} vs direct sum ${expected[i]}`);
+    }
+  }
+}
+
+const cases: Case[] = [
+  { n: 3, c: 1, h: 28, w: 28, o: 8, groups: 1, k: [5, 5], s: [1, 1], p: [0, 0], d: [1, 1] },
+  { n: 3, c: 8, h: 12, w: 12, o: 16, groups: 1, k: [5, 5], s: [1, 1], p: [0, 0], d: [1, 1] },
+  { n: 1, c: 3, h: 9, w: 7, o: 5, groups: 1, k: [3, 2], s: [2, 3], p: [1, 2], d: [2, 1] },
+  { n: 3, c: 4, h: 6, w: 5, o: 6, groups: 2, k: [2, 3], s: [1, 2], p: [2, 1], d: [1, 2] },
+  { n: 2, c: 6, h: 5, w: 5, o: 3, groups: 3, k: [1, 1], s: [1, 1], p: [0, 0], d: [1, 1] },
+];
+
+describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
+  afterEach(() => {
+    useKernels("wasm");
+    vi.unstubAllGlobals();
+  });
+
+  it("runs here (Node 20 has WebAssembly SIMD)", () => {
+    expect(conv2dWasmAvailable()).toBe(true);
+  });
+
+  for (const t of cases) {
+    for (const chunk of [1, 2, undefined]) {
+      it(`x=[${t.n},${t.c},${t.h},${t.w}] o=${t.o} g=${t.groups} k=${t.k} s=${t.s} p=${t.p} d=${t.d} chunk=${chunk ?? "default"}: forward, ReLU and the three gradients equal the direct sums`, () => {
+        const g = geometry(t);
+        const outSize = g.batch * g.outChannels * g.outHeight * g.outWidth;
+        const x = random(g.batch * g.inChannels * g.inHeight * g.inWidth + 3);
+        const w = random(g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth);
+        const b = random(g.outChannels);
+        const gy = random(outSize);
+        const options = chunk === undefined ? {} : { chunk };
+        const plane = g.outHeight * g.outWidth;
+        const expected = Float64Array.from({ length: outSize }, (_, i) => b[Math.floor(i / plane) % g.outChannels]!);
+        const gx = new Float64Array(x.length - 3);
+        const gw = new Float64Array(w.length);
+        const gb = new Float64Array(g.outChannels);
+        terms(g, (oi, ii, wi) => {
+          expected[oi] = expected[oi]! + x[ii + 3]! * w[wi]!;
+          gx[ii] = gx[ii]! + gy[oi]! * w[wi]!;
+          gw[wi] = gw[wi]! + gy[oi]! * x[ii + 3]!;
+        });
+        for (let i = 0; i < outSize; i++) {
+          const o = Math.floor(i / plane) % g.outChannels;
+          gb[o] = gb[o]! + gy[i]!;
+        }
+
+        const out = new Float32Array(outSize + 2).fill(Number.NaN);
+        expect(conv2dForwardWasm(g, { data: x, offset: 3 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: out, offset: 2 }, options)).toBe(true);
+        expectClose(out.subarray(2), expected, "out");
+        const relu = new Float32Array(outSize);
+        conv2dForwardWasm(g, { data: x, offset: 3 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: relu, offset: 0 }, { ...options, relu: true });
+        expectClose(relu, expected.map((v) => Math.max(v, 0)), "relu");
+
+        const grads = { input: new Float32Array(gx.length).fill(Number.NaN), weight: new Float32Array(gw.length).fill(Number.NaN), bias: new Float32Array(gb.length).fill(Number.NaN) };
+        const ok = conv2dBackwardWasm(g, { data: gy, offset: 0 }, { data: x, offset: 3 }, { data: w, offset: 0 }, {
+          input: { data: grads.input, offset: 0 }, weight: { data: grads.weight, offset: 0 }, bias: { data: grads.bias, offset: 0 },
+        }, options);
+        expect(ok).toBe(true);
+        expectClose(grads.input, gx, "gradInput");
+        expectClose(grads.weight, gw, "gradWeight");
+        expectClose(grads.bias, gb, "gradBias");
+
+        const only = new Float32Array(gx.length);
+        conv2dBackwardWasm(g, { data: gy, offset: 0 }, null, { data: w, offset: 0 }, { input: { data: only, offset: 0 }, weight: null, bias: null }, options);
+        expectClose(only, gx, "gradInput alone");
+      });
+    }
+  }
+
+  it("im2colWasm and col2imWasm are adjoint and lay rows ld apart", () => {
+    const g = geometry({ n: 1, c: 2, h: 7, w: 6, o: 1, groups: 1, k: [3, 2], s: [2, 1], p: [1, 1], d: [1, 2] });
+    const plane = g.outHeight * g.outWidth;
+    const rows = 2 * g.kernelHeight * g.kernelWidth;
+    const ld = plane + 5;
+    const x = random(2 * 42 + 1);
+    const cols = new Float32Array(rows * ld + 1);
+    expect(im2colWasm(g, { data: x, offset: 1 }, 2, { data: cols, offset: 1 }, ld)).toBe(true);
+    const y = new Float32Array(cols.length);
+    for (let r = 0; r < rows; r++) for (let q = 0; q < plane; q++) y[1 + r * ld + q] = gen.normal();
+    const back = new Float32Array(x.length);
+    expect(col2imWasm(g, { data: y, offset: 1 }, ld, 2, { data: back, offset: 1 })).toBe(true);
+    let lhs = 0;
+    for (let i = 0; i < cols.length; i++) lhs += cols[i]! * y[i]!;
+    let rhs = 0;
+    for (let i = 1; i < x.length; i++) rhs += x[i]! * back[i]!;
+    expect(lhs).toBeCloseTo(rhs, 3);
+    expect(back[0]).toBe(0);
+  });
+
+  it("steps aside under useKernels('js') and 'reference', writing nothing", () => {
+    const g = geometry(cases[0]!);
+    const out = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth).fill(7);
+    for (const choice of ["js", "reference"] as const) {
+      useKernels(choice);
+      expect(conv2dWasmAvailable()).toBe(false);
+      expect(conv2dForwardWasm(g, { data: random(3 * 784), offset: 0 }, { data: random(200), offset: 0 }, null, { data: out, offset: 0 })).toBe(false);
+      expect(out.every((v) => v === 7)).toBe(true);
+    }
+  });
+
+  it("returns false where WebAssembly is missing", async () => {
+    vi.resetModules();
+    vi.stubGlobal("WebAssembly", undefined);
+    const fresh = await import("./conv-wasm.js");
+    const g = geometry(cases[0]!);
+    expect(fresh.conv2dWasmAvailable()).toBe(false);
+    const out = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
+    expect(fresh.conv2dForwardWasm(g, { data: random(3 * 784), offset: 0 }, { data: random(200), offset: 0 }, null, { data: out, offset: 0 })).toBe(false);
+    expect(fresh.conv2dBackwardWasm(g, { data: out, offset: 0 }, null, { data: random(200), offset: 0 }, { input: { data: random(3 * 784), offset: 0 }, weight: null, bias: null })).toBe(false);
+  });
+});

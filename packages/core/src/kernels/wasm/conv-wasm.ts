@@ -1,0 +1,346 @@
+import { activeGemmKernel, gemmReference } from "../gemm.js";
+import { gemmPacked } from "../gemm-packed.js";
+import { convWasmBase64 } from "./conv-wasm-binary.js";
+import { decodeBase64, WASM_PAGE, wasmApi } from "./wasm-api.js";
+import type { GemmExports, WasmMemory } from "./wasm-api.js";
+
+/**
+ * Shapes of one 2-D convolution (NCHW, weight [outC, C/groups, kH, kW]); the same fields as
+ * @pico/nn's Conv2dGeometry, so its geometry can be passed as it is. Fields must be consistent
+ * (out sizes as PyTorch computes them, channels divisible by groups): the kernels do not check.
+ */
+export interface Conv2dWasmGeometry {
+  batch: number;
+  inChannels: number;
+  inHeight: number;
+  inWidth: number;
+  outChannels: number;
+  groups: number;
+  kernelHeight: number;
+  kernelWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padHeight: number;
+  padWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+/** A float32 tensor stored packed (row-major) in `data` from `offset` on. */
+export interface Float32Slice {
+  data: Float32Array;
+  offset: number;
+}
+
+export interface Conv2dWasmOptions {
+  /** Images side by side in one GEMM; default: as many as fill about CHUNK_COLUMNS output columns. */
+  chunk?: number;
+}
+
+/** What assembly/conv.ts exports besides the GEMM. */
+interface ConvExports extends GemmExports {
+  im2col(geo: number, src: number, channels: number, cols: number, ld: number): void;
+  col2im(geo: number, cols: number, ld: number, channels: number, dst: number): void;
+  conv2dForward(geo: number, count: number, x: number, w: number, bias: number, out: number, chunk: number, relu: number, cols: number, y: number, work: number): void;
+  conv2dBackward(
+    geo: number, count: number, x: number, w: number, gy: number, gx: number, gw: number, gb: number,
+    chunk: number, cols: number, dcols: number, gbuf: number, work: number,
+  ): void;
+  memory: WasmMemory;
+}
+
+interface ConvTarget {
+  exports: ConvExports;
+  heap: Float32Array | null;
+}
+
+const GEOMETRY_FIELDS = [
+  "batch", "inChannels", "inHeight", "inWidth", "outChannels", "groups", "kernelHeight", "kernelWidth",
+  "strideHeight", "strideWidth", "padHeight", "padWidth", "dilationHeight", "dilationWidth", "outHeight", "outWidth",
+] as const;
+const ALIGN = 64;
+/** Bytes after a region the GEMM may read past a row's end (NR − 1 floats, rounded up). */
+const TAIL = 64;
+/**
+ * Output columns per GEMM that the default chunk aims at: narrower GEMMs (conv2's 8×8 outputs, 64
+ * columns) spend their time on packing and edge tiles, much wider ones leave the cache.
+ */
+const CHUNK_COLUMNS = 256;
+/** Images per call into the module: input and output of a slice stay about this size, so they stay in cache and memory stays small. */
+const SLICE_BYTES = 1 << 20;
+
+let target: ConvTarget | null | undefined;
+
+function instantiate(): ConvTarget | null {
+  const api = wasmApi();
+  if (api === undefined) return null;
+  try {
+    const module = new api.Module(decodeBase64(convWasmBase64));
+    return { exports: new api.Instance(module, {}).exports as ConvExports, heap: null };
+  } catch {
+    // No SIMD support (or WebAssembly disabled by policy): callers keep their TypeScript kernels.
+    return null;
+  }
+}
+
+function loaded(): ConvTarget | null {
+  if (target === undefined) target = instantiate();
+  return target;
+}
+
+/**
+ * True where the WebAssembly convolution runs: WebAssembly SIMD is there and the selected GEMM is not
+ * one of the TypeScript kernels (`useKernels("js")` or `("reference")` turn the convolution off too).
+ */
+export function conv2dWasmAvailable(): boolean {
+  if (loaded() === null) return false;
+  const gemm = activeGemmKernel();
+  return gemm !== gemmPacked && gemm !== gemmReference;
+}
+
+const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
+
+/** A Float32Array over the whole memory, grown to at least `bytes`, or null when it cannot grow. */
+function heapOf(t: ConvTarget, bytes: number): Float32Array | null {
+  const memory = t.exports.memory;
+  if (memory.buffer.byteLength < bytes) {
+    try {
+      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+    } catch {
+      return null;
+    }
+  }
+  if (t.heap === null || t.heap.buffer !== memory.buffer || t.heap.length * 4 !== memory.buffer.byteLength) {
+    t.heap = new Float32Array(memory.buffer);
+  }
+  return t.heap;
+}
+
+/** Hands out 64-byte aligned regions after the module's static data. */
+class Layout {
+  end: number;
+  constructor(start: number) {
+    this.end = alignUp(start);
+  }
+  take(floats: number, tail = 0): number {
+    const at = this.end;
+    this.end = alignUp(at + floats * 4 + tail);
+    return at;
+  }
+}
+
+function writeGeometry(heap: Float32Array, at: number, g: Conv2dWasmGeometry): void {
+  const ints = new Int32Array(heap.buffer, at, GEOMETRY_FIELDS.length);
+  GEOMETRY_FIELDS.forEach((field, i) => (ints[i] = g[field]));
+}
+
+interface Sizes {
+  cg: number;
+  og: number;
+  taps: number;
+  outPlane: number;
+  inImage: number;
+  outImage: number;
+}
+
+function sizes(g: Conv2dWasmGeometry): Sizes {
+  const cg = g.inChannels / g.groups;
+  const og = g.outChannels / g.groups;
+  const outPlane = g.outHeight * g.outWidth;
+  return { cg, og, taps: cg * g.kernelHeight * g.kernelWidth, outPlane, inImage: g.inChannels * g.inHeight * g.inWidth, outImage: g.outChannels * outPlane };
+}
+
+function chunkOf(g: Conv2dWasmGeometry, s: Sizes, options: Conv2dWasmOptions): number {
+  const wanted = options.chunk ?? Math.floor(CHUNK_COLUMNS / s.outPlane);
+  return Math.max(1, Math.min(g.batch, Math.floor(wanted)));
+}
+
+/** Images per slice: whole chunks, about SLICE_BYTES of per-image data, at least one chunk. */
+function sliceOf(g: Conv2dWasmGeometry, chunk: number, imageFloats: number): number {
+  const chunks = Math.max(1, Math.floor(SLICE_BYTES / (imageFloats * 4 * chunk)));
+  return Math.min(g.batch, chunks * chunk);
+}
+
+const usable = (g: Conv2dWasmGeometry): boolean => g.batch > 0 && g.outHeight > 0 && g.outWidth > 0;
+
+/**
+ * out[N, outC, oH, oW] = weight ⊛ x (+ bias), then max(·, 0) when `relu`, all float32 and packed:
+ * x [N, C, H, W], weight [outC, C/groups, kH, kW], bias [outC]. Each slice of images is copied into
+ * the module's memory, unfolded there by im2col and multiplied in place by the SIMD GEMM. Returns
+ * false, having written nothing, where conv2dWasmAvailable() is false or the memory cannot grow.
+ */
+export function conv2dForwardWasm(
+  g: Conv2dWasmGeometry,
+  x: Float32Slice,
+  weight: Float32Slice,
+  bias: Float32Slice | null,
+  out: Float32Slice,
+  options: Conv2dWasmOptions & { relu?: boolean } = {},
+): boolean {
+  const t = loaded();
+  if (t === null || !conv2dWasmAvailable()) return false;
+  if (!usable(g)) return true;
+  const s = sizes(g);
+  const chunk = chunkOf(g, s, options);
+  const slice = sliceOf(g, chunk, s.inImage + s.outImage);
+  const width = chunk * s.outPlane;
+  const e = t.exports;
+  const mem = new Layout(e.heapBase());
+  const geo = mem.take(GEOMETRY_FIELDS.length);
+  const wAt = mem.take(g.outChannels * s.taps);
+  const bAt = bias === null ? 0 : mem.take(g.outChannels);
+  const xAt = mem.take(slice * s.inImage);
+  const outAt = mem.take(slice * s.outImage);
+  const colsAt = mem.take(s.taps * width, TAIL);
+  const yAt = mem.take(s.og * width);
+  const workAt = mem.take(0, e.workBytes(s.og, width, s.taps));
+  const heap = heapOf(t, mem.end);
+  if (heap === null) return false;
+  writeGeometry(heap, geo, g);
+  heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
+  if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
+  for (let n0 = 0; n0 < g.batch; n0 += slice) {
+    const count = Math.min(slice, g.batch - n0);
+    const xFrom = x.offset + n0 * s.inImage;
+    heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
+    e.conv2dForward(geo, count, xAt, wAt, bAt, outAt, chunk, options.relu === true ? 1 : 0, colsAt, yAt, workAt);
+    out.data.set(heap.subarray(outAt >> 2, (outAt >> 2) + count * s.outImage), out.offset + n0 * s.outImage);
+  }
+  return true;
+}
+
+/** Where conv2dBackwardWasm writes each gradient (packed float32, overwritten); null for one not wanted. */
+export interface Conv2dWasmGrads {
+  /** [N, C, H, W] */
+  input: Float32Slice | null;
+  /** [outC, C/groups, kH, kW] */
+  weight: Float32Slice | null;
+  /** [outC] */
+  bias: Float32Slice | null;
+}
+
+/**
+ * The gradients of Σ out · gradOut for conv2dForwardWasm (before any ReLU): input = col2im(Wᵀ · G),
+ * weight = Σ G · colsᵀ, bias = Σ G, written into `grads`. The columns are recomputed from x in the
+ * module (x is not needed when only the input or bias gradient is asked for: pass null). Returns
+ * false, having written nothing, where conv2dWasmAvailable() is false or the memory cannot grow.
+ */
+export function conv2dBackwardWasm(
+  g: Conv2dWasmGeometry,
+  gradOut: Float32Slice,
+  x: Float32Slice | null,
+  weight: Float32Slice,
+  grads: Conv2dWasmGrads,
+  options: Conv2dWasmOptions = {},
+): boolean {
+  const t = loaded();
+  if (t === null || !conv2dWasmAvailable()) return false;
+  if (grads.weight !== null && x === null) return false;
+  const s = sizes(g);
+  const wSize = g.outChannels * s.taps;
+  if (!usable(g)) {
+    grads.input?.data.fill(0, grads.input.offset, grads.input.offset + g.batch * s.inImage);
+    grads.weight?.data.fill(0, grads.weight.offset, grads.weight.offset + wSize);
+    grads.bias?.data.fill(0, grads.bias.offset, grads.bias.offset + g.outChannels);
+    return true;
+  }
+  const chunk = chunkOf(g, s, options);
+  const wantX = grads.weight !== null;
+  const wantGx = grads.input !== null;
+  const slice = sliceOf(g, chunk, s.outImage + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
+  const width = chunk * s.outPlane;
+  const e = t.exports;
+  const mem = new Layout(e.heapBase());
+  const geo = mem.take(GEOMETRY_FIELDS.length);
+  const wAt = mem.take(wSize);
+  const xAt = wantX ? mem.take(slice * s.inImage) : 0;
+  const gyAt = mem.take(slice * s.outImage, TAIL);
+  const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
+  const gwAt = wantX ? mem.take(wSize) : 0;
+  const gbAt = grads.bias !== null ? mem.take(g.outChannels) : 0;
+  const colsAt = wantX ? mem.take(s.taps * width, TAIL) : 0;
+  const dcolsAt = wantGx ? mem.take(s.taps * width) : 0;
+  const gbufAt = chunk > 1 ? mem.take(g.outChannels * width, TAIL) : 0;
+  const workAt = mem.take(0, Math.max(e.workBytes(s.og, s.taps, width), e.workBytes(s.taps, width, s.og)));
+  const heap = heapOf(t, mem.end);
+  if (heap === null) return false;
+  writeGeometry(heap, geo, g);
+  heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
+  if (gwAt !== 0) heap.fill(0, gwAt >> 2, (gwAt >> 2) + wSize);
+  if (gbAt !== 0) heap.fill(0, gbAt >> 2, (gbAt >> 2) + g.outChannels);
+  for (let n0 = 0; n0 < g.batch; n0 += slice) {
+    const count = Math.min(slice, g.batch - n0);
+    const gyFrom = gradOut.offset + n0 * s.outImage;
+    heap.set(gradOut.data.subarray(gyFrom, gyFrom + count * s.outImage), gyAt >> 2);
+    if (x !== null && wantX) {
+      const xFrom = x.offset + n0 * s.inImage;
+      heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
+    }
+    if (gxAt !== 0) heap.fill(0, gxAt >> 2, (gxAt >> 2) + count * s.inImage);
+    e.conv2dBackward(geo, count, xAt, wAt, gyAt, gxAt, gwAt, gbAt, chunk, colsAt, dcolsAt, gbufAt, workAt);
+    if (grads.input !== null) grads.input.data.set(heap.subarray(gxAt >> 2, (gxAt >> 2) + count * s.inImage), grads.input.offset + n0 * s.inImage);
+  }
+  if (grads.weight !== null) grads.weight.data.set(heap.subarray(gwAt >> 2, (gwAt >> 2) + wSize), grads.weight.offset);
+  if (grads.bias !== null) grads.bias.data.set(heap.subarray(gbAt >> 2, (gbAt >> 2) + g.outChannels), grads.bias.offset);
+  return true;
+}
+
+/**
+ * im2col of `channels` planes of one image (at src.offset) into cols[channels·kH·kW, oH·oW] at
+ * cols.offset with rows `ld` apart, as @pico/nn's TypeScript im2col, computed in the module and
+ * copied out. Returns false where conv2dWasmAvailable() is false or the memory cannot grow.
+ */
+export function im2colWasm(g: Conv2dWasmGeometry, src: Float32Slice, channels: number, cols: Float32Slice, ld: number): boolean {
+  const t = loaded();
+  if (t === null || !conv2dWasmAvailable()) return false;
+  const outPlane = g.outHeight * g.outWidth;
+  const rows = channels * g.kernelHeight * g.kernelWidth;
+  const planes = channels * g.inHeight * g.inWidth;
+  const mem = new Layout(t.exports.heapBase());
+  const geo = mem.take(GEOMETRY_FIELDS.length);
+  const srcAt = mem.take(planes);
+  const colsAt = mem.take(rows * outPlane);
+  const heap = heapOf(t, mem.end);
+  if (heap === null) return false;
+  writeGeometry(heap, geo, g);
+  heap.set(src.data.subarray(src.offset, src.offset + planes), srcAt >> 2);
+  t.exports.im2col(geo, srcAt, channels, colsAt, outPlane);
+  const base = colsAt >> 2;
+  if (ld === outPlane) {
+    cols.data.set(heap.subarray(base, base + rows * outPlane), cols.offset);
+  } else {
+    for (let r = 0; r < rows; r++) cols.data.set(heap.subarray(base + r * outPlane, base + (r + 1) * outPlane), cols.offset + r * ld);
+  }
+  return true;
+}
+
+/**
+ * The adjoint of im2colWasm (same layout arguments): adds every entry of cols onto the pixel of
+ * dst it came from. Returns false where conv2dWasmAvailable() is false or the memory cannot grow.
+ */
+export function col2imWasm(g: Conv2dWasmGeometry, cols: Float32Slice, ld: number, channels: number, dst: Float32Slice): boolean {
+  const t = loaded();
+  if (t === null || !conv2dWasmAvailable()) return false;
+  const outPlane = g.outHeight * g.outWidth;
+  const rows = channels * g.kernelHeight * g.kernelWidth;
+  const planes = channels * g.inHeight * g.inWidth;
+  const mem = new Layout(t.exports.heapBase());
+  const geo = mem.take(GEOMETRY_FIELDS.length);
+  const colsAt = mem.take(rows * outPlane);
+  const dstAt = mem.take(planes);
+  const heap = heapOf(t, mem.end);
+  if (heap === null) return false;
+  writeGeometry(heap, geo, g);
+  const base = colsAt >> 2;
+  if (ld === outPlane) {
+    heap.set(cols.data.subarray(cols.offset, cols.offset + rows * outPlane), base);
+  } else {
+    for (let r = 0; r < rows; r++) heap.set(cols.data.subarray(cols.offset + r * ld, cols.offset + r * ld + outPlane), base + r * outPlane);
+  }
+  heap.set(dst.data.subarray(dst.offset, dst.offset + planes), dstAt >> 2);
+  t.exports.col2im(geo, colsAt, outPlane, channels, dstAt);
+  dst.data.set(heap.subarray(dstAt >> 2, (dstAt >> 2) + planes), dst.offset);
+  return true;
+}
