@@ -96,7 +96,8 @@ export function conv2dForward(x: Flat, w: Flat, bias: Flat | null, g: Conv2dGeom
 /**
  * The input gradient col2im(W_gᵀ · G) into `gx` (zero-filled, packed like the input) and the weight
  * gradient Σ G · colsᵀ into `gw`, each only when given; chunks as in conv2dForward, whose kept
- * columns the weight gradient reads (a pointwise kernel reads the input `x` instead).
+ * columns the weight gradient reads (a pointwise kernel reads the input `x` instead). With
+ * `accumulateWeights` the weight gradient adds onto what `gw` holds instead of overwriting it.
  */
 export function conv2dBackward(
   gy: Flat,
@@ -107,6 +108,7 @@ export function conv2dBackward(
   keptCols: FloatArray | null,
   gx: FloatArray | null,
   gw: FloatArray | null,
+  accumulateWeights = false,
 ): void {
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
@@ -155,7 +157,7 @@ export function conv2dBackward(
       if (gw !== null && cols !== null) {
         const colsOffset = pointwise ? (x?.offset ?? 0) + n0 * inImage + grp * groupPlanes : n0 * g.groups * taps * outPlane + grp * taps * width;
         const colsT: kernels.MatrixView = { data: cols, offset: colsOffset, ld: width, trans: true };
-        kernels.gemm(og, taps, width, gradRows, colsT, { data: gw, offset: grp * og * taps, ld: taps }, n0 > 0);
+        kernels.gemm(og, taps, width, gradRows, colsT, { data: gw, offset: grp * og * taps, ld: taps }, accumulateWeights || n0 > 0);
       }
     }
   }

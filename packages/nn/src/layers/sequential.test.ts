@@ -1,8 +1,12 @@
-import { ArgumentError, Generator, Tensor } from "@pico/core";
+import { ArgumentError, Generator, Tensor, noGrad } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { linear } from "../functional/linear.js";
+import { referenceCnn } from "../test-utils/reference-cnn.js";
 import { values } from "../test-utils/tensors.js";
+import { Conv2d } from "./conv2d.js";
+import { Flatten } from "./flatten.js";
 import { Linear } from "./linear.js";
+import { MaxPool2d } from "./max-pool2d.js";
 import { ReLU } from "./relu.js";
 import { Sequential } from "./sequential.js";
 
@@ -30,5 +34,88 @@ describe("Sequential", () => {
   it("an empty Sequential is the identity", () => {
     const x = Tensor.ones([2]);
     expect(new Sequential().forward(x)).toBe(x);
+  });
+});
+
+describe("Sequential fusion of Conv2d → ReLU → MaxPool2d", () => {
+  /** The names of the Functions that produced `t`, walking its graph. */
+  function functionsOf(t: Tensor): string[] {
+    const names: string[] = [];
+    const seen = new Set<unknown>();
+    const stack: unknown[] = [t];
+    while (stack.length > 0) {
+      const u = stack.pop();
+      if (!(u instanceof Tensor) || u.creator === null || seen.has(u.creator)) continue;
+      seen.add(u.creator);
+      names.push(u.creator.fn.name);
+      stack.push(...(u.creator.inputs ?? []));
+    }
+    return names.sort();
+  }
+
+  function withFusion<T>(enabled: boolean, f: () => T): T {
+    const previous = Sequential.fusion;
+    Sequential.fusion = enabled;
+    try {
+      return f();
+    } finally {
+      Sequential.fusion = previous;
+    }
+  }
+
+  /** Output, and every parameter's and the input's gradient, of sum(v · model(x)), as plain numbers. */
+  function run(model: Sequential, x: Tensor, fusion: boolean): { out: number[]; grads: number[][]; functions: string[] } {
+    return withFusion(fusion, () => {
+      model.zeroGrad();
+      x.zeroGrad();
+      const y = model.forward(x);
+      const functions = functionsOf(y);
+      y.mul(Tensor.randn(y.shape, { generator: new Generator(5) })).sum().backward();
+      return { out: values(y), grads: [x, ...model.parameters()].map((p) => values(p.grad!)), functions };
+    });
+  }
+
+  for (const mode of ["train", "eval"] as const) {
+    it(`the reference network gives the same bits fused and unfused (${mode} mode)`, () => {
+      const model = referenceCnn(new Generator(3));
+      model.train(mode === "train");
+      const x = Tensor.randn([6, 1, 28, 28], { generator: new Generator(4), requiresGrad: true });
+      const fused = run(model, x, true);
+      const plain = run(model, x, false);
+      expect(fused.functions.filter((f) => f === "Conv2dReluMaxPool2dFunction")).toHaveLength(2);
+      expect(plain.functions).not.toContain("Conv2dReluMaxPool2dFunction");
+      expect(fused.out).toEqual(plain.out);
+      fused.grads.forEach((g, i) => expect(g, `gradient ${i}`).toEqual(plain.grads[i]));
+      const probe = Tensor.randn([3, 1, 28, 28], { generator: new Generator(6) });
+      expect(values(noGrad(() => withFusion(true, () => model.forward(probe))))).toEqual(values(noGrad(() => withFusion(false, () => model.forward(probe)))));
+    });
+  }
+
+  it("fuses padded, strided, dilated, grouped convolutions and symmetric 'same' padding; leaves other runs alone", () => {
+    const generator = new Generator(8);
+    const x = Tensor.randn([2, 4, 11, 10], { generator, dtype: "float64", requiresGrad: true });
+    const conv = (options: ConstructorParameters<typeof Conv2d>[3]) => new Conv2d(4, 6, 3, { ...options, dtype: "float64", generator });
+    class MyReLU extends ReLU {}
+    const models: [Sequential, number][] = [
+      [new Sequential(conv({ padding: 1, stride: [2, 1], dilation: [1, 2], groups: 2 }), new ReLU(), new MaxPool2d(3, { stride: 1, padding: 1 })), 1],
+      [new Sequential(conv({ padding: "same" }), new ReLU(), new MaxPool2d(2), new Flatten()), 1],
+      [new Sequential(new Conv2d(4, 6, 2, { padding: "same", dtype: "float64", generator }), new ReLU(), new MaxPool2d(2)), 0],
+      [new Sequential(conv({}), new MyReLU(), new MaxPool2d(2)), 0],
+      [new Sequential(conv({}), new MaxPool2d(2), new ReLU()), 0],
+    ];
+    for (const [model, fusions] of models) {
+      const fused = run(model, x, true);
+      const plain = run(model, x, false);
+      expect(fused.functions.filter((f) => f === "Conv2dReluMaxPool2dFunction")).toHaveLength(fusions);
+      expect(fused.out).toEqual(plain.out);
+      fused.grads.forEach((g, i) => expect(g, `gradient ${i}`).toEqual(plain.grads[i]));
+    }
+  });
+
+  it("inputs the modules reject get the modules' errors", () => {
+    const model = new Sequential(new Conv2d(3, 4, 3), new ReLU(), new MaxPool2d(2, { padding: 1 }));
+    expect(() => model.forward(Tensor.randn([1, 2, 8, 8]))).toThrow("Conv2d: expected input with 3 channels [N, 3, H, W], but got shape [1, 2, 8, 8]");
+    expect(() => model.forward(Tensor.randn([1, 3, 2, 8]))).toThrow(/^Conv2d: input of height × width 2 × 8/);
+    expect(() => new Sequential(new Conv2d(3, 4, 3), new ReLU(), new MaxPool2d(5)).forward(Tensor.randn([1, 3, 6, 6]))).toThrow(/^MaxPool2d: input of height × width 4 × 4/);
   });
 });

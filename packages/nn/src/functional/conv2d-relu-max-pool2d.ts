@@ -1,0 +1,99 @@
+import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type FloatArray, type NDArray } from "@pico/core";
+import { isPointwise } from "../kernels/conv2d.js";
+import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward, imageColumnsSize } from "../kernels/conv2d-relu-max-pool2d.js";
+import type { Conv2dGeometry } from "../kernels/conv-geometry.js";
+import { flatData } from "../kernels/flat.js";
+import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
+import { conv2dGeometry, type Conv2dOptions } from "./conv2d.js";
+import type { Pool2dOptions } from "./max-pool2d.js";
+import type { IntPair } from "./pair.js";
+
+type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; cols: FloatArray | null };
+
+/**
+ * maxPool2d(relu(conv2d(x, weight, bias))) in one pass over the batch, one image at a time, without
+ * the batch's convolution or ReLU output: same values and gradients as the three operators.
+ */
+export class Conv2dReluMaxPool2dFunction extends Function {
+  static override forward(
+    ctx: FusedContext,
+    x: NDArray,
+    weight: NDArray,
+    bias: NDArray | null,
+    convOptions: Conv2dOptions = {},
+    poolKernel: IntPair = 2,
+    poolOptions: Pool2dOptions = {},
+  ): NDArray {
+    const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, convOptions);
+    const pool = pool2dGeometry("conv2dReluMaxPool2d", [g.batch, g.outChannels, g.outHeight, g.outWidth], poolKernel, poolOptions);
+    const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
+    const out = kernels.create(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
+    const needsGrad = ctx.needsInputGrad[0] === true || ctx.needsInputGrad[1] === true || ctx.needsInputGrad[2] === true;
+    const argmax = needsGrad ? new Int32Array(out.size) : null;
+    // As in conv2d: the weight gradient needs the columns again, and keeping them is cheaper than a second im2col.
+    const keptCols = ctx.needsInputGrad[1] && !isPointwise(g) ? kernels.allocate(dtype, g.batch * imageColumnsSize(g)) : null;
+    conv2dReluMaxPool2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, pool, out.data, argmax, keptCols);
+    if (argmax !== null) {
+      ctx.geometry = g;
+      ctx.pool = pool;
+      ctx.argmax = argmax;
+      ctx.cols = keptCols;
+      ctx.saveForBackward(x, weight);
+    }
+    return out;
+  }
+
+  static override backward(ctx: FusedContext, gy: NDArray): (NDArray | null)[] {
+    const [x, weight] = ctx.savedTensors as [NDArray, NDArray];
+    const g = ctx.geometry;
+    const dtype = kernels.dtypeOf(gy);
+    const gx = ctx.needsInputGrad[0] ? kernels.create(dtype, x.shape) : null;
+    const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
+    const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
+    const input = gw !== null && isPointwise(g) ? flatData(x, dtype) : null;
+    conv2dReluMaxPool2dBackward(
+      flatData(gy, dtype),
+      ctx.argmax,
+      flatData(weight, dtype),
+      input,
+      g,
+      ctx.pool,
+      ctx.cols,
+      gx === null ? null : gx.data,
+      gw === null ? null : gw.data,
+      gb === null ? null : gb.data,
+    );
+    return [gx, gw, gb, null, null, null];
+  }
+}
+
+/**
+ * maxPool2d(relu(conv2d(input, weight, bias, convOptions)), poolKernel, poolOptions), fused: the
+ * convolution of each image is pooled while it is still in cache. Shapes and options as conv2d and
+ * maxPool2d; input [N, C, H, W] (or unbatched [C, H, W]).
+ */
+export function conv2dReluMaxPool2d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  convOptions: Conv2dOptions = {},
+  poolKernel: IntPair = 2,
+  poolOptions: Pool2dOptions = {},
+): Tensor {
+  const op = "conv2dReluMaxPool2d";
+  if (!(input instanceof Tensor)) throw new ArgumentError(`${op}: input must be a Tensor, but got ${typeof input}`);
+  if (!(weight instanceof Tensor)) throw new ArgumentError(`${op}: weight must be a Tensor, but got ${typeof weight}`);
+  if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`${op}: bias must be a Tensor or null, but got ${typeof bias}`);
+  if (input.ndim === 3) {
+    const groups = convOptions.groups ?? 1;
+    const expected = weight.ndim === 4 && Number.isInteger(groups) && groups >= 1 ? weight.shape[1]! * groups : input.shape[0];
+    if (input.shape[0] !== expected) {
+      throw new ShapeError(
+        `${op}: expected unbatched input with ${expected} channels [${expected}, H, W] (weight ${formatShape(weight.shape)}, groups ${groups}), ` +
+          `but got shape ${formatShape(input.shape)}`,
+      );
+    }
+    return Conv2dReluMaxPool2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, convOptions, poolKernel, poolOptions).squeeze(0);
+  }
+  return Conv2dReluMaxPool2dFunction.apply(input, weight, bias ?? null, convOptions, poolKernel, poolOptions);
+}

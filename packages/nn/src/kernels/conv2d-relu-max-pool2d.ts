@@ -1,0 +1,184 @@
+import { kernels, type FloatArray } from "@pico/core";
+import { conv2dBackward, conv2dBackwardBias, conv2dForward, isPointwise, type Flat } from "./conv2d.js";
+import type { Conv2dGeometry } from "./conv-geometry.js";
+import type { Pool2dGeometry } from "./pool-geometry.js";
+import { scratch } from "./scratch.js";
+
+/** Elements of one image's im2col columns (all groups), the per-image stride of the kept columns. */
+export function imageColumnsSize(g: Conv2dGeometry): number {
+  return g.inChannels * g.kernelHeight * g.kernelWidth * g.outHeight * g.outWidth;
+}
+
+/**
+ * out[N, outC, pH, pW] = maxPool(relu(conv2d(x))) image by image: each image's convolution lands in a
+ * scratch buffer that stays in cache, and is pooled from there; the batch's convolution output is
+ * never materialised. `pool` describes one image's pooling (its batch is ignored). argmax (when given)
+ * receives, per pooled output, the index into its image's convolution output [outC, oH, oW] of the
+ * window's first maximum when that maximum is > 0, else −1 (the output is 0 and no gradient flows).
+ * With `keptCols` (N · imageColumnsSize elements) each image's columns stay there for the backward pass.
+ */
+export function conv2dReluMaxPool2dForward(
+  x: Flat,
+  w: Flat,
+  bias: Flat | null,
+  g: Conv2dGeometry,
+  pool: Pool2dGeometry,
+  out: FloatArray,
+  argmax: Int32Array | null,
+  keptCols: FloatArray | null,
+): void {
+  const image: Conv2dGeometry = { ...g, batch: 1 };
+  const inImage = g.inChannels * g.inHeight * g.inWidth;
+  const convImage = g.outChannels * g.outHeight * g.outWidth;
+  const pooledImage = g.outChannels * pool.outHeight * pool.outWidth;
+  const colsImage = imageColumnsSize(g);
+  const conv = scratch("conv2dReluMaxPool2d.conv", kernels.dtypeOf(out), convImage);
+  for (let n = 0; n < g.batch; n++) {
+    const cols = keptCols === null ? null : keptCols.subarray(n * colsImage, (n + 1) * colsImage);
+    conv2dForward({ data: x.data, offset: x.offset + n * inImage }, w, bias, image, 1, conv, cols);
+    if (pool.kernelHeight === 2 && pool.kernelWidth === 2 && pool.padHeight === 0 && pool.padWidth === 0) {
+      reluMaxPool2x2(conv, g.outChannels, pool, out, n * pooledImage, argmax);
+    } else {
+      reluMaxPool(conv, g.outChannels, pool, out, n * pooledImage, argmax);
+    }
+  }
+}
+
+/**
+ * Max over each window of max(v, 0), into `out` from `outOffset`: starting from 0 and taking only
+ * strictly greater values picks the same output and the same first maximum as max-pooling relu(v)
+ * (NaN included, which relu maps to 0); a window with nothing > 0 gets index −1.
+ */
+function reluMaxPool(src: FloatArray, channels: number, g: Pool2dGeometry, out: FloatArray, outOffset: number, argmax: Int32Array | null): void {
+  const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
+  const { padHeight: pH, padWidth: pW, outHeight: oH, outWidth: oW } = g;
+  let o = outOffset;
+  for (let c = 0; c < channels; c++) {
+    const base = c * H * W;
+    for (let oh = 0; oh < oH; oh++) {
+      const hs = oh * sH - pH;
+      const h0 = hs < 0 ? 0 : hs;
+      const h1 = hs + kH > H ? H : hs + kH;
+      for (let ow = 0; ow < oW; ow++, o++) {
+        const ws = ow * sW - pW;
+        const w0 = ws < 0 ? 0 : ws;
+        const w1 = ws + kW > W ? W : ws + kW;
+        let best = 0;
+        let bestIndex = -1;
+        for (let ih = h0; ih < h1; ih++) {
+          const row = base + ih * W;
+          for (let iw = w0; iw < w1; iw++) {
+            const v = src[row + iw]!;
+            if (v > best) {
+              best = v;
+              bestIndex = row + iw;
+            }
+          }
+        }
+        out[o] = best;
+        if (argmax !== null) argmax[o] = bestIndex;
+      }
+    }
+  }
+}
+
+/** reluMaxPool for the common 2×2 window without padding: four loads per window, no bounds arithmetic. */
+function reluMaxPool2x2(src: FloatArray, channels: number, g: Pool2dGeometry, out: FloatArray, outOffset: number, argmax: Int32Array | null): void {
+  const { inHeight: H, inWidth: W, strideHeight: sH, strideWidth: sW, outHeight: oH, outWidth: oW } = g;
+  let o = outOffset;
+  for (let c = 0; c < channels; c++) {
+    for (let oh = 0; oh < oH; oh++) {
+      const row0 = c * H * W + oh * sH * W;
+      const row1 = row0 + W;
+      if (argmax === null) {
+        for (let ow = 0; ow < oW; ow++, o++) {
+          const i0 = row0 + ow * sW;
+          const i2 = row1 + ow * sW;
+          let best = 0;
+          let v = src[i0]!;
+          if (v > best) best = v;
+          v = src[i0 + 1]!;
+          if (v > best) best = v;
+          v = src[i2]!;
+          if (v > best) best = v;
+          v = src[i2 + 1]!;
+          if (v > best) best = v;
+          out[o] = best;
+        }
+        continue;
+      }
+      for (let ow = 0; ow < oW; ow++, o++) {
+        const i0 = row0 + ow * sW;
+        const i2 = row1 + ow * sW;
+        let best = 0;
+        let bestIndex = -1;
+        let v = src[i0]!;
+        if (v > best) {
+          best = v;
+          bestIndex = i0;
+        }
+        v = src[i0 + 1]!;
+        if (v > best) {
+          best = v;
+          bestIndex = i0 + 1;
+        }
+        v = src[i2]!;
+        if (v > best) {
+          best = v;
+          bestIndex = i2;
+        }
+        v = src[i2 + 1]!;
+        if (v > best) {
+          best = v;
+          bestIndex = i2 + 1;
+        }
+        out[o] = best;
+        argmax[o] = bestIndex;
+      }
+    }
+  }
+}
+
+/**
+ * The gradients of conv2dReluMaxPool2dForward, image by image: the pooled output gradient goes to
+ * each window's recorded arg-max (none for −1) in a per-image scratch of the convolution output's
+ * gradient, from which the convolution's input gradient (into `gx`, zero-filled, packed like the
+ * input), weight gradient (`gw`, accumulated over images) and bias gradient (`gb`, zero-filled)
+ * follow, each only when given. `x` is read only by a pointwise kernel's weight gradient.
+ */
+export function conv2dReluMaxPool2dBackward(
+  gy: Flat,
+  argmax: Int32Array,
+  w: Flat,
+  x: Flat | null,
+  g: Conv2dGeometry,
+  pool: Pool2dGeometry,
+  keptCols: FloatArray | null,
+  gx: FloatArray | null,
+  gw: FloatArray | null,
+  gb: FloatArray | null,
+): void {
+  const image: Conv2dGeometry = { ...g, batch: 1 };
+  const inImage = g.inChannels * g.inHeight * g.inWidth;
+  const convImage = g.outChannels * g.outHeight * g.outWidth;
+  const pooledImage = g.outChannels * pool.outHeight * pool.outWidth;
+  const colsImage = imageColumnsSize(g);
+  const pointwise = isPointwise(g);
+  const grad = scratch("conv2dReluMaxPool2d.gradConv", kernels.dtypeOf(gx ?? gw ?? gb ?? gy.data), convImage);
+  const gradFlat: Flat = { data: grad, offset: 0 };
+  for (let n = 0; n < g.batch; n++) {
+    grad.fill(0, 0, convImage);
+    const start = n * pooledImage;
+    for (let o = start; o < start + pooledImage; o++) {
+      const i = argmax[o]!;
+      if (i >= 0) grad[i] = grad[i]! + gy.data[gy.offset + o]!;
+    }
+    if (gx !== null || gw !== null) {
+      const cols = keptCols === null ? null : keptCols.subarray(n * colsImage, (n + 1) * colsImage);
+      const input = pointwise && x !== null ? { data: x.data, offset: x.offset + n * inImage } : null;
+      const gxImage = gx === null ? null : gx.subarray(n * inImage, (n + 1) * inImage);
+      conv2dBackward(gradFlat, w, input, image, 1, cols, gxImage, gw, n > 0);
+    }
+    if (gb !== null) conv2dBackwardBias(gradFlat, image, gb);
+  }
+}
