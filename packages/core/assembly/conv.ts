@@ -215,7 +215,8 @@ export function conv2dForward(
 
 /**
  * Gradients of Σ out · gy for `count` images: gx (count images, zero-filled by the caller) += col2im(W_gᵀ · G),
- * gw += Σ G · colsᵀ, gb += Σ G; each pointer 0 when not wanted. Chunks as in conv2dForward; the
+ * gw += Σ cols · Gᵀ, the weight gradient transposed per group ([groups, C/g·kH·kW, outC/g]: packing
+ * the few rows of G costs far less than packing the columns), gb += Σ G; each pointer 0 when not wanted. Chunks as in conv2dForward; the
  * columns are recomputed from x (cheaper than keeping them). A chunk's output gradient is gathered
  * into `gbuf` [outC, chunk·oH·oW] unless it is one image. `dcols` holds W_gᵀ · G [C/g·kH·kW, chunk·oH·oW].
  * `cols` and `gy` must be followed by 32 readable bytes.
@@ -265,7 +266,7 @@ export function conv2dBackward(
         for (let i = 0; i < nb; i++) {
           im2col(geo, x + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2), cg, cols + (<usize>(i * outPlane) << 2), width);
         }
-        gemmRows(0, og, taps, width, gradRows, width, false, cols, width, true, gw + (<usize>(grp * og * taps) << 2), taps, true, work);
+        gemmRows(0, taps, og, width, cols, width, false, gradRows, width, true, gw + (<usize>(grp * taps * og) << 2), og, true, work);
       }
       if (gx != 0) {
         gemmRows(0, taps, width, og, weights, taps, true, gradRows, width, false, dcols, width, false, work);

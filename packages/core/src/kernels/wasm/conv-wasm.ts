@@ -223,7 +223,7 @@ export interface Conv2dWasmGrads {
 
 /**
  * The gradients of Σ out · gradOut for conv2dForwardWasm (before any ReLU): input = col2im(Wᵀ · G),
- * weight = Σ G · colsᵀ, bias = Σ G, written into `grads`. The columns are recomputed from x in the
+ * weight = Σ G · colsᵀ (summed transposed in the module), bias = Σ G, written into `grads`. The columns are recomputed from x in the
  * module (x is not needed when only the input or bias gradient is asked for: pass null). Returns
  * false, having written nothing, where conv2dWasmAvailable() is false or the memory cannot grow.
  */
@@ -263,7 +263,7 @@ export function conv2dBackwardWasm(
   const colsAt = wantX ? mem.take(s.taps * width, TAIL) : 0;
   const dcolsAt = wantGx ? mem.take(s.taps * width) : 0;
   const gbufAt = chunk > 1 ? mem.take(g.outChannels * width, TAIL) : 0;
-  const workAt = mem.take(0, Math.max(e.workBytes(s.og, s.taps, width), e.workBytes(s.taps, width, s.og)));
+  const workAt = mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og)));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
   writeGeometry(heap, geo, g);
@@ -282,7 +282,17 @@ export function conv2dBackwardWasm(
     e.conv2dBackward(geo, count, xAt, wAt, gyAt, gxAt, gwAt, gbAt, chunk, colsAt, dcolsAt, gbufAt, workAt);
     if (grads.input !== null) grads.input.data.set(heap.subarray(gxAt >> 2, (gxAt >> 2) + count * s.inImage), grads.input.offset + n0 * s.inImage);
   }
-  if (grads.weight !== null) grads.weight.data.set(heap.subarray(gwAt >> 2, (gwAt >> 2) + wSize), grads.weight.offset);
+  if (grads.weight !== null) {
+    // The module accumulates each group's gradient transposed, [C/g·kH·kW, outC/g].
+    const gw = grads.weight.data;
+    for (let grp = 0; grp < g.groups; grp++) {
+      const from = (gwAt >> 2) + grp * s.taps * s.og;
+      for (let o = 0; o < s.og; o++) {
+        const to = grads.weight.offset + (grp * s.og + o) * s.taps;
+        for (let p = 0; p < s.taps; p++) gw[to + p] = heap[from + p * s.og + o]!;
+      }
+    }
+  }
   if (grads.bias !== null) grads.bias.data.set(heap.subarray(gbAt >> 2, (gbAt >> 2) + g.outChannels), grads.bias.offset);
   return true;
 }
