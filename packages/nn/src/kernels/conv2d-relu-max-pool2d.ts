@@ -14,7 +14,8 @@ export function imageColumnsSize(g: Conv2dGeometry): number {
  * scratch buffer that stays in cache, and is pooled from there; the batch's convolution output is
  * never materialised. `pool` describes one image's pooling (its batch is ignored). argmax (when given)
  * receives, per pooled output, the index into its image's convolution output [outC, oH, oW] of the
- * window's first maximum when that maximum is > 0, else −1 (the output is 0 and no gradient flows).
+ * window's first maximum when that maximum is > 0, else outC·oH·oW, one past the end (the output is
+ * 0 and no gradient flows: backward adds it to a spare slot instead of testing every index).
  * With `keptCols` (N · imageColumnsSize elements) each image's columns stay there for the backward pass.
  */
 export function conv2dReluMaxPool2dForward(
@@ -49,10 +50,11 @@ export function conv2dReluMaxPool2dForward(
 /**
  * Max over each window of max(v, 0), into `out` from `outOffset`: starting from 0 and taking only
  * strictly greater values picks the same output and the same first maximum as max-pooling relu(v)
- * (NaN included, which relu maps to 0); a window with nothing > 0 gets index −1.
+ * (NaN included, which relu maps to 0); a window with nothing > 0 gets index channels·H·W.
  */
 function reluMaxPool(src: FloatArray, channels: number, g: Pool2dGeometry, out: FloatArray, outOffset: number, argmax: Int32Array | null): void {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
+  const none = channels * H * W;
   const { padHeight: pH, padWidth: pW, outHeight: oH, outWidth: oW } = g;
   let o = outOffset;
   for (let c = 0; c < channels; c++) {
@@ -66,7 +68,7 @@ function reluMaxPool(src: FloatArray, channels: number, g: Pool2dGeometry, out: 
         const w0 = ws < 0 ? 0 : ws;
         const w1 = ws + kW > W ? W : ws + kW;
         let best = 0;
-        let bestIndex = -1;
+        let bestIndex = none;
         for (let ih = h0; ih < h1; ih++) {
           const row = base + ih * W;
           for (let iw = w0; iw < w1; iw++) {
@@ -103,6 +105,7 @@ function reluMaxPool2x2Float32(
 ): void {
   const { inHeight: H, inWidth: W, strideHeight: sH, strideWidth: sW, outHeight: oH, outWidth: oW } = g;
   const lastRow = W - 1;
+  const none = channels * H * W;
   let o = outOffset;
   for (let c = 0; c < channels; c++) {
     for (let oh = 0; oh < oH; oh++) {
@@ -124,14 +127,14 @@ function reluMaxPool2x2Float32(
         t = top - bottom;
         const m = top - (t & (t >> 31));
         if (m > INFINITY_BITS) {
-          reluMaxPoolWindow(src, W, i0, out, o, argmax);
+          reluMaxPoolWindow(src, W, i0, none, out, o, argmax);
           continue;
         }
         outBits[o] = m;
         if (argmax !== null) {
-          // Offset of the first of a, b, d, e equal to m (0, 1, W, W + 1); −1 when m is 0 (nothing > 0).
-          const k = +(a !== m) * (1 + +(b !== m) * (lastRow + +(d !== m)));
-          argmax[o] = (i0 + k) | -+(m === 0);
+          // Offset of the first of a, b, d, e equal to m (0, 1, W, W + 1); `none` when m is 0 (nothing > 0).
+          const index = i0 + +(a !== m) * (1 + +(b !== m) * (lastRow + +(d !== m)));
+          argmax[o] = index + +(m === 0) * (none - index);
         }
       }
     }
@@ -146,9 +149,9 @@ function intView(a: Float32Array): Int32Array {
 }
 
 /** One 2×2 window at `i0` (rows `W` apart) as reluMaxPool scans it. */
-function reluMaxPoolWindow(src: Float32Array, W: number, i0: number, out: Float32Array, o: number, argmax: Int32Array | null): void {
+function reluMaxPoolWindow(src: Float32Array, W: number, i0: number, none: number, out: Float32Array, o: number, argmax: Int32Array | null): void {
   let best = 0;
-  let bestIndex = -1;
+  let bestIndex = none;
   for (const i of [i0, i0 + 1, i0 + W, i0 + W + 1]) {
     const v = src[i]!;
     if (v > best) {
@@ -162,7 +165,7 @@ function reluMaxPoolWindow(src: Float32Array, W: number, i0: number, out: Float3
 
 /**
  * The gradients of conv2dReluMaxPool2dForward, image by image: the pooled output gradient goes to
- * each window's recorded arg-max (none for −1) in a per-image scratch of the convolution output's
+ * each window's recorded arg-max (or the spare slot past the end) in a per-image scratch of the convolution output's
  * gradient, from which the convolution's input gradient (into `gx`, zero-filled, packed like the
  * input), weight gradient (`gw`, accumulated over images) and bias gradient (`gb`, zero-filled)
  * follow, each only when given. `x` is read only by a pointwise kernel's weight gradient.
@@ -185,14 +188,14 @@ export function conv2dReluMaxPool2dBackward(
   const pooledImage = g.outChannels * pool.outHeight * pool.outWidth;
   const colsImage = imageColumnsSize(g);
   const pointwise = isPointwise(g);
-  const grad = scratch("conv2dReluMaxPool2d.gradConv", kernels.dtypeOf(gx ?? gw ?? gb ?? gy.data), convImage);
+  const grad = scratch("conv2dReluMaxPool2d.gradConv", kernels.dtypeOf(gx ?? gw ?? gb ?? gy.data), convImage + 1);
   const gradFlat: Flat = { data: grad, offset: 0 };
   for (let n = 0; n < g.batch; n++) {
-    grad.fill(0, 0, convImage);
+    grad.fill(0, 0, convImage + 1);
     const start = n * pooledImage;
     for (let o = start; o < start + pooledImage; o++) {
       const i = argmax[o]!;
-      if (i >= 0) grad[i] = grad[i]! + gy.data[gy.offset + o]!;
+      grad[i] = grad[i]! + gy.data[gy.offset + o]!;
     }
     if (gx !== null || gw !== null) {
       const cols = keptCols === null ? null : keptCols.subarray(n * colsImage, (n + 1) * colsImage);
