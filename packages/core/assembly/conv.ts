@@ -161,11 +161,13 @@ function reluInPlace(x: usize, count: i32): void {
  * [C/g·kH·kW, chunk·oH·oW] and one GEMM reads it in place. A chunk of one image is written straight
  * into `out`; a wider one goes through `y` [outC/g, chunk·oH·oW]. `bias` 0 means none. `work` is the
  * GEMM's scratch, at least workBytes(outC/g, chunk·oH·oW, C/g·kH·kW) bytes; `cols` must be followed
- * by 32 readable bytes (the GEMM may read a row's tail past its end).
+ * by 32 readable bytes (the GEMM may read a row's tail past its end). With `pool`, each chunk's
+ * convolution goes to `conv` [chunk, outC, oH, oW] instead, and `out` receives maxPool2x2(relu(·))
+ * [count, outC, oH/2, oW/2] (see reluMaxPool2x2), with the arg-max indices at `argmax` unless it is 0.
  */
 export function conv2dForward(
   geo: usize, count: i32, x: usize, w: usize, bias: usize, out: usize,
-  chunk: i32, relu: bool, cols: usize, y: usize, work: usize,
+  chunk: i32, relu: bool, cols: usize, y: usize, work: usize, pool: bool, conv: usize, argmax: usize,
 ): void {
   const g = changetype<Geometry>(geo);
   const O = g.outChannels, G = g.groups;
@@ -175,16 +177,19 @@ export function conv2dForward(
   const outPlane = g.outHeight * g.outWidth;
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
+  const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
   for (let n0 = 0; n0 < count; n0 += chunk) {
     const nb = min(chunk, count - n0);
     const width = nb * outPlane;
+    // Where image n0 + i of this chunk has its convolution output: at i·outC·oH·oW from `dst0`.
+    const dst0 = pool ? conv : out + (<usize>(n0 * O * outPlane) << 2);
     for (let grp = 0; grp < G; grp++) {
       for (let i = 0; i < nb; i++) {
         im2col(geo, x + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2), cg, cols + (<usize>(i * outPlane) << 2), width);
       }
       const weights = w + (<usize>(grp * og * taps) << 2);
       if (nb == 1) {
-        const dst = out + (<usize>((n0 * O + grp * og) * outPlane) << 2);
+        const dst = dst0 + (<usize>(grp * og * outPlane) << 2);
         if (bias != 0) {
           for (let o = 0; o < og; o++) {
             const v = f32x4.splat(load<f32>(bias + (<usize>(grp * og + o) << 2)));
@@ -202,14 +207,52 @@ export function conv2dForward(
         const shift = f32x4.splat(bias == 0 ? 0 : load<f32>(bias + (<usize>(grp * og + o) << 2)));
         for (let i = 0; i < nb; i++) {
           const src = y + (<usize>(o * width + i * outPlane) << 2);
-          const dst = out + (<usize>(((n0 + i) * O + grp * og + o) * outPlane) << 2);
+          const dst = dst0 + (<usize>((i * O + grp * og + o) * outPlane) << 2);
           let q = 0;
           for (; q + 4 <= outPlane; q += 4) v128.store(dst + (<usize>q << 2), f32x4.add(v128.load(src + (<usize>q << 2)), shift));
           for (; q < outPlane; q++) store<f32>(dst + (<usize>q << 2), load<f32>(src + (<usize>q << 2)) + f32x4.extract_lane(shift, 0));
         }
       }
     }
-    if (relu) reluInPlace(out + (<usize>(n0 * O * outPlane) << 2), nb * O * outPlane);
+    if (pool) {
+      for (let i = 0; i < nb; i++) {
+        const at = <usize>((n0 + i) * pooledImage) << 2;
+        reluMaxPool2x2(conv + (<usize>(i * O * outPlane) << 2), O, g.outHeight, g.outWidth, out + at, argmax == 0 ? 0 : argmax + at);
+      }
+    } else if (relu) {
+      reluInPlace(dst0, nb * O * outPlane);
+    }
+  }
+}
+
+/**
+ * out[c, i, j] = max(0, the 2×2 window at (2i, 2j) of src [channels, H, W]) for i < H/2, j < W/2
+ * (floor); argmax (unless 0) gets the index into src of the window's first strictly positive maximum,
+ * scanning row by row, or −1 when nothing in the window is > 0 (no gradient flows there).
+ */
+function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, argmax: usize): void {
+  const pH = H >> 1, pW = W >> 1;
+  let o: usize = 0;
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < pH; i++) {
+      let at = c * H * W + 2 * i * W;
+      for (let j = 0; j < pW; j++) {
+        let best: f32 = 0;
+        let index = -1;
+        let v = load<f32>(src + (<usize>at << 2));
+        if (v > best) { best = v; index = at; }
+        v = load<f32>(src + (<usize>(at + 1) << 2));
+        if (v > best) { best = v; index = at + 1; }
+        v = load<f32>(src + (<usize>(at + W) << 2));
+        if (v > best) { best = v; index = at + W; }
+        v = load<f32>(src + (<usize>(at + W + 1) << 2));
+        if (v > best) { best = v; index = at + W + 1; }
+        store<f32>(out + (o << 2), best);
+        if (argmax != 0) store<i32>(argmax + (o << 2), index);
+        o++;
+        at += 2;
+      }
+    }
   }
 }
 
@@ -219,11 +262,14 @@ export function conv2dForward(
  * the few rows of G costs far less than packing the columns), gb += Σ G; each pointer 0 when not wanted. Chunks as in conv2dForward; the
  * columns are recomputed from x (cheaper than keeping them). A chunk's output gradient is gathered
  * into `gbuf` [outC, chunk·oH·oW] unless it is one image. `dcols` holds W_gᵀ · G [C/g·kH·kW, chunk·oH·oW].
- * `cols` and `gy` must be followed by 32 readable bytes.
+ * `cols` and `gy` must be followed by 32 readable bytes. With `argmax` (not 0), `gy` is instead the
+ * gradient of conv2dForward's pooled output [count, outC, oH/2, oW/2] and `argmax` its arg-max indices:
+ * each entry goes to the convolution output it came from (none for an index outside the image's
+ * [outC, oH, oW], such as −1), gathered in `gbuf`.
  */
 export function conv2dBackward(
   geo: usize, count: i32, x: usize, w: usize, gy: usize, gx: usize, gw: usize, gb: usize,
-  chunk: i32, cols: usize, dcols: usize, gbuf: usize, work: usize,
+  chunk: i32, cols: usize, dcols: usize, gbuf: usize, work: usize, argmax: usize,
 ): void {
   const g = changetype<Geometry>(geo);
   const O = g.outChannels, G = g.groups;
@@ -237,7 +283,23 @@ export function conv2dBackward(
     const nb = min(chunk, count - n0);
     const width = nb * outPlane;
     let grad: usize;
-    if (nb == 1) {
+    if (argmax != 0) {
+      grad = gbuf;
+      memory.fill(gbuf, 0, <usize>(O * width) << 2);
+      const pooledPlane = (g.outHeight >> 1) * (g.outWidth >> 1);
+      for (let i = 0; i < nb; i++) {
+        for (let o = 0; o < O; o++) {
+          const from = <usize>(((n0 + i) * O + o) * pooledPlane) << 2;
+          const row = gbuf + (<usize>(o * width + i * outPlane - o * outPlane) << 2);
+          for (let q = 0; q < pooledPlane; q++) {
+            const index = load<i32>(argmax + from + (<usize>q << 2));
+            if (<u32>index >= <u32>(O * outPlane)) continue;
+            const at = row + (<usize>index << 2);
+            store<f32>(at, load<f32>(at) + load<f32>(gy + from + (<usize>q << 2)));
+          }
+        }
+      }
+    } else if (nb == 1) {
       grad = gy + (<usize>(n0 * O * outPlane) << 2);
     } else {
       grad = gbuf;

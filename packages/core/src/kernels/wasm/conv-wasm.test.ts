@@ -118,6 +118,56 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
     }
   }
 
+  for (const t of [cases[0]!, cases[1]!, cases[3]!, { ...cases[2]!, n: 3, h: 10 }]) {
+    it(`x=[${t.n},${t.c},${t.h},${t.w}] o=${t.o} g=${t.groups}: reluMaxPool2x2 pools the ReLU'd output with the first maximum's index, and its backward routes through it`, () => {
+      const g = geometry(t);
+      const plane = g.outHeight * g.outWidth;
+      const pH = g.outHeight >> 1;
+      const pW = g.outWidth >> 1;
+      const x = random(g.batch * g.inChannels * g.inHeight * g.inWidth);
+      const w = random(g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth);
+      const b = random(g.outChannels);
+      const conv = new Float32Array(g.batch * g.outChannels * plane);
+      conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: conv, offset: 0 });
+      const pooledSize = g.batch * g.outChannels * pH * pW;
+      const expected = new Float64Array(pooledSize);
+      const expectedIndex = new Int32Array(pooledSize);
+      for (let n = 0, o = 0; n < g.batch; n++) for (let c = 0; c < g.outChannels; c++) for (let i = 0; i < pH; i++) for (let j = 0; j < pW; j++, o++) {
+        let best = 0;
+        let index = -1;
+        for (const [di, dj] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+          const at = (c * g.outHeight + 2 * i + di) * g.outWidth + 2 * j + dj;
+          if (conv[n * g.outChannels * plane + at]! > best) [best, index] = [conv[n * g.outChannels * plane + at]!, at];
+        }
+        expected[o] = best;
+        expectedIndex[o] = index;
+      }
+      for (const chunk of [1, 3]) {
+        const pooled = new Float32Array(pooledSize).fill(Number.NaN);
+        const argmax = new Int32Array(pooledSize).fill(-7);
+        expect(conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: pooled, offset: 0 }, { chunk, reluMaxPool2x2: true, argmax })).toBe(true);
+        expectClose(pooled, expected, "pooled");
+        expect(Array.from(argmax)).toEqual(Array.from(expectedIndex));
+
+        const gyPooled = random(pooledSize);
+        const gyFull = new Float32Array(conv.length);
+        for (let o = 0; o < pooledSize; o++) {
+          if (expectedIndex[o]! < 0) continue;
+          const at = Math.floor(o / (g.outChannels * pH * pW)) * g.outChannels * plane + expectedIndex[o]!;
+          gyFull[at] = gyFull[at]! + gyPooled[o]!;
+        }
+        const want = { input: new Float32Array(x.length), weight: new Float32Array(w.length), bias: new Float32Array(b.length) };
+        const got = { input: new Float32Array(x.length), weight: new Float32Array(w.length), bias: new Float32Array(b.length) };
+        const slices = (r: typeof want) => ({ input: { data: r.input, offset: 0 }, weight: { data: r.weight, offset: 0 }, bias: { data: r.bias, offset: 0 } });
+        conv2dBackwardWasm(g, { data: gyFull, offset: 0 }, { data: x, offset: 0 }, { data: w, offset: 0 }, slices(want), { chunk });
+        expect(conv2dBackwardWasm(g, { data: gyPooled, offset: 0 }, { data: x, offset: 0 }, { data: w, offset: 0 }, slices(got), { chunk, argmax })).toBe(true);
+        expectClose(got.input, Float64Array.from(want.input), "pooled gradInput");
+        expectClose(got.weight, Float64Array.from(want.weight), "pooled gradWeight");
+        expectClose(got.bias, Float64Array.from(want.bias), "pooled gradBias");
+      }
+    });
+  }
+
   it("im2colWasm and col2imWasm are adjoint and lay rows ld apart", () => {
     const g = geometry({ n: 1, c: 2, h: 7, w: 6, o: 1, groups: 1, k: [3, 2], s: [2, 1], p: [1, 1], d: [1, 2] });
     const plane = g.outHeight * g.outWidth;

@@ -39,14 +39,38 @@ export interface Conv2dWasmOptions {
   chunk?: number;
 }
 
+export interface Conv2dWasmForwardOptions extends Conv2dWasmOptions {
+  /** Apply max(·, 0) to the output. */
+  relu?: boolean;
+  /**
+   * Fuse ReLU and a 2×2 max-pool with stride 2 (floor): `out` receives maxPool2x2(relu(conv))
+   * [N, outC, oH/2, oW/2]; the convolution output itself is never written out.
+   */
+  reluMaxPool2x2?: boolean;
+  /**
+   * With reluMaxPool2x2, receives per pooled output (packed like it, from index 0) the index into its
+   * image's convolution output [outC, oH, oW] of the window's first maximum, row by row, when that
+   * maximum is > 0, else −1: what conv2dBackwardWasm's `argmax` option reads.
+   */
+  argmax?: Int32Array | null;
+}
+
+export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
+  /** `gradOut` is the gradient of a reluMaxPool2x2 forward's pooled output, and these its arg-max indices. */
+  argmax?: Int32Array | null;
+}
+
 /** What assembly/conv.ts exports besides the GEMM. */
 interface ConvExports extends GemmExports {
   im2col(geo: number, src: number, channels: number, cols: number, ld: number): void;
   col2im(geo: number, cols: number, ld: number, channels: number, dst: number): void;
-  conv2dForward(geo: number, count: number, x: number, w: number, bias: number, out: number, chunk: number, relu: number, cols: number, y: number, work: number): void;
+  conv2dForward(
+    geo: number, count: number, x: number, w: number, bias: number, out: number,
+    chunk: number, relu: number, cols: number, y: number, work: number, pool: number, conv: number, argmax: number,
+  ): void;
   conv2dBackward(
     geo: number, count: number, x: number, w: number, gy: number, gx: number, gw: number, gb: number,
-    chunk: number, cols: number, dcols: number, gbuf: number, work: number,
+    chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number,
   ): void;
   memory: WasmMemory;
 }
@@ -163,6 +187,8 @@ function sliceOf(g: Conv2dWasmGeometry, chunk: number, imageFloats: number): num
   return Math.min(g.batch, chunks * chunk);
 }
 
+const pooledImage = (g: Conv2dWasmGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
+
 const usable = (g: Conv2dWasmGeometry): boolean => g.batch > 0 && g.outHeight > 0 && g.outWidth > 0;
 
 /**
@@ -177,14 +203,17 @@ export function conv2dForwardWasm(
   weight: Float32Slice,
   bias: Float32Slice | null,
   out: Float32Slice,
-  options: Conv2dWasmOptions & { relu?: boolean } = {},
+  options: Conv2dWasmForwardOptions = {},
 ): boolean {
   const t = loaded();
   if (t === null || !conv2dWasmAvailable()) return false;
   if (!usable(g)) return true;
   const s = sizes(g);
   const chunk = chunkOf(g, s, options);
-  const slice = sliceOf(g, chunk, s.inImage + s.outImage);
+  const pool = options.reluMaxPool2x2 === true;
+  const argmax = pool ? (options.argmax ?? null) : null;
+  const outImage = pool ? pooledImage(g) : s.outImage;
+  const slice = sliceOf(g, chunk, s.inImage + outImage * (argmax === null ? 1 : 2));
   const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
@@ -192,7 +221,9 @@ export function conv2dForwardWasm(
   const wAt = mem.take(g.outChannels * s.taps);
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
   const xAt = mem.take(slice * s.inImage);
-  const outAt = mem.take(slice * s.outImage);
+  const outAt = mem.take(slice * outImage);
+  const argmaxAt = argmax === null ? 0 : mem.take(slice * outImage);
+  const convAt = pool ? mem.take(chunk * s.outImage) : 0;
   const colsAt = mem.take(s.taps * width, TAIL);
   const yAt = mem.take(s.og * width);
   const workAt = mem.take(0, e.workBytes(s.og, width, s.taps));
@@ -205,8 +236,9 @@ export function conv2dForwardWasm(
     const count = Math.min(slice, g.batch - n0);
     const xFrom = x.offset + n0 * s.inImage;
     heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
-    e.conv2dForward(geo, count, xAt, wAt, bAt, outAt, chunk, options.relu === true ? 1 : 0, colsAt, yAt, workAt);
-    out.data.set(heap.subarray(outAt >> 2, (outAt >> 2) + count * s.outImage), out.offset + n0 * s.outImage);
+    e.conv2dForward(geo, count, xAt, wAt, bAt, outAt, chunk, options.relu === true ? 1 : 0, colsAt, yAt, workAt, pool ? 1 : 0, convAt, argmaxAt);
+    out.data.set(heap.subarray(outAt >> 2, (outAt >> 2) + count * outImage), out.offset + n0 * outImage);
+    if (argmax !== null) argmax.set(new Int32Array(heap.buffer, argmaxAt, count * outImage), n0 * outImage);
   }
   return true;
 }
@@ -222,7 +254,8 @@ export interface Conv2dWasmGrads {
 }
 
 /**
- * The gradients of Σ out · gradOut for conv2dForwardWasm (before any ReLU): input = col2im(Wᵀ · G),
+ * The gradients of Σ out · gradOut for conv2dForwardWasm: of the convolution's own output (before
+ * any ReLU) by default, of its pooled output with the `argmax` of a reluMaxPool2x2 forward. Input = col2im(Wᵀ · G),
  * weight = Σ G · colsᵀ (summed transposed in the module), bias = Σ G, written into `grads`. The columns are recomputed from x in the
  * module (x is not needed when only the input or bias gradient is asked for: pass null). Returns
  * false, having written nothing, where conv2dWasmAvailable() is false or the memory cannot grow.
@@ -233,7 +266,7 @@ export function conv2dBackwardWasm(
   x: Float32Slice | null,
   weight: Float32Slice,
   grads: Conv2dWasmGrads,
-  options: Conv2dWasmOptions = {},
+  options: Conv2dWasmBackwardOptions = {},
 ): boolean {
   const t = loaded();
   if (t === null || !conv2dWasmAvailable()) return false;
@@ -249,20 +282,23 @@ export function conv2dBackwardWasm(
   const chunk = chunkOf(g, s, options);
   const wantX = grads.weight !== null;
   const wantGx = grads.input !== null;
-  const slice = sliceOf(g, chunk, s.outImage + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
+  const argmax = options.argmax ?? null;
+  const gyImage = argmax === null ? s.outImage : pooledImage(g);
+  const slice = sliceOf(g, chunk, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
   const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
   const geo = mem.take(GEOMETRY_FIELDS.length);
   const wAt = mem.take(wSize);
   const xAt = wantX ? mem.take(slice * s.inImage) : 0;
-  const gyAt = mem.take(slice * s.outImage, TAIL);
+  const gyAt = mem.take(slice * gyImage, TAIL);
+  const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
   const gwAt = wantX ? mem.take(wSize) : 0;
   const gbAt = grads.bias !== null ? mem.take(g.outChannels) : 0;
   const colsAt = wantX ? mem.take(s.taps * width, TAIL) : 0;
   const dcolsAt = wantGx ? mem.take(s.taps * width) : 0;
-  const gbufAt = chunk > 1 ? mem.take(g.outChannels * width, TAIL) : 0;
+  const gbufAt = chunk > 1 || argmax !== null ? mem.take(g.outChannels * width, TAIL) : 0;
   const workAt = mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og)));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
@@ -272,14 +308,15 @@ export function conv2dBackwardWasm(
   if (gbAt !== 0) heap.fill(0, gbAt >> 2, (gbAt >> 2) + g.outChannels);
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    const gyFrom = gradOut.offset + n0 * s.outImage;
-    heap.set(gradOut.data.subarray(gyFrom, gyFrom + count * s.outImage), gyAt >> 2);
+    const gyFrom = gradOut.offset + n0 * gyImage;
+    heap.set(gradOut.data.subarray(gyFrom, gyFrom + count * gyImage), gyAt >> 2);
+    if (argmax !== null) new Int32Array(heap.buffer, argmaxAt, count * gyImage).set(argmax.subarray(n0 * gyImage, (n0 + count) * gyImage));
     if (x !== null && wantX) {
       const xFrom = x.offset + n0 * s.inImage;
       heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
     }
     if (gxAt !== 0) heap.fill(0, gxAt >> 2, (gxAt >> 2) + count * s.inImage);
-    e.conv2dBackward(geo, count, xAt, wAt, gyAt, gxAt, gwAt, gbAt, chunk, colsAt, dcolsAt, gbufAt, workAt);
+    e.conv2dBackward(geo, count, xAt, wAt, gyAt, gxAt, gwAt, gbAt, chunk, colsAt, dcolsAt, gbufAt, workAt, argmaxAt);
     if (grads.input !== null) grads.input.data.set(heap.subarray(gxAt >> 2, (gxAt >> 2) + count * s.inImage), grads.input.offset + n0 * s.inImage);
   }
   if (grads.weight !== null) {
