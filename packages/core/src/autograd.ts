@@ -1,7 +1,9 @@
 import ops from "ndarray-ops";
 import type { NDArray } from "./dtype.js";
 import { GraphError, formatShape } from "./errors.js";
+import { trackBirths } from "./buffer-pool.js";
 import { describe, isNdArray, isTensor } from "./function.js";
+import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
 import { copy } from "./ndarray-utils.js";
 import { sameShape } from "./shape.js";
@@ -15,23 +17,37 @@ const RELEASED =
 /**
  * Reverse-mode differentiation from `root`: runs the recorded calls that lead to it in reverse
  * recording order (a reverse topological order), summing gradients where a tensor feeds several
- * calls, then adds the results into `.grad` of leaves and retained tensors.
+ * calls, then adds the results into `.grad` of leaves and retained tensors. Unless the graph is
+ * retained, gradient buffers the pass allocated itself go back to the buffer pool once consumed, and so
+ * do the arrays released calls kept private (see GradientBuffers, Tracer.keepPrivate).
  */
 export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolean, wrap: (data: NDArray) => Tensor): void {
   const calls = reachableCalls(root);
   const grads = new Map<Tensor, NDArray>([[root, rootGrad]]);
-  for (const call of calls) {
-    const output = call.output!;
-    const g = grads.get(output);
-    if (g !== undefined) {
-      if (!output.retain) grads.delete(output);
-      propagate(call, g, grads);
+  const buffers = retainGraph ? null : new GradientBuffers();
+  const pass = (): void => {
+    buffers?.hold(rootGrad);
+    for (const call of calls) {
+      const output = call.output!;
+      const g = grads.get(output);
+      if (g !== undefined) {
+        if (!output.retain) grads.delete(output);
+        propagate(call, g, grads, buffers);
+        if (!output.retain) buffers?.drop(g);
+      }
+      if (buffers !== null) {
+        const privates = tracer.takePrivate(call.ctx!);
+        tracer.release(call);
+        for (const a of privates) buffers.dropPrivate(a);
+      }
     }
-    if (!retainGraph) tracer.release(call);
-  }
-  for (const [t, g] of grads) {
-    if (t.creator === null || t.retain) accumulateGrad(t, g, wrap);
-  }
+    for (const [t, g] of grads) {
+      if (t.creator === null || t.retain) accumulateGrad(t, g, wrap);
+      buffers?.drop(g);
+    }
+  };
+  if (buffers === null) pass();
+  else trackBirths(buffers.births, pass);
 }
 
 function reachableCalls(root: Tensor): CallRecord[] {
@@ -50,7 +66,7 @@ function reachableCalls(root: Tensor): CallRecord[] {
   return [...seen].sort((x, y) => y.id - x.id);
 }
 
-function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>): void {
+function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, buffers: GradientBuffers | null): void {
   const { fn } = call;
   const inputs = call.inputs!;
   const ctx = call.ctx!;
@@ -77,7 +93,14 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>): v
       );
     }
     const previous = grads.get(input);
-    grads.set(input, previous === undefined ? gi : binary("add", previous, gi));
+    const sum = previous === undefined ? gi : binary("add", previous, gi);
+    grads.set(input, sum);
+    if (buffers === null) continue;
+    buffers.hold(sum);
+    if (previous !== undefined) {
+      buffers.drop(previous);
+      buffers.discard(gi);
+    }
   }
 }
 

@@ -1,12 +1,16 @@
 import type { NdArray } from "ndarray";
+import { noteBirth, takePooled } from "./buffer-pool.js";
 
 export type DType = "float32" | "float64";
 export type FloatArray = Float32Array | Float64Array;
 /** The ndarray every Tensor holds: a strided view over a Float32Array or Float64Array. */
 export type NDArray = NdArray<FloatArray>;
 
+/** A zero-filled array: a recycled one from the buffer pool when it holds one of this dtype and length. */
 export function allocate(dtype: DType, length: number): FloatArray {
-  return dtype === "float64" ? new Float64Array(length) : new Float32Array(length);
+  const array = takePooled(dtype, length) ?? (dtype === "float64" ? new Float64Array(length) : new Float32Array(length));
+  noteBirth(array);
+  return array;
 }
 
 export function dtypeOf(array: FloatArray | NDArray): DType {

@@ -1,4 +1,5 @@
 import type { Context } from "./context.js";
+import type { FloatArray } from "./dtype.js";
 import { ArgumentError } from "./errors.js";
 import type { FunctionClass } from "./function.js";
 import type { Tensor } from "./tensor.js";
@@ -34,6 +35,7 @@ export class Tracer {
   private liveCalls = 0;
   private liveTensors = 0;
   private readonly collected = new FinalizationRegistry<null>(() => this.forget());
+  private readonly privates = new WeakMap<Context, FloatArray[]>();
 
   record(fn: FunctionClass, ctx: Context, inputs: readonly unknown[], output: Tensor): CallRecord {
     const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false };
@@ -52,6 +54,26 @@ export class Tracer {
     call.output = null;
     this.collected.unregister(call);
     this.forget();
+  }
+
+  /**
+   * Declares arrays that only `ctx` references (say im2col columns a forward keeps for its backward,
+   * never returned or shared with an output): once a backward without retainGraph has run and
+   * released the call, they go back to the buffer pool for reuse. A graph dropped without backward
+   * leaves them to the garbage collector.
+   */
+  keepPrivate(ctx: Context, ...arrays: FloatArray[]): void {
+    if (arrays.length === 0) return;
+    const list = this.privates.get(ctx);
+    if (list === undefined) this.privates.set(ctx, [...arrays]);
+    else list.push(...arrays);
+  }
+
+  /** The arrays keepPrivate declared for `ctx`, forgotten by the tracer. */
+  takePrivate(ctx: Context): FloatArray[] {
+    const list = this.privates.get(ctx) ?? [];
+    this.privates.delete(ctx);
+    return list;
   }
 
   stats(): TracerStats {

@@ -1,0 +1,91 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { MAX_POOLED_BYTES, MIN_POOLED_BYTES, clearPool, pooledByteCount, recycle, trackBirths } from "./buffer-pool.js";
+import { allocate } from "./dtype.js";
+import type { FloatArray } from "./dtype.js";
+
+const BIG = MIN_POOLED_BYTES / 4;
+
+describe("buffer pool", () => {
+  beforeEach(() => clearPool());
+
+  it("allocate hands a recycled array of the same dtype and length back, zero-filled", () => {
+    const a = allocate("float32", BIG);
+    a.fill(7);
+    expect(recycle(a)).toBe(true);
+    expect(pooledByteCount()).toBe(a.byteLength);
+    expect(allocate("float64", BIG)).not.toBe(a);
+    expect(allocate("float32", BIG + 1)).not.toBe(a);
+    const b = allocate("float32", BIG);
+    expect(b).toBe(a);
+    expect(b.every((v) => v === 0)).toBe(true);
+    expect(pooledByteCount()).toBe(0);
+    expect(allocate("float32", BIG)).not.toBe(a);
+  });
+
+  it("keeps float64 and float32 arrays apart", () => {
+    const d = allocate("float64", BIG);
+    recycle(d);
+    expect(allocate("float32", BIG)).not.toBe(d);
+    expect(allocate("float64", BIG)).toBe(d);
+  });
+
+  it("refuses small arrays, views into part of a buffer, and an array it already holds", () => {
+    expect(recycle(new Float32Array(BIG / 2))).toBe(false);
+    const whole = new Float32Array(BIG * 2);
+    expect(recycle(whole.subarray(BIG))).toBe(false);
+    expect(recycle(whole.subarray(0, BIG))).toBe(false);
+    expect(recycle(whole)).toBe(true);
+    expect(recycle(whole)).toBe(false);
+    expect(allocate("float32", BIG * 2)).toBe(whole);
+    expect(allocate("float32", BIG * 2)).not.toBe(whole);
+  });
+
+  it("holds at most a few arrays per size and never more than its byte budget", () => {
+    const same = Array.from({ length: 6 }, () => new Float32Array(BIG));
+    const kept = same.map((a) => recycle(a));
+    expect(kept.filter(Boolean).length).toBe(4);
+    clearPool();
+    const huge = new Float32Array(MAX_POOLED_BYTES / 4);
+    expect(recycle(huge)).toBe(true);
+    expect(recycle(new Float32Array(BIG))).toBe(false);
+    expect(pooledByteCount()).toBe(MAX_POOLED_BYTES);
+  });
+
+  it("trackBirths records what allocate returns inside it, by buffer; an inner scope records only its own", () => {
+    const outer = new Map<ArrayBufferLike, FloatArray>();
+    const inner = new Map<ArrayBufferLike, FloatArray>();
+    const before = allocate("float32", 3);
+    let a: FloatArray | null = null;
+    let b: FloatArray | null = null;
+    let c: FloatArray | null = null;
+    trackBirths(outer, () => {
+      a = allocate("float32", 3);
+      trackBirths(inner, () => {
+        b = allocate("float64", 5);
+      });
+      c = allocate("float32", 4);
+    });
+    const after = allocate("float32", 3);
+    const recorded = [...outer.values()];
+    expect(recorded.length).toBe(2);
+    expect(recorded[0]).toBe(a);
+    expect(recorded[1]).toBe(c);
+    expect([...inner.values()].length).toBe(1);
+    expect(inner.get(b!.buffer)).toBe(b);
+    expect(outer.get(a!.buffer)).toBe(a);
+    expect(outer.has(before.buffer) || outer.has(after.buffer) || inner.has(after.buffer)).toBe(false);
+  });
+
+  it("trackBirths restores the outer scope when fn throws", () => {
+    const outer = new Map<ArrayBufferLike, FloatArray>();
+    trackBirths(outer, () => {
+      expect(() =>
+        trackBirths(new Map(), () => {
+          throw new Error("boom");
+        }),
+      ).toThrow("boom");
+      allocate("float32", 2);
+    });
+    expect(outer.size).toBe(1);
+  });
+});

@@ -1,0 +1,81 @@
+import type { DType, FloatArray } from "./dtype.js";
+
+// Typed arrays handed back by code that can prove nobody references them any more (the backward
+// engine's own gradient buffers, buffers private to a released call), reused by `allocate` for the
+// next array of the same dtype and length. Training allocates the same sizes every step, so reuse
+// saves the allocator's page faults and keeps dead buffers from piling up between garbage collections.
+
+/** Smaller arrays are cheap to allocate and not worth holding. */
+export const MIN_POOLED_BYTES = 16 * 1024;
+/** The pool never holds more than this, so buffers nobody asks for again cost at most this much. */
+export const MAX_POOLED_BYTES = 32 * 1024 * 1024;
+const MAX_PER_SIZE = 4;
+
+const free = new Map<string, FloatArray[]>();
+const pooled = new Set<FloatArray>();
+let pooledBytes = 0;
+let births: Map<ArrayBufferLike, FloatArray> | null = null;
+
+const keyOf = (dtype: DType, length: number): string => `${dtype}:${length}`;
+const dtypeOfArray = (a: FloatArray): DType => (a instanceof Float64Array ? "float64" : "float32");
+
+/** A zero-filled array from the pool, or undefined when it holds none of this dtype and length. */
+export function takePooled(dtype: DType, length: number): FloatArray | undefined {
+  const list = free.get(keyOf(dtype, length));
+  const array = list?.pop();
+  if (array === undefined) return undefined;
+  pooled.delete(array);
+  pooledBytes -= array.byteLength;
+  array.fill(0);
+  return array;
+}
+
+/**
+ * Gives `array` to the pool for `allocate` to hand out again. Only for an array that nothing else
+ * references, or will ever read or write again; views into part of a buffer, shared memory, small
+ * arrays and arrays beyond the pool's budget are left to the garbage collector. Returns whether it was kept.
+ */
+export function recycle(array: FloatArray): boolean {
+  const bytes = array.byteLength;
+  if (bytes < MIN_POOLED_BYTES || array.byteOffset !== 0 || bytes !== array.buffer.byteLength) return false;
+  if (!(array.buffer instanceof ArrayBuffer) || pooled.has(array) || pooledBytes + bytes > MAX_POOLED_BYTES) return false;
+  const key = keyOf(dtypeOfArray(array), array.length);
+  const list = free.get(key) ?? [];
+  if (list.length >= MAX_PER_SIZE) return false;
+  list.push(array);
+  free.set(key, list);
+  pooled.add(array);
+  pooledBytes += bytes;
+  return true;
+}
+
+/** Bytes the pool holds now. */
+export function pooledByteCount(): number {
+  return pooledBytes;
+}
+
+/** Drops everything the pool holds. */
+export function clearPool(): void {
+  free.clear();
+  pooled.clear();
+  pooledBytes = 0;
+}
+
+/** Called by `allocate` for every array it returns. */
+export function noteBirth(array: FloatArray): void {
+  births?.set(array.buffer, array);
+}
+
+/**
+ * Runs `fn`, recording in `into` every array `allocate` returns meanwhile (by its buffer); an inner
+ * call records only into its own map.
+ */
+export function trackBirths<T>(into: Map<ArrayBufferLike, FloatArray>, fn: () => T): T {
+  const outer = births;
+  births = into;
+  try {
+    return fn();
+  } finally {
+    births = outer;
+  }
+}

@@ -1,0 +1,52 @@
+import { recycle } from "./buffer-pool.js";
+import type { FloatArray, NDArray } from "./dtype.js";
+
+/**
+ * The backward engine's bookkeeping for recycling its own gradient buffers. A buffer may go back to
+ * the pool only when (1) it was allocated during this backward pass, so no forward value, saved
+ * array, user tensor or root gradient can be it, and (2) no gradient the engine still holds is a
+ * view of it. Gradients alias freely (Add passes `g` through, reshape returns views, a broadcast
+ * gradient is a stride-0 view), so holders are counted per underlying ArrayBuffer, not per ndarray.
+ * Backward functions must not keep a gradient they return (in a cache, a global, or ctx under
+ * retainGraph); the engine recycles only when the graph is released.
+ */
+export class GradientBuffers {
+  /** Every array allocated during the pass, by its buffer. */
+  readonly births = new Map<ArrayBufferLike, FloatArray>();
+  private readonly holders = new Map<ArrayBufferLike, number>();
+
+  /** A gradient entry now refers to `a`. */
+  hold(a: NDArray): void {
+    const buffer = a.data.buffer;
+    this.holders.set(buffer, (this.holders.get(buffer) ?? 0) + 1);
+  }
+
+  /** A gradient entry that referred to `a` is gone: recycles its buffer if nothing holds it any more. */
+  drop(a: NDArray): void {
+    const buffer = a.data.buffer;
+    const count = (this.holders.get(buffer) ?? 0) - 1;
+    if (count > 0) {
+      this.holders.set(buffer, count);
+      return;
+    }
+    this.holders.delete(buffer);
+    this.recycleIfOwned(buffer);
+  }
+
+  /** `a` was never held (a gradient summed into another): recycles its buffer if nothing holds it. */
+  discard(a: NDArray): void {
+    if (!this.holders.has(a.data.buffer)) this.recycleIfOwned(a.data.buffer);
+  }
+
+  /** Recycles an array that only a released call's ctx referenced (see Tracer.keepPrivate), unless a gradient still views it. */
+  dropPrivate(a: FloatArray): void {
+    if (!this.holders.has(a.buffer)) recycle(a);
+  }
+
+  private recycleIfOwned(buffer: ArrayBufferLike): void {
+    const born = this.births.get(buffer);
+    if (born === undefined) return;
+    this.births.delete(buffer);
+    recycle(born);
+  }
+}
