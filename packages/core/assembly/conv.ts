@@ -232,11 +232,46 @@ export function conv2dForward(
  */
 function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, argmax: usize): void {
   const pH = H >> 1, pW = W >> 1;
+  const rowBytes = <usize>W << 2;
+  const zero = f32x4.splat(0);
+  const none = i32x4.splat(-1);
+  const lanes = i32x4(0, 2, 4, 6);
   let o: usize = 0;
   for (let c = 0; c < channels; c++) {
     for (let i = 0; i < pH; i++) {
       let at = c * H * W + 2 * i * W;
-      for (let j = 0; j < pW; j++) {
+      let j = 0;
+      // Four windows at a time, without branches (the signs of a convolution output are unpredictable).
+      for (; j + 4 <= pW; j += 4) {
+        const p0 = src + (<usize>at << 2);
+        const p1 = p0 + rowBytes;
+        const r0a = v128.load(p0), r0b = v128.load(p0, 16);
+        const r1a = v128.load(p1), r1b = v128.load(p1, 16);
+        const a = v128.shuffle<f32>(r0a, r0b, 0, 2, 4, 6);
+        const b = v128.shuffle<f32>(r0a, r0b, 1, 3, 5, 7);
+        const d = v128.shuffle<f32>(r1a, r1b, 0, 2, 4, 6);
+        const e = v128.shuffle<f32>(r1a, r1b, 1, 3, 5, 7);
+        const base = i32x4.add(i32x4.splat(at), lanes);
+        let best = zero;
+        let index = none;
+        let m = f32x4.gt(a, best);
+        best = v128.bitselect(a, best, m);
+        index = v128.bitselect(base, index, m);
+        m = f32x4.gt(b, best);
+        best = v128.bitselect(b, best, m);
+        index = v128.bitselect(i32x4.add(base, i32x4.splat(1)), index, m);
+        m = f32x4.gt(d, best);
+        best = v128.bitselect(d, best, m);
+        index = v128.bitselect(i32x4.add(base, i32x4.splat(W)), index, m);
+        m = f32x4.gt(e, best);
+        best = v128.bitselect(e, best, m);
+        index = v128.bitselect(i32x4.add(base, i32x4.splat(W + 1)), index, m);
+        v128.store(out + (o << 2), best);
+        if (argmax != 0) v128.store(argmax + (o << 2), index);
+        o += 4;
+        at += 8;
+      }
+      for (; j < pW; j++) {
         let best: f32 = 0;
         let index = -1;
         let v = load<f32>(src + (<usize>at << 2));

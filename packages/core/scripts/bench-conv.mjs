@@ -1,16 +1,21 @@
 // The reference network's two convolutions, forward and backward, at batch 64 and 1000: @pico/nn's
-// TypeScript im2col + kernels.gemm (what nn's conv2d runs) against the WebAssembly convolution of
-// @pico/core (im2col and GEMM in the module's memory). Uses the built dist/ of both packages:
-//   pnpm --filter @pico/core --filter @pico/nn build && node packages/core/scripts/bench-conv.mjs [--rounds 3] [--ms 200]
-// Systems alternate within each round; medians of the rounds, in ms per call and images/s.
+// kernels (im2col + kernels.gemm per image, plain and fused with ReLU + 2×2 max-pool: what nn's conv2d
+// and conv2dReluMaxPool2d run) against the WebAssembly convolution of @pico/core (im2col and GEMM in
+// the module's memory). Uses the built dist/ of both packages:
+//   pnpm --filter @pico/core --filter @pico/nn build && node packages/core/scripts/bench-conv.mjs [--rounds 3] [--ms 200] [--clock wall|cpu]
+// Systems alternate within each round; medians of the rounds, in ms per call and images/s. `--clock cpu`
+// times this process's CPU instead of wall time: steadier on a shared machine, wrong for threads.
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" }, ms: { type: "string", default: "200" }, batch: { type: "string", default: "64,1000" } } });
+const { values } = parseArgs({
+  options: { rounds: { type: "string", default: "3" }, ms: { type: "string", default: "200" }, batch: { type: "string", default: "64,1000" }, clock: { type: "string", default: "wall" } },
+});
 const rounds = Number(values.rounds);
 const budgetMs = Number(values.ms);
 
 const core = await import(new URL("../dist/kernels/wasm/conv-wasm.js", import.meta.url).href);
 const nn = await import(new URL("../../nn/dist/kernels/conv2d.js", import.meta.url).href);
+const fused = await import(new URL("../../nn/dist/kernels/conv2d-relu-max-pool2d.js", import.meta.url).href);
 if (!core.conv2dWasmAvailable()) throw new Error("bench-conv: WebAssembly SIMD is not available here");
 
 function geometry(batch, inChannels, size, outChannels, k) {
@@ -27,15 +32,22 @@ function random(length) {
   return out;
 }
 
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+const clock = values.clock === "cpu" ? cpuMs : () => performance.now();
+
 function time(fn) {
   fn();
   let reps = 0;
-  const start = performance.now();
+  const wallStart = performance.now();
+  const start = clock();
   do {
     fn();
     reps++;
-  } while (performance.now() - start < budgetMs);
-  return (performance.now() - start) / reps;
+  } while (performance.now() - wallStart < budgetMs);
+  return (clock() - start) / reps;
 }
 
 const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
@@ -46,7 +58,7 @@ const layers = [
   ["conv2 8x12x12 -> 16x8x8", 8, 12, 16, 5, true],
 ];
 
-console.log("layer | batch | pass | nn TS im2col + gemm ms | wasm conv ms | speed-up | wasm images/s");
+console.log("layer | batch | pass | nn kernels ms | wasm conv ms | speed-up | wasm images/s");
 for (const batch of values.batch.split(",").map(Number)) {
   for (const [label, c, size, o, k, wantGx] of layers) {
     const g = geometry(batch, c, size, o, k);
@@ -62,7 +74,30 @@ for (const batch of values.batch.split(",").map(Number)) {
     const gx = wantGx ? new Float32Array(x.data.length) : null;
     const gw = new Float32Array(o * taps);
     const gb = new Float32Array(o);
+    const pooled = { batch, channels: o, inHeight: g.outHeight, inWidth: g.outWidth, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0, outHeight: g.outHeight >> 1, outWidth: g.outWidth >> 1 };
+    const pooledSize = batch * o * pooled.outHeight * pooled.outWidth;
+    const pooledOut = new Float32Array(pooledSize);
+    const argmax = new Int32Array(pooledSize);
+    const wasmArgmax = new Int32Array(pooledSize);
+    const keptFused = new Float32Array(fused.imageColumnsSize(g) * batch);
+    const gyPooled = { data: random(pooledSize), offset: 0 };
+    fused.conv2dReluMaxPool2dForward(x, w, b, g, pooled, pooledOut, argmax, keptFused);
+    core.conv2dForwardWasm(g, x, w, b, { data: pooledOut, offset: 0 }, { reluMaxPool2x2: true, argmax: wasmArgmax });
     const passes = {
+      "conv+relu+pool forward (training)": {
+        ts: () => fused.conv2dReluMaxPool2dForward(x, w, b, g, pooled, pooledOut, argmax, keptFused),
+        wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: pooledOut, offset: 0 }, { reluMaxPool2x2: true, argmax: wasmArgmax }),
+      },
+      "conv+relu+pool backward": {
+        ts: () => {
+          gx?.fill(0);
+          gb.fill(0);
+          // Before nn dropped the kept columns, backward took them as its 7th argument.
+          if (fused.conv2dReluMaxPool2dBackward.length === 10) fused.conv2dReluMaxPool2dBackward(gyPooled, argmax, w, x, g, pooled, keptFused, gx, gw, gb);
+          else fused.conv2dReluMaxPool2dBackward(gyPooled, argmax, w, x, g, pooled, gx, gw, gb);
+        },
+        wasm: () => core.conv2dBackwardWasm(g, gyPooled, x, w, { input: gx === null ? null : { data: gx, offset: 0 }, weight: { data: gw, offset: 0 }, bias: { data: gb, offset: 0 } }, { argmax: wasmArgmax }),
+      },
       "forward (inference)": {
         ts: () => nn.conv2dForward(x, w, b, g, chunk, out, null),
         wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: out, offset: 0 }),
