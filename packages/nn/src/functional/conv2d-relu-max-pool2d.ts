@@ -1,6 +1,5 @@
-import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type FloatArray, type NDArray } from "@pico/core";
-import { isPointwise } from "../kernels/conv2d.js";
-import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward, imageColumnsSize } from "../kernels/conv2d-relu-max-pool2d.js";
+import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
+import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward } from "../kernels/conv2d-relu-max-pool2d.js";
 import type { Conv2dGeometry } from "../kernels/conv-geometry.js";
 import { flatData } from "../kernels/flat.js";
 import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
@@ -8,7 +7,7 @@ import { conv2dGeometry, type Conv2dOptions } from "./conv2d.js";
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
 
-type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; cols: FloatArray | null };
+type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array };
 
 /**
  * maxPool2d(relu(conv2d(x, weight, bias))) in one pass over the batch, one image at a time, without
@@ -30,14 +29,14 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const out = kernels.create(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
     const needsGrad = ctx.needsInputGrad[0] === true || ctx.needsInputGrad[1] === true || ctx.needsInputGrad[2] === true;
     const argmax = needsGrad ? new Int32Array(out.size) : null;
-    // As in conv2d: the weight gradient needs the columns again, and keeping them is cheaper than a second im2col.
-    const keptCols = ctx.needsInputGrad[1] && !isPointwise(g) ? kernels.allocate(dtype, g.batch * imageColumnsSize(g)) : null;
-    conv2dReluMaxPool2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, pool, out.data, argmax, keptCols);
+    // The weight gradient unfolds each image again rather than keeping the batch's columns: measured on
+    // the reference network (batch 64), a second im2col costs no more than allocating and faulting in
+    // fresh columns every step, and the columns would be the largest array the step holds.
+    conv2dReluMaxPool2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, pool, out.data, argmax, null);
     if (argmax !== null) {
       ctx.geometry = g;
       ctx.pool = pool;
       ctx.argmax = argmax;
-      ctx.cols = keptCols;
       ctx.saveForBackward(x, weight);
     }
     return out;
@@ -50,7 +49,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const gx = ctx.needsInputGrad[0] ? kernels.create(dtype, x.shape) : null;
     const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
     const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
-    const input = gw !== null && isPointwise(g) ? flatData(x, dtype) : null;
+    const input = gw !== null ? flatData(x, dtype) : null;
     conv2dReluMaxPool2dBackward(
       flatData(gy, dtype),
       ctx.argmax,
@@ -58,7 +57,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
       input,
       g,
       ctx.pool,
-      ctx.cols,
+      null,
       gx === null ? null : gx.data,
       gw === null ? null : gw.data,
       gb === null ? null : gb.data,

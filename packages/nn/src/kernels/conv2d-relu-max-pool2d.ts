@@ -1,6 +1,7 @@
 import { kernels, type FloatArray } from "@pico/core";
 import { conv2dBackward, conv2dBackwardBias, conv2dForward, isPointwise, type Flat } from "./conv2d.js";
 import type { Conv2dGeometry } from "./conv-geometry.js";
+import { im2col } from "./im2col.js";
 import type { Pool2dGeometry } from "./pool-geometry.js";
 import { scratch } from "./scratch.js";
 
@@ -168,7 +169,8 @@ function reluMaxPoolWindow(src: Float32Array, W: number, i0: number, none: numbe
  * each window's recorded arg-max (or the spare slot past the end) in a per-image scratch of the convolution output's
  * gradient, from which the convolution's input gradient (into `gx`, zero-filled, packed like the
  * input), weight gradient (`gw`, accumulated over images) and bias gradient (`gb`, zero-filled)
- * follow, each only when given. `x` is read only by a pointwise kernel's weight gradient.
+ * follow, each only when given. Without `keptCols` the weight gradient unfolds each image of `x`
+ * again, into scratch (a pointwise kernel reads `x` as its columns).
  */
 export function conv2dReluMaxPool2dBackward(
   gy: Flat,
@@ -198,7 +200,15 @@ export function conv2dReluMaxPool2dBackward(
       grad[i] = grad[i]! + gy.data[gy.offset + o]!;
     }
     if (gx !== null || gw !== null) {
-      const cols = keptCols === null ? null : keptCols.subarray(n * colsImage, (n + 1) * colsImage);
+      let cols = keptCols === null ? null : keptCols.subarray(n * colsImage, (n + 1) * colsImage);
+      if (cols === null && gw !== null && !pointwise && x !== null) {
+        cols = scratch("conv2dReluMaxPool2d.cols", kernels.dtypeOf(gw), colsImage);
+        const groupChannels = g.inChannels / g.groups;
+        const groupColumns = colsImage / g.groups;
+        for (let grp = 0; grp < g.groups; grp++) {
+          im2col(x.data, x.offset + n * inImage + grp * groupChannels * g.inHeight * g.inWidth, groupChannels, g, cols, grp * groupColumns);
+        }
+      }
       const input = pointwise && x !== null ? { data: x.data, offset: x.offset + n * inImage } : null;
       const gxImage = gx === null ? null : gx.subarray(n * inImage, (n + 1) * inImage);
       conv2dBackward(gradFlat, w, input, image, 1, cols, gxImage, gw, n > 0);
