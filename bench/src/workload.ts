@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
 import type { NamedWeight } from "./reference-network.js";
 import { IMAGE_SIZE } from "./reference-network.js";
 
@@ -82,20 +82,48 @@ export function writeWorkload(path: string, workload: Workload): void {
   writeFileSync(path, file);
 }
 
+/**
+ * Reads a workload file straight into one aligned buffer: no whole-file Buffer is read first and
+ * copied, since that 10 MB temporary would count in the peak RSS each worker reports.
+ */
 export function readWorkload(path: string): Workload {
-  const file = readFileSync(path);
-  if (file.toString("latin1", 0, MAGIC.length) !== MAGIC) {
+  const fd = openSync(path, "r");
+  try {
+    return parseWorkload(path, fd, fstatSync(fd).size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readExactly(fd: number, into: Uint8Array, position: number, path: string): void {
+  let done = 0;
+  while (done < into.length) {
+    const n = readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) throw new Error(`readWorkload: ${path} ends after ${position + done} bytes, before the data its header promises`);
+    done += n;
+  }
+}
+
+function parseWorkload(path: string, fd: number, fileBytes: number): Workload {
+  const prefix = new Uint8Array(MAGIC.length + 4);
+  if (fileBytes < prefix.length) throw new Error(`readWorkload: ${path} is not a benchmark workload file (bad magic)`);
+  readExactly(fd, prefix, 0, path);
+  const prefixBuffer = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  if (prefixBuffer.toString("latin1", 0, MAGIC.length) !== MAGIC) {
     throw new Error(`readWorkload: ${path} is not a benchmark workload file (bad magic)`);
   }
-  const jsonLength = file.readUInt32LE(MAGIC.length);
-  const header = JSON.parse(file.toString("utf8", MAGIC.length + 4, MAGIC.length + 4 + jsonLength)) as Header;
+  const jsonLength = prefixBuffer.readUInt32LE(MAGIC.length);
+  if (prefix.length + jsonLength > fileBytes) throw new Error(`readWorkload: ${path} is shorter than its ${jsonLength}-byte header`);
+  const json = new Uint8Array(jsonLength);
+  readExactly(fd, json, prefix.length, path);
+  const header = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString("utf8")) as Header;
   const dataStart = Math.ceil((MAGIC.length + 4 + jsonLength) / 4) * 4;
-  if (file.length !== dataStart + header.totalBytes) {
-    throw new Error(`readWorkload: ${path} holds ${file.length} bytes, but its header promises ${dataStart + header.totalBytes}`);
+  if (fileBytes !== dataStart + header.totalBytes) {
+    throw new Error(`readWorkload: ${path} holds ${fileBytes} bytes, but its header promises ${dataStart + header.totalBytes}`);
   }
-  // Copy into fresh, aligned buffers: the file buffer may sit at any byte offset of Node's pool.
+  // A fresh buffer of its own, so every float32/int32 block is aligned.
   const data = new Uint8Array(header.totalBytes);
-  data.set(file.subarray(dataStart));
+  readExactly(fd, data, dataStart, path);
   const floats = (at: number, length: number): Float32Array => new Float32Array(data.buffer, at, length);
   const trainCount = header.numBatches * header.batchSize;
   return {
