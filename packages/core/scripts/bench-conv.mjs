@@ -5,10 +5,11 @@
 //   pnpm --filter @pico/core --filter @pico/nn build && node packages/core/scripts/bench-conv.mjs [--rounds 3] [--ms 200] [--clock wall|cpu]
 // Systems alternate within each round; medians of the rounds, in ms per call and images/s. `--clock cpu`
 // times this process's CPU instead of wall time: steadier on a shared machine, wrong for threads.
+// `--threads N` runs the WebAssembly convolution on N threads (installWasmConvThreads); nn's kernels stay on one.
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "3" }, ms: { type: "string", default: "200" }, batch: { type: "string", default: "64,1000" }, clock: { type: "string", default: "wall" } },
+  options: { rounds: { type: "string", default: "3" }, ms: { type: "string", default: "200" }, batch: { type: "string", default: "64,1000" }, threads: { type: "string", default: "1" }, clock: { type: "string", default: "wall" } },
 });
 const rounds = Number(values.rounds);
 const budgetMs = Number(values.ms);
@@ -17,6 +18,11 @@ const core = await import(new URL("../dist/kernels/wasm/conv-wasm.js", import.me
 const nn = await import(new URL("../../nn/dist/kernels/conv2d.js", import.meta.url).href);
 const fused = await import(new URL("../../nn/dist/kernels/conv2d-relu-max-pool2d.js", import.meta.url).href);
 if (!core.conv2dWasmAvailable()) throw new Error("bench-conv: WebAssembly SIMD is not available here");
+const threads = Number(values.threads);
+if (threads > 1) {
+  const { installWasmConvThreads } = await import(new URL("../dist/kernels/wasm/conv-wasm-threads.js", import.meta.url).href);
+  if (!(await installWasmConvThreads({ threads }))) throw new Error("bench-conv: could not start the WebAssembly convolution's threads");
+}
 
 function geometry(batch, inChannels, size, outChannels, k) {
   const out = size - k + 1;
@@ -125,3 +131,4 @@ for (const batch of values.batch.split(",").map(Number)) {
     }
   }
 }
+if (threads > 1) (await import(new URL("../dist/kernels/wasm/conv-wasm-threads.js", import.meta.url).href)).stopWasmConvThreads();

@@ -1,7 +1,8 @@
 // Compiles the AssemblyScript under assembly/ to WebAssembly and writes each binary as a base64 string
 // module under src/kernels/wasm/, so the library loads them without any Node-only API:
 // gemm-wasm-binary.ts (own memory), gemm-wasm-threads-binary.ts (imported shared memory, for workers),
-// both from assembly/gemm.ts, and conv-wasm-binary.ts (own memory) from assembly/conv.ts (which includes the GEMM).
+// both from assembly/gemm.ts, and conv-wasm-binary.ts and conv-wasm-threads-binary.ts (likewise) from
+// assembly/conv.ts (which includes the GEMM).
 // `--check` compares instead of writing and exits 1 when a committed file is stale.
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -21,6 +22,12 @@ const targets = [
     flags: [...common, "--enable", "threads", "--importMemory", "--sharedMemory", "--maximumMemory", "16384"],
   },
   { source: convSource, file: "conv-wasm-binary.ts", name: "convWasmBase64", flags: common },
+  {
+    source: convSource,
+    file: "conv-wasm-threads-binary.ts",
+    name: "convWasmThreadsBase64",
+    flags: [...common, "--enable", "threads", "--importMemory", "--sharedMemory", "--maximumMemory", "16384"],
+  },
 ];
 
 async function compile(source, flags) {

@@ -61,7 +61,7 @@ export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
 }
 
 /** What assembly/conv.ts exports besides the GEMM. */
-interface ConvExports extends GemmExports {
+export interface ConvExports extends GemmExports {
   im2col(geo: number, src: number, channels: number, cols: number, ld: number): void;
   col2im(geo: number, cols: number, ld: number, channels: number, dst: number): void;
   conv2dForward(
@@ -72,12 +72,29 @@ interface ConvExports extends GemmExports {
     geo: number, count: number, x: number, w: number, gy: number, gx: number, gw: number, gb: number,
     chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number,
   ): void;
-  memory: WasmMemory;
 }
 
-interface ConvTarget {
+/** One call of conv2dForward (kind 0) or conv2dBackward (kind 1) with its arguments. */
+export type ConvCall = number[];
+
+/**
+ * A module instance and who runs its calls: the calling thread alone, or (conv-wasm-threads.ts)
+ * worker threads sharing its memory, `threads` calls at a time, each call with regions of its own.
+ */
+export interface ConvEngine {
   exports: ConvExports;
+  memory: WasmMemory;
   heap: Float32Array | null;
+  threads: number;
+  run(calls: ConvCall[]): void;
+}
+
+/** Runs calls one after the other on the calling thread. */
+export function runConvCalls(exports: ConvExports, calls: ConvCall[]): void {
+  for (const c of calls) {
+    if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!);
+    else exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!);
+  }
 }
 
 const GEOMETRY_FIELDS = [
@@ -95,23 +112,30 @@ const CHUNK_COLUMNS = 256;
 /** Images per call into the module: input and output of a slice stay about this size, so they stay in cache and memory stays small. */
 const SLICE_BYTES = 1 << 20;
 
-let target: ConvTarget | null | undefined;
+let local: ConvEngine | null | undefined;
+let threaded: ConvEngine | null = null;
 
-function instantiate(): ConvTarget | null {
+function instantiate(): ConvEngine | null {
   const api = wasmApi();
   if (api === undefined) return null;
   try {
     const module = new api.Module(decodeBase64(convWasmBase64));
-    return { exports: new api.Instance(module, {}).exports as ConvExports, heap: null };
+    const exports = new api.Instance(module, {}).exports as ConvExports & { memory: WasmMemory };
+    return { exports, memory: exports.memory, heap: null, threads: 1, run: (calls) => runConvCalls(exports, calls) };
   } catch {
     // No SIMD support (or WebAssembly disabled by policy): callers keep their TypeScript kernels.
     return null;
   }
 }
 
-function loaded(): ConvTarget | null {
-  if (target === undefined) target = instantiate();
-  return target;
+function loaded(): ConvEngine | null {
+  if (local === undefined) local = instantiate();
+  return local === null ? null : (threaded ?? local);
+}
+
+/** Makes `engine` (worker threads over a shared memory) run the convolutions, or the calling thread again for null. */
+export function setConvEngine(engine: ConvEngine | null): void {
+  threaded = engine;
 }
 
 /**
@@ -127,8 +151,8 @@ export function conv2dWasmAvailable(): boolean {
 const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
 
 /** A Float32Array over the whole memory, grown to at least `bytes`, or null when it cannot grow. */
-function heapOf(t: ConvTarget, bytes: number): Float32Array | null {
-  const memory = t.exports.memory;
+function heapOf(t: ConvEngine, bytes: number): Float32Array | null {
+  const memory = t.memory;
   if (memory.buffer.byteLength < bytes) {
     try {
       memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
@@ -210,10 +234,11 @@ export function conv2dForwardWasm(
   if (!usable(g)) return true;
   const s = sizes(g);
   const chunk = chunkOf(g, s, options);
+  const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
   const pool = options.reluMaxPool2x2 === true;
   const argmax = pool ? (options.argmax ?? null) : null;
   const outImage = pool ? pooledImage(g) : s.outImage;
-  const slice = sliceOf(g, chunk, s.inImage + outImage * (argmax === null ? 1 : 2));
+  const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2));
   const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
@@ -223,10 +248,12 @@ export function conv2dForwardWasm(
   const xAt = mem.take(slice * s.inImage);
   const outAt = mem.take(slice * outImage);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * outImage);
-  const convAt = pool ? mem.take(chunk * s.outImage) : 0;
-  const colsAt = mem.take(s.taps * width, TAIL);
-  const yAt = mem.take(s.og * width);
-  const workAt = mem.take(0, e.workBytes(s.og, width, s.taps));
+  const scratch = Array.from({ length: threads }, () => ({
+    conv: pool ? mem.take(chunk * s.outImage) : 0,
+    cols: mem.take(s.taps * width, TAIL),
+    y: mem.take(s.og * width),
+    work: mem.take(0, e.workBytes(s.og, width, s.taps)),
+  }));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
   writeGeometry(heap, geo, g);
@@ -236,11 +263,27 @@ export function conv2dForwardWasm(
     const count = Math.min(slice, g.batch - n0);
     const xFrom = x.offset + n0 * s.inImage;
     heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
-    e.conv2dForward(geo, count, xAt, wAt, bAt, outAt, chunk, options.relu === true ? 1 : 0, colsAt, yAt, workAt, pool ? 1 : 0, convAt, argmaxAt);
-    out.data.set(heap.subarray(outAt >> 2, (outAt >> 2) + count * outImage), out.offset + n0 * outImage);
-    if (argmax !== null) argmax.set(new Int32Array(heap.buffer, argmaxAt, count * outImage), n0 * outImage);
+    const calls = parts(count, chunk, threads).map(([i0, i1], k) => {
+      const r = scratch[k]!;
+      return [
+        0, geo, i1 - i0, xAt + i0 * s.inImage * 4, wAt, bAt, outAt + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
+        r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxAt === 0 ? 0 : argmaxAt + i0 * outImage * 4,
+      ];
+    });
+    t.run(calls);
+    const result = heapOf(t, mem.end) ?? heap;
+    out.data.set(result.subarray(outAt >> 2, (outAt >> 2) + count * outImage), out.offset + n0 * outImage);
+    if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt, count * outImage), n0 * outImage);
   }
   return true;
+}
+
+/** Splits `count` images into at most `threads` ranges of whole chunks. */
+function parts(count: number, chunk: number, threads: number): Array<[number, number]> {
+  const step = Math.ceil(count / threads / chunk) * chunk;
+  const out: Array<[number, number]> = [];
+  for (let i0 = 0; i0 < count; i0 += step) out.push([i0, Math.min(count, i0 + step)]);
+  return out;
 }
 
 /** Where conv2dBackwardWasm writes each gradient (packed float32, overwritten); null for one not wanted. */
@@ -280,11 +323,12 @@ export function conv2dBackwardWasm(
     return true;
   }
   const chunk = chunkOf(g, s, options);
+  const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
   const wantX = grads.weight !== null;
   const wantGx = grads.input !== null;
   const argmax = options.argmax ?? null;
   const gyImage = argmax === null ? s.outImage : pooledImage(g);
-  const slice = sliceOf(g, chunk, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
+  const slice = sliceOf(g, chunk * threads, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
   const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
@@ -294,18 +338,23 @@ export function conv2dBackwardWasm(
   const gyAt = mem.take(slice * gyImage, TAIL);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
-  const gwAt = wantX ? mem.take(wSize) : 0;
-  const gbAt = grads.bias !== null ? mem.take(g.outChannels) : 0;
-  const colsAt = wantX ? mem.take(s.taps * width, TAIL) : 0;
-  const dcolsAt = wantGx ? mem.take(s.taps * width) : 0;
-  const gbufAt = chunk > 1 || argmax !== null ? mem.take(g.outChannels * width, TAIL) : 0;
-  const workAt = mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og)));
-  const heap = heapOf(t, mem.end);
+  // Each thread sums its own weight and bias gradients; they are added up at the end.
+  const scratch = Array.from({ length: threads }, () => ({
+    gw: wantX ? mem.take(wSize) : 0,
+    gb: grads.bias !== null ? mem.take(g.outChannels) : 0,
+    cols: wantX ? mem.take(s.taps * width, TAIL) : 0,
+    dcols: wantGx ? mem.take(s.taps * width) : 0,
+    gbuf: chunk > 1 || argmax !== null ? mem.take(g.outChannels * width, TAIL) : 0,
+    work: mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og))),
+  }));
+  let heap = heapOf(t, mem.end);
   if (heap === null) return false;
   writeGeometry(heap, geo, g);
   heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
-  if (gwAt !== 0) heap.fill(0, gwAt >> 2, (gwAt >> 2) + wSize);
-  if (gbAt !== 0) heap.fill(0, gbAt >> 2, (gbAt >> 2) + g.outChannels);
+  for (const r of scratch) {
+    if (r.gw !== 0) heap.fill(0, r.gw >> 2, (r.gw >> 2) + wSize);
+    if (r.gb !== 0) heap.fill(0, r.gb >> 2, (r.gb >> 2) + g.outChannels);
+  }
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
     const gyFrom = gradOut.offset + n0 * gyImage;
@@ -316,21 +365,39 @@ export function conv2dBackwardWasm(
       heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
     }
     if (gxAt !== 0) heap.fill(0, gxAt >> 2, (gxAt >> 2) + count * s.inImage);
-    e.conv2dBackward(geo, count, xAt, wAt, gyAt, gxAt, gwAt, gbAt, chunk, colsAt, dcolsAt, gbufAt, workAt, argmaxAt);
+    const calls = parts(count, chunk, threads).map(([i0, i1], k) => {
+      const r = scratch[k]!;
+      return [
+        1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, wAt, gyAt + i0 * gyImage * 4, gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4,
+        r.gw, r.gb, chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4,
+      ];
+    });
+    t.run(calls);
+    heap = heapOf(t, mem.end) ?? heap;
     if (grads.input !== null) grads.input.data.set(heap.subarray(gxAt >> 2, (gxAt >> 2) + count * s.inImage), grads.input.offset + n0 * s.inImage);
   }
   if (grads.weight !== null) {
-    // The module accumulates each group's gradient transposed, [C/g·kH·kW, outC/g].
+    // The module sums each group's gradient transposed, [C/g·kH·kW, outC/g].
     const gw = grads.weight.data;
     for (let grp = 0; grp < g.groups; grp++) {
-      const from = (gwAt >> 2) + grp * s.taps * s.og;
       for (let o = 0; o < s.og; o++) {
         const to = grads.weight.offset + (grp * s.og + o) * s.taps;
-        for (let p = 0; p < s.taps; p++) gw[to + p] = heap[from + p * s.og + o]!;
+        for (let p = 0; p < s.taps; p++) {
+          const at = grp * s.taps * s.og + p * s.og + o;
+          let sum = 0;
+          for (const r of scratch) sum += heap[(r.gw >> 2) + at]!;
+          gw[to + p] = sum;
+        }
       }
     }
   }
-  if (grads.bias !== null) grads.bias.data.set(heap.subarray(gbAt >> 2, (gbAt >> 2) + g.outChannels), grads.bias.offset);
+  if (grads.bias !== null) {
+    for (let o = 0; o < g.outChannels; o++) {
+      let sum = 0;
+      for (const r of scratch) sum += heap[(r.gb >> 2) + o]!;
+      grads.bias.data[grads.bias.offset + o] = sum;
+    }
+  }
   return true;
 }
 

@@ -1,0 +1,100 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { Generator } from "../../random.js";
+import { conv2dBackwardWasm, conv2dForwardWasm } from "./conv-wasm.js";
+import type { Conv2dWasmGeometry, Float32Slice } from "./conv-wasm.js";
+import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./conv-wasm-threads.js";
+
+const gen = new Generator(5);
+const random = (length: number): Float32Array => Float32Array.from({ length }, () => gen.normal());
+const flat = (data: Float32Array): Float32Slice => ({ data, offset: 0 });
+
+function geometry(n: number, c: number, h: number, w: number, o: number, groups: number, k: number, s: number, p: number): Conv2dWasmGeometry {
+  const out = (size: number): number => Math.floor((size + 2 * p - (k - 1) - 1) / s) + 1;
+  return {
+    batch: n, inChannels: c, inHeight: h, inWidth: w, outChannels: o, groups, kernelHeight: k, kernelWidth: k,
+    strideHeight: s, strideWidth: s, padHeight: p, padWidth: p, dilationHeight: 1, dilationWidth: 1, outHeight: out(h), outWidth: out(w),
+  };
+}
+
+interface Results {
+  out: Float32Array;
+  pooled: Float32Array;
+  argmax: Int32Array;
+  gx: Float32Array;
+  gw: Float32Array;
+  gb: Float32Array;
+  pooledGx: Float32Array;
+}
+
+/** Every entry point on one geometry, `chunk` images per GEMM. */
+function runAll(g: Conv2dWasmGeometry, x: Float32Array, w: Float32Array, b: Float32Array, gy: Float32Array, gyPooled: Float32Array, chunk: number): Results {
+  const outSize = g.batch * g.outChannels * g.outHeight * g.outWidth;
+  const pooledSize = g.batch * g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
+  const r: Results = {
+    out: new Float32Array(outSize), pooled: new Float32Array(pooledSize), argmax: new Int32Array(pooledSize),
+    gx: new Float32Array(x.length), gw: new Float32Array(w.length), gb: new Float32Array(b.length), pooledGx: new Float32Array(x.length),
+  };
+  expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(r.out), { chunk })).toBe(true);
+  expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(r.pooled), { chunk, reluMaxPool2x2: true, argmax: r.argmax })).toBe(true);
+  expect(conv2dBackwardWasm(g, flat(gy), flat(x), flat(w), { input: flat(r.gx), weight: flat(r.gw), bias: flat(r.gb) }, { chunk })).toBe(true);
+  expect(conv2dBackwardWasm(g, flat(gyPooled), null, flat(w), { input: flat(r.pooledGx), weight: null, bias: null }, { chunk, argmax: r.argmax })).toBe(true);
+  return r;
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array, label: string): void {
+  for (let i = 0; i < expected.length; i++) {
+    if (Math.abs(actual[i]! - expected[i]!) > 1e-4 * (1 + Math.abs(expected[i]!))) throw new Error(`${label}[${i}]: threaded ${actual[i]} vs one thread ${expected[i]}`);
+  }
+}
+
+describe("the WebAssembly convolution on 3 threads", () => {
+  afterAll(async () => {
+    await stopWasmConvThreads();
+  });
+
+  const cases: Array<[Conv2dWasmGeometry, number]> = [
+    [geometry(64, 1, 28, 28, 8, 1, 5, 1, 0), 1],
+    [geometry(7, 8, 12, 12, 16, 1, 5, 1, 0), 2],
+    [geometry(5, 4, 9, 11, 6, 2, 3, 2, 1), 1],
+    [geometry(2, 3, 8, 8, 3, 1, 3, 1, 1), 4],
+  ];
+
+  it("gives what one thread gives: outputs and arg-max exactly, the summed gradients to rounding", async () => {
+    const inputs = cases.map(([g]) => {
+      const outSize = g.batch * g.outChannels * g.outHeight * g.outWidth;
+      return {
+        x: random(g.batch * g.inChannels * g.inHeight * g.inWidth), w: random(g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth),
+        b: random(g.outChannels), gy: random(outSize), gyPooled: random(g.batch * g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1)),
+      };
+    });
+    const single = cases.map(([g, chunk], i) => runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk));
+    expect(await installWasmConvThreads({ threads: 3 })).toBe(true);
+    expect(wasmConvThreadsActive()).toBe(true);
+    cases.forEach(([g, chunk], i) => {
+      const r = runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk);
+      const s = single[i]!;
+      expect(r.out).toEqual(s.out);
+      expect(r.pooled).toEqual(s.pooled);
+      expect(r.argmax).toEqual(s.argmax);
+      expect(r.gx).toEqual(s.gx);
+      expect(r.pooledGx).toEqual(s.pooledGx);
+      expectClose(r.gw, s.gw, "gradWeight");
+      expectClose(r.gb, s.gb, "gradBias");
+    });
+  });
+
+  it("stops, and the calling thread alone gives the same again", async () => {
+    await stopWasmConvThreads();
+    expect(wasmConvThreadsActive()).toBe(false);
+    const [g, chunk] = cases[0]!;
+    const x = random(g.batch * 784);
+    const w = random(200);
+    const out = new Float32Array(g.batch * 8 * 576);
+    expect(conv2dForwardWasm(g, flat(x), flat(w), null, flat(out), { chunk })).toBe(true);
+    expect(Number.isFinite(out[out.length - 1]!)).toBe(true);
+  });
+
+  it("refuses a thread count out of range", async () => {
+    await expect(installWasmConvThreads({ threads: 0 })).rejects.toThrow(/threads must be an integer from 1 to 16, but got 0/);
+  });
+});
