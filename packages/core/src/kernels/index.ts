@@ -3,7 +3,6 @@ export { gemm, gemmReference, setGemm, defaultGemm, activeGemmKernel } from "./g
 export { gemmPacked } from "./gemm-packed.js";
 export { gemmWasm, wasmAvailable, installWasmGemm } from "./wasm/gemm-wasm.js";
 export { conv2dForwardWasm, conv2dBackwardWasm, conv2dWasmAvailable, im2colWasm, col2imWasm } from "./wasm/conv-wasm.js";
-export { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./wasm/conv-wasm-threads.js";
 export type { Conv2dWasmGeometry, Conv2dWasmGrads, Conv2dWasmOptions, Conv2dWasmForwardOptions, Conv2dWasmBackwardOptions, Float32Slice } from "./wasm/conv-wasm.js";
 export { useKernels } from "./select.js";
 export type { KernelChoice } from "./select.js";
