@@ -1,5 +1,6 @@
 import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
 import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward } from "../kernels/conv2d-relu-max-pool2d.js";
+import { wasmConv2dReluMaxPool2dBackward, wasmConv2dReluMaxPool2dForward } from "../kernels/conv2d-wasm.js";
 import type { Conv2dGeometry } from "../kernels/conv-geometry.js";
 import { flatData } from "../kernels/flat.js";
 import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
@@ -7,7 +8,7 @@ import { conv2dGeometry, type Conv2dOptions } from "./conv2d.js";
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
 
-type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array };
+type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean };
 
 /**
  * maxPool2d(relu(conv2d(x, weight, bias))) in one pass over the batch, one image at a time, without
@@ -29,11 +30,15 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const out = kernels.create(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
     const needsGrad = ctx.needsInputGrad[0] === true || ctx.needsInputGrad[1] === true || ctx.needsInputGrad[2] === true;
     const argmax = needsGrad ? new Int32Array(out.size) : null;
-    // The weight gradient unfolds each image again rather than keeping the batch's columns: measured on
-    // the reference network (batch 64), a second im2col costs no more than allocating and faulting in
-    // fresh columns every step, and the columns would be the largest array the step holds.
-    conv2dReluMaxPool2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, pool, out.data, argmax, null);
+    const [xf, wf, bf] = [flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype)];
+    // WebAssembly where it runs (float32, 2×2 pools of stride 2): the convolution output never leaves the
+    // module. Otherwise TypeScript, whose weight gradient unfolds each image again rather than keeping the
+    // batch's columns: measured on the reference network (batch 64), a second im2col costs no more than
+    // allocating and faulting in fresh columns every step, and they would be the largest array a step holds.
+    const wasm = wasmConv2dReluMaxPool2dForward(xf, wf, bf, g, pool, out.data, argmax);
+    if (!wasm) conv2dReluMaxPool2dForward(xf, wf, bf, g, pool, out.data, argmax, null);
     if (argmax !== null) {
+      ctx.wasm = wasm;
       ctx.geometry = g;
       ctx.pool = pool;
       ctx.argmax = argmax;
@@ -50,13 +55,24 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
     const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
     const input = gw !== null ? flatData(x, dtype) : null;
+    const [gyf, wf] = [flatData(gy, dtype), flatData(weight, dtype)];
+    const pool = ctx.pool;
+    if (ctx.wasm && wasmConv2dReluMaxPool2dBackward(gyf, ctx.argmax, wf, input, g, pool, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null)) {
+      return [gx, gw, gb, null, null, null];
+    }
+    if (ctx.wasm) {
+      // The module marks a window with nothing > 0 by −1, the TypeScript kernel by a spare slot past the image.
+      const spare = g.outChannels * g.outHeight * g.outWidth;
+      const argmax = ctx.argmax;
+      for (let o = 0; o < argmax.length; o++) if (argmax[o]! < 0) argmax[o] = spare;
+    }
     conv2dReluMaxPool2dBackward(
-      flatData(gy, dtype),
+      gyf,
       ctx.argmax,
-      flatData(weight, dtype),
+      wf,
       input,
       g,
-      ctx.pool,
+      pool,
       null,
       gx === null ? null : gx.data,
       gw === null ? null : gw.data,
