@@ -78,6 +78,32 @@ function copyOut(heap: Float32Array, at: number, dst: Float32Array, offset: numb
   }
 }
 
+/** Fewest rows per panel when B alone fills the budget: fewer would copy B in again too often. */
+const MIN_PANEL_ROWS = 64;
+
+/**
+ * Rows of C per runGemm call so that the operands one call copies into wasm memory stay within
+ * `budget` bytes: all of m when they fit, else panels of A's and C's rows (MR multiples), each of
+ * which copies B again. A stored with gaps between rows may be copied with them, up to twice its
+ * elements (see layoutOf), so such operands count double.
+ */
+export function panelRows(m: number, n: number, k: number, a: MatrixView, b: MatrixView, budget: number): number {
+  const aDense = a.trans ? a.ld === m : a.ld === k;
+  const bDense = b.trans ? b.ld === k : b.ld === n;
+  const bBytes = (bDense ? 1 : 2) * k * n * 4;
+  const rowBytes = ((aDense ? 1 : 2) * k + n) * 4;
+  if (bBytes + m * rowBytes <= budget) return m;
+  // A panel of a transposed or gappy A is copied with gaps only up to twice its size, whatever m is.
+  const panelRowBytes = (2 * k + n) * 4;
+  const rows = Math.floor((budget - bBytes) / panelRowBytes / MR) * MR;
+  return Math.min(m, Math.max(MIN_PANEL_ROWS, rows));
+}
+
+/** op(A) restricted to rows [i0, …) of the product. */
+export function rowsFrom(a: MatrixView, i0: number): MatrixView {
+  return { ...a, offset: a.offset + (a.trans ? i0 : i0 * a.ld) };
+}
+
 /** Least rows, columns and depth per block: smaller blocks would spend too much on repacking the other operand or on the reduction. */
 const MIN_BLOCK_ROWS = 16;
 const MIN_BLOCK_COLS = 32;
