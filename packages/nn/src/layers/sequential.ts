@@ -14,9 +14,10 @@ export type TensorModule = Module<[Tensor], Tensor>;
  *
  * Fusion: while `Sequential.fusion` is true (the default), a Conv2d immediately followed by a ReLU and
  * a MaxPool2d (exactly those classes, not subclasses) runs as one fused operator
- * (`F.conv2dReluMaxPool2d`) that never materialises the batch's convolution and ReLU outputs. Values
- * and gradients are the same as running the three modules; parameters, state dicts and module names
- * do not change. Inputs the modules would reject go through the modules, so errors are theirs.
+ * (`F.conv2dReluMaxPool2d`) that never materialises the batch's convolution and ReLU outputs. Outputs
+ * are bit for bit those of the three modules; gradients too with the TypeScript kernels, and equal to
+ * float32 rounding with the WebAssembly ones (which sum in another order). Parameters, state dicts and
+ * module names do not change. Inputs the modules would reject go through the modules, so errors are theirs.
  * Set `Sequential.fusion = false` to run every module on its own.
  *
  * @example new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10))
