@@ -31,7 +31,8 @@ class Geometry {
 // @ts-ignore: decorator
 @inline
 function validStart(outSize: i32, stride: i32, shift: i32): i32 {
-  return shift >= 0 ? 0 : min(outSize, (stride - 1 - shift) / stride);
+  if (shift >= 0) return 0;
+  return min(outSize, stride == 1 ? -shift : (stride - 1 - shift) / stride);
 }
 
 /** One past the last output index o whose input index o·stride + shift is < size, never below `start`. */
@@ -39,7 +40,7 @@ function validStart(outSize: i32, stride: i32, shift: i32): i32 {
 @inline
 function validEnd(outSize: i32, size: i32, stride: i32, shift: i32, start: i32): i32 {
   const last = size - 1 - shift;
-  const end = last < 0 ? 0 : min(outSize, last / stride + 1);
+  const end = last < 0 ? 0 : min(outSize, stride == 1 ? last + 1 : last / stride + 1);
   return end < start ? start : end;
 }
 
@@ -91,6 +92,18 @@ export function im2col(geo: usize, src: usize, channels: i32, cols: usize, ld: i
         if (ohStart > 0) memory.fill(dst, 0, <usize>ohStart * oWBytes);
         if (ohEnd < oH) memory.fill(dst + <usize>ohEnd * oWBytes, 0, <usize>(oH - ohEnd) * oWBytes);
         let d = dst + <usize>ohStart * oWBytes;
+        if (sW == 1 && owStart == 0 && owEnd == oW && (oW & 3) == 0) {
+          // Whole rows of a multiple of 4 floats (the unpadded, unit-stride case): plain vector copies.
+          let s = base + (<usize>((ohStart * sH + hShift) * W + wShift) << 2);
+          const sStep = <usize>(sH * W) << 2;
+          for (let oh = ohStart; oh < ohEnd; oh++) {
+            for (let q: usize = 0; q < oWBytes; q += 16) v128.store(d + q, v128.load(s + q));
+            s += sStep;
+            d += oWBytes;
+          }
+          dst += rowBytes;
+          continue;
+        }
         for (let oh = ohStart; oh < ohEnd; oh++) {
           const s = base + (<usize>((oh * sH + hShift) * W + wShift) << 2);
           for (let ow = 0; ow < owStart; ow++) store<f32>(d + (<usize>ow << 2), 0);
@@ -129,6 +142,17 @@ export function col2im(geo: usize, cols: usize, ld: i32, channels: i32, dst: usi
         const owStart = validStart(oW, sW, wShift);
         const owEnd = validEnd(oW, W, sW, wShift, owStart);
         let s = src + <usize>ohStart * oWBytes;
+        if (sW == 1 && owStart == 0 && owEnd == oW && (oW & 3) == 0) {
+          let d = base + (<usize>((ohStart * sH + hShift) * W + wShift) << 2);
+          const dStep = <usize>(sH * W) << 2;
+          for (let oh = ohStart; oh < ohEnd; oh++) {
+            for (let q: usize = 0; q < oWBytes; q += 16) v128.store(d + q, f32x4.add(v128.load(d + q), v128.load(s + q)));
+            s += oWBytes;
+            d += dStep;
+          }
+          src += rowBytes;
+          continue;
+        }
         for (let oh = ohStart; oh < ohEnd; oh++) {
           const d = base + (<usize>((oh * sH + hShift) * W + wShift) << 2);
           if (sW == 1) {
