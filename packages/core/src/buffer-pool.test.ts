@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_POOLED_BYTES, MIN_POOLED_BYTES, clearPool, pooledByteCount, recycle, trackBirths } from "./buffer-pool.js";
 import { allocate } from "./dtype.js";
 import type { FloatArray } from "./dtype.js";
+import { noGrad, tensor, tracer } from "./index.js";
 
 const BIG = MIN_POOLED_BYTES / 4;
 
@@ -87,5 +88,20 @@ describe("buffer pool", () => {
       allocate("float32", 2);
     });
     expect(outer.size).toBe(1);
+  });
+});
+
+describe("tracer.recycle", () => {
+  beforeEach(() => clearPool());
+
+  it("hands a dead intermediate's array to the pool, for the next allocation of its dtype and length", () => {
+    const x = tensor(new Float32Array(BIG).fill(1), { shape: [BIG] });
+    const hidden = noGrad(() => x.mul(3));
+    const buffer = hidden.data.data;
+    expect(tracer.recycle(buffer)).toBe(true);
+    const next = noGrad(() => x.add(1));
+    expect(next.data.data).toBe(buffer);
+    expect(next.toTypedArray().every((v) => v === 2)).toBe(true);
+    expect(tracer.recycle(x.data.data.subarray(1))).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 import type { Context } from "./context.js";
+import { recycle } from "./buffer-pool.js";
 import type { FloatArray } from "./dtype.js";
 import { ArgumentError } from "./errors.js";
 import type { FunctionClass } from "./function.js";
@@ -67,6 +68,17 @@ export class Tracer {
     const list = this.privates.get(ctx);
     if (list === undefined) this.privates.set(ctx, [...arrays]);
     else list.push(...arrays);
+  }
+
+  /**
+   * Hands an intermediate's array back for reuse by the next allocation of its dtype and length,
+   * for code that knows it is dead: no tensor, view, saved array or caller can reach it any more
+   * (say a Sequential under noGrad dropping layer i's output once layer i + 1 has returned a
+   * result in another buffer). Returns whether the pool kept it; anything else is left to the
+   * garbage collector.
+   */
+  recycle(array: FloatArray): boolean {
+    return recycle(array);
   }
 
   /** The arrays keepPrivate declared for `ctx`, forgotten by the tracer. */
