@@ -27,7 +27,7 @@ Trains DESIGN.md's reference network (batch 64, Adam 1e-3) with Pico.ts and with
 each system in its own child process, alternating systems over several rounds.
 
   --rounds N        rounds of (pico, tfjs-wasm), order alternating (default 3)
-  --warmup N        untimed training steps before timing (default 5)
+  --warmup N        untimed training steps before timing (default 30)
   --steps N         timed training steps per round (default 30)
   --infer-reps N    timed inference calls at batch 1000 per round (default 3)
   --cpu-steps N     timed training steps on the tfjs cpu backend, 0 to skip it (default 2)
@@ -48,10 +48,13 @@ function parseOptions(): {
   out: string;
   matmul: boolean;
 } {
+  // `pnpm bench -- --rounds 5` passes the "--" through.
+  const args = process.argv.slice(2);
   const { values } = parseArgs({
+    args: args[0] === "--" ? args.slice(1) : args,
     options: {
       rounds: { type: "string", default: "3" },
-      warmup: { type: "string", default: "5" },
+      warmup: { type: "string", default: "30" },
       steps: { type: "string", default: "30" },
       "infer-reps": { type: "string", default: "3" },
       "cpu-steps": { type: "string", default: "2" },
