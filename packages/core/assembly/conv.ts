@@ -346,14 +346,16 @@ export function conv2dBackward(
       grad = gbuf;
       memory.fill(gbuf, 0, <usize>(O * width) << 2);
       const pooledPlane = (g.outHeight >> 1) * (g.outWidth >> 1);
+      // Entries without a target land on a spare float just past gbuf (in its readable tail), without a branch.
+      const spare = gbuf + (<usize>(O * width) << 2);
+      const limit = <u32>(O * outPlane);
       for (let i = 0; i < nb; i++) {
         for (let o = 0; o < O; o++) {
           const from = <usize>(((n0 + i) * O + o) * pooledPlane) << 2;
           const row = gbuf + (<usize>(o * width + i * outPlane - o * outPlane) << 2);
           for (let q = 0; q < pooledPlane; q++) {
             const index = load<i32>(argmax + from + (<usize>q << 2));
-            if (<u32>index >= <u32>(O * outPlane)) continue;
-            const at = row + (<usize>index << 2);
+            const at = select<usize>(row + (<usize>index << 2), spare, <u32>index < limit);
             store<f32>(at, load<f32>(at) + load<f32>(gy + from + (<usize>q << 2)));
           }
         }
