@@ -96,10 +96,23 @@ export function im2col(geo: usize, src: usize, channels: i32, cols: usize, ld: i
           // Whole rows of a multiple of 4 floats (the unpadded, unit-stride case): plain vector copies.
           let s = base + (<usize>((ohStart * sH + hShift) * W + wShift) << 2);
           const sStep = <usize>(sH * W) << 2;
-          for (let oh = ohStart; oh < ohEnd; oh++) {
-            for (let q: usize = 0; q < oWBytes; q += 16) v128.store(d + q, v128.load(s + q));
-            s += sStep;
-            d += oWBytes;
+          if ((oW & 7) == 0) {
+            for (let oh = ohStart; oh < ohEnd; oh++) {
+              for (let q: usize = 0; q < oWBytes; q += 32) {
+                const lo = v128.load(s + q);
+                const hi = v128.load(s + q, 16);
+                v128.store(d + q, lo);
+                v128.store(d + q, hi, 16);
+              }
+              s += sStep;
+              d += oWBytes;
+            }
+          } else {
+            for (let oh = ohStart; oh < ohEnd; oh++) {
+              for (let q: usize = 0; q < oWBytes; q += 16) v128.store(d + q, v128.load(s + q));
+              s += sStep;
+              d += oWBytes;
+            }
           }
           dst += rowBytes;
           continue;
@@ -145,10 +158,23 @@ export function col2im(geo: usize, cols: usize, ld: i32, channels: i32, dst: usi
         if (sW == 1 && owStart == 0 && owEnd == oW && (oW & 3) == 0) {
           let d = base + (<usize>((ohStart * sH + hShift) * W + wShift) << 2);
           const dStep = <usize>(sH * W) << 2;
-          for (let oh = ohStart; oh < ohEnd; oh++) {
-            for (let q: usize = 0; q < oWBytes; q += 16) v128.store(d + q, f32x4.add(v128.load(d + q), v128.load(s + q)));
-            s += oWBytes;
-            d += dStep;
+          if ((oW & 7) == 0) {
+            for (let oh = ohStart; oh < ohEnd; oh++) {
+              for (let q: usize = 0; q < oWBytes; q += 32) {
+                const lo = f32x4.add(v128.load(d + q), v128.load(s + q));
+                const hi = f32x4.add(v128.load(d + q, 16), v128.load(s + q, 16));
+                v128.store(d + q, lo);
+                v128.store(d + q, hi, 16);
+              }
+              s += oWBytes;
+              d += dStep;
+            }
+          } else {
+            for (let oh = ohStart; oh < ohEnd; oh++) {
+              for (let q: usize = 0; q < oWBytes; q += 16) v128.store(d + q, f32x4.add(v128.load(d + q), v128.load(s + q)));
+              s += oWBytes;
+              d += dStep;
+            }
           }
           src += rowBytes;
           continue;

@@ -58,6 +58,9 @@ const cases: Case[] = [
   { n: 1, c: 3, h: 9, w: 7, o: 5, groups: 1, k: [3, 2], s: [2, 3], p: [1, 2], d: [2, 1] },
   { n: 3, c: 4, h: 6, w: 5, o: 6, groups: 2, k: [2, 3], s: [1, 2], p: [2, 1], d: [1, 2] },
   { n: 2, c: 6, h: 5, w: 5, o: 3, groups: 3, k: [1, 1], s: [1, 1], p: [0, 0], d: [1, 1] },
+  // Whole unit-stride rows of 12 (a multiple of 4 but not of 8) and of 16, with padded rows above and below.
+  { n: 2, c: 2, h: 5, w: 14, o: 3, groups: 1, k: [2, 3], s: [2, 1], p: [1, 0], d: [1, 1] },
+  { n: 1, c: 1, h: 4, w: 18, o: 2, groups: 1, k: [3, 3], s: [1, 1], p: [2, 0], d: [2, 1] },
 ];
 
 describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
