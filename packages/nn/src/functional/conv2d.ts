@@ -1,6 +1,7 @@
 import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type FloatArray, type NDArray } from "@pico/core";
 import { conv2dBackward, conv2dBackwardBias, conv2dForward, imagesPerChunk, isPointwise, keptColumnsSize } from "../kernels/conv2d.js";
 import { outputSize, type Conv2dGeometry } from "../kernels/conv-geometry.js";
+import { wasmConv2dBackward, wasmConv2dForward } from "../kernels/conv2d-wasm.js";
 import { flatData } from "../kernels/flat.js";
 import { pair, type IntPair } from "./pair.js";
 
@@ -11,7 +12,7 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-type Conv2dContext = Context & { geometry: Conv2dGeometry; chunk: number; cols: FloatArray | null };
+type Conv2dContext = Context & { geometry: Conv2dGeometry; chunk: number; cols: FloatArray | null; wasm: boolean };
 
 /** 2-D cross-correlation over NCHW input (PyTorch's conv2d) with its input, weight and bias gradients. */
 export class Conv2dFunction extends Function {
@@ -19,14 +20,21 @@ export class Conv2dFunction extends Function {
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, options);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
     const out = kernels.create(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+    ctx.geometry = g;
+    if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1]) ctx.saveForBackward(x, weight);
+    // Float32 where WebAssembly runs: im2col and GEMM inside the module, nothing kept (backward unfolds x again).
+    ctx.wasm = dtype === "float32" && wasmConv2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, out.data);
+    if (ctx.wasm) {
+      ctx.chunk = 1;
+      ctx.cols = null;
+      return out;
+    }
     const chunk = imagesPerChunk(g);
     // The weight gradient needs the im2col columns again: keeping them costs memory for one step but saves a pass.
     const keptCols = ctx.needsInputGrad[1] && !isPointwise(g) ? kernels.allocate(dtype, keptColumnsSize(g)) : null;
     conv2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, chunk, out.data, keptCols);
-    ctx.geometry = g;
     ctx.chunk = chunk;
     ctx.cols = keptCols;
-    if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1]) ctx.saveForBackward(x, weight);
     return out;
   }
 
@@ -38,6 +46,14 @@ export class Conv2dFunction extends Function {
     const gx = ctx.needsInputGrad[0] ? kernels.create(dtype, x.shape) : null;
     const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
     const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
+    if (ctx.wasm && wasmConv2dBackward(grad, flatData(weight, dtype), gw === null ? null : flatData(x, dtype), g, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null)) {
+      return [gx, gw, gb, null];
+    }
+    if (ctx.wasm && gw !== null && !isPointwise(g)) {
+      // Forward ran in WebAssembly, which has been switched off since: unfold x here after all.
+      ctx.cols = kernels.allocate(dtype, keptColumnsSize(g));
+      conv2dForward(flatData(x, dtype), flatData(weight, dtype), null, g, ctx.chunk, kernels.allocate(dtype, gy.size), ctx.cols);
+    }
     if (gx !== null || gw !== null) {
       const input = gw !== null && isPointwise(g) ? flatData(x, dtype) : null;
       conv2dBackward(grad, flatData(weight, dtype), input, g, ctx.chunk, ctx.cols, gx === null ? null : gx.data, gw === null ? null : gw.data);
