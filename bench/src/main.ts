@@ -32,6 +32,8 @@ each system in its own child process, alternating systems over several rounds.
   --infer-reps N    timed inference calls at batch 1000 per round (default 3)
   --cpu-steps N     timed training steps on the tfjs cpu backend, 0 to skip it (default 2)
   --cpu-infer N     images per inference call on the tfjs cpu backend (default 1000)
+  --threads N       threads Pico.ts may use, the calling one included (default 2: both cores;
+                    tfjs-wasm's own threads never start under Node, so it runs on one)
   --no-matmul       skip the matmul GFLOP/s comparison
   --seed N          seed of the initial weights and of the batch draw (default 0)
   --out FILE        results file (default bench/results.json)
@@ -44,6 +46,7 @@ function parseOptions(): {
   inferReps: number;
   cpuSteps: number;
   cpuInfer: number;
+  threads: number;
   seed: number;
   out: string;
   matmul: boolean;
@@ -59,6 +62,7 @@ function parseOptions(): {
       "infer-reps": { type: "string", default: "3" },
       "cpu-steps": { type: "string", default: "2" },
       "cpu-infer": { type: "string", default: "1000" },
+      threads: { type: "string", default: "2" },
       "no-matmul": { type: "boolean", default: false },
       seed: { type: "string", default: "0" },
       out: { type: "string", default: fileURLToPath(new URL("../results.json", import.meta.url)) },
@@ -82,6 +86,7 @@ function parseOptions(): {
     inferReps: int("infer-reps", values["infer-reps"], 1),
     cpuSteps: int("cpu-steps", values["cpu-steps"], 0),
     cpuInfer: int("cpu-infer", values["cpu-infer"], 1),
+    threads: int("threads", values.threads, 1),
     seed: int("seed", values.seed, 0),
     out: values.out,
     matmul: !values["no-matmul"],
@@ -143,7 +148,7 @@ async function main(): Promise<void> {
       fail(`the wasm Conv2DBackpropFilter differs from the cpu backend's by ${filterCheck.maxAbsDiff} > ${BACKPROP_FILTER_TOLERANCE}`);
     }
 
-    const plan: WorkerPlan = { warmupSteps: options.warmup, trainSteps: options.steps, inferCount: INFER_BATCH, inferReps: options.inferReps };
+    const plan: WorkerPlan = { warmupSteps: options.warmup, trainSteps: options.steps, inferCount: INFER_BATCH, inferReps: options.inferReps, picoThreads: options.threads };
     const results: WorkerResult[] = [];
     for (let round = 0; round < options.rounds; round++) {
       const order: SystemName[] = round % 2 === 0 ? ["pico", "tfjs-wasm"] : ["tfjs-wasm", "pico"];
@@ -158,7 +163,7 @@ async function main(): Promise<void> {
     if (options.cpuSteps > 0) {
       console.log("\ntfjs cpu backend (one run, few batches)");
       // No warm-up: at several seconds per step, JIT warm-up is noise, and the run stays short.
-      const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1 };
+      const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1, picoThreads: options.threads };
       const result = await runSystem("tfjs-cpu", workloadPath, cpuPlan);
       console.log(`  ${describe(result)}`);
       results.push(result);

@@ -1,8 +1,13 @@
 import { kernels } from "@pico/core";
+import { enableThreads } from "@pico/core/threads";
 import { PicoNetwork } from "./pico-network.js";
 import { parseWorkerArgs, runWorker } from "./worker-cli.js";
 
-await runWorker("pico", parseWorkerArgs(process.argv.slice(2)), async (workload) => {
+const args = parseWorkerArgs(process.argv.slice(2), ["threads"]);
+const threads = Number(args.extra.threads ?? "1");
+const threaded = threads > 1 && (await enableThreads(threads));
+
+await runWorker("pico", args, async (workload) => {
   const network = new PicoNetwork(workload.weights);
   return {
     system: {
@@ -10,7 +15,7 @@ await runWorker("pico", parseWorkerArgs(process.argv.slice(2)), async (workload)
       trainStep: (batch) => network.trainStep(batch),
       predict: (images, count) => network.predict(images, count),
     },
-    info: { gemm: activeGemm() },
+    info: { gemm: activeGemm(), threads: threaded ? threads : 1 },
   };
 });
 

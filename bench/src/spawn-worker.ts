@@ -10,10 +10,12 @@ export interface WorkerPlan {
   trainSteps: number;
   inferCount: number;
   inferReps: number;
+  /** Threads Pico.ts may use (the calling one included); tfjs-wasm's threads never start under Node. */
+  picoThreads: number;
 }
 
-function workerCommand(system: SystemName): { script: string; nodeFlags: string[]; extra: string[] } {
-  if (system === "pico") return { script: "pico-worker.js", nodeFlags: [], extra: [] };
+function workerCommand(system: SystemName, plan: WorkerPlan): { script: string; nodeFlags: string[]; extra: string[] } {
+  if (system === "pico") return { script: "pico-worker.js", nodeFlags: [], extra: ["--threads", String(plan.picoThreads)] };
   return {
     script: "tfjs-worker.js",
     // vm modules load tfjs-core's own gradient definitions (see tfjs-gradients.ts).
@@ -27,7 +29,7 @@ function workerCommand(system: SystemName): { script: string; nodeFlags: string[
  * The worker's stderr goes straight to ours; its stdout carries the result line.
  */
 export function runSystem(system: SystemName, workloadPath: string, plan: WorkerPlan): Promise<WorkerResult> {
-  const { script, nodeFlags, extra } = workerCommand(system);
+  const { script, nodeFlags, extra } = workerCommand(system, plan);
   const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
   const args = [
     ...nodeFlags,

@@ -1,0 +1,24 @@
+// Node-only entry (`@pico/core/threads`): runs the WebAssembly convolution and GEMM on several cores
+// with worker_threads over shared memory. The main entry never imports this file, so the library
+// stays portable; where workers or shared memory are missing, enabling resolves false and changes nothing.
+import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./kernels/wasm/conv-wasm-threads.js";
+import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
+
+export { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive };
+export type { WasmThreadsOptions } from "./kernels/wasm/gemm-wasm-threads.js";
+
+/**
+ * Splits convolutions (by image) and large GEMMs (by block) across `threads` threads, the calling
+ * one included (default: 2). Resolves to whether both could be started.
+ */
+export async function enableThreads(threads = 2): Promise<boolean> {
+  const conv = await installWasmConvThreads({ threads });
+  const gemm = await installWasmGemmThreads({ threads });
+  return conv && gemm;
+}
+
+/** Stops the worker threads; the kernels run on the calling thread again. */
+export async function disableThreads(): Promise<void> {
+  await stopWasmConvThreads();
+  await stopWasmGemmThreads();
+}
