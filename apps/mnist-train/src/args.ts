@@ -19,7 +19,7 @@ const common = {
 
 const trainOptions = {
   model: { type: "string", valueName: "NAME", description: `${MODELS.join(" | ")} (default lenet: the reference network of DESIGN.md)` },
-  epochs: { type: "string", valueName: "N", description: "passes over the training set (default 3)" },
+  epochs: { type: "string", valueName: "N", description: "passes over the training set (default 5)" },
   optimizer: { type: "string", valueName: "NAME", description: `${OPTIMIZERS.join(" | ")} (default adam)` },
   lr: { type: "string", valueName: "X", description: "peak learning rate (default with onecycle: 5e-3 for adam/adamw, 0.1 for sgd/momentum; otherwise 1e-3 and 0.05)" },
   scheduler: { type: "string", valueName: "NAME", description: `${SCHEDULERS.join(" | ")} (default onecycle)` },

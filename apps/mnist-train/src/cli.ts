@@ -47,7 +47,7 @@ async function runTrain(parsed: ParsedCommand): Promise<number> {
   const history = await train({
     config: {
       model: choiceFlag(v, "model", MODELS, "lenet"),
-      epochs: intFlag(v, "epochs", 3),
+      epochs: intFlag(v, "epochs", 5),
       batchSize: intFlag(v, "batch-size", 64),
       optimizer,
       lr: numberFlag(v, "lr", defaultLr(optimizer, scheduler)),
