@@ -86,7 +86,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommand | { hel
   const spec = COMMANDS[command];
   let parsed;
   try {
-    parsed = parseArgs({ args: [...rest], options: spec.options as ParseArgsConfig["options"], allowPositionals: spec.positionals, strict: true });
+    // `pnpm train -- --epochs 1` hands the "--" on.
+    const args = rest[0] === "--" ? rest.slice(1) : rest;
+    parsed = parseArgs({ args, options: spec.options as ParseArgsConfig["options"], allowPositionals: spec.positionals, strict: true });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${usage(command)}`);
   }

@@ -119,6 +119,10 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     expect(unreadable.code).toBe(1);
     expect(unreadable.stderr).toContain("not-an-image.png");
 
+    const forwarded = await runCli(["train", "--", "--help"]);
+    expect(forwarded.code).toBe(0);
+    expect(forwarded.stdout).toContain("--epochs");
+
     const help = await runCli(["train", "--help"]);
     expect(help.code).toBe(0);
     for (const flag of ["--model", "--epochs", "--batch-size", "--optimizer", "--lr", "--scheduler", "--seed", "--data", "--limit", "--out", "--resume"]) {
