@@ -1,9 +1,19 @@
-import { ArgumentError, Tensor } from "@pico/core";
+import { ArgumentError, Tensor, tracer } from "@pico/core";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
 import { Module } from "../module.js";
+import { AvgPool2d } from "./avg-pool2d.js";
 import { Conv2d } from "./conv2d.js";
+import { Dropout } from "./dropout.js";
+import { Flatten } from "./flatten.js";
+import { Identity } from "./identity.js";
+import { LeakyReLU } from "./leaky-relu.js";
+import { Linear } from "./linear.js";
+import { LogSoftmax } from "./log-softmax.js";
 import { MaxPool2d } from "./max-pool2d.js";
 import { ReLU } from "./relu.js";
+import { Sigmoid } from "./sigmoid.js";
+import { Softmax } from "./softmax.js";
+import { Tanh } from "./tanh.js";
 
 /** A module that maps a Tensor to a Tensor, the kind Sequential chains. */
 export type TensorModule = Module<[Tensor], Tensor>;
@@ -20,11 +30,22 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * module names do not change. Inputs the modules would reject go through the modules, so errors are theirs.
  * Set `Sequential.fusion = false` to run every module on its own.
  *
+ * Recycling: under noGrad (while `Sequential.recycling` is true, the default), an intermediate output
+ * goes back to the buffer pool as soon as the next module has returned a result in another buffer,
+ * so inference at large batches does not pile up dead arrays between garbage collections. Only
+ * outputs that nothing else can reach are recycled: every module that produced or read the buffer
+ * must be one of the built-in layers whose forward keeps neither input nor output (exactly those
+ * classes, with their own forward), the buffer must not be the Sequential's input's, and the
+ * Sequential's own output is never touched. Any other module (a custom layer that caches its input,
+ * a subclass, a nested Sequential) leaves the buffers it saw to the garbage collector.
+ *
  * @example new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10))
  */
 export class Sequential extends Module {
   /** Whether forward fuses Conv2d → ReLU → MaxPool2d runs (see the class comment). */
   static fusion = true;
+  /** Whether forward under noGrad recycles dead intermediates (see the class comment). */
+  static recycling = true;
 
   constructor(...modules: TensorModule[]) {
     super();
@@ -59,23 +80,59 @@ export class Sequential extends Module {
 
   forward(input: Tensor): Tensor {
     const list = this.children() as TensorModule[];
+    const recycling = Sequential.recycling && tracer.blind;
+    const inputBuffer = bufferOf(input);
     let x = input;
+    // Whether every module that produced or read x's buffer keeps no reference to it.
+    let xPrivate = false;
     for (let i = 0; i < list.length; i++) {
       const m = list[i]!;
+      let y: Tensor | null = null;
+      let safe = false;
       if (Sequential.fusion && m instanceof Conv2d) {
         const pool = fusablePool(m, list[i + 1], list[i + 2]);
         const padding = pool === null ? null : fusablePadding(m, pool, x);
         if (pool !== null && padding !== null) {
           const convOptions = { stride: m.stride, padding, dilation: m.dilation, groups: m.groups };
-          x = conv2dReluMaxPool2d(x, m.weight, m.bias, convOptions, pool.kernelSize, { stride: pool.stride, padding: pool.padding });
+          y = conv2dReluMaxPool2d(x, m.weight, m.bias, convOptions, pool.kernelSize, { stride: pool.stride, padding: pool.padding });
+          safe = keepsNothing(m) && keepsNothing(list[i + 1]!) && keepsNothing(pool);
           i += 2;
-          continue;
         }
       }
-      x = m.forward(x);
+      if (y === null) {
+        y = m.forward(x);
+        safe = keepsNothing(m);
+      }
+      if (recycling) xPrivate = recycleDead(x, xPrivate, y, safe, inputBuffer);
+      x = y;
     }
     return x;
   }
+}
+
+/** The built-in modules whose forward keeps no reference to its input or its output. */
+const KEEP_NOTHING: ReadonlySet<Function> = new Set<Function>([
+  Conv2d, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, Flatten, Dropout, Softmax, LogSoftmax, Identity,
+]);
+
+function keepsNothing(m: TensorModule): boolean {
+  return KEEP_NOTHING.has(m.constructor) && !Object.prototype.hasOwnProperty.call(m, "forward");
+}
+
+function bufferOf(t: unknown): ArrayBufferLike | null {
+  return t instanceof Tensor ? t.data.data.buffer : null;
+}
+
+/**
+ * After a module mapped `x` to `y` under noGrad: recycles x's array when nothing can reach it any
+ * more, and returns whether y's buffer is private in the same sense.
+ */
+function recycleDead(x: Tensor, xPrivate: boolean, y: Tensor, safe: boolean, inputBuffer: ArrayBufferLike | null): boolean {
+  const yBuffer = bufferOf(y);
+  if (yBuffer === null) return false;
+  if (yBuffer === bufferOf(x)) return xPrivate && safe;
+  if (xPrivate && safe) tracer.recycle(x.data.data);
+  return safe && yBuffer !== inputBuffer;
 }
 
 /** The MaxPool2d of a Conv2d → ReLU → MaxPool2d run of exactly those classes, else null. */

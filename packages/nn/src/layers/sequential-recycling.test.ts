@@ -1,0 +1,148 @@
+import { Generator, Tensor, noGrad, tracer } from "@pico/core";
+import type { FloatArray } from "@pico/core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Module } from "../module.js";
+import { referenceCnn } from "../test-utils/reference-cnn.js";
+import { Conv2d } from "./conv2d.js";
+import { Flatten } from "./flatten.js";
+import { Linear } from "./linear.js";
+import { ReLU } from "./relu.js";
+import { Sequential } from "./sequential.js";
+
+/** Remembers the tensor it was last given (as a user's layer might, for inspection). */
+class CacheInput extends Module<[Tensor], Tensor> {
+  last: Tensor | null = null;
+  forward(input: Tensor): Tensor {
+    this.last = input;
+    return input.mul(2);
+  }
+}
+
+/** Remembers the tensor it last returned. */
+class CacheOutput extends Module<[Tensor], Tensor> {
+  last: Tensor | null = null;
+  forward(input: Tensor): Tensor {
+    this.last = input.add(1);
+    return this.last;
+  }
+}
+
+/** A subclass of a built-in layer: its forward is not the built-in's, so nothing it sees is recycled. */
+class RememberingReLU extends ReLU {
+  seen: Tensor | null = null;
+  override forward(input: Tensor): Tensor {
+    this.seen = input;
+    return super.forward(input);
+  }
+}
+
+function spyRecycle(): FloatArray[] {
+  const recycled: FloatArray[] = [];
+  const original = tracer.recycle.bind(tracer);
+  vi.spyOn(tracer, "recycle").mockImplementation((array: FloatArray) => {
+    recycled.push(array);
+    return original(array);
+  });
+  return recycled;
+}
+
+/** Runs the forward a few times so that recycled arrays are handed out again and overwritten. */
+function churn(model: Sequential, x: Tensor, times = 3): Tensor {
+  let y = model.forward(x);
+  for (let i = 1; i < times; i++) y = model.forward(x.mul(1.5));
+  return y;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  Sequential.recycling = true;
+});
+
+describe("Sequential recycling under noGrad", () => {
+  it("gives the reference network the same outputs, bit for bit, with and without recycling", () => {
+    const model = referenceCnn(new Generator(3));
+    const x = Tensor.randn([12, 1, 28, 28]);
+    const run = (on: boolean): number[][] => {
+      Sequential.recycling = on;
+      return noGrad(() => [0, 1, 2, 3].map((k) => Array.from(model.forward(x.mul(1 + k / 4)).toTypedArray())));
+    };
+    const off = run(false);
+    const recycled = spyRecycle();
+    expect(run(true)).toEqual(off);
+    expect(recycled.length).toBeGreaterThan(0);
+  });
+
+  it("recycles intermediates but never the input, the output, or a Flatten view's buffer while it is read", () => {
+    const model = new Sequential(new Conv2d(1, 8, 3), new ReLU(), new Flatten(), new Linear(8 * 26 * 26, 5));
+    const x = Tensor.randn([4, 1, 28, 28]);
+    const before = Array.from(x.toTypedArray());
+    const recycled = spyRecycle();
+    const y = noGrad(() => model.forward(x));
+    const buffers = recycled.map((a) => a.buffer);
+    expect(buffers).not.toContain(x.data.data.buffer);
+    expect(buffers).not.toContain(y.data.data.buffer);
+    // conv output (read by ReLU) and the ReLU output (viewed by Flatten, read by Linear): once each.
+    expect(recycled.length).toBe(2);
+    expect(new Set(buffers).size).toBe(2);
+    expect(Array.from(x.toTypedArray())).toEqual(before);
+  });
+
+  it("records nothing and recycles nothing in grad mode", () => {
+    const model = referenceCnn(new Generator(4));
+    const recycled = spyRecycle();
+    model.forward(Tensor.randn([6, 1, 28, 28])).sum().backward();
+    expect(recycled).toEqual([]);
+  });
+
+  it("leaves alone what a custom layer caches, before or after it", () => {
+    const cacheIn = new CacheInput();
+    const cacheOut = new CacheOutput();
+    const model = new Sequential(new Conv2d(1, 8, 3), new ReLU(), cacheIn, new ReLU(), cacheOut, new Conv2d(8, 4, 3), new ReLU());
+    const x = Tensor.randn([4, 1, 28, 28]);
+    const recycled = spyRecycle();
+    noGrad(() => model.forward(x));
+    const seenIn = cacheIn.last!;
+    const seenOut = cacheOut.last!;
+    const snapIn = Array.from(seenIn.toTypedArray());
+    const snapOut = Array.from(seenOut.toTypedArray());
+    // Further passes reuse every recycled array; the cached tensors must keep their values.
+    noGrad(() => churn(model, Tensor.randn([4, 1, 28, 28])));
+    expect(Array.from(seenIn.toTypedArray())).toEqual(snapIn);
+    expect(Array.from(seenOut.toTypedArray())).toEqual(snapOut);
+    const buffers = recycled.map((a) => a.buffer);
+    expect(buffers).not.toContain(seenIn.data.data.buffer);
+    expect(buffers).not.toContain(seenOut.data.data.buffer);
+    // In each of the 4 passes only the two conv outputs (made and read by built-ins only) qualify.
+    expect(recycled.length).toBe(8);
+  });
+
+  it("leaves alone what a subclass of a built-in layer, or a patched forward, keeps", () => {
+    const sub = new RememberingReLU();
+    const patched = new ReLU();
+    let patchedSeen: Tensor | null = null;
+    patched.forward = (input: Tensor): Tensor => {
+      patchedSeen = input;
+      return input.relu();
+    };
+    const model = new Sequential(new Conv2d(1, 8, 3), sub, new Conv2d(8, 8, 3), patched, new Conv2d(8, 4, 3));
+    const x = Tensor.randn([4, 1, 28, 28]);
+    const recycled = spyRecycle();
+    noGrad(() => model.forward(x));
+    const keptA = sub.seen!;
+    const keptB = patchedSeen as unknown as Tensor;
+    const snapA = Array.from(keptA.toTypedArray());
+    const snapB = Array.from(keptB.toTypedArray());
+    noGrad(() => churn(model, x));
+    expect(Array.from(keptA.toTypedArray())).toEqual(snapA);
+    expect(Array.from(keptB.toTypedArray())).toEqual(snapB);
+    expect(recycled).toEqual([]);
+  });
+
+  it("can be switched off", () => {
+    const model = referenceCnn(new Generator(5));
+    Sequential.recycling = false;
+    const recycled = spyRecycle();
+    noGrad(() => model.forward(Tensor.randn([8, 1, 28, 28])));
+    expect(recycled).toEqual([]);
+  });
+});
