@@ -102,6 +102,27 @@ function runParallel(p: Pool, exports: ConvExports, calls: ConvCall[]): void {
   if (ctl[FAILED] !== 0) throw new Error("conv2dForwardWasm/conv2dBackwardWasm: a worker trapped while computing its share of the images");
 }
 
+/** Starts the calls on the workers alone (the calling thread claims none); returns the wait for them. */
+function launchOnWorkers(p: Pool, calls: ConvCall[]): () => void {
+  const ctl = p.control;
+  const count = calls.length;
+  Atomics.store(ctl, NEXT, CLOSED);
+  calls.forEach((call, j) => {
+    for (let i = 0; i < CALL_INTS; i++) ctl[CALLS + j * CALL_INTS + i] = call[i]!;
+  });
+  Atomics.store(ctl, COUNT, count);
+  Atomics.store(ctl, FINISHED, 0);
+  Atomics.store(ctl, FAILED, 0);
+  Atomics.store(ctl, NEXT, 0);
+  Atomics.store(ctl, SEQ, ++p.sequence);
+  Atomics.notify(ctl, SEQ);
+  return () => {
+    for (let f = Atomics.load(ctl, FINISHED); f !== count; f = Atomics.load(ctl, FINISHED)) Atomics.wait(ctl, FINISHED, f);
+    Atomics.store(ctl, NEXT, CLOSED);
+    if (ctl[FAILED] !== 0) throw new Error("conv2dForwardWasm: a worker trapped while computing its share of the images");
+  };
+}
+
 /** Worker threads are running for the WebAssembly convolution. */
 export function wasmConvThreadsActive(): boolean {
   return pool !== null;
@@ -151,7 +172,11 @@ export async function installWasmConvThreads(options: { threads?: number } = {})
     return false;
   }
   const p: Pool = {
-    engine: { exports, memory, heap: null, threads, run: (calls) => runParallel(p, exports, calls) },
+    engine: {
+      exports, memory, heap: null, threads,
+      run: (calls) => runParallel(p, exports, calls),
+      launch: threads > 1 ? (calls) => launchOnWorkers(p, calls) : undefined,
+    },
     workers,
     control: new Int32Array(control),
     sequence: 0,

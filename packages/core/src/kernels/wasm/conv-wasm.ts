@@ -87,6 +87,11 @@ export interface ConvEngine {
   heap: Float32Array | null;
   threads: number;
   run(calls: ConvCall[]): void;
+  /**
+   * Starts `calls` on the worker threads alone and returns at once with the function that waits for
+   * them (and throws if one trapped); meanwhile the calling thread is free to copy and compute.
+   */
+  launch?: (calls: ConvCall[]) => () => void;
 }
 
 /** Runs calls one after the other on the calling thread. */
@@ -261,19 +266,44 @@ export function conv2dForwardWasm(
   if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    const xFrom = x.offset + n0 * s.inImage;
-    heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
-    const calls = parts(count, chunk, threads).map(([i0, i1], k) => {
+    const ranges = parts(count, chunk, threads);
+    const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[k]!;
       return [
         0, geo, i1 - i0, xAt + i0 * s.inImage * 4, wAt, bAt, outAt + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
         r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxAt === 0 ? 0 : argmaxAt + i0 * outImage * 4,
       ];
     });
-    t.run(calls);
-    const result = heapOf(t, mem.end) ?? heap;
-    out.data.set(result.subarray(outAt >> 2, (outAt >> 2) + count * outImage), out.offset + n0 * outImage);
-    if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt, count * outImage), n0 * outImage);
+    // Images [i0, i1) of this slice into the module, and their results out of it.
+    const copyIn = (i0: number, i1: number): void => {
+      const xFrom = x.offset + (n0 + i0) * s.inImage;
+      heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
+    };
+    const copyOut = (i0: number, i1: number): void => {
+      const result = heapOf(t, mem.end) ?? heap;
+      const from = (outAt >> 2) + i0 * outImage;
+      out.data.set(result.subarray(from, from + (i1 - i0) * outImage), out.offset + (n0 + i0) * outImage);
+      if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + i0 * outImage * 4, (i1 - i0) * outImage), (n0 + i0) * outImage);
+    };
+    const launch = t.launch;
+    const mine = ranges[0]!;
+    if (launch === undefined || ranges.length < 2) {
+      copyIn(0, count);
+      t.run(calls);
+      copyOut(0, count);
+      continue;
+    }
+    // The workers' images go in first, so that they compute while this thread copies and computes its own share.
+    copyIn(mine[1], count);
+    const wait = launch(calls.slice(1));
+    try {
+      copyIn(mine[0], mine[1]);
+      runConvCalls(e, [calls[0]!]);
+      copyOut(mine[0], mine[1]);
+    } finally {
+      wait();
+    }
+    copyOut(mine[1], count);
   }
   return true;
 }
