@@ -6,8 +6,11 @@ import { referenceCnn } from "../test-utils/reference-cnn.js";
 import { Conv2d } from "./conv2d.js";
 import { Flatten } from "./flatten.js";
 import { Linear } from "./linear.js";
+import { MaxPool2d } from "./max-pool2d.js";
 import { ReLU } from "./relu.js";
 import { Sequential } from "./sequential.js";
+import { Sigmoid } from "./sigmoid.js";
+import { Tanh } from "./tanh.js";
 
 /** Remembers the tensor it was last given (as a user's layer might, for inspection). */
 class CacheInput extends Module<[Tensor], Tensor> {
@@ -87,7 +90,7 @@ describe("Sequential recycling under noGrad", () => {
     expect(Array.from(x.toTypedArray())).toEqual(before);
   });
 
-  it("records nothing and recycles nothing in grad mode", () => {
+  it("recycles nothing at once in grad mode", () => {
     const model = referenceCnn(new Generator(4));
     const recycled = spyRecycle();
     model.forward(Tensor.randn([6, 1, 28, 28])).sum().backward();
@@ -139,10 +142,97 @@ describe("Sequential recycling under noGrad", () => {
   });
 
   it("can be switched off", () => {
+    const keep = vi.spyOn(tracer, "keepPrivate");
     const model = referenceCnn(new Generator(5));
     Sequential.recycling = false;
     const recycled = spyRecycle();
     noGrad(() => model.forward(Tensor.randn([8, 1, 28, 28])));
+    model.forward(Tensor.randn([8, 1, 28, 28])).sum().backward();
     expect(recycled).toEqual([]);
+    expect(keep).not.toHaveBeenCalled();
+  });
+});
+
+describe("Sequential recycling in grad mode", () => {
+  /** Forward, backward and a plain SGD update, `steps` times; returns every output and gradient. */
+  function train(model: Sequential, on: boolean, steps: number, x: Tensor, seed = (i: number) => i): number[][] {
+    Sequential.recycling = on;
+    const trace: number[][] = [];
+    for (let i = 0; i < steps; i++) {
+      model.zeroGrad();
+      const y = model.forward(x.mul(1 + seed(i) / 8));
+      trace.push(Array.from(y.toTypedArray()));
+      y.square().sum().backward();
+      for (const p of model.parameters()) {
+        trace.push(Array.from(p.grad!.toTypedArray()));
+        noGrad(() => p.data.data.set(p.sub(p.grad!.mul(1e-3)).toTypedArray()));
+      }
+    }
+    return trace;
+  }
+
+  function activations(): () => Sequential {
+    return () => {
+      const generator = new Generator(7);
+      return new Sequential(
+        new Conv2d(1, 8, 3, { generator }),
+        new Tanh(),
+        new Conv2d(8, 8, 3, { generator }),
+        new Sigmoid(),
+        new MaxPool2d(2),
+        new Flatten(),
+        new Linear(8 * 12 * 12, 20, { generator }),
+        new Tanh(),
+        new Linear(20, 3, { generator }),
+      );
+    };
+  }
+
+  it("hands activations to the pool when backward releases them, with gradients bit for bit unchanged", () => {
+    const x = Tensor.randn([6, 1, 28, 28]);
+    for (const make of [activations(), () => referenceCnn(new Generator(8))]) {
+      const off = train(make(), false, 4, x);
+      const keep = vi.spyOn(tracer, "keepPrivate");
+      expect(train(make(), true, 4, x)).toEqual(off);
+      expect(keep).toHaveBeenCalled();
+      keep.mockRestore();
+    }
+  });
+
+  it("keeps every activation through a backward with retainGraph, and a second backward matches", () => {
+    const model = activations()();
+    const x = Tensor.randn([6, 1, 28, 28]);
+    const y = model.forward(x);
+    y.sum().backward(undefined, { retainGraph: true });
+    const first = model.parameters().map((p) => Array.from(p.grad!.toTypedArray()));
+    model.zeroGrad();
+    // Allocations between the passes would overwrite any activation handed back too early.
+    for (let i = 0; i < 3; i++) model.forward(Tensor.randn([6, 1, 28, 28]));
+    y.sum().backward();
+    expect(model.parameters().map((p) => Array.from(p.grad!.toTypedArray()))).toEqual(first);
+  });
+
+  it("leaves alone what a custom layer caches", () => {
+    const generator = new Generator(9);
+    const cacheIn = new CacheInput();
+    const cacheOut = new CacheOutput();
+    const model = new Sequential(new Conv2d(1, 8, 3, { generator }), new Tanh(), cacheIn, new Tanh(), cacheOut, new Conv2d(8, 4, 3, { generator }), new Tanh());
+    model.forward(Tensor.randn([4, 1, 28, 28])).sum().backward();
+    const seenIn = cacheIn.last!;
+    const seenOut = cacheOut.last!;
+    const snapIn = Array.from(seenIn.toTypedArray());
+    const snapOut = Array.from(seenOut.toTypedArray());
+    for (let i = 0; i < 3; i++) model.forward(Tensor.randn([4, 1, 28, 28])).sum().backward();
+    expect(Array.from(seenIn.toTypedArray())).toEqual(snapIn);
+    expect(Array.from(seenOut.toTypedArray())).toEqual(snapOut);
+  });
+
+  it("never recycles the output a caller holds", () => {
+    const model = referenceCnn(new Generator(10));
+    const y = model.forward(Tensor.randn([64, 1, 28, 28]));
+    const snap = Array.from(y.toTypedArray());
+    y.sum().backward();
+    for (let i = 0; i < 3; i++) model.forward(Tensor.randn([64, 1, 28, 28])).sum().backward();
+    expect(Array.from(y.toTypedArray())).toEqual(snap);
   });
 });

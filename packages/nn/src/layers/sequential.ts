@@ -1,4 +1,5 @@
 import { ArgumentError, Tensor, tracer } from "@pico/core";
+import type { Context } from "@pico/core";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
 import { Module } from "../module.js";
 import { AvgPool2d } from "./avg-pool2d.js";
@@ -30,21 +31,23 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * module names do not change. Inputs the modules would reject go through the modules, so errors are theirs.
  * Set `Sequential.fusion = false` to run every module on its own.
  *
- * Recycling: under noGrad (while `Sequential.recycling` is true, the default), an intermediate output
- * goes back to the buffer pool as soon as the next module has returned a result in another buffer,
- * so inference at large batches does not pile up dead arrays between garbage collections. Only
- * outputs that nothing else can reach are recycled: every module that produced or read the buffer
- * must be one of the built-in layers whose forward keeps neither input nor output (exactly those
- * classes, with their own forward), the buffer must not be the Sequential's input's, and the
- * Sequential's own output is never touched. Any other module (a custom layer that caches its input,
- * a subclass, a nested Sequential) leaves the buffers it saw to the garbage collector.
+ * Recycling (while `Sequential.recycling` is true, the default): intermediate outputs that nothing
+ * outside the chain can reach go back to the buffer pool, so training and inference do not pile up
+ * dead arrays between garbage collections. Under noGrad an intermediate is recycled as soon as the
+ * next module has returned a result in another buffer; in grad mode it is declared private to the
+ * call that created it (see `tracer.keepPrivate`), which a backward without retainGraph releases
+ * after every call that reads it. Only buffers that every module producing or reading them is one
+ * of the built-in layers whose forward keeps neither input nor output (exactly those classes, with
+ * their own forward) qualify; the Sequential's input and output never do. Any other module (a custom
+ * layer that caches its input, a subclass, a nested Sequential) leaves the buffers it saw to the
+ * garbage collector.
  *
  * @example new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10))
  */
 export class Sequential extends Module {
   /** Whether forward fuses Conv2d → ReLU → MaxPool2d runs (see the class comment). */
   static fusion = true;
-  /** Whether forward under noGrad recycles dead intermediates (see the class comment). */
+  /** Whether forward recycles dead intermediates (see the class comment). */
   static recycling = true;
 
   constructor(...modules: TensorModule[]) {
@@ -80,11 +83,10 @@ export class Sequential extends Module {
 
   forward(input: Tensor): Tensor {
     const list = this.children() as TensorModule[];
-    const recycling = Sequential.recycling && tracer.blind;
+    const recycling = Sequential.recycling;
     const inputBuffer = bufferOf(input);
     let x = input;
-    // Whether every module that produced or read x's buffer keeps no reference to it.
-    let xPrivate = false;
+    let chain: Chain = { private: false, owner: null };
     for (let i = 0; i < list.length; i++) {
       const m = list[i]!;
       let y: Tensor | null = null;
@@ -103,36 +105,11 @@ export class Sequential extends Module {
         y = m.forward(x);
         safe = keepsNothing(m);
       }
-      if (recycling) xPrivate = recycleDead(x, xPrivate, y, safe, inputBuffer);
+      if (recycling) chain = recycleDead(x, chain, y, safe, inputBuffer);
       x = y;
     }
     return x;
   }
-}
-
-/** The built-in modules whose forward keeps no reference to its input or its output. */
-const KEEP_NOTHING: ReadonlySet<Function> = new Set<Function>([
-  Conv2d, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, Flatten, Dropout, Softmax, LogSoftmax, Identity,
-]);
-
-function keepsNothing(m: TensorModule): boolean {
-  return KEEP_NOTHING.has(m.constructor) && !Object.prototype.hasOwnProperty.call(m, "forward");
-}
-
-function bufferOf(t: unknown): ArrayBufferLike | null {
-  return t instanceof Tensor ? t.data.data.buffer : null;
-}
-
-/**
- * After a module mapped `x` to `y` under noGrad: recycles x's array when nothing can reach it any
- * more, and returns whether y's buffer is private in the same sense.
- */
-function recycleDead(x: Tensor, xPrivate: boolean, y: Tensor, safe: boolean, inputBuffer: ArrayBufferLike | null): boolean {
-  const yBuffer = bufferOf(y);
-  if (yBuffer === null) return false;
-  if (yBuffer === bufferOf(x)) return xPrivate && safe;
-  if (xPrivate && safe) tracer.recycle(x.data.data);
-  return safe && yBuffer !== inputBuffer;
 }
 
 /** The MaxPool2d of a Conv2d → ReLU → MaxPool2d run of exactly those classes, else null. */
@@ -166,4 +143,49 @@ function fusablePadding(conv: Conv2d, pool: MaxPool2d, input: Tensor): [number, 
   const [poolH, poolW] = pool.kernelSize;
   if (2 * ph > poolH || 2 * pw > poolW || oh + 2 * ph < poolH || ow + 2 * pw < poolW) return null;
   return padding;
+}
+
+/** The built-in modules whose forward keeps no reference to its input or its output. */
+const KEEP_NOTHING: ReadonlySet<Function> = new Set<Function>([
+  Conv2d, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, Flatten, Dropout, Softmax, LogSoftmax, Identity,
+]);
+
+function keepsNothing(m: TensorModule): boolean {
+  return KEEP_NOTHING.has(m.constructor) && !Object.prototype.hasOwnProperty.call(m, "forward");
+}
+
+function bufferOf(t: unknown): ArrayBufferLike | null {
+  return t instanceof Tensor ? t.data.data.buffer : null;
+}
+
+/** What forward knows about the buffer of the current intermediate. */
+interface Chain {
+  /** Every module that produced or read the buffer keeps no reference to it, and it is not the input's. */
+  private: boolean;
+  /** Grad mode: the context of the call that created the buffer (released after every call reading it), else null. */
+  owner: Context | null;
+}
+
+/** The context of the call that created y's buffer, when that call did (rather than passing on a view of an input). */
+function creatorOf(y: Tensor): Context | null {
+  const call = y.creator;
+  if (call === null || call.ctx === null || call.inputs === null) return null;
+  const buffer = bufferOf(y);
+  for (const input of call.inputs) if (bufferOf(input) === buffer) return null;
+  return call.ctx;
+}
+
+/**
+ * After a module mapped `x` to `y`: recycles x's array when nothing else can reach it (at once
+ * under noGrad, when its graph is released in grad mode), and returns what is known of y's buffer.
+ */
+function recycleDead(x: Tensor, chain: Chain, y: Tensor, safe: boolean, inputBuffer: ArrayBufferLike | null): Chain {
+  const yBuffer = bufferOf(y);
+  if (yBuffer === null) return { private: false, owner: null };
+  if (yBuffer === bufferOf(x)) return { private: chain.private && safe, owner: chain.owner };
+  if (chain.private && safe) {
+    if (tracer.blind) tracer.recycle(x.data.data);
+    else if (chain.owner !== null) tracer.keepPrivate(chain.owner, x.data.data);
+  }
+  return { private: safe && yBuffer !== inputBuffer, owner: tracer.blind ? null : creatorOf(y) };
 }
