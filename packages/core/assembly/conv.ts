@@ -228,6 +228,21 @@ export function conv2dForward(
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
+  if (directFits(g, taps * chunk * outPlane)) {
+    // cols holds the weights repacked for conv2dDirect; `conv` (pooling) one image's convolution output.
+    packDirectWeights(w, O, taps, cols);
+    for (let n = 0; n < count; n++) {
+      const dst = pool ? conv : out + (<usize>(n * O * outPlane) << 2);
+      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, bias, dst);
+      if (pool) {
+        const at = <usize>(n * pooledImage) << 2;
+        reluMaxPool2x2(conv, O, g.outHeight, g.outWidth, out + at, argmax == 0 ? 0 : argmax + at);
+      } else if (relu) {
+        reluInPlace(dst, O * outPlane);
+      }
+    }
+    return;
+  }
   for (let n0 = 0; n0 < count; n0 += chunk) {
     const nb = min(chunk, count - n0);
     const width = nb * outPlane;
@@ -271,6 +286,102 @@ export function conv2dForward(
       }
     } else if (relu) {
       reluInPlace(dst0, nb * O * outPlane);
+    }
+  }
+}
+
+/** Taps (C/g·kH·kW) up to which conv2dDirect runs instead of im2col + GEMM (bench-conv.mjs decides). */
+const DIRECT_MAX_TAPS = 1 << 30;
+
+/**
+ * Whether conv2dDirect computes this convolution: one group, unit stride and dilation, no padding,
+ * output channels in blocks of 4 and output rows in blocks of 8, and room for the repacked weights
+ * in `room` floats.
+ */
+function directFits(g: Geometry, room: i32): bool {
+  const taps = g.inChannels * g.kernelHeight * g.kernelWidth;
+  return g.groups == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 &&
+    g.padHeight == 0 && g.padWidth == 0 && (g.outChannels & 3) == 0 && (g.outWidth & 7) == 0 &&
+    taps <= DIRECT_MAX_TAPS && g.outChannels * taps <= room;
+}
+
+/** w [O, taps] -> dst [O/4, taps, 4]: the 4 weights one tap applies to a block of 4 output channels, side by side. */
+function packDirectWeights(w: usize, O: i32, taps: i32, dst: usize): void {
+  let d = dst;
+  for (let ob = 0; ob < O; ob += 4) {
+    const src = w + (<usize>(ob * taps) << 2);
+    const step = <usize>taps << 2;
+    for (let p = 0; p < taps; p++) {
+      const at = src + (<usize>p << 2);
+      store<f32>(d, load<f32>(at));
+      store<f32>(d, load<f32>(at + step), 4);
+      store<f32>(d, load<f32>(at + 2 * step), 8);
+      store<f32>(d, load<f32>(at + 3 * step), 12);
+      d += 16;
+    }
+  }
+}
+
+/**
+ * out[O, oH, oW] = W ⊛ x (+ bias) for one image without im2col (a geometry directFits accepts),
+ * `packed` the weights of packDirectWeights: 4 output channels × 8 output columns in 8 vector
+ * accumulators, as the GEMM's 4×8 micro-kernel, each tap two loads of 4 pixels and 4 broadcast weights.
+ */
+function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usize): void {
+  const g = changetype<Geometry>(geo);
+  const C = g.inChannels, H = g.inHeight, W = g.inWidth, kH = g.kernelHeight, kW = g.kernelWidth;
+  const O = g.outChannels, oH = g.outHeight, oW = g.outWidth;
+  const taps = C * kH * kW;
+  const planeBytes = <usize>(oH * oW) << 2;
+  const rowBytes = <usize>W << 2;
+  const skipBytes = <usize>((H - kH) * W) << 2;
+  const kWBytes = <usize>kW << 2;
+  for (let ob = 0; ob < O; ob += 4) {
+    const wBlock = packed + (<usize>(ob * taps) << 2);
+    const b0 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>ob << 2));
+    const b1 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>ob << 2), 4);
+    const b2 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>ob << 2), 8);
+    const b3 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>ob << 2), 12);
+    const dstBlock = out + <usize>ob * planeBytes;
+    for (let oh = 0; oh < oH; oh++) {
+      for (let ow = 0; ow < oW; ow += 8) {
+        let a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
+        let wp = wBlock;
+        let row = x + (<usize>(oh * W + ow) << 2);
+        for (let c = 0; c < C; c++) {
+          for (let ki = 0; ki < kH; ki++) {
+            const end = row + kWBytes;
+            for (let p = row; p < end; p += 4) {
+              const lo = v128.load(p);
+              const hi = v128.load(p, 16);
+              const w0 = v128.load32_splat(wp);
+              const w1 = v128.load32_splat(wp, 4);
+              const w2 = v128.load32_splat(wp, 8);
+              const w3 = v128.load32_splat(wp, 12);
+              a0 = f32x4.add(a0, f32x4.mul(lo, w0));
+              c0 = f32x4.add(c0, f32x4.mul(hi, w0));
+              a1 = f32x4.add(a1, f32x4.mul(lo, w1));
+              c1 = f32x4.add(c1, f32x4.mul(hi, w1));
+              a2 = f32x4.add(a2, f32x4.mul(lo, w2));
+              c2 = f32x4.add(c2, f32x4.mul(hi, w2));
+              a3 = f32x4.add(a3, f32x4.mul(lo, w3));
+              c3 = f32x4.add(c3, f32x4.mul(hi, w3));
+              wp += 16;
+            }
+            row += rowBytes;
+          }
+          row += skipBytes;
+        }
+        const d = dstBlock + (<usize>(oh * oW + ow) << 2);
+        v128.store(d, a0);
+        v128.store(d, c0, 16);
+        v128.store(d + planeBytes, a1);
+        v128.store(d + planeBytes, c1, 16);
+        v128.store(d + 2 * planeBytes, a2);
+        v128.store(d + 2 * planeBytes, c2, 16);
+        v128.store(d + 3 * planeBytes, a3);
+        v128.store(d + 3 * planeBytes, c3, 16);
+      }
     }
   }
 }

@@ -36,11 +36,21 @@ function randomCase(): Case {
   }
 }
 
+/** Random geometries the module computes without im2col: one group, unit stride and dilation, no padding, outC a multiple of 4, output rows a multiple of 8 (at least 2 of them, to pool). */
+function randomDirectCase(): Case {
+  const kH = pick([1, 2, 3, 5]);
+  const kW = pick([1, 2, 3, 5]);
+  const c = pick([1, 2, 3]);
+  const x: Case["x"] = [pick([1, 3]), c, kH - 1 + pick([2, 5, 8]), kW - 1 + pick([8, 16])];
+  return { x, w: [pick([4, 8, 12]), c, kH, kW], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } };
+}
+
 const cases: Case[] = [
   { x: [3, 1, 28, 28], w: [8, 1, 5, 5], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
   { x: [1, 8, 12, 12], w: [16, 8, 5, 5], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
   { x: [3, 4, 9, 7], w: [6, 2, 3, 3], options: { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } },
   ...Array.from({ length: 24 }, randomCase),
+  ...Array.from({ length: 6 }, randomDirectCase),
 ];
 const name = (c: Case): string =>
   `x=[${c.x.join(",")}] w=[${c.w.join(",")}] s=[${c.options.stride.join(",")}] p=[${c.options.padding.join(",")}] d=[${c.options.dilation.join(",")}] g=${c.options.groups}`;
@@ -98,7 +108,7 @@ describe("wasmConv2dForward / wasmConv2dBackward against the nested-loop referen
 });
 
 describe("wasmConv2dReluMaxPool2dForward / Backward against the nested-loop conv, ReLU and max-pool references", () => {
-  for (const c of cases.slice(0, 14)) {
+  for (const c of [...cases.slice(0, 14), ...cases.slice(-6)]) {
     it(`${name(c)}: pooled output, arg-max indices and gradients (and declines a pool other than 2×2 stride 2)`, () => {
       const g = conv2dGeometry(c.x, c.w, [c.w[0]], c.options);
       const pool = pool2dGeometry("test", [c.x[0], c.w[0], g.outHeight, g.outWidth], 2, {});

@@ -61,6 +61,8 @@ const cases: Case[] = [
   // Whole unit-stride rows of 12 (a multiple of 4 but not of 8) and of 16, with padded rows above and below.
   { n: 2, c: 2, h: 5, w: 14, o: 3, groups: 1, k: [2, 3], s: [2, 1], p: [1, 0], d: [1, 1] },
   { n: 1, c: 1, h: 4, w: 18, o: 2, groups: 1, k: [3, 3], s: [1, 1], p: [2, 0], d: [2, 1] },
+  // The direct kernel (no im2col): two blocks of 4 output channels, two of 8 columns, non-square taps.
+  { n: 2, c: 3, h: 10, w: 17, o: 8, groups: 1, k: [3, 2], s: [1, 1], p: [0, 0], d: [1, 1] },
 ];
 
 describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
@@ -121,7 +123,7 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
     }
   }
 
-  for (const t of [cases[0]!, cases[1]!, cases[3]!, { ...cases[2]!, n: 3, h: 10 }]) {
+  for (const t of [cases[0]!, cases[1]!, cases[3]!, { ...cases[2]!, n: 3, h: 10 }, cases[7]!]) {
     it(`x=[${t.n},${t.c},${t.h},${t.w}] o=${t.o} g=${t.groups}: reluMaxPool2x2 pools the ReLU'd output with the first maximum's index, and its backward routes through it`, () => {
       const g = geometry(t);
       const plane = g.outHeight * g.outWidth;
