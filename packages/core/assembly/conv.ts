@@ -232,8 +232,13 @@ export function conv2dForward(
     // cols holds the weights repacked for conv2dDirect; `conv` (pooling) one image's convolution output.
     packDirectWeights(w, O, taps, cols);
     for (let n = 0; n < count; n++) {
+      if (pool && argmax == 0) {
+        // Inference: ReLU and pooling on the accumulators, a row of the convolution at a time in `conv`.
+        conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, bias, conv, out + (<usize>(n * pooledImage) << 2));
+        continue;
+      }
       const dst = pool ? conv : out + (<usize>(n * O * outPlane) << 2);
-      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, bias, dst);
+      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, bias, dst, 0);
       if (pool) {
         const at = <usize>(n * pooledImage) << 2;
         reluMaxPool2x2(conv, O, g.outHeight, g.outWidth, out + at, argmax == 0 ? 0 : argmax + at);
@@ -326,8 +331,10 @@ function packDirectWeights(w: usize, O: i32, taps: i32, dst: usize): void {
  * out[O, oH, oW] = W ⊛ x (+ bias) for one image without im2col (a geometry directFits accepts),
  * `packed` the weights of packDirectWeights: 4 output channels × 8 output columns in 8 vector
  * accumulators, as the GEMM's 4×8 micro-kernel, each tap two loads of 4 pixels and 4 broadcast weights.
+ * With `pooled` (not 0), `out` only keeps the even rows of a channel block and `pooled` receives
+ * reluMaxPool2x2's output [O, oH/2, oW/2] (same values, same window order; no arg-max).
  */
-function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usize): void {
+function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usize, pooled: usize): void {
   const g = changetype<Geometry>(geo);
   const C = g.inChannels, H = g.inHeight, W = g.inWidth, kH = g.kernelHeight, kW = g.kernelWidth;
   const O = g.outChannels, oH = g.outHeight, oW = g.outWidth;
@@ -343,7 +350,8 @@ function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usi
     const b2 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>ob << 2), 8);
     const b3 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>ob << 2), 12);
     const dstBlock = out + <usize>ob * planeBytes;
-    for (let oh = 0; oh < oH; oh++) {
+    const rows = pooled == 0 ? oH : oH & ~1;
+    for (let oh = 0; oh < rows; oh++) {
       for (let ow = 0; ow < oW; ow += 8) {
         let a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
         let wp = wBlock;
@@ -372,6 +380,33 @@ function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usi
           }
           row += skipBytes;
         }
+        if (pooled != 0 && (oh & 1) != 0) {
+          // The 2×2 windows of rows oh − 1 (kept in `out`) and oh, 4 per channel, maxima as reluMaxPool2x2 takes them.
+          const pW = oW >> 1;
+          const r = out + (<usize>ow << 2);
+          const pAt = pooled + (<usize>((ob * (oH >> 1) + (oh >> 1)) * pW + (ow >> 1)) << 2);
+          const pPlane = <usize>((oH >> 1) * pW) << 2;
+          const rPlane = <usize>oW << 2;
+          v128.store(pAt, poolWindows(v128.load(r), v128.load(r, 16), a0, c0));
+          v128.store(pAt + pPlane, poolWindows(v128.load(r + rPlane), v128.load(r + rPlane, 16), a1, c1));
+          v128.store(pAt + 2 * pPlane, poolWindows(v128.load(r + 2 * rPlane), v128.load(r + 2 * rPlane, 16), a2, c2));
+          v128.store(pAt + 3 * pPlane, poolWindows(v128.load(r + 3 * rPlane), v128.load(r + 3 * rPlane, 16), a3, c3));
+          continue;
+        }
+        if (pooled != 0) {
+          // An even row: kept for the next one, [4, oW] from `out`.
+          const d = out + (<usize>ow << 2);
+          const rPlane = <usize>oW << 2;
+          v128.store(d, a0);
+          v128.store(d, c0, 16);
+          v128.store(d + rPlane, a1);
+          v128.store(d + rPlane, c1, 16);
+          v128.store(d + 2 * rPlane, a2);
+          v128.store(d + 2 * rPlane, c2, 16);
+          v128.store(d + 3 * rPlane, a3);
+          v128.store(d + 3 * rPlane, c3, 16);
+          continue;
+        }
         const d = dstBlock + (<usize>(oh * oW + ow) << 2);
         v128.store(d, a0);
         v128.store(d, c0, 16);
@@ -384,6 +419,20 @@ function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usi
       }
     }
   }
+}
+
+/**
+ * max(0, each of the 4 windows over columns 0..7 of an upper row (u0, u1) and a lower row (l0, l1)),
+ * scanning each window row by row and keeping the first value strictly above the best so far, as
+ * reluMaxPool2x2 does (pmax keeps its first operand unless that is below the second, so a NaN never wins).
+ */
+// @ts-ignore: decorator
+@inline
+function poolWindows(u0: v128, u1: v128, l0: v128, l1: v128): v128 {
+  let best = f32x4.pmax(f32x4.splat(0), v128.shuffle<f32>(u0, u1, 0, 2, 4, 6));
+  best = f32x4.pmax(best, v128.shuffle<f32>(u0, u1, 1, 3, 5, 7));
+  best = f32x4.pmax(best, v128.shuffle<f32>(l0, l1, 0, 2, 4, 6));
+  return f32x4.pmax(best, v128.shuffle<f32>(l0, l1, 1, 3, 5, 7));
 }
 
 /**

@@ -63,6 +63,8 @@ const cases: Case[] = [
   { n: 1, c: 1, h: 4, w: 18, o: 2, groups: 1, k: [3, 3], s: [1, 1], p: [2, 0], d: [2, 1] },
   // The direct kernel (no im2col): two blocks of 4 output channels, two of 8 columns, non-square taps.
   { n: 2, c: 3, h: 10, w: 17, o: 8, groups: 1, k: [3, 2], s: [1, 1], p: [0, 0], d: [1, 1] },
+  // ... and with an odd number of output rows (the last is not pooled).
+  { n: 3, c: 2, h: 7, w: 10, o: 4, groups: 1, k: [3, 3], s: [1, 1], p: [0, 0], d: [1, 1] },
 ];
 
 describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
@@ -123,7 +125,7 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
     }
   }
 
-  for (const t of [cases[0]!, cases[1]!, cases[3]!, { ...cases[2]!, n: 3, h: 10 }, cases[7]!]) {
+  for (const t of [cases[0]!, cases[1]!, cases[3]!, { ...cases[2]!, n: 3, h: 10 }, cases[7]!, cases[8]!]) {
     it(`x=[${t.n},${t.c},${t.h},${t.w}] o=${t.o} g=${t.groups}: reluMaxPool2x2 pools the ReLU'd output with the first maximum's index, and its backward routes through it`, () => {
       const g = geometry(t);
       const plane = g.outHeight * g.outWidth;
@@ -153,6 +155,10 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
         expect(conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: pooled, offset: 0 }, { chunk, reluMaxPool2x2: true, argmax })).toBe(true);
         expectClose(pooled, expected, "pooled");
         expect(Array.from(argmax)).toEqual(Array.from(expectedIndex));
+        // Without arg-max (inference), the direct kernel pools on its accumulators: the very same values.
+        const inferred = new Float32Array(pooledSize).fill(Number.NaN);
+        conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: inferred, offset: 0 }, { chunk, reluMaxPool2x2: true });
+        expect(Array.from(inferred)).toEqual(Array.from(pooled));
 
         const gyPooled = random(pooledSize);
         const gyFull = new Float32Array(conv.length);
