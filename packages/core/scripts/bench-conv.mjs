@@ -1,7 +1,8 @@
 // The reference network's two convolutions, forward and backward, at batch 64 and 1000: @pico/nn's
 // kernels (im2col + kernels.gemm per image, plain and fused with ReLU + 2×2 max-pool: what nn's conv2d
-// and conv2dReluMaxPool2d run) against the WebAssembly convolution of @pico/core (im2col and GEMM in
-// the module's memory). Uses the built dist/ of both packages:
+// and conv2dReluMaxPool2d run; the fused pass without arg-max is what eval under noGrad runs) against
+// the WebAssembly convolution of @pico/core (a direct kernel or im2col + GEMM, in the module's memory).
+// Uses the built dist/ of both packages:
 //   pnpm --filter @pico/core --filter @pico/nn build && node packages/core/scripts/bench-conv.mjs [--rounds 3] [--ms 200] [--clock wall|cpu]
 // Systems alternate within each round; medians of the rounds, in ms per call and images/s. `--clock cpu`
 // times this process's CPU instead of wall time: steadier on a shared machine, wrong for threads.
@@ -93,6 +94,10 @@ for (const batch of values.batch.split(",").map(Number)) {
       "conv+relu+pool forward (training)": {
         ts: () => fused.conv2dReluMaxPool2dForward(x, w, b, g, pooled, pooledOut, argmax, keptFused),
         wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: pooledOut, offset: 0 }, { reluMaxPool2x2: true, argmax: wasmArgmax }),
+      },
+      "conv+relu+pool forward (inference)": {
+        ts: () => fused.conv2dReluMaxPool2dForward(x, w, b, g, pooled, pooledOut, null, null),
+        wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: pooledOut, offset: 0 }, { reluMaxPool2x2: true }),
       },
       "conv+relu+pool backward": {
         ts: () => {
