@@ -1,25 +1,14 @@
 import { noGrad, tensor } from "@pico/core";
 import type { Tensor } from "@pico/core";
-import { Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential } from "@pico/nn";
+import { CrossEntropyLoss, Sequential, referenceCnn } from "@pico/nn";
 import { Adam } from "@pico/optim";
 import type { NamedWeight } from "./reference-network.js";
 import { ADAM_BETAS, ADAM_EPS, IMAGE_SHAPE, LEARNING_RATE } from "./reference-network.js";
 import type { Batch } from "./workload.js";
 
-/** DESIGN.md's reference network as a Pico.ts user writes it, loaded with the given weights. */
+/** DESIGN.md's reference network, as @pico/nn ships it. */
 export function referenceModel(): Sequential {
-  return new Sequential(
-    new Conv2d(1, 8, 5),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Conv2d(8, 16, 5),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Flatten(),
-    new Linear(256, 120),
-    new ReLU(),
-    new Linear(120, 10),
-  );
+  return referenceCnn();
 }
 
 export class PicoNetwork {

@@ -1,23 +1,9 @@
-import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential } from "@pico/nn";
+import { Dropout, Flatten, Linear, ReLU, Sequential, referenceCnn } from "@pico/nn";
 import type { ModelName } from "./args.js";
 
-/**
- * The reference network of DESIGN.md: Conv2d(1→8, 5×5) → ReLU → MaxPool 2×2 → Conv2d(8→16, 5×5) →
- * ReLU → MaxPool 2×2 → Flatten (256) → Linear(256→120) → ReLU → Linear(120→10).
- */
+/** The reference network of DESIGN.md (see referenceCnn in @pico/nn). */
 export function lenet(): Sequential {
-  return new Sequential(
-    new Conv2d(1, 8, 5),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Conv2d(8, 16, 5),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Flatten(),
-    new Linear(256, 120),
-    new ReLU(),
-    new Linear(120, 10),
-  );
+  return referenceCnn();
 }
 
 /** A two-hidden-layer perceptron over the 784 pixels, with dropout. */

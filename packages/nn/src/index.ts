@@ -23,6 +23,7 @@ export type { BatchNormLayerOptions } from "./layers/batch-norm.js";
 export { BatchNorm1d } from "./layers/batch-norm1d.js";
 export { BatchNorm2d } from "./layers/batch-norm2d.js";
 export { Sequential } from "./layers/sequential.js";
+export { referenceCnn } from "./models/reference-cnn.js";
 export type { TensorModule } from "./layers/sequential.js";
 export { ModuleList } from "./layers/module-list.js";
 

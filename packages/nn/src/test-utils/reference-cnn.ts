@@ -1,26 +1,6 @@
 import { Generator, Tensor } from "@pico/core";
-import { Conv2d } from "../layers/conv2d.js";
-import { Flatten } from "../layers/flatten.js";
-import { Linear } from "../layers/linear.js";
-import { MaxPool2d } from "../layers/max-pool2d.js";
-import { ReLU } from "../layers/relu.js";
-import { Sequential } from "../layers/sequential.js";
 
-/** The reference network of DESIGN.md: 1×28×28 → 10 logits. */
-export function referenceCnn(generator: Generator): Sequential {
-  return new Sequential(
-    new Conv2d(1, 8, 5, { generator }),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Conv2d(8, 16, 5, { generator }),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Flatten(),
-    new Linear(256, 120, { generator }),
-    new ReLU(),
-    new Linear(120, 10, { generator }),
-  );
-}
+export { referenceCnn } from "../models/reference-cnn.js";
 
 /**
  * A small 10-class image task: each class is a fixed coarse 7×7 pattern of ±1 blown up to 28×28,
