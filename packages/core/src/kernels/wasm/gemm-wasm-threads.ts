@@ -7,74 +7,33 @@ import { runGemm, runJobs } from "./run-gemm.js";
 import type { FloatMatrix32, GemmTarget, RowsJob } from "./run-gemm.js";
 import { decodeBase64, wasmApi } from "./wasm-api.js";
 import type { GemmExports, WasmMemory, WasmModule } from "./wasm-api.js";
+import { CONTROL_HEADER, awaitJobs, claimJobs, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import type { WorkerPool } from "./thread-pool.js";
 
-// Node-only: this module starts worker_threads and blocks the calling thread in Atomics.wait. Nothing
-// in @pico/core imports it; `node:worker_threads` is loaded only when `installWasmGemmThreads` runs.
+// Node only (worker_threads, Atomics.wait on the calling thread); nothing in @pico/core's main entry
+// imports it. See thread-pool.ts.
 
-interface NodeWorker {
-  once(event: "message" | "error" | "exit", listener: (value: unknown) => void): void;
-  unref(): void;
-  terminate(): Promise<number>;
-}
-interface WorkerThreads {
-  Worker: new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
-}
-
-// One control block (Int32 slots) shared by the pool: the job sequence (-1 asks workers to exit), the
-// next unclaimed job, the job count, how many jobs finished, a failure flag, each worker's work
-// area, then the jobs, JOB_INTS arguments each. Threads claim jobs with Atomics.add until none are
-// left, so a worker that the OS schedules late simply gets fewer of them.
-const SEQ = 0;
-const NEXT = 1;
-const COUNT = 2;
-const FINISHED = 3;
-const FAILED = 4;
-const WORK = 8;
+// After the pool's header: each worker's work area, then the jobs, JOB_INTS arguments of gemmRows each.
+const WORK = CONTROL_HEADER;
 const MAX_WORKERS = 16;
 const JOBS = WORK + MAX_WORKERS;
 const JOB_INTS = 13;
 const MAX_JOBS = 64;
 const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
-/** Stored in NEXT between products, so that a late worker claims nothing while the job table is rewritten. */
-const CLOSED = 1 << 30;
 /** Jobs per thread: enough for a late or slower thread to be balanced by the others. */
 const CHUNKS_PER_THREAD = 4;
 /** A job should carry at least this many floating-point operations to repay its share of packing. */
 const MIN_JOB_FLOPS = 2 ** 20;
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const { module, memory, control, index } = workerData;
-const gemmRows = new WebAssembly.Instance(module, { env: { memory } }).exports.gemmRows;
-const ctl = new Int32Array(control);
-parentPort.postMessage("ready");
-let seen = 0;
-for (;;) {
-  Atomics.wait(ctl, ${SEQ}, seen);
-  const seq = Atomics.load(ctl, ${SEQ});
-  if (seq === seen) continue;
-  if (seq < 0) break;
-  seen = seq;
-  for (;;) {
-    const job = Atomics.add(ctl, ${NEXT}, 1);
-    const count = Atomics.load(ctl, ${COUNT});
-    if (job >= count) break;
-    const at = ${JOBS} + job * ${JOB_INTS};
-    try {
-      gemmRows(${Array.from({ length: JOB_INTS }, (_, i) => `ctl[at + ${i}]`).join(", ")}, ctl[${WORK} + index]);
-    } catch {
-      Atomics.store(ctl, ${FAILED}, 1);
-    }
-    if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === count) Atomics.notify(ctl, ${FINISHED});
-  }
-}
-`;
+const WORKER_SOURCE = workerSource(
+  "const gemmRows = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports.gemmRows;",
+  `const at = ${JOBS} + job * ${JOB_INTS};
+      gemmRows(${Array.from({ length: JOB_INTS }, (_, i) => `ctl[at + ${i}]`).join(", ")}, ctl[${WORK} + workerData.index]);`,
+);
 
 interface Pool {
   target: GemmTarget;
-  workers: NodeWorker[];
-  control: Int32Array;
-  sequence: number;
+  workers: WorkerPool;
   minFlops: number;
   fallback: Gemm;
 }
@@ -91,35 +50,17 @@ export interface WasmThreadsOptions {
 }
 
 function runParallel(p: Pool, jobs: RowsJob[], works: number[]): void {
-  const ctl = p.control;
   const count = jobs.length;
-  Atomics.store(ctl, NEXT, CLOSED);
-  for (let j = 0; j < count; j++) {
-    const job = jobs[j]!;
-    for (let i = 0; i < JOB_INTS; i++) ctl[JOBS + j * JOB_INTS + i] = job[i]!;
-  }
-  for (let w = 0; w < p.workers.length; w++) ctl[WORK + w] = works[w + 1]!;
-  Atomics.store(ctl, COUNT, count);
-  Atomics.store(ctl, FINISHED, 0);
-  Atomics.store(ctl, FAILED, 0);
-  Atomics.store(ctl, NEXT, 0);
-  Atomics.store(ctl, SEQ, ++p.sequence);
-  Atomics.notify(ctl, SEQ);
-  const exports = p.target.exports;
-  let error: unknown = null;
-  for (let j = Atomics.add(ctl, NEXT, 1); j < count; j = Atomics.add(ctl, NEXT, 1)) {
-    const a = JOBS + j * JOB_INTS;
-    try {
-      exports.gemmRows(ctl[a]!, ctl[a + 1]!, ctl[a + 2]!, ctl[a + 3]!, ctl[a + 4]!, ctl[a + 5]!, ctl[a + 6]!, ctl[a + 7]!, ctl[a + 8]!, ctl[a + 9]!, ctl[a + 10]!, ctl[a + 11]!, ctl[a + 12]!, works[0]!);
-    } catch (e) {
-      error = e;
+  publishJobs(p.workers, count, (ctl) => {
+    for (let j = 0; j < count; j++) {
+      const job = jobs[j]!;
+      for (let i = 0; i < JOB_INTS; i++) ctl[JOBS + j * JOB_INTS + i] = job[i]!;
     }
-    Atomics.add(ctl, FINISHED, 1);
-  }
-  for (let f = Atomics.load(ctl, FINISHED); f !== count; f = Atomics.load(ctl, FINISHED)) Atomics.wait(ctl, FINISHED, f);
-  Atomics.store(ctl, NEXT, CLOSED);
-  if (error !== null) throw error;
-  if (ctl[FAILED] !== 0) throw new Error(`gemmWasmThreaded: a worker trapped while computing its part of a ${jobs[0]![1]}-row product`);
+    for (let w = 0; w < p.workers.workers.length; w++) ctl[WORK + w] = works[w + 1]!;
+  });
+  const exports = p.target.exports;
+  const error = claimJobs(p.workers, count, (j) => runJobs(exports, [jobs[j]!], works[0]!));
+  awaitJobs(p.workers, count, () => `gemmWasmThreaded: a worker trapped while computing its part of a ${jobs[0]![1]}-row product`, error);
 }
 
 /**
@@ -144,7 +85,7 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
     return;
   }
   const flops = 2 * m * n * k;
-  const threads = flops >= p.minFlops ? p.workers.length + 1 : 1;
+  const threads = flops >= p.minFlops ? p.workers.workers.length + 1 : 1;
   const chunks = Math.max(threads, Math.min(threads * CHUNKS_PER_THREAD, Math.floor(flops / MIN_JOB_FLOPS), MAX_JOBS));
   const done = runGemm(p.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, threads === 1 ? 1 : chunks, (jobs, works) => {
     if (jobs.length === 1) runJobs(p.target.exports, jobs, works[0]!);
@@ -171,40 +112,21 @@ export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): 
   await stopWasmGemmThreads();
   const api = wasmApi();
   if (api === undefined || typeof SharedArrayBuffer === "undefined") return false;
-  let workerThreads: WorkerThreads;
   let module: WasmModule;
   let memory: WasmMemory;
   let exports: GemmExports;
   try {
-    const specifier: string = "node:worker_threads";
-    workerThreads = (await import(specifier)) as WorkerThreads;
     module = new api.Module(decodeBase64(gemmWasmThreadsBase64));
     memory = new api.Memory({ initial: 1, maximum: 16384, shared: true });
     exports = new api.Instance(module, { env: { memory } }).exports as GemmExports;
   } catch {
     return false;
   }
-  const workers: NodeWorker[] = [];
-  const control = new SharedArrayBuffer(CONTROL_INTS * 4);
-  try {
-    for (let index = 0; index < threads - 1; index++) {
-      const worker = new workerThreads.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, index } });
-      workers.push(worker);
-      await new Promise<void>((resolve, reject) => {
-        worker.once("message", () => resolve());
-        worker.once("error", reject);
-      });
-      worker.unref();
-    }
-  } catch {
-    await Promise.all(workers.map((w) => w.terminate()));
-    return false;
-  }
+  const workers = await startWorkers(threads - 1, WORKER_SOURCE, CONTROL_INTS, (index) => ({ module, memory, index }));
+  if (workers === null) return false;
   pool = {
     target: { exports, memory, heap: null },
     workers,
-    control: new Int32Array(control),
-    sequence: 0,
     minFlops: options.minFlops ?? 2 ** 22,
     fallback: options.float64Kernel ?? gemmPacked,
   };
@@ -220,7 +142,5 @@ export async function stopWasmGemmThreads(): Promise<void> {
   const p = pool;
   if (p === null) return;
   pool = null;
-  Atomics.store(p.control, SEQ, -1);
-  Atomics.notify(p.control, SEQ);
-  await Promise.all(p.workers.map((w) => w.terminate()));
+  await stopWorkers(p.workers);
 }

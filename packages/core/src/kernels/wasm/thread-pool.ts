@@ -1,0 +1,147 @@
+// Node only: worker_threads that share a control block with the calling thread and claim jobs from it.
+// `node:worker_threads` is loaded only when startWorkers runs, so importing this module is harmless elsewhere.
+
+interface NodeWorker {
+  once(event: "message" | "error" | "exit", listener: (value: unknown) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+interface WorkerThreads {
+  Worker: new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+}
+
+// The first Int32 slots of every control block: the job sequence (-1 asks the workers to exit), the
+// next unclaimed job, the job count, how many jobs finished, a failure flag. Each user lays out its
+// job table after these. Threads claim jobs with Atomics.add until none are left, so a worker that
+// the OS schedules late simply gets fewer of them.
+const SEQ = 0;
+const NEXT = 1;
+const COUNT = 2;
+const FINISHED = 3;
+const FAILED = 4;
+/** The first slot free for the user's own data. */
+export const CONTROL_HEADER = 8;
+/** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
+const CLOSED = 1 << 30;
+
+export interface WorkerPool {
+  workers: NodeWorker[];
+  control: Int32Array;
+  sequence: number;
+}
+
+/**
+ * The source of a worker: `setup` runs once with `workerData` and `ctl` (the control block) in scope,
+ * then `runJob` runs for every job the worker claims, with `job` (its index) in scope.
+ */
+export function workerSource(setup: string, runJob: string): string {
+  return `
+const { parentPort, workerData } = require("node:worker_threads");
+const ctl = new Int32Array(workerData.control);
+${setup}
+parentPort.postMessage("ready");
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctl, ${SEQ}, seen);
+  const seq = Atomics.load(ctl, ${SEQ});
+  if (seq === seen) continue;
+  if (seq < 0) break;
+  seen = seq;
+  for (;;) {
+    const job = Atomics.add(ctl, ${NEXT}, 1);
+    const count = Atomics.load(ctl, ${COUNT});
+    if (job >= count) break;
+    try {
+      ${runJob}
+    } catch {
+      Atomics.store(ctl, ${FAILED}, 1);
+    }
+    if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === count) Atomics.notify(ctl, ${FINISHED});
+  }
+}
+`;
+}
+
+/**
+ * Starts `count` workers running `source` over a new control block of `controlInts` slots;
+ * `workerData(index)` adds to what each receives (`control` is added here). Resolves null where
+ * worker_threads cannot be loaded or a worker fails to start.
+ */
+export async function startWorkers(
+  count: number,
+  source: string,
+  controlInts: number,
+  workerData: (index: number) => Record<string, unknown>,
+): Promise<WorkerPool | null> {
+  let workerThreads: WorkerThreads;
+  try {
+    const specifier: string = "node:worker_threads";
+    workerThreads = (await import(specifier)) as WorkerThreads;
+  } catch {
+    return null;
+  }
+  const control = new SharedArrayBuffer(controlInts * 4);
+  const workers: NodeWorker[] = [];
+  try {
+    for (let index = 0; index < count; index++) {
+      const worker = new workerThreads.Worker(source, { eval: true, workerData: { ...workerData(index), control } });
+      workers.push(worker);
+      await new Promise<void>((resolve, reject) => {
+        worker.once("message", () => resolve());
+        worker.once("error", reject);
+      });
+      worker.unref();
+    }
+  } catch {
+    await Promise.all(workers.map((w) => w.terminate()));
+    return null;
+  }
+  return { workers, control: new Int32Array(control), sequence: 0 };
+}
+
+/** Opens `count` jobs to the workers; `writeTable` fills the job table while no worker can claim. */
+export function publishJobs(pool: WorkerPool, count: number, writeTable: (ctl: Int32Array) => void): void {
+  const ctl = pool.control;
+  Atomics.store(ctl, NEXT, CLOSED);
+  writeTable(ctl);
+  Atomics.store(ctl, COUNT, count);
+  Atomics.store(ctl, FINISHED, 0);
+  Atomics.store(ctl, FAILED, 0);
+  Atomics.store(ctl, NEXT, 0);
+  Atomics.store(ctl, SEQ, ++pool.sequence);
+  Atomics.notify(ctl, SEQ);
+}
+
+/** The calling thread claims jobs alongside the workers until none are left; returns the first error it met. */
+export function claimJobs(pool: WorkerPool, count: number, run: (job: number) => void): unknown {
+  const ctl = pool.control;
+  let error: unknown = null;
+  for (let j = Atomics.add(ctl, NEXT, 1); j < count; j = Atomics.add(ctl, NEXT, 1)) {
+    try {
+      run(j);
+    } catch (e) {
+      error ??= e;
+    }
+    Atomics.add(ctl, FINISHED, 1);
+  }
+  return error;
+}
+
+/**
+ * Blocks until all `count` jobs finished and closes the table; then rethrows the calling thread's
+ * `error` (from claimJobs), or throws `failure()` if a worker trapped.
+ */
+export function awaitJobs(pool: WorkerPool, count: number, failure: () => string, error: unknown = null): void {
+  const ctl = pool.control;
+  for (let f = Atomics.load(ctl, FINISHED); f !== count; f = Atomics.load(ctl, FINISHED)) Atomics.wait(ctl, FINISHED, f);
+  Atomics.store(ctl, NEXT, CLOSED);
+  if (error !== null) throw error;
+  if (ctl[FAILED] !== 0) throw new Error(failure());
+}
+
+/** Asks the workers to exit and waits for them. */
+export async function stopWorkers(pool: WorkerPool): Promise<void> {
+  Atomics.store(pool.control, SEQ, -1);
+  Atomics.notify(pool.control, SEQ);
+  await Promise.all(pool.workers.map((w) => w.terminate()));
+}
