@@ -1,22 +1,10 @@
-/** Everything a 2-D convolution or pooling kernel needs to know about its shapes. */
-export interface Conv2dGeometry {
-  batch: number;
-  inChannels: number;
-  inHeight: number;
-  inWidth: number;
-  outChannels: number;
-  groups: number;
-  kernelHeight: number;
-  kernelWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padHeight: number;
-  padWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
-  outHeight: number;
-  outWidth: number;
-}
+import type { kernels } from "@pico/core";
+
+/**
+ * Everything a 2-D convolution or pooling kernel needs to know about its shapes: the geometry
+ * @pico/core's WebAssembly convolution takes, so one object serves both kernel sets.
+ */
+export type Conv2dGeometry = kernels.Conv2dWasmGeometry;
 
 /** floor((size + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1, as PyTorch (may be <= 0 for a too-small input). */
 export function outputSize(size: number, kernel: number, stride: number, padding: number, dilation: number): number {
