@@ -229,16 +229,18 @@ export function conv2dForward(
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
   if (directFits(g, taps * chunk * outPlane)) {
-    // cols holds the weights repacked for conv2dDirect; `conv` (pooling) one image's convolution output.
+    // cols holds the weights repacked for conv2dDirect, then its tap offsets; `conv` (pooling) one image's convolution output.
     packDirectWeights(w, O, taps, cols);
+    const offsets = cols + (<usize>(O * taps) << 2);
+    writeTapOffsets(g, offsets);
     for (let n = 0; n < count; n++) {
       if (pool && argmax == 0) {
         // Inference: ReLU and pooling on the accumulators, a row of the convolution at a time in `conv`.
-        conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, bias, conv, out + (<usize>(n * pooledImage) << 2));
+        conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, offsets, bias, conv, out + (<usize>(n * pooledImage) << 2));
         continue;
       }
       const dst = pool ? conv : out + (<usize>(n * O * outPlane) << 2);
-      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, bias, dst, 0);
+      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, offsets, bias, dst, 0);
       if (pool) {
         const at = <usize>(n * pooledImage) << 2;
         reluMaxPool2x2(conv, O, g.outHeight, g.outWidth, out + at, argmax == 0 ? 0 : argmax + at);
@@ -301,13 +303,13 @@ const DIRECT_MAX_TAPS = 1 << 30;
 /**
  * Whether conv2dDirect computes this convolution: one group, unit stride and dilation, no padding,
  * output channels in blocks of 4 and output rows in blocks of 8, and room for the repacked weights
- * in `room` floats.
+ * and the tap offsets in `room` floats.
  */
 function directFits(g: Geometry, room: i32): bool {
   const taps = g.inChannels * g.kernelHeight * g.kernelWidth;
   return g.groups == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 &&
     g.padHeight == 0 && g.padWidth == 0 && (g.outChannels & 3) == 0 && (g.outWidth & 7) == 0 &&
-    taps <= DIRECT_MAX_TAPS && g.outChannels * taps <= room;
+    taps <= DIRECT_MAX_TAPS && (g.outChannels + 1) * taps <= room;
 }
 
 /** w [O, taps] -> dst [O/4, taps, 4]: the 4 weights one tap applies to a block of 4 output channels, side by side. */
@@ -327,22 +329,35 @@ function packDirectWeights(w: usize, O: i32, taps: i32, dst: usize): void {
   }
 }
 
+/** Byte offset of every tap (c, ki, kj), in packDirectWeights' order, from its window's top-left pixel: i32 at `dst`. */
+function writeTapOffsets(g: Geometry, dst: usize): void {
+  const H = g.inHeight, W = g.inWidth;
+  for (let c = 0; c < g.inChannels; c++) {
+    for (let ki = 0; ki < g.kernelHeight; ki++) {
+      for (let kj = 0; kj < g.kernelWidth; kj++) {
+        store<i32>(dst, ((c * H + ki) * W + kj) << 2);
+        dst += 4;
+      }
+    }
+  }
+}
+
 /**
  * out[O, oH, oW] = W ⊛ x (+ bias) for one image without im2col (a geometry directFits accepts),
- * `packed` the weights of packDirectWeights: 4 output channels × 8 output columns in 8 vector
- * accumulators, as the GEMM's 4×8 micro-kernel, each tap two loads of 4 pixels and 4 broadcast weights.
+ * `packed` the weights of packDirectWeights and `offsets` those of writeTapOffsets: 4 output channels ×
+ * 8 output columns in 8 vector accumulators, as the GEMM's 4×8 micro-kernel, each tap two loads of 4
+ * pixels and 4 broadcast weights. One flat loop over the taps (not one per channel and kernel row)
+ * keeps the loop overhead off kernels as narrow as 5×5.
  * With `pooled` (not 0), `out` only keeps the even rows of a channel block and `pooled` receives
  * reluMaxPool2x2's output [O, oH/2, oW/2] (same values, same window order; no arg-max).
  */
-function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usize, pooled: usize): void {
+function conv2dDirect(geo: usize, x: usize, packed: usize, offsets: usize, bias: usize, out: usize, pooled: usize): void {
   const g = changetype<Geometry>(geo);
-  const C = g.inChannels, H = g.inHeight, W = g.inWidth, kH = g.kernelHeight, kW = g.kernelWidth;
+  const W = g.inWidth;
   const O = g.outChannels, oH = g.outHeight, oW = g.outWidth;
-  const taps = C * kH * kW;
+  const taps = g.inChannels * g.kernelHeight * g.kernelWidth;
   const planeBytes = <usize>(oH * oW) << 2;
-  const rowBytes = <usize>W << 2;
-  const skipBytes = <usize>((H - kH) * W) << 2;
-  const kWBytes = <usize>kW << 2;
+  const offsetsEnd = offsets + (<usize>taps << 2);
   for (let ob = 0; ob < O; ob += 4) {
     const wBlock = packed + (<usize>(ob * taps) << 2);
     const b0 = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>ob << 2));
@@ -355,30 +370,24 @@ function conv2dDirect(geo: usize, x: usize, packed: usize, bias: usize, out: usi
       for (let ow = 0; ow < oW; ow += 8) {
         let a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
         let wp = wBlock;
-        let row = x + (<usize>(oh * W + ow) << 2);
-        for (let c = 0; c < C; c++) {
-          for (let ki = 0; ki < kH; ki++) {
-            const end = row + kWBytes;
-            for (let p = row; p < end; p += 4) {
-              const lo = v128.load(p);
-              const hi = v128.load(p, 16);
-              const w0 = v128.load32_splat(wp);
-              const w1 = v128.load32_splat(wp, 4);
-              const w2 = v128.load32_splat(wp, 8);
-              const w3 = v128.load32_splat(wp, 12);
-              a0 = f32x4.add(a0, f32x4.mul(lo, w0));
-              c0 = f32x4.add(c0, f32x4.mul(hi, w0));
-              a1 = f32x4.add(a1, f32x4.mul(lo, w1));
-              c1 = f32x4.add(c1, f32x4.mul(hi, w1));
-              a2 = f32x4.add(a2, f32x4.mul(lo, w2));
-              c2 = f32x4.add(c2, f32x4.mul(hi, w2));
-              a3 = f32x4.add(a3, f32x4.mul(lo, w3));
-              c3 = f32x4.add(c3, f32x4.mul(hi, w3));
-              wp += 16;
-            }
-            row += rowBytes;
-          }
-          row += skipBytes;
+        const window = x + (<usize>(oh * W + ow) << 2);
+        for (let at = offsets; at < offsetsEnd; at += 4) {
+          const p = window + <usize>load<i32>(at);
+          const lo = v128.load(p);
+          const hi = v128.load(p, 16);
+          const w0 = v128.load32_splat(wp);
+          const w1 = v128.load32_splat(wp, 4);
+          const w2 = v128.load32_splat(wp, 8);
+          const w3 = v128.load32_splat(wp, 12);
+          a0 = f32x4.add(a0, f32x4.mul(lo, w0));
+          c0 = f32x4.add(c0, f32x4.mul(hi, w0));
+          a1 = f32x4.add(a1, f32x4.mul(lo, w1));
+          c1 = f32x4.add(c1, f32x4.mul(hi, w1));
+          a2 = f32x4.add(a2, f32x4.mul(lo, w2));
+          c2 = f32x4.add(c2, f32x4.mul(hi, w2));
+          a3 = f32x4.add(a3, f32x4.mul(lo, w3));
+          c3 = f32x4.add(c3, f32x4.mul(hi, w3));
+          wp += 16;
         }
         if (pooled != 0 && (oh & 1) != 0) {
           // The 2×2 windows of rows oh − 1 (kept in `out`) and oh, 4 per channel, maxima as reluMaxPool2x2 takes them.
