@@ -1,8 +1,8 @@
 // Compiles the AssemblyScript under assembly/ to WebAssembly and writes each binary as a base64 string
 // module under src/kernels/wasm/, so the library loads them without any Node-only API:
-// gemm-wasm-binary.ts (own memory), gemm-wasm-threads-binary.ts (imported shared memory, for workers),
-// both from assembly/gemm.ts, and conv-wasm-binary.ts and conv-wasm-threads-binary.ts (likewise) from
-// assembly/conv.ts (which includes the GEMM).
+// gemm-wasm-binary.ts (own memory) from assembly/gemm.ts, and conv-wasm-binary.ts (own memory) and
+// conv-wasm-threads-binary.ts (imported shared memory, for workers; it serves the threaded GEMM too)
+// from assembly/conv.ts (which includes the GEMM).
 // `--check` compares instead of writing and exits 1 when a committed file is stale.
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -15,12 +15,6 @@ const convSource = join(root, "assembly", "conv.ts");
 const common = ["-O3", "--noAssert", "--runtime", "stub", "--enable", "simd", "--use", "abort=", "--initialMemory", "1"];
 const targets = [
   { source: gemmSource, file: "gemm-wasm-binary.ts", name: "gemmWasmBase64", flags: common },
-  {
-    source: gemmSource,
-    file: "gemm-wasm-threads-binary.ts",
-    name: "gemmWasmThreadsBase64",
-    flags: [...common, "--enable", "threads", "--importMemory", "--sharedMemory", "--maximumMemory", "16384"],
-  },
   { source: convSource, file: "conv-wasm-binary.ts", name: "convWasmBase64", flags: common },
   {
     source: convSource,

@@ -1,6 +1,7 @@
 // Node-only entry (`@pico/core/threads`): runs the WebAssembly convolution and GEMM on several cores
-// with worker_threads over shared memory. The main entry never imports this file, so the library
-// stays portable; where workers or shared memory are missing, enabling resolves false and changes nothing.
+// with one set of worker_threads over one shared memory. The main entry never imports this file, so
+// the library stays portable; where workers or shared memory are missing, enabling resolves false and
+// changes nothing.
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./kernels/wasm/conv-wasm-threads.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
 
@@ -9,7 +10,8 @@ export type { WasmThreadsOptions } from "./kernels/wasm/gemm-wasm-threads.js";
 
 /**
  * Splits convolutions (by image) and large GEMMs (by block) across `threads` threads, the calling
- * one included (default: 2). Resolves to whether both could be started.
+ * one included (default: 2): `threads - 1` worker threads that both share. Resolves to whether both
+ * could be started.
  */
 export async function enableThreads(threads = 2): Promise<boolean> {
   const conv = await installWasmConvThreads({ threads });

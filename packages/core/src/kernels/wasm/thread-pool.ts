@@ -24,6 +24,13 @@ export const CONTROL_HEADER = 8;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
 const CLOSED = 1 << 30;
 
+let live = 0;
+
+/** Worker threads started by startWorkers and not yet stopped, over every pool. */
+export function liveWorkerCount(): number {
+  return live;
+}
+
 export interface WorkerPool {
   workers: NodeWorker[];
   control: Int32Array;
@@ -86,6 +93,7 @@ export async function startWorkers(
     for (let index = 0; index < count; index++) {
       const worker = new workerThreads.Worker(source, { eval: true, workerData: { ...workerData(index), control } });
       workers.push(worker);
+      live++;
       await new Promise<void>((resolve, reject) => {
         worker.once("message", () => resolve());
         worker.once("error", reject);
@@ -93,7 +101,7 @@ export async function startWorkers(
       worker.unref();
     }
   } catch {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await terminate(workers);
     return null;
   }
   return { workers, control: new Int32Array(control), sequence: 0 };
@@ -128,20 +136,26 @@ export function claimJobs(pool: WorkerPool, count: number, run: (job: number) =>
 }
 
 /**
- * Blocks until all `count` jobs finished and closes the table; then rethrows the calling thread's
- * `error` (from claimJobs), or throws `failure()` if a worker trapped.
+ * Blocks until all `count` jobs finished and closes the table; then throws an Error with the message
+ * `failure(who)` if a job failed: who is "the calling thread" (its `error` from claimJobs becomes the
+ * cause) or "a worker".
  */
-export function awaitJobs(pool: WorkerPool, count: number, failure: () => string, error: unknown = null): void {
+export function awaitJobs(pool: WorkerPool, count: number, failure: (who: string) => string, error: unknown = null): void {
   const ctl = pool.control;
   for (let f = Atomics.load(ctl, FINISHED); f !== count; f = Atomics.load(ctl, FINISHED)) Atomics.wait(ctl, FINISHED, f);
   Atomics.store(ctl, NEXT, CLOSED);
-  if (error !== null) throw error;
-  if (ctl[FAILED] !== 0) throw new Error(failure());
+  if (error !== null) throw new Error(failure("the calling thread"), { cause: error });
+  if (ctl[FAILED] !== 0) throw new Error(failure("a worker"));
+}
+
+async function terminate(workers: NodeWorker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.terminate()));
+  live -= workers.length;
 }
 
 /** Asks the workers to exit and waits for them. */
 export async function stopWorkers(pool: WorkerPool): Promise<void> {
   Atomics.store(pool.control, SEQ, -1);
   Atomics.notify(pool.control, SEQ);
-  await Promise.all(pool.workers.map((w) => w.terminate()));
+  await terminate(pool.workers);
 }

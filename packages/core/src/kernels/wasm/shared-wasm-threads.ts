@@ -1,0 +1,157 @@
+import { convWasmThreadsBase64 } from "./conv-wasm-threads-binary.js";
+import type { ConvCall, ConvExports } from "./conv-wasm.js";
+import type { RowsJob } from "./run-gemm.js";
+import { decodeBase64, wasmApi } from "./wasm-api.js";
+import type { WasmMemory, WasmModule } from "./wasm-api.js";
+import { CONTROL_HEADER, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import type { WorkerPool } from "./thread-pool.js";
+
+// Node only (worker_threads, Atomics.wait on the calling thread); see thread-pool.ts.
+// One set of worker threads, one shared memory and one instance per thread of assembly/conv.ts (which
+// includes the GEMM) serve both the convolution (conv-wasm-threads.ts) and the GEMM
+// (gemm-wasm-threads.ts): every worker is a V8 isolate of several MB, so a pool each would cost twice
+// that. Their calls are synchronous on the calling thread and never overlap, so both lay out their
+// operands from heapBase in the same memory.
+
+// After the pool's header: each worker's GEMM work area, then the jobs, JOB_INTS slots each: the kind,
+// then the arguments (conv2dForward's or conv2dBackward's 14, gemmRows' first 13).
+const WORK = CONTROL_HEADER;
+/** Most worker threads: 17 threads in all with the calling one. */
+export const MAX_WORKERS = 16;
+const JOBS = WORK + MAX_WORKERS;
+const JOB_INTS = 15;
+/** Most jobs one publish can open. */
+export const MAX_JOBS = 64;
+const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
+/** The kinds 0 (conv2dForward) and 1 (conv2dBackward) are a ConvCall's first entry. */
+const GEMM_ROWS = 2;
+
+const WORKER_SOURCE = workerSource(
+  `const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
+const conv = [e.conv2dForward, e.conv2dBackward];`,
+  `const at = ${JOBS} + job * ${JOB_INTS};
+      if (ctl[at] === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
+      else conv[ctl[at]](${args(14)});`,
+);
+
+function args(count: number): string {
+  return Array.from({ length: count }, (_, i) => `ctl[at + ${i + 1}]`).join(", ");
+}
+
+/** The running threads: `threads` in all (the calling one included), `threads - 1` of them workers. */
+export interface WasmThreads {
+  readonly threads: number;
+  /** The calling thread's instance. */
+  readonly exports: ConvExports;
+  readonly memory: WasmMemory;
+  readonly pool: WorkerPool;
+}
+
+export type WasmThreadsUser = "conv" | "gemm";
+
+/** Told the threads a user should route its work to from now on, or null for the calling thread alone. */
+export type WasmThreadsRoute = (threads: WasmThreads | null) => void;
+
+interface Running {
+  threads: WasmThreads;
+  users: Map<WasmThreadsUser, WasmThreadsRoute>;
+}
+
+let running: Running | null = null;
+let module: WasmModule | null = null;
+// Joins and leaves run one at a time: each awaits workers starting or stopping.
+let queue: Promise<unknown> = Promise.resolve();
+
+function serially<T>(task: () => Promise<T>): Promise<T> {
+  const next = queue.then(task);
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+async function start(threads: number): Promise<WasmThreads | null> {
+  const api = wasmApi();
+  if (api === undefined || typeof SharedArrayBuffer === "undefined") return null;
+  let memory: WasmMemory;
+  let exports: ConvExports;
+  let compiled: WasmModule;
+  try {
+    compiled = module ??= new api.Module(decodeBase64(convWasmThreadsBase64));
+    memory = new api.Memory({ initial: 1, maximum: 16384, shared: true });
+    exports = new api.Instance(compiled, { env: { memory } }).exports as ConvExports;
+  } catch {
+    // No SIMD, threads or shared memory in this WebAssembly.
+    return null;
+  }
+  const pool = await startWorkers(threads - 1, WORKER_SOURCE, CONTROL_INTS, (index) => ({ module: compiled, memory, index }));
+  return pool === null ? null : { threads, exports, memory, pool };
+}
+
+/**
+ * Has `user` run its work on the shared threads, `threads` in all: starts them when none run, or
+ * restarts them when they run with another count, moving the other user to the new ones. `route` is
+ * called with the threads now, at every later restart, and with null when they stop under `user` (a
+ * failed restart, leaveWasmThreads). Resolves false, every user routed to null and nothing running,
+ * where WebAssembly SIMD, shared memory or workers are missing.
+ */
+export function joinWasmThreads(user: WasmThreadsUser, threads: number, route: WasmThreadsRoute): Promise<boolean> {
+  return serially(async () => {
+    const current = running;
+    if (current !== null && current.threads.threads === threads) {
+      current.users.set(user, route);
+      route(current.threads);
+      return true;
+    }
+    const users = new Map(current?.users);
+    users.set(user, route);
+    if (current !== null) {
+      // Until the new workers are ready, the work runs on the calling thread: no call may wait on a stopped worker.
+      running = null;
+      for (const r of current.users.values()) r(null);
+      await stopWorkers(current.threads.pool);
+    }
+    const started = await start(threads);
+    if (started === null) {
+      for (const r of users.values()) r(null);
+      return false;
+    }
+    running = { threads: started, users };
+    for (const r of users.values()) r(started);
+    return true;
+  });
+}
+
+/** `user` runs its work on the calling thread again; the workers stop when no user is left. */
+export function leaveWasmThreads(user: WasmThreadsUser): Promise<void> {
+  return serially(async () => {
+    const current = running;
+    const route = current?.users.get(user);
+    if (current === null || route === undefined) return;
+    current.users.delete(user);
+    route(null);
+    if (current.users.size > 0) return;
+    running = null;
+    await stopWorkers(current.threads.pool);
+  });
+}
+
+/** The threads running now, or null. */
+export function runningWasmThreads(): WasmThreads | null {
+  return running?.threads ?? null;
+}
+
+/** Opens conv2dForward and conv2dBackward calls (kind first, as a ConvCall is) to the workers. */
+export function publishConvCalls(t: WasmThreads, calls: ConvCall[]): void {
+  publishJobs(t.pool, calls.length, (ctl) => calls.forEach((call, j) => ctl.set(call, JOBS + j * JOB_INTS)));
+}
+
+/** Opens gemmRows jobs to the workers; worker w works in works[w + 1] (works[0] is the calling thread's). */
+export function publishGemmJobs(t: WasmThreads, jobs: RowsJob[], works: number[]): void {
+  publishJobs(t.pool, jobs.length, (ctl) => {
+    jobs.forEach((job, j) => {
+      const at = JOBS + j * JOB_INTS;
+      ctl[at] = GEMM_ROWS;
+      ctl.set(job, at + 1);
+    });
+    for (let w = 0; w < t.pool.workers.length; w++) ctl[WORK + w] = works[w + 1]!;
+  });
+}
