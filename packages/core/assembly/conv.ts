@@ -214,6 +214,9 @@ function reluInPlace(x: usize, count: i32): void {
  * by 32 readable bytes (the GEMM may read a row's tail past its end). With `pool`, each chunk's
  * convolution goes to `conv` [chunk, outC, oH, oW] instead, and `out` receives maxPool2x2(relu(·))
  * [count, outC, oH/2, oW/2] (see reluMaxPool2x2), with the arg-max indices at `argmax` unless it is 0.
+ * Without arg-max, a geometry winogradFits accepts goes through conv2dWinogradPool instead (float32
+ * rounding differs from the direct sum by a few 1e-6 relative); `cols` must then hold
+ * winogradFloats(C, outC) floats, and `x` be followed by 4 readable bytes.
  */
 export function conv2dForward(
   geo: usize, count: i32, x: usize, w: usize, bias: usize, out: usize,
@@ -228,6 +231,15 @@ export function conv2dForward(
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
+  if (pool && argmax == 0 && winogradFits(g)) {
+    // cols holds the transformed weights, then the transforms' scratch.
+    winogradWeights(w, O, g.inChannels, cols);
+    const scratch = cols + (<usize>(36 * O * g.inChannels) << 2);
+    for (let n = 0; n < count; n++) {
+      conv2dWinogradPool(geo, x + (<usize>(n * inImage) << 2), cols, bias, out + (<usize>(n * pooledImage) << 2), scratch);
+    }
+    return;
+  }
   if (directFits(g, taps * chunk * outPlane)) {
     // cols holds the weights repacked for conv2dDirect, then its tap offsets; `conv` (pooling) one image's convolution output.
     packDirectWeights(w, O, taps, cols);
@@ -591,6 +603,203 @@ export function conv2dBackward(
         for (let i = 0; i < nb; i++) {
           col2im(geo, dcols + (<usize>(i * outPlane) << 2), width, cg, gx + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2));
         }
+      }
+    }
+  }
+}
+
+/**
+ * Whether conv2dWinogradPool computes this convolution followed by ReLU and 2×2 max-pooling: 5×5
+ * kernels, one group, unit stride and dilation, no padding, at least WINOGRAD_MIN_CHANNELS input
+ * channels, output widths in blocks of 8 and even heights.
+ */
+function winogradFits(g: Geometry): bool {
+  return g.groups == 1 && g.kernelHeight == 5 && g.kernelWidth == 5 && g.strideHeight == 1 && g.strideWidth == 1 &&
+    g.dilationHeight == 1 && g.dilationWidth == 1 && g.padHeight == 0 && g.padWidth == 0 &&
+    g.inChannels >= WINOGRAD_MIN_CHANNELS && (g.outWidth & 7) == 0 && (g.outHeight & 1) == 0;
+}
+
+/** Input channels from which the Winograd transforms cost less than the products they save (bench-conv.mjs: 1.1× at 4, 1.6× at 8, 2.1× at 16). */
+const WINOGRAD_MIN_CHANNELS: i32 = 4;
+
+/** Tile vectors (4 windows each) conv2dWinogradPool transforms and multiplies together. */
+const WINOGRAD_GROUP: i32 = 4;
+
+/** Floats conv2dWinogradPool needs: transformed weights [36, O, C], then the vectors of t [36], V [36, C, group] and M [O, 36, group]. */
+export function winogradFloats(C: i32, O: i32): i32 {
+  return 36 * O * C + 4 * (36 + 36 * C * WINOGRAD_GROUP + 36 * O * WINOGRAD_GROUP);
+}
+
+/** G of F(2×2, 5×5) (6×5, row-major) for the points 0, 1, −1, 2, −2 and ∞. */
+const WINOGRAD_G = memory.data<f32>([
+  0.25, 0, 0, 0, 0,
+  -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6,
+  -1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
+  1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3,
+  1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3,
+  0, 0, 0, 0, 1,
+]);
+
+/**
+ * u = G·g·Gᵀ for every (o, c) 5×5 kernel of w [O, C, 5, 5], the Winograd F(2×2, 5×5) weight transform
+ * with interpolation points 0, ±1, ±2 and ∞, stored as dst[pos][o][c] (pos = 6·row + column of u).
+ */
+function winogradWeights(w: usize, O: i32, C: i32, dst: usize): void {
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      const k = w + (<usize>((o * C + c) * 25) << 2);
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 6; j++) {
+          let s: f64 = 0;
+          for (let a = 0; a < 5; a++) {
+            let inner: f64 = 0;
+            for (let b = 0; b < 5; b++) inner += <f64>load<f32>(WINOGRAD_G + (<usize>(j * 5 + b) << 2)) * <f64>load<f32>(k + (<usize>(a * 5 + b) << 2));
+            s += <f64>load<f32>(WINOGRAD_G + (<usize>(i * 5 + a) << 2)) * inner;
+          }
+          store<f32>(dst + (<usize>(((i * 6 + j) * O + o) * C + c) << 2), <f32>s);
+        }
+      }
+    }
+  }
+}
+
+/** Bᵀ·d for 6 vectors d0..d5 (6 tiles' worth of one row or column each); out receives 6 vectors. */
+// @ts-ignore: decorator
+@inline
+function inputTransform(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, out: usize, step: usize): void {
+  const four = f32x4.splat(4), five = f32x4.splat(5), two = f32x4.splat(2);
+  const d42 = f32x4.sub(d4, d2);
+  const d31 = f32x4.mul(two, f32x4.sub(d3, d1));
+  v128.store(out, f32x4.add(f32x4.sub(f32x4.mul(four, d0), f32x4.mul(five, d2)), d4));
+  v128.store(out + step, f32x4.sub(f32x4.add(d3, d4), f32x4.mul(four, f32x4.add(d1, d2))));
+  v128.store(out + 2 * step, f32x4.add(f32x4.sub(d4, d3), f32x4.mul(four, f32x4.sub(d1, d2))));
+  v128.store(out + 3 * step, f32x4.add(d42, d31));
+  v128.store(out + 4 * step, f32x4.sub(d42, d31));
+  v128.store(out + 5 * step, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5));
+}
+
+
+/**
+ * pooled[O, oH/2, oW/2] = maxPool2x2(max(0, W ⊛ x + bias)) for one image of a geometry winogradFits
+ * accepts, by Winograd's F(2×2, 5×5): each 2×2 output tile, which is one pooling window, comes from a
+ * 6×6 input tile through 36 products per channel pair instead of 100. A vector holds 4 windows side by
+ * side; WINOGRAD_GROUP such vectors are transformed, multiplied and transformed back together.
+ * `u` holds winogradWeights' output, `scratch` winogradFloats(C, O) − 36·O·C floats.
+ */
+function conv2dWinogradPool(geo: usize, x: usize, u: usize, bias: usize, pooled: usize, scratch: usize): void {
+  const g = changetype<Geometry>(geo);
+  const C = g.inChannels, H = g.inHeight, W = g.inWidth, O = g.outChannels;
+  const pH = g.outHeight >> 1, pW = g.outWidth >> 1;
+  const rowBytes = <usize>W << 2;
+  const perRow = pW >> 2;
+  const vectors = pH * perRow;
+  const t = scratch;                                          // [6 rows][6] vectors
+  const V = t + 36 * 16;                                      // [36][C][group] vectors
+  const M = V + (<usize>(36 * C * WINOGRAD_GROUP) << 4);      // [O][36][group] vectors
+  const two = f32x4.splat(2);
+  const vPos = <usize>(C * WINOGRAD_GROUP) << 4;              // bytes between positions in V
+  for (let tv0 = 0; tv0 < vectors; tv0 += WINOGRAD_GROUP) {
+    const nt = min(WINOGRAD_GROUP, vectors - tv0);
+    // V[pos][c][k] = Bᵀ·d·B for the 6×6 input tiles of tile vector tv0 + k in channel c.
+    for (let k = 0; k < nt; k++) {
+      const ti = (tv0 + k) / perRow, tj = ((tv0 + k) % perRow) << 2;
+      for (let c = 0; c < C; c++) {
+        let row = x + (<usize>((c * H + 2 * ti) * W + 2 * tj) << 2);
+        for (let r = 0; r < 6; r++) {
+          // Column q of the 4 tiles: input columns q, q+2, q+4, q+6 from the first tile's left edge.
+          const d0 = v128.shuffle<f32>(v128.load(row), v128.load(row, 16), 0, 2, 4, 6);
+          const d1 = v128.shuffle<f32>(v128.load(row, 4), v128.load(row, 20), 0, 2, 4, 6);
+          const d2 = v128.shuffle<f32>(v128.load(row, 8), v128.load(row, 24), 0, 2, 4, 6);
+          const d3 = v128.shuffle<f32>(v128.load(row, 12), v128.load(row, 28), 0, 2, 4, 6);
+          const d4 = v128.shuffle<f32>(v128.load(row, 16), v128.load(row, 32), 0, 2, 4, 6);
+          const d5 = v128.shuffle<f32>(v128.load(row, 20), v128.load(row, 36), 0, 2, 4, 6);
+          inputTransform(d0, d1, d2, d3, d4, d5, t + (<usize>(r * 6) << 4), 16);
+          row += rowBytes;
+        }
+        const dst = V + (<usize>(c * WINOGRAD_GROUP + k) << 4);
+        for (let q = 0; q < 6; q++) {
+          const col = t + (<usize>q << 4);
+          inputTransform(
+            v128.load(col), v128.load(col, 96), v128.load(col, 192), v128.load(col, 288), v128.load(col, 384), v128.load(col, 480),
+            dst + <usize>q * vPos, 6 * vPos,
+          );
+        }
+      }
+    }
+    // M[o][pos][k] = Σ_c U[pos][o][c] · V[pos][c][k]: two output channels × four tile vectors in registers.
+    for (let pos = 0; pos < 36; pos++) {
+      const vp = V + <usize>pos * vPos;
+      const uPos = u + (<usize>(pos * O * C) << 2);
+      let o = 0;
+      if (nt == WINOGRAD_GROUP) {
+        for (; o + 2 <= O; o += 2) {
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+          let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+          let ua = uPos + (<usize>(o * C) << 2);
+          const ub = <usize>C << 2;
+          let v = vp;
+          for (let c = 0; c < C; c++) {
+            const v0 = v128.load(v), v1 = v128.load(v, 16), v2 = v128.load(v, 32), v3 = v128.load(v, 48);
+            const wa = v128.load32_splat(ua);
+            const wb = v128.load32_splat(ua + ub);
+            a0 = f32x4.add(a0, f32x4.mul(wa, v0));
+            a1 = f32x4.add(a1, f32x4.mul(wa, v1));
+            a2 = f32x4.add(a2, f32x4.mul(wa, v2));
+            a3 = f32x4.add(a3, f32x4.mul(wa, v3));
+            b0 = f32x4.add(b0, f32x4.mul(wb, v0));
+            b1 = f32x4.add(b1, f32x4.mul(wb, v1));
+            b2 = f32x4.add(b2, f32x4.mul(wb, v2));
+            b3 = f32x4.add(b3, f32x4.mul(wb, v3));
+            ua += 4;
+            v += 64;
+          }
+          const ma = M + (<usize>((o * 36 + pos) * WINOGRAD_GROUP) << 4);
+          const mb = ma + (<usize>(36 * WINOGRAD_GROUP) << 4);
+          v128.store(ma, a0); v128.store(ma, a1, 16); v128.store(ma, a2, 32); v128.store(ma, a3, 48);
+          v128.store(mb, b0); v128.store(mb, b1, 16); v128.store(mb, b2, 32); v128.store(mb, b3, 48);
+        }
+      }
+      for (; o < O; o++) {
+        for (let k = 0; k < nt; k++) {
+          let acc = f32x4.splat(0);
+          let ua = uPos + (<usize>(o * C) << 2);
+          let v = vp + (<usize>k << 4);
+          for (let c = 0; c < C; c++) {
+            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(ua), v128.load(v)));
+            ua += 4;
+            v += 64;
+          }
+          v128.store(M + (<usize>((o * 36 + pos) * WINOGRAD_GROUP + k) << 4), acc);
+        }
+      }
+    }
+    // y = Aᵀ·M·A per output channel and tile vector: the 2×2 windows, + bias, then max(0, ·) over each.
+    for (let o = 0; o < O; o++) {
+      const b = bias == 0 ? f32x4.splat(0) : v128.load32_splat(bias + (<usize>o << 2));
+      for (let k = 0; k < nt; k++) {
+        const m = M + (<usize>(o * 36 * WINOGRAD_GROUP + k) << 4);
+        const colStep = <usize>WINOGRAD_GROUP << 4;
+        const rowStep = 6 * colStep;
+        let y00 = f32x4.splat(0), y01 = f32x4.splat(0), y10 = f32x4.splat(0), y11 = f32x4.splat(0);
+        for (let q = 0; q < 6; q++) {
+          const p = m + <usize>q * colStep;
+          const m0 = v128.load(p), m1 = v128.load(p + rowStep), m2 = v128.load(p + 2 * rowStep);
+          const m3 = v128.load(p + 3 * rowStep), m4 = v128.load(p + 4 * rowStep), m5 = v128.load(p + 5 * rowStep);
+          const s0 = f32x4.add(f32x4.add(f32x4.add(m0, m1), f32x4.add(m2, m3)), m4);
+          const s1 = f32x4.add(f32x4.add(f32x4.sub(m1, m2), f32x4.mul(two, f32x4.sub(m3, m4))), m5);
+          // Column q's weight in the two output columns: Aᵀ row 0 = [1 1 1 1 1 0], row 1 = [0 1 −1 2 −2 1].
+          if (q < 5) { y00 = f32x4.add(y00, s0); y10 = f32x4.add(y10, s1); }
+          if (q == 1 || q == 5) { y01 = f32x4.add(y01, s0); y11 = f32x4.add(y11, s1); }
+          else if (q == 2) { y01 = f32x4.sub(y01, s0); y11 = f32x4.sub(y11, s1); }
+          else if (q == 3) { y01 = f32x4.add(y01, f32x4.mul(two, s0)); y11 = f32x4.add(y11, f32x4.mul(two, s1)); }
+          else if (q == 4) { y01 = f32x4.sub(y01, f32x4.mul(two, s0)); y11 = f32x4.sub(y11, f32x4.mul(two, s1)); }
+        }
+        let best = f32x4.pmax(f32x4.splat(0), f32x4.add(y00, b));
+        best = f32x4.pmax(best, f32x4.add(y01, b));
+        best = f32x4.pmax(best, f32x4.add(y10, b));
+        best = f32x4.pmax(best, f32x4.add(y11, b));
+        const tv = tv0 + k;
+        v128.store(pooled + (<usize>((o * pH + tv / perRow) * pW + ((tv % perRow) << 2)) << 2), best);
       }
     }
   }

@@ -99,8 +99,12 @@ describe("Sequential fusion of Conv2d → ReLU → MaxPool2d", () => {
         if (exact) expect(g, `gradient ${i}`).toEqual(plain.grads[i]);
         else expectClose(g, plain.grads[i]!, `gradient ${i}`, 1e-6, 1e-4);
       });
+      // Under noGrad the fused operator pools without arg-max, and with the wasm kernels the second
+      // convolution (8 input channels, 5×5) goes through Winograd's algorithm: float32-close, not the same bits.
       const probe = Tensor.randn([3, 1, 28, 28], { generator: new Generator(6) });
-      expect(values(noGrad(() => withFusion(true, () => model.forward(probe))))).toEqual(values(noGrad(() => withFusion(false, () => model.forward(probe)))));
+      const [inferred, unfused] = withKernels(choice, () => [true, false].map((fusion) => values(noGrad(() => withFusion(fusion, () => model.forward(probe))))));
+      if (exact) expect(inferred).toEqual(unfused);
+      else expectClose(inferred!, unfused!, "inference output", 1e-5, 1e-4);
     });
   }
 

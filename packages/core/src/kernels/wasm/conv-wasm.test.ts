@@ -52,6 +52,29 @@ function expectClose(actual: Float32Array, expected: Float64Array, label: string
   }
 }
 
+/** The geometries conv2dForward's Winograd path computes when pooling without arg-max (winogradFits in assembly/conv.ts). */
+const winogradTakes = (g: Conv2dWasmGeometry): boolean =>
+  g.groups === 1 && g.kernelHeight === 5 && g.kernelWidth === 5 && g.strideHeight === 1 && g.strideWidth === 1 &&
+  g.dilationHeight === 1 && g.dilationWidth === 1 && g.padHeight === 0 && g.padWidth === 0 &&
+  g.inChannels >= 4 && g.outWidth % 8 === 0 && g.outHeight % 2 === 0;
+
+/** maxPool2x2(max(0, conv + bias)) in float64 by direct sums, [N, O, oH/2, oW/2]. */
+function pooledReference(g: Conv2dWasmGeometry, x: Float32Array, w: Float32Array, b: Float32Array | null): Float64Array {
+  const plane = g.outHeight * g.outWidth;
+  const conv = new Float64Array(g.batch * g.outChannels * plane);
+  terms(g, (o, i, k) => (conv[o] = conv[o]! + x[i]! * w[k]!));
+  const pH = g.outHeight >> 1, pW = g.outWidth >> 1;
+  const out = new Float64Array(g.batch * g.outChannels * pH * pW);
+  for (let n = 0, at = 0; n < g.batch; n++) for (let o = 0; o < g.outChannels; o++) for (let i = 0; i < pH; i++) for (let j = 0; j < pW; j++, at++) {
+    let best = 0;
+    for (const [di, dj] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+      best = Math.max(best, conv[((n * g.outChannels + o) * g.outHeight + 2 * i + di) * g.outWidth + 2 * j + dj]! + (b === null ? 0 : b[o]!));
+    }
+    out[at] = best;
+  }
+  return out;
+}
+
 const cases: Case[] = [
   { n: 3, c: 1, h: 28, w: 28, o: 8, groups: 1, k: [5, 5], s: [1, 1], p: [0, 0], d: [1, 1] },
   { n: 3, c: 8, h: 12, w: 12, o: 16, groups: 1, k: [5, 5], s: [1, 1], p: [0, 0], d: [1, 1] },
@@ -155,10 +178,12 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
         expect(conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: pooled, offset: 0 }, { chunk, reluMaxPool2x2: true, argmax })).toBe(true);
         expectClose(pooled, expected, "pooled");
         expect(Array.from(argmax)).toEqual(Array.from(expectedIndex));
-        // Without arg-max (inference), the direct kernel pools on its accumulators: the very same values.
+        // Without arg-max (inference), the direct kernel pools on its accumulators: the very same values,
+        // unless Winograd's algorithm takes the geometry (5×5, at least 4 input channels): then float32-close.
         const inferred = new Float32Array(pooledSize).fill(Number.NaN);
         conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, { data: b, offset: 0 }, { data: inferred, offset: 0 }, { chunk, reluMaxPool2x2: true });
-        expect(Array.from(inferred)).toEqual(Array.from(pooled));
+        if (winogradTakes(g)) expectClose(inferred, expected, "inferred");
+        else expect(Array.from(inferred)).toEqual(Array.from(pooled));
 
         const gyPooled = random(pooledSize);
         const gyFull = new Float32Array(conv.length);
@@ -219,5 +244,33 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
     const out = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
     expect(fresh.conv2dForwardWasm(g, { data: random(3 * 784), offset: 0 }, { data: random(200), offset: 0 }, null, { data: out, offset: 0 })).toBe(false);
     expect(fresh.conv2dBackwardWasm(g, { data: out, offset: 0 }, null, { data: random(200), offset: 0 }, { input: { data: random(3 * 784), offset: 0 }, weight: null, bias: null })).toBe(false);
+  });
+
+  describe("inference (pooling without arg-max) by Winograd's F(2×2, 5×5)", () => {
+    const square = (n: number, c: number, h: number, w: number, o: number): Case => ({ n, c, h, w, o, groups: 1, k: [5, 5], s: [1, 1], p: [0, 0], d: [1, 1] });
+    const geometries: [Case, string][] = [
+      [square(3, 8, 12, 12, 16), "the reference network's second convolution"],
+      [square(2, 5, 14, 12, 3), "odd channels, an odd number of output channels and 5 window rows (a partial group of tile vectors)"],
+      [square(2, 4, 10, 20, 6), "two tile vectors per window row"],
+      [square(1, 16, 20, 28, 8), "wide channels, six tile vectors per window row"],
+      [square(2, 6, 11, 12, 4), "odd output height: not Winograd's, the direct kernel's"],
+      [square(2, 3, 12, 12, 4), "3 input channels: not Winograd's"],
+    ];
+    for (const [t, what] of geometries) {
+      for (const withBias of [true, false]) {
+        it(`x=[${t.n},${t.c},${t.h},${t.w}] o=${t.o}${withBias ? "" : " without bias"}: ${what}`, () => {
+          const g = geometry(t);
+          const x = random(g.batch * g.inChannels * g.inHeight * g.inWidth);
+          const w = random(g.outChannels * g.inChannels * 25);
+          const b = withBias ? random(g.outChannels) : null;
+          const expected = pooledReference(g, x, w, b);
+          const out = new Float32Array(expected.length + 1).fill(Number.NaN);
+          const ok = conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, b === null ? null : { data: b, offset: 0 }, { data: out, offset: 1 }, { reluMaxPool2x2: true });
+          expect(ok).toBe(true);
+          expect(out[0]).toBeNaN();
+          expectClose(out.subarray(1), expected, "pooled");
+        });
+      }
+    }
   });
 });

@@ -72,6 +72,8 @@ export interface ConvExports extends GemmExports {
     geo: number, count: number, x: number, w: number, gy: number, gx: number, gw: number, gb: number,
     chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number,
   ): void;
+  /** Floats of `cols` the Winograd path of conv2dForward (pooling without arg-max) needs. */
+  winogradFloats(inChannels: number, outChannels: number): number;
 }
 
 /** One call of conv2dForward (kind 0) or conv2dBackward (kind 1) with its arguments. */
@@ -253,9 +255,11 @@ export function conv2dForwardWasm(
   const xAt = mem.take(slice * s.inImage);
   const outAt = mem.take(slice * outImage);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * outImage);
+  // Pooling without arg-max may take the Winograd path, whose transformed weights and scratch live in `cols`.
+  const colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradFloats(g.inChannels, g.outChannels)) : s.taps * width;
   const scratch = Array.from({ length: threads }, () => ({
     conv: pool ? mem.take(chunk * s.outImage) : 0,
-    cols: mem.take(s.taps * width, TAIL),
+    cols: mem.take(colsFloats, TAIL),
     y: mem.take(s.og * width),
     work: mem.take(0, e.workBytes(s.og, width, s.taps)),
   }));
