@@ -214,12 +214,14 @@ function reluInPlace(x: usize, count: i32): void {
  * by 32 readable bytes (the GEMM may read a row's tail past its end). With `pool`, each chunk's
  * convolution goes to `conv` [chunk, outC, oH, oW] instead, and `out` receives maxPool2x2(relu(·))
  * [count, outC, oH/2, oW/2] (see reluMaxPool2x2), with the arg-max indices at `argmax` unless it is 0.
- * Without arg-max, a geometry winogradFits accepts goes through conv2dWinogradPool instead (float32
- * rounding differs from the direct sum by a few 1e-6 relative); `cols` must then hold
- * winogradFloats(C, outC) floats, and `x` be followed by 4 readable bytes.
+ * Geometries directFits accepts go through conv2dDirect instead, and with pooling but no arg-max,
+ * those winogradFits accepts through conv2dWinogradPool (float32 rounding differs from the direct sum
+ * by a few 1e-6 relative; `cols` must then hold winogradScratchFloats(C, outC) floats and `x` be
+ * followed by 4 readable bytes). Both read their weights from `prepared`, prepareForward's output for
+ * the same geometry and choices, made once for all the calls of a batch.
  */
 export function conv2dForward(
-  geo: usize, count: i32, x: usize, w: usize, bias: usize, out: usize,
+  geo: usize, count: i32, x: usize, w: usize, prepared: usize, bias: usize, out: usize,
   chunk: i32, relu: bool, cols: usize, y: usize, work: usize, pool: bool, conv: usize, argmax: usize,
 ): void {
   const g = changetype<Geometry>(geo);
@@ -231,28 +233,24 @@ export function conv2dForward(
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
-  if (pool && argmax == 0 && winogradFits(g)) {
-    // cols holds the transformed weights, then the transforms' scratch.
-    winogradWeights(w, O, g.inChannels, cols);
-    const scratch = cols + (<usize>(36 * O * g.inChannels) << 2);
+  const path = forwardPath(g, pool, argmax != 0);
+  if (path == WINOGRAD) {
     for (let n = 0; n < count; n++) {
-      conv2dWinogradPool(geo, x + (<usize>(n * inImage) << 2), cols, bias, out + (<usize>(n * pooledImage) << 2), scratch);
+      conv2dWinogradPool(geo, x + (<usize>(n * inImage) << 2), prepared, bias, out + (<usize>(n * pooledImage) << 2), cols);
     }
     return;
   }
-  if (directFits(g, taps * chunk * outPlane)) {
-    // cols holds the weights repacked for conv2dDirect, then its tap offsets; `conv` (pooling) one image's convolution output.
-    packDirectWeights(w, O, taps, cols);
-    const offsets = cols + (<usize>(O * taps) << 2);
-    writeTapOffsets(g, offsets);
+  if (path == DIRECT) {
+    // `conv` (pooling) holds one image's convolution output.
+    const offsets = prepared + (<usize>(O * taps) << 2);
     for (let n = 0; n < count; n++) {
       if (pool && argmax == 0) {
         // Inference: ReLU and pooling on the accumulators, a row of the convolution at a time in `conv`.
-        conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, offsets, bias, conv, out + (<usize>(n * pooledImage) << 2));
+        conv2dDirect(geo, x + (<usize>(n * inImage) << 2), prepared, offsets, bias, conv, out + (<usize>(n * pooledImage) << 2));
         continue;
       }
       const dst = pool ? conv : out + (<usize>(n * O * outPlane) << 2);
-      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), cols, offsets, bias, dst, 0);
+      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), prepared, offsets, bias, dst, 0);
       if (pool) {
         const at = <usize>(n * pooledImage) << 2;
         reluMaxPool2x2(conv, O, g.outHeight, g.outWidth, out + at, argmax == 0 ? 0 : argmax + at);
@@ -309,19 +307,56 @@ export function conv2dForward(
   }
 }
 
+/** conv2dForward's ways: im2col + GEMM, conv2dDirect, conv2dWinogradPool. */
+const IM2COL: i32 = 0;
+const DIRECT: i32 = 1;
+const WINOGRAD: i32 = 2;
+
+/** Which way conv2dForward computes this geometry, pooling or not, with arg-max or not. */
+function forwardPath(g: Geometry, pool: bool, withArgmax: bool): i32 {
+  if (pool && !withArgmax && winogradFits(g)) return WINOGRAD;
+  return directFits(g) ? DIRECT : IM2COL;
+}
+
+/** Floats prepareForward writes for this geometry and these choices (0 for im2col + GEMM, which reads the weights as they are). */
+export function preparedFloats(geo: usize, pool: bool, withArgmax: bool): i32 {
+  const g = changetype<Geometry>(geo);
+  const taps = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth;
+  const path = forwardPath(g, pool, withArgmax);
+  if (path == WINOGRAD) return 36 * g.outChannels * g.inChannels;
+  return path == DIRECT ? (g.outChannels + 1) * taps : 0;
+}
+
+/**
+ * The weights w [outC, C/g, kH, kW] as conv2dForward's way for this geometry reads them, at `dst`
+ * (preparedFloats floats): transformed for conv2dWinogradPool, or repacked for conv2dDirect and
+ * followed by its tap offsets.
+ */
+export function prepareForward(geo: usize, w: usize, pool: bool, withArgmax: bool, dst: usize): void {
+  const g = changetype<Geometry>(geo);
+  const O = g.outChannels;
+  const taps = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth;
+  const path = forwardPath(g, pool, withArgmax);
+  if (path == WINOGRAD) {
+    winogradWeights(w, O, g.inChannels, dst);
+  } else if (path == DIRECT) {
+    packDirectWeights(w, O, taps, dst);
+    writeTapOffsets(g, dst + (<usize>(O * taps) << 2));
+  }
+}
+
 /** Taps (C/g·kH·kW) up to which conv2dDirect runs instead of im2col + GEMM (bench-conv.mjs decides). */
 const DIRECT_MAX_TAPS = 1 << 30;
 
 /**
  * Whether conv2dDirect computes this convolution: one group, unit stride and dilation, no padding,
- * output channels in blocks of 4 and output rows in blocks of 8, and room for the repacked weights
- * and the tap offsets in `room` floats.
+ * output channels in blocks of 4 and output rows in blocks of 8.
  */
-function directFits(g: Geometry, room: i32): bool {
+function directFits(g: Geometry): bool {
   const taps = g.inChannels * g.kernelHeight * g.kernelWidth;
   return g.groups == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 &&
     g.padHeight == 0 && g.padWidth == 0 && (g.outChannels & 3) == 0 && (g.outWidth & 7) == 0 &&
-    taps <= DIRECT_MAX_TAPS && (g.outChannels + 1) * taps <= room;
+    taps <= DIRECT_MAX_TAPS;
 }
 
 /** w [O, taps] -> dst [O/4, taps, 4]: the 4 weights one tap applies to a block of 4 output channels, side by side. */
@@ -625,9 +660,9 @@ const WINOGRAD_MIN_CHANNELS: i32 = 4;
 /** Tile vectors (4 windows each) conv2dWinogradPool transforms and multiplies together. */
 const WINOGRAD_GROUP: i32 = 4;
 
-/** Floats conv2dWinogradPool needs: transformed weights [36, O, C], then the vectors of t [36], V [36, C, group] and M [O, 36, group]. */
-export function winogradFloats(C: i32, O: i32): i32 {
-  return 36 * O * C + 4 * (36 + 36 * C * WINOGRAD_GROUP + 36 * O * WINOGRAD_GROUP);
+/** Floats of scratch conv2dWinogradPool needs: the vectors of t [36], V [36, C, group] and M [O, 36, group]. */
+export function winogradScratchFloats(C: i32, O: i32): i32 {
+  return 4 * (36 + 36 * C * WINOGRAD_GROUP + 36 * O * WINOGRAD_GROUP);
 }
 
 /** G of F(2×2, 5×5) (6×5, row-major) for the points 0, 1, −1, 2, −2 and ∞. */
@@ -684,7 +719,7 @@ function inputTransform(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v1
  * accepts, by Winograd's F(2×2, 5×5): each 2×2 output tile, which is one pooling window, comes from a
  * 6×6 input tile through 36 products per channel pair instead of 100. A vector holds 4 windows side by
  * side; WINOGRAD_GROUP such vectors are transformed, multiplied and transformed back together.
- * `u` holds winogradWeights' output, `scratch` winogradFloats(C, O) − 36·O·C floats.
+ * `u` holds winogradWeights' output, `scratch` winogradScratchFloats(C, O) floats.
  */
 function conv2dWinogradPool(geo: usize, x: usize, u: usize, bias: usize, pooled: usize, scratch: usize): void {
   const g = changetype<Geometry>(geo);

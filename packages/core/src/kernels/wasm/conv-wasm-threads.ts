@@ -22,10 +22,16 @@ function runParallel(t: WasmThreads, calls: ConvCall[]): void {
   awaitJobs(t.pool, calls.length, (who) => `conv2dForwardWasm/conv2dBackwardWasm: ${who} trapped while computing its share of the images`, error);
 }
 
-/** Starts the calls on the workers alone (the calling thread claims none); returns the wait for them. */
+/**
+ * Opens the calls to the workers; returns the function with which the calling thread, once free,
+ * claims the calls still unclaimed and then waits for the rest.
+ */
 function launchOnWorkers(t: WasmThreads, calls: ConvCall[]): () => void {
   publishConvCalls(t, calls);
-  return () => awaitJobs(t.pool, calls.length, (who) => `conv2dForwardWasm: ${who} trapped while computing its share of the images`);
+  return () => {
+    const error = claimJobs(t.pool, calls.length, (j) => runConvCalls(t.exports, [calls[j]!]));
+    awaitJobs(t.pool, calls.length, (who) => `conv2dForwardWasm: ${who} trapped while computing its share of the images`, error);
+  };
 }
 
 function route(t: WasmThreads | null): void {

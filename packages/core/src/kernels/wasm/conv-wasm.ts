@@ -65,7 +65,7 @@ export interface ConvExports extends GemmExports {
   im2col(geo: number, src: number, channels: number, cols: number, ld: number): void;
   col2im(geo: number, cols: number, ld: number, channels: number, dst: number): void;
   conv2dForward(
-    geo: number, count: number, x: number, w: number, bias: number, out: number,
+    geo: number, count: number, x: number, w: number, prepared: number, bias: number, out: number,
     chunk: number, relu: number, cols: number, y: number, work: number, pool: number, conv: number, argmax: number,
   ): void;
   conv2dBackward(
@@ -73,7 +73,9 @@ export interface ConvExports extends GemmExports {
     chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number,
   ): void;
   /** Floats of `cols` the Winograd path of conv2dForward (pooling without arg-max) needs. */
-  winogradFloats(inChannels: number, outChannels: number): number;
+  winogradScratchFloats(inChannels: number, outChannels: number): number;
+  preparedFloats(geo: number, pool: number, withArgmax: number): number;
+  prepareForward(geo: number, w: number, pool: number, withArgmax: number, dst: number): void;
 }
 
 /** One call of conv2dForward (kind 0) or conv2dBackward (kind 1) with its arguments. */
@@ -90,8 +92,9 @@ export interface ConvEngine {
   threads: number;
   run(calls: ConvCall[]): void;
   /**
-   * Starts `calls` on the worker threads alone and returns at once with the function that waits for
-   * them (and throws if one trapped); meanwhile the calling thread is free to copy and compute.
+   * Opens `calls` to the worker threads and returns at once, meanwhile the calling thread is free to
+   * copy and compute, with the function that has the calling thread take the calls no worker has
+   * started yet and then waits for all of them (throwing if one trapped).
    */
   launch?: (calls: ConvCall[]) => () => void;
 }
@@ -99,7 +102,7 @@ export interface ConvEngine {
 /** Runs calls one after the other on the calling thread. */
 export function runConvCalls(exports: ConvExports, calls: ConvCall[]): void {
   for (const c of calls) {
-    if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!);
+    if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
     else exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!);
   }
 }
@@ -118,6 +121,12 @@ const TAIL = 64;
 const CHUNK_COLUMNS = 256;
 /** Images per call into the module: input and output of a slice stay about this size, so they stay in cache and memory stays small. */
 const SLICE_BYTES = 1 << 20;
+/**
+ * Calls per thread a slice of a threaded forward pass is cut into: the calling thread, which also does
+ * the copying, computes one and then takes over whatever calls the workers have not started, so that
+ * no thread idles while another still has images to go.
+ */
+const CALLS_PER_THREAD = 4;
 
 let local: ConvEngine | null | undefined;
 let threaded: ConvEngine | null = null;
@@ -250,14 +259,20 @@ export function conv2dForwardWasm(
   const e = t.exports;
   const mem = new Layout(e.heapBase());
   const geo = mem.take(GEOMETRY_FIELDS.length);
+  const early = heapOf(t, mem.end);
+  if (early === null) return false;
+  writeGeometry(early, geo, g);
+  const withArgmax = argmax === null ? 0 : 1;
   const wAt = mem.take(g.outChannels * s.taps);
+  const preparedAt = mem.take(e.preparedFloats(geo, pool ? 1 : 0, withArgmax));
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
   const xAt = mem.take(slice * s.inImage);
   const outAt = mem.take(slice * outImage);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * outImage);
-  // Pooling without arg-max may take the Winograd path, whose transformed weights and scratch live in `cols`.
-  const colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradFloats(g.inChannels, g.outChannels)) : s.taps * width;
-  const scratch = Array.from({ length: threads }, () => ({
+  // Pooling without arg-max may take the Winograd path, whose scratch lives in `cols`.
+  const colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
+  const callsPerSlice = threads > 1 && t.launch !== undefined ? threads * CALLS_PER_THREAD : threads;
+  const scratch = Array.from({ length: callsPerSlice }, () => ({
     conv: pool ? mem.take(chunk * s.outImage) : 0,
     cols: mem.take(colsFloats, TAIL),
     y: mem.take(s.og * width),
@@ -265,16 +280,16 @@ export function conv2dForwardWasm(
   }));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
-  writeGeometry(heap, geo, g);
   heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
   if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
+  e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    const ranges = parts(count, chunk, threads);
+    const ranges = parts(count, chunk, callsPerSlice);
     const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[k]!;
       return [
-        0, geo, i1 - i0, xAt + i0 * s.inImage * 4, wAt, bAt, outAt + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
+        0, geo, i1 - i0, xAt + i0 * s.inImage * 4, wAt, preparedAt, bAt, outAt + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
         r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxAt === 0 ? 0 : argmaxAt + i0 * outImage * 4,
       ];
     });
@@ -297,15 +312,16 @@ export function conv2dForwardWasm(
       copyOut(0, count);
       continue;
     }
-    // The workers' images go in first, so that they compute while this thread copies and computes its own share.
+    // The workers' images go in first, so that they compute while this thread copies and computes its
+    // first call; then it takes over the calls they have not started.
     copyIn(mine[1], count);
-    const wait = launch(calls.slice(1));
+    const finish = launch(calls.slice(1));
     try {
       copyIn(mine[0], mine[1]);
       runConvCalls(e, [calls[0]!]);
       copyOut(mine[0], mine[1]);
     } finally {
-      wait();
+      finish();
     }
     copyOut(mine[1], count);
   }

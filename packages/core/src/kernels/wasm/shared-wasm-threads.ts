@@ -14,12 +14,12 @@ import type { WorkerPool } from "./thread-pool.js";
 // operands from heapBase in the same memory.
 
 // After the pool's header: each worker's GEMM work area, then the jobs, JOB_INTS slots each: the kind,
-// then the arguments (conv2dForward's or conv2dBackward's 14, gemmRows' first 13).
+// then the arguments (conv2dForward's 15 or conv2dBackward's 14, gemmRows' first 13).
 const WORK = CONTROL_HEADER;
 /** Most worker threads: 17 threads in all with the calling one. */
 export const MAX_WORKERS = 16;
 const JOBS = WORK + MAX_WORKERS;
-const JOB_INTS = 15;
+const JOB_INTS = 16;
 /** Most jobs one publish can open. */
 export const MAX_JOBS = 64;
 const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
@@ -27,11 +27,11 @@ const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
 const GEMM_ROWS = 2;
 
 const WORKER_SOURCE = workerSource(
-  `const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
-const conv = [e.conv2dForward, e.conv2dBackward];`,
+  "const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;",
   `const at = ${JOBS} + job * ${JOB_INTS};
       if (ctl[at] === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
-      else conv[ctl[at]](${args(14)});`,
+      else if (ctl[at] === 0) e.conv2dForward(${args(15)});
+      else e.conv2dBackward(${args(14)});`,
 );
 
 function args(count: number): string {
