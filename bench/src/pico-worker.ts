@@ -1,14 +1,13 @@
 import { kernels } from "@pico/core";
-import { installWasmConvThreads } from "@pico/core/threads";
+import { enableThreads } from "@pico/core/threads";
 import { PicoNetwork } from "./pico-network.js";
 import { parseWorkerArgs, runWorker } from "./worker-cli.js";
 
 const args = parseWorkerArgs(process.argv.slice(2), ["threads"]);
 const threads = Number(args.extra.threads ?? "1");
-// Only the convolutions run on several threads: this network's GEMMs (at most 256×120 per image)
-// stay below the threaded GEMM's size threshold while training, and each worker thread is a V8
-// isolate costing about 9 MB of RSS, so the GEMM pool would only add memory.
-const threaded = threads > 1 && (await installWasmConvThreads({ threads }));
+// Convolutions split by image, and products large enough (at inference the fully connected layers
+// at batch 1000) split by rows, over one set of worker threads.
+const threaded = threads > 1 && (await enableThreads(threads));
 
 await runWorker("pico", args, async (workload) => {
   const network = new PicoNetwork(workload.weights);
