@@ -173,8 +173,11 @@ async function main(): Promise<void> {
     let matmul: MatmulResult[] = [];
     const gemm = activeGemmName();
     if (options.matmul) {
-      console.log(`\nmatmul GFLOP/s, median of 3 rounds (float32; pico = ${gemm}, ref = gemmReference), in this process`);
-      matmul = await runMatmulBench();
+      console.log(
+        `\nmatmul GFLOP/s, median of 3 rounds (float32; pico = ${gemm} on up to ${options.threads} thread(s), ` +
+          `pico 1t = gemmWasm on one, ref = gemmReference), in this process`,
+      );
+      matmul = await runMatmulBench({ threads: options.threads });
       console.log(formatMatmulTable(matmul));
     }
 

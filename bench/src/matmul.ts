@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Generator, kernels } from "@pico/core";
+import { disableThreads, enableThreads } from "@pico/core/threads";
 import * as tf from "@tensorflow/tfjs-core";
 import { tfjsBackendInfo, useTfjsBackend } from "./tfjs-setup.js";
 
@@ -14,7 +15,8 @@ export interface MatmulShape {
   transB: boolean;
 }
 
-export type MatmulSystem = "pico" | "pico-reference" | "tfjs-wasm";
+/** Pico's default GEMM (on `threads` threads), its WebAssembly kernel on one thread, its plain reference kernel, and tfjs. */
+export type MatmulSystem = "pico" | "pico-1-thread" | "pico-reference" | "tfjs-wasm";
 
 export interface MatmulResult extends MatmulShape {
   /** Floating-point operations of one product, 2·m·n·k. */
@@ -31,6 +33,8 @@ export interface MatmulResult extends MatmulShape {
   cpuGflops: Record<MatmulSystem, number>;
   /** Pico's default kernel over tfjs-wasm (> 1: Pico is faster). */
   picoOverTfjs: number;
+  /** Pico's WebAssembly kernel on one thread over tfjs-wasm (which runs on one). */
+  picoOneThreadOverTfjs: number;
   /** Pico's default kernel over its plain reference kernel. */
   picoOverReference: number;
   /** Largest |Pico − tfjs| over the largest |tfjs| entry, from one product of each. */
@@ -48,6 +52,11 @@ export interface MatmulBenchOptions {
   shapes?: readonly MatmulShape[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /**
+   * Threads Pico's default GEMM may use, the calling one included (default 1): products of at least
+   * 4 MFLOP split across them (`enableThreads`). tfjs-wasm's threads never start under Node.
+   */
+  threads?: number;
 }
 
 const shape = (name: string, m: number, n: number, k: number, transA = false, transB = false): MatmulShape => ({ name, m, n, k, transA, transB });
@@ -77,7 +86,7 @@ export const MATMUL_SHAPES: readonly MatmulShape[] = [
   shape("conv2 dW, per image", 16, 200, 8 * 8, false, true),
 ];
 
-const SYSTEMS: readonly MatmulSystem[] = ["pico", "pico-reference", "tfjs-wasm"];
+const SYSTEMS: readonly MatmulSystem[] = ["pico", "pico-1-thread", "pico-reference", "tfjs-wasm"];
 
 /** A timed callable: runs the product `reps` times and returns a checksum so no call can be skipped. */
 type Runner = (reps: number) => number;
@@ -101,16 +110,19 @@ function prepare(s: MatmulShape, seed: number): Prepared {
   const bData = randomMatrix(rng, k * n);
   const a: kernels.MatrixView = { data: aData, offset: 0, ld: transA ? m : k, trans: transA };
   const b: kernels.MatrixView = { data: bData, offset: 0, ld: transB ? k : n, trans: transB };
-  // Each call allocates its output, as tf.matMul does.
+  // Each call allocates its output and frees it, as tf.matMul and dispose do: from Pico's buffer pool
+  // (where its operators allocate) and back to it, as tfjs from and to its wasm heap.
   const picoRunner =
     (kernel: kernels.Gemm): Runner =>
     (reps) => {
-      let out = new Float32Array(0);
+      let checksum = 0;
       for (let r = 0; r < reps; r++) {
-        out = new Float32Array(m * n);
+        const out = kernels.allocate("float32", m * n) as Float32Array;
         kernel(m, n, k, a, b, { data: out, offset: 0, ld: n }, false);
+        checksum += out[0]!;
+        kernels.recycle(out);
       }
-      return out[0]!;
+      return checksum;
     };
   const ta = tf.tensor2d(aData, transA ? [k, m] : [m, k]);
   const tb = tf.tensor2d(bData, transB ? [n, k] : [k, n]);
@@ -134,7 +146,7 @@ function prepare(s: MatmulShape, seed: number): Prepared {
     scale = Math.max(scale, Math.abs(theirs[i]!));
   }
   return {
-    runners: { pico: picoRunner(kernels.gemm), "pico-reference": picoRunner(kernels.gemmReference), "tfjs-wasm": tfRunner },
+    runners: { pico: picoRunner(kernels.gemm), "pico-1-thread": picoRunner(kernels.gemmWasm), "pico-reference": picoRunner(kernels.gemmReference), "tfjs-wasm": tfRunner },
     relativeDifference: scale > 0 ? worst / scale : worst,
     dispose: () => {
       ta.dispose();
@@ -175,10 +187,21 @@ export async function runMatmulBench(options: MatmulBenchOptions = {}): Promise<
   const warmupMs = options.warmupMs ?? 120;
   const log = options.log ?? ((): void => {});
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`runMatmulBench: rounds must be an integer >= 1, but got ${rounds}`);
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`runMatmulBench: threads must be an integer >= 1, but got ${threads}`);
   await useTfjsBackend("wasm");
+  if (threads > 1 && !(await enableThreads(threads))) throw new Error(`runMatmulBench: could not start ${threads} threads for Pico's GEMM`);
+  try {
+    return measureShapes(options.shapes ?? MATMUL_SHAPES, rounds, sampleMs, warmupMs, log);
+  } finally {
+    if (threads > 1) await disableThreads();
+  }
+}
+
+function measureShapes(shapes: readonly MatmulShape[], rounds: number, sampleMs: number, warmupMs: number, log: (line: string) => void): MatmulResult[] {
   const results: MatmulResult[] = [];
   let seed = 1;
-  for (const s of options.shapes ?? MATMUL_SHAPES) {
+  for (const s of shapes) {
     const flops = 2 * s.m * s.n * s.k;
     const prepared = prepare(s, seed++);
     if (!(prepared.relativeDifference < 1e-4)) {
@@ -190,8 +213,8 @@ export async function runMatmulBench(options: MatmulBenchOptions = {}): Promise<
       const perCall = warmUp(prepared.runners[system], warmupMs);
       reps[system] = Math.max(1, Math.round(sampleMs / 1000 / perCall));
     }
-    const samples: Record<MatmulSystem, number[]> = { pico: [], "pico-reference": [], "tfjs-wasm": [] };
-    const cpuSamples: Record<MatmulSystem, number[]> = { pico: [], "pico-reference": [], "tfjs-wasm": [] };
+    const samples: Record<MatmulSystem, number[]> = { pico: [], "pico-1-thread": [], "pico-reference": [], "tfjs-wasm": [] };
+    const cpuSamples: Record<MatmulSystem, number[]> = { pico: [], "pico-1-thread": [], "pico-reference": [], "tfjs-wasm": [] };
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < SYSTEMS.length; i++) {
         const system = SYSTEMS[(i + r) % SYSTEMS.length]!;
@@ -208,6 +231,7 @@ export async function runMatmulBench(options: MatmulBenchOptions = {}): Promise<
     prepared.dispose();
     const medians = (x: Record<MatmulSystem, number[]>): Record<MatmulSystem, number> => ({
       pico: median(x.pico),
+      "pico-1-thread": median(x["pico-1-thread"]),
       "pico-reference": median(x["pico-reference"]),
       "tfjs-wasm": median(x["tfjs-wasm"]),
     });
@@ -219,6 +243,7 @@ export async function runMatmulBench(options: MatmulBenchOptions = {}): Promise<
       rounds: samples,
       cpuGflops: medians(cpuSamples),
       picoOverTfjs: gflops.pico / gflops["tfjs-wasm"],
+      picoOneThreadOverTfjs: gflops["pico-1-thread"] / gflops["tfjs-wasm"],
       picoOverReference: gflops.pico / gflops["pico-reference"],
       relativeDifference: prepared.relativeDifference,
     };
@@ -239,6 +264,7 @@ const HEADER = [
   "shape".padEnd(42),
   "m x n x k".padEnd(18),
   "pico".padStart(7),
+  "pico 1t".padStart(7),
   "ref".padStart(7),
   "tfjs".padStart(7),
   "pico/tfjs".padStart(10),
@@ -254,6 +280,7 @@ function formatMatmulRow(r: MatmulResult, clock: MatmulClock = "wall"): string {
     r.name.padEnd(42),
     dims.padEnd(18),
     g.pico.toFixed(2).padStart(7),
+    g["pico-1-thread"].toFixed(2).padStart(7),
     g["pico-reference"].toFixed(2).padStart(7),
     g["tfjs-wasm"].toFixed(2).padStart(7),
     `${(g.pico / g["tfjs-wasm"]).toFixed(2)}x`.padStart(10),

@@ -12,4 +12,5 @@ export type { BinaryOp, UnaryOp } from "./elementwise.js";
 export { sumAxes, maxAxes, sumToShape } from "./reduce.js";
 export { create, filled, copy, packed, isContiguous, isPacked, reshapeView, scalarArray } from "../ndarray-utils.js";
 export { allocate, dtypeOf, promote } from "../dtype.js";
+export { recycle } from "../buffer-pool.js";
 export { broadcastShapes, contiguousStrides, normalizeAxis, normalizeAxes, sizeOf, sameShape } from "../shape.js";
