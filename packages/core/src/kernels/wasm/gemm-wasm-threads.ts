@@ -68,9 +68,14 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
     return;
   }
   const flops = 2 * m * n * k;
-  const threads = flops >= r.minFlops ? r.threads.threads : 1;
+  if (flops < r.minFlops || r.threads.threads === 1) {
+    // The calling thread's own instance: its memory is not shared, which makes small products ~10-25% faster.
+    gemmWasm(m, n, k, a, b, c, accumulate);
+    return;
+  }
+  const threads = r.threads.threads;
   const chunks = Math.max(threads, Math.min(threads * CHUNKS_PER_THREAD, Math.floor(flops / MIN_JOB_FLOPS), MAX_JOBS));
-  const done = runGemm(r.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, threads === 1 ? 1 : chunks, (jobs, works) => {
+  const done = runGemm(r.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, chunks, (jobs, works) => {
     if (jobs.length === 1) runJobs(r.target.exports, jobs, works[0]!);
     else runRowsJobsThreaded(r.threads, jobs, works, `${m}×${n}×${k}`);
   });
