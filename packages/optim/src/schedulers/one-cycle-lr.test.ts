@@ -1,5 +1,6 @@
 import { PicoError, Tensor, manualSeed, noGrad } from "@pico/core";
 import { Momentum } from "../momentum.js";
+import { SGD } from "../sgd.js";
 import { describe, expect, it } from "vitest";
 import { adamWithGroups, expectLrs, expectResumable, lrTrace, sgdWithGroups } from "../test-utils/schedule.js";
 import { OneCycleLR } from "./one-cycle-lr.js";
@@ -123,6 +124,27 @@ describe("OneCycleLR", () => {
     schedB.loadStateDict(saved.sched);
     train(optB, schedB, b.backward, 5);
     expect(b.w.toTypedArray()).toEqual(a.w.toTypedArray());
+  });
+
+  it("short schedules stay finite: a phase shorter than a step ends at once (PyTorch divides by zero there)", () => {
+    for (const threePhase of [false, true]) {
+      for (const pctStart of [0, 0.1, 0.25, 0.3, 0.5, 1]) {
+        for (let totalSteps = 1; totalSteps <= 6; totalSteps++) {
+          const optimizer = new SGD([Tensor.zeros([1], { requiresGrad: true })], { lr: 1, momentum: 0.9 });
+          const scheduler = new OneCycleLR(optimizer, { maxLr: 1, totalSteps, pctStart, threePhase });
+          for (let step = 0; step < totalSteps; step++) {
+            const { lr, momentum } = optimizer.paramGroups[0]!;
+            const what = `threePhase=${threePhase} pctStart=${pctStart} totalSteps=${totalSteps} step ${step}`;
+            expect(Number.isFinite(lr) && lr > 0 && lr <= 1, `${what}: lr ${lr}`).toBe(true);
+            expect(Number.isFinite(momentum) && momentum! >= 0.85 && momentum! <= 0.95, `${what}: momentum ${momentum}`).toBe(true);
+            scheduler.step();
+          }
+        }
+      }
+    }
+    const optimizer = new SGD([Tensor.zeros([1], { requiresGrad: true })], { lr: 1 });
+    new OneCycleLR(optimizer, { maxLr: 1, totalSteps: 4, pctStart: 0.25, cycleMomentum: false });
+    expect(optimizer.paramGroups[0]!.lr).toBe(1);
   });
 
   it("validates its options", () => {

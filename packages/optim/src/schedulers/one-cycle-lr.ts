@@ -97,7 +97,9 @@ export class OneCycleLR extends LRScheduler<OneCycleConfig> {
       }
       start = phases[i]!.endStep;
     }
-    const pct = (step - start) / (phase.endStep - start);
+    // A phase shorter than a step (few totalSteps, pctStart near 0 or 1) counts as over: its end value.
+    const span = phase.endStep - start;
+    const pct = span > 0 ? (step - start) / span : 1;
     const anneal = c.anneal === "cos" ? annealCos : annealLinear;
     const levels: Record<Level, number[]> = { initial: c.initialLrs, max: c.maxLrs, min: c.minLrs };
     const momentumLevels: Record<MomentumLevel, number[]> = { base: c.baseMomentums, max: c.maxMomentums };
