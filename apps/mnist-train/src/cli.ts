@@ -1,7 +1,9 @@
 #!/usr/bin/env node
+import { availableParallelism } from "node:os";
 import { PicoError } from "@pico/core";
+import { enableThreads } from "@pico/core/threads";
 import pc from "picocolors";
-import { MODELS, OPTIMIZERS, SCHEDULERS, choiceFlag, intFlag, numberFlag, parseCommandLine, stringFlag, type ParsedCommand } from "./args.js";
+import { MAX_DEFAULT_THREADS, MODELS, OPTIMIZERS, SCHEDULERS, choiceFlag, intFlag, numberFlag, parseCommandLine, stringFlag, type ParsedCommand } from "./args.js";
 import { InputError, UsageError } from "./errors.js";
 import { evalCommand } from "./eval-command.js";
 import { defaultLr } from "./optimization.js";
@@ -9,12 +11,19 @@ import { predictCommand } from "./predict-command.js";
 import { train } from "./train.js";
 
 const log = (line: string): void => console.log(line);
+/** The most threads @pico/core/threads starts. */
+const MAX_THREADS = 16;
 
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
   if ("help" in parsed) {
     log(parsed.help);
     return 0;
+  }
+  if (parsed.command !== "predict") {
+    const threads = intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS));
+    if (threads > MAX_THREADS) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, but got '${threads}'`);
+    if (threads > 1) await enableThreads(threads);
   }
   switch (parsed.command) {
     case "train":

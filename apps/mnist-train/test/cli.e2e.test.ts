@@ -89,6 +89,28 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     expect(readFileSync(join(runB, "model.safetensors")).equals(readFileSync(join(runA, "model.safetensors")))).toBe(true);
   });
 
+  it("--threads 1 and --threads 2 train to float32-close results, each repeatable", async () => {
+    const tiny = ["train", "--epochs", "1", "--limit", "256", "--test-limit", "200"];
+    const runs = await Promise.all(
+      [1, 2, 2].map(async (threads, i) => {
+        const dir = join(work, `threads-${i}`);
+        const result = await runCli([...tiny, "--threads", String(threads), "--out", dir]);
+        expect(result.code).toBe(0);
+        return { metrics: readMetrics(dir).epochs[0]!, model: readFileSync(join(dir, "model.safetensors")) };
+      }),
+    );
+    const [one, two, twoAgain] = runs as [(typeof runs)[number], (typeof runs)[number], (typeof runs)[number]];
+    expect(two.model.equals(twoAgain.model)).toBe(true);
+    expect(Math.abs(one.metrics.trainLoss - two.metrics.trainLoss)).toBeLessThan(1e-4 * one.metrics.trainLoss);
+    expect(Math.abs(one.metrics.testLoss - two.metrics.testLoss)).toBeLessThan(1e-3 * one.metrics.testLoss);
+
+    for (const bad of ["0", "17", "two"]) {
+      const refused = await runCli(["train", "--threads", bad]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/--threads must be an integer/);
+    }
+  });
+
   it("bad input gets a clear message and a non-zero exit", async () => {
     const unknown = await runCli(["train", "--epoch", "2"]);
     expect(unknown.code).toBe(2);
@@ -125,7 +147,7 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
 
     const help = await runCli(["train", "--help"]);
     expect(help.code).toBe(0);
-    for (const flag of ["--model", "--epochs", "--batch-size", "--optimizer", "--lr", "--scheduler", "--seed", "--data", "--limit", "--out", "--resume"]) {
+    for (const flag of ["--model", "--epochs", "--batch-size", "--optimizer", "--lr", "--scheduler", "--seed", "--data", "--limit", "--out", "--resume", "--threads"]) {
       expect(help.stdout).toContain(flag);
     }
   });
