@@ -1,4 +1,5 @@
 import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
+import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward } from "../kernels/conv2d-relu-max-pool2d.js";
 import { wasmConv2dReluMaxPool2dBackward, wasmConv2dReluMaxPool2dForward } from "../kernels/conv2d-wasm.js";
 import type { Conv2dGeometry } from "../kernels/conv-geometry.js";
@@ -29,7 +30,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
     const out = kernels.create(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
     const needsGrad = ctx.needsInputGrad[0] === true || ctx.needsInputGrad[1] === true || ctx.needsInputGrad[2] === true;
-    const argmax = needsGrad ? new Int32Array(out.size) : null;
+    const argmax = needsGrad ? argmaxBuffer(ctx, out.size) : null;
     const [xf, wf, bf] = [flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype)];
     // WebAssembly where it runs (float32, 2×2 pools of stride 2): the convolution output never leaves the
     // module. Otherwise TypeScript, whose weight gradient unfolds each image again rather than keeping the

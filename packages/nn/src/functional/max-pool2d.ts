@@ -1,4 +1,5 @@
 import { ArgumentError, Context, Function, Tensor, kernels, type NDArray } from "@pico/core";
+import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { flatData } from "../kernels/flat.js";
 import { maxPool2dBackward, maxPool2dForward } from "../kernels/max-pool2d.js";
 import { pool2dGeometry } from "../kernels/pool-geometry.js";
@@ -18,7 +19,7 @@ export class MaxPool2dFunction extends Function {
     const g = pool2dGeometry("maxPool2d", x.shape, kernelSize, options);
     const dtype = kernels.dtypeOf(x);
     const out = kernels.create(dtype, [g.batch, g.channels, g.outHeight, g.outWidth]);
-    const argmax = ctx.needsInputGrad[0] ? new Int32Array(out.size) : null;
+    const argmax = ctx.needsInputGrad[0] ? argmaxBuffer(ctx, out.size) : null;
     maxPool2dForward(flatData(x, dtype), g, out.data, argmax);
     if (argmax !== null) {
       ctx.argmax = argmax;

@@ -1,0 +1,13 @@
+import { kernels, tracer, type Context } from "@pico/core";
+
+/**
+ * Room for a pooling call's `length` arg-max indices: an Int32Array over a float32 array from the
+ * buffer pool, which goes back to the pool once backward has released `ctx` (tracer.keepPrivate).
+ * Training asks for the same sizes every step, so the indices stop costing an allocation (and the
+ * garbage collector a buffer) per step.
+ */
+export function argmaxBuffer(ctx: Context, length: number): Int32Array {
+  const floats = kernels.allocate("float32", length);
+  tracer.keepPrivate(ctx, floats);
+  return new Int32Array(floats.buffer, floats.byteOffset, length);
+}
