@@ -3,10 +3,10 @@ import { gemmPacked } from "../gemm-packed.js";
 import type { Gemm } from "../gemm.js";
 import { gemmWasm, isFloat32 } from "./gemm-wasm.js";
 import { runGemm, runJobs } from "./run-gemm.js";
-import type { FloatMatrix32, GemmTarget, RowsJob } from "./run-gemm.js";
+import type { FloatMatrix32, GemmTarget, RowsJob, StagedJobs } from "./run-gemm.js";
 import { MAX_JOBS, MAX_WORKERS, joinWasmThreads, leaveWasmThreads, publishGemmJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJobs, claimJobs } from "./thread-pool.js";
+import { awaitJobs, claimJobs, markReady } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread); nothing in @pico/core's main entry
 // imports it. The GEMM's side of the threads it shares with the convolution (shared-wasm-threads.ts).
@@ -40,10 +40,29 @@ export interface WasmThreadsOptions {
  * Throws an Error naming `product` if one traps.
  */
 export function runRowsJobsThreaded(t: WasmThreads, jobs: RowsJob[], works: number[], product: string): void {
-  const count = jobs.length;
   publishGemmJobs(t, jobs, works);
-  const error = claimJobs(t.pool, count, (j) => runJobs(t.exports, [jobs[j]!], works[0]!));
-  awaitJobs(t.pool, count, (who) => `gemmWasmThreaded: ${who} trapped while computing its part of a ${product} product`, error);
+  finishJobs(t, jobs, works, product);
+}
+
+/** The calling thread claims the jobs still unclaimed, then waits for the workers' (throwing if one trapped). */
+function finishJobs(t: WasmThreads, jobs: RowsJob[], works: number[], product: string): void {
+  const error = claimJobs(t.pool, jobs.length, (j) => runJobs(t.exports, [jobs[j]!], works[0]!));
+  awaitJobs(t.pool, jobs.length, (who) => `gemmWasmThreaded: ${who} trapped while computing its part of a ${product} product`, error);
+}
+
+/** Jobs the workers start on while the calling thread is still copying their rows of A in. */
+function stagedJobs(t: WasmThreads, product: string): StagedJobs {
+  let open: { jobs: RowsJob[]; works: number[] } | null = null;
+  return {
+    start: (jobs, works) => {
+      open = { jobs, works };
+      publishGemmJobs(t, jobs, works, 0);
+    },
+    ready: (count) => markReady(t.pool, count),
+    finish: () => {
+      if (open !== null) finishJobs(t, open.jobs, open.works, product);
+    },
+  };
 }
 
 /**
@@ -75,10 +94,12 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
   }
   const threads = r.threads.threads;
   const chunks = Math.max(threads, Math.min(threads * CHUNKS_PER_THREAD, Math.floor(flops / MIN_JOB_FLOPS), MAX_JOBS));
-  const done = runGemm(r.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, chunks, (jobs, works) => {
+  const product = `${m}×${n}×${k}`;
+  const execute = (jobs: RowsJob[], works: number[]): void => {
     if (jobs.length === 1) runJobs(r.target.exports, jobs, works[0]!);
-    else runRowsJobsThreaded(r.threads, jobs, works, `${m}×${n}×${k}`);
-  });
+    else runRowsJobsThreaded(r.threads, jobs, works, product);
+  };
+  const done = runGemm(r.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, chunks, execute, stagedJobs(r.threads, product));
   if (!done) r.fallback(m, n, k, a, b, c, accumulate);
 };
 

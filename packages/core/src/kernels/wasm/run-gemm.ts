@@ -14,6 +14,16 @@ export interface GemmTarget {
   heap: Float32Array | null;
 }
 
+/**
+ * Jobs that start while the calling thread still copies their input in: `start` opens them with none
+ * ready, `ready(count)` lets jobs [0, count) go, `finish` has the calling thread help and then waits.
+ */
+export interface StagedJobs {
+  start(jobs: RowsJob[], works: number[]): void;
+  ready(count: number): void;
+  finish(): void;
+}
+
 /** The first 13 arguments of one `gemmRows` call (ic0, ic1, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate); the thread that runs it adds its own work area. */
 export type RowsJob = number[];
 
@@ -148,8 +158,10 @@ function split(m: number, n: number, k: number, parts: number): Block[] {
 /**
  * C = op(A)·op(B) (+ C) on one module instance, m, n, k > 0, float32 only: copies A, B (and C when
  * accumulating) into its memory, has `execute` run the `gemmRows` jobs (the product cut into up to
- * `chunks` blocks) with one work area per thread (`threads` of them), and copies C back. Returns false,
- * having done nothing, when the memory cannot grow to hold the operands.
+ * `chunks` blocks) with one work area per thread (`threads` of them), and copies C back. With `staged`
+ * and a product cut by rows of a non-transposed A, the jobs start instead as soon as B and their own
+ * rows of A are in, so that copying A overlaps computing. Returns false, having done nothing, when the
+ * memory cannot grow to hold the operands.
  */
 export function runGemm(
   target: GemmTarget,
@@ -159,6 +171,7 @@ export function runGemm(
   threads: number,
   chunks: number,
   execute: (jobs: RowsJob[], works: number[]) => void,
+  staged?: StagedJobs,
 ): boolean {
   const aRows = a.trans ? k : m;
   const aCols = a.trans ? m : k;
@@ -175,7 +188,8 @@ export function runGemm(
   let rows = 0;
   let cols = 0;
   let depth = 0;
-  for (const { i0, i1, j0, j1, p0, p1 } of split(m, n, k, chunks)) {
+  const blocks = split(m, n, k, chunks);
+  for (const { i0, i1, j0, j1, p0, p1 } of blocks) {
     const aOffset = a.trans ? p0 * la.ld : p0;
     const bOffset = b.trans ? j0 * lb.ld + p0 : p0 * lb.ld + j0;
     // Depth blocks after the first write their partial products beside C, to be summed into it.
@@ -199,10 +213,24 @@ export function runGemm(
   }
   const heap = heapOf(target, end);
   if (heap === null) return false;
-  copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
   copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
   if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
-  execute(jobs, works);
+  const byRows = blocks.length > 1 && !a.trans && blocks.every((bl) => bl.j0 === 0 && bl.j1 === n && bl.p0 === 0 && bl.p1 === k);
+  if (staged !== undefined && byRows) {
+    staged.start(jobs, works);
+    try {
+      blocks.forEach(({ i0, i1 }, j) => {
+        copyIn(heap, aAt + i0 * la.ld * 4, a.data as Float32Array, a.offset + i0 * a.ld, i1 - i0, aCols, a.ld, la.ld);
+        staged.ready(j + 1);
+      });
+    } finally {
+      staged.ready(jobs.length);
+      staged.finish();
+    }
+  } else {
+    copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
+    execute(jobs, works);
+  }
   // A shared memory's buffer object can change when another thread grows it; a local one cannot here.
   const result = heapOf(target, end) ?? heap;
   for (const at of partials) {

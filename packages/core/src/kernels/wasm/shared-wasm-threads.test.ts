@@ -8,8 +8,12 @@ import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, was
 import { gemmWasm } from "./gemm-wasm.js";
 import { gemmWasmThreaded, installWasmGemmThreads, runRowsJobsThreaded, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
 import { runGemm } from "./run-gemm.js";
+import type { RowsJob } from "./run-gemm.js";
 import { publishGemmJobs, runningWasmThreads } from "./shared-wasm-threads.js";
-import { awaitJobs, liveWorkerCount } from "./thread-pool.js";
+import { awaitJobs, liveWorkerCount, markReady } from "./thread-pool.js";
+
+/** The control block's count of finished jobs (thread-pool.ts). */
+const FINISHED_SLOT = 3;
 
 const gen = new Generator(23);
 const random = (length: number): Float32Array => Float32Array.from({ length }, () => gen.normal());
@@ -144,6 +148,39 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     });
     expect(done).toBe(true);
     expectClose(c, fcSingle, "fc on the workers");
+  });
+
+  it("staged jobs: the workers start none before it is marked ready, then compute as A's rows come in", async () => {
+    expect(await installWasmGemmThreads({ threads: 3 })).toBe(true);
+    const t = runningWasmThreads()!;
+    const a: MatrixView = { data: fcA, offset: 0, ld: K, trans: false };
+    const b: MatrixView = { data: fcB, offset: 0, ld: N, trans: false };
+    const c = new Float32Array(M * N);
+    const target = { exports: t.exports, memory: t.memory, heap: null };
+    const readies: number[] = [];
+    let opened = 0;
+    const staged = {
+      start: (jobs: RowsJob[], works: number[]): void => {
+        opened = jobs.length;
+        publishGemmJobs(t, jobs, works, 0);
+        const until = performance.now() + 20;
+        while (performance.now() < until);
+        // 20 ms after opening, nothing may have run: no job was ready.
+        expect(Atomics.load(t.pool.control, FINISHED_SLOT)).toBe(0);
+      },
+      ready: (count: number): void => {
+        readies.push(count);
+        markReady(t.pool, count);
+      },
+      finish: (): void => awaitJobs(t.pool, opened, (who) => `test: ${who} trapped`),
+    };
+    const done = runGemm(target, M, N, K, a, b, { data: c, offset: 0, ld: N }, false, 3, 8, () => {
+      throw new Error("a product cut by rows of a non-transposed A is staged, not executed at once");
+    }, staged);
+    expect(done).toBe(true);
+    expect(opened).toBe(8);
+    expect(readies).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 8]);
+    expectClose(c, fcSingle, "fc, staged");
   });
 
   it("names the operation when a worker traps, and the threads work on afterwards", async () => {

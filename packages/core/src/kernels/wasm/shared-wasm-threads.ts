@@ -144,8 +144,11 @@ export function publishConvCalls(t: WasmThreads, calls: ConvCall[]): void {
   publishJobs(t.pool, calls.length, (ctl) => calls.forEach((call, j) => ctl.set(call, JOBS + j * JOB_INTS)));
 }
 
-/** Opens gemmRows jobs to the workers; worker w works in works[w + 1] (works[0] is the calling thread's). */
-export function publishGemmJobs(t: WasmThreads, jobs: RowsJob[], works: number[]): void {
+/**
+ * Opens gemmRows jobs to the workers; worker w works in works[w + 1] (works[0] is the calling thread's).
+ * The first `ready` (default all) may start at once, the others after markReady.
+ */
+export function publishGemmJobs(t: WasmThreads, jobs: RowsJob[], works: number[], ready = jobs.length): void {
   publishJobs(t.pool, jobs.length, (ctl) => {
     jobs.forEach((job, j) => {
       const at = JOBS + j * JOB_INTS;
@@ -153,5 +156,5 @@ export function publishGemmJobs(t: WasmThreads, jobs: RowsJob[], works: number[]
       ctl.set(job, at + 1);
     });
     for (let w = 0; w < t.pool.workers.length; w++) ctl[WORK + w] = works[w + 1]!;
-  });
+  }, ready);
 }

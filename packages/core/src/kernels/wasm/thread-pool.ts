@@ -11,14 +11,16 @@ interface WorkerThreads {
 }
 
 // The first Int32 slots of every control block: the job sequence (-1 asks the workers to exit), the
-// next unclaimed job, the job count, how many jobs finished, a failure flag. Each user lays out its
-// job table after these. Threads claim jobs with Atomics.add until none are left, so a worker that
-// the OS schedules late simply gets fewer of them.
+// next unclaimed job, the job count, how many jobs finished, a failure flag, how many jobs have their
+// input in place (a thread that claims a job beyond waits for it). Each user lays out its job table
+// after these. Threads claim jobs with Atomics.add until none are left, so a worker that the OS
+// schedules late simply gets fewer of them.
 const SEQ = 0;
 const NEXT = 1;
 const COUNT = 2;
 const FINISHED = 3;
 const FAILED = 4;
+const READY = 5;
 /** The first slot free for the user's own data. */
 export const CONTROL_HEADER = 8;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
@@ -58,6 +60,7 @@ for (;;) {
     const job = Atomics.add(ctl, ${NEXT}, 1);
     const count = Atomics.load(ctl, ${COUNT});
     if (job >= count) break;
+    for (let r = Atomics.load(ctl, ${READY}); r <= job; r = Atomics.load(ctl, ${READY})) Atomics.wait(ctl, ${READY}, r);
     try {
       ${runJob}
     } catch {
@@ -107,20 +110,33 @@ export async function startWorkers(
   return { workers, control: new Int32Array(control), sequence: 0 };
 }
 
-/** Opens `count` jobs to the workers; `writeTable` fills the job table while no worker can claim. */
-export function publishJobs(pool: WorkerPool, count: number, writeTable: (ctl: Int32Array) => void): void {
+/**
+ * Opens `count` jobs to the workers; `writeTable` fills the job table while no worker can claim. The
+ * first `ready` jobs (default all) may start at once; markReady lets the others follow, in order.
+ */
+export function publishJobs(pool: WorkerPool, count: number, writeTable: (ctl: Int32Array) => void, ready = count): void {
   const ctl = pool.control;
   Atomics.store(ctl, NEXT, CLOSED);
   writeTable(ctl);
   Atomics.store(ctl, COUNT, count);
   Atomics.store(ctl, FINISHED, 0);
   Atomics.store(ctl, FAILED, 0);
+  Atomics.store(ctl, READY, ready);
   Atomics.store(ctl, NEXT, 0);
   Atomics.store(ctl, SEQ, ++pool.sequence);
   Atomics.notify(ctl, SEQ);
 }
 
-/** The calling thread claims jobs alongside the workers until none are left; returns the first error it met. */
+/** Jobs [0, ready) of the open table have their input in place: threads waiting for one of them go on. */
+export function markReady(pool: WorkerPool, ready: number): void {
+  Atomics.store(pool.control, READY, ready);
+  Atomics.notify(pool.control, READY);
+}
+
+/**
+ * The calling thread claims jobs alongside the workers until none are left; returns the first error it
+ * met. Every job must be ready (markReady) by then.
+ */
 export function claimJobs(pool: WorkerPool, count: number, run: (job: number) => void): unknown {
   const ctl = pool.control;
   let error: unknown = null;
