@@ -174,8 +174,9 @@ async function main(): Promise<void> {
     const gemm = activeGemmName();
     if (options.matmul) {
       console.log(
-        `\nmatmul GFLOP/s, median of 3 rounds (float32; pico = ${gemm} on up to ${options.threads} thread(s), ` +
-          `pico 1t = gemmWasm on one, ref = gemmReference), in this process`,
+        `\nmatmul GFLOP/s, median of 3 rounds (float32; pico = ${gemm}` +
+          (options.threads > 1 ? `, products of 4 MFLOP or more split over ${options.threads} threads` : "") +
+          `; pico 1t = gemmWasm on one thread; ref = gemmReference), in this process`,
       );
       matmul = await runMatmulBench({ threads: options.threads });
       console.log(formatMatmulTable(matmul));
