@@ -1,3 +1,4 @@
+import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
 import type { NDArray } from "../dtype.js";
 import { Generator } from "../random.js";
@@ -41,6 +42,21 @@ function forLayouts(seed: number, body: (gen: Generator, layoutA: Layout, layout
   const gen = new Generator(seed);
   for (const a of LAYOUTS) for (const b of LAYOUTS) body(gen, a, b);
 }
+
+describe("relu on float32 (branch-free on the bits)", () => {
+  it("gives v > 0 ? v : 0 bit for bit on special values, contiguous and strided", () => {
+    const bits = new Int32Array([0x7fc00000, 0xffc00000 | 0, 0x7f800001, 0x80000000 | 0, 0, 0x7f800000, 0xff800000 | 0, 1, 0x80000001 | 0, 0x3f800000, 0xbf800000 | 0, 0x7f7fffff]);
+    const values = new Float32Array(bits.buffer);
+    const expected = Array.from(values, (v) => (v > 0 ? v : 0));
+    for (const [shape, stride] of [[[12], [1]], [[3, 4], [4, 1]], [[4, 3], [1, 4]]] as const) {
+      const a = ndarray(values, [...shape], [...stride]);
+      const out = unary("relu", a);
+      const order = shape.length === 1 ? expected : [...indices(shape)].map((idx) => expected[idx.reduce((at, i, d) => at + i * stride[d]!, 0)]!);
+      const outBits = Array.from(new Int32Array((out.data as Float32Array).buffer, 0, 12));
+      expect(outBits).toEqual(Array.from(new Int32Array(Float32Array.from(order).buffer)));
+    }
+  });
+});
 
 describe("unary kernel against a per-element reference", () => {
   for (const op of Object.keys(unaryRef) as UnaryOp[]) {
