@@ -8,6 +8,7 @@ import { maxAxes } from "./kernels/reduce.js";
 import { copy, create, filled, packed, scalarArray } from "./ndarray-utils.js";
 import { Add, Div, Maximum, Minimum, Mul, Pow, Sub } from "./ops/binary.js";
 import { Cast } from "./ops/cast.js";
+import { Addmm } from "./ops/addmm.js";
 import { MatMul } from "./ops/matmul.js";
 import { Cat, Expand, Pad, Permute, Reshape, Slice } from "./ops/movement.js";
 import { Max, Min, Sum } from "./ops/reduce.js";
@@ -218,6 +219,22 @@ export class Tensor {
     if (this.ndim === 1) return this.unsqueeze(0).matmul(other).squeeze(-2);
     if (other.ndim === 1) return this.matmul(other.unsqueeze(1)).squeeze(-1);
     return MatMul.apply(this, other);
+  }
+
+  /** this + mat1 · mat2 (PyTorch's addmm), for 2-D mat1 [M, K] and mat2 [K, N], this broadcastable to [M, N]: one GEMM, no separate addition. */
+  addmm(mat1: Tensor, mat2: Tensor): Tensor {
+    for (const [name, t] of [["mat1", mat1], ["mat2", mat2]] as const) {
+      if (!(t instanceof Tensor)) throw new ArgumentError(`addmm: ${name} must be a Tensor, but got ${describe(t)}`);
+    }
+    const shapes = (): string => `input ${formatShape(this.shape)}, mat1 ${formatShape(mat1.shape)}, mat2 ${formatShape(mat2.shape)}`;
+    if (mat1.ndim !== 2 || mat2.ndim !== 2) throw new ShapeError(`addmm: mat1 and mat2 must be 2-D, but got ${shapes()}`);
+    if (mat1.shape[1] !== mat2.shape[0]) throw new ShapeError(`addmm: inner dimensions must match, but got ${shapes()} (${mat1.shape[1]} vs ${mat2.shape[0]})`);
+    const target = [mat1.shape[0]!, mat2.shape[1]!];
+    const broadcast = tryBroadcastShapes(this.shape, target);
+    if (this.ndim > 2 || broadcast === null || !sameShape(broadcast, target)) {
+      throw new ShapeError(`addmm: input must broadcast to ${formatShape(target)} (mat1 rows × mat2 columns), but got ${shapes()}`);
+    }
+    return Addmm.apply(this, mat1, mat2);
   }
 
   // ---- movement -----------------------------------------------------------------------------

@@ -55,7 +55,7 @@ export function batchedMatmul(a: NDArray, transA: boolean, b: NDArray, transB: b
 }
 
 /** Describes the last two axes as a GEMM operand without copying when one of them has unit stride. */
-function asMatrix(x: NDArray, transpose: boolean): { array: NDArray; matrix: MatrixView } {
+export function asMatrix(x: NDArray, transpose: boolean): { array: NDArray; matrix: MatrixView } {
   const r = x.shape.length;
   const rowStride = x.stride[r - 2]!;
   const colStride = x.stride[r - 1]!;

@@ -10,11 +10,12 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
   if (input.ndim < 1 || input.shape[input.ndim - 1] !== inFeatures) {
     throw new ShapeError(`linear: input must end with inFeatures = ${inFeatures} [..., ${inFeatures}], but got shape ${formatShape(input.shape)}`);
   }
-  const product = input.matmul(weight.transpose());
-  if (bias === null) return product;
+  if (bias === null) return input.matmul(weight.transpose());
   checkTensor("linear", "bias", bias);
   if (bias.ndim !== 1 || bias.shape[0] !== outFeatures) {
     throw new ShapeError(`linear: bias must have shape [${outFeatures}] (outFeatures), but got ${formatShape(bias.shape)}`);
   }
-  return product.add(bias);
+  // A batch of rows: the product accumulates onto the bias in one GEMM.
+  if (input.ndim === 2) return bias.addmm(input, weight.transpose());
+  return input.matmul(weight.transpose()).add(bias);
 }

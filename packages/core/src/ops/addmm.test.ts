@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { Generator, ShapeError, Tensor, ArgumentError } from "../index.js";
+import { checkGrad, expectClose } from "../test-utils/index.js";
+
+describe("addmm: gradcheck", () => {
+  const [m, k, n] = [5, 7, 3];
+  const inputs: [string, number[]][] = [
+    ["a bias row [N]", [n]],
+    ["[1, N]", [1, n]],
+    ["a full [M, N]", [m, n]],
+    ["a column [M, 1]", [m, 1]],
+    ["a scalar", []],
+    ["[1, 1]", [1, 1]],
+  ];
+  for (const [what, shape] of inputs) {
+    it(`input ${what}`, () => checkGrad([shape, [m, k], [k, n]], (c, a, b) => c.addmm(a, b)));
+  }
+  it("transposed and sliced operands (views without unit strides in the expected places)", () => {
+    checkGrad([[n], [k, m], [n, k]], (c, a, b) => c.addmm(a.transpose(), b.transpose()));
+    checkGrad([[1, n], [m + 2, k], [k, 2 * n]], (c, a, b) => c.addmm(a.slice(0, 1, m + 1), b.slice(1, 1, n + 1)));
+    checkGrad([[n], [m, k], [k, n]], (c, a, b) => c.slice(0, 0, n).addmm(a, b));
+  });
+  it("1 × 1 products and a single row", () => {
+    checkGrad([[1], [1, 1], [1, 1]], (c, a, b) => c.addmm(a, b));
+    checkGrad([[4], [1, 6], [6, 4]], (c, a, b) => c.addmm(a, b));
+  });
+});
+
+describe("addmm: values", () => {
+  it("equals input + mat1 @ mat2 for float32 and float64, bias rows included", () => {
+    const gen = new Generator(3);
+    for (const dtype of ["float32", "float64"] as const) {
+      const a = Tensor.randn([64, 256], { generator: gen, dtype });
+      const w = Tensor.randn([120, 256], { generator: gen, dtype });
+      for (const bias of [Tensor.randn([120], { generator: gen, dtype }), Tensor.randn([64, 1], { generator: gen, dtype })]) {
+        const tol = dtype === "float32" ? 1e-4 : 1e-12;
+        expectClose(bias.addmm(a, w.transpose()).toTypedArray(), a.matmul(w.transpose()).add(bias).toTypedArray(), tol, tol);
+      }
+    }
+  });
+  it("promotes to float64 when any operand is float64", () => {
+    const c = Tensor.ones([2], { dtype: "float32" });
+    expect(c.addmm(Tensor.ones([3, 4], { dtype: "float64" }), Tensor.ones([4, 2], { dtype: "float32" })).dtype).toBe("float64");
+  });
+});
+
+describe("addmm: errors name the operator, the rule and the shapes", () => {
+  it("refuses operands that are not 2-D, mismatched inner dimensions and an input that does not broadcast", () => {
+    const x = Tensor.zeros([3]);
+    expect(() => x.addmm(Tensor.zeros([2, 4, 5]), Tensor.zeros([5, 3]))).toThrow(ShapeError);
+    expect(() => x.addmm(Tensor.zeros([2, 4]), Tensor.zeros([5, 3]))).toThrow("addmm: inner dimensions must match, but got input [3], mat1 [2, 4], mat2 [5, 3] (4 vs 5)");
+    expect(() => Tensor.zeros([4]).addmm(Tensor.zeros([2, 5]), Tensor.zeros([5, 3]))).toThrow("addmm: input must broadcast to [2, 3] (mat1 rows × mat2 columns), but got input [4], mat1 [2, 5], mat2 [5, 3]");
+    expect(() => Tensor.zeros([3, 3]).addmm(Tensor.zeros([2, 5]), Tensor.zeros([5, 3]))).toThrow(/input must broadcast to \[2, 3\]/);
+    expect(() => Tensor.zeros([1, 2, 3]).addmm(Tensor.zeros([2, 5]), Tensor.zeros([5, 3]))).toThrow(/input must broadcast to \[2, 3\]/);
+    expect(() => x.addmm([[1]] as unknown as Tensor, Tensor.zeros([1, 3]))).toThrow(ArgumentError);
+  });
+});

@@ -1,0 +1,50 @@
+import ndarray from "ndarray";
+import type { Context } from "../context.js";
+import { dtypeOf, promote, type DType, type NDArray } from "../dtype.js";
+import { Function } from "../function.js";
+import { gemm } from "../kernels/gemm.js";
+import { sumToShape } from "../kernels/reduce.js";
+import { broadcastStrides } from "../kernels/strided-loop.js";
+import { copy, create, isContiguous } from "../ndarray-utils.js";
+import { asMatrix, batchedMatmul } from "./matmul.js";
+
+type AddmmContext = Context & { inputShape: number[] };
+
+/**
+ * input + mat1 · mat2 for mat1 [M, K], mat2 [K, N] and input broadcastable to [M, N] (validated by
+ * Tensor.addmm): the product accumulates onto the broadcast input in one GEMM, so a linear layer's
+ * bias costs no pass of its own.
+ */
+export class Addmm extends Function {
+  static override forward(ctx: AddmmContext, input: NDArray, mat1: NDArray, mat2: NDArray): NDArray {
+    ctx.saveForBackward(mat1, mat2);
+    ctx.inputShape = [...input.shape];
+    const [m, k] = mat1.shape as [number, number];
+    const n = mat2.shape[1]!;
+    const out = broadcastCopy(input, m, n, promote(promote(dtypeOf(input), dtypeOf(mat1)), dtypeOf(mat2)));
+    gemm(m, n, k, asMatrix(mat1, false).matrix, asMatrix(mat2, false).matrix, { data: out.data, offset: 0, ld: n }, true);
+    return out;
+  }
+
+  static override backward(ctx: AddmmContext, g: NDArray): (NDArray | null)[] {
+    const [mat1, mat2] = ctx.savedTensors as [NDArray, NDArray];
+    return [
+      ctx.needsInputGrad[0] ? sumToShape(g, ctx.inputShape) : null,
+      ctx.needsInputGrad[1] ? batchedMatmul(g, false, mat2, true) : null,
+      ctx.needsInputGrad[2] ? batchedMatmul(mat1, true, g, false) : null,
+    ];
+  }
+}
+
+/** A new row-major [m, n] array of `dtype` holding `input` broadcast; a bias row is copied in row by row. */
+function broadcastCopy(input: NDArray, m: number, n: number, dtype: DType): NDArray {
+  const rowVector = input.size === n && input.shape.every((d, i) => d === 1 || i === input.shape.length - 1);
+  if (rowVector && input.shape.length > 0 && isContiguous(input) && dtypeOf(input) === dtype) {
+    const out = create(dtype, [m, n]);
+    const row = input.data.subarray(input.offset, input.offset + n);
+    for (let i = 0; i < m; i++) out.data.set(row, i * n);
+    return out;
+  }
+  const shape = [m, n];
+  return copy(ndarray(input.data, shape, broadcastStrides(input.shape, input.stride, shape), input.offset), dtype);
+}
