@@ -67,6 +67,15 @@ function expectBothMatch(): void {
 /** An address past the largest shared memory (1 GiB): any access there traps. */
 const OUTSIDE = 0x7fff0000;
 
+/** The fc product's operands, an output, and the running threads (3 of them) as a GEMM target. */
+async function fcOnThreeThreads() {
+  expect(await installWasmGemmThreads({ threads: 3 })).toBe(true);
+  const t = runningWasmThreads()!;
+  const a: MatrixView = { data: fcA, offset: 0, ld: K, trans: false };
+  const b: MatrixView = { data: fcB, offset: 0, ld: N, trans: false };
+  return { t, a, b, c: new Float32Array(M * N), target: { exports: t.exports, memory: t.memory, heap: null } };
+}
+
 describe("one set of worker threads for the WebAssembly convolution and GEMM", () => {
   afterEach(async () => {
     await stopWasmConvThreads();
@@ -135,12 +144,7 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
   });
 
   it("runs gemmRows jobs on the workers alone", async () => {
-    expect(await installWasmGemmThreads({ threads: 3 })).toBe(true);
-    const t = runningWasmThreads()!;
-    const a: MatrixView = { data: fcA, offset: 0, ld: K, trans: false };
-    const b: MatrixView = { data: fcB, offset: 0, ld: N, trans: false };
-    const c = new Float32Array(M * N);
-    const target = { exports: t.exports, memory: t.memory, heap: null };
+    const { t, a, b, c, target } = await fcOnThreeThreads();
     const done = runGemm(target, M, N, K, a, b, { data: c, offset: 0, ld: N }, false, 3, 8, (jobs, works) => {
       expect(jobs.length).toBe(8);
       publishGemmJobs(t, jobs, works);
@@ -151,12 +155,7 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
   });
 
   it("staged jobs: the workers start none before it is marked ready, then compute as A's rows come in", async () => {
-    expect(await installWasmGemmThreads({ threads: 3 })).toBe(true);
-    const t = runningWasmThreads()!;
-    const a: MatrixView = { data: fcA, offset: 0, ld: K, trans: false };
-    const b: MatrixView = { data: fcB, offset: 0, ld: N, trans: false };
-    const c = new Float32Array(M * N);
-    const target = { exports: t.exports, memory: t.memory, heap: null };
+    const { t, a, b, c, target } = await fcOnThreeThreads();
     const readies: number[] = [];
     let opened = 0;
     const staged = {
