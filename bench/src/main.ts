@@ -29,7 +29,7 @@ each system in its own child process, alternating systems over several rounds.
   --rounds N        rounds of (pico, tfjs-wasm), order alternating (default 3)
   --warmup N        untimed training steps before timing (default 30)
   --steps N         timed training steps per round (default 30)
-  --infer-reps N    timed inference calls at batch 1000 per round (default 3)
+  --infer-reps N    timed inference calls at batch 1000 per round (default 10)
   --cpu-steps N     timed training steps on the tfjs cpu backend, 0 to skip it (default 2)
   --cpu-infer N     images per inference call on the tfjs cpu backend (default 1000)
   --threads N       threads Pico.ts may use, the calling one included (default 2: both cores;
@@ -59,7 +59,7 @@ function parseOptions(): {
       rounds: { type: "string", default: "3" },
       warmup: { type: "string", default: "30" },
       steps: { type: "string", default: "30" },
-      "infer-reps": { type: "string", default: "3" },
+      "infer-reps": { type: "string", default: "10" },
       "cpu-steps": { type: "string", default: "2" },
       "cpu-infer": { type: "string", default: "1000" },
       threads: { type: "string", default: "2" },

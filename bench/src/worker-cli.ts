@@ -25,7 +25,7 @@ export function parseWorkerArgs(argv: string[], extraOptions: readonly string[] 
       warmup: { type: "string", default: "5" },
       steps: { type: "string", default: "30" },
       "infer-count": { type: "string", default: "1000" },
-      "infer-reps": { type: "string", default: "3" },
+      "infer-reps": { type: "string", default: "10" },
       ...Object.fromEntries(extraOptions.map((name) => [name, { type: "string" as const }])),
     },
     strict: true,
