@@ -58,6 +58,30 @@ describe("relu on float32 (branch-free on the bits)", () => {
   });
 });
 
+describe("unary into a given array", () => {
+  it("writes the same values into `into`, also when `into` is the input itself", () => {
+    const gen = new Generator(5);
+    for (const op of ["relu", "exp", "tanh", "neg"] as const) {
+      for (const dtype of [Float32Array, Float64Array]) {
+        const values = dtype.from({ length: 24 }, () => gen.normal());
+        const expected = Array.from(unary(op, ndarray(values, [4, 6])).data);
+        const into = ndarray(new dtype(24), [4, 6]);
+        expect(unary(op, ndarray(values, [4, 6]), into)).toBe(into);
+        expect(Array.from(into.data)).toEqual(expected);
+        const self = ndarray(values.slice(), [4, 6]);
+        unary(op, self, self);
+        expect(Array.from(self.data)).toEqual(expected);
+      }
+    }
+  });
+  it("refuses an array of another shape or dtype, or one that is not packed", () => {
+    const a = ndarray(new Float32Array(6), [2, 3]);
+    expect(() => unary("relu", a, ndarray(new Float32Array(6), [3, 2]))).toThrow("unary(relu): into must be a packed float32 array of shape [2, 3], but got a float32 array of shape [3, 2]");
+    expect(() => unary("relu", a, ndarray(new Float64Array(6), [2, 3]))).toThrow(/but got a float64 array of shape \[2, 3\]/);
+    expect(() => unary("relu", a, ndarray(new Float32Array(6), [2, 3], [1, 2]))).toThrow(/\(not packed\)/);
+  });
+});
+
 describe("unary kernel against a per-element reference", () => {
   for (const op of Object.keys(unaryRef) as UnaryOp[]) {
     it(`${op} on every layout, ranks 0-4`, () => {

@@ -1,7 +1,8 @@
 import type { DType, FloatArray, NDArray } from "../dtype.js";
 import { dtypeOf, promote } from "../dtype.js";
-import { create } from "../ndarray-utils.js";
-import { broadcastShapes, contiguousStrides } from "../shape.js";
+import { ArgumentError, formatShape } from "../errors.js";
+import { create, isPacked } from "../ndarray-utils.js";
+import { broadcastShapes, contiguousStrides, sameShape } from "../shape.js";
 import { broadcastStrides, forEachRow, planRows } from "./strided-loop.js";
 
 export type BinaryOp =
@@ -128,9 +129,18 @@ function binaryRow(
   }
 }
 
-/** out = op(a), elementwise; a new row-major array of a's dtype. */
-export function unary(op: UnaryOp, a: NDArray): NDArray {
-  const out = create(dtypeOf(a), a.shape);
+/**
+ * out = op(a), elementwise: a new row-major array of a's dtype, or `into` (a packed array of a's dtype
+ * and shape, which may be `a` itself when a is packed: each element is read before it is written).
+ */
+export function unary(op: UnaryOp, a: NDArray, into?: NDArray): NDArray {
+  if (into !== undefined && (!isPacked(into) || dtypeOf(into) !== dtypeOf(a) || !sameShape(into.shape, a.shape))) {
+    throw new ArgumentError(
+      `unary(${op}): into must be a packed ${dtypeOf(a)} array of shape ${formatShape(a.shape)}, but got a ${dtypeOf(into)} array of shape ` +
+        `${formatShape(into.shape)}${isPacked(into) ? "" : " (not packed)"}`,
+    );
+  }
+  const out = into ?? create(dtypeOf(a), a.shape);
   const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
   const x = a.data;
   const o = out.data;

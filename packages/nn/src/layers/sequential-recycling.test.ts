@@ -1,4 +1,4 @@
-import { Generator, Tensor, noGrad, tracer } from "@pico/core";
+import { Generator, Tensor, kernels, noGrad, tracer } from "@pico/core";
 import type { FloatArray } from "@pico/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Module } from "../module.js";
@@ -84,9 +84,8 @@ describe("Sequential recycling under noGrad", () => {
     const buffers = recycled.map((a) => a.buffer);
     expect(buffers).not.toContain(x.data.data.buffer);
     expect(buffers).not.toContain(y.data.data.buffer);
-    // conv output (read by ReLU) and the ReLU output (viewed by Flatten, read by Linear): once each.
-    expect(recycled.length).toBe(2);
-    expect(new Set(buffers).size).toBe(2);
+    // The conv output, which the ReLU overwrites in place and Flatten views, once Linear has read it.
+    expect(recycled.length).toBe(1);
     expect(Array.from(x.toTypedArray())).toEqual(before);
   });
 
@@ -115,8 +114,9 @@ describe("Sequential recycling under noGrad", () => {
     const buffers = recycled.map((a) => a.buffer);
     expect(buffers).not.toContain(seenIn.data.data.buffer);
     expect(buffers).not.toContain(seenOut.data.data.buffer);
-    // In each of the 4 passes only the two conv outputs (made and read by built-ins only) qualify.
-    expect(recycled.length).toBe(8);
+    // Each conv output qualifies (made and read by built-ins only), but its ReLU works on it in place and
+    // hands it on: to the caching layer, or out of the Sequential. So nothing is recycled.
+    expect(recycled.length).toBe(0);
   });
 
   it("leaves alone what a subclass of a built-in layer, or a patched forward, keeps", () => {
@@ -139,6 +139,23 @@ describe("Sequential recycling under noGrad", () => {
     expect(Array.from(keptA.toTypedArray())).toEqual(snapA);
     expect(Array.from(keptB.toTypedArray())).toEqual(snapB);
     expect(recycled).toEqual([]);
+  });
+
+  it("runs a ReLU in place on an intermediate only: never on the input, a view a caller holds, or in grad mode", () => {
+    const x = Tensor.randn([3, 6]);
+    const before = Array.from(x.toTypedArray());
+    const model = new Sequential(new ReLU(), new Linear(6, 5), new ReLU(), new Linear(5, 4), new ReLU());
+    const inPlace = vi.spyOn(kernels, "unary");
+    const y = noGrad(() => model.forward(x));
+    // The first ReLU reads the Sequential's input, which stays as it was; the other two overwrite the Linear outputs.
+    expect(Array.from(x.toTypedArray())).toEqual(before);
+    expect(inPlace.mock.calls.map((call) => [call[0], call[2] === call[1]])).toEqual([["relu", true], ["relu", true]]);
+    Sequential.recycling = false;
+    expect(Array.from(noGrad(() => model.forward(x)).toTypedArray())).toEqual(Array.from(y.toTypedArray()));
+    Sequential.recycling = true;
+    inPlace.mockClear();
+    model.forward(x);
+    expect(inPlace).not.toHaveBeenCalled();
   });
 
   it("can be switched off", () => {

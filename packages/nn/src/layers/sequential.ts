@@ -1,4 +1,4 @@
-import { ArgumentError, Tensor, tracer } from "@pico/core";
+import { ArgumentError, Tensor, kernels, tracer } from "@pico/core";
 import type { Context } from "@pico/core";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
 import { Module } from "../module.js";
@@ -36,7 +36,8 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * dead arrays between garbage collections. Under noGrad an intermediate is recycled as soon as the
  * next module has returned a result in another buffer; in grad mode it is declared private to the
  * call that created it (see `tracer.keepPrivate`), which a backward without retainGraph releases
- * after every call that reads it. Only buffers that every module producing or reading them is one
+ * after every call that reads it. Under noGrad a ReLU (exactly that class) on such an intermediate
+ * works in place. Only buffers that every module producing or reading them is one
  * of the built-in layers whose forward keeps neither input nor output (exactly those classes, with
  * their own forward) qualify; the Sequential's input and output never do. Any other module (a custom
  * layer that caches its input, a subclass, a nested Sequential) leaves the buffers it saw to the
@@ -100,6 +101,12 @@ export class Sequential extends Module {
           safe = keepsNothing(m) && keepsNothing(list[i + 1]!) && keepsNothing(pool);
           i += 2;
         }
+      }
+      if (y === null && recycling && tracer.blind && chain.private && m.constructor === ReLU && keepsNothing(m) && kernels.isPacked(x.data)) {
+        // Under noGrad a ReLU may overwrite an intermediate nothing else can reach.
+        kernels.unary("relu", x.data, x.data);
+        y = x;
+        safe = true;
       }
       if (y === null) {
         y = m.forward(x);
