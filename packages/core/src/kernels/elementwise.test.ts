@@ -63,7 +63,7 @@ describe("unary into a given array", () => {
     const gen = new Generator(5);
     for (const op of ["relu", "exp", "tanh", "neg"] as const) {
       for (const dtype of [Float32Array, Float64Array]) {
-        const values = dtype.from({ length: 24 }, () => gen.normal());
+        const values = new dtype(Array.from({ length: 24 }, () => gen.normal()));
         const expected = Array.from(unary(op, ndarray(values, [4, 6])).data);
         const into = ndarray(new dtype(24), [4, 6]);
         expect(unary(op, ndarray(values, [4, 6]), into)).toBe(into);
