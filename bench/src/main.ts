@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkWasmBackpropFilter } from "./check-backprop-filter.js";
-import { activeGemmName, formatMatmulTable, runMatmulBench } from "./matmul.js";
+import { MATMUL_ROUNDS, activeGemmName, formatMatmulTable, runMatmulBench } from "./matmul.js";
 import type { MatmulResult } from "./matmul.js";
 import { mnistImages } from "./mnist-batches.js";
 import { BATCH_SIZE, referenceWeights } from "./reference-network.js";
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     const gemm = activeGemmName();
     if (options.matmul) {
       console.log(
-        `\nmatmul GFLOP/s, median of 3 rounds (float32; pico = ${gemm}` +
+        `\nmatmul GFLOP/s, median of ${MATMUL_ROUNDS} rounds (float32; pico = ${gemm}` +
           (options.threads > 1 ? `, products of 4 MFLOP or more split over ${options.threads} threads` : "") +
           `; pico 1t = gemmWasm on one thread; ref = gemmReference), in this process`,
       );

@@ -86,6 +86,13 @@ export const MATMUL_SHAPES: readonly MatmulShape[] = [
   shape("conv2 dW, per image", 16, 200, 8 * 8, false, true),
 ];
 
+/**
+ * Timed rounds per shape by default: the products take well under a millisecond, so single samples
+ * swing by a quarter on this machine (the same kernel timed as "pico" and "pico 1t" below 4 MFLOP
+ * differed by that much over 3 rounds).
+ */
+export const MATMUL_ROUNDS = 5;
+
 const SYSTEMS: readonly MatmulSystem[] = ["pico", "pico-1-thread", "pico-reference", "tfjs-wasm"];
 
 /** A timed callable: runs the product `reps` times and returns a checksum so no call can be skipped. */
@@ -182,8 +189,8 @@ const median = (xs: readonly number[]): number => {
  * which the systems take turns (the order rotating each round), each round one timed sample per system.
  */
 export async function runMatmulBench(options: MatmulBenchOptions = {}): Promise<MatmulResult[]> {
-  const rounds = options.rounds ?? 3;
-  const sampleMs = options.sampleMs ?? 60;
+  const rounds = options.rounds ?? MATMUL_ROUNDS;
+  const sampleMs = options.sampleMs ?? 100;
   const warmupMs = options.warmupMs ?? 120;
   const log = options.log ?? ((): void => {});
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`runMatmulBench: rounds must be an integer >= 1, but got ${rounds}`);
@@ -308,7 +315,7 @@ function isMain(): boolean {
 
 if (isMain()) {
   const started = performance.now();
-  console.log(`matmul GFLOP/s, median of 3 rounds (float32; pico = ${activeGemmName()}, ref = gemmReference)`);
+  console.log(`matmul GFLOP/s, median of ${MATMUL_ROUNDS} rounds (float32; pico = ${activeGemmName()}, ref = gemmReference)`);
   console.log(HEADER);
   runMatmulBench({ log: (line) => console.log(line) })
     .then((results) => {
