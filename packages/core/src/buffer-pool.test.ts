@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_POOLED_BYTES, MIN_POOLED_BYTES, clearPool, pooledByteCount, recycle, trackBirths } from "./buffer-pool.js";
-import { allocate } from "./dtype.js";
+import { allocate, allocateUninitialized } from "./dtype.js";
 import type { FloatArray } from "./dtype.js";
 import { noGrad, tensor, tracer } from "./index.js";
 
@@ -8,6 +8,19 @@ const BIG = MIN_POOLED_BYTES / 4;
 
 describe("buffer pool", () => {
   beforeEach(() => clearPool());
+
+  it("allocateUninitialized hands a recycled array back as it was, and a fresh one (zeros) when the pool has none", () => {
+    const a = allocate("float32", BIG);
+    a.fill(7);
+    expect(recycle(a)).toBe(true);
+    const b = allocateUninitialized("float32", BIG);
+    expect(b).toBe(a);
+    expect(b[0]).toBe(7);
+    expect(pooledByteCount()).toBe(0);
+    const c = allocateUninitialized("float64", BIG);
+    expect(c).toBeInstanceOf(Float64Array);
+    expect(c.every((v) => v === 0)).toBe(true);
+  });
 
   it("allocate hands a recycled array of the same dtype and length back, zero-filled", () => {
     const a = allocate("float32", BIG);

@@ -19,14 +19,17 @@ let births: Map<ArrayBufferLike, FloatArray> | null = null;
 const keyOf = (dtype: DType, length: number): string => `${dtype}:${length}`;
 const dtypeOfArray = (a: FloatArray): DType => (a instanceof Float64Array ? "float64" : "float32");
 
-/** A zero-filled array from the pool, or undefined when it holds none of this dtype and length. */
-export function takePooled(dtype: DType, length: number): FloatArray | undefined {
+/**
+ * An array from the pool, zero-filled unless `zero` is false (for a caller that overwrites every
+ * element), or undefined when it holds none of this dtype and length.
+ */
+export function takePooled(dtype: DType, length: number, zero = true): FloatArray | undefined {
   const list = free.get(keyOf(dtype, length));
   const array = list?.pop();
   if (array === undefined) return undefined;
   pooled.delete(array);
   pooledBytes -= array.byteLength;
-  array.fill(0);
+  if (zero) array.fill(0);
   return array;
 }
 

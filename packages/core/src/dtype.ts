@@ -8,7 +8,19 @@ export type NDArray = NdArray<FloatArray>;
 
 /** A zero-filled array: a recycled one from the buffer pool when it holds one of this dtype and length. */
 export function allocate(dtype: DType, length: number): FloatArray {
-  const array = takePooled(dtype, length) ?? (dtype === "float64" ? new Float64Array(length) : new Float32Array(length));
+  return take(dtype, length, true);
+}
+
+/**
+ * An array whose contents are unspecified (a recycled one keeps what it held), like torch.empty: for
+ * outputs every element of which the caller writes, so that a recycled buffer is not zero-filled for nothing.
+ */
+export function allocateUninitialized(dtype: DType, length: number): FloatArray {
+  return take(dtype, length, false);
+}
+
+function take(dtype: DType, length: number, zero: boolean): FloatArray {
+  const array = takePooled(dtype, length, zero) ?? (dtype === "float64" ? new Float64Array(length) : new Float32Array(length));
   noteBirth(array);
   return array;
 }

@@ -1,10 +1,15 @@
 import ndarray from "ndarray";
 import ops from "ndarray-ops";
-import { allocate, dtypeOf, type DType, type NDArray } from "./dtype.js";
+import { allocate, allocateUninitialized, dtypeOf, type DType, type NDArray } from "./dtype.js";
 import { contiguousStrides, sizeOf } from "./shape.js";
 
 export function create(dtype: DType, shape: readonly number[]): NDArray {
   return ndarray(allocate(dtype, sizeOf(shape)), [...shape]);
+}
+
+/** A row-major array of unspecified contents (see allocateUninitialized), for an output the caller fills entirely. */
+export function empty(dtype: DType, shape: readonly number[]): NDArray {
+  return ndarray(allocateUninitialized(dtype, sizeOf(shape)), [...shape]);
 }
 
 export function filled(dtype: DType, shape: readonly number[], value: number): NDArray {

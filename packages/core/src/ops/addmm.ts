@@ -5,7 +5,7 @@ import { Function } from "../function.js";
 import { gemm } from "../kernels/gemm.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
-import { copy, create, isContiguous } from "../ndarray-utils.js";
+import { copy, empty, isContiguous } from "../ndarray-utils.js";
 import { asMatrix, batchedMatmul } from "./matmul.js";
 
 type AddmmContext = Context & { inputShape: number[] };
@@ -40,7 +40,7 @@ export class Addmm extends Function {
 function broadcastCopy(input: NDArray, m: number, n: number, dtype: DType): NDArray {
   const rowVector = input.size === n && input.shape.every((d, i) => d === 1 || i === input.shape.length - 1);
   if (rowVector && input.shape.length > 0 && isContiguous(input) && dtypeOf(input) === dtype) {
-    const out = create(dtype, [m, n]);
+    const out = empty(dtype, [m, n]);
     const row = input.data.subarray(input.offset, input.offset + n);
     for (let i = 0; i < m; i++) out.data.set(row, i * n);
     return out;

@@ -28,7 +28,8 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, convOptions);
     const pool = pool2dGeometry("conv2dReluMaxPool2d", [g.batch, g.outChannels, g.outHeight, g.outWidth], poolKernel, poolOptions);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
-    const out = kernels.create(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
+    // Both kernels write every output element: no need to zero-fill a recycled buffer first.
+    const out = kernels.empty(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
     const needsGrad = ctx.needsInputGrad[0] === true || ctx.needsInputGrad[1] === true || ctx.needsInputGrad[2] === true;
     const argmax = needsGrad ? argmaxBuffer(ctx, out.size) : null;
     const [xf, wf, bf] = [flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype)];
