@@ -1,7 +1,7 @@
 import type { DType, FloatArray, NDArray } from "../dtype.js";
 import { dtypeOf, promote } from "../dtype.js";
 import { ArgumentError, formatShape } from "../errors.js";
-import { create, isPacked } from "../ndarray-utils.js";
+import { empty, isPacked } from "../ndarray-utils.js";
 import { broadcastShapes, contiguousStrides, sameShape } from "../shape.js";
 import { broadcastStrides, forEachRow, planRows } from "./strided-loop.js";
 
@@ -34,7 +34,7 @@ export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "sigmoid
 /** out = a (op) b with NumPy broadcasting; a new row-major array. `name` labels shape errors. */
 export function binary(op: BinaryOp, a: NDArray, b: NDArray, name: string = op, dtype?: DType): NDArray {
   const shape = broadcastShapes(name, a.shape, b.shape);
-  const out = create(dtype ?? promote(dtypeOf(a), dtypeOf(b)), shape);
+  const out = empty(dtype ?? promote(dtypeOf(a), dtypeOf(b)), shape);
   const plan = planRows(shape, [
     broadcastStrides(a.shape, a.stride, shape),
     broadcastStrides(b.shape, b.stride, shape),
@@ -140,7 +140,7 @@ export function unary(op: UnaryOp, a: NDArray, into?: NDArray): NDArray {
         `${formatShape(into.shape)}${isPacked(into) ? "" : " (not packed)"}`,
     );
   }
-  const out = into ?? create(dtypeOf(a), a.shape);
+  const out = into ?? empty(dtypeOf(a), a.shape);
   const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
   const x = a.data;
   const o = out.data;
@@ -216,7 +216,7 @@ function unaryRow(op: UnaryOp, x: FloatArray, xi: number, xs: number, o: FloatAr
 
 /** out = a * scale + shift, elementwise. */
 export function affine(a: NDArray, scale: number, shift = 0): NDArray {
-  const out = create(dtypeOf(a), a.shape);
+  const out = empty(dtypeOf(a), a.shape);
   const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
   const x = a.data;
   const o = out.data;

@@ -4,7 +4,7 @@ import { Function } from "../function.js";
 import { gemm, type MatrixView } from "../kernels/gemm.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
-import { copy, create } from "../ndarray-utils.js";
+import { copy, empty } from "../ndarray-utils.js";
 import { broadcastShapes } from "../shape.js";
 
 /** Batched matrix product of [..., M, K] and [..., K, N] with broadcast batch axes (validated by Tensor.matmul). */
@@ -30,7 +30,8 @@ export function batchedMatmul(a: NDArray, transA: boolean, b: NDArray, transB: b
   const k = a.shape[transA ? ra - 2 : ra - 1]!;
   const n = b.shape[transB ? rb - 2 : rb - 1]!;
   const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const out = create(promote(dtypeOf(a), dtypeOf(b)), [...batch, m, n]);
+  // Every GEMM below writes its whole block of the output (accumulate = false).
+  const out = empty(promote(dtypeOf(a), dtypeOf(b)), [...batch, m, n]);
   const aView = asMatrix(a, transA);
   const bView = asMatrix(b, transB);
   const aBatch = broadcastStrides(a.shape.slice(0, -2), aView.array.stride.slice(0, -2), batch);
