@@ -13,24 +13,19 @@ let engine: ConvEngine | null = null;
 
 /** Runs the calls on the workers and the calling thread, each claiming the next unclaimed call. */
 function runParallel(t: WasmThreads, calls: ConvCall[]): void {
-  if (calls.length === 1) {
-    runConvCalls(t.exports, calls);
-    return;
-  }
-  publishConvCalls(t, calls);
-  const error = claimJobs(t.pool, calls.length, (j) => runConvCalls(t.exports, [calls[j]!]));
-  awaitJobs(t.pool, calls.length, (who) => `conv2dForwardWasm/conv2dBackwardWasm: ${who} trapped while computing its share of the images`, error);
+  if (calls.length === 1) runConvCalls(t.exports, calls);
+  else launchOnWorkers(t, calls, "conv2dForwardWasm/conv2dBackwardWasm")();
 }
 
 /**
  * Opens the calls to the workers; returns the function with which the calling thread, once free,
- * claims the calls still unclaimed and then waits for the rest.
+ * claims the calls still unclaimed and then waits for the rest (an Error naming `operation` if one trapped).
  */
-function launchOnWorkers(t: WasmThreads, calls: ConvCall[]): () => void {
+function launchOnWorkers(t: WasmThreads, calls: ConvCall[], operation = "conv2dForwardWasm"): () => void {
   publishConvCalls(t, calls);
   return () => {
     const error = claimJobs(t.pool, calls.length, (j) => runConvCalls(t.exports, [calls[j]!]));
-    awaitJobs(t.pool, calls.length, (who) => `conv2dForwardWasm: ${who} trapped while computing its share of the images`, error);
+    awaitJobs(t.pool, calls.length, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
   };
 }
 
