@@ -10,6 +10,9 @@ let wasmPathsSet = false;
 
 /** Selects a TensorFlow.js backend; for wasm, points it at its own .wasm files and adds the missing kernel. */
 export async function useTfjsBackend(name: TfjsBackendName): Promise<void> {
+  // tfjs-core's own switch for its console messages (the cpu backend's "install tfjs-node" banner);
+  // in 4.22 the PROD flag gates logging only, so no check and no kernel changes.
+  tf.enableProdMode();
   if (name === "wasm") {
     if (!wasmPathsSet) {
       const require = createRequire(import.meta.url);
