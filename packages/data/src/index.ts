@@ -21,6 +21,6 @@ export type { GridLayout, ImageGridOptions } from "./image-grid.js";
 export { ImageFolder } from "./image-folder.js";
 export type { ImageFolderOptions } from "./image-folder.js";
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors } from "./safetensors.js";
-export type { SafetensorsContents, TensorMap } from "./safetensors.js";
+export type { EncodeSafetensorsOptions, SafetensorsContents, SafetensorsWriteDType, TensorMap } from "./safetensors.js";
 export { saveCheckpoint, loadCheckpoint, checkStateDictCompatible } from "./checkpoint.js";
 export type { Checkpoint, CheckpointState } from "./checkpoint.js";

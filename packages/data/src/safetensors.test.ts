@@ -87,6 +87,37 @@ describe("safetensors", () => {
     expect(tensors.strided!.toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
   });
 
+  it("writes PyTorch's integer buffer num_batches_tracked as I64, and reads integer dtypes as float64", () => {
+    const bytes = encodeSafetensors({ "1.running_mean": tensor([0.5, 1]), "1.num_batches_tracked": tensor(12), steps: tensor([3, -4]) }, undefined, {
+      dtypes: { steps: "I64" },
+    });
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString("utf8")) as Record<string, { dtype: string; data_offsets: number[] }>;
+    expect(header["1.running_mean"]!.dtype).toBe("F32");
+    expect(header["1.num_batches_tracked"]!.dtype).toBe("I64");
+    expect(header.steps!.dtype).toBe("I64");
+    const data = new DataView(bytes.buffer, 8 + n);
+    expect(data.getBigInt64(header["1.num_batches_tracked"]!.data_offsets[0]!, true)).toBe(12n);
+    expect(data.getBigInt64(header.steps!.data_offsets[0]! + 8, true)).toBe(-4n);
+    const { tensors } = decodeSafetensors(bytes);
+    expect(tensors["1.num_batches_tracked"]!.dtype).toBe("float64");
+    expect(tensors["1.num_batches_tracked"]!.item()).toBe(12);
+    expect(tensors.steps!.toArray()).toEqual([3, -4]);
+    const ints = (dtype: string, raw: number[], shape: number): Uint8Array => file(`{"a":{"dtype":"${dtype}","shape":[${shape}],"data_offsets":[0,${raw.length}]}}`, raw);
+    expect(decodeSafetensors(ints("I32", [0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0], 2)).tensors.a!.toArray()).toEqual([-1, 7]);
+    expect(decodeSafetensors(ints("I16", [0xfe, 0xff], 1)).tensors.a!.toArray()).toEqual([-2]);
+    expect(decodeSafetensors(ints("I8", [0x80], 1)).tensors.a!.toArray()).toEqual([-128]);
+    expect(decodeSafetensors(ints("U8", [0x80], 1)).tensors.a!.toArray()).toEqual([128]);
+    refuse(ints("I64", [0, 0, 0, 0, 0, 0, 0x40, 0], 1), /tensor a \(I64\) holds 18014398509481984 at element 0, beyond 2\^53/);
+    expect(() => encodeSafetensors({ "bn.num_batches_tracked": tensor(1.5) })).toThrow(
+      "saveSafetensors: bn.num_batches_tracked is written as I64, so its values must be integers of magnitude at most 2^53, but element 0 is 1.5",
+    );
+    expect(() => encodeSafetensors({ a: tensor(1) }, undefined, { dtypes: { a: "I32" as "I64" } })).toThrow('saveSafetensors: dtypes.a must be "F32", "F64" or "I64", but got "I32"');
+    const asF64 = decodeSafetensors(encodeSafetensors({ a: tensor([0.1]) }, undefined, { dtypes: { a: "F64" } })).tensors.a!;
+    expect(asF64.dtype).toBe("float64");
+    expect(asF64.item()).toBe(Math.fround(0.1));
+  });
+
   it("takes a Map and refuses a reserved name or non-string metadata", () => {
     const bytes = encodeSafetensors(new Map([["x", tensor([1])]]));
     expect(decodeSafetensors(bytes).tensors.x!.toArray()).toEqual([1]);
@@ -113,7 +144,7 @@ describe("safetensors", () => {
     refuse(Uint8Array.from(readFileSync(new URL(import.meta.url))).subarray(0, 64), /bad header length|not valid/);
     refuse(file("{not json}", []), /the header is not valid JSON/);
     refuse(file("[1,2]", []), /the header must be a JSON object/);
-    refuse(file(`{"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}`, [0, 0]), /tensor a has dtype BF16, which is not supported \(supported: F32, F64\)/);
+    refuse(file(`{"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}`, [0, 0]), /tensor a has dtype BF16, which is not supported \(supported: F32, F64, I64, I32, I16, I8, U8\)/);
     refuse(file(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, new Array<number>(8).fill(0)), /tensor a of dtype F32 and shape \[3\] needs 12 bytes, but data_offsets \[0, 8\] hold 8/);
     refuse(file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, new Array<number>(8).fill(0)), /tensor a \(bytes \[0, 8\]\) overlaps tensor b \(bytes \[4, 8\]\)|tensor b .* overlaps tensor a/);
     refuse(file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, new Array<number>(8).fill(0)), /4 bytes before tensor a belong to no tensor/);

@@ -11,8 +11,22 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
-const DTYPE_BYTES = { F32: 4, F64: 8 } as const;
+const DTYPE_BYTES = { F32: 4, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1 } as const;
 type SafeDType = keyof typeof DTYPE_BYTES;
+/** The dtypes a tensor can be written as; every dtype of DTYPE_BYTES can be read. */
+export type SafetensorsWriteDType = "F32" | "F64" | "I64";
+
+export interface EncodeSafetensorsOptions {
+  /**
+   * The dtype to write each named tensor as. Default: I64 for PyTorch's integer buffers (keys whose
+   * last segment is `num_batches_tracked`), else F32 or F64 by the tensor's dtype. I64 needs
+   * integer values of magnitude at most 2^53.
+   */
+  dtypes?: Readonly<Record<string, SafetensorsWriteDType>>;
+}
+
+/** Keys PyTorch stores as int64 (BatchNorm's batch counter), by last segment. */
+const INTEGER_KEYS: ReadonlySet<string> = new Set(["num_batches_tracked"]);
 const MAX_HEADER = 100_000_000;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -25,7 +39,11 @@ export function tensorEntries(tensors: TensorMap): [string, Tensor][] {
  * (padded with spaces to 8-byte alignment) mapping each name to its dtype, shape and byte range,
  * then the little-endian data of every tensor, contiguous, in header order.
  */
-export function encodeSafetensors(tensors: TensorMap, metadata?: Readonly<Record<string, string>>): Uint8Array {
+export function encodeSafetensors(
+  tensors: TensorMap,
+  metadata?: Readonly<Record<string, string>>,
+  options: EncodeSafetensorsOptions = {},
+): Uint8Array {
   const entries = tensorEntries(tensors);
   const parts: string[] = [];
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
@@ -40,8 +58,8 @@ export function encodeSafetensors(tensors: TensorMap, metadata?: Readonly<Record
     if (!(t instanceof Tensor)) throw new CheckpointError(`saveSafetensors: ${name} is not a Tensor`);
     if (name === "__metadata__") throw new CheckpointError("saveSafetensors: __metadata__ is reserved and cannot name a tensor");
     const values = t.toTypedArray();
-    const dtype: SafeDType = values instanceof Float64Array ? "F64" : "F32";
-    const bytes = toLittleEndianBytes(values);
+    const dtype = writeDType(name, values, options.dtypes);
+    const bytes = dtype === "I64" ? int64Bytes(name, values) : toLittleEndianBytes(asFloats(values, dtype));
     parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] })}`);
     buffers.push(bytes);
     offset += bytes.length;
@@ -66,8 +84,39 @@ export function encodeSafetensors(tensors: TensorMap, metadata?: Readonly<Record
 }
 
 /** Writes tensors (and optional string metadata) to a .safetensors file, atomically. */
-export function saveSafetensors(path: string, tensors: TensorMap, metadata?: Readonly<Record<string, string>>): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+export function saveSafetensors(path: string, tensors: TensorMap, metadata?: Readonly<Record<string, string>>, options?: EncodeSafetensorsOptions): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata, options));
+}
+
+function writeDType(name: string, values: Float32Array | Float64Array, dtypes: Readonly<Record<string, SafetensorsWriteDType>> | undefined): SafetensorsWriteDType {
+  const asked = dtypes !== undefined && Object.hasOwn(dtypes, name) ? dtypes[name] : undefined;
+  if (asked !== undefined) {
+    if (asked !== "F32" && asked !== "F64" && asked !== "I64") {
+      throw new CheckpointError(`saveSafetensors: dtypes.${name} must be "F32", "F64" or "I64", but got ${JSON.stringify(asked)}`);
+    }
+    return asked;
+  }
+  if (INTEGER_KEYS.has(name.slice(name.lastIndexOf(".") + 1))) return "I64";
+  return values instanceof Float64Array ? "F64" : "F32";
+}
+
+function asFloats(values: Float32Array | Float64Array, dtype: "F32" | "F64"): Float32Array | Float64Array {
+  if (dtype === "F64") return values instanceof Float64Array ? values : Float64Array.from(values);
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
+
+/** Little-endian int64 bytes of integer-valued floats; anything else is refused, naming the tensor. */
+function int64Bytes(name: string, values: Float32Array | Float64Array): Uint8Array {
+  const out = new Uint8Array(values.length * 8);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isSafeInteger(v)) {
+      throw new CheckpointError(`saveSafetensors: ${name} is written as I64, so its values must be integers of magnitude at most 2^53, but element ${i} is ${v}`);
+    }
+    view.setBigInt64(i * 8, BigInt(v), true);
+  }
+  return out;
 }
 
 /** Reads a .safetensors file; anything malformed is refused with a CheckpointError naming the file. */
@@ -144,7 +193,9 @@ export function decodeSafetensors(bytes: Uint8Array, name = "<buffer>"): Safeten
   if (expected !== dataLength) fail(`${dataLength - expected} bytes after the last tensor belong to no tensor`);
   const tensors: Record<string, Tensor> = {};
   for (const e of entries) {
-    tensors[e.name] = tensor(fromLittleEndianBytes(bytes.subarray(dataStart + e.begin, dataStart + e.end), e.dtype), { shape: e.shape });
+    const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
+    const values = e.dtype === "F32" || e.dtype === "F64" ? fromLittleEndianBytes(raw, e.dtype) : integersFromBytes(raw, e.dtype, e.name, fail);
+    tensors[e.name] = tensor(values, { shape: e.shape });
   }
   return { tensors, metadata };
 }
@@ -153,7 +204,7 @@ function parseEntry(name: string, value: unknown, dataLength: number, fail: (wha
   if (typeof value !== "object" || value === null || Array.isArray(value)) fail(`entry ${name} must be an object with dtype, shape and data_offsets`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== "string") fail(`tensor ${name} has no dtype string`);
-  if (!(dtype === "F32" || dtype === "F64")) fail(`tensor ${name} has dtype ${dtype}, which is not supported (supported: F32, F64)`);
+  if (!Object.hasOwn(DTYPE_BYTES, dtype)) fail(`tensor ${name} has dtype ${dtype}, which is not supported (supported: ${Object.keys(DTYPE_BYTES).join(", ")})`);
   const isCount = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0;
   if (!Array.isArray(shape) || !shape.every(isCount)) fail(`tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0]! > offsets[1]!) {
@@ -180,7 +231,29 @@ function toLittleEndianBytes(values: Float32Array | Float64Array): Uint8Array {
   return out;
 }
 
-function fromLittleEndianBytes(bytes: Uint8Array, dtype: SafeDType): Float32Array | Float64Array {
+/** Integer data as float64 (Pico has no integer dtype), exact up to 2^53; larger magnitudes are refused. */
+function integersFromBytes(bytes: Uint8Array, dtype: Exclude<SafeDType, "F32" | "F64">, name: string, fail: (what: string) => never): Float64Array {
+  const width = DTYPE_BYTES[dtype];
+  const count = bytes.length / width;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = i * width;
+    if (dtype === "I64") {
+      const v = view.getBigInt64(at, true);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(-Number.MAX_SAFE_INTEGER)) {
+        fail(`tensor ${name} (I64) holds ${v} at element ${i}, beyond 2^53, which a float64 cannot hold exactly`);
+      }
+      out[i] = Number(v);
+    } else if (dtype === "I32") out[i] = view.getInt32(at, true);
+    else if (dtype === "I16") out[i] = view.getInt16(at, true);
+    else if (dtype === "I8") out[i] = view.getInt8(at);
+    else out[i] = view.getUint8(at);
+  }
+  return out;
+}
+
+function fromLittleEndianBytes(bytes: Uint8Array, dtype: "F32" | "F64"): Float32Array | Float64Array {
   const width = DTYPE_BYTES[dtype];
   const count = bytes.length / width;
   if (LITTLE_ENDIAN) {

@@ -61,7 +61,7 @@ describe("Module registration and naming", () => {
 
   it("lists buffers (BatchNorm running statistics) apart from parameters, and ignores plain tensors", () => {
     const net = new Net();
-    expect(net.namedBuffers().map(([n]) => n)).toEqual(["features.2.runningMean", "features.2.runningVar", "features.2.numBatchesTracked"]);
+    expect(net.namedBuffers().map(([n]) => n)).toEqual(["features.2.running_mean", "features.2.running_var", "features.2.num_batches_tracked"]);
     expect(net.buffers()).toHaveLength(3);
     expect(net.parameters()).not.toContain(net.notAParameter);
   });
@@ -153,9 +153,9 @@ describe("stateDict and loadStateDict", () => {
       "features.0.bias",
       "features.2.weight",
       "features.2.bias",
-      "features.2.runningMean",
-      "features.2.runningVar",
-      "features.2.numBatchesTracked",
+      "features.2.running_mean",
+      "features.2.running_var",
+      "features.2.num_batches_tracked",
       "head.weight",
       "head.bias",
     ]);
@@ -174,6 +174,23 @@ describe("stateDict and loadStateDict", () => {
     expect(b.head.weight).toBe(weightBefore);
     expect(values(b.forward(x))).toEqual(values(a.forward(x)));
     expect(values(b.features.at(2).buffers()[0]!)).toEqual(values(a.features.at(2).buffers()[0]!));
+  });
+
+  it("loads the camelCase BatchNorm keys of older Pico files into PyTorch's keys", () => {
+    const a = new Net(1);
+    a.forward(Tensor.randn([8, 4]));
+    const legacy: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(a.stateDict())) {
+      legacy[k.replace("running_mean", "runningMean").replace("running_var", "runningVar").replace("num_batches_tracked", "numBatchesTracked")] = t;
+    }
+    expect(Object.keys(legacy)).toContain("features.2.runningMean");
+    const b = new Net(2);
+    expect(b.loadStateDict(legacy)).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    const bn = b.features.at(2) as BatchNorm1d;
+    expect(values(bn.running_mean!)).toEqual(values((a.features.at(2) as BatchNorm1d).running_mean!));
+    expect(bn.numBatchesTracked!.item()).toBe(1);
+    // Where both spellings are present, the camelCase one is an unexpected key like any other.
+    expect(() => b.loadStateDict({ ...a.stateDict(), "features.2.runningMean": Tensor.zeros([3]) })).toThrow('unexpected key "features.2.runningMean"');
   });
 
   it("copies values (the loaded model does not share memory with the dict)", () => {

@@ -1,5 +1,6 @@
 import { ArgumentError, ShapeError, Tensor, formatShape, noGrad, type DType } from "@pico/core";
 import { assignInto, converted } from "./assign.js";
+import { withCurrentKeys } from "./legacy-state-keys.js";
 import { Parameter } from "./parameter.js";
 
 /** Any module, whatever its forward takes and returns. */
@@ -167,13 +168,15 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /**
    * Copies `dict` into this module's parameters and buffers. A key the model has but `dict` lacks
    * (missing), a key `dict` has but the model lacks (unexpected) — both only when `strict` — and a
-   * shape that differs are errors that list every offending key.
+   * shape that differs are errors that list every offending key. Keys are PyTorch's
+   * (`1.running_mean`); the camelCase BatchNorm keys of older Pico files (`1.runningMean`) still load.
    */
-  loadStateDict(dict: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+  loadStateDict(input: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
     const where = `${this.constructor.name}.loadStateDict`;
-    if (typeof dict !== "object" || dict === null) throw new ArgumentError(`${where}: dict must be an object of name -> Tensor, but got ${typeName(dict)}`);
+    if (typeof input !== "object" || input === null) throw new ArgumentError(`${where}: dict must be an object of name -> Tensor, but got ${typeName(input)}`);
     const own = new Map(this.stateEntries());
+    const dict = withCurrentKeys(input, own);
     const missingKeys = [...own.keys()].filter((k) => !Object.hasOwn(dict, k));
     const unexpectedKeys = Object.keys(dict).filter((k) => !own.has(k));
     const problems: string[] = [];

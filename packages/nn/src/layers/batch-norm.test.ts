@@ -60,7 +60,7 @@ describe("BatchNorm1d", () => {
   });
 
   it("stores its running statistics in the state dict, as PyTorch", () => {
-    expect(Object.keys(new BatchNorm1d(4).stateDict())).toEqual(["weight", "bias", "runningMean", "runningVar", "numBatchesTracked"]);
+    expect(Object.keys(new BatchNorm1d(4).stateDict())).toEqual(["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]);
   });
 
   it("names the layer and the rule on a wrong input", () => {

@@ -22,6 +22,12 @@ export interface BatchNormLayerOptions {
  * In training, each channel is normalised with the batch's mean and (biased) variance, and the
  * running statistics move towards the batch's mean and unbiased variance; in evaluation the
  * running statistics are used.
+ *
+ * The buffers carry PyTorch's names (`running_mean`, `running_var`, `num_batches_tracked`), which are
+ * also their state-dict keys, so a state dict moves between Pico and torch unchanged; `runningMean`,
+ * `runningVar` and `numBatchesTracked` read the same tensors. `num_batches_tracked` is an integer
+ * count held in a tensor of the layer's dtype (exact up to 2^24 batches in float32) and written as
+ * int64 to safetensors, as torch stores it.
  */
 export abstract class BatchNormBase extends Module {
   readonly numFeatures: number;
@@ -31,9 +37,9 @@ export abstract class BatchNormBase extends Module {
   readonly trackRunningStats: boolean;
   weight: Parameter | null;
   bias: Parameter | null;
-  runningMean: Tensor | null;
-  runningVar: Tensor | null;
-  numBatchesTracked: Tensor | null;
+  running_mean: Tensor | null;
+  running_var: Tensor | null;
+  num_batches_tracked: Tensor | null;
 
   constructor(numFeatures: number, options: BatchNormLayerOptions = {}) {
     super();
@@ -52,9 +58,19 @@ export abstract class BatchNormBase extends Module {
     this.weight = this.affine ? new Parameter(Tensor.ones([numFeatures], { dtype })) : null;
     this.bias = this.affine ? new Parameter(Tensor.zeros([numFeatures], { dtype })) : null;
     const track = this.trackRunningStats;
-    this.runningMean = this.registerBuffer("runningMean", track ? Tensor.zeros([numFeatures], { dtype }) : null);
-    this.runningVar = this.registerBuffer("runningVar", track ? Tensor.ones([numFeatures], { dtype }) : null);
-    this.numBatchesTracked = this.registerBuffer("numBatchesTracked", track ? Tensor.zeros([], { dtype }) : null);
+    this.running_mean = this.registerBuffer("running_mean", track ? Tensor.zeros([numFeatures], { dtype }) : null);
+    this.running_var = this.registerBuffer("running_var", track ? Tensor.ones([numFeatures], { dtype }) : null);
+    this.num_batches_tracked = this.registerBuffer("num_batches_tracked", track ? Tensor.zeros([], { dtype }) : null);
+  }
+
+  get runningMean(): Tensor | null {
+    return this.running_mean;
+  }
+  get runningVar(): Tensor | null {
+    return this.running_var;
+  }
+  get numBatchesTracked(): Tensor | null {
+    return this.num_batches_tracked;
   }
 
   /** Running statistics back to mean 0, variance 1, no batches seen. */
@@ -80,15 +96,15 @@ export abstract class BatchNormBase extends Module {
       throw new ArgumentError(`${this.constructor.name}: expected more than 1 value per channel when training, but got input of shape ${formatShape(input.shape)}`);
     }
     let factor = 0;
-    if (this.training && this.numBatchesTracked !== null) {
-      const count = this.numBatchesTracked;
+    if (this.training && this.num_batches_tracked !== null) {
+      const count = this.num_batches_tracked;
       noGrad(() => {
         count.data.data[count.data.offset] = count.item() + 1;
       });
       factor = this.momentum ?? 1 / count.item();
     }
-    const useBatchStats = this.training || this.runningMean === null;
-    return batchNorm(input, this.runningMean, this.runningVar, {
+    const useBatchStats = this.training || this.running_mean === null;
+    return batchNorm(input, this.running_mean, this.running_var, {
       weight: this.weight,
       bias: this.bias,
       training: useBatchStats,
