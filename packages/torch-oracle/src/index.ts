@@ -1,0 +1,10 @@
+export { TorchOracle, RunResult, OracleError, oracle } from "./oracle.js";
+export type { RunRequest } from "./oracle.js";
+export { TorchTensor, TorchInput, torchInput } from "./wire.js";
+export type { OracleResult, OracleValue, TorchDType, TorchInputOptions } from "./wire.js";
+export { compareWithTorch, CompareError } from "./compare.js";
+export type { CompareOptions, CompareReport, InputSpec, Shape } from "./compare.js";
+export { torchAvailable, probeTorch, pythonPath, INSTALL_HINT } from "./availability.js";
+export { describeTorch } from "./describe-torch.js";
+export { oracleStats } from "./stats.js";
+export type { Deviation, OracleStats } from "./stats.js";
