@@ -1,0 +1,331 @@
+// f32 batch normalisation, ReLU and add + ReLU for @pico/core in WebAssembly SIMD, over a channel
+// range (batch norm) or an element range (the others), so that threads can split one call. The loader
+// (src/kernels/wasm/elementwise-wasm.ts) copies the operands in and the results out. Pointers are byte
+// addresses; tensors are packed NCHW, seen as [n, c, s] with s the product of the trailing axes.
+//
+// Batch-norm tables, one entry per channel:
+// - stats, f64 [mean c | var c | invStd c | eps]: a training forward writes the batch's mean and biased
+//   variance, an evaluation forward reads the running ones; both write invStd = 1/sqrt(var + eps).
+// - affine, f32 [mean c | scale c | shift c]: y = (x − mean)·scale + shift, scale = invStd·γ, shift = β,
+//   written by the forward and read by the backward, which recomputes a fused ReLU's mask from x with the
+//   very same f32 operations (so the mask is the forward's bit for bit and y need not be kept).
+
+/** Floats summed in f32 lanes before the partial sum moves to f64 (keeps the rounding error of long planes small). */
+const BLOCK: i32 = 1024;
+
+// @ts-ignore: decorator
+@inline
+function lanesSum(v: v128): f64 {
+  return <f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1) + <f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3);
+}
+
+/** Σ x[i] over [0, len), f32 lanes per block, f64 across blocks. */
+function sumOf(x: usize, len: i32): f64 {
+  let total: f64 = 0;
+  for (let b = 0; b < len; b += BLOCK) {
+    const end = min(len, b + BLOCK);
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let i = b;
+    for (; i + 8 <= end; i += 8) {
+      const p = x + (<usize>i << 2);
+      s0 = f32x4.add(s0, v128.load(p));
+      s1 = f32x4.add(s1, v128.load(p, 16));
+    }
+    let tail: f64 = 0;
+    for (; i < end; i++) tail += <f64>load<f32>(x + (<usize>i << 2));
+    total += lanesSum(f32x4.add(s0, s1)) + tail;
+  }
+  return total;
+}
+
+/** Σ (x[i] − mu)² over [0, len). */
+function squaredDeviations(x: usize, len: i32, mu: f32): f64 {
+  const m = f32x4.splat(mu);
+  let total: f64 = 0;
+  for (let b = 0; b < len; b += BLOCK) {
+    const end = min(len, b + BLOCK);
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let i = b;
+    for (; i + 8 <= end; i += 8) {
+      const p = x + (<usize>i << 2);
+      const d0 = f32x4.sub(v128.load(p), m);
+      const d1 = f32x4.sub(v128.load(p, 16), m);
+      s0 = f32x4.add(s0, f32x4.mul(d0, d0));
+      s1 = f32x4.add(s1, f32x4.mul(d1, d1));
+    }
+    let tail: f64 = 0;
+    for (; i < end; i++) {
+      const d = <f64>(load<f32>(x + (<usize>i << 2)) - mu);
+      tail += d * d;
+    }
+    total += lanesSum(f32x4.add(s0, s1)) + tail;
+  }
+  return total;
+}
+
+/** y[i] = (x[i] − mean)·scale + shift over [0, len), then max(·, 0) when relu (NaN and −0 become +0). */
+function normalizePlane(x: usize, y: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool): void {
+  const mv = f32x4.splat(mean);
+  const sv = f32x4.splat(scale);
+  const hv = f32x4.splat(shift);
+  const zero = f32x4.splat(0);
+  let i = 0;
+  if (relu) {
+    for (; i + 4 <= len; i += 4) {
+      const p = <usize>i << 2;
+      v128.store(y + p, f32x4.pmax(zero, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p), mv), sv), hv)));
+    }
+    for (; i < len; i++) {
+      const p = <usize>i << 2;
+      const v = (load<f32>(x + p) - mean) * scale + shift;
+      store<f32>(y + p, v > 0 ? v : 0);
+    }
+  } else {
+    for (; i + 4 <= len; i += 4) {
+      const p = <usize>i << 2;
+      v128.store(y + p, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p), mv), sv), hv));
+    }
+    for (; i < len; i++) {
+      const p = <usize>i << 2;
+      store<f32>(y + p, (load<f32>(x + p) - mean) * scale + shift);
+    }
+  }
+}
+
+/**
+ * Batch norm forward for channels [ch0, ch1) of x [n, c, s] into y (which may be x): with `train`, the
+ * batch's mean and biased variance (two passes: the variance sums squared deviations from the mean)
+ * into stats; then invStd, the affine table, and y, rectified when `relu`. gamma and beta are f32 [c]
+ * or 0 for 1 and 0.
+ */
+export function batchNormForward(
+  x: usize, y: usize, n: i32, c: i32, s: i32, ch0: i32, ch1: i32, train: bool, relu: bool,
+  gamma: usize, beta: usize, stats: usize, affine: usize,
+): void {
+  const eps = load<f64>(stats + (<usize>(3 * c) << 3));
+  const plane = <usize>s << 2;
+  const image = <usize>c * plane;
+  for (let ch = ch0; ch < ch1; ch++) {
+    const at = <usize>ch;
+    const first = x + at * plane;
+    let mean: f64;
+    let variance: f64;
+    if (train) {
+      let total: f64 = 0;
+      for (let b = 0; b < n; b++) total += sumOf(first + <usize>b * image, s);
+      const count = <f64>n * <f64>s;
+      mean = total / count;
+      let sq: f64 = 0;
+      for (let b = 0; b < n; b++) sq += squaredDeviations(first + <usize>b * image, s, <f32>mean);
+      variance = sq / count;
+      store<f64>(stats + (at << 3), mean);
+      store<f64>(stats + ((<usize>c + at) << 3), variance);
+    } else {
+      mean = load<f64>(stats + (at << 3));
+      variance = load<f64>(stats + ((<usize>c + at) << 3));
+    }
+    const invStd = 1 / Math.sqrt(variance + eps);
+    store<f64>(stats + ((<usize>(2 * c) + at) << 3), invStd);
+    const m32 = <f32>mean;
+    const scale = <f32>(invStd * (gamma == 0 ? 1 : <f64>load<f32>(gamma + (at << 2))));
+    const shift = beta == 0 ? <f32>0 : load<f32>(beta + (at << 2));
+    store<f32>(affine + (at << 2), m32);
+    store<f32>(affine + ((<usize>c + at) << 2), scale);
+    store<f32>(affine + ((<usize>(2 * c) + at) << 2), shift);
+    for (let b = 0; b < n; b++) {
+      const off = <usize>b * image + at * plane;
+      normalizePlane(x + off, y + off, s, m32, scale, shift, relu);
+    }
+  }
+}
+
+/**
+ * Batch norm backward for channels [ch0, ch1): sums, f64 [Σgm c | Σgm·(x − mean) c], where gm is g, or
+ * g where the fused ReLU's output was > 0 (recomputed from x and the affine table). Then, unless dx is
+ * 0, dx = scale·(gm − Σgm/m − (x − mean)·invStd²·Σgm·(x − mean)/m) with `train` (m = n·s), else scale·gm.
+ */
+export function batchNormBackward(
+  x: usize, g: usize, dx: usize, n: i32, c: i32, s: i32, ch0: i32, ch1: i32, train: bool, relu: bool,
+  stats: usize, affine: usize, sums: usize,
+): void {
+  const plane = <usize>s << 2;
+  const image = <usize>c * plane;
+  const zero = f32x4.splat(0);
+  for (let ch = ch0; ch < ch1; ch++) {
+    const at = <usize>ch;
+    const m32 = load<f32>(affine + (at << 2));
+    const scale = load<f32>(affine + ((<usize>c + at) << 2));
+    const shift = load<f32>(affine + ((<usize>(2 * c) + at) << 2));
+    const mv = f32x4.splat(m32);
+    const sv = f32x4.splat(scale);
+    const hv = f32x4.splat(shift);
+    let sumG: f64 = 0;
+    let sumGX: f64 = 0;
+    for (let b = 0; b < n; b++) {
+      const off = <usize>b * image + at * plane;
+      const xp = x + off;
+      const gp = g + off;
+      for (let k = 0; k < s; k += BLOCK) {
+        const end = min(s, k + BLOCK);
+        let sg = f32x4.splat(0);
+        let sgx = f32x4.splat(0);
+        let i = k;
+        for (; i + 4 <= end; i += 4) {
+          const p = <usize>i << 2;
+          const d = f32x4.sub(v128.load(xp + p), mv);
+          let gv = v128.load(gp + p);
+          if (relu) gv = v128.and(gv, f32x4.gt(f32x4.add(f32x4.mul(d, sv), hv), zero));
+          sg = f32x4.add(sg, gv);
+          sgx = f32x4.add(sgx, f32x4.mul(gv, d));
+        }
+        let tg: f64 = 0;
+        let tgx: f64 = 0;
+        for (; i < end; i++) {
+          const p = <usize>i << 2;
+          const d = load<f32>(xp + p) - m32;
+          let gi = load<f32>(gp + p);
+          if (relu && !(d * scale + shift > 0)) gi = 0;
+          tg += <f64>gi;
+          tgx += <f64>(gi * d);
+        }
+        sumG += lanesSum(sg) + tg;
+        sumGX += lanesSum(sgx) + tgx;
+      }
+    }
+    store<f64>(sums + (at << 3), sumG);
+    store<f64>(sums + ((<usize>c + at) << 3), sumGX);
+    if (dx == 0) continue;
+    let a: f32 = scale;
+    let bx: f32 = 0;
+    let c0: f32 = 0;
+    if (train) {
+      const count = <f64>n * <f64>s;
+      const invStd = load<f64>(stats + ((<usize>(2 * c) + at) << 3));
+      bx = <f32>(-<f64>scale * (sumGX * invStd * invStd) / count);
+      c0 = <f32>(-<f64>scale * sumG / count);
+    }
+    for (let b = 0; b < n; b++) {
+      const off = <usize>b * image + at * plane;
+      if (relu) gradientPlaneRelu(x + off, g + off, dx + off, s, m32, scale, shift, a, bx, c0);
+      else gradientPlane(x + off, g + off, dx + off, s, m32, a, bx, c0);
+    }
+  }
+}
+
+/** dx[i] = g[i]·a + (x[i] − mean)·bx + c0 over [0, len). */
+function gradientPlane(x: usize, g: usize, dx: usize, len: i32, mean: f32, a: f32, bx: f32, c0: f32): void {
+  const mv = f32x4.splat(mean);
+  const av = f32x4.splat(a);
+  const bv = f32x4.splat(bx);
+  const cv = f32x4.splat(c0);
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const p = <usize>i << 2;
+    const d = f32x4.sub(v128.load(x + p), mv);
+    v128.store(dx + p, f32x4.add(f32x4.add(f32x4.mul(v128.load(g + p), av), f32x4.mul(d, bv)), cv));
+  }
+  for (; i < len; i++) {
+    const p = <usize>i << 2;
+    store<f32>(dx + p, load<f32>(g + p) * a + (load<f32>(x + p) - mean) * bx + c0);
+  }
+}
+
+/** gradientPlane with g zeroed where the fused ReLU's output, (x − mean)·scale + shift, was not > 0. */
+function gradientPlaneRelu(x: usize, g: usize, dx: usize, len: i32, mean: f32, scale: f32, shift: f32, a: f32, bx: f32, c0: f32): void {
+  const mv = f32x4.splat(mean);
+  const sv = f32x4.splat(scale);
+  const hv = f32x4.splat(shift);
+  const zero = f32x4.splat(0);
+  const av = f32x4.splat(a);
+  const bv = f32x4.splat(bx);
+  const cv = f32x4.splat(c0);
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const p = <usize>i << 2;
+    const d = f32x4.sub(v128.load(x + p), mv);
+    const gv = v128.and(v128.load(g + p), f32x4.gt(f32x4.add(f32x4.mul(d, sv), hv), zero));
+    v128.store(dx + p, f32x4.add(f32x4.add(f32x4.mul(gv, av), f32x4.mul(d, bv)), cv));
+  }
+  for (; i < len; i++) {
+    const p = <usize>i << 2;
+    const d = load<f32>(x + p) - mean;
+    const gi = d * scale + shift > 0 ? load<f32>(g + p) : 0;
+    store<f32>(dx + p, gi * a + d * bx + c0);
+  }
+}
+
+/** y[i] = max(x[i], 0) for i in [i0, i1), as `v > 0 ? v : 0` (NaN and −0 become +0). */
+export function reluForward(x: usize, y: usize, i0: i32, i1: i32): void {
+  const zero = f32x4.splat(0);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(y + p, f32x4.pmax(zero, v128.load(x + p)));
+  }
+  for (; i < i1; i++) {
+    const p = <usize>i << 2;
+    const v = load<f32>(x + p);
+    store<f32>(y + p, v > 0 ? v : 0);
+  }
+}
+
+/** dx[i] = g[i] where y[i] > 0, else 0, for i in [i0, i1): a mask, no branch. */
+export function reluBackward(g: usize, y: usize, dx: usize, i0: i32, i1: i32): void {
+  const zero = f32x4.splat(0);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(dx + p, v128.and(v128.load(g + p), f32x4.gt(v128.load(y + p), zero)));
+  }
+  for (; i < i1; i++) {
+    const p = <usize>i << 2;
+    store<f32>(dx + p, load<f32>(y + p) > 0 ? load<f32>(g + p) : 0);
+  }
+}
+
+/** y[i] = max(a[i] + b[i], 0) for i in [i0, i1). */
+export function addReluForward(a: usize, b: usize, y: usize, i0: i32, i1: i32): void {
+  const zero = f32x4.splat(0);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(y + p, f32x4.pmax(zero, f32x4.add(v128.load(a + p), v128.load(b + p))));
+  }
+  for (; i < i1; i++) {
+    const p = <usize>i << 2;
+    const v = load<f32>(a + p) + load<f32>(b + p);
+    store<f32>(y + p, v > 0 ? v : 0);
+  }
+}
+
+/** Job kinds of elementwiseJob, the one entry worker threads call. */
+const BATCH_NORM_FORWARD = 0;
+const BATCH_NORM_BACKWARD = 1;
+const RELU_FORWARD = 2;
+const RELU_BACKWARD = 3;
+const ADD_RELU_FORWARD = 4;
+
+/** Runs one job of the kernels above: `kind`, then that kernel's arguments in order (unused ones 0). */
+export function elementwiseJob(
+  kind: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32, a13: i32,
+): void {
+  switch (kind) {
+    case BATCH_NORM_FORWARD:
+      batchNormForward(a1, a2, a3, a4, a5, a6, a7, a8 != 0, a9 != 0, a10, a11, a12, a13);
+      break;
+    case BATCH_NORM_BACKWARD:
+      batchNormBackward(a1, a2, a3, a4, a5, a6, a7, a8, a9 != 0, a10 != 0, a11, a12, a13);
+      break;
+    case RELU_FORWARD:
+      reluForward(a1, a2, a3, a4);
+      break;
+    case RELU_BACKWARD:
+      reluBackward(a1, a2, a3, a4, a5);
+      break;
+    case ADD_RELU_FORWARD:
+      addReluForward(a1, a2, a3, a4, a5);
+      break;
+  }
+}
