@@ -43,8 +43,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case "predict": {
       const checkpoint = requireFlag(parsed, "checkpoint");
       if (parsed.positionals.length === 0) throw new UsageError("predict needs at least one IMAGE (a PNG or JPEG file)");
-      await predictCommand({ checkpoint, images: parsed.positionals, log });
-      return 0;
+      const predictions = await predictCommand({ checkpoint, images: parsed.positionals, log, logError: (line) => console.error(pc.red(line)) });
+      return predictions.some((p) => "error" in p) ? 1 : 0;
     }
   }
 }

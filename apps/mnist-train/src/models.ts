@@ -16,5 +16,4 @@ export function buildModel(name: ModelName): Sequential {
 }
 
 /** Mean and standard deviation of MNIST's training pixels, used to normalise every input. */
-export const MNIST_MEAN = 0.1307;
-export const MNIST_STD = 0.3081;
+export { MNIST_MEAN, MNIST_STD } from "@pico/data";

@@ -26,3 +26,15 @@ export class DatasetError extends PicoError {
 export class ImageError extends PicoError {
   override name = "ImageError";
 }
+
+/** A picture that holds no digit to read: blank, uniform, or fully transparent. */
+export class NoInkError extends PicoError {
+  override name = "NoInkError";
+  /** How far (0..1) the pixel furthest from the page departs from it. */
+  readonly contrast: number;
+
+  constructor(message: string, contrast: number) {
+    super(message);
+    this.contrast = contrast;
+  }
+}

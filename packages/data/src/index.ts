@@ -1,4 +1,4 @@
-export { IdxFormatError, CheckpointError, DatasetError, ImageError } from "./errors.js";
+export { IdxFormatError, CheckpointError, DatasetError, ImageError, NoInkError } from "./errors.js";
 export { writeFileAtomic } from "./atomic-write.js";
 export { readIdx, readIdxBuffer, encodeIdx } from "./idx.js";
 export type { IdxArray, IdxData, IdxDType } from "./idx.js";
@@ -24,3 +24,7 @@ export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors 
 export type { EncodeSafetensorsOptions, SafetensorsContents, SafetensorsWriteDType, TensorMap } from "./safetensors.js";
 export { saveCheckpoint, loadCheckpoint, checkStateDictCompatible } from "./checkpoint.js";
 export type { Checkpoint, CheckpointState } from "./checkpoint.js";
+export { MNIST_MEAN, MNIST_STD } from "./mnist-normalization.js";
+export { mnistDigitFromPixels, MIN_INK_CONTRAST } from "./mnist-digit.js";
+export type { MnistDigitOptions, PixelImage } from "./mnist-digit.js";
+export { mnistDigitFromImage } from "./mnist-digit-image.js";

@@ -1,0 +1,250 @@
+import { ArgumentError } from "@pico/core";
+import { NoInkError } from "./errors.js";
+import { MNIST_MEAN, MNIST_STD } from "./mnist-normalization.js";
+
+/**
+ * Decoded 8-bit pixels, channel-last: 1 channel (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA).
+ * A canvas's `ImageData` is one (4 channels); so is `RawImage` from `decodeImage`.
+ */
+export interface PixelImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  /** Default 4, as in a canvas's ImageData. */
+  channels?: number;
+}
+
+export interface MnistDigitOptions {
+  /**
+   * Subtract MNIST_MEAN and divide by MNIST_STD, as the trainer does with every training image
+   * (default true). With false the values are MNIST's own: 0 for the page, up to 1 for the ink.
+   */
+  normalize?: boolean;
+}
+
+const SIDE = 28;
+/** MNIST scaled each digit's bounding box to fit this square... */
+const BOX = 20;
+/** ...and placed its centre of mass on this pixel (measured: the training images average 14.0, 14.0). */
+const CENTRE = 14;
+/** Ink must stand this far (of the range 0..1) from the page, or the picture counts as blank. */
+export const MIN_INK_CONTRAST = 0.1;
+/** Pixels with at least this much ink (relative to the darkest stroke) define the bounding box. */
+const BOX_THRESHOLD = 0.1;
+
+/**
+ * Turns a decoded picture of one digit into what an MNIST network was trained on: 28×28 float32 values,
+ * light ink on a black page, the ink's bounding box scaled (aspect kept, area-averaged, or bilinear when
+ * enlarged) to fit 20×20 and moved so that its centre of mass lies on pixel (14, 14), then normalised
+ * with MNIST_MEAN / MNIST_STD unless `normalize` is false.
+ *
+ * Works on grey, grey + alpha, RGB or RGBA pixels of any size: the page is the median brightness and the
+ * ink whatever departs furthest from it, so dark-on-light and light-on-dark give the same digit; ink and
+ * page are stretched to 1 and 0, which absorbs grey paper, faint pencil and JPEG noise. Transparent
+ * pixels show a page that contrasts with the ink's colour, so a canvas export whose strokes live only in
+ * the alpha channel reads as drawn. Pure computation, no I/O: runs in a browser as well as in Node.
+ *
+ * Throws NoInkError when nothing departs from the page by MIN_INK_CONTRAST (blank, uniform or
+ * fully transparent pictures) and ArgumentError for pixels that do not match their stated size.
+ */
+export function mnistDigitFromPixels(image: PixelImage, options: MnistDigitOptions = {}): Float32Array {
+  const { width, height } = checkImage(image);
+  const ink = inkMap(image);
+  const box = inkBox(ink, width, height);
+  const scale = BOX / Math.max(box.width, box.height);
+  const outWidth = Math.min(BOX, Math.max(1, Math.round(box.width * scale)));
+  const outHeight = Math.min(BOX, Math.max(1, Math.round(box.height * scale)));
+  const digit = resize(ink, width, box, outWidth, outHeight);
+  const out = centreByMass(digit, outWidth, outHeight);
+  if (options.normalize !== false) for (let i = 0; i < out.length; i++) out[i] = (out[i]! - MNIST_MEAN) / MNIST_STD;
+  return out;
+}
+
+/** The sentence a NoInkError gives, after the name of the picture. */
+export function noInkMessage(picture: string, contrast: number): string {
+  return (
+    `${picture} has no ink: no pixel departs from the page by more than ${Math.round(255 * contrast)}/255 ` +
+    `(a digit needs ${Math.round(255 * MIN_INK_CONTRAST)}/255); it is blank, uniform or fully transparent`
+  );
+}
+
+function checkImage(image: PixelImage): { width: number; height: number } {
+  const { data, width, height } = image;
+  const channels = image.channels ?? 4;
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    throw new ArgumentError(`mnistDigitFromPixels: data must be a Uint8Array or Uint8ClampedArray of 8-bit pixels, but got ${describe(data)}`);
+  }
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new ArgumentError(`mnistDigitFromPixels: width and height must be positive integers, but got ${width}×${height}`);
+  }
+  if (!Number.isInteger(channels) || channels < 1 || channels > 4) {
+    throw new ArgumentError(`mnistDigitFromPixels: channels must be 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA), but got ${channels}`);
+  }
+  if (data.length !== width * height * channels) {
+    throw new ArgumentError(
+      `mnistDigitFromPixels: a ${width}×${height} picture with ${channels} channels has ${width * height * channels} values, but data holds ${data.length}`,
+    );
+  }
+  return { width, height };
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
+}
+
+/** Ink per pixel in [0, 1]: 0 on the page, 1 at the strongest stroke. */
+function inkMap(image: PixelImage): Float32Array {
+  const light = lightness(image);
+  const { median, min, max } = spread(light);
+  // The ink is on the side of the page that reaches further: dark strokes on light paper or the reverse.
+  const darkInk = median - min > max - median;
+  const contrast = darkInk ? median - min : max - median;
+  if (!(contrast >= MIN_INK_CONTRAST)) throw new NoInkError(`mnistDigitFromPixels: ${noInkMessage("the picture", contrast)}`, contrast);
+  const ink = light;
+  for (let i = 0; i < ink.length; i++) {
+    const v = (darkInk ? median - light[i]! : light[i]! - median) / contrast;
+    ink[i] = v > 0 ? v : 0;
+  }
+  return ink;
+}
+
+/** Luminance in [0, 1] (ITU-R 601 weights, as PIL and torchvision convert to grey), alpha composited. */
+function lightness(image: PixelImage): Float32Array {
+  const { data, width, height } = image;
+  const channels = image.channels ?? 4;
+  const n = width * height;
+  const light = new Float32Array(n);
+  const colour = channels >= 3;
+  for (let i = 0, p = 0; i < n; i++, p += channels) {
+    light[i] = colour ? (0.299 * data[p]! + 0.587 * data[p + 1]! + 0.114 * data[p + 2]!) / 255 : data[p]! / 255;
+  }
+  if (channels === 2 || channels === 4) {
+    // Transparent pixels show a page that contrasts with the ink: white under dark strokes, black under light.
+    let alphaSum = 0;
+    let inkSum = 0;
+    for (let i = 0, a = channels - 1; i < n; i++, a += channels) {
+      alphaSum += data[a]!;
+      inkSum += data[a]! * light[i]!;
+    }
+    const page = alphaSum > 0 && inkSum / alphaSum >= 0.5 ? 0 : 1;
+    for (let i = 0, a = channels - 1; i < n; i++, a += channels) {
+      const alpha = data[a]! / 255;
+      light[i] = alpha * light[i]! + (1 - alpha) * page;
+    }
+  }
+  return light;
+}
+
+/** Median (to 1/255), minimum and maximum. */
+function spread(values: Float32Array): { median: number; min: number; max: number } {
+  const histogram = new Uint32Array(256);
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    histogram[Math.round(v * 255)]!++;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  let seen = 0;
+  let level = 0;
+  while ((seen += histogram[level]!) * 2 < values.length) level++;
+  return { median: level / 255, min, max };
+}
+
+interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+function inkBox(ink: Float32Array, width: number, height: number): Box {
+  let [left, top, right, bottom] = [width, height, -1, -1];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, p = y * width; x < width; x++, p++) {
+      if (ink[p]! >= BOX_THRESHOLD) {
+        if (x < left) left = x;
+        if (x > right) right = x;
+        if (y < top) top = y;
+        bottom = y;
+      }
+    }
+  }
+  return { left, top, width: right - left + 1, height: bottom - top + 1 };
+}
+
+/** For each output pixel along one axis, the source pixels it reads and their weights (summing to 1). */
+function axisTaps(start: number, length: number, outLength: number): { index: number; weight: number }[][] {
+  const ratio = length / outLength;
+  const taps: { index: number; weight: number }[][] = [];
+  for (let o = 0; o < outLength; o++) {
+    const row: { index: number; weight: number }[] = [];
+    if (ratio >= 1) {
+      // Shrinking: the average over the source span this output pixel covers (partial pixels weighted).
+      const from = o * ratio;
+      const to = from + ratio;
+      for (let i = Math.floor(from); i < Math.min(length, Math.ceil(to)); i++) {
+        const overlap = Math.min(to, i + 1) - Math.max(from, i);
+        if (overlap > 0) row.push({ index: start + i, weight: overlap / ratio });
+      }
+    } else {
+      // Enlarging: bilinear between the two nearest source pixel centres.
+      const centre = Math.min(length - 1, Math.max(0, (o + 0.5) * ratio - 0.5));
+      const i = Math.min(length - 2, Math.floor(centre));
+      if (i < 0) row.push({ index: start, weight: 1 });
+      else row.push({ index: start + i, weight: 1 - (centre - i) }, { index: start + i + 1, weight: centre - i });
+    }
+    taps.push(row);
+  }
+  return taps;
+}
+
+/** The box's ink resampled to outWidth × outHeight, rows first then columns. */
+function resize(ink: Float32Array, width: number, box: Box, outWidth: number, outHeight: number): Float32Array {
+  const columns = axisTaps(box.left, box.width, outWidth);
+  const rows = axisTaps(box.top, box.height, outHeight);
+  const narrow = new Float32Array(box.height * outWidth);
+  for (let y = 0; y < box.height; y++) {
+    const source = (box.top + y) * width;
+    for (let x = 0; x < outWidth; x++) {
+      let sum = 0;
+      for (const { index, weight } of columns[x]!) sum += weight * ink[source + index]!;
+      narrow[y * outWidth + x] = sum;
+    }
+  }
+  const out = new Float32Array(outHeight * outWidth);
+  for (let y = 0; y < outHeight; y++) {
+    for (const { index, weight } of rows[y]!) {
+      const from = (index - box.top) * outWidth;
+      for (let x = 0; x < outWidth; x++) out[y * outWidth + x]! += weight * narrow[from + x]!;
+    }
+  }
+  return out;
+}
+
+/** The digit pasted into 28×28, shifted by whole pixels so that its centre of mass lands on (14, 14). */
+function centreByMass(digit: Float32Array, width: number, height: number): Float32Array {
+  let mass = 0;
+  let sumX = 0;
+  let sumY = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const v = digit[y * width + x]!;
+      mass += v;
+      sumX += v * x;
+      sumY += v * y;
+    }
+  }
+  const dx = Math.round(CENTRE - sumX / mass);
+  const dy = Math.round(CENTRE - sumY / mass);
+  const out = new Float32Array(SIDE * SIDE);
+  for (let y = 0; y < height; y++) {
+    const ty = y + dy;
+    if (ty < 0 || ty >= SIDE) continue;
+    for (let x = 0; x < width; x++) {
+      const tx = x + dx;
+      if (tx >= 0 && tx < SIDE) out[ty * SIDE + tx] = digit[y * width + x]!;
+    }
+  }
+  return out;
+}
