@@ -7,7 +7,9 @@ export type { LinearOptions } from "./layers/linear.js";
 export { Conv2d } from "./layers/conv2d.js";
 export type { Conv2dLayerOptions } from "./layers/conv2d.js";
 export { MaxPool2d } from "./layers/max-pool2d.js";
+export type { MaxPool2dLayerOptions } from "./layers/max-pool2d.js";
 export { AvgPool2d } from "./layers/avg-pool2d.js";
+export type { AvgPool2dLayerOptions } from "./layers/avg-pool2d.js";
 export type { PoolLayerOptions } from "./layers/pool.js";
 export { ReLU } from "./layers/relu.js";
 export { LeakyReLU } from "./layers/leaky-relu.js";
@@ -38,4 +40,4 @@ export type { BCEWithLogitsLossOptions } from "./losses/bce-with-logits-loss.js"
 export * as init from "./init.js";
 export type { FanMode, KaimingOptions, Nonlinearity, RandomInitOptions, XavierOptions } from "./init.js";
 export * as F from "./functional/index.js";
-export type { Conv2dOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";
+export type { Conv2dCallOptions, Conv2dOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";

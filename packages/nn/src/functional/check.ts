@@ -21,3 +21,16 @@ export function checkNumber(op: string, name: string, value: unknown, min: numbe
     throw new ArgumentError(`${op}: ${name} must be a number in ${lo}${min}, ${max}${hi}, but got ${String(value)}`);
   }
 }
+
+/** Throws unless `options` is undefined or an object whose keys are all in `known`: an option is used or refused, never ignored. */
+export function checkOptions(op: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new ArgumentError(`${op}: options must be an object, but got ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
+      throw new ArgumentError(`${op}: unknown option ${JSON.stringify(key)}; the options are ${known.join(", ")}`);
+    }
+  }
+}

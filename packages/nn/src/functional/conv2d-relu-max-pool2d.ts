@@ -5,6 +5,7 @@ import { wasmConv2dReluMaxPool2dBackward, wasmConv2dReluMaxPool2dForward } from 
 import type { Conv2dGeometry } from "../kernels/conv-geometry.js";
 import { flatData } from "../kernels/flat.js";
 import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
+import { checkOptions } from "./check.js";
 import { conv2dGeometry, type Conv2dOptions } from "./conv2d.js";
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
@@ -23,8 +24,9 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     bias: NDArray | null,
     convOptions: Conv2dOptions = {},
     poolKernel: IntPair = 2,
-    poolOptions: Pool2dOptions = {},
+    poolOptions: Pick<Pool2dOptions, "stride" | "padding"> = {},
   ): NDArray {
+    checkOptions("conv2dReluMaxPool2d", poolOptions, ["stride", "padding"]);
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, convOptions);
     const pool = pool2dGeometry("conv2dReluMaxPool2d", [g.batch, g.outChannels, g.outHeight, g.outWidth], poolKernel, poolOptions);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
@@ -95,7 +97,7 @@ export function conv2dReluMaxPool2d(
   bias: Tensor | null | undefined,
   convOptions: Conv2dOptions = {},
   poolKernel: IntPair = 2,
-  poolOptions: Pool2dOptions = {},
+  poolOptions: Pick<Pool2dOptions, "stride" | "padding"> = {},
 ): Tensor {
   const op = "conv2dReluMaxPool2d";
   if (!(input instanceof Tensor)) throw new ArgumentError(`${op}: input must be a Tensor, but got ${typeof input}`);

@@ -3,6 +3,7 @@ import { conv2dBackward, conv2dBackwardBias, conv2dForward, imagesPerChunk, isPo
 import { outputSize, type Conv2dGeometry } from "../kernels/conv-geometry.js";
 import { wasmConv2dBackward, wasmConv2dForward } from "../kernels/conv2d-wasm.js";
 import { flatData } from "../kernels/flat.js";
+import { checkOptions } from "./check.js";
 import { pair, type IntPair } from "./pair.js";
 
 export interface Conv2dOptions {
@@ -63,15 +64,47 @@ export class Conv2dFunction extends Function {
   }
 }
 
+/** conv2d's options: Conv2dOptions whose padding may also be "valid" (none) or "same" (stride 1 only). */
+export interface Conv2dCallOptions extends Omit<Conv2dOptions, "padding"> {
+  padding?: IntPair | "same" | "valid";
+}
+
+/**
+ * torch's padding="same" for a kernel of size `kernel` (dilated): [before, after] on one axis; the
+ * odd extra row or column of an even dilated kernel goes after (bottom / right), as PyTorch.
+ */
+export function samePadding(kernel: number, dilation: number): [number, number] {
+  const total = dilation * (kernel - 1);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
 /**
  * 2-D convolution (cross-correlation, as PyTorch): input [N, C, H, W] (or unbatched [C, H, W]),
  * weight [outC, C/groups, kH, kW], bias [outC]. Output [N, outC, oH, oW] with
  * oH = floor((H + 2·padding − dilation·(kH − 1) − 1) / stride) + 1, likewise oW.
+ * padding "valid" is 0; "same" (stride 1 only) keeps H and W, padding the bottom and right by one
+ * more than the top and left when the dilated kernel is even, as PyTorch.
  */
-export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dCallOptions = {}): Tensor {
   if (!(input instanceof Tensor)) throw new ArgumentError(`conv2d: input must be a Tensor, but got ${typeof input}`);
   if (!(weight instanceof Tensor)) throw new ArgumentError(`conv2d: weight must be a Tensor, but got ${typeof weight}`);
   if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`conv2d: bias must be a Tensor or null, but got ${typeof bias}`);
+  checkOptions("conv2d", options, ["stride", "padding", "dilation", "groups"]);
+  const { padding } = options;
+  if (padding === "valid") return conv2d(input, weight, bias, { ...options, padding: 0 });
+  if (padding === "same") {
+    const stride = pair("conv2d", "stride", options.stride ?? 1, 1);
+    if (stride[0] !== 1 || stride[1] !== 1) {
+      throw new ArgumentError(`conv2d: padding "same" needs stride 1 (a strided output cannot keep the input's size), but got stride [${stride.join(", ")}]`);
+    }
+    if (weight.ndim !== 4) throw new ShapeError(`conv2d: weight must be rank 4 [outC, C/groups, kH, kW], but got rank ${weight.ndim} with shape ${formatShape(weight.shape)}`);
+    const dilation = pair("conv2d", "dilation", options.dilation ?? 1, 1);
+    const [top, bottom] = samePadding(weight.shape[2]!, dilation[0]);
+    const [left, right] = samePadding(weight.shape[3]!, dilation[1]);
+    if (top === bottom && left === right) return conv2d(input, weight, bias, { ...options, padding: [top, left] });
+    return conv2d(input.pad([left, right, top, bottom]), weight, bias, { ...options, padding: 0 });
+  }
   if (input.ndim === 3) {
     const groups = options.groups ?? 1;
     const expected = weight.ndim === 4 && Number.isInteger(groups) && groups >= 1 ? weight.shape[1]! * groups : input.shape[0];
@@ -81,9 +114,9 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
           `but got shape ${formatShape(input.shape)}`,
       );
     }
-    return Conv2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options).squeeze(0);
+    return Conv2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options as Conv2dOptions).squeeze(0);
   }
-  return Conv2dFunction.apply(input, weight, bias ?? null, options);
+  return Conv2dFunction.apply(input, weight, bias ?? null, options as Conv2dOptions);
 }
 
 /** Validates shapes and options, naming the rule broken and what was received. */

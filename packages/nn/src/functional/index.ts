@@ -9,7 +9,7 @@ export type { DropoutOptions } from "./dropout.js";
 export { batchNorm, BatchNorm } from "./batch-norm.js";
 export type { BatchNormOptions } from "./batch-norm.js";
 export { conv2d, Conv2dFunction } from "./conv2d.js";
-export type { Conv2dOptions } from "./conv2d.js";
+export type { Conv2dCallOptions, Conv2dOptions } from "./conv2d.js";
 export { conv2dReluMaxPool2d, Conv2dReluMaxPool2dFunction } from "./conv2d-relu-max-pool2d.js";
 export { maxPool2d, MaxPool2dFunction } from "./max-pool2d.js";
 export type { Pool2dOptions } from "./max-pool2d.js";

@@ -3,19 +3,28 @@ import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { flatData } from "../kernels/flat.js";
 import { maxPool2dBackward, maxPool2dForward } from "../kernels/max-pool2d.js";
 import { pool2dGeometry } from "../kernels/pool-geometry.js";
+import { checkOptions } from "./check.js";
 import type { IntPair } from "./pair.js";
 
 export interface Pool2dOptions {
   /** Defaults to the kernel size. */
   stride?: IntPair;
+  /** Implicit −Infinity padding on each side, at most half the kernel. Default 0. */
   padding?: IntPair;
+  /** Spacing between the taps of a window. Default 1. */
+  dilation?: IntPair;
+  /** Round the output size up, so that windows also start in the last partial stride. Default false. */
+  ceilMode?: boolean;
 }
+
+export const MAX_POOL2D_OPTIONS = ["stride", "padding", "dilation", "ceilMode"] as const;
 
 type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[] };
 
-/** Max over kH×kW windows of each channel; the gradient goes to each window's first maximum. */
+/** Max over kH×kW windows of each channel; the gradient goes to each window's first maximum (or last NaN). */
 export class MaxPool2dFunction extends Function {
   static override forward(ctx: MaxPool2dContext, x: NDArray, kernelSize: IntPair, options: Pool2dOptions = {}): NDArray {
+    checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS);
     const g = pool2dGeometry("maxPool2d", x.shape, kernelSize, options);
     const dtype = kernels.dtypeOf(x);
     const out = kernels.create(dtype, [g.batch, g.channels, g.outHeight, g.outWidth]);
@@ -37,8 +46,10 @@ export class MaxPool2dFunction extends Function {
 }
 
 /**
- * 2-D max pooling over input [N, C, H, W] (or [C, H, W]); stride defaults to kernelSize, padding
- * (at most half the kernel) acts as −Infinity. Output spatial size floor((H + 2·padding − kH) / stride) + 1.
+ * 2-D max pooling over input [N, C, H, W] (or [C, H, W]), as torch's max_pool2d: stride defaults to
+ * kernelSize, padding (at most half the kernel) acts as −Infinity, taps are `dilation` apart.
+ * Output size floor((H + 2·padding − dilation·(kH − 1) − 1) / stride) + 1, or with ceilMode the
+ * ceiling, less one if that last window would start past the input and its left padding.
  */
 export function maxPool2d(input: Tensor, kernelSize: IntPair, options: Pool2dOptions = {}): Tensor {
   if (!(input instanceof Tensor)) throw new ArgumentError(`maxPool2d: input must be a Tensor, but got ${typeof input}`);

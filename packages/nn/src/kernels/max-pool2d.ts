@@ -1,15 +1,17 @@
 import type { FloatArray } from "@pico/core";
-import type { Flat } from "./conv2d.js";
+import type { Flat } from "./flat.js";
 import type { Pool2dGeometry } from "./pool-geometry.js";
 
 /**
  * Max over each window into out[N, C, oH, oW]; argmax (when given) receives the flat input index
- * of each window's first maximum in row-major scan order. Padding acts as −Infinity; NaN propagates.
+ * of each window's maximum: the first in row-major scan order, or the last NaN (as PyTorch, whose
+ * NaN always takes over). Padding and the part of a ceilMode window past the input act as −Infinity.
  */
 export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Array | null): void {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
-  const { padHeight: pH, padWidth: pW, outHeight: oH, outWidth: oW } = g;
-  if (kH === 2 && kW === 2 && pH === 0 && pW === 0) {
+  const { padHeight: pH, padWidth: pW, dilationHeight: dH, dilationWidth: dW, outHeight: oH, outWidth: oW } = g;
+  const inside = (oH - 1) * sH + 2 <= H && (oW - 1) * sW + 2 <= W;
+  if (kH === 2 && kW === 2 && pH === 0 && pW === 0 && dH === 1 && dW === 1 && inside) {
     if (x.data instanceof Float32Array && out instanceof Float32Array) maxPool2x2Float32(x.data, x.offset, g, out, argmax);
     else maxPool2x2(x, g, out, argmax);
     return;
@@ -21,20 +23,16 @@ export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, ar
   for (let p = 0; p < planes; p++) {
     const base = p * plane;
     for (let oh = 0; oh < oH; oh++) {
-      const hs = oh * sH - pH;
-      const h0 = hs < 0 ? 0 : hs;
-      const h1 = hs + kH > H ? H : hs + kH;
+      const [h0, h1] = taps(oh * sH - pH, kH, dH, H);
       for (let ow = 0; ow < oW; ow++, o++) {
-        const ws = ow * sW - pW;
-        const w0 = ws < 0 ? 0 : ws;
-        const w1 = ws + kW > W ? W : ws + kW;
+        const [w0, w1] = taps(ow * sW - pW, kW, dW, W);
         let bestIndex = base + h0 * W + w0;
         let best = src[x.offset + bestIndex]!;
-        for (let ih = h0; ih < h1; ih++) {
+        for (let ih = h0; ih < h1; ih += dH) {
           const row = base + ih * W;
-          for (let iw = w0; iw < w1; iw++) {
+          for (let iw = w0; iw < w1; iw += dW) {
             const v = src[x.offset + row + iw]!;
-            if (v > best || (v !== v && best === best)) {
+            if (v > best || v !== v) {
               best = v;
               bestIndex = row + iw;
             }
@@ -45,6 +43,14 @@ export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, ar
       }
     }
   }
+}
+
+/** The first tap of a window starting at `start` (taps `dilation` apart) inside [0, size), and one past the last. */
+function taps(start: number, kernel: number, dilation: number, size: number): [number, number] {
+  let first = start;
+  while (first < 0) first += dilation;
+  const end = Math.min(start + (kernel - 1) * dilation + 1, size);
+  return [first, end];
 }
 
 /** The common 2×2 window without padding: four loads per window and no bounds arithmetic, same tie and NaN rules. */
@@ -64,17 +70,17 @@ function maxPool2x2(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Ar
         let best = src[xo + i0]!;
         let bestIndex = i0;
         let v = src[xo + i0 + 1]!;
-        if (v > best || (v !== v && best === best)) {
+        if (v > best || v !== v) {
           best = v;
           bestIndex = i0 + 1;
         }
         v = src[xo + i2]!;
-        if (v > best || (v !== v && best === best)) {
+        if (v > best || v !== v) {
           best = v;
           bestIndex = i2;
         }
         v = src[xo + i2 + 1]!;
-        if (v > best || (v !== v && best === best)) {
+        if (v > best || v !== v) {
           best = v;
           bestIndex = i2 + 1;
         }
@@ -90,7 +96,7 @@ function maxPool2x2(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Ar
  * convolution output at batch 1000: 1.6× faster with the arg-max, 2× without): a float32 bit pattern b maps to the int32 key ±(b & 0x7fffffff) by its sign bit,
  * which orders as the float does (−0 and +0 tie, as they compare equal), so the running maximum's
  * key, bits and index are selected with masks. A window holding a NaN goes through maxPool2x2's
- * float comparisons, which propagate the first NaN.
+ * float comparisons, which propagate the last NaN.
  */
 function maxPool2x2Float32(src: Float32Array, xo: number, g: Pool2dGeometry, out: Float32Array, argmax: Int32Array | null): void {
   const { inHeight: H, inWidth: W, strideHeight: sH, strideWidth: sW, outHeight: oH, outWidth: oW } = g;
@@ -144,7 +150,7 @@ function maxPoolWindow2x2(src: Float32Array, xo: number, W: number, i0: number, 
   let bestIndex = i0;
   for (const i of [i0 + 1, i0 + W, i0 + W + 1]) {
     const v = src[xo + i]!;
-    if (v > best || (v !== v && best === best)) {
+    if (v > best || v !== v) {
       best = v;
       bestIndex = i;
     }

@@ -26,3 +26,9 @@ export function checkChannels(layer: string, input: Tensor, channels: number, ra
 export function showPair(p: readonly [number, number]): string {
   return `(${p[0]}, ${p[1]})`;
 }
+
+/** Throws unless `value` is a boolean, naming the layer and the option. */
+export function checkBoolean(layer: string, name: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw new ArgumentError(`${layer}: ${name} must be a boolean, but got ${typeof value} ${String(value)}`);
+  return value;
+}

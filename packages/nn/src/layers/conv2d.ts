@@ -1,4 +1,5 @@
 import { ArgumentError, ShapeError, Tensor, formatShape, type DType, type Generator } from "@pico/core";
+import { checkOptions } from "../functional/check.js";
 import { conv2d } from "../functional/conv2d.js";
 import { pair, type IntPair } from "../functional/pair.js";
 import { kaimingUniform, uniform } from "../init.js";
@@ -50,6 +51,7 @@ export class Conv2d extends Module {
   constructor(inChannels: number, outChannels: number, kernelSize: IntPair, options: Conv2dLayerOptions = {}) {
     super();
     const layer = "Conv2d";
+    checkOptions(layer, options, ["stride", "padding", "dilation", "groups", "bias", "dtype", "generator"]);
     checkPositiveInteger(layer, "inChannels", inChannels);
     checkPositiveInteger(layer, "outChannels", outChannels);
     const groups = options.groups ?? 1;
@@ -87,14 +89,9 @@ export class Conv2d extends Module {
     const c = this.inChannels;
     checkChannels("Conv2d", input, c, [3, 4], (rank) => rank - 3, `[N, ${c}, H, W]`);
     const options = { stride: this.stride, dilation: this.dilation, groups: this.groups };
+    if (this.padding === "same") return conv2d(input, this.weight, this.bias, { ...options, padding: "same" });
     const kh = this.dilation[0] * (this.kernelSize[0] - 1) + 1;
     const kw = this.dilation[1] * (this.kernelSize[1] - 1) + 1;
-    if (this.padding === "same") {
-      const [top, left] = [Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2)];
-      const [bottom, right] = [kh - 1 - top, kw - 1 - left];
-      if (top === bottom && left === right) return conv2d(input, this.weight, this.bias, { ...options, padding: [top, left] });
-      return conv2d(input.pad([left, right, top, bottom]), this.weight, this.bias, { ...options, padding: 0 });
-    }
     const h = input.shape[input.ndim - 2]!;
     const w = input.shape[input.ndim - 1]!;
     const [ph, pw] = this.padding;

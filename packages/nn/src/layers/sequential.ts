@@ -119,10 +119,12 @@ export class Sequential extends Module {
   }
 }
 
-/** The MaxPool2d of a Conv2d → ReLU → MaxPool2d run of exactly those classes, else null. */
+/** The MaxPool2d of a Conv2d → ReLU → MaxPool2d run of exactly those classes (pool without dilation or ceilMode), else null. */
 function fusablePool(conv: Conv2d, relu: TensorModule | undefined, pool: TensorModule | undefined): MaxPool2d | null {
   if (conv.constructor !== Conv2d || relu?.constructor !== ReLU || pool?.constructor !== MaxPool2d) return null;
-  return pool as MaxPool2d;
+  const p = pool as MaxPool2d;
+  if (p.ceilMode || p.dilation[0] !== 1 || p.dilation[1] !== 1) return null;
+  return p;
 }
 
 /**
