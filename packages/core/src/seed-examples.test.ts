@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tensor } from "./index.js";
 
-// The worked examples of the articles in shared/seeds, as golden tests.
+// The worked examples of the articles in docs/origins.md, as golden tests.
 describe("seed examples", () => {
   it("Pico: A=2.5, B=0.5, O=A/B gives dA=2, dB=-10", () => {
     const a = tensor(2.5, { requiresGrad: true });
