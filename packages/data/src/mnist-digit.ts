@@ -29,8 +29,12 @@ const BOX = 20;
 const CENTRE = 14;
 /** Ink must stand this far (of the range 0..1) from the page, or the picture counts as blank. */
 export const MIN_INK_CONTRAST = 0.1;
-/** Pixels with at least this much ink (relative to the darkest stroke) define the bounding box. */
+/**
+ * Pixels with at least this much ink (relative to the strongest stroke) define the bounding box; on a noisy
+ * page the bar rises to four standard deviations of the page's noise (up to half the stroke).
+ */
 const BOX_THRESHOLD = 0.1;
+const NOISE_SIGMAS = 4;
 
 /**
  * Turns a decoded picture of one digit into what an MNIST network was trained on: 28×28 float32 values,
@@ -49,8 +53,8 @@ const BOX_THRESHOLD = 0.1;
  */
 export function mnistDigitFromPixels(image: PixelImage, options: MnistDigitOptions = {}): Float32Array {
   const { width, height } = checkImage(image);
-  const ink = inkMap(image);
-  const box = inkBox(ink, width, height);
+  const { ink, noise } = inkMap(image);
+  const box = inkBox(ink, width, height, Math.min(0.5, Math.max(BOX_THRESHOLD, NOISE_SIGMAS * noise)));
   const scale = BOX / Math.max(box.width, box.height);
   const outWidth = Math.min(BOX, Math.max(1, Math.round(box.width * scale)));
   const outHeight = Math.min(BOX, Math.max(1, Math.round(box.height * scale)));
@@ -92,10 +96,10 @@ function describe(value: unknown): string {
   return value === null ? "null" : typeof value === "object" ? (value.constructor?.name ?? "an object") : typeof value;
 }
 
-/** Ink per pixel in [0, 1]: 0 on the page, 1 at the strongest stroke. */
-function inkMap(image: PixelImage): Float32Array {
+/** Ink per pixel in [0, 1] (0 on the page, 1 at the strongest stroke) and the page's noise on that scale. */
+function inkMap(image: PixelImage): { ink: Float32Array; noise: number } {
   const light = lightness(image);
-  const { median, min, max } = spread(light);
+  const { median, deviation, min, max } = spread(light);
   // The ink is on the side of the page that reaches further: dark strokes on light paper or the reverse.
   const darkInk = median - min > max - median;
   const contrast = darkInk ? median - min : max - median;
@@ -105,7 +109,7 @@ function inkMap(image: PixelImage): Float32Array {
     const v = (darkInk ? median - light[i]! : light[i]! - median) / contrast;
     ink[i] = v > 0 ? v : 0;
   }
-  return ink;
+  return { ink, noise: deviation / contrast };
 }
 
 /** Luminance in [0, 1] (ITU-R 601 weights, as PIL and torchvision convert to grey), alpha composited. */
@@ -135,8 +139,11 @@ function lightness(image: PixelImage): Float32Array {
   return light;
 }
 
-/** Median (to 1/255), minimum and maximum. */
-function spread(values: Float32Array): { median: number; min: number; max: number } {
+/**
+ * Median (to 1/255), minimum and maximum, and the standard deviation of the page's noise estimated from the
+ * median absolute deviation (which the digit, a minority of the pixels, barely moves).
+ */
+function spread(values: Float32Array): { median: number; deviation: number; min: number; max: number } {
   const histogram = new Uint32Array(256);
   let min = Infinity;
   let max = -Infinity;
@@ -148,7 +155,13 @@ function spread(values: Float32Array): { median: number; min: number; max: numbe
   let seen = 0;
   let level = 0;
   while ((seen += histogram[level]!) * 2 < values.length) level++;
-  return { median: level / 255, min, max };
+  seen = histogram[level]!;
+  let distance = 0;
+  while (seen * 2 < values.length) {
+    distance++;
+    seen += (histogram[level - distance] ?? 0) + (histogram[level + distance] ?? 0);
+  }
+  return { median: level / 255, deviation: (1.4826 * distance) / 255, min, max };
 }
 
 interface Box {
@@ -158,11 +171,11 @@ interface Box {
   height: number;
 }
 
-function inkBox(ink: Float32Array, width: number, height: number): Box {
+function inkBox(ink: Float32Array, width: number, height: number, threshold: number): Box {
   let [left, top, right, bottom] = [width, height, -1, -1];
   for (let y = 0; y < height; y++) {
     for (let x = 0, p = y * width; x < width; x++, p++) {
-      if (ink[p]! >= BOX_THRESHOLD) {
+      if (ink[p]! >= threshold) {
         if (x < left) left = x;
         if (x > right) right = x;
         if (y < top) top = y;
