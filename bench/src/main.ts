@@ -1,97 +1,53 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { formatBreakdown } from "./breakdown.js";
+import type { BreakdownResult } from "./breakdown-worker.js";
 import { checkWasmBackpropFilter } from "./check-backprop-filter.js";
+import type { BenchOptions } from "./cli-options.js";
+import { HELP, OptionError, parseOptions } from "./cli-options.js";
+import { networkFlops } from "./flops.js";
 import { MATMUL_ROUNDS, activeGemmName, formatMatmulTable, runMatmulBench } from "./matmul.js";
 import type { MatmulResult } from "./matmul.js";
-import { mnistImages } from "./mnist-batches.js";
-import { BATCH_SIZE, referenceWeights } from "./reference-network.js";
-import { formatTable, ratios, summarize } from "./report.js";
-import type { SystemName, WorkerPlan } from "./spawn-worker.js";
-import { runSystem } from "./spawn-worker.js";
+import { CIFAR_DISTINCT_BATCHES } from "./network-workload.js";
+import { networkWorkload } from "./network-workload.js";
+import type { SystemSummary } from "./report.js";
+import { comparisons, formatRatios, formatTable, summarize } from "./report.js";
+import type { SystemRun, WorkerPlan } from "./spawn-worker.js";
+import { TORCH_PYTHON, isThreaded, runBreakdown, runLabel, runSystem } from "./spawn-worker.js";
+import { formatTorchProfile, runTorchProfile } from "./torch-profile.js";
+import type { TorchProfile } from "./torch-profile.js";
 import type { WorkerResult } from "./worker-cli.js";
+import type { NetworkName } from "./workload.js";
 import { writeWorkload } from "./workload.js";
 
 const BACKPROP_FILTER_TOLERANCE = 1e-3;
-const LOSS_TOLERANCE = 1e-4;
-/** After dozens of Adam steps float32 rounding may drift the two runs apart a little, but not more. */
-const TRAJECTORY_TOLERANCE = 1e-2;
-const INFER_BATCH = 1000;
 
-const HELP = `pnpm bench [-- options]
+/** How closely the systems must agree, per network (float32 rounding, summed in different orders). */
+const TOLERANCES: Record<NetworkName, { firstLoss: number; stepLoss: number; afterTraining: number }> = {
+  // Adam divides by sqrt(v): a few dozen steps let rounding grow, but not past 1e-2.
+  reference: { firstLoss: 1e-4, stepLoss: 1e-3, afterTraining: 1e-2 },
+  cifar: { firstLoss: 1e-4, stepLoss: 1e-4, afterTraining: 1e-3 },
+};
 
-Trains DESIGN.md's reference network (batch 64, Adam 1e-3) with Pico.ts and with TensorFlow.js
-(wasm backend; cpu backend for a few batches) from the same weights on the same MNIST batches,
-each system in its own child process, alternating systems over several rounds.
-
-  --rounds N        rounds of (pico, tfjs-wasm), order alternating (default 3)
-  --warmup N        untimed training steps before timing (default 30)
-  --steps N         timed training steps per round (default 30)
-  --infer-reps N    timed inference calls at batch 1000 per round (default 10)
-  --cpu-steps N     timed training steps on the tfjs cpu backend, 0 to skip it (default 2)
-  --cpu-infer N     images per inference call on the tfjs cpu backend (default 1000)
-  --threads N       threads Pico.ts may use, the calling one included (default 2: both cores;
-                    tfjs-wasm's own threads never start under Node, so it runs on one)
-  --no-matmul       skip the matmul GFLOP/s comparison
-  --seed N          seed of the initial weights and of the batch draw (default 0)
-  --out FILE        results file (default bench/results.json)
-  --help            this text`;
-
-function parseOptions(): {
-  rounds: number;
-  warmup: number;
-  steps: number;
-  inferReps: number;
-  cpuSteps: number;
-  cpuInfer: number;
-  threads: number;
-  seed: number;
-  out: string;
-  matmul: boolean;
-} {
-  // `pnpm bench -- --rounds 5` passes the "--" through.
-  const args = process.argv.slice(2);
-  const { values } = parseArgs({
-    args: args[0] === "--" ? args.slice(1) : args,
-    options: {
-      rounds: { type: "string", default: "3" },
-      warmup: { type: "string", default: "30" },
-      steps: { type: "string", default: "30" },
-      "infer-reps": { type: "string", default: "10" },
-      "cpu-steps": { type: "string", default: "2" },
-      "cpu-infer": { type: "string", default: "1000" },
-      threads: { type: "string", default: "2" },
-      "no-matmul": { type: "boolean", default: false },
-      seed: { type: "string", default: "0" },
-      out: { type: "string", default: fileURLToPath(new URL("../results.json", import.meta.url)) },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
-  const int = (name: string, value: string, min: number): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`bench: --${name} must be an integer >= ${min}, but got "${value}"`);
-    return n;
-  };
-  return {
-    rounds: int("rounds", values.rounds, 1),
-    warmup: int("warmup", values.warmup, 0),
-    steps: int("steps", values.steps, 1),
-    inferReps: int("infer-reps", values["infer-reps"], 1),
-    cpuSteps: int("cpu-steps", values["cpu-steps"], 0),
-    cpuInfer: int("cpu-infer", values["cpu-infer"], 1),
-    threads: int("threads", values.threads, 1),
-    seed: int("seed", values.seed, 0),
-    out: values.out,
-    matmul: !values["no-matmul"],
-  };
-}
+const DESCRIPTIONS: Record<NetworkName, { title: string; network: string; optimizer: string; data: string }> = {
+  reference: {
+    title: "reference network (LeNet-shaped), batch 64, Adam 1e-3",
+    network: "Conv2d(1,8,5) ReLU MaxPool2 Conv2d(8,16,5) ReLU MaxPool2 Flatten Linear(256,120) ReLU Linear(120,10)",
+    optimizer: "Adam lr 1e-3 betas (0.9, 0.999) eps 1e-8",
+    data: "real MNIST, normalised with mean 0.1307 / std 0.3081; inference on the first 1000 test images",
+  },
+  cifar: {
+    title: "CIFAR-shaped network, batch 64, SGD momentum 0.9",
+    network:
+      "Conv2d(3,32,3,p=1) BN ReLU Conv2d(32,32,3,p=1) BN ReLU MaxPool2d(2) Conv2d(32,64,3,p=1) BN ReLU " +
+      "ResidualBlock[y = ReLU(x + BN(Conv2d(64,64,3,p=1)(ReLU(BN(Conv2d(64,64,3,p=1)(x))))))] MaxPool2d(2) " +
+      "Conv2d(64,128,3,p=1) BN ReLU mean(H,W) Linear(128,10)",
+    optimizer: "SGD lr 0.01 momentum 0.9",
+    data: `seeded synthetic 3x32x32 images (class template + noise), ${CIFAR_DISTINCT_BATCHES} distinct batches in turn; inference in eval mode at batch 256`,
+  },
+};
 
 class BenchAbort extends Error {}
 
@@ -99,7 +55,7 @@ function fail(message: string): never {
   throw new BenchAbort(message);
 }
 
-function describe(r: WorkerResult): string {
+function describeRun(r: WorkerResult): string {
   return (
     `${r.system.padEnd(9)} train ${r.trainImagesPerSec.toFixed(0).padStart(6)} img/s (${r.trainSteps} steps, ` +
     `${(r.trainCpuSeconds / r.trainSeconds).toFixed(2)} cores busy)` +
@@ -108,8 +64,204 @@ function describe(r: WorkerResult): string {
   );
 }
 
+/** Whether /usr/bin/python3 can import torch; the reason when not. */
+function torchAvailability(): { ok: true; version: string } | { ok: false; reason: string } {
+  const probe = spawnSync(TORCH_PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  if (probe.error !== undefined) return { ok: false, reason: `${TORCH_PYTHON} cannot be run (${probe.error.message})` };
+  if (probe.status !== 0) return { ok: false, reason: `${TORCH_PYTHON} cannot import torch` };
+  return { ok: true, version: probe.stdout.trim() };
+}
+
+interface LossChecks {
+  firstLoss: { bySystem: Record<string, number>; maxDiff: number; tolerance: number };
+  stepLosses: { steps: number; bySystem: Record<string, number[]>; maxDiff: number; tolerance: number };
+  lossAfterTraining: { steps: number; bySystem: Record<string, number>; maxDiff: number; tolerance: number };
+}
+
+function spread(values: readonly number[]): number {
+  return values.length === 0 ? 0 : Math.max(...values) - Math.min(...values);
+}
+
+/**
+ * Every system, from the same weights on the same batches, must give the same loss on the first
+ * batch, the same losses over the first `checkSteps` training steps, and the same loss after all
+ * steps (runs of round 1, which all take the same number of steps).
+ */
+function checkLosses(network: NetworkName, results: readonly WorkerResult[], checkSteps: number): LossChecks {
+  const tol = TOLERANCES[network];
+  const first: Record<string, number> = {};
+  const steps: Record<string, number[]> = {};
+  const after: Record<string, number> = {};
+  for (const r of results) {
+    first[r.system] ??= r.firstLoss;
+    steps[r.system] ??= r.stepLosses.slice(0, checkSteps);
+    after[r.system] ??= r.lossAfterTraining;
+  }
+  const firstDiff = spread(Object.values(first));
+  if (!(firstDiff <= tol.firstLoss)) {
+    fail(`${network}: the systems disagree on the first batch's loss from the same weights (${JSON.stringify(first)}, difference ${firstDiff} > ${tol.firstLoss}): they are not computing the same thing`);
+  }
+  const n = Math.min(...Object.values(steps).map((s) => s.length));
+  let stepDiff = 0;
+  for (let i = 0; i < n; i++) {
+    const d = spread(Object.values(steps).map((s) => s[i]!));
+    if (!(d <= tol.stepLoss)) fail(`${network}: at training step ${i + 1} the systems' losses differ by ${d} > ${tol.stepLoss} (${Object.entries(steps).map(([k, s]) => `${k} ${s[i]}`).join(", ")})`);
+    stepDiff = Math.max(stepDiff, d);
+  }
+  const afterDiff = spread(Object.values(after));
+  if (!(afterDiff <= tol.afterTraining)) {
+    fail(`${network}: after identical training steps the losses differ by ${afterDiff} > ${tol.afterTraining} (${JSON.stringify(after)}): the systems are not training the same way`);
+  }
+  return {
+    firstLoss: { bySystem: first, maxDiff: firstDiff, tolerance: tol.firstLoss },
+    stepLosses: { steps: n, bySystem: steps, maxDiff: stepDiff, tolerance: tol.stepLoss },
+    lossAfterTraining: { steps: results[0]?.stepLosses.length ?? 0, bySystem: after, maxDiff: afterDiff, tolerance: tol.afterTraining },
+  };
+}
+
+function plannedRuns(options: BenchOptions, network: NetworkName, torch: boolean): SystemRun[] {
+  const runs: SystemRun[] = [];
+  for (const system of options.systems) {
+    if (system === "tfjs-cpu") continue;
+    if (system === "torch" && !torch) continue;
+    if (isThreaded(system)) for (const threads of options.threads) runs.push({ system, threads });
+    else runs.push({ system, threads: 1 });
+  }
+  if (runs.length === 0 && !(network === "reference" && options.systems.includes("tfjs-cpu"))) {
+    fail(`no system left to run on the ${network} network (asked for ${options.systems.join(", ")})`);
+  }
+  return runs;
+}
+
+interface NetworkReport {
+  config: Record<string, unknown>;
+  flopsPerImage: { forward: number; train: number };
+  checks: LossChecks | null;
+  systems: Record<string, SystemSummary>;
+  ratios: ReturnType<typeof comparisons>;
+  runs: WorkerResult[];
+}
+
+async function benchNetwork(network: NetworkName, options: BenchOptions, dir: string, torch: boolean): Promise<NetworkReport> {
+  const s = options.settings[network];
+  const description = DESCRIPTIONS[network];
+  const firstWarmup = Math.max(s.warmup, options.checkSteps);
+  const numBatches = network === "cifar" ? CIFAR_DISTINCT_BATCHES : firstWarmup + s.steps;
+  const workload = networkWorkload(network, options.seed, numBatches);
+  const workloadPath = join(dir, `${network}.bin`);
+  writeWorkload(workloadPath, workload);
+  const flops = networkFlops(network);
+  console.log(`\n=== ${description.title} ===`);
+  console.log(`${description.network}`);
+  console.log(`${description.data}; ${(flops.train / 1e6).toFixed(1)} MFLOP per training image, ${(flops.forward / 1e6).toFixed(1)} per inference image (convolutions and linear layers)`);
+
+  const runs = plannedRuns(options, network, torch);
+  const results: WorkerResult[] = [];
+  let checks: LossChecks | null = null;
+  for (let round = 0; round < options.rounds && runs.length > 0; round++) {
+    const order = round % 2 === 0 ? runs : [...runs].reverse();
+    const plan: WorkerPlan = { warmupSteps: round === 0 ? firstWarmup : s.warmup, trainSteps: s.steps, inferCount: workload.inferBatch, inferReps: s.inferReps };
+    console.log(`\nround ${round + 1}/${options.rounds}${round === 0 && firstWarmup > s.warmup ? ` (${firstWarmup} warm-up steps, for the loss check)` : ""}`);
+    const roundResults: WorkerResult[] = [];
+    for (const run of order) {
+      const result = await runSystem(run, workloadPath, plan);
+      console.log(`  ${describeRun(result)}`);
+      roundResults.push(result);
+    }
+    results.push(...roundResults);
+    if (round === 0) checks = checkLosses(network, roundResults, options.checkSteps);
+  }
+  const labels = runs.map(runLabel);
+  if (network === "reference" && options.systems.includes("tfjs-cpu") && options.cpuSteps > 0) {
+    console.log("\ntfjs cpu backend (one run, few batches)");
+    // No warm-up: at several seconds per step, JIT warm-up is noise, and the run stays short.
+    const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1 };
+    const result = await runSystem({ system: "tfjs-cpu", threads: 1 }, workloadPath, cpuPlan);
+    console.log(`  ${describeRun(result)}`);
+    results.push(result);
+    labels.push("tfjs-cpu");
+    if (!(Math.abs(result.firstLoss - results[0]!.firstLoss) <= TOLERANCES.reference.firstLoss) && runs.length > 0) {
+      fail(`reference: tfjs-cpu's first-batch loss ${result.firstLoss} differs from ${results[0]!.system}'s ${results[0]!.firstLoss}`);
+    }
+  }
+
+  const summaries = labels.map((label) => summarize(label, results, flops));
+  const ratios = comparisons(summaries);
+  console.log(`\n${description.title}: medians over ${options.rounds} rounds${labels.includes("tfjs-cpu") ? " (tfjs-cpu: one run)" : ""}; inference at batch ${workload.inferBatch}\n`);
+  console.log(formatTable(summaries));
+  if (ratios.length > 0) console.log(`\n${formatRatios(ratios)}`);
+  console.log(
+    `\nper CPU-second (process CPU time, all threads; steadier on a busy machine): ` +
+      summaries.map((x) => `${x.system} train ${x.trainImagesPerCpuSec.median.toFixed(0)}, infer ${x.inferImagesPerCpuSec.median.toFixed(0)}`).join("; ") +
+      " img/cpu-s",
+  );
+  if (checks !== null) {
+    const fmt = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v.toFixed(6)}`).join(", ");
+    console.log(`first-batch loss from the same weights: ${fmt(checks.firstLoss.bySystem)} (max diff ${checks.firstLoss.maxDiff.toExponential(2)}, tolerance ${checks.firstLoss.tolerance})`);
+    console.log(`losses of the first ${checks.stepLosses.steps} training steps: max diff between systems ${checks.stepLosses.maxDiff.toExponential(2)} (tolerance ${checks.stepLosses.tolerance})`);
+    console.log(
+      `loss on the first batch after ${checks.lossAfterTraining.steps} steps: ${fmt(checks.lossAfterTraining.bySystem)} ` +
+        `(max diff ${checks.lossAfterTraining.maxDiff.toExponential(2)}, tolerance ${checks.lossAfterTraining.tolerance})`,
+    );
+  }
+  return {
+    config: {
+      network: description.network,
+      optimizer: description.optimizer,
+      data: description.data,
+      batchSize: workload.batchSize,
+      inferBatch: workload.inferBatch,
+      rounds: options.rounds,
+      warmupSteps: s.warmup,
+      firstRoundWarmupSteps: firstWarmup,
+      trainSteps: s.steps,
+      inferReps: s.inferReps,
+      threads: options.threads,
+      seed: options.seed,
+    },
+    flopsPerImage: flops,
+    checks,
+    systems: Object.fromEntries(summaries.map((x) => [x.system, x])),
+    ratios,
+    runs: results,
+  };
+}
+
+async function breakdownNetwork(network: NetworkName, options: BenchOptions, dir: string, torch: boolean): Promise<{ pico: BreakdownResult[]; torch: TorchProfile[] }> {
+  const s = options.settings[network];
+  const workload = networkWorkload(network, options.seed, network === "cifar" ? CIFAR_DISTINCT_BATCHES : s.warmup + s.steps + 1);
+  const workloadPath = join(dir, `${network}.bin`);
+  writeWorkload(workloadPath, workload);
+  const plan: WorkerPlan = { warmupSteps: s.warmup, trainSteps: s.steps, inferCount: workload.inferBatch, inferReps: s.inferReps };
+  const pico: BreakdownResult[] = [];
+  const profiles: TorchProfile[] = [];
+  for (const threads of options.threads) {
+    if (options.systems.includes("pico")) {
+      const r = await runBreakdown(threads, workloadPath, plan);
+      console.log(`\n${formatBreakdown(r)}`);
+      pico.push(r);
+    }
+    if (torch && options.systems.includes("torch")) {
+      const p = await runTorchProfile(threads, workloadPath, plan);
+      console.log(`\n${formatTorchProfile(p)}`);
+      profiles.push(p);
+    }
+  }
+  return { pico, torch: profiles };
+}
+
+function writeAtomically(path: string, text: string): void {
+  const temporary = join(dirname(path), `.${process.pid}.results.tmp`);
+  writeFileSync(temporary, text);
+  renameSync(temporary, path);
+}
+
 async function main(): Promise<void> {
-  const options = parseOptions();
+  const options = parseOptions(process.argv.slice(2));
+  if (options === null) {
+    console.log(HELP);
+    return;
+  }
   const started = performance.now();
   const machine = {
     cpu: cpus()[0]?.model ?? "unknown",
@@ -120,161 +272,81 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: ["node", ...process.argv.slice(1)].join(" "),
   };
-  console.log(`Pico.ts vs TensorFlow.js: reference network, batch ${BATCH_SIZE}, Adam 1e-3`);
-  console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; pico GEMM kernel: ${activeGemmName()}\n`);
+  console.log(`Pico.ts vs TensorFlow.js vs PyTorch: ${options.networks.join(" and ")} network${options.networks.length > 1 ? "s" : ""}`);
+  console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; pico GEMM kernel: ${activeGemmName()}`);
+  let torch = false;
+  let torchVersion: string | null = null;
+  if (options.systems.includes("torch")) {
+    const probe = torchAvailability();
+    if (probe.ok) {
+      torch = true;
+      torchVersion = probe.version;
+      console.log(`PyTorch ${probe.version} (${TORCH_PYTHON}), its own process, torch.set_num_threads(n)`);
+    } else {
+      console.log(`PyTorch left out: ${probe.reason} (apt-get install -y python3-torch to compare against it)`);
+    }
+  }
+  if (options.systems.includes("tfjs-wasm") && !options.breakdown) {
+    console.log("tfjs-wasm runs on one thread: its wasm threads do not start under Node");
+  }
 
-  const numBatches = options.warmup + options.steps;
-  const train = mnistImages({ train: true, count: numBatches * BATCH_SIZE, seed: options.seed });
-  const test = mnistImages({ train: false, count: INFER_BATCH });
   const dir = mkdtempSync(join(tmpdir(), "pico-bench-"));
-  const workloadPath = join(dir, "workload.bin");
-  writeWorkload(workloadPath, {
-    weights: referenceWeights(options.seed),
-    batchSize: BATCH_SIZE,
-    numBatches,
-    trainImages: train.images,
-    trainLabels: train.labels,
-    inferBatch: INFER_BATCH,
-    inferImages: test.images,
-  });
-
   try {
-    const filterCheck = await checkWasmBackpropFilter();
-    console.log(
-      `Conv2DBackpropFilter (registered for wasm) vs cpu backend: max abs diff ${filterCheck.maxAbsDiff.toExponential(2)} ` +
-        `over ${filterCheck.cases} cases (values up to ${filterCheck.maxAbsValue.toFixed(2)})`,
-    );
-    if (!(filterCheck.maxAbsDiff <= BACKPROP_FILTER_TOLERANCE)) {
-      fail(`the wasm Conv2DBackpropFilter differs from the cpu backend's by ${filterCheck.maxAbsDiff} > ${BACKPROP_FILTER_TOLERANCE}`);
-    }
-
-    const plan: WorkerPlan = { warmupSteps: options.warmup, trainSteps: options.steps, inferCount: INFER_BATCH, inferReps: options.inferReps, picoThreads: options.threads };
-    const results: WorkerResult[] = [];
-    for (let round = 0; round < options.rounds; round++) {
-      const order: SystemName[] = round % 2 === 0 ? ["pico", "tfjs-wasm"] : ["tfjs-wasm", "pico"];
-      console.log(`\nround ${round + 1}/${options.rounds}`);
-      for (const system of order) {
-        const result = await runSystem(system, workloadPath, plan);
-        console.log(`  ${describe(result)}`);
-        results.push(result);
+    const report: Record<string, unknown> = { machine, torchVersion };
+    if (options.breakdown) {
+      const breakdowns: Record<string, unknown> = {};
+      for (const network of options.networks) breakdowns[network] = await breakdownNetwork(network, options, dir, torch);
+      report["breakdown"] = breakdowns;
+    } else {
+      if (options.systems.includes("tfjs-wasm")) {
+        const filterCheck = await checkWasmBackpropFilter();
+        console.log(
+          `Conv2DBackpropFilter (registered for wasm) vs cpu backend: max abs diff ${filterCheck.maxAbsDiff.toExponential(2)} ` +
+            `over ${filterCheck.cases} cases (values up to ${filterCheck.maxAbsValue.toFixed(2)})`,
+        );
+        if (!(filterCheck.maxAbsDiff <= BACKPROP_FILTER_TOLERANCE)) {
+          fail(`the wasm Conv2DBackpropFilter differs from the cpu backend's by ${filterCheck.maxAbsDiff} > ${BACKPROP_FILTER_TOLERANCE}`);
+        }
+        report["conv2dBackpropFilterCheck"] = { ...filterCheck, tolerance: BACKPROP_FILTER_TOLERANCE };
       }
-      if (round === 0) checkLosses(results);
-    }
-    if (options.cpuSteps > 0) {
-      console.log("\ntfjs cpu backend (one run, few batches)");
-      // No warm-up: at several seconds per step, JIT warm-up is noise, and the run stays short.
-      const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1, picoThreads: options.threads };
-      const result = await runSystem("tfjs-cpu", workloadPath, cpuPlan);
-      console.log(`  ${describe(result)}`);
-      results.push(result);
-      checkLosses(results);
-    }
+      const networks: Record<string, NetworkReport> = {};
+      for (const network of options.networks) networks[network] = await benchNetwork(network, options, dir, torch);
+      report["networks"] = networks;
 
-    let matmul: MatmulResult[] = [];
-    const gemm = activeGemmName();
-    if (options.matmul) {
-      console.log(
-        `\nmatmul GFLOP/s, median of ${MATMUL_ROUNDS} rounds (float32; pico = ${gemm}` +
-          (options.threads > 1 ? `, products of 4 MFLOP or more split over ${options.threads} threads` : "") +
-          `; pico 1t = gemmWasm on one thread; ref = gemmReference), in this process`,
-      );
-      matmul = await runMatmulBench({ threads: options.threads });
-      console.log(formatMatmulTable(matmul));
+      let matmul: MatmulResult[] = [];
+      const gemm = activeGemmName();
+      const threads = Math.max(...options.threads);
+      if (options.matmul && options.networks.includes("reference") && options.systems.includes("tfjs-wasm")) {
+        console.log(
+          `\nmatmul GFLOP/s, median of ${MATMUL_ROUNDS} rounds (float32; pico = ${gemm}` +
+            (threads > 1 ? `, products of 4 MFLOP or more split over ${threads} threads` : "") +
+            `; pico 1t = gemmWasm on one thread; ref = gemmReference), in this process`,
+        );
+        matmul = await runMatmulBench({ threads });
+        console.log(formatMatmulTable(matmul));
+        const worst = matmul.reduce((a, b) => (b.picoOverTfjs < a.picoOverTfjs ? b : a));
+        const wins = matmul.filter((m) => m.picoOverTfjs >= 1).length;
+        console.log(`\nmatmul: pico >= tfjs-wasm on ${wins} of ${matmul.length} shapes; lowest pico/tfjs-wasm ${worst.picoOverTfjs.toFixed(2)}x on ${worst.name}`);
+      }
+      report["matmul"] = { picoGemm: gemm, shapes: matmul };
     }
-
-    const systems: SystemName[] = options.cpuSteps > 0 ? ["pico", "tfjs-wasm", "tfjs-cpu"] : ["pico", "tfjs-wasm"];
-    const summaries = systems.map((s) => summarize(s, results));
-    const pico = summaries[0]!;
-    const wasm = summaries[1]!;
-    const r = ratios(pico, wasm);
-    const losses = checkLosses(results);
-
-    console.log(`\nMedians over ${options.rounds} rounds (tfjs-cpu: one run); inference at batch ${INFER_BATCH} (cpu: ${options.cpuInfer})\n`);
-    console.log(formatTable(summaries, r));
-    console.log(
-      `\nper CPU-second (process CPU time, all threads; steadier on a busy machine): ` +
-        summaries
-          .map((s) => `${s.system} train ${s.trainImagesPerCpuSec.median.toFixed(0)}, infer ${s.inferImagesPerCpuSec.median.toFixed(0)} img/cpu-s`)
-          .join("; "),
-    );
-    if (matmul.length > 0) {
-      const worst = matmul.reduce((a, b) => (b.picoOverTfjs < a.picoOverTfjs ? b : a));
-      const wins = matmul.filter((m) => m.picoOverTfjs >= 1).length;
-      console.log(
-        `\nmatmul: pico >= tfjs-wasm on ${wins} of ${matmul.length} shapes; ` +
-          `lowest pico/tfjs-wasm ${worst.picoOverTfjs.toFixed(2)}x on ${worst.name}`,
-      );
-    }
-    console.log(
-      `\nfirst-batch loss from the same weights: ${summaries.map((s) => `${s.system} ${s.firstLoss.toFixed(6)}`).join(", ")} ` +
-        `(max diff ${losses.maxDiff.toExponential(2)}, tolerance ${LOSS_TOLERANCE})`,
-    );
-    const trajectoryDiff = Math.abs(pico.lossAfterTraining - wasm.lossAfterTraining);
-    console.log(
-      `loss on that batch after ${numBatches} Adam steps: pico ${pico.lossAfterTraining.toFixed(6)}, ` +
-        `tfjs-wasm ${wasm.lossAfterTraining.toFixed(6)} (diff ${trajectoryDiff.toExponential(2)}, tolerance ${TRAJECTORY_TOLERANCE})`,
-    );
-    if (!(trajectoryDiff <= TRAJECTORY_TOLERANCE)) {
-      fail(`after ${numBatches} identical Adam steps the losses differ by ${trajectoryDiff}: the systems are not training the same way`);
-    }
-
     const seconds = (performance.now() - started) / 1000;
-    const report = {
-      machine,
-      config: {
-        network: "Conv2d(1,8,5) ReLU MaxPool2 Conv2d(8,16,5) ReLU MaxPool2 Flatten Linear(256,120) ReLU Linear(120,10)",
-        batchSize: BATCH_SIZE,
-        optimizer: "Adam lr 1e-3 betas (0.9, 0.999) eps 1e-8",
-        rounds: options.rounds,
-        warmupSteps: options.warmup,
-        trainSteps: options.steps,
-        inferBatch: INFER_BATCH,
-        inferReps: options.inferReps,
-        cpu: { trainSteps: options.cpuSteps, inferCount: options.cpuInfer },
-        seed: options.seed,
-      },
-      checks: {
-        conv2dBackpropFilter: { ...filterCheck, tolerance: BACKPROP_FILTER_TOLERANCE },
-        firstBatchLoss: { ...losses, tolerance: LOSS_TOLERANCE },
-        lossAfterTraining: {
-          steps: numBatches,
-          pico: pico.lossAfterTraining,
-          tfjsWasm: wasm.lossAfterTraining,
-          diff: trajectoryDiff,
-          tolerance: TRAJECTORY_TOLERANCE,
-        },
-      },
-      systems: Object.fromEntries(summaries.map((s) => [s.system, s])),
-      ratiosPicoOverTfjsWasm: r,
-      matmul: { picoGemm: gemm, shapes: matmul },
-      runs: results,
-      seconds,
-    };
-    writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`\nwrote ${options.out} (${seconds.toFixed(0)} s in all)`);
+    report["seconds"] = seconds;
+    if (options.out !== null) {
+      writeAtomically(options.out, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`\nwrote ${options.out} (${seconds.toFixed(0)} s in all)`);
+    } else {
+      console.log(`\n${seconds.toFixed(0)} s in all (a partial run writes no results file unless --out is given)`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Every system, from the same weights, must see the same loss on the first batch. */
-function checkLosses(results: readonly WorkerResult[]): { bySystem: Record<string, number>; maxDiff: number } {
-  const bySystem: Record<string, number> = {};
-  for (const r of results) bySystem[r.system] ??= r.firstLoss;
-  const values = Object.values(bySystem);
-  const maxDiff = Math.max(...values) - Math.min(...values);
-  if (!(maxDiff <= LOSS_TOLERANCE)) {
-    fail(
-      `the systems disagree on the first batch's loss from the same weights (${JSON.stringify(bySystem)}, ` +
-        `difference ${maxDiff} > ${LOSS_TOLERANCE}): they are not computing the same thing`,
-    );
-  }
-  return { bySystem, maxDiff };
-}
-
 try {
   await main();
 } catch (error) {
-  console.error(`\nbench: ${error instanceof BenchAbort ? error.message : String(error instanceof Error ? (error.stack ?? error) : error)}`);
+  const known = error instanceof BenchAbort || error instanceof OptionError;
+  console.error(`\nbench: ${known ? error.message.replace(/^bench: /, "") : String(error instanceof Error ? (error.stack ?? error) : error)}`);
   process.exitCode = 1;
 }

@@ -1,13 +1,13 @@
 import type { Batch, Workload } from "./workload.js";
-import { trainBatch } from "./workload.js";
+import { imageSize, trainBatch } from "./workload.js";
 
-/** What the benchmark needs from a framework: the reference network, loaded with the workload's weights. */
+/** What the benchmark needs from a framework: the workload's network, loaded with its weights. */
 export interface BenchSystem {
-  /** Mean cross-entropy of a batch, without training. */
+  /** Mean cross-entropy of a batch, without training (in eval mode where the network has BatchNorm). */
   loss(batch: Batch): number;
-  /** One optimiser step on a batch, finished when it returns. */
-  trainStep(batch: Batch): void;
-  /** Logits [count, 10] for `count` NCHW images, in JavaScript memory. */
+  /** One optimiser step on a batch, finished when it returns; the batch's loss before the step. */
+  trainStep(batch: Batch): number;
+  /** Logits [count, 10] for `count` NCHW images (eval mode), in JavaScript memory. */
   predict(images: Float32Array, count: number): Float32Array;
 }
 
@@ -24,6 +24,8 @@ export interface Measurement {
   firstLoss: number;
   /** Loss on the first training batch after all warm-up and timed steps. */
   lossAfterTraining: number;
+  /** The loss of every training step (warm-up and timed), in order. */
+  stepLosses: number[];
   trainSteps: number;
   trainImages: number;
   trainSeconds: number;
@@ -53,30 +55,29 @@ function peakRssMB(): number {
 }
 
 /**
- * Loss check, then warm-up steps on batches [0, warmup), timed steps on the next `trainSteps`
- * batches, then one untimed and `inferReps` timed inference calls.
+ * Loss check, then warm-up steps and timed steps on the workload's batches in order (starting over
+ * after the last one), then one untimed and `inferReps` timed inference calls.
  */
 export function measure(system: BenchSystem, workload: Workload, options: MeasureOptions): Measurement {
   const { warmupSteps, trainSteps, inferCount, inferReps } = options;
-  if (warmupSteps + trainSteps > workload.numBatches) {
-    throw new RangeError(`measure: ${warmupSteps} warm-up + ${trainSteps} timed steps need more than the workload's ${workload.numBatches} batches`);
-  }
   if (inferCount > workload.inferBatch || inferCount < 1) {
     throw new RangeError(`measure: inferCount must be in [1, ${workload.inferBatch}], but got ${inferCount}`);
   }
   const first = trainBatch(workload, 0);
   const firstLoss = system.loss(first);
 
-  for (let i = 0; i < warmupSteps; i++) system.trainStep(trainBatch(workload, i));
+  const stepLosses: number[] = [];
+  const batch = (step: number): Batch => trainBatch(workload, step % workload.numBatches);
+  for (let i = 0; i < warmupSteps; i++) stepLosses.push(system.trainStep(batch(i)));
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < trainSteps; i++) system.trainStep(trainBatch(workload, warmupSteps + i));
+  for (let i = 0; i < trainSteps; i++) stepLosses.push(system.trainStep(batch(warmupSteps + i)));
   const trainSeconds = (performance.now() - t0) / 1000;
   const trainCpuSeconds = cpuSecondsSince(c0);
   const peakTrain = peakRssMB();
   const lossAfterTraining = system.loss(first);
 
-  const images = workload.inferImages.subarray(0, inferCount * 784);
+  const images = workload.inferImages.subarray(0, inferCount * imageSize(workload));
   system.predict(images, inferCount);
   let checksum = 0;
   const c1 = process.cpuUsage();
@@ -91,6 +92,7 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   return {
     firstLoss,
     lossAfterTraining,
+    stepLosses,
     trainSteps,
     trainImages,
     trainSeconds,

@@ -2,7 +2,7 @@ import { noGrad, tensor } from "@pico/core";
 import type { Tensor } from "@pico/core";
 import { CrossEntropyLoss, Sequential, referenceCnn } from "@pico/nn";
 import { Adam } from "@pico/optim";
-import type { NamedWeight } from "./reference-network.js";
+import type { NamedWeight } from "./named-weight.js";
 import { ADAM_BETAS, ADAM_EPS, IMAGE_SHAPE, LEARNING_RATE } from "./reference-network.js";
 import type { Batch } from "./workload.js";
 
@@ -14,7 +14,7 @@ export function referenceModel(): Sequential {
 export class PicoNetwork {
   readonly model = referenceModel();
   private readonly criterion = new CrossEntropyLoss();
-  private readonly optimizer: Adam;
+  readonly optimizer: Adam;
 
   constructor(weights: readonly NamedWeight[]) {
     const dict: Record<string, Tensor> = {};
@@ -23,7 +23,7 @@ export class PicoNetwork {
     this.optimizer = new Adam(this.model.parameters(), { lr: LEARNING_RATE, betas: [...ADAM_BETAS], eps: ADAM_EPS });
   }
 
-  private lossOf(batch: Batch): Tensor {
+  lossOf(batch: Batch): Tensor {
     const images = tensor(batch.images, { shape: [batch.size, ...IMAGE_SHAPE] });
     const labels = tensor(Float32Array.from(batch.labels), { shape: [batch.size] });
     return this.criterion.forward(this.model.forward(images), labels);
@@ -34,12 +34,15 @@ export class PicoNetwork {
     return noGrad(() => this.lossOf(batch).item());
   }
 
-  /** One Adam step on a batch. */
-  trainStep(batch: Batch): void {
+  /** One Adam step on a batch; returns the batch's loss before the step. */
+  trainStep(batch: Batch): number {
     this.model.train();
     this.optimizer.zeroGrad();
-    this.lossOf(batch).backward();
+    const loss = this.lossOf(batch);
+    const value = loss.item();
+    loss.backward();
     this.optimizer.step();
+    return value;
   }
 
   /** Logits for a batch of NCHW images. */

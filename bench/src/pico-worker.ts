@@ -1,5 +1,6 @@
 import { kernels } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
+import { PicoCifarNetwork } from "./pico-cifar-network.js";
 import { PicoNetwork } from "./pico-network.js";
 import { parseWorkerArgs, runWorker } from "./worker-cli.js";
 
@@ -10,7 +11,7 @@ const threads = Number(args.extra.threads ?? "1");
 const threaded = threads > 1 && (await enableThreads(threads));
 
 await runWorker("pico", args, async (workload) => {
-  const network = new PicoNetwork(workload.weights);
+  const network = workload.network === "cifar" ? new PicoCifarNetwork(workload.weights) : new PicoNetwork(workload.weights);
   return {
     system: {
       loss: (batch) => network.loss(batch),

@@ -1,39 +1,84 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { BreakdownResult } from "./breakdown-worker.js";
 import type { WorkerResult } from "./worker-cli.js";
 import { RESULT_PREFIX } from "./worker-cli.js";
 
-export type SystemName = "pico" | "tfjs-wasm" | "tfjs-cpu";
+export type SystemName = "pico" | "tfjs-wasm" | "tfjs-cpu" | "torch";
+export const SYSTEM_NAMES: readonly SystemName[] = ["pico", "tfjs-wasm", "tfjs-cpu", "torch"];
+
+/** One system at one thread count: what one worker process runs. */
+export interface SystemRun {
+  system: SystemName;
+  threads: number;
+}
+
+/** Systems whose thread count the bench sets; tfjs-wasm's threads never start under Node, tfjs-cpu has none. */
+export function isThreaded(system: SystemName): boolean {
+  return system === "pico" || system === "torch";
+}
+
+/** `pico 2t`, `torch 1t`, `tfjs-wasm`: the row name of a run. */
+export function runLabel(run: SystemRun): string {
+  return isThreaded(run.system) ? `${run.system} ${run.threads}t` : run.system;
+}
 
 export interface WorkerPlan {
   warmupSteps: number;
   trainSteps: number;
   inferCount: number;
   inferReps: number;
-  /** Threads Pico.ts may use (the calling one included); tfjs-wasm's threads never start under Node. */
-  picoThreads: number;
 }
 
-function workerCommand(system: SystemName, plan: WorkerPlan): { script: string; nodeFlags: string[]; extra: string[] } {
-  if (system === "pico") return { script: "pico-worker.js", nodeFlags: [], extra: ["--threads", String(plan.picoThreads)] };
-  return {
-    script: "tfjs-worker.js",
-    // vm modules load tfjs-core's own gradient definitions (see tfjs-gradients.ts).
-    nodeFlags: ["--experimental-vm-modules", "--disable-warning=ExperimentalWarning"],
-    extra: ["--backend", system === "tfjs-wasm" ? "wasm" : "cpu"],
-  };
+/** The interpreter that has torch on this machine (the `python3` first on PATH may not). */
+export const TORCH_PYTHON = "/usr/bin/python3";
+
+export function torchWorkerPath(): string {
+  // From dist/ and from src/ alike, the script lives in src/.
+  return fileURLToPath(new URL("../src/torch-worker.py", import.meta.url));
+}
+
+interface Command {
+  executable: string;
+  args: string[];
+}
+
+function workerCommand(run: SystemRun): Command {
+  const node = (script: string, flags: string[], extra: string[]): Command => ({
+    executable: process.execPath,
+    args: [...flags, fileURLToPath(new URL(`./${script}`, import.meta.url)), ...extra],
+  });
+  switch (run.system) {
+    case "pico":
+      return node("pico-worker.js", [], ["--threads", String(run.threads)]);
+    case "torch":
+      return { executable: TORCH_PYTHON, args: [torchWorkerPath(), "--threads", String(run.threads)] };
+    case "tfjs-wasm":
+    case "tfjs-cpu":
+      // vm modules load tfjs-core's own gradient definitions (see tfjs-gradients.ts).
+      return node("tfjs-worker.js", ["--experimental-vm-modules", "--disable-warning=ExperimentalWarning"], ["--backend", run.system === "tfjs-wasm" ? "wasm" : "cpu"]);
+  }
 }
 
 /**
- * Runs one system in its own Node process (so its peak RSS is its own) and returns its result.
- * The worker's stderr goes straight to ours; its stdout carries the result line.
+ * Runs one system in its own process (so its peak RSS is its own) and returns its result, labelled
+ * with the run (`pico 2t`).
  */
-export function runSystem(system: SystemName, workloadPath: string, plan: WorkerPlan): Promise<WorkerResult> {
-  const { script, nodeFlags, extra } = workerCommand(system, plan);
-  const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
-  const args = [
-    ...nodeFlags,
-    path,
+export async function runSystem(run: SystemRun, workloadPath: string, plan: WorkerPlan): Promise<WorkerResult> {
+  const { executable, args } = workerCommand(run);
+  const label = runLabel(run);
+  const result = await runForResult<WorkerResult>(label, executable, [...args, ...planArgs(workloadPath, plan)]);
+  return { ...result, system: label };
+}
+
+/** Pico's per-operator breakdown (breakdown-worker.ts) in its own process. */
+export function runBreakdown(threads: number, workloadPath: string, plan: WorkerPlan): Promise<BreakdownResult> {
+  const script = fileURLToPath(new URL("./breakdown-worker.js", import.meta.url));
+  return runForResult<BreakdownResult>(`pico ${threads}t breakdown`, process.execPath, [script, "--threads", String(threads), ...planArgs(workloadPath, plan)]);
+}
+
+function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
+  return [
     "--workload",
     workloadPath,
     "--warmup",
@@ -44,23 +89,31 @@ export function runSystem(system: SystemName, workloadPath: string, plan: Worker
     String(plan.inferCount),
     "--infer-reps",
     String(plan.inferReps),
-    ...extra,
   ];
+}
+
+/** PyTorch's autograd-profiler breakdown (torch-worker.py --profile) in its own process. */
+export function runTorchProfileWorker<T>(threads: number, workloadPath: string, plan: WorkerPlan): Promise<T> {
+  return runForResult<T>(`torch ${threads}t profile`, TORCH_PYTHON, [torchWorkerPath(), "--profile", "--threads", String(threads), ...planArgs(workloadPath, plan)]);
+}
+
+/** Runs a worker; its stderr goes straight to ours, its stdout carries the JSON result line. */
+function runForResult<T>(label: string, executable: string, args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(executable, args, { stdio: ["ignore", "pipe", "inherit"] });
     let stdout = "";
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
       stdout += chunk;
     });
-    child.on("error", reject);
+    child.on("error", (error) => reject(new Error(`${label} worker (${executable}) could not start: ${error.message}`)));
     child.on("close", (code, signal) => {
       const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
       if (code !== 0 || line === undefined) {
-        reject(new Error(`${system} worker (${script}) failed: exit code ${code}${signal === null ? "" : `, signal ${signal}`}; stdout:\n${stdout}`));
+        reject(new Error(`${label} worker (${executable} ${args[0] ?? ""}) failed: exit code ${code}${signal === null ? "" : `, signal ${signal}`}; stdout:\n${stdout}`));
         return;
       }
-      resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as WorkerResult);
+      resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as T);
     });
   });
 }

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { NamedWeight } from "./reference-network.js";
-import { ADAM_BETAS, ADAM_EPS, IMAGE_SHAPE, LEARNING_RATE, NUM_CLASSES, weightByName } from "./reference-network.js";
+import type { NamedWeight } from "./named-weight.js";
+import { weightByName } from "./named-weight.js";
+import { ADAM_BETAS, ADAM_EPS, IMAGE_SHAPE, LEARNING_RATE, NUM_CLASSES } from "./reference-network.js";
 import type { Batch } from "./workload.js";
 
 /**
@@ -64,11 +65,9 @@ export class TfjsNetwork {
     return tf.tidy(() => this.lossOf(batch).dataSync()[0]!);
   }
 
-  /** One Adam step on a batch. */
-  trainStep(batch: Batch): void {
-    tf.tidy(() => {
-      this.optimizer.minimize(() => this.lossOf(batch), false, this.variables);
-    });
+  /** One Adam step on a batch; returns the batch's loss before the step. */
+  trainStep(batch: Batch): number {
+    return tf.tidy(() => this.optimizer.minimize(() => this.lossOf(batch), true, this.variables)!.dataSync()[0]!);
   }
 
   /** Logits for a batch of NCHW images, read back into JavaScript. */

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { registerTfjsGradients } from "./tfjs-gradients.js";
+import { TfjsCifarNetwork, CIFAR_GRADIENT_KERNELS } from "./tfjs-cifar-network.js";
+import { NETWORK_GRADIENT_KERNELS, registerTfjsGradients } from "./tfjs-gradients.js";
 import { TfjsNetwork } from "./tfjs-network.js";
 import { tfjsBackendInfo, useTfjsBackend } from "./tfjs-setup.js";
 import { parseWorkerArgs, runWorker } from "./worker-cli.js";
@@ -10,8 +11,9 @@ if (backend !== "wasm" && backend !== "cpu") throw new Error(`tfjs-worker: --bac
 
 await runWorker(`tfjs-${backend}`, args, async (workload) => {
   await useTfjsBackend(backend);
-  await registerTfjsGradients();
-  const network = new TfjsNetwork(workload.weights);
+  const cifar = workload.network === "cifar";
+  await registerTfjsGradients(cifar ? [...new Set([...NETWORK_GRADIENT_KERNELS, ...CIFAR_GRADIENT_KERNELS])] : NETWORK_GRADIENT_KERNELS);
+  const network = cifar ? new TfjsCifarNetwork(workload.weights) : new TfjsNetwork(workload.weights);
   const info = tfjsBackendInfo();
   return {
     system: {

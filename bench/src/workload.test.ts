@@ -2,16 +2,19 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { IMAGE_SIZE } from "./reference-network.js";
 import type { Workload } from "./workload.js";
 import { readWorkload, trainBatch, writeWorkload } from "./workload.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pico-workload-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const IMAGE_SIZE = 3 * 2 * 5;
+
 function sample(): Workload {
   const ramp = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.fround((i % 97) * scale - 1));
   return {
+    network: "cifar",
+    imageShape: [3, 2, 5],
     // A 3-element weight first, so the next block starts 4-byte aligned but not 8-byte aligned in the file.
     weights: [
       { name: "a.weight", shape: [3], data: ramp(3, 0.5) },
@@ -34,13 +37,14 @@ describe("workload file", () => {
     const r = readWorkload(path);
     expect(r.weights.map((x) => [x.name, x.shape])).toEqual(w.weights.map((x) => [x.name, x.shape]));
     r.weights.forEach((x, i) => expect(x.data).toEqual(w.weights[i]!.data));
-    expect([r.batchSize, r.numBatches, r.inferBatch]).toEqual([2, 3, 4]);
+    expect([r.network, r.imageShape, r.batchSize, r.numBatches, r.inferBatch]).toEqual(["cifar", [3, 2, 5], 2, 3, 4]);
     expect(r.trainImages).toEqual(w.trainImages);
     expect(r.trainLabels).toEqual(w.trainLabels);
     expect(r.inferImages).toEqual(w.inferImages);
     for (const a of [r.trainImages, r.trainLabels, r.inferImages, ...r.weights.map((x) => x.data)]) expect(a.byteOffset % 4).toBe(0);
     expect(r.trainImages.buffer).toBe(r.inferImages.buffer);
     expect(trainBatch(r, 2).labels).toEqual(w.trainLabels.subarray(4, 6));
+    expect(trainBatch(r, 1).images).toEqual(w.trainImages.subarray(2 * IMAGE_SIZE, 4 * IMAGE_SIZE));
   });
 
   it("rejects a file that is not a workload, and one cut short", () => {

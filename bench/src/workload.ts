@@ -1,18 +1,28 @@
 import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
-import type { NamedWeight } from "./reference-network.js";
-import { IMAGE_SIZE } from "./reference-network.js";
+import type { NamedWeight } from "./named-weight.js";
 
-/** Everything a benchmark worker needs: the initial weights and the exact batches to use. */
+/** The networks the benchmark trains: DESIGN.md's LeNet-shaped one and the CIFAR-shaped one of issue 11. */
+export type NetworkName = "reference" | "cifar";
+export const NETWORK_NAMES: readonly NetworkName[] = ["reference", "cifar"];
+
+/** Everything a benchmark worker needs: which network, its initial weights and the exact batches to use. */
 export interface Workload {
+  network: NetworkName;
+  /** One image's shape [C, H, W]. */
+  imageShape: number[];
   weights: NamedWeight[];
   batchSize: number;
   numBatches: number;
-  /** Normalised images [numBatches * batchSize, 1, 28, 28]. */
+  /** Normalised images [numBatches * batchSize, ...imageShape]. */
   trainImages: Float32Array;
   trainLabels: Int32Array;
   inferBatch: number;
-  /** Normalised images [inferBatch, 1, 28, 28]. */
+  /** Normalised images [inferBatch, ...imageShape]. */
   inferImages: Float32Array;
+}
+
+export function imageSize(workload: Pick<Workload, "imageShape">): number {
+  return workload.imageShape.reduce((a, b) => a * b, 1);
 }
 
 export interface Batch {
@@ -26,16 +36,19 @@ export function trainBatch(workload: Workload, index: number): Batch {
     throw new RangeError(`trainBatch: index must be in [0, ${workload.numBatches}), but got ${index}`);
   }
   const n = workload.batchSize;
+  const size = imageSize(workload);
   return {
     size: n,
-    images: workload.trainImages.subarray(index * n * IMAGE_SIZE, (index + 1) * n * IMAGE_SIZE),
+    images: workload.trainImages.subarray(index * n * size, (index + 1) * n * size),
     labels: workload.trainLabels.subarray(index * n, (index + 1) * n),
   };
 }
 
-const MAGIC = "PICOBENCH1";
+const MAGIC = "PICOBENCH2";
 
 interface Header {
+  network: NetworkName;
+  imageShape: number[];
   weights: { name: string; shape: number[]; offset: number; length: number }[];
   batchSize: number;
   numBatches: number;
@@ -46,7 +59,10 @@ interface Header {
   totalBytes: number;
 }
 
-/** A binary file (magic, JSON header, 4-byte aligned float32/int32 blocks) so workers read bit-exact copies. */
+/**
+ * A binary file (magic, JSON header, 4-byte aligned float32/int32 blocks) so workers read bit-exact
+ * copies; torch-worker.py reads the same layout.
+ */
 export function writeWorkload(path: string, workload: Workload): void {
   let offset = 0;
   const place = (bytes: number): number => {
@@ -55,6 +71,8 @@ export function writeWorkload(path: string, workload: Workload): void {
     return at;
   };
   const header: Header = {
+    network: workload.network,
+    imageShape: workload.imageShape,
     weights: workload.weights.map((w) => ({ name: w.name, shape: w.shape, offset: place(w.data.byteLength), length: w.data.length })),
     batchSize: workload.batchSize,
     numBatches: workload.numBatches,
@@ -126,13 +144,16 @@ function parseWorkload(path: string, fd: number, fileBytes: number): Workload {
   readExactly(fd, data, dataStart, path);
   const floats = (at: number, length: number): Float32Array => new Float32Array(data.buffer, at, length);
   const trainCount = header.numBatches * header.batchSize;
+  const size = imageSize(header);
   return {
+    network: header.network,
+    imageShape: header.imageShape,
     weights: header.weights.map((w) => ({ name: w.name, shape: w.shape, data: floats(w.offset, w.length) })),
     batchSize: header.batchSize,
     numBatches: header.numBatches,
-    trainImages: floats(header.trainImages, trainCount * IMAGE_SIZE),
+    trainImages: floats(header.trainImages, trainCount * size),
     trainLabels: new Int32Array(data.buffer, header.trainLabels, trainCount),
     inferBatch: header.inferBatch,
-    inferImages: floats(header.inferImages, header.inferBatch * IMAGE_SIZE),
+    inferImages: floats(header.inferImages, header.inferBatch * size),
   };
 }

@@ -1,0 +1,150 @@
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { SystemName } from "./spawn-worker.js";
+import { SYSTEM_NAMES } from "./spawn-worker.js";
+import type { NetworkName } from "./workload.js";
+import { NETWORK_NAMES } from "./workload.js";
+
+export const HELP = `pnpm bench [-- options]
+
+Trains two networks with Pico.ts, TensorFlow.js (wasm backend; cpu backend for a few batches of the
+reference network) and PyTorch (when /usr/bin/python3 can import torch) from the same weights on the
+same batches, each system in its own process, alternating over rounds, and prints medians: img/s and
+GFLOP/s for training and inference, peak RSS, and ratios of Pico against tfjs-wasm and PyTorch.
+
+  reference  DESIGN.md's LeNet-shaped network on real MNIST, batch 64, Adam 1e-3, inference at batch 1000
+  cifar      issue 11's CIFAR-shaped network (3x3 convolutions, BatchNorm, a residual block) on seeded
+             synthetic 3x32x32 images, batch 64, SGD momentum 0.9, inference in eval mode at batch 256
+
+Options:
+  --network NAME     reference, cifar or all (default all)
+  --systems LIST     comma-separated, of pico, tfjs-wasm, tfjs-cpu, torch (default all of them; tfjs-cpu
+                     runs the reference network only; torch is left out, with one line, where it is missing)
+  --threads LIST     thread counts for pico and torch, e.g. 1,2 (default 1,2; tfjs-wasm's threads never
+                     start under Node, so it always runs on one)
+  --rounds N         rounds over all runs, order reversed every other round (default 3)
+  --warmup N         untimed training steps before timing (default: reference 30, cifar 3)
+  --steps N          timed training steps per run (default: reference 30, cifar 8)
+  --check-steps N    the first N step losses must agree across systems; round 1 warms up at least this
+                     many steps (default 20)
+  --infer-reps N     timed inference calls per run (default: reference 10, cifar 5)
+  --cpu-steps N      timed training steps on the tfjs cpu backend (default 2)
+  --cpu-infer N      images per inference call on the tfjs cpu backend (default 1000)
+  --breakdown        instead of the comparison: time every operator of Pico's training step and
+                     inference call (forward and backward, per call site and per operator) at each
+                     --threads count, and PyTorch's operators (autograd profiler) when torch is in --systems
+  --no-matmul        skip the matmul GFLOP/s comparison (run with the reference network and tfjs-wasm)
+  --seed N           seed of the initial weights and of the data (default 0)
+  --out FILE         results file; without it only the full comparison (no --network, --systems,
+                     --threads or --breakdown) writes bench/results.json
+  --help             this text
+
+Examples:
+  pnpm bench                                                   the full comparison (about 8 minutes)
+  pnpm bench -- --network cifar --systems pico --rounds 3      Pico alone, 1 and 2 threads
+  pnpm bench -- --network cifar --breakdown --threads 1        where Pico's CIFAR step goes`;
+
+export interface NetworkSettings {
+  warmup: number;
+  steps: number;
+  inferReps: number;
+}
+
+export interface BenchOptions {
+  networks: NetworkName[];
+  systems: SystemName[];
+  threads: number[];
+  rounds: number;
+  /** Per network: explicit options override these defaults. */
+  settings: Record<NetworkName, NetworkSettings>;
+  checkSteps: number;
+  cpuSteps: number;
+  cpuInfer: number;
+  breakdown: boolean;
+  matmul: boolean;
+  seed: number;
+  /** Where to write the results, or null for nowhere. */
+  out: string | null;
+}
+
+const DEFAULTS: Record<NetworkName, NetworkSettings> = {
+  reference: { warmup: 30, steps: 30, inferReps: 10 },
+  cifar: { warmup: 3, steps: 8, inferReps: 5 },
+};
+
+export class OptionError extends Error {}
+
+function int(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new OptionError(`bench: --${name} must be an integer >= ${min}, but got "${value}"`);
+  return n;
+}
+
+function list<T extends string>(name: string, value: string, allowed: readonly T[]): T[] {
+  const items = value.split(",").map((s) => s.trim());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) throw new OptionError(`bench: --${name} takes a comma-separated list of ${allowed.join(", ")}, but got "${item}"`);
+  }
+  return [...new Set(items as T[])];
+}
+
+/** Parses the command line (`pnpm bench -- --rounds 5` passes the "--" through); null after --help. */
+export function parseOptions(argv: readonly string[]): BenchOptions | null {
+  const args = argv[0] === "--" ? argv.slice(1) : [...argv];
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        network: { type: "string" },
+        systems: { type: "string" },
+        threads: { type: "string" },
+        rounds: { type: "string", default: "3" },
+        warmup: { type: "string" },
+        steps: { type: "string" },
+        "check-steps": { type: "string", default: "20" },
+        "infer-reps": { type: "string" },
+        "cpu-steps": { type: "string", default: "2" },
+        "cpu-infer": { type: "string", default: "1000" },
+        breakdown: { type: "boolean", default: false },
+        "no-matmul": { type: "boolean", default: false },
+        seed: { type: "string", default: "0" },
+        out: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new OptionError(`bench: ${error instanceof Error ? error.message : String(error)} (see --help)`);
+  }
+  if (values.help) return null;
+  const network = values.network ?? "all";
+  if (network !== "all" && !(NETWORK_NAMES as readonly string[]).includes(network)) {
+    throw new OptionError(`bench: --network must be reference, cifar or all, but got "${network}"`);
+  }
+  const threads = values.threads === undefined ? [1, 2] : values.threads.split(",").map((t) => int("threads", t.trim(), 1));
+  const settings = {} as Record<NetworkName, NetworkSettings>;
+  for (const name of NETWORK_NAMES) {
+    settings[name] = {
+      warmup: values.warmup === undefined ? DEFAULTS[name].warmup : int("warmup", values.warmup, 0),
+      steps: values.steps === undefined ? DEFAULTS[name].steps : int("steps", values.steps, 1),
+      inferReps: values["infer-reps"] === undefined ? DEFAULTS[name].inferReps : int("infer-reps", values["infer-reps"], 1),
+    };
+  }
+  const partial = values.network !== undefined || values.systems !== undefined || values.threads !== undefined || values.breakdown;
+  return {
+    networks: network === "all" ? [...NETWORK_NAMES] : [network as NetworkName],
+    systems: values.systems === undefined ? [...SYSTEM_NAMES] : list("systems", values.systems, SYSTEM_NAMES),
+    threads: [...new Set(threads)].sort((a, b) => a - b),
+    rounds: int("rounds", values.rounds, 1),
+    settings,
+    checkSteps: int("check-steps", values["check-steps"], 0),
+    cpuSteps: int("cpu-steps", values["cpu-steps"], 0),
+    cpuInfer: int("cpu-infer", values["cpu-infer"], 1),
+    breakdown: values.breakdown,
+    matmul: !values["no-matmul"],
+    seed: int("seed", values.seed, 0),
+    out: values.out ?? (partial ? null : fileURLToPath(new URL("../results.json", import.meta.url))),
+  };
+}
