@@ -25,7 +25,7 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opti
   if (input.ndim !== target.ndim || input.shape.some((d, i) => d !== target.shape[i])) {
     throw new ShapeError(`${op}: target must have the input's shape ${formatShape(input.shape)}, but got ${formatShape(target.shape)}`);
   }
-  const negativeLogSigmoid = softplus(input.neg());
+  const negativeLogSigmoid = softplus(input.neg(), { threshold: Infinity });
   let loss: Tensor;
   const posWeight = options.posWeight ?? null;
   if (posWeight === null) {
