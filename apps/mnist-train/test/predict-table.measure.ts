@@ -21,7 +21,7 @@ it("prints the predict table", async () => {
   const { indices, forms } = await writeMnistPictures(join(dir, "mnist"), 5000, 100);
   const evaluated = evalPredictions(checkpoint, indices);
   const labels = forms["png-28"].map((p) => p.digit);
-  const lines = [`cli ${cli}`, `checkpoint ${checkpoint}`, `pictures in ${dir}`, "", "| set | right (label) | same as eval |", "|---|---|---|"];
+  const lines = [`cli ${cli}`, `checkpoint ${checkpoint}`, `pictures in ${dir}`, "", "| set | right (label) | same as eval (MNIST) / misread (others) |", "|---|---|---|"];
   lines.push(`| eval on the IDX tensors | ${labels.filter((d, i) => d === evaluated[i]).length}/100 | 100/100 |`);
   for (const form of MNIST_FORMS) {
     const run = await predictPictures(checkpoint, forms[form], cli);
