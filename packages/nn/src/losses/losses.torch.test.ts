@@ -1,5 +1,5 @@
 import type { Tensor } from "@pico/core";
-import { compareWithTorch, describeTorch, type CompareOptions, type Shape } from "@pico/torch-oracle";
+import { compareWithTorch, describeTorch, type CompareOptions, type InputSpec, type Shape } from "@pico/torch-oracle";
 import { it } from "vitest";
 import { binaryCrossEntropyWithLogits } from "../functional/binary-cross-entropy-with-logits.js";
 import { crossEntropy } from "../functional/cross-entropy.js";
@@ -128,7 +128,7 @@ describeTorch("binaryCrossEntropyWithLogits vs torch (input and target gradients
     for (const reduction of REDUCTIONS) {
       const shapes: Shape[] = [c.x, c.x];
       const names = ["a", "t"];
-      const inputs: CompareOptions["inputs"] = [{}, { low: 0, high: 1 }];
+      const inputs: InputSpec[] = [{}, { low: 0, high: 1 }];
       const args = [`reduction='${reduction}'`];
       if (c.weight !== undefined) {
         shapes.push(c.weight);
