@@ -13,7 +13,7 @@ const model = join(work, "run", "model.safetensors");
 describe("predict reads real pictures of digits as the model saw them in training (node dist/cli.js)", () => {
   let indices: number[] = [];
   let forms = {} as Record<MnistForm, Picture[]>;
-  let evaluated = new Int32Array(0);
+  let evaluated: Int32Array = new Int32Array(0);
   let mnistRun: PredictRun;
   let sets: Record<string, Picture[]> = {};
   let setsRun: PredictRun;
