@@ -81,12 +81,19 @@ export class BlockProject {
           return;
         }
         const byBlock = new Map<string, string[]>();
+        let last: string[] | null = null;
         for (const line of stdout.split("\n")) {
           const diagnostic = /(?:^|\/)check\/([^/(]+)\.ts\((\d+),(\d+)\): (.*)$/.exec(line);
-          if (diagnostic === null) continue;
+          if (diagnostic === null) {
+            // An indented line continues the message above it (TypeScript's elaboration of a type mismatch).
+            if (last !== null && /^\s/.test(line)) last[last.length - 1] += ` ${line.trim()}`;
+            else if (!/^\s/.test(line)) last = null;
+            continue;
+          }
           const list = byBlock.get(diagnostic[1]!) ?? [];
           list.push(`line ${diagnostic[2]} column ${diagnostic[3]}: ${diagnostic[4]}`);
           byBlock.set(diagnostic[1]!, list);
+          last = list;
         }
         resolve(byBlock);
       });

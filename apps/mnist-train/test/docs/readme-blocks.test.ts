@@ -55,7 +55,7 @@ const files = new Map<string, string>();
 for (const { blocks } of blocksByFile) {
   for (const block of blocks) {
     // The block's own first line stays line 1, so that line numbers in errors are the block's.
-    const prelude = `const console = (globalThis as any)[Symbol.for(${JSON.stringify(CONSOLE_KEY.description)})];`;
+    const prelude = `const console = globalThis[Symbol.for(${JSON.stringify(CONSOLE_KEY.description)})];`;
     files.set(block.id, project.add(block.id, block.code, `${prelude} ${block.outputs.instrumented}`));
   }
 }
