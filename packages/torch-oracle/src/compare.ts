@@ -47,13 +47,6 @@ export interface CompareOptions extends Omit<InputSpec, "values" | "int" | "torc
   label?: string;
 }
 
-export interface CompareReport {
-  /** One per dtype run. */
-  cases: number;
-  /** Largest relative deviation seen per dtype, and where. */
-  worst: Partial<Record<DType, Deviation>>;
-}
-
 export class CompareError extends Error {
   constructor(message: string) {
     super(message);
@@ -73,13 +66,15 @@ type PicoResult = Tensor | readonly Tensor[];
  * or statements assigning `out`; a tuple or list answers a Pico array of outputs.
  *
  *   await compareWithTorch([[3, 4], [4]], (a, b) => a.maximum(b), "torch.maximum(a, b)");
+ *
+ * Resolves with nothing (so it can be a test body, `it.each` included); oracleStats() has the deviations.
  */
 export async function compareWithTorch(
   shapes: readonly Shape[],
   pico: (...inputs: Tensor[]) => PicoResult,
   torch: string,
   options: CompareOptions = {},
-): Promise<CompareReport> {
+): Promise<void> {
   const dtypes = options.dtypes ?? ["float64", "float32"];
   const names = options.names ?? shapes.map((_, i) => LETTERS[i]!);
   const label = options.label ?? torch;
@@ -122,7 +117,6 @@ export async function compareWithTorch(
     return { dtype, leaves, outs, isList: Array.isArray(result), request };
   });
 
-  const report: CompareReport = { cases: 0, worst: {} };
   for (const run of runs) {
     const { dtype } = run;
     const r = await run.request.catch((e: unknown) => {
@@ -156,10 +150,7 @@ export async function compareWithTorch(
       });
     }
     recordCase(dtype, label, arrays, elements, worst);
-    report.cases += 1;
-    report.worst[dtype] = worst;
   }
-  return report;
 }
 
 function specFor(options: CompareOptions, i: number): InputSpec {

@@ -3,7 +3,7 @@ export type { RunRequest } from "./oracle.js";
 export { TorchTensor, TorchInput, torchInput } from "./wire.js";
 export type { OracleResult, OracleValue, TorchDType, TorchInputOptions } from "./wire.js";
 export { compareWithTorch, CompareError } from "./compare.js";
-export type { CompareOptions, CompareReport, InputSpec, Shape } from "./compare.js";
+export type { CompareOptions, InputSpec, Shape } from "./compare.js";
 export { torchAvailable, probeTorch, pythonPath, INSTALL_HINT } from "./availability.js";
 export { describeTorch } from "./describe-torch.js";
 export { oracleStats } from "./stats.js";

@@ -1,6 +1,6 @@
 import { Tensor, tensor } from "@pico/core";
 import { expect, it } from "vitest";
-import { compareWithTorch, CompareError, describeTorch, oracle, OracleError, TorchTensor, torchInput } from "./index.js";
+import { compareWithTorch, CompareError, describeTorch, oracle, OracleError, oracleStats, TorchTensor, torchInput } from "./index.js";
 
 describeTorch("torch oracle", () => {
   it("returns outputs and the gradient of every input that requires grad", async () => {
@@ -51,10 +51,14 @@ describeTorch("torch oracle", () => {
   });
 
   it("compareWithTorch checks forward and gradients in both dtypes", async () => {
-    const report = await compareWithTorch([[3, 4], [4]], (a, b) => a.mul(b).tanh(), "torch.tanh(a * b)");
-    expect(report.cases).toBe(2);
-    expect(report.worst.float64!.deviation).toBeLessThan(1e-12);
-    expect(report.worst.float32!.deviation).toBeLessThan(1e-5);
+    const before = oracleStats();
+    await compareWithTorch([[3, 4], [4]], (a, b) => a.mul(b).tanh(), "torch.tanh(a * b)");
+    const after = oracleStats();
+    expect(after.cases - before.cases).toBe(2);
+    expect(after.arrays - before.arrays).toBe(6);
+    expect(after.elements - before.elements).toBe(2 * (12 + 12 + 4));
+    expect(after.worst.float64.deviation).toBeLessThan(1e-12);
+    expect(after.worst.float32.deviation).toBeLessThan(1e-5);
   });
 
   it("compareWithTorch handles several outputs, strided inputs and integer inputs", async () => {
