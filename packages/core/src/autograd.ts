@@ -1,5 +1,5 @@
 import ops from "ndarray-ops";
-import type { NDArray } from "./dtype.js";
+import { dtypeOf, type NDArray } from "./dtype.js";
 import { GraphError, formatShape } from "./errors.js";
 import { trackBirths } from "./buffer-pool.js";
 import { describe, isNdArray, isTensor } from "./function.js";
@@ -92,14 +92,17 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
           `whose shape is ${formatShape(input.shape)}; gradients must have their input's shape`,
       );
     }
+    // A gradient has its input's dtype, as torch's engine casts it (a float32 input of a float64 product gets a float32 gradient).
+    const gt = dtypeOf(gi) === input.dtype ? gi : copy(gi, input.dtype);
     const previous = grads.get(input);
-    const sum = previous === undefined ? gi : binary("add", previous, gi);
+    const sum = previous === undefined ? gt : binary("add", previous, gt);
     grads.set(input, sum);
     if (buffers === null) continue;
     buffers.hold(sum);
+    if (gt !== gi) buffers.discard(gi);
     if (previous !== undefined) {
       buffers.drop(previous);
-      buffers.discard(gi);
+      buffers.discard(gt);
     }
   }
 }

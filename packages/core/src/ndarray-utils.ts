@@ -1,7 +1,7 @@
 import ndarray from "ndarray";
 import ops from "ndarray-ops";
 import { allocate, allocateUninitialized, dtypeOf, type DType, type NDArray } from "./dtype.js";
-import { contiguousStrides, sizeOf } from "./shape.js";
+import { contiguousStrides, sizeOf, viewStrides } from "./shape.js";
 
 export function create(dtype: DType, shape: readonly number[]): NDArray {
   return ndarray(allocate(dtype, sizeOf(shape)), [...shape]);
@@ -53,6 +53,8 @@ export function packed(a: NDArray): NDArray {
 /** A view with a new shape over the same elements; copies only when the strides do not allow a view. */
 export function reshapeView(a: NDArray, shape: readonly number[]): NDArray {
   if (isContiguous(a)) return ndarray(a.data, [...shape], contiguousStrides(shape), a.offset);
+  const strides = viewStrides(a.shape, a.stride, shape);
+  if (strides !== null) return ndarray(a.data, [...shape], strides, a.offset);
   const c = copy(a);
   return ndarray(c.data, [...shape]);
 }

@@ -81,3 +81,35 @@ export function checkShapeArgument(op: string, shape: readonly number[]): void {
     }
   }
 }
+
+/**
+ * Strides that show the elements of a view of `shape`/`stride` in row-major order at `target`, without
+ * copying, or null when no strides can (PyTorch's computeStride: each run of axes merged in memory must
+ * split into whole target axes).
+ */
+export function viewStrides(shape: readonly number[], stride: readonly number[], target: readonly number[]): number[] | null {
+  if (shape.length === 0) return target.map(() => 1);
+  if (sizeOf(shape) === 0) return contiguousStrides(target);
+  const out = new Array<number>(target.length).fill(0);
+  let viewD = target.length - 1;
+  let chunkBase = stride[stride.length - 1]!;
+  let tensorNumel = 1;
+  let viewNumel = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    tensorNumel *= shape[d]!;
+    if (d === 0 || (shape[d - 1] !== 1 && stride[d - 1] !== tensorNumel * chunkBase)) {
+      while (viewD >= 0 && (viewNumel < tensorNumel || target[viewD] === 1)) {
+        out[viewD] = viewNumel * chunkBase;
+        viewNumel *= target[viewD]!;
+        viewD--;
+      }
+      if (viewNumel !== tensorNumel) return null;
+      if (d > 0) {
+        chunkBase = stride[d - 1]!;
+        tensorNumel = 1;
+        viewNumel = 1;
+      }
+    }
+  }
+  return viewD === -1 ? out : null;
+}

@@ -11,11 +11,11 @@ import { Cast } from "./ops/cast.js";
 import { Addmm } from "./ops/addmm.js";
 import { MatMul } from "./ops/matmul.js";
 import { Cat, Expand, Pad, Permute, Reshape, Slice } from "./ops/movement.js";
-import { Max, Min, Sum } from "./ops/reduce.js";
+import { Max, Min, Sum, type TieRule } from "./ops/reduce.js";
 import { LogSoftmax, Softmax } from "./ops/softmax.js";
-import { Abs, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unary.js";
+import { Abs, Clamp, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unary.js";
 import { Generator, defaultGenerator } from "./random.js";
-import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf } from "./shape.js";
+import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf, viewStrides } from "./shape.js";
 import type { CallRecord } from "./tracer.js";
 import { noGrad } from "./tracer.js";
 
@@ -125,20 +125,22 @@ export class Tensor {
   pow(exponent: Operand): Tensor {
     return Pow.apply(this, this.operand(exponent));
   }
-  /** Elementwise max(this, other). */
+  /** Elementwise max(this, other); equal elements share the gradient half and half, as in PyTorch. */
   maximum(other: Operand): Tensor {
     return Maximum.apply(this, this.operand(other));
   }
-  /** Elementwise min(this, other); where they are equal the gradient goes to this. */
+  /** Elementwise min(this, other); equal elements share the gradient half and half, as in PyTorch. */
   minimum(other: Operand): Tensor {
     return Minimum.apply(this, this.operand(other));
   }
-  /** Limits every element to [min, max] (either bound may be omitted); gradient 1 inside, bounds included. */
+  /** Limits every element to [min, max] (either bound may be omitted); NaN stays NaN; gradient 1 inside, bounds included. */
   clamp(min?: number, max?: number): Tensor {
     if (min === undefined && max === undefined) throw new ArgumentError("clamp: give at least one of min and max");
+    for (const [name, v] of [["min", min], ["max", max]] as const) {
+      if (v !== undefined && (typeof v !== "number" || Number.isNaN(v))) throw new ArgumentError(`clamp: ${name} must be a number, but got ${describeValue(v)}`);
+    }
     if (min !== undefined && max !== undefined && min > max) throw new ArgumentError(`clamp: min (${min}) must not exceed max (${max})`);
-    const low = min === undefined ? this : this.maximum(min);
-    return max === undefined ? low : low.minimum(max);
+    return Clamp.apply(this, min ?? -Infinity, max ?? Infinity);
   }
   neg(): Tensor {
     return Neg.apply(this);
@@ -179,17 +181,21 @@ export class Tensor {
     const count = axes.reduce((n, a) => n * (this.shape[a] ?? 1), 1);
     return this.sum(axes, keepDims).div(count);
   }
-  /** Max over every axis, one axis or several; the gradient flows to the first maximum. */
+  /**
+   * Max over every axis, one axis or several (NaN wins). The gradient at ties follows PyTorch:
+   * over one axis (`x.max(dim)`) it goes to the first maximum; over a list of axes (`x.amax(dims)`)
+   * and over everything (`x.max()`) equal maxima share it evenly.
+   */
   max(axis?: number | readonly number[], keepDims = false): Tensor {
     const axes = normalizeAxes("max", axis, this.ndim);
     if (axes.some((a) => this.shape[a] === 0)) throw new ShapeError(`max: cannot reduce an empty axis of shape ${formatShape(this.shape)}`);
-    return Max.apply(this, axes, keepDims);
+    return Max.apply(this, axes, keepDims, tieRule(axis));
   }
-  /** Min over every axis, one axis or several; the gradient flows to the first minimum. */
+  /** Min over every axis, one axis or several; NaN wins, and ties share the gradient as in max. */
   min(axis?: number | readonly number[], keepDims = false): Tensor {
     const axes = normalizeAxes("min", axis, this.ndim);
     if (axes.some((a) => this.shape[a] === 0)) throw new ShapeError(`min: cannot reduce an empty axis of shape ${formatShape(this.shape)}`);
-    return Min.apply(this, axes, keepDims);
+    return Min.apply(this, axes, keepDims, tieRule(axis));
   }
   /** log(sum(exp(x))) over one axis (the last by default) or several, computed stably. */
   logSumExp(axis: number | readonly number[] = -1, keepDims = false): Tensor {
@@ -244,8 +250,19 @@ export class Tensor {
     const target = inferShape(this.shape, flatShape(shape));
     return Reshape.apply(this, target);
   }
+  /**
+   * Same elements, new shape, sharing this tensor's memory (like torch's view); throws when the strides
+   * cannot show the new shape without a copy (after a permute, say): then use reshape.
+   */
   view(...shape: number[] | [readonly number[]]): Tensor {
-    return this.reshape(...shape);
+    const target = inferShape(this.shape, flatShape(shape), "view");
+    if (viewStrides(this.shape, this.data.stride, target) === null) {
+      throw new ShapeError(
+        `view: shape ${formatShape(target)} is not compatible with the input's shape ${formatShape(this.shape)} and strides ${formatShape(this.data.stride)} ` +
+          `(an axis of the view would span memory that is not evenly strided); use reshape, which copies when it must`,
+      );
+    }
+    return Reshape.apply(this, target);
   }
   /** Collapses axes startDim..endDim into one. */
   flatten(startDim = 0, endDim = -1): Tensor {
@@ -520,6 +537,10 @@ function describeValue(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : describe(value);
 }
 
+function tieRule(axis: number | readonly number[] | undefined): TieRule {
+  return axis === undefined ? "all" : typeof axis === "number" ? "index" : "spread";
+}
+
 function leaf(data: NDArray, options: TensorOptions): Tensor {
   return new Tensor(data, { requiresGrad: options.requiresGrad ?? false, retain: true });
 }
@@ -528,10 +549,10 @@ function flatShape(args: number[] | [readonly number[]]): number[] {
   return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as readonly number[])] : (args as number[]);
 }
 
-function inferShape(from: readonly number[], to: number[]): number[] {
+function inferShape(from: readonly number[], to: number[], op = "reshape"): number[] {
   const size = sizeOf(from);
   const bad = (): never => {
-    throw new ShapeError(`reshape: cannot reshape a tensor of shape ${formatShape(from)} (${size} elements) into ${formatShape(to)}`);
+    throw new ShapeError(`${op}: cannot reshape a tensor of shape ${formatShape(from)} (${size} elements) into ${formatShape(to)}`);
   };
   const unknown = to.filter((d) => d === -1).length;
   if (unknown > 1 || to.some((d) => !Number.isInteger(d) || d < -1)) bad();

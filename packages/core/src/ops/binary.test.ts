@@ -71,12 +71,17 @@ describe("binary operators: forward against a per-element reference", () => {
 });
 
 describe("binary operators: gradients at special points", () => {
-  it("maximum sends the gradient of a tie to the first operand", () => {
+  it("maximum and minimum split the gradient of a tie evenly, as torch 1.13", () => {
     const a = tensor([1, 2, 3], { requiresGrad: true });
     const b = tensor([3, 2, 1], { requiresGrad: true });
     a.maximum(b).sum().backward();
-    expect(a.grad!.toArray()).toEqual([0, 1, 1]);
-    expect(b.grad!.toArray()).toEqual([1, 0, 0]);
+    expect(a.grad!.toArray()).toEqual([0, 0.5, 1]);
+    expect(b.grad!.toArray()).toEqual([1, 0.5, 0]);
+    a.zeroGrad();
+    b.zeroGrad();
+    a.minimum(b).sum().backward();
+    expect(a.grad!.toArray()).toEqual([1, 0.5, 0]);
+    expect(b.grad!.toArray()).toEqual([0, 0.5, 1]);
   });
 
   it("pow: x^2 at x = 0 has gradient 0, and x^0 has gradient 0 everywhere", () => {

@@ -1,7 +1,8 @@
 import type { Context } from "../context.js";
 import type { NDArray } from "../dtype.js";
 import { Function } from "../function.js";
-import { affine, binary, unary } from "../kernels/elementwise.js";
+import { binary, unary } from "../kernels/elementwise.js";
+import { selectWeights } from "../kernels/extremum-grad.js";
 import { sumToShape } from "../kernels/reduce.js";
 
 // Binary operators broadcast like NumPy; each gradient is summed back to its input's shape.
@@ -80,7 +81,10 @@ export class Pow extends Function {
   }
 }
 
-/** Elementwise maximum; where a == b the gradient goes to a, as max-pooling's ties go to the first. */
+/**
+ * Elementwise maximum. As in PyTorch, equal inputs share the gradient (half each), and where
+ * either is NaN (the result is NaN) both get all of it.
+ */
 export class Maximum extends Function {
   static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
     ctx.saveForBackward(a, b);
@@ -88,17 +92,14 @@ export class Maximum extends Function {
   }
   static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
     const [a, b] = ctx.savedTensors as [NDArray, NDArray];
-    const aWins = binary("lt", b, a, "maximum");
-    const tie = binary("eq", a, b, "maximum");
-    const toA = binary("add", aWins, tie);
     return [
-      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, toA), a.shape) : null,
-      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, affine(toA, -1, 1)), b.shape) : null,
+      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, selectWeights("maximumWeight", a, b, "maximum")), a.shape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, selectWeights("maximumWeight", b, a, "maximum")), b.shape) : null,
     ];
   }
 }
 
-/** Elementwise minimum; where a == b the gradient goes to a. */
+/** Elementwise minimum; ties and NaN share the gradient as in Maximum. */
 export class Minimum extends Function {
   static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
     ctx.saveForBackward(a, b);
@@ -106,10 +107,9 @@ export class Minimum extends Function {
   }
   static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
     const [a, b] = ctx.savedTensors as [NDArray, NDArray];
-    const toA = binary("add", binary("lt", a, b, "minimum"), binary("eq", a, b, "minimum"));
     return [
-      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, toA), a.shape) : null,
-      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, affine(toA, -1, 1)), b.shape) : null,
+      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, selectWeights("minimumWeight", a, b, "minimum")), a.shape) : null,
+      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, selectWeights("minimumWeight", b, a, "minimum")), b.shape) : null,
     ];
   }
 }

@@ -66,8 +66,12 @@ describe("minimum, min, clamp", () => {
     y.sum().backward();
     expect(x.grad!.toArray()).toEqual([0, 1, 1, 0]);
     expect(tensor([[3, 1, 1]]).min(1).toArray()).toEqual([1]);
+    // As torch: over everything (x.min()) equal minima share the gradient; over one axis (x.min(dim)) the first takes it.
     const t = tensor([3, 1, 1], { requiresGrad: true });
     t.min().backward();
+    expect(t.grad!.toArray()).toEqual([0, 0.5, 0.5]);
+    t.zeroGrad();
+    t.min(0).backward();
     expect(t.grad!.toArray()).toEqual([0, 1, 0]);
     expect(tensor([1, 5]).minimum(2).toArray()).toEqual([1, 2]);
   });

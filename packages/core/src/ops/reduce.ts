@@ -2,7 +2,8 @@ import ndarray from "ndarray";
 import type { Context } from "../context.js";
 import { dtypeOf, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
-import { unary } from "../kernels/elementwise.js";
+import { binary, unary } from "../kernels/elementwise.js";
+import { selectWeights } from "../kernels/extremum-grad.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
 import { droppedShape, keptShape, maxAxes, sumAxes } from "../kernels/reduce.js";
 import { create, packed, reshapeView } from "../ndarray-utils.js";
@@ -22,33 +23,55 @@ export class Sum extends Function {
   }
 }
 
-type Extremum = Reduction & { indices: Int32Array };
+/**
+ * How a max/min reduction's gradient treats ties, following PyTorch 1.13:
+ * - "index": one axis, like `x.max(dim)`: all of it to the first extremum of each lane;
+ * - "spread": several axes, like `x.amax(dims)`: shared evenly among the lane's equal extrema
+ *   (a lane whose result is NaN gets NaN);
+ * - "all": every element, like `x.max()`: shared evenly among the extrema, or among the NaNs when the result is NaN.
+ */
+export type TieRule = "index" | "spread" | "all";
 
-/** Max over the given axes; the gradient goes to the first maximum only. */
+type Extremum = Reduction & { indices: Int32Array; rule: TieRule };
+
+/** Max over the given axes; the gradient at ties follows `rule`. */
 export class Max extends Function {
-  static override forward(ctx: Extremum, a: NDArray, axes: number[], keepDims: boolean): NDArray {
+  static override forward(ctx: Extremum, a: NDArray, axes: number[], keepDims: boolean, rule: TieRule): NDArray {
     const { values, indices } = maxAxes(a, axes);
-    ctx.inShape = a.shape;
-    ctx.indices = indices;
-    return keepDims ? values : reshapeView(values, droppedShape(a.shape, axes));
+    return saveExtremum(ctx, a, axes, rule, values, indices, keepDims);
   }
-  static override backward(ctx: Extremum, g: NDArray): [NDArray, null, null] {
-    return [scatter(g, ctx.indices, ctx.inShape), null, null];
+  static override backward(ctx: Extremum, g: NDArray): [NDArray, null, null, null] {
+    return [extremumGrad(ctx, g), null, null, null];
   }
 }
 
-/** Min over the given axes; the gradient goes to the first minimum only. */
+/** Min over the given axes; the gradient at ties follows `rule`. */
 export class Min extends Function {
-  static override forward(ctx: Extremum, a: NDArray, axes: number[], keepDims: boolean): NDArray {
+  static override forward(ctx: Extremum, a: NDArray, axes: number[], keepDims: boolean, rule: TieRule): NDArray {
     const { values, indices } = maxAxes(unary("neg", a), axes);
-    ctx.inShape = a.shape;
-    ctx.indices = indices;
-    const out = unary("neg", values);
-    return keepDims ? out : reshapeView(out, droppedShape(a.shape, axes));
+    return saveExtremum(ctx, a, axes, rule, unary("neg", values), indices, keepDims);
   }
-  static override backward(ctx: Extremum, g: NDArray): [NDArray, null, null] {
-    return [scatter(g, ctx.indices, ctx.inShape), null, null];
+  static override backward(ctx: Extremum, g: NDArray): [NDArray, null, null, null] {
+    return [extremumGrad(ctx, g), null, null, null];
   }
+}
+
+function saveExtremum(ctx: Extremum, a: NDArray, axes: number[], rule: TieRule, values: NDArray, indices: Int32Array, keepDims: boolean): NDArray {
+  ctx.inShape = a.shape;
+  ctx.axes = axes;
+  ctx.rule = rule;
+  if (rule === "index") ctx.indices = indices;
+  else ctx.saveForBackward(a, values);
+  return keepDims ? values : reshapeView(values, droppedShape(a.shape, axes));
+}
+
+function extremumGrad(ctx: Extremum, g: NDArray): NDArray {
+  if (ctx.rule === "index") return scatter(g, ctx.indices, ctx.inShape);
+  const [a, values] = ctx.savedTensors as [NDArray, NDArray];
+  const winners = ctx.rule === "all" ? selectWeights("sameOrBothNaN", a, values, "max") : binary("eq", a, values, "max", dtypeOf(a));
+  // mask * (g / count), literally: a lane without winners (a NaN result under "spread") gets 0 * inf = NaN, as in torch.
+  const share = binary("div", reshapeView(g, keptShape(ctx.inShape, ctx.axes)), sumAxes(winners, ctx.axes));
+  return binary("mul", winners, share);
 }
 
 /** Zeros of `shape` with g[j] added at row-major position indices[j]. */

@@ -1,7 +1,8 @@
 import type { Context } from "../context.js";
 import type { NDArray } from "../dtype.js";
 import { Function } from "../function.js";
-import { affine, binary, unary } from "../kernels/elementwise.js";
+import { binary, unary } from "../kernels/elementwise.js";
+import { clampMask, clampValues } from "../kernels/extremum-grad.js";
 
 export class Neg extends Function {
   static override forward(_ctx: Context, a: NDArray): NDArray {
@@ -40,7 +41,9 @@ export class Sqrt extends Function {
     return out;
   }
   static override backward(ctx: Context, g: NDArray): NDArray {
-    return binary("div", g, affine(ctx.savedTensors[0]!, 2));
+    // out + out rather than 2 * out + 0, which would turn sqrt(-0) = -0 into +0 (torch: g / -0 = -inf).
+    const out = ctx.savedTensors[0]!;
+    return binary("div", g, binary("add", out, out));
   }
 }
 
@@ -86,5 +89,18 @@ export class Tanh extends Function {
   }
   static override backward(ctx: Context, g: NDArray): NDArray {
     return binary("tanhGrad", g, ctx.savedTensors[0]!);
+  }
+}
+
+/** Limits to [min, max] (an omitted bound is infinite); NaN stays NaN. Gradient 1 inside, bounds included, 0 outside and at NaN, as PyTorch. */
+export class Clamp extends Function {
+  static override forward(ctx: Context & { min: number; max: number }, a: NDArray, min: number, max: number): NDArray {
+    ctx.saveForBackward(a);
+    ctx.min = min;
+    ctx.max = max;
+    return clampValues(a, min, max);
+  }
+  static override backward(ctx: Context & { min: number; max: number }, g: NDArray): [NDArray, null, null] {
+    return [binary("mul", g, clampMask(ctx.savedTensors[0]!, ctx.min, ctx.max)), null, null];
   }
 }
