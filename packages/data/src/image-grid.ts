@@ -17,6 +17,8 @@ export interface ImageGridOptions {
   labels?: readonly string[];
   /** One CSS colour per caption (e.g. "red" for a mistake); default white. */
   labelColors?: readonly string[];
+  /** A line of text above the grid, saying what the images and captions are. */
+  title?: string;
 }
 
 /** The geometry saveImageGrid uses, exposed so callers (and tests) can find each cell. */
@@ -28,6 +30,8 @@ export interface GridLayout {
   cellWidth: number;
   cellHeight: number;
   labelHeight: number;
+  /** Pixels above the first row taken by the title (0 without one). */
+  titleHeight: number;
   /** Top-left corner of image i. */
   cell(i: number): { top: number; left: number };
 }
@@ -44,22 +48,24 @@ export function gridLayout(n: number, h: number, w: number, options: ImageGridOp
   const labelHeight = options.labels === undefined ? 0 : Math.max(12, Math.round(imageH * 0.4));
   const cellWidth = imageW + padding;
   const cellHeight = imageH + labelHeight + padding;
+  const titleHeight = options.title === undefined ? 0 : 24;
   return {
     columns,
     rows,
     width: columns * cellWidth + padding,
-    height: rows * cellHeight + padding,
+    height: titleHeight + rows * cellHeight + padding,
     cellWidth,
     cellHeight,
     labelHeight,
-    cell: (i) => ({ top: padding + Math.floor(i / columns) * cellHeight, left: padding + (i % columns) * cellWidth }),
+    titleHeight,
+    cell: (i) => ({ top: titleHeight + padding + Math.floor(i / columns) * cellHeight, left: padding + (i % columns) * cellWidth }),
   };
 }
 
 /**
  * Saves a batch of images [N, C, H, W] (C = 1 or 3) as one PNG grid, atomically. With `labels`, each
  * image gets its caption underneath (drawn as an SVG overlay, coloured by `labelColors`) and the PNG
- * is RGB; otherwise a 1-channel batch gives a greyscale PNG.
+ * is RGB (likewise with a `title` line above the grid); otherwise a 1-channel batch gives a greyscale PNG.
  */
 export async function saveImageGrid(images: Tensor, path: string, options: ImageGridOptions = {}): Promise<void> {
   if (!(images instanceof Tensor)) throw new ArgumentError(`saveImageGrid: images must be a Tensor [N, C, H, W], but got ${typeof images}`);
@@ -75,7 +81,7 @@ export async function saveImageGrid(images: Tensor, path: string, options: Image
     throw new ArgumentError(`saveImageGrid: ${n} images need ${n} label colours, but got ${labelColors.length}`);
   }
   const layout = gridLayout(n, h, w, options);
-  const channels = c === 3 || labels !== undefined ? 3 : 1;
+  const channels = c === 3 || labels !== undefined || options.title !== undefined ? 3 : 1;
   const pixels = new Uint8Array(layout.width * layout.height * channels);
   const src = images.toTypedArray();
   const scale = options.scale ?? 1;
@@ -83,18 +89,26 @@ export async function saveImageGrid(images: Tensor, path: string, options: Image
     const { top, left } = layout.cell(i);
     toPixels(src, i * c * h * w, c, h, w, options.range ?? [0, 1], pixels, layout.width, top, left, channels, scale);
   }
-  if (labels === undefined) {
+  if (labels === undefined && options.title === undefined) {
     await writePng(pixels, layout.width, layout.height, channels, path);
     return;
   }
-  const fontSize = Math.round(layout.labelHeight * 0.8);
-  const texts = labels.map((label, i) => {
+  // Captions fit their cell: at most 80% of the caption row's height, and narrow enough for the longest one.
+  const longest = Math.max(1, ...(labels ?? []).map((label) => label.length));
+  const fontSize = Math.max(6, Math.min(Math.round(layout.labelHeight * 0.8), Math.floor((w * scale) / (0.62 * longest))));
+  const texts = (labels ?? []).map((label, i) => {
     const { top, left } = layout.cell(i);
     const x = left + (w * scale) / 2;
     const y = top + h * scale + layout.labelHeight / 2;
     const fill = escapeXml(labelColors?.[i] ?? "white");
     return `<text x="${x}" y="${y}" fill="${fill}" font-size="${fontSize}" font-family="DejaVu Sans, Arial, sans-serif" text-anchor="middle" dominant-baseline="central">${escapeXml(label)}</text>`;
   });
+  if (options.title !== undefined) {
+    const titleSize = Math.min(14, Math.max(8, Math.floor(layout.width / (0.58 * Math.max(1, options.title.length)))));
+    texts.push(
+      `<text x="${layout.width / 2}" y="${layout.titleHeight / 2 + 1}" fill="white" font-size="${titleSize}" font-family="DejaVu Sans, Arial, sans-serif" text-anchor="middle" dominant-baseline="central">${escapeXml(options.title)}</text>`,
+    );
+  }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}">${texts.join("")}</svg>`;
   const sharp = await loadSharp();
   let png: Buffer;

@@ -1,0 +1,34 @@
+import { tensor } from "@pico/core";
+import { saveImageGrid, type MNIST } from "@pico/data";
+import type { Evaluation } from "../evaluate.js";
+
+/** Cells in samples.png, and how many of them are kept for mistakes when the first ones have none. */
+const COUNT = 64;
+const MISTAKES = 8;
+
+/**
+ * The first test digits, each captioned with the model's prediction ("pred 7"); a mistake is red and
+ * also gives the true digit ("pred 7 / true 2"). If the first digits hold few mistakes, the last cells
+ * show later ones, so that the picture always shows what the model gets wrong.
+ */
+export async function saveSamples(path: string, test: MNIST, evaluation: Evaluation): Promise<void> {
+  const count = Math.min(COUNT, evaluation.predictions.length);
+  const indices = Array.from({ length: count }, (_, i) => i);
+  const wrong = (i: number): boolean => evaluation.predictions[i] !== evaluation.labels[i];
+  const shown = indices.filter(wrong).length;
+  const extra: number[] = [];
+  for (let i = count; i < evaluation.predictions.length && extra.length < MISTAKES - shown; i++) if (wrong(i)) extra.push(i);
+  indices.splice(count - extra.length, extra.length, ...extra);
+  const images = new Float32Array(indices.length * 784);
+  indices.forEach((index, k) => test.getInto(index, images, k * 784));
+  const labels = indices.map((i) => (wrong(i) ? `pred ${evaluation.predictions[i]} / true ${evaluation.labels[i]}` : `pred ${evaluation.predictions[i]}`));
+  const labelColors = indices.map((i) => (wrong(i) ? "#ff5050" : "#e8e8e8"));
+  const mistakes = indices.filter(wrong).length;
+  await saveImageGrid(tensor(images, { shape: [indices.length, 1, 28, 28] }), path, {
+    nrow: 8,
+    scale: 4,
+    labels,
+    labelColors,
+    title: `Test digits with the model's prediction ("pred"); ${mistakes} wrong, in red with the true digit`,
+  });
+}
