@@ -11,6 +11,7 @@ import { blockOutputs, outputMismatch, type BlockOutputs } from "./expected-outp
 import { codeBlocks, markdownFiles, readText, REPOSITORY_ROOT } from "./markdown.js";
 
 const RUNNABLE = new Set(["ts", "typescript"]);
+const RULES = "every ts block is a program on its own; fence fragments and output as text (docs/writing-docs.md)";
 const CONSOLE_KEY = Symbol.for("pico.doc-blocks.console");
 
 interface Block {
@@ -78,7 +79,7 @@ for (const { file, blocks } of blocksByFile.filter(({ blocks }) => blocks.length
   describe(file, () => {
     for (const block of blocks) {
       it(`${block.where} type-checks`, () => {
-        expect(diagnostics.get(block.id) ?? [], `${block.where}: TypeScript errors (block lines)`).toEqual([]);
+        expect(diagnostics.get(block.id) ?? [], `${block.where}: TypeScript errors at block lines; ${RULES}`).toEqual([]);
       });
 
       it(`${block.where} runs and prints what its comments say`, async () => {
@@ -94,7 +95,7 @@ for (const { file, blocks } of blocksByFile.filter(({ blocks }) => blocks.length
         try {
           await import(files.get(block.id)!);
         } catch (error) {
-          throw new Error(`${block.where}: the block threw: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+          throw new Error(`${block.where}: the block threw (${RULES}): ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
         } finally {
           process.chdir(cwd);
         }
