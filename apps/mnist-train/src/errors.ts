@@ -71,6 +71,13 @@ const VERBS: Record<string, string> = {
 export function describeSystemError(error: SystemError, context?: string): string {
   const path = userPath(error.path ?? "");
   const verb = (context !== undefined && /^cannot write\b/.test(context) ? "cannot write" : VERBS[error.syscall ?? ""]) ?? "cannot use";
+  const reason = systemErrorReason(error, verb);
+  return path === "" ? `${verb}: ${reason}` : `${verb} ${path}: ${reason}`;
+}
+
+/** Why an operating-system call failed, in words (`verb` is what was tried, as describeSystemError says it). */
+export function systemErrorReason(error: SystemError, verb = VERBS[error.syscall ?? ""] ?? "cannot use"): string {
+  const path = userPath(error.path ?? "");
   let reason: string;
   switch (error.code) {
     case "ENOENT":
@@ -92,7 +99,7 @@ export function describeSystemError(error: SystemError, context?: string): strin
       reason = "it is a folder, not a file";
       break;
     case "EEXIST":
-      reason = existsSync(path) && !statSync(path).isDirectory() ? "a file of that name is in the way" : "it already exists";
+      reason = existsSync(path) && !statSync(path).isDirectory() ? "it is a file, not a folder" : "it already exists";
       break;
     case "EACCES":
     case "EPERM":
@@ -121,7 +128,7 @@ export function describeSystemError(error: SystemError, context?: string): strin
     default:
       reason = error.message.replace(/^E[A-Z0-9]+: /, "").replace(/, \w+ '.*'$/, "");
   }
-  return path === "" ? `${verb}: ${reason}` : `${verb} ${path}: ${reason}`;
+  return reason;
 }
 
 /** Exit code and one-line message for anything a command throws, or undefined for a bug (print its stack). */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync, lstatSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { InputError } from "./errors.js";
+import { InputError, isSystemError, systemErrorReason } from "./errors.js";
 
 /** Where runs go when --out is not given: runs/<time>, with runs/latest pointing at the newest. */
 export const RUNS_ROOT = "runs";
@@ -35,7 +35,13 @@ export function makeFolder(path: string): void {
 /** Fails now, with the OS's reason, if files cannot be created in `folder` (rather than after an epoch of training). */
 export function checkWritable(folder: string): void {
   const probe = join(folder, `.mnist-train-write-test-${process.pid}`);
-  writeFileSync(probe, "");
+  try {
+    writeFileSync(probe, "");
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    const reason = error.code === "ENOENT" ? "the file system there does not allow new files" : systemErrorReason(error, "cannot write");
+    throw new InputError(`cannot write files in ${folder}: ${reason}`);
+  }
   unlinkSync(probe);
 }
 

@@ -64,6 +64,10 @@ export type Planned = { plan: RunPlan } | { finished: string };
 
 /** Schedules planned over the whole run: their shape depends on the number of epochs. */
 const WHOLE_RUN_SCHEDULES: readonly SchedulerName[] = ["cosine", "onecycle"];
+const PAST_THE_END: Partial<Record<SchedulerName, string>> = {
+  cosine: "a cosine stepped past its end climbs back up",
+  onecycle: "a one-cycle schedule has no steps past its end (PyTorch's OneCycleLR refuses them too)",
+};
 
 export function newRunId(): string {
   return randomBytes(8).toString("hex");
@@ -152,8 +156,8 @@ export function planResume(values: ParsedCommand["values"]): Planned {
     if (done === saved.epochs) {
       throw new UsageError(
         `--epochs ${epochs}: ${path} is the end of a finished run whose ${saved.scheduler} schedule was planned over its ${saved.epochs} epochs ` +
-          `and has ended (lr ${formatLr(run.steps.lr.at(-1))}); stretching it would change the epochs already trained, and stepping past its end ` +
-          `would make the lr climb again. Start a new run with --epochs ${epochs}`,
+          `and has ended (lr ${formatLr(run.steps.lr.at(-1))}); stretching it would change the epochs already trained, and ${PAST_THE_END[saved.scheduler]}. ` +
+          `Start a new run with --epochs ${epochs}`,
       );
     }
     throw new UsageError(
