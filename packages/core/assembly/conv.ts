@@ -3,8 +3,7 @@
 // matrix never leaves the module. The loader copies images, weights and gradients in and results out.
 // Pointers are byte addresses; the geometry is a block of 16 i32 at `geo` (see Geometry).
 import { gemmRows } from "./gemm";
-
-export { heapBase, workBytes, gemmRows } from "./gemm";
+import { madd } from "./simd";
 
 /** The geometry block the loader writes, field by field in this order (the nn Conv2dGeometry). */
 @unmanaged
@@ -421,14 +420,14 @@ function conv2dDirect(geo: usize, x: usize, packed: usize, offsets: usize, bias:
           const w1 = v128.load32_splat(wp, 4);
           const w2 = v128.load32_splat(wp, 8);
           const w3 = v128.load32_splat(wp, 12);
-          a0 = f32x4.add(a0, f32x4.mul(lo, w0));
-          c0 = f32x4.add(c0, f32x4.mul(hi, w0));
-          a1 = f32x4.add(a1, f32x4.mul(lo, w1));
-          c1 = f32x4.add(c1, f32x4.mul(hi, w1));
-          a2 = f32x4.add(a2, f32x4.mul(lo, w2));
-          c2 = f32x4.add(c2, f32x4.mul(hi, w2));
-          a3 = f32x4.add(a3, f32x4.mul(lo, w3));
-          c3 = f32x4.add(c3, f32x4.mul(hi, w3));
+          a0 = madd(lo, w0, a0);
+          c0 = madd(hi, w0, c0);
+          a1 = madd(lo, w1, a1);
+          c1 = madd(hi, w1, c1);
+          a2 = madd(lo, w2, a2);
+          c2 = madd(hi, w2, c2);
+          a3 = madd(lo, w3, a3);
+          c3 = madd(hi, w3, c3);
           wp += 16;
         }
         if (pooled != 0 && (oh & 1) != 0) {
@@ -763,14 +762,14 @@ function conv2dWinogradPool(geo: usize, x: usize, u: usize, bias: usize, pooled:
             const v0 = v128.load(v), v1 = v128.load(v, 16), v2 = v128.load(v, 32), v3 = v128.load(v, 48);
             const wa = v128.load32_splat(ua);
             const wb = v128.load32_splat(ua + ub);
-            a0 = f32x4.add(a0, f32x4.mul(wa, v0));
-            a1 = f32x4.add(a1, f32x4.mul(wa, v1));
-            a2 = f32x4.add(a2, f32x4.mul(wa, v2));
-            a3 = f32x4.add(a3, f32x4.mul(wa, v3));
-            b0 = f32x4.add(b0, f32x4.mul(wb, v0));
-            b1 = f32x4.add(b1, f32x4.mul(wb, v1));
-            b2 = f32x4.add(b2, f32x4.mul(wb, v2));
-            b3 = f32x4.add(b3, f32x4.mul(wb, v3));
+            a0 = madd(wa, v0, a0);
+            a1 = madd(wa, v1, a1);
+            a2 = madd(wa, v2, a2);
+            a3 = madd(wa, v3, a3);
+            b0 = madd(wb, v0, b0);
+            b1 = madd(wb, v1, b1);
+            b2 = madd(wb, v2, b2);
+            b3 = madd(wb, v3, b3);
             ua += 4;
             v += 64;
           }
@@ -786,7 +785,7 @@ function conv2dWinogradPool(geo: usize, x: usize, u: usize, bias: usize, pooled:
           let ua = uPos + (<usize>(o * C) << 2);
           let v = vp + (<usize>k << 4);
           for (let c = 0; c < C; c++) {
-            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(ua), v128.load(v)));
+            acc = madd(v128.load32_splat(ua), v128.load(v), acc);
             ua += 4;
             v += 64;
           }
@@ -812,7 +811,7 @@ function conv2dWinogradPool(geo: usize, x: usize, u: usize, bias: usize, pooled:
           if (q < 5) { y00 = f32x4.add(y00, s0); y10 = f32x4.add(y10, s1); }
           if (q == 1 || q == 5) { y01 = f32x4.add(y01, s0); y11 = f32x4.add(y11, s1); }
           else if (q == 2) { y01 = f32x4.sub(y01, s0); y11 = f32x4.sub(y11, s1); }
-          else if (q == 3) { y01 = f32x4.add(y01, f32x4.mul(two, s0)); y11 = f32x4.add(y11, f32x4.mul(two, s1)); }
+          else if (q == 3) { y01 = madd(two, s0, y01); y11 = madd(two, s1, y11); }
           else if (q == 4) { y01 = f32x4.sub(y01, f32x4.mul(two, s0)); y11 = f32x4.sub(y11, f32x4.mul(two, s1)); }
         }
         let best = f32x4.pmax(f32x4.splat(0), f32x4.add(y00, b));

@@ -1,6 +1,7 @@
 // f32 GEMM for @pico/core in WebAssembly SIMD: C[m×n] = op(A)[m×k] · op(B)[k×n] (+ C), row-major.
 // All matrices already sit in this module's memory; the loader copies operands in and C out.
 // Pointers are byte addresses, leading dimensions are in elements.
+import { madd } from "./simd";
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -158,17 +159,17 @@ function kernel(kc: i32, a: usize, o1: usize, o2: usize, o3: usize, step: usize,
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
     let av = v128.load32_splat(a);
-    c00 = f32x4.add(c00, f32x4.mul(av, b0));
-    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    c00 = madd(av, b0, c00);
+    c01 = madd(av, b1, c01);
     av = v128.load32_splat(a + o1);
-    c10 = f32x4.add(c10, f32x4.mul(av, b0));
-    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    c10 = madd(av, b0, c10);
+    c11 = madd(av, b1, c11);
     av = v128.load32_splat(a + o2);
-    c20 = f32x4.add(c20, f32x4.mul(av, b0));
-    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    c20 = madd(av, b0, c20);
+    c21 = madd(av, b1, c21);
     av = v128.load32_splat(a + o3);
-    c30 = f32x4.add(c30, f32x4.mul(av, b0));
-    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    c30 = madd(av, b0, c30);
+    c31 = madd(av, b1, c31);
     a += step;
     b += bStep;
   }

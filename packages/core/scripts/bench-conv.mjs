@@ -1,139 +1,102 @@
-// The reference network's two convolutions, forward and backward, at batch 64 and 1000: @pico/nn's
-// kernels (im2col + kernels.gemm per image, plain and fused with ReLU + 2×2 max-pool: what nn's conv2d
-// and conv2dReluMaxPool2d run; the fused pass without arg-max is what eval under noGrad runs) against
-// the WebAssembly convolution of @pico/core (a direct kernel or im2col + GEMM, in the module's memory).
-// Uses the built dist/ of both packages:
-//   pnpm --filter @pico/core --filter @pico/nn build && node packages/core/scripts/bench-conv.mjs [--rounds 3] [--ms 200] [--clock wall|cpu]
-// Systems alternate within each round; medians of the rounds, in ms per call and images/s. `--clock cpu`
-// times this process's CPU instead of wall time: steadier on a shared machine, wrong for threads.
-// `--threads N` runs the WebAssembly convolution on N threads (installWasmConvThreads); nn's kernels stay on one.
+// Per-layer convolution timings of the CIFAR-shaped benchmark network (issue 11) at batch 64, through
+// @pico/nn's public conv2d: forward, input gradient alone, weight (+ bias) gradient alone, in ms per
+// call. Uses the built dist/ of @pico/core and @pico/nn beside this script (or under `--root DIR`, a
+// checkout with the same layout, to compare against another version):
+//   pnpm --filter @pico/core --filter @pico/nn build
+//   flock /tmp/bench.lock node packages/core/scripts/bench-conv.mjs [--threads 2] [--rounds 5] [--ms 300] [--batch 64]
+// Layers alternate within each round; medians over the rounds. Prints which kernels ran (kernelInfo).
 import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "3" }, ms: { type: "string", default: "200" }, batch: { type: "string", default: "64,1000" }, threads: { type: "string", default: "1" }, clock: { type: "string", default: "wall" } },
+  options: {
+    rounds: { type: "string", default: "5" },
+    ms: { type: "string", default: "300" },
+    batch: { type: "string", default: "64" },
+    threads: { type: "string", default: "1" },
+    root: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..") },
+    layers: { type: "string", default: "" },
+  },
 });
+const root = values.root;
+const core = await import(pathToFileURL(join(root, "packages/core/dist/index.js")).href);
+const { F } = await import(pathToFileURL(join(root, "packages/nn/dist/index.js")).href);
+const threads = Number(values.threads);
+if (threads > 1) {
+  const { enableThreads } = await import(pathToFileURL(join(root, "packages/core/dist/threads.js")).href);
+  if (!(await enableThreads(threads))) throw new Error(`bench-conv: could not start ${threads} threads`);
+}
+const batch = Number(values.batch);
 const rounds = Number(values.rounds);
 const budgetMs = Number(values.ms);
 
-const core = await import(new URL("../dist/kernels/wasm/conv-wasm.js", import.meta.url).href);
-const nn = await import(new URL("../../nn/dist/kernels/conv2d.js", import.meta.url).href);
-const fused = await import(new URL("../../nn/dist/kernels/conv2d-relu-max-pool2d.js", import.meta.url).href);
-if (!core.conv2dWasmAvailable()) throw new Error("bench-conv: WebAssembly SIMD is not available here");
-const threads = Number(values.threads);
-if (threads > 1) {
-  const { installWasmConvThreads } = await import(new URL("../dist/kernels/wasm/conv-wasm-threads.js", import.meta.url).href);
-  if (!(await installWasmConvThreads({ threads }))) throw new Error("bench-conv: could not start the WebAssembly convolution's threads");
-}
+// [name, inChannels, outChannels, size, kernel, stride, padding]: the CIFAR network's six convolutions, then other common shapes.
+const all = [
+  ["conv1 3->32 32x32 3x3 p1", 3, 32, 32, 3, 1, 1],
+  ["conv2 32->32 32x32 3x3 p1", 32, 32, 32, 3, 1, 1],
+  ["conv3 32->64 16x16 3x3 p1", 32, 64, 16, 3, 1, 1],
+  ["res 64->64 16x16 3x3 p1", 64, 64, 16, 3, 1, 1],
+  ["conv6 64->128 8x8 3x3 p1", 64, 128, 8, 3, 1, 1],
+  ["3x3 s2 64->128 16x16 p1", 64, 128, 16, 3, 2, 1],
+  ["1x1 64->128 16x16", 64, 128, 16, 1, 1, 0],
+  ["5x5 p2 32->32 16x16", 32, 32, 16, 5, 1, 2],
+  ["7x7 s2 p3 3->64 64x64", 3, 64, 64, 7, 2, 3],
+];
+const wanted = values.layers === "" ? null : values.layers.split(",");
+const layers = all.filter(([name]) => wanted === null || wanted.some((w) => name.startsWith(w)));
 
-function geometry(batch, inChannels, size, outChannels, k) {
-  const out = size - k + 1;
+const gen = new core.Generator(1);
+const setups = layers.map(([name, c, o, size, k, stride, padding]) => {
+  const x = core.Tensor.randn([batch, c, size, size], { generator: gen });
+  const w = core.Tensor.randn([o, c, k, k], { generator: gen }).mul(1 / Math.sqrt(c * k * k));
+  const b = core.Tensor.randn([o], { generator: gen });
+  const xg = x.detach();
+  xg.requiresGrad = true;
+  const wg = w.detach();
+  wg.requiresGrad = true;
+  const bg = b.detach();
+  bg.requiresGrad = true;
+  const opts = { stride, padding };
+  const y = core.noGrad(() => F.conv2d(x, w, b, opts));
+  const gy = core.Tensor.randn(y.shape, { generator: gen });
+  const flops = 2 * y.size * c * k * k;
   return {
-    batch, inChannels, inHeight: size, inWidth: size, outChannels, groups: 1, kernelHeight: k, kernelWidth: k,
-    strideHeight: 1, strideWidth: 1, padHeight: 0, padWidth: 0, dilationHeight: 1, dilationWidth: 1, outHeight: out, outWidth: out,
+    name, flops,
+    forward: () => core.noGrad(() => F.conv2d(x, w, b, opts)),
+    input: () => F.conv2d(xg, w, b, opts).backward(gy),
+    weight: () => F.conv2d(x, wg, bg, opts).backward(gy),
   };
-}
-
-function random(length) {
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = Math.random() - 0.5;
-  return out;
-}
-
-const cpuMs = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-};
-const clock = values.clock === "cpu" ? cpuMs : () => performance.now();
+});
 
 function time(fn) {
   fn();
   let reps = 0;
-  const wallStart = performance.now();
-  const start = clock();
+  const start = performance.now();
   do {
     fn();
     reps++;
-  } while (performance.now() - wallStart < budgetMs);
-  return (clock() - start) / reps;
+  } while (performance.now() - start < budgetMs);
+  return (performance.now() - start) / reps;
 }
 
 const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
-
-// [label, inChannels, size, outChannels, kernel, input gradient wanted]: conv1's input is the image, which needs no gradient.
-const layers = [
-  ["conv1 1x28x28 -> 8x24x24", 1, 28, 8, 5, false],
-  ["conv2 8x12x12 -> 16x8x8", 8, 12, 16, 5, true],
-];
-
-console.log("layer | batch | pass | nn kernels ms | wasm conv ms | speed-up | wasm images/s");
-for (const batch of values.batch.split(",").map(Number)) {
-  for (const [label, c, size, o, k, wantGx] of layers) {
-    const g = geometry(batch, c, size, o, k);
-    const taps = c * k * k;
-    const x = { data: random(batch * c * size * size), offset: 0 };
-    const w = { data: random(o * taps), offset: 0 };
-    const b = { data: random(o), offset: 0 };
-    const outSize = batch * o * g.outHeight * g.outWidth;
-    const out = new Float32Array(outSize);
-    const gy = { data: random(outSize), offset: 0 };
-    const chunk = nn.imagesPerChunk(g);
-    const kept = new Float32Array(nn.keptColumnsSize(g));
-    const gx = wantGx ? new Float32Array(x.data.length) : null;
-    const gw = new Float32Array(o * taps);
-    const gb = new Float32Array(o);
-    const pooled = { batch, channels: o, inHeight: g.outHeight, inWidth: g.outWidth, kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0, outHeight: g.outHeight >> 1, outWidth: g.outWidth >> 1 };
-    const pooledSize = batch * o * pooled.outHeight * pooled.outWidth;
-    const pooledOut = new Float32Array(pooledSize);
-    const argmax = new Int32Array(pooledSize);
-    const wasmArgmax = new Int32Array(pooledSize);
-    const keptFused = new Float32Array(fused.imageColumnsSize(g) * batch);
-    const gyPooled = { data: random(pooledSize), offset: 0 };
-    fused.conv2dReluMaxPool2dForward(x, w, b, g, pooled, pooledOut, argmax, keptFused);
-    core.conv2dForwardWasm(g, x, w, b, { data: pooledOut, offset: 0 }, { reluMaxPool2x2: true, argmax: wasmArgmax });
-    const passes = {
-      "conv+relu+pool forward (training)": {
-        ts: () => fused.conv2dReluMaxPool2dForward(x, w, b, g, pooled, pooledOut, argmax, keptFused),
-        wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: pooledOut, offset: 0 }, { reluMaxPool2x2: true, argmax: wasmArgmax }),
-      },
-      "conv+relu+pool forward (inference)": {
-        ts: () => fused.conv2dReluMaxPool2dForward(x, w, b, g, pooled, pooledOut, null, null),
-        wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: pooledOut, offset: 0 }, { reluMaxPool2x2: true }),
-      },
-      "conv+relu+pool backward": {
-        ts: () => {
-          gx?.fill(0);
-          gb.fill(0);
-          // Before nn dropped the kept columns, backward took them as its 7th argument.
-          if (fused.conv2dReluMaxPool2dBackward.length === 10) fused.conv2dReluMaxPool2dBackward(gyPooled, argmax, w, x, g, pooled, keptFused, gx, gw, gb);
-          else fused.conv2dReluMaxPool2dBackward(gyPooled, argmax, w, x, g, pooled, gx, gw, gb);
-        },
-        wasm: () => core.conv2dBackwardWasm(g, gyPooled, x, w, { input: gx === null ? null : { data: gx, offset: 0 }, weight: { data: gw, offset: 0 }, bias: { data: gb, offset: 0 } }, { argmax: wasmArgmax }),
-      },
-      "forward (inference)": {
-        ts: () => nn.conv2dForward(x, w, b, g, chunk, out, null),
-        wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: out, offset: 0 }),
-      },
-      "forward (training)": {
-        ts: () => nn.conv2dForward(x, w, b, g, chunk, out, kept),
-        wasm: () => core.conv2dForwardWasm(g, x, w, b, { data: out, offset: 0 }),
-      },
-      backward: {
-        ts: () => {
-          gx?.fill(0);
-          gb.fill(0);
-          nn.conv2dBackward(gy, w, null, g, chunk, kept, gx, gw);
-          nn.conv2dBackwardBias(gy, g, gb);
-        },
-        wasm: () => core.conv2dBackwardWasm(g, gy, x, w, { input: gx === null ? null : { data: gx, offset: 0 }, weight: { data: gw, offset: 0 }, bias: { data: gb, offset: 0 } }),
-      },
-    };
-    for (const [pass, fns] of Object.entries(passes)) {
-      const times = { ts: [], wasm: [] };
-      for (let r = 0; r < rounds; r++) for (const name of ["ts", "wasm"]) times[name].push(time(fns[name]));
-      const ts = median(times.ts);
-      const wasm = median(times.wasm);
-      console.log([label, batch, pass, ts.toFixed(3), wasm.toFixed(3), `${(ts / wasm).toFixed(2)}x`, Math.round((batch * 1000) / wasm)].join(" | "));
-    }
-  }
+const results = setups.map(() => ({ forward: [], input: [], weight: [] }));
+for (let r = 0; r < rounds; r++) {
+  setups.forEach((s, i) => {
+    for (const part of ["forward", "input", "weight"]) results[i][part].push(time(s[part]));
+  });
 }
-if (threads > 1) (await import(new URL("../dist/kernels/wasm/conv-wasm-threads.js", import.meta.url).href)).stopWasmConvThreads();
+const info = typeof core.kernelInfo === "function" ? JSON.stringify(core.kernelInfo()) : "(no kernelInfo in this version)";
+console.log(`bench-conv: batch ${batch}, ${threads} thread(s), medians of ${rounds} rounds of ${budgetMs} ms; ${info}`);
+console.log("| layer | forward ms | GFLOP/s | input grad ms (incl. forward) | weight grad ms (incl. forward) |");
+console.log("|---|---|---|---|---|");
+let total = { forward: 0, input: 0, weight: 0 };
+setups.forEach((s, i) => {
+  const m = { forward: median(results[i].forward), input: median(results[i].input), weight: median(results[i].weight) };
+  for (const k of Object.keys(total)) total[k] += m[k];
+  console.log(`| ${s.name} | ${m.forward.toFixed(2)} | ${(s.flops / m.forward / 1e6).toFixed(1)} | ${m.input.toFixed(2)} | ${m.weight.toFixed(2)} |`);
+});
+console.log(`| total | ${total.forward.toFixed(2)} | | ${total.input.toFixed(2)} | ${total.weight.toFixed(2)} |`);
+process.exit(0);

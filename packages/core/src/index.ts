@@ -12,5 +12,5 @@ export type { GeneratorState } from "./random.js";
 export { PicoError, ShapeError, ArgumentError, GraphError, formatShape } from "./errors.js";
 export type { DType, FloatArray, NDArray } from "./dtype.js";
 export * as kernels from "./kernels/index.js";
-export { useKernels } from "./kernels/select.js";
-export type { KernelChoice } from "./kernels/select.js";
+export { useKernels, kernelInfo } from "./kernels/registry.js";
+export type { KernelChoice, KernelInfo } from "./kernels/registry.js";

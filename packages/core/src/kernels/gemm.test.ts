@@ -3,7 +3,8 @@ import type { FloatArray } from "../dtype.js";
 import { Generator } from "../random.js";
 import { gemmPacked } from "./gemm-packed.js";
 import { defaultGemm, gemm, gemmReference, setGemm, type Gemm, type MatrixView } from "./gemm.js";
-import { gemmWasm, wasmAvailable } from "./wasm/gemm-wasm.js";
+import { gemmWasm } from "./wasm/gemm-wasm.js";
+import { wasmAvailable } from "./wasm/engine.js";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 type CView = { data: FloatArray; offset: number; ld: number };

@@ -1,6 +1,8 @@
 import type { FloatArray } from "../dtype.js";
 import { gemmPacked } from "./gemm-packed.js";
-import { gemmWasm, wasmAvailable } from "./wasm/gemm-wasm.js";
+import { kernelFamily } from "./registry.js";
+import { gemmThreads, gemmWasm } from "./wasm/gemm-wasm.js";
+import { wasmAvailable } from "./wasm/engine.js";
 
 /** A row-major matrix inside a flat typed array. */
 export interface MatrixView {
@@ -65,14 +67,21 @@ function transposeCopy(x: MatrixView, rows: number, cols: number): MatrixView {
 
 export type Gemm = typeof gemmReference;
 
-let activeGemm: Gemm | null = null;
+/**
+ * The GEMM family: "reference" (above), "js" (gemmPacked), "wasm" (gemmWasm: WebAssembly SIMD on the
+ * calling thread, large products split across the threads of `@pico/core/threads` when they run).
+ */
+export const gemmKernels = kernelFamily<Gemm>("gemm")
+  .register("reference", gemmReference)
+  .register("js", gemmPacked)
+  .register("wasm", gemmWasm, { available: wasmAvailable, threads: gemmThreads });
 
-/** The kernel used until setGemm installs another: WebAssembly SIMD where it runs, the packed TypeScript kernel elsewhere. */
+/** The kernel used when nothing was chosen: WebAssembly SIMD where it runs, the packed TypeScript kernel elsewhere. */
 export function defaultGemm(): Gemm {
   return wasmAvailable() ? gemmWasm : gemmPacked;
 }
 
-/** The GEMM every operator calls (see defaultGemm and setGemm). */
+/** The GEMM every operator calls: the gemm family's resolved kernel (see useKernels). */
 export function gemm(
   m: number,
   n: number,
@@ -82,16 +91,15 @@ export function gemm(
   c: { data: FloatArray; offset: number; ld: number },
   accumulate: boolean,
 ): void {
-  (activeGemm ??= defaultGemm())(m, n, k, a, b, c, accumulate);
+  gemmKernels.resolve().kernel(m, n, k, a, b, c, accumulate);
 }
 
 /** The kernel gemm() calls now. */
 export function activeGemmKernel(): Gemm {
-  return (activeGemm ??= defaultGemm());
+  return gemmKernels.resolve().kernel;
 }
 
+/** Makes `kernel` the GEMM every operator calls until the next useKernels (gemmKernels.override); returns the previous one. */
 export function setGemm(kernel: Gemm): Gemm {
-  const previous = activeGemmKernel();
-  activeGemm = kernel;
-  return previous;
+  return gemmKernels.override(kernel);
 }

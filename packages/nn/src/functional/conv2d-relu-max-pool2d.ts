@@ -1,20 +1,30 @@
 import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
 import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward } from "../kernels/conv2d-relu-max-pool2d.js";
-import { wasmConv2dReluMaxPool2dBackward, wasmConv2dReluMaxPool2dForward } from "../kernels/conv2d-wasm.js";
-import type { Conv2dGeometry } from "../kernels/conv-geometry.js";
 import { flatData } from "../kernels/flat.js";
 import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
 import { checkOptions } from "./check.js";
-import { conv2dGeometry, type Conv2dOptions } from "./conv2d.js";
+import { conv2dGeometry, type Conv2dGeometry, type Conv2dOptions } from "./conv2d.js";
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
 
 type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean };
 
+/** The pooling the WebAssembly convolution fuses: 2×2 windows, stride 2, no padding, over the whole convolution output. */
+function isPool2x2(g: Conv2dGeometry, pool: Pool2dGeometry): boolean {
+  return pool.kernelHeight === 2 && pool.kernelWidth === 2 && pool.strideHeight === 2 && pool.strideWidth === 2 &&
+    pool.padHeight === 0 && pool.padWidth === 0 &&
+    pool.inHeight === g.outHeight && pool.inWidth === g.outWidth && pool.outHeight === g.outHeight >> 1 && pool.outWidth === g.outWidth >> 1;
+}
+
+const float32 = (a: { data: kernels.Float32Slice["data"] | Float64Array; offset: number } | null): kernels.Float32Slice | null =>
+  a !== null && a.data instanceof Float32Array ? { data: a.data, offset: a.offset } : null;
+
 /**
  * maxPool2d(relu(conv2d(x, weight, bias))) in one pass over the batch, one image at a time, without
- * the batch's convolution or ReLU output: same values and gradients as the three operators.
+ * the batch's convolution or ReLU output: same values and gradients as the three operators. Where the
+ * conv2d kernel family resolves to "wasm", the input is float32 and the pool 2×2 with stride 2, the
+ * WebAssembly module fuses all three (recorded on ctx for backward); otherwise the TypeScript kernel.
  */
 export class Conv2dReluMaxPool2dFunction extends Function {
   static override forward(
@@ -39,7 +49,10 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     // module. Otherwise TypeScript, whose weight gradient unfolds each image again rather than keeping the
     // batch's columns: measured on the reference network (batch 64), a second im2col costs no more than
     // allocating and faulting in fresh columns every step, and they would be the largest array a step holds.
-    const wasm = wasmConv2dReluMaxPool2dForward(xf, wf, bf, g, pool, out.data, argmax);
+    const [x32, w32, b32] = [float32(xf), float32(wf), float32(bf)];
+    const wasm = kernels.conv2dKernels.resolve().backend === "wasm" && isPool2x2(g, pool) && x32 !== null && w32 !== null && (bf === null || b32 !== null) &&
+      out.data instanceof Float32Array &&
+      kernels.conv2dForwardWasm(g, x32, w32, b32, { data: out.data, offset: 0 }, { reluMaxPool2x2: true, argmax });
     if (!wasm) conv2dReluMaxPool2dForward(xf, wf, bf, g, pool, out.data, argmax, null);
     if (argmax !== null) {
       ctx.wasm = wasm;
@@ -61,7 +74,10 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const input = gw !== null ? flatData(x, dtype) : null;
     const [gyf, wf] = [flatData(gy, dtype), flatData(weight, dtype)];
     const pool = ctx.pool;
-    if (ctx.wasm && wasmConv2dReluMaxPool2dBackward(gyf, ctx.argmax, wf, input, g, pool, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null)) {
+    const slice = (a: NDArray | null): kernels.Float32Slice | null => (a !== null && a.data instanceof Float32Array ? { data: a.data, offset: 0 } : null);
+    const [gy32, w32, x32] = [float32(gyf), float32(wf), float32(input)];
+    if (ctx.wasm && gy32 !== null && w32 !== null && (gw === null || x32 !== null) &&
+      kernels.conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(gx), weight: slice(gw), bias: slice(gb) }, { argmax: ctx.argmax })) {
       return [gx, gw, gb, null, null, null];
     }
     if (ctx.wasm) {

@@ -1,9 +1,10 @@
-import { ArgumentError, ShapeError, Tensor, gradcheck, noGrad } from "@pico/core";
+import { ArgumentError, ShapeError, Tensor, gradcheck, kernels, noGrad } from "@pico/core";
+
+const { conv2dBackwardReference, conv2dOutputShapeReference, conv2dReference } = kernels;
+type Conv2dReferenceArgs = kernels.Conv2dReferenceArgs;
 import { describe, expect, it } from "vitest";
-import { conv2dBackwardReference, conv2dOutputShapeReference, conv2dReference, type Conv2dReferenceArgs } from "../kernels/conv2d-reference.js";
 import { expectClose, float64Of, optionName, randomTensor, shapeName } from "../kernels/test-utils/compare.js";
 import { pair } from "./pair.js";
-import { setConv2dChunkColumns } from "../kernels/conv2d.js";
 import { Conv2dFunction, conv2d } from "./conv2d.js";
 
 type Shape4 = [number, number, number, number];
@@ -71,30 +72,9 @@ function checkAgainstReference(c: Case, index: number): void {
   if (b !== null) expectClose(float64Of(b.grad!), ref.gradBias, "bias gradient");
 }
 
-/** Runs `fn` with GEMMs over `images` images at a time (columns budget set for this case's output size). */
-function withImagesPerGemm(c: Case, images: number, fn: () => void): void {
-  const [, , oh, ow] = conv2dOutputShapeReference(referenceArgs(c, Tensor.zeros(c.x), Tensor.zeros(c.w)));
-  const previous = setConv2dChunkColumns(images * oh * ow);
-  try {
-    fn();
-  } finally {
-    setConv2dChunkColumns(previous);
-  }
-}
-
 describe("conv2d against the nested-loop reference (float64, forward and every gradient)", () => {
   referenceCases.forEach((c, index) => {
     it(name(c), () => checkAgainstReference(c, index));
-  });
-
-  referenceCases.forEach((c, index) => {
-    if (c.x[0] === 1) return;
-    it(`${name(c)}, one GEMM for the whole batch`, () => withImagesPerGemm(c, c.x[0], () => checkAgainstReference(c, index)));
-    if (c.x[0] > 2) it(`${name(c)}, one GEMM per 2 images`, () => withImagesPerGemm(c, 2, () => checkAgainstReference(c, index)));
-  });
-  it("x=[5,2,6,5] w=[3,2,3,3] s=1 p=1 d=1 g=1, one GEMM per 2 images (a partial last chunk)", () => {
-    const c: Case = { x: [5, 2, 6, 5], w: [3, 2, 3, 3], s: 1, p: 1, d: 1, g: 1 };
-    withImagesPerGemm(c, 2, () => checkAgainstReference(c, 99));
   });
 
   it("x=[3,2,6,5] w=[4,2,3,3] s=1 p=1 d=1 g=1 float32 matches the float64 reference to 1e-4", () => {

@@ -1,7 +1,4 @@
-import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type FloatArray, type NDArray } from "@pico/core";
-import { conv2dBackward, conv2dBackwardBias, conv2dForward, imagesPerChunk, isPointwise, keptColumnsSize } from "../kernels/conv2d.js";
-import { outputSize, type Conv2dGeometry } from "../kernels/conv-geometry.js";
-import { wasmConv2dBackward, wasmConv2dForward } from "../kernels/conv2d-wasm.js";
+import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
 import { flatData } from "../kernels/flat.js";
 import { checkOptions } from "./check.js";
 import { pair, type IntPair } from "./pair.js";
@@ -13,29 +10,28 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-type Conv2dContext = Context & { geometry: Conv2dGeometry; chunk: number; cols: FloatArray | null; wasm: boolean };
+export type Conv2dGeometry = kernels.Conv2dGeometry;
 
-/** 2-D cross-correlation over NCHW input (PyTorch's conv2d) with its input, weight and bias gradients. */
+type Conv2dContext = Context & { geometry: Conv2dGeometry; run: kernels.Conv2dRun };
+
+/**
+ * 2-D cross-correlation over NCHW input (PyTorch's conv2d) with its input, weight and bias gradients.
+ * The kernel is the conv2d family's (`kernels.conv2dKernels`, chosen by useKernels); backward runs the
+ * one forward ran, recorded on ctx.
+ */
 export class Conv2dFunction extends Function {
   static override forward(ctx: Conv2dContext, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, options);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
-    const out = kernels.create(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
-    ctx.geometry = g;
-    if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1]) ctx.saveForBackward(x, weight);
-    // Float32 where WebAssembly runs: im2col and GEMM inside the module, nothing kept (backward unfolds x again).
-    ctx.wasm = dtype === "float32" && wasmConv2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, out.data);
-    if (ctx.wasm) {
-      ctx.chunk = 1;
-      ctx.cols = null;
-      return out;
+    // Every kernel writes every output element: no need to zero-fill a recycled buffer first.
+    const out = kernels.empty(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+    const keep = ctx.needsInputGrad[1] === true;
+    const run = kernels.conv2dForward(g, flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), out.data, { keepForBackward: keep });
+    if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1] || ctx.needsInputGrad[2]) {
+      ctx.geometry = g;
+      ctx.run = run;
+      ctx.saveForBackward(x, weight);
     }
-    const chunk = imagesPerChunk(g);
-    // The weight gradient needs the im2col columns again: keeping them costs memory for one step but saves a pass.
-    const keptCols = ctx.needsInputGrad[1] && !isPointwise(g) ? kernels.allocate(dtype, keptColumnsSize(g)) : null;
-    conv2dForward(flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), g, chunk, out.data, keptCols);
-    ctx.chunk = chunk;
-    ctx.cols = keptCols;
     return out;
   }
 
@@ -43,23 +39,11 @@ export class Conv2dFunction extends Function {
     const [x, weight] = ctx.savedTensors as [NDArray, NDArray];
     const g = ctx.geometry;
     const dtype = kernels.dtypeOf(gy);
-    const grad = flatData(gy, dtype);
-    const gx = ctx.needsInputGrad[0] ? kernels.create(dtype, x.shape) : null;
-    const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
-    const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
-    if (ctx.wasm && wasmConv2dBackward(grad, flatData(weight, dtype), gw === null ? null : flatData(x, dtype), g, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null)) {
-      return [gx, gw, gb, null];
-    }
-    if (ctx.wasm && gw !== null && !isPointwise(g)) {
-      // Forward ran in WebAssembly, which has been switched off since: unfold x here after all.
-      ctx.cols = kernels.allocate(dtype, keptColumnsSize(g));
-      conv2dForward(flatData(x, dtype), flatData(weight, dtype), null, g, ctx.chunk, kernels.allocate(dtype, gy.size), ctx.cols);
-    }
-    if (gx !== null || gw !== null) {
-      const input = gw !== null && isPointwise(g) ? flatData(x, dtype) : null;
-      conv2dBackward(grad, flatData(weight, dtype), input, g, ctx.chunk, ctx.cols, gx === null ? null : gx.data, gw === null ? null : gw.data);
-    }
-    if (gb !== null) conv2dBackwardBias(grad, g, gb.data);
+    const gx = ctx.needsInputGrad[0] ? kernels.empty(dtype, x.shape) : null;
+    const gw = ctx.needsInputGrad[1] ? kernels.empty(dtype, weight.shape) : null;
+    const gb = ctx.needsInputGrad[2] ? kernels.empty(dtype, [g.outChannels]) : null;
+    const input = gw !== null ? flatData(x, dtype) : null;
+    kernels.conv2dBackward(ctx.run, g, flatData(gy, dtype), flatData(weight, dtype), input, { input: gx?.data ?? null, weight: gw?.data ?? null, bias: gb?.data ?? null });
     return [gx, gw, gb, null];
   }
 }
@@ -160,8 +144,8 @@ export function conv2dGeometry(
   if (bShape !== null && (bShape.length !== 1 || bShape[0] !== outChannels)) {
     throw new ShapeError(`${op}: bias must have shape [${outChannels}] (one per output channel of weight ${formatShape(wShape)}), but got ${formatShape(bShape)}`);
   }
-  const outHeight = outputSize(inHeight, kernelHeight, stride[0], padding[0], dilation[0]);
-  const outWidth = outputSize(inWidth, kernelWidth, stride[1], padding[1], dilation[1]);
+  const outHeight = kernels.outputSize(inHeight, kernelHeight, stride[0], padding[0], dilation[0]);
+  const outWidth = kernels.outputSize(inWidth, kernelWidth, stride[1], padding[1], dilation[1]);
   if (outHeight < 1 || outWidth < 1) {
     throw new ShapeError(
       `${op}: output size would be ${outHeight}x${outWidth} for input ${formatShape(xShape)}, kernel ${kernelHeight}x${kernelWidth}, ` +

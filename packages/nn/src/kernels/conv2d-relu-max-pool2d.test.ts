@@ -1,11 +1,10 @@
-import { Generator } from "@pico/core";
+import { Generator, kernels } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward, imageColumnsSize } from "./conv2d-relu-max-pool2d.js";
-import { outputSize, type Conv2dGeometry } from "./conv-geometry.js";
 import { pool2dGeometry } from "./pool-geometry.js";
 
-function geometry(batch: number, inChannels: number, size: number, outChannels: number, groups: number, kernel: number, padding: number): Conv2dGeometry {
-  const out = outputSize(size, kernel, 1, padding, 1);
+function geometry(batch: number, inChannels: number, size: number, outChannels: number, groups: number, kernel: number, padding: number): kernels.Conv2dGeometry {
+  const out = kernels.outputSize(size, kernel, 1, padding, 1);
   return {
     batch, inChannels, inHeight: size, inWidth: size, outChannels, groups, kernelHeight: kernel, kernelWidth: kernel,
     strideHeight: 1, strideWidth: 1, padHeight: padding, padWidth: padding, dilationHeight: 1, dilationWidth: 1, outHeight: out, outWidth: out,

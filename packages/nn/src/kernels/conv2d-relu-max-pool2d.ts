@@ -1,9 +1,9 @@
 import { kernels, type FloatArray } from "@pico/core";
-import { conv2dBackward, conv2dBackwardBias, conv2dForward, isPointwise, type Flat } from "./conv2d.js";
-import type { Conv2dGeometry } from "./conv-geometry.js";
-import { im2col } from "./im2col.js";
 import type { Pool2dGeometry } from "./pool-geometry.js";
-import { scratch } from "./scratch.js";
+
+type Conv2dGeometry = kernels.Conv2dGeometry;
+type Flat = kernels.Flat;
+const { conv2dGemmForward: conv2dForward, conv2dGemmBackward: conv2dBackward, conv2dGemmBackwardBias: conv2dBackwardBias, isPointwise, im2col, scratch } = kernels;
 
 /** Elements of one image's im2col columns (all groups), the per-image stride of the kept columns. */
 export function imageColumnsSize(g: Conv2dGeometry): number {

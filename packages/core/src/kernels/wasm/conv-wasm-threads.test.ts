@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Generator } from "../../random.js";
-import { conv2dBackwardWasm, conv2dForwardWasm } from "./conv-wasm.js";
-import type { Conv2dWasmGeometry, Float32Slice } from "./conv-wasm.js";
+import { conv2dBackwardWasm, conv2dForwardWasm } from "../conv/conv2d-wasm.js";
+import type { Conv2dWasmGeometry, Float32Slice } from "../conv/conv2d-wasm.js";
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./conv-wasm-threads.js";
 
 const gen = new Generator(5);

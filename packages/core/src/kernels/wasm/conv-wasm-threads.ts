@@ -1,13 +1,12 @@
-import { runConvCalls, setConvEngine } from "./conv-wasm.js";
-import type { ConvCall, ConvEngine } from "./conv-wasm.js";
-import { joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
+import { runConvCalls, setConvEngine } from "../conv/conv2d-wasm.js";
+import type { ConvCall, ConvEngine } from "../conv/conv2d-wasm.js";
+import { kernelsChanged } from "../registry.js";
+import { checkThreads, joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the convolution's side of the
 // threads it shares with the GEMM (shared-wasm-threads.ts).
-
-const MAX_THREADS = 16;
 
 let engine: ConvEngine | null = null;
 
@@ -36,6 +35,7 @@ function route(t: WasmThreads | null): void {
     launch: t.threads > 1 ? (calls) => launchOnWorkers(t, calls) : undefined,
   };
   setConvEngine(engine);
+  kernelsChanged();
 }
 
 /** Worker threads are running for the WebAssembly convolution. */
@@ -57,9 +57,7 @@ export function wasmConvThreadsEngine(): ConvEngine | null {
  */
 export async function installWasmConvThreads(options: { threads?: number } = {}): Promise<boolean> {
   const threads = options.threads ?? 2;
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new RangeError(`installWasmConvThreads: threads must be an integer from 1 to ${MAX_THREADS}, but got ${threads}`);
-  }
+  checkThreads("installWasmConvThreads", threads);
   return joinWasmThreads("conv", threads, route);
 }
 

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gemm, setGemm } from "../gemm.js";
+import { activeGemmKernel, gemm } from "../gemm.js";
 import { gemmPacked } from "../gemm-packed.js";
 import type { MatrixView } from "../gemm.js";
+import { kernelInfo, useKernels } from "../registry.js";
+import { gemmWasm } from "./gemm-wasm.js";
 import { gemmWasmThreaded, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
 import { checkGemm, packedLayout, pick, rng, SIZES, stored, TRANS } from "./test-utils/gemm-cases.js";
 import type { Case, Layout } from "./test-utils/gemm-cases.js";
@@ -14,17 +16,18 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
   });
   afterAll(async () => {
     await stopWasmGemmThreads();
-    setGemm(gemmPacked);
   });
 
-  it("is installed as the core gemm", () => {
+  it("is what the core gemm runs, also after useKernels('wasm') (no silent single-threaded GEMM)", () => {
     expect(wasmThreadsActive()).toBe(true);
     const a: MatrixView = { data: new Float32Array([1, 2, 3, 4, 5, 6]), offset: 0, ld: 3, trans: false };
     const b: MatrixView = { data: new Float32Array([1, 0, 0, 1, 1, 1]), offset: 0, ld: 2, trans: false };
     const c = { data: new Float32Array(4), offset: 0, ld: 2 };
     gemm(2, 2, 3, a, b, c, false);
     expect([...c.data]).toEqual([4, 5, 10, 11]);
-    expect(setGemm(gemmWasmThreaded)).toBe(gemmWasmThreaded);
+    expect(useKernels("wasm")).toBe("wasm");
+    expect(activeGemmKernel()).toBe(gemmWasm);
+    expect(kernelInfo().families["gemm"]).toEqual({ backend: "wasm", threads: 3, available: ["wasm", "js", "reference"] });
   });
 
   it("matches the references on random odd shapes, transpositions, layouts and accumulation", () => {
@@ -65,11 +68,11 @@ describe("gemmWasmThreaded after stopWasmGemmThreads", () => {
     expect(await installWasmGemmThreads({ threads: 2, minFlops: 0 })).toBe(true);
     await stopWasmGemmThreads();
     expect(wasmThreadsActive()).toBe(false);
-    setGemm(gemmPacked);
+    expect(kernelInfo().families["gemm"]?.threads).toBe(1);
     checkGemm(gemmWasmThreaded, { m: 65, n: 33, k: 17, transA: true, transB: false, accumulate: true, layoutA: packedLayout, layoutB: packedLayout, layoutC: packedLayout });
   });
 
   it("rejects a thread count that is not a positive integer", async () => {
-    await expect(installWasmGemmThreads({ threads: 0 })).rejects.toThrow(/threads must be an integer from 1 to 17, but got 0/);
+    await expect(installWasmGemmThreads({ threads: 0 })).rejects.toThrow(/threads must be an integer from 1 to 16, but got 0/);
   });
 });

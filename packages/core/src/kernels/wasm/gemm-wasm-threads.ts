@@ -1,10 +1,11 @@
-import { setGemm } from "../gemm.js";
 import { gemmPacked } from "../gemm-packed.js";
 import type { Gemm } from "../gemm.js";
-import { gemmWasm, isFloat32 } from "./gemm-wasm.js";
+import { kernelsChanged } from "../registry.js";
+import type { WasmInstance } from "./engine.js";
+import { gemmWasmLocal, isFloat32, routeGemmThreads } from "./gemm-wasm.js";
 import { runGemm, runJobs } from "./run-gemm.js";
-import type { FloatMatrix32, GemmTarget, RowsJob, StagedJobs } from "./run-gemm.js";
-import { MAX_JOBS, MAX_WORKERS, joinWasmThreads, leaveWasmThreads, publishGemmJobs } from "./shared-wasm-threads.js";
+import type { FloatMatrix32, RowsJob, StagedJobs } from "./run-gemm.js";
+import { MAX_JOBS, checkThreads, joinWasmThreads, leaveWasmThreads, publishGemmJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs, markReady } from "./thread-pool.js";
 
@@ -18,7 +19,7 @@ const MIN_JOB_FLOPS = 2 ** 20;
 
 interface Route {
   threads: WasmThreads;
-  target: GemmTarget;
+  target: WasmInstance;
   minFlops: number;
   fallback: Gemm;
 }
@@ -26,7 +27,7 @@ interface Route {
 let current: Route | null = null;
 
 export interface WasmThreadsOptions {
-  /** Threads in all, the calling one included (default 2, at most 17). */
+  /** Threads in all, the calling one included (default 2, at most MAX_THREADS = 16). */
   threads?: number;
   /** Products below this many floating-point operations (2·m·n·k) stay on the calling thread (default 2^22). */
   minFlops?: number;
@@ -66,15 +67,15 @@ function stagedJobs(t: WasmThreads, product: string): StagedJobs {
 }
 
 /**
- * C = op(A)·op(B) (+ C) like `gemmWasm`, with large float32 products split by rows (or, for short C,
- * by columns) across the worker threads started by `installWasmGemmThreads`. Without them it is
- * `gemmWasm` on the calling thread; Float64 operands, or operands too large for the shared memory
- * (1 GiB), go to the fallback kernel.
+ * C = op(A)·op(B) (+ C) like `gemmWasmLocal`, with large float32 products split by rows (or, for short C,
+ * by columns) across the worker threads started by `installWasmGemmThreads`: while they run, it is what
+ * the "wasm" GEMM (`gemmWasm`) calls. Without them it is `gemmWasmLocal`; Float64 operands, or operands
+ * too large for the shared memory (1 GiB), go to the fallback kernel.
  */
 export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
   const r = current;
   if (r === null) {
-    gemmWasm(m, n, k, a, b, c, accumulate);
+    gemmWasmLocal(m, n, k, a, b, c, accumulate);
     return;
   }
   if (!isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data)) {
@@ -89,7 +90,7 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
   const flops = 2 * m * n * k;
   if (flops < r.minFlops || r.threads.threads === 1) {
     // The calling thread's own instance: its memory is not shared, which makes small products ~10-25% faster.
-    gemmWasm(m, n, k, a, b, c, accumulate);
+    gemmWasmLocal(m, n, k, a, b, c, accumulate);
     return;
   }
   const threads = r.threads.threads;
@@ -109,31 +110,27 @@ export function wasmThreadsActive(): boolean {
 }
 
 /**
- * Makes `gemmWasmThreaded` the GEMM every operator uses, on `threads` threads, the calling one
+ * Has the "wasm" GEMM (`gemmWasm`, the default GEMM where WebAssembly SIMD runs, and what
+ * `useKernels("wasm")` selects) split large products across `threads` threads, the calling one
  * included, that share one WebAssembly memory: the worker threads the convolution uses too
  * (installWasmConvThreads), started here if they are not running, restarted (for both) if they run
- * with another count. Node only (worker_threads, Atomics.wait on the calling thread). Resolves false,
- * changing no GEMM and with no worker threads left running, where WebAssembly SIMD, shared memory or
- * workers are missing.
+ * with another count. It does not change which GEMM backend is selected. Node only (worker_threads,
+ * Atomics.wait on the calling thread). Resolves false, with no worker threads left running, where
+ * WebAssembly SIMD, shared memory or workers are missing.
  */
 export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): Promise<boolean> {
   const threads = options.threads ?? 2;
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WORKERS + 1) {
-    throw new RangeError(`installWasmGemmThreads: threads must be an integer from 1 to ${MAX_WORKERS + 1}, but got ${threads}`);
-  }
+  checkThreads("installWasmGemmThreads", threads);
   const minFlops = options.minFlops ?? 2 ** 22;
   const fallback = options.float64Kernel ?? gemmPacked;
-  const joined = await joinWasmThreads("gemm", threads, (t) => {
+  return joinWasmThreads("gemm", threads, (t) => {
     current = t === null ? null : { threads: t, target: { exports: t.exports, memory: t.memory, heap: null }, minFlops, fallback };
+    routeGemmThreads(t === null ? null : { gemm: gemmWasmThreaded, threads: t.threads });
+    kernelsChanged();
   });
-  if (joined) setGemm(gemmWasmThreaded);
-  return joined;
 }
 
-/**
- * `gemmWasmThreaded` runs on the calling thread again; the workers stop unless the convolution still
- * uses them. The core GEMM is left as it is (install another with `setGemm` or `installWasmGemm`).
- */
+/** The "wasm" GEMM runs on the calling thread again; the workers stop unless the convolution still uses them. */
 export async function stopWasmGemmThreads(): Promise<void> {
   await leaveWasmThreads("gemm");
 }

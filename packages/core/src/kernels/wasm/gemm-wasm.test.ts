@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { gemm, setGemm } from "../gemm.js";
 import { gemmPacked } from "../gemm-packed.js";
 import type { MatrixView } from "../gemm.js";
-import { gemmWasm, installWasmGemm, wasmAvailable } from "./gemm-wasm.js";
+import { useKernels } from "../registry.js";
+import { wasmAvailable } from "./engine.js";
+import { gemmWasm } from "./gemm-wasm.js";
 import { decodeBase64 } from "./wasm-api.js";
 import { checkGemm, packedLayout, pick, rng, SIZES, stored, TRANS } from "./test-utils/gemm-cases.js";
 import type { Case, Layout } from "./test-utils/gemm-cases.js";
@@ -90,8 +92,8 @@ describe("gemmWasm", () => {
     runCase({ m: 3, n: 5, k: 7, transA: false, transB: true, accumulate: true, layoutA: packedLayout, layoutB: packedLayout, layoutC: packedLayout });
   });
 
-  it("installWasmGemm routes the core gemm through the wasm kernel", () => {
-    expect(installWasmGemm()).toBe(true);
+  it("useKernels('wasm') routes the core gemm through the wasm kernel", () => {
+    expect(useKernels("wasm")).toBe("wasm");
     const a: MatrixView = { data: new Float32Array([1, 2, 3, 4, 5, 6]), offset: 0, ld: 3, trans: false };
     const b: MatrixView = { data: new Float32Array([1, 0, 0, 1, 1, 1]), offset: 0, ld: 2, trans: false };
     const c = { data: new Float32Array(4), offset: 0, ld: 2 };
@@ -117,8 +119,10 @@ describe("gemmWasm without WebAssembly SIMD", () => {
 
   const check = async (): Promise<void> => {
     const fresh = await import("./gemm-wasm.js");
-    expect(fresh.wasmAvailable()).toBe(false);
-    expect(fresh.installWasmGemm()).toBe(false);
+    const registry = await import("../registry.js");
+    expect((await import("./engine.js")).wasmAvailable()).toBe(false);
+    await import("../gemm.js");
+    expect(registry.useKernels("wasm")).toBe("js");
     const a: MatrixView = { data: new Float32Array([1, 2, 3, 4]), offset: 0, ld: 2, trans: true };
     const b: MatrixView = { data: new Float32Array([1, 1, 0, 1]), offset: 0, ld: 2, trans: false };
     const c = { data: new Float32Array(4), offset: 0, ld: 2 };

@@ -1,56 +1,31 @@
 import type { FloatArray } from "../../dtype.js";
-import { setGemm } from "../gemm.js";
 import { gemmPacked } from "../gemm-packed.js";
 import type { Gemm } from "../gemm.js";
-import { gemmWasmBase64 } from "./gemm-wasm-binary.js";
+import { localInstance } from "./engine.js";
 import { panelRows, rowsFrom, runGemm, runJobs } from "./run-gemm.js";
-import type { FloatMatrix32, GemmTarget } from "./run-gemm.js";
-import { decodeBase64, wasmApi } from "./wasm-api.js";
-import type { GemmExports, WasmMemory } from "./wasm-api.js";
+import type { FloatMatrix32 } from "./run-gemm.js";
 
-let target: GemmTarget | null | undefined;
-let fallback: Gemm = gemmPacked;
 /**
  * Most bytes of operands one product copies into the module's memory: a larger product runs in
  * panels of rows. The memory never shrinks, so one huge product would otherwise pin its size for good.
  */
 let budget = 16 * 1024 * 1024;
 
-function instantiate(): GemmTarget | null {
-  const api = wasmApi();
-  if (api === undefined) return null;
-  try {
-    const module = new api.Module(decodeBase64(gemmWasmBase64));
-    const exports = new api.Instance(module, {}).exports as GemmExports & { memory: WasmMemory };
-    return { exports, memory: exports.memory, heap: null };
-  } catch {
-    // No SIMD support (or WebAssembly disabled by policy): the caller keeps the TypeScript kernels.
-    return null;
-  }
-}
-
-function loaded(): GemmTarget | null {
-  if (target === undefined) target = instantiate();
-  return target;
-}
-
-/** True where WebAssembly with SIMD can run this kernel. */
-export function wasmAvailable(): boolean {
-  return loaded() !== null;
-}
+/** Set by `@pico/core/threads` while its workers run: large products split across them. */
+let threaded: { gemm: Gemm; threads: number } | null = null;
 
 export const isFloat32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
 
 /**
- * C = op(A)·op(B) (+ C when `accumulate`) in WebAssembly SIMD for float32 operands: copies A, B
- * (and C when accumulating) into the module's memory, runs the register-blocked kernel there and
- * copies C back. Float64 operands, a host without WebAssembly SIMD, or operands too large for the
- * module's memory go to the fallback kernel (`gemmPacked` unless `installWasmGemm` was given another).
+ * C = op(A)·op(B) (+ C) in WebAssembly SIMD on the calling thread's instance: copies A, B (and C
+ * when accumulating) into its memory, runs the register-blocked kernel there and copies C back.
+ * Float64 operands, a host without WebAssembly SIMD, or operands too large for the memory go to
+ * `gemmPacked`.
  */
-export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
-  const t = loaded();
+export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate) => {
+  const t = localInstance();
   if (t === null || !isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data)) {
-    fallback(m, n, k, a, b, c, accumulate);
+    gemmPacked(m, n, k, a, b, c, accumulate);
     return;
   }
   if (m <= 0 || n <= 0) return;
@@ -64,10 +39,28 @@ export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
     const ap = i0 === 0 ? a : rowsFrom(a, i0);
     const cp: FloatMatrix32 = { data: c.data, offset: c.offset + i0 * c.ld, ld: c.ld };
     if (!runGemm(t, mp, n, k, ap, b, cp, accumulate, 1, 1, (jobs, works) => runJobs(t.exports, jobs, works[0]!))) {
-      fallback(mp, n, k, ap, b, cp, accumulate);
+      gemmPacked(mp, n, k, ap, b, cp, accumulate);
     }
   }
 };
+
+/**
+ * The "wasm" GEMM: gemmWasmLocal, or while `@pico/core/threads` runs its workers, the threaded GEMM
+ * (large products split across the threads, small ones still on the calling thread).
+ */
+export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
+  (threaded?.gemm ?? gemmWasmLocal)(m, n, k, a, b, c, accumulate);
+};
+
+/** Threads the "wasm" GEMM splits large products across now. */
+export function gemmThreads(): number {
+  return threaded?.threads ?? 1;
+}
+
+/** @internal The threads entry routes the "wasm" GEMM through `gemm` on `threads` threads, or back to the calling thread (null). */
+export function routeGemmThreads(route: { gemm: Gemm; threads: number } | null): void {
+  threaded = route;
+}
 
 /**
  * Sets the most bytes of operands one product may copy into the module's memory (larger products
@@ -79,18 +72,7 @@ export function setWasmGemmBudget(bytes: number): number {
   return previous;
 }
 
-/** Bytes the module's memory holds now (0 where WebAssembly SIMD is unavailable); it only ever grows. */
+/** Bytes the calling thread's memory holds now (0 where WebAssembly SIMD is unavailable); it only ever grows. */
 export function wasmGemmMemoryBytes(): number {
-  return loaded()?.memory.buffer.byteLength ?? 0;
-}
-
-/**
- * Makes `gemmWasm` the GEMM every operator uses, with `float64Kernel` for Float64 operands; returns
- * false (and changes nothing) without WebAssembly SIMD.
- */
-export function installWasmGemm(float64Kernel: Gemm = gemmPacked): boolean {
-  if (!wasmAvailable()) return false;
-  fallback = float64Kernel;
-  setGemm(gemmWasm);
-  return true;
+  return localInstance()?.memory.buffer.byteLength ?? 0;
 }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { MatrixView } from "../gemm.js";
 import { runGemm } from "./run-gemm.js";
-import type { GemmTarget, RowsJob } from "./run-gemm.js";
+import type { WasmInstance } from "./engine.js";
+import type { GemmExports } from "./wasm-api.js";
+import type { RowsJob } from "./run-gemm.js";
 
-function fakeTarget(bytes: number): GemmTarget {
+function fakeTarget(bytes: number): WasmInstance<GemmExports> {
   let buffer = new ArrayBuffer(bytes);
   return {
     exports: { heapBase: () => 8, workBytes: () => 256, gemmRows: () => undefined },

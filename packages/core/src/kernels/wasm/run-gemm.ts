@@ -1,19 +1,11 @@
 import type { MatrixView } from "../gemm.js";
-import { WASM_PAGE } from "./wasm-api.js";
-import type { GemmExports, WasmMemory } from "./wasm-api.js";
+import { alignUp, heapOf } from "./engine.js";
+import type { WasmInstance } from "./engine.js";
+import type { GemmExports } from "./wasm-api.js";
 
 /** The micro-kernel's register block in assembly/gemm.ts: row splits keep MR multiples, column splits NR. */
 const MR = 4;
 const NR = 8;
-const ALIGN = 64;
-
-/** An instance of the GEMM module and a cached Float32Array over its memory. */
-export interface GemmTarget {
-  exports: GemmExports;
-  memory: WasmMemory;
-  heap: Float32Array | null;
-}
-
 /**
  * Jobs that start while the calling thread still copies their input in: `start` opens them with none
  * ready, `ready(count)` lets jobs [0, count) go, `finish` has the calling thread help and then waits.
@@ -31,25 +23,6 @@ export interface FloatMatrix32 {
   data: Float32Array;
   offset: number;
   ld: number;
-}
-
-const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
-
-/** Grows the memory to at least `bytes` and returns a Float32Array over all of it, or null if it cannot grow. */
-function heapOf(target: GemmTarget, bytes: number): Float32Array | null {
-  const memory = target.memory;
-  if (memory.buffer.byteLength < bytes) {
-    try {
-      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
-    } catch {
-      return null;
-    }
-  }
-  const buffer = memory.buffer;
-  if (target.heap === null || target.heap.buffer !== buffer || target.heap.length * 4 !== buffer.byteLength) {
-    target.heap = new Float32Array(buffer);
-  }
-  return target.heap;
 }
 
 /**
@@ -164,7 +137,7 @@ function split(m: number, n: number, k: number, parts: number): Block[] {
  * memory cannot grow to hold the operands.
  */
 export function runGemm(
-  target: GemmTarget,
+  target: WasmInstance<GemmExports>,
   m: number, n: number, k: number,
   a: MatrixView, b: MatrixView, c: FloatMatrix32,
   accumulate: boolean,

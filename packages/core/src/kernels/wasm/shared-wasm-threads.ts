@@ -1,14 +1,13 @@
-import { convWasmThreadsBase64 } from "./conv-wasm-threads-binary.js";
-import type { ConvCall, ConvExports } from "./conv-wasm.js";
+import type { ConvCall } from "../conv/conv2d-wasm.js";
+import { wasmBinary } from "./engine.js";
 import type { RowsJob } from "./run-gemm.js";
-import { decodeBase64, wasmApi } from "./wasm-api.js";
-import type { WasmMemory, WasmModule } from "./wasm-api.js";
+import { wasmApi } from "./wasm-api.js";
+import type { KernelExports, WasmMemory, WasmModule } from "./wasm-api.js";
 import { CONTROL_HEADER, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
 import type { WorkerPool } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread); see thread-pool.ts.
-// One set of worker threads, one shared memory and one instance per thread of assembly/conv.ts (which
-// includes the GEMM) serve both the convolution (conv-wasm-threads.ts) and the GEMM
+// One set of worker threads, one shared memory and one instance per thread of the kernel module serve both the convolution (conv-wasm-threads.ts) and the GEMM
 // (gemm-wasm-threads.ts): every worker is a V8 isolate of several MB, so a pool each would cost twice
 // that. Their calls are synchronous on the calling thread and never overlap, so both lay out their
 // operands from heapBase in the same memory.
@@ -16,8 +15,9 @@ import type { WorkerPool } from "./thread-pool.js";
 // After the pool's header: each worker's GEMM work area, then the jobs, JOB_INTS slots each: the kind,
 // then the arguments (conv2dForward's 15 or conv2dBackward's 14, gemmRows' first 13).
 const WORK = CONTROL_HEADER;
-/** Most worker threads: 17 threads in all with the calling one. */
-export const MAX_WORKERS = 16;
+/** Most threads in all, the calling one included: the one limit every entry point checks. */
+export const MAX_THREADS = 16;
+const MAX_WORKERS = MAX_THREADS - 1;
 const JOBS = WORK + MAX_WORKERS;
 const JOB_INTS = 16;
 /** Most jobs one publish can open. */
@@ -25,12 +25,15 @@ export const MAX_JOBS = 64;
 const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
 /** The kinds 0 (conv2dForward) and 1 (conv2dBackward) are a ConvCall's first entry. */
 const GEMM_ROWS = 2;
+/** Kind 3: assembly/elementwise.ts's elementwiseJob and its 13 arguments. */
+const ELEMENTWISE_JOB = 3;
 
 const WORKER_SOURCE = workerSource(
   "const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;",
   `const at = ${JOBS} + job * ${JOB_INTS};
       if (ctl[at] === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
       else if (ctl[at] === 0) e.conv2dForward(${args(15)});
+      else if (ctl[at] === ${ELEMENTWISE_JOB}) e.elementwiseJob(${args(14)});
       else e.conv2dBackward(${args(14)});`,
 );
 
@@ -42,7 +45,7 @@ function args(count: number): string {
 export interface WasmThreads {
   readonly threads: number;
   /** The calling thread's instance. */
-  readonly exports: ConvExports;
+  readonly exports: KernelExports;
   readonly memory: WasmMemory;
   readonly pool: WorkerPool;
 }
@@ -72,18 +75,25 @@ async function start(threads: number): Promise<WasmThreads | null> {
   const api = wasmApi();
   if (api === undefined || typeof SharedArrayBuffer === "undefined") return null;
   let memory: WasmMemory;
-  let exports: ConvExports;
+  let exports: KernelExports;
   let compiled: WasmModule;
   try {
-    compiled = module ??= new api.Module(decodeBase64(convWasmThreadsBase64));
+    compiled = module ??= new api.Module(wasmBinary(true));
     memory = new api.Memory({ initial: 1, maximum: 16384, shared: true });
-    exports = new api.Instance(compiled, { env: { memory } }).exports as ConvExports;
+    exports = new api.Instance(compiled, { env: { memory } }).exports as KernelExports;
   } catch {
     // No SIMD, threads or shared memory in this WebAssembly.
     return null;
   }
   const pool = await startWorkers(threads - 1, WORKER_SOURCE, CONTROL_INTS, (index) => ({ module: compiled, memory, index }));
   return pool === null ? null : { threads, exports, memory, pool };
+}
+
+/** Throws a RangeError naming `operation` unless `threads` is an integer from 1 to MAX_THREADS. */
+export function checkThreads(operation: string, threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`${operation}: threads must be an integer from 1 to ${MAX_THREADS}, but got ${threads}`);
+  }
 }
 
 /**

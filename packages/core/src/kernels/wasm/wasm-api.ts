@@ -17,12 +17,45 @@ export interface GemmExports {
   ): void;
 }
 
+/** What assembly/conv.ts exports. */
+export interface ConvExports {
+  im2col(geo: number, src: number, channels: number, cols: number, ld: number): void;
+  col2im(geo: number, cols: number, ld: number, channels: number, dst: number): void;
+  conv2dForward(
+    geo: number, count: number, x: number, w: number, prepared: number, bias: number, out: number,
+    chunk: number, relu: number, cols: number, y: number, work: number, pool: number, conv: number, argmax: number,
+  ): void;
+  conv2dBackward(
+    geo: number, count: number, x: number, w: number, gy: number, gx: number, gw: number, gb: number,
+    chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number,
+  ): void;
+  /** Floats of `cols` the Winograd path of conv2dForward (pooling without arg-max) needs. */
+  winogradScratchFloats(inChannels: number, outChannels: number): number;
+  preparedFloats(geo: number, pool: number, withArgmax: number): number;
+  prepareForward(geo: number, w: number, pool: number, withArgmax: number, dst: number): void;
+}
+
+/**
+ * What the kernel module (assembly/index.ts) exports: one interface per kernel file. A kernel file added
+ * to the module adds its interface here, and its functions are then called as `instance.exports.name(...)`.
+ */
+export interface KernelExports extends GemmExports, ConvExports, ElementwiseExports {}
+
+/** What assembly/elementwise.ts exports: one entry that runs any of its kernels (see elementwise-wasm.ts). */
+export interface ElementwiseExports {
+  elementwiseJob(
+    kind: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number,
+    a8: number, a9: number, a10: number, a11: number, a12: number, a13: number,
+  ): void;
+}
+
 export type WasmModule = object;
 
 export interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (module: WasmModule, imports: object) => { exports: object };
   Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+  validate?: (bytes: Uint8Array) => boolean;
 }
 
 export const WASM_PAGE = 65536;

@@ -1,6 +1,6 @@
-import { Generator } from "@pico/core";
+import { Generator } from "../../index.js";
 import { describe, expect, it } from "vitest";
-import { conv2dGeometry } from "../functional/conv2d.js";
+import { geometryOf } from "./test-utils/geometry.js";
 import { col2im, im2col } from "./im2col.js";
 
 function random(n: number, gen: Generator): Float64Array {
@@ -9,7 +9,7 @@ function random(n: number, gen: Generator): Float64Array {
 
 describe("im2col / col2im", () => {
   it("x=[1,1,2,2] k=2 s=1 p=1: each column row holds what one kernel tap sees, zeros in the padding", () => {
-    const g = conv2dGeometry([1, 1, 2, 2], [1, 1, 2, 2], null, { padding: 1 });
+    const g = geometryOf([1, 1, 2, 2], [1, 1, 2, 2], { padding: 1 });
     const cols = new Float64Array(4 * 9).fill(Number.NaN);
     im2col(Float64Array.of(1, 2, 3, 4), 0, 1, g, cols);
     expect(Array.from(cols)).toEqual([
@@ -28,7 +28,7 @@ describe("im2col / col2im", () => {
   ];
   cases.forEach((c, index) => {
     it(`x=[${c.x.join(",")}] w=[${c.w.join(",")}] s=${String(c.s)} p=${String(c.p)} d=${String(c.d)}: col2im is the adjoint of im2col`, () => {
-      const g = conv2dGeometry(c.x, c.w, null, { stride: c.s, padding: c.p, dilation: c.d });
+      const g = geometryOf(c.x, c.w, { stride: c.s, padding: c.p, dilation: c.d });
       const gen = new Generator(index + 1);
       const channels = c.x[1]!;
       const offset = 3;

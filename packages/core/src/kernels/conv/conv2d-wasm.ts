@@ -1,32 +1,13 @@
-import { activeGemmKernel, gemmReference } from "../gemm.js";
-import { gemmPacked } from "../gemm-packed.js";
-import { convWasmBase64 } from "./conv-wasm-binary.js";
-import { decodeBase64, WASM_PAGE, wasmApi } from "./wasm-api.js";
-import type { GemmExports, WasmMemory } from "./wasm-api.js";
+import { heapOf, Layout, localInstance } from "../wasm/engine.js";
+import type { WasmInstance } from "../wasm/engine.js";
+import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
+import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
 
-/**
- * Shapes of one 2-D convolution (NCHW, weight [outC, C/groups, kH, kW]); the same fields as
- * @pico/nn's Conv2dGeometry, so its geometry can be passed as it is. Fields must be consistent
- * (out sizes as PyTorch computes them, channels divisible by groups): the kernels do not check.
- */
-export interface Conv2dWasmGeometry {
-  batch: number;
-  inChannels: number;
-  inHeight: number;
-  inWidth: number;
-  outChannels: number;
-  groups: number;
-  kernelHeight: number;
-  kernelWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  padHeight: number;
-  padWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
-  outHeight: number;
-  outWidth: number;
-}
+// The "wasm" convolution: im2col and the GEMM run inside the kernel module (assembly/conv.ts), on the
+// calling thread's instance or, while `@pico/core/threads` runs, split by images across the workers.
+
+/** @deprecated The geometry every convolution kernel takes: use Conv2dGeometry. */
+export type Conv2dWasmGeometry = Conv2dGeometry;
 
 /** A float32 tensor stored packed (row-major) in `data` from `offset` on. */
 export interface Float32Slice {
@@ -60,24 +41,6 @@ export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
   argmax?: Int32Array | null;
 }
 
-/** What assembly/conv.ts exports besides the GEMM. */
-export interface ConvExports extends GemmExports {
-  im2col(geo: number, src: number, channels: number, cols: number, ld: number): void;
-  col2im(geo: number, cols: number, ld: number, channels: number, dst: number): void;
-  conv2dForward(
-    geo: number, count: number, x: number, w: number, prepared: number, bias: number, out: number,
-    chunk: number, relu: number, cols: number, y: number, work: number, pool: number, conv: number, argmax: number,
-  ): void;
-  conv2dBackward(
-    geo: number, count: number, x: number, w: number, gy: number, gx: number, gw: number, gb: number,
-    chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number,
-  ): void;
-  /** Floats of `cols` the Winograd path of conv2dForward (pooling without arg-max) needs. */
-  winogradScratchFloats(inChannels: number, outChannels: number): number;
-  preparedFloats(geo: number, pool: number, withArgmax: number): number;
-  prepareForward(geo: number, w: number, pool: number, withArgmax: number, dst: number): void;
-}
-
 /** One call of conv2dForward (kind 0) or conv2dBackward (kind 1) with its arguments. */
 export type ConvCall = number[];
 
@@ -85,10 +48,7 @@ export type ConvCall = number[];
  * A module instance and who runs its calls: the calling thread alone, or (conv-wasm-threads.ts)
  * worker threads sharing its memory, `threads` calls at a time, each call with regions of its own.
  */
-export interface ConvEngine {
-  exports: ConvExports;
-  memory: WasmMemory;
-  heap: Float32Array | null;
+export interface ConvEngine extends WasmInstance {
   threads: number;
   run(calls: ConvCall[]): void;
   /**
@@ -100,18 +60,13 @@ export interface ConvEngine {
 }
 
 /** Runs calls one after the other on the calling thread. */
-export function runConvCalls(exports: ConvExports, calls: ConvCall[]): void {
+export function runConvCalls(exports: ConvExports | KernelExports, calls: ConvCall[]): void {
   for (const c of calls) {
     if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
     else exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!);
   }
 }
 
-const GEOMETRY_FIELDS = [
-  "batch", "inChannels", "inHeight", "inWidth", "outChannels", "groups", "kernelHeight", "kernelWidth",
-  "strideHeight", "strideWidth", "padHeight", "padWidth", "dilationHeight", "dilationWidth", "outHeight", "outWidth",
-] as const;
-const ALIGN = 64;
 /** Bytes after a region the GEMM may read past a row's end (NR − 1 floats, rounded up). */
 const TAIL = 64;
 /**
@@ -131,21 +86,11 @@ const CALLS_PER_THREAD = 4;
 let local: ConvEngine | null | undefined;
 let threaded: ConvEngine | null = null;
 
-function instantiate(): ConvEngine | null {
-  const api = wasmApi();
-  if (api === undefined) return null;
-  try {
-    const module = new api.Module(decodeBase64(convWasmBase64));
-    const exports = new api.Instance(module, {}).exports as ConvExports & { memory: WasmMemory };
-    return { exports, memory: exports.memory, heap: null, threads: 1, run: (calls) => runConvCalls(exports, calls) };
-  } catch {
-    // No SIMD support (or WebAssembly disabled by policy): callers keep their TypeScript kernels.
-    return null;
-  }
-}
-
 function loaded(): ConvEngine | null {
-  if (local === undefined) local = instantiate();
+  if (local === undefined) {
+    const t = localInstance();
+    local = t === null ? null : { ...t, threads: 1, run: (calls) => runConvCalls(t.exports, calls) };
+  }
   return local === null ? null : (threaded ?? local);
 }
 
@@ -154,50 +99,14 @@ export function setConvEngine(engine: ConvEngine | null): void {
   threaded = engine;
 }
 
-/**
- * True where the WebAssembly convolution runs: WebAssembly SIMD is there and the selected GEMM is not
- * one of the TypeScript kernels (`useKernels("js")` or `("reference")` turn the convolution off too).
- */
-export function conv2dWasmAvailable(): boolean {
-  if (loaded() === null) return false;
-  const gemm = activeGemmKernel();
-  return gemm !== gemmPacked && gemm !== gemmReference;
+/** Threads the WebAssembly convolution splits a batch across now. */
+export function convThreads(): number {
+  return threaded?.threads ?? 1;
 }
 
-const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
-
-/** A Float32Array over the whole memory, grown to at least `bytes`, or null when it cannot grow. */
-function heapOf(t: ConvEngine, bytes: number): Float32Array | null {
-  const memory = t.memory;
-  if (memory.buffer.byteLength < bytes) {
-    try {
-      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
-    } catch {
-      return null;
-    }
-  }
-  if (t.heap === null || t.heap.buffer !== memory.buffer || t.heap.length * 4 !== memory.buffer.byteLength) {
-    t.heap = new Float32Array(memory.buffer);
-  }
-  return t.heap;
-}
-
-/** Hands out 64-byte aligned regions after the module's static data. */
-class Layout {
-  end: number;
-  constructor(start: number) {
-    this.end = alignUp(start);
-  }
-  take(floats: number, tail = 0): number {
-    const at = this.end;
-    this.end = alignUp(at + floats * 4 + tail);
-    return at;
-  }
-}
-
-function writeGeometry(heap: Float32Array, at: number, g: Conv2dWasmGeometry): void {
-  const ints = new Int32Array(heap.buffer, at, GEOMETRY_FIELDS.length);
-  GEOMETRY_FIELDS.forEach((field, i) => (ints[i] = g[field]));
+function writeGeometry(heap: Float32Array, at: number, g: Conv2dGeometry): void {
+  const ints = new Int32Array(heap.buffer, at, CONV2D_GEOMETRY_FIELDS.length);
+  CONV2D_GEOMETRY_FIELDS.forEach((field, i) => (ints[i] = g[field]));
 }
 
 interface Sizes {
@@ -209,36 +118,36 @@ interface Sizes {
   outImage: number;
 }
 
-function sizes(g: Conv2dWasmGeometry): Sizes {
+function sizes(g: Conv2dGeometry): Sizes {
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
   const outPlane = g.outHeight * g.outWidth;
   return { cg, og, taps: cg * g.kernelHeight * g.kernelWidth, outPlane, inImage: g.inChannels * g.inHeight * g.inWidth, outImage: g.outChannels * outPlane };
 }
 
-function chunkOf(g: Conv2dWasmGeometry, s: Sizes, options: Conv2dWasmOptions): number {
+function chunkOf(g: Conv2dGeometry, s: Sizes, options: Conv2dWasmOptions): number {
   const wanted = options.chunk ?? Math.floor(CHUNK_COLUMNS / s.outPlane);
   return Math.max(1, Math.min(g.batch, Math.floor(wanted)));
 }
 
 /** Images per slice: whole chunks, about SLICE_BYTES of per-image data, at least one chunk. */
-function sliceOf(g: Conv2dWasmGeometry, chunk: number, imageFloats: number): number {
+function sliceOf(g: Conv2dGeometry, chunk: number, imageFloats: number): number {
   const chunks = Math.max(1, Math.floor(SLICE_BYTES / (imageFloats * 4 * chunk)));
   return Math.min(g.batch, chunks * chunk);
 }
 
-const pooledImage = (g: Conv2dWasmGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
+const pooledImage = (g: Conv2dGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
 
-const usable = (g: Conv2dWasmGeometry): boolean => g.batch > 0 && g.outHeight > 0 && g.outWidth > 0;
+const usable = (g: Conv2dGeometry): boolean => g.batch > 0 && g.outHeight > 0 && g.outWidth > 0;
 
 /**
  * out[N, outC, oH, oW] = weight ⊛ x (+ bias), then max(·, 0) when `relu`, all float32 and packed:
  * x [N, C, H, W], weight [outC, C/groups, kH, kW], bias [outC]. Each slice of images is copied into
  * the module's memory, unfolded there by im2col and multiplied in place by the SIMD GEMM. Returns
- * false, having written nothing, where conv2dWasmAvailable() is false or the memory cannot grow.
+ * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow.
  */
 export function conv2dForwardWasm(
-  g: Conv2dWasmGeometry,
+  g: Conv2dGeometry,
   x: Float32Slice,
   weight: Float32Slice,
   bias: Float32Slice | null,
@@ -246,7 +155,7 @@ export function conv2dForwardWasm(
   options: Conv2dWasmForwardOptions = {},
 ): boolean {
   const t = loaded();
-  if (t === null || !conv2dWasmAvailable()) return false;
+  if (t === null) return false;
   if (!usable(g)) return true;
   const s = sizes(g);
   const chunk = chunkOf(g, s, options);
@@ -258,7 +167,7 @@ export function conv2dForwardWasm(
   const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
-  const geo = mem.take(GEOMETRY_FIELDS.length);
+  const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
   const early = heapOf(t, mem.end);
   if (early === null) return false;
   writeGeometry(early, geo, g);
@@ -351,10 +260,10 @@ export interface Conv2dWasmGrads {
  * any ReLU) by default, of its pooled output with the `argmax` of a reluMaxPool2x2 forward. Input = col2im(Wᵀ · G),
  * weight = Σ G · colsᵀ (summed transposed in the module), bias = Σ G, written into `grads`. The columns are recomputed from x in the
  * module (x is not needed when only the input or bias gradient is asked for: pass null). Returns
- * false, having written nothing, where conv2dWasmAvailable() is false or the memory cannot grow.
+ * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow.
  */
 export function conv2dBackwardWasm(
-  g: Conv2dWasmGeometry,
+  g: Conv2dGeometry,
   gradOut: Float32Slice,
   x: Float32Slice | null,
   weight: Float32Slice,
@@ -362,7 +271,7 @@ export function conv2dBackwardWasm(
   options: Conv2dWasmBackwardOptions = {},
 ): boolean {
   const t = loaded();
-  if (t === null || !conv2dWasmAvailable()) return false;
+  if (t === null) return false;
   if (grads.weight !== null && x === null) return false;
   const s = sizes(g);
   const wSize = g.outChannels * s.taps;
@@ -382,7 +291,7 @@ export function conv2dBackwardWasm(
   const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
-  const geo = mem.take(GEOMETRY_FIELDS.length);
+  const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
   const wAt = mem.take(wSize);
   const xAt = wantX ? mem.take(slice * s.inImage) : 0;
   const gyAt = mem.take(slice * gyImage, TAIL);
@@ -448,63 +357,5 @@ export function conv2dBackwardWasm(
       grads.bias.data[grads.bias.offset + o] = sum;
     }
   }
-  return true;
-}
-
-/**
- * im2col of `channels` planes of one image (at src.offset) into cols[channels·kH·kW, oH·oW] at
- * cols.offset with rows `ld` apart, as @pico/nn's TypeScript im2col, computed in the module and
- * copied out. Returns false where conv2dWasmAvailable() is false or the memory cannot grow.
- */
-export function im2colWasm(g: Conv2dWasmGeometry, src: Float32Slice, channels: number, cols: Float32Slice, ld: number): boolean {
-  const t = loaded();
-  if (t === null || !conv2dWasmAvailable()) return false;
-  const outPlane = g.outHeight * g.outWidth;
-  const rows = channels * g.kernelHeight * g.kernelWidth;
-  const planes = channels * g.inHeight * g.inWidth;
-  const mem = new Layout(t.exports.heapBase());
-  const geo = mem.take(GEOMETRY_FIELDS.length);
-  const srcAt = mem.take(planes);
-  const colsAt = mem.take(rows * outPlane);
-  const heap = heapOf(t, mem.end);
-  if (heap === null) return false;
-  writeGeometry(heap, geo, g);
-  heap.set(src.data.subarray(src.offset, src.offset + planes), srcAt >> 2);
-  t.exports.im2col(geo, srcAt, channels, colsAt, outPlane);
-  const base = colsAt >> 2;
-  if (ld === outPlane) {
-    cols.data.set(heap.subarray(base, base + rows * outPlane), cols.offset);
-  } else {
-    for (let r = 0; r < rows; r++) cols.data.set(heap.subarray(base + r * outPlane, base + (r + 1) * outPlane), cols.offset + r * ld);
-  }
-  return true;
-}
-
-/**
- * The adjoint of im2colWasm (same layout arguments): adds every entry of cols onto the pixel of
- * dst it came from. Returns false where conv2dWasmAvailable() is false or the memory cannot grow.
- */
-export function col2imWasm(g: Conv2dWasmGeometry, cols: Float32Slice, ld: number, channels: number, dst: Float32Slice): boolean {
-  const t = loaded();
-  if (t === null || !conv2dWasmAvailable()) return false;
-  const outPlane = g.outHeight * g.outWidth;
-  const rows = channels * g.kernelHeight * g.kernelWidth;
-  const planes = channels * g.inHeight * g.inWidth;
-  const mem = new Layout(t.exports.heapBase());
-  const geo = mem.take(GEOMETRY_FIELDS.length);
-  const colsAt = mem.take(rows * outPlane);
-  const dstAt = mem.take(planes);
-  const heap = heapOf(t, mem.end);
-  if (heap === null) return false;
-  writeGeometry(heap, geo, g);
-  const base = colsAt >> 2;
-  if (ld === outPlane) {
-    heap.set(cols.data.subarray(cols.offset, cols.offset + rows * outPlane), base);
-  } else {
-    for (let r = 0; r < rows; r++) heap.set(cols.data.subarray(cols.offset + r * ld, cols.offset + r * ld + outPlane), base + r * outPlane);
-  }
-  heap.set(dst.data.subarray(dst.offset, dst.offset + planes), dstAt >> 2);
-  t.exports.col2im(geo, colsAt, outPlane, channels, dstAt);
-  dst.data.set(heap.subarray(dstAt >> 2, (dstAt >> 2) + planes), dst.offset);
   return true;
 }

@@ -1,7 +1,12 @@
-import { GraphError, kernels, type FloatArray } from "@pico/core";
-import type { Conv2dGeometry } from "./conv-geometry.js";
+import type { FloatArray } from "../../dtype.js";
+import { dtypeOf } from "../../dtype.js";
+import { GraphError } from "../../errors.js";
+import { gemm, type MatrixView } from "../gemm.js";
+import { scratch } from "../scratch.js";
+import { isPointwise, type Conv2dGeometry } from "./geometry.js";
 import { col2im, im2col } from "./im2col.js";
-import { scratch } from "./scratch.js";
+
+// The TypeScript convolution: im2col + the gemm family's GEMM (the "js" and "reference" conv2d kernels).
 
 /** A flat typed array and where the tensor starts in it. */
 export interface Flat {
@@ -9,30 +14,15 @@ export interface Flat {
   offset: number;
 }
 
-/** A 1×1 kernel with stride 1 and no padding reads the input planes as its column matrix, without im2col. */
-export function isPointwise(g: Conv2dGeometry): boolean {
-  return g.kernelHeight === 1 && g.kernelWidth === 1 && g.strideHeight === 1 && g.strideWidth === 1 && g.padHeight === 0 && g.padWidth === 0;
-}
-
-// One image per GEMM by default: measured on the reference network (batch 64) with the packed JS and the
-// WebAssembly GEMMs, wider GEMMs (4096 or 16384 columns) were 10-15% slower, as their columns leave the cache.
-let chunkColumns = 1;
-
 /**
- * Sets how many output columns (images × oH·oW) one GEMM may cover, returning the previous value;
- * anything below one image's oH·oW means one image per GEMM. Wide GEMMs amortise packing and split
- * well across threads; narrow ones keep their columns in cache.
+ * Images per GEMM: as many as fit in `columns` output columns (images × oH·oW), at least one; a
+ * pointwise kernel goes image by image. One image per GEMM by default: measured on the reference
+ * network (batch 64) with the packed JS and the WebAssembly GEMMs, wider GEMMs (4096 or 16384
+ * columns) were 10-15% slower, as their columns leave the cache.
  */
-export function setConv2dChunkColumns(columns: number): number {
-  const previous = chunkColumns;
-  chunkColumns = columns;
-  return previous;
-}
-
-/** Images per GEMM: as many as fit in the column budget, at least one; a pointwise kernel goes image by image. */
-export function imagesPerChunk(g: Conv2dGeometry): number {
+export function imagesPerChunk(g: Conv2dGeometry, columns = 1): number {
   if (isPointwise(g)) return 1;
-  return Math.max(1, Math.min(g.batch, Math.floor(chunkColumns / (g.outHeight * g.outWidth))));
+  return Math.max(1, Math.min(g.batch, Math.floor(columns / (g.outHeight * g.outWidth))));
 }
 
 /** Elements of the columns conv2dForward keeps for conv2dBackward: every image's and group's. */
@@ -54,7 +44,7 @@ export function conv2dForward(x: Flat, w: Flat, bias: Flat | null, g: Conv2dGeom
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pointwise = isPointwise(g);
-  const dtype = kernels.dtypeOf(out);
+  const dtype = dtypeOf(out);
   const step = pointwise ? 1 : chunk;
   const cols = pointwise ? out : (keptCols ?? scratch("conv2d.cols", dtype, g.groups * taps * step * outPlane));
   for (let n0 = 0; n0 < g.batch; n0 += step) {
@@ -63,8 +53,8 @@ export function conv2dForward(x: Flat, w: Flat, bias: Flat | null, g: Conv2dGeom
     const base = keptCols === null ? 0 : n0 * g.groups * taps * outPlane;
     for (let grp = 0; grp < g.groups; grp++) {
       const block = base + grp * taps * width;
-      const weights: kernels.MatrixView = { data: w.data, offset: w.offset + grp * og * taps, ld: taps, trans: false };
-      let b: kernels.MatrixView;
+      const weights: MatrixView = { data: w.data, offset: w.offset + grp * og * taps, ld: taps, trans: false };
+      let b: MatrixView;
       if (pointwise) {
         b = { data: x.data, offset: x.offset + n0 * inImage + grp * groupPlanes, ld: outPlane, trans: false };
       } else {
@@ -76,11 +66,11 @@ export function conv2dForward(x: Flat, w: Flat, bias: Flat | null, g: Conv2dGeom
         if (bias !== null) {
           for (let o = 0; o < og; o++) out.fill(bias.data[bias.offset + grp * og + o]!, outOffset + o * outPlane, outOffset + (o + 1) * outPlane);
         }
-        kernels.gemm(og, outPlane, taps, weights, b, { data: out, offset: outOffset, ld: outPlane }, bias !== null);
+        gemm(og, outPlane, taps, weights, b, { data: out, offset: outOffset, ld: outPlane }, bias !== null);
         continue;
       }
       const y = scratch("conv2d.out", dtype, og * width);
-      kernels.gemm(og, width, taps, weights, b, { data: y, offset: 0, ld: width }, false);
+      gemm(og, width, taps, weights, b, { data: y, offset: 0, ld: width }, false);
       for (let o = 0; o < og; o++) {
         const shift = bias === null ? 0 : bias.data[bias.offset + grp * og + o]!;
         for (let i = 0; i < nb; i++) {
@@ -117,7 +107,7 @@ export function conv2dBackward(
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pointwise = isPointwise(g);
-  const dtype = kernels.dtypeOf(gx ?? gw ?? gy.data);
+  const dtype = dtypeOf(gx ?? gw ?? gy.data);
   const cols = pointwise ? (x?.data ?? null) : keptCols;
   if (gw !== null && cols === null) throw new GraphError("conv2d: the weight gradient needs the im2col columns, but forward did not keep them");
   const step = pointwise ? 1 : chunk;
@@ -142,22 +132,22 @@ export function conv2dBackward(
       }
     }
     for (let grp = 0; grp < g.groups; grp++) {
-      const gradRows: kernels.MatrixView = { data: grad, offset: gradOffset + grp * og * width, ld: width, trans: false };
+      const gradRows: MatrixView = { data: grad, offset: gradOffset + grp * og * width, ld: width, trans: false };
       if (gx !== null) {
-        const weightsT: kernels.MatrixView = { data: w.data, offset: w.offset + grp * og * taps, ld: taps, trans: true };
+        const weightsT: MatrixView = { data: w.data, offset: w.offset + grp * og * taps, ld: taps, trans: true };
         const xOffset = n0 * inImage + grp * groupPlanes;
         if (pointwise) {
-          kernels.gemm(taps, outPlane, og, weightsT, gradRows, { data: gx, offset: xOffset, ld: outPlane }, false);
+          gemm(taps, outPlane, og, weightsT, gradRows, { data: gx, offset: xOffset, ld: outPlane }, false);
         } else {
           const dcols = scratch("conv2d.gradCols", dtype, taps * width);
-          kernels.gemm(taps, width, og, weightsT, gradRows, { data: dcols, offset: 0, ld: width }, false);
+          gemm(taps, width, og, weightsT, gradRows, { data: dcols, offset: 0, ld: width }, false);
           for (let i = 0; i < nb; i++) col2im(dcols, i * outPlane, width, cg, g, gx, xOffset + i * inImage);
         }
       }
       if (gw !== null && cols !== null) {
         const colsOffset = pointwise ? (x?.offset ?? 0) + n0 * inImage + grp * groupPlanes : n0 * g.groups * taps * outPlane + grp * taps * width;
-        const colsT: kernels.MatrixView = { data: cols, offset: colsOffset, ld: width, trans: true };
-        kernels.gemm(og, taps, width, gradRows, colsT, { data: gw, offset: grp * og * taps, ld: taps }, accumulateWeights || n0 > 0);
+        const colsT: MatrixView = { data: cols, offset: colsOffset, ld: width, trans: true };
+        gemm(og, taps, width, gradRows, colsT, { data: gw, offset: grp * og * taps, ld: taps }, accumulateWeights || n0 > 0);
       }
     }
   }

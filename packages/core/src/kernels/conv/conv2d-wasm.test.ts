@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Generator } from "../../random.js";
-import { useKernels } from "../select.js";
-import { col2imWasm, conv2dBackwardWasm, conv2dForwardWasm, conv2dWasmAvailable, im2colWasm } from "./conv-wasm.js";
-import type { Conv2dWasmGeometry } from "./conv-wasm.js";
+import { wasmAvailable } from "../wasm/engine.js";
+import { conv2dBackwardWasm, conv2dForwardWasm } from "./conv2d-wasm.js";
+import type { Conv2dWasmGeometry } from "./conv2d-wasm.js";
 
 // The thorough comparison against @pico/nn's nested-loop reference and TypeScript im2col lives in
-// @pico/nn (kernels/conv2d-wasm.test.ts); here, the module's own contract on a direct sum.
+// conv2d.test.ts; here, the module's own contract on a direct sum.
 
 interface Case {
   n: number; c: number; h: number; w: number; o: number; groups: number;
@@ -92,12 +92,11 @@ const cases: Case[] = [
 
 describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
   afterEach(() => {
-    useKernels("wasm");
     vi.unstubAllGlobals();
   });
 
   it("runs here (Node 20 has WebAssembly SIMD)", () => {
-    expect(conv2dWasmAvailable()).toBe(true);
+    expect(wasmAvailable()).toBe(true);
   });
 
   for (const t of cases) {
@@ -204,43 +203,13 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
     });
   }
 
-  it("im2colWasm and col2imWasm are adjoint and lay rows ld apart", () => {
-    const g = geometry({ n: 1, c: 2, h: 7, w: 6, o: 1, groups: 1, k: [3, 2], s: [2, 1], p: [1, 1], d: [1, 2] });
-    const plane = g.outHeight * g.outWidth;
-    const rows = 2 * g.kernelHeight * g.kernelWidth;
-    const ld = plane + 5;
-    const x = random(2 * 42 + 1);
-    const cols = new Float32Array(rows * ld + 1);
-    expect(im2colWasm(g, { data: x, offset: 1 }, 2, { data: cols, offset: 1 }, ld)).toBe(true);
-    const y = new Float32Array(cols.length);
-    for (let r = 0; r < rows; r++) for (let q = 0; q < plane; q++) y[1 + r * ld + q] = gen.normal();
-    const back = new Float32Array(x.length);
-    expect(col2imWasm(g, { data: y, offset: 1 }, ld, 2, { data: back, offset: 1 })).toBe(true);
-    let lhs = 0;
-    for (let i = 0; i < cols.length; i++) lhs += cols[i]! * y[i]!;
-    let rhs = 0;
-    for (let i = 1; i < x.length; i++) rhs += x[i]! * back[i]!;
-    expect(lhs).toBeCloseTo(rhs, 3);
-    expect(back[0]).toBe(0);
-  });
-
-  it("steps aside under useKernels('js') and 'reference', writing nothing", () => {
-    const g = geometry(cases[0]!);
-    const out = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth).fill(7);
-    for (const choice of ["js", "reference"] as const) {
-      useKernels(choice);
-      expect(conv2dWasmAvailable()).toBe(false);
-      expect(conv2dForwardWasm(g, { data: random(3 * 784), offset: 0 }, { data: random(200), offset: 0 }, null, { data: out, offset: 0 })).toBe(false);
-      expect(out.every((v) => v === 7)).toBe(true);
-    }
-  });
-
   it("returns false where WebAssembly is missing", async () => {
     vi.resetModules();
     vi.stubGlobal("WebAssembly", undefined);
-    const fresh = await import("./conv-wasm.js");
+    const fresh = await import("./conv2d-wasm.js");
+    const engine = await import("../wasm/engine.js");
     const g = geometry(cases[0]!);
-    expect(fresh.conv2dWasmAvailable()).toBe(false);
+    expect(engine.wasmAvailable()).toBe(false);
     const out = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
     expect(fresh.conv2dForwardWasm(g, { data: random(3 * 784), offset: 0 }, { data: random(200), offset: 0 }, null, { data: out, offset: 0 })).toBe(false);
     expect(fresh.conv2dBackwardWasm(g, { data: out, offset: 0 }, null, { data: random(200), offset: 0 }, { input: { data: random(3 * 784), offset: 0 }, weight: null, bias: null })).toBe(false);

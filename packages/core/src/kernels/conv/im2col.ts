@@ -1,21 +1,5 @@
-import { kernels, type FloatArray } from "@pico/core";
-import { validEnd, validStart, type Conv2dGeometry } from "./conv-geometry.js";
-
-/**
- * im2colReference (below) for float64, or where WebAssembly is off (`useKernels("js" | "reference")`)
- * or missing; float32 goes through @pico/core's WebAssembly im2col, several times faster even with
- * the copies in and out of the module.
- */
-export function im2col(src: FloatArray, srcOffset: number, channels: number, g: Conv2dGeometry, cols: FloatArray, colsOffset = 0, ld = g.outHeight * g.outWidth): void {
-  if (src instanceof Float32Array && cols instanceof Float32Array && kernels.im2colWasm(g, { data: src, offset: srcOffset }, channels, { data: cols, offset: colsOffset }, ld)) return;
-  im2colReference(src, srcOffset, channels, g, cols, colsOffset, ld);
-}
-
-/** col2imReference, in WebAssembly for float32 where it runs (as im2col). */
-export function col2im(cols: FloatArray, colsOffset: number, ld: number, channels: number, g: Conv2dGeometry, dst: FloatArray, dstOffset: number): void {
-  if (cols instanceof Float32Array && dst instanceof Float32Array && kernels.col2imWasm(g, { data: cols, offset: colsOffset }, ld, channels, { data: dst, offset: dstOffset })) return;
-  col2imReference(cols, colsOffset, ld, channels, g, dst, dstOffset);
-}
+import type { FloatArray } from "../../dtype.js";
+import { validEnd, validStart, type Conv2dGeometry } from "./geometry.js";
 
 /**
  * Unfolds `channels` planes of one image (starting at `srcOffset`, each inHeight×inWidth) into
@@ -23,7 +7,7 @@ export function col2im(cols: FloatArray, colsOffset: number, ld: number, channel
  * images can sit side by side): row (c, ki, kj) holds the input pixel each output position sees
  * through kernel tap (ki, kj), or 0 where it falls in the padding.
  */
-export function im2colReference(src: FloatArray, srcOffset: number, channels: number, g: Conv2dGeometry, cols: FloatArray, colsOffset = 0, ld = g.outHeight * g.outWidth): void {
+export function im2col(src: FloatArray, srcOffset: number, channels: number, g: Conv2dGeometry, cols: FloatArray, colsOffset = 0, ld = g.outHeight * g.outWidth): void {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
   const { padHeight: pH, padWidth: pW, dilationHeight: dH, dilationWidth: dW, outHeight: oH, outWidth: oW } = g;
   const plane = H * W;
@@ -59,7 +43,7 @@ export function im2colReference(src: FloatArray, srcOffset: number, channels: nu
 }
 
 /** The adjoint of im2col (same layout arguments): adds every entry of the columns back onto the input pixel it came from. */
-export function col2imReference(cols: FloatArray, colsOffset: number, ld: number, channels: number, g: Conv2dGeometry, dst: FloatArray, dstOffset: number): void {
+export function col2im(cols: FloatArray, colsOffset: number, ld: number, channels: number, g: Conv2dGeometry, dst: FloatArray, dstOffset: number): void {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
   const { padHeight: pH, padWidth: pW, dilationHeight: dH, dilationWidth: dW, outHeight: oH, outWidth: oW } = g;
   const plane = H * W;

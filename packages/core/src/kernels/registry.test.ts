@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Tensor, manualSeed, useKernels } from "../index.js";
 import { activeGemmKernel, gemmReference, setGemm } from "./gemm.js";
 import { gemmPacked } from "./gemm-packed.js";
-import { gemmWasm, wasmAvailable } from "./wasm/gemm-wasm.js";
+import { gemmWasm } from "./wasm/gemm-wasm.js";
+import { wasmAvailable } from "./wasm/engine.js";
 
 describe("useKernels", () => {
   const initial = activeGemmKernel();

@@ -1,4 +1,4 @@
-import { kernels, type DType, type FloatArray } from "@pico/core";
+import { allocate, type DType, type FloatArray } from "../dtype.js";
 
 const buffers = new Map<string, FloatArray>();
 
@@ -10,7 +10,7 @@ export function scratch(slot: string, dtype: DType, length: number): FloatArray 
   const key = `${slot}:${dtype}`;
   const current = buffers.get(key);
   if (current !== undefined && current.length >= length) return current;
-  const fresh = kernels.allocate(dtype, length);
+  const fresh = allocate(dtype, length);
   buffers.set(key, fresh);
   return fresh;
 }

@@ -1,0 +1,4 @@
+// The entry of the one WebAssembly module @pico/core loads (scripts/build-wasm.mjs): every kernel file's
+// exports, one line each. The same sources build with and without relaxed SIMD (see simd.ts).
+export * from "./gemm";
+export * from "./conv";

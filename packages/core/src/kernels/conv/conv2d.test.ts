@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Generator } from "../../random.js";
+import { useKernels } from "../registry.js";
+import { conv2dBackward, conv2dForward, conv2dGemmKernel, conv2dKernels, conv2dWasmKernel, type Conv2dKernel } from "./conv2d.js";
+import { conv2dBackwardReference, conv2dReference, type Conv2dReferenceArgs } from "./conv2d-reference.js";
+import type { Conv2dGeometry } from "./geometry.js";
+import { expectClose } from "./test-utils/compare.js";
+import { geometryOf } from "./test-utils/geometry.js";
+
+const gen = new Generator(2024);
+const random32 = (length: number): Float32Array => Float32Array.from({ length }, () => gen.normal());
+const pick = <T>(xs: readonly T[]): T => xs[gen.randint(xs.length)]!;
+
+interface Case {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  options: { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number };
+}
+
+/** Random geometries: odd sizes, stride, padding, dilation and groups; batch 1 or 3; redrawn until the output is non-empty. */
+function randomCase(): Case {
+  for (;;) {
+    const groups = pick([1, 1, 2, 3]);
+    const x: Case["x"] = [pick([1, 3]), groups * pick([1, 2, 3]), pick([1, 4, 7, 9, 12]), pick([1, 5, 8, 11])];
+    const w: Case["w"] = [groups * pick([1, 2, 5]), x[1] / groups, pick([1, 2, 3, 5]), pick([1, 2, 3])];
+    const options = {
+      stride: [pick([1, 1, 2, 3]), pick([1, 2])] as [number, number],
+      padding: [pick([0, 0, 1, 2]), pick([0, 1])] as [number, number],
+      dilation: [pick([1, 1, 2]), pick([1, 2])] as [number, number],
+      groups,
+    };
+    const oh = Math.floor((x[2] + 2 * options.padding[0] - options.dilation[0] * (w[2] - 1) - 1) / options.stride[0]) + 1;
+    const ow = Math.floor((x[3] + 2 * options.padding[1] - options.dilation[1] * (w[3] - 1) - 1) / options.stride[1]) + 1;
+    if (oh >= 1 && ow >= 1) return { x, w, options };
+  }
+}
+
+/** Random geometries the module computes without im2col: one group, unit stride and dilation, no padding, outC a multiple of 4, output rows a multiple of 8 (at least 2 of them, to pool). */
+function randomDirectCase(): Case {
+  const kH = pick([1, 2, 3, 5]);
+  const kW = pick([1, 2, 3, 5]);
+  const c = pick([1, 2, 3]);
+  const x: Case["x"] = [pick([1, 3]), c, kH - 1 + pick([2, 5, 8]), kW - 1 + pick([8, 16])];
+  return { x, w: [pick([4, 8, 12]), c, kH, kW], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } };
+}
+
+const cases: Case[] = [
+  { x: [3, 1, 28, 28], w: [8, 1, 5, 5], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
+  { x: [1, 8, 12, 12], w: [16, 8, 5, 5], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
+  { x: [3, 4, 9, 7], w: [6, 2, 3, 3], options: { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } },
+  ...Array.from({ length: 24 }, randomCase),
+  ...Array.from({ length: 6 }, randomDirectCase),
+];
+const name = (c: Case): string =>
+  `x=[${c.x.join(",")}] w=[${c.w.join(",")}] s=[${c.options.stride.join(",")}] p=[${c.options.padding.join(",")}] d=[${c.options.dilation.join(",")}] g=${c.options.groups}`;
+
+function referenceArgs(c: Case, x: Float32Array, w: Float32Array): Conv2dReferenceArgs {
+  return { x: Float64Array.from(x), xShape: c.x, w: Float64Array.from(w), wShape: c.w, stride: c.options.stride, padding: c.options.padding, dilation: c.options.dilation, groups: c.options.groups };
+}
+
+/** Float32 tolerances against the float64 reference: im2col + GEMM sums in float32 (errors grow with the taps summed). */
+const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+function check(kernel: Conv2dKernel, c: Case, options: { chunkColumns?: number } = {}): void {
+  const g = geometryOf(c.x, c.w, c.options);
+  const x = random32(2 + c.x.reduce((p, q) => p * q));
+  const w = random32(c.w.reduce((p, q) => p * q));
+  const b = random32(c.w[0]);
+  const args = referenceArgs(c, x.subarray(2), w);
+  const expected = conv2dReference(args, Float64Array.from(b));
+  const out = new Float32Array(expected.length).fill(Number.NaN);
+  const saved = kernel.forward(g, { data: x, offset: 2 }, { data: w, offset: 0 }, { data: b, offset: 0 }, out, { ...options, keepForBackward: true });
+  expect(saved).not.toBeNull();
+  expectClose(out, expected, "output", TOL.atol, TOL.rtol);
+  const relu = new Float32Array(expected.length).fill(Number.NaN);
+  kernel.forward(g, { data: x, offset: 2 }, { data: w, offset: 0 }, { data: b, offset: 0 }, relu, { ...options, relu: true });
+  expectClose(relu, expected.map((v) => Math.max(v, 0)), "ReLU output", TOL.atol, TOL.rtol);
+  const gy = random32(expected.length);
+  const ref = conv2dBackwardReference(args, Float64Array.from(gy));
+  const grads = { input: new Float32Array(args.x.length).fill(Number.NaN), weight: new Float32Array(w.length).fill(Number.NaN), bias: new Float32Array(b.length).fill(Number.NaN) };
+  kernel.backward(g, saved!, { data: gy, offset: 0 }, { data: w, offset: 0 }, { data: x, offset: 2 }, grads);
+  expectClose(grads.input, ref.gradInput, "input gradient", TOL.atol, TOL.rtol);
+  expectClose(grads.weight, ref.gradWeight, "weight gradient", TOL.atol, TOL.rtol);
+  expectClose(grads.bias, ref.gradBias, "bias gradient", TOL.atol, TOL.rtol);
+  const inputOnly = { input: new Float32Array(args.x.length).fill(Number.NaN), weight: null, bias: null };
+  kernel.backward(g, saved!, { data: gy, offset: 0 }, { data: w, offset: 0 }, null, inputOnly);
+  expectClose(inputOnly.input, ref.gradInput, "input gradient alone", TOL.atol, TOL.rtol);
+}
+
+describe("conv2d kernels against the nested-loop reference (float32, forward, ReLU forward and every gradient)", () => {
+  for (const c of cases) {
+    it(`wasm ${name(c)}`, () => check(conv2dWasmKernel, c));
+    it(`js ${name(c)}`, () => check(conv2dGemmKernel, c));
+    if (c.x[0] > 1) it(`js ${name(c)}, one GEMM for the whole batch`, () => check(conv2dGemmKernel, c, { chunkColumns: 1 << 20 }));
+  }
+});
+
+describe("conv2dForward / conv2dBackward (the family's wrapper)", () => {
+  afterEach(() => useKernels("wasm"));
+  const c = cases[2]!;
+  const g: Conv2dGeometry = geometryOf(c.x, c.w, c.options);
+  const size = (s: readonly number[]): number => s.reduce((p, q) => p * q);
+
+  it("runs the chosen backend and records it for backward", () => {
+    for (const backend of ["wasm", "js", "reference"] as const) {
+      useKernels(backend);
+      expect(conv2dKernels.resolve().backend).toBe(backend);
+      const run = conv2dForward(g, { data: random32(size(c.x)), offset: 0 }, { data: random32(size(c.w)), offset: 0 }, null, new Float32Array(c.x[0] * c.w[0] * g.outHeight * g.outWidth));
+      expect(run.kernel.backend).toBe(backend);
+    }
+  });
+
+  it("float64 under wasm runs (and records) the TypeScript kernel, and matches the reference", () => {
+    useKernels("wasm");
+    const x = Float64Array.from(random32(size(c.x)));
+    const w = Float64Array.from(random32(size(c.w)));
+    const out = new Float64Array(c.x[0] * c.w[0] * g.outHeight * g.outWidth);
+    const run = conv2dForward(g, { data: x, offset: 0 }, { data: w, offset: 0 }, null, out, { keepForBackward: true });
+    expect(run.kernel.backend).toBe("js");
+    const args: Conv2dReferenceArgs = { x, xShape: c.x, w, wShape: c.w, stride: c.options.stride, padding: c.options.padding, dilation: c.options.dilation, groups: c.options.groups };
+    expectClose(out, conv2dReference(args, null), "float64 output", 1e-10, 1e-10);
+  });
+
+  it("a backward after useKernels changed runs the forward's kernel, with the same gradients", () => {
+    const x = random32(size(c.x));
+    const w = random32(size(c.w));
+    const gy = random32(c.x[0] * c.w[0] * g.outHeight * g.outWidth);
+    const gradients = (switchTo: "wasm" | "js"): Float32Array[] => {
+      useKernels("wasm");
+      const run = conv2dForward(g, { data: x, offset: 0 }, { data: w, offset: 0 }, null, new Float32Array(gy.length), { keepForBackward: true });
+      useKernels(switchTo);
+      const grads = { input: new Float32Array(x.length), weight: new Float32Array(w.length), bias: null };
+      conv2dBackward(run, g, { data: gy, offset: 0 }, { data: w, offset: 0 }, { data: x, offset: 0 }, grads);
+      return [grads.input, grads.weight];
+    };
+    const same = gradients("wasm");
+    const switched = gradients("js");
+    expect(switched[0]).toEqual(same[0]);
+    expect(switched[1]).toEqual(same[1]);
+  });
+});

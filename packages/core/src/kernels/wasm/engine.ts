@@ -1,0 +1,101 @@
+import { wasmBinaries } from "./wasm-binaries.js";
+import { decodeBase64, WASM_PAGE, wasmApi } from "./wasm-api.js";
+import type { KernelExports, WasmMemory } from "./wasm-api.js";
+
+// The one WebAssembly kernel module (assembly/index.ts) and, on the calling thread, its one instance and
+// memory, which the GEMM and the convolution (and any kernel added to the module) share: their calls are
+// synchronous and never overlap, so each lays out its operands from heapBase afresh. Worker threads run
+// their own instances of the same module over one shared memory (shared-wasm-threads.ts).
+
+/** An instance of the module, its memory and a cached Float32Array over that memory. */
+export interface WasmInstance<E = KernelExports> {
+  exports: E;
+  memory: WasmMemory;
+  heap: Float32Array | null;
+}
+
+/** (func (param v128 v128 v128) (result v128) f32x4.relaxed_madd): validates only where relaxed SIMD is on. */
+const RELAXED_PROBE = [
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
+];
+
+let local: WasmInstance | null | undefined;
+let relaxed: boolean | undefined;
+
+/**
+ * Whether this engine runs WebAssembly relaxed SIMD (so the kernels multiply-add in one instruction).
+ * Decided once, when the module is first compiled: a flag turned on later changes nothing.
+ */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxed === undefined) {
+    const api = wasmApi();
+    try {
+      relaxed = api?.validate?.(new Uint8Array(RELAXED_PROBE)) === true;
+    } catch {
+      relaxed = false;
+    }
+  }
+  return relaxed;
+}
+
+/** The module's bytes: the relaxed-SIMD build where it validates, else the plain SIMD one; `shared` imports a shared memory. */
+export function wasmBinary(shared: boolean): Uint8Array {
+  const r = relaxedSimdAvailable();
+  return decodeBase64(shared ? (r ? wasmBinaries.relaxedShared : wasmBinaries.simdShared) : r ? wasmBinaries.relaxed : wasmBinaries.simd);
+}
+
+/** The calling thread's instance, or null where WebAssembly SIMD is missing (the kernels then run in TypeScript). */
+export function localInstance(): WasmInstance | null {
+  if (local === undefined) {
+    const api = wasmApi();
+    try {
+      if (api === undefined) throw new Error("no WebAssembly");
+      const exports = new api.Instance(new api.Module(wasmBinary(false)), {}).exports as KernelExports & { memory: WasmMemory };
+      local = { exports, memory: exports.memory, heap: null };
+    } catch {
+      // No SIMD support (or WebAssembly disabled by policy).
+      local = null;
+    }
+  }
+  return local;
+}
+
+/** True where the WebAssembly kernels can run. */
+export function wasmAvailable(): boolean {
+  return localInstance() !== null;
+}
+
+/** A Float32Array over the whole memory, grown to at least `bytes`, or null when it cannot grow. */
+export function heapOf(t: WasmInstance<unknown>, bytes: number): Float32Array | null {
+  const memory = t.memory;
+  if (memory.buffer.byteLength < bytes) {
+    try {
+      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / WASM_PAGE));
+    } catch {
+      return null;
+    }
+  }
+  // A shared memory's buffer object changes when another thread grows it.
+  if (t.heap === null || t.heap.buffer !== memory.buffer || t.heap.length * 4 !== memory.buffer.byteLength) {
+    t.heap = new Float32Array(memory.buffer);
+  }
+  return t.heap;
+}
+
+const ALIGN = 64;
+
+export const alignUp = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
+
+/** Hands out 64-byte aligned regions of the memory from `start` (usually heapBase) on. */
+export class Layout {
+  end: number;
+  constructor(start: number) {
+    this.end = alignUp(start);
+  }
+  /** `floats` floats followed by `tail` readable bytes; returns the byte address. */
+  take(floats: number, tail = 0): number {
+    const at = this.end;
+    this.end = alignUp(at + floats * 4 + tail);
+    return at;
+  }
+}
