@@ -3,7 +3,7 @@
 // call. Uses the built dist/ of @pico/core and @pico/nn beside this script (or under `--root DIR`, a
 // checkout with the same layout, to compare against another version):
 //   pnpm --filter @pico/core --filter @pico/nn build
-//   flock /tmp/bench.lock node packages/core/scripts/bench-conv.mjs [--threads 2] [--rounds 5] [--ms 300] [--batch 64]
+//   flock /tmp/bench.lock node packages/core/scripts/bench-conv.mjs [--threads 2] [--relaxed] [--rounds 5] [--ms 300] [--batch 64] [--layers conv2,res]
 // Layers alternate within each round; medians over the rounds. Prints which kernels ran (kernelInfo).
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
@@ -18,9 +18,12 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     root: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..") },
     layers: { type: "string", default: "" },
+    relaxed: { type: "boolean", default: false },
   },
 });
 const root = values.root;
+// `--relaxed` (or --threads > 1) imports @pico/core/threads first, which turns on Node 20's relaxed-SIMD flag.
+if (values.relaxed || Number(values.threads) > 1) await import(pathToFileURL(join(root, "packages/core/dist/threads.js")).href);
 const core = await import(pathToFileURL(join(root, "packages/core/dist/index.js")).href);
 const { F } = await import(pathToFileURL(join(root, "packages/nn/dist/index.js")).href);
 const threads = Number(values.threads);

@@ -4,8 +4,13 @@
 // changes nothing.
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./kernels/wasm/conv-wasm-threads.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
+import { enableRelaxedSimdFlag } from "./kernels/wasm/relaxed-simd-flag.js";
 
-export { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive };
+// Node 20 keeps relaxed SIMD (fused multiply-add) behind a flag: importing this entry turns it on, so
+// that the kernels, compiled on their first call, use it. Import it before running any kernel.
+enableRelaxedSimdFlag();
+
+export { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive, enableRelaxedSimdFlag };
 export type { WasmThreadsOptions } from "./kernels/wasm/gemm-wasm-threads.js";
 
 /**

@@ -52,6 +52,7 @@ export interface KernelFamilyInfo {
 export interface KernelInfo {
   choice: KernelChoice | null;
   wasm: { simd: boolean; relaxedSimd: boolean };
+  /** The most threads any family splits its work across now. */
   threads: number;
   families: Record<string, KernelFamilyInfo>;
 }
@@ -59,7 +60,6 @@ export interface KernelInfo {
 let choice: KernelChoice | null = null;
 const families = new Map<string, KernelFamily<unknown>>();
 let features: () => { simd: boolean; relaxedSimd: boolean } = () => ({ simd: false, relaxedSimd: false });
-let threadCount: () => number = () => 1;
 
 /** The implementations of one kernel family. Create it with `kernelFamily(name)`. */
 export class KernelFamily<K> {
@@ -136,10 +136,9 @@ export function kernelsChanged(): void {
   for (const family of families.values()) family.invalidate();
 }
 
-/** @internal The WebAssembly loader reports its features and thread count here (one source for kernelInfo). */
-export function reportWasm(f: () => { simd: boolean; relaxedSimd: boolean }, threads: () => number): void {
+/** @internal The WebAssembly loader reports its features here (one source for kernelInfo). */
+export function reportWasm(f: () => { simd: boolean; relaxedSimd: boolean }): void {
   features = f;
-  threadCount = threads;
 }
 
 /**
@@ -161,5 +160,6 @@ export function useKernels(backend: KernelChoice): KernelChoice {
 export function kernelInfo(): KernelInfo {
   const out: Record<string, KernelFamilyInfo> = {};
   for (const [name, family] of [...families].sort(([a], [b]) => a.localeCompare(b))) out[name] = family.info();
-  return { choice, wasm: features(), threads: threadCount(), families: out };
+  const threads = Math.max(1, ...Object.values(out).map((f) => f.threads));
+  return { choice, wasm: features(), threads, families: out };
 }

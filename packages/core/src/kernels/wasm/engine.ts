@@ -1,3 +1,4 @@
+import { reportWasm } from "../registry.js";
 import { wasmBinaries } from "./wasm-binaries.js";
 import { decodeBase64, WASM_PAGE, wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
@@ -64,6 +65,8 @@ export function localInstance(): WasmInstance | null {
 export function wasmAvailable(): boolean {
   return localInstance() !== null;
 }
+
+reportWasm(() => ({ simd: wasmAvailable(), relaxedSimd: wasmAvailable() && relaxedSimdAvailable() }));
 
 /** A Float32Array over the whole memory, grown to at least `bytes`, or null when it cannot grow. */
 export function heapOf(t: WasmInstance<unknown>, bytes: number): Float32Array | null {
