@@ -1,5 +1,5 @@
 import { ShapeError, formatShape, kernels, type Tensor } from "@pico/core";
-import { checkTensor } from "./check.js";
+import { checkOptions, checkTensor } from "./check.js";
 import { checkReduction, reduce, type Reduction } from "./reduction.js";
 import { softplus } from "./softplus.js";
 
@@ -20,6 +20,7 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opti
   const op = "binaryCrossEntropyWithLogits";
   checkTensor(op, "input", input);
   checkTensor(op, "target", target);
+  checkOptions("binaryCrossEntropyWithLogits", options, ["weight", "posWeight", "reduction"]);
   const reduction = options.reduction ?? "mean";
   checkReduction(op, reduction);
   if (input.ndim !== target.ndim || input.shape.some((d, i) => d !== target.shape[i])) {

@@ -1,5 +1,5 @@
 import { Function, kernels, tensor, type Context, type NDArray, type Tensor } from "@pico/core";
-import { checkNumber, checkTensor } from "./check.js";
+import { checkNumber, checkOptions, checkTensor } from "./check.js";
 import { classTargets, classWeights, type ClassLayout } from "./class-targets.js";
 import { checkReduction, type Reduction } from "./reduction.js";
 
@@ -109,6 +109,7 @@ export class CrossEntropy extends Function {
  */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const op = "crossEntropy";
+  checkOptions("crossEntropy", options, ["weight", "ignoreIndex", "reduction", "labelSmoothing"]);
   const ignoreIndex = options.ignoreIndex ?? -100;
   const reduction = options.reduction ?? "mean";
   const smoothing = options.labelSmoothing ?? 0;

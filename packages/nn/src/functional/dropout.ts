@@ -1,5 +1,5 @@
 import { Tensor, defaultGenerator, kernels, type Generator } from "@pico/core";
-import { checkNumber, checkTensor } from "./check.js";
+import { checkNumber, checkOptions, checkTensor } from "./check.js";
 
 export interface DropoutOptions {
   /** Whether to drop (true, default) or return the input unchanged (as in evaluation). */
@@ -15,6 +15,7 @@ export interface DropoutOptions {
 export function dropout(input: Tensor, p = 0.5, options: DropoutOptions = {}): Tensor {
   checkTensor("dropout", "input", input);
   checkNumber("dropout", "p (the probability of an element being zeroed)", p, 0, 1);
+  checkOptions("dropout", options, ["training", "generator"]);
   if (options.training === false || p === 0) return input;
   const gen = options.generator ?? defaultGenerator;
   const mask = kernels.create(input.dtype, input.shape);

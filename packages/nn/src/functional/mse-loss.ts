@@ -1,5 +1,5 @@
 import { ShapeError, formatShape, type Tensor } from "@pico/core";
-import { checkTensor } from "./check.js";
+import { checkOptions, checkTensor } from "./check.js";
 import { checkReduction, reduce, type Reduction } from "./reduction.js";
 
 /**
@@ -11,6 +11,7 @@ export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Re
   const op = "mseLoss";
   checkTensor(op, "input", input);
   checkTensor(op, "target", target);
+  checkOptions("mseLoss", options, ["reduction"]);
   const reduction = options.reduction ?? "mean";
   checkReduction(op, reduction);
   if (input.ndim !== target.ndim || input.shape.some((d, i) => d !== target.shape[i])) {

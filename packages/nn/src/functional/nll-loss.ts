@@ -1,4 +1,5 @@
 import { Function, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
+import { checkOptions } from "./check.js";
 import { classTargets, classWeights, type ClassLayout } from "./class-targets.js";
 import { reduceLosses, targetShape } from "./cross-entropy.js";
 import { checkReduction, type Reduction } from "./reduction.js";
@@ -67,6 +68,7 @@ export class NllLoss extends Function {
 /** Negative log-likelihood of class-index targets given log-probabilities [N, C, d...], as torch's nll_loss. */
 export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
   const op = "nllLoss";
+  checkOptions("nllLoss", options, ["weight", "ignoreIndex", "reduction"]);
   const ignoreIndex = options.ignoreIndex ?? -100;
   const reduction = options.reduction ?? "mean";
   checkReduction(op, reduction);

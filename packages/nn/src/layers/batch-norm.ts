@@ -1,5 +1,6 @@
 import { ArgumentError, Tensor, formatShape, noGrad, type DType } from "@pico/core";
 import { batchNorm } from "../functional/batch-norm.js";
+import { checkOptions } from "../functional/check.js";
 import { ones, zeros } from "../init.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
@@ -45,6 +46,7 @@ export abstract class BatchNormBase extends Module {
     super();
     const layer = this.constructor.name;
     checkPositiveInteger(layer, "numFeatures", numFeatures);
+    checkOptions(layer, options, ["eps", "momentum", "affine", "trackRunningStats", "dtype"]);
     const eps = options.eps ?? 1e-5;
     const momentum = options.momentum === undefined ? 0.1 : options.momentum;
     if (!(eps > 0) || !Number.isFinite(eps)) throw new ArgumentError(`${layer}: eps must be a finite number > 0, but got ${eps}`);

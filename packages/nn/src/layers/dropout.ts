@@ -1,6 +1,7 @@
 import { defaultGenerator, type Generator, type Tensor } from "@pico/core";
 import { checkNumber } from "../functional/check.js";
 import { dropout } from "../functional/dropout.js";
+import { checkOptions } from "../functional/check.js";
 import { Module } from "../module.js";
 
 /**
@@ -14,6 +15,7 @@ export class Dropout extends Module {
 
   constructor(p = 0.5, options: { generator?: Generator } = {}) {
     super();
+    checkOptions("Dropout", options, ["generator"]);
     checkNumber("Dropout", "p (the probability of an element being zeroed)", p, 0, 1);
     this.p = p;
     this.generator = options.generator ?? defaultGenerator;

@@ -2,6 +2,7 @@ import { ShapeError, Tensor, formatShape, type DType, type Generator } from "@pi
 import { checkTensor } from "../functional/check.js";
 import { linear } from "../functional/linear.js";
 import { kaimingUniform, uniform } from "../init.js";
+import { checkOptions } from "../functional/check.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
 import { checkPositiveInteger } from "./check.js";
@@ -30,6 +31,7 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
+    checkOptions("Linear", options, ["bias", "dtype", "generator"]);
     checkPositiveInteger("Linear", "inFeatures", inFeatures);
     checkPositiveInteger("Linear", "outFeatures", outFeatures);
     this.inFeatures = inFeatures;

@@ -11,7 +11,7 @@ describe("BCEWithLogitsLoss", () => {
     expect(new BCEWithLogitsLoss().forward(x, y).item()).toBeCloseTo(plain, 12);
     const loss = new BCEWithLogitsLoss({ posWeight: tensor([3, 1], { dtype: "float64" }), reduction: "sum" });
     expect(loss.forward(x, y).item()).toBeCloseTo(-3 * Math.log(s(0.5)) - Math.log(1 - s(-1)), 12);
-    expect(Object.keys(loss.stateDict())).toEqual(["posWeight"]);
+    expect(Object.keys(loss.stateDict())).toEqual(["pos_weight"]);
     expect(new BCEWithLogitsLoss().forward(tensor([1000, -1000]), tensor([1, 0])).item()).toBe(0);
   });
 });

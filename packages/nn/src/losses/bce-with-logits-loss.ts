@@ -1,6 +1,7 @@
 import type { Tensor } from "@pico/core";
 import { binaryCrossEntropyWithLogits } from "../functional/binary-cross-entropy-with-logits.js";
 import { checkReduction, type Reduction } from "../functional/reduction.js";
+import { checkOptions } from "../functional/check.js";
 import { Module } from "../module.js";
 
 export interface BCEWithLogitsLossOptions {
@@ -20,17 +21,23 @@ export interface BCEWithLogitsLossOptions {
 export class BCEWithLogitsLoss extends Module<[Tensor, Tensor], Tensor> {
   readonly reduction: Reduction;
   weight: Tensor | null;
-  posWeight: Tensor | null;
+  /** torch's buffer name, so that the state-dict key is `pos_weight`; `posWeight` reads it. */
+  pos_weight: Tensor | null;
 
   constructor(options: BCEWithLogitsLossOptions = {}) {
     super();
+    checkOptions("BCEWithLogitsLoss", options, ["weight", "posWeight", "reduction"]);
     this.reduction = options.reduction ?? "mean";
     checkReduction("BCEWithLogitsLoss", this.reduction);
     this.weight = this.registerBuffer("weight", options.weight ?? null);
-    this.posWeight = this.registerBuffer("posWeight", options.posWeight ?? null);
+    this.pos_weight = this.registerBuffer("pos_weight", options.posWeight ?? null);
+  }
+
+  get posWeight(): Tensor | null {
+    return this.pos_weight;
   }
 
   forward(input: Tensor, target: Tensor): Tensor {
-    return binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.posWeight, reduction: this.reduction });
+    return binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.pos_weight, reduction: this.reduction });
   }
 }

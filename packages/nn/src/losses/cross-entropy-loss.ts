@@ -2,6 +2,7 @@ import type { Tensor } from "@pico/core";
 import { checkNumber } from "../functional/check.js";
 import { crossEntropy } from "../functional/cross-entropy.js";
 import { checkReduction, type Reduction } from "../functional/reduction.js";
+import { checkOptions } from "../functional/check.js";
 import { Module } from "../module.js";
 
 export interface CrossEntropyLossOptions {
@@ -32,6 +33,7 @@ export class CrossEntropyLoss extends Module<[Tensor, Tensor], Tensor> {
 
   constructor(options: CrossEntropyLossOptions = {}) {
     super();
+    checkOptions("CrossEntropyLoss", options, ["weight", "ignoreIndex", "reduction", "labelSmoothing"]);
     this.ignoreIndex = options.ignoreIndex ?? -100;
     this.reduction = options.reduction ?? "mean";
     this.labelSmoothing = options.labelSmoothing ?? 0;

@@ -1,6 +1,7 @@
 import type { Tensor } from "@pico/core";
 import { mseLoss } from "../functional/mse-loss.js";
 import { checkReduction, type Reduction } from "../functional/reduction.js";
+import { checkOptions } from "../functional/check.js";
 import { Module } from "../module.js";
 
 /**
@@ -13,6 +14,7 @@ export class MSELoss extends Module<[Tensor, Tensor], Tensor> {
 
   constructor(options: { reduction?: Reduction } = {}) {
     super();
+    checkOptions("MSELoss", options, ["reduction"]);
     this.reduction = options.reduction ?? "mean";
     checkReduction("MSELoss", this.reduction);
   }

@@ -1,6 +1,7 @@
 import type { Tensor } from "@pico/core";
 import { nllLoss } from "../functional/nll-loss.js";
 import { checkReduction, type Reduction } from "../functional/reduction.js";
+import { checkOptions } from "../functional/check.js";
 import { Module } from "../module.js";
 
 export interface NLLLossOptions {
@@ -24,6 +25,7 @@ export class NLLLoss extends Module<[Tensor, Tensor], Tensor> {
 
   constructor(options: NLLLossOptions = {}) {
     super();
+    checkOptions("NLLLoss", options, ["weight", "ignoreIndex", "reduction"]);
     this.ignoreIndex = options.ignoreIndex ?? -100;
     this.reduction = options.reduction ?? "mean";
     checkReduction("NLLLoss", this.reduction);
