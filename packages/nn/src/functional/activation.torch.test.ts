@@ -53,6 +53,14 @@ describeTorch("activations and shape layers vs torch", () => {
     it(`${label} [3, 4, 5]`, () => compareWithTorch([[3, 4, 5, 2]], pico, torch, { ...options, label }));
     it(`${label} non-contiguous [4, 3, 2, 3]`, () => compareWithTorch([[4, 3, 2, 3]], pico, torch, { ...options, strided: true, label: `${label} strided` }));
   }
+  for (const [label, pico, torch] of [
+    ["relu", (a: Tensor) => relu(a), "F.relu(a)"],
+    ["leakyRelu 0.1", (a: Tensor) => leakyRelu(a, 0.1), "F.leaky_relu(a, 0.1)"],
+    ["LeakyReLU", (a: Tensor) => new LeakyReLU().forward(a), "nn.LeakyReLU()(a)"],
+    ["softplus", (a: Tensor) => softplus(a), "F.softplus(a)"],
+  ] as const) {
+    it(`${label} at exactly 0 (the gradient at the kink is torch's)`, () => compareWithTorch([[4, 6]], pico, torch, { choices: [-1, 0, 0.5], label: `${label} at 0` }));
+  }
   it("dropout p=1 in training zeroes everything, as torch", () =>
     compareWithTorch([[4, 5]], (a) => dropout(a, 1, { generator: new Generator(1) }), "F.dropout(a, 1.0)"));
 });
