@@ -114,7 +114,7 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
   it("bad input gets a clear message and a non-zero exit", async () => {
     const unknown = await runCli(["train", "--epoch", "2"]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/Unknown option '--epoch'/);
+    expect(unknown.stderr).toMatch(/unknown option '--epoch'/);
 
     const missing = await runCli(["train", "--data", join(work, "no-such-folder"), "--out", join(work, "x")]);
     expect(missing.code).toBe(1);

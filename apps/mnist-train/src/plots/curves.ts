@@ -21,36 +21,41 @@ export function curvesSvg(epochs: readonly EpochMetrics[], steps: StepSeries): s
   const loss = linePanel(0, 0, 420, 340, {
     title: "Loss",
     xLabel: "epoch",
+    legendRows: 2,
     xRange: [0, lastX],
     yBounds: [0, Infinity],
+    yFrom: 0,
     yMaxHint: Math.max(percentile(steps.loss, 0.98), ...smoothed, ...epochs.map((e) => e.testLoss)),
     formatValue: (v) => v.toFixed(3),
     series: [
       ...(window > 1
         ? [
-            { label: "train, every batch", color: BLUE, points: at(steps.loss), width: 1, opacity: 0.3 },
-            { label: `train, mean of ${window} batches`, color: BLUE, points: at(smoothed), width: 2 },
+            { label: "train, each batch", color: BLUE, points: at(steps.loss), width: 1, opacity: 0.3 },
+            { label: `train, mean of ${window}`, color: BLUE, points: at(smoothed), width: 2 },
           ]
-        : [{ label: "train, every batch", color: BLUE, points: at(steps.loss), width: 1.5 }]),
+        : [{ label: "train, each batch", color: BLUE, points: at(steps.loss), width: 1.5 }]),
       { label: "test", color: RED, points: epochPoints((e) => e.testLoss), markers: true, labelLast: true },
     ],
   });
   const accuracy = linePanel(420, 0, 420, 340, {
     title: "Accuracy",
     xLabel: "epoch",
+    legendRows: 2,
     xRange: [0, lastX],
     yBounds: [0, 1],
     formatValue: percent,
     series: [
-      { label: "train (during the epoch)", color: BLUE, points: epochPoints((e) => e.trainAccuracy), markers: true },
+      { label: "train (during the epoch)", color: BLUE, points: epochPoints((e) => e.trainAccuracy), markers: true, labelLast: true },
       { label: "test", color: RED, points: epochPoints((e) => e.testAccuracy), markers: true, labelLast: true },
     ],
   });
   const lr = linePanel(840, 0, 420, 340, {
     title: "Learning rate",
     xLabel: "epoch",
+    legendRows: 2,
     xRange: [0, lastX],
     yBounds: [0, Infinity],
+    yFrom: 0,
     series: [{ label: "lr of every batch", color: GREEN, points: at(steps.lr) }],
   });
   return svgDocument(1260, 340, loss + accuracy + lr);

@@ -12,18 +12,9 @@ const MISTAKES = 8;
  * show later ones, so that the picture always shows what the model gets wrong.
  */
 export async function saveSamples(path: string, test: MNIST, evaluation: Evaluation): Promise<void> {
-  const count = Math.min(COUNT, evaluation.predictions.length);
-  const indices = Array.from({ length: count }, (_, i) => i);
-  const wrong = (i: number): boolean => evaluation.predictions[i] !== evaluation.labels[i];
-  const shown = indices.filter(wrong).length;
-  const extra: number[] = [];
-  for (let i = count; i < evaluation.predictions.length && extra.length < MISTAKES - shown; i++) if (wrong(i)) extra.push(i);
-  indices.splice(count - extra.length, extra.length, ...extra);
+  const { indices, labels, labelColors, mistakes } = sampleCells(evaluation);
   const images = new Float32Array(indices.length * 784);
   indices.forEach((index, k) => test.getInto(index, images, k * 784));
-  const labels = indices.map((i) => (wrong(i) ? `pred ${evaluation.predictions[i]} / true ${evaluation.labels[i]}` : `pred ${evaluation.predictions[i]}`));
-  const labelColors = indices.map((i) => (wrong(i) ? "#ff5050" : "#e8e8e8"));
-  const mistakes = indices.filter(wrong).length;
   await saveImageGrid(tensor(images, { shape: [indices.length, 1, 28, 28] }), path, {
     nrow: 8,
     scale: 4,
@@ -31,4 +22,23 @@ export async function saveSamples(path: string, test: MNIST, evaluation: Evaluat
     labelColors,
     title: `Test digits with the model's prediction ("pred"); ${mistakes} wrong, in red with the true digit`,
   });
+}
+
+/** Which test digits samples.png shows, and the caption and caption colour of each. */
+export function sampleCells(evaluation: Pick<Evaluation, "predictions" | "labels">): {
+  indices: number[];
+  labels: string[];
+  labelColors: string[];
+  mistakes: number;
+} {
+  const count = Math.min(COUNT, evaluation.predictions.length);
+  const indices = Array.from({ length: count }, (_, i) => i);
+  const wrong = (i: number): boolean => evaluation.predictions[i] !== evaluation.labels[i];
+  const shown = indices.filter(wrong).length;
+  const extra: number[] = [];
+  for (let i = count; i < evaluation.predictions.length && extra.length < MISTAKES - shown; i++) if (wrong(i)) extra.push(i);
+  indices.splice(count - extra.length, extra.length, ...extra);
+  const labels = indices.map((i) => (wrong(i) ? `pred ${evaluation.predictions[i]} / true ${evaluation.labels[i]}` : `pred ${evaluation.predictions[i]}`));
+  const labelColors = indices.map((i) => (wrong(i) ? "#ff5050" : "#e8e8e8"));
+  return { indices, labels, labelColors, mistakes: indices.filter(wrong).length };
 }

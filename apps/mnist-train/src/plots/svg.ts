@@ -29,6 +29,10 @@ export interface PanelOptions {
   xRange: readonly [number, number];
   /** Bounds the y axis never crosses (e.g. [0, 1] for an accuracy, [0, Infinity] for a loss). */
   yBounds: readonly [number, number];
+  /** Legend rows to make room for at least, so that panels side by side line up. Default 1. */
+  legendRows?: number;
+  /** Where the y axis starts, whatever the data (0 for a loss). */
+  yFrom?: number;
   /** Values above this are drawn clipped (a spiky raw series should not squash the rest). */
   yMaxHint?: number;
   /** Formats a value printed beside a point. */
@@ -71,7 +75,21 @@ let clipIds = 0;
  * line), round ticks, and a y axis that stays within `yBounds`.
  */
 export function linePanel(x: number, y: number, width: number, height: number, o: PanelOptions): string {
-  const pad = { left: 58, right: 44, top: 56, bottom: 42 };
+  // The legend goes in rows of its own under the title, wrapped to the panel's width.
+  const legend: { series: Series; x: number; row: number }[] = [];
+  let legendX = 0;
+  let legendRow = 0;
+  const legendWidth = width - 58 - 44;
+  for (const s of o.series.filter((s) => !s.hideInLegend)) {
+    const itemWidth = 23 + 7 * s.label.length + 16;
+    if (legendX > 0 && legendX + itemWidth - 16 > legendWidth) {
+      legendX = 0;
+      legendRow += 1;
+    }
+    legend.push({ series: s, x: legendX, row: legendRow });
+    legendX += itemWidth;
+  }
+  const pad = { left: 58, right: 44, top: 56 + 16 * Math.max(legendRow, (o.legendRows ?? 1) - 1), bottom: 42 };
   const w = width - pad.left - pad.right;
   const h = height - pad.top - pad.bottom;
   const ys = o.series.flatMap((s) => s.points.map((p) => p.y)).filter(Number.isFinite);
@@ -83,9 +101,12 @@ export function linePanel(x: number, y: number, width: number, height: number, o
     dataLo -= spread;
     dataHi += spread;
   }
-  const yTicks = niceTicks(Math.max(o.yBounds[0], dataLo), Math.min(o.yBounds[1], dataHi));
-  const lo = Math.max(o.yBounds[0], yTicks.lo);
-  const hi = Math.min(o.yBounds[1], yTicks.hi);
+  // As matplotlib does: 4% of room around the data (so that no point sits on the frame), within the
+  // bounds, and round ticks inside; `yFrom` pins the bottom (a loss or an lr starts at 0).
+  const room = (dataHi - dataLo) * 0.04;
+  const lo = o.yFrom ?? Math.max(o.yBounds[0], dataLo - room);
+  const hi = Math.min(o.yBounds[1], dataHi + room);
+  const yTicks = niceTicks(lo, hi, 6);
   const xTicks = niceTicks(o.xRange[0], o.xRange[1], Math.min(10, Math.max(4, Math.round(o.xRange[1] - o.xRange[0]))));
   const [x0, x1] = o.xRange;
   const px = (v: number): number => pad.left + ((v - x0) / (x1 - x0 || 1)) * w;
@@ -94,13 +115,12 @@ export function linePanel(x: number, y: number, width: number, height: number, o
   const parts: string[] = [`<g transform="translate(${x},${y})">`];
   parts.push(`<clipPath id="${clip}"><rect x="${pad.left}" y="${pad.top}" width="${w}" height="${h}"/></clipPath>`);
   parts.push(`<text x="${pad.left + w / 2}" y="18" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`);
-  let lx = pad.left;
-  for (const s of o.series.filter((s) => !s.hideInLegend)) {
-    const ly = 38;
+  for (const { series: s, x: offset, row } of legend) {
+    const lx = pad.left + offset;
+    const ly = 38 + 16 * row;
     parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="3"/>`);
     if (s.markers) parts.push(`<circle cx="${lx + 9}" cy="${ly}" r="3.5" fill="${s.color}"/>`);
     parts.push(`<text x="${lx + 23}" y="${ly + 4}" font-size="12">${escapeXml(s.label)}</text>`);
-    lx += 23 + 7 * s.label.length + 16;
   }
   for (const v of yTicks.ticks.filter((t) => t >= lo - 1e-12 && t <= hi + 1e-12)) {
     const yy = py(v);
