@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, platform, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { formatBreakdown } from "./breakdown.js";
 import type { BreakdownResult } from "./breakdown-worker.js";
@@ -16,6 +16,8 @@ import type { SystemSummary } from "./report.js";
 import { comparisons, formatRatios, formatTable, summarize } from "./report.js";
 import type { SystemRun, WorkerPlan } from "./spawn-worker.js";
 import { TORCH_PYTHON, isThreaded, runBreakdown, runLabel, runSystem } from "./spawn-worker.js";
+import type { TargetCheck } from "./targets.js";
+import { checkTargets, formatTargets } from "./targets.js";
 import { formatTorchProfile, runTorchProfile } from "./torch-profile.js";
 import type { TorchProfile } from "./torch-profile.js";
 import type { WorkerResult } from "./worker-cli.js";
@@ -62,6 +64,13 @@ function describeRun(r: WorkerResult): string {
     `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (batch ${r.inferCount})` +
     `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}`
   );
+}
+
+/** The 1, 5 and 15 minute load averages: how many processes wanted a core besides the bench. */
+function loadLine(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
 }
 
 /** Whether /usr/bin/python3 can import torch; the reason when not. */
@@ -139,6 +148,7 @@ interface NetworkReport {
   checks: LossChecks | null;
   systems: Record<string, SystemSummary>;
   ratios: ReturnType<typeof comparisons>;
+  targets: TargetCheck[];
   runs: WorkerResult[];
 }
 
@@ -190,6 +200,8 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
   console.log(`\n${description.title}: medians over ${options.rounds} rounds${labels.includes("tfjs-cpu") ? " (tfjs-cpu: one run)" : ""}; inference at batch ${workload.inferBatch}\n`);
   console.log(formatTable(summaries));
   if (ratios.length > 0) console.log(`\n${formatRatios(ratios)}`);
+  const targets = checkTargets(network, summaries);
+  if (targets.length > 0) console.log(`\nissue 11's targets (medians of this run):\n${formatTargets(targets)}`);
   console.log(
     `\nper CPU-second (process CPU time, all threads; steadier on a busy machine): ` +
       summaries.map((x) => `${x.system} train ${x.trainImagesPerCpuSec.median.toFixed(0)}, infer ${x.inferImagesPerCpuSec.median.toFixed(0)}`).join("; ") +
@@ -223,6 +235,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
     checks,
     systems: Object.fromEntries(summaries.map((x) => [x.system, x])),
     ratios,
+    targets,
     runs: results,
   };
 }
@@ -270,10 +283,12 @@ async function main(): Promise<void> {
     os: `${platform()} ${release()}`,
     node: process.version,
     date: new Date().toISOString(),
+    loadAverageAtStart: loadavg(),
     command: ["node", ...process.argv.slice(1)].join(" "),
   };
   console.log(`Pico.ts vs TensorFlow.js vs PyTorch: ${options.networks.join(" and ")} network${options.networks.length > 1 ? "s" : ""}`);
   console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; pico GEMM kernel: ${activeGemmName()}`);
+  console.log(`load average (1, 5, 15 min) at the start ${loadLine()}: what else wants the ${machine.cores} cores (the bench's own workers add up to their thread count)`);
   let torch = false;
   let torchVersion: string | null = null;
   if (options.systems.includes("torch")) {
@@ -332,6 +347,8 @@ async function main(): Promise<void> {
     }
     const seconds = (performance.now() - started) / 1000;
     report["seconds"] = seconds;
+    report["loadAverageAtEnd"] = loadavg();
+    console.log(`\nload average at the end ${loadLine()}`);
     if (options.out !== null) {
       writeAtomically(options.out, `${JSON.stringify(report, null, 2)}\n`);
       console.log(`\nwrote ${options.out} (${seconds.toFixed(0)} s in all)`);
