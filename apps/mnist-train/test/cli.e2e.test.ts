@@ -10,8 +10,10 @@ const work = mkdtempSync(join(tmpdir(), "mnist-train-e2e-"));
 const quick = ["--limit", "1024", "--test-limit", "500", "--batch-size", "64"];
 
 interface Metrics {
-  config: { model: string; epochs: number };
-  epochs: { epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number; imagesPerSecond: number; seconds: number }[];
+  fields: Record<string, string>;
+  config: { model: string; epochs: number; lr: number };
+  steps: { stepsPerEpoch: number; loss: number[]; lr: number[] };
+  epochs: { epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number; imagesPerSecond: number; seconds: number; lr: number }[];
 }
 const readMetrics = (dir: string): Metrics => JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8")) as Metrics;
 
@@ -37,11 +39,53 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     expect(metrics.epochs[1]!.testAccuracy).toBeGreaterThan(0.75);
     expect(lastLine(trainOutput)).toBe(`test accuracy: ${metrics.epochs[1]!.testAccuracy.toFixed(4)}`);
     for (const file of ["model.safetensors", "epoch-1.ckpt.safetensors", "epoch-2.ckpt.safetensors"]) expect(existsSync(join(runA, file))).toBe(true);
-    const curves = await sharp(join(runA, "curves.png")).metadata();
-    expect([curves.format, curves.width, curves.height]).toEqual(["png", 960, 320]);
-    const samples = await sharp(join(runA, "samples.png")).stats();
-    expect(samples.channels.length).toBeGreaterThanOrEqual(1);
-    expect((await sharp(join(runA, "samples.png")).metadata()).width).toBeGreaterThan(8 * 28 * 3);
+  });
+
+  it("metrics.json says what its fields mean and holds the loss and lr of every batch", () => {
+    const metrics = readMetrics(runA);
+    expect(metrics.fields["epochs[].lr"]).toMatch(/learning rate .* last batch/);
+    for (const key of Object.keys(metrics.epochs[0]!)) expect(metrics.fields).toHaveProperty(`epochs[].${key}`);
+    expect(metrics.steps.stepsPerEpoch).toBe(16);
+    expect(metrics.steps.loss).toHaveLength(2 * 16);
+    expect(metrics.steps.lr).toHaveLength(2 * 16);
+    // The first batch of an untrained network: about ln(10).
+    expect(metrics.steps.loss[0]).toBeGreaterThan(2);
+    expect(metrics.steps.loss[0]).toBeLessThan(2.6);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(metrics.steps.loss.slice(0, 16))).toBeCloseTo(metrics.epochs[0]!.trainLoss, 4);
+    expect(metrics.steps.lr.at(-1)).toBe(metrics.epochs[1]!.lr);
+    expect(Math.max(...metrics.steps.lr)).toBeCloseTo(metrics.config.lr, 3);
+  });
+
+  it("curves.png and samples.png are drawn: lines of each colour in each panel, captions under digits", async () => {
+    const curves = sharp(join(runA, "curves.png"));
+    const meta = await curves.metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(["png", 1260, 340]);
+    const { data, info } = await curves.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const count = (x0: number, x1: number, near: [number, number, number]): number => {
+      let n = 0;
+      for (let y = 0; y < info.height; y++) {
+        for (let x = x0; x < x1; x++) {
+          const i = (y * info.width + x) * info.channels;
+          if (Math.abs(data[i]! - near[0]) + Math.abs(data[i + 1]! - near[1]) + Math.abs(data[i + 2]! - near[2]) < 40) n++;
+        }
+      }
+      return n;
+    };
+    const blue: [number, number, number] = [0x1f, 0x77, 0xb4];
+    const red: [number, number, number] = [0xd6, 0x27, 0x28];
+    const green: [number, number, number] = [0x2c, 0xa0, 0x2c];
+    expect(count(0, 420, blue)).toBeGreaterThan(300);
+    expect(count(0, 420, red)).toBeGreaterThan(30);
+    expect(count(420, 840, blue)).toBeGreaterThan(100);
+    expect(count(420, 840, red)).toBeGreaterThan(100);
+    expect(count(840, 1260, green)).toBeGreaterThan(300);
+
+    const samples = await sharp(join(runA, "samples.png")).metadata();
+    expect([samples.width, samples.height]).toEqual([8 * (28 * 4 + 2) + 2, 24 + 8 * (28 * 4 + 45 + 2) + 2]);
+    const stats = await sharp(join(runA, "samples.png")).stats();
+    expect(stats.channels[0]!.max).toBe(255);
+    expect(stats.channels[0]!.mean).toBeGreaterThan(10);
   });
 
   it("eval prints per-class accuracy and a confusion matrix, saves it as PNG, and agrees with train", async () => {
@@ -77,7 +121,7 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
         kill("SIGINT");
       }
     });
-    expect(first.stdout).toMatch(/interrupted: saved/);
+    expect(first.stdout).toMatch(/interrupted in epoch 2\/2, batch \d+\/16: saved /);
     expect(first.code).toBe(130);
     const resumed = await runCli(["train", "--epochs", "2", "--resume", join(runB, "interrupted.ckpt.safetensors"), "--out", runB]);
     expect(resumed.code).toBe(0);
@@ -132,8 +176,8 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     const mlpRun = join(work, "mlp");
     expect((await runCli(["train", "--model", "mlp", "--epochs", "1", "--limit", "128", "--test-limit", "100", "--out", mlpRun])).code).toBe(0);
     const otherModel = await runCli(["train", "--model", "lenet", "--resume", join(mlpRun, "epoch-1.ckpt.safetensors"), "--out", join(work, "z")]);
-    expect(otherModel.code).toBe(1);
-    expect(otherModel.stderr).toMatch(/mlp/);
+    expect(otherModel.code).toBe(2);
+    expect(otherModel.stderr).toMatch(/--model lenet contradicts .*, which trains with model mlp/);
 
     const notImage = join(work, "not-an-image.png");
     writeFileSync(notImage, "hello");
