@@ -70,6 +70,7 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
   const { fn } = call;
   const inputs = call.inputs!;
   const ctx = call.ctx!;
+  checkSavedVersions(call);
   const result = fn.backward(ctx, g);
   const list = Array.isArray(result) ? (result as ReadonlyArray<unknown>) : [result];
   if (list.length !== inputs.length) {
@@ -105,6 +106,25 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
       buffers.discard(gt);
     }
   }
+}
+
+/** PyTorch's rule: a backward must not run on a saved array that an in-place write changed after the forward. */
+function checkSavedVersions(call: CallRecord): void {
+  const modified = call.ctx!.modifiedSaved();
+  if (modified === null) return;
+  const { index, array, saved, now } = modified;
+  const input = call.inputs!.findIndex((t) => isTensor(t) && t.data.data === array.data);
+  const which =
+    input >= 0
+      ? `argument ${input} of ${call.fn.name}`
+      : call.output?.data.data === array.data
+        ? `the output of ${call.fn.name}`
+        : `saved array ${index} of ${call.fn.name}`;
+  throw new GraphError(
+    `backward: one of the variables needed for gradient computation has been modified by an inplace operation: ` +
+      `the ${dtypeOf(array)} array of shape ${formatShape(array.shape)} (${which}) is at version ${now}; expected version ${saved} instead. ` +
+      `Something wrote into it after the forward pass (an optimizer step, say); run the forward pass again before this backward`,
+  );
 }
 
 function accumulateGrad(t: Tensor, g: NDArray, wrap: (data: NDArray) => Tensor): void {

@@ -1,4 +1,5 @@
 import type { NDArray } from "./dtype.js";
+import { versionOf } from "./version.js";
 
 /**
  * What a Function's forward leaves for its backward: saved arrays, which inputs need a gradient,
@@ -9,16 +10,29 @@ export class Context {
   /** needsInputGrad[i]: whether argument i of apply is a Tensor that requires grad. */
   needsInputGrad: readonly boolean[];
   private saved: NDArray[] = [];
+  private savedVersions: number[] = [];
 
   constructor(needsInputGrad: readonly boolean[]) {
     this.needsInputGrad = needsInputGrad;
   }
 
+  /** Keeps arrays for backward, each with its buffer's version: backward refuses to run if one was written in place since. */
   saveForBackward(...arrays: NDArray[]): void {
     this.saved = arrays;
+    this.savedVersions = arrays.map(versionOf);
   }
 
   get savedTensors(): readonly NDArray[] {
     return this.saved;
+  }
+
+  /** The first saved array written in place since it was saved, with the versions then and now; null when none was. */
+  modifiedSaved(): { index: number; array: NDArray; saved: number; now: number } | null {
+    for (let i = 0; i < this.saved.length; i++) {
+      const array = this.saved[i]!;
+      const now = versionOf(array);
+      if (now !== this.savedVersions[i]) return { index: i, array, saved: this.savedVersions[i]!, now };
+    }
+    return null;
   }
 }

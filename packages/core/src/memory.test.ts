@@ -75,6 +75,19 @@ describe("memory", () => {
     expect(tracer.stats()).toEqual(before);
   });
 
+  it("counts the distinct tensors of the live calls, leaves included, not one per call", () => {
+    const before = tracer.stats();
+    const x = Tensor.ones([2], { requiresGrad: true });
+    const w = Tensor.ones([2], { requiresGrad: true });
+    const y = x.mul(w);
+    expect(tracer.stats()).toEqual({ tensors: before.tensors + 3, funcs: before.funcs + 1 });
+    const z = y.mul(y).add(x).sum();
+    // y·y, + x, sum: three more calls, and three more tensors (y·y, the sum of it and x, z); y and x count once.
+    expect(tracer.stats()).toEqual({ tensors: before.tensors + 6, funcs: before.funcs + 4 });
+    z.backward();
+    expect(tracer.stats()).toEqual(before);
+  });
+
   it("nothing is recorded under noGrad, however many steps", () => {
     const w = Tensor.randn([8, 4], { requiresGrad: true });
     const before = tracer.stats();

@@ -18,6 +18,7 @@ import { Generator, defaultGenerator } from "./random.js";
 import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf, viewStrides } from "./shape.js";
 import type { CallRecord } from "./tracer.js";
 import { noGrad } from "./tracer.js";
+import { bumpVersion, versionOf } from "./version.js";
 
 export interface TensorOptions {
   requiresGrad?: boolean;
@@ -63,6 +64,18 @@ export class Tensor {
   }
   get dtype(): DType {
     return dtypeOf(this.data);
+  }
+  /** How many in-place writes this tensor's buffer has seen (PyTorch's `_version`; shared with every view of the buffer). */
+  get version(): number {
+    return versionOf(this.data);
+  }
+  /**
+   * Records an in-place write into this tensor's buffer (an optimizer step, a copy into a parameter),
+   * as PyTorch's in-place operators do: a backward that saved this buffer before the write then
+   * throws instead of computing with the new values. Call it after writing into `.data` directly.
+   */
+  bumpVersion(): void {
+    bumpVersion(this.data);
   }
   /** True for tensors no recorded call produced (parameters, inputs). */
   get isLeaf(): boolean {

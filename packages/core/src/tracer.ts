@@ -2,7 +2,7 @@ import type { Context } from "./context.js";
 import { recycle } from "./buffer-pool.js";
 import type { FloatArray } from "./dtype.js";
 import { ArgumentError } from "./errors.js";
-import type { FunctionClass } from "./function.js";
+import { isTensor, type FunctionClass } from "./function.js";
 import type { Tensor } from "./tensor.js";
 
 /** One recorded call of a Function: what backward needs to run it in reverse. */
@@ -18,7 +18,7 @@ export interface CallRecord {
 }
 
 export interface TracerStats {
-  /** Intermediate tensors still tied to a recorded, unreleased call. */
+  /** Distinct tensors that require grad (leaves and results) taking part in a recorded call not yet released: the graph's nodes. */
   tensors: number;
   /** Recorded calls not yet released by a backward. */
   funcs: number;
@@ -34,15 +34,23 @@ export class Tracer {
   blind = false;
   private nextId = 0;
   private liveCalls = 0;
-  private liveTensors = 0;
-  private readonly collected = new FinalizationRegistry<null>(() => this.forget());
+  /** How many live calls each tensor (by its id) takes part in; its size is the live tensor count. */
+  private readonly tensorCalls = new Map<number, number>();
+  private readonly tensorIds = new WeakMap<Tensor, number>();
+  private nextTensorId = 0;
+  /** The ids of each live call's tensors: numbers, so that a collected call's bookkeeping holds no tensor alive. */
+  private readonly callTensors = new WeakMap<CallRecord, number[]>();
+  private readonly collected = new FinalizationRegistry<number[]>((ids) => this.forget(ids));
   private readonly privates = new WeakMap<Context, FloatArray[]>();
 
   record(fn: FunctionClass, ctx: Context, inputs: readonly unknown[], output: Tensor): CallRecord {
     const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false };
+    const ids: number[] = [this.idOf(output)];
+    for (const input of inputs) if (isTensor(input) && input.requiresGrad && !ids.includes(this.idOf(input))) ids.push(this.idOf(input));
+    for (const id of ids) this.tensorCalls.set(id, (this.tensorCalls.get(id) ?? 0) + 1);
     this.liveCalls += 1;
-    this.liveTensors += 1;
-    this.collected.register(call, null, call);
+    this.callTensors.set(call, ids);
+    this.collected.register(call, ids, call);
     return call;
   }
 
@@ -54,7 +62,8 @@ export class Tracer {
     call.inputs = null;
     call.output = null;
     this.collected.unregister(call);
-    this.forget();
+    this.forget(this.callTensors.get(call) ?? []);
+    this.callTensors.delete(call);
   }
 
   /**
@@ -89,12 +98,25 @@ export class Tracer {
   }
 
   stats(): TracerStats {
-    return { tensors: this.liveTensors, funcs: this.liveCalls };
+    return { tensors: this.tensorCalls.size, funcs: this.liveCalls };
   }
 
-  private forget(): void {
+  private idOf(t: Tensor): number {
+    let id = this.tensorIds.get(t);
+    if (id === undefined) {
+      id = this.nextTensorId++;
+      this.tensorIds.set(t, id);
+    }
+    return id;
+  }
+
+  private forget(ids: readonly number[]): void {
     this.liveCalls -= 1;
-    this.liveTensors -= 1;
+    for (const id of ids) {
+      const n = this.tensorCalls.get(id)! - 1;
+      if (n === 0) this.tensorCalls.delete(id);
+      else this.tensorCalls.set(id, n);
+    }
   }
 }
 

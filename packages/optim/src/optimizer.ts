@@ -132,6 +132,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
             }
             const g = kernels.packed(grad.data).data;
             updateInPlace(param.data, (p) => this.updateParameter(param, p, g, group));
+            param.bumpVersion();
           }
           index++;
         }

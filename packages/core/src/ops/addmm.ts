@@ -6,7 +6,7 @@ import { gemm } from "../kernels/gemm.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
 import { copy, empty, isContiguous } from "../ndarray-utils.js";
-import { asMatrix, batchedMatmul } from "./matmul.js";
+import { asMatrix, batchedMatmul, saveOperands, savedOperands } from "./matmul.js";
 
 type AddmmContext = Context & { inputShape: number[] };
 
@@ -17,7 +17,7 @@ type AddmmContext = Context & { inputShape: number[] };
  */
 export class Addmm extends Function {
   static override forward(ctx: AddmmContext, input: NDArray, mat1: NDArray, mat2: NDArray): NDArray {
-    ctx.saveForBackward(mat1, mat2);
+    saveOperands(ctx, mat1, mat2, 1);
     ctx.inputShape = [...input.shape];
     const [m, k] = mat1.shape as [number, number];
     const n = mat2.shape[1]!;
@@ -27,11 +27,11 @@ export class Addmm extends Function {
   }
 
   static override backward(ctx: AddmmContext, g: NDArray): (NDArray | null)[] {
-    const [mat1, mat2] = ctx.savedTensors as [NDArray, NDArray];
+    const [mat1, mat2] = savedOperands(ctx, 1);
     return [
       ctx.needsInputGrad[0] ? sumToShape(g, ctx.inputShape) : null,
-      ctx.needsInputGrad[1] ? batchedMatmul(g, false, mat2, true) : null,
-      ctx.needsInputGrad[2] ? batchedMatmul(mat1, true, g, false) : null,
+      mat2 !== null ? batchedMatmul(g, false, mat2, true) : null,
+      mat1 !== null ? batchedMatmul(mat1, true, g, false) : null,
     ];
   }
 }

@@ -3,6 +3,7 @@ import type { NDArray } from "../dtype.js";
 import { Function } from "../function.js";
 import { binary, unary } from "../kernels/elementwise.js";
 import { selectWeights } from "../kernels/extremum-grad.js";
+import { saveOperands, savedOperands } from "./matmul.js";
 import { sumToShape } from "../kernels/reduce.js";
 
 // Binary operators broadcast like NumPy; each gradient is summed back to its input's shape.
@@ -38,32 +39,35 @@ export class Sub extends Function {
 }
 
 export class Mul extends Function {
-  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
-    ctx.saveForBackward(a, b);
+  static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
+    ctx.aShape = a.shape;
+    ctx.bShape = b.shape;
+    saveOperands(ctx, a, b);
     return binary("mul", a, b);
   }
-  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
-    const [a, b] = ctx.savedTensors as [NDArray, NDArray];
-    return [
-      ctx.needsInputGrad[0] ? sumToShape(binary("mul", g, b), a.shape) : null,
-      ctx.needsInputGrad[1] ? sumToShape(binary("mul", g, a), b.shape) : null,
-    ];
+  static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
+    const [a, b] = savedOperands(ctx);
+    return [b !== null ? sumToShape(binary("mul", g, b), ctx.aShape) : null, a !== null ? sumToShape(binary("mul", g, a), ctx.bShape) : null];
   }
 }
 
 export class Div extends Function {
-  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+  static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
     const out = binary("div", a, b);
-    ctx.saveForBackward(a, b, out);
+    ctx.aShape = a.shape;
+    ctx.bShape = b.shape;
+    // b's gradient reads the quotient; a's reads only b.
+    if (ctx.needsInputGrad[1]) ctx.saveForBackward(b, out);
+    else ctx.saveForBackward(b);
     return out;
   }
-  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
-    const [a, b, out] = ctx.savedTensors as [NDArray, NDArray, NDArray];
-    const ga = ctx.needsInputGrad[0] || ctx.needsInputGrad[1] ? binary("div", g, b) : null;
+  static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
+    const [b, out] = ctx.savedTensors as [NDArray, NDArray | undefined];
+    const ga = binary("div", g, b);
     return [
-      ga && ctx.needsInputGrad[0] ? sumToShape(ga, a.shape) : null,
+      ctx.needsInputGrad[0] ? sumToShape(ga, ctx.aShape) : null,
       // d(a/b)/db = -(a/b)/b, so the b-gradient is -(g/b)*out.
-      ga && ctx.needsInputGrad[1] ? sumToShape(unary("neg", binary("mul", ga, out)), b.shape) : null,
+      out !== undefined ? sumToShape(unary("neg", binary("mul", ga, out)), ctx.bShape) : null,
     ];
   }
 }

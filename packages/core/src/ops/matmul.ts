@@ -9,17 +9,41 @@ import { broadcastShapes } from "../shape.js";
 
 /** Batched matrix product of [..., M, K] and [..., K, N] with broadcast batch axes (validated by Tensor.matmul). */
 export class MatMul extends Function {
-  static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
-    ctx.saveForBackward(a, b);
+  static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
+    ctx.aShape = a.shape;
+    ctx.bShape = b.shape;
+    // As torch saves them: a only for b's gradient, b only for a's (so an in-place write into one the backward never reads is no error).
+    saveOperands(ctx, a, b);
     return batchedMatmul(a, false, b, false);
   }
-  static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
-    const [a, b] = ctx.savedTensors as [NDArray, NDArray];
+  static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
+    const [a, b] = savedOperands(ctx);
     return [
-      ctx.needsInputGrad[0] ? sumToShape(batchedMatmul(g, false, b, true), a.shape) : null,
-      ctx.needsInputGrad[1] ? sumToShape(batchedMatmul(a, true, g, false), b.shape) : null,
+      b !== null ? sumToShape(batchedMatmul(g, false, b, true), ctx.aShape) : null,
+      a !== null ? sumToShape(batchedMatmul(a, true, g, false), ctx.bShape) : null,
     ];
   }
+}
+
+type Shapes = Context & { aShape: number[]; bShape: number[] };
+
+/**
+ * Saves, of the two factors of a product, `a` when `b` needs a gradient and `b` when `a` does (each
+ * factor's gradient reads only the other), as PyTorch's mm, mul and addmm do.
+ * `first` is the argument index of `a` (addmm's factors are arguments 1 and 2).
+ */
+export function saveOperands(ctx: Context, a: NDArray, b: NDArray, first = 0): void {
+  const needA = ctx.needsInputGrad[first] ?? false;
+  const needB = ctx.needsInputGrad[first + 1] ?? false;
+  ctx.saveForBackward(...(needB ? [a] : []), ...(needA ? [b] : []));
+}
+
+/** The factors saveOperands kept: [a or null, b or null]. */
+export function savedOperands(ctx: Context, first = 0): [NDArray | null, NDArray | null] {
+  const saved = ctx.savedTensors;
+  const needA = ctx.needsInputGrad[first] ?? false;
+  const needB = ctx.needsInputGrad[first + 1] ?? false;
+  return [needB ? saved[0]! : null, needA ? saved[needB ? 1 : 0]! : null];
 }
 
 /** op(a) · op(b) over broadcast batch axes, where op transposes the last two axes when asked. */
