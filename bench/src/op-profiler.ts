@@ -82,7 +82,7 @@ export class OpProfiler {
     const index = this.next++;
     let site = this.sites[index];
     if (site === undefined || site.op !== op || site.shape !== shape) {
-      if (site !== undefined) throw new Error(`OpProfiler: pass ${index} ran ${op} ${shape} where the first pass ran ${site.op} ${site.shape}; passes must run the same operators`);
+      if (site !== undefined) throw new Error(`OpProfiler: operator call ${index} of this pass is ${op} ${shape}, but in the first pass it was ${site.op} ${site.shape}; passes must run the same operators`);
       site = { index, op, shape, forwardMs: [], backwardMs: [] };
       this.sites[index] = site;
     }
