@@ -75,7 +75,7 @@ function binaryRow(
       for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! / y[yi]!;
       return;
     case "pow":
-      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = Math.pow(x[xi]!, y[yi]!);
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = cpow(x[xi]!, y[yi]!);
       return;
     case "maximum":
       for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = Math.max(x[xi]!, y[yi]!);
@@ -116,17 +116,22 @@ function binaryRow(
     case "powBaseGrad":
       for (let k = 0; k < n; k++, xi += xs, yi += ys) {
         const e = y[yi]!;
-        o[oi + k] = e === 0 ? 0 : e * Math.pow(x[xi]!, e - 1);
+        o[oi + k] = e === 0 ? 0 : e * cpow(x[xi]!, e - 1);
       }
       return;
     case "powExponentGrad":
       for (let k = 0; k < n; k++, xi += xs, yi += ys) {
         const v = x[xi]!;
         const e = y[yi]!;
-        o[oi + k] = v === 0 && e >= 0 ? 0 : Math.pow(v, e) * Math.log(v);
+        o[oi + k] = v === 0 && e >= 0 ? 0 : cpow(v, e) * Math.log(v);
       }
       return;
   }
+}
+
+/** C's pow, which PyTorch computes: as Math.pow, except that 1^y = 1 and (-1)^±Infinity = 1 (JavaScript gives NaN). */
+function cpow(x: number, y: number): number {
+  return x === 1 || (x === -1 && (y === Infinity || y === -Infinity)) ? 1 : Math.pow(x, y);
 }
 
 /**
