@@ -3,28 +3,10 @@
 // matrix never leaves the module. The loader copies images, weights and gradients in and results out.
 // Pointers are byte addresses; the geometry is a block of 16 i32 at `geo` (see Geometry).
 import { gemmRows } from "./gemm";
+import { Geometry } from "./geometry";
 import { madd } from "./simd";
-
-/** The geometry block the loader writes, field by field in this order (the nn Conv2dGeometry). */
-@unmanaged
-class Geometry {
-  batch: i32;
-  inChannels: i32;
-  inHeight: i32;
-  inWidth: i32;
-  outChannels: i32;
-  groups: i32;
-  kernelHeight: i32;
-  kernelWidth: i32;
-  strideHeight: i32;
-  strideWidth: i32;
-  padHeight: i32;
-  padWidth: i32;
-  dilationHeight: i32;
-  dilationWidth: i32;
-  outHeight: i32;
-  outWidth: i32;
-}
+import { conv2dWinograd3x3, winograd3x3Fits, winograd3x3Weights } from "./winograd3x3";
+import { inputTransform } from "./winograd-transforms";
 
 /** The first output index o (at most outSize) whose input index o·stride + shift is >= 0. */
 // @ts-ignore: decorator
@@ -233,6 +215,11 @@ export function conv2dForward(
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
   const path = forwardPath(g, pool, argmax != 0);
+  if (path == WINOGRAD3) {
+    // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3ScratchBytes).
+    conv2dWinograd3x3(geo, count, x, prepared, bias, out, relu, chunk, cols);
+    return;
+  }
   if (path == WINOGRAD) {
     for (let n = 0; n < count; n++) {
       conv2dWinogradPool(geo, x + (<usize>(n * inImage) << 2), prepared, bias, out + (<usize>(n * pooledImage) << 2), cols);
@@ -306,15 +293,28 @@ export function conv2dForward(
   }
 }
 
-/** conv2dForward's ways: im2col + GEMM, conv2dDirect, conv2dWinogradPool. */
+/** conv2dForward's ways: im2col + GEMM, conv2dDirect, conv2dWinogradPool (5×5), conv2dWinograd3x3. */
 const IM2COL: i32 = 0;
 const DIRECT: i32 = 1;
 const WINOGRAD: i32 = 2;
+const WINOGRAD3: i32 = 3;
+
+/**
+ * Channels from which F(4×4, 3×3) pays against im2col + GEMM (both input and output channels: the
+ * transforms cost per channel, the products they save per channel pair).
+ */
+const WINOGRAD3_MIN_CHANNELS: i32 = 16;
 
 /** Which way conv2dForward computes this geometry, pooling or not, with arg-max or not. */
 function forwardPath(g: Geometry, pool: bool, withArgmax: bool): i32 {
   if (pool && !withArgmax && winogradFits(g)) return WINOGRAD;
+  if (!pool && winograd3x3Fits(changetype<usize>(g)) && g.inChannels >= WINOGRAD3_MIN_CHANNELS && g.outChannels >= WINOGRAD3_MIN_CHANNELS) return WINOGRAD3;
   return directFits(g) ? DIRECT : IM2COL;
+}
+
+/** conv2dForward's way for this geometry (see forwardPath): the loader sizes its scratch and chunks by it. */
+export function forwardPathOf(geo: usize, pool: bool, withArgmax: bool): i32 {
+  return forwardPath(changetype<Geometry>(geo), pool, withArgmax);
 }
 
 /** Floats prepareForward writes for this geometry and these choices (0 for im2col + GEMM, which reads the weights as they are). */
@@ -322,7 +322,7 @@ export function preparedFloats(geo: usize, pool: bool, withArgmax: bool): i32 {
   const g = changetype<Geometry>(geo);
   const taps = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth;
   const path = forwardPath(g, pool, withArgmax);
-  if (path == WINOGRAD) return 36 * g.outChannels * g.inChannels;
+  if (path == WINOGRAD || path == WINOGRAD3) return 36 * g.outChannels * g.inChannels;
   return path == DIRECT ? (g.outChannels + 1) * taps : 0;
 }
 
@@ -336,7 +336,9 @@ export function prepareForward(geo: usize, w: usize, pool: bool, withArgmax: boo
   const O = g.outChannels;
   const taps = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth;
   const path = forwardPath(g, pool, withArgmax);
-  if (path == WINOGRAD) {
+  if (path == WINOGRAD3) {
+    winograd3x3Weights(w, O, g.inChannels, dst);
+  } else if (path == WINOGRAD) {
     winogradWeights(w, O, g.inChannels, dst);
   } else if (path == DIRECT) {
     packDirectWeights(w, O, taps, dst);
@@ -682,22 +684,6 @@ function winogradWeights(w: usize, O: i32, C: i32, dst: usize): void {
     }
   }
 }
-
-/** Bᵀ·d for 6 vectors d0..d5 (6 tiles' worth of one row or column each); out receives 6 vectors. */
-// @ts-ignore: decorator
-@inline
-function inputTransform(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, out: usize, step: usize): void {
-  const four = f32x4.splat(4), five = f32x4.splat(5), two = f32x4.splat(2);
-  const d42 = f32x4.sub(d4, d2);
-  const d31 = f32x4.mul(two, f32x4.sub(d3, d1));
-  v128.store(out, f32x4.add(f32x4.sub(f32x4.mul(four, d0), f32x4.mul(five, d2)), d4));
-  v128.store(out + step, f32x4.sub(f32x4.add(d3, d4), f32x4.mul(four, f32x4.add(d1, d2))));
-  v128.store(out + 2 * step, f32x4.add(f32x4.sub(d4, d3), f32x4.mul(four, f32x4.sub(d1, d2))));
-  v128.store(out + 3 * step, f32x4.add(d42, d31));
-  v128.store(out + 4 * step, f32x4.sub(d42, d31));
-  v128.store(out + 5 * step, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5));
-}
-
 
 /**
  * pooled[O, oH/2, oW/2] = maxPool2x2(max(0, W ⊛ x + bias)) for one image of a geometry winogradFits

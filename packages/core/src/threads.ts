@@ -8,7 +8,7 @@ import { enableRelaxedSimdFlag } from "./kernels/wasm/relaxed-simd-flag.js";
 
 // Node 20 keeps relaxed SIMD (fused multiply-add) behind a flag: importing this entry turns it on, so
 // that the kernels, compiled on their first call, use it. Import it before running any kernel.
-enableRelaxedSimdFlag();
+await enableRelaxedSimdFlag();
 
 export { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive, enableRelaxedSimdFlag };
 export type { WasmThreadsOptions } from "./kernels/wasm/gemm-wasm-threads.js";

@@ -125,6 +125,32 @@ function sizes(g: Conv2dGeometry): Sizes {
   return { cg, og, taps: cg * g.kernelHeight * g.kernelWidth, outPlane, inImage: g.inChannels * g.inHeight * g.inWidth, outImage: g.outChannels * outPlane };
 }
 
+/** conv2dForward's F(4×4, 3×3) Winograd way (assembly/conv.ts forwardPath). */
+const WINOGRAD3 = 3;
+
+/**
+ * Whether conv2dForwardWasm computes this geometry (no pooling) by Winograd's F(4×4, 3×3): the module
+ * decides (assembly/conv.ts forwardPath), asked here without running anything.
+ */
+export function winograd3x3Applies(g: Conv2dGeometry): boolean {
+  const t = loaded();
+  if (t === null) return false;
+  const mem = new Layout(t.exports.heapBase());
+  const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
+  const heap = heapOf(t, mem.end);
+  if (heap === null) return false;
+  writeGeometry(heap, geo, g);
+  return t.exports.forwardPathOf(geo, 0, 0) === WINOGRAD3;
+}
+/** Tiles per batch of F(4×4, 3×3): the width of its 36 GEMMs. */
+const WINOGRAD_TILES = 128;
+
+/** Images per batch of tiles for F(4×4, 3×3): about WINOGRAD_TILES tiles (`options.chunk` overrides). */
+function winogradImages(g: Conv2dGeometry, tilesPerImage: number, options: Conv2dWasmOptions): number {
+  const wanted = options.chunk ?? Math.ceil(WINOGRAD_TILES / tilesPerImage);
+  return Math.max(1, Math.min(g.batch, Math.floor(wanted)));
+}
+
 function chunkOf(g: Conv2dGeometry, s: Sizes, options: Conv2dWasmOptions): number {
   const wanted = options.chunk ?? Math.floor(CHUNK_COLUMNS / s.outPlane);
   return Math.max(1, Math.min(g.batch, Math.floor(wanted)));
@@ -158,34 +184,37 @@ export function conv2dForwardWasm(
   if (t === null) return false;
   if (!usable(g)) return true;
   const s = sizes(g);
-  const chunk = chunkOf(g, s, options);
-  const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
-  const pool = options.reluMaxPool2x2 === true;
-  const argmax = pool ? (options.argmax ?? null) : null;
-  const outImage = pool ? pooledImage(g) : s.outImage;
-  const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2));
-  const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
   const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
   const early = heapOf(t, mem.end);
   if (early === null) return false;
   writeGeometry(early, geo, g);
+  const pool = options.reluMaxPool2x2 === true;
+  const argmax = pool ? (options.argmax ?? null) : null;
   const withArgmax = argmax === null ? 0 : 1;
+  // F(4×4, 3×3) Winograd takes `chunk` images per batch of tiles; the other ways, per GEMM.
+  const winograd3 = e.forwardPathOf(geo, pool ? 1 : 0, withArgmax) === WINOGRAD3;
+  const chunk = winograd3 ? winogradImages(g, e.winograd3x3Tiles(geo), options) : chunkOf(g, s, options);
+  const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
+  const outImage = pool ? pooledImage(g) : s.outImage;
+  const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2));
+  const width = chunk * s.outPlane;
   const wAt = mem.take(g.outChannels * s.taps);
   const preparedAt = mem.take(e.preparedFloats(geo, pool ? 1 : 0, withArgmax));
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
   const xAt = mem.take(slice * s.inImage);
   const outAt = mem.take(slice * outImage);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * outImage);
-  // Pooling without arg-max may take the Winograd path, whose scratch lives in `cols`.
-  const colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
+  // Pooling without arg-max may take the 5×5 Winograd path, whose scratch lives in `cols`; so does F(4×4, 3×3)'s.
+  let colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
+  if (winograd3) colsFloats = Math.ceil(e.winograd3x3ScratchBytes(geo, chunk) / 4);
   const callsPerSlice = threads > 1 && t.launch !== undefined ? threads * CALLS_PER_THREAD : threads;
   const scratch = Array.from({ length: callsPerSlice }, () => ({
     conv: pool ? mem.take(chunk * s.outImage) : 0,
     cols: mem.take(colsFloats, TAIL),
-    y: mem.take(s.og * width),
-    work: mem.take(0, e.workBytes(s.og, width, s.taps)),
+    y: winograd3 ? 0 : mem.take(s.og * width),
+    work: winograd3 ? 0 : mem.take(0, e.workBytes(s.og, width, s.taps)),
   }));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;

@@ -3,7 +3,7 @@ import { enableRelaxedSimdFlag } from "./relaxed-simd-flag.js";
 
 // The relaxed-SIMD build (fused multiply-add) against the references. The flag must be on before the
 // module is first compiled, so the kernels are imported only after it is set.
-const relaxed = enableRelaxedSimdFlag();
+const relaxed = await enableRelaxedSimdFlag();
 
 describe("the relaxed-SIMD build of the kernel module", () => {
   it("is what runs once Node 20's flag is on (Node >= 22: on by default)", async () => {

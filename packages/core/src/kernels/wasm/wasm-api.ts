@@ -32,6 +32,10 @@ export interface ConvExports {
   /** Floats of `cols` the Winograd path of conv2dForward (pooling without arg-max) needs. */
   winogradScratchFloats(inChannels: number, outChannels: number): number;
   preparedFloats(geo: number, pool: number, withArgmax: number): number;
+  /** conv2dForward's way: 0 im2col + GEMM, 1 direct, 2 Winograd F(2×2, 5×5) with pooling, 3 Winograd F(4×4, 3×3). */
+  forwardPathOf(geo: number, pool: number, withArgmax: number): number;
+  winograd3x3Tiles(geo: number): number;
+  winograd3x3ScratchBytes(geo: number, images: number): number;
   prepareForward(geo: number, w: number, pool: number, withArgmax: number, dst: number): void;
 }
 

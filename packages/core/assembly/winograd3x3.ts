@@ -1,0 +1,240 @@
+// 3×3 convolution (stride 1, any padding) by Winograd's F(4×4, 3×3) (Lavin & Gray 2015, interpolation
+// points 0, ±1, ±2, ∞): each 4×4 output tile comes from a 6×6 input tile through 36 products per channel
+// pair instead of 144. Per batch of tiles: the input tiles are transformed (V = Bᵀ·d·B), the 36 tile
+// positions are 36 GEMMs M[pos] = U[pos] · V[pos] (U = G·g·Gᵀ, the transformed weights) run by gemm.ts,
+// and the outputs come back by Y = Aᵀ·M·A. The input gradient of such a convolution is one too (the
+// loader passes the flipped, transposed weights), so training uses it in both directions.
+// Matrices verified symbolically (sympy: Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A equals the direct 4×4 correlation).
+import { gemmRows, workBytes } from "./gemm";
+import { Geometry } from "./geometry";
+import { inputTransform } from "./winograd-transforms";
+
+/** Per tile, the padded input holds a 6×6 window; rows carry 2 more floats so a tile's second vector load (columns 4..7) stays inside. */
+// @ts-ignore: decorator
+@inline
+function paddedWidth(tilesW: i32): i32 {
+  return tilesW * 4 + 4;
+}
+
+// @ts-ignore: decorator
+@inline
+function paddedHeight(tilesH: i32): i32 {
+  return tilesH * 4 + 2;
+}
+
+// @ts-ignore: decorator
+@inline
+function roundUp4(x: i32): i32 {
+  return (x + 3) & ~3;
+}
+
+/** Whether conv2dWinograd3x3 computes this geometry: one group, 3×3, unit stride and dilation. */
+export function winograd3x3Fits(geo: usize): bool {
+  const g = changetype<Geometry>(geo);
+  return g.groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1 &&
+    g.dilationHeight == 1 && g.dilationWidth == 1;
+}
+
+/** 4×4 output tiles per image. */
+export function winograd3x3Tiles(geo: usize): i32 {
+  const g = changetype<Geometry>(geo);
+  return ((g.outHeight + 3) >> 2) * ((g.outWidth + 3) >> 2);
+}
+
+/** Bytes of scratch conv2dWinograd3x3 needs for `images` images per batch of tiles. */
+export function winograd3x3ScratchBytes(geo: usize, images: i32): i32 {
+  const g = changetype<Geometry>(geo);
+  const tH = (g.outHeight + 3) >> 2, tW = (g.outWidth + 3) >> 2;
+  const padded = images * g.inChannels * paddedHeight(tH) * paddedWidth(tW);
+  const T4 = roundUp4(images * tH * tW);
+  const transformed = 36 * (g.inChannels + g.outChannels) * T4 + 24 * 4 + 36 * 4;
+  return (padded + transformed) * 4 + workBytes(g.outChannels, T4, g.inChannels) + 256;
+}
+
+/** G (6×3, row-major) of F(4×4, 3×3). */
+const G3 = memory.data<f64>([
+  0.25, 0, 0,
+  -1.0 / 6, -1.0 / 6, -1.0 / 6,
+  -1.0 / 6, 1.0 / 6, -1.0 / 6,
+  1.0 / 24, 1.0 / 12, 1.0 / 6,
+  1.0 / 24, -1.0 / 12, 1.0 / 6,
+  0, 0, 1,
+]);
+
+/** u[pos][o][c] = (G·w[o][c]·Gᵀ)[pos] (pos = 6·row + column) for w [O, C, 3, 3], in f64 then rounded once. */
+export function winograd3x3Weights(w: usize, O: i32, C: i32, dst: usize): void {
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      const k = w + (<usize>((o * C + c) * 9) << 2);
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 6; j++) {
+          let s: f64 = 0;
+          for (let a = 0; a < 3; a++) {
+            let inner: f64 = 0;
+            for (let b = 0; b < 3; b++) inner += load<f64>(G3 + (<usize>(j * 3 + b) << 3)) * <f64>load<f32>(k + (<usize>(a * 3 + b) << 2));
+            s += load<f64>(G3 + (<usize>(i * 3 + a) << 3)) * inner;
+          }
+          store<f32>(dst + (<usize>(((i * 6 + j) * O + o) * C + c) << 2), <f32>s);
+        }
+      }
+    }
+  }
+}
+
+/** Rows r0..r3 of a 4×4 block transposed: lane k of the j-th result is lane j of rk. */
+// @ts-ignore: decorator
+@inline
+function transposeStore(r0: v128, r1: v128, r2: v128, r3: v128, out: usize, step: usize): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + step, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + 2 * step, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + 3 * step, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+/** Aᵀ·m for 6 vectors m0..m5 (each 4 tiles' worth): 4 vectors at out, `step` bytes apart. */
+// @ts-ignore: decorator
+@inline
+function outputTransform(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, out: usize, step: usize): void {
+  const a = f32x4.add(m1, m2), b = f32x4.sub(m1, m2);
+  const c = f32x4.add(m3, m4), e = f32x4.sub(m3, m4);
+  v128.store(out, f32x4.add(f32x4.add(m0, a), c));
+  v128.store(out + step, f32x4.add(b, f32x4.mul(f32x4.splat(2), e)));
+  v128.store(out + 2 * step, f32x4.add(a, f32x4.mul(f32x4.splat(4), c)));
+  v128.store(out + 3 * step, f32x4.add(f32x4.add(b, f32x4.mul(f32x4.splat(8), e)), m5));
+}
+
+/**
+ * out[count, O, oH, oW] = W ⊛ x (+ bias) (then max(·, 0) with `relu`) for `count` images at `x`
+ * [count, C, H, W], a geometry winograd3x3Fits accepts, `u` winograd3x3Weights' output for its weights.
+ * `images` images go through at a time in `scratch` (winograd3x3ScratchBytes(geo, images) bytes): their
+ * planes copied with zero padding, the transformed tiles V [36][C][T], the products M [36][O][T], the
+ * GEMM's work area. Tiles are numbered over the batch; their count T is padded to a multiple of 4 with
+ * copies of the first tile, whose results are dropped.
+ */
+export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bias: usize, out: usize, relu: bool, images: i32, scratch: usize): void {
+  const g = changetype<Geometry>(geo);
+  const C = g.inChannels, O = g.outChannels, H = g.inHeight, W = g.inWidth, oH = g.outHeight, oW = g.outWidth;
+  const pH = g.padHeight, pW = g.padWidth;
+  const tH = (oH + 3) >> 2, tW = (oW + 3) >> 2;
+  const tiles = tH * tW;
+  const Hp = paddedHeight(tH), Wp = paddedWidth(tW);
+  const plane = Hp * Wp;
+  const WpBytes = <usize>Wp << 2;
+  const padded = scratch;
+  const V = (padded + (<usize>(images * C * plane) << 2) + 63) & ~63;
+  const T4max = roundUp4(images * tiles);
+  const M = V + (<usize>(36 * C * T4max) << 2);
+  const tmp = M + (<usize>(36 * O * T4max) << 2);   // 36 vectors: a 6×6 tile of 4-tile vectors
+  const work = (tmp + 36 * 16 + 63) & ~63;
+  const inImage = C * H * W;
+  const rowCopy = min(W, Wp - pW);
+  for (let n0 = 0; n0 < count; n0 += images) {
+    const nb = min(images, count - n0);
+    const T = nb * tiles;
+    const T4 = roundUp4(T);
+    // 1. Each image's planes with their zero padding, so that every tile reads a full 6×6 window.
+    memory.fill(padded, 0, <usize>(nb * C * plane) << 2);
+    for (let p = 0; p < nb * C; p++) {
+      const src = x + (<usize>((n0 * C + p) * H * W) << 2);
+      const dst = padded + (<usize>(p * plane + pH * Wp + pW) << 2);
+      const rows = min(H, Hp - pH);
+      for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * WpBytes, src + (<usize>(r * W) << 2), <usize>rowCopy << 2);
+    }
+    // 2. V[pos][c][t] = (Bᵀ·d·B)[pos] for tile t's window d in channel c, four tiles per vector.
+    const vPos = <usize>(C * T4) << 2;
+    for (let t0 = 0; t0 < T4; t0 += 4) {
+      let b0: usize = 0, b1: usize = 0, b2: usize = 0, b3: usize = 0;
+      for (let k = 0; k < 4; k++) {
+        const t = t0 + k < T ? t0 + k : 0;
+        const img = t / tiles, rem = t % tiles;
+        const at = padded + (<usize>(img * C * plane + (rem / tW) * 4 * Wp + (rem % tW) * 4) << 2);
+        if (k == 0) b0 = at; else if (k == 1) b1 = at; else if (k == 2) b2 = at; else b3 = at;
+      }
+      for (let c = 0; c < C; c++) {
+        const cOff = <usize>(c * plane) << 2;
+        for (let r = 0; r < 6; r++) {
+          const off = cOff + <usize>r * WpBytes;
+          const a0 = v128.load(b0 + off), a1 = v128.load(b1 + off), a2 = v128.load(b2 + off), a3 = v128.load(b3 + off);
+          const e0 = v128.load(b0 + off, 16), e1 = v128.load(b1 + off, 16), e2 = v128.load(b2 + off, 16), e3 = v128.load(b3 + off, 16);
+          // Column j of the four windows: lane k from tile k.
+          const s0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), s1 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7);
+          const s2 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), s3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+          const f0 = v128.shuffle<f32>(e0, e1, 0, 4, 1, 5), f2 = v128.shuffle<f32>(e2, e3, 0, 4, 1, 5);
+          inputTransform(
+            v128.shuffle<f32>(s0, s2, 0, 1, 4, 5), v128.shuffle<f32>(s0, s2, 2, 3, 6, 7),
+            v128.shuffle<f32>(s1, s3, 0, 1, 4, 5), v128.shuffle<f32>(s1, s3, 2, 3, 6, 7),
+            v128.shuffle<f32>(f0, f2, 0, 1, 4, 5), v128.shuffle<f32>(f0, f2, 2, 3, 6, 7),
+            tmp + <usize>(r * 6 * 16), 16,
+          );
+        }
+        const dst = V + (<usize>(c * T4 + t0) << 2);
+        for (let q = 0; q < 6; q++) {
+          const col = tmp + <usize>(q * 16);
+          inputTransform(
+            v128.load(col), v128.load(col, 96), v128.load(col, 192), v128.load(col, 288), v128.load(col, 384), v128.load(col, 480),
+            dst + <usize>q * vPos, 6 * vPos,
+          );
+        }
+      }
+    }
+    // 3. M[pos] = U[pos] · V[pos], one GEMM per tile position.
+    for (let pos = 0; pos < 36; pos++) {
+      gemmRows(0, O, T4, C, u + (<usize>(pos * O * C) << 2), C, false, V + <usize>pos * vPos, T4, false, M + (<usize>(pos * O * T4) << 2), T4, false, work);
+    }
+    // 4. Y = Aᵀ·M·A per output channel and four tiles, + bias, ReLU, stored tile by tile.
+    const mPos = <usize>(O * T4) << 2;
+    const zero = f32x4.splat(0);
+    for (let o = 0; o < O; o++) {
+      const bv = bias == 0 ? zero : v128.load32_splat(bias + (<usize>o << 2));
+      for (let t0 = 0; t0 < T4; t0 += 4) {
+        const m = M + (<usize>(o * T4 + t0) << 2);
+        // Rows: tmp[i][q] = Σ_p Aᵀ[i][p] · m[p][q].
+        for (let q = 0; q < 6; q++) {
+          const at = m + <usize>q * mPos;
+          outputTransform(
+            v128.load(at), v128.load(at + 6 * mPos), v128.load(at + 12 * mPos), v128.load(at + 18 * mPos), v128.load(at + 24 * mPos), v128.load(at + 30 * mPos),
+            tmp + <usize>(q * 16), 96,
+          );
+        }
+        // Columns: y[i][j] = Σ_q tmp[i][q] · A[q][j]; then transposed so that each tile's row i is one vector.
+        for (let i = 0; i < 4; i++) {
+          const row = tmp + <usize>(i * 96);
+          outputTransform(v128.load(row), v128.load(row, 16), v128.load(row, 32), v128.load(row, 48), v128.load(row, 64), v128.load(row, 80), row, 16);
+        }
+        for (let i = 0; i < 4; i++) {
+          const row = tmp + <usize>(i * 96);
+          let y0 = f32x4.add(v128.load(row), bv), y1 = f32x4.add(v128.load(row, 16), bv);
+          let y2 = f32x4.add(v128.load(row, 32), bv), y3 = f32x4.add(v128.load(row, 48), bv);
+          if (relu) {
+            y0 = f32x4.max(y0, zero); y1 = f32x4.max(y1, zero); y2 = f32x4.max(y2, zero); y3 = f32x4.max(y3, zero);
+          }
+          // Tile k's row i (4 floats) to tmp's spare area, then to the output.
+          const lanes = tmp + 24 * 16;
+          transposeStore(y0, y1, y2, y3, lanes, 16);
+          for (let k = 0; k < 4; k++) {
+            const t = t0 + k;
+            if (t >= T) break;
+            const img = t / tiles, rem = t % tiles;
+            const oh = (rem / tW) * 4 + i;
+            if (oh >= oH) continue;
+            const ow = (rem % tW) * 4;
+            const dst = out + (<usize>((((n0 + img) * O + o) * oH + oh) * oW + ow) << 2);
+            const v = v128.load(lanes + <usize>(k * 16));
+            if (ow + 4 <= oW) {
+              v128.store(dst, v);
+            } else {
+              const left = oW - ow;
+              store<f32>(dst, f32x4.extract_lane(v, 0));
+              if (left > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
+              if (left > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
+            }
+          }
+        }
+      }
+    }
+  }
+}
