@@ -30,11 +30,14 @@ export class ImageError extends PicoError {
 /** A picture that holds no digit to read: blank, uniform, or fully transparent. */
 export class NoInkError extends PicoError {
   override name = "NoInkError";
-  /** How far (0..1) the pixel furthest from the page departs from it. */
+  /** How far (0..1) the pixel furthest from the page departs from it... */
   readonly contrast: number;
+  /** ...and how far a digit's ink must (more on a noisy page). */
+  readonly required: number;
 
-  constructor(message: string, contrast: number) {
+  constructor(message: string, contrast: number, required: number) {
     super(message);
     this.contrast = contrast;
+    this.required = required;
   }
 }

@@ -29,7 +29,7 @@ export async function mnistDigitFromImage(source: string | Uint8Array, options: 
       options,
     );
   } catch (error) {
-    if (error instanceof NoInkError) throw new NoInkError(`mnistDigitFromImage: ${noInkMessage(name, error.contrast)}`, error.contrast);
+    if (error instanceof NoInkError) throw new NoInkError(`mnistDigitFromImage: ${noInkMessage(name, error.contrast, error.required)}`, error.contrast, error.required);
     throw error;
   }
 }

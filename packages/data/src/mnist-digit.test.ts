@@ -142,11 +142,34 @@ describe("mnistDigitFromPixels", () => {
     }
   });
 
+  it("reads a photo lit unevenly (a strong gradient, a vignette, noise) as the evenly lit picture", () => {
+    const [width, height] = [160, 120];
+    const clean = page(digit(8), width, height, 40, 10, 3).map((v) => 255 - v);
+    const expected = raw({ data: clean, width, height, channels: 1 });
+    const lights: [string, (u: number, v: number) => number][] = [
+      ["gradient 0.3 to 1", (u, v) => 0.3 + 0.7 * (0.7 * u + 0.3 * v)],
+      ["vignette", (u, v) => 1 - 0.9 * ((u - 0.5) ** 2 + (v - 0.5) ** 2)],
+    ];
+    let seed = 3;
+    const noise = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 13) - 6;
+    for (const [name, light] of lights) {
+      const photo = Uint8ClampedArray.from(clean, (v, i) => Math.round(v * light((i % width) / width, Math.floor(i / width) / height) + noise()));
+      const out = raw({ data: photo, width, height, channels: 1 });
+      expect(inkBoxSize(out), name).toEqual(inkBoxSize(expected));
+      let sum = 0;
+      for (let p = 0; p < 784; p++) sum += Math.abs(out[p]! - expected[p]!);
+      expect(sum / 784, name).toBeLessThan(0.03);
+      const blank = Uint8ClampedArray.from({ length: width * height }, (_, i) => Math.round(240 * light((i % width) / width, Math.floor(i / width) / height) + noise()));
+      expect(() => raw({ data: blank, width, height, channels: 1 }), `${name}, no digit`).toThrow(NoInkError);
+    }
+  });
+
   it("refuses a picture with no ink (blank, uniform, noisy blank, fully transparent) with a NoInkError", () => {
     const blanks: [string, PixelImage][] = [
       ["white page", { data: new Uint8Array(100 * 80).fill(255), width: 100, height: 80, channels: 1 }],
       ["uniform grey RGB", { data: new Uint8Array(30 * 30 * 3).fill(128), width: 30, height: 30, channels: 3 }],
       ["white page with noise", { data: new Uint8Array(64 * 64).map((_, i) => 250 - ((i * 7919) % 11)), width: 64, height: 64, channels: 1 }],
+      ["noise of ±40 levels", { data: new Uint8Array(64 * 64).map((_, i) => 128 + ((i * 7919) % 81) - 40), width: 64, height: 64, channels: 1 }],
       ["transparent canvas", { data: new Uint8ClampedArray(20 * 20 * 4), width: 20, height: 20 }],
     ];
     for (const [name, image] of blanks) {

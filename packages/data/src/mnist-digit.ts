@@ -1,6 +1,7 @@
 import { ArgumentError } from "@pico/core";
 import { NoInkError } from "./errors.js";
 import { MNIST_MEAN, MNIST_STD } from "./mnist-normalization.js";
+import { fitPage, pageRow } from "./page-surface.js";
 
 /**
  * Decoded 8-bit pixels, channel-last: 1 channel (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA).
@@ -27,14 +28,16 @@ const SIDE = 28;
 const BOX = 20;
 /** ...and placed its centre of mass on this pixel (measured: the training images average 14.0, 14.0). */
 const CENTRE = 14;
-/** Ink must stand this far (of the range 0..1) from the page, or the picture counts as blank. */
+/** Ink must stand this far (of the range 0..1) from the page, and twice NOISE_FLOOR, or the picture counts as blank. */
 export const MIN_INK_CONTRAST = 0.1;
+/** Ink this many standard deviations of the page's noise above the page is taken as noise... */
+const NOISE_FLOOR = 2;
 /**
- * Pixels with at least this much ink (relative to the strongest stroke) define the bounding box; on a noisy
- * page the bar rises to four standard deviations of the page's noise (up to half the stroke).
+ * ...and pixels with at least BOX_THRESHOLD of the strongest stroke's ink above that, or NOISE_SIGMAS more
+ * standard deviations on a noisy page (up to half the stroke), define the bounding box.
  */
 const BOX_THRESHOLD = 0.1;
-const NOISE_SIGMAS = 4;
+const NOISE_SIGMAS = 2;
 
 /**
  * Turns a decoded picture of one digit into what an MNIST network was trained on: 28×28 float32 values,
@@ -42,18 +45,22 @@ const NOISE_SIGMAS = 4;
  * enlarged) to fit 20×20 and moved so that its centre of mass lies on pixel (14, 14), then normalised
  * with MNIST_MEAN / MNIST_STD unless `normalize` is false.
  *
- * Works on grey, grey + alpha, RGB or RGBA pixels of any size: the page is the median brightness and the
- * ink whatever departs furthest from it, so dark-on-light and light-on-dark give the same digit; ink and
- * page are stretched to 1 and 0, which absorbs grey paper, faint pencil and JPEG noise. Transparent
- * pixels show a page that contrasts with the ink's colour, so a canvas export whose strokes live only in
- * the alpha channel reads as drawn. Pure computation, no I/O: runs in a browser as well as in Node.
+ * Works on grey, grey + alpha, RGB or RGBA pixels of any size. The ink is on the side of the median
+ * brightness that reaches further, so dark-on-light and light-on-dark give the same digit. The page is
+ * fitted as a smooth surface (fitPage), so a photo lit unevenly (a gradient, a vignette) keeps a clean
+ * page; under dark ink, ink is the share of the page's light it absorbs. The page's noise (JPEG, sensor)
+ * is taken off and ink stretched so that the strongest stroke is 1, which absorbs grey paper and faint
+ * pencil. Transparent pixels show a page that contrasts with the ink's colour, so a canvas export whose
+ * strokes live only in the alpha channel reads as drawn. Pure computation, no I/O: runs in a browser as
+ * well as in Node.
  *
- * Throws NoInkError when nothing departs from the page by MIN_INK_CONTRAST (blank, uniform or
- * fully transparent pictures) and ArgumentError for pixels that do not match their stated size.
+ * Throws NoInkError when nothing departs from the page by MIN_INK_CONTRAST or twice the page's noise
+ * (blank, uniform, noisy or fully transparent pictures) and ArgumentError for pixels that do not match
+ * their stated size.
  */
 export function mnistDigitFromPixels(image: PixelImage, options: MnistDigitOptions = {}): Float32Array {
   const { width, height } = checkImage(image);
-  const { ink, noise } = inkMap(image);
+  const { ink, noise } = inkMap(image, width, height);
   const box = inkBox(ink, width, height, Math.min(0.5, Math.max(BOX_THRESHOLD, NOISE_SIGMAS * noise)));
   const scale = BOX / Math.max(box.width, box.height);
   const outWidth = Math.min(BOX, Math.max(1, Math.round(box.width * scale)));
@@ -65,10 +72,11 @@ export function mnistDigitFromPixels(image: PixelImage, options: MnistDigitOptio
 }
 
 /** The sentence a NoInkError gives, after the name of the picture. */
-export function noInkMessage(picture: string, contrast: number): string {
+export function noInkMessage(picture: string, contrast: number, required: number): string {
+  const why = required > MIN_INK_CONTRAST ? ", twice this picture's noise" : "";
   return (
     `${picture} has no ink: no pixel departs from the page by more than ${Math.round(255 * contrast)}/255 ` +
-    `(a digit needs ${Math.round(255 * MIN_INK_CONTRAST)}/255); it is blank, uniform or fully transparent`
+    `(a digit needs ${Math.round(255 * required)}/255${why}); it is blank, uniform or fully transparent`
   );
 }
 
@@ -97,19 +105,35 @@ function describe(value: unknown): string {
 }
 
 /** Ink per pixel in [0, 1] (0 on the page, 1 at the strongest stroke) and the page's noise on that scale. */
-function inkMap(image: PixelImage): { ink: Float32Array; noise: number } {
+function inkMap(image: PixelImage, width: number, height: number): { ink: Float32Array; noise: number } {
   const light = lightness(image);
-  const { median, deviation, min, max } = spread(light);
+  const { median, min, max } = spread(light);
   // The ink is on the side of the page that reaches further: dark strokes on light paper or the reverse.
   const darkInk = median - min > max - median;
-  const contrast = darkInk ? median - min : max - median;
-  if (!(contrast >= MIN_INK_CONTRAST)) throw new NoInkError(`mnistDigitFromPixels: ${noInkMessage("the picture", contrast)}`, contrast);
+  // Ink is measured from the page under it, a smooth surface, so that a photo lit unevenly keeps a page of zero ink.
+  const { surface, noise: sigma } = fitPage(light, width, height, darkInk);
+  // MNIST's page is exactly 0: the page's noise (up to NOISE_FLOOR sigmas) is taken off every pixel.
+  const floor = NOISE_FLOOR * sigma;
   const ink = light;
-  for (let i = 0; i < ink.length; i++) {
-    const v = (darkInk ? median - light[i]! : light[i]! - median) / contrast;
-    ink[i] = v > 0 ? v : 0;
+  let contrast = 0;
+  let peak = 0;
+  for (let y = 0, i = 0; y < height; y++) {
+    const row = pageRow(surface, y, width, height);
+    for (let x = 0; x < width; x++, i++) {
+      const u = (x + 0.5) / width - 0.5;
+      const page = row.constant + u * (row.linear + u * row.square);
+      const departure = darkInk ? page - light[i]! : light[i]! - page;
+      if (departure > contrast) contrast = departure;
+      // Under dark ink the page's brightness is the light falling there; ink is the share of it that ink absorbs.
+      const v = departure <= floor ? 0 : darkInk ? (departure - floor) / Math.max(page, 1 / 255) : departure - floor;
+      ink[i] = v;
+      if (v > peak) peak = v;
+    }
   }
-  return { ink, noise: deviation / contrast };
+  const required = Math.max(MIN_INK_CONTRAST, 2 * floor);
+  if (!(contrast >= required)) throw new NoInkError(`mnistDigitFromPixels: ${noInkMessage("the picture", contrast, required)}`, contrast, required);
+  for (let i = 0; i < ink.length; i++) ink[i]! /= peak;
+  return { ink, noise: darkInk ? sigma / (median * peak) : sigma / peak };
 }
 
 /** Luminance in [0, 1] (ITU-R 601 weights, as PIL and torchvision convert to grey), alpha composited. */
@@ -139,29 +163,21 @@ function lightness(image: PixelImage): Float32Array {
   return light;
 }
 
-/**
- * Median (to 1/255), minimum and maximum, and the standard deviation of the page's noise estimated from the
- * median absolute deviation (which the digit, a minority of the pixels, barely moves).
- */
-function spread(values: Float32Array): { median: number; deviation: number; min: number; max: number } {
+/** Median (to 1/255), minimum and maximum. */
+function spread(values: Float32Array): { median: number; min: number; max: number } {
   const histogram = new Uint32Array(256);
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) {
-    histogram[Math.round(v * 255)]!++;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    histogram[(v * 255 + 0.5) | 0]!++;
     if (v < min) min = v;
     if (v > max) max = v;
   }
   let seen = 0;
   let level = 0;
   while ((seen += histogram[level]!) * 2 < values.length) level++;
-  seen = histogram[level]!;
-  let distance = 0;
-  while (seen * 2 < values.length) {
-    distance++;
-    seen += (histogram[level - distance] ?? 0) + (histogram[level + distance] ?? 0);
-  }
-  return { median: level / 255, deviation: (1.4826 * distance) / 255, min, max };
+  return { median: level / 255, min, max };
 }
 
 interface Box {
