@@ -213,6 +213,8 @@ export class Tensor {
   /** log(sum(exp(x))) over one axis (the last by default) or several, computed stably. */
   logSumExp(axis: number | readonly number[] = -1, keepDims = false): Tensor {
     const axes = normalizeAxes("logSumExp", axis, this.ndim);
+    // An empty lane sums to 0, whose log is -Infinity, as in torch; there is no max to shift by.
+    if (axes.some((a) => this.shape[a] === 0)) return this.exp().sum(axes, keepDims).log();
     // Shifting by the max keeps exp finite; an infinite max (a lane of -Infinity) shifts by 0 instead.
     const shift = noGrad(() => this.max(axes, true));
     const m = shift.data.data;
