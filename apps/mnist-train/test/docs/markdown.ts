@@ -54,7 +54,7 @@ export function codeBlocks(markdown: string): CodeBlock[] {
 }
 
 /** The text with the contents of fenced blocks blanked out, line structure kept. */
-function withoutCodeBlocks(markdown: string): string {
+export function withoutCodeBlocks(markdown: string): string {
   const lines = markdown.split("\n");
   for (const block of codeBlocks(markdown)) {
     const count = block.code === "" ? 0 : block.code.split("\n").length;
