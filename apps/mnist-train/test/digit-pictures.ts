@@ -119,3 +119,33 @@ export async function writeDrawnDigits(dir: string): Promise<Record<string, Pict
   }
   return sets;
 }
+
+/**
+ * Typed digits as a phone would photograph them: dark ink on paper under uneven light (a gradient from 35%
+ * to 100% across the page and a vignette), sensor noise of ±10 levels, saved as a JPEG.
+ */
+export async function writePhotographedDigits(dir: string): Promise<Record<string, Picture[]>> {
+  mkdirSync(dir, { recursive: true });
+  const [width, height] = [320, 240];
+  const light = (u: number, v: number): number => (0.35 + 0.65 * (0.8 * u + 0.2 * v)) * (1 - 0.6 * ((u - 0.5) ** 2 + (v - 0.5) ** 2));
+  const sets: Record<string, Picture[]> = {};
+  for (const font of ["DejaVu Sans", "DejaVu Serif"]) {
+    sets[`${font}, photographed (uneven light, noise, JPEG)`] = await Promise.all(
+      Array.from({ length: 10 }, async (_, digit) => {
+        const svg =
+          `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="#f2efe6"/>` +
+          `<text x="${70 + 8 * digit}" y="${180 - 3 * digit}" font-family="${font}" font-size="${150 - 4 * digit}" fill="#1e1e28">${digit}</text></svg>`;
+        const { data } = await sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        let seed = digit + 1;
+        const photo = Uint8ClampedArray.from(data, (v, i) => {
+          const p = Math.floor(i / 3);
+          return Math.round(v * light((p % width) / width, Math.floor(p / width) / height) + ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 21) - 10);
+        });
+        const path = join(dir, `${font.replaceAll(" ", "-")}-photo-${digit}.jpg`);
+        await sharp(Buffer.from(photo.buffer), { raw: { width, height, channels: 3 } }).jpeg({ quality: 80 }).toFile(path);
+        return { path, digit };
+      }),
+    );
+  }
+  return sets;
+}

@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { it } from "vitest";
-import { MNIST_FORMS, writeDrawnDigits, writeMnistPictures, writeTypedDigits } from "./digit-pictures.js";
+import { MNIST_FORMS, writeDrawnDigits, writeMnistPictures, writePhotographedDigits, writeTypedDigits } from "./digit-pictures.js";
 import { countMatches, evalPredictions, predictPictures } from "./predict-pictures.js";
 import { CLI } from "./run-cli.js";
 
@@ -27,7 +27,7 @@ it("prints the predict table", async () => {
     const run = await predictPictures(checkpoint, forms[form], cli);
     lines.push(`| MNIST 5000-5099, ${form} | ${countMatches(run, forms[form])}/100 | ${countMatches(run, forms[form], evaluated)}/100 |`);
   }
-  const other = { ...(await writeTypedDigits(join(dir, "typed"))), ...(await writeDrawnDigits(join(dir, "drawn"))) };
+  const other = { ...(await writeTypedDigits(join(dir, "typed"))), ...(await writeDrawnDigits(join(dir, "drawn"))), ...(await writePhotographedDigits(join(dir, "photo"))) };
   for (const [name, pictures] of Object.entries(other)) {
     const run = await predictPictures(checkpoint, pictures, cli);
     const wrong = pictures.filter((p) => run.digits.get(p.path) !== p.digit).map((p) => `${p.digit}->${run.digits.get(p.path) ?? "error"}`);
