@@ -33,6 +33,7 @@ describe("mnistDigitFromImage", () => {
   beforeAll(async () => {
     await grey(ink).toColourspace("b-w").png().toFile(join(dir, "grey.png"));
     await grey(ink).toColourspace("srgb").png().toFile(join(dir, "rgb.png"));
+    await grey(ink).toColourspace("grey16").png().toFile(join(dir, "grey-16-bit.png"));
     await grey(ink).toColourspace("b-w").png().toFile(join(dir, "grey.png"));
     await grey(ink.map((v) => 255 - v))
       .toColourspace("b-w")
@@ -45,8 +46,9 @@ describe("mnistDigitFromImage", () => {
     mkdirSync(join(dir, "a-folder.png"));
   });
 
-  it("reads grey and RGB PNGs exactly as their pixels (one-channel files are not scrambled)", async () => {
+  it("reads grey, 16-bit grey and RGB PNGs exactly as their pixels (one-channel files are not scrambled)", async () => {
     expect(await mnistDigitFromImage(join(dir, "grey.png"))).toEqual(expected);
+    expect(await mnistDigitFromImage(join(dir, "grey-16-bit.png"))).toEqual(expected);
     expect(await mnistDigitFromImage(join(dir, "rgb.png"))).toEqual(expected);
   });
 
