@@ -133,7 +133,7 @@ function inkMap(image: PixelImage, width: number, height: number): { ink: Float3
   const required = Math.max(MIN_INK_CONTRAST, 2 * floor);
   if (!(contrast >= required)) throw new NoInkError(`mnistDigitFromPixels: ${noInkMessage("the picture", contrast, required)}`, contrast, required);
   for (let i = 0; i < ink.length; i++) ink[i]! /= peak;
-  return { ink, noise: darkInk ? sigma / (median * peak) : sigma / peak };
+  return { ink, noise: darkInk ? sigma / (Math.max(median, 1 / 255) * peak) : sigma / peak };
 }
 
 /** Luminance in [0, 1] (ITU-R 601 weights, as PIL and torchvision convert to grey), alpha composited. */
