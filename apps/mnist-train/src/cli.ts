@@ -53,7 +53,7 @@ async function runTrain(parsed: ParsedCommand): Promise<number> {
   const result = await train({
     plan: planned.plan,
     log,
-    resumeCommand: (checkpoint) => [...invocation(), "train", "--resume", checkpoint, ...(threads === undefined ? [] : ["--threads", threads])].map(shellWord).join(" "),
+    resumeCommand: (checkpoint) => [...trainInvocation(), "--resume", checkpoint, ...(threads === undefined ? [] : ["--threads", threads])].map(shellWord).join(" "),
   });
   if (result === null) return 130;
   const last = result.history.at(-1);
@@ -61,13 +61,14 @@ async function runTrain(parsed: ParsedCommand): Promise<number> {
   return 0;
 }
 
-/** How the user started this program, so that a printed command can be run as it is. */
-function invocation(): string[] {
+/** How the user started `train`, so that a printed command can be run as it is. */
+function trainInvocation(): string[] {
   const script = process.argv[1] ?? "mnist-train";
-  const viaPnpm = process.env.npm_lifecycle_event === "train" && /cli\.js train/.test(process.env.npm_lifecycle_script ?? "");
+  // `pnpm train` runs a package script that ends in `cli.js train`, with what follows `--` appended (also to this variable).
+  const viaPnpm = process.env.npm_lifecycle_event === "train" && /cli\.js train\b/.test(process.env.npm_lifecycle_script ?? "");
   if (viaPnpm) return ["pnpm", "train", "--"];
-  if (basename(script) === "mnist-train") return ["mnist-train"];
-  return ["node", displayPath(script)];
+  if (basename(script) === "mnist-train") return ["mnist-train", "train"];
+  return ["node", displayPath(script), "train"];
 }
 
 function shellWord(word: string): string {
