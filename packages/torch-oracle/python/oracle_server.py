@@ -155,9 +155,8 @@ def run(request):
     return {"values": encode(values), "grads": encode(grads)}
 
 
-def main():
-    out = sys.stdout
-    for line in sys.stdin:
+def serve(reader, writer):
+    for line in reader:
         line = line.strip()
         if not line:
             continue
@@ -171,9 +170,40 @@ def main():
                 "error": f"{type(e).__name__}: {e}",
                 "traceback": traceback.format_exc(limit=6),
             }
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+        writer.write(json.dumps(reply) + "\n")
+        writer.flush()
+
+
+def zygote(path):
+    """Imports torch once, then forks a server per connection on the Unix socket `path` (one per test worker)."""
+    import os
+    import select
+    import signal
+    import socket
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    print("ready", flush=True)
+    while True:
+        # Stdin closing (the test runner gone, however it ended) ends the zygote.
+        readable, _, _ = select.select([listener, 0], [], [])
+        if 0 in readable and os.read(0, 4096) == b"":
+            os._exit(0)
+        if listener not in readable:
+            continue
+        conn, _ = listener.accept()
+        if os.fork() == 0:
+            listener.close()
+            with conn, conn.makefile("r", encoding="utf-8") as reader, conn.makefile("w", encoding="utf-8") as writer:
+                serve(reader, writer)
+            os._exit(0)
+        conn.close()
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote(sys.argv[2])
+    else:
+        serve(sys.stdin, sys.stdout)

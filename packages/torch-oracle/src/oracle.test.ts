@@ -1,6 +1,6 @@
 import { Tensor, tensor } from "@pico/core";
 import { expect, it } from "vitest";
-import { compareWithTorch, CompareError, describeTorch, oracle, OracleError, oracleStats, TorchTensor, torchInput } from "./index.js";
+import { compareWithTorch, CompareError, describeTorch, oracle, OracleError, oracleStats, TorchOracle, TorchTensor, torchInput } from "./index.js";
 
 describeTorch("torch oracle", () => {
   it("returns outputs and the gradient of every input that requires grad", async () => {
@@ -48,6 +48,21 @@ describeTorch("torch oracle", () => {
     await expect(oracle().run({ code: "torch.ones(2) + torch.ones(3)" })).rejects.toThrow(/RuntimeError: The size of tensor a \(2\) must match/);
     const r = await oracle().run({ code: "torch.ones(2).sum()" });
     expect(r.tensor().item()).toBe(2);
+  });
+
+  it("serves each worker from a process the run's zygote forked, or from a child of its own without one", async () => {
+    const ppid = "import os\nout = os.getppid()";
+    const socket = process.env.PICO_TORCH_SOCKET;
+    expect(socket, "the vitest global setup starts the zygote").toBeTruthy();
+    expect((await oracle().run({ code: ppid })).number()).not.toBe(process.pid);
+    delete process.env.PICO_TORCH_SOCKET;
+    const own = new TorchOracle();
+    try {
+      expect((await own.run({ code: ppid })).number()).toBe(process.pid);
+    } finally {
+      own.close();
+      process.env.PICO_TORCH_SOCKET = socket;
+    }
   });
 
   it("compareWithTorch checks forward and gradients in both dtypes", async () => {

@@ -1,4 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createConnection } from "node:net";
 import { fileURLToPath } from "node:url";
 import { pythonPath } from "./availability.js";
 import { TorchTensor, decodeValue, encodeValue, type OracleResult, type OracleValue } from "./wire.js";
@@ -113,21 +115,40 @@ interface Reply {
 
 const SERVER = fileURLToPath(new URL("../python/oracle_server.py", import.meta.url));
 
-/** One long-lived PyTorch process answering requests in order over stdin/stdout (line-delimited JSON). */
+/** The environment of every PyTorch process: one thread, no bytecode files. */
+export function pythonEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", PYTHONDONTWRITEBYTECODE: "1" };
+}
+
+export function serverScript(): string {
+  return SERVER;
+}
+
+/** A line channel to one PyTorch server: a child process's stdin/stdout, or a socket to a server the zygote forked. */
+interface Channel {
+  write(line: string): void;
+  end(): void;
+  /** The handles that keep Node alive while a request waits. */
+  handles: { ref?: () => void; unref?: () => void }[];
+}
+
+/**
+ * One long-lived PyTorch server answering requests in order (line-delimited JSON): a process forked
+ * by the run's zygote when the vitest global setup started one (PICO_TORCH_SOCKET), else a child
+ * process of its own.
+ */
 export class TorchOracle {
-  private child: ChildProcessWithoutNullStreams | null = null;
+  private channel: Channel | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private buffered = "";
   private stderr = "";
-  private exited: string | null = null;
   /** Requests answered so far. */
   requests = 0;
 
   /** Runs `request.code` in torch; rejects with an OracleError carrying Python's message if it raises. */
   run(request: RunRequest): Promise<RunResult> {
-    const child = this.start();
-    if (this.exited !== null) return Promise.reject(new OracleError(this.exited));
+    const channel = this.start();
     const id = this.nextId++;
     const line = JSON.stringify({
       id,
@@ -141,7 +162,7 @@ export class TorchOracle {
     return new Promise<RunResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, code: request.code });
       this.setRef(true);
-      child.stdin.write(`${line}\n`);
+      channel.write(`${line}\n`);
     });
   }
 
@@ -150,42 +171,66 @@ export class TorchOracle {
     return Promise.all(requests.map((r) => this.run(r)));
   }
 
-  /** Ends the Python process (it also ends by itself when this process exits and its stdin closes). */
+  /** Ends the server (it also ends by itself when this process exits and its input closes). */
   close(): void {
-    const child = this.child;
-    if (child === null) return;
-    this.child = null;
-    child.stdin.end();
+    const channel = this.channel;
+    if (channel === null) return;
+    this.channel = null;
+    channel.end();
     this.failAll("torch-oracle: closed");
   }
 
-  private start(): ChildProcessWithoutNullStreams {
-    if (this.child !== null) return this.child;
-    const child = spawn(pythonPath(), ["-u", SERVER], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", PYTHONDONTWRITEBYTECODE: "1" },
-    });
-    this.child = child;
-    this.exited = null;
+  private start(): Channel {
+    if (this.channel !== null) return this.channel;
+    const socketPath = process.env.PICO_TORCH_SOCKET;
+    const channel = socketPath !== undefined && socketPath !== "" && existsSync(socketPath) ? this.connect(socketPath) : this.spawn();
+    this.channel = channel;
+    this.buffered = "";
+    this.setRef(false);
+    return channel;
+  }
+
+  private spawn(): Channel {
+    const child = spawn(pythonPath(), ["-u", SERVER], { stdio: ["pipe", "pipe", "pipe"], env: pythonEnv() });
+    const channel: Channel = {
+      write: (line) => child.stdin.write(line),
+      end: () => child.stdin.end(),
+      handles: [child, child.stdin, child.stdout, child.stderr] as unknown as Channel["handles"],
+    };
     child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => this.receive(chunk));
+    child.stdout.on("data", (chunk: string) => this.receive(channel, chunk));
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-4000);
     });
-    child.on("error", (e) => this.onExit(child, `torch-oracle: could not start ${pythonPath()}: ${e.message}`));
+    child.on("error", (e) => this.onExit(channel, `torch-oracle: could not start ${pythonPath()}: ${e.message}`));
     child.on("exit", (code, signal) =>
-      this.onExit(child, `torch-oracle: the PyTorch process exited (${signal ?? `code ${code}`})${this.stderr ? `: ${this.stderr.trim()}` : ""}`),
+      this.onExit(channel, `torch-oracle: the PyTorch process exited (${signal ?? `code ${code}`})${this.stderr ? `: ${this.stderr.trim()}` : ""}`),
     );
     child.stdin.on("error", () => undefined);
-    this.setRef(false);
-    return child;
+    return channel;
   }
 
-  private receive(chunk: string): void {
+  private connect(path: string): Channel {
+    const socket = createConnection(path);
+    const channel: Channel = {
+      write: (line) => socket.write(line),
+      end: () => socket.end(),
+      handles: [socket] as unknown as Channel["handles"],
+    };
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => this.receive(channel, chunk));
+    socket.on("error", (e) => this.onExit(channel, `torch-oracle: the PyTorch server at ${path} failed: ${e.message}`));
+    socket.on("close", () => this.onExit(channel, `torch-oracle: the PyTorch server at ${path} closed the connection`));
+    return channel;
+  }
+
+  private receive(channel: Channel, chunk: string): void {
+    if (this.channel !== channel) return;
+    const from = this.buffered.length;
     this.buffered += chunk;
-    let nl: number;
-    while ((nl = this.buffered.indexOf("\n")) >= 0) {
+    let nl = this.buffered.indexOf("\n", from);
+    for (; nl >= 0; nl = this.buffered.indexOf("\n")) {
       const line = this.buffered.slice(0, nl);
       this.buffered = this.buffered.slice(nl + 1);
       if (line.trim() === "") continue;
@@ -203,10 +248,9 @@ export class TorchOracle {
     }
   }
 
-  private onExit(child: ChildProcessWithoutNullStreams, message: string): void {
-    if (this.child !== child) return;
-    this.exited = message;
-    this.child = null;
+  private onExit(channel: Channel, message: string): void {
+    if (this.channel !== channel) return;
+    this.channel = null;
     this.failAll(message);
   }
 
@@ -217,11 +261,9 @@ export class TorchOracle {
 
   /** Keeps Node alive only while a request is waiting, so an idle oracle never holds a process open. */
   private setRef(on: boolean): void {
-    const c = this.child;
-    if (c === null) return;
-    for (const s of [c, c.stdin, c.stdout, c.stderr] as unknown as { ref?: () => void; unref?: () => void }[]) {
-      if (on) s.ref?.();
-      else s.unref?.();
+    for (const h of this.channel?.handles ?? []) {
+      if (on) h.ref?.();
+      else h.unref?.();
     }
   }
 }
