@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { availableParallelism } from "node:os";
-import { basename } from "node:path";
 import { PicoError } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
 import pc from "picocolors";
@@ -8,7 +7,7 @@ import { COMMANDS, MAX_DEFAULT_THREADS, MAX_THREADS, intFlag, parseCommandLine, 
 import { UsageError, userFacing } from "./errors.js";
 import { evalCommand } from "./eval-command.js";
 import { predictCommand } from "./predict-command.js";
-import { displayPath } from "./run-folder.js";
+import { commandLine, trainInvocation } from "./invocation.js";
 import { planNewRun, planResume } from "./run-plan.js";
 import { train } from "./train.js";
 
@@ -53,26 +52,12 @@ async function runTrain(parsed: ParsedCommand): Promise<number> {
   const result = await train({
     plan: planned.plan,
     log,
-    resumeCommand: (checkpoint) => [...trainInvocation(), "--resume", checkpoint, ...(threads === undefined ? [] : ["--threads", threads])].map(shellWord).join(" "),
+    resumeCommand: (checkpoint) => commandLine([...trainInvocation(), "--resume", checkpoint, ...(threads === undefined ? [] : ["--threads", threads])]),
   });
   if (result === null) return 130;
   const last = result.history.at(-1);
   if (last !== undefined) log(`test accuracy: ${last.testAccuracy.toFixed(4)}`);
   return 0;
-}
-
-/** How the user started `train`, so that a printed command can be run as it is. */
-function trainInvocation(): string[] {
-  const script = process.argv[1] ?? "mnist-train";
-  // `pnpm train` runs a package script that ends in `cli.js train`, with what follows `--` appended (also to this variable).
-  const viaPnpm = process.env.npm_lifecycle_event === "train" && /cli\.js train\b/.test(process.env.npm_lifecycle_script ?? "");
-  if (viaPnpm) return ["pnpm", "train", "--"];
-  if (basename(script) === "mnist-train") return ["mnist-train", "train"];
-  return ["node", displayPath(script), "train"];
-}
-
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }
 
 function requireFlag(parsed: ParsedCommand, name: string): string {
