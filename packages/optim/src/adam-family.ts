@@ -10,6 +10,8 @@ export type AdamGroupOptions = {
   eps: number;
   weightDecay: number;
   amsgrad: boolean;
+  /** Ascend the gradient instead (torch's maximize). */
+  maximize: boolean;
 };
 
 /** What Adam keeps per parameter: the step count and the moment estimates (and their running max with amsgrad). */
@@ -35,6 +37,7 @@ export abstract class AdamFamily extends Optimizer<AdamGroupOptions, AdamState> 
     checkNonNegative(owner, `${where}eps`, o.eps);
     checkNonNegative(owner, `${where}weightDecay`, o.weightDecay);
     checkBoolean(owner, `${where}amsgrad`, o.amsgrad);
+    checkBoolean(owner, `${where}maximize`, o.maximize);
   }
 
   protected requiredStateKeys(o: AdamGroupOptions): string[] {

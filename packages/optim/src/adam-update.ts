@@ -6,10 +6,12 @@ export interface AdamHyper {
   eps: number;
   weightDecay: number;
   amsgrad: boolean;
+  maximize: boolean;
 }
 
 /**
- * PyTorch's Adam / AdamW step on raw arrays (`step` counts from 1). Coupled decay adds wd·p to the
+ * PyTorch's Adam / AdamW step on raw arrays (`step` counts from 1); with maximize the gradient's sign
+ * is flipped first. Coupled decay adds wd·p to the
  * gradient; decoupled decay (AdamW) scales p by 1 - lr·wd first. Then
  * m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g², v̂ = amsgrad ? max(vmax, v) : v,
  * p -= lr / (1-β1^t) · m / (sqrt(v̂) / sqrt(1-β2^t) + eps).
@@ -34,10 +36,11 @@ export function adamUpdate(
   const inverseCorrection2 = 1 / Math.sqrt(1 - beta2 ** step);
   const keep1 = 1 - beta1;
   const keep2 = 1 - beta2;
+  const sign = h.maximize ? -1 : 1;
   const n = p.length;
   for (let i = 0; i < n; i++) {
     const pi = p[i]! * shrink;
-    const gi = g[i]! + l2 * pi;
+    const gi = sign * g[i]! + l2 * pi;
     m[i] = m[i]! + keep1 * (gi - m[i]!);
     v[i] = beta2 * v[i]! + keep2 * gi * gi;
     let second = v[i]!;

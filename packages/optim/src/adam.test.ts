@@ -29,7 +29,7 @@ describe("Adam", () => {
     const { x, backward } = quadratic(A, X0);
     const opt = new Adam([x]);
     const { params: _, ...options } = opt.paramGroups[0]!;
-    expect(options).toEqual({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false });
+    expect(options).toEqual({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false });
     const hand = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
     expectTrace(run(opt, backward, x, 3), byStep([adamByHand(1, 1, hand), adamByHand(3, -2, hand)]), 14);
   });

@@ -14,13 +14,13 @@ export type AdamOptions = Partial<AdamGroupOptions>;
  *
  * @param params the tensors to optimise, or parameter groups `{ params, lr?, betas?, ... }`
  * @param options `lr = 1e-3` (> 0), `betas = [0.9, 0.999]` (each in [0, 1)), `eps = 1e-8` (>= 0),
- *   `weightDecay = 0` (>= 0), `amsgrad = false`
+ *   `weightDecay = 0` (>= 0), `amsgrad = false`, `maximize = false` (ascend: the gradient's sign flipped first)
  *
  * @example
  * const opt = new Adam(model.parameters(), { lr: 1e-3 });
  */
 export class Adam extends AdamFamily {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroupOptions>>, options: AdamOptions = {}) {
-    super("Adam", params, withDefaults("Adam", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false }, options), false);
+    super("Adam", params, withDefaults("Adam", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false }, options), false);
   }
 }

@@ -13,7 +13,7 @@ describe("AdamW", () => {
   it("defaults to weightDecay = 1e-2", () => {
     const { x } = quadratic(A, X0);
     const { params: _, ...options } = new AdamW([x]).paramGroups[0]!;
-    expect(options).toEqual({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false });
+    expect(options).toEqual({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false });
   });
 
   it("first step: x1 = x0·(1 - lr·wd) - lr·sign(g)", () => {

@@ -10,13 +10,13 @@ import { withDefaults } from "./validate.js";
  *
  * @param params the tensors to optimise, or parameter groups `{ params, lr?, weightDecay?, ... }`
  * @param options `lr = 1e-3` (> 0), `betas = [0.9, 0.999]` (each in [0, 1)), `eps = 1e-8` (>= 0),
- *   `weightDecay = 1e-2` (>= 0), `amsgrad = false`
+ *   `weightDecay = 1e-2` (>= 0), `amsgrad = false`, `maximize = false`
  *
  * @example
  * const opt = new AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.05 });
  */
 export class AdamW extends AdamFamily {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroupOptions>>, options: AdamOptions = {}) {
-    super("AdamW", params, withDefaults("AdamW", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false }, options), true);
+    super("AdamW", params, withDefaults("AdamW", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false }, options), true);
   }
 }

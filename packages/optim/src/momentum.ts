@@ -13,13 +13,13 @@ export type MomentumOptions = { lr: number } & Partial<SGDGroupOptions>;
  *
  * @param params the tensors to optimise, or parameter groups `{ params, lr?, momentum?, ... }`
  * @param options `lr` (required, > 0), `momentum = 0.9` (>= 0), `dampening = 0` (in [0, 1]),
- *   `nesterov = false` (needs momentum > 0 and dampening 0), `weightDecay = 0`
+ *   `nesterov = false` (needs momentum > 0 and dampening 0), `weightDecay = 0`, `maximize = false`
  *
  * @example
  * const opt = new Momentum(model.parameters(), { lr: 0.01, momentum: 0.9, nesterov: true });
  */
 export class Momentum extends SGDFamily {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroupOptions>>, options: MomentumOptions) {
-    super("Momentum", params, withDefaults("Momentum", { lr: undefined, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0 }, options));
+    super("Momentum", params, withDefaults("Momentum", { lr: undefined, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, maximize: false }, options));
   }
 }

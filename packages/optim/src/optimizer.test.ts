@@ -84,8 +84,8 @@ describe("Optimizer state dicts", () => {
     opt.step();
     const dict = opt.stateDict();
     expect(dict.paramGroups).toEqual([
-      { params: [0, 1], lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0 },
-      { params: [2], lr: 0.5, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0 },
+      { params: [0, 1], lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, maximize: false },
+      { params: [2], lr: 0.5, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, maximize: false },
     ]);
     expect(dict.state.length).toBe(3);
     expect(dict.state[0]!["momentumBuffer"]).toBeInstanceOf(Tensor);
@@ -142,7 +142,7 @@ describe("Optimizer state dicts", () => {
       const { opt, dict } = saved();
       const before = opt.stateDict();
       expect(() => opt.loadStateDict({ ...dict, paramGroups: [{ ...dict.paramGroups[0]!, momentum: 0.9 }] })).toThrow(
-        'Adam.loadStateDict: paramGroups[0] has an unknown option "momentum"; the options are lr, betas, eps, weightDecay, amsgrad',
+        'Adam.loadStateDict: paramGroups[0] has an unknown option "momentum"; the options are lr, betas, eps, weightDecay, amsgrad, maximize',
       );
       expect(() => opt.loadStateDict({ ...dict, paramGroups: [{ ...dict.paramGroups[0]!, betas: [0.9] }] })).toThrow(
         "Adam.loadStateDict: paramGroups[0].betas must be like [0.9, 0.999] (an array of 2 numbers), but got [0.9]",

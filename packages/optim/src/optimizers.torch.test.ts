@@ -30,7 +30,7 @@ interface Case {
   group2: Options;
 }
 
-const TORCH_NAMES: Record<string, string> = { lr: "lr", momentum: "momentum", dampening: "dampening", nesterov: "nesterov", weightDecay: "weight_decay", betas: "betas", eps: "eps", amsgrad: "amsgrad" };
+const TORCH_NAMES: Record<string, string> = { lr: "lr", momentum: "momentum", dampening: "dampening", nesterov: "nesterov", weightDecay: "weight_decay", betas: "betas", eps: "eps", amsgrad: "amsgrad", maximize: "maximize" };
 const TORCH_CLASS = { SGD: "SGD", Momentum: "SGD", Adam: "Adam", AdamW: "AdamW" } as const;
 const TORCH_STATE: Record<string, string> = { momentumBuffer: "momentum_buffer", expAvg: "exp_avg", expAvgSq: "exp_avg_sq", maxExpAvgSq: "max_exp_avg_sq" };
 
@@ -48,6 +48,8 @@ const cases: Case[] = [
   { optimizer: "SGD", defaults: { lr: 0.05, momentum: 0.9, nesterov: true }, group2: { momentum: 0.5 } },
   { optimizer: "SGD", defaults: { lr: 0.05, momentum: 0.8, nesterov: true, weightDecay: 0.1 }, group2: { nesterov: false, dampening: 0.5 } },
   { optimizer: "Momentum", defaults: { lr: 0.05 }, group2: { nesterov: true, weightDecay: 0.01 } },
+  { optimizer: "SGD", defaults: { lr: 0.05, maximize: true }, group2: { momentum: 0.9, nesterov: true, weightDecay: 0.1 } },
+  { optimizer: "Momentum", defaults: { lr: 0.02, maximize: true, dampening: 0.2 }, group2: { maximize: false } },
   { optimizer: "Adam", defaults: {}, group2: { lr: 0.01 } },
   { optimizer: "Adam", defaults: { lr: 0.01, betas: [0.8, 0.99], eps: 1e-3 }, group2: { betas: [0.5, 0.9] } },
   { optimizer: "Adam", defaults: { lr: 0.01, weightDecay: 0.1 }, group2: { weightDecay: 0 } },
@@ -56,6 +58,8 @@ const cases: Case[] = [
   { optimizer: "AdamW", defaults: {}, group2: { lr: 0.01 } },
   { optimizer: "AdamW", defaults: { lr: 0.01, weightDecay: 0.1 }, group2: { weightDecay: 0 } },
   { optimizer: "AdamW", defaults: { lr: 0.01, amsgrad: true, betas: [0.85, 0.98] }, group2: { amsgrad: false, eps: 1e-4 } },
+  { optimizer: "Adam", defaults: { lr: 0.01, maximize: true, weightDecay: 0.1 }, group2: { amsgrad: true } },
+  { optimizer: "AdamW", defaults: { lr: 0.01, maximize: true, amsgrad: true }, group2: { maximize: false, weightDecay: 0.2 } },
 ];
 
 /** Momentum's defaults in torch terms (torch.optim.SGD defaults momentum to 0). */

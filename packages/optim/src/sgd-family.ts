@@ -10,6 +10,8 @@ export type SGDGroupOptions = {
   dampening: number;
   nesterov: boolean;
   weightDecay: number;
+  /** Ascend the gradient instead (torch's maximize). */
+  maximize: boolean;
 };
 
 /** What SGD keeps per parameter once momentum is on: the velocity buffer. */
@@ -29,6 +31,7 @@ export abstract class SGDFamily extends Optimizer<SGDGroupOptions, SGDState> {
     check(isFiniteNumber(o.dampening) && o.dampening >= 0 && o.dampening <= 1, owner, `${where}dampening`, "a number in [0, 1]", o.dampening);
     checkBoolean(owner, `${where}nesterov`, o.nesterov);
     checkNonNegative(owner, `${where}weightDecay`, o.weightDecay);
+    checkBoolean(owner, `${where}maximize`, o.maximize);
     if (o.nesterov && !(o.momentum > 0 && o.dampening === 0)) {
       throw new ArgumentError(
         `${owner}: ${where}nesterov needs momentum > 0 and dampening = 0, but got momentum ${o.momentum} and dampening ${o.dampening}`,

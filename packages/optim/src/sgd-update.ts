@@ -6,23 +6,25 @@ export interface SgdHyper {
   dampening: number;
   nesterov: boolean;
   weightDecay: number;
+  maximize: boolean;
 }
 
 /**
- * PyTorch's SGD step on raw arrays: d = g + wd·p; with momentum, buf = d on the first step and
+ * PyTorch's SGD step on raw arrays: d = ±g + wd·p (−g with maximize); with momentum, buf = d on the first step and
  * μ·buf + (1 - dampening)·d after, d = nesterov ? d + μ·buf : buf; then p -= lr·d.
  * `buf` is null without momentum.
  */
 export function sgdUpdate(p: FloatArray, g: FloatArray, buf: FloatArray | null, first: boolean, h: SgdHyper): void {
   const { lr, momentum, weightDecay: wd, nesterov } = h;
+  const sign = h.maximize ? -1 : 1;
   const n = p.length;
   if (buf === null) {
-    for (let i = 0; i < n; i++) p[i] = p[i]! - lr * (g[i]! + wd * p[i]!);
+    for (let i = 0; i < n; i++) p[i] = p[i]! - lr * (sign * g[i]! + wd * p[i]!);
     return;
   }
   const keep = 1 - h.dampening;
   for (let i = 0; i < n; i++) {
-    const d = g[i]! + wd * p[i]!;
+    const d = sign * g[i]! + wd * p[i]!;
     buf[i] = first ? d : momentum * buf[i]! + keep * d;
     const b = buf[i]!;
     p[i] = p[i]! - lr * (nesterov ? d + momentum * b : b);

@@ -19,6 +19,25 @@ describe("SGD", () => {
     ]);
   });
 
+  it("maximize: climbs the gradient, x += 0.1 · 2ax, weight decay still pulls towards 0", () => {
+    const { x, backward } = quadratic(A, X0);
+    const trace = run(new SGD([x], { lr: 0.1, maximize: true, weightDecay: 0.5 }), backward, x, 1);
+    expectTrace(trace, [[1 - 0.1 * (-2 + 0.5), -2 - 0.1 * (12 - 1)]]);
+    expect(() => new SGD([x], { lr: 0.1, maximize: 1 as unknown as boolean })).toThrow("SGD: maximize must be true or false");
+  });
+
+  it("loads a state dict saved before maximize existed (its groups lack the key), keeping maximize false", () => {
+    const { x, backward } = quadratic(A, X0);
+    const opt = new SGD([x], { lr: 0.1, momentum: 0.9 });
+    run(opt, backward, x, 2);
+    const dict = opt.stateDict();
+    delete (dict.paramGroups[0] as Record<string, unknown>)["maximize"];
+    const again = new SGD([x], { lr: 0.5 });
+    again.loadStateDict(dict);
+    expect(again.paramGroups[0]!.maximize).toBe(false);
+    expect(again.paramGroups[0]!.lr).toBe(0.1);
+  });
+
   it("lr=0.1 weightDecay=0.5: d = 2ax + 0.5x", () => {
     const { x, backward } = quadratic(A, X0);
     const trace = run(new SGD([x], { lr: 0.1, weightDecay: 0.5 }), backward, x, 2);

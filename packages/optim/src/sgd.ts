@@ -12,7 +12,7 @@ export type SGDOptions = { lr: number } & Partial<SGDGroupOptions>;
  *
  * @param params the tensors to optimise, or parameter groups `{ params, lr?, ... }` with their own options
  * @param options `lr` (required, > 0), `weightDecay = 0` (L2 penalty added to the gradient),
- *   `momentum = 0`, `dampening = 0`, `nesterov = false`
+ *   `momentum = 0`, `dampening = 0`, `nesterov = false`, `maximize = false` (ascend: the gradient's sign flipped first)
  *
  * @example
  * const opt = new SGD(model.parameters(), { lr: 0.1 });
@@ -22,6 +22,6 @@ export type SGDOptions = { lr: number } & Partial<SGDGroupOptions>;
  */
 export class SGD extends SGDFamily {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroupOptions>>, options: SGDOptions) {
-    super("SGD", params, withDefaults("SGD", { lr: undefined, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 }, options));
+    super("SGD", params, withDefaults("SGD", { lr: undefined, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false }, options));
   }
 }
