@@ -1,7 +1,8 @@
 // The commands the documentation shows exist as written: every `pnpm <script>` is a script of the package it
 // runs in, every file a `node` or `npx vitest run` line names is there, and every --option given to the trainer
-// or the benchmark is one that its --help lists (for the trainer, the --help of that command). Needs the built
-// programs, as the end-to-end tests do (`pnpm test` builds first).
+// or the benchmark is one that its --help lists (for the trainer, the --help of that command); the trainer's own
+// README may also name an option on its own (`--lr X` in a table), which one of its commands must have. Needs the
+// built programs, as the end-to-end tests do (`pnpm test` builds first).
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -12,6 +13,7 @@ import { markdownFiles, readText, REPOSITORY_ROOT } from "./markdown.js";
 
 const TRAINER = "apps/mnist-train/dist/cli.js";
 const TRAINER_COMMANDS = new Set(["train", "eval", "predict"]);
+const TRAINER_README = "apps/mnist-train/README.md";
 const BENCH = "bench/dist/main.js";
 /** pnpm's own commands (a name that is neither one of these nor a script is a stale command). */
 const PNPM_COMMANDS = new Set(
@@ -94,6 +96,11 @@ function staleCommand(file: string, words: readonly string[]): string | null {
     if (script === BENCH) return checkOptions(BENCH, null, args.slice(1));
     return null;
   }
+  if (program !== undefined && program.startsWith("--") && file === TRAINER_README) {
+    const all = [null, ...TRAINER_COMMANDS].map((command) => help(TRAINER, command)).join("\n");
+    const unknown = longOptions(words).filter((o) => !listed(all, o));
+    return unknown.length === 0 ? null : `${unknown.join(", ")}: not an option of any mnist-train command`;
+  }
   if (program === "npx" && args[0] === "vitest") {
     const missing = args.slice(2).filter((a) => !a.startsWith("-") && /\.test\.ts$/.test(a) && resolvePath(file, a) === null);
     return missing.length === 0 ? null : `npx vitest: no such test file ${missing.join(", ")}`;
@@ -127,6 +134,13 @@ describe("commands in markdown", () => {
     expect(staleCommand("README.md", splitShell("node scripts/no-such.mjs")[0]!)).toMatch(/no such file/);
     expect(staleCommand("README.md", splitShell("npx vitest run packages/core/src/no-such.test.ts")[0]!)).toMatch(/no such test file/);
     expect(staleCommand("README.md", splitShell("mnist-train train: --epochs must be an integer >= 1, but got '-1'")[0]!)).toBeNull();
+  });
+
+  it("the trainer's README names no option its commands lack", () => {
+    expect(staleCommand("apps/mnist-train/README.md", ["--epochs", "N"])).toBeNull();
+    expect(staleCommand("apps/mnist-train/README.md", ["--checkpoint", "FILE"])).toBeNull();
+    expect(staleCommand("apps/mnist-train/README.md", ["--learning-rate", "X"])).toMatch(/--learning-rate: not an option of any mnist-train command/);
+    expect(staleCommand("README.md", ["--learning-rate", "X"])).toBeNull();
   });
 
   for (const file of markdownFiles()) {
