@@ -1,7 +1,8 @@
-import { Tensor } from "@pico/core";
-import { describeTorch, oracle } from "@pico/torch-oracle";
+import { Generator, Tensor } from "@pico/core";
+import { describeTorch, oracle, torchInput } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
 import { Adam } from "../adam.js";
+import { AdamW } from "../adamw.js";
 import type { Optimizer } from "../optimizer.js";
 import { SGD } from "../sgd.js";
 import { RTOL, expectTorchClose } from "../test-utils/torch-match.js";
@@ -167,6 +168,77 @@ last = sched.get_last_lr()`,
       expectTorchClose(`${c.label} lrs`, mine.lrs.flat(), lrs.flat(), RTOL.float64);
       expectTorchClose(`${c.label} momentum or beta1`, mine.momenta.flat(), moms.flat(), RTOL.float64);
       expectTorchClose(`${c.label} last lr`, mine.lrs.at(-1)!, r.values.last as number[], RTOL.float64);
+    });
+  }
+});
+
+// The schedule driving real updates: lr and momentum (or Adam's beta1, which also enters Adam's bias
+// correction) change every step, and the parameters must follow torch's.
+describeTorch("a scheduler driving an optimizer vs torch: parameters after every step", () => {
+  const drives: [string, (p: Tensor[]) => [Optimizer, LRScheduler], string, string][] = [
+    [
+      "Adam + OneCycleLR (beta1 cycles)",
+      (p) => {
+        const opt = new Adam(p, { lr: 0.01 });
+        return [opt, new OneCycleLR(opt, { maxLr: 0.05, totalSteps: 15 })];
+      },
+      "torch.optim.Adam(params, lr=0.01)",
+      "OneCycleLR(opt, max_lr=0.05, total_steps=15)",
+    ],
+    [
+      "SGD momentum + OneCycleLR three phases, linear",
+      (p) => {
+        const opt = new SGD(p, { lr: 0.01, momentum: 0.9, weightDecay: 0.01 });
+        return [opt, new OneCycleLR(opt, { maxLr: 0.2, totalSteps: 15, threePhase: true, anneal: "linear" })];
+      },
+      "torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=0.01)",
+      "OneCycleLR(opt, max_lr=0.2, total_steps=15, three_phase=True, anneal_strategy='linear')",
+    ],
+    [
+      "AdamW + CosineAnnealingLR",
+      (p) => {
+        const opt = new AdamW(p, { lr: 0.05, weightDecay: 0.1 });
+        return [opt, new CosineAnnealingLR(opt, { tMax: 6, etaMin: 0.001 })];
+      },
+      "torch.optim.AdamW(params, lr=0.05, weight_decay=0.1)",
+      "CosineAnnealingLR(opt, T_max=6, eta_min=0.001)",
+    ],
+  ];
+  for (const [label, build, torchOpt, torchSched] of drives) {
+    it(label, async () => {
+      const steps = 14;
+      const init = [Tensor.randn([3, 4], { dtype: "float64", generator: new Generator(4) }), Tensor.randn([5], { dtype: "float64", generator: new Generator(5) })];
+      const params = init.map((t) => {
+        const p = t.clone();
+        p.requiresGrad = true;
+        return p;
+      });
+      const [opt, sched] = build(params);
+      const history: number[] = [];
+      for (let t = 0; t < steps; t++) {
+        opt.zeroGrad();
+        // loss = Σ p² (p - 1) + t · Σ p / 10: gradients that depend on the parameters and on the step.
+        params.reduce((s, p) => s.add(p.square().mul(p.sub(1)).sum().add(p.sum().mul(t / 10))), Tensor.zeros([], { dtype: "float64" })).backward();
+        opt.step();
+        sched.step();
+        for (const p of params) history.push(...p.toTypedArray());
+      }
+      const r = await oracle().run({
+        inputs: { init: init.map((t) => torchInput(t)) },
+        code: `
+params = [t.clone().requires_grad_(True) for t in init]
+opt = ${torchOpt}
+sched = torch.optim.lr_scheduler.${torchSched}
+history = []
+for t in range(${steps}):
+    opt.zero_grad(set_to_none=True)
+    sum((p.square() * (p - 1)).sum() + p.sum() * (t / 10) for p in params).backward()
+    opt.step()
+    sched.step()
+    history += [float(v) for p in params for v in p.detach().flatten()]`,
+        outputs: ["history"],
+      });
+      expectTorchClose(`${label} parameters`, history, r.values.history as number[], RTOL.float64);
     });
   }
 });
