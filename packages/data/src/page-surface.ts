@@ -1,5 +1,5 @@
 /** At most about this many pixels take part in a fit: a photo of millions of pixels is sampled on a grid. */
-const MAX_SAMPLES = 65_536;
+const MAX_SAMPLES = 16_384;
 /** The first estimate of the page looks at an 8×8 grid of cells... */
 const CELLS = 8;
 /** ...and takes in each the brightness that this share of its pixels stay on the ink's side of. */
@@ -122,22 +122,49 @@ function median(values: Float64Array): number {
 
 /** Least-squares quadratic surface through the selected points; undefined if they cannot determine it. */
 function fitQuadratic(xs: Float64Array, ys: Float64Array, values: Float64Array, width: number, height: number, selected: (k: number) => boolean): Float64Array | undefined {
-  const normal = new Float64Array(TERMS * TERMS);
-  const right = new Float64Array(TERMS);
-  const basis = new Float64Array(TERMS);
-  let count = 0;
+  // Sums of u^i v^j (i + j <= 4) and of value · u^i v^j (i + j <= 2) are all the normal equations need.
+  let [n, u1, v1, u2, uv, v2, u3, u2v, uv2, v3, u4, u3v, u2v2, uv3, v4] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  let [z, zu, zv, zuu, zuv, zvv] = [0, 0, 0, 0, 0, 0];
   for (let k = 0; k < values.length; k++) {
     if (!selected(k)) continue;
     const u = (xs[k]! + 0.5) / width - 0.5;
     const v = (ys[k]! + 0.5) / height - 0.5;
-    basis.set([1, u, v, u * u, u * v, v * v]);
-    for (let r = 0; r < TERMS; r++) {
-      right[r]! += basis[r]! * values[k]!;
-      for (let c = 0; c < TERMS; c++) normal[r * TERMS + c]! += basis[r]! * basis[c]!;
-    }
-    count++;
+    const w = values[k]!;
+    const uu = u * u;
+    const vv = v * v;
+    n++;
+    u1 += u;
+    v1 += v;
+    u2 += uu;
+    uv += u * v;
+    v2 += vv;
+    u3 += uu * u;
+    u2v += uu * v;
+    uv2 += u * vv;
+    v3 += vv * v;
+    u4 += uu * uu;
+    u3v += uu * u * v;
+    u2v2 += uu * vv;
+    uv3 += u * vv * v;
+    v4 += vv * vv;
+    z += w;
+    zu += w * u;
+    zv += w * v;
+    zuu += w * uu;
+    zuv += w * u * v;
+    zvv += w * vv;
   }
-  return count < TERMS ? undefined : solve(normal, right);
+  if (n < TERMS) return undefined;
+  // Rows and columns follow the terms 1, u, v, u², uv, v².
+  const normal = Float64Array.of(
+    ...[n, u1, v1, u2, uv, v2],
+    ...[u1, u2, uv, u3, u2v, uv2],
+    ...[v1, uv, v2, u2v, uv2, v3],
+    ...[u2, u3, u2v, u4, u3v, u2v2],
+    ...[uv, u2v, uv2, u3v, u2v2, uv3],
+    ...[v2, uv2, v3, u2v2, uv3, v4],
+  );
+  return solve(normal, Float64Array.of(z, zu, zv, zuu, zuv, zvv));
 }
 
 /** Solves the system by Gaussian elimination with partial pivoting; undefined if it is singular. */
