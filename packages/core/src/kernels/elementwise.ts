@@ -2,6 +2,7 @@ import type { DType, FloatArray, NDArray } from "../dtype.js";
 import { dtypeOf, promote } from "../dtype.js";
 import { ArgumentError, formatShape } from "../errors.js";
 import { empty, isPacked } from "../ndarray-utils.js";
+import { reluBits, reluKernels, type ReluKernel } from "./relu.js";
 import { broadcastShapes, contiguousStrides, sameShape } from "../shape.js";
 import { broadcastStrides, forEachRow, planRows } from "./strided-loop.js";
 
@@ -35,6 +36,13 @@ export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "sigmoid
 export function binary(op: BinaryOp, a: NDArray, b: NDArray, name: string = op, dtype?: DType): NDArray {
   const shape = broadcastShapes(name, a.shape, b.shape);
   const out = empty(dtype ?? promote(dtypeOf(a), dtypeOf(b)), shape);
+  if (op === "reluGrad" && sameShape(a.shape, b.shape)) {
+    const [g, y, o] = [packedFloat32(a), packedFloat32(b), packedFloat32(out)];
+    if (g !== null && y !== null && o !== null) {
+      if (!reluKernel(o.length).backward(g, y, o)) reluBits.backward(g, y, o);
+      return out;
+    }
+  }
   const plan = planRows(shape, [
     broadcastStrides(a.shape, a.stride, shape),
     broadcastStrides(b.shape, b.stride, shape),
@@ -149,6 +157,11 @@ export function unary(op: UnaryOp, a: NDArray, into?: NDArray): NDArray {
   const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
   const x = a.data;
   const o = out.data;
+  const [xp, op32] = op === "relu" ? [packedFloat32(a), packedFloat32(out)] : [null, null];
+  if (xp !== null && op32 !== null) {
+    if (!reluKernel(op32.length).forward(xp, op32)) reluBits.forward(xp, op32);
+    return out;
+  }
   if (op === "relu" && x instanceof Float32Array) {
     const xb = new Int32Array(x.buffer, x.byteOffset, x.length);
     const ob = new Int32Array(o.buffer, o.byteOffset, o.length);
@@ -157,6 +170,21 @@ export function unary(op: UnaryOp, a: NDArray, into?: NDArray): NDArray {
   }
   forEachRow(plan, [a.offset, 0], (off, n, st) => unaryRow(op, x, off[0]!, st[0]!, o, off[1]!, n));
   return out;
+}
+
+/** Below this many elements the copies and the call into WebAssembly cost more than the TypeScript loop. */
+const RELU_WASM_MIN = 4096;
+
+/** The selected ReLU kernel, but TypeScript for arrays too small to gain from WebAssembly. */
+function reluKernel(size: number): ReluKernel {
+  const resolved = reluKernels.resolve();
+  return resolved.backend === "wasm" && size < RELU_WASM_MIN ? reluBits : resolved.kernel;
+}
+
+/** The elements of a packed float32 array, as a Float32Array of exactly its size, else null. */
+function packedFloat32(a: NDArray): Float32Array | null {
+  if (!(a.data instanceof Float32Array) || !isPacked(a)) return null;
+  return a.data.subarray(a.offset, a.offset + a.size);
 }
 
 /**

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Generator } from "../random.js";
+import { batchNormReference, batchNormWasm } from "./batch-norm.js";
+import type { BatchNormKernel, BatchNormKernelArgs } from "./batch-norm.js";
+import { installWasmConvThreads, stopWasmConvThreads } from "./wasm/conv-wasm-threads.js";
+import { wasmAvailable } from "./wasm/engine.js";
+
+// The SIMD kernel computes in float32 (sums per block of 1024 in float32 lanes, then float64); the
+// reference in float64. Documented tolerance: |Δ| <= 1e-5·(1 + |reference|) for y, and
+// |Δ| <= 1e-5·max|reference| for dx, Σg and Σg·(x − mean) (scaled by their largest magnitude).
+
+const gen = new Generator(11);
+const random = (length: number, shift = 0, scale = 1): Float32Array => Float32Array.from({ length }, () => shift + scale * gen.normal());
+
+interface Case {
+  n: number;
+  c: number;
+  s: number;
+  train: boolean;
+  relu: boolean;
+  affine: boolean;
+}
+
+function run(kernel: BatchNormKernel, x: Float32Array, g: Float32Array, running: Float64Array, params: { gamma: Float32Array | null; beta: Float32Array | null }, k: Case) {
+  const args: BatchNormKernelArgs = { n: k.n, c: k.c, s: k.s, train: k.train, relu: k.relu, gamma: params.gamma, beta: params.beta, eps: 1e-5 };
+  const y = new Float32Array(x.length);
+  const stats = new Float64Array(3 * k.c);
+  stats.set(running);
+  const affine = new Float64Array(3 * k.c);
+  expect(kernel.forward(x, y, args, stats, affine)).toBe(true);
+  const dx = new Float32Array(x.length);
+  const sums = new Float64Array(2 * k.c);
+  expect(kernel.backward(x, g, dx, args, stats, affine, sums)).toBe(true);
+  return { y, stats, dx, sums };
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string, relative: boolean): void {
+  expect(actual.length).toBe(expected.length);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
+  for (let i = 0; i < expected.length; i++) {
+    const bound = relative ? 1e-5 * (1 + Math.abs(expected[i]!)) : 1e-5 * Math.max(scale, 1e-30);
+    if (!(Math.abs(actual[i]! - expected[i]!) <= bound)) throw new Error(`${label}[${i}]: wasm ${actual[i]} vs reference ${expected[i]}`);
+  }
+}
+
+function compare(k: Case): void {
+  const size = k.n * k.c * k.s;
+  // An offset mean makes a one-pass variance lose digits; the two-pass kernels must not.
+  const x = random(size, 3, 0.5);
+  const g = random(size);
+  const running = new Float64Array(2 * k.c);
+  for (let ch = 0; ch < k.c; ch++) {
+    running[ch] = 3 + 0.1 * gen.normal();
+    running[k.c + ch] = 0.25 + 0.1 * Math.abs(gen.normal());
+  }
+  const params = k.affine ? { gamma: random(k.c, 1, 0.2), beta: random(k.c, 0, 0.5) } : { gamma: null, beta: null };
+  const want = run(batchNormReference, x, g, running, params, k);
+  const got = run(batchNormWasm, x, g, running, params, k);
+  expectClose(got.y, want.y, "y", true);
+  expectClose(got.stats, want.stats, "stats", true);
+  expectClose(got.dx, want.dx, "dx", false);
+  expectClose(got.sums.subarray(0, k.c), want.sums.subarray(0, k.c), "sumG", false);
+  expectClose(got.sums.subarray(k.c), want.sums.subarray(k.c), "sumGX", false);
+}
+
+const cases: Case[] = [];
+for (const [n, c, s] of [[4, 3, 25], [2, 5, 7], [8, 16, 64], [3, 2, 1030], [1, 4, 3]] as const) {
+  for (const train of [true, false]) for (const relu of [false, true]) cases.push({ n, c, s, train, relu, affine: (n + c) % 2 === 0 || relu });
+}
+const name = (k: Case): string => `x=[${k.n},${k.c},${k.s}] train=${k.train} relu=${k.relu} affine=${k.affine}`;
+
+describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm against the reference", () => {
+  for (const k of cases) it(name(k), () => compare(k));
+
+  it("the reference's statistics are the batch's mean and biased variance, and y has mean β and std γ", () => {
+    const [n, c, s] = [4, 2, 9];
+    const x = random(n * c * s, 2, 3);
+    const y = new Float32Array(x.length);
+    const stats = new Float64Array(3 * c);
+    const gamma = Float32Array.of(2, 0.5);
+    const beta = Float32Array.of(1, -1);
+    batchNormReference.forward(x, y, { n, c, s, train: true, relu: false, gamma, beta, eps: 0 }, stats, new Float64Array(3 * c));
+    for (let ch = 0; ch < c; ch++) {
+      const values: number[] = [];
+      const outs: number[] = [];
+      for (let b = 0; b < n; b++) for (let i = 0; i < s; i++) {
+        values.push(x[(b * c + ch) * s + i]!);
+        outs.push(y[(b * c + ch) * s + i]!);
+      }
+      const mean = (a: number[]): number => a.reduce((p, v) => p + v, 0) / a.length;
+      const variance = (a: number[]): number => mean(a.map((v) => (v - mean(a)) ** 2));
+      expect(stats[ch]).toBeCloseTo(mean(values), 5);
+      expect(stats[c + ch]).toBeCloseTo(variance(values), 4);
+      expect(mean(outs)).toBeCloseTo(beta[ch]!, 5);
+      expect(Math.sqrt(variance(outs))).toBeCloseTo(gamma[ch]!, 4);
+    }
+  });
+});
+
+describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm on 2 threads against the reference", () => {
+  beforeAll(async () => {
+    expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
+  });
+  afterAll(async () => {
+    await stopWasmConvThreads();
+  });
+  // Large enough to be split across the threads by channel.
+  for (const k of [
+    { n: 8, c: 12, s: 1024, train: true, relu: true, affine: true },
+    { n: 4, c: 9, s: 2049, train: true, relu: false, affine: false },
+    { n: 8, c: 12, s: 1024, train: false, relu: true, affine: true },
+  ]) it(name(k), () => compare(k));
+});

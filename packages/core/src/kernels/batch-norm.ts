@@ -1,0 +1,147 @@
+import type { FloatArray } from "../dtype.js";
+import { kernelFamily } from "./registry.js";
+import { batchNormBackwardWasm, batchNormForwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
+import { wasmAvailable } from "./wasm/engine.js";
+
+// Batch normalisation over axis 1 of a packed [n, c, s] array (s: the product of the trailing axes),
+// optionally with the ReLU that follows it fused in: the plain loops every fast kernel is tested against
+// ("reference", float64 sums) and WebAssembly SIMD ("wasm", float32 only, threaded by channel).
+//
+// Tables shared by forward and backward, one entry per channel:
+// - stats, [mean c | var c | invStd c]: the batch's mean and biased variance (training) or the running
+//   ones (evaluation, given), and 1/sqrt(var + eps);
+// - affine, [mean c | scale c | shift c]: y = (x − mean)·scale + shift, scale = invStd·γ, shift = β, as the
+//   forward computed them, so that the backward recomputes a fused ReLU's mask from x as the forward did.
+
+export interface BatchNormKernelArgs {
+  n: number;
+  c: number;
+  s: number;
+  /** Normalise with the batch's statistics (written to stats) rather than the given running ones. */
+  train: boolean;
+  /** y = max(bn(x), 0); the backward then passes the gradient only where y > 0 (as PyTorch's relu). */
+  relu: boolean;
+  gamma: FloatArray | null;
+  beta: FloatArray | null;
+  eps: number;
+}
+
+export interface BatchNormKernel {
+  /** Writes y (every element; y may be x), stats and affine; false if it cannot run these operands (nothing written). */
+  forward(x: FloatArray, y: FloatArray, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array): boolean;
+  /**
+   * Writes sums ([Σgm c | Σgm·(x − mean) c], gm = g masked by the fused ReLU) and, unless dx is null, the
+   * input gradient; false if it cannot run these operands (nothing written).
+   */
+  backward(x: FloatArray, g: FloatArray, dx: FloatArray | null, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array, sums: Float64Array): boolean;
+}
+
+/** Rounds as the output array stores, so that a recomputed ReLU mask is the stored output's. */
+const rounding = (a: FloatArray): ((v: number) => number) => (a instanceof Float32Array ? Math.fround : (v) => v);
+
+export const batchNormReference: BatchNormKernel = {
+  forward(x, y, args, stats, affine) {
+    const { n, c, s, train, relu, gamma, beta, eps } = args;
+    const m = n * s;
+    for (let ch = 0; ch < c; ch++) {
+      if (train) {
+        let sum = 0;
+        for (let b = 0; b < n; b++) {
+          const base = (b * c + ch) * s;
+          for (let i = 0; i < s; i++) sum += x[base + i]!;
+        }
+        const mu = sum / m;
+        let sq = 0;
+        for (let b = 0; b < n; b++) {
+          const base = (b * c + ch) * s;
+          for (let i = 0; i < s; i++) {
+            const d = x[base + i]! - mu;
+            sq += d * d;
+          }
+        }
+        stats[ch] = mu;
+        stats[c + ch] = sq / m;
+      }
+      const invStd = 1 / Math.sqrt(stats[c + ch]! + eps);
+      stats[2 * c + ch] = invStd;
+      affine[ch] = stats[ch]!;
+      affine[c + ch] = invStd * (gamma === null ? 1 : gamma[ch]!);
+      affine[2 * c + ch] = beta === null ? 0 : beta[ch]!;
+    }
+    for (let b = 0; b < n; b++) {
+      for (let ch = 0; ch < c; ch++) {
+        const [mu, scale, shift] = [affine[ch]!, affine[c + ch]!, affine[2 * c + ch]!];
+        const base = (b * c + ch) * s;
+        if (relu) {
+          for (let i = 0; i < s; i++) {
+            const v = (x[base + i]! - mu) * scale + shift;
+            y[base + i] = v > 0 ? v : 0;
+          }
+        } else {
+          for (let i = 0; i < s; i++) y[base + i] = (x[base + i]! - mu) * scale + shift;
+        }
+      }
+    }
+    return true;
+  },
+
+  backward(x, g, dx, args, stats, affine, sums) {
+    const { n, c, s, train, relu } = args;
+    const m = n * s;
+    const round = rounding(x);
+    // gm: g where the fused ReLU's stored output was > 0.
+    const gm = (i: number, mu: number, scale: number, shift: number): number => (!relu || round((x[i]! - mu) * scale + shift) > 0 ? g[i]! : 0);
+    for (let ch = 0; ch < c; ch++) {
+      const [mu, scale, shift] = [affine[ch]!, affine[c + ch]!, affine[2 * c + ch]!];
+      let sg = 0;
+      let sgx = 0;
+      for (let b = 0; b < n; b++) {
+        const base = (b * c + ch) * s;
+        for (let i = 0; i < s; i++) {
+          const gi = gm(base + i, mu, scale, shift);
+          sg += gi;
+          sgx += gi * (x[base + i]! - mu);
+        }
+      }
+      sums[ch] = sg;
+      sums[c + ch] = sgx;
+      if (dx === null) continue;
+      const invStd = stats[2 * c + ch]!;
+      // dx = scale·(gm − mean(gm) − x̂·mean(gm·x̂)), x̂ = (x − μ)·invStd; in evaluation the statistics are constants: dx = scale·gm.
+      const meanG = train ? sg / m : 0;
+      const k = train ? (sgx * invStd * invStd) / m : 0;
+      for (let b = 0; b < n; b++) {
+        const base = (b * c + ch) * s;
+        for (let i = 0; i < s; i++) dx[base + i] = scale * (gm(base + i, mu, scale, shift) - meanG - (x[base + i]! - mu) * k);
+      }
+    }
+    return true;
+  },
+};
+
+const f32 = (a: FloatArray | null): a is Float32Array | null => a === null || a instanceof Float32Array;
+
+/**
+ * Float32 only; its arithmetic is float32 (sums per 1024 elements in float32 lanes, then float64), so it
+ * agrees with the reference to float32 rounding of the normalised values: |Δy| <= 1e-5·(1 + |y|) and
+ * |Δdx| <= 1e-5·max|dx| in the tests. A fused ReLU's mask can differ only where bn(x) rounds to ±0.
+ */
+export const batchNormWasm: BatchNormKernel = {
+  forward(x, y, args, stats, affine) {
+    const { gamma, beta } = args;
+    if (!(x instanceof Float32Array) || !(y instanceof Float32Array) || !f32(gamma) || !f32(beta)) return false;
+    const table = new Float32Array(3 * args.c);
+    const ok = batchNormForwardWasm(x, y, args.n, args.c, args.s, { ...args, gamma, beta }, stats, table);
+    if (ok) affine.set(table);
+    return ok;
+  },
+  backward(x, g, dx, args, stats, affine, sums) {
+    if (!(x instanceof Float32Array) || !(g instanceof Float32Array) || !(dx === null || dx instanceof Float32Array)) return false;
+    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, Float32Array.from(affine), sums);
+  },
+};
+
+/** The "batchNorm" kernel family: which implementation runs is the registry's choice (useKernels, kernelInfo). */
+export const batchNormKernels = kernelFamily<BatchNormKernel>("batchNorm")
+  .register("reference", batchNormReference)
+  .register("wasm", batchNormWasm, { available: wasmAvailable, threads: elementwiseWasmThreads });

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Generator } from "../random.js";
+import { reluBits, reluReference, reluWasmKernel } from "./relu.js";
+import type { ReluKernel } from "./relu.js";
+import { installWasmConvThreads, stopWasmConvThreads } from "./wasm/conv-wasm-threads.js";
+import { wasmAvailable } from "./wasm/engine.js";
+
+// Every ReLU kernel must equal the reference bit for bit, special values included.
+const gen = new Generator(5);
+const SPECIAL = [0, -0, NaN, -NaN, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, 1, -1];
+
+function values(length: number): Float32Array {
+  const a = Float32Array.from({ length }, () => gen.normal());
+  for (let i = 0; i < length; i += 7) a[i] = SPECIAL[(i / 7) % SPECIAL.length]!;
+  return a;
+}
+
+const bitsOf = (a: Float32Array): Int32Array => new Int32Array(a.buffer, a.byteOffset, a.length);
+
+function expectSameBits(actual: Float32Array, expected: Float32Array, label: string): void {
+  const [a, e] = [bitsOf(actual), bitsOf(expected)];
+  for (let i = 0; i < e.length; i++) if (a[i] !== e[i]) throw new Error(`${label}[${i}]: ${actual[i]} (0x${(a[i]! >>> 0).toString(16)}) vs reference ${expected[i]}`);
+}
+
+function compare(kernel: ReluKernel, length: number): void {
+  const x = values(length);
+  const b = values(length);
+  const g = values(length);
+  const run = (k: ReluKernel) => {
+    const y = new Float32Array(length);
+    const dx = new Float32Array(length);
+    const sum = new Float32Array(length);
+    expect(k.forward(x, y)).toBe(true);
+    expect(k.backward(g, y, dx)).toBe(true);
+    expect(k.addForward(x, b, sum)).toBe(true);
+    // In place: the output may be the input.
+    const inPlace = x.slice();
+    expect(k.forward(inPlace, inPlace)).toBe(true);
+    return { y, dx, sum, inPlace };
+  };
+  const want = run(reluReference);
+  const got = run(kernel);
+  expectSameBits(got.y, want.y, "forward");
+  expectSameBits(got.dx, want.dx, "backward");
+  expectSameBits(got.sum, want.sum, "addForward");
+  expectSameBits(got.inPlace, want.y, "forward in place");
+}
+
+describe("relu kernels against the reference, bit for bit", () => {
+  it("the reference: v > 0 ? v : 0, and the gradient where the output is > 0", () => {
+    const y = new Float32Array(4);
+    reluReference.forward(Float32Array.of(-2, 3, NaN, -0), y);
+    expect(Array.from(y)).toEqual([0, 3, 0, 0]);
+    expect(Object.is(y[3], 0)).toBe(true);
+    const dx = new Float32Array(4);
+    reluReference.backward(Float32Array.of(5, 6, 7, 8), y, dx);
+    expect(Array.from(dx)).toEqual([0, 6, 0, 0]);
+  });
+  for (const length of [1, 5, 64, 1001]) it(`js (bit patterns), length ${length}`, () => compare(reluBits, length));
+  for (const length of [1, 5, 64, 1001, 70001]) it.skipIf(!wasmAvailable())(`wasm, length ${length}`, () => compare(reluWasmKernel, length));
+});
+
+describe.skipIf(!wasmAvailable())("relu kernels: wasm on 2 threads against the reference", () => {
+  beforeAll(async () => {
+    expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
+  });
+  afterAll(async () => {
+    await stopWasmConvThreads();
+  });
+  for (const length of [40000, 100003]) it(`length ${length}`, () => compare(reluWasmKernel, length));
+});

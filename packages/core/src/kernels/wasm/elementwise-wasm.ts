@@ -1,0 +1,201 @@
+import { heapOf, Layout, localInstance } from "./engine.js";
+import type { WasmInstance } from "./engine.js";
+import { publishConvCalls, runningWasmThreads } from "./shared-wasm-threads.js";
+import type { WasmThreads } from "./shared-wasm-threads.js";
+import { awaitJobs, claimJobs } from "./thread-pool.js";
+import type { KernelExports } from "./wasm-api.js";
+
+// The loader of assembly/elementwise.ts: batch norm (optionally with its ReLU fused), ReLU and add + ReLU
+// on float32. Operands are copied into the module's memory (the worker threads' shared one while
+// `@pico/core/threads` runs them, else the calling thread's), computed there in SIMD, split across the
+// threads by channel (batch norm) or by element range, and the results copied back: a copy costs about
+// 0.15 ns per element, the TypeScript loops these replace 1-8 ns.
+
+/** The shared worker threads' job kind that runs assembly/elementwise.ts's elementwiseJob (shared-wasm-threads.ts). */
+const ELEMENTWISE_JOB = 3;
+const BATCH_NORM_FORWARD = 0;
+const BATCH_NORM_BACKWARD = 1;
+const RELU_FORWARD = 2;
+const RELU_BACKWARD = 3;
+const ADD_RELU_FORWARD = 4;
+
+/** Below this many elements a call stays on the calling thread: waking the workers costs more than it saves. */
+const THREADED_MIN_ELEMENTS = 1 << 15;
+/** Jobs per thread, so that a thread the OS schedules late takes fewer of them. */
+const JOBS_PER_THREAD = 4;
+/** Element ranges start on 64-byte boundaries. */
+const RANGE_ALIGN = 16;
+
+/** Where the calls run: the exports and memory of the calling thread's instance, and the workers when threaded. */
+interface Target {
+  instance: WasmInstance;
+  exports: KernelExports;
+  threads: WasmThreads | null;
+}
+
+let sharedInstance: WasmInstance | null = null;
+
+function target(elements: number): Target | null {
+  const t = runningWasmThreads();
+  if (t !== null) {
+    if (sharedInstance === null || sharedInstance.memory !== t.memory) sharedInstance = { exports: t.exports, memory: t.memory, heap: null };
+    return { instance: sharedInstance, exports: t.exports, threads: t.threads > 1 && elements >= THREADED_MIN_ELEMENTS ? t : null };
+  }
+  const local = localInstance();
+  return local === null ? null : { instance: local, exports: local.exports, threads: null };
+}
+
+/** Threads a large elementwise call splits across now (1 without `@pico/core/threads`). */
+export function elementwiseWasmThreads(): number {
+  return runningWasmThreads()?.threads ?? 1;
+}
+
+/** Runs the jobs ([kind, ...arguments]) on the calling thread, or on it and the workers. */
+function run(t: Target, jobs: number[][]): void {
+  const e = t.exports;
+  const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
+  const threads = t.threads;
+  if (threads === null || jobs.length < 2) {
+    for (const j of jobs) call(j);
+    return;
+  }
+  publishConvCalls(threads, jobs.map((j) => [ELEMENTWISE_JOB, ...j]));
+  const error = claimJobs(threads.pool, jobs.length, (j) => call(jobs[j]!));
+  awaitJobs(threads.pool, jobs.length, (who) => `elementwise kernels: ${who} trapped while computing its share`, error);
+}
+
+/** [start, end) ranges of about equal size cutting [0, count) into `parts`, starts rounded to `align`. */
+function ranges(count: number, parts: number, align: number): [number, number][] {
+  const out: [number, number][] = [];
+  const step = Math.max(align, Math.ceil(count / parts / align) * align);
+  for (let i = 0; i < count; i += step) out.push([i, Math.min(count, i + step)]);
+  return out;
+}
+
+function jobCount(t: Target, units: number): number {
+  return t.threads === null ? 1 : Math.min(units, t.threads.threads * JOBS_PER_THREAD);
+}
+
+export interface BatchNormWasmOptions {
+  /** Normalise with the batch's statistics (written to stats) rather than the ones in stats. */
+  train: boolean;
+  /** Rectify the output, max(·, 0), in the same pass (the backward then masks g by it). */
+  relu: boolean;
+  gamma: Float32Array | null;
+  beta: Float32Array | null;
+  eps: number;
+}
+
+/**
+ * y = (x − mean)·invStd·γ + β per channel of x [n, c, s] (packed float32; y may be x), rectified with
+ * `relu`. stats is f64 [mean c | var c | invStd c]: written (batch mean, biased variance) when `train`,
+ * read (running statistics) otherwise; invStd is always written. affine (f32 [3c]) receives what the
+ * backward needs to recompute the ReLU mask exactly. Returns false, having written nothing, where
+ * WebAssembly SIMD is missing or the memory cannot grow.
+ */
+export function batchNormForwardWasm(
+  x: Float32Array, y: Float32Array, n: number, c: number, s: number, options: BatchNormWasmOptions,
+  stats: Float64Array, affine: Float32Array,
+): boolean {
+  const size = n * c * s;
+  const t = target(size);
+  if (t === null) return false;
+  const mem = new Layout(t.exports.heapBase());
+  const xAt = mem.take(size);
+  const statsAt = mem.take(2 * (3 * c + 1));
+  const affineAt = mem.take(3 * c);
+  const gammaAt = options.gamma === null ? 0 : mem.take(c);
+  const betaAt = options.beta === null ? 0 : mem.take(c);
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  heap.set(x, xAt >> 2);
+  const table = new Float64Array(heap.buffer, statsAt, 3 * c + 1);
+  if (!options.train) table.set(stats.subarray(0, 2 * c));
+  table[3 * c] = options.eps;
+  if (options.gamma !== null) heap.set(options.gamma, gammaAt >> 2);
+  if (options.beta !== null) heap.set(options.beta, betaAt >> 2);
+  const train = options.train ? 1 : 0;
+  const relu = options.relu ? 1 : 0;
+  const jobs = ranges(c, jobCount(t, c), 1).map(([c0, c1]) => [
+    BATCH_NORM_FORWARD, xAt, xAt, n, c, s, c0, c1, train, relu, gammaAt, betaAt, statsAt, affineAt,
+  ]);
+  run(t, jobs);
+  const out = heapOf(t.instance, mem.end) ?? heap;
+  y.set(out.subarray(xAt >> 2, (xAt >> 2) + size));
+  stats.set(new Float64Array(out.buffer, statsAt, 3 * c));
+  affine.set(out.subarray(affineAt >> 2, (affineAt >> 2) + 3 * c));
+  return true;
+}
+
+/**
+ * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
+ * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
+ * (the batch statistics' own gradient included when `train`). Returns false, having written nothing,
+ * where WebAssembly SIMD is missing or the memory cannot grow.
+ */
+export function batchNormBackwardWasm(
+  x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
+  train: boolean, relu: boolean, stats: Float64Array, affine: Float32Array, sums: Float64Array,
+): boolean {
+  const size = n * c * s;
+  const t = target(size);
+  if (t === null) return false;
+  const mem = new Layout(t.exports.heapBase());
+  const xAt = mem.take(size);
+  const gAt = mem.take(size);
+  const statsAt = mem.take(2 * (3 * c + 1));
+  const affineAt = mem.take(3 * c);
+  const sumsAt = mem.take(4 * c);
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  heap.set(x, xAt >> 2);
+  heap.set(g, gAt >> 2);
+  new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
+  heap.set(affine.subarray(0, 3 * c), affineAt >> 2);
+  const dxAt = dx === null ? 0 : gAt;
+  const jobs = ranges(c, jobCount(t, c), 1).map(([c0, c1]) => [
+    BATCH_NORM_BACKWARD, xAt, gAt, dxAt, n, c, s, c0, c1, train ? 1 : 0, relu ? 1 : 0, statsAt, affineAt, sumsAt,
+  ]);
+  run(t, jobs);
+  const out = heapOf(t.instance, mem.end) ?? heap;
+  if (dx !== null) dx.set(out.subarray(gAt >> 2, (gAt >> 2) + size));
+  sums.set(new Float64Array(out.buffer, sumsAt, 2 * c));
+  return true;
+}
+
+/** Copies `inputs` in, runs `kind` over element ranges with them and an output region, copies the output to `out`. */
+function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): boolean {
+  const size = out.length;
+  const t = target(size);
+  if (t === null) return false;
+  const mem = new Layout(t.exports.heapBase());
+  const at = inputs.map(() => mem.take(size));
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  inputs.forEach((a, i) => heap.set(a, at[i]! >> 2));
+  // The result overwrites the first input's region: every kernel reads an element before writing it.
+  const jobs = ranges(size, jobCount(t, Math.ceil(size / RANGE_ALIGN)), RANGE_ALIGN).map(([i0, i1]) => {
+    const job = [kind, ...at, at[0]!, i0, i1];
+    while (job.length < 14) job.push(0);
+    return job;
+  });
+  run(t, jobs);
+  const result = heapOf(t.instance, mem.end) ?? heap;
+  out.set(result.subarray(at[0]! >> 2, (at[0]! >> 2) + size));
+  return true;
+}
+
+/** y = max(x, 0) as `v > 0 ? v : 0` (y may be x); false where WebAssembly SIMD is missing. */
+export function reluWasm(x: Float32Array, y: Float32Array): boolean {
+  return elementwise(RELU_FORWARD, [x], y);
+}
+
+/** dx = g where y > 0, else 0 (dx may be g); false where WebAssembly SIMD is missing. */
+export function reluBackwardWasm(g: Float32Array, y: Float32Array, dx: Float32Array): boolean {
+  return elementwise(RELU_BACKWARD, [g, y], dx);
+}
+
+/** y = max(a + b, 0) (y may be a or b); false where WebAssembly SIMD is missing. */
+export function addReluWasm(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
+  return elementwise(ADD_RELU_FORWARD, [a, b], y);
+}
