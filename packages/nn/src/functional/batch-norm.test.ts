@@ -1,7 +1,7 @@
 import { ArgumentError, ShapeError, Tensor, gradcheck, tensor } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { expectClose, randn, values } from "../test-utils/tensors.js";
-import { batchNorm } from "./batch-norm.js";
+import { batchNorm, batchNormRelu } from "./batch-norm.js";
 
 describe("batchNorm", () => {
   // Channel 0: 1, 2, 3, 4 (mean 2.5, biased variance 1.25, unbiased 5/3); channel 1: 0, 0, 2, 6 (mean 2, 6 and 8).
@@ -80,3 +80,43 @@ describe("batchNorm", () => {
     expect(() => batchNorm(Tensor.zeros([2, 3]), null, null)).toThrow("evaluation (training false) needs runningMean and runningVar");
   });
 });
+
+describe("batchNormRelu", () => {
+  for (const training of [true, false]) {
+    it(`gradcheck float64 (reference kernel) training=${training} x=[3,2,3,4]`, () => {
+      const input = randn([3, 2, 3, 4], 7, { requiresGrad: true });
+      const gamma = randn([2], 8, { requiresGrad: true });
+      const beta = randn([2], 9, { requiresGrad: true });
+      const rm = tensor([0.1, -0.2], { dtype: "float64" });
+      const rv = tensor([0.8, 1.3], { dtype: "float64" });
+      const f = (a: Tensor, g: Tensor, b: Tensor): Tensor => batchNormRelu(a, rm, rv, { weight: g, bias: b, training, momentum: 0 });
+      expect(gradcheck(f, [input, gamma, beta])).toBe(true);
+    });
+  }
+
+  // Float32 goes through the selected kernel (WebAssembly where it runs): equal to relu(batchNorm) to float32 rounding.
+  for (const training of [true, false]) {
+    it(`float32 x=[4,3,5,6] training=${training}: values, gradients and running statistics equal relu(batchNorm(x))`, () => {
+      const run = (fused: boolean) => {
+        const input = randn([4, 3, 5, 6], 3, { dtype: "float32", requiresGrad: true });
+        const gamma = randn([3], 4, { dtype: "float32", requiresGrad: true });
+        const beta = randn([3], 5, { dtype: "float32", requiresGrad: true });
+        const rm = tensor([0.1, 0, -0.3]);
+        const rv = tensor([1, 2, 0.5]);
+        const options = { weight: gamma, bias: beta, training, momentum: 0.1 };
+        const y = fused ? batchNormRelu(input, rm, rv, options) : batchNorm(input, rm, rv, options).relu();
+        y.mul(randn([4, 3, 5, 6], 6, { dtype: "float32" })).sum().backward();
+        return { y: values(y), dx: Array.from(input.grad!.toTypedArray()), dg: Array.from(gamma.grad!.toTypedArray()), db: Array.from(beta.grad!.toTypedArray()), rm: values(rm), rv: values(rv) };
+      };
+      const [fused, plain] = [run(true), run(false)];
+      expectClose(fused.y, plain.y, "output", 1e-5, 1e-5);
+      expectClose(fused.dx, plain.dx, "input gradient", 1e-5, 1e-4);
+      expectClose(fused.dg, plain.dg, "γ gradient", 1e-4, 1e-4);
+      expectClose(fused.db, plain.db, "β gradient", 1e-4, 1e-4);
+      expectClose(fused.rm, plain.rm, "running mean", 1e-6, 1e-6);
+      expectClose(fused.rv, plain.rv, "running var", 1e-6, 1e-6);
+      expect(Math.min(...fused.y)).toBe(0);
+    });
+  }
+});
+

@@ -20,130 +20,81 @@ interface BatchNormState {
   training: boolean;
   momentum: number;
   eps: number;
+  /** Rectify the output in the same pass: relu(batchNorm(x)). */
+  relu: boolean;
 }
 
-type BatchNormCtx = Context & { training: boolean };
+type BatchNormCtx = Context & { kernel: kernels.BatchNormKernel; args: kernels.BatchNormKernelArgs; stats: Float64Array; affine: Float64Array };
 
 /**
- * Normalises each channel (axis 1) of [N, C, ...]: y = (x - mean) / sqrt(var + eps) · γ + β.
- * In training the batch's mean and biased variance are used, and the running statistics
- * (when given) move towards the batch's mean and unbiased variance by `momentum`.
+ * Normalises each channel (axis 1) of [N, C, ...]: y = (x - mean) / sqrt(var + eps) · γ + β, then
+ * max(y, 0) when the state asks for the fused ReLU. In training the batch's mean and biased variance
+ * are used, and the running statistics (when given) move towards the batch's mean and unbiased
+ * variance by `momentum`. The kernel is the "batchNorm" family's choice (WebAssembly SIMD for float32
+ * where it runs, split across `@pico/core/threads`; the reference loops otherwise), kept on ctx so that
+ * backward runs the same one.
  */
 export class BatchNorm extends Function {
   static override forward(ctx: BatchNormCtx, input: NDArray, weight: NDArray | null, bias: NDArray | null, state: BatchNormState): NDArray {
     const x = kernels.packed(input).data;
     const [n, c, s] = lanes(input.shape);
-    const m = n * s;
-    const mean = new Float64Array(c);
-    const invStd = new Float64Array(c);
-    if (state.training) {
-      const { runningMean, runningVar, momentum } = state;
+    const args: kernels.BatchNormKernelArgs = {
+      n, c, s, train: state.training, relu: state.relu, eps: state.eps,
+      gamma: weight === null ? null : kernels.packed(weight).data,
+      beta: bias === null ? null : kernels.packed(bias).data,
+    };
+    const stats = new Float64Array(3 * c);
+    const { runningMean, runningVar } = state;
+    if (!state.training) {
       for (let ch = 0; ch < c; ch++) {
-        let sum = 0;
-        for (let b = 0; b < n; b++) {
-          const base = (b * c + ch) * s;
-          for (let i = 0; i < s; i++) sum += x[base + i]!;
-        }
-        const mu = sum / m;
-        let sq = 0;
-        for (let b = 0; b < n; b++) {
-          const base = (b * c + ch) * s;
-          for (let i = 0; i < s; i++) {
-            const d = x[base + i]! - mu;
-            sq += d * d;
-          }
-        }
-        const variance = sq / m;
-        mean[ch] = mu;
-        invStd[ch] = 1 / Math.sqrt(variance + state.eps);
-        if (runningMean !== null && runningVar !== null) {
-          const im = runningMean.offset + ch * (runningMean.stride[0] ?? 1);
-          const iv = runningVar.offset + ch * (runningVar.stride[0] ?? 1);
-          runningMean.data[im] = (1 - momentum) * runningMean.data[im]! + momentum * mu;
-          runningVar.data[iv] = (1 - momentum) * runningVar.data[iv]! + momentum * (variance * m) / (m - 1);
-        }
-      }
-    } else {
-      const { runningMean, runningVar } = state as { runningMean: NDArray; runningVar: NDArray };
-      for (let ch = 0; ch < c; ch++) {
-        mean[ch] = runningMean.data[runningMean.offset + ch * (runningMean.stride[0] ?? 1)]!;
-        invStd[ch] = 1 / Math.sqrt(runningVar.data[runningVar.offset + ch * (runningVar.stride[0] ?? 1)]! + state.eps);
+        stats[ch] = at(runningMean!, ch);
+        stats[c + ch] = at(runningVar!, ch);
       }
     }
-    const gamma = weight === null ? null : kernels.packed(weight).data;
-    const beta = bias === null ? null : kernels.packed(bias).data;
-    const out = kernels.create(kernels.dtypeOf(input), input.shape);
-    const o = out.data;
-    for (let b = 0; b < n; b++) {
+    const affine = new Float64Array(3 * c);
+    // Every element is written: no need to zero-fill a recycled buffer.
+    const out = kernels.empty(kernels.dtypeOf(input), input.shape);
+    let kernel = kernels.batchNormKernels.resolve().kernel;
+    if (!kernel.forward(x, out.data, args, stats, affine)) {
+      kernel = kernels.batchNormReference;
+      kernel.forward(x, out.data, args, stats, affine);
+    }
+    if (state.training && runningMean !== null && runningVar !== null) {
+      const { momentum } = state;
+      const m = n * s;
       for (let ch = 0; ch < c; ch++) {
-        const scale = invStd[ch]! * (gamma === null ? 1 : gamma[ch]!);
-        const shift = (beta === null ? 0 : beta[ch]!) - mean[ch]! * scale;
-        const base = (b * c + ch) * s;
-        for (let i = 0; i < s; i++) o[base + i] = x[base + i]! * scale + shift;
+        const im = runningMean.offset + ch * (runningMean.stride[0] ?? 1);
+        const iv = runningVar.offset + ch * (runningVar.stride[0] ?? 1);
+        runningMean.data[im] = (1 - momentum) * runningMean.data[im]! + momentum * stats[ch]!;
+        runningVar.data[iv] = (1 - momentum) * runningVar.data[iv]! + (momentum * (stats[c + ch]! * m)) / (m - 1);
       }
     }
-    ctx.training = state.training;
-    ctx.saveForBackward(input, wrap(mean), wrap(invStd), ...(weight === null ? [] : [weight]));
+    Object.assign(ctx, { kernel, args, stats, affine });
+    ctx.saveForBackward(input);
     return out;
   }
 
   static override backward(ctx: BatchNormCtx, g: NDArray): [NDArray | null, NDArray | null, NDArray | null, null] {
-    const [input, meanNd, invStdNd, weight] = ctx.savedTensors as [NDArray, NDArray, NDArray, NDArray | undefined];
+    const [input] = ctx.savedTensors as [NDArray];
+    const { args, stats, affine } = ctx;
+    const c = args.c;
+    const dtype = kernels.dtypeOf(input);
     const x = kernels.packed(input).data;
     const gp = kernels.packed(g).data;
-    const mean = meanNd.data;
-    const invStd = invStdNd.data;
-    const gamma = weight === undefined ? null : kernels.packed(weight).data;
-    const [n, c, s] = lanes(input.shape);
-    const m = n * s;
-    const dtype = kernels.dtypeOf(input);
-    const sumG = new Float64Array(c);
-    const sumGX = new Float64Array(c);
-    for (let b = 0; b < n; b++) {
-      for (let ch = 0; ch < c; ch++) {
-        const base = (b * c + ch) * s;
-        const mu = mean[ch]!;
-        let sg = 0;
-        let sgx = 0;
-        for (let i = 0; i < s; i++) {
-          const gi = gp[base + i]!;
-          sg += gi;
-          sgx += gi * (x[base + i]! - mu);
-        }
-        sumG[ch] = sumG[ch]! + sg;
-        sumGX[ch] = sumGX[ch]! + sgx;
-      }
-    }
-    let gradInput: NDArray | null = null;
-    if (ctx.needsInputGrad[0]) {
-      gradInput = kernels.create(dtype, input.shape);
-      const o = gradInput.data;
-      for (let b = 0; b < n; b++) {
-        for (let ch = 0; ch < c; ch++) {
-          const is = invStd[ch]!;
-          const scale = is * (gamma === null ? 1 : gamma[ch]!);
-          const base = (b * c + ch) * s;
-          if (ctx.training) {
-            // dx = γ·invStd·(g − mean(g) − x̂·mean(g·x̂)), with x̂ = (x − μ)·invStd.
-            const meanG = sumG[ch]! / m;
-            const k = (sumGX[ch]! * is * is) / m;
-            const mu = mean[ch]!;
-            for (let i = 0; i < s; i++) o[base + i] = scale * (gp[base + i]! - meanG - (x[base + i]! - mu) * k);
-          } else {
-            for (let i = 0; i < s; i++) o[base + i] = scale * gp[base + i]!;
-          }
-        }
-      }
+    const gradInput = ctx.needsInputGrad[0] ? kernels.empty(dtype, input.shape) : null;
+    const sums = new Float64Array(2 * c);
+    if (!ctx.kernel.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums)) {
+      kernels.batchNormReference.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums);
     }
     let gradWeight: NDArray | null = null;
     if (ctx.needsInputGrad[1]) {
       gradWeight = kernels.create(dtype, [c]);
-      for (let ch = 0; ch < c; ch++) gradWeight.data[ch] = sumGX[ch]! * invStd[ch]!;
+      for (let ch = 0; ch < c; ch++) gradWeight.data[ch] = sums[c + ch]! * stats[2 * c + ch]!;
     }
     let gradBias: NDArray | null = null;
     if (ctx.needsInputGrad[2]) {
       gradBias = kernels.create(dtype, [c]);
-      gradBias.data.set(sumG);
+      gradBias.data.set(sums.subarray(0, c));
     }
     return [gradInput, gradWeight, gradBias, null];
   }
@@ -151,7 +102,10 @@ export class BatchNorm extends Function {
 
 /** Batch normalisation over axis 1 of `input` [N, C, ...]; see BatchNorm2d for the module. */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
-  const op = "batchNorm";
+  return batchNormImpl("batchNorm", input, runningMean, runningVar, options, false);
+}
+
+function batchNormImpl(op: string, input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions, relu: boolean): Tensor {
   checkTensor(op, "input", input);
   if (input.ndim < 2) throw new ShapeError(`${op}: input must have at least 2 dimensions [N, C, ...], but got shape ${formatShape(input.shape)}`);
   const c = input.shape[1]!;
@@ -180,8 +134,17 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   }
   const weight = perChannel("weight", options.weight);
   const bias = perChannel("bias", options.bias);
-  const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps };
+  const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps, relu: relu === true };
   return BatchNorm.apply(input, weight, bias, state);
+}
+
+/**
+ * relu(batchNorm(input, ...)) in one pass over the batch (and one in backward): the same values and
+ * gradients as the two operators, without materialising the normalised tensor. What the fusion
+ * patterns run for BatchNorm → ReLU (see fusion/patterns.ts).
+ */
+export function batchNormRelu(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  return batchNormImpl("batchNormRelu", input, runningMean, runningVar, options, true);
 }
 
 function lanes(shape: readonly number[]): [number, number, number] {
@@ -190,8 +153,6 @@ function lanes(shape: readonly number[]): [number, number, number] {
   return [shape[0]!, shape[1]!, s];
 }
 
-function wrap(values: Float64Array): NDArray {
-  const out = kernels.create("float64", [values.length]);
-  out.data.set(values);
-  return out;
+function at(a: NDArray, i: number): number {
+  return a.data[a.offset + i * (a.stride[0] ?? 1)]!;
 }

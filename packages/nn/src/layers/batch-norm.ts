@@ -1,5 +1,5 @@
 import { ArgumentError, Tensor, formatShape, noGrad, type DType } from "@pico/core";
-import { batchNorm } from "../functional/batch-norm.js";
+import { batchNorm, batchNormRelu } from "../functional/batch-norm.js";
 import { checkOptions } from "../functional/check.js";
 import { ones, zeros } from "../init.js";
 import { Module } from "../module.js";
@@ -93,6 +93,15 @@ export abstract class BatchNormBase extends Module {
   protected abstract checkInput(input: Tensor): void;
 
   forward(input: Tensor): Tensor {
+    return this.normalize(input, false);
+  }
+
+  /** relu(forward(input)) in one pass over the batch (and one in backward): the BatchNorm → ReLU fusion pattern runs this. */
+  forwardRelu(input: Tensor): Tensor {
+    return this.normalize(input, true);
+  }
+
+  private normalize(input: Tensor, relu: boolean): Tensor {
     this.checkInput(input);
     if (this.training && input.size / this.numFeatures <= 1) {
       throw new ArgumentError(`${this.constructor.name}: expected more than 1 value per channel when training, but got input of shape ${formatShape(input.shape)}`);
@@ -106,7 +115,7 @@ export abstract class BatchNormBase extends Module {
       factor = this.momentum ?? 1 / count.item();
     }
     const useBatchStats = this.training || this.running_mean === null;
-    return batchNorm(input, this.running_mean, this.running_var, {
+    return (relu ? batchNormRelu : batchNorm)(input, this.running_mean, this.running_var, {
       weight: this.weight,
       bias: this.bias,
       training: useBatchStats,
