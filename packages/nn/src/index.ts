@@ -10,6 +10,8 @@ export { MaxPool2d } from "./layers/max-pool2d.js";
 export type { MaxPool2dLayerOptions } from "./layers/max-pool2d.js";
 export { AvgPool2d } from "./layers/avg-pool2d.js";
 export type { AvgPool2dLayerOptions } from "./layers/avg-pool2d.js";
+export { AdaptiveAvgPool2d } from "./layers/adaptive-avg-pool2d.js";
+export { AdaptiveMaxPool2d } from "./layers/adaptive-max-pool2d.js";
 export type { PoolLayerOptions } from "./layers/pool.js";
 export { ReLU } from "./layers/relu.js";
 export { LeakyReLU } from "./layers/leaky-relu.js";
@@ -28,6 +30,10 @@ export { Sequential } from "./layers/sequential.js";
 export { referenceCnn } from "./models/reference-cnn.js";
 export type { TensorModule } from "./layers/sequential.js";
 export { ModuleList } from "./layers/module-list.js";
+export { fuseModules, unfuseModules, fusedGroups } from "./fusion/fuse-modules.js";
+export { FUSION_PATTERNS } from "./fusion/patterns.js";
+export type { FusionPattern } from "./fusion/patterns.js";
+export { foldBatchNorm } from "./fusion/fold-batch-norm.js";
 
 export { CrossEntropyLoss } from "./losses/cross-entropy-loss.js";
 export type { CrossEntropyLossOptions } from "./losses/cross-entropy-loss.js";
@@ -40,4 +46,4 @@ export type { BCEWithLogitsLossOptions } from "./losses/bce-with-logits-loss.js"
 export * as init from "./init.js";
 export type { FanMode, KaimingOptions, Nonlinearity, RandomInitOptions, XavierOptions } from "./init.js";
 export * as F from "./functional/index.js";
-export type { Conv2dCallOptions, Conv2dOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";
+export type { AdaptiveSize, Conv2dCallOptions, Conv2dOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";

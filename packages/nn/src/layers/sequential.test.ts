@@ -112,12 +112,19 @@ describe("Sequential fusion of Conv2d → ReLU → MaxPool2d", () => {
     const generator = new Generator(8);
     const x = Tensor.randn([2, 4, 11, 10], { generator, dtype: "float64", requiresGrad: true });
     const conv = (options: ConstructorParameters<typeof Conv2d>[3]) => new Conv2d(4, 6, 3, { ...options, dtype: "float64", generator });
+    // A subclass that keeps ReLU's forward computes ReLU and fuses; one with its own forward never does.
     class MyReLU extends ReLU {}
+    class LoudReLU extends ReLU {
+      override forward(input: Tensor): Tensor {
+        return super.forward(input);
+      }
+    }
     const models: [Sequential, number][] = [
       [new Sequential(conv({ padding: 1, stride: [2, 1], dilation: [1, 2], groups: 2 }), new ReLU(), new MaxPool2d(3, { stride: 1, padding: 1 })), 1],
       [new Sequential(conv({ padding: "same" }), new ReLU(), new MaxPool2d(2), new Flatten()), 1],
       [new Sequential(new Conv2d(4, 6, 2, { padding: "same", dtype: "float64", generator }), new ReLU(), new MaxPool2d(2)), 0],
-      [new Sequential(conv({}), new MyReLU(), new MaxPool2d(2)), 0],
+      [new Sequential(conv({}), new MyReLU(), new MaxPool2d(2)), 1],
+      [new Sequential(conv({}), new LoudReLU(), new MaxPool2d(2)), 0],
       [new Sequential(conv({}), new MaxPool2d(2), new ReLU()), 0],
     ];
     for (const [model, fusions] of models) {

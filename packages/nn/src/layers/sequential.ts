@@ -1,8 +1,10 @@
 import { ArgumentError, Tensor, kernels, tracer } from "@pico/core";
 import type { Context } from "@pico/core";
-import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
+import { fuseAt } from "../fusion/patterns.js";
 import { Module } from "../module.js";
 import { AvgPool2d } from "./avg-pool2d.js";
+import { BatchNorm1d } from "./batch-norm1d.js";
+import { BatchNorm2d } from "./batch-norm2d.js";
 import { Conv2d } from "./conv2d.js";
 import { Dropout } from "./dropout.js";
 import { Flatten } from "./flatten.js";
@@ -23,13 +25,14 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * Chains modules: the output of each is the input of the next. Children are named "0", "1", ...,
  * so parameters are named `0.weight`, `3.bias`, ... as in PyTorch.
  *
- * Fusion: while `Sequential.fusion` is true (the default), a Conv2d immediately followed by a ReLU and
- * a MaxPool2d (exactly those classes, not subclasses) runs as one fused operator
- * (`F.conv2dReluMaxPool2d`) that never materialises the batch's convolution and ReLU outputs. Outputs
- * are bit for bit those of the three modules; gradients too with the TypeScript kernels, and equal to
- * float32 rounding with the WebAssembly ones (which sum in another order). Parameters, state dicts and
- * module names do not change. Inputs the modules would reject go through the modules, so errors are theirs.
- * Set `Sequential.fusion = false` to run every module on its own.
+ * Fusion: while `Sequential.fusion` is true (the default), runs of consecutive children that match one
+ * of the patterns in fusion/patterns.ts (FUSION_PATTERNS: Conv2d → BatchNorm2d (→ ReLU (→ MaxPool2d)),
+ * Conv2d → ReLU → MaxPool2d, BatchNorm → ReLU) run as that pattern's fused forward: BatchNorm folded into
+ * the convolution in evaluation, BatchNorm and ReLU in one pass in training, convolution, ReLU and
+ * pooling in one operator. Outputs and gradients equal the modules' to float32 rounding; parameters,
+ * state dicts and module names do not change. Inputs a pattern does not cover go through the modules,
+ * so errors are theirs. Set `Sequential.fusion = false` to run every module on its own; for a Module
+ * that is not a Sequential, see fuseModules.
  *
  * Recycling (while `Sequential.recycling` is true, the default): intermediate outputs that nothing
  * outside the chain can reach go back to the buffer pool, so training and inference do not pile up
@@ -46,7 +49,7 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * @example new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10))
  */
 export class Sequential extends Module {
-  /** Whether forward fuses Conv2d → ReLU → MaxPool2d runs (see the class comment). */
+  /** Whether forward runs the fusion patterns (FUSION_PATTERNS, see the class comment). */
   static fusion = true;
   /** Whether forward recycles dead intermediates (see the class comment). */
   static recycling = true;
@@ -92,14 +95,12 @@ export class Sequential extends Module {
       const m = list[i]!;
       let y: Tensor | null = null;
       let safe = false;
-      if (Sequential.fusion && m instanceof Conv2d) {
-        const pool = fusablePool(m, list[i + 1], list[i + 2]);
-        const padding = pool === null ? null : fusablePadding(m, pool, x);
-        if (pool !== null && padding !== null) {
-          const convOptions = { stride: m.stride, padding, dilation: m.dilation, groups: m.groups };
-          y = conv2dReluMaxPool2d(x, m.weight, m.bias, convOptions, pool.kernelSize, { stride: pool.stride, padding: pool.padding });
-          safe = keepsNothing(m) && keepsNothing(list[i + 1]!) && keepsNothing(pool);
-          i += 2;
+      if (Sequential.fusion) {
+        const fused = fuseAt(list, i, x);
+        if (fused !== null) {
+          y = fused.output;
+          safe = list.slice(i, i + fused.length).every(keepsNothing);
+          i += fused.length - 1;
         }
       }
       if (y === null && recycling && tracer.blind && chain.private && m.constructor === ReLU && keepsNothing(m) && kernels.isPacked(x.data)) {
@@ -119,44 +120,9 @@ export class Sequential extends Module {
   }
 }
 
-/** The MaxPool2d of a Conv2d → ReLU → MaxPool2d run of exactly those classes (pool without dilation or ceilMode), else null. */
-function fusablePool(conv: Conv2d, relu: TensorModule | undefined, pool: TensorModule | undefined): MaxPool2d | null {
-  if (conv.constructor !== Conv2d || relu?.constructor !== ReLU || pool?.constructor !== MaxPool2d) return null;
-  const p = pool as MaxPool2d;
-  if (p.ceilMode || p.dilation[0] !== 1 || p.dilation[1] !== 1) return null;
-  return p;
-}
-
-/**
- * The convolution's padding when the fused operator can take `input` exactly as the modules would,
- * else null: a [N, C, H, W] or [C, H, W] tensor with the convolution's channels, large enough for both
- * kernels, and a symmetric padding (an asymmetric "same" pads the input first).
- */
-function fusablePadding(conv: Conv2d, pool: MaxPool2d, input: Tensor): [number, number] | null {
-  if (!(input instanceof Tensor) || (input.ndim !== 3 && input.ndim !== 4) || input.shape[input.ndim - 3] !== conv.inChannels) return null;
-  const kh = conv.dilation[0] * (conv.kernelSize[0] - 1) + 1;
-  const kw = conv.dilation[1] * (conv.kernelSize[1] - 1) + 1;
-  let padding: [number, number];
-  if (conv.padding === "same") {
-    if ((kh - 1) % 2 !== 0 || (kw - 1) % 2 !== 0) return null;
-    padding = [(kh - 1) / 2, (kw - 1) / 2];
-  } else {
-    padding = conv.padding;
-  }
-  const h = input.shape[input.ndim - 2]! + 2 * padding[0];
-  const w = input.shape[input.ndim - 1]! + 2 * padding[1];
-  if (h < kh || w < kw) return null;
-  const oh = Math.floor((h - kh) / conv.stride[0]) + 1;
-  const ow = Math.floor((w - kw) / conv.stride[1]) + 1;
-  const [ph, pw] = pool.padding;
-  const [poolH, poolW] = pool.kernelSize;
-  if (2 * ph > poolH || 2 * pw > poolW || oh + 2 * ph < poolH || ow + 2 * pw < poolW) return null;
-  return padding;
-}
-
 /** The built-in modules whose forward keeps no reference to its input or its output. */
 const KEEP_NOTHING: ReadonlySet<Function> = new Set<Function>([
-  Conv2d, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, Flatten, Dropout, Softmax, LogSoftmax, Identity,
+  Conv2d, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, Flatten, Dropout, Softmax, LogSoftmax, Identity, BatchNorm1d, BatchNorm2d,
 ]);
 
 function keepsNothing(m: TensorModule): boolean {

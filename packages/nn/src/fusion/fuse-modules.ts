@@ -1,0 +1,113 @@
+import { ArgumentError, type Tensor } from "@pico/core";
+import type { AnyModule, Module } from "../module.js";
+import { FUSION_PATTERNS, classForward, fusedByFuseModules, matchesAt, runFused } from "./patterns.js";
+
+type TensorModule = Module<[Tensor], Tensor>;
+
+/** A fused group: its modules in call order and their dotted names. */
+interface Group {
+  modules: TensorModule[];
+  names: string[];
+}
+
+/** A fused group's output, and the index in the group of the next module the model's forward must call with it. */
+const pending = new WeakMap<Tensor, { group: Group; next: number }>();
+const groupOf = new WeakMap<AnyModule, Group>();
+
+/**
+ * Fuses runs of a model's submodules, named by their dotted paths, as torch.ao.quantization.fuse_modules
+ * does: `fuseModules(model, [["conv1", "bn1", "relu1"], ["block.conv", "block.bn"]])`. Each group must be
+ * the classes of one pattern of FUSION_PATTERNS (fusion/patterns.ts), in order, and the model's forward
+ * must call the group's modules one after the other, each on the previous one's output, that output
+ * used nowhere else (the contract of PyTorch's fuse_modules). The group's first module then computes the
+ * whole group, fused (or module by module where the pattern declines the input), and the others hand that
+ * result on; calling them out of order throws. Unlike PyTorch's, the module tree, parameters, state-dict
+ * keys and train/eval switching are untouched, and unfuseModules undoes it. A Sequential needs none of
+ * this: it applies the same patterns itself (Sequential.fusion). Returns the model.
+ */
+export function fuseModules<M extends AnyModule>(model: M, groups: readonly (readonly string[])[]): M {
+  const byName = new Map(model.namedModules().filter(([name]) => name !== ""));
+  const planned: Group[] = [];
+  const claimed = new Set<AnyModule>();
+  if (!Array.isArray(groups)) throw new ArgumentError(`fuseModules: groups must be an array of arrays of module names, but got ${typeof groups}`);
+  for (const names of groups) {
+    if (!Array.isArray(names) || names.length < 2) {
+      throw new ArgumentError(`fuseModules: each group must list at least 2 module names, but got ${JSON.stringify(names)}`);
+    }
+    const modules = names.map((name: unknown) => {
+      const m = typeof name === "string" ? byName.get(name) : undefined;
+      if (m === undefined) {
+        throw new ArgumentError(`fuseModules: the model has no submodule ${JSON.stringify(name)} (its submodules: ${[...byName.keys()].join(", ")})`);
+      }
+      if (claimed.has(m) || groupOf.has(m)) throw new ArgumentError(`fuseModules: module ${JSON.stringify(name)} is already in a fused group`);
+      claimed.add(m);
+      return m as TensorModule;
+    });
+    const pattern = FUSION_PATTERNS.find((p) => p.sequence.length === modules.length && matchesAt(p, modules, 0));
+    if (pattern === undefined) {
+      const got = modules.map((m) => m.constructor.name).join(" → ");
+      throw new ArgumentError(
+        `fuseModules: group ${JSON.stringify(names)} is ${got}, which is not a fusion pattern; the patterns are: ${FUSION_PATTERNS.map((p) => p.name).join("; ")}`,
+      );
+    }
+    planned.push({ modules, names: [...names] });
+  }
+  for (const group of planned) install(group);
+  return model;
+}
+
+/** Undoes fuseModules for every fused group inside `model` (the model included); returns the model. */
+export function unfuseModules<M extends AnyModule>(model: M): M {
+  for (const m of model.modules()) {
+    if (!groupOf.has(m)) continue;
+    groupOf.delete(m);
+    fusedByFuseModules.delete(m);
+    delete (m as { forward?: unknown }).forward;
+  }
+  return model;
+}
+
+/** The dotted names of the fused groups inside `model`, in the order of its modules. */
+export function fusedGroups(model: AnyModule): string[][] {
+  const seen = new Set<Group>();
+  const out: string[][] = [];
+  for (const m of model.modules()) {
+    const group = groupOf.get(m);
+    if (group !== undefined && !seen.has(group)) {
+      seen.add(group);
+      out.push([...group.names]);
+    }
+  }
+  return out;
+}
+
+function install(group: Group): void {
+  const [head, ...rest] = group.modules;
+  define(head!, (input) => {
+    const output = runFused(group.modules, input);
+    pending.set(output, { group, next: 1 });
+    return output;
+  });
+  rest.forEach((m, k) => {
+    const index = k + 1;
+    define(m, (input) => {
+      const mark = pending.get(input);
+      if (mark === undefined || mark.group !== group) return classForward(m, input);
+      if (mark.next !== index) {
+        const due = mark.next < group.names.length ? `${group.names[mark.next]} was due` : "the group had already run to its end";
+        throw new ArgumentError(
+          `fuseModules: ${group.names[index]} was called on the output of the fused group ${JSON.stringify(group.names)} when ${due}; ` +
+            `a fused group's modules must be called in the group's order`,
+        );
+      }
+      mark.next = index + 1;
+      return input;
+    });
+  });
+  for (const m of group.modules) groupOf.set(m, group);
+}
+
+function define(m: TensorModule, forward: (input: Tensor) => Tensor): void {
+  fusedByFuseModules.add(m);
+  Object.defineProperty(m, "forward", { configurable: true, writable: true, value: forward });
+}

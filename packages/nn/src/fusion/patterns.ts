@@ -1,0 +1,229 @@
+import { Tensor, kernels, tracer } from "@pico/core";
+import { conv2d } from "../functional/conv2d.js";
+import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
+import { BatchNormBase } from "../layers/batch-norm.js";
+import { BatchNorm2d } from "../layers/batch-norm2d.js";
+import { Conv2d } from "../layers/conv2d.js";
+import { MaxPool2d } from "../layers/max-pool2d.js";
+import { ReLU } from "../layers/relu.js";
+import type { Module } from "../module.js";
+import { foldBatchNorm } from "./fold-batch-norm.js";
+
+// Every fusion Pico.ts performs, in one list. A run of consecutive modules whose classes match a
+// pattern runs as that pattern's fused forward instead of module by module: in a Sequential by default
+// (Sequential.fusion), in any other Module for the runs named to fuseModules. Results equal the unfused
+// modules' (to float32 rounding where the arithmetic is reordered: a folded BatchNorm, the WebAssembly
+// kernels' summation order), gradients too; parameters, buffers, state-dict keys and module names never
+// change. A pattern declines (returns null) an input or a setting it does not cover, and the modules
+// then run one by one, so every error is the module's own.
+//
+// A module matches a class when it is an instance whose forward is that class's (a subclass that
+// overrides forward never fuses: its forward might do anything).
+
+type ModuleClass = abstract new (...args: never[]) => Module<[Tensor], Tensor>;
+
+export interface FusionPattern {
+  /** The pattern's name, as fuseModules' errors and the docs list it. */
+  readonly name: string;
+  /** The classes of the consecutive modules it fuses, in order. */
+  readonly sequence: readonly ModuleClass[];
+  /** What the fused forward does instead, for the docs. */
+  readonly description: string;
+  /** The fused forward of `modules` (matching `sequence`) on `input`, or null to run them one by one. */
+  forward(modules: readonly Module<[Tensor], Tensor>[], input: Tensor): Tensor | null;
+}
+
+/** Modules whose own `forward` property fuseModules installed (their class's forward is still what they compute). */
+export const fusedByFuseModules = new WeakSet<object>();
+
+/** Whether `module` is an instance of `cls` that computes `cls`'s own forward. */
+function isA(module: unknown, cls: ModuleClass): boolean {
+  if (!(module instanceof cls)) return false;
+  const own = Object.prototype.hasOwnProperty.call(module, "forward") && !fusedByFuseModules.has(module);
+  return !own && Object.getPrototypeOf(module).forward === (cls.prototype as Module<[Tensor], Tensor>).forward;
+}
+
+/** The module's class's forward on `input` (not a forward fuseModules installed on the instance). */
+export function classForward(module: Module<[Tensor], Tensor>, input: Tensor): Tensor {
+  return fusedByFuseModules.has(module) ? (Object.getPrototypeOf(module).forward as (x: Tensor) => Tensor).call(module, input) : module.forward(input);
+}
+
+/** Whether `modules` from `start` on begin with the pattern's sequence. */
+export function matchesAt(pattern: FusionPattern, modules: readonly unknown[], start: number): boolean {
+  return pattern.sequence.every((cls, k) => isA(modules[start + k], cls));
+}
+
+/** A 4-D input with the convolution's channels, large enough for its kernel: what the fused paths take. */
+function convInput(conv: Conv2d, input: Tensor): boolean {
+  if (!(input instanceof Tensor) || input.ndim !== 4 || input.shape[1] !== conv.inChannels) return false;
+  const [kh, kw] = dilatedKernel(conv);
+  const [ph, pw] = conv.padding === "same" ? [0, 0] : conv.padding;
+  return input.shape[2]! + 2 * ph >= kh && input.shape[3]! + 2 * pw >= kw;
+}
+
+function dilatedKernel(conv: Conv2d): [number, number] {
+  return [conv.dilation[0] * (conv.kernelSize[0] - 1) + 1, conv.dilation[1] * (conv.kernelSize[1] - 1) + 1];
+}
+
+/**
+ * The convolution's padding when conv2dReluMaxPool2d can take `input` exactly as the modules would,
+ * else null: a symmetric padding (an asymmetric "same" pads the input first), windows that fit, and a
+ * pool without dilation or ceilMode.
+ */
+function fusablePadding(conv: Conv2d, pool: MaxPool2d, input: Tensor): [number, number] | null {
+  if (!convInput(conv, input) || pool.ceilMode || pool.dilation[0] !== 1 || pool.dilation[1] !== 1) return null;
+  const [kh, kw] = dilatedKernel(conv);
+  let padding: [number, number];
+  if (conv.padding === "same") {
+    if ((kh - 1) % 2 !== 0 || (kw - 1) % 2 !== 0) return null;
+    padding = [(kh - 1) / 2, (kw - 1) / 2];
+  } else {
+    padding = conv.padding;
+  }
+  const oh = Math.floor((input.shape[2]! + 2 * padding[0] - kh) / conv.stride[0]) + 1;
+  const ow = Math.floor((input.shape[3]! + 2 * padding[1] - kw) / conv.stride[1]) + 1;
+  const [ph, pw] = pool.padding;
+  const [poolH, poolW] = pool.kernelSize;
+  if (2 * ph > poolH || 2 * pw > poolW || oh + 2 * ph < poolH || ow + 2 * pw < poolW) return null;
+  return padding;
+}
+
+/** A BatchNorm that normalises with its running statistics (evaluation), so that it can be folded. */
+function foldable(conv: Conv2d, bn: BatchNormBase): boolean {
+  return !bn.training && bn.running_mean !== null && bn.running_var !== null && bn.numFeatures === conv.outChannels;
+}
+
+function convOptions(conv: Conv2d): { stride: [number, number]; dilation: [number, number]; groups: number; padding: [number, number] | "same" } {
+  return { stride: conv.stride, dilation: conv.dilation, groups: conv.groups, padding: conv.padding };
+}
+
+/**
+ * max(·, 0) of an intermediate only this pattern holds: in place under noGrad (nothing else can see it),
+ * else the ReLU operator.
+ */
+function reluOfPrivate(y: Tensor): Tensor {
+  if (tracer.blind && kernels.isPacked(y.data)) {
+    kernels.unary("relu", y.data, y.data);
+    return y;
+  }
+  return y.relu();
+}
+
+/**
+ * The intermediate `y` (created by its own call, read only by the next call of the pattern) goes back to
+ * the buffer pool when the graph is released, not at the next garbage collection.
+ */
+function keepPrivate(y: Tensor): void {
+  const ctx = y.creator?.ctx;
+  if (!tracer.blind && ctx !== null && ctx !== undefined) tracer.keepPrivate(ctx, y.data.data);
+}
+
+const convBnReluMaxPool: FusionPattern = {
+  name: "Conv2d → BatchNorm2d → ReLU → MaxPool2d",
+  sequence: [Conv2d, BatchNorm2d, ReLU, MaxPool2d],
+  description: "evaluation: the BatchNorm folded into the convolution's weight and bias, then the fused conv2dReluMaxPool2d",
+  forward([conv, bn, , pool], input) {
+    const [c, b, p] = [conv as Conv2d, bn as BatchNorm2d, pool as MaxPool2d];
+    if (!foldable(c, b)) return null;
+    const padding = fusablePadding(c, p, input);
+    if (padding === null) return null;
+    const folded = foldBatchNorm(c.weight, c.bias, b);
+    return conv2dReluMaxPool2d(input, folded.weight, folded.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
+  },
+};
+
+const convBnRelu: FusionPattern = {
+  name: "Conv2d → BatchNorm2d → ReLU",
+  sequence: [Conv2d, BatchNorm2d, ReLU],
+  description:
+    "evaluation: the BatchNorm folded into the convolution, ReLU in place on its output; training: the convolution, " +
+    "then BatchNorm and ReLU in one pass (batchNormRelu), the convolution's output recycled once backward is done with it",
+  forward([conv, bn], input) {
+    const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
+    if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
+    if (foldable(c, b)) {
+      const folded = foldBatchNorm(c.weight, c.bias, b);
+      return reluOfPrivate(conv2d(input, folded.weight, folded.bias, convOptions(c)));
+    }
+    const y = classForward(c, input);
+    const out = b.forwardRelu(y);
+    keepPrivate(y);
+    return out;
+  },
+};
+
+const convBn: FusionPattern = {
+  name: "Conv2d → BatchNorm2d",
+  sequence: [Conv2d, BatchNorm2d],
+  description: "evaluation: the BatchNorm folded into the convolution's weight and bias (training runs both)",
+  forward([conv, bn], input) {
+    const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
+    if (!foldable(c, b) || !convInput(c, input)) return null;
+    const folded = foldBatchNorm(c.weight, c.bias, b);
+    return conv2d(input, folded.weight, folded.bias, convOptions(c));
+  },
+};
+
+const convReluMaxPool: FusionPattern = {
+  name: "Conv2d → ReLU → MaxPool2d",
+  sequence: [Conv2d, ReLU, MaxPool2d],
+  description: "conv2dReluMaxPool2d: the batch's convolution and ReLU outputs are never materialised (training and evaluation)",
+  forward([conv, , pool], input) {
+    const [c, p] = [conv as Conv2d, pool as MaxPool2d];
+    const padding = fusablePadding(c, p, input);
+    if (padding === null) return null;
+    return conv2dReluMaxPool2d(input, c.weight, c.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
+  },
+};
+
+const batchNormRelu: FusionPattern = {
+  name: "BatchNorm → ReLU",
+  sequence: [BatchNormBase, ReLU],
+  description: "BatchNorm1d or BatchNorm2d and ReLU in one pass forward and one backward (batchNormRelu)",
+  forward([bn], input) {
+    return (bn as BatchNormBase).forwardRelu(input);
+  },
+};
+
+/**
+ * Every fusion pattern, tried in this order at each position (longest first): the first that matches
+ * and accepts the input runs. The residual block's add + ReLU is not a run of modules: write it as
+ * `F.addRelu(x, y)`.
+ */
+export const FUSION_PATTERNS: readonly FusionPattern[] = [convBnReluMaxPool, convBnRelu, convReluMaxPool, convBn, batchNormRelu];
+
+/** Runs `modules` on `input` as a chain, fused by `patterns` wherever a run matches and accepts the input. */
+export function runFused(
+  modules: readonly Module<[Tensor], Tensor>[],
+  input: Tensor,
+  patterns: readonly FusionPattern[] = FUSION_PATTERNS,
+): Tensor {
+  let x = input;
+  for (let i = 0; i < modules.length; ) {
+    const fused = fuseAt(modules, i, x, patterns);
+    if (fused !== null) {
+      x = fused.output;
+      i += fused.length;
+    } else {
+      x = classForward(modules[i]!, x);
+      i += 1;
+    }
+  }
+  return x;
+}
+
+/** The output of the first pattern that matches `modules` at `start` and accepts `input`, and how many modules it covered; else null. */
+export function fuseAt(
+  modules: readonly unknown[],
+  start: number,
+  input: Tensor,
+  patterns: readonly FusionPattern[] = FUSION_PATTERNS,
+): { output: Tensor; length: number } | null {
+  for (const pattern of patterns) {
+    if (!matchesAt(pattern, modules, start)) continue;
+    const run = modules.slice(start, start + pattern.sequence.length) as Module<[Tensor], Tensor>[];
+    const output = pattern.forward(run, input);
+    if (output !== null) return { output, length: run.length };
+  }
+  return null;
+}
