@@ -1,6 +1,8 @@
 import { Tensor } from "@pico/core";
 import { describeTorch, oracle } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
+import { AdaptiveAvgPool2d } from "./layers/adaptive-avg-pool2d.js";
+import { AdaptiveMaxPool2d } from "./layers/adaptive-max-pool2d.js";
 import { AvgPool2d } from "./layers/avg-pool2d.js";
 import { BatchNorm1d } from "./layers/batch-norm1d.js";
 import { BatchNorm2d } from "./layers/batch-norm2d.js";
@@ -36,8 +38,8 @@ const modules: [string, () => AnyModule, string][] = [
   ["BatchNorm1d", () => new BatchNorm1d(5), "nn.BatchNorm1d(5)"],
   ["BatchNorm2d affine false", () => new BatchNorm2d(5, { affine: false }), "nn.BatchNorm2d(5, affine=False)"],
   ["BatchNorm2d trackRunningStats false", () => new BatchNorm2d(5, { trackRunningStats: false }), "nn.BatchNorm2d(5, track_running_stats=False)"],
-  ["stateless layers", () => new Sequential(new ReLU(), new LeakyReLU(), new Sigmoid(), new Tanh(), new Softmax(1), new LogSoftmax(1), new Flatten(), new Dropout(), new Identity(), new MaxPool2d(2), new AvgPool2d(2)),
-    "nn.Sequential(nn.ReLU(), nn.LeakyReLU(), nn.Sigmoid(), nn.Tanh(), nn.Softmax(1), nn.LogSoftmax(1), nn.Flatten(), nn.Dropout(), nn.Identity(), nn.MaxPool2d(2), nn.AvgPool2d(2))"],
+  ["stateless layers", () => new Sequential(new ReLU(), new LeakyReLU(), new Sigmoid(), new Tanh(), new Softmax(1), new LogSoftmax(1), new Flatten(), new Dropout(), new Identity(), new MaxPool2d(2), new AvgPool2d(2), new AdaptiveAvgPool2d(1), new AdaptiveMaxPool2d([2, 3])),
+    "nn.Sequential(nn.ReLU(), nn.LeakyReLU(), nn.Sigmoid(), nn.Tanh(), nn.Softmax(1), nn.LogSoftmax(1), nn.Flatten(), nn.Dropout(), nn.Identity(), nn.MaxPool2d(2), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.AdaptiveMaxPool2d((2, 3)))"],
   ["ModuleList", () => new ModuleList([new Linear(2, 2), new BatchNorm1d(2)]), "nn.ModuleList([nn.Linear(2, 2), nn.BatchNorm1d(2)])"],
   ["Sequential with BatchNorm", () => new Sequential(new Conv2d(1, 2, 3), new BatchNorm2d(2), new ReLU(), new Flatten(), new Linear(8, 2)),
     "nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2))"],
