@@ -30,6 +30,10 @@ export { Sequential } from "./layers/sequential.js";
 export { referenceCnn } from "./models/reference-cnn.js";
 export type { TensorModule } from "./layers/sequential.js";
 export { ModuleList } from "./layers/module-list.js";
+export { fuseModules, unfuseModules, fusedGroups } from "./fusion/fuse-modules.js";
+export { FUSION_PATTERNS } from "./fusion/patterns.js";
+export type { FusionPattern } from "./fusion/patterns.js";
+export { foldBatchNorm } from "./fusion/fold-batch-norm.js";
 
 export { CrossEntropyLoss } from "./losses/cross-entropy-loss.js";
 export type { CrossEntropyLossOptions } from "./losses/cross-entropy-loss.js";
