@@ -12,7 +12,7 @@ reference network) and PyTorch (when /usr/bin/python3 can import torch) from the
 same batches, each system in its own process, alternating over rounds, and prints medians: img/s and
 GFLOP/s for training and inference, peak RSS, and ratios of Pico against tfjs-wasm and PyTorch.
 
-  reference  DESIGN.md's LeNet-shaped network on real MNIST, batch 64, Adam 1e-3, inference at batch 1000
+  reference  docs/design.md's LeNet-shaped network on real MNIST, batch 64, Adam 1e-3, inference at batch 1000
   cifar      issue 11's CIFAR-shaped network (3x3 convolutions, BatchNorm, a residual block) on seeded
              synthetic 3x32x32 images, batch 64, SGD momentum 0.9, inference in eval mode at batch 256
 
@@ -34,6 +34,8 @@ Options:
                      inference call (forward and backward, per call site and per operator) at each
                      --threads count, and PyTorch's operators (autograd profiler) when torch is in --systems
   --no-matmul        skip the matmul GFLOP/s comparison (run with the reference network and tfjs-wasm)
+  --nice=N           run the workers under nice -n N, -20 to 19 (default 0); on a machine whose cores
+                     other processes also want, --nice=-20 (as root) lets the workers have them
   --seed N           seed of the initial weights and of the data (default 0)
   --out FILE         results file; without it only the full comparison (no --network, --systems,
                      --threads or --breakdown) writes bench/results.json
@@ -62,6 +64,7 @@ export interface BenchOptions {
   cpuInfer: number;
   breakdown: boolean;
   matmul: boolean;
+  niceness: number;
   seed: number;
   /** Where to write the results, or null for nowhere. */
   out: string | null;
@@ -77,6 +80,12 @@ export class OptionError extends Error {}
 function int(name: string, value: string, min: number): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new OptionError(`bench: --${name} must be an integer >= ${min}, but got "${value}"`);
+  return n;
+}
+
+function niceness(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < -20 || n > 19) throw new OptionError(`bench: --nice must be an integer from -20 to 19, but got "${value}"`);
   return n;
 }
 
@@ -108,6 +117,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
         "cpu-infer": { type: "string", default: "1000" },
         breakdown: { type: "boolean", default: false },
         "no-matmul": { type: "boolean", default: false },
+        nice: { type: "string", default: "0" },
         seed: { type: "string", default: "0" },
         out: { type: "string" },
         help: { type: "boolean", default: false },
@@ -144,6 +154,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     cpuInfer: int("cpu-infer", values["cpu-infer"], 1),
     breakdown: values.breakdown,
     matmul: !values["no-matmul"],
+    niceness: niceness(values.nice),
     seed: int("seed", values.seed, 0),
     out: values.out ?? (partial ? null : fileURLToPath(new URL("../results.json", import.meta.url))),
   };

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, platform, release, setPriority, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { formatBreakdown } from "./breakdown.js";
 import type { BreakdownResult } from "./breakdown-worker.js";
@@ -171,7 +171,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
   let checks: LossChecks | null = null;
   for (let round = 0; round < options.rounds && runs.length > 0; round++) {
     const order = round % 2 === 0 ? runs : [...runs].reverse();
-    const plan: WorkerPlan = { warmupSteps: round === 0 ? firstWarmup : s.warmup, trainSteps: s.steps, inferCount: workload.inferBatch, inferReps: s.inferReps };
+    const plan: WorkerPlan = { warmupSteps: round === 0 ? firstWarmup : s.warmup, trainSteps: s.steps, inferCount: workload.inferBatch, inferReps: s.inferReps, niceness: options.niceness };
     console.log(`\nround ${round + 1}/${options.rounds}${round === 0 && firstWarmup > s.warmup ? ` (${firstWarmup} warm-up steps, for the loss check)` : ""}`);
     const roundResults: WorkerResult[] = [];
     for (const run of order) {
@@ -186,7 +186,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
   if (network === "reference" && options.systems.includes("tfjs-cpu") && options.cpuSteps > 0) {
     console.log("\ntfjs cpu backend (one run, few batches)");
     // No warm-up: at several seconds per step, JIT warm-up is noise, and the run stays short.
-    const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1 };
+    const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1, niceness: options.niceness };
     const result = await runSystem({ system: "tfjs-cpu", threads: 1 }, workloadPath, cpuPlan);
     console.log(`  ${describeRun(result)}`);
     results.push(result);
@@ -230,6 +230,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
       trainSteps: s.steps,
       inferReps: s.inferReps,
       threads: options.threads,
+      niceness: options.niceness,
       seed: options.seed,
     },
     flopsPerImage: flops,
@@ -246,7 +247,7 @@ async function breakdownNetwork(network: NetworkName, options: BenchOptions, dir
   const workload = networkWorkload(network, options.seed, network === "cifar" ? CIFAR_DISTINCT_BATCHES : s.warmup + s.steps + 1);
   const workloadPath = join(dir, `${network}.bin`);
   writeWorkload(workloadPath, workload);
-  const plan: WorkerPlan = { warmupSteps: s.warmup, trainSteps: s.steps, inferCount: workload.inferBatch, inferReps: s.inferReps };
+  const plan: WorkerPlan = { warmupSteps: s.warmup, trainSteps: s.steps, inferCount: workload.inferBatch, inferReps: s.inferReps, niceness: options.niceness };
   const pico: BreakdownResult[] = [];
   const profiles: TorchProfile[] = [];
   for (const threads of options.threads) {
@@ -301,6 +302,11 @@ async function main(): Promise<void> {
     } else {
       console.log(`PyTorch left out: ${probe.reason} (apt-get install -y python3-torch to compare against it)`);
     }
+  }
+  if (options.niceness !== 0) {
+    // The matmul comparison runs in this process: it gets the same priority as the workers.
+    setPriority(options.niceness);
+    console.log(`workers (and this process) run under nice -n ${options.niceness}`);
   }
   if (options.systems.includes("tfjs-wasm") && !options.breakdown) {
     console.log("tfjs-wasm runs on one thread: its wasm threads do not start under Node");

@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import type { ChildProcessByStdio } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { BreakdownResult } from "./breakdown-worker.js";
 import type { WorkerResult } from "./worker-cli.js";
@@ -28,6 +31,8 @@ export interface WorkerPlan {
   trainSteps: number;
   inferCount: number;
   inferReps: number;
+  /** Run the worker under `nice -n` this (negative needs root: the worker then wins the cores from other processes). */
+  niceness?: number;
 }
 
 /** The interpreter that has torch on this machine (the `python3` first on PATH may not). */
@@ -67,14 +72,14 @@ function workerCommand(run: SystemRun): Command {
 export async function runSystem(run: SystemRun, workloadPath: string, plan: WorkerPlan): Promise<WorkerResult> {
   const { executable, args } = workerCommand(run);
   const label = runLabel(run);
-  const result = await runForResult<WorkerResult>(label, executable, [...args, ...planArgs(workloadPath, plan)]);
+  const result = await runForResult<WorkerResult>(label, executable, [...args, ...planArgs(workloadPath, plan)], plan.niceness ?? 0);
   return { ...result, system: label };
 }
 
 /** Pico's per-operator breakdown (breakdown-worker.ts) in its own process. */
 export function runBreakdown(threads: number, workloadPath: string, plan: WorkerPlan): Promise<BreakdownResult> {
   const script = fileURLToPath(new URL("./breakdown-worker.js", import.meta.url));
-  return runForResult<BreakdownResult>(`pico ${threads}t breakdown`, process.execPath, [script, "--threads", String(threads), ...planArgs(workloadPath, plan)]);
+  return runForResult<BreakdownResult>(`pico ${threads}t breakdown`, process.execPath, [script, "--threads", String(threads), ...planArgs(workloadPath, plan)], plan.niceness ?? 0);
 }
 
 function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
@@ -94,13 +99,31 @@ function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
 
 /** PyTorch's autograd-profiler breakdown (torch-worker.py --profile) in its own process. */
 export function runTorchProfileWorker<T>(threads: number, workloadPath: string, plan: WorkerPlan): Promise<T> {
-  return runForResult<T>(`torch ${threads}t profile`, TORCH_PYTHON, [torchWorkerPath(), "--profile", "--threads", String(threads), ...planArgs(workloadPath, plan)]);
+  return runForResult<T>(`torch ${threads}t profile`, TORCH_PYTHON, [torchWorkerPath(), "--profile", "--threads", String(threads), ...planArgs(workloadPath, plan)], plan.niceness ?? 0);
+}
+
+/**
+ * nice(1) sets the priority before the worker starts any thread, so all of them inherit it. Where the
+ * kernel groups processes by session for scheduling (autogroup: each session gets an equal share of
+ * the cores, whatever its processes' nice values), the worker gets a session of its own (`detached`)
+ * and that group gets the niceness too.
+ */
+function spawnNiced(executable: string, args: string[], niceness: number): ChildProcessByStdio<null, Readable, null> {
+  const child = spawn("nice", ["-n", String(niceness), executable, ...args], { stdio: ["ignore", "pipe", "inherit"], detached: true });
+  if (child.pid !== undefined && existsSync(`/proc/${child.pid}/autogroup`)) {
+    try {
+      writeFileSync(`/proc/${child.pid}/autogroup`, String(niceness));
+    } catch {
+      // Not permitted (a negative niceness needs root): the worker keeps the default share.
+    }
+  }
+  return child;
 }
 
 /** Runs a worker; its stderr goes straight to ours, its stdout carries the JSON result line. */
-function runForResult<T>(label: string, executable: string, args: string[]): Promise<T> {
+function runForResult<T>(label: string, executable: string, args: string[], niceness: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(executable, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const child = niceness === 0 ? spawn(executable, args, { stdio: ["ignore", "pipe", "inherit"] }) : spawnNiced(executable, args, niceness);
     let stdout = "";
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
