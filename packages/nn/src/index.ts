@@ -5,7 +5,7 @@ export { Parameter } from "./parameter.js";
 export { Linear } from "./layers/linear.js";
 export type { LinearOptions } from "./layers/linear.js";
 export { Conv2d } from "./layers/conv2d.js";
-export type { Conv2dLayerOptions } from "./layers/conv2d.js";
+export type { Conv2dLayerOptions, Conv2dPaddingMode } from "./layers/conv2d.js";
 export { MaxPool2d } from "./layers/max-pool2d.js";
 export type { MaxPool2dLayerOptions } from "./layers/max-pool2d.js";
 export { AvgPool2d } from "./layers/avg-pool2d.js";
@@ -46,4 +46,4 @@ export type { BCEWithLogitsLossOptions } from "./losses/bce-with-logits-loss.js"
 export * as init from "./init.js";
 export type { FanMode, KaimingOptions, Nonlinearity, RandomInitOptions, XavierOptions } from "./init.js";
 export * as F from "./functional/index.js";
-export type { AdaptiveSize, Conv2dCallOptions, Conv2dOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";
+export type { AdaptiveSize, Conv2dCallOptions, Conv2dOptions, PadMode, PadOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";

@@ -11,6 +11,8 @@ export { batchNorm, batchNormRelu, BatchNorm } from "./batch-norm.js";
 export { addRelu, AddRelu } from "./add-relu.js";
 export type { BatchNormOptions } from "./batch-norm.js";
 export { conv2d, Conv2dFunction } from "./conv2d.js";
+export { pad, PadMode2d } from "./pad.js";
+export type { PadMode, PadOptions } from "./pad.js";
 export type { Conv2dCallOptions, Conv2dOptions } from "./conv2d.js";
 export { conv2dReluMaxPool2d, Conv2dReluMaxPool2dFunction } from "./conv2d-relu-max-pool2d.js";
 export { maxPool2d, MaxPool2dFunction } from "./max-pool2d.js";

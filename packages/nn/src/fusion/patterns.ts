@@ -55,7 +55,7 @@ export function matchesAt(pattern: FusionPattern, modules: readonly unknown[], s
 
 /** A 4-D input with the convolution's channels, large enough for its kernel: what the fused paths take. */
 function convInput(conv: Conv2d, input: Tensor): boolean {
-  if (!(input instanceof Tensor) || input.ndim !== 4 || input.shape[1] !== conv.inChannels) return false;
+  if (!(input instanceof Tensor) || input.ndim !== 4 || input.shape[1] !== conv.inChannels || conv.paddingMode !== "zeros") return false;
   const [kh, kw] = dilatedKernel(conv);
   const [ph, pw] = conv.padding === "same" ? [0, 0] : conv.padding;
   return input.shape[2]! + 2 * ph >= kh && input.shape[3]! + 2 * pw >= kw;

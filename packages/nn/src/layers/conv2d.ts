@@ -1,11 +1,14 @@
 import { ArgumentError, ShapeError, Tensor, formatShape, type DType, type Generator } from "@pico/core";
 import { checkOptions } from "../functional/check.js";
-import { conv2d } from "../functional/conv2d.js";
+import { conv2d, samePadding } from "../functional/conv2d.js";
+import { pad } from "../functional/pad.js";
 import { pair, type IntPair } from "../functional/pair.js";
 import { kaimingUniform, uniform } from "../init.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
 import { checkChannels, checkPositiveInteger, showPair } from "./check.js";
+
+export type Conv2dPaddingMode = "zeros" | "reflect" | "replicate" | "circular";
 
 export interface Conv2dLayerOptions {
   /** Default 1. */
@@ -16,6 +19,11 @@ export interface Conv2dLayerOptions {
    * Default 0.
    */
   padding?: IntPair | "same" | "valid";
+  /**
+   * What the padding holds: "zeros" (default), or the input "reflect"ed at its edges (edge not
+   * repeated), "replicate"d (edge repeated) or wrapped around ("circular"), as torch.nn.Conv2d.
+   */
+  paddingMode?: Conv2dPaddingMode;
   /** Spacing between kernel taps. Default 1. */
   dilation?: IntPair;
   /** Channels are split into this many independent groups. Default 1. */
@@ -43,6 +51,7 @@ export class Conv2d extends Module {
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number] | "same";
+  readonly paddingMode: Conv2dPaddingMode;
   readonly dilation: [number, number];
   readonly groups: number;
   weight: Parameter;
@@ -51,7 +60,7 @@ export class Conv2d extends Module {
   constructor(inChannels: number, outChannels: number, kernelSize: IntPair, options: Conv2dLayerOptions = {}) {
     super();
     const layer = "Conv2d";
-    checkOptions(layer, options, ["stride", "padding", "dilation", "groups", "bias", "dtype", "generator"]);
+    checkOptions(layer, options, ["stride", "padding", "paddingMode", "dilation", "groups", "bias", "dtype", "generator"]);
     checkPositiveInteger(layer, "inChannels", inChannels);
     checkPositiveInteger(layer, "outChannels", outChannels);
     const groups = options.groups ?? 1;
@@ -69,6 +78,11 @@ export class Conv2d extends Module {
     }
     this.padding = padding === "same" ? "same" : pair(layer, "padding", padding === "valid" ? 0 : padding, 0);
     this.groups = groups;
+    const paddingMode = options.paddingMode ?? "zeros";
+    if (!["zeros", "reflect", "replicate", "circular"].includes(paddingMode)) {
+      throw new ArgumentError(`${layer}: paddingMode must be "zeros", "reflect", "replicate" or "circular", but got ${JSON.stringify(paddingMode)}`);
+    }
+    this.paddingMode = paddingMode;
     const dtype = options.dtype ?? "float32";
     this.weight = new Parameter(Tensor.zeros([outChannels, inChannels / groups, ...this.kernelSize], { dtype }));
     this.bias = options.bias === false ? null : new Parameter(Tensor.zeros([outChannels], { dtype }));
@@ -89,6 +103,13 @@ export class Conv2d extends Module {
     const c = this.inChannels;
     checkChannels("Conv2d", input, c, [3, 4], (rank) => rank - 3, `[N, ${c}, H, W]`);
     const options = { stride: this.stride, dilation: this.dilation, groups: this.groups };
+    if (this.paddingMode !== "zeros") {
+      // torch pads the input in the mode first, then convolves without padding.
+      const [top, bottom] = this.padding === "same" ? samePadding(this.kernelSize[0], this.dilation[0]) : [this.padding[0], this.padding[0]];
+      const [left, right] = this.padding === "same" ? samePadding(this.kernelSize[1], this.dilation[1]) : [this.padding[1], this.padding[1]];
+      const mode = this.paddingMode;
+      return conv2d(pad(input, [left, right, top, bottom], { mode }), this.weight, this.bias, { ...options, padding: 0 });
+    }
     if (this.padding === "same") return conv2d(input, this.weight, this.bias, { ...options, padding: "same" });
     const kh = this.dilation[0] * (this.kernelSize[0] - 1) + 1;
     const kw = this.dilation[1] * (this.kernelSize[1] - 1) + 1;
@@ -111,6 +132,7 @@ export class Conv2d extends Module {
     if (this.dilation[0] !== 1 || this.dilation[1] !== 1) s += `, dilation=${showPair(this.dilation)}`;
     if (this.groups !== 1) s += `, groups=${this.groups}`;
     if (this.bias === null) s += ", bias=false";
+    if (this.paddingMode !== "zeros") s += `, paddingMode=${this.paddingMode}`;
     return s;
   }
 }
