@@ -25,6 +25,14 @@ describeTorch("softmax and logSoftmax vs torch", () => {
   it("softmax of huge, tied and -Infinity logits", () => compareWithTorch([[3, 4]], (a) => a.softmax(1), "a.softmax(1)", { inputs: [{ values: extreme }] }));
   it("logSoftmax of huge, tied and -Infinity logits", () =>
     compareWithTorch([[3, 4]], (a) => a.logSoftmax(1), "a.log_softmax(1)", { inputs: [{ values: extreme }] }));
+  // A lane of -Infinity only, a lane with +Infinity, a lane with NaN: NaN where torch gives NaN.
+  const degenerate = [-Infinity, -Infinity, -Infinity, Infinity, 1, 2, Number.NaN, 0, 1];
+  it("softmax, logSoftmax and logSumExp of degenerate lanes", async () => {
+    const inputs = [{ values: degenerate }];
+    await compareWithTorch([[3, 3]], (a) => a.softmax(1), "a.softmax(1)", { inputs, label: "softmax degenerate" });
+    await compareWithTorch([[3, 3]], (a) => a.logSoftmax(1), "a.log_softmax(1)", { inputs, label: "logSoftmax degenerate" });
+    await compareWithTorch([[3, 3]], (a) => a.logSumExp(1), "torch.logsumexp(a, 1)", { inputs, label: "logsumexp degenerate" });
+  });
   it("cross-entropy composed from logSoftmax", () =>
     compareWithTorch([[6, 5], [6, 5]], (a, t) => a.logSoftmax(1).mul(t).sum().neg().div(6), "-(a.log_softmax(1) * b).sum() / 6", {
       inputs: [undefined, { low: 0, high: 1, requiresGrad: false }],
