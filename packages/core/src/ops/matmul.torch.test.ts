@@ -17,6 +17,9 @@ const MATMUL: [number[], number[]][] = [
   [[4], [2, 4, 5]],
   [[17, 33], [33, 19]],
   [[2, 9, 65], [65, 3]],
+  // The reference network's fc1 at batch 64 (the WebAssembly GEMM), and a batch of tall products.
+  [[64, 256], [256, 120]],
+  [[8, 300, 70], [70, 33]],
 ];
 
 describeTorch("matmul and addmm vs torch", () => {
@@ -30,5 +33,7 @@ describeTorch("matmul and addmm vs torch", () => {
     it(`addmm input=[${bias}] mat1=[3,4] mat2=[4,5]`, () =>
       compareWithTorch([bias, [3, 4], [4, 5]], (c, a, b) => c.addmm(a, b), "torch.addmm(c, a, b)", { names: ["c", "a", "b"], label: `addmm [${bias}]` }));
   }
+  it("addmm of fc1's shapes (bias row, batch 64)", () =>
+    compareWithTorch([[120], [64, 256], [256, 120]], (c, a, b) => c.addmm(a, b), "torch.addmm(c, a, b)", { names: ["c", "a", "b"] }));
   it("addmm of strided inputs", () => compareWithTorch([[3, 5], [3, 4], [4, 5]], (c, a, b) => c.addmm(a, b), "torch.addmm(c, a, b)", { names: ["c", "a", "b"], strided: true }));
 });
