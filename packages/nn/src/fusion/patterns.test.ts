@@ -84,11 +84,11 @@ interface PatternCase {
 
 const cases: PatternCase[] = [
   {
-    name: "Conv2d → BatchNorm2d → ReLU → MaxPool2d",
+    name: "Conv2d → BatchNorm2d → ReLU, then MaxPool2d",
     build: (dtype) => new Sequential(new Conv2d(3, 4, 3, { padding: 1, dtype, generator: new Generator(1) }), new BatchNorm2d(4, { dtype }), new ReLU(), new MaxPool2d(2)),
     shape: [2, 3, 8, 8],
     train: { fused: [], gone: ["Relu"] },
-    eval: { fused: ["Conv2dReluMaxPool2dFunction"], gone: ["BatchNorm", "Relu", "MaxPool2dFunction", "Conv2dFunction"] },
+    eval: { fused: [], gone: ["BatchNorm"] },
   },
   {
     name: "Conv2d → BatchNorm2d → ReLU",
@@ -117,7 +117,7 @@ const count = (list: string[], name: string): number => list.filter((n) => n ===
 
 describe("fusion patterns in a Sequential equal the unfused modules", () => {
   it("the pattern list names every pattern these tests cover, longest first", () => {
-    expect(FUSION_PATTERNS.map((p) => p.name)).toEqual(["Conv2d → BatchNorm2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d → ReLU", "Conv2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d", "BatchNorm → ReLU"]);
+    expect(FUSION_PATTERNS.map((p) => p.name)).toEqual(["Conv2d → BatchNorm2d → ReLU", "Conv2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d", "BatchNorm → ReLU"]);
   });
 
   for (const k of cases) {

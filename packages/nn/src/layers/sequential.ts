@@ -26,7 +26,7 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * so parameters are named `0.weight`, `3.bias`, ... as in PyTorch.
  *
  * Fusion: while `Sequential.fusion` is true (the default), runs of consecutive children that match one
- * of the patterns in fusion/patterns.ts (FUSION_PATTERNS: Conv2d → BatchNorm2d (→ ReLU (→ MaxPool2d)),
+ * of the patterns in fusion/patterns.ts (FUSION_PATTERNS: Conv2d → BatchNorm2d (→ ReLU),
  * Conv2d → ReLU → MaxPool2d, BatchNorm → ReLU) run as that pattern's fused forward: BatchNorm folded into
  * the convolution in evaluation, BatchNorm and ReLU in one pass in training, convolution, ReLU and
  * pooling in one operator. Outputs and gradients equal the modules' to float32 rounding; parameters,
