@@ -5,7 +5,7 @@
 import { gemmRows } from "./gemm";
 import { Geometry } from "./geometry";
 import { madd } from "./simd";
-import { conv2dWinograd3x3, winograd3x3Fits, winograd3x3Weights } from "./winograd3x3";
+import { conv2dWinograd3x3, conv2dWinograd3x3WeightGrad, winograd3x3Fits, winograd3x3Weights } from "./winograd3x3";
 import { inputTransform } from "./winograd-transforms";
 
 /** The first output index o (at most outSize) whose input index o·stride + shift is >= 0. */
@@ -312,6 +312,19 @@ function forwardPath(g: Geometry, pool: bool, withArgmax: bool): i32 {
   return directFits(g) ? DIRECT : IM2COL;
 }
 
+/**
+ * conv2dBackward's way: the weight (and bias) gradient alone of a geometry conv2dForward computes by
+ * F(4×4, 3×3) goes by Winograd too (conv2dWinograd3x3WeightGrad); anything else by im2col + GEMM.
+ */
+function backwardPath(g: Geometry, wantGx: bool, withArgmax: bool): i32 {
+  return !wantGx && !withArgmax && forwardPath(g, false, false) == WINOGRAD3 ? WINOGRAD3 : IM2COL;
+}
+
+/** conv2dBackward's way for this geometry (see backwardPath). */
+export function backwardPathOf(geo: usize, wantGx: bool, withArgmax: bool): i32 {
+  return backwardPath(changetype<Geometry>(geo), wantGx, withArgmax);
+}
+
 /** conv2dForward's way for this geometry (see forwardPath): the loader sizes its scratch and chunks by it. */
 export function forwardPathOf(geo: usize, pool: bool, withArgmax: bool): i32 {
   return forwardPath(changetype<Geometry>(geo), pool, withArgmax);
@@ -564,6 +577,12 @@ export function conv2dBackward(
   const outPlane = g.outHeight * g.outWidth;
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
+  if (backwardPath(g, gx != 0, argmax != 0) == WINOGRAD3) {
+    // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3WeightGradScratchBytes);
+    // `gw` is then the Winograd-domain sum dU [36, O, C] (the loader finishes it: winograd3x3WeightsBackward).
+    conv2dWinograd3x3WeightGrad(geo, count, x, gy, gw, gb, chunk, cols);
+    return;
+  }
   for (let n0 = 0; n0 < count; n0 += chunk) {
     const nb = min(chunk, count - n0);
     const width = nb * outPlane;

@@ -108,6 +108,67 @@ function outputTransform(m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v
 }
 
 /**
+ * V[pos][c][t] = (Bᵀ·d·B)[pos] for tile t's 6×6 window d in channel c, for the tiles of `nb` images at
+ * `x` (T = nb·tiles, padded to T4 with copies of tile 0), four tiles per vector; their planes go first
+ * into `padded` with their zero padding, so that every tile reads a full window. `tmp`: 36 vectors.
+ */
+function transformInput(g: Geometry, x: usize, nb: i32, padded: usize, V: usize, T4: i32, tmp: usize): void {
+  const C = g.inChannels, H = g.inHeight, W = g.inWidth, pH = g.padHeight, pW = g.padWidth;
+  const tH = (g.outHeight + 3) >> 2, tW = (g.outWidth + 3) >> 2;
+  const tiles = tH * tW;
+  const T = nb * tiles;
+  const Hp = paddedHeight(tH), Wp = paddedWidth(tW);
+  const plane = Hp * Wp;
+  const WpBytes = <usize>Wp << 2;
+  const rowCopy = min(W, Wp - pW);
+  // Each image's planes with their zero padding, so that every tile reads a full 6×6 window.
+  memory.fill(padded, 0, <usize>(nb * C * plane) << 2);
+  for (let p = 0; p < nb * C; p++) {
+    const src = x + (<usize>(p * H * W) << 2);
+    const dst = padded + (<usize>(p * plane + pH * Wp + pW) << 2);
+    const rows = min(H, Hp - pH);
+    for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * WpBytes, src + (<usize>(r * W) << 2), <usize>rowCopy << 2);
+  }
+  // Then the windows, four tiles per vector.
+  const vPos = <usize>(C * T4) << 2;
+  for (let t0 = 0; t0 < T4; t0 += 4) {
+    let b0: usize = 0, b1: usize = 0, b2: usize = 0, b3: usize = 0;
+    for (let k = 0; k < 4; k++) {
+      const t = t0 + k < T ? t0 + k : 0;
+      const img = t / tiles, rem = t % tiles;
+      const at = padded + (<usize>(img * C * plane + (rem / tW) * 4 * Wp + (rem % tW) * 4) << 2);
+      if (k == 0) b0 = at; else if (k == 1) b1 = at; else if (k == 2) b2 = at; else b3 = at;
+    }
+    for (let c = 0; c < C; c++) {
+      const cOff = <usize>(c * plane) << 2;
+      for (let r = 0; r < 6; r++) {
+        const off = cOff + <usize>r * WpBytes;
+        const a0 = v128.load(b0 + off), a1 = v128.load(b1 + off), a2 = v128.load(b2 + off), a3 = v128.load(b3 + off);
+        const e0 = v128.load(b0 + off, 16), e1 = v128.load(b1 + off, 16), e2 = v128.load(b2 + off, 16), e3 = v128.load(b3 + off, 16);
+        // Column j of the four windows: lane k from tile k.
+        const s0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), s1 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7);
+        const s2 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), s3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+        const f0 = v128.shuffle<f32>(e0, e1, 0, 4, 1, 5), f2 = v128.shuffle<f32>(e2, e3, 0, 4, 1, 5);
+        inputTransform(
+          v128.shuffle<f32>(s0, s2, 0, 1, 4, 5), v128.shuffle<f32>(s0, s2, 2, 3, 6, 7),
+          v128.shuffle<f32>(s1, s3, 0, 1, 4, 5), v128.shuffle<f32>(s1, s3, 2, 3, 6, 7),
+          v128.shuffle<f32>(f0, f2, 0, 1, 4, 5), v128.shuffle<f32>(f0, f2, 2, 3, 6, 7),
+          tmp + <usize>(r * 6 * 16), 16,
+        );
+      }
+      const dst = V + (<usize>(c * T4 + t0) << 2);
+      for (let q = 0; q < 6; q++) {
+        const col = tmp + <usize>(q * 16);
+        inputTransform(
+          v128.load(col), v128.load(col, 96), v128.load(col, 192), v128.load(col, 288), v128.load(col, 384), v128.load(col, 480),
+          dst + <usize>q * vPos, 6 * vPos,
+        );
+      }
+    }
+  }
+}
+
+/**
  * out[count, O, oH, oW] = W ⊛ x (+ bias) (then max(·, 0) with `relu`) for `count` images at `x`
  * [count, C, H, W], a geometry winograd3x3Fits accepts, `u` winograd3x3Weights' output for its weights.
  * `images` images go through at a time in `scratch` (winograd3x3ScratchBytes(geo, images) bytes): their
@@ -131,61 +192,17 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
   const tmp = M + (<usize>(36 * O * T4max) << 2);   // 36 vectors: a 6×6 tile of 4-tile vectors
   const work = (tmp + 36 * 16 + 63) & ~63;
   const inImage = C * H * W;
-  const rowCopy = min(W, Wp - pW);
   for (let n0 = 0; n0 < count; n0 += images) {
     const nb = min(images, count - n0);
     const T = nb * tiles;
     const T4 = roundUp4(T);
-    // 1. Each image's planes with their zero padding, so that every tile reads a full 6×6 window.
-    memory.fill(padded, 0, <usize>(nb * C * plane) << 2);
-    for (let p = 0; p < nb * C; p++) {
-      const src = x + (<usize>((n0 * C + p) * H * W) << 2);
-      const dst = padded + (<usize>(p * plane + pH * Wp + pW) << 2);
-      const rows = min(H, Hp - pH);
-      for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * WpBytes, src + (<usize>(r * W) << 2), <usize>rowCopy << 2);
-    }
-    // 2. V[pos][c][t] = (Bᵀ·d·B)[pos] for tile t's window d in channel c, four tiles per vector.
+    transformInput(g, x + (<usize>(n0 * inImage) << 2), nb, padded, V, T4, tmp);
+    // M[pos] = U[pos] · V[pos], one GEMM per tile position.
     const vPos = <usize>(C * T4) << 2;
-    for (let t0 = 0; t0 < T4; t0 += 4) {
-      let b0: usize = 0, b1: usize = 0, b2: usize = 0, b3: usize = 0;
-      for (let k = 0; k < 4; k++) {
-        const t = t0 + k < T ? t0 + k : 0;
-        const img = t / tiles, rem = t % tiles;
-        const at = padded + (<usize>(img * C * plane + (rem / tW) * 4 * Wp + (rem % tW) * 4) << 2);
-        if (k == 0) b0 = at; else if (k == 1) b1 = at; else if (k == 2) b2 = at; else b3 = at;
-      }
-      for (let c = 0; c < C; c++) {
-        const cOff = <usize>(c * plane) << 2;
-        for (let r = 0; r < 6; r++) {
-          const off = cOff + <usize>r * WpBytes;
-          const a0 = v128.load(b0 + off), a1 = v128.load(b1 + off), a2 = v128.load(b2 + off), a3 = v128.load(b3 + off);
-          const e0 = v128.load(b0 + off, 16), e1 = v128.load(b1 + off, 16), e2 = v128.load(b2 + off, 16), e3 = v128.load(b3 + off, 16);
-          // Column j of the four windows: lane k from tile k.
-          const s0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), s1 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7);
-          const s2 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), s3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
-          const f0 = v128.shuffle<f32>(e0, e1, 0, 4, 1, 5), f2 = v128.shuffle<f32>(e2, e3, 0, 4, 1, 5);
-          inputTransform(
-            v128.shuffle<f32>(s0, s2, 0, 1, 4, 5), v128.shuffle<f32>(s0, s2, 2, 3, 6, 7),
-            v128.shuffle<f32>(s1, s3, 0, 1, 4, 5), v128.shuffle<f32>(s1, s3, 2, 3, 6, 7),
-            v128.shuffle<f32>(f0, f2, 0, 1, 4, 5), v128.shuffle<f32>(f0, f2, 2, 3, 6, 7),
-            tmp + <usize>(r * 6 * 16), 16,
-          );
-        }
-        const dst = V + (<usize>(c * T4 + t0) << 2);
-        for (let q = 0; q < 6; q++) {
-          const col = tmp + <usize>(q * 16);
-          inputTransform(
-            v128.load(col), v128.load(col, 96), v128.load(col, 192), v128.load(col, 288), v128.load(col, 384), v128.load(col, 480),
-            dst + <usize>q * vPos, 6 * vPos,
-          );
-        }
-      }
-    }
-    // 3. M[pos] = U[pos] · V[pos], one GEMM per tile position.
     for (let pos = 0; pos < 36; pos++) {
       gemmRows(0, O, T4, C, u + (<usize>(pos * O * C) << 2), C, false, V + <usize>pos * vPos, T4, false, M + (<usize>(pos * O * T4) << 2), T4, false, work);
     }
-    // 4. Y = Aᵀ·M·A per output channel and four tiles, + bias, ReLU, stored tile by tile.
+    // Y = Aᵀ·M·A per output channel and four tiles, + bias, ReLU, stored tile by tile.
     const mPos = <usize>(O * T4) << 2;
     const zero = f32x4.splat(0);
     for (let o = 0; o < O; o++) {
@@ -233,6 +250,141 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
               if (left > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/** A·y for 4 vectors y0..y3 (A = (Aᵀ)ᵀ, 6×4): 6 vectors at out, `step` bytes apart. */
+// @ts-ignore: decorator
+@inline
+function gradientTransform(y0: v128, y1: v128, y2: v128, y3: v128, out: usize, step: usize): void {
+  const e = f32x4.add(y0, y2), f = f32x4.add(y1, y3);
+  const g = f32x4.add(y0, f32x4.mul(f32x4.splat(4), y2));
+  const h = f32x4.add(f32x4.mul(f32x4.splat(2), y1), f32x4.mul(f32x4.splat(8), y3));
+  v128.store(out, y0);
+  v128.store(out + step, f32x4.add(e, f));
+  v128.store(out + 2 * step, f32x4.sub(e, f));
+  v128.store(out + 3 * step, f32x4.add(g, h));
+  v128.store(out + 4 * step, f32x4.sub(g, h));
+  v128.store(out + 5 * step, y3);
+}
+
+/** Bytes of scratch conv2dWinograd3x3WeightGrad needs for `images` images per batch of tiles. */
+export function winograd3x3WeightGradScratchBytes(geo: usize, images: i32): i32 {
+  const g = changetype<Geometry>(geo);
+  const C = g.inChannels, O = g.outChannels;
+  const tH = (g.outHeight + 3) >> 2, tW = (g.outWidth + 3) >> 2;
+  const T4 = roundUp4(images * tH * tW);
+  const floats = images * C * paddedHeight(tH) * paddedWidth(tW) + 36 * C * T4 + images * O * tH * tW * 16 + 36 * O * T4 + 48 * 4;
+  return floats * 4 + workBytes(O, C, T4) + 384;
+}
+
+/**
+ * The weight gradient of conv2dWinograd3x3 in the Winograd domain: with Y = Aᵀ[(G·w·Gᵀ) ⊙ V]A per tile,
+ * dU[pos] = Σ_tiles (A·dY·Aᵀ)[pos] ⊙ V[pos] (36 GEMMs [O × T]·[T × C] over the batch's tiles), and
+ * dw = Gᵀ·dU·G (winograd3x3WeightsBackward, once the batch is summed). For `count` images at
+ * x [count, C, H, W] and gy [count, O, oH, oW]: adds to `dU` [36, O, C], and Σ gy per channel to `gb`
+ * (unless 0). `images` images per batch of tiles in `scratch` (winograd3x3WeightGradScratchBytes).
+ */
+export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy: usize, dU: usize, gb: usize, images: i32, scratch: usize): void {
+  const g = changetype<Geometry>(geo);
+  const C = g.inChannels, O = g.outChannels, oH = g.outHeight, oW = g.outWidth;
+  const tH = (oH + 3) >> 2, tW = (oW + 3) >> 2;
+  const tiles = tH * tW;
+  const PH = tH * 4, PW = tW * 4;
+  const T4max = roundUp4(images * tiles);
+  const padded = scratch;
+  const V = (padded + (<usize>(images * C * paddedHeight(tH) * paddedWidth(tW)) << 2) + 63) & ~63;
+  const gyPadded = V + (<usize>(36 * C * T4max) << 2);
+  const Gt = gyPadded + (<usize>(images * O * PH * PW) << 2);
+  const tmp = Gt + (<usize>(36 * O * T4max) << 2);   // 4×4 + 6×4 vectors
+  const work = (tmp + 48 * 16 + 63) & ~63;
+  const inImage = C * g.inHeight * g.inWidth;
+  const outPlane = oH * oW;
+  for (let n0 = 0; n0 < count; n0 += images) {
+    const nb = min(images, count - n0);
+    const T = nb * tiles;
+    const T4 = roundUp4(T);
+    transformInput(g, x + (<usize>(n0 * inImage) << 2), nb, padded, V, T4, tmp);
+    // The output gradient's planes, zero past oH and oW, so that every tile reads a full 4×4 block.
+    memory.fill(gyPadded, 0, <usize>(nb * O * PH * PW) << 2);
+    for (let p = 0; p < nb * O; p++) {
+      const src = gy + (<usize>((n0 * O + p) * outPlane) << 2);
+      const dst = gyPadded + (<usize>(p * PH * PW) << 2);
+      for (let r = 0; r < oH; r++) memory.copy(dst + (<usize>(r * PW) << 2), src + (<usize>(r * oW) << 2), <usize>oW << 2);
+    }
+    // Gt[pos][o][t] = (A·dY·Aᵀ)[pos] for tile t's 4×4 block dY in channel o; tiles past T get zeros.
+    const gPos = <usize>(O * T4) << 2;
+    const rowBytes = <usize>PW << 2;
+    for (let t0 = 0; t0 < T4; t0 += 4) {
+      let b0: usize = 0, b1: usize = 0, b2: usize = 0, b3: usize = 0;
+      for (let k = 0; k < 4; k++) {
+        const t = t0 + k < T ? t0 + k : 0;
+        const img = t / tiles, rem = t % tiles;
+        const at = gyPadded + (<usize>(img * O * PH * PW + (rem / tW) * 4 * PW + (rem % tW) * 4) << 2);
+        if (k == 0) b0 = at; else if (k == 1) b1 = at; else if (k == 2) b2 = at; else b3 = at;
+      }
+      const valid = T - t0;
+      const mask = i32x4(-1, valid > 1 ? -1 : 0, valid > 2 ? -1 : 0, valid > 3 ? -1 : 0);
+      for (let o = 0; o < O; o++) {
+        const oOff = <usize>(o * PH * PW) << 2;
+        // Rows i of the four blocks, transposed so that a vector holds one (i, j) of each tile: tmp[i][j].
+        for (let i = 0; i < 4; i++) {
+          const off = oOff + <usize>i * rowBytes;
+          transposeStore(v128.load(b0 + off), v128.load(b1 + off), v128.load(b2 + off), v128.load(b3 + off), tmp + <usize>(i * 64), 16);
+        }
+        // Columns: z[p][j] = Σ_i A[p][i]·dY[i][j], into tmp rows 4.. as [p][j].
+        const z = tmp + 4 * 64;
+        for (let j = 0; j < 4; j++) {
+          const col = tmp + <usize>(j * 16);
+          gradientTransform(v128.load(col), v128.load(col, 64), v128.load(col, 128), v128.load(col, 192), z + <usize>(j * 16), 64);
+        }
+        // Rows: Gt[p][q] = Σ_j z[p][j]·A[q][j].
+        const dst = Gt + (<usize>(o * T4 + t0) << 2);
+        for (let p = 0; p < 6; p++) {
+          const row = z + <usize>(p * 64);
+          const out = tmp;   // rows 0..3 are no longer needed
+          gradientTransform(v128.load(row), v128.load(row, 16), v128.load(row, 32), v128.load(row, 48), out, 16);
+          for (let q = 0; q < 6; q++) v128.store(dst + <usize>(p * 6 + q) * gPos, v128.and(v128.load(out + <usize>(q * 16)), mask));
+        }
+      }
+    }
+    // dU[pos] += Gt[pos] · V[pos]ᵀ.
+    const vPos = <usize>(C * T4) << 2;
+    for (let pos = 0; pos < 36; pos++) {
+      gemmRows(0, O, C, T4, Gt + <usize>pos * gPos, T4, false, V + <usize>pos * vPos, T4, true, dU + (<usize>(pos * O * C) << 2), C, true, work);
+    }
+    if (gb != 0) {
+      for (let i = 0; i < nb; i++) {
+        for (let o = 0; o < O; o++) {
+          const row = gy + (<usize>(((n0 + i) * O + o) * outPlane) << 2);
+          let acc = f32x4.splat(0);
+          let q = 0;
+          for (; q + 4 <= outPlane; q += 4) acc = f32x4.add(acc, v128.load(row + (<usize>q << 2)));
+          let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+          for (; q < outPlane; q++) s += load<f32>(row + (<usize>q << 2));
+          store<f32>(gb + (<usize>o << 2), load<f32>(gb + (<usize>o << 2)) + s);
+        }
+      }
+    }
+  }
+}
+
+/** dw[o][c] = Gᵀ·dU[·][o][c]·G (3×3) for dU [36, O, C], into dst [O, C, 3, 3] (f64 sums, rounded once). */
+export function winograd3x3WeightsBackward(dU: usize, O: i32, C: i32, dst: usize): void {
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let a = 0; a < 3; a++) {
+        for (let b = 0; b < 3; b++) {
+          let s: f64 = 0;
+          for (let i = 0; i < 6; i++) {
+            let inner: f64 = 0;
+            for (let j = 0; j < 6; j++) inner += <f64>load<f32>(dU + (<usize>(((i * 6 + j) * O + o) * C + c) << 2)) * load<f64>(G3 + (<usize>(j * 3 + b) << 3));
+            s += load<f64>(G3 + (<usize>(i * 3 + a) << 3)) * inner;
+          }
+          store<f32>(dst + (<usize>(((o * C + c) * 3 + a) * 3 + b) << 2), <f32>s);
         }
       }
     }

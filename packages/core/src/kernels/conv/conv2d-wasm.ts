@@ -310,37 +310,45 @@ export function conv2dBackwardWasm(
     grads.bias?.data.fill(0, grads.bias.offset, grads.bias.offset + g.outChannels);
     return true;
   }
-  const chunk = chunkOf(g, s, options);
-  const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
   const wantX = grads.weight !== null;
   const wantGx = grads.input !== null;
   const argmax = options.argmax ?? null;
-  const gyImage = argmax === null ? s.outImage : pooledImage(g);
-  const slice = sliceOf(g, chunk * threads, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
-  const width = chunk * s.outPlane;
   const e = t.exports;
   const mem = new Layout(e.heapBase());
   const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
+  const early = heapOf(t, mem.end);
+  if (early === null) return false;
+  writeGeometry(early, geo, g);
+  // The weight gradient alone of an F(4×4, 3×3) geometry goes by Winograd, `chunk` images per batch of tiles.
+  const winograd3 = wantX && e.backwardPathOf(geo, wantGx ? 1 : 0, argmax === null ? 0 : 1) === WINOGRAD3;
+  const chunk = winograd3 ? winogradImages(g, e.winograd3x3Tiles(geo), options) : chunkOf(g, s, options);
+  const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
+  const gyImage = argmax === null ? s.outImage : pooledImage(g);
+  const slice = sliceOf(g, chunk * threads, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
+  const width = chunk * s.outPlane;
   const wAt = mem.take(wSize);
   const xAt = wantX ? mem.take(slice * s.inImage) : 0;
   const gyAt = mem.take(slice * gyImage, TAIL);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
   // Each thread sums its own weight and bias gradients; they are added up at the end.
+  // F(4×4, 3×3) sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
+  const gwFloats = winograd3 ? 36 * g.outChannels * g.inChannels : wSize;
+  const finished = winograd3 ? mem.take(wSize) : 0;
   const scratch = Array.from({ length: threads }, () => ({
-    gw: wantX ? mem.take(wSize) : 0,
+    gw: wantX ? mem.take(gwFloats) : 0,
     gb: grads.bias !== null ? mem.take(g.outChannels) : 0,
-    cols: wantX ? mem.take(s.taps * width, TAIL) : 0,
+    cols: winograd3 ? mem.take(Math.ceil(e.winograd3x3WeightGradScratchBytes(geo, chunk) / 4), TAIL) : wantX ? mem.take(s.taps * width, TAIL) : 0,
     dcols: wantGx ? mem.take(s.taps * width) : 0,
-    gbuf: chunk > 1 || argmax !== null ? mem.take(g.outChannels * width, TAIL) : 0,
-    work: mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og))),
+    gbuf: !winograd3 && (chunk > 1 || argmax !== null) ? mem.take(g.outChannels * width, TAIL) : 0,
+    work: winograd3 ? 0 : mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og))),
   }));
   let heap = heapOf(t, mem.end);
   if (heap === null) return false;
   writeGeometry(heap, geo, g);
   heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
   for (const r of scratch) {
-    if (r.gw !== 0) heap.fill(0, r.gw >> 2, (r.gw >> 2) + wSize);
+    if (r.gw !== 0) heap.fill(0, r.gw >> 2, (r.gw >> 2) + gwFloats);
     if (r.gb !== 0) heap.fill(0, r.gb >> 2, (r.gb >> 2) + g.outChannels);
   }
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
@@ -364,7 +372,15 @@ export function conv2dBackwardWasm(
     heap = heapOf(t, mem.end) ?? heap;
     if (grads.input !== null) grads.input.data.set(heap.subarray(gxAt >> 2, (gxAt >> 2) + count * s.inImage), grads.input.offset + n0 * s.inImage);
   }
-  if (grads.weight !== null) {
+  if (grads.weight !== null && winograd3) {
+    const gw = grads.weight;
+    gw.data.fill(0, gw.offset, gw.offset + wSize);
+    for (const r of scratch) {
+      e.winograd3x3WeightsBackward(r.gw, g.outChannels, g.inChannels, finished);
+      heap = heapOf(t, mem.end) ?? heap;
+      for (let i = 0; i < wSize; i++) gw.data[gw.offset + i] = gw.data[gw.offset + i]! + heap[(finished >> 2) + i]!;
+    }
+  } else if (grads.weight !== null) {
     // The module sums each group's gradient transposed, [C/g·kH·kW, outC/g].
     const gw = grads.weight.data;
     for (let grp = 0; grp < g.groups; grp++) {

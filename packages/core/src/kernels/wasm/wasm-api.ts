@@ -36,6 +36,10 @@ export interface ConvExports {
   forwardPathOf(geo: number, pool: number, withArgmax: number): number;
   winograd3x3Tiles(geo: number): number;
   winograd3x3ScratchBytes(geo: number, images: number): number;
+  /** conv2dBackward's way: 0 im2col + GEMM, 3 Winograd F(4×4, 3×3) (the weight and bias gradients alone). */
+  backwardPathOf(geo: number, wantGx: number, withArgmax: number): number;
+  winograd3x3WeightGradScratchBytes(geo: number, images: number): number;
+  winograd3x3WeightsBackward(dU: number, outChannels: number, inChannels: number, dst: number): void;
   prepareForward(geo: number, w: number, pool: number, withArgmax: number, dst: number): void;
 }
 
