@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, platform, release, setPriority, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { formatBreakdown } from "./breakdown.js";
 import type { BreakdownResult } from "./breakdown-worker.js";
@@ -8,14 +8,14 @@ import { checkWasmBackpropFilter } from "./check-backprop-filter.js";
 import type { BenchOptions } from "./cli-options.js";
 import { HELP, OptionError, parseOptions } from "./cli-options.js";
 import { networkFlops } from "./flops.js";
-import { MATMUL_ROUNDS, activeGemmName, formatMatmulTable, runMatmulBench } from "./matmul.js";
+import { MATMUL_ROUNDS, activeGemmName, formatMatmulTable } from "./matmul.js";
 import type { MatmulResult } from "./matmul.js";
 import { CIFAR_DISTINCT_BATCHES } from "./network-workload.js";
 import { networkWorkload } from "./network-workload.js";
 import type { SystemSummary } from "./report.js";
 import { comparisons, formatRatios, formatTable, summarize } from "./report.js";
 import type { SystemRun, WorkerPlan } from "./spawn-worker.js";
-import { TORCH_PYTHON, isThreaded, runBreakdown, runLabel, runSystem } from "./spawn-worker.js";
+import { TORCH_PYTHON, isThreaded, runBreakdown, runLabel, runMatmulWorker, runSystem } from "./spawn-worker.js";
 import type { TargetCheck } from "./targets.js";
 import { checkTargets, formatTargets } from "./targets.js";
 import { formatTorchProfile, runTorchProfile } from "./torch-profile.js";
@@ -303,11 +303,7 @@ async function main(): Promise<void> {
       console.log(`PyTorch left out: ${probe.reason} (apt-get install -y python3-torch to compare against it)`);
     }
   }
-  if (options.niceness !== 0) {
-    // The matmul comparison runs in this process: it gets the same priority as the workers.
-    setPriority(options.niceness);
-    console.log(`workers (and this process) run under nice -n ${options.niceness}`);
-  }
+  if (options.niceness !== 0) console.log(`workers run under nice -n ${options.niceness}, each in a session of its own`);
   if (options.systems.includes("tfjs-wasm") && !options.breakdown) {
     console.log("tfjs-wasm runs on one thread: its wasm threads do not start under Node");
   }
@@ -342,9 +338,9 @@ async function main(): Promise<void> {
         console.log(
           `\nmatmul GFLOP/s, median of ${MATMUL_ROUNDS} rounds (float32; pico = ${gemm}` +
             (threads > 1 ? `, products of 4 MFLOP or more split over ${threads} threads` : "") +
-            `; pico 1t = gemmWasm on one thread; ref = gemmReference), in this process`,
+            `; pico 1t = gemmWasm on one thread; ref = gemmReference), in a process of its own`,
         );
-        matmul = await runMatmulBench({ threads });
+        matmul = await runMatmulWorker(threads, options.niceness);
         console.log(formatMatmulTable(matmul));
         const worst = matmul.reduce((a, b) => (b.picoOverTfjs < a.picoOverTfjs ? b : a));
         const wins = matmul.filter((m) => m.picoOverTfjs >= 1).length;

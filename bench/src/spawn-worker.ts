@@ -4,6 +4,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { BreakdownResult } from "./breakdown-worker.js";
+import type { MatmulResult } from "./matmul.js";
 import type { WorkerResult } from "./worker-cli.js";
 import { RESULT_PREFIX } from "./worker-cli.js";
 
@@ -95,6 +96,12 @@ function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
     "--infer-reps",
     String(plan.inferReps),
   ];
+}
+
+/** The matmul GFLOP/s comparison (matmul-worker.ts) in its own process. */
+export function runMatmulWorker(threads: number, niceness: number): Promise<MatmulResult[]> {
+  const script = fileURLToPath(new URL("./matmul-worker.js", import.meta.url));
+  return runForResult<MatmulResult[]>("matmul", process.execPath, [script, "--threads", String(threads)], niceness);
 }
 
 /** PyTorch's autograd-profiler breakdown (torch-worker.py --profile) in its own process. */
