@@ -180,7 +180,14 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
       roundResults.push(result);
     }
     results.push(...roundResults);
-    if (round === 0) checks = checkLosses(network, roundResults, options.checkSteps);
+    if (round === 0) {
+      checks = checkLosses(network, roundResults, options.checkSteps);
+      for (const r of roundResults) {
+        if (r.system.startsWith("pico") && typeof r.info["kernels"] === "string") {
+          console.log(`  ${r.system} kernels: ${r.info["kernels"]}; WebAssembly SIMD ${String(r.info["wasmSimd"])}, relaxed SIMD ${String(r.info["relaxedSimd"])}`);
+        }
+      }
+    }
   }
   const labels = runs.map(runLabel);
   if (network === "reference" && options.systems.includes("tfjs-cpu") && options.cpuSteps > 0) {

@@ -1,4 +1,4 @@
-import { kernels } from "@pico/core";
+import { kernelInfo } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
 import { PicoCifarNetwork } from "./pico-cifar-network.js";
 import { PicoNetwork } from "./pico-network.js";
@@ -18,12 +18,15 @@ await runWorker("pico", args, async (workload) => {
       trainStep: (batch) => network.trainStep(batch),
       predict: (images, count) => network.predict(images, count),
     },
-    info: { gemm: activeGemm(), threads: threaded ? threads : 1 },
+    info: { threads: threaded ? threads : 1, ...kernelSummary() },
   };
 });
 
-function activeGemm(): string {
-  const active = kernels.setGemm(kernels.gemmReference);
-  kernels.setGemm(active);
-  return active.name || "anonymous";
+/** Which kernels run, as the registry resolves them once the threads are up: `gemm wasm/2t, conv2d wasm/2t, ...`. */
+function kernelSummary(): Record<string, string | boolean | number> {
+  const info = kernelInfo();
+  const families = Object.entries(info.families)
+    .map(([name, f]) => `${name} ${f.backend}${f.threads > 1 ? `/${f.threads}t` : ""}`)
+    .join(", ");
+  return { kernels: families, wasmSimd: info.wasm.simd, relaxedSimd: info.wasm.relaxedSimd, kernelThreads: info.threads };
 }
