@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { parseOptions } from "./cli-options.js";
+
+describe("bench command line", () => {
+  it("runs the full comparison by default and writes bench/results.json", () => {
+    const o = parseOptions([])!;
+    expect(o.networks).toEqual(["reference", "cifar"]);
+    expect(o.systems).toEqual(["pico", "tfjs-wasm", "tfjs-cpu", "torch"]);
+    expect(o.threads).toEqual([1, 2]);
+    expect(o.settings.reference).toEqual({ warmup: 30, steps: 30, inferReps: 10 });
+    expect(o.settings.cifar).toEqual({ warmup: 3, steps: 8, inferReps: 5 });
+    expect(o.out).toMatch(/bench[/\\]results\.json$/);
+    expect([o.rounds, o.checkSteps, o.niceness, o.breakdown]).toEqual([3, 20, 0, false]);
+  });
+
+  it("takes a quick run after pnpm's -- and writes nothing unless asked", () => {
+    const o = parseOptions(["--", "--network", "cifar", "--systems", "pico", "--rounds", "2", "--threads", "2,1,2", "--steps", "4", "--nice=-20"])!;
+    expect(o.networks).toEqual(["cifar"]);
+    expect(o.systems).toEqual(["pico"]);
+    expect(o.threads).toEqual([1, 2]);
+    expect(o.rounds).toBe(2);
+    expect(o.settings.cifar.steps).toBe(4);
+    expect(o.settings.reference.steps).toBe(4);
+    expect(o.niceness).toBe(-20);
+    expect(o.out).toBeNull();
+    expect(parseOptions(["--breakdown", "--out", "/tmp/x.json"])!.out).toBe("/tmp/x.json");
+    expect(parseOptions(["--help"])).toBeNull();
+  });
+
+  it("refuses bad values, naming the option, the rule and what it got", () => {
+    expect(() => parseOptions(["--network", "resnet"])).toThrow('bench: --network must be reference, cifar or all, but got "resnet"');
+    expect(() => parseOptions(["--systems", "pico,jax"])).toThrow('bench: --systems takes a comma-separated list of pico, tfjs-wasm, tfjs-cpu, torch, but got "jax"');
+    expect(() => parseOptions(["--threads", "0"])).toThrow('bench: --threads must be an integer >= 1, but got "0"');
+    expect(() => parseOptions(["--rounds", "two"])).toThrow('bench: --rounds must be an integer >= 1, but got "two"');
+    expect(() => parseOptions(["--nice=-21"])).toThrow('bench: --nice must be an integer from -20 to 19, but got "-21"');
+    expect(() => parseOptions(["--fast"])).toThrow(/bench: Unknown option '--fast'/);
+  });
+});
