@@ -15,6 +15,8 @@ export interface StepSeries {
   /** Batches per epoch, so that step i belongs to epoch floor(i / stepsPerEpoch) + 1. */
   stepsPerEpoch: number;
   loss: number[];
+  /** Share of each batch's images classified correctly (before its optimizer step). */
+  accuracy: number[];
   lr: number[];
 }
 
@@ -32,6 +34,7 @@ export const METRICS_FIELDS = {
   "epochs[].lr": "learning rate (parameter group 0) that the epoch's last batch was trained with, as set by the schedule",
   "steps.stepsPerEpoch": "batches per epoch",
   "steps.loss": "training loss of every batch, in order (batch i is in epoch floor(i / stepsPerEpoch) + 1)",
+  "steps.accuracy": "share of every batch's images classified correctly, measured like steps.loss, in order",
   "steps.lr": "learning rate every batch was trained with (parameter group 0), in order",
 } as const;
 

@@ -135,7 +135,7 @@ export function planResume(values: ParsedCommand["values"]): Planned {
     config: saved,
     position: state.position,
     history: state.history,
-    steps: state.steps ?? { stepsPerEpoch: 0, loss: [], lr: [] },
+    steps: state.steps ?? { stepsPerEpoch: 0, loss: [], accuracy: [], lr: [] },
   };
   const done = run.position.epoch;
   const midEpoch = run.position.batch > 0;

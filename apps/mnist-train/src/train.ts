@@ -47,7 +47,7 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
 
   let position: Position = { epoch: 0, batch: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
   let history: EpochMetrics[] = [];
-  let steps: StepSeries = { stepsPerEpoch: trainLoader.length, loss: [], lr: [] };
+  let steps: StepSeries = { stepsPerEpoch: trainLoader.length, loss: [], accuracy: [], lr: [] };
   const resume = plan.resume;
   if (resume !== undefined) {
     loadWeights(model, resume.checkpoint.model, resume.path);
@@ -56,7 +56,8 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
     defaultGenerator.setState(resume.checkpoint.rng as GeneratorState);
     position = { ...resume.state.position };
     history = [...resume.state.history];
-    steps = { stepsPerEpoch: trainLoader.length, loss: [...resume.state.steps.loss], lr: [...resume.state.steps.lr] };
+    const saved = resume.state.steps;
+    steps = { stepsPerEpoch: trainLoader.length, loss: [...saved.loss], accuracy: [...(saved.accuracy ?? [])], lr: [...saved.lr] };
   }
 
   const out = openRunFolder(plan);
@@ -112,7 +113,9 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
         steps.loss.push(compact(lossValue));
         steps.lr.push(compact(lr));
         position.lossSum += lossValue * targets.size;
-        position.correct += countCorrect(logits.argmax(1).toTypedArray(), targets.toTypedArray());
+        const correct = countCorrect(logits.argmax(1).toTypedArray(), targets.toTypedArray());
+        steps.accuracy.push(compact(correct / targets.size));
+        position.correct += correct;
         position.seen += targets.size;
         position.batch += 1;
         const now = performance.now();

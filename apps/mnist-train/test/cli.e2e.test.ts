@@ -12,7 +12,7 @@ const quick = ["--limit", "1024", "--test-limit", "500", "--batch-size", "64"];
 interface Metrics {
   fields: Record<string, string>;
   config: { model: string; epochs: number; lr: number };
-  steps: { stepsPerEpoch: number; loss: number[]; lr: number[] };
+  steps: { stepsPerEpoch: number; loss: number[]; accuracy: number[]; lr: number[] };
   epochs: { epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number; imagesPerSecond: number; seconds: number; lr: number }[];
 }
 const readMetrics = (dir: string): Metrics => JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8")) as Metrics;
@@ -43,15 +43,17 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
 
   it("metrics.json says what its fields mean and holds the loss and lr of every batch", () => {
     const metrics = readMetrics(runA);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(metrics.fields["epochs[].lr"]).toMatch(/learning rate .* last batch/);
     for (const key of Object.keys(metrics.epochs[0]!)) expect(metrics.fields).toHaveProperty(`epochs[].${key}`);
     expect(metrics.steps.stepsPerEpoch).toBe(16);
     expect(metrics.steps.loss).toHaveLength(2 * 16);
     expect(metrics.steps.lr).toHaveLength(2 * 16);
+    expect(metrics.steps.accuracy).toHaveLength(2 * 16);
+    expect(mean(metrics.steps.accuracy.slice(16))).toBeCloseTo(metrics.epochs[1]!.trainAccuracy, 4);
     // The first batch of an untrained network: about ln(10).
     expect(metrics.steps.loss[0]).toBeGreaterThan(2);
     expect(metrics.steps.loss[0]).toBeLessThan(2.6);
-    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(metrics.steps.loss.slice(0, 16))).toBeCloseTo(metrics.epochs[0]!.trainLoss, 4);
     expect(metrics.steps.lr.at(-1)).toBe(metrics.epochs[1]!.lr);
     expect(Math.max(...metrics.steps.lr)).toBeCloseTo(metrics.config.lr, 3);

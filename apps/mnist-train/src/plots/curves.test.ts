@@ -22,12 +22,18 @@ function panels(svg: string): { ticks: number[]; polylines: { y: number }[][]; d
 }
 
 describe("curvesSvg", () => {
-  const steps = { stepsPerEpoch: 100, loss: Array.from({ length: 200 }, (_, i) => 2.3 * Math.exp(-i / 20) + 0.05 * ((i * 7) % 3)), lr: Array.from({ length: 200 }, (_, i) => 1e-3 * (1 - i / 200)) };
+  const steps = {
+    stepsPerEpoch: 100,
+    loss: Array.from({ length: 200 }, (_, i) => 2.3 * Math.exp(-i / 20) + 0.05 * ((i * 7) % 3)),
+    accuracy: Array.from({ length: 200 }, (_, i) => Math.min(1, 1 - 0.9 * Math.exp(-i / 20) + 0.02 * ((i * 7) % 3))),
+    lr: Array.from({ length: 200 }, (_, i) => 1e-3 * (1 - i / 200)),
+  };
   const svg = curvesSvg([epoch(1, 0.9712, 0.9804, 0.07), epoch(2, 0.9881, 0.9934, 0.04)], steps);
   const [loss, accuracy, lr] = panels(svg);
 
   it("draws the training loss of every batch, not one point per epoch", () => {
     expect(loss!.polylines.some((line) => line.length === 200)).toBe(true);
+    expect(accuracy!.polylines.some((line) => line.length === 200)).toBe(true);
     expect(lr!.polylines[0]).toHaveLength(200);
   });
 
@@ -36,10 +42,12 @@ describe("curvesSvg", () => {
     expect(lr!.ticks[0]).toBe(0);
     expect(Math.max(...accuracy!.ticks)).toBeLessThanOrEqual(1);
     expect(Math.min(...accuracy!.ticks)).toBeGreaterThanOrEqual(0);
-    // Every accuracy (0.9712 ... 0.9934) is drawn inside the frame, none on or past its edge.
+    // The test accuracies (0.9804, 0.9934) are drawn inside the frame, not on its edge.
     const points = accuracy!.dots.filter((y) => !accuracy!.legendY.includes(y));
-    expect(points).toHaveLength(4);
+    expect(points).toHaveLength(2);
     for (const y of points) expect(y > accuracy!.plotTop && y < accuracy!.plotBottom).toBe(true);
+    // A batch all right (accuracy 1) touches the top of the frame, which is 1: never past it.
+    for (const { y } of accuracy!.polylines.flat()) expect(y >= accuracy!.plotTop && y < accuracy!.plotBottom).toBe(true);
   });
 
   it("labels the y axes with round values", () => {

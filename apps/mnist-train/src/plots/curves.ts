@@ -7,7 +7,8 @@ const GREEN = "#2ca02c";
 
 /**
  * Training curves over the run, x in epochs: the loss of every batch (faint) with its moving average
- * and the test loss after each epoch; train and test accuracy per epoch; the learning rate of every batch.
+ * and the test loss after each epoch; the training accuracy of the batches (moving average) and the test
+ * accuracy after each epoch; the learning rate of every batch.
  */
 export function curvesSvg(epochs: readonly EpochMetrics[], steps: StepSeries): string {
   const perEpoch = Math.max(1, steps.stepsPerEpoch);
@@ -45,7 +46,9 @@ export function curvesSvg(epochs: readonly EpochMetrics[], steps: StepSeries): s
     yBounds: [0, 1],
     formatValue: percent,
     series: [
-      { label: "train (during the epoch)", color: BLUE, points: epochPoints((e) => e.trainAccuracy), markers: true, labelLast: true },
+      window > 1
+        ? { label: `train, mean of ${window}`, color: BLUE, points: at(movingAverage(steps.accuracy, window)), width: 2 }
+        : { label: "train, each batch", color: BLUE, points: at(steps.accuracy), width: 1.5 },
       { label: "test", color: RED, points: epochPoints((e) => e.testAccuracy), markers: true, labelLast: true },
     ],
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sampleCells } from "./samples.js";
+import { sampleCells, sampleTitle } from "./samples.js";
 
 describe("sampleCells", () => {
   it("captions say which digit is the prediction; a mistake also gives the true digit, in red", () => {
@@ -22,5 +22,8 @@ describe("sampleCells", () => {
     expect(cells.indices.slice(-3)).toEqual([70, 90, 150]);
     expect(cells.labels.slice(-3)).toEqual(["pred 1 / true 0", "pred 1 / true 0", "pred 1 / true 0"]);
     expect(cells.mistakes).toBe(3);
+    expect(sampleTitle(cells.indices, cells.mistakes)).toBe(
+      "The first 61 test digits and 3 later mistakes, captioned with the prediction; 3 wrong (red, with the true digit)",
+    );
   });
 });

@@ -13,6 +13,7 @@ const MISTAKES = 8;
  */
 export async function saveSamples(path: string, test: MNIST, evaluation: Evaluation): Promise<void> {
   const { indices, labels, labelColors, mistakes } = sampleCells(evaluation);
+
   const images = new Float32Array(indices.length * 784);
   indices.forEach((index, k) => test.getInto(index, images, k * 784));
   await saveImageGrid(tensor(images, { shape: [indices.length, 1, 28, 28] }), path, {
@@ -20,7 +21,7 @@ export async function saveSamples(path: string, test: MNIST, evaluation: Evaluat
     scale: 4,
     labels,
     labelColors,
-    title: `Test digits with the model's prediction ("pred"); ${mistakes} wrong, in red with the true digit`,
+    title: sampleTitle(indices, mistakes),
   });
 }
 
@@ -41,4 +42,12 @@ export function sampleCells(evaluation: Pick<Evaluation, "predictions" | "labels
   const labels = indices.map((i) => (wrong(i) ? `pred ${evaluation.predictions[i]} / true ${evaluation.labels[i]}` : `pred ${evaluation.predictions[i]}`));
   const labelColors = indices.map((i) => (wrong(i) ? "#ff5050" : "#e8e8e8"));
   return { indices, labels, labelColors, mistakes: indices.filter(wrong).length };
+}
+
+/** What the grid shows: the first test digits, plus later mistakes when some were added. */
+export function sampleTitle(indices: readonly number[], mistakes: number): string {
+  const later = indices.filter((index) => index >= indices.length).length;
+  const first = indices.length - later;
+  const which = later > 0 ? `The first ${first} test digits and ${later} later mistakes` : `The first ${first} test digits`;
+  return `${which}, captioned with the prediction; ${mistakes} wrong (red, with the true digit)`;
 }
