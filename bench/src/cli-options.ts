@@ -43,6 +43,7 @@ Options:
 
 Examples:
   pnpm bench                                                   the full comparison (about 8 minutes)
+  pnpm bench -- --nice=-20                                     the same on a machine others are using
   pnpm bench -- --network cifar --systems pico --rounds 3      Pico alone, 1 and 2 threads
   pnpm bench -- --network cifar --breakdown --threads 1        where Pico's CIFAR step goes`;
 
