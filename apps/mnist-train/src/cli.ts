@@ -14,14 +14,15 @@ import { train } from "./train.js";
 const log = (line: string): void => console.log(line);
 
 async function main(parsed: ParsedCommand): Promise<number> {
-  if (parsed.command !== "predict") {
-    const threads = intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS), 1, MAX_THREADS);
+  const threads = parsed.command === "predict" ? 1 : intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS), 1, MAX_THREADS);
+  const startThreads = async (): Promise<void> => {
     if (threads > 1) await enableThreads(threads);
-  }
+  };
   switch (parsed.command) {
     case "train":
-      return runTrain(parsed);
+      return runTrain(parsed, startThreads);
     case "eval": {
+      await startThreads();
       const checkpoint = requireFlag(parsed, "checkpoint");
       await evalCommand({
         checkpoint,
@@ -42,12 +43,14 @@ async function main(parsed: ParsedCommand): Promise<number> {
   }
 }
 
-async function runTrain(parsed: ParsedCommand): Promise<number> {
+/** Checks every flag (and the checkpoint, when resuming) before the threads start and the data loads. */
+async function runTrain(parsed: ParsedCommand, startThreads: () => Promise<void>): Promise<number> {
   const planned = parsed.values.resume !== undefined ? planResume(parsed.values) : planNewRun(parsed.values);
   if ("finished" in planned) {
     log(planned.finished);
     return 0;
   }
+  await startThreads();
   const threads = parsed.values.threads;
   const result = await train({
     plan: planned.plan,
