@@ -86,6 +86,29 @@ describe("saveImageGrid", () => {
     expect(Array.from(png.data.subarray(((top + 10) * png.width + left + 10) * 3, ((top + 10) * png.width + left + 10) * 3 + 3))).toEqual([51, 51, 51]);
   });
 
+  it("writes a title above the grid and fits long captions to their cell", async () => {
+    const path = join(dir, "title.png");
+    const options = { nrow: 2, scale: 2, labels: ["pred 7 / true 2", "pred 1"], labelColors: ["red", "white"], title: "What these are" };
+    await saveImageGrid(batch(2, 1, 28, 28), path, options);
+    const png = await decode(path);
+    const layout = gridLayout(2, 28, 28, options);
+    expect(layout.titleHeight).toBe(24);
+    expect(layout.cell(0).top).toBe(24 + 2);
+    expect([png.width, png.height, png.channels]).toEqual([layout.width, layout.height, 3]);
+    const rows = (y0: number, y1: number, x0: number, x1: number, keep: (p: number[]) => boolean): number => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (keep(Array.from(png.data.subarray((y * png.width + x) * 3, (y * png.width + x) * 3 + 3)))) n++;
+      return n;
+    };
+    const white = (p: number[]): boolean => p[0]! > 150 && p[1]! > 150 && p[2]! > 150;
+    const red = (p: number[]): boolean => p[0]! > 150 && p[1]! < 80 && p[2]! < 80;
+    expect(rows(0, 24, 0, png.width, white)).toBeGreaterThan(20);
+    // The long red caption stays inside its own cell: none of it spills into the next one.
+    const { top, left } = layout.cell(1);
+    expect(rows(top + 56, top + 56 + layout.labelHeight, left - 2, png.width, red)).toBe(0);
+    expect(rows(top + 56, top + 56 + layout.labelHeight, 0, left - 2, red)).toBeGreaterThan(10);
+  });
+
   it("refuses wrong shapes and mismatched labels", async () => {
     const path = join(dir, "bad.png");
     await expect(saveImageGrid(Tensor.zeros([2, 2, 3, 3]), path)).rejects.toThrow(ShapeError);
