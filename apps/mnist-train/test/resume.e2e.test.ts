@@ -115,6 +115,7 @@ describe("resume continues the run it came from (node dist/cli.js, from a fresh 
       [["--batch-size", "32"], /--batch-size 32 contradicts .*, which trains with batch-size 64/],
       [["--scheduler", "cosine"], /--scheduler cosine contradicts .*, which trains with scheduler onecycle/],
       [["--limit", "2048"], /--limit 2048 contradicts .*, which trains with limit 1024/],
+      [["--epochs", "3"], /--epochs 3 contradicts .*, which trains 2 epochs: its onecycle schedule is planned over the whole run/],
     ];
     for (const [flags, message] of cases) {
       const refused = await inHome(["train", "--resume", join(runB, "epoch-1.ckpt.safetensors"), "--out", "branch", ...flags]);
