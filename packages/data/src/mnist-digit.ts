@@ -28,7 +28,7 @@ const SIDE = 28;
 const BOX = 20;
 /** ...and placed its centre of mass on this pixel (measured: the training images average 14.0, 14.0). */
 const CENTRE = 14;
-/** Ink must stand this far (of the range 0..1) from the page, and twice NOISE_FLOOR, or the picture counts as blank. */
+/** Ink must stand this far (of the range 0..1) from the page, and twice the noise floor, or the picture counts as blank. */
 export const MIN_INK_CONTRAST = 0.1;
 /** Ink this many standard deviations of the page's noise above the page is taken as noise... */
 const NOISE_FLOOR = 2;
@@ -54,7 +54,7 @@ const NOISE_SIGMAS = 2;
  * strokes live only in the alpha channel reads as drawn. Pure computation, no I/O: runs in a browser as
  * well as in Node.
  *
- * Throws NoInkError when nothing departs from the page by MIN_INK_CONTRAST or twice the page's noise
+ * Throws NoInkError when nothing departs from the page by MIN_INK_CONTRAST and 4 standard deviations of its noise
  * (blank, uniform, noisy or fully transparent pictures) and ArgumentError for pixels that do not match
  * their stated size.
  */
@@ -73,7 +73,7 @@ export function mnistDigitFromPixels(image: PixelImage, options: MnistDigitOptio
 
 /** The sentence a NoInkError gives, after the name of the picture. */
 export function noInkMessage(picture: string, contrast: number, required: number): string {
-  const why = required > MIN_INK_CONTRAST ? ", twice this picture's noise" : "";
+  const why = required > MIN_INK_CONTRAST ? ", four standard deviations of this picture's noise" : "";
   return (
     `${picture} has no ink: no pixel departs from the page by more than ${Math.round(255 * contrast)}/255 ` +
     `(a digit needs ${Math.round(255 * required)}/255${why}); it is blank, uniform or fully transparent`
