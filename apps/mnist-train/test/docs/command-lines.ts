@@ -69,3 +69,30 @@ export function commandLines(markdown: string): CommandLine[] {
 export function longOptions(words: readonly string[]): string[] {
   return words.filter((w) => /^--[A-Za-z]/.test(w)).map((w) => w.split("=")[0]!);
 }
+
+/** The command a wrapper runs: `flock LOCK cmd`, `timeout 60 cmd`, `nice -n 5 cmd`, `time cmd`, `VAR=x cmd`, `env VAR=x cmd`. */
+export function unwrap(words: readonly string[]): string[] {
+  const rest = [...words];
+  // flock's and timeout's options that take a value (`timeout -s KILL 60 cmd`).
+  const valued = new Set(["-s", "--signal", "-k", "--kill-after", "-w", "--wait", "--timeout", "-E", "--conflict-exit-code"]);
+  const skipOptions = (): void => {
+    while (rest[0]?.startsWith("-")) {
+      if (valued.has(rest.shift()!)) rest.shift();
+    }
+  };
+  for (;;) {
+    const head = rest[0];
+    if (head === undefined) return rest;
+    if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(head)) rest.shift();
+    else if (head === "time" || head === "sudo" || head === "exec" || head === "env") rest.shift();
+    else if (head === "flock" || head === "timeout") {
+      rest.shift();
+      skipOptions();
+      rest.shift(); // the lock file, or the duration
+    } else if (head === "nice") {
+      rest.shift();
+      if (rest[0] === "-n") rest.splice(0, 2);
+      else skipOptions();
+    } else return rest;
+  }
+}

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { workspacePackages } from "./block-project.js";
-import { commandLines, longOptions, splitShell } from "./command-lines.js";
+import { commandLines, longOptions, splitShell, unwrap } from "./command-lines.js";
 import { markdownFiles, readText, REPOSITORY_ROOT } from "./markdown.js";
 
 const TRAINER = "apps/mnist-train/dist/cli.js";
@@ -50,7 +50,8 @@ function resolvePath(file: string, path: string): string | null {
 }
 
 /** What is wrong with one documented command, or null. */
-function staleCommand(file: string, words: readonly string[]): string | null {
+function staleCommand(file: string, shown: readonly string[]): string | null {
+  const words = unwrap(shown);
   const [program, ...args] = words;
   const checkOptions = (target: string, command: string | null, rest: readonly string[]): string | null => {
     const text = help(target, command);
@@ -134,6 +135,12 @@ describe("commands in markdown", () => {
     expect(staleCommand("README.md", splitShell("node scripts/no-such.mjs")[0]!)).toMatch(/no such file/);
     expect(staleCommand("README.md", splitShell("npx vitest run packages/core/src/no-such.test.ts")[0]!)).toMatch(/no such test file/);
     expect(staleCommand("README.md", splitShell("mnist-train train: --epochs must be an integer >= 1, but got '-1'")[0]!)).toBeNull();
+  });
+
+  it("looks through flock, timeout, nice, time and variable assignments", () => {
+    expect(unwrap(splitShell("flock /tmp/bench.lock pnpm bench -- --rounds 1")[0]!)).toEqual(["pnpm", "bench", "--", "--rounds", "1"]);
+    expect(unwrap(splitShell("CI=true timeout -s KILL 60 nice -n 5 time node a.js")[0]!)).toEqual(["node", "a.js"]);
+    expect(staleCommand("README.md", splitShell("flock /tmp/bench.lock pnpm bench -- --turbo")[0]!)).toMatch(/--turbo: not an option/);
   });
 
   it("the trainer's README names no option its commands lack", () => {
