@@ -1,0 +1,97 @@
+import type { Generator, Tensor } from "@pico/core";
+import { addRelu } from "../functional/add-relu.js";
+import { checkOptions } from "../functional/check.js";
+import { AdaptiveAvgPool2d } from "../layers/adaptive-avg-pool2d.js";
+import { BatchNorm2d } from "../layers/batch-norm2d.js";
+import { checkPositiveInteger } from "../layers/check.js";
+import { Conv2d } from "../layers/conv2d.js";
+import { Flatten } from "../layers/flatten.js";
+import { Linear } from "../layers/linear.js";
+import { MaxPool2d } from "../layers/max-pool2d.js";
+import { ReLU } from "../layers/relu.js";
+import { Sequential } from "../layers/sequential.js";
+import { Module } from "../module.js";
+
+export interface CifarNetOptions {
+  /** Channels of the input image. Default 3. */
+  inChannels?: number;
+  /** Default 10. */
+  numClasses?: number;
+  /** Source of the initial weights; default the global default generator. */
+  generator?: Generator;
+}
+
+/**
+ * `relu(x + bn2(conv2(relu(bn1(conv1(x))))))` with 3×3 padded convolutions (with bias) keeping the
+ * channels and the size: the residual block of the CIFAR-shaped network. Keys conv1.*, bn1.*, conv2.*, bn2.*.
+ */
+export class CifarResidualBlock extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly relu = new ReLU();
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+
+  constructor(channels: number, options: { generator?: Generator } = {}) {
+    super();
+    checkPositiveInteger("CifarResidualBlock", "channels", channels);
+    this.conv1 = new Conv2d(channels, channels, 3, { padding: 1, ...options });
+    this.bn1 = new BatchNorm2d(channels);
+    this.conv2 = new Conv2d(channels, channels, 3, { padding: 1, ...options });
+    this.bn2 = new BatchNorm2d(channels);
+  }
+
+  forward(x: Tensor): Tensor {
+    return addRelu(x, this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x)))));
+  }
+}
+
+/**
+ * The CIFAR-shaped network of the speed work (issue 11, the benchmark's second network), in PyTorch
+ * notation: `features` = Sequential(Conv2d(3,32,3,p=1) BN ReLU Conv2d(32,32,3,p=1) BN ReLU MaxPool2d(2)
+ * Conv2d(32,64,3,p=1) BN ReLU CifarResidualBlock(64) MaxPool2d(2) Conv2d(64,128,3,p=1) BN ReLU), a mean
+ * over H and W (`pool`, AdaptiveAvgPool2d(1), no parameters), `classifier` = Linear(128, numClasses).
+ * State-dict keys are the benchmark's torch module's: features.0.weight, features.1.running_mean,
+ * features.10.conv1.weight, classifier.weight, ...
+ *
+ * Shape: [N, inChannels, H, W] with H, W >= 4 → [N, numClasses]; 178,410 parameters on 3-channel input.
+ */
+export class CifarNet extends Module {
+  readonly features: Sequential;
+  readonly pool = new AdaptiveAvgPool2d(1);
+  readonly flatten = new Flatten();
+  readonly classifier: Linear;
+
+  constructor(options: CifarNetOptions = {}) {
+    super();
+    checkOptions("CifarNet", options, ["inChannels", "numClasses", "generator"]);
+    const inChannels = options.inChannels ?? 3;
+    const numClasses = options.numClasses ?? 10;
+    checkPositiveInteger("CifarNet", "inChannels", inChannels);
+    checkPositiveInteger("CifarNet", "numClasses", numClasses);
+    const init = options.generator === undefined ? {} : { generator: options.generator };
+    const conv = (from: number, to: number): Conv2d => new Conv2d(from, to, 3, { padding: 1, ...init });
+    this.features = new Sequential(
+      conv(inChannels, 32),
+      new BatchNorm2d(32),
+      new ReLU(),
+      conv(32, 32),
+      new BatchNorm2d(32),
+      new ReLU(),
+      new MaxPool2d(2),
+      conv(32, 64),
+      new BatchNorm2d(64),
+      new ReLU(),
+      new CifarResidualBlock(64, init),
+      new MaxPool2d(2),
+      conv(64, 128),
+      new BatchNorm2d(128),
+      new ReLU(),
+    );
+    this.classifier = new Linear(128, numClasses, init);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.classifier.forward(this.flatten.forward(this.pool.forward(this.features.forward(x))));
+  }
+}
