@@ -1,7 +1,6 @@
 import { Generator, Tensor } from "@pico/core";
 import { describeTorch, oracle } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
-import type { AnyModule } from "../module.js";
 import { CifarNet } from "./cifar-net.js";
 import { ResNet } from "./resnet.js";
 
@@ -64,7 +63,7 @@ class CifarNet(nn.Module):
  * backward and one eval-mode forward on both, and compares outputs, the input gradient, every
  * parameter gradient and the running statistics after the step (float64).
  */
-async function sameAsTorch(model: AnyModule & { forward(x: Tensor): Tensor }, torchModel: string, inputShape: number[]): Promise<void> {
+async function sameAsTorch(model: ResNet | CifarNet, torchModel: string, inputShape: number[]): Promise<void> {
   model.to("float64");
   const g = new Generator(11);
   const x = Tensor.randn(inputShape, { dtype: "float64", generator: g, requiresGrad: true });
