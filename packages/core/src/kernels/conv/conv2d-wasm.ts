@@ -143,7 +143,7 @@ export function winograd3x3Applies(g: Conv2dGeometry): boolean {
   return t.exports.forwardPathOf(geo, 0, 0) === WINOGRAD3;
 }
 /** Tiles per batch of F(4×4, 3×3): the width of its 36 GEMMs. */
-const WINOGRAD_TILES = 128;
+const WINOGRAD_TILES = 64;
 
 /** Images per batch of tiles for F(4×4, 3×3): about WINOGRAD_TILES tiles (`options.chunk` overrides). */
 function winogradImages(g: Conv2dGeometry, tilesPerImage: number, options: Conv2dWasmOptions): number {

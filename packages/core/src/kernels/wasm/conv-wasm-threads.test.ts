@@ -24,6 +24,8 @@ interface Results {
   gw: Float32Array;
   gb: Float32Array;
   pooledGx: Float32Array;
+  /** The weight gradient asked alone: by Winograd for F(4×4, 3×3) geometries. */
+  gwAlone: Float32Array;
 }
 
 /** Every entry point on one geometry, `chunk` images per GEMM. */
@@ -33,11 +35,13 @@ function runAll(g: Conv2dWasmGeometry, x: Float32Array, w: Float32Array, b: Floa
   const r: Results = {
     out: new Float32Array(outSize), pooled: new Float32Array(pooledSize), argmax: new Int32Array(pooledSize),
     gx: new Float32Array(x.length), gw: new Float32Array(w.length), gb: new Float32Array(b.length), pooledGx: new Float32Array(x.length),
+    gwAlone: new Float32Array(w.length),
   };
   expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(r.out), { chunk })).toBe(true);
   expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(r.pooled), { chunk, reluMaxPool2x2: true, argmax: r.argmax })).toBe(true);
   expect(conv2dBackwardWasm(g, flat(gy), flat(x), flat(w), { input: flat(r.gx), weight: flat(r.gw), bias: flat(r.gb) }, { chunk })).toBe(true);
   expect(conv2dBackwardWasm(g, flat(gyPooled), null, flat(w), { input: flat(r.pooledGx), weight: null, bias: null }, { chunk, argmax: r.argmax })).toBe(true);
+  expect(conv2dBackwardWasm(g, flat(gy), flat(x), flat(w), { input: null, weight: flat(r.gwAlone), bias: null }, { chunk })).toBe(true);
   return r;
 }
 
@@ -57,6 +61,9 @@ describe("the WebAssembly convolution on 3 threads", () => {
     [geometry(7, 8, 12, 12, 16, 1, 5, 1, 0), 2],
     [geometry(5, 4, 9, 11, 6, 2, 3, 2, 1), 1],
     [geometry(2, 3, 8, 8, 3, 1, 3, 1, 1), 4],
+    // F(4×4, 3×3) Winograd: `chunk` images per batch of tiles.
+    [geometry(9, 16, 10, 9, 20, 1, 3, 1, 1), 1],
+    [geometry(7, 24, 8, 8, 16, 1, 3, 1, 0), 2],
   ];
 
   it("gives what one thread gives: outputs and arg-max exactly, the summed gradients to rounding", async () => {
@@ -80,6 +87,10 @@ describe("the WebAssembly convolution on 3 threads", () => {
       expect(r.pooledGx).toEqual(s.pooledGx);
       expectClose(r.gw, s.gw, "gradWeight");
       expectClose(r.gb, s.gb, "gradBias");
+      expectClose(r.gwAlone, s.gwAlone, "gradWeight alone");
+      // Winograd's weight gradient rounds differently from im2col's: compare to the gradient's scale.
+      const scale = s.gw.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      s.gw.forEach((v, j) => expect(Math.abs(r.gwAlone[j]! - v)).toBeLessThan(1e-5 * scale + 1e-6));
     });
   });
 
