@@ -98,6 +98,6 @@ describeTorch("conv2d vs torch: output, input, weight and bias gradients", () =>
     expect(() => conv2d(Tensor.zeros([1, 1, 5, 5]), Tensor.zeros([1, 1, 3, 3]), null, { paddingMode: "reflect" } as unknown as { groups: number })).toThrow(
       'conv2d: unknown option "paddingMode"; the options are stride, padding, dilation, groups',
     );
-    expect(() => new Conv2d(1, 1, 3, { paddingMode: "reflect" } as unknown as { groups: number })).toThrow('Conv2d: unknown option "paddingMode"');
+    expect(() => new Conv2d(1, 1, 3, { padding_mode: "reflect" } as unknown as { groups: number })).toThrow('Conv2d: unknown option "padding_mode"');
   });
 });
