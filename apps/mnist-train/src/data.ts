@@ -1,4 +1,4 @@
-import { DataLoader, MNIST, Subset, normalize, type Dataset } from "@pico/data";
+import { DataLoader, MNIST, Subset, compose, normalize, randomAffine, type Dataset } from "@pico/data";
 import { MNIST_MEAN, MNIST_STD } from "./models.js";
 
 /** The MNIST split, optionally cut to its first `limit` images. */
@@ -8,7 +8,12 @@ export function mnistSplit(train: boolean, root: string | undefined, limit: numb
   return { full, dataset: new Subset(full, Array.from({ length: limit }, (_, i) => i)) };
 }
 
-/** Batches normalised the way every model here expects its input. */
-export function loaderFor(dataset: Dataset, batchSize: number, shuffle: boolean, seed: number): DataLoader {
-  return new DataLoader(dataset, { batchSize, shuffle, seed, transform: normalize(MNIST_MEAN, MNIST_STD) });
+/** Random shifts of up to 2 pixels (0.07 · 28), rotations of up to 10 degrees and scaling by 0.9 to 1.1, from the global generator (seeded, saved in checkpoints). */
+export const AUGMENTATION = { degrees: 10, translate: [0.07, 0.07], scale: [0.9, 1.1] } as const;
+
+/** Batches normalised the way every model here expects its input, augmented first when asked. */
+export function loaderFor(dataset: Dataset, batchSize: number, shuffle: boolean, seed: number, augment = false): DataLoader {
+  const normalized = normalize(MNIST_MEAN, MNIST_STD);
+  const transform = augment ? compose(randomAffine(AUGMENTATION), normalized) : normalized;
+  return new DataLoader(dataset, { batchSize, shuffle, seed, transform });
 }

@@ -4,15 +4,15 @@ import { MODELS, type ModelName } from "./args.js";
 import { InputError } from "./errors.js";
 import { buildModel } from "./models.js";
 import { checkCheckpointFile } from "./run-folder.js";
-import type { Sequential } from "@pico/nn";
+import type { Module } from "@pico/nn";
 
 /** Writes the weights alone, with the model's name, as a plain safetensors file any reader can load. */
-export function saveModelFile(path: string, modelName: ModelName, model: Sequential): void {
+export function saveModelFile(path: string, modelName: ModelName, model: Module): void {
   saveSafetensors(path, model.stateDict(), { model: modelName, framework: "pico.ts" });
 }
 
 /** The model named by a checkpoint or model.safetensors file, with its weights loaded and checked. */
-export function loadModelFile(path: string): { modelName: ModelName; model: Sequential } {
+export function loadModelFile(path: string): { modelName: ModelName; model: Module } {
   checkCheckpointFile(path, "--checkpoint");
   const checkpoint = loadCheckpoint(path);
   const modelName = checkpoint.extra !== undefined ? modelOfExtra(checkpoint.extra) : modelOfMetadata(path);
@@ -21,7 +21,7 @@ export function loadModelFile(path: string): { modelName: ModelName; model: Sequ
   return { modelName, model };
 }
 
-export function loadWeights(model: Sequential, weights: Record<string, Tensor>, path: string): void {
+export function loadWeights(model: Module, weights: Record<string, Tensor>, path: string): void {
   checkStateDictCompatible(model.stateDict(), weights, path);
   model.loadStateDict(weights);
 }

