@@ -178,6 +178,11 @@ export function col2im(geo: usize, cols: usize, ld: i32, channels: i32, dst: usi
   }
 }
 
+/** A 1×1 kernel with unit stride and no padding: its im2col columns are the input planes themselves. */
+function isPointwise(g: Geometry): bool {
+  return g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.padHeight == 0 && g.padWidth == 0;
+}
+
 /** x[0..count) = max(x, 0). */
 function reluInPlace(x: usize, count: i32): void {
   const zero = f32x4.splat(0);
@@ -215,6 +220,7 @@ export function conv2dForward(
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
   const path = forwardPath(g, pool, argmax != 0);
+  const pointwise = isPointwise(g);
   if (path == WINOGRAD3) {
     // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3ScratchBytes).
     conv2dWinograd3x3(geo, count, x, prepared, bias, out, relu, chunk, cols);
@@ -252,7 +258,10 @@ export function conv2dForward(
     // Where image n0 + i of this chunk has its convolution output: at i·outC·oH·oW from `dst0`.
     const dst0 = pool ? conv : out + (<usize>(n0 * O * outPlane) << 2);
     for (let grp = 0; grp < G; grp++) {
-      for (let i = 0; i < nb; i++) {
+      // A 1×1 kernel with unit stride and no padding reads one image's planes as its columns: no im2col.
+      const planes = pointwise && nb == 1;
+      const colsOf = planes ? x + (<usize>(n0 * inImage + grp * groupPlanes) << 2) : cols;
+      for (let i = 0; i < nb && !planes; i++) {
         im2col(geo, x + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2), cg, cols + (<usize>(i * outPlane) << 2), width);
       }
       const weights = w + (<usize>(grp * og * taps) << 2);
@@ -267,10 +276,10 @@ export function conv2dForward(
             for (; q < outPlane; q++) store<f32>(row + (<usize>q << 2), f32x4.extract_lane(v, 0));
           }
         }
-        gemmRows(0, og, outPlane, taps, weights, taps, false, cols, width, false, dst, outPlane, bias != 0, work);
+        gemmRows(0, og, outPlane, taps, weights, taps, false, colsOf, width, false, dst, outPlane, bias != 0, work);
         continue;
       }
-      gemmRows(0, og, width, taps, weights, taps, false, cols, width, false, y, width, false, work);
+      gemmRows(0, og, width, taps, weights, taps, false, colsOf, width, false, y, width, false, work);
       for (let o = 0; o < og; o++) {
         const shift = f32x4.splat(bias == 0 ? 0 : load<f32>(bias + (<usize>(grp * og + o) << 2)));
         for (let i = 0; i < nb; i++) {
@@ -577,6 +586,7 @@ export function conv2dBackward(
   const outPlane = g.outHeight * g.outWidth;
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
+  const pointwise = isPointwise(g);
   if (backwardPath(g, gx != 0, argmax != 0) == WINOGRAD3) {
     // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3WeightGradScratchBytes);
     // `gw` is then the Winograd-domain sum dU [36, O, C] (the loader finishes it: winograd3x3WeightsBackward).
@@ -630,13 +640,19 @@ export function conv2dBackward(
     for (let grp = 0; grp < G; grp++) {
       const gradRows = grad + (<usize>(grp * og * width) << 2);
       const weights = w + (<usize>(grp * og * taps) << 2);
+      // A 1×1 kernel with unit stride and no padding: the image's planes are its columns, and the input
+      // gradient's columns are its planes (no im2col, no col2im).
+      const planes = pointwise && nb == 1;
+      const xPlanes = x + (<usize>(n0 * inImage + grp * groupPlanes) << 2);
       if (gw != 0) {
-        for (let i = 0; i < nb; i++) {
+        for (let i = 0; i < nb && !planes; i++) {
           im2col(geo, x + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2), cg, cols + (<usize>(i * outPlane) << 2), width);
         }
-        gemmRows(0, taps, og, width, cols, width, false, gradRows, width, true, gw + (<usize>(grp * taps * og) << 2), og, true, work);
+        gemmRows(0, taps, og, width, planes ? xPlanes : cols, width, false, gradRows, width, true, gw + (<usize>(grp * taps * og) << 2), og, true, work);
       }
-      if (gx != 0) {
+      if (gx != 0 && planes) {
+        gemmRows(0, taps, width, og, weights, taps, true, gradRows, width, false, gx + (<usize>(n0 * inImage + grp * groupPlanes) << 2), width, false, work);
+      } else if (gx != 0) {
         gemmRows(0, taps, width, og, weights, taps, true, gradRows, width, false, dcols, width, false, work);
         for (let i = 0; i < nb; i++) {
           col2im(geo, dcols + (<usize>(i * outPlane) << 2), width, cg, gx + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2));

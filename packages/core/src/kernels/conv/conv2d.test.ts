@@ -50,6 +50,10 @@ const cases: Case[] = [
   { x: [3, 4, 9, 7], w: [6, 2, 3, 3], options: { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } },
   ...Array.from({ length: 24 }, randomCase),
   ...Array.from({ length: 6 }, randomDirectCase),
+  // 1×1, unit stride, no padding, not the direct kernel's (outC not a multiple of 4): the planes are the columns.
+  { x: [3, 6, 5, 7], w: [5, 6, 1, 1], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
+  { x: [2, 4, 4, 5], w: [6, 2, 1, 1], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 2 } },
+  { x: [2, 64, 8, 8], w: [30, 64, 1, 1], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
 ];
 const name = (c: Case): string =>
   `x=[${c.x.join(",")}] w=[${c.w.join(",")}] s=[${c.options.stride.join(",")}] p=[${c.options.padding.join(",")}] d=[${c.options.dilation.join(",")}] g=${c.options.groups}`;
