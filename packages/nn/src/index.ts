@@ -47,6 +47,9 @@ export { MSELoss } from "./losses/mse-loss.js";
 export { BCEWithLogitsLoss } from "./losses/bce-with-logits-loss.js";
 export type { BCEWithLogitsLossOptions } from "./losses/bce-with-logits-loss.js";
 
+export { clipGradNorm, clipGradValue } from "./utils/clip-grad.js";
+export type { ClipGradNormOptions } from "./utils/clip-grad.js";
+
 export * as init from "./init.js";
 export type { FanMode, KaimingOptions, Nonlinearity, RandomInitOptions, XavierOptions } from "./init.js";
 export * as F from "./functional/index.js";
