@@ -15,10 +15,10 @@ describe("clipGradNorm", () => {
     const a = withGrad([3, 0]);
     const b = withGrad([0, 4]);
     expect(clipGradNorm([a, b], 1)).toBe(5);
-    expect(a.grad!.toArray()[0]).toBeCloseTo(3 / (5 + 1e-6), 12);
-    expect(b.grad!.toArray()[1]).toBeCloseTo(4 / (5 + 1e-6), 12);
+    expect(a.grad!.toTypedArray()[0]).toBeCloseTo(3 / (5 + 1e-6), 12);
+    expect(b.grad!.toTypedArray()[1]).toBeCloseTo(4 / (5 + 1e-6), 12);
     expect(clipGradNorm(a, 10)).toBeCloseTo(0.6, 6);
-    expect(a.grad!.toArray()[0]).toBeCloseTo(3 / (5 + 1e-6), 12);
+    expect(a.grad!.toTypedArray()[0]).toBeCloseTo(3 / (5 + 1e-6), 12);
   });
 
   it("reads strided gradients and skips parameters without one", () => {
