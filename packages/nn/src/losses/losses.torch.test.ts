@@ -73,6 +73,16 @@ describeTorch("crossEntropy vs torch (class indices)", () => {
       "nn.CrossEntropyLoss(weight=w, ignore_index=3, reduction='mean', label_smoothing=0.1)(a, t)",
       { names: ["a", "t", "w"], inputs: [{}, { int: 4 }, { low: 0.5, high: 1.5, ...noGradInput }] },
     ));
+  it("every target ignored: the mean is NaN (0/0), as torch, also with label smoothing", async () => {
+    const inputs = [{}, { values: [1, 1, 1], int: 4 }];
+    await compareWithTorch([[3, 4], [3]], (a, t) => crossEntropy(a, t, { ignoreIndex: 1 }), "F.cross_entropy(a, t, ignore_index=1)", { names: ["a", "t"], inputs });
+    await compareWithTorch([[3, 4], [3]], (a, t) => crossEntropy(a, t, { ignoreIndex: 1, labelSmoothing: 0.2 }), "F.cross_entropy(a, t, ignore_index=1, label_smoothing=0.2)", {
+      names: ["a", "t"],
+      inputs,
+    });
+    await compareWithTorch([[3, 4], [3]], (a, t) => nllLoss(a, t, { ignoreIndex: 1 }), "F.nll_loss(a, t, ignore_index=1)", { names: ["a", "t"], inputs });
+  });
+  it("an empty batch", () => compareWithTorch([[0, 4], [0]], (a, t) => crossEntropy(a, t), "F.cross_entropy(a, t)", { names: ["a", "t"], inputs: [{}, { int: 4 }] }));
   it("large logits stay finite", () =>
     compareWithTorch([[4, 3], [4]], (a, t) => crossEntropy(a, t), "F.cross_entropy(a, t)", { names: ["a", "t"], low: 500, high: 1000, inputs: [{}, { int: 3 }] }));
 });
