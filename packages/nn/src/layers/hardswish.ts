@@ -1,0 +1,10 @@
+import type { Tensor } from "@pico/core";
+import { hardswish } from "../functional/hardswish.js";
+import { Module } from "../module.js";
+
+/** x·relu6(x + 3)/6 elementwise. Shape: any → same. */
+export class Hardswish extends Module {
+  forward(input: Tensor): Tensor {
+    return hardswish(input);
+  }
+}
