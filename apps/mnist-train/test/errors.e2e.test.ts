@@ -92,7 +92,7 @@ describe("mistakes get one line naming what is wrong (node dist/cli.js)", () => 
     expect(await help("eval")).toEqual(["--batch-size", "--checkpoint", "--data", "--help", "--out", "--test-limit", "--threads"]);
     expect(await help("predict")).toEqual(["--checkpoint", "--help"]);
     expect(await help("train")).toEqual(
-      ["--batch-size", "--data", "--epochs", "--help", "--limit", "--lr", "--model", "--optimizer", "--out", "--resume", "--scheduler", "--seed", "--test-limit", "--threads"].sort(),
+      ["--augment", "--batch-size", "--data", "--epochs", "--help", "--limit", "--lr", "--model", "--optimizer", "--out", "--resume", "--scheduler", "--seed", "--test-limit", "--threads"].sort(),
     );
     const top = await runCli(["--help"]);
     expect(top.stdout).toMatch(/Commands:\n\s+train .*\n[\s\S]*eval [\s\S]*predict /);
