@@ -62,6 +62,7 @@ export abstract class Function {
     const requiresGrad = needsInputGrad.some(Boolean);
     const output = new TensorImpl(out, { requiresGrad, retain: false });
     if (requiresGrad) output.creator = tracer.record(this, ctx, inputs, output);
+    tracer.observer?.call(this, inputs, output);
     return output;
   }
 }

@@ -1,0 +1,4 @@
+export { Graph, GraphValue, formatArg } from "./graph.js";
+export type { GraphNode, ValueKind } from "./graph.js";
+export { trace } from "./trace.js";
+export type { Traceable, TraceTarget } from "./trace.js";
