@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { Tensor, manualSeed } from "@pico/core";
+import { describe, expect, it } from "vitest";
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, encodeIdx, mnistDigitFromPixels, readIdxBuffer } from "./bytes.js";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Every module the entry reaches through relative imports, and every bare specifier they import. */
+function importGraph(entry: string): { files: string[]; specifiers: Set<string> } {
+  const files: string[] = [];
+  const specifiers = new Set<string>();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (files.includes(file)) continue;
+    files.push(file);
+    const source = readFileSync(file, "utf8");
+    for (const match of source.matchAll(/(?:import|export)\s[^;]*?from\s+"([^"]+)"|import\(\s*"([^"]+)"\s*\)/g)) {
+      const specifier = match[1] ?? match[2]!;
+      if (specifier.startsWith(".")) pending.push(join(dirname(file), specifier.replace(/\.js$/, ".ts")));
+      else specifiers.add(specifier);
+    }
+  }
+  return { files, specifiers };
+}
+
+describe("@pico/data/bytes", () => {
+  it("reaches no Node module, no file system and no sharp", () => {
+    const { files, specifiers } = importGraph(join(here, "bytes.ts"));
+    expect(files.length).toBeGreaterThan(10);
+    expect([...specifiers].sort()).toEqual(["@pico/core", "fflate"]);
+  });
+
+  it("decodes gzip-compressed IDX bytes without node:zlib", () => {
+    const array = { dtype: "ubyte" as const, shape: [2, 3], data: Uint8Array.from([0, 1, 2, 253, 254, 255]) };
+    const decoded = readIdxBuffer(gzipSync(encodeIdx(array)), "digits.idx.gz");
+    expect(decoded.shape).toEqual([2, 3]);
+    expect(Array.from(decoded.data)).toEqual([0, 1, 2, 253, 254, 255]);
+    const truncated = gzipSync(encodeIdx(array)).subarray(0, 12);
+    expect(() => readIdxBuffer(truncated, "cut.gz")).toThrow(/readIdx: cut\.gz: corrupt or truncated gzip data/);
+  });
+
+  it("encodes a checkpoint byte for byte as saveCheckpoint writes it, and decodes what loadCheckpoint reads", () => {
+    manualSeed(3);
+    const weight = Tensor.randn([3, 2]);
+    const state = { model: { "fc.weight": weight }, optimizer: { step: 7, exp_avg: [Tensor.ones([2])] }, epoch: 2 };
+    const bytes = encodeCheckpoint(state);
+    const path = join(mkdtempSync(join(tmpdir(), "pico-bytes-")), "c.safetensors");
+    saveCheckpoint(path, state);
+    expect(Buffer.from(readFileSync(path)).equals(Buffer.from(bytes))).toBe(true);
+    const decoded = decodeCheckpoint(bytes, "c.safetensors");
+    const loaded = loadCheckpoint(path);
+    expect(Array.from(decoded.model["fc.weight"]!.toTypedArray())).toEqual(Array.from(weight.toTypedArray()));
+    expect(decoded.epoch).toBe(2);
+    expect((decoded.optimizer as { step: number }).step).toBe(7);
+    expect(Array.from(((loaded.optimizer as { exp_avg: Tensor[] }).exp_avg[0]!).toTypedArray())).toEqual([1, 1]);
+    expect(() => encodeCheckpoint({ model: {}, epoch: 1.5 })).toThrow("encodeCheckpoint: epoch must be an integer, but got 1.5");
+    expect(() => decodeCheckpoint(bytes.subarray(0, 5), "cut.safetensors")).toThrow(CheckpointError);
+  });
+
+  it("exports the digit preprocessing predict uses", () => {
+    const pixels = new Uint8Array(56 * 56).fill(255);
+    for (let y = 10; y < 46; y++) for (let x = 26; x < 31; x++) pixels[y * 56 + x] = 0;
+    const digit = mnistDigitFromPixels({ width: 56, height: 56, channels: 1, data: pixels });
+    expect(digit.length).toBe(28 * 28);
+    const raw = mnistDigitFromPixels({ width: 56, height: 56, channels: 1, data: pixels }, { normalize: false });
+    // A centred vertical stroke: ink on the middle column, page at the edges.
+    expect(raw[14 * 28 + 14]).toBeGreaterThan(0.5);
+    expect(raw[14 * 28 + 3]).toBe(0);
+  });
+});
