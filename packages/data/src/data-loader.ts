@@ -107,9 +107,22 @@ export class DataLoader implements Iterable<Batch> {
     const shape = this.sampleShape();
     const sampleSize = shape.reduce((p, d) => p * d, 1);
     const n = indices.length;
-    const inputs = new Float32Array(n * sampleSize);
-    const targets = new Float32Array(n);
     const transform = this.transform;
+    const targets = new Float32Array(n);
+    if (transform?.outputShape !== undefined) {
+      // A crop or resize: each sample is read and transformed in a scratch slot, then copied into the batch.
+      const outShape = transform.outputShape(shape);
+      const outSize = outShape.reduce((p, d) => p * d, 1);
+      const slot = new Float32Array(Math.max(sampleSize, outSize));
+      const inputs = new Float32Array(n * outSize);
+      for (let k = 0; k < n; k++) {
+        targets[k] = sampleInto(this.dataset, indices[k]!, slot, 0, shape);
+        transform(slot, 0, shape);
+        inputs.set(slot.subarray(0, outSize), k * outSize);
+      }
+      return [tensor(inputs, { shape: [n, ...outShape] }), tensor(targets, { shape: [n] })];
+    }
+    const inputs = new Float32Array(n * sampleSize);
     for (let k = 0; k < n; k++) {
       const offset = k * sampleSize;
       targets[k] = sampleInto(this.dataset, indices[k]!, inputs, offset, shape);
