@@ -55,14 +55,22 @@ export abstract class Function {
     const needsInputGrad = inputs.map((a) => recording && isTensor(a) && a.requiresGrad);
     const ctx = new Context(needsInputGrad);
     const forwardArgs = inputs.map((a) => (isTensor(a) ? a.data : a));
-    const out = (this.forward as (ctx: Context, ...a: unknown[]) => unknown)(ctx, ...forwardArgs);
+    // A trace sees this call, not the operators its forward may use inside.
+    const observer = tracer.observer;
+    tracer.observer = null;
+    let out: unknown;
+    try {
+      out = (this.forward as (ctx: Context, ...a: unknown[]) => unknown)(ctx, ...forwardArgs);
+    } finally {
+      tracer.observer = observer;
+    }
     if (!isNdArray(out)) {
       throw new GraphError(`${this.name}.forward must return an ndarray over a Float32Array or Float64Array, but got ${describe(out)}`);
     }
     const requiresGrad = needsInputGrad.some(Boolean);
     const output = new TensorImpl(out, { requiresGrad, retain: false });
     if (requiresGrad) output.creator = tracer.record(this, ctx, inputs, output);
-    tracer.observer?.call(this, inputs, output);
+    observer?.call(this, inputs, output);
     return output;
   }
 }

@@ -16,3 +16,4 @@ export type { DType, FloatArray, NDArray } from "./dtype.js";
 export * as kernels from "./kernels/index.js";
 export { useKernels, kernelInfo } from "./kernels/registry.js";
 export type { KernelChoice, KernelInfo } from "./kernels/registry.js";
+export * as ops from "./ops/index.js";
