@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Tensor, manualSeed } from "@pico/core";
 import { describe, expect, it } from "vitest";
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint, encodeIdx, mnistDigitFromPixels, readIdxBuffer } from "./bytes.js";
+import { CheckpointError, DatasetError, MnistDigits, decodeCheckpoint, encodeCheckpoint, encodeIdx, mnistDigitFromPixels, readIdxBuffer } from "./bytes.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -72,5 +72,19 @@ describe("@pico/data/bytes", () => {
     // A centred vertical stroke: ink on the middle column, page at the edges.
     expect(raw[14 * 28 + 14]).toBeGreaterThan(0.5);
     expect(raw[14 * 28 + 3]).toBe(0);
+  });
+
+  it("reads MNIST digits from IDX bytes", () => {
+    const pixels = new Uint8Array(2 * 784);
+    pixels[784 + 5] = 255;
+    const images = readIdxBuffer(encodeIdx({ dtype: "ubyte", shape: [2, 28, 28], data: pixels }));
+    const labels = readIdxBuffer(encodeIdx({ dtype: "ubyte", shape: [2], data: Uint8Array.of(7, 3) }));
+    const digits = new MnistDigits(images, labels);
+    const out = new Float32Array(784);
+    expect(digits.getInto(1, out, 0)).toBe(3);
+    expect(out[5]).toBe(1);
+    expect(digits.get(0).target).toBe(7);
+    const three = readIdxBuffer(encodeIdx({ dtype: "ubyte", shape: [3], data: Uint8Array.of(1, 2, 3) }));
+    expect(() => new MnistDigits(images, three, { labelsName: "l.idx" })).toThrow(new DatasetError("MNIST: images holds 2 images but l.idx holds 3 labels"));
   });
 });

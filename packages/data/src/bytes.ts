@@ -17,6 +17,8 @@ export { compose } from "./transforms/compose.js";
 export { normalize } from "./transforms/normalize.js";
 export { randomAffine, warpAffine } from "./transforms/random-affine.js";
 export type { AffineParams, RandomAffineOptions } from "./transforms/random-affine.js";
+export { MnistDigits } from "./mnist-digits.js";
+export type { MnistDigitsOptions } from "./mnist-digits.js";
 export { MNIST_MEAN, MNIST_STD } from "./mnist-normalization.js";
 export { mnistDigitFromPixels, MIN_INK_CONTRAST } from "./mnist-digit.js";
 export type { MnistDigitOptions, PixelImage } from "./mnist-digit.js";

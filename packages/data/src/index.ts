@@ -30,6 +30,8 @@ export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors 
 export type { EncodeSafetensorsOptions, SafetensorsContents, SafetensorsWriteDType, TensorMap } from "./safetensors.js";
 export { saveCheckpoint, loadCheckpoint, encodeCheckpoint, decodeCheckpoint, checkStateDictCompatible } from "./checkpoint.js";
 export type { Checkpoint, CheckpointState } from "./checkpoint.js";
+export { MnistDigits } from "./mnist-digits.js";
+export type { MnistDigitsOptions } from "./mnist-digits.js";
 export { MNIST_MEAN, MNIST_STD } from "./mnist-normalization.js";
 export { mnistDigitFromPixels, MIN_INK_CONTRAST } from "./mnist-digit.js";
 export type { MnistDigitOptions, PixelImage } from "./mnist-digit.js";

@@ -1,0 +1,70 @@
+import { tensor } from "@pico/core";
+import { type Dataset, type Sample, checkIndex } from "./dataset.js";
+import { DatasetError, IdxFormatError } from "./errors.js";
+import type { IdxArray } from "./idx-bytes.js";
+import type { Transform } from "./transforms/transform.js";
+
+export interface MnistDigitsOptions {
+  /** Applied in place to each image ([1, 28, 28], values in [0, 1]) as it is read. */
+  transform?: Transform;
+  /** How errors name the images (default "images"), e.g. the file they came from. */
+  imagesName?: string;
+  /** How errors name the labels (default "labels"). */
+  labelsName?: string;
+}
+
+const SIDE = 28;
+const PIXELS = SIDE * SIDE;
+const SCALE = new Float32Array(256).map((_, i) => i / 255);
+
+/**
+ * MNIST-format digits decoded from IDX bytes (readIdxBuffer), in any runtime: images as float32
+ * [1, 28, 28] in [0, 1], labels as integers 0..9. The whole set stays in memory as bytes; images are
+ * converted to floats only when read, straight into the DataLoader's batch buffer.
+ */
+export class MnistDigits implements Dataset {
+  readonly length: number;
+  readonly sampleShape: readonly number[] = [1, SIDE, SIDE];
+  /** Every image's pixels, 784 bytes per image, row-major. */
+  readonly images: Uint8Array;
+  /** Every image's label. */
+  readonly labels: Uint8Array;
+  readonly transform: Transform | undefined;
+  readonly classes: readonly string[] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+  constructor(images: IdxArray, labels: IdxArray, options: MnistDigitsOptions = {}) {
+    const { imagesName = "images", labelsName = "labels" } = options;
+    if (images.dtype !== "ubyte" || images.shape.length !== 3 || images.shape[1] !== SIDE || images.shape[2] !== SIDE) {
+      throw new IdxFormatError(
+        `MNIST: ${imagesName} must hold ubyte images of shape [N, 28, 28], but holds ${images.dtype} of shape [${images.shape.join(", ")}]`,
+      );
+    }
+    if (labels.dtype !== "ubyte" || labels.shape.length !== 1) {
+      throw new IdxFormatError(`MNIST: ${labelsName} must hold ubyte labels of shape [N], but holds ${labels.dtype} of shape [${labels.shape.join(", ")}]`);
+    }
+    if (images.shape[0] !== labels.shape[0]) {
+      throw new DatasetError(`MNIST: ${imagesName} holds ${images.shape[0]} images but ${labelsName} holds ${labels.shape[0]} labels`);
+    }
+    this.images = images.data as Uint8Array;
+    this.labels = labels.data as Uint8Array;
+    const bad = this.labels.findIndex((l) => l > 9);
+    if (bad >= 0) throw new DatasetError(`MNIST: ${labelsName}: label ${bad} is ${this.labels[bad]}, but digits are 0..9`);
+    this.length = labels.shape[0]!;
+    this.transform = options.transform;
+  }
+
+  get(i: number): Sample {
+    const data = new Float32Array(PIXELS);
+    const target = this.getInto(i, data, 0);
+    return { input: tensor(data, { shape: this.sampleShape }), target };
+  }
+
+  getInto(i: number, out: Float32Array, offset: number): number {
+    checkIndex("MNIST.getInto", i, this.length);
+    const images = this.images;
+    const base = i * PIXELS;
+    for (let p = 0; p < PIXELS; p++) out[offset + p] = SCALE[images[base + p]!]!;
+    if (this.transform !== undefined) this.transform(out, offset, this.sampleShape);
+    return this.labels[i]!;
+  }
+}
