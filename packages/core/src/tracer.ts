@@ -15,13 +15,8 @@ export interface CallRecord {
   inputs: readonly unknown[] | null;
   output: Tensor | null;
   released: boolean;
-}
-
-/** What trace() installs on the tracer to see a forward: every Function call (recorded or not) and every read of a tensor's values. */
-export interface TraceObserver {
-  call(fn: FunctionClass, inputs: readonly unknown[], output: Tensor): void;
-  /** `op` (item, toArray, ...) is about to read `tensor`'s values into JavaScript. */
-  read(op: string, tensor: Tensor): void;
+  /** The ids of the tensors that require grad among its inputs and output (see Tracer.stats). */
+  tensorIds: readonly number[];
 }
 
 export interface TracerStats {
@@ -39,27 +34,22 @@ export interface TracerStats {
 export class Tracer {
   /** When true nothing is recorded and no output requires grad (see noGrad). */
   blind = false;
-  /** Set while trace() runs (see graph/trace.ts); null otherwise. */
-  observer: TraceObserver | null = null;
   private nextId = 0;
   private liveCalls = 0;
   /** How many live calls each tensor (by its id) takes part in; its size is the live tensor count. */
   private readonly tensorCalls = new Map<number, number>();
-  private readonly tensorIds = new WeakMap<Tensor, number>();
-  private nextTensorId = 0;
-  /** The ids of each live call's tensors: numbers, so that a collected call's bookkeeping holds no tensor alive. */
-  private readonly callTensors = new WeakMap<CallRecord, number[]>();
-  private readonly collected = new FinalizationRegistry<number[]>((ids) => this.forget(ids));
+  // Held values are ids, not tensors, so a collected call's bookkeeping keeps no tensor alive.
+  private readonly collected = new FinalizationRegistry<readonly number[]>((ids) => this.forget(ids));
   private readonly privates = new WeakMap<Context, FloatArray[]>();
 
   record(fn: FunctionClass, ctx: Context, inputs: readonly unknown[], output: Tensor): CallRecord {
-    const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false };
-    const ids: number[] = [this.idOf(output)];
-    for (const input of inputs) if (isTensor(input) && input.requiresGrad && !ids.includes(this.idOf(input))) ids.push(this.idOf(input));
-    for (const id of ids) this.tensorCalls.set(id, (this.tensorCalls.get(id) ?? 0) + 1);
+    const tensorIds = [output.id];
+    for (const input of inputs) if (isTensor(input) && input.requiresGrad && !tensorIds.includes(input.id)) tensorIds.push(input.id);
+    const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false, tensorIds };
+    const counts = this.tensorCalls;
+    for (const id of tensorIds) counts.set(id, (counts.get(id) ?? 0) + 1);
     this.liveCalls += 1;
-    this.callTensors.set(call, ids);
-    this.collected.register(call, ids, call);
+    this.collected.register(call, tensorIds, call);
     return call;
   }
 
@@ -71,8 +61,7 @@ export class Tracer {
     call.inputs = null;
     call.output = null;
     this.collected.unregister(call);
-    this.forget(this.callTensors.get(call) ?? []);
-    this.callTensors.delete(call);
+    this.forget(call.tensorIds);
   }
 
   /**
@@ -108,15 +97,6 @@ export class Tracer {
 
   stats(): TracerStats {
     return { tensors: this.tensorCalls.size, funcs: this.liveCalls };
-  }
-
-  private idOf(t: Tensor): number {
-    let id = this.tensorIds.get(t);
-    if (id === undefined) {
-      id = this.nextTensorId++;
-      this.tensorIds.set(t, id);
-    }
-    return id;
   }
 
   private forget(ids: readonly number[]): void {
