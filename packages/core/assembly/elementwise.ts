@@ -1,5 +1,5 @@
-// f32 batch normalisation, ReLU and add + ReLU for @pico/core in WebAssembly SIMD, over a channel
-// range (batch norm) or an element range (the others), so that threads can split one call. The loader
+// f32 batch normalisation, ReLU, add + ReLU and 2×2 max pooling for @pico/core in WebAssembly SIMD, over a channel
+// range (batch norm) or an element range (pooling: a plane range; the others: an element range), so that threads can split one call. The loader
 // (src/kernels/wasm/elementwise-wasm.ts) copies the operands in and the results out. Pointers are byte
 // addresses; tensors are packed NCHW, seen as [n, c, s] with s the product of the trailing axes.
 //
@@ -300,12 +300,72 @@ export function addReluForward(a: usize, b: usize, y: usize, i0: i32, i1: i32): 
   }
 }
 
+/**
+ * 2×2 max pooling with stride 2 of planes [p0, p1) of x [planes, H, W] into out [planes, oH, oW] (windows
+ * inside the input), and when argmax is not 0 the flat input index of each window's maximum into it
+ * (i32, packed like out). A later tap wins where it is greater or NaN, as nn's TypeScript kernel: the
+ * first maximum in scan order, or the last NaN. Four windows at a time, selected with masks.
+ */
+export function maxPool2x2(x: usize, out: usize, argmax: usize, H: i32, W: i32, oH: i32, oW: i32, p0: i32, p1: i32): void {
+  const step = i32x4(0, 2, 4, 6);
+  for (let p = p0; p < p1; p++) {
+    for (let oh = 0; oh < oH; oh++) {
+      const first = p * H * W + 2 * oh * W;
+      const r0 = x + (<usize>first << 2);
+      const r1 = r0 + (<usize>W << 2);
+      const o = (p * oH + oh) * oW;
+      let ow = 0;
+      for (; ow + 4 <= oW; ow += 4) {
+        const c = <usize>(2 * ow) << 2;
+        const u0 = v128.load(r0 + c);
+        const u1 = v128.load(r0 + c, 16);
+        const l0 = v128.load(r1 + c);
+        const l1 = v128.load(r1 + c, 16);
+        const a = i8x16.shuffle(u0, u1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+        const b = i8x16.shuffle(u0, u1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+        const d = i8x16.shuffle(l0, l1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+        const e = i8x16.shuffle(l0, l1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+        const ia = i32x4.add(i32x4.splat(first + 2 * ow), step);
+        let best = a;
+        let index = ia;
+        let m = v128.or(f32x4.gt(b, best), f32x4.ne(b, b));
+        best = v128.bitselect(b, best, m);
+        index = v128.bitselect(i32x4.add(ia, i32x4.splat(1)), index, m);
+        m = v128.or(f32x4.gt(d, best), f32x4.ne(d, d));
+        best = v128.bitselect(d, best, m);
+        index = v128.bitselect(i32x4.add(ia, i32x4.splat(W)), index, m);
+        m = v128.or(f32x4.gt(e, best), f32x4.ne(e, e));
+        best = v128.bitselect(e, best, m);
+        index = v128.bitselect(i32x4.add(ia, i32x4.splat(W + 1)), index, m);
+        v128.store(out + (<usize>(o + ow) << 2), best);
+        if (argmax != 0) v128.store(argmax + (<usize>(o + ow) << 2), index);
+      }
+      for (; ow < oW; ow++) {
+        const i0 = first + 2 * ow;
+        let best = load<f32>(x + (<usize>i0 << 2));
+        let index = i0;
+        for (let k = 1; k < 4; k++) {
+          const i = i0 + (k & 1) + (k >> 1) * W;
+          const v = load<f32>(x + (<usize>i << 2));
+          if (v > best || v != v) {
+            best = v;
+            index = i;
+          }
+        }
+        store<f32>(out + (<usize>(o + ow) << 2), best);
+        if (argmax != 0) store<i32>(argmax + (<usize>(o + ow) << 2), index);
+      }
+    }
+  }
+}
+
 /** Job kinds of elementwiseJob, the one entry worker threads call. */
 const BATCH_NORM_FORWARD = 0;
 const BATCH_NORM_BACKWARD = 1;
 const RELU_FORWARD = 2;
 const RELU_BACKWARD = 3;
 const ADD_RELU_FORWARD = 4;
+const MAX_POOL_2X2 = 5;
 
 /** Runs one job of the kernels above: `kind`, then that kernel's arguments in order (unused ones 0). */
 export function elementwiseJob(
@@ -326,6 +386,9 @@ export function elementwiseJob(
       break;
     case ADD_RELU_FORWARD:
       addReluForward(a1, a2, a3, a4, a5);
+      break;
+    case MAX_POOL_2X2:
+      maxPool2x2(a1, a2, a3, a4, a5, a6, a7, a8, a9);
       break;
   }
 }

@@ -1,6 +1,7 @@
-import { Generator } from "@pico/core";
-import { describe, expect, it } from "vitest";
-import { maxPool2dForward } from "./max-pool2d.js";
+import { Generator, kernels } from "@pico/core";
+import { enableThreads, disableThreads } from "@pico/core/threads";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { maxPool2dForward, maxPool2x2Kernels } from "./max-pool2d.js";
 import { pool2dGeometry } from "./pool-geometry.js";
 
 // Values that stress the float32 2×2 kernel's integer ordering: signed zeros, infinities, NaNs of
@@ -47,3 +48,42 @@ describe("maxPool2dForward float32 2×2 (branch-free) against the float64 compar
     }
   }
 });
+
+/** Every registered 2×2 kernel gives the reference's value bits (NaN signs included) and arg-max indices. */
+function compareImplementations(shape: [number, number, number, number], stride: number, seed: number): void {
+  const g = pool2dGeometry("test", shape, 2, { stride });
+  const x = sample(shape.reduce((a, b) => a * b, 1), seed, true);
+  const size = g.batch * g.channels * g.outHeight * g.outWidth;
+  const run = (backend: kernels.KernelBackend, withArgmax: boolean) => {
+    const out = new Float32Array(size);
+    const argmax = withArgmax ? new Int32Array(size) : null;
+    const ran = maxPool2x2Kernels.implementation(backend)!(x, g, out, argmax);
+    return { ran, bits: Array.from(new Int32Array(out.buffer)), argmax: argmax === null ? null : Array.from(argmax) };
+  };
+  const want = run("reference", true);
+  for (const backend of ["js", ...(kernels.wasmAvailable() ? ["wasm" as const] : [])] as const) {
+    for (const withArgmax of [true, false]) {
+      const got = run(backend, withArgmax);
+      if (!got.ran) continue;
+      expect(got.bits, `${backend} values`).toEqual(want.bits);
+      if (withArgmax) expect(got.argmax, `${backend} arg-max`).toEqual(want.argmax);
+    }
+  }
+}
+
+describe("maxPool2x2 kernels against the reference, bit for bit", () => {
+  for (const [shape, stride] of [[[2, 3, 8, 8], 2], [[1, 2, 7, 13], 2], [[2, 2, 5, 9], 1], [[4, 8, 32, 34], 2]] as const) {
+    it(`x=[${shape}] s=${stride}`, () => compareImplementations([...shape], stride, 3));
+  }
+});
+
+describe.skipIf(!kernels.wasmAvailable())("maxPool2x2 kernels on 2 threads against the reference", () => {
+  beforeAll(async () => {
+    expect(await enableThreads(2)).toBe(true);
+  });
+  afterAll(async () => {
+    await disableThreads();
+  });
+  it("x=[8,16,32,30] s=2 (split by plane)", () => compareImplementations([8, 16, 32, 30], 2, 4));
+});
+

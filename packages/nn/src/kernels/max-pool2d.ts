@@ -1,4 +1,4 @@
-import type { FloatArray } from "@pico/core";
+import { kernels, type FloatArray } from "@pico/core";
 import type { Flat } from "./flat.js";
 import type { Pool2dGeometry } from "./pool-geometry.js";
 
@@ -12,8 +12,12 @@ export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, ar
   const { padHeight: pH, padWidth: pW, dilationHeight: dH, dilationWidth: dW, outHeight: oH, outWidth: oW } = g;
   const inside = (oH - 1) * sH + 2 <= H && (oW - 1) * sW + 2 <= W;
   if (kH === 2 && kW === 2 && pH === 0 && pW === 0 && dH === 1 && dW === 1 && inside) {
-    if (x.data instanceof Float32Array && out instanceof Float32Array) maxPool2x2Float32(x.data, x.offset, g, out, argmax);
-    else maxPool2x2(x, g, out, argmax);
+    if (x.data instanceof Float32Array && out instanceof Float32Array) {
+      const planes = x.data.subarray(x.offset, x.offset + g.batch * g.channels * H * W);
+      if (!maxPool2x2Kernels.resolve().kernel(planes, g, out, argmax)) maxPool2x2Float32(planes, 0, g, out, argmax);
+    } else {
+      maxPool2x2(x, g, out, argmax);
+    }
     return;
   }
   const src = x.data;
@@ -158,6 +162,31 @@ function maxPoolWindow2x2(src: Float32Array, xo: number, W: number, i0: number, 
   out[o] = best;
   if (argmax !== null) argmax[o] = bestIndex;
 }
+
+/**
+ * A 2×2 max pooling (no padding or dilation, windows inside the input) of packed float32 planes with
+ * maxPool2dForward's values and arg-max indices, bit for bit; false if it does not take this geometry.
+ */
+export type MaxPool2x2Kernel = (x: Float32Array, g: Pool2dGeometry, out: Float32Array, argmax: Int32Array | null) => boolean;
+
+/** The "maxPool2x2" kernel family: float comparisons, branch-free TypeScript, WebAssembly SIMD (stride 2, split across the threads). */
+export const maxPool2x2Kernels = kernels
+  .kernelFamily<MaxPool2x2Kernel>("maxPool2x2")
+  .register("reference", (x, g, out, argmax) => {
+    maxPool2x2({ data: x, offset: 0 }, g, out, argmax);
+    return true;
+  })
+  .register("js", (x, g, out, argmax) => {
+    maxPool2x2Float32(x, 0, g, out, argmax);
+    return true;
+  })
+  .register(
+    "wasm",
+    (x, g, out, argmax) =>
+      g.strideHeight === 2 && g.strideWidth === 2 &&
+      kernels.maxPool2x2Wasm(x, out, argmax, g.batch * g.channels, g.inHeight, g.inWidth, g.outHeight, g.outWidth),
+    { available: kernels.wasmAvailable, threads: kernels.elementwiseWasmThreads },
+  );
 
 /** Routes each output gradient to its window's arg-max, adding where overlapping windows share one; `gx` must come zero-filled. */
 export function maxPool2dBackward(gy: Flat, argmax: Int32Array, gx: FloatArray): void {

@@ -5,7 +5,7 @@ import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs } from "./thread-pool.js";
 import type { KernelExports } from "./wasm-api.js";
 
-// The loader of assembly/elementwise.ts: batch norm (optionally with its ReLU fused), ReLU and add + ReLU
+// The loader of assembly/elementwise.ts: batch norm (optionally with its ReLU fused), ReLU, add + ReLU and 2×2 max pooling
 // on float32. Operands are copied into the module's memory (the worker threads' shared one while
 // `@pico/core/threads` runs them, else the calling thread's), computed there in SIMD, split across the
 // threads by channel (batch norm) or by element range, and the results copied back: a copy costs about
@@ -18,6 +18,7 @@ const BATCH_NORM_BACKWARD = 1;
 const RELU_FORWARD = 2;
 const RELU_BACKWARD = 3;
 const ADD_RELU_FORWARD = 4;
+const MAX_POOL_2X2 = 5;
 
 /** Below this many elements a call stays on the calling thread: waking the workers costs more than it saves. */
 const THREADED_MIN_ELEMENTS = 1 << 15;
@@ -199,3 +200,28 @@ export function reluBackwardWasm(g: Float32Array, y: Float32Array, dx: Float32Ar
 export function addReluWasm(a: Float32Array, b: Float32Array, y: Float32Array): boolean {
   return elementwise(ADD_RELU_FORWARD, [a, b], y);
 }
+
+/**
+ * 2×2 max pooling with stride 2 of x [planes, H, W] (packed float32, windows inside the input: 2·oH <= H,
+ * 2·oW <= W) into out [planes, oH, oW], and each window's flat input index into argmax when given: the
+ * first maximum in scan order, or the last NaN (nn's maxPool2dForward rule, bit for bit). False where
+ * WebAssembly SIMD is missing or the memory cannot grow.
+ */
+export function maxPool2x2Wasm(x: Float32Array, out: Float32Array, argmax: Int32Array | null, planes: number, H: number, W: number, oH: number, oW: number): boolean {
+  const t = target(x.length);
+  if (t === null) return false;
+  const mem = new Layout(t.exports.heapBase());
+  const xAt = mem.take(x.length);
+  const outAt = mem.take(out.length);
+  const argmaxAt = argmax === null ? 0 : mem.take(out.length);
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  heap.set(x, xAt >> 2);
+  const jobs = ranges(planes, jobCount(t, planes), 1).map(([p0, p1]) => [MAX_POOL_2X2, xAt, outAt, argmaxAt, H, W, oH, oW, p0, p1, 0, 0, 0, 0]);
+  run(t, jobs);
+  const result = heapOf(t.instance, mem.end) ?? heap;
+  out.set(result.subarray(outAt >> 2, (outAt >> 2) + out.length));
+  if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt, out.length));
+  return true;
+}
+
