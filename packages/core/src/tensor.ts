@@ -17,7 +17,7 @@ import { Abs, Clamp, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unar
 import { Generator, defaultGenerator } from "./random.js";
 import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf, viewStrides } from "./shape.js";
 import type { CallRecord } from "./tracer.js";
-import { noGrad } from "./tracer.js";
+import { noGrad, tracer } from "./tracer.js";
 import { bumpVersion, versionOf } from "./version.js";
 
 export interface TensorOptions {
@@ -435,6 +435,7 @@ export class Tensor {
   /** Index of the first maximum along `axis` (over all elements, flattened, when omitted), as float32. */
   argmax(axis?: number, keepDims = false): Tensor {
     if (axis === undefined) return this.flatten().argmax(0, keepDims);
+    tracer.observer?.read("argmax", this);
     const a = normalizeAxis("argmax", axis, this.ndim);
     const { indices } = maxAxes(this.data, [a]);
     const inner = this.shape.slice(a + 1).reduce((p, d) => p * d, 1);
@@ -499,6 +500,7 @@ export class Tensor {
 
   /** Nested arrays of numbers, or a number for a 0-d tensor. */
   toArray(): NestedArray {
+    tracer.observer?.read("toArray", this);
     const p = packed(this.data).data;
     const build = (dim: number, offset: number): NestedArray => {
       if (dim === this.ndim) return p[offset]!;
@@ -509,10 +511,12 @@ export class Tensor {
   }
   /** The packed elements in row-major order (a copy unless the tensor is already packed). */
   toTypedArray(): FloatArray {
+    tracer.observer?.read("toTypedArray", this);
     return packed(this.data).data;
   }
   /** The value of a one-element tensor. */
   item(): number {
+    tracer.observer?.read("item", this);
     if (this.size !== 1) throw new ShapeError(`item: only a tensor with one element has an item, but got shape ${formatShape(this.shape)}`);
     return this.data.data[this.data.offset]!;
   }
@@ -540,6 +544,7 @@ export class Tensor {
     return new Tensor(scalarArray(this.dtype, other));
   }
   private compare(op: "eq" | "gt" | "lt", other: Operand): Tensor {
+    tracer.observer?.read(op, this);
     return new Tensor(binary(op, this.data, this.operand(other).data, op, "float32"), { retain: false });
   }
 }

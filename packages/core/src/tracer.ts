@@ -19,6 +19,13 @@ export interface CallRecord {
   tensorIds: readonly number[];
 }
 
+/** What trace() installs on the tracer to see a forward: every Function call (recorded or not) and every read of a tensor's values. */
+export interface TraceObserver {
+  call(fn: FunctionClass, inputs: readonly unknown[], output: Tensor): void;
+  /** `op` (item, toArray, ...) is about to read `tensor`'s values into JavaScript. */
+  read(op: string, tensor: Tensor): void;
+}
+
 export interface TracerStats {
   /** Distinct tensors that require grad (leaves and results) taking part in a recorded call not yet released: the graph's nodes. */
   tensors: number;
@@ -34,6 +41,8 @@ export interface TracerStats {
 export class Tracer {
   /** When true nothing is recorded and no output requires grad (see noGrad). */
   blind = false;
+  /** Set while trace() runs (see graph/trace.ts); null otherwise. */
+  observer: TraceObserver | null = null;
   private nextId = 0;
   private liveCalls = 0;
   /** How many live calls each tensor (by its id) takes part in; its size is the live tensor count. */
