@@ -53,12 +53,13 @@ describe("exportOnnx against onnxruntime-node", () => {
       const bytes = await expectSameAsOrt(model, randn([batch, 1, 28, 28]));
       const decoded = onnx.ModelProto.decode(bytes);
       expect(Number(decoded.opsetImport[0]!.version)).toBe(13);
-      expect(decoded.graph!.node.map((n) => n.opType)).toEqual(["Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm", "Identity"]);
+      expect((decoded.graph!.node ?? []).map((n) => n.opType)).toEqual(["Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm", "Identity"]);
       // Weights by their module names; the linear weights transposed once at export (constant folding).
-      const init = new Map(decoded.graph!.initializer.map((t) => [t.name, t.dims.map(Number)]));
+      const initializers = decoded.graph!.initializer ?? [];
+      const init = new Map(initializers.map((t) => [t.name, (t.dims ?? []).map(Number)]));
       expect(init.get("0.weight")).toEqual([8, 1, 5, 5]);
       expect(init.get("permute")).toEqual([256, 120]);
-      expect(decoded.graph!.initializer.reduce((n, t) => n + t.dims.map(Number).reduce((a, b) => a * b, 1), 0)).toBe(35_474);
+      expect(initializers.reduce((n, t) => n + (t.dims ?? []).map(Number).reduce((a, b) => a * b, 1), 0)).toBe(35_474);
     });
 
     it(`an MLP with dropout, LeakyReLU, Sigmoid, Tanh, BatchNorm1d and log-softmax, batch ${batch}`, async () => {
@@ -94,7 +95,7 @@ describe("exportOnnx against onnxruntime-node", () => {
       return Tensor.cat([head, tail.slice(1, 0, 2)], 1).mul(2).abs().neg().maximum(tensor(-3)).max(1);
     };
     const bytes = await expectSameAsOrt(fn, randn([2, 3, 9, 9]));
-    const opTypes = new Set(onnx.ModelProto.decode(bytes).graph!.node.map((n) => n.opType));
+    const opTypes = new Set((onnx.ModelProto.decode(bytes).graph!.node ?? []).map((n) => n.opType));
     for (const op of ["Conv", "AveragePool", "MaxPool", "Concat", "ReduceSum", "Div", "Softmax", "Clip", "Slice", "Pad", "Expand", "Transpose", "Reshape", "ReduceMax", "Max", "Abs", "Neg", "Sqrt", "Exp"]) {
       expect(opTypes, op).toContain(op);
     }
@@ -103,7 +104,7 @@ describe("exportOnnx against onnxruntime-node", () => {
   it("exports float64 models as DOUBLE", async () => {
     const model = new Sequential(new Linear(4, 3, { generator: gen }), new ReLU()).to("float64");
     const bytes = await expectSameAsOrt(model, randn([2, 4]).to("float64"));
-    expect(onnx.ModelProto.decode(bytes).graph!.input[0]!.type!.tensorType!.elemType).toBe(onnx.TensorProto.DataType.DOUBLE);
+    expect(onnx.ModelProto.decode(bytes).graph!.input![0]!.type!.tensorType!.elemType).toBe(onnx.TensorProto.DataType.DOUBLE);
   });
 });
 
