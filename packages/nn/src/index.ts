@@ -7,6 +7,8 @@ export type { LinearOptions } from "./layers/linear.js";
 export { Conv2d } from "./layers/conv2d.js";
 export type { Conv2dLayerOptions, Conv2dPaddingMode } from "./layers/conv2d.js";
 export { ConvTranspose2d } from "./layers/conv-transpose2d.js";
+export { Conv1d } from "./layers/conv1d.js";
+export type { Conv1dLayerOptions } from "./layers/conv1d.js";
 export type { ConvTranspose2dLayerOptions } from "./layers/conv-transpose2d.js";
 export { MaxPool2d } from "./layers/max-pool2d.js";
 export type { MaxPool2dLayerOptions } from "./layers/max-pool2d.js";

@@ -27,6 +27,8 @@ export { addRelu, AddRelu } from "./add-relu.js";
 export type { BatchNormOptions } from "./batch-norm.js";
 export { conv2d, Conv2dFunction } from "./conv2d.js";
 export { convTranspose2d, ConvTranspose2dFunction } from "./conv-transpose2d.js";
+export { conv1d } from "./conv1d.js";
+export type { Conv1dOptions } from "./conv1d.js";
 export type { ConvTranspose2dOptions } from "./conv-transpose2d.js";
 export { pad, PadMode2d } from "./pad.js";
 export type { PadMode, PadOptions } from "./pad.js";
