@@ -8,6 +8,8 @@ export { Conv2d } from "./layers/conv2d.js";
 export type { Conv2dLayerOptions, Conv2dPaddingMode } from "./layers/conv2d.js";
 export { ConvTranspose2d } from "./layers/conv-transpose2d.js";
 export { Conv1d } from "./layers/conv1d.js";
+export { Upsample } from "./layers/upsample.js";
+export { PixelShuffle, PixelUnshuffle } from "./layers/pixel-shuffle.js";
 export type { Conv1dLayerOptions } from "./layers/conv1d.js";
 export type { ConvTranspose2dLayerOptions } from "./layers/conv-transpose2d.js";
 export { MaxPool2d } from "./layers/max-pool2d.js";
