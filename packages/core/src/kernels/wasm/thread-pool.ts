@@ -1,5 +1,6 @@
-// Node only: worker_threads that share a control block with the calling thread and claim jobs from it.
-// `node:worker_threads` is loaded only when startWorkers runs, so importing this module is harmless elsewhere.
+// Worker threads that share a control block with the calling thread and claim jobs from it: Node's
+// worker_threads by default (loaded only when startWorkers runs, so importing this module is harmless
+// elsewhere), or whatever setWorkerLauncher installed (Web Workers: threads-web.ts).
 
 interface NodeWorker {
   once(event: "message" | "error" | "exit", listener: (value: unknown) => void): void;
@@ -26,6 +27,24 @@ export const CONTROL_HEADER = 8;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
 const CLOSED = 1 << 30;
 
+/** A started worker, as the pool needs it. */
+export interface PoolWorker {
+  terminate(): Promise<unknown>;
+}
+
+/**
+ * Starts one worker running `source` (workerSource's text: it reads `parentPort` and `workerData` from
+ * `require("node:worker_threads")`) with `workerData`; resolves once the worker posted "ready".
+ */
+export type WorkerLauncher = (source: string, workerData: Record<string, unknown>) => Promise<PoolWorker>;
+
+let launcher: WorkerLauncher | null = null;
+
+/** Starts pool workers with `start` from now on; null: Node's worker_threads. */
+export function setWorkerLauncher(start: WorkerLauncher | null): void {
+  launcher = start;
+}
+
 let live = 0;
 
 /** Worker threads started by startWorkers and not yet stopped, over every pool. */
@@ -34,7 +53,7 @@ export function liveWorkerCount(): number {
 }
 
 export interface WorkerPool {
-  workers: NodeWorker[];
+  workers: PoolWorker[];
   control: Int32Array;
   sequence: number;
 }
@@ -83,6 +102,7 @@ export async function startWorkers(
   controlInts: number,
   workerData: (index: number) => Record<string, unknown>,
 ): Promise<WorkerPool | null> {
+  if (launcher !== null) return startLaunched(launcher, count, source, controlInts, workerData);
   let workerThreads: WorkerThreads;
   try {
     const specifier: string = "node:worker_threads";
@@ -102,6 +122,27 @@ export async function startWorkers(
         worker.once("error", reject);
       });
       worker.unref();
+    }
+  } catch {
+    await terminate(workers);
+    return null;
+  }
+  return { workers, control: new Int32Array(control), sequence: 0 };
+}
+
+async function startLaunched(
+  start: WorkerLauncher,
+  count: number,
+  source: string,
+  controlInts: number,
+  workerData: (index: number) => Record<string, unknown>,
+): Promise<WorkerPool | null> {
+  const control = new SharedArrayBuffer(controlInts * 4);
+  const workers: PoolWorker[] = [];
+  try {
+    for (let index = 0; index < count; index++) {
+      workers.push(await start(source, { ...workerData(index), control }));
+      live++;
     }
   } catch {
     await terminate(workers);
@@ -164,7 +205,7 @@ export function awaitJobs(pool: WorkerPool, count: number, failure: (who: string
   if (ctl[FAILED] !== 0) throw new Error(failure("a worker"));
 }
 
-async function terminate(workers: NodeWorker[]): Promise<void> {
+async function terminate(workers: PoolWorker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.terminate()));
   live -= workers.length;
 }

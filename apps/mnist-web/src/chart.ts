@@ -1,0 +1,52 @@
+import uPlot from "uplot";
+
+/** The live chart: training loss per report (left axis) and test accuracy (right axis) against the step. */
+export class TrainingChart {
+  private readonly steps: number[] = [];
+  private readonly loss: (number | null)[] = [];
+  private readonly accuracy: (number | null)[] = [];
+  private readonly plot: uPlot;
+  private pending = false;
+
+  constructor(container: HTMLElement) {
+    const options: uPlot.Options = {
+      width: Math.max(360, container.clientWidth),
+      height: 260,
+      scales: { x: { time: false }, loss: { range: (_u, _min, max) => [0, Math.max(0.5, max)] }, accuracy: { range: [0, 1] } },
+      series: [
+        { label: "step" },
+        { label: "loss", scale: "loss", stroke: "#d9480f", width: 1.5, spanGaps: true, value: (_u, v) => (v === null ? "–" : v.toFixed(4)) },
+        { label: "test accuracy", scale: "accuracy", stroke: "#2f6fdd", width: 2, spanGaps: true, points: { show: true, size: 5 }, value: (_u, v) => (v === null ? "–" : `${(v * 100).toFixed(1)}%`) },
+      ],
+      axes: [
+        { label: "step" },
+        { scale: "loss", label: "loss", stroke: "#d9480f" },
+        { scale: "accuracy", side: 1, label: "test accuracy", stroke: "#2f6fdd", grid: { show: false }, values: (_u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) },
+      ],
+    };
+    this.plot = new uPlot(options, [[], [], []], container);
+    new ResizeObserver(() => this.plot.setSize({ width: Math.max(360, container.clientWidth), height: 260 })).observe(container);
+  }
+
+  addLoss(step: number, loss: number): void {
+    this.add(step, loss, null);
+  }
+
+  addAccuracy(step: number, accuracy: number): void {
+    const last = this.steps.length - 1;
+    if (last >= 0 && this.steps[last] === step) this.accuracy[last] = accuracy;
+    else this.add(step, null, accuracy);
+  }
+
+  private add(step: number, loss: number | null, accuracy: number | null): void {
+    this.steps.push(step);
+    this.loss.push(loss);
+    this.accuracy.push(accuracy);
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.plot.setData([this.steps, this.loss, this.accuracy]);
+    });
+  }
+}

@@ -1,0 +1,174 @@
+import "uplot/dist/uPlot.min.css";
+import { TrainingChart } from "./chart.js";
+import { DrawingPad } from "./drawing-pad.js";
+import type { FromWorker, KernelLine, ToWorker } from "./protocol.js";
+
+const element = <T extends HTMLElement>(id: string): T => {
+  const found = document.getElementById(id);
+  if (found === null) throw new Error(`mnist-web: the page has no #${id}`);
+  return found as T;
+};
+
+const toggle = element<HTMLButtonElement>("train-toggle");
+const status = element("status");
+const lossText = element("loss");
+const accuracyText = element("accuracy");
+const speedText = element("speed");
+const stepText = element("step");
+const accuracyNote = element("accuracy-note");
+const kernelsText = element("kernels");
+const predictionText = element("prediction");
+const top3 = element<HTMLOListElement>("top3");
+const latencyText = element("latency");
+const modelStatus = element("model-status");
+const fileInput = element<HTMLInputElement>("model-file");
+const drop = element("drop");
+
+/** Threads for the kernels: ?threads=N, else the machine's cores (at most 4, as the trainer). */
+function threadsWanted(): number {
+  const asked = new URLSearchParams(location.search).get("threads");
+  if (asked !== null && /^[1-9][0-9]?$/.test(asked)) return Math.min(16, Number(asked));
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+}
+
+const worker = new Worker(new URL("./model-worker.ts", import.meta.url), { type: "module", name: "pico-model" });
+const send = (message: ToWorker, transfer: Transferable[] = []): void => worker.postMessage(message, transfer);
+const chart = new TrainingChart(element("chart"));
+let training = false;
+
+const pad = new DrawingPad(element<HTMLCanvasElement>("draw-canvas"), (id, pixels) => send({ type: "predict", id, pixels }, [pixels.data.buffer]));
+element<HTMLButtonElement>("clear").addEventListener("click", () => {
+  pad.clear();
+  showPrediction(null, "draw a digit");
+});
+
+function kernelsLine(k: KernelLine): string {
+  const simd = k.simd ? `WebAssembly SIMD${k.relaxedSimd ? " (relaxed, FMA)" : ""}` : "no WebAssembly SIMD: TypeScript kernels";
+  const threads = `${k.threads} thread${k.threads === 1 ? "" : "s"}`;
+  return `kernels: gemm ${k.gemm}, conv2d ${k.conv2d} · ${simd} · ${threads}${k.threadsNote === null ? "" : ` (1 thread: ${k.threadsNote})`}`;
+}
+
+function showPrediction(probabilities: number[] | null, note: string | null): void {
+  top3.replaceChildren();
+  if (probabilities === null) {
+    predictionText.textContent = "?";
+    predictionText.title = note ?? "";
+    return;
+  }
+  const ranked = probabilities.map((p, digit) => ({ p, digit })).sort((a, b) => b.p - a.p).slice(0, 3);
+  predictionText.textContent = String(ranked[0]!.digit);
+  for (const { p, digit } of ranked) {
+    const row = document.createElement("li");
+    row.dataset.digit = String(digit);
+    row.dataset.probability = String(p);
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.style.width = `${Math.max(1, p * 100)}%`;
+    const name = document.createElement("span");
+    name.textContent = String(digit);
+    const value = document.createElement("span");
+    value.textContent = `${(p * 100).toFixed(1)}%`;
+    row.append(name, bar, value);
+    top3.append(row);
+  }
+}
+
+function download(bytes: Uint8Array, name: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+worker.onmessage = (event: MessageEvent<FromWorker>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "loading":
+      status.textContent = `loading ${message.what}…`;
+      break;
+    case "ready":
+      kernelsText.textContent = kernelsLine(message.kernels);
+      kernelsText.dataset.threads = String(message.kernels.threads);
+      kernelsText.dataset.gemm = message.kernels.gemm;
+      status.textContent = `ready: ${message.trainSize.toLocaleString("en")} training images`;
+      accuracyNote.textContent = `Test accuracy on the first ${message.testSize.toLocaleString("en")} MNIST test images; Adam (lr 1e-3), batch 64.`;
+      toggle.disabled = false;
+      break;
+    case "progress": {
+      const p = message.progress;
+      lossText.textContent = p.loss.toFixed(4);
+      lossText.dataset.value = String(p.loss);
+      speedText.textContent = Math.round(p.imagesPerSecond).toLocaleString("en");
+      speedText.dataset.value = String(p.imagesPerSecond);
+      stepText.textContent = `${p.step} · ${p.epoch + 1}`;
+      chart.addLoss(p.step, p.loss);
+      break;
+    }
+    case "accuracy":
+      accuracyText.textContent = `${(message.accuracy * 100).toFixed(1)}%`;
+      accuracyText.dataset.value = String(message.accuracy);
+      chart.addAccuracy(message.step, message.accuracy);
+      break;
+    case "training":
+      training = message.on;
+      toggle.textContent = training ? "Pause" : "Train";
+      status.textContent = training ? "training…" : "paused";
+      break;
+    case "prediction":
+      showPrediction(message.probabilities, message.note);
+      pad.answered(message.id, latencyText);
+      break;
+    case "loaded":
+      modelStatus.className = "note";
+      modelStatus.textContent = `model: ${message.model}, loaded from ${message.name}`;
+      pad.repredict();
+      break;
+    case "saved":
+      download(message.bytes, "model.safetensors");
+      modelStatus.className = "note";
+      modelStatus.textContent = `saved model.safetensors (${message.bytes.length.toLocaleString("en")} bytes)`;
+      break;
+    case "error":
+      modelStatus.className = "note error";
+      modelStatus.textContent = message.message;
+      break;
+  }
+};
+
+toggle.addEventListener("click", () => send({ type: "train", on: !training }));
+element<HTMLButtonElement>("save").addEventListener("click", () => send({ type: "save" }));
+
+async function loadFile(file: File): Promise<void> {
+  if (/\.safetensors$/i.test(file.name)) {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    send({ type: "load", name: file.name, bytes }, [bytes.buffer]);
+  } else if (file.type.startsWith("image/")) {
+    await pad.drawPicture(file);
+  } else {
+    modelStatus.className = "note error";
+    modelStatus.textContent = `${file.name}: drop a .safetensors model file, or a picture of a digit on the canvas`;
+  }
+}
+
+fileInput.addEventListener("change", () => {
+  const file = fileInput.files?.[0];
+  if (file !== undefined) void loadFile(file);
+  fileInput.value = "";
+});
+for (const target of [drop, element("draw-canvas")]) {
+  target.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    target.classList.add("over");
+  });
+  target.addEventListener("dragleave", () => target.classList.remove("over"));
+  target.addEventListener("drop", (event) => {
+    event.preventDefault();
+    target.classList.remove("over");
+    const file = event.dataTransfer?.files[0];
+    if (file !== undefined) void loadFile(file);
+  });
+}
+
+send({ type: "init", threads: threadsWanted() });

@@ -1,0 +1,47 @@
+// Messages between the page (main.ts) and the model worker (model-worker.ts).
+
+/** The page's canvas pixels, RGBA as in ImageData. */
+export interface CanvasPixels {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+export type ToWorker =
+  | { type: "init"; threads: number }
+  | { type: "train"; on: boolean }
+  | { type: "predict"; id: number; pixels: CanvasPixels }
+  | { type: "load"; name: string; bytes: Uint8Array }
+  | { type: "save" };
+
+export interface KernelLine {
+  /** The kernel backend of the GEMM and the convolution, e.g. "wasm". */
+  gemm: string;
+  conv2d: string;
+  simd: boolean;
+  relaxedSimd: boolean;
+  threads: number;
+  /** Why fewer threads run than asked for, or null. */
+  threadsNote: string | null;
+}
+
+export interface Progress {
+  step: number;
+  epoch: number;
+  /** Mean training loss over the steps since the last report. */
+  loss: number;
+  imagesPerSecond: number;
+  /** Training images seen so far. */
+  seen: number;
+}
+
+export type FromWorker =
+  | { type: "loading"; what: string }
+  | { type: "ready"; kernels: KernelLine; model: string; trainSize: number; testSize: number }
+  | { type: "progress"; progress: Progress }
+  | { type: "accuracy"; step: number; accuracy: number; count: number }
+  | { type: "training"; on: boolean }
+  | { type: "prediction"; id: number; probabilities: number[] | null; note: string | null }
+  | { type: "loaded"; name: string; model: string }
+  | { type: "saved"; bytes: Uint8Array }
+  | { type: "error"; message: string };

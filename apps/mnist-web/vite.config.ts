@@ -1,0 +1,16 @@
+import { defaultClientConditions, defineConfig } from "vite";
+import { mnistAssets } from "./mnist-assets.js";
+
+// SharedArrayBuffer, and so the kernels' Web Workers, need a cross-origin-isolated page.
+const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+
+export default defineConfig({
+  root: import.meta.dirname,
+  plugins: [mnistAssets()],
+  // The workspace packages are bundled from their TypeScript sources: no build of them needed first.
+  resolve: { conditions: ["source", ...defaultClientConditions] },
+  server: { host: "127.0.0.1", port: 5173, headers: isolation },
+  preview: { host: "127.0.0.1", port: 4173, headers: isolation },
+  worker: { format: "es" },
+  build: { target: "es2022", outDir: "dist", emptyOutDir: true },
+});
