@@ -3,6 +3,7 @@
 // the library stays portable; where workers or shared memory are missing, enabling resolves false and
 // changes nothing.
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./kernels/wasm/conv-wasm-threads.js";
+import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./kernels/wasm/elementwise-wasm-threads.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
 import { enableRelaxedSimdFlag } from "./kernels/wasm/relaxed-simd-flag.js";
 
@@ -11,21 +12,24 @@ import { enableRelaxedSimdFlag } from "./kernels/wasm/relaxed-simd-flag.js";
 await enableRelaxedSimdFlag();
 
 export { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive, enableRelaxedSimdFlag };
+export { installWasmElementwiseThreads, stopWasmElementwiseThreads };
 export type { WasmThreadsOptions } from "./kernels/wasm/gemm-wasm-threads.js";
 
 /**
- * Splits convolutions (by image) and large GEMMs (by block) across `threads` threads, the calling
- * one included (default: 2): `threads - 1` worker threads that both share. Resolves to whether both
- * could be started.
+ * Splits convolutions (by image), large GEMMs (by block) and batch norm, ReLU and 2×2 max pooling (by
+ * channel, element or plane range) across `threads` threads, the calling one included (default: 2):
+ * `threads - 1` worker threads that all share. Resolves to whether all could be started.
  */
 export async function enableThreads(threads = 2): Promise<boolean> {
   const conv = await installWasmConvThreads({ threads });
   const gemm = await installWasmGemmThreads({ threads });
-  return conv && gemm;
+  const elementwise = await installWasmElementwiseThreads({ threads });
+  return conv && gemm && elementwise;
 }
 
 /** Stops the worker threads; the kernels run on the calling thread again. */
 export async function disableThreads(): Promise<void> {
   await stopWasmConvThreads();
   await stopWasmGemmThreads();
+  await stopWasmElementwiseThreads();
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Generator } from "../random.js";
 import { batchNormReference, batchNormWasm } from "./batch-norm.js";
 import type { BatchNormKernel, BatchNormKernelArgs } from "./batch-norm.js";
-import { installWasmConvThreads, stopWasmConvThreads } from "./wasm/conv-wasm-threads.js";
+import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./wasm/elementwise-wasm-threads.js";
+import { kernelInfo } from "./registry.js";
 import { wasmAvailable } from "./wasm/engine.js";
 
 // The SIMD kernel computes in float32 (sums per block of 1024 in float32 lanes, then float64); the
@@ -100,10 +101,11 @@ describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm against the reference
 
 describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm on 2 threads against the reference", () => {
   beforeAll(async () => {
-    expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
+    expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
+    expect(kernelInfo().families["batchNorm"]).toMatchObject({ backend: "wasm", threads: 2 });
   });
   afterAll(async () => {
-    await stopWasmConvThreads();
+    await stopWasmElementwiseThreads();
   });
   // Large enough to be split across the threads by channel.
   for (const k of [

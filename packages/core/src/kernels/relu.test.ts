@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Generator } from "../random.js";
 import { reluBits, reluReference, reluWasmKernel } from "./relu.js";
 import type { ReluKernel } from "./relu.js";
-import { installWasmConvThreads, stopWasmConvThreads } from "./wasm/conv-wasm-threads.js";
+import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./wasm/elementwise-wasm-threads.js";
 import { wasmAvailable } from "./wasm/engine.js";
 
 // Every ReLU kernel must equal the reference bit for bit, special values included.
@@ -62,10 +62,10 @@ describe("relu kernels against the reference, bit for bit", () => {
 
 describe.skipIf(!wasmAvailable())("relu kernels: wasm on 2 threads against the reference", () => {
   beforeAll(async () => {
-    expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
+    expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
   });
   afterAll(async () => {
-    await stopWasmConvThreads();
+    await stopWasmElementwiseThreads();
   });
   for (const length of [40000, 100003]) it(`length ${length}`, () => compare(reluWasmKernel, length));
 });

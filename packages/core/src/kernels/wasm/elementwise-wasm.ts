@@ -1,9 +1,6 @@
 import { heapOf, Layout, localInstance } from "./engine.js";
 import type { WasmInstance } from "./engine.js";
-import { publishConvCalls, runningWasmThreads } from "./shared-wasm-threads.js";
-import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJobs, claimJobs } from "./thread-pool.js";
-import type { KernelExports } from "./wasm-api.js";
+import type { KernelExports, WasmMemory } from "./wasm-api.js";
 
 // The loader of assembly/elementwise.ts: batch norm (optionally with its ReLU fused), ReLU, add + ReLU and 2×2 max pooling
 // on float32. Operands are copied into the module's memory (the worker threads' shared one while
@@ -11,8 +8,6 @@ import type { KernelExports } from "./wasm-api.js";
 // threads by channel (batch norm) or by element range, and the results copied back: a copy costs about
 // 0.15 ns per element, the TypeScript loops these replace 1-8 ns.
 
-/** The shared worker threads' job kind that runs assembly/elementwise.ts's elementwiseJob (shared-wasm-threads.ts). */
-const ELEMENTWISE_JOB = 3;
 const BATCH_NORM_FORWARD = 0;
 const BATCH_NORM_BACKWARD = 1;
 const RELU_FORWARD = 2;
@@ -27,20 +22,38 @@ const JOBS_PER_THREAD = 4;
 /** Element ranges start on 64-byte boundaries. */
 const RANGE_ALIGN = 16;
 
-/** Where the calls run: the exports and memory of the calling thread's instance, and the workers when threaded. */
+/**
+ * The worker threads as elementwise-wasm-threads.ts (reachable only from `@pico/core/threads`, so that
+ * this file stays free of Node) hands them over: the calling thread's instance over the shared memory,
+ * and `launch`, which opens jobs to the workers and returns the function with which the calling thread
+ * claims its share (running each with `run`) and waits for the rest.
+ */
+export interface ElementwiseThreads {
+  exports: KernelExports;
+  memory: WasmMemory;
+  threads: number;
+  launch(jobs: number[][]): (run: (job: number) => void) => void;
+}
+
+let threaded: ElementwiseThreads | null = null;
+let sharedInstance: WasmInstance | null = null;
+
+/** @internal Routes the kernels to `t`'s threads, or back to the calling thread's own instance (null). */
+export function routeElementwiseThreads(t: ElementwiseThreads | null): void {
+  threaded = t;
+  sharedInstance = t === null ? null : { exports: t.exports, memory: t.memory, heap: null };
+}
+
+/** Where the calls run: an instance (its exports and memory), and the threads when this call splits. */
 interface Target {
   instance: WasmInstance;
   exports: KernelExports;
-  threads: WasmThreads | null;
+  threads: ElementwiseThreads | null;
 }
 
-let sharedInstance: WasmInstance | null = null;
-
 function target(elements: number): Target | null {
-  const t = runningWasmThreads();
-  if (t !== null) {
-    if (sharedInstance === null || sharedInstance.memory !== t.memory) sharedInstance = { exports: t.exports, memory: t.memory, heap: null };
-    return { instance: sharedInstance, exports: t.exports, threads: t.threads > 1 && elements >= THREADED_MIN_ELEMENTS ? t : null };
+  if (threaded !== null && sharedInstance !== null) {
+    return { instance: sharedInstance, exports: threaded.exports, threads: threaded.threads > 1 && elements >= THREADED_MIN_ELEMENTS ? threaded : null };
   }
   const local = localInstance();
   return local === null ? null : { instance: local, exports: local.exports, threads: null };
@@ -48,21 +61,18 @@ function target(elements: number): Target | null {
 
 /** Threads a large elementwise call splits across now (1 without `@pico/core/threads`). */
 export function elementwiseWasmThreads(): number {
-  return runningWasmThreads()?.threads ?? 1;
+  return threaded?.threads ?? 1;
 }
 
 /** Runs the jobs ([kind, ...arguments]) on the calling thread, or on it and the workers. */
 function run(t: Target, jobs: number[][]): void {
   const e = t.exports;
   const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
-  const threads = t.threads;
-  if (threads === null || jobs.length < 2) {
+  if (t.threads === null || jobs.length < 2) {
     for (const j of jobs) call(j);
     return;
   }
-  publishConvCalls(threads, jobs.map((j) => [ELEMENTWISE_JOB, ...j]));
-  const error = claimJobs(threads.pool, jobs.length, (j) => call(jobs[j]!));
-  awaitJobs(threads.pool, jobs.length, (who) => `elementwise kernels: ${who} trapped while computing its share`, error);
+  t.threads.launch(jobs)((j) => call(jobs[j]!));
 }
 
 /** [start, end) ranges of about equal size cutting [0, count) into `parts`, starts rounded to `align`. */

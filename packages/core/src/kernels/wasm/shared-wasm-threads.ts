@@ -50,7 +50,7 @@ export interface WasmThreads {
   readonly pool: WorkerPool;
 }
 
-export type WasmThreadsUser = "conv" | "gemm";
+export type WasmThreadsUser = "conv" | "gemm" | "elementwise";
 
 /** Told the threads a user should route its work to from now on, or null for the calling thread alone. */
 export type WasmThreadsRoute = (threads: WasmThreads | null) => void;

@@ -1,0 +1,48 @@
+import { kernelsChanged } from "../registry.js";
+import { routeElementwiseThreads } from "./elementwise-wasm.js";
+import { checkThreads, joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
+import type { WasmThreads } from "./shared-wasm-threads.js";
+import { awaitJobs, claimJobs } from "./thread-pool.js";
+
+// Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
+// kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
+
+/** The workers' job kind that runs assembly/elementwise.ts's elementwiseJob (shared-wasm-threads.ts). */
+const ELEMENTWISE_JOB = 3;
+
+function route(t: WasmThreads | null): void {
+  routeElementwiseThreads(
+    t === null
+      ? null
+      : {
+          exports: t.exports,
+          memory: t.memory,
+          threads: t.threads,
+          launch: (jobs) => {
+            publishConvCalls(t, jobs.map((j) => [ELEMENTWISE_JOB, ...j]));
+            return (run) => {
+              const error = claimJobs(t.pool, jobs.length, run);
+              awaitJobs(t.pool, jobs.length, (who) => `elementwise kernels: ${who} trapped while computing its share`, error);
+            };
+          },
+        },
+  );
+  kernelsChanged();
+}
+
+/**
+ * Has the batch-norm, ReLU and 2×2 max-pooling kernels split large calls across `threads` threads, the
+ * calling one included, sharing the workers and memory of the convolution and the GEMM (started here if
+ * none run, restarted for all if they run with another count). Resolves false where WebAssembly SIMD,
+ * shared memory or workers are missing.
+ */
+export async function installWasmElementwiseThreads(options: { threads?: number } = {}): Promise<boolean> {
+  const threads = options.threads ?? 2;
+  checkThreads("installWasmElementwiseThreads", threads);
+  return joinWasmThreads("elementwise", threads, route);
+}
+
+/** The kernels run on the calling thread again; the workers stop unless another user still has them. */
+export async function stopWasmElementwiseThreads(): Promise<void> {
+  await leaveWasmThreads("elementwise");
+}
