@@ -3,6 +3,7 @@
 // matrix never leaves the module. The loader copies images, weights and gradients in and results out.
 // Pointers are byte addresses; the geometry is a block of 16 i32 at `geo` (see Geometry).
 import { gemmRows } from "./gemm";
+import { conv2dDepthwise, conv2dDepthwiseBackward, depthwiseFits } from "./depthwise";
 import { Geometry } from "./geometry";
 import { madd } from "./simd";
 import { conv2dWinograd3x3, conv2dWinograd3x3WeightGrad, winograd3x3Fits, winograd3x3Weights } from "./winograd3x3";
@@ -221,6 +222,10 @@ export function conv2dForward(
   const pooledImage = O * (g.outHeight >> 1) * (g.outWidth >> 1);
   const path = forwardPath(g, pool, argmax != 0);
   const pointwise = isPointwise(g);
+  if (path == DEPTHWISE) {
+    conv2dDepthwise(geo, count, x, w, bias, out, relu);
+    return;
+  }
   if (path == WINOGRAD3) {
     // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3ScratchBytes).
     conv2dWinograd3x3(geo, count, x, prepared, bias, out, relu, chunk, cols);
@@ -302,11 +307,12 @@ export function conv2dForward(
   }
 }
 
-/** conv2dForward's ways: im2col + GEMM, conv2dDirect, conv2dWinogradPool (5×5), conv2dWinograd3x3. */
+/** conv2dForward's ways: im2col + GEMM, conv2dDirect, conv2dWinogradPool (5×5), conv2dWinograd3x3, conv2dDepthwise. */
 const IM2COL: i32 = 0;
 const DIRECT: i32 = 1;
 const WINOGRAD: i32 = 2;
 const WINOGRAD3: i32 = 3;
+const DEPTHWISE: i32 = 4;
 
 /**
  * Channels from which F(4×4, 3×3) pays against im2col + GEMM (both input and output channels: the
@@ -317,6 +323,7 @@ const WINOGRAD3_MIN_CHANNELS: i32 = 16;
 /** Which way conv2dForward computes this geometry, pooling or not, with arg-max or not. */
 function forwardPath(g: Geometry, pool: bool, withArgmax: bool): i32 {
   if (pool && !withArgmax && winogradFits(g)) return WINOGRAD;
+  if (!pool && depthwiseFits(g)) return DEPTHWISE;
   if (!pool && winograd3x3Fits(changetype<usize>(g)) && g.inChannels >= WINOGRAD3_MIN_CHANNELS && g.outChannels >= WINOGRAD3_MIN_CHANNELS) return WINOGRAD3;
   return directFits(g) ? DIRECT : IM2COL;
 }
@@ -587,6 +594,11 @@ export function conv2dBackward(
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pointwise = isPointwise(g);
+  if (argmax == 0 && depthwiseFits(g)) {
+    // One kernel per channel: `gw` [C, kH·kW] is also the transposed layout (one output channel per group).
+    conv2dDepthwiseBackward(geo, count, x, w, gy, gx, gw, gb);
+    return;
+  }
   if (backwardPath(g, gx != 0, argmax != 0) == WINOGRAD3) {
     // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3WeightGradScratchBytes);
     // `gw` is then the Winograd-domain sum dU [36, O, C] (the loader finishes it: winograd3x3WeightsBackward).

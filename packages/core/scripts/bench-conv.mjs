@@ -36,7 +36,7 @@ const batch = Number(values.batch);
 const rounds = Number(values.rounds);
 const budgetMs = Number(values.ms);
 
-// [name, inChannels, outChannels, size, kernel, stride, padding]: the CIFAR network's six convolutions, then other common shapes.
+// [name, inChannels, outChannels, size, kernel, stride, padding, groups = 1]: the CIFAR network's six convolutions, then other common shapes.
 const all = [
   ["conv1 3->32 32x32 3x3 p1", 3, 32, 32, 3, 1, 1],
   ["conv2 32->32 32x32 3x3 p1", 32, 32, 32, 3, 1, 1],
@@ -47,14 +47,16 @@ const all = [
   ["1x1 64->128 16x16", 64, 128, 16, 1, 1, 0],
   ["5x5 p2 32->32 16x16", 32, 32, 16, 5, 1, 2],
   ["7x7 s2 p3 3->64 64x64", 3, 64, 64, 7, 2, 3],
+  ["depthwise 3x3 p1 64 32x32", 64, 64, 32, 3, 1, 1, 64],
+  ["depthwise 3x3 s2 p1 64 32x32", 64, 64, 32, 3, 2, 1, 64],
 ];
 const wanted = values.layers === "" ? null : values.layers.split(",");
 const layers = all.filter(([name]) => wanted === null || wanted.some((w) => name.startsWith(w)));
 
 const gen = new core.Generator(1);
-const setups = layers.map(([name, c, o, size, k, stride, padding]) => {
+const setups = layers.map(([name, c, o, size, k, stride, padding, groups = 1]) => {
   const x = core.Tensor.randn([batch, c, size, size], { generator: gen });
-  const w = core.Tensor.randn([o, c, k, k], { generator: gen }).mul(1 / Math.sqrt(c * k * k));
+  const w = core.Tensor.randn([o, c / groups, k, k], { generator: gen }).mul(1 / Math.sqrt((c / groups) * k * k));
   const b = core.Tensor.randn([o], { generator: gen });
   const xg = x.detach();
   xg.requiresGrad = true;
@@ -62,10 +64,10 @@ const setups = layers.map(([name, c, o, size, k, stride, padding]) => {
   wg.requiresGrad = true;
   const bg = b.detach();
   bg.requiresGrad = true;
-  const opts = { stride, padding };
+  const opts = { stride, padding, groups };
   const y = core.noGrad(() => F.conv2d(x, w, b, opts));
   const gy = core.Tensor.randn(y.shape, { generator: gen });
-  const flops = 2 * y.size * c * k * k;
+  const flops = 2 * y.size * (c / groups) * k * k;
   return {
     name, flops,
     forward: () => core.noGrad(() => F.conv2d(x, w, b, opts)),

@@ -132,6 +132,22 @@ describe("F(4×4, 3×3) Winograd (wasm) against the nested-loop reference", () =
   }
 });
 
+/** Depthwise geometries (one kernel per channel), which the module computes without im2col. */
+function randomDepthwiseCase(): Case {
+  const c = pick([3, 8, 13]);
+  const k: [number, number] = pick([[3, 3], [5, 5], [7, 7], [3, 5]] as [number, number][]);
+  const s = pick([1, 1, 2]);
+  const p = pick([0, 1, 2, 3]);
+  const x: Case["x"] = [pick([1, 3]), c, k[0] + pick([0, 3, 9, 12]), k[1] + pick([1, 4, 11, 16])];
+  return { x, w: [c, 1, k[0], k[1]], options: { stride: [s, s], padding: [p, Math.min(p, 2)], dilation: [1, 1], groups: c } };
+}
+
+describe("depthwise convolution (wasm, no im2col) against the nested-loop reference", () => {
+  for (const c of Array.from({ length: 14 }, randomDepthwiseCase)) {
+    it(name(c), () => check(conv2dWasmKernel, c));
+  }
+});
+
 describe("conv2dForward / conv2dBackward (the family's wrapper)", () => {
   afterEach(() => useKernels("wasm"));
   const c = cases[2]!;
