@@ -70,10 +70,17 @@ const evalOptions: OptionSpec[] = [
 
 const predictOptions: OptionSpec[] = [{ name: "checkpoint", valueName: "FILE", description: "checkpoint or model.safetensors to use (required)" }];
 
+const exportOptions: OptionSpec[] = [
+  { name: "checkpoint", valueName: "FILE", description: "checkpoint or model.safetensors to export (required)" },
+  { name: "onnx", valueName: "FILE", description: "the .onnx file to write (required)" },
+  { name: "batch-size", valueName: "N", description: "batch size the exported model takes (default 1)" },
+];
+
 export const COMMANDS = {
   train: { summary: "train a network on MNIST, evaluating on the test set after each epoch", options: trainOptions, positionals: false },
   eval: { summary: "test accuracy, per-class accuracy and a confusion matrix of a checkpoint", options: evalOptions, positionals: false },
   predict: { summary: "top-3 classes of PNG/JPEG images (any size, colour or grey, either polarity)", options: predictOptions, positionals: true },
+  export: { summary: "write a checkpoint's model as an ONNX file (opset 13) for onnxruntime", options: exportOptions, positionals: false },
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

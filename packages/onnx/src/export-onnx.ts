@@ -166,7 +166,10 @@ function valueInfo(name: string, v: GraphValue): ValueInfoProto {
 function attribute(name: string, value: OnnxAttribute): AttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === "number") return { name, type: T.INT, i: value };
-  if (typeof value === "string") return { name, type: T.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === "string") {
+    if (!/^[\x20-\x7e]*$/.test(value)) throw new ArgumentError(`exportOnnx: string attribute ${name} must be printable ASCII, but got ${JSON.stringify(value)}`);
+    return { name, type: T.STRING, s: Uint8Array.from(value, (c) => c.charCodeAt(0)) };
+  }
   if (isList(value)) return { name, type: T.INTS, ints: [...value] };
   if ("float" in value) return { name, type: T.FLOAT, f: value.float };
   return { name, type: T.FLOATS, floats: [...value.floats] };

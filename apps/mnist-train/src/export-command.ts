@@ -1,0 +1,37 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { tensor } from "@pico/core";
+import { writeFileAtomic } from "@pico/data";
+import { exportOnnx } from "@pico/onnx";
+import { InputError, UsageError } from "./errors.js";
+import { loadModelFile } from "./model-file.js";
+
+export interface ExportOptions {
+  checkpoint: string;
+  /** Where the .onnx file goes (written atomically). */
+  onnx: string;
+  /** The batch size the exported model takes (ONNX shapes are the example's). */
+  batchSize: number;
+  log: (line: string) => void;
+}
+
+/**
+ * Exports a checkpoint's model to ONNX (opset 13) in evaluation mode: input `input` of shape
+ * [batchSize, 1, 28, 28] float32, normalised as `predict` feeds it (mnistDigitFromImage), output
+ * `output`, the [batchSize, 10] logits. Returns the bytes written.
+ */
+export function exportCommand(options: ExportOptions): Uint8Array {
+  const out = resolve(options.onnx);
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--onnx ${options.onnx} is a folder; give the path of the .onnx file to write`);
+  const folder = dirname(out);
+  if (!existsSync(folder)) throw new InputError(`cannot write ${options.onnx}: the folder ${folder} does not exist`);
+  const { model, modelName } = loadModelFile(options.checkpoint);
+  const example = tensor(new Float32Array(options.batchSize * 28 * 28), { shape: [options.batchSize, 1, 28, 28] });
+  const bytes = exportOnnx(model, example);
+  writeFileAtomic(out, bytes);
+  options.log(
+    `${modelName} from ${options.checkpoint} -> ${options.onnx}: ONNX opset 13, input "input" [${options.batchSize}, 1, 28, 28] float32, ` +
+      `output "output" [${options.batchSize}, 10] logits, ${bytes.length} bytes`,
+  );
+  return bytes;
+}

@@ -1,0 +1,62 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Generator, Tensor, noGrad } from "@pico/core";
+import * as ort from "onnxruntime-node";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadModelFile } from "../src/model-file.js";
+import { runCli } from "./run-cli.js";
+
+const work = mkdtempSync(join(tmpdir(), "mnist-train-export-"));
+
+/** The exported file run by onnxruntime-node on `x` against the checkpoint's model run by Pico. */
+async function compare(checkpoint: string, onnxFile: string, x: Tensor): Promise<number> {
+  const session = await ort.InferenceSession.create(readFileSync(onnxFile));
+  const result = await session.run({ input: new ort.Tensor("float32", x.toTypedArray(), x.shape) });
+  const served = result.output!;
+  const { model } = loadModelFile(checkpoint);
+  model.eval();
+  const eager = noGrad(() => model.call(x) as Tensor);
+  expect(served.dims).toEqual(eager.shape);
+  const want = eager.toTypedArray();
+  const got = served.data as Float32Array;
+  return want.reduce((worst, v, i) => Math.max(worst, Math.abs(v - got[i]!) / Math.max(1, Math.abs(v))), 0);
+}
+
+describe("mnist-train export (node dist/cli.js)", () => {
+  beforeAll(async () => {
+    const runs = await Promise.all(
+      ["lenet", "resnet"].map((model) => runCli(["train", "--model", model, "--epochs", "1", "--limit", "256", "--test-limit", "64", "--threads", "1", "--out", join(work, model)])),
+    );
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+  });
+
+  it("writes the reference network as ONNX that onnxruntime runs to Pico's logits (1e-5)", async () => {
+    const checkpoint = join(work, "lenet", "model.safetensors");
+    const out = join(work, "lenet.onnx");
+    const run = await runCli(["export", "--checkpoint", checkpoint, "--onnx", out]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`input "input" [1, 1, 28, 28] float32, output "output" [1, 10] logits`);
+    expect(await compare(checkpoint, out, Tensor.randn([1, 1, 28, 28], { generator: new Generator(5) }))).toBeLessThan(1e-5);
+  });
+
+  it("exports ResNet-8 (BatchNorm, residual blocks, global mean) from a checkpoint at --batch-size 7", async () => {
+    const checkpoint = join(work, "resnet", "epoch-1.ckpt.safetensors");
+    const out = join(work, "resnet.onnx");
+    const run = await runCli(["export", "--checkpoint", checkpoint, "--onnx", out, "--batch-size", "7"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await compare(checkpoint, out, Tensor.randn([7, 1, 28, 28], { generator: new Generator(6) }))).toBeLessThan(1e-5);
+  });
+
+  it("refuses a missing --onnx, a folder as --onnx and a folder that does not exist, in one line each", async () => {
+    const checkpoint = join(work, "lenet", "model.safetensors");
+    const missing = await runCli(["export", "--checkpoint", checkpoint]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([2, "mnist-train export: export needs --onnx FILE"]);
+    const folder = await runCli(["export", "--checkpoint", checkpoint, "--onnx", work]);
+    expect([folder.code, folder.stderr.trim()]).toEqual([2, `mnist-train export: --onnx ${work} is a folder; give the path of the .onnx file to write`]);
+    const nowhere = await runCli(["export", "--checkpoint", checkpoint, "--onnx", join(work, "no", "x.onnx")]);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr.trim()).toBe(`mnist-train export: cannot write ${join(work, "no", "x.onnx")}: the folder ${join(work, "no")} does not exist`);
+  });
+});
