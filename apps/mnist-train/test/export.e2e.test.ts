@@ -20,7 +20,9 @@ async function compare(checkpoint: string, onnxFile: string, x: Tensor): Promise
   expect(served.dims).toEqual(eager.shape);
   const want = eager.toTypedArray();
   const got = served.data as Float32Array;
-  return want.reduce((worst, v, i) => Math.max(worst, Math.abs(v - got[i]!) / Math.max(1, Math.abs(v))), 0);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i]! - got[i]!) / Math.max(1, Math.abs(want[i]!)));
+  return worst;
 }
 
 describe("mnist-train export (node dist/cli.js)", () => {
