@@ -9,6 +9,8 @@ export type { Conv2dLayerOptions, Conv2dPaddingMode } from "./layers/conv2d.js";
 export { ConvTranspose2d } from "./layers/conv-transpose2d.js";
 export { Conv1d } from "./layers/conv1d.js";
 export { Upsample } from "./layers/upsample.js";
+export { Embedding } from "./layers/embedding.js";
+export type { EmbeddingOptions } from "./layers/embedding.js";
 export { PixelShuffle, PixelUnshuffle } from "./layers/pixel-shuffle.js";
 export type { Conv1dLayerOptions } from "./layers/conv1d.js";
 export type { ConvTranspose2dLayerOptions } from "./layers/conv-transpose2d.js";

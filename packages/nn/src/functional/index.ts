@@ -31,6 +31,7 @@ export { conv1d } from "./conv1d.js";
 export { interpolate, Interpolate2dFunction } from "./interpolate.js";
 export type { InterpolateMode, InterpolateOptions } from "./interpolate.js";
 export { pixelShuffle, pixelUnshuffle } from "./pixel-shuffle.js";
+export { embedding } from "./embedding.js";
 export type { Conv1dOptions } from "./conv1d.js";
 export type { ConvTranspose2dOptions } from "./conv-transpose2d.js";
 export { pad, PadMode2d } from "./pad.js";
