@@ -61,19 +61,24 @@ const G3 = memory.data<f64>([
   0, 0, 1,
 ]);
 
-/** u[pos][o][c] = (G·w[o][c]·Gᵀ)[pos] (pos = 6·row + column) for w [O, C, 3, 3], in f64 then rounded once. */
+/** u[pos][o][c] = (G·w[o][c]·Gᵀ)[pos] (pos = 6·row + column) for w [O, C, 3, 3], in f64 then rounded once: G·g first (6×3), then ·Gᵀ. */
 export function winograd3x3Weights(w: usize, O: i32, C: i32, dst: usize): void {
+  // Static scratch: only the calling thread prepares weights (never a worker), so the shared build may share it.
+  const gg = memory.data(6 * 3 * 8);
   for (let o = 0; o < O; o++) {
     for (let c = 0; c < C; c++) {
       const k = w + (<usize>((o * C + c) * 9) << 2);
       for (let i = 0; i < 6; i++) {
+        for (let b = 0; b < 3; b++) {
+          let s: f64 = 0;
+          for (let a = 0; a < 3; a++) s += load<f64>(G3 + (<usize>(i * 3 + a) << 3)) * <f64>load<f32>(k + (<usize>(a * 3 + b) << 2));
+          store<f64>(gg + (<usize>(i * 3 + b) << 3), s);
+        }
+      }
+      for (let i = 0; i < 6; i++) {
         for (let j = 0; j < 6; j++) {
           let s: f64 = 0;
-          for (let a = 0; a < 3; a++) {
-            let inner: f64 = 0;
-            for (let b = 0; b < 3; b++) inner += load<f64>(G3 + (<usize>(j * 3 + b) << 3)) * <f64>load<f32>(k + (<usize>(a * 3 + b) << 2));
-            s += load<f64>(G3 + (<usize>(i * 3 + a) << 3)) * inner;
-          }
+          for (let b = 0; b < 3; b++) s += load<f64>(gg + (<usize>(i * 3 + b) << 3)) * load<f64>(G3 + (<usize>(j * 3 + b) << 3));
           store<f32>(dst + (<usize>(((i * 6 + j) * O + o) * C + c) << 2), <f32>s);
         }
       }
