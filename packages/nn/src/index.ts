@@ -10,6 +10,7 @@ export { ConvTranspose2d } from "./layers/conv-transpose2d.js";
 export { Conv1d } from "./layers/conv1d.js";
 export { Upsample } from "./layers/upsample.js";
 export { Embedding } from "./layers/embedding.js";
+export { MaxUnpool2d } from "./layers/max-unpool2d.js";
 export type { EmbeddingOptions } from "./layers/embedding.js";
 export { PixelShuffle, PixelUnshuffle } from "./layers/pixel-shuffle.js";
 export type { Conv1dLayerOptions } from "./layers/conv1d.js";

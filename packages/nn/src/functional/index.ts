@@ -32,6 +32,8 @@ export { interpolate, Interpolate2dFunction } from "./interpolate.js";
 export type { InterpolateMode, InterpolateOptions } from "./interpolate.js";
 export { pixelShuffle, pixelUnshuffle } from "./pixel-shuffle.js";
 export { embedding } from "./embedding.js";
+export { maxPool2dWithIndices, maxUnpool2d, MaxUnpool2dFunction } from "./max-unpool2d.js";
+export type { MaxUnpool2dOptions } from "./max-unpool2d.js";
 export type { Conv1dOptions } from "./conv1d.js";
 export type { ConvTranspose2dOptions } from "./conv-transpose2d.js";
 export { pad, PadMode2d } from "./pad.js";
