@@ -76,10 +76,16 @@ const exportOptions: OptionSpec[] = [
   { name: "batch-size", valueName: "N", description: "batch size the exported model takes (default 1)" },
 ];
 
+const graphOptions: OptionSpec[] = [
+  { name: "checkpoint", valueName: "FILE", description: "checkpoint or model.safetensors to draw (required)" },
+  { name: "out", valueName: "FILE", description: "graph.png, graph.svg or graph.dot (required; the format follows the extension)" },
+];
+
 export const COMMANDS = {
   train: { summary: "train a network on MNIST, evaluating on the test set after each epoch", options: trainOptions, positionals: false },
   eval: { summary: "test accuracy, per-class accuracy and a confusion matrix of a checkpoint", options: evalOptions, positionals: false },
   predict: { summary: "top-3 classes of PNG/JPEG images (any size, colour or grey, either polarity)", options: predictOptions, positionals: true },
+  graph: { summary: "draw a checkpoint's model as a graph of its operators (PNG, SVG or DOT)", options: graphOptions, positionals: false },
   export: { summary: "write a checkpoint's model as an ONNX file (opset 13) for onnxruntime", options: exportOptions, positionals: false },
 } as const;
 

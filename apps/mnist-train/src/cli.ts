@@ -7,6 +7,7 @@ import { COMMANDS, MAX_DEFAULT_THREADS, MAX_THREADS, intFlag, parseCommandLine, 
 import { UsageError, userFacing } from "./errors.js";
 import { evalCommand } from "./eval-command.js";
 import { exportCommand } from "./export-command.js";
+import { graphCommand } from "./graph-command.js";
 import { predictCommand } from "./predict-command.js";
 import { commandLine, trainInvocation } from "./invocation.js";
 import { planNewRun, planResume } from "./run-plan.js";
@@ -15,7 +16,7 @@ import { train } from "./train.js";
 const log = (line: string): void => console.log(line);
 
 async function main(parsed: ParsedCommand): Promise<number> {
-  const threads = parsed.command === "predict" || parsed.command === "export" ? 1 : intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS), 1, MAX_THREADS);
+  const threads = parsed.command === "predict" || parsed.command === "export" || parsed.command === "graph" ? 1 : intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS), 1, MAX_THREADS);
   const startThreads = async (): Promise<void> => {
     if (threads > 1) await enableThreads(threads);
   };
@@ -41,6 +42,9 @@ async function main(parsed: ParsedCommand): Promise<number> {
       const predictions = await predictCommand({ checkpoint, images: parsed.positionals, log, logError: (line) => console.error(pc.red(line)) });
       return predictions.some((p) => "error" in p) ? 1 : 0;
     }
+    case "graph":
+      await graphCommand({ checkpoint: requireFlag(parsed, "checkpoint"), out: requireFlag(parsed, "out"), log });
+      return 0;
     case "export":
       exportCommand({ checkpoint: requireFlag(parsed, "checkpoint"), onnx: requireFlag(parsed, "onnx"), batchSize: intFlag(parsed.values, "batch-size", 1, 1), log });
       return 0;

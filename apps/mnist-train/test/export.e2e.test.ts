@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Generator, Tensor, noGrad } from "@pico/core";
 import * as ort from "onnxruntime-node";
+import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModelFile } from "../src/model-file.js";
 import { runCli } from "./run-cli.js";
@@ -60,5 +61,34 @@ describe("mnist-train export (node dist/cli.js)", () => {
     const nowhere = await runCli(["export", "--checkpoint", checkpoint, "--onnx", join(work, "no", "x.onnx")]);
     expect(nowhere.code).toBe(1);
     expect(nowhere.stderr.trim()).toBe(`mnist-train export: cannot write ${join(work, "no", "x.onnx")}: the folder ${join(work, "no")} does not exist`);
+  });
+
+  it("graph draws the model as PNG (through Graphviz SVG), SVG or DOT, and refuses another extension", async () => {
+    const checkpoint = join(work, "resnet", "model.safetensors");
+    const png = join(work, "resnet.png");
+    const run = await runCli(["graph", "--checkpoint", checkpoint, "--out", png]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("resnet.png: 39 operators, 29 parameter tensors");
+    const meta = await sharp(png).metadata();
+    expect(meta.format).toBe("png");
+    expect(meta.height!).toBeGreaterThan(meta.width!); // top to bottom
+    expect(meta.width!).toBeGreaterThan(1000);
+    // Mostly white page with dark text and coloured boxes: not blank.
+    const stats = await sharp(png).stats();
+    expect(stats.channels[0]!.min).toBeLessThan(80);
+    expect(stats.channels[0]!.mean).toBeGreaterThan(200);
+
+    const svgFile = join(work, "resnet.svg");
+    expect((await runCli(["graph", "--checkpoint", checkpoint, "--out", svgFile])).code).toBe(0);
+    const svg = readFileSync(svgFile, "utf8");
+    for (const text of ["<svg", "AddRelu", "layer2.0.downsample.1.running_var", "AdaptiveAvgPool2dFunction", "[1, 64, 7, 7]"]) expect(svg).toContain(text);
+    expect(svg.match(/class="node"/g)!.length).toBe(39 + 1 + 1 + 29 + 4 + 2); // operators, input, output, parameters, the folded BatchNorms' running statistics, their eps constants
+
+    const dotFile = join(work, "lenet.dot");
+    expect((await runCli(["graph", "--checkpoint", join(work, "lenet", "model.safetensors"), "--out", dotFile])).code).toBe(0);
+    expect(readFileSync(dotFile, "utf8")).toMatch(/^digraph pico \{[^]*Conv2dReluMaxPool2dFunction[^]*\}$/);
+
+    const bad = await runCli(["graph", "--checkpoint", checkpoint, "--out", join(work, "g.jpg")]);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, `mnist-train graph: --out ${join(work, "g.jpg")}: the picture's format follows its extension, one of .png, .svg, .dot; got .jpg`]);
   });
 });

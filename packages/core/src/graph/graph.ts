@@ -2,6 +2,7 @@ import type { DType } from "../dtype.js";
 import { formatShape } from "../errors.js";
 import type { FunctionClass } from "../function.js";
 import type { Tensor } from "../tensor.js";
+import { toDot, type DotOptions } from "./dot.js";
 
 /** Where a value of the graph comes from. */
 export type ValueKind = "input" | "parameter" | "buffer" | "constant" | "intermediate";
@@ -85,6 +86,11 @@ export class Graph {
 
   toString(): string {
     return this.printTabular();
+  }
+
+  /** The graph in Graphviz's DOT language (see toDot in dot.ts). */
+  toDot(options: DotOptions = {}): string {
+    return toDot(this, options);
   }
 }
 

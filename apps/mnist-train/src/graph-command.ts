@@ -1,0 +1,44 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname, extname, resolve } from "node:path";
+import { Graphviz } from "@hpcc-js/wasm-graphviz";
+import { tensor, trace } from "@pico/core";
+import { writeFileAtomic } from "@pico/data";
+import sharp from "sharp";
+import { InputError, UsageError } from "./errors.js";
+import { loadModelFile } from "./model-file.js";
+
+export interface GraphOptions {
+  checkpoint: string;
+  /** graph.png, graph.svg or graph.dot: the format follows the extension. */
+  out: string;
+  log: (line: string) => void;
+}
+
+const FORMATS = [".png", ".svg", ".dot"] as const;
+
+/**
+ * Draws the forward graph of a checkpoint's model in evaluation mode (trace on one 1×28×28 image):
+ * DOT from graph.toDot(), laid out and drawn as SVG by Graphviz (compiled to WebAssembly,
+ * @hpcc-js/wasm-graphviz), PNG rasterised from the SVG by sharp.
+ */
+export async function graphCommand(options: GraphOptions): Promise<void> {
+  const out = resolve(options.out);
+  const format = extname(out).toLowerCase();
+  if (!(FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--out ${options.out}: the picture's format follows its extension, one of ${FORMATS.join(", ")}; got ${format === "" ? "none" : format}`);
+  }
+  if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${options.out} is a folder; give the path of the picture to write`);
+  if (!existsSync(dirname(out))) throw new InputError(`cannot write ${options.out}: the folder ${dirname(out)} does not exist`);
+  const { model, modelName } = loadModelFile(options.checkpoint);
+  model.eval();
+  const graph = trace(model, tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] }));
+  const dot = graph.toDot({ title: `${modelName} (${options.checkpoint}), evaluation, batch 1` });
+  if (format === ".dot") {
+    writeFileAtomic(out, dot);
+  } else {
+    const svg = (await Graphviz.load()).dot(dot);
+    if (format === ".svg") writeFileAtomic(out, svg);
+    else writeFileAtomic(out, await sharp(Buffer.from(svg), { density: 110 }).flatten({ background: "#ffffff" }).png().toBuffer());
+  }
+  options.log(`${modelName} from ${options.checkpoint} -> ${options.out}: ${graph.nodes.length} operators, ${graph.parameters.length} parameter tensors`);
+}
