@@ -75,12 +75,15 @@ export function toDot(graph: Graph, options: DotOptions = {}): string {
 function opLabel(node: GraphNode, showParameters: boolean, arrayNames: ReadonlyMap<unknown, string>): string {
   const names = argumentNames(node.fn);
   const literals: string[] = [];
+  const isOptions = (a: unknown): a is object => typeof a === "object" && a !== null && !Array.isArray(a) && !isArray(a);
+  // Several options objects (a fused convolution's and pooling's): keys keep their object's name.
+  const qualify = node.args.filter(isOptions).length > 1;
   node.args.forEach((a, i) => {
     if (a instanceof GraphValue) return;
     const name = names[i] ?? `arg${i}`;
     if (a === null || a === undefined) literals.push(`${name}=none`);
-    else if (typeof a === "object" && !Array.isArray(a) && !isArray(a)) {
-      for (const [k, v] of Object.entries(a)) if (v !== undefined) literals.push(`${k}=${literal(v, arrayNames)}`);
+    else if (isOptions(a)) {
+      for (const [k, v] of Object.entries(a)) if (v !== undefined) literals.push(`${qualify ? `${name}.` : ""}${k}=${literal(v, arrayNames)}`);
     } else literals.push(`${name}=${literal(a, arrayNames)}`);
   });
   const params = showParameters ? [] : node.inputs.filter((v) => v.kind !== "input" && v.kind !== "intermediate").map((v) => `${v.name} ${formatShape(v.shape)}`);
