@@ -59,7 +59,7 @@ export function commandLines(markdown: string): CommandLine[] {
   }
   const prose = withoutCodeBlocks(markdown).replace(/^ {0,3}(`{3,}|~{3,}).*$/gm, "");
   for (const span of prose.matchAll(/(`+)([^`]+?)\1/g)) {
-    const line = markdown.slice(0, span.index).split("\n").length;
+    const line = prose.slice(0, span.index).split("\n").length;
     for (const words of splitShell(span[2]!)) found.push({ words, line });
   }
   return found;

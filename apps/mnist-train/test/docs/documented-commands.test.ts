@@ -111,12 +111,13 @@ function staleCommand(file: string, shown: readonly string[]): string | null {
 
 describe("commands in markdown", () => {
   it("reads the command lines of shell blocks and inline code", () => {
-    const page = ["Run `pnpm bench -- --rounds 1` or:", "", "```sh", "$ cd x && pnpm pack # a comment", "node a.js \\", "  --flag 'b c'", "```"].join("\n");
+    const page = ["Run `pnpm bench -- --rounds 1` or:", "", "```sh", "$ cd x && pnpm pack # a comment", "node a.js \\", "  --flag 'b c'", "```", "", "then `pnpm test` again."].join("\n");
     expect(commandLines(page)).toEqual([
       { words: ["cd", "x"], line: 4 },
       { words: ["pnpm", "pack"], line: 4 },
       { words: ["node", "a.js", "--flag", "b c"], line: 5 },
       { words: ["pnpm", "bench", "--", "--rounds", "1"], line: 1 },
+      { words: ["pnpm", "test"], line: 9 },
     ]);
   });
 
@@ -129,7 +130,7 @@ describe("commands in markdown", () => {
     expect(staleCommand("README.md", splitShell("pnpm bench -- --no-matmul --rounds 1")[0]!)).toBeNull();
     expect(staleCommand("README.md", splitShell("pnpm bench -- --turbo")[0]!)).toMatch(/--turbo: not an option of the benchmark/);
     expect(staleCommand("README.md", splitShell("pnpm test")[0]!)).toBeNull();
-    expect(staleCommand("README.md", splitShell("pnpm web")[0]!)).toMatch(/pnpm web: no such script in package.json/);
+    expect(staleCommand("README.md", splitShell("pnpm no-such-script")[0]!)).toMatch(/pnpm no-such-script: no such script in package.json/);
     expect(staleCommand("README.md", splitShell("pnpm --filter @pico/core typecheck")[0]!)).toBeNull();
     expect(staleCommand("README.md", splitShell("pnpm --filter @pico/core lint")[0]!)).toMatch(/no such script in packages\/core\/package.json/);
     expect(staleCommand("README.md", splitShell("node scripts/no-such.mjs")[0]!)).toMatch(/no such file/);
