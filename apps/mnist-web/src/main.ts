@@ -48,8 +48,11 @@ function kernelsLine(k: KernelLine): string {
   return `kernels: gemm ${k.gemm}, conv2d ${k.conv2d} · ${simd} · ${threads}${k.threadsNote === null ? "" : ` (1 thread: ${k.threadsNote})`}`;
 }
 
+let predictions = 0;
+
 function showPrediction(probabilities: number[] | null, note: string | null): void {
   top3.replaceChildren();
+  predictionText.dataset.count = String(++predictions);
   if (probabilities === null) {
     predictionText.textContent = "?";
     predictionText.title = note ?? "";

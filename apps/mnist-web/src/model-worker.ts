@@ -89,6 +89,7 @@ async function init(threads: number): Promise<void> {
   trainLoader = new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, transform });
   testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: 500, transform });
   post({ type: "ready", kernels: kernelLine(threadsNote), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
+  reportAccuracy();
 }
 
 function firstOf(dataset: MnistDigits, count: number): Subset {

@@ -1,0 +1,213 @@
+// The page in a real browser: Debian's Chromium driven by playwright-core, the page built by Vite and
+// served by Vite's preview server on 127.0.0.1 (cross-origin isolated), and once more without the two
+// headers to check the one-thread fallback.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { MNIST } from "@pico/data";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import sharp from "sharp";
+import { type PreviewServer, build, preview } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const app = fileURLToPath(new URL("..", import.meta.url));
+const cli = join(dirname(createRequire(import.meta.url).resolve("mnist-train/package.json")), "dist", "cli.js");
+const run = promisify(execFile);
+
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === undefined) {
+  console.log(`mnist-web browser tests skipped: no ${CHROMIUM} (apt-get install -y chromium)`);
+}
+
+/** The first test image of each digit 0..9: [index, label]. */
+function oneOfEachDigit(test: MNIST): [number, number][] {
+  const found = new Map<number, number>();
+  for (let i = 0; found.size < 10; i++) if (!found.has(test.labels[i]!)) found.set(test.labels[i]!, i);
+  return [...found].map(([label, index]) => [index, label]);
+}
+
+/** A test image as a person's drawing would be: black ink on white, 280×280 (10× MNIST, nearest). */
+async function digitPng(test: MNIST, index: number, path: string): Promise<void> {
+  const ink = test.images.subarray(index * 784, (index + 1) * 784).map((v) => 255 - v);
+  await sharp(Buffer.from(ink), { raw: { width: 28, height: 28, channels: 1 } }).resize(280, 280, { kernel: "nearest" }).toColourspace("b-w").png().toFile(path);
+}
+
+/**
+ * Draws a test image with the mouse (pointer events): a stroke along each run of ink of each pair of rows
+ * (the pen, 2.2 MNIST pixels wide, covers both rows of a pair).
+ */
+async function drawDigit(page: Page, test: MNIST, index: number): Promise<void> {
+  const box = (await page.getByTestId("draw-canvas").boundingBox())!;
+  const scale = box.width / 28;
+  const ink = (x: number, y: number): boolean => y < 28 && test.images[index * 784 + y * 28 + x]! >= 128;
+  for (let y = 0; y < 28; y += 2) {
+    for (let x = 0; x < 28; x++) {
+      if (!ink(x, y) && !ink(x, y + 1)) continue;
+      let end = x;
+      while (end + 1 < 28 && (ink(end + 1, y) || ink(end + 1, y + 1))) end++;
+      await page.mouse.move(box.x + (x + 0.5) * scale, box.y + (y + 1) * scale);
+      await page.mouse.down();
+      await page.mouse.move(box.x + (end + 0.5) * scale, box.y + (y + 1) * scale);
+      await page.mouse.up();
+      x = end;
+    }
+  }
+}
+
+/** The page's top 3 once its prediction count passed `after`: [digit, probability][]. */
+async function top3After(page: Page, after: number): Promise<[number, number][]> {
+  await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>("[data-testid=prediction]")!.dataset.count ?? 0) > n, after);
+  // Drawing may still have one request in flight: wait until the canvas and the shown prediction agree.
+  await page.waitForTimeout(50);
+  return page.$$eval("[data-testid=top3] li", (rows) => rows.map((r) => [Number((r as HTMLElement).dataset.digit), Number((r as HTMLElement).dataset.probability)] as [number, number]));
+}
+
+const predictionCount = (page: Page): Promise<number> => page.getByTestId("prediction").evaluate((e) => Number((e as HTMLElement).dataset.count ?? 0));
+
+async function openPage(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(url);
+  await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>("[data-testid=train-toggle]")!.disabled, null, { timeout: 30_000 });
+  expect(errors).toEqual([]);
+  return page;
+}
+
+describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chromium", () => {
+  let work: string;
+  let isolated: PreviewServer;
+  let plain: PreviewServer;
+  let context: BrowserContext;
+  let base: string;
+  const test = new MNIST({ train: false });
+
+  beforeAll(async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is needed in CI: apt-get install -y chromium`).toBe(true);
+    work = mkdtempSync(join(tmpdir(), "mnist-web-"));
+    const outDir = join(work, "dist");
+    const configFile = join(app, "vite.config.ts");
+    await build({ configFile, logLevel: "error", build: { outDir } });
+    isolated = await preview({ configFile, logLevel: "error", build: { outDir }, preview: { port: 0, strictPort: false } });
+    plain = await preview({ configFile: false, root: app, logLevel: "error", build: { outDir }, preview: { host: "127.0.0.1", port: 0 } });
+    base = isolated.resolvedUrls!.local[0]!;
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    context = await chromium.launchPersistentContext(join(work, "profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await isolated?.close();
+    await plain?.close();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("runs the WebAssembly kernels on 2 threads when cross-origin isolated, on 1 with the reason otherwise", async () => {
+    const page = await openPage(context, `${base}?threads=2`);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    const kernels = page.getByTestId("kernels");
+    expect(await kernels.getAttribute("data-gemm")).toBe("wasm");
+    expect(await kernels.getAttribute("data-threads")).toBe("2");
+    expect(await kernels.textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 2 threads$/);
+    await page.close();
+
+    const fallback = await openPage(context, `${plain.resolvedUrls!.local[0]!}?threads=2`);
+    expect(await fallback.evaluate(() => crossOriginIsolated)).toBe(false);
+    expect(await fallback.getByTestId("kernels").getAttribute("data-threads")).toBe("1");
+    expect(await fallback.getByTestId("kernels").textContent()).toContain("1 thread (1 thread: the page is not cross-origin isolated");
+    await fallback.close();
+  });
+
+  it("trains: the loss falls and the test accuracy rises; pause stops the steps", async () => {
+    const page = await openPage(context, `${base}?threads=2`);
+    const value = (id: string): Promise<number> => page.getByTestId(id).evaluate((e) => Number((e as HTMLElement).dataset.value ?? NaN));
+    await page.waitForFunction(() => document.querySelector<HTMLElement>("[data-testid=accuracy]")!.dataset.value !== undefined);
+    const untrained = await value("accuracy");
+    await page.getByTestId("train-toggle").click();
+    await page.waitForFunction(() => document.querySelector<HTMLElement>("[data-testid=loss]")!.dataset.value !== undefined);
+    const firstLoss = await value("loss");
+    await page.waitForTimeout(3500);
+    await page.getByTestId("train-toggle").click();
+    await expect.poll(() => page.getByTestId("status").textContent()).toBe("paused");
+    await page.waitForTimeout(300);
+    const lastLoss = await value("loss");
+    const trained = await value("accuracy");
+    const speed = await value("speed");
+    const steps = await page.getByTestId("step").textContent();
+    await page.waitForTimeout(500);
+    expect(await page.getByTestId("step").textContent()).toBe(steps);
+    console.log(`mnist-web: loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}, test accuracy ${untrained} -> ${trained}, ${Math.round(speed)} img/s at 2 threads (step · epoch ${steps})`);
+    expect(lastLoss).toBeLessThan(firstLoss / 3);
+    expect(lastLoss).toBeLessThan(0.4);
+    expect(untrained).toBeLessThan(0.3);
+    expect(trained).toBeGreaterThan(0.85);
+    await page.screenshot({ path: join(tmpdir(), "mnist-web-training.png") });
+    await page.close();
+  });
+
+  it("loads a model.safetensors written by mnist-train: its predictions equal the CLI's; draws digits and reads them", async () => {
+    const out = join(work, "run");
+    await run(process.execPath, [cli, "train", "--epochs", "1", "--limit", "12000", "--test-limit", "500", "--threads", "1", "--out", out]);
+    const modelFile = join(out, "model.safetensors");
+    const digits = oneOfEachDigit(test);
+    const pictures = await Promise.all(
+      digits.map(async ([index, label]) => {
+        const path = join(work, `digit-${label}.png`);
+        await digitPng(test, index, path);
+        return path;
+      }),
+    );
+    const { stdout } = await run(process.execPath, [cli, "predict", "--checkpoint", modelFile, ...pictures]);
+    const cliTop3 = stdout
+      .trim()
+      .split("\n")
+      .map((line) => [...line.slice(line.lastIndexOf(": ") + 2).matchAll(/(\d) \(([\d.]+)%\)/g)].map((m) => [Number(m[1]), Number(m[2])]));
+    expect(cliTop3).toHaveLength(10);
+
+    const page = await openPage(context, `${base}?threads=2`);
+    await page.getByTestId("model-file").setInputFiles(modelFile);
+    await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: lenet, loaded from model.safetensors");
+    for (let i = 0; i < pictures.length; i++) {
+      const before = await predictionCount(page);
+      await page.getByTestId("model-file").setInputFiles(pictures[i]!);
+      const top = await top3After(page, before);
+      expect(top.map(([digit]) => digit)).toEqual(cliTop3[i]!.map(([digit]) => digit));
+      top.forEach(([, p], k) => expect(Math.abs(100 * p - cliTop3[i]![k]![1]!)).toBeLessThanOrEqual(0.05 + 1e-9));
+    }
+
+    let read = 0;
+    const readAs: number[] = [];
+    for (const [index, label] of digits) {
+      await page.getByTestId("clear").click();
+      const before = await predictionCount(page);
+      await drawDigit(page, test, index);
+      const top = await top3After(page, before);
+      readAs.push(top[0]![0]!);
+      if (top[0]![0] === label) read++;
+      if (label === 3) await page.screenshot({ path: join(tmpdir(), "mnist-web-drawn.png") });
+    }
+    const latency = await page.getByTestId("latency").textContent();
+    console.log(`mnist-web: drawn 0..9 read as ${readAs.join(" ")}; ${latency}`);
+    expect(read).toBeGreaterThanOrEqual(9);
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("save").click()]);
+    expect(download.suggestedFilename()).toBe("model.safetensors");
+    const saved = readFileSync((await download.path())!);
+    const { stdout: again } = await run(process.execPath, [cli, "predict", "--checkpoint", (await download.path())!, pictures[0]!]);
+    expect(saved.length).toBe(readFileSync(modelFile).length);
+    expect(again.slice(again.lastIndexOf(": ") + 2).trim()).toBe(stdout.split("\n")[0]!.slice(stdout.split("\n")[0]!.lastIndexOf(": ") + 2).trim());
+    await page.close();
+  });
+});
