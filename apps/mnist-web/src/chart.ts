@@ -1,5 +1,7 @@
 import uPlot from "uplot";
 
+const MAX_POINTS = 4000;
+
 /** The live chart: training loss per report (left axis) and test accuracy (right axis) against the step. */
 export class TrainingChart {
   private readonly steps: number[] = [];
@@ -34,14 +36,35 @@ export class TrainingChart {
 
   addAccuracy(step: number, accuracy: number): void {
     const last = this.steps.length - 1;
-    if (last >= 0 && this.steps[last] === step) this.accuracy[last] = accuracy;
-    else this.add(step, null, accuracy);
+    if (last >= 0 && this.steps[last] === step) {
+      this.accuracy[last] = accuracy;
+      this.redraw();
+    } else this.add(step, null, accuracy);
   }
 
   private add(step: number, loss: number | null, accuracy: number | null): void {
+    if (this.steps.length >= MAX_POINTS) this.thin();
     this.steps.push(step);
     this.loss.push(loss);
     this.accuracy.push(accuracy);
+    this.redraw();
+  }
+
+  /** Halves the loss points (accuracy points all stay), so that hours of training keep the chart small. */
+  private thin(): void {
+    let kept = 0;
+    for (let i = 0; i < this.steps.length; i++) {
+      if (i % 2 === 1 && this.accuracy[i] === null && i !== this.steps.length - 1) continue;
+      this.steps[kept] = this.steps[i]!;
+      this.loss[kept] = this.loss[i] ?? null;
+      this.accuracy[kept] = this.accuracy[i] ?? null;
+      kept++;
+    }
+    this.steps.length = this.loss.length = this.accuracy.length = kept;
+  }
+
+  /** Draws the data once per frame at most. */
+  private redraw(): void {
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {

@@ -45,7 +45,8 @@ element<HTMLButtonElement>("clear").addEventListener("click", () => {
 function kernelsLine(k: KernelLine): string {
   const simd = k.simd ? `WebAssembly SIMD${k.relaxedSimd ? " (relaxed, FMA)" : ""}` : "no WebAssembly SIMD: TypeScript kernels";
   const threads = `${k.threads} thread${k.threads === 1 ? "" : "s"}`;
-  return `kernels: gemm ${k.gemm}, conv2d ${k.conv2d} · ${simd} · ${threads}${k.threadsNote === null ? "" : ` (1 thread: ${k.threadsNote})`}`;
+  const note = k.threadsNote === null ? "" : ` (of ${k.threadsAsked} asked for: ${k.threadsNote})`;
+  return `kernels: gemm ${k.gemm}, conv2d ${k.conv2d} · ${simd} · ${threads}${note}`;
 }
 
 let predictions = 0;

@@ -61,7 +61,7 @@ const nextTurn = (): Promise<void> =>
     turn.port2.postMessage(0);
   });
 
-function kernelLine(threadsNote: string | null): KernelLine {
+function kernelLine(threadsAsked: number, threadsNote: string | null): KernelLine {
   const info = kernelInfo();
   return {
     gemm: info.families["gemm"]?.backend ?? "none",
@@ -69,6 +69,7 @@ function kernelLine(threadsNote: string | null): KernelLine {
     simd: info.wasm.simd,
     relaxedSimd: info.wasm.relaxedSimd,
     threads: info.threads,
+    threadsAsked,
     threadsNote,
   };
 }
@@ -88,7 +89,7 @@ async function init(threads: number): Promise<void> {
   const transform = normalize(MNIST_MEAN, MNIST_STD);
   trainLoader = new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, transform });
   testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: 500, transform });
-  post({ type: "ready", kernels: kernelLine(threadsNote), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
+  post({ type: "ready", kernels: kernelLine(threads, threadsNote), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
   reportAccuracy();
 }
 

@@ -21,6 +21,7 @@ export interface KernelLine {
   simd: boolean;
   relaxedSimd: boolean;
   threads: number;
+  threadsAsked: number;
   /** Why fewer threads run than asked for, or null. */
   threadsNote: string | null;
 }
