@@ -211,3 +211,12 @@ describe("conversions", () => {
     expect(tensor([1, 2]).toString()).toBe("Tensor([1,2], shape=[2], dtype=float32)");
   });
 });
+
+describe("identity", () => {
+  it("every tensor has its own id, and tensors of equal contents stay deeply equal", () => {
+    const a = tensor([1, 2]);
+    const b = tensor([1, 2]);
+    expect(a.id).not.toBe(b.id);
+    expect(a).toEqual(b);
+  });
+});

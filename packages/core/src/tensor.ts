@@ -47,8 +47,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The recorded call that produced this tensor, or null for a leaf. */
   creator: CallRecord | null = null;
-  /** A number no other tensor of this process has (the tracer counts the graph's tensors by it). */
-  readonly id: number = nextTensorId++;
+  // A private field, so that two tensors of equal contents stay deeply equal (toEqual, structuredClone).
+  readonly #id: number = nextTensorId++;
 
   constructor(data: NDArray, options: { requiresGrad?: boolean; retain?: boolean } = {}) {
     if (!isNdArray(data)) throw new ArgumentError(`Tensor: data must be an ndarray over a Float32Array or Float64Array, but got ${describe(data)}`);
@@ -57,6 +57,10 @@ export class Tensor {
     this.retain = options.retain ?? true;
   }
 
+  /** A number no other tensor of this process has (the tracer counts the graph's tensors by it). */
+  get id(): number {
+    return this.#id;
+  }
   get shape(): number[] {
     return this.data.shape;
   }
