@@ -36,6 +36,7 @@ const LEARNING_RATE = 1e-3;
 const TEST_SUBSET = 2000;
 const EVAL_MS = 2000;
 const REPORT_MS = 250;
+const SPEED_WINDOW = 8;
 
 let modelName: WebModelName = "lenet";
 let model: Module<[Tensor], Tensor> = buildModel(modelName) as Module<[Tensor], Tensor>;
@@ -90,7 +91,7 @@ async function init(threads: number): Promise<void> {
   trainLoader = new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, transform });
   testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: 500, transform });
   post({ type: "ready", kernels: kernelLine(threads, threadsNote), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
-  reportAccuracy();
+  await reportAccuracy();
 }
 
 function firstOf(dataset: MnistDigits, count: number): Subset {
@@ -118,23 +119,25 @@ function trainStep(loader: DataLoader): { loss: number; images: number } {
   return { loss: loss.item(), images: targets.size };
 }
 
-function testAccuracy(loader: DataLoader): number {
+/** Accuracy on the test subset, a batch at a time with a turn of the event loop between, so drawing stays live. */
+async function testAccuracy(loader: DataLoader): Promise<number> {
   let correct = 0;
-  const wasTraining = model.training;
-  model.eval();
-  noGrad(() => {
-    for (const [inputs, targets] of loader.batches(0)) {
-      const predicted = model.forward(inputs).argmax(1).toTypedArray();
-      const truth = targets.toTypedArray();
-      for (let i = 0; i < predicted.length; i++) if (predicted[i] === truth[i]) correct++;
-    }
-  });
-  if (wasTraining) model.train();
+  for (const [inputs, targets] of loader.batches(0)) {
+    const wasTraining = model.training;
+    model.eval();
+    const predicted = noGrad(() => model.forward(inputs).argmax(1).toTypedArray());
+    if (wasTraining) model.train();
+    const truth = targets.toTypedArray();
+    for (let i = 0; i < predicted.length; i++) if (predicted[i] === truth[i]) correct++;
+    await nextTurn();
+  }
   return correct / loader.dataset.length;
 }
 
-function reportAccuracy(): void {
-  if (testLoader !== null) post({ type: "accuracy", step, accuracy: testAccuracy(testLoader), count: testLoader.dataset.length });
+async function reportAccuracy(): Promise<void> {
+  if (testLoader === null) return;
+  const at = step;
+  post({ type: "accuracy", step: at, accuracy: await testAccuracy(testLoader), count: testLoader.dataset.length });
 }
 
 async function trainLoop(): Promise<void> {
@@ -158,9 +161,9 @@ async function trainLoop(): Promise<void> {
         steps++;
         await nextTurn();
       }
-      if (steps > 0) post({ type: "progress", progress: { step, epoch, loss: lossSum / steps, imagesPerSecond: (images / busy) * 1000, seen } });
+      if (steps > 0) post({ type: "progress", progress: { step, epoch, loss: lossSum / steps, imagesPerSecond: speed.add(images, busy), seen } });
       if (performance.now() - lastEval >= EVAL_MS || !training) {
-        reportAccuracy();
+        await reportAccuracy();
         lastEval = performance.now();
       }
       await nextTurn();
@@ -169,6 +172,23 @@ async function trainLoop(): Promise<void> {
     looping = false;
   }
 }
+
+/** Images per second of training steps over the last SPEED_WINDOW reports (a single quarter second is noisy). */
+class Speed {
+  private readonly images: number[] = [];
+  private readonly ms: number[] = [];
+
+  add(images: number, ms: number): number {
+    this.images.push(images);
+    this.ms.push(ms);
+    if (this.images.length > SPEED_WINDOW) {
+      this.images.shift();
+      this.ms.shift();
+    }
+    return (this.images.reduce((a, b) => a + b, 0) / this.ms.reduce((a, b) => a + b, 0)) * 1000;
+  }
+}
+const speed = new Speed();
 
 function predict(id: number, pixels: CanvasPixels): void {
   let digit: Float32Array;
@@ -186,7 +206,7 @@ function predict(id: number, pixels: CanvasPixels): void {
 }
 
 /** Loads a model.safetensors written by mnist-train (or this page), or one of its checkpoints. */
-function load(name: string, bytes: Uint8Array): void {
+function load(name: string, bytes: Uint8Array): Promise<void> {
   const { metadata } = decodeSafetensors(bytes, name);
   const checkpoint = decodeCheckpoint(bytes, name);
   const loadedName = modelNameOf(name, metadata, checkpoint.extra);
@@ -198,7 +218,7 @@ function load(name: string, bytes: Uint8Array): void {
   modelName = loadedName;
   optimizer = new Adam(model.parameters(), { lr: LEARNING_RATE });
   post({ type: "loaded", name, model: loadedName });
-  reportAccuracy();
+  return reportAccuracy();
 }
 
 /** The weights alone with the model's name, as mnist-train's saveModelFile writes model.safetensors. */
