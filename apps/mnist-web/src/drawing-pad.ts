@@ -49,6 +49,7 @@ export class DrawingPad {
     this.context.fillStyle = "#fff";
     this.context.fillRect(0, 0, this.canvas.width, this.canvas.height);
     this.dirtySince = null;
+    this.showPending();
   }
 
   /** Draws a picture (a dropped PNG or JPEG) to fill the canvas, aspect kept, and predicts it. */
@@ -83,6 +84,12 @@ export class DrawingPad {
     }
     if (this.inFlight === id) this.inFlight = null;
     this.flush();
+    this.showPending();
+  }
+
+  /** `data-pending` on the canvas: whether a change still waits for its prediction (tests wait for "false"). */
+  private showPending(): void {
+    this.canvas.dataset.pending = String(this.inFlight !== null || this.dirtySince !== null);
   }
 
   private point(event: PointerEvent): { x: number; y: number } {
@@ -106,6 +113,7 @@ export class DrawingPad {
   private changed(at: number): void {
     this.dirtySince ??= at;
     this.flush();
+    this.showPending();
   }
 
   private flush(): void {

@@ -60,12 +60,19 @@ async function drawDigit(page: Page, test: MNIST, index: number): Promise<void> 
   }
 }
 
-/** The page's top 3 once its prediction count passed `after`: [digit, probability][]. */
+/** The page's top 3 once a prediction newer than number `after` answers the canvas as it is now: [digit, probability][]. */
 async function top3After(page: Page, after: number): Promise<[number, number][]> {
-  await page.waitForFunction((n) => Number(document.querySelector<HTMLElement>("[data-testid=prediction]")!.dataset.count ?? 0) > n, after);
-  // Drawing may still have one request in flight: wait until the canvas and the shown prediction agree.
-  await page.waitForTimeout(50);
+  await page.waitForFunction((n) => {
+    const count = Number(document.querySelector<HTMLElement>("[data-testid=prediction]")!.dataset.count ?? 0);
+    return count > n && document.querySelector<HTMLElement>("[data-testid=draw-canvas]")!.dataset.pending === "false";
+  }, after);
   return page.$$eval("[data-testid=top3] li", (rows) => rows.map((r) => [Number((r as HTMLElement).dataset.digit), Number((r as HTMLElement).dataset.probability)] as [number, number]));
+}
+
+/** Waits until every change of the canvas has its prediction shown, then returns how many were shown. */
+async function idleCount(page: Page): Promise<number> {
+  await page.waitForFunction(() => document.querySelector<HTMLElement>("[data-testid=draw-canvas]")!.dataset.pending !== "true");
+  return predictionCount(page);
 }
 
 const predictionCount = (page: Page): Promise<number> => page.getByTestId("prediction").evaluate((e) => Number((e as HTMLElement).dataset.count ?? 0));
@@ -180,7 +187,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     await page.getByTestId("model-file").setInputFiles(modelFile);
     await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: lenet, loaded from model.safetensors");
     for (let i = 0; i < pictures.length; i++) {
-      const before = await predictionCount(page);
+      const before = await idleCount(page);
       await page.getByTestId("model-file").setInputFiles(pictures[i]!);
       const top = await top3After(page, before);
       expect(top.map(([digit]) => digit)).toEqual(cliTop3[i]!.map(([digit]) => digit));
@@ -191,7 +198,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     const readAs: number[] = [];
     for (const [index, label] of digits) {
       await page.getByTestId("clear").click();
-      const before = await predictionCount(page);
+      const before = await idleCount(page);
       await drawDigit(page, test, index);
       const top = await top3After(page, before);
       readAs.push(top[0]![0]!);
