@@ -117,6 +117,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       break;
     case "training":
       training = message.on;
+      if (training && modelStatus.textContent?.endsWith("untrained")) modelStatus.textContent = "model: lenet (the reference network), trained in this page";
       toggle.textContent = training ? "Pause" : "Train";
       status.textContent = training ? "training…" : "paused";
       break;

@@ -3,9 +3,8 @@
 // headers to check the one-thread fallback.
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { MNIST } from "@pico/data";
@@ -17,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const app = fileURLToPath(new URL("..", import.meta.url));
-const cli = join(dirname(createRequire(import.meta.url).resolve("mnist-train/package.json")), "dist", "cli.js");
+/** The trainer's built program, as a user runs it (`pnpm test` builds it first). */
+const cli = fileURLToPath(new URL("../../mnist-train/dist/cli.js", import.meta.url));
 const run = promisify(execFile);
 
 const haveChromium = existsSync(CHROMIUM);
@@ -97,6 +97,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
 
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is needed in CI: apt-get install -y chromium`).toBe(true);
+    expect(existsSync(cli), `${cli} is missing: build first (pnpm build)`).toBe(true);
     work = mkdtempSync(join(tmpdir(), "mnist-web-"));
     const outDir = join(work, "dist");
     const configFile = join(app, "vite.config.ts");
