@@ -1,4 +1,4 @@
-import { ArgumentError, ShapeError, Tensor } from "@pico/core";
+import { ArgumentError, ShapeError, Tensor, tensor } from "@pico/core";
 import { Sequential } from "./sequential.js";
 import { Conv2d } from "./conv2d.js";
 import { ReLU } from "./relu.js";
@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { maxPool2d } from "../functional/max-pool2d.js";
 import { randn, values } from "../test-utils/tensors.js";
 import { MaxPool2d } from "./max-pool2d.js";
+import { MaxUnpool2d } from "./max-unpool2d.js";
 
 describe("MaxPool2d", () => {
   it("defaults the stride to the kernel size and calls F.maxPool2d", () => {
@@ -16,6 +17,16 @@ describe("MaxPool2d", () => {
     expect(values(pool.forward(x))).toEqual(values(maxPool2d(x, 2, { stride: 2 })));
     const overlapping = new MaxPool2d(3, { stride: 1, padding: 1 });
     expect(values(overlapping.forward(x))).toEqual(values(maxPool2d(x, 3, { stride: 1, padding: 1 })));
+  });
+
+  it("forwardWithIndices (torch's return_indices) gives the output and the per-plane index of each maximum, which MaxUnpool2d puts back", () => {
+    const pool = new MaxPool2d(2);
+    const x = tensor([[[[1, 5, 2, 0], [3, 4, 8, 7], [9, 0, 1, 1], [2, 6, 3, 0]]]]);
+    const [out, indices] = pool.forwardWithIndices(x);
+    expect(values(out)).toEqual(values(pool.forward(x)));
+    expect(values(out)).toEqual([5, 8, 9, 3]);
+    expect(values(indices)).toEqual([1, 6, 8, 14]);
+    expect(values(new MaxUnpool2d(2).forward(out, indices))).toEqual([0, 5, 0, 0, 0, 0, 8, 0, 9, 0, 0, 0, 0, 0, 3, 0]);
   });
 
   it("names the layer and the rule on a wrong input", () => {

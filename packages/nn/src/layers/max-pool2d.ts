@@ -1,6 +1,7 @@
 import type { Tensor } from "@pico/core";
 import { checkOptions } from "../functional/check.js";
 import { MAX_POOL2D_OPTIONS, maxPool2d } from "../functional/max-pool2d.js";
+import { maxPool2dWithIndices } from "../functional/max-unpool2d.js";
 import { pair, type IntPair } from "../functional/pair.js";
 import { Module } from "../module.js";
 import { checkBoolean, showPair } from "./check.js";
@@ -17,7 +18,8 @@ export interface MaxPool2dLayerOptions extends PoolLayerOptions {
  *
  * Shape: [N, C, H, W] (or [C, H, W]) → [N, C, Hout, Wout], Hout = floor((H + 2·padding − dilation·(kH − 1) − 1) / stride) + 1
  * (ceil with ceilMode, less one if the last window would start past the input and its left padding).
- * The stride defaults to the kernel size. `returnIndices` is not supported.
+ * The stride defaults to the kernel size. PyTorch's `return_indices=True` is `forwardWithIndices`, whose
+ * indices (per plane, as torch's) feed MaxUnpool2d.
  *
  * @example new MaxPool2d(2).forward(Tensor.randn([64, 8, 24, 24])) // [64, 8, 12, 12]
  */
@@ -41,6 +43,12 @@ export class MaxPool2d extends Module {
   forward(input: Tensor): Tensor {
     checkPoolInput("MaxPool2d", input, this.kernelSize, this.padding, this.dilation);
     return maxPool2d(input, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
+  }
+
+  /** The pooled output and, for each output, the flat index in its input plane of the maximum it took. */
+  forwardWithIndices(input: Tensor): [Tensor, Tensor] {
+    checkPoolInput("MaxPool2d", input, this.kernelSize, this.padding, this.dilation);
+    return maxPool2dWithIndices(input, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
   }
 
   override extraRepr(): string {
