@@ -4,7 +4,7 @@ import { loaderFor } from "../src/data.js";
 import { evaluate } from "../src/evaluate.js";
 import { loadModelFile } from "../src/model-file.js";
 import type { Picture } from "./digit-pictures.js";
-import { CLI } from "./run-cli.js";
+import { CLI, PLAIN_ENV } from "./run-cli.js";
 
 /** What `eval` predicts for these MNIST test images: the model on the IDX tensors, batched and normalised as eval does. */
 export function evalPredictions(checkpoint: string, indices: readonly number[]): Int32Array {
@@ -22,7 +22,7 @@ export interface PredictRun {
 /** Runs `node <cli> predict --checkpoint <checkpoint> <paths...>` and reads the top digit of each line. */
 export function predictPictures(checkpoint: string, pictures: readonly Picture[], cli = CLI): Promise<PredictRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "predict", "--checkpoint", checkpoint, ...pictures.map((p) => p.path)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, "predict", "--checkpoint", checkpoint, ...pictures.map((p) => p.path)], { stdio: ["ignore", "pipe", "pipe"], env: PLAIN_ENV });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -24,10 +24,16 @@ export function runCli(args: readonly string[], options: RunOptions | RunOptions
   return runCommand(process.execPath, [CLI, ...args], typeof options === "function" ? { onStdout: options } : options);
 }
 
+/**
+ * The environment of a CLI under test: colours off, since picocolors turns them on wherever `CI` is set
+ * and the tests compare the lines a user reads.
+ */
+export const PLAIN_ENV: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+
 /** Runs a program with arguments as a shell would after splitting the line: no shell involved. */
 export function runCommand(program: string, args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd });
+    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd, env: PLAIN_ENV });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
