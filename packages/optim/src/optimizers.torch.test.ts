@@ -1,12 +1,11 @@
 import { Generator, Tensor, noGrad, type DType } from "@pico/core";
-import { describeTorch, oracle, torchInput, type OracleValue } from "@pico/torch-oracle";
+import { RTOL, describeTorch, oracle, torchInput, type OracleValue, expectTorchClose } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
 import { Adam } from "./adam.js";
 import { AdamW } from "./adamw.js";
 import { Momentum } from "./momentum.js";
 import type { Optimizer, ParamGroupInput } from "./optimizer.js";
 import { SGD } from "./sgd.js";
-import { RTOL, expectTorchClose } from "./test-utils/torch-match.js";
 
 // Every optimizer with every option, over STEPS steps and two parameter groups with different options,
 // against torch.optim from the same parameters and the same gradients. The gradient of each step is

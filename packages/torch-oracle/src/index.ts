@@ -8,3 +8,4 @@ export { torchAvailable, probeTorch, pythonPath, INSTALL_HINT } from "./availabi
 export { describeTorch } from "./describe-torch.js";
 export { oracleStats } from "./stats.js";
 export type { Deviation, OracleStats } from "./stats.js";
+export { RTOL, expectTorchClose } from "./torch-match.js";

@@ -1,7 +1,6 @@
 import { Generator, Tensor, type DType } from "@pico/core";
-import { describeTorch, oracle, torchInput } from "@pico/torch-oracle";
+import { RTOL, describeTorch, oracle, torchInput, expectTorchClose } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
-import { RTOL, expectTorchClose } from "../test-utils/torch-match.js";
 import type { BatchNormLayerOptions } from "./batch-norm.js";
 import { BatchNorm1d } from "./batch-norm1d.js";
 import { BatchNorm2d } from "./batch-norm2d.js";

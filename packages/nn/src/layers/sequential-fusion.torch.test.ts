@@ -1,7 +1,6 @@
 import { Generator, Tensor, type DType } from "@pico/core";
-import { describeTorch, oracle, torchInput, type OracleValue } from "@pico/torch-oracle";
+import { RTOL, describeTorch, oracle, torchInput, type OracleValue, expectTorchClose } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
-import { RTOL, expectTorchClose } from "../test-utils/torch-match.js";
 import { BatchNorm2d } from "./batch-norm2d.js";
 import { Conv2d } from "./conv2d.js";
 import { MaxPool2d } from "./max-pool2d.js";

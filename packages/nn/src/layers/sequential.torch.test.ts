@@ -1,8 +1,7 @@
 import { Generator, Tensor, noGrad, type DType } from "@pico/core";
-import { describeTorch, oracle, torchInput } from "@pico/torch-oracle";
+import { RTOL, describeTorch, oracle, torchInput, expectTorchClose } from "@pico/torch-oracle";
 import { it } from "vitest";
 import type { IntPair } from "../functional/pair.js";
-import { RTOL, expectTorchClose } from "../test-utils/torch-match.js";
 import { Conv2d } from "./conv2d.js";
 import { MaxPool2d } from "./max-pool2d.js";
 import { ReLU } from "./relu.js";

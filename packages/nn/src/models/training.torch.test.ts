@@ -1,6 +1,6 @@
 import { Generator, Tensor, tensor, type DType } from "@pico/core";
 import { Adam, SGD, type Optimizer } from "@pico/optim";
-import { describeTorch, oracle, torchInput, type OracleValue } from "@pico/torch-oracle";
+import { RTOL, describeTorch, oracle, torchInput, type OracleValue, expectTorchClose } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
 import { AvgPool2d } from "../layers/avg-pool2d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
@@ -11,7 +11,6 @@ import { ReLU } from "../layers/relu.js";
 import { Sequential } from "../layers/sequential.js";
 import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
 import { Module } from "../module.js";
-import { RTOL, expectTorchClose } from "../test-utils/torch-match.js";
 import { referenceCnn } from "./reference-cnn.js";
 
 // End to end: a network and its torch twin start from the same weights (Pico's state dict, loaded by

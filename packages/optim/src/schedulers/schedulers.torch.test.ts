@@ -1,11 +1,10 @@
 import { Generator, Tensor } from "@pico/core";
-import { describeTorch, oracle, torchInput } from "@pico/torch-oracle";
+import { RTOL, describeTorch, oracle, torchInput, expectTorchClose } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
 import { Adam } from "../adam.js";
 import { AdamW } from "../adamw.js";
 import type { Optimizer } from "../optimizer.js";
 import { SGD } from "../sgd.js";
-import { RTOL, expectTorchClose } from "../test-utils/torch-match.js";
 import { CosineAnnealingLR } from "./cosine-annealing-lr.js";
 import { LinearWarmup } from "./linear-warmup.js";
 import type { LRScheduler } from "./lr-scheduler.js";

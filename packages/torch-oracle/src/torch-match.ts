@@ -1,6 +1,6 @@
 import { appendFileSync } from "node:fs";
 import { Tensor } from "@pico/core";
-import { TorchTensor } from "@pico/torch-oracle";
+import { TorchTensor } from "./wire.js";
 import { expect } from "vitest";
 
 /** Tolerances of the differential tests: float64 to 1e-10, float32 to 1e-5 (relative, as compareWithTorch). */
