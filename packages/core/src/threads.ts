@@ -6,10 +6,13 @@ import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } fr
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./kernels/wasm/elementwise-wasm-threads.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
 import { enableRelaxedSimdFlag } from "./kernels/wasm/relaxed-simd-flag.js";
+import { useNodeWorkers } from "./node-worker-launcher.js";
 
 // Node 20 keeps relaxed SIMD (fused multiply-add) behind a flag: importing this entry turns it on, so
 // that the kernels, compiled on their first call, use it. Import it before running any kernel.
 await enableRelaxedSimdFlag();
+// The kernels' pools start worker_threads (the browser entry, threads-web, starts Web Workers).
+useNodeWorkers();
 
 export { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive, enableRelaxedSimdFlag };
 export { installWasmElementwiseThreads, stopWasmElementwiseThreads };

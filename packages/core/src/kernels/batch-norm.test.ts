@@ -5,6 +5,9 @@ import type { BatchNormKernel, BatchNormKernelArgs } from "./batch-norm.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./wasm/elementwise-wasm-threads.js";
 import { kernelInfo } from "./registry.js";
 import { wasmAvailable } from "./wasm/engine.js";
+import { useNodeWorkers } from "../node-worker-launcher.js";
+
+useNodeWorkers();
 
 // The SIMD kernel computes in float32 (sums per block of 1024 in float32 lanes, then float64); the
 // reference in float64. Documented tolerance: |Δ| <= 1e-5·(1 + |reference|) for y, and

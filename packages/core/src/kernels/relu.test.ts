@@ -4,6 +4,9 @@ import { reluBits, reluReference, reluWasmKernel } from "./relu.js";
 import type { ReluKernel } from "./relu.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./wasm/elementwise-wasm-threads.js";
 import { wasmAvailable } from "./wasm/engine.js";
+import { useNodeWorkers } from "../node-worker-launcher.js";
+
+useNodeWorkers();
 
 // Every ReLU kernel must equal the reference bit for bit, special values included.
 const gen = new Generator(5);

@@ -3,6 +3,9 @@ import { Generator } from "../../random.js";
 import { conv2dBackwardWasm, conv2dForwardWasm } from "../conv/conv2d-wasm.js";
 import type { Conv2dWasmGeometry, Float32Slice } from "../conv/conv2d-wasm.js";
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./conv-wasm-threads.js";
+import { useNodeWorkers } from "../../node-worker-launcher.js";
+
+useNodeWorkers();
 
 const gen = new Generator(5);
 const random = (length: number): Float32Array => Float32Array.from({ length }, () => gen.normal());

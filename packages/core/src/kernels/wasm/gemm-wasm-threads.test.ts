@@ -7,6 +7,9 @@ import { gemmWasm } from "./gemm-wasm.js";
 import { gemmWasmThreaded, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
 import { checkGemm, packedLayout, pick, rng, SIZES, stored, TRANS } from "./test-utils/gemm-cases.js";
 import type { Case, Layout } from "./test-utils/gemm-cases.js";
+import { useNodeWorkers } from "../../node-worker-launcher.js";
+
+useNodeWorkers();
 
 const runCase = (c: Case): void => checkGemm(gemmWasmThreaded, c);
 

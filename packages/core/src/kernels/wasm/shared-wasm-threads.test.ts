@@ -11,6 +11,9 @@ import { runGemm } from "./run-gemm.js";
 import type { RowsJob } from "./run-gemm.js";
 import { publishGemmJobs, runningWasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, liveWorkerCount, markReady } from "./thread-pool.js";
+import { useNodeWorkers } from "../../node-worker-launcher.js";
+
+useNodeWorkers();
 
 /** The control block's count of finished jobs (thread-pool.ts). */
 const FINISHED_SLOT = 3;

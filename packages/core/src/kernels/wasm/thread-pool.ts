@@ -1,15 +1,6 @@
-// Worker threads that share a control block with the calling thread and claim jobs from it: Node's
-// worker_threads by default (loaded only when startWorkers runs, so importing this module is harmless
-// elsewhere), or whatever setWorkerLauncher installed (Web Workers: threads-web.ts).
-
-interface NodeWorker {
-  once(event: "message" | "error" | "exit", listener: (value: unknown) => void): void;
-  unref(): void;
-  terminate(): Promise<number>;
-}
-interface WorkerThreads {
-  Worker: new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
-}
+// Worker threads that share a control block with the calling thread and claim jobs from it, started by
+// the launcher an entry installed: worker_threads from the Node entry (node-worker-launcher.ts), Web
+// Workers from threads-web.ts. This module names no runtime's API, so any bundle may include it.
 
 // The first Int32 slots of every control block: the job sequence (-1 asks the workers to exit), the
 // next unclaimed job, the job count, how many jobs finished, a failure flag, how many jobs have their
@@ -40,7 +31,7 @@ export type WorkerLauncher = (source: string, workerData: Record<string, unknown
 
 let launcher: WorkerLauncher | null = null;
 
-/** Starts pool workers with `start` from now on; null: Node's worker_threads. */
+/** Starts pool workers with `start` from now on; null: none start (startWorkers resolves null). */
 export function setWorkerLauncher(start: WorkerLauncher | null): void {
   launcher = start;
 }
@@ -92,9 +83,9 @@ for (;;) {
 }
 
 /**
- * Starts `count` workers running `source` over a new control block of `controlInts` slots;
- * `workerData(index)` adds to what each receives (`control` is added here). Resolves null where
- * worker_threads cannot be loaded or a worker fails to start.
+ * Starts `count` workers running `source` over a new control block of `controlInts` slots with the
+ * installed launcher; `workerData(index)` adds to what each receives (`control` is added here).
+ * Resolves null where no launcher is installed or a worker fails to start.
  */
 export async function startWorkers(
   count: number,
@@ -102,46 +93,12 @@ export async function startWorkers(
   controlInts: number,
   workerData: (index: number) => Record<string, unknown>,
 ): Promise<WorkerPool | null> {
-  if (launcher !== null) return startLaunched(launcher, count, source, controlInts, workerData);
-  let workerThreads: WorkerThreads;
-  try {
-    const specifier: string = "node:worker_threads";
-    workerThreads = (await import(specifier)) as WorkerThreads;
-  } catch {
-    return null;
-  }
-  const control = new SharedArrayBuffer(controlInts * 4);
-  const workers: NodeWorker[] = [];
-  try {
-    for (let index = 0; index < count; index++) {
-      const worker = new workerThreads.Worker(source, { eval: true, workerData: { ...workerData(index), control } });
-      workers.push(worker);
-      live++;
-      await new Promise<void>((resolve, reject) => {
-        worker.once("message", () => resolve());
-        worker.once("error", reject);
-      });
-      worker.unref();
-    }
-  } catch {
-    await terminate(workers);
-    return null;
-  }
-  return { workers, control: new Int32Array(control), sequence: 0 };
-}
-
-async function startLaunched(
-  start: WorkerLauncher,
-  count: number,
-  source: string,
-  controlInts: number,
-  workerData: (index: number) => Record<string, unknown>,
-): Promise<WorkerPool | null> {
+  if (launcher === null) return null;
   const control = new SharedArrayBuffer(controlInts * 4);
   const workers: PoolWorker[] = [];
   try {
     for (let index = 0; index < count; index++) {
-      workers.push(await start(source, { ...workerData(index), control }));
+      workers.push(await launcher(source, { ...workerData(index), control }));
       live++;
     }
   } catch {
