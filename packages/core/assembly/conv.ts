@@ -184,12 +184,15 @@ function isPointwise(g: Geometry): bool {
   return g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.padHeight == 0 && g.padWidth == 0;
 }
 
-/** x[0..count) = max(x, 0). */
+/** x[0..count) = relu(x) as PyTorch's, `v < 0 ? 0 : v` (NaN stays NaN; pmax(a, b) is `a < b ? b : a`). */
 function reluInPlace(x: usize, count: i32): void {
   const zero = f32x4.splat(0);
   let q = 0;
-  for (; q + 4 <= count; q += 4) v128.store(x + (<usize>q << 2), f32x4.max(v128.load(x + (<usize>q << 2)), zero));
-  for (; q < count; q++) store<f32>(x + (<usize>q << 2), max(load<f32>(x + (<usize>q << 2)), 0));
+  for (; q + 4 <= count; q += 4) v128.store(x + (<usize>q << 2), f32x4.pmax(v128.load(x + (<usize>q << 2)), zero));
+  for (; q < count; q++) {
+    const v = load<f32>(x + (<usize>q << 2));
+    store<f32>(x + (<usize>q << 2), v < 0 ? 0 : v);
+  }
 }
 
 /**
@@ -492,22 +495,22 @@ function conv2dDirect(geo: usize, x: usize, packed: usize, offsets: usize, bias:
 
 /**
  * max(0, each of the 4 windows over columns 0..7 of an upper row (u0, u1) and a lower row (l0, l1)),
- * scanning each window row by row and keeping the first value strictly above the best so far, as
- * reluMaxPool2x2 does (pmax keeps its first operand unless that is below the second, so a NaN never wins).
+ * NaN where the window has one (PyTorch's max_pool2d of relu propagates it), as reluMaxPool2x2's values.
  */
 // @ts-ignore: decorator
 @inline
 function poolWindows(u0: v128, u1: v128, l0: v128, l1: v128): v128 {
-  let best = f32x4.pmax(f32x4.splat(0), v128.shuffle<f32>(u0, u1, 0, 2, 4, 6));
-  best = f32x4.pmax(best, v128.shuffle<f32>(u0, u1, 1, 3, 5, 7));
-  best = f32x4.pmax(best, v128.shuffle<f32>(l0, l1, 0, 2, 4, 6));
-  return f32x4.pmax(best, v128.shuffle<f32>(l0, l1, 1, 3, 5, 7));
+  const a = v128.shuffle<f32>(u0, u1, 0, 2, 4, 6), b = v128.shuffle<f32>(u0, u1, 1, 3, 5, 7);
+  const d = v128.shuffle<f32>(l0, l1, 0, 2, 4, 6), e = v128.shuffle<f32>(l0, l1, 1, 3, 5, 7);
+  const best = f32x4.pmax(f32x4.pmax(f32x4.pmax(f32x4.pmax(f32x4.splat(0), a), b), d), e);
+  return v128.or(best, v128.or(v128.or(f32x4.ne(a, a), f32x4.ne(b, b)), v128.or(f32x4.ne(d, d), f32x4.ne(e, e))));
 }
 
 /**
  * out[c, i, j] = max(0, the 2×2 window at (2i, 2j) of src [channels, H, W]) for i < H/2, j < W/2
  * (floor); argmax (unless 0) gets the index into src of the window's first strictly positive maximum,
- * scanning row by row, or −1 when nothing in the window is > 0 (no gradient flows there).
+ * scanning row by row, or −1 when nothing in the window is > 0 (no gradient flows there). A NaN wins
+ * over any number and a later NaN over an earlier one, as PyTorch's max_pool2d of relu.
  */
 function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, argmax: usize): void {
   const pH = H >> 1, pW = W >> 1;
@@ -533,16 +536,16 @@ function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, a
         const base = i32x4.add(i32x4.splat(at), lanes);
         let best = zero;
         let index = none;
-        let m = f32x4.gt(a, best);
+        let m = v128.or(f32x4.gt(a, best), f32x4.ne(a, a));
         best = v128.bitselect(a, best, m);
         index = v128.bitselect(base, index, m);
-        m = f32x4.gt(b, best);
+        m = v128.or(f32x4.gt(b, best), f32x4.ne(b, b));
         best = v128.bitselect(b, best, m);
         index = v128.bitselect(i32x4.add(base, i32x4.splat(1)), index, m);
-        m = f32x4.gt(d, best);
+        m = v128.or(f32x4.gt(d, best), f32x4.ne(d, d));
         best = v128.bitselect(d, best, m);
         index = v128.bitselect(i32x4.add(base, i32x4.splat(W)), index, m);
-        m = f32x4.gt(e, best);
+        m = v128.or(f32x4.gt(e, best), f32x4.ne(e, e));
         best = v128.bitselect(e, best, m);
         index = v128.bitselect(i32x4.add(base, i32x4.splat(W + 1)), index, m);
         v128.store(out + (o << 2), best);
@@ -554,13 +557,13 @@ function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, a
         let best: f32 = 0;
         let index = -1;
         let v = load<f32>(src + (<usize>at << 2));
-        if (v > best) { best = v; index = at; }
+        if (v > best || v != v) { best = v; index = at; }
         v = load<f32>(src + (<usize>(at + 1) << 2));
-        if (v > best) { best = v; index = at + 1; }
+        if (v > best || v != v) { best = v; index = at + 1; }
         v = load<f32>(src + (<usize>(at + W) << 2));
-        if (v > best) { best = v; index = at + W; }
+        if (v > best || v != v) { best = v; index = at + W; }
         v = load<f32>(src + (<usize>(at + W + 1) << 2));
-        if (v > best) { best = v; index = at + W + 1; }
+        if (v > best || v != v) { best = v; index = at + W + 1; }
         store<f32>(out + (o << 2), best);
         if (argmax != 0) store<i32>(argmax + (o << 2), index);
         o++;
@@ -847,10 +850,9 @@ function conv2dWinogradPool(geo: usize, x: usize, u: usize, bias: usize, pooled:
           else if (q == 3) { y01 = madd(two, s0, y01); y11 = madd(two, s1, y11); }
           else if (q == 4) { y01 = f32x4.sub(y01, f32x4.mul(two, s0)); y11 = f32x4.sub(y11, f32x4.mul(two, s1)); }
         }
-        let best = f32x4.pmax(f32x4.splat(0), f32x4.add(y00, b));
-        best = f32x4.pmax(best, f32x4.add(y01, b));
-        best = f32x4.pmax(best, f32x4.add(y10, b));
-        best = f32x4.pmax(best, f32x4.add(y11, b));
+        const v00 = f32x4.add(y00, b), v01 = f32x4.add(y01, b), v10 = f32x4.add(y10, b), v11 = f32x4.add(y11, b);
+        const top = f32x4.pmax(f32x4.pmax(f32x4.pmax(f32x4.pmax(f32x4.splat(0), v00), v01), v10), v11);
+        const best = v128.or(top, v128.or(v128.or(f32x4.ne(v00, v00), f32x4.ne(v01, v01)), v128.or(f32x4.ne(v10, v10), f32x4.ne(v11, v11))));
         const tv = tv0 + k;
         v128.store(pooled + (<usize>((o * pH + tv / perRow) * pW + ((tv % perRow) << 2)) << 2), best);
       }

@@ -71,7 +71,7 @@ export function conv2dDepthwise(geo: usize, count: i32, x: usize, w: usize, bias
             const k = kernel + (<usize>(u * kW) << 2);
             for (let v = 0; v < kW; v++) acc = madd(v128.load32_splat(k + (<usize>v << 2)), v128.load(row + (<usize>v << 2)), acc);
           }
-          v128.store(dst + (<usize>ow << 2), relu ? f32x4.max(acc, f32x4.splat(0)) : acc);
+          v128.store(dst + (<usize>ow << 2), relu ? f32x4.pmax(acc, f32x4.splat(0)) : acc);
         }
       }
       for (; ow < b; ow++) {
@@ -81,12 +81,12 @@ export function conv2dDepthwise(geo: usize, count: i32, x: usize, w: usize, bias
           const k = kernel + (<usize>(u * kW) << 2);
           for (let v = 0; v < kW; v++) s += load<f32>(k + (<usize>v << 2)) * load<f32>(row + (<usize>v << 2));
         }
-        store<f32>(dst + (<usize>ow << 2), relu ? max(s, 0) : s);
+        store<f32>(dst + (<usize>ow << 2), relu && s < 0 ? 0 : s);
       }
       for (; ow < oW; ow++) store<f32>(dst + (<usize>ow << 2), edgePixel(src, kernel, g, oh, ow, bv));
       if (relu) {
-        for (let e = 0; e < a; e++) store<f32>(dst + (<usize>e << 2), max(load<f32>(dst + (<usize>e << 2)), 0));
-        for (let e = b; e < oW; e++) store<f32>(dst + (<usize>e << 2), max(load<f32>(dst + (<usize>e << 2)), 0));
+        for (let e = 0; e < a; e++) if (load<f32>(dst + (<usize>e << 2)) < 0) store<f32>(dst + (<usize>e << 2), 0);
+        for (let e = b; e < oW; e++) if (load<f32>(dst + (<usize>e << 2)) < 0) store<f32>(dst + (<usize>e << 2), 0);
       }
     }
   }

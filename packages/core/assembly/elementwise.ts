@@ -65,7 +65,7 @@ function squaredDeviations(x: usize, len: i32, mu: f32): f64 {
   return total;
 }
 
-/** y[i] = (x[i] − mean)·scale + shift over [0, len), then max(·, 0) when relu (NaN and −0 become +0). */
+/** y[i] = (x[i] − mean)·scale + shift over [0, len), then rectified when relu, as reluForward. */
 function normalizePlane(x: usize, y: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool): void {
   const mv = f32x4.splat(mean);
   const sv = f32x4.splat(scale);
@@ -75,12 +75,12 @@ function normalizePlane(x: usize, y: usize, len: i32, mean: f32, scale: f32, shi
   if (relu) {
     for (; i + 4 <= len; i += 4) {
       const p = <usize>i << 2;
-      v128.store(y + p, f32x4.pmax(zero, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p), mv), sv), hv)));
+      v128.store(y + p, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p), mv), sv), hv), zero));
     }
     for (; i < len; i++) {
       const p = <usize>i << 2;
       const v = (load<f32>(x + p) - mean) * scale + shift;
-      store<f32>(y + p, v > 0 ? v : 0);
+      store<f32>(y + p, v < 0 ? 0 : v);
     }
   } else {
     for (; i + 4 <= len; i += 4) {
@@ -143,7 +143,7 @@ export function batchNormForward(
 
 /**
  * Batch norm backward for channels [ch0, ch1): sums, f64 [Σgm c | Σgm·(x − mean) c], where gm is g, or
- * g where the fused ReLU's output was > 0 (recomputed from x and the affine table). Then, unless dx is
+ * g where the fused ReLU's output was not <= 0 (recomputed from x and the affine table). Then, unless dx is
  * 0, dx = scale·(gm − Σgm/m − (x − mean)·invStd²·Σgm·(x − mean)/m) with `train` (m = n·s), else scale·gm.
  */
 export function batchNormBackward(
@@ -176,7 +176,7 @@ export function batchNormBackward(
           const p = <usize>i << 2;
           const d = f32x4.sub(v128.load(xp + p), mv);
           let gv = v128.load(gp + p);
-          if (relu) gv = v128.and(gv, f32x4.gt(f32x4.add(f32x4.mul(d, sv), hv), zero));
+          if (relu) gv = v128.andnot(gv, f32x4.le(f32x4.add(f32x4.mul(d, sv), hv), zero));
           sg = f32x4.add(sg, gv);
           sgx = f32x4.add(sgx, f32x4.mul(gv, d));
         }
@@ -186,7 +186,7 @@ export function batchNormBackward(
           const p = <usize>i << 2;
           const d = load<f32>(xp + p) - m32;
           let gi = load<f32>(gp + p);
-          if (relu && !(d * scale + shift > 0)) gi = 0;
+          if (relu && d * scale + shift <= 0) gi = 0;
           tg += <f64>gi;
           tgx += <f64>(gi * d);
         }
@@ -232,7 +232,7 @@ function gradientPlane(x: usize, g: usize, dx: usize, len: i32, mean: f32, a: f3
   }
 }
 
-/** gradientPlane with g zeroed where the fused ReLU's output, (x − mean)·scale + shift, was not > 0. */
+/** gradientPlane with g zeroed where the fused ReLU's output, (x − mean)·scale + shift, was <= 0. */
 function gradientPlaneRelu(x: usize, g: usize, dx: usize, len: i32, mean: f32, scale: f32, shift: f32, a: f32, bx: f32, c0: f32): void {
   const mv = f32x4.splat(mean);
   const sv = f32x4.splat(scale);
@@ -245,58 +245,61 @@ function gradientPlaneRelu(x: usize, g: usize, dx: usize, len: i32, mean: f32, s
   for (; i + 4 <= len; i += 4) {
     const p = <usize>i << 2;
     const d = f32x4.sub(v128.load(x + p), mv);
-    const gv = v128.and(v128.load(g + p), f32x4.gt(f32x4.add(f32x4.mul(d, sv), hv), zero));
+    const gv = v128.andnot(v128.load(g + p), f32x4.le(f32x4.add(f32x4.mul(d, sv), hv), zero));
     v128.store(dx + p, f32x4.add(f32x4.add(f32x4.mul(gv, av), f32x4.mul(d, bv)), cv));
   }
   for (; i < len; i++) {
     const p = <usize>i << 2;
     const d = load<f32>(x + p) - mean;
-    const gi = d * scale + shift > 0 ? load<f32>(g + p) : 0;
+    const gi: f32 = d * scale + shift <= 0 ? 0 : load<f32>(g + p);
     store<f32>(dx + p, gi * a + d * bx + c0);
   }
 }
 
-/** y[i] = max(x[i], 0) for i in [i0, i1), as `v > 0 ? v : 0` (NaN and −0 become +0). */
+/**
+ * y[i] = relu(x[i]) for i in [i0, i1) as PyTorch computes it, `v < 0 ? 0 : v`: NaN stays NaN and −0 stays −0
+ * (pmax(a, b) is `a < b ? b : a`, so x goes first).
+ */
 export function reluForward(x: usize, y: usize, i0: i32, i1: i32): void {
   const zero = f32x4.splat(0);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const p = <usize>i << 2;
-    v128.store(y + p, f32x4.pmax(zero, v128.load(x + p)));
+    v128.store(y + p, f32x4.pmax(v128.load(x + p), zero));
   }
   for (; i < i1; i++) {
     const p = <usize>i << 2;
     const v = load<f32>(x + p);
-    store<f32>(y + p, v > 0 ? v : 0);
+    store<f32>(y + p, v < 0 ? 0 : v);
   }
 }
 
-/** dx[i] = g[i] where y[i] > 0, else 0, for i in [i0, i1): a mask, no branch. */
+/** dx[i] = y[i] <= 0 ? 0 : g[i] for i in [i0, i1) (PyTorch's threshold_backward: a NaN output passes g): a mask, no branch. */
 export function reluBackward(g: usize, y: usize, dx: usize, i0: i32, i1: i32): void {
   const zero = f32x4.splat(0);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const p = <usize>i << 2;
-    v128.store(dx + p, v128.and(v128.load(g + p), f32x4.gt(v128.load(y + p), zero)));
+    v128.store(dx + p, v128.andnot(v128.load(g + p), f32x4.le(v128.load(y + p), zero)));
   }
   for (; i < i1; i++) {
     const p = <usize>i << 2;
-    store<f32>(dx + p, load<f32>(y + p) > 0 ? load<f32>(g + p) : 0);
+    store<f32>(dx + p, load<f32>(y + p) <= 0 ? 0 : load<f32>(g + p));
   }
 }
 
-/** y[i] = max(a[i] + b[i], 0) for i in [i0, i1). */
+/** y[i] = relu(a[i] + b[i]) for i in [i0, i1), as reluForward. */
 export function addReluForward(a: usize, b: usize, y: usize, i0: i32, i1: i32): void {
   const zero = f32x4.splat(0);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const p = <usize>i << 2;
-    v128.store(y + p, f32x4.pmax(zero, f32x4.add(v128.load(a + p), v128.load(b + p))));
+    v128.store(y + p, f32x4.pmax(f32x4.add(v128.load(a + p), v128.load(b + p)), zero));
   }
   for (; i < i1; i++) {
     const p = <usize>i << 2;
     const v = load<f32>(a + p) + load<f32>(b + p);
-    store<f32>(y + p, v > 0 ? v : 0);
+    store<f32>(y + p, v < 0 ? 0 : v);
   }
 }
 

@@ -232,7 +232,7 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
           let y0 = f32x4.add(v128.load(row), bv), y1 = f32x4.add(v128.load(row, 16), bv);
           let y2 = f32x4.add(v128.load(row, 32), bv), y3 = f32x4.add(v128.load(row, 48), bv);
           if (relu) {
-            y0 = f32x4.max(y0, zero); y1 = f32x4.max(y1, zero); y2 = f32x4.max(y2, zero); y3 = f32x4.max(y3, zero);
+            y0 = f32x4.pmax(y0, zero); y1 = f32x4.pmax(y1, zero); y2 = f32x4.pmax(y2, zero); y3 = f32x4.pmax(y3, zero);
           }
           // Tile k's row i (4 floats) to tmp's spare area, then to the output.
           const lanes = tmp + 24 * 16;

@@ -19,7 +19,7 @@ export interface BatchNormKernelArgs {
   s: number;
   /** Normalise with the batch's statistics (written to stats) rather than the given running ones. */
   train: boolean;
-  /** y = max(bn(x), 0); the backward then passes the gradient only where y > 0 (as PyTorch's relu). */
+  /** y = relu(bn(x)); the backward then passes the gradient except where y <= 0 (as PyTorch's relu). */
   relu: boolean;
   gamma: FloatArray | null;
   beta: FloatArray | null;
@@ -75,7 +75,7 @@ export const batchNormReference: BatchNormKernel = {
         if (relu) {
           for (let i = 0; i < s; i++) {
             const v = (x[base + i]! - mu) * scale + shift;
-            y[base + i] = v > 0 ? v : 0;
+            y[base + i] = v < 0 ? 0 : v;
           }
         } else {
           for (let i = 0; i < s; i++) y[base + i] = (x[base + i]! - mu) * scale + shift;
@@ -89,8 +89,8 @@ export const batchNormReference: BatchNormKernel = {
     const { n, c, s, train, relu } = args;
     const m = n * s;
     const round = rounding(x);
-    // gm: g where the fused ReLU's stored output was > 0.
-    const gm = (i: number, mu: number, scale: number, shift: number): number => (!relu || round((x[i]! - mu) * scale + shift) > 0 ? g[i]! : 0);
+    // gm: g except where the fused ReLU's output was <= 0 (a NaN output passes g, as PyTorch's threshold_backward).
+    const gm = (i: number, mu: number, scale: number, shift: number): number => (relu && round((x[i]! - mu) * scale + shift) <= 0 ? 0 : g[i]!);
     for (let ch = 0; ch < c; ch++) {
       const [mu, scale, shift] = [affine[ch]!, affine[c + ch]!, affine[2 * c + ch]!];
       let sg = 0;

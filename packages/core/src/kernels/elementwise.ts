@@ -2,7 +2,7 @@ import type { DType, FloatArray, NDArray } from "../dtype.js";
 import { dtypeOf, promote } from "../dtype.js";
 import { ArgumentError, formatShape } from "../errors.js";
 import { empty, isPacked } from "../ndarray-utils.js";
-import { reluBits, reluKernels, type ReluKernel } from "./relu.js";
+import { negativeMask, reluBits, reluKernels, type ReluKernel } from "./relu.js";
 import { broadcastShapes, contiguousStrides, sameShape } from "../shape.js";
 import { broadcastStrides, forEachRow, planRows } from "./strided-loop.js";
 
@@ -17,7 +17,7 @@ export type BinaryOp =
   | "eq"
   | "gt"
   | "lt"
-  /** g where x > 0, else 0 (relu backward with x the input). */
+  /** `y <= 0 ? 0 : g` with y relu's output (PyTorch's threshold_backward: a NaN passes g). */
   | "reluGrad"
   /** g * y * (1 - y) (sigmoid backward with y the output). */
   | "sigmoidGrad"
@@ -126,7 +126,7 @@ function binaryRow(
       for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = x[xi]! < y[yi]! ? 1 : 0;
       return;
     case "reluGrad":
-      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = y[yi]! > 0 ? x[xi]! : 0;
+      for (let k = 0; k < n; k++, xi += xs, yi += ys) o[oi + k] = y[yi]! <= 0 ? 0 : x[xi]!;
       return;
     case "sigmoidGrad":
       for (let k = 0; k < n; k++, xi += xs, yi += ys) {
@@ -213,16 +213,13 @@ function packedFloat32(a: NDArray): Float32Array | null {
 }
 
 /**
- * relu on float32 bit patterns, as `v > 0 ? v : 0` gives (NaN and −0 included), without branches: on
+ * relu on float32 bit patterns, as `v < 0 ? 0 : v` gives (NaN and −0 included), without branches: on
  * a layer's output the signs are random, and the mispredicted branch cost 6-7× the whole loop.
  */
 function reluBitsRow(x: Int32Array, xi: number, xs: number, o: Int32Array, oi: number, n: number): void {
   for (let k = 0; k < n; k++, xi += xs) {
     const bits = x[xi]!;
-    const negative = bits >> 31;
-    // All ones when the magnitude's bits exceed infinity's: a NaN.
-    const nan = (0x7f800000 - (bits & 0x7fffffff)) >> 31;
-    o[oi + k] = bits & ~negative & ~nan;
+    o[oi + k] = bits & ~negativeMask(bits);
   }
 }
 
@@ -246,7 +243,7 @@ function unaryRow(op: UnaryOp, x: FloatArray, xi: number, xs: number, o: FloatAr
     case "relu":
       for (let k = 0; k < n; k++, xi += xs) {
         const v = x[xi]!;
-        o[oi + k] = v > 0 ? v : 0;
+        o[oi + k] = v < 0 ? 0 : v;
       }
       return;
     case "sigmoid":

@@ -2,8 +2,9 @@ import { kernelFamily } from "./registry.js";
 import { addReluWasm, elementwiseWasmThreads, reluBackwardWasm, reluWasm } from "./wasm/elementwise-wasm.js";
 import { wasmAvailable } from "./wasm/engine.js";
 
-// ReLU on packed float32 arrays of equal length: forward as `v > 0 ? v : 0` (NaN and −0 give +0),
-// backward as PyTorch's threshold_backward on the output (g where y > 0, else 0), and the residual
+// ReLU on packed float32 arrays of equal length as PyTorch computes it: forward as `v < 0 ? 0 : v`
+// (NaN stays NaN, −0 stays −0), backward as threshold_backward on the output (`y <= 0 ? 0 : g`, so a
+// NaN output passes the gradient), and the residual
 // block's add + ReLU in one pass. Three implementations, equal bit for bit: the plain loops
 // ("reference"), branch-free TypeScript on the bit patterns ("js": a layer's signs are random, and the
 // mispredicted branch cost 6-7x the loop), WebAssembly SIMD split across the threads ("wasm").
@@ -11,7 +12,7 @@ import { wasmAvailable } from "./wasm/engine.js";
 export interface ReluKernel {
   /** y = relu(x); y may be x. False if it cannot run here (nothing written). */
   forward(x: Float32Array, y: Float32Array): boolean;
-  /** dx = y > 0 ? g : 0; dx may be g. */
+  /** dx = y <= 0 ? 0 : g; dx may be g. */
   backward(g: Float32Array, y: Float32Array, dx: Float32Array): boolean;
   /** y = relu(a + b); y may be a or b. */
   addForward(a: Float32Array, b: Float32Array, y: Float32Array): boolean;
@@ -21,18 +22,18 @@ export const reluReference: ReluKernel = {
   forward(x, y) {
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
-      y[i] = v > 0 ? v : 0;
+      y[i] = v < 0 ? 0 : v;
     }
     return true;
   },
   backward(g, y, dx) {
-    for (let i = 0; i < g.length; i++) dx[i] = y[i]! > 0 ? g[i]! : 0;
+    for (let i = 0; i < g.length; i++) dx[i] = y[i]! <= 0 ? 0 : g[i]!;
     return true;
   },
   addForward(a, b, y) {
     for (let i = 0; i < a.length; i++) {
       const v = a[i]! + b[i]!;
-      y[i] = v > 0 ? v : 0;
+      y[i] = v < 0 ? 0 : v;
     }
     return true;
   },
@@ -43,13 +44,22 @@ const bits = (a: Float32Array): Int32Array => new Int32Array(a.buffer, a.byteOff
 /** All ones where the float32 bit pattern b is a float > 0 (0 < b <= infinity's pattern as an int32), else 0. */
 const positiveMask = (b: number): number => ~(b >> 31) & (-b >> 31) & ~((0x7f800000 - b) >> 31);
 
+/** All ones where the float32 bit pattern b is a NaN (its magnitude's bits exceed infinity's), else 0. */
+const nanMask = (b: number): number => (0x7f800000 - (b & 0x7fffffff)) >> 31;
+
+/** All ones where the float32 bit pattern b is a float < 0 (−0 and NaN are not), else 0: relu's `v < 0`. */
+export const negativeMask = (b: number): number => (b >> 31) & positiveMask(b & 0x7fffffff);
+
+/** All ones where the float32 bit pattern b is not <= 0 (above 0, or NaN): where relu's backward passes g. */
+const passMask = (b: number): number => positiveMask(b) | nanMask(b);
+
 export const reluBits: ReluKernel = {
   forward(x, y) {
     const xb = bits(x);
     const yb = bits(y);
     for (let i = 0; i < xb.length; i++) {
       const b = xb[i]!;
-      yb[i] = b & positiveMask(b);
+      yb[i] = b & ~negativeMask(b);
     }
     return true;
   },
@@ -57,7 +67,7 @@ export const reluBits: ReluKernel = {
     const gb = bits(g);
     const yb = bits(y);
     const ob = bits(dx);
-    for (let i = 0; i < gb.length; i++) ob[i] = gb[i]! & positiveMask(yb[i]!);
+    for (let i = 0; i < gb.length; i++) ob[i] = gb[i]! & passMask(yb[i]!);
     return true;
   },
   addForward(a, b, y) {

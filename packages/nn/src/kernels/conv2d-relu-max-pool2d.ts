@@ -15,8 +15,9 @@ export function imageColumnsSize(g: Conv2dGeometry): number {
  * scratch buffer that stays in cache, and is pooled from there; the batch's convolution output is
  * never materialised. `pool` describes one image's pooling (its batch is ignored). argmax (when given)
  * receives, per pooled output, the index into its image's convolution output [outC, oH, oW] of the
- * window's first maximum when that maximum is > 0, else outC·oH·oW, one past the end (the output is
- * 0 and no gradient flows: backward adds it to a spare slot instead of testing every index).
+ * window's first maximum when that maximum is > 0 (or of its last NaN, which wins as in PyTorch's
+ * max_pool2d), else outC·oH·oW, one past the end (the output is 0 and no gradient flows: backward adds
+ * it to a spare slot instead of testing every index).
  * With `keptCols` (N · imageColumnsSize elements) each image's columns stay there for the backward pass.
  */
 export function conv2dReluMaxPool2dForward(
@@ -49,9 +50,10 @@ export function conv2dReluMaxPool2dForward(
 }
 
 /**
- * Max over each window of max(v, 0), into `out` from `outOffset`: starting from 0 and taking only
- * strictly greater values picks the same output and the same first maximum as max-pooling relu(v)
- * (NaN included, which relu maps to 0); a window with nothing > 0 gets index channels·H·W.
+ * Max over each window of relu(v), into `out` from `outOffset`: starting from 0 and taking only
+ * strictly greater values (or a NaN, which relu keeps and max-pooling propagates, the last one
+ * winning) picks the same output and the same arg-max as PyTorch's max-pooling of relu(v) wherever
+ * the gradient is not 0; a window with nothing > 0 and no NaN gets index channels·H·W.
  */
 function reluMaxPool(src: FloatArray, channels: number, g: Pool2dGeometry, out: FloatArray, outOffset: number, argmax: Int32Array | null): void {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
@@ -74,7 +76,7 @@ function reluMaxPool(src: FloatArray, channels: number, g: Pool2dGeometry, out: 
           const row = base + ih * W;
           for (let iw = w0; iw < w1; iw++) {
             const v = src[row + iw]!;
-            if (v > best) {
+            if (v > best || v !== v) {
               best = v;
               bestIndex = row + iw;
             }
@@ -91,8 +93,8 @@ function reluMaxPool(src: FloatArray, channels: number, g: Pool2dGeometry, out: 
  * reluMaxPool for float32 and the common 2×2 window without padding, without branches on the data
  * (random signs made the compare-and-branch version mispredict, 3-4× slower): non-negative float32
  * values order as their bit patterns do as int32, so relu is clearing words whose sign bit is set,
- * and max and first arg-max are integer arithmetic. A window holding a NaN (bits above +Infinity's)
- * goes through reluMaxPoolWindow, which compares as floats (relu maps NaN to 0).
+ * and max and first arg-max are integer arithmetic. A window holding a NaN (magnitude bits above
+ * +Infinity's, either sign) goes through reluMaxPoolWindow, which compares as floats.
  */
 function reluMaxPool2x2Float32(
   src: Float32Array,
@@ -117,6 +119,10 @@ function reluMaxPool2x2Float32(
         let b = bits[i0 + 1]!;
         let d = bits[i0 + W]!;
         let e = bits[i0 + W + 1]!;
+        if (((INFINITY_BITS - (a & MAGNITUDE)) | (INFINITY_BITS - (b & MAGNITUDE)) | (INFINITY_BITS - (d & MAGNITUDE)) | (INFINITY_BITS - (e & MAGNITUDE))) < 0) {
+          reluMaxPoolWindow(src, W, i0, none, out, o, argmax);
+          continue;
+        }
         a &= ~(a >> 31);
         b &= ~(b >> 31);
         d &= ~(d >> 31);
@@ -127,10 +133,6 @@ function reluMaxPool2x2Float32(
         const bottom = d - (t & (t >> 31));
         t = top - bottom;
         const m = top - (t & (t >> 31));
-        if (m > INFINITY_BITS) {
-          reluMaxPoolWindow(src, W, i0, none, out, o, argmax);
-          continue;
-        }
         outBits[o] = m;
         if (argmax !== null) {
           // Offset of the first of a, b, d, e equal to m (0, 1, W, W + 1); `none` when m is 0 (nothing > 0).
@@ -143,6 +145,7 @@ function reluMaxPool2x2Float32(
 }
 
 const INFINITY_BITS = 0x7f800000;
+const MAGNITUDE = 0x7fffffff;
 
 /** The same memory as int32 words. */
 function intView(a: Float32Array): Int32Array {
@@ -155,7 +158,7 @@ function reluMaxPoolWindow(src: Float32Array, W: number, i0: number, none: numbe
   let bestIndex = none;
   for (const i of [i0, i0 + 1, i0 + W, i0 + W + 1]) {
     const v = src[i]!;
-    if (v > best) {
+    if (v > best || v !== v) {
       best = v;
       bestIndex = i;
     }

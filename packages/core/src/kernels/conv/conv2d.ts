@@ -33,7 +33,7 @@ export interface Conv2dGrads {
 }
 
 export interface Conv2dForwardOptions {
-  /** Apply max(·, 0) to the output (a forward with relu is used at inference only: its backward would be the convolution's). */
+  /** Apply relu (`v < 0 ? 0 : v`, NaN kept) to the output (a forward with relu is used at inference only: its backward would be the convolution's). */
   relu?: boolean;
   /** Keep what the weight gradient needs (false under noGrad or when the weight needs no gradient). */
   keepForBackward?: boolean;
@@ -62,7 +62,9 @@ export const conv2dGemmKernel: Conv2dKernel = {
     // The weight gradient needs the im2col columns again: keeping them costs memory for one step but saves a pass.
     const cols = keep ? allocate(out instanceof Float64Array ? "float64" : "float32", keptColumnsSize(g)) : null;
     gemmForward(x, w, bias, g, chunk, out, cols);
-    if (options.relu === true) for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i]!, 0);
+    if (options.relu === true) {
+      for (let i = 0; i < out.length; i++) if (out[i]! < 0) out[i] = 0;
+    }
     return { chunk, cols };
   },
   backward(g, saved, gy, w, x, grads) {
