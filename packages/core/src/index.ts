@@ -17,4 +17,6 @@ export type { DType, FloatArray, NDArray } from "./dtype.js";
 export * as kernels from "./kernels/index.js";
 export { useKernels, kernelInfo } from "./kernels/registry.js";
 export type { KernelChoice, KernelInfo } from "./kernels/registry.js";
+export { onFastPathWarning } from "./kernels/fast-path-warnings.js";
+export type { FastPath, FastPathWarning, FastPathWarningHandler } from "./kernels/fast-path-warnings.js";
 export * as ops from "./ops/index.js";

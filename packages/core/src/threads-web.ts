@@ -5,7 +5,10 @@
 // `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`) and a calling
 // thread that may block on Atomics.wait, which a page's main thread may not: call it from the dedicated
 // Worker that runs the model.
+import { warnNoRelaxedSimd, warnNoThreads } from "./kernels/fast-path-warnings.js";
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./kernels/wasm/conv-wasm-threads.js";
+import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./kernels/wasm/elementwise-wasm-threads.js";
+import { relaxedSimdAvailable, wasmAvailable } from "./kernels/wasm/engine.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
 import { type PoolWorker, setWorkerLauncher } from "./kernels/wasm/thread-pool.js";
 
@@ -26,22 +29,38 @@ interface WebScope {
 
 const scope = globalThis as unknown as WebScope;
 
+/** What stands in the way of threads here, and what removes it. */
+interface Blocker {
+  reason: string;
+  remedy: string;
+}
+
+function blocker(): Blocker | null {
+  if (scope.Worker === undefined || scope.Blob === undefined || scope.URL === undefined) {
+    return { reason: "this runtime has no Web Workers", remedy: "in Node, import @pico/core/threads instead" };
+  }
+  if (typeof SharedArrayBuffer === "undefined" || scope.crossOriginIsolated !== true) {
+    return {
+      reason: "the page is not cross-origin isolated, so SharedArrayBuffer is unavailable",
+      remedy: "serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp",
+    };
+  }
+  if (scope.document !== undefined) {
+    return {
+      reason: "the page's main thread cannot block on Atomics.wait",
+      remedy: "enable threads in the dedicated Worker that runs the model",
+    };
+  }
+  return null;
+}
+
 /**
  * Why threads cannot run here, or null when they can be tried: no Web Workers, not cross-origin
  * isolated (no SharedArrayBuffer), or the page's main thread (Atomics.wait would throw there).
  */
 export function webThreadsUnavailable(): string | null {
-  if (scope.Worker === undefined || scope.Blob === undefined || scope.URL === undefined) return "this runtime has no Web Workers";
-  if (typeof SharedArrayBuffer === "undefined" || scope.crossOriginIsolated !== true) {
-    return (
-      "the page is not cross-origin isolated, so SharedArrayBuffer is unavailable (serve it with " +
-      "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)"
-    );
-  }
-  if (scope.document !== undefined) {
-    return "the page's main thread cannot block on Atomics.wait: enable threads in the dedicated Worker that runs the model";
-  }
-  return null;
+  const b = blocker();
+  return b === null ? null : `${b.reason} (${b.remedy})`;
 }
 
 // The pool's worker source reads `parentPort` and `workerData` from require("node:worker_threads"); in a
@@ -55,42 +74,67 @@ const EPILOGUE = `
   }
 };`;
 
+/** Why the last kernel worker failed to start (startWorkers itself only resolves null). */
+let launchFailure: string | null = null;
+
 async function launchWebWorker(source: string, workerData: Record<string, unknown>): Promise<PoolWorker> {
   const url = scope.URL!.createObjectURL(new scope.Blob!([PRELUDE, source, EPILOGUE], { type: "text/javascript" }));
-  const worker = new scope.Worker!(url, { name: "pico-kernels" });
+  let worker: WebWorker | undefined;
   try {
+    worker = new scope.Worker!(url, { name: "pico-kernels" });
+    const started = worker;
     await new Promise<void>((resolve, reject) => {
-      worker.addEventListener("message", () => resolve(), { once: true });
-      worker.addEventListener("error", (event) => reject(new Error(`a kernel worker failed to start: ${event.message ?? "unknown error"}`)), { once: true });
-      worker.postMessage(workerData);
+      started.addEventListener("message", () => resolve(), { once: true });
+      started.addEventListener("error", (event) => reject(new Error(event.message ?? "unknown error")), { once: true });
+      started.postMessage(workerData);
     });
   } catch (error) {
-    worker.terminate();
+    worker?.terminate();
+    launchFailure = error instanceof Error ? error.message : String(error);
     throw error;
   } finally {
     scope.URL!.revokeObjectURL(url);
   }
-  return {
-    terminate: async () => worker.terminate(),
-  };
+  const running = worker;
+  return { terminate: async () => running.terminate() };
 }
 
 /**
- * Splits convolutions (by image), large GEMMs (by block) and elementwise work across `threads` threads,
- * the calling one included (default 2): `threads - 1` Web Workers that all share. Resolves to whether
- * they run; where they cannot (webThreadsUnavailable says why), nothing changes and the kernels stay
- * on the calling thread.
+ * Splits convolutions (by image), large GEMMs (by block) and batch norm, ReLU and 2×2 max pooling (by
+ * channel, element or plane range) across `threads` threads, the calling one included (default 2):
+ * `threads - 1` Web Workers that all share. Resolves to whether they run; where they cannot
+ * (webThreadsUnavailable says why), nothing changes, the kernels stay on the calling thread, and a
+ * warning (once per reason, see onFastPathWarning) says what is lost and how to get it.
  */
 export async function enableThreads(threads = 2): Promise<boolean> {
-  if (webThreadsUnavailable() !== null) return false;
+  const b = blocker();
+  if (threads > 1 && scope.Worker !== undefined && wasmAvailable() && !relaxedSimdAvailable()) {
+    warnNoRelaxedSimd("this browser has no WebAssembly relaxed SIMD", "Chrome and Edge have it from version 114.");
+  }
+  if (b !== null) {
+    if (threads > 1) warnNoThreads(threads, b.reason, `${b.remedy[0]!.toUpperCase()}${b.remedy.slice(1)}.`);
+    return false;
+  }
   setWorkerLauncher(launchWebWorker);
+  launchFailure = null;
   const conv = await installWasmConvThreads({ threads });
   const gemm = await installWasmGemmThreads({ threads });
-  return conv && gemm;
+  const elementwise = await installWasmElementwiseThreads({ threads });
+  const started = conv && gemm && elementwise;
+  // Without the WebAssembly kernels there is nothing to split, and that has its own warning.
+  if (!started && threads > 1 && wasmAvailable()) {
+    if (launchFailure !== null) {
+      warnNoThreads(threads, `a kernel Web Worker failed to start: ${launchFailure}`, "A Content-Security-Policy must allow workers from blob: URLs (worker-src blob:).");
+    } else {
+      warnNoThreads(threads, "the kernels' shared WebAssembly.Memory could not be created", "Close other tabs of the page or reload it: the browser refused the memory.");
+    }
+  }
+  return started;
 }
 
 /** Stops the Web Workers; the kernels run on the calling thread again. */
 export async function disableThreads(): Promise<void> {
   await stopWasmConvThreads();
   await stopWasmGemmThreads();
+  await stopWasmElementwiseThreads();
 }

@@ -5,12 +5,24 @@
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./kernels/wasm/conv-wasm-threads.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./kernels/wasm/elementwise-wasm-threads.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
+import { warnNoRelaxedSimd, warnNoThreads } from "./kernels/fast-path-warnings.js";
+import { relaxedSimdAvailable, wasmAvailable } from "./kernels/wasm/engine.js";
 import { enableRelaxedSimdFlag } from "./kernels/wasm/relaxed-simd-flag.js";
 import { useNodeWorkers } from "./node-worker-launcher.js";
 
 // Node 20 keeps relaxed SIMD (fused multiply-add) behind a flag: importing this entry turns it on, so
 // that the kernels, compiled on their first call, use it. Import it before running any kernel.
-await enableRelaxedSimdFlag();
+const relaxedFlag = await enableRelaxedSimdFlag();
+if (!relaxedSimdAvailable()) {
+  if (relaxedFlag) {
+    warnNoRelaxedSimd(
+      "the WebAssembly kernels were compiled before @pico/core/threads turned on Node's relaxed-SIMD flag",
+      "Import @pico/core/threads before the first tensor operation, or start node with --experimental-wasm-relaxed-simd.",
+    );
+  } else {
+    warnNoRelaxedSimd("this Node has no WebAssembly relaxed SIMD, not even behind --experimental-wasm-relaxed-simd", "Node >= 22 has it on by default.");
+  }
+}
 // The kernels' pools start worker_threads (the browser entry, threads-web, starts Web Workers).
 useNodeWorkers();
 
@@ -27,7 +39,12 @@ export async function enableThreads(threads = 2): Promise<boolean> {
   const conv = await installWasmConvThreads({ threads });
   const gemm = await installWasmGemmThreads({ threads });
   const elementwise = await installWasmElementwiseThreads({ threads });
-  return conv && gemm && elementwise;
+  const started = conv && gemm && elementwise;
+  // Without the WebAssembly kernels there is nothing to split, and that has its own warning.
+  if (!started && threads > 1 && wasmAvailable()) {
+    warnNoThreads(threads, "the worker threads or their shared WebAssembly.Memory could not be started", "Check that this process may start worker_threads and allocate shared memory.");
+  }
+  return started;
 }
 
 /** Stops the worker threads; the kernels run on the calling thread again. */

@@ -1,4 +1,5 @@
 import { ArgumentError } from "../errors.js";
+import { warnNoWasmSimd } from "./fast-path-warnings.js";
 
 // The one place that decides which implementation of each kernel family runs (modelled on tfjs-core's
 // kernel_registry, smaller: one backend per implementation, three backends). A family file registers
@@ -59,7 +60,13 @@ export interface KernelInfo {
 
 let choice: KernelChoice | null = null;
 const families = new Map<string, KernelFamily<unknown>>();
-let features: () => { simd: boolean; relaxedSimd: boolean } = () => ({ simd: false, relaxedSimd: false });
+/** What the WebAssembly loader reports: its features, and why the module cannot run (null: it can, or is not loaded yet). */
+interface WasmReport {
+  simd: boolean;
+  relaxedSimd: boolean;
+  failure: string | null;
+}
+let features: () => WasmReport = () => ({ simd: false, relaxedSimd: false, failure: null });
 
 /** The implementations of one kernel family. Create it with `kernelFamily(name)`. */
 export class KernelFamily<K> {
@@ -90,7 +97,11 @@ export class KernelFamily<K> {
     const order = [...KERNEL_BACKENDS.slice(start), ...KERNEL_BACKENDS.slice(0, start).reverse()];
     for (const backend of order) {
       const entry = this.entries.get(backend);
-      if (entry !== undefined && entry.available()) return (this.cached = { family: this.name, backend, kernel: entry.kernel });
+      if (entry === undefined) continue;
+      if (entry.available()) return (this.cached = { family: this.name, backend, kernel: entry.kernel });
+      // The fast path was expected (no slower backend was chosen) and cannot run.
+      const failure = backend === "wasm" && start === 0 ? features().failure : null;
+      if (failure !== null) warnNoWasmSimd(failure);
     }
     throw new ArgumentError(`kernels: no implementation of "${this.name}" is available here (registered: ${[...this.entries.keys()].join(", ") || "none"})`);
   }
@@ -136,8 +147,8 @@ export function kernelsChanged(): void {
   for (const family of families.values()) family.invalidate();
 }
 
-/** @internal The WebAssembly loader reports its features here (one source for kernelInfo). */
-export function reportWasm(f: () => { simd: boolean; relaxedSimd: boolean }): void {
+/** @internal The WebAssembly loader reports its features here (one source for kernelInfo and the warnings). */
+export function reportWasm(f: () => WasmReport): void {
   features = f;
 }
 
@@ -161,5 +172,6 @@ export function kernelInfo(): KernelInfo {
   const out: Record<string, KernelFamilyInfo> = {};
   for (const [name, family] of [...families].sort(([a], [b]) => a.localeCompare(b))) out[name] = family.info();
   const threads = Math.max(1, ...Object.values(out).map((f) => f.threads));
-  return { choice, wasm: features(), threads, families: out };
+  const { simd, relaxedSimd } = features();
+  return { choice, wasm: { simd, relaxedSimd }, threads, families: out };
 }

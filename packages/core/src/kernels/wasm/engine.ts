@@ -20,8 +20,13 @@ const RELAXED_PROBE = [
   0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
 ];
 
+/** (func (param v128) (result v128) local.get 0): validates wherever WebAssembly SIMD does. */
+const SIMD_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 10, 6, 1, 4, 0, 32, 0, 11];
+
 let local: WasmInstance | null | undefined;
 let relaxed: boolean | undefined;
+/** Why the module cannot run here, once localInstance found it cannot. */
+let failure: string | null = null;
 
 /**
  * Whether this engine runs WebAssembly relaxed SIMD (so the kernels multiply-add in one instruction).
@@ -53,12 +58,20 @@ export function localInstance(): WasmInstance | null {
       if (api === undefined) throw new Error("no WebAssembly");
       const exports = new api.Instance(new api.Module(wasmBinary(false)), {}).exports as KernelExports & { memory: WasmMemory };
       local = { exports, memory: exports.memory, heap: null };
-    } catch {
-      // No SIMD support (or WebAssembly disabled by policy).
+    } catch (error) {
+      failure = failureOf(error);
       local = null;
     }
   }
   return local;
+}
+
+function failureOf(error: unknown): string {
+  const api = wasmApi();
+  if (api === undefined) return "this runtime has no WebAssembly";
+  if (api.validate?.(new Uint8Array(SIMD_PROBE)) === false) return "this engine has no WebAssembly SIMD";
+  // E.g. a Content-Security-Policy without 'wasm-unsafe-eval': "Wasm code generation disallowed by embedder".
+  return `the kernel module did not compile: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 /** True where the WebAssembly kernels can run. */
@@ -66,7 +79,7 @@ export function wasmAvailable(): boolean {
   return localInstance() !== null;
 }
 
-reportWasm(() => ({ simd: wasmAvailable(), relaxedSimd: wasmAvailable() && relaxedSimdAvailable() }));
+reportWasm(() => ({ simd: wasmAvailable(), relaxedSimd: wasmAvailable() && relaxedSimdAvailable(), failure }));
 
 /** A Float32Array over the whole memory, grown to at least `bytes`, or null when it cannot grow. */
 export function heapOf(t: WasmInstance<unknown>, bytes: number): Float32Array | null {
