@@ -208,9 +208,33 @@ export function batchNormBackward(
     }
     for (let b = 0; b < n; b++) {
       const off = <usize>b * image + at * plane;
-      if (relu) gradientPlaneRelu(x + off, g + off, dx + off, s, m32, scale, shift, a, bx, c0);
+      if (!train) scaledPlane(x + off, g + off, dx + off, s, m32, scale, shift, relu);
+      else if (relu) gradientPlaneRelu(x + off, g + off, dx + off, s, m32, scale, shift, a, bx, c0);
       else gradientPlane(x + off, g + off, dx + off, s, m32, a, bx, c0);
     }
+  }
+}
+
+/**
+ * Evaluation: dx[i] = g[i]·scale over [0, len), g masked as gradientPlaneRelu's when relu. x enters only the
+ * mask (the statistics are constants), so a NaN input does not reach its own gradient, as in PyTorch.
+ */
+function scaledPlane(x: usize, g: usize, dx: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool): void {
+  const mv = f32x4.splat(mean);
+  const sv = f32x4.splat(scale);
+  const hv = f32x4.splat(shift);
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const p = <usize>i << 2;
+    let gv = v128.load(g + p);
+    if (relu) gv = v128.andnot(gv, f32x4.le(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p), mv), sv), hv), zero));
+    v128.store(dx + p, f32x4.mul(gv, sv));
+  }
+  for (; i < len; i++) {
+    const p = <usize>i << 2;
+    const gi: f32 = relu && (load<f32>(x + p) - mean) * scale + shift <= 0 ? 0 : load<f32>(g + p);
+    store<f32>(dx + p, gi * scale);
   }
 }
 

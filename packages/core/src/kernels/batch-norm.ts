@@ -112,7 +112,9 @@ export const batchNormReference: BatchNormKernel = {
       const k = train ? (sgx * invStd * invStd) / m : 0;
       for (let b = 0; b < n; b++) {
         const base = (b * c + ch) * s;
-        for (let i = 0; i < s; i++) dx[base + i] = scale * (gm(base + i, mu, scale, shift) - meanG - (x[base + i]! - mu) * k);
+        // Evaluation leaves x out (a NaN input must not reach its own gradient, as in PyTorch).
+        if (!train) for (let i = 0; i < s; i++) dx[base + i] = scale * gm(base + i, mu, scale, shift);
+        else for (let i = 0; i < s; i++) dx[base + i] = scale * (gm(base + i, mu, scale, shift) - meanG - (x[base + i]! - mu) * k);
       }
     }
     return true;

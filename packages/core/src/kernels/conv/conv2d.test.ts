@@ -83,6 +83,11 @@ function checkWith(kernel: Conv2dKernel, c: Case, tol: { atol: number; rtol: num
   const relu = new Float32Array(expected.length).fill(Number.NaN);
   kernel.forward(g, { data: x, offset: 2 }, { data: w, offset: 0 }, { data: b, offset: 0 }, relu, { ...options, relu: true });
   expectClose(relu, expected.map((v) => Math.max(v, 0)), "ReLU output", tol.atol, tol.rtol);
+  // PyTorch's relu keeps NaN: a NaN bias makes output channel 0 NaN in every image, and nothing else.
+  const nanBias = Float32Array.from(b, (v, i) => (i === 0 ? Number.NaN : v));
+  kernel.forward(g, { data: x, offset: 2 }, { data: w, offset: 0 }, { data: nanBias, offset: 0 }, relu, { ...options, relu: true });
+  const plane = g.outHeight * g.outWidth;
+  expect(relu.findIndex((v, i) => Number.isNaN(v) !== (Math.floor(i / plane) % g.outChannels === 0)), "ReLU of a NaN bias").toBe(-1);
   const gy = random32(expected.length);
   const ref = conv2dBackwardReference(args, Float64Array.from(gy));
   const grads = { input: new Float32Array(args.x.length).fill(Number.NaN), weight: new Float32Array(w.length).fill(Number.NaN), bias: new Float32Array(b.length).fill(Number.NaN) };
