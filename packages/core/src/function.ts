@@ -12,6 +12,13 @@ export interface FunctionClass {
   readonly name: string;
   forward(ctx: Context, ...args: never[]): NDArray;
   backward(ctx: Context, grad: NDArray): BackwardResult;
+  /**
+   * Optional: forward writing its result into `out` (packed, of forward's output shape and dtype, its
+   * contents unspecified, sharing no memory with the arguments) and returning `out`. A compiled graph
+   * (graph/compile.ts) runs it on buffers planned once; a Function without it still replays, through
+   * forward, allocating its output each call.
+   */
+  forwardInto?(ctx: Context, out: NDArray, ...args: never[]): NDArray;
 }
 
 type ToTensor<T> = T extends NDArray ? Tensor : T;

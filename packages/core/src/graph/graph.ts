@@ -2,6 +2,7 @@ import type { DType } from "../dtype.js";
 import { formatShape } from "../errors.js";
 import type { FunctionClass } from "../function.js";
 import type { Tensor } from "../tensor.js";
+import { compileGraph, type CompileOptions, type CompiledForward } from "./compile.js";
 import { toDot, type DotOptions } from "./dot.js";
 
 /** Where a value of the graph comes from. */
@@ -54,6 +55,8 @@ export class Graph {
     readonly nodes: readonly GraphNode[],
     /** The traced module's parameters and buffers by name (empty for a function), for the ones a Function took as ndarrays. */
     readonly namedTensors: ReadonlyMap<string, Tensor> = new Map(),
+    /** Whether the traced forward returned an array of tensors (else one tensor). */
+    readonly returnsArray: boolean = false,
   ) {}
 
   /** Parameters, buffers and constants the nodes read, in first-use order. */
@@ -86,6 +89,14 @@ export class Graph {
 
   toString(): string {
     return this.printTabular();
+  }
+
+  /**
+   * The graph prepared to run again on new inputs of the same shapes, with its buffers planned once
+   * (see Session in compile.ts): returns the Tensor (or array) the traced forward returned.
+   */
+  compile<R extends Tensor | readonly Tensor[] = Tensor>(options: CompileOptions = {}): CompiledForward<R> {
+    return compileGraph<R>(this, options);
   }
 
   /** The graph in Graphviz's DOT language (see toDot in dot.ts). */

@@ -43,7 +43,7 @@ export function trace(target: TraceTarget, exampleInputs: Tensor | readonly Tens
   }
   const outputs = isTensor(result) ? [result] : Array.isArray(result) && result.length > 0 && result.every(isTensor) ? (result as Tensor[]) : null;
   if (outputs === null) throw new ArgumentError(`trace: the traced forward must return a Tensor or an array of Tensors, but returned ${describeInputs(result)}`);
-  return recorder.graph(outputs.map((t) => recorder.valueOf(t, "the graph's output")));
+  return recorder.graph(outputs.map((t) => recorder.valueOf(t, "the graph's output")), !isTensor(result));
 }
 
 function runner(target: TraceTarget): (inputs: readonly Tensor[]) => unknown {
@@ -120,7 +120,7 @@ class Recorder implements TraceObserver {
     return v;
   }
 
-  graph(outputs: GraphValue[]): Graph {
+  graph(outputs: GraphValue[], returnsArray: boolean): Graph {
     const live = new Set<GraphNode>();
     const stack = outputs.map((v) => v.producer).filter((n): n is GraphNode => n !== null);
     while (stack.length > 0) {
@@ -130,7 +130,7 @@ class Recorder implements TraceObserver {
       for (const v of node.inputs) if (v.producer !== null) stack.push(v.producer);
     }
     const namedTensors = new Map([...this.named].map(([t, { name }]) => [name, t] as const));
-    return new Graph(this.graphInputs, outputs, this.nodes.filter((n) => live.has(n)), namedTensors);
+    return new Graph(this.graphInputs, outputs, this.nodes.filter((n) => live.has(n)), namedTensors, returnsArray);
   }
 
   private uniqueName(fnName: string): string {

@@ -32,10 +32,14 @@ export type BinaryOp =
 
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "sigmoid" | "tanh" | "square" | "reciprocal";
 
-/** out = a (op) b with NumPy broadcasting; a new row-major array. `name` labels shape errors. */
-export function binary(op: BinaryOp, a: NDArray, b: NDArray, name: string = op, dtype?: DType): NDArray {
+/** out = a (op) b with NumPy broadcasting; a new row-major array (or `into`, packed, of the result's shape and dtype). `name` labels shape errors. */
+export function binary(op: BinaryOp, a: NDArray, b: NDArray, name: string = op, dtype?: DType, into?: NDArray): NDArray {
   const shape = broadcastShapes(name, a.shape, b.shape);
-  const out = empty(dtype ?? promote(dtypeOf(a), dtypeOf(b)), shape);
+  const outType = dtype ?? promote(dtypeOf(a), dtypeOf(b));
+  if (into !== undefined && (!isPacked(into) || dtypeOf(into) !== outType || !sameShape(into.shape, shape))) {
+    throw new ArgumentError(`binary(${name}): into must be a packed ${outType} array of shape ${formatShape(shape)}, but got a ${dtypeOf(into)} array of shape ${formatShape(into.shape)}`);
+  }
+  const out = into ?? empty(outType, shape);
   if (op === "reluGrad" && sameShape(a.shape, b.shape)) {
     const [g, y, o] = [packedFloat32(a), packedFloat32(b), packedFloat32(out)];
     if (g !== null && y !== null && o !== null) {

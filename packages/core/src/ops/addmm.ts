@@ -1,4 +1,5 @@
 import ndarray from "ndarray";
+import ops from "ndarray-ops";
 import type { Context } from "../context.js";
 import { dtypeOf, promote, type DType, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
@@ -17,11 +18,15 @@ type AddmmContext = Context & { inputShape: number[] };
  */
 export class Addmm extends Function {
   static override forward(ctx: AddmmContext, input: NDArray, mat1: NDArray, mat2: NDArray): NDArray {
+    return Addmm.forwardInto(ctx, undefined, input, mat1, mat2);
+  }
+  /** forward writing into `into` (packed [M, N]; a new array when undefined). */
+  static forwardInto(ctx: AddmmContext, into: NDArray | undefined, input: NDArray, mat1: NDArray, mat2: NDArray): NDArray {
     saveOperands(ctx, mat1, mat2, 1);
     ctx.inputShape = [...input.shape];
     const [m, k] = mat1.shape as [number, number];
     const n = mat2.shape[1]!;
-    const out = broadcastCopy(input, m, n, promote(promote(dtypeOf(input), dtypeOf(mat1)), dtypeOf(mat2)));
+    const out = broadcastCopy(input, m, n, promote(promote(dtypeOf(input), dtypeOf(mat1)), dtypeOf(mat2)), into);
     gemm(m, n, k, asMatrix(mat1, false).matrix, asMatrix(mat2, false).matrix, { data: out.data, offset: 0, ld: n }, true);
     return out;
   }
@@ -36,15 +41,18 @@ export class Addmm extends Function {
   }
 }
 
-/** A new row-major [m, n] array of `dtype` holding `input` broadcast; a bias row is copied in row by row. */
-function broadcastCopy(input: NDArray, m: number, n: number, dtype: DType): NDArray {
+/** A row-major [m, n] array of `dtype` (`into`, else a new one) holding `input` broadcast; a bias row is copied in row by row. */
+function broadcastCopy(input: NDArray, m: number, n: number, dtype: DType, into?: NDArray): NDArray {
   const rowVector = input.size === n && input.shape.every((d, i) => d === 1 || i === input.shape.length - 1);
   if (rowVector && input.shape.length > 0 && isContiguous(input) && dtypeOf(input) === dtype) {
-    const out = empty(dtype, [m, n]);
+    const out = into ?? empty(dtype, [m, n]);
     const row = input.data.subarray(input.offset, input.offset + n);
     for (let i = 0; i < m; i++) out.data.set(row, i * n);
     return out;
   }
   const shape = [m, n];
-  return copy(ndarray(input.data, shape, broadcastStrides(input.shape, input.stride, shape), input.offset), dtype);
+  const broadcast = ndarray(input.data, shape, broadcastStrides(input.shape, input.stride, shape), input.offset);
+  if (into === undefined) return copy(broadcast, dtype);
+  ops.assign(into, broadcast);
+  return into;
 }

@@ -12,9 +12,13 @@ type Shapes = Context & { aShape: number[]; bShape: number[] };
 
 export class Add extends Function {
   static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
+    return Add.forwardInto(ctx, undefined, a, b);
+  }
+  /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: Shapes, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
     ctx.aShape = a.shape;
     ctx.bShape = b.shape;
-    return binary("add", a, b);
+    return binary("add", a, b, "add", undefined, into);
   }
   static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
     return [
@@ -26,9 +30,13 @@ export class Add extends Function {
 
 export class Sub extends Function {
   static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
+    return Sub.forwardInto(ctx, undefined, a, b);
+  }
+  /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: Shapes, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
     ctx.aShape = a.shape;
     ctx.bShape = b.shape;
-    return binary("sub", a, b, "sub");
+    return binary("sub", a, b, "sub", undefined, into);
   }
   static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
     return [
@@ -40,10 +48,14 @@ export class Sub extends Function {
 
 export class Mul extends Function {
   static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
+    return Mul.forwardInto(ctx, undefined, a, b);
+  }
+  /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: Shapes, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
     ctx.aShape = a.shape;
     ctx.bShape = b.shape;
     saveOperands(ctx, a, b);
-    return binary("mul", a, b);
+    return binary("mul", a, b, "mul", undefined, into);
   }
   static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
     const [a, b] = savedOperands(ctx);
@@ -53,7 +65,11 @@ export class Mul extends Function {
 
 export class Div extends Function {
   static override forward(ctx: Shapes, a: NDArray, b: NDArray): NDArray {
-    const out = binary("div", a, b);
+    return Div.forwardInto(ctx, undefined, a, b);
+  }
+  /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: Shapes, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
+    const out = binary("div", a, b, "div", undefined, into);
     ctx.aShape = a.shape;
     ctx.bShape = b.shape;
     // b's gradient reads the quotient; a's reads only b.
@@ -74,8 +90,12 @@ export class Div extends Function {
 
 export class Pow extends Function {
   static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    return Pow.forwardInto(ctx, undefined, a, b);
+  }
+  /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
     ctx.saveForBackward(a, b);
-    return binary("pow", a, b);
+    return binary("pow", a, b, "pow", undefined, into);
   }
   static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
     const [a, b] = ctx.savedTensors as [NDArray, NDArray];
@@ -91,8 +111,12 @@ export class Pow extends Function {
  */
 export class Maximum extends Function {
   static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    return Maximum.forwardInto(ctx, undefined, a, b);
+  }
+  /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
     ctx.saveForBackward(a, b);
-    return binary("maximum", a, b);
+    return binary("maximum", a, b, "maximum", undefined, into);
   }
   static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
     const [a, b] = ctx.savedTensors as [NDArray, NDArray];
@@ -106,8 +130,12 @@ export class Maximum extends Function {
 /** Elementwise minimum; ties and NaN share the gradient as in Maximum. */
 export class Minimum extends Function {
   static override forward(ctx: Context, a: NDArray, b: NDArray): NDArray {
+    return Minimum.forwardInto(ctx, undefined, a, b);
+  }
+  /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
     ctx.saveForBackward(a, b);
-    return binary("minimum", a, b);
+    return binary("minimum", a, b, "minimum", undefined, into);
   }
   static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
     const [a, b] = ctx.savedTensors as [NDArray, NDArray];

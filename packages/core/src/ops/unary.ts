@@ -5,8 +5,12 @@ import { binary, unary } from "../kernels/elementwise.js";
 import { clampMask, clampValues } from "../kernels/extremum-grad.js";
 
 export class Neg extends Function {
-  static override forward(_ctx: Context, a: NDArray): NDArray {
-    return unary("neg", a);
+  static override forward(ctx: Context, a: NDArray): NDArray {
+    return Neg.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(_ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
+    return unary("neg", a, into);
   }
   static override backward(_ctx: Context, g: NDArray): NDArray {
     return unary("neg", g);
@@ -15,7 +19,11 @@ export class Neg extends Function {
 
 export class Exp extends Function {
   static override forward(ctx: Context, a: NDArray): NDArray {
-    const out = unary("exp", a);
+    return Exp.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
+    const out = unary("exp", a, into);
     ctx.saveForBackward(out);
     return out;
   }
@@ -26,8 +34,12 @@ export class Exp extends Function {
 
 export class Log extends Function {
   static override forward(ctx: Context, a: NDArray): NDArray {
+    return Log.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
     ctx.saveForBackward(a);
-    return unary("log", a);
+    return unary("log", a, into);
   }
   static override backward(ctx: Context, g: NDArray): NDArray {
     return binary("div", g, ctx.savedTensors[0]!);
@@ -36,7 +48,11 @@ export class Log extends Function {
 
 export class Sqrt extends Function {
   static override forward(ctx: Context, a: NDArray): NDArray {
-    const out = unary("sqrt", a);
+    return Sqrt.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
+    const out = unary("sqrt", a, into);
     ctx.saveForBackward(out);
     return out;
   }
@@ -50,8 +66,12 @@ export class Sqrt extends Function {
 /** |x|; the gradient at 0 is 0, as in PyTorch. */
 export class Abs extends Function {
   static override forward(ctx: Context, a: NDArray): NDArray {
+    return Abs.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
     ctx.saveForBackward(a);
-    return unary("abs", a);
+    return unary("abs", a, into);
   }
   static override backward(ctx: Context, g: NDArray): NDArray {
     return binary("absGrad", g, ctx.savedTensors[0]!);
@@ -61,7 +81,11 @@ export class Abs extends Function {
 /** max(x, 0); the gradient at exactly 0 is 0, as in PyTorch. */
 export class Relu extends Function {
   static override forward(ctx: Context, a: NDArray): NDArray {
-    const out = unary("relu", a);
+    return Relu.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
+    const out = unary("relu", a, into);
     ctx.saveForBackward(out);
     return out;
   }
@@ -72,7 +96,11 @@ export class Relu extends Function {
 
 export class Sigmoid extends Function {
   static override forward(ctx: Context, a: NDArray): NDArray {
-    const out = unary("sigmoid", a);
+    return Sigmoid.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
+    const out = unary("sigmoid", a, into);
     ctx.saveForBackward(out);
     return out;
   }
@@ -83,7 +111,11 @@ export class Sigmoid extends Function {
 
 export class Tanh extends Function {
   static override forward(ctx: Context, a: NDArray): NDArray {
-    const out = unary("tanh", a);
+    return Tanh.forwardInto(ctx, undefined, a);
+  }
+  /** forward writing into `into` (of a's shape; a new array when undefined). */
+  static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray): NDArray {
+    const out = unary("tanh", a, into);
     ctx.saveForBackward(out);
     return out;
   }

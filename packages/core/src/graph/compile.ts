@@ -1,0 +1,303 @@
+import ndarray from "ndarray";
+import { Context } from "../context.js";
+import type { DType, NDArray } from "../dtype.js";
+import { ArgumentError, ShapeError, formatShape } from "../errors.js";
+import { isTensor, type FunctionClass } from "../function.js";
+import { sizeOf } from "../shape.js";
+import { Tensor } from "../tensor.js";
+import { tracer } from "../tracer.js";
+import { versionOf } from "../version.js";
+import { GraphValue, type Graph, type GraphNode } from "./graph.js";
+import { planBuffers } from "./plan.js";
+import { trace, type TraceTarget } from "./trace.js";
+
+export interface CompileOptions {
+  /**
+   * Return fresh tensors (copies of the output buffers) from every call instead of the session's own
+   * output tensors, which the next call overwrites (as CUDA graphs and tinygrad's TinyJit do). Costs
+   * one allocation and one copy per output per call. Default false.
+   */
+  copyOutputs?: boolean;
+}
+
+/** How a compiled graph runs, for inspection and tests. */
+export interface SessionPlan {
+  /** Nodes run on every call, in order. */
+  readonly steps: number;
+  /** ...of which write into a planned buffer (their Function has forwardInto). */
+  readonly planned: number;
+  /** ...of which return a view of an argument (reshape, permute): no buffer of their own. */
+  readonly views: number;
+  /** ...of which have no forwardInto and allocate their output on every call, by name. */
+  readonly allocating: readonly string[];
+  /** Nodes no graph input reaches, computed once and again only when a parameter or buffer they read changes. */
+  readonly cached: number;
+  /** Bytes of the one arena holding every planned buffer. */
+  readonly arenaBytes: number;
+  /** Bytes the planned buffers would take without reuse. */
+  readonly unplannedBytes: number;
+}
+
+type Step = {
+  readonly node: GraphNode;
+  readonly fn: FunctionClass;
+  /** The forward to call, bound to its Function, and its argument list (ctx, [out,] args...), rebound in place before each call. */
+  readonly call: (...args: unknown[]) => NDArray;
+  readonly argv: unknown[];
+  /** Pairs (index into argv, value id) to refresh before the call. */
+  readonly bindings: Int32Array;
+  /** The value it defines. */
+  readonly output: number;
+  readonly kind: "into" | "view" | "allocate";
+};
+
+type Leaf = { readonly id: number; readonly tensor: Tensor; data: NDArray | null; version: number };
+
+/**
+ * A captured graph prepared to run again and again (the seeds' Session): every intermediate of the
+ * forward gets its buffer once, in one arena planned by liveness (a buffer is reused as soon as its
+ * last reader has run), nodes run their Function's forwardInto straight into those buffers without
+ * the Tracer, nodes no input reaches run once and are cached, and the same kernels run as in eager
+ * mode. Made by `graph.compile()` or `compile(model, exampleInputs)`.
+ *
+ * Inputs must have the traced shapes and dtypes (another shape is an error: compile again for it).
+ * The returned tensors are the session's own and the next call overwrites them, unless
+ * `copyOutputs` was set. Parameters and buffers are read on every call, so training between calls
+ * is seen; in-place writes must bump their version (optimizers do) for the cached nodes to follow.
+ */
+export class Session {
+  readonly plan: SessionPlan;
+  private readonly values: (NDArray | null)[];
+  private readonly inputIds: readonly number[];
+  private readonly outputIds: readonly number[];
+  private readonly steps: readonly Step[];
+  private readonly cachedSteps: readonly Step[];
+  /** Parameters, buffers and constants read by nodes run on every call: refreshed each call. */
+  private readonly liveLeaves: readonly Leaf[];
+  /** Those read by cached nodes: a change of buffer or version reruns the cached nodes. */
+  private readonly cachedLeaves: readonly Leaf[];
+  private cacheValid = false;
+  private readonly outputTensors: (Tensor | null)[];
+  private readonly results: Tensor[];
+
+  constructor(
+    readonly graph: Graph,
+    private readonly options: CompileOptions = {},
+  ) {
+    const unknown = Object.keys(options).filter((k) => k !== "copyOutputs");
+    if (unknown.length > 0) throw new ArgumentError(`compile: unknown option ${unknown.map((k) => `'${k}'`).join(", ")}; the options are 'copyOutputs'`);
+    const ids = new Map<GraphValue, number>();
+    const all: GraphValue[] = [];
+    const idOf = (v: GraphValue): number => {
+      let id = ids.get(v);
+      if (id === undefined) {
+        id = all.length;
+        ids.set(v, id);
+        all.push(v);
+      }
+      return id;
+    };
+    this.inputIds = graph.inputs.map(idOf);
+    for (const node of graph.nodes) {
+      node.inputs.forEach(idOf);
+      idOf(node.output);
+    }
+    this.outputIds = graph.outputs.map(idOf);
+    this.values = all.map(() => null);
+
+    const cachedNodes = graph.nodes.filter((n) => n.output.isStatic);
+    const liveNodes = graph.nodes.filter((n) => !n.output.isStatic);
+    const leavesOf = (nodes: readonly GraphNode[]): Leaf[] => {
+      const leaves = new Map<number, Leaf>();
+      for (const n of nodes) {
+        for (const v of n.inputs) {
+          if (v.kind === "parameter" || v.kind === "buffer" || v.kind === "constant") leaves.set(idOf(v), { id: idOf(v), tensor: v.example, data: null, version: -1 });
+        }
+      }
+      return [...leaves.values()];
+    };
+    this.cachedLeaves = leavesOf(cachedNodes);
+    this.liveLeaves = leavesOf(liveNodes);
+
+    // Each live value's buffer: its own (planned or allocated), or the one of the argument it is a view of.
+    const root = all.map((_, i) => i);
+    const kinds = liveNodes.map((n): Step["kind"] => {
+      if (typeof n.fn.forwardInto === "function") return "into";
+      const base = n.inputs.find((v) => v.example.data.data === n.output.example.data.data);
+      if (base !== undefined) {
+        root[idOf(n.output)] = root[idOf(base)]!;
+        return "view";
+      }
+      return "allocate";
+    });
+    const lastRead = all.map(() => -1);
+    liveNodes.forEach((n, step) => {
+      for (const v of n.inputs) lastRead[root[idOf(v)]!] = step;
+    });
+    for (const id of this.outputIds) lastRead[root[id]!] = Infinity;
+
+    const plannedIds = liveNodes.map((n, step) => (kinds[step] === "into" ? idOf(n.output) : -1)).filter((id) => id >= 0);
+    const requests = plannedIds.map((id) => {
+      const v = all[id]!;
+      return { bytes: sizeOf(v.shape) * bytesPer(v.dtype), first: liveNodes.findIndex((n) => n.output === v), last: Math.max(lastRead[id]!, liveNodes.findIndex((n) => n.output === v)) };
+    });
+    const layout = planBuffers(requests);
+    const arena = new ArrayBuffer(Math.max(layout.arenaBytes, 8));
+    plannedIds.forEach((id, i) => {
+      const v = all[id]!;
+      const n = sizeOf(v.shape);
+      const data = v.dtype === "float64" ? new Float64Array(arena, layout.offsets[i]!, n) : new Float32Array(arena, layout.offsets[i]!, n);
+      this.values[id] = ndarray(data, [...v.shape]);
+    });
+
+    const makeStep = (n: GraphNode, kind: Step["kind"]): Step => {
+      const ctx = new Context(n.args.map(() => false));
+      const argv: unknown[] = kind === "into" ? [ctx, this.values[idOf(n.output)]] : [ctx];
+      const shift = argv.length;
+      const bindings: number[] = [];
+      n.args.forEach((a, i) => {
+        if (a instanceof GraphValue) bindings.push(i + shift, idOf(a));
+        argv.push(a instanceof GraphValue ? null : a);
+      });
+      const forward = (kind === "into" ? n.fn.forwardInto! : n.fn.forward) as (...args: unknown[]) => NDArray;
+      return { node: n, fn: n.fn, call: forward.bind(n.fn), argv, bindings: Int32Array.from(bindings), output: idOf(n.output), kind };
+    };
+    this.cachedSteps = cachedNodes.map((n) => makeStep(n, "allocate"));
+    this.steps = liveNodes.map((n, i) => makeStep(n, kinds[i]!));
+    this.outputTensors = this.outputIds.map(() => null);
+    this.results = this.outputIds.map(() => null as unknown as Tensor);
+
+    this.plan = {
+      steps: this.steps.length,
+      planned: kinds.filter((k) => k === "into").length,
+      views: kinds.filter((k) => k === "view").length,
+      allocating: this.steps.filter((s) => s.kind === "allocate").map((s) => s.node.name),
+      cached: this.cachedSteps.length,
+      arenaBytes: layout.arenaBytes,
+      unplannedBytes: requests.reduce((sum, r) => sum + r.bytes, 0),
+    };
+  }
+
+  /**
+   * Runs the graph on `inputs` (the traced shapes and dtypes) and returns its outputs, in the order
+   * the traced forward returned them. The array and the tensors in it are the session's own
+   * (overwritten by the next call) unless the session was compiled with copyOutputs.
+   */
+  run(...inputs: Tensor[]): readonly Tensor[] {
+    this.bindInputs(inputs);
+    const previous = tracer.blind;
+    tracer.blind = true;
+    try {
+      this.refreshLeaves();
+      for (let s = 0; s < this.steps.length; s++) this.execute(this.steps[s]!);
+    } finally {
+      tracer.blind = previous;
+    }
+    return this.collectOutputs();
+  }
+
+  private bindInputs(inputs: readonly Tensor[]): void {
+    const expected = this.graph.inputs;
+    if (inputs.length !== expected.length) {
+      throw new ArgumentError(`compiled graph: expected ${expected.length} input${expected.length === 1 ? "" : "s"} (as traced), but got ${inputs.length}`);
+    }
+    for (let i = 0; i < inputs.length; i++) {
+      const x = inputs[i];
+      const want = expected[i]!;
+      if (!isTensor(x)) throw new ArgumentError(`compiled graph: input ${i} must be a Tensor, but got ${x === null ? "null" : typeof x}`);
+      if (!sameShape(x.shape, want.shape) || x.dtype !== want.dtype) {
+        throw new ShapeError(
+          `compiled graph: input ${i} (${want.name}) must have the traced shape ${formatShape(want.shape)} and dtype ${want.dtype}, but got ` +
+            `shape ${formatShape(x.shape)} and dtype ${x.dtype}; a compiled graph runs one shape: compile again with an example of the new shape`,
+        );
+      }
+      this.values[this.inputIds[i]!] = x.data;
+    }
+  }
+
+  private refreshLeaves(): void {
+    for (const leaf of this.liveLeaves) this.values[leaf.id] = leaf.tensor.data;
+    let stale = !this.cacheValid;
+    for (const leaf of this.cachedLeaves) {
+      const data = leaf.tensor.data;
+      if (data !== leaf.data || versionOf(data) !== leaf.version) stale = true;
+    }
+    if (!stale) return;
+    for (const leaf of this.cachedLeaves) {
+      leaf.data = leaf.tensor.data;
+      leaf.version = versionOf(leaf.data);
+      this.values[leaf.id] = leaf.data;
+    }
+    for (const step of this.cachedSteps) this.execute(step);
+    this.cacheValid = true;
+  }
+
+  private execute(step: Step): void {
+    const argv = step.argv;
+    const bindings = step.bindings;
+    const values = this.values;
+    for (let b = 0; b < bindings.length; b += 2) argv[bindings[b]!] = values[bindings[b + 1]!];
+    const out = step.call(...argv);
+    if (step.kind !== "into") values[step.output] = out;
+  }
+
+  private collectOutputs(): readonly Tensor[] {
+    for (let i = 0; i < this.outputIds.length; i++) {
+      const data = this.values[this.outputIds[i]!]!;
+      if (this.options.copyOutputs === true) {
+        this.results[i] = new Tensor(ndarray(data.data.slice(data.offset, data.offset + data.size), [...data.shape]));
+        continue;
+      }
+      let t = this.outputTensors[i];
+      if (t === null || t === undefined || t.data !== data) {
+        t = new Tensor(data);
+        this.outputTensors[i] = t;
+      }
+      this.results[i] = t;
+    }
+    return this.results;
+  }
+}
+
+/** A compiled forward: call it as the traced function; `session` runs it and says how. */
+export interface CompiledForward<R extends Tensor | readonly Tensor[] = Tensor> {
+  (...inputs: Tensor[]): R;
+  readonly session: Session;
+  readonly graph: Graph;
+}
+
+/**
+ * Traces `target` (a Module or a function of tensors) on `exampleInputs` and returns a function that
+ * replays the captured forward on new inputs of the same shapes (see Session): buffers planned once,
+ * no autograd bookkeeping, the kernels of eager mode. It returns a Tensor where the traced forward
+ * returned one, and an array of Tensors where it returned an array. What the trace captured is
+ * replayed: a Module's training/eval mode and JavaScript branches as they were when compiled.
+ */
+export function compile<R extends Tensor | readonly Tensor[] = Tensor>(
+  target: TraceTarget,
+  exampleInputs: Tensor | readonly Tensor[],
+  options: CompileOptions = {},
+): CompiledForward<R> {
+  return compileGraph<R>(trace(target, exampleInputs), options);
+}
+
+/** The Session of an already captured graph, as a function (what graph.compile() returns). */
+export function compileGraph<R extends Tensor | readonly Tensor[] = Tensor>(graph: Graph, options: CompileOptions = {}): CompiledForward<R> {
+  const session = new Session(graph, options);
+  const single = !graph.returnsArray;
+  const run = (...inputs: Tensor[]): R => {
+    const out = session.run(...inputs);
+    return (single ? out[0]! : options.copyOutputs === true ? [...out] : out) as R;
+  };
+  return Object.assign(run, { session, graph });
+}
+
+function bytesPer(dtype: DType): number {
+  return dtype === "float64" ? 8 : 4;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
