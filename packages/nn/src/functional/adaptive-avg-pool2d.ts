@@ -8,11 +8,16 @@ type AdaptiveAvgContext = Context & { geometry: AdaptivePool2dGeometry; inputSha
 /** Mean over PyTorch's adaptive windows: window i covers [floor(i·H / oH), ceil((i + 1)·H / oH)). */
 export class AdaptiveAvgPool2dFunction extends Function {
   static override forward(ctx: AdaptiveAvgContext, x: NDArray, outputSize: AdaptiveSize): NDArray {
+    return AdaptiveAvgPool2dFunction.forwardInto(ctx, undefined, x, outputSize);
+  }
+
+  /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
+  static forwardInto(ctx: AdaptiveAvgContext, into: NDArray | undefined, x: NDArray, outputSize: AdaptiveSize): NDArray {
     const [outHeight, outWidth] = adaptiveOutputSize("adaptiveAvgPool2d", outputSize, x.shape);
     const [n, c, inHeight, inWidth] = x.shape as [number, number, number, number];
     const g = { planes: n * c, inHeight, inWidth, outHeight, outWidth };
     const dtype = kernels.dtypeOf(x);
-    const out = kernels.create(dtype, [n, c, outHeight, outWidth]);
+    const out = into ?? kernels.create(dtype, [n, c, outHeight, outWidth]);
     adaptiveAvgPool2dForward(flatData(x, dtype), g, out.data);
     ctx.geometry = g;
     ctx.inputShape = [...x.shape];

@@ -10,16 +10,21 @@ type AddReluContext = Context & { aShape: readonly number[]; bShape: readonly nu
  */
 export class AddRelu extends Function {
   static override forward(ctx: AddReluContext, a: NDArray, b: NDArray): NDArray {
+    return AddRelu.forwardInto(ctx, undefined, a, b);
+  }
+
+  /** forward writing into `into` (packed, of the broadcast shape; a new array when undefined). */
+  static forwardInto(ctx: AddReluContext, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
     ctx.aShape = a.shape;
     ctx.bShape = b.shape;
     let out: NDArray;
     const [a32, b32] = [float32Elements(a), float32Elements(b)];
     if (a32 !== null && b32 !== null && kernels.sameShape(a.shape, b.shape)) {
-      out = kernels.empty("float32", a.shape);
+      out = into ?? kernels.empty("float32", a.shape);
       const y = out.data as Float32Array;
       if (!kernels.reluKernels.resolve().kernel.addForward(a32, b32, y)) kernels.reluBits.addForward(a32, b32, y);
     } else {
-      out = kernels.binary("add", a, b, "addRelu");
+      out = kernels.binary("add", a, b, "addRelu", undefined, into);
       kernels.unary("relu", out, out);
     }
     ctx.saveForBackward(out);

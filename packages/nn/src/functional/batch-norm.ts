@@ -36,6 +36,14 @@ type BatchNormCtx = Context & { kernel: kernels.BatchNormKernel; args: kernels.B
  */
 export class BatchNorm extends Function {
   static override forward(ctx: BatchNormCtx, input: NDArray, weight: NDArray | null, bias: NDArray | null, state: BatchNormState): NDArray {
+    return BatchNorm.forwardInto(ctx, undefined, input, weight, bias, state);
+  }
+
+  /**
+   * forward writing into `into` (packed, of input's shape; a new array when undefined). A ctx used
+   * again (a compiled graph's) keeps its statistics arrays.
+   */
+  static forwardInto(ctx: BatchNormCtx, into: NDArray | undefined, input: NDArray, weight: NDArray | null, bias: NDArray | null, state: BatchNormState): NDArray {
     const x = kernels.packed(input).data;
     const [n, c, s] = lanes(input.shape);
     const args: kernels.BatchNormKernelArgs = {
@@ -43,7 +51,7 @@ export class BatchNorm extends Function {
       gamma: weight === null ? null : kernels.packed(weight).data,
       beta: bias === null ? null : kernels.packed(bias).data,
     };
-    const stats = new Float64Array(3 * c);
+    const stats = reusable(ctx.stats, 3 * c);
     const { runningMean, runningVar } = state;
     if (!state.training) {
       for (let ch = 0; ch < c; ch++) {
@@ -51,9 +59,9 @@ export class BatchNorm extends Function {
         stats[c + ch] = at(runningVar!, ch);
       }
     }
-    const affine = new Float64Array(3 * c);
+    const affine = reusable(ctx.affine, 3 * c);
     // Every element is written: no need to zero-fill a recycled buffer.
-    const out = kernels.empty(kernels.dtypeOf(input), input.shape);
+    const out = into ?? kernels.empty(kernels.dtypeOf(input), input.shape);
     let kernel = kernels.batchNormKernels.resolve().kernel;
     if (!kernel.forward(x, out.data, args, stats, affine)) {
       kernel = kernels.batchNormReference;
@@ -155,4 +163,10 @@ function lanes(shape: readonly number[]): [number, number, number] {
 
 function at(a: NDArray, i: number): number {
   return a.data[a.offset + i * (a.stride[0] ?? 1)]!;
+}
+
+/** `previous` zeroed when it has `length` elements, else a new zeroed array. */
+function reusable(previous: Float64Array | undefined, length: number): Float64Array {
+  if (previous === undefined || previous.length !== length) return new Float64Array(length);
+  return previous.fill(0);
 }

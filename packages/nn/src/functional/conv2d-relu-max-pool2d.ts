@@ -36,12 +36,26 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     poolKernel: IntPair = 2,
     poolOptions: Pick<Pool2dOptions, "stride" | "padding"> = {},
   ): NDArray {
+    return Conv2dReluMaxPool2dFunction.forwardInto(ctx, undefined, x, weight, bias, convOptions, poolKernel, poolOptions);
+  }
+
+  /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
+  static forwardInto(
+    ctx: FusedContext,
+    into: NDArray | undefined,
+    x: NDArray,
+    weight: NDArray,
+    bias: NDArray | null,
+    convOptions: Conv2dOptions = {},
+    poolKernel: IntPair = 2,
+    poolOptions: Pick<Pool2dOptions, "stride" | "padding"> = {},
+  ): NDArray {
     checkOptions("conv2dReluMaxPool2d", poolOptions, ["stride", "padding"]);
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, convOptions);
     const pool = pool2dGeometry("conv2dReluMaxPool2d", [g.batch, g.outChannels, g.outHeight, g.outWidth], poolKernel, poolOptions);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
     // Both kernels write every output element: no need to zero-fill a recycled buffer first.
-    const out = kernels.empty(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
+    const out = into ?? kernels.empty(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
     const needsGrad = ctx.needsInputGrad[0] === true || ctx.needsInputGrad[1] === true || ctx.needsInputGrad[2] === true;
     const argmax = needsGrad ? argmaxBuffer(ctx, out.size) : null;
     const [xf, wf, bf] = [flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype)];

@@ -21,10 +21,15 @@ type Conv2dContext = Context & { geometry: Conv2dGeometry; run: kernels.Conv2dRu
  */
 export class Conv2dFunction extends Function {
   static override forward(ctx: Conv2dContext, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
+    return Conv2dFunction.forwardInto(ctx, undefined, x, weight, bias, options);
+  }
+
+  /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
+  static forwardInto(ctx: Conv2dContext, into: NDArray | undefined, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, options);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
     // Every kernel writes every output element: no need to zero-fill a recycled buffer first.
-    const out = kernels.empty(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+    const out = into ?? kernels.empty(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
     const keep = ctx.needsInputGrad[1] === true;
     const run = kernels.conv2dForward(g, flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), out.data, { keepForBackward: keep });
     if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1] || ctx.needsInputGrad[2]) {
