@@ -28,6 +28,17 @@ function roundUp4(x: i32): i32 {
   return (x + 3) & ~3;
 }
 
+/**
+ * Floats between tile positions in V, M and the gradient's transforms: a [rows, T4] matrix per position
+ * plus one cache line, so that the 36 positions a transform writes (or reads) together fall in 36
+ * different L1 sets instead of one (rows·T4 floats is a multiple of 4 KiB for the usual sizes).
+ */
+// @ts-ignore: decorator
+@inline
+function posFloats(rows: i32, T4: i32): i32 {
+  return rows * T4 + 16;
+}
+
 /** Whether conv2dWinograd3x3 computes this geometry: one group, 3×3, unit stride and dilation. */
 export function winograd3x3Fits(geo: usize): bool {
   const g = changetype<Geometry>(geo);
@@ -47,7 +58,7 @@ export function winograd3x3ScratchBytes(geo: usize, images: i32): i32 {
   const tH = (g.outHeight + 3) >> 2, tW = (g.outWidth + 3) >> 2;
   const padded = images * g.inChannels * paddedHeight(tH) * paddedWidth(tW);
   const T4 = roundUp4(images * tH * tW);
-  const transformed = 36 * (g.inChannels + g.outChannels) * T4 + 24 * 4 + 36 * 4;
+  const transformed = 36 * (posFloats(g.inChannels, T4) + posFloats(g.outChannels, T4)) + 24 * 4 + 36 * 4 + T4;
   return (padded + transformed) * 4 + workBytes(g.outChannels, T4, g.inChannels) + 256;
 }
 
@@ -135,7 +146,7 @@ function transformInput(g: Geometry, x: usize, nb: i32, padded: usize, V: usize,
     for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * WpBytes, src + (<usize>(r * W) << 2), <usize>rowCopy << 2);
   }
   // Then the windows, four tiles per vector.
-  const vPos = <usize>(C * T4) << 2;
+  const vPos = <usize>posFloats(C, T4) << 2;
   for (let t0 = 0; t0 < T4; t0 += 4) {
     let b0: usize = 0, b1: usize = 0, b2: usize = 0, b3: usize = 0;
     for (let k = 0; k < 4; k++) {
@@ -193,9 +204,11 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
   const padded = scratch;
   const V = (padded + (<usize>(images * C * plane) << 2) + 63) & ~63;
   const T4max = roundUp4(images * tiles);
-  const M = V + (<usize>(36 * C * T4max) << 2);
-  const tmp = M + (<usize>(36 * O * T4max) << 2);   // 36 vectors: a 6×6 tile of 4-tile vectors
-  const work = (tmp + 36 * 16 + 63) & ~63;
+  const M = V + (<usize>(36 * posFloats(C, T4max)) << 2);
+  const tmp = M + (<usize>(36 * posFloats(O, T4max)) << 2);   // 36 vectors: a 6×6 tile of 4-tile vectors
+  const offsets = tmp + 36 * 16;                               // T4max i32: where each tile starts in `out`
+  const work = (offsets + (<usize>T4max << 2) + 63) & ~63;
+  const whole = (oH & 3) == 0 && (oW & 3) == 0;
   const inImage = C * H * W;
   for (let n0 = 0; n0 < count; n0 += images) {
     const nb = min(images, count - n0);
@@ -203,15 +216,22 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
     const T4 = roundUp4(T);
     transformInput(g, x + (<usize>(n0 * inImage) << 2), nb, padded, V, T4, tmp);
     // M[pos] = U[pos] · V[pos], one GEMM per tile position.
-    const vPos = <usize>(C * T4) << 2;
+    const vPos = <usize>posFloats(C, T4) << 2;
+    const mPos = <usize>posFloats(O, T4) << 2;
     for (let pos = 0; pos < 36; pos++) {
-      gemmRows(0, O, T4, C, u + (<usize>(pos * O * C) << 2), C, false, V + <usize>pos * vPos, T4, false, M + (<usize>(pos * O * T4) << 2), T4, false, work);
+      gemmRows(0, O, T4, C, u + (<usize>(pos * O * C) << 2), C, false, V + <usize>pos * vPos, T4, false, M + <usize>pos * mPos, T4, false, work);
+    }
+    // Where each tile starts in `out` (channel 0, its first row), computed once per batch of tiles.
+    for (let t = 0; t < T; t++) {
+      const img = t / tiles, rem = t % tiles;
+      store<i32>(offsets + (<usize>t << 2), ((n0 + img) * O * oH + (rem / tW) * 4) * oW + (rem % tW) * 4);
     }
     // Y = Aᵀ·M·A per output channel and four tiles, + bias, ReLU, stored tile by tile.
-    const mPos = <usize>(O * T4) << 2;
     const zero = f32x4.splat(0);
+    const oWBytes = <usize>oW << 2;
     for (let o = 0; o < O; o++) {
       const bv = bias == 0 ? zero : v128.load32_splat(bias + (<usize>o << 2));
+      const outO = out + (<usize>(o * oH * oW) << 2);
       for (let t0 = 0; t0 < T4; t0 += 4) {
         const m = M + (<usize>(o * T4 + t0) << 2);
         // Rows: tmp[i][q] = Σ_p Aᵀ[i][p] · m[p][q].
@@ -227,6 +247,29 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
           const row = tmp + <usize>(i * 96);
           outputTransform(v128.load(row), v128.load(row, 16), v128.load(row, 32), v128.load(row, 48), v128.load(row, 64), v128.load(row, 80), row, 16);
         }
+        if (whole && t0 + 4 <= T) {
+          // Four tiles inside the output: each tile's row i straight to its place.
+          let d0 = outO + (<usize>load<i32>(offsets + (<usize>t0 << 2)) << 2);
+          let d1 = outO + (<usize>load<i32>(offsets + (<usize>t0 << 2), 4) << 2);
+          let d2 = outO + (<usize>load<i32>(offsets + (<usize>t0 << 2), 8) << 2);
+          let d3 = outO + (<usize>load<i32>(offsets + (<usize>t0 << 2), 12) << 2);
+          for (let i = 0; i < 4; i++) {
+            const row = tmp + <usize>(i * 96);
+            let y0 = f32x4.add(v128.load(row), bv), y1 = f32x4.add(v128.load(row, 16), bv);
+            let y2 = f32x4.add(v128.load(row, 32), bv), y3 = f32x4.add(v128.load(row, 48), bv);
+            if (relu) {
+              y0 = f32x4.pmax(y0, zero); y1 = f32x4.pmax(y1, zero); y2 = f32x4.pmax(y2, zero); y3 = f32x4.pmax(y3, zero);
+            }
+            const s0 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), s1 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7);
+            const s2 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5), s3 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
+            v128.store(d0, v128.shuffle<f32>(s0, s2, 0, 1, 4, 5));
+            v128.store(d1, v128.shuffle<f32>(s0, s2, 2, 3, 6, 7));
+            v128.store(d2, v128.shuffle<f32>(s1, s3, 0, 1, 4, 5));
+            v128.store(d3, v128.shuffle<f32>(s1, s3, 2, 3, 6, 7));
+            d0 += oWBytes; d1 += oWBytes; d2 += oWBytes; d3 += oWBytes;
+          }
+          continue;
+        }
         for (let i = 0; i < 4; i++) {
           const row = tmp + <usize>(i * 96);
           let y0 = f32x4.add(v128.load(row), bv), y1 = f32x4.add(v128.load(row, 16), bv);
@@ -234,17 +277,16 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
           if (relu) {
             y0 = f32x4.pmax(y0, zero); y1 = f32x4.pmax(y1, zero); y2 = f32x4.pmax(y2, zero); y3 = f32x4.pmax(y3, zero);
           }
-          // Tile k's row i (4 floats) to tmp's spare area, then to the output.
+          // Tile k's row i (4 floats) to tmp's spare area, then to the output, clipped at its edges.
           const lanes = tmp + 24 * 16;
           transposeStore(y0, y1, y2, y3, lanes, 16);
           for (let k = 0; k < 4; k++) {
             const t = t0 + k;
             if (t >= T) break;
-            const img = t / tiles, rem = t % tiles;
-            const oh = (rem / tW) * 4 + i;
-            if (oh >= oH) continue;
+            const rem = t % tiles;
+            if ((rem / tW) * 4 + i >= oH) continue;
             const ow = (rem % tW) * 4;
-            const dst = out + (<usize>((((n0 + img) * O + o) * oH + oh) * oW + ow) << 2);
+            const dst = outO + (<usize>(load<i32>(offsets + (<usize>t << 2)) + i * oW) << 2);
             const v = v128.load(lanes + <usize>(k * 16));
             if (ow + 4 <= oW) {
               v128.store(dst, v);
@@ -282,7 +324,7 @@ export function winograd3x3WeightGradScratchBytes(geo: usize, images: i32): i32 
   const C = g.inChannels, O = g.outChannels;
   const tH = (g.outHeight + 3) >> 2, tW = (g.outWidth + 3) >> 2;
   const T4 = roundUp4(images * tH * tW);
-  const floats = images * C * paddedHeight(tH) * paddedWidth(tW) + 36 * C * T4 + images * O * tH * tW * 16 + 36 * O * T4 + 48 * 4;
+  const floats = images * C * paddedHeight(tH) * paddedWidth(tW) + 36 * posFloats(C, T4) + images * O * tH * tW * 16 + 36 * posFloats(O, T4) + 48 * 4;
   return floats * 4 + workBytes(O, C, T4) + 384;
 }
 
@@ -302,9 +344,9 @@ export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy
   const T4max = roundUp4(images * tiles);
   const padded = scratch;
   const V = (padded + (<usize>(images * C * paddedHeight(tH) * paddedWidth(tW)) << 2) + 63) & ~63;
-  const gyPadded = V + (<usize>(36 * C * T4max) << 2);
+  const gyPadded = V + (<usize>(36 * posFloats(C, T4max)) << 2);
   const Gt = gyPadded + (<usize>(images * O * PH * PW) << 2);
-  const tmp = Gt + (<usize>(36 * O * T4max) << 2);   // 4×4 + 6×4 vectors
+  const tmp = Gt + (<usize>(36 * posFloats(O, T4max)) << 2);   // 4×4 + 6×4 vectors
   const work = (tmp + 48 * 16 + 63) & ~63;
   const inImage = C * g.inHeight * g.inWidth;
   const outPlane = oH * oW;
@@ -321,7 +363,7 @@ export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy
       for (let r = 0; r < oH; r++) memory.copy(dst + (<usize>(r * PW) << 2), src + (<usize>(r * oW) << 2), <usize>oW << 2);
     }
     // Gt[pos][o][t] = (A·dY·Aᵀ)[pos] for tile t's 4×4 block dY in channel o; tiles past T get zeros.
-    const gPos = <usize>(O * T4) << 2;
+    const gPos = <usize>posFloats(O, T4) << 2;
     const rowBytes = <usize>PW << 2;
     for (let t0 = 0; t0 < T4; t0 += 4) {
       let b0: usize = 0, b1: usize = 0, b2: usize = 0, b3: usize = 0;
@@ -357,7 +399,7 @@ export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy
       }
     }
     // dU[pos] += Gt[pos] · V[pos]ᵀ.
-    const vPos = <usize>(C * T4) << 2;
+    const vPos = <usize>posFloats(C, T4) << 2;
     for (let pos = 0; pos < 36; pos++) {
       gemmRows(0, O, C, T4, Gt + <usize>pos * gPos, T4, false, V + <usize>pos * vPos, T4, true, dU + (<usize>(pos * O * C) << 2), C, true, work);
     }
