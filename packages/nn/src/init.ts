@@ -144,5 +144,7 @@ function fill(tensor: Tensor, draw: (values: Float64Array) => void): Tensor {
   const values = new Float64Array(tensor.size);
   draw(values);
   noGrad(() => writeRowMajor(tensor.data, values));
+  // In place, as torch's init functions: a graph that saved the tensor refuses to backpropagate.
+  tensor.bumpVersion();
   return tensor;
 }

@@ -202,7 +202,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     noGrad(() => {
       for (const [k, target] of own) {
         const source = dict[k];
-        if (source !== undefined) assignInto(target.data, source.data);
+        if (source === undefined) continue;
+        assignInto(target.data, source.data);
+        // A copy into the tensor, as torch's copy_: a graph that saved it refuses to backpropagate.
+        target.bumpVersion();
       }
     });
     return { missingKeys, unexpectedKeys };

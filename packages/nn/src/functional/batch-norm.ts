@@ -78,7 +78,10 @@ export class BatchNorm extends Function {
       }
     }
     Object.assign(ctx, { kernel, args, stats, affine });
-    ctx.saveForBackward(input);
+    // Backward reads only the input (the statistics and γ are copied into stats and affine), but saves γ and, in
+    // evaluation, the running statistics as torch does, so that writing into them before backward raises as there.
+    const watched = [weight, ...(state.training ? [] : [runningMean, runningVar])].filter((a): a is NDArray => a !== null);
+    ctx.saveForBackward(input, ...watched);
     return out;
   }
 
@@ -143,7 +146,13 @@ function batchNormImpl(op: string, input: Tensor, runningMean: Tensor | null, ru
   const weight = perChannel("weight", options.weight);
   const bias = perChannel("bias", options.bias);
   const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps, relu: relu === true };
-  return BatchNorm.apply(input, weight, bias, state);
+  const out = BatchNorm.apply(input, weight, bias, state);
+  if (training && rm !== null && rv !== null) {
+    // Written in place: a graph that saved them refuses to backpropagate (torch's own update does not bump its counters: see the README).
+    rm.bumpVersion();
+    rv.bumpVersion();
+  }
+  return out;
 }
 
 /**

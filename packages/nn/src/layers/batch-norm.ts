@@ -112,6 +112,7 @@ export abstract class BatchNormBase extends Module {
       noGrad(() => {
         count.data.data[count.data.offset] = count.item() + 1;
       });
+      count.bumpVersion();
       factor = this.momentum ?? 1 / count.item();
     }
     const useBatchStats = this.training || this.running_mean === null;
