@@ -72,18 +72,18 @@ export class Div extends Function {
     const out = binary("div", a, b, "div", undefined, into);
     ctx.aShape = a.shape;
     ctx.bShape = b.shape;
-    // b's gradient reads the quotient; a's reads only b.
-    if (ctx.needsInputGrad[1]) ctx.saveForBackward(b, out);
+    // As torch's DivBackward0: b always, a (never the quotient) only for b's gradient; so writing into the
+    // quotient before backward is allowed and writing into a is refused exactly where torch refuses it.
+    if (ctx.needsInputGrad[1]) ctx.saveForBackward(b, a);
     else ctx.saveForBackward(b);
     return out;
   }
   static override backward(ctx: Shapes, g: NDArray): (NDArray | null)[] {
-    const [b, out] = ctx.savedTensors as [NDArray, NDArray | undefined];
-    const ga = binary("div", g, b);
+    const [b, a] = ctx.savedTensors as [NDArray, NDArray | undefined];
     return [
-      ctx.needsInputGrad[0] ? sumToShape(ga, ctx.aShape) : null,
-      // d(a/b)/db = -(a/b)/b, so the b-gradient is -(g/b)*out.
-      out !== undefined ? sumToShape(unary("neg", binary("mul", ga, out)), ctx.bShape) : null,
+      ctx.needsInputGrad[0] ? sumToShape(binary("div", g, b), ctx.aShape) : null,
+      // d(a/b)/db = -(a/b)/b, computed as torch's div_tensor_other_backward: -g·((a/b)/b).
+      a !== undefined ? sumToShape(binary("mul", unary("neg", g), binary("div", binary("div", a, b), b)), ctx.bShape) : null,
     ];
   }
 }
@@ -94,8 +94,12 @@ export class Pow extends Function {
   }
   /** forward writing into `into` (of the broadcast shape; a new array when undefined). */
   static forwardInto(ctx: Context, into: NDArray | undefined, a: NDArray, b: NDArray): NDArray {
-    ctx.saveForBackward(a, b);
-    return binary("pow", a, b, "pow", undefined, into);
+    const out = binary("pow", a, b, "pow", undefined, into);
+    // torch's PowBackward1 also keeps the result for the exponent's gradient, so writing into it before
+    // backward raises there; the gradient here recomputes a^b from a and b, which must be unchanged too.
+    if (ctx.needsInputGrad[1]) ctx.saveForBackward(a, b, out);
+    else ctx.saveForBackward(a, b);
+    return out;
   }
   static override backward(ctx: Context, g: NDArray): (NDArray | null)[] {
     const [a, b] = ctx.savedTensors as [NDArray, NDArray];
