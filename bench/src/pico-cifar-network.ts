@@ -1,66 +1,15 @@
 import { noGrad, tensor } from "@pico/core";
 import type { Tensor } from "@pico/core";
-import { BatchNorm2d, Conv2d, CrossEntropyLoss, Linear, MaxPool2d, Module, ReLU, Sequential } from "@pico/nn";
+import { CifarNet, CrossEntropyLoss } from "@pico/nn";
 import { Momentum } from "@pico/optim";
-import { CIFAR_BN_EPS, CIFAR_BN_MOMENTUM, CIFAR_IMAGE_SHAPE, CIFAR_LEARNING_RATE, CIFAR_MOMENTUM } from "./cifar-network.js";
+import { CIFAR_IMAGE_SHAPE, CIFAR_LEARNING_RATE, CIFAR_MOMENTUM } from "./cifar-network.js";
 import type { NamedWeight } from "./named-weight.js";
 import type { Batch } from "./workload.js";
 
-function conv3x3(inChannels: number, outChannels: number): Conv2d {
-  return new Conv2d(inChannels, outChannels, 3, { padding: 1 });
-}
-
-function batchNorm(channels: number): BatchNorm2d {
-  return new BatchNorm2d(channels, { eps: CIFAR_BN_EPS, momentum: CIFAR_BN_MOMENTUM });
-}
-
-/** `y = ReLU(x + BN(Conv(ReLU(BN(Conv(x))))))`, written as torchvision writes its BasicBlock. */
-export class ResidualBlock extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly relu = new ReLU();
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
-
-  constructor(channels: number) {
-    super();
-    this.conv1 = conv3x3(channels, channels);
-    this.bn1 = batchNorm(channels);
-    this.conv2 = conv3x3(channels, channels);
-    this.bn2 = batchNorm(channels);
-  }
-
-  forward(x: Tensor): Tensor {
-    const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    return this.relu.forward(x.add(this.bn2.forward(this.conv2.forward(h))));
-  }
-}
-
-/** Issue 11's CIFAR-shaped network as a Pico.ts user writes it: a Sequential of standard layers and a residual block. */
-export class CifarNet extends Module {
-  readonly features = new Sequential(
-    conv3x3(3, 32),
-    batchNorm(32),
-    new ReLU(),
-    conv3x3(32, 32),
-    batchNorm(32),
-    new ReLU(),
-    new MaxPool2d(2),
-    conv3x3(32, 64),
-    batchNorm(64),
-    new ReLU(),
-    new ResidualBlock(64),
-    new MaxPool2d(2),
-    conv3x3(64, 128),
-    batchNorm(128),
-    new ReLU(),
-  );
-  readonly classifier = new Linear(128, 10);
-
-  forward(x: Tensor): Tensor {
-    return this.classifier.forward(this.features.forward(x).mean([2, 3]));
-  }
-}
+// Issue 11's CIFAR-shaped network as a Pico.ts user gets it: @pico/nn's CifarNet (a Sequential of
+// standard layers, whose fusion patterns apply by themselves, and a residual block fused by
+// fuseModules that ends with F.addRelu), with the workload's weights. Its BatchNorm's eps and momentum
+// are PyTorch's defaults, as the other systems'.
 
 /** Loads the workload's weights by name; BatchNorm's running statistics keep their initial 0 and 1. */
 export function loadCifarWeights(model: CifarNet, weights: readonly NamedWeight[]): void {

@@ -1,6 +1,7 @@
 import type { Generator, Tensor } from "@pico/core";
 import { addRelu } from "../functional/add-relu.js";
 import { checkOptions } from "../functional/check.js";
+import { fuseModules } from "../fusion/fuse-modules.js";
 import { AdaptiveAvgPool2d } from "../layers/adaptive-avg-pool2d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { checkPositiveInteger } from "../layers/check.js";
@@ -24,6 +25,9 @@ export interface CifarNetOptions {
 /**
  * `relu(x + bn2(conv2(relu(bn1(conv1(x))))))` with 3×3 padded convolutions (with bias) keeping the
  * channels and the size: the residual block of the CIFAR-shaped network. Keys conv1.*, bn1.*, conv2.*, bn2.*.
+ * Its forward calls the modules as PyTorch's would, fused by fuseModules ([conv1, bn1, relu] and
+ * [conv2, bn2]: BatchNorm folded into the convolution in evaluation, BatchNorm + ReLU in one pass in
+ * training), and ends with addRelu.
  */
 export class CifarResidualBlock extends Module {
   readonly conv1: Conv2d;
@@ -39,10 +43,12 @@ export class CifarResidualBlock extends Module {
     this.bn1 = new BatchNorm2d(channels);
     this.conv2 = new Conv2d(channels, channels, 3, { padding: 1, ...options });
     this.bn2 = new BatchNorm2d(channels);
+    fuseModules(this, [["conv1", "bn1", "relu"], ["conv2", "bn2"]]);
   }
 
   forward(x: Tensor): Tensor {
-    return addRelu(x, this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x)))));
+    const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    return addRelu(x, this.bn2.forward(this.conv2.forward(h)));
   }
 }
 
