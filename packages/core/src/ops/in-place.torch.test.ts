@@ -43,7 +43,8 @@ async function run([name, pico, torch]: Op, target: Target, bRequiresGrad: boole
   b.requiresGrad = bRequiresGrad;
   const y = pico(a, b);
   const written = { a, b, y }[target];
-  for (let i = 0; i < written.size; i++) written.data.data[written.data.offset + i] += 0.5;
+  const data = written.data.data;
+  for (let i = 0; i < written.size; i++) data[written.data.offset + i] = data[written.data.offset + i]! + 0.5;
   written.bumpVersion();
   let message = "";
   try {
