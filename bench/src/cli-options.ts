@@ -33,6 +33,10 @@ Options:
   --breakdown        instead of the comparison: time every operator of Pico's training step and
                      inference call (forward and backward, per call site and per operator) at each
                      --threads count, and PyTorch's operators (autograd profiler) when torch is in --systems
+  --latency          instead of the comparison: inference latency of the reference network at batch 1
+                     and 1000, Pico eager vs Pico compiled (compile: the captured graph replayed on
+                     planned buffers) vs the exported ONNX file in onnxruntime-node, one thread each,
+                     --rounds alternating rounds (at least 7), and the typed arrays each Pico way allocates per call
   --no-matmul        skip the matmul GFLOP/s comparison (run with the reference network and tfjs-wasm)
   --nice=N           run the workers under nice -n N, -20 to 19 (default 0); on a machine whose cores
                      other processes also want, --nice=-20 (as root) lets the workers have them
@@ -45,7 +49,8 @@ Examples:
   pnpm bench                                                   the full comparison (about 8 minutes)
   pnpm bench -- --nice=-20                                     the same on a machine others are using
   pnpm bench -- --network cifar --systems pico --rounds 3      Pico alone, 1 and 2 threads
-  pnpm bench -- --network cifar --breakdown --threads 1        where Pico's CIFAR step goes`;
+  pnpm bench -- --network cifar --breakdown --threads 1        where Pico's CIFAR step goes
+  pnpm bench -- --latency --nice=-20                           eager vs compiled vs onnxruntime, batch 1 and 1000`;
 
 export interface NetworkSettings {
   warmup: number;
@@ -64,6 +69,7 @@ export interface BenchOptions {
   cpuSteps: number;
   cpuInfer: number;
   breakdown: boolean;
+  latency: boolean;
   matmul: boolean;
   niceness: number;
   seed: number;
@@ -117,6 +123,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
         "cpu-steps": { type: "string", default: "2" },
         "cpu-infer": { type: "string", default: "1000" },
         breakdown: { type: "boolean", default: false },
+        latency: { type: "boolean", default: false },
         "no-matmul": { type: "boolean", default: false },
         nice: { type: "string", default: "0" },
         seed: { type: "string", default: "0" },
@@ -143,7 +150,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       inferReps: values["infer-reps"] === undefined ? DEFAULTS[name].inferReps : int("infer-reps", values["infer-reps"], 1),
     };
   }
-  const partial = values.network !== undefined || values.systems !== undefined || values.threads !== undefined || values.breakdown;
+  const partial = values.network !== undefined || values.systems !== undefined || values.threads !== undefined || values.breakdown || values.latency;
   return {
     networks: network === "all" ? [...NETWORK_NAMES] : [network as NetworkName],
     systems: values.systems === undefined ? [...SYSTEM_NAMES] : list("systems", values.systems, SYSTEM_NAMES),
@@ -154,6 +161,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     cpuSteps: int("cpu-steps", values["cpu-steps"], 0),
     cpuInfer: int("cpu-infer", values["cpu-infer"], 1),
     breakdown: values.breakdown,
+    latency: values.latency,
     matmul: !values["no-matmul"],
     niceness: niceness(values.nice),
     seed: int("seed", values.seed, 0),

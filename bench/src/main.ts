@@ -18,6 +18,7 @@ import type { SystemRun, WorkerPlan } from "./spawn-worker.js";
 import { TORCH_PYTHON, isThreaded, runBreakdown, runLabel, runMatmulWorker, runSystem } from "./spawn-worker.js";
 import type { TargetCheck } from "./targets.js";
 import { checkTargets, formatTargets } from "./targets.js";
+import { runLatency } from "./latency-mode.js";
 import { formatTorchProfile, runTorchProfile } from "./torch-profile.js";
 import type { TorchProfile } from "./torch-profile.js";
 import type { WorkerResult } from "./worker-cli.js";
@@ -311,14 +312,16 @@ async function main(): Promise<void> {
     }
   }
   if (options.niceness !== 0) console.log(`workers run under nice -n ${options.niceness}, each in a session of its own`);
-  if (options.systems.includes("tfjs-wasm") && !options.breakdown) {
+  if (options.systems.includes("tfjs-wasm") && !options.breakdown && !options.latency) {
     console.log("tfjs-wasm runs on one thread: its wasm threads do not start under Node");
   }
 
   const dir = mkdtempSync(join(tmpdir(), "pico-bench-"));
   try {
     const report: Record<string, unknown> = { machine, torchVersion };
-    if (options.breakdown) {
+    if (options.latency) {
+      report["latency"] = await runLatency(options);
+    } else if (options.breakdown) {
       const breakdowns: Record<string, unknown> = {};
       for (const network of options.networks) breakdowns[network] = await breakdownNetwork(network, options, dir, torch);
       report["breakdown"] = breakdowns;

@@ -128,7 +128,7 @@ function spawnNiced(executable: string, args: string[], niceness: number): Child
 }
 
 /** Runs a worker; its stderr goes straight to ours, its stdout carries the JSON result line. */
-function runForResult<T>(label: string, executable: string, args: string[], niceness: number): Promise<T> {
+export function runForResult<T>(label: string, executable: string, args: string[], niceness: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = niceness === 0 ? spawn(executable, args, { stdio: ["ignore", "pipe", "inherit"] }) : spawnNiced(executable, args, niceness);
     let stdout = "";
