@@ -17,6 +17,7 @@ const speedText = element("speed");
 const stepText = element("step");
 const accuracyNote = element("accuracy-note");
 const kernelsText = element("kernels");
+const warningsList = element<HTMLUListElement>("warnings");
 const predictionText = element("prediction");
 const top3 = element<HTMLOListElement>("top3");
 const latencyText = element("latency");
@@ -45,7 +46,7 @@ element<HTMLButtonElement>("clear").addEventListener("click", () => {
 function kernelsLine(k: KernelLine): string {
   const simd = k.simd ? `WebAssembly SIMD${k.relaxedSimd ? " (relaxed, FMA)" : ""}` : "no WebAssembly SIMD: TypeScript kernels";
   const threads = `${k.threads} thread${k.threads === 1 ? "" : "s"}`;
-  const note = k.threadsNote === null ? "" : ` (of ${k.threadsAsked} asked for: ${k.threadsNote})`;
+  const note = k.threads === k.threadsAsked ? "" : ` (of ${k.threadsAsked} asked for)`;
   return `kernels: gemm ${k.gemm}, conv2d ${k.conv2d} · ${simd} · ${threads}${note}`;
 }
 
@@ -135,6 +136,12 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       modelStatus.className = "note";
       modelStatus.textContent = `saved model.safetensors (${message.bytes.length.toLocaleString("en")} bytes)`;
       break;
+    case "warning": {
+      const item = document.createElement("li");
+      item.textContent = message.message;
+      warningsList.append(item);
+      break;
+    }
     case "error":
       modelStatus.className = "note error";
       modelStatus.textContent = message.message;

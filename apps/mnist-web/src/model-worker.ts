@@ -1,7 +1,7 @@
 // The dedicated Worker that owns the model: it trains, evaluates, predicts, loads and saves. It is the
 // kernels' calling thread, so it may block on Atomics.wait while the kernel workers of threads-web run.
-import { type Tensor, kernelInfo, noGrad, tensor } from "@pico/core";
-import { enableThreads, webThreadsUnavailable } from "@pico/core/threads-web";
+import { type Tensor, kernelInfo, noGrad, onFastPathWarning, tensor } from "@pico/core";
+import { enableThreads } from "@pico/core/threads-web";
 import {
   type Batch,
   DataLoader,
@@ -29,6 +29,13 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 const post = (message: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(message, transfer);
+
+// @pico/core's warnings (threads that cannot start, no relaxed SIMD, no WebAssembly SIMD) go to the
+// console as usual and to the page, which shows them under the kernels line.
+onFastPathWarning((warning) => {
+  console.warn(warning.message);
+  post({ type: "warning", message: warning.message });
+});
 
 const BATCH = 64;
 const LEARNING_RATE = 1e-3;
@@ -62,7 +69,7 @@ const nextTurn = (): Promise<void> =>
     turn.port2.postMessage(0);
   });
 
-function kernelLine(threadsAsked: number, threadsNote: string | null): KernelLine {
+function kernelLine(threadsAsked: number): KernelLine {
   const info = kernelInfo();
   return {
     gemm: info.families["gemm"]?.backend ?? "none",
@@ -71,18 +78,12 @@ function kernelLine(threadsAsked: number, threadsNote: string | null): KernelLin
     relaxedSimd: info.wasm.relaxedSimd,
     threads: info.threads,
     threadsAsked,
-    threadsNote,
   };
 }
 
 async function init(threads: number): Promise<void> {
-  let threadsNote: string | null = null;
-  if (threads > 1) {
-    threadsNote = webThreadsUnavailable();
-    if (threadsNote === null && !(await enableThreads(threads))) {
-      threadsNote = "the kernels' Web Workers could not start (no shared WebAssembly memory or SIMD here)";
-    }
-  }
+  // Where threads cannot start, a warning says why and how to get them.
+  if (threads > 1) await enableThreads(threads);
   // One inference compiles the WebAssembly kernels, so that the report says what runs.
   noGrad(() => model.forward(tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] })));
   post({ type: "loading", what: "MNIST (11 MB, gzip)" });
@@ -90,7 +91,7 @@ async function init(threads: number): Promise<void> {
   const transform = normalize(MNIST_MEAN, MNIST_STD);
   trainLoader = new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, transform });
   testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: 500, transform });
-  post({ type: "ready", kernels: kernelLine(threads, threadsNote), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
+  post({ type: "ready", kernels: kernelLine(threads), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
   await reportAccuracy();
 }
 

@@ -22,8 +22,6 @@ export interface KernelLine {
   relaxedSimd: boolean;
   threads: number;
   threadsAsked: number;
-  /** Why fewer threads run than asked for, or null. */
-  threadsNote: string | null;
 }
 
 export interface Progress {
@@ -45,4 +43,6 @@ export type FromWorker =
   | { type: "prediction"; id: number; probabilities: number[] | null; note: string | null }
   | { type: "loaded"; name: string; model: string }
   | { type: "saved"; bytes: Uint8Array }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  /** A fast path of the kernels that cannot run here: what is lost and how to get it (@pico/core's warning). */
+  | { type: "warning"; message: string };
