@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Tensor, manualSeed } from "@pico/core";
 import { describe, expect, it } from "vitest";
+import * as bytesEntry from "./bytes.js";
 import { CheckpointError, DatasetError, MnistDigits, decodeCheckpoint, encodeCheckpoint, encodeIdx, mnistDigitFromPixels, readIdxBuffer } from "./bytes.js";
+import * as mainEntry from "./index.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -86,5 +88,16 @@ describe("@pico/data/bytes", () => {
     expect(digits.get(0).target).toBe(7);
     const three = readIdxBuffer(encodeIdx({ dtype: "ubyte", shape: [3], data: Uint8Array.of(1, 2, 3) }));
     expect(() => new MnistDigits(images, three, { labelsName: "l.idx" })).toThrow(new DatasetError("MNIST: images holds 2 images but l.idx holds 3 labels"));
+  });
+
+  it("has the image transforms of the main entry (the same functions), composable in any runtime", () => {
+    const names = ["applyTransform", "transformedShape", "compose", "normalize", "randomAffine", "warpAffine", "randomCrop", "centerCrop", "randomHorizontalFlip", "resize"] as const;
+    for (const name of names) expect(bytesEntry[name], name).toBe(mainEntry[name]);
+    const { applyTransform, centerCrop, compose, randomCrop, randomHorizontalFlip, resize, transformedShape } = bytesEntry;
+    // 1..16 in a 4x4 image: the centre 2x2 is 6 7 / 10 11, flipped 7 6 / 11 10, then every pixel doubled.
+    const pipeline = compose(centerCrop(2), randomHorizontalFlip(1), randomCrop(2), resize([4, 4], { interpolation: "nearest" }));
+    expect(transformedShape(pipeline, [1, 4, 4])).toEqual([1, 4, 4]);
+    const image = Tensor.arange(1, 17).reshape([1, 4, 4]);
+    expect(Array.from(applyTransform(pipeline, image).toTypedArray())).toEqual([7, 7, 6, 6, 7, 7, 6, 6, 11, 11, 10, 10, 11, 11, 10, 10]);
   });
 });
