@@ -62,35 +62,87 @@ export function winograd3x3ScratchBytes(geo: usize, images: i32): i32 {
   return (padded + transformed) * 4 + workBytes(g.outChannels, T4, g.inChannels) + 256;
 }
 
-/** G (6×3, row-major) of F(4×4, 3×3). */
-const G3 = memory.data<f64>([
-  0.25, 0, 0,
-  -1.0 / 6, -1.0 / 6, -1.0 / 6,
-  -1.0 / 6, 1.0 / 6, -1.0 / 6,
-  1.0 / 24, 1.0 / 12, 1.0 / 6,
-  1.0 / 24, -1.0 / 12, 1.0 / 6,
-  0, 0, 1,
-]);
+/**
+ * G·v for the 3 vectors v0..v2 (G, 6×3, of F(4×4, 3×3): rows [1/4, 0, 0], −[1, 1, 1]/6, −[1, −1, 1]/6,
+ * [1/24, 1/12, 1/6], [1/24, −1/12, 1/6], [0, 0, 1]): 6 vectors at out, `step` bytes apart.
+ */
+// @ts-ignore: decorator
+@inline
+function weightTransform(v0: v128, v1: v128, v2: v128, out: usize, step: usize): void {
+  const sixth = f32x4.splat(1.0 / 6);
+  const even = f32x4.add(v0, v2);
+  const a = f32x4.mul(f32x4.splat(1.0 / 24), v0), b = f32x4.mul(f32x4.splat(1.0 / 12), v1), c = f32x4.mul(sixth, v2);
+  v128.store(out, f32x4.mul(f32x4.splat(0.25), v0));
+  v128.store(out + step, f32x4.neg(f32x4.mul(sixth, f32x4.add(even, v1))));
+  v128.store(out + 2 * step, f32x4.mul(sixth, f32x4.sub(v1, even)));
+  v128.store(out + 3 * step, f32x4.add(f32x4.add(a, b), c));
+  v128.store(out + 4 * step, f32x4.add(f32x4.sub(a, b), c));
+  v128.store(out + 5 * step, v2);
+}
 
-/** u[pos][o][c] = (G·w[o][c]·Gᵀ)[pos] (pos = 6·row + column) for w [O, C, 3, 3], in f64 then rounded once: G·g first (6×3), then ·Gᵀ. */
+/** Gᵀ·d for the 6 vectors d0..d5 (the adjoint of weightTransform): 3 vectors at out, `step` bytes apart. */
+// @ts-ignore: decorator
+@inline
+function weightTransformAdjoint(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, out: usize, step: usize): void {
+  const sixth = f32x4.splat(1.0 / 6);
+  const s12 = f32x4.add(d1, d2), s34 = f32x4.add(d3, d4);
+  v128.store(out, f32x4.add(f32x4.sub(f32x4.mul(f32x4.splat(0.25), d0), f32x4.mul(sixth, s12)), f32x4.mul(f32x4.splat(1.0 / 24), s34)));
+  v128.store(out + step, f32x4.add(f32x4.mul(sixth, f32x4.sub(d2, d1)), f32x4.mul(f32x4.splat(1.0 / 12), f32x4.sub(d3, d4))));
+  v128.store(out + 2 * step, f32x4.add(f32x4.mul(sixth, f32x4.sub(s34, s12)), d5));
+}
+
+/**
+ * Kernels (o, c0..c0+3) of w [O, C, 3, 3] (`lanes` of them, the rest zeros), tap k as vector k
+ * (lane j from channel c0 + j) at `out`, 9 vectors.
+ */
+// @ts-ignore: decorator
+@inline
+function gatherKernels(w: usize, o: i32, C: i32, c0: i32, lanes: i32, out: usize): void {
+  for (let k = 0; k < 9; k++) {
+    let v = f32x4.splat(0);
+    const at = w + (<usize>((o * C + c0) * 9 + k) << 2);
+    v = f32x4.replace_lane(v, 0, load<f32>(at));
+    if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(at, 36));
+    if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(at, 72));
+    if (lanes > 3) v = f32x4.replace_lane(v, 3, load<f32>(at, 108));
+    v128.store(out + (<usize>k << 4), v);
+  }
+}
+
+/**
+ * 63 vectors of scratch for the weight transforms. Static: only the calling thread transforms weights
+ * (never a worker), so the shared-memory build may share it.
+ */
+const WEIGHT_SCRATCH = memory.data(63 * 16, 16);
+
+/**
+ * u[pos][o][c] = (G·w[o][c]·Gᵀ)[pos] (pos = 6·row + column) for w [O, C, 3, 3], in float32, four input
+ * channels per vector.
+ */
 export function winograd3x3Weights(w: usize, O: i32, C: i32, dst: usize): void {
-  // Static scratch: only the calling thread prepares weights (never a worker), so the shared build may share it.
-  const gg = memory.data(6 * 3 * 8);
+  const scratch = WEIGHT_SCRATCH;
+  const g = scratch, gg = scratch + 9 * 16, u = gg + 18 * 16;
+  const posBytes = <usize>(O * C) << 2;
   for (let o = 0; o < O; o++) {
-    for (let c = 0; c < C; c++) {
-      const k = w + (<usize>((o * C + c) * 9) << 2);
+    for (let c0 = 0; c0 < C; c0 += 4) {
+      const lanes = min(4, C - c0);
+      gatherKernels(w, o, C, c0, lanes, g);
+      // gg[i][b] = (G·g)[i][b], column b of g at a time; then u[i][j] = (gg·Gᵀ)[i][j], row i at a time.
+      for (let b = 0; b < 3; b++) weightTransform(v128.load(g + (<usize>b << 4)), v128.load(g + (<usize>(3 + b) << 4)), v128.load(g + (<usize>(6 + b) << 4)), gg + (<usize>b << 4), 48);
       for (let i = 0; i < 6; i++) {
-        for (let b = 0; b < 3; b++) {
-          let s: f64 = 0;
-          for (let a = 0; a < 3; a++) s += load<f64>(G3 + (<usize>(i * 3 + a) << 3)) * <f64>load<f32>(k + (<usize>(a * 3 + b) << 2));
-          store<f64>(gg + (<usize>(i * 3 + b) << 3), s);
-        }
+        const row = gg + <usize>(i * 48);
+        weightTransform(v128.load(row), v128.load(row, 16), v128.load(row, 32), u + <usize>(i * 96), 16);
       }
-      for (let i = 0; i < 6; i++) {
-        for (let j = 0; j < 6; j++) {
-          let s: f64 = 0;
-          for (let b = 0; b < 3; b++) s += load<f64>(gg + (<usize>(i * 3 + b) << 3)) * load<f64>(G3 + (<usize>(j * 3 + b) << 3));
-          store<f32>(dst + (<usize>(((i * 6 + j) * O + o) * C + c) << 2), <f32>s);
+      const at = dst + (<usize>(o * C + c0) << 2);
+      for (let pos = 0; pos < 36; pos++) {
+        const v = v128.load(u + (<usize>pos << 4));
+        const d = at + <usize>pos * posBytes;
+        if (lanes == 4) {
+          v128.store(d, v);
+        } else {
+          store<f32>(d, f32x4.extract_lane(v, 0));
+          if (lanes > 1) store<f32>(d, f32x4.extract_lane(v, 1), 4);
+          if (lanes > 2) store<f32>(d, f32x4.extract_lane(v, 2), 8);
         }
       }
     }
@@ -419,20 +471,46 @@ export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy
   }
 }
 
-/** dw[o][c] = Gᵀ·dU[·][o][c]·G (3×3) for dU [36, O, C], into dst [O, C, 3, 3] (f64 sums, rounded once). */
+/** dw[o][c] = Gᵀ·dU[·][o][c]·G (3×3) for dU [36, O, C], into dst [O, C, 3, 3], in float32, four input channels per vector. */
 export function winograd3x3WeightsBackward(dU: usize, O: i32, C: i32, dst: usize): void {
+  const scratch = WEIGHT_SCRATCH;
+  const d = scratch, t = scratch + 36 * 16, k = t + 18 * 16;
+  const posBytes = <usize>(O * C) << 2;
   for (let o = 0; o < O; o++) {
-    for (let c = 0; c < C; c++) {
-      for (let a = 0; a < 3; a++) {
-        for (let b = 0; b < 3; b++) {
-          let s: f64 = 0;
-          for (let i = 0; i < 6; i++) {
-            let inner: f64 = 0;
-            for (let j = 0; j < 6; j++) inner += <f64>load<f32>(dU + (<usize>(((i * 6 + j) * O + o) * C + c) << 2)) * load<f64>(G3 + (<usize>(j * 3 + b) << 3));
-            s += load<f64>(G3 + (<usize>(i * 3 + a) << 3)) * inner;
-          }
-          store<f32>(dst + (<usize>(((o * C + c) * 3 + a) * 3 + b) << 2), <f32>s);
+    for (let c0 = 0; c0 < C; c0 += 4) {
+      const lanes = min(4, C - c0);
+      const at = dU + (<usize>(o * C + c0) << 2);
+      for (let pos = 0; pos < 36; pos++) {
+        const p = at + <usize>pos * posBytes;
+        let v: v128;
+        if (lanes == 4) {
+          v = v128.load(p);
+        } else {
+          v = f32x4.splat(0);
+          v = f32x4.replace_lane(v, 0, load<f32>(p));
+          if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+          if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
         }
+        v128.store(d + (<usize>pos << 4), v);
+      }
+      // t[i][b] = (dU·G)[i][b], row i at a time; then k[a][b] = (Gᵀ·t)[a][b], column b at a time.
+      for (let i = 0; i < 6; i++) {
+        const row = d + <usize>(i * 96);
+        weightTransformAdjoint(v128.load(row), v128.load(row, 16), v128.load(row, 32), v128.load(row, 48), v128.load(row, 64), v128.load(row, 80), t + <usize>(i * 48), 16);
+      }
+      for (let b = 0; b < 3; b++) {
+        const col = t + (<usize>b << 4);
+        weightTransformAdjoint(v128.load(col), v128.load(col, 48), v128.load(col, 96), v128.load(col, 144), v128.load(col, 192), v128.load(col, 240), k + (<usize>b << 4), 48);
+      }
+      // Channel c0 + j's 3×3 kernel is lane j of the 9 vectors.
+      const out = dst + (<usize>((o * C + c0) * 9) << 2);
+      for (let tap = 0; tap < 9; tap++) {
+        const v = v128.load(k + (<usize>tap << 4));
+        const q = out + (<usize>tap << 2);
+        store<f32>(q, f32x4.extract_lane(v, 0));
+        if (lanes > 1) store<f32>(q, f32x4.extract_lane(v, 1), 36);
+        if (lanes > 2) store<f32>(q, f32x4.extract_lane(v, 2), 72);
+        if (lanes > 3) store<f32>(q, f32x4.extract_lane(v, 3), 108);
       }
     }
   }
