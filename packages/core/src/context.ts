@@ -9,6 +9,12 @@ export class Context {
   [attribute: string]: unknown;
   /** needsInputGrad[i]: whether argument i of apply is a Tensor that requires grad. */
   needsInputGrad: readonly boolean[];
+  /**
+   * True when this ctx serves every run of one node of a compiled graph (graph/compile.ts): a forward
+   * may keep what it derives from its arguments for the next run (a convolution's prepared weights),
+   * checked against their buffers and versions. False for every eager call, whose ctx is new.
+   */
+  reused = false;
   private saved: NDArray[] = [];
   private savedVersions: number[] = [];
 

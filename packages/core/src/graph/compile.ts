@@ -152,6 +152,7 @@ export class Session {
 
     const makeStep = (n: GraphNode, kind: Step["kind"]): Step => {
       const ctx = new Context(n.args.map(() => false));
+      ctx.reused = kind === "into";
       const argv: unknown[] = kind === "into" ? [ctx, this.values[idOf(n.output)]] : [ctx];
       const shift = argv.length;
       const bindings: number[] = [];

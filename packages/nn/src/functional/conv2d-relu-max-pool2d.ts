@@ -8,7 +8,7 @@ import { conv2dGeometry, type Conv2dGeometry, type Conv2dOptions } from "./conv2
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
 
-type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean };
+type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean; prepared?: kernels.PreparedWeights };
 
 /** The pooling the WebAssembly convolution fuses: 2×2 windows, stride 2, no padding, over the whole convolution output. */
 function isPool2x2(g: Conv2dGeometry, pool: Pool2dGeometry): boolean {
@@ -66,7 +66,11 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const [x32, w32, b32] = [float32(xf), float32(wf), float32(bf)];
     const wasm = kernels.conv2dKernels.resolve().backend === "wasm" && isPool2x2(g, pool) && x32 !== null && w32 !== null && (bf === null || b32 !== null) &&
       out.data instanceof Float32Array &&
-      kernels.conv2dForwardWasm(g, x32, w32, b32, { data: out.data, offset: 0 }, { reluMaxPool2x2: true, argmax });
+      kernels.conv2dForwardWasm(g, x32, w32, b32, { data: out.data, offset: 0 }, {
+        reluMaxPool2x2: true,
+        argmax,
+        prepared: ctx.reused ? (ctx.prepared ??= new kernels.PreparedWeights()) : undefined,
+      });
     if (!wasm) conv2dReluMaxPool2dForward(xf, wf, bf, g, pool, out.data, argmax, null);
     if (argmax !== null) {
       ctx.wasm = wasm;

@@ -12,7 +12,7 @@ export interface Conv2dOptions {
 
 export type Conv2dGeometry = kernels.Conv2dGeometry;
 
-type Conv2dContext = Context & { geometry: Conv2dGeometry; run: kernels.Conv2dRun };
+type Conv2dContext = Context & { geometry: Conv2dGeometry; run: kernels.Conv2dRun; prepared?: kernels.PreparedWeights };
 
 /**
  * 2-D cross-correlation over NCHW input (PyTorch's conv2d) with its input, weight and bias gradients.
@@ -31,7 +31,10 @@ export class Conv2dFunction extends Function {
     // Every kernel writes every output element: no need to zero-fill a recycled buffer first.
     const out = into ?? kernels.empty(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
     const keep = ctx.needsInputGrad[1] === true;
-    const run = kernels.conv2dForward(g, flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), out.data, { keepForBackward: keep });
+    const run = kernels.conv2dForward(g, flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype), out.data, {
+      keepForBackward: keep,
+      prepared: ctx.reused ? (ctx.prepared ??= new kernels.PreparedWeights()) : undefined,
+    });
     if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1] || ctx.needsInputGrad[2]) {
       ctx.geometry = g;
       ctx.run = run;

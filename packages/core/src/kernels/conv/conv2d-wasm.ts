@@ -2,6 +2,7 @@ import { heapOf, Layout, localInstance } from "../wasm/engine.js";
 import type { WasmInstance } from "../wasm/engine.js";
 import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
+import type { PreparedWeights } from "./prepared-weights.js";
 
 // The "wasm" convolution: im2col and the GEMM run inside the kernel module (assembly/conv.ts), on the
 // calling thread's instance or, while `@pico/core/threads` runs, split by images across the workers.
@@ -28,6 +29,8 @@ export interface Conv2dWasmForwardOptions extends Conv2dWasmOptions {
    * [N, outC, oH/2, oW/2]; the convolution output itself is never written out.
    */
   reluMaxPool2x2?: boolean;
+  /** Weights prepared by an earlier forward of this convolution, reused while they are current, and kept for the next (see PreparedWeights). */
+  prepared?: PreparedWeights;
   /**
    * With reluMaxPool2x2, receives per pooled output (packed like it, from index 0) the index into its
    * image's convolution output [outC, oH, oW] of the window's first maximum, row by row, when that
@@ -201,7 +204,8 @@ export function conv2dForwardWasm(
   const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2));
   const width = chunk * s.outPlane;
   const wAt = mem.take(g.outChannels * s.taps);
-  const preparedAt = mem.take(e.preparedFloats(geo, pool ? 1 : 0, withArgmax));
+  const preparedFloats = e.preparedFloats(geo, pool ? 1 : 0, withArgmax);
+  const preparedAt = mem.take(preparedFloats);
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
   const xAt = mem.take(slice * s.inImage);
   const outAt = mem.take(slice * outImage);
@@ -220,7 +224,13 @@ export function conv2dForwardWasm(
   if (heap === null) return false;
   heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
   if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
-  e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
+  const path = (pool ? 2 : 0) + withArgmax;
+  const kept = options.prepared?.lookup(weight, g, path, preparedFloats) ?? null;
+  if (kept !== null) heap.set(kept, preparedAt >> 2);
+  else {
+    e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
+    options.prepared?.keep(weight, g, path, heap.subarray(preparedAt >> 2, (preparedAt >> 2) + preparedFloats));
+  }
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
     const ranges = parts(count, chunk, callsPerSlice);

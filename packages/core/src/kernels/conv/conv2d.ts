@@ -6,6 +6,7 @@ import { wasmAvailable } from "../wasm/engine.js";
 import { conv2dBackward as gemmBackward, conv2dBackwardBias, conv2dForward as gemmForward, imagesPerChunk, keptColumnsSize } from "./conv2d-gemm.js";
 import { conv2dBackwardWasm, conv2dForwardWasm, convThreads, winograd3x3Applies } from "./conv2d-wasm.js";
 import { isPointwise, type Conv2dGeometry } from "./geometry.js";
+import type { PreparedWeights } from "./prepared-weights.js";
 
 // The conv2d kernel family and the one wrapper operators call: conv2dForward runs the resolved kernel
 // (falling back to TypeScript where it declines, e.g. float64) and returns the run, which the operator
@@ -39,6 +40,8 @@ export interface Conv2dForwardOptions {
   keepForBackward?: boolean;
   /** TypeScript kernels: output columns (images × oH·oW) per GEMM (default one image). */
   chunkColumns?: number;
+  /** WebAssembly kernel: weights prepared by an earlier forward of this convolution, reused while current and kept for the next (see PreparedWeights). */
+  prepared?: PreparedWeights;
 }
 
 /** One implementation of the family. */
@@ -94,7 +97,7 @@ export const conv2dWasmKernel: Conv2dKernel = {
   forward(g, x, w, bias, out, options) {
     const [x32, w32, b32] = [float32(x), float32(w), float32(bias)];
     if (x32 === null || w32 === null || (bias !== null && b32 === null) || !(out instanceof Float32Array)) return null;
-    return conv2dForwardWasm(g, x32, w32, b32, { data: out, offset: 0 }, { relu: options.relu === true }) ? { chunk: 1, cols: null } : null;
+    return conv2dForwardWasm(g, x32, w32, b32, { data: out, offset: 0 }, { relu: options.relu === true, prepared: options.prepared }) ? { chunk: 1, cols: null } : null;
   },
   backward(g, saved, gy, w, x, grads) {
     const [gy32, w32, x32] = [float32(gy), float32(w), float32(x)];

@@ -1,0 +1,39 @@
+import { versionOf } from "../../version.js";
+import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
+
+/**
+ * A convolution's weights as the kernel module prepares them before a forward (transformed for
+ * Winograd, packed for the direct kernels), kept by a caller that runs the same convolution again
+ * (a compiled graph's node, through its reused ctx): the next forward copies them back instead of
+ * preparing them again, as long as the weights' buffer, offset and version, the geometry and the
+ * kernel path are those they were prepared for. An optimizer step bumps the version, so trained
+ * weights are prepared afresh.
+ */
+export class PreparedWeights {
+  private source: Float32Array | null = null;
+  private offset = -1;
+  private version = -1;
+  private path = -1;
+  private readonly geometry = new Float64Array(CONV2D_GEOMETRY_FIELDS.length);
+  private floats: Float32Array | null = null;
+
+  /** The prepared floats when they are these weights' for this geometry and path (of `length` floats), else null. */
+  lookup(weight: { data: Float32Array; offset: number }, g: Conv2dGeometry, path: number, length: number): Float32Array | null {
+    const floats = this.floats;
+    if (floats === null || floats.length !== length || weight.data !== this.source || weight.offset !== this.offset || path !== this.path) return null;
+    if (versionOf(weight.data) !== this.version) return null;
+    for (let i = 0; i < CONV2D_GEOMETRY_FIELDS.length; i++) if (g[CONV2D_GEOMETRY_FIELDS[i]!] !== this.geometry[i]) return null;
+    return floats;
+  }
+
+  /** Keeps a copy of `prepared`, the preparation of `weight` for `g` and `path`. */
+  keep(weight: { data: Float32Array; offset: number }, g: Conv2dGeometry, path: number, prepared: Float32Array): void {
+    if (this.floats === null || this.floats.length !== prepared.length) this.floats = new Float32Array(prepared.length);
+    this.floats.set(prepared);
+    this.source = weight.data;
+    this.offset = weight.offset;
+    this.version = versionOf(weight.data);
+    this.path = path;
+    for (let i = 0; i < CONV2D_GEOMETRY_FIELDS.length; i++) this.geometry[i] = g[CONV2D_GEOMETRY_FIELDS[i]!];
+  }
+}
