@@ -1,6 +1,7 @@
 import { heapOf, Layout, localInstance } from "../wasm/engine.js";
 import type { WasmInstance } from "../wasm/engine.js";
 import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
+import { MAX_JOBS } from "../wasm/thread-pool.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
 import type { PreparedWeights } from "./prepared-weights.js";
 
@@ -55,11 +56,21 @@ export interface ConvEngine extends WasmInstance {
   threads: number;
   run(calls: ConvCall[]): void;
   /**
-   * Opens `calls` to the worker threads and returns at once, meanwhile the calling thread is free to
-   * copy and compute, with the function that has the calling thread take the calls no worker has
-   * started yet and then waits for all of them (throwing if one trapped).
+   * Opens `calls` to the worker threads, none of them ready yet, and returns at once. With a
+   * `scratchStride`, thread i (the calling one 0) works in the calls' scratch regions moved by i times it.
    */
-  launch?: (calls: ConvCall[]) => () => void;
+  launch?: (calls: ConvCall[], scratchStride: number) => ConvLaunch;
+}
+
+/** Calls open on the worker threads (ConvEngine.launch). */
+export interface ConvLaunch {
+  /** Calls [0, count) have their input in place: threads may start them. */
+  ready(count: number): void;
+  /**
+   * Has the calling thread take the calls no thread has started (all must be ready), then hands each
+   * call to `done` in order as soon as it finished; throws if one trapped.
+   */
+  finish(done: (call: number) => void): void;
 }
 
 /** Runs calls one after the other on the calling thread. */
@@ -80,9 +91,14 @@ const CHUNK_COLUMNS = 256;
 /** Images per call into the module: input and output of a slice stay about this size, so they stay in cache and memory stays small. */
 const SLICE_BYTES = 1 << 20;
 /**
- * Calls per thread a slice of a threaded forward pass is cut into: the calling thread, which also does
- * the copying, computes one and then takes over whatever calls the workers have not started, so that
- * no thread idles while another still has images to go.
+ * Images per slice on the threads: one table of calls per slice, each table costing a wake-up of the
+ * workers, so a training batch goes in one (slices bound the memory for large batches).
+ */
+const THREADED_SLICE_BYTES = 1 << 25;
+/**
+ * Calls per thread a slice on the threads is cut into: the calling thread copies the calls' inputs
+ * in order while the workers start on them, then takes over the calls they have not started and copies
+ * each result out as soon as it is done, so that no thread idles while another has images to go.
  */
 const CALLS_PER_THREAD = 4;
 
@@ -159,10 +175,35 @@ function chunkOf(g: Conv2dGeometry, s: Sizes, options: Conv2dWasmOptions): numbe
   return Math.max(1, Math.min(g.batch, Math.floor(wanted)));
 }
 
-/** Images per slice: whole chunks, about SLICE_BYTES of per-image data, at least one chunk. */
-function sliceOf(g: Conv2dGeometry, chunk: number, imageFloats: number): number {
-  const chunks = Math.max(1, Math.floor(SLICE_BYTES / (imageFloats * 4 * chunk)));
+/** Images per slice: whole chunks, about `bytes` of per-image data, at least one chunk. */
+function sliceOf(g: Conv2dGeometry, chunk: number, imageFloats: number, bytes = SLICE_BYTES): number {
+  const chunks = Math.max(1, Math.floor(bytes / (imageFloats * 4 * chunk)));
   return Math.min(g.batch, chunks * chunk);
+}
+
+/** Calls the threads may claim in one table for `units` chunks of images. */
+const callsOf = (threads: number, units: number): number => Math.min(MAX_JOBS, units, threads * CALLS_PER_THREAD);
+
+/**
+ * Opens `calls` (images `ranges`) on the threads: `copyIn` puts each call's input in place, in order,
+ * while the threads start on the calls already in place; `copyOut` takes each call's result as soon as it is done.
+ */
+function runStaged(
+  launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], stride: number, ranges: Array<[number, number]>,
+  copyIn: (i0: number, i1: number) => void, copyOut: (i0: number, i1: number) => void,
+): void {
+  const open = launch(calls, stride);
+  let ready = 0;
+  try {
+    for (const [i0, i1] of ranges) {
+      copyIn(i0, i1);
+      open.ready(++ready);
+    }
+  } finally {
+    // Every call must run (a thread may be waiting for it) before the table closes.
+    if (ready < calls.length) open.ready(calls.length);
+    open.finish((k) => copyOut(ranges[k]![0], ranges[k]![1]));
+  }
 }
 
 const pooledImage = (g: Conv2dGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
@@ -200,8 +241,9 @@ export function conv2dForwardWasm(
   const winograd3 = e.forwardPathOf(geo, pool ? 1 : 0, withArgmax) === WINOGRAD3;
   const chunk = winograd3 ? winogradImages(g, e.winograd3x3Tiles(geo), options) : chunkOf(g, s, options);
   const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
+  const launch = threads > 1 ? t.launch : undefined;
   const outImage = pool ? pooledImage(g) : s.outImage;
-  const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2));
+  const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2), launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
   const width = chunk * s.outPlane;
   const wAt = mem.take(g.outChannels * s.taps);
   const preparedFloats = e.preparedFloats(geo, pool ? 1 : 0, withArgmax);
@@ -213,8 +255,9 @@ export function conv2dForwardWasm(
   // Pooling without arg-max may take the 5×5 Winograd path, whose scratch lives in `cols`; so does F(4×4, 3×3)'s.
   let colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
   if (winograd3) colsFloats = Math.ceil(e.winograd3x3ScratchBytes(geo, chunk) / 4);
-  const callsPerSlice = threads > 1 && t.launch !== undefined ? threads * CALLS_PER_THREAD : threads;
-  const scratch = Array.from({ length: callsPerSlice }, () => ({
+  // On the threads, one set of scratch regions per thread (any thread may claim any call), else per call.
+  const scratchStart = mem.end;
+  const scratch = Array.from({ length: launch === undefined ? threads : t.threads }, () => ({
     conv: pool ? mem.take(chunk * s.outImage) : 0,
     cols: mem.take(colsFloats, TAIL),
     y: winograd3 ? 0 : mem.take(s.og * width),
@@ -231,11 +274,13 @@ export function conv2dForwardWasm(
     e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
     options.prepared?.keep(weight, g, path, heap.subarray(preparedAt >> 2, (preparedAt >> 2) + preparedFloats));
   }
+  // The sets are alike, so equally spaced.
+  const stride = (mem.end - scratchStart) / scratch.length;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    const ranges = parts(count, chunk, callsPerSlice);
+    const ranges = parts(count, chunk, launch === undefined ? threads : callsOf(threads, Math.ceil(count / chunk)));
     const calls = ranges.map(([i0, i1], k) => {
-      const r = scratch[k]!;
+      const r = scratch[launch === undefined ? k : 0]!;
       return [
         0, geo, i1 - i0, xAt + i0 * s.inImage * 4, wAt, preparedAt, bAt, outAt + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
         r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxAt === 0 ? 0 : argmaxAt + i0 * outImage * 4,
@@ -252,26 +297,13 @@ export function conv2dForwardWasm(
       out.data.set(result.subarray(from, from + (i1 - i0) * outImage), out.offset + (n0 + i0) * outImage);
       if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + i0 * outImage * 4, (i1 - i0) * outImage), (n0 + i0) * outImage);
     };
-    const launch = t.launch;
-    const mine = ranges[0]!;
     if (launch === undefined || ranges.length < 2) {
       copyIn(0, count);
       t.run(calls);
       copyOut(0, count);
-      continue;
+    } else {
+      runStaged(launch, calls, stride, ranges, copyIn, copyOut);
     }
-    // The workers' images go in first, so that they compute while this thread copies and computes its
-    // first call; then it takes over the calls they have not started.
-    copyIn(mine[1], count);
-    const finish = launch(calls.slice(1));
-    try {
-      copyIn(mine[0], mine[1]);
-      runConvCalls(e, [calls[0]!]);
-      copyOut(mine[0], mine[1]);
-    } finally {
-      finish();
-    }
-    copyOut(mine[1], count);
   }
   return true;
 }
@@ -333,19 +365,25 @@ export function conv2dBackwardWasm(
   const winograd3 = wantX && e.backwardPathOf(geo, wantGx ? 1 : 0, argmax === null ? 0 : 1) === WINOGRAD3;
   const chunk = winograd3 ? winogradImages(g, e.winograd3x3Tiles(geo), options) : chunkOf(g, s, options);
   const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
+  const launch = threads > 1 ? t.launch : undefined;
   const gyImage = argmax === null ? s.outImage : pooledImage(g);
-  const slice = sliceOf(g, chunk * threads, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0));
+  const slice = sliceOf(
+    g, chunk * threads, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0),
+    launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES,
+  );
   const width = chunk * s.outPlane;
   const wAt = mem.take(wSize);
   const xAt = wantX ? mem.take(slice * s.inImage) : 0;
   const gyAt = mem.take(slice * gyImage, TAIL);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
-  // Each thread sums its own weight and bias gradients; they are added up at the end.
+  // Each thread sums its own weight and bias gradients (on the threads, any call goes to the regions of
+  // the thread that claims it); they are added up at the end.
   // F(4×4, 3×3) sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
   const gwFloats = winograd3 ? 36 * g.outChannels * g.inChannels : wSize;
   const finished = winograd3 ? mem.take(wSize) : 0;
-  const scratch = Array.from({ length: threads }, () => ({
+  const scratchStart = mem.end;
+  const scratch = Array.from({ length: launch === undefined ? threads : t.threads }, () => ({
     gw: wantX ? mem.take(gwFloats) : 0,
     gb: grads.bias !== null ? mem.take(g.outChannels) : 0,
     cols: winograd3 ? mem.take(Math.ceil(e.winograd3x3WeightGradScratchBytes(geo, chunk) / 4), TAIL) : wantX ? mem.take(s.taps * width, TAIL) : 0,
@@ -353,35 +391,51 @@ export function conv2dBackwardWasm(
     gbuf: !winograd3 && (chunk > 1 || argmax !== null) ? mem.take(g.outChannels * width, TAIL) : 0,
     work: winograd3 ? 0 : mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og))),
   }));
-  let heap = heapOf(t, mem.end);
-  if (heap === null) return false;
+  const laid = heapOf(t, mem.end);
+  if (laid === null) return false;
+  let heap = laid;
   writeGeometry(heap, geo, g);
   heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
   for (const r of scratch) {
     if (r.gw !== 0) heap.fill(0, r.gw >> 2, (r.gw >> 2) + gwFloats);
     if (r.gb !== 0) heap.fill(0, r.gb >> 2, (r.gb >> 2) + g.outChannels);
   }
+  const stride = (mem.end - scratchStart) / scratch.length;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    const gyFrom = gradOut.offset + n0 * gyImage;
-    heap.set(gradOut.data.subarray(gyFrom, gyFrom + count * gyImage), gyAt >> 2);
-    if (argmax !== null) new Int32Array(heap.buffer, argmaxAt, count * gyImage).set(argmax.subarray(n0 * gyImage, (n0 + count) * gyImage));
-    if (x !== null && wantX) {
-      const xFrom = x.offset + n0 * s.inImage;
-      heap.set(x.data.subarray(xFrom, xFrom + count * s.inImage), xAt >> 2);
-    }
-    if (gxAt !== 0) heap.fill(0, gxAt >> 2, (gxAt >> 2) + count * s.inImage);
-    const calls = parts(count, chunk, threads).map(([i0, i1], k) => {
-      const r = scratch[k]!;
+    // Images [i0, i1) of this slice into the module (their input gradient zeroed), and their input gradient out of it.
+    const copyIn = (i0: number, i1: number): void => {
+      const gyFrom = gradOut.offset + (n0 + i0) * gyImage;
+      heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
+      if (argmax !== null) new Int32Array(heap.buffer, argmaxAt + i0 * gyImage * 4, (i1 - i0) * gyImage).set(argmax.subarray((n0 + i0) * gyImage, (n0 + i1) * gyImage));
+      if (x !== null && wantX) {
+        const xFrom = x.offset + (n0 + i0) * s.inImage;
+        heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
+      }
+      if (gxAt !== 0) heap.fill(0, (gxAt >> 2) + i0 * s.inImage, (gxAt >> 2) + i1 * s.inImage);
+    };
+    const copyOut = (i0: number, i1: number): void => {
+      heap = heapOf(t, mem.end) ?? heap;
+      const from = (gxAt >> 2) + i0 * s.inImage;
+      if (grads.input !== null) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
+    };
+    const ranges = parts(count, chunk, launch === undefined ? threads : callsOf(threads, Math.ceil(count / chunk)));
+    const calls = ranges.map(([i0, i1], k) => {
+      const r = scratch[launch === undefined ? k : 0]!;
       return [
         1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, wAt, gyAt + i0 * gyImage * 4, gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4,
         r.gw, r.gb, chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4,
       ];
     });
-    t.run(calls);
-    heap = heapOf(t, mem.end) ?? heap;
-    if (grads.input !== null) grads.input.data.set(heap.subarray(gxAt >> 2, (gxAt >> 2) + count * s.inImage), grads.input.offset + n0 * s.inImage);
+    if (launch === undefined || ranges.length < 2) {
+      copyIn(0, count);
+      t.run(calls);
+      copyOut(0, count);
+    } else {
+      runStaged(launch, calls, stride, ranges, copyIn, copyOut);
+    }
   }
+  heap = heapOf(t, mem.end) ?? heap;
   if (grads.weight !== null && winograd3) {
     const gw = grads.weight;
     gw.data.fill(0, gw.offset, gw.offset + wSize);

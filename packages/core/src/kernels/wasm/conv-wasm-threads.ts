@@ -1,9 +1,9 @@
 import { runConvCalls, setConvEngine } from "../conv/conv2d-wasm.js";
-import type { ConvCall, ConvEngine } from "../conv/conv2d-wasm.js";
+import type { ConvCall, ConvEngine, ConvLaunch } from "../conv/conv2d-wasm.js";
 import { kernelsChanged } from "../registry.js";
 import { checkThreads, joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJobs, claimJobs } from "./thread-pool.js";
+import { awaitJob, awaitJobs, claimJobs, markReady } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the convolution's side of the
 // threads it shares with the GEMM (shared-wasm-threads.ts).
@@ -13,18 +13,30 @@ let engine: ConvEngine | null = null;
 /** Runs the calls on the workers and the calling thread, each claiming the next unclaimed call. */
 function runParallel(t: WasmThreads, calls: ConvCall[]): void {
   if (calls.length === 1) runConvCalls(t.exports, calls);
-  else launchOnWorkers(t, calls, "conv2dForwardWasm/conv2dBackwardWasm")();
+  else launchOnWorkers(t, calls, 0, calls.length).finish(() => undefined);
 }
 
 /**
- * Opens the calls to the workers; returns the function with which the calling thread, once free,
- * claims the calls still unclaimed and then waits for the rest (an Error naming `operation` if one trapped).
+ * Opens the calls to the workers, the first `ready` of them at once; returns at once with the means to
+ * let the others follow and, once the calling thread is free, to take the calls still unclaimed and
+ * then each result in order (an Error naming the operation if one trapped).
  */
-function launchOnWorkers(t: WasmThreads, calls: ConvCall[], operation = "conv2dForwardWasm"): () => void {
-  publishConvCalls(t, calls);
-  return () => {
-    const error = claimJobs(t.pool, calls.length, (j) => runConvCalls(t.exports, [calls[j]!]));
-    awaitJobs(t.pool, calls.length, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
+function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number, ready = 0): ConvLaunch {
+  publishConvCalls(t, calls, scratchStride, ready);
+  return {
+    ready: (count) => markReady(t.pool, count),
+    finish: (done) => {
+      const error = claimJobs(t.pool, calls.length, (j) => runConvCalls(t.exports, [calls[j]!]));
+      try {
+        for (let j = 0; j < calls.length; j++) {
+          awaitJob(t.pool, j);
+          done(j);
+        }
+      } finally {
+        const operation = calls[0]![0] === 0 ? "conv2dForwardWasm" : "conv2dBackwardWasm";
+        awaitJobs(t.pool, calls.length, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
+      }
+    },
   };
 }
 
@@ -32,7 +44,7 @@ function route(t: WasmThreads | null): void {
   engine = t === null ? null : {
     exports: t.exports, memory: t.memory, heap: null, threads: t.threads,
     run: (calls) => runParallel(t, calls),
-    launch: t.threads > 1 ? (calls) => launchOnWorkers(t, calls) : undefined,
+    launch: t.threads > 1 ? (calls, scratchStride) => launchOnWorkers(t, calls, scratchStride) : undefined,
   };
   setConvEngine(engine);
   kernelsChanged();

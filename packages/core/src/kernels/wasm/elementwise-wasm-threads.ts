@@ -1,14 +1,11 @@
 import { kernelsChanged } from "../registry.js";
 import { routeElementwiseThreads } from "./elementwise-wasm.js";
-import { checkThreads, joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
+import { checkThreads, joinWasmThreads, leaveWasmThreads, publishElementwiseJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
 // kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
-
-/** The workers' job kind that runs assembly/elementwise.ts's elementwiseJob (shared-wasm-threads.ts). */
-const ELEMENTWISE_JOB = 3;
 
 function route(t: WasmThreads | null): void {
   routeElementwiseThreads(
@@ -19,7 +16,7 @@ function route(t: WasmThreads | null): void {
           memory: t.memory,
           threads: t.threads,
           launch: (jobs) => {
-            publishConvCalls(t, jobs.map((j) => [ELEMENTWISE_JOB, ...j]));
+            publishElementwiseJobs(t, jobs);
             return (run) => {
               const error = claimJobs(t.pool, jobs.length, run);
               awaitJobs(t.pool, jobs.length, (who) => `elementwise kernels: ${who} trapped while computing its share`, error);

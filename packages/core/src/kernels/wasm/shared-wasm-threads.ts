@@ -3,7 +3,7 @@ import { wasmBinary } from "./engine.js";
 import type { RowsJob } from "./run-gemm.js";
 import { wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory, WasmModule } from "./wasm-api.js";
-import { CONTROL_HEADER, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import { CONTROL_HEADER, MAX_JOBS, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
 import type { WorkerPool } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread); see thread-pool.ts.
@@ -12,33 +12,54 @@ import type { WorkerPool } from "./thread-pool.js";
 // that. Their calls are synchronous on the calling thread and never overlap, so both lay out their
 // operands from heapBase in the same memory.
 
-// After the pool's header: each worker's GEMM work area, then the jobs, JOB_INTS slots each: the kind,
-// then the arguments (conv2dForward's 15 or conv2dBackward's 14, gemmRows' first 13).
+// After the pool's header: each worker's GEMM work area, the scratch stride of convolution calls, then
+// the jobs, JOB_INTS slots each: the kind, then the arguments (conv2dForward's 15 or conv2dBackward's
+// 14, gemmRows' first 13, elementwiseJob's 14).
 const WORK = CONTROL_HEADER;
 /** Most threads in all, the calling one included: the one limit every entry point checks. */
 export const MAX_THREADS = 16;
 const MAX_WORKERS = MAX_THREADS - 1;
-const JOBS = WORK + MAX_WORKERS;
+/**
+ * Bytes between one thread's scratch regions and the next's for the open convolution calls: thread i
+ * (0 the calling one, worker w is w + 1) adds i times this to every scratch address of the call it
+ * claims, so that calls can be claimed by any thread while each thread works in its own regions.
+ */
+const SCRATCH_STRIDE = WORK + MAX_WORKERS;
+const JOBS = SCRATCH_STRIDE + 1;
 const JOB_INTS = 16;
-/** Most jobs one publish can open. */
-export const MAX_JOBS = 64;
+export { MAX_JOBS };
 const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
 /** The kinds 0 (conv2dForward) and 1 (conv2dBackward) are a ConvCall's first entry. */
 const GEMM_ROWS = 2;
-/** Kind 3: assembly/elementwise.ts's elementwiseJob and its 13 arguments. */
+/** Kind 3: assembly/elementwise.ts's elementwiseJob, its own kind and 13 arguments. */
 const ELEMENTWISE_JOB = 3;
 
+/** Positions in a ConvCall (kind first) of the scratch addresses a thread offsets by its own region. */
+export const CONV_FORWARD_SCRATCH = [10, 11, 12, 14];
+export const CONV_BACKWARD_SCRATCH = [7, 8, 10, 11, 12, 13];
+
 const WORKER_SOURCE = workerSource(
-  "const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;",
+  `const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
+const own = (v, stride) => (v === 0 ? 0 : v + (workerData.index + 1) * stride);`,
   `const at = ${JOBS} + job * ${JOB_INTS};
-      if (ctl[at] === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
-      else if (ctl[at] === 0) e.conv2dForward(${args(15)});
-      else if (ctl[at] === ${ELEMENTWISE_JOB}) e.elementwiseJob(${args(14)});
-      else e.conv2dBackward(${args(14)});`,
+      const kind = ctl[at];
+      if (kind === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
+      else if (kind === ${ELEMENTWISE_JOB}) e.elementwiseJob(${args(14)});
+      else {
+        const a = ctl.slice(at + 1, at + ${JOB_INTS});
+        const stride = ctl[${SCRATCH_STRIDE}];
+        for (const i of kind === 0 ? ${JSON.stringify(CONV_FORWARD_SCRATCH)} : ${JSON.stringify(CONV_BACKWARD_SCRATCH)}) a[i - 1] = own(a[i - 1], stride);
+        if (kind === 0) e.conv2dForward(${argsOf("a", 15)});
+        else e.conv2dBackward(${argsOf("a", 14)});
+      }`,
 );
 
 function args(count: number): string {
   return Array.from({ length: count }, (_, i) => `ctl[at + ${i + 1}]`).join(", ");
+}
+
+function argsOf(array: string, count: number): string {
+  return Array.from({ length: count }, (_, i) => `${array}[${i}]`).join(", ");
 }
 
 /** The running threads: `threads` in all (the calling one included), `threads - 1` of them workers. */
@@ -149,9 +170,27 @@ export function runningWasmThreads(): WasmThreads | null {
   return running?.threads ?? null;
 }
 
-/** Opens conv2dForward and conv2dBackward calls (kind first, as a ConvCall is) to the workers. */
-export function publishConvCalls(t: WasmThreads, calls: ConvCall[]): void {
-  publishJobs(t.pool, calls.length, (ctl) => calls.forEach((call, j) => ctl.set(call, JOBS + j * JOB_INTS)));
+/**
+ * Opens conv2dForward and conv2dBackward calls (kind first, as a ConvCall is) to the workers, the first
+ * `ready` (default all) at once, the others after markReady. With a `scratchStride`, thread i works
+ * in the calls' scratch regions moved by i times it (the calling thread, 0, in the regions as given).
+ */
+export function publishConvCalls(t: WasmThreads, calls: ConvCall[], scratchStride = 0, ready = calls.length): void {
+  publishJobs(t.pool, calls.length, (ctl) => {
+    ctl[SCRATCH_STRIDE] = scratchStride;
+    calls.forEach((call, j) => ctl.set(call, JOBS + j * JOB_INTS));
+  }, ready);
+}
+
+/** Opens elementwiseJob jobs (their 13 arguments each) to the workers. */
+export function publishElementwiseJobs(t: WasmThreads, jobs: number[][]): void {
+  publishJobs(t.pool, jobs.length, (ctl) => {
+    jobs.forEach((job, j) => {
+      const at = JOBS + j * JOB_INTS;
+      ctl[at] = ELEMENTWISE_JOB;
+      ctl.set(job, at + 1);
+    });
+  });
 }
 
 /**

@@ -4,19 +4,30 @@
 
 // The first Int32 slots of every control block: the job sequence (-1 asks the workers to exit), the
 // next unclaimed job, the job count, how many jobs finished, a failure flag, how many jobs have their
-// input in place (a thread that claims a job beyond waits for it). Each user lays out its job table
-// after these. Threads claim jobs with Atomics.add until none are left, so a worker that the OS
-// schedules late simply gets fewer of them.
+// input in place (a thread that claims a job beyond waits for it), then per job the sequence number of
+// the last table in which it finished (so that the calling thread can copy a job's result out while
+// others still run). Each user lays out its job table after these. Threads claim jobs with Atomics.add
+// until none are left, so a worker that the OS schedules late simply gets fewer of them.
 const SEQ = 0;
 const NEXT = 1;
 const COUNT = 2;
 const FINISHED = 3;
 const FAILED = 4;
 const READY = 5;
+const DONE = 8;
+/** Most jobs one table can hold. */
+export const MAX_JOBS = 64;
 /** The first slot free for the user's own data. */
-export const CONTROL_HEADER = 8;
+export const CONTROL_HEADER = DONE + MAX_JOBS;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
 const CLOSED = 1 << 30;
+/**
+ * Polls of the sequence a worker makes after its last job before it sleeps in Atomics.wait (about
+ * 20-50 µs): a training step opens a table every millisecond or two, and waking a sleeping thread
+ * costs tens of microseconds, more when the OS must first find it a core. Short enough that an idle
+ * pool gives its core back at once.
+ */
+const SPIN = 2000;
 
 /** A started worker, as the pool needs it. */
 export interface PoolWorker {
@@ -61,6 +72,7 @@ ${setup}
 parentPort.postMessage("ready");
 let seen = 0;
 for (;;) {
+  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${SEQ}) === seen; i++);
   Atomics.wait(ctl, ${SEQ}, seen);
   const seq = Atomics.load(ctl, ${SEQ});
   if (seq === seen) continue;
@@ -76,6 +88,8 @@ for (;;) {
     } catch {
       Atomics.store(ctl, ${FAILED}, 1);
     }
+    Atomics.store(ctl, ${DONE} + job, seq);
+    Atomics.notify(ctl, ${DONE} + job);
     if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === count) Atomics.notify(ctl, ${FINISHED});
   }
 }
@@ -113,6 +127,7 @@ export async function startWorkers(
  * first `ready` jobs (default all) may start at once; markReady lets the others follow, in order.
  */
 export function publishJobs(pool: WorkerPool, count: number, writeTable: (ctl: Int32Array) => void, ready = count): void {
+  if (count > MAX_JOBS) throw new RangeError(`publishJobs: at most ${MAX_JOBS} jobs fit in a table, but got ${count}`);
   const ctl = pool.control;
   Atomics.store(ctl, NEXT, CLOSED);
   writeTable(ctl);
@@ -144,9 +159,16 @@ export function claimJobs(pool: WorkerPool, count: number, run: (job: number) =>
     } catch (e) {
       error ??= e;
     }
+    Atomics.store(ctl, DONE + j, pool.sequence);
     Atomics.add(ctl, FINISHED, 1);
   }
   return error;
+}
+
+/** Blocks until job `job` of the open table finished (its result may be read; it may have failed). */
+export function awaitJob(pool: WorkerPool, job: number): void {
+  const ctl = pool.control;
+  for (let d = Atomics.load(ctl, DONE + job); d !== pool.sequence; d = Atomics.load(ctl, DONE + job)) Atomics.wait(ctl, DONE + job, d);
 }
 
 /**
