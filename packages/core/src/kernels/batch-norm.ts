@@ -1,5 +1,6 @@
 import type { FloatArray } from "../dtype.js";
 import { kernelFamily } from "./registry.js";
+import { scratch } from "./scratch.js";
 import { batchNormBackwardWasm, batchNormForwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
 import { wasmAvailable } from "./wasm/engine.js";
 
@@ -132,7 +133,7 @@ export const batchNormWasm: BatchNormKernel = {
   forward(x, y, args, stats, affine) {
     const { gamma, beta } = args;
     if (!(x instanceof Float32Array) || !(y instanceof Float32Array) || !f32(gamma) || !f32(beta)) return false;
-    const table = new Float32Array(3 * args.c);
+    const table = (scratch("batchNorm.table", "float32", 3 * args.c) as Float32Array).subarray(0, 3 * args.c);
     const ok = batchNormForwardWasm(x, y, args.n, args.c, args.s, { ...args, gamma, beta }, stats, table);
     if (ok) affine.set(table);
     return ok;

@@ -24,10 +24,15 @@ type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[] };
 /** Max over kH×kW windows of each channel; the gradient goes to each window's first maximum (or last NaN). */
 export class MaxPool2dFunction extends Function {
   static override forward(ctx: MaxPool2dContext, x: NDArray, kernelSize: IntPair, options: Pool2dOptions = {}): NDArray {
+    return MaxPool2dFunction.forwardInto(ctx, undefined, x, kernelSize, options);
+  }
+
+  /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
+  static forwardInto(ctx: MaxPool2dContext, into: NDArray | undefined, x: NDArray, kernelSize: IntPair, options: Pool2dOptions = {}): NDArray {
     checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS);
     const g = pool2dGeometry("maxPool2d", x.shape, kernelSize, options);
     const dtype = kernels.dtypeOf(x);
-    const out = kernels.create(dtype, [g.batch, g.channels, g.outHeight, g.outWidth]);
+    const out = into ?? kernels.create(dtype, [g.batch, g.channels, g.outHeight, g.outWidth]);
     const argmax = ctx.needsInputGrad[0] ? argmaxBuffer(ctx, out.size) : null;
     maxPool2dForward(flatData(x, dtype), g, out.data, argmax);
     if (argmax !== null) {
