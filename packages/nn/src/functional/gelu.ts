@@ -1,5 +1,5 @@
 import { ArgumentError, Function, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
-import erf from "@stdlib/math-base-special-erf";
+import { erf } from "./erf.js";
 import { checkTensor } from "./check.js";
 import { pointwiseBuffers } from "./pointwise.js";
 
