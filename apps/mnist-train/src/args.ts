@@ -42,6 +42,11 @@ const trainOptions: OptionSpec[] = [
   },
   { name: "scheduler", valueName: "NAME", description: `${SCHEDULERS.join(" | ")}, stepped every batch (default onecycle)` },
   {
+    name: "clip-grad-norm",
+    valueName: "X",
+    description: "before each step, scale the gradients down so that their total 2-norm is at most X, > 0 (PyTorch's clip_grad_norm_; default: no clipping)",
+  },
+  {
     name: "augment",
     description: "random shifts (up to 2 pixels), rotations (up to 10 degrees) and scaling (0.9 to 1.1) of every training image, drawn from the seeded generator",
     flag: true,

@@ -16,6 +16,8 @@ export interface RunConfig {
   optimizer: OptimizerName;
   lr: number;
   scheduler: SchedulerName;
+  /** The largest total 2-norm of the gradients before each step (--clip-grad-norm), or undefined: no clipping. */
+  clipGradNorm: number | undefined;
   seed: number;
   /** Random affine augmentation of the training images (--augment). */
   augment: boolean;
@@ -86,6 +88,7 @@ export function planNewRun(values: ParsedCommand["values"]): Planned {
     optimizer,
     lr: numberFlag(values, "lr", defaultLr(optimizer, scheduler)),
     scheduler,
+    clipGradNorm: values["clip-grad-norm"] === undefined ? undefined : numberFlag(values, "clip-grad-norm", 1),
     seed: intFlag(values, "seed", 0, 0),
     augment: values.augment !== undefined,
     limit: optionalInt(values, "limit"),
@@ -130,7 +133,13 @@ export function planResume(values: ParsedCommand["values"]): Planned {
   if (state?.config === undefined || state.position === undefined || state.history === undefined) {
     throw new InputError(`--resume ${path}: this file holds weights only, not a training checkpoint (use a *.ckpt.safetensors file of a run folder)`);
   }
-  const saved: RunConfig = { ...state.config, augment: state.config.augment ?? false, data: state.config.data ?? undefined };
+  // Checkpoints from before --augment and --clip-grad-norm existed trained without them.
+  const saved: RunConfig = {
+    ...state.config,
+    augment: state.config.augment ?? false,
+    clipGradNorm: state.config.clipGradNorm ?? undefined,
+    data: state.config.data ?? undefined,
+  };
   refuseContradictions(values, saved, path);
   const run: RunState = {
     runId: state.runId ?? newRunId(),
@@ -196,6 +205,7 @@ function refuseContradictions(values: ParsedCommand["values"], saved: RunConfig,
   add("optimizer", () => choiceFlag(values, "optimizer", OPTIMIZERS, saved.optimizer), saved.optimizer);
   add("scheduler", () => choiceFlag(values, "scheduler", SCHEDULERS, saved.scheduler), saved.scheduler);
   add("lr", () => numberFlag(values, "lr", saved.lr), saved.lr);
+  add("clip-grad-norm", () => numberFlag(values, "clip-grad-norm", 1), saved.clipGradNorm, saved.clipGradNorm === undefined ? "no clipping" : String(saved.clipGradNorm));
   add("batch-size", () => intFlag(values, "batch-size", saved.batchSize), saved.batchSize);
   add("seed", () => intFlag(values, "seed", saved.seed, 0), saved.seed);
   add("augment", () => true, saved.augment, saved.augment ? "augmentation" : "no augmentation");

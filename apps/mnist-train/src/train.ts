@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { defaultGenerator, manualSeed, type GeneratorState } from "@pico/core";
 import { saveCheckpoint, saveSvgAsPng, writeFileAtomic } from "@pico/data";
-import { CrossEntropyLoss } from "@pico/nn";
+import { CrossEntropyLoss, clipGradNorm } from "@pico/nn";
 import { SingleBar } from "cli-progress";
 import pc from "picocolors";
 import { loaderFor, mnistSplit } from "./data.js";
@@ -69,7 +69,8 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
   }
   log(
     `training ${config.model} (${model.parameters().reduce((n, p) => n + p.size, 0).toLocaleString("en")} parameters) on ${train.dataset.length} images, ` +
-      `testing on ${test.dataset.length}; ${config.optimizer} lr ${config.lr}, ${config.scheduler} schedule, batch ${config.batchSize}, seed ${config.seed}${config.augment ? ", augmented" : ""}`,
+      `testing on ${test.dataset.length}; ${config.optimizer} lr ${config.lr}, ${config.scheduler} schedule, batch ${config.batchSize}, seed ${config.seed}${config.augment ? ", augmented" : ""}` +
+      `${config.clipGradNorm === undefined ? "" : `, gradients clipped to norm ${config.clipGradNorm}`}`,
   );
 
   const checkpoint = (path: string): void =>
@@ -107,6 +108,7 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
         const loss = lossFn.forward(logits, targets);
         optimizer.zeroGrad();
         loss.backward();
+        if (config.clipGradNorm !== undefined) clipGradNorm(model.parameters(), config.clipGradNorm);
         optimizer.step();
         scheduler?.step();
         const lossValue = loss.item();

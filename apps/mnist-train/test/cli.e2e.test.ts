@@ -1,9 +1,11 @@
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MNIST } from "@pico/data";
+import { manualSeed } from "@pico/core";
+import { MNIST, decodeSafetensors } from "@pico/data";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
+import { buildModel } from "../src/models.js";
 import { lastLine, runCli } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "mnist-train-e2e-"));
@@ -176,7 +178,16 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     expect(bad.stderr).toContain("train-images-idx3-ubyte");
 
     const mlpRun = join(work, "mlp");
-    expect((await runCli(["train", "--model", "mlp", "--epochs", "1", "--limit", "128", "--test-limit", "100", "--out", mlpRun])).code).toBe(0);
+    // SGD at lr 1 with the gradients clipped to a total norm of 1e-9: its 2 steps leave the initial weights (seed 0) as they were.
+    const clipped = ["--optimizer", "sgd", "--scheduler", "none", "--lr", "1", "--clip-grad-norm", "1e-9"];
+    expect((await runCli(["train", "--model", "mlp", "--epochs", "1", "--limit", "128", "--test-limit", "100", ...clipped, "--out", mlpRun])).code).toBe(0);
+    manualSeed(0);
+    const initial = buildModel("mlp").stateDict();
+    const trained = decodeSafetensors(readFileSync(join(mlpRun, "model.safetensors"))).tensors;
+    for (const [key, weight] of Object.entries(initial)) {
+      const after = trained[key]!.toTypedArray();
+      expect(Math.max(...weight.toTypedArray().map((v, i) => Math.abs(after[i]! - v))), key).toBeLessThan(1e-6);
+    }
     const otherModel = await runCli(["train", "--model", "lenet", "--resume", join(mlpRun, "epoch-1.ckpt.safetensors"), "--out", join(work, "z")]);
     expect(otherModel.code).toBe(2);
     expect(otherModel.stderr).toMatch(/--model lenet contradicts .*, which trains with model mlp/);
