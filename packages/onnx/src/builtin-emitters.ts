@@ -83,14 +83,22 @@ registerOnnx(ops.Reshape, (ctx) => {
   // 0 copies the input's dimension at that index (allowzero 0), so a kept batch axis is not baked in.
   let keep = 0;
   while (keep < Math.min(from.length, to.length) && from[keep] === to[keep] && from[keep] !== 0) keep++;
-  ctx.add("Reshape", [ctx.arg(0), ctx.constant(to.map((d, i) => (i < keep ? 0 : d)))], [ctx.output]);
+  // With dynamicBatch, the output's batch axis (if not a copied one) is inferred: -1.
+  const batch = ctx.batchAxis(ctx.node.output);
+  ctx.add("Reshape", [ctx.arg(0), ctx.constant(to.map((d, i) => (i < keep ? 0 : i === batch ? -1 : d)))], [ctx.output]);
 });
 
 registerOnnx(ops.Permute, (ctx) => ctx.add("Transpose", [ctx.arg(0)], [ctx.output], { perm: literal<number[]>(ctx, 1) }));
 
 registerOnnx(ops.Slice, (ctx) => {
   const [axis, start, end] = [literal<number>(ctx, 1), literal<number>(ctx, 2), literal<number>(ctx, 3)];
-  ctx.add("Slice", [ctx.arg(0), ctx.constant([start]), ctx.constant([end]), ctx.constant([axis])], [ctx.output]);
+  const x = ctx.node.args[0] as GraphValue;
+  let last = end;
+  if (ctx.batchAxis(x) === axis) {
+    if (start !== 0 || end !== x.shape[axis]) refuse(ctx, `slices [${start}, ${end}) of the batch axis ${axis}: with dynamicBatch a slice must keep the whole batch`);
+    last = Number.MAX_SAFE_INTEGER;
+  }
+  ctx.add("Slice", [ctx.arg(0), ctx.constant([start]), ctx.constant([last]), ctx.constant([axis])], [ctx.output]);
 });
 
 registerOnnx(ops.Pad, (ctx) => {
@@ -98,7 +106,17 @@ registerOnnx(ops.Pad, (ctx) => {
   ctx.add("Pad", [ctx.arg(0), ctx.constant([...before, ...after]), scalar(ctx, value, ctx.node.output.dtype)], [ctx.output], { mode: "constant" });
 });
 
-registerOnnx(ops.Expand, (ctx) => ctx.add("Expand", [ctx.arg(0), ctx.constant(ctx.node.output.shape)], [ctx.output]));
+registerOnnx(ops.Expand, (ctx) => {
+  const shape = [...ctx.node.output.shape];
+  const batch = ctx.batchAxis(ctx.node.output);
+  if (batch !== null) {
+    // Expand broadcasts both ways: 1 takes the input's (batch-sized) dimension there.
+    const x = ctx.node.args[0] as GraphValue;
+    if (ctx.batchAxis(x) !== batch - (shape.length - x.shape.length)) refuse(ctx, `creates the batch axis ${batch} itself, which dynamicBatch cannot leave free`);
+    shape[batch] = 1;
+  }
+  ctx.add("Expand", [ctx.arg(0), ctx.constant(shape)], [ctx.output]);
+});
 
 registerOnnx(ops.Cat, (ctx) => {
   const parts = ctx.node.args.slice(1).map((_, i) => ctx.arg(i + 1));
@@ -205,3 +223,105 @@ registerOnnx(F.AddRelu, (ctx) => {
 });
 
 registerOnnx(F.LeakyRelu, (ctx) => ctx.add("LeakyRelu", [ctx.arg(0)], [ctx.output], { alpha: float(literal<number>(ctx, 1)) }));
+
+// Activations opset 13 has (Elu, HardSigmoid, Softplus) and those it composes (GELU, SiLU, Mish, Hardswish).
+
+registerOnnx(F.Elu, (ctx) => ctx.add("Elu", [ctx.arg(0)], [ctx.output], { alpha: float(literal<number | undefined>(ctx, 1) ?? 1) }));
+
+/** torch's hardsigmoid, relu6(x + 3) / 6, is ONNX's HardSigmoid max(0, min(1, x/6 + 1/2)). */
+function hardSigmoid(ctx: OnnxContext, input: string, output: string): void {
+  ctx.add("HardSigmoid", [input], [output], { alpha: float(1 / 6), beta: float(0.5) });
+}
+
+registerOnnx(F.Hardsigmoid, (ctx) => hardSigmoid(ctx, ctx.arg(0), ctx.output));
+
+registerOnnx(F.Hardswish, (ctx) => {
+  const gate = ctx.temp("gate");
+  hardSigmoid(ctx, ctx.arg(0), gate);
+  ctx.add("Mul", [ctx.arg(0), gate], [ctx.output]);
+});
+
+registerOnnx(F.Silu, (ctx) => {
+  const gate = ctx.temp("sigmoid");
+  ctx.add("Sigmoid", [ctx.arg(0)], [gate]);
+  ctx.add("Mul", [ctx.arg(0), gate], [ctx.output]);
+});
+
+registerOnnx(F.Mish, (ctx) => {
+  const [soft, gate] = [ctx.temp("softplus"), ctx.temp("tanh")];
+  ctx.add("Softplus", [ctx.arg(0)], [soft]);
+  ctx.add("Tanh", [soft], [gate]);
+  ctx.add("Mul", [ctx.arg(0), gate], [ctx.output]);
+});
+
+registerOnnx(F.Softplus, (ctx) => {
+  // log(1 + exp(βx)) / β, and x itself where βx > threshold (ONNX's Softplus has neither β nor the threshold).
+  const beta = literal<number | undefined>(ctx, 1) ?? 1;
+  const threshold = literal<number | undefined>(ctx, 2) ?? 20;
+  const dtype = ctx.node.output.dtype;
+  const x = ctx.arg(0);
+  const [scaled, soft, smooth, above] = [ctx.temp("scaled"), ctx.temp("softplus"), ctx.temp("smooth"), ctx.temp("above")];
+  ctx.add("Mul", [x, scalar(ctx, beta, dtype)], [scaled]);
+  ctx.add("Softplus", [scaled], [soft]);
+  ctx.add("Div", [soft, scalar(ctx, beta, dtype)], [smooth]);
+  ctx.add("Greater", [scaled, scalar(ctx, threshold, dtype)], [above]);
+  ctx.add("Where", [above, x, smooth], [ctx.output]);
+});
+
+registerOnnx(F.Gelu, (ctx) => {
+  const dtype = ctx.node.output.dtype;
+  const x = ctx.arg(0);
+  const [inner, squashed, plusOne, half] = [ctx.temp("inner"), ctx.temp("squashed"), ctx.temp("plus_one"), ctx.temp("half")];
+  if ((literal<string | undefined>(ctx, 1) ?? "none") === "tanh") {
+    // 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))
+    const [square, cube, cubic, sum] = [ctx.temp("square"), ctx.temp("cube"), ctx.temp("cubic"), ctx.temp("sum")];
+    ctx.add("Mul", [x, x], [square]);
+    ctx.add("Mul", [square, x], [cube]);
+    ctx.add("Mul", [cube, scalar(ctx, 0.044715, dtype)], [cubic]);
+    ctx.add("Add", [x, cubic], [sum]);
+    ctx.add("Mul", [sum, scalar(ctx, Math.sqrt(2 / Math.PI), dtype)], [inner]);
+    ctx.add("Tanh", [inner], [squashed]);
+  } else {
+    // 0.5 x (1 + erf(x / sqrt 2))
+    ctx.add("Div", [x, scalar(ctx, Math.SQRT2, dtype)], [inner]);
+    ctx.add("Erf", [inner], [squashed]);
+  }
+  ctx.add("Add", [squashed, scalar(ctx, 1, dtype)], [plusOne]);
+  ctx.add("Mul", [x, plusOne], [half]);
+  ctx.add("Mul", [half, scalar(ctx, 0.5, dtype)], [ctx.output]);
+});
+
+/** Reflect / replicate padding as PadMode2d's index maps hold it: the mode and [before, after] of one axis whose maps match, or null. */
+function padOf(map: Int32Array, size: number): { mode: "reflect" | "edge"; before: number; after: number } | null {
+  const total = map.length - size;
+  for (let before = 0; before <= total; before++) {
+    const after = total - before;
+    for (const mode of ["reflect", "edge"] as const) {
+      let match = true;
+      for (let o = 0; o < map.length && match; o++) {
+        const i = o - before;
+        const want = mode === "reflect" ? (i < 0 ? -i : i >= size ? 2 * (size - 1) - i : i) : i < 0 ? 0 : i >= size ? size - 1 : i;
+        match = map[o] === want;
+      }
+      if (match) return { mode, before, after };
+    }
+  }
+  return null;
+}
+
+registerOnnx(F.PadMode2d, (ctx) => {
+  const shape = inputShape(ctx);
+  const r = shape.length;
+  const [mapH, mapW] = [literal<Int32Array>(ctx, 1), literal<Int32Array>(ctx, 2)];
+  const [h, w] = [padOf(mapH, r >= 2 ? shape[r - 2]! : 1), padOf(mapW, shape[r - 1]!)];
+  if (h === null || w === null || (h.before + h.after > 0 && w.before + w.after > 0 && h.mode !== w.mode)) {
+    refuse(ctx, "pads in circular mode (or mixes modes), which ONNX Pad has only from opset 19 (\"wrap\"); opset 13 has constant, reflect and edge");
+  }
+  // A reflect map of an axis padded by 0 matches "reflect" first; the mode of the padded axis decides.
+  const mode = w.before + w.after > 0 ? w.mode : h.mode;
+  const before = new Array<number>(r).fill(0);
+  const after = new Array<number>(r).fill(0);
+  [before[r - 1], after[r - 1]] = [w.before, w.after];
+  if (r >= 2) [before[r - 2], after[r - 2]] = [h.before, h.after];
+  ctx.add("Pad", [ctx.arg(0), ctx.constant([...before, ...after])], [ctx.output], { mode });
+});

@@ -1,4 +1,4 @@
-import { ArgumentError, GraphValue, kernels, trace, type DType, type Graph, type NDArray, type Tensor, type TraceTarget } from "@pico/core";
+import { ArgumentError, GraphValue, Tensor, kernels, trace, type DType, type Graph, type NDArray, type TraceTarget } from "@pico/core";
 import "./builtin-emitters.js";
 import { onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from "./onnx-proto.js";
 import { onnxEmitter, type OnnxAttribute, type OnnxContext } from "./registry.js";
@@ -16,7 +16,17 @@ export interface ExportOnnxOptions {
   foldConstants?: boolean;
   /** The graph's name in the model. Default "pico". */
   graphName?: string;
+  /**
+   * Leave the batch size free (torch.onnx.export's dynamic_axes={"input": {0: "batch"}, ...}): axis 0
+   * of every input, and the axis of every output and shape that follows it, becomes the symbolic
+   * dimension "batch". The batch axis of each value is found by tracing again with one more sample; a
+   * graph whose shapes do not follow the batch size that way (a slice inside the batch axis, a shape
+   * that depends on it otherwise) is refused. Default false.
+   */
+  dynamicBatch?: boolean;
 }
+
+const OPTIONS = ["inputNames", "outputNames", "foldConstants", "graphName", "dynamicBatch"] as const;
 
 /** The ONNX opset the export targets. */
 export const ONNX_OPSET = 13;
@@ -36,8 +46,11 @@ interface ModeSwitchable {
  * A Function without an ONNX mapping is refused with its name; registerOnnx adds one.
  */
 export function exportOnnx(model: TraceTarget, exampleInputs: Tensor | readonly Tensor[], options: ExportOnnxOptions = {}): Uint8Array {
+  const unknown = Object.keys(options).filter((k) => !(OPTIONS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new ArgumentError(`exportOnnx: unknown option ${unknown.map((k) => `'${k}'`).join(", ")}; the options are ${OPTIONS.join(", ")}`);
   const graph = traceInEval(model, exampleInputs);
-  return onnx.ModelProto.encode(toModelProto(graph, options)).finish();
+  const batchAxes = options.dynamicBatch === true ? findBatchAxes(graph, traceInEval(model, withOneMoreSample(exampleInputs))) : undefined;
+  return onnx.ModelProto.encode(toModelProto(graph, options, batchAxes)).finish();
 }
 
 function traceInEval(model: TraceTarget, exampleInputs: Tensor | readonly Tensor[]): Graph {
@@ -51,8 +64,15 @@ function traceInEval(model: TraceTarget, exampleInputs: Tensor | readonly Tensor
   }
 }
 
-/** The ModelProto of a traced graph (exportOnnx without the tracing and encoding). */
-export function toModelProto(graph: Graph, options: ExportOnnxOptions = {}): ModelProto {
+/**
+ * The ModelProto of a traced graph (exportOnnx without the tracing and encoding). With dynamicBatch,
+ * `batchAxes` gives each value's batch axis (see findBatchAxes).
+ */
+export function toModelProto(graph: Graph, options: ExportOnnxOptions = {}, batchAxes?: ReadonlyMap<GraphValue, number>): ModelProto {
+  if (options.dynamicBatch === true && batchAxes === undefined) {
+    throw new ArgumentError("exportOnnx: dynamicBatch needs the batch axis of every value (findBatchAxes of the graph traced at two batch sizes); exportOnnx finds them");
+  }
+  const batchAxis = (v: GraphValue): number | null => batchAxes?.get(v) ?? null;
   const fold = options.foldConstants ?? true;
   const names = new Map<GraphValue, string>();
   const used = new Set<string>();
@@ -121,6 +141,7 @@ export function toModelProto(graph: Graph, options: ExportOnnxOptions = {}): Mod
         nodes.push({ opType, input: [...inputs], output: [...outs], name: unique(`${node.name}/${opType}`), attribute: Object.entries(attributes).map(([k, a]) => attribute(k, a)) });
       },
       constant,
+      batchAxis,
     };
     emitter(ctx);
   }
@@ -129,7 +150,7 @@ export function toModelProto(graph: Graph, options: ExportOnnxOptions = {}): Mod
     const name = outputNames[i]!;
     const source = nameOf(v);
     nodes.push({ opType: "Identity", input: [source], output: [name], name: unique(`${name}/Identity`) });
-    return valueInfo(name, v);
+    return valueInfo(name, v, batchAxis(v));
   });
   return onnx.ModelProto.create({
     irVersion: 7,
@@ -140,7 +161,7 @@ export function toModelProto(graph: Graph, options: ExportOnnxOptions = {}): Mod
       name: options.graphName ?? "pico",
       node: nodes,
       initializer: initializers,
-      input: graph.inputs.map((v) => valueInfo(names.get(v)!, v)),
+      input: graph.inputs.map((v) => valueInfo(names.get(v)!, v, batchAxis(v))),
       output: graphOutputs,
     },
   });
@@ -159,8 +180,47 @@ function floatTensor(name: string, array: NDArray): TensorProto {
   return { name, dims: [...array.shape], dataType: ELEM_TYPE[dtype], rawData: bytes };
 }
 
-function valueInfo(name: string, v: GraphValue): ValueInfoProto {
-  return { name, type: { tensorType: { elemType: ELEM_TYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } } };
+function valueInfo(name: string, v: GraphValue, batchAxis: number | null): ValueInfoProto {
+  const dim = v.shape.map((d, axis) => (axis === batchAxis ? { dimParam: "batch" } : { dimValue: d }));
+  return { name, type: { tensorType: { elemType: ELEM_TYPE[v.dtype], shape: { dim } } } };
+}
+
+/** The example inputs with their first sample appended along axis 0 (a batch one larger). */
+function withOneMoreSample(exampleInputs: Tensor | readonly Tensor[]): Tensor[] {
+  const inputs = Array.isArray(exampleInputs) ? (exampleInputs as readonly Tensor[]) : [exampleInputs as Tensor];
+  return inputs.map((x, i) => {
+    if (x.ndim === 0 || x.shape[0] === 0) {
+      throw new ArgumentError(`exportOnnx: dynamicBatch needs every input to have a batch axis 0 of size >= 1, but input ${i} has shape [${x.shape.join(", ")}]`);
+    }
+    return Tensor.cat([x.detach(), x.detach().narrow(0, 0, 1)], 0);
+  });
+}
+
+/**
+ * Each value's batch axis: the one axis whose size differs between `graph` and `larger` (the same
+ * forward traced with one more sample). Refuses a graph whose operators differ between the two, a
+ * value with several such axes, and inputs or outputs whose batch axis is not where it belongs.
+ */
+export function findBatchAxes(graph: Graph, larger: Graph): Map<GraphValue, number> {
+  const axes = new Map<GraphValue, number>();
+  const same = graph.nodes.length === larger.nodes.length && graph.nodes.every((n, i) => n.fn === larger.nodes[i]!.fn);
+  if (!same || graph.outputs.length !== larger.outputs.length) {
+    throw new ArgumentError("exportOnnx: dynamicBatch: the forward runs other operators at another batch size, so no one graph serves every batch size; export at a fixed batch size");
+  }
+  const note = (v: GraphValue, w: GraphValue, where: string): void => {
+    const differing = v.shape.map((d, axis) => (d !== w.shape[axis] ? axis : -1)).filter((axis) => axis >= 0);
+    if (v.shape.length !== w.shape.length || differing.length > 1) {
+      throw new ArgumentError(
+        `exportOnnx: dynamicBatch: ${where} has shape [${v.shape.join(", ")}] at batch ${graph.inputs[0]!.shape[0]} but [${w.shape.join(", ")}] one sample later: ` +
+          "its shape does not follow the batch size along one axis; export at a fixed batch size",
+      );
+    }
+    if (differing.length === 1) axes.set(v, differing[0]!);
+  };
+  graph.inputs.forEach((v, i) => note(v, larger.inputs[i]!, `input ${i}`));
+  graph.nodes.forEach((n, i) => note(n.output, larger.nodes[i]!.output, `node ${n.name} (${n.fn.name})`));
+  graph.outputs.forEach((v, i) => note(v, larger.outputs[i]!, `output ${i}`));
+  return axes;
 }
 
 function attribute(name: string, value: OnnxAttribute): AttributeProto {

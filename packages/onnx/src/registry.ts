@@ -1,4 +1,4 @@
-import { ArgumentError, type FunctionClass, type GraphNode, type NDArray } from "@pico/core";
+import { ArgumentError, type FunctionClass, type GraphNode, type GraphValue, type NDArray } from "@pico/core";
 
 /** An ONNX attribute: an integer (or list of integers), a string, or a float marked with `float()`. */
 export type OnnxAttribute = number | readonly number[] | string | { readonly float: number } | { readonly floats: readonly number[] };
@@ -21,6 +21,12 @@ export interface OnnxContext {
   add(opType: string, inputs: readonly string[], outputs: readonly string[], attributes?: Readonly<Record<string, OnnxAttribute>>): void;
   /** An initializer holding `values` (int64 for a number list, the array's float type for an ndarray); returns its name. */
   constant(values: NDArray | readonly number[], hint?: string): string;
+  /**
+   * With exportOnnx's dynamicBatch: the axis of `value` whose size follows the batch size (found by
+   * tracing at two batch sizes), so that an emitter writing a shape into the graph leaves it free;
+   * null without dynamicBatch or for a value the batch size does not change.
+   */
+  batchAxis(value: GraphValue): number | null;
 }
 
 /** Translates one call of a Function into ONNX nodes that write ctx.output. */
