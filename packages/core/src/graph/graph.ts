@@ -4,6 +4,7 @@ import type { FunctionClass } from "../function.js";
 import type { Tensor } from "../tensor.js";
 import { compileGraph, type CompileOptions, type CompiledForward } from "./compile.js";
 import { toDot, type DotOptions } from "./dot.js";
+import { toGradientDot, type GradientDotOptions } from "./gradient-dot.js";
 
 /** Where a value of the graph comes from. */
 export type ValueKind = "input" | "parameter" | "buffer" | "constant" | "intermediate";
@@ -102,6 +103,11 @@ export class Graph {
   /** The graph in Graphviz's DOT language (see toDot in dot.ts). */
   toDot(options: DotOptions = {}): string {
     return toDot(this, options);
+  }
+
+  /** The backward pass (gradient flow from the outputs to the parameters) in DOT (see toGradientDot in gradient-dot.ts). */
+  toGradientDot(options: GradientDotOptions = {}): string {
+    return toGradientDot(this, options);
   }
 }
 

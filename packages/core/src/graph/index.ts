@@ -10,3 +10,5 @@ export { planBuffers, PLAN_ALIGNMENT } from "./plan.js";
 export type { BufferPlan, BufferRequest } from "./plan.js";
 export { countTypedArrays } from "./typed-array-count.js";
 export type { TypedArrayCount } from "./typed-array-count.js";
+export { toGradientDot } from "./gradient-dot.js";
+export type { GradientDotOptions } from "./gradient-dot.js";
