@@ -6,6 +6,9 @@ export default defineConfig({
   test: {
     include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/**/*.test.ts", "bench/src/**/*.test.ts"],
     execArgv: ["--expose-gc"],
+    // Vitest's default on 2 cores is one worker: files then run one after another while the end-to-end
+    // ones mostly wait on the CLI, the browser or tsc in child processes. Two keep both cores busy.
+    maxWorkers: 2,
     globalSetup: ["./packages/torch-oracle/src/global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
