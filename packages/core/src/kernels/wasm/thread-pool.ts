@@ -88,7 +88,8 @@ for (;;) {
     } catch {
       Atomics.store(ctl, ${FAILED}, 1);
     }
-    Atomics.store(ctl, ${DONE} + job, seq);
+    // The table's own sequence: a worker still looping from the last table may have claimed this job of the next one.
+    Atomics.store(ctl, ${DONE} + job, Atomics.load(ctl, ${SEQ}));
     Atomics.notify(ctl, ${DONE} + job);
     if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === count) Atomics.notify(ctl, ${FINISHED});
   }
