@@ -241,16 +241,22 @@ export function conv2dForward(
     return;
   }
   if (path == DIRECT) {
-    // `conv` (pooling) holds one image's convolution output.
+    // `conv` (pooling) holds one image's convolution output; `cols`, a padded geometry's padded image.
     const offsets = prepared + (<usize>(O * taps) << 2);
+    const padded = g.padHeight != 0 || g.padWidth != 0;
     for (let n = 0; n < count; n++) {
+      let image = x + (<usize>(n * inImage) << 2);
+      if (padded) {
+        padImage(g, image, cols);
+        image = cols;
+      }
       if (pool && argmax == 0) {
         // Inference: ReLU and pooling on the accumulators, a row of the convolution at a time in `conv`.
-        conv2dDirect(geo, x + (<usize>(n * inImage) << 2), prepared, offsets, bias, conv, out + (<usize>(n * pooledImage) << 2));
+        conv2dDirect(geo, image, prepared, offsets, bias, conv, out + (<usize>(n * pooledImage) << 2));
         continue;
       }
       const dst = pool ? conv : out + (<usize>(n * O * outPlane) << 2);
-      conv2dDirect(geo, x + (<usize>(n * inImage) << 2), prepared, offsets, bias, dst, 0);
+      conv2dDirect(geo, image, prepared, offsets, bias, dst, 0);
       if (pool) {
         const at = <usize>(n * pooledImage) << 2;
         reluMaxPool2x2(conv, O, g.outHeight, g.outWidth, out + at, argmax == 0 ? 0 : argmax + at);
@@ -379,12 +385,33 @@ export function prepareForward(geo: usize, w: usize, pool: bool, withArgmax: boo
 }
 
 /**
- * Whether conv2dDirect computes this convolution: one group, unit stride and dilation, no padding,
- * output channels in blocks of 4 and output rows in blocks of 8.
+ * Whether conv2dDirect computes this convolution: one group, unit stride and dilation, output channels
+ * in blocks of 4 and output rows in blocks of 8 (any padding: conv2dForward pads each image first, a
+ * copy of C·(H + 2·pH)·(W + 2·pW) floats against the C·kH·kW·oH·oW of im2col's columns).
  */
 function directFits(g: Geometry): bool {
   return g.groups == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 &&
-    g.padHeight == 0 && g.padWidth == 0 && (g.outChannels & 3) == 0 && (g.outWidth & 7) == 0;
+    (g.outChannels & 3) == 0 && (g.outWidth & 7) == 0;
+}
+
+/**
+ * One image x [C, H, W] with its zero padding at dst [C, H + 2·pH, W + 2·pW], the input conv2dDirect
+ * reads for a padded geometry. Fits in im2col's columns for one image (kH·oH >= H + 2·pH at unit stride).
+ */
+function padImage(g: Geometry, x: usize, dst: usize): void {
+  const C = g.inChannels, H = g.inHeight, W = g.inWidth, pH = g.padHeight, pW = g.padWidth;
+  const Wp = W + 2 * pW;
+  const plane = (H + 2 * pH) * Wp;
+  memory.fill(dst, 0, <usize>(C * plane) << 2);
+  for (let c = 0; c < C; c++) {
+    let d = dst + (<usize>(c * plane + pH * Wp + pW) << 2);
+    let s = x + (<usize>(c * H * W) << 2);
+    for (let r = 0; r < H; r++) {
+      copyRun(d, s, W);
+      d += <usize>Wp << 2;
+      s += <usize>W << 2;
+    }
+  }
 }
 
 /** w [O, taps] -> dst [O/4, taps, 4]: the 4 weights one tap applies to a block of 4 output channels, side by side. */
@@ -404,9 +431,9 @@ function packDirectWeights(w: usize, O: i32, taps: i32, dst: usize): void {
   }
 }
 
-/** Byte offset of every tap (c, ki, kj), in packDirectWeights' order, from its window's top-left pixel: i32 at `dst`. */
+/** Byte offset of every tap (c, ki, kj), in packDirectWeights' order, from its window's top-left pixel in the (padded) image: i32 at `dst`. */
 function writeTapOffsets(g: Geometry, dst: usize): void {
-  const H = g.inHeight, W = g.inWidth;
+  const H = g.inHeight + 2 * g.padHeight, W = g.inWidth + 2 * g.padWidth;
   for (let c = 0; c < g.inChannels; c++) {
     for (let ki = 0; ki < g.kernelHeight; ki++) {
       for (let kj = 0; kj < g.kernelWidth; kj++) {
@@ -418,7 +445,7 @@ function writeTapOffsets(g: Geometry, dst: usize): void {
 }
 
 /**
- * out[O, oH, oW] = W ⊛ x (+ bias) for one image without im2col (a geometry directFits accepts),
+ * out[O, oH, oW] = W ⊛ x (+ bias) for one image x (padded by padImage where the geometry pads) without im2col (a geometry directFits accepts),
  * `packed` the weights of packDirectWeights and `offsets` those of writeTapOffsets: 4 output channels ×
  * 8 output columns in 8 vector accumulators, as the GEMM's 4×8 micro-kernel, each tap two loads of 4
  * pixels and 4 broadcast weights. One flat loop over the taps (not one per channel and kernel row)
@@ -428,7 +455,7 @@ function writeTapOffsets(g: Geometry, dst: usize): void {
  */
 function conv2dDirect(geo: usize, x: usize, packed: usize, offsets: usize, bias: usize, out: usize, pooled: usize): void {
   const g = changetype<Geometry>(geo);
-  const W = g.inWidth;
+  const W = g.inWidth + 2 * g.padWidth;
   const O = g.outChannels, oH = g.outHeight, oW = g.outWidth;
   const taps = g.inChannels * g.kernelHeight * g.kernelWidth;
   const planeBytes = <usize>(oH * oW) << 2;

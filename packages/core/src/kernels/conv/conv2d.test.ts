@@ -35,13 +35,22 @@ function randomCase(): Case {
   }
 }
 
-/** Random geometries the module computes without im2col: one group, unit stride and dilation, no padding, outC a multiple of 4, output rows a multiple of 8 (at least 2 of them, to pool). */
+/**
+ * Random geometries the module computes without im2col (conv2dDirect): one group, unit stride and
+ * dilation, outC a multiple of 4, output rows a multiple of 8; any padding (each image is padded in
+ * the module first), including more than the kernel covers.
+ */
 function randomDirectCase(): Case {
   const kH = pick([1, 2, 3, 5]);
-  const kW = pick([1, 2, 3, 5]);
-  const c = pick([1, 2, 3]);
-  const x: Case["x"] = [pick([1, 3]), c, kH - 1 + pick([2, 5, 8]), kW - 1 + pick([8, 16])];
-  return { x, w: [pick([4, 8, 12]), c, kH, kW], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } };
+  const kW = pick([1, 2, 3, 5, 7]);
+  const c = pick([1, 2, 3, 5]);
+  const pH = pick([0, 0, 1, 2]);
+  const pW = pick([0, 1, 3]);
+  const h = Math.max(1, kH - 1 - 2 * pH + pick([2, 5, 8]));
+  let w = kW - 1 - 2 * pW + pick([8, 16]);
+  if (w < 1) w += 8;
+  const x: Case["x"] = [pick([1, 3]), c, h, w];
+  return { x, w: [pick([4, 8, 12]), c, kH, kW], options: { stride: [1, 1], padding: [pH, pW], dilation: [1, 1], groups: 1 } };
 }
 
 const cases: Case[] = [
@@ -49,7 +58,7 @@ const cases: Case[] = [
   { x: [1, 8, 12, 12], w: [16, 8, 5, 5], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
   { x: [3, 4, 9, 7], w: [6, 2, 3, 3], options: { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } },
   ...Array.from({ length: 24 }, randomCase),
-  ...Array.from({ length: 6 }, randomDirectCase),
+  ...Array.from({ length: 10 }, randomDirectCase),
   // 1×1, unit stride, no padding, not the direct kernel's (outC not a multiple of 4): the planes are the columns.
   { x: [3, 6, 5, 7], w: [5, 6, 1, 1], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
   { x: [2, 4, 4, 5], w: [6, 2, 1, 1], options: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 2 } },
