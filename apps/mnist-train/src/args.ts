@@ -79,11 +79,13 @@ const exportOptions: OptionSpec[] = [
   { name: "checkpoint", valueName: "FILE", description: "checkpoint or model.safetensors to export (required)" },
   { name: "onnx", valueName: "FILE", description: "the .onnx file to write (required)" },
   { name: "batch-size", valueName: "N", description: "batch size the exported model takes (default 1)" },
+  { name: "dynamic-batch", description: "the exported model takes any batch size (axis 0 named 'batch'); instead of --batch-size", flag: true },
 ];
 
 const graphOptions: OptionSpec[] = [
   { name: "checkpoint", valueName: "FILE", description: "checkpoint or model.safetensors to draw (required)" },
   { name: "out", valueName: "FILE", description: "graph.png, graph.svg or graph.dot (required; the format follows the extension)" },
+  { name: "backward", description: "draw the training step's backward pass instead (the gradient flow from the loss to every parameter)", flag: true },
 ];
 
 export const COMMANDS = {

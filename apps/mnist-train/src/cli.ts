@@ -43,10 +43,18 @@ async function main(parsed: ParsedCommand): Promise<number> {
       return predictions.some((p) => "error" in p) ? 1 : 0;
     }
     case "graph":
-      await graphCommand({ checkpoint: requireFlag(parsed, "checkpoint"), out: requireFlag(parsed, "out"), log });
+      await graphCommand({ checkpoint: requireFlag(parsed, "checkpoint"), out: requireFlag(parsed, "out"), backward: parsed.values["backward"] === "true", log });
       return 0;
     case "export":
-      exportCommand({ checkpoint: requireFlag(parsed, "checkpoint"), onnx: requireFlag(parsed, "onnx"), batchSize: intFlag(parsed.values, "batch-size", 1, 1), log });
+      if (parsed.values["dynamic-batch"] === "true" && parsed.values["batch-size"] !== undefined) {
+        throw new UsageError("--dynamic-batch and --batch-size contradict each other: a model exported with --dynamic-batch takes any batch size");
+      }
+      exportCommand({
+        checkpoint: requireFlag(parsed, "checkpoint"),
+        onnx: requireFlag(parsed, "onnx"),
+        batchSize: parsed.values["dynamic-batch"] === "true" ? "dynamic" : intFlag(parsed.values, "batch-size", 1, 1),
+        log,
+      });
       return 0;
   }
 }

@@ -10,15 +10,15 @@ export interface ExportOptions {
   checkpoint: string;
   /** Where the .onnx file goes (written atomically). */
   onnx: string;
-  /** The batch size the exported model takes (ONNX shapes are the example's). */
-  batchSize: number;
+  /** The batch size the exported model takes, or "dynamic" for any (axis 0 named "batch"). */
+  batchSize: number | "dynamic";
   log: (line: string) => void;
 }
 
 /**
  * Exports a checkpoint's model to ONNX (opset 13) in evaluation mode: input `input` of shape
- * [batchSize, 1, 28, 28] float32, normalised as `predict` feeds it (mnistDigitFromImage), output
- * `output`, the [batchSize, 10] logits. Returns the bytes written.
+ * [batchSize, 1, 28, 28] float32 (batchSize "dynamic": the symbolic dimension "batch"), normalised as
+ * `predict` feeds it (mnistDigitFromImage), output `output`, the [batchSize, 10] logits. Returns the bytes written.
  */
 export function exportCommand(options: ExportOptions): Uint8Array {
   const out = resolve(options.onnx);
@@ -26,12 +26,15 @@ export function exportCommand(options: ExportOptions): Uint8Array {
   const folder = dirname(out);
   if (!existsSync(folder)) throw new InputError(`cannot write ${options.onnx}: the folder ${folder} does not exist`);
   const { model, modelName } = loadModelFile(options.checkpoint);
-  const example = tensor(new Float32Array(options.batchSize * 28 * 28), { shape: [options.batchSize, 1, 28, 28] });
-  const bytes = exportOnnx(model, example);
+  const dynamic = options.batchSize === "dynamic";
+  const batch = dynamic ? 2 : (options.batchSize as number);
+  const example = tensor(new Float32Array(batch * 28 * 28), { shape: [batch, 1, 28, 28] });
+  const bytes = exportOnnx(model, example, { dynamicBatch: dynamic });
   writeFileAtomic(out, bytes);
+  const n = dynamic ? "batch" : String(batch);
   options.log(
-    `${modelName} from ${options.checkpoint} -> ${options.onnx}: ONNX opset 13, input "input" [${options.batchSize}, 1, 28, 28] float32, ` +
-      `output "output" [${options.batchSize}, 10] logits, ${bytes.length} bytes`,
+    `${modelName} from ${options.checkpoint} -> ${options.onnx}: ONNX opset 13, input "input" [${n}, 1, 28, 28] float32, ` +
+      `output "output" [${n}, 10] logits, ${bytes.length} bytes`,
   );
   return bytes;
 }

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, extname, resolve } from "node:path";
 import { Graphviz } from "@hpcc-js/wasm-graphviz";
-import { tensor, trace } from "@pico/core";
+import { tensor, trace, type Graph, type Tensor } from "@pico/core";
+import { CrossEntropyLoss } from "@pico/nn";
 import { writeFileAtomic } from "@pico/data";
 import sharp from "sharp";
 import { InputError, UsageError } from "./errors.js";
@@ -11,6 +12,8 @@ export interface GraphOptions {
   checkpoint: string;
   /** graph.png, graph.svg or graph.dot: the format follows the extension. */
   out: string;
+  /** Draw the training step's backward pass (gradient flow) instead of the forward. */
+  backward?: boolean;
   log: (line: string) => void;
 }
 
@@ -30,9 +33,22 @@ export async function graphCommand(options: GraphOptions): Promise<void> {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${options.out} is a folder; give the path of the picture to write`);
   if (!existsSync(dirname(out))) throw new InputError(`cannot write ${options.out}: the folder ${dirname(out)} does not exist`);
   const { model, modelName } = loadModelFile(options.checkpoint);
-  model.eval();
-  const graph = trace(model, tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] }));
-  const dot = graph.toDot({ title: `${modelName} (${options.checkpoint}), evaluation, batch 1` });
+  const image = tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] });
+  let graph: Graph;
+  let dot: string;
+  if (options.backward === true) {
+    // The step as train runs it: training mode, cross-entropy of the logits against a label.
+    model.train();
+    const loss = new CrossEntropyLoss();
+    const label = tensor([0]);
+    const step = { call: (x: Tensor) => loss.forward(model.call(x) as Tensor, label), namedParameters: () => model.namedParameters(), namedBuffers: () => model.namedBuffers() };
+    graph = trace(step, image);
+    dot = graph.toGradientDot({ title: `${modelName} (${options.checkpoint}), backward of a training step (cross-entropy), batch 1` });
+  } else {
+    model.eval();
+    graph = trace(model, image);
+    dot = graph.toDot({ title: `${modelName} (${options.checkpoint}), evaluation, batch 1` });
+  }
   if (format === ".dot") {
     writeFileAtomic(out, dot);
   } else {
@@ -40,5 +56,6 @@ export async function graphCommand(options: GraphOptions): Promise<void> {
     if (format === ".svg") writeFileAtomic(out, svg);
     else writeFileAtomic(out, await sharp(Buffer.from(svg), { density: 110 }).flatten({ background: "#ffffff" }).png().toBuffer());
   }
-  options.log(`${modelName} from ${options.checkpoint} -> ${options.out}: ${graph.nodes.length} operators, ${graph.parameters.length} parameter tensors`);
+  const what = options.backward === true ? "backward of" : "";
+  options.log(`${modelName} from ${options.checkpoint} -> ${options.out}: ${what}${what === "" ? "" : " "}${graph.nodes.length} operators, ${graph.parameters.length} parameter tensors`);
 }

@@ -52,6 +52,20 @@ describe("mnist-train export (node dist/cli.js)", () => {
     expect(await compare(checkpoint, out, Tensor.randn([7, 1, 28, 28], { generator: new Generator(6) }))).toBeLessThan(1e-5);
   });
 
+  it("--dynamic-batch writes one file for every batch size (axis 0 'batch'), and refuses --batch-size beside it", async () => {
+    const checkpoint = join(work, "lenet", "model.safetensors");
+    const out = join(work, "lenet-any.onnx");
+    const run = await runCli(["export", "--checkpoint", checkpoint, "--onnx", out, "--dynamic-batch"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`input "input" [batch, 1, 28, 28] float32, output "output" [batch, 10] logits`);
+    for (const batch of [1, 13]) expect(await compare(checkpoint, out, Tensor.randn([batch, 1, 28, 28], { generator: new Generator(batch) }))).toBeLessThan(1e-5);
+    const both = await runCli(["export", "--checkpoint", checkpoint, "--onnx", out, "--dynamic-batch", "--batch-size", "4"]);
+    expect([both.code, both.stderr.trim()]).toEqual([
+      2,
+      "mnist-train export: --dynamic-batch and --batch-size contradict each other: a model exported with --dynamic-batch takes any batch size",
+    ]);
+  });
+
   it("refuses a missing --onnx, a folder as --onnx and a folder that does not exist, in one line each", async () => {
     const checkpoint = join(work, "lenet", "model.safetensors");
     const missing = await runCli(["export", "--checkpoint", checkpoint]);
@@ -87,6 +101,17 @@ describe("mnist-train export (node dist/cli.js)", () => {
     const dotFile = join(work, "lenet.dot");
     expect((await runCli(["graph", "--checkpoint", join(work, "lenet", "model.safetensors"), "--out", dotFile])).code).toBe(0);
     expect(readFileSync(dotFile, "utf8")).toMatch(/^digraph pico \{[^]*Conv2dReluMaxPool2dFunction[^]*\}$/);
+
+    // --backward: the training step's gradient flow, from the loss's seed to every parameter's AccumulateGrad.
+    const backward = join(work, "resnet-backward.dot");
+    const drawn = await runCli(["graph", "--checkpoint", checkpoint, "--out", backward, "--backward"]);
+    expect(drawn.code, drawn.stderr).toBe(0);
+    expect(drawn.stdout).toContain("resnet-backward.dot: backward of 26 operators, 29 parameter tensors");
+    const gradients = readFileSync(backward, "utf8");
+    expect(gradients).toMatch(/^digraph pico_backward \{/);
+    expect(gradients).toContain("CrossEntropyBackward");
+    expect(gradients.match(/AccumulateGrad/g)!.length).toBe(29);
+    expect(gradients.match(/grad summed over 2 uses/g)!.length).toBe(3); // each residual block's input
 
     const bad = await runCli(["graph", "--checkpoint", checkpoint, "--out", join(work, "g.jpg")]);
     expect([bad.code, bad.stderr.trim()]).toEqual([2, `mnist-train graph: --out ${join(work, "g.jpg")}: the picture's format follows its extension, one of .png, .svg, .dot; got .jpg`]);

@@ -8,9 +8,9 @@ export interface GradientDotOptions {
 
 const STYLE = {
   seed: 'shape=ellipse, style=filled, fillcolor="#d4f2d4", color="#2f8f2f"',
-  backward: 'shape=box, style="filled", fillcolor="#e8f0fe", color="#3b5bdb"',
-  accumulate: 'shape=box, style="rounded,filled", fillcolor="#fff2c6", color="#b58900", fontsize=10',
-  input: 'shape=box, style="rounded,filled", fillcolor="#cfe8ff", color="#3b7dd8", fontsize=10',
+  backward: 'shape=box, style="filled", fillcolor="#e8f0fe", color="#3b5bdb", margin="0.15,0.06"',
+  accumulate: 'shape=box, style="rounded,filled", fillcolor="#fff2c6", color="#b58900", fontsize=10, margin="0.18,0.06"',
+  input: 'shape=box, style="rounded,filled", fillcolor="#cfe8ff", color="#3b7dd8", fontsize=10, margin="0.18,0.06"',
 } as const;
 
 /**
