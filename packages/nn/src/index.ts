@@ -62,6 +62,7 @@ export { fuseModules, unfuseModules, fusedGroups } from "./fusion/fuse-modules.j
 export { FUSION_PATTERNS } from "./fusion/patterns.js";
 export type { FusionPattern } from "./fusion/patterns.js";
 export { foldBatchNorm } from "./fusion/fold-batch-norm.js";
+export { Conv2dReluFunction } from "./fusion/conv2d-relu.js";
 
 export { CrossEntropyLoss } from "./losses/cross-entropy-loss.js";
 export type { CrossEntropyLossOptions } from "./losses/cross-entropy-loss.js";

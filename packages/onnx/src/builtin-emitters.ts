@@ -1,5 +1,5 @@
 import { ArgumentError, GraphValue, ops, tensor, type DType, type FunctionClass } from "@pico/core";
-import { F, type IntPair } from "@pico/nn";
+import { Conv2dReluFunction, F, type IntPair } from "@pico/nn";
 import { float, registerOnnx, type OnnxContext } from "./registry.js";
 
 // The ONNX translation (opset 13) of every built-in Function that has one. Fused Functions emit the
@@ -156,6 +156,12 @@ registerOnnx(F.Conv2dReluMaxPool2dFunction, (ctx) => {
   conv(ctx, y, literal<ConvOptions>(ctx, 3) ?? {});
   ctx.add("Relu", [y], [r]);
   maxPool(ctx, r, literal<IntPair>(ctx, 4), literal<PoolOptions>(ctx, 5) ?? {});
+});
+
+registerOnnx(Conv2dReluFunction, (ctx) => {
+  const y = ctx.temp("conv");
+  conv(ctx, y, literal<ConvOptions>(ctx, 3) ?? {});
+  ctx.add("Relu", [y], [ctx.output]);
 });
 
 registerOnnx(F.MaxPool2dFunction, (ctx) => maxPool(ctx, ctx.arg(0), literal<IntPair>(ctx, 1), literal<PoolOptions>(ctx, 2) ?? {}));

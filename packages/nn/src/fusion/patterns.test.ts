@@ -88,14 +88,21 @@ const cases: PatternCase[] = [
     build: (dtype) => new Sequential(new Conv2d(3, 4, 3, { padding: 1, dtype, generator: new Generator(1) }), new BatchNorm2d(4, { dtype }), new ReLU(), new MaxPool2d(2)),
     shape: [2, 3, 8, 8],
     train: { fused: [], gone: ["Relu"] },
-    eval: { fused: [], gone: ["BatchNorm"] },
+    eval: { fused: ["Conv2dReluFunction"], gone: ["BatchNorm", "Relu"] },
   },
   {
     name: "Conv2d → BatchNorm2d → ReLU",
     build: (dtype) => new Sequential(new Conv2d(3, 4, 3, { stride: 2, dtype, generator: new Generator(2) }), new BatchNorm2d(4, { dtype }), new ReLU(), new Flatten()),
     shape: [2, 3, 9, 9],
     train: { fused: [], gone: ["Relu"] },
-    eval: { fused: [], gone: ["BatchNorm"] },
+    eval: { fused: ["Conv2dReluFunction"], gone: ["BatchNorm", "Relu"] },
+  },
+  {
+    name: "Conv2d → ReLU",
+    build: (dtype) => new Sequential(new Conv2d(3, 8, 3, { padding: "same", dtype, generator: new Generator(6) }), new ReLU(), new Flatten()),
+    shape: [2, 3, 6, 16],
+    train: { fused: ["Conv2dReluFunction"], gone: ["Conv2dFunction", "Relu"] },
+    eval: { fused: ["Conv2dReluFunction"], gone: ["Conv2dFunction", "Relu"] },
   },
   {
     name: "Conv2d → BatchNorm2d",
@@ -117,7 +124,7 @@ const count = (list: string[], name: string): number => list.filter((n) => n ===
 
 describe("fusion patterns in a Sequential equal the unfused modules", () => {
   it("the pattern list names every pattern these tests cover, longest first", () => {
-    expect(FUSION_PATTERNS.map((p) => p.name)).toEqual(["Conv2d → BatchNorm2d → ReLU", "Conv2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d", "BatchNorm → ReLU"]);
+    expect(FUSION_PATTERNS.map((p) => p.name)).toEqual(["Conv2d → BatchNorm2d → ReLU", "Conv2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d", "Conv2d → ReLU", "BatchNorm → ReLU"]);
   });
 
   for (const k of cases) {
@@ -146,7 +153,7 @@ describe("fusion patterns in a Sequential equal the unfused modules", () => {
     }
   }
 
-  it("evaluation under noGrad: the folded Conv2d → BatchNorm2d → ReLU rectifies its own output in place", () => {
+  it("evaluation under noGrad: the folded Conv2d → BatchNorm2d → ReLU rectifies in the convolution's output pass", () => {
     const model = cases[1]!.build("float32");
     perturb(model, 3);
     model.eval();

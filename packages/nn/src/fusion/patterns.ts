@@ -1,4 +1,4 @@
-import { Tensor, kernels, tracer } from "@pico/core";
+import { Tensor, tracer } from "@pico/core";
 import { conv2d } from "../functional/conv2d.js";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
 import { BatchNormBase } from "../layers/batch-norm.js";
@@ -7,6 +7,7 @@ import { Conv2d } from "../layers/conv2d.js";
 import { MaxPool2d } from "../layers/max-pool2d.js";
 import { ReLU } from "../layers/relu.js";
 import type { Module } from "../module.js";
+import { Conv2dReluFunction } from "./conv2d-relu.js";
 import { foldBatchNorm } from "./fold-batch-norm.js";
 
 // Every fusion Pico.ts performs, in one list. A run of consecutive modules whose classes match a
@@ -65,6 +66,14 @@ function dilatedKernel(conv: Conv2d): [number, number] {
   return [conv.dilation[0] * (conv.kernelSize[0] - 1) + 1, conv.dilation[1] * (conv.kernelSize[1] - 1) + 1];
 }
 
+/** The convolution's padding as numbers on each side, or null for a "same" that pads one side more (an even dilated kernel). */
+function symmetricPadding(conv: Conv2d): [number, number] | null {
+  if (conv.padding !== "same") return conv.padding;
+  const [kh, kw] = dilatedKernel(conv);
+  if ((kh - 1) % 2 !== 0 || (kw - 1) % 2 !== 0) return null;
+  return [(kh - 1) / 2, (kw - 1) / 2];
+}
+
 /**
  * The convolution's padding when conv2dReluMaxPool2d can take `input` exactly as the modules would,
  * else null: a symmetric padding (an asymmetric "same" pads the input first), windows that fit, and a
@@ -73,13 +82,8 @@ function dilatedKernel(conv: Conv2d): [number, number] {
 function fusablePadding(conv: Conv2d, pool: MaxPool2d, input: Tensor): [number, number] | null {
   if (!convInput(conv, input) || pool.ceilMode || pool.dilation[0] !== 1 || pool.dilation[1] !== 1) return null;
   const [kh, kw] = dilatedKernel(conv);
-  let padding: [number, number];
-  if (conv.padding === "same") {
-    if ((kh - 1) % 2 !== 0 || (kw - 1) % 2 !== 0) return null;
-    padding = [(kh - 1) / 2, (kw - 1) / 2];
-  } else {
-    padding = conv.padding;
-  }
+  const padding = symmetricPadding(conv);
+  if (padding === null) return null;
   const oh = Math.floor((input.shape[2]! + 2 * padding[0] - kh) / conv.stride[0]) + 1;
   const ow = Math.floor((input.shape[3]! + 2 * padding[1] - kw) / conv.stride[1]) + 1;
   const [ph, pw] = pool.padding;
@@ -97,16 +101,11 @@ function convOptions(conv: Conv2d): { stride: [number, number]; dilation: [numbe
   return { stride: conv.stride, dilation: conv.dilation, groups: conv.groups, padding: conv.padding };
 }
 
-/**
- * max(·, 0) of an intermediate only this pattern holds: in place under noGrad (nothing else can see it),
- * else the ReLU operator.
- */
-function reluOfPrivate(y: Tensor): Tensor {
-  if (tracer.blind && kernels.isPacked(y.data)) {
-    kernels.unary("relu", y.data, y.data);
-    return y;
-  }
-  return y.relu();
+/** relu(conv2d(input, weight, bias)) with the ReLU in the convolution's output pass (Conv2dReluFunction), or null for an asymmetric "same". */
+function conv2dRelu(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | null): Tensor | null {
+  const padding = symmetricPadding(conv);
+  if (padding === null) return null;
+  return Conv2dReluFunction.apply(input, weight, bias, { stride: conv.stride, dilation: conv.dilation, groups: conv.groups, padding });
 }
 
 /**
@@ -122,14 +121,14 @@ const convBnRelu: FusionPattern = {
   name: "Conv2d → BatchNorm2d → ReLU",
   sequence: [Conv2d, BatchNorm2d, ReLU],
   description:
-    "evaluation: the BatchNorm folded into the convolution, ReLU in place on its output; training: the convolution, " +
-    "then BatchNorm and ReLU in one pass (batchNormRelu), the convolution's output recycled once backward is done with it",
+    "evaluation: the BatchNorm folded into the convolution, ReLU applied by the convolution to its output (Conv2dReluFunction); " +
+    "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu), the convolution's output recycled once backward is done with it",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
       const folded = foldBatchNorm(c.weight, c.bias, b);
-      return reluOfPrivate(conv2d(input, folded.weight, folded.bias, convOptions(c)));
+      return conv2dRelu(c, input, folded.weight, folded.bias) ?? conv2d(input, folded.weight, folded.bias, convOptions(c)).relu();
     }
     const y = classForward(c, input);
     const out = b.forwardRelu(y);
@@ -162,6 +161,17 @@ const convReluMaxPool: FusionPattern = {
   },
 };
 
+const convRelu: FusionPattern = {
+  name: "Conv2d → ReLU",
+  sequence: [Conv2d, ReLU],
+  description: "the ReLU applied by the convolution to its output as it is written (Conv2dReluFunction; training and evaluation)",
+  forward([conv], input) {
+    const c = conv as Conv2d;
+    if (!convInput(c, input)) return null;
+    return conv2dRelu(c, input, c.weight, c.bias);
+  },
+};
+
 const batchNormRelu: FusionPattern = {
   name: "BatchNorm → ReLU",
   sequence: [BatchNormBase, ReLU],
@@ -178,7 +188,7 @@ const batchNormRelu: FusionPattern = {
  * conv2dReluMaxPool2d: for 3x3 padded convolutions that operator measured slower than convolution,
  * ReLU and pooling apart (batch 256 of 32x32x32: 620 vs 361 ms); its MaxPool2d runs on its own.
  */
-export const FUSION_PATTERNS: readonly FusionPattern[] = [convBnRelu, convReluMaxPool, convBn, batchNormRelu];
+export const FUSION_PATTERNS: readonly FusionPattern[] = [convBnRelu, convReluMaxPool, convBn, convRelu, batchNormRelu];
 
 /** Runs `modules` on `input` as a chain, fused by `patterns` wherever a run matches and accepts the input. */
 export function runFused(
