@@ -244,6 +244,7 @@ export class Tensor {
     if (tryBroadcastShapes(this.shape.slice(0, -2), other.shape.slice(0, -2)) === null) {
       throw new ShapeError(`matmul: batch dimensions must broadcast (equal or 1), but got shapes ${shapes()}`);
     }
+    checkSameDtype("matmul", this, [["other", other]]);
     if (this.ndim === 1 && other.ndim === 1) return this.unsqueeze(0).matmul(other.unsqueeze(1)).reshape([]);
     if (this.ndim === 1) return this.unsqueeze(0).matmul(other).squeeze(-2);
     if (other.ndim === 1) return this.matmul(other.unsqueeze(1)).squeeze(-1);
@@ -263,6 +264,7 @@ export class Tensor {
     if (this.ndim > 2 || broadcast === null || !sameShape(broadcast, target)) {
       throw new ShapeError(`addmm: input must broadcast to ${formatShape(target)} (mat1 rows × mat2 columns), but got ${shapes()}`);
     }
+    checkSameDtype("addmm", this, [["mat1", mat1], ["mat2", mat2]]);
     return Addmm.apply(this, mat1, mat2);
   }
 
@@ -640,4 +642,15 @@ export function tensor(
     return leaf(ndarray(out.data, [...options.shape]), options);
   }
   return leaf(out, options);
+}
+
+/** Matrix products do not promote (PyTorch raises "expected scalar type Float but found Double"): each operand must have the input's dtype. */
+function checkSameDtype(op: string, input: Tensor, others: readonly (readonly [string, Tensor])[]): void {
+  for (const [name, t] of others) {
+    if (t.dtype !== input.dtype) {
+      throw new ArgumentError(
+        `${op}: ${name} must have the input's dtype, ${input.dtype} (matrix products do not promote dtypes, as in PyTorch; convert one with .to("${input.dtype}") or .to("${t.dtype}")), but got ${t.dtype}`,
+      );
+    }
+  }
 }

@@ -34,3 +34,17 @@ export function checkOptions(op: string, options: unknown, known: readonly strin
     }
   }
 }
+
+/**
+ * Throws unless each of `others` (null and undefined skipped) has the input's dtype: products and
+ * convolutions do not promote, as PyTorch raises "expected scalar type Float but found Double".
+ */
+export function checkSameDtype(op: string, input: Tensor, others: readonly (readonly [string, Tensor | null | undefined])[]): void {
+  for (const [name, t] of others) {
+    if (t !== null && t !== undefined && t.dtype !== input.dtype) {
+      throw new ArgumentError(
+        `${op}: ${name} must have the input's dtype, ${input.dtype} (${op} does not promote dtypes, as in PyTorch; convert one with .to("${input.dtype}") or .to("${t.dtype}")), but got ${t.dtype}`,
+      );
+    }
+  }
+}

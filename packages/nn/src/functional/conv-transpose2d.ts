@@ -1,6 +1,6 @@
 import { ArgumentError, Function, ShapeError, formatShape, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
 import { flatData } from "../kernels/flat.js";
-import { checkOptions, checkTensor } from "./check.js";
+import { checkOptions, checkSameDtype, checkTensor } from "./check.js";
 import { pair, type IntPair } from "./pair.js";
 
 export interface ConvTranspose2dOptions {
@@ -151,6 +151,7 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | n
   checkTensor(op, "weight", weight);
   if (bias !== undefined && bias !== null) checkTensor(op, "bias", bias);
   checkOptions(op, options, ["stride", "padding", "outputPadding", "groups", "dilation"]);
+  checkSameDtype(op, input, [["weight", weight], ["bias", bias]]);
   if (input.ndim === 3) return ConvTranspose2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options).squeeze(0);
   return ConvTranspose2dFunction.apply(input, weight, bias ?? null, options);
 }

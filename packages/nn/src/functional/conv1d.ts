@@ -1,5 +1,5 @@
 import { ArgumentError, ShapeError, formatShape, type Tensor } from "@pico/core";
-import { checkOptions, checkTensor } from "./check.js";
+import { checkOptions, checkSameDtype, checkTensor } from "./check.js";
 import { conv2d } from "./conv2d.js";
 
 export interface Conv1dOptions {
@@ -29,6 +29,7 @@ export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
   checkTensor(op, "weight", weight);
   if (bias !== undefined && bias !== null) checkTensor(op, "bias", bias);
   checkOptions(op, options, ["stride", "padding", "dilation", "groups"]);
+  checkSameDtype(op, input, [["weight", weight], ["bias", bias]]);
   if (input.ndim !== 2 && input.ndim !== 3) throw new ShapeError(`${op}: input must be rank 3 [N, C, L] (or rank 2 [C, L]), but got shape ${formatShape(input.shape)}`);
   if (weight.ndim !== 3) throw new ShapeError(`${op}: weight must be rank 3 [outC, C/groups, k], but got shape ${formatShape(weight.shape)}`);
   const stride = options.stride ?? 1;

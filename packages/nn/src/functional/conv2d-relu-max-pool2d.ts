@@ -3,7 +3,7 @@ import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward } from "../kernels/conv2d-relu-max-pool2d.js";
 import { flatData } from "../kernels/flat.js";
 import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
-import { checkOptions } from "./check.js";
+import { checkOptions, checkSameDtype } from "./check.js";
 import { conv2dGeometry, type Conv2dGeometry, type Conv2dOptions } from "./conv2d.js";
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
@@ -137,6 +137,7 @@ export function conv2dReluMaxPool2d(
   if (!(input instanceof Tensor)) throw new ArgumentError(`${op}: input must be a Tensor, but got ${typeof input}`);
   if (!(weight instanceof Tensor)) throw new ArgumentError(`${op}: weight must be a Tensor, but got ${typeof weight}`);
   if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`${op}: bias must be a Tensor or null, but got ${typeof bias}`);
+  checkSameDtype(op, input, [["weight", weight], ["bias", bias]]);
   if (input.ndim === 3) {
     const groups = convOptions.groups ?? 1;
     const expected = weight.ndim === 4 && Number.isInteger(groups) && groups >= 1 ? weight.shape[1]! * groups : input.shape[0];

@@ -1,6 +1,6 @@
 import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
 import { flatData } from "../kernels/flat.js";
-import { checkOptions } from "./check.js";
+import { checkOptions, checkSameDtype } from "./check.js";
 import { pair, type IntPair } from "./pair.js";
 
 export interface Conv2dOptions {
@@ -83,6 +83,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
   if (!(weight instanceof Tensor)) throw new ArgumentError(`conv2d: weight must be a Tensor, but got ${typeof weight}`);
   if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`conv2d: bias must be a Tensor or null, but got ${typeof bias}`);
   checkOptions("conv2d", options, ["stride", "padding", "dilation", "groups"]);
+  checkSameDtype("conv2d", input, [["weight", weight], ["bias", bias]]);
   const { padding } = options;
   if (padding === "valid") return conv2d(input, weight, bias, { ...options, padding: 0 });
   if (padding === "same") {
