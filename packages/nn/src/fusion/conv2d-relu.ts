@@ -2,7 +2,7 @@ import { Function, kernels, type Context, type NDArray } from "@pico/core";
 import { conv2dGeometry, type Conv2dOptions } from "../functional/conv2d.js";
 import { flatData } from "../kernels/flat.js";
 
-type Conv2dReluContext = Context & { geometry: kernels.Conv2dGeometry; run: kernels.Conv2dRun };
+type Conv2dReluContext = Context & { geometry: kernels.Conv2dGeometry; run: kernels.Conv2dRun; prepared?: kernels.PreparedWeights };
 
 /**
  * relu(conv2d(x, weight, bias)) with the ReLU applied by the convolution kernel to its output as it is
@@ -14,11 +14,20 @@ type Conv2dReluContext = Context & { geometry: kernels.Conv2dGeometry; run: kern
  */
 export class Conv2dReluFunction extends Function {
   static override forward(ctx: Conv2dReluContext, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
+    return Conv2dReluFunction.forwardInto(ctx, undefined, x, weight, bias, options);
+  }
+
+  /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
+  static forwardInto(ctx: Conv2dReluContext, into: NDArray | undefined, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, options);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
-    const out = kernels.empty(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
+    const out = into ?? kernels.empty(dtype, [g.batch, g.outChannels, g.outHeight, g.outWidth]);
     const bFlat = bias === null ? null : flatData(bias, dtype);
-    const run = kernels.conv2dForward(g, flatData(x, dtype), flatData(weight, dtype), bFlat, out.data, { relu: true, keepForBackward: ctx.needsInputGrad[1] === true });
+    const run = kernels.conv2dForward(g, flatData(x, dtype), flatData(weight, dtype), bFlat, out.data, {
+      relu: true,
+      keepForBackward: ctx.needsInputGrad[1] === true,
+      prepared: ctx.reused ? (ctx.prepared ??= new kernels.PreparedWeights()) : undefined,
+    });
     if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1] || ctx.needsInputGrad[2]) {
       ctx.geometry = g;
       ctx.run = run;
