@@ -1,6 +1,8 @@
 import uPlot from "uplot";
 
 const MAX_POINTS = 4000;
+/** Narrow enough for a phone held upright (a 390 px screen leaves about 300 px inside the panel). */
+const MIN_WIDTH = 240;
 
 /** The live chart: training loss per report (left axis) and test accuracy (right axis) against the step. */
 export class TrainingChart {
@@ -12,8 +14,10 @@ export class TrainingChart {
 
   constructor(container: HTMLElement) {
     const options: uPlot.Options = {
-      width: Math.max(360, container.clientWidth),
+      width: Math.max(MIN_WIDTH, container.clientWidth),
       height: 260,
+      // The legend names the series; values would show only under the cursor, "–" otherwise.
+      legend: { live: false },
       scales: { x: { time: false }, loss: { range: (_u, _min, max) => [0, Math.max(0.5, max)] }, accuracy: { range: [0, 1] } },
       series: [
         { label: "step" },
@@ -27,7 +31,7 @@ export class TrainingChart {
       ],
     };
     this.plot = new uPlot(options, [[], [], []], container);
-    new ResizeObserver(() => this.plot.setSize({ width: Math.max(360, container.clientWidth), height: 260 })).observe(container);
+    new ResizeObserver(() => this.plot.setSize({ width: Math.max(MIN_WIDTH, container.clientWidth), height: 260 })).observe(container);
   }
 
   addLoss(step: number, loss: number): void {

@@ -20,6 +20,7 @@ const kernelsText = element("kernels");
 const warningsList = element<HTMLUListElement>("warnings");
 const predictionText = element("prediction");
 const top3 = element<HTMLOListElement>("top3");
+const predictionNote = element("prediction-note");
 const latencyText = element("latency");
 const modelStatus = element("model-status");
 const fileInput = element<HTMLInputElement>("model-file");
@@ -40,7 +41,7 @@ let training = false;
 const pad = new DrawingPad(element<HTMLCanvasElement>("draw-canvas"), (id, pixels) => send({ type: "predict", id, pixels }, [pixels.data.buffer]));
 element<HTMLButtonElement>("clear").addEventListener("click", () => {
   pad.clear();
-  showPrediction(null, "draw a digit");
+  showPrediction(null, "Draw a digit in the box: the network's three likeliest digits show here as you draw.");
 });
 
 function kernelsLine(k: KernelLine): string {
@@ -55,9 +56,10 @@ let predictions = 0;
 function showPrediction(probabilities: number[] | null, note: string | null): void {
   top3.replaceChildren();
   predictionText.dataset.count = String(++predictions);
+  predictionNote.hidden = probabilities !== null;
   if (probabilities === null) {
     predictionText.textContent = "?";
-    predictionText.title = note ?? "";
+    predictionNote.textContent = note ?? "";
     return;
   }
   const ranked = probabilities.map((p, digit) => ({ p, digit })).sort((a, b) => b.p - a.p).slice(0, 3);
@@ -119,7 +121,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
     case "training":
       training = message.on;
       if (training && modelStatus.textContent?.endsWith("untrained")) modelStatus.textContent = "model: lenet (the reference network), trained in this page";
-      toggle.textContent = training ? "Pause" : "Train";
+      toggle.textContent = training ? "Pause" : stepText.textContent === "–" ? "Train" : "Resume";
       status.textContent = training ? "training…" : "paused";
       break;
     case "prediction":

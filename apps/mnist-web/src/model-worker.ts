@@ -196,7 +196,7 @@ function predict(id: number, pixels: CanvasPixels): void {
   try {
     digit = mnistDigitFromPixels({ width: pixels.width, height: pixels.height, data: pixels.data, channels: 4 });
   } catch (error) {
-    if (error instanceof NoInkError) return post({ type: "prediction", id, probabilities: null, note: "draw a digit" });
+    if (error instanceof NoInkError) return post({ type: "prediction", id, probabilities: null, note: "No ink found: draw a digit in the box, dark on light." });
     throw error;
   }
   const wasTraining = model.training;
