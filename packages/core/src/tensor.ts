@@ -154,13 +154,12 @@ export class Tensor {
   minimum(other: Operand): Tensor {
     return Minimum.apply(this, this.operand(other));
   }
-  /** Limits every element to [min, max] (either bound may be omitted); NaN stays NaN; gradient 1 inside, bounds included. */
+  /** Limits every element to [min, max] (either bound may be omitted; min > max gives max everywhere, as torch); NaN stays NaN; gradient 1 inside, bounds included. */
   clamp(min?: number, max?: number): Tensor {
     if (min === undefined && max === undefined) throw new ArgumentError("clamp: give at least one of min and max");
     for (const [name, v] of [["min", min], ["max", max]] as const) {
       if (v !== undefined && (typeof v !== "number" || Number.isNaN(v))) throw new ArgumentError(`clamp: ${name} must be a number, but got ${describeValue(v)}`);
     }
-    if (min !== undefined && max !== undefined && min > max) throw new ArgumentError(`clamp: min (${min}) must not exceed max (${max})`);
     return Clamp.apply(this, min ?? -Infinity, max ?? Infinity);
   }
   neg(): Tensor {

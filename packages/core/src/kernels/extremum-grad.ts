@@ -45,7 +45,7 @@ function weightRow(rule: SelectRule, x: FloatArray, xi: number, xs: number, y: F
   }
 }
 
-/** min(max(a, low), high) elementwise, NaN staying NaN (either bound may be infinite). */
+/** min(max(a, low), high) elementwise, NaN staying NaN (either bound may be infinite; low > high gives high, as torch). */
 export function clampValues(a: NDArray, low: number, high: number): NDArray {
   return clampRows(a, low, high, false);
 }
@@ -69,7 +69,8 @@ function clampRows(a: NDArray, low: number, high: number, mask: boolean): NDArra
     } else {
       for (let k = 0; k < n; k++, xi += xs) {
         const v = x[xi]!;
-        o[oi + k] = v < low ? low : v > high ? high : v;
+        const up = v < low ? low : v;
+        o[oi + k] = up > high ? high : up;
       }
     }
   });

@@ -83,11 +83,14 @@ describeTorch("binary operators vs torch", () => {
   ] as const)("%s with NaN", (name, pico, torch) =>
     compareWithTorch([[5], [5]], pico, torch, { inputs: [{ values: [1, Number.NaN, Number.NaN, 0, 2] }, { values: [Number.NaN, 1, Number.NaN, 0, -2] }], label: `${name} NaN` }));
 
-  // clamp: gradient 1 inside the bounds, bounds included, 0 outside and at NaN.
+  // clamp: gradient 1 inside the bounds, bounds included, 0 outside and at NaN; min > max gives max everywhere
+  // (NaN staying NaN) and no gradient, min = max gives the bound with the gradient where x equals it.
   it.each([
     [-0.5, 0.5],
     [-0.5, undefined],
     [undefined, 0.5],
+    [0.5, -0.5],
+    [0.5, 0.5],
   ] as const)("clamp(%s, %s) with values at the bounds", (min, max) =>
     compareWithTorch([[4, 5]], (a) => a.clamp(min, max), `torch.clamp(a, min=${min ?? "None"}, max=${max ?? "None"})`, {
       choices: [-1, -0.5, -0.25, 0, 0.5, 0.75, Number.NaN],

@@ -77,7 +77,7 @@ describe("minimum, min, clamp", () => {
   });
   it("errors", () => {
     expect(() => tensor([1]).clamp()).toThrow(/clamp: give at least one/);
-    expect(() => tensor([1]).clamp(2, 1)).toThrow(/clamp: min \(2\) must not exceed max \(1\)/);
+    expect(() => tensor([1]).clamp(Number.NaN)).toThrow(/clamp: min must be a number, but got/);
     expect(() => tensor([[]]).min(1)).toThrow(/min: cannot reduce an empty axis/);
     expect(() => tensor([1]).min(3)).toThrow(/min: axis/);
   });
