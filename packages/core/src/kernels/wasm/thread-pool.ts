@@ -14,6 +14,9 @@ const COUNT = 2;
 const FINISHED = 3;
 const FAILED = 4;
 const READY = 5;
+/** Workers asleep in Atomics.wait, and 1 while the calling thread is: a notify (a system call) only when someone sleeps. */
+const SLEEPING_WORKERS = 6;
+const SLEEPING_CALLER = 7;
 const DONE = 8;
 /** Most jobs one table can hold. */
 export const MAX_JOBS = 64;
@@ -22,10 +25,9 @@ export const CONTROL_HEADER = DONE + MAX_JOBS;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
 const CLOSED = 1 << 30;
 /**
- * Polls of the sequence a worker makes after its last job before it sleeps in Atomics.wait (about
- * 20-50 µs): a training step opens a table every millisecond or two, and waking a sleeping thread
- * costs tens of microseconds, more when the OS must first find it a core. Short enough that an idle
- * pool gives its core back at once.
+ * Polls a thread makes before it sleeps in Atomics.wait (about 20-50 µs): a training step opens a
+ * table every millisecond or two, and waking a sleeping thread costs tens of microseconds, more when
+ * the OS must first find it a core. Short enough that an idle pool gives its core back at once.
  */
 const SPIN = 2000;
 
@@ -70,10 +72,15 @@ const { parentPort, workerData } = require("node:worker_threads");
 const ctl = new Int32Array(workerData.control);
 ${setup}
 parentPort.postMessage("ready");
+const sleep = (slot, value) => {
+  for (let i = 0; i < ${SPIN}; i++) if (Atomics.load(ctl, slot) !== value) return;
+  Atomics.add(ctl, ${SLEEPING_WORKERS}, 1);
+  Atomics.wait(ctl, slot, value);
+  Atomics.sub(ctl, ${SLEEPING_WORKERS}, 1);
+};
 let seen = 0;
 for (;;) {
-  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${SEQ}) === seen; i++);
-  Atomics.wait(ctl, ${SEQ}, seen);
+  sleep(${SEQ}, seen);
   const seq = Atomics.load(ctl, ${SEQ});
   if (seq === seen) continue;
   if (seq < 0) break;
@@ -82,7 +89,7 @@ for (;;) {
     const job = Atomics.add(ctl, ${NEXT}, 1);
     const count = Atomics.load(ctl, ${COUNT});
     if (job >= count) break;
-    for (let r = Atomics.load(ctl, ${READY}); r <= job; r = Atomics.load(ctl, ${READY})) Atomics.wait(ctl, ${READY}, r);
+    for (let r = Atomics.load(ctl, ${READY}); r <= job; r = Atomics.load(ctl, ${READY})) sleep(${READY}, r);
     try {
       ${runJob}
     } catch {
@@ -90,8 +97,11 @@ for (;;) {
     }
     // The table's own sequence: a worker still looping from the last table may have claimed this job of the next one.
     Atomics.store(ctl, ${DONE} + job, Atomics.load(ctl, ${SEQ}));
-    Atomics.notify(ctl, ${DONE} + job);
-    if (Atomics.add(ctl, ${FINISHED}, 1) + 1 === count) Atomics.notify(ctl, ${FINISHED});
+    const last = Atomics.add(ctl, ${FINISHED}, 1) + 1 === count;
+    if (Atomics.load(ctl, ${SLEEPING_CALLER}) !== 0) {
+      Atomics.notify(ctl, ${DONE} + job);
+      if (last) Atomics.notify(ctl, ${FINISHED});
+    }
   }
 }
 `;
@@ -138,13 +148,13 @@ export function publishJobs(pool: WorkerPool, count: number, writeTable: (ctl: I
   Atomics.store(ctl, READY, ready);
   Atomics.store(ctl, NEXT, 0);
   Atomics.store(ctl, SEQ, ++pool.sequence);
-  Atomics.notify(ctl, SEQ);
+  if (Atomics.load(ctl, SLEEPING_WORKERS) !== 0) Atomics.notify(ctl, SEQ);
 }
 
 /** Jobs [0, ready) of the open table have their input in place: threads waiting for one of them go on. */
 export function markReady(pool: WorkerPool, ready: number): void {
   Atomics.store(pool.control, READY, ready);
-  Atomics.notify(pool.control, READY);
+  if (Atomics.load(pool.control, SLEEPING_WORKERS) !== 0) Atomics.notify(pool.control, READY);
 }
 
 /**
@@ -169,7 +179,15 @@ export function claimJobs(pool: WorkerPool, count: number, run: (job: number) =>
 /** Blocks until job `job` of the open table finished (its result may be read; it may have failed). */
 export function awaitJob(pool: WorkerPool, job: number): void {
   const ctl = pool.control;
-  for (let d = Atomics.load(ctl, DONE + job); d !== pool.sequence; d = Atomics.load(ctl, DONE + job)) Atomics.wait(ctl, DONE + job, d);
+  for (let d = Atomics.load(ctl, DONE + job); d !== pool.sequence; d = Atomics.load(ctl, DONE + job)) sleep(ctl, DONE + job, d);
+}
+
+/** Waits until ctl[slot] is no longer `value`: polls a while, then sleeps until a worker notifies. */
+function sleep(ctl: Int32Array, slot: number, value: number): void {
+  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, slot) !== value) return;
+  Atomics.store(ctl, SLEEPING_CALLER, 1);
+  Atomics.wait(ctl, slot, value);
+  Atomics.store(ctl, SLEEPING_CALLER, 0);
 }
 
 /**
@@ -179,7 +197,7 @@ export function awaitJob(pool: WorkerPool, job: number): void {
  */
 export function awaitJobs(pool: WorkerPool, count: number, failure: (who: string) => string, error: unknown = null): void {
   const ctl = pool.control;
-  for (let f = Atomics.load(ctl, FINISHED); f !== count; f = Atomics.load(ctl, FINISHED)) Atomics.wait(ctl, FINISHED, f);
+  for (let f = Atomics.load(ctl, FINISHED); f !== count; f = Atomics.load(ctl, FINISHED)) sleep(ctl, FINISHED, f);
   Atomics.store(ctl, NEXT, CLOSED);
   if (error !== null) throw new Error(failure("the calling thread"), { cause: error });
   if (ctl[FAILED] !== 0) throw new Error(failure("a worker"));
