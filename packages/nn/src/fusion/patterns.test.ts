@@ -164,6 +164,17 @@ describe("fusion patterns in a Sequential equal the unfused modules", () => {
     expect(Math.min(...values(fused))).toBe(0);
   });
 
+  it("Conv2d → ReLU → MaxPool2d declines a float32 convolution that goes by Winograd alone (conv + ReLU fused, pool apart), not one that does not", () => {
+    const build = (c: number, k: number, padding: number) => new Sequential(new Conv2d(c, 16, k, { padding, generator: new Generator(8) }), new ReLU(), new MaxPool2d(2));
+    const winograd = build(16, 3, 1);
+    const x = Tensor.randn([2, 16, 8, 8], { generator: new Generator(9) });
+    const fused = withFusion(true, () => winograd.forward(x));
+    expect(functionsOf(fused).sort()).toEqual(["Conv2dReluFunction", "MaxPool2dFunction"]);
+    expectClose(values(fused), values(withFusion(false, () => winograd.forward(x))), "output", 1e-4, 1e-4);
+    const direct = build(1, 5, 0);
+    expect(functionsOf(withFusion(true, () => direct.forward(Tensor.randn([2, 1, 12, 12], { generator: new Generator(10) }))))).toEqual(["Conv2dReluMaxPool2dFunction"]);
+  });
+
   it("a pattern declines what it does not cover: a BatchNorm without running statistics is not folded in evaluation", () => {
     const model = new Sequential(new Conv2d(2, 3, 3, { generator: new Generator(1) }), new BatchNorm2d(3, { trackRunningStats: false }), new ReLU());
     model.eval();

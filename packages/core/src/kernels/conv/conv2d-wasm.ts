@@ -144,22 +144,33 @@ function sizes(g: Conv2dGeometry): Sizes {
   return { cg, og, taps: cg * g.kernelHeight * g.kernelWidth, outPlane, inImage: g.inChannels * g.inHeight * g.inWidth, outImage: g.outChannels * outPlane };
 }
 
+/** The ways conv2dForwardWasm computes a geometry, indexed as assembly/conv.ts's forwardPath numbers them. */
+export const CONV2D_WASM_PATHS = ["im2col", "direct", "winograd5x5Pool", "winograd3x3", "depthwise"] as const;
+export type Conv2dWasmPath = (typeof CONV2D_WASM_PATHS)[number];
+
 /** conv2dForward's F(4×4, 3×3) Winograd way (assembly/conv.ts forwardPath). */
-const WINOGRAD3 = 3;
+const WINOGRAD3 = CONV2D_WASM_PATHS.indexOf("winograd3x3");
 
 /**
- * Whether conv2dForwardWasm computes this geometry (no pooling) by Winograd's F(4×4, 3×3): the module
- * decides (assembly/conv.ts forwardPath), asked here without running anything.
+ * Which way conv2dForwardWasm computes this geometry (with `reluMaxPool2x2`, with or without arg-max):
+ * the module decides (assembly/conv.ts forwardPath), asked here without running anything. Null where
+ * WebAssembly SIMD is missing.
  */
-export function winograd3x3Applies(g: Conv2dGeometry): boolean {
+export function conv2dWasmPath(g: Conv2dGeometry, options: { reluMaxPool2x2?: boolean; argmax?: boolean } = {}): Conv2dWasmPath | null {
   const t = loaded();
-  if (t === null) return false;
+  if (t === null) return null;
   const mem = new Layout(t.exports.heapBase());
   const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
   const heap = heapOf(t, mem.end);
-  if (heap === null) return false;
+  if (heap === null) return null;
   writeGeometry(heap, geo, g);
-  return t.exports.forwardPathOf(geo, 0, 0) === WINOGRAD3;
+  const path = t.exports.forwardPathOf(geo, options.reluMaxPool2x2 === true ? 1 : 0, options.argmax === true ? 1 : 0);
+  return CONV2D_WASM_PATHS[path] ?? null;
+}
+
+/** Whether conv2dForwardWasm computes this geometry (no pooling) by Winograd's F(4×4, 3×3). */
+export function winograd3x3Applies(g: Conv2dGeometry): boolean {
+  return conv2dWasmPath(g) === "winograd3x3";
 }
 /** Tiles per batch of F(4×4, 3×3): the width of its 36 GEMMs. */
 const WINOGRAD_TILES = 64;
