@@ -1,7 +1,8 @@
-// Inference latency of one model three ways on the same weights: Pico eager (noGrad, eval), and the
-// exportOnnx file in onnxruntime-node with 1 and 2 intra-op threads. Rounds alternate the three; medians.
+// Inference latency of one model four ways on the same weights: Pico eager (noGrad, eval), Pico compiled
+// (compile: the captured graph replayed on planned buffers), and the exportOnnx file in onnxruntime-node
+// with 1 and 2 intra-op threads. Rounds alternate them; medians.
 // Run after `pnpm turbo run build --filter=@pico/onnx...`:  flock /tmp/bench.lock node packages/onnx/scripts/latency.mjs [lenet|resnet8]
-import { Generator, Tensor, noGrad } from "@pico/core";
+import { Generator, Tensor, compile, noGrad } from "@pico/core";
 import { referenceCnn, resnet8 } from "@pico/nn";
 import { exportOnnx } from "@pico/onnx";
 import * as ort from "onnxruntime-node";
@@ -20,7 +21,8 @@ for (const batch of [1, 1000]) {
   };
   const feed = { input: new ort.Tensor("float32", x.toTypedArray(), x.shape) };
   const calls = batch === 1 ? 200 : 3;
-  const times = { "pico eager": [], "ort 1 thread": [], "ort 2 threads": [] };
+  const compiled = compile(model, x);
+  const times = { "pico eager": [], "pico compiled": [], "ort 1 thread": [], "ort 2 threads": [] };
   const eagerOut = noGrad(() => model.call(x)).toTypedArray();
   const ortOut = (await sessions["ort 1 thread"].run(feed)).output.data;
   const maxDiff = eagerOut.reduce((m, v, i) => Math.max(m, Math.abs(v - ortOut[i])), 0);
@@ -28,6 +30,9 @@ for (const batch of [1, 1000]) {
     let t = performance.now();
     for (let i = 0; i < calls; i++) noGrad(() => model.call(x));
     times["pico eager"].push((performance.now() - t) / calls);
+    t = performance.now();
+    for (let i = 0; i < calls; i++) compiled(x);
+    times["pico compiled"].push((performance.now() - t) / calls);
     for (const [name, session] of Object.entries(sessions)) {
       t = performance.now();
       for (let i = 0; i < calls; i++) await session.run(feed);

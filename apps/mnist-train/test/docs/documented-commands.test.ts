@@ -12,7 +12,7 @@ import { commandLines, longOptions, splitShell, unwrap } from "./command-lines.j
 import { markdownFiles, readText, REPOSITORY_ROOT } from "./markdown.js";
 
 const TRAINER = "apps/mnist-train/dist/cli.js";
-const TRAINER_COMMANDS = new Set(["train", "eval", "predict", "export"]);
+const TRAINER_COMMANDS = new Set(["train", "eval", "predict", "graph", "export"]);
 const TRAINER_README = "apps/mnist-train/README.md";
 const BENCH = "bench/dist/main.js";
 /** pnpm's own commands (a name that is neither one of these nor a script is a stale command). */
