@@ -138,7 +138,7 @@ except RuntimeError as e:
     });
   }
 
-  // Where torch is inconsistent (nn README, "Differences from PyTorch"): its BatchNorm updates the
+  // Where torch is inconsistent (nn README, "Tested against PyTorch"): its BatchNorm updates the
   // running statistics in place without bumping their version counter, so a graph that saved them
   // backpropagates with the new values. Pico counts that write like any other and raises.
   it("a graph that saved the running mean, then a training forward: torch uses the new values, Pico raises", async () => {
