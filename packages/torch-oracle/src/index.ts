@@ -7,5 +7,7 @@ export type { CompareOptions, InputSpec, Shape } from "./compare.js";
 export { torchAvailable, probeTorch, pythonPath, INSTALL_HINT } from "./availability.js";
 export { describeTorch } from "./describe-torch.js";
 export { oracleStats } from "./stats.js";
-export type { Deviation, OracleStats } from "./stats.js";
+export type { Deviation, OracleStats, StatLine } from "./stats.js";
+export { formatSummary, packageOf, summarizeStats } from "./stats-summary.js";
+export type { PackageSummary } from "./stats-summary.js";
 export { RTOL, expectTorchClose } from "./torch-match.js";

@@ -1,17 +1,15 @@
-import { appendFileSync } from "node:fs";
 import { Tensor } from "@pico/core";
+import { recordArray } from "./stats.js";
 import { TorchTensor } from "./wire.js";
 import { expect } from "vitest";
 
 /** Tolerances of the differential tests: float64 to 1e-10, float32 to 1e-5 (relative, as compareWithTorch). */
 export const RTOL = { float64: 1e-10, float32: 1e-5 } as const;
 
-const totals = { arrays: 0, elements: 0, worst: 0, where: "" };
-
 /**
  * Expects Pico's `actual` to match torch's `expected` with compareWithTorch's measure:
  * |a − e| / (|e| + max|e| of the array) <= rtol, NaN for NaN, infinities exactly. Counts the
- * comparison into PICO_TORCH_STATS (when set) under `label`, like compareWithTorch's cases.
+ * comparison into oracleStats() and PICO_TORCH_STATS (when set) under `label`, like compareWithTorch's cases.
  */
 export function expectTorchClose(label: string, actual: Tensor | ArrayLike<number> | number, expected: TorchTensor | ArrayLike<number> | number, rtol: number): number {
   const a = toArray(actual);
@@ -29,12 +27,7 @@ export function expectTorchClose(label: string, actual: Tensor | ArrayLike<numbe
     if (!(dev <= rtol)) throw new Error(`${label} differs at element ${i} of ${e.length}: Pico ${x}, torch ${y}; relative deviation ${dev.toExponential(2)} > ${rtol}`);
     worst = Math.max(worst, dev);
   }
-  totals.arrays += 1;
-  totals.elements += e.length;
-  if (worst > totals.worst) Object.assign(totals, { worst, where: label });
-  const file = process.env.PICO_TORCH_STATS;
-  const dtype = rtol >= 1e-8 ? "float32" : "float64";
-  if (file) appendFileSync(file, `${JSON.stringify({ label, dtype, arrays: 1, elements: e.length, deviation: worst, where: label, kind: "array" })}\n`);
+  recordArray(rtol >= 1e-8 ? "float32" : "float64", label, e.length, worst);
   return worst;
 }
 
