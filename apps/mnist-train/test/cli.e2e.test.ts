@@ -116,27 +116,6 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     for (const line of lines) expect(line).toMatch(/: \d \(\d+\.\d%\), \d \(\d+\.\d%\), \d \(\d+\.\d%\)$/);
   });
 
-  it("an interrupted run (Ctrl-C) resumes to exactly the results of an uninterrupted one", async () => {
-    const runB = join(work, "b");
-    let sent = false;
-    const first = await runCli(["train", "--epochs", "2", ...quick, "--out", runB], (stdout, kill) => {
-      if (!sent && stdout.includes("epoch 1/2:")) {
-        sent = true;
-        kill("SIGINT");
-      }
-    });
-    expect(first.stdout).toMatch(/interrupted in epoch 2\/2, batch \d+\/16: saved /);
-    expect(first.code).toBe(130);
-    const resumed = await runCli(["train", "--epochs", "2", "--resume", join(runB, "interrupted.ckpt.safetensors"), "--out", runB]);
-    expect(resumed.code).toBe(0);
-    const a = readMetrics(runA).epochs;
-    const b = readMetrics(runB).epochs;
-    expect(b.map(({ trainLoss, testLoss, testAccuracy }) => ({ trainLoss, testLoss, testAccuracy }))).toEqual(
-      a.map(({ trainLoss, testLoss, testAccuracy }) => ({ trainLoss, testLoss, testAccuracy })),
-    );
-    expect(readFileSync(join(runB, "model.safetensors")).equals(readFileSync(join(runA, "model.safetensors")))).toBe(true);
-  });
-
   it("--threads 1 and --threads 2 train to float32-close results, each repeatable", async () => {
     const tiny = ["train", "--epochs", "1", "--limit", "256", "--test-limit", "200"];
     const runs = await Promise.all(
@@ -151,36 +130,33 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     expect(two.model.equals(twoAgain.model)).toBe(true);
     expect(Math.abs(one.metrics.trainLoss - two.metrics.trainLoss)).toBeLessThan(1e-4 * one.metrics.trainLoss);
     expect(Math.abs(one.metrics.testLoss - two.metrics.testLoss)).toBeLessThan(1e-3 * one.metrics.testLoss);
-
-    for (const bad of ["0", "17", "two"]) {
-      const refused = await runCli(["train", "--threads", bad]);
-      expect(refused.code).toBe(2);
-      expect(refused.stderr).toMatch(/--threads must be an integer/);
-    }
   });
 
+  // Unknown options, --threads out of range, an unreadable picture and each command's --help are checked
+  // line for line in errors.e2e.test.ts and predict.e2e.test.ts.
   it("bad input gets a clear message and a non-zero exit", async () => {
-    const unknown = await runCli(["train", "--epoch", "2"]);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown option '--epoch'/);
-
-    const missing = await runCli(["train", "--data", join(work, "no-such-folder"), "--out", join(work, "x")]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("no-such-folder");
-
     const corrupt = join(work, "corrupt");
     mkdirSync(corrupt);
     for (const name of ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]) {
       writeFileSync(join(corrupt, name), Buffer.from([0, 0, 8, 3, 0, 0, 0, 9]));
     }
-    const bad = await runCli(["train", "--data", corrupt, "--out", join(work, "y")]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("train-images-idx3-ubyte");
-
     const mlpRun = join(work, "mlp");
     // SGD at lr 1 with the gradients clipped to a total norm of 1e-9: its 2 steps leave the initial weights (seed 0) as they were.
     const clipped = ["--optimizer", "sgd", "--scheduler", "none", "--lr", "1", "--clip-grad-norm", "1e-9"];
-    expect((await runCli(["train", "--model", "mlp", "--epochs", "1", "--limit", "128", "--test-limit", "100", ...clipped, "--out", mlpRun])).code).toBe(0);
+    const [missing, bad, mlp, forwarded] = await Promise.all([
+      runCli(["train", "--data", join(work, "no-such-folder"), "--out", join(work, "x")]),
+      runCli(["train", "--data", corrupt, "--out", join(work, "y")]),
+      runCli(["train", "--model", "mlp", "--epochs", "1", "--limit", "128", "--test-limit", "100", ...clipped, "--out", mlpRun]),
+      runCli(["train", "--", "--help"]),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("no-such-folder");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("train-images-idx3-ubyte");
+    expect(forwarded.code).toBe(0);
+    expect(forwarded.stdout).toContain("--epochs");
+
+    expect(mlp.code).toBe(0);
     manualSeed(0);
     const initial = buildModel("mlp").stateDict();
     const trained = decodeSafetensors(readFileSync(join(mlpRun, "model.safetensors"))).tensors;
@@ -193,21 +169,5 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     const otherModel = await runCli(["train", "--model", "lenet", "--resume", join(mlpRun, "epoch-1.ckpt.safetensors"), "--out", join(work, "z")]);
     expect(otherModel.code).toBe(2);
     expect(otherModel.stderr).toMatch(/--model lenet contradicts .*, which trains with model mlp/);
-
-    const notImage = join(work, "not-an-image.png");
-    writeFileSync(notImage, "hello");
-    const unreadable = await runCli(["predict", "--checkpoint", join(runA, "model.safetensors"), notImage]);
-    expect(unreadable.code).toBe(1);
-    expect(unreadable.stderr).toContain("not-an-image.png");
-
-    const forwarded = await runCli(["train", "--", "--help"]);
-    expect(forwarded.code).toBe(0);
-    expect(forwarded.stdout).toContain("--epochs");
-
-    const help = await runCli(["train", "--help"]);
-    expect(help.code).toBe(0);
-    for (const flag of ["--model", "--epochs", "--batch-size", "--optimizer", "--lr", "--scheduler", "--seed", "--data", "--limit", "--out", "--resume", "--threads"]) {
-      expect(help.stdout).toContain(flag);
-    }
   });
 });

@@ -36,17 +36,19 @@ describe("mistakes get one line naming what is wrong (node dist/cli.js)", () => 
       [["--seed", "-2"], "--seed must be an integer >= 0, but got '-2'"],
       [["--limit", "0"], "--limit must be an integer >= 1, but got '0'"],
       [["--threads", "17"], "--threads must be an integer from 1 to 16, but got '17'"],
+      [["--threads", "0"], "--threads must be an integer from 1 to 16, but got '0'"],
+      [["--threads", "two"], "--threads must be an integer from 1 to 16, but got 'two'"],
       [["--scheduler", "linear"], "--scheduler must be one of none, step, cosine, onecycle, warmup, but got 'linear'"],
     ];
-    const results = await Promise.all(cases.map(([flags]) => runCli(["train", ...flags, "--out", join(work, "never")])));
+    const [unknownOption, evalLimit, ...results] = await Promise.all([
+      runCli(["train", "--epoch", "2"]),
+      runCli(["eval", "--checkpoint", join(run, "model.safetensors"), "--test-limit", "-5"]),
+      ...cases.map(([flags]) => runCli(["train", ...flags, "--out", join(work, "never")])),
+    ]);
     results.forEach((result, i) => expect(oneLine(result, 2)).toBe(`mnist-train train: ${cases[i]![1]}`));
     expect(existsSync(join(work, "never"))).toBe(false);
-    expect(oneLine(await runCli(["train", "--epoch", "2"]), 2)).toBe(
-      "mnist-train train: unknown option '--epoch' (Did you mean --epochs?) (see mnist-train train --help)",
-    );
-    expect(oneLine(await runCli(["eval", "--checkpoint", join(run, "model.safetensors"), "--test-limit", "-5"]), 2)).toBe(
-      "mnist-train eval: --test-limit must be an integer >= 1, but got '-5'",
-    );
+    expect(oneLine(unknownOption, 2)).toBe("mnist-train train: unknown option '--epoch' (Did you mean --epochs?) (see mnist-train train --help)");
+    expect(oneLine(evalLimit, 2)).toBe("mnist-train eval: --test-limit must be an integer >= 1, but got '-5'");
   });
 
   it("file-system mistakes name the path and what is wrong with it", async () => {
@@ -89,12 +91,12 @@ describe("mistakes get one line naming what is wrong (node dist/cli.js)", () => 
       expect(result.stdout).toMatch(new RegExp(`^Usage: mnist-train ${command} \\[options\\]`));
       return option(result.stdout);
     };
-    expect(await help("eval")).toEqual(["--batch-size", "--checkpoint", "--data", "--help", "--out", "--test-limit", "--threads"]);
-    expect(await help("predict")).toEqual(["--checkpoint", "--help"]);
-    expect(await help("train")).toEqual(
-      ["--augment", "--batch-size", "--data", "--epochs", "--help", "--limit", "--lr", "--model", "--optimizer", "--out", "--resume", "--scheduler", "--seed", "--test-limit", "--threads"].sort(),
+    const [evalOptions, predictOptions, trainOptions, top] = await Promise.all([help("eval"), help("predict"), help("train"), runCli(["--help"])]);
+    expect(evalOptions).toEqual(["--batch-size", "--checkpoint", "--data", "--help", "--out", "--test-limit", "--threads"]);
+    expect(predictOptions).toEqual(["--checkpoint", "--help"]);
+    expect(trainOptions).toEqual(
+      ["--augment", "--batch-size", "--clip-grad-norm", "--data", "--epochs", "--help", "--limit", "--lr", "--model", "--optimizer", "--out", "--resume", "--scheduler", "--seed", "--test-limit", "--threads"].sort(),
     );
-    const top = await runCli(["--help"]);
     expect(top.stdout).toMatch(/Commands:\n\s+train .*\n[\s\S]*eval [\s\S]*predict /);
   });
 

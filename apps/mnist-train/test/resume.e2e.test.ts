@@ -74,6 +74,7 @@ describe("resume continues the run it came from (node dist/cli.js, from a fresh 
     expect(runB).not.toBe(runA);
     expect(latest()).toBe(runB.slice("runs/".length));
     expect(interrupted.code).toBe(130);
+    expect(interrupted.stdout).toMatch(/interrupted in epoch 2\/2, batch \d+\/16: saved /);
     expect(interrupted.stdout).toContain(`saved ${runB}/interrupted.ckpt.safetensors`);
   });
 
@@ -117,47 +118,47 @@ describe("resume continues the run it came from (node dist/cli.js, from a fresh 
       [["--limit", "2048"], /--limit 2048 contradicts .*, which trains with limit 1024/],
       [["--epochs", "3"], /--epochs 3 contradicts .*, which trains 2 epochs: its onecycle schedule is planned over the whole run/],
     ];
-    for (const [flags, message] of cases) {
-      const refused = await inHome(["train", "--resume", join(runB, "epoch-1.ckpt.safetensors"), "--out", "branch", ...flags]);
+    const refusals = await Promise.all(cases.map(([flags]) => inHome(["train", "--resume", join(runB, "epoch-1.ckpt.safetensors"), "--out", "branch", ...flags])));
+    refusals.forEach((refused, i) => {
       expect(refused.code).toBe(2);
-      expect(oneLine(refused.stderr)).toMatch(message);
-    }
+      expect(oneLine(refused.stderr)).toMatch(cases[i]![1]);
+    });
     // The same values as the checkpoint's are not a contradiction.
-    const same = await inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors"), "--lr", "0.005", "--batch-size", "64"]);
+    const same = await inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors"), "--lr", "0.005", "--batch-size", "64", "--epochs", "2"]);
     expect(same.code).toBe(0);
   });
 
   it("a finished run says so; more epochs of a finished one-cycle run are refused with the reason, never a crash", async () => {
-    const finished = await inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors")]);
+    const [finished, more, fewer] = await Promise.all([
+      inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors")]),
+      inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors"), "--epochs", "4"]),
+      inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors"), "--epochs", "1"]),
+    ]);
     expect(finished.code).toBe(0);
     expect(finished.stderr).toBe("");
     expect(finished.stdout).toMatch(/this run is finished: it trained all 2 epochs \(test accuracy 0\.\d{4}\)/);
 
-    const more = await inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors"), "--epochs", "4"]);
     expect(more.code).toBe(2);
     const line = oneLine(more.stderr);
     expect(line).toMatch(/onecycle schedule was planned over its 2 epochs and has ended/);
     expect(line).toMatch(/Start a new run with --epochs 4$/);
     expect(line).not.toMatch(/tried to step/);
 
-    const fewer = await inHome(["train", "--resume", join(runB, "epoch-2.ckpt.safetensors"), "--epochs", "1"]);
     expect(fewer.code).toBe(2);
     expect(oneLine(fewer.stderr)).toMatch(/--epochs 1: .* has already trained 2 epochs/);
     expect(snapshot(runA)).toEqual(aBefore);
   });
 
   it("an older checkpoint does not overwrite what its run did next; with --out it branches into a new folder", async () => {
-    const inPlace = await inHome(["train", "--resume", join(runA, "epoch-1.ckpt.safetensors")]);
+    const [inPlace, branch, intoARun] = await Promise.all([
+      inHome(["train", "--resume", join(runA, "epoch-1.ckpt.safetensors")]),
+      inHome(["train", "--resume", join(runA, "epoch-1.ckpt.safetensors"), "--out", "branch-a"]),
+      inHome(["train", "--epochs", "1", ...quick, "--out", runA]),
+    ]);
     expect(inPlace.code).toBe(1);
     expect(oneLine(inPlace.stderr)).toMatch(/went on to epoch 2 after this checkpoint .* would overwrite epoch 2: add --out NEW_FOLDER/);
-    expect(snapshot(runA)).toEqual(aBefore);
-
-    const branch = await inHome(["train", "--resume", join(runA, "epoch-1.ckpt.safetensors"), "--out", "branch-a"]);
     expect(branch.code).toBe(0);
     expect(results(metricsOf("branch-a"))).toEqual(results(metricsOf(runA)));
-    expect(snapshot(runA)).toEqual(aBefore);
-
-    const intoARun = await inHome(["train", "--epochs", "1", ...quick, "--out", runA]);
     expect(intoARun.code).toBe(1);
     expect(oneLine(intoARun.stderr)).toMatch(new RegExp(`--out ${runA} already holds a run .*continue that run with --resume ${runA}/epoch-2\\.ckpt\\.safetensors`));
     expect(snapshot(runA)).toEqual(aBefore);
