@@ -141,3 +141,31 @@ describe("compile", () => {
     expect(bits(graph.compile()(x))).toEqual(bits(noGrad(() => m.call(x))));
   });
 });
+
+describe("compile with backward", () => {
+  it("refuses an input no operator reads (its values would be frozen at the example's)", () => {
+    const w = tensor([1, 2], { requiresGrad: true });
+    expect(() => compile((x: Tensor, y: Tensor) => x.mul(w).sum().add(y.data.data[0]!), [tensor([1, 1]), tensor([3])])).toThrow(
+      /^compile: input 1 \(x1\) reaches no operator of the traced forward/,
+    );
+  });
+
+  it("gives loss.backward()'s gradients, bit for bit, accumulated into .grad; a forward without a tensor requiring grad is refused", () => {
+    const make = () => ({ w: Tensor.randn([16, 8], { generator: new Generator(1), requiresGrad: true }), b: Tensor.randn([8], { generator: new Generator(2), requiresGrad: true }) });
+    const loss = (p: { w: Tensor; b: Tensor }) => (x: Tensor) => p.b.addmm(x, p.w).relu().mul(x.sum(1, true)).tanh().sum();
+    const x = Tensor.randn([4, 16], { generator: new Generator(3) });
+    const eager = make();
+    loss(eager)(x).backward();
+    const replayed = make();
+    const step = compile(loss(replayed), Tensor.zeros([4, 16]), { backward: true });
+    expect(step(x).item()).toBe(loss(make())(x).item());
+    expect(bits(replayed.w.grad!)).toEqual(bits(eager.w.grad!));
+    expect(bits(replayed.b.grad!)).toEqual(bits(eager.b.grad!));
+    step(x);
+    expect(bits(replayed.b.grad!)).toEqual(bits(eager.b.grad!.mul(2)));
+    expect(step.session.plan.backwardSteps).toBe(5);
+    expect(() => compile((t: Tensor) => t.relu().sum(), Tensor.zeros([2]), { backward: true })).toThrow(
+      "compile: backward needs a forward that returns one tensor (a loss) computed from tensors that require grad, but it returns 1 output that no tensor requiring grad reaches",
+    );
+  });
+});

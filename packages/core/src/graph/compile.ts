@@ -1,6 +1,10 @@
 import ndarray from "ndarray";
+import ops from "ndarray-ops";
+import { recycle } from "../buffer-pool.js";
 import { Context } from "../context.js";
-import type { DType, NDArray } from "../dtype.js";
+import { dtypeOf, type DType, type NDArray } from "../dtype.js";
+import { binary } from "../kernels/elementwise.js";
+import { copy } from "../ndarray-utils.js";
 import { ArgumentError, ShapeError, formatShape } from "../errors.js";
 import { isTensor, type FunctionClass } from "../function.js";
 import { sizeOf } from "../shape.js";
@@ -18,7 +22,17 @@ export interface CompileOptions {
    * one allocation and one copy per output per call. Default false.
    */
   copyOutputs?: boolean;
+  /**
+   * Replay a training step's backward too: after the forward, the graph's one output (a loss) is
+   * differentiated as `loss.backward()` would, every operator's backward run in reverse order on the
+   * ctx its replayed forward filled, and the gradients are added into `.grad` of the parameters (and
+   * inputs) that require one. Every intermediate then keeps its own buffer until the backward has
+   * run (backward reads what forward saved). Default false.
+   */
+  backward?: boolean;
 }
+
+const OPTIONS = ["copyOutputs", "backward"] as const;
 
 /** How a compiled graph runs, for inspection and tests. */
 export interface SessionPlan {
@@ -36,6 +50,8 @@ export interface SessionPlan {
   readonly arenaBytes: number;
   /** Bytes the planned buffers would take without reuse. */
   readonly unplannedBytes: number;
+  /** With the backward option: the operators whose backward runs on every call. */
+  readonly backwardSteps: number;
 }
 
 type Step = {
@@ -52,6 +68,9 @@ type Step = {
 };
 
 type Leaf = { readonly id: number; readonly tensor: Tensor; data: NDArray | null; version: number };
+
+/** What the backward replay needs of a step: the tensor arguments that take a gradient, by argument index and value id. */
+type GradientTargets = { readonly args: Int32Array; readonly ids: Int32Array };
 
 /**
  * A captured graph prepared to run again and again (the seeds' Session): every intermediate of the
@@ -77,6 +96,11 @@ export class Session {
   /** Those read by cached nodes: a change of buffer or version reruns the cached nodes. */
   private readonly cachedLeaves: readonly Leaf[];
   private cacheValid = false;
+  /** With the backward option: per live step, the arguments it passes a gradient to; gradients by value id; the seed. */
+  private readonly targets: readonly GradientTargets[] = [];
+  private readonly grads: (NDArray | null)[] = [];
+  private readonly gradLeaves: readonly Leaf[] = [];
+  private readonly seed: NDArray | null = null;
   private readonly outputTensors: (Tensor | null)[];
   private readonly results: Tensor[];
 
@@ -84,8 +108,9 @@ export class Session {
     readonly graph: Graph,
     private readonly options: CompileOptions = {},
   ) {
-    const unknown = Object.keys(options).filter((k) => k !== "copyOutputs");
-    if (unknown.length > 0) throw new ArgumentError(`compile: unknown option ${unknown.map((k) => `'${k}'`).join(", ")}; the options are 'copyOutputs'`);
+    const unknown = Object.keys(options).filter((k) => !(OPTIONS as readonly string[]).includes(k));
+    if (unknown.length > 0) throw new ArgumentError(`compile: unknown option ${unknown.map((k) => `'${k}'`).join(", ")}; the options are ${OPTIONS.map((o) => `'${o}'`).join(", ")}`);
+    const backward = options.backward === true;
     const ids = new Map<GraphValue, number>();
     const all: GraphValue[] = [];
     const idOf = (v: GraphValue): number => {
@@ -103,10 +128,36 @@ export class Session {
       idOf(node.output);
     }
     this.outputIds = graph.outputs.map(idOf);
+    graph.inputs.forEach((v, i) => {
+      if (!graph.nodes.some((n) => n.inputs.includes(v)) && !graph.outputs.includes(v)) {
+        throw new ArgumentError(
+          `compile: input ${i} (${v.name}) reaches no operator of the traced forward, so a replay would ignore it; if the forward reads its ` +
+            `values outside a Function (cross-entropy's class indices are read that way), they are frozen at the example's. ` +
+            `Compute with it through tensor operators (one-hot targets and logSoftmax for a loss), or leave it out of the inputs`,
+        );
+      }
+    });
     this.values = all.map(() => null);
 
-    const cachedNodes = graph.nodes.filter((n) => n.output.isStatic);
-    const liveNodes = graph.nodes.filter((n) => !n.output.isStatic);
+    // With backward: which values a gradient reaches (leaves that require one, and what they feed).
+    const needsGrad = new Set<GraphValue>();
+    if (backward) {
+      for (const v of graph.inputs) if (v.example.requiresGrad) needsGrad.add(v);
+      for (const n of graph.nodes) {
+        for (const v of n.inputs) if (v.kind !== "intermediate" && v.example.requiresGrad) needsGrad.add(v);
+        if (n.inputs.some((v) => needsGrad.has(v))) needsGrad.add(n.output);
+      }
+      const out = graph.outputs[0];
+      if (graph.outputs.length !== 1 || !needsGrad.has(out!)) {
+        throw new ArgumentError(
+          `compile: backward needs a forward that returns one tensor (a loss) computed from tensors that require grad, but it returns ` +
+            `${graph.outputs.length} output${graph.outputs.length === 1 ? " that no tensor requiring grad reaches" : "s"}`,
+        );
+      }
+    }
+    // Nodes no input reaches run once and are cached, unless a gradient passes through them.
+    const cachedNodes = graph.nodes.filter((n) => n.output.isStatic && !needsGrad.has(n.output));
+    const liveNodes = graph.nodes.filter((n) => !(n.output.isStatic && !needsGrad.has(n.output)));
     const leavesOf = (nodes: readonly GraphNode[]): Leaf[] => {
       const leaves = new Map<number, Leaf>();
       for (const n of nodes) {
@@ -135,6 +186,8 @@ export class Session {
       for (const v of n.inputs) lastRead[root[idOf(v)]!] = step;
     });
     for (const id of this.outputIds) lastRead[root[id]!] = Infinity;
+    // Backward reads what each forward saved, possibly any of its arguments or its output: nothing is reused within a step.
+    if (backward) lastRead.fill(Infinity);
 
     const plannedIds = liveNodes.map((n, step) => (kinds[step] === "into" ? idOf(n.output) : -1)).filter((id) => id >= 0);
     const requests = plannedIds.map((id) => {
@@ -151,7 +204,7 @@ export class Session {
     });
 
     const makeStep = (n: GraphNode, kind: Step["kind"]): Step => {
-      const ctx = new Context(n.args.map(() => false));
+      const ctx = new Context(n.args.map((a) => a instanceof GraphValue && needsGrad.has(a)));
       ctx.reused = kind === "into";
       const argv: unknown[] = kind === "into" ? [ctx, this.values[idOf(n.output)]] : [ctx];
       const shift = argv.length;
@@ -165,6 +218,16 @@ export class Session {
     };
     this.cachedSteps = cachedNodes.map((n) => makeStep(n, "allocate"));
     this.steps = liveNodes.map((n, i) => makeStep(n, kinds[i]!));
+    if (backward) {
+      this.targets = liveNodes.map((n) => {
+        const args = n.args.map((a, i) => (a instanceof GraphValue && needsGrad.has(a) ? i : -1)).filter((i) => i >= 0);
+        return { args: Int32Array.from(args), ids: Int32Array.from(args.map((i) => idOf(n.args[i] as GraphValue))) };
+      });
+      this.grads = all.map(() => null);
+      this.gradLeaves = all.filter((v) => needsGrad.has(v) && v.kind !== "intermediate").map((v) => ({ id: idOf(v), tensor: v.example, data: null, version: 0 }));
+      const out = graph.outputs[0]!;
+      this.seed = ndarray(out.dtype === "float64" ? new Float64Array(sizeOf(out.shape)).fill(1) : new Float32Array(sizeOf(out.shape)).fill(1), [...out.shape]);
+    }
     this.outputTensors = this.outputIds.map(() => null);
     this.results = this.outputIds.map(() => null as unknown as Tensor);
 
@@ -176,6 +239,7 @@ export class Session {
       cached: this.cachedSteps.length,
       arenaBytes: layout.arenaBytes,
       unplannedBytes: requests.reduce((sum, r) => sum + r.bytes, 0),
+      backwardSteps: backward ? this.targets.filter((t) => t.args.length > 0).length : 0,
     };
   }
 
@@ -191,6 +255,7 @@ export class Session {
     try {
       this.refreshLeaves();
       for (let s = 0; s < this.steps.length; s++) this.execute(this.steps[s]!);
+      if (this.seed !== null) this.backward();
     } finally {
       tracer.blind = previous;
     }
@@ -231,6 +296,44 @@ export class Session {
     }
     for (const step of this.cachedSteps) this.execute(step);
     this.cacheValid = true;
+  }
+
+  /**
+   * loss.backward() over the replayed forward, in the order eager's runBackward takes (reverse
+   * recording order, gradients of a value read several times summed in that order), then
+   * accumulated into the leaves' .grad as eager does.
+   */
+  private backward(): void {
+    const grads = this.grads;
+    grads.fill(null);
+    grads[this.outputIds[0]!] = this.seed;
+    for (let s = this.steps.length - 1; s >= 0; s--) {
+      const step = this.steps[s]!;
+      const targets = this.targets[s]!;
+      const g = grads[step.output];
+      const ctx = step.argv[0] as Context;
+      if (g !== null && g !== undefined && targets.args.length > 0) {
+        grads[step.output] = null;
+        const result = step.fn.backward(ctx, g);
+        for (let k = 0; k < targets.args.length; k++) {
+          const gi = (Array.isArray(result) ? (result as (NDArray | null)[])[targets.args[k]!] : (result as NDArray))!;
+          const id = targets.ids[k]!;
+          const want = this.values[id]!;
+          const gt = dtypeOf(gi) === dtypeOf(want) ? gi : copy(gi, dtypeOf(want));
+          const previous = grads[id];
+          grads[id] = previous === null || previous === undefined ? gt : binary("add", previous, gt);
+        }
+      }
+      // What the forward declared private to its ctx (arg-max indices) is dead now: back to the buffer pool.
+      for (const a of tracer.takePrivate(ctx)) recycle(a);
+    }
+    for (const leaf of this.gradLeaves) {
+      const g = grads[leaf.id];
+      if (g === null || g === undefined) continue;
+      const t = leaf.tensor;
+      if (t.grad === null) t.grad = new Tensor(copy(g, t.dtype));
+      else ops.addeq(t.grad.data, g);
+    }
   }
 
   private execute(step: Step): void {

@@ -1,0 +1,69 @@
+import { Generator, Tensor, compile } from "@pico/core";
+import { resnet8, type Module } from "@pico/nn";
+import { Adam } from "@pico/optim";
+import { describe, expect, it } from "vitest";
+import { crossEntropyOneHot, oneHot } from "./one-hot-cross-entropy.js";
+import { referenceModel } from "./pico-network.js";
+
+// A training step captured and replayed (compile with backward: forward, loss, backward into the
+// parameters' .grad; the optimizer steps as usual): the same losses and weights as eager training,
+// bit for bit, over several Adam steps on new batches. The loss is cross-entropy on one-hot targets
+// (logSoftmax times the targets), whose targets are a tensor the graph reads: CrossEntropyLoss takes
+// class indices read outside its Function, which compile refuses to freeze.
+
+const bits = (a: ArrayLike<number>): number[] => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+
+function batches(count: number, size: number, image: number[], seed: number): { x: Tensor; y: Tensor }[] {
+  const g = new Generator(seed);
+  return Array.from({ length: count }, () => ({
+    x: Tensor.randn([size, ...image], { generator: g }),
+    y: oneHot(Array.from({ length: size }, () => Math.floor(g.random() * 10))),
+  }));
+}
+
+/** Losses and final weights of `steps` Adam steps, eagerly or through the compiled step. */
+function train(make: () => Module, image: number[], compiled: boolean): { losses: number[]; weights: number[] } {
+  const model = make();
+  model.train();
+  const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
+  const data = batches(4, 8, image, 3);
+  const step = compiled
+    ? compile({ call: (x: Tensor, y: Tensor) => crossEntropyOneHot(model.call(x) as Tensor, y), namedParameters: () => model.namedParameters() }, [data[0]!.x, data[0]!.y], { backward: true })
+    : null;
+  const losses: number[] = [];
+  for (const { x, y } of data) {
+    optimizer.zeroGrad();
+    if (step !== null) losses.push(step(x, y).item());
+    else {
+      const loss = crossEntropyOneHot(model.call(x) as Tensor, y);
+      loss.backward();
+      losses.push(loss.item());
+    }
+    optimizer.step();
+  }
+  const weights = model.parameters().flatMap((p) => Array.from(p.toTypedArray()));
+  return { losses, weights };
+}
+
+/** The model with weights drawn from a generator of its own (referenceModel draws from the global one). */
+function seeded(model: Module, seed: number): Module {
+  const g = new Generator(seed);
+  for (const p of model.parameters()) p.data.data.set(Tensor.randn(p.shape, { generator: g }).mul(0.1).toTypedArray());
+  return model;
+}
+
+describe("a compiled training step (compile with backward)", () => {
+  const networks: [string, () => Module, number[]][] = [
+    ["reference network", () => seeded(referenceModel(), 5), [1, 28, 28]],
+    ["ResNet-8 (BatchNorm in training mode, residual blocks)", () => resnet8({ widths: [4, 8, 8], generator: new Generator(4) }), [1, 12, 12]],
+  ];
+  for (const [name, make, image] of networks) {
+    it(`${name}: eager training's losses and weights bit for bit over 4 Adam steps`, () => {
+      const eager = train(make, image, false);
+      const replayed = train(make, image, true);
+      expect(bits(replayed.losses)).toEqual(bits(eager.losses));
+      expect(bits(replayed.weights)).toEqual(bits(eager.weights));
+      expect(replayed.losses[3]).toBeLessThan(replayed.losses[0]! + 1);
+    });
+  }
+});
