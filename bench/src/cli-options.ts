@@ -36,7 +36,8 @@ Options:
   --latency          instead of the comparison: inference latency of the reference network at batch 1
                      and 1000, Pico eager vs Pico compiled (compile: the captured graph replayed on
                      planned buffers) vs the exported ONNX file in onnxruntime-node, one thread each,
-                     --rounds alternating rounds (at least 7), and the typed arrays each Pico way allocates per call
+                     --rounds alternating rounds (at least 7), and the typed arrays each Pico way allocates per call;
+                     then a training step (batch 64, Adam) eager vs compiled with its backward
   --no-matmul        skip the matmul GFLOP/s comparison (run with the reference network and tfjs-wasm)
   --nice=N           run the workers under nice -n N, -20 to 19 (default 0); on a machine whose cores
                      other processes also want, --nice=-20 (as root) lets the workers have them

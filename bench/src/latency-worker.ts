@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { measureInferenceLatency } from "./inference-latency.js";
+import { measureTrainingStep } from "./training-step-latency.js";
 import { RESULT_PREFIX } from "./worker-cli.js";
 
 // `pnpm bench -- --latency` runs this in its own process (under --nice, with --expose-gc), one thread.
@@ -26,4 +27,5 @@ const result = await measureInferenceLatency({
   callsAtBatch1: Math.max(1, int("calls", values.calls)),
   heapCalls: int("heap-calls", values["heap-calls"]),
 });
-process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+const training = measureTrainingStep({ rounds: Math.max(1, int("rounds", values.rounds)), steps: 20, seed: int("seed", values.seed) });
+process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ...result, training })}\n`);

@@ -1,10 +1,11 @@
 import ndarray from "ndarray";
 import ops from "ndarray-ops";
-import { recycle } from "../buffer-pool.js";
+import { trackBirths } from "../buffer-pool.js";
 import { Context } from "../context.js";
 import { dtypeOf, type DType, type NDArray } from "../dtype.js";
 import { binary } from "../kernels/elementwise.js";
 import { copy } from "../ndarray-utils.js";
+import { GradientBuffers } from "../gradient-buffers.js";
 import { ArgumentError, ShapeError, formatShape } from "../errors.js";
 import { isTensor, type FunctionClass } from "../function.js";
 import { sizeOf } from "../shape.js";
@@ -307,32 +308,51 @@ export class Session {
     const grads = this.grads;
     grads.fill(null);
     grads[this.outputIds[0]!] = this.seed;
-    for (let s = this.steps.length - 1; s >= 0; s--) {
-      const step = this.steps[s]!;
-      const targets = this.targets[s]!;
-      const g = grads[step.output];
-      const ctx = step.argv[0] as Context;
-      if (g !== null && g !== undefined && targets.args.length > 0) {
-        grads[step.output] = null;
-        const result = step.fn.backward(ctx, g);
-        for (let k = 0; k < targets.args.length; k++) {
-          const gi = (Array.isArray(result) ? (result as (NDArray | null)[])[targets.args[k]!] : (result as NDArray))!;
-          const id = targets.ids[k]!;
-          const want = this.values[id]!;
-          const gt = dtypeOf(gi) === dtypeOf(want) ? gi : copy(gi, dtypeOf(want));
-          const previous = grads[id];
-          grads[id] = previous === null || previous === undefined ? gt : binary("add", previous, gt);
+    // Gradient buffers the pass allocates go back to the buffer pool once consumed, as in eager's runBackward.
+    const buffers = new GradientBuffers();
+    trackBirths(buffers.births, () => {
+      buffers.hold(this.seed!);
+      for (let s = this.steps.length - 1; s >= 0; s--) {
+        const step = this.steps[s]!;
+        const targets = this.targets[s]!;
+        const g = grads[step.output];
+        const ctx = step.argv[0] as Context;
+        if (g !== null && g !== undefined && targets.args.length > 0) {
+          grads[step.output] = null;
+          this.propagate(step, targets, g, buffers);
+          buffers.drop(g);
         }
+        // What the forward declared private to its ctx (arg-max indices) is dead now.
+        for (const a of tracer.takePrivate(ctx)) buffers.dropPrivate(a);
       }
-      // What the forward declared private to its ctx (arg-max indices) is dead now: back to the buffer pool.
-      for (const a of tracer.takePrivate(ctx)) recycle(a);
-    }
-    for (const leaf of this.gradLeaves) {
-      const g = grads[leaf.id];
-      if (g === null || g === undefined) continue;
-      const t = leaf.tensor;
-      if (t.grad === null) t.grad = new Tensor(copy(g, t.dtype));
-      else ops.addeq(t.grad.data, g);
+      for (const leaf of this.gradLeaves) {
+        const g = grads[leaf.id];
+        if (g === null || g === undefined) continue;
+        const t = leaf.tensor;
+        if (t.grad === null) t.grad = new Tensor(copy(g, t.dtype));
+        else ops.addeq(t.grad.data, g);
+        buffers.drop(g);
+      }
+    });
+  }
+
+  private propagate(step: Step, targets: GradientTargets, g: NDArray, buffers: GradientBuffers): void {
+    const grads = this.grads;
+    const result = step.fn.backward(step.argv[0] as Context, g);
+    for (let k = 0; k < targets.args.length; k++) {
+      const gi = (Array.isArray(result) ? (result as (NDArray | null)[])[targets.args[k]!] : (result as NDArray))!;
+      const id = targets.ids[k]!;
+      const want = dtypeOf(this.values[id]!);
+      const gt = dtypeOf(gi) === want ? gi : copy(gi, want);
+      const previous = grads[id];
+      const sum = previous === null || previous === undefined ? gt : binary("add", previous, gt);
+      grads[id] = sum;
+      buffers.hold(sum);
+      if (gt !== gi) buffers.discard(gi);
+      if (previous !== null && previous !== undefined) {
+        buffers.drop(previous);
+        buffers.discard(gt);
+      }
     }
   }
 
