@@ -179,6 +179,26 @@ export function col2im(geo: usize, cols: usize, ld: i32, channels: i32, dst: usi
   }
 }
 
+/**
+ * Whether any of the `count` floats at `p` is NaN or ±infinity (all exponent bits set). The loader asks
+ * before a Winograd way, whose tile transforms would spread such a value over a whole tile.
+ */
+export function anyNonFinite(p: usize, count: i32): bool {
+  const mask = i32x4.splat(0x7f800000);
+  let hit = i32x4.splat(0);
+  let q = 0;
+  for (; q + 16 <= count; q += 16) {
+    const at = p + (<usize>q << 2);
+    const a = i32x4.eq(v128.and(v128.load(at), mask), mask), b = i32x4.eq(v128.and(v128.load(at, 16), mask), mask);
+    const c = i32x4.eq(v128.and(v128.load(at, 32), mask), mask), d = i32x4.eq(v128.and(v128.load(at, 48), mask), mask);
+    hit = v128.or(hit, v128.or(v128.or(a, b), v128.or(c, d)));
+  }
+  for (; q + 4 <= count; q += 4) hit = v128.or(hit, i32x4.eq(v128.and(v128.load(p + (<usize>q << 2)), mask), mask));
+  let any = v128.any_true(hit);
+  for (; q < count; q++) any = any || (load<u32>(p + (<usize>q << 2)) & 0x7f800000) == 0x7f800000;
+  return any;
+}
+
 /** A 1×1 kernel with unit stride and no padding: its im2col columns are the input planes themselves. */
 function isPointwise(g: Geometry): bool {
   return g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.padHeight == 0 && g.padWidth == 0;

@@ -225,7 +225,11 @@ const usable = (g: Conv2dGeometry): boolean => g.batch > 0 && g.outHeight > 0 &&
  * out[N, outC, oH, oW] = weight ⊛ x (+ bias), then max(·, 0) when `relu`, all float32 and packed:
  * x [N, C, H, W], weight [outC, C/groups, kH, kW], bias [outC]. Each slice of images is copied into
  * the module's memory, unfolded there by im2col and multiplied in place by the SIMD GEMM. Returns
- * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow.
+ * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow; and false,
+ * `out` then partly written, where the geometry goes by Winograd F(4×4, 3×3) and x or the weight holds a
+ * NaN or an infinity (the tile transforms would spread it over outputs a direct sum never reaches, as
+ * PyTorch's CPU convolution sums: the caller computes it again directly). The module checks each slice
+ * as it arrives.
  */
 export function conv2dForwardWasm(
   g: Conv2dGeometry,
@@ -277,6 +281,7 @@ export function conv2dForwardWasm(
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
   heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
+  if (winograd3 && e.anyNonFinite(wAt, g.outChannels * s.taps) !== 0) return false;
   if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
   const path = (pool ? 2 : 0) + withArgmax;
   const kept = options.prepared?.lookup(weight, g, path, preparedFloats) ?? null;
@@ -287,6 +292,7 @@ export function conv2dForwardWasm(
   }
   // The sets are alike, so equally spaced.
   const stride = (mem.end - scratchStart) / scratch.length;
+  let nonFinite = false;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
     const ranges = parts(count, chunk, launch === undefined ? threads : callsOf(threads, Math.ceil(count / chunk)));
@@ -301,6 +307,7 @@ export function conv2dForwardWasm(
     const copyIn = (i0: number, i1: number): void => {
       const xFrom = x.offset + (n0 + i0) * s.inImage;
       heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
+      if (winograd3 && e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0) nonFinite = true;
     };
     const copyOut = (i0: number, i1: number): void => {
       const result = heapOf(t, mem.end) ?? heap;
@@ -310,10 +317,12 @@ export function conv2dForwardWasm(
     };
     if (launch === undefined || ranges.length < 2) {
       copyIn(0, count);
+      if (nonFinite) return false;
       t.run(calls);
       copyOut(0, count);
     } else {
       runStaged(launch, calls, stride, ranges, copyIn, copyOut);
+      if (nonFinite) return false;
     }
   }
   return true;
@@ -342,7 +351,9 @@ export interface Conv2dWasmGrads {
  * any ReLU) by default, of its pooled output with the `argmax` of a reluMaxPool2x2 forward. Input = col2im(Wᵀ · G),
  * weight = Σ G · colsᵀ (summed transposed in the module), bias = Σ G, written into `grads`. The columns are recomputed from x in the
  * module (x is not needed when only the input or bias gradient is asked for: pass null). Returns
- * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow.
+ * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow, or where
+ * the weight gradient goes by Winograd F(4×4, 3×3) and gradOut or x holds a NaN or an infinity (see
+ * conv2dForwardWasm; `grads.input` may then be partly written).
  */
 export function conv2dBackwardWasm(
   g: Conv2dGeometry,
@@ -412,6 +423,7 @@ export function conv2dBackwardWasm(
     if (r.gb !== 0) heap.fill(0, r.gb >> 2, (r.gb >> 2) + g.outChannels);
   }
   const stride = (mem.end - scratchStart) / scratch.length;
+  let nonFinite = false;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
     // Images [i0, i1) of this slice into the module (their input gradient zeroed), and their input gradient out of it.
@@ -424,6 +436,9 @@ export function conv2dBackwardWasm(
         heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
       }
       if (gxAt !== 0) heap.fill(0, (gxAt >> 2) + i0 * s.inImage, (gxAt >> 2) + i1 * s.inImage);
+      if (winograd3 && (e.anyNonFinite(gyAt + i0 * gyImage * 4, (i1 - i0) * gyImage) !== 0 || e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0)) {
+        nonFinite = true;
+      }
     };
     const copyOut = (i0: number, i1: number): void => {
       heap = heapOf(t, mem.end) ?? heap;
@@ -440,10 +455,12 @@ export function conv2dBackwardWasm(
     });
     if (launch === undefined || ranges.length < 2) {
       copyIn(0, count);
+      if (nonFinite) return false;
       t.run(calls);
       copyOut(0, count);
     } else {
       runStaged(launch, calls, stride, ranges, copyIn, copyOut);
+      if (nonFinite) return false;
     }
   }
   heap = heapOf(t, mem.end) ?? heap;

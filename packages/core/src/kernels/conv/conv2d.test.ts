@@ -206,3 +206,36 @@ describe("conv2dForward / conv2dBackward (the family's wrapper)", () => {
     expect(switched[1]).toEqual(same[1]);
   });
 });
+
+describe("Winograd geometries with a NaN or an infinity (checked in the module, slice by slice)", () => {
+  // 20 images of 16×32×32 make two slices; the NaN sits in the last image, the second slice.
+  const x: Case["x"] = [20, 16, 32, 32];
+  const c: Case = { x, w: [16, 16, 3, 3], options: { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } };
+  const g = geometryOf(c.x, c.w, c.options);
+  const size = (s: readonly number[]): number => s.reduce((p, q) => p * q);
+
+  it("forward: NaN only where a direct sum puts it (the 3×3 windows over the pixel, in every output channel)", () => {
+    const input = random32(size(x));
+    input[19 * 16 * 1024 + 3 * 1024 + 10 * 32 + 10] = Number.NaN;
+    expect(conv2dWasmKernel.forward(g, { data: input, offset: 0 }, { data: random32(size(c.w)), offset: 0 }, null, new Float32Array(20 * 16 * 1024), {})).toBeNull();
+    const out = new Float32Array(20 * 16 * 1024);
+    conv2dForward(g, { data: input, offset: 0 }, { data: random32(size(c.w)), offset: 0 }, null, out);
+    expect(out.filter((v) => Number.isNaN(v)).length).toBe(16 * 9);
+    expect(out.every((v) => Number.isNaN(v) || Number.isFinite(v))).toBe(true);
+  });
+
+  it("weight gradient alone: an infinity in the output gradient of a later slice leaves the Winograd way", () => {
+    const input = random32(size(x));
+    const w = random32(size(c.w));
+    const run = conv2dForward(g, { data: input, offset: 0 }, { data: w, offset: 0 }, null, new Float32Array(20 * 16 * 1024));
+    const gy = random32(20 * 16 * 1024);
+    gy[19 * 16 * 1024 + 5 * 1024 + 7 * 32 + 9] = Number.POSITIVE_INFINITY;
+    const grads = { input: null, weight: new Float32Array(size(c.w)), bias: null };
+    conv2dBackward(run, g, { data: gy, offset: 0 }, { data: w, offset: 0 }, { data: input, offset: 0 }, grads);
+    // Direct sums: output channel 5's 16·9 weights each meet the infinity once, times a non-zero pixel (±infinity,
+    // never the NaN of Winograd's ∞ − ∞); no other channel's.
+    const bad = Array.from(grads.weight.keys()).filter((i) => !Number.isFinite(grads.weight[i]!));
+    expect(bad.every((i) => Math.floor(i / (16 * 9)) === 5 && !Number.isNaN(grads.weight[i]!))).toBe(true);
+    expect(bad.length).toBe(16 * 9);
+  });
+});

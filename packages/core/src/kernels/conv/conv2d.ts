@@ -97,7 +97,6 @@ export const conv2dWasmKernel: Conv2dKernel = {
   forward(g, x, w, bias, out, options) {
     const [x32, w32, b32] = [float32(x), float32(w), float32(bias)];
     if (x32 === null || w32 === null || (bias !== null && b32 === null) || !(out instanceof Float32Array)) return null;
-    if (winograd3x3Applies(g) && !(finite(x32, inputSize(g)) && finite(w32, weightSize(g)))) return null;
     return conv2dForwardWasm(g, x32, w32, b32, { data: out, offset: 0 }, { relu: options.relu === true, prepared: options.prepared }) ? { chunk: 1, cols: null } : null;
   },
   backward(g, saved, gy, w, x, grads) {
@@ -106,9 +105,7 @@ export const conv2dWasmKernel: Conv2dKernel = {
     const all32 = [grads.input, grads.weight, grads.bias].every((a) => a === null || a instanceof Float32Array);
     // The input gradient of a stride-1 3×3 convolution is one too, on the output gradient; by Winograd where it applies.
     const transposed = grads.input === null ? null : inputGradientGeometry(g);
-    const winogradAny = winograd3x3Applies(g) || (transposed !== null && winograd3x3Applies(transposed));
-    const spreads = gy32 !== null && w32 !== null && winogradAny && !(finite(gy32, g.batch * g.outChannels * g.outHeight * g.outWidth) && finite(w32, weightSize(g)));
-    if (gy32 !== null && w32 !== null && all32 && (grads.weight === null || x32 !== null) && !spreads) {
+    if (gy32 !== null && w32 !== null && all32 && (grads.weight === null || x32 !== null)) {
       const winograd = transposed !== null && winograd3x3Applies(transposed) &&
         conv2dForwardWasm(transposed, gy32, { data: flipTranspose(g, w32), offset: 0 }, null, { data: grads.input as Float32Array, offset: 0 });
       const rest = { input: winograd ? null : slice(grads.input), weight: slice(grads.weight), bias: slice(grads.bias) };
@@ -118,23 +115,6 @@ export const conv2dWasmKernel: Conv2dKernel = {
     conv2dGemmKernel.backward(g, saved, gy, w, x, grads);
   },
 };
-
-// Winograd's tile transforms mix all of a tile's values, so one NaN or infinity would spread over outputs
-// (and gradients) that a direct sum never reaches: PyTorch's CPU convolution sums directly, and so do these
-// kernels wherever an operand of a Winograd geometry holds a non-finite value (a scan far cheaper than the product).
-
-/** Whether the `length` values from `a.offset` are all finite. */
-function finite(a: { data: Float32Array; offset: number }, length: number): boolean {
-  const d = a.data;
-  for (let i = a.offset, end = a.offset + length; i < end; i++) {
-    const v = d[i]!;
-    if (v - v !== 0) return false;
-  }
-  return true;
-}
-
-const inputSize = (g: Conv2dGeometry): number => g.batch * g.inChannels * g.inHeight * g.inWidth;
-const weightSize = (g: Conv2dGeometry): number => g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
 
 /**
  * The convolution whose output is the input gradient of `g` (stride 1, no dilation, one group,

@@ -41,6 +41,8 @@ export interface ConvExports {
   winograd3x3WeightGradScratchBytes(geo: number, images: number): number;
   winograd3x3WeightsBackward(dU: number, outChannels: number, inChannels: number, dst: number): void;
   prepareForward(geo: number, w: number, pool: number, withArgmax: number, dst: number): void;
+  /** 1 when any of the `count` floats at `p` is NaN or ±infinity, else 0. */
+  anyNonFinite(p: number, count: number): number;
 }
 
 /**
