@@ -2,7 +2,7 @@ import { kernelsChanged } from "../registry.js";
 import { routeElementwiseThreads } from "./elementwise-wasm.js";
 import { checkThreads, joinWasmThreads, leaveWasmThreads, publishElementwiseJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJobs, claimJobs } from "./thread-pool.js";
+import { awaitJob, awaitJobs, claimJobs, markReady } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
 // kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
@@ -16,10 +16,20 @@ function route(t: WasmThreads | null): void {
           memory: t.memory,
           threads: t.threads,
           launch: (jobs) => {
-            publishElementwiseJobs(t, jobs);
-            return (run) => {
-              const error = claimJobs(t.pool, jobs.length, run);
-              awaitJobs(t.pool, jobs.length, (who) => `elementwise kernels: ${who} trapped while computing its share`, error);
+            publishElementwiseJobs(t, jobs, 0);
+            return {
+              ready: (count) => markReady(t.pool, count),
+              finish: (run, done) => {
+                const error = claimJobs(t.pool, jobs.length, run);
+                try {
+                  for (let j = 0; j < jobs.length; j++) {
+                    awaitJob(t.pool, j);
+                    done(j);
+                  }
+                } finally {
+                  awaitJobs(t.pool, jobs.length, (who) => `elementwise kernels: ${who} trapped while computing its share`, error);
+                }
+              },
             };
           },
         },

@@ -6,7 +6,9 @@ import type { KernelExports, WasmMemory } from "./wasm-api.js";
 // on float32. Operands are copied into the module's memory (the worker threads' shared one while
 // `@pico/core/threads` runs them, else the calling thread's), computed there in SIMD, split across the
 // threads by channel (batch norm) or by element range, and the results copied back: a copy costs about
-// 0.15 ns per element, the TypeScript loops these replace 1-8 ns.
+// 0.15 ns per element, the TypeScript loops these replace 1-8 ns. On the threads the copies are the
+// part that stays serial, so they are staged: the calling thread copies one job's operands in after
+// another while the workers compute the jobs already in, then copies each result out once it is done.
 
 const BATCH_NORM_FORWARD = 0;
 const BATCH_NORM_BACKWARD = 1;
@@ -32,7 +34,25 @@ export interface ElementwiseThreads {
   exports: KernelExports;
   memory: WasmMemory;
   threads: number;
-  launch(jobs: number[][]): (run: (job: number) => void) => void;
+  /** Opens the jobs ([kind, ...arguments]) to the workers, none of them ready yet. */
+  launch(jobs: number[][]): ElementwiseLaunch;
+}
+
+/** Jobs open on the workers. */
+export interface ElementwiseLaunch {
+  /** Jobs [0, count) have their operands in place. */
+  ready(count: number): void;
+  /**
+   * The calling thread runs (with `run`) the jobs no thread has started (all must be ready), then hands
+   * each job to `done` in order once it finished; throws if one trapped.
+   */
+  finish(run: (job: number) => void, done: (job: number) => void): void;
+}
+
+/** How a call's operands go into the module and its results out of it, job by job. */
+interface Staging {
+  copyIn(job: number): void;
+  copyOut(job: number): void;
 }
 
 let threaded: ElementwiseThreads | null = null;
@@ -64,16 +84,30 @@ export function elementwiseWasmThreads(): number {
   return threaded?.threads ?? 1;
 }
 
-/** Runs the jobs ([kind, ...arguments]) on the calling thread, or on it and the workers. */
-function run(t: Target, jobs: number[][]): void {
+/** Runs the jobs ([kind, ...arguments]) on the calling thread, or on it and the workers, staged. */
+function run(t: Target, jobs: number[][], stage: Staging): void {
   const e = t.exports;
   const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
   if (t.threads === null || jobs.length < 2) {
+    jobs.forEach((_, k) => stage.copyIn(k));
     for (const j of jobs) call(j);
+    jobs.forEach((_, k) => stage.copyOut(k));
     return;
   }
-  t.threads.launch(jobs)((j) => call(jobs[j]!));
+  const open = t.threads.launch(jobs);
+  let ready = 0;
+  try {
+    for (let k = 0; k < jobs.length; k++) {
+      stage.copyIn(k);
+      open.ready(++ready);
+    }
+  } finally {
+    // Every job must run (a worker may be waiting for it) before the table closes.
+    if (ready < jobs.length) open.ready(jobs.length);
+    open.finish((k) => call(jobs[k]!), stage.copyOut);
+  }
 }
+
 
 /** [start, end) ranges of about equal size cutting [0, count) into `parts`, starts rounded to `align`. */
 function ranges(count: number, parts: number, align: number): [number, number][] {
@@ -119,7 +153,6 @@ export function batchNormForwardWasm(
   const betaAt = options.beta === null ? 0 : mem.take(c);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
-  heap.set(x, xAt >> 2);
   const table = new Float64Array(heap.buffer, statsAt, 3 * c + 1);
   if (!options.train) table.set(stats.subarray(0, 2 * c));
   table[3 * c] = options.eps;
@@ -130,9 +163,16 @@ export function batchNormForwardWasm(
   const jobs = ranges(c, jobCount(t, c), 1).map(([c0, c1]) => [
     BATCH_NORM_FORWARD, xAt, xAt, n, c, s, c0, c1, train, relu, gammaAt, betaAt, statsAt, affineAt,
   ]);
-  run(t, jobs);
+  // A job's channels are n strided runs: copying them job by job costs twice the one copy of all.
+  run(t, jobs, {
+    copyIn: (k) => {
+      if (k === 0) heap.set(x, xAt >> 2);
+    },
+    copyOut: (k) => {
+      if (k === jobs.length - 1) y.set((heapOf(t.instance, mem.end) ?? heap).subarray(xAt >> 2, (xAt >> 2) + size));
+    },
+  });
   const out = heapOf(t.instance, mem.end) ?? heap;
-  y.set(out.subarray(xAt >> 2, (xAt >> 2) + size));
   stats.set(new Float64Array(out.buffer, statsAt, 3 * c));
   affine.set(out.subarray(affineAt >> 2, (affineAt >> 2) + 3 * c));
   return true;
@@ -159,17 +199,23 @@ export function batchNormBackwardWasm(
   const sumsAt = mem.take(4 * c);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
-  heap.set(x, xAt >> 2);
-  heap.set(g, gAt >> 2);
   new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
   heap.set(affine.subarray(0, 3 * c), affineAt >> 2);
   const dxAt = dx === null ? 0 : gAt;
   const jobs = ranges(c, jobCount(t, c), 1).map(([c0, c1]) => [
     BATCH_NORM_BACKWARD, xAt, gAt, dxAt, n, c, s, c0, c1, train ? 1 : 0, relu ? 1 : 0, statsAt, affineAt, sumsAt,
   ]);
-  run(t, jobs);
+  run(t, jobs, {
+    copyIn: (k) => {
+      if (k !== 0) return;
+      heap.set(x, xAt >> 2);
+      heap.set(g, gAt >> 2);
+    },
+    copyOut: (k) => {
+      if (dx !== null && k === jobs.length - 1) dx.set((heapOf(t.instance, mem.end) ?? heap).subarray(gAt >> 2, (gAt >> 2) + size));
+    },
+  });
   const out = heapOf(t.instance, mem.end) ?? heap;
-  if (dx !== null) dx.set(out.subarray(gAt >> 2, (gAt >> 2) + size));
   sums.set(new Float64Array(out.buffer, sumsAt, 2 * c));
   return true;
 }
@@ -183,16 +229,24 @@ function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): b
   const at = inputs.map(() => mem.take(size));
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
-  inputs.forEach((a, i) => heap.set(a, at[i]! >> 2));
   // The result overwrites the first input's region: every kernel reads an element before writing it.
-  const jobs = ranges(size, jobCount(t, Math.ceil(size / RANGE_ALIGN)), RANGE_ALIGN).map(([i0, i1]) => {
+  const parts = ranges(size, jobCount(t, Math.ceil(size / RANGE_ALIGN)), RANGE_ALIGN);
+  const jobs = parts.map(([i0, i1]) => {
     const job = [kind, ...at, at[0]!, i0, i1];
     while (job.length < 14) job.push(0);
     return job;
   });
-  run(t, jobs);
-  const result = heapOf(t.instance, mem.end) ?? heap;
-  out.set(result.subarray(at[0]! >> 2, (at[0]! >> 2) + size));
+  run(t, jobs, {
+    copyIn: (k) => {
+      const [i0, i1] = parts[k]!;
+      inputs.forEach((a, i) => heap.set(a.subarray(i0, i1), (at[i]! >> 2) + i0));
+    },
+    copyOut: (k) => {
+      const [i0, i1] = parts[k]!;
+      const result = heapOf(t.instance, mem.end) ?? heap;
+      out.set(result.subarray((at[0]! >> 2) + i0, (at[0]! >> 2) + i1), i0);
+    },
+  });
   return true;
 }
 
@@ -226,12 +280,22 @@ export function maxPool2x2Wasm(x: Float32Array, out: Float32Array, argmax: Int32
   const argmaxAt = argmax === null ? 0 : mem.take(out.length);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
-  heap.set(x, xAt >> 2);
-  const jobs = ranges(planes, jobCount(t, planes), 1).map(([p0, p1]) => [MAX_POOL_2X2, xAt, outAt, argmaxAt, H, W, oH, oW, p0, p1, 0, 0, 0, 0]);
-  run(t, jobs);
-  const result = heapOf(t.instance, mem.end) ?? heap;
-  out.set(result.subarray(outAt >> 2, (outAt >> 2) + out.length));
-  if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt, out.length));
+  const parts = ranges(planes, jobCount(t, planes), 1);
+  const jobs = parts.map(([p0, p1]) => [MAX_POOL_2X2, xAt, outAt, argmaxAt, H, W, oH, oW, p0, p1, 0, 0, 0, 0]);
+  const inPlane = H * W;
+  const outPlane = oH * oW;
+  run(t, jobs, {
+    copyIn: (k) => {
+      const [p0, p1] = parts[k]!;
+      heap.set(x.subarray(p0 * inPlane, p1 * inPlane), (xAt >> 2) + p0 * inPlane);
+    },
+    copyOut: (k) => {
+      const [p0, p1] = parts[k]!;
+      const result = heapOf(t.instance, mem.end) ?? heap;
+      out.set(result.subarray((outAt >> 2) + p0 * outPlane, (outAt >> 2) + p1 * outPlane), p0 * outPlane);
+      if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + p0 * outPlane * 4, (p1 - p0) * outPlane), p0 * outPlane);
+    },
+  });
   return true;
 }
 

@@ -9,8 +9,8 @@ import { gemmWasm } from "./gemm-wasm.js";
 import { gemmWasmThreaded, installWasmGemmThreads, runRowsJobsThreaded, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
 import { runGemm } from "./run-gemm.js";
 import type { RowsJob } from "./run-gemm.js";
-import { publishGemmJobs, runningWasmThreads } from "./shared-wasm-threads.js";
-import { awaitJobs, liveWorkerCount, markReady } from "./thread-pool.js";
+import { publishElementwiseJobs, publishGemmJobs, runningWasmThreads } from "./shared-wasm-threads.js";
+import { awaitJobs, claimJobs, jobFinished, liveWorkerCount, markReady } from "./thread-pool.js";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
 
 useNodeWorkers();
@@ -183,6 +183,27 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     expect(opened).toBe(8);
     expect(readies).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 8]);
     expectClose(c, fcSingle, "fc, staged");
+  });
+
+  it("marks every job done in its own table when tables follow each other without pause", async () => {
+    expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
+    const t = runningWasmThreads()!;
+    // ReLU (elementwiseJob kind 2) in place past the module's data: three jobs of microseconds and a
+    // longer one, so that one thread often sleeps until the other's last job, whose notify delays that
+    // thread while the next table opens (once, a worker delayed so claimed a job of the next table and
+    // marked it done in the last one, and the calling thread waited for that job forever).
+    const at = t.exports.heapBase() + 1024;
+    const jobs = [[0, 16], [16, 32], [32, 48], [48, 4096]].map(([i0, i1]) => [2, at, at, i0!, i1!, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let stale = 0;
+    for (let table = 0; table < 3000; table++) {
+      publishElementwiseJobs(t, jobs, 0);
+      markReady(t.pool, jobs.length);
+      const error = claimJobs(t.pool, jobs.length, (j) => t.exports.elementwiseJob(2, at, at, jobs[j]![3]!, jobs[j]![4]!, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+      awaitJobs(t.pool, jobs.length, (who) => `test: ${who} trapped`, error);
+      // All finished: each must be marked so in this table (the calling thread waits on these marks to copy results out).
+      for (let j = 0; j < jobs.length; j++) if (!jobFinished(t.pool, j)) stale++;
+    }
+    expect(stale).toBe(0);
   });
 
   it("names the operation when a worker traps, and the threads work on afterwards", async () => {

@@ -182,15 +182,15 @@ export function publishConvCalls(t: WasmThreads, calls: ConvCall[], scratchStrid
   }, ready);
 }
 
-/** Opens elementwiseJob jobs (their 13 arguments each) to the workers. */
-export function publishElementwiseJobs(t: WasmThreads, jobs: number[][]): void {
+/** Opens elementwiseJob jobs (its kind and 13 arguments each) to the workers, the first `ready` (default all) at once. */
+export function publishElementwiseJobs(t: WasmThreads, jobs: number[][], ready = jobs.length): void {
   publishJobs(t.pool, jobs.length, (ctl) => {
     jobs.forEach((job, j) => {
       const at = JOBS + j * JOB_INTS;
       ctl[at] = ELEMENTWISE_JOB;
       ctl.set(job, at + 1);
     });
-  });
+  }, ready);
 }
 
 /**

@@ -176,7 +176,12 @@ export function claimJobs(pool: WorkerPool, count: number, run: (job: number) =>
   return error;
 }
 
-/** Blocks until job `job` of the open table finished (its result may be read; it may have failed). */
+/** Whether job `job` of the open table finished (its result may be read; it may have failed). */
+export function jobFinished(pool: WorkerPool, job: number): boolean {
+  return Atomics.load(pool.control, DONE + job) === pool.sequence;
+}
+
+/** Blocks until job `job` of the open table finished. */
 export function awaitJob(pool: WorkerPool, job: number): void {
   const ctl = pool.control;
   for (let d = Atomics.load(ctl, DONE + job); d !== pool.sequence; d = Atomics.load(ctl, DONE + job)) sleep(ctl, DONE + job, d);
