@@ -9,6 +9,23 @@ import { gemmRows, workBytes } from "./gemm";
 import { Geometry } from "./geometry";
 import { inputTransform } from "./winograd-transforms";
 
+/**
+ * dst[0..count) = src[0..count), floats: a row of an image is too short (32 to 128 bytes) for memory.copy,
+ * which the engine runs as a call, to pay.
+ */
+// @ts-ignore: decorator
+@inline
+function copyRow(dst: usize, src: usize, count: i32): void {
+  let q = 0;
+  for (; q + 8 <= count; q += 8) {
+    const at = <usize>q << 2;
+    v128.store(dst + at, v128.load(src + at));
+    v128.store(dst + at, v128.load(src + at, 16), 16);
+  }
+  for (; q + 4 <= count; q += 4) v128.store(dst + (<usize>q << 2), v128.load(src + (<usize>q << 2)));
+  for (; q < count; q++) store<f32>(dst + (<usize>q << 2), load<f32>(src + (<usize>q << 2)));
+}
+
 /** Per tile, the padded input holds a 6×6 window; rows carry 2 more floats so a tile's second vector load (columns 4..7) stays inside. */
 // @ts-ignore: decorator
 @inline
@@ -195,7 +212,7 @@ function transformInput(g: Geometry, x: usize, nb: i32, padded: usize, V: usize,
     const src = x + (<usize>(p * H * W) << 2);
     const dst = padded + (<usize>(p * plane + pH * Wp + pW) << 2);
     const rows = min(H, Hp - pH);
-    for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * WpBytes, src + (<usize>(r * W) << 2), <usize>rowCopy << 2);
+    for (let r = 0; r < rows; r++) copyRow(dst + <usize>r * WpBytes, src + (<usize>(r * W) << 2), rowCopy);
   }
   // Then the windows, four tiles per vector.
   const vPos = <usize>posFloats(C, T4) << 2;
@@ -412,7 +429,7 @@ export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy
     for (let p = 0; p < nb * O; p++) {
       const src = gy + (<usize>((n0 * O + p) * outPlane) << 2);
       const dst = gyPadded + (<usize>(p * PH * PW) << 2);
-      for (let r = 0; r < oH; r++) memory.copy(dst + (<usize>(r * PW) << 2), src + (<usize>(r * oW) << 2), <usize>oW << 2);
+      for (let r = 0; r < oH; r++) copyRow(dst + (<usize>(r * PW) << 2), src + (<usize>(r * oW) << 2), oW);
     }
     // Gt[pos][o][t] = (A·dY·Aᵀ)[pos] for tile t's 4×4 block dY in channel o; tiles past T get zeros.
     const gPos = <usize>posFloats(O, T4) << 2;
