@@ -38,9 +38,10 @@ describe("addmm: values", () => {
       }
     }
   });
-  it("promotes to float64 when any operand is float64", () => {
+  it("refuses an operand of another dtype than the input, as torch", () => {
     const c = Tensor.ones([2], { dtype: "float32" });
-    expect(c.addmm(Tensor.ones([3, 4], { dtype: "float64" }), Tensor.ones([4, 2], { dtype: "float32" })).dtype).toBe("float64");
+    expect(() => c.addmm(Tensor.ones([3, 4], { dtype: "float64" }), Tensor.ones([4, 2], { dtype: "float32" }))).toThrow("addmm: mat1 must have the input's dtype, float32");
+    expect(() => c.to("float64").addmm(Tensor.ones([3, 4], { dtype: "float64" }), Tensor.ones([4, 2]))).toThrow("addmm: mat2 must have the input's dtype, float64");
   });
 });
 

@@ -164,9 +164,8 @@ describe("conv2d behaviour", () => {
     expect(y.requiresGrad).toBe(false);
   });
 
-  it("promotes float32 weights with float64 input to float64", () => {
-    const y = conv2d(randomTensor([1, 1, 3, 3], 27), randomTensor([1, 1, 2, 2], 28, { dtype: "float32" }));
-    expect(y.dtype).toBe("float64");
+  it("refuses float32 weights with a float64 input, as torch", () => {
+    expect(() => conv2d(randomTensor([1, 1, 3, 3], 27), randomTensor([1, 1, 2, 2], 28, { dtype: "float32" }))).toThrow("conv2d: weight must have the input's dtype, float64");
   });
 
   it("x=[2,3,6,5] w=[4,3,3,3] p=1: a later call leaves earlier outputs and the inputs untouched (scratch buffers never escape)", () => {
