@@ -101,7 +101,9 @@ for (const backend of ["wasm", "js"] as const) {
     const chains = [
       { label: "Conv2d → ReLU → MaxPool2d", build: (d: DType, g: Generator) => new Sequential(new Conv2d(1, 8, 5, { dtype: d, generator: g }), new ReLU(), new MaxPool2d(2)), torch: "nn.Sequential(nn.Conv2d(1, 8, 5), nn.ReLU(), nn.MaxPool2d(2))", x: [2, 1, 12, 12] },
       { label: "Conv2d → BatchNorm2d → ReLU", build: (d: DType, g: Generator) => new Sequential(new Conv2d(3, 4, 3, { padding: 1, dtype: d, generator: g }), new BatchNorm2d(4, { dtype: d }), new ReLU()), torch: "nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())", x: [2, 3, 6, 6] },
-      { label: "Conv2d → ReLU (unfused)", build: (d: DType, g: Generator) => new Sequential(new Conv2d(3, 4, 3, { dtype: d, generator: g }), new ReLU()), torch: "nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())", x: [2, 3, 6, 6] },
+      { label: "Conv2d → ReLU", build: (d: DType, g: Generator) => new Sequential(new Conv2d(3, 4, 3, { dtype: d, generator: g }), new ReLU()), torch: "nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())", x: [2, 3, 6, 6] },
+      // Winograd F(4x4, 3x3) with ReLU in its output transform (float32).
+      { label: "Conv2d(16, 16, 3, padding 1) → ReLU", build: (d: DType, g: Generator) => new Sequential(new Conv2d(16, 16, 3, { padding: 1, dtype: d, generator: g }), new ReLU()), torch: "nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())", x: [2, 16, 8, 8] },
     ];
     for (const chain of chains) {
       for (const dtype of backend === "js" ? (["float32"] as const) : (["float64", "float32"] as const)) {
