@@ -19,9 +19,12 @@ describe("predict reads real pictures of digits as the model saw them in trainin
   let setsRun: PredictRun;
 
   beforeAll(async () => {
-    // The reference network after one epoch on the full training set (about 5 s here): 98-99% on the test set.
+    // The reference network after one epoch on half the training set: 97.8% on the first 1,000 test images,
+    // and on every set below the same scores as after a full epoch (98.5%; measured with
+    // predict-table.measure.ts: 99-100/100 agreeing with eval, 10/10 on each typed, drawn and photographed
+    // set), at 60% of its training time.
     const [trained, mnist, typed, drawn, photographed] = await Promise.all([
-      runCli(["train", "--epochs", "1", "--test-limit", "1000", "--out", join(work, "run")]),
+      runCli(["train", "--epochs", "1", "--limit", "30000", "--test-limit", "1000", "--out", join(work, "run")]),
       writeMnistPictures(join(work, "mnist"), 5000, 100),
       writeTypedDigits(join(work, "typed")),
       writeDrawnDigits(join(work, "drawn")),
