@@ -3,10 +3,10 @@
 // or the benchmark is one that its --help lists (for the trainer, the --help of that command); the trainer's own
 // README may also name an option on its own (`--lr X` in a table), which one of its commands must have. Needs the
 // built programs, as the end-to-end tests do (`pnpm test` builds first).
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { workspacePackages } from "./block-project.js";
 import { commandLines, longOptions, splitShell, unwrap } from "./command-lines.js";
 import { markdownFiles, readText, REPOSITORY_ROOT } from "./markdown.js";
@@ -37,6 +37,25 @@ function help(program: string, command: string | null): string {
   helpCache.set(key, text);
   return text;
 }
+
+/** Runs every --help the checks read side by side, once, before them (each is a Node start-up of the built program). */
+beforeAll(async () => {
+  const wanted: [string, string | null][] = [...[null, ...TRAINER_COMMANDS].map((command): [string, string | null] => [TRAINER, command]), [BENCH, null]];
+  await Promise.all(
+    wanted
+      .filter(([program]) => existsSync(join(REPOSITORY_ROOT, program)))
+      .map(
+        ([program, command]) =>
+          new Promise<void>((done) => {
+            const args = [join(REPOSITORY_ROOT, program), ...(command === null ? [] : [command]), "--help"];
+            execFile(process.execPath, args, { encoding: "utf8" }, (_error, stdout, stderr) => {
+              helpCache.set(`${program} ${command ?? ""}`, `${stdout}${stderr}`);
+              done();
+            });
+          }),
+      ),
+  );
+});
 
 const listed = (helpText: string, option: string): boolean => new RegExp(`${option.replace(/[-]/g, "\\-")}(?![\\w-])`).test(helpText);
 
