@@ -164,6 +164,13 @@ describe("compile with backward", () => {
     step(x);
     expect(bits(replayed.b.grad!)).toEqual(bits(eager.b.grad!.mul(2)));
     expect(step.session.plan.backwardSteps).toBe(5);
+    // An input traced with requiresGrad gets its gradient in the tensor passed to each call.
+    const w2 = tensor([1, -2, 3], { requiresGrad: true });
+    const withInput = compile((t: Tensor) => t.mul(w2).square().sum(), tensor([0, 0, 0], { requiresGrad: true }), { backward: true });
+    const a = tensor([1, 1, 2], { requiresGrad: true });
+    withInput(a);
+    expect(a.grad!.toArray()).toEqual([2, 8, 36]);
+    expect(w2.grad!.toArray()).toEqual([2, -4, 24]);
     expect(() => compile((t: Tensor) => t.relu().sum(), Tensor.zeros([2]), { backward: true })).toThrow(
       "compile: backward needs a forward that returns one tensor (a loss) computed from tensors that require grad, but it returns 1 output that no tensor requiring grad reaches",
     );

@@ -100,7 +100,10 @@ export class Session {
   /** With the backward option: per live step, the arguments it passes a gradient to; gradients by value id; the seed. */
   private readonly targets: readonly GradientTargets[] = [];
   private readonly grads: (NDArray | null)[] = [];
+  /** Parameters (and constants) that take a gradient, and the inputs that do (by position: the call's own tensors get it). */
   private readonly gradLeaves: readonly Leaf[] = [];
+  private readonly gradInputs: readonly number[] = [];
+  private inputs: readonly Tensor[] = [];
   private readonly seed: NDArray | null = null;
   private readonly outputTensors: (Tensor | null)[];
   private readonly results: Tensor[];
@@ -225,7 +228,8 @@ export class Session {
         return { args: Int32Array.from(args), ids: Int32Array.from(args.map((i) => idOf(n.args[i] as GraphValue))) };
       });
       this.grads = all.map(() => null);
-      this.gradLeaves = all.filter((v) => needsGrad.has(v) && v.kind !== "intermediate").map((v) => ({ id: idOf(v), tensor: v.example, data: null, version: 0 }));
+      this.gradLeaves = all.filter((v) => needsGrad.has(v) && v.kind !== "intermediate" && v.kind !== "input").map((v) => ({ id: idOf(v), tensor: v.example, data: null, version: 0 }));
+      this.gradInputs = graph.inputs.map((v, i) => (needsGrad.has(v) ? i : -1)).filter((i) => i >= 0);
       const out = graph.outputs[0]!;
       this.seed = ndarray(out.dtype === "float64" ? new Float64Array(sizeOf(out.shape)).fill(1) : new Float32Array(sizeOf(out.shape)).fill(1), [...out.shape]);
     }
@@ -280,6 +284,7 @@ export class Session {
       }
       this.values[this.inputIds[i]!] = x.data;
     }
+    this.inputs = inputs;
   }
 
   private refreshLeaves(): void {
@@ -325,14 +330,15 @@ export class Session {
         // What the forward declared private to its ctx (arg-max indices) is dead now.
         for (const a of tracer.takePrivate(ctx)) buffers.dropPrivate(a);
       }
-      for (const leaf of this.gradLeaves) {
-        const g = grads[leaf.id];
-        if (g === null || g === undefined) continue;
-        const t = leaf.tensor;
+      const accumulate = (t: Tensor, id: number): void => {
+        const g = grads[id];
+        if (g === null || g === undefined) return;
         if (t.grad === null) t.grad = new Tensor(copy(g, t.dtype));
         else ops.addeq(t.grad.data, g);
         buffers.drop(g);
-      }
+      };
+      for (const leaf of this.gradLeaves) accumulate(leaf.tensor, leaf.id);
+      for (const i of this.gradInputs) accumulate(this.inputs[i]!, this.inputIds[i]!);
     });
   }
 
