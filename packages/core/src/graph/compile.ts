@@ -84,6 +84,7 @@ type GradientTargets = { readonly args: Int32Array; readonly ids: Int32Array };
  * The returned tensors are the session's own and the next call overwrites them, unless
  * `copyOutputs` was set. Parameters and buffers are read on every call, so training between calls
  * is seen; in-place writes must bump their version (optimizers do) for the cached nodes to follow.
+ * With the backward option a call also replays `loss.backward()` into the parameters' `.grad`.
  */
 export class Session {
   readonly plan: SessionPlan;
