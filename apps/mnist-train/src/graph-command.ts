@@ -54,8 +54,17 @@ export async function graphCommand(options: GraphOptions): Promise<void> {
   } else {
     const svg = (await Graphviz.load()).dot(dot);
     if (format === ".svg") writeFileAtomic(out, svg);
-    else writeFileAtomic(out, await sharp(Buffer.from(svg), { density: 110 }).flatten({ background: "#ffffff" }).png().toBuffer());
+    else writeFileAtomic(out, await sharp(Buffer.from(metricCompatibleFonts(svg)), { density: 110 }).flatten({ background: "#ffffff" }).png().toBuffer());
   }
   const what = options.backward === true ? "backward of" : "";
   options.log(`${modelName} from ${options.checkpoint} -> ${options.out}: ${what}${what === "" ? "" : " "}${graph.nodes.length} operators, ${graph.parameters.length} parameter tensors`);
+}
+
+/**
+ * Graphviz sizes every box for Helvetica's metrics; sharp's renderer, asked for Helvetica, may draw in
+ * a wider font (DejaVu Sans) that overflows the boxes. Liberation Sans and Arimo have Helvetica's
+ * metrics: ask for them first.
+ */
+function metricCompatibleFonts(svg: string): string {
+  return svg.replaceAll('font-family="Helvetica,sans-Serif"', 'font-family="Liberation Sans,Arimo,Arial,Helvetica,sans-Serif"');
 }

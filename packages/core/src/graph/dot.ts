@@ -14,11 +14,11 @@ export interface DotOptions {
 const STYLE = {
   input: 'shape=ellipse, style=filled, fillcolor="#cfe8ff", color="#3b7dd8"',
   output: 'shape=ellipse, style=filled, fillcolor="#d4f2d4", color="#2f8f2f"',
-  parameter: 'shape=box, style="rounded,filled", fillcolor="#fff2c6", color="#b58900", fontsize=10',
-  buffer: 'shape=box, style="rounded,filled,dashed", fillcolor="#f3eefc", color="#7e57c2", fontsize=10',
+  parameter: 'shape=box, style="rounded,filled", fillcolor="#fff2c6", color="#b58900", fontsize=10, margin="0.15,0.06"',
+  buffer: 'shape=box, style="rounded,filled,dashed", fillcolor="#f3eefc", color="#7e57c2", fontsize=10, margin="0.15,0.06"',
   constant: 'shape=note, style=filled, fillcolor="#eeeeee", color="#999999", fontsize=9',
-  op: 'shape=box, style="filled", fillcolor="#ffffff", color="#333333"',
-  staticOp: 'shape=box, style="filled,dashed", fillcolor="#fafafa", color="#999999"',
+  op: 'shape=box, style="filled", fillcolor="#ffffff", color="#333333", margin="0.15,0.06"',
+  staticOp: 'shape=box, style="filled,dashed", fillcolor="#fafafa", color="#999999", margin="0.15,0.06"',
 } as const;
 
 /**
