@@ -2,8 +2,11 @@
 // drifts): builds the page, serves it cross-origin isolated on 127.0.0.1, trains for a few seconds per
 // round and reads the page's images/s (training steps only). Prints each round and the medians.
 //   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2] [--nice=-20]
-// --nice runs Chromium at that niceness (below 0 needs root), as the bench's --nice does its workers.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// --nice runs Chromium's threads at that niceness (below 0 needs root), as the bench's --nice does its
+// workers: Chromium sets its renderers' niceness itself, so every thread of every Chromium process is
+// reniced once the page's workers run.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,14 +31,8 @@ const configFile = join(app, "vite.config.ts");
 await build({ configFile, logLevel: "error", build: { outDir } });
 const server = await preview({ configFile, logLevel: "error", build: { outDir }, preview: { port: 0, strictPort: false } });
 const base = server.resolvedUrls.local[0];
-let executablePath = "/usr/bin/chromium";
-if (nice !== null) {
-  executablePath = join(work, "chromium-nice");
-  writeFileSync(executablePath, `#!/bin/sh\nexec nice -n ${nice} /usr/bin/chromium "$@"\n`);
-  chmodSync(executablePath, 0o755);
-}
 const context = await chromium.launchPersistentContext(join(work, "profile"), {
-  executablePath,
+  executablePath: "/usr/bin/chromium",
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
@@ -45,6 +42,36 @@ const median = (xs) => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** Every thread of every process descending from this one (Chromium's), at niceness `nice`. */
+function reniceDescendants(nice) {
+  const parents = new Map();
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      parents.set(pid, readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  const mine = new Set([String(process.pid)]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (mine.has(pid) || !mine.has(parent)) continue;
+      mine.add(pid);
+      grew = true;
+    }
+  }
+  mine.delete(String(process.pid));
+  const threads = [...mine].flatMap((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return [];
+    }
+  });
+  if (threads.length > 0) execFileSync("renice", ["-n", String(nice), "-p", ...threads], { stdio: "ignore" });
+}
+
 /** Median of the page's images/s, read once a second after 2 s of warm-up. */
 async function trainingSpeed(threads) {
   const page = await context.newPage();
@@ -52,6 +79,7 @@ async function trainingSpeed(threads) {
   await page.waitForFunction(() => !document.querySelector("[data-testid=train-toggle]").disabled, null, { timeout: 60_000 });
   const running = await page.getByTestId("kernels").getAttribute("data-threads");
   if (Number(running) !== threads) throw new Error(`measure-threads: asked for ${threads} threads, the page runs ${running}`);
+  if (nice !== null) reniceDescendants(nice);
   await page.getByTestId("train-toggle").click();
   await page.waitForTimeout(2000);
   const readings = [];
