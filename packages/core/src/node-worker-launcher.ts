@@ -19,7 +19,7 @@ export const launchNodeWorker: WorkerLauncher = async (source, workerData): Prom
   // Loaded by a computed name: the library is typed without Node's modules.
   const specifier: string = "node:worker_threads";
   workerThreads ??= import(specifier) as Promise<WorkerThreads>;
-  const worker = new (await workerThreads).Worker(source, { eval: true, workerData });
+  const worker = new (await workerThreads).Worker(`const { parentPort, workerData } = require("node:worker_threads");\n${source}`, { eval: true, workerData });
   try {
     await new Promise<void>((resolve, reject) => {
       worker.once("message", () => resolve());

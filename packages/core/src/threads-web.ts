@@ -63,11 +63,12 @@ export function webThreadsUnavailable(): string | null {
   return b === null ? null : `${b.reason} (${b.remedy})`;
 }
 
-// The pool's worker source reads `parentPort` and `workerData` from require("node:worker_threads"); in a
-// Web Worker both come from the first message, and the source runs (and blocks) inside its handler.
+// The pool's worker source expects `parentPort` and `workerData` in scope; in a Web Worker both come from
+// the first message, and the source runs (and blocks) inside its handler.
 const PRELUDE = `self.onmessage = (event) => {
   self.onmessage = null;
-  const require = () => ({ parentPort: { postMessage: (m) => self.postMessage(m) }, workerData: event.data });
+  const parentPort = { postMessage: (m) => self.postMessage(m) };
+  const workerData = event.data;
   {
 `;
 const EPILOGUE = `

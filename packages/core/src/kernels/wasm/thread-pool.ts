@@ -39,8 +39,9 @@ export interface PoolWorker {
 }
 
 /**
- * Starts one worker running `source` (workerSource's text: it reads `parentPort` and `workerData` from
- * `require("node:worker_threads")`) with `workerData`; resolves once the worker posted "ready".
+ * Starts one worker running `source` (workerSource's text) with `workerData`; resolves once the worker
+ * posted "ready". The launcher puts `parentPort` (with `postMessage`) and `workerData` in the source's
+ * scope, each runtime its own way, so this module names no runtime's API.
  */
 export type WorkerLauncher = (source: string, workerData: Record<string, unknown>) => Promise<PoolWorker>;
 
@@ -70,7 +71,6 @@ export interface WorkerPool {
  */
 export function workerSource(setup: string, runJob: string): string {
   return `
-const { parentPort, workerData } = require("node:worker_threads");
 const ctl = new Int32Array(workerData.control);
 ${setup}
 parentPort.postMessage("ready");
