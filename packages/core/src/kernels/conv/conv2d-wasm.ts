@@ -399,15 +399,19 @@ export function conv2dBackwardWasm(
   const gyAt = mem.take(slice * gyImage, TAIL);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
-  // Each thread sums its own weight and bias gradients (on the threads, any call goes to the regions of
-  // the thread that claims it); they are added up at the end.
+  // Each call of a slice sums its images' weight and bias gradients in its own regions (call k of every
+  // slice in the same ones); they are added up in call order at the end, so that the result does not
+  // depend on which thread claimed which call.
   // F(4×4, 3×3) sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
   const gwFloats = winograd3 ? 36 * g.outChannels * g.inChannels : wSize;
   const finished = winograd3 ? mem.take(wSize) : 0;
-  const scratchStart = mem.end;
-  const scratch = Array.from({ length: launch === undefined ? threads : t.threads }, () => ({
+  const sums = Array.from({ length: launch === undefined ? threads : callsOf(threads, Math.ceil(slice / chunk)) }, () => ({
     gw: wantX ? mem.take(gwFloats) : 0,
     gb: grads.bias !== null ? mem.take(g.outChannels) : 0,
+  }));
+  // On the threads, one set of work regions per thread (any thread may claim any call), else per call.
+  const scratchStart = mem.end;
+  const scratch = Array.from({ length: launch === undefined ? threads : t.threads }, () => ({
     cols: winograd3 ? mem.take(Math.ceil(e.winograd3x3WeightGradScratchBytes(geo, chunk) / 4), TAIL) : wantX ? mem.take(s.taps * width, TAIL) : 0,
     dcols: wantGx ? mem.take(s.taps * width) : 0,
     gbuf: !winograd3 && (chunk > 1 || argmax !== null) ? mem.take(g.outChannels * width, TAIL) : 0,
@@ -418,7 +422,7 @@ export function conv2dBackwardWasm(
   let heap = laid;
   writeGeometry(heap, geo, g);
   heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
-  for (const r of scratch) {
+  for (const r of sums) {
     if (r.gw !== 0) heap.fill(0, r.gw >> 2, (r.gw >> 2) + gwFloats);
     if (r.gb !== 0) heap.fill(0, r.gb >> 2, (r.gb >> 2) + g.outChannels);
   }
@@ -448,9 +452,10 @@ export function conv2dBackwardWasm(
     const ranges = parts(count, chunk, launch === undefined ? threads : callsOf(threads, Math.ceil(count / chunk)));
     const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[launch === undefined ? k : 0]!;
+      const sum = sums[k]!;
       return [
         1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, wAt, gyAt + i0 * gyImage * 4, gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4,
-        r.gw, r.gb, chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4,
+        sum.gw, sum.gb, chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4,
       ];
     });
     if (launch === undefined || ranges.length < 2) {
@@ -467,7 +472,7 @@ export function conv2dBackwardWasm(
   if (grads.weight !== null && winograd3) {
     const gw = grads.weight;
     gw.data.fill(0, gw.offset, gw.offset + wSize);
-    for (const r of scratch) {
+    for (const r of sums) {
       e.winograd3x3WeightsBackward(r.gw, g.outChannels, g.inChannels, finished);
       heap = heapOf(t, mem.end) ?? heap;
       for (let i = 0; i < wSize; i++) gw.data[gw.offset + i] = gw.data[gw.offset + i]! + heap[(finished >> 2) + i]!;
@@ -481,7 +486,7 @@ export function conv2dBackwardWasm(
         for (let p = 0; p < s.taps; p++) {
           const at = grp * s.taps * s.og + p * s.og + o;
           let sum = 0;
-          for (const r of scratch) sum += heap[(r.gw >> 2) + at]!;
+          for (const r of sums) sum += heap[(r.gw >> 2) + at]!;
           gw[to + p] = sum;
         }
       }
@@ -490,7 +495,7 @@ export function conv2dBackwardWasm(
   if (grads.bias !== null) {
     for (let o = 0; o < g.outChannels; o++) {
       let sum = 0;
-      for (const r of scratch) sum += heap[(r.gb >> 2) + o]!;
+      for (const r of sums) sum += heap[(r.gb >> 2) + o]!;
       grads.bias.data[grads.bias.offset + o] = sum;
     }
   }

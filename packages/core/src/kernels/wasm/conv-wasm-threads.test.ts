@@ -69,7 +69,7 @@ describe("the WebAssembly convolution on 3 threads", () => {
     [geometry(7, 24, 8, 8, 16, 1, 3, 1, 0), 2],
   ];
 
-  it("gives what one thread gives: outputs and arg-max exactly, the summed gradients to rounding", async () => {
+  it("gives what one thread gives: outputs and arg-max exactly, the summed gradients to rounding and the same bits on every run", async () => {
     const inputs = cases.map(([g]) => {
       const outSize = g.batch * g.outChannels * g.outHeight * g.outWidth;
       return {
@@ -88,6 +88,13 @@ describe("the WebAssembly convolution on 3 threads", () => {
       expect(r.argmax).toEqual(s.argmax);
       expect(r.gx).toEqual(s.gx);
       expect(r.pooledGx).toEqual(s.pooledGx);
+      // Which thread claims which call changes from run to run; the sums must not.
+      for (let again = 0; again < 3; again++) {
+        const rerun = runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk);
+        expect(rerun.gw).toEqual(r.gw);
+        expect(rerun.gb).toEqual(r.gb);
+        expect(rerun.gwAlone).toEqual(r.gwAlone);
+      }
       expectClose(r.gw, s.gw, "gradWeight");
       expectClose(r.gb, s.gb, "gradBias");
       expectClose(r.gwAlone, s.gwAlone, "gradWeight alone");

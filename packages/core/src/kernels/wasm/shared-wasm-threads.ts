@@ -36,7 +36,7 @@ const ELEMENTWISE_JOB = 3;
 
 /** Positions in a ConvCall (kind first) of the scratch addresses a thread offsets by its own region. */
 export const CONV_FORWARD_SCRATCH = [10, 11, 12, 14];
-export const CONV_BACKWARD_SCRATCH = [7, 8, 10, 11, 12, 13];
+export const CONV_BACKWARD_SCRATCH = [10, 11, 12, 13];
 
 const WORKER_SOURCE = workerSource(
   `const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
