@@ -101,6 +101,13 @@ describe("backward recycles its own gradient buffers without corrupting anything
       return { loss: twice.mul(h).add(h.mul(h)).sum(), held: [h, twice] };
     }));
 
+  it("a residual pattern: gradients summed in place into a buffer only the engine holds, then handed to .grad", () =>
+    checkNoCorruption([14, 15], ([x, w]) => {
+      const h = x!.mul(w!).tanh();
+      const branch = h.exp().mul(h).add(h.sigmoid());
+      return { loss: branch.add(h).relu().mul(w!).sum(), held: [h, branch] };
+    }));
+
   it("views: reshape, transpose, permute and slice pass views of the gradient along", () =>
     checkNoCorruption([5, 6], ([x, w]) => {
       const v = x!.exp().reshape(COLS, ROWS).transpose();

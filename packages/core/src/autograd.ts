@@ -5,7 +5,7 @@ import { trackBirths } from "./buffer-pool.js";
 import { describe, isNdArray, isTensor } from "./function.js";
 import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
-import { copy } from "./ndarray-utils.js";
+import { copy, isPacked } from "./ndarray-utils.js";
 import { sameShape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 import { tracer, type CallRecord } from "./tracer.js";
@@ -42,7 +42,15 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
       }
     }
     for (const [t, g] of grads) {
-      if (t.creator === null || t.retain) accumulateGrad(t, g, wrap);
+      if (t.creator === null || t.retain) {
+        // A gradient only the engine sees becomes .grad itself, as torch's AccumulateGrad steals a buffer nobody else holds.
+        if (t.grad === null && buffers !== null && buffers.exclusive(g) && dtypeOf(g) === t.dtype) {
+          buffers.release(g);
+          t.grad = wrap(g);
+          continue;
+        }
+        accumulateGrad(t, g, wrap);
+      }
       buffers?.drop(g);
     }
   };
@@ -96,6 +104,13 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
     // A gradient has its input's dtype, as torch's engine casts it (a float32 input of a float64 product gets a float32 gradient).
     const gt = dtypeOf(gi) === input.dtype ? gi : copy(gi, input.dtype);
     const previous = grads.get(input);
+    if (previous !== undefined && buffers !== null && buffers.exclusive(previous)) {
+      // Nothing but this entry sees the running sum: add into it instead of allocating another.
+      addInto(previous, gt);
+      if (gt !== gi) buffers.discard(gi);
+      buffers.discard(gt);
+      continue;
+    }
     const sum = previous === undefined ? gt : binary("add", previous, gt);
     grads.set(input, sum);
     if (buffers === null) continue;
@@ -125,6 +140,26 @@ function checkSavedVersions(call: CallRecord): void {
       `the ${dtypeOf(array)} array of shape ${formatShape(array.shape)} (${which}) is at version ${now}; expected version ${saved} instead. ` +
       `Something wrote into it after the forward pass (an optimizer step, say); run the forward pass again before this backward`,
   );
+}
+
+/** sum += g elementwise, sum packed and of g's shape and dtype; g may be strided (a broadcast view). */
+function addInto(sum: NDArray, g: NDArray): void {
+  if (!isPacked(g)) {
+    ops.addeq(sum, g);
+    return;
+  }
+  if (sum.data instanceof Float32Array && g.data instanceof Float32Array) addFloat32(sum.data, g.data);
+  else if (sum.data instanceof Float64Array && g.data instanceof Float64Array) addFloat64(sum.data, g.data);
+  else ops.addeq(sum, g);
+}
+
+// One loop per array type, so that the JIT keeps each monomorphic.
+function addFloat32(s: Float32Array, g: Float32Array): void {
+  for (let i = 0; i < s.length; i++) s[i] = s[i]! + g[i]!;
+}
+
+function addFloat64(s: Float64Array, g: Float64Array): void {
+  for (let i = 0; i < s.length; i++) s[i] = s[i]! + g[i]!;
 }
 
 function accumulateGrad(t: Tensor, g: NDArray, wrap: (data: NDArray) => Tensor): void {

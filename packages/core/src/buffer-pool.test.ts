@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { MAX_POOLED_BYTES, MIN_POOLED_BYTES, clearPool, pooledByteCount, recycle, trackBirths } from "./buffer-pool.js";
+import { MAX_PER_SIZE, MAX_POOLED_BYTES, MIN_POOLED_BYTES, clearPool, pooledByteCount, recycle, trackBirths } from "./buffer-pool.js";
 import { allocate, allocateUninitialized } from "./dtype.js";
 import type { FloatArray } from "./dtype.js";
 import { noGrad, tensor, tracer } from "./index.js";
@@ -55,9 +55,9 @@ describe("buffer pool", () => {
   });
 
   it("holds at most a few arrays per size and never more than its byte budget", () => {
-    const same = Array.from({ length: 6 }, () => new Float32Array(BIG));
+    const same = Array.from({ length: MAX_PER_SIZE + 2 }, () => new Float32Array(BIG));
     const kept = same.map((a) => recycle(a));
-    expect(kept.filter(Boolean).length).toBe(4);
+    expect(kept.filter(Boolean).length).toBe(MAX_PER_SIZE);
     clearPool();
     const huge = new Float32Array(MAX_POOLED_BYTES / 4);
     expect(recycle(huge)).toBe(true);

@@ -1,5 +1,6 @@
 import { recycle } from "./buffer-pool.js";
 import type { FloatArray, NDArray } from "./dtype.js";
+import { isPacked } from "./ndarray-utils.js";
 
 /**
  * The backward engine's bookkeeping for recycling its own gradient buffers. A buffer may go back to
@@ -36,6 +37,23 @@ export class GradientBuffers {
   /** `a` was never held (a gradient summed into another): recycles its buffer if nothing holds it. */
   discard(a: NDArray): void {
     if (!this.holders.has(a.data.buffer)) this.recycleIfOwned(a.data.buffer);
+  }
+
+  /**
+   * Whether `a` is a packed array of this pass's own that exactly one gradient entry holds: nothing else
+   * (a forward value, a saved array, a user's tensor, another entry's view) can see it, so the engine may
+   * write into it or hand it over.
+   */
+  exclusive(a: NDArray): boolean {
+    const buffer = a.data.buffer;
+    return this.births.get(buffer) === a.data && this.holders.get(buffer) === 1 && isPacked(a);
+  }
+
+  /** An exclusive array (see exclusive) leaves the engine's care: it becomes a tensor's `.grad` and is never recycled. */
+  release(a: NDArray): void {
+    const buffer = a.data.buffer;
+    this.holders.delete(buffer);
+    this.births.delete(buffer);
   }
 
   /** Recycles an array that only a released call's ctx referenced (see Tracer.keepPrivate), unless a gradient still views it. */

@@ -36,7 +36,8 @@ export function isPacked(a: NDArray): boolean {
 
 /** A row-major copy with its own buffer. */
 export function copy(a: NDArray, dtype: DType = dtypeOf(a)): NDArray {
-  const out = create(dtype, a.shape);
+  // Both branches write every element.
+  const out = empty(dtype, a.shape);
   if (isContiguous(a) && dtype === dtypeOf(a)) {
     out.data.set(a.data.subarray(a.offset, a.offset + a.size));
   } else if (a.size > 0) {
