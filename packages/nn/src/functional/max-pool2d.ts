@@ -1,8 +1,8 @@
 import { ArgumentError, Context, Function, Tensor, kernels, type NDArray } from "@pico/core";
 import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { flatData } from "../kernels/flat.js";
-import { maxPool2dBackward, maxPool2dForward, maxPool2x2Backward, tiles2x2 } from "../kernels/max-pool2d.js";
-import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
+import { maxPool2dBackward, maxPool2dForward } from "../kernels/max-pool2d.js";
+import { pool2dGeometry } from "../kernels/pool-geometry.js";
 import { checkOptions } from "./check.js";
 import type { IntPair } from "./pair.js";
 
@@ -19,7 +19,7 @@ export interface Pool2dOptions {
 
 export const MAX_POOL2D_OPTIONS = ["stride", "padding", "dilation", "ceilMode"] as const;
 
-type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[]; geometry: Pool2dGeometry };
+type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[] };
 
 /** Max over kH×kW windows of each channel; the gradient goes to each window's first maximum (or last NaN). */
 export class MaxPool2dFunction extends Function {
@@ -38,21 +38,14 @@ export class MaxPool2dFunction extends Function {
     if (argmax !== null) {
       ctx.argmax = argmax;
       ctx.inputShape = [...x.shape];
-      ctx.geometry = g;
     }
     return out;
   }
 
   static override backward(ctx: MaxPool2dContext, gy: NDArray): (NDArray | null)[] {
     const dtype = kernels.dtypeOf(gy);
-    const flat = flatData(gy, dtype);
-    if (flat.data instanceof Float32Array && tiles2x2(ctx.geometry)) {
-      const gx = kernels.empty(dtype, ctx.inputShape);
-      maxPool2x2Backward(flat.data, flat.offset, ctx.argmax, ctx.geometry, gx.data as Float32Array);
-      return [gx, null, null];
-    }
     const gx = kernels.create(dtype, ctx.inputShape);
-    maxPool2dBackward(flat, ctx.argmax, gx.data);
+    maxPool2dBackward(flatData(gy, dtype), ctx.argmax, gx.data);
     return [gx, null, null];
   }
 }

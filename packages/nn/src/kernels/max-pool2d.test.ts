@@ -1,7 +1,7 @@
 import { Generator, kernels } from "@pico/core";
 import { enableThreads, disableThreads } from "@pico/core/threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { maxPool2dBackward, maxPool2dForward, maxPool2x2Backward, maxPool2x2Kernels, tiles2x2 } from "./max-pool2d.js";
+import { maxPool2dForward, maxPool2x2Kernels } from "./max-pool2d.js";
 import { pool2dGeometry } from "./pool-geometry.js";
 
 // Values that stress the float32 2×2 kernel's integer ordering: signed zeros, infinities, NaNs of
@@ -87,29 +87,3 @@ describe.skipIf(!kernels.wasmAvailable())("maxPool2x2 kernels on 2 threads again
   it("x=[8,16,32,30] s=2 (split by plane)", () => compareImplementations([8, 16, 32, 30], 2, 4));
 });
 
-
-describe("maxPool2x2Backward (one dense pass) against the scatter into zeros, bit for bit", () => {
-  it("x=[3,2,8,10] with NaNs, ties and signed zeros; gx not zero-filled; gradient at an offset", () => {
-    const shape = [3, 2, 8, 10];
-    const g = pool2dGeometry("test", shape, 2, {});
-    expect(tiles2x2(g)).toBe(true);
-    const n = 3 * 2 * 8 * 10;
-    const size = g.batch * g.channels * g.outHeight * g.outWidth;
-    const argmax = new Int32Array(size);
-    maxPool2dForward({ data: sample(n, 3, true), offset: 0 }, g, new Float32Array(size), argmax);
-    const gy = new Float32Array(size + 3);
-    gy.set(sample(size, 4, true), 3);
-    const expected = new Float32Array(n);
-    maxPool2dBackward({ data: gy, offset: 3 }, argmax, expected);
-    const gx = new Float32Array(n).fill(Number.NaN);
-    maxPool2x2Backward(gy, 3, argmax, g, gx);
-    expect(new Int32Array(gx.buffer)).toEqual(new Int32Array(expected.buffer));
-  });
-
-  it("tiles2x2 refuses what leaves elements outside every window, or overlaps", () => {
-    expect(tiles2x2(pool2dGeometry("test", [1, 1, 7, 8], 2, {}))).toBe(false);
-    expect(tiles2x2(pool2dGeometry("test", [1, 1, 8, 8], 2, { stride: 1 }))).toBe(false);
-    expect(tiles2x2(pool2dGeometry("test", [1, 1, 8, 8], 2, { padding: 1 }))).toBe(false);
-    expect(tiles2x2(pool2dGeometry("test", [1, 1, 8, 8], 3, { stride: 2 }))).toBe(false);
-  });
-});

@@ -197,37 +197,3 @@ export function maxPool2dBackward(gy: Flat, argmax: Int32Array, gx: FloatArray):
     gx[i] = gx[i]! + src[offset + o]!;
   }
 }
-
-/** Whether 2×2 windows of stride 2 tile the input exactly (no padding, no leftover row or column): every input element is in one window. */
-export function tiles2x2(g: Pool2dGeometry): boolean {
-  return (
-    g.kernelHeight === 2 && g.kernelWidth === 2 && g.strideHeight === 2 && g.strideWidth === 2 && g.padHeight === 0 && g.padWidth === 0 &&
-    g.dilationHeight === 1 && g.dilationWidth === 1 && g.inHeight === 2 * g.outHeight && g.inWidth === 2 * g.outWidth
-  );
-}
-
-/**
- * maxPool2dBackward for 2×2 windows that tile the input (see tiles2x2), float32: writes every element of
- * `gx` (which need not come zero-filled) window by window, zeros then the gradient at the arg-max, in
- * one sequential pass instead of a fill and a scatter.
- */
-export function maxPool2x2Backward(gy: Float32Array, gyOffset: number, argmax: Int32Array, g: Pool2dGeometry, gx: Float32Array): void {
-  const W = g.inWidth;
-  const oH = g.outHeight;
-  const oW = g.outWidth;
-  const planes = g.batch * g.channels;
-  let o = 0;
-  for (let p = 0; p < planes; p++) {
-    for (let oh = 0; oh < oH; oh++) {
-      let top = (p * oH + oh) * 2 * W;
-      for (let ow = 0; ow < oW; ow++, o++, top += 2) {
-        gx[top] = 0;
-        gx[top + 1] = 0;
-        gx[top + W] = 0;
-        gx[top + W + 1] = 0;
-        // + 0 as the scatter into zeros adds: a −0 gradient lands as +0.
-        gx[argmax[o]!] = 0 + gy[gyOffset + o]!;
-      }
-    }
-  }
-}
