@@ -90,6 +90,24 @@ describe("compile", () => {
     expect(eager.arrays).toBeGreaterThanOrEqual(1);
   });
 
+  it("keeps a linear layer's weight in the GEMM's module memory: eager's bits, no typed array per call, copied again after an in-place write", () => {
+    const g = new Generator(11);
+    const w = Tensor.randn([120, 400], { generator: g });
+    const b = Tensor.randn([120], { generator: g });
+    const fc = (x: Tensor): Tensor => b.addmm(x, w.transpose()).relu();
+    const f = compile(fc, Tensor.zeros([1, 400]));
+    const x = Tensor.randn([1, 400], { generator: g });
+    expect(bits(f(x))).toEqual(bits(noGrad(() => fc(x))));
+    expect(countTypedArrays(() => {
+      for (let i = 0; i < 100; i++) f(x);
+    })).toEqual({ arrays: 0, bytes: 0 });
+    w.data.data.forEach((v, i, data) => (data[i] = v * 0.5 - 0.01));
+    w.bumpVersion();
+    const after = bits(f(x));
+    expect(after).toEqual(bits(noGrad(() => fc(x))));
+    expect(after).not.toEqual(bits(noGrad(() => b.addmm(x, w.mul(2).add(0.02).transpose()).relu())));
+  });
+
   it("sees parameters trained between calls: cached nodes rerun when a parameter's version changes", () => {
     const m = mlp();
     const x = Tensor.randn([4, 16], { generator: new Generator(1) });

@@ -3,6 +3,7 @@ import { gemmPacked } from "./gemm-packed.js";
 import { kernelFamily } from "./registry.js";
 import { gemmThreads, gemmWasm } from "./wasm/gemm-wasm.js";
 import { wasmAvailable } from "./wasm/engine.js";
+import type { PreparedMatrix } from "./wasm/prepared-matrix.js";
 
 /** A row-major matrix inside a flat typed array. */
 export interface MatrixView {
@@ -65,7 +66,19 @@ function transposeCopy(x: MatrixView, rows: number, cols: number): MatrixView {
   return { data: out, offset: 0, ld: rows, trans: false };
 }
 
-export type Gemm = typeof gemmReference;
+/**
+ * C = op(A)·op(B) (+ C): every GEMM kernel's signature. `prepared` is an optional cache a caller that
+ * multiplies by the same B again keeps (a compiled node's reused ctx): the "wasm" kernel keeps B in its
+ * module's memory there (PreparedMatrix); kernels without such a copy step have nothing to keep and
+ * leave it alone.
+ */
+export type Gemm = (
+  m: number, n: number, k: number,
+  a: MatrixView, b: MatrixView,
+  c: { data: FloatArray; offset: number; ld: number },
+  accumulate: boolean,
+  prepared?: PreparedMatrix,
+) => void;
 
 /**
  * The GEMM family: "reference" (above), "js" (gemmPacked), "wasm" (gemmWasm: WebAssembly SIMD on the
@@ -90,8 +103,9 @@ export function gemm(
   b: MatrixView,
   c: { data: FloatArray; offset: number; ld: number },
   accumulate: boolean,
+  prepared?: PreparedMatrix,
 ): void {
-  gemmKernels.resolve().kernel(m, n, k, a, b, c, accumulate);
+  gemmKernels.resolve().kernel(m, n, k, a, b, c, accumulate, prepared);
 }
 
 /** The kernel gemm() calls now. */

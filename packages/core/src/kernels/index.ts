@@ -4,6 +4,7 @@ export type { KernelBackend, KernelChoice, KernelFamilyInfo, KernelInfo, KernelO
 export { gemm, gemmReference, gemmKernels, setGemm, defaultGemm, activeGemmKernel } from "./gemm.js";
 export { gemmPacked } from "./gemm-packed.js";
 export { gemmWasm } from "./wasm/gemm-wasm.js";
+export { PreparedMatrix } from "./wasm/prepared-matrix.js";
 export { wasmAvailable, relaxedSimdAvailable } from "./wasm/engine.js";
 export * from "./conv/index.js";
 export type { Gemm, MatrixView } from "./gemm.js";

@@ -4,12 +4,13 @@ import type { Context } from "../context.js";
 import { dtypeOf, promote, type DType, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
 import { gemm } from "../kernels/gemm.js";
+import { PreparedMatrix } from "../kernels/wasm/prepared-matrix.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
 import { copy, empty, isContiguous } from "../ndarray-utils.js";
 import { asMatrix, batchedMatmul, saveOperands, savedOperands } from "./matmul.js";
 
-type AddmmContext = Context & { inputShape: number[] };
+type AddmmContext = Context & { inputShape: number[]; prepared?: PreparedMatrix };
 
 /**
  * input + mat1 · mat2 for mat1 [M, K], mat2 [K, N] and input broadcastable to [M, N] (validated by
@@ -27,7 +28,9 @@ export class Addmm extends Function {
     const [m, k] = mat1.shape as [number, number];
     const n = mat2.shape[1]!;
     const out = broadcastCopy(input, m, n, promote(promote(dtypeOf(input), dtypeOf(mat1)), dtypeOf(mat2)), into);
-    gemm(m, n, k, asMatrix(mat1, false).matrix, asMatrix(mat2, false).matrix, { data: out.data, offset: 0, ld: n }, true);
+    // A compiled node multiplies by the same mat2 (a weight) every call: the GEMM keeps it ready.
+    const prepared = ctx.reused ? (ctx.prepared ??= new PreparedMatrix()) : undefined;
+    gemm(m, n, k, asMatrix(mat1, false).matrix, asMatrix(mat2, false).matrix, { data: out.data, offset: 0, ld: n }, true, prepared);
     return out;
   }
 

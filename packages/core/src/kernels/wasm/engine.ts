@@ -1,5 +1,6 @@
 import { reportWasm } from "../registry.js";
 import { wasmBinaries } from "./wasm-binaries.js";
+import { residentBytes } from "./resident-regions.js";
 import { decodeBase64, WASM_PAGE, wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
 
@@ -13,6 +14,8 @@ export interface WasmInstance<E = KernelExports> {
   exports: E;
   memory: WasmMemory;
   heap: Float32Array | null;
+  /** The calling thread's instance only: where its resident regions start (resident-regions.ts); its heapBase() is after them. */
+  residentStart?: number;
 }
 
 /** (func (param v128 v128 v128) (result v128) f32x4.relaxed_madd): validates only where relaxed SIMD is on. */
@@ -56,8 +59,11 @@ export function localInstance(): WasmInstance | null {
     const api = wasmApi();
     try {
       if (api === undefined) throw new Error("no WebAssembly");
-      const exports = new api.Instance(new api.Module(wasmBinary(false)), {}).exports as KernelExports & { memory: WasmMemory };
-      local = { exports, memory: exports.memory, heap: null };
+      const raw = new api.Instance(new api.Module(wasmBinary(false)), {}).exports as KernelExports & { memory: WasmMemory };
+      const residentStart = alignUp(raw.heapBase());
+      // Every kernel lays out its scratch from heapBase: after the resident regions.
+      const exports: KernelExports = { ...raw, heapBase: () => residentStart + residentBytes() };
+      local = { exports, memory: raw.memory, heap: null, residentStart };
     } catch (error) {
       failure = failureOf(error);
       local = null;

@@ -2,7 +2,8 @@ import type { FloatArray } from "../../dtype.js";
 import { gemmPacked } from "../gemm-packed.js";
 import type { Gemm } from "../gemm.js";
 import { localInstance } from "./engine.js";
-import { panelRows, rowsFrom, runGemm, runJobs } from "./run-gemm.js";
+import type { PreparedMatrix } from "./prepared-matrix.js";
+import { layoutOf, panelRows, rowsFrom, runGemm, runJobs } from "./run-gemm.js";
 import type { FloatMatrix32 } from "./run-gemm.js";
 
 /**
@@ -20,9 +21,10 @@ export const isFloat32 = (x: FloatArray): x is Float32Array => x instanceof Floa
  * C = op(A)·op(B) (+ C) in WebAssembly SIMD on the calling thread's instance: copies A, B (and C
  * when accumulating) into its memory, runs the register-blocked kernel there and copies C back.
  * Float64 operands, a host without WebAssembly SIMD, or operands too large for the memory go to
- * `gemmPacked`.
+ * `gemmPacked`. With `prepared`, B stays in the memory after the product and the next product with
+ * the same B (same buffer, offset and version) reads it there instead of copying it in again.
  */
-export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate) => {
+export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
   const t = localInstance();
   if (t === null || !isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data)) {
     gemmPacked(m, n, k, a, b, c, accumulate);
@@ -34,6 +36,12 @@ export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate) => {
     return;
   }
   const rows = panelRows(m, n, k, a, b, budget);
+  if (prepared !== undefined && rows === m) {
+    const bRows = b.trans ? n : k;
+    const bCols = b.trans ? k : n;
+    const at = prepared.address(t, b, bRows, bCols, layoutOf(bRows, bCols, b.ld).ld);
+    if (at !== null && runGemm(t, m, n, k, a, b, { data: c.data, offset: c.offset, ld: c.ld }, accumulate, 1, 1, (jobs, works) => runJobs(t.exports, jobs, works[0]!), undefined, at)) return;
+  }
   for (let i0 = 0; i0 < m; i0 += rows) {
     const mp = Math.min(rows, m - i0);
     const ap = i0 === 0 ? a : rowsFrom(a, i0);
@@ -48,8 +56,9 @@ export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate) => {
  * The "wasm" GEMM: gemmWasmLocal, or while `@pico/core/threads` runs its workers, the threaded GEMM
  * (large products split across the threads, small ones still on the calling thread).
  */
-export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate) => {
-  (threaded?.gemm ?? gemmWasmLocal)(m, n, k, a, b, c, accumulate);
+export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
+  if (threaded === null) gemmWasmLocal(m, n, k, a, b, c, accumulate, prepared);
+  else threaded.gemm(m, n, k, a, b, c, accumulate);
 };
 
 /** Threads the "wasm" GEMM splits large products across now. */

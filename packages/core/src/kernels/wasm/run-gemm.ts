@@ -29,7 +29,7 @@ export interface FloatMatrix32 {
  * Where a stored rows×cols matrix with leading dimension `ld` goes in wasm memory: kept with its
  * own `ld` (one bulk copy) unless the gaps would more than double the bytes copied.
  */
-function layoutOf(rows: number, cols: number, ld: number): { ld: number; elements: number } {
+export function layoutOf(rows: number, cols: number, ld: number): { ld: number; elements: number } {
   if (rows <= 1 || ld === cols) return { ld: cols, elements: rows * cols };
   const span = (rows - 1) * ld + cols;
   return span <= 2 * rows * cols ? { ld, elements: span } : { ld: cols, elements: rows * cols };
@@ -133,8 +133,9 @@ function split(m: number, n: number, k: number, parts: number): Block[] {
  * accumulating) into its memory, has `execute` run the `gemmRows` jobs (the product cut into up to
  * `chunks` blocks) with one work area per thread (`threads` of them), and copies C back. With `staged`
  * and a product cut by rows of a non-transposed A, the jobs start instead as soon as B and their own
- * rows of A are in, so that copying A overlaps computing. Returns false, having done nothing, when the
- * memory cannot grow to hold the operands.
+ * rows of A are in, so that copying A overlaps computing. With `bAt`, B is already in the memory there,
+ * stored with the leading dimension `layoutOf` gives (a PreparedMatrix), and is not copied. Returns
+ * false, having done nothing, when the memory cannot grow to hold the operands.
  */
 export function runGemm(
   target: WasmInstance<GemmExports>,
@@ -145,6 +146,7 @@ export function runGemm(
   chunks: number,
   execute: (jobs: RowsJob[], works: number[]) => void,
   staged?: StagedJobs,
+  residentB?: number,
 ): boolean {
   const aRows = a.trans ? k : m;
   const aCols = a.trans ? m : k;
@@ -153,8 +155,8 @@ export function runGemm(
   const la = layoutOf(aRows, aCols, a.ld);
   const lb = layoutOf(bRows, bCols, b.ld);
   const aAt = alignUp(target.exports.heapBase());
-  const bAt = alignUp(aAt + la.elements * 4);
-  const cAt = alignUp(bAt + lb.elements * 4);
+  const bAt = residentB ?? alignUp(aAt + la.elements * 4);
+  const cAt = alignUp(residentB === undefined ? bAt + lb.elements * 4 : aAt + la.elements * 4);
   let end = alignUp(cAt + m * n * 4);
   const jobs: RowsJob[] = [];
   const partials: number[] = [];
@@ -186,7 +188,7 @@ export function runGemm(
   }
   const heap = heapOf(target, end);
   if (heap === null) return false;
-  copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
+  if (residentB === undefined) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
   if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
   const byRows = blocks.length > 1 && !a.trans && blocks.every((bl) => bl.j0 === 0 && bl.j1 === n && bl.p0 === 0 && bl.p1 === k);
   if (staged !== undefined && byRows) {
