@@ -1,5 +1,5 @@
 import { ArgumentError, Context, Function, Tensor, kernels, type NDArray } from "@pico/core";
-import { adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, type AdaptivePool2dGeometry } from "../kernels/adaptive-pool2d.js";
+import { adaptiveAvgPool2dBackward, adaptiveAvgPool2dForward, globalMean, type AdaptivePool2dGeometry } from "../kernels/adaptive-pool2d.js";
 import { flatData } from "../kernels/flat.js";
 import { adaptiveOutputSize, type AdaptiveSize } from "./adaptive-pool-size.js";
 
@@ -26,7 +26,8 @@ export class AdaptiveAvgPool2dFunction extends Function {
 
   static override backward(ctx: AdaptiveAvgContext, gy: NDArray): (NDArray | null)[] {
     const dtype = kernels.dtypeOf(gy);
-    const gx = kernels.create(dtype, ctx.inputShape);
+    // The global mean's backward writes every element: no zero-fill needed.
+    const gx = globalMean(ctx.geometry) ? kernels.empty(dtype, ctx.inputShape) : kernels.create(dtype, ctx.inputShape);
     adaptiveAvgPool2dBackward(flatData(gy, dtype), ctx.geometry, gx.data);
     return [gx, null];
   }

@@ -18,6 +18,10 @@ function bounds(i: number, size: number, outSize: number): [number, number] {
 /** Mean over each adaptive window into out[planes, oH, oW]. */
 export function adaptiveAvgPool2dForward(x: Flat, g: AdaptivePool2dGeometry, out: FloatArray): void {
   const { inHeight: H, inWidth: W, outHeight: oH, outWidth: oW } = g;
+  if (oH === 1 && oW === 1 && x.data instanceof Float32Array && out instanceof Float32Array) {
+    globalMeanFloat32(x.data, x.offset, g.planes, H * W, out);
+    return;
+  }
   let o = 0;
   for (let p = 0; p < g.planes; p++) {
     const base = x.offset + p * H * W;
@@ -33,9 +37,13 @@ export function adaptiveAvgPool2dForward(x: Flat, g: AdaptivePool2dGeometry, out
   }
 }
 
-/** Spreads each output gradient evenly over its window; `gx` must come zero-filled. */
+/** Spreads each output gradient evenly over its window; `gx` must come zero-filled unless `globalMean(g)`. */
 export function adaptiveAvgPool2dBackward(gy: Flat, g: AdaptivePool2dGeometry, gx: FloatArray): void {
   const { inHeight: H, inWidth: W, outHeight: oH, outWidth: oW } = g;
+  if (oH === 1 && oW === 1 && gy.data instanceof Float32Array && gx instanceof Float32Array) {
+    globalMeanBackwardFloat32(gy.data, gy.offset, g.planes, H * W, gx);
+    return;
+  }
   let o = gy.offset;
   for (let p = 0; p < g.planes; p++) {
     const base = p * H * W;
@@ -48,6 +56,25 @@ export function adaptiveAvgPool2dBackward(gy: Flat, g: AdaptivePool2dGeometry, g
       }
     }
   }
+}
+
+/** Whether every output is the mean of its whole plane (output size 1×1): then the backward writes every element of gx. */
+export function globalMean(g: AdaptivePool2dGeometry): boolean {
+  return g.outHeight === 1 && g.outWidth === 1;
+}
+
+// The global mean (a CIFAR or ResNet head) on float32, in flat loops over one array type each, with the
+// general loops' summation order and rounding: sums in float64 in scan order, the gradient as 0 + share.
+function globalMeanFloat32(x: Float32Array, offset: number, planes: number, size: number, out: Float32Array): void {
+  for (let p = 0, i = offset; p < planes; p++) {
+    let sum = 0;
+    for (const end = i + size; i < end; i++) sum += x[i]!;
+    out[p] = sum / size;
+  }
+}
+
+function globalMeanBackwardFloat32(gy: Float32Array, offset: number, planes: number, size: number, gx: Float32Array): void {
+  for (let p = 0; p < planes; p++) gx.fill(0 + gy[offset + p]! / size, p * size, (p + 1) * size);
 }
 
 /**
