@@ -3,7 +3,7 @@ import { gemmPacked } from "../gemm-packed.js";
 import type { Gemm } from "../gemm.js";
 import { localInstance } from "./engine.js";
 import type { PreparedMatrix } from "./prepared-matrix.js";
-import { layoutOf, panelRows, rowsFrom, runGemm, runJobs } from "./run-gemm.js";
+import { panelRows, rowsFrom, runGemm, runJobs } from "./run-gemm.js";
 import type { FloatMatrix32 } from "./run-gemm.js";
 
 /**
@@ -21,8 +21,9 @@ export const isFloat32 = (x: FloatArray): x is Float32Array => x instanceof Floa
  * C = op(A)·op(B) (+ C) in WebAssembly SIMD on the calling thread's instance: copies A, B (and C
  * when accumulating) into its memory, runs the register-blocked kernel there and copies C back.
  * Float64 operands, a host without WebAssembly SIMD, or operands too large for the memory go to
- * `gemmPacked`. With `prepared`, B stays in the memory after the product and the next product with
- * the same B (same buffer, offset and version) reads it there instead of copying it in again.
+ * `gemmPacked`. With `prepared`, op(B) stays in the memory after the product (untransposed) and the
+ * next product with the same B (same buffer, offset and version) reads it there instead of copying
+ * it in again.
  */
 export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
   const t = localInstance();
@@ -37,10 +38,10 @@ export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
   }
   const rows = panelRows(m, n, k, a, b, budget);
   if (prepared !== undefined && rows === m) {
-    const bRows = b.trans ? n : k;
-    const bCols = b.trans ? k : n;
-    const at = prepared.address(t, b, bRows, bCols, layoutOf(bRows, bCols, b.ld).ld);
-    if (at !== null && runGemm(t, m, n, k, a, b, { data: c.data, offset: c.offset, ld: c.ld }, accumulate, 1, 1, (jobs, works) => runJobs(t.exports, jobs, works[0]!), undefined, at)) return;
+    const at = prepared.address(t, b, k, n);
+    const resident = { data: b.data, offset: 0, ld: n, trans: false };
+    const cv = { data: c.data, offset: c.offset, ld: c.ld };
+    if (at !== null && runGemm(t, m, n, k, a, resident, cv, accumulate, 1, 1, (jobs, works) => runJobs(t.exports, jobs, works[0]!), undefined, at)) return;
   }
   for (let i0 = 0; i0 < m; i0 += rows) {
     const mp = Math.min(rows, m - i0);

@@ -30,6 +30,11 @@ describe("PreparedMatrix", () => {
       const a = random(m * k, seed);
       expect(linear(a, w, m, n, k, prepared)).toEqual(linear(a, w, m, n, k));
     }
+    // A product of more rows packs the resident (untransposed) B as it packs the copied one.
+    const many = new PreparedMatrix();
+    const a40 = random(40 * k, 9);
+    expect(linear(a40, w, 40, n, k, many)).toEqual(linear(a40, w, 40, n, k));
+    many.release();
     expect(residentBytes()).toBeGreaterThanOrEqual(start + n * k * 4);
     // Another product lays out its scratch after the resident B, leaving it whole.
     linear(random(64 * 512, 4), random(512 * 256, 5), 64, 256, 512);

@@ -22,6 +22,7 @@ export class PreparedMatrix {
   private rows = -1;
   private cols = -1;
   private ld = -1;
+  private trans = false;
   private version = -1;
   /** Byte offset of the region from the resident start (-1: none), shared with the finalizer. */
   private readonly region = { at: -1, bytes: 0 };
@@ -31,38 +32,47 @@ export class PreparedMatrix {
   }
 
   /**
-   * The byte address in `t`'s memory of the stored `rows`×`cols` matrix `m` (leading dimension `ld`
-   * there), copied in now unless it already is; null when the memory cannot grow to hold it.
+   * The byte address in `t`'s memory of op(`m`) (`rows`×`cols`, `m` read transposed when `m.trans`)
+   * stored row-major without gaps, copied in now unless it already is; null when the memory cannot
+   * grow to hold it. A transposed matrix is kept untransposed: the GEMM then reads a small product's
+   * B in place instead of packing it on every call.
    */
-  address(t: WasmInstance<unknown>, m: MatrixView, rows: number, cols: number, ld: number): number | null {
+  address(t: WasmInstance<unknown>, m: MatrixView, rows: number, cols: number): number | null {
     const start = t.residentStart;
     if (start === undefined || !(m.data instanceof Float32Array)) return null;
     const version = versionOf(m.data);
     if (
-      this.region.at >= 0 && m.data === this.source && m.offset === this.offset && rows === this.rows &&
-      cols === this.cols && ld === this.ld && version === this.version
+      this.region.at >= 0 && m.data === this.source && m.offset === this.offset && m.ld === this.ld &&
+      m.trans === this.trans && rows === this.rows && cols === this.cols && version === this.version
     ) {
       return start + this.region.at;
     }
-    const elements = rows <= 1 ? cols : (rows - 1) * ld + cols;
-    if (this.region.at < 0 || this.region.bytes < elements * 4) {
+    const bytes = rows * cols * 4;
+    if (this.region.at < 0 || this.region.bytes < bytes) {
       this.release();
-      this.region.at = takeResident(elements * 4);
-      this.region.bytes = elements * 4;
+      this.region.at = takeResident(bytes);
+      this.region.bytes = bytes;
     }
-    const heap = heapOf(t, start + this.region.at + elements * 4);
+    const heap = heapOf(t, start + this.region.at + bytes);
     if (heap === null) {
       this.release();
       return null;
     }
     const base = (start + this.region.at) >> 2;
-    if (ld === m.ld || rows <= 1) heap.set(m.data.subarray(m.offset, m.offset + elements), base);
-    else for (let r = 0; r < rows; r++) heap.set(m.data.subarray(m.offset + r * m.ld, m.offset + r * m.ld + cols), base + r * ld);
-    this.source = m.data;
+    const src = m.data;
+    if (m.trans) {
+      for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) heap[base + r * cols + q] = src[m.offset + q * m.ld + r]!;
+    } else if (m.ld === cols) {
+      heap.set(src.subarray(m.offset, m.offset + rows * cols), base);
+    } else {
+      for (let r = 0; r < rows; r++) heap.set(src.subarray(m.offset + r * m.ld, m.offset + r * m.ld + cols), base + r * cols);
+    }
+    this.source = src;
     this.offset = m.offset;
+    this.ld = m.ld;
+    this.trans = m.trans;
     this.rows = rows;
     this.cols = cols;
-    this.ld = ld;
     this.version = version;
     return start + this.region.at;
   }

@@ -29,7 +29,7 @@ export interface FloatMatrix32 {
  * Where a stored rows×cols matrix with leading dimension `ld` goes in wasm memory: kept with its
  * own `ld` (one bulk copy) unless the gaps would more than double the bytes copied.
  */
-export function layoutOf(rows: number, cols: number, ld: number): { ld: number; elements: number } {
+function layoutOf(rows: number, cols: number, ld: number): { ld: number; elements: number } {
   if (rows <= 1 || ld === cols) return { ld: cols, elements: rows * cols };
   const span = (rows - 1) * ld + cols;
   return span <= 2 * rows * cols ? { ld, elements: span } : { ld: cols, elements: rows * cols };
@@ -133,8 +133,8 @@ function split(m: number, n: number, k: number, parts: number): Block[] {
  * accumulating) into its memory, has `execute` run the `gemmRows` jobs (the product cut into up to
  * `chunks` blocks) with one work area per thread (`threads` of them), and copies C back. With `staged`
  * and a product cut by rows of a non-transposed A, the jobs start instead as soon as B and their own
- * rows of A are in, so that copying A overlaps computing. With `bAt`, B is already in the memory there,
- * stored with the leading dimension `layoutOf` gives (a PreparedMatrix), and is not copied. Returns
+ * rows of A are in, so that copying A overlaps computing. With `residentB`, B is already in the memory
+ * at that address (a PreparedMatrix), stored as `b` says with leading dimension `b.ld`, and is not copied. Returns
  * false, having done nothing, when the memory cannot grow to hold the operands.
  */
 export function runGemm(
