@@ -9,8 +9,8 @@ export function oneHot(labels: readonly number[], classes = 10): Tensor {
 
 /**
  * Mean cross-entropy of logits [N, C] against one-hot targets, from tensor operators (logSoftmax times
- * the targets): CrossEntropyLoss reads class indices outside its Function, which a captured graph
- * cannot follow from one batch to the next.
+ * the targets): the loss the bench's compiled training step has been measured with (CrossEntropyLoss
+ * on class indices compiles too; compiled-training.test.ts checks both).
  */
 export function crossEntropyOneHot(logits: Tensor, targets: Tensor): Tensor {
   return logits.logSoftmax(1).mul(targets).sum().mul(-1 / logits.shape[0]!);

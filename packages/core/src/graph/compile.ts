@@ -137,8 +137,8 @@ export class Session {
       if (!graph.nodes.some((n) => n.inputs.includes(v)) && !graph.outputs.includes(v)) {
         throw new ArgumentError(
           `compile: input ${i} (${v.name}) reaches no operator of the traced forward, so a replay would ignore it; if the forward reads its ` +
-            `values outside a Function (cross-entropy's class indices are read that way), they are frozen at the example's. ` +
-            `Compute with it through tensor operators (one-hot targets and logSoftmax for a loss), or leave it out of the inputs`,
+            `values outside a Function (e.g. with toArray() in a custom loss), they are frozen at the example's. ` +
+            `Pass it to a Function as a tensor argument (as @pico/nn's crossEntropy does with its class indices), or leave it out of the inputs`,
         );
       }
     });

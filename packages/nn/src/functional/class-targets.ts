@@ -9,10 +9,11 @@ export interface ClassLayout {
 }
 
 /**
- * Checks that `target` holds one class index per position of `input` without its class axis and
- * that each is an integer in [0, C) or equal to ignoreIndex; returns them packed, in row-major order.
+ * Checks that `target` holds one class index per position of `input` without its class axis; returns
+ * the layout (the indices themselves are read by `classIndices`, inside the loss's Function, so that a
+ * traced or compiled loss reads each call's targets).
  */
-export function classTargets(op: string, input: Tensor, target: Tensor, ignoreIndex: number): { layout: ClassLayout; indices: Int32Array } {
+export function classTargets(op: string, input: Tensor, target: Tensor, ignoreIndex: number): ClassLayout {
   checkTensor(op, "input", input);
   checkTensor(op, "target", target);
   if (input.ndim === 0) throw new ShapeError(`${op}: input must be [N, C, ...] or [C] class scores, but got a 0-d tensor`);
@@ -26,7 +27,17 @@ export function classTargets(op: string, input: Tensor, target: Tensor, ignoreIn
         `(the input's shape without its class axis ${unbatched ? 0 : 1}), but got ${formatShape(target.shape)}`,
     );
   }
-  const values = kernels.packed(target.data as NDArray).data;
+  let s = 1;
+  for (let d = 2; d < input.ndim; d++) s *= input.shape[d]!;
+  return { n: unbatched ? 1 : input.shape[0]!, c, s };
+}
+
+/**
+ * The class indices `target` holds, packed in row-major order, each checked to be an integer in
+ * [0, C) or equal to ignoreIndex.
+ */
+export function classIndices(op: string, target: NDArray, c: number, ignoreIndex: number): Int32Array {
+  const values = kernels.packed(target).data;
   const indices = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
@@ -37,9 +48,7 @@ export function classTargets(op: string, input: Tensor, target: Tensor, ignoreIn
     }
     indices[i] = v;
   }
-  let s = 1;
-  for (let d = 2; d < input.ndim; d++) s *= input.shape[d]!;
-  return { layout: { n: unbatched ? 1 : input.shape[0]!, c, s }, indices };
+  return indices;
 }
 
 /** Class weights as a packed Float64Array of length C (all ones when none are given). */

@@ -1,6 +1,6 @@
 import { Function, kernels, tensor, type Context, type NDArray, type Tensor } from "@pico/core";
 import { checkNumber, checkOptions, checkTensor } from "./check.js";
-import { classTargets, classWeights, type ClassLayout } from "./class-targets.js";
+import { classIndices, classTargets, classWeights, type ClassLayout } from "./class-targets.js";
 import { checkReduction, type Reduction } from "./reduction.js";
 
 export interface CrossEntropyOptions {
@@ -16,25 +16,26 @@ export interface CrossEntropyOptions {
 
 interface CrossEntropyPlan {
   layout: ClassLayout;
-  indices: Int32Array;
   weights: Float64Array | null;
   ignoreIndex: number;
   reduction: Reduction;
   smoothing: number;
 }
 
-type CrossEntropyCtx = Context & { plan: CrossEntropyPlan; denominator: number };
+type CrossEntropyCtx = Context & { plan: CrossEntropyPlan; indices: Int32Array; denominator: number };
 
 /**
  * Log-softmax over the class axis fused with the negative log-likelihood of the target class.
  * Per position: loss = (1 − ε)·w[t]·(−log p[t]) + (ε / C)·Σ_c w[c]·(−log p[c]);
  * the gradient with respect to logit k is p[k]·((1 − ε)·w[t] + (ε / C)·Σ w) − (1 − ε)·w[t]·[k = t] − (ε / C)·w[k].
+ * The class indices are an input (a tensor), so that a traced graph replays with each call's targets.
  */
 export class CrossEntropy extends Function {
-  static override forward(ctx: CrossEntropyCtx, logits: NDArray, plan: CrossEntropyPlan): NDArray {
+  static override forward(ctx: CrossEntropyCtx, logits: NDArray, target: NDArray, plan: CrossEntropyPlan): NDArray {
     const z = kernels.packed(logits).data;
-    const { layout, indices, weights, ignoreIndex, smoothing } = plan;
+    const { layout, weights, ignoreIndex, smoothing } = plan;
     const { n, c, s } = layout;
+    const indices = classIndices("crossEntropy", target, c, ignoreIndex);
     const dtype = kernels.dtypeOf(logits);
     const probs = kernels.create(dtype, logits.shape);
     const p = probs.data;
@@ -64,13 +65,15 @@ export class CrossEntropy extends Function {
       }
     }
     ctx.plan = plan;
+    ctx.indices = indices;
     ctx.denominator = denominator;
     ctx.saveForBackward(probs);
     return reduceLosses(losses, plan.reduction, denominator, dtype, targetShape(logits.shape));
   }
 
-  static override backward(ctx: CrossEntropyCtx, g: NDArray): [NDArray, null] {
-    const { layout, indices, weights, ignoreIndex, reduction, smoothing } = ctx.plan;
+  static override backward(ctx: CrossEntropyCtx, g: NDArray): [NDArray, null, null] {
+    const { layout, weights, ignoreIndex, reduction, smoothing } = ctx.plan;
+    const indices = ctx.indices;
     const { n, c, s } = layout;
     const p = ctx.savedTensors[0]!.data;
     const gp = kernels.packed(g).data;
@@ -98,7 +101,7 @@ export class CrossEntropy extends Function {
         out[base + t * s] = out[base + t * s]! - scale * (1 - smoothing) * wt;
       }
     }
-    return [grad, null];
+    return [grad, null, null];
   }
 }
 
@@ -120,9 +123,9 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
   if (input.ndim > 0 && target.ndim === input.ndim && target.shape.every((d, i) => d === input.shape[i])) {
     return softCrossEntropy(input, target, options.weight ?? null, reduction, smoothing);
   }
-  const { layout, indices } = classTargets(op, input, target, ignoreIndex);
+  const layout = classTargets(op, input, target, ignoreIndex);
   const weights = classWeights(op, options.weight, layout.c);
-  return CrossEntropy.apply(input, { layout, indices, weights, ignoreIndex, reduction, smoothing });
+  return CrossEntropy.apply(input, target, { layout, weights, ignoreIndex, reduction, smoothing });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Function, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
 import { checkOptions } from "./check.js";
-import { classTargets, classWeights, type ClassLayout } from "./class-targets.js";
+import { classIndices, classTargets, classWeights, type ClassLayout } from "./class-targets.js";
 import { reduceLosses, targetShape } from "./cross-entropy.js";
 import { checkReduction, type Reduction } from "./reduction.js";
 
@@ -15,20 +15,20 @@ export interface NllLossOptions {
 
 interface NllPlan {
   layout: ClassLayout;
-  indices: Int32Array;
   weights: Float64Array | null;
   ignoreIndex: number;
   reduction: Reduction;
 }
 
-type NllCtx = Context & { plan: NllPlan; denominator: number; shape: number[] };
+type NllCtx = Context & { plan: NllPlan; indices: Int32Array; denominator: number; shape: number[] };
 
-/** −w[t]·input[t] at each position: picks the log-probability of the target class. */
+/** −w[t]·input[t] at each position: picks the log-probability of the target class (the class indices an input, read on every call). */
 export class NllLoss extends Function {
-  static override forward(ctx: NllCtx, input: NDArray, plan: NllPlan): NDArray {
+  static override forward(ctx: NllCtx, input: NDArray, target: NDArray, plan: NllPlan): NDArray {
     const x = kernels.packed(input).data;
-    const { layout, indices, weights, ignoreIndex } = plan;
+    const { layout, weights, ignoreIndex } = plan;
     const { n, c, s } = layout;
+    const indices = classIndices("nllLoss", target, c, ignoreIndex);
     const losses = new Float64Array(n * s);
     let denominator = 0;
     for (let b = 0; b < n; b++) {
@@ -42,13 +42,15 @@ export class NllLoss extends Function {
       }
     }
     ctx.plan = plan;
+    ctx.indices = indices;
     ctx.denominator = denominator;
     ctx.shape = [...input.shape];
     return reduceLosses(losses, plan.reduction, denominator, kernels.dtypeOf(input), targetShape(input.shape));
   }
 
-  static override backward(ctx: NllCtx, g: NDArray): [NDArray, null] {
-    const { layout, indices, weights, ignoreIndex, reduction } = ctx.plan;
+  static override backward(ctx: NllCtx, g: NDArray): [NDArray, null, null] {
+    const { layout, weights, ignoreIndex, reduction } = ctx.plan;
+    const indices = ctx.indices;
     const { n, c, s } = layout;
     const gp = kernels.packed(g).data;
     const grad = kernels.create(kernels.dtypeOf(g), ctx.shape);
@@ -61,7 +63,7 @@ export class NllLoss extends Function {
         grad.data[b * c * s + t * s + j] = -(weights === null ? 1 : weights[t]!) * scale;
       }
     }
-    return [grad, null];
+    return [grad, null, null];
   }
 }
 
@@ -72,7 +74,7 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions =
   const ignoreIndex = options.ignoreIndex ?? -100;
   const reduction = options.reduction ?? "mean";
   checkReduction(op, reduction);
-  const { layout, indices } = classTargets(op, input, target, ignoreIndex);
+  const layout = classTargets(op, input, target, ignoreIndex);
   const weights = classWeights(op, options.weight, layout.c);
-  return NllLoss.apply(input, { layout, indices, weights, ignoreIndex, reduction });
+  return NllLoss.apply(input, target, { layout, weights, ignoreIndex, reduction });
 }
