@@ -59,10 +59,27 @@ describe("buffer pool", () => {
     const kept = same.map((a) => recycle(a));
     expect(kept.filter(Boolean).length).toBe(MAX_PER_SIZE);
     clearPool();
+    expect(recycle(new Float32Array(MAX_POOLED_BYTES / 4 + 1))).toBe(false);
     const huge = new Float32Array(MAX_POOLED_BYTES / 4);
     expect(recycle(huge)).toBe(true);
-    expect(recycle(new Float32Array(BIG))).toBe(false);
     expect(pooledByteCount()).toBe(MAX_POOLED_BYTES);
+    expect(recycle(new Float32Array(MAX_POOLED_BYTES / 4))).toBe(false);
+    expect(pooledByteCount()).toBe(MAX_POOLED_BYTES);
+  });
+
+  it("over its budget, the sizes least recently taken or given make room for the new one", () => {
+    const third = MAX_POOLED_BYTES / 3 / 4;
+    const [a, b, c] = [third, third - 16, third - 32].map((n) => new Float32Array(n));
+    expect([a, b, c].map((x) => recycle(x!))).toEqual([true, true, true]);
+    expect(allocate("float32", a!.length)).toBe(a); // a's size is now the most recently used
+    expect(recycle(a!)).toBe(true);
+    const d = new Float32Array(third - 48);
+    expect(recycle(d)).toBe(true); // evicts b, the least recently used
+    expect(allocate("float32", b!.length)).not.toBe(b);
+    expect(allocate("float32", c!.length)).toBe(c);
+    expect(allocate("float32", a!.length)).toBe(a);
+    expect(allocate("float32", d.length)).toBe(d);
+    expect(pooledByteCount()).toBe(0);
   });
 
   it("trackBirths records what allocate returns inside it, by buffer; an inner scope records only its own", () => {

@@ -12,7 +12,7 @@ export const MIN_POOLED_BYTES = 16 * 1024;
  * training step's recycled gradients and intermediates must fit, or every step allocates them afresh
  * (page faults, then garbage collection): the CIFAR-shaped network at batch 64 recycles about 96 MB.
  */
-export const MAX_POOLED_BYTES = 128 * 1024 * 1024;
+export const MAX_POOLED_BYTES = 96 * 1024 * 1024;
 /** Arrays held per dtype and length: a network repeats its activation shapes layer after layer. */
 export const MAX_PER_SIZE = 8;
 
@@ -29,29 +29,50 @@ const dtypeOfArray = (a: FloatArray): DType => (a instanceof Float64Array ? "flo
  * element), or undefined when it holds none of this dtype and length.
  */
 export function takePooled(dtype: DType, length: number, zero = true): FloatArray | undefined {
-  const list = free.get(keyOf(dtype, length));
+  const key = keyOf(dtype, length);
+  const list = free.get(key);
   const array = list?.pop();
   if (array === undefined) return undefined;
+  touch(key, list!);
   pooled.delete(array);
   pooledBytes -= array.byteLength;
   if (zero) array.fill(0);
   return array;
 }
 
+/** Marks a size as the most recently used: `free` iterates its sizes from the least recently used. */
+function touch(key: string, list: FloatArray[]): void {
+  free.delete(key);
+  free.set(key, list);
+}
+
 /**
  * Gives `array` to the pool for `allocate` to hand out again. Only for an array that nothing else
  * references, or will ever read or write again; views into part of a buffer, shared memory, small
- * arrays and arrays beyond the pool's budget are left to the garbage collector. Returns whether it was kept.
+ * arrays and arrays beyond the pool's budget are left to the garbage collector. Over the budget, the
+ * arrays of the sizes least recently taken or given make room (the shapes of the work before, say
+ * training's, give way to those of the work now, say inference's). Returns whether it was kept.
  */
 export function recycle(array: FloatArray): boolean {
   const bytes = array.byteLength;
   if (bytes < MIN_POOLED_BYTES || array.byteOffset !== 0 || bytes !== array.buffer.byteLength) return false;
-  if (!(array.buffer instanceof ArrayBuffer) || pooled.has(array) || pooledBytes + bytes > MAX_POOLED_BYTES) return false;
+  if (!(array.buffer instanceof ArrayBuffer) || pooled.has(array) || bytes > MAX_POOLED_BYTES) return false;
   const key = keyOf(dtypeOfArray(array), array.length);
   const list = free.get(key) ?? [];
   if (list.length >= MAX_PER_SIZE) return false;
+  for (const [other, held] of free) {
+    if (pooledBytes + bytes <= MAX_POOLED_BYTES) break;
+    if (other === key) continue;
+    while (held.length > 0 && pooledBytes + bytes > MAX_POOLED_BYTES) {
+      const evicted = held.shift()!;
+      pooled.delete(evicted);
+      pooledBytes -= evicted.byteLength;
+    }
+    if (held.length === 0) free.delete(other);
+  }
+  if (pooledBytes + bytes > MAX_POOLED_BYTES) return false;
   list.push(array);
-  free.set(key, list);
+  touch(key, list);
   pooled.add(array);
   pooledBytes += bytes;
   return true;
