@@ -72,10 +72,10 @@ function stagedJobs(t: WasmThreads, product: string): StagedJobs {
  * the "wasm" GEMM (`gemmWasm`) calls. Without them it is `gemmWasmLocal`; Float64 operands, or operands
  * too large for the shared memory (1 GiB), go to the fallback kernel.
  */
-export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
+export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
   const r = current;
   if (r === null) {
-    gemmWasmLocal(m, n, k, a, b, c, accumulate);
+    gemmWasmLocal(m, n, k, a, b, c, accumulate, prepared);
     return;
   }
   if (!isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data)) {
@@ -90,7 +90,7 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate) => {
   const flops = 2 * m * n * k;
   if (flops < r.minFlops || r.threads.threads === 1) {
     // The calling thread's own instance: its memory is not shared, which makes small products ~10-25% faster.
-    gemmWasmLocal(m, n, k, a, b, c, accumulate);
+    gemmWasmLocal(m, n, k, a, b, c, accumulate, prepared);
     return;
   }
   const threads = r.threads.threads;

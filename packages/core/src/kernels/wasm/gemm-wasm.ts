@@ -58,8 +58,7 @@ export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
  * (large products split across the threads, small ones still on the calling thread).
  */
 export const gemmWasm: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
-  if (threaded === null) gemmWasmLocal(m, n, k, a, b, c, accumulate, prepared);
-  else threaded.gemm(m, n, k, a, b, c, accumulate);
+  (threaded?.gemm ?? gemmWasmLocal)(m, n, k, a, b, c, accumulate, prepared);
 };
 
 /** Threads the "wasm" GEMM splits large products across now. */

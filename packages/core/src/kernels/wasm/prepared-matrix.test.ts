@@ -1,4 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { compile } from "../../graph/compile.js";
+import { Generator } from "../../random.js";
+import { Tensor } from "../../tensor.js";
+import { disableThreads, enableThreads } from "../../threads.js";
+import { noGrad } from "../../tracer.js";
 import { bumpVersion } from "../../version.js";
 import { gemmReference } from "../gemm.js";
 import type { MatrixView } from "../gemm.js";
@@ -21,6 +26,8 @@ function linear(a: Float32Array, w: Float32Array, m: number, n: number, k: numbe
 }
 
 describe("PreparedMatrix", () => {
+  afterAll(() => disableThreads());
+
   it("keeps B in the module between products: bit for bit the copying product, until B's version changes", () => {
     const [m, n, k] = [3, 120, 400];
     const w = random(n * k, 1);
@@ -52,5 +59,19 @@ describe("PreparedMatrix", () => {
     expect(Math.max(...fresh.map((v, i) => Math.abs(v - reference[i]!)))).toBeLessThan(1e-4);
     prepared.release();
     expect(residentBytes()).toBe(start);
+  });
+
+  it("serves a compiled linear layer while @pico/core/threads runs: small products on the calling thread keep their weight, large ones split as before", async () => {
+    await enableThreads(2);
+    const bits = (t: Tensor): number[] => Array.from(new Uint32Array(Float32Array.from(t.toTypedArray()).buffer));
+    const g = new Generator(11);
+    const w = Tensor.randn([120, 400], { generator: g });
+    const b = Tensor.randn([120], { generator: g });
+    const fc = (x: Tensor): Tensor => b.addmm(x, w.transpose()).relu();
+    for (const rows of [1, 1000]) {
+      const f = compile(fc, Tensor.zeros([rows, 400]));
+      const x = Tensor.randn([rows, 400], { generator: g });
+      for (let i = 0; i < 2; i++) expect(bits(f(x))).toEqual(bits(noGrad(() => fc(x))));
+    }
   });
 });
