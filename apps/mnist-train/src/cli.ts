@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { availableParallelism } from "node:os";
-import { PicoError } from "@pico/core";
+import { PicoError, describeKernels, kernelInfo } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
 import pc from "picocolors";
 import { COMMANDS, MAX_DEFAULT_THREADS, MAX_THREADS, intFlag, parseCommandLine, stringFlag, type ParsedCommand } from "./args.js";
@@ -17,8 +17,10 @@ const log = (line: string): void => console.log(line);
 
 async function main(parsed: ParsedCommand): Promise<number> {
   const threads = parsed.command === "predict" || parsed.command === "export" || parsed.command === "graph" ? 1 : intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS), 1, MAX_THREADS);
+  // Train and eval say which kernels run, on how many threads (and that fewer started than asked for).
   const startThreads = async (): Promise<void> => {
     if (threads > 1) await enableThreads(threads);
+    log(describeKernels(kernelInfo(), threads));
   };
   switch (parsed.command) {
     case "train":

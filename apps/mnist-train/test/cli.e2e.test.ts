@@ -116,13 +116,15 @@ describe("mnist-train, as a user runs it (node dist/cli.js)", () => {
     for (const line of lines) expect(line).toMatch(/: \d \(\d+\.\d%\), \d \(\d+\.\d%\), \d \(\d+\.\d%\)$/);
   });
 
-  it("--threads 1 and --threads 2 train to float32-close results, each repeatable", async () => {
+  it("--threads 1 and --threads 2 start what they ask for and train to float32-close results, each repeatable", async () => {
     const tiny = ["train", "--epochs", "1", "--limit", "256", "--test-limit", "200"];
     const runs = await Promise.all(
       [1, 2, 2].map(async (threads, i) => {
         const dir = join(work, `threads-${i}`);
         const result = await runCli([...tiny, "--threads", String(threads), "--out", dir]);
         expect(result.code).toBe(0);
+        // @pico/core's kernel report, the line the browser page shows too: the threads asked for did start.
+        expect(result.stdout.split("\n")[0]).toMatch(new RegExp(`^kernels: gemm wasm, conv2d wasm · WebAssembly SIMD \\(relaxed, FMA\\) · ${threads} threads?$`));
         return { metrics: readMetrics(dir).epochs[0]!, model: readFileSync(join(dir, "model.safetensors")) };
       }),
     );

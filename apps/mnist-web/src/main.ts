@@ -1,7 +1,7 @@
 import "uplot/dist/uPlot.min.css";
 import { TrainingChart } from "./chart.js";
 import { DrawingPad } from "./drawing-pad.js";
-import type { FromWorker, KernelLine, ToWorker } from "./protocol.js";
+import type { FromWorker, ToWorker } from "./protocol.js";
 
 const element = <T extends HTMLElement>(id: string): T => {
   const found = document.getElementById(id);
@@ -43,13 +43,6 @@ element<HTMLButtonElement>("clear").addEventListener("click", () => {
   pad.clear();
   showPrediction(null, "Draw a digit in the box: the network's three likeliest digits show here as you draw.");
 });
-
-function kernelsLine(k: KernelLine): string {
-  const simd = k.simd ? `WebAssembly SIMD${k.relaxedSimd ? " (relaxed, FMA)" : ""}` : "no WebAssembly SIMD: TypeScript kernels";
-  const threads = `${k.threads} thread${k.threads === 1 ? "" : "s"}`;
-  const note = k.threads === k.threadsAsked ? "" : ` (of ${k.threadsAsked} asked for)`;
-  return `kernels: gemm ${k.gemm}, conv2d ${k.conv2d} · ${simd} · ${threads}${note}`;
-}
 
 let predictions = 0;
 
@@ -96,7 +89,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       status.textContent = `loading ${message.what}…`;
       break;
     case "ready":
-      kernelsText.textContent = kernelsLine(message.kernels);
+      kernelsText.textContent = message.kernels.text;
       kernelsText.dataset.threads = String(message.kernels.threads);
       kernelsText.dataset.gemm = message.kernels.gemm;
       status.textContent = `ready: ${message.trainSize.toLocaleString("en")} training images`;

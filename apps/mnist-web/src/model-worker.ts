@@ -1,6 +1,6 @@
 // The dedicated Worker that owns the model: it trains, evaluates, predicts, loads and saves. It is the
 // kernels' calling thread, so it may block on Atomics.wait while the kernel workers of threads-web run.
-import { type Tensor, kernelInfo, noGrad, onFastPathWarning, tensor } from "@pico/core";
+import { type Tensor, describeKernels, kernelInfo, noGrad, onFastPathWarning, tensor } from "@pico/core";
 import { enableThreads } from "@pico/core/threads-web";
 import {
   type Batch,
@@ -78,6 +78,7 @@ function kernelLine(threadsAsked: number): KernelLine {
     relaxedSimd: info.wasm.relaxedSimd,
     threads: info.threads,
     threadsAsked,
+    text: describeKernels(info, threadsAsked),
   };
 }
 

@@ -22,6 +22,8 @@ export interface KernelLine {
   relaxedSimd: boolean;
   threads: number;
   threadsAsked: number;
+  /** @pico/core's describeKernels line, the one mnist-train prints too. */
+  text: string;
 }
 
 export interface Progress {

@@ -15,7 +15,7 @@ export type { GeneratorState } from "./random.js";
 export { PicoError, ShapeError, ArgumentError, GraphError, formatShape } from "./errors.js";
 export type { DType, FloatArray, NDArray } from "./dtype.js";
 export * as kernels from "./kernels/index.js";
-export { useKernels, kernelInfo } from "./kernels/registry.js";
+export { useKernels, kernelInfo, describeKernels } from "./kernels/registry.js";
 export type { KernelChoice, KernelInfo } from "./kernels/registry.js";
 export { onFastPathWarning } from "./kernels/fast-path-warnings.js";
 export type { FastPath, FastPathWarning, FastPathWarningHandler } from "./kernels/fast-path-warnings.js";

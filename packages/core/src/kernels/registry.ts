@@ -175,3 +175,16 @@ export function kernelInfo(): KernelInfo {
   const { simd, relaxedSimd } = features();
   return { choice, wasm: { simd, relaxedSimd }, threads, families: out };
 }
+
+/**
+ * The kernel report as one line, the same wherever it is shown (mnist-train, the browser page), e.g.
+ * `kernels: gemm wasm, conv2d wasm · WebAssembly SIMD (relaxed, FMA) · 2 threads`; with `threadsAsked`,
+ * a shortfall is named: `1 thread (of 2 asked for)`.
+ */
+export function describeKernels(info: KernelInfo = kernelInfo(), threadsAsked?: number): string {
+  const backend = (family: string): string => info.families[family]?.backend ?? "none";
+  const simd = info.wasm.simd ? `WebAssembly SIMD${info.wasm.relaxedSimd ? " (relaxed, FMA)" : ""}` : "no WebAssembly SIMD: TypeScript kernels";
+  const threads = `${info.threads} thread${info.threads === 1 ? "" : "s"}`;
+  const shortfall = threadsAsked === undefined || threadsAsked === info.threads ? "" : ` (of ${threadsAsked} asked for)`;
+  return `kernels: gemm ${backend("gemm")}, conv2d ${backend("conv2d")} · ${simd} · ${threads}${shortfall}`;
+}
