@@ -40,7 +40,8 @@ export function adamUpdate(
   const n = p.length;
   for (let i = 0; i < n; i++) {
     const pi = p[i]! * shrink;
-    const gi = sign * g[i]! + l2 * pi;
+    // Without coupled decay, 0·p is not added (as torch): an infinite parameter stays infinite.
+    const gi = l2 === 0 ? sign * g[i]! : sign * g[i]! + l2 * pi;
     m[i] = m[i]! + keep1 * (gi - m[i]!);
     v[i] = beta2 * v[i]! + keep2 * gi * gi;
     let second = v[i]!;

@@ -1,4 +1,4 @@
-import { Generator, Tensor, noGrad, type DType } from "@pico/core";
+import { Generator, Tensor, noGrad, tensor, type DType } from "@pico/core";
 import { RTOL, describeTorch, oracle, torchInput, type OracleValue, expectTorchClose } from "@pico/torch-oracle";
 import { expect, it } from "vitest";
 import { Adam } from "./adam.js";
@@ -144,5 +144,37 @@ describeTorch("optimizers vs torch.optim: every option, two parameter groups, 12
     for (const dtype of ["float64", "float32"] as const) {
       it(`${c.optimizer} ${JSON.stringify(c.defaults)} group 2 ${JSON.stringify(c.group2)} ${dtype}`, () => runCase(c, dtype));
     }
+  }
+});
+
+describeTorch("optimizers vs torch.optim: a non-finite parameter without weight decay stays as torch leaves it", () => {
+  const makers: Array<[string, (p: Tensor[]) => Optimizer, string]> = [
+    ["SGD", (p) => new SGD(p, { lr: 0.1 }), "torch.optim.SGD([p], lr=0.1)"],
+    ["SGD momentum", (p) => new SGD(p, { lr: 0.1, momentum: 0.9 }), "torch.optim.SGD([p], lr=0.1, momentum=0.9)"],
+    ["Adam", (p) => new Adam(p, { lr: 0.1 }), "torch.optim.Adam([p], lr=0.1)"],
+    ["AdamW weightDecay 0", (p) => new AdamW(p, { lr: 0.1, weightDecay: 0 }), "torch.optim.AdamW([p], lr=0.1, weight_decay=0)"],
+  ];
+  for (const [name, make, torchMake] of makers) {
+    it(`${name}: infinities and NaN in the parameter, finite gradient, 3 steps`, async () => {
+      const init = tensor([Infinity, -Infinity, Number.NaN, 1.5]);
+      const p = tensor(init, { requiresGrad: true });
+      const opt = make([p]);
+      for (let t = 0; t < 3; t++) {
+        p.grad = tensor([0.5, -0.25, 1, 2]);
+        opt.step();
+      }
+      const r = await oracle().run({
+        inputs: { init: torchInput(init) },
+        code: `
+p = init.clone().requires_grad_(True)
+opt = ${torchMake}
+for t in range(3):
+    p.grad = torch.tensor([0.5, -0.25, 1.0, 2.0], dtype=init.dtype)
+    opt.step()
+out = p.detach()`,
+        outputs: ["out"],
+      });
+      expectTorchClose(`${name} non-finite parameter`, p.detach(), r.tensor("out"), RTOL.float32);
+    });
   }
 });

@@ -18,13 +18,16 @@ export function sgdUpdate(p: FloatArray, g: FloatArray, buf: FloatArray | null, 
   const { lr, momentum, weightDecay: wd, nesterov } = h;
   const sign = h.maximize ? -1 : 1;
   const n = p.length;
+  // As torch, the decay term is left out (not added as 0·p) when weightDecay is 0: an infinite
+  // parameter stays infinite instead of turning NaN.
   if (buf === null) {
-    for (let i = 0; i < n; i++) p[i] = p[i]! - lr * (sign * g[i]! + wd * p[i]!);
+    if (wd === 0) for (let i = 0; i < n; i++) p[i] = p[i]! - lr * (sign * g[i]!);
+    else for (let i = 0; i < n; i++) p[i] = p[i]! - lr * (sign * g[i]! + wd * p[i]!);
     return;
   }
   const keep = 1 - h.dampening;
   for (let i = 0; i < n; i++) {
-    const d = sign * g[i]! + wd * p[i]!;
+    const d = wd === 0 ? sign * g[i]! : sign * g[i]! + wd * p[i]!;
     buf[i] = first ? d : momentum * buf[i]! + keep * d;
     const b = buf[i]!;
     p[i] = p[i]! - lr * (nesterov ? d + momentum * b : b);
