@@ -470,13 +470,16 @@ export function conv2dBackwardWasm(
   }
   heap = heapOf(t, mem.end) ?? heap;
   if (grads.weight !== null && winograd3) {
-    const gw = grads.weight;
-    gw.data.fill(0, gw.offset, gw.offset + wSize);
-    for (const r of sums) {
-      e.winograd3x3WeightsBackward(r.gw, g.outChannels, g.inChannels, finished);
-      heap = heapOf(t, mem.end) ?? heap;
-      for (let i = 0; i < wSize; i++) gw.data[gw.offset + i] = gw.data[gw.offset + i]! + heap[(finished >> 2) + i]!;
+    // The calls' dU added up in call order in the first one's region, then transformed back once.
+    const total = sums[0]!.gw >> 2;
+    for (const r of sums.slice(1)) {
+      const from = r.gw >> 2;
+      for (let i = 0; i < gwFloats; i++) heap[total + i] = heap[total + i]! + heap[from + i]!;
     }
+    e.winograd3x3WeightsBackward(sums[0]!.gw, g.outChannels, g.inChannels, finished);
+    heap = heapOf(t, mem.end) ?? heap;
+    const gw = grads.weight;
+    gw.data.set(heap.subarray(finished >> 2, (finished >> 2) + wSize), gw.offset);
   } else if (grads.weight !== null) {
     // The module sums each group's gradient transposed, [C/g·kH·kW, outC/g].
     const gw = grads.weight.data;
