@@ -10,7 +10,7 @@ import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } fr
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./kernels/wasm/elementwise-wasm-threads.js";
 import { relaxedSimdAvailable, wasmAvailable } from "./kernels/wasm/engine.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
-import { type PoolWorker, setWorkerLauncher } from "./kernels/wasm/thread-pool.js";
+import { type PoolWorker, setPollBudget, setWorkerLauncher } from "./kernels/wasm/thread-pool.js";
 
 export { wasmConvThreadsActive, wasmThreadsActive };
 
@@ -75,6 +75,15 @@ const EPILOGUE = `
   }
 };`;
 
+/**
+ * Polls before a thread sleeps in Atomics.wait (Node's pool makes 20,000, ~0.5 ms). In Chromium, when
+ * another process holds one of two cores, a polling kernel Worker takes its turns on the calling Worker's
+ * core: the page's 2-thread training fell to 0.60-0.65x one thread in such rounds with 20,000 polls,
+ * 0.8-1.0x with 0 or 200; on a quiet machine 0, 200 and 20,000 all gave 1.13-1.22x
+ * (apps/mnist-web/scripts/measure-threads.mjs, 3 alternating rounds each).
+ */
+const WEB_POLLS = 200;
+
 /** Why the last kernel worker failed to start (startWorkers itself only resolves null). */
 let launchFailure: string | null = null;
 
@@ -117,6 +126,7 @@ export async function enableThreads(threads = 2): Promise<boolean> {
     return false;
   }
   setWorkerLauncher(launchWebWorker);
+  setPollBudget(WEB_POLLS);
   launchFailure = null;
   const conv = await installWasmConvThreads({ threads });
   const gemm = await installWasmGemmThreads({ threads });

@@ -25,13 +25,15 @@ export const CONTROL_HEADER = DONE + MAX_JOBS;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
 const CLOSED = 1 << 30;
 /**
- * Polls a thread makes before it sleeps in Atomics.wait (about 0.3-0.7 ms): a training step opens a
- * table every fraction of a millisecond to a few milliseconds, and waking a sleeping thread costs tens
- * of microseconds, more when the OS must first find it a core (the reference network's 2-thread training
- * went from 1.31x/0.94x to 1.37x/1.29x one thread with 10 times the 2,000 polls of before). An idle
- * pool still gives its core back within a millisecond.
+ * Polls a thread makes before it sleeps in Atomics.wait, by default 20,000 (about 0.3-0.7 ms): a training
+ * step opens a table every fraction of a millisecond to a few milliseconds, and waking a sleeping thread
+ * costs tens of microseconds, more when the OS must first find it a core (the reference network's
+ * 2-thread training in Node went from 1.31x/0.94x to 1.37x/1.29x one thread with 10 times the 2,000 polls
+ * of before). An idle pool still gives its core back within a millisecond. The launcher sets it
+ * (setPollBudget), since what pays depends on what else wants the cores.
  */
-const SPIN = 20000;
+export const DEFAULT_POLLS = 20000;
+let polls = DEFAULT_POLLS;
 
 /** A started worker, as the pool needs it. */
 export interface PoolWorker {
@@ -50,6 +52,17 @@ let launcher: WorkerLauncher | null = null;
 /** Starts pool workers with `start` from now on; null: none start (startWorkers resolves null). */
 export function setWorkerLauncher(start: WorkerLauncher | null): void {
   launcher = start;
+}
+
+/** Polls before sleeping, for the calling thread from now on and for workers started from now on. */
+export function setPollBudget(count: number): void {
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`setPollBudget: count must be an integer >= 0, but got ${count}`);
+  polls = count;
+}
+
+/** Polls before sleeping (setPollBudget). */
+export function pollBudget(): number {
+  return polls;
 }
 
 let live = 0;
@@ -72,10 +85,11 @@ export interface WorkerPool {
 export function workerSource(setup: string, runJob: string): string {
   return `
 const ctl = new Int32Array(workerData.control);
+const polls = workerData.polls;
 ${setup}
 parentPort.postMessage("ready");
 const sleep = (slot, value) => {
-  for (let i = 0; i < ${SPIN}; i++) if (Atomics.load(ctl, slot) !== value) return;
+  for (let i = 0; i < polls; i++) if (Atomics.load(ctl, slot) !== value) return;
   Atomics.add(ctl, ${SLEEPING_WORKERS}, 1);
   Atomics.wait(ctl, slot, value);
   Atomics.sub(ctl, ${SLEEPING_WORKERS}, 1);
@@ -125,7 +139,7 @@ export async function startWorkers(
   const workers: PoolWorker[] = [];
   try {
     for (let index = 0; index < count; index++) {
-      workers.push(await launcher(source, { ...workerData(index), control }));
+      workers.push(await launcher(source, { ...workerData(index), control, polls }));
       live++;
     }
   } catch {
@@ -191,7 +205,7 @@ export function awaitJob(pool: WorkerPool, job: number): void {
 
 /** Waits until ctl[slot] is no longer `value`: polls a while, then sleeps until a worker notifies. */
 function sleep(ctl: Int32Array, slot: number, value: number): void {
-  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctl, slot) !== value) return;
+  for (let i = 0; i < polls; i++) if (Atomics.load(ctl, slot) !== value) return;
   Atomics.store(ctl, SLEEPING_CALLER, 1);
   Atomics.wait(ctl, slot, value);
   Atomics.store(ctl, SLEEPING_CALLER, 0);
