@@ -1,7 +1,9 @@
 // Training speed of the page on 1 and 2 threads in headless Chromium, in alternating rounds (the machine
 // drifts): builds the page, serves it cross-origin isolated on 127.0.0.1, trains for a few seconds per
 // round and reads the page's images/s (training steps only). Prints each round and the medians.
-//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2] [--nice=-20]
+//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2] [--nice=-20] [--cpu]
+// --cpu prints, per round, the CPU time of Chromium's busiest threads over the measured seconds (by
+// thread name: the page's Worker, the kernels' "pico-kernels" Workers, V8's helpers, the renderer).
 // --nice runs Chromium's threads at that niceness (below 0 needs root), as the bench's --nice does its
 // workers: Chromium sets its renderers' niceness itself, so every thread of every Chromium process is
 // reniced once the page's workers run.
@@ -14,7 +16,7 @@ import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { build, preview } from "vite";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, seconds: { type: "string", default: "8" }, threads: { type: "string", default: "1,2" }, nice: { type: "string" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, seconds: { type: "string", default: "8" }, threads: { type: "string", default: "1,2" }, nice: { type: "string" }, cpu: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const counts = values.threads.split(",").map(Number);
@@ -42,8 +44,8 @@ const median = (xs) => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Every thread of every process descending from this one (Chromium's), at niceness `nice`. */
-function reniceDescendants(nice) {
+/** The pids of every process descending from this one (Chromium's). */
+function descendants() {
   const parents = new Map();
   for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
     try {
@@ -62,7 +64,12 @@ function reniceDescendants(nice) {
     }
   }
   mine.delete(String(process.pid));
-  const threads = [...mine].flatMap((pid) => {
+  return [...mine];
+}
+
+/** Every thread of every process descending from this one (Chromium's), at niceness `nice`. */
+function reniceDescendants(nice) {
+  const threads = descendants().flatMap((pid) => {
     try {
       return readdirSync(`/proc/${pid}/task`);
     } catch {
@@ -70,6 +77,43 @@ function reniceDescendants(nice) {
     }
   });
   if (threads.length > 0) execFileSync("renice", ["-n", String(nice), "-p", ...threads], { stdio: "ignore" });
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** CPU ticks (user + system) of every thread of Chromium's processes, by "pid/tid name". */
+function threadTicks() {
+  const ticks = new Map();
+  for (const pid of descendants()) {
+    let tids = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        ticks.set(`${pid}/${tid} ${name}`, Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return ticks;
+}
+
+/** The busiest threads between two threadTicks snapshots, as "name cores" (CPU seconds per second). */
+function busiest(before, after, elapsed) {
+  return [...after]
+    .map(([key, t]) => [key.replace(/^\S+ /, ""), (t - (before.get(key) ?? 0)) / TICKS_PER_SECOND / elapsed])
+    .filter(([, cores]) => cores >= 0.03)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([name, cores]) => `${name} ${cores.toFixed(2)}`)
+    .join(", ");
 }
 
 /** Median of the page's images/s, read once a second after 2 s of warm-up. */
@@ -83,10 +127,13 @@ async function trainingSpeed(threads) {
   await page.getByTestId("train-toggle").click();
   await page.waitForTimeout(2000);
   const readings = [];
+  const ticks = values.cpu ? threadTicks() : null;
+  const started = performance.now();
   for (let s = 0; s < seconds - 2; s++) {
     await page.waitForTimeout(1000);
     readings.push(await page.getByTestId("speed").evaluate((e) => Number(e.dataset.value)));
   }
+  if (ticks !== null) console.log(`  ${threads}t CPU (cores): ${busiest(ticks, threadTicks(), (performance.now() - started) / 1000)}`);
   await page.close();
   return median(readings);
 }
