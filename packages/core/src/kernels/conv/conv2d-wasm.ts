@@ -217,6 +217,26 @@ function runStaged(
   }
 }
 
+/**
+ * Runs one slice's calls: on the calling thread (all inputs in, the calls, all results out), or staged on
+ * the threads. False, the calls not run or their results not to be used, once `refused` says so after
+ * the inputs are in (a Winograd geometry found a NaN or an infinity in them).
+ */
+function runSlice(
+  t: ConvEngine, launch: ConvEngine["launch"], calls: ConvCall[], stride: number, count: number, ranges: Array<[number, number]>,
+  copyIn: (i0: number, i1: number) => void, copyOut: (i0: number, i1: number) => void, refused: () => boolean,
+): boolean {
+  if (launch === undefined || ranges.length < 2) {
+    copyIn(0, count);
+    if (refused()) return false;
+    t.run(calls);
+    copyOut(0, count);
+    return true;
+  }
+  runStaged(launch, calls, stride, ranges, copyIn, copyOut);
+  return !refused();
+}
+
 const pooledImage = (g: Conv2dGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
 
 const usable = (g: Conv2dGeometry): boolean => g.batch > 0 && g.outHeight > 0 && g.outWidth > 0;
@@ -315,15 +335,7 @@ export function conv2dForwardWasm(
       out.data.set(result.subarray(from, from + (i1 - i0) * outImage), out.offset + (n0 + i0) * outImage);
       if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + i0 * outImage * 4, (i1 - i0) * outImage), (n0 + i0) * outImage);
     };
-    if (launch === undefined || ranges.length < 2) {
-      copyIn(0, count);
-      if (nonFinite) return false;
-      t.run(calls);
-      copyOut(0, count);
-    } else {
-      runStaged(launch, calls, stride, ranges, copyIn, copyOut);
-      if (nonFinite) return false;
-    }
+    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return false;
   }
   return true;
 }
@@ -458,15 +470,7 @@ export function conv2dBackwardWasm(
         sum.gw, sum.gb, chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4,
       ];
     });
-    if (launch === undefined || ranges.length < 2) {
-      copyIn(0, count);
-      if (nonFinite) return false;
-      t.run(calls);
-      copyOut(0, count);
-    } else {
-      runStaged(launch, calls, stride, ranges, copyIn, copyOut);
-      if (nonFinite) return false;
-    }
+    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return false;
   }
   heap = heapOf(t, mem.end) ?? heap;
   if (grads.weight !== null && winograd3) {
