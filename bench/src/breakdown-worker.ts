@@ -23,10 +23,19 @@ export interface BreakdownResult {
   trainSteps: number;
   /** Medians over the timed steps, in ms: the whole step and its parts. */
   step: { totalMs: number; forwardMs: number; backwardMs: number; optimizerMs: number };
+  /**
+   * Medians over the timed steps, in ms, of the time outside every operator, measured within each step
+   * (the step's wall time less its operators' own times): in the forward (module glue, input tensors,
+   * the loss's glue), in backward (the engine's bookkeeping, gradient sums, .grad copies, buffer
+   * recycling), and zeroGrad with the optimizer's step; `totalMs` is the median of their per-step sum.
+   */
+  outside: { totalMs: number; forwardMs: number; backwardMs: number; optimizerMs: number };
   trainSites: SiteTiming[];
   inferCount: number;
   inferCalls: number;
   inferMs: number;
+  /** Median over the inference calls of each call's time outside operators, in ms. */
+  inferOutsideMs: number;
   inferSites: SiteTiming[];
 }
 
@@ -53,22 +62,38 @@ const total: number[] = [];
 const forward: number[] = [];
 const backward: number[] = [];
 const optimizer: number[] = [];
+const outsideForward: number[] = [];
+const outsideBackward: number[] = [];
+const outsideOptimizer: number[] = [];
+const outside: number[] = [];
 network.model.train();
 for (let i = 0; i < args.trainSteps; i++) {
   profiler.beginPass();
   const t0 = performance.now();
   network.optimizer.zeroGrad();
+  const tz = performance.now();
   const loss = network.lossOf(batch(args.warmupSteps + 1 + i));
   loss.item();
   const t1 = performance.now();
+  const afterForward = profiler.passMs;
   loss.backward();
   const t2 = performance.now();
+  const afterBackward = profiler.passMs;
   network.optimizer.step();
   const t3 = performance.now();
   total.push(t3 - t0);
   forward.push(t1 - t0);
   backward.push(t2 - t1);
   optimizer.push(t3 - t2);
+  // Operators the optimizer or zeroGrad may call count as theirs; none of the bench's do.
+  const inOps = profiler.passMs;
+  const glueForward = t1 - tz - afterForward.forward - afterForward.backward;
+  const engine = t2 - t1 - (afterBackward.forward + afterBackward.backward - afterForward.forward - afterForward.backward);
+  const optimizerOutside = tz - t0 + t3 - t2 - (inOps.forward + inOps.backward - afterBackward.forward - afterBackward.backward);
+  outsideForward.push(glueForward);
+  outsideBackward.push(engine);
+  outsideOptimizer.push(optimizerOutside);
+  outside.push(glueForward + engine + optimizerOutside);
 }
 const trainSites = timings(profiler.recorded);
 
@@ -77,11 +102,15 @@ const images = workload.inferImages.subarray(0, inferCount * workload.imageShape
 noGrad(() => network.predict(images, inferCount));
 profiler.reset();
 const infer: number[] = [];
+const inferOutside: number[] = [];
 for (let r = 0; r < args.inferReps; r++) {
   profiler.beginPass();
   const t0 = performance.now();
   network.predict(images, inferCount);
-  infer.push(performance.now() - t0);
+  const ms = performance.now() - t0;
+  infer.push(ms);
+  const inOps = profiler.passMs;
+  inferOutside.push(ms - inOps.forward - inOps.backward);
 }
 const inferSites = timings(profiler.recorded);
 profiler.uninstall();
@@ -91,10 +120,12 @@ const result: BreakdownResult = {
   threads: threaded ? threads : 1,
   trainSteps: args.trainSteps,
   step: { totalMs: median(total), forwardMs: median(forward), backwardMs: median(backward), optimizerMs: median(optimizer) },
+  outside: { totalMs: median(outside), forwardMs: median(outsideForward), backwardMs: median(outsideBackward), optimizerMs: median(outsideOptimizer) },
   trainSites,
   inferCount,
   inferCalls: args.inferReps,
   inferMs: median(infer),
+  inferOutsideMs: median(inferOutside),
   inferSites,
 };
 process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);

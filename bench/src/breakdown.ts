@@ -40,7 +40,7 @@ function siteRows(sites: readonly SiteTiming[], passMs: number): string[][] {
   ]);
 }
 
-function opRows(sites: readonly SiteTiming[], passMs: number): string[][] {
+function opRows(sites: readonly SiteTiming[], passMs: number, outside: BreakdownResult["outside"] | number): string[][] {
   const rows = totalsByOp(sites).map((t) => [
     String(t.calls),
     t.op,
@@ -49,8 +49,17 @@ function opRows(sites: readonly SiteTiming[], passMs: number): string[][] {
     fixed(t.forwardMs + t.backwardMs, 2),
     `${fixed((100 * (t.forwardMs + t.backwardMs)) / passMs, 1)}%`,
   ]);
-  const inOps = sites.reduce((a, s) => a + s.forwardMs + s.backwardMs, 0);
-  rows.push(["", "outside operators (module glue, optimizer, copies)", "", "", fixed(passMs - inOps, 2), `${fixed((100 * (passMs - inOps)) / passMs, 1)}%`]);
+  const share = (ms: number): string => `${fixed((100 * ms) / passMs, 1)}%`;
+  if (typeof outside === "number") {
+    rows.push(["", "outside operators: module glue, input and output copies", fixed(outside, 2), "", fixed(outside, 2), share(outside)]);
+    return rows;
+  }
+  rows.push(
+    ["", "outside operators, forward: module glue, inputs, loss", fixed(outside.forwardMs, 2), "", fixed(outside.forwardMs, 2), share(outside.forwardMs)],
+    ["", "outside operators, backward: engine, gradient sums, .grad", "", fixed(outside.backwardMs, 2), fixed(outside.backwardMs, 2), share(outside.backwardMs)],
+    ["", "outside operators, zeroGrad + optimizer step", "", "", fixed(outside.optimizerMs, 2), share(outside.optimizerMs)],
+    ["", "outside operators, all (median of each step's sum)", "", "", fixed(outside.totalMs, 2), share(outside.totalMs)],
+  );
   return rows;
 }
 
@@ -63,13 +72,13 @@ export function formatBreakdown(r: BreakdownResult): string {
     "",
     table(["#", "operator and output shape", "fwd ms", "bwd ms", "ms", "of step"], siteRows(r.trainSites, step.totalMs)),
     "",
-    table(["calls", "operator (training step)", "fwd ms", "bwd ms", "ms", "of step"], opRows(r.trainSites, step.totalMs)),
+    table(["calls", "operator (training step)", "fwd ms", "bwd ms", "ms", "of step"], opRows(r.trainSites, step.totalMs, r.outside)),
     "",
     `inference at batch ${r.inferCount}: ${fixed(r.inferMs, 1)} ms per call (median of ${r.inferCalls})`,
     "",
     table(["#", "operator and output shape", "fwd ms", "", "ms", "of call"], siteRows(r.inferSites, r.inferMs).map((row) => [row[0]!, row[1]!, row[2]!, "", row[4]!, row[5]!])),
     "",
-    table(["calls", "operator (inference)", "fwd ms", "", "ms", "of call"], opRows(r.inferSites, r.inferMs).map((row) => [row[0]!, row[1]!, row[2]!, "", row[4]!, row[5]!])),
+    table(["calls", "operator (inference)", "fwd ms", "", "ms", "of call"], opRows(r.inferSites, r.inferMs, r.inferOutsideMs).map((row) => [row[0]!, row[1]!, row[2]!, "", row[4]!, row[5]!])),
   ];
   return lines.join("\n");
 }

@@ -10,11 +10,13 @@ describe("OpProfiler", () => {
     const x = tensor(Float32Array.from({ length: 20 }, (_, i) => Math.sin(i)), { shape: [5, 4] });
     const profiler = new OpProfiler();
     profiler.install();
+    const passMs: Array<{ forward: number; backward: number }> = [];
     try {
       for (let pass = 0; pass < 3; pass++) {
         profiler.beginPass();
         model.zeroGrad();
         model.forward(x).sum().backward();
+        passMs.push(profiler.passMs);
       }
     } finally {
       profiler.uninstall();
@@ -26,6 +28,11 @@ describe("OpProfiler", () => {
       expect(s.forwardMs).toHaveLength(3);
       expect(s.backwardMs).toHaveLength(3);
       for (const ms of [...s.forwardMs, ...s.backwardMs]) expect(ms).toBeGreaterThanOrEqual(0);
+    }
+    // A pass's operator time is the sum of its sites' times (passMs counts nested calls once, as the sites do).
+    for (let pass = 0; pass < 3; pass++) {
+      expect(passMs[pass]!.forward).toBeCloseTo(sites.reduce((a, s) => a + s.forwardMs[pass]!, 0), 9);
+      expect(passMs[pass]!.backward).toBeCloseTo(sites.reduce((a, s) => a + s.backwardMs[pass]!, 0), 9);
     }
     const relu = sites.find((s) => s.op === "Relu")!;
     expect(relu.shape).toBe("5x3");

@@ -24,6 +24,9 @@ type Apply = (this: FunctionClass, ...args: unknown[]) => Tensor;
 export class OpProfiler {
   private sites: OpSite[] = [];
   private next = 0;
+  /** Milliseconds inside operators' forward (apply) and backward since beginPass. */
+  private passForward = 0;
+  private passBackward = 0;
   private depth = 0;
   private backwardDepth = 0;
   private readonly siteOfContext = new WeakMap<object, OpSite>();
@@ -48,6 +51,7 @@ export class OpProfiler {
         profiler.depth -= 1;
       }
       const ms = performance.now() - t0;
+      profiler.passForward += ms;
       const site = profiler.site(this.name, out.shape.join("x"));
       site.forwardMs.push(ms);
       const ctx = out.creator?.ctx;
@@ -66,6 +70,13 @@ export class OpProfiler {
   /** Starts a new set of sites (a training step or an inference call is one pass). */
   beginPass(): void {
     this.next = 0;
+    this.passForward = 0;
+    this.passBackward = 0;
+  }
+
+  /** Milliseconds spent inside operators since beginPass: their forward (apply) and their backward. */
+  get passMs(): { forward: number; backward: number } {
+    return { forward: this.passForward, backward: this.passBackward };
   }
 
   /** Starts over: the sites of another kind of pass (say inference after training). */
@@ -103,7 +114,9 @@ export class OpProfiler {
         return original.call(this, ctx, grad);
       } finally {
         profiler.backwardDepth -= 1;
-        profiler.siteOfContext.get(ctx)?.backwardMs.push(performance.now() - t0);
+        const ms = performance.now() - t0;
+        profiler.passBackward += ms;
+        profiler.siteOfContext.get(ctx)?.backwardMs.push(ms);
       }
     };
     Object.defineProperty(fn, "backward", { value: timed, writable: true, configurable: true });
