@@ -101,6 +101,22 @@ describe("backward", () => {
     expect(x.grad!.toArray()).toEqual([3, 4]);
   });
 
+  it("a tensor feeding three operators gets the sum of their gradients, for every length and dtype, graph retained or not", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const length of [1, 7, 8, 9, 16, 23, 1029]) {
+        const values = (k: number) => Array.from({ length }, (_, i) => ((i * k) % 13) - 6 + 0.25 * k);
+        const [a, b, c] = [1, 2, 3].map((k) => tensor(values(k), { dtype }));
+        const expected = values(1).map((v, i) => v + values(2)[i]! + values(3)[i]!);
+        for (const retainGraph of [false, true]) {
+          const x = tensor(values(5), { requiresGrad: true, dtype });
+          x.mul(a!).add(x.mul(b!)).add(x.mul(c!)).sum().backward(undefined, { retainGraph });
+          expect(x.grad!.dtype).toBe(dtype);
+          expect(x.grad!.toArray()).toEqual(expected);
+        }
+      }
+    }
+  });
+
   it("backward on a leaf sets its own gradient", () => {
     const x = tensor(2, { requiresGrad: true });
     x.backward();
