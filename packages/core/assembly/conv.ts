@@ -6,7 +6,11 @@ import { gemmRows } from "./gemm";
 import { conv2dDepthwise, conv2dDepthwiseBackward, depthwiseFits } from "./depthwise";
 import { Geometry } from "./geometry";
 import { madd } from "./simd";
-import { conv2dWinograd3x3, conv2dWinograd3x3WeightGrad, winograd3x3Fits, winograd3x3Weights } from "./winograd3x3";
+import {
+  conv2dWinograd3x3, conv2dWinograd3x3WeightGrad, sumPlanes, winograd3x3FlippedWeights, winograd3x3Fits, winograd3x3ScratchBytes,
+  winograd3x3WeightGradScratchBytes, winograd3x3Weights,
+} from "./winograd3x3";
+export { winograd3x3WeightsBackwardScratchBytes } from "./winograd3x3";
 import { inputTransform } from "./winograd-transforms";
 
 /** The first output index o (at most outSize) whose input index o·stride + shift is >= 0. */
@@ -358,16 +362,130 @@ function forwardPath(g: Geometry, pool: bool, withArgmax: bool): i32 {
 }
 
 /**
- * conv2dBackward's way: the weight (and bias) gradient alone of a geometry conv2dForward computes by
- * F(4×4, 3×3) goes by Winograd too (conv2dWinograd3x3WeightGrad); anything else by im2col + GEMM.
+ * conv2dBackward's way: a geometry conv2dForward computes by F(4×4, 3×3) goes by Winograd too (without
+ * arg-max): the weight and bias gradients by conv2dWinograd3x3WeightGrad, the input gradient (where
+ * the padding is at most 2, so that it is a padded convolution too) by conv2dWinograd3x3 on the output
+ * gradient with the flipped weights. Depthwise geometries by conv2dDepthwiseBackward; anything else
+ * by im2col + GEMM.
  */
 function backwardPath(g: Geometry, wantGx: bool, withArgmax: bool): i32 {
-  return !wantGx && !withArgmax && forwardPath(g, false, false) == WINOGRAD3 ? WINOGRAD3 : IM2COL;
+  if (withArgmax) return IM2COL;
+  if (depthwiseFits(g)) return DEPTHWISE;
+  if (forwardPath(g, false, false) != WINOGRAD3) return IM2COL;
+  return !wantGx || (g.padHeight <= 2 && g.padWidth <= 2) ? WINOGRAD3 : IM2COL;
 }
 
-/** conv2dBackward's way for this geometry (see backwardPath). */
+/** conv2dBackward's way for this geometry (see backwardPath): the loader passes it to every call. */
 export function backwardPathOf(geo: usize, wantGx: bool, withArgmax: bool): i32 {
   return backwardPath(changetype<Geometry>(geo), wantGx, withArgmax);
+}
+
+/**
+ * The geometry of the convolution whose output is the input gradient of `geo` (a stride-1 one with
+ * padding at most kernel − 1): on the output gradient, with the flipped, transposed weights and
+ * padding kernel − 1 − padding. 16 i32 at `dst`.
+ */
+function inputGradientGeometry(geo: usize, dst: usize): void {
+  memory.copy(dst, geo, 64);
+  const g = changetype<Geometry>(geo), t = changetype<Geometry>(dst);
+  t.inChannels = g.outChannels;
+  t.outChannels = g.inChannels;
+  t.inHeight = g.outHeight;
+  t.inWidth = g.outWidth;
+  t.outHeight = g.inHeight;
+  t.outWidth = g.inWidth;
+  t.padHeight = g.kernelHeight - 1 - g.padHeight;
+  t.padWidth = g.kernelWidth - 1 - g.padWidth;
+}
+
+/** Bytes before a Winograd backward call's scratch proper: the input gradient's geometry. */
+const GEOMETRY_BYTES: i32 = 64;
+
+/** The input gradient's geometry while the calling thread sizes scratch (workers never call winograd3x3BackwardScratchBytes). */
+const TRANSPOSED = memory.data(GEOMETRY_BYTES, 16);
+
+/**
+ * Bytes of `cols` a conv2dBackward call of the Winograd way needs for `images` images per batch of
+ * tiles, for the gradients wanted.
+ */
+export function winograd3x3BackwardScratchBytes(geo: usize, images: i32, wantGx: bool, wantGw: bool): i32 {
+  let bytes = wantGw ? winograd3x3WeightGradScratchBytes(geo, images) : 0;
+  if (wantGx) {
+    inputGradientGeometry(geo, TRANSPOSED);
+    bytes = max(bytes, winograd3x3ScratchBytes(TRANSPOSED, images));
+  }
+  return bytes + GEOMETRY_BYTES;
+}
+
+/** Floats prepareBackward writes for this geometry: the transformed flipped weights of the Winograd way's input gradient, else none. */
+export function preparedBackwardFloats(geo: usize, wantGx: bool): i32 {
+  const g = changetype<Geometry>(geo);
+  return wantGx && backwardPath(g, true, false) == WINOGRAD3 ? 36 * g.outChannels * g.inChannels : 0;
+}
+
+/**
+ * What conv2dBackward's Winograd way reads as its weights `w` for the input gradient
+ * (preparedBackwardFloats floats at `dst`): the weights w [O, C, 3, 3] flipped, transposed and transformed.
+ */
+export function prepareBackward(geo: usize, w: usize, dst: usize): void {
+  const g = changetype<Geometry>(geo);
+  winograd3x3FlippedWeights(w, g.inChannels, g.outChannels, dst);
+}
+
+/**
+ * The weight gradient [outC, C/g·kH·kW] for output channels [o0, o1) at `dst`: the sum of `regions`
+ * of conv2dBackward's im2col sums (each [groups, C/g·kH·kW, outC/g], transposed), `regionBytes` apart
+ * from `sums`, added in their order.
+ */
+export function im2colWeightGradFinish(geo: usize, sums: usize, regions: i32, regionBytes: usize, o0: i32, o1: i32, dst: usize): void {
+  const g = changetype<Geometry>(geo);
+  const og = g.outChannels / g.groups;
+  const taps = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth;
+  const tapsBytes = <usize>taps << 2;
+  let o = o0;
+  while (o < o1) {
+    const grp = o / og, first = o % og;
+    // Four output channels of one group at a time: neighbours in a row of the transposed sums.
+    const lanes = min(4, min(og - first, o1 - o));
+    const from = sums + (<usize>(grp * taps * og + first) << 2);
+    const to = dst + (<usize>(o * taps) << 2);
+    for (let p = 0; p < taps; p++) {
+      const at = from + (<usize>(p * og) << 2);
+      if (lanes == 4) {
+        let v = v128.load(at);
+        for (let r = 1; r < regions; r++) v = f32x4.add(v, v128.load(at + <usize>r * regionBytes));
+        const q = to + (<usize>p << 2);
+        store<f32>(q, f32x4.extract_lane(v, 0));
+        store<f32>(q + tapsBytes, f32x4.extract_lane(v, 1));
+        store<f32>(q + 2 * tapsBytes, f32x4.extract_lane(v, 2));
+        store<f32>(q + 3 * tapsBytes, f32x4.extract_lane(v, 3));
+      } else {
+        for (let j = 0; j < lanes; j++) {
+          let s = load<f32>(at + (<usize>j << 2));
+          for (let r = 1; r < regions; r++) s += load<f32>(at + <usize>r * regionBytes + (<usize>j << 2));
+          store<f32>(to + <usize>j * tapsBytes + (<usize>p << 2), s);
+        }
+      }
+    }
+    o += lanes;
+  }
+}
+
+/** dst[0..count) = Σ_r src_r[0..count) for `regions` blocks `regionBytes` apart from `src`, added in their order. */
+export function sumRegions(src: usize, regions: i32, regionBytes: usize, count: i32, dst: usize): void {
+  let q = 0;
+  for (; q + 4 <= count; q += 4) {
+    const at = src + (<usize>q << 2);
+    let v = v128.load(at);
+    for (let r = 1; r < regions; r++) v = f32x4.add(v, v128.load(at + <usize>r * regionBytes));
+    v128.store(dst + (<usize>q << 2), v);
+  }
+  for (; q < count; q++) {
+    const at = src + (<usize>q << 2);
+    let s = load<f32>(at);
+    for (let r = 1; r < regions; r++) s += load<f32>(at + <usize>r * regionBytes);
+    store<f32>(dst + (<usize>q << 2), s);
+  }
 }
 
 /** conv2dForward's way for this geometry (see forwardPath): the loader sizes its scratch and chunks by it. */
@@ -621,19 +739,27 @@ function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, a
 }
 
 /**
- * Gradients of Σ out · gy for `count` images: gx (count images, zero-filled by the caller) += col2im(W_gᵀ · G),
- * gw += Σ cols · Gᵀ, the weight gradient transposed per group ([groups, C/g·kH·kW, outC/g]: packing
- * the few rows of G costs far less than packing the columns), gb += Σ G; each pointer 0 when not wanted. Chunks as in conv2dForward; the
- * columns are recomputed from x (cheaper than keeping them). A chunk's output gradient is gathered
- * into `gbuf` [outC, chunk·oH·oW] unless it is one image. `dcols` holds W_gᵀ · G [C/g·kH·kW, chunk·oH·oW].
- * `cols` and `gy` must be followed by 32 readable bytes. With `argmax` (not 0), `gy` is instead the
- * gradient of conv2dForward's pooled output [count, outC, oH/2, oW/2] and `argmax` its arg-max indices:
- * each entry goes to the convolution output it came from (none for an index outside the image's
- * [outC, oH, oW], such as −1), gathered in `gbuf`.
+ * Gradients of Σ out · gy for `count` (>= 1) images by the way `path` (backwardPathOf for this
+ * geometry and choices; IM2COL is always possible): gx (count images) receives the input gradient; gw
+ * their weight gradient, gb Σ gy per channel, written there (added to what they hold with
+ * `accumulate`); each pointer 0 when not wanted.
+ * - IM2COL: gx (zero-filled by the caller) += col2im(W_gᵀ · G); gw gets Σ cols · Gᵀ, the weight gradient
+ *   transposed per group ([groups, C/g·kH·kW, outC/g]: packing the few rows of G costs far less than
+ *   packing the columns; im2colWeightGradFinish puts it back). Chunks as in conv2dForward; the columns
+ *   are recomputed from x (cheaper than keeping them). A chunk's output gradient is gathered into
+ *   `gbuf` [outC, chunk·oH·oW] unless it is one image. `dcols` holds W_gᵀ · G [C/g·kH·kW, chunk·oH·oW].
+ *   `cols` and `gy` must be followed by 32 readable bytes. With `argmax` (not 0), `gy` is instead the
+ *   gradient of conv2dForward's pooled output [count, outC, oH/2, oW/2] and `argmax` its arg-max
+ *   indices: each entry goes to the convolution output it came from (none for an index outside the
+ *   image's [outC, oH, oW], such as −1), gathered in `gbuf`.
+ * - WINOGRAD3: `chunk` images per batch of tiles in `cols` (winograd3x3BackwardScratchBytes); gw is
+ *   the Winograd-domain sum dU [36, O, C] (finished by winograd3x3WeightsBackward), gx is written
+ *   whole and `w` is prepareBackward's output (read only for gx).
+ * - DEPTHWISE: gw [C, kH·kW] (also the transposed layout: one output channel per group); gx zero-filled by the caller.
  */
 export function conv2dBackward(
   geo: usize, count: i32, x: usize, w: usize, gy: usize, gx: usize, gw: usize, gb: usize,
-  chunk: i32, cols: usize, dcols: usize, gbuf: usize, work: usize, argmax: usize,
+  chunk: i32, cols: usize, dcols: usize, gbuf: usize, work: usize, argmax: usize, path: i32, accumulate: bool,
 ): void {
   const g = changetype<Geometry>(geo);
   const O = g.outChannels, G = g.groups;
@@ -644,15 +770,20 @@ export function conv2dBackward(
   const inImage = g.inChannels * g.inHeight * g.inWidth;
   const groupPlanes = cg * g.inHeight * g.inWidth;
   const pointwise = isPointwise(g);
-  if (argmax == 0 && depthwiseFits(g)) {
-    // One kernel per channel: `gw` [C, kH·kW] is also the transposed layout (one output channel per group).
+  if (path == DEPTHWISE) {
+    if (gw != 0 && !accumulate) memory.fill(gw, 0, <usize>(O * taps) << 2);
+    if (gb != 0 && !accumulate) memory.fill(gb, 0, <usize>O << 2);
     conv2dDepthwiseBackward(geo, count, x, w, gy, gx, gw, gb);
     return;
   }
-  if (backwardPath(g, gx != 0, argmax != 0) == WINOGRAD3) {
-    // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3WeightGradScratchBytes);
-    // `gw` is then the Winograd-domain sum dU [36, O, C] (the loader finishes it: winograd3x3WeightsBackward).
-    conv2dWinograd3x3WeightGrad(geo, count, x, gy, gw, gb, chunk, cols);
+  if (path == WINOGRAD3) {
+    const scratch = cols + GEOMETRY_BYTES;
+    if (gw != 0) conv2dWinograd3x3WeightGrad(geo, count, x, gy, gw, gb, accumulate, chunk, scratch);
+    else if (gb != 0) sumPlanes(gy, count, O, outPlane, accumulate, gb);
+    if (gx != 0) {
+      inputGradientGeometry(geo, cols);
+      conv2dWinograd3x3(cols, count, gy, w, 0, gx, false, chunk, scratch);
+    }
     return;
   }
   for (let n0 = 0; n0 < count; n0 += chunk) {
@@ -696,7 +827,7 @@ export function conv2dBackward(
         let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
         for (; q < width; q++) s += load<f32>(row + (<usize>q << 2));
         const at = gb + (<usize>o << 2);
-        store<f32>(at, load<f32>(at) + s);
+        store<f32>(at, n0 == 0 && !accumulate ? s : load<f32>(at) + s);
       }
     }
     for (let grp = 0; grp < G; grp++) {
@@ -710,7 +841,7 @@ export function conv2dBackward(
         for (let i = 0; i < nb && !planes; i++) {
           im2col(geo, x + (<usize>((n0 + i) * inImage + grp * groupPlanes) << 2), cg, cols + (<usize>(i * outPlane) << 2), width);
         }
-        gemmRows(0, taps, og, width, planes ? xPlanes : cols, width, false, gradRows, width, true, gw + (<usize>(grp * taps * og) << 2), og, true, work);
+        gemmRows(0, taps, og, width, planes ? xPlanes : cols, width, false, gradRows, width, true, gw + (<usize>(grp * taps * og) << 2), og, accumulate || n0 > 0, work);
       }
       if (gx != 0 && planes) {
         gemmRows(0, taps, width, og, weights, taps, true, gradRows, width, false, gx + (<usize>(n0 * inImage + grp * groupPlanes) << 2), width, false, work);

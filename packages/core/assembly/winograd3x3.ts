@@ -109,19 +109,19 @@ function weightTransformAdjoint(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128
 }
 
 /**
- * Kernels (o, c0..c0+3) of w [O, C, 3, 3] (`lanes` of them, the rest zeros), tap k as vector k
- * (lane j from channel c0 + j) at `out`, 9 vectors.
+ * Four 3×3 kernels (`lanes` of them, the rest zeros), tap k as vector k (lane j from kernel j) at
+ * `out`, 9 vectors: kernel j's tap k read at first + j·laneBytes + k·tapBytes.
  */
 // @ts-ignore: decorator
 @inline
-function gatherKernels(w: usize, o: i32, C: i32, c0: i32, lanes: i32, out: usize): void {
+function gatherKernels(first: usize, laneBytes: usize, tapBytes: isize, lanes: i32, out: usize): void {
   for (let k = 0; k < 9; k++) {
     let v = f32x4.splat(0);
-    const at = w + (<usize>((o * C + c0) * 9 + k) << 2);
+    const at = first + <usize>(<isize>k * tapBytes);
     v = f32x4.replace_lane(v, 0, load<f32>(at));
-    if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(at, 36));
-    if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(at, 72));
-    if (lanes > 3) v = f32x4.replace_lane(v, 3, load<f32>(at, 108));
+    if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(at + laneBytes));
+    if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(at + 2 * laneBytes));
+    if (lanes > 3) v = f32x4.replace_lane(v, 3, load<f32>(at + 3 * laneBytes));
     v128.store(out + (<usize>k << 4), v);
   }
 }
@@ -137,13 +137,26 @@ const WEIGHT_SCRATCH = memory.data(63 * 16, 16);
  * channels per vector.
  */
 export function winograd3x3Weights(w: usize, O: i32, C: i32, dst: usize): void {
+  transformWeights(w, O, C, false, dst);
+}
+
+/**
+ * winograd3x3Weights for the convolution that computes the input gradient of one with weights
+ * w [C, O, 3, 3] (stride 1): its kernel (o, c) is w[c][o] rotated by 180°, read in place from w.
+ */
+export function winograd3x3FlippedWeights(w: usize, O: i32, C: i32, dst: usize): void {
+  transformWeights(w, O, C, true, dst);
+}
+
+function transformWeights(w: usize, O: i32, C: i32, flipped: bool, dst: usize): void {
   const scratch = WEIGHT_SCRATCH;
   const g = scratch, gg = scratch + 9 * 16, u = gg + 18 * 16;
   const posBytes = <usize>(O * C) << 2;
   for (let o = 0; o < O; o++) {
     for (let c0 = 0; c0 < C; c0 += 4) {
       const lanes = min(4, C - c0);
-      gatherKernels(w, o, C, c0, lanes, g);
+      if (flipped) gatherKernels(w + (<usize>((c0 * O + o) * 9 + 8) << 2), <usize>(O * 9) << 2, -4, lanes, g);
+      else gatherKernels(w + (<usize>((o * C + c0) * 9) << 2), 36, 4, lanes, g);
       // gg[i][b] = (G·g)[i][b], column b of g at a time; then u[i][j] = (gg·Gᵀ)[i][j], row i at a time.
       for (let b = 0; b < 3; b++) weightTransform(v128.load(g + (<usize>b << 4)), v128.load(g + (<usize>(3 + b) << 4)), v128.load(g + (<usize>(6 + b) << 4)), gg + (<usize>b << 4), 48);
       for (let i = 0; i < 6; i++) {
@@ -400,11 +413,11 @@ export function winograd3x3WeightGradScratchBytes(geo: usize, images: i32): i32 
 /**
  * The weight gradient of conv2dWinograd3x3 in the Winograd domain: with Y = Aᵀ[(G·w·Gᵀ) ⊙ V]A per tile,
  * dU[pos] = Σ_tiles (A·dY·Aᵀ)[pos] ⊙ V[pos] (36 GEMMs [O × T]·[T × C] over the batch's tiles), and
- * dw = Gᵀ·dU·G (winograd3x3WeightsBackward, once the batch is summed). For `count` images at
- * x [count, C, H, W] and gy [count, O, oH, oW]: adds to `dU` [36, O, C], and Σ gy per channel to `gb`
- * (unless 0). `images` images per batch of tiles in `scratch` (winograd3x3WeightGradScratchBytes).
+ * dw = Gᵀ·dU·G (winograd3x3WeightsBackward, once the batch is summed). For `count` (>= 1) images at
+ * x [count, C, H, W] and gy [count, O, oH, oW]: writes their dU [36, O, C] at `dU`, and Σ gy per
+ * channel at `gb` (unless 0), or adds them to what is there with `accumulate`. `images` images per batch of tiles in `scratch` (winograd3x3WeightGradScratchBytes).
  */
-export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy: usize, dU: usize, gb: usize, images: i32, scratch: usize): void {
+export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy: usize, dU: usize, gb: usize, accumulate: bool, images: i32, scratch: usize): void {
   const g = changetype<Geometry>(geo);
   const C = g.inChannels, O = g.outChannels, oH = g.outHeight, oW = g.outWidth;
   const tH = (oH + 3) >> 2, tW = (oW + 3) >> 2;
@@ -467,67 +480,98 @@ export function conv2dWinograd3x3WeightGrad(geo: usize, count: i32, x: usize, gy
         }
       }
     }
-    // dU[pos] += Gt[pos] · V[pos]ᵀ.
+    // dU[pos] = Gt[pos] · V[pos]ᵀ for the first batch of tiles, += for the next.
     const vPos = <usize>posFloats(C, T4) << 2;
     for (let pos = 0; pos < 36; pos++) {
-      gemmRows(0, O, C, T4, Gt + <usize>pos * gPos, T4, false, V + <usize>pos * vPos, T4, true, dU + (<usize>(pos * O * C) << 2), C, true, work);
+      gemmRows(0, O, C, T4, Gt + <usize>pos * gPos, T4, false, V + <usize>pos * vPos, T4, true, dU + (<usize>(pos * O * C) << 2), C, accumulate || n0 > 0, work);
     }
-    if (gb != 0) {
-      for (let i = 0; i < nb; i++) {
-        for (let o = 0; o < O; o++) {
-          const row = gy + (<usize>(((n0 + i) * O + o) * outPlane) << 2);
-          let acc = f32x4.splat(0);
-          let q = 0;
-          for (; q + 4 <= outPlane; q += 4) acc = f32x4.add(acc, v128.load(row + (<usize>q << 2)));
-          let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-          for (; q < outPlane; q++) s += load<f32>(row + (<usize>q << 2));
-          store<f32>(gb + (<usize>o << 2), load<f32>(gb + (<usize>o << 2)) + s);
-        }
-      }
+  }
+  if (gb != 0) sumPlanes(gy, count, O, outPlane, accumulate, gb);
+}
+
+/** gb[o] = Σ over the `count` images at gy [count, O, plane] of channel o's plane, image by image in order (gb[o] += with `accumulate`). */
+export function sumPlanes(gy: usize, count: i32, O: i32, plane: i32, accumulate: bool, gb: usize): void {
+  for (let i = 0; i < count; i++) {
+    for (let o = 0; o < O; o++) {
+      const row = gy + (<usize>((i * O + o) * plane) << 2);
+      let acc = f32x4.splat(0);
+      let q = 0;
+      for (; q + 4 <= plane; q += 4) acc = f32x4.add(acc, v128.load(row + (<usize>q << 2)));
+      let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+      for (; q < plane; q++) s += load<f32>(row + (<usize>q << 2));
+      const at = gb + (<usize>o << 2);
+      store<f32>(at, i == 0 && !accumulate ? s : load<f32>(at) + s);
     }
   }
 }
 
-/** dw[o][c] = Gᵀ·dU[·][o][c]·G (3×3) for dU [36, O, C], into dst [O, C, 3, 3], in float32, four input channels per vector. */
-export function winograd3x3WeightsBackward(dU: usize, O: i32, C: i32, dst: usize): void {
-  const scratch = WEIGHT_SCRATCH;
-  const d = scratch, t = scratch + 36 * 16, k = t + 18 * 16;
+/** Vectors of scratch winograd3x3WeightsBackward needs. */
+const WEIGHTS_BACKWARD_VECTORS: i32 = 4 * 36 + 18 + 9;
+
+/** Bytes of scratch winograd3x3WeightsBackward needs. */
+export function winograd3x3WeightsBackwardScratchBytes(): i32 {
+  return WEIGHTS_BACKWARD_VECTORS * 16;
+}
+
+/**
+ * dw[o][c] = Gᵀ·dU[·][o][c]·G (3×3) for output channels [o0, o1) into dst [O, C, 3, 3], where dU
+ * [36, O, C] is the sum of `regions` blocks, `regionBytes` apart from `dU`, added in their order (the
+ * same bits whichever thread wrote which). Float32, four input channels per vector, sixteen (a cache
+ * line of each position, which lie O·C floats apart: often a multiple of 4 KiB, so that a vector at a
+ * time would evict the other positions' lines) gathered at a time. `scratch` holds
+ * winograd3x3WeightsBackwardScratchBytes() bytes.
+ */
+export function winograd3x3WeightsBackward(dU: usize, regions: i32, regionBytes: usize, O: i32, C: i32, o0: i32, o1: i32, dst: usize, scratch: usize): void {
+  const t = scratch + 4 * 36 * 16, k = t + 18 * 16;
   const posBytes = <usize>(O * C) << 2;
-  for (let o = 0; o < O; o++) {
-    for (let c0 = 0; c0 < C; c0 += 4) {
-      const lanes = min(4, C - c0);
-      const at = dU + (<usize>(o * C + c0) << 2);
+  for (let o = o0; o < o1; o++) {
+    for (let c1 = 0; c1 < C; c1 += 16) {
+      const vectors = min(4, (C - c1 + 3) >> 2);
+      // d_v[pos] (36 vectors at scratch + v·36·16): channels c1 + 4v .. + 3 of position pos, summed over the regions.
       for (let pos = 0; pos < 36; pos++) {
-        const p = at + <usize>pos * posBytes;
-        let v: v128;
-        if (lanes == 4) {
-          v = v128.load(p);
-        } else {
-          v = f32x4.splat(0);
-          v = f32x4.replace_lane(v, 0, load<f32>(p));
-          if (lanes > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
-          if (lanes > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+        const at = dU + <usize>pos * posBytes + (<usize>(o * C + c1) << 2);
+        for (let v = 0; v < vectors; v++) {
+          const lanes = min(4, C - c1 - 4 * v);
+          let sum = f32x4.splat(0);
+          for (let r = 0; r < regions; r++) {
+            const p = at + <usize>r * regionBytes + (<usize>v << 4);
+            let part: v128;
+            if (lanes == 4) {
+              part = v128.load(p);
+            } else {
+              part = f32x4.splat(0);
+              part = f32x4.replace_lane(part, 0, load<f32>(p));
+              if (lanes > 1) part = f32x4.replace_lane(part, 1, load<f32>(p, 4));
+              if (lanes > 2) part = f32x4.replace_lane(part, 2, load<f32>(p, 8));
+            }
+            sum = r == 0 ? part : f32x4.add(sum, part);
+          }
+          v128.store(scratch + <usize>(v * 36 + pos) * 16, sum);
         }
-        v128.store(d + (<usize>pos << 4), v);
       }
-      // t[i][b] = (dU·G)[i][b], row i at a time; then k[a][b] = (Gᵀ·t)[a][b], column b at a time.
-      for (let i = 0; i < 6; i++) {
-        const row = d + <usize>(i * 96);
-        weightTransformAdjoint(v128.load(row), v128.load(row, 16), v128.load(row, 32), v128.load(row, 48), v128.load(row, 64), v128.load(row, 80), t + <usize>(i * 48), 16);
-      }
-      for (let b = 0; b < 3; b++) {
-        const col = t + (<usize>b << 4);
-        weightTransformAdjoint(v128.load(col), v128.load(col, 48), v128.load(col, 96), v128.load(col, 144), v128.load(col, 192), v128.load(col, 240), k + (<usize>b << 4), 48);
-      }
-      // Channel c0 + j's 3×3 kernel is lane j of the 9 vectors.
-      const out = dst + (<usize>((o * C + c0) * 9) << 2);
-      for (let tap = 0; tap < 9; tap++) {
-        const v = v128.load(k + (<usize>tap << 4));
-        const q = out + (<usize>tap << 2);
-        store<f32>(q, f32x4.extract_lane(v, 0));
-        if (lanes > 1) store<f32>(q, f32x4.extract_lane(v, 1), 36);
-        if (lanes > 2) store<f32>(q, f32x4.extract_lane(v, 2), 72);
-        if (lanes > 3) store<f32>(q, f32x4.extract_lane(v, 3), 108);
+      for (let v = 0; v < vectors; v++) {
+        const d = scratch + <usize>(v * 36) * 16;
+        const c0 = c1 + 4 * v;
+        const lanes = min(4, C - c0);
+        // t[i][b] = (dU·G)[i][b], row i at a time; then k[a][b] = (Gᵀ·t)[a][b], column b at a time.
+        for (let i = 0; i < 6; i++) {
+          const row = d + <usize>(i * 96);
+          weightTransformAdjoint(v128.load(row), v128.load(row, 16), v128.load(row, 32), v128.load(row, 48), v128.load(row, 64), v128.load(row, 80), t + <usize>(i * 48), 16);
+        }
+        for (let b = 0; b < 3; b++) {
+          const col = t + (<usize>b << 4);
+          weightTransformAdjoint(v128.load(col), v128.load(col, 48), v128.load(col, 96), v128.load(col, 144), v128.load(col, 192), v128.load(col, 240), k + (<usize>b << 4), 48);
+        }
+        // Channel c0 + j's 3×3 kernel is lane j of the 9 vectors.
+        const out = dst + (<usize>((o * C + c0) * 9) << 2);
+        for (let tap = 0; tap < 9; tap++) {
+          const w = v128.load(k + (<usize>tap << 4));
+          const q = out + (<usize>tap << 2);
+          store<f32>(q, f32x4.extract_lane(w, 0));
+          if (lanes > 1) store<f32>(q, f32x4.extract_lane(w, 1), 36);
+          if (lanes > 2) store<f32>(q, f32x4.extract_lane(w, 2), 72);
+          if (lanes > 3) store<f32>(q, f32x4.extract_lane(w, 3), 108);
+        }
       }
     }
   }

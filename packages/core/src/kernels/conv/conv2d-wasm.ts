@@ -20,6 +20,8 @@ export interface Float32Slice {
 export interface Conv2dWasmOptions {
   /** Images side by side in one GEMM; default: as many as fill about CHUNK_COLUMNS output columns. */
   chunk?: number;
+  /** On the threads, calls each slice of images is cut into (at most one per chunk); default by cost. */
+  calls?: number;
 }
 
 export interface Conv2dWasmForwardOptions extends Conv2dWasmOptions {
@@ -77,7 +79,7 @@ export interface ConvLaunch {
 export function runConvCalls(exports: ConvExports | KernelExports, calls: ConvCall[]): void {
   for (const c of calls) {
     if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
-    else exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!);
+    else exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!, c[16]!);
   }
 }
 
@@ -168,10 +170,6 @@ export function conv2dWasmPath(g: Conv2dGeometry, options: { reluMaxPool2x2?: bo
   return CONV2D_WASM_PATHS[path] ?? null;
 }
 
-/** Whether conv2dForwardWasm computes this geometry (no pooling) by Winograd's F(4×4, 3×3). */
-export function winograd3x3Applies(g: Conv2dGeometry): boolean {
-  return conv2dWasmPath(g) === "winograd3x3";
-}
 /** Tiles per batch of F(4×4, 3×3): the width of its 36 GEMMs. */
 const WINOGRAD_TILES = 64;
 
@@ -358,14 +356,36 @@ export interface Conv2dWasmGrads {
   bias: Float32Slice | null;
 }
 
+/** conv2dBackward's ways (assembly/conv.ts backwardPath): im2col + GEMM, Winograd F(4×4, 3×3), depthwise. */
+const BACKWARD_IM2COL = 0;
+const BACKWARD_WINOGRAD3 = WINOGRAD3;
+
+/**
+ * Regions of dU one slice of the Winograd weight gradient is summed in on the threads, one per call:
+ * more calls let the workers start sooner on the inputs the calling thread copies in (one call's worth
+ * after another) and let a late thread take fewer of them; each costs a region of 36·outC·C floats to
+ * add up at the end. The product of the two costs is least near √(threads · copied / region), clamped
+ * to at least one call per thread and at most CALLS_PER_THREAD.
+ */
+function winogradCalls(threads: number, units: number, copiedBytes: number, regionBytes: number): number {
+  const balanced = regionBytes === 0 ? threads * CALLS_PER_THREAD : Math.round(Math.sqrt((threads * copiedBytes) / regionBytes));
+  return Math.max(1, Math.min(MAX_JOBS, units, threads * CALLS_PER_THREAD, Math.max(threads, balanced)));
+}
+
 /**
  * The gradients of Σ out · gradOut for conv2dForwardWasm: of the convolution's own output (before
- * any ReLU) by default, of its pooled output with the `argmax` of a reluMaxPool2x2 forward. Input = col2im(Wᵀ · G),
- * weight = Σ G · colsᵀ (summed transposed in the module), bias = Σ G, written into `grads`. The columns are recomputed from x in the
- * module (x is not needed when only the input or bias gradient is asked for: pass null). Returns
- * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow, or where
- * the weight gradient goes by Winograd F(4×4, 3×3) and gradOut or x holds a NaN or an infinity (see
- * conv2dForwardWasm; `grads.input` may then be partly written).
+ * any ReLU) by default, of its pooled output with the `argmax` of a reluMaxPool2x2 forward, written
+ * into `grads`. The module picks the way (assembly/conv.ts backwardPath): for a geometry the forward
+ * computes by Winograd F(4×4, 3×3), the weight gradient by Winograd (summed in the Winograd domain) and
+ * the input gradient as that convolution of gradOut with the flipped weights, both in one pass over
+ * each slice of images; else input = col2im(Wᵀ · G), weight = Σ G · colsᵀ (summed transposed in the
+ * module), the columns recomputed from x in the module. Bias = Σ G. x is needed only for the weight
+ * gradient (else pass null). On the threads, each call of a slice sums its images' weight and bias
+ * gradients in a region of its own (call k of every slice in the same one), and the module adds the
+ * regions up in call order at the end: the same bits whichever thread claimed which call. Returns
+ * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow. Where the
+ * Winograd way finds a NaN or an infinity in gradOut, x or the weight (see conv2dForwardWasm), it
+ * computes the gradients again by im2col.
  */
 export function conv2dBackwardWasm(
   g: Conv2dGeometry,
@@ -379,70 +399,88 @@ export function conv2dBackwardWasm(
   if (t === null) return false;
   if (grads.weight !== null && x === null) return false;
   const s = sizes(g);
-  const wSize = g.outChannels * s.taps;
   if (!usable(g)) {
     grads.input?.data.fill(0, grads.input.offset, grads.input.offset + g.batch * s.inImage);
-    grads.weight?.data.fill(0, grads.weight.offset, grads.weight.offset + wSize);
+    grads.weight?.data.fill(0, grads.weight.offset, grads.weight.offset + g.outChannels * s.taps);
     grads.bias?.data.fill(0, grads.bias.offset, grads.bias.offset + g.outChannels);
     return true;
   }
-  const wantX = grads.weight !== null;
-  const wantGx = grads.input !== null;
-  const argmax = options.argmax ?? null;
-  const e = t.exports;
-  const mem = new Layout(e.heapBase());
+  if (grads.input === null && grads.weight === null && grads.bias === null) return true;
+  const mem = new Layout(t.exports.heapBase());
   const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
   const early = heapOf(t, mem.end);
   if (early === null) return false;
   writeGeometry(early, geo, g);
-  // The weight gradient alone of an F(4×4, 3×3) geometry goes by Winograd, `chunk` images per batch of tiles.
-  const winograd3 = wantX && e.backwardPathOf(geo, wantGx ? 1 : 0, argmax === null ? 0 : 1) === WINOGRAD3;
+  const argmax = options.argmax ?? null;
+  const path = t.exports.backwardPathOf(geo, grads.input === null ? 0 : 1, argmax === null ? 0 : 1);
+  const done = backwardBy(t, path, g, s, geo, mem.end, gradOut, x, weight, grads, argmax, options);
+  if (done !== "refused") return done === "done";
+  return backwardBy(t, BACKWARD_IM2COL, g, s, geo, mem.end, gradOut, x, weight, grads, argmax, options) === "done";
+}
+
+/** conv2dBackwardWasm by the way `path`: "refused" where Winograd met a non-finite input, "failed" where the memory cannot grow. */
+function backwardBy(
+  t: ConvEngine, path: number, g: Conv2dGeometry, s: Sizes, geo: number, start: number, gradOut: Float32Slice, x: Float32Slice | null,
+  weight: Float32Slice, grads: Conv2dWasmGrads, argmax: Int32Array | null, options: Conv2dWasmBackwardOptions,
+): "done" | "refused" | "failed" {
+  const e = t.exports;
+  const wSize = g.outChannels * s.taps;
+  const wantX = grads.weight !== null;
+  const wantGx = grads.input !== null;
+  const winograd3 = path === BACKWARD_WINOGRAD3;
   const chunk = winograd3 ? winogradImages(g, e.winograd3x3Tiles(geo), options) : chunkOf(g, s, options);
   const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
   const launch = threads > 1 ? t.launch : undefined;
   const gyImage = argmax === null ? s.outImage : pooledImage(g);
-  const slice = sliceOf(
-    g, chunk * threads, gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0),
-    launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES,
-  );
-  const width = chunk * s.outPlane;
+  const imageFloats = gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0);
+  const slice = sliceOf(g, chunk * threads, imageFloats, launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
+  const mem = new Layout(start);
   const wAt = mem.take(wSize);
+  // The Winograd way reads the weights flipped, transposed and transformed for the input gradient.
+  const preparedFloats = winograd3 ? e.preparedBackwardFloats(geo, wantGx ? 1 : 0) : 0;
+  const preparedAt = preparedFloats === 0 ? 0 : mem.take(preparedFloats);
   const xAt = wantX ? mem.take(slice * s.inImage) : 0;
   const gyAt = mem.take(slice * gyImage, TAIL);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
-  // Each call of a slice sums its images' weight and bias gradients in its own regions (call k of every
-  // slice in the same ones); they are added up in call order at the end, so that the result does not
-  // depend on which thread claimed which call.
-  // F(4×4, 3×3) sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
+  // Winograd sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
   const gwFloats = winograd3 ? 36 * g.outChannels * g.inChannels : wSize;
-  const finished = winograd3 ? mem.take(wSize) : 0;
-  const sums = Array.from({ length: launch === undefined ? threads : callsOf(threads, Math.ceil(slice / chunk)) }, () => ({
-    gw: wantX ? mem.take(gwFloats) : 0,
-    gb: grads.bias !== null ? mem.take(g.outChannels) : 0,
-  }));
+  const units = Math.ceil(slice / chunk);
+  const calls = launch === undefined ? 1
+    : Math.max(1, Math.min(MAX_JOBS, units, Math.floor(options.calls ?? (winograd3
+      ? winogradCalls(threads, units, slice * imageFloats * 4, wantX ? gwFloats * 4 : 0)
+      : callsOf(threads, units)))));
+  // Call k's sums in region k of each: regions equally spaced, a whole number of cache lines apart.
+  const gwStride = Math.ceil(gwFloats / 16) * 16;
+  const gbStride = Math.ceil(g.outChannels / 16) * 16;
+  const gwSums = wantX ? mem.take(calls * gwStride) : 0;
+  const gbSums = grads.bias !== null ? mem.take(calls * gbStride) : 0;
+  const finished = wantX ? mem.take(wSize) : 0;
+  const finishedBias = grads.bias !== null ? mem.take(g.outChannels) : 0;
+  const finishScratch = wantX && winograd3 ? mem.take(e.winograd3x3WeightsBackwardScratchBytes() / 4) : 0;
   // On the threads, one set of work regions per thread (any thread may claim any call), else per call.
   const scratchStart = mem.end;
-  const scratch = Array.from({ length: launch === undefined ? threads : t.threads }, () => ({
-    cols: winograd3 ? mem.take(Math.ceil(e.winograd3x3WeightGradScratchBytes(geo, chunk) / 4), TAIL) : wantX ? mem.take(s.taps * width, TAIL) : 0,
-    dcols: wantGx ? mem.take(s.taps * width) : 0,
-    gbuf: !winograd3 && (chunk > 1 || argmax !== null) ? mem.take(g.outChannels * width, TAIL) : 0,
-    work: winograd3 ? 0 : mem.take(0, Math.max(e.workBytes(s.taps, s.og, width), e.workBytes(s.taps, width, s.og))),
+  const scratch = Array.from({ length: launch === undefined ? 1 : t.threads }, () => ({
+    cols: winograd3
+      ? mem.take(Math.ceil(e.winograd3x3BackwardScratchBytes(geo, chunk, wantGx ? 1 : 0, wantX ? 1 : 0) / 4), TAIL)
+      : wantX ? mem.take(s.taps * chunk * s.outPlane, TAIL) : 0,
+    dcols: !winograd3 && wantGx ? mem.take(s.taps * chunk * s.outPlane) : 0,
+    gbuf: !winograd3 && (chunk > 1 || argmax !== null) ? mem.take(g.outChannels * chunk * s.outPlane, TAIL) : 0,
+    work: winograd3 ? 0 : mem.take(0, Math.max(e.workBytes(s.taps, s.og, chunk * s.outPlane), e.workBytes(s.taps, chunk * s.outPlane, s.og))),
   }));
   const laid = heapOf(t, mem.end);
-  if (laid === null) return false;
+  if (laid === null) return "failed";
   let heap = laid;
-  writeGeometry(heap, geo, g);
   heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
-  for (const r of sums) {
-    if (r.gw !== 0) heap.fill(0, r.gw >> 2, (r.gw >> 2) + gwFloats);
-    if (r.gb !== 0) heap.fill(0, r.gb >> 2, (r.gb >> 2) + g.outChannels);
+  if (preparedAt !== 0) {
+    if (e.anyNonFinite(wAt, wSize) !== 0) return "refused";
+    e.prepareBackward(geo, wAt, preparedAt);
   }
   const stride = (mem.end - scratchStart) / scratch.length;
   let nonFinite = false;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    // Images [i0, i1) of this slice into the module (their input gradient zeroed), and their input gradient out of it.
+    // Images [i0, i1) of this slice into the module (their input gradient zeroed where it is added to), and their input gradient out of it.
     const copyIn = (i0: number, i1: number): void => {
       const gyFrom = gradOut.offset + (n0 + i0) * gyImage;
       heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
@@ -451,8 +489,8 @@ export function conv2dBackwardWasm(
         const xFrom = x.offset + (n0 + i0) * s.inImage;
         heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
       }
-      if (gxAt !== 0) heap.fill(0, (gxAt >> 2) + i0 * s.inImage, (gxAt >> 2) + i1 * s.inImage);
-      if (winograd3 && (e.anyNonFinite(gyAt + i0 * gyImage * 4, (i1 - i0) * gyImage) !== 0 || e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0)) {
+      if (gxAt !== 0 && !winograd3) heap.fill(0, (gxAt >> 2) + i0 * s.inImage, (gxAt >> 2) + i1 * s.inImage);
+      if (winograd3 && (e.anyNonFinite(gyAt + i0 * gyImage * 4, (i1 - i0) * gyImage) !== 0 || (wantX && e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0))) {
         nonFinite = true;
       }
     };
@@ -461,50 +499,31 @@ export function conv2dBackwardWasm(
       const from = (gxAt >> 2) + i0 * s.inImage;
       if (grads.input !== null) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
-    const ranges = parts(count, chunk, launch === undefined ? threads : callsOf(threads, Math.ceil(count / chunk)));
-    const calls = ranges.map(([i0, i1], k) => {
+    const ranges = parts(count, chunk, calls);
+    const accumulate = n0 > 0 ? 1 : 0;
+    const slotCalls = ranges.map(([i0, i1], k) => {
       const r = scratch[launch === undefined ? k : 0]!;
-      const sum = sums[k]!;
       return [
-        1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, wAt, gyAt + i0 * gyImage * 4, gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4,
-        sum.gw, sum.gb, chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4,
+        1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gyAt + i0 * gyImage * 4,
+        gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + k * gwStride * 4, gbSums === 0 ? 0 : gbSums + k * gbStride * 4,
+        chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
       ];
     });
-    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return false;
+    if (!runSlice(t, launch, slotCalls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return "refused";
   }
   heap = heapOf(t, mem.end) ?? heap;
-  if (grads.weight !== null && winograd3) {
-    // The calls' dU added up in call order in the first one's region, then transformed back once.
-    const total = sums[0]!.gw >> 2;
-    for (const r of sums.slice(1)) {
-      const from = r.gw >> 2;
-      for (let i = 0; i < gwFloats; i++) heap[total + i] = heap[total + i]! + heap[from + i]!;
-    }
-    e.winograd3x3WeightsBackward(sums[0]!.gw, g.outChannels, g.inChannels, finished);
+  // A small batch may have used fewer calls than regions: only the ones written are added.
+  const written = Math.min(calls, parts(Math.min(slice, g.batch), chunk, calls).length);
+  if (grads.weight !== null) {
+    if (winograd3) e.winograd3x3WeightsBackward(gwSums, written, gwStride * 4, g.outChannels, g.inChannels, 0, g.outChannels, finished, finishScratch);
+    else e.im2colWeightGradFinish(geo, gwSums, written, gwStride * 4, 0, g.outChannels, finished);
     heap = heapOf(t, mem.end) ?? heap;
-    const gw = grads.weight;
-    gw.data.set(heap.subarray(finished >> 2, (finished >> 2) + wSize), gw.offset);
-  } else if (grads.weight !== null) {
-    // The module sums each group's gradient transposed, [C/g·kH·kW, outC/g].
-    const gw = grads.weight.data;
-    for (let grp = 0; grp < g.groups; grp++) {
-      for (let o = 0; o < s.og; o++) {
-        const to = grads.weight.offset + (grp * s.og + o) * s.taps;
-        for (let p = 0; p < s.taps; p++) {
-          const at = grp * s.taps * s.og + p * s.og + o;
-          let sum = 0;
-          for (const r of sums) sum += heap[(r.gw >> 2) + at]!;
-          gw[to + p] = sum;
-        }
-      }
-    }
+    grads.weight.data.set(heap.subarray(finished >> 2, (finished >> 2) + wSize), grads.weight.offset);
   }
   if (grads.bias !== null) {
-    for (let o = 0; o < g.outChannels; o++) {
-      let sum = 0;
-      for (const r of sums) sum += heap[(r.gb >> 2) + o]!;
-      grads.bias.data[grads.bias.offset + o] = sum;
-    }
+    e.sumRegions(gbSums, written, gbStride * 4, g.outChannels, finishedBias);
+    heap = heapOf(t, mem.end) ?? heap;
+    grads.bias.data.set(heap.subarray(finishedBias >> 2, (finishedBias >> 2) + g.outChannels), grads.bias.offset);
   }
-  return true;
+  return "done";
 }

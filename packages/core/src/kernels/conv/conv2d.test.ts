@@ -238,4 +238,24 @@ describe("Winograd geometries with a NaN or an infinity (checked in the module, 
     expect(bad.every((i) => Math.floor(i / (16 * 9)) === 5 && !Number.isNaN(grads.weight[i]!))).toBe(true);
     expect(bad.length).toBe(16 * 9);
   });
+
+  it("input and weight gradients together (one Winograd pass): an infinity in the output gradient has both computed again by im2col", () => {
+    const input = random32(size(x));
+    const w = random32(size(c.w));
+    const run = conv2dForward(g, { data: input, offset: 0 }, { data: w, offset: 0 }, null, new Float32Array(20 * 16 * 1024));
+    const gy = random32(20 * 16 * 1024);
+    gy[19 * 16 * 1024 + 5 * 1024 + 7 * 32 + 9] = Number.POSITIVE_INFINITY;
+    const grads = { input: new Float32Array(size(x)), weight: new Float32Array(size(c.w)), bias: new Float32Array(16) };
+    conv2dBackward(run, g, { data: gy, offset: 0 }, { data: w, offset: 0 }, { data: input, offset: 0 }, grads);
+    // Direct sums: the infinity reaches image 19's 3×3 pixels around (7, 9) in each of the 16 input channels,
+    // times a non-zero weight (±infinity, never NaN), and nothing else.
+    const badInput = Array.from(grads.input.keys()).filter((i) => !Number.isFinite(grads.input[i]!));
+    expect(badInput.length).toBe(16 * 9);
+    expect(badInput.every((i) => !Number.isNaN(grads.input[i]!) && Math.floor(i / (16 * 1024)) === 19)).toBe(true);
+    expect(badInput.every((i) => Math.abs(Math.floor((i % 1024) / 32) - 7) <= 1 && Math.abs((i % 32) - 9) <= 1)).toBe(true);
+    const badWeight = Array.from(grads.weight.keys()).filter((i) => !Number.isFinite(grads.weight[i]!));
+    expect(badWeight.length).toBe(16 * 9);
+    expect(badWeight.every((i) => Math.floor(i / (16 * 9)) === 5 && !Number.isNaN(grads.weight[i]!))).toBe(true);
+    expect(Array.from(grads.bias.keys()).filter((i) => !Number.isFinite(grads.bias[i]!))).toEqual([5]);
+  });
 });

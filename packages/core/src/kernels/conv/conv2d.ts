@@ -1,10 +1,9 @@
 import type { FloatArray } from "../../dtype.js";
 import { allocate } from "../../dtype.js";
 import { kernelFamily, type ResolvedKernel } from "../registry.js";
-import { scratch } from "../scratch.js";
 import { wasmAvailable } from "../wasm/engine.js";
 import { conv2dBackward as gemmBackward, conv2dBackwardBias, conv2dForward as gemmForward, imagesPerChunk, keptColumnsSize } from "./conv2d-gemm.js";
-import { conv2dBackwardWasm, conv2dForwardWasm, convThreads, winograd3x3Applies } from "./conv2d-wasm.js";
+import { conv2dBackwardWasm, conv2dForwardWasm, convThreads } from "./conv2d-wasm.js";
 import { isPointwise, type Conv2dGeometry } from "./geometry.js";
 import type { PreparedWeights } from "./prepared-weights.js";
 
@@ -103,48 +102,12 @@ export const conv2dWasmKernel: Conv2dKernel = {
     const [gy32, w32, x32] = [float32(gy), float32(w), float32(x)];
     const slice = (a: FloatArray | null): { data: Float32Array; offset: number } | null => (a instanceof Float32Array ? { data: a, offset: 0 } : null);
     const all32 = [grads.input, grads.weight, grads.bias].every((a) => a === null || a instanceof Float32Array);
-    // The input gradient of a stride-1 3×3 convolution is one too, on the output gradient; by Winograd where it applies.
-    const transposed = grads.input === null ? null : inputGradientGeometry(g);
     if (gy32 !== null && w32 !== null && all32 && (grads.weight === null || x32 !== null)) {
-      const winograd = transposed !== null && winograd3x3Applies(transposed) &&
-        conv2dForwardWasm(transposed, gy32, { data: flipTranspose(g, w32), offset: 0 }, null, { data: grads.input as Float32Array, offset: 0 });
-      const rest = { input: winograd ? null : slice(grads.input), weight: slice(grads.weight), bias: slice(grads.bias) };
-      const done = rest.input === null && rest.weight === null && rest.bias === null ? true : conv2dBackwardWasm(g, gy32, x32, w32, rest);
-      if (done) return;
+      if (conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(grads.input), weight: slice(grads.weight), bias: slice(grads.bias) })) return;
     }
     conv2dGemmKernel.backward(g, saved, gy, w, x, grads);
   },
 };
-
-/**
- * The convolution whose output is the input gradient of `g` (stride 1, no dilation, one group,
- * padding at most kernel − 1): the output gradient convolved with the flipped, transposed weights and
- * padding kernel − 1 − padding. Null for other geometries.
- */
-function inputGradientGeometry(g: Conv2dGeometry): Conv2dGeometry | null {
-  const pH = g.kernelHeight - 1 - g.padHeight;
-  const pW = g.kernelWidth - 1 - g.padWidth;
-  if (g.groups !== 1 || g.strideHeight !== 1 || g.strideWidth !== 1 || g.dilationHeight !== 1 || g.dilationWidth !== 1 || pH < 0 || pW < 0) return null;
-  return {
-    ...g, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth, outChannels: g.inChannels,
-    padHeight: pH, padWidth: pW, outHeight: g.inHeight, outWidth: g.inWidth,
-  };
-}
-
-/** w [O, C, kH, kW] -> [C, O, kH, kW] with each kernel rotated by 180°. */
-function flipTranspose(g: Conv2dGeometry, w: { data: Float32Array; offset: number }): Float32Array {
-  const { outChannels: O, inChannels: C, kernelHeight: kH, kernelWidth: kW } = g;
-  const taps = kH * kW;
-  const out = scratch("conv2d.flippedWeights", "float32", O * C * taps) as Float32Array;
-  for (let o = 0; o < O; o++) {
-    for (let c = 0; c < C; c++) {
-      const src = w.offset + (o * C + c) * taps;
-      const dst = (c * O + o) * taps;
-      for (let k = 0; k < taps; k++) out[dst + k] = w.data[src + taps - 1 - k]!;
-    }
-  }
-  return out;
-}
 
 /**
  * The conv2d family: "wasm" (conv2dWasmKernel, split by images across the threads of `@pico/core/threads`

@@ -104,6 +104,28 @@ describe("the WebAssembly convolution on 3 threads", () => {
     });
   });
 
+  it("sums the weight and bias gradients in as many regions as calls, in call order: each count repeats its bits, all agree to rounding", () => {
+    expect(wasmConvThreadsActive()).toBe(true);
+    // Winograd (input and weight gradients in one pass), then im2col.
+    for (const g of [geometry(12, 16, 9, 10, 24, 1, 3, 1, 1), geometry(12, 3, 9, 10, 5, 1, 3, 1, 1)]) {
+      const x = random(g.batch * g.inChannels * g.inHeight * g.inWidth), w = random(g.outChannels * g.inChannels * 9);
+      const gy = random(g.batch * g.outChannels * g.outHeight * g.outWidth);
+      const run = (calls: number): Float32Array[] => {
+        const grads = { input: new Float32Array(x.length), weight: new Float32Array(w.length), bias: new Float32Array(g.outChannels) };
+        expect(conv2dBackwardWasm(g, flat(gy), flat(x), flat(w), { input: flat(grads.input), weight: flat(grads.weight), bias: flat(grads.bias) }, { chunk: 1, calls })).toBe(true);
+        return [grads.input, grads.weight, grads.bias];
+      };
+      const [gx, gw, gb] = run(1);
+      for (const calls of [2, 3, 5, 12]) {
+        const first = run(calls);
+        for (let again = 0; again < 3; again++) run(calls).forEach((a, i) => expect(a).toEqual(first[i]));
+        expect(first[0]).toEqual(gx);
+        expectClose(first[1]!, gw!, `gradWeight, ${calls} calls`);
+        expectClose(first[2]!, gb!, `gradBias, ${calls} calls`);
+      }
+    }
+  });
+
   it("stops, and the calling thread alone gives the same again", async () => {
     await stopWasmConvThreads();
     expect(wasmConvThreadsActive()).toBe(false);

@@ -14,7 +14,7 @@ import type { WorkerPool } from "./thread-pool.js";
 
 // After the pool's header: each worker's GEMM work area, the scratch stride of convolution calls, then
 // the jobs, JOB_INTS slots each: the kind, then the arguments (conv2dForward's 15 or conv2dBackward's
-// 14, gemmRows' first 13, elementwiseJob's 14).
+// 16, gemmRows' first 13, elementwiseJob's 14).
 const WORK = CONTROL_HEADER;
 /** Most threads in all, the calling one included: the one limit every entry point checks. */
 export const MAX_THREADS = 16;
@@ -26,7 +26,7 @@ const MAX_WORKERS = MAX_THREADS - 1;
  */
 const SCRATCH_STRIDE = WORK + MAX_WORKERS;
 const JOBS = SCRATCH_STRIDE + 1;
-const JOB_INTS = 16;
+const JOB_INTS = 17;
 export { MAX_JOBS };
 const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
 /** The kinds 0 (conv2dForward) and 1 (conv2dBackward) are a ConvCall's first entry. */
@@ -50,7 +50,7 @@ const own = (v, stride) => (v === 0 ? 0 : v + (workerData.index + 1) * stride);`
         const stride = ctl[${SCRATCH_STRIDE}];
         for (const i of kind === 0 ? ${JSON.stringify(CONV_FORWARD_SCRATCH)} : ${JSON.stringify(CONV_BACKWARD_SCRATCH)}) a[i - 1] = own(a[i - 1], stride);
         if (kind === 0) e.conv2dForward(${argsOf("a", 15)});
-        else e.conv2dBackward(${argsOf("a", 14)});
+        else e.conv2dBackward(${argsOf("a", 16)});
       }`,
 );
 

@@ -27,7 +27,7 @@ export interface ConvExports {
   ): void;
   conv2dBackward(
     geo: number, count: number, x: number, w: number, gy: number, gx: number, gw: number, gb: number,
-    chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number,
+    chunk: number, cols: number, dcols: number, gbuf: number, work: number, argmax: number, path: number, accumulate: number,
   ): void;
   /** Floats of `cols` the Winograd path of conv2dForward (pooling without arg-max) needs. */
   winogradScratchFloats(inChannels: number, outChannels: number): number;
@@ -36,10 +36,17 @@ export interface ConvExports {
   forwardPathOf(geo: number, pool: number, withArgmax: number): number;
   winograd3x3Tiles(geo: number): number;
   winograd3x3ScratchBytes(geo: number, images: number): number;
-  /** conv2dBackward's way: 0 im2col + GEMM, 3 Winograd F(4×4, 3×3) (the weight and bias gradients alone). */
+  /** conv2dBackward's way (passed to every call): 0 im2col + GEMM, 3 Winograd F(4×4, 3×3), 4 depthwise. */
   backwardPathOf(geo: number, wantGx: number, withArgmax: number): number;
-  winograd3x3WeightGradScratchBytes(geo: number, images: number): number;
-  winograd3x3WeightsBackward(dU: number, outChannels: number, inChannels: number, dst: number): void;
+  winograd3x3BackwardScratchBytes(geo: number, images: number, wantGx: number, wantGw: number): number;
+  preparedBackwardFloats(geo: number, wantGx: number): number;
+  prepareBackward(geo: number, w: number, dst: number): void;
+  winograd3x3WeightsBackward(
+    dU: number, regions: number, regionBytes: number, outChannels: number, inChannels: number, o0: number, o1: number, dst: number, scratch: number,
+  ): void;
+  winograd3x3WeightsBackwardScratchBytes(): number;
+  im2colWeightGradFinish(geo: number, sums: number, regions: number, regionBytes: number, o0: number, o1: number, dst: number): void;
+  sumRegions(src: number, regions: number, regionBytes: number, count: number, dst: number): void;
   prepareForward(geo: number, w: number, pool: number, withArgmax: number, dst: number): void;
   /** 1 when any of the `count` floats at `p` is NaN or ±infinity, else 0. */
   anyNonFinite(p: number, count: number): number;
