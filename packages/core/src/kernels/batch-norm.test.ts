@@ -38,20 +38,27 @@ function run(kernel: BatchNormKernel, x: Float32Array, g: Float32Array, running:
   return { y, stats, dx, sums };
 }
 
+/** Within the tolerance; NaN and infinities where the reference has them. */
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string, relative: boolean): void {
   expect(actual.length).toBe(expected.length);
   let scale = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
+  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]!));
   for (let i = 0; i < expected.length; i++) {
-    const bound = relative ? 1e-5 * (1 + Math.abs(expected[i]!)) : 1e-5 * Math.max(scale, 1e-30);
-    if (!(Math.abs(actual[i]! - expected[i]!) <= bound)) throw new Error(`${label}[${i}]: wasm ${actual[i]} vs reference ${expected[i]}`);
+    const [a, e] = [actual[i]!, expected[i]!];
+    if (!Number.isFinite(e)) {
+      if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e))) throw new Error(`${label}[${i}]: wasm ${a} vs reference ${e}`);
+      continue;
+    }
+    const bound = relative ? 1e-5 * (1 + Math.abs(e)) : 1e-5 * Math.max(scale, 1e-30);
+    if (!(Math.abs(a - e) <= bound)) throw new Error(`${label}[${i}]: wasm ${a} vs reference ${e}`);
   }
 }
 
-function compare(k: Case): void {
+function compare(k: Case, edit?: (x: Float32Array) => void): void {
   const size = k.n * k.c * k.s;
   // An offset mean makes a one-pass variance lose digits; the two-pass kernels must not.
   const x = random(size, 3, 0.5);
+  edit?.(x);
   const g = random(size);
   const running = new Float64Array(2 * k.c);
   for (let ch = 0; ch < k.c; ch++) {
@@ -69,13 +76,28 @@ function compare(k: Case): void {
 }
 
 const cases: Case[] = [];
-for (const [n, c, s] of [[4, 3, 25], [2, 5, 7], [8, 16, 64], [3, 2, 1030], [1, 4, 3]] as const) {
+// Statistics units of several small planes (s = 25, 7, 64, 3, 1: the last unit of the batch shorter), of one
+// plane (300) and of CHUNK-long pieces of one plane (1030, 2500); blocks of whole images and, where an image's
+// channels exceed a block (80 × 1030), of a channel range.
+for (const [n, c, s] of [[4, 3, 25], [2, 5, 7], [8, 16, 64], [3, 2, 1030], [1, 4, 3], [300, 5, 1], [3, 4, 300], [2, 80, 1030], [2, 3, 2500]] as const) {
   for (const train of [true, false]) for (const relu of [false, true]) cases.push({ n, c, s, train, relu, affine: (n + c) % 2 === 0 || relu });
 }
 const name = (k: Case): string => `x=[${k.n},${k.c},${k.s}] train=${k.train} relu=${k.relu} affine=${k.affine}`;
 
 describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm against the reference", () => {
   for (const k of cases) it(name(k), () => compare(k));
+
+  it("non-finite inputs: a channel with an infinity or a NaN gives the reference's mean, NaN variance and NaN outputs", () => {
+    const k: Case = { n: 3, c: 4, s: 300, train: true, relu: true, affine: true };
+    compare(k, (x) => {
+      x[0 * 300 + 17] = Infinity; // channel 0
+      x[(1 * 4 + 1) * 300 + 5] = -Infinity; // channel 1
+      x[(2 * 4 + 2) * 300 + 299] = NaN; // channel 2
+    });
+    compare({ ...k, train: false }, (x) => {
+      x[(1 * 4 + 3) * 300 + 2] = NaN;
+    });
+  });
 
   it("the reference's statistics are the batch's mean and biased variance, and y has mean β and std γ", () => {
     const [n, c, s] = [4, 2, 9];
@@ -110,10 +132,30 @@ describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm on 2 threads against 
   afterAll(async () => {
     await stopWasmElementwiseThreads();
   });
-  // Large enough to be split across the threads by channel.
-  for (const k of [
+  // Large enough to be split across the threads: by images, and by channel ranges of one image (40 × 1100).
+  const split: Case[] = [
     { n: 8, c: 12, s: 1024, train: true, relu: true, affine: true },
     { n: 4, c: 9, s: 2049, train: true, relu: false, affine: false },
     { n: 8, c: 12, s: 1024, train: false, relu: true, affine: true },
-  ]) it(name(k), () => compare(k));
+    { n: 64, c: 16, s: 64, train: true, relu: true, affine: true },
+    { n: 2, c: 40, s: 1100, train: true, relu: true, affine: false },
+  ];
+  for (const k of split) it(name(k), () => compare(k));
+
+  it("the same bits as on one thread, call after call (the statistics' units do not depend on the blocks or on who claims them)", async () => {
+    for (const k of split) {
+      const size = k.n * k.c * k.s;
+      const x = random(size, 3, 0.5);
+      const g = random(size);
+      const running = new Float64Array(2 * k.c).fill(1);
+      const params = k.affine ? { gamma: random(k.c, 1, 0.2), beta: random(k.c, 0, 0.5) } : { gamma: null, beta: null };
+      const threaded = [run(batchNormWasm, x, g, running, params, k), run(batchNormWasm, x, g, running, params, k), run(batchNormWasm, x, g, running, params, k)];
+      await stopWasmElementwiseThreads();
+      const single = run(batchNormWasm, x, g, running, params, k);
+      expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
+      for (const got of threaded) {
+        for (const key of ["y", "stats", "dx", "sums"] as const) expect(Buffer.from(got[key].buffer).equals(Buffer.from(single[key].buffer)), `${name(k)} ${key}`).toBe(true);
+      }
+    }
+  });
 });

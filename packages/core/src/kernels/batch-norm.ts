@@ -1,7 +1,7 @@
 import type { FloatArray } from "../dtype.js";
 import { kernelFamily } from "./registry.js";
-import { scratch } from "./scratch.js";
-import { batchNormBackwardWasm, batchNormForwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
+import { batchNormBackwardWasm, batchNormForwardWasm } from "./wasm/batch-norm-wasm.js";
+import { elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
 import { wasmAvailable } from "./wasm/engine.js";
 
 // Batch normalisation over axis 1 of a packed [n, c, s] array (s: the product of the trailing axes),
@@ -133,14 +133,11 @@ export const batchNormWasm: BatchNormKernel = {
   forward(x, y, args, stats, affine) {
     const { gamma, beta } = args;
     if (!(x instanceof Float32Array) || !(y instanceof Float32Array) || !f32(gamma) || !f32(beta)) return false;
-    const table = (scratch("batchNorm.table", "float32", 3 * args.c) as Float32Array).subarray(0, 3 * args.c);
-    const ok = batchNormForwardWasm(x, y, args.n, args.c, args.s, { ...args, gamma, beta }, stats, table);
-    if (ok) affine.set(table);
-    return ok;
+    return batchNormForwardWasm(x, y, args.n, args.c, args.s, { ...args, gamma, beta }, stats, affine);
   },
   backward(x, g, dx, args, stats, affine, sums) {
     if (!(x instanceof Float32Array) || !(g instanceof Float32Array) || !(dx === null || dx instanceof Float32Array)) return false;
-    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, Float32Array.from(affine), sums);
+    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums);
   },
 };
 

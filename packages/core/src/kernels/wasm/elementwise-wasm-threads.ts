@@ -2,7 +2,7 @@ import { kernelsChanged } from "../registry.js";
 import { routeElementwiseThreads } from "./elementwise-wasm.js";
 import { checkThreads, joinWasmThreads, leaveWasmThreads, publishElementwiseJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJob, awaitJobs, claimJobs, markReady } from "./thread-pool.js";
+import { awaitJob, awaitJobs, claimJobs, jobFinished, markReady } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
 // kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
@@ -20,9 +20,15 @@ function route(t: WasmThreads | null): void {
             return {
               ready: (count) => markReady(t.pool, count),
               finish: (run, done) => {
-                const error = claimJobs(t.pool, jobs.length, run);
+                // Results leave as soon as they are in, between the calling thread's own jobs, so that its copies
+                // out overlap the workers' computing instead of following it.
+                let next = 0;
+                const error = claimJobs(t.pool, jobs.length, (job) => {
+                  for (; next < jobs.length && jobFinished(t.pool, next); next++) done(next);
+                  run(job);
+                });
                 try {
-                  for (let j = 0; j < jobs.length; j++) {
+                  for (let j = next; j < jobs.length; j++) {
                     awaitJob(t.pool, j);
                     done(j);
                   }

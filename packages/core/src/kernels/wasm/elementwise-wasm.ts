@@ -2,16 +2,15 @@ import { heapOf, Layout, localInstance } from "./engine.js";
 import type { WasmInstance } from "./engine.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
 
-// The loader of assembly/elementwise.ts: batch norm (optionally with its ReLU fused), ReLU, add + ReLU and 2×2 max pooling
-// on float32. Operands are copied into the module's memory (the worker threads' shared one while
-// `@pico/core/threads` runs them, else the calling thread's), computed there in SIMD, split across the
-// threads by channel (batch norm) or by element range, and the results copied back: a copy costs about
-// 0.15 ns per element, the TypeScript loops these replace 1-8 ns. On the threads the copies are the
-// part that stays serial, so they are staged: the calling thread copies one job's operands in after
-// another while the workers compute the jobs already in, then copies each result out once it is done.
+// The loader of assembly/elementwise.ts: ReLU, add + ReLU and 2×2 max pooling on float32 (batch norm's
+// loader, batch-norm-wasm.ts, runs its jobs through the same entry and threads). Operands are copied into
+// the module's memory (the worker threads' shared one while `@pico/core/threads` runs them, else the
+// calling thread's), computed there in SIMD, split across the threads by element range, and the results
+// copied back: a copy costs about 0.15 ns per element, the TypeScript loops these replace 1-8 ns. On the
+// threads the copies are the part that stays serial, so they are staged: the calling thread copies one
+// job's operands in after another while the workers compute the jobs already in, then copies each result
+// out once it is done.
 
-const BATCH_NORM_FORWARD = 0;
-const BATCH_NORM_BACKWARD = 1;
 const RELU_FORWARD = 2;
 const RELU_BACKWARD = 3;
 const ADD_RELU_FORWARD = 4;
@@ -43,8 +42,8 @@ export interface ElementwiseLaunch {
   /** Jobs [0, count) have their operands in place. */
   ready(count: number): void;
   /**
-   * The calling thread runs (with `run`) the jobs no thread has started (all must be ready), then hands
-   * each job to `done` in order once it finished; throws if one trapped.
+   * The calling thread runs (with `run`) the jobs no thread has started (all must be ready), and hands
+   * each job to `done` in order once it finished (between its own jobs, then waiting); throws if one trapped.
    */
   finish(run: (job: number) => void, done: (job: number) => void): void;
 }
@@ -65,13 +64,13 @@ export function routeElementwiseThreads(t: ElementwiseThreads | null): void {
 }
 
 /** Where the calls run: an instance (its exports and memory), and the threads when this call splits. */
-interface Target {
+export interface Target {
   instance: WasmInstance;
   exports: KernelExports;
   threads: ElementwiseThreads | null;
 }
 
-function target(elements: number): Target | null {
+export function target(elements: number): Target | null {
   if (threaded !== null && sharedInstance !== null) {
     return { instance: sharedInstance, exports: threaded.exports, threads: threaded.threads > 1 && elements >= THREADED_MIN_ELEMENTS ? threaded : null };
   }
@@ -119,105 +118,6 @@ function ranges(count: number, parts: number, align: number): [number, number][]
 
 function jobCount(t: Target, units: number): number {
   return t.threads === null ? 1 : Math.min(units, t.threads.threads * JOBS_PER_THREAD);
-}
-
-export interface BatchNormWasmOptions {
-  /** Normalise with the batch's statistics (written to stats) rather than the ones in stats. */
-  train: boolean;
-  /** Rectify the output, max(·, 0), in the same pass (the backward then masks g by it). */
-  relu: boolean;
-  gamma: Float32Array | null;
-  beta: Float32Array | null;
-  eps: number;
-}
-
-/**
- * y = (x − mean)·invStd·γ + β per channel of x [n, c, s] (packed float32; y may be x), rectified with
- * `relu`. stats is f64 [mean c | var c | invStd c]: written (batch mean, biased variance) when `train`,
- * read (running statistics) otherwise; invStd is always written. affine (f32 [3c]) receives what the
- * backward needs to recompute the ReLU mask exactly. Returns false, having written nothing, where
- * WebAssembly SIMD is missing or the memory cannot grow.
- */
-export function batchNormForwardWasm(
-  x: Float32Array, y: Float32Array, n: number, c: number, s: number, options: BatchNormWasmOptions,
-  stats: Float64Array, affine: Float32Array,
-): boolean {
-  const size = n * c * s;
-  const t = target(size);
-  if (t === null) return false;
-  const mem = new Layout(t.exports.heapBase());
-  const xAt = mem.take(size);
-  const statsAt = mem.take(2 * (3 * c + 1));
-  const affineAt = mem.take(3 * c);
-  const gammaAt = options.gamma === null ? 0 : mem.take(c);
-  const betaAt = options.beta === null ? 0 : mem.take(c);
-  const heap = heapOf(t.instance, mem.end);
-  if (heap === null) return false;
-  const table = new Float64Array(heap.buffer, statsAt, 3 * c + 1);
-  if (!options.train) table.set(stats.subarray(0, 2 * c));
-  table[3 * c] = options.eps;
-  if (options.gamma !== null) heap.set(options.gamma, gammaAt >> 2);
-  if (options.beta !== null) heap.set(options.beta, betaAt >> 2);
-  const train = options.train ? 1 : 0;
-  const relu = options.relu ? 1 : 0;
-  const jobs = ranges(c, jobCount(t, c), 1).map(([c0, c1]) => [
-    BATCH_NORM_FORWARD, xAt, xAt, n, c, s, c0, c1, train, relu, gammaAt, betaAt, statsAt, affineAt,
-  ]);
-  // A job's channels are n strided runs: copying them job by job costs twice the one copy of all.
-  run(t, jobs, {
-    copyIn: (k) => {
-      if (k === 0) heap.set(x, xAt >> 2);
-    },
-    copyOut: (k) => {
-      if (k === jobs.length - 1) y.set((heapOf(t.instance, mem.end) ?? heap).subarray(xAt >> 2, (xAt >> 2) + size));
-    },
-  });
-  const out = heapOf(t.instance, mem.end) ?? heap;
-  stats.set(new Float64Array(out.buffer, statsAt, 3 * c));
-  affine.set(out.subarray(affineAt >> 2, (affineAt >> 2) + 3 * c));
-  return true;
-}
-
-/**
- * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
- * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
- * (the batch statistics' own gradient included when `train`). Returns false, having written nothing,
- * where WebAssembly SIMD is missing or the memory cannot grow.
- */
-export function batchNormBackwardWasm(
-  x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
-  train: boolean, relu: boolean, stats: Float64Array, affine: Float32Array, sums: Float64Array,
-): boolean {
-  const size = n * c * s;
-  const t = target(size);
-  if (t === null) return false;
-  const mem = new Layout(t.exports.heapBase());
-  const xAt = mem.take(size);
-  const gAt = mem.take(size);
-  const statsAt = mem.take(2 * (3 * c + 1));
-  const affineAt = mem.take(3 * c);
-  const sumsAt = mem.take(4 * c);
-  const heap = heapOf(t.instance, mem.end);
-  if (heap === null) return false;
-  new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
-  heap.set(affine.subarray(0, 3 * c), affineAt >> 2);
-  const dxAt = dx === null ? 0 : gAt;
-  const jobs = ranges(c, jobCount(t, c), 1).map(([c0, c1]) => [
-    BATCH_NORM_BACKWARD, xAt, gAt, dxAt, n, c, s, c0, c1, train ? 1 : 0, relu ? 1 : 0, statsAt, affineAt, sumsAt,
-  ]);
-  run(t, jobs, {
-    copyIn: (k) => {
-      if (k !== 0) return;
-      heap.set(x, xAt >> 2);
-      heap.set(g, gAt >> 2);
-    },
-    copyOut: (k) => {
-      if (dx !== null && k === jobs.length - 1) dx.set((heapOf(t.instance, mem.end) ?? heap).subarray(gAt >> 2, (gAt >> 2) + size));
-    },
-  });
-  const out = heapOf(t.instance, mem.end) ?? heap;
-  sums.set(new Float64Array(out.buffer, sumsAt, 2 * c));
-  return true;
 }
 
 /** Copies `inputs` in, runs `kind` over element ranges with them and an output region, copies the output to `out`. */

@@ -1,0 +1,220 @@
+import { heapOf, Layout } from "./engine.js";
+import { target } from "./elementwise-wasm.js";
+import type { Target } from "./elementwise-wasm.js";
+import { MAX_JOBS } from "./thread-pool.js";
+
+// The loader of assembly/batch-norm.ts: batch norm over axis 1 of a packed float32 [n, c, s] array
+// (optionally with the ReLU that follows it fused in), in blocks of images × channels. Each direction runs
+// in two phases, a block at a time: the forward copies a block of x in and takes its statistics, then,
+// once the channels' statistics are combined, normalises each block and copies it out; the backward copies
+// x and g in and sums, then writes dx block by block and copies it out. On one thread a block is computed
+// right after it is copied in (and copied out right after it is computed), while it is still in the
+// core's cache. On the threads the copies, which only the calling thread can make (it alone reads the
+// JavaScript arrays), are staged: the workers compute the blocks already in while the calling thread
+// copies the next. The statistics and sums are per unit of `group` images × 1 channel (fixed by s), added
+// in image order, so the results are the same bits whatever the blocks and threads.
+
+/** elementwiseJob's kind for batch norm (assembly/elementwise.ts); its first argument is the step. */
+const BATCH_NORM = 0;
+/** The steps of assembly/batch-norm.ts's batchNormJob. */
+const STATISTICS = 0;
+const FINISH_STATISTICS = 1;
+const NORMALIZE = 2;
+const GRADIENT_SUMS = 3;
+const FINISH_GRADIENT_SUMS = 4;
+const GRADIENT_INPUT = 5;
+/**
+ * Elements of a statistics unit when planes are small (at most assembly/batch-norm.ts's CHUNK, 1024): units of
+ * a few planes keep a block of all channels small, and their per-unit f64 work small.
+ */
+const UNIT_ELEMENTS = 256;
+/** Floats of one operand per block: 256 KB, so that a block's operands stay in a core's L2 between copy and compute. */
+const BLOCK_FLOATS = 1 << 16;
+/** On the threads, blocks per thread at least, so that a late thread takes fewer. */
+const BLOCKS_PER_THREAD = 4;
+
+/** Images per statistics unit for planes of s elements: at most UNIT_ELEMENTS elements unless one plane is more, at least one image. */
+export function batchNormGroup(n: number, s: number): number {
+  return Math.max(1, Math.min(n, Math.floor(UNIT_ELEMENTS / s)));
+}
+
+/** Images [b0, b1) (whole groups, unless the block is the batch's last) × channels [c0, c1). */
+interface Block {
+  b0: number;
+  b1: number;
+  c0: number;
+  c1: number;
+}
+
+/**
+ * The blocks of [n, c, s] for `t`: whole groups of images with all channels when a group fits a block, else
+ * one group with a range of channels; about BLOCK_FLOATS each (less on the threads for small arrays), at
+ * most MAX_JOBS on the threads (a job table's size).
+ */
+function blocksOf(t: Target, n: number, c: number, s: number, group: number): Block[] {
+  const size = n * c * s;
+  const threads = t.threads?.threads ?? 1;
+  let budget = t.threads === null ? BLOCK_FLOATS : Math.min(BLOCK_FLOATS, Math.ceil(size / (threads * BLOCKS_PER_THREAD)));
+  const unit = group * s;
+  for (;;) {
+    const out: Block[] = [];
+    if (unit * c <= budget) {
+      const images = Math.floor(budget / (unit * c)) * group;
+      for (let b = 0; b < n; b += images) out.push({ b0: b, b1: Math.min(n, b + images), c0: 0, c1: c });
+    } else {
+      const channels = Math.max(1, Math.floor(budget / unit));
+      for (let b = 0; b < n; b += group) {
+        for (let ch = 0; ch < c; ch += channels) out.push({ b0: b, b1: Math.min(n, b + group), c0: ch, c1: Math.min(c, ch + channels) });
+      }
+    }
+    if (t.threads === null || out.length <= MAX_JOBS) return out;
+    budget *= 2;
+  }
+}
+
+/** Calls `run(start, end)` for each contiguous range of flat indices that block `k` covers. */
+function spans(block: Block, c: number, s: number, run: (start: number, end: number) => void): void {
+  if (block.c0 === 0 && block.c1 === c) {
+    run(block.b0 * c * s, block.b1 * c * s);
+    return;
+  }
+  for (let b = block.b0; b < block.b1; b++) run((b * c + block.c0) * s, (b * c + block.c1) * s);
+}
+
+/**
+ * Runs one phase's jobs ([kind, ...arguments], one per block): on the calling thread block by block (copy
+ * in, compute, copy out), or staged on the threads (every copy in on the calling thread, in order, each
+ * job open to the workers once its block is in; then each block copied out once done).
+ */
+function runPhase(t: Target, jobs: number[][], copyIn: ((k: number) => void) | null, copyOut: ((k: number) => void) | null): void {
+  const e = t.exports;
+  const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
+  if (t.threads === null || jobs.length < 2) {
+    for (let k = 0; k < jobs.length; k++) {
+      copyIn?.(k);
+      call(jobs[k]!);
+      copyOut?.(k);
+    }
+    return;
+  }
+  const open = t.threads.launch(jobs);
+  let ready = 0;
+  try {
+    if (copyIn === null) open.ready((ready = jobs.length));
+    else {
+      for (let k = 0; k < jobs.length; k++) {
+        copyIn(k);
+        open.ready(++ready);
+      }
+    }
+  } finally {
+    // Every job must run (a worker may be waiting for it) before the table closes.
+    if (ready < jobs.length) open.ready(jobs.length);
+    open.finish((k) => call(jobs[k]!), copyOut ?? (() => undefined));
+  }
+}
+
+/** A job of step `step` with its arguments, padded to elementwiseJob's 14. */
+function job(step: number, ...args: number[]): number[] {
+  const out = [BATCH_NORM, step, ...args];
+  while (out.length < 14) out.push(0);
+  return out;
+}
+
+export interface BatchNormWasmOptions {
+  /** Normalise with the batch's statistics (written to stats) rather than the ones in stats. */
+  train: boolean;
+  /** Rectify the output, max(·, 0), in the same pass (the backward then masks g by it). */
+  relu: boolean;
+  gamma: Float32Array | null;
+  beta: Float32Array | null;
+  eps: number;
+}
+
+/**
+ * y = (x − mean)·invStd·γ + β per channel of x [n, c, s] (packed float32; y may be x), rectified with
+ * `relu`. stats is f64 [mean c | var c | invStd c]: written (batch mean, biased variance) when `train`,
+ * read (running statistics) otherwise; invStd is always written. affine ([mean c | scale c | shift c], f32
+ * values) receives what the backward needs to recompute the ReLU mask exactly. Returns false, having
+ * written nothing, where WebAssembly SIMD is missing, the memory cannot grow or x is empty.
+ */
+export function batchNormForwardWasm(
+  x: Float32Array, y: Float32Array, n: number, c: number, s: number, options: BatchNormWasmOptions,
+  stats: Float64Array, affine: Float64Array,
+): boolean {
+  const size = n * c * s;
+  if (size === 0) return false;
+  const t = target(size);
+  if (t === null) return false;
+  const group = batchNormGroup(n, s);
+  const { train } = options;
+  const mem = new Layout(t.exports.heapBase());
+  const xAt = mem.take(size);
+  const partialsAt = train ? mem.take(4 * Math.ceil(n / group) * c) : 0;
+  const statsAt = mem.take(2 * (3 * c + 1));
+  const tableAt = mem.take(3 * c);
+  const gammaAt = options.gamma === null ? 0 : mem.take(c);
+  const betaAt = options.beta === null ? 0 : mem.take(c);
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  const table = new Float64Array(heap.buffer, statsAt, 3 * c + 1);
+  if (!train) table.set(stats.subarray(0, 2 * c));
+  table[3 * c] = options.eps;
+  if (options.gamma !== null) heap.set(options.gamma, gammaAt >> 2);
+  if (options.beta !== null) heap.set(options.beta, betaAt >> 2);
+  const blocks = blocksOf(t, n, c, s, group);
+  const xF = xAt >> 2;
+  const copyIn = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0));
+  const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(xF + i0, xF + i1), i0));
+  if (train) runPhase(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn, null);
+  t.exports.elementwiseJob(BATCH_NORM, FINISH_STATISTICS, c, n, s, group, partialsAt, statsAt, gammaAt, betaAt, tableAt, train ? 1 : 0, 0, 0);
+  const relu = options.relu ? 1 : 0;
+  runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn, copyOut);
+  stats.set(new Float64Array(heap.buffer, statsAt, 3 * c));
+  affine.set(heap.subarray(tableAt >> 2, (tableAt >> 2) + 3 * c));
+  return true;
+}
+
+/**
+ * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
+ * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
+ * (the batch statistics' own gradient included when `train`; dx may be g). Returns false, having written
+ * nothing, where WebAssembly SIMD is missing, the memory cannot grow or x is empty.
+ */
+export function batchNormBackwardWasm(
+  x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
+  train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array,
+): boolean {
+  const size = n * c * s;
+  if (size === 0) return false;
+  const t = target(size);
+  if (t === null) return false;
+  const group = batchNormGroup(n, s);
+  const mem = new Layout(t.exports.heapBase());
+  const xAt = mem.take(size);
+  const gAt = mem.take(size);
+  const partialsAt = mem.take(4 * Math.ceil(n / group) * c);
+  const statsAt = mem.take(2 * 3 * c);
+  const tableAt = mem.take(6 * c);
+  const sumsAt = mem.take(4 * c);
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
+  heap.set(affine.subarray(0, 3 * c), tableAt >> 2);
+  const blocks = blocksOf(t, n, c, s, group);
+  const [xF, gF] = [xAt >> 2, gAt >> 2];
+  const copyIn = (k: number): void =>
+    spans(blocks[k]!, c, s, (i0, i1) => {
+      heap.set(x.subarray(i0, i1), xF + i0);
+      heap.set(g.subarray(i0, i1), gF + i0);
+    });
+  const flags = [train ? 1 : 0, relu ? 1 : 0] as const;
+  runPhase(t, blocks.map((b) => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, flags[1], tableAt, partialsAt)), copyIn, null);
+  t.exports.elementwiseJob(BATCH_NORM, FINISH_GRADIENT_SUMS, c, n, s, group, flags[0], partialsAt, statsAt, tableAt, sumsAt, 0, 0, 0);
+  if (dx !== null) {
+    const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(gF + i0, gF + i1), i0));
+    runPhase(t, blocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, gAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
+  }
+  sums.set(new Float64Array(heap.buffer, sumsAt, 2 * c));
+  return true;
+}
