@@ -1,4 +1,4 @@
-import { ShapeError, Tensor, gradcheck } from "@pico/core";
+import { ArgumentError, GraphError, ShapeError, Tensor, gradcheck } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { expectClose, randn, values } from "../test-utils/tensors.js";
 import { addRelu } from "./add-relu.js";
@@ -29,5 +29,53 @@ describe("addRelu", () => {
   it("refuses shapes that do not broadcast, naming the operator", () => {
     expect(() => addRelu(Tensor.zeros([2, 3]), Tensor.zeros([4]))).toThrow(ShapeError);
     expect(() => addRelu(Tensor.zeros([2, 3]), Tensor.zeros([4]))).toThrow(/addRelu/);
+  });
+
+  describe("inplace", () => {
+    const pair = (seed: number, requiresGrad: boolean, dtype: "float32" | "float64" = "float32") =>
+      [randn([4, 8, 6, 6], seed, { dtype }), randn([4, 8, 6, 6], seed + 1, { dtype, requiresGrad })] as const;
+
+    for (const dtype of ["float32", "float64"] as const) {
+      it(`${dtype} x=[4,8,6,6]: writes relu(a + b) into a's buffer, bumps its version, and gives the out-of-place values and gradients`, () => {
+        const [a0, b0] = pair(7, true, dtype);
+        const expected = addRelu(a0, b0);
+        expected.mul(randn([4, 8, 6, 6], 9, { dtype })).sum().backward();
+        const [h, b] = pair(7, true, dtype);
+        const a = h.mul(1); // a non-leaf, as a layer's output is
+        const version = a.version;
+        const y = addRelu(a, b, { inplace: true });
+        expect(y.data.data).toBe(a.data.data);
+        expect(a.version).toBe(version + 1);
+        expect(values(y)).toEqual(values(expected));
+        y.mul(randn([4, 8, 6, 6], 9, { dtype })).sum().backward();
+        expect(values(b.grad!)).toEqual(values(b0.grad!));
+      });
+    }
+
+    it("broadcasts b into a (a of the broadcast shape)", () => {
+      const a = randn([2, 3, 4], 1, { dtype: "float32" });
+      const b = randn([3, 1], 2, { dtype: "float32" });
+      const expected = values(addRelu(a, b));
+      expect(values(addRelu(a, b, { inplace: true }))).toEqual(expected);
+      expect(values(a)).toEqual(expected);
+    });
+
+    it("a backward that saved a before the write refuses to run, naming the in-place write", () => {
+      const [x, b] = pair(3, true);
+      x.requiresGrad = true;
+      const a = x.sigmoid(); // sigmoid saves its output for backward
+      expect(() => addRelu(a, b, { inplace: true }).sum().backward()).toThrow(GraphError);
+      // mul saves its inputs, not its output: writing into that output is no error.
+      expect(() => addRelu(x.mul(2), b, { inplace: true }).sum().backward()).not.toThrow();
+    });
+
+    it("refuses what torch refuses: a of another shape or dtype than the result, a view, a leaf that requires grad; and unknown options", () => {
+      expect(() => addRelu(Tensor.zeros([3, 1]), Tensor.zeros([2, 3, 4]), { inplace: true })).toThrow(/addRelu: inplace writes the result into a, so a must have the broadcast shape \[2, 3, 4\]/);
+      expect(() => addRelu(Tensor.zeros([2, 3]), Tensor.zeros([2, 3], { dtype: "float64" }), { inplace: true })).toThrow(/dtype float64/);
+      expect(() => addRelu(Tensor.zeros([4, 3]).transpose(0, 1), Tensor.zeros([3, 4]), { inplace: true })).toThrow(/must be packed/);
+      expect(() => addRelu(Tensor.zeros([2, 3], { requiresGrad: true }), Tensor.zeros([2, 3]), { inplace: true })).toThrow(/leaf tensor that requires grad/);
+      expect(() => addRelu(Tensor.zeros([2]), Tensor.zeros([2]), { inPlace: true } as never)).toThrow(ArgumentError);
+      expect(() => addRelu(Tensor.zeros([2]), Tensor.zeros([2]), { inplace: 1 } as never)).toThrow(/inplace must be a boolean/);
+    });
   });
 });

@@ -24,6 +24,7 @@ export { instanceNorm } from "./instance-norm.js";
 export type { InstanceNormOptions } from "./instance-norm.js";
 export { batchNorm, batchNormRelu, BatchNorm } from "./batch-norm.js";
 export { addRelu, AddRelu } from "./add-relu.js";
+export type { AddReluOptions } from "./add-relu.js";
 export type { BatchNormOptions } from "./batch-norm.js";
 export { conv2d, Conv2dFunction } from "./conv2d.js";
 export { convTranspose2d, ConvTranspose2dFunction } from "./conv-transpose2d.js";

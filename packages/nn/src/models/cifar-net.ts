@@ -27,7 +27,7 @@ export interface CifarNetOptions {
  * channels and the size: the residual block of the CIFAR-shaped network. Keys conv1.*, bn1.*, conv2.*, bn2.*.
  * Its forward calls the modules as PyTorch's would, fused by fuseModules ([conv1, bn1, relu] and
  * [conv2, bn2]: BatchNorm folded into the convolution in evaluation, BatchNorm + ReLU in one pass in
- * training), and ends with addRelu.
+ * training), and ends with addRelu, written in place into bn2's output as torchvision's BasicBlock does.
  */
 export class CifarResidualBlock extends Module {
   readonly conv1: Conv2d;
@@ -48,7 +48,7 @@ export class CifarResidualBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    return addRelu(x, this.bn2.forward(this.conv2.forward(h)));
+    return addRelu(this.bn2.forward(this.conv2.forward(h)), x, { inplace: true });
   }
 }
 

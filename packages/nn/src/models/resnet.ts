@@ -51,7 +51,7 @@ export class BasicBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const h = this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x))));
-    return addRelu(h, this.downsample === null ? x : this.downsample.forward(x));
+    return addRelu(h, this.downsample === null ? x : this.downsample.forward(x), { inplace: true });
   }
 }
 
