@@ -53,11 +53,12 @@ export function addReluForward(a: usize, b: usize, y: usize, i0: i32, i1: i32): 
 
 /**
  * 2×2 max pooling with stride 2 of planes [p0, p1) of x [planes, H, W] into out [planes, oH, oW] (windows
- * inside the input), and when argmax is not 0 the flat input index of each window's maximum into it
- * (i32, packed like out). A later tap wins where it is greater or NaN, as nn's TypeScript kernel: the
- * first maximum in scan order, or the last NaN. Four windows at a time, selected with masks.
+ * inside the input), and when argmax is not 0 the flat input index of each window's maximum, counted from
+ * indexBase (the index of x's first element), into it (i32, packed like out). A later tap wins where it
+ * is greater or NaN, as nn's TypeScript kernel: the first maximum in scan order, or the last NaN. Four
+ * windows at a time, selected with masks.
  */
-export function maxPool2x2(x: usize, out: usize, argmax: usize, H: i32, W: i32, oH: i32, oW: i32, p0: i32, p1: i32): void {
+export function maxPool2x2(x: usize, out: usize, argmax: usize, H: i32, W: i32, oH: i32, oW: i32, p0: i32, p1: i32, indexBase: i32): void {
   const step = i32x4(0, 2, 4, 6);
   for (let p = p0; p < p1; p++) {
     for (let oh = 0; oh < oH; oh++) {
@@ -76,7 +77,7 @@ export function maxPool2x2(x: usize, out: usize, argmax: usize, H: i32, W: i32, 
         const b = i8x16.shuffle(u0, u1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
         const d = i8x16.shuffle(l0, l1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
         const e = i8x16.shuffle(l0, l1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-        const ia = i32x4.add(i32x4.splat(first + 2 * ow), step);
+        const ia = i32x4.add(i32x4.splat(indexBase + first + 2 * ow), step);
         let best = a;
         let index = ia;
         let m = v128.or(f32x4.gt(b, best), f32x4.ne(b, b));
@@ -104,7 +105,7 @@ export function maxPool2x2(x: usize, out: usize, argmax: usize, H: i32, W: i32, 
           }
         }
         store<f32>(out + (<usize>(o + ow) << 2), best);
-        if (argmax != 0) store<i32>(argmax + (<usize>(o + ow) << 2), index);
+        if (argmax != 0) store<i32>(argmax + (<usize>(o + ow) << 2), indexBase + index);
       }
     }
   }
@@ -136,7 +137,7 @@ export function elementwiseJob(
       addReluForward(a1, a2, a3, a4, a5);
       break;
     case MAX_POOL_2X2:
-      maxPool2x2(a1, a2, a3, a4, a5, a6, a7, a8, a9);
+      maxPool2x2(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10);
       break;
   }
 }

@@ -4,3 +4,4 @@ export * from "./gemm";
 export * from "./conv";
 export { winograd3x3ScratchBytes, winograd3x3Tiles, winograd3x3WeightGradScratchBytes, winograd3x3WeightsBackward } from "./winograd3x3";
 export * from "./elementwise";
+export * from "./pool";

@@ -14,7 +14,7 @@ export { batchNormKernels, batchNormReference, batchNormWasm } from "./batch-nor
 export type { BatchNormKernel, BatchNormKernelArgs } from "./batch-norm.js";
 export { reluKernels, reluReference, reluBits, reluWasmKernel } from "./relu.js";
 export type { ReluKernel } from "./relu.js";
-export { maxPool2x2Wasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
+export { maxPool2x2Wasm, maxPool2x2BackwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
 export type { BinaryOp, UnaryOp } from "./elementwise.js";
 export { sumAxes, maxAxes, sumToShape } from "./reduce.js";
 export { create, empty, filled, copy, packed, isContiguous, isPacked, reshapeView, scalarArray } from "../ndarray-utils.js";

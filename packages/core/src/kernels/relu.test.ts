@@ -41,7 +41,10 @@ function compare(kernel: ReluKernel, length: number): void {
     // In place: the output may be the input.
     const inPlace = x.slice();
     expect(k.forward(inPlace, inPlace)).toBe(true);
-    return { y, dx, sum, inPlace };
+    const [intoA, intoB] = [x.slice(), b.slice()];
+    expect(k.addForward(intoA, b, intoA)).toBe(true);
+    expect(k.addForward(x, intoB, intoB)).toBe(true);
+    return { y, dx, sum, inPlace, intoA, intoB };
   };
   const want = run(reluReference);
   const got = run(kernel);
@@ -49,6 +52,8 @@ function compare(kernel: ReluKernel, length: number): void {
   expectSameBits(got.dx, want.dx, "backward");
   expectSameBits(got.sum, want.sum, "addForward");
   expectSameBits(got.inPlace, want.y, "forward in place");
+  expectSameBits(got.intoA, want.sum, "addForward into a");
+  expectSameBits(got.intoB, want.sum, "addForward into b");
 }
 
 describe("relu kernels against the reference, bit for bit", () => {
@@ -65,7 +70,8 @@ describe("relu kernels against the reference, bit for bit", () => {
   for (const length of [1, 5, 64, 1001, 70001]) it.skipIf(!wasmAvailable())(`wasm, length ${length}`, () => compare(reluWasmKernel, length));
 });
 
-describe.skipIf(!wasmAvailable())("relu kernels: wasm on 2 threads against the reference", () => {
+// With the threads started the calls run on the calling thread's instance over the threads' shared memory.
+describe.skipIf(!wasmAvailable())("relu kernels: wasm with 2 threads started, against the reference", () => {
   beforeAll(async () => {
     expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
   });

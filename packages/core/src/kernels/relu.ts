@@ -1,5 +1,5 @@
 import { kernelFamily } from "./registry.js";
-import { addReluWasm, elementwiseWasmThreads, reluBackwardWasm, reluWasm } from "./wasm/elementwise-wasm.js";
+import { addReluWasm, reluBackwardWasm, reluWasm } from "./wasm/elementwise-wasm.js";
 import { wasmAvailable } from "./wasm/engine.js";
 
 // ReLU on packed float32 arrays of equal length as PyTorch computes it: forward as `v < 0 ? 0 : v`
@@ -7,7 +7,9 @@ import { wasmAvailable } from "./wasm/engine.js";
 // NaN output passes the gradient), and the residual
 // block's add + ReLU in one pass. Three implementations, equal bit for bit: the plain loops
 // ("reference"), branch-free TypeScript on the bit patterns ("js": a layer's signs are random, and the
-// mispredicted branch cost 6-7x the loop), WebAssembly SIMD split across the threads ("wasm").
+// mispredicted branch cost 6-7x the loop), WebAssembly SIMD on the calling thread ("wasm": copied in and
+// out in cache-sized blocks; bound by memory, which that thread's copies already fill, so not split across
+// the threads, which measured slower).
 
 export interface ReluKernel {
   /** y = relu(x); y may be x. False if it cannot run here (nothing written). */
@@ -82,4 +84,4 @@ export const reluWasmKernel: ReluKernel = { forward: reluWasm, backward: reluBac
 export const reluKernels = kernelFamily<ReluKernel>("relu")
   .register("reference", reluReference)
   .register("js", reluBits)
-  .register("wasm", reluWasmKernel, { available: wasmAvailable, threads: elementwiseWasmThreads });
+  .register("wasm", reluWasmKernel, { available: wasmAvailable });

@@ -1,8 +1,8 @@
 import { ArgumentError, Context, Function, Tensor, kernels, type NDArray } from "@pico/core";
 import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { flatData } from "../kernels/flat.js";
-import { maxPool2dBackward, maxPool2dForward } from "../kernels/max-pool2d.js";
-import { pool2dGeometry } from "../kernels/pool-geometry.js";
+import { maxPool2dBackward, maxPool2dForward, type MaxPool2x2Kernel } from "../kernels/max-pool2d.js";
+import { pool2dGeometry, type Pool2dGeometry } from "../kernels/pool-geometry.js";
 import { checkOptions } from "./check.js";
 import type { IntPair } from "./pair.js";
 
@@ -19,7 +19,8 @@ export interface Pool2dOptions {
 
 export const MAX_POOL2D_OPTIONS = ["stride", "padding", "dilation", "ceilMode"] as const;
 
-type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[] };
+/** kernel: the 2×2 float32 kernel the forward ran, whose backward the backward runs (null: the general scatter). */
+type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[]; geometry: Pool2dGeometry; kernel: MaxPool2x2Kernel | null };
 
 /** Max over kH×kW windows of each channel; the gradient goes to each window's first maximum (or last NaN). */
 export class MaxPool2dFunction extends Function {
@@ -34,16 +35,26 @@ export class MaxPool2dFunction extends Function {
     const dtype = kernels.dtypeOf(x);
     const out = into ?? kernels.create(dtype, [g.batch, g.channels, g.outHeight, g.outWidth]);
     const argmax = ctx.needsInputGrad[0] ? argmaxBuffer(ctx, out.size) : null;
-    maxPool2dForward(flatData(x, dtype), g, out.data, argmax);
+    const kernel = maxPool2dForward(flatData(x, dtype), g, out.data, argmax);
     if (argmax !== null) {
       ctx.argmax = argmax;
       ctx.inputShape = [...x.shape];
+      ctx.geometry = g;
+      ctx.kernel = kernel;
     }
     return out;
   }
 
   static override backward(ctx: MaxPool2dContext, gy: NDArray): (NDArray | null)[] {
     const dtype = kernels.dtypeOf(gy);
+    if (ctx.kernel !== null && dtype === "float32" && kernels.isPacked(gy)) {
+      // The kernel writes every element.
+      const gx = kernels.empty(dtype, ctx.inputShape);
+      if (ctx.kernel.backward(gy.data as Float32Array, ctx.argmax, gx.data as Float32Array, ctx.geometry)) return [gx, null, null];
+      gx.data.fill(0);
+      maxPool2dBackward({ data: gy.data, offset: 0 }, ctx.argmax, gx.data);
+      return [gx, null, null];
+    }
     const gx = kernels.create(dtype, ctx.inputShape);
     maxPool2dBackward(flatData(gy, dtype), ctx.argmax, gx.data);
     return [gx, null, null];

@@ -6,19 +6,22 @@ import type { Pool2dGeometry } from "./pool-geometry.js";
  * Max over each window into out[N, C, oH, oW]; argmax (when given) receives the flat input index
  * of each window's maximum: the first in row-major scan order, or the last NaN (as PyTorch, whose
  * NaN always takes over). Padding and the part of a ceilMode window past the input act as −Infinity.
+ * Returns the 2×2 float32 kernel that ran (its backward is the one to use), or null.
  */
-export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Array | null): void {
+export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, argmax: Int32Array | null): MaxPool2x2Kernel | null {
   const { inHeight: H, inWidth: W, kernelHeight: kH, kernelWidth: kW, strideHeight: sH, strideWidth: sW } = g;
   const { padHeight: pH, padWidth: pW, dilationHeight: dH, dilationWidth: dW, outHeight: oH, outWidth: oW } = g;
   const inside = (oH - 1) * sH + 2 <= H && (oW - 1) * sW + 2 <= W;
   if (kH === 2 && kW === 2 && pH === 0 && pW === 0 && dH === 1 && dW === 1 && inside) {
     if (x.data instanceof Float32Array && out instanceof Float32Array) {
       const planes = x.data.subarray(x.offset, x.offset + g.batch * g.channels * H * W);
-      if (!maxPool2x2Kernels.resolve().kernel(planes, g, out, argmax)) maxPool2x2Float32(planes, 0, g, out, argmax);
-    } else {
-      maxPool2x2(x, g, out, argmax);
+      const kernel = maxPool2x2Kernels.resolve().kernel;
+      if (kernel.forward(planes, g, out, argmax)) return kernel;
+      maxPool2x2Float32(planes, 0, g, out, argmax);
+      return maxPool2x2Js;
     }
-    return;
+    maxPool2x2(x, g, out, argmax);
+    return null;
   }
   const src = x.data;
   const planes = g.batch * g.channels;
@@ -47,6 +50,7 @@ export function maxPool2dForward(x: Flat, g: Pool2dGeometry, out: FloatArray, ar
       }
     }
   }
+  return null;
 }
 
 /** The first tap of a window starting at `start` (taps `dilation` apart) inside [0, size), and one past the last. */
@@ -164,29 +168,57 @@ function maxPoolWindow2x2(src: Float32Array, xo: number, W: number, i0: number, 
 }
 
 /**
- * A 2×2 max pooling (no padding or dilation, windows inside the input) of packed float32 planes with
- * maxPool2dForward's values and arg-max indices, bit for bit; false if it does not take this geometry.
+ * A 2×2 max pooling (no padding or dilation, windows inside the input) of packed float32 planes: forward
+ * with maxPool2dForward's values and arg-max indices, bit for bit, and its backward, which writes every
+ * element of gx (uninitialized on entry) with maxPool2dBackward's values on a zero-filled gx, bit for bit.
+ * Each returns false, having written nothing, if it does not take this geometry.
  */
-export type MaxPool2x2Kernel = (x: Float32Array, g: Pool2dGeometry, out: Float32Array, argmax: Int32Array | null) => boolean;
+export interface MaxPool2x2Kernel {
+  forward(x: Float32Array, g: Pool2dGeometry, out: Float32Array, argmax: Int32Array | null): boolean;
+  backward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, g: Pool2dGeometry): boolean;
+}
 
-/** The "maxPool2x2" kernel family: float comparisons, branch-free TypeScript, WebAssembly SIMD (stride 2, split across the threads). */
-export const maxPool2x2Kernels = kernels
-  .kernelFamily<MaxPool2x2Kernel>("maxPool2x2")
-  .register("reference", (x, g, out, argmax) => {
-    maxPool2x2({ data: x, offset: 0 }, g, out, argmax);
-    return true;
-  })
-  .register("js", (x, g, out, argmax) => {
+/** The scatter into a zero-filled gradient, for any stride (overlapping windows add up). */
+function scatterBackward(gy: Float32Array, argmax: Int32Array, gx: Float32Array): boolean {
+  gx.fill(0);
+  maxPool2dBackward({ data: gy, offset: 0 }, argmax, gx);
+  return true;
+}
+
+const maxPool2x2Js: MaxPool2x2Kernel = {
+  forward(x, g, out, argmax) {
     maxPool2x2Float32(x, 0, g, out, argmax);
     return true;
+  },
+  backward: scatterBackward,
+};
+
+/**
+ * The "maxPool2x2" kernel family: float comparisons, branch-free TypeScript, WebAssembly SIMD (stride 2;
+ * the forward split across the threads, the backward written once in cache-sized blocks without a zero-fill).
+ */
+export const maxPool2x2Kernels = kernels
+  .kernelFamily<MaxPool2x2Kernel>("maxPool2x2")
+  .register("reference", {
+    forward(x, g, out, argmax) {
+      maxPool2x2({ data: x, offset: 0 }, g, out, argmax);
+      return true;
+    },
+    backward: scatterBackward,
   })
+  .register("js", maxPool2x2Js)
   .register(
     "wasm",
-    (x, g, out, argmax) =>
-      g.strideHeight === 2 && g.strideWidth === 2 &&
-      kernels.maxPool2x2Wasm(x, out, argmax, g.batch * g.channels, g.inHeight, g.inWidth, g.outHeight, g.outWidth),
+    {
+      forward: (x, g, out, argmax) =>
+        stride2(g) && kernels.maxPool2x2Wasm(x, out, argmax, g.batch * g.channels, g.inHeight, g.inWidth, g.outHeight, g.outWidth),
+      backward: (gy, argmax, gx, g) =>
+        stride2(g) && kernels.maxPool2x2BackwardWasm(gy, argmax, gx, g.batch * g.channels, g.inHeight, g.inWidth, g.outHeight, g.outWidth),
+    },
     { available: kernels.wasmAvailable, threads: kernels.elementwiseWasmThreads },
   );
+
+const stride2 = (g: Pool2dGeometry): boolean => g.strideHeight === 2 && g.strideWidth === 2;
 
 /** Routes each output gradient to its window's arg-max, adding where overlapping windows share one; `gx` must come zero-filled. */
 export function maxPool2dBackward(gy: Flat, argmax: Int32Array, gx: FloatArray): void {

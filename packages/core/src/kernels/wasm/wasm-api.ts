@@ -56,7 +56,7 @@ export interface ConvExports {
  * What the kernel module (assembly/index.ts) exports: one interface per kernel file. A kernel file added
  * to the module adds its interface here, and its functions are then called as `instance.exports.name(...)`.
  */
-export interface KernelExports extends GemmExports, ConvExports, ElementwiseExports {}
+export interface KernelExports extends GemmExports, ConvExports, ElementwiseExports, PoolExports {}
 
 /** What assembly/elementwise.ts exports: one entry that runs any of its kernels (see elementwise-wasm.ts). */
 export interface ElementwiseExports {
@@ -64,6 +64,11 @@ export interface ElementwiseExports {
     kind: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number,
     a8: number, a9: number, a10: number, a11: number, a12: number, a13: number,
   ): void;
+}
+
+/** What assembly/pool.ts exports. */
+export interface PoolExports {
+  maxPool2x2Backward(gy: number, argmax: number, gx: number, H: number, W: number, oH: number, oW: number, count: number, indexBase: number): void;
 }
 
 export type WasmModule = object;
