@@ -1,4 +1,4 @@
-import { heapOf, Layout, localInstance } from "../wasm/engine.js";
+import { alignUp, heapOf, Layout, localInstance } from "../wasm/engine.js";
 import type { WasmInstance } from "../wasm/engine.js";
 import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
@@ -47,7 +47,7 @@ export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
   argmax?: Int32Array | null;
 }
 
-/** One call of conv2dForward (kind 0) or conv2dBackward (kind 1) with its arguments. */
+/** One call of conv2dForward (kind 0), conv2dBackward (kind 1) or winograd3x3WeightsBackward (kind 4) with its arguments. */
 export type ConvCall = number[];
 
 /**
@@ -79,7 +79,8 @@ export interface ConvLaunch {
 export function runConvCalls(exports: ConvExports | KernelExports, calls: ConvCall[]): void {
   for (const c of calls) {
     if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
-    else exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!, c[16]!);
+    else if (c[0] === 1) exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!, c[16]!);
+    else exports.winograd3x3WeightsBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!);
   }
 }
 
@@ -356,6 +357,9 @@ export interface Conv2dWasmGrads {
   bias: Float32Slice | null;
 }
 
+/** Floats of dU regions from which their sum and transform back go split across the threads: below, a wake-up of the workers costs about what it saves. */
+const SPLIT_FINISH_FLOATS = 1 << 18;
+
 /** conv2dBackward's ways (assembly/conv.ts backwardPath): im2col + GEMM, Winograd F(4×4, 3×3), depthwise. */
 const BACKWARD_IM2COL = 0;
 const BACKWARD_WINOGRAD3 = WINOGRAD3;
@@ -457,7 +461,10 @@ function backwardBy(
   const gbSums = grads.bias !== null ? mem.take(calls * gbStride) : 0;
   const finished = wantX ? mem.take(wSize) : 0;
   const finishedBias = grads.bias !== null ? mem.take(g.outChannels) : 0;
-  const finishScratch = wantX && winograd3 ? mem.take(e.winograd3x3WeightsBackwardScratchBytes() / 4) : 0;
+  // The transform back of dU runs split by output channels on the threads when it is large enough to pay for a wake-up.
+  const finishParts = wantX && winograd3 ? (launch === undefined || calls * gwFloats < SPLIT_FINISH_FLOATS ? 1 : Math.min(threads, g.outChannels)) : 0;
+  const finishStride = finishParts === 0 ? 0 : alignUp(e.winograd3x3WeightsBackwardScratchBytes());
+  const finishScratch = finishParts === 0 ? 0 : mem.take((finishStride / 4) * (finishParts === 1 ? 1 : t.threads));
   // On the threads, one set of work regions per thread (any thread may claim any call), else per call.
   const scratchStart = mem.end;
   const scratch = Array.from({ length: launch === undefined ? 1 : t.threads }, () => ({
@@ -490,7 +497,8 @@ function backwardBy(
         heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
       }
       if (gxAt !== 0 && !winograd3) heap.fill(0, (gxAt >> 2) + i0 * s.inImage, (gxAt >> 2) + i1 * s.inImage);
-      if (winograd3 && (e.anyNonFinite(gyAt + i0 * gyImage * 4, (i1 - i0) * gyImage) !== 0 || (wantX && e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0))) {
+      // The bias gradient alone is a plain sum: only the transforms spread a non-finite value.
+      if (winograd3 && (wantX || wantGx) && (e.anyNonFinite(gyAt + i0 * gyImage * 4, (i1 - i0) * gyImage) !== 0 || (wantX && e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0))) {
         nonFinite = true;
       }
     };
@@ -515,8 +523,15 @@ function backwardBy(
   // A small batch may have used fewer calls than regions: only the ones written are added.
   const written = Math.min(calls, parts(Math.min(slice, g.batch), chunk, calls).length);
   if (grads.weight !== null) {
-    if (winograd3) e.winograd3x3WeightsBackward(gwSums, written, gwStride * 4, g.outChannels, g.inChannels, 0, g.outChannels, finished, finishScratch);
-    else e.im2colWeightGradFinish(geo, gwSums, written, gwStride * 4, 0, g.outChannels, finished);
+    if (winograd3) {
+      const finish = parts(g.outChannels, 1, finishParts).map(([o0, o1]) => [4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
+      if (finish.length === 1 || launch === undefined) runConvCalls(e, finish);
+      else {
+        const open = launch(finish, finishStride);
+        open.ready(finish.length);
+        open.finish(() => undefined);
+      }
+    } else e.im2colWeightGradFinish(geo, gwSums, written, gwStride * 4, 0, g.outChannels, finished);
     heap = heapOf(t, mem.end) ?? heap;
     grads.weight.data.set(heap.subarray(finished >> 2, (finished >> 2) + wSize), grads.weight.offset);
   }

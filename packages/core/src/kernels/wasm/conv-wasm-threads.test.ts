@@ -106,8 +106,9 @@ describe("the WebAssembly convolution on 3 threads", () => {
 
   it("sums the weight and bias gradients in as many regions as calls, in call order: each count repeats its bits, all agree to rounding", () => {
     expect(wasmConvThreadsActive()).toBe(true);
-    // Winograd (input and weight gradients in one pass), then im2col.
-    for (const g of [geometry(12, 16, 9, 10, 24, 1, 3, 1, 1), geometry(12, 3, 9, 10, 5, 1, 3, 1, 1)]) {
+    // Winograd (input and weight gradients in one pass; with 64×64 channels, dU's transform back split across
+    // the threads too), then im2col.
+    for (const g of [geometry(12, 16, 9, 10, 24, 1, 3, 1, 1), geometry(8, 64, 6, 7, 64, 1, 3, 1, 1), geometry(12, 3, 9, 10, 5, 1, 3, 1, 1)]) {
       const x = random(g.batch * g.inChannels * g.inHeight * g.inWidth), w = random(g.outChannels * g.inChannels * 9);
       const gy = random(g.batch * g.outChannels * g.outHeight * g.outWidth);
       const run = (calls: number): Float32Array[] => {
