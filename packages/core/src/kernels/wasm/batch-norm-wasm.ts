@@ -7,11 +7,12 @@ import { MAX_JOBS } from "./thread-pool.js";
 // (optionally with the ReLU that follows it fused in), in blocks of images × channels. Each direction runs
 // in two phases, a block at a time: the forward copies a block of x in and takes its statistics, then,
 // once the channels' statistics are combined, normalises each block and copies it out; the backward copies
-// x and g in and sums, then writes dx block by block and copies it out. On one thread a block is computed
-// right after it is copied in (and copied out right after it is computed), while it is still in the
-// core's cache. On the threads the copies, which only the calling thread can make (it alone reads the
-// JavaScript arrays), are staged: the workers compute the blocks already in while the calling thread
-// copies the next. The statistics and sums are per unit of `group` images × 1 channel (fixed by s), added
+// x and g in and sums, then writes dx block by block and copies it out. On one thread a block of the first
+// phase is computed right after it is copied in, while it is still in the core's cache (one pass over main
+// memory instead of two or three); the second phase goes in large blocks, which copy out faster. On the
+// threads the copies, which only the calling thread can make (it alone reads the JavaScript arrays), are
+// staged: the workers compute the blocks already in while the calling thread copies the next, and copy
+// out each block once done. The statistics and sums are per unit of `group` images × 1 channel (fixed by s), added
 // in image order, so the results are the same bits whatever the blocks and threads.
 
 /** elementwiseJob's kind for batch norm (assembly/elementwise.ts); its first argument is the step. */
@@ -28,8 +29,18 @@ const GRADIENT_INPUT = 5;
  * a few planes keep a block of all channels small, and their per-unit f64 work small.
  */
 const UNIT_ELEMENTS = 256;
-/** Floats of one operand per block: 256 KB, so that a block's operands stay in a core's L2 between copy and compute. */
+/**
+ * Floats of one operand per block copied in (the first phase): 256 KB, so that a block's operands stay in a
+ * core's L2 between its copy and its statistics or sums.
+ */
 const BLOCK_FLOATS = 1 << 16;
+/**
+ * Floats per block of the second phase, whose results are copied out: 4 MB. Copies out of the module into
+ * arrays the cache does not hold cost twice as much in pieces of 256 KB as in one piece (0.96 against 0.55
+ * ms per 8 MB, and 24.7-25.0 against 21.1 ms for the CIFAR step's 6 batch norms on one thread): large
+ * copies go by stores that bypass the cache, small ones read every destination line first.
+ */
+const OUT_FLOATS = 1 << 20;
 /** On the threads, blocks per thread at least, so that a late thread takes fewer. */
 const BLOCKS_PER_THREAD = 4;
 
@@ -48,13 +59,13 @@ interface Block {
 
 /**
  * The blocks of [n, c, s] for `t`: whole groups of images with all channels when a group fits a block, else
- * one group with a range of channels; about BLOCK_FLOATS each (less on the threads for small arrays), at
- * most MAX_JOBS on the threads (a job table's size).
+ * one group with a range of channels; about `floats` each (less on the threads, so that each thread gets
+ * BLOCKS_PER_THREAD), at most MAX_JOBS on the threads (a job table's size).
  */
-function blocksOf(t: Target, n: number, c: number, s: number, group: number): Block[] {
+function blocksOf(t: Target, n: number, c: number, s: number, group: number, floats: number): Block[] {
   const size = n * c * s;
   const threads = t.threads?.threads ?? 1;
-  let budget = t.threads === null ? BLOCK_FLOATS : Math.min(BLOCK_FLOATS, Math.ceil(size / (threads * BLOCKS_PER_THREAD)));
+  let budget = t.threads === null ? floats : Math.min(floats, Math.ceil(size / (threads * BLOCKS_PER_THREAD)));
   const unit = group * s;
   for (;;) {
     const out: Block[] = [];
@@ -162,14 +173,17 @@ export function batchNormForwardWasm(
   table[3 * c] = options.eps;
   if (options.gamma !== null) heap.set(options.gamma, gammaAt >> 2);
   if (options.beta !== null) heap.set(options.beta, betaAt >> 2);
-  const blocks = blocksOf(t, n, c, s, group);
   const xF = xAt >> 2;
-  const copyIn = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0));
-  const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(xF + i0, xF + i1), i0));
-  if (train) runPhase(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn, null);
+  const copyIn = (blocks: Block[]) => (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0));
+  if (train) {
+    const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
+    runPhase(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn(blocks), null);
+  }
   t.exports.elementwiseJob(BATCH_NORM, FINISH_STATISTICS, c, n, s, group, partialsAt, statsAt, gammaAt, betaAt, tableAt, train ? 1 : 0, 0, 0);
   const relu = options.relu ? 1 : 0;
-  runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn, copyOut);
+  const blocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
+  const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(xF + i0, xF + i1), i0));
+  runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn(blocks), copyOut);
   stats.set(new Float64Array(heap.buffer, statsAt, 3 * c));
   affine.set(heap.subarray(tableAt >> 2, (tableAt >> 2) + 3 * c));
   return true;
@@ -201,7 +215,7 @@ export function batchNormBackwardWasm(
   if (heap === null) return false;
   new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
   heap.set(affine.subarray(0, 3 * c), tableAt >> 2);
-  const blocks = blocksOf(t, n, c, s, group);
+  const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
   const [xF, gF] = [xAt >> 2, gAt >> 2];
   const copyIn = (k: number): void =>
     spans(blocks[k]!, c, s, (i0, i1) => {
@@ -212,8 +226,9 @@ export function batchNormBackwardWasm(
   runPhase(t, blocks.map((b) => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, flags[1], tableAt, partialsAt)), copyIn, null);
   t.exports.elementwiseJob(BATCH_NORM, FINISH_GRADIENT_SUMS, c, n, s, group, flags[0], partialsAt, statsAt, tableAt, sumsAt, 0, 0, 0);
   if (dx !== null) {
-    const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(gF + i0, gF + i1), i0));
-    runPhase(t, blocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, gAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
+    const outBlocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
+    const copyOut = (k: number): void => spans(outBlocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(gF + i0, gF + i1), i0));
+    runPhase(t, outBlocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, gAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
   }
   sums.set(new Float64Array(heap.buffer, sumsAt, 2 * c));
   return true;
