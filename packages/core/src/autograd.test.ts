@@ -117,6 +117,21 @@ describe("backward", () => {
     }
   });
 
+  it("a leaf used through its transpose gets its gradient packed, every element in place (tiles and their edges)", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const [rows, cols] of [[1, 1], [3, 17], [19, 37], [33, 16]] as const) {
+        const values = Array.from({ length: rows * cols }, (_, i) => ((i * 7) % 23) - 11.5);
+        const w = tensor(values, { shape: [rows, cols], requiresGrad: true, dtype });
+        const c = tensor(values.map((v, i) => v * 0.5 + i), { shape: [cols, rows], dtype });
+        w.permute(1, 0).mul(c).sum().backward();
+        const cv = c.toArray() as number[][];
+        const expected = Array.from({ length: rows }, (_, r) => Array.from({ length: cols }, (_, k) => cv[k]![r]!));
+        expect(w.grad!.dtype).toBe(dtype);
+        expect(w.grad!.toArray()).toEqual(expected);
+      }
+    }
+  });
+
   it("backward on a leaf sets its own gradient", () => {
     const x = tensor(2, { requiresGrad: true });
     x.backward();

