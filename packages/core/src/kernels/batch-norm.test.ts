@@ -76,10 +76,10 @@ function compare(k: Case, edit?: (x: Float32Array) => void): void {
 }
 
 const cases: Case[] = [];
-// Statistics units of several small planes (s = 25, 7, 64, 3, 1: the last unit of the batch shorter), of one
-// plane (300) and of CHUNK-long pieces of one plane (1030, 2500); blocks of whole images and, where an image's
-// channels exceed a block (80 × 1030), of a channel range.
-for (const [n, c, s] of [[4, 3, 25], [2, 5, 7], [8, 16, 64], [3, 2, 1030], [1, 4, 3], [300, 5, 1], [3, 4, 300], [2, 80, 1030], [2, 3, 2500]] as const) {
+// Statistics units of several small planes (s = 25, 7, 64, 3, 1; 1500 × 1: units of 1024 images, the last one
+// shorter), of one plane (300, 1030) and of CHUNK-long pieces of one plane (1030, 2500); blocks of whole images
+// and, where an image's channels exceed a block (80 × 1030), of a channel range.
+for (const [n, c, s] of [[4, 3, 25], [2, 5, 7], [8, 16, 64], [3, 2, 1030], [1, 4, 3], [1500, 3, 1], [3, 4, 300], [2, 80, 1030], [2, 3, 2500]] as const) {
   for (const train of [true, false]) for (const relu of [false, true]) cases.push({ n, c, s, train, relu, affine: (n + c) % 2 === 0 || relu });
 }
 const name = (k: Case): string => `x=[${k.n},${k.c},${k.s}] train=${k.train} relu=${k.relu} affine=${k.affine}`;

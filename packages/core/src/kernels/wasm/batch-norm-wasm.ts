@@ -24,11 +24,8 @@ const NORMALIZE = 2;
 const GRADIENT_SUMS = 3;
 const FINISH_GRADIENT_SUMS = 4;
 const GRADIENT_INPUT = 5;
-/**
- * Elements of a statistics unit when planes are small (at most assembly/batch-norm.ts's CHUNK, 1024): units of
- * a few planes keep a block of all channels small, and their per-unit f64 work small.
- */
-const UNIT_ELEMENTS = 256;
+/** Most elements of a statistics unit of several planes: assembly/batch-norm.ts's CHUNK (its lanes' length). */
+const UNIT_ELEMENTS = 1024;
 /**
  * Floats of one operand per block copied in (the first phase): 256 KB, so that a block's operands stay in a
  * core's L2 between its copy and its statistics or sums.
@@ -44,9 +41,13 @@ const OUT_FLOATS = 1 << 20;
 /** On the threads, blocks per thread at least, so that a late thread takes fewer. */
 const BLOCKS_PER_THREAD = 4;
 
-/** Images per statistics unit for planes of s elements: at most UNIT_ELEMENTS elements unless one plane is more, at least one image. */
-export function batchNormGroup(n: number, s: number): number {
-  return Math.max(1, Math.min(n, Math.floor(UNIT_ELEMENTS / s)));
+/**
+ * Images per statistics unit for [n, c, s]: as many as fit UNIT_ELEMENTS (a unit's f64 work is per unit, so
+ * small planes go several to a unit) and, with all c channels, a block; at least one. From the shape alone,
+ * so that the units, and the bits, do not depend on the threads.
+ */
+export function batchNormGroup(n: number, c: number, s: number): number {
+  return Math.max(1, Math.min(n, Math.floor(UNIT_ELEMENTS / s), Math.floor(BLOCK_FLOATS / (s * c))));
 }
 
 /** Images [b0, b1) (whole groups, unless the block is the batch's last) × channels [c0, c1). */
@@ -157,7 +158,7 @@ export function batchNormForwardWasm(
   if (size === 0) return false;
   const t = target(size);
   if (t === null) return false;
-  const group = batchNormGroup(n, s);
+  const group = batchNormGroup(n, c, s);
   const { train } = options;
   const mem = new Layout(t.exports.heapBase());
   const xAt = mem.take(size);
@@ -203,7 +204,7 @@ export function batchNormBackwardWasm(
   if (size === 0) return false;
   const t = target(size);
   if (t === null) return false;
-  const group = batchNormGroup(n, s);
+  const group = batchNormGroup(n, c, s);
   const mem = new Layout(t.exports.heapBase());
   const xAt = mem.take(size);
   const gAt = mem.take(size);
