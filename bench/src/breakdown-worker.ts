@@ -1,3 +1,4 @@
+import { PerformanceObserver } from "node:perf_hooks";
 import { noGrad } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
 import type { OpSite } from "./op-profiler.js";
@@ -30,6 +31,11 @@ export interface BreakdownResult {
    * recycling), and zeroGrad with the optimizer's step; `totalMs` is the median of their per-step sum.
    */
   outside: { totalMs: number; forwardMs: number; backwardMs: number; optimizerMs: number };
+  /**
+   * Medians over the timed steps of the calling thread's garbage-collection pauses within each step, in
+   * ms, and of their count: counted in whichever operator or glue they interrupted.
+   */
+  gc: { ms: number; count: number };
   trainSites: SiteTiming[];
   inferCount: number;
   inferCalls: number;
@@ -58,6 +64,12 @@ profiler.install();
 profiler.beginPass();
 network.trainStep(batch(args.warmupSteps));
 profiler.reset();
+const gcPauses: { start: number; ms: number }[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, ms: e.duration });
+});
+gcObserver.observe({ entryTypes: ["gc"] });
+const stepWindows: [number, number][] = [];
 const total: number[] = [];
 const forward: number[] = [];
 const backward: number[] = [];
@@ -81,6 +93,7 @@ for (let i = 0; i < args.trainSteps; i++) {
   const afterBackward = profiler.passMs;
   network.optimizer.step();
   const t3 = performance.now();
+  stepWindows.push([t0, t3]);
   total.push(t3 - t0);
   forward.push(t1 - t0);
   backward.push(t2 - t1);
@@ -96,6 +109,10 @@ for (let i = 0; i < args.trainSteps; i++) {
   outside.push(glueForward + engine + optimizerOutside);
 }
 const trainSites = timings(profiler.recorded);
+// The observer hears of a collection in a later task.
+await new Promise((resolve) => setTimeout(resolve, 0));
+gcObserver.disconnect();
+const gcInStep = stepWindows.map(([from, to]) => gcPauses.filter((p) => p.start >= from && p.start < to));
 
 const inferCount = Math.min(args.inferCount, workload.inferBatch);
 const images = workload.inferImages.subarray(0, inferCount * workload.imageShape.reduce((a, b) => a * b, 1));
@@ -120,6 +137,7 @@ const result: BreakdownResult = {
   threads: threaded ? threads : 1,
   trainSteps: args.trainSteps,
   step: { totalMs: median(total), forwardMs: median(forward), backwardMs: median(backward), optimizerMs: median(optimizer) },
+  gc: { ms: median(gcInStep.map((ps) => ps.reduce((a, p) => a + p.ms, 0))), count: median(gcInStep.map((ps) => ps.length)) },
   outside: { totalMs: median(outside), forwardMs: median(outsideForward), backwardMs: median(outsideBackward), optimizerMs: median(outsideOptimizer) },
   trainSites,
   inferCount,

@@ -73,6 +73,7 @@ export function formatBreakdown(r: BreakdownResult): string {
     table(["#", "operator and output shape", "fwd ms", "bwd ms", "ms", "of step"], siteRows(r.trainSites, step.totalMs)),
     "",
     table(["calls", "operator (training step)", "fwd ms", "bwd ms", "ms", "of step"], opRows(r.trainSites, step.totalMs, r.outside)),
+    `garbage collection in a step: ${fixed(r.gc.ms, 2)} ms in ${fixed(r.gc.count, 1)} pauses (medians; inside whichever operator or glue it interrupted)`,
     "",
     `inference at batch ${r.inferCount}: ${fixed(r.inferMs, 1)} ms per call (median of ${r.inferCalls})`,
     "",
