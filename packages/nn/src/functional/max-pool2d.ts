@@ -33,7 +33,8 @@ export class MaxPool2dFunction extends Function {
     checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS);
     const g = pool2dGeometry("maxPool2d", x.shape, kernelSize, options);
     const dtype = kernels.dtypeOf(x);
-    const out = into ?? kernels.create(dtype, [g.batch, g.channels, g.outHeight, g.outWidth]);
+    // Every output element is written: no zero-fill first.
+    const out = into ?? kernels.empty(dtype, [g.batch, g.channels, g.outHeight, g.outWidth]);
     const argmax = ctx.needsInputGrad[0] ? argmaxBuffer(ctx, out.size) : null;
     const kernel = maxPool2dForward(flatData(x, dtype), g, out.data, argmax);
     if (argmax !== null) {

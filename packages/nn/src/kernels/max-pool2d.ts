@@ -195,7 +195,8 @@ const maxPool2x2Js: MaxPool2x2Kernel = {
 
 /**
  * The "maxPool2x2" kernel family: float comparisons, branch-free TypeScript, WebAssembly SIMD (stride 2;
- * the forward split across the threads, the backward written once in cache-sized blocks without a zero-fill).
+ * the forward split across the threads by planes, the backward written once in cache-sized blocks on the
+ * calling thread, without a zero-fill).
  */
 export const maxPool2x2Kernels = kernels
   .kernelFamily<MaxPool2x2Kernel>("maxPool2x2")
