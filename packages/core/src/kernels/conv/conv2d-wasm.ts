@@ -339,11 +339,19 @@ export function conv2dForwardWasm(
   return true;
 }
 
-/** Splits `count` images into at most `threads` ranges of whole chunks. */
+/**
+ * Splits `count` images into min(`threads`, chunks) ranges of whole chunks, their chunk counts
+ * differing by at most one (a thread that takes one call more then waits the least).
+ */
 function parts(count: number, chunk: number, threads: number): Array<[number, number]> {
-  const step = Math.ceil(count / threads / chunk) * chunk;
+  const units = Math.ceil(count / chunk);
+  const n = Math.max(1, Math.min(threads, units));
   const out: Array<[number, number]> = [];
-  for (let i0 = 0; i0 < count; i0 += step) out.push([i0, Math.min(count, i0 + step)]);
+  for (let k = 0, u0 = 0; k < n; k++) {
+    const u1 = u0 + Math.floor(units / n) + (k < units % n ? 1 : 0);
+    out.push([u0 * chunk, Math.min(count, u1 * chunk)]);
+    u0 = u1;
+  }
   return out;
 }
 
@@ -368,12 +376,14 @@ const BACKWARD_WINOGRAD3 = WINOGRAD3;
  * Regions of dU one slice of the Winograd weight gradient is summed in on the threads, one per call:
  * more calls let the workers start sooner on the inputs the calling thread copies in (one call's worth
  * after another) and let a late thread take fewer of them; each costs a region of 36·outC·C floats to
- * add up at the end. The product of the two costs is least near √(threads · copied / region), clamped
- * to at least one call per thread and at most CALLS_PER_THREAD.
+ * add up at the end. The sum of the two costs is least near √(threads · copied / region) calls, taken
+ * as a whole number of calls per thread, at least one and at most CALLS_PER_THREAD.
  */
 function winogradCalls(threads: number, units: number, copiedBytes: number, regionBytes: number): number {
-  const balanced = regionBytes === 0 ? threads * CALLS_PER_THREAD : Math.round(Math.sqrt((threads * copiedBytes) / regionBytes));
-  return Math.max(1, Math.min(MAX_JOBS, units, threads * CALLS_PER_THREAD, Math.max(threads, balanced)));
+  const balanced = regionBytes === 0 ? threads * CALLS_PER_THREAD : Math.sqrt((threads * copiedBytes) / regionBytes);
+  // A whole number of calls per thread.
+  const perThread = Math.max(1, Math.min(CALLS_PER_THREAD, Math.round(balanced / threads)));
+  return Math.max(1, Math.min(MAX_JOBS, units, threads * perThread));
 }
 
 /**
