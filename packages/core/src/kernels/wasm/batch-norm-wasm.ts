@@ -11,9 +11,9 @@ import { MAX_JOBS } from "./thread-pool.js";
 // phase is computed right after it is copied in, while it is still in the core's cache (one pass over main
 // memory instead of two or three); the second phase goes in large blocks, which copy out faster. On the
 // threads the copies, which only the calling thread can make (it alone reads the JavaScript arrays), are
-// staged: the workers compute the blocks already in while the calling thread copies the next, and copy
-// out each block once done. The statistics and sums are per unit of `group` images × 1 channel (fixed by s), added
-// in image order, so the results are the same bits whatever the blocks and threads.
+// staged: the workers compute the blocks already in while the calling thread copies the next, and copies
+// out each block once done. The statistics and sums are per unit of `group` images × 1 channel (fixed by
+// the shape), added in image order, so the results are the same bits whatever the blocks and threads.
 
 /** elementwiseJob's kind for batch norm (assembly/elementwise.ts); its first argument is the step. */
 const BATCH_NORM = 0;
