@@ -79,3 +79,10 @@ export * as init from "./init.js";
 export type { FanMode, KaimingOptions, Nonlinearity, RandomInitOptions, XavierOptions } from "./init.js";
 export * as F from "./functional/index.js";
 export type { AdaptiveSize, Conv2dCallOptions, Conv2dOptions, PadMode, PadOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";
+
+export { DataParallel } from "./data-parallel/data-parallel.js";
+export type { DataParallelOptions, DataParallelStep } from "./data-parallel/data-parallel.js";
+export { serveReplicaOn } from "./data-parallel/serve-replica.js";
+export type { LossFunction, Replica, ReplicaBuilder, ReplicaChannel, ReplicaEndpoint } from "./data-parallel/channel.js";
+export { ReplicaError } from "./data-parallel/replica-error.js";
+export type { LossReduction } from "./data-parallel/rules.js";

@@ -1,0 +1,190 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { Generator, type Tensor, manualSeed, noGrad } from "@pico/core";
+import { Adam } from "@pico/optim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BatchNorm2d } from "../layers/batch-norm2d.js";
+import { Conv2d } from "../layers/conv2d.js";
+import { Flatten } from "../layers/flatten.js";
+import { Linear } from "../layers/linear.js";
+import { MaxPool2d } from "../layers/max-pool2d.js";
+import { ReLU } from "../layers/relu.js";
+import { Sequential } from "../layers/sequential.js";
+import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
+import { Module } from "../module.js";
+import { Parameter } from "../parameter.js";
+import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
+import type { DataParallel } from "./data-parallel.js";
+import { dataParallel } from "./node.js";
+import { ReplicaError } from "./replica-error.js";
+
+// The replicas run test-utils/replica.mjs in worker threads, on @pico/nn's built dist.
+const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
+const start = (model: string) => () => new Worker(replicaScript, { workerData: { model }, execArgv: [] });
+
+function newest(dir: string): number {
+  return Math.max(...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? (e.name === "test-utils" ? 0 : newest(join(dir, e.name))) : e.name.endsWith(".test.ts") ? 0 : statSync(join(dir, e.name)).mtimeMs)));
+}
+
+beforeAll(() => {
+  const dist = fileURLToPath(new URL("../../dist/data-parallel/node.js", import.meta.url));
+  const src = fileURLToPath(new URL(".", import.meta.url));
+  if (!existsSync(dist) || statSync(dist).mtimeMs < newest(src)) {
+    throw new Error("the data-parallel replicas load @pico/nn's dist, which is missing or older than src/data-parallel: run `pnpm turbo run build --filter=@pico/nn...` first");
+  }
+});
+
+function values(model: Module): number[][] {
+  return model.parameters().map((p) => Array.from(p.toTypedArray()));
+}
+
+function maxDiff(a: number[][], b: number[][]): number {
+  let m = 0;
+  a.forEach((xs, i) => xs.forEach((x, j) => (m = Math.max(m, Math.abs(x - b[i]![j]!)))));
+  return m;
+}
+
+/** Three Adam steps of the reference network over batches of 15 (shards of 7 and 8); the losses and the weights after. */
+function train(step: (model: Module, x: Tensor, y: Tensor) => number, model: Module): { losses: number[]; weights: number[][] } {
+  const opt = new Adam(model.parameters(), { lr: 1e-2 });
+  const losses: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    const { images, labels } = syntheticDigits(15, new Generator(100 + s));
+    opt.zeroGrad();
+    losses.push(step(model, images, labels));
+    opt.step();
+  }
+  return { losses, weights: values(model) };
+}
+
+describe("DataParallel with worker_threads (2 replicas)", () => {
+  let dp: DataParallel;
+  const model = (manualSeed(7), referenceCnn());
+  const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+  beforeAll(async () => {
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("reference") });
+  });
+  afterAll(async () => dp?.close());
+
+  it("trains as one process does: losses and weights over 3 Adam steps to float32 rounding, the same bits on a second run", () => {
+    const single = referenceCnn();
+    single.loadStateDict(initial);
+    const lossFn = new CrossEntropyLoss();
+    const expected = train((m, x, y) => {
+      const loss = lossFn.forward(m.forward(x) as Tensor, y);
+      loss.backward();
+      return loss.item();
+    }, single);
+    const parallel = () => {
+      model.loadStateDict(initial);
+      return train((_, x, y) => dp.forwardBackward(x, y).loss, model);
+    };
+    const first = parallel();
+    first.losses.forEach((l, i) => expect(l).toBeCloseTo(expected.losses[i]!, 5));
+    expect(maxDiff(first.weights, expected.weights)).toBeLessThan(2e-6);
+    expect(first.losses[2]).toBeLessThan(first.losses[0]!);
+    const second = parallel();
+    expect(second.losses).toEqual(first.losses);
+    expect(second.weights).toEqual(first.weights);
+  });
+
+  it("gathers the batch's output in row order and infers by shards", () => {
+    const { images, labels } = syntheticDigits(9, new Generator(3));
+    const expected = noGrad(() => model.forward(images)).toTypedArray();
+    const step = dp.forwardBackward(images, labels);
+    expect(step.output.shape).toEqual([9, 10]);
+    const got = step.output.toTypedArray();
+    expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+    const inferred = dp.infer(images).toTypedArray();
+    expected.forEach((v, i) => expect(inferred[i]).toBeCloseTo(v, 5));
+    model.zeroGrad();
+  });
+
+  it("adds into gradients already there, as backward does", () => {
+    const { images, labels } = syntheticDigits(8, new Generator(4));
+    model.zeroGrad();
+    dp.forwardBackward(images, labels);
+    const once = model.parameters().map((p) => Array.from(p.grad!.toTypedArray()));
+    dp.forwardBackward(images, labels);
+    model.parameters().forEach((p, i) => p.grad!.toTypedArray().forEach((g, j) => expect(g).toBeCloseTo(2 * once[i]![j]!, 6)));
+    model.zeroGrad();
+  });
+
+  it("refuses a batch smaller than the replicas, and a parameter that changed shape, naming both", () => {
+    const { images, labels } = syntheticDigits(1, new Generator(5));
+    expect(() => dp.forwardBackward(images, labels)).toThrow(
+      "DataParallel.forwardBackward: a batch of 1 sample(s) cannot be split over 2 replicas; each replica needs at least one sample (batch size >= replicas), but input has shape [1, 1, 28, 28]",
+    );
+    const head = (model as Sequential).at(9) as Linear;
+    const weight = head.weight;
+    head.weight = new Parameter(weight.data.shape[0] === 10 ? referenceCnn().parameters()[4]!.data : weight.data);
+    const batch = syntheticDigits(4, new Generator(6));
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow(
+      "DataParallel.forwardBackward: the model's parameters and buffers must keep their names, shapes and dtypes while it trains data-parallel, but entry 6 was parameter 9.weight [10, 120] float32 and is now parameter 9.weight [120, 256] float32",
+    );
+    head.weight = weight;
+    expect(dp.forwardBackward(batch.images, batch.labels).output.shape).toEqual([4, 10]);
+    model.zeroGrad();
+  });
+});
+
+describe("DataParallel refusals and failures", () => {
+  it("refuses a replica whose model differs, naming the parameter and both shapes", async () => {
+    await expect(dataParallel(referenceCnn(), new CrossEntropyLoss(), { replicas: 2, worker: start("narrow") })).rejects.toThrow(
+      "DataParallel.create: replica 1 failed to start: Error: this replica's model differs from the calling thread's: parameter 4 is 7.weight [120, 256] float32 on the calling thread but 7.weight [100, 256] float32 in the replica",
+    );
+  });
+
+  it("a throw in a replica's forward reaches the calling thread as a ReplicaError naming it, leaves .grad as it was, and the set keeps working", async () => {
+    class Bomb extends Module {
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    const model = new Sequential(new Bomb() as never, referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bomb") });
+    try {
+      const { images, labels } = syntheticDigits(7, new Generator(8));
+      const error = (() => {
+        try {
+          dp.forwardBackward(images, labels);
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as ReplicaError).replica).toBe(1);
+      expect((error as Error).message).toBe("DataParallel.forwardBackward: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
+      expect(model.parameters().every((p) => p.grad === null)).toBe(true);
+      const ok = syntheticDigits(6, new Generator(9));
+      expect(Number.isFinite(dp.forwardBackward(ok.images, ok.labels).loss)).toBe(true);
+      expect(model.parameters().every((p) => p.grad !== null)).toBe(true);
+    } finally {
+      await dp.close();
+    }
+    const { images, labels } = syntheticDigits(6, new Generator(9));
+    expect(() => dp.forwardBackward(images, labels)).toThrow("DataParallel.forwardBackward: this DataParallel cannot run any more: it was closed");
+  });
+
+  it("refuses BatchNorm in training mode and runs it in evaluation mode", async () => {
+    const model = new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10));
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm") });
+    try {
+      const { images, labels } = syntheticDigits(8, new Generator(10));
+      expect(() => dp.forwardBackward(images, labels)).toThrow(
+        'DataParallel.forwardBackward: BatchNorm2d "1" in training mode normalises with the statistics of its batch, and each replica would use its shard\'s instead',
+      );
+      model.eval();
+      const bn = model.at(1) as BatchNorm2d;
+      bn.running_mean!.data.data.set([0.5, -0.5, 1, 0]);
+      const expected = noGrad(() => model.forward(images)).toTypedArray();
+      const got = dp.infer(images).toTypedArray();
+      expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+    } finally {
+      await dp.close();
+    }
+  });
+});

@@ -1,0 +1,468 @@
+import { ArgumentError, Tensor, formatShape, kernels, noGrad, tensor } from "@pico/core";
+import { type AnyModule, Module } from "../module.js";
+import { type LossFunction, type ReplicaChannel, applyLoss } from "./channel.js";
+import { growTo, growableBuffer } from "./data-buffer.js";
+import {
+  BATCH,
+  CMD,
+  ControlLayout,
+  DONE,
+  ERROR_LENGTH,
+  FAILED,
+  FAILED_STATUS,
+  FIRST_WORKER_ROW,
+  FORWARD,
+  GRADIENT_PRESENT,
+  INPUT_DIMS,
+  INPUT_DTYPE,
+  LOSS_SUM,
+  MAX_DIMS,
+  MAX_REPLICAS,
+  OUTPUT_DIMS,
+  OUTPUT_DTYPE,
+  OUTPUT_OFFSET,
+  PROTOCOL,
+  READY,
+  SEQ,
+  SETUP,
+  STATUS,
+  STEP,
+  STOP,
+  type SetupMessage,
+  type StateEntry,
+  TARGET_DIMS,
+  TARGET_DTYPE,
+  TARGET_OFFSET,
+  align8,
+  bytesOf,
+  dtypeCode,
+  readShape,
+  viewOf,
+  writeShape,
+} from "./protocol.js";
+import { ReplicaError } from "./replica-error.js";
+import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction } from "./rules.js";
+import { checkOutput } from "./serve-replica.js";
+import { shardBounds } from "./shards.js";
+import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
+import { waitWhileEqual } from "./wait.js";
+
+export interface DataParallelOptions {
+  /**
+   * How the loss reduces a shard: "mean" (each shard's loss and gradient weighted by its share of the
+   * batch's rows) or "sum" (added). Default: the loss module's own `reduction`, else "mean".
+   */
+  lossReduction?: LossReduction;
+  /** Milliseconds the replicas have to build their models and answer the setup (default 60,000). */
+  setupTimeoutMs?: number;
+  /** Milliseconds a replica has for one step's shard before the step fails (default: no limit). */
+  stepTimeoutMs?: number;
+  /** The most bytes the shards' inputs, targets and outputs may take in shared memory (default 1 GiB, reserved, not allocated). */
+  maxDataBytes?: number;
+}
+
+/** One data-parallel step's results on the calling thread. */
+export interface DataParallelStep {
+  /** The batch's loss: the shards' losses weighted by their rows ("mean") or added ("sum"), in replica order. */
+  loss: number;
+  /** The model's output for the whole batch, gathered in row order (no graph). */
+  output: Tensor;
+}
+
+const NAME = "DataParallel";
+// Every runtime has timers; the library is typed without any runtime's globals.
+const timers = globalThis as unknown as { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(timer: unknown): void };
+const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataBytes"];
+
+/**
+ * Synchronous data-parallel training on one machine, like PyTorch's DistributedDataParallel: the calling
+ * thread and one replica per channel each hold the same model; `forwardBackward` cuts the batch into as
+ * many contiguous shards, every replica runs forward, loss and backward on its shard at the same time,
+ * and the shards' gradients, weighted by their rows, are added in replica order into the calling thread's
+ * parameters' `.grad` (the same bits on every run). The optimizer then steps on the calling thread as
+ * usual: the parameters live in shared memory that every replica's parameters view, so its in-place
+ * update reaches them all without a copy.
+ *
+ * Create it with the runtime entries' helpers (`dataParallel` of `@pico/nn/data-parallel` in Node), or
+ * with `DataParallel.create` and a channel per worker. The calling thread blocks while the replicas work
+ * (Atomics.wait): Node's main thread or a Web Worker, never a page's main thread.
+ *
+ * Refused, because a shard would compute something other than its share of the step: BatchNorm in
+ * training mode (or without running statistics), InstanceNorm updating running statistics, Dropout in
+ * training mode, class-weighted or ignoreIndex means, a batch smaller than the replicas, parameters that
+ * change shape, replicas whose models differ.
+ */
+export class DataParallel {
+  private readonly layout: ControlLayout;
+  private readonly control: Int32Array;
+  private readonly losses: Float64Array;
+  private readonly text: Uint16Array;
+  private readonly modules: AnyModule[];
+  private readonly views: (Float32Array | Float64Array)[];
+  private readonly gradients: (Float32Array | Float64Array)[][];
+  private readonly timeoutMs: number;
+  private closed: string | null = null;
+
+  private constructor(
+    private readonly model: AnyModule,
+    private readonly loss: LossFunction | null,
+    private readonly channels: readonly ReplicaChannel[],
+    private readonly reduction: LossReduction,
+    private readonly entries: readonly StateEntry[],
+    private readonly setup: Omit<SetupMessage, "kind" | "protocol" | "replica">,
+    options: DataParallelOptions,
+  ) {
+    this.layout = new ControlLayout(setup.replicas, setup.modules, entries.filter((e) => e.kind === "parameter").length);
+    this.control = new Int32Array(setup.control);
+    this.losses = new Float64Array(setup.control);
+    this.text = new Uint16Array(setup.control);
+    this.modules = model.modules();
+    this.views = entries.map((e) => entryView(setup.state, e));
+    const parameters = entries.filter((e) => e.kind === "parameter");
+    this.gradients = channels.map((_, w) => parameters.map((e) => entryView(setup.gradients, e, w * setup.gradientBytes)));
+    this.timeoutMs = options.stepTimeoutMs ?? Infinity;
+  }
+
+  /**
+   * Connects `model` on this thread with one replica per channel (each a worker whose script called
+   * `serveReplica` with a builder of the same model) and resolves once every replica is ready. The
+   * model's parameters and buffers move into shared memory (their values unchanged; an optimizer made
+   * before or after keeps working). `loss` reduces a shard to a scalar; it may be null for inference only.
+   */
+  static async create(model: AnyModule, loss: LossFunction | null, channels: readonly ReplicaChannel[], options: DataParallelOptions = {}): Promise<DataParallel> {
+    const op = `${NAME}.create`;
+    if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be a Module, but got ${describe(model)}`);
+    if (loss !== null && typeof loss !== "function" && (typeof loss !== "object" || typeof (loss as { forward?: unknown }).forward !== "function")) {
+      throw new ArgumentError(`${op}: loss must be a function (output, target) => Tensor, a module with forward(output, target), or null, but got ${describe(loss)}`);
+    }
+    if (!Array.isArray(channels)) throw new ArgumentError(`${op}: channels must be an array of ReplicaChannel, but got ${describe(channels)}`);
+    if (channels.length + 1 > MAX_REPLICAS) throw new ArgumentError(`${op}: at most ${MAX_REPLICAS} replicas (${MAX_REPLICAS - 1} channels), but got ${channels.length} channels`);
+    checkOptions(op, options);
+    const reduction = lossReduction(op, loss, options.lossReduction);
+    const setupTimeout = options.setupTimeoutMs ?? 60_000;
+    const maxData = options.maxDataBytes ?? 2 ** 30;
+    const data = growableBuffer(op, 1 << 16, maxData);
+    const state = namedState(model);
+    const { entries, gradientBytes, bytes } = layoutState(state);
+    const tensors = [...state.parameters, ...state.buffers].map(([, t]) => t);
+    const stateBuffer = new SharedArrayBuffer(Math.max(8, bytes));
+    entries.forEach((entry, i) => adopt(tensors[i]!, entryView(stateBuffer, entry), true));
+    const replicas = channels.length + 1;
+    const modules = model.modules().length;
+    const layout = new ControlLayout(replicas, modules, state.parameters.length);
+    const setup = {
+      replicas,
+      modules,
+      entries,
+      gradientBytes,
+      control: new SharedArrayBuffer(layout.bytes),
+      state: stateBuffer,
+      gradients: new SharedArrayBuffer(Math.max(8, channels.length * gradientBytes)),
+      data,
+    };
+    try {
+      await Promise.all(channels.map((channel, w) => connect(channel, { kind: SETUP, protocol: PROTOCOL, replica: w + 1, ...setup }, setupTimeout)));
+    } catch (error) {
+      await Promise.allSettled(channels.map(async (c) => c.terminate()));
+      throw error;
+    }
+    for (const channel of channels) channel.unref?.();
+    return new DataParallel(model, loss, channels, reduction, entries, setup, options);
+  }
+
+  /** The calling thread plus one per channel. */
+  get replicas(): number {
+    return this.channels.length + 1;
+  }
+
+  /**
+   * Forward, loss and backward of the whole batch, by shards: adds the gradient of the batch's loss into
+   * the parameters' `.grad` (as `loss.backward()` would) and returns the loss and the batch's output.
+   * `input` and `target` have one row per sample along axis 0. When a replica (or this thread) throws,
+   * the `.grad`s are left as they were and the error is rethrown (a replica's as a ReplicaError naming it).
+   */
+  forwardBackward(input: Tensor, target: Tensor): DataParallelStep {
+    const op = `${NAME}.forwardBackward`;
+    this.checkOpen(op);
+    if (this.loss === null) throw new ArgumentError(`${op}: this DataParallel was created without a loss (for infer only)`);
+    checkRows(op, "input", input, this.replicas);
+    if (!(target instanceof Tensor)) throw new ArgumentError(`${op}: target must be a Tensor, but got ${describe(target)}`);
+    if (target.ndim < 1 || target.ndim > MAX_DIMS || target.shape[0] !== input.shape[0]) {
+      throw new ArgumentError(`${op}: target must have the input's ${input.shape[0]} rows along axis 0 (and at most ${MAX_DIMS} dimensions), but got shape ${formatShape(target.shape)}`);
+    }
+    checkIgnoredTargets(op, this.loss, this.reduction, target);
+    const bounds = this.prepare(op, input, target);
+    const loss = this.loss;
+    const parameters = this.model.parameters();
+    const previous = parameters.map((p) => p.grad);
+    for (const p of parameters) p.grad = null;
+    let own: unknown = null;
+    let ownLoss = 0;
+    let ownOutput: Tensor | null = null;
+    this.signal(STEP);
+    try {
+      const x = rowsOf(input, 0, bounds[1]!);
+      const out = checkOutput((this.model as unknown as { forward(x: Tensor): unknown }).forward(x), bounds[1]!);
+      const l = applyLoss(loss, out, rowsOf(target, 0, bounds[1]!));
+      if (!(l instanceof Tensor) || l.size !== 1) throw new ArgumentError(`${op}: the loss must reduce the shard to a scalar, but returned ${l instanceof Tensor ? `shape ${formatShape(l.shape)}` : describe(l)}`);
+      ownLoss = l.item();
+      if (l.requiresGrad) l.backward(Tensor.full(l.shape, this.weight(0, bounds), { dtype: l.dtype }));
+      ownOutput = out;
+    } catch (error) {
+      own = error;
+    }
+    const failure = this.finish(op, own);
+    if (failure !== null) {
+      parameters.forEach((p, i) => (p.grad = previous[i]!));
+      throw failure;
+    }
+    parameters.forEach((p, i) => this.combine(p, i, previous[i]!));
+    let total = this.weight(0, bounds) * ownLoss;
+    for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
+    return { loss: total, output: this.gather(op, ownOutput!, bounds) };
+  }
+
+  /**
+   * The model's output for the whole batch under noGrad, computed by shards on every replica at once
+   * (inference; the model's modules in the modes they are in, so call `model.eval()` first).
+   */
+  infer(input: Tensor): Tensor {
+    const op = `${NAME}.infer`;
+    this.checkOpen(op);
+    checkRows(op, "input", input, this.replicas);
+    const bounds = this.prepare(op, input, null);
+    let own: unknown = null;
+    let ownOutput: Tensor | null = null;
+    this.signal(FORWARD);
+    try {
+      const x = rowsOf(input, 0, bounds[1]!);
+      ownOutput = checkOutput(noGrad(() => (this.model as unknown as { forward(x: Tensor): unknown }).forward(x)), bounds[1]!);
+    } catch (error) {
+      own = error;
+    }
+    const failure = this.finish(op, own);
+    if (failure !== null) throw failure;
+    return this.gather(op, ownOutput!, bounds);
+  }
+
+  /** Stops the replicas (and terminates their workers). The model keeps its parameters and trains on this thread as before. */
+  async close(): Promise<void> {
+    if (this.closed !== null) return;
+    this.closed = "it was closed";
+    this.signal(STOP);
+    // A replica stuck in a step gets a second, then is terminated anyway.
+    const deadline = Date.now() + 1000;
+    const seq = this.control[SEQ]!;
+    for (let r = 1; r < this.replicas; r++) {
+      const at = this.layout.worker(r) + DONE;
+      for (let done = Atomics.load(this.control, at); done !== seq; done = Atomics.load(this.control, at)) {
+        if (!waitWhileEqual(this.control, at, done, deadline)) break;
+      }
+    }
+    await Promise.allSettled(this.channels.map(async (c) => c.terminate()));
+  }
+
+  private checkOpen(op: string): void {
+    if (this.closed !== null) throw new ArgumentError(`${op}: this DataParallel cannot run any more: ${this.closed}`);
+  }
+
+  /** Checks the model's state and modes, lays the batch out in shared memory for the workers, and returns the shard bounds. */
+  private prepare(op: string, input: Tensor, target: Tensor | null): number[] {
+    checkShardable(op, this.model);
+    this.syncState(op);
+    const c = this.control;
+    const rows = input.shape[0]!;
+    const bounds = shardBounds(rows, this.replicas);
+    const first = bounds[1]!;
+    c[BATCH] = rows;
+    c[FIRST_WORKER_ROW] = first;
+    c[LOSS_SUM] = this.reduction === "sum" ? 1 : 0;
+    bounds.forEach((b, r) => (c[this.layout.bounds + r] = b));
+    this.modules.forEach((m, i) => (c[this.layout.training + i] = m.training ? 1 : 0));
+    this.model.parameters().forEach((p, i) => (c[this.layout.requiresGrad + i] = p.requiresGrad ? 1 : 0));
+    const data = this.setup.data;
+    const inputBytes = align8((input.size / rows) * (rows - first) * bytesOf(dtypeCode(input.dtype)));
+    const targetBytes = target === null ? 0 : align8((target.size / rows) * (rows - first) * bytesOf(dtypeCode(target.dtype)));
+    try {
+      growTo(data, inputBytes + targetBytes);
+    } catch (error) {
+      throw new ArgumentError(`${op}: ${(error as Error).message}`);
+    }
+    writeRows(data, 0, input, first, rows);
+    c[INPUT_DTYPE] = dtypeCode(input.dtype);
+    writeShape(c, INPUT_DIMS, input.shape);
+    if (target !== null) {
+      writeRows(data, inputBytes, target, first, rows);
+      c[TARGET_DTYPE] = dtypeCode(target.dtype);
+      writeShape(c, TARGET_DIMS, target.shape);
+    }
+    c[TARGET_OFFSET] = inputBytes;
+    c[OUTPUT_OFFSET] = inputBytes + targetBytes;
+    return bounds;
+  }
+
+  /**
+   * Keeps the model's parameters and buffers in shared memory: one whose tensor or data was replaced since
+   * (same name, shape and dtype) moves in again with its new values; any other change is refused.
+   */
+  private syncState(op: string): void {
+    const state = namedState(this.model);
+    const now = [...state.parameters.map(([n, t]) => ["parameter", n, t] as const), ...state.buffers.map(([n, t]) => ["buffer", n, t] as const)];
+    for (let i = 0; i < Math.max(now.length, this.entries.length); i++) {
+      const e = this.entries[i];
+      const item = now[i];
+      if (e === undefined || item === undefined || e.kind !== item[0] || e.name !== item[1] || e.dtype !== item[2].dtype || formatShape(e.shape) !== formatShape(item[2].shape)) {
+        const was = e === undefined ? "nothing" : `${e.kind} ${describeEntry(e)}`;
+        const is = item === undefined ? "nothing" : `${item[0]} ${describeEntry({ name: item[1], shape: item[2].shape, dtype: item[2].dtype })}`;
+        throw new ArgumentError(
+          `${op}: the model's parameters and buffers must keep their names, shapes and dtypes while it trains data-parallel, ` +
+            `but entry ${i} was ${was} and is now ${is} (create a new DataParallel for the changed model)`,
+        );
+      }
+      if (!viewsShared(item[2], this.views[i]!)) adopt(item[2], this.views[i]!, true);
+    }
+  }
+
+  private weight(replica: number, bounds: readonly number[]): number {
+    return this.reduction === "sum" ? 1 : (bounds[replica + 1]! - bounds[replica]!) / bounds[bounds.length - 1]!;
+  }
+
+  private signal(command: number): void {
+    Atomics.store(this.control, CMD, command);
+    Atomics.add(this.control, SEQ, 1);
+    Atomics.notify(this.control, SEQ);
+  }
+
+  /** Waits for every worker; returns the error to throw (this thread's own first, then the first replica's), or null. */
+  private finish(op: string, own: unknown): Error | null {
+    const c = this.control;
+    const seq = c[SEQ]!;
+    const deadline = Date.now() + this.timeoutMs;
+    let failure: Error | null = null;
+    for (let r = 1; r < this.replicas; r++) {
+      const at = this.layout.worker(r);
+      for (;;) {
+        const done = Atomics.load(c, at + DONE);
+        if (done === seq) break;
+        if (!waitWhileEqual(c, at + DONE, done, deadline)) {
+          this.closed = `replica ${r} did not finish a step within stepTimeoutMs (${this.timeoutMs} ms)`;
+          return new ReplicaError(`${op}: replica ${r} did not finish its shard within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
+        }
+      }
+      if (failure === null && c[at + STATUS] === FAILED_STATUS) {
+        const start = this.layout.error(r);
+        const message = String.fromCharCode(...this.text.subarray(start, start + c[at + ERROR_LENGTH]!));
+        failure = new ReplicaError(`${op}: replica ${r} (a worker) failed on its shard: ${message}`, r);
+      }
+    }
+    if (own !== null) return own instanceof Error ? own : new Error(String(own));
+    return failure;
+  }
+
+  /** Adds the workers' gradients of parameter `i` (in replica order) to this thread's, then to what `.grad` held before the step. */
+  private combine(p: Tensor, i: number, previous: Tensor | null): void {
+    const c = this.control;
+    let sum = p.grad;
+    for (let w = 0; w < this.channels.length; w++) {
+      if (c[this.layout.worker(w + 1) + GRADIENT_PRESENT + i] !== 1) continue;
+      const g = this.gradients[w]![i]!;
+      sum = sum === null ? new Tensor(tensor(g.slice(), { shape: p.shape }).data) : addInto(sum, g);
+    }
+    p.grad = previous === null ? sum : sum === null ? previous : addInto(previous, kernels.packed(sum.data).data);
+  }
+
+  /** The batch's output: this thread's rows, then each worker's from shared memory. */
+  private gather(op: string, own: Tensor, bounds: readonly number[]): Tensor {
+    const c = this.control;
+    const rowShape = own.shape.slice(1);
+    const rows = bounds[bounds.length - 1]!;
+    const out = kernels.empty(own.dtype, [rows, ...rowShape]);
+    const rowSize = own.size / own.shape[0]!;
+    out.data.set(kernels.packed(own.data).data);
+    const code = dtypeCode(own.dtype);
+    for (let r = 1; r < this.replicas; r++) {
+      const at = this.layout.worker(r);
+      const shape = readShape(c, at + OUTPUT_DIMS);
+      if (c[at + OUTPUT_DTYPE] !== code || formatShape(shape.slice(1)) !== formatShape(rowShape)) {
+        throw new ReplicaError(
+          `${op}: replica ${r}'s output has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? own.dtype : "another dtype"}), but this thread's has ${formatShape(own.shape)} ${own.dtype}: the replicas' models differ`,
+          r,
+        );
+      }
+      const start = bounds[r]! - bounds[1]!;
+      const count = (bounds[r + 1]! - bounds[r]!) * rowSize;
+      out.data.set(viewOf(this.setup.data, code, c[OUTPUT_OFFSET]! + start * rowSize * bytesOf(code), count), bounds[r]! * rowSize);
+    }
+    return new Tensor(out);
+  }
+}
+
+async function connect(channel: ReplicaChannel, setup: SetupMessage, timeoutMs: number): Promise<void> {
+  const r = setup.replica;
+  await new Promise<void>((resolve, reject) => {
+    const timer = timers.setTimeout(
+      () => reject(new ReplicaError(`${NAME}.create: replica ${r} did not answer within ${timeoutMs} ms (does its script call serveReplica?)`, r)),
+      timeoutMs,
+    );
+    const settle = (error: Error | null): void => {
+      timers.clearTimeout(timer);
+      if (error === null) resolve();
+      else reject(error);
+    };
+    channel.onMessage((message) => {
+      const m = message as { kind?: unknown; message?: unknown };
+      if (m?.kind === READY) settle(null);
+      else if (m?.kind === FAILED) settle(new ReplicaError(`${NAME}.create: replica ${r} failed to start: ${String(m.message)}`, r));
+    });
+    channel.onError((error) => settle(new ReplicaError(`${NAME}.create: replica ${r} failed to start: ${error.message}`, r)));
+    channel.postMessage(setup);
+  });
+}
+
+function checkOptions(op: string, options: DataParallelOptions): void {
+  if (typeof options !== "object" || options === null) throw new ArgumentError(`${op}: options must be an object, but got ${describe(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!OPTIONS.includes(key)) throw new ArgumentError(`${op}: unknown option "${key}"; the options are ${OPTIONS.join(", ")}`);
+  }
+  for (const key of ["setupTimeoutMs", "stepTimeoutMs", "maxDataBytes"] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === "number" && v > 0)) throw new ArgumentError(`${op}: ${key} must be a number > 0, but got ${describe(v)}`);
+  }
+}
+
+function checkRows(op: string, name: string, t: Tensor, replicas: number): void {
+  if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: ${name} must be a Tensor, but got ${describe(t)}`);
+  if (t.ndim < 1 || t.ndim > MAX_DIMS) throw new ArgumentError(`${op}: ${name} must have 1 to ${MAX_DIMS} dimensions with the samples along axis 0, but got shape ${formatShape(t.shape)}`);
+  if (t.shape[0]! < replicas) {
+    throw new ArgumentError(`${op}: a batch of ${t.shape[0]} sample(s) cannot be split over ${replicas} replicas; each replica needs at least one sample (batch size >= replicas), but ${name} has shape ${formatShape(t.shape)}`);
+  }
+}
+
+/** Rows [from, to) of `t` as a tensor without a graph (a view when `t` is packed). */
+function rowsOf(t: Tensor, from: number, to: number): Tensor {
+  const flat = kernels.packed(t.data).data;
+  const rowSize = t.size / t.shape[0]!;
+  return tensor(flat.subarray(from * rowSize, to * rowSize), { shape: [to - from, ...t.shape.slice(1)] });
+}
+
+/** Copies rows [from, to) of `t` to `byteOffset` of `buffer`. */
+function writeRows(buffer: SharedArrayBuffer, byteOffset: number, t: Tensor, from: number, to: number): void {
+  const rowSize = t.size / t.shape[0]!;
+  const flat = kernels.packed(t.data).data;
+  viewOf(buffer, dtypeCode(t.dtype), byteOffset, (to - from) * rowSize).set(flat.subarray(from * rowSize, to * rowSize));
+}
+
+/** `target + values` (row-major values): in place, as autograd accumulates into `.grad`, when `target` is packed; else a new tensor. */
+function addInto(target: Tensor, values: Float32Array | Float64Array): Tensor {
+  const out = kernels.isPacked(target.data) ? target : new Tensor(kernels.copy(target.data));
+  const d = out.data.data;
+  for (let k = 0; k < d.length; k++) d[k]! += values[k]!;
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === "object") return `an object (${(value as object).constructor?.name ?? "Object"})`;
+  return `${typeof value} ${String(value)}`;
+}

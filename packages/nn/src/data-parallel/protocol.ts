@@ -1,0 +1,169 @@
+// What the calling thread and its replicas share: the setup message, the commands, and where each
+// number lives in the control block. Both sides compute the same ControlLayout from the setup message.
+
+/** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
+export const PROTOCOL = 1;
+export const SETUP = "pico.data-parallel.setup";
+export const READY = "pico.data-parallel.ready";
+export const FAILED = "pico.data-parallel.failed";
+
+/** Commands, in the control block's CMD field. */
+export const STEP = 1;
+export const FORWARD = 2;
+export const STOP = 3;
+
+/** A worker's STATUS after a command. */
+export const OK = 0;
+export const FAILED_STATUS = 1;
+
+/** Dimensions a shard's input, target or output may have. */
+export const MAX_DIMS = 8;
+/** The calling thread and up to 63 workers. */
+export const MAX_REPLICAS = 64;
+/** Characters of a replica's error message that reach the calling thread. */
+export const ERROR_CHARS = 4096;
+
+export type DTypeCode = 1 | 2;
+export const FLOAT32: DTypeCode = 1;
+export const FLOAT64: DTypeCode = 2;
+
+/** A parameter or buffer of the shared state: where its elements live in the state buffer. */
+export interface StateEntry {
+  kind: "parameter" | "buffer";
+  name: string;
+  shape: number[];
+  dtype: "float32" | "float64";
+  /** Byte offset in the state buffer (and, for parameters, in each worker's gradient block). */
+  byteOffset: number;
+}
+
+export interface SetupMessage {
+  kind: typeof SETUP;
+  protocol: number;
+  /** This replica's number: 1 for the first worker (0 is the calling thread). */
+  replica: number;
+  replicas: number;
+  modules: number;
+  entries: StateEntry[];
+  /** Bytes of one worker's gradient block (the parameters' part of the state). */
+  gradientBytes: number;
+  control: SharedArrayBuffer;
+  state: SharedArrayBuffer;
+  gradients: SharedArrayBuffer;
+  /** Growable: the shards' inputs and targets, and the replicas' outputs. */
+  data: SharedArrayBuffer;
+}
+
+export interface ReadyMessage {
+  kind: typeof READY;
+  replica: number;
+}
+
+export interface FailedMessage {
+  kind: typeof FAILED;
+  replica: number;
+  message: string;
+}
+
+/** Int32 indices of the control block's fields. */
+export const SEQ = 0;
+export const CMD = 1;
+export const BATCH = 2;
+/** The first row the workers' part of the data buffer holds (the calling thread's shard ends there). */
+export const FIRST_WORKER_ROW = 3;
+export const INPUT_DTYPE = 4;
+export const INPUT_DIMS = 5; // ndim, then MAX_DIMS sizes
+export const TARGET_DTYPE = INPUT_DIMS + 1 + MAX_DIMS;
+export const TARGET_DIMS = TARGET_DTYPE + 1;
+export const TARGET_OFFSET = TARGET_DIMS + 1 + MAX_DIMS;
+export const OUTPUT_OFFSET = TARGET_OFFSET + 1;
+export const LOSS_SUM = OUTPUT_OFFSET + 1;
+const HEADER = LOSS_SUM + 1;
+
+/** A worker's fields, at ControlLayout.worker(r) + these. */
+export const DONE = 0;
+export const STATUS = 1;
+export const OUTPUT_DTYPE = 2;
+export const OUTPUT_DIMS = 3; // ndim, then MAX_DIMS sizes
+export const ERROR_LENGTH = OUTPUT_DIMS + 1 + MAX_DIMS;
+export const GRADIENT_PRESENT = ERROR_LENGTH + 1; // one flag per parameter
+
+/** Where every field of the control block lives, for `replicas` replicas, `modules` modules and `parameters` parameters. */
+export class ControlLayout {
+  /** Int32 index of the shard bounds: replica r's rows are [bounds[r], bounds[r + 1]). */
+  readonly bounds = HEADER;
+  /** Int32 index of each module's training flag (in `modules()` order). */
+  readonly training: number;
+  /** Int32 index of each parameter's requiresGrad flag. */
+  readonly requiresGrad: number;
+  private readonly workers: number;
+  private readonly workerInts: number;
+  /** Float64 index of each worker's shard loss. */
+  private readonly losses: number;
+  /** Uint16 index of each worker's error message. */
+  private readonly errors: number;
+  readonly bytes: number;
+
+  constructor(
+    readonly replicas: number,
+    readonly modules: number,
+    readonly parameters: number,
+  ) {
+    this.training = this.bounds + replicas + 1;
+    this.requiresGrad = this.training + modules;
+    this.workers = this.requiresGrad + parameters;
+    this.workerInts = GRADIENT_PRESENT + parameters;
+    const ints = this.workers + (replicas - 1) * this.workerInts;
+    this.losses = Math.ceil(ints / 2);
+    this.errors = (this.losses + replicas) * 4;
+    this.bytes = (this.errors + (replicas - 1) * ERROR_CHARS) * 2;
+  }
+
+  /** Int32 index of worker `replica`'s fields (replica >= 1). */
+  worker(replica: number): number {
+    return this.workers + (replica - 1) * this.workerInts;
+  }
+  /** Float64 index of worker `replica`'s shard loss. */
+  loss(replica: number): number {
+    return this.losses + replica;
+  }
+  /** Uint16 index of worker `replica`'s error message. */
+  error(replica: number): number {
+    return this.errors + (replica - 1) * ERROR_CHARS;
+  }
+}
+
+export function isSetupMessage(message: unknown): message is SetupMessage {
+  return typeof message === "object" && message !== null && (message as { kind?: unknown }).kind === SETUP;
+}
+
+export function dtypeCode(dtype: "float32" | "float64"): DTypeCode {
+  return dtype === "float64" ? FLOAT64 : FLOAT32;
+}
+
+export function bytesOf(code: number): number {
+  return code === FLOAT64 ? 8 : 4;
+}
+
+/** A typed view of `count` elements of `code`'s dtype at `byteOffset` of `buffer`. */
+export function viewOf(buffer: SharedArrayBuffer, code: number, byteOffset: number, count: number): Float32Array | Float64Array {
+  return code === FLOAT64 ? new Float64Array(buffer, byteOffset, count) : new Float32Array(buffer, byteOffset, count);
+}
+
+/** Writes `shape` as ndim then sizes at `at`. */
+export function writeShape(control: Int32Array, at: number, shape: readonly number[]): void {
+  control[at] = shape.length;
+  for (let i = 0; i < shape.length; i++) control[at + 1 + i] = shape[i]!;
+}
+
+export function readShape(control: Int32Array, at: number): number[] {
+  const ndim = control[at]!;
+  const shape: number[] = [];
+  for (let i = 0; i < ndim; i++) shape.push(control[at + 1 + i]!);
+  return shape;
+}
+
+/** Bytes rounded up to a multiple of 8 (every region starts float64-aligned). */
+export function align8(bytes: number): number {
+  return Math.ceil(bytes / 8) * 8;
+}

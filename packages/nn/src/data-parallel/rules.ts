@@ -1,0 +1,73 @@
+import { ArgumentError, type Tensor, kernels } from "@pico/core";
+import { BatchNormBase } from "../layers/batch-norm.js";
+import { Dropout } from "../layers/dropout.js";
+import { Dropout2d } from "../layers/dropout2d.js";
+import { InstanceNorm2d } from "../layers/instance-norm2d.js";
+import type { AnyModule } from "../module.js";
+
+// What data-parallel training refuses because each replica would compute something other than its share of
+// one process's step. Checked before every step, since modes change (train(), eval()).
+
+/** Why `module` (named `name`) cannot be split by batch shards in its current mode, or null. */
+function shardDependence(module: AnyModule): string | null {
+  if (module instanceof BatchNormBase && (module.training || module.running_mean === null)) {
+    return "normalises with the statistics of its batch, and each replica would use its shard's instead (call .eval() on it to use its running statistics, or train it on one thread)";
+  }
+  if (module instanceof InstanceNorm2d && module.training && module.trackRunningStats) {
+    return "updates its running statistics from its batch, and each replica would update its own copy from its shard (train it on one thread, or without trackRunningStats)";
+  }
+  if ((module instanceof Dropout || module instanceof Dropout2d) && module.training && module.p > 0) {
+    return "draws its masks from each thread's own random stream, so the step would differ from one process's (call .eval() on it, or train on one thread)";
+  }
+  return null;
+}
+
+/** Throws when a module of `model` cannot be trained by batch shards in its current mode. */
+export function checkShardable(operation: string, model: AnyModule): void {
+  for (const [name, module] of model.namedModules()) {
+    const why = shardDependence(module);
+    if (why !== null) {
+      const mode = module.training ? "training" : "evaluation";
+      throw new ArgumentError(`${operation}: ${module.constructor.name} "${name || "(the model)"}" in ${mode} mode ${why}`);
+    }
+  }
+}
+
+/** How shard losses combine into the batch's: "mean" weights each by its share of the rows, "sum" adds them. */
+export type LossReduction = "mean" | "sum";
+
+/** The loss's reduction: the option when given, else the loss module's own `reduction`, else "mean"; refuses what cannot be split. */
+export function lossReduction(operation: string, loss: unknown, option: LossReduction | undefined): LossReduction {
+  const own = typeof loss === "object" && loss !== null && "reduction" in loss ? (loss as { reduction: unknown }).reduction : undefined;
+  if (option !== undefined && option !== "mean" && option !== "sum") {
+    throw new ArgumentError(`${operation}: lossReduction must be "mean" or "sum", but got ${JSON.stringify(option)}`);
+  }
+  if (own !== undefined && own !== "mean" && own !== "sum") {
+    throw new ArgumentError(`${operation}: the loss must reduce each shard to a scalar ("mean" or "sum"), but its reduction is ${JSON.stringify(own)}`);
+  }
+  if (option !== undefined && own !== undefined && option !== own) {
+    throw new ArgumentError(`${operation}: lossReduction is "${option}" but the loss's own reduction is "${String(own)}"`);
+  }
+  const weight = typeof loss === "object" && loss !== null && "weight" in loss ? (loss as { weight: unknown }).weight : null;
+  if (weight !== null && weight !== undefined && (option ?? own ?? "mean") === "mean") {
+    throw new ArgumentError(
+      `${operation}: a loss with class weights averages over each shard's sum of weights, so shard means do not combine into the batch's; use reduction "sum" and divide yourself, or train on one thread`,
+    );
+  }
+  return (option ?? own ?? "mean") as LossReduction;
+}
+
+/** Refuses targets a class-index loss would skip: its mean then divides by each shard's own count of kept targets. */
+export function checkIgnoredTargets(operation: string, loss: unknown, reduction: LossReduction, target: Tensor): void {
+  if (reduction !== "mean" || typeof loss !== "object" || loss === null || !("ignoreIndex" in loss)) return;
+  const ignore = (loss as { ignoreIndex: unknown }).ignoreIndex;
+  if (typeof ignore !== "number") return;
+  const flat = kernels.packed(target.data).data;
+  for (let i = 0; i < flat.length; i++) {
+    if (flat[i] === ignore) {
+      throw new ArgumentError(
+        `${operation}: the target holds ignoreIndex ${ignore}, and a mean over the kept targets of each shard does not combine into the batch's; use reduction "sum" and divide by the count yourself, or train on one thread`,
+      );
+    }
+  }
+}

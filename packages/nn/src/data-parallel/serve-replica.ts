@@ -1,0 +1,224 @@
+import { Tensor, kernels, noGrad, tensor } from "@pico/core";
+import { Module } from "../module.js";
+import { type Replica, type ReplicaBuilder, type ReplicaEndpoint, applyLoss } from "./channel.js";
+import {
+  BATCH,
+  CMD,
+  ControlLayout,
+  DONE,
+  ERROR_CHARS,
+  ERROR_LENGTH,
+  FAILED,
+  FAILED_STATUS,
+  FIRST_WORKER_ROW,
+  FORWARD,
+  GRADIENT_PRESENT,
+  INPUT_DIMS,
+  INPUT_DTYPE,
+  LOSS_SUM,
+  MAX_DIMS,
+  OK,
+  OUTPUT_DIMS,
+  OUTPUT_DTYPE,
+  OUTPUT_OFFSET,
+  PROTOCOL,
+  READY,
+  SEQ,
+  STATUS,
+  STOP,
+  type SetupMessage,
+  TARGET_DIMS,
+  TARGET_DTYPE,
+  TARGET_OFFSET,
+  bytesOf,
+  dtypeCode,
+  isSetupMessage,
+  readShape,
+  viewOf,
+  writeShape,
+} from "./protocol.js";
+import { adopt, compareState, entryView, namedState } from "./shared-state.js";
+import { growTo } from "./data-buffer.js";
+import { waitWhileEqual } from "./wait.js";
+
+/**
+ * Serves as a replica of data-parallel training on `endpoint` (the runtime entries pass `parentPort` or
+ * the Worker's `self`): when the calling thread connects, builds the model and loss with `build`, checks
+ * that the model has the calling thread's parameters and buffers (names, shapes, dtypes), points them at
+ * the shared memory, and from then on runs each step's shard as the calling thread signals it, blocking
+ * in between. A throw in the model or the loss reaches the calling thread as a ReplicaError; the replica
+ * keeps serving.
+ */
+export function serveReplicaOn(endpoint: ReplicaEndpoint, build: ReplicaBuilder): void {
+  endpoint.onMessage((message) => {
+    if (!isSetupMessage(message)) return;
+    void connect(endpoint, message, build);
+  });
+}
+
+async function connect(endpoint: ReplicaEndpoint, setup: SetupMessage, build: ReplicaBuilder): Promise<void> {
+  let server: ReplicaServer;
+  try {
+    if (setup.protocol !== PROTOCOL) {
+      throw new Error(`the calling thread speaks data-parallel protocol ${setup.protocol} and this replica ${PROTOCOL}: build both from the same @pico/nn`);
+    }
+    server = new ReplicaServer(setup, checkReplica(await build()));
+  } catch (error) {
+    endpoint.postMessage({ kind: FAILED, replica: setup.replica, message: describeError(error) });
+    return;
+  }
+  endpoint.postMessage({ kind: READY, replica: setup.replica });
+  server.serve();
+}
+
+function checkReplica(replica: unknown): Replica {
+  const r = replica as Partial<Replica> | null;
+  if (typeof r !== "object" || r === null || !(r.model instanceof Module)) {
+    throw new Error(`serveReplica: the builder must return { model, loss } with a Module as model, but its model is ${r === null || typeof r !== "object" ? String(r) : typeof r.model}`);
+  }
+  const loss = r.loss;
+  if (typeof loss !== "function" && (typeof loss !== "object" || loss === null || typeof loss.forward !== "function")) {
+    throw new Error("serveReplica: the builder must return { model, loss } with a function or a module with forward(output, target) as loss");
+  }
+  return r as Replica;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+class ReplicaServer {
+  private readonly layout: ControlLayout;
+  private readonly control: Int32Array;
+  private readonly losses: Float64Array;
+  private readonly text: Uint16Array;
+  private readonly base: number;
+  private readonly parameters: Tensor[];
+  private readonly buffers: Tensor[];
+  private readonly gradients: (Float32Array | Float64Array)[];
+  private readonly modules: Module<unknown[], unknown>[];
+  /** The command count when this replica connected: read before it says it is ready, since the first command may follow at once. */
+  private readonly seen: number;
+
+  constructor(
+    private readonly setup: SetupMessage,
+    private readonly replica: Replica,
+  ) {
+    const state = namedState(replica.model);
+    const difference = compareState(setup.entries, state);
+    if (difference !== null) throw new Error(`this replica's model differs from the calling thread's: ${difference}`);
+    this.modules = replica.model.modules();
+    if (this.modules.length !== setup.modules) {
+      throw new Error(`this replica's model has ${this.modules.length} modules where the calling thread's has ${setup.modules}`);
+    }
+    this.layout = new ControlLayout(setup.replicas, setup.modules, state.parameters.length);
+    this.control = new Int32Array(setup.control);
+    this.losses = new Float64Array(setup.control);
+    this.text = new Uint16Array(setup.control);
+    this.base = this.layout.worker(setup.replica);
+    this.seen = Atomics.load(this.control, SEQ);
+    const tensors = [...state.parameters, ...state.buffers].map(([, t]) => t);
+    setup.entries.forEach((entry, i) => adopt(tensors[i]!, entryView(setup.state, entry), false));
+    this.parameters = state.parameters.map(([, p]) => p);
+    this.buffers = state.buffers.map(([, b]) => b);
+    const block = (setup.replica - 1) * setup.gradientBytes;
+    this.gradients = setup.entries.filter((e) => e.kind === "parameter").map((e) => entryView(setup.gradients, e, block));
+  }
+
+  /** Runs commands until told to stop; blocks the thread in between. */
+  serve(): void {
+    const c = this.control;
+    let seen = this.seen;
+    for (;;) {
+      waitWhileEqual(c, SEQ, seen);
+      seen = Atomics.load(c, SEQ);
+      const command = Atomics.load(c, CMD);
+      if (command !== STOP) {
+        try {
+          this.run(command);
+          c[this.base + STATUS] = OK;
+        } catch (error) {
+          for (const p of this.parameters) p.grad = null;
+          this.fail(describeError(error));
+        }
+      }
+      Atomics.store(c, this.base + DONE, seen);
+      Atomics.notify(c, this.base + DONE);
+      if (command === STOP) return;
+    }
+  }
+
+  private fail(message: string): void {
+    const at = this.layout.error(this.setup.replica);
+    const length = Math.min(message.length, ERROR_CHARS);
+    for (let i = 0; i < length; i++) this.text[at + i] = message.charCodeAt(i);
+    this.control[this.base + ERROR_LENGTH] = length;
+    this.control[this.base + STATUS] = FAILED_STATUS;
+  }
+
+  private run(command: number): void {
+    const c = this.control;
+    const r = this.setup.replica;
+    this.modules.forEach((m, i) => (m.training = c[this.layout.training + i] === 1));
+    this.parameters.forEach((p, i) => {
+      p.requiresGrad = c[this.layout.requiresGrad + i] === 1;
+      // The calling thread's optimizer wrote these buffers: what a prepared (compiled) weight remembers is stale.
+      p.bumpVersion();
+    });
+    for (const b of this.buffers) b.bumpVersion();
+    const start = c[this.layout.bounds + r]!;
+    const end = c[this.layout.bounds + r + 1]!;
+    const first = c[FIRST_WORKER_ROW]!;
+    const input = this.rows(c[INPUT_DTYPE]!, readShape(c, INPUT_DIMS), 0, start - first, end - start);
+    const model = this.replica.model as unknown as { forward(x: Tensor): unknown };
+    let output: Tensor;
+    if (command === FORWARD) {
+      output = checkOutput(noGrad(() => model.forward(input)), end - start);
+    } else {
+      const target = this.rows(c[TARGET_DTYPE]!, readShape(c, TARGET_DIMS), c[TARGET_OFFSET]!, start - first, end - start);
+      for (const p of this.parameters) p.grad = null;
+      output = checkOutput(model.forward(input), end - start);
+      const loss = applyLoss(this.replica.loss, output, target);
+      if (!(loss instanceof Tensor) || loss.size !== 1) {
+        throw new Error(`the loss must reduce the shard to a scalar, but returned ${loss instanceof Tensor ? `shape [${loss.shape.join(", ")}]` : typeof loss}`);
+      }
+      const weight = c[LOSS_SUM] === 1 ? 1 : (end - start) / c[BATCH]!;
+      this.losses[this.layout.loss(r)] = loss.item();
+      if (loss.requiresGrad) loss.backward(Tensor.full(loss.shape, weight, { dtype: loss.dtype }));
+      this.parameters.forEach((p, i) => {
+        const present = p.grad !== null;
+        c[this.base + GRADIENT_PRESENT + i] = present ? 1 : 0;
+        if (present) this.gradients[i]!.set(kernels.packed(p.grad!.data).data);
+        p.grad = null;
+      });
+    }
+    this.writeOutput(output, start - first);
+  }
+
+  /** `count` rows of the data buffer's array at `byteOffset` (of dtype `code` and whole shape `shape`), from row `row`, as a tensor viewing them. */
+  private rows(code: number, shape: number[], byteOffset: number, row: number, count: number): Tensor {
+    const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
+    const view = viewOf(this.setup.data, code, byteOffset + row * rowSize * bytesOf(code), count * rowSize);
+    return tensor(view, { shape: [count, ...shape.slice(1)] });
+  }
+
+  private writeOutput(output: Tensor, row: number): void {
+    const c = this.control;
+    const code = dtypeCode(output.dtype);
+    const rowSize = output.size / output.shape[0]!;
+    const at = c[OUTPUT_OFFSET]! + row * rowSize * bytesOf(code);
+    growTo(this.setup.data, at + output.size * bytesOf(code));
+    viewOf(this.setup.data, code, at, output.size).set(kernels.packed(output.data).data);
+    c[this.base + OUTPUT_DTYPE] = code;
+    writeShape(c, this.base + OUTPUT_DIMS, output.shape);
+  }
+}
+
+/** The model's output, which must be a tensor with the shard's rows first (so that the batch's output can be gathered). */
+export function checkOutput(output: unknown, rows: number): Tensor {
+  if (!(output instanceof Tensor)) throw new Error(`the model's forward must return a Tensor, but returned ${typeof output}`);
+  if (output.ndim < 1 || output.ndim > MAX_DIMS || output.shape[0] !== rows) {
+    throw new Error(`the model's output must have one row per sample (shape [${rows}, ...] for a shard of ${rows}, at most ${MAX_DIMS} dimensions), but has shape [${output.shape.join(", ")}]`);
+  }
+  return output;
+}

@@ -1,0 +1,31 @@
+// A replica script for the data-parallel tests: plain JavaScript, so worker_threads can start it; it loads
+// @pico/nn's built dist (the tests check that the dist is not older than the sources).
+import { workerData } from "node:worker_threads";
+import { BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, referenceCnn } from "@pico/nn";
+import { serveReplica } from "@pico/nn/data-parallel";
+
+/** Throws on a shard of 4 rows (the worker's shard of a batch of 7 over 2 replicas). */
+class Bomb extends Module {
+  forward(x) {
+    if (x.shape[0] === 4) throw new RangeError("bomb: a shard of 4 rows");
+    return x;
+  }
+}
+
+serveReplica(() => {
+  const loss = new CrossEntropyLoss();
+  switch (workerData.model) {
+    case "reference":
+      return { model: referenceCnn(), loss };
+    case "bomb":
+      return { model: new Sequential(new Bomb(), referenceCnn()), loss };
+    case "batch-norm":
+      return { model: new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10)), loss };
+    case "narrow": {
+      const model = referenceCnn();
+      return { model: new Sequential(...[...model].slice(0, 7), new Linear(256, 100), new ReLU(), new Linear(100, 10)), loss };
+    }
+    default:
+      throw new Error(`no model named ${workerData.model}`);
+  }
+});
