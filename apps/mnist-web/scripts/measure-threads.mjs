@@ -1,7 +1,10 @@
 // Training speed of the page on 1 and 2 threads in headless Chromium, in alternating rounds (the machine
 // drifts): builds the page, serves it cross-origin isolated on 127.0.0.1, trains for a few seconds per
 // round and reads the page's images/s (training steps only). Prints each round and the medians.
-//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2] [--nice=-20] [--cpu]
+//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2,2k] [--nice=-20] [--cpu]
+// --threads lists the runs of a round: N trains on N threads as the page does by default (data-parallel:
+// one model replica per thread, ?threads=N), Nk on N threads with one model whose kernels split across
+// them (?threads=N&parallel=kernels). Each is compared with 1.
 // --cpu prints, per round, the CPU time of Chromium's busiest threads over the measured seconds (by
 // thread name: the page's Worker, the kernels' "pico-kernels" Workers, V8's helpers, the renderer).
 // --nice runs Chromium's threads at that niceness (below 0 needs root), as the bench's --nice does its
@@ -19,10 +22,17 @@ import { build, preview } from "vite";
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, seconds: { type: "string", default: "8" }, threads: { type: "string", default: "1,2" }, nice: { type: "string" }, cpu: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
-const counts = values.threads.split(",").map(Number);
+/** The runs of a round: "2" (data-parallel), "2k" (kernel threads), "1". */
+const runs = values.threads.split(",").map((spec) => {
+  const m = /^([1-9][0-9]?)(k?)$/.exec(spec);
+  if (m === null) return null;
+  const threads = Number(m[1]);
+  const parallel = threads === 1 ? "none" : m[2] === "k" ? "kernels" : "data";
+  return { spec, threads, parallel, query: `threads=${threads}${m[2] === "k" ? "&parallel=kernels" : ""}` };
+});
 const nice = values.nice === undefined ? null : Number(values.nice);
-if (!(rounds >= 1 && seconds >= 3 && counts.every((n) => Number.isInteger(n) && n >= 1) && (nice === null || (Number.isInteger(nice) && nice >= -20 && nice <= 19)))) {
-  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --threads a list of counts >= 1 (e.g. 1,2) and --nice an integer -20..19");
+if (!(rounds >= 1 && seconds >= 3 && runs.every((r) => r !== null) && (nice === null || (Number.isInteger(nice) && nice >= -20 && nice <= 19)))) {
+  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --threads a list of thread counts 1-99, each with k for kernel threads (e.g. 1,2,2k), and --nice an integer -20..19");
   process.exit(2);
 }
 
@@ -117,12 +127,15 @@ function busiest(before, after, elapsed) {
 }
 
 /** Median of the page's images/s, read once a second after 2 s of warm-up. */
-async function trainingSpeed(threads) {
+async function trainingSpeed(run) {
   const page = await context.newPage();
-  await page.goto(`${base}?threads=${threads}`);
+  await page.goto(`${base}?${run.query}`);
   await page.waitForFunction(() => !document.querySelector("[data-testid=train-toggle]").disabled, null, { timeout: 60_000 });
-  const running = await page.getByTestId("kernels").getAttribute("data-threads");
-  if (Number(running) !== threads) throw new Error(`measure-threads: asked for ${threads} threads, the page runs ${running}`);
+  const kernels = page.getByTestId("kernels");
+  const [running, parallel] = [await kernels.getAttribute("data-threads"), await kernels.getAttribute("data-parallel")];
+  if (Number(running) !== run.threads || parallel !== run.parallel) {
+    throw new Error(`measure-threads: asked for ${run.threads} threads (${run.parallel}), the page runs ${running} (${parallel}): ${await kernels.textContent()}`);
+  }
   if (nice !== null) reniceDescendants(nice);
   await page.getByTestId("train-toggle").click();
   await page.waitForTimeout(2000);
@@ -133,20 +146,20 @@ async function trainingSpeed(threads) {
     await page.waitForTimeout(1000);
     readings.push(await page.getByTestId("speed").evaluate((e) => Number(e.dataset.value)));
   }
-  if (ticks !== null) console.log(`  ${threads}t CPU (cores): ${busiest(ticks, threadTicks(), (performance.now() - started) / 1000)}`);
+  if (ticks !== null) console.log(`  ${run.spec} CPU (cores): ${busiest(ticks, threadTicks(), (performance.now() - started) / 1000)}`);
   await page.close();
   return median(readings);
 }
 
-const results = new Map(counts.map((n) => [n, []]));
+const results = new Map(runs.map((r) => [r.spec, []]));
 try {
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? counts : [...counts].reverse();
+    const order = round % 2 === 0 ? runs : [...runs].reverse();
     const line = [];
-    for (const threads of order) {
-      const speed = await trainingSpeed(threads);
-      results.get(threads).push(speed);
-      line.push(`${threads}t ${Math.round(speed)}`);
+    for (const run of order) {
+      const speed = await trainingSpeed(run);
+      results.get(run.spec).push(speed);
+      line.push(`${run.spec} ${Math.round(speed)}`);
     }
     console.log(`round ${round + 1}: ${line.join(", ")} img/s`);
   }
@@ -155,7 +168,8 @@ try {
   await server.close();
   rmSync(work, { recursive: true, force: true });
 }
-const medians = counts.map((n) => [n, median(results.get(n))]);
-console.log(`medians: ${medians.map(([n, m]) => `${n}t ${Math.round(m)}`).join(", ")} img/s`);
-const one = medians.find(([n]) => n === 1)?.[1];
-if (one !== undefined) for (const [n, m] of medians) if (n !== 1) console.log(`${n} threads / 1 thread: ${(m / one).toFixed(2)}x`);
+const medians = runs.map((r) => [r, median(results.get(r.spec))]);
+console.log(`medians: ${medians.map(([r, m]) => `${r.spec} ${Math.round(m)}`).join(", ")} img/s`);
+const one = medians.find(([r]) => r.threads === 1)?.[1];
+const how = { data: "data-parallel", kernels: "kernel threads" };
+if (one !== undefined) for (const [r, m] of medians) if (r.threads !== 1) console.log(`${r.spec}: ${r.threads} threads (${how[r.parallel]}) / 1 thread: ${(m / one).toFixed(2)}x`);

@@ -1,7 +1,7 @@
 import "uplot/dist/uPlot.min.css";
 import { TrainingChart } from "./chart.js";
 import { DrawingPad } from "./drawing-pad.js";
-import type { FromWorker, ToWorker } from "./protocol.js";
+import type { FromWorker, KernelLine, Parallelism, ToWorker } from "./protocol.js";
 
 const element = <T extends HTMLElement>(id: string): T => {
   const found = document.getElementById(id);
@@ -26,11 +26,39 @@ const modelStatus = element("model-status");
 const fileInput = element<HTMLInputElement>("model-file");
 const drop = element("drop");
 
-/** Threads for the kernels: ?threads=N, else the machine's cores (at most 4, as the trainer). */
+const query = new URLSearchParams(location.search);
+
+/** Threads to train on: ?threads=N (1 to 16), else the machine's cores (at most 4, as the trainer). */
 function threadsWanted(): number {
-  const asked = new URLSearchParams(location.search).get("threads");
-  if (asked !== null && /^[1-9][0-9]?$/.test(asked)) return Math.min(16, Number(asked));
-  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+  const cores = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+  const asked = query.get("threads");
+  if (asked === null) return cores;
+  if (/^[1-9][0-9]?$/.test(asked) && Number(asked) <= 16) return Number(asked);
+  showWarning(`?threads=${asked} is not a number of threads from 1 to 16: training on the ${cores} core${cores === 1 ? "" : "s"} of this machine.`);
+  return cores;
+}
+
+/** How the threads share training: ?parallel=data (one model replica per thread, the default) or kernels (one model, its kernels split). */
+function parallelWanted(): Parallelism {
+  const asked = query.get("parallel");
+  if (asked === null || asked === "data" || asked === "kernels") return asked ?? "data";
+  showWarning(`?parallel=${asked} is not a way to share the threads (data or kernels): training data-parallel.`);
+  return "data";
+}
+
+function showWarning(message: string): void {
+  const item = document.createElement("li");
+  item.textContent = message;
+  warningsList.append(item);
+}
+
+function showKernels(kernels: KernelLine): void {
+  kernelsText.textContent = kernels.text;
+  kernelsText.dataset.threads = String(kernels.threads);
+  kernelsText.dataset.parallel = kernels.parallel;
+  kernelsText.dataset.replicas = String(kernels.replicas);
+  kernelsText.dataset.kernelThreads = String(kernels.kernelThreads);
+  kernelsText.dataset.gemm = kernels.gemm;
 }
 
 const worker = new Worker(new URL("./model-worker.ts", import.meta.url), { type: "module", name: "pico-model" });
@@ -89,9 +117,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       status.textContent = `loading ${message.what}…`;
       break;
     case "ready":
-      kernelsText.textContent = message.kernels.text;
-      kernelsText.dataset.threads = String(message.kernels.threads);
-      kernelsText.dataset.gemm = message.kernels.gemm;
+      showKernels(message.kernels);
       status.textContent = `ready: ${message.trainSize.toLocaleString("en")} training images`;
       accuracyNote.textContent = `Test accuracy on the first ${message.testSize.toLocaleString("en")} MNIST test images; Adam (lr 1e-3), batch 64.`;
       toggle.disabled = false;
@@ -131,12 +157,12 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       modelStatus.className = "note";
       modelStatus.textContent = `saved model.safetensors (${message.bytes.length.toLocaleString("en")} bytes)`;
       break;
-    case "warning": {
-      const item = document.createElement("li");
-      item.textContent = message.message;
-      warningsList.append(item);
+    case "kernels":
+      showKernels(message.kernels);
       break;
-    }
+    case "warning":
+      showWarning(message.message);
+      break;
     case "error":
       modelStatus.className = "note error";
       modelStatus.textContent = message.message;
@@ -178,4 +204,4 @@ for (const target of [drop, element("draw-canvas")]) {
   });
 }
 
-send({ type: "init", threads: threadsWanted() });
+send({ type: "init", threads: threadsWanted(), parallel: parallelWanted() });

@@ -1,7 +1,8 @@
 // The dedicated Worker that owns the model: it trains, evaluates, predicts, loads and saves. It is the
-// kernels' calling thread, so it may block on Atomics.wait while the kernel workers of threads-web run.
+// calling thread of the data-parallel replicas (@pico/nn/data-parallel-web) and of the kernels' threads
+// (@pico/core/threads-web), so it may block on Atomics.wait while they run.
 import { type Tensor, describeKernels, kernelInfo, noGrad, onFastPathWarning, tensor } from "@pico/core";
-import { enableThreads } from "@pico/core/threads-web";
+import { disableThreads, enableThreads } from "@pico/core/threads-web";
 import {
   type Batch,
   DataLoader,
@@ -18,10 +19,11 @@ import {
   normalize,
 } from "@pico/data/bytes";
 import { CrossEntropyLoss, type Module } from "@pico/nn";
+import { type DataParallel, dataParallel, webDataParallelUnavailable } from "@pico/nn/data-parallel-web";
 import { Adam } from "@pico/optim";
 import { loadMnist } from "./mnist-files.js";
 import { type WebModelName, buildModel, modelNameOf } from "./models.js";
-import type { CanvasPixels, FromWorker, KernelLine, ToWorker } from "./protocol.js";
+import type { CanvasPixels, FromWorker, KernelLine, Parallelism, ToReplica, ToWorker } from "./protocol.js";
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -30,12 +32,13 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope;
 const post = (message: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(message, transfer);
 
-// @pico/core's warnings (threads that cannot start, no relaxed SIMD, no WebAssembly SIMD) go to the
-// console as usual and to the page, which shows them under the kernels line.
-onFastPathWarning((warning) => {
-  console.warn(warning.message);
-  post({ type: "warning", message: warning.message });
-});
+// @pico/core's warnings (threads that cannot start, no relaxed SIMD, no WebAssembly SIMD) and the page's own
+// (data-parallel training that cannot run) go to the console and to the page, under the kernels line.
+const warn = (message: string): void => {
+  console.warn(message);
+  post({ type: "warning", message });
+};
+onFastPathWarning((warning) => warn(warning.message));
 
 const BATCH = 64;
 const LEARNING_RATE = 1e-3;
@@ -57,6 +60,13 @@ let step = 0;
 let seen = 0;
 let training = false;
 let looping = false;
+let threadsAsked = 1;
+let parallelAsked: Parallelism = "data";
+/** The replicas when training data-parallel. */
+let dp: DataParallel | null = null;
+let kernelThreads = false;
+/** The last change of threads (at start and after a model is loaded); the next waits for it. */
+let threadsSettled: Promise<void> = Promise.resolve();
 
 // A zero-delay turn of the event loop (setTimeout is clamped to 4 ms when nested), so that the page's
 // messages (a prediction, a pause) are handled between training steps.
@@ -69,22 +79,111 @@ const nextTurn = (): Promise<void> =>
     turn.port2.postMessage(0);
   });
 
-function kernelLine(threadsAsked: number): KernelLine {
+function kernelLine(): KernelLine {
   const info = kernelInfo();
-  return {
+  const line = {
     gemm: info.families["gemm"]?.backend ?? "none",
     conv2d: info.families["conv2d"]?.backend ?? "none",
     simd: info.wasm.simd,
     relaxedSimd: info.wasm.relaxedSimd,
-    threads: info.threads,
     threadsAsked,
-    text: describeKernels(info, threadsAsked),
+    kernelThreads: info.threads,
   };
+  if (dp !== null) {
+    const small = Math.floor(BATCH / dp.replicas);
+    const shards = BATCH % dp.replicas === 0 ? `${small}` : `${small}-${small + 1}`;
+    const text = `${describeKernels(info)} per replica · data-parallel: ${dp.replicas} replicas on ${dp.replicas} threads, each batch of ${BATCH} in shards of ${shards}`;
+    return { ...line, threads: dp.replicas, parallel: "data", replicas: dp.replicas, text };
+  }
+  return { ...line, threads: info.threads, parallel: info.threads > 1 ? "kernels" : "none", replicas: 1, text: describeKernels(info, threadsAsked) };
 }
 
-async function init(threads: number): Promise<void> {
-  // Where threads cannot start, a warning says why and how to get them.
-  if (threads > 1) await enableThreads(threads);
+/** A replica Worker for the model the page runs now (Vite bundles the script from this `new Worker(new URL(...))`). */
+function startReplica(): Worker {
+  const worker = new Worker(new URL("./replica-worker.ts", import.meta.url), { type: "module", name: "pico-replica" });
+  const message: ToReplica = { type: "model", name: modelName };
+  worker.postMessage(message);
+  return worker;
+}
+
+/**
+ * Spreads training over the threads asked for: one model replica per thread (data-parallel), else, or
+ * when asked with ?parallel=kernels, one model whose kernels split across the threads. Where neither can
+ * run, the model trains on this thread, and a warning says why.
+ */
+async function setUpThreads(): Promise<void> {
+  await stopDataParallel();
+  if (threadsAsked > 1 && parallelAsked === "data") {
+    if (webDataParallelUnavailable() !== null) {
+      // What the kernels' threads need too (cross-origin isolation, Web Workers): nothing else to try.
+      try {
+        await dataParallel(model, lossFn, { replicas: threadsAsked, worker: startReplica });
+      } catch (error) {
+        warn(`Pico: ${threadsAsked} threads were asked for, but the model trains on one: ${errorText(error)}`);
+      }
+      return;
+    }
+    if (kernelThreads) {
+      await disableThreads();
+      kernelThreads = false;
+    }
+    let parallel: DataParallel | null = null;
+    try {
+      parallel = await dataParallel(model, lossFn, { replicas: threadsAsked, worker: startReplica });
+    } catch (error) {
+      warn(`Pico: the ${threadsAsked} data-parallel replicas could not start (${errorText(error)}); the kernels split across the threads instead.`);
+    }
+    if (parallel !== null) {
+      try {
+        firstStep(parallel);
+        dp = parallel;
+        return;
+      } catch (error) {
+        await parallel.close();
+        warn(splitRefused(error));
+      }
+    }
+  }
+  // Where the kernels' threads cannot start, @pico/core's warning says why and how to get them.
+  if (threadsAsked > 1 && !kernelThreads) kernelThreads = await enableThreads(threadsAsked);
+}
+
+/**
+ * A step on blank images, one per replica, whose gradients nobody uses: it finds out whether the model can
+ * be trained by batch shards at all (BatchNorm in training mode cannot) before training needs it, and
+ * runs the replicas' kernels once (their WebAssembly compiles then).
+ */
+function firstStep(parallel: DataParallel): void {
+  const wasTraining = model.training;
+  model.train();
+  try {
+    const rows = parallel.replicas;
+    parallel.forwardBackward(tensor(new Float32Array(rows * 28 * 28), { shape: [rows, 1, 28, 28] }), tensor(new Float32Array(rows), { shape: [rows] }));
+  } finally {
+    if (!wasTraining) model.eval();
+    for (const p of model.parameters()) p.grad = null;
+  }
+}
+
+const splitRefused = (error: unknown): string =>
+  `Pico: ${modelName} does not train data-parallel here (${errorText(error)}); the kernels split across the ${threadsAsked} threads instead.`;
+
+async function stopDataParallel(): Promise<void> {
+  const running = dp;
+  dp = null;
+  await running?.close();
+}
+
+/** Runs `change` after the previous change of threads, then shows the new kernel line. */
+function changeThreads(change: () => Promise<void>): Promise<void> {
+  threadsSettled = threadsSettled.then(change).then(() => post({ type: "kernels", kernels: kernelLine() }));
+  return threadsSettled;
+}
+
+async function init(threads: number, parallel: Parallelism): Promise<void> {
+  threadsAsked = threads;
+  parallelAsked = parallel;
+  await changeThreads(setUpThreads);
   // One inference compiles the WebAssembly kernels, so that the report says what runs.
   noGrad(() => model.forward(tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] })));
   post({ type: "loading", what: "MNIST (11 MB, gzip)" });
@@ -92,7 +191,7 @@ async function init(threads: number): Promise<void> {
   const transform = normalize(MNIST_MEAN, MNIST_STD);
   trainLoader = new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, transform });
   testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: 500, transform });
-  post({ type: "ready", kernels: kernelLine(threads), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
+  post({ type: "ready", kernels: kernelLine(), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
   await reportAccuracy();
 }
 
@@ -112,13 +211,37 @@ function nextBatch(loader: DataLoader): Batch {
 
 function trainStep(loader: DataLoader): { loss: number; images: number } {
   const [inputs, targets] = nextBatch(loader);
-  const loss = lossFn.forward(model.forward(inputs), targets);
   optimizer.zeroGrad();
-  loss.backward();
+  const loss = dp !== null ? parallelForwardBackward(dp, inputs, targets) : forwardBackward(inputs, targets);
   optimizer.step();
   step++;
   seen += targets.size;
-  return { loss: loss.item(), images: targets.size };
+  return { loss, images: targets.size };
+}
+
+function forwardBackward(inputs: Tensor, targets: Tensor): number {
+  const loss = lossFn.forward(model.forward(inputs), targets);
+  loss.backward();
+  return loss.item();
+}
+
+/**
+ * The step's gradient from the replicas' shards. Where the model cannot train by shards (BatchNorm in
+ * training mode: resnet) or a replica fails, the gradients are as before the call: the step runs on this
+ * thread, and the kernels take the threads from then on.
+ */
+function parallelForwardBackward(parallel: DataParallel, inputs: Tensor, targets: Tensor): number {
+  try {
+    return parallel.forwardBackward(inputs, targets).loss;
+  } catch (error) {
+    warn(splitRefused(error));
+    dp = null;
+    void changeThreads(async () => {
+      await parallel.close();
+      kernelThreads = await enableThreads(threadsAsked);
+    });
+    return forwardBackward(inputs, targets);
+  }
 }
 
 /** Accuracy on the test subset, a batch at a time with a turn of the event loop between, so drawing stays live. */
@@ -220,6 +343,15 @@ function load(name: string, bytes: Uint8Array): Promise<void> {
   modelName = loadedName;
   optimizer = new Adam(model.parameters(), { lr: LEARNING_RATE });
   post({ type: "loaded", name, model: loadedName });
+  // The replicas hold the previous model: new ones for this one (no step reaches the old ones meanwhile).
+  if (threadsAsked > 1 && parallelAsked === "data") {
+    const previous = dp;
+    dp = null;
+    void changeThreads(async () => {
+      await previous?.close();
+      await setUpThreads();
+    });
+  }
   return reportAccuracy();
 }
 
@@ -232,7 +364,7 @@ function save(): void {
 function handle(message: ToWorker): void | Promise<void> {
   switch (message.type) {
     case "init":
-      return init(message.threads);
+      return init(message.threads, message.parallel);
     case "train":
       training = message.on;
       post({ type: "training", on: training });

@@ -1,4 +1,5 @@
 // Messages between the page (main.ts) and the model worker (model-worker.ts).
+import type { WebModelName } from "./models.js";
 
 /** The page's canvas pixels, RGBA as in ImageData. */
 export interface CanvasPixels {
@@ -7,12 +8,18 @@ export interface CanvasPixels {
   data: Uint8ClampedArray;
 }
 
+/** How training uses several threads: one model replica per thread, or one model with its kernels split. */
+export type Parallelism = "data" | "kernels";
+
 export type ToWorker =
-  | { type: "init"; threads: number }
+  | { type: "init"; threads: number; parallel: Parallelism }
   | { type: "train"; on: boolean }
   | { type: "predict"; id: number; pixels: CanvasPixels }
   | { type: "load"; name: string; bytes: Uint8Array }
   | { type: "save" };
+
+/** The model's Worker to a replica Worker, before @pico/nn's setup: which model to build. */
+export type ToReplica = { type: "model"; name: WebModelName };
 
 export interface KernelLine {
   /** The kernel backend of the GEMM and the convolution, e.g. "wasm". */
@@ -20,9 +27,16 @@ export interface KernelLine {
   conv2d: string;
   simd: boolean;
   relaxedSimd: boolean;
+  /** Threads that train: the replicas' (data-parallel) or the kernels' (one model). */
   threads: number;
   threadsAsked: number;
-  /** @pico/core's describeKernels line, the one mnist-train prints too. */
+  /** "data": one model replica per thread; "kernels": one model, its kernels split across the threads; "none": one thread. */
+  parallel: Parallelism | "none";
+  /** Model replicas (1 unless data-parallel). */
+  replicas: number;
+  /** Threads each replica's kernels run on. */
+  kernelThreads: number;
+  /** @pico/core's describeKernels line (the one mnist-train prints too), and how the threads share the work. */
   text: string;
 }
 
@@ -39,6 +53,8 @@ export interface Progress {
 export type FromWorker =
   | { type: "loading"; what: string }
   | { type: "ready"; kernels: KernelLine; model: string; trainSize: number; testSize: number }
+  /** The threads changed (a loaded model that cannot train data-parallel, a replica that failed). */
+  | { type: "kernels"; kernels: KernelLine }
   | { type: "progress"; progress: Progress }
   | { type: "accuracy"; step: number; accuracy: number; count: number }
   | { type: "training"; on: boolean }

@@ -2,12 +2,13 @@
 // served by Vite's preview server on 127.0.0.1 (cross-origin isolated), and once more without the two
 // headers to check the one-thread fallback.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { MNIST } from "@pico/data";
+import { MNIST, encodeSafetensors } from "@pico/data";
+import { resnet8 } from "@pico/nn";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
 import sharp from "sharp";
 import { type PreviewServer, build, createLogger, preview } from "vite";
@@ -129,24 +130,33 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
-  it("runs the WebAssembly kernels on 2 threads when cross-origin isolated, on 1 with @pico/core's warning otherwise", async () => {
+  it("trains data-parallel on 2 threads (WebAssembly kernels) when cross-origin isolated, on 1 with the reason otherwise", async () => {
     const page = await openPage(context, `${base}?threads=2`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const kernels = page.getByTestId("kernels");
     expect(await kernels.getAttribute("data-gemm")).toBe("wasm");
     expect(await kernels.getAttribute("data-threads")).toBe("2");
-    expect(await kernels.textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 2 threads$/);
+    expect(await kernels.getAttribute("data-parallel")).toBe("data");
+    expect(await kernels.getAttribute("data-replicas")).toBe("2");
+    expect(await kernels.textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 1 thread per replica · data-parallel: 2 replicas on 2 threads, each batch of 64 in shards of 32$/);
     // Chromium has every fast path: no warning.
     expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await page.close();
 
+    // Asked for: one model, its kernels split across the 2 threads.
+    const split = await openPage(context, `${base}?threads=2&parallel=kernels`);
+    expect(await split.getByTestId("kernels").getAttribute("data-parallel")).toBe("kernels");
+    expect(await split.getByTestId("kernels").textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 2 threads$/);
+    await split.close();
+
     const fallback = await openPage(context, `${plain.resolvedUrls!.local[0]!}?threads=2`);
     expect(await fallback.evaluate(() => crossOriginIsolated)).toBe(false);
     expect(await fallback.getByTestId("kernels").getAttribute("data-threads")).toBe("1");
+    expect(await fallback.getByTestId("kernels").getAttribute("data-parallel")).toBe("none");
     expect(await fallback.getByTestId("kernels").textContent()).toMatch(/ · 1 thread \(of 2 asked for\)$/);
-    // @pico/core's warning, from the model's Worker: what is lost and the two headers that bring it back.
+    // @pico/nn's refusal, from the model's Worker: why, and the two headers that bring the threads back.
     expect(await fallback.getByTestId("warnings").locator("li").allTextContents()).toEqual([
-      "Pico: 2 threads were asked for, but the kernels run on the calling thread alone, one core doing the work of 2: the page is not " +
+      "Pico: 2 threads were asked for, but the model trains on one: dataParallel: 2 replicas cannot run here: the page is not " +
         "cross-origin isolated, so SharedArrayBuffer is unavailable. Serve it with Cross-Origin-Opener-Policy: same-origin and " +
         "Cross-Origin-Embedder-Policy: require-corp.",
     ]);
@@ -171,12 +181,37 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     const steps = await page.getByTestId("step").textContent();
     await page.waitForTimeout(500);
     expect(await page.getByTestId("step").textContent()).toBe(steps);
-    console.log(`mnist-web: loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}, test accuracy ${untrained} -> ${trained}, ${Math.round(speed)} img/s at 2 threads (step · epoch ${steps})`);
+    console.log(`mnist-web: loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}, test accuracy ${untrained} -> ${trained}, ${Math.round(speed)} img/s data-parallel on 2 threads (step · epoch ${steps})`);
+    // Every step ran on the 2 replicas: nothing fell back.
+    expect(await page.getByTestId("kernels").getAttribute("data-parallel")).toBe("data");
+    expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     expect(lastLoss).toBeLessThan(firstLoss / 3);
     expect(lastLoss).toBeLessThan(0.4);
     expect(untrained).toBeLessThan(0.3);
     expect(trained).toBeGreaterThan(0.85);
     await page.screenshot({ path: join(tmpdir(), "mnist-web-training.png") });
+    await page.close();
+  });
+
+  it("trains a model that cannot be split by batch shards (resnet's BatchNorm) on the kernels' 2 threads, saying why", async () => {
+    const file = join(work, "resnet.safetensors");
+    writeFileSync(file, encodeSafetensors(resnet8({ inChannels: 1, numClasses: 10 }).stateDict(), { model: "resnet", framework: "pico.ts" }));
+    const page = await openPage(context, `${base}?threads=2`);
+    await page.getByTestId("model-file").setInputFiles(file);
+    await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: resnet, loaded from resnet.safetensors");
+    // The replicas for resnet start, find out, and stop.
+    await expect.poll(() => page.getByTestId("kernels").getAttribute("data-parallel"), { timeout: 20_000 }).toBe("kernels");
+    expect(await page.getByTestId("kernels").getAttribute("data-threads")).toBe("2");
+    expect(await page.getByTestId("kernels").textContent()).toMatch(/ · 2 threads$/);
+    expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([
+      'Pico: resnet does not train data-parallel here (DataParallel.forwardBackward: BatchNorm2d "bn1" in training mode normalises with the ' +
+        "statistics of its batch, and each replica would use its shard's instead (call .eval() on it to use its running statistics, or train " +
+        "it on one thread)); the kernels split across the 2 threads instead.",
+    ]);
+    await page.getByTestId("train-toggle").click();
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>("[data-testid=loss]")!.dataset.value) > 0);
+    await page.getByTestId("train-toggle").click();
+    await expect.poll(() => page.getByTestId("status").textContent()).toBe("paused");
     await page.close();
   });
 
@@ -202,6 +237,8 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     const page = await openPage(context, `${base}?threads=2`);
     await page.getByTestId("model-file").setInputFiles(modelFile);
     await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: lenet, loaded from model.safetensors");
+    // New replicas for the loaded model.
+    await expect.poll(() => page.getByTestId("kernels").getAttribute("data-parallel")).toBe("data");
     for (let i = 0; i < pictures.length; i++) {
       const before = await idleCount(page);
       await page.getByTestId("model-file").setInputFiles(pictures[i]!);
