@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Generator, ShapeError, Tensor, ArgumentError } from "../index.js";
+import { Generator, ShapeError, Tensor, ArgumentError, kernels, tensor } from "../index.js";
 import { checkGrad, expectClose } from "../test-utils/index.js";
 
 describe("addmm: gradcheck", () => {
@@ -38,6 +38,21 @@ describe("addmm: values", () => {
       }
     }
   });
+  it("a transposed mat2 (a linear layer's weight.t()) gets its gradient back packed, the same values as an untransposed one's", () => {
+    const gen = new Generator(5);
+    for (const dtype of ["float32", "float64"] as const) {
+      const a = Tensor.randn([64, 256], { generator: gen, dtype, requiresGrad: true });
+      const w = Tensor.randn([120, 256], { generator: gen, dtype, requiresGrad: true });
+      const wt = tensor(w.transpose(), { dtype, requiresGrad: true });
+      const bias = Tensor.randn([120], { generator: gen, dtype });
+      const c = Tensor.randn([64, 120], { generator: gen, dtype });
+      bias.addmm(a, w.transpose()).mul(c).sum().backward();
+      bias.addmm(a, wt).mul(c).sum().backward();
+      expect(kernels.isPacked(w.grad!.data)).toBe(true);
+      expect(w.grad!.toArray()).toEqual(wt.grad!.transpose().toArray());
+    }
+  });
+
   it("refuses an operand of another dtype than the input, as torch", () => {
     const c = Tensor.ones([2], { dtype: "float32" });
     expect(() => c.addmm(Tensor.ones([3, 4], { dtype: "float64" }), Tensor.ones([4, 2], { dtype: "float32" }))).toThrow("addmm: mat1 must have the input's dtype, float32");
