@@ -69,8 +69,8 @@ export interface ConvLaunch {
   /** Calls [0, count) have their input in place: threads may start them. */
   ready(count: number): void;
   /**
-   * Has the calling thread take the calls no thread has started (all must be ready), then hands each
-   * call to `done` in order as soon as it finished; throws if one trapped.
+   * Has the calling thread take the calls no thread has started (all must be ready) and hands each call
+   * to `done`, in order, as soon as it finished (between the calling thread's own calls too); throws if one trapped.
    */
   finish(done: (call: number) => void): void;
 }

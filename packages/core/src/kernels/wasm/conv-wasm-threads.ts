@@ -3,7 +3,7 @@ import type { ConvCall, ConvEngine, ConvLaunch } from "../conv/conv2d-wasm.js";
 import { kernelsChanged } from "../registry.js";
 import { checkThreads, joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJob, awaitJobs, claimJobs, markReady } from "./thread-pool.js";
+import { awaitJob, awaitJobs, claimJobs, jobFinished, markReady } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the convolution's side of the
 // threads it shares with the GEMM (shared-wasm-threads.ts).
@@ -26,11 +26,17 @@ function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: numbe
   return {
     ready: (count) => markReady(t.pool, count),
     finish: (done) => {
-      const error = claimJobs(t.pool, calls.length, (j) => runConvCalls(t.exports, [calls[j]!]));
+      // Results leave in call order as soon as they are in, between the calling thread's own calls, so that
+      // its copies out overlap the workers' computing instead of following it.
+      let next = 0;
+      const error = claimJobs(t.pool, calls.length, (j) => {
+        for (; next < calls.length && jobFinished(t.pool, next); next++) done(next);
+        runConvCalls(t.exports, [calls[j]!]);
+      });
       try {
-        for (let j = 0; j < calls.length; j++) {
-          awaitJob(t.pool, j);
-          done(j);
+        for (; next < calls.length; next++) {
+          awaitJob(t.pool, next);
+          done(next);
         }
       } finally {
         const operation = calls[0]![0] === 0 ? "conv2dForwardWasm" : "conv2dBackwardWasm";
