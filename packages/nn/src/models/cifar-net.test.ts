@@ -1,6 +1,6 @@
 import { Generator, Tensor, noGrad, tracer } from "@pico/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CifarResidualBlock } from "./cifar-net.js";
+import { CifarNet, CifarResidualBlock } from "./cifar-net.js";
 
 describe("CifarResidualBlock", () => {
   afterEach(() => {
@@ -28,5 +28,25 @@ describe("CifarResidualBlock", () => {
     const recycle = vi.spyOn(tracer, "recycle");
     block.forward(Tensor.randn([2, 8, 6, 6], { generator: new Generator(5), requiresGrad: true })).sum().backward();
     expect(recycle).not.toHaveBeenCalled();
+  });
+});
+
+describe("CifarNet", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("eval, x=[2,3,8,8]: under noGrad hands the features' output (and the block's activation) back to the pool, same logits", () => {
+    const model = new CifarNet({ generator: new Generator(6) });
+    model.eval();
+    const x = Tensor.randn([2, 3, 8, 8], { generator: new Generator(7) });
+    const withGrad = Array.from(model.forward(x).toTypedArray());
+    const recycle = vi.spyOn(tracer, "recycle");
+    const logits = noGrad(() => model.forward(x));
+    const sizes = recycle.mock.calls.map(([a]) => a.length);
+    // The features' output [2, 128, 2, 2] and the residual block's inner [2, 64, 4, 4], among the Sequential's own.
+    expect(sizes).toContain(2 * 128 * 2 * 2);
+    expect(sizes).toContain(2 * 64 * 4 * 4);
+    expect(Array.from(logits.toTypedArray())).toEqual(withGrad);
   });
 });

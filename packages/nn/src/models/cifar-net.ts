@@ -102,6 +102,10 @@ export class CifarNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.classifier.forward(this.flatten.forward(this.pool.forward(this.features.forward(x))));
+    const features = this.features.forward(x);
+    const pooled = this.pool.forward(features);
+    // Under noGrad the features' output is dead once pooled: its buffer serves the next call's.
+    if (tracer.blind && features.data.data !== x.data.data && features.data.data !== pooled.data.data) tracer.recycle(features.data.data);
+    return this.classifier.forward(this.flatten.forward(pooled));
   }
 }
