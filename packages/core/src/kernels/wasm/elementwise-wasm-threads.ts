@@ -2,7 +2,7 @@ import { kernelsChanged } from "../registry.js";
 import { routeElementwiseThreads } from "./elementwise-wasm.js";
 import { checkThreads, joinWasmThreads, leaveWasmThreads, publishElementwiseJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJob, awaitJobs, claimJobs, jobFinished, markReady } from "./thread-pool.js";
+import { awaitJob, awaitJobs, claimJob, jobFinished, markReady } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
 // kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
@@ -20,17 +20,18 @@ function route(t: WasmThreads | null): void {
             return {
               ready: (count) => markReady(t.pool, count),
               finish: (run, done) => {
-                // Results leave as soon as they are in, between the calling thread's own jobs, so that its copies
-                // out overlap the workers' computing instead of following it.
+                // Results leave in order as soon as they are in, and the calling thread computes a job itself only
+                // while the next result is not in: its copies out (the serial part) overlap the workers' computing
+                // instead of following it.
+                let error: unknown = null;
                 let next = 0;
-                const error = claimJobs(t.pool, jobs.length, (job) => {
-                  for (; next < jobs.length && jobFinished(t.pool, next); next++) done(next);
-                  run(job);
-                });
                 try {
-                  for (let j = next; j < jobs.length; j++) {
-                    awaitJob(t.pool, j);
-                    done(j);
+                  while (next < jobs.length) {
+                    if (jobFinished(t.pool, next)) done(next++);
+                    else if (!claimJob(t.pool, jobs.length, run, (e) => (error ??= e))) {
+                      awaitJob(t.pool, next);
+                      done(next++);
+                    }
                   }
                 } finally {
                   awaitJobs(t.pool, jobs.length, (who) => `elementwise kernels: ${who} trapped while computing its share`, error);

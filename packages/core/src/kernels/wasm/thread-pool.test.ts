@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
-import { CONTROL_HEADER, DEFAULT_POLLS, awaitJobs, claimJobs, pollBudget, publishJobs, setPollBudget, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import { CONTROL_HEADER, DEFAULT_POLLS, awaitJobs, claimJob, claimJobs, pollBudget, publishJobs, setPollBudget, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
 
 useNodeWorkers();
 
@@ -14,6 +14,34 @@ describe("thread pool polling budget", () => {
     expect(() => setPollBudget(-1)).toThrow("setPollBudget: count must be an integer >= 0, but got -1");
     expect(() => setPollBudget(2.5)).toThrow("but got 2.5");
     expect(pollBudget()).toBe(DEFAULT_POLLS);
+  });
+
+  it("claimJob runs one job on the calling thread at a time, false once none is left; an error it throws goes to failed", async () => {
+    const pool = await startWorkers(1, SOURCE, CONTROL_HEADER + 64, () => ({}));
+    expect(pool).not.toBeNull();
+    try {
+      const count = 40;
+      publishJobs(pool!, count, (ctl) => ctl.fill(-1, CONTROL_HEADER, CONTROL_HEADER + 64));
+      const errors: unknown[] = [];
+      let runs = 0;
+      const run = (job: number): void => {
+        runs++;
+        pool!.control[CONTROL_HEADER + job] = job * job;
+        if (runs === 1) throw new Error("first job of the calling thread");
+      };
+      let claimed = 0;
+      while (claimJob(pool!, count, run, (e) => errors.push(e))) claimed++;
+      expect(claimed).toBe(runs);
+      expect(claimJob(pool!, count, run, (e) => errors.push(e))).toBe(false);
+      expect(runs).toBe(claimed);
+      expect(errors.map((e) => (e as Error).message)).toEqual(claimed > 0 ? ["first job of the calling thread"] : []);
+      const error = errors[0] ?? null;
+      if (error === null) awaitJobs(pool!, count, (who) => `test: ${who} failed`);
+      else expect(() => awaitJobs(pool!, count, (who) => `test: ${who} failed`, error)).toThrow("test: the calling thread failed");
+      expect(Array.from(pool!.control.subarray(CONTROL_HEADER, CONTROL_HEADER + count))).toEqual(Array.from({ length: count }, (_, job) => job * job));
+    } finally {
+      await stopWorkers(pool!);
+    }
   });
 
   for (const polls of [0, 200, DEFAULT_POLLS]) {

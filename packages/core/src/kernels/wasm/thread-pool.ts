@@ -178,18 +178,27 @@ export function markReady(pool: WorkerPool, ready: number): void {
  * met. Every job must be ready (markReady) by then.
  */
 export function claimJobs(pool: WorkerPool, count: number, run: (job: number) => void): unknown {
-  const ctl = pool.control;
   let error: unknown = null;
-  for (let j = Atomics.add(ctl, NEXT, 1); j < count; j = Atomics.add(ctl, NEXT, 1)) {
-    try {
-      run(j);
-    } catch (e) {
-      error ??= e;
-    }
-    Atomics.store(ctl, DONE + j, pool.sequence);
-    Atomics.add(ctl, FINISHED, 1);
-  }
+  while (claimJob(pool, count, run, (e) => (error ??= e)));
   return error;
+}
+
+/**
+ * The calling thread claims the open table's next job and runs it; false, nothing run, when none is left.
+ * A job that throws still finishes; `failed` gets its error. Every job must be ready (markReady) by then.
+ */
+export function claimJob(pool: WorkerPool, count: number, run: (job: number) => void, failed: (error: unknown) => void): boolean {
+  const ctl = pool.control;
+  const j = Atomics.add(ctl, NEXT, 1);
+  if (j >= count) return false;
+  try {
+    run(j);
+  } catch (e) {
+    failed(e);
+  }
+  Atomics.store(ctl, DONE + j, pool.sequence);
+  Atomics.add(ctl, FINISHED, 1);
+  return true;
 }
 
 /** Whether job `job` of the open table finished (its result may be read; it may have failed). */
