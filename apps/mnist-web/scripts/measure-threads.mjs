@@ -1,10 +1,11 @@
 // Training speed of the page on 1 and 2 threads in headless Chromium, in alternating rounds (the machine
 // drifts): builds the page, serves it cross-origin isolated on 127.0.0.1, trains for a few seconds per
 // round and reads the page's images/s (training steps only). Prints each round and the medians.
-//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2,2k] [--nice=-20] [--cpu]
+//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2,2k,1x2] [--nice=-20] [--cpu]
 // --threads lists the runs of a round: N trains on N threads as the page does by default (data-parallel:
 // one model replica per thread, ?threads=N), Nk on N threads with one model whose kernels split across
-// them (?threads=N&parallel=kernels). Each is compared with 1.
+// them (?threads=N&parallel=kernels), 1x2 two pages at once on 1 thread each (their images/s added: what
+// the machine gives two trainings that never wait for each other). Each is compared with 1.
 // --cpu prints, per round, the CPU time of Chromium's busiest threads over the measured seconds (by
 // thread name: the page's Worker, the kernels' "pico-kernels" Workers, V8's helpers, the renderer).
 // --nice runs Chromium's threads at that niceness (below 0 needs root), as the bench's --nice does its
@@ -22,17 +23,17 @@ import { build, preview } from "vite";
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, seconds: { type: "string", default: "8" }, threads: { type: "string", default: "1,2" }, nice: { type: "string" }, cpu: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
-/** The runs of a round: "2" (data-parallel), "2k" (kernel threads), "1". */
+/** The runs of a round: "2" (data-parallel), "2k" (kernel threads), "1", "1x2" (two pages at once). */
 const runs = values.threads.split(",").map((spec) => {
-  const m = /^([1-9][0-9]?)(k?)$/.exec(spec);
+  const m = /^([1-9][0-9]?)(k?)(?:x([2-9]))?$/.exec(spec);
   if (m === null) return null;
   const threads = Number(m[1]);
   const parallel = threads === 1 ? "none" : m[2] === "k" ? "kernels" : "data";
-  return { spec, threads, parallel, query: `threads=${threads}${m[2] === "k" ? "&parallel=kernels" : ""}` };
+  return { spec, threads, parallel, pages: Number(m[3] ?? 1), query: `threads=${threads}${m[2] === "k" ? "&parallel=kernels" : ""}` };
 });
 const nice = values.nice === undefined ? null : Number(values.nice);
 if (!(rounds >= 1 && seconds >= 3 && runs.every((r) => r !== null) && (nice === null || (Number.isInteger(nice) && nice >= -20 && nice <= 19)))) {
-  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --threads a list of thread counts 1-99, each with k for kernel threads (e.g. 1,2,2k), and --nice an integer -20..19");
+  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --threads a list of thread counts 1-99, each with k for kernel threads or xP for P pages at once (e.g. 1,2,2k,1x2), and --nice an integer -20..19");
   process.exit(2);
 }
 
@@ -126,8 +127,7 @@ function busiest(before, after, elapsed) {
     .join(", ");
 }
 
-/** Median of the page's images/s, read once a second after 2 s of warm-up. */
-async function trainingSpeed(run) {
+async function openPage(run) {
   const page = await context.newPage();
   await page.goto(`${base}?${run.query}`);
   await page.waitForFunction(() => !document.querySelector("[data-testid=train-toggle]").disabled, null, { timeout: 60_000 });
@@ -136,18 +136,26 @@ async function trainingSpeed(run) {
   if (Number(running) !== run.threads || parallel !== run.parallel) {
     throw new Error(`measure-threads: asked for ${run.threads} threads (${run.parallel}), the page runs ${running} (${parallel}): ${await kernels.textContent()}`);
   }
+  return page;
+}
+
+/** Median of the pages' images/s (added up when several train at once), read once a second after 2 s of warm-up. */
+async function trainingSpeed(run) {
+  const pages = [];
+  for (let p = 0; p < run.pages; p++) pages.push(await openPage(run));
   if (nice !== null) reniceDescendants(nice);
-  await page.getByTestId("train-toggle").click();
-  await page.waitForTimeout(2000);
+  for (const page of pages) await page.getByTestId("train-toggle").click();
+  await pages[0].waitForTimeout(2000);
   const readings = [];
   const ticks = values.cpu ? threadTicks() : null;
   const started = performance.now();
   for (let s = 0; s < seconds - 2; s++) {
-    await page.waitForTimeout(1000);
-    readings.push(await page.getByTestId("speed").evaluate((e) => Number(e.dataset.value)));
+    await pages[0].waitForTimeout(1000);
+    const speeds = await Promise.all(pages.map((page) => page.getByTestId("speed").evaluate((e) => Number(e.dataset.value))));
+    readings.push(speeds.reduce((a, b) => a + b, 0));
   }
   if (ticks !== null) console.log(`  ${run.spec} CPU (cores): ${busiest(ticks, threadTicks(), (performance.now() - started) / 1000)}`);
-  await page.close();
+  for (const page of pages) await page.close();
   return median(readings);
 }
 
@@ -170,6 +178,6 @@ try {
 }
 const medians = runs.map((r) => [r, median(results.get(r.spec))]);
 console.log(`medians: ${medians.map(([r, m]) => `${r.spec} ${Math.round(m)}`).join(", ")} img/s`);
-const one = medians.find(([r]) => r.threads === 1)?.[1];
-const how = { data: "data-parallel", kernels: "kernel threads" };
-if (one !== undefined) for (const [r, m] of medians) if (r.threads !== 1) console.log(`${r.spec}: ${r.threads} threads (${how[r.parallel]}) / 1 thread: ${(m / one).toFixed(2)}x`);
+const one = medians.find(([r]) => r.threads === 1 && r.pages === 1)?.[1];
+const how = (r) => (r.pages > 1 ? `${r.pages} pages at once, ${r.threads} thread${r.threads === 1 ? "" : "s"} each` : `${r.threads} threads (${r.parallel === "data" ? "data-parallel" : "kernel threads"})`);
+if (one !== undefined) for (const [r, m] of medians) if (r.threads !== 1 || r.pages !== 1) console.log(`${r.spec}: ${how(r)} / 1 thread: ${(m / one).toFixed(2)}x`);

@@ -92,7 +92,7 @@ function kernelLine(): KernelLine {
   if (dp !== null) {
     const small = Math.floor(BATCH / dp.replicas);
     const shards = BATCH % dp.replicas === 0 ? `${small}` : `${small}-${small + 1}`;
-    const text = `${describeKernels(info)} per replica · data-parallel: ${dp.replicas} replicas on ${dp.replicas} threads, each batch of ${BATCH} in shards of ${shards}`;
+    const text = `${describeKernels(info)} × ${dp.replicas} replicas, data-parallel (batch ${BATCH} in shards of ${shards})`;
     return { ...line, threads: dp.replicas, parallel: "data", replicas: dp.replicas, text };
   }
   return { ...line, threads: info.threads, parallel: info.threads > 1 ? "kernels" : "none", replicas: 1, text: describeKernels(info, threadsAsked) };

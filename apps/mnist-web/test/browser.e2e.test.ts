@@ -138,7 +138,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     expect(await kernels.getAttribute("data-threads")).toBe("2");
     expect(await kernels.getAttribute("data-parallel")).toBe("data");
     expect(await kernels.getAttribute("data-replicas")).toBe("2");
-    expect(await kernels.textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 1 thread per replica · data-parallel: 2 replicas on 2 threads, each batch of 64 in shards of 32$/);
+    expect(await kernels.textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 1 thread × 2 replicas, data-parallel \(batch 64 in shards of 32\)$/);
     // Chromium has every fast path: no warning.
     expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await page.close();
