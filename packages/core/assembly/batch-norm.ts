@@ -50,9 +50,9 @@ function clearAccumulators(): void {
   tail1 = 0;
 }
 
+/** Adds x[i] over [0, len) into acc0..acc3 and tail0. */
 // @ts-ignore: decorator
 @inline
-/** Adds x[i] over [0, len) into acc0..acc3 and tail0. */
 function runSum(x: usize, len: i32): void {
   let s0 = acc0;
   let s1 = acc1;
@@ -83,9 +83,9 @@ function sumTotal(): f64 {
   return lanesSum(f32x4.add(f32x4.add(acc0, acc1), f32x4.add(acc2, acc3))) + tail0;
 }
 
+/** Adds x[i] − m into acc0, acc1 and tail0, and (x[i] − m)² into acc2, acc3 and tail1, over [0, len). */
 // @ts-ignore: decorator
 @inline
-/** Adds x[i] − m into acc0, acc1 and tail0, and (x[i] − m)² into acc2, acc3 and tail1, over [0, len). */
 function runDeviations(x: usize, len: i32, m: f32): void {
   const mv = f32x4.splat(m);
   let d0 = acc0;
@@ -231,9 +231,9 @@ function finishStatistics(c: i32, n: i32, s: i32, group: i32, partials: usize, s
   }
 }
 
+/** y[i] = (x[i] − mean)·scale + shift over [0, len), then rectified when relu as ReLU's `v < 0 ? 0 : v` (pmax with x first). */
 // @ts-ignore: decorator
 @inline
-/** y[i] = (x[i] − mean)·scale + shift over [0, len), then rectified when relu as ReLU's `v < 0 ? 0 : v` (pmax with x first). */
 function normalizePlane(x: usize, y: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool): void {
   const mv = f32x4.splat(mean);
   const sv = f32x4.splat(scale);
@@ -284,12 +284,12 @@ function normalize(x: usize, y: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32
   }
 }
 
-// @ts-ignore: decorator
-@inline
 /**
  * Adds gm[i] into acc0, acc1 and tail0, and gm[i]·(x[i] − mean) into acc2, acc3 and tail1, over [0, len); gm is
  * g, zeroed with relu where (x − mean)·scale + shift <= 0.
  */
+// @ts-ignore: decorator
+@inline
 function runGradientSums(x: usize, g: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool): void {
   const mv = f32x4.splat(mean);
   const sv = f32x4.splat(scale);
@@ -427,9 +427,9 @@ function scaledPlane(x: usize, g: usize, dx: usize, len: i32, mean: f32, scale: 
   }
 }
 
+/** dx[i] = gm[i]·a + (x[i] − mean)·bx + c0 over [0, len), gm being g zeroed with relu where (x − mean)·scale + shift <= 0. */
 // @ts-ignore: decorator
 @inline
-/** dx[i] = gm[i]·a + (x[i] − mean)·bx + c0 over [0, len), gm being g zeroed with relu where (x − mean)·scale + shift <= 0. */
 function gradientPlane(x: usize, g: usize, dx: usize, len: i32, mean: f32, scale: f32, shift: f32, a: f32, bx: f32, c0: f32, relu: bool): void {
   const mv = f32x4.splat(mean);
   const sv = f32x4.splat(scale);
