@@ -174,9 +174,12 @@ async function stopDataParallel(): Promise<void> {
   await running?.close();
 }
 
-/** Runs `change` after the previous change of threads, then shows the new kernel line. */
+/** Runs `change` after the previous change of threads (whether or not that one failed), then shows the new kernel line. */
 function changeThreads(change: () => Promise<void>): Promise<void> {
-  threadsSettled = threadsSettled.then(change).then(() => post({ type: "kernels", kernels: kernelLine() }));
+  threadsSettled = threadsSettled
+    .catch(() => undefined)
+    .then(change)
+    .finally(() => post({ type: "kernels", kernels: kernelLine() }));
   return threadsSettled;
 }
 
@@ -236,10 +239,10 @@ function parallelForwardBackward(parallel: DataParallel, inputs: Tensor, targets
   } catch (error) {
     warn(splitRefused(error));
     dp = null;
-    void changeThreads(async () => {
+    changeThreads(async () => {
       await parallel.close();
       kernelThreads = await enableThreads(threadsAsked);
-    });
+    }).catch(reportError);
     return forwardBackward(inputs, targets);
   }
 }
@@ -347,10 +350,10 @@ function load(name: string, bytes: Uint8Array): Promise<void> {
   if (threadsAsked > 1 && parallelAsked === "data") {
     const previous = dp;
     dp = null;
-    void changeThreads(async () => {
+    changeThreads(async () => {
       await previous?.close();
       await setUpThreads();
-    });
+    }).catch(reportError);
   }
   return reportAccuracy();
 }
@@ -382,11 +385,15 @@ function handle(message: ToWorker): void | Promise<void> {
 scope.onmessage = (event) => {
   try {
     const done = handle(event.data);
-    if (done instanceof Promise) done.catch((error: unknown) => post({ type: "error", message: errorText(error) }));
+    if (done instanceof Promise) done.catch(reportError);
   } catch (error) {
-    post({ type: "error", message: errorText(error) });
+    reportError(error);
   }
 };
+
+function reportError(error: unknown): void {
+  post({ type: "error", message: errorText(error) });
+}
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
