@@ -142,6 +142,32 @@ describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm on 2 threads against 
   ];
   for (const k of split) it(name(k), () => compare(k));
 
+  it("more images than a job table holds, each larger than a block, and a small plane with a large batch: the same bits as on one thread", async () => {
+    for (const k of [
+      { n: 65, c: 64, s: 1025, train: true, relu: true, affine: true },
+      { n: 2048, c: 32, s: 1, train: true, relu: false, affine: true },
+    ]) {
+      const size = k.n * k.c * k.s;
+      // 4.3 M elements: a cheap pattern rather than normal draws.
+      const x = new Float32Array(size);
+      const g = new Float32Array(size);
+      for (let i = 0; i < size; i++) {
+        x[i] = 3 + 0.5 * Math.sin(i * 0.7310585);
+        g[i] = Math.cos(i * 0.1234567);
+      }
+      const running = new Float64Array(2 * k.c).fill(1);
+      const params = { gamma: random(k.c, 1, 0.2), beta: random(k.c, 0, 0.5) };
+      const threaded = run(batchNormWasm, x, g, running, params, k);
+      await stopWasmElementwiseThreads();
+      const single = run(batchNormWasm, x, g, running, params, k);
+      expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
+      for (const key of ["y", "stats", "dx", "sums"] as const) expect(Buffer.from(threaded[key].buffer).equals(Buffer.from(single[key].buffer)), `${name(k)} ${key}`).toBe(true);
+      let mean = 0;
+      for (let b = 0; b < k.n; b++) for (let i = 0; i < k.s; i++) mean += x[b * k.c * k.s + i]!;
+      expect(single.stats[0]).toBeCloseTo(mean / (k.n * k.s), 5);
+    }
+  });
+
   it("the same bits as on one thread, call after call (the statistics' units do not depend on the blocks or on who claims them)", async () => {
     for (const k of split) {
       const size = k.n * k.c * k.s;

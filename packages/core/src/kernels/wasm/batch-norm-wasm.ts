@@ -59,9 +59,9 @@ interface Block {
 }
 
 /**
- * The blocks of [n, c, s] for `t`: whole groups of images with all channels when a group fits a block, else
- * one group with a range of channels; about `floats` each (less on the threads, so that each thread gets
- * BLOCKS_PER_THREAD), at most MAX_JOBS on the threads (a job table's size).
+ * The blocks of [n, c, s] for `t`: whole groups of images with all channels when a group fits `floats`,
+ * else one group with a range of channels; about `floats` each (less on the threads, so that each thread
+ * gets BLOCKS_PER_THREAD, but never less than a group), at most MAX_JOBS on the threads (a job table's size).
  */
 function blocksOf(t: Target, n: number, c: number, s: number, group: number, floats: number): Block[] {
   const size = n * c * s;
@@ -70,8 +70,10 @@ function blocksOf(t: Target, n: number, c: number, s: number, group: number, flo
   const unit = group * s;
   for (;;) {
     const out: Block[] = [];
-    if (unit * c <= budget) {
-      const images = Math.floor(budget / (unit * c)) * group;
+    // Channel ranges only where a group's images exceed a block by themselves: a range is a run per image,
+    // and short runs (small planes) would copy piece by piece.
+    if (unit * c <= Math.max(floats, budget)) {
+      const images = Math.max(1, Math.floor(budget / (unit * c))) * group;
       for (let b = 0; b < n; b += images) out.push({ b0: b, b1: Math.min(n, b + images), c0: 0, c1: c });
     } else {
       const channels = Math.max(1, Math.floor(budget / unit));
