@@ -460,19 +460,19 @@ function backwardBy(
   // Winograd sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
   const gwFloats = winograd3 ? 36 * g.outChannels * g.inChannels : wSize;
   const units = Math.ceil(slice / chunk);
-  const calls = launch === undefined ? 1
+  const callCount = launch === undefined ? 1
     : Math.max(1, Math.min(MAX_JOBS, units, Math.floor(options.calls ?? (winograd3
       ? winogradCalls(threads, units, slice * imageFloats * 4, wantX ? gwFloats * 4 : 0)
       : callsOf(threads, units)))));
   // Call k's sums in region k of each: regions equally spaced, a whole number of cache lines apart.
   const gwStride = Math.ceil(gwFloats / 16) * 16;
   const gbStride = Math.ceil(g.outChannels / 16) * 16;
-  const gwSums = wantX ? mem.take(calls * gwStride) : 0;
-  const gbSums = grads.bias !== null ? mem.take(calls * gbStride) : 0;
+  const gwSums = wantX ? mem.take(callCount * gwStride) : 0;
+  const gbSums = grads.bias !== null ? mem.take(callCount * gbStride) : 0;
   const finished = wantX ? mem.take(wSize) : 0;
   const finishedBias = grads.bias !== null ? mem.take(g.outChannels) : 0;
   // The transform back of dU runs split by output channels on the threads when it is large enough to pay for a wake-up.
-  const finishParts = wantX && winograd3 ? (launch === undefined || calls * gwFloats < SPLIT_FINISH_FLOATS ? 1 : Math.min(threads, g.outChannels)) : 0;
+  const finishParts = wantX && winograd3 ? (launch === undefined || callCount * gwFloats < SPLIT_FINISH_FLOATS ? 1 : Math.min(threads, g.outChannels)) : 0;
   const finishStride = finishParts === 0 ? 0 : alignUp(e.winograd3x3WeightsBackwardScratchBytes());
   const finishScratch = finishParts === 0 ? 0 : mem.take((finishStride / 4) * (finishParts === 1 ? 1 : t.threads));
   // On the threads, one set of work regions per thread (any thread may claim any call), else per call.
@@ -517,9 +517,9 @@ function backwardBy(
       const from = (gxAt >> 2) + i0 * s.inImage;
       if (grads.input !== null) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
-    const ranges = parts(count, chunk, calls);
+    const ranges = parts(count, chunk, callCount);
     const accumulate = n0 > 0 ? 1 : 0;
-    const slotCalls = ranges.map(([i0, i1], k) => {
+    const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[launch === undefined ? k : 0]!;
       return [
         1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gyAt + i0 * gyImage * 4,
@@ -527,11 +527,11 @@ function backwardBy(
         chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
       ];
     });
-    if (!runSlice(t, launch, slotCalls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return "refused";
+    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return "refused";
   }
   heap = heapOf(t, mem.end) ?? heap;
   // A small batch may have used fewer calls than regions: only the ones written are added.
-  const written = Math.min(calls, parts(Math.min(slice, g.batch), chunk, calls).length);
+  const written = Math.min(callCount, parts(Math.min(slice, g.batch), chunk, callCount).length);
   if (grads.weight !== null) {
     if (winograd3) {
       const finish = parts(g.outChannels, 1, finishParts).map(([o0, o1]) => [4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
