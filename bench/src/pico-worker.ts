@@ -1,24 +1,35 @@
 import { kernelInfo } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
 import { PicoCifarNetwork } from "./pico-cifar-network.js";
+import { PicoDataParallelNetwork } from "./pico-data-parallel.js";
 import { PicoNetwork } from "./pico-network.js";
 import { parseWorkerArgs, runWorker } from "./worker-cli.js";
 
-const args = parseWorkerArgs(process.argv.slice(2), ["threads"]);
+const args = parseWorkerArgs(process.argv.slice(2), ["threads", "replicas"]);
 const threads = Number(args.extra.threads ?? "1");
+// Data-parallel: the step split by batch shards over this thread and replicas - 1 worker threads.
+const replicas = Number(args.extra.replicas ?? "1");
 // Convolutions split by image, and products large enough (at inference the fully connected layers
 // at batch 1000) split by rows, over one set of worker threads.
 const threaded = threads > 1 && (await enableThreads(threads));
 
 await runWorker("pico", args, async (workload) => {
-  const network = workload.network === "cifar" ? new PicoCifarNetwork(workload.weights) : new PicoNetwork(workload.weights);
+  if (replicas > 1 && workload.network !== "reference") {
+    throw new Error(`pico worker: --replicas runs the reference network only (the ${workload.network} network's BatchNorm would normalise each shard with its own statistics)`);
+  }
+  const network =
+    workload.network === "cifar"
+      ? new PicoCifarNetwork(workload.weights)
+      : replicas > 1
+        ? await PicoDataParallelNetwork.create(workload.weights, replicas)
+        : new PicoNetwork(workload.weights);
   return {
     system: {
       loss: (batch) => network.loss(batch),
       trainStep: (batch) => network.trainStep(batch),
       predict: (images, count) => network.predict(images, count),
     },
-    info: { threads: threaded ? threads : 1, ...kernelSummary() },
+    info: { threads: threaded ? threads : 1, replicas, ...kernelSummary() },
   };
 });
 

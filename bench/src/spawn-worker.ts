@@ -15,6 +15,8 @@ export const SYSTEM_NAMES: readonly SystemName[] = ["pico", "tfjs-wasm", "tfjs-c
 export interface SystemRun {
   system: SystemName;
   threads: number;
+  /** Pico only: data-parallel replicas (the step split by batch shards), each on `threads` kernel threads. */
+  replicas?: number;
 }
 
 /** Systems whose thread count the bench sets; tfjs-wasm's threads never start under Node, tfjs-cpu has none. */
@@ -24,6 +26,7 @@ export function isThreaded(system: SystemName): boolean {
 
 /** `pico 2t`, `torch 1t`, `tfjs-wasm`: the row name of a run. */
 export function runLabel(run: SystemRun): string {
+  if ((run.replicas ?? 1) > 1) return `${run.system} dp${run.replicas}`;
   return isThreaded(run.system) ? `${run.system} ${run.threads}t` : run.system;
 }
 
@@ -56,7 +59,7 @@ function workerCommand(run: SystemRun): Command {
   });
   switch (run.system) {
     case "pico":
-      return node("pico-worker.js", [], ["--threads", String(run.threads)]);
+      return node("pico-worker.js", [], ["--threads", String(run.threads), ...((run.replicas ?? 1) > 1 ? ["--replicas", String(run.replicas)] : [])]);
     case "torch":
       return { executable: TORCH_PYTHON, args: [torchWorkerPath(), "--threads", String(run.threads)] };
     case "tfjs-wasm":

@@ -51,4 +51,13 @@ describe("issue 11's targets", () => {
       ["pico 2t / tfjs-wasm, infer", 4, false],
     ]);
   });
+
+  it("holds the data-parallel run (pico dp2) of the reference network to 1.8x one thread in training", () => {
+    const checks = checkTargets("reference", [summary("pico 1t", 10_000, 60_000, 90), summary("pico 2t", 11_000, 80_000, 95), summary("pico dp2", 17_000, 90_000, 140)]);
+    const by = Object.fromEntries(checks.map((c) => [c.target, c]));
+    expect(by["pico dp2 / pico 1t, train"]!.value).toBeCloseTo(1.7, 10);
+    expect(by["pico dp2 / pico 1t, train"]!.met).toBe(false);
+    expect(by["pico 2t / pico 1t, train"]!.value).toBeCloseTo(1.1, 10);
+    expect(checkTargets("cifar", [summary("pico 1t", 100, 250, 320), summary("pico dp2", 190, 300, 340)]).some((c) => c.target.startsWith("pico dp2"))).toBe(false);
+  });
 });

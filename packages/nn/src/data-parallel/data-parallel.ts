@@ -45,7 +45,7 @@ import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction 
 import { checkOutput } from "./serve-replica.js";
 import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
-import { waitWhileEqual } from "./wait.js";
+import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
 
 export interface DataParallelOptions {
   /**
@@ -59,6 +59,12 @@ export interface DataParallelOptions {
   stepTimeoutMs?: number;
   /** The most bytes the shards' inputs, targets and outputs may take in shared memory (default 1 GiB, reserved, not allocated). */
   maxDataBytes?: number;
+  /**
+   * How often each thread checks for its signal before it sleeps in Atomics.wait (default 20,000, about
+   * 0.5 ms, as @pico/core's kernel threads in Node). Fewer leave the cores to other work sooner, at the
+   * price of a wake-up per step (a browser on a busy machine may prefer a few hundred).
+   */
+  polls?: number;
 }
 
 /** One data-parallel step's results on the calling thread. */
@@ -72,7 +78,7 @@ export interface DataParallelStep {
 const NAME = "DataParallel";
 // Every runtime has timers; the library is typed without any runtime's globals.
 const timers = globalThis as unknown as { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(timer: unknown): void };
-const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataBytes"];
+const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataBytes", "polls"];
 
 /**
  * Synchronous data-parallel training on one machine, like PyTorch's DistributedDataParallel: the calling
@@ -159,6 +165,7 @@ export class DataParallel {
       state: stateBuffer,
       gradients: new SharedArrayBuffer(Math.max(8, channels.length * gradientBytes)),
       data,
+      polls: options.polls ?? DEFAULT_POLLS,
     };
     try {
       await Promise.all(channels.map((channel, w) => connect(channel, { kind: SETUP, protocol: PROTOCOL, replica: w + 1, ...setup }, setupTimeout)));
@@ -256,7 +263,7 @@ export class DataParallel {
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r) + DONE;
       for (let done = Atomics.load(this.control, at); done !== seq; done = Atomics.load(this.control, at)) {
-        if (!waitWhileEqual(this.control, at, done, deadline)) break;
+        if (!waitWhileEqual(this.control, at, done, this.setup.polls, deadline)) break;
       }
     }
     await Promise.allSettled(this.channels.map(async (c) => c.terminate()));
@@ -344,7 +351,7 @@ export class DataParallel {
       for (;;) {
         const done = Atomics.load(c, at + DONE);
         if (done === seq) break;
-        if (!waitWhileEqual(c, at + DONE, done, deadline)) {
+        if (!waitWhileEqual(c, at + DONE, done, this.setup.polls, deadline)) {
           this.closed = `replica ${r} did not finish a step within stepTimeoutMs (${this.timeoutMs} ms)`;
           return new ReplicaError(`${op}: replica ${r} did not finish its shard within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
         }
@@ -428,6 +435,8 @@ function checkOptions(op: string, options: DataParallelOptions): void {
     const v = options[key];
     if (v !== undefined && !(typeof v === "number" && v > 0)) throw new ArgumentError(`${op}: ${key} must be a number > 0, but got ${describe(v)}`);
   }
+  const polls = options.polls;
+  if (polls !== undefined && !(Number.isInteger(polls) && polls >= 0)) throw new ArgumentError(`${op}: polls must be an integer >= 0, but got ${describe(polls)}`);
 }
 
 function checkRows(op: string, name: string, t: Tensor, replicas: number): void {

@@ -52,6 +52,8 @@ export interface SetupMessage {
   gradients: SharedArrayBuffer;
   /** Growable: the shards' inputs and targets, and the replicas' outputs. */
   data: SharedArrayBuffer;
+  /** How often the replica polls for the next command before it sleeps. */
+  polls: number;
 }
 
 export interface ReadyMessage {

@@ -130,7 +130,7 @@ class ReplicaServer {
     const c = this.control;
     let seen = this.seen;
     for (;;) {
-      waitWhileEqual(c, SEQ, seen);
+      waitWhileEqual(c, SEQ, seen, this.setup.polls);
       seen = Atomics.load(c, SEQ);
       const command = Atomics.load(c, CMD);
       if (command !== STOP) {
