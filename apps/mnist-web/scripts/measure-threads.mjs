@@ -2,9 +2,9 @@
 // drifts): builds the page, serves it cross-origin isolated on 127.0.0.1, trains for a few seconds per
 // round and reads the page's images/s (training steps only). Prints each round and the medians.
 //   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2,2k,1x2] [--nice=-20] [--cpu]
-// --threads lists the runs of a round: N trains on N threads as the page does by default (data-parallel:
-// one model replica per thread, ?threads=N), Nk on N threads with one model whose kernels split across
-// them (?threads=N&parallel=kernels), 1x2 two pages at once on 1 thread each (their images/s added: what
+// --threads lists the runs of a round: N trains on N threads data-parallel (one model replica per thread,
+// ?threads=N&parallel=data), Nk on N threads with one model whose kernels split across them (the page's
+// default, ?threads=N&parallel=kernels), 1x2 two pages at once on 1 thread each (their images/s added: what
 // the machine gives two trainings that never wait for each other). Each is compared with 1.
 // --cpu prints, per round, the CPU time of Chromium's busiest threads over the measured seconds (by
 // thread name: the page's Worker, the kernels' "pico-kernels" Workers, V8's helpers, the renderer).
@@ -29,7 +29,7 @@ const runs = values.threads.split(",").map((spec) => {
   if (m === null) return null;
   const threads = Number(m[1]);
   const parallel = threads === 1 ? "none" : m[2] === "k" ? "kernels" : "data";
-  return { spec, threads, parallel, pages: Number(m[3] ?? 1), query: `threads=${threads}${m[2] === "k" ? "&parallel=kernels" : ""}` };
+  return { spec, threads, parallel, pages: Number(m[3] ?? 1), query: `threads=${threads}${threads === 1 ? "" : m[2] === "k" ? "&parallel=kernels" : "&parallel=data"}` };
 });
 const nice = values.nice === undefined ? null : Number(values.nice);
 if (!(rounds >= 1 && seconds >= 3 && runs.every((r) => r !== null) && (nice === null || (Number.isInteger(nice) && nice >= -20 && nice <= 19)))) {

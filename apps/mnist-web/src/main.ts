@@ -38,12 +38,15 @@ function threadsWanted(): number {
   return cores;
 }
 
-/** How the threads share training: ?parallel=data (one model replica per thread, the default) or kernels (one model, its kernels split). */
+/**
+ * How the threads share training: ?parallel=kernels (one model, its kernels split: the default, measured
+ * faster in this page, apps/mnist-web/README.md#two-threads) or data (one model replica per thread).
+ */
 function parallelWanted(): Parallelism {
   const asked = query.get("parallel");
-  if (asked === null || asked === "data" || asked === "kernels") return asked ?? "data";
-  showWarning(`?parallel=${asked} is not a way to share the threads (data or kernels): training data-parallel.`);
-  return "data";
+  if (asked === null || asked === "data" || asked === "kernels") return asked ?? "kernels";
+  showWarning(`?parallel=${asked} is not a way to share the threads (kernels or data): the kernels split across them.`);
+  return "kernels";
 }
 
 function showWarning(message: string): void {

@@ -130,8 +130,8 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
-  it("trains data-parallel on 2 threads (WebAssembly kernels) when cross-origin isolated, on 1 with the reason otherwise", async () => {
-    const page = await openPage(context, `${base}?threads=2`);
+  it("trains on 2 threads (WebAssembly kernels, split or data-parallel) when cross-origin isolated, on 1 with the reason otherwise", async () => {
+    const page = await openPage(context, `${base}?threads=2&parallel=data`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const kernels = page.getByTestId("kernels");
     expect(await kernels.getAttribute("data-gemm")).toBe("wasm");
@@ -143,28 +143,33 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await page.close();
 
-    // Asked for: one model, its kernels split across the 2 threads.
-    const split = await openPage(context, `${base}?threads=2&parallel=kernels`);
+    // The default: one model, its kernels split across the 2 threads.
+    const split = await openPage(context, `${base}?threads=2`);
     expect(await split.getByTestId("kernels").getAttribute("data-parallel")).toBe("kernels");
     expect(await split.getByTestId("kernels").textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 2 threads$/);
+    expect(await split.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await split.close();
 
-    const fallback = await openPage(context, `${plain.resolvedUrls!.local[0]!}?threads=2`);
-    expect(await fallback.evaluate(() => crossOriginIsolated)).toBe(false);
-    expect(await fallback.getByTestId("kernels").getAttribute("data-threads")).toBe("1");
-    expect(await fallback.getByTestId("kernels").getAttribute("data-parallel")).toBe("none");
-    expect(await fallback.getByTestId("kernels").textContent()).toMatch(/ · 1 thread \(of 2 asked for\)$/);
-    // @pico/nn's refusal, from the model's Worker: why, and the two headers that bring the threads back.
-    expect(await fallback.getByTestId("warnings").locator("li").allTextContents()).toEqual([
-      "Pico: 2 threads were asked for, but the model trains on one: dataParallel: 2 replicas cannot run here: the page is not " +
-        "cross-origin isolated, so SharedArrayBuffer is unavailable. Serve it with Cross-Origin-Opener-Policy: same-origin and " +
-        "Cross-Origin-Embedder-Policy: require-corp.",
-    ]);
-    await fallback.close();
+    // Not cross-origin isolated: one thread, and the reason with the two headers that bring the threads back,
+    // @pico/core's for the kernels, @pico/nn's for the replicas.
+    const headers = "Serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp.";
+    const isolation = "the page is not cross-origin isolated, so SharedArrayBuffer is unavailable";
+    for (const [parallel, warning] of [
+      ["kernels", `Pico: 2 threads were asked for, but the kernels run on the calling thread alone, one core doing the work of 2: ${isolation}. ${headers}`],
+      ["data", `Pico: 2 threads were asked for, but the model trains on one: dataParallel: 2 replicas cannot run here: ${isolation}. ${headers}`],
+    ]) {
+      const fallback = await openPage(context, `${plain.resolvedUrls!.local[0]!}?threads=2&parallel=${parallel}`);
+      expect(await fallback.evaluate(() => crossOriginIsolated)).toBe(false);
+      expect(await fallback.getByTestId("kernels").getAttribute("data-threads")).toBe("1");
+      expect(await fallback.getByTestId("kernels").getAttribute("data-parallel")).toBe("none");
+      expect(await fallback.getByTestId("kernels").textContent()).toMatch(/ · 1 thread \(of 2 asked for\)$/);
+      expect(await fallback.getByTestId("warnings").locator("li").allTextContents()).toEqual([warning]);
+      await fallback.close();
+    }
   });
 
-  it("trains: the loss falls and the test accuracy rises; pause stops the steps", async () => {
-    const page = await openPage(context, `${base}?threads=2`);
+  it("trains data-parallel: the loss falls and the test accuracy rises; pause stops the steps", async () => {
+    const page = await openPage(context, `${base}?threads=2&parallel=data`);
     const value = (id: string): Promise<number> => page.getByTestId(id).evaluate((e) => Number((e as HTMLElement).dataset.value ?? NaN));
     await page.waitForFunction(() => document.querySelector<HTMLElement>("[data-testid=accuracy]")!.dataset.value !== undefined);
     const untrained = await value("accuracy");
@@ -196,7 +201,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
   it("trains a model that cannot be split by batch shards (resnet's BatchNorm) on the kernels' 2 threads, saying why", async () => {
     const file = join(work, "resnet.safetensors");
     writeFileSync(file, encodeSafetensors(resnet8({ inChannels: 1, numClasses: 10 }).stateDict(), { model: "resnet", framework: "pico.ts" }));
-    const page = await openPage(context, `${base}?threads=2`);
+    const page = await openPage(context, `${base}?threads=2&parallel=data`);
     await page.getByTestId("model-file").setInputFiles(file);
     await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: resnet, loaded from resnet.safetensors");
     // The replicas for resnet start, find out, and stop.
@@ -234,7 +239,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
       .map((line) => [...line.slice(line.lastIndexOf(": ") + 2).matchAll(/(\d) \(([\d.]+)%\)/g)].map((m) => [Number(m[1]), Number(m[2])]));
     expect(cliTop3).toHaveLength(10);
 
-    const page = await openPage(context, `${base}?threads=2`);
+    const page = await openPage(context, `${base}?threads=2&parallel=data`);
     await page.getByTestId("model-file").setInputFiles(modelFile);
     await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: lenet, loaded from model.safetensors");
     // New replicas for the loaded model.
