@@ -1,5 +1,6 @@
 export { Module } from "./module.js";
 export type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from "./module.js";
+export { keepsNoReferences } from "./keeps-no-references.js";
 export { Parameter } from "./parameter.js";
 
 export { Linear } from "./layers/linear.js";

@@ -26,6 +26,17 @@ export interface LoadStateDictResult {
  * `registerModule` / `registerParameter` do the same as an assignment, for computed names.
  */
 export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
+  /**
+   * A class's promise that its forward keeps no reference to its input or its output (no cache, no
+   * closure, no hook that outlives the call) and returns either its input, a view of it, or a tensor in
+   * an array of its own that nothing else references. Containers then hand the arrays between such
+   * modules back to the buffer pool once nothing can read them (Sequential's recycling, see
+   * keepsNoReferences in keeps-no-references.ts). Default false: a module may keep anything. The built-in layers
+   * that keep nothing declare `static override keepsNoReferences = true`; so may a user's module.
+   * The promise is the declaring class's alone: a subclass (which may override forward or what forward
+   * calls) keeps it only by declaring it again.
+   */
+  static keepsNoReferences = false;
   /** Training mode (true) or evaluation mode (false); see train() and eval(). */
   training = true;
   readonly #buffers = new Set<string>();

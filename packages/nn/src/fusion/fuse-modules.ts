@@ -1,6 +1,7 @@
 import { ArgumentError, type Tensor } from "@pico/core";
 import type { AnyModule, Module } from "../module.js";
-import { FUSION_PATTERNS, classForward, fusedByFuseModules, matchesAt, runFused } from "./patterns.js";
+import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
+import { FUSION_PATTERNS, classForward, matchesAt, runFused } from "./patterns.js";
 
 type TensorModule = Module<[Tensor], Tensor>;
 

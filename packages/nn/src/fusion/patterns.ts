@@ -1,14 +1,17 @@
-import { Tensor, kernels, tracer } from "@pico/core";
+import { Tensor, kernels } from "@pico/core";
 import { conv2d, conv2dGeometry } from "../functional/conv2d.js";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
+import { keepsNoReferences } from "../keeps-no-references.js";
 import { BatchNormBase } from "../layers/batch-norm.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { Conv2d } from "../layers/conv2d.js";
 import { MaxPool2d } from "../layers/max-pool2d.js";
 import { ReLU } from "../layers/relu.js";
 import type { Module } from "../module.js";
+import { releaseDead } from "../release-dead.js";
 import { Conv2dReluFunction } from "./conv2d-relu.js";
 import { foldBatchNorm } from "./fold-batch-norm.js";
+import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
 
 // Every fusion Pico.ts performs, in one list. A run of consecutive modules whose classes match a
 // pattern runs as that pattern's fused forward instead of module by module: in a Sequential by default
@@ -33,9 +36,6 @@ export interface FusionPattern {
   /** The fused forward of `modules` (matching `sequence`) on `input`, or null to run them one by one. */
   forward(modules: readonly Module<[Tensor], Tensor>[], input: Tensor): Tensor | null;
 }
-
-/** Modules whose own `forward` property fuseModules installed (their class's forward is still what they compute). */
-export const fusedByFuseModules = new WeakSet<object>();
 
 /** Whether `module` is an instance of `cls` that computes `cls`'s own forward. */
 function isA(module: unknown, cls: ModuleClass): boolean {
@@ -108,21 +108,12 @@ function conv2dRelu(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | 
   return Conv2dReluFunction.apply(input, weight, bias, { stride: conv.stride, dilation: conv.dilation, groups: conv.groups, padding });
 }
 
-/**
- * The intermediate `y` (created by its own call, read only by the next call of the pattern) goes back to
- * the buffer pool when the graph is released, not at the next garbage collection.
- */
-function keepPrivate(y: Tensor): void {
-  const ctx = y.creator?.ctx;
-  if (!tracer.blind && ctx !== null && ctx !== undefined) tracer.keepPrivate(ctx, y.data.data);
-}
-
 const convBnRelu: FusionPattern = {
   name: "Conv2d → BatchNorm2d → ReLU",
   sequence: [Conv2d, BatchNorm2d, ReLU],
   description:
     "evaluation: the BatchNorm folded into the convolution, ReLU applied by the convolution to its output (Conv2dReluFunction); " +
-    "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu), the convolution's output recycled once backward is done with it",
+    "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu), the convolution's output recycled once backward is done with it (at once under noGrad)",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
@@ -132,7 +123,7 @@ const convBnRelu: FusionPattern = {
     }
     const y = classForward(c, input);
     const out = b.forwardRelu(y);
-    keepPrivate(y);
+    if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
     return out;
   },
 };
@@ -140,12 +131,20 @@ const convBnRelu: FusionPattern = {
 const convBn: FusionPattern = {
   name: "Conv2d → BatchNorm2d",
   sequence: [Conv2d, BatchNorm2d],
-  description: "evaluation: the BatchNorm folded into the convolution's weight and bias (training runs both)",
+  description:
+    "evaluation: the BatchNorm folded into the convolution's weight and bias; " +
+    "training: the convolution, then the BatchNorm, the convolution's output recycled once backward is done with it",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
-    if (!foldable(c, b) || !convInput(c, input)) return null;
-    const folded = foldBatchNorm(c.weight, c.bias, b);
-    return conv2d(input, folded.weight, folded.bias, convOptions(c));
+    if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
+    if (foldable(c, b)) {
+      const folded = foldBatchNorm(c.weight, c.bias, b);
+      return conv2d(input, folded.weight, folded.bias, convOptions(c));
+    }
+    const y = classForward(c, input);
+    const out = classForward(b, y);
+    if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
+    return out;
   },
 };
 

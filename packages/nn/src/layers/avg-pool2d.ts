@@ -24,6 +24,7 @@ export interface AvgPool2dLayerOptions extends PoolLayerOptions {
  * @example new AvgPool2d(2).forward(Tensor.randn([64, 8, 24, 24])) // [64, 8, 12, 12]
  */
 export class AvgPool2d extends Module {
+  static override keepsNoReferences = true;
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number];

@@ -10,6 +10,7 @@ import { checkChannels } from "./check.js";
  * @example new BatchNorm1d(120).forward(Tensor.randn([64, 120]))
  */
 export class BatchNorm1d extends BatchNormBase {
+  static override keepsNoReferences = true;
   protected checkInput(input: Tensor): void {
     const c = this.numFeatures;
     checkChannels("BatchNorm1d", input, c, [2, 3], () => 1, `[N, ${c}] or [N, ${c}, L]`);

@@ -10,6 +10,7 @@ import { checkChannels } from "./check.js";
  * @example new BatchNorm2d(8).forward(Tensor.randn([64, 8, 24, 24]))
  */
 export class BatchNorm2d extends BatchNormBase {
+  static override keepsNoReferences = true;
   protected checkInput(input: Tensor): void {
     const c = this.numFeatures;
     checkChannels("BatchNorm2d", input, c, [4], () => 1, `[N, ${c}, H, W]`);

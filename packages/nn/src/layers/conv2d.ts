@@ -46,6 +46,7 @@ export interface Conv2dLayerOptions {
  * @example new Conv2d(1, 8, 5).forward(Tensor.randn([64, 1, 28, 28])) // [64, 8, 24, 24]
  */
 export class Conv2d extends Module {
+  static override keepsNoReferences = true;
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: [number, number];

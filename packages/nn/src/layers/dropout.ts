@@ -10,6 +10,7 @@ import { Module } from "../module.js";
  * generator, see manualSeed). Shape: any → same.
  */
 export class Dropout extends Module {
+  static override keepsNoReferences = true;
   readonly p: number;
   generator: Generator;
 

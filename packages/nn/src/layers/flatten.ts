@@ -8,6 +8,7 @@ import { Module } from "../module.js";
  * Shape: [N, C, H, W] → [N, C·H·W] with the defaults startDim = 1, endDim = −1.
  */
 export class Flatten extends Module {
+  static override keepsNoReferences = true;
   readonly startDim: number;
   readonly endDim: number;
 

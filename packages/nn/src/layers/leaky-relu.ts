@@ -5,6 +5,7 @@ import { Module } from "../module.js";
 
 /** x where x > 0, negativeSlope · x elsewhere (default slope 0.01). Shape: any → same. */
 export class LeakyReLU extends Module {
+  static override keepsNoReferences = true;
   readonly negativeSlope: number;
 
   constructor(negativeSlope = 0.01) {

@@ -24,6 +24,7 @@ export interface LinearOptions {
  * @example new Linear(256, 120).forward(Tensor.randn([64, 256])) // [64, 120]
  */
 export class Linear extends Module {
+  static override keepsNoReferences = true;
   readonly inFeatures: number;
   readonly outFeatures: number;
   weight: Parameter;

@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 /** log(softmax(x)) along `axis` (default the last), computed stably. Shape: any → same. */
 export class LogSoftmax extends Module {
+  static override keepsNoReferences = true;
   readonly axis: number;
 
   constructor(axis = -1) {

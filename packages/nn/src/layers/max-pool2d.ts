@@ -24,6 +24,7 @@ export interface MaxPool2dLayerOptions extends PoolLayerOptions {
  * @example new MaxPool2d(2).forward(Tensor.randn([64, 8, 24, 24])) // [64, 8, 12, 12]
  */
 export class MaxPool2d extends Module {
+  static override keepsNoReferences = true;
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number];

@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 /** max(x, 0) elementwise. Shape: any → same. */
 export class ReLU extends Module {
+  static override keepsNoReferences = true;
   forward(input: Tensor): Tensor {
     return relu(input);
   }

@@ -30,6 +30,23 @@ class CacheOutput extends Module<[Tensor], Tensor> {
   }
 }
 
+/** A user's layer that promises its forward keeps no reference to its input or output. */
+class Scale extends Module<[Tensor], Tensor> {
+  static override keepsNoReferences = true;
+  forward(input: Tensor): Tensor {
+    return input.mul(2);
+  }
+}
+
+/** Inherits Scale's declaration but keeps its input: the promise was Scale's, not its subclass's. */
+class RememberingScale extends Scale {
+  seen: Tensor | null = null;
+  override forward(input: Tensor): Tensor {
+    this.seen = input;
+    return input.mul(2);
+  }
+}
+
 /** A subclass of a built-in layer: its forward is not the built-in's, so nothing it sees is recycled. */
 class RememberingReLU extends ReLU {
   seen: Tensor | null = null;
@@ -158,6 +175,33 @@ describe("Sequential recycling under noGrad", () => {
     expect(inPlace).not.toHaveBeenCalled();
   });
 
+  it("recycles around a user's module that declares keepsNoReferences and around a nested Sequential, bit for bit", () => {
+    const model = new Sequential(new Conv2d(1, 8, 3), new Scale(), new Conv2d(8, 4, 3), new Sequential(new ReLU(), new Conv2d(4, 4, 3)), new Tanh());
+    const x = Tensor.randn([4, 1, 28, 28]);
+    Sequential.recycling = false;
+    const off = noGrad(() => Array.from(churn(model, x).toTypedArray()));
+    Sequential.recycling = true;
+    const recycled = spyRecycle();
+    expect(noGrad(() => Array.from(churn(model, x).toTypedArray()))).toEqual(off);
+    // Per pass: the first conv's output (Scale read it), Scale's output, the second conv's output (the
+    // nested Sequential's input), the nested ReLU's output (recycled inside) and the nested output.
+    const perPass = recycled.slice(0, 5).map((a) => a.length);
+    expect(perPass.sort((a, b) => a - b)).toEqual([4 * 4 * 22 * 22, 4 * 4 * 24 * 24, 4 * 4 * 24 * 24, 4 * 8 * 26 * 26, 4 * 8 * 26 * 26]);
+    expect(recycled.length).toBe(15);
+  });
+
+  it("leaves alone what a subclass keeps that inherits a user's declaration without repeating it", () => {
+    const sub = new RememberingScale();
+    const model = new Sequential(new Conv2d(1, 8, 3), new ReLU(), sub, new Conv2d(8, 4, 3));
+    const recycled = spyRecycle();
+    noGrad(() => model.forward(Tensor.randn([4, 1, 28, 28])));
+    const kept = sub.seen!;
+    const snap = Array.from(kept.toTypedArray());
+    noGrad(() => churn(model, Tensor.randn([4, 1, 28, 28])));
+    expect(Array.from(kept.toTypedArray())).toEqual(snap);
+    expect(recycled.map((a) => a.buffer)).not.toContain(kept.data.data.buffer);
+  });
+
   it("can be switched off", () => {
     const keep = vi.spyOn(tracer, "keepPrivate");
     const model = referenceCnn(new Generator(5));
@@ -252,5 +296,30 @@ describe("Sequential recycling in grad mode", () => {
     y.sum().backward();
     for (let i = 0; i < 3; i++) model.forward(Tensor.randn([64, 1, 28, 28])).sum().backward();
     expect(Array.from(y.toTypedArray())).toEqual(snap);
+  });
+  it("hands back what a declaring user's module and a nested Sequential read and return, and keeps a subclass's, with gradients bit for bit", () => {
+    const make = (middle: () => Module<[Tensor], Tensor>) => (): Sequential => {
+      const generator = new Generator(11);
+      return new Sequential(
+        new Conv2d(1, 8, 3, { generator }),
+        middle(),
+        new Conv2d(8, 4, 3, { generator }),
+        new Sequential(new Tanh(), new Conv2d(4, 4, 3, { generator })),
+        new Tanh(),
+      );
+    };
+    const x = Tensor.randn([4, 1, 28, 28]);
+    const declared = make(() => new Scale());
+    const off = train(declared(), false, 3, x);
+    const keep = vi.spyOn(tracer, "keepPrivate");
+    expect(train(declared(), true, 3, x)).toEqual(off);
+    const kept = keep.mock.calls.flatMap((call) => call.slice(1).map((a) => a.length));
+    // Scale's input and output (the first conv's size) on every step, as the nested Sequential's input and inner activation.
+    expect(kept.filter((n) => n === 4 * 8 * 26 * 26).length).toBe(2 * 3);
+    expect(kept.filter((n) => n === 4 * 4 * 24 * 24).length).toBe(2 * 3);
+    keep.mockClear();
+    const sub = make(() => new RememberingScale());
+    expect(train(sub(), true, 3, x)).toEqual(off);
+    expect(keep.mock.calls.flatMap((call) => call.slice(1).map((a) => a.length)).filter((n) => n === 4 * 8 * 26 * 26)).toEqual([]);
   });
 });

@@ -1,22 +1,10 @@
 import { ArgumentError, Tensor, kernels, tracer } from "@pico/core";
 import type { Context } from "@pico/core";
 import { fuseAt } from "../fusion/patterns.js";
+import { keepsNoReferences } from "../keeps-no-references.js";
 import { Module } from "../module.js";
-import { AvgPool2d } from "./avg-pool2d.js";
-import { BatchNorm1d } from "./batch-norm1d.js";
-import { BatchNorm2d } from "./batch-norm2d.js";
-import { Conv2d } from "./conv2d.js";
-import { Dropout } from "./dropout.js";
-import { Flatten } from "./flatten.js";
-import { Identity } from "./identity.js";
-import { LeakyReLU } from "./leaky-relu.js";
-import { Linear } from "./linear.js";
-import { LogSoftmax } from "./log-softmax.js";
-import { MaxPool2d } from "./max-pool2d.js";
+import { arrayCreator } from "../release-dead.js";
 import { ReLU } from "./relu.js";
-import { Sigmoid } from "./sigmoid.js";
-import { Softmax } from "./softmax.js";
-import { Tanh } from "./tanh.js";
 
 /** A module that maps a Tensor to a Tensor, the kind Sequential chains. */
 export type TensorModule = Module<[Tensor], Tensor>;
@@ -39,16 +27,20 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * dead arrays between garbage collections. Under noGrad an intermediate is recycled as soon as the
  * next module has returned a result in another buffer; in grad mode it is declared private to the
  * call that created it (see `tracer.keepPrivate`), which a backward without retainGraph releases
- * after every call that reads it. Under noGrad a ReLU (exactly that class) on such an intermediate
- * works in place. Only buffers that every module producing or reading them is one
- * of the built-in layers whose forward keeps neither input nor output (exactly those classes, with
- * their own forward) qualify; the Sequential's input and output never do. Any other module (a custom
- * layer that caches its input, a subclass, a nested Sequential) leaves the buffers it saw to the
- * garbage collector.
+ * after every call that reads it (for an array a module wrote into in place, the call that created it).
+ * Only buffers that every module producing or reading them keeps no reference to qualify: modules whose
+ * class declares `static keepsNoReferences = true` (see Module.keepsNoReferences and keepsNoReferences:
+ * the built-in layers that keep nothing, Sequential itself, and any user's module that promises it),
+ * without a forward patched onto the instance, with every submodule qualifying too. The Sequential's
+ * input and output never do. Any other module (a custom layer that caches its input, a subclass that
+ * does not repeat the declaration) leaves the buffers it saw to the garbage collector. Under noGrad a
+ * ReLU (exactly that class) on such an intermediate works in place.
  *
  * @example new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10))
  */
 export class Sequential extends Module {
+  /** Its forward keeps nothing itself; whether it may be recycled around also depends on its children (keepsNoReferences). */
+  static override keepsNoReferences = true;
   /** Whether forward runs the fusion patterns (FUSION_PATTERNS, see the class comment). */
   static fusion = true;
   /** Whether forward recycles dead intermediates (see the class comment). */
@@ -99,11 +91,11 @@ export class Sequential extends Module {
         const fused = fuseAt(list, i, x);
         if (fused !== null) {
           y = fused.output;
-          safe = list.slice(i, i + fused.length).every(keepsNothing);
+          safe = list.slice(i, i + fused.length).every(keepsNoReferences);
           i += fused.length - 1;
         }
       }
-      if (y === null && recycling && tracer.blind && chain.private && m.constructor === ReLU && keepsNothing(m) && kernels.isPacked(x.data)) {
+      if (y === null && recycling && tracer.blind && chain.private && m.constructor === ReLU && keepsNoReferences(m) && kernels.isPacked(x.data)) {
         // Under noGrad a ReLU may overwrite an intermediate nothing else can reach.
         kernels.unary("relu", x.data, x.data);
         y = x;
@@ -111,22 +103,13 @@ export class Sequential extends Module {
       }
       if (y === null) {
         y = m.forward(x);
-        safe = keepsNothing(m);
+        safe = keepsNoReferences(m);
       }
       if (recycling) chain = recycleDead(x, chain, y, safe, inputBuffer);
       x = y;
     }
     return x;
   }
-}
-
-/** The built-in modules whose forward keeps no reference to its input or its output. */
-const KEEP_NOTHING: ReadonlySet<Function> = new Set<Function>([
-  Conv2d, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, Flatten, Dropout, Softmax, LogSoftmax, Identity, BatchNorm1d, BatchNorm2d,
-]);
-
-function keepsNothing(m: TensorModule): boolean {
-  return KEEP_NOTHING.has(m.constructor) && !Object.prototype.hasOwnProperty.call(m, "forward");
 }
 
 function bufferOf(t: unknown): ArrayBufferLike | null {
@@ -141,15 +124,6 @@ interface Chain {
   owner: Context | null;
 }
 
-/** The context of the call that created y's buffer, when that call did (rather than passing on a view of an input). */
-function creatorOf(y: Tensor): Context | null {
-  const call = y.creator;
-  if (call === null || call.ctx === null || call.inputs === null) return null;
-  const buffer = bufferOf(y);
-  for (const input of call.inputs) if (bufferOf(input) === buffer) return null;
-  return call.ctx;
-}
-
 /**
  * After a module mapped `x` to `y`: recycles x's array when nothing else can reach it (at once
  * under noGrad, when its graph is released in grad mode), and returns what is known of y's buffer.
@@ -162,5 +136,5 @@ function recycleDead(x: Tensor, chain: Chain, y: Tensor, safe: boolean, inputBuf
     if (tracer.blind) tracer.recycle(x.data.data);
     else if (chain.owner !== null) tracer.keepPrivate(chain.owner, x.data.data);
   }
-  return { private: safe && yBuffer !== inputBuffer, owner: tracer.blind ? null : creatorOf(y) };
+  return { private: safe && yBuffer !== inputBuffer, owner: tracer.blind ? null : arrayCreator(y) };
 }

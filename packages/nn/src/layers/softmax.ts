@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 /** exp(x) / Σ exp(x) along `axis` (default the last), computed stably. Shape: any → same. */
 export class Softmax extends Module {
+  static override keepsNoReferences = true;
   readonly axis: number;
 
   constructor(axis = -1) {

@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 /** tanh(x) elementwise. Shape: any → same. */
 export class Tanh extends Module {
+  static override keepsNoReferences = true;
   forward(input: Tensor): Tensor {
     return tanh(input);
   }

@@ -1,7 +1,8 @@
-import { tracer, type Generator, type Tensor } from "@pico/core";
+import type { Generator, Tensor } from "@pico/core";
 import { addRelu } from "../functional/add-relu.js";
 import { checkOptions } from "../functional/check.js";
 import { fuseModules } from "../fusion/fuse-modules.js";
+import { keepsNoReferences } from "../keeps-no-references.js";
 import { AdaptiveAvgPool2d } from "../layers/adaptive-avg-pool2d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { checkPositiveInteger } from "../layers/check.js";
@@ -12,6 +13,7 @@ import { MaxPool2d } from "../layers/max-pool2d.js";
 import { ReLU } from "../layers/relu.js";
 import { Sequential } from "../layers/sequential.js";
 import { Module } from "../module.js";
+import { releaseDead } from "../release-dead.js";
 
 export interface CifarNetOptions {
   /** Channels of the input image. Default 3. */
@@ -28,8 +30,12 @@ export interface CifarNetOptions {
  * Its forward calls the modules as PyTorch's would, fused by fuseModules ([conv1, bn1, relu] and
  * [conv2, bn2]: BatchNorm folded into the convolution in evaluation, BatchNorm + ReLU in one pass in
  * training), and ends with addRelu, written in place into bn2's output as torchvision's BasicBlock does.
+ * Its forward keeps no reference to x or its output (keepsNoReferences), so a Sequential recycles them;
+ * the inner activation goes back to the buffer pool itself (at once under noGrad, once backward is done
+ * with it in grad mode).
  */
 export class CifarResidualBlock extends Module {
+  static override keepsNoReferences = true;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly relu = new ReLU();
@@ -49,9 +55,9 @@ export class CifarResidualBlock extends Module {
   forward(x: Tensor): Tensor {
     const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
     const y = this.bn2.forward(this.conv2.forward(h));
-    // Under noGrad nothing else holds h once conv2 has read it: its buffer serves the next call's h
-    // (a fresh 16 MB array at batch 256 costs ~7 ms of first-touch page faults).
-    if (tracer.blind && h.data.data !== x.data.data && h.data.data !== y.data.data) tracer.recycle(h.data.data);
+    // Nothing outside this forward holds h: its buffer serves the next call's h (a fresh 16 MB array at
+    // batch 256 costs ~7 ms of first-touch page faults).
+    if (keepsNoReferences(this)) releaseDead(h, x, y);
     return addRelu(y, x, { inplace: true });
   }
 }
@@ -67,6 +73,7 @@ export class CifarResidualBlock extends Module {
  * Shape: [N, inChannels, H, W] with H, W >= 4 → [N, numClasses]; 178,410 parameters on 3-channel input.
  */
 export class CifarNet extends Module {
+  static override keepsNoReferences = true;
   readonly features: Sequential;
   readonly pool = new AdaptiveAvgPool2d(1);
   readonly flatten = new Flatten();
@@ -104,8 +111,8 @@ export class CifarNet extends Module {
   forward(x: Tensor): Tensor {
     const features = this.features.forward(x);
     const pooled = this.pool.forward(features);
-    // Under noGrad the features' output is dead once pooled: its buffer serves the next call's.
-    if (tracer.blind && features.data.data !== x.data.data && features.data.data !== pooled.data.data) tracer.recycle(features.data.data);
+    // The features' output is dead once pooled: its buffer serves the next call's.
+    if (keepsNoReferences(this)) releaseDead(features, x, pooled);
     return this.classifier.forward(this.flatten.forward(pooled));
   }
 }
