@@ -62,6 +62,13 @@ const trainOptions: OptionSpec[] = [
   },
   { name: "resume", valueName: "FILE", description: "continue the run a checkpoint (*.ckpt.safetensors) came from, with its settings" },
   threads,
+  {
+    name: "replicas",
+    valueName: "N",
+    description:
+      `data-parallel training on N threads, this one included, 1 to ${MAX_THREADS} (default 1): each batch cut into N shards trained at once, ` +
+      "their gradients combined for one optimizer step (lenet only: mlp's dropout and resnet's BatchNorm would differ by shard; --threads then defaults to 1)",
+  },
 ];
 
 const evalOptions: OptionSpec[] = [

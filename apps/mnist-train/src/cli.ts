@@ -16,7 +16,10 @@ import { train } from "./train.js";
 const log = (line: string): void => console.log(line);
 
 async function main(parsed: ParsedCommand): Promise<number> {
-  const threads = parsed.command === "predict" || parsed.command === "export" || parsed.command === "graph" ? 1 : intFlag(parsed.values, "threads", Math.min(availableParallelism(), MAX_DEFAULT_THREADS), 1, MAX_THREADS);
+  const replicas = parsed.command === "train" ? intFlag(parsed.values, "replicas", 1, 1, MAX_THREADS) : 1;
+  // Data-parallel replicas take the cores that kernel threads would otherwise use.
+  const defaultThreads = replicas > 1 ? 1 : Math.min(availableParallelism(), MAX_DEFAULT_THREADS);
+  const threads = parsed.command === "predict" || parsed.command === "export" || parsed.command === "graph" ? 1 : intFlag(parsed.values, "threads", defaultThreads, 1, MAX_THREADS);
   // Train and eval say which kernels run, on how many threads (and that fewer started than asked for).
   const startThreads = async (): Promise<void> => {
     if (threads > 1) await enableThreads(threads);
@@ -24,7 +27,7 @@ async function main(parsed: ParsedCommand): Promise<number> {
   };
   switch (parsed.command) {
     case "train":
-      return runTrain(parsed, startThreads);
+      return runTrain(parsed, startThreads, replicas);
     case "eval": {
       await startThreads();
       const checkpoint = requireFlag(parsed, "checkpoint");
@@ -62,18 +65,31 @@ async function main(parsed: ParsedCommand): Promise<number> {
 }
 
 /** Checks every flag (and the checkpoint, when resuming) before the threads start and the data loads. */
-async function runTrain(parsed: ParsedCommand, startThreads: () => Promise<void>): Promise<number> {
+async function runTrain(parsed: ParsedCommand, startThreads: () => Promise<void>, replicas: number): Promise<number> {
   const planned = parsed.values.resume !== undefined ? planResume(parsed.values) : planNewRun(parsed.values);
   if ("finished" in planned) {
     log(planned.finished);
     return 0;
+  }
+  const model = planned.plan.config.model;
+  if (replicas > 1 && model !== "lenet") {
+    const why = model === "mlp" ? "its Dropout would draw each shard's masks from another thread's random stream" : "its BatchNorm would normalise each shard with the shard's own statistics";
+    throw new UsageError(`--replicas ${replicas} trains data-parallel, which --model ${model} refuses: ${why}, so the run would differ from one thread's; use --replicas 1 (and --threads N for the kernels)`);
   }
   await startThreads();
   const threads = parsed.values.threads;
   const result = await train({
     plan: planned.plan,
     log,
-    resumeCommand: (checkpoint) => commandLine([...trainInvocation(), "--resume", checkpoint, ...(threads === undefined ? [] : ["--threads", threads])]),
+    replicas,
+    resumeCommand: (checkpoint) =>
+      commandLine([
+        ...trainInvocation(),
+        "--resume",
+        checkpoint,
+        ...(threads === undefined ? [] : ["--threads", threads]),
+        ...(replicas > 1 ? ["--replicas", String(replicas)] : []),
+      ]),
   });
   if (result === null) return 130;
   const last = result.history.at(-1);

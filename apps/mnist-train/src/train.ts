@@ -1,9 +1,10 @@
 import { existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { defaultGenerator, manualSeed, type GeneratorState } from "@pico/core";
+import { defaultGenerator, manualSeed, type GeneratorState, type Tensor } from "@pico/core";
 import { saveCheckpoint, saveSvgAsPng, writeFileAtomic } from "@pico/data";
 import { CrossEntropyLoss, clipGradNorm } from "@pico/nn";
+import { type DataParallel, dataParallel } from "@pico/nn/data-parallel";
 import { SingleBar } from "cli-progress";
 import pc from "picocolors";
 import { loaderFor, mnistSplit } from "./data.js";
@@ -19,6 +20,8 @@ import type { Position, RunConfig, RunPlan, RunState } from "./run-plan.js";
 
 export interface TrainOptions {
   plan: RunPlan;
+  /** Data-parallel replicas, this thread included (1: train on this thread alone). */
+  replicas?: number;
   log: (line: string) => void;
   /** The command that continues the run from a checkpoint, as the user should type it. */
   resumeCommand: (checkpoint: string) => string;
@@ -83,6 +86,24 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
       extra: { runId: plan.runId, model: config.model, config, position, history, steps } satisfies RunState,
     });
 
+  const replicas = options.replicas ?? 1;
+  // Each batch cut into shards, forward and backward on every replica at once (replica.js builds the same model).
+  const dp: DataParallel | null =
+    replicas > 1 ? await dataParallel(model, lossFn, { replicas, worker: new URL("./replica.js", import.meta.url), workerData: { model: config.model } }) : null;
+  if (dp !== null) log(`data-parallel: ${replicas} replicas (this thread and ${replicas - 1} worker thread${replicas > 2 ? "s" : ""}), each batch cut into ${replicas} shards`);
+  /** Forward, loss and backward of one batch: the batch's logits and loss; the gradients land in .grad. */
+  const forwardBackward = (inputs: Tensor, targets: Tensor): { logits: Tensor; lossValue: number } => {
+    optimizer.zeroGrad();
+    if (dp !== null) {
+      const step = dp.forwardBackward(inputs, targets);
+      return { logits: step.output, lossValue: step.loss };
+    }
+    const logits = model.forward(inputs);
+    const loss = lossFn.forward(logits, targets);
+    loss.backward();
+    return { logits, lossValue: loss.item() };
+  };
+
   let interrupted = false;
   const onSigint = (): void => {
     // A second Ctrl-C while the first is being handled (e.g. during testing) quits at once.
@@ -104,14 +125,10 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
       let lr = optimizer.paramGroups[0]!.lr as number;
       for (const [inputs, targets] of trainLoader.batches(epoch, position.batch)) {
         lr = optimizer.paramGroups[0]!.lr as number;
-        const logits = model.forward(inputs);
-        const loss = lossFn.forward(logits, targets);
-        optimizer.zeroGrad();
-        loss.backward();
+        const { logits, lossValue } = forwardBackward(inputs, targets);
         if (config.clipGradNorm !== undefined) clipGradNorm(model.parameters(), config.clipGradNorm);
         optimizer.step();
         scheduler?.step();
-        const lossValue = loss.item();
         steps.loss.push(compact(lossValue));
         steps.lr.push(compact(lr));
         position.lossSum += lossValue * targets.size;
@@ -169,6 +186,7 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
     }
   } finally {
     process.off("SIGINT", onSigint);
+    await dp?.close();
   }
   log(`run saved in ${out}: metrics.json, model.safetensors, epoch-N.ckpt.safetensors (N = 1..${config.epochs}), curves.png, samples.png`);
   return { out, history };
