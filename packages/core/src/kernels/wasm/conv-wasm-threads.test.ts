@@ -48,6 +48,12 @@ function runAll(g: Conv2dWasmGeometry, x: Float32Array, w: Float32Array, b: Floa
   return r;
 }
 
+/** Whether a and b hold the same bits (vitest's toEqual walks large typed arrays element by element, slowly). */
+function sameBits(a: Float32Array | Int32Array, b: Float32Array | Int32Array): boolean {
+  const [p, q] = [new Uint32Array(a.buffer, a.byteOffset, a.length), new Uint32Array(b.buffer, b.byteOffset, b.length)];
+  return p.length === q.length && p.every((v, i) => v === q[i]);
+}
+
 function expectClose(actual: Float32Array, expected: Float32Array, label: string): void {
   for (let i = 0; i < expected.length; i++) {
     if (Math.abs(actual[i]! - expected[i]!) > 1e-4 * (1 + Math.abs(expected[i]!))) throw new Error(`${label}[${i}]: threaded ${actual[i]} vs one thread ${expected[i]}`);
@@ -83,17 +89,11 @@ describe("the WebAssembly convolution on 3 threads", () => {
     cases.forEach(([g, chunk], i) => {
       const r = runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk);
       const s = single[i]!;
-      expect(r.out).toEqual(s.out);
-      expect(r.pooled).toEqual(s.pooled);
-      expect(r.argmax).toEqual(s.argmax);
-      expect(r.gx).toEqual(s.gx);
-      expect(r.pooledGx).toEqual(s.pooledGx);
+      for (const key of ["out", "pooled", "argmax", "gx", "pooledGx"] as const) expect(sameBits(r[key], s[key]), key).toBe(true);
       // Which thread claims which call changes from run to run; the sums must not.
       for (let again = 0; again < 3; again++) {
         const rerun = runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk);
-        expect(rerun.gw).toEqual(r.gw);
-        expect(rerun.gb).toEqual(r.gb);
-        expect(rerun.gwAlone).toEqual(r.gwAlone);
+        for (const key of ["gw", "gb", "gwAlone"] as const) expect(sameBits(rerun[key], r[key]), `${key}, run ${again + 2}`).toBe(true);
       }
       expectClose(r.gw, s.gw, "gradWeight");
       expectClose(r.gb, s.gb, "gradBias");
@@ -117,10 +117,10 @@ describe("the WebAssembly convolution on 3 threads", () => {
         return [grads.input, grads.weight, grads.bias];
       };
       const [gx, gw, gb] = run(1);
-      for (const calls of [2, 3, 5, 12]) {
+      for (const calls of [2, 5, 12]) {
         const first = run(calls);
-        for (let again = 0; again < 3; again++) run(calls).forEach((a, i) => expect(a).toEqual(first[i]));
-        expect(first[0]).toEqual(gx);
+        for (let again = 0; again < 2; again++) run(calls).forEach((a, i) => expect(sameBits(a, first[i]!), `run ${again + 2} of ${calls} calls, gradient ${i}`).toBe(true));
+        expect(sameBits(first[0]!, gx!)).toBe(true);
         expectClose(first[1]!, gw!, `gradWeight, ${calls} calls`);
         expectClose(first[2]!, gb!, `gradBias, ${calls} calls`);
       }
