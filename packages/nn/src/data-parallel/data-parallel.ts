@@ -60,9 +60,9 @@ export interface DataParallelOptions {
   /** The most bytes the shards' inputs, targets and outputs may take in shared memory (default 1 GiB, reserved, not allocated). */
   maxDataBytes?: number;
   /**
-   * How often each thread checks for its signal before it sleeps in Atomics.wait (default 20,000, about
-   * 0.5 ms, as @pico/core's kernel threads in Node). Fewer leave the cores to other work sooner, at the
-   * price of a wake-up per step (a browser on a busy machine may prefer a few hundred).
+   * How often each thread checks for its signal before it sleeps in Atomics.wait (default 100,000, about
+   * 2 ms): enough for a replica to spin through the optimizer step and the next batch instead of being
+   * woken late. Fewer leave the cores to other work sooner, at the price of a wake-up per step.
    */
   polls?: number;
 }
