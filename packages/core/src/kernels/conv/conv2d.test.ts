@@ -146,6 +146,16 @@ describe("F(4×4, 3×3) Winograd (wasm) against the nested-loop reference", () =
   }
 });
 
+describe("the WebAssembly backward over several slices of images (the later ones adding to the first's sums)", () => {
+  // x, gy and the input gradient take 192 KB per image (Winograd) and 96 KB (im2col): two slices of 1 MB each.
+  it("Winograd: x=[7,16,32,32] w=[16,16,3,3] p=1", () => {
+    checkWith(conv2dWasmKernel, { x: [7, 16, 32, 32], w: [16, 16, 3, 3], options: { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } }, { atol: 2e-4 * 12, rtol: 1e-4 });
+  });
+  it("im2col: x=[11,8,32,32] w=[8,8,3,3] p=1", () => {
+    check(conv2dWasmKernel, { x: [11, 8, 32, 32], w: [8, 8, 3, 3], options: { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } });
+  });
+});
+
 /** Depthwise geometries (one kernel per channel), which the module computes without im2col. */
 function randomDepthwiseCase(): Case {
   const c = pick([3, 8, 13]);
