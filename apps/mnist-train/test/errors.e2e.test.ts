@@ -95,7 +95,7 @@ describe("mistakes get one line naming what is wrong (node dist/cli.js)", () => 
     expect(evalOptions).toEqual(["--batch-size", "--checkpoint", "--data", "--help", "--out", "--test-limit", "--threads"]);
     expect(predictOptions).toEqual(["--checkpoint", "--help"]);
     expect(trainOptions).toEqual(
-      ["--augment", "--batch-size", "--clip-grad-norm", "--data", "--epochs", "--help", "--limit", "--lr", "--model", "--optimizer", "--out", "--resume", "--scheduler", "--seed", "--test-limit", "--threads"].sort(),
+      ["--augment", "--batch-size", "--clip-grad-norm", "--data", "--epochs", "--help", "--limit", "--lr", "--model", "--optimizer", "--out", "--replicas", "--resume", "--scheduler", "--seed", "--test-limit", "--threads"].sort(),
     );
     expect(top.stdout).toMatch(/Commands:\n\s+train .*\n[\s\S]*eval [\s\S]*predict /);
   });
