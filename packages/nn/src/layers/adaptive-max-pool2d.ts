@@ -12,6 +12,7 @@ import { Module } from "../module.js";
  * @example new AdaptiveMaxPool2d(1).forward(Tensor.randn([8, 64, 7, 7])) // [8, 64, 1, 1]
  */
 export class AdaptiveMaxPool2d extends Module {
+  static override keepsNoReferences = true;
   readonly outputSize: AdaptiveSize;
 
   constructor(outputSize: AdaptiveSize) {

@@ -34,6 +34,7 @@ export interface ConvTranspose2dLayerOptions {
  * Initialised as torch: kaiming_uniform(a = √5) over fanIn = outChannels / groups · kH · kW, bias U(±1/√fanIn).
  */
 export class ConvTranspose2d extends Module {
+  static override keepsNoReferences = true;
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: [number, number];

@@ -33,6 +33,7 @@ export interface Conv1dLayerOptions {
  * (torch's layout and key), bias [outChannels]; torch's initialisation.
  */
 export class Conv1d extends Module {
+  static override keepsNoReferences = true;
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: number;

@@ -8,6 +8,7 @@ import { Module } from "../module.js";
  * in evaluation, the identity. Shape: [N, C, H, W] or [C, H, W] → same.
  */
 export class Dropout2d extends Module {
+  static override keepsNoReferences = true;
   readonly p: number;
   generator: Generator;
 

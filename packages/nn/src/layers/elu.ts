@@ -5,6 +5,7 @@ import { Module } from "../module.js";
 
 /** x where x > 0, α·(exp(x) − 1) elsewhere (default α = 1). Shape: any → same. */
 export class ELU extends Module {
+  static override keepsNoReferences = true;
   readonly alpha: number;
 
   constructor(alpha = 1) {

@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 /** x·Φ(x) (Φ the standard normal CDF), or its tanh approximation with `approximate: "tanh"`. Shape: any → same. */
 export class GELU extends Module {
+  static override keepsNoReferences = true;
   readonly approximate: GeluApproximate;
 
   constructor(options: { approximate?: GeluApproximate } = {}) {

@@ -19,6 +19,7 @@ export interface GroupNormLayerOptions {
  * of the batch, so it works at batch size 1. Shape: [N, numChannels, *] → same; weight and bias [numChannels].
  */
 export class GroupNorm extends Module {
+  static override keepsNoReferences = true;
   readonly numGroups: number;
   readonly numChannels: number;
   readonly eps: number;

@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 /** relu6(x + 3)/6 elementwise. Shape: any → same. */
 export class Hardsigmoid extends Module {
+  static override keepsNoReferences = true;
   forward(input: Tensor): Tensor {
     return hardsigmoid(input);
   }

@@ -23,6 +23,7 @@ export interface InstanceNormLayerOptions {
  * State-dict keys as torch: weight, bias (affine), running_mean, running_var, num_batches_tracked (tracking).
  */
 export class InstanceNorm2d extends Module {
+  static override keepsNoReferences = true;
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number;

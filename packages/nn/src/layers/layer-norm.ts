@@ -18,6 +18,7 @@ export interface LayerNormLayerOptions {
  * Shape: [*, ...normalizedShape] → same; weight and bias (keys `weight`, `bias`) have shape normalizedShape.
  */
 export class LayerNorm extends Module {
+  static override keepsNoReferences = true;
   readonly normalizedShape: number[];
   readonly eps: number;
   readonly elementwiseAffine: boolean;

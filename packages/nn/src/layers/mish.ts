@@ -4,6 +4,7 @@ import { Module } from "../module.js";
 
 /** x·tanh(softplus(x)) elementwise. Shape: any → same. */
 export class Mish extends Module {
+  static override keepsNoReferences = true;
   forward(input: Tensor): Tensor {
     return mish(input);
   }

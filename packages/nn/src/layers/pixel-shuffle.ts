@@ -5,6 +5,7 @@ import { checkPositiveInteger } from "./check.js";
 
 /** Rearranges [*, C·r², H, W] into [*, C, H·r, W·r] (sub-pixel convolution, Shi et al. 2016), as torch.nn.PixelShuffle. */
 export class PixelShuffle extends Module {
+  static override keepsNoReferences = true;
   constructor(readonly upscaleFactor: number) {
     super();
     checkPositiveInteger("PixelShuffle", "upscaleFactor", upscaleFactor);
@@ -21,6 +22,7 @@ export class PixelShuffle extends Module {
 
 /** The inverse of PixelShuffle: [*, C, H·r, W·r] → [*, C·r², H, W], as torch.nn.PixelUnshuffle. */
 export class PixelUnshuffle extends Module {
+  static override keepsNoReferences = true;
   constructor(readonly downscaleFactor: number) {
     super();
     checkPositiveInteger("PixelUnshuffle", "downscaleFactor", downscaleFactor);

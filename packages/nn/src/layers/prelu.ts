@@ -19,6 +19,7 @@ export interface PReLUOptions {
  * (`slopes` holds numParameters: Module.numParameters() already counts parameters.)
  */
 export class PReLU extends Module {
+  static override keepsNoReferences = true;
   readonly slopes: number;
   weight: Parameter;
 

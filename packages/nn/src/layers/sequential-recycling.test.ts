@@ -3,14 +3,30 @@ import type { FloatArray } from "@pico/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Module } from "../module.js";
 import { referenceCnn } from "../test-utils/reference-cnn.js";
+import { AdaptiveMaxPool2d } from "./adaptive-max-pool2d.js";
+import { Conv1d } from "./conv1d.js";
+import { ConvTranspose2d } from "./conv-transpose2d.js";
 import { Conv2d } from "./conv2d.js";
+import { Dropout2d } from "./dropout2d.js";
+import { ELU } from "./elu.js";
+import { GELU } from "./gelu.js";
+import { GroupNorm } from "./group-norm.js";
+import { Hardsigmoid } from "./hardsigmoid.js";
+import { Hardswish } from "./hardswish.js";
+import { InstanceNorm2d } from "./instance-norm2d.js";
+import { LayerNorm } from "./layer-norm.js";
 import { Flatten } from "./flatten.js";
 import { Linear } from "./linear.js";
 import { MaxPool2d } from "./max-pool2d.js";
+import { Mish } from "./mish.js";
+import { PixelShuffle, PixelUnshuffle } from "./pixel-shuffle.js";
+import { PReLU } from "./prelu.js";
 import { ReLU } from "./relu.js";
 import { Sequential } from "./sequential.js";
 import { Sigmoid } from "./sigmoid.js";
+import { SiLU } from "./silu.js";
 import { Tanh } from "./tanh.js";
+import { Upsample } from "./upsample.js";
 
 /** Remembers the tensor it was last given (as a user's layer might, for inspection). */
 class CacheInput extends Module<[Tensor], Tensor> {
@@ -321,5 +337,46 @@ describe("Sequential recycling in grad mode", () => {
     const sub = make(() => new RememberingScale());
     expect(train(sub(), true, 2, x)).toEqual(off);
     expect(keep.mock.calls.flatMap((call) => call.slice(1).map((a) => a.length)).filter((n) => n === 4 * 8 * 26 * 26)).toEqual([]);
+  });
+  it("recycles around every other built-in layer that declares keepsNoReferences, with outputs and gradients bit for bit", () => {
+    const make = (): Sequential => {
+      const generator = new Generator(17);
+      return new Sequential(
+        new Conv2d(8, 8, 3, { padding: 1, generator }),
+        new GELU(),
+        new GroupNorm(2, 8),
+        new SiLU(),
+        new PReLU(),
+        new Mish(),
+        new ELU(),
+        new Hardswish(),
+        new Hardsigmoid(),
+        new InstanceNorm2d(8, { affine: true }),
+        new Upsample({ scaleFactor: 2 }),
+        new AdaptiveMaxPool2d(16),
+        new PixelShuffle(2),
+        new PixelUnshuffle(2),
+        new ConvTranspose2d(8, 8, 3, { padding: 1, generator }),
+        new LayerNorm(16),
+        new Dropout2d(0.25, { generator }),
+        new Flatten(2),
+        new Conv1d(8, 4, 3, { padding: 1, generator }),
+      );
+    };
+    const x = Tensor.randn([4, 8, 16, 16]);
+    const off = train(make(), false, 2, x);
+    const keep = vi.spyOn(tracer, "keepPrivate");
+    expect(train(make(), true, 2, x)).toEqual(off);
+    // At least one array per intermediate and step (the operators' own private arrays come on top).
+    expect(keep.mock.calls.length).toBeGreaterThanOrEqual(2 * 16);
+    keep.mockRestore();
+    const model = make().eval();
+    Sequential.recycling = false;
+    const evalOff = noGrad(() => Array.from(churn(model, x).toTypedArray()));
+    Sequential.recycling = true;
+    const recycled = spyRecycle();
+    expect(noGrad(() => Array.from(churn(model, x).toTypedArray()))).toEqual(evalOff);
+    // 18 intermediates per pass; evaluation's Dropout2d hands its input on and Flatten views it, so 16 buffers.
+    expect(recycled.length).toBe(3 * 16);
   });
 });

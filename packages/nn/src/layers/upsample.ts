@@ -7,6 +7,7 @@ import { Module } from "../module.js";
  * or by `scaleFactor`. Shape: [N, C, H, W] → [N, C, Hout, Wout], Hout = size[0] or floor(H · scaleFactor[0]).
  */
 export class Upsample extends Module {
+  static override keepsNoReferences = true;
   readonly options: InterpolateOptions;
 
   constructor(options: InterpolateOptions) {
