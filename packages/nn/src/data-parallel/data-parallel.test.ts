@@ -20,7 +20,8 @@ import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
 import { ReplicaError } from "./replica-error.js";
 
-// The replicas run test-utils/replica.mjs in worker threads, on @pico/nn's built dist.
+// The replicas run test-utils/replica.mjs in worker threads, on @pico/nn's built dist; a step that a bug
+// leaves unanswered fails after stepTimeoutMs instead of blocking the test run.
 const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
 const start = (model: string) => () => new Worker(replicaScript, { workerData: { model }, execArgv: [] });
 
@@ -64,7 +65,7 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
   const model = (manualSeed(7), referenceCnn());
   const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
   beforeAll(async () => {
-    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("reference") });
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("reference"), stepTimeoutMs: 30_000 });
   });
   afterAll(async () => dp?.close());
 
@@ -132,7 +133,7 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
 
 describe("DataParallel refusals and failures", () => {
   it("refuses a replica whose model differs, naming the parameter and both shapes", async () => {
-    await expect(dataParallel(referenceCnn(), new CrossEntropyLoss(), { replicas: 2, worker: start("narrow") })).rejects.toThrow(
+    await expect(dataParallel(referenceCnn(), new CrossEntropyLoss(), { replicas: 2, worker: start("narrow"), stepTimeoutMs: 30_000 })).rejects.toThrow(
       "DataParallel.create: replica 1 failed to start: Error: this replica's model differs from the calling thread's: parameter 4 is 7.weight [120, 256] float32 on the calling thread but 7.weight [100, 256] float32 in the replica",
     );
   });
@@ -144,7 +145,7 @@ describe("DataParallel refusals and failures", () => {
       }
     }
     const model = new Sequential(new Bomb() as never, referenceCnn());
-    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bomb") });
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bomb"), stepTimeoutMs: 30_000 });
     try {
       const { images, labels } = syntheticDigits(7, new Generator(8));
       const error = (() => {
@@ -169,9 +170,27 @@ describe("DataParallel refusals and failures", () => {
     expect(() => dp.forwardBackward(images, labels)).toThrow("DataParallel.forwardBackward: this DataParallel cannot run any more: it was closed");
   });
 
+  it("a replica that does not finish in stepTimeoutMs fails the step with a ReplicaError and closes the set", async () => {
+    class Sleeper extends Module {
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    const model = new Sequential(new Sleeper() as never, referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("sleeper"), stepTimeoutMs: 300 });
+    const { images, labels } = syntheticDigits(7, new Generator(11));
+    try {
+      expect(() => dp.forwardBackward(images, labels)).toThrow("DataParallel.forwardBackward: replica 1 did not finish its shard within stepTimeoutMs (300 ms); this DataParallel is closed");
+      expect(() => dp.infer(images)).toThrow("DataParallel.infer: this DataParallel cannot run any more: replica 1 did not finish a step within stepTimeoutMs (300 ms)");
+    } finally {
+      await dp.close();
+    }
+    expect(() => dp.infer(images)).toThrow("DataParallel.infer: this DataParallel cannot run any more: replica 1 did not finish a step within stepTimeoutMs (300 ms)");
+  });
+
   it("refuses BatchNorm in training mode and runs it in evaluation mode", async () => {
     const model = new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10));
-    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm") });
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm"), stepTimeoutMs: 30_000 });
     try {
       const { images, labels } = syntheticDigits(8, new Generator(10));
       expect(() => dp.forwardBackward(images, labels)).toThrow(

@@ -107,7 +107,9 @@ export class DataParallel {
   private readonly views: (Float32Array | Float64Array)[];
   private readonly gradients: (Float32Array | Float64Array)[][];
   private readonly timeoutMs: number;
+  /** Why no step can run any more (closed, or a replica timed out), or null. */
   private closed: string | null = null;
+  private terminated = false;
 
   private constructor(
     private readonly model: AnyModule,
@@ -254,8 +256,15 @@ export class DataParallel {
 
   /** Stops the replicas (and terminates their workers). The model keeps its parameters and trains on this thread as before. */
   async close(): Promise<void> {
-    if (this.closed !== null) return;
-    this.closed = "it was closed";
+    if (this.terminated) return;
+    this.terminated = true;
+    const broken = this.closed !== null;
+    this.closed ??= "it was closed";
+    // After a timeout a replica may still be in its step: it is terminated without being asked to stop.
+    if (broken) {
+      await Promise.allSettled(this.channels.map(async (c) => c.terminate()));
+      return;
+    }
     this.signal(STOP);
     // A replica stuck in a step gets a second, then is terminated anyway.
     const deadline = Date.now() + 1000;

@@ -12,6 +12,14 @@ class Bomb extends Module {
   }
 }
 
+/** Sleeps 5 s on a shard of 4 rows: a replica that does not answer in time. */
+class Sleeper extends Module {
+  forward(x) {
+    if (x.shape[0] === 4) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+    return x;
+  }
+}
+
 serveReplica(() => {
   const loss = new CrossEntropyLoss();
   switch (workerData.model) {
@@ -19,6 +27,8 @@ serveReplica(() => {
       return { model: referenceCnn(), loss };
     case "bomb":
       return { model: new Sequential(new Bomb(), referenceCnn()), loss };
+    case "sleeper":
+      return { model: new Sequential(new Sleeper(), referenceCnn()), loss };
     case "batch-norm":
       return { model: new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10)), loss };
     case "narrow": {
