@@ -11,8 +11,11 @@ export interface Evaluation {
   labels: Int32Array;
 }
 
-/** Runs the model over a loader (unshuffled) in eval mode without recording a graph. */
-export function evaluate(model: Module<[Tensor], Tensor>, loader: DataLoader): Evaluation {
+/**
+ * Runs the model over a loader (unshuffled) in eval mode without recording a graph; `forward`, when given,
+ * computes a batch's logits instead of the model's own forward (train --replicas: by shards on every replica).
+ */
+export function evaluate(model: Module<[Tensor], Tensor>, loader: DataLoader, forward?: (inputs: Tensor) => Tensor): Evaluation {
   const n = loader.dataset.length;
   const predictions = new Int32Array(n);
   const labels = new Int32Array(n);
@@ -24,7 +27,7 @@ export function evaluate(model: Module<[Tensor], Tensor>, loader: DataLoader): E
   let at = 0;
   noGrad(() => {
     for (const [inputs, targets] of loader.batches(0)) {
-      const logits = model.forward(inputs);
+      const logits = forward !== undefined ? forward(inputs) : model.forward(inputs);
       lossSum += lossFn.forward(logits, targets).item();
       const predicted = logits.argmax(1).toTypedArray();
       const truth = targets.toTypedArray();

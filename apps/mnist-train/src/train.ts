@@ -156,7 +156,8 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
         }
       }
       bar.stop();
-      const evaluation = evaluate(model, testLoader);
+      // With replicas, the test set is inferred by shards too (a batch smaller than the replicas on this thread).
+      const evaluation = evaluate(model, testLoader, dp === null ? undefined : (inputs) => (inputs.shape[0]! >= replicas ? dp.infer(inputs) : model.forward(inputs)));
       const metrics: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: position.lossSum / position.seen,
