@@ -24,6 +24,11 @@ export interface ReplicaChannel {
 export interface ReplicaEndpoint {
   postMessage(message: unknown): void;
   onMessage(listener: (message: unknown) => void): void;
+  /**
+   * Calls `listener` as the replica's thread exits (Node: `process.exit()` in the replica), so that the
+   * calling thread, blocked in Atomics.wait, learns of it instead of waiting forever. Optional.
+   */
+  onExit?(listener: (code: number) => void): void;
 }
 
 /** A loss: a function of (output, target) or a module with `forward(output, target)`, reducing to a scalar. */

@@ -188,6 +188,22 @@ describe("DataParallel refusals and failures", () => {
     expect(() => dp.infer(images)).toThrow("DataParallel.infer: this DataParallel cannot run any more: replica 1 did not finish a step within stepTimeoutMs (300 ms)");
   });
 
+  it("a replica whose thread exits mid-step fails the step with a ReplicaError naming it instead of blocking", async () => {
+    class Exiter extends Module {
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    const model = new Sequential(new Exiter() as never, referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("exiter"), stepTimeoutMs: 30_000 });
+    const { images, labels } = syntheticDigits(7, new Generator(12));
+    try {
+      expect(() => dp.forwardBackward(images, labels)).toThrow("DataParallel.forwardBackward: replica 1's thread exited with code 3 during its shard; this DataParallel is closed");
+    } finally {
+      await dp.close();
+    }
+  });
+
   it("refuses BatchNorm in training mode and runs it in evaluation mode", async () => {
     const model = new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10));
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm"), stepTimeoutMs: 30_000 });

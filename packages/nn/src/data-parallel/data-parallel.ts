@@ -8,6 +8,7 @@ import {
   ControlLayout,
   DONE,
   ERROR_LENGTH,
+  EXITED,
   FAILED,
   FAILED_STATUS,
   FIRST_WORKER_ROW,
@@ -271,7 +272,7 @@ export class DataParallel {
     const seq = this.control[SEQ]!;
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r) + DONE;
-      for (let done = Atomics.load(this.control, at); done !== seq; done = Atomics.load(this.control, at)) {
+      for (let done = Atomics.load(this.control, at); done !== seq && done !== EXITED; done = Atomics.load(this.control, at)) {
         if (!waitWhileEqual(this.control, at, done, this.setup.polls, deadline)) break;
       }
     }
@@ -360,19 +361,27 @@ export class DataParallel {
       for (;;) {
         const done = Atomics.load(c, at + DONE);
         if (done === seq) break;
+        if (done === EXITED) {
+          this.closed = `replica ${r}'s thread exited`;
+          return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during its shard; this DataParallel is closed`, r);
+        }
         if (!waitWhileEqual(c, at + DONE, done, this.setup.polls, deadline)) {
           this.closed = `replica ${r} did not finish a step within stepTimeoutMs (${this.timeoutMs} ms)`;
           return new ReplicaError(`${op}: replica ${r} did not finish its shard within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
         }
       }
       if (failure === null && c[at + STATUS] === FAILED_STATUS) {
-        const start = this.layout.error(r);
-        const message = String.fromCharCode(...this.text.subarray(start, start + c[at + ERROR_LENGTH]!));
-        failure = new ReplicaError(`${op}: replica ${r} (a worker) failed on its shard: ${message}`, r);
+        failure = new ReplicaError(`${op}: replica ${r} (a worker) failed on its shard: ${this.errorOf(r)}`, r);
       }
     }
     if (own !== null) return own instanceof Error ? own : new Error(String(own));
     return failure;
+  }
+
+  /** Worker `r`'s last error message. */
+  private errorOf(r: number): string {
+    const start = this.layout.error(r);
+    return String.fromCharCode(...this.text.subarray(start, start + this.control[this.layout.worker(r) + ERROR_LENGTH]!));
   }
 
   /** Adds the workers' gradients of parameter `i` (in replica order) to this thread's, then to what `.grad` held before the step. */

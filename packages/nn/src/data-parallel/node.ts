@@ -29,6 +29,9 @@ interface WorkerThreads {
   parentPort: NodePort | null;
 }
 
+// `process.exit()` in a worker thread ends that thread, after its `process` emits "exit".
+const nodeProcess = (globalThis as unknown as { process: { on(event: "exit", listener: (code: number) => void): unknown } }).process;
+
 // Loaded by a computed name: the library is typed without Node's modules.
 const specifier: string = "node:worker_threads";
 const workerThreads = (await import(specifier)) as WorkerThreads;
@@ -99,7 +102,14 @@ export async function dataParallel(model: Module, loss: LossFunction | null, opt
 export function serveReplica(build: ReplicaBuilder): void {
   const port = workerThreads.parentPort;
   if (port === null) throw new Error("serveReplica: call it in a replica's worker thread script, not on the main thread");
-  serveReplicaOn({ postMessage: (message) => port.postMessage(message), onMessage: (listener) => void port.on("message", listener) }, build);
+  serveReplicaOn(
+    {
+      postMessage: (message) => port.postMessage(message),
+      onMessage: (listener) => void port.on("message", listener),
+      onExit: (listener) => void nodeProcess.on("exit", listener),
+    },
+    build,
+  );
 }
 
 export { DataParallel };

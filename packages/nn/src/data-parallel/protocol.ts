@@ -82,6 +82,9 @@ export const OUTPUT_OFFSET = TARGET_OFFSET + 1;
 export const LOSS_SUM = OUTPUT_OFFSET + 1;
 const HEADER = LOSS_SUM + 1;
 
+/** A worker's DONE once its thread has exited: no command will be answered any more. */
+export const EXITED = -1;
+
 /** A worker's fields, at ControlLayout.worker(r) + these. */
 export const DONE = 0;
 export const STATUS = 1;

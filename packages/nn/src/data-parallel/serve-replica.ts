@@ -8,6 +8,7 @@ import {
   DONE,
   ERROR_CHARS,
   ERROR_LENGTH,
+  EXITED,
   FAILED,
   FAILED_STATUS,
   FIRST_WORKER_ROW,
@@ -67,6 +68,7 @@ async function connect(endpoint: ReplicaEndpoint, setup: SetupMessage, build: Re
     endpoint.postMessage({ kind: FAILED, replica: setup.replica, message: describeError(error) });
     return;
   }
+  endpoint.onExit?.((code) => server.exited(code));
   endpoint.postMessage({ kind: READY, replica: setup.replica });
   server.serve();
 }
@@ -146,6 +148,13 @@ class ReplicaServer {
       Atomics.notify(c, this.base + DONE);
       if (command === STOP) return;
     }
+  }
+
+  /** Tells the calling thread that this replica's thread is exiting (with `code`): its waits end with an error. */
+  exited(code: number): void {
+    this.fail(`exited with code ${code}`);
+    Atomics.store(this.control, this.base + DONE, EXITED);
+    Atomics.notify(this.control, this.base + DONE);
   }
 
   private fail(message: string): void {

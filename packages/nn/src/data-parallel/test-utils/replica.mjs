@@ -20,6 +20,14 @@ class Sleeper extends Module {
   }
 }
 
+/** Ends its worker thread with code 3 on a shard of 4 rows. */
+class Exiter extends Module {
+  forward(x) {
+    if (x.shape[0] === 4) process.exit(3);
+    return x;
+  }
+}
+
 serveReplica(() => {
   const loss = new CrossEntropyLoss();
   switch (workerData.model) {
@@ -29,6 +37,8 @@ serveReplica(() => {
       return { model: new Sequential(new Bomb(), referenceCnn()), loss };
     case "sleeper":
       return { model: new Sequential(new Sleeper(), referenceCnn()), loss };
+    case "exiter":
+      return { model: new Sequential(new Exiter(), referenceCnn()), loss };
     case "batch-norm":
       return { model: new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10)), loss };
     case "narrow": {
