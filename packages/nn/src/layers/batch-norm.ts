@@ -1,10 +1,12 @@
-import { ArgumentError, Tensor, formatShape, noGrad, type DType } from "@pico/core";
+import { ArgumentError, formatShape, noGrad, type DType, type Tensor } from "@pico/core";
 import { batchNorm, batchNormRelu } from "../functional/batch-norm.js";
 import { checkOptions } from "../functional/check.js";
 import { ones, zeros } from "../init.js";
 import { Module } from "../module.js";
-import { Parameter } from "../parameter.js";
+import type { Parameter } from "../parameter.js";
 import { checkPositiveInteger } from "./check.js";
+import { checkNormEps, checkNormMomentum } from "./norm-options.js";
+import { createNormState } from "./norm-state.js";
 
 export interface BatchNormLayerOptions {
   /** Added to the variance before the square root. Default 1e-5. */
@@ -49,20 +51,15 @@ export abstract class BatchNormBase extends Module {
     checkOptions(layer, options, ["eps", "momentum", "affine", "trackRunningStats", "dtype"]);
     const eps = options.eps ?? 1e-5;
     const momentum = options.momentum === undefined ? 0.1 : options.momentum;
-    if (!(eps > 0) || !Number.isFinite(eps)) throw new ArgumentError(`${layer}: eps must be a finite number > 0, but got ${eps}`);
-    if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`${layer}: momentum must be in [0, 1] or null, but got ${momentum}`);
+    checkNormEps(layer, eps);
+    checkNormMomentum(layer, momentum, true);
     this.numFeatures = numFeatures;
     this.eps = eps;
     this.momentum = momentum;
     this.affine = options.affine ?? true;
     this.trackRunningStats = options.trackRunningStats ?? true;
-    const dtype = options.dtype ?? "float32";
-    this.weight = this.affine ? new Parameter(Tensor.ones([numFeatures], { dtype })) : null;
-    this.bias = this.affine ? new Parameter(Tensor.zeros([numFeatures], { dtype })) : null;
-    const track = this.trackRunningStats;
-    this.running_mean = this.registerBuffer("running_mean", track ? Tensor.zeros([numFeatures], { dtype }) : null);
-    this.running_var = this.registerBuffer("running_var", track ? Tensor.ones([numFeatures], { dtype }) : null);
-    this.num_batches_tracked = this.registerBuffer("num_batches_tracked", track ? Tensor.zeros([], { dtype }) : null);
+    ({ weight: this.weight, bias: this.bias, running_mean: this.running_mean, running_var: this.running_var, num_batches_tracked: this.num_batches_tracked } =
+      createNormState(this, numFeatures, this.affine, this.trackRunningStats, options.dtype ?? "float32"));
   }
 
   get runningMean(): Tensor | null {

@@ -5,7 +5,8 @@ import { pair, type IntPair } from "../functional/pair.js";
 import { kaimingUniform, uniform } from "../init.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
-import { checkChannels, checkPositiveInteger, showPair } from "./check.js";
+import { checkChannels, showPair } from "./check.js";
+import { checkConvChannels } from "./conv-options.js";
 
 export interface ConvTranspose2dLayerOptions {
   /** Default 1. */
@@ -50,12 +51,7 @@ export class ConvTranspose2d extends Module {
     super();
     const layer = "ConvTranspose2d";
     checkOptions(layer, options, ["stride", "padding", "outputPadding", "groups", "bias", "dilation", "dtype", "generator"]);
-    checkPositiveInteger(layer, "inChannels", inChannels);
-    checkPositiveInteger(layer, "outChannels", outChannels);
-    const groups = options.groups ?? 1;
-    checkPositiveInteger(layer, "groups", groups);
-    if (inChannels % groups !== 0) throw new ArgumentError(`${layer}: inChannels (${inChannels}) must be divisible by groups (${groups})`);
-    if (outChannels % groups !== 0) throw new ArgumentError(`${layer}: outChannels (${outChannels}) must be divisible by groups (${groups})`);
+    const groups = checkConvChannels(layer, inChannels, outChannels, options.groups);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.groups = groups;

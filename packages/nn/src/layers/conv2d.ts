@@ -6,7 +6,8 @@ import { pair, type IntPair } from "../functional/pair.js";
 import { kaimingUniform, uniform } from "../init.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
-import { checkChannels, checkPositiveInteger, showPair } from "./check.js";
+import { checkChannels, showPair } from "./check.js";
+import { checkConvChannels } from "./conv-options.js";
 
 export type Conv2dPaddingMode = "zeros" | "reflect" | "replicate" | "circular";
 
@@ -62,12 +63,7 @@ export class Conv2d extends Module {
     super();
     const layer = "Conv2d";
     checkOptions(layer, options, ["stride", "padding", "paddingMode", "dilation", "groups", "bias", "dtype", "generator"]);
-    checkPositiveInteger(layer, "inChannels", inChannels);
-    checkPositiveInteger(layer, "outChannels", outChannels);
-    const groups = options.groups ?? 1;
-    checkPositiveInteger(layer, "groups", groups);
-    if (inChannels % groups !== 0) throw new ArgumentError(`${layer}: inChannels (${inChannels}) must be divisible by groups (${groups})`);
-    if (outChannels % groups !== 0) throw new ArgumentError(`${layer}: outChannels (${outChannels}) must be divisible by groups (${groups})`);
+    const groups = checkConvChannels(layer, inChannels, outChannels, options.groups);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = pair(layer, "kernelSize", kernelSize, 1);

@@ -1,9 +1,11 @@
-import { ArgumentError, Tensor, type DType } from "@pico/core";
-import { checkNumber, checkOptions } from "../functional/check.js";
+import type { DType, Tensor } from "@pico/core";
+import { checkOptions } from "../functional/check.js";
 import { instanceNorm } from "../functional/instance-norm.js";
 import { Module } from "../module.js";
-import { Parameter } from "../parameter.js";
+import type { Parameter } from "../parameter.js";
 import { checkChannels, checkPositiveInteger } from "./check.js";
+import { checkNormEps, checkNormMomentum } from "./norm-options.js";
+import { createNormState } from "./norm-state.js";
 
 export interface InstanceNormLayerOptions {
   /** Default 1e-5. */
@@ -42,20 +44,15 @@ export class InstanceNorm2d extends Module {
     checkPositiveInteger(layer, "numFeatures", numFeatures);
     const eps = options.eps ?? 1e-5;
     const momentum = options.momentum ?? 0.1;
-    checkNumber(layer, "eps", eps, 0, Infinity, { min: true });
-    if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`${layer}: momentum must be in [0, 1], but got ${momentum}`);
+    checkNormEps(layer, eps);
+    checkNormMomentum(layer, momentum, false);
     this.numFeatures = numFeatures;
     this.eps = eps;
     this.momentum = momentum;
     this.affine = options.affine ?? false;
     this.trackRunningStats = options.trackRunningStats ?? false;
-    const dtype = options.dtype ?? "float32";
-    this.weight = this.affine ? new Parameter(Tensor.ones([numFeatures], { dtype })) : null;
-    this.bias = this.affine ? new Parameter(Tensor.zeros([numFeatures], { dtype })) : null;
-    const track = this.trackRunningStats;
-    this.running_mean = this.registerBuffer("running_mean", track ? Tensor.zeros([numFeatures], { dtype }) : null);
-    this.running_var = this.registerBuffer("running_var", track ? Tensor.ones([numFeatures], { dtype }) : null);
-    this.num_batches_tracked = this.registerBuffer("num_batches_tracked", track ? Tensor.zeros([], { dtype }) : null);
+    ({ weight: this.weight, bias: this.bias, running_mean: this.running_mean, running_var: this.running_var, num_batches_tracked: this.num_batches_tracked } =
+      createNormState(this, numFeatures, this.affine, this.trackRunningStats, options.dtype ?? "float32"));
   }
 
   forward(input: Tensor): Tensor {
