@@ -6,6 +6,7 @@ import { kaimingUniform, uniform } from "../init.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
 import type { Conv2dPaddingMode } from "./conv2d.js";
+import { checkConvChannels } from "./conv-options.js";
 import { checkChannels, checkPositiveInteger } from "./check.js";
 
 export interface Conv1dLayerOptions {
@@ -49,13 +50,8 @@ export class Conv1d extends Module {
     super();
     const layer = "Conv1d";
     checkOptions(layer, options, ["stride", "padding", "paddingMode", "dilation", "groups", "bias", "dtype", "generator"]);
-    checkPositiveInteger(layer, "inChannels", inChannels);
-    checkPositiveInteger(layer, "outChannels", outChannels);
+    const groups = checkConvChannels(layer, inChannels, outChannels, options.groups);
     checkPositiveInteger(layer, "kernelSize", kernelSize);
-    const groups = options.groups ?? 1;
-    checkPositiveInteger(layer, "groups", groups);
-    if (inChannels % groups !== 0) throw new ArgumentError(`${layer}: inChannels (${inChannels}) must be divisible by groups (${groups})`);
-    if (outChannels % groups !== 0) throw new ArgumentError(`${layer}: outChannels (${outChannels}) must be divisible by groups (${groups})`);
     const stride = options.stride ?? 1;
     const dilation = options.dilation ?? 1;
     checkPositiveInteger(layer, "stride", stride);

@@ -1,8 +1,9 @@
 import { ArgumentError, Tensor, type DType } from "@pico/core";
-import { checkNumber, checkOptions } from "../functional/check.js";
+import { checkOptions } from "../functional/check.js";
 import { groupNorm } from "../functional/group-norm.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
+import { checkNormEps } from "./norm-options.js";
 import { checkChannels, checkPositiveInteger } from "./check.js";
 
 export interface GroupNormLayerOptions {
@@ -34,7 +35,7 @@ export class GroupNorm extends Module {
     checkPositiveInteger("GroupNorm", "numChannels", numChannels);
     if (numChannels % numGroups !== 0) throw new ArgumentError(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
     const eps = options.eps ?? 1e-5;
-    checkNumber("GroupNorm", "eps", eps, 0, Infinity, { min: true });
+    checkNormEps("GroupNorm", eps);
     this.numGroups = numGroups;
     this.numChannels = numChannels;
     this.eps = eps;

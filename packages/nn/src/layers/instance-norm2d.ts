@@ -43,7 +43,7 @@ export class InstanceNorm2d extends Module {
     checkOptions(layer, options, ["eps", "momentum", "affine", "trackRunningStats", "dtype"]);
     checkPositiveInteger(layer, "numFeatures", numFeatures);
     const eps = options.eps ?? 1e-5;
-    const momentum = options.momentum ?? 0.1;
+    const momentum = options.momentum === undefined ? 0.1 : options.momentum;
     checkNormEps(layer, eps);
     checkNormMomentum(layer, momentum, false);
     this.numFeatures = numFeatures;

@@ -1,8 +1,9 @@
 import { Tensor, type DType } from "@pico/core";
-import { checkNumber, checkOptions } from "../functional/check.js";
+import { checkOptions } from "../functional/check.js";
 import { checkNormalizedShape, layerNorm } from "../functional/layer-norm.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
+import { checkNormEps } from "./norm-options.js";
 
 export interface LayerNormLayerOptions {
   /** Default 1e-5. */
@@ -31,7 +32,7 @@ export class LayerNorm extends Module {
     const shape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
     checkNormalizedShape("LayerNorm", shape);
     const eps = options.eps ?? 1e-5;
-    checkNumber("LayerNorm", "eps", eps, 0, Infinity, { min: true });
+    checkNormEps("LayerNorm", eps);
     this.normalizedShape = shape;
     this.eps = eps;
     this.elementwiseAffine = options.elementwiseAffine ?? true;
