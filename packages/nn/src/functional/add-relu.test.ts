@@ -52,6 +52,14 @@ describe("addRelu", () => {
       });
     }
 
+    it("gradcheck float64: both gradients through the in-place write (a a layer's output, b broadcast)", () => {
+      for (const bs of [[2, 3, 4], [3, 1]] as const) {
+        const a = randn([2, 3, 4], 11, { requiresGrad: true });
+        const b = randn(bs, 12, { requiresGrad: true });
+        expect(gradcheck((x, y) => addRelu(x.mul(1), y, { inplace: true }), [a, b])).toBe(true);
+      }
+    });
+
     it("broadcasts b into a (a of the broadcast shape)", () => {
       const a = randn([2, 3, 4], 1, { dtype: "float32" });
       const b = randn([3, 1], 2, { dtype: "float32" });
