@@ -18,7 +18,7 @@ function bounds(i: number, size: number, outSize: number): [number, number] {
 /** Mean over each adaptive window into out[planes, oH, oW]. */
 export function adaptiveAvgPool2dForward(x: Flat, g: AdaptivePool2dGeometry, out: FloatArray): void {
   const { inHeight: H, inWidth: W, outHeight: oH, outWidth: oW } = g;
-  if (oH === 1 && oW === 1 && x.data instanceof Float32Array && out instanceof Float32Array) {
+  if (globalMean(g) && x.data instanceof Float32Array && out instanceof Float32Array) {
     globalMeanFloat32(x.data, x.offset, g.planes, H * W, out);
     return;
   }
@@ -40,7 +40,7 @@ export function adaptiveAvgPool2dForward(x: Flat, g: AdaptivePool2dGeometry, out
 /** Spreads each output gradient evenly over its window; `gx` must come zero-filled unless `globalMean(g)`. */
 export function adaptiveAvgPool2dBackward(gy: Flat, g: AdaptivePool2dGeometry, gx: FloatArray): void {
   const { inHeight: H, inWidth: W, outHeight: oH, outWidth: oW } = g;
-  if (oH === 1 && oW === 1 && gy.data instanceof Float32Array && gx instanceof Float32Array) {
+  if (globalMean(g) && gy.data instanceof Float32Array && gx instanceof Float32Array) {
     globalMeanBackwardFloat32(gy.data, gy.offset, g.planes, H * W, gx);
     return;
   }
