@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Generator } from "../random.js";
 import { batchNormReference, batchNormWasm } from "./batch-norm.js";
-import type { BatchNormKernel, BatchNormKernelArgs } from "./batch-norm.js";
+import type { BatchNormKernel, BatchNormKernelArgs, BatchNormSync } from "./batch-norm.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./wasm/elementwise-wasm-threads.js";
 import { kernelInfo } from "./registry.js";
 import { wasmAvailable } from "./wasm/engine.js";
@@ -122,6 +122,74 @@ describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm against the reference
       expect(Math.sqrt(variance(outs))).toBeCloseTo(gamma[ch]!, 4);
     }
   });
+});
+
+/**
+ * A batch [n, c, s] normalised as two shards of images [0, cut) and [cut, n), each through a sync that
+ * hands back the whole batch's statistics and gradient sums (taken by the reference on the whole batch)
+ * and records the shard's own: the shards' outputs and input gradients must be the whole batch's, and
+ * the shards' own figures must combine into the whole batch's.
+ */
+function compareShards(kernel: BatchNormKernel, k: Case, cut: number): void {
+  const size = k.n * k.c * k.s;
+  const x = random(size, 3, 0.5);
+  const g = random(size);
+  const params = k.affine ? { gamma: random(k.c, 1, 0.2), beta: random(k.c, 0, 0.5) } : { gamma: null, beta: null };
+  const whole = run(batchNormReference, x, g, new Float64Array(2 * k.c), params, k);
+  const m = k.n * k.s;
+  const shards = [[0, cut], [cut, k.n]].map(([b0, b1]) => {
+    const seen = { stats: new Float64Array(2 * k.c), count: 0, sums: new Float64Array(2 * k.c), sumsCount: 0 };
+    const sync: BatchNormSync = {
+      statistics(stats, c, count) {
+        seen.stats.set(stats.subarray(0, 2 * c));
+        seen.count = count;
+        stats.set(whole.stats.subarray(0, 2 * c));
+        return m;
+      },
+      gradientSums(sums, c, count, total) {
+        seen.sums.set(sums.subarray(0, 2 * c));
+        seen.sumsCount = count;
+        total.set(whole.sums);
+        return m;
+      },
+    };
+    const [i0, i1] = [b0! * k.c * k.s, b1! * k.c * k.s];
+    const args: BatchNormKernelArgs = { n: b1! - b0!, c: k.c, s: k.s, train: true, relu: k.relu, ...params, eps: 1e-5, sync };
+    const [y, dx] = [new Float32Array(i1 - i0), new Float32Array(i1 - i0)];
+    const [stats, affine, sums] = [new Float64Array(3 * k.c), new Float64Array(3 * k.c), new Float64Array(2 * k.c)];
+    expect(kernel.forward(x.subarray(i0, i1), y, args, stats, affine)).toBe(true);
+    expect(kernel.backward(x.subarray(i0, i1), g.subarray(i0, i1), dx, args, stats, affine, sums)).toBe(true);
+    expect([seen.count, seen.sumsCount]).toEqual([(b1! - b0!) * k.s, (b1! - b0!) * k.s]);
+    expect(sums).toEqual(seen.sums);
+    return { y, dx, stats, seen };
+  });
+  const [a, b] = shards as [(typeof shards)[0], (typeof shards)[0]];
+  expectClose(Float32Array.of(...a.y, ...b.y), whole.y, "y", true);
+  expectClose(Float32Array.of(...a.dx, ...b.dx), whole.dx, "dx", false);
+  expectClose(a.stats, whole.stats, "stats", true);
+  // The shards' own statistics, combined by Chan's formula, and their own sums, added.
+  const [na, nb] = [a.seen.count, b.seen.count];
+  const combined = new Float64Array(2 * k.c);
+  for (let ch = 0; ch < k.c; ch++) {
+    const d = b.seen.stats[ch]! - a.seen.stats[ch]!;
+    combined[ch] = a.seen.stats[ch]! + (d * nb) / (na + nb);
+    combined[k.c + ch] = (a.seen.stats[k.c + ch]! * na + b.seen.stats[k.c + ch]! * nb + (d * d * na * nb) / (na + nb)) / (na + nb);
+  }
+  expectClose(combined, whole.stats.subarray(0, 2 * k.c), "combined stats", true);
+  expectClose(a.seen.sums.map((v, i) => v + b.seen.sums[i]!), whole.sums, "combined sums", false);
+}
+
+describe("batchNorm kernels: a batch normalised by shards through a sync (synchronized BatchNorm)", () => {
+  const shardCases: [Case, number][] = [
+    [{ n: 5, c: 3, s: 25, train: true, relu: false, affine: true }, 2],
+    [{ n: 4, c: 4, s: 300, train: true, relu: true, affine: false }, 1],
+    [{ n: 8, c: 16, s: 64, train: true, relu: true, affine: true }, 4],
+    [{ n: 3, c: 2, s: 2500, train: true, relu: false, affine: true }, 1],
+  ];
+  for (const [k, cut] of shardCases) {
+    it(`reference ${name(k)} cut=${cut}`, () => compareShards(batchNormReference, k, cut));
+    it.skipIf(!wasmAvailable())(`wasm ${name(k)} cut=${cut}`, () => compareShards(batchNormWasm, k, cut));
+  }
 });
 
 describe.skipIf(!wasmAvailable())("batchNorm kernels: wasm on 2 threads against the reference", () => {

@@ -25,14 +25,39 @@ export interface BatchNormKernelArgs {
   gamma: FloatArray | null;
   beta: FloatArray | null;
   eps: number;
+  /**
+   * With `train`: the exchange through which this array, one shard of a batch split across replicas,
+   * normalises with the whole batch's statistics and takes the whole batch's gradient sums into its input
+   * gradient (synchronized BatchNorm). None: the array is the whole batch.
+   */
+  sync?: BatchNormSync | null;
+}
+
+/**
+ * How the shards of one batch, normalised on several replicas at once, share their statistics (as
+ * PyTorch's SyncBatchNorm): each replica's kernel hands over its shard's per-channel figures and gets the
+ * whole batch's back. Every replica's kernel calls it the same number of times, in the same order.
+ */
+export interface BatchNormSync {
+  /**
+   * Replaces this shard's per-channel mean (stats[0, c)) and biased variance (stats[c, 2c)), over `count`
+   * values per channel, with the whole batch's; returns the whole batch's count per channel.
+   */
+  statistics(stats: Float64Array, c: number, count: number): number;
+  /**
+   * Writes into `total` the whole batch's [Σgm c | Σgm·(x − mean) c] from this shard's `sums` (over `count`
+   * values per channel); returns the whole batch's count per channel.
+   */
+  gradientSums(sums: Float64Array, c: number, count: number, total: Float64Array): number;
 }
 
 export interface BatchNormKernel {
   /** Writes y (every element; y may be x), stats and affine; false if it cannot run these operands (nothing written). */
   forward(x: FloatArray, y: FloatArray, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array): boolean;
   /**
-   * Writes sums ([Σgm c | Σgm·(x − mean) c], gm = g masked by the fused ReLU) and, unless dx is null, the
-   * input gradient; false if it cannot run these operands (nothing written).
+   * Writes sums ([Σgm c | Σgm·(x − mean) c], gm = g masked by the fused ReLU; this shard's under a sync)
+   * and, unless dx is null, the input gradient (from the whole batch's sums under a sync); false if it
+   * cannot run these operands (nothing written).
    */
   backward(x: FloatArray, g: FloatArray, dx: FloatArray | null, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array, sums: Float64Array): boolean;
 }
@@ -44,8 +69,8 @@ export const batchNormReference: BatchNormKernel = {
   forward(x, y, args, stats, affine) {
     const { n, c, s, train, relu, gamma, beta, eps } = args;
     const m = n * s;
-    for (let ch = 0; ch < c; ch++) {
-      if (train) {
+    if (train) {
+      for (let ch = 0; ch < c; ch++) {
         let sum = 0;
         for (let b = 0; b < n; b++) {
           const base = (b * c + ch) * s;
@@ -63,6 +88,9 @@ export const batchNormReference: BatchNormKernel = {
         stats[ch] = mu;
         stats[c + ch] = sq / m;
       }
+      args.sync?.statistics(stats, c, m);
+    }
+    for (let ch = 0; ch < c; ch++) {
       const invStd = 1 / Math.sqrt(stats[c + ch]! + eps);
       stats[2 * c + ch] = invStd;
       affine[ch] = stats[ch]!;
@@ -88,7 +116,6 @@ export const batchNormReference: BatchNormKernel = {
 
   backward(x, g, dx, args, stats, affine, sums) {
     const { n, c, s, train, relu } = args;
-    const m = n * s;
     const round = rounding(x);
     // gm: g except where the fused ReLU's output was <= 0 (a NaN output passes g, as PyTorch's threshold_backward).
     const gm = (i: number, mu: number, scale: number, shift: number): number => (relu && round((x[i]! - mu) * scale + shift) <= 0 ? 0 : g[i]!);
@@ -106,11 +133,20 @@ export const batchNormReference: BatchNormKernel = {
       }
       sums[ch] = sg;
       sums[c + ch] = sgx;
-      if (dx === null) continue;
+    }
+    if (dx === null) return true;
+    // The whole batch's sums and count under a sync, this array's otherwise.
+    let [total, m] = [sums, n * s];
+    if (train && args.sync) {
+      total = new Float64Array(2 * c);
+      m = args.sync.gradientSums(sums, c, m, total);
+    }
+    for (let ch = 0; ch < c; ch++) {
+      const [mu, scale, shift] = [affine[ch]!, affine[c + ch]!, affine[2 * c + ch]!];
       const invStd = stats[2 * c + ch]!;
       // dx = scale·(gm − mean(gm) − x̂·mean(gm·x̂)), x̂ = (x − μ)·invStd; in evaluation the statistics are constants: dx = scale·gm.
-      const meanG = train ? sg / m : 0;
-      const k = train ? (sgx * invStd * invStd) / m : 0;
+      const meanG = train ? total[ch]! / m : 0;
+      const k = train ? (total[c + ch]! * invStd * invStd) / m : 0;
       for (let b = 0; b < n; b++) {
         const base = (b * c + ch) * s;
         // Evaluation leaves x out (a NaN input must not reach its own gradient, as in PyTorch).
@@ -133,11 +169,11 @@ export const batchNormWasm: BatchNormKernel = {
   forward(x, y, args, stats, affine) {
     const { gamma, beta } = args;
     if (!(x instanceof Float32Array) || !(y instanceof Float32Array) || !f32(gamma) || !f32(beta)) return false;
-    return batchNormForwardWasm(x, y, args.n, args.c, args.s, { ...args, gamma, beta }, stats, affine);
+    return batchNormForwardWasm(x, y, args.n, args.c, args.s, { train: args.train, relu: args.relu, gamma, beta, eps: args.eps, sync: args.sync ?? null }, stats, affine);
   },
   backward(x, g, dx, args, stats, affine, sums) {
     if (!(x instanceof Float32Array) || !(g instanceof Float32Array) || !(dx === null || dx instanceof Float32Array)) return false;
-    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums);
+    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums, args.sync ?? null);
   },
 };
 

@@ -11,7 +11,7 @@ export type { Gemm, MatrixView } from "./gemm.js";
 export { scratch } from "./scratch.js";
 export { binary, unary, affine } from "./elementwise.js";
 export { batchNormKernels, batchNormReference, batchNormWasm } from "./batch-norm.js";
-export type { BatchNormKernel, BatchNormKernelArgs } from "./batch-norm.js";
+export type { BatchNormKernel, BatchNormKernelArgs, BatchNormSync } from "./batch-norm.js";
 export { reluKernels, reluReference, reluBits, reluWasmKernel } from "./relu.js";
 export type { ReluKernel } from "./relu.js";
 export { maxPool2x2Wasm, maxPool2x2BackwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";

@@ -1,3 +1,4 @@
+import type { BatchNormSync } from "../batch-norm.js";
 import { heapOf, Layout } from "./engine.js";
 import { target } from "./elementwise-wasm.js";
 import type { Target } from "./elementwise-wasm.js";
@@ -143,6 +144,8 @@ export interface BatchNormWasmOptions {
   gamma: Float32Array | null;
   beta: Float32Array | null;
   eps: number;
+  /** With `train`: the exchange that turns this shard's statistics into the whole batch's (synchronized BatchNorm), or null. */
+  sync: BatchNormSync | null;
 }
 
 /**
@@ -183,6 +186,14 @@ export function batchNormForwardWasm(
     runPhase(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn(blocks), null);
   }
   t.exports.elementwiseJob(BATCH_NORM, FINISH_STATISTICS, c, n, s, group, partialsAt, statsAt, gammaAt, betaAt, tableAt, train ? 1 : 0, 0, 0);
+  if (train && options.sync !== null) {
+    // The shard's statistics out, the whole batch's in; the finish then takes invStd and the table from them.
+    const shard = new Float64Array(3 * c);
+    shard.set(table.subarray(0, 2 * c));
+    options.sync.statistics(shard, c, n * s);
+    table.set(shard.subarray(0, 2 * c));
+    t.exports.elementwiseJob(BATCH_NORM, FINISH_STATISTICS, c, n, s, group, partialsAt, statsAt, gammaAt, betaAt, tableAt, 0, 0, 0);
+  }
   const relu = options.relu ? 1 : 0;
   const blocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
   const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(xF + i0, xF + i1), i0));
@@ -193,6 +204,23 @@ export function batchNormForwardWasm(
 }
 
 /**
+ * Rewrites the input gradient's coefficients bx and c0 (table f32 [4c, 6c)) from the whole batch's sums and
+ * count, which `sync` makes of this shard's: the f32 roundings of assembly/batch-norm.ts's finishGradientSums.
+ */
+function wholeBatchCoefficients(heap: Float32Array, c: number, count: number, statsAt: number, tableAt: number, sumsAt: number, sync: BatchNormSync): void {
+  const total = new Float64Array(2 * c);
+  const m = sync.gradientSums(new Float64Array(heap.buffer, sumsAt, 2 * c).slice(), c, count, total);
+  const invStds = new Float64Array(heap.buffer, statsAt + 16 * c, c);
+  const table = tableAt >> 2;
+  for (let ch = 0; ch < c; ch++) {
+    const scale = heap[table + c + ch]!;
+    const invStd = invStds[ch]!;
+    heap[table + 4 * c + ch] = (-scale * (total[c + ch]! * invStd * invStd)) / m;
+    heap[table + 5 * c + ch] = (-scale * total[ch]!) / m;
+  }
+}
+
+/**
  * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
  * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
  * (the batch statistics' own gradient included when `train`; dx may be g). Returns false, having written
@@ -200,7 +228,7 @@ export function batchNormForwardWasm(
  */
 export function batchNormBackwardWasm(
   x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
-  train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array,
+  train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array, sync: BatchNormSync | null = null,
 ): boolean {
   const size = n * c * s;
   if (size === 0) return false;
@@ -228,6 +256,7 @@ export function batchNormBackwardWasm(
   const flags = [train ? 1 : 0, relu ? 1 : 0] as const;
   runPhase(t, blocks.map((b) => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, flags[1], tableAt, partialsAt)), copyIn, null);
   t.exports.elementwiseJob(BATCH_NORM, FINISH_GRADIENT_SUMS, c, n, s, group, flags[0], partialsAt, statsAt, tableAt, sumsAt, 0, 0, 0);
+  if (dx !== null && train && sync !== null) wholeBatchCoefficients(heap, c, n * s, statsAt, tableAt, sumsAt, sync);
   if (dx !== null) {
     const outBlocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
     const copyOut = (k: number): void => spans(outBlocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(gF + i0, gF + i1), i0));
