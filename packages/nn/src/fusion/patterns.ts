@@ -10,7 +10,7 @@ import { ReLU } from "../layers/relu.js";
 import type { Module } from "../module.js";
 import { releaseDead } from "../release-dead.js";
 import { Conv2dReluFunction } from "./conv2d-relu.js";
-import { foldBatchNorm } from "./fold-batch-norm.js";
+import { foldedBatchNorm, forgetFoldedBatchNorm } from "./folded-batch-norm.js";
 import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
 
 // Every fusion Pico.ts performs, in one list. A run of consecutive modules whose classes match a
@@ -92,8 +92,13 @@ function fusablePadding(conv: Conv2d, pool: MaxPool2d, input: Tensor): [number, 
   return padding;
 }
 
-/** A BatchNorm that normalises with its running statistics (evaluation), so that it can be folded. */
+/**
+ * A BatchNorm that normalises with its running statistics (evaluation), so that it can be folded. A
+ * BatchNorm seen in training mode drops the fold kept for the pair (foldedBatchNorm), which is then
+ * computed afresh after the switch back to evaluation.
+ */
 function foldable(conv: Conv2d, bn: BatchNormBase): boolean {
+  if (bn.training) forgetFoldedBatchNorm(conv, bn);
   return !bn.training && bn.running_mean !== null && bn.running_var !== null && bn.numFeatures === conv.outChannels;
 }
 
@@ -112,13 +117,13 @@ const convBnRelu: FusionPattern = {
   name: "Conv2d → BatchNorm2d → ReLU",
   sequence: [Conv2d, BatchNorm2d, ReLU],
   description:
-    "evaluation: the BatchNorm folded into the convolution, ReLU applied by the convolution to its output (Conv2dReluFunction); " +
+    "evaluation: the BatchNorm folded into the convolution (the folded weight and bias kept until a parameter, running statistic or eps changes), ReLU applied by the convolution to its output (Conv2dReluFunction); " +
     "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu), the convolution's output recycled once backward is done with it (at once under noGrad)",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
-      const folded = foldBatchNorm(c.weight, c.bias, b);
+      const folded = foldedBatchNorm(c, b);
       return conv2dRelu(c, input, folded.weight, folded.bias) ?? conv2d(input, folded.weight, folded.bias, convOptions(c)).relu();
     }
     const y = classForward(c, input);
@@ -132,13 +137,13 @@ const convBn: FusionPattern = {
   name: "Conv2d → BatchNorm2d",
   sequence: [Conv2d, BatchNorm2d],
   description:
-    "evaluation: the BatchNorm folded into the convolution's weight and bias; " +
+    "evaluation: the BatchNorm folded into the convolution's weight and bias (kept until a parameter, running statistic or eps changes); " +
     "training: the convolution, then the BatchNorm, the convolution's output recycled once backward is done with it",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
-      const folded = foldBatchNorm(c.weight, c.bias, b);
+      const folded = foldedBatchNorm(c, b);
       return conv2d(input, folded.weight, folded.bias, convOptions(c));
     }
     const y = classForward(c, input);
