@@ -41,7 +41,7 @@ export { Flatten } from "./layers/flatten.js";
 export { Dropout } from "./layers/dropout.js";
 export { Identity } from "./layers/identity.js";
 export { BatchNormBase } from "./layers/batch-norm.js";
-export type { BatchNormLayerOptions } from "./layers/batch-norm.js";
+export type { BatchNormLayerOptions, BatchNormStatisticsReducer } from "./layers/batch-norm.js";
 export { BatchNorm1d } from "./layers/batch-norm1d.js";
 export { BatchNorm2d } from "./layers/batch-norm2d.js";
 export { LayerNorm } from "./layers/layer-norm.js";

@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { Generator, type Tensor, manualSeed, noGrad } from "@pico/core";
-import { Adam } from "@pico/optim";
+import { Adam, SGD } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BatchNorm1d } from "../layers/batch-norm1d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { Conv2d } from "../layers/conv2d.js";
 import { Flatten } from "../layers/flatten.js";
@@ -204,20 +205,170 @@ describe("DataParallel refusals and failures", () => {
     }
   });
 
-  it("refuses BatchNorm in training mode and runs it in evaluation mode", async () => {
-    const model = new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10));
-    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm"), stepTimeoutMs: 30_000 });
+});
+
+/** data-parallel.test.ts's twin of test-utils/replica.mjs's batchNormNet: conv + BatchNorm2d twice, then Linear + BatchNorm1d, `middle` between the convolutions. */
+function batchNormNet(middle: Module = new Sequential()): Sequential {
+  return new Sequential(
+    new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), middle as never,
+    new Conv2d(4, 8, 3), new BatchNorm2d(8), new ReLU(), new Flatten(), new Linear(128, 16), new BatchNorm1d(16), new ReLU(), new Linear(16, 10),
+  );
+}
+
+/** Every buffer of `model` (running statistics, num_batches_tracked), by name. */
+function buffers(model: Module): Record<string, number[]> {
+  return Object.fromEntries(model.namedBuffers().map(([name, b]) => [name, Array.from(b.toTypedArray())]));
+}
+
+function caught(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return null;
+}
+
+describe("DataParallel with BatchNorm in training mode (synchronized statistics, 2 replicas)", () => {
+  let dp: DataParallel;
+  const model = (manualSeed(21), batchNormNet());
+  const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+  beforeAll(async () => {
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm"), stepTimeoutMs: 30_000 });
+  });
+  afterAll(async () => dp?.close());
+
+  /** Three SGD steps over batches of 15 (shards of 7 and 8): the losses, the first step's gradients, and the weights and buffers after. */
+  function run(step: (m: Module, x: Tensor, y: Tensor) => number, m: Module) {
+    const opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
+    const losses: number[] = [];
+    let gradients: number[][] = [];
+    for (let s = 0; s < 3; s++) {
+      const { images, labels } = syntheticDigits(15, new Generator(300 + s));
+      opt.zeroGrad();
+      losses.push(step(m, images, labels));
+      if (s === 0) gradients = m.parameters().map((p) => Array.from(p.grad!.toTypedArray()));
+      opt.step();
+    }
+    return { losses, gradients, weights: values(m), buffers: buffers(m) };
+  }
+
+  it("trains as one process does: losses, gradients, weights, running statistics and num_batches_tracked to float32 rounding; the same bits on a second run", () => {
+    const single = batchNormNet();
+    single.loadStateDict(initial);
+    const lossFn = new CrossEntropyLoss();
+    const expected = run((m, x, y) => {
+      const loss = lossFn.forward(m.forward(x) as Tensor, y);
+      loss.backward();
+      return loss.item();
+    }, single);
+    const parallel = () => {
+      model.loadStateDict(initial);
+      return run((_, x, y) => dp.forwardBackward(x, y).loss, model);
+    };
+    const first = parallel();
+    first.losses.forEach((l, i) => expect(l).toBeCloseTo(expected.losses[i]!, 5));
+    expect(maxDiff(first.gradients, expected.gradients)).toBeLessThan(2e-5);
+    // Every gradient is there and not trivially small: the comparison means something.
+    expect(Math.max(...first.gradients.map((g) => Math.max(...g.map(Math.abs))))).toBeGreaterThan(1e-2);
+    expect(maxDiff(first.weights, expected.weights)).toBeLessThan(2e-5);
+    for (const [name, values] of Object.entries(expected.buffers)) {
+      values.forEach((v, i) => expect(Math.abs(first.buffers[name]![i]! - v), `${name}[${i}]`).toBeLessThan(2e-5 * (1 + Math.abs(v))));
+    }
+    expect(first.buffers["1.num_batches_tracked"]).toEqual([3]);
+    expect(first.buffers["10.num_batches_tracked"]).toEqual([3]);
+    // The running variance moved (unbiased, from the whole batch): not the initial 1 any more.
+    expect(first.buffers["6.running_var"]!.some((v) => Math.abs(v - 1) > 1e-3)).toBe(true);
+    const second = parallel();
+    expect(second.losses).toEqual(first.losses);
+    expect(second.weights).toEqual(first.weights);
+    expect(second.buffers).toEqual(first.buffers);
+  });
+
+  it("a shard's BatchNorm normalises with the whole batch's statistics: the step's output is one process's, also when a shard holds one row", () => {
+    model.loadStateDict(initial);
+    const single = batchNormNet();
+    single.loadStateDict(initial);
+    for (const rows of [3, 9]) {
+      const { images, labels } = syntheticDigits(rows, new Generator(40 + rows));
+      const expected = noGrad(() => single.forward(images)).toTypedArray();
+      const got = dp.forwardBackward(images, labels).output.toTypedArray();
+      expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+    }
+    model.zeroGrad();
+    // Evaluation: the running statistics, which one process moved the same way.
+    model.eval();
+    single.eval();
+    const { images } = syntheticDigits(9, new Generator(50));
+    const expected = noGrad(() => single.forward(images)).toTypedArray();
+    const got = dp.infer(images).toTypedArray();
+    expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+    model.train();
+  });
+});
+
+describe("DataParallel with BatchNorm: failures mid-step", () => {
+  it("BatchNorm without running statistics in evaluation mode normalises by the whole batch's statistics", async () => {
+    const model = new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4, { trackRunningStats: false }), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10));
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm-untracked"), stepTimeoutMs: 30_000 });
     try {
-      const { images, labels } = syntheticDigits(8, new Generator(10));
-      expect(() => dp.forwardBackward(images, labels)).toThrow(
-        'DataParallel.forwardBackward: BatchNorm2d "1" in training mode normalises with the statistics of its batch, and each replica would use its shard\'s instead',
-      );
       model.eval();
-      const bn = model.at(1) as BatchNorm2d;
-      bn.running_mean!.data.data.set([0.5, -0.5, 1, 0]);
+      const { images } = syntheticDigits(8, new Generator(10));
       const expected = noGrad(() => model.forward(images)).toTypedArray();
       const got = dp.infer(images).toTypedArray();
       expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+    } finally {
+      await dp.close();
+    }
+  });
+
+  it("a replica that throws between two BatchNorm exchanges, or this thread throwing first, is a plain failure: the other side stops waiting and the set keeps working", async () => {
+    class Bomb extends Module {
+      armed = false;
+      forward(x: Tensor): Tensor {
+        if (this.armed) throw new RangeError("this thread's bomb");
+        return x;
+      }
+    }
+    const bomb = new Bomb();
+    const model = batchNormNet(bomb);
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm-bomb"), stepTimeoutMs: 30_000 });
+    try {
+      const { images, labels } = syntheticDigits(7, new Generator(13));
+      const error = caught(() => dp.forwardBackward(images, labels));
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as Error).message).toBe("DataParallel.forwardBackward: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
+      expect(model.parameters().every((p) => p.grad === null)).toBe(true);
+      bomb.armed = true;
+      const batch = syntheticDigits(6, new Generator(14));
+      expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow("this thread's bomb");
+      bomb.armed = false;
+      expect(Number.isFinite(dp.forwardBackward(batch.images, batch.labels).loss)).toBe(true);
+      expect(model.parameters().every((p) => p.grad !== null)).toBe(true);
+    } finally {
+      await dp.close();
+    }
+  });
+
+  it("a replica whose thread exits between two BatchNorm exchanges fails the step with a ReplicaError naming it, not a hang", async () => {
+    const model = batchNormNet(new Sequential());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm-exiter"), stepTimeoutMs: 30_000 });
+    try {
+      const { images, labels } = syntheticDigits(7, new Generator(15));
+      const error = caught(() => dp.forwardBackward(images, labels));
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as Error).message).toBe("DataParallel.forwardBackward: replica 1's thread exited with code 3 during its shard; this DataParallel is closed");
+    } finally {
+      await dp.close();
+    }
+  });
+
+  it("a replica that does not reach a BatchNorm exchange within stepTimeoutMs fails the step and closes the set", async () => {
+    const model = batchNormNet(new Sequential());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm-sleeper"), stepTimeoutMs: 300 });
+    try {
+      const { images, labels } = syntheticDigits(7, new Generator(16));
+      expect(() => dp.forwardBackward(images, labels)).toThrow("DataParallel.forwardBackward: replica 1 did not finish its shard within stepTimeoutMs (300 ms); this DataParallel is closed");
     } finally {
       await dp.close();
     }

@@ -8,6 +8,7 @@ import {
   ControlLayout,
   DONE,
   ERROR_LENGTH,
+  EXCHANGE_BASE,
   EXITED,
   FAILED,
   FAILED_STATUS,
@@ -17,6 +18,7 @@ import {
   INPUT_DIMS,
   INPUT_DTYPE,
   LOSS_SUM,
+  MAIN_LEFT,
   MAX_DIMS,
   MAX_REPLICAS,
   OUTPUT_DIMS,
@@ -46,6 +48,7 @@ import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction 
 import { checkOutput } from "./serve-replica.js";
 import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
+import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
 import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
 
 export interface DataParallelOptions {
@@ -94,10 +97,14 @@ const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataByt
  * with `DataParallel.create` and a channel per worker. The calling thread blocks while the replicas work
  * (Atomics.wait): Node's main thread or a Web Worker, never a page's main thread.
  *
- * Refused, because a shard would compute something other than its share of the step: BatchNorm in
- * training mode (or without running statistics), InstanceNorm updating running statistics, Dropout in
- * training mode, class-weighted or ignoreIndex means, a batch smaller than the replicas, parameters that
- * change shape, replicas whose models differ.
+ * BatchNorm layers that normalise with batch statistics (training, or no running statistics) are
+ * synchronized, as PyTorch's SyncBatchNorm: every replica normalises its shard with the whole batch's
+ * mean and variance, and its input gradient takes the whole batch's sums; the running statistics move
+ * once per step, from the whole batch (see statistics-exchange.ts).
+ *
+ * Refused, because a shard would compute something other than its share of the step: InstanceNorm
+ * updating running statistics, Dropout in training mode, class-weighted or ignoreIndex means, a batch
+ * smaller than the replicas, parameters that change shape, replicas whose models differ.
  */
 export class DataParallel {
   private readonly layout: ControlLayout;
@@ -108,6 +115,7 @@ export class DataParallel {
   private readonly views: (Float32Array | Float64Array)[];
   private readonly gradients: (Float32Array | Float64Array)[][];
   private readonly timeoutMs: number;
+  private readonly exchange: StatisticsExchange;
   /** Why no step can run any more (closed, or a replica timed out), or null. */
   private closed: string | null = null;
   private terminated = false;
@@ -130,6 +138,7 @@ export class DataParallel {
     const parameters = entries.filter((e) => e.kind === "parameter");
     this.gradients = channels.map((_, w) => parameters.map((e) => entryView(setup.gradients, e, w * setup.gradientBytes)));
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
+    this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
   }
 
   /**
@@ -159,6 +168,7 @@ export class DataParallel {
     const replicas = channels.length + 1;
     const modules = model.modules().length;
     const layout = new ControlLayout(replicas, modules, state.parameters.length);
+    const slotFloats = slotFloatsOf(model);
     const setup = {
       replicas,
       modules,
@@ -169,6 +179,8 @@ export class DataParallel {
       gradients: new SharedArrayBuffer(Math.max(8, channels.length * gradientBytes)),
       data,
       polls: options.polls ?? DEFAULT_POLLS,
+      exchange: new SharedArrayBuffer(Math.max(8, replicas * 2 * slotFloats * 8)),
+      slotFloats,
     };
     try {
       await Promise.all(channels.map((channel, w) => connect(channel, { kind: SETUP, protocol: PROTOCOL, replica: w + 1, ...setup }, setupTimeout)));
@@ -209,7 +221,7 @@ export class DataParallel {
     let own: unknown = null;
     let ownLoss = 0;
     let ownOutput: Tensor | null = null;
-    this.signal(STEP);
+    const deadline = this.begin(STEP);
     try {
       const x = rowsOf(input, 0, bounds[1]!);
       const out = checkOutput((this.model as unknown as { forward(x: Tensor): unknown }).forward(x), bounds[1]!);
@@ -221,7 +233,8 @@ export class DataParallel {
     } catch (error) {
       own = error;
     }
-    const failure = this.finish(op, own);
+    this.leave();
+    const failure = this.finish(op, own, deadline);
     if (failure !== null) {
       parameters.forEach((p, i) => (p.grad = previous[i]!));
       throw failure;
@@ -243,14 +256,15 @@ export class DataParallel {
     const bounds = this.prepare(op, input, null);
     let own: unknown = null;
     let ownOutput: Tensor | null = null;
-    this.signal(FORWARD);
+    const deadline = this.begin(FORWARD);
     try {
       const x = rowsOf(input, 0, bounds[1]!);
       ownOutput = checkOutput(noGrad(() => (this.model as unknown as { forward(x: Tensor): unknown }).forward(x)), bounds[1]!);
     } catch (error) {
       own = error;
     }
-    const failure = this.finish(op, own);
+    this.leave();
+    const failure = this.finish(op, own, deadline);
     if (failure !== null) throw failure;
     return this.gather(op, ownOutput!, bounds);
   }
@@ -294,6 +308,7 @@ export class DataParallel {
     c[BATCH] = rows;
     c[FIRST_WORKER_ROW] = first;
     c[LOSS_SUM] = this.reduction === "sum" ? 1 : 0;
+    c[EXCHANGE_BASE] = exchangeBase(c, this.layout);
     bounds.forEach((b, r) => (c[this.layout.bounds + r] = b));
     this.modules.forEach((m, i) => (c[this.layout.training + i] = m.training ? 1 : 0));
     this.model.parameters().forEach((p, i) => (c[this.layout.requiresGrad + i] = p.requiresGrad ? 1 : 0));
@@ -350,11 +365,31 @@ export class DataParallel {
     Atomics.notify(this.control, SEQ);
   }
 
-  /** Waits for every worker; returns the error to throw (this thread's own first, then the first replica's), or null. */
-  private finish(op: string, own: unknown): Error | null {
+  /**
+   * Signals `command` to the workers and connects this thread's BatchNorm layers to the statistics exchange;
+   * returns the step's deadline (stepTimeoutMs from now).
+   */
+  private begin(command: number): number {
+    this.signal(command);
+    const deadline = Date.now() + this.timeoutMs;
+    this.exchange.begin(this.control[SEQ]!, deadline);
+    return deadline;
+  }
+
+  /** This thread's part of the step is over (done or failed): its layers disconnect, and a replica waiting for its next exchange stops waiting. */
+  private leave(): void {
+    this.exchange.end();
+    Atomics.store(this.control, MAIN_LEFT, this.control[SEQ]!);
+    wakeExchange(this.control, this.layout, 0);
+  }
+
+  /**
+   * Waits for every worker; returns the error to throw (this thread's own first, unless it only says that
+   * a replica left a BatchNorm exchange, then the first replica's), or null.
+   */
+  private finish(op: string, own: unknown, deadline: number): Error | null {
     const c = this.control;
     const seq = c[SEQ]!;
-    const deadline = Date.now() + this.timeoutMs;
     let failure: Error | null = null;
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r);
@@ -374,6 +409,7 @@ export class DataParallel {
         failure = new ReplicaError(`${op}: replica ${r} (a worker) failed on its shard: ${this.errorOf(r)}`, r);
       }
     }
+    if (own instanceof ExchangeAbort) return failure ?? new ReplicaError(`${op}: ${own.message}`, own.replica);
     if (own !== null) return own instanceof Error ? own : new Error(String(own));
     return failure;
   }

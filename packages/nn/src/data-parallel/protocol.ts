@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -54,6 +54,9 @@ export interface SetupMessage {
   data: SharedArrayBuffer;
   /** How often the replica polls for the next command before it sleeps. */
   polls: number;
+  /** The BatchNorm layers' statistics exchange: per replica, two slots of `slotFloats` f64 (see StatisticsExchange). */
+  exchange: SharedArrayBuffer;
+  slotFloats: number;
 }
 
 export interface ReadyMessage {
@@ -80,7 +83,11 @@ export const TARGET_DIMS = TARGET_DTYPE + 1;
 export const TARGET_OFFSET = TARGET_DIMS + 1 + MAX_DIMS;
 export const OUTPUT_OFFSET = TARGET_OFFSET + 1;
 export const LOSS_SUM = OUTPUT_OFFSET + 1;
-const HEADER = LOSS_SUM + 1;
+/** The ticket before this step's first statistics exchange (every replica's last ticket is at most this). */
+export const EXCHANGE_BASE = LOSS_SUM + 1;
+/** The command count once the calling thread has left its part of the step (done or failed). */
+export const MAIN_LEFT = EXCHANGE_BASE + 1;
+const HEADER = MAIN_LEFT + 1;
 
 /** A worker's DONE once its thread has exited: no command will be answered any more. */
 export const EXITED = -1;
@@ -101,6 +108,8 @@ export class ControlLayout {
   readonly training: number;
   /** Int32 index of each parameter's requiresGrad flag. */
   readonly requiresGrad: number;
+  /** Int32 index of each replica's last statistics-exchange ticket (replica 0 included). */
+  private readonly tickets: number;
   private readonly workers: number;
   private readonly workerInts: number;
   /** Float64 index of each worker's shard loss. */
@@ -116,7 +125,8 @@ export class ControlLayout {
   ) {
     this.training = this.bounds + replicas + 1;
     this.requiresGrad = this.training + modules;
-    this.workers = this.requiresGrad + parameters;
+    this.tickets = this.requiresGrad + parameters;
+    this.workers = this.tickets + replicas;
     this.workerInts = GRADIENT_PRESENT + parameters;
     const ints = this.workers + (replicas - 1) * this.workerInts;
     this.losses = Math.ceil(ints / 2);
@@ -124,6 +134,10 @@ export class ControlLayout {
     this.bytes = (this.errors + (replicas - 1) * ERROR_CHARS) * 2;
   }
 
+  /** Int32 index of replica `replica`'s statistics-exchange ticket (replica >= 0). */
+  ticket(replica: number): number {
+    return this.tickets + replica;
+  }
   /** Int32 index of worker `replica`'s fields (replica >= 1). */
   worker(replica: number): number {
     return this.workers + (replica - 1) * this.workerInts;

@@ -18,7 +18,7 @@ describe("data-parallel rules", () => {
     expect(shardBounds(3, 3)).toEqual([0, 1, 2, 3]);
   });
 
-  it("refuses Dropout and InstanceNorm with running statistics in training mode, allows them in evaluation mode", () => {
+  it("refuses Dropout and InstanceNorm with running statistics in training mode, allows them in evaluation mode, and BatchNorm in both", () => {
     const model = new Sequential(new Linear(4, 4), new Dropout(0.5));
     expect(() => checkShardable("DataParallel.forwardBackward", model)).toThrow(
       'DataParallel.forwardBackward: Dropout "1" in training mode draws its masks from each thread\'s own random stream, so the step would differ from one process\'s',
@@ -28,8 +28,11 @@ describe("data-parallel rules", () => {
     const norm = new Sequential(new InstanceNorm2d(3, { trackRunningStats: true }));
     expect(() => checkShardable("op", norm)).toThrow('op: InstanceNorm2d "0" in training mode updates its running statistics from its batch');
     expect(() => checkShardable("op", new Sequential(new InstanceNorm2d(3)))).not.toThrow();
-    const bn = new BatchNorm2d(3, { trackRunningStats: false }).eval();
-    expect(() => checkShardable("op", new Sequential(bn))).toThrow('op: BatchNorm2d "0" in evaluation mode normalises with the statistics of its batch');
+    // BatchNorm's batch statistics are synchronized across the replicas: allowed in every mode.
+    const bn = new BatchNorm2d(3, { trackRunningStats: false });
+    expect(() => checkShardable("op", new Sequential(bn, new BatchNorm2d(3)))).not.toThrow();
+    bn.eval();
+    expect(() => checkShardable("op", new Sequential(bn))).not.toThrow();
   });
 
   it("takes the loss's reduction, refuses class weights, reduction none and conflicting options", () => {

@@ -1,18 +1,15 @@
 import { ArgumentError, type Tensor, kernels } from "@pico/core";
-import { BatchNormBase } from "../layers/batch-norm.js";
 import { Dropout } from "../layers/dropout.js";
 import { Dropout2d } from "../layers/dropout2d.js";
 import { InstanceNorm2d } from "../layers/instance-norm2d.js";
 import type { AnyModule } from "../module.js";
 
 // What data-parallel training refuses because each replica would compute something other than its share of
-// one process's step. Checked before every step, since modes change (train(), eval()).
+// one process's step. Checked before every step, since modes change (train(), eval()). BatchNorm is not
+// refused: its batch statistics are synchronized across the replicas (statistics-exchange.ts).
 
 /** Why `module` (named `name`) cannot be split by batch shards in its current mode, or null. */
 function shardDependence(module: AnyModule): string | null {
-  if (module instanceof BatchNormBase && (module.training || module.running_mean === null)) {
-    return "normalises with the statistics of its batch, and each replica would use its shard's instead (call .eval() on it to use its running statistics, or train it on one thread)";
-  }
   if (module instanceof InstanceNorm2d && module.training && module.trackRunningStats) {
     return "updates its running statistics from its batch, and each replica would update its own copy from its shard (train it on one thread, or without trackRunningStats)";
   }

@@ -40,6 +40,7 @@ import {
 } from "./protocol.js";
 import { adopt, compareState, entryView, namedState } from "./shared-state.js";
 import { growTo } from "./data-buffer.js";
+import { StatisticsExchange, wakeExchange } from "./statistics-exchange.js";
 import { waitWhileEqual } from "./wait.js";
 
 /**
@@ -99,6 +100,7 @@ class ReplicaServer {
   private readonly buffers: Tensor[];
   private readonly gradients: (Float32Array | Float64Array)[];
   private readonly modules: Module<unknown[], unknown>[];
+  private readonly exchange: StatisticsExchange;
   /** The command count when this replica connected: read before it says it is ready, since the first command may follow at once. */
   private readonly seen: number;
 
@@ -125,6 +127,7 @@ class ReplicaServer {
     this.buffers = state.buffers.map(([, b]) => b);
     const block = (setup.replica - 1) * setup.gradientBytes;
     this.gradients = setup.entries.filter((e) => e.kind === "parameter").map((e) => entryView(setup.gradients, e, block));
+    this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, setup.polls);
   }
 
   /** Runs commands until told to stop; blocks the thread in between. */
@@ -137,15 +140,19 @@ class ReplicaServer {
       const command = Atomics.load(c, CMD);
       if (command !== STOP) {
         try {
+          this.exchange.begin(seen);
           this.run(command);
           c[this.base + STATUS] = OK;
         } catch (error) {
           for (const p of this.parameters) p.grad = null;
           this.fail(describeError(error));
+        } finally {
+          this.exchange.end();
         }
       }
       Atomics.store(c, this.base + DONE, seen);
       Atomics.notify(c, this.base + DONE);
+      wakeExchange(c, this.layout, this.setup.replica);
       if (command === STOP) return;
     }
   }
@@ -155,6 +162,7 @@ class ReplicaServer {
     this.fail(`exited with code ${code}`);
     Atomics.store(this.control, this.base + DONE, EXITED);
     Atomics.notify(this.control, this.base + DONE);
+    wakeExchange(this.control, this.layout, this.setup.replica);
   }
 
   private fail(message: string): void {

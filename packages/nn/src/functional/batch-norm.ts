@@ -12,6 +12,12 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
+  /**
+   * In training: the exchange through which `input`, one shard of a batch that several replicas normalise
+   * at once, uses the whole batch's statistics and gradient sums (synchronized BatchNorm; DataParallel
+   * passes one). The running statistics, when given, then move towards the whole batch's. Default none.
+   */
+  sync?: kernels.BatchNormSync | null;
 }
 
 interface BatchNormState {
@@ -22,6 +28,7 @@ interface BatchNormState {
   eps: number;
   /** Rectify the output in the same pass: relu(batchNorm(x)). */
   relu: boolean;
+  sync: kernels.BatchNormSync | null;
 }
 
 type BatchNormCtx = Context & { kernel: kernels.BatchNormKernel; args: kernels.BatchNormKernelArgs; stats: Float64Array; affine: Float64Array };
@@ -46,10 +53,16 @@ export class BatchNorm extends Function {
   static forwardInto(ctx: BatchNormCtx, into: NDArray | undefined, input: NDArray, weight: NDArray | null, bias: NDArray | null, state: BatchNormState): NDArray {
     const x = kernels.packed(input).data;
     const [n, c, s] = lanes(input.shape);
+    // Values per channel of the statistics: the whole batch's under a sync.
+    let m = n * s;
+    const shared = state.training ? state.sync : null;
+    const sync: kernels.BatchNormSync | null =
+      shared === null ? null : { statistics: (st, channels, count) => (m = shared.statistics(st, channels, count)), gradientSums: (...a) => shared.gradientSums(...a) };
     const args: kernels.BatchNormKernelArgs = {
       n, c, s, train: state.training, relu: state.relu, eps: state.eps,
       gamma: weight === null ? null : kernels.packed(weight).data,
       beta: bias === null ? null : kernels.packed(bias).data,
+      sync,
     };
     const stats = reusable(ctx.stats, 3 * c);
     const { runningMean, runningVar } = state;
@@ -69,7 +82,6 @@ export class BatchNorm extends Function {
     }
     if (state.training && runningMean !== null && runningVar !== null) {
       const { momentum } = state;
-      const m = n * s;
       for (let ch = 0; ch < c; ch++) {
         const im = runningMean.offset + ch * (runningMean.stride[0] ?? 1);
         const iv = runningVar.offset + ch * (runningVar.stride[0] ?? 1);
@@ -137,7 +149,12 @@ function batchNormImpl(op: string, input: Tensor, runningMean: Tensor | null, ru
   const rv = perChannel("runningVar", runningVar);
   if ((rm === null) !== (rv === null)) throw new ArgumentError(`${op}: runningMean and runningVar must be given together, but only one was`);
   if (!training && rm === null) throw new ArgumentError(`${op}: evaluation (training false) needs runningMean and runningVar`);
-  if (training) {
+  const sync = options.sync ?? null;
+  if (sync !== null && (typeof sync !== "object" || typeof sync.statistics !== "function" || typeof sync.gradientSums !== "function")) {
+    throw new ArgumentError(`${op}: sync must be an object with statistics and gradientSums methods (kernels.BatchNormSync) or null, but got ${typeof sync}`);
+  }
+  // Under a sync the input is one shard: the whole batch's count is the sync's to check.
+  if (training && sync === null) {
     const perChannelCount = input.size / Math.max(c, 1);
     if (perChannelCount <= 1) {
       throw new ArgumentError(`${op}: expected more than 1 value per channel when training, but got input of shape ${formatShape(input.shape)}`);
@@ -145,7 +162,7 @@ function batchNormImpl(op: string, input: Tensor, runningMean: Tensor | null, ru
   }
   const weight = perChannel("weight", options.weight);
   const bias = perChannel("bias", options.bias);
-  const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps, relu: relu === true };
+  const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps, relu: relu === true, sync };
   const out = BatchNorm.apply(input, weight, bias, state);
   if (training && rm !== null && rv !== null) {
     // Written in place: a graph that saved them refuses to backpropagate (torch's own update does not bump its counters: see the README).

@@ -1,4 +1,4 @@
-import { ArgumentError, formatShape, noGrad, type DType, type Tensor } from "@pico/core";
+import { ArgumentError, formatShape, noGrad, type DType, type Tensor, type kernels } from "@pico/core";
 import { batchNorm, batchNormRelu } from "../functional/batch-norm.js";
 import { checkOptions } from "../functional/check.js";
 import { ones, zeros } from "../init.js";
@@ -18,6 +18,18 @@ export interface BatchNormLayerOptions {
   /** Keep running mean and variance for evaluation; without them, batch statistics are always used. Default true. */
   trackRunningStats?: boolean;
   dtype?: DType;
+}
+
+/**
+ * How the replicas of a data-parallel step share a BatchNorm layer's batch statistics (synchronized
+ * BatchNorm, as PyTorch's SyncBatchNorm). DataParallel installs one on each replica's BatchNorm layers
+ * for the length of a step (`setStatisticsReducer`); the layer itself stays runtime-neutral.
+ */
+export interface BatchNormStatisticsReducer {
+  /** The exchange of `layer`'s statistics and gradient sums for one call of its forward (and its backward). */
+  sync(layer: BatchNormBase): kernels.BatchNormSync;
+  /** Whether this replica writes the running statistics and num_batches_tracked (exactly one replica does: they are shared). */
+  readonly updatesRunningStats: boolean;
 }
 
 /**
@@ -43,6 +55,7 @@ export abstract class BatchNormBase extends Module {
   running_mean: Tensor | null;
   running_var: Tensor | null;
   num_batches_tracked: Tensor | null;
+  #reducer: BatchNormStatisticsReducer | null = null;
 
   constructor(numFeatures: number, options: BatchNormLayerOptions = {}) {
     super();
@@ -86,6 +99,19 @@ export abstract class BatchNormBase extends Module {
     if (this.bias !== null) zeros(this.bias);
   }
 
+  /**
+   * While a reducer is set, whenever this layer normalises with batch statistics (training, or no running
+   * statistics) they are the whole batch's across the replicas the reducer connects, and only the replica
+   * it names updates the running statistics. DataParallel sets one for a step and clears it (null) after.
+   */
+  setStatisticsReducer(reducer: BatchNormStatisticsReducer | null): void {
+    this.#reducer = reducer;
+  }
+
+  get statisticsReducer(): BatchNormStatisticsReducer | null {
+    return this.#reducer;
+  }
+
   /** Throws unless `input` has a rank and channel count this layer accepts. */
   protected abstract checkInput(input: Tensor): void;
 
@@ -100,11 +126,15 @@ export abstract class BatchNormBase extends Module {
 
   private normalize(input: Tensor, relu: boolean): Tensor {
     this.checkInput(input);
-    if (this.training && input.size / this.numFeatures <= 1) {
+    const useBatchStats = this.training || this.running_mean === null;
+    const reducer = useBatchStats ? this.#reducer : null;
+    // A replica's shard may hold one value per channel: the whole batch's count is the reducer's to check.
+    if (this.training && reducer === null && input.size / this.numFeatures <= 1) {
       throw new ArgumentError(`${this.constructor.name}: expected more than 1 value per channel when training, but got input of shape ${formatShape(input.shape)}`);
     }
+    const updates = reducer === null || reducer.updatesRunningStats;
     let factor = 0;
-    if (this.training && this.num_batches_tracked !== null) {
+    if (this.training && this.num_batches_tracked !== null && updates) {
       const count = this.num_batches_tracked;
       noGrad(() => {
         count.data.data[count.data.offset] = count.item() + 1;
@@ -112,13 +142,14 @@ export abstract class BatchNormBase extends Module {
       count.bumpVersion();
       factor = this.momentum ?? 1 / count.item();
     }
-    const useBatchStats = this.training || this.running_mean === null;
-    return (relu ? batchNormRelu : batchNorm)(input, this.running_mean, this.running_var, {
+    // A replica that does not update the running statistics normalises as one without them.
+    return (relu ? batchNormRelu : batchNorm)(input, updates ? this.running_mean : null, updates ? this.running_var : null, {
       weight: this.weight,
       bias: this.bias,
       training: useBatchStats,
       momentum: factor,
       eps: this.eps,
+      sync: reducer === null ? null : reducer.sync(this),
     });
   }
 

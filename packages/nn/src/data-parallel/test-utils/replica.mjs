@@ -1,7 +1,7 @@
 // A replica script for the data-parallel tests: plain JavaScript, so worker_threads can start it; it loads
 // @pico/nn's built dist (the tests check that the dist is not older than the sources).
 import { workerData } from "node:worker_threads";
-import { BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, referenceCnn } from "@pico/nn";
+import { BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, referenceCnn } from "@pico/nn";
 import { serveReplica } from "@pico/nn/data-parallel";
 
 /** Throws on a shard of 4 rows (the worker's shard of a batch of 7 over 2 replicas). */
@@ -28,6 +28,14 @@ class Exiter extends Module {
   }
 }
 
+/** A small conv + BatchNorm network (data-parallel.test.ts builds the same), with `middle` between its two convolutions. */
+function batchNormNet(middle) {
+  return new Sequential(
+    new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), middle,
+    new Conv2d(4, 8, 3), new BatchNorm2d(8), new ReLU(), new Flatten(), new Linear(128, 16), new BatchNorm1d(16), new ReLU(), new Linear(16, 10),
+  );
+}
+
 serveReplica(() => {
   const loss = new CrossEntropyLoss();
   switch (workerData.model) {
@@ -40,7 +48,15 @@ serveReplica(() => {
     case "exiter":
       return { model: new Sequential(new Exiter(), referenceCnn()), loss };
     case "batch-norm":
-      return { model: new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10)), loss };
+      return { model: batchNormNet(new Sequential()), loss };
+    case "batch-norm-bomb":
+      return { model: batchNormNet(new Bomb()), loss };
+    case "batch-norm-sleeper":
+      return { model: batchNormNet(new Sleeper()), loss };
+    case "batch-norm-exiter":
+      return { model: batchNormNet(new Exiter()), loss };
+    case "batch-norm-untracked":
+      return { model: new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4, { trackRunningStats: false }), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10)), loss };
     case "narrow": {
       const model = referenceCnn();
       return { model: new Sequential(...[...model].slice(0, 7), new Linear(256, 100), new ReLU(), new Linear(100, 10)), loss };
