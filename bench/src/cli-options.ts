@@ -21,9 +21,9 @@ Options:
   --systems LIST     comma-separated, of pico, tfjs-wasm, tfjs-cpu, torch (default all of them; tfjs-cpu
                      runs the reference network only; torch is left out, with one line, where it is missing)
   --threads LIST     thread counts for pico and torch, e.g. 1,2 (default 1,2; tfjs-wasm's threads never
-                     start under Node, so it always runs on one); on the reference network the largest pico
-                     count N > 1 also runs as pico dpN (@pico/nn's DataParallel, N replicas, the batch in N shards;
-                     not on cifar, whose BatchNorm in training mode DataParallel refuses)
+                     start under Node, so it always runs on one); the largest pico count N > 1 also runs as
+                     pico dpN (@pico/nn's DataParallel, N replicas, the batch in N shards; on cifar with the
+                     BatchNorm statistics synchronized across the replicas)
   --rounds N         rounds over all runs, order reversed every other round (default 3)
   --warmup N         untimed training steps before timing (default: reference 30, cifar 3)
   --steps N          timed training steps per run (default: reference 30, cifar 8)

@@ -138,10 +138,10 @@ function plannedRuns(options: BenchOptions, network: NetworkName, torch: boolean
     if (isThreaded(system)) for (const threads of options.threads) runs.push({ system, threads });
     else runs.push({ system, threads: 1 });
     // The step split by batch shards instead of each kernel by threads: as many replicas as the most
-    // threads asked for, each on one kernel thread. Not on the CIFAR network: its BatchNorm in training
-    // mode normalises with the batch's statistics, which shards would not share (DataParallel refuses it).
+    // threads asked for, each on one kernel thread (on the CIFAR network with its BatchNorm statistics
+    // synchronized across the replicas).
     const most = Math.max(...options.threads);
-    if (system === "pico" && network === "reference" && most > 1) runs.push({ system, threads: 1, replicas: most });
+    if (system === "pico" && most > 1) runs.push({ system, threads: 1, replicas: most });
   }
   if (runs.length === 0 && !(network === "reference" && options.systems.includes("tfjs-cpu"))) {
     fail(`no system left to run on the ${network} network (asked for ${options.systems.join(", ")})`);
@@ -177,10 +177,9 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
   if (parallel !== undefined) {
     console.log(
       `${runLabel(parallel)}: Pico data-parallel, ${parallel.replicas} replicas (DataParallel of @pico/nn: each step's batch cut into ${parallel.replicas} shards, ` +
-        `forward and backward on ${parallel.replicas} threads at once, the gradients combined for one Adam step; inference by shards), beside pico ${parallel.replicas}t (each kernel split over threads)`,
+        `forward and backward on ${parallel.replicas} threads at once${network === "cifar" ? ", BatchNorm statistics synchronized across them" : ""}, ` +
+        `the gradients combined for one ${network === "cifar" ? "SGD" : "Adam"} step; inference by shards), beside pico ${parallel.replicas}t (each kernel split over threads)`,
     );
-  } else if (network === "cifar" && options.systems.includes("pico") && Math.max(...options.threads) > 1) {
-    console.log("no data-parallel run: the network's BatchNorm in training mode would normalise each shard with its own statistics (DataParallel refuses it)");
   }
   const results: WorkerResult[] = [];
   let checks: LossChecks | null = null;

@@ -14,14 +14,11 @@ const replicas = Number(args.extra.replicas ?? "1");
 const threaded = threads > 1 && (await enableThreads(threads));
 
 await runWorker("pico", args, async (workload) => {
-  if (replicas > 1 && workload.network !== "reference") {
-    throw new Error(`pico worker: --replicas runs the reference network only (the ${workload.network} network's BatchNorm would normalise each shard with its own statistics)`);
-  }
   const network =
-    workload.network === "cifar"
-      ? new PicoCifarNetwork(workload.weights)
-      : replicas > 1
-        ? await PicoDataParallelNetwork.create(workload.weights, replicas)
+    replicas > 1
+      ? await PicoDataParallelNetwork.create(workload.network, workload.weights, replicas)
+      : workload.network === "cifar"
+        ? new PicoCifarNetwork(workload.weights)
         : new PicoNetwork(workload.weights);
   return {
     system: {
