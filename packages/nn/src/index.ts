@@ -62,6 +62,8 @@ export { ModuleList } from "./layers/module-list.js";
 export { fuseModules, unfuseModules, fusedGroups } from "./fusion/fuse-modules.js";
 export { FUSION_PATTERNS } from "./fusion/patterns.js";
 export type { FusionPattern } from "./fusion/patterns.js";
+export { IN_PLACE_PATTERNS } from "./fusion/in-place.js";
+export type { InPlacePattern } from "./fusion/in-place.js";
 export { foldBatchNorm } from "./fusion/fold-batch-norm.js";
 export { Conv2dReluFunction } from "./fusion/conv2d-relu.js";
 

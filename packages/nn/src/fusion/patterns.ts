@@ -24,7 +24,8 @@ import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
 // A module matches a class when it is an instance whose forward is that class's (a subclass that
 // overrides forward never fuses: its forward might do anything).
 
-type ModuleClass = abstract new (...args: never[]) => Module<[Tensor], Tensor>;
+/** A class of modules mapping a Tensor to a Tensor, as patterns name them. */
+export type ModuleClass = abstract new (...args: never[]) => Module<[Tensor], Tensor>;
 
 export interface FusionPattern {
   /** The pattern's name, as fuseModules' errors and the docs list it. */
@@ -38,7 +39,7 @@ export interface FusionPattern {
 }
 
 /** Whether `module` is an instance of `cls` that computes `cls`'s own forward. */
-function isA(module: unknown, cls: ModuleClass): boolean {
+export function isA(module: unknown, cls: ModuleClass): boolean {
   if (!(module instanceof cls)) return false;
   const own = Object.prototype.hasOwnProperty.call(module, "forward") && !fusedByFuseModules.has(module);
   return !own && Object.getPrototypeOf(module).forward === (cls.prototype as Module<[Tensor], Tensor>).forward;

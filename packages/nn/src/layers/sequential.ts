@@ -1,10 +1,10 @@
-import { ArgumentError, Tensor, kernels, tracer } from "@pico/core";
+import { ArgumentError, Tensor, tracer } from "@pico/core";
 import type { Context } from "@pico/core";
+import { forwardInPlace } from "../fusion/in-place.js";
 import { fuseAt } from "../fusion/patterns.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
 import { Module } from "../module.js";
 import { arrayCreator } from "../release-dead.js";
-import { ReLU } from "./relu.js";
 
 /** A module that maps a Tensor to a Tensor, the kind Sequential chains. */
 export type TensorModule = Module<[Tensor], Tensor>;
@@ -34,7 +34,9 @@ export type TensorModule = Module<[Tensor], Tensor>;
  * without a forward patched onto the instance, with every submodule qualifying too. The Sequential's
  * input and output never do. Any other module (a custom layer that caches its input, a subclass that
  * does not repeat the declaration) leaves the buffers it saw to the garbage collector. Under noGrad a
- * ReLU (exactly that class) on such an intermediate works in place.
+ * module listed in IN_PLACE_PATTERNS (fusion/in-place.ts: ReLU, and a subclass that keeps ReLU's
+ * forward, matched as the fusion patterns match) writes its result over such an intermediate instead
+ * of into a new array; the result stays recyclable further on only if the module keeps no references.
  *
  * @example new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10))
  */
@@ -95,11 +97,9 @@ export class Sequential extends Module {
           i += fused.length - 1;
         }
       }
-      if (y === null && recycling && tracer.blind && chain.private && m.constructor === ReLU && keepsNoReferences(m) && kernels.isPacked(x.data)) {
-        // Under noGrad a ReLU may overwrite an intermediate nothing else can reach.
-        kernels.unary("relu", x.data, x.data);
+      if (y === null && recycling && tracer.blind && chain.private && forwardInPlace(m, x)) {
         y = x;
-        safe = true;
+        safe = keepsNoReferences(m);
       }
       if (y === null) {
         y = m.forward(x);
