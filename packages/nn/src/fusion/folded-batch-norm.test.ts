@@ -173,4 +173,25 @@ describe("foldedBatchNorm: the fold kept per Conv2d → BatchNorm2d pair", () =>
     frozen.loadStateDict(build(true, 23).model.stateDict());
     expectClose(values(compiledFrozen(x)), unfused(frozen, x), "compiled frozen model after loadStateDict", 1e-12, 1e-10);
   });
+  it("keeps one fold per pair: a replaced fold and the fold of collected modules are garbage", async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, "run vitest with --expose-gc (see vitest.config.ts)").toBeTypeOf("function");
+    let pair: Pair | null = build(true, 30);
+    const x = input(31);
+    const first = new WeakRef(noGrad(() => foldedBatchNorm(pair!.conv, pair!.bn)).weight);
+    pair.conv.weight.bumpVersion();
+    for (let k = 0; k < 3; k++) noGrad(() => pair!.model.forward(x));
+    const second = new WeakRef(noGrad(() => foldedBatchNorm(pair!.conv, pair!.bn)).weight);
+    const collected = async (): Promise<void> => {
+      // A WeakRef's target lives at least until the end of the job that made or read it.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      gc!();
+    };
+    await collected();
+    expect(first.deref()).toBeUndefined();
+    expect(second.deref()).toBeDefined();
+    pair = null;
+    await collected();
+    expect(second.deref()).toBeUndefined();
+  });
 });
