@@ -67,7 +67,7 @@ const trainOptions: OptionSpec[] = [
     valueName: "N",
     description:
       `data-parallel training on N threads, this one included, 1 to ${MAX_THREADS} (default 1): each batch cut into N shards trained at once, ` +
-      "their gradients combined for one optimizer step (lenet only: mlp's dropout and resnet's BatchNorm would differ by shard; --threads then defaults to 1)",
+      "their gradients combined for one optimizer step (lenet and resnet, whose BatchNorm statistics are synchronized; mlp's dropout would differ by shard; --threads then defaults to 1)",
   },
 ];
 

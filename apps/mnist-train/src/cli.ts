@@ -72,8 +72,9 @@ async function runTrain(parsed: ParsedCommand, startThreads: () => Promise<void>
     return 0;
   }
   const model = planned.plan.config.model;
-  if (replicas > 1 && model !== "lenet") {
-    const why = model === "mlp" ? "its Dropout would draw each shard's masks from another thread's random stream" : "its BatchNorm would normalise each shard with the shard's own statistics";
+  // resnet's BatchNorm trains data-parallel with its statistics synchronized across the replicas.
+  if (replicas > 1 && model === "mlp") {
+    const why = "its Dropout would draw each shard's masks from another thread's random stream";
     throw new UsageError(`--replicas ${replicas} trains data-parallel, which --model ${model} refuses: ${why}, so the run would differ from one thread's; use --replicas 1 (and --threads N for the kernels)`);
   }
   await startThreads();

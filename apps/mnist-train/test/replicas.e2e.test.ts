@@ -33,12 +33,30 @@ describe("mnist-train train --replicas (data-parallel)", () => {
     expect(Math.abs(one.epoch.testLoss - two.epoch.testLoss)).toBeLessThan(1e-3 * one.epoch.testLoss);
   });
 
+  it("trains resnet (BatchNorm, its statistics synchronized across the replicas) to float32-close results of one thread", async () => {
+    const small = ["train", "--model", "resnet", "--epochs", "1", "--limit", "128", "--test-limit", "100"];
+    const runs = await Promise.all(
+      [["--threads", "1"], ["--replicas", "2"]].map(async (flags, i) => {
+        const dir = join(work, `resnet-${i}`);
+        const result = await runCli([...small, ...flags, "--out", dir]);
+        expect(result.stderr).toBe("");
+        expect(result.code).toBe(0);
+        return firstEpoch(dir);
+      }),
+    );
+    const [one, two] = runs as [Epoch, Epoch];
+    expect(Number.isFinite(two.trainLoss)).toBe(true);
+    expect(Math.abs(one.trainLoss - two.trainLoss)).toBeLessThan(1e-4 * one.trainLoss);
+    // The test loss uses the running statistics, which the replicas moved as one thread does.
+    expect(Math.abs(one.testLoss - two.testLoss)).toBeLessThan(1e-3 * one.testLoss);
+  });
+
   it("refuses models whose layers would differ by shard before anything starts", async () => {
-    const result = await runCli(["train", "--model", "resnet", "--replicas", "2", "--out", join(work, "resnet")]);
+    const result = await runCli(["train", "--model", "mlp", "--replicas", "2", "--out", join(work, "mlp")]);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr.trim()).toBe(
-      "mnist-train train: --replicas 2 trains data-parallel, which --model resnet refuses: its BatchNorm would normalise each shard with the shard's own statistics, so the run would differ from one thread's; use --replicas 1 (and --threads N for the kernels)",
+      "mnist-train train: --replicas 2 trains data-parallel, which --model mlp refuses: its Dropout would draw each shard's masks from another thread's random stream, so the run would differ from one thread's; use --replicas 1 (and --threads N for the kernels)",
     );
   });
 });
