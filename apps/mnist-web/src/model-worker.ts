@@ -150,7 +150,7 @@ async function setUpThreads(): Promise<void> {
 
 /**
  * A step on blank images, one per replica, whose gradients nobody uses: it finds out whether the model can
- * be trained by batch shards at all (BatchNorm in training mode cannot) before training needs it, and
+ * be trained by batch shards at all (Dropout in training mode cannot) before training needs it, and
  * runs the replicas' kernels once (their WebAssembly compiles then).
  */
 function firstStep(parallel: DataParallel): void {

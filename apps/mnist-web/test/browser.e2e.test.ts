@@ -199,25 +199,20 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     await page.close();
   });
 
-  it("trains a model that cannot be split by batch shards (resnet's BatchNorm) on the kernels' 2 threads, saying why", async () => {
+  it("trains resnet data-parallel on 2 replicas, its BatchNorm statistics synchronized across them", async () => {
     const file = join(work, "resnet.safetensors");
     writeFileSync(file, encodeSafetensors(resnet8({ inChannels: 1, numClasses: 10 }).stateDict(), { model: "resnet", framework: "pico.ts" }));
     const page = await openPage(context, `${base}?threads=2&parallel=data`);
     await page.getByTestId("model-file").setInputFiles(file);
     await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: resnet, loaded from resnet.safetensors");
-    // The replicas for resnet start, find out, and stop.
-    await expect.poll(() => page.getByTestId("kernels").getAttribute("data-parallel"), { timeout: 20_000 }).toBe("kernels");
-    expect(await page.getByTestId("kernels").getAttribute("data-threads")).toBe("2");
-    expect(await page.getByTestId("kernels").textContent()).toMatch(/ · 2 threads$/);
-    expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([
-      'Pico: resnet does not train data-parallel here (DataParallel.forwardBackward: BatchNorm2d "bn1" in training mode normalises with the ' +
-        "statistics of its batch, and each replica would use its shard's instead (call .eval() on it to use its running statistics, or train " +
-        "it on one thread)); the kernels split across the 2 threads instead.",
-    ]);
+    // New replicas for the loaded model start, and its first step by shards succeeds: no fallback to the kernels.
+    await expect.poll(() => page.getByTestId("kernels").getAttribute("data-parallel"), { timeout: 20_000 }).toBe("data");
     await page.getByTestId("train-toggle").click();
     await page.waitForFunction(() => Number(document.querySelector<HTMLElement>("[data-testid=loss]")!.dataset.value) > 0);
     await page.getByTestId("train-toggle").click();
     await expect.poll(() => page.getByTestId("status").textContent()).toBe("paused");
+    expect(await page.getByTestId("kernels").getAttribute("data-parallel")).toBe("data");
+    expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await page.close();
   });
 
