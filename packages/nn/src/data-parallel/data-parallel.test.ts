@@ -350,6 +350,32 @@ describe("DataParallel with BatchNorm: failures mid-step", () => {
     }
   });
 
+  it("replicas whose forwards run their BatchNorm layers in another order fail the step naming both layers, and the set keeps working", async () => {
+    class Swap extends Module {
+      readonly a = new BatchNorm2d(4);
+      readonly b = new BatchNorm2d(4);
+      forward(x: Tensor): Tensor {
+        return this.b.forward(this.a.forward(x));
+      }
+    }
+    const model = batchNormNet(new Swap());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm-swapped"), stepTimeoutMs: 30_000 });
+    try {
+      const { images, labels } = syntheticDigits(7, new Generator(17));
+      const error = caught(() => dp.forwardBackward(images, labels));
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as Error).message).toBe(
+        "DataParallel.forwardBackward: replica 1 (a worker) failed on its shard: ExchangeAbort: the replicas' BatchNorm exchanges differ: exchange 2 of this step is " +
+          'BatchNorm2d "4.b"\'s statistics (4 channels) on replica 1 but BatchNorm2d "4.a"\'s statistics (4 channels) on replica 0; ' +
+          "every replica must run the same BatchNorm layers in the same order (a forward must not branch on its shard's data)",
+      );
+      const even = syntheticDigits(6, new Generator(18));
+      expect(Number.isFinite(dp.forwardBackward(even.images, even.labels).loss)).toBe(true);
+    } finally {
+      await dp.close();
+    }
+  });
+
   it("a replica whose thread exits between two BatchNorm exchanges fails the step with a ReplicaError naming it, not a hang", async () => {
     const model = batchNormNet(new Sequential());
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("batch-norm-exiter"), stepTimeoutMs: 30_000 });

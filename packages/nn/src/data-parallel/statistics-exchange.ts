@@ -44,7 +44,7 @@ export function exchangeBase(control: Int32Array, layout: ControlLayout): number
   return base;
 }
 
-/** An exchange that cannot complete: the replica it waits for left the step, or the step's time ran out. */
+/** An exchange that cannot complete: the replica it waits for left the step or exchanged for another layer, or the step's time ran out. */
 export class ExchangeAbort extends Error {
   override name = "ExchangeAbort";
 
@@ -187,9 +187,11 @@ export class StatisticsExchange implements BatchNormStatisticsReducer {
       const theirs = this.slotAt(r, parity);
       if (this.slots[theirs] !== id.index || this.slots[theirs + 1] !== c || this.slots[theirs + 2] !== kind) {
         const what = (s: number): string => `${this.names[this.slots[s]!] ?? "an unknown layer"}'s ${this.slots[s + 2] === STATISTICS ? "statistics" : "gradient sums"} (${this.slots[s + 1]} channels)`;
-        throw new Error(
+        throw new ExchangeAbort(
           `the replicas' BatchNorm exchanges differ: exchange ${(ticket - this.first) | 0} of this step is ${what(at)} on replica ${this.replica} but ${what(theirs)} on replica ${r}; ` +
             "every replica must run the same BatchNorm layers in the same order (a forward must not branch on its shard's data)",
+          r,
+          false,
         );
       }
     }

@@ -28,6 +28,18 @@ class Exiter extends Module {
   }
 }
 
+/** Two BatchNorm layers, run in the other order on a shard of 4 rows: replicas whose exchanges differ. */
+class Swap extends Module {
+  constructor() {
+    super();
+    this.a = new BatchNorm2d(4);
+    this.b = new BatchNorm2d(4);
+  }
+  forward(x) {
+    return x.shape[0] === 4 ? this.a.forward(this.b.forward(x)) : this.b.forward(this.a.forward(x));
+  }
+}
+
 /** A small conv + BatchNorm network (data-parallel.test.ts builds the same), with `middle` between its two convolutions. */
 function batchNormNet(middle) {
   return new Sequential(
@@ -53,6 +65,8 @@ serveReplica(() => {
       return { model: batchNormNet(new Bomb()), loss };
     case "batch-norm-sleeper":
       return { model: batchNormNet(new Sleeper()), loss };
+    case "batch-norm-swapped":
+      return { model: batchNormNet(new Swap()), loss };
     case "batch-norm-exiter":
       return { model: batchNormNet(new Exiter()), loss };
     case "batch-norm-untracked":
