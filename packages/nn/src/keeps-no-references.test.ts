@@ -98,4 +98,23 @@ describe("keepsNoReferences", () => {
     expect(keepsNoReferences(plain)).toBe(true);
     expect(keepsNoReferences(unfuseModules(plain))).toBe(true);
   });
+  it("answers for the tree as it is now: a child assigned, replaced or removed after an earlier answer; shared and cyclic trees", () => {
+    const model = new Sequential(new Conv2d(1, 2, 3), new ReLU());
+    expect(keepsNoReferences(model)).toBe(true);
+    const tree = model as unknown as Record<string, unknown>;
+    tree["extra"] = new Holder();
+    expect(keepsNoReferences(model)).toBe(false);
+    tree["extra"] = new Scale();
+    expect(keepsNoReferences(model)).toBe(true);
+    model.registerModule("1", new ReLUSubclass());
+    expect(keepsNoReferences(model)).toBe(false);
+    model.registerModule("1", new ReLU());
+    const shared = new Scale();
+    tree["a"] = shared;
+    tree["b"] = shared;
+    tree["loop"] = model;
+    expect(keepsNoReferences(model)).toBe(true);
+    (shared as unknown as Record<string, unknown>)["inner"] = new ScaleKeepingInput();
+    expect(keepsNoReferences(model)).toBe(false);
+  });
 });

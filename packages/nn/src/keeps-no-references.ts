@@ -1,5 +1,7 @@
 import { fusedByFuseModules } from "./fusion/fused-by-fuse-modules.js";
-import { Module } from "./module.js";
+import { Module, type AnyModule } from "./module.js";
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * Whether a container may recycle the arrays `module` reads and returns once nothing else can reach
@@ -9,16 +11,23 @@ import { Module } from "./module.js";
  * which computes its class's), and the same holds for every module below it.
  *
  * Walked on every call, not cached: a module's children are its own properties, which any assignment
- * may add or replace, and a forward may be patched onto an instance, with nothing to tell a cache. The
- * walk costs ~0.6 µs per module (CifarNet's 25: ~14 µs; its evaluation forward makes 17 walks over 51
- * modules, ~30 µs: 0.9% of a call at batch 1, 0.01% at batch 256).
+ * may add or replace, and a forward may be patched onto an instance, with nothing to tell a cache.
+ * The walk reads the same children as Module.children() (own enumerable properties holding a Module)
+ * without building their names: ~0.1-0.3 µs per module (modules(), which names them, took ~0.6; the
+ * reference network's inference at batch 1 makes 10 walks in a 0.17 ms call).
  */
 export function keepsNoReferences(module: unknown): boolean {
   if (!(module instanceof Module)) return false;
-  for (const m of module.modules()) {
+  const stack: AnyModule[] = [module as AnyModule];
+  const seen = new Set<AnyModule>();
+  while (stack.length > 0) {
+    const m = stack.pop()!;
+    if (seen.has(m)) continue;
+    seen.add(m);
     const cls = m.constructor as typeof Module;
-    if (!Object.prototype.hasOwnProperty.call(cls, "keepsNoReferences") || cls.keepsNoReferences !== true) return false;
-    if (Object.prototype.hasOwnProperty.call(m, "forward") && !fusedByFuseModules.has(m)) return false;
+    if (!hasOwn.call(cls, "keepsNoReferences") || cls.keepsNoReferences !== true) return false;
+    if (hasOwn.call(m, "forward") && !fusedByFuseModules.has(m)) return false;
+    for (const value of Object.values(m)) if (value instanceof Module) stack.push(value as AnyModule);
   }
   return true;
 }
