@@ -107,8 +107,10 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     const logger = createLogger("warn");
     logger.warn = (message) => warnings.push(message);
     logger.warnOnce = (message) => warnings.push(message);
-    // Rolldown's note on slow plugin callbacks measures the machine's load, not the page: off.
-    await build({ configFile, customLogger: logger, logLevel: "warn", build: { outDir, rolldownOptions: { checks: { bundlerTimings: false } } } });
+    // Rolldown's note on slow plugin callbacks measures the machine's load, not the page: off, for the page's
+    // bundle and for its Web Workers' (their own builds, with their own options).
+    const quiet = { checks: { bundlerTimings: false } };
+    await build({ configFile, customLogger: logger, logLevel: "warn", build: { outDir, rolldownOptions: quiet }, worker: { rolldownOptions: quiet } });
     expect(warnings).toEqual([]);
     isolated = await preview({ configFile, logLevel: "error", build: { outDir }, preview: { port: 0, strictPort: false } });
     plain = await preview({ configFile: false, root: app, logLevel: "error", build: { outDir }, preview: { host: "127.0.0.1", port: 0 } });
