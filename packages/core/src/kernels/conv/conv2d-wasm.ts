@@ -62,6 +62,13 @@ export interface ConvEngine extends WasmInstance {
    * `scratchStride`, thread i (the calling one 0) works in the calls' scratch regions moved by i times it.
    */
   launch?: (calls: ConvCall[], scratchStride: number) => ConvLaunch;
+  /**
+   * Runs `calls` on the worker threads and the calling thread, which brings each call's input in
+   * (`copyIn`, in call order) a few calls ahead of the ones it claims, so that inputs are read while
+   * still in cache, and takes each result out (`copyOut`, in call order) as soon as it is done. Scratch
+   * as with `launch`.
+   */
+  stage?: (calls: ConvCall[], scratchStride: number, copyIn: (call: number) => void, copyOut: (call: number) => void) => void;
 }
 
 /** Calls open on the worker threads (ConvEngine.launch). */
@@ -195,6 +202,17 @@ function sliceOf(g: Conv2dGeometry, chunk: number, imageFloats: number, bytes = 
 const callsOf = (threads: number, units: number): number => Math.min(MAX_JOBS, units, threads * CALLS_PER_THREAD);
 
 /**
+ * Bytes of input and output per call that a staged Winograd forward aims at (ConvEngine.stage): a
+ * call's data, brought in just before it runs, is then still in cache.
+ */
+const STAGED_CALL_BYTES = 1 << 19;
+
+/** Calls of a staged table for `count` images in `units` chunks, `imageBytes` of input and output each: at least callsOf's. */
+function stagedCalls(threads: number, units: number, count: number, imageBytes: number): number {
+  return Math.min(MAX_JOBS, units, Math.max(threads * CALLS_PER_THREAD, Math.ceil((count * imageBytes) / STAGED_CALL_BYTES)));
+}
+
+/**
  * Opens `calls` (images `ranges`) on the threads: `copyIn` puts each call's input in place, in order,
  * while the threads start on the calls already in place; `copyOut` takes each call's result as soon as it is done.
  */
@@ -314,7 +332,9 @@ export function conv2dForwardWasm(
   let nonFinite = false;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    const ranges = parts(count, chunk, launch === undefined ? threads : callsOf(threads, Math.ceil(count / chunk)));
+    const staged = winograd3 && launch !== undefined && t.stage !== undefined;
+    const units = Math.ceil(count / chunk);
+    const ranges = parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units));
     const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[launch === undefined ? k : 0]!;
       return [
@@ -334,7 +354,10 @@ export function conv2dForwardWasm(
       out.data.set(result.subarray(from, from + (i1 - i0) * outImage), out.offset + (n0 + i0) * outImage);
       if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + i0 * outImage * 4, (i1 - i0) * outImage), (n0 + i0) * outImage);
     };
-    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return false;
+    if (staged && ranges.length > 1) {
+      t.stage!(calls, stride, (k) => copyIn(ranges[k]![0], ranges[k]![1]), (k) => copyOut(ranges[k]![0], ranges[k]![1]));
+      if (nonFinite) return false;
+    } else if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return false;
   }
   return true;
 }

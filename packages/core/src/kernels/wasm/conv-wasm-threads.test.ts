@@ -127,6 +127,20 @@ describe("the WebAssembly convolution on 3 threads", () => {
     }
   });
 
+  it("refuses a Winograd forward whose input has a NaN in its last image, as one thread does, after its calls were staged", () => {
+    expect(wasmConvThreadsActive()).toBe(true);
+    // 24 images of 16×16×16 go in more calls than are brought in ahead of the first one.
+    const g = geometry(24, 16, 16, 16, 16, 1, 3, 1, 1);
+    const x = random(g.batch * 16 * 256);
+    const w = random(16 * 16 * 9);
+    const out = new Float32Array(g.batch * 16 * 256);
+    expect(conv2dForwardWasm(g, flat(x), flat(w), null, flat(out))).toBe(true);
+    x[x.length - 1] = Number.NaN;
+    expect(conv2dForwardWasm(g, flat(x), flat(w), null, flat(out))).toBe(false);
+    x[x.length - 1] = 0.5;
+    expect(conv2dForwardWasm(g, flat(x), flat(w), null, flat(out))).toBe(true);
+  });
+
   it("stops, and the calling thread alone gives the same again", async () => {
     await stopWasmConvThreads();
     expect(wasmConvThreadsActive()).toBe(false);

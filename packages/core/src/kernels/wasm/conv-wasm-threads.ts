@@ -3,7 +3,7 @@ import type { ConvCall, ConvEngine, ConvLaunch } from "../conv/conv2d-wasm.js";
 import { kernelsChanged } from "../registry.js";
 import { checkThreads, joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJob, awaitJobs, claimJobs, jobFinished, markReady } from "./thread-pool.js";
+import { awaitJob, awaitJobs, claimJob, claimJobs, jobFinished, markReady } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the convolution's side of the
 // threads it shares with the GEMM (shared-wasm-threads.ts).
@@ -46,11 +46,60 @@ function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: numbe
   };
 }
 
+/**
+ * Calls whose input the calling thread keeps in place ahead of the last call it claimed: enough that a
+ * worker finishing a call while the calling thread computes one finds the next ready, few enough that
+ * the inputs are still in cache when they are read.
+ */
+const STAGE_AHEAD = 4;
+
+/**
+ * Runs `calls` on the workers and the calling thread, the calling thread bringing each call's input
+ * in (`copyIn`, in call order) only STAGE_AHEAD calls ahead of the ones it claims, and taking each
+ * result out (`copyOut`, in call order) as soon as it is done, between its own calls.
+ */
+function stageOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number, copyIn: (call: number) => void, copyOut: (call: number) => void): void {
+  const n = calls.length;
+  publishConvCalls(t, calls, scratchStride, 0);
+  let copied = 0;
+  let next = 0;
+  let error: unknown = null;
+  const bring = (upTo: number): void => {
+    if (copied >= upTo) return;
+    while (copied < Math.min(n, upTo)) copyIn(copied++);
+    markReady(t.pool, copied);
+  };
+  const flush = (): void => {
+    for (; next < n && jobFinished(t.pool, next); next++) copyOut(next);
+  };
+  try {
+    bring(STAGE_AHEAD);
+    const run = (j: number): void => {
+      bring(j + 1 + STAGE_AHEAD);
+      flush();
+      runConvCalls(t.exports, [calls[j]!]);
+    };
+    while (claimJob(t.pool, n, run, (e) => (error ??= e))) flush();
+    // The workers claimed the rest: they wait for the inputs still missing.
+    bring(n);
+    for (; next < n; next++) {
+      awaitJob(t.pool, next);
+      copyOut(next);
+    }
+  } finally {
+    // Every call must run (a thread may be waiting for it) before the table closes.
+    if (copied < n) markReady(t.pool, n);
+    const operation = calls[0]![0] === 0 ? "conv2dForwardWasm" : "conv2dBackwardWasm";
+    awaitJobs(t.pool, n, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
+  }
+}
+
 function route(t: WasmThreads | null): void {
   engine = t === null ? null : {
     exports: t.exports, memory: t.memory, heap: null, threads: t.threads,
     run: (calls) => runParallel(t, calls),
     launch: t.threads > 1 ? (calls, scratchStride) => launchOnWorkers(t, calls, scratchStride) : undefined,
+    stage: t.threads > 1 ? (calls, scratchStride, copyIn, copyOut) => stageOnWorkers(t, calls, scratchStride, copyIn, copyOut) : undefined,
   };
   setConvEngine(engine);
   kernelsChanged();
