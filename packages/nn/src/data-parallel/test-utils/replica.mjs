@@ -61,6 +61,8 @@ serveReplica(() => {
       return { model: new Sequential(new Exiter(), referenceCnn()), loss };
     case "batch-norm":
       return { model: batchNormNet(new Sequential()), loss };
+    case "batch-norm-float64":
+      return { model: batchNormNet(new Sequential()).to("float64"), loss };
     case "batch-norm-bomb":
       return { model: batchNormNet(new Bomb()), loss };
     case "batch-norm-sleeper":
