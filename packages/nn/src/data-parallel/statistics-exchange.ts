@@ -52,7 +52,6 @@ export class ExchangeAbort extends Error {
     message: string,
     /** The replica that was waited for. */
     readonly replica: number,
-    readonly timedOut: boolean,
   ) {
     super(message);
   }
@@ -191,7 +190,6 @@ export class StatisticsExchange implements BatchNormStatisticsReducer {
           `the replicas' BatchNorm exchanges differ: exchange ${(ticket - this.first) | 0} of this step is ${what(at)} on replica ${this.replica} but ${what(theirs)} on replica ${r}; ` +
             "every replica must run the same BatchNorm layers in the same order (a forward must not branch on its shard's data)",
           r,
-          false,
         );
       }
     }
@@ -211,11 +209,10 @@ export class StatisticsExchange implements BatchNormStatisticsReducer {
         throw new ExchangeAbort(
           `replica ${r} left the step (it failed, exited, or finished its shard) before ${what}; every replica must run the same BatchNorm layers in the same order`,
           r,
-          false,
         );
       }
       const remaining = this.deadline - Date.now();
-      if (remaining <= 0) throw new ExchangeAbort(`replica ${r} did not reach ${what} within stepTimeoutMs`, r, true);
+      if (remaining <= 0) throw new ExchangeAbort(`replica ${r} did not reach ${what} within stepTimeoutMs`, r);
       Atomics.wait(c, at, now, Math.min(remaining, CHECK_MS));
     }
   }
