@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
-import { CONTROL_HEADER, DEFAULT_POLLS, awaitJobs, claimJob, claimJobs, pollBudget, publishJobs, setPollBudget, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import { CONTROL_HEADER, DEFAULT_POLLS, awaitJobs, claimJob, claimJobs, markReady, pollBudget, publishJobs, setPollBudget, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
 
 useNodeWorkers();
 
@@ -39,6 +39,32 @@ describe("thread pool polling budget", () => {
       if (error === null) awaitJobs(pool!, count, (who) => `test: ${who} failed`);
       else expect(() => awaitJobs(pool!, count, (who) => `test: ${who} failed`, error)).toThrow("test: the calling thread failed");
       expect(Array.from(pool!.control.subarray(CONTROL_HEADER, CONTROL_HEADER + count))).toEqual(Array.from({ length: count }, (_, job) => job * job));
+    } finally {
+      await stopWorkers(pool!);
+    }
+  });
+
+  it("staged tables finish when the workers sleep for a job's input: markReady wakes those that wait on it", async () => {
+    // No polls: a worker that claims a job not yet ready sleeps on it at once, and must be woken by markReady.
+    setPollBudget(0);
+    const pool = await startWorkers(2, SOURCE, CONTROL_HEADER + 64, () => ({}));
+    expect(pool).not.toBeNull();
+    try {
+      for (let table = 0; table < 30; table++) {
+        const count = 2 + (table % 7);
+        publishJobs(pool!, count, (ctl) => ctl.fill(-1, CONTROL_HEADER, CONTROL_HEADER + 64), 0);
+        for (let ready = 1; ready <= count; ready++) {
+          // Give the workers time to claim a job beyond the ready ones and fall asleep on it.
+          const until = performance.now() + 0.2;
+          while (performance.now() < until);
+          markReady(pool!, ready);
+        }
+        const error = claimJobs(pool!, count, (job) => {
+          pool!.control[CONTROL_HEADER + job] = job * job;
+        });
+        awaitJobs(pool!, count, (who) => `test: ${who} failed`, error);
+        expect(Array.from(pool!.control.subarray(CONTROL_HEADER, CONTROL_HEADER + count))).toEqual(Array.from({ length: count }, (_, job) => job * job));
+      }
     } finally {
       await stopWorkers(pool!);
     }
