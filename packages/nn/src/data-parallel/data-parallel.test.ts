@@ -2,12 +2,13 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { Generator, type Tensor, manualSeed, noGrad } from "@pico/core";
+import { Generator, Tensor, manualSeed, noGrad, tensor } from "@pico/core";
 import { Adam, SGD } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchNorm1d } from "../layers/batch-norm1d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { Conv2d } from "../layers/conv2d.js";
+import * as init from "../init.js";
 import { Flatten } from "../layers/flatten.js";
 import { Linear } from "../layers/linear.js";
 import { MaxPool2d } from "../layers/max-pool2d.js";
@@ -398,5 +399,66 @@ describe("DataParallel with BatchNorm: failures mid-step", () => {
     } finally {
       await dp.close();
     }
+  });
+});
+
+/** test-utils/replica.mjs's VersionProbe: batchNormNet's 10 logits, then the versions this thread sees of the first convolution's weight and the first BatchNorm's running mean. */
+class VersionProbe extends Module {
+  readonly net = batchNormNet();
+  forward(x: Tensor): Tensor {
+    const y = this.net.forward(x) as Tensor;
+    const n = y.shape[0]!;
+    const conv = this.net.at(0) as Conv2d;
+    const bn = this.net.at(1) as BatchNorm2d;
+    return Tensor.cat([y, Tensor.full([n, 1], conv.weight.version), Tensor.full([n, 1], bn.running_mean!.version)], 1);
+  }
+}
+
+describe("DataParallel: what a replica prepared from the weights stays until the calling thread writes them", () => {
+  let dp: DataParallel;
+  const model = (manualSeed(31), new VersionProbe());
+  const conv = model.net.at(0) as Conv2d;
+  const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+  beforeAll(async () => {
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("versions"), stepTimeoutMs: 30_000 });
+  });
+  afterAll(async () => dp?.close());
+
+  /** Infers a batch of 8 by shards (the replica's are rows 4-7) in evaluation mode, checks the logits against this thread's forward of the whole batch, and returns the versions the replica saw. */
+  function inferred(): { weight: number; mean: number } {
+    model.eval();
+    const { images } = syntheticDigits(8, new Generator(60));
+    const expected = noGrad(() => model.forward(images)).toTypedArray();
+    const got = dp.infer(images).toTypedArray();
+    for (let row = 0; row < 8; row++) for (let k = 0; k < 10; k++) expect(got[row * 12 + k]).toBeCloseTo(expected[row * 12 + k]!, 5);
+    return { weight: got[7 * 12 + 10]!, mean: got[7 * 12 + 11]! };
+  }
+
+  it("a replica bumps a version only when the calling thread wrote the values: init, bumpVersion, a replaced parameter, loadStateDict, running statistics, an optimizer step", () => {
+    const first = inferred();
+    // Nothing written: the replica keeps its versions (and so its folded BatchNorm and prepared weights).
+    expect(inferred()).toEqual(first);
+    noGrad(() => init.normal(conv.weight, 0, 0.5));
+    expect(inferred()).toEqual({ weight: first.weight + 1, mean: first.mean });
+    // A direct write into the weight's floats, announced by bumpVersion as on one thread.
+    conv.weight.data.data[0] = 3;
+    conv.weight.bumpVersion();
+    expect(inferred()).toEqual({ weight: first.weight + 2, mean: first.mean });
+    // A new Parameter of the same shape moves into shared memory with its values: the replica sees a write.
+    conv.weight = new Parameter(tensor(Float32Array.from({ length: 100 }, (_, i) => Math.sin(i)), { shape: [4, 1, 5, 5] }));
+    expect(inferred()).toEqual({ weight: first.weight + 3, mean: first.mean });
+    model.loadStateDict(initial);
+    const loaded = inferred();
+    expect(loaded).toEqual({ weight: first.weight + 4, mean: first.mean + 1 });
+    // A training step moves the running statistics, the optimizer the weights: both bumped once.
+    const opt = new SGD(model.parameters(), { lr: 0.1 });
+    model.train();
+    const { images, labels } = syntheticDigits(8, new Generator(61));
+    opt.zeroGrad();
+    dp.forwardBackward(images, labels);
+    opt.step();
+    const trained = inferred();
+    expect(trained).toEqual({ weight: loaded.weight + 1, mean: loaded.mean + 1 });
+    expect(inferred()).toEqual(trained);
   });
 });

@@ -116,6 +116,8 @@ export class DataParallel {
   private readonly gradients: (Float32Array | Float64Array)[][];
   private readonly timeoutMs: number;
   private readonly exchange: StatisticsExchange;
+  /** Each state entry's tensor version when its write count was last published (see ControlLayout.writes). */
+  private readonly versions: number[];
   /** Why no step can run any more (closed, or a replica timed out), or null. */
   private closed: string | null = null;
   private terminated = false;
@@ -129,7 +131,7 @@ export class DataParallel {
     private readonly setup: Omit<SetupMessage, "kind" | "protocol" | "replica">,
     options: DataParallelOptions,
   ) {
-    this.layout = new ControlLayout(setup.replicas, setup.modules, entries.filter((e) => e.kind === "parameter").length);
+    this.layout = new ControlLayout(setup.replicas, setup.modules, entries.filter((e) => e.kind === "parameter").length, entries.length);
     this.control = new Int32Array(setup.control);
     this.losses = new Float64Array(setup.control);
     this.text = new Uint16Array(setup.control);
@@ -139,6 +141,8 @@ export class DataParallel {
     this.gradients = channels.map((_, w) => parameters.map((e) => entryView(setup.gradients, e, w * setup.gradientBytes)));
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
+    const state = namedState(model);
+    this.versions = [...state.parameters, ...state.buffers].map(([, t]) => t.version);
   }
 
   /**
@@ -167,7 +171,7 @@ export class DataParallel {
     entries.forEach((entry, i) => adopt(tensors[i]!, entryView(stateBuffer, entry), true));
     const replicas = channels.length + 1;
     const modules = model.modules().length;
-    const layout = new ControlLayout(replicas, modules, state.parameters.length);
+    const layout = new ControlLayout(replicas, modules, state.parameters.length, entries.length);
     const slotFloats = slotFloatsOf(model);
     const setup = {
       replicas,
@@ -335,7 +339,9 @@ export class DataParallel {
 
   /**
    * Keeps the model's parameters and buffers in shared memory: one whose tensor or data was replaced since
-   * (same name, shape and dtype) moves in again with its new values; any other change is refused.
+   * (same name, shape and dtype) moves in again with its new values; any other change is refused. Counts
+   * up the write count of every entry whose values changed since the last command, so that the replicas
+   * bump their versions of it (and of nothing else).
    */
   private syncState(op: string): void {
     const state = namedState(this.model);
@@ -351,7 +357,17 @@ export class DataParallel {
             `but entry ${i} was ${was} and is now ${is} (create a new DataParallel for the changed model)`,
         );
       }
-      if (!viewsShared(item[2], this.views[i]!)) adopt(item[2], this.views[i]!, true);
+      const t = item[2];
+      let written = t.version !== this.versions[i];
+      if (!viewsShared(t, this.views[i]!)) {
+        adopt(t, this.views[i]!, true);
+        written = true;
+      }
+      if (written) {
+        const at = this.layout.writes + i;
+        this.control[at] = (this.control[at]! + 1) | 0;
+        this.versions[i] = t.version;
+      }
     }
   }
 

@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -100,7 +100,7 @@ export const OUTPUT_DIMS = 3; // ndim, then MAX_DIMS sizes
 export const ERROR_LENGTH = OUTPUT_DIMS + 1 + MAX_DIMS;
 export const GRADIENT_PRESENT = ERROR_LENGTH + 1; // one flag per parameter
 
-/** Where every field of the control block lives, for `replicas` replicas, `modules` modules and `parameters` parameters. */
+/** Where every field of the control block lives, for `replicas` replicas, `modules` modules, `parameters` parameters and `entries` state entries (parameters and buffers). */
 export class ControlLayout {
   /** Int32 index of the shard bounds: replica r's rows are [bounds[r], bounds[r + 1]). */
   readonly bounds = HEADER;
@@ -108,6 +108,13 @@ export class ControlLayout {
   readonly training: number;
   /** Int32 index of each parameter's requiresGrad flag. */
   readonly requiresGrad: number;
+  /**
+   * Int32 index of each state entry's (parameters, then buffers) write count: the calling thread counts
+   * one up when the entry's values changed since the last command (its tensor's version moved, or a
+   * replaced tensor moved into shared memory), so that a replica bumps its own tensor's version then,
+   * and only then (what it prepared from the values, a folded BatchNorm or a convolution's weights, stays).
+   */
+  readonly writes: number;
   /** Int32 index of each replica's last statistics-exchange ticket (replica 0 included). */
   private readonly tickets: number;
   private readonly workers: number;
@@ -122,10 +129,12 @@ export class ControlLayout {
     readonly replicas: number,
     readonly modules: number,
     readonly parameters: number,
+    readonly entries: number,
   ) {
     this.training = this.bounds + replicas + 1;
     this.requiresGrad = this.training + modules;
-    this.tickets = this.requiresGrad + parameters;
+    this.writes = this.requiresGrad + parameters;
+    this.tickets = this.writes + entries;
     this.workers = this.tickets + replicas;
     this.workerInts = GRADIENT_PRESENT + parameters;
     const ints = this.workers + (replicas - 1) * this.workerInts;

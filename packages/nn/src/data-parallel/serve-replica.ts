@@ -101,6 +101,8 @@ class ReplicaServer {
   private readonly gradients: (Float32Array | Float64Array)[];
   private readonly modules: Module<unknown[], unknown>[];
   private readonly exchange: StatisticsExchange;
+  /** Each state entry's write count as this replica last saw it (see ControlLayout.writes). */
+  private readonly writes: Int32Array;
   /** The command count when this replica connected: read before it says it is ready, since the first command may follow at once. */
   private readonly seen: number;
 
@@ -115,7 +117,7 @@ class ReplicaServer {
     if (this.modules.length !== setup.modules) {
       throw new Error(`this replica's model has ${this.modules.length} modules where the calling thread's has ${setup.modules}`);
     }
-    this.layout = new ControlLayout(setup.replicas, setup.modules, state.parameters.length);
+    this.layout = new ControlLayout(setup.replicas, setup.modules, state.parameters.length, setup.entries.length);
     this.control = new Int32Array(setup.control);
     this.losses = new Float64Array(setup.control);
     this.text = new Uint16Array(setup.control);
@@ -125,6 +127,7 @@ class ReplicaServer {
     setup.entries.forEach((entry, i) => adopt(tensors[i]!, entryView(setup.state, entry), false));
     this.parameters = state.parameters.map(([, p]) => p);
     this.buffers = state.buffers.map(([, b]) => b);
+    this.writes = new Int32Array(setup.entries.length);
     const block = (setup.replica - 1) * setup.gradientBytes;
     this.gradients = setup.entries.filter((e) => e.kind === "parameter").map((e) => entryView(setup.gradients, e, block));
     this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, setup.polls);
@@ -177,12 +180,17 @@ class ReplicaServer {
     const c = this.control;
     const r = this.setup.replica;
     this.modules.forEach((m, i) => (m.training = c[this.layout.training + i] === 1));
-    this.parameters.forEach((p, i) => {
-      p.requiresGrad = c[this.layout.requiresGrad + i] === 1;
-      // The calling thread's optimizer wrote these buffers: what a prepared (compiled) weight remembers is stale.
-      p.bumpVersion();
-    });
-    for (const b of this.buffers) b.bumpVersion();
+    this.parameters.forEach((p, i) => (p.requiresGrad = c[this.layout.requiresGrad + i] === 1));
+    // The calling thread wrote these entries (an optimizer step, loadStateDict, running statistics, a
+    // replaced tensor): what this replica prepared from them (a folded BatchNorm, a convolution's
+    // prepared weights, a compiled graph) is stale. Entries it did not write keep their versions.
+    const parameters = this.parameters.length;
+    for (let i = 0; i < this.writes.length; i++) {
+      const count = c[this.layout.writes + i]!;
+      if (count === this.writes[i]) continue;
+      this.writes[i] = count;
+      (i < parameters ? this.parameters[i]! : this.buffers[i - parameters]!).bumpVersion();
+    }
     const start = c[this.layout.bounds + r]!;
     const end = c[this.layout.bounds + r + 1]!;
     const first = c[FIRST_WORKER_ROW]!;

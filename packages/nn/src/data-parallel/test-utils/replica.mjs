@@ -1,6 +1,7 @@
 // A replica script for the data-parallel tests: plain JavaScript, so worker_threads can start it; it loads
 // @pico/nn's built dist (the tests check that the dist is not older than the sources).
 import { workerData } from "node:worker_threads";
+import { Tensor } from "@pico/core";
 import { BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, referenceCnn } from "@pico/nn";
 import { serveReplica } from "@pico/nn/data-parallel";
 
@@ -48,6 +49,19 @@ function batchNormNet(middle) {
   );
 }
 
+/** batchNormNet whose output carries two more columns: the versions this thread sees of the first convolution's weight and the first BatchNorm's running mean. */
+class VersionProbe extends Module {
+  constructor() {
+    super();
+    this.net = batchNormNet(new Sequential());
+  }
+  forward(x) {
+    const y = this.net.forward(x);
+    const n = y.shape[0];
+    return Tensor.cat([y, Tensor.full([n, 1], this.net.at(0).weight.version), Tensor.full([n, 1], this.net.at(1).running_mean.version)], 1);
+  }
+}
+
 serveReplica(() => {
   const loss = new CrossEntropyLoss();
   switch (workerData.model) {
@@ -71,6 +85,8 @@ serveReplica(() => {
       return { model: batchNormNet(new Swap()), loss };
     case "batch-norm-exiter":
       return { model: batchNormNet(new Exiter()), loss };
+    case "versions":
+      return { model: new VersionProbe(), loss };
     case "batch-norm-untracked":
       return { model: new Sequential(new Conv2d(1, 4, 5), new BatchNorm2d(4, { trackRunningStats: false }), new ReLU(), new MaxPool2d(4), new Flatten(), new Linear(144, 10)), loss };
     case "narrow": {
