@@ -217,9 +217,8 @@ export class DataParallel {
       throw new ArgumentError(`${op}: target must have the input's ${input.shape[0]} rows along axis 0 (and at most ${MAX_DIMS} dimensions), but got shape ${formatShape(target.shape)}`);
     }
     checkIgnoredTargets(op, this.loss, this.reduction, target);
-    const bounds = this.prepare(op, input, target);
+    const { bounds, parameters } = this.prepare(op, input, target);
     const loss = this.loss;
-    const parameters = this.model.parameters();
     const previous = parameters.map((p) => p.grad);
     for (const p of parameters) p.grad = null;
     let own: unknown = null;
@@ -257,7 +256,7 @@ export class DataParallel {
     const op = `${NAME}.infer`;
     this.checkOpen(op);
     checkRows(op, "input", input, this.replicas);
-    const bounds = this.prepare(op, input, null);
+    const { bounds } = this.prepare(op, input, null);
     let own: unknown = null;
     let ownOutput: Tensor | null = null;
     const deadline = this.begin(FORWARD);
@@ -301,10 +300,10 @@ export class DataParallel {
     if (this.closed !== null) throw new ArgumentError(`${op}: this DataParallel cannot run any more: ${this.closed}`);
   }
 
-  /** Checks the model's state and modes, lays the batch out in shared memory for the workers, and returns the shard bounds. */
-  private prepare(op: string, input: Tensor, target: Tensor | null): number[] {
+  /** Checks the model's state and modes, lays the batch out in shared memory for the workers, and returns the shard bounds and the model's parameters. */
+  private prepare(op: string, input: Tensor, target: Tensor | null): { bounds: number[]; parameters: Tensor[] } {
     checkShardable(op, this.model);
-    this.syncState(op);
+    const parameters = this.syncState(op);
     const c = this.control;
     const rows = input.shape[0]!;
     const bounds = shardBounds(rows, this.replicas);
@@ -315,7 +314,7 @@ export class DataParallel {
     c[EXCHANGE_BASE] = exchangeBase(c, this.layout);
     bounds.forEach((b, r) => (c[this.layout.bounds + r] = b));
     this.modules.forEach((m, i) => (c[this.layout.training + i] = m.training ? 1 : 0));
-    this.model.parameters().forEach((p, i) => (c[this.layout.requiresGrad + i] = p.requiresGrad ? 1 : 0));
+    parameters.forEach((p, i) => (c[this.layout.requiresGrad + i] = p.requiresGrad ? 1 : 0));
     const data = this.setup.data;
     const inputBytes = align8((input.size / rows) * (rows - first) * bytesOf(dtypeCode(input.dtype)));
     const targetBytes = target === null ? 0 : align8((target.size / rows) * (rows - first) * bytesOf(dtypeCode(target.dtype)));
@@ -334,22 +333,22 @@ export class DataParallel {
     }
     c[TARGET_OFFSET] = inputBytes;
     c[OUTPUT_OFFSET] = inputBytes + targetBytes;
-    return bounds;
+    return { bounds, parameters };
   }
 
   /**
    * Keeps the model's parameters and buffers in shared memory: one whose tensor or data was replaced since
    * (same name, shape and dtype) moves in again with its new values; any other change is refused. Counts
    * up the write count of every entry whose values changed since the last command, so that the replicas
-   * bump their versions of it (and of nothing else).
+   * bump their versions of it (and of nothing else). Returns the model's parameters.
    */
-  private syncState(op: string): void {
+  private syncState(op: string): Tensor[] {
     const state = namedState(this.model);
     const now = [...state.parameters.map(([n, t]) => ["parameter", n, t] as const), ...state.buffers.map(([n, t]) => ["buffer", n, t] as const)];
     for (let i = 0; i < Math.max(now.length, this.entries.length); i++) {
       const e = this.entries[i];
       const item = now[i];
-      if (e === undefined || item === undefined || e.kind !== item[0] || e.name !== item[1] || e.dtype !== item[2].dtype || formatShape(e.shape) !== formatShape(item[2].shape)) {
+      if (e === undefined || item === undefined || e.kind !== item[0] || e.name !== item[1] || e.dtype !== item[2].dtype || !kernels.sameShape(e.shape, item[2].shape)) {
         const was = e === undefined ? "nothing" : `${e.kind} ${describeEntry(e)}`;
         const is = item === undefined ? "nothing" : `${item[0]} ${describeEntry({ name: item[1], shape: item[2].shape, dtype: item[2].dtype })}`;
         throw new ArgumentError(
@@ -369,6 +368,7 @@ export class DataParallel {
         this.versions[i] = t.version;
       }
     }
+    return state.parameters.map(([, p]) => p);
   }
 
   private weight(replica: number, bounds: readonly number[]): number {
