@@ -64,9 +64,11 @@ export interface DataParallelOptions {
   /** The most bytes the shards' inputs, targets and outputs may take in shared memory (default 1 GiB, reserved, not allocated). */
   maxDataBytes?: number;
   /**
-   * How often each thread checks for its signal before it sleeps in Atomics.wait (default 100,000, about
-   * 2 ms): enough for a replica to spin through the optimizer step and the next batch instead of being
-   * woken late. Fewer leave the cores to other work sooner, at the price of a wake-up per step.
+   * How often each thread checks for its signal before it sleeps in Atomics.wait (default 1,000,000,
+   * about 7-13 ms): enough for a replica to spin through the optimizer step and the next batch, and
+   * through a BatchNorm exchange's wait, instead of sleeping (a woken thread shares the signalling
+   * thread's core for a few ms; see wait.ts). Fewer leave the cores to other work sooner, at the price of
+   * a wake-up per step.
    */
   polls?: number;
 }

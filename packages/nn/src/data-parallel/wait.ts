@@ -1,11 +1,16 @@
 /**
  * How often a thread checks for its signal before sleeping in Atomics.wait, unless DataParallel's `polls`
- * option says otherwise: about 2 ms at the ~20 ns a check takes on this project's machine. Between two
- * steps a replica waits for the calling thread's optimizer step and next batch (0.5-0.8 ms on the
- * reference network), and a replica woken from Atomics.wait there started its shard 1.1 ms late on a busy
- * 2-core machine: with 20,000 polls (0.4 ms) 2 replicas trained 10,200 img/s, with 200,000 15,600.
+ * option says otherwise: 7-13 ms on this project's 2-core machine once the loop is optimized (7-13 ns a
+ * check; 100,000 checks lasted only 0.75-1.3 ms). A thread that sleeps pays more than the wake-up: the
+ * kernel wakes it on the core of the thread that signalled, where the two share one core for a few ms
+ * while the other core idles. Measured on the reference network (2 replicas, instrumented steps): a step
+ * whose replica had slept between steps took 6.1-7.1 ms instead of 2.9-3.1 (the calling thread's
+ * Atomics.notify returned 2.5-3.5 ms late and both shards' passes ran slower), and once one step was
+ * late the next waits outlasted 100,000 checks too, so whole runs alternated between 3 ms and 6-7 ms
+ * steps; with 1,000,000 checks the steps stayed at 3.0-3.2 ms. The price is a core kept busy for up to
+ * this long after the last step.
  */
-export const DEFAULT_POLLS = 100_000;
+export const DEFAULT_POLLS = 1_000_000;
 
 /**
  * Waits while `control[index]` equals `value`, polling `polls` times before sleeping; returns false when
