@@ -4,6 +4,7 @@ import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
 import type { PreparedWeights } from "./prepared-weights.js";
+import { taperedParts } from "./tapered-parts.js";
 
 // The "wasm" convolution: im2col and the GEMM run inside the kernel module (assembly/conv.ts), on the
 // calling thread's instance or, while `@pico/core/threads` runs, split by images across the workers.
@@ -334,7 +335,8 @@ export function conv2dForwardWasm(
     const count = Math.min(slice, g.batch - n0);
     const staged = winograd3 && launch !== undefined && t.stage !== undefined;
     const units = Math.ceil(count / chunk);
-    const ranges = parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units));
+    const ranges = (launch !== undefined && !winograd3 ? taperedParts(count, chunk, threads, callsOf(threads, units)) : null) ??
+      parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units));
     const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[launch === undefined ? k : 0]!;
       return [
@@ -487,6 +489,9 @@ function backwardBy(
     : Math.max(1, Math.min(MAX_JOBS, units, Math.floor(options.calls ?? (winograd3
       ? winogradCalls(threads, units, wantX)
       : callsOf(threads, units)))));
+  // Tapered ranges only in one slice: a later slice adds its call k's sums into region k, which the first must have written.
+  const tapered = launch !== undefined && !winograd3 && options.calls === undefined && slice >= g.batch;
+  const rangesOf = (count: number): Array<[number, number]> => (tapered ? taperedParts(count, chunk, threads, callCount) : null) ?? parts(count, chunk, callCount);
   // Call k's sums in region k of each: regions equally spaced, a whole number of cache lines apart.
   const gwStride = Math.ceil(gwFloats / 16) * 16;
   const gbStride = Math.ceil(g.outChannels / 16) * 16;
@@ -540,7 +545,7 @@ function backwardBy(
       const from = (gxAt >> 2) + i0 * s.inImage;
       if (grads.input !== null) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
-    const ranges = parts(count, chunk, callCount);
+    const ranges = rangesOf(count);
     const accumulate = n0 > 0 ? 1 : 0;
     const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[launch === undefined ? k : 0]!;
@@ -554,7 +559,7 @@ function backwardBy(
   }
   heap = heapOf(t, mem.end) ?? heap;
   // A small batch may have used fewer calls than regions: only the ones written are added.
-  const written = Math.min(callCount, parts(Math.min(slice, g.batch), chunk, callCount).length);
+  const written = Math.min(callCount, rangesOf(Math.min(slice, g.batch)).length);
   if (grads.weight !== null) {
     if (winograd3) {
       const finish = parts(g.outChannels, 1, finishParts).map(([o0, o1]) => [4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
