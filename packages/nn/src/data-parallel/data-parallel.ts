@@ -66,9 +66,9 @@ export interface DataParallelOptions {
   /**
    * How often each thread checks for its signal before it sleeps in Atomics.wait (default 1,000,000,
    * about 7-13 ms): enough for a replica to spin through the optimizer step and the next batch, and
-   * through a BatchNorm exchange's wait, instead of sleeping (a woken thread shares the signalling
-   * thread's core for a few ms; see wait.ts). Fewer leave the cores to other work sooner, at the price of
-   * a wake-up per step.
+   * through a BatchNorm exchange's wait, instead of sleeping (a step after a replica slept took twice as
+   * long on this project's machine; see wait.ts). Fewer leave the cores to other work sooner, at the
+   * price of a wake-up per step.
    */
   polls?: number;
 }

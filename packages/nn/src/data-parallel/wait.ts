@@ -1,14 +1,14 @@
 /**
  * How often a thread checks for its signal before sleeping in Atomics.wait, unless DataParallel's `polls`
  * option says otherwise: 7-13 ms on this project's 2-core machine once the loop is optimized (7-13 ns a
- * check; 100,000 checks lasted only 0.75-1.3 ms). A thread that sleeps pays more than the wake-up: the
- * kernel wakes it on the core of the thread that signalled, where the two share one core for a few ms
- * while the other core idles. Measured on the reference network (2 replicas, instrumented steps): a step
- * whose replica had slept between steps took 6.1-7.1 ms instead of 2.9-3.1 (the calling thread's
- * Atomics.notify returned 2.5-3.5 ms late and both shards' passes ran slower), and once one step was
- * late the next waits outlasted 100,000 checks too, so whole runs alternated between 3 ms and 6-7 ms
- * steps; with 1,000,000 checks the steps stayed at 3.0-3.2 ms. The price is a core kept busy for up to
- * this long after the last step.
+ * check; 100,000 checks lasted only 0.75-1.3 ms). A thread that sleeps can cost far more than its
+ * wake-up. Measured on the reference network (2 replicas, instrumented steps, this 2-vCPU virtual
+ * machine): a step whose replica had slept between steps took 6.1-7.1 ms instead of 2.9-3.1: the calling
+ * thread's signal (Atomics.notify) returned 2.5-3.5 ms late and the replica's backward took 4.9 ms
+ * instead of 1.6, as if both threads shared one core for a while; runs alternated between stretches of
+ * 3 ms and of 6-7 ms steps. With 1,000,000 checks the steps stayed at 3.0-3.2 ms. (A two-thread
+ * micro-benchmark of sleep, notify and 5 ms of work each did not reproduce it, so the cause is not
+ * pinned down.) The price is a core kept busy for up to this long after the last step.
  */
 export const DEFAULT_POLLS = 1_000_000;
 
