@@ -50,6 +50,16 @@ function maxDiff(a: number[][], b: number[][]): number {
 }
 
 /** Three Adam steps of the reference network over batches of 15 (shards of 7 and 8); the losses and the weights after. */
+/** A training step's forward, cross-entropy loss and backward on one process: what DataParallel must equal. */
+function oneProcessStep(): (model: Module, x: Tensor, y: Tensor) => number {
+  const lossFn = new CrossEntropyLoss();
+  return (model, x, y) => {
+    const loss = lossFn.forward(model.forward(x) as Tensor, y);
+    loss.backward();
+    return loss.item();
+  };
+}
+
 function train(step: (model: Module, x: Tensor, y: Tensor) => number, model: Module): { losses: number[]; weights: number[][] } {
   const opt = new Adam(model.parameters(), { lr: 1e-2 });
   const losses: number[] = [];
@@ -74,12 +84,7 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
   it("trains as one process does: losses and weights over 3 Adam steps to float32 rounding, the same bits on a second run", () => {
     const single = referenceCnn();
     single.loadStateDict(initial);
-    const lossFn = new CrossEntropyLoss();
-    const expected = train((m, x, y) => {
-      const loss = lossFn.forward(m.forward(x) as Tensor, y);
-      loss.backward();
-      return loss.item();
-    }, single);
+    const expected = train(oneProcessStep(), single);
     const parallel = () => {
       model.loadStateDict(initial);
       return train((_, x, y) => dp.forwardBackward(x, y).loss, model);
@@ -257,12 +262,7 @@ describe("DataParallel with BatchNorm in training mode (synchronized statistics,
   it("trains as one process does: losses, gradients, weights, running statistics and num_batches_tracked to float32 rounding; the same bits on a second run", () => {
     const single = batchNormNet();
     single.loadStateDict(initial);
-    const lossFn = new CrossEntropyLoss();
-    const expected = run((m, x, y) => {
-      const loss = lossFn.forward(m.forward(x) as Tensor, y);
-      loss.backward();
-      return loss.item();
-    }, single);
+    const expected = run(oneProcessStep(), single);
     const parallel = () => {
       model.loadStateDict(initial);
       return run((_, x, y) => dp.forwardBackward(x, y).loss, model);
