@@ -378,7 +378,6 @@ function gradientSums(x: usize, g: usize, c: i32, s: i32, group: i32, b0: i32, b
  * a = scale, bx = −scale·invStd²·Σgm·(x − mean)/m, c0 = −scale·Σgm/m (m = n·s), else a = scale, bx = c0 = 0.
  */
 function finishGradientSums(c: i32, n: i32, s: i32, group: i32, train: bool, partials: usize, stats: usize, table: usize, sums: usize): void {
-  const count = <f64>n * <f64>s;
   for (let ch = 0; ch < c; ch++) {
     const at = <usize>ch;
     let tg: f64 = 0;
@@ -390,17 +389,25 @@ function finishGradientSums(c: i32, n: i32, s: i32, group: i32, train: bool, par
     }
     store<f64>(sums + (at << 3), tg);
     store<f64>(sums + ((<usize>c + at) << 3), tgx);
+    store<f32>(table + ((<usize>(3 * c) + at) << 2), load<f32>(table + ((<usize>c + at) << 2)));
+    store<f32>(table + ((<usize>(4 * c) + at) << 2), 0);
+    store<f32>(table + ((<usize>(5 * c) + at) << 2), 0);
+  }
+  if (train) gradientCoefficients(c, <f64>n * <f64>s, stats, table, sums);
+}
+
+/**
+ * Training: the input gradient's coefficients bx and c0 (table f32 [4c, 6c)) from the sums Σgm and
+ * Σgm·(x − mean) (f64 [c | c] at sums) over `count` values per channel: this shard's, or (synchronized
+ * BatchNorm) the whole batch's.
+ */
+function gradientCoefficients(c: i32, count: f64, stats: usize, table: usize, sums: usize): void {
+  for (let ch = 0; ch < c; ch++) {
+    const at = <usize>ch;
     const scale = load<f32>(table + ((<usize>c + at) << 2));
-    let bx: f32 = 0;
-    let c0: f32 = 0;
-    if (train) {
-      const invStd = load<f64>(stats + ((<usize>(2 * c) + at) << 3));
-      bx = <f32>(-<f64>scale * (tgx * invStd * invStd) / count);
-      c0 = <f32>(-<f64>scale * tg / count);
-    }
-    store<f32>(table + ((<usize>(3 * c) + at) << 2), scale);
-    store<f32>(table + ((<usize>(4 * c) + at) << 2), bx);
-    store<f32>(table + ((<usize>(5 * c) + at) << 2), c0);
+    const invStd = load<f64>(stats + ((<usize>(2 * c) + at) << 3));
+    store<f32>(table + ((<usize>(4 * c) + at) << 2), <f32>(-<f64>scale * (load<f64>(sums + ((<usize>c + at) << 3)) * invStd * invStd) / count));
+    store<f32>(table + ((<usize>(5 * c) + at) << 2), <f32>(-<f64>scale * load<f64>(sums + (at << 3)) / count));
   }
 }
 
@@ -489,6 +496,7 @@ const NORMALIZE = 2;
 const GRADIENT_SUMS = 3;
 const FINISH_GRADIENT_SUMS = 4;
 const GRADIENT_INPUT = 5;
+const GRADIENT_COEFFICIENTS = 6;
 
 /** Runs one step of the batch norm above: `step`, then its arguments in order (unused ones 0). */
 export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32): void {
@@ -510,6 +518,9 @@ export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: 
       break;
     case GRADIENT_INPUT:
       gradientInput(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 != 0, a11 != 0, a12);
+      break;
+    case GRADIENT_COEFFICIENTS:
+      gradientCoefficients(a1, <f64>a2, a3, a4, a5);
       break;
   }
 }

@@ -25,6 +25,7 @@ const NORMALIZE = 2;
 const GRADIENT_SUMS = 3;
 const FINISH_GRADIENT_SUMS = 4;
 const GRADIENT_INPUT = 5;
+const GRADIENT_COEFFICIENTS = 6;
 /** Most elements of a statistics unit of several planes: assembly/batch-norm.ts's CHUNK (its lanes' length). */
 const UNIT_ELEMENTS = 1024;
 /**
@@ -204,23 +205,6 @@ export function batchNormForwardWasm(
 }
 
 /**
- * Rewrites the input gradient's coefficients bx and c0 (table f32 [4c, 6c)) from the whole batch's sums and
- * count, which `sync` makes of this shard's: the f32 roundings of assembly/batch-norm.ts's finishGradientSums.
- */
-function wholeBatchCoefficients(heap: Float32Array, c: number, count: number, statsAt: number, tableAt: number, sumsAt: number, sync: BatchNormSync): void {
-  const total = new Float64Array(2 * c);
-  const m = sync.gradientSums(new Float64Array(heap.buffer, sumsAt, 2 * c).slice(), c, count, total);
-  const invStds = new Float64Array(heap.buffer, statsAt + 16 * c, c);
-  const table = tableAt >> 2;
-  for (let ch = 0; ch < c; ch++) {
-    const scale = heap[table + c + ch]!;
-    const invStd = invStds[ch]!;
-    heap[table + 4 * c + ch] = (-scale * (total[c + ch]! * invStd * invStd)) / m;
-    heap[table + 5 * c + ch] = (-scale * total[ch]!) / m;
-  }
-}
-
-/**
  * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
  * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
  * (the batch statistics' own gradient included when `train`; dx may be g). Returns false, having written
@@ -242,6 +226,7 @@ export function batchNormBackwardWasm(
   const statsAt = mem.take(2 * 3 * c);
   const tableAt = mem.take(6 * c);
   const sumsAt = mem.take(4 * c);
+  const totalsAt = sync === null ? 0 : mem.take(4 * c);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
@@ -256,7 +241,12 @@ export function batchNormBackwardWasm(
   const flags = [train ? 1 : 0, relu ? 1 : 0] as const;
   runPhase(t, blocks.map((b) => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, flags[1], tableAt, partialsAt)), copyIn, null);
   t.exports.elementwiseJob(BATCH_NORM, FINISH_GRADIENT_SUMS, c, n, s, group, flags[0], partialsAt, statsAt, tableAt, sumsAt, 0, 0, 0);
-  if (dx !== null && train && sync !== null) wholeBatchCoefficients(heap, c, n * s, statsAt, tableAt, sumsAt, sync);
+  if (dx !== null && train && sync !== null) {
+    // The input gradient's coefficients again, from the whole batch's sums (kept apart: sums stays this shard's, for γ and β).
+    const totals = new Float64Array(heap.buffer, totalsAt, 2 * c);
+    const count = sync.gradientSums(new Float64Array(heap.buffer, sumsAt, 2 * c).slice(), c, n * s, totals);
+    t.exports.elementwiseJob(BATCH_NORM, GRADIENT_COEFFICIENTS, c, count, statsAt, tableAt, totalsAt, 0, 0, 0, 0, 0, 0, 0);
+  }
   if (dx !== null) {
     const outBlocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
     const copyOut = (k: number): void => spans(outBlocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(gF + i0, gF + i1), i0));
