@@ -5,3 +5,4 @@ export * from "./conv";
 export { winograd3x3ScratchBytes, winograd3x3Tiles, winograd3x3WeightGradScratchBytes, winograd3x3WeightsBackward } from "./winograd3x3";
 export * from "./elementwise";
 export * from "./pool";
+export { adamStep, sgdStep } from "./optimizer";

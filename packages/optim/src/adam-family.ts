@@ -1,5 +1,4 @@
-import type { FloatArray, Tensor } from "@pico/core";
-import { adamUpdate } from "./adam-update.js";
+import { kernels, type FloatArray, type Tensor } from "@pico/core";
 import { Optimizer, type ParamGroup, type ParamGroupInput } from "./optimizer.js";
 import { check, checkBoolean, checkNonNegative, checkPositive, isFiniteNumber } from "./validate.js";
 
@@ -53,6 +52,6 @@ export abstract class AdamFamily extends Optimizer<AdamGroupOptions, AdamState> 
     if (group.amsgrad && state.maxExpAvgSq === undefined) state.maxExpAvgSq = this.zerosLike(param);
     state.step += 1;
     const vmax = group.amsgrad ? state.maxExpAvgSq!.data.data : null;
-    adamUpdate(p, g, state.expAvg.data.data, state.expAvgSq.data.data, vmax, state.step, group, this.decoupled);
+    kernels.optimizerKernels.resolve().kernel.adam(p, g, state.expAvg.data.data, state.expAvgSq.data.data, vmax, state.step, group, this.decoupled);
   }
 }

@@ -1,6 +1,5 @@
-import { ArgumentError, type FloatArray, type Tensor } from "@pico/core";
+import { ArgumentError, kernels, type FloatArray, type Tensor } from "@pico/core";
 import { Optimizer, type ParamGroup, type ParamGroupInput } from "./optimizer.js";
-import { sgdUpdate } from "./sgd-update.js";
 import { check, checkBoolean, checkNonNegative, checkPositive, isFiniteNumber } from "./validate.js";
 
 /** The full hyperparameters of one SGD / Momentum parameter group. */
@@ -44,8 +43,9 @@ export abstract class SGDFamily extends Optimizer<SGDGroupOptions, SGDState> {
   }
 
   protected updateParameter(param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<SGDGroupOptions>): void {
+    const { kernel } = kernels.optimizerKernels.resolve();
     if (group.momentum === 0) {
-      sgdUpdate(p, g, null, false, group);
+      kernel.sgd(p, g, null, false, group);
       return;
     }
     let state = this.state.get(param);
@@ -54,6 +54,6 @@ export abstract class SGDFamily extends Optimizer<SGDGroupOptions, SGDState> {
       state = { momentumBuffer: this.zerosLike(param) };
       this.state.set(param, state);
     }
-    sgdUpdate(p, g, state.momentumBuffer.data.data, first, group);
+    kernel.sgd(p, g, state.momentumBuffer.data.data, first, group);
   }
 }

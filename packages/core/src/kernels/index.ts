@@ -14,6 +14,8 @@ export { batchNormKernels, batchNormReference, batchNormWasm } from "./batch-nor
 export type { BatchNormKernel, BatchNormKernelArgs, BatchNormSync } from "./batch-norm.js";
 export { reluKernels, reluReference, reluBits, reluWasmKernel } from "./relu.js";
 export type { ReluKernel } from "./relu.js";
+export { optimizerKernels, optimizerJs, optimizerWasm } from "./optimizer.js";
+export type { AdamHyper, OptimizerKernel, SgdHyper } from "./optimizer.js";
 export { maxPool2x2Wasm, maxPool2x2BackwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
 export type { BinaryOp, UnaryOp } from "./elementwise.js";
 export { sumAxes, maxAxes, sumToShape } from "./reduce.js";

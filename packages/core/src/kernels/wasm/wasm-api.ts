@@ -56,7 +56,7 @@ export interface ConvExports {
  * What the kernel module (assembly/index.ts) exports: one interface per kernel file. A kernel file added
  * to the module adds its interface here, and its functions are then called as `instance.exports.name(...)`.
  */
-export interface KernelExports extends GemmExports, ConvExports, ElementwiseExports, PoolExports {}
+export interface KernelExports extends GemmExports, ConvExports, ElementwiseExports, PoolExports, OptimizerExports {}
 
 /** What assembly/elementwise.ts exports: one entry that runs any of its kernels (see elementwise-wasm.ts). */
 export interface ElementwiseExports {
@@ -64,6 +64,12 @@ export interface ElementwiseExports {
     kind: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number,
     a8: number, a9: number, a10: number, a11: number, a12: number, a13: number,
   ): void;
+}
+
+/** What assembly/optimizer.ts exports (see src/kernels/wasm/optimizer-wasm.ts). */
+export interface OptimizerExports {
+  sgdStep(hyper: number, p: number, g: number, buf: number, i0: number, i1: number): void;
+  adamStep(hyper: number, p: number, g: number, m: number, v: number, vmax: number, i0: number, i1: number): void;
 }
 
 /** What assembly/pool.ts exports. */
