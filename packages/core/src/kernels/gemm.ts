@@ -1,7 +1,8 @@
 import type { FloatArray } from "../dtype.js";
 import { gemmPacked } from "./gemm-packed.js";
 import { kernelFamily } from "./registry.js";
-import { gemmThreads, gemmWasm } from "./wasm/gemm-wasm.js";
+import { gemmThreads, gemmWasm, gemmWasmProducts } from "./wasm/gemm-wasm.js";
+import type { Product } from "./wasm/run-gemm.js";
 import { wasmAvailable } from "./wasm/engine.js";
 import type { PreparedMatrix } from "./wasm/prepared-matrix.js";
 
@@ -106,6 +107,28 @@ export function gemm(
   prepared?: PreparedMatrix,
 ): void {
   gemmKernels.resolve().kernel(m, n, k, a, b, c, accumulate, prepared);
+}
+
+/** One product of gemmProducts: C = op(A)·op(B) (+ C when `accumulate`). */
+export interface GemmProduct {
+  m: number;
+  n: number;
+  k: number;
+  a: MatrixView;
+  b: MatrixView;
+  c: { data: FloatArray; offset: number; ld: number };
+  accumulate: boolean;
+}
+
+/**
+ * Independent products (no C is another's operand), each as gemm() computes it, bit for bit: at once on
+ * separate threads where the "wasm" GEMM runs on the threads of `@pico/core/threads` (a linear layer's
+ * input and weight gradients; each alone is too small to split well), else one after the other.
+ */
+export function gemmProducts(products: GemmProduct[]): void {
+  const { backend, kernel } = gemmKernels.resolve();
+  if (backend === "wasm" && gemmWasmProducts(products as Product[])) return;
+  for (const { m, n, k, a, b, c, accumulate } of products) kernel(m, n, k, a, b, c, accumulate);
 }
 
 /** The kernel gemm() calls now. */

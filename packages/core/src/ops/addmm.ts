@@ -3,7 +3,7 @@ import ops from "ndarray-ops";
 import type { Context } from "../context.js";
 import { dtypeOf, promote, type DType, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
-import { gemm } from "../kernels/gemm.js";
+import { gemm, gemmProducts } from "../kernels/gemm.js";
 import { PreparedMatrix } from "../kernels/wasm/prepared-matrix.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
@@ -37,12 +37,31 @@ export class Addmm extends Function {
 
   static override backward(ctx: AddmmContext, g: NDArray): (NDArray | null)[] {
     const [mat1, mat2] = savedOperands(ctx, 1);
-    return [
-      ctx.needsInputGrad[0] ? sumToShape(g, ctx.inputShape) : null,
-      mat2 !== null ? batchedMatmul(g, false, mat2, true) : null,
-      mat1 !== null ? mat2Grad(ctx, mat1, g) : null,
-    ];
+    const inputGrad = ctx.needsInputGrad[0] ? sumToShape(g, ctx.inputShape) : null;
+    if (mat1 !== null && mat2 !== null) return [inputGrad, ...bothGrads(ctx, mat1, mat2, g)];
+    return [inputGrad, mat2 !== null ? batchedMatmul(g, false, mat2, true) : null, mat1 !== null ? mat2Grad(ctx, mat1, g) : null];
   }
+}
+
+/**
+ * mat1's gradient g · mat2ᵀ and mat2's (as mat2Grad) from one gemmProducts call, so that on the threads
+ * the two products run at once, one per thread: the same bits as one after the other.
+ */
+function bothGrads(ctx: AddmmContext, mat1: NDArray, mat2: NDArray, g: NDArray): [NDArray, NDArray] {
+  const [m, k] = mat1.shape as [number, number];
+  const n = mat2.shape[1]!;
+  const gm = asMatrix(g, false).matrix;
+  const gradMat1 = empty(promote(dtypeOf(g), dtypeOf(mat2)), [m, k]);
+  const first = { m, n: k, k: n, a: gm, b: asMatrix(mat2, true).matrix, c: { data: gradMat1.data, offset: 0, ld: k }, accumulate: false };
+  const dtype = promote(dtypeOf(mat1), dtypeOf(g));
+  if (ctx.mat2ColumnMajor === true) {
+    const gradT = empty(dtype, [n, k]);
+    gemmProducts([first, { m: n, n: k, k: m, a: asMatrix(g, true).matrix, b: asMatrix(mat1, false).matrix, c: { data: gradT.data, offset: 0, ld: k }, accumulate: false }]);
+    return [gradMat1, gradT.transpose(1, 0)];
+  }
+  const gradMat2 = empty(dtype, [k, n]);
+  gemmProducts([first, { m: k, n, k: m, a: asMatrix(mat1, true).matrix, b: gm, c: { data: gradMat2.data, offset: 0, ld: n }, accumulate: false }]);
+  return [gradMat1, gradMat2];
 }
 
 /**

@@ -3,8 +3,9 @@ import { activeGemmKernel, gemm } from "../gemm.js";
 import { gemmPacked } from "../gemm-packed.js";
 import type { MatrixView } from "../gemm.js";
 import { kernelInfo, useKernels } from "../registry.js";
-import { gemmWasm } from "./gemm-wasm.js";
-import { gemmWasmThreaded, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
+import { gemmWasm, gemmWasmLocal } from "./gemm-wasm.js";
+import { gemmProductsThreaded, gemmWasmThreaded, installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
+import type { Product } from "./run-gemm.js";
 import { checkGemm, packedLayout, pick, rng, SIZES, stored, TRANS } from "./test-utils/gemm-cases.js";
 import type { Case, Layout } from "./test-utils/gemm-cases.js";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
@@ -53,6 +54,31 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
         runCase({ m, n, k, transA, transB, accumulate, layoutA: packedLayout, layoutB: { offset: 2, pad: 1 }, layoutC: { offset: 3, pad: 5 } });
       }
     }
+  });
+
+  it("runs independent products one job each, every C bit for bit the calling thread's product", () => {
+    // A linear layer's gradients at batch 64 (256 -> 120): input gradient g·W and weight gradient gᵀ·x,
+    // then odd shapes with gaps, transpositions and accumulation.
+    const shapes: Array<[number, number, number, boolean, boolean, boolean]> = [
+      [64, 256, 120, false, true, false],
+      [120, 256, 64, true, false, false],
+      [67, 129, 300, false, false, true],
+      [300, 17, 129, true, true, true],
+    ];
+    const products: Product[] = shapes.map(([m, n, k, transA, transB, accumulate]) => {
+      const a = stored(Float32Array, transA ? k : m, transA ? m : k, { offset: 3, pad: 2 });
+      const b = stored(Float32Array, transB ? n : k, transB ? k : n, packedLayout);
+      return { m, n, k, a: { ...a, trans: transA }, b: { ...b, trans: transB }, c: stored(Float32Array, m, n, { offset: 1, pad: 5 }), accumulate };
+    });
+    const expected = products.map((p) => {
+      const c = { ...p.c, data: p.c.data.slice() };
+      gemmWasmLocal(p.m, p.n, p.k, p.a, p.b, c, p.accumulate);
+      return c.data;
+    });
+    expect(gemmProductsThreaded(products)).toBe(true);
+    products.forEach((p, i) => expect(p.c.data).toEqual(expected[i]));
+    const tiny = products.map((p) => ({ ...p, m: 2, n: 2, k: 2 }));
+    expect(gemmProductsThreaded(tiny)).toBe(false);
   });
 
   it("sends float64 operands to the fallback kernel (gemmPacked) bit for bit", () => {

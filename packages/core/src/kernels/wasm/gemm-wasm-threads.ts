@@ -3,8 +3,8 @@ import type { Gemm } from "../gemm.js";
 import { kernelsChanged } from "../registry.js";
 import type { WasmInstance } from "./engine.js";
 import { gemmWasmLocal, isFloat32, routeGemmThreads } from "./gemm-wasm.js";
-import { runGemm, runJobs } from "./run-gemm.js";
-import type { FloatMatrix32, RowsJob, StagedJobs } from "./run-gemm.js";
+import { runGemm, runJobs, runProducts } from "./run-gemm.js";
+import type { FloatMatrix32, Product, RowsJob, StagedJobs } from "./run-gemm.js";
 import { MAX_JOBS, checkThreads, joinWasmThreads, leaveWasmThreads, publishGemmJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs, markReady } from "./thread-pool.js";
@@ -104,6 +104,25 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate, prepared) =
   if (!done) r.fallback(m, n, k, a, b, c, accumulate);
 };
 
+/** Least floating-point operations (2·m·n·k) of every product gemmProductsThreaded runs as a job of its own. */
+const MIN_PRODUCT_FLOPS = 2 ** 20;
+
+/**
+ * Independent float32 products (a linear layer's input and weight gradients) at once, one job each, on
+ * the threads started by `installWasmGemmThreads`; each product computes what the calling thread's GEMM
+ * would, bit for bit. False, nothing done, unless the threads run and every product is float32 with at
+ * least MIN_PRODUCT_FLOPS (the caller then runs them one after the other).
+ */
+export function gemmProductsThreaded(products: Product[]): boolean {
+  const r = current;
+  if (r === null || r.threads.threads === 1 || products.length < 2 || products.length > MAX_JOBS) return false;
+  for (const { m, n, k, a, b, c } of products) {
+    if (!isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data) || m <= 0 || n <= 0 || k <= 0 || 2 * m * n * k < MIN_PRODUCT_FLOPS) return false;
+  }
+  const names = products.map(({ m, n, k }) => `${m}×${n}×${k}`).join(" and ");
+  return runProducts(r.target, products, r.threads.threads, (jobs, works) => runRowsJobsThreaded(r.threads, jobs, works, names), stagedJobs(r.threads, names));
+}
+
 /** Worker threads are running for `gemmWasmThreaded`. */
 export function wasmThreadsActive(): boolean {
   return current !== null;
@@ -125,7 +144,7 @@ export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): 
   const fallback = options.float64Kernel ?? gemmPacked;
   return joinWasmThreads("gemm", threads, (t) => {
     current = t === null ? null : { threads: t, target: { exports: t.exports, memory: t.memory, heap: null }, minFlops, fallback };
-    routeGemmThreads(t === null ? null : { gemm: gemmWasmThreaded, threads: t.threads });
+    routeGemmThreads(t === null ? null : { gemm: gemmWasmThreaded, products: gemmProductsThreaded, threads: t.threads });
     kernelsChanged();
   });
 }

@@ -4,7 +4,7 @@ import type { Gemm } from "../gemm.js";
 import { localInstance } from "./engine.js";
 import type { PreparedMatrix } from "./prepared-matrix.js";
 import { panelRows, rowsFrom, runGemm, runJobs } from "./run-gemm.js";
-import type { FloatMatrix32 } from "./run-gemm.js";
+import type { FloatMatrix32, Product } from "./run-gemm.js";
 
 /**
  * Most bytes of operands one product copies into the module's memory: a larger product runs in
@@ -13,7 +13,15 @@ import type { FloatMatrix32 } from "./run-gemm.js";
 let budget = 16 * 1024 * 1024;
 
 /** Set by `@pico/core/threads` while its workers run: large products split across them. */
-let threaded: { gemm: Gemm; threads: number } | null = null;
+let threaded: GemmThreadsRoute | null = null;
+
+/** How `@pico/core/threads` routes the "wasm" GEMM: its threaded kernel, its runner of independent products, its thread count. */
+export interface GemmThreadsRoute {
+  gemm: Gemm;
+  /** Runs the products at once on the threads and returns true, or returns false having done nothing. */
+  products: (products: Product[]) => boolean;
+  threads: number;
+}
 
 export const isFloat32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
 
@@ -66,8 +74,16 @@ export function gemmThreads(): number {
   return threaded?.threads ?? 1;
 }
 
+/**
+ * Runs independent float32 products at once on the threads while they run (see gemmProductsThreaded) and
+ * returns true; false, nothing done, without the threads or for products too small to repay them.
+ */
+export function gemmWasmProducts(products: Product[]): boolean {
+  return threaded?.products(products) ?? false;
+}
+
 /** @internal The threads entry routes the "wasm" GEMM through `gemm` on `threads` threads, or back to the calling thread (null). */
-export function routeGemmThreads(route: { gemm: Gemm; threads: number } | null): void {
+export function routeGemmThreads(route: GemmThreadsRoute | null): void {
   threaded = route;
 }
 

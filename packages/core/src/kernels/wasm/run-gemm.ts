@@ -221,3 +221,83 @@ export function runGemm(
 export function runJobs(exports: GemmExports, jobs: RowsJob[], work: number): void {
   for (const j of jobs) exports.gemmRows(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, work);
 }
+
+/** One product of runProducts: C = op(A)·op(B) (+ C), m, n, k > 0, float32. */
+export interface Product {
+  m: number;
+  n: number;
+  k: number;
+  a: MatrixView;
+  b: MatrixView;
+  c: FloatMatrix32;
+  accumulate: boolean;
+}
+
+/**
+ * Independent products on one module instance, each as one whole `gemmRows` job (so each packs only its
+ * own operands, and computes what gemmWasmLocal's one job would, bit for bit): copies every product's
+ * operands in, has `execute` run the jobs with one work area per thread (`threads` of them), and copies
+ * every C back. With `staged`, a product's job starts as soon as its own operands are in, while the calling
+ * thread copies the next one's. False, having done nothing, when the memory cannot grow to hold them.
+ */
+export function runProducts(
+  target: WasmInstance<GemmExports>,
+  products: Product[],
+  threads: number,
+  execute: (jobs: RowsJob[], works: number[]) => void,
+  staged?: StagedJobs,
+): boolean {
+  let end = alignUp(target.exports.heapBase());
+  const jobs: RowsJob[] = [];
+  const copies: ((heap: Float32Array) => void)[] = [];
+  const outs: ((heap: Float32Array) => void)[] = [];
+  let rows = 0;
+  let cols = 0;
+  let depth = 0;
+  for (const { m, n, k, a, b, c, accumulate } of products) {
+    const [aRows, aCols] = a.trans ? [k, m] : [m, k];
+    const [bRows, bCols] = b.trans ? [n, k] : [k, n];
+    const la = layoutOf(aRows, aCols, a.ld);
+    const lb = layoutOf(bRows, bCols, b.ld);
+    const aAt = end;
+    const bAt = alignUp(aAt + la.elements * 4);
+    const cAt = alignUp(bAt + lb.elements * 4);
+    end = alignUp(cAt + m * n * 4);
+    jobs.push([0, m, n, k, aAt, la.ld, a.trans ? 1 : 0, bAt, lb.ld, b.trans ? 1 : 0, cAt, n, accumulate ? 1 : 0]);
+    copies.push((heap) => {
+      copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
+      copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
+      if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
+    });
+    outs.push((heap) => copyOut(heap, cAt, c.data, c.offset, m, n, c.ld));
+    rows = Math.max(rows, m);
+    cols = Math.max(cols, n);
+    depth = Math.max(depth, k);
+  }
+  const works: number[] = [];
+  const workBytes = target.exports.workBytes(rows, cols, depth);
+  for (let t = 0; t < threads; t++) {
+    works.push(end);
+    end = alignUp(end + workBytes);
+  }
+  const heap = heapOf(target, end);
+  if (heap === null) return false;
+  if (staged === undefined) {
+    for (const copy of copies) copy(heap);
+    execute(jobs, works);
+  } else {
+    staged.start(jobs, works);
+    try {
+      copies.forEach((copy, j) => {
+        copy(heap);
+        staged.ready(j + 1);
+      });
+    } finally {
+      staged.ready(jobs.length);
+      staged.finish();
+    }
+  }
+  const result = heapOf(target, end) ?? heap;
+  for (const out of outs) out(result);
+  return true;
+}
