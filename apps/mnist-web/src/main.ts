@@ -65,7 +65,12 @@ function showKernels(kernels: KernelLine): void {
 }
 
 const worker = new Worker(new URL("./model-worker.ts", import.meta.url), { type: "module", name: "pico-model" });
-const send = (message: ToWorker, transfer: Transferable[] = []): void => worker.postMessage(message, transfer);
+// How many messages the Worker has still to handle (see model-worker.ts): it turns its event loop between training steps only when one waits.
+const unhandled = crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+const send = (message: ToWorker, transfer: Transferable[] = []): void => {
+  if (unhandled !== null) Atomics.add(unhandled, 0, 1);
+  worker.postMessage(message, transfer);
+};
 const chart = new TrainingChart(element("chart"));
 let training = false;
 
@@ -207,4 +212,4 @@ for (const target of [drop, element("draw-canvas")]) {
   });
 }
 
-send({ type: "init", threads: threadsWanted(), parallel: parallelWanted() });
+send({ type: "init", threads: threadsWanted(), parallel: parallelWanted(), unhandled: unhandled === null ? null : (unhandled.buffer as SharedArrayBuffer) });

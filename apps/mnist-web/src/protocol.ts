@@ -12,7 +12,8 @@ export interface CanvasPixels {
 export type Parallelism = "data" | "kernels";
 
 export type ToWorker =
-  | { type: "init"; threads: number; parallel: Parallelism }
+  /** `unhandled`: the count of messages the page sent and the Worker has not handled yet (an Int32Array's buffer), or null where memory cannot be shared. */
+  | { type: "init"; threads: number; parallel: Parallelism; unhandled: SharedArrayBuffer | null }
   | { type: "train"; on: boolean }
   | { type: "predict"; id: number; pixels: CanvasPixels }
   | { type: "load"; name: string; bytes: Uint8Array }
