@@ -1,6 +1,7 @@
 // Training speed of the page on 1 and 2 threads in headless Chromium, in alternating rounds (the machine
 // drifts): builds the page, serves it cross-origin isolated on 127.0.0.1, trains for a few seconds per
-// round and reads the page's images/s (training steps only). Prints each round and the medians.
+// round and reads the page's images/s (training steps only). Prints each round, with the cores other processes
+// took while each run was measured (this machine is shared), and the medians.
 //   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2,2k,1x2] [--nice=-20] [--cpu]
 // --threads lists the runs of a round: N trains on N threads data-parallel (one model replica per thread,
 // ?threads=N&parallel=data), Nk on N threads with one model whose kernels split across them (the page's
@@ -116,6 +117,26 @@ function threadTicks() {
   return ticks;
 }
 
+/** CPU ticks of the whole machine: busy (user, nice, system, irq, softirq) and stolen by the hypervisor. */
+function machineTicks() {
+  const [user, niced, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + niced + system + irq + softirq, steal };
+}
+
+/** CPU ticks (user + system) of this process and Chromium's, all their threads. */
+function ourTicks() {
+  let ticks = 0;
+  for (const pid of [String(process.pid), ...descendants()]) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks;
+}
+
 /** The busiest threads between two threadTicks snapshots, as "name cores" (CPU seconds per second). */
 function busiest(before, after, elapsed) {
   return [...after]
@@ -148,26 +169,35 @@ async function trainingSpeed(run) {
   await pages[0].waitForTimeout(2000);
   const readings = [];
   const ticks = values.cpu ? threadTicks() : null;
+  const [machine, ours] = [machineTicks(), ourTicks()];
   const started = performance.now();
   for (let s = 0; s < seconds - 2; s++) {
     await pages[0].waitForTimeout(1000);
     const speeds = await Promise.all(pages.map((page) => page.getByTestId("speed").evaluate((e) => Number(e.dataset.value))));
     readings.push(speeds.reduce((a, b) => a + b, 0));
   }
-  if (ticks !== null) console.log(`  ${run.spec} CPU (cores): ${busiest(ticks, threadTicks(), (performance.now() - started) / 1000)}`);
+  const elapsed = (performance.now() - started) / 1000;
+  if (ticks !== null) console.log(`  ${run.spec} CPU (cores): ${busiest(ticks, threadTicks(), elapsed)}`);
+  const [machineAfter, oursAfter] = [machineTicks(), ourTicks()];
+  // What the rest of the machine took meanwhile: the cores this run could not have.
+  const others = Math.max(0, machineAfter.busy - machine.busy - (oursAfter - ours)) / TICKS_PER_SECOND / elapsed;
+  const steal = (machineAfter.steal - machine.steal) / TICKS_PER_SECOND / elapsed;
   for (const page of pages) await page.close();
-  return median(readings);
+  return { speed: median(readings), others, steal };
 }
 
 const results = new Map(runs.map((r) => [r.spec, []]));
+/** Each run's cores taken by other processes while it was measured. */
+const othersAll = [];
 try {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? runs : [...runs].reverse();
     const line = [];
     for (const run of order) {
-      const speed = await trainingSpeed(run);
+      const { speed, others, steal } = await trainingSpeed(run);
       results.get(run.spec).push(speed);
-      line.push(`${run.spec} ${Math.round(speed)}`);
+      othersAll.push(others);
+      line.push(`${run.spec} ${Math.round(speed)} (others ${others.toFixed(2)}${steal >= 0.01 ? `, stolen ${steal.toFixed(2)}` : ""})`);
     }
     console.log(`round ${round + 1}: ${line.join(", ")} img/s`);
   }
@@ -177,6 +207,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 const medians = runs.map((r) => [r, median(results.get(r.spec))]);
+console.log(`other processes took ${median(othersAll).toFixed(2)} cores (median of the runs; max ${Math.max(...othersAll).toFixed(2)})`);
 console.log(`medians: ${medians.map(([r, m]) => `${r.spec} ${Math.round(m)}`).join(", ")} img/s`);
 const one = medians.find(([r]) => r.threads === 1 && r.pages === 1)?.[1];
 const how = (r) => (r.pages > 1 ? `${r.pages} pages at once, ${r.threads} thread${r.threads === 1 ? "" : "s"} each` : `${r.threads} threads (${r.parallel === "data" ? "data-parallel" : "kernel threads"})`);
