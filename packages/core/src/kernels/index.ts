@@ -1,13 +1,13 @@
 // Low-level building blocks for packages that write their own Functions (e.g. @pico/nn's convolution).
 export { kernelFamily, kernelInfo, useKernels, KernelFamily, KERNEL_BACKENDS } from "./registry.js";
 export type { KernelBackend, KernelChoice, KernelFamilyInfo, KernelInfo, KernelOptions, ResolvedKernel } from "./registry.js";
-export { gemm, gemmReference, gemmKernels, setGemm, defaultGemm, activeGemmKernel } from "./gemm.js";
+export { gemm, gemmProducts, gemmReference, gemmKernels, setGemm, defaultGemm, activeGemmKernel } from "./gemm.js";
 export { gemmPacked } from "./gemm-packed.js";
 export { gemmWasm } from "./wasm/gemm-wasm.js";
 export { PreparedMatrix } from "./wasm/prepared-matrix.js";
 export { wasmAvailable, relaxedSimdAvailable } from "./wasm/engine.js";
 export * from "./conv/index.js";
-export type { Gemm, MatrixView } from "./gemm.js";
+export type { Gemm, GemmProduct, MatrixView } from "./gemm.js";
 export { scratch } from "./scratch.js";
 export { binary, unary, affine } from "./elementwise.js";
 export { batchNormKernels, batchNormReference, batchNormWasm } from "./batch-norm.js";

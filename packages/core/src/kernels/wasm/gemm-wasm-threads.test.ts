@@ -68,7 +68,7 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
     const products: Product[] = shapes.map(([m, n, k, transA, transB, accumulate]) => {
       const a = stored(Float32Array, transA ? k : m, transA ? m : k, { offset: 3, pad: 2 });
       const b = stored(Float32Array, transB ? n : k, transB ? k : n, packedLayout);
-      return { m, n, k, a: { ...a, trans: transA }, b: { ...b, trans: transB }, c: stored(Float32Array, m, n, { offset: 1, pad: 5 }), accumulate };
+      return { m, n, k, a: { ...a, trans: transA }, b: { ...b, trans: transB }, c: stored(Float32Array, m, n, { offset: 1, pad: 5 }), accumulate } as Product;
     });
     const expected = products.map((p) => {
       const c = { ...p.c, data: p.c.data.slice() };

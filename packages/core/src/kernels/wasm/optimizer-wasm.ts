@@ -3,6 +3,10 @@ import { heapOf, Layout, localInstance } from "./engine.js";
 // The loader of assembly/optimizer.ts: an optimizer's update of one float32 parameter on the calling
 // thread's instance, block by block through regions small enough that a block stays in the cache from its
 // copy in to its copy out (the parameter, its gradient and its state each go through main memory once).
+// It does not split across the threads: a version that copied a parameter's operands into the shared
+// memory job by job (staged) while the workers computed measured slower than this on 2 threads (Adam over
+// 30,720 floats 0.105 -> 0.132 ms, 180,000 floats 0.64 -> 0.67 ms; SGD with momentum 0.057 -> 0.075 ms):
+// the calling thread's copies, serial, are most of the work, and whole-array copies leave the cache.
 
 /** Floats of each operand per block: Adam with amsgrad copies five operands, 160 KB in all. */
 const BLOCK_FLOATS = 1 << 13;
