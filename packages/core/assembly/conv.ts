@@ -7,7 +7,7 @@ import { conv2dDepthwise, conv2dDepthwiseBackward, depthwiseFits } from "./depth
 import { Geometry } from "./geometry";
 import { madd } from "./simd";
 import {
-  conv2dWinograd3x3, conv2dWinograd3x3WeightGrad, sumPlanes, winograd3x3FlippedWeights, winograd3x3Fits, winograd3x3ScratchBytes,
+  conv2dWinograd3x3, conv2dWinograd3x3WeightGrad, sumPlanes, winograd3x3FlippedWeights, winograd3x3Fits, winograd3x3PoolFits, winograd3x3ScratchBytes,
   winograd3x3WeightGradScratchBytes, winograd3x3Weights,
 } from "./winograd3x3";
 export { winograd3x3WeightsBackwardScratchBytes } from "./winograd3x3";
@@ -231,7 +231,8 @@ function reluInPlace(x: usize, count: i32): void {
  * Geometries directFits accepts go through conv2dDirect instead, and with pooling but no arg-max,
  * those winogradFits accepts through conv2dWinogradPool (float32 rounding differs from the direct sum
  * by a few 1e-6 relative; `cols` must then hold winogradScratchFloats(C, outC) floats and `x` be
- * followed by 4 readable bytes). Both read their weights from `prepared`, prepareForward's output for
+ * followed by 4 readable bytes), and 3×3 ones with whole 4×4 output tiles through conv2dWinograd3x3,
+ * which pools each tile itself. Both read their weights from `prepared`, prepareForward's output for
  * the same geometry and choices, made once for all the calls of a batch.
  */
 export function conv2dForward(
@@ -254,8 +255,8 @@ export function conv2dForward(
     return;
   }
   if (path == WINOGRAD3) {
-    // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3ScratchBytes).
-    conv2dWinograd3x3(geo, count, x, prepared, bias, out, relu, chunk, cols);
+    // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3ScratchBytes); pooling implies the ReLU.
+    conv2dWinograd3x3(geo, count, x, prepared, bias, out, relu || pool, chunk, cols, pool);
     return;
   }
   if (path == WINOGRAD) {
@@ -357,7 +358,10 @@ const WINOGRAD3_MIN_CHANNELS: i32 = 16;
 function forwardPath(g: Geometry, pool: bool, withArgmax: bool): i32 {
   if (pool && !withArgmax && winogradFits(g)) return WINOGRAD;
   if (!pool && depthwiseFits(g)) return DEPTHWISE;
-  if (!pool && winograd3x3Fits(changetype<usize>(g)) && g.inChannels >= WINOGRAD3_MIN_CHANNELS && g.outChannels >= WINOGRAD3_MIN_CHANNELS) return WINOGRAD3;
+  const winograd3 = g.inChannels >= WINOGRAD3_MIN_CHANNELS && g.outChannels >= WINOGRAD3_MIN_CHANNELS;
+  if (!pool && winograd3 && winograd3x3Fits(changetype<usize>(g))) return WINOGRAD3;
+  // Pooling at inference (no arg-max): F(4×4, 3×3) pools each whole tile before it is stored.
+  if (pool && !withArgmax && winograd3 && winograd3x3PoolFits(changetype<usize>(g))) return WINOGRAD3;
   return directFits(g) ? DIRECT : IM2COL;
 }
 
@@ -782,7 +786,7 @@ export function conv2dBackward(
     else if (gb != 0) sumPlanes(gy, count, O, outPlane, accumulate, gb);
     if (gx != 0) {
       inputGradientGeometry(geo, cols);
-      conv2dWinograd3x3(cols, count, gy, w, 0, gx, false, chunk, scratch);
+      conv2dWinograd3x3(cols, count, gy, w, 0, gx, false, chunk, scratch, false);
     }
     return;
   }

@@ -63,6 +63,12 @@ export function winograd3x3Fits(geo: usize): bool {
     g.dilationHeight == 1 && g.dilationWidth == 1;
 }
 
+/** Whether conv2dWinograd3x3 can pool this geometry (2×2, stride 2): whole 4×4 tiles, which pool to whole 2×2 ones. */
+export function winograd3x3PoolFits(geo: usize): bool {
+  const g = changetype<Geometry>(geo);
+  return winograd3x3Fits(geo) && (g.outHeight & 3) == 0 && (g.outWidth & 3) == 0;
+}
+
 /** 4×4 output tiles per image. */
 export function winograd3x3Tiles(geo: usize): i32 {
   const g = changetype<Geometry>(geo);
@@ -272,9 +278,12 @@ function transformInput(g: Geometry, x: usize, nb: i32, padded: usize, V: usize,
  * `images` images go through at a time in `scratch` (winograd3x3ScratchBytes(geo, images) bytes): their
  * planes copied with zero padding, the transformed tiles V [36][C][T], the products M [36][O][T], the
  * GEMM's work area. Tiles are numbered over the batch; their count T is padded to a multiple of 4 with
- * copies of the first tile, whose results are dropped.
+ * copies of the first tile, whose results are dropped. With `pool` (oH and oW multiples of 4, see
+ * winograd3x3PoolFits), `out` [count, O, oH/2, oW/2] receives the 2×2 max pooling with stride 2 of the
+ * result instead: each 4×4 tile pools to a 2×2 one, bias and ReLU applied after the maximum (both
+ * commute with it), so the convolution output is never stored.
  */
-export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bias: usize, out: usize, relu: bool, images: i32, scratch: usize): void {
+export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bias: usize, out: usize, relu: bool, images: i32, scratch: usize, pool: bool): void {
   const g = changetype<Geometry>(geo);
   const C = g.inChannels, O = g.outChannels, H = g.inHeight, W = g.inWidth, oH = g.outHeight, oW = g.outWidth;
   const pH = g.padHeight, pW = g.padWidth;
@@ -306,14 +315,18 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
     // Where each tile starts in `out` (channel 0, its first row), computed once per batch of tiles.
     for (let t = 0; t < T; t++) {
       const img = t / tiles, rem = t % tiles;
-      store<i32>(offsets + (<usize>t << 2), ((n0 + img) * O * oH + (rem / tW) * 4) * oW + (rem % tW) * 4);
+      const at = pool
+        ? ((n0 + img) * O * (oH >> 1) + (rem / tW) * 2) * (oW >> 1) + (rem % tW) * 2
+        : ((n0 + img) * O * oH + (rem / tW) * 4) * oW + (rem % tW) * 4;
+      store<i32>(offsets + (<usize>t << 2), at);
     }
     // Y = Aᵀ·M·A per output channel and four tiles, + bias, ReLU, stored tile by tile.
     const zero = f32x4.splat(0);
     const oWBytes = <usize>oW << 2;
+    const outPlaneFloats = pool ? (oH >> 1) * (oW >> 1) : oH * oW;
     for (let o = 0; o < O; o++) {
       const bv = bias == 0 ? zero : v128.load32_splat(bias + (<usize>o << 2));
-      const outO = out + (<usize>(o * oH * oW) << 2);
+      const outO = out + (<usize>(o * outPlaneFloats) << 2);
       for (let t0 = 0; t0 < T4; t0 += 4) {
         const m = M + (<usize>(o * T4 + t0) << 2);
         // Rows: tmp[i][q] = Σ_p Aᵀ[i][p] · m[p][q].
@@ -328,6 +341,36 @@ export function conv2dWinograd3x3(geo: usize, count: i32, x: usize, u: usize, bi
         for (let i = 0; i < 4; i++) {
           const row = tmp + <usize>(i * 96);
           outputTransform(v128.load(row), v128.load(row, 16), v128.load(row, 32), v128.load(row, 48), v128.load(row, 64), v128.load(row, 80), row, 16);
+        }
+        if (pool) {
+          // Lane k of the vector at row i, column j is tile k's y[i][j]: the maxima of rows {0, 1} and {2, 3}
+          // over columns {0, 1} and {2, 3}, then + bias and ReLU, as four vectors over the tiles.
+          const r0 = tmp, r1 = tmp + 96, r2 = tmp + 192, r3 = tmp + 288;
+          let p00 = f32x4.max(f32x4.max(v128.load(r0), v128.load(r0, 16)), f32x4.max(v128.load(r1), v128.load(r1, 16)));
+          let p01 = f32x4.max(f32x4.max(v128.load(r0, 32), v128.load(r0, 48)), f32x4.max(v128.load(r1, 32), v128.load(r1, 48)));
+          let p10 = f32x4.max(f32x4.max(v128.load(r2), v128.load(r2, 16)), f32x4.max(v128.load(r3), v128.load(r3, 16)));
+          let p11 = f32x4.max(f32x4.max(v128.load(r2, 32), v128.load(r2, 48)), f32x4.max(v128.load(r3, 32), v128.load(r3, 48)));
+          p00 = f32x4.add(p00, bv); p01 = f32x4.add(p01, bv); p10 = f32x4.add(p10, bv); p11 = f32x4.add(p11, bv);
+          if (relu) {
+            p00 = f32x4.pmax(p00, zero); p01 = f32x4.pmax(p01, zero); p10 = f32x4.pmax(p10, zero); p11 = f32x4.pmax(p11, zero);
+          }
+          // Tile k's pooled rows: (p00[k], p01[k]) and (p10[k], p11[k]), 8 bytes each.
+          const top0 = v128.shuffle<f32>(p00, p01, 0, 4, 1, 5), top1 = v128.shuffle<f32>(p00, p01, 2, 6, 3, 7);
+          const bot0 = v128.shuffle<f32>(p10, p11, 0, 4, 1, 5), bot1 = v128.shuffle<f32>(p10, p11, 2, 6, 3, 7);
+          const pWBytes = <usize>(oW >> 1) << 2;
+          for (let k = 0; k < 4; k++) {
+            if (t0 + k >= T) break;
+            const dst = outO + (<usize>load<i32>(offsets + (<usize>(t0 + k) << 2)) << 2);
+            const top = k < 2 ? top0 : top1, bot = k < 2 ? bot0 : bot1;
+            if ((k & 1) == 0) {
+              v128.store64_lane(dst, top, 0);
+              v128.store64_lane(dst + pWBytes, bot, 0);
+            } else {
+              v128.store64_lane(dst, top, 1);
+              v128.store64_lane(dst + pWBytes, bot, 1);
+            }
+          }
+          continue;
         }
         if (whole && t0 + 4 <= T) {
           // Four tiles inside the output: each tile's row i straight to its place.

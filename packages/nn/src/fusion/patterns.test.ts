@@ -1,5 +1,7 @@
 import { Generator, Tensor, noGrad, type DType } from "@pico/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { Conv2dReluMaxPool2dFunction } from "../functional/conv2d-relu-max-pool2d.js";
+import { MaxPool2dFunction } from "../functional/max-pool2d.js";
 import { BatchNorm1d } from "../layers/batch-norm1d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { Conv2d } from "../layers/conv2d.js";
@@ -84,11 +86,11 @@ interface PatternCase {
 
 const cases: PatternCase[] = [
   {
-    name: "Conv2d → BatchNorm2d → ReLU, then MaxPool2d",
+    name: "Conv2d → BatchNorm2d → ReLU → MaxPool2d",
     build: (dtype) => new Sequential(new Conv2d(3, 4, 3, { padding: 1, dtype, generator: new Generator(1) }), new BatchNorm2d(4, { dtype }), new ReLU(), new MaxPool2d(2)),
     shape: [2, 3, 8, 8],
     train: { fused: [], gone: ["Relu"] },
-    eval: { fused: ["Conv2dReluFunction"], gone: ["BatchNorm", "Relu"] },
+    eval: { fused: ["Conv2dReluMaxPool2dFunction"], gone: ["BatchNorm", "Relu", "MaxPool2dFunction"] },
   },
   {
     name: "Conv2d → BatchNorm2d → ReLU",
@@ -124,7 +126,7 @@ const count = (list: string[], name: string): number => list.filter((n) => n ===
 
 describe("fusion patterns in a Sequential equal the unfused modules", () => {
   it("the pattern list names every pattern these tests cover, longest first", () => {
-    expect(FUSION_PATTERNS.map((p) => p.name)).toEqual(["Conv2d → BatchNorm2d → ReLU", "Conv2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d", "Conv2d → ReLU", "BatchNorm → ReLU"]);
+    expect(FUSION_PATTERNS.map((p) => p.name)).toEqual(["Conv2d → BatchNorm2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d → ReLU", "Conv2d → ReLU → MaxPool2d", "Conv2d → BatchNorm2d", "Conv2d → ReLU", "BatchNorm → ReLU"]);
   });
 
   for (const k of cases) {
@@ -173,6 +175,31 @@ describe("fusion patterns in a Sequential equal the unfused modules", () => {
     expectClose(values(fused), values(withFusion(false, () => winograd.forward(x))), "output", 1e-4, 1e-4);
     const direct = build(1, 5, 0);
     expect(functionsOf(withFusion(true, () => direct.forward(Tensor.randn([2, 1, 12, 12], { generator: new Generator(10) }))))).toEqual(["Conv2dReluMaxPool2dFunction"]);
+  });
+
+  it("evaluation under noGrad: Conv2d → BatchNorm2d → ReLU → MaxPool2d of a Winograd geometry pools inside the convolution; with gradients, the pool runs apart", () => {
+    const model = new Sequential(new Conv2d(16, 16, 3, { padding: 1, generator: new Generator(12) }), new BatchNorm2d(16), new ReLU(), new MaxPool2d(2));
+    perturb(model, 5);
+    model.eval();
+    const x = Tensor.randn([3, 16, 8, 8], { generator: new Generator(13) });
+    const fusedCalls = vi.spyOn(Conv2dReluMaxPool2dFunction, "forward");
+    const poolCalls = vi.spyOn(MaxPool2dFunction, "forward");
+    try {
+      const fused = noGrad(() => withFusion(true, () => model.forward(x)));
+      expect([fusedCalls.mock.calls.length, poolCalls.mock.calls.length]).toEqual([1, 0]);
+      const plain = noGrad(() => withFusion(false, () => model.forward(x)));
+      expectClose(values(fused), values(plain), "output", 1e-5, 1e-4);
+      // With gradients the fused operator would keep the arg-max, which F(4×4, 3×3) does not record: conv + BatchNorm + ReLU fused, pool apart.
+      const graded = withFusion(true, () => model.forward(x));
+      const functions = functionsOf(graded);
+      expect(functions).toContain("Conv2dReluFunction");
+      expect(functions).toContain("MaxPool2dFunction");
+      expect(functions).not.toContain("Conv2dReluMaxPool2dFunction");
+      expectClose(values(graded), values(plain), "output with gradients", 1e-5, 1e-4);
+    } finally {
+      fusedCalls.mockRestore();
+      poolCalls.mockRestore();
+    }
   });
 
   it("a pattern declines what it does not cover: a BatchNorm without running statistics is not folded in evaluation", () => {

@@ -1,4 +1,4 @@
-import { Tensor, kernels } from "@pico/core";
+import { Tensor, kernels, tracer } from "@pico/core";
 import { conv2d, conv2dGeometry } from "../functional/conv2d.js";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
@@ -155,26 +155,47 @@ const convBn: FusionPattern = {
 };
 
 /**
- * Whether the convolution alone runs by Winograd's F(4×4, 3×3), which conv2dReluMaxPool2d's kernels do
- * not have: then the convolution with its ReLU (Conv2d → ReLU) and the pooling apart are faster (batch 64
- * of 32→32 channels, 32×32, 3×3 padded: the fused operator took 2-4× as long). The module decides.
+ * Whether the convolution alone runs by Winograd's F(4×4, 3×3) but conv2dReluMaxPool2d with `weight`
+ * would not: then the convolution with its ReLU (Conv2d → ReLU) and the pooling apart are faster (batch 64
+ * of 32→32 channels, 32×32, 3×3 padded: the fused operator took 2-4× as long). The fused operator pools
+ * by F(4×4, 3×3) too where it keeps no arg-max (nothing needs a gradient) and the output's tiles are
+ * whole; in training it records the arg-max, which only its direct and im2col kernels do. The module decides.
  */
-function winogradAlone(conv: Conv2d, input: Tensor, padding: [number, number]): boolean {
-  if (input.dtype !== "float32" || conv.weight.dtype !== "float32" || kernels.conv2dKernels.resolve().backend !== "wasm") return false;
-  const g = conv2dGeometry(input.shape, conv.weight.shape, conv.bias?.shape ?? null, { stride: conv.stride, padding, dilation: conv.dilation, groups: conv.groups });
-  return kernels.conv2dWasmPath(g) === "winograd3x3";
+function winogradAlone(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | null, padding: [number, number]): boolean {
+  if (input.dtype !== "float32" || weight.dtype !== "float32" || kernels.conv2dKernels.resolve().backend !== "wasm") return false;
+  const g = conv2dGeometry(input.shape, weight.shape, bias?.shape ?? null, { stride: conv.stride, padding, dilation: conv.dilation, groups: conv.groups });
+  const argmax = !tracer.blind && (input.requiresGrad || weight.requiresGrad || bias?.requiresGrad === true);
+  return kernels.conv2dWasmPath(g) === "winograd3x3" && kernels.conv2dWasmPath(g, { reluMaxPool2x2: true, argmax }) !== "winograd3x3";
 }
+
+const convBnReluMaxPool: FusionPattern = {
+  name: "Conv2d → BatchNorm2d → ReLU → MaxPool2d",
+  sequence: [Conv2d, BatchNorm2d, ReLU, MaxPool2d],
+  description:
+    "evaluation: the BatchNorm folded into the convolution (as Conv2d → BatchNorm2d → ReLU), then conv2dReluMaxPool2d, which at inference " +
+    "pools each 4×4 output tile of Winograd's F(4×4, 3×3) before it is stored (a 2×2 pool of stride 2 over whole tiles); " +
+    "declined in training and wherever the convolution alone goes by F(4×4, 3×3) and the fused operator would not (then Conv2d → BatchNorm2d → ReLU fuses and the pool runs apart)",
+  forward([conv, bn, , pool], input) {
+    const [c, b, p] = [conv as Conv2d, bn as BatchNorm2d, pool as MaxPool2d];
+    if (b.numFeatures !== c.outChannels || !foldable(c, b)) return null;
+    const padding = fusablePadding(c, p, input);
+    if (padding === null) return null;
+    const folded = foldedBatchNorm(c, b);
+    if (winogradAlone(c, input, folded.weight, folded.bias, padding)) return null;
+    return conv2dReluMaxPool2d(input, folded.weight, folded.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
+  },
+};
 
 const convReluMaxPool: FusionPattern = {
   name: "Conv2d → ReLU → MaxPool2d",
   sequence: [Conv2d, ReLU, MaxPool2d],
   description:
     "conv2dReluMaxPool2d: the batch's convolution and ReLU outputs are never materialised (training and evaluation); " +
-    "declined where the convolution alone goes by Winograd F(4×4, 3×3) (then Conv2d → ReLU fuses and the pool runs apart)",
+    "declined where the convolution alone goes by Winograd F(4×4, 3×3) and the fused operator would not (then Conv2d → ReLU fuses and the pool runs apart)",
   forward([conv, , pool], input) {
     const [c, p] = [conv as Conv2d, pool as MaxPool2d];
     const padding = fusablePadding(c, p, input);
-    if (padding === null || winogradAlone(c, input, padding)) return null;
+    if (padding === null || winogradAlone(c, input, c.weight, c.bias, padding)) return null;
     return conv2dReluMaxPool2d(input, c.weight, c.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
   },
 };
@@ -202,11 +223,9 @@ const batchNormRelu: FusionPattern = {
 /**
  * Every fusion pattern, tried in this order at each position (longest first): the first that matches
  * and accepts the input runs. The residual block's add + ReLU is not a run of modules: write it as
- * `F.addRelu(x, y)`. Conv2d → BatchNorm2d → ReLU → MaxPool2d is deliberately not folded into
- * conv2dReluMaxPool2d: for 3x3 padded convolutions that operator measured slower than convolution,
- * ReLU and pooling apart (batch 256 of 32x32x32: 620 vs 361 ms); its MaxPool2d runs on its own.
+ * `F.addRelu(x, y)`.
  */
-export const FUSION_PATTERNS: readonly FusionPattern[] = [convBnRelu, convReluMaxPool, convBn, convRelu, batchNormRelu];
+export const FUSION_PATTERNS: readonly FusionPattern[] = [convBnReluMaxPool, convBnRelu, convReluMaxPool, convBn, convRelu, batchNormRelu];
 
 /** Runs `modules` on `input` as a chain, fused by `patterns` wherever a run matches and accepts the input. */
 export function runFused(

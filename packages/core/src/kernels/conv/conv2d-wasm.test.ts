@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Generator } from "../../random.js";
 import { wasmAvailable } from "../wasm/engine.js";
-import { conv2dBackwardWasm, conv2dForwardWasm } from "./conv2d-wasm.js";
+import { conv2dBackwardWasm, conv2dForwardWasm, conv2dWasmPath } from "./conv2d-wasm.js";
 import type { Conv2dWasmGeometry } from "./conv2d-wasm.js";
 
 // The thorough comparison against @pico/nn's nested-loop reference and TypeScript im2col lives in
@@ -213,6 +213,49 @@ describe("conv2dForwardWasm / conv2dBackwardWasm", () => {
     const out = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
     expect(fresh.conv2dForwardWasm(g, { data: random(3 * 784), offset: 0 }, { data: random(200), offset: 0 }, null, { data: out, offset: 0 })).toBe(false);
     expect(fresh.conv2dBackwardWasm(g, { data: out, offset: 0 }, null, { data: random(200), offset: 0 }, { input: { data: random(3 * 784), offset: 0 }, weight: null, bias: null })).toBe(false);
+  });
+
+  describe("inference (pooling without arg-max) by Winograd's F(4×4, 3×3), each whole tile pooled before it is stored", () => {
+    const padded = (n: number, c: number, h: number, w: number, o: number, p: number): Case => ({ n, c, h, w, o, groups: 1, k: [3, 3], s: [1, 1], p: [p, p], d: [1, 1] });
+    const geometries: [Case, string][] = [
+      [padded(2, 16, 8, 8, 16, 1), "two images of four whole tiles"],
+      [padded(3, 16, 12, 12, 20, 1), "9 tiles an image, 27 in all (a partial group of four)"],
+      [padded(1, 17, 10, 6, 16, 0), "17 input channels, an 8×4 output (a single column of tiles)"],
+      [padded(2, 16, 10, 10, 16, 1), "a 10×10 output (partial tiles): not Winograd's"],
+    ];
+    for (const [t, what] of geometries) {
+      for (const withBias of [true, false]) {
+        it(`x=[${t.n},${t.c},${t.h},${t.w}] o=${t.o}${withBias ? "" : " without bias"}: ${what}`, () => {
+          const g = geometry(t);
+          const whole = g.outHeight % 4 === 0 && g.outWidth % 4 === 0;
+          if (whole) expect(conv2dWasmPath(g, { reluMaxPool2x2: true })).toBe("winograd3x3");
+          else expect(conv2dWasmPath(g, { reluMaxPool2x2: true })).not.toBe("winograd3x3");
+          // Training keeps the arg-max, which only the direct and im2col kernels record.
+          expect(conv2dWasmPath(g, { reluMaxPool2x2: true, argmax: true })).not.toBe("winograd3x3");
+          const x = random(g.batch * g.inChannels * g.inHeight * g.inWidth);
+          const w = random(g.outChannels * g.inChannels * 9);
+          const b = withBias ? random(g.outChannels) : null;
+          const bias = b === null ? null : { data: b, offset: 0 };
+          const expected = pooledReference(g, x, w, b);
+          for (const chunk of [undefined, 1]) {
+            const out = new Float32Array(expected.length + 1).fill(Number.NaN);
+            expect(conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, bias, { data: out, offset: 1 }, { chunk, reluMaxPool2x2: true })).toBe(true);
+            expect(out[0]).toBeNaN();
+            expectClose(out.subarray(1), expected, "pooled");
+            // The same bits as the convolution with its ReLU, pooled afterwards: bias and ReLU commute with the maximum.
+            const conv = new Float32Array(g.batch * g.outChannels * g.outHeight * g.outWidth);
+            conv2dForwardWasm(g, { data: x, offset: 0 }, { data: w, offset: 0 }, bias, { data: conv, offset: 0 }, { chunk, relu: true });
+            const [pH, pW] = [g.outHeight >> 1, g.outWidth >> 1];
+            const pooled = Float32Array.from({ length: expected.length }, (_, at) => {
+              const j = at % pW, i = Math.floor(at / pW) % pH, plane = Math.floor(at / (pH * pW));
+              const row = (plane * g.outHeight + 2 * i) * g.outWidth + 2 * j;
+              return Math.max(conv[row]!, conv[row + 1]!, conv[row + g.outWidth]!, conv[row + g.outWidth + 1]!);
+            });
+            if (whole) expect(Array.from(out.subarray(1))).toEqual(Array.from(pooled));
+          }
+        });
+      }
+    }
   });
 
   describe("inference (pooling without arg-max) by Winograd's F(2×2, 5×5)", () => {

@@ -311,7 +311,7 @@ export function conv2dForwardWasm(
   // On the threads, one set of scratch regions per thread (any thread may claim any call), else per call.
   const scratchStart = mem.end;
   const scratch = Array.from({ length: launch === undefined ? threads : t.threads }, () => ({
-    conv: pool ? mem.take(chunk * s.outImage) : 0,
+    conv: pool && !winograd3 ? mem.take(chunk * s.outImage) : 0,
     cols: mem.take(colsFloats, TAIL),
     y: winograd3 ? 0 : mem.take(s.og * width),
     work: winograd3 ? 0 : mem.take(0, e.workBytes(s.og, width, s.taps)),

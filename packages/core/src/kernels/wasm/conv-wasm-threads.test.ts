@@ -27,6 +27,8 @@ interface Results {
   gw: Float32Array;
   gb: Float32Array;
   pooledGx: Float32Array;
+  /** Pooled without arg-max (inference). */
+  pooledInference: Float32Array;
   /** The weight gradient asked alone: by Winograd for F(4×4, 3×3) geometries. */
   gwAlone: Float32Array;
 }
@@ -38,10 +40,11 @@ function runAll(g: Conv2dWasmGeometry, x: Float32Array, w: Float32Array, b: Floa
   const r: Results = {
     out: new Float32Array(outSize), pooled: new Float32Array(pooledSize), argmax: new Int32Array(pooledSize),
     gx: new Float32Array(x.length), gw: new Float32Array(w.length), gb: new Float32Array(b.length), pooledGx: new Float32Array(x.length),
-    gwAlone: new Float32Array(w.length),
+    gwAlone: new Float32Array(w.length), pooledInference: new Float32Array(pooledSize),
   };
   expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(r.out), { chunk })).toBe(true);
   expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(r.pooled), { chunk, reluMaxPool2x2: true, argmax: r.argmax })).toBe(true);
+  expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(r.pooledInference), { chunk, reluMaxPool2x2: true })).toBe(true);
   expect(conv2dBackwardWasm(g, flat(gy), flat(x), flat(w), { input: flat(r.gx), weight: flat(r.gw), bias: flat(r.gb) }, { chunk })).toBe(true);
   expect(conv2dBackwardWasm(g, flat(gyPooled), null, flat(w), { input: flat(r.pooledGx), weight: null, bias: null }, { chunk, argmax: r.argmax })).toBe(true);
   expect(conv2dBackwardWasm(g, flat(gy), flat(x), flat(w), { input: null, weight: flat(r.gwAlone), bias: null }, { chunk })).toBe(true);
@@ -89,7 +92,7 @@ describe("the WebAssembly convolution on 3 threads", () => {
     cases.forEach(([g, chunk], i) => {
       const r = runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk);
       const s = single[i]!;
-      for (const key of ["out", "pooled", "argmax", "gx", "pooledGx"] as const) expect(sameBits(r[key], s[key]), key).toBe(true);
+      for (const key of ["out", "pooled", "argmax", "gx", "pooledGx", "pooledInference"] as const) expect(sameBits(r[key], s[key]), key).toBe(true);
       // Which thread claims which call changes from run to run; the sums must not.
       for (let again = 0; again < 3; again++) {
         const rerun = runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk);
@@ -102,6 +105,29 @@ describe("the WebAssembly convolution on 3 threads", () => {
       const scale = s.gw.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       s.gw.forEach((v, j) => expect(Math.abs(r.gwAlone[j]! - v)).toBeLessThan(1e-5 * scale + 1e-6));
     });
+  });
+
+  it("pools whole F(4×4, 3×3) tiles at inference as one thread does, bit for bit", () => {
+    expect(wasmConvThreadsActive()).toBe(true);
+    const own = new Generator(9);
+    // 9 tiles an image: calls of whole images end inside groups of four tiles.
+    const g = geometry(10, 16, 12, 12, 16, 1, 3, 1, 1);
+    const x = Float32Array.from({ length: g.batch * 16 * 144 }, () => own.normal());
+    const w = Float32Array.from({ length: 16 * 16 * 9 }, () => own.normal());
+    const b = Float32Array.from({ length: 16 }, () => own.normal());
+    const pooled = (): Float32Array => {
+      const out = new Float32Array(g.batch * 16 * 36);
+      expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(out), { chunk: 1, reluMaxPool2x2: true })).toBe(true);
+      return out;
+    };
+    const threaded = pooled();
+    const conv = new Float32Array(g.batch * 16 * 144);
+    expect(conv2dForwardWasm(g, flat(x), flat(w), flat(b), flat(conv), { chunk: 1, relu: true })).toBe(true);
+    threaded.forEach((v, at) => {
+      const row = (Math.floor(at / 36) * 12 + 2 * (Math.floor(at / 6) % 6)) * 12 + 2 * (at % 6);
+      expect(v).toBe(Math.max(conv[row]!, conv[row + 1]!, conv[row + 12]!, conv[row + 13]!));
+    });
+    expect(sameBits(pooled(), threaded)).toBe(true);
   });
 
   it("sums the weight and bias gradients in as many regions as calls, in call order: each count repeats its bits, all agree to rounding", () => {
