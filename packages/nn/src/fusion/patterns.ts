@@ -119,7 +119,7 @@ const convBnRelu: FusionPattern = {
   sequence: [Conv2d, BatchNorm2d, ReLU],
   description:
     "evaluation: the BatchNorm folded into the convolution (the folded weight and bias kept until a parameter, running statistic or eps changes), ReLU applied by the convolution to its output (Conv2dReluFunction); " +
-    "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu), the convolution's output recycled once backward is done with it (at once under noGrad)",
+    "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu) reading the convolution's output where the kernel module left it (kernels.handOff), the convolution's output recycled once backward is done with it (at once under noGrad)",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
@@ -127,10 +127,12 @@ const convBnRelu: FusionPattern = {
       const folded = foldedBatchNorm(c, b);
       return conv2dRelu(c, input, folded.weight, folded.bias) ?? conv2d(input, folded.weight, folded.bias, convOptions(c)).relu();
     }
-    const y = classForward(c, input);
-    const out = b.forwardRelu(y);
-    if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
-    return out;
+    // The convolution's output stays in the kernel module for the BatchNorm's statistics (not copied in again).
+    return kernels.handOff(() => classForward(c, input), (y) => {
+      const out = b.forwardRelu(y);
+      if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
+      return out;
+    });
   },
 };
 
@@ -139,7 +141,7 @@ const convBn: FusionPattern = {
   sequence: [Conv2d, BatchNorm2d],
   description:
     "evaluation: the BatchNorm folded into the convolution's weight and bias (kept until a parameter, running statistic or eps changes); " +
-    "training: the convolution, then the BatchNorm, the convolution's output recycled once backward is done with it",
+    "training: the convolution, then the BatchNorm reading its output where the kernel module left it (kernels.handOff), the convolution's output recycled once backward is done with it",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
@@ -147,10 +149,11 @@ const convBn: FusionPattern = {
       const folded = foldedBatchNorm(c, b);
       return conv2d(input, folded.weight, folded.bias, convOptions(c));
     }
-    const y = classForward(c, input);
-    const out = classForward(b, y);
-    if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
-    return out;
+    return kernels.handOff(() => classForward(c, input), (y) => {
+      const out = classForward(b, y);
+      if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
+      return out;
+    });
   },
 };
 

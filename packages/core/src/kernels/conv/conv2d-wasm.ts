@@ -1,4 +1,5 @@
 import { alignUp, heapOf, Layout, localInstance } from "../wasm/engine.js";
+import { offerOutput } from "../wasm/handoff.js";
 import type { WasmInstance } from "../wasm/engine.js";
 import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
@@ -361,6 +362,8 @@ export function conv2dForwardWasm(
       if (nonFinite) return false;
     } else if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return false;
   }
+  // One slice: the whole output is still in the module, for a kernel that reads it next (handoff.ts).
+  if (slice >= g.batch && argmax === null) offerOutput(t.memory, out.data, out.offset, g.batch * outImage, outAt);
   return true;
 }
 

@@ -1,5 +1,6 @@
 import type { BatchNormSync } from "../batch-norm.js";
 import { heapOf, Layout } from "./engine.js";
+import { takeOutput } from "./handoff.js";
 import { target } from "./elementwise-wasm.js";
 import type { Target } from "./elementwise-wasm.js";
 import { MAX_JOBS } from "./thread-pool.js";
@@ -166,8 +167,11 @@ export function batchNormForwardWasm(
   if (t === null) return false;
   const group = batchNormGroup(n, c, s);
   const { train } = options;
-  const mem = new Layout(t.exports.heapBase());
-  const xAt = mem.take(size);
+  // x as the kernel before left it in the module (a convolution's output, see handoff.ts), or copied in.
+  const resident = takeOutput(t.instance.memory, x, 0, size);
+  const heapBase = t.exports.heapBase();
+  const mem = new Layout(resident < 0 ? heapBase : Math.max(heapBase, resident + size * 4));
+  const xAt = resident < 0 ? mem.take(size) : resident;
   const partialsAt = train ? mem.take(4 * Math.ceil(n / group) * c) : 0;
   const statsAt = mem.take(2 * (3 * c + 1));
   const tableAt = mem.take(3 * c);
@@ -181,7 +185,7 @@ export function batchNormForwardWasm(
   if (options.gamma !== null) heap.set(options.gamma, gammaAt >> 2);
   if (options.beta !== null) heap.set(options.beta, betaAt >> 2);
   const xF = xAt >> 2;
-  const copyIn = (blocks: Block[]) => (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0));
+  const copyIn = (blocks: Block[]) => (resident >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0)));
   if (train) {
     const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
     runPhase(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn(blocks), null);

@@ -1,5 +1,6 @@
 import { reportWasm } from "../registry.js";
 import { wasmBinaries } from "./wasm-binaries.js";
+import { memoryTouched } from "./handoff.js";
 import { residentBytes } from "./resident-regions.js";
 import { decodeBase64, WASM_PAGE, wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
@@ -61,8 +62,14 @@ export function localInstance(): WasmInstance | null {
       if (api === undefined) throw new Error("no WebAssembly");
       const raw = new api.Instance(new api.Module(wasmBinary(false)), {}).exports as KernelExports & { memory: WasmMemory };
       const residentStart = alignUp(raw.heapBase());
-      // Every kernel lays out its scratch from heapBase: after the resident regions.
-      const exports: KernelExports = { ...raw, heapBase: () => residentStart + residentBytes() };
+      // Every kernel lays out its scratch from heapBase: after the resident regions. Asking for it voids a handed-off output (handoff.ts).
+      const exports: KernelExports = {
+        ...raw,
+        heapBase: () => {
+          memoryTouched();
+          return residentStart + residentBytes();
+        },
+      };
       local = { exports, memory: raw.memory, heap: null, residentStart };
     } catch (error) {
       failure = failureOf(error);

@@ -1,3 +1,5 @@
+import { memoryTouched } from "./handoff.js";
+
 // Regions of the calling thread's module memory that stay put between kernel calls (a compiled
 // graph's weights already in the module). They sit right after the module's own data, from
 // `residentStart` on; every kernel lays out its scratch after the last of them (engine.ts shifts
@@ -22,6 +24,8 @@ export function residentBytes(): number {
 
 /** A region of `bytes` (64-byte aligned), as a byte offset from the resident start: the first free gap that fits, else after the last. */
 export function takeResident(bytes: number): number {
+  // A new region may cover what a kernel left after heapBase for the next one.
+  memoryTouched();
   const size = Math.ceil(bytes / ALIGN) * ALIGN;
   for (let i = 0; i < regions.length; i++) {
     const r = regions[i]!;

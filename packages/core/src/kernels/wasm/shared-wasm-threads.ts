@@ -1,5 +1,6 @@
 import type { ConvCall } from "../conv/conv2d-wasm.js";
 import { wasmBinary } from "./engine.js";
+import { memoryTouched } from "./handoff.js";
 import type { RowsJob } from "./run-gemm.js";
 import { wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory, WasmModule } from "./wasm-api.js";
@@ -104,7 +105,15 @@ async function start(threads: number): Promise<WasmThreads | null> {
   try {
     compiled = module ??= new api.Module(wasmBinary(true));
     memory = new api.Memory({ initial: 1, maximum: 16384, shared: true });
-    exports = new api.Instance(compiled, { env: { memory } }).exports as KernelExports;
+    const raw = new api.Instance(compiled, { env: { memory } }).exports as KernelExports;
+    // Asking for heapBase before a layout voids a handed-off output (handoff.ts).
+    exports = {
+      ...raw,
+      heapBase: () => {
+        memoryTouched();
+        return raw.heapBase();
+      },
+    };
   } catch {
     // No SIMD, threads or shared memory in this WebAssembly.
     return null;

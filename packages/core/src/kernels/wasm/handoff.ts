@@ -1,0 +1,70 @@
+import { versionOf } from "../../version.js";
+import type { WasmMemory } from "./wasm-api.js";
+
+// A kernel's output left in the module's memory for the kernel that reads it next, so that the second
+// does not copy it in again (a convolution's output, which the BatchNorm after it normalises: 8 MB a
+// layer of the CIFAR-shaped network's training step). Only inside handOff: its first function's kernels
+// may offer their output, its second's may take it. Every kernel lays out its memory from heapBase, and
+// asking for heapBase (as well as taking a resident region) counts as touching the memory: an offer is
+// good only until the memory is touched after it, and only for the same array object, offset, length
+// and version (an in-place write since bumps the version).
+
+interface Offer {
+  memory: WasmMemory;
+  array: Float32Array;
+  offset: number;
+  length: number;
+  /** Byte address of the copy in the module's memory. */
+  at: number;
+  version: number;
+  touches: number;
+}
+
+let touches = 0;
+let offering = false;
+let offer: Offer | null = null;
+
+/** Every layout of the module's memory calls this first (heapBase, takeResident): offers made before it are void. */
+export function memoryTouched(): void {
+  touches++;
+}
+
+/**
+ * Runs `produce`, whose kernels may leave their output in the module's memory, then `consume` on its
+ * result, whose first kernel may read that output where it is instead of copying it in. Nothing runs
+ * between the two but this function; an offer not taken is dropped.
+ */
+export function handOff<T, U>(produce: () => T, consume: (produced: T) => U): U {
+  if (offering) return consume(produce());
+  offering = true;
+  let produced: T;
+  try {
+    produced = produce();
+  } finally {
+    offering = false;
+  }
+  try {
+    return consume(produced);
+  } finally {
+    offer = null;
+  }
+}
+
+/**
+ * Called by a kernel right after it copied array[offset, offset + length) out of `memory` at byte
+ * address `at` (and touched the memory no more): inside handOff's `produce`, the next kernel may read it there.
+ */
+export function offerOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number, at: number): void {
+  offer = offering ? { memory, array, offset, length, at, version: versionOf(array), touches } : null;
+}
+
+/**
+ * Where `memory` still holds array[offset, offset + length) as offered, or -1: to be asked before the
+ * kernel lays out its memory (asking for heapBase voids the offer). Takes the offer.
+ */
+export function takeOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number): number {
+  const o = offer;
+  offer = null;
+  if (o === null || o.touches !== touches || o.memory !== memory || o.array !== array || o.offset !== offset || o.length !== length) return -1;
+  return versionOf(array) === o.version ? o.at : -1;
+}
