@@ -53,6 +53,19 @@ describe("addmm: values", () => {
     }
   });
 
+  it("a bias row's gradient has the bits of sumToShape's column sums (rows four at a time, and the rest)", () => {
+    const gen = new Generator(5);
+    for (const m of [2, 4, 7, 64]) {
+      for (const shape of [[33], [1, 33]]) {
+        const bias = Tensor.randn(shape, { generator: gen, requiresGrad: true });
+        const c = Tensor.randn([m, 33], { generator: gen }).mul(8).exp().mul(Tensor.randn([m, 33], { generator: gen }));
+        bias.addmm(Tensor.randn([m, 5], { generator: gen }), Tensor.randn([5, 33], { generator: gen })).mul(c).sum().backward();
+        expect(bias.grad!.shape).toEqual(shape);
+        expect(Array.from(bias.grad!.toTypedArray())).toEqual(Array.from(kernels.sumToShape(c.data, shape).data));
+      }
+    }
+  });
+
   it("refuses an operand of another dtype than the input, as torch", () => {
     const c = Tensor.ones([2], { dtype: "float32" });
     expect(() => c.addmm(Tensor.ones([3, 4], { dtype: "float64" }), Tensor.ones([4, 2], { dtype: "float32" }))).toThrow("addmm: mat1 must have the input's dtype, float32");

