@@ -244,7 +244,7 @@ export class DataParallel {
       parameters.forEach((p, i) => (p.grad = previous[i]!));
       throw failure;
     }
-    parameters.forEach((p, i) => this.combine(p, i, previous[i]!));
+    for (let i = 0; i < parameters.length; i++) this.combine(parameters[i]!, i, previous[i]!);
     let total = this.weight(0, bounds) * ownLoss;
     for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
     return { loss: total, output: this.gather(op, ownOutput!, bounds) };
@@ -537,8 +537,26 @@ function writeRows(buffer: SharedArrayBuffer, byteOffset: number, t: Tensor, fro
 function addInto(target: Tensor, values: Float32Array | Float64Array): Tensor {
   const out = kernels.isPacked(target.data) ? target : new Tensor(kernels.copy(target.data));
   const d = out.data.data;
-  for (let k = 0; k < d.length; k++) d[k]! += values[k]!;
+  if (d instanceof Float32Array && values instanceof Float32Array) addFloat32(d, values);
+  else for (let k = 0; k < d.length; k++) d[k]! += values[k]!;
   return out;
+}
+
+/**
+ * `d[k] += v[k]`, four elements an iteration: the gradient combination runs on the calling thread while
+ * the replicas wait, and V8 does not unroll (35.7k floats of the reference network: ~40 µs, ~50 rolled).
+ * Each element is the same single float32 addition, in the same order as the rolled loop.
+ */
+function addFloat32(d: Float32Array, v: Float32Array): void {
+  const n = d.length;
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    d[k] = d[k]! + v[k]!;
+    d[k + 1] = d[k + 1]! + v[k + 1]!;
+    d[k + 2] = d[k + 2]! + v[k + 2]!;
+    d[k + 3] = d[k + 3]! + v[k + 3]!;
+  }
+  for (; k < n; k++) d[k] = d[k]! + v[k]!;
 }
 
 function describe(value: unknown): string {
