@@ -110,6 +110,30 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
     model.zeroGrad();
   });
 
+  it("combines the shards' gradients bit for bit: this thread's shard's plus the replica's, each weighted by its rows, one float32 addition per element", () => {
+    const { images, labels } = syntheticDigits(15, new Generator(6));
+    const lossFn = new CrossEntropyLoss();
+    const shardGradients = (from: number, to: number): Float32Array[] => {
+      model.zeroGrad();
+      const x = tensor(images.toTypedArray().slice(from * 784, to * 784), { shape: [to - from, 1, 28, 28] });
+      const y = tensor(labels.toTypedArray().slice(from, to), { shape: [to - from] });
+      lossFn.forward(model.forward(x) as Tensor, y).backward(Tensor.full([], (to - from) / 15));
+      return model.parameters().map((p) => Float32Array.from(p.grad!.toTypedArray()));
+    };
+    // Shards of 7 and 8 rows (the larger one on the replica).
+    const own = shardGradients(0, 7);
+    const replica = shardGradients(7, 15);
+    model.zeroGrad();
+    dp.forwardBackward(images, labels);
+    const sizes = model.parameters().map((p) => p.size);
+    expect(sizes.some((n) => n % 4 !== 0)).toBe(true);
+    model.parameters().forEach((p, i) => {
+      const expected = own[i]!.map((g, k) => Math.fround(g + replica[i]![k]!));
+      expect(Array.from(p.grad!.toTypedArray())).toEqual(Array.from(expected));
+    });
+    model.zeroGrad();
+  });
+
   it("adds into gradients already there, as backward does", () => {
     const { images, labels } = syntheticDigits(8, new Generator(4));
     model.zeroGrad();
