@@ -1,4 +1,4 @@
-import { noGrad, tracer, type FloatArray, type NDArray, type Tensor } from "@pico/core";
+import { kernels, noGrad, tracer, type FloatArray, type NDArray, type Tensor } from "@pico/core";
 import type { BatchNormBase } from "../layers/batch-norm.js";
 import type { Conv2d } from "../layers/conv2d.js";
 import { foldBatchNorm } from "./fold-batch-norm.js";
@@ -38,7 +38,8 @@ function current(entry: Folded, sources: readonly (Tensor | null)[], eps: number
  * changes: a parameter or running statistic replaced (another tensor, another array as `to(dtype)`
  * makes, or null) or written in place (its version: optimizer steps, loadStateDict, a training-mode
  * forward's running statistics, init functions, `bumpVersion()` after a direct write), or `bn.eps`.
- * Cached only where the fold is a constant to its caller: under noGrad or while none of the four
+ * The folded weight is declared constant to the convolution kernels (kernels.keepPrepared), which then
+ * keep its Winograd transform across calls too. Cached only where the fold is a constant to its caller: under noGrad or while none of the four
  * parameters requires grad (otherwise the fold is recorded, so that gradients reach W, b, γ and β,
  * and computed anew), and never while a trace records the call (compile then caches the fold itself
  * as a node no input reaches, refreshed when a parameter's version changes).
@@ -51,6 +52,9 @@ export function foldedBatchNorm(conv: Conv2d, bn: BatchNormBase): { readonly wei
   const entry = byBn?.get(bn);
   if (entry !== undefined && current(entry, sources, bn.eps)) return entry.folded;
   const folded = noGrad(() => foldBatchNorm(conv.weight, conv.bias, bn));
+  // No one writes the folded weight: the convolution may keep it as its kernel prepares it (Winograd's transform).
+  const weights = folded.weight.data.data;
+  if (weights instanceof Float32Array) kernels.keepPrepared(weights);
   if (byBn === undefined) {
     byBn = new WeakMap();
     cache.set(conv, byBn);

@@ -4,7 +4,7 @@ import type { WasmInstance } from "../wasm/engine.js";
 import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
-import type { PreparedWeights } from "./prepared-weights.js";
+import { keptPrepared, type PreparedWeights } from "./prepared-weights.js";
 import { taperedParts } from "./tapered-parts.js";
 
 // The "wasm" convolution: im2col and the GEMM run inside the kernel module (assembly/conv.ts), on the
@@ -323,11 +323,12 @@ export function conv2dForwardWasm(
   if (winograd3 && e.anyNonFinite(wAt, g.outChannels * s.taps) !== 0) return false;
   if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
   const path = (pool ? 2 : 0) + withArgmax;
-  const kept = options.prepared?.lookup(weight, g, path, preparedFloats) ?? null;
+  const prepared = options.prepared ?? keptPrepared(weight.data);
+  const kept = prepared?.lookup(weight, g, path, preparedFloats) ?? null;
   if (kept !== null) heap.set(kept, preparedAt >> 2);
   else {
     e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
-    options.prepared?.keep(weight, g, path, heap.subarray(preparedAt >> 2, (preparedAt >> 2) + preparedFloats));
+    prepared?.keep(weight, g, path, heap.subarray(preparedAt >> 2, (preparedAt >> 2) + preparedFloats));
   }
   // The sets are alike, so equally spaced.
   const stride = (mem.end - scratchStart) / scratch.length;

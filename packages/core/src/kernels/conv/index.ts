@@ -15,4 +15,4 @@ export type { Conv2dReferenceArgs, Conv2dReferenceGrads } from "./conv2d-referen
 export { CONV2D_GEOMETRY_FIELDS, isPointwise, outputSize, validEnd, validStart } from "./geometry.js";
 export type { Conv2dGeometry } from "./geometry.js";
 export { col2im, im2col } from "./im2col.js";
-export { PreparedWeights } from "./prepared-weights.js";
+export { PreparedWeights, keepPrepared } from "./prepared-weights.js";

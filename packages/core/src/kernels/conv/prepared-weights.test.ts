@@ -3,7 +3,7 @@ import { Generator } from "../../random.js";
 import { bumpVersion } from "../../version.js";
 import { conv2dForwardWasm, type Conv2dWasmForwardOptions } from "./conv2d-wasm.js";
 import type { Conv2dGeometry } from "./geometry.js";
-import { PreparedWeights } from "./prepared-weights.js";
+import { PreparedWeights, keepPrepared, keptPrepared } from "./prepared-weights.js";
 import { geometryOf } from "./test-utils/geometry.js";
 
 function randoms(n: number, seed: number): Float32Array {
@@ -46,4 +46,20 @@ describe("PreparedWeights", () => {
       expect(forward(g2, x2, w, { ...base, prepared }, c.out + c.out / g.batch)).toEqual(unprepared);
     });
   }
+
+  it("keepPrepared: weights declared constant keep their preparation across calls without a PreparedWeights passed, redone once their version changes", () => {
+    const g = geometryOf([2, 16, 8, 8], [16, 16, 3, 3], { padding: 1 });
+    const x = randoms(2 * 16 * 64, 4);
+    const w = randoms(16 * 16 * 9, 5);
+    const fresh = forward(g, x, w, {}, 2 * 16 * 64);
+    expect(keptPrepared(w)).toBeUndefined();
+    keepPrepared(w);
+    expect(forward(g, x, w, {}, 2 * 16 * 64)).toEqual(fresh);
+    expect(keptPrepared(w)!.lookup({ data: w, offset: 0 }, g, 0, 36 * 16 * 16)).not.toBeNull();
+    // The kept transform runs: weights written without a version bump (which a constant never is) are not seen.
+    w.forEach((v, i) => (w[i] = -v));
+    expect(forward(g, x, w, {}, 2 * 16 * 64)).toEqual(fresh);
+    bumpVersion(w);
+    expect(forward(g, x, w, {}, 2 * 16 * 64)).toEqual(forward(g, x, Float32Array.from(w), {}, 2 * 16 * 64));
+  });
 });

@@ -37,3 +37,19 @@ export class PreparedWeights {
     for (let i = 0; i < CONV2D_GEOMETRY_FIELDS.length; i++) this.geometry[i] = g[CONV2D_GEOMETRY_FIELDS[i]!];
   }
 }
+
+const constants = new WeakMap<Float32Array, PreparedWeights>();
+
+/**
+ * Declares `weights` constant to every convolution that reads them (a folded BatchNorm's weight, which
+ * no one writes): conv2dForwardWasm then keeps their prepared form across calls, as a compiled node
+ * does with its PreparedWeights (still checked against their version, geometry and path).
+ */
+export function keepPrepared(weights: Float32Array): void {
+  if (!constants.has(weights)) constants.set(weights, new PreparedWeights());
+}
+
+/** The PreparedWeights of weights declared constant by keepPrepared, else undefined. */
+export function keptPrepared(weights: Float32Array): PreparedWeights | undefined {
+  return constants.get(weights);
+}
