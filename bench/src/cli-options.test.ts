@@ -7,7 +7,7 @@ describe("bench command line", () => {
     expect(o.networks).toEqual(["reference", "cifar"]);
     expect(o.systems).toEqual(["pico", "tfjs-wasm", "tfjs-cpu", "torch"]);
     expect(o.threads).toEqual([1, 2]);
-    expect(o.settings.reference).toEqual({ warmup: 30, steps: 30, inferReps: 10 });
+    expect(o.settings.reference).toEqual({ warmup: 300, steps: 100, inferReps: 30 });
     expect(o.settings.cifar).toEqual({ warmup: 3, steps: 8, inferReps: 5 });
     expect(o.out).toMatch(/bench[/\\]results\.json$/);
     expect([o.rounds, o.checkSteps, o.niceness, o.breakdown]).toEqual([3, 20, 0, false]);

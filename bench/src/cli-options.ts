@@ -25,11 +25,11 @@ Options:
                      pico dpN (@pico/nn's DataParallel, N replicas, the batch in N shards; on cifar with the
                      BatchNorm statistics synchronized across the replicas)
   --rounds N         rounds over all runs, order reversed every other round (default 3)
-  --warmup N         untimed training steps before timing (default: reference 30, cifar 3)
-  --steps N          timed training steps per run (default: reference 30, cifar 8)
+  --warmup N         untimed training steps before timing (default: reference 300, cifar 3)
+  --steps N          timed training steps per run (default: reference 100, cifar 8)
   --check-steps N    the first N step losses must agree across systems; round 1 warms up at least this
                      many steps (default 20)
-  --infer-reps N     timed inference calls per run (default: reference 10, cifar 5)
+  --infer-reps N     timed inference calls per run (default: reference 30, cifar 5)
   --cpu-steps N      timed training steps on the tfjs cpu backend (default 2)
   --cpu-infer N      images per inference call on the tfjs cpu backend (default 1000)
   --breakdown        instead of the comparison: time every operator of Pico's training step and
@@ -80,8 +80,14 @@ export interface BenchOptions {
   out: string | null;
 }
 
+// The reference network's steps take 3-6 ms: in a fresh process Pico's keep speeding up for 300-400 steps
+// while V8 optimizes and re-optimizes (mean step over windows of 100 steps, one run each on this machine:
+// one thread 5.7, 5.8, 5.0, 5.1, 5.0, 5.0, 4.9, 4.8 ms; two replicas 5.6, 4.9, 4.4, 4.0, 3.5, 3.6, 3.7,
+// 3.4 ms), and the machine's speed drifts over tenths of a second: 30 steps after 30 (0.1-0.2 s) timed the
+// warm-up and the drift more than the step. Every system is timed in its steady state; the whole `pnpm
+// bench` takes about a minute more.
 const DEFAULTS: Record<NetworkName, NetworkSettings> = {
-  reference: { warmup: 30, steps: 30, inferReps: 10 },
+  reference: { warmup: 300, steps: 100, inferReps: 30 },
   cifar: { warmup: 3, steps: 8, inferReps: 5 },
 };
 
