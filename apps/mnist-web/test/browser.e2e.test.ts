@@ -170,7 +170,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     }
   });
 
-  it("trains data-parallel: the loss falls and the test accuracy rises; pause stops the steps", async () => {
+  it("trains data-parallel: the loss falls and the test accuracy rises, drawing is read meanwhile; pause stops the steps", async () => {
     const page = await openPage(context, `${base}?threads=2&parallel=data`);
     const value = (id: string): Promise<number> => page.getByTestId(id).evaluate((e) => Number((e as HTMLElement).dataset.value ?? NaN));
     await page.waitForFunction(() => document.querySelector<HTMLElement>("[data-testid=accuracy]")!.dataset.value !== undefined);
@@ -178,8 +178,23 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     await page.getByTestId("train-toggle").click();
     await page.waitForFunction(() => document.querySelector<HTMLElement>("[data-testid=loss]")!.dataset.value !== undefined);
     const firstLoss = await value("loss");
+    const stepNow = async (): Promise<number> => Number.parseInt((await page.getByTestId("step").textContent())!, 10);
+    const reached = (n: number): Promise<unknown> =>
+      page.waitForFunction((at) => Number.parseInt(document.querySelector("[data-testid=step]")!.textContent!, 10) >= at, n, { timeout: 60_000 });
+    // Drawing while it trains: the model's Worker takes the predictions between steps (it turns its event loop
+    // only when the page has sent something), and training goes on meanwhile.
+    await reached(200);
+    const [index] = oneOfEachDigit(test)[4]!;
+    const before = await idleCount(page);
+    const stepBefore = await stepNow();
+    await drawDigit(page, test, index);
+    const top = await top3After(page, before);
+    expect(top).toHaveLength(3);
+    expect(top.reduce((sum, [, p]) => sum + p, 0)).toBeGreaterThan(0.5);
+    expect(await stepNow()).toBeGreaterThan(stepBefore);
+    console.log(`mnist-web: drawn while training data-parallel, read as ${top[0]![0]}; ${await page.getByTestId("latency").textContent()}`);
     // A number of steps, not a time: on a busy machine 3.5 s held half the steps it holds on a quiet one.
-    await page.waitForFunction(() => Number.parseInt(document.querySelector("[data-testid=step]")!.textContent!, 10) >= 600, null, { timeout: 60_000 });
+    await reached(600);
     await page.getByTestId("train-toggle").click();
     await expect.poll(() => page.getByTestId("status").textContent()).toBe("paused");
     await page.waitForTimeout(300);
@@ -205,14 +220,21 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     const file = join(work, "resnet.safetensors");
     writeFileSync(file, encodeSafetensors(resnet8({ inChannels: 1, numClasses: 10 }).stateDict(), { model: "resnet", framework: "pico.ts" }));
     const page = await openPage(context, `${base}?threads=2&parallel=data`);
+    const steps = (): Promise<number> => page.getByTestId("step").evaluate((e) => Number.parseInt(e.textContent!, 10));
+    const stepsReach = (n: number): Promise<unknown> =>
+      page.waitForFunction((at) => Number.parseInt(document.querySelector("[data-testid=step]")!.textContent!, 10) >= at, n, { timeout: 60_000 });
+    // Loaded while the page trains lenet: training goes on with the loaded model.
+    await page.getByTestId("train-toggle").click();
+    await stepsReach(20);
     await page.getByTestId("model-file").setInputFiles(file);
     await expect.poll(() => page.getByTestId("model-status").textContent()).toBe("model: resnet, loaded from resnet.safetensors");
     // New replicas for the loaded model start, and its first step by shards succeeds: no fallback to the kernels.
     await expect.poll(() => page.getByTestId("kernels").getAttribute("data-parallel"), { timeout: 20_000 }).toBe("data");
+    await stepsReach((await steps()) + 5);
+    expect(await page.getByTestId("status").textContent()).toBe("training…");
     await page.getByTestId("train-toggle").click();
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>("[data-testid=loss]")!.dataset.value) > 0);
-    await page.getByTestId("train-toggle").click();
-    await expect.poll(() => page.getByTestId("status").textContent()).toBe("paused");
+    // A resnet step, or a batch of the evaluation that follows the load, runs before the pause is read.
+    await expect.poll(() => page.getByTestId("status").textContent(), { timeout: 10_000 }).toBe("paused");
     expect(await page.getByTestId("kernels").getAttribute("data-parallel")).toBe("data");
     expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await page.close();
