@@ -255,6 +255,10 @@ export function conv2dForward(
     return;
   }
   if (path == WINOGRAD3) {
+    if (anyNonFinite(x, count * inImage)) {
+      store<i32>(geo + NON_FINITE_FLAG, 1);
+      return;
+    }
     // `chunk` images per batch of tiles, `cols` their scratch (winograd3x3ScratchBytes); pooling implies the ReLU.
     conv2dWinograd3x3(geo, count, x, prepared, bias, out, relu || pool, chunk, cols, pool);
     return;
@@ -404,6 +408,13 @@ function inputGradientGeometry(geo: usize, dst: usize): void {
 
 /** Bytes before a Winograd backward call's scratch proper: the input gradient's geometry. */
 const GEOMETRY_BYTES: i32 = 64;
+
+/**
+ * Where, after the 16 fields of a call's geometry block, a Winograd call (forward or backward) sets 1 when
+ * its own input holds a NaN or an infinity, and then computes nothing: each thread checks the images it
+ * claimed, in cache, instead of the calling thread checking them all. The loader zeroes it before the calls.
+ */
+const NON_FINITE_FLAG: usize = 64;
 
 /** The input gradient's geometry while the calling thread sizes scratch (workers never call winograd3x3BackwardScratchBytes). */
 const TRANSPOSED = memory.data(GEOMETRY_BYTES, 16);
@@ -781,6 +792,11 @@ export function conv2dBackward(
     return;
   }
   if (path == WINOGRAD3) {
+    // The bias gradient alone is a plain sum: only the transforms spread a non-finite value.
+    if ((gw != 0 || gx != 0) && (anyNonFinite(gy, count * O * outPlane) || (gw != 0 && anyNonFinite(x, count * inImage)))) {
+      store<i32>(geo + NON_FINITE_FLAG, 1);
+      return;
+    }
     const scratch = cols + GEOMETRY_BYTES;
     if (gw != 0) conv2dWinograd3x3WeightGrad(geo, count, x, gy, gw, gb, accumulate, chunk, scratch);
     else if (gb != 0) sumPlanes(gy, count, O, outPlane, accumulate, gb);

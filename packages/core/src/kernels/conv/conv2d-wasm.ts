@@ -135,9 +135,23 @@ export function convThreads(): number {
   return threaded?.threads ?? 1;
 }
 
+/**
+ * A call's geometry block: the 16 fields, then the flag a Winograd call sets when the input it claimed
+ * holds a NaN or an infinity (assembly/conv.ts's NON_FINITE_FLAG), checked by each thread on its own images.
+ */
+const GEOMETRY_FLOATS = CONV2D_GEOMETRY_FIELDS.length + 1;
+
+/** Writes the geometry block at `at`, its flag cleared. */
 function writeGeometry(heap: Float32Array, at: number, g: Conv2dGeometry): void {
-  const ints = new Int32Array(heap.buffer, at, CONV2D_GEOMETRY_FIELDS.length);
+  const ints = new Int32Array(heap.buffer, at, GEOMETRY_FLOATS);
   CONV2D_GEOMETRY_FIELDS.forEach((field, i) => (ints[i] = g[field]));
+  ints[CONV2D_GEOMETRY_FIELDS.length] = 0;
+}
+
+/** Whether a call set the geometry block's flag: its input held a NaN or an infinity. */
+function nonFiniteSeen(t: WasmInstance<unknown>, geo: number): boolean {
+  const heap = heapOf(t, 0)!;
+  return new Int32Array(heap.buffer, geo, GEOMETRY_FLOATS)[CONV2D_GEOMETRY_FIELDS.length] !== 0;
 }
 
 interface Sizes {
@@ -172,7 +186,7 @@ export function conv2dWasmPath(g: Conv2dGeometry, options: { reluMaxPool2x2?: bo
   const t = loaded();
   if (t === null) return null;
   const mem = new Layout(t.exports.heapBase());
-  const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
+  const geo = mem.take(GEOMETRY_FLOATS);
   const heap = heapOf(t, mem.end);
   if (heap === null) return null;
   writeGeometry(heap, geo, g);
@@ -238,8 +252,8 @@ function runStaged(
 
 /**
  * Runs one slice's calls: on the calling thread (all inputs in, the calls, all results out), or staged on
- * the threads. False, the calls not run or their results not to be used, once `refused` says so after
- * the inputs are in (a Winograd geometry found a NaN or an infinity in them).
+ * the threads. False, the results not to be used (on the calling thread not copied out), once `refused`
+ * says so after the calls ran (a Winograd call found a NaN or an infinity in its input).
  */
 function runSlice(
   t: ConvEngine, launch: ConvEngine["launch"], calls: ConvCall[], stride: number, count: number, ranges: Array<[number, number]>,
@@ -247,8 +261,8 @@ function runSlice(
 ): boolean {
   if (launch === undefined || ranges.length < 2) {
     copyIn(0, count);
-    if (refused()) return false;
     t.run(calls);
+    if (refused()) return false;
     copyOut(0, count);
     return true;
   }
@@ -267,8 +281,8 @@ const usable = (g: Conv2dGeometry): boolean => g.batch > 0 && g.outHeight > 0 &&
  * false, having written nothing, where WebAssembly SIMD is missing or the memory cannot grow; and false,
  * `out` then partly written, where the geometry goes by Winograd F(4×4, 3×3) and x or the weight holds a
  * NaN or an infinity (the tile transforms would spread it over outputs a direct sum never reaches, as
- * PyTorch's CPU convolution sums: the caller computes it again directly). The module checks each slice
- * as it arrives.
+ * PyTorch's CPU convolution sums: the caller computes it again directly). Each call checks its own
+ * images in the module, on whichever thread claimed it.
  */
 export function conv2dForwardWasm(
   g: Conv2dGeometry,
@@ -284,7 +298,7 @@ export function conv2dForwardWasm(
   const s = sizes(g);
   const e = t.exports;
   const mem = new Layout(e.heapBase());
-  const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
+  const geo = mem.take(GEOMETRY_FLOATS);
   const early = heapOf(t, mem.end);
   if (early === null) return false;
   writeGeometry(early, geo, g);
@@ -332,7 +346,6 @@ export function conv2dForwardWasm(
   }
   // The sets are alike, so equally spaced.
   const stride = (mem.end - scratchStart) / scratch.length;
-  let nonFinite = false;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
     const staged = winograd3 && launch !== undefined && t.stage !== undefined;
@@ -350,7 +363,6 @@ export function conv2dForwardWasm(
     const copyIn = (i0: number, i1: number): void => {
       const xFrom = x.offset + (n0 + i0) * s.inImage;
       heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
-      if (winograd3 && e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0) nonFinite = true;
     };
     const copyOut = (i0: number, i1: number): void => {
       const result = heapOf(t, mem.end) ?? heap;
@@ -360,8 +372,8 @@ export function conv2dForwardWasm(
     };
     if (staged && ranges.length > 1) {
       t.stage!(calls, stride, (k) => copyIn(ranges[k]![0], ranges[k]![1]), (k) => copyOut(ranges[k]![0], ranges[k]![1]));
-      if (nonFinite) return false;
-    } else if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return false;
+      if (nonFiniteSeen(t, geo)) return false;
+    } else if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFiniteSeen(t, geo))) return false;
   }
   // One slice: the whole output is still in the module, for a kernel that reads it next (handoff.ts).
   if (slice >= g.batch && argmax === null) offerOutput(t.memory, out.data, out.offset, g.batch * outImage, outAt);
@@ -450,7 +462,7 @@ export function conv2dBackwardWasm(
   }
   if (grads.input === null && grads.weight === null && grads.bias === null) return true;
   const mem = new Layout(t.exports.heapBase());
-  const geo = mem.take(CONV2D_GEOMETRY_FIELDS.length);
+  const geo = mem.take(GEOMETRY_FLOATS);
   const early = heapOf(t, mem.end);
   if (early === null) return false;
   writeGeometry(early, geo, g);
@@ -526,7 +538,6 @@ function backwardBy(
     e.prepareBackward(geo, wAt, preparedAt);
   }
   const stride = (mem.end - scratchStart) / scratch.length;
-  let nonFinite = false;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
     // Images [i0, i1) of this slice into the module (their input gradient zeroed where it is added to), and their input gradient out of it.
@@ -539,10 +550,6 @@ function backwardBy(
         heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
       }
       if (gxAt !== 0 && !winograd3) heap.fill(0, (gxAt >> 2) + i0 * s.inImage, (gxAt >> 2) + i1 * s.inImage);
-      // The bias gradient alone is a plain sum: only the transforms spread a non-finite value.
-      if (winograd3 && (wantX || wantGx) && (e.anyNonFinite(gyAt + i0 * gyImage * 4, (i1 - i0) * gyImage) !== 0 || (wantX && e.anyNonFinite(xAt + i0 * s.inImage * 4, (i1 - i0) * s.inImage) !== 0))) {
-        nonFinite = true;
-      }
     };
     const copyOut = (i0: number, i1: number): void => {
       heap = heapOf(t, mem.end) ?? heap;
@@ -559,7 +566,7 @@ function backwardBy(
         chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
       ];
     });
-    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFinite)) return "refused";
+    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => winograd3 && nonFiniteSeen(t, geo))) return "refused";
   }
   heap = heapOf(t, mem.end) ?? heap;
   // A small batch may have used fewer calls than regions: only the ones written are added.

@@ -153,7 +153,7 @@ describe("the WebAssembly convolution on 3 threads", () => {
     }
   });
 
-  it("refuses a Winograd forward whose input has a NaN in its last image, as one thread does, after its calls were staged", () => {
+  it("refuses a Winograd forward whose input has a NaN in its last image, and a backward whose output gradient has an infinity, as one thread does, after their calls ran", () => {
     expect(wasmConvThreadsActive()).toBe(true);
     // 24 images of 16×16×16 go in more calls than are brought in ahead of the first one.
     const g = geometry(24, 16, 16, 16, 16, 1, 3, 1, 1);
@@ -165,6 +165,17 @@ describe("the WebAssembly convolution on 3 threads", () => {
     expect(conv2dForwardWasm(g, flat(x), flat(w), null, flat(out))).toBe(false);
     x[x.length - 1] = 0.5;
     expect(conv2dForwardWasm(g, flat(x), flat(w), null, flat(out))).toBe(true);
+    // The backward's calls check their own output gradient: an infinity in the last image has both gradients
+    // computed again by im2col, which puts it only where direct sums do (image 23's 3×3 pixels around it).
+    const gy = random(g.batch * 16 * 256);
+    gy[23 * 16 * 256 + 5 * 256 + 7 * 16 + 9] = Number.POSITIVE_INFINITY;
+    const gx = new Float32Array(x.length);
+    const gw = new Float32Array(w.length);
+    expect(conv2dBackwardWasm(g, flat(gy), flat(x), flat(w), { input: flat(gx), weight: flat(gw), bias: null })).toBe(true);
+    const bad = Array.from(gx.keys()).filter((i) => !Number.isFinite(gx[i]!));
+    expect(bad.length).toBe(16 * 9);
+    expect(bad.every((i) => Math.floor(i / (16 * 256)) === 23 && !Number.isNaN(gx[i]!))).toBe(true);
+    expect(Array.from(gw.keys()).filter((i) => !Number.isFinite(gw[i]!)).every((i) => Math.floor(i / (16 * 9)) === 5)).toBe(true);
   });
 
   it("stops, and the calling thread alone gives the same again", async () => {
