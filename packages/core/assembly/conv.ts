@@ -8,9 +8,9 @@ import { Geometry } from "./geometry";
 import { madd } from "./simd";
 import {
   conv2dWinograd3x3, conv2dWinograd3x3WeightGrad, sumPlanes, winograd3x3FlippedWeights, winograd3x3Fits, winograd3x3PoolFits, winograd3x3ScratchBytes,
-  winograd3x3WeightGradScratchBytes, winograd3x3Weights,
+  winograd3x3WeightGradScratchBytes, winograd3x3Weights, winograd3x3WeightsRange,
 } from "./winograd3x3";
-export { winograd3x3WeightsBackwardScratchBytes } from "./winograd3x3";
+export { winograd3x3WeightsBackwardScratchBytes, winograd3x3WeightsScratchBytes } from "./winograd3x3";
 import { inputTransform } from "./winograd-transforms";
 
 /** The first output index o (at most outSize) whose input index o·stride + shift is >= 0. */
@@ -445,6 +445,18 @@ export function preparedBackwardFloats(geo: usize, wantGx: bool): i32 {
 export function prepareBackward(geo: usize, w: usize, dst: usize): void {
   const g = changetype<Geometry>(geo);
   winograd3x3FlippedWeights(w, g.inChannels, g.outChannels, dst);
+}
+
+/**
+ * Part of the F(4×4, 3×3) weights prepareForward (or, `backward`, prepareBackward) writes for this
+ * geometry: the prepared weights' output channels [o0, o1) (the convolution's output channels forward,
+ * its input channels backward), in winograd3x3WeightsScratchBytes() bytes of `scratch` of its own, so
+ * that the threads split the transform.
+ */
+export function prepareWinograd3x3(geo: usize, w: usize, dst: usize, backward: bool, o0: i32, o1: i32, scratch: usize): void {
+  const g = changetype<Geometry>(geo);
+  if (backward) winograd3x3WeightsRange(w, g.inChannels, g.outChannels, true, dst, o0, o1, scratch);
+  else winograd3x3WeightsRange(w, g.outChannels, g.inChannels, false, dst, o0, o1, scratch);
 }
 
 /**

@@ -133,8 +133,8 @@ function gatherKernels(first: usize, laneBytes: usize, tapBytes: isize, lanes: i
 }
 
 /**
- * 63 vectors of scratch for the weight transforms. Static: only the calling thread transforms weights
- * (never a worker), so the shared-memory build may share it.
+ * 63 vectors of scratch for the weight transforms of the whole weights. Static: only the calling thread
+ * transforms them whole; the threads' ranges (winograd3x3WeightsRange) bring scratch of their own.
  */
 const WEIGHT_SCRATCH = memory.data(63 * 16, 16);
 
@@ -143,7 +143,7 @@ const WEIGHT_SCRATCH = memory.data(63 * 16, 16);
  * channels per vector.
  */
 export function winograd3x3Weights(w: usize, O: i32, C: i32, dst: usize): void {
-  transformWeights(w, O, C, false, dst);
+  transformWeights(w, O, C, false, dst, 0, O, WEIGHT_SCRATCH);
 }
 
 /**
@@ -151,14 +151,26 @@ export function winograd3x3Weights(w: usize, O: i32, C: i32, dst: usize): void {
  * w [C, O, 3, 3] (stride 1): its kernel (o, c) is w[c][o] rotated by 180°, read in place from w.
  */
 export function winograd3x3FlippedWeights(w: usize, O: i32, C: i32, dst: usize): void {
-  transformWeights(w, O, C, true, dst);
+  transformWeights(w, O, C, true, dst, 0, O, WEIGHT_SCRATCH);
 }
 
-function transformWeights(w: usize, O: i32, C: i32, flipped: bool, dst: usize): void {
-  const scratch = WEIGHT_SCRATCH;
+/** Bytes of scratch winograd3x3WeightsRange needs. */
+export function winograd3x3WeightsScratchBytes(): i32 {
+  return 63 * 16;
+}
+
+/**
+ * winograd3x3Weights (or, `flipped`, winograd3x3FlippedWeights) for output channels [o0, o1) only, with
+ * winograd3x3WeightsScratchBytes() bytes of `scratch` of its own: the threads each transform a range.
+ */
+export function winograd3x3WeightsRange(w: usize, O: i32, C: i32, flipped: bool, dst: usize, o0: i32, o1: i32, scratch: usize): void {
+  transformWeights(w, O, C, flipped, dst, o0, o1, scratch);
+}
+
+function transformWeights(w: usize, O: i32, C: i32, flipped: bool, dst: usize, o0: i32, o1: i32, scratch: usize): void {
   const g = scratch, gg = scratch + 9 * 16, u = gg + 18 * 16;
   const posBytes = <usize>(O * C) << 2;
-  for (let o = 0; o < O; o++) {
+  for (let o = o0; o < o1; o++) {
     for (let c0 = 0; c0 < C; c0 += 4) {
       const lanes = min(4, C - c0);
       if (flipped) gatherKernels(w + (<usize>((c0 * O + o) * 9 + 8) << 2), <usize>(O * 9) << 2, -4, lanes, g);

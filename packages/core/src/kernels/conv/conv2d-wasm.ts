@@ -49,7 +49,7 @@ export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
   argmax?: Int32Array | null;
 }
 
-/** One call of conv2dForward (kind 0), conv2dBackward (kind 1) or winograd3x3WeightsBackward (kind 4) with its arguments. */
+/** One call of conv2dForward (kind 0), conv2dBackward (kind 1), winograd3x3WeightsBackward (kind 4) or prepareWinograd3x3 (kind 5) with its arguments. */
 export type ConvCall = number[];
 
 /**
@@ -89,7 +89,8 @@ export function runConvCalls(exports: ConvExports | KernelExports, calls: ConvCa
   for (const c of calls) {
     if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
     else if (c[0] === 1) exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!, c[16]!);
-    else exports.winograd3x3WeightsBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!);
+    else if (c[0] === 4) exports.winograd3x3WeightsBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!);
+    else exports.prepareWinograd3x3(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!);
   }
 }
 
@@ -270,6 +271,30 @@ function runSlice(
   return !refused();
 }
 
+/**
+ * Weight pairs (output × input channels) from which their F(4×4, 3×3) transform splits across the threads
+ * by output channels (64×128 took 0.38 ms on the calling thread, 32×32 0.05 ms: below, opening a table
+ * costs about what it saves).
+ */
+const SPLIT_PREPARE_PAIRS = 32 * 64;
+
+/** Bytes of each thread's scratch region for its range of the weight transform, or 0 where it does not split. */
+function prepareScratchFloats(t: ConvEngine, launch: ConvEngine["launch"], pairs: number): number {
+  return launch === undefined || pairs < SPLIT_PREPARE_PAIRS ? 0 : (alignUp(t.exports.winograd3x3WeightsScratchBytes()) / 4) * t.threads;
+}
+
+/**
+ * The F(4×4, 3×3) weights at `w` prepared into `dst` for the forward (or, `backward`, for the input
+ * gradient) on the threads, split by the prepared weights' `rows` output channels, each thread in its
+ * part of `scratch` (prepareScratchFloats' region).
+ */
+function prepareWinogradSplit(t: ConvEngine, launch: NonNullable<ConvEngine["launch"]>, geo: number, w: number, dst: number, backward: boolean, rows: number, scratch: number): void {
+  const calls = parts(rows, 1, t.threads).map(([o0, o1]) => [5, geo, w, dst, backward ? 1 : 0, o0, o1, scratch]);
+  const open = launch(calls, alignUp(t.exports.winograd3x3WeightsScratchBytes()));
+  open.ready(calls.length);
+  open.finish(() => undefined);
+}
+
 const pooledImage = (g: Conv2dGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
 
 const usable = (g: Conv2dGeometry): boolean => g.batch > 0 && g.outHeight > 0 && g.outWidth > 0;
@@ -323,6 +348,8 @@ export function conv2dForwardWasm(
   // Pooling without arg-max may take the 5×5 Winograd path, whose scratch lives in `cols`; so does F(4×4, 3×3)'s.
   let colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
   if (winograd3) colsFloats = Math.ceil(e.winograd3x3ScratchBytes(geo, chunk) / 4);
+  const prepareFloats = winograd3 ? prepareScratchFloats(t, launch, g.outChannels * g.inChannels) : 0;
+  const prepareScratch = prepareFloats === 0 ? 0 : mem.take(prepareFloats);
   // On the threads, one set of scratch regions per thread (any thread may claim any call), else per call.
   const scratchStart = mem.end;
   const scratch = Array.from({ length: launch === undefined ? threads : t.threads }, () => ({
@@ -341,7 +368,8 @@ export function conv2dForwardWasm(
   const kept = prepared?.lookup(weight, g, path, preparedFloats) ?? null;
   if (kept !== null) heap.set(kept, preparedAt >> 2);
   else {
-    e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
+    if (prepareScratch !== 0) prepareWinogradSplit(t, launch!, geo, wAt, preparedAt, false, g.outChannels, prepareScratch);
+    else e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
     prepared?.keep(weight, g, path, heap.subarray(preparedAt >> 2, (preparedAt >> 2) + preparedFloats));
   }
   // The sets are alike, so equally spaced.
@@ -519,6 +547,8 @@ function backwardBy(
   const finishParts = wantX && winograd3 ? (launch === undefined || callCount * gwFloats < SPLIT_FINISH_FLOATS ? 1 : Math.min(threads, g.outChannels)) : 0;
   const finishStride = finishParts === 0 ? 0 : alignUp(e.winograd3x3WeightsBackwardScratchBytes());
   const finishScratch = finishParts === 0 ? 0 : mem.take((finishStride / 4) * (finishParts === 1 ? 1 : t.threads));
+  const prepareFloats = preparedFloats === 0 ? 0 : prepareScratchFloats(t, launch, g.outChannels * g.inChannels);
+  const prepareScratch = prepareFloats === 0 ? 0 : mem.take(prepareFloats);
   // On the threads, one set of work regions per thread (any thread may claim any call), else per call.
   const scratchStart = mem.end;
   const scratch = Array.from({ length: launch === undefined ? 1 : t.threads }, () => ({
@@ -535,7 +565,8 @@ function backwardBy(
   heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
   if (preparedAt !== 0) {
     if (e.anyNonFinite(wAt, wSize) !== 0) return "refused";
-    e.prepareBackward(geo, wAt, preparedAt);
+    if (prepareScratch !== 0) prepareWinogradSplit(t, launch!, geo, wAt, preparedAt, true, g.inChannels, prepareScratch);
+    else e.prepareBackward(geo, wAt, preparedAt);
   }
   const stride = (mem.end - scratchStart) / scratch.length;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {

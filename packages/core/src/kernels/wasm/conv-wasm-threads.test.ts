@@ -87,7 +87,20 @@ describe("the WebAssembly convolution on 3 threads", () => {
       };
     });
     const single = cases.map(([g, chunk], i) => runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk));
+    // 64×64 weights: their F(4×4, 3×3) transforms (forward, and flipped for the input gradient) split across the threads.
+    const own = new Generator(23);
+    // 40 images in batches of 16 (4 tiles each): 3 calls, so the threads run.
+    const wide = geometry(40, 64, 8, 8, 64, 1, 3, 1, 1);
+    const [wx, ww, wgy] = [40 * 64 * 64, 64 * 64 * 9, 40 * 64 * 64].map((n) => Float32Array.from({ length: n }, () => own.normal()));
+    const wideRun = (): Float32Array[] => {
+      const out = new Float32Array(wx!.length), gx = new Float32Array(wx!.length);
+      expect(conv2dForwardWasm(wide, flat(wx!), flat(ww!), null, flat(out))).toBe(true);
+      expect(conv2dBackwardWasm(wide, flat(wgy!), null, flat(ww!), { input: flat(gx), weight: null, bias: null })).toBe(true);
+      return [out, gx];
+    };
+    const wideSingle = wideRun();
     expect(await installWasmConvThreads({ threads: 3 })).toBe(true);
+    wideRun().forEach((a, i) => expect(sameBits(a, wideSingle[i]!), `64×64 weights, ${i === 0 ? "output" : "input gradient"}`).toBe(true));
     expect(wasmConvThreadsActive()).toBe(true);
     cases.forEach(([g, chunk], i) => {
       const r = runAll(g, inputs[i]!.x, inputs[i]!.w, inputs[i]!.b, inputs[i]!.gy, inputs[i]!.gyPooled, chunk);

@@ -10,6 +10,9 @@ import { awaitJob, awaitJobs, claimJob, claimJobs, jobFinished, markReady } from
 
 let engine: ConvEngine | null = null;
 
+/** Whether a call serves conv2dForwardWasm: its convolution, or its weights' transform (kind 5 with backward 0). */
+const isForward = (call: ConvCall): boolean => call[0] === 0 || (call[0] === 5 && call[4] === 0);
+
 /** Runs the calls on the workers and the calling thread, each claiming the next unclaimed call. */
 function runParallel(t: WasmThreads, calls: ConvCall[]): void {
   if (calls.length === 1) runConvCalls(t.exports, calls);
@@ -39,7 +42,7 @@ function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: numbe
           done(next);
         }
       } finally {
-        const operation = calls[0]![0] === 0 ? "conv2dForwardWasm" : "conv2dBackwardWasm";
+        const operation = isForward(calls[0]!) ? "conv2dForwardWasm" : "conv2dBackwardWasm";
         awaitJobs(t.pool, calls.length, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
       }
     },
@@ -89,7 +92,7 @@ function stageOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number
   } finally {
     // Every call must run (a thread may be waiting for it) before the table closes.
     if (copied < n) markReady(t.pool, n);
-    const operation = calls[0]![0] === 0 ? "conv2dForwardWasm" : "conv2dBackwardWasm";
+        const operation = isForward(calls[0]!) ? "conv2dForwardWasm" : "conv2dBackwardWasm";
     awaitJobs(t.pool, n, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
   }
 }

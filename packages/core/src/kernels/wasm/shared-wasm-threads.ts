@@ -15,7 +15,7 @@ import type { WorkerPool } from "./thread-pool.js";
 
 // After the pool's header: each worker's GEMM work area, the scratch stride of convolution calls, then
 // the jobs, JOB_INTS slots each: the kind, then the arguments (conv2dForward's 15, conv2dBackward's
-// 16 or winograd3x3WeightsBackward's 9, gemmRows' first 13, elementwiseJob's 14).
+// 16, winograd3x3WeightsBackward's 9 or prepareWinograd3x3's 7, gemmRows' first 13, elementwiseJob's 14).
 const WORK = CONTROL_HEADER;
 /** Most threads in all, the calling one included: the one limit every entry point checks. */
 export const MAX_THREADS = 16;
@@ -30,7 +30,7 @@ const JOBS = SCRATCH_STRIDE + 1;
 const JOB_INTS = 17;
 export { MAX_JOBS };
 const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
-/** The kinds 0 (conv2dForward), 1 (conv2dBackward) and 4 (winograd3x3WeightsBackward) are a ConvCall's first entry. */
+/** The kinds 0 (conv2dForward), 1 (conv2dBackward), 4 (winograd3x3WeightsBackward) and 5 (prepareWinograd3x3) are a ConvCall's first entry. */
 const GEMM_ROWS = 2;
 /** Kind 3: assembly/elementwise.ts's elementwiseJob, its own kind and 13 arguments. */
 const ELEMENTWISE_JOB = 3;
@@ -39,6 +39,7 @@ const ELEMENTWISE_JOB = 3;
 export const CONV_FORWARD_SCRATCH = [10, 11, 12, 14];
 export const CONV_BACKWARD_SCRATCH = [10, 11, 12, 13];
 export const WEIGHTS_BACKWARD_SCRATCH = [9];
+export const PREPARE_WINOGRAD_SCRATCH = [7];
 
 const WORKER_SOURCE = workerSource(
   `const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
@@ -50,11 +51,12 @@ const own = (v, stride) => (v === 0 ? 0 : v + (workerData.index + 1) * stride);`
       else {
         const a = ctl.slice(at + 1, at + ${JOB_INTS});
         const stride = ctl[${SCRATCH_STRIDE}];
-        const scratch = kind === 0 ? ${JSON.stringify(CONV_FORWARD_SCRATCH)} : kind === 1 ? ${JSON.stringify(CONV_BACKWARD_SCRATCH)} : ${JSON.stringify(WEIGHTS_BACKWARD_SCRATCH)};
+        const scratch = kind === 0 ? ${JSON.stringify(CONV_FORWARD_SCRATCH)} : kind === 1 ? ${JSON.stringify(CONV_BACKWARD_SCRATCH)} : kind === 4 ? ${JSON.stringify(WEIGHTS_BACKWARD_SCRATCH)} : ${JSON.stringify(PREPARE_WINOGRAD_SCRATCH)};
         for (const i of scratch) a[i - 1] = own(a[i - 1], stride);
         if (kind === 0) e.conv2dForward(${argsOf("a", 15)});
         else if (kind === 1) e.conv2dBackward(${argsOf("a", 16)});
-        else e.winograd3x3WeightsBackward(${argsOf("a", 9)});
+        else if (kind === 4) e.winograd3x3WeightsBackward(${argsOf("a", 9)});
+        else e.prepareWinograd3x3(${argsOf("a", 7)});
       }`,
 );
 

@@ -41,6 +41,8 @@ export interface ConvExports {
   winograd3x3BackwardScratchBytes(geo: number, images: number, wantGx: number, wantGw: number): number;
   preparedBackwardFloats(geo: number, wantGx: number): number;
   prepareBackward(geo: number, w: number, dst: number): void;
+  prepareWinograd3x3(geo: number, w: number, dst: number, backward: number, o0: number, o1: number, scratch: number): void;
+  winograd3x3WeightsScratchBytes(): number;
   winograd3x3WeightsBackward(
     dU: number, regions: number, regionBytes: number, outChannels: number, inChannels: number, o0: number, o1: number, dst: number, scratch: number,
   ): void;
