@@ -59,9 +59,20 @@ export abstract class Function {
     if (TensorImpl === null) throw new GraphError("Function.apply: the Tensor class is not loaded");
     const inputs = args as readonly unknown[];
     const recording = !tracer.blind;
-    const needsInputGrad = inputs.map((a) => recording && isTensor(a) && a.requiresGrad);
+    // Arrays built by push onto a literal, not by map: V8 gives a map's result another elements kind
+    // once the caller is optimized, and every function reading these then deoptimizes ("wrong map").
+    const needsInputGrad: boolean[] = [];
+    const forwardArgs: unknown[] = [];
+    let requiresGrad = false;
+    for (let i = 0; i < inputs.length; i++) {
+      const a = inputs[i];
+      const tensorInput = isTensor(a);
+      const needs = recording && tensorInput && a.requiresGrad;
+      needsInputGrad.push(needs);
+      forwardArgs.push(tensorInput ? a.data : a);
+      if (needs) requiresGrad = true;
+    }
     const ctx = new Context(needsInputGrad);
-    const forwardArgs = inputs.map((a) => (isTensor(a) ? a.data : a));
     // A trace sees this call, not the operators its forward may use inside.
     const observer = tracer.observer;
     tracer.observer = null;
@@ -74,7 +85,6 @@ export abstract class Function {
     if (!isNdArray(out)) {
       throw new GraphError(`${this.name}.forward must return an ndarray over a Float32Array or Float64Array, but got ${describe(out)}`);
     }
-    const requiresGrad = needsInputGrad.some(Boolean);
     const output = new TensorImpl(out, { requiresGrad, retain: false });
     if (requiresGrad) output.creator = tracer.record(this, ctx, inputs, output);
     observer?.call(this, inputs, output);

@@ -316,7 +316,8 @@ export class Tensor {
     const a = normalizeAxis("transpose", dim0, this.ndim);
     const b = normalizeAxis("transpose", dim1, this.ndim);
     if (a === b) return this;
-    const dims = this.shape.map((_, i) => i);
+    const dims: number[] = [];
+    for (let i = 0; i < this.ndim; i++) dims.push(i);
     dims[a] = b;
     dims[b] = a;
     return Permute.apply(this, dims);

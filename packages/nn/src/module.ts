@@ -95,7 +95,11 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return this.own((v): v is AnyModule => v instanceof Module);
   }
   children(): AnyModule[] {
-    return this.namedChildren().map(([, m]) => m);
+    // Pushed, not mapped: a map's result changes elements kind once the caller is optimized, and every
+    // function that had read the children (Sequential's forward, the fusion patterns) then deoptimizes.
+    const out: AnyModule[] = [];
+    for (const [, m] of this.namedChildren()) out.push(m);
+    return out;
   }
 
   /** This module and every module below it (each once), pre-order, with dotted names ("" for this one). */
@@ -112,7 +116,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return out;
   }
   modules(): AnyModule[] {
-    return this.namedModules().map(([, m]) => m);
+    const out: AnyModule[] = [];
+    for (const [, m] of this.namedModules()) out.push(m);
+    return out;
   }
 
   /** Parameters with dotted names (`0.weight`, `features.0.bias`), each once, in registration order. */
@@ -120,7 +126,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return this.collect((m) => m.own((v): v is Parameter => v instanceof Parameter), options.recurse ?? true);
   }
   parameters(options: { recurse?: boolean } = {}): Parameter[] {
-    return this.namedParameters(options).map(([, p]) => p);
+    const out: Parameter[] = [];
+    for (const [, p] of this.namedParameters(options)) out.push(p);
+    return out;
   }
 
   /** Buffers (e.g. BatchNorm running statistics) with dotted names. */
@@ -128,7 +136,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return this.collect((m) => m.ownBuffers(false), options.recurse ?? true);
   }
   buffers(options: { recurse?: boolean } = {}): Tensor[] {
-    return this.namedBuffers(options).map(([, b]) => b);
+    const out: Tensor[] = [];
+    for (const [, b] of this.namedBuffers(options)) out.push(b);
+    return out;
   }
 
   /** Calls `fn` on every sub-module and then on this one, like torch's Module.apply. */
@@ -269,9 +279,11 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 
   private ownBuffers(persistentOnly: boolean): [string, Tensor][] {
-    return this.own((v): v is Tensor => v instanceof Tensor && !(v instanceof Parameter)).filter(
-      ([k]) => this.#buffers.has(k) && !(persistentOnly && this.#nonPersistent.has(k)),
-    );
+    const out: [string, Tensor][] = [];
+    for (const entry of this.own((v): v is Tensor => v instanceof Tensor && !(v instanceof Parameter))) {
+      if (this.#buffers.has(entry[0]) && !(persistentOnly && this.#nonPersistent.has(entry[0]))) out.push(entry);
+    }
+    return out;
   }
 
   private collect<T>(ownOf: (m: Module<unknown[], unknown>) => [string, T][], recurse: boolean): [string, T][] {

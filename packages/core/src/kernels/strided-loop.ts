@@ -12,7 +12,9 @@ export interface RowPlan {
 
 export function planRows(shape: readonly number[], strides: ReadonlyArray<readonly number[]>): RowPlan {
   const dims: number[] = [];
-  const merged: number[][] = strides.map(() => []);
+  // Pushed, not mapped: a map's result changes elements kind once the caller is optimized (a deoptimization).
+  const merged: number[][] = [];
+  for (let k = 0; k < strides.length; k++) merged.push([]);
   for (let d = 0; d < shape.length; d++) {
     const size = shape[d]!;
     if (size === 1) continue;
@@ -45,8 +47,10 @@ export function forEachRow(
   const nd = shape.length;
   const k = strides.length;
   const n = shape[nd - 1]!;
-  const rowStrides = strides.map((s) => s[nd - 1]!);
-  const offsets = [...starts];
+  const rowStrides: number[] = [];
+  for (const s of strides) rowStrides.push(s[nd - 1]!);
+  const offsets: number[] = [];
+  for (const s of starts) offsets.push(s);
   if (shape.some((d) => d === 0)) return;
   const index = new Array<number>(nd).fill(0);
   for (;;) {

@@ -145,7 +145,9 @@ function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): b
   if (t === null) return false;
   const block = Math.min(size, BLOCK_FLOATS);
   const mem = new Layout(t.exports.heapBase());
-  const at = inputs.map(() => mem.take(block));
+  // Pushed, not mapped: a map's result changes elements kind once the caller is optimized (a deoptimization).
+  const at: number[] = [];
+  for (let i = 0; i < inputs.length; i++) at.push(mem.take(block));
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   const e = t.exports;

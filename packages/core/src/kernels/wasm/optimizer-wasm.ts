@@ -29,7 +29,9 @@ function blocks(ins: (Float32Array | null)[], outs: number, hyper: number[], ste
   const block = Math.min(BLOCK_FLOATS, Math.ceil(size / 4) * 4);
   const mem = new Layout(t.exports.heapBase());
   const hyperAt = mem.take(HYPER_DOUBLES * 2);
-  const at = ins.map((a) => (a === null ? 0 : mem.take(block)));
+  // Pushed, not mapped: a map's result changes elements kind once the caller is optimized (a deoptimization).
+  const at: number[] = [];
+  for (const a of ins) at.push(a === null ? 0 : mem.take(block));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
   new Float64Array(heap.buffer, hyperAt, HYPER_DOUBLES).set(hyper);
