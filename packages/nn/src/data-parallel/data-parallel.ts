@@ -4,7 +4,6 @@ import { type LossFunction, type ReplicaChannel, applyLoss } from "./channel.js"
 import { growTo, growableBuffer } from "./data-buffer.js";
 import {
   BATCH,
-  CHUNKS,
   CMD,
   ControlLayout,
   DONE,
@@ -22,7 +21,6 @@ import {
   MAIN_LEFT,
   MAX_DIMS,
   MAX_REPLICAS,
-  NEXT_CHUNK,
   OUTPUT_DIMS,
   OUTPUT_DTYPE,
   OUTPUT_OFFSET,
@@ -50,7 +48,7 @@ import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction 
 import { checkOutput } from "./serve-replica.js";
 import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
-import { ExchangeAbort, StatisticsExchange, batchStatisticsLayer, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
+import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
 import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
 
 export interface DataParallelOptions {
@@ -73,16 +71,6 @@ export interface DataParallelOptions {
    * price of a wake-up per step.
    */
   polls?: number;
-  /**
-   * How many chunks a step cuts the batch into (default 2 per replica; at most one per row): each replica
-   * starts on a chunk of its own and then claims the next unclaimed one, so a thread that finishes first
-   * takes more of the batch instead of waiting for one that was off its core. The chunks' gradients and
-   * losses are added in chunk order, so the result does not depend on which thread computed which chunk.
-   * A step in which a BatchNorm layer normalises with batch statistics runs one chunk per replica (its
-   * statistics are exchanged between the replicas' shards); `chunks` other than the replica count is
-   * refused for such a step. `chunks` equal to the replica count is the static split.
-   */
-  chunks?: number;
 }
 
 /** One data-parallel step's results on the calling thread. */
@@ -96,9 +84,7 @@ export interface DataParallelStep {
 const NAME = "DataParallel";
 // Every runtime has timers; the library is typed without any runtime's globals.
 const timers = globalThis as unknown as { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(timer: unknown): void };
-const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataBytes", "polls", "chunks"];
-/** Chunks per replica unless the `chunks` option says otherwise. */
-export const DEFAULT_CHUNKS_PER_REPLICA = 2;
+const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataBytes", "polls"];
 
 /**
  * Synchronous data-parallel training on one machine, like PyTorch's DistributedDataParallel: the calling
@@ -129,11 +115,8 @@ export class DataParallel {
   private readonly text: Uint16Array;
   private readonly modules: AnyModule[];
   private readonly views: (Float32Array | Float64Array)[];
-  /** Per chunk k >= 1 (index k − 1), the parameters' gradient views in that chunk's block. */
   private readonly gradients: (Float32Array | Float64Array)[][];
   private readonly timeoutMs: number;
-  /** The `chunks` option, or null for the default (which becomes one per replica in a step that exchanges BatchNorm statistics). */
-  private readonly chunkOption: number | null;
   private readonly exchange: StatisticsExchange;
   /** Each state entry's tensor version when its write count was last published (see ControlLayout.writes). */
   private readonly versions: number[];
@@ -150,17 +133,15 @@ export class DataParallel {
     private readonly setup: Omit<SetupMessage, "kind" | "protocol" | "replica">,
     options: DataParallelOptions,
   ) {
-    this.layout = new ControlLayout(setup.replicas, setup.modules, entries.filter((e) => e.kind === "parameter").length, entries.length, setup.chunks);
+    this.layout = new ControlLayout(setup.replicas, setup.modules, entries.filter((e) => e.kind === "parameter").length, entries.length);
     this.control = new Int32Array(setup.control);
     this.losses = new Float64Array(setup.control);
     this.text = new Uint16Array(setup.control);
     this.modules = model.modules();
     this.views = entries.map((e) => entryView(setup.state, e));
     const parameters = entries.filter((e) => e.kind === "parameter");
-    this.gradients = [];
-    for (let k = 1; k < setup.chunks; k++) this.gradients.push(parameters.map((e) => entryView(setup.gradients, e, (k - 1) * setup.gradientBytes)));
+    this.gradients = channels.map((_, w) => parameters.map((e) => entryView(setup.gradients, e, w * setup.gradientBytes)));
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
-    this.chunkOption = options.chunks ?? null;
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
     const state = namedState(model);
     this.versions = [...state.parameters, ...state.buffers].map(([, t]) => t.version);
@@ -180,7 +161,7 @@ export class DataParallel {
     }
     if (!Array.isArray(channels)) throw new ArgumentError(`${op}: channels must be an array of ReplicaChannel, but got ${describe(channels)}`);
     if (channels.length + 1 > MAX_REPLICAS) throw new ArgumentError(`${op}: at most ${MAX_REPLICAS} replicas (${MAX_REPLICAS - 1} channels), but got ${channels.length} channels`);
-    checkOptions(op, options, channels.length + 1);
+    checkOptions(op, options);
     const reduction = lossReduction(op, loss, options.lossReduction);
     const setupTimeout = options.setupTimeoutMs ?? 60_000;
     const maxData = options.maxDataBytes ?? 2 ** 30;
@@ -192,18 +173,16 @@ export class DataParallel {
     entries.forEach((entry, i) => adopt(tensors[i]!, entryView(stateBuffer, entry), true));
     const replicas = channels.length + 1;
     const modules = model.modules().length;
-    const chunks = options.chunks ?? DEFAULT_CHUNKS_PER_REPLICA * replicas;
-    const layout = new ControlLayout(replicas, modules, state.parameters.length, entries.length, chunks);
+    const layout = new ControlLayout(replicas, modules, state.parameters.length, entries.length);
     const slotFloats = slotFloatsOf(model);
     const setup = {
       replicas,
       modules,
       entries,
       gradientBytes,
-      chunks,
       control: new SharedArrayBuffer(layout.bytes),
       state: stateBuffer,
-      gradients: new SharedArrayBuffer(Math.max(8, (chunks - 1) * gradientBytes)),
+      gradients: new SharedArrayBuffer(Math.max(8, channels.length * gradientBytes)),
       data,
       polls: options.polls ?? DEFAULT_POLLS,
       exchange: new SharedArrayBuffer(Math.max(8, replicas * 2 * slotFloats * 8)),
@@ -248,31 +227,17 @@ export class DataParallel {
     for (const p of parameters) previous.push(p.grad);
     for (const p of parameters) p.grad = null;
     let own: unknown = null;
+    let ownLoss = 0;
+    let ownOutput: Tensor | null = null;
     const deadline = this.begin(STEP);
-    const c = this.control;
-    const chunks = c[CHUNKS]!;
-    // Per chunk this thread computed: its gradients (in parameter order), loss and output; null for a worker's chunk.
-    const ownGradients: ((Tensor | null)[] | null)[] = new Array<(Tensor | null)[] | null>(chunks).fill(null);
-    const ownLosses = new Float64Array(chunks);
-    const ownOutputs: (Tensor | null)[] = new Array<Tensor | null>(chunks).fill(null);
-    const model = this.model as unknown as { forward(x: Tensor): unknown };
     try {
-      for (let k = 0; k < chunks; k = Atomics.add(c, NEXT_CHUNK, 1)) {
-        const from = bounds[k]!;
-        const to = bounds[k + 1]!;
-        const out = checkOutput(model.forward(rowsOf(input, from, to)), to - from);
-        const l = applyLoss(loss, out, rowsOf(target, from, to));
-        if (!(l instanceof Tensor) || l.size !== 1) throw new ArgumentError(`${op}: the loss must reduce the shard to a scalar, but returned ${l instanceof Tensor ? `shape ${formatShape(l.shape)}` : describe(l)}`);
-        ownLosses[k] = l.item();
-        if (l.requiresGrad) l.backward(Tensor.full(l.shape, this.weight(k, bounds), { dtype: l.dtype }));
-        const grads: (Tensor | null)[] = [];
-        for (const p of parameters) {
-          grads.push(p.grad);
-          p.grad = null;
-        }
-        ownGradients[k] = grads;
-        ownOutputs[k] = out;
-      }
+      const x = rowsOf(input, 0, bounds[1]!);
+      const out = checkOutput((this.model as unknown as { forward(x: Tensor): unknown }).forward(x), bounds[1]!);
+      const l = applyLoss(loss, out, rowsOf(target, 0, bounds[1]!));
+      if (!(l instanceof Tensor) || l.size !== 1) throw new ArgumentError(`${op}: the loss must reduce the shard to a scalar, but returned ${l instanceof Tensor ? `shape ${formatShape(l.shape)}` : describe(l)}`);
+      ownLoss = l.item();
+      if (l.requiresGrad) l.backward(Tensor.full(l.shape, this.weight(0, bounds), { dtype: l.dtype }));
+      ownOutput = out;
     } catch (error) {
       own = error;
     }
@@ -282,10 +247,10 @@ export class DataParallel {
       parameters.forEach((p, i) => (p.grad = previous[i]!));
       throw failure;
     }
-    for (let i = 0; i < parameters.length; i++) this.combine(parameters[i]!, i, previous[i]!, ownGradients);
-    let total = 0;
-    for (let k = 0; k < chunks; k++) total += this.weight(k, bounds) * (ownGradients[k] !== null ? ownLosses[k]! : this.losses[this.layout.loss(k)]!);
-    return { loss: total, output: this.gather(op, ownOutputs, bounds) };
+    for (let i = 0; i < parameters.length; i++) this.combine(parameters[i]!, i, previous[i]!);
+    let total = this.weight(0, bounds) * ownLoss;
+    for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
+    return { loss: total, output: this.gather(op, ownOutput!, bounds) };
   }
 
   /**
@@ -298,23 +263,18 @@ export class DataParallel {
     checkRows(op, "input", input, this.replicas);
     const { bounds } = this.prepare(op, input, null);
     let own: unknown = null;
+    let ownOutput: Tensor | null = null;
     const deadline = this.begin(FORWARD);
-    const c = this.control;
-    const chunks = c[CHUNKS]!;
-    const ownOutputs: (Tensor | null)[] = new Array<Tensor | null>(chunks).fill(null);
-    const model = this.model as unknown as { forward(x: Tensor): unknown };
     try {
-      for (let k = 0; k < chunks; k = Atomics.add(c, NEXT_CHUNK, 1)) {
-        const x = rowsOf(input, bounds[k]!, bounds[k + 1]!);
-        ownOutputs[k] = checkOutput(noGrad(() => model.forward(x)), bounds[k + 1]! - bounds[k]!);
-      }
+      const x = rowsOf(input, 0, bounds[1]!);
+      ownOutput = checkOutput(noGrad(() => (this.model as unknown as { forward(x: Tensor): unknown }).forward(x)), bounds[1]!);
     } catch (error) {
       own = error;
     }
     this.leave();
     const failure = this.finish(op, own, deadline);
     if (failure !== null) throw failure;
-    return this.gather(op, ownOutputs, bounds);
+    return this.gather(op, ownOutput!, bounds);
   }
 
   /** Stops the replicas (and terminates their workers). The model keeps its parameters and trains on this thread as before. */
@@ -345,20 +305,14 @@ export class DataParallel {
     if (this.closed !== null) throw new ArgumentError(`${op}: this DataParallel cannot run any more: ${this.closed}`);
   }
 
-  /**
-   * Checks the model's state and modes, lays the batch out in shared memory for the workers (every row
-   * after chunk 0, which is always this thread's), and returns the chunk bounds and the model's parameters.
-   */
+  /** Checks the model's state and modes, lays the batch out in shared memory for the workers, and returns the shard bounds and the model's parameters. */
   private prepare(op: string, input: Tensor, target: Tensor | null): { bounds: number[]; parameters: Tensor[] } {
     checkShardable(op, this.model);
     const parameters = this.syncState(op);
     const c = this.control;
     const rows = input.shape[0]!;
-    const chunks = this.chunksOf(op, rows);
-    const bounds = shardBounds(rows, chunks);
+    const bounds = shardBounds(rows, this.replicas);
     const first = bounds[1]!;
-    c[CHUNKS] = chunks;
-    c[NEXT_CHUNK] = this.replicas;
     c[BATCH] = rows;
     c[FIRST_WORKER_ROW] = first;
     c[LOSS_SUM] = this.reduction === "sum" ? 1 : 0;
@@ -428,26 +382,8 @@ export class DataParallel {
     return parameters;
   }
 
-  /**
-   * This step's chunk count: one per replica while a BatchNorm layer normalises with batch statistics
-   * (the replicas exchange them shard by shard), else the `chunks` option (default 2 per replica), at
-   * most one chunk per row.
-   */
-  private chunksOf(op: string, rows: number): number {
-    const layer = batchStatisticsLayer(this.model);
-    if (layer !== null) {
-      if (this.chunkOption !== null && this.chunkOption !== this.replicas) {
-        throw new ArgumentError(
-          `${op}: ${layer} normalises with batch statistics, which the replicas exchange once per shard, so such a step runs one chunk per replica; chunks must be ${this.replicas} (the replica count) for this model in this mode, but is ${this.chunkOption}`,
-        );
-      }
-      return this.replicas;
-    }
-    return Math.min(this.setup.chunks, rows);
-  }
-
-  private weight(chunk: number, bounds: readonly number[]): number {
-    return this.reduction === "sum" ? 1 : (bounds[chunk + 1]! - bounds[chunk]!) / bounds[bounds.length - 1]!;
+  private weight(replica: number, bounds: readonly number[]): number {
+    return this.reduction === "sum" ? 1 : (bounds[replica + 1]! - bounds[replica]!) / bounds[bounds.length - 1]!;
   }
 
   private signal(command: number): void {
@@ -511,67 +447,39 @@ export class DataParallel {
     return String.fromCharCode(...this.text.subarray(start, start + this.control[this.layout.worker(r) + ERROR_LENGTH]!));
   }
 
-  /**
-   * Adds the chunks' gradients of parameter `i` in chunk order (this thread's from `own`, the workers'
-   * from shared memory), then to what `.grad` held before the step.
-   */
-  private combine(p: Tensor, i: number, previous: Tensor | null, own: readonly ((Tensor | null)[] | null)[]): void {
+  /** Adds the workers' gradients of parameter `i` (in replica order) to this thread's, then to what `.grad` held before the step. */
+  private combine(p: Tensor, i: number, previous: Tensor | null): void {
     const c = this.control;
-    let sum: Tensor | null = null;
-    for (let k = 0; k < own.length; k++) {
-      const mine = own[k]!;
-      let values: Float32Array | Float64Array;
-      if (mine !== null) {
-        const g = mine[i]!;
-        if (g === null) continue;
-        if (sum === null) {
-          sum = g;
-          continue;
-        }
-        values = kernels.packed(g.data).data as Float32Array | Float64Array;
-      } else {
-        if (c[this.layout.chunk(k) + GRADIENT_PRESENT + i] !== 1) continue;
-        values = this.gradients[k - 1]![i]!;
-        if (sum === null) {
-          sum = new Tensor(tensor(values.slice(), { shape: p.shape }).data);
-          continue;
-        }
-      }
-      sum = addInto(sum, values);
+    let sum = p.grad;
+    for (let w = 0; w < this.channels.length; w++) {
+      if (c[this.layout.worker(w + 1) + GRADIENT_PRESENT + i] !== 1) continue;
+      const g = this.gradients[w]![i]!;
+      sum = sum === null ? new Tensor(tensor(g.slice(), { shape: p.shape }).data) : addInto(sum, g);
     }
     p.grad = previous === null ? sum : sum === null ? previous : addInto(previous, kernels.packed(sum.data).data);
   }
 
-  /** The batch's output: this thread's chunks from `own`, the workers' from shared memory, in row order. */
-  private gather(op: string, own: readonly (Tensor | null)[], bounds: readonly number[]): Tensor {
+  /** The batch's output: this thread's rows, then each worker's from shared memory. */
+  private gather(op: string, own: Tensor, bounds: readonly number[]): Tensor {
     const c = this.control;
-    const mine = own[0]!;
-    const rowShape = mine.shape.slice(1);
+    const rowShape = own.shape.slice(1);
     const rows = bounds[bounds.length - 1]!;
-    const out = kernels.empty(mine.dtype, [rows, ...rowShape]);
-    const rowSize = mine.size / mine.shape[0]!;
-    const code = dtypeCode(mine.dtype);
+    const out = kernels.empty(own.dtype, [rows, ...rowShape]);
+    const rowSize = own.size / own.shape[0]!;
+    out.data.set(kernels.packed(own.data).data);
+    const code = dtypeCode(own.dtype);
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r);
       const shape = readShape(c, at + OUTPUT_DIMS);
       if (c[at + OUTPUT_DTYPE] !== code || formatShape(shape.slice(1)) !== formatShape(rowShape)) {
         throw new ReplicaError(
-          `${op}: replica ${r}'s output has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? mine.dtype : "another dtype"}), but this thread's has ${formatShape(mine.shape)} ${mine.dtype}: the replicas' models differ`,
+          `${op}: replica ${r}'s output has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? own.dtype : "another dtype"}), but this thread's has ${formatShape(own.shape)} ${own.dtype}: the replicas' models differ`,
           r,
         );
       }
-    }
-    for (let k = 0; k < own.length; k++) {
-      const t = own[k]!;
-      if (t !== null) {
-        if (t.dtype !== mine.dtype || formatShape(t.shape.slice(1)) !== formatShape(rowShape)) {
-          throw new ArgumentError(`${op}: the model's output has shape ${formatShape(t.shape)} ${t.dtype} for one chunk but ${formatShape(mine.shape)} ${mine.dtype} for another`);
-        }
-        out.data.set(kernels.packed(t.data).data, bounds[k]! * rowSize);
-        continue;
-      }
-      const count = (bounds[k + 1]! - bounds[k]!) * rowSize;
-      out.data.set(viewOf(this.setup.data, code, c[OUTPUT_OFFSET]! + (bounds[k]! - bounds[1]!) * rowSize * bytesOf(code), count), bounds[k]! * rowSize);
+      const start = bounds[r]! - bounds[1]!;
+      const count = (bounds[r + 1]! - bounds[r]!) * rowSize;
+      out.data.set(viewOf(this.setup.data, code, c[OUTPUT_OFFSET]! + start * rowSize * bytesOf(code), count), bounds[r]! * rowSize);
     }
     return new Tensor(out);
   }
@@ -599,7 +507,7 @@ async function connect(channel: ReplicaChannel, setup: SetupMessage, timeoutMs: 
   });
 }
 
-function checkOptions(op: string, options: DataParallelOptions, replicas: number): void {
+function checkOptions(op: string, options: DataParallelOptions): void {
   if (typeof options !== "object" || options === null) throw new ArgumentError(`${op}: options must be an object, but got ${describe(options)}`);
   for (const key of Object.keys(options)) {
     if (!OPTIONS.includes(key)) throw new ArgumentError(`${op}: unknown option "${key}"; the options are ${OPTIONS.join(", ")}`);
@@ -610,14 +518,7 @@ function checkOptions(op: string, options: DataParallelOptions, replicas: number
   }
   const polls = options.polls;
   if (polls !== undefined && !(Number.isInteger(polls) && polls >= 0)) throw new ArgumentError(`${op}: polls must be an integer >= 0, but got ${describe(polls)}`);
-  const chunks = options.chunks;
-  if (chunks !== undefined && !(Number.isInteger(chunks) && chunks >= replicas && chunks <= MAX_CHUNKS)) {
-    throw new ArgumentError(`${op}: chunks must be an integer from the replica count (${replicas}) to ${MAX_CHUNKS}, but got ${describe(chunks)}`);
-  }
 }
-
-/** The most chunks a step may have (each takes a gradient block of the model's parameters in shared memory). */
-const MAX_CHUNKS = 1024;
 
 function checkRows(op: string, name: string, t: Tensor, replicas: number): void {
   if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: ${name} must be a Tensor, but got ${describe(t)}`);
