@@ -50,6 +50,7 @@ function timings(sites: readonly OpSite[]): SiteTiming[] {
 }
 
 const args = parseWorkerArgs(process.argv.slice(2), ["threads"]);
+if (args.maxWarmupSteps !== args.warmupSteps) throw new Error("breakdown-worker: --max-warmup is not supported (the breakdown warms up a fixed --warmup steps)");
 const threads = Number(args.extra.threads ?? "1");
 const threaded = threads > 1 && (await enableThreads(threads));
 const workload = readWorkload(args.workloadPath);

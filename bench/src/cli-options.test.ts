@@ -7,8 +7,8 @@ describe("bench command line", () => {
     expect(o.networks).toEqual(["reference", "cifar"]);
     expect(o.systems).toEqual(["pico", "tfjs-wasm", "tfjs-cpu", "torch"]);
     expect(o.threads).toEqual([1, 2]);
-    expect(o.settings.reference).toEqual({ warmup: 300, steps: 100, inferReps: 30 });
-    expect(o.settings.cifar).toEqual({ warmup: 3, steps: 8, inferReps: 5 });
+    expect(o.settings.reference).toEqual({ warmup: 300, maxWarmup: 2000, steps: 100, inferReps: 30 });
+    expect(o.settings.cifar).toEqual({ warmup: 3, maxWarmup: 3, steps: 8, inferReps: 5 });
     expect(o.out).toMatch(/bench[/\\]results\.json$/);
     expect([o.rounds, o.checkSteps, o.niceness, o.breakdown]).toEqual([3, 20, 0, false]);
   });
@@ -25,6 +25,16 @@ describe("bench command line", () => {
     expect(o.out).toBeNull();
     expect(parseOptions(["--breakdown", "--out", "/tmp/x.json"])!.out).toBe("/tmp/x.json");
     expect(parseOptions(["--help"])).toBeNull();
+  });
+
+  it("warms up until steady within --max-warmup; an explicit --warmup alone is a fixed warm-up", () => {
+    const fixed = parseOptions(["--warmup", "500"])!;
+    expect([fixed.settings.reference.warmup, fixed.settings.reference.maxWarmup]).toEqual([500, 500]);
+    const capped = parseOptions(["--max-warmup", "1200"])!;
+    expect([capped.settings.reference.warmup, capped.settings.reference.maxWarmup]).toEqual([300, 1200]);
+    expect(() => parseOptions(["--network", "reference", "--warmup", "400", "--max-warmup", "300"])).toThrow(
+      "bench: --max-warmup must be at least the warm-up (400 on the reference network), but got 300",
+    );
   });
 
   it("refuses bad values, naming the option, the rule and what it got", () => {

@@ -25,7 +25,12 @@ Options:
                      pico dpN (@pico/nn's DataParallel, N replicas, the batch in N shards; on cifar with the
                      BatchNorm statistics synchronized across the replicas)
   --rounds N         rounds over all runs, order reversed every other round (default 3)
-  --warmup N         untimed training steps before timing (default: reference 300, cifar 3)
+  --warmup N         untimed training steps before timing at least, and the step of the loss check after
+                     warm-up (default: reference 300, cifar 3)
+  --max-warmup N     untimed training steps at most: past --warmup every run goes on in windows of --steps
+                     steps until its step time is steady (neither of the last two windows 3% faster than
+                     the fastest before them; the same rule for every system), then times the next window
+                     (default: reference 2000, cifar --warmup, a fixed warm-up)
   --steps N          timed training steps per run (default: reference 100, cifar 8)
   --check-steps N    the first N step losses must agree across systems; round 1 warms up at least this
                      many steps (default 20)
@@ -57,6 +62,7 @@ Examples:
 
 export interface NetworkSettings {
   warmup: number;
+  maxWarmup: number;
   steps: number;
   inferReps: number;
 }
@@ -80,15 +86,17 @@ export interface BenchOptions {
   out: string | null;
 }
 
-// The reference network's steps take 3-6 ms: in a fresh process Pico's keep speeding up for 300-400 steps
-// while V8 optimizes and re-optimizes (mean step over windows of 100 steps, one run each on this machine:
-// one thread 5.7, 5.8, 5.0, 5.1, 5.0, 5.0, 4.9, 4.8 ms; two replicas 5.6, 4.9, 4.4, 4.0, 3.5, 3.6, 3.7,
-// 3.4 ms), and the machine's speed drifts over tenths of a second: 30 steps after 30 (0.1-0.2 s) timed the
-// warm-up and the drift more than the step. Every system is timed in its steady state; the whole `pnpm
-// bench` takes about a minute more.
+// The reference network's steps take 3-6 ms: in a fresh process Pico's keep speeding up while V8 compiles,
+// one thread for 300-400 steps, two replicas for 600-1,000 (each isolate compiles the same functions, on
+// cores both threads hold; img/s per window of 100 steps from a fresh process on this machine: one thread
+// 11.6k to 12.9k by step 500, two replicas 11.0k, 12.0k, 12.0k, 14.5k, 14.7k, 11.7k, 17.0k, 16.6k, 17.2k,
+// 17.4k), and the machine's speed drifts over tenths of a second: 30 steps after 30 (0.1-0.2 s) timed the
+// warm-up and the drift more than the step. A fixed 300 steps timed one thread in its steady state and two
+// replicas in their warm-up, so every run warms up until its own step time is steady (steady-warmup.ts),
+// 2,000 steps at most. A CIFAR step takes 0.1-4 s: its few warm-up steps are fixed.
 const DEFAULTS: Record<NetworkName, NetworkSettings> = {
-  reference: { warmup: 300, steps: 100, inferReps: 30 },
-  cifar: { warmup: 3, steps: 8, inferReps: 5 },
+  reference: { warmup: 300, maxWarmup: 2000, steps: 100, inferReps: 30 },
+  cifar: { warmup: 3, maxWarmup: 3, steps: 8, inferReps: 5 },
 };
 
 export class OptionError extends Error {}
@@ -126,6 +134,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
         threads: { type: "string" },
         rounds: { type: "string", default: "3" },
         warmup: { type: "string" },
+        "max-warmup": { type: "string" },
         steps: { type: "string" },
         "check-steps": { type: "string", default: "20" },
         "infer-reps": { type: "string" },
@@ -153,8 +162,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
   const threads = values.threads === undefined ? [1, 2] : values.threads.split(",").map((t) => int("threads", t.trim(), 1));
   const settings = {} as Record<NetworkName, NetworkSettings>;
   for (const name of NETWORK_NAMES) {
+    const warmup = values.warmup === undefined ? DEFAULTS[name].warmup : int("warmup", values.warmup, 0);
+    // An explicit --warmup alone is a fixed warm-up; the default cap only where the default minimum is used.
+    const maxWarmup = values["max-warmup"] !== undefined ? int("max-warmup", values["max-warmup"], 0) : values.warmup === undefined ? DEFAULTS[name].maxWarmup : warmup;
+    if (maxWarmup < warmup) throw new OptionError(`bench: --max-warmup must be at least the warm-up (${warmup} on the ${name} network), but got ${maxWarmup}`);
     settings[name] = {
-      warmup: values.warmup === undefined ? DEFAULTS[name].warmup : int("warmup", values.warmup, 0),
+      warmup,
+      maxWarmup,
       steps: values.steps === undefined ? DEFAULTS[name].steps : int("steps", values.steps, 1),
       inferReps: values["infer-reps"] === undefined ? DEFAULTS[name].inferReps : int("infer-reps", values["infer-reps"], 1),
     };

@@ -28,11 +28,12 @@ import { writeWorkload } from "./workload.js";
 const BACKPROP_FILTER_TOLERANCE = 1e-3;
 
 /** How closely the systems must agree, per network (float32 rounding, summed in different orders). */
-const TOLERANCES: Record<NetworkName, { firstLoss: number; stepLoss: number; afterTraining: number }> = {
-  // Adam divides by sqrt(v): a few dozen steps let rounding grow, but not past 1e-2.
-  reference: { firstLoss: 1e-4, stepLoss: 1e-3, afterTraining: 1e-2 },
+const TOLERANCES: Record<NetworkName, { firstLoss: number; stepLoss: number; afterWarmup: number }> = {
+  // Adam divides by sqrt(v): a few hundred steps let rounding grow, but not past 1e-2 by step 300 (past
+  // 600 steps one thread and two replicas drift further apart, hence the check at the minimum warm-up).
+  reference: { firstLoss: 1e-4, stepLoss: 1e-3, afterWarmup: 1e-2 },
   // Training amplifies rounding: the systems agree to 2e-7 at step 2 and to about 1e-4 at step 20.
-  cifar: { firstLoss: 1e-4, stepLoss: 2e-4, afterTraining: 1e-3 },
+  cifar: { firstLoss: 1e-4, stepLoss: 2e-4, afterWarmup: 1e-3 },
 };
 
 const DESCRIPTIONS: Record<NetworkName, { title: string; network: string; optimizer: string; data: string }> = {
@@ -61,7 +62,7 @@ function fail(message: string): never {
 
 function describeRun(r: WorkerResult): string {
   return (
-    `${r.system.padEnd(9)} train ${r.trainImagesPerSec.toFixed(0).padStart(6)} img/s (${r.trainSteps} steps, ` +
+    `${r.system.padEnd(9)} train ${r.trainImagesPerSec.toFixed(0).padStart(6)} img/s (${r.trainSteps} steps after ${r.warmupSteps}, ` +
     `${(r.trainCpuSeconds / r.trainSeconds).toFixed(2)} cores busy)` +
     `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (batch ${r.inferCount})` +
     `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}`
@@ -86,7 +87,7 @@ function torchAvailability(): { ok: true; version: string } | { ok: false; reaso
 interface LossChecks {
   firstLoss: { bySystem: Record<string, number>; maxDiff: number; tolerance: number };
   stepLosses: { steps: number; bySystem: Record<string, number[]>; maxDiff: number; tolerance: number };
-  lossAfterTraining: { steps: number; bySystem: Record<string, number>; maxDiff: number; tolerance: number };
+  lossAfterWarmup: { steps: number; bySystem: Record<string, number>; maxDiff: number; tolerance: number };
 }
 
 function spread(values: readonly number[]): number {
@@ -95,10 +96,11 @@ function spread(values: readonly number[]): number {
 
 /**
  * Every system, from the same weights on the same batches, must give the same loss on the first
- * batch, the same losses over the first `checkSteps` training steps, and the same loss after all
- * steps (runs of round 1, which all take the same number of steps).
+ * batch, the same losses over the first `checkSteps` training steps, and the same loss on the first
+ * batch after the minimum warm-up of `warmupSteps` steps (runs of round 1; the steps past it differ
+ * between runs, which warm up until steady).
  */
-function checkLosses(network: NetworkName, results: readonly WorkerResult[], checkSteps: number): LossChecks {
+function checkLosses(network: NetworkName, results: readonly WorkerResult[], checkSteps: number, warmupSteps: number): LossChecks {
   const tol = TOLERANCES[network];
   const first: Record<string, number> = {};
   const steps: Record<string, number[]> = {};
@@ -106,7 +108,7 @@ function checkLosses(network: NetworkName, results: readonly WorkerResult[], che
   for (const r of results) {
     first[r.system] ??= r.firstLoss;
     steps[r.system] ??= r.stepLosses.slice(0, checkSteps);
-    after[r.system] ??= r.lossAfterTraining;
+    after[r.system] ??= r.lossAfterWarmup;
   }
   const firstDiff = spread(Object.values(first));
   if (!(firstDiff <= tol.firstLoss)) {
@@ -120,13 +122,13 @@ function checkLosses(network: NetworkName, results: readonly WorkerResult[], che
     stepDiff = Math.max(stepDiff, d);
   }
   const afterDiff = spread(Object.values(after));
-  if (!(afterDiff <= tol.afterTraining)) {
-    fail(`${network}: after identical training steps the losses differ by ${afterDiff} > ${tol.afterTraining} (${JSON.stringify(after)}): the systems are not training the same way`);
+  if (!(afterDiff <= tol.afterWarmup)) {
+    fail(`${network}: after ${warmupSteps} identical training steps the losses differ by ${afterDiff} > ${tol.afterWarmup} (${JSON.stringify(after)}): the systems are not training the same way`);
   }
   return {
     firstLoss: { bySystem: first, maxDiff: firstDiff, tolerance: tol.firstLoss },
     stepLosses: { steps: n, bySystem: steps, maxDiff: stepDiff, tolerance: tol.stepLoss },
-    lossAfterTraining: { steps: results[0]?.stepLosses.length ?? 0, bySystem: after, maxDiff: afterDiff, tolerance: tol.afterTraining },
+    lossAfterWarmup: { steps: warmupSteps, bySystem: after, maxDiff: afterDiff, tolerance: tol.afterWarmup },
   };
 }
 
@@ -185,7 +187,15 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
   let checks: LossChecks | null = null;
   for (let round = 0; round < options.rounds && runs.length > 0; round++) {
     const order = round % 2 === 0 ? runs : [...runs].reverse();
-    const plan: WorkerPlan = { warmupSteps: round === 0 ? firstWarmup : s.warmup, trainSteps: s.steps, inferCount: workload.inferBatch, inferReps: s.inferReps, niceness: options.niceness };
+    const warmupSteps = round === 0 ? firstWarmup : s.warmup;
+    const plan: WorkerPlan = {
+      warmupSteps,
+      maxWarmupSteps: Math.max(s.maxWarmup, warmupSteps),
+      trainSteps: s.steps,
+      inferCount: workload.inferBatch,
+      inferReps: s.inferReps,
+      niceness: options.niceness,
+    };
     console.log(`\nround ${round + 1}/${options.rounds}${round === 0 && firstWarmup > s.warmup ? ` (${firstWarmup} warm-up steps, for the loss check)` : ""}`);
     const roundResults: WorkerResult[] = [];
     for (const run of order) {
@@ -195,7 +205,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
     }
     results.push(...roundResults);
     if (round === 0) {
-      checks = checkLosses(network, roundResults, options.checkSteps);
+      checks = checkLosses(network, roundResults, options.checkSteps, firstWarmup);
       for (const r of roundResults) {
         if (r.system.startsWith("pico") && typeof r.info["kernels"] === "string") {
           console.log(`  ${r.system} kernels: ${r.info["kernels"]}; WebAssembly SIMD ${String(r.info["wasmSimd"])}, relaxed SIMD ${String(r.info["relaxedSimd"])}`);
@@ -234,8 +244,8 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
     console.log(`first-batch loss from the same weights: ${fmt(checks.firstLoss.bySystem)} (max diff ${checks.firstLoss.maxDiff.toExponential(2)}, tolerance ${checks.firstLoss.tolerance})`);
     console.log(`losses of the first ${checks.stepLosses.steps} training steps: max diff between systems ${checks.stepLosses.maxDiff.toExponential(2)} (tolerance ${checks.stepLosses.tolerance})`);
     console.log(
-      `loss on the first batch after ${checks.lossAfterTraining.steps} steps: ${fmt(checks.lossAfterTraining.bySystem)} ` +
-        `(max diff ${checks.lossAfterTraining.maxDiff.toExponential(2)}, tolerance ${checks.lossAfterTraining.tolerance})`,
+      `loss on the first batch after ${checks.lossAfterWarmup.steps} steps: ${fmt(checks.lossAfterWarmup.bySystem)} ` +
+        `(max diff ${checks.lossAfterWarmup.maxDiff.toExponential(2)}, tolerance ${checks.lossAfterWarmup.tolerance})`,
     );
   }
   return {
@@ -247,6 +257,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
       inferBatch: workload.inferBatch,
       rounds: options.rounds,
       warmupSteps: s.warmup,
+      maxWarmupSteps: s.maxWarmup,
       firstRoundWarmupSteps: firstWarmup,
       trainSteps: s.steps,
       inferReps: s.inferReps,

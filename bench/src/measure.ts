@@ -1,3 +1,4 @@
+import { isSteady } from "./steady-warmup.js";
 import type { Batch, Workload } from "./workload.js";
 import { imageSize, trainBatch } from "./workload.js";
 
@@ -12,7 +13,13 @@ export interface BenchSystem {
 }
 
 export interface MeasureOptions {
+  /** Untimed training steps at least; the loss check's step. */
   warmupSteps: number;
+  /**
+   * Warm-up steps at most (>= warmupSteps): past warmupSteps, windows of trainSteps steps until the step
+   * time is steady (see steady-warmup.ts). Equal to warmupSteps (the default): a fixed warm-up.
+   */
+  maxWarmupSteps?: number;
   trainSteps: number;
   /** Images per inference call (at most the workload's inference batch). */
   inferCount: number;
@@ -24,6 +31,12 @@ export interface Measurement {
   firstLoss: number;
   /** Loss on the first training batch after all warm-up and timed steps. */
   lossAfterTraining: number;
+  /** Loss on the first training batch after exactly `warmupSteps` steps: the same step for every system. */
+  lossAfterWarmup: number;
+  /** Warm-up steps taken (warmupSteps, plus the windows the steady rule added). */
+  warmupSteps: number;
+  /** Images per second of each warm-up window past warmupSteps (trainSteps steps each). */
+  warmupWindows: number[];
   /** The loss of every training step (warm-up and timed), in order. */
   stepLosses: number[];
   trainSteps: number;
@@ -55,23 +68,41 @@ function peakRssMB(): number {
 }
 
 /**
- * Loss check, then warm-up steps and timed steps on the workload's batches in order (starting over
- * after the last one), then one untimed and `inferReps` timed inference calls.
+ * Loss check, then warm-up steps (at least warmupSteps, then until steady or maxWarmupSteps) and timed
+ * steps on the workload's batches in order (starting over after the last one), then one untimed and
+ * `inferReps` timed inference calls.
  */
 export function measure(system: BenchSystem, workload: Workload, options: MeasureOptions): Measurement {
   const { warmupSteps, trainSteps, inferCount, inferReps } = options;
+  const maxWarmupSteps = options.maxWarmupSteps ?? warmupSteps;
   if (inferCount > workload.inferBatch || inferCount < 1) {
     throw new RangeError(`measure: inferCount must be in [1, ${workload.inferBatch}], but got ${inferCount}`);
+  }
+  if (maxWarmupSteps < warmupSteps) {
+    throw new RangeError(`measure: maxWarmupSteps must be at least warmupSteps (${warmupSteps}), but got ${maxWarmupSteps}`);
   }
   const first = trainBatch(workload, 0);
   const firstLoss = system.loss(first);
 
   const stepLosses: number[] = [];
   const batch = (step: number): Batch => trainBatch(workload, step % workload.numBatches);
-  for (let i = 0; i < warmupSteps; i++) stepLosses.push(system.trainStep(batch(i)));
+  let step = 0;
+  const train = (): void => {
+    stepLosses.push(system.trainStep(batch(step)));
+    step++;
+  };
+  while (step < warmupSteps) train();
+  const lossAfterWarmup = system.loss(first);
+  const windowSeconds: number[] = [];
+  while (step + trainSteps <= maxWarmupSteps && !isSteady(windowSeconds)) {
+    const start = performance.now();
+    for (let i = 0; i < trainSteps; i++) train();
+    windowSeconds.push((performance.now() - start) / 1000);
+  }
+  const warmedUp = step;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < trainSteps; i++) stepLosses.push(system.trainStep(batch(warmupSteps + i)));
+  for (let i = 0; i < trainSteps; i++) train();
   const trainSeconds = (performance.now() - t0) / 1000;
   const trainCpuSeconds = cpuSecondsSince(c0);
   const peakTrain = peakRssMB();
@@ -92,6 +123,9 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   return {
     firstLoss,
     lossAfterTraining,
+    lossAfterWarmup,
+    warmupSteps: warmedUp,
+    warmupWindows: windowSeconds.map((seconds) => (trainSteps * workload.batchSize) / seconds),
     stepLosses,
     trainSteps,
     trainImages,

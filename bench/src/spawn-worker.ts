@@ -32,6 +32,8 @@ export function runLabel(run: SystemRun): string {
 
 export interface WorkerPlan {
   warmupSteps: number;
+  /** Warm-up steps at most, past warmupSteps until the step time is steady (default warmupSteps: a fixed warm-up). */
+  maxWarmupSteps?: number;
   trainSteps: number;
   inferCount: number;
   inferReps: number;
@@ -92,6 +94,7 @@ function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
     workloadPath,
     "--warmup",
     String(plan.warmupSteps),
+    ...(plan.maxWarmupSteps === undefined ? [] : ["--max-warmup", String(plan.maxWarmupSteps)]),
     "--steps",
     String(plan.trainSteps),
     "--infer-count",

@@ -1,7 +1,7 @@
 """PyTorch as a peer in the bench: the same networks, weights, batches and measurements as
 measure.ts, in its own process (run with /usr/bin/python3, which has torch 1.13).
 
-    torch-worker.py --workload FILE --threads N [--warmup N --steps N --infer-count N --infer-reps N] [--profile]
+    torch-worker.py --workload FILE --threads N [--warmup N --max-warmup N --steps N --infer-count N --infer-reps N] [--profile]
 
 Prints one line `BENCH-RESULT {json}` on stdout: the fields of measure.ts's Measurement, or with
 --profile the per-operator times of the autograd profiler (torch-profile.ts reads them).
@@ -165,13 +165,32 @@ def batch(workload, step):
     return workload["trainImages"][i * n : (i + 1) * n], workload["trainLabels"][i * n : (i + 1) * n]
 
 
+# steady-warmup.ts's rule, so that every system warms up alike.
+STEADY_GAIN = 0.03
+
+
+def is_steady(window_seconds):
+    m = len(window_seconds)
+    if m < 3:
+        return False
+    return min(window_seconds[m - 2], window_seconds[m - 1]) >= (1 - STEADY_GAIN) * min(window_seconds[: m - 2])
+
+
 def measure(net, workload, args):
     first = batch(workload, 0)
     first_loss = net.loss(*first)
     losses = [net.train_step(*batch(workload, i)) for i in range(args.warmup)]
+    loss_after_warmup = net.loss(*first)
+    windows = []
+    while len(losses) + args.steps <= args.max_warmup and not is_steady(windows):
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            losses.append(net.train_step(*batch(workload, len(losses))))
+        windows.append(time.perf_counter() - start)
+    warmed_up = len(losses)
     c0, t0 = time.process_time(), time.perf_counter()
     for i in range(args.steps):
-        losses.append(net.train_step(*batch(workload, args.warmup + i)))
+        losses.append(net.train_step(*batch(workload, warmed_up + i)))
     train_seconds = time.perf_counter() - t0
     train_cpu = time.process_time() - c0
     peak_train = peak_rss_mb()
@@ -191,6 +210,9 @@ def measure(net, workload, args):
     return {
         "firstLoss": first_loss,
         "lossAfterTraining": loss_after,
+        "lossAfterWarmup": loss_after_warmup,
+        "warmupSteps": warmed_up,
+        "warmupWindows": [args.steps * workload["batchSize"] / s for s in windows],
         "stepLosses": losses,
         "trainSteps": args.steps,
         "trainImages": train_images,
@@ -255,6 +277,7 @@ def main():
     parser.add_argument("--workload", required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--max-warmup", type=int, default=None)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--infer-count", type=int, default=1000)
     parser.add_argument("--infer-reps", type=int, default=10)
@@ -265,6 +288,12 @@ def main():
             fail(f"--{name.replace('_', '-')} must be >= 1, but got {getattr(args, name)}")
     if args.warmup < 0:
         fail(f"--warmup must be >= 0, but got {args.warmup}")
+    if args.max_warmup is None:
+        args.max_warmup = args.warmup
+    if args.max_warmup < args.warmup:
+        fail(f"--max-warmup must be at least --warmup ({args.warmup}), but got {args.max_warmup}")
+    if args.profile and args.max_warmup != args.warmup:
+        fail("--max-warmup is not supported with --profile (the profile warms up a fixed --warmup steps)")
     torch.set_num_threads(args.threads)
     workload = read_workload(args.workload)
     if args.infer_count > workload["inferBatch"]:

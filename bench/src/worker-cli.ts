@@ -23,6 +23,7 @@ export function parseWorkerArgs(argv: string[], extraOptions: readonly string[] 
     options: {
       workload: { type: "string" },
       warmup: { type: "string", default: "5" },
+      "max-warmup": { type: "string" },
       steps: { type: "string", default: "30" },
       "infer-count": { type: "string", default: "1000" },
       "infer-reps": { type: "string", default: "10" },
@@ -37,9 +38,13 @@ export function parseWorkerArgs(argv: string[], extraOptions: readonly string[] 
   };
   if (typeof values.workload !== "string") throw new Error("worker: --workload <file> is required");
   const all = values as Record<string, string | boolean | undefined>;
+  const warmupSteps = int("warmup", values.warmup);
+  const maxWarmupSteps = values["max-warmup"] === undefined ? warmupSteps : int("max-warmup", values["max-warmup"]);
+  if (maxWarmupSteps < warmupSteps) throw new Error(`worker: --max-warmup must be at least --warmup (${warmupSteps}), but got ${maxWarmupSteps}`);
   return {
     workloadPath: values.workload,
-    warmupSteps: int("warmup", values.warmup),
+    warmupSteps,
+    maxWarmupSteps,
     trainSteps: int("steps", values.steps),
     inferCount: int("infer-count", values["infer-count"]),
     inferReps: int("infer-reps", values["infer-reps"]),

@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { BenchSystem } from "./measure.js";
+import { measure } from "./measure.js";
+import type { Workload } from "./workload.js";
+
+const workload: Workload = {
+  network: "reference",
+  imageShape: [1, 2, 2],
+  weights: [],
+  batchSize: 4,
+  numBatches: 5,
+  trainImages: new Float32Array(5 * 4 * 4),
+  trainLabels: new Int32Array(5 * 4),
+  inferBatch: 2,
+  inferImages: new Float32Array(2 * 4),
+};
+
+/** A system whose steps take `stepMs(step)` on a fake clock; its loss is the number of steps taken. */
+function fakeSystem(stepMs: (step: number) => number): { system: BenchSystem; steps: () => number } {
+  let clock = 0;
+  let steps = 0;
+  vi.spyOn(performance, "now").mockImplementation(() => clock);
+  const system: BenchSystem = {
+    loss: () => steps,
+    trainStep: () => {
+      clock += stepMs(steps);
+      return steps++;
+    },
+    predict: (_images, count) => new Float32Array(count * 10),
+  };
+  return { system, steps: () => steps };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("measure's warm-up", () => {
+  it("goes on past the minimum in windows of the timed length until the step time stops falling, and times the next window", () => {
+    // 5 ms a step, falling by 1 ms every 100 steps to 1 ms at step 400.
+    const { system, steps } = fakeSystem((step) => Math.max(1, 5 - Math.floor(step / 100)));
+    const m = measure(system, workload, { warmupSteps: 100, maxWarmupSteps: 2000, trainSteps: 100, inferCount: 2, inferReps: 1 });
+    // Windows 100-200 (4 ms), 200-300 (3), 300-400 (2), 400-500 (1), 500-600 (1), 600-700 (1): steady.
+    expect(m.warmupSteps).toBe(700);
+    // Images per second of each window: 100 steps of 4 images.
+    [1000, 4000 / 3, 2000, 4000, 4000, 4000].forEach((ips, i) => expect(m.warmupWindows[i]).toBeCloseTo(ips, 6));
+    expect(m.warmupWindows).toHaveLength(6);
+    expect(m.lossAfterWarmup).toBe(100);
+    expect(m.trainSeconds).toBeCloseTo(0.1, 10);
+    expect(m.trainImagesPerSec).toBeCloseTo(4000, 6);
+    expect(m.stepLosses).toHaveLength(800);
+    expect(steps()).toBe(800);
+  });
+
+  it("stops at the cap, and takes exactly the minimum without one", () => {
+    const slowing = fakeSystem((step) => 10 - step / 100);
+    const capped = measure(slowing.system, workload, { warmupSteps: 100, maxWarmupSteps: 350, trainSteps: 100, inferCount: 2, inferReps: 1 });
+    expect(capped.warmupSteps).toBe(300);
+    vi.restoreAllMocks();
+    const fixed = fakeSystem(() => 1);
+    const m = measure(fixed.system, workload, { warmupSteps: 30, trainSteps: 10, inferCount: 2, inferReps: 1 });
+    expect([m.warmupSteps, m.warmupWindows.length, m.lossAfterWarmup, m.stepLosses.length]).toEqual([30, 0, 30, 40]);
+  });
+
+  it("refuses a cap below the minimum", () => {
+    const { system } = fakeSystem(() => 1);
+    expect(() => measure(system, workload, { warmupSteps: 30, maxWarmupSteps: 20, trainSteps: 10, inferCount: 2, inferReps: 1 })).toThrow(
+      "measure: maxWarmupSteps must be at least warmupSteps (30), but got 20",
+    );
+  });
+});

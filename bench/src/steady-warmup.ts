@@ -1,0 +1,23 @@
+/**
+ * When a warm-up may stop: a fresh process keeps getting faster while its JIT compiles (Pico's reference
+ * network on one thread for 300-400 steps, on 2 replicas for 600-1,000, each isolate compiling the same
+ * functions on cores both threads hold), so a fixed number of warm-up steps times one system in its steady
+ * state and another still warming up. Every system therefore warms up by the same rule: at least the
+ * minimum, then windows of the timed length until the step time stops falling, up to a cap.
+ */
+
+/** A window must be this much faster than the fastest before it to count as still warming up. */
+export const STEADY_GAIN = 0.03;
+
+/**
+ * Whether the step time is steady, from the seconds of equal warm-up windows in order: at least three
+ * windows, and neither of the last two more than STEADY_GAIN faster than the fastest window before them
+ * (two, so that one window slowed by another process does not end the warm-up).
+ */
+export function isSteady(windowSeconds: readonly number[]): boolean {
+  const m = windowSeconds.length;
+  if (m < 3) return false;
+  const best = Math.min(...windowSeconds.slice(0, m - 2));
+  const last = Math.min(windowSeconds[m - 2]!, windowSeconds[m - 1]!);
+  return last >= (1 - STEADY_GAIN) * best;
+}
