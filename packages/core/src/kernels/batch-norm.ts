@@ -31,6 +31,11 @@ export interface BatchNormKernelArgs {
    * gradient (synchronized BatchNorm). None: the array is the whole batch.
    */
   sync?: BatchNormSync | null;
+  /**
+   * The backward's input gradient goes to the convolution's backward alone (see kernels.handOff): the
+   * WebAssembly kernel leaves it in the module for that convolution to read. Default false.
+   */
+  handOffGradInput?: boolean;
 }
 
 /**
@@ -173,7 +178,7 @@ export const batchNormWasm: BatchNormKernel = {
   },
   backward(x, g, dx, args, stats, affine, sums) {
     if (!(x instanceof Float32Array) || !(g instanceof Float32Array) || !(dx === null || dx instanceof Float32Array)) return false;
-    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums, args.sync ?? null);
+    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums, args.sync ?? null, args.handOffGradInput === true);
   },
 };
 

@@ -196,3 +196,17 @@ function reusable(previous: Float64Array | undefined, length: number): Float64Ar
   if (previous === undefined || previous.length !== length) return new Float64Array(length);
   return previous.fill(0);
 }
+
+/**
+ * Has the backward of the BatchNorm whose output is `out` leave its input gradient in the kernel module
+ * (kernels.handOff), where the convolution's backward that reads it next finds it instead of copying it
+ * in. Only for a caller that knows the BatchNorm's input goes to that BatchNorm alone, so that nothing adds
+ * another gradient into it in between (@pico/nn's Conv2d → BatchNorm2d patterns). Does nothing for a
+ * tensor no BatchNorm computed.
+ */
+export function handOffGradInput(out: Tensor): void {
+  const call = out.creator;
+  if (call === null || call.fn !== BatchNorm || call.ctx === null) return;
+  const ctx = call.ctx as BatchNormCtx;
+  ctx.args = { ...ctx.args, handOffGradInput: true };
+}

@@ -1,5 +1,6 @@
 import { Tensor, kernels, tracer } from "@pico/core";
 import { conv2d, conv2dGeometry } from "../functional/conv2d.js";
+import { handOffGradInput } from "../functional/batch-norm.js";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
 import { BatchNormBase } from "../layers/batch-norm.js";
@@ -119,7 +120,7 @@ const convBnRelu: FusionPattern = {
   sequence: [Conv2d, BatchNorm2d, ReLU],
   description:
     "evaluation: the BatchNorm folded into the convolution (the folded weight and bias kept until a parameter, running statistic or eps changes), ReLU applied by the convolution to its output (Conv2dReluFunction); " +
-    "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu) reading the convolution's output where the kernel module left it (kernels.handOff), the convolution's output recycled once backward is done with it (at once under noGrad)",
+    "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu) reading the convolution's output where the kernel module left it (kernels.handOff), and in backward the convolution reading the BatchNorm's input gradient where it was left, the convolution's output recycled once backward is done with it (at once under noGrad)",
   forward([conv, bn], input) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
@@ -130,7 +131,11 @@ const convBnRelu: FusionPattern = {
     // The convolution's output stays in the kernel module for the BatchNorm's statistics (not copied in again).
     return kernels.handOff(() => classForward(c, input), (y) => {
       const out = b.forwardRelu(y);
-      if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
+      // y goes to the BatchNorm alone: its gradient, the BatchNorm's backward's output, may stay in the module for the convolution's backward.
+      if (keepsNoReferences(c) && keepsNoReferences(b)) {
+        releaseDead(y, input, out);
+        handOffGradInput(out);
+      }
       return out;
     });
   },
@@ -151,7 +156,10 @@ const convBn: FusionPattern = {
     }
     return kernels.handOff(() => classForward(c, input), (y) => {
       const out = classForward(b, y);
-      if (keepsNoReferences(c) && keepsNoReferences(b)) releaseDead(y, input, out);
+      if (keepsNoReferences(c) && keepsNoReferences(b)) {
+        releaseDead(y, input, out);
+        handOffGradInput(out);
+      }
       return out;
     });
   },

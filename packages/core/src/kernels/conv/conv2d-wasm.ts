@@ -1,5 +1,5 @@
 import { alignUp, heapOf, Layout, localInstance } from "../wasm/engine.js";
-import { offerOutput } from "../wasm/handoff.js";
+import { offerOutput, takeOutput } from "../wasm/handoff.js";
 import type { WasmInstance } from "../wasm/engine.js";
 import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
@@ -489,22 +489,24 @@ export function conv2dBackwardWasm(
     return true;
   }
   if (grads.input === null && grads.weight === null && grads.bias === null) return true;
+  const argmax = options.argmax ?? null;
+  // gradOut as the kernel before left it in the module (a BatchNorm's input gradient, see handoff.ts), or -1.
+  const resident = argmax === null ? takeOutput(t.memory, gradOut.data, gradOut.offset, g.batch * s.outImage) : -1;
   const mem = new Layout(t.exports.heapBase());
   const geo = mem.take(GEOMETRY_FLOATS);
   const early = heapOf(t, mem.end);
   if (early === null) return false;
   writeGeometry(early, geo, g);
-  const argmax = options.argmax ?? null;
   const path = t.exports.backwardPathOf(geo, grads.input === null ? 0 : 1, argmax === null ? 0 : 1);
-  const done = backwardBy(t, path, g, s, geo, mem.end, gradOut, x, weight, grads, argmax, options);
+  const done = backwardBy(t, path, g, s, geo, mem.end, gradOut, x, weight, grads, argmax, options, resident);
   if (done !== "refused") return done === "done";
-  return backwardBy(t, BACKWARD_IM2COL, g, s, geo, mem.end, gradOut, x, weight, grads, argmax, options) === "done";
+  return backwardBy(t, BACKWARD_IM2COL, g, s, geo, mem.end, gradOut, x, weight, grads, argmax, options, -1) === "done";
 }
 
 /** conv2dBackwardWasm by the way `path`: "refused" where Winograd met a non-finite input, "failed" where the memory cannot grow. */
 function backwardBy(
   t: ConvEngine, path: number, g: Conv2dGeometry, s: Sizes, geo: number, start: number, gradOut: Float32Slice, x: Float32Slice | null,
-  weight: Float32Slice, grads: Conv2dWasmGrads, argmax: Int32Array | null, options: Conv2dWasmBackwardOptions,
+  weight: Float32Slice, grads: Conv2dWasmGrads, argmax: Int32Array | null, options: Conv2dWasmBackwardOptions, resident: number,
 ): "done" | "refused" | "failed" {
   const e = t.exports;
   const wSize = g.outChannels * s.taps;
@@ -517,13 +519,16 @@ function backwardBy(
   const gyImage = argmax === null ? s.outImage : pooledImage(g);
   const imageFloats = gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0);
   const slice = sliceOf(g, chunk * threads, imageFloats, launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
-  const mem = new Layout(start);
+  // A whole batch of gradOut already in the module (a handed-off output) is read where it is, each slice's
+  // part in place, everything else laid out after it.
+  const gyResident = resident >= start ? resident : -1;
+  const mem = new Layout(gyResident < 0 ? start : gyResident + g.batch * gyImage * 4 + TAIL);
   const wAt = mem.take(wSize);
   // The Winograd way reads the weights flipped, transposed and transformed for the input gradient.
   const preparedFloats = winograd3 ? e.preparedBackwardFloats(geo, wantGx ? 1 : 0) : 0;
   const preparedAt = preparedFloats === 0 ? 0 : mem.take(preparedFloats);
   const xAt = wantX ? mem.take(slice * s.inImage) : 0;
-  const gyAt = mem.take(slice * gyImage, TAIL);
+  const gyAt = gyResident < 0 ? mem.take(slice * gyImage, TAIL) : gyResident;
   const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
   // Winograd sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
@@ -574,7 +579,7 @@ function backwardBy(
     // Images [i0, i1) of this slice into the module (their input gradient zeroed where it is added to), and their input gradient out of it.
     const copyIn = (i0: number, i1: number): void => {
       const gyFrom = gradOut.offset + (n0 + i0) * gyImage;
-      heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
+      if (gyResident < 0) heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
       if (argmax !== null) new Int32Array(heap.buffer, argmaxAt + i0 * gyImage * 4, (i1 - i0) * gyImage).set(argmax.subarray((n0 + i0) * gyImage, (n0 + i1) * gyImage));
       if (x !== null && wantX) {
         const xFrom = x.offset + (n0 + i0) * s.inImage;
@@ -588,11 +593,12 @@ function backwardBy(
       if (grads.input !== null) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
     const ranges = rangesOf(count);
+    const gySlice = gyResident < 0 ? gyAt : gyResident + n0 * gyImage * 4;
     const accumulate = n0 > 0 ? 1 : 0;
     const calls = ranges.map(([i0, i1], k) => {
       const r = scratch[launch === undefined ? k : 0]!;
       return [
-        1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gyAt + i0 * gyImage * 4,
+        1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gySlice + i0 * gyImage * 4,
         gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + k * gwStride * 4, gbSums === 0 ? 0 : gbSums + k * gbStride * 4,
         chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
       ];

@@ -1,6 +1,6 @@
 import type { BatchNormSync } from "../batch-norm.js";
 import { heapOf, Layout } from "./engine.js";
-import { takeOutput } from "./handoff.js";
+import { offerOutput, takeOutput } from "./handoff.js";
 import { target } from "./elementwise-wasm.js";
 import type { Target } from "./elementwise-wasm.js";
 import { MAX_JOBS } from "./thread-pool.js";
@@ -211,12 +211,14 @@ export function batchNormForwardWasm(
 /**
  * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
  * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
- * (the batch statistics' own gradient included when `train`; dx may be g). Returns false, having written
- * nothing, where WebAssembly SIMD is missing, the memory cannot grow or x is empty.
+ * (the batch statistics' own gradient included when `train`; dx may be g), offered to the next kernel with
+ * `handOff` (handoff.ts). Returns false, having written nothing, where WebAssembly SIMD is missing, the
+ * memory cannot grow or x is empty.
  */
 export function batchNormBackwardWasm(
   x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
   train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array, sync: BatchNormSync | null = null,
+  handOff = false,
 ): boolean {
   const size = n * c * s;
   if (size === 0) return false;
@@ -257,5 +259,7 @@ export function batchNormBackwardWasm(
     runPhase(t, outBlocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, gAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
   }
   sums.set(new Float64Array(heap.buffer, sumsAt, 2 * c));
+  // dx is still in the module where g was, for the convolution's backward that reads it next (handoff.ts).
+  if (dx !== null && handOff) offerOutput(t.instance.memory, dx, 0, size, gAt, true);
   return true;
 }

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
 import { Generator } from "../../random.js";
 import { bumpVersion } from "../../version.js";
-import { conv2dForwardWasm } from "../conv/conv2d-wasm.js";
+import { conv2dBackwardWasm, conv2dForwardWasm } from "../conv/conv2d-wasm.js";
 import type { Conv2dWasmGeometry } from "../conv/conv2d-wasm.js";
-import { batchNormForwardWasm } from "./batch-norm-wasm.js";
+import { batchNormBackwardWasm, batchNormForwardWasm } from "./batch-norm-wasm.js";
 import { installWasmConvThreads, stopWasmConvThreads } from "./conv-wasm-threads.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
 import { localInstance } from "./engine.js";
@@ -62,9 +62,27 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
     return [conv, y, Float32Array.from(stats), Float32Array.from(affine)];
   };
   const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer));
+  // The backward: the BatchNorm's input gradient, armed, read by the convolution's backward where it was left.
+  const gy = random(6 * 16 * 144);
+  const normThenConvBackward = (handed: boolean, clobber = false): Float32Array[] => {
+    const [conv, , stats, affine] = convThenNorm(false);
+    const dx = new Float32Array(conv.length);
+    const sums = new Float64Array(32);
+    expect(batchNormBackwardWasm(conv, gy, dx, 6, 16, 144, true, true, Float64Array.from(stats!), Float64Array.from(affine!), sums, null, handed)).toBe(true);
+    const grads = { input: new Float32Array(x.length), weight: new Float32Array(w.length), bias: new Float32Array(16) };
+    const reference = Float32Array.from(dx);
+    if (clobber) dx.fill(0);
+    expect(conv2dBackwardWasm(g, { data: dx, offset: 0 }, { data: x, offset: 0 }, { data: w, offset: 0 }, {
+      input: { data: grads.input, offset: 0 }, weight: { data: grads.weight, offset: 0 }, bias: { data: grads.bias, offset: 0 },
+    })).toBe(true);
+    return [reference, grads.input, grads.weight, grads.bias];
+  };
 
-  it("a BatchNorm reading a convolution's output in place gives the bits of one copying it in, on 1 and 2 threads", async () => {
+  it("a BatchNorm reading a convolution's output in place, and a convolution's backward reading the BatchNorm's input gradient in place, give the bits of copying them in, on 1 and 2 threads", async () => {
     const alone = convThenNorm(false);
+    const backward = normThenConvBackward(false);
+    expect(normThenConvBackward(true).map(bits)).toEqual(backward.map(bits));
+    expect(normThenConvBackward(true, true).map(bits)).toEqual(backward.map(bits));
     expect(convThenNorm(true).map(bits)).toEqual(alone.map(bits));
     expect(convThenNorm(true, true).slice(1).map(bits)).toEqual(alone.slice(1).map(bits));
     expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
@@ -72,5 +90,8 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
     expect(convThenNorm(false).map(bits)).toEqual(alone.map(bits));
     expect(convThenNorm(true).map(bits)).toEqual(alone.map(bits));
     expect(convThenNorm(true, true).slice(1).map(bits)).toEqual(alone.slice(1).map(bits));
+    expect(normThenConvBackward(false).map(bits)).toEqual(backward.map(bits));
+    expect(normThenConvBackward(true).map(bits)).toEqual(backward.map(bits));
+    expect(normThenConvBackward(true, true).map(bits)).toEqual(backward.map(bits));
   });
 });

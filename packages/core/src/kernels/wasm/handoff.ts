@@ -3,8 +3,9 @@ import type { WasmMemory } from "./wasm-api.js";
 
 // A kernel's output left in the module's memory for the kernel that reads it next, so that the second
 // does not copy it in again (a convolution's output, which the BatchNorm after it normalises: 8 MB a
-// layer of the CIFAR-shaped network's training step). Only inside handOff: its first function's kernels
-// may offer their output, its second's may take it. Every kernel lays out its memory from heapBase, and
+// layer of the CIFAR-shaped network's training step; in its backward, the BatchNorm's input gradient,
+// which the convolution's backward reads). Only inside handOff, or armed by a caller that knows the
+// array goes to the next kernel alone: one kernel may offer its output, the next may take it. Every kernel lays out its memory from heapBase, and
 // asking for heapBase (as well as taking a resident region) counts as touching the memory: an offer is
 // good only until the memory is touched after it, and only for the same array object, offset, length
 // and version (an in-place write since bumps the version).
@@ -52,10 +53,12 @@ export function handOff<T, U>(produce: () => T, consume: (produced: T) => U): U 
 
 /**
  * Called by a kernel right after it copied array[offset, offset + length) out of `memory` at byte
- * address `at` (and touched the memory no more): inside handOff's `produce`, the next kernel may read it there.
+ * address `at` (and touched the memory no more): inside handOff's `produce`, or where its caller knows
+ * that nothing but the kernel that reads the array next sees it (`armed`: a backward whose gradient
+ * goes to one Function only), the next kernel may read it there.
  */
-export function offerOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number, at: number): void {
-  offer = offering ? { memory, array, offset, length, at, version: versionOf(array), touches } : null;
+export function offerOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number, at: number, armed = offering): void {
+  offer = armed ? { memory, array, offset, length, at, version: versionOf(array), touches } : null;
 }
 
 /**
