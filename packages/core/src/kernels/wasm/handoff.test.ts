@@ -65,10 +65,10 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
   // The backward: the BatchNorm's input gradient, armed, read by the convolution's backward where it was left.
   const gy = random(6 * 16 * 144);
   const normThenConvBackward = (handed: boolean, clobber = false): Float32Array[] => {
-    const [conv, , stats, affine] = convThenNorm(false);
+    const [conv, , stats, affine] = convThenNorm(false) as [Float32Array, Float32Array, Float32Array, Float32Array];
     const dx = new Float32Array(conv.length);
     const sums = new Float64Array(32);
-    expect(batchNormBackwardWasm(conv, gy, dx, 6, 16, 144, true, true, Float64Array.from(stats!), Float64Array.from(affine!), sums, null, handed)).toBe(true);
+    expect(batchNormBackwardWasm(conv, gy, dx, 6, 16, 144, true, true, Float64Array.from(stats), Float64Array.from(affine), sums, null, handed)).toBe(true);
     const grads = { input: new Float32Array(x.length), weight: new Float32Array(w.length), bias: new Float32Array(16) };
     const reference = Float32Array.from(dx);
     if (clobber) dx.fill(0);
