@@ -7,8 +7,8 @@ describe("bench command line", () => {
     expect(o.networks).toEqual(["reference", "cifar"]);
     expect(o.systems).toEqual(["pico", "tfjs-wasm", "tfjs-cpu", "torch"]);
     expect(o.threads).toEqual([1, 2]);
-    expect(o.settings.reference).toEqual({ warmup: 300, maxWarmup: 2000, steps: 100, inferReps: 30 });
-    expect(o.settings.cifar).toEqual({ warmup: 3, maxWarmup: 3, steps: 8, inferReps: 5 });
+    expect(o.settings.reference).toEqual({ warmup: 300, maxWarmup: 2000, maxWarmupSeconds: 20, steps: 100, inferReps: 30 });
+    expect(o.settings.cifar).toEqual({ warmup: 3, maxWarmup: 51, maxWarmupSeconds: 20, steps: 8, inferReps: 5 });
     expect(o.out).toMatch(/bench[/\\]results\.json$/);
     expect([o.rounds, o.checkSteps, o.niceness, o.breakdown]).toEqual([3, 20, 0, false]);
   });
@@ -35,6 +35,9 @@ describe("bench command line", () => {
     expect(() => parseOptions(["--network", "reference", "--warmup", "400", "--max-warmup", "300"])).toThrow(
       "bench: --max-warmup must be at least the warm-up (400 on the reference network), but got 300",
     );
+    const cifar = parseOptions(["--network", "cifar", "--max-warmup", "27", "--max-warmup-seconds", "5.5"])!;
+    expect([cifar.settings.cifar.maxWarmup, cifar.settings.cifar.maxWarmupSeconds]).toEqual([27, 5.5]);
+    expect(() => parseOptions(["--max-warmup-seconds", "0"])).toThrow('bench: --max-warmup-seconds must be a positive number of seconds, but got "0"');
   });
 
   it("refuses bad values, naming the option, the rule and what it got", () => {

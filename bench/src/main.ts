@@ -191,6 +191,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
     const plan: WorkerPlan = {
       warmupSteps,
       maxWarmupSteps: Math.max(s.maxWarmup, warmupSteps),
+      maxWarmupSeconds: s.maxWarmupSeconds,
       trainSteps: s.steps,
       inferCount: workload.inferBatch,
       inferReps: s.inferReps,
@@ -258,6 +259,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
       rounds: options.rounds,
       warmupSteps: s.warmup,
       maxWarmupSteps: s.maxWarmup,
+      maxWarmupSeconds: s.maxWarmupSeconds,
       firstRoundWarmupSteps: firstWarmup,
       trainSteps: s.steps,
       inferReps: s.inferReps,

@@ -60,6 +60,18 @@ describe("measure's warm-up", () => {
     expect([m.warmupSteps, m.warmupWindows.length, m.lossAfterWarmup, m.stepLosses.length]).toEqual([30, 0, 30, 40]);
   });
 
+  it("stops once the windows have taken maxWarmupSeconds, a slow system after its first window", () => {
+    // Still falling every window (10 ms a step minus 1 ms per 100 steps): only the seconds end it.
+    const slowing = fakeSystem((step) => 10 - step / 100);
+    const m = measure(slowing.system, workload, { warmupSteps: 100, maxWarmupSteps: 2000, maxWarmupSeconds: 2.5, trainSteps: 100, inferCount: 2, inferReps: 1 });
+    // Windows of 0.85, 0.75, 0.65 s: 2.25 s < 2.5 s after three, so a fourth (0.55 s), then stop.
+    expect(m.warmupSteps).toBe(500);
+    vi.restoreAllMocks();
+    const slow = fakeSystem(() => 4000);
+    const one = measure(slow.system, workload, { warmupSteps: 3, maxWarmupSteps: 51, maxWarmupSeconds: 20, trainSteps: 8, inferCount: 2, inferReps: 1 });
+    expect([one.warmupSteps, one.warmupWindows.length]).toEqual([11, 1]);
+  });
+
   it("refuses a cap below the minimum", () => {
     const { system } = fakeSystem(() => 1);
     expect(() => measure(system, workload, { warmupSteps: 30, maxWarmupSteps: 20, trainSteps: 10, inferCount: 2, inferReps: 1 })).toThrow(

@@ -20,6 +20,8 @@ export interface MeasureOptions {
    * time is steady (see steady-warmup.ts). Equal to warmupSteps (the default): a fixed warm-up.
    */
   maxWarmupSteps?: number;
+  /** The steady rule's windows stop once they have taken this many seconds (default: no limit). */
+  maxWarmupSeconds?: number;
   trainSteps: number;
   /** Images per inference call (at most the workload's inference batch). */
   inferCount: number;
@@ -75,6 +77,7 @@ function peakRssMB(): number {
 export function measure(system: BenchSystem, workload: Workload, options: MeasureOptions): Measurement {
   const { warmupSteps, trainSteps, inferCount, inferReps } = options;
   const maxWarmupSteps = options.maxWarmupSteps ?? warmupSteps;
+  const maxWarmupSeconds = options.maxWarmupSeconds ?? Infinity;
   if (inferCount > workload.inferBatch || inferCount < 1) {
     throw new RangeError(`measure: inferCount must be in [1, ${workload.inferBatch}], but got ${inferCount}`);
   }
@@ -94,10 +97,12 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   while (step < warmupSteps) train();
   const lossAfterWarmup = system.loss(first);
   const windowSeconds: number[] = [];
-  while (step + trainSteps <= maxWarmupSteps && !isSteady(windowSeconds)) {
+  let secondsInWindows = 0;
+  while (step + trainSteps <= maxWarmupSteps && secondsInWindows < maxWarmupSeconds && !isSteady(windowSeconds)) {
     const start = performance.now();
     for (let i = 0; i < trainSteps; i++) train();
     windowSeconds.push((performance.now() - start) / 1000);
+    secondsInWindows += windowSeconds[windowSeconds.length - 1]!;
   }
   const warmedUp = step;
   const c0 = process.cpuUsage();

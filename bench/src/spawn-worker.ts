@@ -34,6 +34,8 @@ export interface WorkerPlan {
   warmupSteps: number;
   /** Warm-up steps at most, past warmupSteps until the step time is steady (default warmupSteps: a fixed warm-up). */
   maxWarmupSteps?: number;
+  /** Seconds at most of the steady rule's warm-up windows (default: no limit). */
+  maxWarmupSeconds?: number;
   trainSteps: number;
   inferCount: number;
   inferReps: number;
@@ -95,6 +97,7 @@ function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
     "--warmup",
     String(plan.warmupSteps),
     ...(plan.maxWarmupSteps === undefined ? [] : ["--max-warmup", String(plan.maxWarmupSteps)]),
+    ...(plan.maxWarmupSeconds === undefined ? [] : ["--max-warmup-seconds", String(plan.maxWarmupSeconds)]),
     "--steps",
     String(plan.trainSteps),
     "--infer-count",

@@ -1,7 +1,7 @@
 """PyTorch as a peer in the bench: the same networks, weights, batches and measurements as
 measure.ts, in its own process (run with /usr/bin/python3, which has torch 1.13).
 
-    torch-worker.py --workload FILE --threads N [--warmup N --max-warmup N --steps N --infer-count N --infer-reps N] [--profile]
+    torch-worker.py --workload FILE --threads N [--warmup N --max-warmup N --max-warmup-seconds S --steps N --infer-count N --infer-reps N] [--profile]
 
 Prints one line `BENCH-RESULT {json}` on stdout: the fields of measure.ts's Measurement, or with
 --profile the per-operator times of the autograd profiler (torch-profile.ts reads them).
@@ -182,7 +182,7 @@ def measure(net, workload, args):
     losses = [net.train_step(*batch(workload, i)) for i in range(args.warmup)]
     loss_after_warmup = net.loss(*first)
     windows = []
-    while len(losses) + args.steps <= args.max_warmup and not is_steady(windows):
+    while len(losses) + args.steps <= args.max_warmup and sum(windows) < args.max_warmup_seconds and not is_steady(windows):
         start = time.perf_counter()
         for _ in range(args.steps):
             losses.append(net.train_step(*batch(workload, len(losses))))
@@ -278,6 +278,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--max-warmup", type=int, default=None)
+    parser.add_argument("--max-warmup-seconds", type=float, default=float("inf"))
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--infer-count", type=int, default=1000)
     parser.add_argument("--infer-reps", type=int, default=10)
@@ -292,6 +293,8 @@ def main():
         args.max_warmup = args.warmup
     if args.max_warmup < args.warmup:
         fail(f"--max-warmup must be at least --warmup ({args.warmup}), but got {args.max_warmup}")
+    if not args.max_warmup_seconds > 0:
+        fail(f"--max-warmup-seconds must be a positive number of seconds, but got {args.max_warmup_seconds}")
     if args.profile and args.max_warmup != args.warmup:
         fail("--max-warmup is not supported with --profile (the profile warms up a fixed --warmup steps)")
     torch.set_num_threads(args.threads)

@@ -24,6 +24,7 @@ export function parseWorkerArgs(argv: string[], extraOptions: readonly string[] 
       workload: { type: "string" },
       warmup: { type: "string", default: "5" },
       "max-warmup": { type: "string" },
+      "max-warmup-seconds": { type: "string" },
       steps: { type: "string", default: "30" },
       "infer-count": { type: "string", default: "1000" },
       "infer-reps": { type: "string", default: "10" },
@@ -36,6 +37,11 @@ export function parseWorkerArgs(argv: string[], extraOptions: readonly string[] 
     if (!Number.isInteger(n) || n < 0) throw new Error(`worker: --${name} must be a non-negative integer, but got ${String(value)}`);
     return n;
   };
+  const seconds = (name: string, value: string): number => {
+    const s = Number(value);
+    if (value.trim() === "" || !(s > 0)) throw new Error(`worker: --${name} must be a positive number of seconds, but got ${value}`);
+    return s;
+  };
   if (typeof values.workload !== "string") throw new Error("worker: --workload <file> is required");
   const all = values as Record<string, string | boolean | undefined>;
   const warmupSteps = int("warmup", values.warmup);
@@ -45,6 +51,7 @@ export function parseWorkerArgs(argv: string[], extraOptions: readonly string[] 
     workloadPath: values.workload,
     warmupSteps,
     maxWarmupSteps,
+    maxWarmupSeconds: values["max-warmup-seconds"] === undefined ? Infinity : seconds("max-warmup-seconds", values["max-warmup-seconds"]),
     trainSteps: int("steps", values.steps),
     inferCount: int("infer-count", values["infer-count"]),
     inferReps: int("infer-reps", values["infer-reps"]),
