@@ -289,7 +289,8 @@ function prepareScratchFloats(t: ConvEngine, launch: ConvEngine["launch"], pairs
  * part of `scratch` (prepareScratchFloats' region).
  */
 function prepareWinogradSplit(t: ConvEngine, launch: NonNullable<ConvEngine["launch"]>, geo: number, w: number, dst: number, backward: boolean, rows: number, scratch: number): void {
-  const calls = parts(rows, 1, t.threads).map(([o0, o1]) => [5, geo, w, dst, backward ? 1 : 0, o0, o1, scratch]);
+  const calls: ConvCall[] = [];
+  for (const [o0, o1] of parts(rows, 1, t.threads)) calls.push([5, geo, w, dst, backward ? 1 : 0, o0, o1, scratch]);
   const open = launch(calls, alignUp(t.exports.winograd3x3WeightsScratchBytes()));
   open.ready(calls.length);
   open.finish(() => undefined);
@@ -380,13 +381,15 @@ export function conv2dForwardWasm(
     const units = Math.ceil(count / chunk);
     const ranges = (launch !== undefined && !winograd3 ? taperedParts(count, chunk, threads, callsOf(threads, units)) : null) ??
       parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units));
-    const calls = ranges.map(([i0, i1], k) => {
+    const calls: ConvCall[] = [];
+    for (let k = 0; k < ranges.length; k++) {
+      const [i0, i1] = ranges[k]!;
       const r = scratch[launch === undefined ? k : 0]!;
-      return [
+      calls.push([
         0, geo, i1 - i0, xAt + i0 * s.inImage * 4, wAt, preparedAt, bAt, outAt + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
         r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxAt === 0 ? 0 : argmaxAt + i0 * outImage * 4,
-      ];
-    });
+      ]);
+    }
     // Images [i0, i1) of this slice into the module, and their results out of it.
     const copyIn = (i0: number, i1: number): void => {
       const xFrom = x.offset + (n0 + i0) * s.inImage;
@@ -595,14 +598,16 @@ function backwardBy(
     const ranges = rangesOf(count);
     const gySlice = gyResident < 0 ? gyAt : gyResident + n0 * gyImage * 4;
     const accumulate = n0 > 0 ? 1 : 0;
-    const calls = ranges.map(([i0, i1], k) => {
+    const calls: ConvCall[] = [];
+    for (let k = 0; k < ranges.length; k++) {
+      const [i0, i1] = ranges[k]!;
       const r = scratch[launch === undefined ? k : 0]!;
-      return [
+      calls.push([
         1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gySlice + i0 * gyImage * 4,
         gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + k * gwStride * 4, gbSums === 0 ? 0 : gbSums + k * gbStride * 4,
         chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
-      ];
-    });
+      ]);
+    }
     if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => winograd3 && nonFiniteSeen(t, geo))) return "refused";
   }
   heap = heapOf(t, mem.end) ?? heap;
@@ -610,7 +615,8 @@ function backwardBy(
   const written = Math.min(callCount, rangesOf(Math.min(slice, g.batch)).length);
   if (grads.weight !== null) {
     if (winograd3) {
-      const finish = parts(g.outChannels, 1, finishParts).map(([o0, o1]) => [4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
+      const finish: ConvCall[] = [];
+      for (const [o0, o1] of parts(g.outChannels, 1, finishParts)) finish.push([4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
       if (finish.length === 1 || launch === undefined) runConvCalls(e, finish);
       else {
         const open = launch(finish, finishStride);

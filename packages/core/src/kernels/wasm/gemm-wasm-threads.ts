@@ -119,7 +119,8 @@ export function gemmProductsThreaded(products: Product[]): boolean {
   for (const { m, n, k, a, b, c } of products) {
     if (!isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data) || m <= 0 || n <= 0 || k <= 0 || 2 * m * n * k < MIN_PRODUCT_FLOPS) return false;
   }
-  const names = products.map(({ m, n, k }) => `${m}×${n}×${k}`).join(" and ");
+  let names = "";
+  for (const { m, n, k } of products) names += `${names === "" ? "" : " and "}${m}×${n}×${k}`;
   return runProducts(r.target, products, r.threads.threads, (jobs, works) => runRowsJobsThreaded(r.threads, jobs, works, names), stagedJobs(r.threads, names));
 }
 
