@@ -58,7 +58,7 @@ Options:
   --help             this text
 
 Examples:
-  pnpm bench                                                   the full comparison (about 8 minutes)
+  pnpm bench                                                   the full comparison (about 11 minutes)
   pnpm bench -- --nice=-20                                     the same on a machine others are using
   pnpm bench -- --network cifar --systems pico --rounds 3      Pico alone, 1 and 2 threads
   pnpm bench -- --network cifar --breakdown --threads 1        where Pico's CIFAR step goes
