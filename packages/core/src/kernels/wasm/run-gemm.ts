@@ -180,12 +180,9 @@ export function runGemm(
     cols = Math.max(cols, j1 - j0);
     depth = Math.max(depth, p1 - p0);
   }
-  const works: number[] = [];
-  const workBytes = target.exports.workBytes(rows, cols, depth);
-  for (let t = 0; t < threads; t++) {
-    works.push(end);
-    end = alignUp(end + workBytes);
-  }
+  const areas = workAreas(target, end, threads, rows, cols, depth);
+  const works = areas.works;
+  end = areas.end;
   const heap = heapOf(target, end);
   if (heap === null) return false;
   if (residentB === undefined) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
@@ -220,6 +217,18 @@ export function runGemm(
 /** Runs jobs one after the other on the calling thread, in the work area at `work`. */
 export function runJobs(exports: GemmExports, jobs: RowsJob[], work: number): void {
   for (const j of jobs) exports.gemmRows(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, work);
+}
+
+/** One gemmRows work area per thread from byte `start`, for jobs up to rows × cols × depth; `end` after the last. */
+function workAreas(target: WasmInstance<GemmExports>, start: number, threads: number, rows: number, cols: number, depth: number): { works: number[]; end: number } {
+  const workBytes = target.exports.workBytes(rows, cols, depth);
+  const works: number[] = [];
+  let end = start;
+  for (let t = 0; t < threads; t++) {
+    works.push(end);
+    end = alignUp(end + workBytes);
+  }
+  return { works, end };
 }
 
 /** One product of runProducts: C = op(A)·op(B) (+ C), m, n, k > 0, float32. */
@@ -274,12 +283,9 @@ export function runProducts(
     cols = Math.max(cols, n);
     depth = Math.max(depth, k);
   }
-  const works: number[] = [];
-  const workBytes = target.exports.workBytes(rows, cols, depth);
-  for (let t = 0; t < threads; t++) {
-    works.push(end);
-    end = alignUp(end + workBytes);
-  }
+  const areas = workAreas(target, end, threads, rows, cols, depth);
+  const works = areas.works;
+  end = areas.end;
   const heap = heapOf(target, end);
   if (heap === null) return false;
   if (staged === undefined) {
