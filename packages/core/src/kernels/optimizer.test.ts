@@ -1,6 +1,13 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { optimizerJs, optimizerKernels, optimizerWasm, type AdamHyper, type SgdHyper } from "./optimizer.js";
 import { wasmAvailable } from "./wasm/engine.js";
+import { adamUpdateWasm, sgdUpdateWasm } from "./wasm/optimizer-wasm.js";
+
+// The module's entry points, watched (still running) so that a test can tell which kernel took a call.
+vi.mock("./wasm/optimizer-wasm.js", async (original) => {
+  const actual = await original<typeof import("./wasm/optimizer-wasm.js")>();
+  return { ...actual, sgdUpdateWasm: vi.fn(actual.sgdUpdateWasm), adamUpdateWasm: vi.fn(actual.adamUpdateWasm) };
+});
 
 // The TypeScript loops run their usual cases (momentum after the first step; Adam without coupled decay,
 // amsgrad or maximize) as loops of their own: each must give the bits of the formula written out element
@@ -136,23 +143,31 @@ describe.skipIf(!wasmAvailable())("the WebAssembly kernel on float32", () => {
     expect(Array.from(backing)).toEqual([7, 7, ...new Array(1031).fill(6.5), 7, 7, 7, 7, 7, 7, 7]);
   });
 
-  it("a parameter under 1,024 elements gets the loops' bits", () => {
+  it("a parameter under 1,024 elements goes to the loops, from 1,024 on to the module, with the loops' bits", () => {
     const h: SgdHyper = { lr: 0.05, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 0.01, maximize: false };
-    const [p, g, buf] = [view(203, 1), view(203, 2), view(203, 3)];
-    const [p2, buf2] = [p.slice(), buf.slice()];
-    optimizerWasm.sgd(p, g, buf, false, h);
-    optimizerJs.sgd(p2, g, buf2, false, h);
-    expectSameBits(p, p2);
-    expectSameBits(buf, buf2);
+    for (const [n, module] of [[203, false], [1023, false], [1024, true]] as const) {
+      vi.mocked(sgdUpdateWasm).mockClear();
+      const [p, g, buf] = [view(n, 1), view(n, 2), view(n, 3)];
+      const [p2, buf2] = [p.slice(), buf.slice()];
+      optimizerWasm.sgd(p, g, buf, false, h);
+      optimizerJs.sgd(p2, g, buf2, false, h);
+      expect(vi.mocked(sgdUpdateWasm).mock.calls.length).toBe(module ? 1 : 0);
+      expectSameBits(p, p2);
+      expectSameBits(buf, buf2);
+    }
   });
 
   it("float64 goes to the TypeScript loops", () => {
     const h: AdamHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false };
     const [p, g, m, v] = [values(9, 1, Float64Array), values(9, 2, Float64Array), values(9, 3, Float64Array), values(9, 4, Float64Array).map(Math.abs)];
     const [p2, m2, v2] = [p.slice(), m.slice(), v.slice()];
+    vi.mocked(adamUpdateWasm).mockClear();
     optimizerWasm.adam(p, g, m, v, null, 3, h, false);
     optimizerJs.adam(p2, g, m2, v2, null, 3, h, false);
+    expect(vi.mocked(adamUpdateWasm)).not.toHaveBeenCalled();
     expectSameBits(p, p2);
+    expectSameBits(m, m2);
+    expectSameBits(v, v2);
   });
 
   it("is the family's default", () => {
