@@ -115,6 +115,23 @@ function conv2dRelu(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | 
   return Conv2dReluFunction.apply(input, weight, bias, { stride: conv.stride, dilation: conv.dilation, groups: conv.groups, padding });
 }
 
+/**
+ * Training: the convolution, then `batchNorm` on its output, which stays in the kernel module for the
+ * BatchNorm's statistics (not copied in again). The output goes to the BatchNorm alone, so its gradient
+ * (the BatchNorm's backward's output) may stay in the module for the convolution's backward, and it is
+ * recycled once backward is done with it.
+ */
+function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, batchNorm: (y: Tensor) => Tensor): Tensor {
+  return kernels.handOff(() => classForward(c, input), (y) => {
+    const out = batchNorm(y);
+    if (keepsNoReferences(c) && keepsNoReferences(b)) {
+      releaseDead(y, input, out);
+      handOffGradInput(out);
+    }
+    return out;
+  });
+}
+
 const convBnRelu: FusionPattern = {
   name: "Conv2d → BatchNorm2d → ReLU",
   sequence: [Conv2d, BatchNorm2d, ReLU],
@@ -128,16 +145,7 @@ const convBnRelu: FusionPattern = {
       const folded = foldedBatchNorm(c, b);
       return conv2dRelu(c, input, folded.weight, folded.bias) ?? conv2d(input, folded.weight, folded.bias, convOptions(c)).relu();
     }
-    // The convolution's output stays in the kernel module for the BatchNorm's statistics (not copied in again).
-    return kernels.handOff(() => classForward(c, input), (y) => {
-      const out = b.forwardRelu(y);
-      // y goes to the BatchNorm alone: its gradient, the BatchNorm's backward's output, may stay in the module for the convolution's backward.
-      if (keepsNoReferences(c) && keepsNoReferences(b)) {
-        releaseDead(y, input, out);
-        handOffGradInput(out);
-      }
-      return out;
-    });
+    return convThenBatchNorm(c, b, input, (y) => b.forwardRelu(y));
   },
 };
 
@@ -154,14 +162,7 @@ const convBn: FusionPattern = {
       const folded = foldedBatchNorm(c, b);
       return conv2d(input, folded.weight, folded.bias, convOptions(c));
     }
-    return kernels.handOff(() => classForward(c, input), (y) => {
-      const out = classForward(b, y);
-      if (keepsNoReferences(c) && keepsNoReferences(b)) {
-        releaseDead(y, input, out);
-        handOffGradInput(out);
-      }
-      return out;
-    });
+    return convThenBatchNorm(c, b, input, (y) => classForward(b, y));
   },
 };
 
@@ -172,10 +173,10 @@ const convBn: FusionPattern = {
  * by F(4×4, 3×3) too where it keeps no arg-max (nothing needs a gradient) and the output's tiles are
  * whole; in training it records the arg-max, which only its direct and im2col kernels do. The module decides.
  */
-function winogradAlone(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | null, padding: [number, number]): boolean {
-  if (input.dtype !== "float32" || weight.dtype !== "float32" || kernels.conv2dKernels.resolve().backend !== "wasm") return false;
-  const g = conv2dGeometry(input.shape, weight.shape, bias?.shape ?? null, { stride: conv.stride, padding, dilation: conv.dilation, groups: conv.groups });
-  const argmax = !tracer.blind && (input.requiresGrad || weight.requiresGrad || bias?.requiresGrad === true);
+function winogradAlone(conv: Conv2d, input: Tensor, padding: [number, number], parameters: readonly (Tensor | null)[]): boolean {
+  if (input.dtype !== "float32" || conv.weight.dtype !== "float32" || kernels.conv2dKernels.resolve().backend !== "wasm") return false;
+  const g = conv2dGeometry(input.shape, conv.weight.shape, null, { stride: conv.stride, padding, dilation: conv.dilation, groups: conv.groups });
+  const argmax = !tracer.blind && (input.requiresGrad || parameters.some((p) => p?.requiresGrad === true));
   return kernels.conv2dWasmPath(g) === "winograd3x3" && kernels.conv2dWasmPath(g, { reluMaxPool2x2: true, argmax }) !== "winograd3x3";
 }
 
@@ -191,8 +192,9 @@ const convBnReluMaxPool: FusionPattern = {
     if (b.numFeatures !== c.outChannels || !foldable(c, b)) return null;
     const padding = fusablePadding(c, p, input);
     if (padding === null) return null;
+    // Decided before folding: the folded weight and bias need a gradient where these parameters do.
+    if (winogradAlone(c, input, padding, [c.weight, c.bias, b.weight, b.bias])) return null;
     const folded = foldedBatchNorm(c, b);
-    if (winogradAlone(c, input, folded.weight, folded.bias, padding)) return null;
     return conv2dReluMaxPool2d(input, folded.weight, folded.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
   },
 };
@@ -206,7 +208,7 @@ const convReluMaxPool: FusionPattern = {
   forward([conv, , pool], input) {
     const [c, p] = [conv as Conv2d, pool as MaxPool2d];
     const padding = fusablePadding(c, p, input);
-    if (padding === null || winogradAlone(c, input, c.weight, c.bias, padding)) return null;
+    if (padding === null || winogradAlone(c, input, padding, [c.weight, c.bias])) return null;
     return conv2dReluMaxPool2d(input, c.weight, c.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
   },
 };
