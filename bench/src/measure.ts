@@ -97,12 +97,11 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   while (step < warmupSteps) train();
   const lossAfterWarmup = system.loss(first);
   const windowSeconds: number[] = [];
-  let secondsInWindows = 0;
-  while (step + trainSteps <= maxWarmupSteps && secondsInWindows < maxWarmupSeconds && !isSteady(windowSeconds)) {
+  const warmupStart = performance.now();
+  while (step + trainSteps <= maxWarmupSteps && (performance.now() - warmupStart) / 1000 < maxWarmupSeconds && !isSteady(windowSeconds)) {
     const start = performance.now();
     for (let i = 0; i < trainSteps; i++) train();
     windowSeconds.push((performance.now() - start) / 1000);
-    secondsInWindows += windowSeconds[windowSeconds.length - 1]!;
   }
   const warmedUp = step;
   const c0 = process.cpuUsage();
