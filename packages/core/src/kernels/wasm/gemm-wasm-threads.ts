@@ -121,7 +121,7 @@ export function gemmProductsThreaded(products: Product[]): boolean {
   }
   let names = "";
   for (const { m, n, k } of products) names += `${names === "" ? "" : " and "}${m}×${n}×${k}`;
-  return runProducts(r.target, products, r.threads.threads, (jobs, works) => runRowsJobsThreaded(r.threads, jobs, works, names), stagedJobs(r.threads, names));
+  return runProducts(r.target, products, r.threads.threads, stagedJobs(r.threads, names));
 }
 
 /** Worker threads are running for `gemmWasmThreaded`. */

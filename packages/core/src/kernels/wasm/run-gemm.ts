@@ -244,17 +244,16 @@ export interface Product {
 
 /**
  * Independent products on one module instance, each as one whole `gemmRows` job (so each packs only its
- * own operands, and computes what gemmWasmLocal's one job would, bit for bit): copies every product's
- * operands in, has `execute` run the jobs with one work area per thread (`threads` of them), and copies
- * every C back. With `staged`, a product's job starts as soon as its own operands are in, while the calling
- * thread copies the next one's. False, having done nothing, when the memory cannot grow to hold them.
+ * own operands, and computes what gemmWasmLocal's one job would, bit for bit), with one work area per
+ * thread (`threads` of them), staged: a product's job starts as soon as its own operands are in, while the
+ * calling thread copies the next one's; then every C is copied back. False, having done nothing, when the
+ * memory cannot grow to hold them.
  */
 export function runProducts(
   target: WasmInstance<GemmExports>,
   products: Product[],
   threads: number,
-  execute: (jobs: RowsJob[], works: number[]) => void,
-  staged?: StagedJobs,
+  staged: StagedJobs,
 ): boolean {
   let end = alignUp(target.exports.heapBase());
   const jobs: RowsJob[] = [];
@@ -288,20 +287,15 @@ export function runProducts(
   end = areas.end;
   const heap = heapOf(target, end);
   if (heap === null) return false;
-  if (staged === undefined) {
-    for (const copy of copies) copy(heap);
-    execute(jobs, works);
-  } else {
-    staged.start(jobs, works);
-    try {
-      copies.forEach((copy, j) => {
-        copy(heap);
-        staged.ready(j + 1);
-      });
-    } finally {
-      staged.ready(jobs.length);
-      staged.finish();
-    }
+  staged.start(jobs, works);
+  try {
+    copies.forEach((copy, j) => {
+      copy(heap);
+      staged.ready(j + 1);
+    });
+  } finally {
+    staged.ready(jobs.length);
+    staged.finish();
   }
   const result = heapOf(target, end) ?? heap;
   for (const out of outs) out(result);
