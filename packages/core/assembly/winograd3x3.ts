@@ -560,6 +560,31 @@ export function sumPlanes(gy: usize, count: i32, O: i32, plane: i32, accumulate:
   }
 }
 
+/**
+ * Region 0 of dU [36, O, C] += regions 1.. (added in their order, as the gather would), over floats [f0, f1)
+ * of each position: a streaming pass, so that the gather that follows reads one region. Reading all
+ * regions' lines of the 36 positions at once (O·C floats apart, often a multiple of 4 KiB) overflowed the
+ * cache sets they map to: with 2 regions the transform back took 2-3 times as long.
+ */
+function sumRegionsInPlace(dU: usize, regions: i32, regionBytes: usize, posBytes: usize, f0: i32, f1: i32): void {
+  for (let pos = 0; pos < 36; pos++) {
+    const base = dU + <usize>pos * posBytes;
+    let f = f0;
+    for (; f + 4 <= f1; f += 4) {
+      const at = base + (<usize>f << 2);
+      let v = v128.load(at);
+      for (let r = 1; r < regions; r++) v = f32x4.add(v, v128.load(at + <usize>r * regionBytes));
+      v128.store(at, v);
+    }
+    for (; f < f1; f++) {
+      const at = base + (<usize>f << 2);
+      let v = load<f32>(at);
+      for (let r = 1; r < regions; r++) v += load<f32>(at + <usize>r * regionBytes);
+      store<f32>(at, v);
+    }
+  }
+}
+
 /** Vectors of scratch winograd3x3WeightsBackward needs. */
 const WEIGHTS_BACKWARD_VECTORS: i32 = 4 * 36 + 18 + 9;
 
@@ -579,6 +604,10 @@ export function winograd3x3WeightsBackwardScratchBytes(): i32 {
 export function winograd3x3WeightsBackward(dU: usize, regions: i32, regionBytes: usize, O: i32, C: i32, o0: i32, o1: i32, dst: usize, scratch: usize): void {
   const t = scratch + 4 * 36 * 16, k = t + 18 * 16;
   const posBytes = <usize>(O * C) << 2;
+  if (regions > 1) {
+    sumRegionsInPlace(dU, regions, regionBytes, posBytes, o0 * C, o1 * C);
+    regions = 1;
+  }
   for (let o = o0; o < o1; o++) {
     for (let c1 = 0; c1 < C; c1 += 16) {
       const vectors = min(4, (C - c1 + 3) >> 2);
