@@ -1,3 +1,4 @@
+import { runBlockwise } from "./blockwise.js";
 import { heapOf, Layout, localInstance } from "./engine.js";
 import type { WasmInstance } from "./engine.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
@@ -132,6 +133,7 @@ function jobCount(t: Target, units: number): number {
  * of [256, 64, 16, 16] in place took 4.5 ms that way, 3.4-3.7 ms in blocks).
  */
 const BLOCK_FLOATS = 1 << 15;
+const BLOCKS = { floats: BLOCK_FLOATS, align: 1 };
 
 /**
  * Runs `kind` over `inputs` into `out` on the calling thread, block by block through regions of
@@ -140,29 +142,14 @@ const BLOCK_FLOATS = 1 << 15;
  * elements of add + ReLU: 4.5 ms on the calling thread, 5.4 ms with 2 threads splitting it).
  */
 function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): boolean {
-  const size = out.length;
-  const t = callingThread();
-  if (t === null) return false;
-  const block = Math.min(size, BLOCK_FLOATS);
-  const mem = new Layout(t.exports.heapBase());
-  // Pushed, not mapped: a map's result changes elements kind once the caller is optimized (a deoptimization).
-  const at: number[] = [];
-  for (let i = 0; i < inputs.length; i++) at.push(mem.take(block));
-  const heap = heapOf(t.instance, mem.end);
-  if (heap === null) return false;
-  const e = t.exports;
+  const e = localInstance()?.exports;
+  if (e === undefined) return false;
   // The result overwrites the first input's region: every kernel reads an element before writing it.
-  const first = at[0]!;
-  const second = at[1] ?? 0;
-  for (let i0 = 0; i0 < size; i0 += block) {
-    const n = Math.min(block, size - i0);
-    inputs.forEach((a, i) => heap.set(a.subarray(i0, i0 + n), at[i]! >> 2));
-    // (x, y, i0, i1) for one input, (a, b, y, i0, i1) for two.
-    if (inputs.length === 1) e.elementwiseJob(kind, first, first, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    else e.elementwiseJob(kind, first, second, first, 0, n, 0, 0, 0, 0, 0, 0, 0, 0);
-    out.set(heap.subarray(first >> 2, (first >> 2) + n), i0);
-  }
-  return true;
+  // (x, y, i0, i1) for one input, (a, b, y, i0, i1) for two.
+  return runBlockwise(inputs, [out], BLOCKS, [], ([first, second], n) => {
+    if (inputs.length === 1) e.elementwiseJob(kind, first!, first!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    else e.elementwiseJob(kind, first!, second!, first!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0);
+  });
 }
 
 /** y = max(x, 0) as `v > 0 ? v : 0` (y may be x); false where WebAssembly SIMD is missing. */
