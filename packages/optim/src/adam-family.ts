@@ -2,16 +2,8 @@ import { kernels, type FloatArray, type Tensor } from "@pico/core";
 import { Optimizer, type ParamGroup, type ParamGroupInput } from "./optimizer.js";
 import { check, checkBoolean, checkNonNegative, checkPositive, isFiniteNumber } from "./validate.js";
 
-/** The full hyperparameters of one Adam / AdamW parameter group. */
-export type AdamGroupOptions = {
-  lr: number;
-  betas: [number, number];
-  eps: number;
-  weightDecay: number;
-  amsgrad: boolean;
-  /** Ascend the gradient instead (torch's maximize). */
-  maximize: boolean;
-};
+/** The full hyperparameters of one Adam / AdamW parameter group: those of core's Adam step. */
+export type AdamGroupOptions = kernels.AdamHyper;
 
 /** What Adam keeps per parameter: the step count and the moment estimates (and their running max with amsgrad). */
 export type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor; maxExpAvgSq?: Tensor };

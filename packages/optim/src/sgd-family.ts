@@ -2,16 +2,8 @@ import { ArgumentError, kernels, type FloatArray, type Tensor } from "@pico/core
 import { Optimizer, type ParamGroup, type ParamGroupInput } from "./optimizer.js";
 import { check, checkBoolean, checkNonNegative, checkPositive, isFiniteNumber } from "./validate.js";
 
-/** The full hyperparameters of one SGD / Momentum parameter group. */
-export type SGDGroupOptions = {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  nesterov: boolean;
-  weightDecay: number;
-  /** Ascend the gradient instead (torch's maximize). */
-  maximize: boolean;
-};
+/** The full hyperparameters of one SGD / Momentum parameter group: those of core's SGD step. */
+export type SGDGroupOptions = kernels.SgdHyper;
 
 /** What SGD keeps per parameter once momentum is on: the velocity buffer. */
 export type SGDState = { momentumBuffer: Tensor };

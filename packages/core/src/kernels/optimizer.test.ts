@@ -33,7 +33,7 @@ function sgdFormula(p: Floats, g: Floats, buf: Floats, h: SgdHyper): void {
 }
 
 function adamFormula(p: Floats, g: Floats, m: Floats, v: Floats, step: number, h: AdamHyper, decoupled: boolean): void {
-  const [beta1, beta2] = h.betas as [number, number];
+  const [beta1, beta2] = h.betas;
   const shrink = decoupled ? 1 - h.lr * h.weightDecay : 1;
   for (let i = 0; i < p.length; i++) {
     const pi = p[i]! * shrink;

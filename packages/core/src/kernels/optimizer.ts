@@ -9,21 +9,25 @@ import { adamUpdateWasm, sgdUpdateWasm } from "./wasm/optimizer-wasm.js";
 // Float32Array, in the same order of operations, so both give the same bits (tested), and a run's
 // trajectory does not depend on which one ran.
 
+/** The hyperparameters of an SGD step: @pico/optim's SGD and Momentum parameter groups hold these. */
 export interface SgdHyper {
   lr: number;
   momentum: number;
   dampening: number;
   nesterov: boolean;
   weightDecay: number;
+  /** Ascend the gradient instead (torch's maximize). */
   maximize: boolean;
 }
 
+/** The hyperparameters of an Adam step: @pico/optim's Adam and AdamW parameter groups hold these. */
 export interface AdamHyper {
   lr: number;
-  betas: number[];
+  betas: [number, number];
   eps: number;
   weightDecay: number;
   amsgrad: boolean;
+  /** Ascend the gradient instead (torch's maximize). */
   maximize: boolean;
 }
 
@@ -46,8 +50,8 @@ export interface OptimizerKernel {
 /** Adam's per-step constants, shared by both implementations so that they are the same numbers. */
 function adamConstants(step: number, h: AdamHyper, decoupled: boolean) {
   const { lr } = h;
-  const beta1 = h.betas[0]!;
-  const beta2 = h.betas[1]!;
+  const beta1 = h.betas[0];
+  const beta2 = h.betas[1];
   return {
     l2: decoupled ? 0 : h.weightDecay,
     shrink: decoupled ? 1 - lr * h.weightDecay : 1,
