@@ -28,21 +28,22 @@ export function fitPage(light: Float32Array, width: number, height: number, dark
   // From a flat page at the cells' median, each round refits to the cells near the last fit, dropping those
   // that ink covers; a plain fit to every cell would be pulled towards them.
   let surface: Float64Array = Float64Array.of(median(cells.level), 0, 0, 0, 0, 0);
+  const residuals = new Float64Array(cells.level.length);
   for (let round = 0; round < 4; round++) {
-    const fitted = surface;
-    const residuals = cells.level.map((v, k) => Math.abs(v - pageAt(fitted, cells.x[k]!, cells.y[k]!, width, height)));
+    residualsOf(surface, cells, cells.level, width, height, residuals);
     const band = Math.max(3 * 1.4826 * median(residuals), 1.5 / 255);
-    surface = fitQuadratic(cells.x, cells.y, cells.level, width, height, (k) => residuals[k]! <= band) ?? fitted;
+    surface = fitQuadratic(cells.x, cells.y, cells.level, width, height, residuals, band) ?? surface;
   }
-  const values = samples.x.map((x, k) => light[samples.y[k]! * width + x]!);
+  const values = new Float64Array(samples.x.length);
+  for (let k = 0; k < values.length; k++) values[k] = light[samples.y[k]! * width + samples.x[k]!]!;
+  const deviations = new Float64Array(values.length);
   for (let round = 0; round < 2; round++) {
-    const fitted = surface;
-    const band = Math.max(3 * noiseAround(fitted, samples, values, width, height), 1.5 / 255);
-    surface =
-      fitQuadratic(samples.x, samples.y, values, width, height, (k) => Math.abs(values[k]! - pageAt(fitted, samples.x[k]!, samples.y[k]!, width, height)) <= band) ??
-      fitted;
+    residualsOf(surface, samples, values, width, height, deviations);
+    const band = Math.max(3 * noiseOf(deviations), 1.5 / 255);
+    surface = fitQuadratic(samples.x, samples.y, values, width, height, deviations, band) ?? surface;
   }
-  return { surface, noise: noiseAround(surface, samples, values, width, height) };
+  residualsOf(surface, samples, values, width, height, deviations);
+  return { surface, noise: noiseOf(deviations) };
 }
 
 /** The surface along row y as a polynomial in u: constant + linear·u + square·u². */
@@ -103,15 +104,18 @@ function cellLevels(light: Float32Array, width: number, height: number, stride: 
   return { x, y, level };
 }
 
-/** The standard deviation of `values` around the surface, from the median absolute deviation (to 1/255). */
-function noiseAround(surface: Float64Array, points: Points, values: Float64Array, width: number, height: number): number {
+/** Writes into `out` how far each of `values` lies from the surface at its point. */
+function residualsOf(surface: Float64Array, points: Points, values: Float64Array, width: number, height: number, out: Float64Array): void {
+  for (let k = 0; k < values.length; k++) out[k] = Math.abs(values[k]! - pageAt(surface, points.x[k]!, points.y[k]!, width, height));
+}
+
+/** The standard deviation behind absolute deviations from the surface, from their median (to 1/255). */
+function noiseOf(deviations: Float64Array): number {
   const histogram = new Uint32Array(256);
-  for (let k = 0; k < values.length; k++) {
-    histogram[Math.min(255, Math.round(255 * Math.abs(values[k]! - pageAt(surface, points.x[k]!, points.y[k]!, width, height))))]!++;
-  }
+  for (let k = 0; k < deviations.length; k++) histogram[Math.min(255, Math.round(255 * deviations[k]!))]!++;
   let seen = 0;
   let level = 0;
-  while ((seen += histogram[level]!) * 2 < values.length) level++;
+  while ((seen += histogram[level]!) * 2 < deviations.length) level++;
   return (1.4826 * level) / 255;
 }
 
@@ -120,13 +124,44 @@ function median(values: Float64Array): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Least-squares quadratic surface through the selected points; undefined if they cannot determine it. */
-function fitQuadratic(xs: Float64Array, ys: Float64Array, values: Float64Array, width: number, height: number, selected: (k: number) => boolean): Float64Array | undefined {
+/**
+ * Least-squares quadratic surface through the points whose residual is at most `band`; undefined if they
+ * cannot determine it.
+ */
+function fitQuadratic(
+  xs: Float64Array,
+  ys: Float64Array,
+  values: Float64Array,
+  width: number,
+  height: number,
+  residuals: Float64Array,
+  band: number,
+): Float64Array | undefined {
   // Sums of u^i v^j (i + j <= 4) and of value · u^i v^j (i + j <= 2) are all the normal equations need.
-  let [n, u1, v1, u2, uv, v2, u3, u2v, uv2, v3, u4, u3v, u2v2, uv3, v4] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-  let [z, zu, zv, zuu, zuv, zvv] = [0, 0, 0, 0, 0, 0];
+  // One declaration each: destructured from an array, V8 kept every sum boxed (a heap number per addition).
+  let n = 0;
+  let u1 = 0;
+  let v1 = 0;
+  let u2 = 0;
+  let uv = 0;
+  let v2 = 0;
+  let u3 = 0;
+  let u2v = 0;
+  let uv2 = 0;
+  let v3 = 0;
+  let u4 = 0;
+  let u3v = 0;
+  let u2v2 = 0;
+  let uv3 = 0;
+  let v4 = 0;
+  let z = 0;
+  let zu = 0;
+  let zv = 0;
+  let zuu = 0;
+  let zuv = 0;
+  let zvv = 0;
   for (let k = 0; k < values.length; k++) {
-    if (!selected(k)) continue;
+    if (!(residuals[k]! <= band)) continue;
     const u = (xs[k]! + 0.5) / width - 0.5;
     const v = (ys[k]! + 0.5) / height - 0.5;
     const w = values[k]!;
