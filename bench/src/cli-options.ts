@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { integerOption, OptionError, secondsOption } from "./option-values.js";
 import type { SystemName } from "./spawn-worker.js";
 import { SYSTEM_NAMES } from "./spawn-worker.js";
 import type { NetworkName } from "./workload.js";
@@ -106,19 +107,8 @@ const DEFAULTS: Record<NetworkName, NetworkSettings> = {
   cifar: { warmup: 3, maxWarmup: 51, maxWarmupSeconds: 20, steps: 8, inferReps: 5 },
 };
 
-export class OptionError extends Error {}
-
-function int(name: string, value: string, min: number): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new OptionError(`bench: --${name} must be an integer >= ${min}, but got "${value}"`);
-  return n;
-}
-
-function seconds(name: string, value: string): number {
-  const s = Number(value);
-  if (value.trim() === "" || !(s > 0) || !Number.isFinite(s)) throw new OptionError(`bench: --${name} must be a positive number of seconds, but got "${value}"`);
-  return s;
-}
+const int = (name: string, value: string, min: number): number => integerOption("bench", name, value, min);
+const seconds = (name: string, value: string): number => secondsOption("bench", name, value);
 
 function niceness(value: string): number {
   const n = Number(value);

@@ -1,9 +1,9 @@
 /**
- * When a warm-up may stop: a fresh process keeps getting faster while its JIT compiles (Pico's reference
- * network on one thread for 300-400 steps, on 2 replicas for 600-1,000, each isolate compiling the same
- * functions on cores both threads hold), so a fixed number of warm-up steps times one system in its steady
- * state and another still warming up. Every system therefore warms up by the same rule: at least the
- * minimum, then windows of the timed length until the step time stops falling, up to a cap.
+ * When a warm-up may stop: a fresh process keeps getting faster while its JIT compiles, for longer on some
+ * systems and thread counts than on others (cli-options.ts has the figures behind the defaults), so a fixed
+ * number of warm-up steps times one system in its steady state and another still warming up. Every system
+ * therefore warms up by the same rule: at least the minimum, then windows of the timed length until the
+ * step time stops falling, up to a cap.
  */
 
 /** A window must be this much faster than the fastest before it to count as still warming up. */

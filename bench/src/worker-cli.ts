@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { BenchSystem, MeasureOptions, Measurement } from "./measure.js";
 import { measure } from "./measure.js";
+import { integerOption, secondsOption } from "./option-values.js";
 import type { Workload } from "./workload.js";
 import { readWorkload } from "./workload.js";
 
@@ -32,26 +33,15 @@ export function parseWorkerArgs(argv: string[], extraOptions: readonly string[] 
     },
     strict: true,
   });
-  const int = (name: string, value: unknown): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`worker: --${name} must be a non-negative integer, but got ${String(value)}`);
-    return n;
-  };
-  const seconds = (name: string, value: string): number => {
-    const s = Number(value);
-    if (value.trim() === "" || !(s > 0)) throw new Error(`worker: --${name} must be a positive number of seconds, but got ${value}`);
-    return s;
-  };
+  const int = (name: string, value: string): number => integerOption("worker", name, value, 0);
   if (typeof values.workload !== "string") throw new Error("worker: --workload <file> is required");
   const all = values as Record<string, string | boolean | undefined>;
   const warmupSteps = int("warmup", values.warmup);
-  const maxWarmupSteps = values["max-warmup"] === undefined ? warmupSteps : int("max-warmup", values["max-warmup"]);
-  if (maxWarmupSteps < warmupSteps) throw new Error(`worker: --max-warmup must be at least --warmup (${warmupSteps}), but got ${maxWarmupSteps}`);
   return {
     workloadPath: values.workload,
     warmupSteps,
-    maxWarmupSteps,
-    maxWarmupSeconds: values["max-warmup-seconds"] === undefined ? Infinity : seconds("max-warmup-seconds", values["max-warmup-seconds"]),
+    maxWarmupSteps: values["max-warmup"] === undefined ? warmupSteps : int("max-warmup", values["max-warmup"]),
+    maxWarmupSeconds: values["max-warmup-seconds"] === undefined ? Infinity : secondsOption("worker", "max-warmup-seconds", values["max-warmup-seconds"]),
     trainSteps: int("steps", values.steps),
     inferCount: int("infer-count", values["infer-count"]),
     inferReps: int("infer-reps", values["infer-reps"]),
