@@ -5,6 +5,7 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { BreakdownResult } from "./breakdown-worker.js";
 import type { MatmulResult } from "./matmul.js";
+import type { MeasureOptions } from "./measure.js";
 import type { WorkerResult } from "./worker-cli.js";
 import { RESULT_PREFIX } from "./worker-cli.js";
 
@@ -30,15 +31,8 @@ export function runLabel(run: SystemRun): string {
   return isThreaded(run.system) ? `${run.system} ${run.threads}t` : run.system;
 }
 
-export interface WorkerPlan {
-  warmupSteps: number;
-  /** Warm-up steps at most, past warmupSteps until the step time is steady (default warmupSteps: a fixed warm-up). */
-  maxWarmupSteps?: number;
-  /** Seconds at most of the steady rule's warm-up windows (default: no limit). */
-  maxWarmupSeconds?: number;
-  trainSteps: number;
-  inferCount: number;
-  inferReps: number;
+/** What a worker measures (passed as its command line), and how nicely it runs. */
+export interface WorkerPlan extends MeasureOptions {
   /** Run the worker under `nice -n` this (negative needs root: the worker then wins the cores from other processes). */
   niceness?: number;
 }
