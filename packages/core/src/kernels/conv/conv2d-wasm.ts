@@ -291,7 +291,12 @@ function prepareScratchFloats(t: ConvEngine, launch: ConvEngine["launch"], pairs
 function prepareWinogradSplit(t: ConvEngine, launch: NonNullable<ConvEngine["launch"]>, geo: number, w: number, dst: number, backward: boolean, rows: number, scratch: number): void {
   const calls: ConvCall[] = [];
   for (const [o0, o1] of parts(rows, 1, t.threads)) calls.push([5, geo, w, dst, backward ? 1 : 0, o0, o1, scratch]);
-  const open = launch(calls, alignUp(t.exports.winograd3x3WeightsScratchBytes()));
+  runAllReady(launch, calls, alignUp(t.exports.winograd3x3WeightsScratchBytes()));
+}
+
+/** Runs `calls`, whose inputs are all in place, on the threads (scratch as ConvEngine.launch), and returns once all are done. */
+function runAllReady(launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], scratchStride: number): void {
+  const open = launch(calls, scratchStride);
   open.ready(calls.length);
   open.finish(() => undefined);
 }
@@ -618,11 +623,7 @@ function backwardBy(
       const finish: ConvCall[] = [];
       for (const [o0, o1] of parts(g.outChannels, 1, finishParts)) finish.push([4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
       if (finish.length === 1 || launch === undefined) runConvCalls(e, finish);
-      else {
-        const open = launch(finish, finishStride);
-        open.ready(finish.length);
-        open.finish(() => undefined);
-      }
+      else runAllReady(launch, finish, finishStride);
     } else e.im2colWeightGradFinish(geo, gwSums, written, gwStride * 4, 0, g.outChannels, finished);
     heap = heapOf(t, mem.end) ?? heap;
     grads.weight.data.set(heap.subarray(finished >> 2, (finished >> 2) + wSize), grads.weight.offset);

@@ -13,6 +13,12 @@ let engine: ConvEngine | null = null;
 /** Whether a call serves conv2dForwardWasm: its convolution, or its weights' transform (kind 5 with backward 0). */
 const isForward = (call: ConvCall): boolean => call[0] === 0 || (call[0] === 5 && call[4] === 0);
 
+/** Waits until no worker runs any of `calls`; throws an Error naming the operation if one trapped (or `error`, the calling thread's). */
+function awaitCalls(t: WasmThreads, calls: ConvCall[], error: unknown): void {
+  const operation = isForward(calls[0]!) ? "conv2dForwardWasm" : "conv2dBackwardWasm";
+  awaitJobs(t.pool, calls.length, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
+}
+
 /** Runs the calls on the workers and the calling thread, each claiming the next unclaimed call. */
 function runParallel(t: WasmThreads, calls: ConvCall[]): void {
   if (calls.length === 1) runConvCalls(t.exports, calls);
@@ -42,8 +48,7 @@ function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: numbe
           done(next);
         }
       } finally {
-        const operation = isForward(calls[0]!) ? "conv2dForwardWasm" : "conv2dBackwardWasm";
-        awaitJobs(t.pool, calls.length, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
+        awaitCalls(t, calls, error);
       }
     },
   };
@@ -92,8 +97,7 @@ function stageOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number
   } finally {
     // Every call must run (a thread may be waiting for it) before the table closes.
     if (copied < n) markReady(t.pool, n);
-        const operation = isForward(calls[0]!) ? "conv2dForwardWasm" : "conv2dBackwardWasm";
-    awaitJobs(t.pool, n, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
+    awaitCalls(t, calls, error);
   }
 }
 
