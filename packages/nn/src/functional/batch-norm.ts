@@ -18,6 +18,14 @@ export interface BatchNormOptions {
    * passes one). The running statistics, when given, then move towards the whole batch's. Default none.
    */
   sync?: kernels.BatchNormSync | null;
+  /**
+   * The input gradient goes to the backward of the convolution that computed `input`, and to nothing else:
+   * the WebAssembly kernel's backward leaves it in the kernel module, where that convolution's backward reads
+   * it instead of copying it in (kernels.handOff). Only for a caller that knows nothing else reads `input`,
+   * so that the autograd engine adds no other gradient into it in between (@pico/nn's Conv2d → BatchNorm2d
+   * patterns). Default false.
+   */
+  handOffGradInput?: boolean;
 }
 
 interface BatchNormState {
@@ -29,6 +37,7 @@ interface BatchNormState {
   /** Rectify the output in the same pass: relu(batchNorm(x)). */
   relu: boolean;
   sync: kernels.BatchNormSync | null;
+  handOffGradInput: boolean;
 }
 
 type BatchNormCtx = Context & { kernel: kernels.BatchNormKernel; args: kernels.BatchNormKernelArgs; stats: Float64Array; affine: Float64Array };
@@ -63,6 +72,7 @@ export class BatchNorm extends Function {
       gamma: weight === null ? null : kernels.packed(weight).data,
       beta: bias === null ? null : kernels.packed(bias).data,
       sync,
+      handOffGradInput: state.handOffGradInput,
     };
     const stats = reusable(ctx.stats, 3 * c);
     const { runningMean, runningVar } = state;
@@ -162,7 +172,9 @@ function batchNormImpl(op: string, input: Tensor, runningMean: Tensor | null, ru
   }
   const weight = perChannel("weight", options.weight);
   const bias = perChannel("bias", options.bias);
-  const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps, relu: relu === true, sync };
+  const handOffGradInput = options.handOffGradInput ?? false;
+  if (typeof handOffGradInput !== "boolean") throw new ArgumentError(`${op}: handOffGradInput must be a boolean, but got ${typeof handOffGradInput} ${String(handOffGradInput)}`);
+  const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps, relu: relu === true, sync, handOffGradInput };
   const out = BatchNorm.apply(input, weight, bias, state);
   if (training && rm !== null && rv !== null) {
     // Written in place: a graph that saved them refuses to backpropagate (torch's own update does not bump its counters: see the README).
@@ -195,18 +207,4 @@ function at(a: NDArray, i: number): number {
 function reusable(previous: Float64Array | undefined, length: number): Float64Array {
   if (previous === undefined || previous.length !== length) return new Float64Array(length);
   return previous.fill(0);
-}
-
-/**
- * Has the backward of the BatchNorm whose output is `out` leave its input gradient in the kernel module
- * (kernels.handOff), where the convolution's backward that reads it next finds it instead of copying it
- * in. Only for a caller that knows the BatchNorm's input goes to that BatchNorm alone, so that nothing adds
- * another gradient into it in between (@pico/nn's Conv2d → BatchNorm2d patterns). Does nothing for a
- * tensor no BatchNorm computed.
- */
-export function handOffGradInput(out: Tensor): void {
-  const call = out.creator;
-  if (call === null || call.fn !== BatchNorm || call.ctx === null) return;
-  const ctx = call.ctx as BatchNormCtx;
-  ctx.args = { ...ctx.args, handOffGradInput: true };
 }

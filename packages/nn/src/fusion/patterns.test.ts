@@ -1,5 +1,6 @@
 import { Generator, Tensor, noGrad, type DType } from "@pico/core";
 import { describe, expect, it, vi } from "vitest";
+import { BatchNorm, batchNorm } from "../functional/batch-norm.js";
 import { Conv2dReluMaxPool2dFunction } from "../functional/conv2d-relu-max-pool2d.js";
 import { MaxPool2dFunction } from "../functional/max-pool2d.js";
 import { BatchNorm1d } from "../layers/batch-norm1d.js";
@@ -209,5 +210,30 @@ describe("fusion patterns in a Sequential equal the unfused modules", () => {
     const fused = withFusion(true, () => model.forward(x));
     expect(functionsOf(fused)).toContain("BatchNorm");
     expectClose(values(fused), values(withFusion(false, () => model.forward(x))), "output", 1e-5, 1e-4);
+  });
+
+  it("training: Conv2d → BatchNorm2d (→ ReLU) tells the BatchNorm's forward to leave its input gradient for the convolution, only where neither module keeps a reference", () => {
+    // A subclass without its own keepsNoReferences declaration may keep the output: no hand-off.
+    class KeepingConv2d extends Conv2d {}
+    const forwards = vi.spyOn(BatchNorm, "forward");
+    try {
+      const handOffs = (conv: Conv2d, relu: boolean): unknown[] => {
+        forwards.mockClear();
+        const model = relu ? new Sequential(conv, new BatchNorm2d(4), new ReLU()) : new Sequential(conv, new BatchNorm2d(4));
+        withFusion(true, () => model.forward(Tensor.randn([2, 3, 6, 6], { generator: new Generator(3) })));
+        return forwards.mock.calls.map((call) => (call[4] as { handOffGradInput?: boolean }).handOffGradInput);
+      };
+      expect(handOffs(new Conv2d(3, 4, 3, { padding: 1 }), true)).toEqual([true]);
+      expect(handOffs(new Conv2d(3, 4, 3, { padding: 1 }), false)).toEqual([true]);
+      expect(handOffs(new KeepingConv2d(3, 4, 3, { padding: 1 }), true)).toEqual([false]);
+      forwards.mockClear();
+      batchNorm(Tensor.randn([2, 4, 3, 3], { generator: new Generator(5) }), null, null, { training: true });
+      expect(forwards.mock.calls.map((call) => (call[4] as { handOffGradInput?: boolean }).handOffGradInput)).toEqual([false]);
+    } finally {
+      forwards.mockRestore();
+    }
+    expect(() => batchNorm(Tensor.randn([2, 4, 3, 3]), null, null, { training: true, handOffGradInput: 1 as unknown as boolean })).toThrow(
+      "batchNorm: handOffGradInput must be a boolean, but got number 1",
+    );
   });
 });

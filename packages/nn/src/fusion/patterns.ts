@@ -1,6 +1,5 @@
 import { Tensor, kernels, tracer } from "@pico/core";
 import { conv2d, conv2dGeometry } from "../functional/conv2d.js";
-import { handOffGradInput } from "../functional/batch-norm.js";
 import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
 import { BatchNormBase } from "../layers/batch-norm.js";
@@ -116,18 +115,17 @@ function conv2dRelu(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | 
 }
 
 /**
- * Training: the convolution, then `batchNorm` on its output, which stays in the kernel module for the
- * BatchNorm's statistics (not copied in again). The output goes to the BatchNorm alone, so its gradient
- * (the BatchNorm's backward's output) may stay in the module for the convolution's backward, and it is
- * recycled once backward is done with it.
+ * Training: the convolution, then the BatchNorm (and the ReLU with `relu`) on its output, which stays in
+ * the kernel module for the BatchNorm's statistics (not copied in again). Where neither module keeps a
+ * reference, the output goes to the BatchNorm alone: its gradient (the BatchNorm's backward's output) is
+ * then left in the module for the convolution's backward (told to the BatchNorm's forward), and the
+ * output is recycled once backward is done with it.
  */
-function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, batchNorm: (y: Tensor) => Tensor): Tensor {
+function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, relu: boolean): Tensor {
+  const alone = keepsNoReferences(c) && keepsNoReferences(b);
   return kernels.handOff(() => classForward(c, input), (y) => {
-    const out = batchNorm(y);
-    if (keepsNoReferences(c) && keepsNoReferences(b)) {
-      releaseDead(y, input, out);
-      handOffGradInput(out);
-    }
+    const out = b.normalizeConvolution(y, relu, alone);
+    if (alone) releaseDead(y, input, out);
     return out;
   });
 }
@@ -145,7 +143,7 @@ const convBnRelu: FusionPattern = {
       const folded = foldedBatchNorm(c, b);
       return conv2dRelu(c, input, folded.weight, folded.bias) ?? conv2d(input, folded.weight, folded.bias, convOptions(c)).relu();
     }
-    return convThenBatchNorm(c, b, input, (y) => b.forwardRelu(y));
+    return convThenBatchNorm(c, b, input, true);
   },
 };
 
@@ -162,7 +160,7 @@ const convBn: FusionPattern = {
       const folded = foldedBatchNorm(c, b);
       return conv2d(input, folded.weight, folded.bias, convOptions(c));
     }
-    return convThenBatchNorm(c, b, input, (y) => classForward(b, y));
+    return convThenBatchNorm(c, b, input, false);
   },
 };
 

@@ -124,7 +124,16 @@ export abstract class BatchNormBase extends Module {
     return this.normalize(input, true);
   }
 
-  private normalize(input: Tensor, relu: boolean): Tensor {
+  /**
+   * forward (or with `relu` forwardRelu) of the output of a convolution that feeds this layer alone: with
+   * `handOffGradInput`, its input gradient is left in the kernel module for that convolution's backward
+   * (BatchNormOptions.handOffGradInput). What the Conv2d → BatchNorm2d fusion patterns run.
+   */
+  normalizeConvolution(input: Tensor, relu: boolean, handOffGradInput: boolean): Tensor {
+    return this.normalize(input, relu, handOffGradInput);
+  }
+
+  private normalize(input: Tensor, relu: boolean, handOffGradInput = false): Tensor {
     this.checkInput(input);
     const useBatchStats = this.training || this.running_mean === null;
     const reducer = useBatchStats ? this.#reducer : null;
@@ -150,6 +159,7 @@ export abstract class BatchNormBase extends Module {
       momentum: factor,
       eps: this.eps,
       sync: reducer === null ? null : reducer.sync(this),
+      handOffGradInput,
     });
   }
 
