@@ -74,8 +74,7 @@ export function target(elements: number): Target | null {
   if (threaded !== null && sharedInstance !== null) {
     return { instance: sharedInstance, exports: threaded.exports, threads: threaded.threads > 1 && elements >= THREADED_MIN_ELEMENTS ? threaded : null };
   }
-  const local = localInstance();
-  return local === null ? null : { instance: local, exports: local.exports, threads: null };
+  return callingThread();
 }
 
 /** The calling thread's own instance and memory, for a call that does not split (with the threads running or not). */
