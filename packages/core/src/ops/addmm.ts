@@ -3,12 +3,12 @@ import ops from "ndarray-ops";
 import type { Context } from "../context.js";
 import { dtypeOf, promote, type DType, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
-import { gemm, gemmProducts } from "../kernels/gemm.js";
+import { type GemmProduct, gemm, gemmProducts } from "../kernels/gemm.js";
 import { PreparedMatrix } from "../kernels/wasm/prepared-matrix.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
-import { copy, create, empty, isContiguous, isPacked } from "../ndarray-utils.js";
-import { asMatrix, batchedMatmul, saveOperands, savedOperands } from "./matmul.js";
+import { copy, empty, isContiguous } from "../ndarray-utils.js";
+import { asMatrix, saveOperands, savedOperands } from "./matmul.js";
 
 type AddmmContext = Context & { inputShape: number[]; prepared?: PreparedMatrix; mat2ColumnMajor?: boolean };
 
@@ -37,64 +37,45 @@ export class Addmm extends Function {
 
   static override backward(ctx: AddmmContext, g: NDArray): (NDArray | null)[] {
     const [mat1, mat2] = savedOperands(ctx, 1);
-    const inputGrad = ctx.needsInputGrad[0] ? biasGrad(g, ctx.inputShape) : null;
-    if (mat1 !== null && mat2 !== null) return [inputGrad, ...bothGrads(ctx, mat1, mat2, g)];
-    return [inputGrad, mat2 !== null ? batchedMatmul(g, false, mat2, true) : null, mat1 !== null ? mat2Grad(ctx, mat1, g) : null];
+    const inputGrad = ctx.needsInputGrad[0] ? sumToShape(g, ctx.inputShape) : null;
+    // One gemmProducts call for both products, so that on the threads they run at once, one per
+    // thread: the same bits as one after the other.
+    const products: GemmProduct[] = [];
+    const mat1Grad = mat2 !== null ? mat1GradProduct(mat2, g, products) : null;
+    const mat2Grad = mat1 !== null ? mat2GradProduct(ctx, mat1, g, products) : null;
+    gemmProducts(products);
+    return [inputGrad, mat1Grad, mat2Grad];
   }
 }
 
-/**
- * sumToShape(g, shape), with a bias row's case (a float32 input of g's last dimension, broadcast over its
- * rows) as one loop over g's rows, four at a time: each column's sum adds the rows in order and rounds to
- * float32 after every addition, as sumToShape's store does, so the bits are the same (fc1's [64, 120]
- * 25 -> 6 us).
- */
-function biasGrad(g: NDArray, shape: number[]): NDArray {
+/** Adds mat1's gradient g · mat2ᵀ to `products`; returns the array it fills. */
+function mat1GradProduct(mat2: NDArray, g: NDArray, products: GemmProduct[]): NDArray {
   const [m, n] = g.shape as [number, number];
-  const size = shape.reduce((p, d) => p * d, 1);
-  if (!(g.data instanceof Float32Array) || !isPacked(g) || size !== n || shape.at(-1) !== n || m === 1) return sumToShape(g, shape);
-  const out = create("float32", shape);
-  const o = out.data;
-  const x = g.data;
-  const f = Math.fround;
-  let i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const r = i * n;
-    for (let j = 0; j < n; j++) o[j] = f(f(f(o[j]! + x[r + j]!) + x[r + n + j]!) + x[r + 2 * n + j]!) + x[r + 3 * n + j]!;
-  }
-  for (; i < m; i++) for (let j = 0; j < n; j++) o[j] = o[j]! + x[i * n + j]!;
-  return out;
+  const k = mat2.shape[0]!;
+  const grad = empty(promote(dtypeOf(g), dtypeOf(mat2)), [m, k]);
+  products.push({ m, n: k, k: n, a: asMatrix(g, false).matrix, b: asMatrix(mat2, true).matrix, c: { data: grad.data, offset: 0, ld: k }, accumulate: false });
+  return grad;
 }
 
 /**
- * mat1's gradient g · mat2ᵀ and mat2's (as mat2Grad) from one gemmProducts call, so that on the threads
- * the two products run at once, one per thread: the same bits as one after the other.
+ * Adds mat2's gradient mat1ᵀ · g to `products`, in mat2's own layout, as torch's mm_mat2_backward: for a
+ * transposed mat2 (a linear layer's weight.t()) it is (gᵀ · mat1)ᵀ, so that the transpose's backward
+ * hands the weight a packed gradient to keep instead of a strided one to copy (reference network:
+ * 0.12 ms less per training step). Each element is the same dot product over the batch rows. Returns
+ * the gradient (a view of the array the product fills).
  */
-function bothGrads(ctx: AddmmContext, mat1: NDArray, mat2: NDArray, g: NDArray): [NDArray, NDArray] {
+function mat2GradProduct(ctx: AddmmContext, mat1: NDArray, g: NDArray, products: GemmProduct[]): NDArray {
   const [m, k] = mat1.shape as [number, number];
-  const n = mat2.shape[1]!;
-  const gm = asMatrix(g, false).matrix;
-  const gradMat1 = empty(promote(dtypeOf(g), dtypeOf(mat2)), [m, k]);
-  const first = { m, n: k, k: n, a: gm, b: asMatrix(mat2, true).matrix, c: { data: gradMat1.data, offset: 0, ld: k }, accumulate: false };
+  const n = g.shape[1]!;
   const dtype = promote(dtypeOf(mat1), dtypeOf(g));
   if (ctx.mat2ColumnMajor === true) {
     const gradT = empty(dtype, [n, k]);
-    gemmProducts([first, { m: n, n: k, k: m, a: asMatrix(g, true).matrix, b: asMatrix(mat1, false).matrix, c: { data: gradT.data, offset: 0, ld: k }, accumulate: false }]);
-    return [gradMat1, gradT.transpose(1, 0)];
+    products.push({ m: n, n: k, k: m, a: asMatrix(g, true).matrix, b: asMatrix(mat1, false).matrix, c: { data: gradT.data, offset: 0, ld: k }, accumulate: false });
+    return gradT.transpose(1, 0);
   }
-  const gradMat2 = empty(dtype, [k, n]);
-  gemmProducts([first, { m: k, n, k: m, a: asMatrix(mat1, true).matrix, b: gm, c: { data: gradMat2.data, offset: 0, ld: n }, accumulate: false }]);
-  return [gradMat1, gradMat2];
-}
-
-/**
- * mat1ᵀ · g in mat2's own layout, as torch's mm_mat2_backward: for a transposed mat2 (a linear layer's
- * weight.t()) it is (gᵀ · mat1)ᵀ, so that the transpose's backward hands the weight a packed gradient
- * to keep instead of a strided one to copy (reference network: 0.12 ms less per training step). Each
- * element is the same dot product over the batch rows.
- */
-function mat2Grad(ctx: AddmmContext, mat1: NDArray, g: NDArray): NDArray {
-  return ctx.mat2ColumnMajor === true ? batchedMatmul(g, true, mat1, false).transpose(1, 0) : batchedMatmul(mat1, true, g, false);
+  const grad = empty(dtype, [k, n]);
+  products.push({ m: k, n, k: m, a: asMatrix(mat1, true).matrix, b: asMatrix(g, false).matrix, c: { data: grad.data, offset: 0, ld: n }, accumulate: false });
+  return grad;
 }
 
 /** A 2-D view that walks its buffer column by column, packed (the transpose of a packed matrix). */
