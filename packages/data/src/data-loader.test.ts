@@ -2,6 +2,7 @@ import { Generator, ShapeError, type Tensor, defaultGenerator, manualSeed, tenso
 import { describe, expect, it } from "vitest";
 import { DataLoader } from "./data-loader.js";
 import { type Dataset, TensorDataset } from "./dataset.js";
+import { centerCrop } from "./transforms/center-crop.js";
 
 /** Sample i is the [1, 2] input [i, -i] with target i. */
 function numbered(n: number): TensorDataset {
@@ -79,6 +80,41 @@ describe("DataLoader", () => {
     expect(batches[0]![0].toArray()).toEqual([[[0, -0]], [[1, -1]]]);
   });
 
+  it("with reuseBuffer, writes every batch into one buffer: the same tensors, the values of fresh batches, the version moved", () => {
+    const fresh = new DataLoader(numbered(10), { batchSize: 4, shuffle: true, seed: 3 });
+    const reused = new DataLoader(numbered(10), { batchSize: 4, shuffle: true, seed: 3, reuseBuffer: true });
+    const it = reused.batches(1);
+    let previous: Tensor | null = null;
+    const buffers = new Set<ArrayBufferLike>();
+    for (const [x, t] of fresh.batches(1)) {
+      const [rx, rt] = it.next().value!;
+      expect(rx.shape).toEqual(x.shape);
+      expect(rx.toArray()).toEqual(x.toArray());
+      expect(Array.from(rt.toTypedArray())).toEqual(Array.from(t.toTypedArray()));
+      if (previous !== null && rx.shape[0] === previous.shape[0]) expect(rx).toBe(previous);
+      buffers.add((rx.data.data as Float32Array).buffer);
+      previous = rx;
+    }
+    expect(it.next().done).toBe(true);
+    // Two full batches and the last of 2, all in one buffer.
+    expect(buffers.size).toBe(1);
+    expect(previous!.shape).toEqual([2, 1, 2]);
+    const [first] = reused.batches(0).next().value!;
+    const version = first.version;
+    const again = reused.batches(0);
+    again.next();
+    expect(again.next().value![0].version).toBe(version + 2);
+  });
+
+  it("with reuseBuffer, crops and resizes through its scratch slot as fresh batches do", () => {
+    const images = new TensorDataset(tensor(Float32Array.from({ length: 5 * 16 }, (_, i) => i), { shape: [5, 1, 4, 4] }), [0, 1, 2, 3, 4]);
+    const crop = centerCrop(2);
+    const fresh = Array.from(new DataLoader(images, { batchSize: 2, transform: crop }), ([x]) => x.toArray());
+    const reused = Array.from(new DataLoader(images, { batchSize: 2, transform: crop, reuseBuffer: true }), ([x]) => x.toArray());
+    expect(reused).toEqual(fresh);
+    expect(fresh[2]).toEqual([[[[69, 70], [73, 74]]]]);
+  });
+
   it("applies its transform in place inside the batch buffer", () => {
     const seen: number[] = [];
     const loader = new DataLoader(numbered(3), {
@@ -127,5 +163,6 @@ describe("DataLoader", () => {
     expect(() => new DataLoader(numbered(3), { batchSize: 0 })).toThrow(/batchSize must be a positive integer, but got 0/);
     expect(() => new DataLoader(numbered(3), { seed: 1.5 })).toThrow(/seed must be an integer/);
     expect(() => new DataLoader(numbered(3)).setEpoch(-1)).toThrow(/epoch must be a non-negative integer/);
+    expect(() => new DataLoader(numbered(3), { reuseBuffer: "yes" as unknown as boolean })).toThrow(/DataLoader: reuseBuffer must be true or false, but got yes/);
   });
 });

