@@ -1,11 +1,11 @@
 import { PerformanceObserver } from "node:perf_hooks";
 import { noGrad } from "@pico/core";
 import { enableThreads } from "@pico/core/threads";
+import { median } from "./median.js";
 import type { OpSite } from "./op-profiler.js";
 import { OpProfiler } from "./op-profiler.js";
 import { PicoCifarNetwork } from "./pico-cifar-network.js";
 import { PicoNetwork } from "./pico-network.js";
-import { median } from "./report.js";
 import { RESULT_PREFIX, parseWorkerArgs } from "./worker-cli.js";
 import { trainBatch, readWorkload } from "./workload.js";
 

@@ -2,6 +2,7 @@ import { Generator, Tensor, compile, countTypedArrays, noGrad, tensor } from "@p
 import type { Module } from "@pico/nn";
 import { exportOnnx } from "@pico/onnx";
 import * as ort from "onnxruntime-node";
+import { median } from "./median.js";
 import { referenceModel } from "./pico-network.js";
 import { IMAGE_SHAPE, MNIST_MEAN, MNIST_STD, referenceWeights } from "./reference-network.js";
 
@@ -60,8 +61,6 @@ function referenceNetwork(seed: number): Module {
 function images(batch: number, seed: number): Tensor {
   return Tensor.rand([batch, ...IMAGE_SHAPE], { generator: new Generator(seed + 1) }).sub(MNIST_MEAN).div(MNIST_STD);
 }
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Generator, kernels } from "@pico/core";
 import { disableThreads, enableThreads } from "@pico/core/threads";
 import * as tf from "@tensorflow/tfjs-core";
+import { median } from "./median.js";
 import { tfjsBackendInfo, useTfjsBackend } from "./tfjs-setup.js";
 
 /** One matrix product: C[m×n] = op(A)·op(B), where A is stored k×m when `transA` and B stored n×k when `transB`. */
@@ -176,12 +177,6 @@ function warmUp(run: Runner, ms: number): number {
   }
   return (performance.now() - halfStart) / 1000 / Math.max(1, halfCalls);
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /**
  * Matrix-product GFLOP/s of Pico's default GEMM, its plain reference kernel and TensorFlow.js's wasm

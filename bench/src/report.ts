@@ -1,12 +1,6 @@
 import type { FlopCount } from "./flops.js";
+import { median } from "./median.js";
 import type { WorkerResult } from "./worker-cli.js";
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 export interface Statistic {
   median: number;

@@ -1,6 +1,7 @@
 import { Generator, Tensor, compile, countTypedArrays, tensor } from "@pico/core";
 import type { Module } from "@pico/nn";
 import { Adam } from "@pico/optim";
+import { median } from "./median.js";
 import { crossEntropyOneHot, oneHot } from "./one-hot-cross-entropy.js";
 import { referenceModel } from "./pico-network.js";
 import { ADAM_BETAS, ADAM_EPS, BATCH_SIZE, IMAGE_SHAPE, LEARNING_RATE, MNIST_MEAN, MNIST_STD, referenceWeights } from "./reference-network.js";
@@ -30,8 +31,6 @@ function network(seed: number): { model: Module; optimizer: Adam } {
   model.train();
   return { model, optimizer: new Adam(model.parameters(), { lr: LEARNING_RATE, betas: [...ADAM_BETAS], eps: ADAM_EPS }) };
 }
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export function measureTrainingStep(options: { rounds: number; steps: number; seed: number }): TrainingStepResult {
   const g = new Generator(options.seed + 7);
