@@ -21,11 +21,7 @@ await runWorker("pico", args, async (workload) => {
         ? new PicoCifarNetwork(workload.weights)
         : new PicoNetwork(workload.weights);
   return {
-    system: {
-      loss: (batch) => network.loss(batch),
-      trainStep: (batch) => network.trainStep(batch),
-      predict: (images, count) => network.predict(images, count),
-    },
+    system: network,
     info: { threads: threaded ? threads : 1, replicas, ...kernelSummary() },
   };
 });

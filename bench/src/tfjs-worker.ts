@@ -16,11 +16,7 @@ await runWorker(`tfjs-${backend}`, args, async (workload) => {
   const network = cifar ? new TfjsCifarNetwork(workload.weights) : new TfjsNetwork(workload.weights);
   const info = tfjsBackendInfo();
   return {
-    system: {
-      loss: (batch) => network.loss(batch),
-      trainStep: (batch) => network.trainStep(batch),
-      predict: (images, count) => network.predict(images, count),
-    },
+    system: network,
     info: { ...info, tfjsVersion: tf.version_core },
   };
 });
