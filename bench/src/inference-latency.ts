@@ -1,8 +1,9 @@
-import { Generator, Tensor, compile, countTypedArrays, noGrad, tensor } from "@pico/core";
+import { Generator, Tensor, compile, countTypedArrays, noGrad } from "@pico/core";
 import type { Module } from "@pico/nn";
 import { exportOnnx } from "@pico/onnx";
 import * as ort from "onnxruntime-node";
 import { median } from "./median.js";
+import { stateDictOf } from "./named-weight.js";
 import { referenceModel } from "./pico-network.js";
 import { IMAGE_SHAPE, MNIST_MEAN, MNIST_STD, referenceWeights } from "./reference-network.js";
 
@@ -50,9 +51,7 @@ export interface LatencyResult {
 /** The reference network with the benchmark's seeded weights, in evaluation mode. */
 function referenceNetwork(seed: number): Module {
   const model = referenceModel();
-  const dict: Record<string, Tensor> = {};
-  for (const w of referenceWeights(seed)) dict[w.name] = tensor(w.data, { shape: w.shape });
-  model.loadStateDict(dict);
+  model.loadStateDict(stateDictOf(referenceWeights(seed)));
   model.eval();
   return model;
 }

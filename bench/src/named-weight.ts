@@ -1,4 +1,5 @@
-import { Generator } from "@pico/core";
+import { Generator, tensor } from "@pico/core";
+import type { Tensor } from "@pico/core";
 
 /** One parameter of a benchmark network, in Pico.ts (PyTorch) layout and naming. */
 export interface NamedWeight {
@@ -41,4 +42,9 @@ export function weightByName(weights: readonly NamedWeight[], name: string): Nam
     throw new Error(`benchmark network: no weight named "${name}" (have ${weights.map((w) => w.name).join(", ")})`);
   }
   return found;
+}
+
+/** The weights as tensors by name, for Module.loadStateDict. */
+export function stateDictOf(weights: readonly NamedWeight[]): Record<string, Tensor> {
+  return Object.fromEntries(weights.map((w) => [w.name, tensor(w.data, { shape: w.shape })]));
 }

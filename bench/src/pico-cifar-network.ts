@@ -1,10 +1,9 @@
-import { noGrad, tensor } from "@pico/core";
-import type { Tensor } from "@pico/core";
-import { CifarNet, CrossEntropyLoss } from "@pico/nn";
+import { CifarNet } from "@pico/nn";
 import { Momentum } from "@pico/optim";
 import { CIFAR_IMAGE_SHAPE, CIFAR_LEARNING_RATE, CIFAR_MOMENTUM } from "./cifar-network.js";
+import { stateDictOf } from "./named-weight.js";
 import type { NamedWeight } from "./named-weight.js";
-import type { Batch } from "./workload.js";
+import { PicoClassifier } from "./pico-classifier.js";
 
 // Issue 11's CIFAR-shaped network as a Pico.ts user gets it: @pico/nn's CifarNet (a Sequential of
 // standard layers, whose fusion patterns apply by themselves, and a residual block fused by
@@ -13,8 +12,7 @@ import type { Batch } from "./workload.js";
 
 /** Loads the workload's weights by name; BatchNorm's running statistics keep their initial 0 and 1. */
 export function loadCifarWeights(model: CifarNet, weights: readonly NamedWeight[]): void {
-  const dict: Record<string, Tensor> = {};
-  for (const w of weights) dict[w.name] = tensor(w.data, { shape: w.shape });
+  const dict = stateDictOf(weights);
   const { unexpectedKeys } = model.loadStateDict(dict, { strict: false });
   const parameterNames = new Set(model.namedParameters().map(([name]) => name));
   const missing = [...parameterNames].filter((name) => !Object.hasOwn(dict, name));
@@ -23,43 +21,11 @@ export function loadCifarWeights(model: CifarNet, weights: readonly NamedWeight[
   }
 }
 
-export class PicoCifarNetwork {
-  readonly model = new CifarNet();
-  private readonly criterion = new CrossEntropyLoss();
-  readonly optimizer: Momentum;
-
+/** CifarNet with the workload's weights, trained by SGD with momentum. */
+export class PicoCifarNetwork extends PicoClassifier<CifarNet, Momentum> {
   constructor(weights: readonly NamedWeight[]) {
-    loadCifarWeights(this.model, weights);
-    this.optimizer = new Momentum(this.model.parameters(), { lr: CIFAR_LEARNING_RATE, momentum: CIFAR_MOMENTUM });
-  }
-
-  lossOf(batch: Batch): Tensor {
-    const images = tensor(batch.images, { shape: [batch.size, ...CIFAR_IMAGE_SHAPE] });
-    const labels = tensor(Float32Array.from(batch.labels), { shape: [batch.size] });
-    return this.criterion.forward(this.model.forward(images), labels);
-  }
-
-  /** Mean cross-entropy of a batch in eval mode (running statistics), without training. */
-  loss(batch: Batch): number {
-    this.model.eval();
-    return noGrad(() => this.lossOf(batch).item());
-  }
-
-  /** One SGD-with-momentum step in training mode; returns the batch's loss before the step. */
-  trainStep(batch: Batch): number {
-    this.model.train();
-    this.optimizer.zeroGrad();
-    const loss = this.lossOf(batch);
-    const value = loss.item();
-    loss.backward();
-    this.optimizer.step();
-    return value;
-  }
-
-  /** Logits in eval mode for a batch of NCHW images. */
-  predict(images: Float32Array, count: number): Float32Array {
-    this.model.eval();
-    const logits = noGrad(() => this.model.forward(tensor(images, { shape: [count, ...CIFAR_IMAGE_SHAPE] })));
-    return Float32Array.from(logits.toTypedArray());
+    const model = new CifarNet();
+    loadCifarWeights(model, weights);
+    super(model, new Momentum(model.parameters(), { lr: CIFAR_LEARNING_RATE, momentum: CIFAR_MOMENTUM }), CIFAR_IMAGE_SHAPE);
   }
 }

@@ -1,10 +1,8 @@
-import { Generator, Tensor, compile, countTypedArrays, tensor } from "@pico/core";
-import type { Module } from "@pico/nn";
-import { Adam } from "@pico/optim";
+import { Generator, Tensor, compile, countTypedArrays } from "@pico/core";
 import { median } from "./median.js";
 import { crossEntropyOneHot, oneHot } from "./one-hot-cross-entropy.js";
-import { referenceModel } from "./pico-network.js";
-import { ADAM_BETAS, ADAM_EPS, BATCH_SIZE, IMAGE_SHAPE, LEARNING_RATE, MNIST_MEAN, MNIST_STD, referenceWeights } from "./reference-network.js";
+import { PicoNetwork } from "./pico-network.js";
+import { BATCH_SIZE, IMAGE_SHAPE, MNIST_MEAN, MNIST_STD, referenceWeights } from "./reference-network.js";
 
 // One training step of the reference network (batch 64, Adam 1e-3, cross-entropy on one-hot targets)
 // two ways from the same weights on the same batches: eager (forward, loss.backward(), optimizer.step())
@@ -23,23 +21,14 @@ export interface TrainingStepResult {
   sameLosses: boolean;
 }
 
-function network(seed: number): { model: Module; optimizer: Adam } {
-  const model = referenceModel();
-  const dict: Record<string, Tensor> = {};
-  for (const w of referenceWeights(seed)) dict[w.name] = tensor(w.data, { shape: w.shape });
-  model.loadStateDict(dict);
-  model.train();
-  return { model, optimizer: new Adam(model.parameters(), { lr: LEARNING_RATE, betas: [...ADAM_BETAS], eps: ADAM_EPS }) };
-}
-
 export function measureTrainingStep(options: { rounds: number; steps: number; seed: number }): TrainingStepResult {
   const g = new Generator(options.seed + 7);
   const batches = Array.from({ length: 8 }, () => ({
     x: Tensor.rand([BATCH_SIZE, ...IMAGE_SHAPE], { generator: g }).sub(MNIST_MEAN).div(MNIST_STD),
     y: oneHot(Array.from({ length: BATCH_SIZE }, () => Math.floor(g.random() * 10))),
   }));
-  const eager = network(options.seed);
-  const replayed = network(options.seed);
+  const eager = new PicoNetwork(referenceWeights(options.seed));
+  const replayed = new PicoNetwork(referenceWeights(options.seed));
   const compiled = compile(
     { call: (x: Tensor, y: Tensor) => crossEntropyOneHot(replayed.model.call(x) as Tensor, y), namedParameters: () => replayed.model.namedParameters() },
     [batches[0]!.x, batches[0]!.y],
