@@ -1,6 +1,6 @@
 import type { Optimizer } from "../optimizer.js";
 import { checkNonNegative, checkPositiveInteger, withDefaults } from "../validate.js";
-import { LRScheduler } from "./lr-scheduler.js";
+import { PerGroupLRScheduler } from "./per-group-lr-scheduler.js";
 
 /** Options of {@link CosineAnnealingLR}. */
 export interface CosineAnnealingLROptions {
@@ -19,17 +19,16 @@ export interface CosineAnnealingLROptions {
  * @example
  * const sched = new CosineAnnealingLR(opt, { tMax: epochs });
  */
-export class CosineAnnealingLR extends LRScheduler<{ tMax: number; etaMin: number }> {
+export class CosineAnnealingLR extends PerGroupLRScheduler<Required<CosineAnnealingLROptions>> {
   constructor(optimizer: Optimizer, options: CosineAnnealingLROptions) {
-    const o = withDefaults<{ tMax: number; etaMin: number }>("CosineAnnealingLR", { tMax: undefined, etaMin: 0 }, options);
+    const o = withDefaults<Required<CosineAnnealingLROptions>>("CosineAnnealingLR", { tMax: undefined, etaMin: 0 }, options);
     checkPositiveInteger("CosineAnnealingLR", "tMax", o.tMax);
     checkNonNegative("CosineAnnealingLR", "etaMin", o.etaMin);
     super("CosineAnnealingLR", optimizer, o);
   }
 
-  protected lrAt(epoch: number): number[] {
+  protected lrOf(baseLr: number, epoch: number): number {
     const { tMax, etaMin } = this.config;
-    const cosine = (1 + Math.cos((Math.PI * epoch) / tMax)) / 2;
-    return this.baseLrs.map((lr) => etaMin + (lr - etaMin) * cosine);
+    return etaMin + (baseLr - etaMin) * ((1 + Math.cos((Math.PI * epoch) / tMax)) / 2);
   }
 }

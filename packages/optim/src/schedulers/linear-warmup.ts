@@ -1,6 +1,6 @@
 import type { Optimizer } from "../optimizer.js";
 import { check, checkPositiveInteger, isFiniteNumber, withDefaults } from "../validate.js";
-import { LRScheduler } from "./lr-scheduler.js";
+import { PerGroupLRScheduler } from "./per-group-lr-scheduler.js";
 
 /** Options of {@link LinearWarmup}. */
 export interface LinearWarmupOptions {
@@ -19,17 +19,16 @@ export interface LinearWarmupOptions {
  * @example
  * const warmup = new LinearWarmup(opt, { warmupSteps: 500, startFactor: 0.01 }); // step it every batch
  */
-export class LinearWarmup extends LRScheduler<{ warmupSteps: number; startFactor: number }> {
+export class LinearWarmup extends PerGroupLRScheduler<Required<LinearWarmupOptions>> {
   constructor(optimizer: Optimizer, options: LinearWarmupOptions) {
-    const o = withDefaults<{ warmupSteps: number; startFactor: number }>("LinearWarmup", { warmupSteps: undefined, startFactor: 1 / 3 }, options);
+    const o = withDefaults<Required<LinearWarmupOptions>>("LinearWarmup", { warmupSteps: undefined, startFactor: 1 / 3 }, options);
     checkPositiveInteger("LinearWarmup", "warmupSteps", o.warmupSteps);
     check(isFiniteNumber(o.startFactor) && o.startFactor > 0 && o.startFactor <= 1, "LinearWarmup", "startFactor", "a number in (0, 1]", o.startFactor);
     super("LinearWarmup", optimizer, o);
   }
 
-  protected lrAt(epoch: number): number[] {
+  protected lrOf(baseLr: number, epoch: number): number {
     const { warmupSteps, startFactor } = this.config;
-    const factor = startFactor + ((1 - startFactor) * Math.min(epoch, warmupSteps)) / warmupSteps;
-    return this.baseLrs.map((lr) => lr * factor);
+    return baseLr * (startFactor + ((1 - startFactor) * Math.min(epoch, warmupSteps)) / warmupSteps);
   }
 }

@@ -1,6 +1,6 @@
 import type { Optimizer } from "../optimizer.js";
 import { check, checkPositive, withDefaults } from "../validate.js";
-import { LRScheduler } from "./lr-scheduler.js";
+import { PerGroupLRScheduler } from "./per-group-lr-scheduler.js";
 
 /** Options of {@link MultiStepLR}. */
 export interface MultiStepLROptions {
@@ -19,18 +19,17 @@ export interface MultiStepLROptions {
  * @example
  * const sched = new MultiStepLR(opt, { milestones: [30, 80], gamma: 0.1 });
  */
-export class MultiStepLR extends LRScheduler<{ milestones: number[]; gamma: number }> {
+export class MultiStepLR extends PerGroupLRScheduler<Required<MultiStepLROptions>> {
   constructor(optimizer: Optimizer, options: MultiStepLROptions) {
-    const o = withDefaults<{ milestones: number[]; gamma: number }>("MultiStepLR", { milestones: undefined, gamma: 0.1 }, options);
+    const o = withDefaults<Required<MultiStepLROptions>>("MultiStepLR", { milestones: undefined, gamma: 0.1 }, options);
     check(Array.isArray(o.milestones), "MultiStepLR", "milestones", "an array of integers >= 0", o.milestones);
     o.milestones.forEach((m, i) => check(Number.isInteger(m) && m >= 0, "MultiStepLR", `milestones[${i}]`, "an integer >= 0", m));
     checkPositive("MultiStepLR", "gamma", o.gamma);
     super("MultiStepLR", optimizer, { milestones: [...o.milestones].sort((a, b) => a - b), gamma: o.gamma });
   }
 
-  protected lrAt(epoch: number): number[] {
+  protected lrOf(baseLr: number, epoch: number): number {
     const passed = this.config.milestones.filter((m) => m <= epoch).length;
-    const factor = this.config.gamma ** passed;
-    return this.baseLrs.map((lr) => lr * factor);
+    return baseLr * this.config.gamma ** passed;
   }
 }

@@ -1,6 +1,6 @@
 import type { Optimizer } from "../optimizer.js";
 import { checkPositive, checkPositiveInteger, withDefaults } from "../validate.js";
-import { LRScheduler } from "./lr-scheduler.js";
+import { PerGroupLRScheduler } from "./per-group-lr-scheduler.js";
 
 /** Options of {@link StepLR}. */
 export interface StepLROptions {
@@ -19,16 +19,15 @@ export interface StepLROptions {
  * const sched = new StepLR(opt, { stepSize: 30, gamma: 0.1 }); // 0.1 → 0.01 after 30 epochs
  * for (let epoch = 0; epoch < 90; epoch++) { trainOneEpoch(); sched.step(); }
  */
-export class StepLR extends LRScheduler<{ stepSize: number; gamma: number }> {
+export class StepLR extends PerGroupLRScheduler<Required<StepLROptions>> {
   constructor(optimizer: Optimizer, options: StepLROptions) {
-    const o = withDefaults<{ stepSize: number; gamma: number }>("StepLR", { stepSize: undefined, gamma: 0.1 }, options);
+    const o = withDefaults<Required<StepLROptions>>("StepLR", { stepSize: undefined, gamma: 0.1 }, options);
     checkPositiveInteger("StepLR", "stepSize", o.stepSize);
     checkPositive("StepLR", "gamma", o.gamma);
     super("StepLR", optimizer, o);
   }
 
-  protected lrAt(epoch: number): number[] {
-    const factor = this.config.gamma ** Math.floor(epoch / this.config.stepSize);
-    return this.baseLrs.map((lr) => lr * factor);
+  protected lrOf(baseLr: number, epoch: number): number {
+    return baseLr * this.config.gamma ** Math.floor(epoch / this.config.stepSize);
   }
 }
