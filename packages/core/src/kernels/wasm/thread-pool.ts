@@ -32,14 +32,18 @@ export const CONTROL_HEADER = DONE + MAX_JOBS;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
 const CLOSED = 1 << 30;
 /**
- * Polls a thread makes before it sleeps in Atomics.wait, by default 20,000 (about 0.3-0.7 ms): a training
- * step opens a table every fraction of a millisecond to a few milliseconds, and waking a sleeping thread
- * costs tens of microseconds, more when the OS must first find it a core (the reference network's
- * 2-thread training in Node went from 1.31x/0.94x to 1.37x/1.29x one thread with 10 times the 2,000 polls
- * of before). An idle pool still gives its core back within a millisecond. The launcher sets it
- * (setPollBudget), since what pays depends on what else wants the cores.
+ * Polls a thread makes before it sleeps in Atomics.wait, by default 300,000 (about 4-10 ms): waking a
+ * sleeping thread costs tens of microseconds, more when the OS must first find it a core, and a training
+ * step has gaps longer than a fraction of a millisecond between its tables (the linear layers, the loss
+ * and the optimizer step run on the calling thread alone). With 20,000 polls (0.3-0.7 ms) the worker of
+ * the reference network's 2-thread training slept before 2.1-2.5 of the step's 5 tables and had to be
+ * woken; with 300,000 it stays awake through the step: in-process alternation of 10 blocks of 200 steps
+ * each (threads restarted with the other budget before every block, shared 2-core machine), medians
+ * 2.464 -> 2.395 ms, first quartiles 2.406 -> 2.353 ms (faster in 8 of 10 pairs; three earlier runs
+ * agreed, the fastest block 1-5% faster). An idle pool gives its core back within ~10 ms. The launcher
+ * may set another (setPollBudget): the Web Workers' pool polls 200 times (threads-web.ts).
  */
-export const DEFAULT_POLLS = 20000;
+export const DEFAULT_POLLS = 300_000;
 let polls = DEFAULT_POLLS;
 
 /** A started worker, as the pool needs it. */
