@@ -272,6 +272,28 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
       top.forEach(([, p], k) => expect(Math.abs(100 * p - cliTop3[i]![k]![1]!)).toBeLessThanOrEqual(0.05 + 1e-9));
     }
 
+    // The page's default, one model whose kernels split across 2 threads: the same top 3 (a one-image
+    // forward takes the calling thread's kernels), and again while it trains on, between its steps.
+    const split = await openPage(context, `${base}?threads=2`);
+    expect(await split.getByTestId("kernels").getAttribute("data-parallel")).toBe("kernels");
+    await split.getByTestId("model-file").setInputFiles(modelFile);
+    await expect.poll(() => split.getByTestId("model-status").textContent()).toBe("model: lenet, loaded from model.safetensors");
+    for (let i = 0; i < 3; i++) {
+      const before = await idleCount(split);
+      await split.getByTestId("model-file").setInputFiles(pictures[i]!);
+      const top = await top3After(split, before);
+      expect(top.map(([digit]) => digit)).toEqual(cliTop3[i]!.map(([digit]) => digit));
+      top.forEach(([, p], k) => expect(Math.abs(100 * p - cliTop3[i]![k]![1]!)).toBeLessThanOrEqual(0.05 + 1e-9));
+    }
+    await split.getByTestId("train-toggle").click();
+    await split.waitForFunction(() => Number.parseInt(document.querySelector("[data-testid=step]")!.textContent!, 10) >= 20, null, { timeout: 60_000 });
+    // Trained on for some steps, the model still reads the digit the CLI's model was surest of as it did.
+    const surest = cliTop3.reduce((best, top, i) => (top[0]![1]! > cliTop3[best]![0]![1]! ? i : best), 0);
+    const before = await idleCount(split);
+    await split.getByTestId("model-file").setInputFiles(pictures[surest]!);
+    expect((await top3After(split, before))[0]![0]).toBe(cliTop3[surest]![0]![0]);
+    await split.close();
+
     let read = 0;
     const readAs: number[] = [];
     for (const [index, label] of digits) {
