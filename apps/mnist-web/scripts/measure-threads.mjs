@@ -2,7 +2,10 @@
 // drifts): builds the page, serves it cross-origin isolated on 127.0.0.1, trains for a few seconds per
 // round and reads the page's images/s (training steps only). Prints each round, with the cores other processes
 // took while each run was measured (this machine is shared), and the medians.
-//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--threads 1,2,2k,1x2] [--nice=-20] [--cpu]
+//   node apps/mnist-web/scripts/measure-threads.mjs [--rounds 5] [--seconds 8] [--max-warmup 0] [--threads 1,2,2k,1x2] [--nice=-20] [--cpu]
+// Each run trains 2 s before its speed is read for --seconds - 2 s. With --max-warmup S, the warm-up goes on
+// (a reading a second) until neither of the last two readings is 3% faster than the fastest before them, at
+// most S s, as the bench warms up until steady: the kernel threads reach their speed later than one thread.
 // --threads lists the runs of a round: N trains on N threads data-parallel (one model replica per thread,
 // ?threads=N&parallel=data), Nk on N threads with one model whose kernels split across them (the page's
 // default, ?threads=N&parallel=kernels), 1x2 two pages at once on 1 thread each (their images/s added: what
@@ -21,7 +24,7 @@ import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { build, preview } from "vite";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, seconds: { type: "string", default: "8" }, threads: { type: "string", default: "1,2" }, nice: { type: "string" }, cpu: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, seconds: { type: "string", default: "8" }, "max-warmup": { type: "string", default: "0" }, threads: { type: "string", default: "1,2" }, nice: { type: "string" }, cpu: { type: "boolean", default: false } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 /** The runs of a round: "2" (data-parallel), "2k" (kernel threads), "1", "1x2" (two pages at once). */
@@ -33,8 +36,9 @@ const runs = values.threads.split(",").map((spec) => {
   return { spec, threads, parallel, pages: Number(m[3] ?? 1), query: `threads=${threads}${threads === 1 ? "" : m[2] === "k" ? "&parallel=kernels" : "&parallel=data"}` };
 });
 const nice = values.nice === undefined ? null : Number(values.nice);
-if (!(rounds >= 1 && seconds >= 3 && runs.every((r) => r !== null) && (nice === null || (Number.isInteger(nice) && nice >= -20 && nice <= 19)))) {
-  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --threads a list of thread counts 1-99, each with k for kernel threads or xP for P pages at once (e.g. 1,2,2k,1x2), and --nice an integer -20..19");
+const maxWarmup = Number(values["max-warmup"]);
+if (!(rounds >= 1 && seconds >= 3 && maxWarmup >= 0 && runs.every((r) => r !== null) && (nice === null || (Number.isInteger(nice) && nice >= -20 && nice <= 19)))) {
+  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --max-warmup >= 0, --threads a list of thread counts 1-99, each with k for kernel threads or xP for P pages at once (e.g. 1,2,2k,1x2), and --nice an integer -20..19");
   process.exit(2);
 }
 
@@ -167,14 +171,14 @@ async function trainingSpeed(run) {
   if (nice !== null) reniceDescendants(nice);
   for (const page of pages) await page.getByTestId("train-toggle").click();
   await pages[0].waitForTimeout(2000);
+  const warmup = await warmUp(pages);
   const readings = [];
   const ticks = values.cpu ? threadTicks() : null;
   const [machine, ours] = [machineTicks(), ourTicks()];
   const started = performance.now();
   for (let s = 0; s < seconds - 2; s++) {
     await pages[0].waitForTimeout(1000);
-    const speeds = await Promise.all(pages.map((page) => page.getByTestId("speed").evaluate((e) => Number(e.dataset.value))));
-    readings.push(speeds.reduce((a, b) => a + b, 0));
+    readings.push(await speedOf(pages));
   }
   const elapsed = (performance.now() - started) / 1000;
   if (ticks !== null) console.log(`  ${run.spec} CPU (cores): ${busiest(ticks, threadTicks(), elapsed)}`);
@@ -183,7 +187,24 @@ async function trainingSpeed(run) {
   const others = Math.max(0, machineAfter.busy - machine.busy - (oursAfter - ours)) / TICKS_PER_SECOND / elapsed;
   const steal = (machineAfter.steal - machine.steal) / TICKS_PER_SECOND / elapsed;
   for (const page of pages) await page.close();
-  return { speed: median(readings), others, steal };
+  return { speed: median(readings), others, steal, warmup };
+}
+
+/** The pages' images/s added up. */
+async function speedOf(pages) {
+  const speeds = await Promise.all(pages.map((page) => page.getByTestId("speed").evaluate((e) => Number(e.dataset.value))));
+  return speeds.reduce((a, b) => a + b, 0);
+}
+
+/** With --max-warmup, trains on until the speed is steady (see the top); returns the seconds of training before the measurement. */
+async function warmUp(pages) {
+  const readings = [];
+  const steady = () => readings.length >= 3 && Math.max(...readings.slice(-2)) < 1.03 * Math.max(...readings.slice(0, -2));
+  while (readings.length < maxWarmup && !steady()) {
+    await pages[0].waitForTimeout(1000);
+    readings.push(await speedOf(pages));
+  }
+  return 2 + readings.length;
 }
 
 const results = new Map(runs.map((r) => [r.spec, []]));
@@ -194,10 +215,10 @@ try {
     const order = round % 2 === 0 ? runs : [...runs].reverse();
     const line = [];
     for (const run of order) {
-      const { speed, others, steal } = await trainingSpeed(run);
+      const { speed, others, steal, warmup } = await trainingSpeed(run);
       results.get(run.spec).push(speed);
       othersAll.push(others);
-      line.push(`${run.spec} ${Math.round(speed)} (others ${others.toFixed(2)}${steal >= 0.01 ? `, stolen ${steal.toFixed(2)}` : ""})`);
+      line.push(`${run.spec} ${Math.round(speed)} (${maxWarmup > 0 ? `after ${warmup} s, ` : ""}others ${others.toFixed(2)}${steal >= 0.01 ? `, stolen ${steal.toFixed(2)}` : ""})`);
     }
     console.log(`round ${round + 1}: ${line.join(", ")} img/s`);
   }

@@ -1,0 +1,72 @@
+// Where each thread of the page spends its time while it trains: builds the page (not minified, so that
+// functions keep their names), trains it in headless Chromium, records Chromium's trace with V8's sampling
+// profiler for --seconds after 4 s of training, and prints each busy thread's functions by their share of
+// its samples (self time; "(program)" is time outside JavaScript and WebAssembly, e.g. asleep in
+// Atomics.wait). The profiler slows the page (about a third): compare shares, not speeds.
+//   node apps/mnist-web/scripts/profile-trace.mjs [--runs 1,2k,2] [--seconds 4] [--top 25]
+// --runs as measure-threads.mjs's --threads: 1 (one thread), Nk (kernel threads), N (data-parallel).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+import { build, preview } from "vite";
+const { values } = parseArgs({ options: { runs: { type: "string", default: "1,2k" }, seconds: { type: "string", default: "4" }, top: { type: "string", default: "25" } } });
+const runs = values.runs.split(",");
+if (!runs.every((r) => /^[1-9][0-9]?k?$/.test(r)) || !(Number(values.seconds) >= 1) || !(Number(values.top) >= 1)) {
+  console.error("profile-trace: --runs a list of 1, Nk (kernel threads) or N (data-parallel), --seconds >= 1, --top >= 1");
+  process.exit(2);
+}
+const app = fileURLToPath(new URL("..", import.meta.url));
+const work = mkdtempSync(join(tmpdir(), "mnist-web-trace-"));
+const outDir = join(work, "dist");
+const configFile = join(app, "vite.config.ts");
+await build({ configFile, logLevel: "error", build: { outDir, minify: false } });
+const server = await preview({ configFile, logLevel: "error", build: { outDir }, preview: { port: 0, strictPort: false } });
+const base = server.resolvedUrls.local[0];
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+try {
+  for (const spec of runs) {
+    const q = spec === "1" ? "threads=1" : spec.endsWith("k") ? `threads=${Number.parseInt(spec, 10)}&parallel=kernels` : `threads=${spec}&parallel=data`;
+    const page = await browser.newPage();
+    await page.goto(`${base}?${q}`);
+    await page.waitForFunction(() => !document.querySelector("[data-testid=train-toggle]").disabled, null, { timeout: 60_000 });
+    await page.getByTestId("train-toggle").click();
+    await page.waitForTimeout(4000);
+    await browser.startTracing(page, { categories: ["disabled-by-default-v8.cpu_profiler", "__metadata"] });
+    await page.waitForTimeout(Number(values.seconds) * 1000);
+    const buffer = await browser.stopTracing();
+    const speed = await page.getByTestId("speed").evaluate((e) => Number(e.dataset.value));
+    await page.close();
+    const trace = JSON.parse(buffer.toString());
+    const events = trace.traceEvents ?? trace;
+    const names = new Map(events.filter((e) => e.name === "thread_name").map((e) => [`${e.pid}/${e.tid}`, e.args.name]));
+    const profiles = new Map();
+    for (const e of events) {
+      if (e.name !== "ProfileChunk" && e.name !== "Profile") continue;
+      const key = `${e.pid}/${e.id}`;
+      let p = profiles.get(key);
+      if (!p) profiles.set(key, (p = { thread: names.get(`${e.pid}/${e.tid}`) ?? `${e.pid}/${e.tid}`, nodes: new Map(), samples: [], deltas: [] }));
+      const cp = e.args?.data?.cpuProfile;
+      if (cp?.nodes) for (const n of cp.nodes) p.nodes.set(n.id, n);
+      if (cp?.samples) p.samples.push(...cp.samples);
+      if (e.args?.data?.timeDeltas) p.deltas.push(...e.args.data.timeDeltas);
+    }
+    console.log(`== ${spec}: ${Math.round(speed)} img/s`);
+    for (const p of profiles.values()) {
+      const self = new Map();
+      let total = 0;
+      for (let i = 0; i < p.samples.length; i++) {
+        const n = p.nodes.get(p.samples[i]);
+        const dt = p.deltas[i + 1] ?? 0;
+        const name = n ? `${n.callFrame.functionName || "(anon)"} ${(n.callFrame.url ?? "").split("/").pop()}:${n.callFrame.lineNumber}` : "?";
+        self.set(name, (self.get(name) ?? 0) + dt);
+        total += dt;
+      }
+      if (total < 0.3e6) continue;
+      console.log(`-- ${p.thread}: ${(total / 1e3).toFixed(0)} ms sampled`);
+      for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`   ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
+    }
+  }
+} finally { await browser.close(); await server.close(); rmSync(work, { recursive: true, force: true }); }
