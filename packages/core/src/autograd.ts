@@ -7,6 +7,7 @@ import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
 import { copy, empty, isContiguous, isPacked } from "./ndarray-utils.js";
 import { sameShape } from "./shape.js";
+import { bumpVersion } from "./version.js";
 import type { Tensor } from "./tensor.js";
 import { tracer, type CallRecord } from "./tracer.js";
 
@@ -144,6 +145,8 @@ function checkSavedVersions(call: CallRecord): void {
 
 /** sum += g elementwise, sum packed and of g's shape and dtype; g may be strided (a broadcast view). */
 function addInto(sum: NDArray, g: NDArray): void {
+  // An in-place write: voids a kernel's offer of sum's old contents (kernels/wasm/handoff.ts).
+  bumpVersion(sum);
   if (!isPacked(g)) {
     ops.addeq(sum, g);
     return;

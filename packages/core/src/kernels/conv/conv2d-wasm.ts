@@ -622,5 +622,9 @@ function backwardBy(
     heap = heapOf(t, mem.end) ?? heap;
     grads.bias.data.set(heap.subarray(finishedBias >> 2, (finishedBias >> 2) + g.outChannels), grads.bias.offset);
   }
+  // One slice: the whole input gradient is still in the module, for a kernel that reads it next (a BatchNorm's
+  // backward, see handoff.ts). Armed: the array's version guards against a write into it in between (the
+  // autograd engine's in-place sums bump it, and so does handing a recycled array out again).
+  if (grads.input !== null && slice >= g.batch) offerOutput(t.memory, grads.input.data, grads.input.offset, g.batch * s.inImage, gxAt, true);
   return "done";
 }

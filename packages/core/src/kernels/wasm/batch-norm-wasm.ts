@@ -212,7 +212,8 @@ export function batchNormForwardWasm(
  * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
  * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
  * (the batch statistics' own gradient included when `train`; dx may be g), offered to the next kernel with
- * `handOff` (handoff.ts). Returns false, having written nothing, where WebAssembly SIMD is missing, the
+ * `handOff` (handoff.ts). g is read where the kernel before left it in the module (a convolution's input
+ * gradient) when it offered it, else copied in. Returns false, having written nothing, where WebAssembly SIMD is missing, the
  * memory cannot grow or x is empty.
  */
 export function batchNormBackwardWasm(
@@ -225,14 +226,24 @@ export function batchNormBackwardWasm(
   const t = target(size);
   if (t === null) return false;
   const group = batchNormGroup(n, c, s);
-  const mem = new Layout(t.exports.heapBase());
-  const xAt = mem.take(size);
-  const gAt = mem.take(size);
-  const partialsAt = mem.take(4 * Math.ceil(n / group) * c);
-  const statsAt = mem.take(2 * 3 * c);
-  const tableAt = mem.take(6 * c);
-  const sumsAt = mem.take(4 * c);
-  const totalsAt = sync === null ? 0 : mem.take(4 * c);
+  // g as the kernel before left it in the module (a convolution's input gradient, see handoff.ts), or -1.
+  const resident = takeOutput(t.instance.memory, g, 0, size);
+  const heapBase = t.exports.heapBase();
+  // The other operands before a resident g where they fit (the regions of the kernel that left it), else after it.
+  const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number } => {
+    const mem = new Layout(start);
+    const xAt = mem.take(size);
+    const gAt = resident < 0 ? mem.take(size) : resident;
+    const partialsAt = mem.take(4 * Math.ceil(n / group) * c);
+    const statsAt = mem.take(2 * 3 * c);
+    const tableAt = mem.take(6 * c);
+    const sumsAt = mem.take(4 * c);
+    const totalsAt = sync === null ? 0 : mem.take(4 * c);
+    return { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt };
+  };
+  let laid = layOut(heapBase);
+  if (resident >= 0 && laid.mem.end > resident) laid = layOut(Math.max(heapBase, resident + size * 4));
+  const { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt } = laid;
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
@@ -242,7 +253,7 @@ export function batchNormBackwardWasm(
   const copyIn = (k: number): void =>
     spans(blocks[k]!, c, s, (i0, i1) => {
       heap.set(x.subarray(i0, i1), xF + i0);
-      heap.set(g.subarray(i0, i1), gF + i0);
+      if (resident < 0) heap.set(g.subarray(i0, i1), gF + i0);
     });
   const flags = [train ? 1 : 0, relu ? 1 : 0] as const;
   runPhase(t, blocks.map((b) => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, flags[1], tableAt, partialsAt)), copyIn, null);

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
+import { recycle, takePooled } from "../../buffer-pool.js";
 import { Generator } from "../../random.js";
 import { bumpVersion } from "../../version.js";
 import { conv2dBackwardWasm, conv2dForwardWasm } from "../conv/conv2d-wasm.js";
@@ -93,5 +94,51 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
     expect(normThenConvBackward(false).map(bits)).toEqual(backward.map(bits));
     expect(normThenConvBackward(true).map(bits)).toEqual(backward.map(bits));
     expect(normThenConvBackward(true, true).map(bits)).toEqual(backward.map(bits));
+  });
+
+  // A convolution's input gradient read by the BatchNorm's backward that follows where the convolution's backward left it.
+  const convBackwardThenNorm = (after: "read" | "clobber" | "written" | "recycled" | "copied"): Float32Array[] => {
+    const y = new Float32Array(x.length);
+    const stats = new Float64Array(48);
+    const affine = new Float64Array(48);
+    expect(batchNormForwardWasm(x, y, 6, 16, 144, { train: true, relu: true, gamma, beta, eps: 1e-5, sync: null }, stats, affine)).toBe(true);
+    const gx = new Float32Array(x.length);
+    expect(conv2dBackwardWasm(g, { data: gy, offset: 0 }, { data: x, offset: 0 }, { data: w, offset: 0 }, { input: { data: gx, offset: 0 }, weight: null, bias: null })).toBe(true);
+    // A write without bumpVersion (which a direct write owes) shows where the BatchNorm read g; the others void the offer.
+    if (after === "clobber") gx.fill(0);
+    if (after === "written") (gx.fill(0.5), bumpVersion(gx));
+    if (after === "recycled") (recycle(gx), takePooled("float32", gx.length, false)!.fill(0.5));
+    if (after === "copied") memoryTouched();
+    const dx = new Float32Array(x.length);
+    const sums = new Float64Array(32);
+    expect(batchNormBackwardWasm(x, gx, dx, 6, 16, 144, true, true, stats, affine, sums, null)).toBe(true);
+    return [dx, Float32Array.from(sums)];
+  };
+
+  it("a BatchNorm's backward reads a convolution's input gradient where the convolution's backward left it, with the bits of copying it in, unless the array was written since (bumpVersion) or went back to the buffer pool, on 1 and 2 threads", async () => {
+    await stopWasmConvThreads();
+    await stopWasmElementwiseThreads();
+    const halves = (): Float32Array[] => {
+      // The gradient 0.5 everywhere, copied in: what a read after a write must give.
+      const y = new Float32Array(x.length);
+      const [stats, affine, sums, dx] = [new Float64Array(48), new Float64Array(48), new Float64Array(32), new Float32Array(x.length)];
+      expect(batchNormForwardWasm(x, y, 6, 16, 144, { train: true, relu: true, gamma, beta, eps: 1e-5, sync: null }, stats, affine)).toBe(true);
+      expect(batchNormBackwardWasm(x, new Float32Array(x.length).fill(0.5), dx, 6, 16, 144, true, true, stats, affine, sums, null)).toBe(true);
+      return [dx, Float32Array.from(sums)];
+    };
+    const copied = convBackwardThenNorm("copied");
+    const half = halves();
+    expect(bits(half[0]!)).not.toEqual(bits(copied[0]!));
+    for (const threads of [1, 2]) {
+      if (threads === 2) {
+        expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
+        expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
+      }
+      expect(convBackwardThenNorm("copied").map(bits)).toEqual(copied.map(bits));
+      expect(convBackwardThenNorm("read").map(bits)).toEqual(copied.map(bits));
+      expect(convBackwardThenNorm("clobber").map(bits)).toEqual(copied.map(bits));
+      expect(convBackwardThenNorm("written").map(bits)).toEqual(half.map(bits));
+      expect(convBackwardThenNorm("recycled").map(bits)).toEqual(half.map(bits));
+    }
   });
 });

@@ -4,8 +4,11 @@ import type { WasmMemory } from "./wasm-api.js";
 // A kernel's output left in the module's memory for the kernel that reads it next, so that the second
 // does not copy it in again (a convolution's output, which the BatchNorm after it normalises: 8 MB a
 // layer of the CIFAR-shaped network's training step; in its backward, the BatchNorm's input gradient,
-// which the convolution's backward reads). Only inside handOff, or armed by a caller that knows the
-// array goes to the next kernel alone: one kernel may offer its output, the next may take it. Every kernel lays out its memory from heapBase, and
+// which the convolution's backward reads, and the convolution's input gradient, which the BatchNorm's
+// backward before it reads). Only inside handOff, or armed by a caller that knows the array goes to the
+// next kernel alone or that a write into it in between bumps its version (the autograd engine's in-place
+// gradient sums do, and an array going back to the buffer pool voids its offer): one kernel may offer its
+// output, the next may take it. Every kernel lays out its memory from heapBase, and
 // asking for heapBase (as well as taking a resident region) counts as touching the memory: an offer is
 // good only until the memory is touched after it, and only for the same array object, offset, length
 // and version (an in-place write since bumps the version).
@@ -59,6 +62,11 @@ export function handOff<T, U>(produce: () => T, consume: (produced: T) => U): U 
  */
 export function offerOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number, at: number, armed = offering): void {
   offer = armed ? { memory, array, offset, length, at, version: versionOf(array), touches } : null;
+}
+
+/** Voids an offer of `array`, which its owner gave up (the buffer pool hands it out again, to be written). */
+export function forgetOffer(array: Float32Array | Float64Array): void {
+  if (offer !== null && offer.array === array) offer = null;
 }
 
 /**
