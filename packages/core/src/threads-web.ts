@@ -76,11 +76,12 @@ const EPILOGUE = `
 };`;
 
 /**
- * Polls before a thread sleeps in Atomics.wait (Node's pool makes 20,000, ~0.5 ms). In Chromium, when
- * another process holds one of two cores, a polling kernel Worker takes its turns on the calling Worker's
- * core: the page's 2-thread training fell to 0.60-0.65x one thread in such rounds with 20,000 polls,
- * 0.8-1.0x with 0 or 200; on a quiet machine 0, 200 and 20,000 all gave 1.13-1.22x
- * (apps/mnist-web/scripts/measure-threads.mjs, 3 alternating rounds each).
+ * Polls before a thread sleeps in Atomics.wait (Node's pool makes 300,000, about 4-10 ms, DEFAULT_POLLS). In
+ * Chromium, when another process holds one of two cores, a polling kernel Worker takes its turns on the
+ * calling Worker's core: the page's 2-thread training fell to 0.60-0.65x one thread in such rounds with 20,000
+ * polls and to 0.51x with 300,000, 0.8-1.0x with 0 or 200; on a quiet machine 200, 2,000 and 20,000, and the
+ * calling thread's own budget raised to 20,000 or 100,000, all measured within the spread of repeated runs of
+ * one setting (1.25-1.5x; apps/mnist-web/scripts/measure-threads.mjs, 3-5 alternating rounds each).
  */
 const WEB_POLLS = 200;
 
