@@ -3,6 +3,7 @@
 // entry, elementwiseJob. The loader (src/kernels/wasm/elementwise-wasm.ts) copies the operands in and the
 // results out. Pointers are byte addresses.
 import { batchNormJob } from "./batch-norm";
+import { maxPool2x2Backward } from "./pool";
 
 /**
  * y[i] = relu(x[i]) for i in [i0, i1) as PyTorch computes it, `v < 0 ? 0 : v`: NaN stays NaN and −0 stays −0
@@ -118,6 +119,7 @@ const RELU_FORWARD = 2;
 const RELU_BACKWARD = 3;
 const ADD_RELU_FORWARD = 4;
 const MAX_POOL_2X2 = 5;
+const MAX_POOL_2X2_BACKWARD = 6;
 
 /** Runs one job of the kernels above: `kind`, then that kernel's arguments in order (unused ones 0). */
 export function elementwiseJob(
@@ -138,6 +140,9 @@ export function elementwiseJob(
       break;
     case MAX_POOL_2X2:
       maxPool2x2(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10);
+      break;
+    case MAX_POOL_2X2_BACKWARD:
+      maxPool2x2Backward(a1, a2, a3, a4, a5, a6, a7, a8, a9);
       break;
   }
 }

@@ -7,9 +7,8 @@ import { wasmAvailable } from "./wasm/engine.js";
 // NaN output passes the gradient), and the residual
 // block's add + ReLU in one pass. Three implementations, equal bit for bit: the plain loops
 // ("reference"), branch-free TypeScript on the bit patterns ("js": a layer's signs are random, and the
-// mispredicted branch cost 6-7x the loop), WebAssembly SIMD on the calling thread ("wasm": copied in and
-// out in cache-sized blocks; bound by memory, which that thread's copies already fill, so not split across
-// the threads, which measured slower).
+// mispredicted branch cost 6-7x the loop), WebAssembly SIMD ("wasm": copied in and out in cache-sized
+// blocks on the calling thread, or split across `@pico/core/threads` by element ranges for large arrays).
 
 export interface ReluKernel {
   /** y = relu(x); y may be x. False if it cannot run here (nothing written). */

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
 import { Generator } from "../../random.js";
 import { reluReference } from "../relu.js";
-import { addReluWasm, maxPool2x2Wasm, reluBackwardWasm, reluWasm } from "./elementwise-wasm.js";
+import { addReluWasm, maxPool2x2BackwardWasm, maxPool2x2Wasm, reluBackwardWasm, reluWasm } from "./elementwise-wasm.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
 import { wasmAvailable } from "./engine.js";
 
@@ -85,6 +85,31 @@ describe.skipIf(!wasmAvailable())("elementwise kernels on 2 threads, staged, tab
       const expected = maxPoolReference(x, planes, H, W);
       expect(firstDifference(out, expected.out)).toBe(-1);
       expect(firstDifference(argmax, expected.argmax)).toBe(-1);
+    }
+  });
+
+  it("max pooling's backward splits by planes and gives the bits of the calling thread's kernel and of the reference scatter, on 2 and 3 threads, odd sizes included", async () => {
+    await stopWasmElementwiseThreads();
+    const [planes, H, W] = [67, 25, 27];
+    const [oH, oW] = [H >> 1, W >> 1];
+    const x = random(planes * H * W);
+    const argmax = new Int32Array(planes * oH * oW);
+    expect(maxPool2x2Wasm(x, new Float32Array(argmax.length), argmax, planes, H, W, oH, oW)).toBe(true);
+    const gy = random(argmax.length);
+    gy[3] = -0;
+    // nn's scatter: gx zero-filled, then 0 + g at each window's arg-max.
+    const scatter = new Float32Array(x.length);
+    argmax.forEach((at, i) => (scatter[at] = scatter[at]! + gy[i]!));
+    const one = new Float32Array(x.length).fill(7);
+    expect(maxPool2x2BackwardWasm(gy, argmax, one, planes, H, W, oH, oW)).toBe(true);
+    expect(firstDifference(one, scatter)).toBe(-1);
+    for (const threads of [2, 3]) {
+      expect(await installWasmElementwiseThreads({ threads })).toBe(true);
+      for (let call = 0; call < 5; call++) {
+        const gx = new Float32Array(x.length).fill(7);
+        expect(maxPool2x2BackwardWasm(gy, argmax, gx, planes, H, W, oH, oW)).toBe(true);
+        expect(firstDifference(gx, one)).toBe(-1);
+      }
     }
   });
 });

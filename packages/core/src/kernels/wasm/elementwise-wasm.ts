@@ -9,14 +9,15 @@ import type { KernelExports, WasmMemory } from "./wasm-api.js";
 // `@pico/core/threads` runs them, else the calling thread's), computed there in SIMD and the results copied
 // back: a copy costs about 0.15 ns per element, the TypeScript loops these replace 1-8 ns. On the calling
 // thread a call goes block by block through small regions, so that each block stays in the cache from its
-// copy in to its copy out. Max pooling's forward splits across the threads by planes, staged: the calling
-// thread copies one job's operands in after another while the workers compute the jobs already in, then
-// copies each result out once it is done.
+// copy in to its copy out. From THREADED_MIN_ELEMENTS on, every kernel splits across the threads (by
+// element range, max pooling by planes), staged: the calling thread copies one job's operands in after
+// another while the workers compute the jobs already in, then copies each result out once it is done.
 
 const RELU_FORWARD = 2;
 const RELU_BACKWARD = 3;
 const ADD_RELU_FORWARD = 4;
 const MAX_POOL_2X2 = 5;
+const MAX_POOL_2X2_BACKWARD = 6;
 
 /** Below this many elements a call stays on the calling thread: waking the workers costs more than it saves. */
 const THREADED_MIN_ELEMENTS = 1 << 15;
@@ -135,12 +136,16 @@ const BLOCK_FLOATS = 1 << 15;
 const BLOCKS = { floats: BLOCK_FLOATS, align: 1 };
 
 /**
- * Runs `kind` over `inputs` into `out` on the calling thread, block by block through regions of
- * BLOCK_FLOATS. ReLU, its backward and add + ReLU do one operation per element: they are bound by memory,
- * which the calling thread's copies already saturate, so they never split across the threads (4 M
- * elements of add + ReLU: 4.5 ms on the calling thread, 5.4 ms with 2 threads splitting it).
+ * Runs `kind` over `inputs` into `out`: split across the threads by element ranges, staged (run), from
+ * THREADED_MIN_ELEMENTS on; else on the calling thread, block by block through regions of BLOCK_FLOATS.
+ * One operation per element is bound by memory, so the split gains only the compute the workers take
+ * from the calling thread, which still makes every copy: the CIFAR network's add + ReLU [64, 64, 16, 16]
+ * forward and backward on 2 threads (breakdown, shared machine under load, two runs each) 2.52 and 2.54
+ * ms on the calling thread, 2.18 and 2.17 split (the backward 1.56/1.46 -> 1.00/1.20).
  */
 function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): boolean {
+  const split = target(out.length);
+  if (split !== null && split.threads !== null) return elementwiseThreads(split, kind, inputs, out);
   const e = localInstance()?.exports;
   if (e === undefined) return false;
   // The result overwrites the first input's region: every kernel reads an element before writing it.
@@ -149,6 +154,33 @@ function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): b
     if (inputs.length === 1) e.elementwiseJob(kind, first!, first!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     else e.elementwiseJob(kind, first!, second!, first!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0);
   });
+}
+
+function elementwiseThreads(t: Target, kind: number, inputs: Float32Array[], out: Float32Array): boolean {
+  const size = out.length;
+  const mem = new Layout(t.exports.heapBase());
+  const at: number[] = [];
+  for (let i = 0; i < inputs.length; i++) at.push(mem.take(size));
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  const parts = ranges(size, jobCount(t, size), 4);
+  const [first, second] = [at[0]!, at[1] ?? 0];
+  const jobs: number[][] = [];
+  for (const [i0, i1] of parts) {
+    jobs.push(inputs.length === 1 ? [kind, first, first, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0, 0] : [kind, first, second, first, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0]);
+  }
+  run(t, jobs, {
+    copyIn: (k) => {
+      const [i0, i1] = parts[k]!;
+      for (let i = 0; i < inputs.length; i++) heap.set(inputs[i]!.subarray(i0, i1), (at[i]! >> 2) + i0);
+    },
+    copyOut: (k) => {
+      const [i0, i1] = parts[k]!;
+      const result = heapOf(t.instance, mem.end) ?? heap;
+      out.set(result.subarray((first >> 2) + i0, (first >> 2) + i1), i0);
+    },
+  });
+  return true;
 }
 
 /** y = max(x, 0) as `v > 0 ? v : 0` (y may be x); false where WebAssembly SIMD is missing. */
@@ -234,12 +266,15 @@ function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax
 /**
  * The backward of maxPool2x2Wasm: gx [planes, H, W] (every element written: its window's gradient where it
  * is the window's arg-max, else 0, as nn's scatter into a zero-filled gradient gives bit for bit) from gy
- * and argmax [planes, oH, oW], with no zero-fill first. On the calling thread in blocks of planes: split
- * across 2 threads (staged as the forward) it measured slower, its copies being most of the work (1.65 ->
- * 2.3-2.9 ms for [64, 32, 32, 32], 0.7-0.8 -> 1.2-1.4 ms for [64, 64, 16, 16]). False where WebAssembly
- * SIMD is missing or the memory cannot grow.
+ * and argmax [planes, oH, oW], with no zero-fill first. Split across the threads by planes from
+ * THREADED_MIN_ELEMENTS on, staged as the forward (each plane's result is the one-thread kernel's), else on
+ * the calling thread in blocks of planes. CIFAR training step on 2 threads (breakdown, shared machine, two
+ * runs each): [64, 32, 32, 32] 1.92 and 1.98 ms on the calling thread, 1.02 and 1.06 split; [64, 64, 8, 8]
+ * 1.04 and 1.00 against 0.60 and 0.64. False where WebAssembly SIMD is missing or the memory cannot grow.
  */
 export function maxPool2x2BackwardWasm(gy: Float32Array, argmax: Int32Array, gx: Float32Array, planes: number, H: number, W: number, oH: number, oW: number): boolean {
+  const split = target(gx.length);
+  if (split !== null && split.threads !== null) return maxPool2x2BackwardThreads(split, gy, argmax, gx, planes, H, W, oH, oW);
   const t = callingThread();
   if (t === null) return false;
   const [inPlane, outPlane] = [H * W, oH * oW];
@@ -258,5 +293,33 @@ export function maxPool2x2BackwardWasm(gy: Float32Array, argmax: Int32Array, gx:
     t.exports.maxPool2x2Backward(gyAt, argmaxAt, gxAt, H, W, oH, oW, count, p0 * inPlane);
     gx.set(heap.subarray(gxAt >> 2, (gxAt >> 2) + count * inPlane), p0 * inPlane);
   }
+  return true;
+}
+
+function maxPool2x2BackwardThreads(t: Target, gy: Float32Array, argmax: Int32Array, gx: Float32Array, planes: number, H: number, W: number, oH: number, oW: number): boolean {
+  const [inPlane, outPlane] = [H * W, oH * oW];
+  const mem = new Layout(t.exports.heapBase());
+  const gyAt = mem.take(planes * outPlane);
+  const argmaxAt = mem.take(planes * outPlane);
+  const gxAt = mem.take(planes * inPlane);
+  const heap = heapOf(t.instance, mem.end);
+  if (heap === null) return false;
+  const parts = ranges(planes, jobCount(t, planes), 1);
+  const jobs: number[][] = [];
+  for (const [p0, p1] of parts) {
+    jobs.push([MAX_POOL_2X2_BACKWARD, gyAt + p0 * outPlane * 4, argmaxAt + p0 * outPlane * 4, gxAt + p0 * inPlane * 4, H, W, oH, oW, p1 - p0, p0 * inPlane, 0, 0, 0, 0]);
+  }
+  run(t, jobs, {
+    copyIn: (k) => {
+      const [p0, p1] = parts[k]!;
+      heap.set(gy.subarray(p0 * outPlane, p1 * outPlane), (gyAt >> 2) + p0 * outPlane);
+      new Int32Array(heap.buffer, argmaxAt + p0 * outPlane * 4, (p1 - p0) * outPlane).set(argmax.subarray(p0 * outPlane, p1 * outPlane));
+    },
+    copyOut: (k) => {
+      const [p0, p1] = parts[k]!;
+      const result = heapOf(t.instance, mem.end) ?? heap;
+      gx.set(result.subarray((gxAt >> 2) + p0 * inPlane, (gxAt >> 2) + p1 * inPlane), p0 * inPlane);
+    },
+  });
   return true;
 }
