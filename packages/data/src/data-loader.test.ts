@@ -106,6 +106,29 @@ describe("DataLoader", () => {
     expect(again.next().value![0].version).toBe(version + 2);
   });
 
+  it("with reuseBuffer, a short last batch moves the full-size tensors' versions too: a backward that saved them throws", () => {
+    const loader = new DataLoader(numbered(6), { batchSize: 4, reuseBuffer: true });
+    const it = loader.batches(0);
+    const [x, t] = it.next().value!;
+    const w = tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3], requiresGrad: true });
+    const v = tensor([1, 1, 1, 1], { requiresGrad: true });
+    const y = x.reshape(4, 2).matmul(w).sum();
+    const z = t.mul(v).sum();
+    const [xVersion, tVersion] = [x.version, t.version];
+    const [x2, t2] = it.next().value!;
+    expect(x2.shape).toEqual([2, 1, 2]);
+    expect(x2.toArray()).toEqual([[[4, -4]], [[5, -5]]]);
+    expect(Array.from(t2.toTypedArray())).toEqual([4, 5]);
+    // The short batch wrote over the first rows of the full-size pair's values.
+    expect(Array.from(x.toTypedArray().subarray(0, 4))).toEqual([4, -4, 5, -5]);
+    expect(x.version).toBeGreaterThan(xVersion);
+    expect(t.version).toBeGreaterThan(tVersion);
+    expect(() => y.backward()).toThrow(/modified by an inplace operation/);
+    expect(() => z.backward()).toThrow(/modified by an inplace operation/);
+    expect(w.grad).toBeNull();
+    expect(v.grad).toBeNull();
+  });
+
   it("with reuseBuffer, crops and resizes through its scratch slot as fresh batches do", () => {
     const images = new TensorDataset(tensor(Float32Array.from({ length: 5 * 16 }, (_, i) => i), { shape: [5, 1, 4, 4] }), [0, 1, 2, 3, 4]);
     const crop = centerCrop(2);

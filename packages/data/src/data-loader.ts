@@ -16,9 +16,9 @@ export interface DataLoaderOptions {
   /**
    * Write every batch into one buffer that the next batch overwrites, and return the same two tensors
    * each time (one pair per batch size: the last batch may be smaller): no allocation per batch, for a
-   * training loop that is done with a batch before it draws the next. Each batch moves the tensors'
-   * version (Tensor.bumpVersion), so a backward that saved the previous batch throws instead of using
-   * the new values. Default false: every batch its own buffer.
+   * training loop that is done with a batch before it draws the next. Each batch moves the version
+   * (Tensor.bumpVersion) of every tensor the loader has returned, of any batch size, so a backward that
+   * saved the previous batch throws instead of using the new values. Default false: every batch its own buffer.
    */
   reuseBuffer?: boolean;
 }
@@ -148,7 +148,9 @@ export class DataLoader implements Iterable<Batch> {
       batch = [tensor(inputs.subarray(0, n * outSize), { shape: [n, ...outShape] }), tensor(targets.subarray(0, n), { shape: [n] })];
       reused.batches.set(n, batch);
     }
-    for (const t of batch) t.bumpVersion();
+    // Every pair is a view of the one buffer, but versions are kept per typed array: a short last
+    // batch also overwrites the full-size pair's values, so every cached pair moves its version.
+    for (const pair of reused.batches.values()) for (const t of pair) t.bumpVersion();
     return batch;
   }
 
