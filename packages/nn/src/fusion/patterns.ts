@@ -124,7 +124,7 @@ function conv2dRelu(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | 
 function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, relu: boolean): Tensor {
   const alone = keepsNoReferences(c) && keepsNoReferences(b);
   return kernels.handOff(() => classForward(c, input), (y) => {
-    const out = b.normalizeConvolution(y, relu, alone);
+    const out = b.forwardHandingOffGradInput(y, relu, alone);
     if (alone) releaseDead(y, input, out);
     return out;
   });

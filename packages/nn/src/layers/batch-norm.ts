@@ -125,11 +125,12 @@ export abstract class BatchNormBase extends Module {
   }
 
   /**
-   * forward (or with `relu` forwardRelu) of the output of a convolution that feeds this layer alone: with
-   * `handOffGradInput`, its input gradient is left in the kernel module for that convolution's backward
-   * (BatchNormOptions.handOffGradInput). What the Conv2d → BatchNorm2d fusion patterns run.
+   * forward (or with `relu` forwardRelu) that, with `handOffGradInput`, leaves its input gradient in the
+   * kernel module for the backward of the convolution that produced `input` and feeds this layer alone
+   * (BatchNormOptions.handOffGradInput). Only the Conv2d → BatchNorm2d fusion patterns call it.
+   * @internal
    */
-  normalizeConvolution(input: Tensor, relu: boolean, handOffGradInput: boolean): Tensor {
+  forwardHandingOffGradInput(input: Tensor, relu: boolean, handOffGradInput: boolean): Tensor {
     return this.normalize(input, relu, handOffGradInput);
   }
 
