@@ -22,7 +22,8 @@ export interface MnistDigitsOptions {
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;
 const SCALE = mnistByteValues(false);
-let normalized: Float32Array | null = null;
+/** The normalised byte table, made on first use (MnistDigits with normalize). */
+let normalizedValues: Float32Array | null = null;
 
 /**
  * MNIST-format digits decoded from IDX bytes (readIdxBuffer), in any runtime: images as float32
@@ -65,7 +66,7 @@ export class MnistDigits implements Dataset {
     const { normalize = false } = options;
     if (typeof normalize !== "boolean") throw new ArgumentError(`MNIST: normalize must be true or false, but got ${String(normalize)}`);
     this.normalized = normalize;
-    this.values = normalize ? (normalized ??= mnistByteValues(true)) : SCALE;
+    this.values = normalize ? (normalizedValues ??= mnistByteValues(true)) : SCALE;
   }
 
   get(i: number): Sample {
