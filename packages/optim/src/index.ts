@@ -13,6 +13,7 @@ export type { AdamOptions } from "./adam.js";
 export { AdamW } from "./adamw.js";
 export { LRScheduler } from "./schedulers/lr-scheduler.js";
 export type { LRSchedulerStateDict, SchedulerConfig } from "./schedulers/lr-scheduler.js";
+export { PerGroupLRScheduler } from "./schedulers/per-group-lr-scheduler.js";
 export { StepLR } from "./schedulers/step-lr.js";
 export type { StepLROptions } from "./schedulers/step-lr.js";
 export { MultiStepLR } from "./schedulers/multi-step-lr.js";
