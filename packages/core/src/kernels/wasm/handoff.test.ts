@@ -8,6 +8,7 @@ import type { Conv2dWasmGeometry } from "../conv/conv2d-wasm.js";
 import { batchNormBackwardWasm, batchNormForwardWasm } from "./batch-norm-wasm.js";
 import { installWasmConvThreads, stopWasmConvThreads } from "./conv-wasm-threads.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
+import { maxPool2x2BackwardWasm, maxPool2x2Wasm } from "./elementwise-wasm.js";
 import { localInstance } from "./engine.js";
 import { handOff, memoryTouched, offerOutput, takeOutput } from "./handoff.js";
 
@@ -140,5 +141,38 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
       expect(convBackwardThenNorm("written").map(bits)).toEqual(half.map(bits));
       expect(convBackwardThenNorm("recycled").map(bits)).toEqual(half.map(bits));
     }
+  });
+
+  it("on the threads, max pooling reads the BatchNorm's output, and the BatchNorm's backward max pooling's input gradient, where the kernel before left them, with the bits of copying them in", async () => {
+    const [n, c, H, W] = [6, 16, 24, 24];
+    const size = n * c * H * W;
+    const [oH, oW] = [H >> 1, W >> 1];
+    const xs = random(size);
+    const gp = random(size / 4);
+    // BatchNorm + ReLU, then max pooling (its output, arg-max, then its backward into the BatchNorm's backward).
+    const chain = (clobber: boolean): Float32Array[] => {
+      const y = new Float32Array(size);
+      const [stats, affine, sums] = [new Float64Array(48), new Float64Array(48), new Float64Array(32)];
+      expect(batchNormForwardWasm(xs, y, n, c, H * W, { train: true, relu: true, gamma, beta, eps: 1e-5, sync: null }, stats, affine)).toBe(true);
+      const kept = Float32Array.from(y);
+      if (clobber) y.fill(0);
+      const pooled = new Float32Array(size / 4);
+      const argmax = new Int32Array(size / 4);
+      expect(maxPool2x2Wasm(y, pooled, argmax, n * c, H, W, oH, oW)).toBe(true);
+      const gx = new Float32Array(size);
+      expect(maxPool2x2BackwardWasm(gp, argmax, gx, n * c, H, W, oH, oW)).toBe(true);
+      const gxKept = Float32Array.from(gx);
+      if (clobber) gx.fill(0);
+      const dx = new Float32Array(size);
+      expect(batchNormBackwardWasm(xs, gx, dx, n, c, H * W, true, true, stats, affine, sums, null)).toBe(true);
+      return [kept, pooled, new Float32Array(argmax.buffer), gxKept, dx, Float32Array.from(sums)];
+    };
+    await stopWasmConvThreads();
+    await stopWasmElementwiseThreads();
+    const alone = chain(false);
+    expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
+    expect(chain(false).map(bits)).toEqual(alone.map(bits));
+    // Written without bumpVersion (which a direct write owes): the kernels read the module's copies.
+    expect(chain(true).map(bits)).toEqual(alone.map(bits));
   });
 });
