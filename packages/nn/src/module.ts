@@ -97,8 +97,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   children(): AnyModule[] {
     // Pushed, not mapped: a map's result changes elements kind once the caller is optimized, and every
     // function that had read the children (Sequential's forward, the fusion patterns) then deoptimizes.
+    // Read from Object.values, in namedChildren's order, without building its [name, module] pairs:
+    // Sequential's forward asks for its children on every call.
     const out: AnyModule[] = [];
-    for (const [, m] of this.namedChildren()) out.push(m);
+    for (const value of Object.values(this)) if (value instanceof Module) out.push(value as AnyModule);
     return out;
   }
 
@@ -116,8 +118,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return out;
   }
   modules(): AnyModule[] {
+    // namedModules' walk without the dotted names (train() runs it on every training step).
     const out: AnyModule[] = [];
-    for (const [, m] of this.namedModules()) out.push(m);
+    const seen = new Set<AnyModule>();
+    this.visitModules(this as unknown as AnyModule, out, seen);
     return out;
   }
 
@@ -276,6 +280,13 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     const out: [string, T][] = [];
     for (const [key, value] of Object.entries(this)) if (is(value)) out.push([key, value]);
     return out;
+  }
+
+  private visitModules(m: AnyModule, out: AnyModule[], seen: Set<AnyModule>): void {
+    if (seen.has(m)) return;
+    seen.add(m);
+    out.push(m);
+    for (const value of Object.values(m)) if (value instanceof Module) this.visitModules(value as AnyModule, out, seen);
   }
 
   private ownBuffers(persistentOnly: boolean): [string, Tensor][] {
