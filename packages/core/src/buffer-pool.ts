@@ -19,12 +19,13 @@ export const MAX_POOLED_BYTES = 160 * 1024 * 1024;
 /** Arrays held per dtype and length: a network repeats its activation shapes layer after layer. */
 export const MAX_PER_SIZE = 8;
 
-const free = new Map<string, FloatArray[]>();
+const free = new Map<number, FloatArray[]>();
 const pooled = new Set<FloatArray>();
 let pooledBytes = 0;
 let births: Map<ArrayBufferLike, FloatArray> | null = null;
 
-const keyOf = (dtype: DType, length: number): string => `${dtype}:${length}`;
+// A number, not a string such as "float32:1024": a fresh string is hashed on every lookup, a number is not.
+const keyOf = (dtype: DType, length: number): number => length * 2 + (dtype === "float64" ? 1 : 0);
 const dtypeOfArray = (a: FloatArray): DType => (a instanceof Float64Array ? "float64" : "float32");
 
 /**
@@ -44,7 +45,7 @@ export function takePooled(dtype: DType, length: number, zero = true): FloatArra
 }
 
 /** Marks a size as the most recently used: `free` iterates its sizes from the least recently used. */
-function touch(key: string, list: FloatArray[]): void {
+function touch(key: number, list: FloatArray[]): void {
   free.delete(key);
   free.set(key, list);
 }
