@@ -7,6 +7,25 @@ export interface Blocks {
   align: number;
 }
 
+/** Views of the module's memory a block is copied out of, by byte address and length; dropped when the memory grows. */
+const views = new Map<number, Float32Array>();
+/** Views kept at most: the distinct (region, last block length) pairs a training touches are few. */
+const MAX_VIEWS = 256;
+let viewsOf: ArrayBufferLike | null = null;
+let constantsView: Float64Array | null = null;
+
+/** `floats` floats of `heap` from byte `at`, a view made once per memory and (address, length). */
+function viewOf(heap: Float32Array, at: number, floats: number): Float32Array {
+  const key = at * 65536 + floats;
+  let view = views.get(key);
+  if (view === undefined) {
+    if (views.size >= MAX_VIEWS) views.clear();
+    view = new Float32Array(heap.buffer, at, floats);
+    views.set(key, view);
+  }
+  return view;
+}
+
 /**
  * Runs a kernel over `operands` (float32 arrays of equal length, null for one the call lacks) on the
  * calling thread's instance, block by block through a region per operand small enough that a block stays
@@ -25,27 +44,34 @@ export function runBlockwise(
 ): boolean {
   const t = localInstance();
   if (t === null) return false;
-  const { align } = blocks;
+  const align = blocks.align;
   const size = operands[0]!.length;
   const block = Math.min(blocks.floats, Math.ceil(size / align) * align);
   const mem = new Layout(t.exports.heapBase());
   const constantsAt = constants.length === 0 ? 0 : mem.take(constants.length * 2);
   // Pushed, not mapped: a map's result changes elements kind once the caller is optimized (a deoptimization).
   const at: number[] = [];
-  for (const a of operands) at.push(a === null ? 0 : mem.take(block));
+  for (let k = 0; k < operands.length; k++) at.push(operands[k] === null ? 0 : mem.take(block));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
-  if (constants.length > 0) new Float64Array(heap.buffer, constantsAt, constants.length).set(constants);
+  if (viewsOf !== heap.buffer) {
+    views.clear();
+    viewsOf = heap.buffer;
+    constantsView = new Float64Array(heap.buffer);
+  }
+  for (let k = 0, f = constantsAt >> 3; k < constants.length; k++, f++) constantsView![f] = constants[k]!;
   for (let i0 = 0; i0 < size; i0 += block) {
     const n = Math.min(block, size - i0);
+    // A whole operand (every call of a parameter or activation up to a block) is copied without a subarray.
+    const whole = n === size;
     for (let k = 0; k < operands.length; k++) {
       const a = operands[k];
-      if (a !== null && a !== undefined) heap.set(a.subarray(i0, i0 + n), at[k]! >> 2);
+      if (a !== null && a !== undefined) heap.set(whole ? a : a.subarray(i0, i0 + n), at[k]! >> 2);
     }
     kernel(at, Math.ceil(n / align) * align, constantsAt);
     for (let k = 0; k < results.length; k++) {
       const r = results[k];
-      if (r !== null && r !== undefined) r.set(heap.subarray(at[k]! >> 2, (at[k]! >> 2) + n), i0);
+      if (r !== null && r !== undefined) r.set(viewOf(heap, at[k]!, n), i0);
     }
   }
   return true;

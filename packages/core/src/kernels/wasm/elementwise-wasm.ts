@@ -135,6 +135,7 @@ function jobCount(t: Target, units: number): number {
  */
 const BLOCK_FLOATS = 1 << 15;
 const BLOCKS = { floats: BLOCK_FLOATS, align: 1 };
+const NO_CONSTANTS: readonly number[] = [];
 
 /**
  * Runs `kind` over `inputs` into `out`: split across the threads by element ranges, staged (run), from
@@ -151,9 +152,9 @@ function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): b
   if (e === undefined) return false;
   // The result overwrites the first input's region: every kernel reads an element before writing it.
   // (x, y, i0, i1) for one input, (a, b, y, i0, i1) for two.
-  return runBlockwise(inputs, [out], BLOCKS, [], ([first, second], n) => {
-    if (inputs.length === 1) e.elementwiseJob(kind, first!, first!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    else e.elementwiseJob(kind, first!, second!, first!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0);
+  return runBlockwise(inputs, [out], BLOCKS, NO_CONSTANTS, (at, n) => {
+    if (at.length === 1) e.elementwiseJob(kind, at[0]!, at[0]!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    else e.elementwiseJob(kind, at[0]!, at[1]!, at[0]!, 0, n, 0, 0, 0, 0, 0, 0, 0, 0);
   });
 }
 
