@@ -33,7 +33,7 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
       const g = grads.get(output);
       if (g !== undefined) {
         if (!output.retain) grads.delete(output);
-        propagate(call, g, grads, buffers);
+        propagate(call, g, grads, buffers, rootGrad);
         if (!output.retain) buffers?.drop(g);
       }
       if (buffers !== null) {
@@ -75,7 +75,7 @@ function reachableCalls(root: Tensor): CallRecord[] {
   return [...seen].sort((x, y) => y.id - x.id);
 }
 
-function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, buffers: GradientBuffers | null): void {
+function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, buffers: GradientBuffers | null, rootGrad: NDArray): void {
   const { fn } = call;
   const inputs = call.inputs!;
   const ctx = call.ctx!;
@@ -102,6 +102,10 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
           `whose shape is ${formatShape(input.shape)}; gradients must have their input's shape`,
       );
     }
+    // A backward that wrote into its incoming gradient and returned it (g.data[i] *= 2; return [g]) wrote in
+    // place: the bump voids a kernel's offer of g's old contents (kernels/wasm/handoff.ts). Not the
+    // caller's own backward(grad) array, which may be saved by a forward (a view passed through is no write).
+    if (gi.data === g.data && g.data !== rootGrad.data) bumpVersion(gi);
     // A gradient has its input's dtype, as torch's engine casts it (a float32 input of a float64 product gets a float32 gradient).
     const gt = dtypeOf(gi) === input.dtype ? gi : copy(gi, input.dtype);
     const previous = grads.get(input);

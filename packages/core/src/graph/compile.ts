@@ -11,7 +11,7 @@ import { isTensor, type FunctionClass } from "../function.js";
 import { sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { tracer } from "../tracer.js";
-import { versionOf } from "../version.js";
+import { bumpVersion, versionOf } from "../version.js";
 import { GraphValue, type Graph, type GraphNode } from "./graph.js";
 import { planBuffers } from "./plan.js";
 import { trace, type TraceTarget } from "./trace.js";
@@ -349,6 +349,8 @@ export class Session {
     for (let k = 0; k < targets.args.length; k++) {
       const gi = (Array.isArray(result) ? (result as (NDArray | null)[])[targets.args[k]!] : (result as NDArray))!;
       const id = targets.ids[k]!;
+      // An incoming gradient written in place and returned: the write voids a kernel's offer of its old contents (autograd.ts).
+      if (gi.data === g.data) bumpVersion(gi);
       const want = dtypeOf(this.values[id]!);
       const gt = dtypeOf(gi) === want ? gi : copy(gi, want);
       const previous = grads[id];
