@@ -40,6 +40,8 @@ export class CrossEntropy extends Function {
     const probs = kernels.create(dtype, logits.shape);
     const p = probs.data;
     const losses = new Float64Array(n * s);
+    // exp(z − max) of one position's classes, each computed once: summed, then divided by the sum for p.
+    const e = new Float64Array(c);
     let denominator = 0;
     for (let b = 0; b < n; b++) {
       for (let j = 0; j < s; j++) {
@@ -50,13 +52,16 @@ export class CrossEntropy extends Function {
         let max = -Infinity;
         for (let k = 0, at = base; k < c; k++, at += s) if (z[at]! > max) max = z[at]!;
         let sum = 0;
-        for (let k = 0, at = base; k < c; k++, at += s) sum += Math.exp(z[at]! - max);
-        const lse = max + Math.log(sum);
-        let smooth = 0;
         for (let k = 0, at = base; k < c; k++, at += s) {
-          const logp = z[at]! - lse;
-          p[at] = Math.exp(logp);
-          if (smoothing !== 0) smooth -= (weights === null ? 1 : weights[k]!) * logp;
+          const ek = Math.exp(z[at]! - max);
+          e[k] = ek;
+          sum += ek;
+        }
+        const lse = max + Math.log(sum);
+        for (let k = 0, at = base; k < c; k++, at += s) p[at] = e[k]! / sum;
+        let smooth = 0;
+        if (smoothing !== 0) {
+          for (let k = 0, at = base; k < c; k++, at += s) smooth -= (weights === null ? 1 : weights[k]!) * (z[at]! - lse);
         }
         const wt = weights === null ? 1 : weights[t]!;
         const nll = -wt * (z[base + t * s]! - lse);
