@@ -18,7 +18,8 @@ let constantsView: Float64Array | null = null;
 function viewOf(heap: Float32Array, at: number, floats: number): Float32Array {
   const key = at * 65536 + floats;
   let view = views.get(key);
-  if (view === undefined) {
+  // Keys of a block over 65,535 floats may meet: the view found must be the one asked for.
+  if (view === undefined || view.byteOffset !== at || view.length !== floats) {
     if (views.size >= MAX_VIEWS) views.clear();
     view = new Float32Array(heap.buffer, at, floats);
     views.set(key, view);
