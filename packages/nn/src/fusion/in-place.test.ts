@@ -1,6 +1,7 @@
 import { Generator, Tensor, kernels, noGrad, tensor, tracer } from "@pico/core";
 import type { FloatArray } from "@pico/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { Linear } from "../layers/linear.js";
 import { ReLU } from "../layers/relu.js";
 import { Sequential } from "../layers/sequential.js";
@@ -49,6 +50,7 @@ function observe(model: Sequential, x: Tensor): { out: number[]; inPlace: FloatA
 afterEach(() => {
   vi.restoreAllMocks();
   Sequential.recycling = true;
+  Sequential.fusion = true;
 });
 
 describe("IN_PLACE_PATTERNS", () => {
@@ -90,5 +92,23 @@ describe("IN_PLACE_PATTERNS", () => {
     expect(undeclared.inPlace.length).toBe(1);
     expect(undeclared.recycled).not.toContain(undeclared.inPlace[0]);
     expect(undeclared.out).toEqual(declared.out);
+  });
+
+  it("a ReLU in place on a BatchNorm's output, then a BatchNorm: the module-by-module result (the second BatchNorm normalises the ReLU's values)", () => {
+    const x = Tensor.randn([1, 16, 8, 8], { generator: new Generator(1) });
+    const build = (): Sequential => {
+      const model = new Sequential(new BatchNorm2d(16), new ReLU(), new BatchNorm2d(16));
+      model.eval();
+      return model;
+    };
+    const byModule = build();
+    const [bn1, relu, bn2] = [...byModule] as [BatchNorm2d, ReLU, BatchNorm2d];
+    const expected = values(noGrad(() => bn2.forward(relu.forward(bn1.forward(x)))));
+    Sequential.fusion = false;
+    const { out, inPlace } = observe(build(), x);
+    expect(inPlace.length).toBe(1);
+    // Eval BatchNorms with fresh running statistics are the identity up to 1/sqrt(1 + eps): nothing below 0 after the ReLU.
+    expect(Math.min(...out)).toBe(0);
+    out.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
   });
 });

@@ -30,6 +30,8 @@ const relu: InPlacePattern = {
   forwardInPlace(_module, input) {
     if (!kernels.isPacked(input.data)) return false;
     kernels.unary("relu", input.data, input.data);
+    // An in-place write, as addRelu's inplace option counts it: voids a kernel's offer of the old values.
+    input.bumpVersion();
     return true;
   },
 };

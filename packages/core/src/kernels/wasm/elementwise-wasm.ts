@@ -1,6 +1,6 @@
 import { runBlockwise } from "./blockwise.js";
 import { heapOf, Layout, localInstance } from "./engine.js";
-import { offerOutput, takeOutput } from "./handoff.js";
+import { offerOutput } from "./handoff.js";
 import type { WasmInstance } from "./engine.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
 
@@ -240,13 +240,8 @@ function maxPool2x2Blocks(t: Target, x: Float32Array, out: Float32Array, argmax:
 }
 
 function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax: Int32Array | null, planes: number, H: number, W: number, oH: number, oW: number): boolean {
-  // x as the kernel before left it in the module (a BatchNorm's output, see handoff.ts), or -1.
-  const resident = takeOutput(t.instance.memory, x, 0, x.length);
-  const heapBase = t.exports.heapBase();
-  // The outputs before a resident x where they fit, else after it.
-  const start = resident >= 0 && heapBase + (2 * out.length + 64) * 4 > resident ? resident + x.length * 4 : heapBase;
-  const mem = new Layout(start);
-  const xAt = resident >= 0 ? resident : mem.take(x.length);
+  const mem = new Layout(t.exports.heapBase());
+  const xAt = mem.take(x.length);
   const outAt = mem.take(out.length);
   const argmaxAt = argmax === null ? 0 : mem.take(out.length);
   const heap = heapOf(t.instance, mem.end);
@@ -258,7 +253,7 @@ function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax
   run(t, jobs, {
     copyIn: (k) => {
       const [p0, p1] = parts[k]!;
-      if (resident < 0) heap.set(x.subarray(p0 * inPlane, p1 * inPlane), (xAt >> 2) + p0 * inPlane);
+      heap.set(x.subarray(p0 * inPlane, p1 * inPlane), (xAt >> 2) + p0 * inPlane);
     },
     copyOut: (k) => {
       const [p0, p1] = parts[k]!;

@@ -143,7 +143,7 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
     }
   });
 
-  it("on the threads, max pooling reads the BatchNorm's output, and the BatchNorm's backward max pooling's input gradient, where the kernel before left them, with the bits of copying them in", async () => {
+  it("on the threads, the BatchNorm's backward reads max pooling's input gradient where it was left, with the bits of copying it in; max pooling reads the BatchNorm's output from its array", async () => {
     const [n, c, H, W] = [6, 16, 24, 24];
     const size = n * c * H * W;
     const [oH, oW] = [H >> 1, W >> 1];
@@ -154,8 +154,6 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
       const y = new Float32Array(size);
       const [stats, affine, sums] = [new Float64Array(48), new Float64Array(48), new Float64Array(32)];
       expect(batchNormForwardWasm(xs, y, n, c, H * W, { train: true, relu: true, gamma, beta, eps: 1e-5, sync: null }, stats, affine)).toBe(true);
-      const kept = Float32Array.from(y);
-      if (clobber) y.fill(0);
       const pooled = new Float32Array(size / 4);
       const argmax = new Int32Array(size / 4);
       expect(maxPool2x2Wasm(y, pooled, argmax, n * c, H, W, oH, oW)).toBe(true);
@@ -165,14 +163,25 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
       if (clobber) gx.fill(0);
       const dx = new Float32Array(size);
       expect(batchNormBackwardWasm(xs, gx, dx, n, c, H * W, true, true, stats, affine, sums, null)).toBe(true);
-      return [kept, pooled, new Float32Array(argmax.buffer), gxKept, dx, Float32Array.from(sums)];
+      return [y, pooled, new Float32Array(argmax.buffer), gxKept, dx, Float32Array.from(sums)];
+    };
+    // The BatchNorm's output is the caller's (an in-place ReLU writes into it): max pooling reads what the array holds.
+    const normWrittenThenPool = (): Float32Array => {
+      const y = new Float32Array(size);
+      expect(batchNormForwardWasm(xs, y, n, c, H * W, { train: true, relu: false, gamma, beta, eps: 1e-5, sync: null }, new Float64Array(48), new Float64Array(48))).toBe(true);
+      y.fill(-1);
+      const pooled = new Float32Array(size / 4);
+      expect(maxPool2x2Wasm(y, pooled, null, n * c, H, W, oH, oW)).toBe(true);
+      return pooled;
     };
     await stopWasmConvThreads();
     await stopWasmElementwiseThreads();
     const alone = chain(false);
+    expect(normWrittenThenPool().every((v) => v === -1)).toBe(true);
     expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
     expect(chain(false).map(bits)).toEqual(alone.map(bits));
-    // Written without bumpVersion (which a direct write owes): the kernels read the module's copies.
+    // Written without bumpVersion (which a direct write owes): the kernel reads the module's copy.
     expect(chain(true).map(bits)).toEqual(alone.map(bits));
+    expect(normWrittenThenPool().every((v) => v === -1)).toBe(true);
   });
 });
