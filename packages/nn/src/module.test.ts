@@ -103,6 +103,30 @@ describe("Module registration and naming", () => {
     expect(() => net.registerModule("forward", new ReLU())).toThrow('Net.registerModule: name "forward" collides with a method or accessor of Net');
     expect(() => net.registerBuffer("p", new Parameter(Tensor.ones([1])))).toThrow("must be a Tensor (not a Parameter)");
   });
+
+  it("children() and modules() go through namedChildren, as torch's children() through named_children(): a subclass's override holds for all three", () => {
+    // Lists its head before its features, and hides the features' ReLU from every traversal.
+    class Reordered extends Net {
+      override namedChildren(): [string, Module][] {
+        return [["head", this.head], ["features", this.features]];
+      }
+    }
+    class HidingSequential extends Sequential {
+      override namedChildren(): [string, Module][] {
+        return super.namedChildren().filter(([, m]) => !(m instanceof ReLU));
+      }
+    }
+    const net = new Reordered();
+    const [lin, relu, bn] = [...net.features] as [Linear, ReLU, BatchNorm1d];
+    net.features = new HidingSequential(lin, relu, bn);
+    expect(net.children()).toEqual(net.namedChildren().map(([, m]) => m));
+    expect(net.children()).toEqual([net.head, net.features]);
+    expect(net.features.children()).toEqual([lin, bn]);
+    expect(net.modules()).toEqual(net.namedModules().map(([, m]) => m));
+    expect(net.modules()).toEqual([net, net.head, net.features, lin, bn]);
+    net.eval();
+    expect([net.training, lin.training, bn.training, relu.training]).toEqual([false, false, false, true]);
+  });
 });
 
 describe("Module modes and gradients", () => {

@@ -97,10 +97,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   children(): AnyModule[] {
     // Pushed, not mapped: a map's result changes elements kind once the caller is optimized, and every
     // function that had read the children (Sequential's forward, the fusion patterns) then deoptimizes.
-    // Read from Object.values, in namedChildren's order, without building its [name, module] pairs:
-    // Sequential's forward asks for its children on every call.
+    // Through namedChildren, as torch's children() goes through named_children(): a subclass that
+    // overrides it (to hide or order its sub-modules) gets the same children from both.
     const out: AnyModule[] = [];
-    for (const value of Object.values(this)) if (value instanceof Module) out.push(value as AnyModule);
+    for (const pair of this.namedChildren()) out.push(pair[1]);
     return out;
   }
 
@@ -118,7 +118,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return out;
   }
   modules(): AnyModule[] {
-    // namedModules' walk without the dotted names (train() runs it on every training step).
+    // namedModules' walk (through each module's namedChildren) without the dotted names (train() runs it on every training step).
     const out: AnyModule[] = [];
     const seen = new Set<AnyModule>();
     this.visitModules(this as unknown as AnyModule, out, seen);
@@ -286,7 +286,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     if (seen.has(m)) return;
     seen.add(m);
     out.push(m);
-    for (const value of Object.values(m)) if (value instanceof Module) this.visitModules(value as AnyModule, out, seen);
+    for (const pair of m.namedChildren()) this.visitModules(pair[1], out, seen);
   }
 
   private ownBuffers(persistentOnly: boolean): [string, Tensor][] {
