@@ -8,7 +8,7 @@ import { Linear } from "./layers/linear.js";
 import { MaxPool2d } from "./layers/max-pool2d.js";
 import { ReLU } from "./layers/relu.js";
 import { Sequential } from "./layers/sequential.js";
-import { Module } from "./module.js";
+import { Module, type AnyModule } from "./module.js";
 import { Parameter } from "./parameter.js";
 import { values } from "./test-utils/tensors.js";
 
@@ -107,12 +107,12 @@ describe("Module registration and naming", () => {
   it("children() and modules() go through namedChildren, as torch's children() through named_children(): a subclass's override holds for all three", () => {
     // Lists its head before its features, and hides the features' ReLU from every traversal.
     class Reordered extends Net {
-      override namedChildren(): [string, Module][] {
+      override namedChildren(): [string, AnyModule][] {
         return [["head", this.head], ["features", this.features]];
       }
     }
     class HidingSequential extends Sequential {
-      override namedChildren(): [string, Module][] {
+      override namedChildren(): [string, AnyModule][] {
         return super.namedChildren().filter(([, m]) => !(m instanceof ReLU));
       }
     }
