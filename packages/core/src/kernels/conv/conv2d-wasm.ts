@@ -6,6 +6,7 @@ import { MAX_JOBS } from "../wasm/thread-pool.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
 import { keptPrepared, type PreparedWeights } from "./prepared-weights.js";
 import { taperedParts } from "./tapered-parts.js";
+import { weightSumCalls } from "./weight-sum-calls.js";
 
 // The "wasm" convolution: im2col and the GEMM run inside the kernel module (assembly/conv.ts), on the
 // calling thread's instance or, while `@pico/core/threads` runs, split by images across the workers.
@@ -534,13 +535,15 @@ function backwardBy(
   // faster while the finish gathered every region at once; since it adds them in one streaming pass first,
   // CIFAR training steps on 2 threads (in-process alternation, 48 steps each, shared machine) took 121.8 ms
   // with 2 calls, 113.1 with callsOf's 8, 110.4 with 16 (the same 7-10% in 3 runs).
-  const callCount = launch === undefined ? 1 : Math.max(1, Math.min(MAX_JOBS, units, Math.floor(options.calls ?? callsOf(threads, units))));
-  // Tapered ranges only in one slice: a later slice adds its call k's sums into region k, which the first must have written.
-  const tapered = launch !== undefined && !winograd3 && options.calls === undefined && slice >= g.batch;
-  const rangesOf = (count: number): Array<[number, number]> => (tapered ? taperedParts(count, chunk, threads, callCount) : null) ?? parts(count, chunk, callCount);
   // Call k's sums in region k of each: regions equally spaced, a whole number of cache lines apart.
   const gwStride = Math.ceil(gwFloats / 16) * 16;
   const gbStride = Math.ceil(g.outChannels / 16) * 16;
+  const regionBytes = ((wantX ? gwStride : 0) + (grads.bias !== null ? gbStride : 0)) * 4;
+  // Fewer calls where their regions would outgrow WEIGHT_SUM_BYTES (a large layer on many threads).
+  const callCount = launch === undefined ? 1 : weightSumCalls(Math.max(1, Math.min(MAX_JOBS, units, Math.floor(options.calls ?? callsOf(threads, units)))), threads, regionBytes);
+  // Tapered ranges only in one slice: a later slice adds its call k's sums into region k, which the first must have written.
+  const tapered = launch !== undefined && !winograd3 && options.calls === undefined && slice >= g.batch;
+  const rangesOf = (count: number): Array<[number, number]> => (tapered ? taperedParts(count, chunk, threads, callCount) : null) ?? parts(count, chunk, callCount);
   const gwSums = wantX ? mem.take(callCount * gwStride) : 0;
   const gbSums = grads.bias !== null ? mem.take(callCount * gbStride) : 0;
   const finished = wantX ? mem.take(wSize) : 0;
