@@ -3,6 +3,7 @@ import { MAX_PER_SIZE, MAX_POOLED_BYTES, MIN_POOLED_BYTES, clearPool, pooledByte
 import { allocate, allocateUninitialized } from "./dtype.js";
 import type { FloatArray } from "./dtype.js";
 import { noGrad, tensor, tracer } from "./index.js";
+import { versionOf } from "./version.js";
 
 const BIG = MIN_POOLED_BYTES / 4;
 
@@ -134,5 +135,13 @@ describe("tracer.recycle", () => {
     expect(next.data.data).toBe(buffer);
     expect(next.toTypedArray().every((v) => v === 2)).toBe(true);
     expect(tracer.recycle(x.data.data.subarray(1))).toBe(false);
+  });
+
+  it("moves the version of an array it keeps (whoever takes it writes into it: a kernel's offer of its contents is void), not of one it refuses", () => {
+    const kept = new Float32Array(BIG);
+    const small = new Float32Array(4);
+    expect(recycle(kept)).toBe(true);
+    expect(recycle(small)).toBe(false);
+    expect([versionOf(kept), versionOf(small)]).toEqual([1, 0]);
   });
 });

@@ -1,5 +1,5 @@
 import type { DType, FloatArray } from "./dtype.js";
-import { forgetOffer } from "./kernels/wasm/handoff.js";
+import { bumpVersion } from "./version.js";
 
 // Typed arrays handed back by code that can prove nobody references them any more (the backward
 // engine's own gradient buffers, buffers private to a released call), reused by `allocate` for the
@@ -58,8 +58,6 @@ function touch(key: number, list: FloatArray[]): void {
  * training's, give way to those of the work now, say inference's). Returns whether it was kept.
  */
 export function recycle(array: FloatArray): boolean {
-  // Whoever takes it next writes into it: a kernel's offer of its contents (kernels/wasm/handoff.ts) is void.
-  forgetOffer(array);
   const bytes = array.byteLength;
   if (bytes < MIN_POOLED_BYTES || array.byteOffset !== 0 || bytes !== array.buffer.byteLength) return false;
   if (!(array.buffer instanceof ArrayBuffer) || pooled.has(array) || bytes > MAX_POOLED_BYTES) return false;
@@ -77,6 +75,8 @@ export function recycle(array: FloatArray): boolean {
     if (held.length === 0) free.delete(other);
   }
   if (pooledBytes + bytes > MAX_POOLED_BYTES) return false;
+  // Whoever takes it next writes into it: an in-place write, which voids a kernel's offer of its contents (kernels/wasm/handoff.ts).
+  bumpVersion(array);
   list.push(array);
   touch(key, list);
   pooled.add(array);

@@ -7,7 +7,8 @@ import type { WasmMemory } from "./wasm-api.js";
 // which the convolution's backward reads, and the convolution's input gradient, which the BatchNorm's
 // backward before it reads). Only inside handOff, or armed by a caller that knows the array goes to the
 // next kernel alone or that a write into it in between bumps its version (the autograd engine's in-place
-// gradient sums do, and an array going back to the buffer pool voids its offer): one kernel may offer its
+// gradient sums do, as does a backward's write into the gradient it was given and returns, and the
+// buffer pool when an array comes back to it): one kernel may offer its
 // output, the next may take it. Every kernel lays out its memory from heapBase, and
 // asking for heapBase (as well as taking a resident region) counts as touching the memory: an offer is
 // good only until the memory is touched after it, and only for the same array object, offset, length
@@ -21,16 +22,14 @@ interface Offer {
   /** Byte address of the copy in the module's memory. */
   at: number;
   version: number;
-  touches: number;
 }
 
-let touches = 0;
 let offering = false;
 let offer: Offer | null = null;
 
 /** Every layout of the module's memory calls this first (heapBase, takeResident): offers made before it are void. */
 export function memoryTouched(): void {
-  touches++;
+  offer = null;
 }
 
 /**
@@ -61,12 +60,7 @@ export function handOff<T, U>(produce: () => T, consume: (produced: T) => U): U 
  * goes to one Function only), the next kernel may read it there.
  */
 export function offerOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number, at: number, armed = offering): void {
-  offer = armed ? { memory, array, offset, length, at, version: versionOf(array), touches } : null;
-}
-
-/** Voids an offer of `array`, which its owner gave up (the buffer pool hands it out again, to be written). */
-export function forgetOffer(array: Float32Array | Float64Array): void {
-  if (offer !== null && offer.array === array) offer = null;
+  offer = armed ? { memory, array, offset, length, at, version: versionOf(array) } : null;
 }
 
 /**
@@ -76,6 +70,6 @@ export function forgetOffer(array: Float32Array | Float64Array): void {
 export function takeOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number): number {
   const o = offer;
   offer = null;
-  if (o === null || o.touches !== touches || o.memory !== memory || o.array !== array || o.offset !== offset || o.length !== length) return -1;
+  if (o === null || o.memory !== memory || o.array !== array || o.offset !== offset || o.length !== length) return -1;
   return versionOf(array) === o.version ? o.at : -1;
 }
