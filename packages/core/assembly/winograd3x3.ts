@@ -596,7 +596,8 @@ export function winograd3x3WeightsBackwardScratchBytes(): i32 {
 /**
  * dw[o][c] = Gᵀ·dU[·][o][c]·G (3×3) for output channels [o0, o1) into dst [O, C, 3, 3], where dU
  * [36, O, C] is the sum of `regions` blocks, `regionBytes` apart from `dU`, added in their order (the
- * same bits whichever thread wrote which). Float32, four input channels per vector, sixteen (a cache
+ * same bits whichever thread wrote which). With more than one region, that sum is first written over
+ * region 0's rows [o0, o1) (the other regions are left as they were). Float32, four input channels per vector, sixteen (a cache
  * line of each position, which lie O·C floats apart: often a multiple of 4 KiB, so that a vector at a
  * time would evict the other positions' lines) gathered at a time. `scratch` holds
  * winograd3x3WeightsBackwardScratchBytes() bytes.
@@ -604,33 +605,26 @@ export function winograd3x3WeightsBackwardScratchBytes(): i32 {
 export function winograd3x3WeightsBackward(dU: usize, regions: i32, regionBytes: usize, O: i32, C: i32, o0: i32, o1: i32, dst: usize, scratch: usize): void {
   const t = scratch + 4 * 36 * 16, k = t + 18 * 16;
   const posBytes = <usize>(O * C) << 2;
-  if (regions > 1) {
-    sumRegionsInPlace(dU, regions, regionBytes, posBytes, o0 * C, o1 * C);
-    regions = 1;
-  }
+  if (regions > 1) sumRegionsInPlace(dU, regions, regionBytes, posBytes, o0 * C, o1 * C);
   for (let o = o0; o < o1; o++) {
     for (let c1 = 0; c1 < C; c1 += 16) {
       const vectors = min(4, (C - c1 + 3) >> 2);
-      // d_v[pos] (36 vectors at scratch + v·36·16): channels c1 + 4v .. + 3 of position pos, summed over the regions.
+      // d_v[pos] (36 vectors at scratch + v·36·16): channels c1 + 4v .. + 3 of position pos, from region 0 (the sum).
       for (let pos = 0; pos < 36; pos++) {
         const at = dU + <usize>pos * posBytes + (<usize>(o * C + c1) << 2);
         for (let v = 0; v < vectors; v++) {
           const lanes = min(4, C - c1 - 4 * v);
-          let sum = f32x4.splat(0);
-          for (let r = 0; r < regions; r++) {
-            const p = at + <usize>r * regionBytes + (<usize>v << 4);
-            let part: v128;
-            if (lanes == 4) {
-              part = v128.load(p);
-            } else {
-              part = f32x4.splat(0);
-              part = f32x4.replace_lane(part, 0, load<f32>(p));
-              if (lanes > 1) part = f32x4.replace_lane(part, 1, load<f32>(p, 4));
-              if (lanes > 2) part = f32x4.replace_lane(part, 2, load<f32>(p, 8));
-            }
-            sum = r == 0 ? part : f32x4.add(sum, part);
+          const p = at + (<usize>v << 4);
+          let part: v128;
+          if (lanes == 4) {
+            part = v128.load(p);
+          } else {
+            part = f32x4.splat(0);
+            part = f32x4.replace_lane(part, 0, load<f32>(p));
+            if (lanes > 1) part = f32x4.replace_lane(part, 1, load<f32>(p, 4));
+            if (lanes > 2) part = f32x4.replace_lane(part, 2, load<f32>(p, 8));
           }
-          v128.store(scratch + <usize>(v * 36 + pos) * 16, sum);
+          v128.store(scratch + <usize>(v * 36 + pos) * 16, part);
         }
       }
       for (let v = 0; v < vectors; v++) {
