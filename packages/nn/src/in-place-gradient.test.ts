@@ -1,4 +1,4 @@
-import { Function, Tensor, kernels, manualSeed, type Context, type NDArray } from "@pico/core";
+import { Function, Tensor, compile, kernels, manualSeed, type Context, type NDArray } from "@pico/core";
 import { disableThreads, enableThreads } from "@pico/core/threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { BatchNorm2d } from "./layers/batch-norm2d.js";
@@ -17,15 +17,18 @@ class DoubleInPlace extends Function {
   }
 }
 
-const inputGrad = (backend: "wasm" | "js"): Float32Array => {
+// x.grad of BatchNorm2d -> DoubleInPlace -> Conv2d, eager or by the compiled Session's backward replay.
+const inputGrad = (backend: "wasm" | "js", compiled = false): Float32Array => {
   kernels.useKernels(backend);
   try {
     manualSeed(3);
     const bn = new BatchNorm2d(8);
     const conv = new Conv2d(8, 8, 3, { padding: 1 });
     const x = Tensor.randn([2, 8, 8, 8], { requiresGrad: true });
-    const y = conv.forward(DoubleInPlace.apply(bn.forward(x)) as Tensor);
-    y.mul(Tensor.randn([2, 8, 8, 8])).sum().backward();
+    const r = Tensor.randn([2, 8, 8, 8]);
+    const loss = (t: Tensor): Tensor => conv.forward(DoubleInPlace.apply(bn.forward(t)) as Tensor).mul(r).sum();
+    if (compiled) compile(loss, x, { backward: true })(x);
+    else loss(x).backward();
     return x.grad!.data.data as Float32Array;
   } finally {
     kernels.useKernels("wasm");
@@ -36,14 +39,16 @@ describe("autograd: a backward that writes into its incoming gradient and return
   afterAll(() => disableThreads());
 
   for (const threads of [1, 2]) {
-    it(`gives the js kernels' input gradient through BatchNorm2d on the wasm kernels, ${threads} thread(s)`, async () => {
+    it(`gives the js kernels' input gradient through BatchNorm2d on the wasm kernels, eager and compiled, ${threads} thread(s)`, async () => {
       expect(await enableThreads(threads)).toBe(true);
-      const wasm = inputGrad("wasm");
       const js = inputGrad("js");
       let scale = 0;
       for (const v of js) scale = Math.max(scale, Math.abs(v));
       expect(scale).toBeGreaterThan(0.1);
-      js.forEach((v, i) => expect(Math.abs(wasm[i]! - v)).toBeLessThan(1e-4 * scale));
+      for (const compiled of [false, true]) {
+        const wasm = inputGrad("wasm", compiled);
+        js.forEach((v, i) => expect(Math.abs(wasm[i]! - v)).toBeLessThan(1e-4 * scale));
+      }
     });
   }
 });
