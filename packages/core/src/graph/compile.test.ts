@@ -189,6 +189,23 @@ describe("compile with backward", () => {
     withInput(a);
     expect(a.grad!.toArray()).toEqual([2, 8, 36]);
     expect(w2.grad!.toArray()).toEqual([2, -4, 24]);
+    // A backward that writes into the gradient it receives, at the top of the graph, gets ones on every call.
+    class Halve extends Function {
+      static override forward(_ctx: Context, x: NDArray): NDArray {
+        return unary("neg", unary("neg", x));
+      }
+      static override backward(_ctx: Context, g: NDArray): NDArray[] {
+        for (let i = 0; i < g.data.length; i++) g.data[i] = g.data[i]! / 2;
+        return [g];
+      }
+    }
+    const w3 = tensor([1, -2, 3], { requiresGrad: true });
+    const halved = compile((t: Tensor) => Halve.apply(t.mul(w3).sum()) as Tensor, tensor([0, 0, 0]), { backward: true });
+    for (let call = 0; call < 3; call++) {
+      w3.grad = null;
+      halved(tensor([2, 4, 6]));
+      expect(w3.grad!.toArray()).toEqual([1, 2, 3]);
+    }
     expect(() => compile((t: Tensor) => t.relu().sum(), Tensor.zeros([2]), { backward: true })).toThrow(
       "compile: backward needs a forward that returns one tensor (a loss) computed from tensors that require grad, but it returns 1 output that no tensor requiring grad reaches",
     );

@@ -313,6 +313,8 @@ export class Session {
   private backward(): void {
     const grads = this.grads;
     grads.fill(null);
+    // A backward may write into the gradient it receives (the seed, at the top) and return it.
+    (this.seed!.data as Float32Array).fill(1);
     grads[this.outputIds[0]!] = this.seed;
     // Gradient buffers the pass allocates go back to the buffer pool once consumed, as in eager's runBackward.
     const buffers = new GradientBuffers();
