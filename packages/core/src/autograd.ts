@@ -5,6 +5,7 @@ import { trackBirths } from "./buffer-pool.js";
 import { describe, isNdArray, isTensor } from "./function.js";
 import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
+import { withdrawOffer } from "./kernels/wasm/handoff.js";
 import { copy, empty, isContiguous, isPacked } from "./ndarray-utils.js";
 import { sameShape } from "./shape.js";
 import { bumpVersion } from "./version.js";
@@ -55,8 +56,14 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
       buffers?.drop(g);
     }
   };
-  if (buffers === null) pass();
-  else trackBirths(buffers.births, pass);
+  // A kernel's offer lives within one pass (kernels/wasm/handoff.ts).
+  withdrawOffer();
+  try {
+    if (buffers === null) pass();
+    else trackBirths(buffers.births, pass);
+  } finally {
+    withdrawOffer();
+  }
 }
 
 function reachableCalls(root: Tensor): CallRecord[] {

@@ -4,6 +4,7 @@ import { trackBirths } from "../buffer-pool.js";
 import { Context } from "../context.js";
 import { dtypeOf, type DType, type NDArray } from "../dtype.js";
 import { binary } from "../kernels/elementwise.js";
+import { withdrawOffer } from "../kernels/wasm/handoff.js";
 import { copy } from "../ndarray-utils.js";
 import { GradientBuffers } from "../gradient-buffers.js";
 import { ArgumentError, ShapeError, formatShape } from "../errors.js";
@@ -314,7 +315,9 @@ export class Session {
     const grads = this.grads;
     grads.fill(null);
     // A backward may write into the gradient it receives (the seed, at the top) and return it.
-    (this.seed!.data as Float32Array).fill(1);
+    this.seed!.data.fill(1);
+    // A kernel's offer lives within one pass (kernels/wasm/handoff.ts).
+    withdrawOffer();
     grads[this.outputIds[0]!] = this.seed;
     // Gradient buffers the pass allocates go back to the buffer pool once consumed, as in eager's runBackward.
     const buffers = new GradientBuffers();
@@ -343,6 +346,7 @@ export class Session {
       for (const leaf of this.gradLeaves) accumulate(leaf.tensor, leaf.id);
       for (const i of this.gradInputs) accumulate(this.inputs[i]!, this.inputIds[i]!);
     });
+    withdrawOffer();
   }
 
   private propagate(step: Step, targets: GradientTargets, g: NDArray, buffers: GradientBuffers): void {

@@ -627,7 +627,8 @@ function backwardBy(
   }
   // One slice: the whole input gradient is still in the module, for a kernel that reads it next (a BatchNorm's
   // backward, see handoff.ts). Armed: the array's version guards against a write into it in between (the
-  // autograd engine's in-place sums bump it, and so does handing a recycled array out again).
+  // autograd engine's in-place sums bump it, a backward that writes into its incoming gradient and returns
+  // it, the buffer pool taking the array back), and the offer ends with the autograd pass that made it.
   if (grads.input !== null && slice >= g.batch) offerOutput(t.memory, grads.input.data, grads.input.offset, g.batch * s.inImage, gxAt, true);
   return "done";
 }

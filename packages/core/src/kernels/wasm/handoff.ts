@@ -33,6 +33,15 @@ export function memoryTouched(): void {
 }
 
 /**
+ * Voids any offer: the autograd engine's passes call it as they start and end, so that an offer made in one
+ * pass (a convolution's input gradient that became a leaf's .grad) is never taken after the caller wrote
+ * into that array without a version bump.
+ */
+export function withdrawOffer(): void {
+  offer = null;
+}
+
+/**
  * Runs `produce`, whose kernels may leave their output in the module's memory, then `consume` on its
  * result, whose first kernel may read that output where it is instead of copying it in. Nothing runs
  * between the two but this function; an offer not taken is dropped.
