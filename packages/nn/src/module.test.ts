@@ -126,6 +126,11 @@ describe("Module registration and naming", () => {
     expect(net.modules()).toEqual([net, net.head, net.features, lin, bn]);
     net.eval();
     expect([net.training, lin.training, bn.training, relu.training]).toEqual([false, false, false, true]);
+    // What the container computes with is what was registered, as torch's Sequential iterates _modules.
+    const hiding = new HidingSequential(new Flatten(), new ReLU());
+    expect(hiding.length).toBe(2);
+    expect(hiding.at(1)).toBeInstanceOf(ReLU);
+    expect(values(hiding.forward(tensor([[-3, 1], [2, -5]])))).toEqual([0, 1, 2, 0]);
   });
 });
 

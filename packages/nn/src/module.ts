@@ -104,6 +104,17 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return out;
   }
 
+  /**
+   * The sub-modules registered on this one, in registration order, whatever an override of namedChildren
+   * shows: what a container computes with (Sequential's forward, ModuleList's elements), as torch's
+   * containers iterate their _modules.
+   */
+  protected registeredModules(): AnyModule[] {
+    const out: AnyModule[] = [];
+    for (const value of Object.values(this)) if (value instanceof Module) out.push(value);
+    return out;
+  }
+
   /** This module and every module below it (each once), pre-order, with dotted names ("" for this one). */
   namedModules(prefix = ""): [string, AnyModule][] {
     const out: [string, AnyModule][] = [];

@@ -26,19 +26,19 @@ export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[],
   }
 
   get length(): number {
-    return this.children().length;
+    return this.registeredModules().length;
   }
 
   /** The module at `index` (negative counts from the end). */
   at(index: number): M {
-    const list = this.children() as M[];
+    const list = this.registeredModules() as M[];
     const m = Number.isInteger(index) ? list[index < 0 ? index + list.length : index] : undefined;
     if (m === undefined) throw new ArgumentError(`ModuleList.at: index must be an integer in [${-list.length}, ${list.length - 1}], but got ${index}`);
     return m;
   }
 
   [Symbol.iterator](): Iterator<M> {
-    return (this.children() as M[])[Symbol.iterator]();
+    return (this.registeredModules() as M[])[Symbol.iterator]();
   }
 
   forward(): never {

@@ -61,12 +61,12 @@ export class Sequential extends Module {
   }
 
   get length(): number {
-    return this.children().length;
+    return this.registeredModules().length;
   }
 
   /** The module at `index` (negative counts from the end). */
   at(index: number): TensorModule {
-    const list = this.children() as TensorModule[];
+    const list = this.registeredModules() as TensorModule[];
     const i = index < 0 ? index + list.length : index;
     const m = list[i];
     if (!Number.isInteger(index) || m === undefined) {
@@ -76,11 +76,11 @@ export class Sequential extends Module {
   }
 
   [Symbol.iterator](): Iterator<TensorModule> {
-    return (this.children() as TensorModule[])[Symbol.iterator]();
+    return (this.registeredModules() as TensorModule[])[Symbol.iterator]();
   }
 
   forward(input: Tensor): Tensor {
-    const list = this.children() as TensorModule[];
+    const list = this.registeredModules() as TensorModule[];
     const recycling = Sequential.recycling;
     const inputBuffer = bufferOf(input);
     let x = input;
