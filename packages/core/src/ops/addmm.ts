@@ -41,8 +41,10 @@ export class Addmm extends Function {
     // One gemmProducts call for both products, so that on the threads they run at once, one per
     // thread: the same bits as one after the other.
     const products: GemmProduct[] = [];
-    const mat1Grad = mat2 !== null ? mat1GradProduct(mat2, g, products) : null;
-    const mat2Grad = mat1 !== null ? mat2GradProduct(ctx, mat1, g, products) : null;
+    // A strided g packed once for both products (asMatrix copies only what neither layout reads).
+    const gm = asMatrix(g, false).array;
+    const mat1Grad = mat2 !== null ? mat1GradProduct(mat2, gm, products) : null;
+    const mat2Grad = mat1 !== null ? mat2GradProduct(ctx, mat1, gm, products) : null;
     gemmProducts(products);
     return [inputGrad, mat1Grad, mat2Grad];
   }
