@@ -306,6 +306,7 @@ function maxPool2x2BackwardThreads(t: Target, gy: Float32Array, argmax: Int32Arr
   const gxAt = mem.take(planes * inPlane);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
+  const indices = new Int32Array(heap.buffer, argmaxAt, planes * outPlane);
   const parts = ranges(planes, jobCount(t, planes), 1);
   const jobs: number[][] = [];
   for (const [p0, p1] of parts) {
@@ -315,7 +316,7 @@ function maxPool2x2BackwardThreads(t: Target, gy: Float32Array, argmax: Int32Arr
     copyIn: (k) => {
       const [p0, p1] = parts[k]!;
       heap.set(gy.subarray(p0 * outPlane, p1 * outPlane), (gyAt >> 2) + p0 * outPlane);
-      new Int32Array(heap.buffer, argmaxAt + p0 * outPlane * 4, (p1 - p0) * outPlane).set(argmax.subarray(p0 * outPlane, p1 * outPlane));
+      indices.set(argmax.subarray(p0 * outPlane, p1 * outPlane), p0 * outPlane);
     },
     copyOut: (k) => {
       const [p0, p1] = parts[k]!;
