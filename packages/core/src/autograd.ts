@@ -195,6 +195,7 @@ function accumulateGrad(t: Tensor, g: NDArray, wrap: (data: NDArray) => Tensor):
     const transposed = g.shape.length === 2 && !isContiguous(g) && dtypeOf(g) === t.dtype;
     t.grad = wrap(transposed ? copyMatrix(g) : copy(g, t.dtype));
   } else {
+    // No version bump: an offer of this array's old values ends with the pass (withdrawOffer in runBackward).
     ops.addeq(t.grad.data, g);
   }
 }

@@ -340,6 +340,7 @@ export class Session {
         const g = grads[id];
         if (g === null || g === undefined) return;
         if (t.grad === null) t.grad = new Tensor(copy(g, t.dtype));
+        // No version bump: an offer of .grad's old values ends with the pass (withdrawOffer below).
         else ops.addeq(t.grad.data, g);
         buffers.drop(g);
       };
