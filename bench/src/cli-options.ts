@@ -30,8 +30,8 @@ Options:
                      warm-up (default: reference 300, cifar 3)
   --max-warmup N     untimed training steps at most: past --warmup every run goes on in windows of --steps
                      steps until its step time is steady (neither of the last two windows 3% faster than
-                     the fastest before them; the same rule for every system), then times the next window
-                     or the windows have taken --max-warmup-seconds, then times the next window
+                     the fastest before them; the same rule for every system) or the windows have taken
+                     --max-warmup-seconds, then times the next window
                      (default: reference 2000, cifar 51)
   --max-warmup-seconds S
                      seconds at most of those warm-up windows, for every system alike (default 20: a
@@ -100,7 +100,8 @@ export interface BenchOptions {
 // warm-up and the drift more than the step. A fixed 300 steps timed one thread in its steady state and two
 // replicas in their warm-up, so every run warms up until its own step time is steady (steady-warmup.ts),
 // 2,000 steps at most. On the CIFAR-shaped network Pico on 2 threads settles after about 25 steps (one
-// thread after 2): 3 warm-up steps timed 2 threads at 1.2-1.3x one thread where steady steps give 1.6x;
+// thread after 2): 3 warm-up steps timed 2 threads at 1.2-1.3x one thread where steady steps gave 1.6x (the
+// fifth session; see bench/README.md for the slower mode the sixth met);
 // its steps take 0.1-0.2 s in Pico and PyTorch but ~4 s in tfjs-wasm, so the windows stop after 20 s.
 const DEFAULTS: Record<NetworkName, NetworkSettings> = {
   reference: { warmup: 300, maxWarmup: 2000, maxWarmupSeconds: 20, steps: 100, inferReps: 30 },
