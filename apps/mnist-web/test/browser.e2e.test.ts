@@ -213,6 +213,19 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     expect(untrained).toBeLessThan(0.3);
     expect(trained).toBeGreaterThan(0.85);
     await page.screenshot({ path: join(tmpdir(), "mnist-web-training.png") });
+    // The model trained in the page reads drawn digits, not only the test set it is scored on.
+    const readings: string[] = [];
+    let readRight = 0;
+    for (const [index, label] of oneOfEachDigit(test)) {
+      await page.getByTestId("clear").click();
+      const shown = await idleCount(page);
+      await drawDigit(page, test, index);
+      const digit = (await top3After(page, shown))[0]![0]!;
+      readings.push(`${label}->${digit}`);
+      if (digit === label) readRight++;
+    }
+    console.log(`mnist-web: after training in the page, drawn digits read as ${readings.join(" ")}`);
+    expect(readRight).toBeGreaterThanOrEqual(7);
     await page.close();
   });
 
