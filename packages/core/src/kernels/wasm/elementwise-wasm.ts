@@ -51,18 +51,23 @@ export interface ElementwiseLaunch {
 }
 
 /** How a call's operands go into the module and its results out of it, job by job. */
-interface Staging {
+export interface Staging {
   copyIn(job: number): void;
   copyOut(job: number): void;
 }
 
 let threaded: ElementwiseThreads | null = null;
-let sharedInstance: WasmInstance | null = null;
+/** The targets over the threads' shared memory, made once per routing (target() runs for every call): one call split, one not. */
+let splitTarget: Target | null = null;
+let sharedTarget: Target | null = null;
+let ownTarget: Target | null = null;
 
 /** @internal Routes the kernels to `t`'s threads, or back to the calling thread's own instance (null). */
 export function routeElementwiseThreads(t: ElementwiseThreads | null): void {
   threaded = t;
-  sharedInstance = t === null ? null : { exports: t.exports, memory: t.memory, heap: null };
+  const instance: WasmInstance | null = t === null ? null : { exports: t.exports, memory: t.memory, heap: null };
+  splitTarget = t === null || instance === null || t.threads < 2 ? null : { instance, exports: t.exports, threads: t };
+  sharedTarget = t === null || instance === null ? null : { instance, exports: t.exports, threads: null };
 }
 
 /** Where the calls run: an instance (its exports and memory), and the threads when this call splits. */
@@ -72,17 +77,23 @@ export interface Target {
   threads: ElementwiseThreads | null;
 }
 
-export function target(elements: number): Target | null {
-  if (threaded !== null && sharedInstance !== null) {
-    return { instance: sharedInstance, exports: threaded.exports, threads: threaded.threads > 1 && elements >= THREADED_MIN_ELEMENTS ? threaded : null };
-  }
+/**
+ * Where a call over `elements` runs: split across the threads from `minimum` elements on (default
+ * THREADED_MIN_ELEMENTS, a kernel that computes more per element may split sooner), else on the shared
+ * memory's instance while the threads run, else on the calling thread's own.
+ */
+export function target(elements: number, minimum = THREADED_MIN_ELEMENTS): Target | null {
+  if (sharedTarget !== null) return splitTarget !== null && elements >= minimum ? splitTarget : sharedTarget;
   return callingThread();
 }
 
 /** The calling thread's own instance and memory, for a call that does not split (with the threads running or not). */
 function callingThread(): Target | null {
-  const local = localInstance();
-  return local === null ? null : { instance: local, exports: local.exports, threads: null };
+  if (ownTarget === null) {
+    const local = localInstance();
+    if (local !== null) ownTarget = { instance: local, exports: local.exports, threads: null };
+  }
+  return ownTarget;
 }
 
 /** Threads a large elementwise call splits across now (1 without `@pico/core/threads`). */
@@ -91,7 +102,7 @@ export function elementwiseWasmThreads(): number {
 }
 
 /** Runs the jobs ([kind, ...arguments]) on the calling thread, or on it and the workers, staged. */
-function run(t: Target, jobs: number[][], stage: Staging): void {
+export function run(t: Target, jobs: number[][], stage: Staging): void {
   const e = t.exports;
   const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
   if (t.threads === null || jobs.length < 2) {
@@ -116,14 +127,15 @@ function run(t: Target, jobs: number[][], stage: Staging): void {
 
 
 /** [start, end) ranges of about equal size cutting [0, count) into `parts`, starts rounded to `align`. */
-function ranges(count: number, parts: number, align: number): [number, number][] {
+export function ranges(count: number, parts: number, align: number): [number, number][] {
   const out: [number, number][] = [];
   const step = Math.max(align, Math.ceil(count / parts / align) * align);
   for (let i = 0; i < count; i += step) out.push([i, Math.min(count, i + step)]);
   return out;
 }
 
-function jobCount(t: Target, units: number): number {
+/** Jobs a call of `units` (elements, planes) splits into on `t`: 1 unless it splits, else up to JOBS_PER_THREAD per thread. */
+export function jobCount(t: Target, units: number): number {
   return t.threads === null ? 1 : Math.min(units, t.threads.threads * JOBS_PER_THREAD);
 }
 
