@@ -6,7 +6,7 @@ export { gemmPacked } from "./gemm-packed.js";
 export { gemmWasm } from "./wasm/gemm-wasm.js";
 export { PreparedMatrix } from "./wasm/prepared-matrix.js";
 export { wasmAvailable, relaxedSimdAvailable } from "./wasm/engine.js";
-export { handOff } from "./wasm/handoff.js";
+export { handOff, handOffCounts } from "./wasm/handoff.js";
 export * from "./conv/index.js";
 export type { Gemm, GemmProduct, MatrixView } from "./gemm.js";
 export { scratch } from "./scratch.js";

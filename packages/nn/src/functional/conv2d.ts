@@ -12,20 +12,24 @@ export interface Conv2dOptions {
 
 export type Conv2dGeometry = kernels.Conv2dGeometry;
 
-type Conv2dContext = Context & { geometry: Conv2dGeometry; run: kernels.Conv2dRun; prepared?: kernels.PreparedWeights };
+type Conv2dContext = Context & { geometry: Conv2dGeometry; run: kernels.Conv2dRun; prepared?: kernels.PreparedWeights; handOffGradInput: boolean };
 
 /**
  * 2-D cross-correlation over NCHW input (PyTorch's conv2d) with its input, weight and bias gradients.
  * The kernel is the conv2d family's (`kernels.conv2dKernels`, chosen by useKernels); backward runs the
- * one forward ran, recorded on ctx.
+ * one forward ran, recorded on ctx. `handOffGradInput` (default false): the caller knows x is read by
+ * this call alone, so its gradient goes to the backward of the one Function that made x, and the kernel
+ * may leave it in its module for that backward (kernels.Conv2dBackwardOptions); only nn's fusion patterns set it.
  */
 export class Conv2dFunction extends Function {
-  static override forward(ctx: Conv2dContext, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
-    return Conv2dFunction.forwardInto(ctx, undefined, x, weight, bias, options);
+  static override forward(ctx: Conv2dContext, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}, handOffGradInput = false): NDArray {
+    return Conv2dFunction.forwardInto(ctx, undefined, x, weight, bias, options, handOffGradInput);
   }
 
   /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
-  static forwardInto(ctx: Conv2dContext, into: NDArray | undefined, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}): NDArray {
+  static forwardInto(
+    ctx: Conv2dContext, into: NDArray | undefined, x: NDArray, weight: NDArray, bias: NDArray | null, options: Conv2dOptions = {}, handOffGradInput = false,
+  ): NDArray {
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, options);
     const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
     // Every kernel writes every output element: no need to zero-fill a recycled buffer first.
@@ -38,6 +42,7 @@ export class Conv2dFunction extends Function {
     if (ctx.needsInputGrad[0] || ctx.needsInputGrad[1] || ctx.needsInputGrad[2]) {
       ctx.geometry = g;
       ctx.run = run;
+      ctx.handOffGradInput = handOffGradInput === true;
       ctx.saveForBackward(x, weight);
     }
     return out;
@@ -51,8 +56,12 @@ export class Conv2dFunction extends Function {
     const gw = ctx.needsInputGrad[1] ? kernels.empty(dtype, weight.shape) : null;
     const gb = ctx.needsInputGrad[2] ? kernels.empty(dtype, [g.outChannels]) : null;
     const input = gw !== null ? flatData(x, dtype) : null;
-    kernels.conv2dBackward(ctx.run, g, flatData(gy, dtype), flatData(weight, dtype), input, { input: gx?.data ?? null, weight: gw?.data ?? null, bias: gb?.data ?? null });
-    return [gx, gw, gb, null];
+    const grads = { input: gx?.data ?? null, weight: gw?.data ?? null, bias: gb?.data ?? null };
+    kernels.conv2dBackward(ctx.run, g, flatData(gy, dtype), flatData(weight, dtype), input, grads, { handOffGradInput: ctx.handOffGradInput });
+    // null for the options, and for handOffGradInput when the call passed it.
+    const out: (NDArray | null)[] = [gx, gw, gb];
+    for (let i = 3; i < ctx.needsInputGrad.length; i++) out.push(null);
+    return out;
   }
 }
 
@@ -79,13 +88,27 @@ export function samePadding(kernel: number, dilation: number): [number, number] 
  * more than the top and left when the dilated kernel is even, as PyTorch.
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dCallOptions = {}): Tensor {
+  return convolve(input, weight, bias, options, false);
+}
+
+/**
+ * conv2d for a caller that knows `input` is read by this convolution alone (nn's fusion patterns, through
+ * Conv2d.forwardHandingOffGradInput): where the convolution reads `input` itself (no padded or unsqueezed
+ * copy), its input gradient may stay in the kernel module for the backward of what made `input`.
+ * @internal
+ */
+export function conv2dHandingOffGradInput(input: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dCallOptions): Tensor {
+  return convolve(input, weight, bias, options, true);
+}
+
+function convolve(input: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: Conv2dCallOptions, handOffGradInput: boolean): Tensor {
   if (!(input instanceof Tensor)) throw new ArgumentError(`conv2d: input must be a Tensor, but got ${typeof input}`);
   if (!(weight instanceof Tensor)) throw new ArgumentError(`conv2d: weight must be a Tensor, but got ${typeof weight}`);
   if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`conv2d: bias must be a Tensor or null, but got ${typeof bias}`);
   checkOptions("conv2d", options, ["stride", "padding", "dilation", "groups"]);
   checkSameDtype("conv2d", input, [["weight", weight], ["bias", bias]]);
   const { padding } = options;
-  if (padding === "valid") return conv2d(input, weight, bias, { ...options, padding: 0 });
+  if (padding === "valid") return convolve(input, weight, bias, { ...options, padding: 0 }, handOffGradInput);
   if (padding === "same") {
     const stride = pair("conv2d", "stride", options.stride ?? 1, 1);
     if (stride[0] !== 1 || stride[1] !== 1) {
@@ -95,7 +118,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
     const dilation = pair("conv2d", "dilation", options.dilation ?? 1, 1);
     const [top, bottom] = samePadding(weight.shape[2]!, dilation[0]);
     const [left, right] = samePadding(weight.shape[3]!, dilation[1]);
-    if (top === bottom && left === right) return conv2d(input, weight, bias, { ...options, padding: [top, left] });
+    if (top === bottom && left === right) return convolve(input, weight, bias, { ...options, padding: [top, left] }, handOffGradInput);
     return conv2d(input.pad([left, right, top, bottom]), weight, bias, { ...options, padding: 0 });
   }
   if (input.ndim === 3) {
@@ -109,7 +132,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
     }
     return Conv2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options as Conv2dOptions).squeeze(0);
   }
-  return Conv2dFunction.apply(input, weight, bias ?? null, options as Conv2dOptions);
+  return Conv2dFunction.apply(input, weight, bias ?? null, options as Conv2dOptions, handOffGradInput);
 }
 
 /** Validates shapes and options, naming the rule broken and what was received. */

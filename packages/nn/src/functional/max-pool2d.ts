@@ -20,16 +20,23 @@ export interface Pool2dOptions {
 export const MAX_POOL2D_OPTIONS = ["stride", "padding", "dilation", "ceilMode"] as const;
 
 /** kernel: the 2×2 float32 kernel the forward ran, whose backward the backward runs (null: the general scatter). */
-type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[]; geometry: Pool2dGeometry; kernel: MaxPool2x2Kernel | null };
+type MaxPool2dContext = Context & { argmax: Int32Array; inputShape: number[]; geometry: Pool2dGeometry; kernel: MaxPool2x2Kernel | null; handOffGradInput: boolean };
 
-/** Max over kH×kW windows of each channel; the gradient goes to each window's first maximum (or last NaN). */
+/**
+ * Max over kH×kW windows of each channel; the gradient goes to each window's first maximum (or last NaN).
+ * `handOffGradInput` (default false): the caller knows x is read by this call alone, so its gradient goes to
+ * the backward of the one Function that made x, and the 2×2 kernel may leave it in its module for that
+ * backward (kernels.maxPool2x2BackwardWasm); only nn's fusion patterns set it.
+ */
 export class MaxPool2dFunction extends Function {
-  static override forward(ctx: MaxPool2dContext, x: NDArray, kernelSize: IntPair, options: Pool2dOptions = {}): NDArray {
-    return MaxPool2dFunction.forwardInto(ctx, undefined, x, kernelSize, options);
+  static override forward(ctx: MaxPool2dContext, x: NDArray, kernelSize: IntPair, options: Pool2dOptions = {}, handOffGradInput = false): NDArray {
+    return MaxPool2dFunction.forwardInto(ctx, undefined, x, kernelSize, options, handOffGradInput);
   }
 
   /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
-  static forwardInto(ctx: MaxPool2dContext, into: NDArray | undefined, x: NDArray, kernelSize: IntPair, options: Pool2dOptions = {}): NDArray {
+  static forwardInto(
+    ctx: MaxPool2dContext, into: NDArray | undefined, x: NDArray, kernelSize: IntPair, options: Pool2dOptions = {}, handOffGradInput = false,
+  ): NDArray {
     checkOptions("maxPool2d", options, MAX_POOL2D_OPTIONS);
     const g = pool2dGeometry("maxPool2d", x.shape, kernelSize, options);
     const dtype = kernels.dtypeOf(x);
@@ -42,6 +49,7 @@ export class MaxPool2dFunction extends Function {
       ctx.inputShape = [...x.shape];
       ctx.geometry = g;
       ctx.kernel = kernel;
+      ctx.handOffGradInput = handOffGradInput === true;
     }
     return out;
   }
@@ -51,15 +59,22 @@ export class MaxPool2dFunction extends Function {
     if (ctx.kernel !== null && dtype === "float32" && kernels.isPacked(gy)) {
       // The kernel writes every element.
       const gx = kernels.empty(dtype, ctx.inputShape);
-      if (ctx.kernel.backward(gy.data as Float32Array, ctx.argmax, gx.data as Float32Array, ctx.geometry)) return [gx, null, null];
+      if (ctx.kernel.backward(gy.data as Float32Array, ctx.argmax, gx.data as Float32Array, ctx.geometry, ctx.handOffGradInput)) return gradients(ctx, gx);
       gx.data.fill(0);
       maxPool2dBackward({ data: gy.data, offset: 0 }, ctx.argmax, gx.data);
-      return [gx, null, null];
+      return gradients(ctx, gx);
     }
     const gx = kernels.create(dtype, ctx.inputShape);
     maxPool2dBackward(flatData(gy, dtype), ctx.argmax, gx.data);
-    return [gx, null, null];
+    return gradients(ctx, gx);
   }
+}
+
+/** gx, then null for every other argument the call received (options, and handOffGradInput when passed). */
+function gradients(ctx: Context, gx: NDArray): (NDArray | null)[] {
+  const out: (NDArray | null)[] = [gx];
+  for (let i = 1; i < ctx.needsInputGrad.length; i++) out.push(null);
+  return out;
 }
 
 /**

@@ -2,6 +2,7 @@ import { ArgumentError, type Tensor } from "@pico/core";
 import type { AnyModule, Module } from "../module.js";
 import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
 import { FUSION_PATTERNS, classForward, matchesAt, runFused } from "./patterns.js";
+import { takeReadAlone } from "./read-alone.js";
 
 type TensorModule = Module<[Tensor], Tensor>;
 
@@ -24,7 +25,9 @@ const groupOf = new WeakMap<AnyModule, Group>();
  * whole group, fused (or module by module where the pattern declines the input), and the others hand that
  * result on; calling them out of order throws. Unlike PyTorch's, the module tree, parameters, state-dict
  * keys and train/eval switching are untouched, and unfuseModules undoes it. A Sequential needs none of
- * this: it applies the same patterns itself (Sequential.fusion). Returns the model.
+ * this: it applies the same patterns itself (Sequential.fusion). A forward that knows a group's input is
+ * read by that group alone says so with readAlone (fusion/read-alone.ts), so that the group's backward may
+ * hand its input gradient on in the kernel module. Returns the model.
  */
 export function fuseModules<M extends AnyModule>(model: M, groups: readonly (readonly string[])[]): M {
   const byName = new Map(model.namedModules().filter(([name]) => name !== ""));
@@ -85,7 +88,7 @@ export function fusedGroups(model: AnyModule): string[][] {
 function install(group: Group): void {
   const [head, ...rest] = group.modules;
   define(head!, (input) => {
-    const output = runFused(group.modules, input);
+    const output = runFused(group.modules, input, FUSION_PATTERNS, takeReadAlone(input));
     pending.set(output, { group, next: 1 });
     return output;
   });

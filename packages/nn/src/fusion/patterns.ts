@@ -23,6 +23,14 @@ import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
 //
 // A module matches a class when it is an instance whose forward is that class's (a subclass that
 // overrides forward never fuses: its forward might do anything).
+//
+// In backward, a gradient may stay in the kernel module from one backward to the next (kernels.handOff):
+// the BatchNorm's input gradient for the convolution before it (the BatchNorm's input is the pattern's
+// own), and a convolution's or max pooling's input gradient for the BatchNorm's backward before it. The
+// kernels never do that by themselves: a pattern arms it where it knows the tensor goes to one Function
+// alone, that is, inside the pattern, and at the pattern's input where its caller vouches that nothing
+// but the run reads it (`inputAlone`: a Sequential's intermediate that every module which made or read it
+// keeps no reference to; a fused group's input the model's forward declared with readAlone).
 
 /** A class of modules mapping a Tensor to a Tensor, as patterns name them. */
 export type ModuleClass = abstract new (...args: never[]) => Module<[Tensor], Tensor>;
@@ -34,8 +42,11 @@ export interface FusionPattern {
   readonly sequence: readonly ModuleClass[];
   /** What the fused forward does instead, for the docs. */
   readonly description: string;
-  /** The fused forward of `modules` (matching `sequence`) on `input`, or null to run them one by one. */
-  forward(modules: readonly Module<[Tensor], Tensor>[], input: Tensor): Tensor | null;
+  /**
+   * The fused forward of `modules` (matching `sequence`) on `input`, or null to run them one by one.
+   * `inputAlone`: the caller vouches that nothing but this run reads `input` (default false).
+   */
+  forward(modules: readonly Module<[Tensor], Tensor>[], input: Tensor, inputAlone?: boolean): Tensor | null;
 }
 
 /** Whether `module` is an instance of `cls` that computes `cls`'s own forward. */
@@ -119,11 +130,13 @@ function conv2dRelu(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | 
  * the kernel module for the BatchNorm's statistics (not copied in again). Where neither module keeps a
  * reference, the output goes to the BatchNorm alone: its gradient (the BatchNorm's backward's output) is
  * then left in the module for the convolution's backward (told to the BatchNorm's forward), and the
- * output is recycled once backward is done with it.
+ * output is recycled once backward is done with it. Where moreover nothing else reads `input`
+ * (`inputAlone`), the convolution's input gradient is left in the module for the backward of what made
+ * `input` (a BatchNorm's, which reads it there).
  */
-function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, relu: boolean): Tensor {
+function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, relu: boolean, inputAlone: boolean): Tensor {
   const alone = keepsNoReferences(c) && keepsNoReferences(b);
-  return kernels.handOff(() => classForward(c, input), (y) => {
+  return kernels.handOff(() => c.forwardHandingOffGradInput(input, alone && inputAlone), (y) => {
     const out = b.forwardHandingOffGradInput(y, relu, alone);
     if (alone) releaseDead(y, input, out);
     return out;
@@ -136,14 +149,14 @@ const convBnRelu: FusionPattern = {
   description:
     "evaluation: the BatchNorm folded into the convolution (the folded weight and bias kept until a parameter, running statistic or eps changes), ReLU applied by the convolution to its output (Conv2dReluFunction); " +
     "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu) reading the convolution's output where the kernel module left it (kernels.handOff), and in backward the convolution reading the BatchNorm's input gradient where it was left, the convolution's output recycled once backward is done with it (at once under noGrad)",
-  forward([conv, bn], input) {
+  forward([conv, bn], input, inputAlone = false) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
       const folded = foldedBatchNorm(c, b);
       return conv2dRelu(c, input, folded.weight, folded.bias) ?? conv2d(input, folded.weight, folded.bias, convOptions(c)).relu();
     }
-    return convThenBatchNorm(c, b, input, true);
+    return convThenBatchNorm(c, b, input, true, inputAlone);
   },
 };
 
@@ -153,14 +166,14 @@ const convBn: FusionPattern = {
   description:
     "evaluation: the BatchNorm folded into the convolution's weight and bias (kept until a parameter, running statistic or eps changes); " +
     "training: the convolution, then the BatchNorm reading its output where the kernel module left it (kernels.handOff), the convolution's output recycled once backward is done with it",
-  forward([conv, bn], input) {
+  forward([conv, bn], input, inputAlone = false) {
     const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
       const folded = foldedBatchNorm(c, b);
       return conv2d(input, folded.weight, folded.bias, convOptions(c));
     }
-    return convThenBatchNorm(c, b, input, false);
+    return convThenBatchNorm(c, b, input, false, inputAlone);
   },
 };
 
@@ -184,10 +197,12 @@ const convBnReluMaxPool: FusionPattern = {
   description:
     "evaluation: the BatchNorm folded into the convolution (as Conv2d → BatchNorm2d → ReLU), then conv2dReluMaxPool2d, which at inference " +
     "pools each 4×4 output tile of Winograd's F(4×4, 3×3) before it is stored (a 2×2 pool of stride 2 over whole tiles); " +
-    "declined in training and wherever the convolution alone goes by F(4×4, 3×3) and the fused operator would not (then Conv2d → BatchNorm2d → ReLU fuses and the pool runs apart)",
-  forward([conv, bn, , pool], input) {
+    "declined wherever the convolution alone goes by F(4×4, 3×3) and the fused operator would not (then Conv2d → BatchNorm2d → ReLU fuses and the pool runs apart); " +
+    "training: Conv2d → BatchNorm2d → ReLU's, then the pool, whose input gradient is left in the kernel module for the BatchNorm's backward, the BatchNorm's output recycled once backward is done with it",
+  forward([conv, bn, , pool], input, inputAlone = false) {
     const [c, b, p] = [conv as Conv2d, bn as BatchNorm2d, pool as MaxPool2d];
-    if (b.numFeatures !== c.outChannels || !foldable(c, b)) return null;
+    if (b.numFeatures !== c.outChannels) return null;
+    if (!foldable(c, b)) return convInput(c, input) ? batchNormThenPool(c, b, p, input, inputAlone) : null;
     const padding = fusablePadding(c, p, input);
     if (padding === null) return null;
     // Decided before folding: the folded weight and bias need a gradient where these parameters do.
@@ -196,6 +211,19 @@ const convBnReluMaxPool: FusionPattern = {
     return conv2dReluMaxPool2d(input, folded.weight, folded.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
   },
 };
+
+/**
+ * Training: Conv2d → BatchNorm2d → ReLU (convThenBatchNorm), then the pool on its output, which goes to
+ * the pool alone where no module keeps a reference: the pool's input gradient is then left in the kernel
+ * module for the BatchNorm's backward, and the BatchNorm's output is recycled once backward is done with it.
+ */
+function batchNormThenPool(c: Conv2d, b: BatchNorm2d, p: MaxPool2d, input: Tensor, inputAlone: boolean): Tensor {
+  const normalized = convThenBatchNorm(c, b, input, true, inputAlone);
+  const alone = keepsNoReferences(c) && keepsNoReferences(b) && keepsNoReferences(p);
+  const pooled = p.forwardHandingOffGradInput(normalized, alone);
+  if (alone) releaseDead(normalized, input, pooled);
+  return pooled;
+}
 
 const convReluMaxPool: FusionPattern = {
   name: "Conv2d → ReLU → MaxPool2d",
@@ -238,15 +266,19 @@ const batchNormRelu: FusionPattern = {
  */
 export const FUSION_PATTERNS: readonly FusionPattern[] = [convBnReluMaxPool, convBnRelu, convReluMaxPool, convBn, convRelu, batchNormRelu];
 
-/** Runs `modules` on `input` as a chain, fused by `patterns` wherever a run matches and accepts the input. */
+/**
+ * Runs `modules` on `input` as a chain, fused by `patterns` wherever a run matches and accepts the input;
+ * `inputAlone` as FusionPattern.forward's, for the first run.
+ */
 export function runFused(
   modules: readonly Module<[Tensor], Tensor>[],
   input: Tensor,
   patterns: readonly FusionPattern[] = FUSION_PATTERNS,
+  inputAlone = false,
 ): Tensor {
   let x = input;
   for (let i = 0; i < modules.length; ) {
-    const fused = fuseAt(modules, i, x, patterns);
+    const fused = fuseAt(modules, i, x, patterns, i === 0 && inputAlone);
     if (fused !== null) {
       x = fused.output;
       i += fused.length;
@@ -258,17 +290,21 @@ export function runFused(
   return x;
 }
 
-/** The output of the first pattern that matches `modules` at `start` and accepts `input`, and how many modules it covered; else null. */
+/**
+ * The output of the first pattern that matches `modules` at `start` and accepts `input`, and how many
+ * modules it covered; else null. `inputAlone` as FusionPattern.forward's.
+ */
 export function fuseAt(
   modules: readonly unknown[],
   start: number,
   input: Tensor,
   patterns: readonly FusionPattern[] = FUSION_PATTERNS,
+  inputAlone = false,
 ): { output: Tensor; length: number } | null {
   for (const pattern of patterns) {
     if (!matchesAt(pattern, modules, start)) continue;
     const run = modules.slice(start, start + pattern.sequence.length) as Module<[Tensor], Tensor>[];
-    const output = pattern.forward(run, input);
+    const output = pattern.forward(run, input, inputAlone);
     if (output !== null) return { output, length: run.length };
   }
   return null;

@@ -175,7 +175,8 @@ function maxPoolWindow2x2(src: Float32Array, xo: number, W: number, i0: number, 
  */
 export interface MaxPool2x2Kernel {
   forward(x: Float32Array, g: Pool2dGeometry, out: Float32Array, argmax: Int32Array | null): boolean;
-  backward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, g: Pool2dGeometry): boolean;
+  /** With `handOffGradInput` (see MaxPool2dFunction), a kernel may leave gx in the WebAssembly module for the backward that reads it next. */
+  backward(gy: Float32Array, argmax: Int32Array, gx: Float32Array, g: Pool2dGeometry, handOffGradInput?: boolean): boolean;
 }
 
 /** The scatter into a zero-filled gradient, for any stride (overlapping windows add up). */
@@ -213,8 +214,8 @@ export const maxPool2x2Kernels = kernels
     {
       forward: (x, g, out, argmax) =>
         stride2(g) && kernels.maxPool2x2Wasm(x, out, argmax, g.batch * g.channels, g.inHeight, g.inWidth, g.outHeight, g.outWidth),
-      backward: (gy, argmax, gx, g) =>
-        stride2(g) && kernels.maxPool2x2BackwardWasm(gy, argmax, gx, g.batch * g.channels, g.inHeight, g.inWidth, g.outHeight, g.outWidth),
+      backward: (gy, argmax, gx, g, handOffGradInput) =>
+        stride2(g) && kernels.maxPool2x2BackwardWasm(gy, argmax, gx, g.batch * g.channels, g.inHeight, g.inWidth, g.outHeight, g.outWidth, handOffGradInput === true),
     },
     { available: kernels.wasmAvailable, threads: kernels.elementwiseWasmThreads },
   );

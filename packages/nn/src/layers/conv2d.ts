@@ -1,6 +1,6 @@
 import { ArgumentError, ShapeError, Tensor, formatShape, type DType, type Generator } from "@pico/core";
 import { checkOptions } from "../functional/check.js";
-import { conv2d, samePadding } from "../functional/conv2d.js";
+import { conv2d, conv2dHandingOffGradInput, samePadding } from "../functional/conv2d.js";
 import { pad } from "../functional/pad.js";
 import { pair, type IntPair } from "../functional/pair.js";
 import { kaimingUniform, uniform } from "../init.js";
@@ -97,6 +97,20 @@ export class Conv2d extends Module {
   }
 
   forward(input: Tensor): Tensor {
+    return this.convolve(input, false);
+  }
+
+  /**
+   * forward that, with `handOffGradInput`, may leave its input gradient in the kernel module for the
+   * backward of the one Function that made `input` (conv2dHandingOffGradInput): for a caller that knows
+   * nothing else reads `input`. Only the fusion patterns call it.
+   * @internal
+   */
+  forwardHandingOffGradInput(input: Tensor, handOffGradInput: boolean): Tensor {
+    return this.convolve(input, handOffGradInput);
+  }
+
+  private convolve(input: Tensor, handOffGradInput: boolean): Tensor {
     const c = this.inChannels;
     checkChannels("Conv2d", input, c, [3, 4], (rank) => rank - 3, `[N, ${c}, H, W]`);
     const options = { stride: this.stride, dilation: this.dilation, groups: this.groups };
@@ -107,7 +121,8 @@ export class Conv2d extends Module {
       const mode = this.paddingMode;
       return conv2d(pad(input, [left, right, top, bottom], { mode }), this.weight, this.bias, { ...options, padding: 0 });
     }
-    if (this.padding === "same") return conv2d(input, this.weight, this.bias, { ...options, padding: "same" });
+    const convolution = handOffGradInput ? conv2dHandingOffGradInput : conv2d;
+    if (this.padding === "same") return convolution(input, this.weight, this.bias, { ...options, padding: "same" });
     const kh = this.dilation[0] * (this.kernelSize[0] - 1) + 1;
     const kw = this.dilation[1] * (this.kernelSize[1] - 1) + 1;
     const h = input.shape[input.ndim - 2]!;
@@ -119,7 +134,7 @@ export class Conv2d extends Module {
           `kernel ${kh} × ${kw} (dilated), in input of shape ${formatShape(input.shape)}`,
       );
     }
-    return conv2d(input, this.weight, this.bias, { ...options, padding: this.padding });
+    return convolution(input, this.weight, this.bias, { ...options, padding: this.padding });
   }
 
   override extraRepr(): string {

@@ -1,6 +1,6 @@
-import type { Tensor } from "@pico/core";
+import { Tensor } from "@pico/core";
 import { checkOptions } from "../functional/check.js";
-import { MAX_POOL2D_OPTIONS, maxPool2d } from "../functional/max-pool2d.js";
+import { MAX_POOL2D_OPTIONS, MaxPool2dFunction, maxPool2d } from "../functional/max-pool2d.js";
 import { maxPool2dWithIndices } from "../functional/max-unpool2d.js";
 import { pair, type IntPair } from "../functional/pair.js";
 import { Module } from "../module.js";
@@ -44,6 +44,18 @@ export class MaxPool2d extends Module {
   forward(input: Tensor): Tensor {
     checkPoolInput("MaxPool2d", input, this.kernelSize, this.padding, this.dilation);
     return maxPool2d(input, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
+  }
+
+  /**
+   * forward that, with `handOffGradInput` and a batched input, may leave its input gradient in the kernel
+   * module for the backward of the one Function that made `input` (MaxPool2dFunction's handOffGradInput):
+   * for a caller that knows nothing else reads `input`. Only the fusion patterns call it.
+   * @internal
+   */
+  forwardHandingOffGradInput(input: Tensor, handOffGradInput: boolean): Tensor {
+    if (!handOffGradInput || !(input instanceof Tensor) || input.ndim !== 4) return this.forward(input);
+    checkPoolInput("MaxPool2d", input, this.kernelSize, this.padding, this.dilation);
+    return MaxPool2dFunction.apply(input, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode }, true);
   }
 
   /** The pooled output and, for each output, the flat index in its input plane of the maximum it took. */

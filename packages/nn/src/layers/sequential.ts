@@ -1,7 +1,7 @@
 import { ArgumentError, Tensor, tracer } from "@pico/core";
 import type { Context } from "@pico/core";
 import { forwardInPlace } from "../fusion/in-place.js";
-import { fuseAt } from "../fusion/patterns.js";
+import { FUSION_PATTERNS, fuseAt } from "../fusion/patterns.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
 import { Module } from "../module.js";
 import { arrayCreator } from "../release-dead.js";
@@ -90,7 +90,8 @@ export class Sequential extends Module {
       let y: Tensor | null = null;
       let safe = false;
       if (Sequential.fusion) {
-        const fused = fuseAt(list, i, x);
+        // An intermediate nothing outside the chain reaches goes to the run alone (see FusionPattern.forward).
+        const fused = fuseAt(list, i, x, FUSION_PATTERNS, chain.private);
         if (fused !== null) {
           y = fused.output;
           safe = list.slice(i, i + fused.length).every(keepsNoReferences);

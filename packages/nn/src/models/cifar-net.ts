@@ -2,6 +2,7 @@ import type { Generator, Tensor } from "@pico/core";
 import { addRelu } from "../functional/add-relu.js";
 import { checkOptions } from "../functional/check.js";
 import { fuseModules } from "../fusion/fuse-modules.js";
+import { readAlone } from "../fusion/read-alone.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
 import { AdaptiveAvgPool2d } from "../layers/adaptive-avg-pool2d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
@@ -54,7 +55,8 @@ export class CifarResidualBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    const y = this.bn2.forward(this.conv2.forward(h));
+    // h goes to conv2 alone: its gradient may stay in the kernel module for bn1's backward.
+    const y = this.bn2.forward(this.conv2.forward(readAlone(h)));
     // Nothing outside this forward holds h: its buffer serves the next call's h (a fresh 16 MB array at
     // batch 256 costs ~7 ms of first-touch page faults).
     if (keepsNoReferences(this)) releaseDead(h, x, y);

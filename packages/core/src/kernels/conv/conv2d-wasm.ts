@@ -48,6 +48,12 @@ export interface Conv2dWasmForwardOptions extends Conv2dWasmOptions {
 export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
   /** `gradOut` is the gradient of a reluMaxPool2x2 forward's pooled output, and these its arg-max indices. */
   argmax?: Int32Array | null;
+  /**
+   * The input gradient goes to the backward of the one Function that made the convolution's input, and to
+   * nothing else (the caller knows: nn's fusion patterns): it is left in the module for that backward to
+   * read (handoff.ts; a BatchNorm's backward takes it). Default false: never offered.
+   */
+  handOffGradInput?: boolean;
 }
 
 /** One call of conv2dForward (kind 0), conv2dBackward (kind 1), winograd3x3WeightsBackward (kind 4) or prepareWinograd3x3 (kind 5) with its arguments. */
@@ -625,10 +631,10 @@ function backwardBy(
     heap = heapOf(t, mem.end) ?? heap;
     grads.bias.data.set(heap.subarray(finishedBias >> 2, (finishedBias >> 2) + g.outChannels), grads.bias.offset);
   }
-  // One slice: the whole input gradient is still in the module, for a kernel that reads it next (a BatchNorm's
-  // backward, see handoff.ts). Armed: the array's version guards against a write into it in between (the
-  // autograd engine's in-place sums bump it, a backward that writes into its incoming gradient and returns
-  // it, the buffer pool taking the array back), and the offer ends with the autograd pass that made it.
-  if (grads.input !== null && slice >= g.batch) offerOutput(t.memory, grads.input.data, grads.input.offset, g.batch * s.inImage, gxAt, true);
+  // One slice: the whole input gradient is still in the module, for the kernel the caller said reads it next
+  // (a BatchNorm's backward, see handoff.ts).
+  if (grads.input !== null && slice >= g.batch && options.handOffGradInput === true) {
+    offerOutput(t.memory, grads.input.data, grads.input.offset, g.batch * s.inImage, gxAt, true);
+  }
   return "done";
 }

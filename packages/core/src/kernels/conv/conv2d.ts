@@ -43,6 +43,15 @@ export interface Conv2dForwardOptions {
   prepared?: PreparedWeights;
 }
 
+export interface Conv2dBackwardOptions {
+  /**
+   * The input gradient goes to the backward of the one Function that made x, and to nothing else (only a
+   * caller that knows sets it: nn's fusion patterns): the WebAssembly kernel leaves it in its module for
+   * that backward to read (see kernels.handOff). Default false.
+   */
+  handOffGradInput?: boolean;
+}
+
 /** One implementation of the family. */
 export interface Conv2dKernel {
   /**
@@ -51,7 +60,7 @@ export interface Conv2dKernel {
    */
   forward(g: Conv2dGeometry, x: Flat, w: Flat, bias: Flat | null, out: FloatArray, options: Conv2dForwardOptions): Conv2dSaved | null;
   /** The gradients of Σ out · gy (of the convolution before any ReLU); `x` is needed only for the weight gradient. */
-  backward(g: Conv2dGeometry, saved: Conv2dSaved, gy: Flat, w: Flat, x: Flat | null, grads: Conv2dGrads): void;
+  backward(g: Conv2dGeometry, saved: Conv2dSaved, gy: Flat, w: Flat, x: Flat | null, grads: Conv2dGrads, options?: Conv2dBackwardOptions): void;
 }
 
 const float32 = (a: Flat | null): { data: Float32Array; offset: number } | null => (a !== null && a.data instanceof Float32Array ? { data: a.data, offset: a.offset } : null);
@@ -98,12 +107,13 @@ export const conv2dWasmKernel: Conv2dKernel = {
     if (x32 === null || w32 === null || (bias !== null && b32 === null) || !(out instanceof Float32Array)) return null;
     return conv2dForwardWasm(g, x32, w32, b32, { data: out, offset: 0 }, { relu: options.relu === true, prepared: options.prepared }) ? { chunk: 1, cols: null } : null;
   },
-  backward(g, saved, gy, w, x, grads) {
+  backward(g, saved, gy, w, x, grads, options = {}) {
     const [gy32, w32, x32] = [float32(gy), float32(w), float32(x)];
     const slice = (a: FloatArray | null): { data: Float32Array; offset: number } | null => (a instanceof Float32Array ? { data: a, offset: 0 } : null);
     const all32 = [grads.input, grads.weight, grads.bias].every((a) => a === null || a instanceof Float32Array);
     if (gy32 !== null && w32 !== null && all32 && (grads.weight === null || x32 !== null)) {
-      if (conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(grads.input), weight: slice(grads.weight), bias: slice(grads.bias) })) return;
+      const handOffGradInput = options.handOffGradInput === true;
+      if (conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(grads.input), weight: slice(grads.weight), bias: slice(grads.bias) }, { handOffGradInput })) return;
     }
     conv2dGemmKernel.backward(g, saved, gy, w, x, grads);
   },
@@ -135,6 +145,6 @@ export function conv2dForward(g: Conv2dGeometry, x: Flat, w: Flat, bias: Flat | 
 }
 
 /** The gradients of a forward `run` by the same kernel, whatever the family resolves to now. */
-export function conv2dBackward(run: Conv2dRun, g: Conv2dGeometry, gy: Flat, w: Flat, x: Flat | null, grads: Conv2dGrads): void {
-  run.kernel.kernel.backward(g, run.saved, gy, w, x, grads);
+export function conv2dBackward(run: Conv2dRun, g: Conv2dGeometry, gy: Flat, w: Flat, x: Flat | null, grads: Conv2dGrads, options: Conv2dBackwardOptions = {}): void {
+  run.kernel.kernel.backward(g, run.saved, gy, w, x, grads, options);
 }

@@ -1,6 +1,6 @@
 // The convolution's one home: geometry, the TypeScript and WebAssembly kernels, the conv2d family.
 export { conv2dForward, conv2dBackward, conv2dKernels, conv2dGemmKernel, conv2dWasmKernel } from "./conv2d.js";
-export type { Conv2dForwardOptions, Conv2dGrads, Conv2dKernel, Conv2dRun, Conv2dSaved, Flat } from "./conv2d.js";
+export type { Conv2dBackwardOptions, Conv2dForwardOptions, Conv2dGrads, Conv2dKernel, Conv2dRun, Conv2dSaved, Flat } from "./conv2d.js";
 export {
   conv2dForward as conv2dGemmForward,
   conv2dBackward as conv2dGemmBackward,

@@ -212,14 +212,15 @@ export function batchNormForwardWasm(
  * The backward of batchNormForwardWasm given its stats and affine tables: sums (f64 [Σgm c | Σgm·(x − mean) c],
  * gm being g masked by the fused ReLU's output > 0 when `relu`), and unless dx is null the input gradient
  * (the batch statistics' own gradient included when `train`; dx may be g), offered to the next kernel with
- * `handOff` (handoff.ts). g is read where the kernel before left it in the module (a convolution's input
- * gradient) when it offered it, else copied in. Returns false, having written nothing, where WebAssembly SIMD is missing, the
- * memory cannot grow or x is empty.
+ * `handOffGradInput` (a caller that knows dx goes to the backward of the one Function that made x alone;
+ * handoff.ts). g is read where the kernel before left it in the module (a convolution's or max pooling's
+ * input gradient) when it offered it, else copied in. Returns false, having written nothing, where
+ * WebAssembly SIMD is missing, the memory cannot grow or x is empty.
  */
 export function batchNormBackwardWasm(
   x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
   train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array, sync: BatchNormSync | null = null,
-  handOff = false,
+  handOffGradInput = false,
 ): boolean {
   const size = n * c * s;
   if (size === 0) return false;
@@ -271,6 +272,6 @@ export function batchNormBackwardWasm(
   }
   sums.set(new Float64Array(heap.buffer, sumsAt, 2 * c));
   // dx is still in the module where g was, for the convolution's backward that reads it next (handoff.ts).
-  if (dx !== null && handOff) offerOutput(t.instance.memory, dx, 0, size, gAt, true);
+  if (dx !== null && handOffGradInput) offerOutput(t.instance.memory, dx, 0, size, gAt, true);
   return true;
 }

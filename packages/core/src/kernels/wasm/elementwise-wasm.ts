@@ -284,11 +284,16 @@ function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax
  * THREADED_MIN_ELEMENTS on, staged as the forward (each plane's result is the one-thread kernel's), else on
  * the calling thread in blocks of planes. CIFAR training step on 2 threads (breakdown, shared machine, two
  * runs each): [64, 32, 32, 32] 1.92 and 1.98 ms on the calling thread, 1.02 and 1.06 split; [64, 64, 8, 8]
- * 1.04 and 1.00 against 0.60 and 0.64. False where WebAssembly SIMD is missing or the memory cannot grow.
+ * 1.04 and 1.00 against 0.60 and 0.64. With `handOffGradInput` (a caller that knows gx goes to the backward
+ * of the one Function that made the pooling's input: nn's fusion patterns), gx split across the threads is
+ * left in the module for that backward to read (handoff.ts). False where WebAssembly SIMD is missing or the
+ * memory cannot grow.
  */
-export function maxPool2x2BackwardWasm(gy: Float32Array, argmax: Int32Array, gx: Float32Array, planes: number, H: number, W: number, oH: number, oW: number): boolean {
+export function maxPool2x2BackwardWasm(
+  gy: Float32Array, argmax: Int32Array, gx: Float32Array, planes: number, H: number, W: number, oH: number, oW: number, handOffGradInput = false,
+): boolean {
   const split = target(gx.length);
-  if (split !== null && split.threads !== null) return maxPool2x2BackwardThreads(split, gy, argmax, gx, planes, H, W, oH, oW);
+  if (split !== null && split.threads !== null) return maxPool2x2BackwardThreads(split, gy, argmax, gx, planes, H, W, oH, oW, handOffGradInput);
   const t = callingThread();
   if (t === null) return false;
   const [inPlane, outPlane] = [H * W, oH * oW];
@@ -310,7 +315,9 @@ export function maxPool2x2BackwardWasm(gy: Float32Array, argmax: Int32Array, gx:
   return true;
 }
 
-function maxPool2x2BackwardThreads(t: Target, gy: Float32Array, argmax: Int32Array, gx: Float32Array, planes: number, H: number, W: number, oH: number, oW: number): boolean {
+function maxPool2x2BackwardThreads(
+  t: Target, gy: Float32Array, argmax: Int32Array, gx: Float32Array, planes: number, H: number, W: number, oH: number, oW: number, handOffGradInput: boolean,
+): boolean {
   const [inPlane, outPlane] = [H * W, oH * oW];
   const mem = new Layout(t.exports.heapBase());
   const gyAt = mem.take(planes * outPlane);
@@ -336,7 +343,7 @@ function maxPool2x2BackwardThreads(t: Target, gy: Float32Array, argmax: Int32Arr
       gx.set(result.subarray((gxAt >> 2) + p0 * inPlane, (gxAt >> 2) + p1 * inPlane), p0 * inPlane);
     },
   });
-  // gx is whole in the module, for a kernel that reads it next (a BatchNorm's backward); its version guards it (handoff.ts).
-  offerOutput(t.instance.memory, gx, 0, gx.length, gxAt, true);
+  // gx is whole in the module, for the kernel the caller said reads it next (a BatchNorm's backward, handoff.ts).
+  if (handOffGradInput) offerOutput(t.instance.memory, gx, 0, gx.length, gxAt, true);
   return true;
 }

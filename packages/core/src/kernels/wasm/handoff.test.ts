@@ -10,7 +10,7 @@ import { installWasmConvThreads, stopWasmConvThreads } from "./conv-wasm-threads
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
 import { maxPool2x2BackwardWasm, maxPool2x2Wasm } from "./elementwise-wasm.js";
 import { localInstance } from "./engine.js";
-import { handOff, memoryTouched, offerOutput, takeOutput } from "./handoff.js";
+import { handOff, handOffCounts, memoryTouched, offerOutput, takeOutput } from "./handoff.js";
 
 useNodeWorkers();
 
@@ -97,39 +97,46 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
     expect(normThenConvBackward(true, true).map(bits)).toEqual(backward.map(bits));
   });
 
-  // A convolution's input gradient read by the BatchNorm's backward that follows where the convolution's backward left it.
-  const convBackwardThenNorm = (after: "read" | "clobber" | "written" | "recycled" | "copied"): Float32Array[] => {
+  // A convolution's input gradient read by the BatchNorm's backward that follows where the convolution's
+  // backward left it when armed (handOffGradInput), else copied in ("unarmed": clobbered unarmed).
+  const convBackwardThenNorm = (after: "read" | "clobber" | "written" | "recycled" | "copied" | "unarmed"): Float32Array[] => {
     const y = new Float32Array(x.length);
     const stats = new Float64Array(48);
     const affine = new Float64Array(48);
     expect(batchNormForwardWasm(x, y, 6, 16, 144, { train: true, relu: true, gamma, beta, eps: 1e-5, sync: null }, stats, affine)).toBe(true);
     const gx = new Float32Array(x.length);
-    expect(conv2dBackwardWasm(g, { data: gy, offset: 0 }, { data: x, offset: 0 }, { data: w, offset: 0 }, { input: { data: gx, offset: 0 }, weight: null, bias: null })).toBe(true);
+    const grads = { input: { data: gx, offset: 0 }, weight: null, bias: null };
+    const before = handOffCounts();
+    expect(conv2dBackwardWasm(g, { data: gy, offset: 0 }, { data: x, offset: 0 }, { data: w, offset: 0 }, grads, { handOffGradInput: after !== "unarmed" })).toBe(true);
+    expect(handOffCounts().offered - before.offered).toBe(after === "unarmed" ? 0 : 1);
     // A write without bumpVersion (which a direct write owes) shows where the BatchNorm read g; the others void the offer.
-    if (after === "clobber") gx.fill(0);
+    if (after === "clobber" || after === "unarmed") gx.fill(0);
     if (after === "written") (gx.fill(0.5), bumpVersion(gx));
     if (after === "recycled") (recycle(gx), takePooled("float32", gx.length, false)!.fill(0.5));
     if (after === "copied") memoryTouched();
     const dx = new Float32Array(x.length);
     const sums = new Float64Array(32);
     expect(batchNormBackwardWasm(x, gx, dx, 6, 16, 144, true, true, stats, affine, sums, null)).toBe(true);
+    expect(handOffCounts().taken - before.taken).toBe(after === "read" || after === "clobber" ? 1 : 0);
     return [dx, Float32Array.from(sums)];
   };
 
-  it("a BatchNorm's backward reads a convolution's input gradient where the convolution's backward left it, with the bits of copying it in, unless the array was written since (bumpVersion) or went back to the buffer pool, on 1 and 2 threads", async () => {
+  it("a BatchNorm's backward reads a convolution's input gradient where the convolution's backward left it only when armed, with the bits of copying it in, unless the array was written since (bumpVersion) or went back to the buffer pool, on 1 and 2 threads", async () => {
     await stopWasmConvThreads();
     await stopWasmElementwiseThreads();
-    const halves = (): Float32Array[] => {
-      // The gradient 0.5 everywhere, copied in: what a read after a write must give.
+    const filled = (value: number): Float32Array[] => {
+      // The gradient `value` everywhere, copied in: what a read after a write must give.
       const y = new Float32Array(x.length);
       const [stats, affine, sums, dx] = [new Float64Array(48), new Float64Array(48), new Float64Array(32), new Float32Array(x.length)];
       expect(batchNormForwardWasm(x, y, 6, 16, 144, { train: true, relu: true, gamma, beta, eps: 1e-5, sync: null }, stats, affine)).toBe(true);
-      expect(batchNormBackwardWasm(x, new Float32Array(x.length).fill(0.5), dx, 6, 16, 144, true, true, stats, affine, sums, null)).toBe(true);
+      expect(batchNormBackwardWasm(x, new Float32Array(x.length).fill(value), dx, 6, 16, 144, true, true, stats, affine, sums, null)).toBe(true);
       return [dx, Float32Array.from(sums)];
     };
     const copied = convBackwardThenNorm("copied");
-    const half = halves();
+    const half = filled(0.5);
+    const zeros = filled(0);
     expect(bits(half[0]!)).not.toEqual(bits(copied[0]!));
+    expect(bits(zeros[1]!)).not.toEqual(bits(copied[1]!));
     for (const threads of [1, 2]) {
       if (threads === 2) {
         expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
@@ -140,17 +147,19 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
       expect(convBackwardThenNorm("clobber").map(bits)).toEqual(copied.map(bits));
       expect(convBackwardThenNorm("written").map(bits)).toEqual(half.map(bits));
       expect(convBackwardThenNorm("recycled").map(bits)).toEqual(half.map(bits));
+      // Not armed, nothing is offered: the BatchNorm reads the array, whatever was written into it.
+      expect(convBackwardThenNorm("unarmed").map(bits)).toEqual(zeros.map(bits));
     }
   });
 
-  it("on the threads, the BatchNorm's backward reads max pooling's input gradient where it was left, with the bits of copying it in; max pooling reads the BatchNorm's output from its array", async () => {
+  it("on the threads, the BatchNorm's backward reads max pooling's input gradient where it was left when armed, with the bits of copying it in; max pooling reads the BatchNorm's output from its array", async () => {
     const [n, c, H, W] = [6, 16, 24, 24];
     const size = n * c * H * W;
     const [oH, oW] = [H >> 1, W >> 1];
     const xs = random(size);
     const gp = random(size / 4);
     // BatchNorm + ReLU, then max pooling (its output, arg-max, then its backward into the BatchNorm's backward).
-    const chain = (clobber: boolean): Float32Array[] => {
+    const chain = (clobber: boolean, armed = true): Float32Array[] => {
       const y = new Float32Array(size);
       const [stats, affine, sums] = [new Float64Array(48), new Float64Array(48), new Float64Array(32)];
       expect(batchNormForwardWasm(xs, y, n, c, H * W, { train: true, relu: true, gamma, beta, eps: 1e-5, sync: null }, stats, affine)).toBe(true);
@@ -158,7 +167,7 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
       const argmax = new Int32Array(size / 4);
       expect(maxPool2x2Wasm(y, pooled, argmax, n * c, H, W, oH, oW)).toBe(true);
       const gx = new Float32Array(size);
-      expect(maxPool2x2BackwardWasm(gp, argmax, gx, n * c, H, W, oH, oW)).toBe(true);
+      expect(maxPool2x2BackwardWasm(gp, argmax, gx, n * c, H, W, oH, oW, armed)).toBe(true);
       const gxKept = Float32Array.from(gx);
       if (clobber) gx.fill(0);
       const dx = new Float32Array(size);
@@ -182,6 +191,11 @@ describe("handOff: a kernel's output left in the module for the next kernel", ()
     expect(chain(false).map(bits)).toEqual(alone.map(bits));
     // Written without bumpVersion (which a direct write owes): the kernel reads the module's copy.
     expect(chain(true).map(bits)).toEqual(alone.map(bits));
+    // Not armed: nothing offered, the BatchNorm reads the clobbered array (a zero gradient: no sums).
+    const before = handOffCounts();
+    const unarmed = chain(true, false);
+    expect(handOffCounts()).toEqual(before);
+    expect(Array.from(unarmed[5]!).every((v) => v === 0)).toBe(true);
     expect(normWrittenThenPool().every((v) => v === -1)).toBe(true);
   });
 });

@@ -4,15 +4,18 @@ import type { WasmMemory } from "./wasm-api.js";
 // A kernel's output left in the module's memory for the kernel that reads it next, so that the second
 // does not copy it in again (a convolution's output, which the BatchNorm after it normalises: 8 MB a
 // layer of the CIFAR-shaped network's training step; in its backward, the BatchNorm's input gradient,
-// which the convolution's backward reads, and the convolution's input gradient, which the BatchNorm's
-// backward before it reads). Only inside handOff, or armed by a caller that knows the array goes to the
-// next kernel alone or that a write into it in between bumps its version (the autograd engine's in-place
-// gradient sums do, as does a backward's write into the gradient it was given and returns, and the
-// buffer pool when an array comes back to it): one kernel may offer its
-// output, the next may take it. Every kernel lays out its memory from heapBase, and
-// asking for heapBase (as well as taking a resident region) counts as touching the memory: an offer is
-// good only until the memory is touched after it, and only for the same array object, offset, length
-// and version (an in-place write since bumps the version).
+// which the convolution's backward reads, and the convolution's or max pooling's input gradient, which
+// the BatchNorm's backward before it reads). A kernel offers only inside handOff, or when its caller
+// arms it explicitly (the kernels' `handOffGradInput` option): a caller that knows the array goes to the
+// next kernel alone. In backward only the fusion patterns know that (nn's fusion/patterns.ts: the input
+// of a convolution or a max pooling that nothing but it reads, so its gradient goes to the backward of
+// what made it alone); a kernel never arms itself. On top of that, one kernel may offer its output and
+// the next may take it only while nothing wrote into the array (an in-place write bumps its version: the
+// autograd engine's in-place gradient sums, a backward's write into the gradient it was given and
+// returns, the buffer pool when an array comes back to it) and within the autograd pass that made it
+// (withdrawOffer). Every kernel lays out its memory from heapBase, and asking for heapBase (as well as
+// taking a resident region) counts as touching the memory: an offer is good only until the memory is
+// touched after it, and only for the same array object, offset, length and version.
 
 interface Offer {
   memory: WasmMemory;
@@ -26,6 +29,12 @@ interface Offer {
 
 let offering = false;
 let offer: Offer | null = null;
+const counts = { offered: 0, taken: 0 };
+
+/** How many offers kernels made and how many were taken since the process started (to check where a hand-off happens). */
+export function handOffCounts(): { offered: number; taken: number } {
+  return { ...counts };
+}
 
 /** Every layout of the module's memory calls this first (heapBase, takeResident): offers made before it are void. */
 export function memoryTouched(): void {
@@ -64,12 +73,13 @@ export function handOff<T, U>(produce: () => T, consume: (produced: T) => U): U 
 
 /**
  * Called by a kernel right after it copied array[offset, offset + length) out of `memory` at byte
- * address `at` (and touched the memory no more): inside handOff's `produce`, or where its caller knows
- * that nothing but the kernel that reads the array next sees it (`armed`: a backward whose gradient
- * goes to one Function only), the next kernel may read it there.
+ * address `at` (and touched the memory no more): inside handOff's `produce`, or where its caller said
+ * that nothing but the kernel that reads the array next sees it (`armed`, the kernel's
+ * `handOffGradInput` option), the next kernel may read it there.
  */
 export function offerOutput(memory: WasmMemory, array: Float32Array, offset: number, length: number, at: number, armed = offering): void {
   offer = armed ? { memory, array, offset, length, at, version: versionOf(array) } : null;
+  if (armed) counts.offered++;
 }
 
 /**
@@ -80,5 +90,7 @@ export function takeOutput(memory: WasmMemory, array: Float32Array, offset: numb
   const o = offer;
   offer = null;
   if (o === null || o.memory !== memory || o.array !== array || o.offset !== offset || o.length !== length) return -1;
-  return versionOf(array) === o.version ? o.at : -1;
+  if (versionOf(array) !== o.version) return -1;
+  counts.taken++;
+  return o.at;
 }
