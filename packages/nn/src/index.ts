@@ -60,6 +60,7 @@ export type { CifarNetOptions } from "./models/cifar-net.js";
 export type { TensorModule } from "./layers/sequential.js";
 export { ModuleList } from "./layers/module-list.js";
 export { fuseModules, unfuseModules, fusedGroups } from "./fusion/fuse-modules.js";
+export { readAlone } from "./fusion/read-alone.js";
 export { FUSION_PATTERNS } from "./fusion/patterns.js";
 export type { FusionPattern } from "./fusion/patterns.js";
 export { IN_PLACE_PATTERNS } from "./fusion/in-place.js";
