@@ -1,9 +1,9 @@
 // f32 ReLU, add + ReLU and 2×2 max pooling for @pico/core in WebAssembly SIMD, over an element range (pooling:
-// a plane range), so that threads can split one call; batch norm (assembly/batch-norm.ts) and the optimizers'
-// updates (assembly/optimizer.ts) run through the same entry, elementwiseJob. The loader
+// a plane range), so that threads can split one call; batch norm (assembly/batch-norm.ts) and Adam's
+// update (assembly/optimizer.ts) run through the same entry, elementwiseJob. The loader
 // (src/kernels/wasm/elementwise-wasm.ts) copies the operands in and the results out. Pointers are byte addresses.
 import { batchNormJob } from "./batch-norm";
-import { adamStep, sgdStep } from "./optimizer";
+import { adamStep } from "./optimizer";
 import { maxPool2x2Backward } from "./pool";
 
 /**
@@ -122,7 +122,6 @@ const ADD_RELU_FORWARD = 4;
 const MAX_POOL_2X2 = 5;
 const MAX_POOL_2X2_BACKWARD = 6;
 const ADAM_STEP = 7;
-const SGD_STEP = 8;
 
 /** Runs one job of the kernels above: `kind`, then that kernel's arguments in order (unused ones 0). */
 export function elementwiseJob(
@@ -149,9 +148,6 @@ export function elementwiseJob(
       break;
     case ADAM_STEP:
       adamStep(a1, a2, a3, a4, a5, a6, a7, a8);
-      break;
-    case SGD_STEP:
-      sgdStep(a1, a2, a3, a4, a5, a6);
       break;
   }
 }
