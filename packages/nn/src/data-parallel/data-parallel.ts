@@ -1,8 +1,9 @@
-import { ArgumentError, Tensor, formatShape, kernels, noGrad, tensor } from "@pico/core";
+import { ArgumentError, type FloatArray, Tensor, formatShape, kernels, noGrad, tensor } from "@pico/core";
 import { type AnyModule, Module } from "../module.js";
 import { type LossFunction, type ReplicaChannel, applyLoss } from "./channel.js";
 import { growTo, growableBuffer } from "./data-buffer.js";
 import {
+  ACCUMULATE,
   BATCH,
   CMD,
   ControlLayout,
@@ -21,11 +22,14 @@ import {
   MAIN_LEFT,
   MAX_DIMS,
   MAX_REPLICAS,
+  OPTIMIZE,
   OUTPUT_DIMS,
   OUTPUT_DTYPE,
   OUTPUT_OFFSET,
+  OWN_GRADIENT,
   PROTOCOL,
   READY,
+  REDUCE,
   SEQ,
   SETUP,
   STATUS,
@@ -43,11 +47,14 @@ import {
   viewOf,
   writeShape,
 } from "./protocol.js";
+import { GradientSum } from "./gradient-sum.js";
+import { OptimizerStateSharing } from "./optimizer-state.js";
 import { ReplicaError } from "./replica-error.js";
 import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction } from "./rules.js";
 import { checkOutput } from "./serve-replica.js";
 import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
+import { OptimizerSplit, callBuffers } from "./split-optimizer.js";
 import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
 import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
 
@@ -91,9 +98,14 @@ const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataByt
  * thread and one replica per channel each hold the same model; `forwardBackward` cuts the batch into as
  * many contiguous shards, every replica runs forward, loss and backward on its shard at the same time,
  * and the shards' gradients, weighted by their rows, are added in replica order into the calling thread's
- * parameters' `.grad` (the same bits on every run). The optimizer then steps on the calling thread as
- * usual: the parameters live in shared memory that every replica's parameters view, so its in-place
- * update reaches them all without a copy.
+ * parameters' `.grad` (the same bits on every run; every replica sums a slice of each gradient). The
+ * parameters live in shared memory that every replica's parameters view, so an optimizer's in-place
+ * update reaches them all without a copy: `optimizer.step()` works as usual, and `dp.step(optimizer)`
+ * gives the same result with the update split across the replicas too.
+ *
+ * Like DistributedDataParallel's `gradient_as_bucket_view`, the `.grad` tensors that forwardBackward
+ * leaves view shared memory that the next forwardBackward writes again (adding to them when they are
+ * still the `.grad`s, as backward accumulates): clone a gradient to keep it past the next step.
  *
  * Create it with the runtime entries' helpers (`dataParallel` of `@pico/nn/data-parallel` in Node), or
  * with `DataParallel.create` and a channel per worker. The calling thread blocks while the replicas work
@@ -115,7 +127,11 @@ export class DataParallel {
   private readonly text: Uint16Array;
   private readonly modules: AnyModule[];
   private readonly views: (Float32Array | Float64Array)[];
-  private readonly gradients: (Float32Array | Float64Array)[][];
+  private readonly sum: GradientSum;
+  /** Per parameter, the tensor `.grad` is after a step: a view of the sum's block in shared memory. */
+  private readonly sumTensors: Tensor[];
+  private readonly split: OptimizerSplit;
+  private readonly optimizerState: OptimizerStateSharing;
   private readonly timeoutMs: number;
   private readonly exchange: StatisticsExchange;
   /** Each state entry's tensor version when its write count was last published (see ControlLayout.writes). */
@@ -140,7 +156,10 @@ export class DataParallel {
     this.modules = model.modules();
     this.views = entries.map((e) => entryView(setup.state, e));
     const parameters = entries.filter((e) => e.kind === "parameter");
-    this.gradients = channels.map((_, w) => parameters.map((e) => entryView(setup.gradients, e, w * setup.gradientBytes)));
+    this.sum = new GradientSum(this.control, this.layout, setup.gradients, entries, setup.gradientBytes);
+    this.sumTensors = this.sum.sums.map((v, i) => tensor(v, { shape: parameters[i]!.shape }));
+    this.split = new OptimizerSplit(this.control, this.layout, callBuffers(setup.state, setup.gradients, setup.optimizerState), setup.polls);
+    this.optimizerState = new OptimizerStateSharing(setup.optimizerState, setup.state);
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
     const state = namedState(model);
@@ -182,7 +201,9 @@ export class DataParallel {
       gradientBytes,
       control: new SharedArrayBuffer(layout.bytes),
       state: stateBuffer,
-      gradients: new SharedArrayBuffer(Math.max(8, channels.length * gradientBytes)),
+      gradients: new SharedArrayBuffer(Math.max(8, (replicas + 1) * gradientBytes)),
+      // Adam with amsgrad keeps three tensors per parameter; the reserve is address space, not memory.
+      optimizerState: growableBuffer(op, 8, Math.max(8, 4 * gradientBytes)),
       data,
       polls: options.polls ?? DEFAULT_POLLS,
       exchange: new SharedArrayBuffer(Math.max(8, replicas * 2 * slotFloats * 8)),
@@ -242,12 +263,14 @@ export class DataParallel {
       own = error;
     }
     this.leave();
-    const failure = this.finish(op, own, deadline);
+    // While the replicas may still be at their shards, this thread's gradients go where they sum them.
+    const ownGradients: (FloatArray | null)[] = [];
+    if (own === null) for (let i = 0; i < parameters.length; i++) ownGradients.push(this.publishGradient(parameters[i]!, i, previous[i]!));
+    const failure = this.finish(op, own, deadline) ?? this.reduce(op, parameters, previous, ownGradients);
     if (failure !== null) {
       parameters.forEach((p, i) => (p.grad = previous[i]!));
       throw failure;
     }
-    for (let i = 0; i < parameters.length; i++) this.combine(parameters[i]!, i, previous[i]!);
     let total = this.weight(0, bounds) * ownLoss;
     for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
     return { loss: total, output: this.gather(op, ownOutput!, bounds) };
@@ -275,6 +298,54 @@ export class DataParallel {
     const failure = this.finish(op, own, deadline);
     if (failure !== null) throw failure;
     return this.gather(op, ownOutput!, bounds);
+  }
+
+  /**
+   * `optimizer.step()` with the replicas' help, for the same result: the optimizers of `@pico/optim` (SGD,
+   * Adam, AdamW) update each parameter through core's "optimizer" kernels, which are elementwise, and
+   * while this step runs every such update whose parameter, gradient and state live in shared memory
+   * is cut into one contiguous slice per replica, all updated at once (the same bits as on one thread:
+   * each element takes the same arithmetic). The parameters and the `.grad`s that forwardBackward leaves
+   * are in shared memory already; after each step the optimizer's state tensors (`optimizer.state`) move
+   * there too (same values, the same tensors), so from the second step on the whole update splits.
+   * Anything else the optimizer does, and any optimizer that computes its updates itself, runs on this
+   * thread as `optimizer.step()` would; so does every step when a custom kernel is installed over the
+   * optimizer family (`kernels.optimizerKernels.override`). Returns what `optimizer.step()` returns.
+   *
+   * @example
+   * optimizer.zeroGrad();
+   * const { loss } = dp.forwardBackward(images, labels);
+   * dp.step(optimizer); // instead of optimizer.step()
+   */
+  step<T>(optimizer: { step(): T }): T {
+    const op = `${NAME}.step`;
+    this.checkOpen(op);
+    if (typeof optimizer !== "object" || optimizer === null || typeof (optimizer as { step?: unknown }).step !== "function") {
+      throw new ArgumentError(`${op}: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got ${describe(optimizer)}`);
+    }
+    const family = kernels.optimizerKernels;
+    const resolved = family.resolve();
+    if (this.channels.length === 0 || resolved.backend === "custom") return optimizer.step();
+    const deadline = Date.now() + this.timeoutMs;
+    this.signal(OPTIMIZE);
+    family.override(this.split.kernel(resolved.kernel, deadline));
+    let own: unknown = null;
+    let result: T | undefined;
+    try {
+      result = optimizer.step();
+    } catch (error) {
+      own = error;
+    } finally {
+      family.override(null);
+      this.split.end();
+    }
+    const failure = this.finish(op, own, deadline);
+    if (failure !== null) {
+      if (own === null) failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
+      throw failure;
+    }
+    this.optimizerState.share(optimizer);
+    return result as T;
   }
 
   /** Stops the replicas (and terminates their workers). The model keeps its parameters and trains on this thread as before. */
@@ -447,16 +518,50 @@ export class DataParallel {
     return String.fromCharCode(...this.text.subarray(start, start + this.control[this.layout.worker(r) + ERROR_LENGTH]!));
   }
 
-  /** Adds the workers' gradients of parameter `i` (in replica order) to this thread's, then to what `.grad` held before the step. */
-  private combine(p: Tensor, i: number, previous: Tensor | null): void {
+  /**
+   * Copies the other replicas' slices of this thread's gradient of parameter `i` into block 0 and sets the
+   * parameter's REDUCE flags; returns the gradient's values (this thread sums its own slice from there).
+   */
+  private publishGradient(p: Tensor, i: number, previous: Tensor | null): FloatArray | null {
+    const accumulate = previous !== null && previous === this.sumTensors[i] && viewsShared(previous, this.sum.sums[i]!);
+    const grad = p.grad;
+    this.control[this.layout.reduceFlags + i] = (grad === null ? 0 : OWN_GRADIENT) | (accumulate ? ACCUMULATE : 0);
+    if (grad === null) return null;
+    const values = kernels.packed(grad.data).data;
+    const from = this.sum.slice(values.length, 1)[0];
+    this.sum.block(0, i).set(values.subarray(from), from);
+    return values;
+  }
+
+  /**
+   * Sums the shards' gradients, every replica its slice (see gradient-sum.ts), and sets each parameter's
+   * `.grad`: the sum's block, added to what `.grad` held before the step (in place where that was the
+   * sum's block or a packed tensor, as backward accumulates); the `.grad` before where no shard has a
+   * gradient. Returns the error to throw, or null.
+   */
+  private reduce(op: string, parameters: readonly Tensor[], previous: readonly (Tensor | null)[], own: readonly (FloatArray | null)[]): Error | null {
+    const deadline = Date.now() + this.timeoutMs;
+    this.signal(REDUCE);
+    this.sum.sumSlices(0, own);
+    const failure = this.finish(op, null, deadline);
+    if (failure !== null) return failure;
     const c = this.control;
-    let sum = p.grad;
-    for (let w = 0; w < this.channels.length; w++) {
-      if (c[this.layout.worker(w + 1) + GRADIENT_PRESENT + i] !== 1) continue;
-      const g = this.gradients[w]![i]!;
-      sum = sum === null ? new Tensor(tensor(g.slice(), { shape: p.shape }).data) : addInto(sum, g);
+    for (let i = 0; i < parameters.length; i++) {
+      let present = own[i] !== null;
+      for (let r = 1; r < this.replicas && !present; r++) present = c[this.layout.worker(r) + GRADIENT_PRESENT + i] === 1;
+      const before = previous[i]!;
+      if (!present) {
+        parameters[i]!.grad = before;
+      } else if (before === null || (c[this.layout.reduceFlags + i]! & ACCUMULATE) !== 0) {
+        let t = this.sumTensors[i]!;
+        if (!viewsShared(t, this.sum.sums[i]!)) t = this.sumTensors[i] = tensor(this.sum.sums[i]!, { shape: parameters[i]!.shape });
+        t.bumpVersion();
+        parameters[i]!.grad = t;
+      } else {
+        parameters[i]!.grad = addInto(before, this.sum.sums[i]!);
+      }
     }
-    p.grad = previous === null ? sum : sum === null ? previous : addInto(previous, kernels.packed(sum.data).data);
+    return null;
   }
 
   /** The batch's output: this thread's rows, then each worker's from shared memory. */
@@ -546,29 +651,8 @@ function writeRows(buffer: SharedArrayBuffer, byteOffset: number, t: Tensor, fro
 function addInto(target: Tensor, values: Float32Array | Float64Array): Tensor {
   const out = kernels.isPacked(target.data) ? target : new Tensor(kernels.copy(target.data));
   const d = out.data.data;
-  if (d instanceof Float32Array && values instanceof Float32Array) addFloat32(d, values);
-  else for (let k = 0; k < d.length; k++) d[k]! += values[k]!;
+  for (let k = 0; k < d.length; k++) d[k]! += values[k]!;
   return out;
-}
-
-/**
- * `d[k] += v[k]`, four elements an iteration: the gradient combination runs on the calling thread while
- * the replicas wait, and V8 does not unroll (35.7k floats of the reference network: ~40 µs, ~50 rolled).
- * Each element is the same single float32 addition, in the same order as the rolled loop.
- */
-function addFloat32(d: Float32Array, v: Float32Array): void {
-  const n = d.length;
-  let k = 0;
-  // The n % 4 odd elements first: as a tail loop, after the unrolled one, V8 compiled it (on-stack
-  // replacement inside the unrolled loop) without type feedback and deoptimized at it again and again
-  // (235 times in 1,000 reference-network steps on 2 replicas, each a recompilation).
-  for (; k < n % 4; k++) d[k] = d[k]! + v[k]!;
-  for (; k < n; k += 4) {
-    d[k] = d[k]! + v[k]!;
-    d[k + 1] = d[k + 1]! + v[k + 1]!;
-    d[k + 2] = d[k + 2]! + v[k + 2]!;
-    d[k + 3] = d[k + 3]! + v[k + 3]!;
-  }
 }
 
 function describe(value: unknown): string {

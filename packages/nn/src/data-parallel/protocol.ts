@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 3;
+export const PROTOCOL = 4;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -11,6 +11,10 @@ export const FAILED = "pico.data-parallel.failed";
 export const STEP = 1;
 export const FORWARD = 2;
 export const STOP = 3;
+/** Sum the shards' gradients: every thread its slice of every parameter (see gradient-sum.ts). */
+export const REDUCE = 4;
+/** Serve the optimizer's kernel calls, each on this replica's slice, until an END call (see split-optimizer.ts). */
+export const OPTIMIZE = 5;
 
 /** A worker's STATUS after a command. */
 export const OK = 0;
@@ -45,11 +49,14 @@ export interface SetupMessage {
   replicas: number;
   modules: number;
   entries: StateEntry[];
-  /** Bytes of one worker's gradient block (the parameters' part of the state). */
+  /** Bytes of one gradient block (the parameters' part of the state). */
   gradientBytes: number;
   control: SharedArrayBuffer;
   state: SharedArrayBuffer;
+  /** One gradient block per replica (replica r's shard at r · gradientBytes), then the sum's block. */
   gradients: SharedArrayBuffer;
+  /** Growable: optimizer state (moment estimates, momentum buffers) that the replicas update their slices of. */
+  optimizerState: SharedArrayBuffer;
   /** Growable: the shards' inputs and targets, and the replicas' outputs. */
   data: SharedArrayBuffer;
   /** How often the replica polls for the next command before it sleeps. */
@@ -87,10 +94,34 @@ export const LOSS_SUM = OUTPUT_OFFSET + 1;
 export const EXCHANGE_BASE = LOSS_SUM + 1;
 /** The command count once the calling thread has left its part of the step (done or failed). */
 export const MAIN_LEFT = EXCHANGE_BASE + 1;
-const HEADER = MAIN_LEFT + 1;
+/** OPTIMIZE: the count of kernel calls posted so far, and the last one's kind, length, dtype and arrays. */
+export const CALL_SEQ = MAIN_LEFT + 1;
+export const CALL_KIND = CALL_SEQ + 1;
+export const CALL_LENGTH = CALL_KIND + 1;
+export const CALL_DTYPE = CALL_LENGTH + 1;
+/** CALL_ARRAYS: pairs of (buffer, byte offset) for each array argument; buffer NO_ARRAY for a null one. */
+export const CALL_ARRAYS = CALL_DTYPE + 1;
+export const CALL_MAX_ARRAYS = 5;
+const HEADER = CALL_ARRAYS + 2 * CALL_MAX_ARRAYS;
+
+/** CALL_KIND values. */
+export const CALL_END = 0;
+export const CALL_SGD = 1;
+export const CALL_ADAM = 2;
+/** The shared buffers an optimizer call's arrays can live in. */
+export const STATE_BUFFER = 0;
+export const GRADIENT_BUFFER = 1;
+export const OPTIMIZER_BUFFER = 2;
+export const NO_ARRAY = -1;
+/** Float64 scalars of a kernel call (ControlLayout.scalars). */
+export const CALL_SCALARS = 10;
 
 /** A worker's DONE once its thread has exited: no command will be answered any more. */
 export const EXITED = -1;
+
+/** ControlLayout.reduceFlags bits. */
+export const OWN_GRADIENT = 1;
+export const ACCUMULATE = 2;
 
 /** A worker's fields, at ControlLayout.worker(r) + these. */
 export const DONE = 0;
@@ -98,7 +129,9 @@ export const STATUS = 1;
 export const OUTPUT_DTYPE = 2;
 export const OUTPUT_DIMS = 3; // ndim, then MAX_DIMS sizes
 export const ERROR_LENGTH = OUTPUT_DIMS + 1 + MAX_DIMS;
-export const GRADIENT_PRESENT = ERROR_LENGTH + 1; // one flag per parameter
+/** The last optimizer call this worker has done its slice of (CALL_SEQ's count). */
+export const CALL_DONE = ERROR_LENGTH + 1;
+export const GRADIENT_PRESENT = CALL_DONE + 1; // one flag per parameter
 
 /** Where every field of the control block lives, for `replicas` replicas, `modules` modules, `parameters` parameters and `entries` state entries (parameters and buffers). */
 export class ControlLayout {
@@ -115,12 +148,19 @@ export class ControlLayout {
    * and only then (what it prepared from the values, a folded BatchNorm or a convolution's weights, stays).
    */
   readonly writes: number;
+  /**
+   * Int32 index of each parameter's REDUCE flags from the calling thread: OWN_GRADIENT when its shard has a
+   * gradient (in block 0), ACCUMULATE when the sum adds to what the sum's block holds (the `.grad` before the step).
+   */
+  readonly reduceFlags: number;
   /** Int32 index of each replica's last statistics-exchange ticket (replica 0 included). */
   private readonly tickets: number;
   private readonly workers: number;
   private readonly workerInts: number;
   /** Float64 index of each worker's shard loss. */
   private readonly losses: number;
+  /** Float64 index of an optimizer call's CALL_SCALARS scalars. */
+  readonly scalars: number;
   /** Uint16 index of each worker's error message. */
   private readonly errors: number;
   readonly bytes: number;
@@ -134,12 +174,14 @@ export class ControlLayout {
     this.training = this.bounds + replicas + 1;
     this.requiresGrad = this.training + modules;
     this.writes = this.requiresGrad + parameters;
-    this.tickets = this.writes + entries;
+    this.reduceFlags = this.writes + entries;
+    this.tickets = this.reduceFlags + parameters;
     this.workers = this.tickets + replicas;
     this.workerInts = GRADIENT_PRESENT + parameters;
     const ints = this.workers + (replicas - 1) * this.workerInts;
     this.losses = Math.ceil(ints / 2);
-    this.errors = (this.losses + replicas) * 4;
+    this.scalars = this.losses + replicas;
+    this.errors = (this.scalars + CALL_SCALARS) * 4;
     this.bytes = (this.errors + (replicas - 1) * ERROR_CHARS) * 2;
   }
 

@@ -19,11 +19,13 @@ import {
   LOSS_SUM,
   MAX_DIMS,
   OK,
+  OPTIMIZE,
   OUTPUT_DIMS,
   OUTPUT_DTYPE,
   OUTPUT_OFFSET,
   PROTOCOL,
   READY,
+  REDUCE,
   SEQ,
   STATUS,
   STOP,
@@ -40,6 +42,8 @@ import {
 } from "./protocol.js";
 import { adopt, compareState, entryView, namedState } from "./shared-state.js";
 import { growTo } from "./data-buffer.js";
+import { GradientSum } from "./gradient-sum.js";
+import { type CallBuffers, callBuffers, serveOptimizerCalls } from "./split-optimizer.js";
 import { StatisticsExchange, wakeExchange } from "./statistics-exchange.js";
 import { waitWhileEqual } from "./wait.js";
 
@@ -99,6 +103,10 @@ class ReplicaServer {
   private readonly parameters: Tensor[];
   private readonly buffers: Tensor[];
   private readonly gradients: (Float32Array | Float64Array)[];
+  private readonly sum: GradientSum;
+  private readonly callBuffers: CallBuffers;
+  /** The optimizer calls this replica has counted (see split-optimizer.ts). */
+  private calls = 0;
   private readonly modules: Module<unknown[], unknown>[];
   private readonly exchange: StatisticsExchange;
   /** Each state entry's write count as this replica last saw it (see ControlLayout.writes). */
@@ -128,7 +136,9 @@ class ReplicaServer {
     this.parameters = state.parameters.map(([, p]) => p);
     this.buffers = state.buffers.map(([, b]) => b);
     this.writes = new Int32Array(setup.entries.length);
-    const block = (setup.replica - 1) * setup.gradientBytes;
+    const block = setup.replica * setup.gradientBytes;
+    this.sum = new GradientSum(this.control, this.layout, setup.gradients, setup.entries, setup.gradientBytes);
+    this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
     this.gradients = setup.entries.filter((e) => e.kind === "parameter").map((e) => entryView(setup.gradients, e, block));
     this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, setup.polls);
   }
@@ -179,6 +189,16 @@ class ReplicaServer {
   private run(command: number): void {
     const c = this.control;
     const r = this.setup.replica;
+    if (command === REDUCE) {
+      this.sum.sumSlices(r);
+      return;
+    }
+    if (command === OPTIMIZE) {
+      const { seen, failure } = serveOptimizerCalls(c, this.layout, r, this.callBuffers, this.setup.polls, this.calls);
+      this.calls = seen;
+      if (failure !== null) throw new Error(failure);
+      return;
+    }
     this.modules.forEach((m, i) => (m.training = c[this.layout.training + i] === 1));
     this.parameters.forEach((p, i) => (p.requiresGrad = c[this.layout.requiresGrad + i] === 1));
     // The calling thread wrote these entries (an optimizer step, loadStateDict, running statistics, a

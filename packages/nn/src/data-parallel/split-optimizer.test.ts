@@ -1,0 +1,134 @@
+import { Worker } from "node:worker_threads";
+import { ArgumentError, type FloatArray, Generator, type Tensor, kernels, manualSeed } from "@pico/core";
+import { Adam, AdamW, Optimizer, type ParamGroup, SGD } from "@pico/optim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
+import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
+import type { DataParallel } from "./data-parallel.js";
+import { dataParallel } from "./node.js";
+import { CALL_SEQ } from "./protocol.js";
+
+// DataParallel.step against optimizer.step on the same DataParallel and batches: the same bits. The
+// replicas run test-utils/replica.mjs on @pico/nn's dist (data-parallel.test.ts checks it is current).
+const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
+
+/** A user's optimizer that computes its update itself (the example of Optimizer's docs): sign descent. */
+class SignSGD extends Optimizer<{ lr: number }> {
+  constructor(params: Iterable<Tensor>, options: { lr: number }) {
+    super("SignSGD", params, { lr: options.lr });
+  }
+  protected validateOptions(o: { lr: number }, where: string): void {
+    if (!(o.lr > 0)) throw new ArgumentError(`SignSGD: ${where}lr must be > 0, but got ${o.lr}`);
+  }
+  protected requiredStateKeys(): string[] {
+    return [];
+  }
+  protected updateParameter(_param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<{ lr: number }>): void {
+    for (let i = 0; i < p.length; i++) p[i] = p[i]! - group.lr * Math.sign(g[i]!);
+  }
+}
+
+interface Run {
+  weights: Float32Array[];
+  state: Float32Array[];
+}
+
+describe("DataParallel.step (2 replicas): the optimizer's update split across the replicas", () => {
+  let dp: DataParallel;
+  const model = (manualSeed(21), referenceCnn());
+  const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+  const calls = (): number => (dp as unknown as { control: Int32Array }).control[CALL_SEQ]!;
+
+  beforeAll(async () => {
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "reference" }, execArgv: [] }), stepTimeoutMs: 30_000 });
+  });
+  afterAll(async () => dp?.close());
+
+  /** Three steps over batches of 15 from the initial weights; the weights and every state tensor after. */
+  function train(optimizer: Optimizer, step: (o: Optimizer) => void, reload = false): Run {
+    for (let s = 0; s < 3; s++) {
+      const { images, labels } = syntheticDigits(15, new Generator(40 + s));
+      optimizer.zeroGrad();
+      dp.forwardBackward(images, labels);
+      // loadStateDict gives the state new (unshared) tensors: the next step moves them in again.
+      if (reload && s === 1) optimizer.loadStateDict(optimizer.stateDict());
+      step(optimizer);
+    }
+    const state: Float32Array[] = [];
+    for (const s of optimizer.state.values()) for (const v of Object.values(s)) if (typeof v !== "number") state.push(Float32Array.from(v.toTypedArray()));
+    return { weights: model.parameters().map((p) => Float32Array.from(p.toTypedArray())), state };
+  }
+
+  function both(make: () => Optimizer, reload = false): { plain: Run; split: Run; posted: number } {
+    model.loadStateDict(initial);
+    const plain = train(make(), (o) => o.step(), reload);
+    model.loadStateDict(initial);
+    const before = calls();
+    const split = train(make(), (o) => dp.step(o), reload);
+    return { plain, split, posted: calls() - before };
+  }
+
+  it("gives optimizer.step's bits for Adam (amsgrad, weight decay), AdamW and SGD with nesterov momentum, from the second step on split", () => {
+    const makers = [
+      () => new Adam(model.parameters(), { lr: 1e-2, amsgrad: true, weightDecay: 1e-3 }),
+      () => new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.1 }),
+      () => new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true }),
+    ];
+    for (const make of makers) {
+      const { plain, split, posted } = both(make, make === makers[0]);
+      expect(split.weights).toEqual(plain.weights);
+      expect(split.state).toEqual(plain.state);
+      expect(split.weights[4]!.some((w, i) => w !== initial["7.weight"]!.toTypedArray()[i])).toBe(true);
+      // Each step posts its END; steps 2 and 3 also post the two parameters of over 2,048 elements
+      // (conv2's weight and fc1's weight) once their state lives in shared memory; with Adam, step 2
+      // runs on reloaded state (moved into shared memory by that step, so only step 3 splits).
+      expect(posted).toBe(make === makers[0] ? 3 + 2 : 3 + 2 * 2);
+    }
+  });
+
+  it("moves the optimizer's state into shared memory and keeps its tensors", () => {
+    model.loadStateDict(initial);
+    const adam = new Adam(model.parameters(), { lr: 1e-3 });
+    train(adam, (o) => dp.step(o));
+    const fc1 = adam.state.get(model.parameters()[4]!)!;
+    expect(fc1.expAvg.data.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(fc1.expAvgSq.data.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(adam.stateDict().state[4]!.step).toBe(3);
+  });
+
+  it("runs a user's own optimizer, and any optimizer under a custom kernel, on this thread with optimizer.step's result", () => {
+    const own = both(() => new SignSGD(model.parameters(), { lr: 1e-3 }));
+    expect(own.split.weights).toEqual(own.plain.weights);
+    expect(own.posted).toBe(3);
+    const family = kernels.optimizerKernels;
+    family.override(kernels.optimizerJs);
+    try {
+      const custom = both(() => new Adam(model.parameters(), { lr: 1e-2 }));
+      expect(custom.split.weights).toEqual(custom.plain.weights);
+      expect(custom.posted).toBe(0);
+    } finally {
+      family.override(null);
+    }
+  });
+
+  it("refuses what is not an optimizer; an optimizer's throw reaches the caller and the set keeps working", () => {
+    expect(() => dp.step(null as never)).toThrow(
+      "DataParallel.step: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got null",
+    );
+    expect(() => dp.step({ step: 3 } as never)).toThrow("DataParallel.step: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got an object (Object)");
+    model.loadStateDict(initial);
+    const adam = new Adam(model.parameters(), { lr: 1e-2 });
+    train(adam, (o) => dp.step(o));
+    const broken = {
+      step(): void {
+        adam.step();
+        throw new RangeError("broken: after the update");
+      },
+    };
+    expect(() => dp.step(broken)).toThrow(new RangeError("broken: after the update"));
+    const { images, labels } = syntheticDigits(15, new Generator(50));
+    adam.zeroGrad();
+    expect(Number.isFinite(dp.forwardBackward(images, labels).loss)).toBe(true);
+    expect(dp.step(adam)).toBeUndefined();
+  });
+});
