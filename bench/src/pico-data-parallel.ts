@@ -10,9 +10,10 @@ import type { Batch, NetworkName } from "./workload.js";
 
 /**
  * A network trained data-parallel: `replicas` copies (this thread and worker threads running
- * pico-replica.js), each step's batch cut into as many shards, the gradients combined on this thread,
- * where the optimizer steps as in PicoNetwork (reference, Adam) or PicoCifarNetwork (cifar, SGD with
- * momentum; its BatchNorm layers' statistics synchronized across the replicas by DataParallel).
+ * pico-replica.js), each step's batch cut into as many shards, the gradients summed and the optimizer's
+ * update made by all of them (DataParallel.step), with the optimizer of PicoNetwork (reference, Adam) or
+ * PicoCifarNetwork (cifar, SGD with momentum; its BatchNorm layers' statistics synchronized across the
+ * replicas by DataParallel).
  */
 export class PicoDataParallelNetwork {
   private constructor(
@@ -40,7 +41,7 @@ export class PicoDataParallelNetwork {
     const images = tensor(batch.images, { shape: [batch.size, ...this.imageShape] });
     const labels = tensor(Float32Array.from(batch.labels), { shape: [batch.size] });
     const { loss } = this.dp.forwardBackward(images, labels);
-    this.network.optimizer.step();
+    this.dp.step(this.network.optimizer);
     return loss;
   }
 
