@@ -38,21 +38,21 @@ export interface WasmThreadsOptions {
 /**
  * Runs gemmRows jobs (at most 64, over t's memory) on t's workers and the calling thread, each
  * claiming the next unclaimed job; worker w works in works[w + 1], the calling thread in works[0].
- * Throws an Error naming `product` if one traps.
+ * Throws an Error naming the product (`product()`, built only then) if one traps.
  */
-export function runRowsJobsThreaded(t: WasmThreads, jobs: RowsJob[], works: number[], product: string): void {
+export function runRowsJobsThreaded(t: WasmThreads, jobs: RowsJob[], works: number[], product: () => string): void {
   publishGemmJobs(t, jobs, works);
   finishJobs(t, jobs, works, product);
 }
 
 /** The calling thread claims the jobs still unclaimed, then waits for the workers' (throwing if one trapped). */
-function finishJobs(t: WasmThreads, jobs: RowsJob[], works: number[], product: string): void {
+function finishJobs(t: WasmThreads, jobs: RowsJob[], works: number[], product: () => string): void {
   const error = claimJobs(t.pool, jobs.length, (j) => runJobs(t.exports, [jobs[j]!], works[0]!));
-  awaitJobs(t.pool, jobs.length, (who) => `gemmWasmThreaded: ${who} trapped while computing its part of a ${product} product`, error);
+  awaitJobs(t.pool, jobs.length, (who) => `gemmWasmThreaded: ${who} trapped while computing its part of a ${product()} product`, error);
 }
 
 /** Jobs the workers start on while the calling thread is still copying their rows of A in. */
-function stagedJobs(t: WasmThreads, product: string): StagedJobs {
+function stagedJobs(t: WasmThreads, product: () => string): StagedJobs {
   let open: { jobs: RowsJob[]; works: number[] } | null = null;
   return {
     start: (jobs, works) => {
@@ -95,7 +95,7 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate, prepared) =
   }
   const threads = r.threads.threads;
   const chunks = Math.max(threads, Math.min(threads * CHUNKS_PER_THREAD, Math.floor(flops / MIN_JOB_FLOPS), MAX_JOBS));
-  const product = `${m}×${n}×${k}`;
+  const product = (): string => `${m}×${n}×${k}`;
   const execute = (jobs: RowsJob[], works: number[]): void => {
     if (jobs.length === 1) runJobs(r.target.exports, jobs, works[0]!);
     else runRowsJobsThreaded(r.threads, jobs, works, product);
@@ -119,8 +119,7 @@ export function gemmProductsThreaded(products: Product[]): boolean {
   for (const { m, n, k, a, b, c } of products) {
     if (!isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data) || m <= 0 || n <= 0 || k <= 0 || 2 * m * n * k < MIN_PRODUCT_FLOPS) return false;
   }
-  let names = "";
-  for (const { m, n, k } of products) names += `${names === "" ? "" : " and "}${m}×${n}×${k}`;
+  const names = (): string => products.map(({ m, n, k }) => `${m}×${n}×${k}`).join(" and ");
   return runProducts(r.target, products, r.threads.threads, stagedJobs(r.threads, names));
 }
 

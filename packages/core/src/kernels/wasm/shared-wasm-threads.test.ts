@@ -219,7 +219,7 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
 
     const badRows = [0, 4, 8, 8, OUTSIDE, 8, 0, OUTSIDE, 8, 0, OUTSIDE, 8, 0];
     const works = [OUTSIDE, OUTSIDE, OUTSIDE];
-    expect(() => runRowsJobsThreaded(runningWasmThreads()!, [badRows, badRows, badRows, badRows], works, "4×8×8")).toThrow(
+    expect(() => runRowsJobsThreaded(runningWasmThreads()!, [badRows, badRows, badRows, badRows], works, () => "4×8×8")).toThrow(
       /^gemmWasmThreaded: (a worker|the calling thread) trapped while computing its part of a 4×8×8 product$/,
     );
     expectBothMatch();
