@@ -147,7 +147,10 @@ export function elementwiseJob(
       maxPool2x2Backward(a1, a2, a3, a4, a5, a6, a7, a8, a9);
       break;
     case ADAM_STEP:
-      adamStep(a1, a2, a3, a4, a5, a6, a7, a8);
+      // a7: the job's slot, three i32s [i0, i1, taken]: the loader writes the range when it hands the job
+      // out (an empty one for a job it kept), and reads `taken` to see that a thread has started it.
+      store<i32>(a7, 1, 8);
+      adamStep(a1, a2, a3, a4, a5, a6, load<i32>(a7), load<i32>(a7, 4));
       break;
   }
 }

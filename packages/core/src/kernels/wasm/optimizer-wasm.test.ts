@@ -2,15 +2,19 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
 import { optimizerJs, optimizerWasm, type AdamHyper, type SgdHyper } from "../optimizer.js";
 import { kernelInfo } from "../registry.js";
-import { run } from "./elementwise-wasm.js";
+import { target } from "./elementwise-wasm.js";
+import type { ElementwiseLaunch, Target } from "./elementwise-wasm.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
 import { wasmAvailable } from "./engine.js";
 
-// The staged runner, watched (still running) so that a test can tell that a call split into jobs.
+// Where a call runs, watched (still choosing as before) so that a test can see the jobs a call hands out,
+// or have them all run by the calling thread, in an order of its choosing, as if no worker came.
 vi.mock("./elementwise-wasm.js", async (original) => {
   const actual = await original<typeof import("./elementwise-wasm.js")>();
-  return { ...actual, run: vi.fn(actual.run) };
+  return { ...actual, target: vi.fn(actual.target) };
 });
+
+const { target: actualTarget } = await vi.importActual<typeof import("./elementwise-wasm.js")>("./elementwise-wasm.js");
 
 useNodeWorkers();
 
@@ -35,11 +39,36 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
   return -1;
 }
 
-/** Jobs of the staged calls since the last look: one entry per call. */
-function splitCalls(): number[] {
-  const calls = vi.mocked(run).mock.calls.map(([, jobs]) => jobs.length);
-  vi.mocked(run).mockClear();
-  return calls;
+/** The chunks each split call of the next `calls` handed out (its ready counts before the last, which opens every job). */
+function watchHandOuts(calls: number, order?: (count: number) => number[]): number[][] {
+  const handedOut: number[][] = [];
+  for (let c = 0; c < calls; c++) {
+    vi.mocked(target).mockImplementationOnce((elements, minimum) => {
+      const t = actualTarget(elements, minimum);
+      if (t?.threads == null) return t;
+      const threads = t.threads;
+      const counts: number[] = [];
+      handedOut.push(counts);
+      const launch = (jobs: number[][]): ElementwiseLaunch => {
+        const open = order === undefined ? threads.launch(jobs) : null;
+        return {
+          ready: (count) => {
+            counts.push(count);
+            open?.ready(count);
+          },
+          finish: (run, done) => {
+            counts.pop();
+            if (open !== null) return open.finish(run, done);
+            // No worker came: the calling thread runs every job, in the given order, then hands each over.
+            for (const j of order!(jobs.length)) run(j);
+            for (let j = 0; j < jobs.length; j++) done(j);
+          },
+        };
+      };
+      return { ...t, threads: { ...threads, launch } } satisfies Target;
+    });
+  }
+  return handedOut;
 }
 
 describe.skipIf(!wasmAvailable())("the optimizer kernel on 2 threads", () => {
@@ -59,30 +88,48 @@ describe.skipIf(!wasmAvailable())("the optimizer kernel on 2 threads", () => {
     expect(kernelInfo().families["optimizer"]).toEqual({ backend: "wasm", threads: 2, available: ["wasm", "js"] });
   });
 
-  // 8,191 floats stay on the calling thread; 8,195 and 30,723 split (the last range not a multiple of 4).
-  it.each(adamCases)("%s: p, m, v (and vmax) bit for bit, split from 8,192 elements on", (_, options, decoupled) => {
+  function adamAgainstLoops(n: number, h: AdamHyper, decoupled: boolean): void {
+    const [p, g, m] = [view(n, 4), view(n, 5), view(n, 6)];
+    const v = view(n, 7).map(Math.abs);
+    const vmax = h.amsgrad ? view(n, 8).map((x, i) => (i % 3 === 0 ? Math.abs(x) : x)) : null;
+    const [p2, m2, v2, vmax2] = [p.slice(), m.slice(), v.slice(), vmax?.slice() ?? null];
+    optimizerWasm.adam(p, g, m, v, vmax, 5, h, decoupled);
+    optimizerJs.adam(p2, g, m2, v2, vmax2, 5, h, decoupled);
+    expect([firstDifference(p, p2), firstDifference(m, m2), firstDifference(v, v2)]).toEqual([-1, -1, -1]);
+    if (vmax !== null) expect(firstDifference(vmax, vmax2!)).toBe(-1);
+  }
+
+  // 8,191 floats stay on the calling thread; 8,195 and 30,723 are shared (the last chunk not a multiple of
+  // 4); 140,003 in more chunks than a job table holds, so of more than 2,048 floats each.
+  it.each(adamCases)("%s: p, m, v (and vmax) bit for bit, shared with the worker from 8,192 elements on", (_, options, decoupled) => {
     const h: AdamHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...options };
-    for (const n of [8_191, 8_195, 30_723]) {
-      const [p, g, m] = [view(n, 4), view(n, 5), view(n, 6)];
-      const v = view(n, 7).map(Math.abs);
-      const vmax = h.amsgrad ? view(n, 8).map((x, i) => (i % 3 === 0 ? Math.abs(x) : x)) : null;
-      const [p2, m2, v2, vmax2] = [p.slice(), m.slice(), v.slice(), vmax?.slice() ?? null];
-      splitCalls();
-      optimizerWasm.adam(p, g, m, v, vmax, 5, h, decoupled);
-      expect(splitCalls()).toEqual(n < 8192 ? [] : [8]);
-      optimizerJs.adam(p2, g, m2, v2, vmax2, 5, h, decoupled);
-      expect([firstDifference(p, p2), firstDifference(m, m2), firstDifference(v, v2)]).toEqual([-1, -1, -1]);
-      if (vmax !== null) expect(firstDifference(vmax, vmax2!)).toBe(-1);
+    for (const n of [8_191, 8_195, 30_723, 140_003]) {
+      const handedOut = watchHandOuts(1);
+      adamAgainstLoops(n, h, decoupled);
+      // The first job goes out before the calling thread computes its second chunk.
+      if (n < 8192) expect(handedOut).toEqual([]);
+      else expect(handedOut[0]![0]).toBe(1);
     }
+  });
+
+  it.each([
+    ["in order", (count: number) => Array.from({ length: count }, (_, j) => j)],
+    ["last first", (count: number) => Array.from({ length: count }, (_, j) => count - 1 - j)],
+  ])("with no worker coming, the calling thread runs the jobs it handed out (%s): the same bits", (_, order) => {
+    const h: AdamHyper = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1, amsgrad: true, maximize: false };
+    const handedOut = watchHandOuts(1, order);
+    adamAgainstLoops(30_723, h, true);
+    // Two jobs wait for the one worker, and none is taken.
+    expect(handedOut).toEqual([[1, 2]]);
   });
 
   it("SGD with momentum stays on the calling thread (its copies through the shared memory cost more than its compute)", () => {
     const h: SgdHyper = { lr: 0.05, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, maximize: false };
     const [p, g, buf] = [view(40_003, 1), view(40_003, 2), view(40_003, 3)];
     const [p2, buf2] = [p.slice(), buf.slice()];
-    splitCalls();
+    vi.mocked(target).mockClear();
     optimizerWasm.sgd(p, g, buf, false, h);
-    expect(splitCalls()).toEqual([]);
+    expect(vi.mocked(target)).not.toHaveBeenCalled();
     optimizerJs.sgd(p2, g, buf2, false, h);
     expect([firstDifference(p, p2), firstDifference(buf, buf2)]).toEqual([-1, -1]);
   });
@@ -92,8 +139,9 @@ describe.skipIf(!wasmAvailable())("the optimizer kernel on 2 threads", () => {
     const backing = new Float32Array(40_010).fill(7);
     const p = backing.subarray(2, 40_003);
     const [m, v] = [new Float32Array(40_001), new Float32Array(40_001)];
+    const handedOut = watchHandOuts(1);
     optimizerWasm.adam(p, new Float32Array(40_001).fill(1), m, v, null, 1, h, false);
-    expect(splitCalls()).toEqual([8]);
+    expect(handedOut[0]![0]).toBe(1);
     // m = 0.1, v = 0.001, p -= 0.5 / 0.1 · 0.1 / (sqrt(0.001) / sqrt(0.001) + 1e-8): 7 - 0.5 in f32.
     expect([backing[0], backing[1], backing[40_003], backing[40_009]]).toEqual([7, 7, 7, 7]);
     expect(p.every((x) => x === p[0] && Math.abs(x - 6.5) < 1e-6)).toBe(true);

@@ -1,7 +1,8 @@
 import { runBlockwise } from "./blockwise.js";
-import { jobCount, ranges, run as runStaged, target } from "./elementwise-wasm.js";
-import type { Target } from "./elementwise-wasm.js";
+import { target } from "./elementwise-wasm.js";
+import type { ElementwiseThreads, Target } from "./elementwise-wasm.js";
 import { heapOf, Layout, localInstance } from "./engine.js";
+import { MAX_JOBS } from "./thread-pool.js";
 
 // The loader of assembly/optimizer.ts: an optimizer's update of one float32 parameter. On the calling
 // thread's instance it goes block by block through regions small enough that a block stays in the cache
@@ -9,11 +10,15 @@ import { heapOf, Layout, localInstance } from "./engine.js";
 // once). On one thread the kernel itself, not the copies, is most of a step: Adam over the reference
 // network's 3,200 + 30,720 + 1,200 floats takes ~119 us, of which its f64 divides and square roots (needed
 // for the TypeScript loop's bits) ~97 us, the seven copies ~19 us and the JavaScript around them ~1 us.
-// So while `@pico/core/threads` runs, a large parameter's Adam splits across the threads by element
-// ranges (assembly/elementwise.ts's elementwiseJob runs each range), staged as the elementwise kernels
-// are: the calling thread copies one range's operands into the shared memory after another while the
-// workers compute the ranges already in, then copies each result out once it is done. Every element is
-// computed by the same code whichever thread takes it, so the bits are one thread's.
+//
+// So while `@pico/core/threads` runs, a large parameter's Adam is shared with the worker threads, chunk by
+// chunk, as they come for work: the calling thread hands out chunks from the end of the parameter (copies
+// their operands into the shared memory, a job each through assembly/elementwise.ts's elementwiseJob) only
+// while fewer than two per worker wait untaken, and computes chunks from the front itself in the
+// meantime, in its own memory (whose copies cost about half of the shared memory's), until the two meet;
+// then it copies the handed-out chunks' results out. A worker that is late (asleep, or its core taken by
+// another process) is given little and waited for little. Every element is computed by the same code
+// whichever thread takes it, so the bits are one thread's.
 /** Floats of each operand per block: Adam with amsgrad copies five operands, 160 KB in all; whole vectors of 4. */
 const BLOCKS = { floats: 1 << 13, align: 4 };
 
@@ -21,8 +26,12 @@ const WITH_DECAY = 1;
 const FIRST = 2;
 const NESTEROV = 4;
 
-/** assembly/elementwise.ts's job kind that runs adamStep. */
+/** assembly/elementwise.ts's job kind that runs adamStep over the range in its slot. */
 const ADAM_STEP = 7;
+/** Floats of a chunk: a worker's job, and the calling thread's own step between looks at the workers. */
+const CHUNK_FLOATS = 2048;
+/** Untaken jobs per worker the calling thread keeps handed out, so that a worker finds the next one ready. */
+const QUEUED_PER_WORKER = 2;
 
 /**
  * From this many elements Adam splits across the threads: it computes ~3.3 ns an element on one thread,
@@ -59,63 +68,101 @@ export function adamUpdateWasm(
   shrink: number, l2: number, sign: number, keep1: number, beta2: number, keep2: number, stepSize: number, inverseCorrection2: number, eps: number,
 ): boolean {
   const hyper = [shrink, l2, sign, keep1, beta2, keep2, stepSize, inverseCorrection2, eps, l2 !== 0 ? WITH_DECAY : 0];
-  const split = target(p.length, ADAM_THREADED_MIN_ELEMENTS);
-  if (split !== null && split.threads !== null) {
-    return runSplit(split, [p, m, v, vmax, g], [p, m, v, vmax], hyper, (h, at, i0, i1) => [
-      ADAM_STEP, h, at[0]!, at[4]!, at[1]!, at[2]!, at[3]!, i0, i1, 0, 0, 0, 0, 0,
-    ]);
-  }
   const e = localInstance()?.exports;
   if (e === undefined) return false;
-  return runBlockwise([p, m, v, vmax, g], [p, m, v, vmax], BLOCKS, hyper, (at, count, h) =>
-    e.adamStep(h, at[0]!, at[4]!, at[1]!, at[2]!, at[3]!, 0, count),
-  );
+  const own = (from: number, to: number): boolean =>
+    runBlockwise([p, m, v, vmax, g], [p, m, v, vmax], BLOCKS, hyper, (at, count, h) => e.adamStep(h, at[0]!, at[4]!, at[1]!, at[2]!, at[3]!, 0, count), from, to);
+  const split = target(p.length, ADAM_THREADED_MIN_ELEMENTS);
+  if (split !== null && split.threads !== null) return adamShared(split, split.threads, [p, m, v, vmax, g], hyper, own);
+  return own(0, p.length);
 }
 
-/** A Float64Array over the shared memory for the constants, made again only when the memory grows. */
+/** Views of the shared memory for the constants and the jobs' slots, made again only when the memory grows. */
 let constantsView: Float64Array | null = null;
+let slotsView: Int32Array | null = null;
 
 /**
- * Runs an update split across `t`'s threads by element ranges (whole vectors of 4: each range but the last
- * starts and ends on one, the last is padded into its region), staged: `operands` (null for one the call
- * lacks) into regions of the shared memory, `results[k]` out of operand k's region. `job(constantsAt,
- * regions, i0, i1)` is the elementwiseJob of range [i0, i1). False where the memory cannot grow.
+ * Adam over `operands` (p, m, v, vmax or null, g) shared with `threads`' workers as they come for work
+ * (see the top of this file), `own(from, to)` computing the calling thread's chunks in its own memory.
+ * False, nothing written, where either memory cannot grow.
  */
-function runSplit(
+function adamShared(
   t: Target,
+  threads: ElementwiseThreads,
   operands: readonly (Float32Array | null)[],
-  results: readonly (Float32Array | null)[],
-  constants: readonly number[],
-  job: (constantsAt: number, at: number[], i0: number, i1: number) => number[],
+  hyper: readonly number[],
+  own: (from: number, to: number) => boolean,
 ): boolean {
   const size = operands[0]!.length;
-  const padded = Math.ceil(size / 4) * 4;
+  const chunk = Math.max(CHUNK_FLOATS, Math.ceil(size / MAX_JOBS / 4) * 4);
+  const chunks = Math.ceil(size / chunk);
   const mem = new Layout(t.exports.heapBase());
-  const constantsAt = mem.take(constants.length * 2);
+  const constantsAt = mem.take(hyper.length * 2);
+  const slotsAt = mem.take(chunks * 3);
   const at: number[] = [];
-  for (let k = 0; k < operands.length; k++) at.push(operands[k] === null ? 0 : mem.take(padded));
+  for (let k = 0; k < operands.length; k++) at.push(operands[k] === null ? 0 : mem.take(chunks * chunk));
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
-  if (constantsView?.buffer !== heap.buffer) constantsView = new Float64Array(heap.buffer);
-  constantsView.set(constants, constantsAt >> 3);
-  const parts = ranges(size, jobCount(t, padded >> 2), 4);
+  if (constantsView?.buffer !== heap.buffer) {
+    constantsView = new Float64Array(heap.buffer);
+    slotsView = new Int32Array(heap.buffer);
+  }
+  // The first chunk lays out the calling thread's regions, as large as any later chunk needs: once it ran, none fails.
+  if (!own(0, Math.min(size, chunk))) return false;
+  constantsView.set(hyper, constantsAt >> 3);
+  const slots = slotsView!;
+  const slot0 = slotsAt >> 2;
+  // Every job's range empty and untaken until it is handed out.
+  slots.fill(0, slot0, slot0 + chunks * 3);
+  // Job j is chunk chunks - 1 - j: the workers take the parameter from its end.
   const jobs: number[][] = [];
-  for (const [i0, i1] of parts) jobs.push(job(constantsAt, at, i0, Math.ceil(i1 / 4) * 4));
-  runStaged(t, jobs, {
-    copyIn: (k) => {
-      const [i0, i1] = parts[k]!;
-      for (let j = 0; j < operands.length; j++) {
-        const a = operands[j];
-        if (a !== null && a !== undefined) heap.set(a.subarray(i0, i1), (at[j]! >> 2) + i0);
+  for (let j = 0; j < chunks; j++) jobs.push([ADAM_STEP, constantsAt, at[0]!, at[4]!, at[1]!, at[2]!, at[3]!, slotsAt + j * 12, 0, 0, 0, 0, 0, 0]);
+  const open = threads.launch(jobs);
+  const queued = QUEUED_PER_WORKER * (threads.threads - 1);
+  let front = 1;
+  let back = chunks;
+  let handedOut = 0;
+  let taken = 0;
+  try {
+    while (front < back) {
+      while (taken < handedOut && Atomics.load(slots, slot0 + taken * 3 + 2) !== 0) taken++;
+      // The calling thread keeps at least one chunk of the two ends for itself.
+      if (handedOut - taken < queued && back - front >= 2) {
+        back--;
+        const i0 = back * chunk;
+        const i1 = Math.min(size, i0 + chunk);
+        for (let k = 0; k < operands.length; k++) {
+          const a = operands[k];
+          if (a !== null && a !== undefined) heap.set(a.subarray(i0, i1), (at[k]! >> 2) + i0);
+        }
+        slots[slot0 + handedOut * 3] = i0;
+        slots[slot0 + handedOut * 3 + 1] = Math.ceil(i1 / 4) * 4;
+        open.ready(++handedOut);
+      } else {
+        own(front * chunk, Math.min(size, (front + 1) * chunk));
+        front++;
       }
-    },
-    copyOut: (k) => {
-      const [i0, i1] = parts[k]!;
-      for (let j = 0; j < results.length; j++) {
-        const r = results[j];
-        if (r !== null && r !== undefined) r.set(heap.subarray((at[j]! >> 2) + i0, (at[j]! >> 2) + i1), i0);
-      }
-    },
-  });
+    }
+  } finally {
+    // Every job must be ready (a worker may be waiting for it) before the table closes: those not handed out are empty.
+    open.ready(chunks);
+    const e = t.exports;
+    open.finish(
+      (j) => {
+        const a = jobs[j]!;
+        e.elementwiseJob(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, 0, 0, 0, 0, 0, 0);
+      },
+      (j) => {
+        if (j >= handedOut) return;
+        const i0 = (chunks - 1 - j) * chunk;
+        const i1 = Math.min(size, i0 + chunk);
+        // The results are p, m, v and vmax: every operand but the gradient (the last).
+        for (let k = 0; k < operands.length - 1; k++) {
+          const r = operands[k];
+          if (r !== null && r !== undefined) r.set(heap.subarray((at[k]! >> 2) + i0, (at[k]! >> 2) + i1), i0);
+        }
+      },
+    );
+  }
   return true;
 }
