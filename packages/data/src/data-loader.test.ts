@@ -129,6 +129,30 @@ describe("DataLoader", () => {
     expect(v.grad).toBeNull();
   });
 
+  it("with reuseBuffer and allocate, writes the batches into the buffers allocate made; refuses allocate without reuseBuffer and a wrong array", () => {
+    const made: Float32Array[] = [];
+    const loader = new DataLoader(numbered(6), {
+      batchSize: 4,
+      reuseBuffer: true,
+      allocate: (n) => {
+        made.push(new Float32Array(new SharedArrayBuffer(4 * (n + 2)), 8, n));
+        return made[made.length - 1]!;
+      },
+    });
+    const [x, t] = loader.batches(0).next().value!;
+    expect(made.map((a) => a.length)).toEqual([8, 4]);
+    // The batch's tensors view the allocated memory (a subarray of the length of the batch).
+    expect([x.data.data.buffer, x.data.data.byteOffset, t.data.data.buffer]).toEqual([made[0]!.buffer, 8, made[1]!.buffer]);
+    expect(x.data.data.buffer).toBe(made[0]!.buffer);
+    expect(Array.from(made[0]!)).toEqual([0, -0, 1, -1, 2, -2, 3, -3]);
+    expect(Array.from(made[1]!)).toEqual([0, 1, 2, 3]);
+    expect(() => new DataLoader(numbered(6), { batchSize: 4, allocate: (n) => new Float32Array(n) })).toThrow(
+      "DataLoader: allocate needs reuseBuffer: true (it makes the one buffer every batch is written into; without reuseBuffer each batch has its own)",
+    );
+    const short = new DataLoader(numbered(6), { batchSize: 4, reuseBuffer: true, allocate: (n) => new Float32Array(n - 1) });
+    expect(() => short.batches(0).next()).toThrow("DataLoader: allocate must return a Float32Array of the 8 floats asked for, but returned a Float32Array of 7");
+  });
+
   it("with reuseBuffer, crops and resizes through its scratch slot as fresh batches do", () => {
     const images = new TensorDataset(tensor(Float32Array.from({ length: 5 * 16 }, (_, i) => i), { shape: [5, 1, 4, 4] }), [0, 1, 2, 3, 4]);
     const crop = centerCrop(2);

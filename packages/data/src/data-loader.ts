@@ -21,6 +21,13 @@ export interface DataLoaderOptions {
    * saved the previous batch throws instead of using the new values. Default false: every batch its own buffer.
    */
   reuseBuffer?: boolean;
+  /**
+   * With reuseBuffer: makes the buffer of `length` floats that batches' inputs, and the one that their
+   * targets, are written into, instead of `new Float32Array(length)`; e.g. `(n) => dp.batchBuffer(n)` puts
+   * them in the memory a DataParallel's replicas read, so a batch reaches them without a copy (as torch's
+   * `pin_memory`). Called when the buffers are made: once, unless a later batch is larger.
+   */
+  allocate?: (length: number) => Float32Array;
 }
 
 /** Inputs [B, ...sampleShape] (float32) and targets [B] (float32 holding class indices). */
@@ -43,6 +50,7 @@ export class DataLoader implements Iterable<Batch> {
   readonly dropLast: boolean;
   readonly transform: Transform | undefined;
   readonly reuseBuffer: boolean;
+  private readonly allocate: (length: number) => Float32Array;
   /** The epoch the next pass will run. */
   epoch = 0;
   private shape: readonly number[] | undefined;
@@ -70,6 +78,12 @@ export class DataLoader implements Iterable<Batch> {
     if (typeof reuseBuffer !== "boolean") throw new ArgumentError(`DataLoader: reuseBuffer must be true or false, but got ${String(reuseBuffer)}`);
     this.transform = options.transform;
     this.reuseBuffer = reuseBuffer;
+    const allocate = options.allocate;
+    if (allocate !== undefined && typeof allocate !== "function") throw new ArgumentError(`DataLoader: allocate must be a function (length) => Float32Array, but got ${typeof allocate}`);
+    if (allocate !== undefined && !reuseBuffer) {
+      throw new ArgumentError("DataLoader: allocate needs reuseBuffer: true (it makes the one buffer every batch is written into; without reuseBuffer each batch has its own)");
+    }
+    this.allocate = allocate === undefined ? (length) => new Float32Array(length) : (length) => allocated(allocate(length), length);
   }
 
   /** Number of batches per epoch. */
@@ -160,7 +174,7 @@ export class DataLoader implements Iterable<Batch> {
     const rows = Math.max(n, this.batchSize);
     let reused = this.reused;
     if (reused === null || reused.targets.length < n) {
-      reused = { inputs: new Float32Array(rows * outSize), targets: new Float32Array(rows), slot: new Float32Array(Math.max(sampleSize, outSize)), batches: new Map() };
+      reused = { inputs: this.allocate(rows * outSize), targets: this.allocate(rows), slot: new Float32Array(Math.max(sampleSize, outSize)), batches: new Map() };
       this.reused = reused;
     }
     return reused;
@@ -179,6 +193,15 @@ interface ReusedBuffers {
   targets: Float32Array;
   slot: Float32Array;
   batches: Map<number, Batch>;
+}
+
+/** What the allocate option returned, when it is the Float32Array of `length` floats asked for. */
+function allocated(array: unknown, length: number): Float32Array {
+  if (!(array instanceof Float32Array) || array.length !== length) {
+    const got = array instanceof Float32Array ? `a Float32Array of ${array.length}` : typeof array;
+    throw new ArgumentError(`DataLoader: allocate must return a Float32Array of the ${length} floats asked for, but returned ${got}`);
+  }
+  return array;
 }
 
 function epochSeed(seed: number, epoch: number): number {

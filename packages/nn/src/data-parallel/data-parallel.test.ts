@@ -20,6 +20,7 @@ import { Parameter } from "../parameter.js";
 import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
 import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
+import { DATA_BUFFER, INPUT_BUFFER, STAGED_BUFFER, TARGET_BUFFER } from "./protocol.js";
 import { ReplicaError } from "./replica-error.js";
 
 // The replicas run test-utils/replica.mjs in worker threads, on @pico/nn's built dist; a step that a bug
@@ -142,6 +143,39 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
     dp.forwardBackward(images, labels);
     model.parameters().forEach((p, i) => p.grad!.toTypedArray().forEach((g, j) => expect(g).toBeCloseTo(2 * once[i]![j]!, 6)));
     model.zeroGrad();
+  });
+
+  it("reads a batch written into batchBuffer where it is, with the bits of a copied one; batchBuffer refuses a bad length", () => {
+    const { images, labels } = syntheticDigits(15, new Generator(13));
+    const control = (dp as unknown as { control: Int32Array }).control;
+    const grads = (): Float32Array[] => model.parameters().map((p) => Float32Array.from(p.grad!.toTypedArray()));
+    const xs = dp.batchBuffer(15 * 784);
+    const ys = dp.batchBuffer(15);
+    xs.set(images.toTypedArray());
+    ys.set(labels.toTypedArray());
+    // Rows 3 to 11 of each, as tensors viewing the shared buffers from an offset.
+    const rows = (from: number, to: number): [Tensor, Tensor] => [
+      tensor(xs.subarray(from * 784, to * 784), { shape: [to - from, 1, 28, 28] }),
+      tensor(ys.subarray(from, to), { shape: [to - from] }),
+    ];
+    for (const [from, to] of [[0, 15], [3, 12]] as const) {
+      const [x, y] = rows(from, to);
+      const copied = [tensor(x.toTypedArray().slice(), { shape: x.shape }), tensor(y.toTypedArray().slice(), { shape: y.shape })] as const;
+      model.zeroGrad();
+      const expected = dp.forwardBackward(copied[0], copied[1]);
+      expect(control[INPUT_BUFFER]).toBe(DATA_BUFFER);
+      const expectedGrads = grads();
+      model.zeroGrad();
+      const got = dp.forwardBackward(x, y);
+      expect([control[INPUT_BUFFER], control[TARGET_BUFFER]]).toEqual([STAGED_BUFFER, STAGED_BUFFER]);
+      expect(got.loss).toBe(expected.loss);
+      expect(got.output.toTypedArray()).toEqual(expected.output.toTypedArray());
+      expect(grads()).toEqual(expectedGrads);
+      expect(dp.infer(x).toTypedArray()).toEqual(dp.infer(copied[0]).toTypedArray());
+    }
+    model.zeroGrad();
+    expect(() => dp.batchBuffer(-1)).toThrow("DataParallel.batchBuffer: length must be an integer >= 0, but got number -1");
+    expect(() => dp.batchBuffer(2 ** 40)).toThrow(/^DataParallel\.batchBuffer: the shards need \d+ bytes of shared memory, more than the 1073741824 allowed \(the maxDataBytes option\)$/);
   });
 
   it("refuses a batch smaller than the replicas, and a parameter that changed shape, naming both", () => {

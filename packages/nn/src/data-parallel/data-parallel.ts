@@ -7,6 +7,7 @@ import {
   BATCH,
   CMD,
   ControlLayout,
+  DATA_BUFFER,
   DONE,
   ERROR_LENGTH,
   EXCHANGE_BASE,
@@ -16,8 +17,10 @@ import {
   FIRST_WORKER_ROW,
   FORWARD,
   GRADIENT_PRESENT,
+  INPUT_BUFFER,
   INPUT_DIMS,
   INPUT_DTYPE,
+  INPUT_OFFSET,
   LOSS_SUM,
   MAIN_LEFT,
   MAX_DIMS,
@@ -32,11 +35,13 @@ import {
   REDUCE,
   SEQ,
   SETUP,
+  STAGED_BUFFER,
   STATUS,
   STEP,
   STOP,
   type SetupMessage,
   type StateEntry,
+  TARGET_BUFFER,
   TARGET_DIMS,
   TARGET_DTYPE,
   TARGET_OFFSET,
@@ -136,6 +141,8 @@ export class DataParallel {
   private readonly exchange: StatisticsExchange;
   /** Each state entry's tensor version when its write count was last published (see ControlLayout.writes). */
   private readonly versions: number[];
+  /** Bytes of the staging buffer that batchBuffer has handed out. */
+  private staged = 0;
   /** Why no step can run any more (closed, or a replica timed out), or null. */
   private closed: string | null = null;
   private terminated = false;
@@ -205,6 +212,7 @@ export class DataParallel {
       // Adam with amsgrad keeps three tensors per parameter; the reserve is address space, not memory.
       optimizerState: growableBuffer(op, 8, Math.max(8, 4 * gradientBytes)),
       data,
+      staging: growableBuffer(op, 8, maxData),
       polls: options.polls ?? DEFAULT_POLLS,
       exchange: new SharedArrayBuffer(Math.max(8, replicas * 2 * slotFloats * 8)),
       slotFloats,
@@ -348,6 +356,32 @@ export class DataParallel {
     return result as T;
   }
 
+  /**
+   * A Float32Array of `length` zeros in the memory the replicas share: a batch whose input or target
+   * tensor views one (packed, from its start or any row) reaches the replicas without the copy that
+   * forwardBackward and infer otherwise make of their rows (like a DataLoader's `pin_memory`, which puts
+   * batches where the device reads them). Each call takes new memory, within `maxDataBytes`, that lasts
+   * as long as this DataParallel: made for buffers written again every step, such as a DataLoader's with
+   * `reuseBuffer`.
+   *
+   * @example
+   * const loader = new DataLoader(train, { batchSize: 64, reuseBuffer: true, allocate: (n) => dp.batchBuffer(n) });
+   */
+  batchBuffer(length: number): Float32Array {
+    const op = `${NAME}.batchBuffer`;
+    this.checkOpen(op);
+    if (!Number.isInteger(length) || length < 0) throw new ArgumentError(`${op}: length must be an integer >= 0, but got ${describe(length)}`);
+    const start = this.staged;
+    const end = align8(start + length * 4);
+    try {
+      growTo(this.setup.staging, end);
+    } catch (error) {
+      throw new ArgumentError(`${op}: ${(error as Error).message}`);
+    }
+    this.staged = end;
+    return new Float32Array(this.setup.staging, start, length);
+  }
+
   /** Stops the replicas (and terminates their workers). The model keeps its parameters and trains on this thread as before. */
   async close(): Promise<void> {
     if (this.terminated) return;
@@ -392,24 +426,36 @@ export class DataParallel {
     this.modules.forEach((m, i) => (c[this.layout.training + i] = m.training ? 1 : 0));
     parameters.forEach((p, i) => (c[this.layout.requiresGrad + i] = p.requiresGrad ? 1 : 0));
     const data = this.setup.data;
-    const inputBytes = align8((input.size / rows) * (rows - first) * bytesOf(dtypeCode(input.dtype)));
-    const targetBytes = target === null ? 0 : align8((target.size / rows) * (rows - first) * bytesOf(dtypeCode(target.dtype)));
+    const inputStaged = this.stagedAt(input, first);
+    const targetStaged = target === null ? null : this.stagedAt(target, first);
+    const inputBytes = inputStaged !== null ? 0 : align8((input.size / rows) * (rows - first) * bytesOf(dtypeCode(input.dtype)));
+    const targetBytes = target === null || targetStaged !== null ? 0 : align8((target.size / rows) * (rows - first) * bytesOf(dtypeCode(target.dtype)));
     try {
       growTo(data, inputBytes + targetBytes);
     } catch (error) {
       throw new ArgumentError(`${op}: ${(error as Error).message}`);
     }
-    writeRows(data, 0, input, first, rows);
+    if (inputStaged === null) writeRows(data, 0, input, first, rows);
+    c[INPUT_BUFFER] = inputStaged === null ? DATA_BUFFER : STAGED_BUFFER;
+    c[INPUT_OFFSET] = inputStaged ?? 0;
     c[INPUT_DTYPE] = dtypeCode(input.dtype);
     writeShape(c, INPUT_DIMS, input.shape);
     if (target !== null) {
-      writeRows(data, inputBytes, target, first, rows);
+      if (targetStaged === null) writeRows(data, inputBytes, target, first, rows);
+      c[TARGET_BUFFER] = targetStaged === null ? DATA_BUFFER : STAGED_BUFFER;
       c[TARGET_DTYPE] = dtypeCode(target.dtype);
       writeShape(c, TARGET_DIMS, target.shape);
     }
-    c[TARGET_OFFSET] = inputBytes;
+    c[TARGET_OFFSET] = targetStaged ?? inputBytes;
     c[OUTPUT_OFFSET] = inputBytes + targetBytes;
     return { bounds, parameters };
+  }
+
+  /** The byte offset of `t`'s row `first` in the staging buffer when `t` is a packed tensor there (written into a batchBuffer), else null. */
+  private stagedAt(t: Tensor, first: number): number | null {
+    const values = t.data.data;
+    if (values.buffer !== this.setup.staging || !kernels.isPacked(t.data)) return null;
+    return values.byteOffset + first * (t.size / t.shape[0]!) * values.BYTES_PER_ELEMENT;
   }
 
   /**

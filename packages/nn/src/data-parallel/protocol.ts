@@ -59,6 +59,8 @@ export interface SetupMessage {
   optimizerState: SharedArrayBuffer;
   /** Growable: the shards' inputs and targets, and the replicas' outputs. */
   data: SharedArrayBuffer;
+  /** Growable: the buffers of DataParallel.batchBuffer, which batches are written into (read in place, not copied). */
+  staging: SharedArrayBuffer;
   /** How often the replica polls for the next command before it sleeps. */
   polls: number;
   /** The BatchNorm layers' statistics exchange: per replica, two slots of `slotFloats` f64 (see StatisticsExchange). */
@@ -94,8 +96,17 @@ export const LOSS_SUM = OUTPUT_OFFSET + 1;
 export const EXCHANGE_BASE = LOSS_SUM + 1;
 /** The command count once the calling thread has left its part of the step (done or failed). */
 export const MAIN_LEFT = EXCHANGE_BASE + 1;
+/**
+ * Where the workers' rows of the input and of the target start: the buffer (DATA_BUFFER, or STAGED_BUFFER
+ * for a batch written into a DataParallel.batchBuffer) and the byte offset there (TARGET_OFFSET's for the target).
+ */
+export const INPUT_BUFFER = MAIN_LEFT + 1;
+export const INPUT_OFFSET = INPUT_BUFFER + 1;
+export const TARGET_BUFFER = INPUT_OFFSET + 1;
+export const DATA_BUFFER = 0;
+export const STAGED_BUFFER = 1;
 /** OPTIMIZE: the count of kernel calls posted so far, and the last one's kind, length, dtype and arrays. */
-export const CALL_SEQ = MAIN_LEFT + 1;
+export const CALL_SEQ = TARGET_BUFFER + 1;
 export const CALL_KIND = CALL_SEQ + 1;
 export const CALL_LENGTH = CALL_KIND + 1;
 export const CALL_DTYPE = CALL_LENGTH + 1;

@@ -14,8 +14,10 @@ import {
   FIRST_WORKER_ROW,
   FORWARD,
   GRADIENT_PRESENT,
+  INPUT_BUFFER,
   INPUT_DIMS,
   INPUT_DTYPE,
+  INPUT_OFFSET,
   LOSS_SUM,
   MAX_DIMS,
   OK,
@@ -27,9 +29,11 @@ import {
   READY,
   REDUCE,
   SEQ,
+  STAGED_BUFFER,
   STATUS,
   STOP,
   type SetupMessage,
+  TARGET_BUFFER,
   TARGET_DIMS,
   TARGET_DTYPE,
   TARGET_OFFSET,
@@ -214,13 +218,13 @@ class ReplicaServer {
     const start = c[this.layout.bounds + r]!;
     const end = c[this.layout.bounds + r + 1]!;
     const first = c[FIRST_WORKER_ROW]!;
-    const input = this.rows(c[INPUT_DTYPE]!, readShape(c, INPUT_DIMS), 0, start - first, end - start);
+    const input = this.rows(c[INPUT_BUFFER]!, c[INPUT_DTYPE]!, readShape(c, INPUT_DIMS), c[INPUT_OFFSET]!, start - first, end - start);
     const model = this.replica.model as unknown as { forward(x: Tensor): unknown };
     let output: Tensor;
     if (command === FORWARD) {
       output = checkOutput(noGrad(() => model.forward(input)), end - start);
     } else {
-      const target = this.rows(c[TARGET_DTYPE]!, readShape(c, TARGET_DIMS), c[TARGET_OFFSET]!, start - first, end - start);
+      const target = this.rows(c[TARGET_BUFFER]!, c[TARGET_DTYPE]!, readShape(c, TARGET_DIMS), c[TARGET_OFFSET]!, start - first, end - start);
       for (const p of this.parameters) p.grad = null;
       output = checkOutput(model.forward(input), end - start);
       const loss = applyLoss(this.replica.loss, output, target);
@@ -240,10 +244,13 @@ class ReplicaServer {
     this.writeOutput(output, start - first);
   }
 
-  /** `count` rows of the data buffer's array at `byteOffset` (of dtype `code` and whole shape `shape`), from row `row`, as a tensor viewing them. */
-  private rows(code: number, shape: number[], byteOffset: number, row: number, count: number): Tensor {
+  /**
+   * `count` rows, from row `row`, of the array at `byteOffset` of the data buffer (DATA_BUFFER) or the
+   * staging buffer (STAGED_BUFFER), of dtype `code` and whole shape `shape`, as a tensor viewing them.
+   */
+  private rows(buffer: number, code: number, shape: number[], byteOffset: number, row: number, count: number): Tensor {
     const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
-    const view = viewOf(this.setup.data, code, byteOffset + row * rowSize * bytesOf(code), count * rowSize);
+    const view = viewOf(buffer === STAGED_BUFFER ? this.setup.staging : this.setup.data, code, byteOffset + row * rowSize * bytesOf(code), count * rowSize);
     return tensor(view, { shape: [count, ...shape.slice(1)] });
   }
 
