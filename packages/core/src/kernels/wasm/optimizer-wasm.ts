@@ -19,6 +19,7 @@ import { MAX_JOBS } from "./thread-pool.js";
 // then it copies the handed-out chunks' results out. A worker that is late (asleep, or its core taken by
 // another process) is given little and waited for little. Every element is computed by the same code
 // whichever thread takes it, so the bits are one thread's.
+
 /** Floats of each operand per block: Adam with amsgrad copies five operands, 160 KB in all; whole vectors of 4. */
 const BLOCKS = { floats: 1 << 13, align: 4 };
 
@@ -34,11 +35,12 @@ const CHUNK_FLOATS = 2048;
 const QUEUED_PER_WORKER = 2;
 
 /**
- * From this many elements Adam splits across the threads: it computes ~3.3 ns an element on one thread,
- * and the calling thread's copies through the shared memory (seven operands) ~1 ns. In-process
- * alternation on 2 threads, medians of 9 blocks of 200 calls, when the worker had a core: 30,720 floats
- * 103 -> 72 us, 16,384 55 -> 42 us; when other processes took it, 103 -> 120 and 55 -> 62 us (the
- * calling thread runs the jobs itself after the slower copies). 4,096 floats: 14 -> 21 us, never faster.
+ * From this many elements Adam is shared with the workers: it computes ~3.3 ns an element on one thread, and
+ * a chunk handed out costs the calling thread ~1 ns an element of copies through the shared memory. The
+ * reference network's 30,720-float layer on 2 threads (shared machine, medians of 2,000 calls): 102 us on
+ * the calling thread alone, 79 us when the worker came for 9 of its 15 chunks, 113-117 us when it did not
+ * (other processes held its core). Below, the chunks are too few to share: 4,096 floats split in two fixed
+ * ranges took 21 against 14 us.
  */
 const ADAM_THREADED_MIN_ELEMENTS = 8192;
 
