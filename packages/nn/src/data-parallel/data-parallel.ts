@@ -59,7 +59,7 @@ import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction 
 import { checkOutput } from "./serve-replica.js";
 import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
-import { OptimizerSplit, callBuffers } from "./split-optimizer.js";
+import { type CallBuffers, OptimizerSplit, callBuffers, runCalls } from "./split-optimizer.js";
 import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
 import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
 
@@ -136,6 +136,7 @@ export class DataParallel {
   /** Per parameter, the tensor `.grad` is after a step: a view of the sum's block in shared memory. */
   private readonly sumTensors: Tensor[];
   private readonly split: OptimizerSplit;
+  private readonly callBuffers: CallBuffers;
   private readonly optimizerState: OptimizerStateSharing;
   private readonly timeoutMs: number;
   private readonly exchange: StatisticsExchange;
@@ -165,7 +166,8 @@ export class DataParallel {
     const parameters = entries.filter((e) => e.kind === "parameter");
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, entries, setup.gradientBytes);
     this.sumTensors = this.sum.sums.map((v, i) => tensor(v, { shape: parameters[i]!.shape }));
-    this.split = new OptimizerSplit(this.control, this.layout, callBuffers(setup.state, setup.gradients, setup.optimizerState), setup.polls);
+    this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
+    this.split = new OptimizerSplit(this.control, this.layout, this.callBuffers);
     this.optimizerState = new OptimizerStateSharing(setup.optimizerState, setup.state);
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
@@ -311,14 +313,18 @@ export class DataParallel {
   /**
    * `optimizer.step()` with the replicas' help, for the same result: the optimizers of `@pico/optim` (SGD,
    * Adam, AdamW) update each parameter through core's "optimizer" kernels, which are elementwise, and
-   * while this step runs every such update whose parameter, gradient and state live in shared memory
-   * is cut into one contiguous slice per replica, all updated at once (the same bits as on one thread:
-   * each element takes the same arithmetic). The parameters and the `.grad`s that forwardBackward leaves
-   * are in shared memory already; after each step the optimizer's state tensors (`optimizer.state`) move
-   * there too (same values, the same tensors), so from the second step on the whole update splits.
-   * Anything else the optimizer does, and any optimizer that computes its updates itself, runs on this
-   * thread as `optimizer.step()` would; so does every step when a custom kernel is installed over the
-   * optimizer family (`kernels.optimizerKernels.override`). Returns what `optimizer.step()` returns.
+   * every such update whose parameter, gradient and state live in shared memory is cut into one
+   * contiguous slice per replica, all updated at once (the same bits as on one thread: each element
+   * takes the same arithmetic). The parameters and the `.grad`s that forwardBackward leaves are in shared
+   * memory already; after each step the optimizer's state tensors (`optimizer.state`) move there too
+   * (same values, the same tensors), so from the second step on the whole update splits. Those updates
+   * are made once `optimizer.step()` has returned, all in one command (one wait per step): an optimizer
+   * that reads back, within its own step, what it updated through core's optimizer kernels must step
+   * with `optimizer.step()`. Anything else the optimizer does, and any optimizer that computes its
+   * updates itself, runs on this thread as `optimizer.step()` would; so does every step when a custom
+   * kernel is installed over the optimizer family (`kernels.optimizerKernels.override`). Returns what
+   * `optimizer.step()` returns; when it throws, the updates it made before are completed, then the
+   * error is rethrown.
    *
    * @example
    * optimizer.zeroGrad();
@@ -334,26 +340,45 @@ export class DataParallel {
     const family = kernels.optimizerKernels;
     const resolved = family.resolve();
     if (this.channels.length === 0 || resolved.backend === "custom") return optimizer.step();
-    const deadline = Date.now() + this.timeoutMs;
-    this.signal(OPTIMIZE);
-    family.override(this.split.kernel(resolved.kernel, deadline));
-    let own: unknown = null;
+    const base = resolved.kernel;
+    const flush = (): void => this.runRecordedCalls(op, base);
+    family.override(this.split.recorder(base, flush));
+    let failure: unknown = null;
     let result: T | undefined;
     try {
       result = optimizer.step();
     } catch (error) {
-      own = error;
+      failure = error;
     } finally {
       family.override(null);
-      this.split.end();
+    }
+    try {
+      flush();
+    } catch (error) {
+      failure ??= error;
+    }
+    if (failure !== null) throw failure;
+    this.optimizerState.share(optimizer);
+    return result as T;
+  }
+
+  /** Runs the optimizer calls recorded so far, every replica its slice (this thread's with `kernel`), as one OPTIMIZE command. */
+  private runRecordedCalls(op: string, kernel: kernels.OptimizerKernel): void {
+    if (this.split.take() === 0) return;
+    this.checkOpen(op);
+    const deadline = Date.now() + this.timeoutMs;
+    this.signal(OPTIMIZE);
+    let own: unknown = null;
+    try {
+      runCalls(this.control, this.layout, 0, this.callBuffers, kernel);
+    } catch (error) {
+      own = error;
     }
     const failure = this.finish(op, own, deadline);
     if (failure !== null) {
-      if (own === null) failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
+      failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
       throw failure;
     }
-    this.optimizerState.share(optimizer);
-    return result as T;
   }
 
   /**

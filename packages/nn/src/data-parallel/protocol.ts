@@ -105,18 +105,20 @@ export const INPUT_OFFSET = INPUT_BUFFER + 1;
 export const TARGET_BUFFER = INPUT_OFFSET + 1;
 export const DATA_BUFFER = 0;
 export const STAGED_BUFFER = 1;
-/** OPTIMIZE: the count of kernel calls posted so far, and the last one's kind, length, dtype and arrays. */
-export const CALL_SEQ = TARGET_BUFFER + 1;
-export const CALL_KIND = CALL_SEQ + 1;
-export const CALL_LENGTH = CALL_KIND + 1;
-export const CALL_DTYPE = CALL_LENGTH + 1;
-/** CALL_ARRAYS: pairs of (buffer, byte offset) for each array argument; buffer NO_ARRAY for a null one. */
-export const CALL_ARRAYS = CALL_DTYPE + 1;
-export const CALL_MAX_ARRAYS = 5;
-const HEADER = CALL_ARRAYS + 2 * CALL_MAX_ARRAYS;
+/** OPTIMIZE: how many optimizer kernel calls the command carries (ControlLayout.call). */
+export const CALL_COUNT = TARGET_BUFFER + 1;
+const HEADER = CALL_COUNT + 1;
 
+/** The most optimizer kernel calls one OPTIMIZE command carries (a step with more sends several). */
+export const MAX_CALLS = 64;
+/** A call's Int32 fields, at ControlLayout.call(k) + these: kind, length, dtype, then (buffer, byte offset) per array (buffer NO_ARRAY for a null one). */
+export const CALL_KIND = 0;
+export const CALL_LENGTH = 1;
+export const CALL_DTYPE = 2;
+export const CALL_ARRAYS = 3;
+export const CALL_MAX_ARRAYS = 5;
+const CALL_INTS = CALL_ARRAYS + 2 * CALL_MAX_ARRAYS;
 /** CALL_KIND values. */
-export const CALL_END = 0;
 export const CALL_SGD = 1;
 export const CALL_ADAM = 2;
 /** The shared buffers an optimizer call's arrays can live in. */
@@ -124,7 +126,7 @@ export const STATE_BUFFER = 0;
 export const GRADIENT_BUFFER = 1;
 export const OPTIMIZER_BUFFER = 2;
 export const NO_ARRAY = -1;
-/** Float64 scalars of a kernel call (ControlLayout.scalars). */
+/** Float64 scalars of a kernel call (ControlLayout.scalars(k)). */
 export const CALL_SCALARS = 10;
 
 /** A worker's DONE once its thread has exited: no command will be answered any more. */
@@ -140,9 +142,7 @@ export const STATUS = 1;
 export const OUTPUT_DTYPE = 2;
 export const OUTPUT_DIMS = 3; // ndim, then MAX_DIMS sizes
 export const ERROR_LENGTH = OUTPUT_DIMS + 1 + MAX_DIMS;
-/** The last optimizer call this worker has done its slice of (CALL_SEQ's count). */
-export const CALL_DONE = ERROR_LENGTH + 1;
-export const GRADIENT_PRESENT = CALL_DONE + 1; // one flag per parameter
+export const GRADIENT_PRESENT = ERROR_LENGTH + 1; // one flag per parameter
 
 /** Where every field of the control block lives, for `replicas` replicas, `modules` modules, `parameters` parameters and `entries` state entries (parameters and buffers). */
 export class ControlLayout {
@@ -170,8 +170,10 @@ export class ControlLayout {
   private readonly workerInts: number;
   /** Float64 index of each worker's shard loss. */
   private readonly losses: number;
-  /** Float64 index of an optimizer call's CALL_SCALARS scalars. */
-  readonly scalars: number;
+  /** Int32 index of the OPTIMIZE command's calls (MAX_CALLS of CALL_INTS each). */
+  private readonly calls: number;
+  /** Float64 index of the calls' scalars (MAX_CALLS of CALL_SCALARS each). */
+  private readonly callScalars: number;
   /** Uint16 index of each worker's error message. */
   private readonly errors: number;
   readonly bytes: number;
@@ -189,13 +191,22 @@ export class ControlLayout {
     this.tickets = this.reduceFlags + parameters;
     this.workers = this.tickets + replicas;
     this.workerInts = GRADIENT_PRESENT + parameters;
-    const ints = this.workers + (replicas - 1) * this.workerInts;
+    this.calls = this.workers + (replicas - 1) * this.workerInts;
+    const ints = this.calls + MAX_CALLS * CALL_INTS;
     this.losses = Math.ceil(ints / 2);
-    this.scalars = this.losses + replicas;
-    this.errors = (this.scalars + CALL_SCALARS) * 4;
+    this.callScalars = this.losses + replicas;
+    this.errors = (this.callScalars + MAX_CALLS * CALL_SCALARS) * 4;
     this.bytes = (this.errors + (replicas - 1) * ERROR_CHARS) * 2;
   }
 
+  /** Int32 index of optimizer call `k`'s fields (CALL_KIND ...). */
+  call(k: number): number {
+    return this.calls + k * CALL_INTS;
+  }
+  /** Float64 index of optimizer call `k`'s scalars. */
+  scalars(k: number): number {
+    return this.callScalars + k * CALL_SCALARS;
+  }
   /** Int32 index of replica `replica`'s statistics-exchange ticket (replica >= 0). */
   ticket(replica: number): number {
     return this.tickets + replica;

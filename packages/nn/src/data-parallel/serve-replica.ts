@@ -47,7 +47,7 @@ import {
 import { adopt, compareState, entryView, namedState } from "./shared-state.js";
 import { growTo } from "./data-buffer.js";
 import { GradientSum } from "./gradient-sum.js";
-import { type CallBuffers, callBuffers, serveOptimizerCalls } from "./split-optimizer.js";
+import { type CallBuffers, callBuffers, runCalls } from "./split-optimizer.js";
 import { StatisticsExchange, wakeExchange } from "./statistics-exchange.js";
 import { waitWhileEqual } from "./wait.js";
 
@@ -109,8 +109,6 @@ class ReplicaServer {
   private readonly gradients: (Float32Array | Float64Array)[];
   private readonly sum: GradientSum;
   private readonly callBuffers: CallBuffers;
-  /** The optimizer calls this replica has counted (see split-optimizer.ts). */
-  private calls = 0;
   private readonly modules: Module<unknown[], unknown>[];
   private readonly exchange: StatisticsExchange;
   /** Each state entry's write count as this replica last saw it (see ControlLayout.writes). */
@@ -198,9 +196,7 @@ class ReplicaServer {
       return;
     }
     if (command === OPTIMIZE) {
-      const { seen, failure } = serveOptimizerCalls(c, this.layout, r, this.callBuffers, this.setup.polls, this.calls);
-      this.calls = seen;
-      if (failure !== null) throw new Error(failure);
+      runCalls(c, this.layout, r, this.callBuffers, kernels.optimizerKernels.resolve().kernel);
       return;
     }
     this.modules.forEach((m, i) => (m.training = c[this.layout.training + i] === 1));

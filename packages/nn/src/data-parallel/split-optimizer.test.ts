@@ -6,7 +6,7 @@ import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
 import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
 import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
-import { CALL_SEQ } from "./protocol.js";
+import { CALL_COUNT, SEQ } from "./protocol.js";
 
 // DataParallel.step against optimizer.step on the same DataParallel and batches: the same bits. The
 // replicas run test-utils/replica.mjs on @pico/nn's dist (data-parallel.test.ts checks it is current).
@@ -37,7 +37,9 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
   let dp: DataParallel;
   const model = (manualSeed(21), referenceCnn());
   const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
-  const calls = (): number => (dp as unknown as { control: Int32Array }).control[CALL_SEQ]!;
+  const control = (): Int32Array => (dp as unknown as { control: Int32Array }).control;
+  /** The commands sent to the replicas so far (two per forwardBackward, one per step that splits calls). */
+  const commands = (): number => control()[SEQ]!;
 
   beforeAll(async () => {
     dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "reference" }, execArgv: [] }), stepTimeoutMs: 30_000 });
@@ -59,13 +61,14 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     return { weights: model.parameters().map((p) => Float32Array.from(p.toTypedArray())), state };
   }
 
-  function both(make: () => Optimizer, reload = false): { plain: Run; split: Run; posted: number } {
+  /** The same three steps through optimizer.step and through dp.step; how many OPTIMIZE commands dp.step sent. */
+  function both(make: () => Optimizer, reload = false): { plain: Run; split: Run; optimizeCommands: number } {
     model.loadStateDict(initial);
     const plain = train(make(), (o) => o.step(), reload);
     model.loadStateDict(initial);
-    const before = calls();
+    const before = commands();
     const split = train(make(), (o) => dp.step(o), reload);
-    return { plain, split, posted: calls() - before };
+    return { plain, split, optimizeCommands: commands() - before - 3 * 2 };
   }
 
   it("gives optimizer.step's bits for Adam (amsgrad, weight decay), AdamW and SGD with nesterov momentum, from the second step on split", () => {
@@ -75,14 +78,15 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
       () => new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true }),
     ];
     for (const make of makers) {
-      const { plain, split, posted } = both(make, make === makers[0]);
+      const { plain, split, optimizeCommands } = both(make, make === makers[0]);
       expect(split.weights).toEqual(plain.weights);
       expect(split.state).toEqual(plain.state);
       expect(split.weights[4]!.some((w, i) => w !== initial["7.weight"]!.toTypedArray()[i])).toBe(true);
-      // Each step posts its END; steps 2 and 3 also post the two parameters of over 2,048 elements
-      // (conv2's weight and fc1's weight) once their state lives in shared memory; with Adam, step 2
-      // runs on reloaded state (moved into shared memory by that step, so only step 3 splits).
-      expect(posted).toBe(make === makers[0] ? 3 + 2 : 3 + 2 * 2);
+      // Steps 2 and 3 split the two parameters of over 2,048 elements (conv2's and fc1's weights), in one
+      // command each, once their state lives in shared memory; with Adam, step 2 runs on reloaded state
+      // (moved into shared memory by that step, so only step 3 splits).
+      expect(optimizeCommands).toBe(make === makers[0] ? 1 : 2);
+      expect(control()[CALL_COUNT]).toBe(2);
     }
   });
 
@@ -99,19 +103,19 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
   it("runs a user's own optimizer, and any optimizer under a custom kernel, on this thread with optimizer.step's result", () => {
     const own = both(() => new SignSGD(model.parameters(), { lr: 1e-3 }));
     expect(own.split.weights).toEqual(own.plain.weights);
-    expect(own.posted).toBe(3);
+    expect(own.optimizeCommands).toBe(0);
     const family = kernels.optimizerKernels;
     family.override(kernels.optimizerJs);
     try {
       const custom = both(() => new Adam(model.parameters(), { lr: 1e-2 }));
       expect(custom.split.weights).toEqual(custom.plain.weights);
-      expect(custom.posted).toBe(0);
+      expect(custom.optimizeCommands).toBe(0);
     } finally {
       family.override(null);
     }
   });
 
-  it("refuses what is not an optimizer; an optimizer's throw reaches the caller and the set keeps working", () => {
+  it("refuses what is not an optimizer; an optimizer that throws has its updates before the throw completed, its error rethrown, and the set keeps working", () => {
     expect(() => dp.step(null as never)).toThrow(
       "DataParallel.step: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got null",
     );
@@ -125,7 +129,17 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
         throw new RangeError("broken: after the update");
       },
     };
+    const weights = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+    const state = adam.stateDict();
+    const before = commands();
     expect(() => dp.step(broken)).toThrow(new RangeError("broken: after the update"));
+    expect(commands() - before).toBe(1);
+    const split = model.parameters().map((p) => Float32Array.from(p.toTypedArray()));
+    model.loadStateDict(weights);
+    adam.loadStateDict(state);
+    expect(() => broken.step()).toThrow(new RangeError("broken: after the update"));
+    expect(split).toEqual(model.parameters().map((p) => Float32Array.from(p.toTypedArray())));
+    expect(split[4]).not.toEqual(weights["7.weight"]!.toTypedArray());
     const { images, labels } = syntheticDigits(15, new Generator(50));
     adam.zeroGrad();
     expect(Number.isFinite(dp.forwardBackward(images, labels).loss)).toBe(true);

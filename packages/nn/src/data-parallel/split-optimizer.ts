@@ -2,192 +2,131 @@ import { type FloatArray, kernels } from "@pico/core";
 import {
   CALL_ADAM,
   CALL_ARRAYS,
-  CALL_DONE,
+  CALL_COUNT,
   CALL_DTYPE,
-  CALL_END,
   CALL_KIND,
   CALL_LENGTH,
-  CALL_SEQ,
   CALL_SGD,
   type ControlLayout,
-  DONE,
-  EXITED,
   FLOAT32,
   FLOAT64,
+  MAX_CALLS,
   NO_ARRAY,
   bytesOf,
   viewOf,
 } from "./protocol.js";
 import { shardBounds } from "./shards.js";
-import { waitWhileEqual } from "./wait.js";
 
 // DataParallel.step's optimizer step on every replica at once. The optimizers of @pico/optim update each
 // parameter through core's "optimizer" kernel family, whose calls are elementwise: element k of the
 // parameter, its gradient and its state depend on element k alone. While the calling thread runs the
-// user's optimizer.step(), a kernel installed over the family (KernelFamily.override) posts every call
-// whose arrays all live in shared memory to the replicas, and each thread, the calling one included,
-// runs the same kernel call on its own contiguous slice of the arrays; the call returns when every slice
-// is done. Same arithmetic per element, so the same bits as the optimizer on one thread, and each call
-// is over when it returns, so the optimizer can read what it wrote. A call whose arrays are not all in
-// shared memory (state created by this very step, a strided parameter's copy) runs on the calling thread.
+// user's optimizer.step(), a kernel installed over the family (KernelFamily.override) records every call
+// whose arrays all live in shared memory instead of running it; when the step returns, one OPTIMIZE
+// command carries the recorded calls, and every thread, the calling one included, runs each of them on
+// its own contiguous slice of the arrays. Same arithmetic per element, so the same bits as the optimizer
+// on one thread, for one signal and one wait per step (each wait is a chance to meet a thread taken off
+// its core: a signal per call made steps several times slower beside another busy process). A call
+// whose arrays are not all in shared memory (state created by this very step, a strided parameter's
+// copy) runs on the calling thread at once.
 
 /**
- * Below this many elements a call runs on the calling thread alone: the slices would take less time than
- * posting them (a bias). The split pays from a few thousand float32 elements (Adam: ~4 ns an element).
+ * Below this many elements a call runs on the calling thread at once: its slices would save less than
+ * they cost to describe and start (a bias). Adam takes ~4 ns an element on one thread here.
  */
 const SPLIT_MIN_ELEMENTS = 2048;
 
 /** The shared buffers an array of a kernel call may live in, by their index (STATE_BUFFER, GRADIENT_BUFFER, OPTIMIZER_BUFFER). */
 export type CallBuffers = readonly SharedArrayBuffer[];
 
-/** The calling thread's side: the kernel that posts calls to the replicas while an optimizer steps. */
+/** The calling thread's side: records an optimizer step's splittable kernel calls into the control block. */
 export class OptimizerSplit {
-  /** Calls posted so far, counting the END of each step; every replica counts the same. */
-  private calls = 0;
+  private count = 0;
   private readonly scalars: Float64Array;
 
   constructor(
     private readonly control: Int32Array,
     private readonly layout: ControlLayout,
     private readonly buffers: CallBuffers,
-    private readonly polls: number,
   ) {
     this.scalars = new Float64Array(control.buffer);
   }
 
   /**
-   * The kernel to install over the optimizer family for one step: it splits the calls it can across the
-   * replicas (who must be serving OPTIMIZE) and hands the others to `base`, the kernel that ran before.
-   * A replica that exits or misses `deadline` makes the call throw.
+   * The kernel to install over the optimizer family for one step: it records the calls it can split
+   * and hands the others to `base`, the kernel that ran before; `flush` must run the recorded calls
+   * (it is called when MAX_CALLS are waiting, and by the caller after the step).
    */
-  kernel(base: kernels.OptimizerKernel, deadline: number): kernels.OptimizerKernel {
+  recorder(base: kernels.OptimizerKernel, flush: () => void): kernels.OptimizerKernel {
     return {
       sgd: (p, g, buf, first, h) => {
-        const ids = this.shareable(p, [p, g, buf]);
-        if (ids === null) return base.sgd(p, g, buf, first, h);
-        this.post(CALL_SGD, p, ids, [h.lr, h.momentum, h.dampening, h.nesterov ? 1 : 0, h.weightDecay, h.maximize ? 1 : 0, first ? 1 : 0]);
-        const [from, to] = ownSlice(p.length, this.layout.replicas);
-        base.sgd(p.subarray(from, to), g.subarray(from, to), buf === null ? null : buf.subarray(from, to), first, h);
-        this.waitForSlices(deadline);
+        if (!this.record(CALL_SGD, p, [p, g, buf], [h.lr, h.momentum, h.dampening, h.nesterov ? 1 : 0, h.weightDecay, h.maximize ? 1 : 0, first ? 1 : 0], flush)) {
+          base.sgd(p, g, buf, first, h);
+        }
       },
       adam: (p, g, m, v, vmax, step, h, decoupled) => {
-        const ids = this.shareable(p, [p, g, m, v, vmax]);
-        if (ids === null) return base.adam(p, g, m, v, vmax, step, h, decoupled);
-        this.post(CALL_ADAM, p, ids, [h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay, h.amsgrad ? 1 : 0, h.maximize ? 1 : 0, step, decoupled ? 1 : 0]);
-        const [from, to] = ownSlice(p.length, this.layout.replicas);
-        const slice = (a: FloatArray): FloatArray => a.subarray(from, to);
-        base.adam(slice(p), slice(g), slice(m), slice(v), vmax === null ? null : slice(vmax), step, h, decoupled);
-        this.waitForSlices(deadline);
+        const scalars = [h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay, h.amsgrad ? 1 : 0, h.maximize ? 1 : 0, step, decoupled ? 1 : 0];
+        if (!this.record(CALL_ADAM, p, [p, g, m, v, vmax], scalars, flush)) base.adam(p, g, m, v, vmax, step, h, decoupled);
       },
     };
   }
 
-  /** Tells the replicas that the step's calls are over (they then finish the OPTIMIZE command). */
-  end(): void {
-    this.control[CALL_KIND] = CALL_END;
-    this.publish();
+  /** The calls recorded since the last take (written to CALL_COUNT for the OPTIMIZE command that carries them); starts a new batch. */
+  take(): number {
+    const count = this.count;
+    this.control[CALL_COUNT] = count;
+    this.count = 0;
+    return count;
   }
 
-  /** Each array's (buffer, byte offset) pair when the call is large enough and every array is in shared memory, with p's length and dtype; else null. */
-  private shareable(p: FloatArray, arrays: readonly (FloatArray | null)[]): number[] | null {
-    if (p.length < SPLIT_MIN_ELEMENTS) return null;
-    const ids: number[] = [];
+  /** Records the call when it is large enough and every array is in shared memory, with p's length and dtype; returns whether it did. */
+  private record(kind: number, p: FloatArray, arrays: readonly (FloatArray | null)[], scalars: readonly number[], flush: () => void): boolean {
+    if (p.length < SPLIT_MIN_ELEMENTS) return false;
     for (const a of arrays) {
-      if (a === null) {
-        ids.push(NO_ARRAY, 0);
-        continue;
-      }
-      if (a.length !== p.length || a.constructor !== p.constructor) return null;
-      const buffer = this.buffers.indexOf(a.buffer as SharedArrayBuffer);
-      if (buffer < 0) return null;
-      ids.push(buffer, a.byteOffset);
+      if (a !== null && (a.length !== p.length || a.constructor !== p.constructor || !this.buffers.includes(a.buffer as SharedArrayBuffer))) return false;
     }
-    return ids;
-  }
-
-  private post(kind: number, p: FloatArray, ids: readonly number[], scalars: readonly number[]): void {
     const c = this.control;
-    c[CALL_KIND] = kind;
-    c[CALL_LENGTH] = p.length;
-    c[CALL_DTYPE] = p instanceof Float64Array ? FLOAT64 : FLOAT32;
-    for (let i = 0; i < ids.length; i++) c[CALL_ARRAYS + i] = ids[i]!;
-    for (let i = 0; i < scalars.length; i++) this.scalars[this.layout.scalars + i] = scalars[i]!;
-    this.publish();
+    const at = this.layout.call(this.count);
+    c[at + CALL_KIND] = kind;
+    c[at + CALL_LENGTH] = p.length;
+    c[at + CALL_DTYPE] = p instanceof Float64Array ? FLOAT64 : FLOAT32;
+    arrays.forEach((a, i) => {
+      c[at + CALL_ARRAYS + 2 * i] = a === null ? NO_ARRAY : this.buffers.indexOf(a.buffer as SharedArrayBuffer);
+      c[at + CALL_ARRAYS + 2 * i + 1] = a === null ? 0 : a.byteOffset;
+    });
+    const s = this.layout.scalars(this.count);
+    for (let i = 0; i < scalars.length; i++) this.scalars[s + i] = scalars[i]!;
+    if (++this.count === MAX_CALLS) flush();
+    return true;
   }
-
-  private publish(): void {
-    this.calls = (this.calls + 1) | 0;
-    Atomics.store(this.control, CALL_SEQ, this.calls);
-    Atomics.notify(this.control, CALL_SEQ);
-  }
-
-  private waitForSlices(deadline: number): void {
-    const c = this.control;
-    for (let r = 1; r < this.layout.replicas; r++) {
-      const at = this.layout.worker(r);
-      for (;;) {
-        const done = Atomics.load(c, at + CALL_DONE);
-        if (done === this.calls) break;
-        if (Atomics.load(c, at + DONE) === EXITED) throw new Error(`replica ${r}'s thread exited during the optimizer step`);
-        if (!waitWhileEqual(c, at + CALL_DONE, done, this.polls, deadline)) throw new Error(`replica ${r} did not finish its slice of the optimizer step in time`);
-      }
-    }
-  }
-}
-
-/** The calling thread's slice of an `n`-element call: replica 0's. */
-function ownSlice(n: number, replicas: number): [number, number] {
-  const bounds = shardBounds(n, replicas);
-  return [bounds[0]!, bounds[1]!];
 }
 
 /**
- * A replica's side of an OPTIMIZE command: runs its slice of every call the calling thread posts, with
- * its own resolution of the optimizer family, until the END call. `seen` is the calls this replica has
- * counted so far; returns the new count and the first failure's message (every call is answered anyway,
- * so that the calling thread never waits for a slice that will not come).
+ * Runs replica `replica`'s slice of each of the CALL_COUNT calls in the control block with `kernel` (the
+ * calling thread passes the kernel that ran before the recorder, a replica its own resolution).
  */
-export function serveOptimizerCalls(
-  control: Int32Array,
-  layout: ControlLayout,
-  replica: number,
-  buffers: CallBuffers,
-  polls: number,
-  seen: number,
-): { seen: number; failure: string | null } {
+export function runCalls(control: Int32Array, layout: ControlLayout, replica: number, buffers: CallBuffers, kernel: kernels.OptimizerKernel): void {
   const c = control;
   const scalars = new Float64Array(c.buffer);
-  const at = layout.worker(replica) + CALL_DONE;
-  let failure: string | null = null;
-  for (;;) {
-    waitWhileEqual(c, CALL_SEQ, seen, polls);
-    seen = Atomics.load(c, CALL_SEQ);
-    const kind = c[CALL_KIND]!;
-    if (kind === CALL_END) return { seen, failure };
-    try {
-      const n = c[CALL_LENGTH]!;
-      const code = c[CALL_DTYPE]!;
-      const bounds = shardBounds(n, layout.replicas);
-      const from = bounds[replica]!;
-      const count = bounds[replica + 1]! - from;
-      const array = (i: number): FloatArray | null => {
-        const buffer = c[CALL_ARRAYS + 2 * i]!;
-        if (buffer === NO_ARRAY) return null;
-        return viewOf(buffers[buffer]!, code, c[CALL_ARRAYS + 2 * i + 1]! + from * bytesOf(code), count);
-      };
-      const s = (i: number): number => scalars[layout.scalars + i]!;
-      const { kernel } = kernels.optimizerKernels.resolve();
-      if (count > 0 && kind === CALL_SGD) {
-        kernel.sgd(array(0)!, array(1)!, array(2), s(6) === 1, { lr: s(0), momentum: s(1), dampening: s(2), nesterov: s(3) === 1, weightDecay: s(4), maximize: s(5) === 1 });
-      } else if (count > 0 && kind === CALL_ADAM) {
-        const h = { lr: s(0), betas: [s(1), s(2)] as [number, number], eps: s(3), weightDecay: s(4), amsgrad: s(5) === 1, maximize: s(6) === 1 };
-        kernel.adam(array(0)!, array(1)!, array(2)!, array(3)!, array(4), s(7), h, s(8) === 1);
-      }
-    } catch (error) {
-      failure ??= `its slice of an optimizer call failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+  const count = c[CALL_COUNT]!;
+  for (let k = 0; k < count; k++) {
+    const at = layout.call(k);
+    const code = c[at + CALL_DTYPE]!;
+    const bounds = shardBounds(c[at + CALL_LENGTH]!, layout.replicas);
+    const from = bounds[replica]!;
+    const length = bounds[replica + 1]! - from;
+    if (length === 0) continue;
+    const array = (i: number): FloatArray | null => {
+      const buffer = c[at + CALL_ARRAYS + 2 * i]!;
+      return buffer === NO_ARRAY ? null : viewOf(buffers[buffer]!, code, c[at + CALL_ARRAYS + 2 * i + 1]! + from * bytesOf(code), length);
+    };
+    const s0 = layout.scalars(k);
+    const s = (i: number): number => scalars[s0 + i]!;
+    if (c[at + CALL_KIND] === CALL_SGD) {
+      kernel.sgd(array(0)!, array(1)!, array(2), s(6) === 1, { lr: s(0), momentum: s(1), dampening: s(2), nesterov: s(3) === 1, weightDecay: s(4), maximize: s(5) === 1 });
+    } else {
+      const h = { lr: s(0), betas: [s(1), s(2)] as [number, number], eps: s(3), weightDecay: s(4), amsgrad: s(5) === 1, maximize: s(6) === 1 };
+      kernel.adam(array(0)!, array(1)!, array(2)!, array(3)!, array(4), s(7), h, s(8) === 1);
     }
-    Atomics.store(c, at, seen);
-    Atomics.notify(c, at);
   }
 }
 
