@@ -6,7 +6,6 @@ import { describe, isNdArray, isTensor } from "./function.js";
 import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
 import { withdrawOffer } from "./kernels/wasm/handoff.js";
-import type { Context } from "./context.js";
 import { copy, empty, isContiguous, isPacked } from "./ndarray-utils.js";
 import { sameShape } from "./shape.js";
 import { bumpVersion } from "./version.js";
@@ -88,14 +87,7 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
   const inputs = call.inputs!;
   const ctx = call.ctx!;
   checkSavedVersions(call);
-  const sums = buffers === null ? null : sumsSoFar(inputs, ctx, grads, buffers);
-  ctx.setGradientsSoFar(sums);
-  let result: unknown;
-  try {
-    result = fn.backward(ctx, g);
-  } finally {
-    ctx.setGradientsSoFar(null);
-  }
+  const result = fn.backward(ctx, g);
   const list = Array.isArray(result) ? (result as ReadonlyArray<unknown>) : [result];
   if (list.length !== inputs.length) {
     throw new GraphError(
@@ -121,11 +113,6 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
     // place: the bump voids a kernel's offer of g's old contents (kernels/wasm/handoff.ts). Not the
     // caller's own backward(grad) array, which may be saved by a forward (a view passed through is no write).
     if (gi.data === g.data && g.data !== rootGrad.data) bumpVersion(gi);
-    if (sums !== null && sums[i] !== null && gi.data === sums[i]!.data) {
-      // The backward added its gradient into the running sum (ctx.gradientSoFar), in place: a write that voids a kernel's offer of the old sum.
-      bumpVersion(gi);
-      continue;
-    }
     // A gradient has its input's dtype, as torch's engine casts it (a float32 input of a float64 product gets a float32 gradient).
     const gt = dtypeOf(gi) === input.dtype ? gi : copy(gi, input.dtype);
     const previous = grads.get(input);
@@ -146,24 +133,6 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
       buffers.discard(gt);
     }
   }
-}
-
-/**
- * Per argument of `call`, the running gradient sum a backward may add into (Context.gradientSoFar): one that
- * nothing but its entry holds, for an argument passed once; else null. Null when there is none at all.
- */
-function sumsSoFar(inputs: readonly unknown[], ctx: Context, grads: Map<Tensor, NDArray>, buffers: GradientBuffers): (NDArray | null)[] | null {
-  let sums: (NDArray | null)[] | null = null;
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i];
-    if (!isTensor(input) || !ctx.needsInputGrad[i]) continue;
-    const previous = grads.get(input);
-    if (previous === undefined || !buffers.exclusive(previous) || dtypeOf(previous) !== input.dtype) continue;
-    if (inputs.indexOf(input) !== i || inputs.lastIndexOf(input) !== i) continue;
-    sums ??= inputs.map(() => null);
-    sums[i] = previous;
-  }
-  return sums;
 }
 
 /** PyTorch's rule: a backward must not run on a saved array that an in-place write changed after the forward. */

@@ -17,7 +17,6 @@ export class Context {
   reused = false;
   private saved: NDArray[] = [];
   private savedVersions: number[] = [];
-  private sumsSoFar: readonly (NDArray | null)[] | null = null;
 
   constructor(needsInputGrad: readonly boolean[]) {
     this.needsInputGrad = needsInputGrad;
@@ -31,23 +30,6 @@ export class Context {
 
   get savedTensors(): readonly NDArray[] {
     return this.saved;
-  }
-
-  /**
-   * In backward: the gradient the autograd engine has summed so far for argument i, which backward may add
-   * its own gradient into and return as argument i's (`sum[k] = sum[k] + own[k]`, the engine's own order),
-   * sparing the engine a pass over both (where a tensor feeds several calls: the two branches of a
-   * residual block meeting at its input). Packed, of the argument's dtype and shape, seen by nothing but
-   * the engine. Null outside backward, where no gradient has come in yet, and where the engine keeps every
-   * gradient (retainGraph) or the argument is passed twice.
-   */
-  gradientSoFar(i: number): NDArray | null {
-    return this.sumsSoFar?.[i] ?? null;
-  }
-
-  /** @internal The autograd engine sets what gradientSoFar hands out for one backward call, and clears it (null) after. */
-  setGradientsSoFar(sums: readonly (NDArray | null)[] | null): void {
-    this.sumsSoFar = sums;
   }
 
   /** The first saved array written in place since it was saved, with the versions then and now; null when none was. */

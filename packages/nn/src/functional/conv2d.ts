@@ -52,16 +52,12 @@ export class Conv2dFunction extends Function {
     const [x, weight] = ctx.savedTensors as [NDArray, NDArray];
     const g = ctx.geometry;
     const dtype = kernels.dtypeOf(gy);
-    // Where x feeds other calls too (a residual block's input), the input gradient is added into the sum of
-    // theirs as it leaves the kernel, instead of into an array of its own that the engine then adds.
-    const sum = ctx.needsInputGrad[0] ? ctx.gradientSoFar(0) : null;
-    const accumulateInput = sum !== null && kernels.dtypeOf(sum) === dtype;
-    const gx = accumulateInput ? sum : ctx.needsInputGrad[0] ? kernels.empty(dtype, x.shape) : null;
+    const gx = ctx.needsInputGrad[0] ? kernels.empty(dtype, x.shape) : null;
     const gw = ctx.needsInputGrad[1] ? kernels.empty(dtype, weight.shape) : null;
     const gb = ctx.needsInputGrad[2] ? kernels.empty(dtype, [g.outChannels]) : null;
     const input = gw !== null ? flatData(x, dtype) : null;
     const grads = { input: gx?.data ?? null, weight: gw?.data ?? null, bias: gb?.data ?? null };
-    kernels.conv2dBackward(ctx.run, g, flatData(gy, dtype), flatData(weight, dtype), input, grads, { handOffGradInput: ctx.handOffGradInput, accumulateInput });
+    kernels.conv2dBackward(ctx.run, g, flatData(gy, dtype), flatData(weight, dtype), input, grads, { handOffGradInput: ctx.handOffGradInput });
     // null for the options, and for handOffGradInput when the call passed it.
     const out: (NDArray | null)[] = [gx, gw, gb];
     for (let i = 3; i < ctx.needsInputGrad.length; i++) out.push(null);

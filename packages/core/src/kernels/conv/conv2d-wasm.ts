@@ -54,12 +54,6 @@ export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
    * read (handoff.ts; a BatchNorm's backward takes it). Default false: never offered.
    */
   handOffGradInput?: boolean;
-  /**
-   * grads.input holds a gradient to add the input gradient into (`input[k] = input[k] + ∂[k]`, the same bits as
-   * computing it apart and adding it after), as it is copied out of the module: no separate pass over both
-   * (the autograd engine's running sum, Context.gradientSoFar). Never offered (the module holds ∂, not the sum).
-   */
-  accumulateInput?: boolean;
 }
 
 /** One call of conv2dForward (kind 0), conv2dBackward (kind 1), winograd3x3WeightsBackward (kind 4) or prepareWinograd3x3 (kind 5) with its arguments. */
@@ -490,8 +484,7 @@ export function conv2dBackwardWasm(
   if (grads.weight !== null && x === null) return false;
   const s = sizes(g);
   if (!usable(g)) {
-    if (grads.input !== null && options.accumulateInput === true) addInto(grads.input.data, grads.input.offset, new Float32Array(g.batch * s.inImage));
-    else grads.input?.data.fill(0, grads.input.offset, grads.input.offset + g.batch * s.inImage);
+    grads.input?.data.fill(0, grads.input.offset, grads.input.offset + g.batch * s.inImage);
     grads.weight?.data.fill(0, grads.weight.offset, grads.weight.offset + g.outChannels * s.taps);
     grads.bias?.data.fill(0, grads.bias.offset, grads.bias.offset + g.outChannels);
     return true;
@@ -521,20 +514,12 @@ function backwardBy(
   const wantX = grads.weight !== null;
   const wantGx = grads.input !== null;
   const winograd3 = path === BACKWARD_WINOGRAD3;
-  const addToInput = options.accumulateInput === true;
   const chunk = winograd3 ? winogradImages(g, e.winograd3x3Tiles(geo), options) : chunkOf(g, s, options);
   const threads = Math.min(t.threads, Math.ceil(g.batch / chunk));
   const launch = threads > 1 ? t.launch : undefined;
   const gyImage = argmax === null ? s.outImage : pooledImage(g);
   const imageFloats = gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0);
   const slice = sliceOf(g, chunk * threads, imageFloats, launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
-  if (addToInput && winograd3 && slice < g.batch && grads.input !== null) {
-    // A later slice may refuse the Winograd way once earlier ones were added in: computed apart, added after.
-    const own = { data: new Float32Array(g.batch * s.inImage), offset: 0 };
-    const done = backwardBy(t, path, g, s, geo, start, gradOut, x, weight, { ...grads, input: own }, argmax, { ...options, accumulateInput: false }, resident);
-    if (done === "done") addInto(grads.input.data, grads.input.offset, own.data);
-    return done;
-  }
   // A whole batch of gradOut already in the module (a handed-off output) is read where it is, each slice's
   // part in place, everything else laid out after it.
   const gyResident = resident >= start ? resident : -1;
@@ -611,10 +596,7 @@ function backwardBy(
     const copyOut = (i0: number, i1: number): void => {
       heap = heapOf(t, mem.end) ?? heap;
       const from = (gxAt >> 2) + i0 * s.inImage;
-      if (grads.input === null) return;
-      const result = heap.subarray(from, from + (i1 - i0) * s.inImage);
-      if (addToInput) addInto(grads.input.data, grads.input.offset + (n0 + i0) * s.inImage, result);
-      else grads.input.data.set(result, grads.input.offset + (n0 + i0) * s.inImage);
+      if (grads.input !== null) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
     const ranges = rangesOf(count);
     const gySlice = gyResident < 0 ? gyAt : gyResident + n0 * gyImage * 4;
@@ -629,11 +611,7 @@ function backwardBy(
         chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
       ]);
     }
-    // On the threads each result leaves as soon as it is in, before the Winograd way may be refused (a NaN or an
-    // infinity seen by any call): a sum added to then would be added to again by the im2col way. It waits.
-    const deferred = addToInput && winograd3 && launch !== undefined && ranges.length > 1;
-    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, deferred ? () => undefined : copyOut, () => winograd3 && nonFiniteSeen(t, geo))) return "refused";
-    if (deferred) copyOut(0, count);
+    if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => winograd3 && nonFiniteSeen(t, geo))) return "refused";
   }
   heap = heapOf(t, mem.end) ?? heap;
   // A small batch may have used fewer calls than regions: only the ones written are added.
@@ -655,26 +633,8 @@ function backwardBy(
   }
   // One slice: the whole input gradient is still in the module, for the kernel the caller said reads it next
   // (a BatchNorm's backward, see handoff.ts).
-  if (grads.input !== null && slice >= g.batch && options.handOffGradInput === true && !addToInput) {
+  if (grads.input !== null && slice >= g.batch && options.handOffGradInput === true) {
     offerOutput(t.memory, grads.input.data, grads.input.offset, g.batch * s.inImage, gxAt, true);
   }
   return "done";
-}
-
-/** dst[at + k] = dst[at + k] + src[k], eight elements a turn (one add each: the autograd engine's bits). */
-function addInto(dst: Float32Array, at: number, src: Float32Array): void {
-  const n = src.length;
-  const n8 = n - (n % 8);
-  let i = 0;
-  for (let o = at; i < n8; i += 8, o += 8) {
-    dst[o] = dst[o]! + src[i]!;
-    dst[o + 1] = dst[o + 1]! + src[i + 1]!;
-    dst[o + 2] = dst[o + 2]! + src[i + 2]!;
-    dst[o + 3] = dst[o + 3]! + src[i + 3]!;
-    dst[o + 4] = dst[o + 4]! + src[i + 4]!;
-    dst[o + 5] = dst[o + 5]! + src[i + 5]!;
-    dst[o + 6] = dst[o + 6]! + src[i + 6]!;
-    dst[o + 7] = dst[o + 7]! + src[i + 7]!;
-  }
-  for (; i < n; i++) dst[at + i] = dst[at + i]! + src[i]!;
 }

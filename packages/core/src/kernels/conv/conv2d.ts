@@ -50,12 +50,6 @@ export interface Conv2dBackwardOptions {
    * that backward to read (see kernels.handOff). Default false.
    */
   handOffGradInput?: boolean;
-  /**
-   * grads.input holds a gradient to add the input gradient into (`input[k] = input[k] + ∂[k]`: the bits of
-   * computing it apart and adding it after), instead of being overwritten: the autograd engine's running
-   * sum (Context.gradientSoFar). Default false.
-   */
-  accumulateInput?: boolean;
 }
 
 /** One implementation of the family. */
@@ -84,14 +78,7 @@ export const conv2dGemmKernel: Conv2dKernel = {
     }
     return { chunk, cols };
   },
-  backward(g, saved, gy, w, x, grads, options = {}) {
-    if (options.accumulateInput === true && grads.input !== null) {
-      const sum = grads.input;
-      const own = allocate(sum instanceof Float64Array ? "float64" : "float32", sum.length);
-      conv2dGemmKernel.backward(g, saved, gy, w, x, { ...grads, input: own });
-      for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + own[i]!;
-      return;
-    }
+  backward(g, saved, gy, w, x, grads) {
     if (grads.weight !== null && saved.cols === null && !isPointwise(g) && x !== null) {
       // A forward that kept nothing (or ran in WebAssembly): unfold x now.
       saved.cols = allocate(grads.weight instanceof Float64Array ? "float64" : "float32", keptColumnsSize(g));
@@ -125,10 +112,10 @@ export const conv2dWasmKernel: Conv2dKernel = {
     const slice = (a: FloatArray | null): { data: Float32Array; offset: number } | null => (a instanceof Float32Array ? { data: a, offset: 0 } : null);
     const all32 = [grads.input, grads.weight, grads.bias].every((a) => a === null || a instanceof Float32Array);
     if (gy32 !== null && w32 !== null && all32 && (grads.weight === null || x32 !== null)) {
-      const wasmOptions = { handOffGradInput: options.handOffGradInput === true, accumulateInput: options.accumulateInput === true };
-      if (conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(grads.input), weight: slice(grads.weight), bias: slice(grads.bias) }, wasmOptions)) return;
+      const handOffGradInput = options.handOffGradInput === true;
+      if (conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(grads.input), weight: slice(grads.weight), bias: slice(grads.bias) }, { handOffGradInput })) return;
     }
-    conv2dGemmKernel.backward(g, saved, gy, w, x, grads, options);
+    conv2dGemmKernel.backward(g, saved, gy, w, x, grads);
   },
 };
 
