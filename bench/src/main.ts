@@ -66,7 +66,8 @@ function describeRun(r: WorkerResult): string {
     `${r.system.padEnd(9)} train ${r.trainImagesPerSec.toFixed(0).padStart(6)} img/s (${r.trainSteps} steps after ${r.warmupSteps}, ` +
     `${(r.trainCpuSeconds / r.trainSeconds).toFixed(2)} cores busy)` +
     `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (batch ${r.inferCount})` +
-    `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}`
+    `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}` +
+    (typeof r.info["coreRoundTripBeforeNs"] === "number" ? `  cores' round trip ${r.info["coreRoundTripBeforeNs"]}/${r.info["coreRoundTripAfterNs"]} ns before/after` : "")
   );
 }
 

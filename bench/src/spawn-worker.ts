@@ -74,8 +74,21 @@ function workerCommand(run: SystemRun): Command {
 export async function runSystem(run: SystemRun, workloadPath: string, plan: WorkerPlan): Promise<WorkerResult> {
   const { executable, args } = workerCommand(run);
   const label = runLabel(run);
-  const result = await runForResult<WorkerResult>(label, executable, [...args, ...planArgs(workloadPath, plan)], plan.niceness ?? 0);
-  return { ...result, system: label };
+  const niceness = plan.niceness ?? 0;
+  // A run on two cores or more is as fast as the cores are close (core-round-trip.ts): measured just before and after.
+  const spread = run.threads > 1 || (run.replicas ?? 1) > 1;
+  const before = spread ? await runCoreRoundTrip(niceness) : undefined;
+  const result = await runForResult<WorkerResult>(label, executable, [...args, ...planArgs(workloadPath, plan)], niceness);
+  if (before === undefined) return { ...result, system: label };
+  const after = await runCoreRoundTrip(niceness);
+  return { ...result, system: label, info: { ...result.info, coreRoundTripBeforeNs: before, coreRoundTripAfterNs: after } };
+}
+
+/** The cores' round trip (core-round-trip.ts), in ns, measured in a process of its own at `niceness`. */
+export async function runCoreRoundTrip(niceness: number): Promise<number> {
+  const script = fileURLToPath(new URL("./core-round-trip-worker.js", import.meta.url));
+  const result = await runForResult<{ roundTripNs: number }>("core round trip", process.execPath, [script], niceness);
+  return Math.round(result.roundTripNs);
 }
 
 /** Pico's per-operator breakdown (breakdown-worker.ts) in its own process. */
