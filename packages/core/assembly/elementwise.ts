@@ -1,9 +1,8 @@
 // f32 ReLU, add + ReLU and 2×2 max pooling for @pico/core in WebAssembly SIMD, over an element range (pooling:
-// a plane range), so that threads can split one call; batch norm (assembly/batch-norm.ts) and Adam's
-// update (assembly/optimizer.ts) run through the same entry, elementwiseJob. The loader
-// (src/kernels/wasm/elementwise-wasm.ts) copies the operands in and the results out. Pointers are byte addresses.
+// a plane range), so that threads can split one call; batch norm (assembly/batch-norm.ts) runs through the same
+// entry, elementwiseJob. The loader (src/kernels/wasm/elementwise-wasm.ts) copies the operands in and the
+// results out. Pointers are byte addresses.
 import { batchNormJob } from "./batch-norm";
-import { adamStep } from "./optimizer";
 import { maxPool2x2Backward } from "./pool";
 
 /**
@@ -121,7 +120,6 @@ const RELU_BACKWARD = 3;
 const ADD_RELU_FORWARD = 4;
 const MAX_POOL_2X2 = 5;
 const MAX_POOL_2X2_BACKWARD = 6;
-const ADAM_STEP = 7;
 
 /** Runs one job of the kernels above: `kind`, then that kernel's arguments in order (unused ones 0). */
 export function elementwiseJob(
@@ -145,12 +143,6 @@ export function elementwiseJob(
       break;
     case MAX_POOL_2X2_BACKWARD:
       maxPool2x2Backward(a1, a2, a3, a4, a5, a6, a7, a8, a9);
-      break;
-    case ADAM_STEP:
-      // a7: the job's slot, three i32s [i0, i1, taken]: the loader writes the range when it hands the job
-      // out (an empty one for a job it kept), and reads `taken` to see that a thread has started it.
-      store<i32>(a7, 1, 8);
-      adamStep(a1, a2, a3, a4, a5, a6, load<i32>(a7), load<i32>(a7, 4));
       break;
   }
 }

@@ -1,15 +1,13 @@
 import type { FloatArray } from "../dtype.js";
 import { kernelFamily } from "./registry.js";
-import { elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
 import { wasmAvailable } from "./wasm/engine.js";
 import { adamUpdateWasm, sgdUpdateWasm } from "./wasm/optimizer-wasm.js";
 
 // The optimizers' updates of one parameter on raw arrays (@pico/optim's SGD, Momentum, Adam and AdamW):
-// the TypeScript loops ("js") and WebAssembly SIMD ("wasm": float32 only, float64 and small parameters go
-// to the loops; a large parameter's Adam splits across the threads while `@pico/core/threads` runs them,
-// SGD stays on the calling thread). The WebAssembly kernel computes in float64 and rounds where the loops
-// store into a Float32Array, in the same order of operations, so both give the same bits (tested), and a
-// run's trajectory does not depend on which one ran or on how many threads.
+// the TypeScript loops ("js") and WebAssembly SIMD on the calling thread ("wasm": float32 only, float64
+// and small parameters go to the loops). The WebAssembly kernel computes in float64 and rounds where the loops store into a
+// Float32Array, in the same order of operations, so both give the same bits (tested), and a run's
+// trajectory does not depend on which one ran.
 
 /** The hyperparameters of an SGD step: @pico/optim's SGD and Momentum parameter groups hold these. */
 export interface SgdHyper {
@@ -155,4 +153,4 @@ export const optimizerWasm: OptimizerKernel = {
 /** The "optimizer" kernel family (useKernels, kernelInfo): @pico/optim's updates run the one it resolves. */
 export const optimizerKernels = kernelFamily<OptimizerKernel>("optimizer")
   .register("js", optimizerJs)
-  .register("wasm", optimizerWasm, { available: wasmAvailable, threads: elementwiseWasmThreads });
+  .register("wasm", optimizerWasm, { available: wasmAvailable });

@@ -34,8 +34,7 @@ function viewOf(heap: Float32Array, at: number, floats: number): Float32Array {
  * the operands into their regions, calls `kernel(at, count, constantsAt)` with the regions' byte addresses
  * (0 for a null operand) and the block's length rounded up to `blocks.align`, then copies region k into
  * `results[k]` wherever that is given. `constants` (f64s) are written once, before the regions, at
- * `constantsAt`. With `from` and `to`, only the elements [from, to) go through (default all). False where
- * WebAssembly is missing or the memory cannot grow (nothing written).
+ * `constantsAt`. False where WebAssembly is missing or the memory cannot grow (nothing written).
  */
 export function runBlockwise(
   operands: readonly (Float32Array | null)[],
@@ -43,13 +42,11 @@ export function runBlockwise(
   blocks: Blocks,
   constants: readonly number[],
   kernel: (at: number[], count: number, constantsAt: number) => void,
-  from = 0,
-  to = operands[0]!.length,
 ): boolean {
   const t = localInstance();
   if (t === null) return false;
   const align = blocks.align;
-  const size = to - from;
+  const size = operands[0]!.length;
   const block = Math.min(blocks.floats, Math.ceil(size / align) * align);
   const mem = new Layout(t.exports.heapBase());
   const constantsAt = constants.length === 0 ? 0 : mem.take(constants.length * 2);
@@ -64,10 +61,10 @@ export function runBlockwise(
     constantsView = new Float64Array(heap.buffer);
   }
   for (let k = 0, f = constantsAt >> 3; k < constants.length; k++, f++) constantsView![f] = constants[k]!;
-  for (let i0 = from; i0 < to; i0 += block) {
-    const n = Math.min(block, to - i0);
+  for (let i0 = 0; i0 < size; i0 += block) {
+    const n = Math.min(block, size - i0);
     // A whole operand (every call of a parameter or activation up to a block) is copied without a subarray.
-    const whole = n === operands[0]!.length;
+    const whole = n === size;
     for (let k = 0; k < operands.length; k++) {
       const a = operands[k];
       if (a !== null && a !== undefined) heap.set(whole ? a : a.subarray(i0, i0 + n), at[k]! >> 2);

@@ -51,7 +51,7 @@ export interface ElementwiseLaunch {
 }
 
 /** How a call's operands go into the module and its results out of it, job by job. */
-export interface Staging {
+interface Staging {
   copyIn(job: number): void;
   copyOut(job: number): void;
 }
@@ -78,12 +78,11 @@ export interface Target {
 }
 
 /**
- * Where a call over `elements` runs: split across the threads from `minimum` elements on (default
- * THREADED_MIN_ELEMENTS, a kernel that computes more per element may split sooner), else on the shared
- * memory's instance while the threads run, else on the calling thread's own.
+ * Where a call over `elements` runs: split across the threads from THREADED_MIN_ELEMENTS on, else on the
+ * shared memory's instance while the threads run, else on the calling thread's own.
  */
-export function target(elements: number, minimum = THREADED_MIN_ELEMENTS): Target | null {
-  if (sharedTarget !== null) return splitTarget !== null && elements >= minimum ? splitTarget : sharedTarget;
+export function target(elements: number): Target | null {
+  if (sharedTarget !== null) return splitTarget !== null && elements >= THREADED_MIN_ELEMENTS ? splitTarget : sharedTarget;
   return callingThread();
 }
 
@@ -102,7 +101,7 @@ export function elementwiseWasmThreads(): number {
 }
 
 /** Runs the jobs ([kind, ...arguments]) on the calling thread, or on it and the workers, staged. */
-export function run(t: Target, jobs: number[][], stage: Staging): void {
+function run(t: Target, jobs: number[][], stage: Staging): void {
   const e = t.exports;
   const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
   if (t.threads === null || jobs.length < 2) {
@@ -127,15 +126,14 @@ export function run(t: Target, jobs: number[][], stage: Staging): void {
 
 
 /** [start, end) ranges of about equal size cutting [0, count) into `parts`, starts rounded to `align`. */
-export function ranges(count: number, parts: number, align: number): [number, number][] {
+function ranges(count: number, parts: number, align: number): [number, number][] {
   const out: [number, number][] = [];
   const step = Math.max(align, Math.ceil(count / parts / align) * align);
   for (let i = 0; i < count; i += step) out.push([i, Math.min(count, i + step)]);
   return out;
 }
 
-/** Jobs a call of `units` (elements, planes) splits into on `t`: 1 unless it splits, else up to JOBS_PER_THREAD per thread. */
-export function jobCount(t: Target, units: number): number {
+function jobCount(t: Target, units: number): number {
   return t.threads === null ? 1 : Math.min(units, t.threads.threads * JOBS_PER_THREAD);
 }
 
