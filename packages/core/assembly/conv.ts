@@ -770,7 +770,7 @@ function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, a
  * geometry and choices; IM2COL is always possible): gx (count images) receives the input gradient; gw
  * their weight gradient, gb Σ gy per channel, written there (added to what they hold with
  * `accumulate`); each pointer 0 when not wanted.
- * - IM2COL: gx (zero-filled by the caller) += col2im(W_gᵀ · G); gw gets Σ cols · Gᵀ, the weight gradient
+ * - IM2COL: gx = col2im(W_gᵀ · G), each chunk's images zeroed just before its col2im adds into them; gw gets Σ cols · Gᵀ, the weight gradient
  *   transposed per group ([groups, C/g·kH·kW, outC/g]: packing the few rows of G costs far less than
  *   packing the columns; im2colWeightGradFinish puts it back). Chunks as in conv2dForward; the columns
  *   are recomputed from x (cheaper than keeping them). A chunk's output gradient is gathered into
@@ -782,7 +782,7 @@ function reluMaxPool2x2(src: usize, channels: i32, H: i32, W: i32, out: usize, a
  * - WINOGRAD3: `chunk` images per batch of tiles in `cols` (winograd3x3BackwardScratchBytes); gw is
  *   the Winograd-domain sum dU [36, O, C] (finished by winograd3x3WeightsBackward), gx is written
  *   whole and `w` is prepareBackward's output (read only for gx).
- * - DEPTHWISE: gw [C, kH·kW] (also the transposed layout: one output channel per group); gx zero-filled by the caller.
+ * - DEPTHWISE: gw [C, kH·kW] (also the transposed layout: one output channel per group); gx zeroed first, then added into.
  */
 export function conv2dBackward(
   geo: usize, count: i32, x: usize, w: usize, gy: usize, gx: usize, gw: usize, gb: usize,
@@ -800,6 +800,8 @@ export function conv2dBackward(
   if (path == DEPTHWISE) {
     if (gw != 0 && !accumulate) memory.fill(gw, 0, <usize>(O * taps) << 2);
     if (gb != 0 && !accumulate) memory.fill(gb, 0, <usize>O << 2);
+    // The call's own images of gx, zeroed by the thread that adds into them.
+    if (gx != 0) memory.fill(gx, 0, <usize>(count * inImage) << 2);
     conv2dDepthwiseBackward(geo, count, x, w, gy, gx, gw, gb);
     return;
   }
@@ -862,6 +864,9 @@ export function conv2dBackward(
         store<f32>(at, n0 == 0 && !accumulate ? s : load<f32>(at) + s);
       }
     }
+    // col2im adds into gx: this chunk's images are zeroed here, by the thread that adds into them, just
+    // before they are (a 1×1 kernel's planes are written whole instead).
+    if (gx != 0 && !(pointwise && nb == 1)) memory.fill(gx + (<usize>(n0 * inImage) << 2), 0, <usize>(nb * inImage) << 2);
     for (let grp = 0; grp < G; grp++) {
       const gradRows = grad + (<usize>(grp * og * width) << 2);
       const weights = w + (<usize>(grp * og * taps) << 2);

@@ -582,7 +582,8 @@ function backwardBy(
   const stride = (mem.end - scratchStart) / scratch.length;
   for (let n0 = 0; n0 < g.batch; n0 += slice) {
     const count = Math.min(slice, g.batch - n0);
-    // Images [i0, i1) of this slice into the module (their input gradient zeroed where it is added to), and their input gradient out of it.
+    // Images [i0, i1) of this slice into the module, and their input gradient out of it (the call that
+    // computes it zeroes it first where it adds into it: the thread that claimed it, not the calling one).
     const copyIn = (i0: number, i1: number): void => {
       const gyFrom = gradOut.offset + (n0 + i0) * gyImage;
       if (gyResident < 0) heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
@@ -591,7 +592,6 @@ function backwardBy(
         const xFrom = x.offset + (n0 + i0) * s.inImage;
         heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
       }
-      if (gxAt !== 0 && !winograd3) heap.fill(0, (gxAt >> 2) + i0 * s.inImage, (gxAt >> 2) + i1 * s.inImage);
     };
     const copyOut = (i0: number, i1: number): void => {
       heap = heapOf(t, mem.end) ?? heap;

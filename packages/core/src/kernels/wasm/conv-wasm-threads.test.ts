@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Generator } from "../../random.js";
+import { conv2dBackwardReference } from "../conv/conv2d-reference.js";
 import { conv2dBackwardWasm, conv2dForwardWasm } from "../conv/conv2d-wasm.js";
 import type { Conv2dWasmGeometry, Float32Slice } from "../conv/conv2d-wasm.js";
 import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } from "./conv-wasm-threads.js";
@@ -189,6 +190,48 @@ describe("the WebAssembly convolution on 3 threads", () => {
     expect(bad.length).toBe(16 * 9);
     expect(bad.every((i) => Math.floor(i / (16 * 256)) === 23 && !Number.isNaN(gx[i]!))).toBe(true);
     expect(Array.from(gw.keys()).filter((i) => !Number.isFinite(gw[i]!)).every((i) => Math.floor(i / (16 * 9)) === 5)).toBe(true);
+  });
+
+  it("has each call zero the input gradient it adds into: after a backward that left a 1000× larger gradient there, the input gradient is the direct sums'", () => {
+    expect(wasmConvThreadsActive()).toBe(true);
+    // im2col (LeNet's conv2, with and without arg-max), a 1×1 kernel's planes, depthwise; chunks of 1 and 2 images.
+    const geos: Array<[Conv2dWasmGeometry, number]> = [
+      [geometry(8, 6, 12, 12, 16, 1, 5, 1, 0), 2], [geometry(6, 5, 7, 7, 4, 1, 1, 1, 0), 1], [geometry(6, 8, 9, 9, 8, 8, 3, 1, 1), 1],
+    ];
+    for (const [g, chunk] of geos) {
+      const x = random(g.batch * g.inChannels * g.inHeight * g.inWidth), w = random(g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth);
+      const gy = random(g.batch * g.outChannels * g.outHeight * g.outWidth);
+      const backward = (grad: Float32Array, argmax: Int32Array | null = null): Float32Array => {
+        const gx = new Float32Array(x.length);
+        expect(conv2dBackwardWasm(g, flat(grad), null, flat(w), { input: flat(gx), weight: null, bias: null }, { chunk, argmax })).toBe(true);
+        return gx;
+      };
+      backward(gy.map((v) => 1000 * v));
+      const gx = backward(gy);
+      const reference = conv2dBackwardReference({
+        x: Float64Array.from(x), xShape: [g.batch, g.inChannels, g.inHeight, g.inWidth], w: Float64Array.from(w),
+        wShape: [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth], stride: [g.strideHeight, g.strideWidth],
+        padding: [g.padHeight, g.padWidth], dilation: [1, 1], groups: g.groups,
+      }, Float64Array.from(gy)).gradInput;
+      reference.forEach((v, i) => expect(Math.abs(gx[i]! - v), `input gradient [${i}]`).toBeLessThan(1e-4 * (1 + Math.abs(v))));
+      if (g.groups > 1 || g.kernelHeight === 1) continue;
+      // Through the pooling's arg-max: each pooled gradient lands on the one output it came from.
+      const argmax = new Int32Array(g.batch * g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1));
+      expect(conv2dForwardWasm(g, flat(x), flat(w), null, flat(new Float32Array(argmax.length)), { chunk, reluMaxPool2x2: true, argmax })).toBe(true);
+      const gyPooled = random(argmax.length);
+      backward(gyPooled.map((v) => 1000 * v), argmax);
+      const pooledGx = backward(gyPooled, argmax);
+      const plane = g.outChannels * g.outHeight * g.outWidth;
+      const routed = new Float64Array(gy.length);
+      argmax.forEach((at, k) => {
+        if (at >= 0) routed[Math.floor(k / (argmax.length / g.batch)) * plane + at] = gyPooled[k]!;
+      });
+      const pooledReference = conv2dBackwardReference({
+        x: Float64Array.from(x), xShape: [g.batch, g.inChannels, g.inHeight, g.inWidth], w: Float64Array.from(w),
+        wShape: [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1,
+      }, routed).gradInput;
+      pooledReference.forEach((v, i) => expect(Math.abs(pooledGx[i]! - v), `pooled input gradient [${i}]`).toBeLessThan(1e-4 * (1 + Math.abs(v))));
+    }
   });
 
   it("stops, and the calling thread alone gives the same again", async () => {
