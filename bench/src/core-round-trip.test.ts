@@ -3,7 +3,7 @@ import { coreRoundTripNs } from "./core-round-trip.js";
 
 describe("coreRoundTripNs", () => {
   it("times a shared word's round trip between two threads and stops its worker", async () => {
-    const ns = await coreRoundTripNs({ batches: 5, perBatch: 200 });
+    const ns = await coreRoundTripNs({ batches: 3, perBatch: 50 });
     // A cache line crosses between cores in tens to hundreds of ns; one core alone would take turns of a time slice.
     expect(Number.isFinite(ns)).toBe(true);
     expect(ns).toBeGreaterThan(1);

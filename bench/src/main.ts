@@ -67,7 +67,7 @@ function describeRun(r: WorkerResult): string {
     `${(r.trainCpuSeconds / r.trainSeconds).toFixed(2)} cores busy)` +
     `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (batch ${r.inferCount})` +
     `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}` +
-    (typeof r.info["coreRoundTripBeforeNs"] === "number" ? `  cores' round trip ${r.info["coreRoundTripBeforeNs"]}/${r.info["coreRoundTripAfterNs"]} ns before/after` : "")
+    ("coreRoundTripBeforeNs" in r.info ? `  cores' round trip ${r.info["coreRoundTripBeforeNs"]}/${r.info["coreRoundTripAfterNs"]} ns before/after` : "")
   );
 }
 

@@ -81,14 +81,18 @@ export async function runSystem(run: SystemRun, workloadPath: string, plan: Work
   const result = await runForResult<WorkerResult>(label, executable, [...args, ...planArgs(workloadPath, plan)], niceness);
   if (before === undefined) return { ...result, system: label };
   const after = await runCoreRoundTrip(niceness);
-  return { ...result, system: label, info: { ...result.info, coreRoundTripBeforeNs: before, coreRoundTripAfterNs: after } };
+  const info = { ...result.info, coreRoundTripBeforeNs: before ?? "not measured", coreRoundTripAfterNs: after ?? "not measured" };
+  return { ...result, system: label, info };
 }
 
-/** The cores' round trip (core-round-trip.ts), in ns, measured in a process of its own at `niceness`. */
-export async function runCoreRoundTrip(niceness: number): Promise<number> {
+/**
+ * The cores' round trip (core-round-trip.ts), in ns, measured in a process of its own at `niceness`;
+ * null where its two threads could not run at once within 2 s.
+ */
+export async function runCoreRoundTrip(niceness: number): Promise<number | null> {
   const script = fileURLToPath(new URL("./core-round-trip-worker.js", import.meta.url));
-  const result = await runForResult<{ roundTripNs: number }>("core round trip", process.execPath, [script], niceness);
-  return Math.round(result.roundTripNs);
+  const result = await runForResult<{ roundTripNs: number | null }>("core round trip", process.execPath, [script], niceness);
+  return result.roundTripNs === null ? null : Math.round(result.roundTripNs);
 }
 
 /** Pico's per-operator breakdown (breakdown-worker.ts) in its own process. */
