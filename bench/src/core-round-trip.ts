@@ -2,10 +2,11 @@ import { Worker } from "node:worker_threads";
 import { median } from "./median.js";
 
 // How far apart the machine's cores are, as a thread sees it: two threads hand one shared word back
-// and forth. On this 2-vCPU VM the median round trip is ~50 ns while the hypervisor keeps both vCPUs on
-// cores that share an L3 cache, and ~320 ns while they sit on different ones (it moves them every few
-// seconds to minutes); 2-thread training then runs ~25% slower, because every job a worker computes
-// reads what the calling thread copied in, and the calling thread copies its result out.
+// and forth. On this 2-vCPU VM it reads ~115 ns (a C ping-pong pinned to the two vCPUs: ~50) while the
+// hypervisor keeps both vCPUs on cores that share an L3 cache, and ~330 ns (C: ~320) while they sit on
+// different ones (it moves them every few seconds to minutes); 2-thread training then runs ~25% slower,
+// because every job a worker computes reads what the calling thread copied in, and the calling thread
+// copies its result out.
 
 const SPINNER = `
 const { workerData } = require("node:worker_threads");
