@@ -8,7 +8,7 @@ import { conv2dGeometry, type Conv2dGeometry, type Conv2dOptions } from "./conv2
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
 
-type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean; prepared?: kernels.PreparedWeights };
+type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean; prepared?: kernels.PreparedWeights; handOffGradInput: boolean };
 
 /** The pooling the WebAssembly convolution fuses: 2×2 windows, stride 2, no padding, over the whole convolution output. */
 function isPool2x2(g: Conv2dGeometry, pool: Pool2dGeometry): boolean {
@@ -19,6 +19,12 @@ function isPool2x2(g: Conv2dGeometry, pool: Pool2dGeometry): boolean {
 
 const float32 = (a: { data: kernels.Float32Slice["data"] | Float64Array; offset: number } | null): kernels.Float32Slice | null =>
   a !== null && a.data instanceof Float32Array ? { data: a.data, offset: a.offset } : null;
+
+/** The gradients, then null for the options (and for handOffGradInput when the call passed it). */
+function withOptions(ctx: FusedContext, grads: (NDArray | null)[]): (NDArray | null)[] {
+  for (let i = grads.length; i < ctx.needsInputGrad.length; i++) grads.push(null);
+  return grads;
+}
 
 /**
  * maxPool2d(relu(conv2d(x, weight, bias))) in one pass over the batch, one image at a time, without
@@ -35,11 +41,16 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     convOptions: Conv2dOptions = {},
     poolKernel: IntPair = 2,
     poolOptions: Pick<Pool2dOptions, "stride" | "padding"> = {},
+    handOffGradInput = false,
   ): NDArray {
-    return Conv2dReluMaxPool2dFunction.forwardInto(ctx, undefined, x, weight, bias, convOptions, poolKernel, poolOptions);
+    return Conv2dReluMaxPool2dFunction.forwardInto(ctx, undefined, x, weight, bias, convOptions, poolKernel, poolOptions, handOffGradInput);
   }
 
-  /** forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined). */
+  /**
+   * forward writing into `into` (packed, of the output's shape and dtype; a new array when undefined).
+   * `handOffGradInput` (default false): the caller knows x is read by this Function alone and made by one
+   * Function, so backward may leave x's gradient in the kernel module for that Function's backward (nn's fusion patterns).
+   */
   static forwardInto(
     ctx: FusedContext,
     into: NDArray | undefined,
@@ -49,6 +60,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     convOptions: Conv2dOptions = {},
     poolKernel: IntPair = 2,
     poolOptions: Pick<Pool2dOptions, "stride" | "padding"> = {},
+    handOffGradInput = false,
   ): NDArray {
     checkOptions("conv2dReluMaxPool2d", poolOptions, ["stride", "padding"]);
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, convOptions);
@@ -77,6 +89,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
       ctx.geometry = g;
       ctx.pool = pool;
       ctx.argmax = argmax;
+      ctx.handOffGradInput = handOffGradInput === true;
       ctx.saveForBackward(x, weight);
     }
     return out;
@@ -95,8 +108,8 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const slice = (a: NDArray | null): kernels.Float32Slice | null => (a !== null && a.data instanceof Float32Array ? { data: a.data, offset: 0 } : null);
     const [gy32, w32, x32] = [float32(gyf), float32(wf), float32(input)];
     if (ctx.wasm && gy32 !== null && w32 !== null && (gw === null || x32 !== null) &&
-      kernels.conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(gx), weight: slice(gw), bias: slice(gb) }, { argmax: ctx.argmax })) {
-      return [gx, gw, gb, null, null, null];
+      kernels.conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(gx), weight: slice(gw), bias: slice(gb) }, { argmax: ctx.argmax, handOffGradInput: ctx.handOffGradInput })) {
+      return withOptions(ctx, [gx, gw, gb]);
     }
     if (ctx.wasm) {
       // The module marks a window with nothing > 0 by −1, the TypeScript kernel by a spare slot past the image.
@@ -116,7 +129,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
       gw === null ? null : gw.data,
       gb === null ? null : gb.data,
     );
-    return [gx, gw, gb, null, null, null];
+    return withOptions(ctx, [gx, gw, gb]);
   }
 }
 

@@ -7,6 +7,7 @@ import { MaxPool2d } from "../layers/max-pool2d.js";
 import { ReLU } from "../layers/relu.js";
 import { Sequential } from "../layers/sequential.js";
 import { CifarNet, CifarResidualBlock } from "../models/cifar-net.js";
+import { referenceCnn } from "../models/reference-cnn.js";
 import { Module } from "../module.js";
 
 // In training, the fusion patterns arm the kernels to leave an input gradient in the WebAssembly module
@@ -88,6 +89,20 @@ describe("training: input gradients handed on in the kernel module only where a 
       expect([apart.offered, apart.taken]).toEqual(threads === 1 ? [3, 3] : [4, 4]);
       // Unfused modules: nothing offered in backward.
       expect([unfused.offered, unfused.taken]).toEqual([0, 0]);
+    });
+  }
+
+  for (const threads of [1, 2]) {
+    it(`the reference network's second convolution hands its input gradient to the first's backward, with the bits of copying it in, ${threads} thread(s)`, async () => {
+      expect(await enableThreads(threads)).toBe(true);
+      const run = (recycling: boolean): Step => withSequential({ fusion: true, recycling }, () => step(referenceCnn(new Generator(7)), [8, 1, 28, 28]));
+      const handed = run(true);
+      // Recycling off: conv2's input (the first fused run's output) is not known to be read alone.
+      const apart = run(false);
+      expect(handed.grads).toEqual(apart.grads);
+      // Conv2d → ReLU → MaxPool2d twice: the second's input gradient, taken by the first's backward.
+      expect([handed.offered, handed.taken]).toEqual([1, 1]);
+      expect([apart.offered, apart.taken]).toEqual([0, 0]);
     });
   }
 

@@ -1,6 +1,6 @@
 import { Tensor, kernels, tracer } from "@pico/core";
 import { conv2d, conv2dGeometry } from "../functional/conv2d.js";
-import { conv2dReluMaxPool2d } from "../functional/conv2d-relu-max-pool2d.js";
+import { conv2dReluMaxPool2d, Conv2dReluMaxPool2dFunction } from "../functional/conv2d-relu-max-pool2d.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
 import { BatchNormBase } from "../layers/batch-norm.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
@@ -230,12 +230,20 @@ const convReluMaxPool: FusionPattern = {
   sequence: [Conv2d, ReLU, MaxPool2d],
   description:
     "conv2dReluMaxPool2d: the batch's convolution and ReLU outputs are never materialised (training and evaluation); " +
+    "in backward, where nothing but the run reads its input (a Sequential's intermediate), the input gradient is left in the kernel module for the backward of what made the input; " +
     "declined where the convolution alone goes by Winograd F(4×4, 3×3) and the fused operator would not (then Conv2d → ReLU fuses and the pool runs apart)",
-  forward([conv, , pool], input) {
+  forward([conv, relu, pool], input, inputAlone = false) {
     const [c, p] = [conv as Conv2d, pool as MaxPool2d];
     const padding = fusablePadding(c, p, input);
     if (padding === null || winogradAlone(c, input, padding, [c.weight, c.bias])) return null;
-    return conv2dReluMaxPool2d(input, c.weight, c.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
+    const options = { ...convOptions(c), padding };
+    const poolOptions = { stride: p.stride, padding: p.padding };
+    // Nothing but this run reads `input`: its gradient goes to the backward of what made it alone, and is
+    // left in the kernel module for it (the fused convolution before, on the reference network).
+    if (inputAlone && input.dtype === c.weight.dtype && (c.bias === null || c.bias.dtype === input.dtype) && [c, relu!, p].every(keepsNoReferences)) {
+      return Conv2dReluMaxPool2dFunction.apply(input, c.weight, c.bias, options, p.kernelSize, poolOptions, true);
+    }
+    return conv2dReluMaxPool2d(input, c.weight, c.bias, options, p.kernelSize, poolOptions);
   },
 };
 

@@ -51,7 +51,8 @@ export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
   /**
    * The input gradient goes to the backward of the one Function that made the convolution's input, and to
    * nothing else (the caller knows: nn's fusion patterns): it is left in the module for that backward to
-   * read (handoff.ts; a BatchNorm's backward takes it). Default false: never offered.
+   * read (handoff.ts; a BatchNorm's backward takes it, and a reluMaxPool2x2 convolution's backward with its
+   * `argmax`). Default false: never offered.
    */
   handOffGradInput?: boolean;
 }
@@ -491,8 +492,9 @@ export function conv2dBackwardWasm(
   }
   if (grads.input === null && grads.weight === null && grads.bias === null) return true;
   const argmax = options.argmax ?? null;
-  // gradOut as the kernel before left it in the module (a BatchNorm's input gradient, see handoff.ts), or -1.
-  const resident = argmax === null ? takeOutput(t.memory, gradOut.data, gradOut.offset, g.batch * s.outImage) : -1;
+  // gradOut as the kernel before left it in the module (a BatchNorm's input gradient, or with `argmax` the
+  // next convolution's: see handoff.ts), or -1.
+  const resident = takeOutput(t.memory, gradOut.data, gradOut.offset, g.batch * (argmax === null ? s.outImage : pooledImage(g)));
   const mem = new Layout(t.exports.heapBase());
   const geo = mem.take(GEOMETRY_FLOATS);
   const early = heapOf(t, mem.end);
