@@ -211,8 +211,9 @@ export class DataParallel {
       control: new SharedArrayBuffer(layout.bytes),
       state: stateBuffer,
       gradients: new SharedArrayBuffer(Math.max(8, (replicas + 1) * gradientBytes)),
-      // Adam with amsgrad keeps three tensors per parameter; the reserve is address space, not memory.
-      optimizerState: growableBuffer(op, 8, Math.max(8, 4 * gradientBytes)),
+      // Adam with amsgrad keeps three tensors per parameter, and two optimizers may step the same
+      // parameters; the reserve is address space, not memory (see optimizer-state.ts when it is full).
+      optimizerState: growableBuffer(op, 8, Math.max(8, 8 * gradientBytes)),
       data,
       staging: growableBuffer(op, 8, maxData),
       polls: options.polls ?? DEFAULT_POLLS,
@@ -342,6 +343,7 @@ export class DataParallel {
     if (this.channels.length === 0 || resolved.backend === "custom") return optimizer.step();
     const base = resolved.kernel;
     const flush = (): void => this.runRecordedCalls(op, base);
+    this.split.stateArrays.clear();
     family.override(this.split.recorder(base, flush));
     let failure: unknown = null;
     let result: T | undefined;
@@ -358,7 +360,8 @@ export class DataParallel {
       failure ??= error;
     }
     if (failure !== null) throw failure;
-    this.optimizerState.share(optimizer);
+    this.optimizerState.share(optimizer, this.split.stateArrays);
+    this.split.stateArrays.clear();
     return result as T;
   }
 

@@ -1,61 +1,88 @@
-import { Tensor, kernels } from "@pico/core";
+import { type FloatArray, Tensor, kernels } from "@pico/core";
 import { growTo } from "./data-buffer.js";
 import { align8, bytesOf, dtypeCode, viewOf } from "./protocol.js";
-import { adopt } from "./shared-state.js";
+import { adopt, viewsShared } from "./shared-state.js";
 
 /** What DataParallel.step reads of an optimizer: torch's `optimizer.state`, per parameter its buffers (Tensors) and counters. */
 type StateMap = Map<unknown, unknown>;
 
+/** A place in the shared buffer and the state tensor that last moved into it (held weakly: a dropped optimizer's state frees its places). */
+interface Place {
+  readonly view: Float32Array | Float64Array;
+  occupant: WeakRef<Tensor>;
+  /** The share() call that last moved a tensor in: the least recent is given up first when the buffer is full. */
+  used: number;
+}
+
 /**
  * Moves an optimizer's per-parameter state tensors (Adam's moment estimates, SGD's momentum buffer) into
  * shared memory, where the replicas can update their slices of them (see split-optimizer.ts): each one
- * that belongs to a parameter living in shared memory and has its size and dtype. The values stay as they
- * were and the optimizer keeps its tensors (their data now views the shared buffer), so its stateDict and
- * loadStateDict work as before; a state tensor that replaces one (loadStateDict) moves into the same place.
- * State beyond the buffer's reserve stays where it is (its calls then run on the calling thread).
+ * that core's optimizer kernels were handed during the step (the state of the optimizers whose updates
+ * split; a user's own optimizer's state is left alone), belongs to a parameter living in shared memory
+ * and has its size and dtype. The values stay as they were and the optimizer keeps its tensors (their
+ * data now views the shared buffer), so its stateDict and loadStateDict work as before.
+ *
+ * A place belongs to one tensor while that tensor views it, whatever optimizer or key holds it: two
+ * optimizers over the same parameters, or an optimizer that keeps last step's tensor beside a new one,
+ * never share memory. A place is taken again once its tensor is gone or views other memory (replaced by
+ * loadStateDict); when the buffer is full, the least recently moved tensor of the size is moved back
+ * out into memory of its own (the same values; its updates then run on the calling thread).
  */
 export class OptimizerStateSharing {
-  /** Per parameter and state key, the shared place its state tensor moved into. */
-  private readonly places = new Map<Tensor, Map<string, Float32Array | Float64Array>>();
+  private readonly places: Place[] = [];
   private bytes = 0;
+  private calls = 0;
 
   constructor(
     private readonly buffer: SharedArrayBuffer,
     private readonly parameterBuffer: SharedArrayBuffer,
   ) {}
 
-  /** Moves `optimizer.state`'s tensors that are not yet shared into shared memory. */
-  share(optimizer: object): void {
+  /** Moves the tensors of `optimizer.state` that are not yet shared and whose arrays are among `handed` (the optimizer kernels' state arguments) into shared memory. */
+  share(optimizer: object, handed: ReadonlySet<FloatArray>): void {
+    if (handed.size === 0) return;
     const state = (optimizer as { state?: unknown }).state;
     if (!(state instanceof Map)) return;
+    this.calls++;
     for (const [param, record] of state as StateMap) {
       if (!(param instanceof Tensor) || typeof record !== "object" || record === null) continue;
       if (param.data.data.buffer !== this.parameterBuffer) continue;
-      for (const key of Object.keys(record)) {
-        const t = (record as Record<string, unknown>)[key];
-        if (!(t instanceof Tensor) || t.data.data.buffer === this.buffer) continue;
+      for (const t of Object.values(record)) {
+        if (!(t instanceof Tensor) || t.data.data.buffer === this.buffer || !handed.has(t.data.data)) continue;
         if (t.dtype !== param.dtype || t.size !== param.size || !kernels.isPacked(t.data)) continue;
-        const place = this.place(param, key, t);
-        if (place !== null) adopt(t, place, true);
+        const place = this.place(t);
+        if (place !== null) adopt(t, place.view, true);
       }
     }
   }
 
-  private place(param: Tensor, key: string, t: Tensor): Float32Array | Float64Array | null {
-    let places = this.places.get(param);
-    if (places === undefined) {
-      places = new Map();
-      this.places.set(param, places);
+  /** A free place for `t` (now `t`'s), a new one, or the least recently used one of its size given up; null when none is left. */
+  private place(t: Tensor): Place | null {
+    const float64 = t.dtype === "float64";
+    let oldest: Place | null = null;
+    for (const place of this.places) {
+      if (place.view.length !== t.size || place.view instanceof Float64Array !== float64) continue;
+      const occupant = place.occupant.deref();
+      if (occupant === undefined || !viewsShared(occupant, place.view)) return this.take(place, t);
+      if (place.used < this.calls && (oldest === null || place.used < oldest.used)) oldest = place;
     }
-    const known = places.get(key);
-    if (known !== undefined) return known;
     const code = dtypeCode(t.dtype);
     const end = this.bytes + align8(t.size * bytesOf(code));
-    if (end > (this.buffer as unknown as { maxByteLength: number }).maxByteLength) return null;
-    growTo(this.buffer, end);
-    const place = viewOf(this.buffer, code, this.bytes, t.size);
-    this.bytes = end;
-    places.set(key, place);
+    if (end <= (this.buffer as unknown as { maxByteLength: number }).maxByteLength) {
+      growTo(this.buffer, end);
+      const place: Place = { view: viewOf(this.buffer, code, this.bytes, t.size), occupant: new WeakRef(t), used: this.calls };
+      this.bytes = end;
+      this.places.push(place);
+      return place;
+    }
+    if (oldest === null) return null;
+    adopt(oldest.occupant.deref()!, oldest.view.slice(), false);
+    return this.take(oldest, t);
+  }
+
+  private take(place: Place, t: Tensor): Place {
+    place.occupant = new WeakRef(t);
+    place.used = this.calls;
     return place;
   }
 }

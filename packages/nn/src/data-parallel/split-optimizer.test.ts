@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { ArgumentError, type FloatArray, Generator, type Tensor, kernels, manualSeed } from "@pico/core";
+import { ArgumentError, type FloatArray, Generator, Tensor, kernels, manualSeed } from "@pico/core";
 import { Adam, AdamW, Optimizer, type ParamGroup, SGD } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
@@ -26,6 +26,50 @@ class SignSGD extends Optimizer<{ lr: number }> {
   protected updateParameter(_param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<{ lr: number }>): void {
     for (let i = 0; i < p.length; i++) p[i] = p[i]! - group.lr * Math.sign(g[i]!);
   }
+}
+
+/** A user's optimizer that keeps last step's velocity tensor as `previous` and makes a new `velocity` each step. */
+class HistoryMomentum extends Optimizer<{ lr: number }> {
+  constructor(params: Iterable<Tensor>) {
+    super("HistoryMomentum", params, { lr: 0.01 });
+  }
+  protected validateOptions(o: { lr: number }, where: string): void {
+    if (!(o.lr > 0)) throw new ArgumentError(`HistoryMomentum: ${where}lr must be > 0, but got ${o.lr}`);
+  }
+  protected requiredStateKeys(): string[] {
+    return [];
+  }
+  protected updateParameter(param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<{ lr: number }>): void {
+    const state = this.state as Map<Tensor, Record<string, Tensor>>;
+    const old = state.get(param)?.velocity;
+    const velocity = Tensor.zeros([p.length]);
+    const v = velocity.data.data;
+    for (let i = 0; i < p.length; i++) v[i] = (old === undefined ? 0 : 0.9 * old.data.data[i]!) + g[i]!;
+    state.set(param, old === undefined ? { velocity } : { velocity, previous: old });
+    for (let i = 0; i < p.length; i++) p[i] = p[i]! - group.lr * v[i]!;
+  }
+}
+
+/** SGD with momentum that keeps last step's momentum buffer as `previous` and steps on a copy of it (a new state tensor every step). */
+class RotatingSGD extends SGD {
+  override step<T>(closure?: () => T): T | undefined {
+    for (const record of this.state.values() as Iterable<Record<string, Tensor>>) {
+      if (record.momentumBuffer === undefined) continue;
+      record.previous = record.momentumBuffer;
+      record.momentumBuffer = record.momentumBuffer.clone();
+    }
+    return super.step(closure);
+  }
+}
+
+/** Where two lists of arrays first differ ("array i, element k"), or "none" (toEqual's diff of large arrays takes minutes). */
+function firstDifference(a: readonly Float32Array[], b: readonly Float32Array[]): string {
+  if (a.length !== b.length) return `lengths ${a.length} and ${b.length}`;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]!.length !== b[i]!.length) return `array ${i}: lengths ${a[i]!.length} and ${b[i]!.length}`;
+    for (let k = 0; k < a[i]!.length; k++) if (!Object.is(a[i]![k], b[i]![k])) return `array ${i}, element ${k}: ${a[i]![k]} and ${b[i]![k]}`;
+  }
+  return "none";
 }
 
 interface Run {
@@ -113,6 +157,75 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     } finally {
       family.override(null);
     }
+  });
+
+  it("keeps two optimizers' states over the same parameters apart (optimizer.step's bits, alternating steps)", () => {
+    const run = (step: (o: Adam) => void): Float32Array[] => {
+      model.loadStateDict(initial);
+      const a = new Adam(model.parameters(), { lr: 1e-2 });
+      const b = new Adam(model.parameters(), { lr: 1e-3 });
+      for (let s = 0; s < 4; s++) {
+        const o = s % 2 === 0 ? a : b;
+        const { images, labels } = syntheticDigits(15, new Generator(40 + s));
+        o.zeroGrad();
+        dp.forwardBackward(images, labels);
+        step(o);
+      }
+      const fc1 = model.parameters()[4]!;
+      return [a.state.get(fc1)!.expAvg, b.state.get(fc1)!.expAvg, a.state.get(fc1)!.expAvgSq, b.state.get(fc1)!.expAvgSq, ...model.parameters()].map((t) =>
+        Float32Array.from(t.toTypedArray()),
+      );
+    };
+    const plain = run((o) => o.step());
+    const split = run((o) => dp.step(o));
+    expect(firstDifference(split, plain)).toBe("none");
+    expect(firstDifference([split[0]!], [split[1]!])).not.toBe("none");
+  });
+
+  it("leaves the state of a user's own optimizer where it is (one that keeps last step's tensor under another key)", () => {
+    const run = (step: (o: HistoryMomentum) => void): { values: Float32Array[]; shared: boolean } => {
+      model.loadStateDict(initial);
+      const o = new HistoryMomentum(model.parameters());
+      for (let s = 0; s < 3; s++) {
+        const { images, labels } = syntheticDigits(15, new Generator(40 + s));
+        o.zeroGrad();
+        dp.forwardBackward(images, labels);
+        step(o);
+      }
+      const record = (o.state as Map<Tensor, Record<string, Tensor>>).get(model.parameters()[4]!)!;
+      return {
+        values: [record.previous!, record.velocity!, ...model.parameters()].map((t) => Float32Array.from(t.toTypedArray())),
+        shared: record.velocity!.data.data.buffer instanceof SharedArrayBuffer || record.previous!.data.data.buffer instanceof SharedArrayBuffer,
+      };
+    };
+    const plain = run((o) => o.step());
+    const split = run((o) => dp.step(o));
+    expect(firstDifference(split.values, plain.values)).toBe("none");
+    expect(firstDifference([split.values[0]!], [split.values[1]!])).not.toBe("none");
+    expect(split.shared).toBe(false);
+  });
+
+  it("gives a new place to a state tensor that replaces one still in the optimizer's state", () => {
+    const run = (step: (o: RotatingSGD) => void): { values: Float32Array[]; shared: boolean } => {
+      model.loadStateDict(initial);
+      const o = new RotatingSGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+      for (let s = 0; s < 4; s++) {
+        const { images, labels } = syntheticDigits(15, new Generator(40 + s));
+        o.zeroGrad();
+        dp.forwardBackward(images, labels);
+        step(o);
+      }
+      const record = o.state.get(model.parameters()[4]!)! as unknown as Record<string, Tensor>;
+      return {
+        values: [record.previous!, record.momentumBuffer!, ...model.parameters()].map((t) => Float32Array.from(t.toTypedArray())),
+        shared: record.momentumBuffer!.data.data.buffer instanceof SharedArrayBuffer,
+      };
+    };
+    const plain = run((o) => o.step());
+    const split = run((o) => dp.step(o));
+    expect(firstDifference(split.values, plain.values)).toBe("none");
+    expect(firstDifference([split.values[0]!], [split.values[1]!])).not.toBe("none");
+    expect(split.shared).toBe(true);
   });
 
   it("refuses what is not an optimizer; an optimizer that throws has its updates before the throw completed, its error rethrown, and the set keeps working", () => {

@@ -42,6 +42,8 @@ export type CallBuffers = readonly SharedArrayBuffer[];
 export class OptimizerSplit {
   private count = 0;
   private readonly scalars: Float64Array;
+  /** The state arrays (momentum buffers, moment estimates) the recorder was handed since the last clear: the state that may move into shared memory. */
+  readonly stateArrays = new Set<FloatArray>();
 
   constructor(
     private readonly control: Int32Array,
@@ -59,11 +61,14 @@ export class OptimizerSplit {
   recorder(base: kernels.OptimizerKernel, flush: () => void): kernels.OptimizerKernel {
     return {
       sgd: (p, g, buf, first, h) => {
+        if (buf !== null) this.stateArrays.add(buf);
         if (!this.record(CALL_SGD, p, [p, g, buf], [h.lr, h.momentum, h.dampening, h.nesterov ? 1 : 0, h.weightDecay, h.maximize ? 1 : 0, first ? 1 : 0], flush)) {
           base.sgd(p, g, buf, first, h);
         }
       },
       adam: (p, g, m, v, vmax, step, h, decoupled) => {
+        this.stateArrays.add(m).add(v);
+        if (vmax !== null) this.stateArrays.add(vmax);
         const scalars = [h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay, h.amsgrad ? 1 : 0, h.maximize ? 1 : 0, step, decoupled ? 1 : 0];
         if (!this.record(CALL_ADAM, p, [p, g, m, v, vmax], scalars, flush)) base.adam(p, g, m, v, vmax, step, h, decoupled);
       },
