@@ -145,6 +145,37 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
     model.zeroGrad();
   });
 
+  it("adds into a .grad that is another Tensor over the sum's memory as into the one it left, and copies one that views shared gradients otherwise first", () => {
+    const params = model.parameters();
+    const batches = [syntheticDigits(15, new Generator(40)), syntheticDigits(15, new Generator(41))];
+    /** Two forwardBackward calls without zeroGrad; `between` may replace the .grads in between; the .grads after. */
+    const accumulate = (between: () => void): Float32Array[] => {
+      for (const p of params) p.grad = null;
+      dp.forwardBackward(batches[0]!.images, batches[0]!.labels);
+      between();
+      dp.forwardBackward(batches[1]!.images, batches[1]!.labels);
+      return params.map((p) => Float32Array.from(p.grad!.toTypedArray()));
+    };
+    const same = accumulate(() => {});
+    // A Tensor of its own over the same values, as a user's wrapper of .grad would be.
+    const rewrapped = accumulate(() => params.forEach((p) => (p.grad = new Tensor(p.grad!.data))));
+    rewrapped.forEach((g, i) => expect(g.every((v, k) => Object.is(v, same[i]![k]))).toBe(true));
+    for (const p of params) p.grad = null;
+    dp.forwardBackward(batches[1]!.images, batches[1]!.labels);
+    const second = params.map((p) => Float32Array.from(p.grad!.toTypedArray()));
+    expect(rewrapped[0]!.some((v, k) => Math.abs(v - 2 * second[0]![k]!) > 1e-6)).toBe(true);
+    // .grad of conv1's weight (200 floats) views the start of fc1's summed weight gradient: the step
+    // adds the batch's gradient to those values as they were, not to what this step writes there.
+    let aliased: Float32Array | null = null;
+    const partial = accumulate(() => {
+      const fc1 = params[4]!.grad!;
+      aliased = Float32Array.from(fc1.data.data.subarray(0, params[0]!.size));
+      params[0]!.grad = new Tensor(tensor(fc1.data.data.subarray(0, params[0]!.size) as Float32Array, { shape: params[0]!.shape }).data);
+    });
+    expect(partial[0]!.every((v, k) => Object.is(v, Math.fround(aliased![k]! + second[0]![k]!)))).toBe(true);
+    model.zeroGrad();
+  });
+
   it("reads a batch written into batchBuffer where it is, with the bits of a copied one; batchBuffer refuses a bad length", () => {
     const { images, labels } = syntheticDigits(15, new Generator(13));
     const control = (dp as unknown as { control: Int32Array }).control;

@@ -256,7 +256,7 @@ export class DataParallel {
     // Pushed, not mapped (here and in syncState): a map's result changes elements kind once the caller
     // is optimized, and the code that read the earlier arrays then deoptimizes.
     const previous: (Tensor | null)[] = [];
-    for (const p of parameters) previous.push(p.grad);
+    for (let i = 0; i < parameters.length; i++) previous.push(this.gradientBefore(parameters[i]!.grad, i));
     for (const p of parameters) p.grad = null;
     let own: unknown = null;
     let ownLoss = 0;
@@ -593,11 +593,22 @@ export class DataParallel {
   }
 
   /**
+   * Parameter `i`'s `.grad` before a step, as the step may add to it: itself when it holds memory of its
+   * own or is exactly the sum's block (whatever Tensor views it: the step adds there), else a copy,
+   * made before the step writes the shared gradients (it views them otherwise: strided, in part, or
+   * another parameter's block).
+   */
+  private gradientBefore(grad: Tensor | null, i: number): Tensor | null {
+    if (grad === null || grad.data.data.buffer !== this.setup.gradients || sameMemory(grad, this.sum.sums[i]!)) return grad;
+    return new Tensor(kernels.copy(grad.data));
+  }
+
+  /**
    * Copies the other replicas' slices of this thread's gradient of parameter `i` into block 0 and sets the
    * parameter's REDUCE flags; returns the gradient's values (this thread sums its own slice from there).
    */
   private publishGradient(p: Tensor, i: number, previous: Tensor | null): FloatArray | null {
-    const accumulate = previous !== null && previous === this.sumTensors[i] && viewsShared(previous, this.sum.sums[i]!);
+    const accumulate = previous !== null && sameMemory(previous, this.sum.sums[i]!);
     const grad = p.grad;
     this.control[this.layout.reduceFlags + i] = (grad === null ? 0 : OWN_GRADIENT) | (accumulate ? ACCUMULATE : 0);
     if (grad === null) return null;
@@ -609,8 +620,8 @@ export class DataParallel {
 
   /**
    * Sums the shards' gradients, every replica its slice (see gradient-sum.ts), and sets each parameter's
-   * `.grad`: the sum's block, added to what `.grad` held before the step (in place where that was the
-   * sum's block or a packed tensor, as backward accumulates); the `.grad` before where no shard has a
+   * `.grad`: the sum's block, added to what `.grad` held before the step (in place where that was a
+   * packed tensor over the sum's block or its own memory, as backward accumulates); the `.grad` before where no shard has a
    * gradient. Returns the error to throw, or null.
    */
   private reduce(op: string, parameters: readonly Tensor[], previous: readonly (Tensor | null)[], own: readonly (FloatArray | null)[]): Error | null {
@@ -626,7 +637,11 @@ export class DataParallel {
       const before = previous[i]!;
       if (!present) {
         parameters[i]!.grad = before;
-      } else if (before === null || (c[this.layout.reduceFlags + i]! & ACCUMULATE) !== 0) {
+      } else if (before !== null && (c[this.layout.reduceFlags + i]! & ACCUMULATE) !== 0) {
+        // Summed onto itself: the Tensor that viewed the sum's block stays the .grad, as backward accumulates.
+        before.bumpVersion();
+        parameters[i]!.grad = before;
+      } else if (before === null) {
         let t = this.sumTensors[i]!;
         if (!viewsShared(t, this.sum.sums[i]!)) t = this.sumTensors[i] = tensor(this.sum.sums[i]!, { shape: parameters[i]!.shape });
         t.bumpVersion();
@@ -719,6 +734,12 @@ function writeRows(buffer: SharedArrayBuffer, byteOffset: number, t: Tensor, fro
   const rowSize = t.size / t.shape[0]!;
   const flat = kernels.packed(t.data).data;
   viewOf(buffer, dtypeCode(t.dtype), byteOffset, (to - from) * rowSize).set(flat.subarray(from * rowSize, to * rowSize));
+}
+
+/** True when `t` is a packed tensor over exactly `view`'s memory. */
+function sameMemory(t: Tensor, view: FloatArray): boolean {
+  const d = t.data.data;
+  return kernels.isPacked(t.data) && d.buffer === view.buffer && d.byteOffset === view.byteOffset && d.length === view.length && d.constructor === view.constructor;
 }
 
 /** `target + values` (row-major values): in place, as autograd accumulates into `.grad`, when `target` is packed; else a new tensor. */
