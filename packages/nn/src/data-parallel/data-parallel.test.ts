@@ -206,7 +206,9 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
     }
     model.zeroGrad();
     expect(() => dp.batchBuffer(-1)).toThrow("DataParallel.batchBuffer: length must be an integer >= 0, but got number -1");
-    expect(() => dp.batchBuffer(2 ** 40)).toThrow(/^DataParallel\.batchBuffer: the shards need \d+ bytes of shared memory, more than the 1073741824 allowed \(the maxDataBytes option\)$/);
+    expect(() => dp.batchBuffer(2 ** 40)).toThrow(
+      /^DataParallel\.batchBuffer: 1099511627776 floats would take the batch buffers to \d+ bytes of shared memory, more than the 1073741824 allowed \(the maxDataBytes option\); \d+ bytes are taken, for the life of this DataParallel: make a loader's buffer once and reuse it every epoch$/,
+    );
   });
 
   it("refuses a batch smaller than the replicas, and a parameter that changed shape, naming both", () => {

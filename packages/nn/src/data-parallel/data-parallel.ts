@@ -389,8 +389,9 @@ export class DataParallel {
    * tensor views one (packed, from its start or any row) reaches the replicas without the copy that
    * forwardBackward and infer otherwise make of their rows (like a DataLoader's `pin_memory`, which puts
    * batches where the device reads them). Each call takes new memory, within `maxDataBytes`, that lasts
-   * as long as this DataParallel: made for buffers written again every step, such as a DataLoader's with
-   * `reuseBuffer`.
+   * as long as this DataParallel (a tensor may still view it): made for buffers written again every step,
+   * such as a DataLoader's with `reuseBuffer`, made once and stepped through every epoch (a loader made
+   * per epoch takes new memory each time, until maxDataBytes is used up and this throws).
    *
    * @example
    * const loader = new DataLoader(train, { batchSize: 64, reuseBuffer: true, allocate: (n) => dp.batchBuffer(n) });
@@ -401,6 +402,12 @@ export class DataParallel {
     if (!Number.isInteger(length) || length < 0) throw new ArgumentError(`${op}: length must be an integer >= 0, but got ${describe(length)}`);
     const start = this.staged;
     const end = align8(start + length * 4);
+    const max = (this.setup.staging as unknown as { maxByteLength: number }).maxByteLength;
+    if (end > max) {
+      throw new ArgumentError(
+        `${op}: ${length} floats would take the batch buffers to ${end} bytes of shared memory, more than the ${max} allowed (the maxDataBytes option); ${start} bytes are taken, for the life of this DataParallel: make a loader's buffer once and reuse it every epoch`,
+      );
+    }
     try {
       growTo(this.setup.staging, end);
     } catch (error) {
