@@ -91,6 +91,10 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
   const dp: DataParallel | null =
     replicas > 1 ? await dataParallel(model, lossFn, { replicas, worker: new URL("./replica.js", import.meta.url), workerData: { model: config.model } }) : null;
   if (dp !== null) log(`data-parallel: ${replicas} replicas (this thread and ${replicas - 1} worker thread${replicas > 2 ? "s" : ""}), each batch cut into ${replicas} shards`);
+  // With replicas, the same batches written where the replicas read them (DataParallel.batchBuffer), not copied there each step.
+  const allocate = dp === null ? undefined : (length: number): Float32Array => dp.batchBuffer(length);
+  const trainBatches = dp === null ? trainLoader : loaderFor(train.dataset, config.batchSize, true, config.seed, config.augment, allocate);
+  const testBatches = dp === null ? testLoader : loaderFor(test.dataset, 1000, false, 0, false, allocate);
   /** Forward, loss and backward of one batch: the batch's logits and loss; the gradients land in .grad. */
   const forwardBackward = (inputs: Tensor, targets: Tensor): { logits: Tensor; lossValue: number } => {
     optimizer.zeroGrad();
@@ -123,11 +127,13 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
       model.train();
       let lastTick = performance.now();
       let lr = optimizer.paramGroups[0]!.lr as number;
-      for (const [inputs, targets] of trainLoader.batches(epoch, position.batch)) {
+      for (const [inputs, targets] of trainBatches.batches(epoch, position.batch)) {
         lr = optimizer.paramGroups[0]!.lr as number;
         const { logits, lossValue } = forwardBackward(inputs, targets);
         if (config.clipGradNorm !== undefined) clipGradNorm(model.parameters(), config.clipGradNorm);
-        optimizer.step();
+        // With replicas, the update split across them: the same bits as optimizer.step().
+        if (dp !== null) dp.step(optimizer);
+        else optimizer.step();
         scheduler?.step();
         steps.loss.push(compact(lossValue));
         steps.lr.push(compact(lr));
@@ -157,7 +163,7 @@ export async function train(options: TrainOptions): Promise<TrainResult | null> 
       }
       bar.stop();
       // With replicas, the test set is inferred by shards too (a batch smaller than the replicas on this thread).
-      const evaluation = evaluate(model, testLoader, dp === null ? undefined : (inputs) => (inputs.shape[0]! >= replicas ? dp.infer(inputs) : model.forward(inputs)));
+      const evaluation = evaluate(model, testBatches, dp === null ? undefined : (inputs) => (inputs.shape[0]! >= replicas ? dp.infer(inputs) : model.forward(inputs)));
       const metrics: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: position.lossSum / position.seen,

@@ -59,10 +59,15 @@ let modelName: WebModelName = "lenet";
 let model: Module<[Tensor], Tensor> = buildModel(modelName) as Module<[Tensor], Tensor>;
 let optimizer = new Adam(model.parameters(), { lr: LEARNING_RATE });
 const lossFn = new CrossEntropyLoss();
+let trainSet: MnistDigits | null = null;
 let trainBatches: DataLoader | null = null;
+/** The replicas trainBatches writes its batches for (its buffer is their batchBuffer), or null: its own memory. */
+let trainBatchesFor: DataParallel | null = null;
 let testLoader: DataLoader | null = null;
 let batches: Iterator<Batch> | null = null;
 let epoch = 0;
+/** The next batch of the epoch (where a new loader resumes). */
+let batchInEpoch = 0;
 let step = 0;
 let seen = 0;
 let training = false;
@@ -220,8 +225,8 @@ async function init(threads: number, parallel: Parallelism): Promise<void> {
   noGrad(() => model.forward(tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] })));
   post({ type: "loading", what: "MNIST (11 MB, gzip)" });
   const [train, test] = await Promise.all([loadMnist(true), loadMnist(false)]);
-  // Each batch is written into the loader's one buffer: a step is done with its batch before it draws the next.
-  trainBatches = new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, reuseBuffer: true });
+  trainSet = train;
+  trainBatches = trainLoader(train, dp);
   testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: TEST_BATCH, reuseBuffer: true });
   post({ type: "ready", kernels: kernelLine(), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
   await reportAccuracy();
@@ -231,21 +236,51 @@ function firstOf(dataset: MnistDigits, count: number): Subset {
   return new Subset(dataset, Array.from({ length: Math.min(count, dataset.length) }, (_, i) => i));
 }
 
+/**
+ * Each batch is written into the loader's one buffer (a step is done with its batch before it draws the
+ * next). Data-parallel, that buffer is the replicas' batchBuffer: they read the batch where it is instead
+ * of copying their rows each step.
+ */
+function trainLoader(train: MnistDigits, parallel: DataParallel | null): DataLoader {
+  trainBatchesFor = parallel;
+  const allocate = parallel === null ? {} : { allocate: (length: number) => parallel.batchBuffer(length) };
+  return new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, reuseBuffer: true, ...allocate });
+}
+
+/** The loader for the replicas training now (a new one where they changed, resuming at the same batch of the same epoch). */
+function currentTrainBatches(): DataLoader | null {
+  if (trainSet !== null && trainBatchesFor !== dp) {
+    trainBatches = trainLoader(trainSet, dp);
+    batches = null;
+  }
+  return trainBatches;
+}
+
 function nextBatch(loader: DataLoader): Batch {
   for (;;) {
-    batches ??= loader.batches(epoch);
+    batches ??= loader.batches(epoch, batchInEpoch);
     const next = batches.next();
-    if (!next.done) return next.value;
+    if (!next.done) {
+      batchInEpoch++;
+      return next.value;
+    }
     batches = null;
     epoch++;
+    batchInEpoch = 0;
   }
 }
 
-function trainStep(loader: DataLoader): { loss: number; images: number } {
+function trainStep(): { loss: number; images: number } {
+  const loader = currentTrainBatches();
+  if (loader === null) throw new Error("mnist-web: training started before MNIST was loaded");
   const [inputs, targets] = nextBatch(loader);
   optimizer.zeroGrad();
-  const loss = dp !== null ? parallelForwardBackward(dp, inputs, targets) : forwardBackward(inputs, targets);
-  optimizer.step();
+  const parallel = dp;
+  const loss = parallel !== null ? parallelForwardBackward(parallel, inputs, targets) : forwardBackward(inputs, targets);
+  // Data-parallel, the update is split across the replicas (the same bits as optimizer.step()); where the
+  // step fell back to this thread (parallelForwardBackward), the optimizer steps here.
+  if (parallel !== null && dp === parallel) parallelOptimizerStep(parallel);
+  else optimizer.step();
   step++;
   seen += targets.size;
   return { loss, images: targets.size };
@@ -273,6 +308,23 @@ function parallelForwardBackward(parallel: DataParallel, inputs: Tensor, targets
       kernelThreads = await enableThreads(threadsAsked);
     }).catch(reportError);
     return forwardBackward(inputs, targets);
+  }
+}
+
+/**
+ * The optimizer's step split across the replicas. Where a replica fails, its error (which says when the
+ * parameters were left partly updated) is shown, and the kernels take the threads from then on.
+ */
+function parallelOptimizerStep(parallel: DataParallel): void {
+  try {
+    parallel.step(optimizer);
+  } catch (error) {
+    warn(splitRefused(error));
+    dp = null;
+    changeThreads(async () => {
+      await parallel.close();
+      kernelThreads = await enableThreads(threadsAsked);
+    }).catch(reportError);
   }
 }
 
@@ -327,7 +379,7 @@ async function trainLoop(): Promise<void> {
       let steps = 0;
       while (training && performance.now() - start < REPORT_MS) {
         const before = performance.now();
-        const result = trainStep(trainBatches);
+        const result = trainStep();
         busy += performance.now() - before;
         images += result.images;
         lossSum += result.loss;
