@@ -42,6 +42,7 @@ export async function coreRoundTripNs(options: RoundTripOptions = {}): Promise<n
     await new Promise<void>((resolve, reject) => {
       worker.once("online", () => resolve());
       worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`coreRoundTripNs: the worker thread exited (code ${code}) before it started`)));
     });
     const deadline = performance.now() + timeoutMs;
     const times: number[] = [];
@@ -67,6 +68,14 @@ export async function coreRoundTripNs(options: RoundTripOptions = {}): Promise<n
   }
 }
 
+/** The round trips took longer than allowed: the two threads could not run at once. */
+export class RoundTripTimeout extends Error {
+  constructor(timeoutMs: number) {
+    super(`coreRoundTripNs: the round trips did not finish within ${timeoutMs} ms (the worker thread answered too slowly or not at all)`);
+    this.name = "RoundTripTimeout";
+  }
+}
+
 function timedOut(timeoutMs: number): Error {
-  return new Error(`coreRoundTripNs: the round trips did not finish within ${timeoutMs} ms (the worker thread answered too slowly or not at all)`);
+  return new RoundTripTimeout(timeoutMs);
 }

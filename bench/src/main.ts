@@ -67,8 +67,13 @@ function describeRun(r: WorkerResult): string {
     `${(r.trainCpuSeconds / r.trainSeconds).toFixed(2)} cores busy)` +
     `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (batch ${r.inferCount})` +
     `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}` +
-    ("coreRoundTripBeforeNs" in r.info ? `  cores' round trip ${r.info["coreRoundTripBeforeNs"]}/${r.info["coreRoundTripAfterNs"]} ns before/after` : "")
+    ("coreRoundTripBeforeNs" in r.info ? `  cores' round trip ${nanoseconds(r.info["coreRoundTripBeforeNs"])}/${nanoseconds(r.info["coreRoundTripAfterNs"])} before/after` : "")
   );
+}
+
+/** A round trip as the run line shows it: "115 ns", or "not measured" as spawn-worker recorded it. */
+function nanoseconds(value: string | number | boolean | undefined): string {
+  return typeof value === "number" ? `${value} ns` : String(value ?? "not measured");
 }
 
 /** The 1, 5 and 15 minute load averages: how many processes wanted a core besides the bench. */
