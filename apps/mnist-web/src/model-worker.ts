@@ -301,12 +301,7 @@ function parallelForwardBackward(parallel: DataParallel, inputs: Tensor, targets
   try {
     return parallel.forwardBackward(inputs, targets).loss;
   } catch (error) {
-    warn(splitRefused(error));
-    dp = null;
-    changeThreads(async () => {
-      await parallel.close();
-      kernelThreads = await enableThreads(threadsAsked);
-    }).catch(reportError);
+    handThreadsToKernels(parallel, error);
     return forwardBackward(inputs, targets);
   }
 }
@@ -319,13 +314,18 @@ function parallelOptimizerStep(parallel: DataParallel): void {
   try {
     parallel.step(optimizer);
   } catch (error) {
-    warn(splitRefused(error));
-    dp = null;
-    changeThreads(async () => {
-      await parallel.close();
-      kernelThreads = await enableThreads(threadsAsked);
-    }).catch(reportError);
+    handThreadsToKernels(parallel, error);
   }
+}
+
+/** Shows why the replicas could not take a step, closes them and gives their threads to the kernels. */
+function handThreadsToKernels(parallel: DataParallel, error: unknown): void {
+  warn(splitRefused(error));
+  dp = null;
+  changeThreads(async () => {
+    await parallel.close();
+    kernelThreads = await enableThreads(threadsAsked);
+  }).catch(reportError);
 }
 
 /**
