@@ -16,6 +16,9 @@ import { withDefaults } from "./validate.js";
  * const opt = new AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.05 });
  */
 export class AdamW extends AdamFamily {
+  /** DataParallel.step may split this class's update across replicas (see Optimizer.splittableStep); a subclass must declare it again. */
+  static override splittableStep = true;
+
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroupOptions>>, options: AdamOptions = {}) {
     super("AdamW", params, withDefaults("AdamW", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false }, options), true);
   }

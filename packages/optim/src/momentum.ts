@@ -19,6 +19,9 @@ export type MomentumOptions = { lr: number } & Partial<SGDGroupOptions>;
  * const opt = new Momentum(model.parameters(), { lr: 0.01, momentum: 0.9, nesterov: true });
  */
 export class Momentum extends SGDFamily {
+  /** DataParallel.step may split this class's update across replicas (see Optimizer.splittableStep); a subclass must declare it again. */
+  static override splittableStep = true;
+
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroupOptions>>, options: MomentumOptions) {
     super("Momentum", params, withDefaults("Momentum", { lr: undefined, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, maximize: false }, options));
   }

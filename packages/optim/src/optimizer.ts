@@ -54,6 +54,15 @@ export interface OptimizerStateDict {
  * }
  */
 export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends ParamState = ParamState> {
+  /**
+   * Whether @pico/nn's `DataParallel.step(optimizer)` may split this optimizer's update across its
+   * replicas: only when the optimizer's own class declares `static splittableStep = true` (a declaration
+   * on a base class does not count, since a subclass may override step or updateParameter). A class that
+   * declares it promises that its step changes its parameters and state only through core's "optimizer"
+   * kernels and reads none of them after such a call within the same step (DataParallel runs the calls
+   * once step() has returned). Set on SGD, Momentum, Adam and AdamW.
+   */
+  static splittableStep = false;
   /** The name used in error messages, e.g. `Adam`. */
   readonly name: string;
   /** The hyperparameters a group gets unless it sets its own. */

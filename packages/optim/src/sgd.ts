@@ -21,6 +21,9 @@ export type SGDOptions = { lr: number } & Partial<SGDGroupOptions>;
  * opt.step();
  */
 export class SGD extends SGDFamily {
+  /** DataParallel.step may split this class's update across replicas (see Optimizer.splittableStep); a subclass must declare it again. */
+  static override splittableStep = true;
+
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroupOptions>>, options: SGDOptions) {
     super("SGD", params, withDefaults("SGD", { lr: undefined, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false }, options));
   }

@@ -320,10 +320,12 @@ export class DataParallel {
    * memory already; after each step the optimizer's state tensors (`optimizer.state`) move there too
    * (same values, the same tensors), so from the second step on the whole update splits. Those updates
    * are made once `optimizer.step()` has returned, all in one command (one wait per step): an optimizer
-   * that reads back, within its own step, what it updated through core's optimizer kernels must step
-   * with `optimizer.step()`. Anything else the optimizer does, and any optimizer that computes its
-   * updates itself, runs on this thread as `optimizer.step()` would; so does every step when a custom
-   * kernel is installed over the optimizer family (`kernels.optimizerKernels.override`). Returns what
+   * that reads back, within its own step, what it updated through core's optimizer kernels would see old
+   * values, so only an optimizer whose own class declares `static splittableStep = true` splits (@pico/optim's
+   * SGD, Momentum, Adam and AdamW, not a subclass of them: see Optimizer.splittableStep). Any other
+   * optimizer, a subclass or an instance with its own step or updateParameter runs `optimizer.step()`
+   * on this thread; so does every step when a custom kernel is installed over the optimizer family
+   * (`kernels.optimizerKernels.override`). Returns what
    * `optimizer.step()` returns; when it throws, the updates it made before are completed, then the
    * error is rethrown.
    *
@@ -340,7 +342,7 @@ export class DataParallel {
     }
     const family = kernels.optimizerKernels;
     const resolved = family.resolve();
-    if (this.channels.length === 0 || resolved.backend === "custom") return optimizer.step();
+    if (this.channels.length === 0 || resolved.backend === "custom" || !splittable(optimizer)) return optimizer.step();
     const base = resolved.kernel;
     const flush = (): void => this.runRecordedCalls(op, base);
     this.split.stateArrays.clear();
@@ -762,4 +764,19 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (typeof value === "object") return `an object (${(value as object).constructor?.name ?? "Object"})`;
   return `${typeof value} ${String(value)}`;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * Whether DataParallel.step may record `optimizer`'s kernel calls and run them after its step: its own
+ * class (not a base) declares `static splittableStep = true` (the promise that its step reads none of
+ * its parameters or state after a kernel call within the step; see @pico/optim's Optimizer.splittableStep),
+ * and the instance has no step or updateParameter of its own.
+ */
+function splittable(optimizer: object): boolean {
+  const cls = (optimizer as { constructor?: unknown }).constructor;
+  if (typeof cls !== "function" || !hasOwn.call(cls, "splittableStep")) return false;
+  if ((cls as { splittableStep?: unknown }).splittableStep !== true) return false;
+  return !hasOwn.call(optimizer, "step") && !hasOwn.call(optimizer, "updateParameter");
 }

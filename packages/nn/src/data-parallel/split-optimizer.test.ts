@@ -52,6 +52,8 @@ class HistoryMomentum extends Optimizer<{ lr: number }> {
 
 /** SGD with momentum that keeps last step's momentum buffer as `previous` and steps on a copy of it (a new state tensor every step). */
 class RotatingSGD extends SGD {
+  // Opts in: it replaces its state before super.step's kernel calls and reads nothing after them.
+  static override splittableStep = true;
   override step<T>(closure?: () => T): T | undefined {
     for (const record of this.state.values() as Iterable<Record<string, Tensor>>) {
       if (record.momentumBuffer === undefined) continue;
@@ -59,6 +61,37 @@ class RotatingSGD extends SGD {
       record.momentumBuffer = record.momentumBuffer.clone();
     }
     return super.step(closure);
+  }
+}
+
+/** WGAN-style weight clipping by an Adam subclass after its update: it reads its parameters after core's kernel calls. */
+class ClippedAdam extends Adam {
+  override step<T>(closure?: () => T): T | undefined {
+    const result = super.step(closure);
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        const d = p.data.data;
+        for (let i = 0; i < d.length; i++) d[i] = Math.max(-0.01, Math.min(0.01, d[i]!));
+      }
+    }
+    return result;
+  }
+}
+
+/** Adam and, from its second step on, SGD with momentum over the same parameters, stepped as one optimizer that opts in to splitting. */
+class AdamThenSGD {
+  static splittableStep = true;
+  steps = 0;
+  constructor(
+    readonly adam: Adam,
+    readonly sgd: SGD,
+  ) {}
+  get state(): Adam["state"] {
+    return this.adam.state;
+  }
+  step(): void {
+    this.adam.step();
+    if (this.steps++ >= 1) this.sgd.step();
   }
 }
 
@@ -228,6 +261,46 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     expect(split.shared).toBe(true);
   });
 
+  it("runs a subclass of a splittable optimizer (Adam clipping its weights after super.step) and an instance with its own step on this thread: optimizer.step's bits", () => {
+    const clipped = both(() => new ClippedAdam(model.parameters(), { lr: 1e-2 }));
+    expect(Math.max(...clipped.split.weights[4]!.map(Math.abs))).toBeLessThanOrEqual(0.01);
+    expect(firstDifference(clipped.split.weights, clipped.plain.weights)).toBe("none");
+    expect(clipped.optimizeCommands).toBe(0);
+    // An instance with a step of its own does not split either.
+    const patched = both(() => {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      const base = adam.step.bind(adam);
+      adam.step = () => {
+        base();
+        for (const p of adam.paramGroups[0]!.params) p.data.data.fill(0.5, 0, 1);
+        return undefined;
+      };
+      return adam;
+    });
+    expect(firstDifference(patched.split.weights, patched.plain.weights)).toBe("none");
+    expect(patched.optimizeCommands).toBe(0);
+  });
+
+  it("runs recorded calls before an unrecorded call on the same arrays (Adam, then SGD with new momentum state, in one opted-in step)", () => {
+    const run = (step: (o: AdamThenSGD) => void): { weights: Float32Array[]; commands: number } => {
+      model.loadStateDict(initial);
+      const o = new AdamThenSGD(new Adam(model.parameters(), { lr: 1e-2 }), new SGD(model.parameters(), { lr: 0.5, momentum: 0.9, weightDecay: 0.5 }));
+      const before = commands();
+      for (let s = 0; s < 3; s++) {
+        const { images, labels } = syntheticDigits(15, new Generator(40 + s));
+        o.adam.zeroGrad();
+        dp.forwardBackward(images, labels);
+        step(o);
+      }
+      return { weights: model.parameters().map((p) => Float32Array.from(p.toTypedArray())), commands: commands() - before - 3 * 2 };
+    };
+    const plain = run((o) => o.step());
+    const split = run((o) => dp.step(o));
+    expect(firstDifference(split.weights, plain.weights)).toBe("none");
+    // Adam's calls split from step 2 on (its state is shared after step 1); SGD's, on momentum buffers of their own memory, run here after them.
+    expect(split.commands).toBeGreaterThan(0);
+  });
+
   it("refuses what is not an optimizer; an optimizer that throws has its updates before the throw completed, its error rethrown, and the set keeps working", () => {
     expect(() => dp.step(null as never)).toThrow(
       "DataParallel.step: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got null",
@@ -236,12 +309,13 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     model.loadStateDict(initial);
     const adam = new Adam(model.parameters(), { lr: 1e-2 });
     train(adam, (o) => dp.step(o));
-    const broken = {
+    const broken = new (class Broken {
+      static splittableStep = true;
       step(): void {
         adam.step();
         throw new RangeError("broken: after the update");
-      },
-    };
+      }
+    })();
     const weights = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
     const state = adam.stateDict();
     const before = commands();

@@ -27,7 +27,8 @@ import { shardBounds } from "./shards.js";
 // on one thread, for one signal and one wait per step (each wait is a chance to meet a thread taken off
 // its core: a signal per call made steps several times slower beside another busy process). A call
 // whose arrays are not all in shared memory (state created by this very step, a strided parameter's
-// copy) runs on the calling thread at once.
+// copy) runs on the calling thread at once, after the recorded calls when it shares memory with any of
+// theirs (an earlier call on the same parameter must update it first).
 
 /**
  * Below this many elements a call runs on the calling thread at once: its slices would save less than
@@ -44,6 +45,8 @@ export class OptimizerSplit {
   private readonly scalars: Float64Array;
   /** The state arrays (momentum buffers, moment estimates) the recorder was handed since the last clear: the state that may move into shared memory. */
   readonly stateArrays = new Set<FloatArray>();
+  /** The byte ranges of the arrays of the calls recorded since the last take: a call that runs at once over any of them runs them first. */
+  private readonly recorded: { buffer: ArrayBufferLike; start: number; end: number }[] = [];
 
   constructor(
     private readonly control: Int32Array,
@@ -62,7 +65,9 @@ export class OptimizerSplit {
     return {
       sgd: (p, g, buf, first, h) => {
         if (buf !== null) this.stateArrays.add(buf);
-        if (!this.record(CALL_SGD, p, [p, g, buf], [h.lr, h.momentum, h.dampening, h.nesterov ? 1 : 0, h.weightDecay, h.maximize ? 1 : 0, first ? 1 : 0], flush)) {
+        const arrays = [p, g, buf];
+        if (!this.record(CALL_SGD, p, arrays, [h.lr, h.momentum, h.dampening, h.nesterov ? 1 : 0, h.weightDecay, h.maximize ? 1 : 0, first ? 1 : 0], flush)) {
+          if (this.overlapsRecorded(arrays)) flush();
           base.sgd(p, g, buf, first, h);
         }
       },
@@ -70,7 +75,11 @@ export class OptimizerSplit {
         this.stateArrays.add(m).add(v);
         if (vmax !== null) this.stateArrays.add(vmax);
         const scalars = [h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay, h.amsgrad ? 1 : 0, h.maximize ? 1 : 0, step, decoupled ? 1 : 0];
-        if (!this.record(CALL_ADAM, p, [p, g, m, v, vmax], scalars, flush)) base.adam(p, g, m, v, vmax, step, h, decoupled);
+        const arrays = [p, g, m, v, vmax];
+        if (!this.record(CALL_ADAM, p, arrays, scalars, flush)) {
+          if (this.overlapsRecorded(arrays)) flush();
+          base.adam(p, g, m, v, vmax, step, h, decoupled);
+        }
       },
     };
   }
@@ -80,7 +89,24 @@ export class OptimizerSplit {
     const count = this.count;
     this.control[CALL_COUNT] = count;
     this.count = 0;
+    this.recorded.length = 0;
     return count;
+  }
+
+  /**
+   * Whether any of `arrays` (a call about to run at once) shares memory with a recorded call's arrays:
+   * then the recorded calls must run first, or this call would see (or be overwritten by) values from
+   * before them.
+   */
+  private overlapsRecorded(arrays: readonly (FloatArray | null)[]): boolean {
+    if (this.recorded.length === 0) return false;
+    for (const a of arrays) {
+      if (a === null) continue;
+      const start = a.byteOffset;
+      const end = start + a.byteLength;
+      for (const r of this.recorded) if (r.buffer === a.buffer && start < r.end && r.start < end) return true;
+    }
+    return false;
   }
 
   /** Records the call when it is large enough and every array is in shared memory, with p's length and dtype; returns whether it did. */
@@ -98,6 +124,7 @@ export class OptimizerSplit {
       c[at + CALL_ARRAYS + 2 * i] = a === null ? NO_ARRAY : this.buffers.indexOf(a.buffer as SharedArrayBuffer);
       c[at + CALL_ARRAYS + 2 * i + 1] = a === null ? 0 : a.byteOffset;
     });
+    for (const a of arrays) if (a !== null) this.recorded.push({ buffer: a.buffer, start: a.byteOffset, end: a.byteOffset + a.byteLength });
     const s = this.layout.scalars(this.count);
     for (let i = 0; i < scalars.length; i++) this.scalars[s + i] = scalars[i]!;
     if (++this.count === MAX_CALLS) flush();
