@@ -43,4 +43,22 @@ describe("OptimizerStateSharing", () => {
     expect(d.data.data.byteOffset).toBe(bPlace);
     expect([...d.toTypedArray(), ...c.t.toTypedArray()]).toEqual([4, 4, 4, 4, 3, 3, 3, 3]);
   });
+
+  it("gives up the least recently used place when full: a tensor handed to the kernels again is kept over one moved in later but not used since", () => {
+    const buffer = growableBuffer("test", 8, 32);
+    const sharing = new OptimizerStateSharing(buffer, parameters);
+    const a = stateOf([1, 1, 1, 1]);
+    sharing.share(a.optimizer, new Set([a.t.data.data]));
+    const b = stateOf([2, 2, 2, 2]);
+    sharing.share(b.optimizer, new Set([b.t.data.data]));
+    // a's optimizer steps again (its shared tensor handed to the kernels); b's does not.
+    sharing.share(a.optimizer, new Set([a.t.data.data]));
+    const c = stateOf([3, 3, 3, 3]);
+    const bPlace = b.t.data.data.byteOffset;
+    sharing.share(c.optimizer, new Set([c.t.data.data]));
+    expect(c.t.data.data.byteOffset).toBe(bPlace);
+    expect(a.t.data.data.buffer).toBe(buffer);
+    expect(b.t.data.data.buffer).not.toBe(buffer);
+    expect([...a.t.toTypedArray(), ...b.t.toTypedArray(), ...c.t.toTypedArray()]).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+  });
 });

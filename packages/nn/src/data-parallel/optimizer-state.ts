@@ -10,7 +10,7 @@ type StateMap = Map<unknown, unknown>;
 interface Place {
   readonly view: Float32Array | Float64Array;
   occupant: WeakRef<Tensor>;
-  /** The share() call that last moved a tensor in: the least recent is given up first when the buffer is full. */
+  /** The share() call that last moved a tensor in or was handed it (the kernels updated it): the least recent is given up first when the buffer is full. */
   used: number;
 }
 
@@ -25,7 +25,8 @@ interface Place {
  * A place belongs to one tensor while that tensor views it, whatever optimizer or key holds it: two
  * optimizers over the same parameters, or an optimizer that keeps last step's tensor beside a new one,
  * never share memory. A place is taken again once its tensor is gone or views other memory (replaced by
- * loadStateDict); when the buffer is full, the least recently moved tensor of the size is moved back
+ * loadStateDict); when the buffer is full, the least recently used tensor of the size (moved in or
+ * handed to the kernels) is moved back
  * out into memory of its own (the same values; its updates then run on the calling thread).
  */
 export class OptimizerStateSharing {
@@ -44,6 +45,8 @@ export class OptimizerStateSharing {
     const state = (optimizer as { state?: unknown }).state;
     if (!(state instanceof Map)) return;
     this.calls++;
+    // A place's tensor handed to the kernels again counts as used now: eviction goes by last use, not by move-in.
+    for (const place of this.places) if (handed.has(place.view)) place.used = this.calls;
     for (const [param, record] of state as StateMap) {
       if (!(param instanceof Tensor) || typeof record !== "object" || record === null) continue;
       if (param.data.data.buffer !== this.parameterBuffer) continue;
