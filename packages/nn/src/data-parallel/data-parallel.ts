@@ -772,11 +772,20 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * Whether DataParallel.step may record `optimizer`'s kernel calls and run them after its step: its own
  * class (not a base) declares `static splittableStep = true` (the promise that its step reads none of
  * its parameters or state after a kernel call within the step; see @pico/optim's Optimizer.splittableStep),
- * and the instance has no step or updateParameter of its own.
+ * the instance's prototype is that class's own, and the step and updateParameter it would run are the
+ * class's (not the instance's own, nor a Proxy's or a swapped prototype's).
  */
 function splittable(optimizer: object): boolean {
   const cls = (optimizer as { constructor?: unknown }).constructor;
   if (typeof cls !== "function" || !hasOwn.call(cls, "splittableStep")) return false;
   if ((cls as { splittableStep?: unknown }).splittableStep !== true) return false;
-  return !hasOwn.call(optimizer, "step") && !hasOwn.call(optimizer, "updateParameter");
+  const proto = (cls as { prototype?: unknown }).prototype as Record<string, unknown> | undefined;
+  if (proto === undefined || Object.getPrototypeOf(optimizer) !== proto) return false;
+  const methods = optimizer as Record<string, unknown>;
+  return (
+    !hasOwn.call(optimizer, "step") &&
+    !hasOwn.call(optimizer, "updateParameter") &&
+    methods["step"] === proto["step"] &&
+    methods["updateParameter"] === proto["updateParameter"]
+  );
 }

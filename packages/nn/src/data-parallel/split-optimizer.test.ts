@@ -279,6 +279,38 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     });
     expect(firstDifference(patched.split.weights, patched.plain.weights)).toBe("none");
     expect(patched.optimizeCommands).toBe(0);
+    // Nor an Adam whose step a Proxy wraps, or whose prototype was swapped for one with a clipping step.
+    const clip = (adam: Adam): void => {
+      for (const p of adam.paramGroups[0]!.params) {
+        const d = p.data.data;
+        for (let i = 0; i < d.length; i++) d[i] = Math.max(-0.01, Math.min(0.01, d[i]!));
+      }
+    };
+    const proxied = both(() => {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      return new Proxy(adam, {
+        get(target, key) {
+          const value: unknown = Reflect.get(target, key);
+          if (key === "step") return () => (target.step(), clip(target), undefined);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    });
+    const swapped = both(() => {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      const proto = Object.create(Adam.prototype) as Adam;
+      proto.step = function (this: Adam) {
+        Adam.prototype.step.call(this);
+        clip(this);
+        return undefined;
+      };
+      return Object.setPrototypeOf(adam, proto) as Adam;
+    });
+    for (const disguised of [proxied, swapped]) {
+      expect(Math.max(...disguised.split.weights[4]!.map(Math.abs))).toBeLessThanOrEqual(0.01);
+      expect(firstDifference(disguised.split.weights, disguised.plain.weights)).toBe("none");
+      expect(disguised.optimizeCommands).toBe(0);
+    }
   });
 
   it("runs recorded calls before an unrecorded call on the same arrays (Adam, then SGD with new momentum state, in one opted-in step)", () => {
