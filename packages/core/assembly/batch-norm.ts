@@ -5,6 +5,8 @@
 //   normalisation of each block;
 // - backward: per-unit sums Σgm and Σgm·(x − mean) of each block, the per-channel combination, then the
 //   input gradient of each block.
+// With a residual r (a residual block's `relu(bn(x) + r)`), the forward's second phase adds r before the ReLU,
+// and the backward's first phase reads the mask from the output y and writes gm, r's gradient, over g.
 // Pointers are byte addresses; tensors are packed NCHW, seen as [n, c, s] with s the product of the trailing axes.
 //
 // A unit is one channel of a group of `group` consecutive images (at most CHUNK elements unless one plane is
@@ -284,6 +286,48 @@ function normalize(x: usize, y: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32
   }
 }
 
+/** y[i] = max((x[i] − mean)·scale + shift + r[i], 0) over [0, len) as ReLU's `v < 0 ? 0 : v` (the batch norm, then the add, each rounded to f32). */
+// @ts-ignore: decorator
+@inline
+function normalizeAddPlane(x: usize, r: usize, y: usize, len: i32, mean: f32, scale: f32, shift: f32): void {
+  const mv = f32x4.splat(mean);
+  const sv = f32x4.splat(scale);
+  const hv = f32x4.splat(shift);
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const p = <usize>i << 2;
+    const a = f32x4.add(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p), mv), sv), hv), v128.load(r + p));
+    const b = f32x4.add(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p, 16), mv), sv), hv), v128.load(r + p, 16));
+    v128.store(y + p, f32x4.pmax(a, zero));
+    v128.store(y + p, f32x4.pmax(b, zero), 16);
+  }
+  for (; i < len; i++) {
+    const p = <usize>i << 2;
+    const v = (load<f32>(x + p) - mean) * scale + shift + load<f32>(r + p);
+    store<f32>(y + p, v < 0 ? 0 : v);
+  }
+}
+
+/**
+ * Forward with a residual, phase 2: y = relu((x − mean)·scale + shift + r) over images [b0, b1) and channels
+ * [c0, c1) (r packed like x); y may be x or r.
+ */
+function normalizeAdd(x: usize, r: usize, y: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize): void {
+  const plane = <usize>s << 2;
+  const image = <usize>c * plane;
+  for (let b = b0; b < b1; b++) {
+    for (let ch = c0; ch < c1; ch++) {
+      const at = <usize>ch;
+      const off = <usize>b * image + at * plane;
+      const mean = load<f32>(table + (at << 2));
+      const scale = load<f32>(table + ((<usize>c + at) << 2));
+      const shift = load<f32>(table + ((<usize>(2 * c) + at) << 2));
+      normalizeAddPlane(x + off, r + off, y + off, s, mean, scale, shift);
+    }
+  }
+}
+
 /**
  * Adds gm[i] into acc0, acc1 and tail0, and gm[i]·(x[i] − mean) into acc2, acc3 and tail1, over [0, len); gm is
  * g, zeroed with relu where (x − mean)·scale + shift <= 0.
@@ -357,6 +401,87 @@ function gradientSums(x: usize, g: usize, c: i32, s: i32, group: i32, b0: i32, b
         for (let k = 0; k < s; k += CHUNK) {
           const o = off + (<usize>k << 2);
           runGradientSums(x + o, g + o, min(CHUNK, s - k), mean, scale, shift, relu);
+          if (s > CHUNK) {
+            tg += lanesSum(f32x4.add(acc0, acc1)) + tail0;
+            tgx += lanesSum(f32x4.add(acc2, acc3)) + tail1;
+            clearAccumulators();
+          }
+        }
+      }
+      tg += lanesSum(f32x4.add(acc0, acc1)) + tail0;
+      tgx += lanesSum(f32x4.add(acc2, acc3)) + tail1;
+      store<f64>(row + at * 16, tg);
+      store<f64>(row + at * 16, tgx, 8);
+    }
+  }
+}
+
+/**
+ * As runGradientSums with the mask read from the output y (a residual added before the ReLU: x alone does
+ * not give it): gm = g where y > 0 or y is NaN, else 0, written over g.
+ */
+// @ts-ignore: decorator
+@inline
+function runMaskedGradientSums(x: usize, g: usize, y: usize, len: i32, mean: f32): void {
+  const mv = f32x4.splat(mean);
+  const zero = f32x4.splat(0);
+  let g0 = acc0;
+  let g1 = acc1;
+  let x0 = acc2;
+  let x1 = acc3;
+  let i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const p = <usize>i << 2;
+    const da = f32x4.sub(v128.load(x + p), mv);
+    const db = f32x4.sub(v128.load(x + p, 16), mv);
+    const ga = v128.andnot(v128.load(g + p), f32x4.le(v128.load(y + p), zero));
+    const gb = v128.andnot(v128.load(g + p, 16), f32x4.le(v128.load(y + p, 16), zero));
+    v128.store(g + p, ga);
+    v128.store(g + p, gb, 16);
+    g0 = f32x4.add(g0, ga);
+    g1 = f32x4.add(g1, gb);
+    x0 = f32x4.add(x0, f32x4.mul(ga, da));
+    x1 = f32x4.add(x1, f32x4.mul(gb, db));
+  }
+  let tg: f64 = 0;
+  let tgx: f64 = 0;
+  for (; i < len; i++) {
+    const p = <usize>i << 2;
+    const d = load<f32>(x + p) - mean;
+    const gi: f32 = load<f32>(y + p) <= 0 ? 0 : load<f32>(g + p);
+    store<f32>(g + p, gi);
+    tg += <f64>gi;
+    tgx += <f64>(gi * d);
+  }
+  acc0 = g0;
+  acc1 = g1;
+  acc2 = x0;
+  acc3 = x1;
+  tail0 += tg;
+  tail1 += tgx;
+}
+
+/**
+ * Backward with a residual, phase 1: gradientSums's sums of gm, g masked by the output y (runMaskedGradientSums),
+ * gm written over g (it is also the residual's gradient).
+ */
+function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize, partials: usize): void {
+  const plane = <usize>s << 2;
+  const image = <usize>c * plane;
+  for (let b = b0; b < b1; b += group) {
+    const images = min(group, b1 - b);
+    const row = partials + <usize>(b / group) * <usize>c * 16;
+    for (let ch = c0; ch < c1; ch++) {
+      const at = <usize>ch;
+      const mean = load<f32>(table + (at << 2));
+      let tg: f64 = 0;
+      let tgx: f64 = 0;
+      clearAccumulators();
+      for (let i = 0; i < images; i++) {
+        const off = <usize>(b + i) * image + at * plane;
+        for (let k = 0; k < s; k += CHUNK) {
+          const o = off + (<usize>k << 2);
+          runMaskedGradientSums(x + o, g + o, y + o, min(CHUNK, s - k), mean);
           if (s > CHUNK) {
             tg += lanesSum(f32x4.add(acc0, acc1)) + tail0;
             tgx += lanesSum(f32x4.add(acc2, acc3)) + tail1;
@@ -497,6 +622,8 @@ const GRADIENT_SUMS = 3;
 const FINISH_GRADIENT_SUMS = 4;
 const GRADIENT_INPUT = 5;
 const GRADIENT_COEFFICIENTS = 6;
+const NORMALIZE_ADD = 7;
+const MASKED_GRADIENT_SUMS = 8;
 
 /** Runs one step of the batch norm above: `step`, then its arguments in order (unused ones 0). */
 export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32): void {
@@ -521,6 +648,12 @@ export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: 
       break;
     case GRADIENT_COEFFICIENTS:
       gradientCoefficients(a1, <f64>a2, a3, a4, a5);
+      break;
+    case NORMALIZE_ADD:
+      normalizeAdd(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10);
+      break;
+    case MASKED_GRADIENT_SUMS:
+      maskedGradientSums(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12);
       break;
   }
 }

@@ -36,6 +36,20 @@ export interface BatchNormKernelArgs {
    * WebAssembly kernel leaves it in the module for that convolution to read. Default false.
    */
   handOffGradInput?: boolean;
+  /**
+   * A residual block's end: this array (packed, x's shape) is added after the normalisation and before the
+   * ReLU (`relu` must be set), y = relu(bn(x) + residual), each rounded as the two operators' outputs would
+   * be. The backward then takes the output (BatchNormResidualGradient). Default none.
+   */
+  residual?: FloatArray | null;
+}
+
+/** What the backward of a forward with a residual takes besides g: the mask comes from the output, and gm is the residual's gradient. */
+export interface BatchNormResidualGradient {
+  /** The forward's output relu(bn(x) + residual): gm = g where y > 0 (or NaN, as PyTorch's threshold_backward), else 0. */
+  y: FloatArray;
+  /** Receives gm, the residual's gradient (unless null). */
+  grad: FloatArray | null;
 }
 
 /**
@@ -61,10 +75,14 @@ export interface BatchNormKernel {
   forward(x: FloatArray, y: FloatArray, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array): boolean;
   /**
    * Writes sums ([Σgm c | Σgm·(x − mean) c], gm = g masked by the fused ReLU; this shard's under a sync)
-   * and, unless dx is null, the input gradient (from the whole batch's sums under a sync); false if it
+   * and, unless dx is null, the input gradient (from the whole batch's sums under a sync); with `residual`
+   * (the forward's args had one) gm is masked by residual.y and written to residual.grad. False if it
    * cannot run these operands (nothing written).
    */
-  backward(x: FloatArray, g: FloatArray, dx: FloatArray | null, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array, sums: Float64Array): boolean;
+  backward(
+    x: FloatArray, g: FloatArray, dx: FloatArray | null, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array, sums: Float64Array,
+    residual?: BatchNormResidualGradient | null,
+  ): boolean;
 }
 
 /** Rounds as the output array stores, so that a recomputed ReLU mask is the stored output's. */
@@ -102,11 +120,19 @@ export const batchNormReference: BatchNormKernel = {
       affine[c + ch] = invStd * (gamma === null ? 1 : gamma[ch]!);
       affine[2 * c + ch] = beta === null ? 0 : beta[ch]!;
     }
+    const residual = args.residual ?? null;
+    const round = rounding(y);
     for (let b = 0; b < n; b++) {
       for (let ch = 0; ch < c; ch++) {
         const [mu, scale, shift] = [affine[ch]!, affine[c + ch]!, affine[2 * c + ch]!];
         const base = (b * c + ch) * s;
-        if (relu) {
+        if (residual !== null) {
+          // The normalised value rounded as BatchNorm's output is, then the add as AddRelu's.
+          for (let i = 0; i < s; i++) {
+            const v = round(round((x[base + i]! - mu) * scale + shift) + residual[base + i]!);
+            y[base + i] = v < 0 ? 0 : v;
+          }
+        } else if (relu) {
           for (let i = 0; i < s; i++) {
             const v = (x[base + i]! - mu) * scale + shift;
             y[base + i] = v < 0 ? 0 : v;
@@ -119,11 +145,16 @@ export const batchNormReference: BatchNormKernel = {
     return true;
   },
 
-  backward(x, g, dx, args, stats, affine, sums) {
+  backward(x, g, dx, args, stats, affine, sums, residual = null) {
     const { n, c, s, train, relu } = args;
     const round = rounding(x);
-    // gm: g except where the fused ReLU's output was <= 0 (a NaN output passes g, as PyTorch's threshold_backward).
-    const gm = (i: number, mu: number, scale: number, shift: number): number => (relu && round((x[i]! - mu) * scale + shift) <= 0 ? 0 : g[i]!);
+    const y = residual?.y ?? null;
+    // gm: g except where the fused ReLU's output was <= 0 (a NaN output passes g, as PyTorch's threshold_backward),
+    // the output recomputed from x, or read where a residual was added.
+    const gm = (i: number, mu: number, scale: number, shift: number): number =>
+      y !== null ? (y[i]! <= 0 ? 0 : g[i]!) : relu && round((x[i]! - mu) * scale + shift) <= 0 ? 0 : g[i]!;
+    const gradResidual = residual?.grad ?? null;
+    if (gradResidual !== null) for (let i = 0; i < n * c * s; i++) gradResidual[i] = gm(i, 0, 0, 0);
     for (let ch = 0; ch < c; ch++) {
       const [mu, scale, shift] = [affine[ch]!, affine[c + ch]!, affine[2 * c + ch]!];
       let sg = 0;
@@ -174,11 +205,20 @@ export const batchNormWasm: BatchNormKernel = {
   forward(x, y, args, stats, affine) {
     const { gamma, beta } = args;
     if (!(x instanceof Float32Array) || !(y instanceof Float32Array) || !f32(gamma) || !f32(beta)) return false;
-    return batchNormForwardWasm(x, y, args.n, args.c, args.s, { train: args.train, relu: args.relu, gamma, beta, eps: args.eps, sync: args.sync ?? null }, stats, affine);
+    const residual = args.residual ?? null;
+    if (!(residual === null || residual instanceof Float32Array)) return false;
+    const options = { train: args.train, relu: args.relu, gamma, beta, eps: args.eps, sync: args.sync ?? null, residual };
+    return batchNormForwardWasm(x, y, args.n, args.c, args.s, options, stats, affine);
   },
-  backward(x, g, dx, args, stats, affine, sums) {
+  backward(x, g, dx, args, stats, affine, sums, residual = null) {
     if (!(x instanceof Float32Array) || !(g instanceof Float32Array) || !(dx === null || dx instanceof Float32Array)) return false;
-    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums, args.sync ?? null, args.handOffGradInput === true);
+    let r: { y: Float32Array; grad: Float32Array | null } | null = null;
+    if (residual !== null) {
+      const { y, grad } = residual;
+      if (!(y instanceof Float32Array) || !(grad === null || grad instanceof Float32Array)) return false;
+      r = { y, grad };
+    }
+    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums, args.sync ?? null, args.handOffGradInput === true, r);
   },
 };
 

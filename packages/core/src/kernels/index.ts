@@ -12,7 +12,7 @@ export type { Gemm, GemmProduct, MatrixView } from "./gemm.js";
 export { scratch } from "./scratch.js";
 export { binary, unary, affine } from "./elementwise.js";
 export { batchNormKernels, batchNormReference, batchNormWasm } from "./batch-norm.js";
-export type { BatchNormKernel, BatchNormKernelArgs, BatchNormSync } from "./batch-norm.js";
+export type { BatchNormKernel, BatchNormKernelArgs, BatchNormResidualGradient, BatchNormSync } from "./batch-norm.js";
 export { reluKernels, reluReference, reluBits, reluWasmKernel } from "./relu.js";
 export type { ReluKernel } from "./relu.js";
 export { optimizerKernels, optimizerJs, optimizerWasm } from "./optimizer.js";

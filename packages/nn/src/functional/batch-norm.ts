@@ -28,7 +28,8 @@ export interface BatchNormOptions {
   handOffGradInput?: boolean;
 }
 
-interface BatchNormState {
+/** @internal */
+export interface BatchNormState {
   runningMean: NDArray | null;
   runningVar: NDArray | null;
   training: boolean;
@@ -40,7 +41,8 @@ interface BatchNormState {
   handOffGradInput: boolean;
 }
 
-type BatchNormCtx = Context & { kernel: kernels.BatchNormKernel; args: kernels.BatchNormKernelArgs; stats: Float64Array; affine: Float64Array };
+/** @internal What a batch norm's forward leaves its backward (BatchNorm's and BatchNormAddRelu's). */
+export type BatchNormCtx = Context & { kernel: kernels.BatchNormKernel; args: kernels.BatchNormKernelArgs; stats: Float64Array; affine: Float64Array };
 
 /**
  * Normalises each channel (axis 1) of [N, C, ...]: y = (x - mean) / sqrt(var + eps) · γ + β, then
@@ -60,77 +62,111 @@ export class BatchNorm extends Function {
    * again (a compiled graph's) keeps its statistics arrays.
    */
   static forwardInto(ctx: BatchNormCtx, into: NDArray | undefined, input: NDArray, weight: NDArray | null, bias: NDArray | null, state: BatchNormState): NDArray {
-    const x = kernels.packed(input).data;
-    const [n, c, s] = lanes(input.shape);
-    // Values per channel of the statistics: the whole batch's under a sync.
-    let m = n * s;
-    const shared = state.training ? state.sync : null;
-    const sync: kernels.BatchNormSync | null =
-      shared === null ? null : { statistics: (st, channels, count) => (m = shared.statistics(st, channels, count)), gradientSums: (...a) => shared.gradientSums(...a) };
-    const args: kernels.BatchNormKernelArgs = {
-      n, c, s, train: state.training, relu: state.relu, eps: state.eps,
-      gamma: weight === null ? null : kernels.packed(weight).data,
-      beta: bias === null ? null : kernels.packed(bias).data,
-      sync,
-      handOffGradInput: state.handOffGradInput,
-    };
-    const stats = reusable(ctx.stats, 3 * c);
-    const { runningMean, runningVar } = state;
-    if (!state.training) {
-      for (let ch = 0; ch < c; ch++) {
-        stats[ch] = at(runningMean!, ch);
-        stats[c + ch] = at(runningVar!, ch);
-      }
-    }
-    const affine = reusable(ctx.affine, 3 * c);
-    // Every element is written: no need to zero-fill a recycled buffer.
-    const out = into ?? kernels.empty(kernels.dtypeOf(input), input.shape);
-    let kernel = kernels.batchNormKernels.resolve().kernel;
-    if (!kernel.forward(x, out.data, args, stats, affine)) {
-      kernel = kernels.batchNormReference;
-      kernel.forward(x, out.data, args, stats, affine);
-    }
-    if (state.training && runningMean !== null && runningVar !== null) {
-      const { momentum } = state;
-      for (let ch = 0; ch < c; ch++) {
-        const im = runningMean.offset + ch * (runningMean.stride[0] ?? 1);
-        const iv = runningVar.offset + ch * (runningVar.stride[0] ?? 1);
-        runningMean.data[im] = (1 - momentum) * runningMean.data[im]! + momentum * stats[ch]!;
-        runningVar.data[iv] = (1 - momentum) * runningVar.data[iv]! + (momentum * (stats[c + ch]! * m)) / (m - 1);
-      }
-    }
-    Object.assign(ctx, { kernel, args, stats, affine });
+    const out = normalizeForward(ctx, into, input, weight, bias, state, null);
     // Backward reads only the input (the statistics and γ are copied into stats and affine), but saves γ and, in
     // evaluation, the running statistics as torch does, so that writing into them before backward raises as there.
-    const watched = [weight, ...(state.training ? [] : [runningMean, runningVar])].filter((a): a is NDArray => a !== null);
-    ctx.saveForBackward(input, ...watched);
+    ctx.saveForBackward(input, ...watchedBy(weight, state));
     return out;
   }
 
   static override backward(ctx: BatchNormCtx, g: NDArray): [NDArray | null, NDArray | null, NDArray | null, null] {
-    const [input] = ctx.savedTensors as [NDArray];
-    const { args, stats, affine } = ctx;
-    const c = args.c;
-    const dtype = kernels.dtypeOf(input);
-    const x = kernels.packed(input).data;
-    const gp = kernels.packed(g).data;
-    const gradInput = ctx.needsInputGrad[0] ? kernels.empty(dtype, input.shape) : null;
-    const sums = new Float64Array(2 * c);
-    if (!ctx.kernel.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums)) {
-      kernels.batchNormReference.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums);
-    }
-    let gradWeight: NDArray | null = null;
-    if (ctx.needsInputGrad[1]) {
-      gradWeight = kernels.create(dtype, [c]);
-      for (let ch = 0; ch < c; ch++) gradWeight.data[ch] = sums[c + ch]! * stats[2 * c + ch]!;
-    }
-    let gradBias: NDArray | null = null;
-    if (ctx.needsInputGrad[2]) {
-      gradBias = kernels.create(dtype, [c]);
-      gradBias.data.set(sums.subarray(0, c));
-    }
+    const { gradInput, gradWeight, gradBias } = normalizeBackward(ctx, g, null);
     return [gradInput, gradWeight, gradBias, null];
   }
+}
+
+/** @internal γ and, in evaluation, the running statistics: what a batch norm's forward saves besides its input, as torch's does. */
+export function watchedBy(weight: NDArray | null, state: BatchNormState): NDArray[] {
+  return [weight, ...(state.training ? [] : [state.runningMean, state.runningVar])].filter((a): a is NDArray => a !== null);
+}
+
+/**
+ * @internal The forward of BatchNorm (residual null) and BatchNormAddRelu (relu(bn(input) + residual), the
+ * residual of input's shape and dtype): writes the output into `into` (or a new array) and leaves the kernel,
+ * its arguments and the tables on ctx; saves nothing.
+ */
+export function normalizeForward(
+  ctx: BatchNormCtx, into: NDArray | undefined, input: NDArray, weight: NDArray | null, bias: NDArray | null, state: BatchNormState, residual: NDArray | null,
+): NDArray {
+  const x = kernels.packed(input).data;
+  const [n, c, s] = lanes(input.shape);
+  // Values per channel of the statistics: the whole batch's under a sync.
+  let m = n * s;
+  const shared = state.training ? state.sync : null;
+  const sync: kernels.BatchNormSync | null =
+    shared === null ? null : { statistics: (st, channels, count) => (m = shared.statistics(st, channels, count)), gradientSums: (...a) => shared.gradientSums(...a) };
+  const args: kernels.BatchNormKernelArgs = {
+    n, c, s, train: state.training, relu: state.relu, eps: state.eps,
+    gamma: weight === null ? null : kernels.packed(weight).data,
+    beta: bias === null ? null : kernels.packed(bias).data,
+    sync,
+    handOffGradInput: state.handOffGradInput,
+    residual: residual === null ? null : kernels.packed(residual).data,
+  };
+  const stats = reusable(ctx.stats, 3 * c);
+  const { runningMean, runningVar } = state;
+  if (!state.training) {
+    for (let ch = 0; ch < c; ch++) {
+      stats[ch] = at(runningMean!, ch);
+      stats[c + ch] = at(runningVar!, ch);
+    }
+  }
+  const affine = reusable(ctx.affine, 3 * c);
+  // Every element is written: no need to zero-fill a recycled buffer.
+  const out = into ?? kernels.empty(kernels.dtypeOf(input), input.shape);
+  let kernel = kernels.batchNormKernels.resolve().kernel;
+  if (!kernel.forward(x, out.data, args, stats, affine)) {
+    kernel = kernels.batchNormReference;
+    kernel.forward(x, out.data, args, stats, affine);
+  }
+  if (state.training && runningMean !== null && runningVar !== null) {
+    const { momentum } = state;
+    for (let ch = 0; ch < c; ch++) {
+      const im = runningMean.offset + ch * (runningMean.stride[0] ?? 1);
+      const iv = runningVar.offset + ch * (runningVar.stride[0] ?? 1);
+      runningMean.data[im] = (1 - momentum) * runningMean.data[im]! + momentum * stats[ch]!;
+      runningVar.data[iv] = (1 - momentum) * runningVar.data[iv]! + (momentum * (stats[c + ch]! * m)) / (m - 1);
+    }
+  }
+  // The residual is not kept: backward reads the output's mask.
+  args.residual = null;
+  Object.assign(ctx, { kernel, args, stats, affine });
+  return out;
+}
+
+/**
+ * @internal The backward of normalizeForward given the input (ctx's first saved array) and, where the forward
+ * had a residual, its output (`residualOutput`): the input gradient where argument 0 needs one, γ's and β's
+ * where `weightAt` and weightAt + 1 do, and the residual's (gm) where `residualOutput` is given and argument
+ * `residualAt` needs one.
+ */
+export function normalizeBackward(
+  ctx: BatchNormCtx, g: NDArray, residualOutput: NDArray | null, weightAt = 1, residualAt = 1,
+): { gradInput: NDArray | null; gradWeight: NDArray | null; gradBias: NDArray | null; gradResidual: NDArray | null } {
+  const [input] = ctx.savedTensors as [NDArray];
+  const { args, stats, affine } = ctx;
+  const c = args.c;
+  const dtype = kernels.dtypeOf(input);
+  const x = kernels.packed(input).data;
+  const gp = kernels.packed(g).data;
+  const gradInput = ctx.needsInputGrad[0] ? kernels.empty(dtype, input.shape) : null;
+  const gradResidual = residualOutput !== null && ctx.needsInputGrad[residualAt] ? kernels.empty(dtype, input.shape) : null;
+  const residual = residualOutput === null ? null : { y: kernels.packed(residualOutput).data, grad: gradResidual?.data ?? null };
+  const sums = new Float64Array(2 * c);
+  if (!ctx.kernel.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums, residual)) {
+    kernels.batchNormReference.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums, residual);
+  }
+  let gradWeight: NDArray | null = null;
+  if (ctx.needsInputGrad[weightAt]) {
+    gradWeight = kernels.create(dtype, [c]);
+    for (let ch = 0; ch < c; ch++) gradWeight.data[ch] = sums[c + ch]! * stats[2 * c + ch]!;
+  }
+  let gradBias: NDArray | null = null;
+  if (ctx.needsInputGrad[weightAt + 1]) {
+    gradBias = kernels.create(dtype, [c]);
+    gradBias.data.set(sums.subarray(0, c));
+  }
+  return { gradInput, gradWeight, gradBias, gradResidual };
 }
 
 /** Batch normalisation over axis 1 of `input` [N, C, ...]; see BatchNorm2d for the module. */
@@ -138,7 +174,14 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   return batchNormImpl("batchNorm", input, runningMean, runningVar, options, false);
 }
 
-function batchNormImpl(op: string, input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions, relu: boolean): Tensor {
+/**
+ * @internal batchNorm's checks and running-statistics bookkeeping around `apply` (BatchNorm.apply by default;
+ * batchNormAddRelu's Function), which gets the checked γ, β and the state.
+ */
+export function batchNormImpl(
+  op: string, input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions, relu: boolean,
+  apply: (weight: Tensor | null, bias: Tensor | null, state: BatchNormState) => Tensor = (weight, bias, state) => BatchNorm.apply(input, weight, bias, state),
+): Tensor {
   checkTensor(op, "input", input);
   if (input.ndim < 2) throw new ShapeError(`${op}: input must have at least 2 dimensions [N, C, ...], but got shape ${formatShape(input.shape)}`);
   const c = input.shape[1]!;
@@ -175,7 +218,7 @@ function batchNormImpl(op: string, input: Tensor, runningMean: Tensor | null, ru
   const handOffGradInput = options.handOffGradInput ?? false;
   if (typeof handOffGradInput !== "boolean") throw new ArgumentError(`${op}: handOffGradInput must be a boolean, but got ${typeof handOffGradInput} ${String(handOffGradInput)}`);
   const state: BatchNormState = { runningMean: rm?.data ?? null, runningVar: rv?.data ?? null, training, momentum, eps, relu: relu === true, sync, handOffGradInput };
-  const out = BatchNorm.apply(input, weight, bias, state);
+  const out = apply(weight, bias, state);
   if (training && rm !== null && rv !== null) {
     // Written in place: a graph that saved them refuses to backpropagate (torch's own update does not bump its counters: see the README).
     rm.bumpVersion();

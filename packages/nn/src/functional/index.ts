@@ -23,6 +23,7 @@ export type { GroupNormOptions } from "./group-norm.js";
 export { instanceNorm } from "./instance-norm.js";
 export type { InstanceNormOptions } from "./instance-norm.js";
 export { batchNorm, batchNormRelu, BatchNorm } from "./batch-norm.js";
+export { batchNormAddRelu, BatchNormAddRelu } from "./batch-norm-add-relu.js";
 export { addRelu, AddRelu } from "./add-relu.js";
 export type { AddReluOptions } from "./add-relu.js";
 export type { BatchNormOptions } from "./batch-norm.js";

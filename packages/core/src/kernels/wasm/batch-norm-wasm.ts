@@ -27,6 +27,8 @@ const GRADIENT_SUMS = 3;
 const FINISH_GRADIENT_SUMS = 4;
 const GRADIENT_INPUT = 5;
 const GRADIENT_COEFFICIENTS = 6;
+const NORMALIZE_ADD = 7;
+const MASKED_GRADIENT_SUMS = 8;
 /** Most elements of a statistics unit of several planes: assembly/batch-norm.ts's CHUNK (its lanes' length). */
 const UNIT_ELEMENTS = 1024;
 /**
@@ -148,11 +150,21 @@ export interface BatchNormWasmOptions {
   eps: number;
   /** With `train`: the exchange that turns this shard's statistics into the whole batch's (synchronized BatchNorm), or null. */
   sync: BatchNormSync | null;
+  /** Added after the normalisation and before the ReLU (`relu` must be set): y = relu(bn(x) + residual), packed like x. Default none. */
+  residual?: Float32Array | null;
+}
+
+/** A residual forward's backward (batchNormBackwardWasm): the mask comes from the output y, and gm is the residual's gradient. */
+export interface BatchNormResidualGradient {
+  /** The forward's output relu(bn(x) + residual): gm = g where y > 0 (or NaN), else 0. */
+  y: Float32Array;
+  /** Receives gm, the residual's gradient; null when it needs none. */
+  grad: Float32Array | null;
 }
 
 /**
  * y = (x − mean)·invStd·γ + β per channel of x [n, c, s] (packed float32; y may be x), rectified with
- * `relu`. stats is f64 [mean c | var c | invStd c]: written (batch mean, biased variance) when `train`,
+ * `relu`, with `options.residual` added before the ReLU. stats is f64 [mean c | var c | invStd c]: written (batch mean, biased variance) when `train`,
  * read (running statistics) otherwise; invStd is always written. affine ([mean c | scale c | shift c], f32
  * values) receives what the backward needs to recompute the ReLU mask exactly. Returns false, having
  * written nothing, where WebAssembly SIMD is missing, the memory cannot grow or x is empty.
@@ -177,6 +189,8 @@ export function batchNormForwardWasm(
   const tableAt = mem.take(3 * c);
   const gammaAt = options.gamma === null ? 0 : mem.take(c);
   const betaAt = options.beta === null ? 0 : mem.take(c);
+  const residual = options.residual ?? null;
+  const rAt = residual === null ? 0 : mem.take(size);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   const table = new Float64Array(heap.buffer, statsAt, 3 * c + 1);
@@ -202,7 +216,18 @@ export function batchNormForwardWasm(
   const relu = options.relu ? 1 : 0;
   const blocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
   const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(xF + i0, xF + i1), i0));
-  runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn(blocks), copyOut);
+  if (residual === null) {
+    runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn(blocks), copyOut);
+  } else {
+    // The residual goes in block by block with this phase (and x too in evaluation), staged as a first phase's x.
+    const rF = rAt >> 2;
+    const xIn = train ? null : copyIn(blocks);
+    const rIn = (k: number): void => {
+      xIn?.(k);
+      spans(blocks[k]!, c, s, (i0, i1) => heap.set(residual.subarray(i0, i1), rF + i0));
+    };
+    runPhase(t, blocks.map((b) => job(NORMALIZE_ADD, xAt, rAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, tableAt)), rIn, copyOut);
+  }
   stats.set(new Float64Array(heap.buffer, statsAt, 3 * c));
   affine.set(heap.subarray(tableAt >> 2, (tableAt >> 2) + 3 * c));
   return true;
@@ -214,13 +239,14 @@ export function batchNormForwardWasm(
  * (the batch statistics' own gradient included when `train`; dx may be g), offered to the next kernel with
  * `handOffGradInput` (a caller that knows dx goes to the backward of the one Function that made x alone;
  * handoff.ts). g is read where the kernel before left it in the module (a convolution's or max pooling's
- * input gradient) when it offered it, else copied in. Returns false, having written nothing, where
- * WebAssembly SIMD is missing, the memory cannot grow or x is empty.
+ * input gradient) when it offered it, else copied in. With `residual` (the forward had one), gm is g masked
+ * by the output residual.y rather than by a mask recomputed from x, and is copied out to residual.grad.
+ * Returns false, having written nothing, where WebAssembly SIMD is missing, the memory cannot grow or x is empty.
  */
 export function batchNormBackwardWasm(
   x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
   train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array, sync: BatchNormSync | null = null,
-  handOffGradInput = false,
+  handOffGradInput = false, residual: BatchNormResidualGradient | null = null,
 ): boolean {
   const size = n * c * s;
   if (size === 0) return false;
@@ -231,7 +257,7 @@ export function batchNormBackwardWasm(
   const resident = takeOutput(t.instance.memory, g, 0, size);
   const heapBase = t.exports.heapBase();
   // The other operands before a resident g where they fit (the regions of the kernel that left it), else after it.
-  const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number } => {
+  const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number; yAt: number } => {
     const mem = new Layout(start);
     const xAt = mem.take(size);
     const gAt = resident < 0 ? mem.take(size) : resident;
@@ -240,24 +266,36 @@ export function batchNormBackwardWasm(
     const tableAt = mem.take(6 * c);
     const sumsAt = mem.take(4 * c);
     const totalsAt = sync === null ? 0 : mem.take(4 * c);
-    return { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt };
+    const yAt = residual === null ? 0 : mem.take(size);
+    return { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt };
   };
   let laid = layOut(heapBase);
   if (resident >= 0 && laid.mem.end > resident) laid = layOut(Math.max(heapBase, resident + size * 4));
-  const { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt } = laid;
+  const { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt } = laid;
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
   heap.set(affine.subarray(0, 3 * c), tableAt >> 2);
   const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
   const [xF, gF] = [xAt >> 2, gAt >> 2];
+  const yF = yAt >> 2;
   const copyIn = (k: number): void =>
     spans(blocks[k]!, c, s, (i0, i1) => {
       heap.set(x.subarray(i0, i1), xF + i0);
       if (resident < 0) heap.set(g.subarray(i0, i1), gF + i0);
+      if (residual !== null) heap.set(residual.y.subarray(i0, i1), yF + i0);
     });
-  const flags = [train ? 1 : 0, relu ? 1 : 0] as const;
-  runPhase(t, blocks.map((b) => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, flags[1], tableAt, partialsAt)), copyIn, null);
+  if (residual === null) {
+    const sumsJob = (b: Block): number[] => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, relu ? 1 : 0, tableAt, partialsAt);
+    runPhase(t, blocks.map(sumsJob), copyIn, null);
+  } else {
+    // gm, written over g in the module, is the residual's gradient: out with each block once its sums are done.
+    const grad = residual.grad;
+    const gmOut = grad === null ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => grad.set(heap.subarray(gF + i0, gF + i1), i0));
+    runPhase(t, blocks.map((b) => job(MASKED_GRADIENT_SUMS, xAt, gAt, yAt, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, gmOut);
+  }
+  // With a residual, g's region holds gm, already masked.
+  const flags = [train ? 1 : 0, relu && residual === null ? 1 : 0] as const;
   t.exports.elementwiseJob(BATCH_NORM, FINISH_GRADIENT_SUMS, c, n, s, group, flags[0], partialsAt, statsAt, tableAt, sumsAt, 0, 0, 0);
   if (dx !== null && train && sync !== null) {
     // The input gradient's coefficients again, from the whole batch's sums (kept apart: sums stays this shard's, for γ and β).
