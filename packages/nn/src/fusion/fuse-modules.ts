@@ -1,19 +1,24 @@
 import { ArgumentError, type Tensor } from "@pico/core";
 import type { AnyModule, Module } from "../module.js";
 import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
-import { FUSION_PATTERNS, classForward, matchesAt, runFused } from "./patterns.js";
+import { FUSION_PATTERNS, RESIDUAL_FUSION_PATTERNS, classForward, classForward2, isA, matchesAt, runFused, type ResidualFusionPattern } from "./patterns.js";
 import { takeReadAlone } from "./read-alone.js";
 
 type TensorModule = Module<[Tensor], Tensor>;
 
-/** A fused group: its modules in call order and their dotted names. */
+/** A fused group: its modules in call order and their dotted names; a residual group's last module takes a second operand. */
 interface Group {
   modules: TensorModule[];
   names: string[];
+  residual: ResidualFusionPattern | null;
 }
 
-/** A fused group's output, and the index in the group of the next module the model's forward must call with it. */
-const pending = new WeakMap<Tensor, { group: Group; next: number }>();
+/**
+ * A fused group's output, and the index in the group of the next module the model's forward must call with
+ * it; for a residual group (which runs only once its last module has the residual), the group's input and
+ * whether the model declared it readAlone.
+ */
+const pending = new WeakMap<Tensor, { group: Group; next: number; input?: Tensor; inputAlone?: boolean }>();
 const groupOf = new WeakMap<AnyModule, Group>();
 
 /**
@@ -48,13 +53,13 @@ export function fuseModules<M extends AnyModule>(model: M, groups: readonly (rea
       return m as TensorModule;
     });
     const pattern = FUSION_PATTERNS.find((p) => p.sequence.length === modules.length && matchesAt(p, modules, 0));
-    if (pattern === undefined) {
+    const residual = RESIDUAL_FUSION_PATTERNS.find((p) => p.sequence.length + 1 === modules.length && matchesAt(p, modules, 0) && isA(modules.at(-1), p.last));
+    if (pattern === undefined && residual === undefined) {
       const got = modules.map((m) => m.constructor.name).join(" → ");
-      throw new ArgumentError(
-        `fuseModules: group ${JSON.stringify(names)} is ${got}, which is not a fusion pattern; the patterns are: ${FUSION_PATTERNS.map((p) => p.name).join("; ")}`,
-      );
+      const all = [...FUSION_PATTERNS, ...RESIDUAL_FUSION_PATTERNS].map((p) => p.name).join("; ");
+      throw new ArgumentError(`fuseModules: group ${JSON.stringify(names)} is ${got}, which is not a fusion pattern; the patterns are: ${all}`);
     }
-    planned.push({ modules, names: [...names] });
+    planned.push({ modules, names: [...names], residual: pattern === undefined ? residual! : null });
   }
   for (const group of planned) install(group);
   return model;
@@ -87,23 +92,48 @@ export function fusedGroups(model: AnyModule): string[][] {
 
 function install(group: Group): void {
   const [head, ...rest] = group.modules;
+  const { residual } = group;
   define(head!, (input) => {
+    if (residual !== null) {
+      // Nothing runs yet: the modules before the last pass on a stand-in over the input's array.
+      const standIn = input.detach();
+      pending.set(standIn, { group, next: 1, input, inputAlone: takeReadAlone(input) });
+      return standIn;
+    }
     const output = runFused(group.modules, input, FUSION_PATTERNS, takeReadAlone(input));
     pending.set(output, { group, next: 1 });
     return output;
   });
   rest.forEach((m, k) => {
     const index = k + 1;
+    const due = (mark: { next: number }): void => {
+      if (mark.next === index) return;
+      const when = mark.next < group.names.length ? `${group.names[mark.next]} was due` : "the group had already run to its end";
+      throw new ArgumentError(
+        `fuseModules: ${group.names[index]} was called on the output of the fused group ${JSON.stringify(group.names)} when ${when}; ` +
+          `a fused group's modules must be called in the group's order`,
+      );
+    };
+    if (residual !== null && index === group.modules.length - 1) {
+      const last = m as unknown as Module<[Tensor, Tensor], Tensor>;
+      define(last, (a: Tensor, b: Tensor) => {
+        const mark = pending.get(a);
+        if (mark === undefined || mark.group !== group) return classForward2(last, a, b);
+        due(mark);
+        mark.next = index + 1;
+        const before = group.modules.slice(0, -1);
+        const fused = residual.forward(before, last, mark.input!, b, mark.inputAlone);
+        if (fused !== null) return fused;
+        let x = mark.input!;
+        for (const module of before) x = classForward(module, x);
+        return classForward2(last, x, b);
+      });
+      return;
+    }
     define(m, (input) => {
       const mark = pending.get(input);
       if (mark === undefined || mark.group !== group) return classForward(m, input);
-      if (mark.next !== index) {
-        const due = mark.next < group.names.length ? `${group.names[mark.next]} was due` : "the group had already run to its end";
-        throw new ArgumentError(
-          `fuseModules: ${group.names[index]} was called on the output of the fused group ${JSON.stringify(group.names)} when ${due}; ` +
-            `a fused group's modules must be called in the group's order`,
-        );
-      }
+      due(mark);
       mark.next = index + 1;
       return input;
     });
@@ -111,7 +141,7 @@ function install(group: Group): void {
   for (const m of group.modules) groupOf.set(m, group);
 }
 
-function define(m: TensorModule, forward: (input: Tensor) => Tensor): void {
+function define<In extends Tensor[]>(m: Module<In, Tensor>, forward: (...inputs: In) => Tensor): void {
   fusedByFuseModules.add(m);
   Object.defineProperty(m, "forward", { configurable: true, writable: true, value: forward });
 }

@@ -1,7 +1,9 @@
 import { Tensor, kernels, tracer } from "@pico/core";
+import { addRelu } from "../functional/add-relu.js";
 import { conv2d, conv2dGeometry } from "../functional/conv2d.js";
 import { conv2dReluMaxPool2d, Conv2dReluMaxPool2dFunction } from "../functional/conv2d-relu-max-pool2d.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
+import { AddReLU } from "../layers/add-relu.js";
 import { BatchNormBase } from "../layers/batch-norm.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { Conv2d } from "../layers/conv2d.js";
@@ -34,6 +36,8 @@ import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
 
 /** A class of modules mapping a Tensor to a Tensor, as patterns name them. */
 export type ModuleClass = abstract new (...args: never[]) => Module<[Tensor], Tensor>;
+/** A class of modules a residual pattern ends with: it takes a second operand (AddReLU). */
+export type ResidualModuleClass = abstract new (...args: never[]) => Module<[Tensor, Tensor], Tensor>;
 
 export interface FusionPattern {
   /** The pattern's name, as fuseModules' errors and the docs list it. */
@@ -49,11 +53,33 @@ export interface FusionPattern {
   forward(modules: readonly Module<[Tensor], Tensor>[], input: Tensor, inputAlone?: boolean): Tensor | null;
 }
 
+/**
+ * A fusion whose last module takes a second operand, the residual (fuseModules only: a Sequential passes
+ * one tensor). The model's forward calls the modules in order on each other's outputs and the last one
+ * with the residual too (`addRelu.call(bn2.call(conv2.call(h)), x)`); nothing runs until the last one is
+ * called, which then computes the whole group on the group's input and the residual.
+ */
+export interface ResidualFusionPattern {
+  readonly name: string;
+  /** The classes of the modules before the last, in order. */
+  readonly sequence: readonly ModuleClass[];
+  /** The last module's class, which takes (the previous module's output, residual). */
+  readonly last: ResidualModuleClass;
+  readonly description: string;
+  /** The fused group on `input` with `residual`, or null to run the modules one by one; `inputAlone` as FusionPattern.forward's. */
+  forward(modules: readonly Module<[Tensor], Tensor>[], last: Module<[Tensor, Tensor], Tensor>, input: Tensor, residual: Tensor, inputAlone?: boolean): Tensor | null;
+}
+
 /** Whether `module` is an instance of `cls` that computes `cls`'s own forward. */
-export function isA(module: unknown, cls: ModuleClass): boolean {
+export function isA(module: unknown, cls: ModuleClass | ResidualModuleClass): boolean {
   if (!(module instanceof cls)) return false;
   const own = Object.prototype.hasOwnProperty.call(module, "forward") && !fusedByFuseModules.has(module);
-  return !own && Object.getPrototypeOf(module).forward === (cls.prototype as Module<[Tensor], Tensor>).forward;
+  return !own && Object.getPrototypeOf(module).forward === (cls.prototype as { forward: unknown }).forward;
+}
+
+/** The residual module's class's forward on (a, b) (not a forward fuseModules installed on the instance). */
+export function classForward2(module: Module<[Tensor, Tensor], Tensor>, a: Tensor, b: Tensor): Tensor {
+  return fusedByFuseModules.has(module) ? (Object.getPrototypeOf(module).forward as (a: Tensor, b: Tensor) => Tensor).call(module, a, b) : module.forward(a, b);
 }
 
 /** The module's class's forward on `input` (not a forward fuseModules installed on the instance). */
@@ -62,7 +88,7 @@ export function classForward(module: Module<[Tensor], Tensor>, input: Tensor): T
 }
 
 /** Whether `modules` from `start` on begin with the pattern's sequence. */
-export function matchesAt(pattern: FusionPattern, modules: readonly unknown[], start: number): boolean {
+export function matchesAt(pattern: { readonly sequence: readonly ModuleClass[] }, modules: readonly unknown[], start: number): boolean {
   return pattern.sequence.every((cls, k) => isA(modules[start + k], cls));
 }
 
@@ -134,10 +160,10 @@ function conv2dRelu(conv: Conv2d, input: Tensor, weight: Tensor, bias: Tensor | 
  * (`inputAlone`), the convolution's input gradient is left in the module for the backward of what made
  * `input` (a BatchNorm's, which reads it there).
  */
-function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, relu: boolean, inputAlone: boolean): Tensor {
+function convThenBatchNorm(c: Conv2d, b: BatchNorm2d, input: Tensor, relu: boolean, inputAlone: boolean, residual: Tensor | null = null): Tensor {
   const alone = keepsNoReferences(c) && keepsNoReferences(b);
   return kernels.handOff(() => c.forwardHandingOffGradInput(input, alone && inputAlone), (y) => {
-    const out = b.forwardHandingOffGradInput(y, relu, alone);
+    const out = residual === null ? b.forwardHandingOffGradInput(y, relu, alone) : b.forwardAddRelu(y, residual, alone);
     if (alone) releaseDead(y, input, out);
     return out;
   });
@@ -269,10 +295,35 @@ const batchNormRelu: FusionPattern = {
 
 /**
  * Every fusion pattern, tried in this order at each position (longest first): the first that matches
- * and accepts the input runs. The residual block's add + ReLU is not a run of modules: write it as
- * `F.addRelu(x, y)`.
+ * and accepts the input runs. The residual block's end, whose add takes a second operand, is in
+ * RESIDUAL_FUSION_PATTERNS.
  */
 export const FUSION_PATTERNS: readonly FusionPattern[] = [convBnReluMaxPool, convBnRelu, convReluMaxPool, convBn, convRelu, batchNormRelu];
+
+const convBnAddRelu: ResidualFusionPattern = {
+  name: "Conv2d → BatchNorm2d → AddReLU",
+  sequence: [Conv2d, BatchNorm2d],
+  last: AddReLU,
+  description:
+    "relu(bn(conv(x)) + residual), a residual block's end; evaluation: the BatchNorm folded into the convolution (kept as for Conv2d → BatchNorm2d), then addRelu written into the convolution's output; " +
+    "training: the convolution, then F.batchNormAddRelu reading its output where the kernel module left it, which adds the residual and rectifies as it writes the normalised values " +
+    "(no normalised tensor, no separate add pass) and in backward masks the gradient by the output while taking the BatchNorm's sums, that masked gradient being the residual's; " +
+    "the BatchNorm's input gradient left in the module for the convolution's backward, and the convolution's for the backward of what made its input where the model declared it readAlone",
+  forward([conv, bn], _last, input, residual, inputAlone = false) {
+    const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
+    if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
+    if (foldable(c, b)) {
+      const folded = foldedBatchNorm(c, b);
+      const y = conv2d(input, folded.weight, folded.bias, convOptions(c));
+      // Into the convolution's output (nothing else holds it) where the sum has its shape and dtype.
+      return addRelu(y, residual, { inplace: kernels.sameShape(kernels.broadcastShapes("addRelu", y.shape, residual.shape), y.shape) && kernels.promote(y.dtype, residual.dtype) === y.dtype });
+    }
+    return convThenBatchNorm(c, b, input, false, inputAlone, residual);
+  },
+};
+
+/** Every fusion whose last module takes a residual (fuseModules' groups ending with AddReLU). */
+export const RESIDUAL_FUSION_PATTERNS: readonly ResidualFusionPattern[] = [convBnAddRelu];
 
 /**
  * Runs `modules` on `input` as a chain, fused by `patterns` wherever a run matches and accepts the input;

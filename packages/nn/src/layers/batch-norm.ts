@@ -1,5 +1,6 @@
 import { ArgumentError, formatShape, noGrad, type DType, type Tensor, type kernels } from "@pico/core";
-import { batchNorm, batchNormRelu } from "../functional/batch-norm.js";
+import { batchNorm, batchNormRelu, type BatchNormOptions } from "../functional/batch-norm.js";
+import { batchNormAddRelu } from "../functional/batch-norm-add-relu.js";
 import { checkOptions } from "../functional/check.js";
 import { ones, zeros } from "../init.js";
 import { Module } from "../module.js";
@@ -134,7 +135,17 @@ export abstract class BatchNormBase extends Module {
     return this.normalize(input, relu, handOffGradInput);
   }
 
-  private normalize(input: Tensor, relu: boolean, handOffGradInput = false): Tensor {
+  /**
+   * relu(forward(input) + residual) in one pass (F.batchNormAddRelu), its input gradient left in the kernel
+   * module with `handOffGradInput` as forwardHandingOffGradInput's. The Conv2d → BatchNorm2d → AddReLU fusion
+   * pattern calls it.
+   * @internal
+   */
+  forwardAddRelu(input: Tensor, residual: Tensor, handOffGradInput = false): Tensor {
+    return this.normalize(input, true, handOffGradInput, residual);
+  }
+
+  private normalize(input: Tensor, relu: boolean, handOffGradInput = false, residual: Tensor | null = null): Tensor {
     this.checkInput(input);
     const useBatchStats = this.training || this.running_mean === null;
     const reducer = useBatchStats ? this.#reducer : null;
@@ -153,7 +164,8 @@ export abstract class BatchNormBase extends Module {
       factor = this.momentum ?? 1 / count.item();
     }
     // A replica that does not update the running statistics normalises as one without them.
-    return (relu ? batchNormRelu : batchNorm)(input, updates ? this.running_mean : null, updates ? this.running_var : null, {
+    const normalize = residual !== null ? (x: Tensor, rm: Tensor | null, rv: Tensor | null, o: BatchNormOptions) => batchNormAddRelu(x, residual, rm, rv, o) : relu ? batchNormRelu : batchNorm;
+    return normalize(input, updates ? this.running_mean : null, updates ? this.running_var : null, {
       weight: this.weight,
       bias: this.bias,
       training: useBatchStats,

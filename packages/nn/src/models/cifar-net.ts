@@ -1,10 +1,10 @@
 import type { Generator, Tensor } from "@pico/core";
-import { addRelu } from "../functional/add-relu.js";
 import { checkOptions } from "../functional/check.js";
 import { fuseModules } from "../fusion/fuse-modules.js";
 import { readAlone } from "../fusion/read-alone.js";
 import { keepsNoReferences } from "../keeps-no-references.js";
 import { AdaptiveAvgPool2d } from "../layers/adaptive-avg-pool2d.js";
+import { AddReLU } from "../layers/add-relu.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { checkPositiveInteger } from "../layers/check.js";
 import { Conv2d } from "../layers/conv2d.js";
@@ -29,11 +29,12 @@ export interface CifarNetOptions {
  * `relu(x + bn2(conv2(relu(bn1(conv1(x))))))` with 3×3 padded convolutions (with bias) keeping the
  * channels and the size: the residual block of the CIFAR-shaped network. Keys conv1.*, bn1.*, conv2.*, bn2.*.
  * Its forward calls the modules as PyTorch's would, fused by fuseModules ([conv1, bn1, relu] and
- * [conv2, bn2]: BatchNorm folded into the convolution in evaluation, BatchNorm + ReLU in one pass in
- * training), and ends with addRelu, written in place into bn2's output as torchvision's BasicBlock does.
- * Its forward keeps no reference to x or its output (keepsNoReferences), so a Sequential recycles them;
- * the inner activation goes back to the buffer pool itself (at once under noGrad, once backward is done
- * with it in grad mode).
+ * [conv2, bn2, addRelu]: BatchNorm folded into the convolution in evaluation; in training BatchNorm + ReLU
+ * in one pass, and bn2 adding x and rectifying as it writes, F.batchNormAddRelu), ending with the
+ * AddReLU module (torchvision's quantizable BasicBlock's `add_relu`), in place into bn2's output where it
+ * runs apart. Its forward keeps no reference to x or its output (keepsNoReferences), so a Sequential
+ * recycles them; the inner activation goes back to the buffer pool itself (at once under noGrad, once
+ * backward is done with it in grad mode).
  */
 export class CifarResidualBlock extends Module {
   static override keepsNoReferences = true;
@@ -42,6 +43,7 @@ export class CifarResidualBlock extends Module {
   readonly relu = new ReLU();
   readonly conv2: Conv2d;
   readonly bn2: BatchNorm2d;
+  readonly addRelu = new AddReLU({ inplace: true });
 
   constructor(channels: number, options: { generator?: Generator } = {}) {
     super();
@@ -50,17 +52,17 @@ export class CifarResidualBlock extends Module {
     this.bn1 = new BatchNorm2d(channels);
     this.conv2 = new Conv2d(channels, channels, 3, { padding: 1, ...options });
     this.bn2 = new BatchNorm2d(channels);
-    fuseModules(this, [["conv1", "bn1", "relu"], ["conv2", "bn2"]]);
+    fuseModules(this, [["conv1", "bn1", "relu"], ["conv2", "bn2", "addRelu"]]);
   }
 
   forward(x: Tensor): Tensor {
     const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
     // h goes to conv2 alone: its gradient may stay in the kernel module for bn1's backward.
-    const y = this.bn2.forward(this.conv2.forward(readAlone(h)));
+    const out = this.addRelu.forward(this.bn2.forward(this.conv2.forward(readAlone(h))), x);
     // Nothing outside this forward holds h: its buffer serves the next call's h (a fresh 16 MB array at
     // batch 256 costs ~7 ms of first-touch page faults).
-    if (keepsNoReferences(this)) releaseDead(h, x, y);
-    return addRelu(y, x, { inplace: true });
+    if (keepsNoReferences(this)) releaseDead(h, x, out);
+    return out;
   }
 }
 
