@@ -31,6 +31,8 @@ export class OpProfiler {
   private backwardDepth = 0;
   private readonly siteOfContext = new WeakMap<object, OpSite>();
   private readonly originalBackward = new Map<FunctionClass, Backward>();
+  /** A Function's own backwardParts (the engine's call when its output's gradient came in parts), timed as its backward. */
+  private readonly originalBackwardParts = new Map<FunctionClass, NonNullable<FunctionClass["backwardParts"]>>();
   private originalApply: Apply | null = null;
 
   install(): void {
@@ -65,6 +67,8 @@ export class OpProfiler {
     this.originalApply = null;
     for (const [fn, backward] of this.originalBackward) Object.defineProperty(fn, "backward", { value: backward, writable: true, configurable: true });
     this.originalBackward.clear();
+    for (const [fn, parts] of this.originalBackwardParts) Object.defineProperty(fn, "backwardParts", { value: parts, writable: true, configurable: true });
+    this.originalBackwardParts.clear();
   }
 
   /** Starts a new set of sites (a training step or an inference call is one pass). */
@@ -106,12 +110,12 @@ export class OpProfiler {
     this.originalBackward.set(fn, original);
     const profiler = this;
     // A subclass whose backward is inherited wraps its parent's wrapper: only the outer one times.
-    const timed: Backward = function profiledBackward(this: FunctionClass, ctx, grad) {
-      if (profiler.backwardDepth > 0) return original.call(this, ctx, grad);
+    const measure = <R>(ctx: Parameters<Backward>[0], run: () => R): R => {
+      if (profiler.backwardDepth > 0) return run();
       profiler.backwardDepth += 1;
       const t0 = performance.now();
       try {
-        return original.call(this, ctx, grad);
+        return run();
       } finally {
         profiler.backwardDepth -= 1;
         const ms = performance.now() - t0;
@@ -119,6 +123,16 @@ export class OpProfiler {
         profiler.siteOfContext.get(ctx)?.backwardMs.push(ms);
       }
     };
+    const timed: Backward = function profiledBackward(this: FunctionClass, ctx, grad) {
+      return measure(ctx, () => original.call(this, ctx, grad));
+    };
     Object.defineProperty(fn, "backward", { value: timed, writable: true, configurable: true });
+    const parts = fn.backwardParts;
+    if (parts === undefined || this.originalBackwardParts.has(fn)) return;
+    this.originalBackwardParts.set(fn, parts);
+    const timedParts: NonNullable<FunctionClass["backwardParts"]> = function profiledBackwardParts(this: FunctionClass, ctx, grad, more) {
+      return measure(ctx, () => parts.call(this, ctx, grad, more));
+    };
+    Object.defineProperty(fn, "backwardParts", { value: timedParts, writable: true, configurable: true });
   }
 }

@@ -6,7 +6,9 @@
 // - backward: per-unit sums Σgm and Σgm·(x − mean) of each block, the per-channel combination, then the
 //   input gradient of each block.
 // With a residual r (a residual block's `relu(bn(x) + r)`), the forward's second phase adds r before the ReLU,
-// and the backward's first phase reads the mask from the output y and writes gm, r's gradient, over g.
+// and the backward's first phase reads the mask from the output y and writes gm, r's gradient, over g. A
+// gradient that arrives in two parts (a residual block's input: the skip's and the branch's) is added block
+// by block in the backward's first phase, before its sums.
 // Pointers are byte addresses; tensors are packed NCHW, seen as [n, c, s] with s the product of the trailing axes.
 //
 // A unit is one channel of a group of `group` consecutive images (at most CHUNK elements unless one plane is
@@ -497,6 +499,28 @@ function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group:
   }
 }
 
+/** g[i] += g2[i] over images [b0, b1) and channels [c0, c1): a gradient that arrived in two parts (a residual block's input). */
+function addParts(g: usize, g2: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32, c1: i32): void {
+  const plane = <usize>s << 2;
+  const image = <usize>c * plane;
+  const len = (c1 - c0) * s;
+  for (let b = b0; b < b1; b++) {
+    const off = <usize>b * image + <usize>c0 * plane;
+    const p = g + off;
+    const q = g2 + off;
+    let i = 0;
+    for (; i + 8 <= len; i += 8) {
+      const o = <usize>i << 2;
+      v128.store(p + o, f32x4.add(v128.load(p + o), v128.load(q + o)));
+      v128.store(p + o, f32x4.add(v128.load(p + o, 16), v128.load(q + o, 16)), 16);
+    }
+    for (; i < len; i++) {
+      const o = <usize>i << 2;
+      store<f32>(p + o, load<f32>(p + o) + load<f32>(q + o));
+    }
+  }
+}
+
 /**
  * Backward, between the phases (one thread): each channel's units added in image order into sums, f64
  * [Σgm c | Σgm·(x − mean) c]; then the table's coefficients, dx = g·a + (x − mean)·bx + c0: with `train`
@@ -624,6 +648,8 @@ const GRADIENT_INPUT = 5;
 const GRADIENT_COEFFICIENTS = 6;
 const NORMALIZE_ADD = 7;
 const MASKED_GRADIENT_SUMS = 8;
+const PARTS_GRADIENT_SUMS = 9;
+const PARTS_GRADIENT_SUMS_RELU = 10;
 
 /** Runs one step of the batch norm above: `step`, then its arguments in order (unused ones 0). */
 export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32): void {
@@ -654,6 +680,12 @@ export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: 
       break;
     case MASKED_GRADIENT_SUMS:
       maskedGradientSums(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12);
+      break;
+    case PARTS_GRADIENT_SUMS:
+    case PARTS_GRADIENT_SUMS_RELU:
+      // (x, g, g2, c, s, group, b0, b1, c0, c1, table, partials): g += g2 over the block, then gradientSums.
+      addParts(a2, a3, a4, a5, a7, a8, a9, a10);
+      gradientSums(a1, a2, a4, a5, a6, a7, a8, a9, a10, step == PARTS_GRADIENT_SUMS_RELU, a11, a12);
       break;
   }
 }

@@ -26,6 +26,8 @@ const RELEASED =
 export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolean, wrap: (data: NDArray) => Tensor): void {
   const calls = reachableCalls(root);
   const grads = new Map<Tensor, NDArray>([[root, rootGrad]]);
+  // Gradient parts beyond grads' first, kept apart for a creator that adds them itself (FunctionClass.backwardParts).
+  const parts = new Map<Tensor, NDArray[]>();
   const buffers = retainGraph ? null : new GradientBuffers();
   const pass = (): void => {
     buffers?.hold(rootGrad);
@@ -34,8 +36,11 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
       const g = grads.get(output);
       if (g !== undefined) {
         if (!output.retain) grads.delete(output);
-        propagate(call, g, grads, buffers, rootGrad);
+        const more = parts.get(output);
+        parts.delete(output);
+        propagate(call, g, more, grads, parts, buffers, rootGrad);
         if (!output.retain) buffers?.drop(g);
+        if (more !== undefined) for (const m of more) buffers?.drop(m);
       }
       if (buffers !== null) {
         const privates = tracer.takePrivate(call.ctx!);
@@ -82,12 +87,15 @@ function reachableCalls(root: Tensor): CallRecord[] {
   return [...seen].sort((x, y) => y.id - x.id);
 }
 
-function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, buffers: GradientBuffers | null, rootGrad: NDArray): void {
+function propagate(
+  call: CallRecord, g: NDArray, more: readonly NDArray[] | undefined, grads: Map<Tensor, NDArray>, parts: Map<Tensor, NDArray[]>,
+  buffers: GradientBuffers | null, rootGrad: NDArray,
+): void {
   const { fn } = call;
   const inputs = call.inputs!;
   const ctx = call.ctx!;
   checkSavedVersions(call);
-  const result = fn.backward(ctx, g);
+  const result = more === undefined ? fn.backward(ctx, g) : fn.backwardParts!(ctx, g, more);
   const list = Array.isArray(result) ? (result as ReadonlyArray<unknown>) : [result];
   if (list.length !== inputs.length) {
     throw new GraphError(
@@ -112,10 +120,19 @@ function propagate(call: CallRecord, g: NDArray, grads: Map<Tensor, NDArray>, bu
     // A backward that wrote into its incoming gradient and returned it (g.data[i] *= 2; return [g]) wrote in
     // place: the bump voids a kernel's offer of g's old contents (kernels/wasm/handoff.ts). Not the
     // caller's own backward(grad) array, which may be saved by a forward (a view passed through is no write).
-    if (gi.data === g.data && g.data !== rootGrad.data) bumpVersion(gi);
+    if ((gi.data === g.data || more?.some((m) => m.data === gi.data)) && gi.data !== rootGrad.data) bumpVersion(gi);
     // A gradient has its input's dtype, as torch's engine casts it (a float32 input of a float64 product gets a float32 gradient).
     const gt = dtypeOf(gi) === input.dtype ? gi : copy(gi, input.dtype);
     const previous = grads.get(input);
+    if (previous !== undefined && !input.retain && input.creator?.fn.backwardParts !== undefined && dtypeOf(previous) === dtypeOf(gt)) {
+      // Its creator adds the parts within its own backward: no sum here.
+      const list = parts.get(input);
+      if (list === undefined) parts.set(input, [gt]);
+      else list.push(gt);
+      buffers?.hold(gt);
+      if (gt !== gi) buffers?.discard(gi);
+      continue;
+    }
     if (previous !== undefined && buffers !== null && buffers.exclusive(previous)) {
       // Nothing but this entry sees the running sum: add into it instead of allocating another.
       addInto(previous, gt);

@@ -13,6 +13,13 @@ export interface FunctionClass {
   forward(ctx: Context, ...args: never[]): NDArray;
   backward(ctx: Context, grad: NDArray): BackwardResult;
   /**
+   * Optional: backward given the output's gradient in parts, `grad` + each of `more` (same shape and dtype),
+   * for a Function that adds them within its own pass (a BatchNorm whose output feeds a residual block's
+   * two branches). The eager engine then hands over the parts of an output several calls read instead of
+   * summing them first (not for a retained output, whose .grad is the sum); everything else calls backward.
+   */
+  backwardParts?(ctx: Context, grad: NDArray, more: readonly NDArray[]): BackwardResult;
+  /**
    * Optional: forward writing its result into `out` (packed, of forward's output shape and dtype, its
    * contents unspecified, sharing no memory with the arguments) and returning `out`. A compiled graph
    * (graph/compile.ts) runs it on buffers planned once; a Function without it still replays, through

@@ -76,12 +76,13 @@ export interface BatchNormKernel {
   /**
    * Writes sums ([Σgm c | Σgm·(x − mean) c], gm = g masked by the fused ReLU; this shard's under a sync)
    * and, unless dx is null, the input gradient (from the whole batch's sums under a sync); with `residual`
-   * (the forward's args had one) gm is masked by residual.y and written to residual.grad. False if it
-   * cannot run these operands (nothing written).
+   * (the forward's args had one) gm is masked by residual.y and written to residual.grad. With `g2` the
+   * gradient is g + g2 (each element rounded as g's array stores it, as the autograd engine's sum), added
+   * within the pass: a gradient that arrived in two parts. False if it cannot run these operands (nothing written).
    */
   backward(
     x: FloatArray, g: FloatArray, dx: FloatArray | null, args: BatchNormKernelArgs, stats: Float64Array, affine: Float64Array, sums: Float64Array,
-    residual?: BatchNormResidualGradient | null,
+    residual?: BatchNormResidualGradient | null, g2?: FloatArray | null,
   ): boolean;
 }
 
@@ -145,14 +146,16 @@ export const batchNormReference: BatchNormKernel = {
     return true;
   },
 
-  backward(x, g, dx, args, stats, affine, sums, residual = null) {
+  backward(x, g, dx, args, stats, affine, sums, residual = null, g2 = null) {
     const { n, c, s, train, relu } = args;
     const round = rounding(x);
     const y = residual?.y ?? null;
+    const roundG = rounding(g);
+    const gAt = g2 === null ? (i: number): number => g[i]! : (i: number): number => roundG(g[i]! + g2[i]!);
     // gm: g except where the fused ReLU's output was <= 0 (a NaN output passes g, as PyTorch's threshold_backward),
     // the output recomputed from x, or read where a residual was added.
     const gm = (i: number, mu: number, scale: number, shift: number): number =>
-      y !== null ? (y[i]! <= 0 ? 0 : g[i]!) : relu && round((x[i]! - mu) * scale + shift) <= 0 ? 0 : g[i]!;
+      y !== null ? (y[i]! <= 0 ? 0 : gAt(i)) : relu && round((x[i]! - mu) * scale + shift) <= 0 ? 0 : gAt(i);
     const gradResidual = residual?.grad ?? null;
     if (gradResidual !== null) for (let i = 0; i < n * c * s; i++) gradResidual[i] = gm(i, 0, 0, 0);
     for (let ch = 0; ch < c; ch++) {
@@ -210,15 +213,16 @@ export const batchNormWasm: BatchNormKernel = {
     const options = { train: args.train, relu: args.relu, gamma, beta, eps: args.eps, sync: args.sync ?? null, residual };
     return batchNormForwardWasm(x, y, args.n, args.c, args.s, options, stats, affine);
   },
-  backward(x, g, dx, args, stats, affine, sums, residual = null) {
+  backward(x, g, dx, args, stats, affine, sums, residual = null, g2 = null) {
     if (!(x instanceof Float32Array) || !(g instanceof Float32Array) || !(dx === null || dx instanceof Float32Array)) return false;
+    if (!(g2 === null || (g2 instanceof Float32Array && residual === null))) return false;
     let r: { y: Float32Array; grad: Float32Array | null } | null = null;
     if (residual !== null) {
       const { y, grad } = residual;
       if (!(y instanceof Float32Array) || !(grad === null || grad instanceof Float32Array)) return false;
       r = { y, grad };
     }
-    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums, args.sync ?? null, args.handOffGradInput === true, r);
+    return batchNormBackwardWasm(x, g, dx, args.n, args.c, args.s, args.train, args.relu, stats, affine, sums, args.sync ?? null, args.handOffGradInput === true, r, g2);
   },
 };
 

@@ -73,6 +73,20 @@ export class BatchNorm extends Function {
     const { gradInput, gradWeight, gradBias } = normalizeBackward(ctx, g, null);
     return [gradInput, gradWeight, gradBias, null];
   }
+
+  /**
+   * backward of the gradient g + more[0] + ...: the output fed several calls (a residual block's input: the
+   * skip's gradient and the branch's). The kernel adds the last part within its pass over g; the ones
+   * before it (or operands it cannot take) are summed first.
+   */
+  static backwardParts(ctx: BatchNormCtx, g: NDArray, more: readonly NDArray[]): [NDArray | null, NDArray | null, NDArray | null, null] {
+    // Summed in the engine's order, (g + more[0]) + more[1] ..., the last part left to the kernel.
+    let [first, second] = [g, more.at(-1) ?? null];
+    for (const part of more.slice(0, -1)) first = kernels.binary("add", first, part);
+    if (second !== null && kernels.dtypeOf(second) !== kernels.dtypeOf(first)) [first, second] = [kernels.binary("add", first, second), null];
+    const { gradInput, gradWeight, gradBias } = normalizeBackward(ctx, first, null, 1, 1, second);
+    return [gradInput, gradWeight, gradBias, null];
+  }
 }
 
 /** @internal γ and, in evaluation, the running statistics: what a batch norm's forward saves besides its input, as torch's does. */
@@ -138,10 +152,10 @@ export function normalizeForward(
  * @internal The backward of normalizeForward given the input (ctx's first saved array) and, where the forward
  * had a residual, its output (`residualOutput`): the input gradient where argument 0 needs one, γ's and β's
  * where `weightAt` and weightAt + 1 do, and the residual's (gm) where `residualOutput` is given and argument
- * `residualAt` needs one.
+ * `residualAt` needs one; with `g2`, of the gradient g + g2.
  */
 export function normalizeBackward(
-  ctx: BatchNormCtx, g: NDArray, residualOutput: NDArray | null, weightAt = 1, residualAt = 1,
+  ctx: BatchNormCtx, g: NDArray, residualOutput: NDArray | null, weightAt = 1, residualAt = 1, g2: NDArray | null = null,
 ): { gradInput: NDArray | null; gradWeight: NDArray | null; gradBias: NDArray | null; gradResidual: NDArray | null } {
   const [input] = ctx.savedTensors as [NDArray];
   const { args, stats, affine } = ctx;
@@ -153,8 +167,9 @@ export function normalizeBackward(
   const gradResidual = residualOutput !== null && ctx.needsInputGrad[residualAt] ? kernels.empty(dtype, input.shape) : null;
   const residual = residualOutput === null ? null : { y: kernels.packed(residualOutput).data, grad: gradResidual?.data ?? null };
   const sums = new Float64Array(2 * c);
-  if (!ctx.kernel.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums, residual)) {
-    kernels.batchNormReference.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums, residual);
+  const g2p = g2 === null ? null : kernels.packed(g2).data;
+  if (!ctx.kernel.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums, residual, g2p)) {
+    kernels.batchNormReference.backward(x, gp, gradInput?.data ?? null, args, stats, affine, sums, residual, g2p);
   }
   let gradWeight: NDArray | null = null;
   if (ctx.needsInputGrad[weightAt]) {

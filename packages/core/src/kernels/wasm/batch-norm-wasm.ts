@@ -29,6 +29,8 @@ const GRADIENT_INPUT = 5;
 const GRADIENT_COEFFICIENTS = 6;
 const NORMALIZE_ADD = 7;
 const MASKED_GRADIENT_SUMS = 8;
+const PARTS_GRADIENT_SUMS = 9;
+const PARTS_GRADIENT_SUMS_RELU = 10;
 /** Most elements of a statistics unit of several planes: assembly/batch-norm.ts's CHUNK (its lanes' length). */
 const UNIT_ELEMENTS = 1024;
 /**
@@ -240,13 +242,14 @@ export function batchNormForwardWasm(
  * `handOffGradInput` (a caller that knows dx goes to the backward of the one Function that made x alone;
  * handoff.ts). g is read where the kernel before left it in the module (a convolution's or max pooling's
  * input gradient) when it offered it, else copied in. With `residual` (the forward had one), gm is g masked
- * by the output residual.y rather than by a mask recomputed from x, and is copied out to residual.grad.
+ * by the output residual.y rather than by a mask recomputed from x, and is copied out to residual.grad. With
+ * `g2` (not with a residual), the gradient is g + g2, added block by block as they come in (g2 is copied in).
  * Returns false, having written nothing, where WebAssembly SIMD is missing, the memory cannot grow or x is empty.
  */
 export function batchNormBackwardWasm(
   x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
   train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array, sync: BatchNormSync | null = null,
-  handOffGradInput = false, residual: BatchNormResidualGradient | null = null,
+  handOffGradInput = false, residual: BatchNormResidualGradient | null = null, g2: Float32Array | null = null,
 ): boolean {
   const size = n * c * s;
   if (size === 0) return false;
@@ -257,7 +260,7 @@ export function batchNormBackwardWasm(
   const resident = takeOutput(t.instance.memory, g, 0, size);
   const heapBase = t.exports.heapBase();
   // The other operands before a resident g where they fit (the regions of the kernel that left it), else after it.
-  const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number; yAt: number } => {
+  const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number; yAt: number; g2At: number } => {
     const mem = new Layout(start);
     const xAt = mem.take(size);
     const gAt = resident < 0 ? mem.take(size) : resident;
@@ -267,25 +270,30 @@ export function batchNormBackwardWasm(
     const sumsAt = mem.take(4 * c);
     const totalsAt = sync === null ? 0 : mem.take(4 * c);
     const yAt = residual === null ? 0 : mem.take(size);
-    return { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt };
+    const g2At = g2 === null ? 0 : mem.take(size);
+    return { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt, g2At };
   };
   let laid = layOut(heapBase);
   if (resident >= 0 && laid.mem.end > resident) laid = layOut(Math.max(heapBase, resident + size * 4));
-  const { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt } = laid;
+  const { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt, g2At } = laid;
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
   heap.set(affine.subarray(0, 3 * c), tableAt >> 2);
   const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
   const [xF, gF] = [xAt >> 2, gAt >> 2];
-  const yF = yAt >> 2;
+  const [yF, g2F] = [yAt >> 2, g2At >> 2];
   const copyIn = (k: number): void =>
     spans(blocks[k]!, c, s, (i0, i1) => {
       heap.set(x.subarray(i0, i1), xF + i0);
       if (resident < 0) heap.set(g.subarray(i0, i1), gF + i0);
       if (residual !== null) heap.set(residual.y.subarray(i0, i1), yF + i0);
+      if (g2 !== null) heap.set(g2.subarray(i0, i1), g2F + i0);
     });
-  if (residual === null) {
+  if (g2 !== null && residual === null) {
+    const step = relu ? PARTS_GRADIENT_SUMS_RELU : PARTS_GRADIENT_SUMS;
+    runPhase(t, blocks.map((b) => job(step, xAt, gAt, g2At, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, null);
+  } else if (residual === null) {
     const sumsJob = (b: Block): number[] => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, relu ? 1 : 0, tableAt, partialsAt);
     runPhase(t, blocks.map(sumsJob), copyIn, null);
   } else {
