@@ -132,11 +132,14 @@ function gatherKernels(first: usize, laneBytes: usize, tapBytes: isize, lanes: i
   }
 }
 
+/** Vectors of scratch the weight transforms need: the kernels (9), G·g (18), and 36 positions of four vectors of channels. */
+const WEIGHT_SCRATCH_VECTORS: i32 = 9 + 18 + 4 * 36;
+
 /**
- * 63 vectors of scratch for the weight transforms of the whole weights. Static: only the calling thread
- * transforms them whole; the threads' ranges (winograd3x3WeightsRange) bring scratch of their own.
+ * Scratch for the weight transforms of the whole weights. Static: only the calling thread transforms them
+ * whole; the threads' ranges (winograd3x3WeightsRange) bring scratch of their own.
  */
-const WEIGHT_SCRATCH = memory.data(63 * 16, 16);
+const WEIGHT_SCRATCH = memory.data(WEIGHT_SCRATCH_VECTORS * 16, 16);
 
 /**
  * u[pos][o][c] = (G·w[o][c]·Gᵀ)[pos] (pos = 6·row + column) for w [O, C, 3, 3], in float32, four input
@@ -156,7 +159,7 @@ export function winograd3x3FlippedWeights(w: usize, O: i32, C: i32, dst: usize):
 
 /** Bytes of scratch winograd3x3WeightsRange needs. */
 export function winograd3x3WeightsScratchBytes(): i32 {
-  return 63 * 16;
+  return WEIGHT_SCRATCH_VECTORS * 16;
 }
 
 /**
@@ -167,30 +170,46 @@ export function winograd3x3WeightsRange(w: usize, O: i32, C: i32, flipped: bool,
   transformWeights(w, O, C, flipped, dst, o0, o1, scratch);
 }
 
+/**
+ * Sixteen input channels (a cache line of each position) at a time: their 36 positions are kept in
+ * scratch and stored a whole line per position, since the positions lie O·C floats apart (often a
+ * multiple of 4 KiB) and a vector at a time to each evicted the other positions' lines before they were
+ * full (the same cache sets; winograd3x3WeightsBackward reads them likewise).
+ */
 function transformWeights(w: usize, O: i32, C: i32, flipped: bool, dst: usize, o0: i32, o1: i32, scratch: usize): void {
-  const g = scratch, gg = scratch + 9 * 16, u = gg + 18 * 16;
+  const g = scratch, gg = g + 9 * 16, u = gg + 18 * 16;
   const posBytes = <usize>(O * C) << 2;
   for (let o = o0; o < o1; o++) {
-    for (let c0 = 0; c0 < C; c0 += 4) {
-      const lanes = min(4, C - c0);
-      if (flipped) gatherKernels(w + (<usize>((c0 * O + o) * 9 + 8) << 2), <usize>(O * 9) << 2, -4, lanes, g);
-      else gatherKernels(w + (<usize>((o * C + c0) * 9) << 2), 36, 4, lanes, g);
-      // gg[i][b] = (G·g)[i][b], column b of g at a time; then u[i][j] = (gg·Gᵀ)[i][j], row i at a time.
-      for (let b = 0; b < 3; b++) weightTransform(v128.load(g + (<usize>b << 4)), v128.load(g + (<usize>(3 + b) << 4)), v128.load(g + (<usize>(6 + b) << 4)), gg + (<usize>b << 4), 48);
-      for (let i = 0; i < 6; i++) {
-        const row = gg + <usize>(i * 48);
-        weightTransform(v128.load(row), v128.load(row, 16), v128.load(row, 32), u + <usize>(i * 96), 16);
+    for (let c1 = 0; c1 < C; c1 += 16) {
+      const vectors = min(4, (C - c1 + 3) >> 2);
+      // u_v[pos] (36 vectors at u + v·36·16): channels c1 + 4v .. + 3 of position pos.
+      for (let v = 0; v < vectors; v++) {
+        const c0 = c1 + 4 * v;
+        const lanes = min(4, C - c0);
+        if (flipped) gatherKernels(w + (<usize>((c0 * O + o) * 9 + 8) << 2), <usize>(O * 9) << 2, -4, lanes, g);
+        else gatherKernels(w + (<usize>((o * C + c0) * 9) << 2), 36, 4, lanes, g);
+        // gg[i][b] = (G·g)[i][b], column b of g at a time; then u[i][j] = (gg·Gᵀ)[i][j], row i at a time.
+        for (let b = 0; b < 3; b++) weightTransform(v128.load(g + (<usize>b << 4)), v128.load(g + (<usize>(3 + b) << 4)), v128.load(g + (<usize>(6 + b) << 4)), gg + (<usize>b << 4), 48);
+        const uv = u + <usize>(v * 36) * 16;
+        for (let i = 0; i < 6; i++) {
+          const row = gg + <usize>(i * 48);
+          weightTransform(v128.load(row), v128.load(row, 16), v128.load(row, 32), uv + <usize>(i * 96), 16);
+        }
       }
-      const at = dst + (<usize>(o * C + c0) << 2);
+      const at = dst + (<usize>(o * C + c1) << 2);
       for (let pos = 0; pos < 36; pos++) {
-        const v = v128.load(u + (<usize>pos << 4));
         const d = at + <usize>pos * posBytes;
-        if (lanes == 4) {
-          v128.store(d, v);
-        } else {
-          store<f32>(d, f32x4.extract_lane(v, 0));
-          if (lanes > 1) store<f32>(d, f32x4.extract_lane(v, 1), 4);
-          if (lanes > 2) store<f32>(d, f32x4.extract_lane(v, 2), 8);
+        for (let v = 0; v < vectors; v++) {
+          const x = v128.load(u + <usize>(v * 36 + pos) * 16);
+          const lanes = min(4, C - c1 - 4 * v);
+          const q = d + (<usize>v << 4);
+          if (lanes == 4) {
+            v128.store(q, x);
+          } else {
+            store<f32>(q, f32x4.extract_lane(x, 0));
+            if (lanes > 1) store<f32>(q, f32x4.extract_lane(x, 1), 4);
+            if (lanes > 2) store<f32>(q, f32x4.extract_lane(x, 2), 8);
+          }
         }
       }
     }

@@ -136,6 +136,8 @@ describe("F(4×4, 3×3) Winograd (wasm) against the nested-loop reference", () =
   const cases = [
     { x: [2, 32, 32, 32], w: [32, 32, 3, 3], options: { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } } as Case,
     { x: [3, 64, 8, 8], w: [128, 64, 3, 3], options: { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } } as Case,
+    // Channel counts neither a multiple of 4 nor of 16, in and out: the weight transforms' partial vectors and cache lines (forward and flipped).
+    { x: [2, 18, 9, 13], w: [21, 18, 3, 3], options: { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } } as Case,
     ...Array.from({ length: 12 }, randomWinogradCase),
   ];
   for (const c of cases) {
