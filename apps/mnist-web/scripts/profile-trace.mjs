@@ -3,8 +3,12 @@
 // profiler for --seconds after 4 s of training, and prints each busy thread's functions by their share of
 // its samples (self time; "(program)" is time outside JavaScript and WebAssembly, e.g. asleep in
 // Atomics.wait). The profiler slows the page (about a third): compare shares, not speeds.
-//   node apps/mnist-web/scripts/profile-trace.mjs [--runs 1,2k,2] [--seconds 4] [--top 25]
+//   node apps/mnist-web/scripts/profile-trace.mjs [--runs 1,2k,2] [--seconds 4] [--top 25] [--events=PREFIX]
 // --runs as measure-threads.mjs's --threads: 1 (one thread), Nk (kernel threads), N (data-parallel).
+// --events records Chromium's own trace events instead of V8's samples (garbage collection, the renderer's
+// frames, the compositors, V8's helper threads "ThreadPoolForegroundWorker") and prints the longest in
+// total, as ms per second of trace with their count and longest, by thread kind; PREFIX (empty for all) keeps the
+// lines that start with it (e.g. "DedicatedWorker thread :: V8.GC" for the Workers' collections).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +16,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { build, preview } from "vite";
-const { values } = parseArgs({ options: { runs: { type: "string", default: "1,2k" }, seconds: { type: "string", default: "4" }, top: { type: "string", default: "25" } } });
+const { values } = parseArgs({ options: { runs: { type: "string", default: "1,2k" }, seconds: { type: "string", default: "4" }, top: { type: "string", default: "25" }, events: { type: "string" } } });
+/** Chromium's categories for --events: V8's collections, the renderer's and compositors' work, the thread pool's tasks. */
+const EVENT_CATEGORIES = ["v8", "disabled-by-default-v8.gc", "devtools.timeline", "toplevel", "blink", "cc", "viz", "v8.wasm", "__metadata"];
 const runs = values.runs.split(",");
 if (!runs.every((r) => /^[1-9][0-9]?k?$/.test(r)) || !(Number(values.seconds) >= 1) || !(Number(values.top) >= 1)) {
   console.error("profile-trace: --runs a list of 1, Nk (kernel threads) or N (data-parallel), --seconds >= 1, --top >= 1");
@@ -34,16 +40,21 @@ try {
     await page.waitForFunction(() => !document.querySelector("[data-testid=train-toggle]").disabled, null, { timeout: 60_000 });
     await page.getByTestId("train-toggle").click();
     await page.waitForTimeout(4000);
-    await browser.startTracing(page, { categories: ["disabled-by-default-v8.cpu_profiler", "__metadata"] });
+    const events = values.events !== undefined;
+    await browser.startTracing(page, { categories: events ? EVENT_CATEGORIES : ["disabled-by-default-v8.cpu_profiler", "__metadata"] });
     await page.waitForTimeout(Number(values.seconds) * 1000);
     const buffer = await browser.stopTracing();
     const speed = await page.getByTestId("speed").evaluate((e) => Number(e.dataset.value));
     await page.close();
     const trace = JSON.parse(buffer.toString());
-    const events = trace.traceEvents ?? trace;
-    const names = new Map(events.filter((e) => e.name === "thread_name").map((e) => [`${e.pid}/${e.tid}`, e.args.name]));
+    const traceEvents = trace.traceEvents ?? trace;
+    const names = new Map(traceEvents.filter((e) => e.name === "thread_name").map((e) => [`${e.pid}/${e.tid}`, e.args.name]));
+    if (events) {
+      printEvents(spec, speed, traceEvents, names);
+      continue;
+    }
     const profiles = new Map();
-    for (const e of events) {
+    for (const e of traceEvents) {
       if (e.name !== "ProfileChunk" && e.name !== "Profile") continue;
       const key = `${e.pid}/${e.id}`;
       let p = profiles.get(key);
@@ -70,3 +81,21 @@ try {
     }
   }
 } finally { await browser.close(); await server.close(); rmSync(work, { recursive: true, force: true }); }
+
+/** --events: the complete events' time by "thread kind :: event", as ms per second of trace (nested events count in each level). */
+function printEvents(spec, speed, traceEvents, names) {
+  const totals = new Map();
+  for (const e of traceEvents) {
+    if (e.ph !== "X" || !e.dur) continue;
+    const key = `${(names.get(`${e.pid}/${e.tid}`) ?? "?").replace(/\d+$/, "")} :: ${e.name}`;
+    const t = totals.get(key) ?? { count: 0, us: 0, longest: 0 };
+    t.count++;
+    t.us += e.dur;
+    t.longest = Math.max(t.longest, e.dur);
+    totals.set(key, t);
+  }
+  const ms = Number(values.seconds) * 1000;
+  console.log(`== ${spec}: ${Math.round(speed)} img/s (ms per s of trace, count, longest ms)`);
+  const kept = [...totals].filter(([key]) => key.startsWith(values.events)).sort((a, b) => b[1].us - a[1].us).slice(0, Number(values.top));
+  for (const [key, t] of kept) console.log(`${(t.us / ms).toFixed(2).padStart(8)}  ${String(t.count).padStart(5)}  ${(t.longest / 1000).toFixed(2).padStart(6)}  ${key}`);
+}
