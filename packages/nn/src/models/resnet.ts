@@ -1,15 +1,13 @@
 import { ArgumentError, type Generator, type Tensor } from "@pico/core";
+import { addRelu } from "../functional/add-relu.js";
 import { checkOptions } from "../functional/check.js";
-import { fuseModules } from "../fusion/fuse-modules.js";
 import { kaimingNormal } from "../init.js";
 import { AdaptiveAvgPool2d } from "../layers/adaptive-avg-pool2d.js";
-import { AddReLU } from "../layers/add-relu.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { checkPositiveInteger } from "../layers/check.js";
 import { Conv2d } from "../layers/conv2d.js";
 import { Flatten } from "../layers/flatten.js";
 import { Linear } from "../layers/linear.js";
-import { ReLU } from "../layers/relu.js";
 import { Sequential } from "../layers/sequential.js";
 import { Module } from "../module.js";
 
@@ -29,8 +27,6 @@ function conv(inChannels: number, outChannels: number, kernel: number, stride: n
  * without bias; conv1 carries the stride. When the stride or the width changes, the shortcut is
  * `downsample` = Sequential(Conv2d 1×1 with the stride, BatchNorm2d) (option B of He et al.), else the
  * identity. State-dict keys: conv1.weight, bn1.*, conv2.weight, bn2.*, downsample.0.weight, downsample.1.*.
- * Fused by fuseModules as [conv1, bn1, relu] and [conv2, bn2, addRelu] (in training BatchNorm + ReLU in one
- * pass, and bn2 adding the shortcut and rectifying as it writes; in evaluation the BatchNorms folded).
  *
  * Shape: [N, inChannels, H, W] → [N, outChannels, floor((H − 1) / stride) + 1, floor((W − 1) / stride) + 1].
  */
@@ -40,8 +36,6 @@ export class BasicBlock extends Module {
   readonly conv2: Conv2d;
   readonly bn2: BatchNorm2d;
   readonly downsample: Sequential | null;
-  readonly relu = new ReLU();
-  readonly addRelu = new AddReLU({ inplace: true });
 
   constructor(inChannels: number, outChannels: number, stride = 1, options: { generator?: Generator } = {}) {
     super();
@@ -53,13 +47,11 @@ export class BasicBlock extends Module {
     this.conv2 = conv(outChannels, outChannels, 3, 1, options);
     this.bn2 = new BatchNorm2d(outChannels);
     this.downsample = stride !== 1 || inChannels !== outChannels ? new Sequential(conv(inChannels, outChannels, 1, stride, options), new BatchNorm2d(outChannels)) : null;
-    fuseModules(this, [["conv1", "bn1", "relu"], ["conv2", "bn2", "addRelu"]]);
   }
 
   forward(x: Tensor): Tensor {
-    const shortcut = this.downsample === null ? x : this.downsample.forward(x);
-    const h = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    return this.addRelu.forward(this.bn2.forward(this.conv2.forward(h)), shortcut);
+    const h = this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x))));
+    return addRelu(h, this.downsample === null ? x : this.downsample.forward(x), { inplace: true });
   }
 }
 
