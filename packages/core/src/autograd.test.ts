@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ArgumentError, GraphError, ShapeError, Tensor, enableGrad, noGrad, tensor, tracer } from "./index.js";
+import { ArgumentError, Function, GraphError, ShapeError, Tensor, enableGrad, kernels, noGrad, tensor, tracer, type Context, type NDArray } from "./index.js";
 import { checkGrad, expectClose } from "./test-utils/index.js";
 
 describe("graph shapes: gradcheck", () => {
@@ -242,5 +242,58 @@ describe("tracer.stats", () => {
     const before = tracer.stats();
     tensor([1, 2]).mul(2).exp().sum();
     expect(tracer.stats()).toEqual(before);
+  });
+});
+
+describe("gradient parts (FunctionClass.backwardParts)", () => {
+  const calls: string[] = [];
+  /** 2x, taking its gradient in parts where its output feeds several calls. */
+  class Double extends Function {
+    static override forward(_ctx: Context, x: NDArray): NDArray {
+      return kernels.affine(x, 2);
+    }
+    static override backward(_ctx: Context, g: NDArray): NDArray {
+      calls.push(`${this.name}.backward`);
+      return kernels.affine(g, 2);
+    }
+    static backwardParts(_ctx: Context, g: NDArray, more: readonly NDArray[]): NDArray {
+      calls.push(`${this.name}.backwardParts`);
+      return kernels.affine(more.reduce((sum, part) => kernels.binary("add", sum, part), g), 2);
+    }
+  }
+  /** A user's subclass whose backward halves the gradient: its backwardParts is Double's, which knows nothing of that. */
+  class HalvedGradient extends Double {
+    static override backward(ctx: Context, g: NDArray): NDArray {
+      return kernels.affine(super.backward(ctx, g), 0.5);
+    }
+  }
+  /** A subclass overriding both, consistently. */
+  class Tripled extends Double {
+    static override backward(_ctx: Context, g: NDArray): NDArray {
+      calls.push(`${this.name}.backward`);
+      return kernels.affine(g, 3);
+    }
+    static override backwardParts(_ctx: Context, g: NDArray, more: readonly NDArray[]): NDArray {
+      calls.push(`${this.name}.backwardParts`);
+      return kernels.affine(more.reduce((sum, part) => kernels.binary("add", sum, part), g), 3);
+    }
+  }
+
+  /** x's gradient through f(x) read by two calls (y·a + y·b), and the backward methods the engine called. */
+  function twoReaders(fn: typeof Double): { grad: number[]; calls: string[] } {
+    calls.length = 0;
+    const x = tensor([1, -2, 3], { requiresGrad: true });
+    const y = fn.apply(x);
+    y.mul(tensor([1, 2, 3])).add(y.mul(tensor([10, 20, 30]))).sum().backward();
+    return { grad: x.grad!.toArray() as number[], calls: [...calls] };
+  }
+
+  it("an output read by two calls goes to the class's own backwardParts", () => {
+    expect(twoReaders(Double)).toEqual({ grad: [22, 44, 66], calls: ["Double.backwardParts"] });
+    expect(twoReaders(Tripled)).toEqual({ grad: [33, 66, 99], calls: ["Tripled.backwardParts"] });
+  });
+
+  it("a subclass that overrides backward alone gets its backward (on the summed gradient), not the backwardParts it inherits", () => {
+    expect(twoReaders(HalvedGradient)).toEqual({ grad: [11, 22, 33], calls: ["HalvedGradient.backward"] });
   });
 });

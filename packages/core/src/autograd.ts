@@ -2,7 +2,7 @@ import ops from "ndarray-ops";
 import { dtypeOf, type NDArray } from "./dtype.js";
 import { GraphError, formatShape } from "./errors.js";
 import { trackBirths } from "./buffer-pool.js";
-import { describe, isNdArray, isTensor } from "./function.js";
+import { describe, isNdArray, isTensor, type FunctionClass } from "./function.js";
 import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
 import { withdrawOffer } from "./kernels/wasm/handoff.js";
@@ -124,7 +124,7 @@ function propagate(
     // A gradient has its input's dtype, as torch's engine casts it (a float32 input of a float64 product gets a float32 gradient).
     const gt = dtypeOf(gi) === input.dtype ? gi : copy(gi, input.dtype);
     const previous = grads.get(input);
-    if (previous !== undefined && !input.retain && input.creator?.fn.backwardParts !== undefined && dtypeOf(previous) === dtypeOf(gt)) {
+    if (previous !== undefined && !input.retain && input.creator !== null && takesParts(input.creator.fn) && dtypeOf(previous) === dtypeOf(gt)) {
       // Its creator adds the parts within its own backward: no sum here.
       const list = parts.get(input);
       if (list === undefined) parts.set(input, [gt]);
@@ -150,6 +150,23 @@ function propagate(
       buffers.discard(gt);
     }
   }
+}
+
+/**
+ * Whether `fn` takes its output's gradient in parts: it has a backwardParts, defined by the same class in
+ * its prototype chain as the backward it would run otherwise (a subclass overriding backward alone must
+ * get its own backward, not the backwardParts it inherits).
+ */
+function takesParts(fn: FunctionClass): boolean {
+  return fn.backwardParts !== undefined && owner(fn, "backwardParts") === owner(fn, "backward");
+}
+
+/** The object in `fn`'s prototype chain (fn itself or a superclass) that defines `name`. */
+function owner(fn: FunctionClass, name: "backward" | "backwardParts"): object | null {
+  for (let o: object | null = fn; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    if (Object.prototype.hasOwnProperty.call(o, name)) return o;
+  }
+  return null;
 }
 
 /** PyTorch's rule: a backward must not run on a saved array that an in-place write changed after the forward. */

@@ -17,6 +17,8 @@ export interface FunctionClass {
    * for a Function that adds them within its own pass (a BatchNorm whose output feeds a residual block's
    * two branches). The eager engine then hands over the parts of an output several calls read instead of
    * summing them first (not for a retained output, whose .grad is the sum); everything else calls backward.
+   * Only where backwardParts comes from the class that defines backward: a subclass overriding backward
+   * alone gets its backward, on the summed gradient.
    */
   backwardParts?(ctx: Context, grad: NDArray, more: readonly NDArray[]): BackwardResult;
   /**
