@@ -107,4 +107,16 @@ describe("batchNormAddRelu", () => {
     expect(Array.from(got.toTypedArray())).toEqual(Array.from(addRelu(batchNorm(x, rm, rv), r).toTypedArray()));
     expect(() => batchNormAddRelu(x, randn([5], 3, { dtype: "float32" }), rm, rv)).toThrow(/batchNormAddRelu/);
   });
+
+  it("on the two operators' path too, an argument's error names batchNormAddRelu", () => {
+    const x = randn([2, 3, 4], 1, { dtype: "float32" });
+    const broadcast = randn([4], 2, { dtype: "float32" });
+    const float64 = randn([2, 3, 4], 3, { dtype: "float64" });
+    expect(() => batchNormAddRelu(x, broadcast, Tensor.zeros([5]), Tensor.ones([5]))).toThrow(/^batchNormAddRelu: runningMean must have shape \[3\]/);
+    expect(() => batchNormAddRelu(x, broadcast, null, null)).toThrow(/^batchNormAddRelu: evaluation \(training false\) needs runningMean and runningVar/);
+    expect(() => batchNormAddRelu(randn([5], 4, { dtype: "float32" }), randn([1], 5, { dtype: "float32" }), null, null, { training: true })).toThrow(
+      /^batchNormAddRelu: input must have at least 2 dimensions/,
+    );
+    expect(() => batchNormAddRelu(x, float64, null, null, { training: true, momentum: 2 })).toThrow(/^batchNormAddRelu: momentum must be a number in \[0, 1\], but got 2/);
+  });
 });

@@ -1,6 +1,6 @@
 import { Function, ShapeError, formatShape, kernels, type NDArray, type Tensor } from "@pico/core";
 import { addRelu } from "./add-relu.js";
-import { batchNorm, batchNormImpl, normalizeBackward, normalizeForward, watchedBy, type BatchNormCtx, type BatchNormOptions, type BatchNormState } from "./batch-norm.js";
+import { batchNormImpl, normalizeBackward, normalizeForward, watchedBy, type BatchNormCtx, type BatchNormOptions, type BatchNormState } from "./batch-norm.js";
 import { checkTensor } from "./check.js";
 
 /**
@@ -35,7 +35,7 @@ export function batchNormAddRelu(input: Tensor, residual: Tensor, runningMean: T
   if (!kernels.sameShape(input.shape, residual.shape) || input.dtype !== residual.dtype) {
     // Checked here so that the error names this operator, then the broadcast sum as addRelu takes it.
     kernels.broadcastShapes("batchNormAddRelu", input.shape, residual.shape);
-    return addRelu(batchNorm(input, runningMean, runningVar, options), residual);
+    return addRelu(batchNormImpl("batchNormAddRelu", input, runningMean, runningVar, options, false), residual);
   }
   if (input.ndim < 2) throw new ShapeError(`batchNormAddRelu: input must have at least 2 dimensions [N, C, ...], but got shape ${formatShape(input.shape)}`);
   return batchNormImpl("batchNormAddRelu", input, runningMean, runningVar, options, true, (weight, bias, state) => BatchNormAddRelu.apply(input, residual, weight, bias, state));
