@@ -44,12 +44,15 @@ export interface BatchNormKernelArgs {
   residual?: FloatArray | null;
 }
 
-/** What the backward of a forward with a residual takes besides g: the mask comes from the output, and gm is the residual's gradient. */
-export interface BatchNormResidualGradient {
+/**
+ * What the backward of a forward with a residual takes besides g: the mask comes from the output, and gm is
+ * the residual's gradient. `A`: the arrays' type (Float32Array for the WebAssembly kernel).
+ */
+export interface BatchNormResidualGradient<A extends FloatArray = FloatArray> {
   /** The forward's output relu(bn(x) + residual): gm = g where y > 0 (or NaN, as PyTorch's threshold_backward), else 0. */
-  y: FloatArray;
+  y: A;
   /** Receives gm, the residual's gradient (unless null). */
-  grad: FloatArray | null;
+  grad: A | null;
 }
 
 /**
@@ -216,7 +219,7 @@ export const batchNormWasm: BatchNormKernel = {
   backward(x, g, dx, args, stats, affine, sums, residual = null, g2 = null) {
     if (!(x instanceof Float32Array) || !(g instanceof Float32Array) || !(dx === null || dx instanceof Float32Array)) return false;
     if (!(g2 === null || (g2 instanceof Float32Array && residual === null))) return false;
-    let r: { y: Float32Array; grad: Float32Array | null } | null = null;
+    let r: BatchNormResidualGradient<Float32Array> | null = null;
     if (residual !== null) {
       const { y, grad } = residual;
       if (!(y instanceof Float32Array) || !(grad === null || grad instanceof Float32Array)) return false;

@@ -1,4 +1,4 @@
-import type { BatchNormSync } from "../batch-norm.js";
+import type { BatchNormResidualGradient, BatchNormSync } from "../batch-norm.js";
 import { heapOf, Layout } from "./engine.js";
 import { offerOutput, takeOutput } from "./handoff.js";
 import { target } from "./elementwise-wasm.js";
@@ -156,14 +156,6 @@ export interface BatchNormWasmOptions {
   residual?: Float32Array | null;
 }
 
-/** A residual forward's backward (batchNormBackwardWasm): the mask comes from the output y, and gm is the residual's gradient. */
-export interface BatchNormResidualGradient {
-  /** The forward's output relu(bn(x) + residual): gm = g where y > 0 (or NaN), else 0. */
-  y: Float32Array;
-  /** Receives gm, the residual's gradient; null when it needs none. */
-  grad: Float32Array | null;
-}
-
 /**
  * y = (x − mean)·invStd·γ + β per channel of x [n, c, s] (packed float32; y may be x), rectified with
  * `relu`, with `options.residual` added before the ReLU. stats is f64 [mean c | var c | invStd c]: written (batch mean, biased variance) when `train`,
@@ -249,7 +241,7 @@ export function batchNormForwardWasm(
 export function batchNormBackwardWasm(
   x: Float32Array, g: Float32Array, dx: Float32Array | null, n: number, c: number, s: number,
   train: boolean, relu: boolean, stats: Float64Array, affine: Float64Array, sums: Float64Array, sync: BatchNormSync | null = null,
-  handOffGradInput = false, residual: BatchNormResidualGradient | null = null, g2: Float32Array | null = null,
+  handOffGradInput = false, residual: BatchNormResidualGradient<Float32Array> | null = null, g2: Float32Array | null = null,
 ): boolean {
   const size = n * c * s;
   if (size === 0) return false;
