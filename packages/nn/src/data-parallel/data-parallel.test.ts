@@ -229,6 +229,41 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
   });
 });
 
+describe("DataParallel with 3 replicas", () => {
+  let dp: DataParallel;
+  const model = (manualSeed(9), referenceCnn());
+  beforeAll(async () => {
+    // Three threads on this machine's two cores: they sleep instead of spinning while they wait.
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 3, worker: start("reference"), stepTimeoutMs: 30_000, polls: 1000 });
+  });
+  afterAll(async () => dp?.close());
+
+  it("sums the three shards' gradients in replica order, every replica its slice from the others' blocks and its own gradients; the same bits again after a refused step", () => {
+    // Shards of 5, 5 and 6 rows.
+    const { images, labels } = syntheticDigits(16, new Generator(12));
+    const lossFn = new CrossEntropyLoss();
+    const shardGradients = (from: number, to: number): Float32Array[] => {
+      model.zeroGrad();
+      const x = tensor(images.toTypedArray().slice(from * 784, to * 784), { shape: [to - from, 1, 28, 28] });
+      const y = tensor(labels.toTypedArray().slice(from, to), { shape: [to - from] });
+      lossFn.forward(model.forward(x) as Tensor, y).backward(Tensor.full([], (to - from) / 16));
+      return model.parameters().map((p) => Float32Array.from(p.grad!.toTypedArray()));
+    };
+    const shards = [shardGradients(0, 5), shardGradients(5, 10), shardGradients(10, 16)];
+    const expected = model.parameters().map((_, i) => shards[0]![i]!.map((g, k) => Math.fround(Math.fround(g + shards[1]![i]![k]!) + shards[2]![i]![k]!)));
+    const check = (): void => {
+      model.zeroGrad();
+      dp.forwardBackward(images, labels);
+      model.parameters().forEach((p, i) => expect(Array.from(p.grad!.toTypedArray())).toEqual(Array.from(expected[i]!)));
+    };
+    check();
+    // A step whose target has another row count fails before any replica starts; the next one sums as before.
+    expect(() => dp.forwardBackward(images, tensor(new Float32Array(15), { shape: [15] }))).toThrow(/rows/);
+    check();
+    model.zeroGrad();
+  });
+});
+
 describe("DataParallel refusals and failures", () => {
   it("refuses a replica whose model differs, naming the parameter and both shapes", async () => {
     await expect(dataParallel(referenceCnn(), new CrossEntropyLoss(), { replicas: 2, worker: start("narrow"), stepTimeoutMs: 30_000 })).rejects.toThrow(

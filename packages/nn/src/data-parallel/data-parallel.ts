@@ -16,12 +16,14 @@ import {
   FAILED_STATUS,
   FIRST_WORKER_ROW,
   FORWARD,
+  GRADIENTS_READY,
   GRADIENT_PRESENT,
   INPUT_BUFFER,
   INPUT_DIMS,
   INPUT_DTYPE,
   INPUT_OFFSET,
   LOSS_SUM,
+  MAIN_GRADIENTS,
   MAIN_LEFT,
   MAX_DIMS,
   MAX_REPLICAS,
@@ -32,7 +34,6 @@ import {
   OWN_GRADIENT,
   PROTOCOL,
   READY,
-  REDUCE,
   SEQ,
   SETUP,
   STAGED_BUFFER,
@@ -59,7 +60,7 @@ import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction 
 import { checkOutput } from "./serve-replica.js";
 import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
-import { type CallBuffers, OptimizerSplit, callBuffers, runCalls } from "./split-optimizer.js";
+import { type CallBuffers, OptimizerSplit, callBuffers, runChunks } from "./split-optimizer.js";
 import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
 import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
 
@@ -135,6 +136,8 @@ export class DataParallel {
   private readonly sum: GradientSum;
   /** Per parameter, the tensor `.grad` is after a step: a view of the sum's block in shared memory. */
   private readonly sumTensors: Tensor[];
+  /** Per parameter, this thread's gradient of the step (where backward left it) until its slice is summed. */
+  private readonly ownGradients: (FloatArray | null)[];
   private readonly split: OptimizerSplit;
   private readonly callBuffers: CallBuffers;
   private readonly optimizerState: OptimizerStateSharing;
@@ -166,6 +169,7 @@ export class DataParallel {
     const parameters = entries.filter((e) => e.kind === "parameter");
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, entries, setup.gradientBytes);
     this.sumTensors = this.sum.sums.map((v, i) => tensor(v, { shape: parameters[i]!.shape }));
+    this.ownGradients = parameters.map(() => null);
     this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
     this.split = new OptimizerSplit(this.control, this.layout, this.callBuffers);
     this.optimizerState = new OptimizerStateSharing(setup.optimizerState, setup.state);
@@ -273,15 +277,22 @@ export class DataParallel {
     } catch (error) {
       own = error;
     }
-    this.leave();
     // While the replicas may still be at their shards, this thread's gradients go where they sum them.
-    const ownGradients: (FloatArray | null)[] = [];
-    if (own === null) for (let i = 0; i < parameters.length; i++) ownGradients.push(this.publishGradient(parameters[i]!, i, previous[i]!));
-    const failure = this.finish(op, own, deadline) ?? this.reduce(op, parameters, previous, ownGradients);
+    const ownGradients = this.ownGradients;
+    if (own === null) {
+      for (let i = 0; i < parameters.length; i++) ownGradients[i] = this.publishGradient(parameters[i]!, i, previous[i]!);
+      Atomics.store(this.control, MAIN_GRADIENTS, this.control[SEQ]!);
+      Atomics.notify(this.control, MAIN_GRADIENTS);
+    }
+    this.leave();
+    if (own === null && this.workersPublished(deadline)) this.sum.sumSlices(0, ownGradients);
+    ownGradients.fill(null);
+    const failure = this.finish(op, own, deadline);
     if (failure !== null) {
       parameters.forEach((p, i) => (p.grad = previous[i]!));
       throw failure;
     }
+    this.settleGradients(parameters, previous);
     let total = this.weight(0, bounds) * ownLoss;
     for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
     return { loss: total, output: this.gather(op, ownOutput!, bounds) };
@@ -344,9 +355,15 @@ export class DataParallel {
     const resolved = family.resolve();
     if (this.channels.length === 0 || resolved.backend === "custom" || !splittable(optimizer)) return optimizer.step();
     const base = resolved.kernel;
-    const flush = (): void => this.runRecordedCalls(op, base);
+    let deadline = Infinity;
+    const begin = (): void => {
+      this.checkOpen(op);
+      deadline = Date.now() + this.timeoutMs;
+      this.signal(OPTIMIZE);
+    };
+    const flush = (): void => this.runRecordedCalls(op, base, deadline);
     this.split.stateArrays.clear();
-    family.override(this.split.recorder(base, flush));
+    family.override(this.split.recorder(base, begin, flush));
     let failure: unknown = null;
     let result: T | undefined;
     try {
@@ -367,15 +384,15 @@ export class DataParallel {
     return result as T;
   }
 
-  /** Runs the optimizer calls recorded so far, every replica its slice (this thread's with `kernel`), as one OPTIMIZE command. */
-  private runRecordedCalls(op: string, kernel: kernels.OptimizerKernel): void {
-    if (this.split.take() === 0) return;
-    this.checkOpen(op);
-    const deadline = Date.now() + this.timeoutMs;
-    this.signal(OPTIMIZE);
+  /**
+   * Ends the running OPTIMIZE command (if any): runs the chunks of its calls that no worker has claimed,
+   * with `kernel`, and waits for the workers' (see split-optimizer.ts).
+   */
+  private runRecordedCalls(op: string, kernel: kernels.OptimizerKernel, deadline: number): void {
+    if (!this.split.end(this.control[SEQ]!)) return;
     let own: unknown = null;
     try {
-      runCalls(this.control, this.layout, 0, this.callBuffers, kernel);
+      runChunks(this.control, this.layout, this.callBuffers, kernel, this.control[SEQ]!, this.setup.polls);
     } catch (error) {
       own = error;
     }
@@ -614,7 +631,7 @@ export class DataParallel {
 
   /**
    * Copies the other replicas' slices of this thread's gradient of parameter `i` into block 0 and sets the
-   * parameter's REDUCE flags; returns the gradient's values (this thread sums its own slice from there).
+   * parameter's reduce flags; returns the gradient's values (this thread sums its own slice from there).
    */
   private publishGradient(p: Tensor, i: number, previous: Tensor | null): FloatArray | null {
     const accumulate = previous !== null && sameMemory(previous, this.sum.sums[i]!);
@@ -622,26 +639,46 @@ export class DataParallel {
     this.control[this.layout.reduceFlags + i] = (grad === null ? 0 : OWN_GRADIENT) | (accumulate ? ACCUMULATE : 0);
     if (grad === null) return null;
     const values = kernels.packed(grad.data).data;
-    const from = this.sum.slice(values.length, 1)[0];
-    this.sum.block(0, i).set(values.subarray(from), from);
+    this.sum.publish(0, i, values);
     return values;
   }
 
   /**
-   * Sums the shards' gradients, every replica its slice (see gradient-sum.ts), and sets each parameter's
-   * `.grad`: the sum's block, added to what `.grad` held before the step (in place where that was a
-   * packed tensor over the sum's block or its own memory, as backward accumulates); the `.grad` before where no shard has a
-   * gradient. Returns the error to throw, or null.
+   * Waits until every worker has published its gradients for this step (true), or one of them left the
+   * step without or the deadline passed (false: the step fails, and finish says why).
    */
-  private reduce(op: string, parameters: readonly Tensor[], previous: readonly (Tensor | null)[], own: readonly (FloatArray | null)[]): Error | null {
-    const deadline = Date.now() + this.timeoutMs;
-    this.signal(REDUCE);
-    this.sum.sumSlices(0, own);
-    const failure = this.finish(op, null, deadline);
-    if (failure !== null) return failure;
+  private workersPublished(deadline: number): boolean {
+    const c = this.control;
+    const seq = c[SEQ]!;
+    const polls = this.setup.polls;
+    for (let r = 1; r < this.replicas; r++) {
+      const at = this.layout.worker(r);
+      for (let i = 0; ; i++) {
+        const now = Atomics.load(c, at + GRADIENTS_READY);
+        if (now === seq) break;
+        const done = Atomics.load(c, at + DONE);
+        // A worker sets GRADIENTS_READY before DONE.
+        if ((done === seq || done === EXITED) && Atomics.load(c, at + GRADIENTS_READY) !== seq) return false;
+        if (i >= polls) {
+          const left = deadline - Date.now();
+          if (left <= 0) return false;
+          Atomics.wait(c, at + GRADIENTS_READY, now, Math.min(left, 1));
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Sets each parameter's `.grad` once the replicas have summed the shards' gradients (every replica its
+   * slice, see gradient-sum.ts): the sum's block, added to what `.grad` held before the step (in place
+   * where that was a packed tensor over the sum's block or its own memory, as backward accumulates); the
+   * `.grad` before where no shard has a gradient.
+   */
+  private settleGradients(parameters: readonly Tensor[], previous: readonly (Tensor | null)[]): void {
     const c = this.control;
     for (let i = 0; i < parameters.length; i++) {
-      let present = own[i] !== null;
+      let present = (c[this.layout.reduceFlags + i]! & OWN_GRADIENT) !== 0;
       for (let r = 1; r < this.replicas && !present; r++) present = c[this.layout.worker(r) + GRADIENT_PRESENT + i] === 1;
       const before = previous[i]!;
       if (!present) {
@@ -659,7 +696,6 @@ export class DataParallel {
         parameters[i]!.grad = addInto(before, this.sum.sums[i]!);
       }
     }
-    return null;
   }
 
   /** The batch's output: this thread's rows, then each worker's from shared memory. */

@@ -5,17 +5,22 @@ import { shardBounds } from "./shards.js";
 
 /**
  * The shards' gradients summed as a reduce-scatter: every replica adds up its own contiguous slice of
- * every parameter's gradient (the slices of shardBounds over the parameter's elements) from the gradient
- * blocks in shared memory into the sum's block, so the sum takes 1/replicas of the time it took the
- * calling thread alone. Each element is still the same chain of additions in replica order (one rounding
- * per addition in float32), then added to the `.grad` held before the step, so the bits do not depend on
- * who summed which slice.
+ * every parameter's gradient (the slices of shardBounds over the parameter's elements) into the sum's
+ * block, so the sum takes 1/replicas of the time it took the calling thread alone. Before that, within
+ * the same step command, each replica copies the other replicas' slices of its gradients into its own
+ * block (`publish`); its own slice it reads where backward left it. Each element is still the same chain
+ * of additions in replica order (one rounding per addition in float32), then added to the `.grad` held
+ * before the step, so the bits do not depend on who summed which slice.
  */
 export class GradientSum {
   /** Per replica, per parameter: its shard's gradient block. */
   private readonly blocks: FloatArray[][];
   /** Per parameter: the sum's block, which `.grad` views after the step. */
   readonly sums: FloatArray[];
+  /** Per parameter: shardBounds over its elements (replica r's slice is [bounds[r], bounds[r + 1])), made once. */
+  private readonly bounds: number[][];
+  /** sumSlices' sources, reused across parameters and steps. */
+  private readonly sources: FloatArray[] = [];
 
   constructor(
     private readonly control: Int32Array,
@@ -28,6 +33,7 @@ export class GradientSum {
     this.blocks = [];
     for (let r = 0; r < layout.replicas; r++) this.blocks.push(parameters.map((e) => entryView(gradients, e, r * gradientBytes)));
     this.sums = parameters.map((e) => entryView(gradients, e, layout.replicas * gradientBytes));
+    this.bounds = this.sums.map((s) => shardBounds(s.length, layout.replicas));
   }
 
   /** Replica `replica`'s gradient block of parameter `i`. */
@@ -35,31 +41,39 @@ export class GradientSum {
     return this.blocks[replica]![i]!;
   }
 
-  /** Where replica `replica`'s slice of an `n`-element parameter starts and ends. */
-  slice(n: number, replica: number): [number, number] {
-    const bounds = shardBounds(n, this.layout.replicas);
-    return [bounds[replica]!, bounds[replica + 1]!];
+  /**
+   * Copies every slice of `values` (replica `replica`'s gradient of parameter `i`) but its own into its
+   * block, where the other replicas sum them.
+   */
+  publish(replica: number, i: number, values: FloatArray): void {
+    const bounds = this.bounds[i]!;
+    const block = this.blocks[replica]![i]!;
+    const from = bounds[replica]!;
+    const to = bounds[replica + 1]!;
+    if (from > 0) block.set(values.subarray(0, from));
+    if (to < values.length) block.set(values.subarray(to), to);
   }
 
   /**
-   * Sums replica `replica`'s slice of every parameter. `own` gives the calling thread's gradients where it
-   * passes its own arrays instead of block 0 (replica 0 reads its slice from where backward left it).
+   * Sums replica `replica`'s slice of every parameter, with `local` as its own gradients (null where its
+   * shard has none; the others' come from their blocks), as the reduce flags (the calling thread's: its
+   * gradient present, accumulate) and the workers' GRADIENT_PRESENT flags say.
    */
-  sumSlices(replica: number, own: readonly (FloatArray | null)[] | null = null): void {
+  sumSlices(replica: number, local: readonly (FloatArray | null)[]): void {
     const c = this.control;
-    const sources: FloatArray[] = [];
+    const sources = this.sources;
     for (let i = 0; i < this.sums.length; i++) {
       const flags = c[this.layout.reduceFlags + i]!;
       sources.length = 0;
-      if ((flags & OWN_GRADIENT) !== 0) sources.push(own?.[i] ?? this.blocks[0]![i]!);
+      if ((flags & OWN_GRADIENT) !== 0) sources.push(replica === 0 ? local[i]! : this.blocks[0]![i]!);
       for (let r = 1; r < this.layout.replicas; r++) {
-        if (c[this.layout.worker(r) + GRADIENT_PRESENT + i] === 1) sources.push(this.blocks[r]![i]!);
+        if (c[this.layout.worker(r) + GRADIENT_PRESENT + i] === 1) sources.push(r === replica ? local[i]! : this.blocks[r]![i]!);
       }
       if (sources.length === 0) continue;
-      const target = this.sums[i]!;
-      const [from, to] = this.slice(target.length, replica);
-      sumInto(target, sources, (flags & ACCUMULATE) !== 0, from, to);
+      const bounds = this.bounds[i]!;
+      sumInto(this.sums[i]!, sources, (flags & ACCUMULATE) !== 0, bounds[replica]!, bounds[replica + 1]!);
     }
+    sources.length = 0;
   }
 }
 

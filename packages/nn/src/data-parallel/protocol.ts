@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 4;
+export const PROTOCOL = 5;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -11,9 +11,7 @@ export const FAILED = "pico.data-parallel.failed";
 export const STEP = 1;
 export const FORWARD = 2;
 export const STOP = 3;
-/** Sum the shards' gradients: every thread its slice of every parameter (see gradient-sum.ts). */
-export const REDUCE = 4;
-/** Serve the optimizer's kernel calls, each on this replica's slice, until an END call (see split-optimizer.ts). */
+/** Run chunks of the optimizer's kernel calls as the calling thread records them, until CALLS_END (see split-optimizer.ts). */
 export const OPTIMIZE = 5;
 
 /** A worker's STATUS after a command. */
@@ -105,17 +103,33 @@ export const INPUT_OFFSET = INPUT_BUFFER + 1;
 export const TARGET_BUFFER = INPUT_OFFSET + 1;
 export const DATA_BUFFER = 0;
 export const STAGED_BUFFER = 1;
-/** OPTIMIZE: how many optimizer kernel calls the command carries (ControlLayout.call). */
+/** OPTIMIZE: how many optimizer kernel calls the command carries so far (ControlLayout.call; see split-optimizer.ts). */
 export const CALL_COUNT = TARGET_BUFFER + 1;
-const HEADER = CALL_COUNT + 1;
+/** OPTIMIZE: how many chunks of the calls so far can be claimed, the next chunk to claim, and the command count once no call will follow. */
+export const CHUNK_TOTAL = CALL_COUNT + 1;
+export const CHUNK_NEXT = CHUNK_TOTAL + 1;
+export const CALLS_END = CHUNK_NEXT + 1;
+/**
+ * STEP: the command count once the calling thread has copied the other replicas' slices of its gradients
+ * into its block (block 0) and set the reduce flags; the workers sum their slices once it and every other
+ * worker has (GRADIENTS_READY), in the same command (see gradient-sum.ts).
+ */
+export const MAIN_GRADIENTS = CALLS_END + 1;
+const HEADER = MAIN_GRADIENTS + 1;
 
 /** The most optimizer kernel calls one OPTIMIZE command carries (a step with more sends several). */
 export const MAX_CALLS = 64;
-/** A call's Int32 fields, at ControlLayout.call(k) + these: kind, length, dtype, then (buffer, byte offset) per array (buffer NO_ARRAY for a null one). */
+/**
+ * A call's Int32 fields, at ControlLayout.call(k) + these: kind, length, dtype, its first chunk's number
+ * and its chunks' length (the last may be shorter), then (buffer, byte offset) per array (buffer NO_ARRAY
+ * for a null one).
+ */
 export const CALL_KIND = 0;
 export const CALL_LENGTH = 1;
 export const CALL_DTYPE = 2;
-export const CALL_ARRAYS = 3;
+export const CALL_FIRST_CHUNK = 3;
+export const CALL_CHUNK_LENGTH = 4;
+export const CALL_ARRAYS = 5;
 export const CALL_MAX_ARRAYS = 5;
 const CALL_INTS = CALL_ARRAYS + 2 * CALL_MAX_ARRAYS;
 /** CALL_KIND values. */
@@ -142,7 +156,9 @@ export const STATUS = 1;
 export const OUTPUT_DTYPE = 2;
 export const OUTPUT_DIMS = 3; // ndim, then MAX_DIMS sizes
 export const ERROR_LENGTH = OUTPUT_DIMS + 1 + MAX_DIMS;
-export const GRADIENT_PRESENT = ERROR_LENGTH + 1; // one flag per parameter
+/** STEP: the command count once this worker's loss and output are written and the other replicas' slices of its gradients are in its block. */
+export const GRADIENTS_READY = ERROR_LENGTH + 1;
+export const GRADIENT_PRESENT = GRADIENTS_READY + 1; // one flag per parameter
 
 /** Where every field of the control block lives, for `replicas` replicas, `modules` modules, `parameters` parameters and `entries` state entries (parameters and buffers). */
 export class ControlLayout {
@@ -160,7 +176,7 @@ export class ControlLayout {
    */
   readonly writes: number;
   /**
-   * Int32 index of each parameter's REDUCE flags from the calling thread: OWN_GRADIENT when its shard has a
+   * Int32 index of each parameter's reduce flags from the calling thread: OWN_GRADIENT when its shard has a
    * gradient (in block 0), ACCUMULATE when the sum adds to what the sum's block holds (the `.grad` before the step).
    */
   readonly reduceFlags: number;

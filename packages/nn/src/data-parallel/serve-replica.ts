@@ -1,4 +1,4 @@
-import { Tensor, kernels, noGrad, tensor } from "@pico/core";
+import { type FloatArray, Tensor, kernels, noGrad, tensor } from "@pico/core";
 import { Module } from "../module.js";
 import { type Replica, type ReplicaBuilder, type ReplicaEndpoint, applyLoss } from "./channel.js";
 import {
@@ -13,12 +13,15 @@ import {
   FAILED_STATUS,
   FIRST_WORKER_ROW,
   FORWARD,
+  GRADIENTS_READY,
   GRADIENT_PRESENT,
   INPUT_BUFFER,
   INPUT_DIMS,
   INPUT_DTYPE,
   INPUT_OFFSET,
   LOSS_SUM,
+  MAIN_GRADIENTS,
+  MAIN_LEFT,
   MAX_DIMS,
   OK,
   OPTIMIZE,
@@ -27,7 +30,6 @@ import {
   OUTPUT_OFFSET,
   PROTOCOL,
   READY,
-  REDUCE,
   SEQ,
   STAGED_BUFFER,
   STATUS,
@@ -47,7 +49,7 @@ import {
 import { adopt, compareState, entryView, namedState } from "./shared-state.js";
 import { growTo } from "./data-buffer.js";
 import { GradientSum } from "./gradient-sum.js";
-import { type CallBuffers, callBuffers, runCalls } from "./split-optimizer.js";
+import { type CallBuffers, callBuffers, runChunks } from "./split-optimizer.js";
 import { StatisticsExchange, wakeExchange } from "./statistics-exchange.js";
 import { waitWhileEqual } from "./wait.js";
 
@@ -106,7 +108,6 @@ class ReplicaServer {
   private readonly base: number;
   private readonly parameters: Tensor[];
   private readonly buffers: Tensor[];
-  private readonly gradients: (Float32Array | Float64Array)[];
   private readonly sum: GradientSum;
   private readonly callBuffers: CallBuffers;
   private readonly modules: Module<unknown[], unknown>[];
@@ -115,6 +116,10 @@ class ReplicaServer {
   private readonly writes: Int32Array;
   /** The command count when this replica connected: read before it says it is ready, since the first command may follow at once. */
   private readonly seen: number;
+  /** The command count of the step being served. */
+  private seq = 0;
+  /** Per parameter, this replica's gradient of the step (where backward left it) until its slice is summed. */
+  private readonly local: (FloatArray | null)[];
 
   constructor(
     private readonly setup: SetupMessage,
@@ -138,10 +143,9 @@ class ReplicaServer {
     this.parameters = state.parameters.map(([, p]) => p);
     this.buffers = state.buffers.map(([, b]) => b);
     this.writes = new Int32Array(setup.entries.length);
-    const block = setup.replica * setup.gradientBytes;
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, setup.entries, setup.gradientBytes);
     this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
-    this.gradients = setup.entries.filter((e) => e.kind === "parameter").map((e) => entryView(setup.gradients, e, block));
+    this.local = this.parameters.map(() => null);
     this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, setup.polls);
   }
 
@@ -191,12 +195,8 @@ class ReplicaServer {
   private run(command: number): void {
     const c = this.control;
     const r = this.setup.replica;
-    if (command === REDUCE) {
-      this.sum.sumSlices(r);
-      return;
-    }
     if (command === OPTIMIZE) {
-      runCalls(c, this.layout, r, this.callBuffers, kernels.optimizerKernels.resolve().kernel);
+      runChunks(c, this.layout, this.callBuffers, kernels.optimizerKernels.resolve().kernel, c[SEQ]!, this.setup.polls);
       return;
     }
     this.modules.forEach((m, i) => (m.training = c[this.layout.training + i] === 1));
@@ -214,30 +214,62 @@ class ReplicaServer {
     const start = c[this.layout.bounds + r]!;
     const end = c[this.layout.bounds + r + 1]!;
     const first = c[FIRST_WORKER_ROW]!;
+    this.seq = c[SEQ]!;
     const input = this.rows(c[INPUT_BUFFER]!, c[INPUT_DTYPE]!, readShape(c, INPUT_DIMS), c[INPUT_OFFSET]!, start - first, end - start);
     const model = this.replica.model as unknown as { forward(x: Tensor): unknown };
-    let output: Tensor;
     if (command === FORWARD) {
-      output = checkOutput(noGrad(() => model.forward(input)), end - start);
-    } else {
-      const target = this.rows(c[TARGET_BUFFER]!, c[TARGET_DTYPE]!, readShape(c, TARGET_DIMS), c[TARGET_OFFSET]!, start - first, end - start);
-      for (const p of this.parameters) p.grad = null;
-      output = checkOutput(model.forward(input), end - start);
-      const loss = applyLoss(this.replica.loss, output, target);
-      if (!(loss instanceof Tensor) || loss.size !== 1) {
-        throw new Error(`the loss must reduce the shard to a scalar, but returned ${loss instanceof Tensor ? `shape [${loss.shape.join(", ")}]` : typeof loss}`);
-      }
-      const weight = c[LOSS_SUM] === 1 ? 1 : (end - start) / c[BATCH]!;
-      this.losses[this.layout.loss(r)] = loss.item();
-      if (loss.requiresGrad) loss.backward(Tensor.full(loss.shape, weight, { dtype: loss.dtype }));
-      this.parameters.forEach((p, i) => {
-        const present = p.grad !== null;
-        c[this.base + GRADIENT_PRESENT + i] = present ? 1 : 0;
-        if (present) this.gradients[i]!.set(kernels.packed(p.grad!.data).data);
-        p.grad = null;
-      });
+      this.writeOutput(checkOutput(noGrad(() => model.forward(input)), end - start), start - first);
+      return;
     }
+    const target = this.rows(c[TARGET_BUFFER]!, c[TARGET_DTYPE]!, readShape(c, TARGET_DIMS), c[TARGET_OFFSET]!, start - first, end - start);
+    for (const p of this.parameters) p.grad = null;
+    const output = checkOutput(model.forward(input), end - start);
+    const loss = applyLoss(this.replica.loss, output, target);
+    if (!(loss instanceof Tensor) || loss.size !== 1) {
+      throw new Error(`the loss must reduce the shard to a scalar, but returned ${loss instanceof Tensor ? `shape [${loss.shape.join(", ")}]` : typeof loss}`);
+    }
+    const weight = c[LOSS_SUM] === 1 ? 1 : (end - start) / c[BATCH]!;
+    this.losses[this.layout.loss(r)] = loss.item();
+    if (loss.requiresGrad) loss.backward(Tensor.full(loss.shape, weight, { dtype: loss.dtype }));
     this.writeOutput(output, start - first);
+    // Nothing fails past this point: once GRADIENTS_READY says so, the others may sum from this block.
+    const local = this.local;
+    for (let i = 0; i < this.parameters.length; i++) {
+      const p = this.parameters[i]!;
+      const values = p.grad === null ? null : kernels.packed(p.grad.data).data;
+      c[this.base + GRADIENT_PRESENT + i] = values === null ? 0 : 1;
+      if (values !== null) this.sum.publish(r, i, values);
+      local[i] = values;
+      p.grad = null;
+    }
+    Atomics.store(c, this.base + GRADIENTS_READY, this.seq);
+    Atomics.notify(c, this.base + GRADIENTS_READY);
+    if (this.othersPublished()) this.sum.sumSlices(r, local);
+    local.fill(null);
+  }
+
+  /**
+   * Waits until every other replica has published its gradients for this step (true), or one of them
+   * left the step without (false: the step fails, and nobody's slice of the sum is needed).
+   */
+  private othersPublished(): boolean {
+    const c = this.control;
+    const seq = this.seq;
+    const polls = this.setup.polls;
+    for (let r = 0; r < this.setup.replicas; r++) {
+      if (r === this.setup.replica) continue;
+      const ready = r === 0 ? MAIN_GRADIENTS : this.layout.worker(r) + GRADIENTS_READY;
+      const left = r === 0 ? MAIN_LEFT : this.layout.worker(r) + DONE;
+      for (let i = 0; ; i++) {
+        const now = Atomics.load(c, ready);
+        if (now === seq) break;
+        const gone = Atomics.load(c, left);
+        // The calling thread sets MAIN_GRADIENTS before MAIN_LEFT, a worker GRADIENTS_READY before DONE.
+        if ((gone === seq || gone === EXITED) && Atomics.load(c, ready) !== seq) return false;
+        if (i >= polls) Atomics.wait(c, ready, now, 1);
+      }
+    }
+    return true;
   }
 
   /**

@@ -6,7 +6,8 @@ import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
 import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
 import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
-import { CALL_COUNT, SEQ } from "./protocol.js";
+import { CALL_COUNT, CHUNK_NEXT, CHUNK_TOTAL, ControlLayout, SEQ } from "./protocol.js";
+import { OptimizerSplit, runChunks } from "./split-optimizer.js";
 
 // DataParallel.step against optimizer.step on the same DataParallel and batches: the same bits. The
 // replicas run test-utils/replica.mjs on @pico/nn's dist (data-parallel.test.ts checks it is current).
@@ -115,7 +116,7 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
   const model = (manualSeed(21), referenceCnn());
   const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
   const control = (): Int32Array => (dp as unknown as { control: Int32Array }).control;
-  /** The commands sent to the replicas so far (two per forwardBackward, one per step that splits calls). */
+  /** The commands sent to the replicas so far (one per forwardBackward, its gradient sum included; one per step that splits calls). */
   const commands = (): number => control()[SEQ]!;
 
   beforeAll(async () => {
@@ -145,7 +146,7 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     model.loadStateDict(initial);
     const before = commands();
     const split = train(make(), (o) => dp.step(o), reload);
-    return { plain, split, optimizeCommands: commands() - before - 3 * 2 };
+    return { plain, split, optimizeCommands: commands() - before - 3 };
   }
 
   it("gives optimizer.step's bits for Adam (amsgrad, weight decay), AdamW and SGD with nesterov momentum, from the second step on split", () => {
@@ -324,7 +325,7 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
         dp.forwardBackward(images, labels);
         step(o);
       }
-      return { weights: model.parameters().map((p) => Float32Array.from(p.toTypedArray())), commands: commands() - before - 3 * 2 };
+      return { weights: model.parameters().map((p) => Float32Array.from(p.toTypedArray())), commands: commands() - before - 3 };
     };
     const plain = run((o) => o.step());
     const split = run((o) => dp.step(o));
@@ -363,5 +364,58 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     adam.zeroGrad();
     expect(Number.isFinite(dp.forwardBackward(images, labels).loss)).toBe(true);
     expect(dp.step(adam)).toBeUndefined();
+  });
+});
+
+describe("OptimizerSplit's chunks (one thread)", () => {
+  /** Shared arrays of `n` seeded floats each: p in the state buffer, g in the gradients, the rest in the optimizer's. */
+  function arrays(n: number, count: number, seed: number): { buffers: SharedArrayBuffer[]; views: Float32Array[] } {
+    const buffers = [new SharedArrayBuffer(n * 4), new SharedArrayBuffer(n * 4), new SharedArrayBuffer((count - 2) * n * 4)];
+    const views = [new Float32Array(buffers[0]!), new Float32Array(buffers[1]!)];
+    for (let i = 2; i < count; i++) views.push(new Float32Array(buffers[2]!, (i - 2) * n * 4, n));
+    const g = new Generator(seed);
+    for (const v of views) for (let k = 0; k < n; k++) v[k] = g.random() * 0.2 - 0.1 + (v === views[3] ? 0.1 : 0);
+    return { buffers, views };
+  }
+
+  it("cuts each recorded call into chunks that, claimed and run in any order, give the whole call's bits; a call over a recorded call's memory waits for it", () => {
+    const layout = new ControlLayout(2, 0, 0, 0);
+    const control = new Int32Array(new SharedArrayBuffer(layout.bytes));
+    const kernel = kernels.optimizerKernels.resolve().kernel;
+    const adam = { lr: 1e-2, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-3, amsgrad: false, maximize: false };
+    const sgd = { lr: 0.05, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0, maximize: false };
+    // Adam over 10,081 elements: 3 chunks of 3,364 (the last 3,353); SGD over 2,500: one chunk.
+    const a = arrays(10_081, 4, 1);
+    const b = arrays(2_500, 3, 2);
+    const expected = [...a.views, ...b.views].map((x) => Float32Array.from(x));
+    kernel.adam(expected[0]!, expected[1]!, expected[2]!, expected[3]!, null, 3, adam, false);
+    kernel.sgd(expected[4]!, expected[5]!, expected[6]!, false, sgd);
+    kernel.sgd(expected[0]!, expected[1]!, expected[2]!, false, sgd);
+    // The recorder splits calls whose arrays all live in the buffers it is given: here both sets' three.
+    const split = new OptimizerSplit(control, layout, [a.buffers[0]!, a.buffers[1]!, a.buffers[2]!, b.buffers[0]!, b.buffers[1]!, b.buffers[2]!]);
+    const seq = 7;
+    let begun = 0;
+    const flush = (): void => {
+      split.end(seq);
+      runChunks(control, layout, [a.buffers[0]!, a.buffers[1]!, a.buffers[2]!, b.buffers[0]!, b.buffers[1]!, b.buffers[2]!], kernel, seq, 0);
+    };
+    const recorder = split.recorder(kernel, () => begun++, flush);
+    const [p, g, m, v] = a.views as [Float32Array, Float32Array, Float32Array, Float32Array];
+    recorder.adam(p, g, m, v, null, 3, adam, false);
+    recorder.sgd(b.views[0]!, b.views[1]!, b.views[2]!, false, sgd);
+    // Nothing has run yet: both calls are in one command, 4 chunks.
+    expect(begun).toBe(1);
+    expect(firstDifference([b.views[0]!], [expected[4]!])).not.toBe("none");
+    expect(control[CHUNK_TOTAL]).toBe(4);
+    // Another thread claimed the first chunk and ran it: this one runs the rest and skips it.
+    expect(Atomics.compareExchange(control, CHUNK_NEXT, 0, 1)).toBe(0);
+    kernel.adam(p.subarray(0, 3_364), g.subarray(0, 3_364), m.subarray(0, 3_364), v.subarray(0, 3_364), null, 3, adam, false);
+    // SGD over Adam's parameter: the command with Adam completes first, then a new one starts.
+    recorder.sgd(p, g, m, false, sgd);
+    expect(begun).toBe(2);
+    expect(control[CHUNK_TOTAL]).toBe(3);
+    flush();
+    expect(control[CHUNK_NEXT]).toBe(3);
+    [...a.views, ...b.views].forEach((x, i) => expect(firstDifference([x], [expected[i]!])).toBe("none"));
   });
 });
