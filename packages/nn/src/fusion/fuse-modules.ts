@@ -117,7 +117,12 @@ function install(group: Group): void {
     if (residual !== null && index === group.modules.length - 1) {
       const last = m as unknown as Module<[Tensor, Tensor], Tensor>;
       define(last, (a: Tensor, b: Tensor) => {
-        const mark = pending.get(a);
+        let mark = pending.get(a);
+        if (mark?.group !== group && pending.get(b)?.group === group) {
+          // relu(a + b) is symmetric: the group's output may come as either operand (addRelu(identity, out)).
+          [a, b] = [b, a];
+          mark = pending.get(a);
+        }
         if (mark === undefined || mark.group !== group) return classForward2(last, a, b);
         due(mark);
         mark.next = index + 1;

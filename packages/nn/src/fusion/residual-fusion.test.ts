@@ -77,4 +77,37 @@ describe("Conv2d → BatchNorm2d → AddReLU (fuseModules)", () => {
     expect(values(b.addRelu.call(y.mul(1), x))).toEqual(values(y.add(x).relu()));
     expect(() => fuseModules(block(), [["conv2", "addRelu"]])).toThrow(/Conv2d → BatchNorm2d → AddReLU/);
   });
+
+  /** The block's end written addRelu(identity, out): relu(a + b) is symmetric, so the fused group takes its output as either operand. */
+  class IdentityFirst extends Block {
+    // Not in place: writing relu(x + out) into x would overwrite what conv1 saved for its backward.
+    override addRelu = new AddReLU();
+    override forward(x: Tensor): Tensor {
+      const h = this.relu.call(this.bn1.call(this.conv1.call(x)));
+      return this.addRelu.call(x, this.bn2.call(this.conv2.call(h)));
+    }
+  }
+
+  function identityFirst(): IdentityFirst {
+    const b = new IdentityFirst();
+    b.loadStateDict(block().stateDict());
+    return b;
+  }
+
+  for (const training of [true, false]) {
+    it(`${training ? "training" : "evaluation"}: addRelu(identity, out) gives the unfused block's output and gradients, the block's input with or without grad`, () => {
+      for (const requiresGrad of [true, false]) {
+        const runOnce = (b: IdentityFirst): number[][] => {
+          b.train(training);
+          const x = Tensor.randn([2, 8, 8, 8], { generator: new Generator(9), requiresGrad });
+          const out = b.call(x);
+          out.mul(Tensor.randn(out.shape, { generator: new Generator(10) })).sum().backward();
+          return [values(out), ...b.parameters().map((p) => values(p.grad!)), ...(requiresGrad ? [values(x.grad!)] : [])];
+        };
+        const plain = runOnce(identityFirst());
+        const fused = runOnce(fuseModules(identityFirst(), groups));
+        fused.forEach((v, i) => expectClose(v, plain[i]!, `requiresGrad ${requiresGrad}, result ${i}`, 1e-4, 1e-3));
+      }
+    });
+  }
 });
