@@ -19,16 +19,36 @@ const hasOwn = Object.prototype.hasOwnProperty;
  */
 export function keepsNoReferences(module: unknown): boolean {
   if (!(module instanceof Module)) return false;
+  if (!qualifiesItself(module as AnyModule)) return false;
+  // A layer without submodules (most calls: Sequential asks for each child) needs no stack nor seen set.
+  if (!hasSubmodule(module as AnyModule)) return true;
   const stack: AnyModule[] = [module as AnyModule];
   const seen = new Set<AnyModule>();
   while (stack.length > 0) {
     const m = stack.pop()!;
     if (seen.has(m)) continue;
     seen.add(m);
-    const cls = m.constructor as typeof Module;
-    if (!hasOwn.call(cls, "keepsNoReferences") || cls.keepsNoReferences !== true) return false;
-    if (hasOwn.call(m, "forward") && !fusedByFuseModules.has(m)) return false;
-    for (const value of Object.values(m)) if (value instanceof Module) stack.push(value as AnyModule);
+    if (!qualifiesItself(m)) return false;
+    const fields = m as unknown as Record<string, unknown>;
+    for (const key in fields) {
+      if (!hasOwn.call(fields, key)) continue;
+      const value = fields[key];
+      if (value instanceof Module) stack.push(value as AnyModule);
+    }
   }
   return true;
+}
+
+/** The module's own class declares keepsNoReferences and no forward is patched onto the instance. */
+function qualifiesItself(m: AnyModule): boolean {
+  const cls = m.constructor as typeof Module;
+  if (!hasOwn.call(cls, "keepsNoReferences") || cls.keepsNoReferences !== true) return false;
+  return !hasOwn.call(m, "forward") || fusedByFuseModules.has(m);
+}
+
+/** Whether an own enumerable property holds a Module (as Object.values would find, without building its array). */
+function hasSubmodule(m: AnyModule): boolean {
+  const fields = m as unknown as Record<string, unknown>;
+  for (const key in fields) if (hasOwn.call(fields, key) && fields[key] instanceof Module) return true;
+  return false;
 }

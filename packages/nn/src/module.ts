@@ -289,7 +289,13 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   private own<T>(is: (value: unknown) => value is T): [string, T][] {
     const out: [string, T][] = [];
-    for (const [key, value] of Object.entries(this)) if (is(value)) out.push([key, value]);
+    // Own enumerable keys in Object.entries' order, without its [key, value] pair for every property:
+    // train() walks every module's namedChildren on each training step.
+    for (const key in this) {
+      if (!Object.prototype.hasOwnProperty.call(this, key)) continue;
+      const value: unknown = this[key];
+      if (is(value)) out.push([key, value]);
+    }
     return out;
   }
 

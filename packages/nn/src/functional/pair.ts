@@ -8,14 +8,19 @@ export type IntPair = number | readonly [number, number];
  * `op` and `name` make the error say which operator and argument broke the rule.
  */
 export function pair(op: string, name: string, value: IntPair, min: number): [number, number] {
-  const isPair = Array.isArray(value) && value.length === 2;
-  const values = (isPair ? value : [value, value]) as readonly unknown[];
-  const ok = (Array.isArray(value) ? isPair : typeof value === "number") && values.every((v) => Number.isInteger(v) && (v as number) >= min);
-  if (!ok) {
+  // Checked without building [value, value] or a closure: convolution and pooling normalise their arguments on every call.
+  const h: unknown = Array.isArray(value) ? value[0] : value;
+  const w: unknown = Array.isArray(value) ? value[1] : value;
+  const shapeOk = Array.isArray(value) ? value.length === 2 : typeof value === "number";
+  if (!shapeOk || !isIntAtLeast(h, min) || !isIntAtLeast(w, min)) {
     const rule = min === 0 ? "a non-negative integer" : `an integer >= ${min}`;
     throw new ArgumentError(`${op}: ${name} must be ${rule} or a pair [height, width] of them, but got ${show(value)}`);
   }
-  return [values[0] as number, values[1] as number];
+  return [h as number, w as number];
+}
+
+function isIntAtLeast(v: unknown, min: number): boolean {
+  return Number.isInteger(v) && (v as number) >= min;
 }
 
 function show(value: unknown): string {

@@ -94,7 +94,7 @@ export class Sequential extends Module {
         const fused = fuseAt(list, i, x, FUSION_PATTERNS, chain.private);
         if (fused !== null) {
           y = fused.output;
-          safe = list.slice(i, i + fused.length).every(keepsNoReferences);
+          safe = allKeepNoReferences(list, i, i + fused.length);
           i += fused.length - 1;
         }
       }
@@ -111,6 +111,12 @@ export class Sequential extends Module {
     }
     return x;
   }
+}
+
+/** Whether keepsNoReferences holds for list[start..end) (a loop, not slice().every(): forward runs it on every call). */
+function allKeepNoReferences(list: readonly TensorModule[], start: number, end: number): boolean {
+  for (let j = start; j < end; j++) if (!keepsNoReferences(list[j])) return false;
+  return true;
 }
 
 function bufferOf(t: unknown): ArrayBufferLike | null {
