@@ -1,4 +1,4 @@
-import { ArgumentError, type Tensor } from "@pico/core";
+import { ArgumentError, Tensor } from "@pico/core";
 import type { AnyModule, Module } from "../module.js";
 import { fusedByFuseModules } from "./fused-by-fuse-modules.js";
 import { FUSION_PATTERNS, RESIDUAL_FUSION_PATTERNS, classForward, classForward2, isA, matchesAt, runFused, type ResidualFusionPattern } from "./patterns.js";
@@ -32,7 +32,10 @@ const groupOf = new WeakMap<AnyModule, Group>();
  * keys and train/eval switching are untouched, and unfuseModules undoes it. A Sequential needs none of
  * this: it applies the same patterns itself (Sequential.fusion). A forward that knows a group's input is
  * read by that group alone says so with readAlone (fusion/read-alone.ts), so that the group's backward may
- * hand its input gradient on in the kernel module. Returns the model.
+ * hand its input gradient on in the kernel module. A residual group (ending with AddReLU) runs nothing until
+ * its last module is called with the residual (as either operand): the modules before it hand on a stand-in
+ * with their output's shape and dtype but no values, which may only be passed on to the group's next module
+ * (reading its values, with any operator or toArray, throws). Returns the model.
  */
 export function fuseModules<M extends AnyModule>(model: M, groups: readonly (readonly string[])[]): M {
   const byName = new Map(model.namedModules().filter(([name]) => name !== ""));
@@ -95,8 +98,8 @@ function install(group: Group): void {
   const { residual } = group;
   define(head!, (input) => {
     if (residual !== null) {
-      // Nothing runs yet: the modules before the last pass on a stand-in over the input's array.
-      const standIn = input.detach();
+      // Nothing runs yet: the modules before the last pass on a stand-in, which has no values.
+      const standIn = standInFor(group, residual, input);
       pending.set(standIn, { group, next: 1, input, inputAlone: takeReadAlone(input) });
       return standIn;
     }
@@ -144,6 +147,39 @@ function install(group: Group): void {
     });
   });
   for (const m of group.modules) groupOf.set(m, group);
+}
+
+/**
+ * What a residual group's modules before the last hand on in place of their output, which is computed only
+ * once the last module has the residual: a tensor of that output's shape and dtype whose values (`data`, so
+ * any operator, `toArray`, ...) cannot be read, since a read would see no output of these modules.
+ */
+function standInFor(group: Group, pattern: ResidualFusionPattern, input: Tensor): Tensor {
+  const standIn = new Tensor(input.data);
+  const refuse = (what: string): never => {
+    const next = pending.get(standIn)?.next ?? 1;
+    const names = group.names;
+    const last = names.at(-1)!;
+    const when = next < names.length ? `before ${last} was called with it` : `which is not the group's output (${last} returned that)`;
+    throw new ArgumentError(
+      `fuseModules: the output of ${names[Math.min(next, names.length - 1) - 1]} in the fused residual group ${JSON.stringify(names)} was read (${what}) ${when}; ` +
+        `such a group computes nothing until its last module has the residual, so the output of ${names.at(-2)} may only be passed to ${last} ` +
+        `(as either operand); read ${last}'s result instead, or leave this group out of fuseModules`,
+    );
+  };
+  let shape: number[] | null | undefined;
+  const knownShape = (): number[] => {
+    shape ??= pattern.outputShape(group.modules.slice(0, -1), input);
+    return shape ?? refuse("its shape, for an input these modules refuse");
+  };
+  Object.defineProperties(standIn, {
+    data: { get: () => refuse("its values"), configurable: true },
+    shape: { get: () => [...knownShape()], configurable: true },
+    ndim: { get: () => knownShape().length, configurable: true },
+    size: { get: () => knownShape().reduce((a, b) => a * b, 1), configurable: true },
+    dtype: { value: input.dtype, configurable: true },
+  });
+  return standIn;
 }
 
 function define<In extends Tensor[]>(m: Module<In, Tensor>, forward: (...inputs: In) => Tensor): void {

@@ -56,8 +56,9 @@ export interface FusionPattern {
 /**
  * A fusion whose last module takes a second operand, the residual (fuseModules only: a Sequential passes
  * one tensor). The model's forward calls the modules in order on each other's outputs and the last one
- * with the residual too (`addRelu.call(bn2.call(conv2.call(h)), x)`); nothing runs until the last one is
- * called, which then computes the whole group on the group's input and the residual.
+ * with the residual too (`addRelu.call(bn2.call(conv2.call(h)), x)`, or x first); nothing runs until the last
+ * one is called, which then computes the whole group on the group's input and the residual. Before that the
+ * modules hand on a stand-in of outputShape's shape, whose values cannot be read (fuseModules).
  */
 export interface ResidualFusionPattern {
   readonly name: string;
@@ -68,6 +69,12 @@ export interface ResidualFusionPattern {
   readonly description: string;
   /** The fused group on `input` with `residual`, or null to run the modules one by one; `inputAlone` as FusionPattern.forward's. */
   forward(modules: readonly Module<[Tensor], Tensor>[], last: Module<[Tensor, Tensor], Tensor>, input: Tensor, residual: Tensor, inputAlone?: boolean): Tensor | null;
+  /**
+   * The shape the modules before the last would give `input` (what a forward reading the shape of their
+   * not yet computed output sees), or null where they would refuse it (their own error then comes when the
+   * group runs).
+   */
+  outputShape(modules: readonly Module<[Tensor], Tensor>[], input: Tensor): number[] | null;
 }
 
 /** Whether `module` is an instance of `cls` that computes `cls`'s own forward. */
@@ -319,6 +326,17 @@ const convBnAddRelu: ResidualFusionPattern = {
       return addRelu(y, residual, { inplace: kernels.sameShape(kernels.broadcastShapes("addRelu", y.shape, residual.shape), y.shape) && kernels.promote(y.dtype, residual.dtype) === y.dtype });
     }
     return convThenBatchNorm(c, b, input, false, inputAlone, residual);
+  },
+  outputShape([conv, bn], input) {
+    const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
+    if (input.ndim !== 4 || input.shape[1] !== c.inChannels || b.numFeatures !== c.outChannels) return null;
+    const [n, , h, w] = input.shape as [number, number, number, number];
+    // "same" keeps the size (it needs stride 1); a padding mode other than zeros pads by the same amounts.
+    if (c.padding === "same") return [n, c.outChannels, h, w];
+    const [kh, kw] = dilatedKernel(c);
+    const oh = Math.floor((h + 2 * c.padding[0] - kh) / c.stride[0]) + 1;
+    const ow = Math.floor((w + 2 * c.padding[1] - kw) / c.stride[1]) + 1;
+    return oh >= 1 && ow >= 1 ? [n, c.outChannels, oh, ow] : null;
   },
 };
 

@@ -111,3 +111,46 @@ describe("Conv2d → BatchNorm2d → AddReLU (fuseModules)", () => {
     });
   }
 });
+
+describe("Conv2d → BatchNorm2d → AddReLU (fuseModules): bn2's output before AddReLU has run", () => {
+  /** A downsampling block's end (conv2 4 → 6 channels, stride 2; the residual through a 1×1 convolution), whose forward may read bn2's output. */
+  class Downsample extends Module {
+    conv2 = new Conv2d(4, 6, 3, { padding: 1, stride: 2, generator: new Generator(2) });
+    bn2 = new BatchNorm2d(6);
+    down = new Conv2d(4, 6, 1, { stride: 2, generator: new Generator(3) });
+    addRelu = new AddReLU();
+    seen: number[] = [];
+    constructor(readonly read: "shape" | "values" | "only") {
+      super();
+    }
+    forward(x: Tensor): Tensor {
+      const y = this.bn2.call(this.conv2.call(x));
+      this.seen = [...y.shape, y.ndim, y.size];
+      if (this.read === "only") return y;
+      const out = this.addRelu.call(y, this.down.call(x));
+      // A feature tap: bn2's output read besides the AddReLU's.
+      return this.read === "values" ? out.add(y.mul(0.5)) : out;
+    }
+  }
+  const x = (): Tensor => Tensor.randn([3, 4, 7, 7], { generator: new Generator(9) });
+  const fused = (read: Downsample["read"]): Downsample => fuseModules(new Downsample(read), [["conv2", "bn2", "addRelu"]]);
+
+  it("has the shape the modules would give it, and the group's output is the unfused block's", () => {
+    const plain = new Downsample("shape");
+    const plainOut = plain.call(x());
+    const b = fused("shape");
+    const out = b.call(x());
+    expect(b.seen).toEqual([3, 6, 4, 4, 4, 3 * 6 * 4 * 4]);
+    expect(b.seen).toEqual(plain.seen);
+    expectClose(values(out), values(plainOut), "output", 1e-5, 1e-4);
+  });
+
+  it("refuses any read of its values, naming fuseModules, the group and the rule", () => {
+    const rule = /^fuseModules: the output of bn2 in the fused residual group \["conv2","bn2","addRelu"\] was read \(its values\) .*may only be passed to addRelu/;
+    expect(() => fused("values").call(x())).toThrow(ArgumentError);
+    expect(() => fused("values").call(x())).toThrow(rule);
+    const early = fused("only").call(x());
+    expect(() => early.toArray()).toThrow(rule);
+    expect(() => early.add(1)).toThrow(rule);
+  });
+});
