@@ -24,8 +24,16 @@ export const MAX_POOLED_BYTES = 160 * 1024 * 1024;
  */
 export const MAX_PER_SIZE = 12;
 
-const free = new Map<number, FloatArray[]>();
-const pooled = new Set<FloatArray>();
+/** The arrays held for one dtype and length, and when that size was last taken or given (for eviction). */
+interface SizeClass {
+  readonly arrays: FloatArray[];
+  lastUse: number;
+}
+
+// Recency as a counter, not by moving the size to the end of the Map: a delete and set on every take and
+// recycle left the Map's table full of deleted entries, rebuilt (allocated) every few calls.
+const free = new Map<number, SizeClass>();
+let clock = 0;
 let pooledBytes = 0;
 let births: Map<ArrayBufferLike, FloatArray> | null = null;
 
@@ -38,21 +46,13 @@ const dtypeOfArray = (a: FloatArray): DType => (a instanceof Float64Array ? "flo
  * element), or undefined when it holds none of this dtype and length.
  */
 export function takePooled(dtype: DType, length: number, zero = true): FloatArray | undefined {
-  const key = keyOf(dtype, length);
-  const list = free.get(key);
-  const array = list?.pop();
+  const held = free.get(keyOf(dtype, length));
+  const array = held?.arrays.pop();
   if (array === undefined) return undefined;
-  touch(key, list!);
-  pooled.delete(array);
+  held!.lastUse = ++clock;
   pooledBytes -= array.byteLength;
   if (zero) array.fill(0);
   return array;
-}
-
-/** Marks a size as the most recently used: `free` iterates its sizes from the least recently used. */
-function touch(key: number, list: FloatArray[]): void {
-  free.delete(key);
-  free.set(key, list);
 }
 
 /**
@@ -65,28 +65,33 @@ function touch(key: number, list: FloatArray[]): void {
 export function recycle(array: FloatArray): boolean {
   const bytes = array.byteLength;
   if (bytes < MIN_POOLED_BYTES || array.byteOffset !== 0 || bytes !== array.buffer.byteLength) return false;
-  if (!(array.buffer instanceof ArrayBuffer) || pooled.has(array) || bytes > MAX_POOLED_BYTES) return false;
+  if (!(array.buffer instanceof ArrayBuffer) || bytes > MAX_POOLED_BYTES) return false;
   const key = keyOf(dtypeOfArray(array), array.length);
-  const list = free.get(key) ?? [];
-  if (list.length >= MAX_PER_SIZE) return false;
-  for (const [other, held] of free) {
-    if (pooledBytes + bytes <= MAX_POOLED_BYTES) break;
-    if (other === key) continue;
-    while (held.length > 0 && pooledBytes + bytes > MAX_POOLED_BYTES) {
-      const evicted = held.shift()!;
-      pooled.delete(evicted);
-      pooledBytes -= evicted.byteLength;
-    }
-    if (held.length === 0) free.delete(other);
-  }
+  const held = free.get(key);
+  // Already held: a scan of at most MAX_PER_SIZE arrays instead of a Set that every take and recycle would change.
+  if (held !== undefined && (held.arrays.length >= MAX_PER_SIZE || held.arrays.includes(array))) return false;
+  if (pooledBytes + bytes > MAX_POOLED_BYTES) evictFor(key, bytes);
   if (pooledBytes + bytes > MAX_POOLED_BYTES) return false;
   // Whoever takes it next writes into it: an in-place write, which voids a kernel's offer of its contents (kernels/wasm/handoff.ts).
   bumpVersion(array);
-  list.push(array);
-  touch(key, list);
-  pooled.add(array);
+  if (held === undefined) free.set(key, { arrays: [array], lastUse: ++clock });
+  else {
+    held.arrays.push(array);
+    held.lastUse = ++clock;
+  }
   pooledBytes += bytes;
   return true;
+}
+
+/** Drops the arrays of other sizes, least recently used size first and oldest array first, until `bytes` more fit. */
+function evictFor(key: number, bytes: number): void {
+  const byAge = [...free].sort((x, y) => x[1].lastUse - y[1].lastUse);
+  for (const [other, held] of byAge) {
+    if (pooledBytes + bytes <= MAX_POOLED_BYTES) break;
+    if (other === key) continue;
+    while (held.arrays.length > 0 && pooledBytes + bytes > MAX_POOLED_BYTES) pooledBytes -= held.arrays.shift()!.byteLength;
+    if (held.arrays.length === 0) free.delete(other);
+  }
 }
 
 /** Bytes the pool holds now. */
@@ -97,7 +102,6 @@ export function pooledByteCount(): number {
 /** Drops everything the pool holds. */
 export function clearPool(): void {
   free.clear();
-  pooled.clear();
   pooledBytes = 0;
 }
 

@@ -1,6 +1,9 @@
 import type { NDArray } from "./dtype.js";
 import { versionOf } from "./version.js";
 
+const NOTHING_SAVED: readonly NDArray[] = Object.freeze([]);
+const NO_VERSIONS: readonly number[] = Object.freeze([]);
+
 /**
  * What a Function's forward leaves for its backward: saved arrays, which inputs need a gradient,
  * and any plain attributes the Function sets on it (`ctx.stride = 2`).
@@ -15,8 +18,9 @@ export class Context {
    * checked against their buffers and versions. False for every eager call, whose ctx is new.
    */
   reused = false;
-  private saved: NDArray[] = [];
-  private savedVersions: number[] = [];
+  // Shared empty arrays until saveForBackward: a context is made for every operator call, and many save nothing.
+  private saved: readonly NDArray[] = NOTHING_SAVED;
+  private savedVersions: readonly number[] = NO_VERSIONS;
 
   constructor(needsInputGrad: readonly boolean[]) {
     this.needsInputGrad = needsInputGrad;

@@ -38,6 +38,9 @@ export interface TracerStats {
  * (each output points at the call that made it), so a result dropped without backward is
  * garbage-collected with its graph; the pools count what is live, to make leaks testable.
  */
+/** What takePrivate returns for a call without private arrays (most calls), instead of a new empty array each time. */
+const NO_ARRAYS: readonly FloatArray[] = Object.freeze([]);
+
 export class Tracer {
   /** When true nothing is recorded and no output requires grad (see noGrad). */
   blind = false;
@@ -82,7 +85,8 @@ export class Tracer {
   keepPrivate(ctx: Context, ...arrays: FloatArray[]): void {
     if (arrays.length === 0) return;
     const list = this.privates.get(ctx);
-    if (list === undefined) this.privates.set(ctx, [...arrays]);
+    // The rest parameter is a fresh array already: kept as it is.
+    if (list === undefined) this.privates.set(ctx, arrays);
     else list.push(...arrays);
   }
 
@@ -98,8 +102,9 @@ export class Tracer {
   }
 
   /** The arrays keepPrivate declared for `ctx`, forgotten by the tracer. */
-  takePrivate(ctx: Context): FloatArray[] {
-    const list = this.privates.get(ctx) ?? [];
+  takePrivate(ctx: Context): readonly FloatArray[] {
+    const list = this.privates.get(ctx);
+    if (list === undefined) return NO_ARRAYS;
     this.privates.delete(ctx);
     return list;
   }

@@ -140,7 +140,9 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
               );
             }
             const g = kernels.packed(grad.data).data;
-            updateInPlace(param.data, (p) => this.updateParameter(param, p, g, group));
+            // A packed parameter (every one a module makes) is updated directly, without a closure per parameter and step.
+            if (kernels.isPacked(param.data)) this.updateParameter(param, param.data.data, g, group);
+            else updateInPlace(param.data, (p) => this.updateParameter(param, p, g, group));
             param.bumpVersion();
           }
           index++;
