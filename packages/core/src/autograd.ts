@@ -31,7 +31,8 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
   const buffers = retainGraph ? null : new GradientBuffers();
   const pass = (): void => {
     buffers?.hold(rootGrad);
-    for (const call of calls) {
+    for (let c = 0; c < calls.length; c++) {
+      const call = calls[c]!;
       const output = call.output!;
       const g = grads.get(output);
       if (g !== undefined) {
@@ -45,7 +46,7 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
       if (buffers !== null) {
         const privates = tracer.takePrivate(call.ctx!);
         tracer.release(call);
-        for (const a of privates) buffers.dropPrivate(a);
+        for (let i = 0; i < privates.length; i++) buffers.dropPrivate(privates[i]!);
       }
     }
     for (const [t, g] of grads) {
@@ -74,18 +75,24 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
 function reachableCalls(root: Tensor): CallRecord[] {
   if (root.creator === null) return [];
   const seen = new Set<CallRecord>();
+  const found: CallRecord[] = [];
   const stack: CallRecord[] = [root.creator];
   while (stack.length > 0) {
     const call = stack.pop()!;
     if (seen.has(call)) continue;
     if (call.released) throw new GraphError(RELEASED);
     seen.add(call);
-    for (const input of call.inputs!) {
+    found.push(call);
+    const inputs = call.inputs!;
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
       if (isTensor(input) && input.requiresGrad && input.creator !== null && !seen.has(input.creator)) stack.push(input.creator);
     }
   }
-  return [...seen].sort((x, y) => y.id - x.id);
+  return found.sort(newestFirst);
 }
+
+const newestFirst = (x: CallRecord, y: CallRecord): number => y.id - x.id;
 
 function propagate(
   call: CallRecord, g: NDArray, more: readonly NDArray[] | undefined, grads: Map<Tensor, NDArray>, parts: Map<Tensor, NDArray[]>,

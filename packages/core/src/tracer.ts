@@ -56,10 +56,14 @@ export class Tracer {
 
   record(fn: FunctionClass, ctx: Context, inputs: readonly unknown[], output: Tensor): CallRecord {
     const tensorIds = [output.id];
-    for (const input of inputs) if (isTensor(input) && input.requiresGrad && !tensorIds.includes(input.id)) tensorIds.push(input.id);
+    // Indexed loops: an iterator per loop is garbage on every operator call where the JIT does not remove it.
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      if (isTensor(input) && input.requiresGrad && !tensorIds.includes(input.id)) tensorIds.push(input.id);
+    }
     const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false, tensorIds };
     const counts = this.tensorCalls;
-    for (const id of tensorIds) counts.set(id, (counts.get(id) ?? 0) + 1);
+    for (let i = 0; i < tensorIds.length; i++) counts.set(tensorIds[i]!, (counts.get(tensorIds[i]!) ?? 0) + 1);
     this.liveCalls += 1;
     this.collected.register(call, tensorIds, call);
     return call;
@@ -115,7 +119,8 @@ export class Tracer {
 
   private forget(ids: readonly number[]): void {
     this.liveCalls -= 1;
-    for (const id of ids) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
       const n = this.tensorCalls.get(id)! - 1;
       if (n === 0) this.tensorCalls.delete(id);
       else this.tensorCalls.set(id, n);

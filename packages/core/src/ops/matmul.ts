@@ -35,7 +35,11 @@ type Shapes = Context & { aShape: number[]; bShape: number[] };
 export function saveOperands(ctx: Context, a: NDArray, b: NDArray, first = 0): void {
   const needA = ctx.needsInputGrad[first] ?? false;
   const needB = ctx.needsInputGrad[first + 1] ?? false;
-  ctx.saveForBackward(...(needB ? [a] : []), ...(needA ? [b] : []));
+  // Four calls rather than spreads of one-element arrays: this runs for every product in a forward.
+  if (needA && needB) ctx.saveForBackward(a, b);
+  else if (needB) ctx.saveForBackward(a);
+  else if (needA) ctx.saveForBackward(b);
+  else ctx.saveForBackward();
 }
 
 /** The factors saveOperands kept: [a or null, b or null]. */

@@ -149,11 +149,9 @@ export function conv2dGeometry(
   if (wShape.length !== 4) {
     throw new ShapeError(`${op}: weight must be rank 4 [outC, C/groups, kH, kW], but got rank ${wShape.length} with shape ${formatShape(wShape)}`);
   }
-  const [stride, padding, dilation] = [
-    pair(op, "stride", options.stride ?? 1, 1),
-    pair(op, "padding", options.padding ?? 0, 0),
-    pair(op, "dilation", options.dilation ?? 1, 1),
-  ];
+  const stride = pair(op, "stride", options.stride ?? 1, 1);
+  const padding = pair(op, "padding", options.padding ?? 0, 0);
+  const dilation = pair(op, "dilation", options.dilation ?? 1, 1);
   const groups = options.groups ?? 1;
   if (!Number.isInteger(groups) || groups < 1) throw new ArgumentError(`${op}: groups must be an integer >= 1, but got ${String(groups)}`);
   const [batch, inChannels, inHeight, inWidth] = xShape as [number, number, number, number];
