@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchNorm1d } from "../layers/batch-norm1d.js";
 import { BatchNorm2d } from "../layers/batch-norm2d.js";
 import { Conv2d } from "../layers/conv2d.js";
+import { Dropout } from "../layers/dropout.js";
 import * as init from "../init.js";
 import { Flatten } from "../layers/flatten.js";
 import { Linear } from "../layers/linear.js";
@@ -224,6 +225,21 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
       "DataParallel.forwardBackward: the model's parameters and buffers must keep their names, shapes and dtypes while it trains data-parallel, but entry 6 was parameter 9.weight [10, 120] float32 and is now parameter 9.weight [120, 256] float32",
     );
     head.weight = weight;
+    expect(dp.forwardBackward(batch.images, batch.labels).output.shape).toEqual([4, 10]);
+    model.zeroGrad();
+  });
+
+  it("checks a module added between steps (the model's structure is walked again when it changes): a Dropout in training mode and a new parameter are refused, and removing them trains again", () => {
+    const batch = syntheticDigits(4, new Generator(6));
+    expect(dp.forwardBackward(batch.images, batch.labels).output.shape).toEqual([4, 10]);
+    model.registerModule("extra", new Dropout(0.5));
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow('DataParallel.forwardBackward: Dropout "extra" in training mode draws its masks');
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow('Dropout "extra"');
+    model.registerModule("extra", new Linear(10, 10));
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow("but entry 8 was nothing and is now parameter extra.weight [10, 10] float32");
+    // Refused on every step until the model matches again, not only on the step that saw the change.
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow("is now parameter extra.weight");
+    Reflect.deleteProperty(model, "extra");
     expect(dp.forwardBackward(batch.images, batch.labels).output.shape).toEqual([4, 10]);
     model.zeroGrad();
   });

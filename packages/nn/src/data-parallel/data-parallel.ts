@@ -56,10 +56,11 @@ import {
 import { GradientSum } from "./gradient-sum.js";
 import { OptimizerStateSharing } from "./optimizer-state.js";
 import { ReplicaError } from "./replica-error.js";
-import { type LossReduction, checkIgnoredTargets, checkShardable, lossReduction } from "./rules.js";
+import { type LossReduction, checkIgnoredTargets, checkModulesShardable, lossReduction, shardDependentModules } from "./rules.js";
 import { checkOutput } from "./serve-replica.js";
 import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
+import { StateStructure } from "./state-structure.js";
 import { type CallBuffers, OptimizerSplit, callBuffers, runChunks } from "./split-optimizer.js";
 import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
 import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
@@ -145,6 +146,16 @@ export class DataParallel {
   private readonly exchange: StatisticsExchange;
   /** Each state entry's tensor version when its write count was last published (see ControlLayout.writes). */
   private readonly versions: number[];
+  /** The model's named parameters and buffers, walked again only when its structure changes. */
+  private readonly structure: StateStructure;
+  /** The model's modules that may depend on the shard in some mode (see rules.ts), from the structure's last walk. */
+  private shardDependent: [string, AnyModule][];
+  /** The shard bounds of the last batch size (a step reads them, nothing writes them). */
+  private bounds: number[] = [];
+  /** Per parameter, its `.grad` before the running step (cleared after it). */
+  private readonly previous: (Tensor | null)[] = [];
+  /** Whether the structure's last walk matched the layout (names, kinds, shapes, dtypes). */
+  private layoutChecked = true;
   /** Bytes of the staging buffer that batchBuffer has handed out. */
   private staged = 0;
   /** Why no step can run any more (closed, or a replica timed out), or null. */
@@ -175,8 +186,10 @@ export class DataParallel {
     this.optimizerState = new OptimizerStateSharing(setup.optimizerState, setup.state);
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
-    const state = namedState(model);
-    this.versions = [...state.parameters, ...state.buffers].map(([, t]) => t.version);
+    this.structure = new StateStructure(model);
+    this.shardDependent = shardDependentModules(this.structure.namedModules);
+    this.versions = [];
+    for (const t of this.structure.tensors) this.versions.push(t.version);
   }
 
   /**
@@ -259,9 +272,11 @@ export class DataParallel {
     const loss = this.loss;
     // Pushed, not mapped (here and in syncState): a map's result changes elements kind once the caller
     // is optimized, and the code that read the earlier arrays then deoptimizes.
-    const previous: (Tensor | null)[] = [];
-    for (let i = 0; i < parameters.length; i++) previous.push(this.gradientBefore(parameters[i]!.grad, i));
-    for (const p of parameters) p.grad = null;
+    const previous = this.previous;
+    for (let i = 0; i < parameters.length; i++) {
+      previous[i] = this.gradientBefore(parameters[i]!.grad, i);
+      parameters[i]!.grad = null;
+    }
     let own: unknown = null;
     let ownLoss = 0;
     let ownOutput: Tensor | null = null;
@@ -289,10 +304,12 @@ export class DataParallel {
     ownGradients.fill(null);
     const failure = this.finish(op, own, deadline);
     if (failure !== null) {
-      parameters.forEach((p, i) => (p.grad = previous[i]!));
+      for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = previous[i]!;
+      previous.fill(null);
       throw failure;
     }
     this.settleGradients(parameters, previous);
+    previous.fill(null);
     let total = this.weight(0, bounds) * ownLoss;
     for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
     return { loss: total, output: this.gather(op, ownOutput!, bounds) };
@@ -466,19 +483,22 @@ export class DataParallel {
 
   /** Checks the model's state and modes, lays the batch out in shared memory for the workers, and returns the shard bounds and the model's parameters. */
   private prepare(op: string, input: Tensor, target: Tensor | null): { bounds: number[]; parameters: Tensor[] } {
-    checkShardable(op, this.model);
-    const parameters = this.syncState(op);
+    const changed = this.structure.changed();
+    if (changed) this.shardDependent = shardDependentModules(this.structure.namedModules);
+    checkModulesShardable(op, this.shardDependent);
+    const parameters = this.syncState(op, changed);
     const c = this.control;
     const rows = input.shape[0]!;
-    const bounds = shardBounds(rows, this.replicas);
+    let bounds = this.bounds;
+    if (bounds[bounds.length - 1] !== rows) bounds = this.bounds = shardBounds(rows, this.replicas);
     const first = bounds[1]!;
     c[BATCH] = rows;
     c[FIRST_WORKER_ROW] = first;
     c[LOSS_SUM] = this.reduction === "sum" ? 1 : 0;
     c[EXCHANGE_BASE] = exchangeBase(c, this.layout);
-    bounds.forEach((b, r) => (c[this.layout.bounds + r] = b));
-    this.modules.forEach((m, i) => (c[this.layout.training + i] = m.training ? 1 : 0));
-    parameters.forEach((p, i) => (c[this.layout.requiresGrad + i] = p.requiresGrad ? 1 : 0));
+    for (let r = 0; r < bounds.length; r++) c[this.layout.bounds + r] = bounds[r]!;
+    for (let i = 0; i < this.modules.length; i++) c[this.layout.training + i] = this.modules[i]!.training ? 1 : 0;
+    for (let i = 0; i < parameters.length; i++) c[this.layout.requiresGrad + i] = parameters[i]!.requiresGrad ? 1 : 0;
     const data = this.setup.data;
     const inputStaged = this.stagedAt(input, first);
     const targetStaged = target === null ? null : this.stagedAt(target, first);
@@ -516,16 +536,42 @@ export class DataParallel {
    * Keeps the model's parameters and buffers in shared memory: one whose tensor or data was replaced since
    * (same name, shape and dtype) moves in again with its new values; any other change is refused. Counts
    * up the write count of every entry whose values changed since the last command, so that the replicas
-   * bump their versions of it (and of nothing else). Returns the model's parameters.
+   * bump their versions of it (and of nothing else). Returns the model's parameters (the structure's
+   * array: read, never kept past the step). `changed`: the structure was walked again for this step (its
+   * names are checked then, and before every step until they pass).
    */
-  private syncState(op: string): Tensor[] {
-    const state = namedState(this.model);
-    const now: (readonly ["parameter" | "buffer", string, Tensor])[] = [];
-    const parameters: Tensor[] = [];
-    for (const [n, t] of state.parameters) {
-      now.push(["parameter", n, t]);
-      parameters.push(t);
+  private syncState(op: string, changed: boolean): Tensor[] {
+    if (changed) this.layoutChecked = false;
+    if (!this.layoutChecked) {
+      this.checkLayout(op);
+      this.layoutChecked = true;
     }
+    const tensors = this.structure.tensors;
+    const entries = this.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const t = tensors[i]!;
+      // The names were checked when the structure last changed; a tensor's data (so its shape) may change any time.
+      if (e.dtype !== t.dtype || !kernels.sameShape(e.shape, t.shape)) this.checkLayout(op);
+      let written = t.version !== this.versions[i];
+      if (!viewsShared(t, this.views[i]!)) {
+        adopt(t, this.views[i]!, true);
+        written = true;
+      }
+      if (written) {
+        const at = this.layout.writes + i;
+        this.control[at] = (this.control[at]! + 1) | 0;
+        this.versions[i] = t.version;
+      }
+    }
+    return this.structure.parameters;
+  }
+
+  /** Refuses a model whose parameters and buffers no longer match the layout by kind, name, shape and dtype. */
+  private checkLayout(op: string): void {
+    const state = this.structure.state;
+    const now: (readonly ["parameter" | "buffer", string, Tensor])[] = [];
+    for (const [n, t] of state.parameters) now.push(["parameter", n, t]);
     for (const [n, t] of state.buffers) now.push(["buffer", n, t]);
     for (let i = 0; i < Math.max(now.length, this.entries.length); i++) {
       const e = this.entries[i];
@@ -538,19 +584,7 @@ export class DataParallel {
             `but entry ${i} was ${was} and is now ${is} (create a new DataParallel for the changed model)`,
         );
       }
-      const t = item[2];
-      let written = t.version !== this.versions[i];
-      if (!viewsShared(t, this.views[i]!)) {
-        adopt(t, this.views[i]!, true);
-        written = true;
-      }
-      if (written) {
-        const at = this.layout.writes + i;
-        this.control[at] = (this.control[at]! + 1) | 0;
-        this.versions[i] = t.version;
-      }
     }
-    return parameters;
   }
 
   private weight(replica: number, bounds: readonly number[]): number {

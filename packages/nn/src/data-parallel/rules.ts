@@ -21,11 +21,30 @@ function shardDependence(module: AnyModule): string | null {
 
 /** Throws when a module of `model` cannot be trained by batch shards in its current mode. */
 export function checkShardable(operation: string, model: AnyModule): void {
-  for (const [name, module] of model.namedModules()) {
+  checkModulesShardable(operation, model.namedModules());
+}
+
+/**
+ * The named modules of `modules` whose kind may depend on the shard in some mode (InstanceNorm2d,
+ * Dropout, Dropout2d): the only ones checkModulesShardable needs to see while the model's structure stays.
+ */
+export function shardDependentModules(modules: readonly [string, AnyModule][]): [string, AnyModule][] {
+  const out: [string, AnyModule][] = [];
+  for (const pair of modules) {
+    const m = pair[1];
+    if (m instanceof InstanceNorm2d || m instanceof Dropout || m instanceof Dropout2d) out.push(pair);
+  }
+  return out;
+}
+
+/** Throws when one of the named `modules` cannot be trained by batch shards in its current mode. */
+export function checkModulesShardable(operation: string, modules: readonly (readonly [string, AnyModule])[]): void {
+  for (let i = 0; i < modules.length; i++) {
+    const module = modules[i]![1];
     const why = shardDependence(module);
     if (why !== null) {
       const mode = module.training ? "training" : "evaluation";
-      throw new ArgumentError(`${operation}: ${module.constructor.name} "${name || "(the model)"}" in ${mode} mode ${why}`);
+      throw new ArgumentError(`${operation}: ${module.constructor.name} "${modules[i]![0] || "(the model)"}" in ${mode} mode ${why}`);
     }
   }
 }
