@@ -743,8 +743,8 @@ export class DataParallel {
     const code = dtypeCode(own.dtype);
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r);
-      const shape = readShape(c, at + OUTPUT_DIMS);
-      if (c[at + OUTPUT_DTYPE] !== code || formatShape(shape.slice(1)) !== formatShape(rowShape)) {
+      if (c[at + OUTPUT_DTYPE] !== code || !sameRowShape(c, at + OUTPUT_DIMS, own.shape)) {
+        const shape = readShape(c, at + OUTPUT_DIMS);
         throw new ReplicaError(
           `${op}: replica ${r}'s output has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? own.dtype : "another dtype"}), but this thread's has ${formatShape(own.shape)} ${own.dtype}: the replicas' models differ`,
           r,
@@ -813,6 +813,13 @@ function writeRows(buffer: SharedArrayBuffer, byteOffset: number, t: Tensor, fro
   const rowSize = t.size / t.shape[0]!;
   const flat = kernels.packed(t.data).data;
   viewOf(buffer, dtypeCode(t.dtype), byteOffset, (to - from) * rowSize).set(flat.subarray(from * rowSize, to * rowSize));
+}
+
+/** True when the shape written at `at` of `control` (see writeShape) has `shape`'s dimensions after the first. */
+function sameRowShape(control: Int32Array, at: number, shape: readonly number[]): boolean {
+  if (control[at] !== shape.length) return false;
+  for (let i = 1; i < shape.length; i++) if (control[at + 1 + i] !== shape[i]) return false;
+  return true;
 }
 
 /** True when `t` is a packed tensor over exactly `view`'s memory. */
