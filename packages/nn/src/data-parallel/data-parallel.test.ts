@@ -337,6 +337,30 @@ describe("DataParallel refusals and failures", () => {
     expect(() => dp.infer(images)).toThrow("DataParallel.infer: this DataParallel cannot run any more: replica 1 did not finish a step within stepTimeoutMs (300 ms)");
   });
 
+  it("a step that times out while accumulating hands back a .grad that the late replica's sum does not write afterwards", async () => {
+    class Napper extends Module {
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    const model = new Sequential(new Napper() as never, referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("napper"), stepTimeoutMs: 300 });
+    try {
+      const first = syntheticDigits(10, new Generator(12)); // shards of 5 and 5: no nap
+      dp.forwardBackward(first.images, first.labels);
+      const w = model.parameters()[0]!;
+      const before = Float32Array.from(w.grad!.toTypedArray());
+      // Shards of 4 and 4, no zeroGrad: the replica naps 900 ms, then sums its slice.
+      const second = syntheticDigits(8, new Generator(13));
+      expect(() => dp.forwardBackward(second.images, second.labels)).toThrow("did not finish its shard within stepTimeoutMs (300 ms)");
+      expect(Array.from(w.grad!.toTypedArray())).toEqual(Array.from(before));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+      expect(Array.from(w.grad!.toTypedArray())).toEqual(Array.from(before));
+    } finally {
+      await dp.close();
+    }
+  });
+
   it("a replica whose thread exits mid-step fails the step with a ReplicaError naming it instead of blocking", async () => {
     class Exiter extends Module {
       forward(x: Tensor): Tensor {

@@ -154,6 +154,11 @@ export class DataParallel {
   private bounds: number[] = [];
   /** Per parameter, its `.grad` before the running step (cleared after it). */
   private readonly previous: (Tensor | null)[] = [];
+  /**
+   * Per parameter, a private copy of a `.grad` that is exactly the sum's block (a step that accumulates):
+   * a failed step hands this back, as a slow worker may still sum its slice into the block after the throw.
+   */
+  private readonly accumulated: (Tensor | null)[] = [];
   /** Whether the structure's last walk matched the layout (names, kinds, shapes, dtypes). */
   private layoutChecked = true;
   /** Bytes of the staging buffer that batchBuffer has handed out. */
@@ -274,7 +279,8 @@ export class DataParallel {
     // is optimized, and the code that read the earlier arrays then deoptimizes.
     const previous = this.previous;
     for (let i = 0; i < parameters.length; i++) {
-      previous[i] = this.gradientBefore(parameters[i]!.grad, i);
+      const before = (previous[i] = this.gradientBefore(parameters[i]!.grad, i));
+      this.accumulated[i] = before !== null && sameMemory(before, this.sum.sums[i]!) ? new Tensor(kernels.copy(before.data)) : null;
       parameters[i]!.grad = null;
     }
     let own: unknown = null;
@@ -304,12 +310,15 @@ export class DataParallel {
     ownGradients.fill(null);
     const failure = this.finish(op, own, deadline);
     if (failure !== null) {
-      for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = previous[i]!;
+      // Never the sum's block itself: a worker that gave up late may still add its slice there.
+      for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = this.accumulated[i] ?? previous[i]!;
       previous.fill(null);
+      this.accumulated.fill(null);
       throw failure;
     }
     this.settleGradients(parameters, previous);
     previous.fill(null);
+    this.accumulated.fill(null);
     let total = this.weight(0, bounds) * ownLoss;
     for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
     return { loss: total, output: this.gather(op, ownOutput!, bounds) };
