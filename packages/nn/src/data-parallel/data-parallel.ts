@@ -422,7 +422,7 @@ export class DataParallel {
     } catch (error) {
       own = error;
     }
-    const failure = this.finish(op, own, deadline);
+    const failure = this.finish(op, own, deadline, true);
     if (failure !== null) {
       failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
       throw failure;
@@ -626,10 +626,12 @@ export class DataParallel {
 
   /**
    * Waits for every worker; returns the error to throw (this thread's own first, unless it only says that
-   * a replica left a BatchNorm exchange, then the first replica's), or null.
+   * a replica left a BatchNorm exchange, then the first replica's), or null. `optimizing`: the command is
+   * OPTIMIZE, where a worker runs its part of the optimizer step (no shard).
    */
-  private finish(op: string, own: unknown, deadline: number): Error | null {
+  private finish(op: string, own: unknown, deadline: number, optimizing = false): Error | null {
     const c = this.control;
+    const part = optimizing ? "its part of the optimizer step" : "its shard";
     const seq = c[SEQ]!;
     let failure: Error | null = null;
     for (let r = 1; r < this.replicas; r++) {
@@ -639,15 +641,15 @@ export class DataParallel {
         if (done === seq) break;
         if (done === EXITED) {
           this.closed = `replica ${r}'s thread exited`;
-          return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during its shard; this DataParallel is closed`, r);
+          return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during ${part}; this DataParallel is closed`, r);
         }
         if (!waitWhileEqual(c, at + DONE, done, this.setup.polls, deadline)) {
           this.closed = `replica ${r} did not finish a step within stepTimeoutMs (${this.timeoutMs} ms)`;
-          return new ReplicaError(`${op}: replica ${r} did not finish its shard within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
+          return new ReplicaError(`${op}: replica ${r} did not finish ${part} within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
         }
       }
       if (failure === null && c[at + STATUS] === FAILED_STATUS) {
-        failure = new ReplicaError(`${op}: replica ${r} (a worker) failed on its shard: ${this.errorOf(r)}`, r);
+        failure = new ReplicaError(`${op}: replica ${r} (a worker) failed ${optimizing ? "in" : "on"} ${part}: ${this.errorOf(r)}`, r);
       }
     }
     if (own instanceof ExchangeAbort) return failure ?? new ReplicaError(`${op}: ${own.message}`, own.replica);

@@ -367,6 +367,45 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
   });
 });
 
+describe("DataParallel.step with a worker whose optimizer kernel throws", () => {
+  it("reports the worker's failure as one in its part of the optimizer step (there is no shard in it)", async () => {
+    const model = (manualSeed(22), referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "bad-kernel" }, execArgv: [] }), stepTimeoutMs: 30_000 });
+    try {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      // Records Adam's calls, then naps 300 ms before running any chunk: the worker claims the first ones.
+      const napping = new (class Napping {
+        static splittableStep = true;
+        step(): void {
+          adam.step();
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+        }
+      })();
+      // The first step makes Adam's state and moves it into shared memory (dp.step(adam) shares adam's state); the second splits.
+      let message = "";
+      for (let s = 0; s < 2; s++) {
+        const { images, labels } = syntheticDigits(6, new Generator(60 + s));
+        adam.zeroGrad();
+        dp.forwardBackward(images, labels);
+        if (s === 0) {
+          dp.step(adam);
+          continue;
+        }
+        try {
+          dp.step(napping);
+        } catch (error) {
+          message = (error as Error).message;
+        }
+      }
+      expect(message).toBe(
+        "DataParallel.step: replica 1 (a worker) failed in its part of the optimizer step: RangeError: bad kernel: adam refused (the optimizer step is incomplete: the parameters were partly updated)",
+      );
+    } finally {
+      await dp.close();
+    }
+  });
+});
+
 describe("OptimizerSplit's chunks (one thread)", () => {
   /** Shared arrays of `n` seeded floats each: p in the state buffer, g in the gradients, the rest in the optimizer's. */
   function arrays(n: number, count: number, seed: number): { buffers: SharedArrayBuffer[]; views: Float32Array[] } {

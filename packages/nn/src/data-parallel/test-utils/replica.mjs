@@ -1,7 +1,7 @@
 // A replica script for the data-parallel tests: plain JavaScript, so worker_threads can start it; it loads
 // @pico/nn's built dist (the tests check that the dist is not older than the sources).
 import { workerData } from "node:worker_threads";
-import { Tensor } from "@pico/core";
+import { Tensor, kernels } from "@pico/core";
 import { BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, referenceCnn } from "@pico/nn";
 import { serveReplica } from "@pico/nn/data-parallel";
 
@@ -79,6 +79,12 @@ serveReplica(() => {
       return { model: new Sequential(new Bomb(), referenceCnn()), loss };
     case "sleeper":
       return { model: new Sequential(new Sleeper(), referenceCnn()), loss };
+    case "bad-kernel":
+      kernels.optimizerKernels.override({
+        sgd() { throw new RangeError("bad kernel: sgd refused"); },
+        adam() { throw new RangeError("bad kernel: adam refused"); },
+      });
+      return { model: referenceCnn(), loss };
     case "napper":
       return { model: new Sequential(new Napper(), referenceCnn()), loss };
     case "exiter":
