@@ -95,4 +95,27 @@ describe("StateStructure", () => {
     expect(s.changed()).toBe(true);
     expect(s.parameters).toHaveLength(0);
   });
+
+  it("notices namedChildren, namedParameters or namedBuffers overridden on an instance after its walk", () => {
+    const model = new Sequential(new Linear(2, 3), new Linear(3, 4));
+    const s = new StateStructure(model);
+    const inner = model.at(1) as Linear;
+    // An own method hiding the second layer, installed after the walk: no Module/Tensor property changes.
+    (model as unknown as { namedChildren(): unknown }).namedChildren = function (this: Sequential) {
+      return Module.prototype.namedChildren.call(this).filter(([, m]) => m !== inner);
+    };
+    expect(s.changed()).toBe(true);
+    expectWalked(s, model);
+    expect(s.parameters).toHaveLength(2);
+    const other = new Sequential(new Linear(2, 3));
+    const t = new StateStructure(other);
+    (other as unknown as { namedParameters(): unknown }).namedParameters = () => [];
+    expect(t.changed()).toBe(true);
+    expect(t.parameters).toHaveLength(0);
+    const third = new Sequential(new BatchNorm2d(2));
+    const u = new StateStructure(third);
+    (third as unknown as { namedBuffers(): unknown }).namedBuffers = () => [];
+    expect(u.changed()).toBe(true);
+    expect(u.state.buffers).toHaveLength(0);
+  });
 });

@@ -16,8 +16,9 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * exactly those, by key and identity, with what the last walk saw: a parameter, buffer or sub-module
  * replaced, added or deleted, a property re-added in another order, a tensor registered as a buffer
  * (the one change of buffer status that keeps the value: it is looked up for the modules that hold an
- * unregistered tensor). A model whose namedParameters, namedBuffers or any namedChildren is not Module's
- * own may compute anything: it is walked before every step, as before.
+ * unregistered tensor). A model whose namedParameters, namedBuffers, namedModules or any namedChildren is
+ * not Module's own may compute anything: it is walked before every step, as before, also when such an
+ * override is installed on an instance after a walk.
  */
 export class StateStructure {
   /** The last walk's parameters, then buffers, with their names. */
@@ -51,11 +52,15 @@ export class StateStructure {
   }
 
   private same(): boolean {
+    // An override installed on an instance after the walk (an own method, not a Module/Tensor property).
+    const model = this.model;
+    if (model.namedParameters !== base.namedParameters || model.namedBuffers !== base.namedBuffers || model.namedModules !== base.namedModules) return false;
     const keys = this.keys;
     const values = this.values;
     let j = 0;
     for (let i = 0; i < this.modules.length; i++) {
       const m = this.modules[i]!;
+      if (m.namedChildren !== base.namedChildren) return false;
       const props = m as unknown as Record<string, unknown>;
       const end = this.ends[i]!;
       for (const key in props) {
@@ -88,7 +93,7 @@ export class StateStructure {
     this.keys = [];
     this.values = [];
     this.bufferNames = [];
-    this.custom = model.namedParameters !== base.namedParameters || model.namedBuffers !== base.namedBuffers;
+    this.custom = model.namedParameters !== base.namedParameters || model.namedBuffers !== base.namedBuffers || model.namedModules !== base.namedModules;
     for (const [, m] of this.namedModules) {
       if (m.namedChildren !== base.namedChildren) this.custom = true;
       const buffers = base.namedBuffers.call(m, { recurse: false });
