@@ -472,6 +472,38 @@ describe("DataParallel with BatchNorm in training mode (synchronized statistics,
     expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
     model.train();
   });
+
+  it("a replaced parameter or buffer leaves its old tensor with its values in memory of its own; two swapped parameters keep both", () => {
+    model.loadStateDict(initial);
+    model.eval();
+    const conv = model.at(0) as Conv2d;
+    const bn = model.at(1) as BatchNorm2d;
+    const { images, labels } = syntheticDigits(6, new Generator(70));
+    dp.forwardBackward(images, labels);
+    const oldWeight = conv.weight;
+    const oldMean = bn.running_mean;
+    const weightBefore = Array.from(oldWeight.toTypedArray());
+    const meanBefore = Array.from(oldMean.toTypedArray());
+    conv.weight = new Parameter(Tensor.full([4, 1, 5, 5], 0.25));
+    bn.running_mean = Tensor.full([4], 0.5);
+    // BatchNorm's weight (ones) and bias (zeros), both [4], swapped.
+    const gamma = Array.from(bn.weight.toTypedArray());
+    const beta = Array.from(bn.bias.toTypedArray());
+    [bn.weight, bn.bias] = [bn.bias, bn.weight];
+    model.zeroGrad();
+    const expected = noGrad(() => model.forward(images)).toTypedArray();
+    const got = dp.forwardBackward(images, labels).output.toTypedArray();
+    expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+    expect(Array.from(oldWeight.toTypedArray())).toEqual(weightBefore);
+    expect(Array.from(oldMean.toTypedArray())).toEqual(meanBefore);
+    expect(oldWeight.data.data.buffer).not.toBe(conv.weight.data.data.buffer);
+    expect(Array.from(conv.weight.toTypedArray()).every((v) => v === 0.25)).toBe(true);
+    expect(Array.from(bn.running_mean.toTypedArray())).toEqual([0.5, 0.5, 0.5, 0.5]);
+    expect(Array.from(bn.weight.toTypedArray())).toEqual(beta);
+    expect(Array.from(bn.bias.toTypedArray())).toEqual(gamma);
+    model.zeroGrad();
+    model.train();
+  });
 });
 
 describe("DataParallel with BatchNorm: failures mid-step", () => {

@@ -146,6 +146,8 @@ export class DataParallel {
   private readonly exchange: StatisticsExchange;
   /** Each state entry's tensor version when its write count was last published (see ControlLayout.writes). */
   private readonly versions: number[];
+  /** Per entry, the tensor last adopted into its view (see syncState). */
+  private readonly adopted: Tensor[];
   /** The model's named parameters and buffers, walked again only when its structure changes. */
   private readonly structure: StateStructure;
   /** The model's modules that may depend on the shard in some mode (see rules.ts), from the structure's last walk. */
@@ -194,7 +196,11 @@ export class DataParallel {
     this.structure = new StateStructure(model);
     this.shardDependent = shardDependentModules(this.structure.namedModules);
     this.versions = [];
-    for (const t of this.structure.tensors) this.versions.push(t.version);
+    this.adopted = [];
+    for (const t of this.structure.tensors) {
+      this.versions.push(t.version);
+      this.adopted.push(t);
+    }
   }
 
   /**
@@ -557,23 +563,45 @@ export class DataParallel {
     }
     const tensors = this.structure.tensors;
     const entries = this.entries;
+    // Holey: set only at the entries whose tensor (or its data) was replaced.
+    let replaced: FloatArray[] | null = null;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       const t = tensors[i]!;
       // The names were checked when the structure last changed; a tensor's data (so its shape) may change any time.
       if (e.dtype !== t.dtype || !kernels.sameShape(e.shape, t.shape)) this.checkLayout(op);
-      let written = t.version !== this.versions[i];
       if (!viewsShared(t, this.views[i]!)) {
-        adopt(t, this.views[i]!, true);
-        written = true;
-      }
-      if (written) {
-        const at = this.layout.writes + i;
-        this.control[at] = (this.control[at]! + 1) | 0;
-        this.versions[i] = t.version;
+        // Its values, copied before any view is written (it may view another entry's: two parameters swapped).
+        (replaced ??= [])[i] = kernels.packed(t.data).data.slice();
+      } else if (t.version !== this.versions[i]) {
+        this.wrote(i, t);
       }
     }
+    if (replaced === null) return this.structure.parameters;
+    // The tensor replaced at an entry keeps its values in memory of its own: a user, or an optimizer made
+    // before, holding it no longer sees or writes the new tensor's values. One moved to another entry
+    // is adopted there from its copy below.
+    for (let i = 0; i < entries.length; i++) {
+      const old = this.adopted[i]!;
+      if (replaced[i] !== undefined && old !== tensors[i] && viewsShared(old, this.views[i]!)) adopt(old, this.views[i]!.slice(), false);
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const values = replaced[i];
+      if (values === undefined) continue;
+      const t = tensors[i]!;
+      this.views[i]!.set(values);
+      adopt(t, this.views[i]!, false);
+      this.adopted[i] = t;
+      this.wrote(i, t);
+    }
     return this.structure.parameters;
+  }
+
+  /** Entry `i` was written on this thread (tensor `t`): the replicas see its new version. */
+  private wrote(i: number, t: Tensor): void {
+    const at = this.layout.writes + i;
+    this.control[at] = (this.control[at]! + 1) | 0;
+    this.versions[i] = t.version;
   }
 
   /** Refuses a model whose parameters and buffers no longer match the layout by kind, name, shape and dtype. */
