@@ -15,6 +15,7 @@ import { Linear } from "../layers/linear.js";
 import { MaxPool2d } from "../layers/max-pool2d.js";
 import { ReLU } from "../layers/relu.js";
 import { Sequential } from "../layers/sequential.js";
+import { Tanh } from "../layers/tanh.js";
 import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
 import { Module } from "../module.js";
 import { Parameter } from "../parameter.js";
@@ -241,6 +242,25 @@ describe("DataParallel with worker_threads (2 replicas)", () => {
     expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow("is now parameter extra.weight");
     Reflect.deleteProperty(model, "extra");
     expect(dp.forwardBackward(batch.images, batch.labels).output.shape).toEqual([4, 10]);
+    model.zeroGrad();
+  });
+
+  it("refuses a module without state swapped or added on this thread (the replicas would run another model), naming the module and both classes, on every step until it is undone", () => {
+    const batch = syntheticDigits(4, new Generator(8));
+    const relu = model.at(1);
+    model.registerModule("1", new Tanh());
+    const swapped =
+      'DataParallel.forwardBackward: the model\'s modules must keep their classes and order while it trains data-parallel (the replicas run the model their builder made), but module 2 was ReLU and is now Tanh ("1") (create a new DataParallel for the changed model)';
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow(swapped);
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow(swapped);
+    model.registerModule("1", relu);
+    model.registerModule("extra", new ReLU());
+    expect(() => dp.forwardBackward(batch.images, batch.labels)).toThrow('but module 11 was nothing and is now ReLU ("extra")');
+    Reflect.deleteProperty(model, "extra");
+    // Another instance of the same class is the same model.
+    model.registerModule("1", new ReLU());
+    expect(dp.forwardBackward(batch.images, batch.labels).output.shape).toEqual([4, 10]);
+    model.registerModule("1", relu);
     model.zeroGrad();
   });
 });

@@ -132,7 +132,9 @@ export class DataParallel {
   private readonly control: Int32Array;
   private readonly losses: Float64Array;
   private readonly text: Uint16Array;
-  private readonly modules: AnyModule[];
+  private modules: AnyModule[];
+  /** Each module's class at create, in namedModules order: the replicas' builders made these (see checkModules). */
+  private readonly moduleKinds: Function[];
   private readonly views: (Float32Array | Float64Array)[];
   private readonly sum: GradientSum;
   /** Per parameter, the tensor `.grad` is after a step: a view of the sum's block in shared memory. */
@@ -195,6 +197,7 @@ export class DataParallel {
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
     this.structure = new StateStructure(model);
     this.shardDependent = shardDependentModules(this.structure.namedModules);
+    this.moduleKinds = this.structure.namedModules.map(([, m]) => m.constructor);
     this.versions = [];
     this.adopted = [];
     for (const t of this.structure.tensors) {
@@ -559,6 +562,7 @@ export class DataParallel {
     if (changed) this.layoutChecked = false;
     if (!this.layoutChecked) {
       this.checkLayout(op);
+      this.checkModules(op);
       this.layoutChecked = true;
     }
     const tensors = this.structure.tensors;
@@ -602,6 +606,30 @@ export class DataParallel {
     const at = this.layout.writes + i;
     this.control[at] = (this.control[at]! + 1) | 0;
     this.versions[i] = t.version;
+  }
+
+  /**
+   * Refuses a model whose modules no longer have the classes, in the order, they had at create: a module
+   * without state added or swapped on this thread (a ReLU for a Tanh, a Softmax appended) passes the
+   * state layout check, but the replicas run the model their builder made, so the shards would compute
+   * different models. Once the modules match, the training flags are read from the current instances.
+   */
+  private checkModules(op: string): void {
+    const now = this.structure.namedModules;
+    const kinds = this.moduleKinds;
+    for (let i = 0; i < Math.max(now.length, kinds.length); i++) {
+      const item = now[i];
+      if (item !== undefined && i < kinds.length && item[1].constructor === kinds[i]) continue;
+      const was = i < kinds.length ? kindName(kinds[i]!) : "nothing";
+      const is = item === undefined ? "nothing" : `${kindName(item[1].constructor)} (${item[0] === "" ? "the model itself" : `"${item[0]}"`})`;
+      throw new ArgumentError(
+        `${op}: the model's modules must keep their classes and order while it trains data-parallel (the replicas run the model their builder made), ` +
+          `but module ${i} was ${was} and is now ${is} (create a new DataParallel for the changed model)`,
+      );
+    }
+    const modules: AnyModule[] = [];
+    for (const [, m] of now) modules.push(m);
+    this.modules = modules;
   }
 
   /** Refuses a model whose parameters and buffers no longer match the layout by kind, name, shape and dtype. */
@@ -862,6 +890,10 @@ function sameRowShape(control: Int32Array, at: number, shape: readonly number[])
 }
 
 /** True when `t` is a packed tensor over exactly `view`'s memory. */
+function kindName(kind: Function): string {
+  return kind.name === "" ? "an anonymous class" : kind.name;
+}
+
 function sameMemory(t: Tensor, view: FloatArray): boolean {
   const d = t.data.data;
   return kernels.isPacked(t.data) && d.buffer === view.buffer && d.byteOffset === view.byteOffset && d.length === view.length && d.constructor === view.constructor;
