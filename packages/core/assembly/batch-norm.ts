@@ -331,12 +331,13 @@ function normalizeAdd(x: usize, r: usize, y: usize, c: i32, s: i32, b0: i32, b1:
 }
 
 /**
- * Adds gm[i] into acc0, acc1 and tail0, and gm[i]·(x[i] − mean) into acc2, acc3 and tail1, over [0, len); gm is
- * g, zeroed with relu where (x − mean)·scale + shift <= 0.
+ * Adds gm[i] into acc0, acc1 and tail0, and gm[i]·(x[i] − mean) into acc2, acc3 and tail1, over [0, len). gm is g,
+ * zeroed with relu where (x − mean)·scale + shift <= 0; when masked (a compile-time constant: the other branch
+ * is removed after inlining), zeroed instead where the output y <= 0 (y NaN keeps g) and written over g.
  */
 // @ts-ignore: decorator
 @inline
-function runGradientSums(x: usize, g: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool): void {
+function runGradientSums(x: usize, g: usize, y: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool, masked: bool): void {
   const mv = f32x4.splat(mean);
   const sv = f32x4.splat(scale);
   const hv = f32x4.splat(shift);
@@ -352,7 +353,12 @@ function runGradientSums(x: usize, g: usize, len: i32, mean: f32, scale: f32, sh
     const db = f32x4.sub(v128.load(x + p, 16), mv);
     let ga = v128.load(g + p);
     let gb = v128.load(g + p, 16);
-    if (relu) {
+    if (masked) {
+      ga = v128.andnot(ga, f32x4.le(v128.load(y + p), zero));
+      gb = v128.andnot(gb, f32x4.le(v128.load(y + p, 16), zero));
+      v128.store(g + p, ga);
+      v128.store(g + p, gb, 16);
+    } else if (relu) {
       ga = v128.andnot(ga, f32x4.le(f32x4.add(f32x4.mul(da, sv), hv), zero));
       gb = v128.andnot(gb, f32x4.le(f32x4.add(f32x4.mul(db, sv), hv), zero));
     }
@@ -367,7 +373,10 @@ function runGradientSums(x: usize, g: usize, len: i32, mean: f32, scale: f32, sh
     const p = <usize>i << 2;
     const d = load<f32>(x + p) - mean;
     let gi = load<f32>(g + p);
-    if (relu && d * scale + shift <= 0) gi = 0;
+    if (masked) {
+      if (load<f32>(y + p) <= 0) gi = 0;
+      store<f32>(g + p, gi);
+    } else if (relu && d * scale + shift <= 0) gi = 0;
     tg += <f64>gi;
     tgx += <f64>(gi * d);
   }
@@ -380,94 +389,14 @@ function runGradientSums(x: usize, g: usize, len: i32, mean: f32, scale: f32, sh
 }
 
 /**
- * Backward, phase 1: per unit of images [b0, b1) (whole groups) and channels [c0, c1), f64 [Σgm, Σgm·(x − mean)]
- * at partials + ((b / group)·c + ch)·16, the mean, scale and shift read from the table. Lanes are reduced to f64
- * once per unit when s <= CHUNK, else once per CHUNK elements.
- */
-function gradientSums(x: usize, g: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, table: usize, partials: usize): void {
-  const plane = <usize>s << 2;
-  const image = <usize>c * plane;
-  for (let b = b0; b < b1; b += group) {
-    const images = min(group, b1 - b);
-    const row = partials + <usize>(b / group) * <usize>c * 16;
-    for (let ch = c0; ch < c1; ch++) {
-      const at = <usize>ch;
-      const mean = load<f32>(table + (at << 2));
-      const scale = load<f32>(table + ((<usize>c + at) << 2));
-      const shift = load<f32>(table + ((<usize>(2 * c) + at) << 2));
-      let tg: f64 = 0;
-      let tgx: f64 = 0;
-      clearAccumulators();
-      for (let i = 0; i < images; i++) {
-        const off = <usize>(b + i) * image + at * plane;
-        for (let k = 0; k < s; k += CHUNK) {
-          const o = off + (<usize>k << 2);
-          runGradientSums(x + o, g + o, min(CHUNK, s - k), mean, scale, shift, relu);
-          if (s > CHUNK) {
-            tg += lanesSum(f32x4.add(acc0, acc1)) + tail0;
-            tgx += lanesSum(f32x4.add(acc2, acc3)) + tail1;
-            clearAccumulators();
-          }
-        }
-      }
-      tg += lanesSum(f32x4.add(acc0, acc1)) + tail0;
-      tgx += lanesSum(f32x4.add(acc2, acc3)) + tail1;
-      store<f64>(row + at * 16, tg);
-      store<f64>(row + at * 16, tgx, 8);
-    }
-  }
-}
-
-/**
- * As runGradientSums with the mask read from the output y (a residual added before the ReLU: x alone does
- * not give it): gm = g where y > 0 or y is NaN, else 0, written over g.
+ * Backward, phase 1, for gradientSums and maskedGradientSums: per unit of images [b0, b1) (whole groups) and
+ * channels [c0, c1), f64 [Σgm, Σgm·(x − mean)] at partials + ((b / group)·c + ch)·16 (gm as in runGradientSums),
+ * the mean, scale and shift read from the table. Lanes are reduced to f64 once per unit when s <= CHUNK, else
+ * once per CHUNK elements.
  */
 // @ts-ignore: decorator
 @inline
-function runMaskedGradientSums(x: usize, g: usize, y: usize, len: i32, mean: f32): void {
-  const mv = f32x4.splat(mean);
-  const zero = f32x4.splat(0);
-  let g0 = acc0;
-  let g1 = acc1;
-  let x0 = acc2;
-  let x1 = acc3;
-  let i = 0;
-  for (; i + 8 <= len; i += 8) {
-    const p = <usize>i << 2;
-    const da = f32x4.sub(v128.load(x + p), mv);
-    const db = f32x4.sub(v128.load(x + p, 16), mv);
-    const ga = v128.andnot(v128.load(g + p), f32x4.le(v128.load(y + p), zero));
-    const gb = v128.andnot(v128.load(g + p, 16), f32x4.le(v128.load(y + p, 16), zero));
-    v128.store(g + p, ga);
-    v128.store(g + p, gb, 16);
-    g0 = f32x4.add(g0, ga);
-    g1 = f32x4.add(g1, gb);
-    x0 = f32x4.add(x0, f32x4.mul(ga, da));
-    x1 = f32x4.add(x1, f32x4.mul(gb, db));
-  }
-  let tg: f64 = 0;
-  let tgx: f64 = 0;
-  for (; i < len; i++) {
-    const p = <usize>i << 2;
-    const d = load<f32>(x + p) - mean;
-    const gi: f32 = load<f32>(y + p) <= 0 ? 0 : load<f32>(g + p);
-    store<f32>(g + p, gi);
-    tg += <f64>gi;
-    tgx += <f64>(gi * d);
-  }
-  acc0 = g0;
-  acc1 = g1;
-  acc2 = x0;
-  acc3 = x1;
-  tail0 += tg;
-  tail1 += tgx;
-}
-
-/**
- * Backward with a residual, phase 1: gradientSums's sums of gm, g masked by the output y (runMaskedGradientSums),
- * gm written over g (it is also the residual's gradient).
- */
-function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize, partials: usize): void {
+function unitGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, masked: bool, table: usize, partials: usize): void {
   const plane = <usize>s << 2;
   const image = <usize>c * plane;
   for (let b = b0; b < b1; b += group) {
@@ -476,6 +405,8 @@ function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group:
     for (let ch = c0; ch < c1; ch++) {
       const at = <usize>ch;
       const mean = load<f32>(table + (at << 2));
+      const scale: f32 = masked ? 0 : load<f32>(table + ((<usize>c + at) << 2));
+      const shift: f32 = masked ? 0 : load<f32>(table + ((<usize>(2 * c) + at) << 2));
       let tg: f64 = 0;
       let tgx: f64 = 0;
       clearAccumulators();
@@ -483,7 +414,7 @@ function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group:
         const off = <usize>(b + i) * image + at * plane;
         for (let k = 0; k < s; k += CHUNK) {
           const o = off + (<usize>k << 2);
-          runMaskedGradientSums(x + o, g + o, y + o, min(CHUNK, s - k), mean);
+          runGradientSums(x + o, g + o, y + o, min(CHUNK, s - k), mean, scale, shift, relu, masked);
           if (s > CHUNK) {
             tg += lanesSum(f32x4.add(acc0, acc1)) + tail0;
             tgx += lanesSum(f32x4.add(acc2, acc3)) + tail1;
@@ -497,6 +428,19 @@ function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group:
       store<f64>(row + at * 16, tgx, 8);
     }
   }
+}
+
+/** Backward, phase 1 (unitGradientSums): gm is g, zeroed with relu where (x − mean)·scale + shift <= 0. */
+function gradientSums(x: usize, g: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, table: usize, partials: usize): void {
+  unitGradientSums(x, g, 0, c, s, group, b0, b1, c0, c1, relu, false, table, partials);
+}
+
+/**
+ * Backward with a residual, phase 1 (unitGradientSums): g masked by the output y (a residual added before the
+ * ReLU: x alone does not give it), gm written over g (it is also the residual's gradient).
+ */
+function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize, partials: usize): void {
+  unitGradientSums(x, g, y, c, s, group, b0, b1, c0, c1, false, true, table, partials);
 }
 
 /** g[i] += g2[i] over images [b0, b1) and channels [c0, c1): a gradient that arrived in two parts (a residual block's input). */
