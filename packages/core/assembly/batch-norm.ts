@@ -272,20 +272,9 @@ function normalizePlane(x: usize, y: usize, len: i32, mean: f32, scale: f32, shi
   }
 }
 
-/** Forward, phase 2: y = (x − mean)·scale + shift (rectified with relu) over images [b0, b1) and channels [c0, c1); y may be x. */
+/** Forward, phase 2 (normalizeUnits): y = (x − mean)·scale + shift (rectified with relu) over images [b0, b1) and channels [c0, c1); y may be x. */
 function normalize(x: usize, y: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, table: usize): void {
-  const plane = <usize>s << 2;
-  const image = <usize>c * plane;
-  for (let b = b0; b < b1; b++) {
-    for (let ch = c0; ch < c1; ch++) {
-      const at = <usize>ch;
-      const off = <usize>b * image + at * plane;
-      const mean = load<f32>(table + (at << 2));
-      const scale = load<f32>(table + ((<usize>c + at) << 2));
-      const shift = load<f32>(table + ((<usize>(2 * c) + at) << 2));
-      normalizePlane(x + off, y + off, s, mean, scale, shift, relu);
-    }
-  }
+  normalizeUnits(x, 0, y, c, s, b0, b1, c0, c1, relu, false, table);
 }
 
 /** y[i] = max((x[i] − mean)·scale + shift + r[i], 0) over [0, len) as ReLU's `v < 0 ? 0 : v` (the batch norm, then the add, each rounded to f32). */
@@ -312,10 +301,13 @@ function normalizeAddPlane(x: usize, r: usize, y: usize, len: i32, mean: f32, sc
 }
 
 /**
- * Forward with a residual, phase 2: y = relu((x − mean)·scale + shift + r) over images [b0, b1) and channels
- * [c0, c1) (r packed like x); y may be x or r.
+ * Forward, phase 2, for normalize and normalizeAdd: per image of [b0, b1) and channel of [c0, c1), the mean, scale
+ * and shift read from the table, normalizePlane, or with residual (a compile-time constant: the other branch is
+ * removed after inlining) normalizeAddPlane with r packed like x.
  */
-function normalizeAdd(x: usize, r: usize, y: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize): void {
+// @ts-ignore: decorator
+@inline
+function normalizeUnits(x: usize, r: usize, y: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, residual: bool, table: usize): void {
   const plane = <usize>s << 2;
   const image = <usize>c * plane;
   for (let b = b0; b < b1; b++) {
@@ -325,9 +317,18 @@ function normalizeAdd(x: usize, r: usize, y: usize, c: i32, s: i32, b0: i32, b1:
       const mean = load<f32>(table + (at << 2));
       const scale = load<f32>(table + ((<usize>c + at) << 2));
       const shift = load<f32>(table + ((<usize>(2 * c) + at) << 2));
-      normalizeAddPlane(x + off, r + off, y + off, s, mean, scale, shift);
+      if (residual) normalizeAddPlane(x + off, r + off, y + off, s, mean, scale, shift);
+      else normalizePlane(x + off, y + off, s, mean, scale, shift, relu);
     }
   }
+}
+
+/**
+ * Forward with a residual, phase 2 (normalizeUnits): y = relu((x − mean)·scale + shift + r) over images [b0, b1)
+ * and channels [c0, c1) (r packed like x); y may be x or r.
+ */
+function normalizeAdd(x: usize, r: usize, y: usize, c: i32, s: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize): void {
+  normalizeUnits(x, r, y, c, s, b0, b1, c0, c1, true, true, table);
 }
 
 /**
