@@ -124,6 +124,17 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
   });
   afterAll(async () => dp?.close());
 
+  /** `steps` steps over batches of 15, each zeroing the gradients of the optimizer of its step and running `step` on it. */
+  function trainSteps<O extends Optimizer>(steps: number, optimizerAt: (s: number) => O, step: (o: O) => void): void {
+    for (let s = 0; s < steps; s++) {
+      const o = optimizerAt(s);
+      const { images, labels } = syntheticDigits(15, new Generator(40 + s));
+      o.zeroGrad();
+      dp.forwardBackward(images, labels);
+      step(o);
+    }
+  }
+
   /** Three steps over batches of 15 from the initial weights; the weights and every state tensor after. */
   function train(optimizer: Optimizer, step: (o: Optimizer) => void, reload = false): Run {
     for (let s = 0; s < 3; s++) {
@@ -198,13 +209,7 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
       model.loadStateDict(initial);
       const a = new Adam(model.parameters(), { lr: 1e-2 });
       const b = new Adam(model.parameters(), { lr: 1e-3 });
-      for (let s = 0; s < 4; s++) {
-        const o = s % 2 === 0 ? a : b;
-        const { images, labels } = syntheticDigits(15, new Generator(40 + s));
-        o.zeroGrad();
-        dp.forwardBackward(images, labels);
-        step(o);
-      }
+      trainSteps(4, (s) => (s % 2 === 0 ? a : b), step);
       const fc1 = model.parameters()[4]!;
       return [a.state.get(fc1)!.expAvg, b.state.get(fc1)!.expAvg, a.state.get(fc1)!.expAvgSq, b.state.get(fc1)!.expAvgSq, ...model.parameters()].map((t) =>
         Float32Array.from(t.toTypedArray()),
@@ -220,12 +225,7 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     const run = (step: (o: HistoryMomentum) => void): { values: Float32Array[]; shared: boolean } => {
       model.loadStateDict(initial);
       const o = new HistoryMomentum(model.parameters());
-      for (let s = 0; s < 3; s++) {
-        const { images, labels } = syntheticDigits(15, new Generator(40 + s));
-        o.zeroGrad();
-        dp.forwardBackward(images, labels);
-        step(o);
-      }
+      trainSteps(3, () => o, step);
       const record = (o.state as Map<Tensor, Record<string, Tensor>>).get(model.parameters()[4]!)!;
       return {
         values: [record.previous!, record.velocity!, ...model.parameters()].map((t) => Float32Array.from(t.toTypedArray())),
@@ -243,12 +243,7 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
     const run = (step: (o: RotatingSGD) => void): { values: Float32Array[]; shared: boolean } => {
       model.loadStateDict(initial);
       const o = new RotatingSGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
-      for (let s = 0; s < 4; s++) {
-        const { images, labels } = syntheticDigits(15, new Generator(40 + s));
-        o.zeroGrad();
-        dp.forwardBackward(images, labels);
-        step(o);
-      }
+      trainSteps(4, () => o, step);
       const record = o.state.get(model.parameters()[4]!)! as unknown as Record<string, Tensor>;
       return {
         values: [record.previous!, record.momentumBuffer!, ...model.parameters()].map((t) => Float32Array.from(t.toTypedArray())),
