@@ -14,24 +14,27 @@ import {
   EXITED,
   FAILED,
   FAILED_STATUS,
+  CHUNKED,
+  CHUNKS,
+  CHUNK_REPLICA,
+  CHUNKS_DONE,
+  CHUNK_CLAIM,
   FIRST_WORKER_ROW,
   FORWARD,
-  GRADIENTS_READY,
   GRADIENT_PRESENT,
   INPUT_BUFFER,
   INPUT_DIMS,
   INPUT_DTYPE,
   INPUT_OFFSET,
   LOSS_SUM,
-  MAIN_GRADIENTS,
   MAIN_LEFT,
+  MAX_CHUNKS,
   MAX_DIMS,
   MAX_REPLICAS,
   OPTIMIZE,
   OUTPUT_DIMS,
   OUTPUT_DTYPE,
   OUTPUT_OFFSET,
-  OWN_GRADIENT,
   PROTOCOL,
   READY,
   SEQ,
@@ -53,12 +56,12 @@ import {
   viewOf,
   writeShape,
 } from "./protocol.js";
+import { abortStep, awaitChunks, chunkBounds, finishChunk, nextChunk } from "./chunks.js";
 import { GradientSum } from "./gradient-sum.js";
 import { OptimizerStateSharing } from "./optimizer-state.js";
 import { ReplicaError } from "./replica-error.js";
-import { type LossReduction, checkIgnoredTargets, checkModulesShardable, lossReduction, shardDependentModules } from "./rules.js";
+import { type LossReduction, batchStatisticsModules, checkIgnoredTargets, checkModulesShardable, lossReduction, normalisesWithBatchStatistics, shardDependentModules } from "./rules.js";
 import { checkOutput } from "./serve-replica.js";
-import { shardBounds } from "./shards.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
 import { StateStructure } from "./state-structure.js";
 import { type CallBuffers, OptimizerSplit, callBuffers, runChunks } from "./split-optimizer.js";
@@ -85,6 +88,18 @@ export interface DataParallelOptions {
    * price of a wake-up per step.
    */
   polls?: number;
+  /**
+   * Rows of a chunk at most (an integer >= 1), or null: one shard per replica, each replica runs its own
+   * (the default). With chunks, forwardBackward cuts the batch into chunks of at most this many rows (as
+   * equal as possible, at most 64), the calling thread runs the first and every replica claims the next
+   * one whenever it is free: a replica held up (a garbage collection, another process on its core)
+   * takes fewer rows instead of making the step wait. Each chunk's gradient is added in chunk order, so
+   * the bits depend on the batch size and chunkRows only. A chunk costs a forward and backward pass of
+   * its own (on this project's machine the reference network's ~0.13 ms, against ~0.06 ms a row; see
+   * chunks.ts). A step where a BatchNorm layer normalises with batch statistics runs by shards anyway
+   * (its statistics exchange needs every replica to hold one part of the batch), and so does infer.
+   */
+  chunkRows?: number | null;
 }
 
 /** One data-parallel step's results on the calling thread. */
@@ -98,7 +113,7 @@ export interface DataParallelStep {
 const NAME = "DataParallel";
 // Every runtime has timers; the library is typed without any runtime's globals.
 const timers = globalThis as unknown as { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(timer: unknown): void };
-const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataBytes", "polls"];
+const OPTIONS = ["lossReduction", "setupTimeoutMs", "stepTimeoutMs", "maxDataBytes", "polls", "chunkRows"];
 
 /**
  * Synchronous data-parallel training on one machine, like PyTorch's DistributedDataParallel: the calling
@@ -139,8 +154,12 @@ export class DataParallel {
   private readonly sum: GradientSum;
   /** Per parameter, the tensor `.grad` is after a step: a view of the sum's block in shared memory. */
   private readonly sumTensors: Tensor[];
-  /** Per parameter, this thread's gradient of the step (where backward left it) until its slice is summed. */
-  private readonly ownGradients: (FloatArray | null)[];
+  /** Rows of a chunk at most, or null: one shard per replica (DataParallelOptions.chunkRows). */
+  private readonly chunkRows: number | null;
+  /** The most chunks the gradient buffer may hold (its reserve). */
+  private readonly maxChunks: number;
+  /** Per chunk, this thread's output of the running step where it ran the chunk, else null. */
+  private readonly ownOutputs: (Tensor | null)[] = [];
   private readonly split: OptimizerSplit;
   private readonly callBuffers: CallBuffers;
   private readonly optimizerState: OptimizerStateSharing;
@@ -154,8 +173,11 @@ export class DataParallel {
   private readonly structure: StateStructure;
   /** The model's modules that may depend on the shard in some mode (see rules.ts), from the structure's last walk. */
   private shardDependent: [string, AnyModule][];
-  /** The shard bounds of the last batch size (a step reads them, nothing writes them). */
+  /** The model's BatchNorm layers, from the structure's last walk: while one normalises with batch statistics, a step runs by shards. */
+  private batchNorms: AnyModule[];
+  /** The chunk bounds of the last batch size and chunking (a step reads them, nothing writes them). */
   private bounds: number[] = [];
+  private boundsChunked = false;
   /** Per parameter, its `.grad` before the running step (cleared after it). */
   private readonly previous: (Tensor | null)[] = [];
   /**
@@ -189,7 +211,8 @@ export class DataParallel {
     const parameters = entries.filter((e) => e.kind === "parameter");
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, entries, setup.gradientBytes);
     this.sumTensors = this.sum.sums.map((v, i) => tensor(v, { shape: parameters[i]!.shape }));
-    this.ownGradients = parameters.map(() => null);
+    this.chunkRows = options.chunkRows ?? null;
+    this.maxChunks = Math.floor((setup.gradients as unknown as { maxByteLength: number }).maxByteLength / Math.max(8, setup.gradientBytes)) - 1;
     this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
     this.split = new OptimizerSplit(this.control, this.layout, this.callBuffers);
     this.optimizerState = new OptimizerStateSharing(setup.optimizerState, setup.state);
@@ -197,6 +220,7 @@ export class DataParallel {
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
     this.structure = new StateStructure(model);
     this.shardDependent = shardDependentModules(this.structure.namedModules);
+    this.batchNorms = batchStatisticsModules(this.structure.namedModules);
     this.moduleKinds = this.structure.namedModules.map(([, m]) => m.constructor);
     this.versions = [];
     this.adopted = [];
@@ -241,7 +265,8 @@ export class DataParallel {
       gradientBytes,
       control: new SharedArrayBuffer(layout.bytes),
       state: stateBuffer,
-      gradients: new SharedArrayBuffer(Math.max(8, (replicas + 1) * gradientBytes)),
+      // The sum's block, then one block per chunk: room for MAX_CHUNKS chunks within 1 GiB (address space, not memory).
+      gradients: growableBuffer(op, Math.max(8, (replicas + 1) * gradientBytes), Math.max(8, (replicas + 1) * gradientBytes, Math.min((MAX_CHUNKS + 1) * gradientBytes, 2 ** 30))),
       // Adam with amsgrad keeps three tensors per parameter, and two optimizers may step the same
       // parameters; the reserve is address space, not memory (see optimizer-state.ts when it is full).
       optimizerState: growableBuffer(op, 8, Math.max(8, 8 * gradientBytes)),
@@ -282,55 +307,61 @@ export class DataParallel {
       throw new ArgumentError(`${op}: target must have the input's ${input.shape[0]} rows along axis 0 (and at most ${MAX_DIMS} dimensions), but got shape ${formatShape(target.shape)}`);
     }
     checkIgnoredTargets(op, this.loss, this.reduction, target);
-    const { bounds, parameters } = this.prepare(op, input, target);
+    const { bounds, parameters } = this.prepare(op, input, target, true);
     const loss = this.loss;
+    const c = this.control;
     // Pushed, not mapped (here and in syncState): a map's result changes elements kind once the caller
     // is optimized, and the code that read the earlier arrays then deoptimizes.
     const previous = this.previous;
     for (let i = 0; i < parameters.length; i++) {
       const before = (previous[i] = this.gradientBefore(parameters[i]!.grad, i));
-      this.accumulated[i] = before !== null && sameMemory(before, this.sum.sums[i]!) ? new Tensor(kernels.copy(before.data)) : null;
+      const accumulate = before !== null && sameMemory(before, this.sum.sums[i]!);
+      this.accumulated[i] = accumulate ? new Tensor(kernels.copy(before.data)) : null;
+      c[this.layout.reduceFlags + i] = accumulate ? ACCUMULATE : 0;
       parameters[i]!.grad = null;
     }
     let own: unknown = null;
-    let ownLoss = 0;
-    let ownOutput: Tensor | null = null;
+    const outputs = this.ownOutputs;
     const deadline = this.begin(STEP);
-    try {
-      const x = rowsOf(input, 0, bounds[1]!);
-      const out = checkOutput((this.model as unknown as { forward(x: Tensor): unknown }).forward(x), bounds[1]!);
-      const l = applyLoss(loss, out, rowsOf(target, 0, bounds[1]!));
-      if (!(l instanceof Tensor) || l.size !== 1) throw new ArgumentError(`${op}: the loss must reduce the shard to a scalar, but returned ${l instanceof Tensor ? `shape ${formatShape(l.shape)}` : describe(l)}`);
-      ownLoss = l.item();
-      if (l.requiresGrad) l.backward(Tensor.full(l.shape, this.weight(0, bounds), { dtype: l.dtype }));
-      ownOutput = out;
-    } catch (error) {
-      own = error;
-    }
-    // While the replicas may still be at their shards, this thread's gradients go where they sum them.
-    const ownGradients = this.ownGradients;
-    if (own === null) {
-      for (let i = 0; i < parameters.length; i++) ownGradients[i] = this.publishGradient(parameters[i]!, i, previous[i]!);
-      Atomics.store(this.control, MAIN_GRADIENTS, this.control[SEQ]!);
-      Atomics.notify(this.control, MAIN_GRADIENTS);
+    const seq = c[SEQ]!;
+    const model = this.model as unknown as { forward(x: Tensor): unknown };
+    for (let k = 0; k !== -1; k = nextChunk(c, 0, k, seq)) {
+      const from = bounds[k]!;
+      const to = bounds[k + 1]!;
+      try {
+        const out = checkOutput(model.forward(rowsOf(input, from, to)), to - from);
+        const l = applyLoss(loss, out, rowsOf(target, from, to));
+        if (!(l instanceof Tensor) || l.size !== 1) throw new ArgumentError(`${op}: the loss must reduce the shard to a scalar, but returned ${l instanceof Tensor ? `shape ${formatShape(l.shape)}` : describe(l)}`);
+        this.losses[this.layout.loss(k)] = l.item();
+        if (l.requiresGrad) l.backward(Tensor.full(l.shape, this.weight(k, bounds), { dtype: l.dtype }));
+        outputs[k] = out;
+      } catch (error) {
+        own = error;
+        for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = null;
+        abortStep(c, seq);
+        break;
+      }
+      finishChunk(c, this.layout, this.sum, k, parameters);
     }
     this.leave();
-    if (own === null && this.workersPublished(deadline)) this.sum.sumSlices(0, ownGradients);
-    ownGradients.fill(null);
+    if (own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline)) this.sum.sumSlices(0, c[CHUNKS]!);
     const failure = this.finish(op, own, deadline);
     if (failure !== null) {
       // Never the sum's block itself: a worker that gave up late may still add its slice there.
       for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = this.accumulated[i] ?? previous[i]!;
       previous.fill(null);
       this.accumulated.fill(null);
+      outputs.fill(null);
       throw failure;
     }
     this.settleGradients(parameters, previous);
     previous.fill(null);
     this.accumulated.fill(null);
-    let total = this.weight(0, bounds) * ownLoss;
-    for (let r = 1; r < this.replicas; r++) total += this.weight(r, bounds) * this.losses[this.layout.loss(r)]!;
-    return { loss: total, output: this.gather(op, ownOutput!, bounds) };
+    let total = 0;
+    for (let k = 0; k < bounds.length - 1; k++) total += this.weight(k, bounds) * this.losses[this.layout.loss(k)]!;
+    const output = this.gather(op, bounds);
+    outputs.fill(null);
+    return { loss: total, output };
   }
 
   /**
@@ -341,20 +372,24 @@ export class DataParallel {
     const op = `${NAME}.infer`;
     this.checkOpen(op);
     checkRows(op, "input", input, this.replicas);
-    const { bounds } = this.prepare(op, input, null);
+    const { bounds } = this.prepare(op, input, null, false);
     let own: unknown = null;
-    let ownOutput: Tensor | null = null;
     const deadline = this.begin(FORWARD);
     try {
       const x = rowsOf(input, 0, bounds[1]!);
-      ownOutput = checkOutput(noGrad(() => (this.model as unknown as { forward(x: Tensor): unknown }).forward(x)), bounds[1]!);
+      this.ownOutputs[0] = checkOutput(noGrad(() => (this.model as unknown as { forward(x: Tensor): unknown }).forward(x)), bounds[1]!);
     } catch (error) {
       own = error;
     }
     this.leave();
     const failure = this.finish(op, own, deadline);
-    if (failure !== null) throw failure;
-    return this.gather(op, ownOutput!, bounds);
+    if (failure !== null) {
+      this.ownOutputs.fill(null);
+      throw failure;
+    }
+    const output = this.gather(op, bounds);
+    this.ownOutputs.fill(null);
+    return output;
   }
 
   /**
@@ -499,16 +534,39 @@ export class DataParallel {
     if (this.closed !== null) throw new ArgumentError(`${op}: this DataParallel cannot run any more: ${this.closed}`);
   }
 
-  /** Checks the model's state and modes, lays the batch out in shared memory for the workers, and returns the shard bounds and the model's parameters. */
-  private prepare(op: string, input: Tensor, target: Tensor | null): { bounds: number[]; parameters: Tensor[] } {
+  /**
+   * Checks the model's state and modes, lays the batch out in shared memory for the workers, and returns
+   * the chunk bounds and the model's parameters. `training`: a forwardBackward (chunked when chunkRows
+   * says so and no BatchNorm layer normalises with batch statistics), else infer (one shard per replica).
+   */
+  private prepare(op: string, input: Tensor, target: Tensor | null, training: boolean): { bounds: number[]; parameters: Tensor[] } {
     const changed = this.structure.changed();
-    if (changed) this.shardDependent = shardDependentModules(this.structure.namedModules);
+    if (changed) {
+      this.shardDependent = shardDependentModules(this.structure.namedModules);
+      this.batchNorms = batchStatisticsModules(this.structure.namedModules);
+    }
     checkModulesShardable(op, this.shardDependent);
     const parameters = this.syncState(op, changed);
     const c = this.control;
     const rows = input.shape[0]!;
+    const chunked = training && this.chunkRows !== null && !normalisesWithBatchStatistics(this.batchNorms);
     let bounds = this.bounds;
-    if (bounds[bounds.length - 1] !== rows) bounds = this.bounds = shardBounds(rows, this.replicas);
+    if (bounds[bounds.length - 1] !== rows || chunked !== this.boundsChunked) {
+      bounds = this.bounds = chunkBounds(rows, this.replicas, chunked ? this.chunkRows : null, this.maxChunks);
+      this.boundsChunked = chunked;
+    }
+    const chunks = bounds.length - 1;
+    if (training) {
+      try {
+        growTo(this.setup.gradients, this.sum.bytesFor(chunks));
+      } catch (error) {
+        throw new ArgumentError(`${op}: ${(error as Error).message}`);
+      }
+    }
+    c[CHUNKS] = chunks;
+    c[CHUNKED] = chunked ? 1 : 0;
+    c[CHUNK_CLAIM] = 1;
+    c[CHUNKS_DONE] = 0;
     const first = bounds[1]!;
     c[BATCH] = rows;
     c[FIRST_WORKER_ROW] = first;
@@ -731,46 +789,6 @@ export class DataParallel {
   }
 
   /**
-   * Copies the other replicas' slices of this thread's gradient of parameter `i` into block 0 and sets the
-   * parameter's reduce flags; returns the gradient's values (this thread sums its own slice from there).
-   */
-  private publishGradient(p: Tensor, i: number, previous: Tensor | null): FloatArray | null {
-    const accumulate = previous !== null && sameMemory(previous, this.sum.sums[i]!);
-    const grad = p.grad;
-    this.control[this.layout.reduceFlags + i] = (grad === null ? 0 : OWN_GRADIENT) | (accumulate ? ACCUMULATE : 0);
-    if (grad === null) return null;
-    const values = kernels.packed(grad.data).data;
-    this.sum.publish(0, i, values);
-    return values;
-  }
-
-  /**
-   * Waits until every worker has published its gradients for this step (true), or one of them left the
-   * step without or the deadline passed (false: the step fails, and finish says why).
-   */
-  private workersPublished(deadline: number): boolean {
-    const c = this.control;
-    const seq = c[SEQ]!;
-    const polls = this.setup.polls;
-    for (let r = 1; r < this.replicas; r++) {
-      const at = this.layout.worker(r);
-      for (let i = 0; ; i++) {
-        const now = Atomics.load(c, at + GRADIENTS_READY);
-        if (now === seq) break;
-        const done = Atomics.load(c, at + DONE);
-        // A worker sets GRADIENTS_READY before DONE.
-        if ((done === seq || done === EXITED) && Atomics.load(c, at + GRADIENTS_READY) !== seq) return false;
-        if (i >= polls) {
-          const left = deadline - Date.now();
-          if (left <= 0) return false;
-          Atomics.wait(c, at + GRADIENTS_READY, now, Math.min(left, 1));
-        }
-      }
-    }
-    return true;
-  }
-
-  /**
    * Sets each parameter's `.grad` once the replicas have summed the shards' gradients (every replica its
    * slice, see gradient-sum.ts): the sum's block, added to what `.grad` held before the step (in place
    * where that was a packed tensor over the sum's block or its own memory, as backward accumulates); the
@@ -778,9 +796,10 @@ export class DataParallel {
    */
   private settleGradients(parameters: readonly Tensor[], previous: readonly (Tensor | null)[]): void {
     const c = this.control;
+    const chunks = c[CHUNKS]!;
     for (let i = 0; i < parameters.length; i++) {
-      let present = (c[this.layout.reduceFlags + i]! & OWN_GRADIENT) !== 0;
-      for (let r = 1; r < this.replicas && !present; r++) present = c[this.layout.worker(r) + GRADIENT_PRESENT + i] === 1;
+      let present = false;
+      for (let k = 0; k < chunks && !present; k++) present = c[this.layout.chunk(k) + GRADIENT_PRESENT + i] === 1;
       const before = previous[i]!;
       if (!present) {
         parameters[i]!.grad = before;
@@ -799,27 +818,34 @@ export class DataParallel {
     }
   }
 
-  /** The batch's output: this thread's rows, then each worker's from shared memory. */
-  private gather(op: string, own: Tensor, bounds: readonly number[]): Tensor {
+  /** The batch's output, chunk by chunk: this thread's own outputs (chunk 0's always), the others from shared memory. */
+  private gather(op: string, bounds: readonly number[]): Tensor {
     const c = this.control;
+    const own = this.ownOutputs[0]!;
     const rowShape = own.shape.slice(1);
     const rows = bounds[bounds.length - 1]!;
     const out = kernels.empty(own.dtype, [rows, ...rowShape]);
     const rowSize = own.size / own.shape[0]!;
-    out.data.set(kernels.packed(own.data).data);
     const code = dtypeCode(own.dtype);
-    for (let r = 1; r < this.replicas; r++) {
-      const at = this.layout.worker(r);
+    const first = bounds[1]!;
+    for (let k = 0; k < bounds.length - 1; k++) {
+      const mine = this.ownOutputs[k] ?? null;
+      if (mine !== null) {
+        // This thread's model made it: a row shape other than chunk 0's fails checkOutput's row count or lands here.
+        if (!sameRowShapeOf(mine.shape, own.shape)) throw new ArgumentError(`${op}: this thread's output for rows ${bounds[k]}-${bounds[k + 1]! - 1} has shape ${formatShape(mine.shape)}, but for rows 0-${first - 1} ${formatShape(own.shape)}: a forward must give every row the same shape`);
+        out.data.set(kernels.packed(mine.data).data, bounds[k]! * rowSize);
+        continue;
+      }
+      const at = this.layout.chunk(k);
       if (c[at + OUTPUT_DTYPE] !== code || !sameRowShape(c, at + OUTPUT_DIMS, own.shape)) {
         const shape = readShape(c, at + OUTPUT_DIMS);
         throw new ReplicaError(
-          `${op}: replica ${r}'s output has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? own.dtype : "another dtype"}), but this thread's has ${formatShape(own.shape)} ${own.dtype}: the replicas' models differ`,
-          r,
+          `${op}: replica ${c[at + CHUNK_REPLICA]}'s output for rows ${bounds[k]}-${bounds[k + 1]! - 1} has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? own.dtype : "another dtype"}), but this thread's has ${formatShape(own.shape)} ${own.dtype}: the replicas' models differ`,
+          c[at + CHUNK_REPLICA]!,
         );
       }
-      const start = bounds[r]! - bounds[1]!;
-      const count = (bounds[r + 1]! - bounds[r]!) * rowSize;
-      out.data.set(viewOf(this.setup.data, code, c[OUTPUT_OFFSET]! + start * rowSize * bytesOf(code), count), bounds[r]! * rowSize);
+      const count = (bounds[k + 1]! - bounds[k]!) * rowSize;
+      out.data.set(viewOf(this.setup.data, code, c[OUTPUT_OFFSET]! + (bounds[k]! - first) * rowSize * bytesOf(code), count), bounds[k]! * rowSize);
     }
     return new Tensor(out);
   }
@@ -858,6 +884,10 @@ function checkOptions(op: string, options: DataParallelOptions): void {
   }
   const polls = options.polls;
   if (polls !== undefined && !(Number.isInteger(polls) && polls >= 0)) throw new ArgumentError(`${op}: polls must be an integer >= 0, but got ${describe(polls)}`);
+  const chunkRows = options.chunkRows;
+  if (chunkRows !== undefined && chunkRows !== null && !(Number.isInteger(chunkRows) && chunkRows >= 1)) {
+    throw new ArgumentError(`${op}: chunkRows must be an integer >= 1 (rows of a chunk) or null (one shard per replica), but got ${describe(chunkRows)}`);
+  }
 }
 
 function checkRows(op: string, name: string, t: Tensor, replicas: number): void {
@@ -889,11 +919,17 @@ function sameRowShape(control: Int32Array, at: number, shape: readonly number[])
   return true;
 }
 
-/** True when `t` is a packed tensor over exactly `view`'s memory. */
+function sameRowShapeOf(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 1; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function kindName(kind: Function): string {
   return kind.name === "" ? "an anonymous class" : kind.name;
 }
 
+/** True when `t` is a packed tensor over exactly `view`'s memory. */
 function sameMemory(t: Tensor, view: FloatArray): boolean {
   const d = t.data.data;
   return kernels.isPacked(t.data) && d.buffer === view.buffer && d.byteOffset === view.byteOffset && d.length === view.length && d.constructor === view.constructor;

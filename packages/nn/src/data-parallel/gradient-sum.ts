@@ -1,77 +1,76 @@
 import type { FloatArray } from "@pico/core";
-import { ACCUMULATE, type ControlLayout, GRADIENT_PRESENT, OWN_GRADIENT, type StateEntry } from "./protocol.js";
+import { ACCUMULATE, type ControlLayout, GRADIENT_PRESENT, type StateEntry } from "./protocol.js";
 import { entryView } from "./shared-state.js";
 import { shardBounds } from "./shards.js";
 
 /**
- * The shards' gradients summed as a reduce-scatter: every replica adds up its own contiguous slice of
+ * The chunks' gradients summed as a reduce-scatter: every replica adds up its own contiguous slice of
  * every parameter's gradient (the slices of shardBounds over the parameter's elements) into the sum's
- * block, so the sum takes 1/replicas of the time it took the calling thread alone. Before that, within
- * the same step command, each replica copies the other replicas' slices of its gradients into its own
- * block (`publish`); its own slice it reads where backward left it. Each element is still the same chain
- * of additions in replica order (one rounding per addition in float32), then added to the `.grad` held
- * before the step, so the bits do not depend on who summed which slice.
+ * block, so the sum takes 1/replicas of the time it took the calling thread alone. Whoever ran a chunk
+ * copied its gradients into the chunk's block (`publish`) first. Each element is the same chain of
+ * additions in chunk order (one rounding per addition in float32), then added to the `.grad` held before
+ * the step, so the bits depend on the chunks' bounds only, not on which replica ran or summed what.
+ *
+ * The gradient buffer holds the sum's block first, then one block per chunk (chunk k's at
+ * (k + 1) · gradientBytes); it grows with the most chunks a step has had.
  */
 export class GradientSum {
-  /** Per replica, per parameter: its shard's gradient block. */
-  private readonly blocks: FloatArray[][];
+  /** Per chunk (made when first used), per parameter: the chunk's gradient block. */
+  private readonly blocks: FloatArray[][] = [];
   /** Per parameter: the sum's block, which `.grad` views after the step. */
   readonly sums: FloatArray[];
   /** Per parameter: shardBounds over its elements (replica r's slice is [bounds[r], bounds[r + 1])), made once. */
   private readonly bounds: number[][];
   /** sumSlices' sources, reused across parameters and steps. */
   private readonly sources: FloatArray[] = [];
+  private readonly parameters: StateEntry[];
 
   constructor(
     private readonly control: Int32Array,
     private readonly layout: ControlLayout,
-    gradients: SharedArrayBuffer,
+    private readonly gradients: SharedArrayBuffer,
     entries: readonly StateEntry[],
-    gradientBytes: number,
+    private readonly gradientBytes: number,
   ) {
-    const parameters = entries.filter((e) => e.kind === "parameter");
-    this.blocks = [];
-    for (let r = 0; r < layout.replicas; r++) this.blocks.push(parameters.map((e) => entryView(gradients, e, r * gradientBytes)));
-    this.sums = parameters.map((e) => entryView(gradients, e, layout.replicas * gradientBytes));
+    this.parameters = entries.filter((e) => e.kind === "parameter");
+    this.sums = this.parameters.map((e) => entryView(gradients, e));
     this.bounds = this.sums.map((s) => shardBounds(s.length, layout.replicas));
   }
 
-  /** Replica `replica`'s gradient block of parameter `i`. */
-  block(replica: number, i: number): FloatArray {
-    return this.blocks[replica]![i]!;
+  /** Bytes the gradient buffer needs for `chunks` chunks. */
+  bytesFor(chunks: number): number {
+    return (chunks + 1) * this.gradientBytes;
+  }
+
+  /** Chunk `k`'s gradient block of parameter `i` (the buffer must have grown to hold it: bytesFor). */
+  block(k: number, i: number): FloatArray {
+    let blocks = this.blocks[k];
+    if (blocks === undefined) {
+      for (let j = this.blocks.length; j <= k; j++) this.blocks.push(this.parameters.map((e) => entryView(this.gradients, e, (j + 1) * this.gradientBytes)));
+      blocks = this.blocks[k]!;
+    }
+    return blocks[i]!;
+  }
+
+  /** Copies `values` (chunk `k`'s gradient of parameter `i`) into the chunk's block. */
+  publish(k: number, i: number, values: FloatArray): void {
+    this.block(k, i).set(values);
   }
 
   /**
-   * Copies every slice of `values` (replica `replica`'s gradient of parameter `i`) but its own into its
-   * block, where the other replicas sum them.
+   * Sums replica `replica`'s slice of every parameter over the `chunks` chunks' blocks, in chunk order,
+   * where each chunk's GRADIENT_PRESENT flag says it has one, adding to the sum's block where the
+   * calling thread's reduce flags say ACCUMULATE.
    */
-  publish(replica: number, i: number, values: FloatArray): void {
-    const bounds = this.bounds[i]!;
-    const block = this.blocks[replica]![i]!;
-    const from = bounds[replica]!;
-    const to = bounds[replica + 1]!;
-    if (from > 0) block.set(values.subarray(0, from));
-    if (to < values.length) block.set(values.subarray(to), to);
-  }
-
-  /**
-   * Sums replica `replica`'s slice of every parameter, with `local` as its own gradients (null where its
-   * shard has none; the others' come from their blocks), as the reduce flags (the calling thread's: its
-   * gradient present, accumulate) and the workers' GRADIENT_PRESENT flags say.
-   */
-  sumSlices(replica: number, local: readonly (FloatArray | null)[]): void {
+  sumSlices(replica: number, chunks: number): void {
     const c = this.control;
     const sources = this.sources;
     for (let i = 0; i < this.sums.length; i++) {
-      const flags = c[this.layout.reduceFlags + i]!;
       sources.length = 0;
-      if ((flags & OWN_GRADIENT) !== 0) sources.push(replica === 0 ? local[i]! : this.blocks[0]![i]!);
-      for (let r = 1; r < this.layout.replicas; r++) {
-        if (c[this.layout.worker(r) + GRADIENT_PRESENT + i] === 1) sources.push(r === replica ? local[i]! : this.blocks[r]![i]!);
-      }
+      for (let k = 0; k < chunks; k++) if (c[this.layout.chunk(k) + GRADIENT_PRESENT + i] === 1) sources.push(this.block(k, i));
       if (sources.length === 0) continue;
       const bounds = this.bounds[i]!;
-      sumInto(this.sums[i]!, sources, (flags & ACCUMULATE) !== 0, bounds[replica]!, bounds[replica + 1]!);
+      sumInto(this.sums[i]!, sources, (c[this.layout.reduceFlags + i]! & ACCUMULATE) !== 0, bounds[replica]!, bounds[replica + 1]!);
     }
     sources.length = 0;
   }
@@ -84,8 +83,10 @@ export class GradientSum {
  */
 export function sumInto(target: FloatArray, sources: readonly FloatArray[], accumulate: boolean, from: number, to: number): void {
   const first = sources[0]!;
-  if (target instanceof Float32Array && sources.length === 2 && !accumulate) {
+  if (target instanceof Float32Array && sources.length >= 2 && !accumulate) {
+    // Each store rounds to float32: the same bits as the rounded chain below.
     sumPair(target, first as Float32Array, sources[1] as Float32Array, from, to);
+    for (let s = 2; s < sources.length; s++) sumPair(target, target, sources[s] as Float32Array, from, to);
     return;
   }
   const round = target instanceof Float32Array ? Math.fround : (x: number): number => x;

@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 5;
+export const PROTOCOL = 6;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -22,6 +22,8 @@ export const FAILED_STATUS = 1;
 export const MAX_DIMS = 8;
 /** The calling thread and up to 63 workers. */
 export const MAX_REPLICAS = 64;
+/** The most chunks a step's batch is cut into (see chunks.ts). */
+export const MAX_CHUNKS = 64;
 /** Characters of a replica's error message that reach the calling thread. */
 export const ERROR_CHARS = 4096;
 
@@ -109,13 +111,16 @@ export const CALL_COUNT = TARGET_BUFFER + 1;
 export const CHUNK_TOTAL = CALL_COUNT + 1;
 export const CHUNK_NEXT = CHUNK_TOTAL + 1;
 export const CALLS_END = CHUNK_NEXT + 1;
-/**
- * STEP: the command count once the calling thread has copied the other replicas' slices of its gradients
- * into its block (block 0) and set the reduce flags; the workers sum their slices once it and every other
- * worker has (GRADIENTS_READY), in the same command (see gradient-sum.ts).
- */
-export const MAIN_GRADIENTS = CALLS_END + 1;
-const HEADER = MAIN_GRADIENTS + 1;
+/** STEP and FORWARD: how many chunks the batch is cut into (ControlLayout.bounds), and whether the replicas claim them (1) or replica r runs chunk r (0). */
+export const CHUNKS = CALLS_END + 1;
+export const CHUNKED = CHUNKS + 1;
+/** STEP, chunked: the next chunk to claim (Atomics.add; the calling thread runs chunk 0 unclaimed). */
+export const CHUNK_CLAIM = CHUNKED + 1;
+/** STEP: how many chunks have their gradients, loss and output in shared memory; every replica sums its slice once all have. */
+export const CHUNKS_DONE = CHUNK_CLAIM + 1;
+/** STEP: the command count once a replica failed in it: nobody waits for the chunks any more. */
+export const STEP_ABORT = CHUNKS_DONE + 1;
+const HEADER = STEP_ABORT + 1;
 
 /** The most optimizer kernel calls one OPTIMIZE command carries (a step with more sends several). */
 export const MAX_CALLS = 64;
@@ -146,23 +151,24 @@ export const CALL_SCALARS = 10;
 /** A worker's DONE once its thread has exited: no command will be answered any more. */
 export const EXITED = -1;
 
-/** ControlLayout.reduceFlags bits. */
-export const OWN_GRADIENT = 1;
+/** ControlLayout.reduceFlags bit: the sum adds to what the sum's block holds (the `.grad` before the step). */
 export const ACCUMULATE = 2;
 
 /** A worker's fields, at ControlLayout.worker(r) + these. */
 export const DONE = 0;
 export const STATUS = 1;
-export const OUTPUT_DTYPE = 2;
-export const OUTPUT_DIMS = 3; // ndim, then MAX_DIMS sizes
-export const ERROR_LENGTH = OUTPUT_DIMS + 1 + MAX_DIMS;
-/** STEP: the command count once this worker's loss and output are written and the other replicas' slices of its gradients are in its block. */
-export const GRADIENTS_READY = ERROR_LENGTH + 1;
-export const GRADIENT_PRESENT = GRADIENTS_READY + 1; // one flag per parameter
+export const ERROR_LENGTH = 2;
+const WORKER_INTS = 3;
+
+/** A chunk's fields, at ControlLayout.chunk(k) + these: the worker that ran it, its output's dtype and shape, then one flag per parameter (its gradient is in the chunk's block). */
+export const CHUNK_REPLICA = 0;
+export const OUTPUT_DTYPE = 1;
+export const OUTPUT_DIMS = 2; // ndim, then MAX_DIMS sizes
+export const GRADIENT_PRESENT = OUTPUT_DIMS + 1 + MAX_DIMS;
 
 /** Where every field of the control block lives, for `replicas` replicas, `modules` modules, `parameters` parameters and `entries` state entries (parameters and buffers). */
 export class ControlLayout {
-  /** Int32 index of the shard bounds: replica r's rows are [bounds[r], bounds[r + 1]). */
+  /** Int32 index of the chunk bounds: chunk k's rows are [bounds[k], bounds[k + 1]) (MAX_CHUNKS + 1 of them). */
   readonly bounds = HEADER;
   /** Int32 index of each module's training flag (in `modules()` order). */
   readonly training: number;
@@ -175,16 +181,14 @@ export class ControlLayout {
    * and only then (what it prepared from the values, a folded BatchNorm or a convolution's weights, stays).
    */
   readonly writes: number;
-  /**
-   * Int32 index of each parameter's reduce flags from the calling thread: OWN_GRADIENT when its shard has a
-   * gradient (in block 0), ACCUMULATE when the sum adds to what the sum's block holds (the `.grad` before the step).
-   */
+  /** Int32 index of each parameter's reduce flags from the calling thread (ACCUMULATE). */
   readonly reduceFlags: number;
   /** Int32 index of each replica's last statistics-exchange ticket (replica 0 included). */
   private readonly tickets: number;
   private readonly workers: number;
-  private readonly workerInts: number;
-  /** Float64 index of each worker's shard loss. */
+  private readonly chunks: number;
+  private readonly chunkInts: number;
+  /** Float64 index of each chunk's loss. */
   private readonly losses: number;
   /** Int32 index of the OPTIMIZE command's calls (MAX_CALLS of CALL_INTS each). */
   private readonly calls: number;
@@ -200,17 +204,18 @@ export class ControlLayout {
     readonly parameters: number,
     readonly entries: number,
   ) {
-    this.training = this.bounds + replicas + 1;
+    this.training = this.bounds + MAX_CHUNKS + 1;
     this.requiresGrad = this.training + modules;
     this.writes = this.requiresGrad + parameters;
     this.reduceFlags = this.writes + entries;
     this.tickets = this.reduceFlags + parameters;
     this.workers = this.tickets + replicas;
-    this.workerInts = GRADIENT_PRESENT + parameters;
-    this.calls = this.workers + (replicas - 1) * this.workerInts;
+    this.chunks = this.workers + (replicas - 1) * WORKER_INTS;
+    this.chunkInts = GRADIENT_PRESENT + parameters;
+    this.calls = this.chunks + MAX_CHUNKS * this.chunkInts;
     const ints = this.calls + MAX_CALLS * CALL_INTS;
     this.losses = Math.ceil(ints / 2);
-    this.callScalars = this.losses + replicas;
+    this.callScalars = this.losses + MAX_CHUNKS;
     this.errors = (this.callScalars + MAX_CALLS * CALL_SCALARS) * 4;
     this.bytes = (this.errors + (replicas - 1) * ERROR_CHARS) * 2;
   }
@@ -229,11 +234,15 @@ export class ControlLayout {
   }
   /** Int32 index of worker `replica`'s fields (replica >= 1). */
   worker(replica: number): number {
-    return this.workers + (replica - 1) * this.workerInts;
+    return this.workers + (replica - 1) * WORKER_INTS;
   }
-  /** Float64 index of worker `replica`'s shard loss. */
-  loss(replica: number): number {
-    return this.losses + replica;
+  /** Int32 index of chunk `k`'s fields. */
+  chunk(k: number): number {
+    return this.chunks + k * this.chunkInts;
+  }
+  /** Float64 index of chunk `k`'s loss (unweighted). */
+  loss(k: number): number {
+    return this.losses + k;
   }
   /** Uint16 index of worker `replica`'s error message. */
   error(replica: number): number {

@@ -1,4 +1,5 @@
 import { ArgumentError, type Tensor, kernels } from "@pico/core";
+import { BatchNormBase } from "../layers/batch-norm.js";
 import { Dropout } from "../layers/dropout.js";
 import { Dropout2d } from "../layers/dropout2d.js";
 import { InstanceNorm2d } from "../layers/instance-norm2d.js";
@@ -47,6 +48,25 @@ export function checkModulesShardable(operation: string, modules: readonly (read
       throw new ArgumentError(`${operation}: ${module.constructor.name} "${modules[i]![0] || "(the model)"}" in ${mode} mode ${why}`);
     }
   }
+}
+
+/** The BatchNorm layers among the named `modules`: the only ones normalisesWithBatchStatistics needs to see while the model's structure stays. */
+export function batchStatisticsModules(modules: readonly [string, AnyModule][]): AnyModule[] {
+  const out: AnyModule[] = [];
+  for (const pair of modules) if (pair[1] instanceof BatchNormBase) out.push(pair[1]);
+  return out;
+}
+
+/**
+ * True when one of `batchNorms` normalises with batch statistics in its current mode (training, or no
+ * running statistics): a step then needs the statistics exchange, so one shard per replica.
+ */
+export function normalisesWithBatchStatistics(batchNorms: readonly AnyModule[]): boolean {
+  for (let i = 0; i < batchNorms.length; i++) {
+    const m = batchNorms[i] as BatchNormBase;
+    if (m.training || m.runningMean === null) return true;
+  }
+  return false;
 }
 
 /** How shard losses combine into the batch's: "mean" weights each by its share of the rows, "sum" adds them. */

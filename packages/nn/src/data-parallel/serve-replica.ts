@@ -1,8 +1,11 @@
-import { type FloatArray, Tensor, kernels, noGrad, tensor } from "@pico/core";
+import { Tensor, kernels, noGrad, tensor } from "@pico/core";
 import { Module } from "../module.js";
 import { type Replica, type ReplicaBuilder, type ReplicaEndpoint, applyLoss } from "./channel.js";
 import {
   BATCH,
+  CHUNKS,
+  CHUNK_REPLICA,
+  CHUNKS_DONE,
   CMD,
   ControlLayout,
   DONE,
@@ -13,15 +16,11 @@ import {
   FAILED_STATUS,
   FIRST_WORKER_ROW,
   FORWARD,
-  GRADIENTS_READY,
-  GRADIENT_PRESENT,
   INPUT_BUFFER,
   INPUT_DIMS,
   INPUT_DTYPE,
   INPUT_OFFSET,
   LOSS_SUM,
-  MAIN_GRADIENTS,
-  MAIN_LEFT,
   MAX_DIMS,
   OK,
   OPTIMIZE,
@@ -47,6 +46,7 @@ import {
   writeShape,
 } from "./protocol.js";
 import { adopt, compareState, entryView, namedState } from "./shared-state.js";
+import { abortStep, awaitChunks, finishChunk, nextChunk } from "./chunks.js";
 import { growTo } from "./data-buffer.js";
 import { GradientSum } from "./gradient-sum.js";
 import { type CallBuffers, callBuffers, runChunks } from "./split-optimizer.js";
@@ -116,10 +116,6 @@ class ReplicaServer {
   private readonly writes: Int32Array;
   /** The command count when this replica connected: read before it says it is ready, since the first command may follow at once. */
   private readonly seen: number;
-  /** The command count of the step being served. */
-  private seq = 0;
-  /** Per parameter, this replica's gradient of the step (where backward left it) until its slice is summed. */
-  private readonly local: (FloatArray | null)[];
 
   constructor(
     private readonly setup: SetupMessage,
@@ -145,7 +141,6 @@ class ReplicaServer {
     this.writes = new Int32Array(setup.entries.length);
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, setup.entries, setup.gradientBytes);
     this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
-    this.local = this.parameters.map(() => null);
     this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, setup.polls);
   }
 
@@ -181,6 +176,7 @@ class ReplicaServer {
     this.fail(`exited with code ${code}`);
     Atomics.store(this.control, this.base + DONE, EXITED);
     Atomics.notify(this.control, this.base + DONE);
+    Atomics.notify(this.control, CHUNKS_DONE);
     wakeExchange(this.control, this.layout, this.setup.replica);
   }
 
@@ -211,65 +207,41 @@ class ReplicaServer {
       this.writes[i] = count;
       (i < parameters ? this.parameters[i]! : this.buffers[i - parameters]!).bumpVersion();
     }
-    const start = c[this.layout.bounds + r]!;
-    const end = c[this.layout.bounds + r + 1]!;
     const first = c[FIRST_WORKER_ROW]!;
-    this.seq = c[SEQ]!;
-    const input = this.rows(c[INPUT_BUFFER]!, c[INPUT_DTYPE]!, readShape(c, INPUT_DIMS), c[INPUT_OFFSET]!, start - first, end - start);
+    const seq = c[SEQ]!;
+    const inputShape = readShape(c, INPUT_DIMS);
     const model = this.replica.model as unknown as { forward(x: Tensor): unknown };
     if (command === FORWARD) {
-      this.writeOutput(checkOutput(noGrad(() => model.forward(input)), end - start), start - first);
+      const start = c[this.layout.bounds + r]!;
+      const end = c[this.layout.bounds + r + 1]!;
+      const input = this.rows(c[INPUT_BUFFER]!, c[INPUT_DTYPE]!, inputShape, c[INPUT_OFFSET]!, start - first, end - start);
+      this.writeOutput(checkOutput(noGrad(() => model.forward(input)), end - start), r, start - first);
       return;
     }
-    const target = this.rows(c[TARGET_BUFFER]!, c[TARGET_DTYPE]!, readShape(c, TARGET_DIMS), c[TARGET_OFFSET]!, start - first, end - start);
+    const targetShape = readShape(c, TARGET_DIMS);
     for (const p of this.parameters) p.grad = null;
-    const output = checkOutput(model.forward(input), end - start);
-    const loss = applyLoss(this.replica.loss, output, target);
-    if (!(loss instanceof Tensor) || loss.size !== 1) {
-      throw new Error(`the loss must reduce the shard to a scalar, but returned ${loss instanceof Tensor ? `shape [${loss.shape.join(", ")}]` : typeof loss}`);
-    }
-    const weight = c[LOSS_SUM] === 1 ? 1 : (end - start) / c[BATCH]!;
-    this.losses[this.layout.loss(r)] = loss.item();
-    if (loss.requiresGrad) loss.backward(Tensor.full(loss.shape, weight, { dtype: loss.dtype }));
-    this.writeOutput(output, start - first);
-    // Nothing fails past this point: once GRADIENTS_READY says so, the others may sum from this block.
-    const local = this.local;
-    for (let i = 0; i < this.parameters.length; i++) {
-      const p = this.parameters[i]!;
-      const values = p.grad === null ? null : kernels.packed(p.grad.data).data;
-      c[this.base + GRADIENT_PRESENT + i] = values === null ? 0 : 1;
-      if (values !== null) this.sum.publish(r, i, values);
-      local[i] = values;
-      p.grad = null;
-    }
-    Atomics.store(c, this.base + GRADIENTS_READY, this.seq);
-    Atomics.notify(c, this.base + GRADIENTS_READY);
-    if (this.othersPublished()) this.sum.sumSlices(r, local);
-    local.fill(null);
-  }
-
-  /**
-   * Waits until every other replica has published its gradients for this step (true), or one of them
-   * left the step without (false: the step fails, and nobody's slice of the sum is needed).
-   */
-  private othersPublished(): boolean {
-    const c = this.control;
-    const seq = this.seq;
-    const polls = this.setup.polls;
-    for (let r = 0; r < this.setup.replicas; r++) {
-      if (r === this.setup.replica) continue;
-      const ready = r === 0 ? MAIN_GRADIENTS : this.layout.worker(r) + GRADIENTS_READY;
-      const left = r === 0 ? MAIN_LEFT : this.layout.worker(r) + DONE;
-      for (let i = 0; ; i++) {
-        const now = Atomics.load(c, ready);
-        if (now === seq) break;
-        const gone = Atomics.load(c, left);
-        // The calling thread sets MAIN_GRADIENTS before MAIN_LEFT, a worker GRADIENTS_READY before DONE.
-        if ((gone === seq || gone === EXITED) && Atomics.load(c, ready) !== seq) return false;
-        if (i >= polls) Atomics.wait(c, ready, now, 1);
+    try {
+      for (let k = nextChunk(c, r, -1, seq); k !== -1; k = nextChunk(c, r, k, seq)) {
+        const start = c[this.layout.bounds + k]!;
+        const end = c[this.layout.bounds + k + 1]!;
+        const input = this.rows(c[INPUT_BUFFER]!, c[INPUT_DTYPE]!, inputShape, c[INPUT_OFFSET]!, start - first, end - start);
+        const target = this.rows(c[TARGET_BUFFER]!, c[TARGET_DTYPE]!, targetShape, c[TARGET_OFFSET]!, start - first, end - start);
+        const output = checkOutput(model.forward(input), end - start);
+        const loss = applyLoss(this.replica.loss, output, target);
+        if (!(loss instanceof Tensor) || loss.size !== 1) {
+          throw new Error(`the loss must reduce the shard to a scalar, but returned ${loss instanceof Tensor ? `shape [${loss.shape.join(", ")}]` : typeof loss}`);
+        }
+        const weight = c[LOSS_SUM] === 1 ? 1 : (end - start) / c[BATCH]!;
+        this.losses[this.layout.loss(k)] = loss.item();
+        if (loss.requiresGrad) loss.backward(Tensor.full(loss.shape, weight, { dtype: loss.dtype }));
+        this.writeOutput(output, k, start - first);
+        finishChunk(c, this.layout, this.sum, k, this.parameters);
       }
+    } catch (error) {
+      abortStep(c, seq);
+      throw error;
     }
-    return true;
+    if (awaitChunks(c, this.layout, seq, this.setup.polls)) this.sum.sumSlices(r, c[CHUNKS]!);
   }
 
   /**
@@ -282,15 +254,18 @@ class ReplicaServer {
     return tensor(view, { shape: [count, ...shape.slice(1)] });
   }
 
-  private writeOutput(output: Tensor, row: number): void {
+  /** Writes chunk `k`'s output (replica k's shard's, under FORWARD) at row `row` of the workers' part of the output, and its dtype and shape. */
+  private writeOutput(output: Tensor, k: number, row: number): void {
     const c = this.control;
     const code = dtypeCode(output.dtype);
     const rowSize = output.size / output.shape[0]!;
-    const at = c[OUTPUT_OFFSET]! + row * rowSize * bytesOf(code);
-    growTo(this.setup.data, at + output.size * bytesOf(code));
-    viewOf(this.setup.data, code, at, output.size).set(kernels.packed(output.data).data);
-    c[this.base + OUTPUT_DTYPE] = code;
-    writeShape(c, this.base + OUTPUT_DIMS, output.shape);
+    const offset = c[OUTPUT_OFFSET]! + row * rowSize * bytesOf(code);
+    growTo(this.setup.data, offset + output.size * bytesOf(code));
+    viewOf(this.setup.data, code, offset, output.size).set(kernels.packed(output.data).data);
+    const at = this.layout.chunk(k);
+    c[at + CHUNK_REPLICA] = this.setup.replica;
+    c[at + OUTPUT_DTYPE] = code;
+    writeShape(c, at + OUTPUT_DIMS, output.shape);
   }
 }
 

@@ -1,0 +1,79 @@
+import { kernels, type Tensor } from "@pico/core";
+import type { GradientSum } from "./gradient-sum.js";
+import { CHUNKED, CHUNKS, CHUNKS_DONE, CHUNK_CLAIM, type ControlLayout, DONE, EXITED, GRADIENT_PRESENT, MAX_CHUNKS, STEP_ABORT } from "./protocol.js";
+import { shardBounds } from "./shards.js";
+
+// A step's batch is cut into chunks of contiguous rows. Static (the default, and always when a BatchNorm
+// layer normalises with batch statistics: every replica must take part in each of its statistics
+// exchanges with exactly one part of the batch, at the same point of the forward), there is one chunk per
+// replica and replica r runs chunk r. Chunked (DataParallelOptions.chunkRows), there are more chunks than
+// replicas: the calling thread runs chunk 0, and every replica claims the next chunk (an atomic counter)
+// whenever it is free, so a replica held up (a garbage collection, another thread on its core) takes
+// fewer. Either way each chunk's gradient goes to its own block and the blocks are added in chunk order
+// (gradient-sum.ts): the bits depend on the chunks' bounds, never on who ran which.
+
+/**
+ * Where each chunk starts, and where the last ends: one chunk per replica (`chunkRows` null), or chunks
+ * of at most `chunkRows` rows (at most MAX_CHUNKS, and no more than `maxChunks`), as equal as possible.
+ */
+export function chunkBounds(rows: number, replicas: number, chunkRows: number | null, maxChunks: number): number[] {
+  if (chunkRows === null) return shardBounds(rows, replicas);
+  return shardBounds(rows, Math.max(1, Math.min(MAX_CHUNKS, maxChunks, Math.ceil(rows / chunkRows))));
+}
+
+/**
+ * The chunk `replica` runs next after `previous` (-1 before its first), or -1: none left, or the step
+ * was aborted. The calling thread runs chunk 0 without claiming it.
+ */
+export function nextChunk(control: Int32Array, replica: number, previous: number, seq: number): number {
+  const chunks = control[CHUNKS]!;
+  if (control[CHUNKED] === 0) return previous === -1 && replica < chunks ? replica : -1;
+  if (previous === -1 && replica === 0) return 0;
+  if (Atomics.load(control, STEP_ABORT) === seq) return -1;
+  const k = Atomics.add(control, CHUNK_CLAIM, 1);
+  return k < chunks ? k : -1;
+}
+
+/**
+ * Moves the gradients backward left for chunk `k` into its block (the `.grad`s are null after), sets the
+ * chunk's GRADIENT_PRESENT flags, and counts the chunk done: its loss and output must be written first.
+ */
+export function finishChunk(control: Int32Array, layout: ControlLayout, sum: GradientSum, k: number, parameters: readonly Tensor[]): void {
+  const at = layout.chunk(k) + GRADIENT_PRESENT;
+  for (let i = 0; i < parameters.length; i++) {
+    const p = parameters[i]!;
+    const grad = p.grad;
+    control[at + i] = grad === null ? 0 : 1;
+    if (grad !== null) sum.publish(k, i, kernels.packed(grad.data).data);
+    p.grad = null;
+  }
+  Atomics.add(control, CHUNKS_DONE, 1);
+  Atomics.notify(control, CHUNKS_DONE);
+}
+
+/** A replica failed in the step of command count `seq`: nobody claims or waits for chunks any more. */
+export function abortStep(control: Int32Array, seq: number): void {
+  Atomics.store(control, STEP_ABORT, seq);
+  Atomics.notify(control, CHUNKS_DONE);
+}
+
+/**
+ * Waits until every chunk of the step of command count `seq` is done (true), or the step was aborted, a
+ * worker's thread exited, or `deadline` (a Date.now() time) passed (false: nobody's sum is needed).
+ */
+export function awaitChunks(control: Int32Array, layout: ControlLayout, seq: number, polls: number, deadline = Infinity): boolean {
+  const chunks = control[CHUNKS]!;
+  for (let i = 0; ; i++) {
+    const done = Atomics.load(control, CHUNKS_DONE);
+    if (done === chunks) return true;
+    if (Atomics.load(control, STEP_ABORT) === seq) return false;
+    if (i >= polls || (i & 1023) === 1023) {
+      for (let r = 1; r < layout.replicas; r++) if (Atomics.load(control, layout.worker(r) + DONE) === EXITED) return false;
+    }
+    if (i >= polls) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      Atomics.wait(control, CHUNKS_DONE, done, Math.min(left, 1));
+    }
+  }
+}
