@@ -25,7 +25,10 @@ const RELEASED =
  */
 export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolean, wrap: (data: NDArray) => Tensor): void {
   const calls = reachableCalls(root);
-  const grads = new Map<Tensor, NDArray>([[root, rootGrad]]);
+  // A consumed gradient's entry is set to null rather than deleted: deleting most entries of a Map makes
+  // V8 shrink (reallocate) its table again and again during the pass.
+  const grads = new Map<Tensor, NDArray | null>();
+  grads.set(root, rootGrad);
   // Gradient parts beyond grads' first, kept apart for a creator that adds them itself (FunctionClass.backwardParts).
   const parts = new Map<Tensor, NDArray[]>();
   const buffers = retainGraph ? null : new GradientBuffers();
@@ -35,13 +38,13 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
       const call = calls[c]!;
       const output = call.output!;
       const g = grads.get(output);
-      if (g !== undefined) {
-        if (!output.retain) grads.delete(output);
+      if (g !== undefined && g !== null) {
+        if (!output.retain) grads.set(output, null);
         const more = parts.get(output);
         parts.delete(output);
         propagate(call, g, more, grads, parts, buffers, rootGrad);
         if (!output.retain) buffers?.drop(g);
-        if (more !== undefined) for (const m of more) buffers?.drop(m);
+        if (more !== undefined && buffers !== null) for (let i = 0; i < more.length; i++) buffers.drop(more[i]!);
       }
       if (buffers !== null) {
         const privates = tracer.takePrivate(call.ctx!);
@@ -49,18 +52,20 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
         for (let i = 0; i < privates.length; i++) buffers.dropPrivate(privates[i]!);
       }
     }
-    for (const [t, g] of grads) {
+    // forEach, not for-of: no [tensor, gradient] array per entry.
+    grads.forEach((g, t) => {
+      if (g === null) return;
       if (t.creator === null || t.retain) {
         // A gradient only the engine sees becomes .grad itself, as torch's AccumulateGrad steals a buffer nobody else holds.
         if (t.grad === null && buffers !== null && buffers.exclusive(g) && dtypeOf(g) === t.dtype) {
           buffers.release(g);
           t.grad = wrap(g);
-          continue;
+          return;
         }
         accumulateGrad(t, g, wrap);
       }
       buffers?.drop(g);
-    }
+    });
   };
   // A kernel's offer lives within one pass (kernels/wasm/handoff.ts).
   withdrawOffer();
@@ -72,30 +77,52 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
   }
 }
 
+/** The last number a walk of reachableCalls marked its calls with (CallRecord.walk); each walk takes the next. */
+let lastWalk = 0;
+
 function reachableCalls(root: Tensor): CallRecord[] {
   if (root.creator === null) return [];
-  const seen = new Set<CallRecord>();
+  // Calls seen by this walk carry its number, instead of going into a Set.
+  const walk = ++lastWalk;
   const found: CallRecord[] = [];
   const stack: CallRecord[] = [root.creator];
   while (stack.length > 0) {
     const call = stack.pop()!;
-    if (seen.has(call)) continue;
+    if (call.walk === walk) continue;
     if (call.released) throw new GraphError(RELEASED);
-    seen.add(call);
+    call.walk = walk;
     found.push(call);
     const inputs = call.inputs!;
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i];
-      if (isTensor(input) && input.requiresGrad && input.creator !== null && !seen.has(input.creator)) stack.push(input.creator);
+      if (isTensor(input) && input.requiresGrad && input.creator !== null && input.creator.walk !== walk) stack.push(input.creator);
     }
   }
-  return found.sort(newestFirst);
+  return sortNewestFirst(found);
+}
+
+/** Below this many calls, sortNewestFirst sorts by insertion (Array.prototype.sort copies the array into a work area). */
+const INSERTION_SORT_CALLS = 64;
+
+/** Sorts calls by descending id (reverse recording order) in place. */
+function sortNewestFirst(calls: CallRecord[]): CallRecord[] {
+  if (calls.length > INSERTION_SORT_CALLS) return calls.sort(newestFirst);
+  for (let i = 1; i < calls.length; i++) {
+    const call = calls[i]!;
+    let j = i - 1;
+    while (j >= 0 && calls[j]!.id < call.id) {
+      calls[j + 1] = calls[j]!;
+      j--;
+    }
+    calls[j + 1] = call;
+  }
+  return calls;
 }
 
 const newestFirst = (x: CallRecord, y: CallRecord): number => y.id - x.id;
 
 function propagate(
-  call: CallRecord, g: NDArray, more: readonly NDArray[] | undefined, grads: Map<Tensor, NDArray>, parts: Map<Tensor, NDArray[]>,
+  call: CallRecord, g: NDArray, more: readonly NDArray[] | undefined, grads: Map<Tensor, NDArray | null>, parts: Map<Tensor, NDArray[]>,
   buffers: GradientBuffers | null, rootGrad: NDArray,
 ): void {
   const { fn } = call;
@@ -103,17 +130,19 @@ function propagate(
   const ctx = call.ctx!;
   checkSavedVersions(call);
   const result = more === undefined ? fn.backward(ctx, g) : fn.backwardParts!(ctx, g, more);
-  const list = Array.isArray(result) ? (result as ReadonlyArray<unknown>) : [result];
-  if (list.length !== inputs.length) {
+  // A lone gradient is read as a list of one, without wrapping it in an array.
+  const list = Array.isArray(result) ? (result as ReadonlyArray<unknown>) : null;
+  const returned = list === null ? 1 : list.length;
+  if (returned !== inputs.length) {
     throw new GraphError(
-      `${fn.name}.backward returned ${list.length} gradient(s), but ${fn.name}.apply received ${inputs.length} argument(s); ` +
+      `${fn.name}.backward returned ${returned} gradient(s), but ${fn.name}.apply received ${inputs.length} argument(s); ` +
         `return one gradient (or null) per argument`,
     );
   }
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i];
     if (!isTensor(input) || !ctx.needsInputGrad[i]) continue;
-    const gi = list[i];
+    const gi = list === null ? result : list[i];
     if (!isNdArray(gi)) {
       const hint = isTensor(gi) ? "; backward works on ndarrays: return the Tensor's .data" : "";
       throw new GraphError(`${fn.name}.backward must return a gradient for argument ${i}, which requires grad, but returned ${describe(gi)}${hint}`);
@@ -127,10 +156,10 @@ function propagate(
     // A backward that wrote into its incoming gradient and returned it (g.data[i] *= 2; return [g]) wrote in
     // place: the bump voids a kernel's offer of g's old contents (kernels/wasm/handoff.ts). Not the
     // caller's own backward(grad) array, which may be saved by a forward (a view passed through is no write).
-    if ((gi.data === g.data || more?.some((m) => m.data === gi.data)) && gi.data !== rootGrad.data) bumpVersion(gi);
+    if ((gi.data === g.data || (more !== undefined && someShares(more, gi))) && gi.data !== rootGrad.data) bumpVersion(gi);
     // A gradient has its input's dtype, as torch's engine casts it (a float32 input of a float64 product gets a float32 gradient).
     const gt = dtypeOf(gi) === input.dtype ? gi : copy(gi, input.dtype);
-    const previous = grads.get(input);
+    const previous = grads.get(input) ?? undefined;
     if (previous !== undefined && !input.retain && input.creator !== null && takesParts(input.creator.fn) && dtypeOf(previous) === dtypeOf(gt)) {
       // Its creator adds the parts within its own backward: no sum here.
       const list = parts.get(input);
@@ -157,6 +186,12 @@ function propagate(
       buffers.discard(gt);
     }
   }
+}
+
+/** Whether one of `parts` is over `a`'s buffer. */
+function someShares(parts: readonly NDArray[], a: NDArray): boolean {
+  for (let i = 0; i < parts.length; i++) if (parts[i]!.data === a.data) return true;
+  return false;
 }
 
 /**

@@ -67,37 +67,99 @@ export abstract class Function {
   static apply<F extends FunctionClass>(this: F, ...args: ApplyArgs<F>): Tensor {
     if (TensorImpl === null) throw new GraphError("Function.apply: the Tensor class is not loaded");
     const inputs = args as readonly unknown[];
-    const recording = !tracer.blind;
-    // Arrays built by push onto a literal, not by map: V8 gives a map's result another elements kind
-    // once the caller is optimized, and every function reading these then deoptimizes ("wrong map").
-    const needsInputGrad: boolean[] = [];
-    const forwardArgs: unknown[] = [];
-    let requiresGrad = false;
-    for (let i = 0; i < inputs.length; i++) {
-      const a = inputs[i];
-      const tensorInput = isTensor(a);
-      const needs = recording && tensorInput && a.requiresGrad;
-      needsInputGrad.push(needs);
-      forwardArgs.push(tensorInput ? a.data : a);
-      if (needs) requiresGrad = true;
-    }
+    const needsInputGrad = needsGradOf(inputs, !tracer.blind);
+    const requiresGrad = needsInputGrad.includes(true);
     const ctx = new Context(needsInputGrad);
     // A trace sees this call, not the operators its forward may use inside.
     const observer = tracer.observer;
     tracer.observer = null;
     let out: unknown;
     try {
-      out = (this.forward as (ctx: Context, ...a: unknown[]) => unknown)(ctx, ...forwardArgs);
+      out = callForward(this as unknown as ForwardOwner, ctx, inputs);
     } finally {
       tracer.observer = observer;
     }
     if (!isNdArray(out)) {
       throw new GraphError(`${this.name}.forward must return an ndarray over a Float32Array or Float64Array, but got ${describe(out)}`);
     }
-    const output = new TensorImpl(out, { requiresGrad, retain: false });
+    const output = new TensorImpl(out, requiresGrad ? RESULT_REQUIRING_GRAD : RESULT);
     if (requiresGrad) output.creator = tracer.record(this, ctx, inputs, output);
     observer?.call(this, inputs, output);
     return output;
+  }
+}
+
+// What apply gives the Tensor constructor for its result: shared objects, not a literal per call.
+const RESULT = Object.freeze({ requiresGrad: false, retain: false });
+const RESULT_REQUIRING_GRAD = Object.freeze({ requiresGrad: true, retain: false });
+
+/** Calls with up to this many arguments share their needsInputGrad array with every call of the same pattern. */
+const MAX_SHARED_PATTERN = 8;
+/** sharedPatterns[n][mask]: the frozen needsInputGrad of n arguments where bit i of mask says argument i needs a gradient. */
+const sharedPatterns: (readonly boolean[])[][] = [];
+
+/**
+ * needsInputGrad for a call (which arguments are Tensors requiring grad, when recording), frozen: an
+ * operator call's context only reads it, and up to MAX_SHARED_PATTERN arguments one array per pattern
+ * serves every call, instead of a new array per call.
+ */
+function needsGradOf(inputs: readonly unknown[], recording: boolean): readonly boolean[] {
+  const n = inputs.length;
+  if (n > MAX_SHARED_PATTERN) {
+    const list = new Array<boolean>(n);
+    for (let i = 0; i < n; i++) list[i] = recording && needsGrad(inputs[i]);
+    return Object.freeze(list);
+  }
+  let mask = 0;
+  if (recording) for (let i = 0; i < n; i++) if (needsGrad(inputs[i])) mask |= 1 << i;
+  const byMask = (sharedPatterns[n] ??= []);
+  let pattern = byMask[mask];
+  if (pattern === undefined) {
+    const list = new Array<boolean>(n);
+    for (let i = 0; i < n; i++) list[i] = (mask & (1 << i)) !== 0;
+    pattern = Object.freeze(list);
+    byMask[mask] = pattern;
+  }
+  return pattern;
+}
+
+function needsGrad(input: unknown): boolean {
+  return isTensor(input) && input.requiresGrad;
+}
+
+/** A Function class seen as the owner of a forward taking any arguments. */
+interface ForwardOwner {
+  forward(ctx: Context, ...args: unknown[]): unknown;
+}
+
+/** A Tensor argument's forward sees its ndarray; every other argument passes through unchanged. */
+function forwardArgument(input: unknown): unknown {
+  return isTensor(input) ? input.data : input;
+}
+
+/**
+ * fn.forward(ctx, ...arguments as forward sees them), spelled out for up to five arguments: no array of
+ * forward's arguments and no spread per operator call.
+ */
+function callForward(fn: ForwardOwner, ctx: Context, inputs: readonly unknown[]): unknown {
+  switch (inputs.length) {
+    case 0:
+      return fn.forward(ctx);
+    case 1:
+      return fn.forward(ctx, forwardArgument(inputs[0]));
+    case 2:
+      return fn.forward(ctx, forwardArgument(inputs[0]), forwardArgument(inputs[1]));
+    case 3:
+      return fn.forward(ctx, forwardArgument(inputs[0]), forwardArgument(inputs[1]), forwardArgument(inputs[2]));
+    case 4:
+      return fn.forward(ctx, forwardArgument(inputs[0]), forwardArgument(inputs[1]), forwardArgument(inputs[2]), forwardArgument(inputs[3]));
+    case 5:
+      return fn.forward(ctx, forwardArgument(inputs[0]), forwardArgument(inputs[1]), forwardArgument(inputs[2]), forwardArgument(inputs[3]), forwardArgument(inputs[4]));
+    default: {
+      const args = new Array<unknown>(inputs.length);
+      for (let i = 0; i < inputs.length; i++) args[i] = forwardArgument(inputs[i]);
+      return fn.forward(ctx, ...args);
+    }
   }
 }
 

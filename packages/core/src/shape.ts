@@ -2,7 +2,7 @@ import { ArgumentError, ShapeError, formatShape } from "./errors.js";
 
 export function sizeOf(shape: readonly number[]): number {
   let size = 1;
-  for (const d of shape) size *= d;
+  for (let i = 0; i < shape.length; i++) size *= shape[i]!;
   return size;
 }
 

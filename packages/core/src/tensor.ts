@@ -1,11 +1,10 @@
-import ndarray from "ndarray";
 import { runBackward } from "./autograd.js";
 import { dtypeOf, type DType, type FloatArray, type NDArray } from "./dtype.js";
 import { ArgumentError, GraphError, ShapeError, formatShape } from "./errors.js";
 import { describe, isNdArray, registerTensorClass } from "./function.js";
 import { binary } from "./kernels/elementwise.js";
 import { maxAxes } from "./kernels/reduce.js";
-import { copy, create, filled, packed, scalarArray } from "./ndarray-utils.js";
+import { copy, create, filled, packed, scalarArray, view } from "./ndarray-utils.js";
 import { Add, Div, Maximum, Minimum, Mul, Pow, Sub } from "./ops/binary.js";
 import { Cast } from "./ops/cast.js";
 import { Addmm } from "./ops/addmm.js";
@@ -243,7 +242,7 @@ export class Tensor {
     if (tryBroadcastShapes(this.shape.slice(0, -2), other.shape.slice(0, -2)) === null) {
       throw new ShapeError(`matmul: batch dimensions must broadcast (equal or 1), but got shapes ${shapes()}`);
     }
-    checkSameDtype("matmul", this, [["other", other]]);
+    checkSameDtype("matmul", this, "other", other);
     if (this.ndim === 1 && other.ndim === 1) return this.unsqueeze(0).matmul(other.unsqueeze(1)).reshape([]);
     if (this.ndim === 1) return this.unsqueeze(0).matmul(other).squeeze(-2);
     if (other.ndim === 1) return this.matmul(other.unsqueeze(1)).squeeze(-1);
@@ -252,18 +251,23 @@ export class Tensor {
 
   /** this + mat1 · mat2 (PyTorch's addmm), for 2-D mat1 [M, K] and mat2 [K, N], this broadcastable to [M, N]: one GEMM, no separate addition. */
   addmm(mat1: Tensor, mat2: Tensor): Tensor {
-    for (const [name, t] of [["mat1", mat1], ["mat2", mat2]] as const) {
-      if (!(t instanceof Tensor)) throw new ArgumentError(`addmm: ${name} must be a Tensor, but got ${describe(t)}`);
+    if (!(mat1 instanceof Tensor)) throw new ArgumentError(`addmm: mat1 must be a Tensor, but got ${describe(mat1)}`);
+    if (!(mat2 instanceof Tensor)) throw new ArgumentError(`addmm: mat2 must be a Tensor, but got ${describe(mat2)}`);
+    if (mat1.ndim !== 2 || mat2.ndim !== 2) throw new ShapeError(`addmm: mat1 and mat2 must be 2-D, but got ${addmmShapes(this, mat1, mat2)}`);
+    if (mat1.shape[1] !== mat2.shape[0]) {
+      throw new ShapeError(`addmm: inner dimensions must match, but got ${addmmShapes(this, mat1, mat2)} (${mat1.shape[1]} vs ${mat2.shape[0]})`);
     }
-    const shapes = (): string => `input ${formatShape(this.shape)}, mat1 ${formatShape(mat1.shape)}, mat2 ${formatShape(mat2.shape)}`;
-    if (mat1.ndim !== 2 || mat2.ndim !== 2) throw new ShapeError(`addmm: mat1 and mat2 must be 2-D, but got ${shapes()}`);
-    if (mat1.shape[1] !== mat2.shape[0]) throw new ShapeError(`addmm: inner dimensions must match, but got ${shapes()} (${mat1.shape[1]} vs ${mat2.shape[0]})`);
-    const target = [mat1.shape[0]!, mat2.shape[1]!];
-    const broadcast = tryBroadcastShapes(this.shape, target);
-    if (this.ndim > 2 || broadcast === null || !sameShape(broadcast, target)) {
-      throw new ShapeError(`addmm: input must broadcast to ${formatShape(target)} (mat1 rows × mat2 columns), but got ${shapes()}`);
+    // Checked without building the broadcast shape: this runs for every linear layer call.
+    const rows = mat1.shape[0]!;
+    const columns = mat2.shape[1]!;
+    const shape = this.shape;
+    const n = shape.length;
+    const broadcasts = n <= 2 && (n < 1 || shape[n - 1] === columns || shape[n - 1] === 1) && (n < 2 || shape[0] === rows || shape[0] === 1);
+    if (!broadcasts) {
+      throw new ShapeError(`addmm: input must broadcast to ${formatShape([rows, columns])} (mat1 rows × mat2 columns), but got ${addmmShapes(this, mat1, mat2)}`);
     }
-    checkSameDtype("addmm", this, [["mat1", mat1], ["mat2", mat2]]);
+    checkSameDtype("addmm", this, "mat1", mat1);
+    checkSameDtype("addmm", this, "mat2", mat2);
     return Addmm.apply(this, mat1, mat2);
   }
 
@@ -316,8 +320,8 @@ export class Tensor {
     const a = normalizeAxis("transpose", dim0, this.ndim);
     const b = normalizeAxis("transpose", dim1, this.ndim);
     if (a === b) return this;
-    const dims: number[] = [];
-    for (let i = 0; i < this.ndim; i++) dims.push(i);
+    const dims = new Array<number>(this.ndim);
+    for (let i = 0; i < dims.length; i++) dims[i] = i;
     dims[a] = b;
     dims[b] = a;
     return Permute.apply(this, dims);
@@ -612,7 +616,7 @@ export function tensor(
     }
     const dtype = options.dtype ?? dtypeOf(data);
     const buffer = dtype === dtypeOf(data) ? data : dtype === "float64" ? Float64Array.from(data) : Float32Array.from(data);
-    return leaf(ndarray(buffer, [...shape]), options);
+    return leaf(view(buffer, shape), options);
   }
   const shape: number[] = [];
   for (let level: NestedArray = data; Array.isArray(level); level = (level as readonly NestedArray[])[0]!) {
@@ -639,18 +643,20 @@ export function tensor(
     if (sizeOf(options.shape) !== out.size) {
       throw new ShapeError(`tensor: shape ${formatShape(options.shape)} needs ${sizeOf(options.shape)} elements, but the data has ${out.size}`);
     }
-    return leaf(ndarray(out.data, [...options.shape]), options);
+    return leaf(view(out.data, options.shape), options);
   }
   return leaf(out, options);
 }
 
 /** Matrix products do not promote (PyTorch raises "expected scalar type Float but found Double"): each operand must have the input's dtype. */
-function checkSameDtype(op: string, input: Tensor, others: readonly (readonly [string, Tensor])[]): void {
-  for (const [name, t] of others) {
-    if (t.dtype !== input.dtype) {
-      throw new ArgumentError(
-        `${op}: ${name} must have the input's dtype, ${input.dtype} (matrix products do not promote dtypes, as in PyTorch; convert one with .to("${input.dtype}") or .to("${t.dtype}")), but got ${t.dtype}`,
-      );
-    }
+function checkSameDtype(op: string, input: Tensor, name: string, other: Tensor): void {
+  if (other.dtype !== input.dtype) {
+    throw new ArgumentError(
+      `${op}: ${name} must have the input's dtype, ${input.dtype} (matrix products do not promote dtypes, as in PyTorch; convert one with .to("${input.dtype}") or .to("${other.dtype}")), but got ${other.dtype}`,
+    );
   }
+}
+
+function addmmShapes(input: Tensor, mat1: Tensor, mat2: Tensor): string {
+  return `input ${formatShape(input.shape)}, mat1 ${formatShape(mat1.shape)}, mat2 ${formatShape(mat2.shape)}`;
 }

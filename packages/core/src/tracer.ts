@@ -17,6 +17,8 @@ export interface CallRecord {
   released: boolean;
   /** The ids of the tensors that require grad among its inputs and output (see Tracer.stats). */
   tensorIds: readonly number[];
+  /** The backward pass's walk of the graph that last reached this call (autograd's reachableCalls), 0 before any. */
+  walk: number;
 }
 
 /** What trace() installs on the tracer to see a forward: every Function call (recorded or not) and every read of a tensor's values. */
@@ -55,13 +57,15 @@ export class Tracer {
   private readonly privates = new WeakMap<Context, FloatArray[]>();
 
   record(fn: FunctionClass, ctx: Context, inputs: readonly unknown[], output: Tensor): CallRecord {
-    const tensorIds = [output.id];
     // Indexed loops: an iterator per loop is garbage on every operator call where the JIT does not remove it.
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i];
-      if (isTensor(input) && input.requiresGrad && !tensorIds.includes(input.id)) tensorIds.push(input.id);
-    }
-    const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false, tensorIds };
+    // Counted first, so that the array is allocated at its size (one pushed onto grows a spare backing store).
+    let count = 1;
+    for (let i = 0; i < inputs.length; i++) if (graphInput(inputs, i)) count++;
+    const tensorIds = new Array<number>(count);
+    tensorIds[0] = output.id;
+    let filled = 1;
+    for (let i = 0; i < inputs.length; i++) if (graphInput(inputs, i)) tensorIds[filled++] = (inputs[i] as Tensor).id;
+    const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false, tensorIds, walk: 0 };
     const counts = this.tensorCalls;
     for (let i = 0; i < tensorIds.length; i++) counts.set(tensorIds[i]!, (counts.get(tensorIds[i]!) ?? 0) + 1);
     this.liveCalls += 1;
@@ -126,6 +130,17 @@ export class Tracer {
       else this.tensorCalls.set(id, n);
     }
   }
+}
+
+/**
+ * Whether inputs[i] is a tensor that requires grad and appears in no earlier argument of the call (a
+ * tensor passed twice, x.mul(x), is one node of the graph).
+ */
+function graphInput(inputs: readonly unknown[], i: number): boolean {
+  const input = inputs[i];
+  if (!isTensor(input) || !input.requiresGrad) return false;
+  for (let j = 0; j < i; j++) if (inputs[j] === input) return false;
+  return true;
 }
 
 /** The global tracer every Function records into. */

@@ -130,8 +130,11 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
     const loss = closure === undefined ? undefined : enableGrad(closure);
     noGrad(() => {
       let index = 0;
-      for (const group of this.paramGroups) {
-        for (const param of group.params) {
+      // Indexed loops: no iterator per group on every step.
+      for (let gi = 0; gi < this.paramGroups.length; gi++) {
+        const group = this.paramGroups[gi]!;
+        for (let pi = 0; pi < group.params.length; pi++) {
+          const param = group.params[pi]!;
           const grad = param.grad;
           if (grad !== null) {
             if (!kernels.sameShape(grad.shape, param.shape)) {
@@ -154,7 +157,10 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
 
   /** Sets every parameter's gradient to null (PyTorch's `zero_grad(set_to_none=True)`). */
   zeroGrad(): void {
-    for (const group of this.paramGroups) for (const p of group.params) p.grad = null;
+    for (let gi = 0; gi < this.paramGroups.length; gi++) {
+      const params = this.paramGroups[gi]!.params;
+      for (let pi = 0; pi < params.length; pi++) params[pi]!.grad = null;
+    }
   }
 
   /** A deep copy of the hyperparameters and state; later steps do not change it. */

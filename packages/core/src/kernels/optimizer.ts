@@ -48,20 +48,37 @@ export interface OptimizerKernel {
 }
 
 /** Adam's per-step constants, shared by both implementations so that they are the same numbers. */
-function adamConstants(step: number, h: AdamHyper, decoupled: boolean) {
-  const { lr } = h;
+interface AdamConstants {
+  l2: number;
+  shrink: number;
+  stepSize: number;
+  inverseCorrection2: number;
+  keep1: number;
+  beta2: number;
+  keep2: number;
+  sign: number;
+}
+
+/**
+ * One object that every call fills and reads at once, instead of a new one per parameter and step (an
+ * update never calls another: nothing can overwrite it while it is read).
+ */
+const adamStep: AdamConstants = { l2: 0, shrink: 1, stepSize: 0, inverseCorrection2: 0, keep1: 0, beta2: 0, keep2: 0, sign: 1 };
+
+function adamConstants(step: number, h: AdamHyper, decoupled: boolean): AdamConstants {
+  const lr = h.lr;
   const beta1 = h.betas[0];
   const beta2 = h.betas[1];
-  return {
-    l2: decoupled ? 0 : h.weightDecay,
-    shrink: decoupled ? 1 - lr * h.weightDecay : 1,
-    stepSize: lr / (1 - beta1 ** step),
-    inverseCorrection2: 1 / Math.sqrt(1 - beta2 ** step),
-    keep1: 1 - beta1,
-    beta2,
-    keep2: 1 - beta2,
-    sign: h.maximize ? -1 : 1,
-  };
+  const c = adamStep;
+  c.l2 = decoupled ? 0 : h.weightDecay;
+  c.shrink = decoupled ? 1 - lr * h.weightDecay : 1;
+  c.stepSize = lr / (1 - beta1 ** step);
+  c.inverseCorrection2 = 1 / Math.sqrt(1 - beta2 ** step);
+  c.keep1 = 1 - beta1;
+  c.beta2 = beta2;
+  c.keep2 = 1 - beta2;
+  c.sign = h.maximize ? -1 : 1;
+  return c;
 }
 
 export const optimizerJs: OptimizerKernel = {

@@ -1,4 +1,3 @@
-import ndarray from "ndarray";
 import ops from "ndarray-ops";
 import type { Context } from "../context.js";
 import { dtypeOf, promote, type DType, type NDArray } from "../dtype.js";
@@ -7,7 +6,7 @@ import { type GemmProduct, gemm, gemmProducts } from "../kernels/gemm.js";
 import { PreparedMatrix } from "../kernels/wasm/prepared-matrix.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
-import { copy, empty, isContiguous } from "../ndarray-utils.js";
+import { copy, empty, isContiguous, view } from "../ndarray-utils.js";
 import { asMatrix, saveOperands, savedOperands } from "./matmul.js";
 
 type AddmmContext = Context & { inputShape: number[]; prepared?: PreparedMatrix; mat2ColumnMajor?: boolean };
@@ -96,7 +95,7 @@ function broadcastCopy(input: NDArray, m: number, n: number, dtype: DType, into?
     return out;
   }
   const shape = [m, n];
-  const broadcast = ndarray(input.data, shape, broadcastStrides(input.shape, input.stride, shape), input.offset);
+  const broadcast = view(input.data, shape, broadcastStrides(input.shape, input.stride, shape), input.offset);
   if (into === undefined) return copy(broadcast, dtype);
   ops.assign(into, broadcast);
   return into;

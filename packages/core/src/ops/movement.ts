@@ -1,11 +1,10 @@
-import ndarray from "ndarray";
 import ops from "ndarray-ops";
 import type { Context } from "../context.js";
 import { dtypeOf, promote, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
-import { create, filled, reshapeView } from "../ndarray-utils.js";
+import { create, filled, reshapeView, view } from "../ndarray-utils.js";
 
 type InShape = Context & { inShape: number[] };
 
@@ -72,7 +71,7 @@ export class Pad extends Function {
 export class Expand extends Function {
   static override forward(ctx: InShape, a: NDArray, shape: number[]): NDArray {
     ctx.inShape = a.shape;
-    return ndarray(a.data, [...shape], broadcastStrides(a.shape, a.stride, shape), a.offset);
+    return view(a.data, shape, broadcastStrides(a.shape, a.stride, shape), a.offset);
   }
   static override backward(ctx: InShape, g: NDArray): [NDArray, null] {
     return [sumToShape(g, ctx.inShape), null];

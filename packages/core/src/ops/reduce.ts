@@ -1,4 +1,3 @@
-import ndarray from "ndarray";
 import type { Context } from "../context.js";
 import { dtypeOf, type NDArray } from "../dtype.js";
 import { Function } from "../function.js";
@@ -6,7 +5,7 @@ import { binary, unary } from "../kernels/elementwise.js";
 import { selectWeights } from "../kernels/extremum-grad.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
 import { droppedShape, keptShape, maxAxes, sumAxes } from "../kernels/reduce.js";
-import { create, packed, reshapeView } from "../ndarray-utils.js";
+import { create, packed, reshapeView, view } from "../ndarray-utils.js";
 
 type Reduction = Context & { inShape: number[]; axes: number[] };
 
@@ -85,5 +84,5 @@ function scatter(g: NDArray, indices: Int32Array, shape: number[]): NDArray {
 
 /** A read-only view of `a` broadcast to `shape` (stride 0 along broadcast axes). */
 export function expand(a: NDArray, shape: readonly number[]): NDArray {
-  return ndarray(a.data, [...shape], broadcastStrides(a.shape, a.stride, shape), a.offset);
+  return view(a.data, shape, broadcastStrides(a.shape, a.stride, shape), a.offset);
 }

@@ -28,7 +28,9 @@ export function checkOptions(op: string, options: unknown, known: readonly strin
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new ArgumentError(`${op}: options must be an object, but got ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}`);
   }
-  for (const key of Object.keys(options)) {
+  // for-in over own keys rather than Object.keys: no array per call (operators check their options on every call).
+  for (const key in options) {
+    if (!Object.prototype.hasOwnProperty.call(options, key)) continue;
     if (!known.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
       throw new ArgumentError(`${op}: unknown option ${JSON.stringify(key)}; the options are ${known.join(", ")}`);
     }
@@ -36,15 +38,14 @@ export function checkOptions(op: string, options: unknown, known: readonly strin
 }
 
 /**
- * Throws unless each of `others` (null and undefined skipped) has the input's dtype: products and
- * convolutions do not promote, as PyTorch raises "expected scalar type Float but found Double".
+ * Throws unless `other` (skipped when null or undefined) has the input's dtype: products and
+ * convolutions do not promote, as PyTorch raises "expected scalar type Float but found Double". One
+ * argument per call, not a list of pairs: layers check their weight and bias on every call.
  */
-export function checkSameDtype(op: string, input: Tensor, others: readonly (readonly [string, Tensor | null | undefined])[]): void {
-  for (const [name, t] of others) {
-    if (t !== null && t !== undefined && t.dtype !== input.dtype) {
-      throw new ArgumentError(
-        `${op}: ${name} must have the input's dtype, ${input.dtype} (${op} does not promote dtypes, as in PyTorch; convert one with .to("${input.dtype}") or .to("${t.dtype}")), but got ${t.dtype}`,
-      );
-    }
+export function checkSameDtype(op: string, input: Tensor, name: string, other: Tensor | null | undefined): void {
+  if (other !== null && other !== undefined && other.dtype !== input.dtype) {
+    throw new ArgumentError(
+      `${op}: ${name} must have the input's dtype, ${input.dtype} (${op} does not promote dtypes, as in PyTorch; convert one with .to("${input.dtype}") or .to("${other.dtype}")), but got ${other.dtype}`,
+    );
   }
 }

@@ -20,8 +20,8 @@ export function classTargets(op: string, input: Tensor, target: Tensor, ignoreIn
   if (!Number.isInteger(ignoreIndex)) throw new ArgumentError(`${op}: ignoreIndex must be an integer, but got ${ignoreIndex}`);
   const unbatched = input.ndim === 1;
   const c = input.shape[unbatched ? 0 : 1]!;
-  const expected = unbatched ? [] : [input.shape[0]!, ...input.shape.slice(2)];
-  if (target.ndim !== expected.length || target.shape.some((d, i) => d !== expected[i])) {
+  if (!holdsOnePerPosition(input.shape, target.shape)) {
+    const expected = unbatched ? [] : [input.shape[0]!, ...input.shape.slice(2)];
     throw new ShapeError(
       `${op}: target must hold one class index per sample, shape ${formatShape(expected)} for input ${formatShape(input.shape)} ` +
         `(the input's shape without its class axis ${unbatched ? 0 : 1}), but got ${formatShape(target.shape)}`,
@@ -30,6 +30,14 @@ export function classTargets(op: string, input: Tensor, target: Tensor, ignoreIn
   let s = 1;
   for (let d = 2; d < input.ndim; d++) s *= input.shape[d]!;
   return { n: unbatched ? 1 : input.shape[0]!, c, s };
+}
+
+/** Whether `targetShape` is `scoresShape` without its class axis (axis 1, or 0 when unbatched). */
+function holdsOnePerPosition(scoresShape: readonly number[], targetShape: readonly number[]): boolean {
+  if (scoresShape.length === 1) return targetShape.length === 0;
+  if (targetShape.length !== scoresShape.length - 1 || targetShape[0] !== scoresShape[0]) return false;
+  for (let d = 2; d < scoresShape.length; d++) if (targetShape[d - 1] !== scoresShape[d]) return false;
+  return true;
 }
 
 /**

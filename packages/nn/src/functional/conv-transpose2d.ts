@@ -151,7 +151,8 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | n
   checkTensor(op, "weight", weight);
   if (bias !== undefined && bias !== null) checkTensor(op, "bias", bias);
   checkOptions(op, options, ["stride", "padding", "outputPadding", "groups", "dilation"]);
-  checkSameDtype(op, input, [["weight", weight], ["bias", bias]]);
+  checkSameDtype(op, input, "weight", weight);
+  checkSameDtype(op, input, "bias", bias);
   if (input.ndim === 3) return ConvTranspose2dFunction.apply(input.unsqueeze(0), weight, bias ?? null, options).squeeze(0);
   return ConvTranspose2dFunction.apply(input, weight, bias ?? null, options);
 }

@@ -29,7 +29,8 @@ export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
   checkTensor(op, "weight", weight);
   if (bias !== undefined && bias !== null) checkTensor(op, "bias", bias);
   checkOptions(op, options, ["stride", "padding", "dilation", "groups"]);
-  checkSameDtype(op, input, [["weight", weight], ["bias", bias]]);
+  checkSameDtype(op, input, "weight", weight);
+  checkSameDtype(op, input, "bias", bias);
   if (input.ndim !== 2 && input.ndim !== 3) throw new ShapeError(`${op}: input must be rank 3 [N, C, L] (or rank 2 [C, L]), but got shape ${formatShape(input.shape)}`);
   if (weight.ndim !== 3) throw new ShapeError(`${op}: weight must be rank 3 [outC, C/groups, k], but got shape ${formatShape(weight.shape)}`);
   const stride = options.stride ?? 1;

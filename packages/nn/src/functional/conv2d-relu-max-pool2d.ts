@@ -20,10 +20,24 @@ function isPool2x2(g: Conv2dGeometry, pool: Pool2dGeometry): boolean {
 const float32 = (a: { data: kernels.Float32Slice["data"] | Float64Array; offset: number } | null): kernels.Float32Slice | null =>
   a !== null && a.data instanceof Float32Array ? { data: a.data, offset: a.offset } : null;
 
-/** The gradients, then null for the options (and for handOffGradInput when the call passed it). */
-function withOptions(ctx: FusedContext, grads: (NDArray | null)[]): (NDArray | null)[] {
-  for (let i = grads.length; i < ctx.needsInputGrad.length; i++) grads.push(null);
+/** The gradients of x, weight and bias, then null for the options (and for handOffGradInput when the call passed it). */
+function withOptions(ctx: FusedContext, gx: NDArray | null, gw: NDArray | null, gb: NDArray | null): (NDArray | null)[] {
+  // Allocated at its length and filled, not pushed onto (which grows a spare backing store).
+  const grads = new Array<NDArray | null>(ctx.needsInputGrad.length);
+  grads[0] = gx;
+  grads[1] = gw;
+  grads[2] = gb;
+  for (let i = 3; i < grads.length; i++) grads[i] = null;
   return grads;
+}
+
+/** A packed float32 array as the kernel's slice, else null. */
+function packedFloat32(a: NDArray | null): kernels.Float32Slice | null {
+  return a !== null && a.data instanceof Float32Array ? { data: a.data, offset: 0 } : null;
+}
+
+function isFloat64(a: NDArray | null): boolean {
+  return a !== null && kernels.dtypeOf(a) === "float64";
 }
 
 /**
@@ -65,17 +79,21 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     checkOptions("conv2dReluMaxPool2d", poolOptions, ["stride", "padding"]);
     const g = conv2dGeometry(x.shape, weight.shape, bias === null ? null : bias.shape, convOptions);
     const pool = pool2dGeometry("conv2dReluMaxPool2d", [g.batch, g.outChannels, g.outHeight, g.outWidth], poolKernel, poolOptions);
-    const dtype = [x, weight, bias].some((a) => a !== null && kernels.dtypeOf(a) === "float64") ? "float64" : "float32";
+    const dtype = isFloat64(x) || isFloat64(weight) || isFloat64(bias) ? "float64" : "float32";
     // Both kernels write every output element: no need to zero-fill a recycled buffer first.
     const out = into ?? kernels.empty(dtype, [g.batch, g.outChannels, pool.outHeight, pool.outWidth]);
     const needsGrad = ctx.needsInputGrad[0] === true || ctx.needsInputGrad[1] === true || ctx.needsInputGrad[2] === true;
     const argmax = needsGrad ? argmaxBuffer(ctx, out.size) : null;
-    const [xf, wf, bf] = [flatData(x, dtype), flatData(weight, dtype), bias === null ? null : flatData(bias, dtype)];
+    const xf = flatData(x, dtype);
+    const wf = flatData(weight, dtype);
+    const bf = bias === null ? null : flatData(bias, dtype);
     // WebAssembly where it runs (float32, 2×2 pools of stride 2): the convolution output never leaves the
     // module. Otherwise TypeScript, whose weight gradient unfolds each image again rather than keeping the
     // batch's columns: measured on the reference network (batch 64), a second im2col costs no more than
     // allocating and faulting in fresh columns every step, and they would be the largest array a step holds.
-    const [x32, w32, b32] = [float32(xf), float32(wf), float32(bf)];
+    const x32 = float32(xf);
+    const w32 = float32(wf);
+    const b32 = float32(bf);
     const wasm = kernels.conv2dKernels.resolve().backend === "wasm" && isPool2x2(g, pool) && x32 !== null && w32 !== null && (bf === null || b32 !== null) &&
       out.data instanceof Float32Array &&
       kernels.conv2dForwardWasm(g, x32, w32, b32, { data: out.data, offset: 0 }, {
@@ -96,20 +114,23 @@ export class Conv2dReluMaxPool2dFunction extends Function {
   }
 
   static override backward(ctx: FusedContext, gy: NDArray): (NDArray | null)[] {
-    const [x, weight] = ctx.savedTensors as [NDArray, NDArray];
+    const x = ctx.savedTensors[0]!;
+    const weight = ctx.savedTensors[1]!;
     const g = ctx.geometry;
     const dtype = kernels.dtypeOf(gy);
     const gx = ctx.needsInputGrad[0] ? kernels.create(dtype, x.shape) : null;
     const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
     const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
     const input = gw !== null ? flatData(x, dtype) : null;
-    const [gyf, wf] = [flatData(gy, dtype), flatData(weight, dtype)];
+    const gyf = flatData(gy, dtype);
+    const wf = flatData(weight, dtype);
     const pool = ctx.pool;
-    const slice = (a: NDArray | null): kernels.Float32Slice | null => (a !== null && a.data instanceof Float32Array ? { data: a.data, offset: 0 } : null);
-    const [gy32, w32, x32] = [float32(gyf), float32(wf), float32(input)];
+    const gy32 = float32(gyf);
+    const w32 = float32(wf);
+    const x32 = float32(input);
     if (ctx.wasm && gy32 !== null && w32 !== null && (gw === null || x32 !== null) &&
-      kernels.conv2dBackwardWasm(g, gy32, x32, w32, { input: slice(gx), weight: slice(gw), bias: slice(gb) }, { argmax: ctx.argmax, handOffGradInput: ctx.handOffGradInput })) {
-      return withOptions(ctx, [gx, gw, gb]);
+      kernels.conv2dBackwardWasm(g, gy32, x32, w32, { input: packedFloat32(gx), weight: packedFloat32(gw), bias: packedFloat32(gb) }, { argmax: ctx.argmax, handOffGradInput: ctx.handOffGradInput })) {
+      return withOptions(ctx, gx, gw, gb);
     }
     if (ctx.wasm) {
       // The module marks a window with nothing > 0 by −1, the TypeScript kernel by a spare slot past the image.
@@ -129,7 +150,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
       gw === null ? null : gw.data,
       gb === null ? null : gb.data,
     );
-    return withOptions(ctx, [gx, gw, gb]);
+    return withOptions(ctx, gx, gw, gb);
   }
 }
 
@@ -150,7 +171,8 @@ export function conv2dReluMaxPool2d(
   if (!(input instanceof Tensor)) throw new ArgumentError(`${op}: input must be a Tensor, but got ${typeof input}`);
   if (!(weight instanceof Tensor)) throw new ArgumentError(`${op}: weight must be a Tensor, but got ${typeof weight}`);
   if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`${op}: bias must be a Tensor or null, but got ${typeof bias}`);
-  checkSameDtype(op, input, [["weight", weight], ["bias", bias]]);
+  checkSameDtype(op, input, "weight", weight);
+  checkSameDtype(op, input, "bias", bias);
   if (input.ndim === 3) {
     const groups = convOptions.groups ?? 1;
     const expected = weight.ndim === 4 && Number.isInteger(groups) && groups >= 1 ? weight.shape[1]! * groups : input.shape[0];

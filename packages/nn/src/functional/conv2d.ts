@@ -1,7 +1,7 @@
 import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
 import { flatData } from "../kernels/flat.js";
 import { checkOptions, checkSameDtype } from "./check.js";
-import { pair, type IntPair } from "./pair.js";
+import { checkPair, pair, pairPart, type IntPair } from "./pair.js";
 
 export interface Conv2dOptions {
   stride?: IntPair;
@@ -106,7 +106,8 @@ function convolve(input: Tensor, weight: Tensor, bias: Tensor | null | undefined
   if (!(weight instanceof Tensor)) throw new ArgumentError(`conv2d: weight must be a Tensor, but got ${typeof weight}`);
   if (bias !== undefined && bias !== null && !(bias instanceof Tensor)) throw new ArgumentError(`conv2d: bias must be a Tensor or null, but got ${typeof bias}`);
   checkOptions("conv2d", options, ["stride", "padding", "dilation", "groups"]);
-  checkSameDtype("conv2d", input, [["weight", weight], ["bias", bias]]);
+  checkSameDtype("conv2d", input, "weight", weight);
+  checkSameDtype("conv2d", input, "bias", bias);
   const { padding } = options;
   if (padding === "valid") return convolve(input, weight, bias, { ...options, padding: 0 }, handOffGradInput);
   if (padding === "same") {
@@ -149,13 +150,29 @@ export function conv2dGeometry(
   if (wShape.length !== 4) {
     throw new ShapeError(`${op}: weight must be rank 4 [outC, C/groups, kH, kW], but got rank ${wShape.length} with shape ${formatShape(wShape)}`);
   }
-  const stride = pair(op, "stride", options.stride ?? 1, 1);
-  const padding = pair(op, "padding", options.padding ?? 0, 0);
-  const dilation = pair(op, "dilation", options.dilation ?? 1, 1);
+  // Read part by part (pairPart), not as [height, width] arrays: a convolution checks its geometry on every call.
+  const stride = options.stride ?? 1;
+  const padding = options.padding ?? 0;
+  const dilation = options.dilation ?? 1;
+  checkPair(op, "stride", stride, 1);
+  checkPair(op, "padding", padding, 0);
+  checkPair(op, "dilation", dilation, 1);
+  const strideHeight = pairPart(stride, 0);
+  const strideWidth = pairPart(stride, 1);
+  const padHeight = pairPart(padding, 0);
+  const padWidth = pairPart(padding, 1);
+  const dilationHeight = pairPart(dilation, 0);
+  const dilationWidth = pairPart(dilation, 1);
   const groups = options.groups ?? 1;
   if (!Number.isInteger(groups) || groups < 1) throw new ArgumentError(`${op}: groups must be an integer >= 1, but got ${String(groups)}`);
-  const [batch, inChannels, inHeight, inWidth] = xShape as [number, number, number, number];
-  const [outChannels, weightChannels, kernelHeight, kernelWidth] = wShape as [number, number, number, number];
+  const batch = xShape[0]!;
+  const inChannels = xShape[1]!;
+  const inHeight = xShape[2]!;
+  const inWidth = xShape[3]!;
+  const outChannels = wShape[0]!;
+  const weightChannels = wShape[1]!;
+  const kernelHeight = wShape[2]!;
+  const kernelWidth = wShape[3]!;
   if (outChannels < 1 || weightChannels < 1 || kernelHeight < 1 || kernelWidth < 1) {
     throw new ShapeError(`${op}: weight [outC, C/groups, kH, kW] must have no zero dimension, but got shape ${formatShape(wShape)}`);
   }
@@ -174,12 +191,12 @@ export function conv2dGeometry(
   if (bShape !== null && (bShape.length !== 1 || bShape[0] !== outChannels)) {
     throw new ShapeError(`${op}: bias must have shape [${outChannels}] (one per output channel of weight ${formatShape(wShape)}), but got ${formatShape(bShape)}`);
   }
-  const outHeight = kernels.outputSize(inHeight, kernelHeight, stride[0], padding[0], dilation[0]);
-  const outWidth = kernels.outputSize(inWidth, kernelWidth, stride[1], padding[1], dilation[1]);
+  const outHeight = kernels.outputSize(inHeight, kernelHeight, strideHeight, padHeight, dilationHeight);
+  const outWidth = kernels.outputSize(inWidth, kernelWidth, strideWidth, padWidth, dilationWidth);
   if (outHeight < 1 || outWidth < 1) {
     throw new ShapeError(
       `${op}: output size would be ${outHeight}x${outWidth} for input ${formatShape(xShape)}, kernel ${kernelHeight}x${kernelWidth}, ` +
-        `stride [${stride.join(", ")}], padding [${padding.join(", ")}], dilation [${dilation.join(", ")}]; ` +
+        `stride [${strideHeight}, ${strideWidth}], padding [${padHeight}, ${padWidth}], dilation [${dilationHeight}, ${dilationWidth}]; ` +
         `the padded input must be at least dilation·(kernel − 1) + 1 in each spatial dimension`,
     );
   }
@@ -192,12 +209,12 @@ export function conv2dGeometry(
     groups,
     kernelHeight,
     kernelWidth,
-    strideHeight: stride[0],
-    strideWidth: stride[1],
-    padHeight: padding[0],
-    padWidth: padding[1],
-    dilationHeight: dilation[0],
-    dilationWidth: dilation[1],
+    strideHeight,
+    strideWidth,
+    padHeight,
+    padWidth,
+    dilationHeight,
+    dilationWidth,
     outHeight,
     outWidth,
   };

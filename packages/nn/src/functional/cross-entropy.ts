@@ -37,11 +37,13 @@ export class CrossEntropy extends Function {
     const { n, c, s } = layout;
     const indices = classIndices("crossEntropy", target, c, ignoreIndex);
     const dtype = kernels.dtypeOf(logits);
-    const probs = kernels.create(dtype, logits.shape);
+    // Every position's probabilities are written (an ignored one's stay unread): no zero-fill needed.
+    const probs = kernels.empty(dtype, logits.shape);
     const p = probs.data;
-    const losses = new Float64Array(n * s);
-    // exp(z − max) of one position's classes, each computed once: summed, then divided by the sum for p.
-    const e = new Float64Array(c);
+    // Per-position losses (an ignored position's stay 0), then exp(z − max) of one position's classes, each
+    // computed once: summed, then divided by the sum for p. Scratch reused from call to call.
+    const losses = scratch.losses(n * s);
+    const e = scratch.exponentials(c);
     let denominator = 0;
     for (let b = 0; b < n; b++) {
       for (let j = 0; j < s; j++) {
@@ -73,7 +75,7 @@ export class CrossEntropy extends Function {
     ctx.indices = indices;
     ctx.denominator = denominator;
     ctx.saveForBackward(probs);
-    return reduceLosses(losses, plan.reduction, denominator, dtype, targetShape(logits.shape));
+    return reduceLosses(losses, plan.reduction, denominator, dtype, logits.shape);
   }
 
   static override backward(ctx: CrossEntropyCtx, g: NDArray): [NDArray, null, null] {
@@ -110,6 +112,28 @@ export class CrossEntropy extends Function {
   }
 }
 
+/** The forward's scratch arrays, grown as needed and reused: a loss is computed on every training step. */
+class CrossEntropyScratch {
+  private lossesArray = new Float64Array(0);
+  private exponentialsArray = new Float64Array(0);
+
+  /** `length` zeros. */
+  losses(length: number): Float64Array {
+    if (this.lossesArray.length < length) this.lossesArray = new Float64Array(length);
+    const out = this.lossesArray.length === length ? this.lossesArray : this.lossesArray.subarray(0, length);
+    out.fill(0);
+    return out;
+  }
+
+  /** `length` elements of unspecified contents. */
+  exponentials(length: number): Float64Array {
+    if (this.exponentialsArray.length < length) this.exponentialsArray = new Float64Array(length);
+    return this.exponentialsArray;
+  }
+}
+
+const scratch = new CrossEntropyScratch();
+
 /**
  * Cross-entropy between logits [N, C, d...] (or [C]) and targets, as torch.nn.functional.cross_entropy.
  * A target of shape [N, d...] (or []) holds class indices: values outside [0, C) that are not
@@ -125,7 +149,7 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
   checkNumber(op, "labelSmoothing", smoothing, 0, 1);
   checkTensor(op, "input", input);
   checkTensor(op, "target", target);
-  if (input.ndim > 0 && target.ndim === input.ndim && target.shape.every((d, i) => d === input.shape[i])) {
+  if (input.ndim > 0 && kernels.sameShape(target.shape, input.shape)) {
     return softCrossEntropy(input, target, options.weight ?? null, reduction, smoothing);
   }
   const layout = classTargets(op, input, target, ignoreIndex);
@@ -157,10 +181,10 @@ export function targetShape(shape: readonly number[]): number[] {
   return shape.length === 1 ? [] : [shape[0]!, ...shape.slice(2)];
 }
 
-/** Per-position losses reduced as asked: kept (in `shape`), summed, or divided by `denominator`. */
-export function reduceLosses(losses: Float64Array, reduction: Reduction, denominator: number, dtype: "float32" | "float64", shape: number[]): NDArray {
+/** Per-position losses reduced as asked: kept (in the target's shape for class scores of `scoresShape`), summed, or divided by `denominator`. */
+export function reduceLosses(losses: Float64Array, reduction: Reduction, denominator: number, dtype: "float32" | "float64", scoresShape: readonly number[]): NDArray {
   if (reduction === "none") {
-    const out = kernels.create(dtype, shape);
+    const out = kernels.create(dtype, targetShape(scoresShape));
     out.data.set(losses);
     return out;
   }

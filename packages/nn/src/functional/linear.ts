@@ -6,7 +6,8 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
   checkTensor("linear", "input", input);
   checkTensor("linear", "weight", weight);
   if (bias !== null) checkTensor("linear", "bias", bias);
-  checkSameDtype("linear", input, [["weight", weight], ["bias", bias]]);
+  checkSameDtype("linear", input, "weight", weight);
+  checkSameDtype("linear", input, "bias", bias);
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be rank 2 [outFeatures, inFeatures], but got shape ${formatShape(weight.shape)}`);
   const [outFeatures, inFeatures] = weight.shape as [number, number];
   if (input.ndim < 1 || input.shape[input.ndim - 1] !== inFeatures) {

@@ -1,7 +1,7 @@
 import { Function, kernels, type Context, type NDArray, type Tensor } from "@pico/core";
 import { checkOptions } from "./check.js";
 import { classIndices, classTargets, classWeights, type ClassLayout } from "./class-targets.js";
-import { reduceLosses, targetShape } from "./cross-entropy.js";
+import { reduceLosses } from "./cross-entropy.js";
 import { checkReduction, type Reduction } from "./reduction.js";
 
 export interface NllLossOptions {
@@ -45,7 +45,7 @@ export class NllLoss extends Function {
     ctx.indices = indices;
     ctx.denominator = denominator;
     ctx.shape = [...input.shape];
-    return reduceLosses(losses, plan.reduction, denominator, kernels.dtypeOf(input), targetShape(input.shape));
+    return reduceLosses(losses, plan.reduction, denominator, kernels.dtypeOf(input), input.shape);
   }
 
   static override backward(ctx: NllCtx, g: NDArray): [NDArray, null, null] {

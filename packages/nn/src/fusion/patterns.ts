@@ -96,25 +96,30 @@ export function classForward(module: Module<[Tensor], Tensor>, input: Tensor): T
 
 /** Whether `modules` from `start` on begin with the pattern's sequence. */
 export function matchesAt(pattern: { readonly sequence: readonly ModuleClass[] }, modules: readonly unknown[], start: number): boolean {
-  return pattern.sequence.every((cls, k) => isA(modules[start + k], cls));
+  // A loop, not every() with a closure: a Sequential tries every pattern at every position on each call.
+  const sequence = pattern.sequence;
+  for (let k = 0; k < sequence.length; k++) if (!isA(modules[start + k], sequence[k]!)) return false;
+  return true;
 }
 
 /** A 4-D input with the convolution's channels, large enough for its kernel: what the fused paths take. */
 function convInput(conv: Conv2d, input: Tensor): boolean {
   if (!(input instanceof Tensor) || input.ndim !== 4 || input.shape[1] !== conv.inChannels || conv.paddingMode !== "zeros") return false;
-  const [kh, kw] = dilatedKernel(conv);
-  const [ph, pw] = conv.padding === "same" ? [0, 0] : conv.padding;
-  return input.shape[2]! + 2 * ph >= kh && input.shape[3]! + 2 * pw >= kw;
+  const ph = conv.padding === "same" ? 0 : conv.padding[0];
+  const pw = conv.padding === "same" ? 0 : conv.padding[1];
+  return input.shape[2]! + 2 * ph >= dilatedKernel(conv, 0) && input.shape[3]! + 2 * pw >= dilatedKernel(conv, 1);
 }
 
-function dilatedKernel(conv: Conv2d): [number, number] {
-  return [conv.dilation[0] * (conv.kernelSize[0] - 1) + 1, conv.dilation[1] * (conv.kernelSize[1] - 1) + 1];
+/** The extent of the convolution's dilated kernel along axis 0 (height) or 1 (width). */
+function dilatedKernel(conv: Conv2d, axis: 0 | 1): number {
+  return conv.dilation[axis] * (conv.kernelSize[axis] - 1) + 1;
 }
 
 /** The convolution's padding as numbers on each side, or null for a "same" that pads one side more (an even dilated kernel). */
 function symmetricPadding(conv: Conv2d): [number, number] | null {
   if (conv.padding !== "same") return conv.padding;
-  const [kh, kw] = dilatedKernel(conv);
+  const kh = dilatedKernel(conv, 0);
+  const kw = dilatedKernel(conv, 1);
   if ((kh - 1) % 2 !== 0 || (kw - 1) % 2 !== 0) return null;
   return [(kh - 1) / 2, (kw - 1) / 2];
 }
@@ -126,13 +131,14 @@ function symmetricPadding(conv: Conv2d): [number, number] | null {
  */
 function fusablePadding(conv: Conv2d, pool: MaxPool2d, input: Tensor): [number, number] | null {
   if (!convInput(conv, input) || pool.ceilMode || pool.dilation[0] !== 1 || pool.dilation[1] !== 1) return null;
-  const [kh, kw] = dilatedKernel(conv);
   const padding = symmetricPadding(conv);
   if (padding === null) return null;
-  const oh = Math.floor((input.shape[2]! + 2 * padding[0] - kh) / conv.stride[0]) + 1;
-  const ow = Math.floor((input.shape[3]! + 2 * padding[1] - kw) / conv.stride[1]) + 1;
-  const [ph, pw] = pool.padding;
-  const [poolH, poolW] = pool.kernelSize;
+  const oh = Math.floor((input.shape[2]! + 2 * padding[0] - dilatedKernel(conv, 0)) / conv.stride[0]) + 1;
+  const ow = Math.floor((input.shape[3]! + 2 * padding[1] - dilatedKernel(conv, 1)) / conv.stride[1]) + 1;
+  const ph = pool.padding[0];
+  const pw = pool.padding[1];
+  const poolH = pool.kernelSize[0];
+  const poolW = pool.kernelSize[1];
   if (2 * ph > poolH || 2 * pw > poolW || oh + 2 * ph < poolH || ow + 2 * pw < poolW) return null;
   return padding;
 }
@@ -182,8 +188,9 @@ const convBnRelu: FusionPattern = {
   description:
     "evaluation: the BatchNorm folded into the convolution (the folded weight and bias kept until a parameter, running statistic or eps changes), ReLU applied by the convolution to its output (Conv2dReluFunction); " +
     "training: the convolution, then BatchNorm and ReLU in one pass (batchNormRelu) reading the convolution's output where the kernel module left it (kernels.handOff), and in backward the convolution reading the BatchNorm's input gradient where it was left, the convolution's output recycled once backward is done with it (at once under noGrad)",
-  forward([conv, bn], input, inputAlone = false) {
-    const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
+  forward(modules, input, inputAlone = false) {
+    const c = modules[0] as Conv2d;
+    const b = modules[1] as BatchNorm2d;
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
       const folded = foldedBatchNorm(c, b);
@@ -199,8 +206,9 @@ const convBn: FusionPattern = {
   description:
     "evaluation: the BatchNorm folded into the convolution's weight and bias (kept until a parameter, running statistic or eps changes); " +
     "training: the convolution, then the BatchNorm reading its output where the kernel module left it (kernels.handOff), the convolution's output recycled once backward is done with it",
-  forward([conv, bn], input, inputAlone = false) {
-    const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
+  forward(modules, input, inputAlone = false) {
+    const c = modules[0] as Conv2d;
+    const b = modules[1] as BatchNorm2d;
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
       const folded = foldedBatchNorm(c, b);
@@ -217,11 +225,16 @@ const convBn: FusionPattern = {
  * by F(4×4, 3×3) too where it keeps no arg-max (nothing needs a gradient) and the output's tiles are
  * whole; in training it records the arg-max, which only its direct and im2col kernels do. The module decides.
  */
-function winogradAlone(conv: Conv2d, input: Tensor, padding: [number, number], parameters: readonly (Tensor | null)[]): boolean {
+function winogradAlone(conv: Conv2d, input: Tensor, padding: [number, number], bn: BatchNormBase | null): boolean {
   if (input.dtype !== "float32" || conv.weight.dtype !== "float32" || kernels.conv2dKernels.resolve().backend !== "wasm") return false;
   const g = conv2dGeometry(input.shape, conv.weight.shape, null, { stride: conv.stride, padding, dilation: conv.dilation, groups: conv.groups });
-  const argmax = !tracer.blind && (input.requiresGrad || parameters.some((p) => p?.requiresGrad === true));
+  const parametersNeedGrad = requiresGrad(conv.weight) || requiresGrad(conv.bias) || (bn !== null && (requiresGrad(bn.weight) || requiresGrad(bn.bias)));
+  const argmax = !tracer.blind && (input.requiresGrad || parametersNeedGrad);
   return kernels.conv2dWasmPath(g) === "winograd3x3" && kernels.conv2dWasmPath(g, { reluMaxPool2x2: true, argmax }) !== "winograd3x3";
+}
+
+function requiresGrad(parameter: Tensor | null): boolean {
+  return parameter !== null && parameter.requiresGrad;
 }
 
 const convBnReluMaxPool: FusionPattern = {
@@ -232,14 +245,16 @@ const convBnReluMaxPool: FusionPattern = {
     "pools each 4×4 output tile of Winograd's F(4×4, 3×3) before it is stored (a 2×2 pool of stride 2 over whole tiles); " +
     "declined wherever the convolution alone goes by F(4×4, 3×3) and the fused operator would not (then Conv2d → BatchNorm2d → ReLU fuses and the pool runs apart); " +
     "training: Conv2d → BatchNorm2d → ReLU's, then the pool, whose input gradient is left in the kernel module for the BatchNorm's backward, the BatchNorm's output recycled once backward is done with it",
-  forward([conv, bn, , pool], input, inputAlone = false) {
-    const [c, b, p] = [conv as Conv2d, bn as BatchNorm2d, pool as MaxPool2d];
+  forward(modules, input, inputAlone = false) {
+    const c = modules[0] as Conv2d;
+    const b = modules[1] as BatchNorm2d;
+    const p = modules[3] as MaxPool2d;
     if (b.numFeatures !== c.outChannels) return null;
     if (!foldable(c, b)) return convInput(c, input) ? batchNormThenPool(c, b, p, input, inputAlone) : null;
     const padding = fusablePadding(c, p, input);
     if (padding === null) return null;
     // Decided before folding: the folded weight and bias need a gradient where these parameters do.
-    if (winogradAlone(c, input, padding, [c.weight, c.bias, b.weight, b.bias])) return null;
+    if (winogradAlone(c, input, padding, b)) return null;
     const folded = foldedBatchNorm(c, b);
     return conv2dReluMaxPool2d(input, folded.weight, folded.bias, { ...convOptions(c), padding }, p.kernelSize, { stride: p.stride, padding: p.padding });
   },
@@ -265,15 +280,19 @@ const convReluMaxPool: FusionPattern = {
     "conv2dReluMaxPool2d: the batch's convolution and ReLU outputs are never materialised (training and evaluation); " +
     "in backward, where nothing but the run reads its input (a Sequential's intermediate), the input gradient is left in the kernel module for the backward of what made the input; " +
     "declined where the convolution alone goes by Winograd F(4×4, 3×3) and the fused operator would not (then Conv2d → ReLU fuses and the pool runs apart)",
-  forward([conv, relu, pool], input, inputAlone = false) {
-    const [c, p] = [conv as Conv2d, pool as MaxPool2d];
+  forward(modules, input, inputAlone = false) {
+    // Indexed, not destructured: a destructuring pattern may allocate an iterator on every call.
+    const c = modules[0] as Conv2d;
+    const relu = modules[1]!;
+    const p = modules[2] as MaxPool2d;
     const padding = fusablePadding(c, p, input);
-    if (padding === null || winogradAlone(c, input, padding, [c.weight, c.bias])) return null;
-    const options = { ...convOptions(c), padding };
+    if (padding === null || winogradAlone(c, input, padding, null)) return null;
+    const options = { stride: c.stride, dilation: c.dilation, groups: c.groups, padding };
     const poolOptions = { stride: p.stride, padding: p.padding };
     // Nothing but this run reads `input`: its gradient goes to the backward of what made it alone, and is
     // left in the kernel module for it (the fused convolution before, on the reference network).
-    if (inputAlone && input.dtype === c.weight.dtype && (c.bias === null || c.bias.dtype === input.dtype) && [c, relu!, p].every(keepsNoReferences)) {
+    const alone = keepsNoReferences(c) && keepsNoReferences(relu) && keepsNoReferences(p);
+    if (inputAlone && alone && input.dtype === c.weight.dtype && (c.bias === null || c.bias.dtype === input.dtype)) {
       return Conv2dReluMaxPool2dFunction.apply(input, c.weight, c.bias, options, p.kernelSize, poolOptions, true);
     }
     return conv2dReluMaxPool2d(input, c.weight, c.bias, options, p.kernelSize, poolOptions);
@@ -284,8 +303,8 @@ const convRelu: FusionPattern = {
   name: "Conv2d → ReLU",
   sequence: [Conv2d, ReLU],
   description: "the ReLU applied by the convolution to its output as it is written (Conv2dReluFunction; training and evaluation)",
-  forward([conv], input) {
-    const c = conv as Conv2d;
+  forward(modules, input) {
+    const c = modules[0] as Conv2d;
     if (!convInput(c, input)) return null;
     return conv2dRelu(c, input, c.weight, c.bias);
   },
@@ -295,8 +314,8 @@ const batchNormRelu: FusionPattern = {
   name: "BatchNorm → ReLU",
   sequence: [BatchNormBase, ReLU],
   description: "BatchNorm1d or BatchNorm2d and ReLU in one pass forward and one backward (batchNormRelu)",
-  forward([bn], input) {
-    return (bn as BatchNormBase).forwardRelu(input);
+  forward(modules, input) {
+    return (modules[0] as BatchNormBase).forwardRelu(input);
   },
 };
 
@@ -316,8 +335,9 @@ const convBnAddRelu: ResidualFusionPattern = {
     "training: the convolution, then F.batchNormAddRelu reading its output where the kernel module left it, which adds the residual and rectifies as it writes the normalised values " +
     "(no normalised tensor, no separate add pass) and in backward masks the gradient by the output while taking the BatchNorm's sums, that masked gradient being the residual's; " +
     "the BatchNorm's input gradient left in the module for the convolution's backward, and the convolution's for the backward of what made its input where the model declared it readAlone",
-  forward([conv, bn], _last, input, residual, inputAlone = false) {
-    const [c, b] = [conv as Conv2d, bn as BatchNorm2d];
+  forward(modules, _last, input, residual, inputAlone = false) {
+    const c = modules[0] as Conv2d;
+    const b = modules[1] as BatchNorm2d;
     if (!convInput(c, input) || b.numFeatures !== c.outChannels) return null;
     if (foldable(c, b)) {
       const folded = foldedBatchNorm(c, b);
@@ -333,9 +353,8 @@ const convBnAddRelu: ResidualFusionPattern = {
     const [n, , h, w] = input.shape as [number, number, number, number];
     // "same" keeps the size (it needs stride 1); a padding mode other than zeros pads by the same amounts.
     if (c.padding === "same") return [n, c.outChannels, h, w];
-    const [kh, kw] = dilatedKernel(c);
-    const oh = Math.floor((h + 2 * c.padding[0] - kh) / c.stride[0]) + 1;
-    const ow = Math.floor((w + 2 * c.padding[1] - kw) / c.stride[1]) + 1;
+    const oh = Math.floor((h + 2 * c.padding[0] - dilatedKernel(c, 0)) / c.stride[0]) + 1;
+    const ow = Math.floor((w + 2 * c.padding[1] - dilatedKernel(c, 1)) / c.stride[1]) + 1;
     return oh >= 1 && ow >= 1 ? [n, c.outChannels, oh, ow] : null;
   },
 };
@@ -367,6 +386,32 @@ export function runFused(
   return x;
 }
 
+/** The runs runOf handed out, by the module list they were taken from and their start: runs[start][length]. */
+const runsByList = new WeakMap<readonly unknown[], (Module<[Tensor], Tensor>[] | undefined)[][]>();
+
+/**
+ * modules[start, start + length) as an array, the same one on every call while those elements stay the
+ * same (a Sequential's list), instead of a slice per call. Patterns only read it.
+ */
+function runOf(modules: readonly unknown[], start: number, length: number): Module<[Tensor], Tensor>[] {
+  let runs = runsByList.get(modules);
+  if (runs === undefined) {
+    runs = [];
+    runsByList.set(modules, runs);
+  }
+  const byLength = (runs[start] ??= []);
+  const kept = byLength[length];
+  if (kept !== undefined && sameElements(kept, modules, start)) return kept;
+  const run = modules.slice(start, start + length) as Module<[Tensor], Tensor>[];
+  byLength[length] = run;
+  return run;
+}
+
+function sameElements(run: readonly unknown[], modules: readonly unknown[], start: number): boolean {
+  for (let k = 0; k < run.length; k++) if (run[k] !== modules[start + k]) return false;
+  return true;
+}
+
 /**
  * The output of the first pattern that matches `modules` at `start` and accepts `input`, and how many
  * modules it covered; else null. `inputAlone` as FusionPattern.forward's.
@@ -378,9 +423,10 @@ export function fuseAt(
   patterns: readonly FusionPattern[] = FUSION_PATTERNS,
   inputAlone = false,
 ): { output: Tensor; length: number } | null {
-  for (const pattern of patterns) {
+  for (let i = 0; i < patterns.length; i++) {
+    const pattern = patterns[i]!;
     if (!matchesAt(pattern, modules, start)) continue;
-    const run = modules.slice(start, start + pattern.sequence.length) as Module<[Tensor], Tensor>[];
+    const run = runOf(modules, start, pattern.sequence.length);
     const output = pattern.forward(run, input, inputAlone);
     if (output !== null) return { output, length: run.length };
   }

@@ -1,0 +1,182 @@
+// JavaScript heap allocated per training step of the benchmark's networks, and where it comes from.
+//
+//   pnpm turbo run build --filter=@pico/bench...
+//   node --expose-gc bench/scripts/allocation-per-step.mjs [--network reference|cifar] [--batch 64]
+//        [--steps 300] [--warmup 100] [--threads 1|2] [--profile [--top 25] [--tree profile.heapprofile]]
+//
+// Bytes per step: the used heap's growth over each step that no garbage collection interrupted (a
+// PerformanceObserver of "gc" entries tells which did), median over --steps steps after --warmup, less what
+// reading the heap statistics allocates (measured around nothing); JavaScript objects only: a typed array's
+// contents outside the heap are not counted, its object (~230 bytes, ~140 for a subarray) is. The
+// number of scavenges over those steps is printed too. --profile adds V8's sampling heap profiler (every
+// ~64 bytes, objects later collected included) over the same steps and prints the functions that
+// allocated the most, by self bytes per step, with their file and line, and the same summed by file;
+// --tree also writes the sampled profile (Chrome DevTools opens a .heapprofile: Memory tab, Load).
+// Reads the built packages (dist): build first. Timing-free, so it needs no lock.
+import { PerformanceObserver } from "node:perf_hooks";
+import { Session } from "node:inspector/promises";
+import { parseArgs } from "node:util";
+import v8 from "node:v8";
+import { Generator, Tensor } from "@pico/core";
+import { CifarNet, CrossEntropyLoss, referenceCnn } from "@pico/nn";
+import { Adam, Momentum } from "@pico/optim";
+
+const { values } = parseArgs({
+  options: {
+    network: { type: "string", default: "reference" },
+    batch: { type: "string", default: "64" },
+    steps: { type: "string", default: "300" },
+    warmup: { type: "string", default: "100" },
+    threads: { type: "string", default: "1" },
+    profile: { type: "boolean", default: false },
+    tree: { type: "string" },
+    top: { type: "string", default: "25" },
+  },
+});
+const fail = (message) => {
+  console.error(`allocation-per-step: ${message}`);
+  process.exit(2);
+};
+const positive = (name) => {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 1) fail(`--${name} must be a positive integer, got ${values[name]}`);
+  return value;
+};
+if (values.network !== "reference" && values.network !== "cifar") fail(`--network must be reference or cifar, got ${values.network}`);
+const batch = positive("batch");
+const steps = positive("steps");
+const warmup = positive("warmup");
+const threads = positive("threads");
+const top = positive("top");
+if (typeof globalThis.gc !== "function") fail("run node with --expose-gc");
+
+if (threads > 1) {
+  const { enableThreads } = await import("@pico/core/threads");
+  if (!(await enableThreads(threads))) fail(`enableThreads(${threads}) failed`);
+}
+
+const generator = new Generator(7);
+const reference = values.network === "reference";
+const model = reference ? referenceCnn(generator) : new CifarNet({ generator });
+const optimizer = reference
+  ? new Adam(model.parameters(), { lr: 1e-3 })
+  : new Momentum(model.parameters(), { lr: 0.01, momentum: 0.9 });
+const lossFn = new CrossEntropyLoss();
+const imageShape = reference ? [1, 28, 28] : [3, 32, 32];
+const x = Tensor.zeros([batch, ...imageShape]);
+const y = Tensor.zeros([batch]);
+const xs = x.data.data;
+for (let i = 0; i < xs.length; i++) xs[i] = generator.normal();
+for (let i = 0; i < batch; i++) y.data.data[i] = generator.randint(10);
+model.train();
+
+function step() {
+  optimizer.zeroGrad();
+  const loss = lossFn.forward(model.forward(x), y);
+  loss.backward();
+  optimizer.step();
+}
+
+for (let i = 0; i < warmup; i++) step();
+
+let collections = 0;
+let scavenges = 0;
+const observer = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    collections++;
+    if (entry.detail?.kind === 1) scavenges++; // NODE_PERFORMANCE_GC_MINOR
+  }
+});
+observer.observe({ entryTypes: ["gc"] });
+
+let session = null;
+if (values.profile) {
+  session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 64,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
+globalThis.gc();
+await new Promise((resolve) => setTimeout(resolve, 0));
+collections = 0;
+scavenges = 0;
+const growth = [];
+for (let i = 0; i < steps; i++) {
+  const before = v8.getHeapStatistics().used_heap_size;
+  const seen = collections;
+  step();
+  const after = v8.getHeapStatistics().used_heap_size;
+  // The observer runs on the event loop: a collection during this step is only seen after a yield.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (collections === seen) growth.push(after - before);
+}
+observer.disconnect();
+// What reading the heap statistics itself allocates (its result object), measured the same way around nothing.
+const overhead = [];
+for (let i = 0; i < 50; i++) {
+  const before = v8.getHeapStatistics().used_heap_size;
+  const after = v8.getHeapStatistics().used_heap_size;
+  overhead.push(after - before);
+}
+const median = (list) => {
+  const sorted = [...list].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+const kb = (bytes) => (bytes / 1024).toFixed(1);
+
+console.log(`${values.network} network, batch ${batch}, ${threads} thread(s), ${warmup} warm-up steps then ${steps}`);
+if (growth.length === 0) console.log("every step saw a collection: no clean sample (raise --max-semi-space-size?)");
+else {
+  const cost = median(overhead);
+  console.log(
+    `allocated per step: ${kb(median(growth) - cost)} KB (median of ${growth.length} steps without a collection, less ${kb(cost)} KB the measurement ` +
+      `itself allocates; min ${kb(Math.min(...growth) - cost)}, max ${kb(Math.max(...growth) - cost)})`,
+  );
+}
+console.log(`collections over the ${steps} steps: ${scavenges} scavenges, ${collections - scavenges} other (one scavenge per ${(steps / Math.max(scavenges, 1)).toFixed(1)} steps)`);
+
+if (session !== null) {
+  const { profile } = await session.post("HeapProfiler.stopSampling");
+  session.disconnect();
+  if (values.tree !== undefined) {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(values.tree, JSON.stringify(profile));
+  }
+  const byFunction = new Map();
+  const byFile = new Map();
+  let total = 0;
+  // A built-in's allocation (an Array, a Float32Array view, a bound function) is charged to the JavaScript
+  // function that called it, named "caller > built-in".
+  const walk = (node, caller) => {
+    const frame = node.callFrame;
+    const builtin = frame.url === "";
+    const file = builtin ? (caller?.file ?? "(native)") : frame.url.replace(/^file:\/\/.*?\/(packages|bench|node_modules)\//, "$1/");
+    const name = frame.functionName || "(anonymous)";
+    const here = builtin ? caller : { key: `${name} ${file}:${frame.lineNumber + 1}`, file };
+    const key = builtin ? `${caller?.key ?? "(root)"} > ${name}` : here.key;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
+    byFile.set(file, (byFile.get(file) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children) walk(child, here);
+  };
+  walk(profile.head, undefined);
+  // The profile also holds what the sampling and the loop above allocated; per step it is small.
+  console.log(`\nsampled: ${kb(total / steps)} KB per step (sampling is statistical: ±10% on small entries)`);
+  const print = (title, map) => {
+    console.log(`\n${title}`);
+    for (const [key, bytes] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      if (bytes === 0) break;
+      console.log(`${kb(bytes / steps).padStart(8)} KB  ${key}`);
+    }
+  };
+  print("by function (self bytes per step):", byFunction);
+  print("by file:", byFile);
+}
+if (threads > 1) {
+  const { disableThreads } = await import("@pico/core/threads");
+  await disableThreads();
+}
