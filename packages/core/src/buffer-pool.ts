@@ -35,7 +35,48 @@ interface SizeClass {
 const free = new Map<number, SizeClass>();
 let clock = 0;
 let pooledBytes = 0;
-let births: Map<ArrayBufferLike, FloatArray> | null = null;
+let births: Map<object, FloatArray> | null = null;
+
+/**
+ * Float32 storage outside the JavaScript heap that `allocate` prefers while it offers any (the worker
+ * threads' shared WebAssembly memory: kernels/wasm/resident-storage.ts). Its arrays share one
+ * ArrayBuffer, so each array's storage has an identity of its own (storageOf).
+ */
+export interface StorageProvider {
+  /** A fresh array of `length` floats, contents unspecified, or undefined (none offered for this length now). */
+  take(length: number): Float32Array | undefined;
+  /** Gives `array`'s storage back when it is one of the provider's arrays (true); false for any other array. */
+  release(array: FloatArray): boolean;
+  /** The storage of an array over the provider's memory, or undefined for any other array. */
+  identity(array: FloatArray): object | undefined;
+}
+
+let provider: StorageProvider | null = null;
+
+/** Installs the provider of storage outside the JavaScript heap (it stays: its arrays outlive its offers). */
+export function setStorageProvider(p: StorageProvider): void {
+  provider = p;
+}
+
+/**
+ * `array` itself, or for one of the storage provider's arrays an ordinary copy (the provider's region given
+ * back at once): for an array about to outlive the work that made it (a leaf's .grad, dropped by zeroGrad
+ * for the garbage collector, which would give a region back only at its next full collection).
+ */
+export function ordinaryStorage(array: FloatArray): FloatArray {
+  if (provider === null || provider.identity(array) === undefined) return array;
+  const copy = new Float32Array(array);
+  provider.release(array);
+  return copy;
+}
+
+/**
+ * What `array` is a view of: its ArrayBuffer, or for an array over a storage provider's memory (where every
+ * array shares one ArrayBuffer) its own region. Two arrays alias exactly when their storage is the same.
+ */
+export function storageOf(array: FloatArray): object {
+  return (provider === null ? undefined : provider.identity(array)) ?? array.buffer;
+}
 
 // A number, not a string such as "float32:1024": a fresh string is hashed on every lookup, a number is not.
 const keyOf = (dtype: DType, length: number): number => length * 2 + (dtype === "float64" ? 1 : 0);
@@ -47,6 +88,16 @@ const dtypeOfArray = (a: FloatArray): DType => (a instanceof Float64Array ? "flo
  */
 export function takePooled(dtype: DType, length: number, zero = true): FloatArray | undefined {
   const held = free.get(keyOf(dtype, length));
+  if (provider !== null && dtype === "float32") {
+    const outside = provider.take(length);
+    if (outside !== undefined) {
+      // An ordinary array of this size held for later is never taken while the provider offers: let it go.
+      const stale = held?.arrays.shift();
+      if (stale !== undefined) pooledBytes -= stale.byteLength;
+      if (zero) outside.fill(0);
+      return outside;
+    }
+  }
   const array = held?.arrays.pop();
   if (array === undefined) return undefined;
   held!.lastUse = ++clock;
@@ -60,9 +111,12 @@ export function takePooled(dtype: DType, length: number, zero = true): FloatArra
  * references, or will ever read or write again; views into part of a buffer, shared memory, small
  * arrays and arrays beyond the pool's budget are left to the garbage collector. Over the budget, the
  * arrays of the sizes least recently taken or given make room (the shapes of the work before, say
- * training's, give way to those of the work now, say inference's). Returns whether it was kept.
+ * training's, give way to those of the work now, say inference's). Returns whether it was kept. An
+ * array of the storage provider's (setStorageProvider) goes back to the provider instead (true).
  */
 export function recycle(array: FloatArray): boolean {
+  // The provider's own arrays go straight back to it (another array of any size may take the region).
+  if (provider !== null && provider.release(array)) return true;
   const bytes = array.byteLength;
   if (bytes < MIN_POOLED_BYTES || array.byteOffset !== 0 || bytes !== array.buffer.byteLength) return false;
   if (!(array.buffer instanceof ArrayBuffer) || bytes > MAX_POOLED_BYTES) return false;
@@ -107,14 +161,14 @@ export function clearPool(): void {
 
 /** Called by `allocate` for every array it returns. */
 export function noteBirth(array: FloatArray): void {
-  births?.set(array.buffer, array);
+  births?.set(storageOf(array), array);
 }
 
 /**
- * Runs `fn`, recording in `into` every array `allocate` returns meanwhile (by its buffer); an inner
+ * Runs `fn`, recording in `into` every array `allocate` returns meanwhile (by its storage, storageOf); an inner
  * call records only into its own map.
  */
-export function trackBirths<T>(into: Map<ArrayBufferLike, FloatArray>, fn: () => T): T {
+export function trackBirths<T>(into: Map<object, FloatArray>, fn: () => T): T {
   const outer = births;
   births = into;
   try {

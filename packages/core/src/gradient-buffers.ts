@@ -1,4 +1,4 @@
-import { recycle } from "./buffer-pool.js";
+import { ordinaryStorage, recycle, storageOf } from "./buffer-pool.js";
 import type { FloatArray, NDArray } from "./dtype.js";
 import { isPacked } from "./ndarray-utils.js";
 
@@ -7,24 +7,25 @@ import { isPacked } from "./ndarray-utils.js";
  * the pool only when (1) it was allocated during this backward pass, so no forward value, saved
  * array, user tensor or root gradient can be it, and (2) no gradient the engine still holds is a
  * view of it. Gradients alias freely (Add passes `g` through, reshape returns views, a broadcast
- * gradient is a stride-0 view), so holders are counted per underlying ArrayBuffer, not per ndarray.
+ * gradient is a stride-0 view), so holders are counted per underlying storage (storageOf: the
+ * ArrayBuffer, or a region of the threads' shared WebAssembly memory), not per ndarray.
  * Backward functions must not keep a gradient they return (in a cache, a global, or ctx under
  * retainGraph); the engine recycles only when the graph is released.
  */
 export class GradientBuffers {
   /** Every array allocated during the pass, by its buffer. */
-  readonly births = new Map<ArrayBufferLike, FloatArray>();
-  private readonly holders = new Map<ArrayBufferLike, number>();
+  readonly births = new Map<object, FloatArray>();
+  private readonly holders = new Map<object, number>();
 
   /** A gradient entry now refers to `a`. */
   hold(a: NDArray): void {
-    const buffer = a.data.buffer;
+    const buffer = storageOf(a.data);
     this.holders.set(buffer, (this.holders.get(buffer) ?? 0) + 1);
   }
 
   /** A gradient entry that referred to `a` is gone: recycles its buffer if nothing holds it any more. */
   drop(a: NDArray): void {
-    const buffer = a.data.buffer;
+    const buffer = storageOf(a.data);
     const count = (this.holders.get(buffer) ?? 0) - 1;
     if (count > 0) {
       this.holders.set(buffer, count);
@@ -36,7 +37,8 @@ export class GradientBuffers {
 
   /** `a` was never held (a gradient summed into another): recycles its buffer if nothing holds it. */
   discard(a: NDArray): void {
-    if (!this.holders.has(a.data.buffer)) this.recycleIfOwned(a.data.buffer);
+    const buffer = storageOf(a.data);
+    if (!this.holders.has(buffer)) this.recycleIfOwned(buffer);
   }
 
   /**
@@ -45,23 +47,30 @@ export class GradientBuffers {
    * write into it or hand it over.
    */
   exclusive(a: NDArray): boolean {
-    const buffer = a.data.buffer;
+    const buffer = storageOf(a.data);
     return this.births.get(buffer) === a.data && this.holders.get(buffer) === 1 && isPacked(a);
   }
 
-  /** An exclusive array (see exclusive) leaves the engine's care: it becomes a tensor's `.grad` and is never recycled. */
+  /**
+   * An exclusive array (see exclusive) leaves the engine's care: it becomes a tensor's `.grad` and is never
+   * recycled. One in the threads' shared memory is moved to ordinary memory first (its ndarray's data
+   * replaced by a copy, the region given back): a .grad outlives the step, and the optimizer's zeroGrad
+   * drops it for the garbage collector, which gives a region back only at its next full collection.
+   */
   release(a: NDArray): void {
-    const buffer = a.data.buffer;
+    const buffer = storageOf(a.data);
     this.holders.delete(buffer);
     this.births.delete(buffer);
+    const moved = ordinaryStorage(a.data);
+    if (moved !== a.data) (a as { data: FloatArray }).data = moved;
   }
 
   /** Recycles an array that only a released call's ctx referenced (see Tracer.keepPrivate), unless a gradient still views it. */
   dropPrivate(a: FloatArray): void {
-    if (!this.holders.has(a.buffer)) recycle(a);
+    if (!this.holders.has(storageOf(a))) recycle(a);
   }
 
-  private recycleIfOwned(buffer: ArrayBufferLike): void {
+  private recycleIfOwned(buffer: object): void {
     const born = this.births.get(buffer);
     if (born === undefined) return;
     this.births.delete(buffer);

@@ -1,4 +1,4 @@
-import { Tensor, tracer, type Context } from "@pico/core";
+import { kernels, Tensor, tracer, type Context } from "@pico/core";
 
 /**
  * The context of the recorded call that created `t`'s array, following in-place writes and views back
@@ -6,12 +6,12 @@ import { Tensor, tracer, type Context } from "@pico/core";
  * null when the array is a leaf's or no recorded call created it.
  */
 export function arrayCreator(t: Tensor): Context | null {
-  const buffer = t.data.data.buffer;
+  const storage = kernels.storageOf(t.data.data);
   let current = t;
   for (;;) {
     const call = current.creator;
     if (call === null || call.ctx === null || call.inputs === null) return null;
-    const same = call.inputs.find((input): input is Tensor => input instanceof Tensor && input.data.data.buffer === buffer);
+    const same = call.inputs.find((input): input is Tensor => input instanceof Tensor && kernels.storageOf(input.data.data) === storage);
     if (same === undefined) return call.ctx;
     current = same;
   }
@@ -25,7 +25,8 @@ export function arrayCreator(t: Tensor): Context | null {
  */
 export function releaseDead(dead: Tensor, ...live: Tensor[]): void {
   const array = dead.data.data;
-  if (live.some((t) => t.data.data.buffer === array.buffer)) return;
+  const storage = kernels.storageOf(array);
+  if (live.some((t) => kernels.storageOf(t.data.data) === storage)) return;
   if (tracer.blind) {
     tracer.recycle(array);
     return;

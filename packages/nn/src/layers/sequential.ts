@@ -1,4 +1,4 @@
-import { ArgumentError, Tensor, tracer } from "@pico/core";
+import { ArgumentError, kernels, Tensor, tracer } from "@pico/core";
 import type { Context } from "@pico/core";
 import { forwardInPlace } from "../fusion/in-place.js";
 import { FUSION_PATTERNS, fuseAt } from "../fusion/patterns.js";
@@ -119,8 +119,8 @@ function allKeepNoReferences(list: readonly TensorModule[], start: number, end: 
   return true;
 }
 
-function bufferOf(t: unknown): ArrayBufferLike | null {
-  return t instanceof Tensor ? t.data.data.buffer : null;
+function bufferOf(t: unknown): object | null {
+  return t instanceof Tensor ? kernels.storageOf(t.data.data) : null;
 }
 
 /** What forward knows about the buffer of the current intermediate. */
@@ -135,7 +135,7 @@ interface Chain {
  * After a module mapped `x` to `y`: recycles x's array when nothing else can reach it (at once
  * under noGrad, when its graph is released in grad mode), and returns what is known of y's buffer.
  */
-function recycleDead(x: Tensor, chain: Chain, y: Tensor, safe: boolean, inputBuffer: ArrayBufferLike | null): Chain {
+function recycleDead(x: Tensor, chain: Chain, y: Tensor, safe: boolean, inputBuffer: object | null): Chain {
   const yBuffer = bufferOf(y);
   if (yBuffer === null) return { private: false, owner: null };
   if (yBuffer === bufferOf(x)) return { private: chain.private && safe, owner: chain.owner };

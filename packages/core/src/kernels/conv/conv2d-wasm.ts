@@ -1,5 +1,6 @@
 import { alignUp, heapOf, Layout, localInstance } from "../wasm/engine.js";
 import { offerOutput, takeOutput } from "../wasm/handoff.js";
+import { addressOf } from "../wasm/resident-storage.js";
 import type { WasmInstance } from "../wasm/engine.js";
 import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
@@ -352,12 +353,14 @@ export function conv2dForwardWasm(
   const outImage = pool ? pooledImage(g) : s.outImage;
   const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2), launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
   const width = chunk * s.outPlane;
-  const wAt = mem.take(g.outChannels * s.taps);
+  // x, the weight and out where they are when they live in the module (resident-storage.ts), else -1: copied in or out.
+  const [xOwn, wOwn, outOwn] = [ownAt(t, x), ownAt(t, weight), ownAt(t, out)];
+  const wAt = wOwn >= 0 ? wOwn : mem.take(g.outChannels * s.taps);
   const preparedFloats = e.preparedFloats(geo, pool ? 1 : 0, withArgmax);
   const preparedAt = mem.take(preparedFloats);
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
-  const xAt = mem.take(slice * s.inImage);
-  const outAt = mem.take(slice * outImage);
+  const xAt = xOwn >= 0 ? 0 : mem.take(slice * s.inImage);
+  const outAt = outOwn >= 0 ? 0 : mem.take(slice * outImage);
   const argmaxAt = argmax === null ? 0 : mem.take(slice * outImage);
   // Pooling without arg-max may take the 5×5 Winograd path, whose scratch lives in `cols`; so does F(4×4, 3×3)'s.
   let colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
@@ -374,7 +377,7 @@ export function conv2dForwardWasm(
   }));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
-  heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
+  if (wOwn < 0) heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
   if (winograd3 && e.anyNonFinite(wAt, g.outChannels * s.taps) !== 0) return false;
   if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
   const path = (pool ? 2 : 0) + withArgmax;
@@ -394,24 +397,28 @@ export function conv2dForwardWasm(
     const units = Math.ceil(count / chunk);
     const ranges = (launch !== undefined && !winograd3 ? taperedParts(count, chunk, threads, callsOf(threads, units)) : null) ??
       parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units));
+    // This slice's images: in the module's regions, or where x and out are.
+    const xSlice = xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
+    const outSlice = outOwn >= 0 ? outOwn + n0 * outImage * 4 : outAt;
     const calls: ConvCall[] = [];
     for (let k = 0; k < ranges.length; k++) {
       const [i0, i1] = ranges[k]!;
       const r = scratch[launch === undefined ? k : 0]!;
       calls.push([
-        0, geo, i1 - i0, xAt + i0 * s.inImage * 4, wAt, preparedAt, bAt, outAt + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
+        0, geo, i1 - i0, xSlice + i0 * s.inImage * 4, wAt, preparedAt, bAt, outSlice + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
         r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxAt === 0 ? 0 : argmaxAt + i0 * outImage * 4,
       ]);
     }
     // Images [i0, i1) of this slice into the module, and their results out of it.
     const copyIn = (i0: number, i1: number): void => {
+      if (xOwn >= 0) return;
       const xFrom = x.offset + (n0 + i0) * s.inImage;
       heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
     };
     const copyOut = (i0: number, i1: number): void => {
       const result = heapOf(t, mem.end) ?? heap;
       const from = (outAt >> 2) + i0 * outImage;
-      out.data.set(result.subarray(from, from + (i1 - i0) * outImage), out.offset + (n0 + i0) * outImage);
+      if (outOwn < 0) out.data.set(result.subarray(from, from + (i1 - i0) * outImage), out.offset + (n0 + i0) * outImage);
       if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + i0 * outImage * 4, (i1 - i0) * outImage), (n0 + i0) * outImage);
     };
     if (staged && ranges.length > 1) {
@@ -420,8 +427,14 @@ export function conv2dForwardWasm(
     } else if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFiniteSeen(t, geo))) return false;
   }
   // One slice: the whole output is still in the module, for a kernel that reads it next (handoff.ts).
-  if (slice >= g.batch && argmax === null) offerOutput(t.memory, out.data, out.offset, g.batch * outImage, outAt);
+  if (slice >= g.batch && argmax === null && outOwn < 0) offerOutput(t.memory, out.data, out.offset, g.batch * outImage, outAt);
   return true;
+}
+
+/** The byte address of a slice's first float where it lives in `t`'s memory (resident-storage.ts), else -1. */
+function ownAt(t: ConvEngine, a: Float32Slice): number {
+  const at = addressOf(t.memory, a.data);
+  return at < 0 ? -1 : at + a.offset * 4;
 }
 
 /**
@@ -493,8 +506,8 @@ export function conv2dBackwardWasm(
   if (grads.input === null && grads.weight === null && grads.bias === null) return true;
   const argmax = options.argmax ?? null;
   // gradOut as the kernel before left it in the module (a BatchNorm's input gradient, or with `argmax` the
-  // next convolution's: see handoff.ts), or -1.
-  const resident = takeOutput(t.memory, gradOut.data, gradOut.offset, g.batch * (argmax === null ? s.outImage : pooledImage(g)));
+  // next convolution's: see handoff.ts), or -1; not asked where gradOut lives in the module (backwardBy).
+  const resident = ownAt(t, gradOut) >= 0 ? -1 : takeOutput(t.memory, gradOut.data, gradOut.offset, g.batch * (argmax === null ? s.outImage : pooledImage(g)));
   const mem = new Layout(t.exports.heapBase());
   const geo = mem.take(GEOMETRY_FLOATS);
   const early = heapOf(t, mem.end);
@@ -522,18 +535,21 @@ function backwardBy(
   const gyImage = argmax === null ? s.outImage : pooledImage(g);
   const imageFloats = gyImage * (argmax === null ? 1 : 2) + (wantX ? s.inImage : 0) + (wantGx ? s.inImage : 0);
   const slice = sliceOf(g, chunk * threads, imageFloats, launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
+  // gradOut, x, the weight and the input gradient where they are when they live in the module
+  // (resident-storage.ts), else -1: copied in or out.
+  const [gyOwn, xOwn, wOwn, gxOwn] = [ownAt(t, gradOut), x === null ? -1 : ownAt(t, x), ownAt(t, weight), grads.input === null ? -1 : ownAt(t, grads.input)];
   // A whole batch of gradOut already in the module (a handed-off output) is read where it is, each slice's
   // part in place, everything else laid out after it.
-  const gyResident = resident >= start ? resident : -1;
+  const gyResident = gyOwn >= 0 ? -1 : resident >= start ? resident : -1;
   const mem = new Layout(gyResident < 0 ? start : gyResident + g.batch * gyImage * 4 + TAIL);
-  const wAt = mem.take(wSize);
+  const wAt = wOwn >= 0 ? wOwn : mem.take(wSize);
   // The Winograd way reads the weights flipped, transposed and transformed for the input gradient.
   const preparedFloats = winograd3 ? e.preparedBackwardFloats(geo, wantGx ? 1 : 0) : 0;
   const preparedAt = preparedFloats === 0 ? 0 : mem.take(preparedFloats);
-  const xAt = wantX ? mem.take(slice * s.inImage) : 0;
-  const gyAt = gyResident < 0 ? mem.take(slice * gyImage, TAIL) : gyResident;
+  const xAt = wantX && xOwn < 0 ? mem.take(slice * s.inImage) : 0;
+  const gyAt = gyOwn >= 0 ? gyOwn : gyResident < 0 ? mem.take(slice * gyImage, TAIL) : gyResident;
   const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
-  const gxAt = wantGx ? mem.take(slice * s.inImage) : 0;
+  const gxAt = wantGx && gxOwn < 0 ? mem.take(slice * s.inImage) : 0;
   // Winograd sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
   const gwFloats = winograd3 ? 36 * g.outChannels * g.inChannels : wSize;
   const units = Math.ceil(slice / chunk);
@@ -575,7 +591,7 @@ function backwardBy(
   const laid = heapOf(t, mem.end);
   if (laid === null) return "failed";
   let heap = laid;
-  heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
+  if (wOwn < 0) heap.set(weight.data.subarray(weight.offset, weight.offset + wSize), wAt >> 2);
   if (preparedAt !== 0) {
     if (e.anyNonFinite(wAt, wSize) !== 0) return "refused";
     if (prepareScratch !== 0) prepareWinogradSplit(t, launch!, geo, wAt, preparedAt, true, g.inChannels, prepareScratch);
@@ -588,9 +604,9 @@ function backwardBy(
     // computes it zeroes it first where it adds into it: the thread that claimed it, not the calling one).
     const copyIn = (i0: number, i1: number): void => {
       const gyFrom = gradOut.offset + (n0 + i0) * gyImage;
-      if (gyResident < 0) heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
+      if (gyResident < 0 && gyOwn < 0) heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
       if (argmax !== null) new Int32Array(heap.buffer, argmaxAt + i0 * gyImage * 4, (i1 - i0) * gyImage).set(argmax.subarray((n0 + i0) * gyImage, (n0 + i1) * gyImage));
-      if (x !== null && wantX) {
+      if (x !== null && wantX && xOwn < 0) {
         const xFrom = x.offset + (n0 + i0) * s.inImage;
         heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
       }
@@ -598,18 +614,21 @@ function backwardBy(
     const copyOut = (i0: number, i1: number): void => {
       heap = heapOf(t, mem.end) ?? heap;
       const from = (gxAt >> 2) + i0 * s.inImage;
-      if (grads.input !== null) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
+      if (grads.input !== null && gxOwn < 0) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
     const ranges = rangesOf(count);
-    const gySlice = gyResident < 0 ? gyAt : gyResident + n0 * gyImage * 4;
+    const gySlice = gyOwn >= 0 || gyResident >= 0 ? gyAt + n0 * gyImage * 4 : gyAt;
+    // This slice's images: in the module's regions, or where x and the input gradient are.
+    const xSlice = !wantX ? 0 : xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
+    const gxSlice = !wantGx ? 0 : gxOwn >= 0 ? gxOwn + n0 * s.inImage * 4 : gxAt;
     const accumulate = n0 > 0 ? 1 : 0;
     const calls: ConvCall[] = [];
     for (let k = 0; k < ranges.length; k++) {
       const [i0, i1] = ranges[k]!;
       const r = scratch[launch === undefined ? k : 0]!;
       calls.push([
-        1, geo, i1 - i0, xAt === 0 ? 0 : xAt + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gySlice + i0 * gyImage * 4,
-        gxAt === 0 ? 0 : gxAt + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + k * gwStride * 4, gbSums === 0 ? 0 : gbSums + k * gbStride * 4,
+        1, geo, i1 - i0, xSlice === 0 ? 0 : xSlice + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gySlice + i0 * gyImage * 4,
+        gxSlice === 0 ? 0 : gxSlice + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + k * gwStride * 4, gbSums === 0 ? 0 : gbSums + k * gbStride * 4,
         chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
       ]);
     }
@@ -635,7 +654,7 @@ function backwardBy(
   }
   // One slice: the whole input gradient is still in the module, for the kernel the caller said reads it next
   // (a BatchNorm's backward, see handoff.ts).
-  if (grads.input !== null && slice >= g.batch && options.handOffGradInput === true) {
+  if (grads.input !== null && gxOwn < 0 && slice >= g.batch && options.handOffGradInput === true) {
     offerOutput(t.memory, grads.input.data, grads.input.offset, g.batch * s.inImage, gxAt, true);
   }
   return "done";

@@ -1,6 +1,7 @@
 import type { BatchNormResidualGradient, BatchNormSync } from "../batch-norm.js";
 import { heapOf, Layout } from "./engine.js";
 import { offerOutput, takeOutput } from "./handoff.js";
+import { addressOf } from "./resident-storage.js";
 import { target } from "./elementwise-wasm.js";
 import type { Target } from "./elementwise-wasm.js";
 import { MAX_JOBS } from "./thread-pool.js";
@@ -173,18 +174,23 @@ export function batchNormForwardWasm(
   if (t === null) return false;
   const group = batchNormGroup(n, c, s);
   const { train } = options;
-  // x as the kernel before left it in the module (a convolution's output, see handoff.ts), or copied in.
-  const resident = takeOutput(t.instance.memory, x, 0, size);
+  const memory = t.instance.memory;
+  const residual = options.residual ?? null;
+  // x, y and the residual where they are when they live in the module (resident-storage.ts), else -1.
+  const [xOwn, yOwn, rOwn] = [addressOf(memory, x), addressOf(memory, y), residual === null ? -1 : addressOf(memory, residual)];
+  // Else x as the kernel before left it in the module (a convolution's output, see handoff.ts), or copied in.
+  const handed = xOwn >= 0 ? -1 : takeOutput(memory, x, 0, size);
   const heapBase = t.exports.heapBase();
-  const mem = new Layout(resident < 0 ? heapBase : Math.max(heapBase, resident + size * 4));
-  const xAt = resident < 0 ? mem.take(size) : resident;
+  const mem = new Layout(handed < 0 ? heapBase : Math.max(heapBase, handed + size * 4));
+  const xAt = xOwn >= 0 ? xOwn : handed >= 0 ? handed : mem.take(size);
+  // The result goes over the module's copy of x, but never over x itself (unless y is x).
+  const outAt = yOwn >= 0 ? yOwn : xOwn >= 0 ? mem.take(size) : xAt;
   const partialsAt = train ? mem.take(4 * Math.ceil(n / group) * c) : 0;
   const statsAt = mem.take(2 * (3 * c + 1));
   const tableAt = mem.take(3 * c);
   const gammaAt = options.gamma === null ? 0 : mem.take(c);
   const betaAt = options.beta === null ? 0 : mem.take(c);
-  const residual = options.residual ?? null;
-  const rAt = residual === null ? 0 : mem.take(size);
+  const rAt = residual === null ? 0 : rOwn >= 0 ? rOwn : mem.take(size);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   const table = new Float64Array(heap.buffer, statsAt, 3 * c + 1);
@@ -192,8 +198,8 @@ export function batchNormForwardWasm(
   table[3 * c] = options.eps;
   if (options.gamma !== null) heap.set(options.gamma, gammaAt >> 2);
   if (options.beta !== null) heap.set(options.beta, betaAt >> 2);
-  const xF = xAt >> 2;
-  const copyIn = (blocks: Block[]) => (resident >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0)));
+  const [xF, outF] = [xAt >> 2, outAt >> 2];
+  const copyIn = (blocks: Block[]) => (xOwn >= 0 || handed >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0)));
   if (train) {
     const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
     runPhase(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn(blocks), null);
@@ -209,18 +215,18 @@ export function batchNormForwardWasm(
   }
   const relu = options.relu ? 1 : 0;
   const blocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
-  const copyOut = (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(xF + i0, xF + i1), i0));
+  const copyOut = yOwn >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(outF + i0, outF + i1), i0));
   if (residual === null) {
-    runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn(blocks), copyOut);
+    runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, outAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn(blocks), copyOut);
   } else {
     // The residual goes in block by block with this phase (and x too in evaluation), staged as a first phase's x.
     const rF = rAt >> 2;
     const xIn = train ? null : copyIn(blocks);
-    const rIn = (k: number): void => {
+    const rIn = rOwn >= 0 ? xIn : (k: number): void => {
       xIn?.(k);
       spans(blocks[k]!, c, s, (i0, i1) => heap.set(residual.subarray(i0, i1), rF + i0));
     };
-    runPhase(t, blocks.map((b) => job(NORMALIZE_ADD, xAt, rAt, xAt, c, s, b.b0, b.b1, b.c0, b.c1, tableAt)), rIn, copyOut);
+    runPhase(t, blocks.map((b) => job(NORMALIZE_ADD, xAt, rAt, outAt, c, s, b.b0, b.b1, b.c0, b.c1, tableAt)), rIn, copyOut);
   }
   stats.set(new Float64Array(heap.buffer, statsAt, 3 * c));
   affine.set(heap.subarray(tableAt >> 2, (tableAt >> 2) + 3 * c));
@@ -248,39 +254,51 @@ export function batchNormBackwardWasm(
   const t = target(size);
   if (t === null) return false;
   const group = batchNormGroup(n, c, s);
-  // g as the kernel before left it in the module (a convolution's input gradient, see handoff.ts), or -1.
-  const resident = takeOutput(t.instance.memory, g, 0, size);
+  const memory = t.instance.memory;
+  // Operands where they are when they live in the module (resident-storage.ts), else -1. The sums phase
+  // writes g + g2, or with a residual gm, over g's region: then g goes into a region of this call's.
+  const gInPlace = g2 === null && residual === null;
+  const xOwn = addressOf(memory, x);
+  const gOwn = gInPlace ? addressOf(memory, g) : -1;
+  const dxOwn = dx === null ? -1 : addressOf(memory, dx);
+  const yOwn = residual === null ? -1 : addressOf(memory, residual.y);
+  const g2Own = g2 === null ? -1 : addressOf(memory, g2);
+  // Else g as the kernel before left it in the module (a convolution's input gradient, see handoff.ts), or -1.
+  const resident = gOwn >= 0 ? -1 : takeOutput(memory, g, 0, size);
   const heapBase = t.exports.heapBase();
   // The other operands before a resident g where they fit (the regions of the kernel that left it), else after it.
-  const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number; yAt: number; g2At: number } => {
+  const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; dxAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number; yAt: number; g2At: number } => {
     const mem = new Layout(start);
-    const xAt = mem.take(size);
-    const gAt = resident < 0 ? mem.take(size) : resident;
+    const xAt = xOwn >= 0 ? xOwn : mem.take(size);
+    const gAt = gOwn >= 0 ? gOwn : resident < 0 ? mem.take(size) : resident;
+    // dx goes over the module's copy of g, never over g itself (unless dx is g).
+    const dxAt = dxOwn >= 0 ? dxOwn : gOwn >= 0 && dx !== null ? mem.take(size) : gAt;
     const partialsAt = mem.take(4 * Math.ceil(n / group) * c);
     const statsAt = mem.take(2 * 3 * c);
     const tableAt = mem.take(6 * c);
     const sumsAt = mem.take(4 * c);
     const totalsAt = sync === null ? 0 : mem.take(4 * c);
-    const yAt = residual === null ? 0 : mem.take(size);
-    const g2At = g2 === null ? 0 : mem.take(size);
-    return { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt, g2At };
+    const yAt = residual === null ? 0 : yOwn >= 0 ? yOwn : mem.take(size);
+    const g2At = g2 === null ? 0 : g2Own >= 0 ? g2Own : mem.take(size);
+    return { mem, xAt, gAt, dxAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt, g2At };
   };
   let laid = layOut(heapBase);
   if (resident >= 0 && laid.mem.end > resident) laid = layOut(Math.max(heapBase, resident + size * 4));
-  const { mem, xAt, gAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt, g2At } = laid;
+  const { mem, xAt, gAt, dxAt, partialsAt, statsAt, tableAt, sumsAt, totalsAt, yAt, g2At } = laid;
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   new Float64Array(heap.buffer, statsAt, 3 * c).set(stats.subarray(0, 3 * c));
   heap.set(affine.subarray(0, 3 * c), tableAt >> 2);
   const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
-  const [xF, gF] = [xAt >> 2, gAt >> 2];
+  const [xF, gF, dxF] = [xAt >> 2, gAt >> 2, dxAt >> 2];
   const [yF, g2F] = [yAt >> 2, g2At >> 2];
-  const copyIn = (k: number): void =>
+  const copies = (xOwn < 0 ? 1 : 0) + (gOwn < 0 && resident < 0 ? 1 : 0) + (residual !== null && yOwn < 0 ? 1 : 0) + (g2 !== null && g2Own < 0 ? 1 : 0);
+  const copyIn = copies === 0 ? null : (k: number): void =>
     spans(blocks[k]!, c, s, (i0, i1) => {
-      heap.set(x.subarray(i0, i1), xF + i0);
-      if (resident < 0) heap.set(g.subarray(i0, i1), gF + i0);
-      if (residual !== null) heap.set(residual.y.subarray(i0, i1), yF + i0);
-      if (g2 !== null) heap.set(g2.subarray(i0, i1), g2F + i0);
+      if (xOwn < 0) heap.set(x.subarray(i0, i1), xF + i0);
+      if (gOwn < 0 && resident < 0) heap.set(g.subarray(i0, i1), gF + i0);
+      if (residual !== null && yOwn < 0) heap.set(residual.y.subarray(i0, i1), yF + i0);
+      if (g2 !== null && g2Own < 0) heap.set(g2.subarray(i0, i1), g2F + i0);
     });
   if (g2 !== null && residual === null) {
     const step = relu ? PARTS_GRADIENT_SUMS_RELU : PARTS_GRADIENT_SUMS;
@@ -305,11 +323,11 @@ export function batchNormBackwardWasm(
   }
   if (dx !== null) {
     const outBlocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
-    const copyOut = (k: number): void => spans(outBlocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(gF + i0, gF + i1), i0));
-    runPhase(t, outBlocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, gAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
+    const copyOut = dxOwn >= 0 ? null : (k: number): void => spans(outBlocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(dxF + i0, dxF + i1), i0));
+    runPhase(t, outBlocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, dxAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
   }
   sums.set(new Float64Array(heap.buffer, sumsAt, 2 * c));
-  // dx is still in the module where g was, for the convolution's backward that reads it next (handoff.ts).
-  if (dx !== null && handOffGradInput) offerOutput(t.instance.memory, dx, 0, size, gAt, true);
+  // A dx of its own is still in the module, for the convolution's backward that reads it next (handoff.ts).
+  if (dx !== null && dxOwn < 0 && handOffGradInput) offerOutput(memory, dx, 0, size, dxAt, true);
   return true;
 }

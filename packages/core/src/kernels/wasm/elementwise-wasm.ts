@@ -1,6 +1,7 @@
 import { runBlockwise } from "./blockwise.js";
 import { heapOf, Layout, localInstance } from "./engine.js";
 import { offerOutput } from "./handoff.js";
+import { addressOf } from "./resident-storage.js";
 import type { WasmInstance } from "./engine.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
 
@@ -170,26 +171,33 @@ function elementwise(kind: number, inputs: Float32Array[], out: Float32Array): b
 
 function elementwiseThreads(t: Target, kind: number, inputs: Float32Array[], out: Float32Array): boolean {
   const size = out.length;
+  const memory = t.instance.memory;
+  // Operands where they are when they live in the module (resident-storage.ts), else -1: copied in or out.
+  const own = inputs.map((a) => addressOf(memory, a));
+  const outOwn = addressOf(memory, out);
   const mem = new Layout(t.exports.heapBase());
   const at: number[] = [];
-  for (let i = 0; i < inputs.length; i++) at.push(mem.take(size));
+  for (let i = 0; i < inputs.length; i++) at.push(own[i]! >= 0 ? own[i]! : mem.take(size));
+  // The result goes over the module's copy of the first input, never over an input itself (unless out is it).
+  const outAt = outOwn >= 0 ? outOwn : own[0]! >= 0 ? mem.take(size) : at[0]!;
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   const parts = ranges(size, jobCount(t, size), 4);
   const [first, second] = [at[0]!, at[1] ?? 0];
   const jobs: number[][] = [];
   for (const [i0, i1] of parts) {
-    jobs.push(inputs.length === 1 ? [kind, first, first, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0, 0] : [kind, first, second, first, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    jobs.push(inputs.length === 1 ? [kind, first, outAt, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0, 0] : [kind, first, second, outAt, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0]);
   }
   run(t, jobs, {
     copyIn: (k) => {
       const [i0, i1] = parts[k]!;
-      for (let i = 0; i < inputs.length; i++) heap.set(inputs[i]!.subarray(i0, i1), (at[i]! >> 2) + i0);
+      for (let i = 0; i < inputs.length; i++) if (own[i]! < 0) heap.set(inputs[i]!.subarray(i0, i1), (at[i]! >> 2) + i0);
     },
     copyOut: (k) => {
+      if (outOwn >= 0) return;
       const [i0, i1] = parts[k]!;
       const result = heapOf(t.instance, mem.end) ?? heap;
-      out.set(result.subarray((first >> 2) + i0, (first >> 2) + i1), i0);
+      out.set(result.subarray((outAt >> 2) + i0, (outAt >> 2) + i1), i0);
     },
   });
   return true;
@@ -250,10 +258,13 @@ function maxPool2x2Blocks(t: Target, x: Float32Array, out: Float32Array, argmax:
 }
 
 function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax: Int32Array | null, planes: number, H: number, W: number, oH: number, oW: number): boolean {
+  const memory = t.instance.memory;
+  // Operands where they are when they live in the module (resident-storage.ts), else -1: copied in or out.
+  const [xOwn, outOwn, argmaxOwn] = [addressOf(memory, x), addressOf(memory, out), argmax === null ? -1 : addressOf(memory, argmax)];
   const mem = new Layout(t.exports.heapBase());
-  const xAt = mem.take(x.length);
-  const outAt = mem.take(out.length);
-  const argmaxAt = argmax === null ? 0 : mem.take(out.length);
+  const xAt = xOwn >= 0 ? xOwn : mem.take(x.length);
+  const outAt = outOwn >= 0 ? outOwn : mem.take(out.length);
+  const argmaxAt = argmax === null ? 0 : argmaxOwn >= 0 ? argmaxOwn : mem.take(out.length);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   const parts = ranges(planes, jobCount(t, planes), 1);
@@ -262,14 +273,15 @@ function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax
   const outPlane = oH * oW;
   run(t, jobs, {
     copyIn: (k) => {
+      if (xOwn >= 0) return;
       const [p0, p1] = parts[k]!;
       heap.set(x.subarray(p0 * inPlane, p1 * inPlane), (xAt >> 2) + p0 * inPlane);
     },
     copyOut: (k) => {
       const [p0, p1] = parts[k]!;
       const result = heapOf(t.instance, mem.end) ?? heap;
-      out.set(result.subarray((outAt >> 2) + p0 * outPlane, (outAt >> 2) + p1 * outPlane), p0 * outPlane);
-      if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + p0 * outPlane * 4, (p1 - p0) * outPlane), p0 * outPlane);
+      if (outOwn < 0) out.set(result.subarray((outAt >> 2) + p0 * outPlane, (outAt >> 2) + p1 * outPlane), p0 * outPlane);
+      if (argmax !== null && argmaxOwn < 0) argmax.set(new Int32Array(result.buffer, argmaxAt + p0 * outPlane * 4, (p1 - p0) * outPlane), p0 * outPlane);
     },
   });
   return true;
@@ -317,10 +329,13 @@ function maxPool2x2BackwardThreads(
   t: Target, gy: Float32Array, argmax: Int32Array, gx: Float32Array, planes: number, H: number, W: number, oH: number, oW: number, handOffGradInput: boolean,
 ): boolean {
   const [inPlane, outPlane] = [H * W, oH * oW];
+  const memory = t.instance.memory;
+  // Operands where they are when they live in the module (resident-storage.ts), else -1: copied in or out.
+  const [gyOwn, argmaxOwn, gxOwn] = [addressOf(memory, gy), addressOf(memory, argmax), addressOf(memory, gx)];
   const mem = new Layout(t.exports.heapBase());
-  const gyAt = mem.take(planes * outPlane);
-  const argmaxAt = mem.take(planes * outPlane);
-  const gxAt = mem.take(planes * inPlane);
+  const gyAt = gyOwn >= 0 ? gyOwn : mem.take(planes * outPlane);
+  const argmaxAt = argmaxOwn >= 0 ? argmaxOwn : mem.take(planes * outPlane);
+  const gxAt = gxOwn >= 0 ? gxOwn : mem.take(planes * inPlane);
   const heap = heapOf(t.instance, mem.end);
   if (heap === null) return false;
   const indices = new Int32Array(heap.buffer, argmaxAt, planes * outPlane);
@@ -332,16 +347,17 @@ function maxPool2x2BackwardThreads(
   run(t, jobs, {
     copyIn: (k) => {
       const [p0, p1] = parts[k]!;
-      heap.set(gy.subarray(p0 * outPlane, p1 * outPlane), (gyAt >> 2) + p0 * outPlane);
-      indices.set(argmax.subarray(p0 * outPlane, p1 * outPlane), p0 * outPlane);
+      if (gyOwn < 0) heap.set(gy.subarray(p0 * outPlane, p1 * outPlane), (gyAt >> 2) + p0 * outPlane);
+      if (argmaxOwn < 0) indices.set(argmax.subarray(p0 * outPlane, p1 * outPlane), p0 * outPlane);
     },
     copyOut: (k) => {
+      if (gxOwn >= 0) return;
       const [p0, p1] = parts[k]!;
       const result = heapOf(t.instance, mem.end) ?? heap;
       gx.set(result.subarray((gxAt >> 2) + p0 * inPlane, (gxAt >> 2) + p1 * inPlane), p0 * inPlane);
     },
   });
   // gx is whole in the module, for the kernel the caller said reads it next (a BatchNorm's backward, handoff.ts).
-  if (handOffGradInput) offerOutput(t.instance.memory, gx, 0, gx.length, gxAt, true);
+  if (handOffGradInput && gxOwn < 0) offerOutput(t.instance.memory, gx, 0, gx.length, gxAt, true);
   return true;
 }

@@ -1,6 +1,7 @@
 import type { ConvCall } from "../conv/conv2d-wasm.js";
-import { wasmBinary } from "./engine.js";
+import { alignUp, wasmBinary } from "./engine.js";
 import { memoryTouched } from "./handoff.js";
+import { attachResidentStorage, detachResidentStorage } from "./resident-storage.js";
 import type { RowsJob } from "./run-gemm.js";
 import { wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory, WasmModule } from "./wasm-api.js";
@@ -108,12 +109,15 @@ async function start(threads: number): Promise<WasmThreads | null> {
     compiled = module ??= new api.Module(wasmBinary(true));
     memory = new api.Memory({ initial: 1, maximum: 16384, shared: true });
     const raw = new api.Instance(compiled, { env: { memory } }).exports as KernelExports;
+    // With a second thread, tensor storage lives in the memory from the module's data on (resident-storage.ts), the kernels' scratch after it.
+    const start = alignUp(raw.heapBase());
+    const resident = threads > 1 ? attachResidentStorage(memory, start) : () => 0;
     // Asking for heapBase before a layout voids a handed-off output (handoff.ts).
     exports = {
       ...raw,
       heapBase: () => {
         memoryTouched();
-        return raw.heapBase();
+        return start + resident();
       },
     };
   } catch {
@@ -121,6 +125,7 @@ async function start(threads: number): Promise<WasmThreads | null> {
     return null;
   }
   const pool = await startWorkers(threads - 1, WORKER_SOURCE, CONTROL_INTS, (index) => ({ module: compiled, memory, index }));
+  if (pool === null) detachResidentStorage(memory);
   return pool === null ? null : { threads, exports, memory, pool };
 }
 
@@ -152,6 +157,7 @@ export function joinWasmThreads(user: WasmThreadsUser, threads: number, route: W
       // Until the new workers are ready, the work runs on the calling thread: no call may wait on a stopped worker.
       running = null;
       for (const r of current.users.values()) r(null);
+      detachResidentStorage(current.threads.memory);
       await stopWorkers(current.threads.pool);
     }
     const started = await start(threads);
@@ -175,6 +181,7 @@ export function leaveWasmThreads(user: WasmThreadsUser): Promise<void> {
     route(null);
     if (current.users.size > 0) return;
     running = null;
+    detachResidentStorage(current.threads.memory);
     await stopWorkers(current.threads.pool);
   });
 }

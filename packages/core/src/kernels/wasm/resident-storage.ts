@@ -1,0 +1,193 @@
+import { setStorageProvider } from "../../buffer-pool.js";
+import type { FloatArray } from "../../dtype.js";
+import { memoryTouched } from "./handoff.js";
+import { WASM_PAGE } from "./wasm-api.js";
+import type { WasmMemory } from "./wasm-api.js";
+
+// Float32 tensor storage inside the worker threads' shared WebAssembly.Memory, so that the kernels read
+// their operands and write their results where they are instead of copying them in and out (the calling
+// thread's copies were the serial part of a split kernel, and every worker read data that thread had just
+// written). While threads run, `allocate` takes an array of MIN_RESIDENT_BYTES or more from here
+// (buffer-pool.ts asks); the array is a Float32Array over the memory's SharedArrayBuffer, which stays valid
+// when the memory grows (a shared memory never detaches). Its region is given back by the buffer pool's
+// recycle, or once the array is collected (a FinalizationRegistry). The regions lie right after the
+// module's own data; the kernels lay out their scratch after the last region (the threads' heapBase is
+// moved past them, as engine.ts does for the calling thread's resident-regions.ts). Every array over the
+// memory shares one ArrayBuffer, so code that tells arrays' storage apart asks storageOf (buffer-pool.ts)
+// rather than comparing `.buffer`: the region an array lies in is its storage.
+
+/** Smaller arrays stay ordinary: the split kernels take calls from 32,768 floats on, and a small array is cheap to copy. */
+export const MIN_RESIDENT_BYTES = 1 << 16;
+/** Bytes the regions may span at most, so that the kernels' scratch still fits in the memory's 1 GiB; beyond, arrays are ordinary again. */
+export const MAX_RESIDENT_BYTES = 512 * 1024 * 1024;
+const ALIGN = 64;
+
+/** A run of the memory: an array's storage while taken (a new object for every array), or a free gap. */
+interface Region {
+  at: number;
+  bytes: number;
+  free: boolean;
+}
+
+/** The regions of one memory: those of the threads running now, or of threads since stopped whose arrays live on. */
+class ResidentHeap {
+  /** Taken regions and free gaps, in address order, from `start`; never a free one last. */
+  readonly regions: Region[] = [];
+  readonly owners = new WeakMap<Float32Array, Region>();
+  readonly registry = new FinalizationRegistry<Region>((region) => this.free(region));
+  /** Bytes taken, free gaps excluded. */
+  taken = 0;
+
+  constructor(
+    readonly memory: WasmMemory,
+    readonly start: number,
+    readonly limit: number,
+  ) {}
+
+  /** Bytes from `start` to the end of the last region. */
+  span(): number {
+    const last = this.regions[this.regions.length - 1];
+    return last === undefined ? 0 : last.at + last.bytes - this.start;
+  }
+
+  take(length: number): Float32Array | undefined {
+    const bytes = Math.ceil((length * 4) / ALIGN) * ALIGN;
+    let region: Region | undefined;
+    for (let i = 0; i < this.regions.length; i++) {
+      const r = this.regions[i]!;
+      if (!r.free || r.bytes < bytes) continue;
+      region = { at: r.at, bytes, free: false };
+      if (r.bytes > bytes) {
+        r.at += bytes;
+        r.bytes -= bytes;
+        this.regions.splice(i, 0, region);
+      } else this.regions[i] = region;
+      break;
+    }
+    if (region === undefined) {
+      const at = this.start + this.span();
+      if (at + bytes - this.start > this.limit || !this.reserve(at + bytes)) return undefined;
+      // The new region covers what a kernel left after heapBase for the next one (handoff.ts).
+      memoryTouched();
+      region = { at, bytes, free: false };
+      this.regions.push(region);
+    }
+    this.taken += bytes;
+    const array = new Float32Array(this.memory.buffer as SharedArrayBuffer, region.at, length);
+    buffers.set(array.buffer, this);
+    this.owners.set(array, region);
+    this.registry.register(array, region, region);
+    return array;
+  }
+
+  /** Grows the memory to at least `bytes` (and the scratch's first page); false where it cannot. */
+  private reserve(bytes: number): boolean {
+    const have = this.memory.buffer.byteLength;
+    if (have >= bytes + WASM_PAGE) return true;
+    try {
+      this.memory.grow(Math.ceil((bytes + WASM_PAGE - have) / WASM_PAGE));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  release(array: Float32Array): boolean {
+    const region = this.owners.get(array);
+    if (region === undefined) return false;
+    this.owners.delete(array);
+    this.registry.unregister(region);
+    this.free(region);
+    return true;
+  }
+
+  /** Gives a taken region back: merged with free neighbours, a free run at the end dropped. */
+  free(region: Region): void {
+    const i = this.regions.indexOf(region);
+    if (i < 0 || region.free) return;
+    this.taken -= region.bytes;
+    const gap: Region = { at: region.at, bytes: region.bytes, free: true };
+    this.regions[i] = gap;
+    const next = this.regions[i + 1];
+    if (next?.free === true) {
+      gap.bytes += next.bytes;
+      this.regions.splice(i + 1, 1);
+    }
+    const prev = this.regions[i - 1];
+    if (prev?.free === true) {
+      prev.bytes += gap.bytes;
+      this.regions.splice(i, 1);
+    }
+    while (this.regions.length > 0 && this.regions[this.regions.length - 1]!.free) this.regions.pop();
+  }
+
+  /** The taken region holding byte `at`, if any (binary search: regions are in address order). */
+  regionAt(at: number): Region | undefined {
+    let lo = 0;
+    let hi = this.regions.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.regions[mid]!;
+      if (at < r.at) hi = mid - 1;
+      else if (at >= r.at + r.bytes) lo = mid + 1;
+      else return r.free ? undefined : r;
+    }
+    return undefined;
+  }
+}
+
+/** The heap every SharedArrayBuffer a resident array was made over belongs to (a memory's buffer object changes when it grows). */
+const buffers = new WeakMap<ArrayBufferLike, ResidentHeap>();
+/** The heap of the threads running now, or null: then `allocate` makes ordinary arrays. */
+let active: ResidentHeap | null = null;
+
+/**
+ * Tensor storage is taken from `memory` (the running threads' shared memory) from now on, in regions from
+ * byte `start` (after the module's own data) spanning at most `limit` bytes; returns the function the
+ * threads' heapBase adds to `start` (the bytes the regions span), so that the kernels' scratch stays after them.
+ */
+export function attachResidentStorage(memory: WasmMemory, start: number, limit = MAX_RESIDENT_BYTES): () => number {
+  const heap = new ResidentHeap(memory, start, limit);
+  active = heap;
+  setStorageProvider(provider);
+  return () => heap.span();
+}
+
+/** Storage is no longer taken from `memory` (its threads stop); its arrays stay valid and their regions are still given back. */
+export function detachResidentStorage(memory: WasmMemory): void {
+  if (active?.memory === memory) active = null;
+}
+
+/**
+ * The byte address of `array`'s first element in `memory` when the array lies in resident storage there
+ * (so a kernel reads or writes it in place; an Int32Array over a resident float array too), else -1 (the
+ * kernel copies it in or out).
+ */
+export function addressOf(memory: WasmMemory, array: Float32Array | Int32Array): number {
+  const heap = buffers.get(array.buffer);
+  if (heap === undefined || heap.memory !== memory) return -1;
+  const at = array.byteOffset;
+  return at >= heap.start && at + array.byteLength <= heap.start + heap.span() ? at : -1;
+}
+
+/** What the regions of the active memory hold: for tests and memory checks. */
+export function residentStorageStats(): { active: boolean; takenBytes: number; spanBytes: number; regions: number } {
+  const heap = active;
+  if (heap === null) return { active: false, takenBytes: 0, spanBytes: 0, regions: 0 };
+  return { active: true, takenBytes: heap.taken, spanBytes: heap.span(), regions: heap.regions.filter((r) => !r.free).length };
+}
+
+const provider = {
+  take(length: number): Float32Array | undefined {
+    return active === null || length * 4 < MIN_RESIDENT_BYTES ? undefined : active.take(length);
+  },
+  release(array: FloatArray): boolean {
+    if (!(array instanceof Float32Array)) return false;
+    return buffers.get(array.buffer)?.release(array) ?? false;
+  },
+  identity(array: FloatArray): object | undefined {
+    const heap = buffers.get(array.buffer);
+    if (heap === undefined) return undefined;
+    return (array instanceof Float32Array ? heap.owners.get(array) : undefined) ?? heap.regionAt(array.byteOffset);
+  },
+};

@@ -1,0 +1,45 @@
+import { Generator, Tensor, kernels, tensor, tracer } from "@pico/core";
+import { disableThreads, enableThreads } from "@pico/core/threads";
+import { SGD } from "@pico/optim";
+import { afterAll, describe, expect, it } from "vitest";
+import { CrossEntropyLoss } from "./index.js";
+import { CifarNet } from "./models/cifar-net.js";
+
+// On 2 threads the activations and gradients live in the threads' shared WebAssembly memory (core's
+// resident storage): each step must give back every region it takes (buffer pool, backward's recycling,
+// collected tensors), or the memory, which never shrinks, would grow step after step.
+
+describe("resident storage over a training run on 2 threads", () => {
+  afterAll(() => disableThreads());
+
+  it("keeps the regions the CIFAR-shaped network's steps take and tracer.stats() flat", async () => {
+    expect(await enableThreads(2)).toBe(true);
+    const generator = new Generator(8);
+    const model = new CifarNet({ generator });
+    const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const lossFn = new CrossEntropyLoss();
+    const x = Tensor.randn([4, 3, 32, 32], { generator });
+    const y = tensor([0, 1, 2, 3]);
+    let during = 0;
+    const step = (): void => {
+      optimizer.zeroGrad();
+      const loss = lossFn.forward(model.forward(x), y);
+      during = kernels.residentStorageStats().takenBytes;
+      loss.backward();
+      optimizer.step();
+    };
+    for (let i = 0; i < 4; i++) step();
+    const baseline = tracer.stats();
+    const start = kernels.residentStorageStats();
+    expect(start.active).toBe(true);
+    // After the forward, the activations saved for backward are resident: the first convolution's output alone is 4·32·32·32 floats.
+    expect(during - start.takenBytes).toBeGreaterThan(4 * 32 * 32 * 32 * 4);
+    for (let i = 0; i < 20; i++) {
+      step();
+      const now = kernels.residentStorageStats();
+      expect(now.spanBytes, `regions' span after ${5 + i} steps`).toBe(start.spanBytes);
+      expect(now.takenBytes, `bytes taken after ${5 + i} steps`).toBe(start.takenBytes);
+    }
+    expect(tracer.stats()).toEqual(baseline);
+  });
+});
