@@ -75,6 +75,16 @@ serveReplica(() => {
   switch (workerData.model) {
     case "reference":
       return { model: referenceCnn(), loss };
+    case "reference-slow": {
+      // The reference network napping 3 ms before every forward: the calling thread claims most chunks.
+      const model = referenceCnn();
+      const forward = model.forward.bind(model);
+      model.forward = (x) => {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3);
+        return forward(x);
+      };
+      return { model, loss };
+    }
     case "bomb":
       return { model: new Sequential(new Bomb(), referenceCnn()), loss };
     case "sleeper":
