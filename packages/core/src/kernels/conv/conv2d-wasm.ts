@@ -69,10 +69,10 @@ export interface ConvEngine extends WasmInstance {
   threads: number;
   run(calls: ConvCall[]): void;
   /**
-   * Opens `calls` to the worker threads, none of them ready yet, and returns at once. With a
+   * Opens `calls` to the worker threads, the first `ready` of them (default none) ready, and returns at once. With a
    * `scratchStride`, thread i (the calling one 0) works in the calls' scratch regions moved by i times it.
    */
-  launch?: (calls: ConvCall[], scratchStride: number) => ConvLaunch;
+  launch?: (calls: ConvCall[], scratchStride: number, ready?: number) => ConvLaunch;
   /**
    * Runs `calls` on the worker threads and the calling thread, which brings each call's input in
    * (`copyIn`, in call order) a few calls ahead of the ones it claims, so that inputs are read while
@@ -244,8 +244,13 @@ function stagedCalls(threads: number, units: number, count: number, imageBytes: 
  */
 function runStaged(
   launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], stride: number, ranges: Array<[number, number]>,
-  copyIn: (i0: number, i1: number) => void, copyOut: (i0: number, i1: number) => void,
+  copyIn: ((i0: number, i1: number) => void) | null, copyOut: (i0: number, i1: number) => void,
 ): void {
+  if (copyIn === null) {
+    // Every input in place: all calls open at once, so that each thread starts from its own end of the table (thread-pool.ts).
+    launch(calls, stride, calls.length).finish((k) => copyOut(ranges[k]![0], ranges[k]![1]));
+    return;
+  }
   const open = launch(calls, stride);
   let ready = 0;
   try {
@@ -267,10 +272,10 @@ function runStaged(
  */
 function runSlice(
   t: ConvEngine, launch: ConvEngine["launch"], calls: ConvCall[], stride: number, count: number, ranges: Array<[number, number]>,
-  copyIn: (i0: number, i1: number) => void, copyOut: (i0: number, i1: number) => void, refused: () => boolean,
+  copyIn: ((i0: number, i1: number) => void) | null, copyOut: (i0: number, i1: number) => void, refused: () => boolean,
 ): boolean {
   if (launch === undefined || ranges.length < 2) {
-    copyIn(0, count);
+    copyIn?.(0, count);
     t.run(calls);
     if (refused()) return false;
     copyOut(0, count);
@@ -305,9 +310,7 @@ function prepareWinogradSplit(t: ConvEngine, launch: NonNullable<ConvEngine["lau
 
 /** Runs `calls`, whose inputs are all in place, on the threads (scratch as ConvEngine.launch), and returns once all are done. */
 function runAllReady(launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], scratchStride: number): void {
-  const open = launch(calls, scratchStride);
-  open.ready(calls.length);
-  open.finish(() => undefined);
+  launch(calls, scratchStride, calls.length).finish(() => undefined);
 }
 
 const pooledImage = (g: Conv2dGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);
@@ -361,7 +364,8 @@ export function conv2dForwardWasm(
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
   const xAt = xOwn >= 0 ? 0 : mem.take(slice * s.inImage);
   const outAt = outOwn >= 0 ? 0 : mem.take(slice * outImage);
-  const argmaxAt = argmax === null ? 0 : mem.take(slice * outImage);
+  const argmaxOwn = argmax === null ? -1 : addressOf(t.memory, argmax);
+  const argmaxAt = argmax === null || argmaxOwn >= 0 ? 0 : mem.take(slice * outImage);
   // Pooling without arg-max may take the 5×5 Winograd path, whose scratch lives in `cols`; so does F(4×4, 3×3)'s.
   let colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
   if (winograd3) colsFloats = Math.ceil(e.winograd3x3ScratchBytes(geo, chunk) / 4);
@@ -400,18 +404,18 @@ export function conv2dForwardWasm(
     // This slice's images: in the module's regions, or where x and out are.
     const xSlice = xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
     const outSlice = outOwn >= 0 ? outOwn + n0 * outImage * 4 : outAt;
+    const argmaxSlice = argmax === null ? 0 : argmaxOwn >= 0 ? argmaxOwn + n0 * outImage * 4 : argmaxAt;
     const calls: ConvCall[] = [];
     for (let k = 0; k < ranges.length; k++) {
       const [i0, i1] = ranges[k]!;
       const r = scratch[launch === undefined ? k : 0]!;
       calls.push([
         0, geo, i1 - i0, xSlice + i0 * s.inImage * 4, wAt, preparedAt, bAt, outSlice + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
-        r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxAt === 0 ? 0 : argmaxAt + i0 * outImage * 4,
+        r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxSlice === 0 ? 0 : argmaxSlice + i0 * outImage * 4,
       ]);
     }
     // Images [i0, i1) of this slice into the module, and their results out of it.
-    const copyIn = (i0: number, i1: number): void => {
-      if (xOwn >= 0) return;
+    const copyIn = xOwn >= 0 ? null : (i0: number, i1: number): void => {
       const xFrom = x.offset + (n0 + i0) * s.inImage;
       heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
     };
@@ -419,9 +423,9 @@ export function conv2dForwardWasm(
       const result = heapOf(t, mem.end) ?? heap;
       const from = (outAt >> 2) + i0 * outImage;
       if (outOwn < 0) out.data.set(result.subarray(from, from + (i1 - i0) * outImage), out.offset + (n0 + i0) * outImage);
-      if (argmax !== null) argmax.set(new Int32Array(result.buffer, argmaxAt + i0 * outImage * 4, (i1 - i0) * outImage), (n0 + i0) * outImage);
+      if (argmax !== null && argmaxOwn < 0) argmax.set(new Int32Array(result.buffer, argmaxAt + i0 * outImage * 4, (i1 - i0) * outImage), (n0 + i0) * outImage);
     };
-    if (staged && ranges.length > 1) {
+    if (staged && copyIn !== null && ranges.length > 1) {
       t.stage!(calls, stride, (k) => copyIn(ranges[k]![0], ranges[k]![1]), (k) => copyOut(ranges[k]![0], ranges[k]![1]));
       if (nonFiniteSeen(t, geo)) return false;
     } else if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => nonFiniteSeen(t, geo))) return false;
@@ -548,7 +552,8 @@ function backwardBy(
   const preparedAt = preparedFloats === 0 ? 0 : mem.take(preparedFloats);
   const xAt = wantX && xOwn < 0 ? mem.take(slice * s.inImage) : 0;
   const gyAt = gyOwn >= 0 ? gyOwn : gyResident < 0 ? mem.take(slice * gyImage, TAIL) : gyResident;
-  const argmaxAt = argmax === null ? 0 : mem.take(slice * gyImage);
+  const argmaxOwn = argmax === null ? -1 : addressOf(t.memory, argmax);
+  const argmaxAt = argmax === null || argmaxOwn >= 0 ? 0 : mem.take(slice * gyImage);
   const gxAt = wantGx && gxOwn < 0 ? mem.take(slice * s.inImage) : 0;
   // Winograd sums the weight gradient in the Winograd domain, dU [36, O, C], finished at the end.
   const gwFloats = winograd3 ? 36 * g.outChannels * g.inChannels : wSize;
@@ -602,10 +607,11 @@ function backwardBy(
     const count = Math.min(slice, g.batch - n0);
     // Images [i0, i1) of this slice into the module, and their input gradient out of it (the call that
     // computes it zeroes it first where it adds into it: the thread that claimed it, not the calling one).
-    const copyIn = (i0: number, i1: number): void => {
+    const inPlace = (gyResident >= 0 || gyOwn >= 0) && (argmax === null || argmaxOwn >= 0) && (!wantX || x === null || xOwn >= 0);
+    const copyIn = inPlace ? null : (i0: number, i1: number): void => {
       const gyFrom = gradOut.offset + (n0 + i0) * gyImage;
       if (gyResident < 0 && gyOwn < 0) heap.set(gradOut.data.subarray(gyFrom, gyFrom + (i1 - i0) * gyImage), (gyAt >> 2) + i0 * gyImage);
-      if (argmax !== null) new Int32Array(heap.buffer, argmaxAt + i0 * gyImage * 4, (i1 - i0) * gyImage).set(argmax.subarray((n0 + i0) * gyImage, (n0 + i1) * gyImage));
+      if (argmax !== null && argmaxOwn < 0) new Int32Array(heap.buffer, argmaxAt + i0 * gyImage * 4, (i1 - i0) * gyImage).set(argmax.subarray((n0 + i0) * gyImage, (n0 + i1) * gyImage));
       if (x !== null && wantX && xOwn < 0) {
         const xFrom = x.offset + (n0 + i0) * s.inImage;
         heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
@@ -621,6 +627,7 @@ function backwardBy(
     // This slice's images: in the module's regions, or where x and the input gradient are.
     const xSlice = !wantX ? 0 : xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
     const gxSlice = !wantGx ? 0 : gxOwn >= 0 ? gxOwn + n0 * s.inImage * 4 : gxAt;
+    const argmaxSlice = argmax === null ? 0 : argmaxOwn >= 0 ? argmaxOwn + n0 * gyImage * 4 : argmaxAt;
     const accumulate = n0 > 0 ? 1 : 0;
     const calls: ConvCall[] = [];
     for (let k = 0; k < ranges.length; k++) {
@@ -629,7 +636,7 @@ function backwardBy(
       calls.push([
         1, geo, i1 - i0, xSlice === 0 ? 0 : xSlice + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gySlice + i0 * gyImage * 4,
         gxSlice === 0 ? 0 : gxSlice + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + k * gwStride * 4, gbSums === 0 ? 0 : gbSums + k * gbStride * 4,
-        chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxAt === 0 ? 0 : argmaxAt + i0 * gyImage * 4, path, accumulate,
+        chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxSlice === 0 ? 0 : argmaxSlice + i0 * gyImage * 4, path, accumulate,
       ]);
     }
     if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => winograd3 && nonFiniteSeen(t, geo))) return "refused";

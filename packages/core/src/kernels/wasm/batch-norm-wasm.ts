@@ -119,11 +119,11 @@ function runPhase(t: Target, jobs: number[][], copyIn: ((k: number) => void) | n
     }
     return;
   }
-  const open = t.threads.launch(jobs);
-  let ready = 0;
+  // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
+  const open = t.threads.launch(jobs, copyIn === null ? jobs.length : 0);
+  let ready = copyIn === null ? jobs.length : 0;
   try {
-    if (copyIn === null) open.ready((ready = jobs.length));
-    else {
+    if (copyIn !== null) {
       for (let k = 0; k < jobs.length; k++) {
         copyIn(k);
         open.ready(++ready);

@@ -105,7 +105,7 @@ function route(t: WasmThreads | null): void {
   engine = t === null ? null : {
     exports: t.exports, memory: t.memory, heap: null, threads: t.threads,
     run: (calls) => runParallel(t, calls),
-    launch: t.threads > 1 ? (calls, scratchStride) => launchOnWorkers(t, calls, scratchStride) : undefined,
+    launch: t.threads > 1 ? (calls, scratchStride, ready) => launchOnWorkers(t, calls, scratchStride, ready) : undefined,
     stage: t.threads > 1 ? (calls, scratchStride, copyIn, copyOut) => stageOnWorkers(t, calls, scratchStride, copyIn, copyOut) : undefined,
   };
   setConvEngine(engine);

@@ -15,8 +15,8 @@ function route(t: WasmThreads | null): void {
           exports: t.exports,
           memory: t.memory,
           threads: t.threads,
-          launch: (jobs) => {
-            publishElementwiseJobs(t, jobs, 0);
+          launch: (jobs, ready = 0) => {
+            publishElementwiseJobs(t, jobs, ready);
             return {
               ready: (count) => markReady(t.pool, count),
               finish: (run, done) => {

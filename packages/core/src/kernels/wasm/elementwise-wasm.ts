@@ -36,8 +36,8 @@ export interface ElementwiseThreads {
   exports: KernelExports;
   memory: WasmMemory;
   threads: number;
-  /** Opens the jobs ([kind, ...arguments]) to the workers, none of them ready yet. */
-  launch(jobs: number[][]): ElementwiseLaunch;
+  /** Opens the jobs ([kind, ...arguments]) to the workers, the first `ready` of them (default none) ready. */
+  launch(jobs: number[][], ready?: number): ElementwiseLaunch;
 }
 
 /** Jobs open on the workers. */
@@ -53,7 +53,8 @@ export interface ElementwiseLaunch {
 
 /** How a call's operands go into the module and its results out of it, job by job. */
 interface Staging {
-  copyIn(job: number): void;
+  /** Null where every operand is in place (resident storage): the jobs then open all ready at once. */
+  copyIn: ((job: number) => void) | null;
   copyOut(job: number): void;
 }
 
@@ -105,17 +106,19 @@ export function elementwiseWasmThreads(): number {
 function run(t: Target, jobs: number[][], stage: Staging): void {
   const e = t.exports;
   const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
+  const copyIn = stage.copyIn;
   if (t.threads === null || jobs.length < 2) {
-    jobs.forEach((_, k) => stage.copyIn(k));
+    if (copyIn !== null) jobs.forEach((_, k) => copyIn(k));
     for (const j of jobs) call(j);
     jobs.forEach((_, k) => stage.copyOut(k));
     return;
   }
-  const open = t.threads.launch(jobs);
-  let ready = 0;
+  // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
+  const open = t.threads.launch(jobs, copyIn === null ? jobs.length : 0);
+  let ready = copyIn === null ? jobs.length : 0;
   try {
-    for (let k = 0; k < jobs.length; k++) {
-      stage.copyIn(k);
+    for (let k = ready; k < jobs.length; k++) {
+      copyIn!(k);
       open.ready(++ready);
     }
   } finally {
@@ -189,7 +192,7 @@ function elementwiseThreads(t: Target, kind: number, inputs: Float32Array[], out
     jobs.push(inputs.length === 1 ? [kind, first, outAt, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0, 0] : [kind, first, second, outAt, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0]);
   }
   run(t, jobs, {
-    copyIn: (k) => {
+    copyIn: own.every((a) => a >= 0) ? null : (k) => {
       const [i0, i1] = parts[k]!;
       for (let i = 0; i < inputs.length; i++) if (own[i]! < 0) heap.set(inputs[i]!.subarray(i0, i1), (at[i]! >> 2) + i0);
     },
@@ -272,8 +275,7 @@ function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax
   const inPlane = H * W;
   const outPlane = oH * oW;
   run(t, jobs, {
-    copyIn: (k) => {
-      if (xOwn >= 0) return;
+    copyIn: xOwn >= 0 ? null : (k) => {
       const [p0, p1] = parts[k]!;
       heap.set(x.subarray(p0 * inPlane, p1 * inPlane), (xAt >> 2) + p0 * inPlane);
     },
@@ -345,7 +347,7 @@ function maxPool2x2BackwardThreads(
     jobs.push([MAX_POOL_2X2_BACKWARD, gyAt + p0 * outPlane * 4, argmaxAt + p0 * outPlane * 4, gxAt + p0 * inPlane * 4, H, W, oH, oW, p1 - p0, p0 * inPlane, 0, 0, 0, 0]);
   }
   run(t, jobs, {
-    copyIn: (k) => {
+    copyIn: gyOwn >= 0 && argmaxOwn >= 0 ? null : (k) => {
       const [p0, p1] = parts[k]!;
       if (gyOwn < 0) heap.set(gy.subarray(p0 * outPlane, p1 * outPlane), (gyAt >> 2) + p0 * outPlane);
       if (argmaxOwn < 0) indices.set(argmax.subarray(p0 * outPlane, p1 * outPlane), p0 * outPlane);

@@ -141,8 +141,8 @@ describe("resident storage: tensor storage in the threads' shared memory", () =>
 
   // Each kernel on the same values through ordinary arrays (copied in and out) and resident ones (read and
   // written in place), all of them or the inputs only: the very same bits.
-  const geometry = (kernel: number): Conv2dWasmGeometry => ({
-    batch: 8, inChannels: 16, inHeight: 16, inWidth: 16, outChannels: 16, groups: 1, kernelHeight: kernel, kernelWidth: kernel,
+  const geometry = (kernel: number, batch = 8): Conv2dWasmGeometry => ({
+    batch, inChannels: 16, inHeight: 16, inWidth: 16, outChannels: 16, groups: 1, kernelHeight: kernel, kernelWidth: kernel,
     strideHeight: 1, strideWidth: 1, padHeight: kernel >> 1, padWidth: kernel >> 1, dilationHeight: 1, dilationWidth: 1, outHeight: 16, outWidth: 16,
   });
   const size = 8 * 16 * 256;
@@ -160,6 +160,33 @@ describe("resident storage: tensor storage in the threads' shared memory", () =>
         expect(conv2dBackwardWasm(g, { data: own(gy), offset: 0 }, { data: own(x), offset: 0 }, { data: own(w), offset: 0 }, grads)).toBe(true);
         check();
         return [y, gx, gw, gb].map((a) => Float32Array.from(a));
+      };
+      const copied = run((a) => a, (n) => new Float32Array(n));
+      for (const result of [run(resident, (n) => allocate("float32", n) as Float32Array), run(resident, (n) => new Float32Array(n)), run((a) => a, (n) => allocate("float32", n) as Float32Array)]) {
+        result.forEach((r, i) => expect(firstDifference(r, copied[i]!)).toBe(-1));
+      }
+    });
+  }
+
+  for (const kernel of [3, 5]) {
+    it(`convolution ${kernel}x${kernel} + ReLU + 2x2 max pooling with arg-max: forward and backward give the same bits from resident arrays`, () => {
+      // 32 images, so that the pooled output and its arg-max (32·16·8·8 floats) are resident too.
+      const g = geometry(kernel, 32);
+      const size = 32 * 16 * 256;
+      const pooled = size / 4;
+      const [x, w, bias, gy] = [random(size), random(16 * 16 * kernel * kernel), random(16), random(pooled)];
+      const run = (make: (a: Float32Array) => Float32Array, out: (n: number) => Float32Array): Float32Array[] => {
+        const { own, check } = operands(make);
+        const [y, argmaxFloats] = [out(pooled), out(pooled)];
+        const argmax = new Int32Array(argmaxFloats.buffer, argmaxFloats.byteOffset, pooled);
+        if (argmaxFloats.buffer instanceof SharedArrayBuffer) expect(addressOf(memory(), argmax)).toBe(argmaxFloats.byteOffset);
+        const options = { reluMaxPool2x2: true, argmax };
+        expect(conv2dForwardWasm(g, { data: own(x), offset: 0 }, { data: own(w), offset: 0 }, { data: bias, offset: 0 }, { data: y, offset: 0 }, options)).toBe(true);
+        const [gx, gw, gb] = [out(size), new Float32Array(w.length), new Float32Array(16)];
+        const grads = { input: { data: gx, offset: 0 }, weight: { data: gw, offset: 0 }, bias: { data: gb, offset: 0 } };
+        expect(conv2dBackwardWasm(g, { data: own(gy), offset: 0 }, { data: own(x), offset: 0 }, { data: own(w), offset: 0 }, grads, { argmax })).toBe(true);
+        check();
+        return [y, argmaxFloats, gx, gw, gb].map((a) => Float32Array.from(a));
       };
       const copied = run((a) => a, (n) => new Float32Array(n));
       for (const result of [run(resident, (n) => allocate("float32", n) as Float32Array), run(resident, (n) => new Float32Array(n)), run((a) => a, (n) => allocate("float32", n) as Float32Array)]) {

@@ -91,4 +91,27 @@ describe("thread pool polling budget", () => {
       }
     });
   }
+
+  it("a table open all ready: the calling thread takes jobs from the front, a worker from the back, each job once", async () => {
+    // Each job takes ~1 ms and records who ran it: 1 the calling thread, 2 the worker.
+    const source = workerSource("", `const until = Date.now() + 1; while (Date.now() < until); ctl[${CONTROL_HEADER} + job] += 2;`);
+    const pool = await startWorkers(1, source, CONTROL_HEADER + 64, () => ({}));
+    expect(pool).not.toBeNull();
+    try {
+      for (const count of [16, 9, 2]) {
+        publishJobs(pool!, count, (ctl) => ctl.fill(0, CONTROL_HEADER, CONTROL_HEADER + 64));
+        const error = claimJobs(pool!, count, (job) => {
+          const until = Date.now() + 1;
+          while (Date.now() < until);
+          pool!.control[CONTROL_HEADER + job]! += 1;
+        });
+        awaitJobs(pool!, count, (who) => `test: ${who} failed`, error);
+        const who = Array.from(pool!.control.subarray(CONTROL_HEADER, CONTROL_HEADER + count));
+        const front = who.indexOf(2) < 0 ? count : who.indexOf(2);
+        expect(who).toEqual([...Array<number>(front).fill(1), ...Array<number>(count - front).fill(2)]);
+      }
+    } finally {
+      await stopWorkers(pool!);
+    }
+  });
 });

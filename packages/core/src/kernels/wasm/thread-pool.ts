@@ -24,7 +24,18 @@ const READY = 5;
 const SLEEPING_WORKERS = 6;
 const SLEEPING_CALLER = 7;
 const SLEEPING_ON_READY = 8;
-const DONE = 9;
+/**
+ * Claims hand out tickets (NEXT, at most COUNT of them); a ticket's job is the next from the front (FRONT:
+ * 0, 1, ...) or, for a worker while every job of the table is ready, the next from the back (BACK: the
+ * last, then the one before). The calling thread takes the front, so in consecutive tables of the same
+ * split (a convolution, the BatchNorm after it, its backward) it takes about the same leading part of the
+ * images and a single worker the trailing part: each thread reads mostly what its own core wrote (on two
+ * vCPUs without a shared L3, a read of the other core's writes goes across). Tickets keep the two ends from
+ * overlapping: f front and b back claims with f + b <= COUNT.
+ */
+const FRONT = 9;
+const BACK = 10;
+const DONE = 11;
 /** Most jobs one table can hold. */
 export const MAX_JOBS = 64;
 /** The first slot free for the user's own data. */
@@ -113,9 +124,10 @@ for (;;) {
   if (seq < 0) break;
   seen = seq;
   for (;;) {
-    const job = Atomics.add(ctl, ${NEXT}, 1);
+    const ticket = Atomics.add(ctl, ${NEXT}, 1);
     const count = Atomics.load(ctl, ${COUNT});
-    if (job >= count) break;
+    if (ticket >= count) break;
+    const job = Atomics.load(ctl, ${READY}) >= count ? count - 1 - Atomics.add(ctl, ${BACK}, 1) : Atomics.add(ctl, ${FRONT}, 1);
     for (let r = Atomics.load(ctl, ${READY}); r <= job; r = Atomics.load(ctl, ${READY})) sleep(${READY}, r, ${SLEEPING_ON_READY});
     try {
       ${runJob}
@@ -162,13 +174,16 @@ export async function startWorkers(
 
 /**
  * Opens `count` jobs to the workers; `writeTable` fills the job table while no worker can claim. The
- * first `ready` jobs (default all) may start at once; markReady lets the others follow, in order.
+ * first `ready` jobs (default all) may start at once; markReady lets the others follow, in order. Once all
+ * are ready, workers claim from the back of the table, the calling thread from the front (FRONT).
  */
 export function publishJobs(pool: WorkerPool, count: number, writeTable: (ctl: Int32Array) => void, ready = count): void {
   if (count > MAX_JOBS) throw new RangeError(`publishJobs: at most ${MAX_JOBS} jobs fit in a table, but got ${count}`);
   const ctl = pool.control;
   Atomics.store(ctl, NEXT, CLOSED);
   writeTable(ctl);
+  Atomics.store(ctl, FRONT, 0);
+  Atomics.store(ctl, BACK, 0);
   Atomics.store(ctl, COUNT, count);
   Atomics.store(ctl, FINISHED, 0);
   Atomics.store(ctl, FAILED, 0);
@@ -200,8 +215,8 @@ export function claimJobs(pool: WorkerPool, count: number, run: (job: number) =>
  */
 export function claimJob(pool: WorkerPool, count: number, run: (job: number) => void, failed: (error: unknown) => void): boolean {
   const ctl = pool.control;
-  const j = Atomics.add(ctl, NEXT, 1);
-  if (j >= count) return false;
+  if (Atomics.add(ctl, NEXT, 1) >= count) return false;
+  const j = Atomics.add(ctl, FRONT, 1);
   try {
     run(j);
   } catch (e) {
