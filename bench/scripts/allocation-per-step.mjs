@@ -81,10 +81,17 @@ for (let i = 0; i < warmup; i++) step();
 
 let collections = 0;
 let scavenges = 0;
+let collectionMs = 0;
+// perf_hooks' constants.NODE_PERFORMANCE_GC_*: 1 minor (scavenge), 4 major (mark-compact), 8 incremental marking, 16 weak callbacks.
+const KINDS = { 1: "scavenge", 4: "mark-compact", 8: "incremental marking", 16: "weak callbacks" };
+const byKind = new Map();
 const observer = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     collections++;
-    if (entry.detail?.kind === 1) scavenges++; // NODE_PERFORMANCE_GC_MINOR
+    collectionMs += entry.duration;
+    const kind = KINDS[entry.detail?.kind] ?? `kind ${entry.detail?.kind}`;
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+    if (entry.detail?.kind === 1) scavenges++;
   }
 });
 observer.observe({ entryTypes: ["gc"] });
@@ -104,15 +111,23 @@ globalThis.gc();
 await new Promise((resolve) => setTimeout(resolve, 0));
 collections = 0;
 scavenges = 0;
+collectionMs = 0;
+byKind.clear();
 const growth = [];
+const externalGrowth = [];
 for (let i = 0; i < steps; i++) {
+  const externalBefore = process.memoryUsage().arrayBuffers;
   const before = v8.getHeapStatistics().used_heap_size;
   const seen = collections;
   step();
   const after = v8.getHeapStatistics().used_heap_size;
+  const externalAfter = process.memoryUsage().arrayBuffers;
   // The observer runs on the event loop: a collection during this step is only seen after a yield.
   await new Promise((resolve) => setImmediate(resolve));
-  if (collections === seen) growth.push(after - before);
+  if (collections === seen) {
+    growth.push(after - before);
+    externalGrowth.push(externalAfter - externalBefore);
+  }
 }
 observer.disconnect();
 // What reading the heap statistics itself allocates (its result object), measured the same way around nothing.
@@ -137,7 +152,9 @@ else {
       `itself allocates; min ${kb(Math.min(...growth) - cost)}, max ${kb(Math.max(...growth) - cost)})`,
   );
 }
-console.log(`collections over the ${steps} steps: ${scavenges} scavenges, ${collections - scavenges} other (one scavenge per ${(steps / Math.max(scavenges, 1)).toFixed(1)} steps)`);
+console.log(`typed arrays' contents allocated outside the heap per step: ${kb(median(externalGrowth))} KB (median; these count towards V8's external memory, whose growth starts mark-compacts)`);
+const kinds = [...byKind].map(([kind, count]) => `${count} ${kind}`).join(", ") || "none";
+console.log(`collections over the ${steps} steps: ${kinds} (${collectionMs.toFixed(1)} ms in all${scavenges > 0 ? `; one scavenge per ${(steps / scavenges).toFixed(1)} steps` : ""})`);
 
 if (session !== null) {
   const { profile } = await session.post("HeapProfiler.stopSampling");

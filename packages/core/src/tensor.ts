@@ -472,7 +472,7 @@ export class Tensor {
    * into their `.grad`. A non-scalar tensor needs `grad` (the gradient of some scalar with respect
    * to it). The graph is released afterwards unless `retainGraph`.
    */
-  backward(grad?: Tensor | null, options: { retainGraph?: boolean } = {}): void {
+  backward(grad?: Tensor | null, options?: { retainGraph?: boolean }): void {
     if (!this.requiresGrad) {
       throw new GraphError(`backward: this tensor ${formatShape(this.shape)} does not require grad and has no graph; create its inputs with { requiresGrad: true }`);
     }
@@ -498,7 +498,7 @@ export class Tensor {
           "pass { retainGraph: true } to the first backward() to run backward through it again",
       );
     }
-    runBackward(this, g, options.retainGraph ?? false, (data) => new Tensor(data));
+    runBackward(this, g, options?.retainGraph ?? false, gradientTensor);
   }
 
   /** Sets `.grad` to null (like PyTorch's zero_grad with set_to_none). */
@@ -646,6 +646,11 @@ export function tensor(
     return leaf(view(out.data, options.shape), options);
   }
   return leaf(out, options);
+}
+
+/** A gradient the backward pass computed, as the `.grad` tensor it becomes. */
+function gradientTensor(data: NDArray): Tensor {
+  return new Tensor(data);
 }
 
 /** Matrix products do not promote (PyTorch raises "expected scalar type Float but found Double"): each operand must have the input's dtype. */

@@ -41,7 +41,9 @@ export function binary(op: BinaryOp, a: NDArray, b: NDArray, name: string = op, 
   }
   const out = into ?? empty(outType, shape);
   if (op === "reluGrad" && sameShape(a.shape, b.shape)) {
-    const [g, y, o] = [packedFloat32(a), packedFloat32(b), packedFloat32(out)];
+    const g = packedFloat32(a);
+    const y = packedFloat32(b);
+    const o = packedFloat32(out);
     if (g !== null && y !== null && o !== null) {
       if (!reluKernel(o.length).backward(g, y, o)) reluBits.backward(g, y, o);
       return out;
@@ -183,14 +185,15 @@ export function unary(op: UnaryOp, a: NDArray, into?: NDArray): NDArray {
     );
   }
   const out = into ?? empty(dtypeOf(a), a.shape);
-  const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
-  const x = a.data;
-  const o = out.data;
-  const [xp, op32] = op === "relu" ? [packedFloat32(a), packedFloat32(out)] : [null, null];
+  const xp = op === "relu" ? packedFloat32(a) : null;
+  const op32 = op === "relu" ? packedFloat32(out) : null;
   if (xp !== null && op32 !== null) {
     if (!reluKernel(op32.length).forward(xp, op32)) reluBits.forward(xp, op32);
     return out;
   }
+  const plan = planRows(a.shape, [a.stride, contiguousStrides(a.shape)]);
+  const x = a.data;
+  const o = out.data;
   if (op === "relu" && x instanceof Float32Array) {
     const xb = new Int32Array(x.buffer, x.byteOffset, x.length);
     const ob = new Int32Array(o.buffer, o.byteOffset, o.length);
@@ -210,10 +213,10 @@ function reluKernel(size: number): ReluKernel {
   return resolved.backend === "wasm" && size < RELU_WASM_MIN ? reluBits : resolved.kernel;
 }
 
-/** The elements of a packed float32 array, as a Float32Array of exactly its size, else null. */
+/** The elements of a packed float32 array, as a Float32Array of exactly its size (its own: packed means the whole buffer), else null. */
 function packedFloat32(a: NDArray): Float32Array | null {
   if (!(a.data instanceof Float32Array) || !isPacked(a)) return null;
-  return a.data.subarray(a.offset, a.offset + a.size);
+  return a.data;
 }
 
 /**

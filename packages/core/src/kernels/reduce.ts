@@ -1,12 +1,14 @@
 import type { NDArray } from "../dtype.js";
 import { dtypeOf } from "../dtype.js";
-import { create, filled, isPacked, reshapeView } from "../ndarray-utils.js";
+import { create, filled, isPacked } from "../ndarray-utils.js";
 import { contiguousStrides, sizeOf } from "../shape.js";
 import { forEachRow, planRows } from "./strided-loop.js";
 
 /** Shape of a reduction over `axes` (sorted), keeping them as size 1. */
 export function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
-  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const kept = new Array<number>(shape.length);
+  for (let i = 0; i < shape.length; i++) kept[i] = axes.includes(i) ? 1 : shape[i]!;
+  return kept;
 }
 
 export function droppedShape(shape: readonly number[], axes: readonly number[]): number[] {
@@ -19,9 +21,12 @@ function reducingStrides(shape: readonly number[], axes: readonly number[]): num
   return kept.map((s, i) => (axes.includes(i) ? 0 : s));
 }
 
-/** Sum over `axes`; the result has the kept shape (reduced axes of size 1). */
-export function sumAxes(a: NDArray, axes: readonly number[]): NDArray {
-  const out = create(dtypeOf(a), keptShape(a.shape, axes));
+/**
+ * Sum over `axes`; the result has the kept shape (reduced axes of size 1), or `outShape`, a shape of
+ * the same size (sumToShape's target, instead of a reshaped view of the result).
+ */
+export function sumAxes(a: NDArray, axes: readonly number[], outShape?: readonly number[]): NDArray {
+  const out = create(dtypeOf(a), outShape ?? keptShape(a.shape, axes));
   if (a.data instanceof Float32Array && isPacked(a) && reducesAllButLast(axes, a.shape)) {
     columnSumsFloat32(a.data, a.shape[a.shape.length - 1]!, out.data as Float32Array);
     return out;
@@ -109,5 +114,6 @@ export function sumToShape(g: NDArray, shape: readonly number[]): NDArray {
     if (target === 1 && (g.shape[i] !== 1 || i < lead)) axes.push(i);
   }
   if (axes.length === 0 && lead === 0) return g;
-  return reshapeView(sumAxes(g, axes), shape);
+  // The kept shape has the target's size, in the same order: the sums are made in the target's shape.
+  return sumAxes(g, axes, shape);
 }

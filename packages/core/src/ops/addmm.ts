@@ -7,7 +7,7 @@ import { PreparedMatrix } from "../kernels/wasm/prepared-matrix.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
 import { copy, empty, isContiguous, view } from "../ndarray-utils.js";
-import { asMatrix, saveOperands, savedOperands } from "./matmul.js";
+import { asMatrix, matrixOf, saveOperands, savedOperand } from "./matmul.js";
 
 type AddmmContext = Context & { inputShape: number[]; prepared?: PreparedMatrix; mat2ColumnMajor?: boolean };
 
@@ -25,17 +25,19 @@ export class Addmm extends Function {
     saveOperands(ctx, mat1, mat2, 1);
     ctx.inputShape = [...input.shape];
     ctx.mat2ColumnMajor = isColumnMajor(mat2);
-    const [m, k] = mat1.shape as [number, number];
+    const m = mat1.shape[0]!;
+    const k = mat1.shape[1]!;
     const n = mat2.shape[1]!;
     const out = broadcastCopy(input, m, n, promote(promote(dtypeOf(input), dtypeOf(mat1)), dtypeOf(mat2)), into);
     // A compiled node multiplies by the same mat2 (a weight) every call: the GEMM keeps it ready.
     const prepared = ctx.reused ? (ctx.prepared ??= new PreparedMatrix()) : undefined;
-    gemm(m, n, k, asMatrix(mat1, false).matrix, asMatrix(mat2, false).matrix, { data: out.data, offset: 0, ld: n }, true, prepared);
+    gemm(m, n, k, matrixOf(mat1, false), matrixOf(mat2, false), { data: out.data, offset: 0, ld: n }, true, prepared);
     return out;
   }
 
   static override backward(ctx: AddmmContext, g: NDArray): (NDArray | null)[] {
-    const [mat1, mat2] = savedOperands(ctx, 1);
+    const mat1 = savedOperand(ctx, 1, 0);
+    const mat2 = savedOperand(ctx, 1, 1);
     const inputGrad = ctx.needsInputGrad[0] ? sumToShape(g, ctx.inputShape) : null;
     // One gemmProducts call for both products, so that on the threads they run at once, one per
     // thread: the same bits as one after the other.
@@ -51,10 +53,11 @@ export class Addmm extends Function {
 
 /** Adds mat1's gradient g · mat2ᵀ to `products`; returns the array it fills. */
 function mat1GradProduct(mat2: NDArray, g: NDArray, products: GemmProduct[]): NDArray {
-  const [m, n] = g.shape as [number, number];
+  const m = g.shape[0]!;
+  const n = g.shape[1]!;
   const k = mat2.shape[0]!;
   const grad = empty(promote(dtypeOf(g), dtypeOf(mat2)), [m, k]);
-  products.push({ m, n: k, k: n, a: asMatrix(g, false).matrix, b: asMatrix(mat2, true).matrix, c: { data: grad.data, offset: 0, ld: k }, accumulate: false });
+  products.push({ m, n: k, k: n, a: matrixOf(g, false), b: matrixOf(mat2, true), c: { data: grad.data, offset: 0, ld: k }, accumulate: false });
   return grad;
 }
 
@@ -66,28 +69,36 @@ function mat1GradProduct(mat2: NDArray, g: NDArray, products: GemmProduct[]): ND
  * the gradient (a view of the array the product fills).
  */
 function mat2GradProduct(ctx: AddmmContext, mat1: NDArray, g: NDArray, products: GemmProduct[]): NDArray {
-  const [m, k] = mat1.shape as [number, number];
+  const m = mat1.shape[0]!;
+  const k = mat1.shape[1]!;
   const n = g.shape[1]!;
   const dtype = promote(dtypeOf(mat1), dtypeOf(g));
   if (ctx.mat2ColumnMajor === true) {
     const gradT = empty(dtype, [n, k]);
-    products.push({ m: n, n: k, k: m, a: asMatrix(g, true).matrix, b: asMatrix(mat1, false).matrix, c: { data: gradT.data, offset: 0, ld: k }, accumulate: false });
+    products.push({ m: n, n: k, k: m, a: matrixOf(g, true), b: matrixOf(mat1, false), c: { data: gradT.data, offset: 0, ld: k }, accumulate: false });
     return gradT.transpose(1, 0);
   }
   const grad = empty(dtype, [k, n]);
-  products.push({ m: k, n, k: m, a: asMatrix(mat1, true).matrix, b: asMatrix(g, false).matrix, c: { data: grad.data, offset: 0, ld: n }, accumulate: false });
+  products.push({ m: k, n, k: m, a: matrixOf(mat1, true), b: matrixOf(g, false), c: { data: grad.data, offset: 0, ld: n }, accumulate: false });
   return grad;
 }
 
 /** A 2-D view that walks its buffer column by column, packed (the transpose of a packed matrix). */
 function isColumnMajor(a: NDArray): boolean {
-  const [rows, cols] = a.shape as [number, number];
+  const rows = a.shape[0]!;
+  const cols = a.shape[1]!;
   return a.shape.length === 2 && rows > 1 && cols > 1 && a.stride[0] === 1 && a.stride[1] === rows;
+}
+
+/** Whether every axis but the last has size 1 (a bias row, however many leading axes it has). */
+function isRowVector(shape: readonly number[]): boolean {
+  for (let i = 0; i < shape.length - 1; i++) if (shape[i] !== 1) return false;
+  return true;
 }
 
 /** A row-major [m, n] array of `dtype` (`into`, else a new one) holding `input` broadcast; a bias row is copied in row by row. */
 function broadcastCopy(input: NDArray, m: number, n: number, dtype: DType, into?: NDArray): NDArray {
-  const rowVector = input.size === n && input.shape.every((d, i) => d === 1 || i === input.shape.length - 1);
+  const rowVector = input.size === n && isRowVector(input.shape);
   if (rowVector && input.shape.length > 0 && isContiguous(input) && dtypeOf(input) === dtype) {
     const out = into ?? empty(dtype, [m, n]);
     const row = input.data.subarray(input.offset, input.offset + n);

@@ -4,7 +4,7 @@ import { Function } from "../function.js";
 import { gemm, type MatrixView } from "../kernels/gemm.js";
 import { sumToShape } from "../kernels/reduce.js";
 import { broadcastStrides } from "../kernels/strided-loop.js";
-import { copy, empty } from "../ndarray-utils.js";
+import { copy, empty, view } from "../ndarray-utils.js";
 import { broadcastShapes } from "../shape.js";
 
 /** Batched matrix product of [..., M, K] and [..., K, N] with broadcast batch axes (validated by Tensor.matmul). */
@@ -40,6 +40,15 @@ export function saveOperands(ctx: Context, a: NDArray, b: NDArray, first = 0): v
   else if (needB) ctx.saveForBackward(a);
   else if (needA) ctx.saveForBackward(b);
   else ctx.saveForBackward();
+}
+
+/** One factor saveOperands kept (`which` 0 for a, 1 for b), or null when it was not kept. */
+export function savedOperand(ctx: Context, first: number, which: 0 | 1): NDArray | null {
+  const saved = ctx.savedTensors;
+  const needA = ctx.needsInputGrad[first] ?? false;
+  const needB = ctx.needsInputGrad[first + 1] ?? false;
+  if (which === 0) return needB ? saved[0]! : null;
+  return needA ? saved[needB ? 1 : 0]! : null;
 }
 
 /** The factors saveOperands kept: [a or null, b or null]. */
@@ -85,13 +94,19 @@ export function batchedMatmul(a: NDArray, transA: boolean, b: NDArray, transB: b
 
 /** Describes the last two axes as a GEMM operand without copying when one of them has unit stride. */
 export function asMatrix(x: NDArray, transpose: boolean): { array: NDArray; matrix: MatrixView } {
+  const matrix = matrixOf(x, transpose);
+  // matrixOf copied x when neither axis has unit stride: the copy, packed, in x's shape.
+  return { array: matrix.data === x.data ? x : view(matrix.data, x.shape), matrix };
+}
+
+/** asMatrix's matrix alone (no wrapper object: products describe their operands on every call). */
+export function matrixOf(x: NDArray, transpose: boolean): MatrixView {
   const r = x.shape.length;
   const rowStride = x.stride[r - 2]!;
   const colStride = x.stride[r - 1]!;
   const rows = x.shape[r - 2]!;
   const cols = x.shape[r - 1]!;
-  if (colStride === 1 || cols === 1) return { array: x, matrix: { data: x.data, offset: x.offset, ld: rowStride, trans: transpose } };
-  if (rowStride === 1 || rows === 1) return { array: x, matrix: { data: x.data, offset: x.offset, ld: colStride, trans: !transpose } };
-  const c = copy(x);
-  return { array: c, matrix: { data: c.data, offset: 0, ld: cols, trans: transpose } };
+  if (colStride === 1 || cols === 1) return { data: x.data, offset: x.offset, ld: rowStride, trans: transpose };
+  if (rowStride === 1 || rows === 1) return { data: x.data, offset: x.offset, ld: colStride, trans: !transpose };
+  return { data: copy(x).data, offset: 0, ld: cols, trans: transpose };
 }

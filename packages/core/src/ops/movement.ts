@@ -27,7 +27,7 @@ export class Permute extends Function {
   }
   static override backward(ctx: Context & { dims: number[] }, g: NDArray): [NDArray, null] {
     const inverse = new Array<number>(ctx.dims.length);
-    ctx.dims.forEach((d, i) => (inverse[d] = i));
+    for (let i = 0; i < ctx.dims.length; i++) inverse[ctx.dims[i]!] = i;
     return [g.transpose(...inverse), null];
   }
 }
