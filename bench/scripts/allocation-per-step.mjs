@@ -2,7 +2,7 @@
 //
 //   pnpm turbo run build --filter=@pico/bench...
 //   node --expose-gc bench/scripts/allocation-per-step.mjs [--network reference|cifar] [--batch 64]
-//        [--steps 300] [--warmup 100] [--threads 1|2] [--profile [--top 25] [--tree profile.heapprofile]]
+//        [--steps 300] [--warmup 100] [--threads 1|2] [--keep-grads] [--profile [--top 25] [--tree profile.heapprofile]]
 //
 // Bytes per step: the used heap's growth over each step that no garbage collection interrupted (a
 // PerformanceObserver of "gc" entries tells which did), median over --steps steps after --warmup, less what
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "100" },
     threads: { type: "string", default: "1" },
     profile: { type: "boolean", default: false },
+    "keep-grads": { type: "boolean", default: false },
     tree: { type: "string" },
     top: { type: "string", default: "25" },
   },
@@ -70,8 +71,10 @@ for (let i = 0; i < xs.length; i++) xs[i] = generator.normal();
 for (let i = 0; i < batch; i++) y.data.data[i] = generator.randint(10);
 model.train();
 
+// --keep-grads: zeroGrad({ setToNone: false }), gradients zero-filled in place instead of new arrays every step.
+const zeroGradOptions = values["keep-grads"] ? { setToNone: false } : undefined;
 function step() {
-  optimizer.zeroGrad();
+  optimizer.zeroGrad(zeroGradOptions);
   const loss = lossFn.forward(model.forward(x), y);
   loss.backward();
   optimizer.step();
@@ -143,7 +146,7 @@ const median = (list) => {
 };
 const kb = (bytes) => (bytes / 1024).toFixed(1);
 
-console.log(`${values.network} network, batch ${batch}, ${threads} thread(s), ${warmup} warm-up steps then ${steps}`);
+console.log(`${values.network} network, batch ${batch}, ${threads} thread(s), ${warmup} warm-up steps then ${steps}${values["keep-grads"] ? ", zeroGrad({ setToNone: false })" : ""}`);
 if (growth.length === 0) console.log("every step saw a collection: no clean sample (raise --max-semi-space-size?)");
 else {
   const cost = median(overhead);

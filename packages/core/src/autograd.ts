@@ -234,7 +234,12 @@ function checkSavedVersions(call: CallRecord): void {
 function addInto(sum: NDArray, g: NDArray): void {
   // An in-place write: voids a kernel's offer of sum's old contents (kernels/wasm/handoff.ts).
   bumpVersion(sum);
-  if (!isPacked(g)) {
+  addValues(sum, g);
+}
+
+/** addInto's sum without the version bump. */
+function addValues(sum: NDArray, g: NDArray): void {
+  if (!isPacked(g) || !isPacked(sum)) {
     ops.addeq(sum, g);
     return;
   }
@@ -272,7 +277,10 @@ function accumulateGrad(t: Tensor, g: NDArray, wrap: (data: NDArray) => Tensor):
     t.grad = wrap(transposed ? copyMatrix(g) : copy(g, t.dtype));
   } else {
     // No version bump: an offer of this array's old values ends with the pass (withdrawOffer in runBackward).
-    ops.addeq(t.grad.data, g);
+    // Packed float arrays of one dtype are added by loop: no ndarray-ops call objects on every step of a
+    // loop that keeps its gradients (zeroGrad({ setToNone: false }) in @pico/optim).
+    if (dtypeOf(t.grad.data) === dtypeOf(g) && sameShape(t.grad.data.shape, g.shape)) addValues(t.grad.data, g);
+    else ops.addeq(t.grad.data, g);
   }
 }
 

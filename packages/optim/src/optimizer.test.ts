@@ -209,6 +209,40 @@ describe("Optimizer parameters and groups", () => {
     expect(x.grad).toBeNull();
   });
 
+  it("zeroGrad({ setToNone: false }) zero-fills the gradients in place, and backward adds into the same arrays: the same parameters as the default", () => {
+    for (const [name, build] of builders) {
+      const fresh = model();
+      const kept = model();
+      const freshOpt = build(fresh.params);
+      const keptOpt = build(kept.params);
+      train(freshOpt, fresh.backward, 1);
+      train(keptOpt, kept.backward, 1);
+      const arrays = kept.params.map((p) => p.grad!.data.data);
+      for (let s = 0; s < 5; s++) {
+        keptOpt.zeroGrad({ setToNone: false });
+        kept.params.forEach((p, i) => {
+          expect(p.grad!.data.data, `${name}: gradient ${i} stays in its array`).toBe(arrays[i]);
+          expect(Array.from(p.grad!.toTypedArray()).every((v) => v === 0), `${name}: gradient ${i} zeroed`).toBe(true);
+        });
+        kept.backward();
+        keptOpt.step();
+        train(freshOpt, fresh.backward, 1);
+        kept.params.forEach((p, i) => {
+          expect(p.grad!.data.data, `${name}: backward added into gradient ${i}'s array`).toBe(arrays[i]);
+          expect(Array.from(p.toTypedArray()), `${name}: parameter ${i} after step ${s + 2}`).toEqual(Array.from(fresh.params[i]!.toTypedArray()));
+        });
+      }
+    }
+  });
+
+  it("zeroGrad refuses options it does not know or values of the wrong kind", () => {
+    const { x } = quadratic([1, 3], [1, -2]);
+    const opt = new SGD([x], { lr: 0.1 });
+    expect(() => opt.zeroGrad({ setToNone: "no" } as unknown as { setToNone: boolean })).toThrow(/SGD\.zeroGrad: setToNone must be true or false, but got/);
+    expect(() => opt.zeroGrad({ set_to_none: false } as unknown as { setToNone: boolean })).toThrow(/SGD\.zeroGrad: unknown option "set_to_none"; the options are setToNone/);
+    expect(() => opt.zeroGrad(false as unknown as { setToNone: boolean })).toThrow(/SGD\.zeroGrad: options must be an object like \{ setToNone: false \}, but got/);
+  });
+
   it("groups have their own hyperparameters merged over the defaults; lr is mutable", () => {
     const x = tensor([1], { requiresGrad: true, dtype: "float64" });
     const y = tensor([1], { requiresGrad: true, dtype: "float64" });

@@ -386,20 +386,23 @@ export function runFused(
   return x;
 }
 
-/** The runs runOf handed out, by the module list they were taken from and their start: runs[start][length]. */
-const runsByList = new WeakMap<readonly unknown[], (Module<[Tensor], Tensor>[] | undefined)[][]>();
+/**
+ * The runs runOf handed out, by their first module and length. Keyed by the module rather than by the
+ * list: a Sequential lists its children in a new array on every call.
+ */
+const runsByFirst = new WeakMap<object, (Module<[Tensor], Tensor>[] | undefined)[]>();
 
 /**
  * modules[start, start + length) as an array, the same one on every call while those elements stay the
- * same (a Sequential's list), instead of a slice per call. Patterns only read it.
+ * same, instead of a slice per call. Patterns only read it.
  */
 function runOf(modules: readonly unknown[], start: number, length: number): Module<[Tensor], Tensor>[] {
-  let runs = runsByList.get(modules);
-  if (runs === undefined) {
-    runs = [];
-    runsByList.set(modules, runs);
+  const first = modules[start] as object;
+  let byLength = runsByFirst.get(first);
+  if (byLength === undefined) {
+    byLength = [];
+    runsByFirst.set(first, byLength);
   }
-  const byLength = (runs[start] ??= []);
   const kept = byLength[length];
   if (kept !== undefined && sameElements(kept, modules, start)) return kept;
   const run = modules.slice(start, start + length) as Module<[Tensor], Tensor>[];
