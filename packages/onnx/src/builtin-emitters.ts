@@ -49,7 +49,8 @@ registerOnnx(ops.Clamp, (ctx) => {
   ctx.add("Clip", [ctx.arg(0), min === -Infinity ? "" : scalar(ctx, min, dtype), max === Infinity ? "" : scalar(ctx, max, dtype)], [ctx.output]);
 });
 
-registerOnnx(ops.Addmm, (ctx) => ctx.add("Gemm", [ctx.arg(1), ctx.arg(2), ctx.arg(0)], [ctx.output]));
+// Argument 3, when true, gives mat2 as its transpose (nn's linear passes the weight itself): Gemm's transB.
+registerOnnx(ops.Addmm, (ctx) => ctx.add("Gemm", [ctx.arg(1), ctx.arg(2), ctx.arg(0)], [ctx.output], literal<boolean | undefined>(ctx, 3) === true ? { transB: 1 } : {}));
 
 registerOnnx(ops.Softmax, (ctx) => ctx.add("Softmax", [ctx.arg(0)], [ctx.output], { axis: literal<number>(ctx, 1) }));
 registerOnnx(ops.LogSoftmax, (ctx) => ctx.add("LogSoftmax", [ctx.arg(0)], [ctx.output], { axis: literal<number>(ctx, 1) }));

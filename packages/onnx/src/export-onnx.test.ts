@@ -54,11 +54,13 @@ describe("exportOnnx against onnxruntime-node", () => {
       const decoded = onnx.ModelProto.decode(bytes);
       expect(Number(decoded.opsetImport[0]!.version)).toBe(13);
       expect((decoded.graph!.node ?? []).map((n) => n.opType)).toEqual(["Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm", "Identity"]);
-      // Weights by their module names; the linear weights transposed once at export (constant folding).
+      // Weights by their module names; the linear layers' Gemm reads its weight transposed (transB), as torch's export of Linear.
       const initializers = decoded.graph!.initializer ?? [];
       const init = new Map(initializers.map((t) => [t.name, (t.dims ?? []).map(Number)]));
       expect(init.get("0.weight")).toEqual([8, 1, 5, 5]);
-      expect(init.get("permute")).toEqual([256, 120]);
+      expect(init.get("7.weight")).toEqual([120, 256]);
+      const gemms = (decoded.graph!.node ?? []).filter((n) => n.opType === "Gemm");
+      expect(gemms.map((n) => (n.attribute ?? []).find((a) => a.name === "transB")?.i).map(Number)).toEqual([1, 1]);
       expect(initializers.reduce((n, t) => n + (t.dims ?? []).map(Number).reduce((a, b) => a * b, 1), 0)).toBe(35_474);
     });
 

@@ -17,8 +17,9 @@ function isPool2x2(g: Conv2dGeometry, pool: Pool2dGeometry): boolean {
     pool.inHeight === g.outHeight && pool.inWidth === g.outWidth && pool.outHeight === g.outHeight >> 1 && pool.outWidth === g.outWidth >> 1;
 }
 
+/** A float32 flat operand as the kernel's slice (the same object: the kernels only read it), else null. */
 const float32 = (a: { data: kernels.Float32Slice["data"] | Float64Array; offset: number } | null): kernels.Float32Slice | null =>
-  a !== null && a.data instanceof Float32Array ? { data: a.data, offset: a.offset } : null;
+  a !== null && a.data instanceof Float32Array ? (a as kernels.Float32Slice) : null;
 
 /** The gradients of x, weight and bias, then null for the options (and for handOffGradInput when the call passed it). */
 function withOptions(ctx: FusedContext, gx: NDArray | null, gw: NDArray | null, gb: NDArray | null): (NDArray | null)[] {

@@ -1,4 +1,4 @@
-import { ShapeError, formatShape, type Tensor } from "@pico/core";
+import { ShapeError, formatShape, ops, type Tensor } from "@pico/core";
 import { checkSameDtype, checkTensor } from "./check.js";
 
 /** y = x · weightᵀ + bias, with x [..., inFeatures], weight [outFeatures, inFeatures], bias [outFeatures]. */
@@ -17,7 +17,8 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
   if (bias.ndim !== 1 || bias.shape[0] !== outFeatures) {
     throw new ShapeError(`linear: bias must have shape [${outFeatures}] (outFeatures), but got ${formatShape(bias.shape)}`);
   }
-  // A batch of rows: the product accumulates onto the bias in one GEMM.
-  if (input.ndim === 2) return bias.addmm(input, weight.transpose());
+  // A batch of rows: the product accumulates onto the bias in one GEMM, which reads the weight transposed
+  // (torch's addmm(bias, input, weight.t()) without a transpose node: no Permute call and view each way).
+  if (input.ndim === 2) return ops.Addmm.apply(bias, input, weight, true);
   return input.matmul(weight.transpose()).add(bias);
 }
