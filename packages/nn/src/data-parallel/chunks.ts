@@ -1,4 +1,4 @@
-import { kernels, type Tensor } from "@pico/core";
+import { type FloatArray, type Tensor, kernels } from "@pico/core";
 import type { GradientSum } from "./gradient-sum.js";
 import { CHUNKED, CHUNKS, CHUNKS_DONE, CHUNK_CLAIM, type ControlLayout, DONE, EXITED, GRADIENT_PRESENT, MAX_CHUNKS, STEP_ABORT } from "./protocol.js";
 import { shardBounds } from "./shards.js";
@@ -37,14 +37,18 @@ export function nextChunk(control: Int32Array, replica: number, previous: number
 /**
  * Moves the gradients backward left for chunk `k` into its block (the `.grad`s are null after), sets the
  * chunk's GRADIENT_PRESENT flags, and counts the chunk done: its loss and output must be written first.
+ * When `own` is given (chunk `k` is replica `replica`'s last of the step: no backward runs before its
+ * sum), the replica's own slice stays out of the block and `own` keeps the gradients it sums it from.
  */
-export function finishChunk(control: Int32Array, layout: ControlLayout, sum: GradientSum, k: number, parameters: readonly Tensor[]): void {
+export function finishChunk(control: Int32Array, layout: ControlLayout, sum: GradientSum, k: number, parameters: readonly Tensor[], replica: number, own: (FloatArray | null)[] | null): void {
   const at = layout.chunk(k) + GRADIENT_PRESENT;
   for (let i = 0; i < parameters.length; i++) {
     const p = parameters[i]!;
     const grad = p.grad;
     control[at + i] = grad === null ? 0 : 1;
-    if (grad !== null) sum.publish(k, i, kernels.packed(grad.data).data);
+    const values = grad === null ? null : kernels.packed(grad.data).data;
+    if (values !== null) sum.publish(k, i, values, own === null ? -1 : replica);
+    if (own !== null) own[i] = values;
     p.grad = null;
   }
   Atomics.add(control, CHUNKS_DONE, 1);

@@ -158,6 +158,8 @@ export class DataParallel {
   private readonly chunkRows: number | null;
   /** The most chunks the gradient buffer may hold (its reserve). */
   private readonly maxChunks: number;
+  /** Per parameter, this thread's gradient of its last chunk of the step (where backward left it) until its slice is summed. */
+  private readonly ownGradients: (FloatArray | null)[];
   /** Per chunk, this thread's output of the running step where it ran the chunk, else null. */
   private readonly ownOutputs: (Tensor | null)[] = [];
   private readonly split: OptimizerSplit;
@@ -211,6 +213,7 @@ export class DataParallel {
     const parameters = entries.filter((e) => e.kind === "parameter");
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, entries, setup.gradientBytes);
     this.sumTensors = this.sum.sums.map((v, i) => tensor(v, { shape: parameters[i]!.shape }));
+    this.ownGradients = parameters.map(() => null);
     this.chunkRows = options.chunkRows ?? null;
     this.maxChunks = Math.floor((setup.gradients as unknown as { maxByteLength: number }).maxByteLength / Math.max(8, setup.gradientBytes)) - 1;
     this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
@@ -325,7 +328,9 @@ export class DataParallel {
     const deadline = this.begin(STEP);
     const seq = c[SEQ]!;
     const model = this.model as unknown as { forward(x: Tensor): unknown };
-    for (let k = 0; k !== -1; k = nextChunk(c, 0, k, seq)) {
+    const ownGradients = this.ownGradients;
+    let kept = -1;
+    for (let k = 0; k !== -1; ) {
       const from = bounds[k]!;
       const to = bounds[k + 1]!;
       try {
@@ -341,10 +346,15 @@ export class DataParallel {
         abortStep(c, seq);
         break;
       }
-      finishChunk(c, this.layout, this.sum, k, parameters);
+      // Claimed before this chunk is published: its last chunk's own slice need not be copied.
+      const next = nextChunk(c, 0, k, seq);
+      if (next === -1) kept = k;
+      finishChunk(c, this.layout, this.sum, k, parameters, 0, next === -1 ? ownGradients : null);
+      k = next;
     }
     this.leave();
-    if (own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline)) this.sum.sumSlices(0, c[CHUNKS]!);
+    if (own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline)) this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
+    ownGradients.fill(null);
     const failure = this.finish(op, own, deadline);
     if (failure !== null) {
       // Never the sum's block itself: a worker that gave up late may still add its slice there.

@@ -52,22 +52,36 @@ export class GradientSum {
     return blocks[i]!;
   }
 
-  /** Copies `values` (chunk `k`'s gradient of parameter `i`) into the chunk's block. */
-  publish(k: number, i: number, values: FloatArray): void {
-    this.block(k, i).set(values);
+  /**
+   * Copies `values` (chunk `k`'s gradient of parameter `i`) into the chunk's block: all of it, or, from
+   * the replica `keeper` that ran it as its last chunk of the step, all but its own slice (it sums that
+   * from `values` itself, see sumSlices).
+   */
+  publish(k: number, i: number, values: FloatArray, keeper = -1): void {
+    const block = this.block(k, i);
+    if (keeper === -1) {
+      block.set(values);
+      return;
+    }
+    const bounds = this.bounds[i]!;
+    const from = bounds[keeper]!;
+    const to = bounds[keeper + 1]!;
+    if (from > 0) block.set(values.subarray(0, from));
+    if (to < values.length) block.set(values.subarray(to), to);
   }
 
   /**
    * Sums replica `replica`'s slice of every parameter over the `chunks` chunks' blocks, in chunk order,
    * where each chunk's GRADIENT_PRESENT flag says it has one, adding to the sum's block where the
-   * calling thread's reduce flags say ACCUMULATE.
+   * calling thread's reduce flags say ACCUMULATE. Chunk `kept` (this replica's last, published without
+   * its slice) comes from `own`, its gradients.
    */
-  sumSlices(replica: number, chunks: number): void {
+  sumSlices(replica: number, chunks: number, kept: number, own: readonly (FloatArray | null)[]): void {
     const c = this.control;
     const sources = this.sources;
     for (let i = 0; i < this.sums.length; i++) {
       sources.length = 0;
-      for (let k = 0; k < chunks; k++) if (c[this.layout.chunk(k) + GRADIENT_PRESENT + i] === 1) sources.push(this.block(k, i));
+      for (let k = 0; k < chunks; k++) if (c[this.layout.chunk(k) + GRADIENT_PRESENT + i] === 1) sources.push(k === kept ? own[i]! : this.block(k, i));
       if (sources.length === 0) continue;
       const bounds = this.bounds[i]!;
       sumInto(this.sums[i]!, sources, (c[this.layout.reduceFlags + i]! & ACCUMULATE) !== 0, bounds[replica]!, bounds[replica + 1]!);

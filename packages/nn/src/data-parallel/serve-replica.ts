@@ -1,4 +1,4 @@
-import { Tensor, kernels, noGrad, tensor } from "@pico/core";
+import { type FloatArray, Tensor, kernels, noGrad, tensor } from "@pico/core";
 import { Module } from "../module.js";
 import { type Replica, type ReplicaBuilder, type ReplicaEndpoint, applyLoss } from "./channel.js";
 import {
@@ -112,6 +112,8 @@ class ReplicaServer {
   private readonly callBuffers: CallBuffers;
   private readonly modules: Module<unknown[], unknown>[];
   private readonly exchange: StatisticsExchange;
+  /** Per parameter, this replica's gradient of its last chunk of the step (where backward left it) until its slice is summed. */
+  private readonly own: (FloatArray | null)[];
   /** Each state entry's write count as this replica last saw it (see ControlLayout.writes). */
   private readonly writes: Int32Array;
   /** The command count when this replica connected: read before it says it is ready, since the first command may follow at once. */
@@ -137,6 +139,7 @@ class ReplicaServer {
     const tensors = [...state.parameters, ...state.buffers].map(([, t]) => t);
     setup.entries.forEach((entry, i) => adopt(tensors[i]!, entryView(setup.state, entry), false));
     this.parameters = state.parameters.map(([, p]) => p);
+    this.own = this.parameters.map(() => null);
     this.buffers = state.buffers.map(([, b]) => b);
     this.writes = new Int32Array(setup.entries.length);
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, setup.entries, setup.gradientBytes);
@@ -220,8 +223,10 @@ class ReplicaServer {
     }
     const targetShape = readShape(c, TARGET_DIMS);
     for (const p of this.parameters) p.grad = null;
+    const own = this.own;
+    let kept = -1;
     try {
-      for (let k = nextChunk(c, r, -1, seq); k !== -1; k = nextChunk(c, r, k, seq)) {
+      for (let k = nextChunk(c, r, -1, seq); k !== -1; ) {
         const start = c[this.layout.bounds + k]!;
         const end = c[this.layout.bounds + k + 1]!;
         const input = this.rows(c[INPUT_BUFFER]!, c[INPUT_DTYPE]!, inputShape, c[INPUT_OFFSET]!, start - first, end - start);
@@ -235,13 +240,18 @@ class ReplicaServer {
         this.losses[this.layout.loss(k)] = loss.item();
         if (loss.requiresGrad) loss.backward(Tensor.full(loss.shape, weight, { dtype: loss.dtype }));
         this.writeOutput(output, k, start - first);
-        finishChunk(c, this.layout, this.sum, k, this.parameters);
+        // Claimed before this chunk is published: its last chunk's own slice need not be copied.
+        const next = nextChunk(c, r, k, seq);
+        if (next === -1) kept = k;
+        finishChunk(c, this.layout, this.sum, k, this.parameters, r, next === -1 ? own : null);
+        k = next;
       }
     } catch (error) {
       abortStep(c, seq);
       throw error;
     }
-    if (awaitChunks(c, this.layout, seq, this.setup.polls)) this.sum.sumSlices(r, c[CHUNKS]!);
+    if (awaitChunks(c, this.layout, seq, this.setup.polls)) this.sum.sumSlices(r, c[CHUNKS]!, kept, own);
+    own.fill(null);
   }
 
   /**
