@@ -95,9 +95,11 @@ export interface DataParallelOptions {
    * one whenever it is free: a replica held up (a garbage collection, another process on its core)
    * takes fewer rows instead of making the step wait. Each chunk's gradient is added in chunk order, so
    * the bits depend on the batch size and chunkRows only. A chunk costs a forward and backward pass of
-   * its own (on this project's machine the reference network's ~0.13 ms, against ~0.06 ms a row; see
-   * chunks.ts). A step where a BatchNorm layer normalises with batch statistics runs by shards anyway
-   * (its statistics exchange needs every replica to hold one part of the batch), and so does infer.
+   * its own: on this project's machine the reference network's fixed ~0.13 ms outweighed the balance
+   * gained (batch 64 on 2 replicas: chunks of 16 ~5% and of 11 ~19% slower than shards; see the nn
+   * README), so it pays only where a row costs far more than a pass. A step where a BatchNorm layer
+   * normalises with batch statistics runs by shards anyway (its statistics exchange needs every replica
+   * to hold one part of the batch), and so does infer.
    */
   chunkRows?: number | null;
 }
