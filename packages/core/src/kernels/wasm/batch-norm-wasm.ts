@@ -265,14 +265,16 @@ export function batchNormBackwardWasm(
   const g2Own = g2 === null ? -1 : addressOf(memory, g2);
   // Else g as the kernel before left it in the module (a convolution's input gradient, see handoff.ts), or -1.
   const resident = gOwn >= 0 ? -1 : takeOutput(memory, g, 0, size);
+  // With a residual whose gradient lives in the module, g goes straight into that array, where the sums write gm over it (nothing to copy out).
+  const gmOwn = residual === null || residual.grad === null || residual.grad === dx || resident >= 0 ? -1 : addressOf(memory, residual.grad);
   const heapBase = t.exports.heapBase();
   // The other operands before a resident g where they fit (the regions of the kernel that left it), else after it.
   const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; dxAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number; yAt: number; g2At: number } => {
     const mem = new Layout(start);
     const xAt = xOwn >= 0 ? xOwn : mem.take(size);
-    const gAt = gOwn >= 0 ? gOwn : resident < 0 ? mem.take(size) : resident;
-    // dx goes over the module's copy of g, never over g itself (unless dx is g).
-    const dxAt = dxOwn >= 0 ? dxOwn : gOwn >= 0 && dx !== null ? mem.take(size) : gAt;
+    const gAt = gOwn >= 0 ? gOwn : gmOwn >= 0 ? gmOwn : resident < 0 ? mem.take(size) : resident;
+    // dx goes over the module's copy of g, never over g itself (unless dx is g) or the residual's gradient.
+    const dxAt = dxOwn >= 0 ? dxOwn : (gOwn >= 0 || gmOwn >= 0) && dx !== null ? mem.take(size) : gAt;
     const partialsAt = mem.take(4 * Math.ceil(n / group) * c);
     const statsAt = mem.take(2 * 3 * c);
     const tableAt = mem.take(6 * c);
@@ -309,7 +311,7 @@ export function batchNormBackwardWasm(
   } else {
     // gm, written over g in the module, is the residual's gradient: out with each block once its sums are done.
     const grad = residual.grad;
-    const gmOut = grad === null ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => grad.set(heap.subarray(gF + i0, gF + i1), i0));
+    const gmOut = grad === null || gmOwn >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => grad.set(heap.subarray(gF + i0, gF + i1), i0));
     runPhase(t, blocks.map((b) => job(MASKED_GRADIENT_SUMS, xAt, gAt, yAt, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, gmOut);
   }
   // With a residual, g's region holds gm, already masked.
