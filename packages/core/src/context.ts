@@ -1,4 +1,4 @@
-import type { NDArray } from "./dtype.js";
+import type { FloatArray, NDArray } from "./dtype.js";
 import { versionOf } from "./version.js";
 
 const NOTHING_SAVED: readonly NDArray[] = Object.freeze([]);
@@ -21,6 +21,9 @@ export class Context {
   // Shared empty arrays until saveForBackward: a context is made for every operator call, and many save nothing.
   private saved: readonly NDArray[] = NOTHING_SAVED;
   private savedVersions: readonly number[] = NO_VERSIONS;
+  // The tracer's (Tracer.keepPrivate), on the context itself rather than in a WeakMap keyed by it (an
+  // entry set and deleted per call); a private field, so that no attribute a Function sets can clash.
+  #privateArrays: FloatArray[] | null = null;
 
   constructor(needsInputGrad: readonly boolean[]) {
     this.needsInputGrad = needsInputGrad;
@@ -30,6 +33,16 @@ export class Context {
   saveForBackward(...arrays: NDArray[]): void {
     this.saved = arrays;
     this.savedVersions = arrays.map(versionOf);
+  }
+
+  /** @internal Tracer.keepPrivate's arrays for this call, or null. */
+  get privateArrays(): FloatArray[] | null {
+    return this.#privateArrays;
+  }
+
+  /** @internal Set by Tracer.keepPrivate, emptied (null) by Tracer.takePrivate. */
+  set privateArrays(arrays: FloatArray[] | null) {
+    this.#privateArrays = arrays;
   }
 
   get savedTensors(): readonly NDArray[] {

@@ -15,6 +15,10 @@ import { isPacked } from "./ndarray-utils.js";
 export class GradientBuffers {
   /** Every array allocated during the pass, by its buffer. */
   readonly births = new Map<object, FloatArray>();
+  /**
+   * How many gradient entries refer to each buffer. A count that falls to 0 stays in the Map as 0:
+   * deleting most entries of a Map during the pass makes V8 reallocate its table again and again.
+   */
   private readonly holders = new Map<object, number>();
 
   /** A gradient entry now refers to `a`. */
@@ -26,19 +30,15 @@ export class GradientBuffers {
   /** A gradient entry that referred to `a` is gone: recycles its buffer if nothing holds it any more. */
   drop(a: NDArray): void {
     const buffer = storageOf(a.data);
-    const count = (this.holders.get(buffer) ?? 0) - 1;
-    if (count > 0) {
-      this.holders.set(buffer, count);
-      return;
-    }
-    this.holders.delete(buffer);
-    this.recycleIfOwned(buffer);
+    const count = Math.max(0, (this.holders.get(buffer) ?? 0) - 1);
+    this.holders.set(buffer, count);
+    if (count === 0) this.recycleIfOwned(buffer);
   }
 
   /** `a` was never held (a gradient summed into another): recycles its buffer if nothing holds it. */
   discard(a: NDArray): void {
     const buffer = storageOf(a.data);
-    if (!this.holders.has(buffer)) this.recycleIfOwned(buffer);
+    if (!this.held(buffer)) this.recycleIfOwned(buffer);
   }
 
   /**
@@ -59,7 +59,7 @@ export class GradientBuffers {
    */
   release(a: NDArray): void {
     const buffer = storageOf(a.data);
-    this.holders.delete(buffer);
+    this.holders.set(buffer, 0);
     this.births.delete(buffer);
     const moved = ordinaryStorage(a.data);
     if (moved !== a.data) (a as { data: FloatArray }).data = moved;
@@ -67,7 +67,11 @@ export class GradientBuffers {
 
   /** Recycles an array that only a released call's ctx referenced (see Tracer.keepPrivate), unless a gradient still views it. */
   dropPrivate(a: FloatArray): void {
-    if (!this.holders.has(storageOf(a))) recycle(a);
+    if (!this.held(storageOf(a))) recycle(a);
+  }
+
+  private held(buffer: object): boolean {
+    return (this.holders.get(buffer) ?? 0) > 0;
   }
 
   private recycleIfOwned(buffer: object): void {

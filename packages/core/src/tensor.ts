@@ -16,7 +16,7 @@ import { Abs, Clamp, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unar
 import { Generator, defaultGenerator } from "./random.js";
 import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf, viewStrides } from "./shape.js";
 import type { CallRecord } from "./tracer.js";
-import { noGrad, tracer } from "./tracer.js";
+import { noGrad, registerGraphUse, tracer, type GraphUse } from "./tracer.js";
 import { bumpVersion, versionOf } from "./version.js";
 
 export interface TensorOptions {
@@ -46,8 +46,14 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The recorded call that produced this tensor, or null for a leaf. */
   creator: CallRecord | null = null;
-  // A private field, so that two tensors of equal contents stay deeply equal (toEqual, structuredClone).
+  // Private fields, so that two tensors of equal contents stay deeply equal (toEqual, structuredClone).
   readonly #id: number = nextTensorId++;
+  /** The tracer's count of the live recorded calls this tensor takes part in (created on its first). */
+  #graphUse: GraphUse | null = null;
+
+  static {
+    registerGraphUse((t) => (t.#graphUse ??= { calls: 0 }));
+  }
 
   constructor(data: NDArray, options: { requiresGrad?: boolean; retain?: boolean } = {}) {
     if (!isNdArray(data)) throw new ArgumentError(`Tensor: data must be an ndarray over a Float32Array or Float64Array, but got ${describe(data)}`);

@@ -15,8 +15,8 @@ export interface CallRecord {
   inputs: readonly unknown[] | null;
   output: Tensor | null;
   released: boolean;
-  /** The ids of the tensors that require grad among its inputs and output (see Tracer.stats). */
-  tensorIds: readonly number[];
+  /** The graph-use counters of the tensors that require grad among its inputs and output (see Tracer.stats). */
+  uses: readonly GraphUse[];
   /** The backward pass's walk of the graph that last reached this call (autograd's reachableCalls), 0 before any. */
   walk: number;
 }
@@ -36,13 +36,30 @@ export interface TracerStats {
 }
 
 /**
+ * How many live recorded calls one tensor takes part in (Tracer.stats): kept on the tensor (created the
+ * first time it enters a recorded call) and shared with those calls' records, instead of a count per
+ * tensor id in a Map that every call sets and every release deletes. A collected call's records hold
+ * only these counters, never the tensors.
+ */
+export interface GraphUse {
+  calls: number;
+}
+
+let graphUseOf: ((tensor: Tensor) => GraphUse) | null = null;
+
+/** Called once by tensor.ts, which keeps each tensor's counter in a private field. */
+export function registerGraphUse(accessor: (tensor: Tensor) => GraphUse): void {
+  graphUseOf = accessor;
+}
+
+/** What takePrivate returns for a call without private arrays (most calls), instead of a new empty array each time. */
+const NO_ARRAYS: readonly FloatArray[] = Object.freeze([]);
+
+/**
  * Records Function calls while gradients are wanted. The graph itself hangs off the tensors
  * (each output points at the call that made it), so a result dropped without backward is
  * garbage-collected with its graph; the pools count what is live, to make leaks testable.
  */
-/** What takePrivate returns for a call without private arrays (most calls), instead of a new empty array each time. */
-const NO_ARRAYS: readonly FloatArray[] = Object.freeze([]);
-
 export class Tracer {
   /** When true nothing is recorded and no output requires grad (see noGrad). */
   blind = false;
@@ -50,26 +67,25 @@ export class Tracer {
   observer: TraceObserver | null = null;
   private nextId = 0;
   private liveCalls = 0;
-  /** How many live calls each tensor (by its id) takes part in; its size is the live tensor count. */
-  private readonly tensorCalls = new Map<number, number>();
-  // Held values are ids, not tensors, so a collected call's bookkeeping keeps no tensor alive.
-  private readonly collected = new FinalizationRegistry<readonly number[]>((ids) => this.forget(ids));
-  private readonly privates = new WeakMap<Context, FloatArray[]>();
+  /** Tensors whose GraphUse counts at least one live call. */
+  private liveTensors = 0;
+  // Held values are counters, not tensors, so a collected call's bookkeeping keeps no tensor alive.
+  private readonly collected = new FinalizationRegistry<readonly GraphUse[]>((uses) => this.forget(uses));
 
   record(fn: FunctionClass, ctx: Context, inputs: readonly unknown[], output: Tensor): CallRecord {
     // Indexed loops: an iterator per loop is garbage on every operator call where the JIT does not remove it.
     // Counted first, so that the array is allocated at its size (one pushed onto grows a spare backing store).
     let count = 1;
     for (let i = 0; i < inputs.length; i++) if (graphInput(inputs, i)) count++;
-    const tensorIds = new Array<number>(count);
-    tensorIds[0] = output.id;
+    const useOf = graphUseOf!;
+    const uses = new Array<GraphUse>(count);
+    uses[0] = useOf(output);
     let filled = 1;
-    for (let i = 0; i < inputs.length; i++) if (graphInput(inputs, i)) tensorIds[filled++] = (inputs[i] as Tensor).id;
-    const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false, tensorIds, walk: 0 };
-    const counts = this.tensorCalls;
-    for (let i = 0; i < tensorIds.length; i++) counts.set(tensorIds[i]!, (counts.get(tensorIds[i]!) ?? 0) + 1);
+    for (let i = 0; i < inputs.length; i++) if (graphInput(inputs, i)) uses[filled++] = useOf(inputs[i] as Tensor);
+    const call: CallRecord = { id: this.nextId++, fn, ctx, inputs, output, released: false, uses, walk: 0 };
+    for (let i = 0; i < uses.length; i++) if (uses[i]!.calls++ === 0) this.liveTensors++;
     this.liveCalls += 1;
-    this.collected.register(call, tensorIds, call);
+    this.collected.register(call, uses, call);
     return call;
   }
 
@@ -81,7 +97,7 @@ export class Tracer {
     call.inputs = null;
     call.output = null;
     this.collected.unregister(call);
-    this.forget(call.tensorIds);
+    this.forget(call.uses);
   }
 
   /**
@@ -92,9 +108,9 @@ export class Tracer {
    */
   keepPrivate(ctx: Context, ...arrays: FloatArray[]): void {
     if (arrays.length === 0) return;
-    const list = this.privates.get(ctx);
+    const list = ctx.privateArrays;
     // The rest parameter is a fresh array already: kept as it is.
-    if (list === undefined) this.privates.set(ctx, arrays);
+    if (list === null) ctx.privateArrays = arrays;
     else list.push(...arrays);
   }
 
@@ -111,24 +127,19 @@ export class Tracer {
 
   /** The arrays keepPrivate declared for `ctx`, forgotten by the tracer. */
   takePrivate(ctx: Context): readonly FloatArray[] {
-    const list = this.privates.get(ctx);
-    if (list === undefined) return NO_ARRAYS;
-    this.privates.delete(ctx);
+    const list = ctx.privateArrays;
+    if (list === null) return NO_ARRAYS;
+    ctx.privateArrays = null;
     return list;
   }
 
   stats(): TracerStats {
-    return { tensors: this.tensorCalls.size, funcs: this.liveCalls };
+    return { tensors: this.liveTensors, funcs: this.liveCalls };
   }
 
-  private forget(ids: readonly number[]): void {
+  private forget(uses: readonly GraphUse[]): void {
     this.liveCalls -= 1;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      const n = this.tensorCalls.get(id)! - 1;
-      if (n === 0) this.tensorCalls.delete(id);
-      else this.tensorCalls.set(id, n);
-    }
+    for (let i = 0; i < uses.length; i++) if (--uses[i]!.calls === 0) this.liveTensors--;
   }
 }
 
