@@ -64,7 +64,7 @@ import { type LossReduction, batchStatisticsModules, checkIgnoredTargets, checkM
 import { checkOutput } from "./serve-replica.js";
 import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared } from "./shared-state.js";
 import { StateStructure } from "./state-structure.js";
-import { type CallBuffers, OptimizerSplit, callBuffers, runChunks } from "./split-optimizer.js";
+import { ChunkRunner, OptimizerSplit, callBuffers } from "./split-optimizer.js";
 import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
 import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
 
@@ -165,7 +165,11 @@ export class DataParallel {
   /** Per chunk, this thread's output of the running step where it ran the chunk, else null. */
   private readonly ownOutputs: (Tensor | null)[] = [];
   private readonly split: OptimizerSplit;
-  private readonly callBuffers: CallBuffers;
+  private readonly chunkRunner: ChunkRunner;
+  /** The optimizer kernels' recorder of dp.step and the kernel it hands unsplittable calls to (see recorderFor). */
+  private recorder: { base: kernels.OptimizerKernel; kernel: kernels.OptimizerKernel } | null = null;
+  /** The running OPTIMIZE command's deadline (stepTimeoutMs from its start). */
+  private stepDeadline = Infinity;
   private readonly optimizerState: OptimizerStateSharing;
   private readonly timeoutMs: number;
   private readonly exchange: StatisticsExchange;
@@ -218,8 +222,9 @@ export class DataParallel {
     this.ownGradients = parameters.map(() => null);
     this.chunkRows = options.chunkRows ?? null;
     this.maxChunks = Math.floor((setup.gradients as unknown as { maxByteLength: number }).maxByteLength / Math.max(8, setup.gradientBytes)) - 1;
-    this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
-    this.split = new OptimizerSplit(this.control, this.layout, this.callBuffers);
+    const buffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
+    this.split = new OptimizerSplit(this.control, this.layout, buffers);
+    this.chunkRunner = new ChunkRunner(this.control, this.layout, buffers);
     this.optimizerState = new OptimizerStateSharing(setup.optimizerState, setup.state);
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
     this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
@@ -437,15 +442,9 @@ export class DataParallel {
     const resolved = family.resolve();
     if (this.channels.length === 0 || resolved.backend === "custom" || !splittable(optimizer)) return optimizer.step();
     const base = resolved.kernel;
-    let deadline = Infinity;
-    const begin = (): void => {
-      this.checkOpen(op);
-      deadline = Date.now() + this.timeoutMs;
-      this.signal(OPTIMIZE);
-    };
-    const flush = (): void => this.runRecordedCalls(op, base, deadline);
+    this.stepDeadline = Infinity;
     this.split.stateArrays.clear();
-    family.override(this.split.recorder(base, begin, flush));
+    family.override(this.recorderFor(base));
     let failure: unknown = null;
     let result: T | undefined;
     try {
@@ -456,7 +455,7 @@ export class DataParallel {
       family.override(null);
     }
     try {
-      flush();
+      this.runRecordedCalls(op, base, this.stepDeadline);
     } catch (error) {
       failure ??= error;
     }
@@ -464,6 +463,20 @@ export class DataParallel {
     this.optimizerState.share(optimizer, this.split.stateArrays);
     this.split.stateArrays.clear();
     return result as T;
+  }
+
+  /** The recorder to install over the optimizer kernels in a step whose kernel before was `base` (made once per base kernel). */
+  private recorderFor(base: kernels.OptimizerKernel): kernels.OptimizerKernel {
+    if (this.recorder !== null && this.recorder.base === base) return this.recorder.kernel;
+    const op = `${NAME}.step`;
+    const begin = (): void => {
+      this.checkOpen(op);
+      this.stepDeadline = Date.now() + this.timeoutMs;
+      this.signal(OPTIMIZE);
+    };
+    const flush = (): void => this.runRecordedCalls(op, base, this.stepDeadline);
+    this.recorder = { base, kernel: this.split.recorder(base, begin, flush) };
+    return this.recorder.kernel;
   }
 
   /**
@@ -474,7 +487,7 @@ export class DataParallel {
     if (!this.split.end(this.control[SEQ]!)) return;
     let own: unknown = null;
     try {
-      runChunks(this.control, this.layout, this.callBuffers, kernel, this.control[SEQ]!, this.setup.polls);
+      this.chunkRunner.run(kernel, this.control[SEQ]!, this.setup.polls);
     } catch (error) {
       own = error;
     }

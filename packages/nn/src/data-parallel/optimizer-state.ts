@@ -47,16 +47,19 @@ export class OptimizerStateSharing {
     this.calls++;
     // A place's tensor handed to the kernels again counts as used now: eviction goes by last use, not by move-in.
     for (const place of this.places) if (handed.has(place.view)) place.used = this.calls;
-    for (const [param, record] of state as StateMap) {
-      if (!(param instanceof Tensor) || typeof record !== "object" || record === null) continue;
-      if (param.data.data.buffer !== this.parameterBuffer) continue;
-      for (const t of Object.values(record)) {
+    // forEach and for-in: no entry arrays or value arrays made per parameter and step.
+    (state as StateMap).forEach((record, param) => {
+      if (!(param instanceof Tensor) || typeof record !== "object" || record === null) return;
+      if (param.data.data.buffer !== this.parameterBuffer) return;
+      for (const key in record) {
+        if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
+        const t = (record as Record<string, unknown>)[key];
         if (!(t instanceof Tensor) || t.data.data.buffer === this.buffer || !handed.has(t.data.data)) continue;
         if (t.dtype !== param.dtype || t.size !== param.size || !kernels.isPacked(t.data)) continue;
         const place = this.place(t);
         if (place !== null) adopt(t, place.view, true);
       }
-    }
+    });
   }
 
   /** A free place for `t` (now `t`'s), a new one, or the least recently used one of its size given up; null when none is left. */

@@ -49,7 +49,7 @@ import { adopt, compareState, entryView, namedState } from "./shared-state.js";
 import { abortStep, awaitChunks, finishChunk, nextChunk } from "./chunks.js";
 import { growTo } from "./data-buffer.js";
 import { GradientSum } from "./gradient-sum.js";
-import { type CallBuffers, callBuffers, runChunks } from "./split-optimizer.js";
+import { ChunkRunner, callBuffers } from "./split-optimizer.js";
 import { StatisticsExchange, wakeExchange } from "./statistics-exchange.js";
 import { waitWhileEqual } from "./wait.js";
 
@@ -109,7 +109,7 @@ class ReplicaServer {
   private readonly parameters: Tensor[];
   private readonly buffers: Tensor[];
   private readonly sum: GradientSum;
-  private readonly callBuffers: CallBuffers;
+  private readonly chunkRunner: ChunkRunner;
   private readonly modules: Module<unknown[], unknown>[];
   private readonly exchange: StatisticsExchange;
   /** Per parameter, this replica's gradient of its last chunk of the step (where backward left it) until its slice is summed. */
@@ -143,7 +143,7 @@ class ReplicaServer {
     this.buffers = state.buffers.map(([, b]) => b);
     this.writes = new Int32Array(setup.entries.length);
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, setup.entries, setup.gradientBytes);
-    this.callBuffers = callBuffers(setup.state, setup.gradients, setup.optimizerState);
+    this.chunkRunner = new ChunkRunner(this.control, this.layout, callBuffers(setup.state, setup.gradients, setup.optimizerState));
     this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, setup.polls);
   }
 
@@ -195,11 +195,11 @@ class ReplicaServer {
     const c = this.control;
     const r = this.setup.replica;
     if (command === OPTIMIZE) {
-      runChunks(c, this.layout, this.callBuffers, kernels.optimizerKernels.resolve().kernel, c[SEQ]!, this.setup.polls);
+      this.chunkRunner.run(kernels.optimizerKernels.resolve().kernel, c[SEQ]!, this.setup.polls);
       return;
     }
-    this.modules.forEach((m, i) => (m.training = c[this.layout.training + i] === 1));
-    this.parameters.forEach((p, i) => (p.requiresGrad = c[this.layout.requiresGrad + i] === 1));
+    for (let i = 0; i < this.modules.length; i++) this.modules[i]!.training = c[this.layout.training + i] === 1;
+    for (let i = 0; i < this.parameters.length; i++) this.parameters[i]!.requiresGrad = c[this.layout.requiresGrad + i] === 1;
     // The calling thread wrote these entries (an optimizer step, loadStateDict, running statistics, a
     // replaced tensor): what this replica prepared from them (a folded BatchNorm, a convolution's
     // prepared weights, a compiled graph) is stale. Entries it did not write keep their versions.
@@ -259,7 +259,8 @@ class ReplicaServer {
    * staging buffer (STAGED_BUFFER), of dtype `code` and whole shape `shape`, as a tensor viewing them.
    */
   private rows(buffer: number, code: number, shape: number[], byteOffset: number, row: number, count: number): Tensor {
-    const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
+    let rowSize = 1;
+    for (let i = 1; i < shape.length; i++) rowSize *= shape[i]!;
     const view = viewOf(buffer === STAGED_BUFFER ? this.setup.staging : this.setup.data, code, byteOffset + row * rowSize * bytesOf(code), count * rowSize);
     return tensor(view, { shape: [count, ...shape.slice(1)] });
   }

@@ -7,7 +7,7 @@ import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
 import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
 import { CALL_COUNT, CHUNK_NEXT, CHUNK_TOTAL, ControlLayout, SEQ } from "./protocol.js";
-import { OptimizerSplit, runChunks } from "./split-optimizer.js";
+import { ChunkRunner, OptimizerSplit } from "./split-optimizer.js";
 
 // DataParallel.step against optimizer.step on the same DataParallel and batches: the same bits. The
 // replicas run test-utils/replica.mjs on @pico/nn's dist (data-parallel.test.ts checks it is current).
@@ -431,7 +431,7 @@ describe("OptimizerSplit's chunks (one thread)", () => {
     let begun = 0;
     const flush = (): void => {
       split.end(seq);
-      runChunks(control, layout, [a.buffers[0]!, a.buffers[1]!, a.buffers[2]!, b.buffers[0]!, b.buffers[1]!, b.buffers[2]!], kernel, seq, 0);
+      new ChunkRunner(control, layout, [a.buffers[0]!, a.buffers[1]!, a.buffers[2]!, b.buffers[0]!, b.buffers[1]!, b.buffers[2]!]).run(kernel, seq, 0);
     };
     const recorder = split.recorder(kernel, () => begun++, flush);
     const [p, g, m, v] = a.views as [Float32Array, Float32Array, Float32Array, Float32Array];

@@ -9,6 +9,7 @@ import {
   CALL_FIRST_CHUNK,
   CALL_KIND,
   CALL_LENGTH,
+  CALL_MAX_ARRAYS,
   CALL_SGD,
   CHUNK_NEXT,
   CHUNK_TOTAL,
@@ -61,8 +62,14 @@ export class OptimizerSplit {
   private readonly scalars: Float64Array;
   /** The state arrays (momentum buffers, moment estimates) the recorder was handed since the last clear: the state that may move into shared memory. */
   readonly stateArrays = new Set<FloatArray>();
-  /** The byte ranges of the arrays of the running command's calls: a call that runs at once over any of them runs them first. */
-  private readonly recorded: { buffer: ArrayBufferLike; start: number; end: number }[] = [];
+  /** The byte ranges of the arrays of the running command's calls (buffer, start, end per array): a call that runs at once over any of them runs them first. */
+  private readonly recordedBuffers: ArrayBufferLike[] = [];
+  private readonly recordedRanges: number[] = [];
+  /** How many of recordedBuffers belong to the running command (the arrays keep their capacity across commands). */
+  private recordedCount = 0;
+  /** The recorder's arguments for record, refilled for every call (no arrays made per call). */
+  private readonly arrays: (FloatArray | null)[] = [null, null, null, null, null];
+  private readonly callScalars: number[] = [0, 0, 0, 0, 0, 0, 0, 0, 0];
 
   constructor(
     private readonly control: Int32Array,
@@ -82,21 +89,51 @@ export class OptimizerSplit {
     return {
       sgd: (p, g, buf, first, h) => {
         if (buf !== null) this.stateArrays.add(buf);
-        const arrays = [p, g, buf];
-        if (!this.record(CALL_SGD, p, arrays, [h.lr, h.momentum, h.dampening, h.nesterov ? 1 : 0, h.weightDecay, h.maximize ? 1 : 0, first ? 1 : 0], begin, flush)) {
-          if (this.overlapsRecorded(arrays)) flush();
+        const arrays = this.arrays;
+        arrays[0] = p;
+        arrays[1] = g;
+        arrays[2] = buf;
+        arrays[3] = arrays[4] = null;
+        const x = this.callScalars;
+        x[0] = h.lr;
+        x[1] = h.momentum;
+        x[2] = h.dampening;
+        x[3] = h.nesterov ? 1 : 0;
+        x[4] = h.weightDecay;
+        x[5] = h.maximize ? 1 : 0;
+        x[6] = first ? 1 : 0;
+        const recorded = this.record(CALL_SGD, p, 3, begin, flush);
+        if (!recorded) {
+          if (this.overlapsRecorded(3)) flush();
           base.sgd(p, g, buf, first, h);
         }
+        arrays.fill(null);
       },
       adam: (p, g, m, v, vmax, step, h, decoupled) => {
         this.stateArrays.add(m).add(v);
         if (vmax !== null) this.stateArrays.add(vmax);
-        const scalars = [h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay, h.amsgrad ? 1 : 0, h.maximize ? 1 : 0, step, decoupled ? 1 : 0];
-        const arrays = [p, g, m, v, vmax];
-        if (!this.record(CALL_ADAM, p, arrays, scalars, begin, flush)) {
-          if (this.overlapsRecorded(arrays)) flush();
+        const x = this.callScalars;
+        x[0] = h.lr;
+        x[1] = h.betas[0];
+        x[2] = h.betas[1];
+        x[3] = h.eps;
+        x[4] = h.weightDecay;
+        x[5] = h.amsgrad ? 1 : 0;
+        x[6] = h.maximize ? 1 : 0;
+        x[7] = step;
+        x[8] = decoupled ? 1 : 0;
+        const arrays = this.arrays;
+        arrays[0] = p;
+        arrays[1] = g;
+        arrays[2] = m;
+        arrays[3] = v;
+        arrays[4] = vmax;
+        const recorded = this.record(CALL_ADAM, p, 5, begin, flush);
+        if (!recorded) {
+          if (this.overlapsRecorded(5)) flush();
           base.adam(p, g, m, v, vmax, step, h, decoupled);
         }
+        arrays.fill(null);
       },
     };
   }
@@ -111,38 +148,45 @@ export class OptimizerSplit {
     Atomics.notify(this.control, CHUNK_TOTAL);
     this.count = 0;
     this.chunks = 0;
-    this.recorded.length = 0;
+    this.recordedCount = 0;
     return true;
   }
 
   /**
-   * Whether any of `arrays` (a call about to run at once) shares memory with a recorded call's arrays:
-   * then the recorded calls must run first, or this call would see (or be overwritten by) values from
-   * before them.
+   * Whether any of the first `n` of this.arrays (a call about to run at once) shares memory with a
+   * recorded call's arrays: then the recorded calls must run first, or this call would see (or be
+   * overwritten by) values from before them.
    */
-  private overlapsRecorded(arrays: readonly (FloatArray | null)[]): boolean {
-    if (this.recorded.length === 0) return false;
-    for (const a of arrays) {
-      if (a === null) continue;
+  private overlapsRecorded(n: number): boolean {
+    const buffers = this.recordedBuffers;
+    const count = this.recordedCount;
+    if (count === 0) return false;
+    const ranges = this.recordedRanges;
+    for (let i = 0; i < n; i++) {
+      const a = this.arrays[i];
+      if (a === null || a === undefined) continue;
       const start = a.byteOffset;
       const end = start + a.byteLength;
-      for (const r of this.recorded) if (r.buffer === a.buffer && start < r.end && r.start < end) return true;
+      for (let r = 0; r < count; r++) if (buffers[r] === a.buffer && start < ranges[2 * r + 1]! && ranges[2 * r]! < end) return true;
     }
     return false;
   }
 
   /**
-   * Records the call when it is large enough and every array is in shared memory, with p's length and
-   * dtype, and makes its chunks claimable; returns whether it did.
+   * Records the call whose first `n` arrays are this.arrays and whose scalars are this.callScalars, when
+   * it is large enough and every array is in shared memory, with p's length and dtype, and makes its
+   * chunks claimable; returns whether it did.
    */
-  private record(kind: number, p: FloatArray, arrays: readonly (FloatArray | null)[], scalars: readonly number[], begin: () => void, flush: () => void): boolean {
+  private record(kind: number, p: FloatArray, n: number, begin: () => void, flush: () => void): boolean {
     if (p.length < SPLIT_MIN_ELEMENTS) return false;
-    for (const a of arrays) {
+    const arrays = this.arrays;
+    for (let i = 0; i < n; i++) {
+      const a = arrays[i]!;
       if (a !== null && (a.length !== p.length || a.constructor !== p.constructor || !this.buffers.includes(a.buffer as SharedArrayBuffer))) return false;
     }
     // Chunks of one command run in any order on any thread: a call over the memory of one recorded in
     // this command (Adam then SGD on the same parameter) waits for that command to complete.
-    if (this.count > 0 && this.overlapsRecorded(arrays)) flush();
+    if (this.count > 0 && this.overlapsRecorded(n)) flush();
     const c = this.control;
     if (this.count === 0) {
       // The workers wait for the signal: the fields are this thread's until then.
@@ -158,12 +202,18 @@ export class OptimizerSplit {
     c[at + CALL_DTYPE] = p instanceof Float64Array ? FLOAT64 : FLOAT32;
     c[at + CALL_FIRST_CHUNK] = this.chunks;
     c[at + CALL_CHUNK_LENGTH] = Math.ceil(p.length / chunks / 4) * 4;
-    arrays.forEach((a, i) => {
+    for (let i = 0; i < n; i++) {
+      const a = arrays[i]!;
       c[at + CALL_ARRAYS + 2 * i] = a === null ? NO_ARRAY : this.buffers.indexOf(a.buffer as SharedArrayBuffer);
       c[at + CALL_ARRAYS + 2 * i + 1] = a === null ? 0 : a.byteOffset;
-    });
-    for (const a of arrays) if (a !== null) this.recorded.push({ buffer: a.buffer, start: a.byteOffset, end: a.byteOffset + a.byteLength });
+      if (a === null) continue;
+      const r = this.recordedCount++;
+      this.recordedBuffers[r] = a.buffer;
+      this.recordedRanges[2 * r] = a.byteOffset;
+      this.recordedRanges[2 * r + 1] = a.byteOffset + a.byteLength;
+    }
     const s = this.layout.scalars(this.count);
+    const scalars = this.callScalars;
     for (let i = 0; i < scalars.length; i++) this.scalars[s + i] = scalars[i]!;
     this.chunks += chunks;
     // The call's fields before its count, its count before its chunks: a worker that claims a chunk finds its call.
@@ -175,52 +225,123 @@ export class OptimizerSplit {
 }
 
 /**
- * Claims and runs chunks of the recorded calls of the OPTIMIZE command `seq` with `kernel` (the calling
- * thread passes the kernel that ran before the recorder, a worker its own resolution) until the command
- * has ended (CALLS_END) and no chunk is left; waits for more calls in between (polling `polls` times
- * before sleeping). On return, every chunk this thread claimed has run.
+ * One thread's side of running the recorded calls' chunks. It keeps, per chunk number, the views of the
+ * chunk's arrays it made last (reused while the call's arrays stay where they were: the same parameters
+ * step after step) and one hyperparameter object per kind, so that a step's chunks allocate nothing.
  */
-export function runChunks(control: Int32Array, layout: ControlLayout, buffers: CallBuffers, kernel: kernels.OptimizerKernel, seq: number, polls: number): void {
-  const c = control;
-  const scalars = new Float64Array(c.buffer);
-  let call = 0;
-  for (let idle = 0; ; ) {
-    const ended = Atomics.load(c, CALLS_END) === seq;
-    const total = Atomics.load(c, CHUNK_TOTAL);
-    const next = Atomics.load(c, CHUNK_NEXT);
-    if (next < total) {
-      idle = 0;
-      if (Atomics.compareExchange(c, CHUNK_NEXT, next, next + 1) !== next) continue;
-      const count = Atomics.load(c, CALL_COUNT);
-      while (call + 1 < count && next >= c[layout.call(call + 1) + CALL_FIRST_CHUNK]!) call++;
-      runChunk(c, scalars, layout, buffers, kernel, call, next);
-      continue;
-    }
-    // CALLS_END is stored after the last CHUNK_TOTAL: once ended, the total read after it is the last.
-    if (ended) return;
-    if (++idle > polls) Atomics.wait(c, CHUNK_TOTAL, total, 1);
-  }
-}
-
-/** Runs chunk `chunk` (of call `k`) with `kernel`. */
-function runChunk(c: Int32Array, scalars: Float64Array, layout: ControlLayout, buffers: CallBuffers, kernel: kernels.OptimizerKernel, k: number, chunk: number): void {
-  const at = layout.call(k);
-  const code = c[at + CALL_DTYPE]!;
-  const chunkLength = c[at + CALL_CHUNK_LENGTH]!;
-  const from = (chunk - c[at + CALL_FIRST_CHUNK]!) * chunkLength;
-  const length = Math.min(chunkLength, c[at + CALL_LENGTH]! - from);
-  if (length <= 0) return;
-  const array = (i: number): FloatArray | null => {
-    const buffer = c[at + CALL_ARRAYS + 2 * i]!;
-    return buffer === NO_ARRAY ? null : viewOf(buffers[buffer]!, code, c[at + CALL_ARRAYS + 2 * i + 1]! + from * bytesOf(code), length);
+export class ChunkRunner {
+  private readonly scalars: Float64Array;
+  /** Per chunk number · CALL_MAX_ARRAYS + array: the view made last, and its buffer, byte offset, length and dtype. */
+  private readonly views: (FloatArray | null)[] = [];
+  private readonly keys: number[] = [];
+  private readonly sgdHyper: kernels.SgdHyper = { lr: 0, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false };
+  private readonly adamHyper: kernels.AdamHyper = {
+    lr: 0,
+    betas: [0, 0],
+    eps: 0,
+    weightDecay: 0,
+    amsgrad: false,
+    maximize: false,
   };
-  const s0 = layout.scalars(k);
-  const s = (i: number): number => scalars[s0 + i]!;
-  if (c[at + CALL_KIND] === CALL_SGD) {
-    kernel.sgd(array(0)!, array(1)!, array(2), s(6) === 1, { lr: s(0), momentum: s(1), dampening: s(2), nesterov: s(3) === 1, weightDecay: s(4), maximize: s(5) === 1 });
-  } else {
-    const h = { lr: s(0), betas: [s(1), s(2)] as [number, number], eps: s(3), weightDecay: s(4), amsgrad: s(5) === 1, maximize: s(6) === 1 };
-    kernel.adam(array(0)!, array(1)!, array(2)!, array(3)!, array(4), s(7), h, s(8) === 1);
+
+  constructor(
+    private readonly control: Int32Array,
+    private readonly layout: ControlLayout,
+    private readonly buffers: CallBuffers,
+  ) {
+    this.scalars = new Float64Array(control.buffer);
+  }
+
+  /**
+   * Claims and runs chunks of the recorded calls of the OPTIMIZE command `seq` with `kernel` (the calling
+   * thread passes the kernel that ran before the recorder, a worker its own resolution) until the command
+   * has ended (CALLS_END) and no chunk is left; waits for more calls in between (polling `polls` times
+   * before sleeping). On return, every chunk this thread claimed has run.
+   */
+  run(kernel: kernels.OptimizerKernel, seq: number, polls: number): void {
+    const c = this.control;
+    let call = 0;
+    for (let idle = 0; ; ) {
+      const ended = Atomics.load(c, CALLS_END) === seq;
+      const total = Atomics.load(c, CHUNK_TOTAL);
+      const next = Atomics.load(c, CHUNK_NEXT);
+      if (next < total) {
+        idle = 0;
+        if (Atomics.compareExchange(c, CHUNK_NEXT, next, next + 1) !== next) continue;
+        const count = Atomics.load(c, CALL_COUNT);
+        while (call + 1 < count && next >= c[this.layout.call(call + 1) + CALL_FIRST_CHUNK]!) call++;
+        this.runChunk(kernel, call, next);
+        continue;
+      }
+      // CALLS_END is stored after the last CHUNK_TOTAL: once ended, the total read after it is the last.
+      if (ended) return;
+      if (++idle > polls) Atomics.wait(c, CHUNK_TOTAL, total, 1);
+    }
+  }
+
+  /** Runs chunk `chunk` (of call `k`) with `kernel`. */
+  private runChunk(kernel: kernels.OptimizerKernel, k: number, chunk: number): void {
+    const c = this.control;
+    const at = this.layout.call(k);
+    const code = c[at + CALL_DTYPE]!;
+    const chunkLength = c[at + CALL_CHUNK_LENGTH]!;
+    const from = (chunk - c[at + CALL_FIRST_CHUNK]!) * chunkLength;
+    const length = Math.min(chunkLength, c[at + CALL_LENGTH]! - from);
+    if (length <= 0) return;
+    const s0 = this.layout.scalars(k);
+    const x = this.scalars;
+    if (c[at + CALL_KIND] === CALL_SGD) {
+      const h = this.sgdHyper;
+      h.lr = x[s0]!;
+      h.momentum = x[s0 + 1]!;
+      h.dampening = x[s0 + 2]!;
+      h.nesterov = x[s0 + 3] === 1;
+      h.weightDecay = x[s0 + 4]!;
+      h.maximize = x[s0 + 5] === 1;
+      kernel.sgd(this.array(at, chunk, 0, code, from, length)!, this.array(at, chunk, 1, code, from, length)!, this.array(at, chunk, 2, code, from, length), x[s0 + 6] === 1, h);
+    } else {
+      const h = this.adamHyper;
+      h.lr = x[s0]!;
+      h.betas[0] = x[s0 + 1]!;
+      h.betas[1] = x[s0 + 2]!;
+      h.eps = x[s0 + 3]!;
+      h.weightDecay = x[s0 + 4]!;
+      h.amsgrad = x[s0 + 5] === 1;
+      h.maximize = x[s0 + 6] === 1;
+      kernel.adam(
+        this.array(at, chunk, 0, code, from, length)!,
+        this.array(at, chunk, 1, code, from, length)!,
+        this.array(at, chunk, 2, code, from, length)!,
+        this.array(at, chunk, 3, code, from, length)!,
+        this.array(at, chunk, 4, code, from, length),
+        x[s0 + 7]!,
+        h,
+        x[s0 + 8] === 1,
+      );
+    }
+  }
+
+  /** Array `i` of the call at `at`, elements [from, from + length), as chunk `chunk`'s view (the last one made when it still fits), or null. */
+  private array(at: number, chunk: number, i: number, code: number, from: number, length: number): FloatArray | null {
+    const c = this.control;
+    const buffer = c[at + CALL_ARRAYS + 2 * i]!;
+    if (buffer === NO_ARRAY) return null;
+    const byteOffset = c[at + CALL_ARRAYS + 2 * i + 1]! + from * bytesOf(code);
+    const slot = chunk * CALL_MAX_ARRAYS + i;
+    const keys = this.keys;
+    const view = this.views[slot];
+    if (view !== undefined && view !== null && keys[4 * slot] === buffer && keys[4 * slot + 1] === byteOffset && keys[4 * slot + 2] === length && keys[4 * slot + 3] === code) return view;
+    while (this.views.length <= slot) {
+      this.views.push(null);
+      keys.push(0, 0, 0, 0);
+    }
+    const made = viewOf(this.buffers[buffer]!, code, byteOffset, length);
+    this.views[slot] = made;
+    keys[4 * slot] = buffer;
+    keys[4 * slot + 1] = byteOffset;
+    keys[4 * slot + 2] = length;
+    keys[4 * slot + 3] = code;
+    return made;
   }
 }
 
