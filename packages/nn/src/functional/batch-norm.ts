@@ -103,7 +103,9 @@ export function normalizeForward(
   ctx: BatchNormCtx, into: NDArray | undefined, input: NDArray, weight: NDArray | null, bias: NDArray | null, state: BatchNormState, residual: NDArray | null,
 ): NDArray {
   const x = kernels.packed(input).data;
-  const [n, c, s] = lanes(input.shape);
+  const n = input.shape[0]!;
+  const c = input.shape[1]!;
+  const s = valuesPerImageChannel(input.shape);
   // Values per channel of the statistics: the whole batch's under a sync.
   let m = n * s;
   const shared = state.training ? state.sync : null;
@@ -144,7 +146,10 @@ export function normalizeForward(
   }
   // The residual is not kept: backward reads the output's mask.
   args.residual = null;
-  Object.assign(ctx, { kernel, args, stats, affine });
+  ctx.kernel = kernel;
+  ctx.args = args;
+  ctx.stats = stats;
+  ctx.affine = affine;
   return out;
 }
 
@@ -157,7 +162,7 @@ export function normalizeForward(
 export function normalizeBackward(
   ctx: BatchNormCtx, g: NDArray, residualOutput: NDArray | null, weightAt = 1, residualAt = 1, g2: NDArray | null = null,
 ): { gradInput: NDArray | null; gradWeight: NDArray | null; gradBias: NDArray | null; gradResidual: NDArray | null } {
-  const [input] = ctx.savedTensors as [NDArray];
+  const input = ctx.savedTensors[0]!;
   const { args, stats, affine } = ctx;
   const c = args.c;
   const dtype = kernels.dtypeOf(input);
@@ -251,10 +256,11 @@ export function batchNormRelu(input: Tensor, runningMean: Tensor | null, running
   return batchNormImpl("batchNormRelu", input, runningMean, runningVar, options, true);
 }
 
-function lanes(shape: readonly number[]): [number, number, number] {
+/** The values per image and channel of [N, C, ...]: the product of the axes after the channels. */
+function valuesPerImageChannel(shape: readonly number[]): number {
   let s = 1;
   for (let d = 2; d < shape.length; d++) s *= shape[d]!;
-  return [shape[0]!, shape[1]!, s];
+  return s;
 }
 
 function at(a: NDArray, i: number): number {
