@@ -152,16 +152,29 @@ export function convThreads(): number {
 const GEOMETRY_FLOATS = CONV2D_GEOMETRY_FIELDS.length + 1;
 
 /** Writes the geometry block at `at`, its flag cleared. */
+/** An Int32Array over the whole of a memory's buffer, one per buffer: not a new view per call. */
+const int32Views = new WeakMap<ArrayBufferLike, Int32Array>();
+
+function int32Over(buffer: ArrayBufferLike): Int32Array {
+  let view = int32Views.get(buffer);
+  if (view === undefined) {
+    view = new Int32Array(buffer);
+    int32Views.set(buffer, view);
+  }
+  return view;
+}
+
 function writeGeometry(heap: Float32Array, at: number, g: Conv2dGeometry): void {
-  const ints = new Int32Array(heap.buffer, at, GEOMETRY_FLOATS);
-  CONV2D_GEOMETRY_FIELDS.forEach((field, i) => (ints[i] = g[field]));
-  ints[CONV2D_GEOMETRY_FIELDS.length] = 0;
+  const ints = int32Over(heap.buffer);
+  const base = at >> 2;
+  for (let i = 0; i < CONV2D_GEOMETRY_FIELDS.length; i++) ints[base + i] = g[CONV2D_GEOMETRY_FIELDS[i]!];
+  ints[base + CONV2D_GEOMETRY_FIELDS.length] = 0;
 }
 
 /** Whether a call set the geometry block's flag: its input held a NaN or an infinity. */
 function nonFiniteSeen(t: WasmInstance<unknown>, geo: number): boolean {
   const heap = heapOf(t, 0)!;
-  return new Int32Array(heap.buffer, geo, GEOMETRY_FLOATS)[CONV2D_GEOMETRY_FIELDS.length] !== 0;
+  return int32Over(heap.buffer)[(geo >> 2) + CONV2D_GEOMETRY_FIELDS.length] !== 0;
 }
 
 interface Sizes {
