@@ -9,8 +9,9 @@
 // most S s, as the bench warms up until steady: the kernel threads reach their speed later than one thread.
 // --threads lists the runs of a round: N trains on N threads data-parallel (one model replica per thread,
 // ?threads=N&parallel=data), Nk on N threads with one model whose kernels split across them (the page's
-// default, ?threads=N&parallel=kernels), 1x2 two pages at once on 1 thread each (their images/s added: what
-// the machine gives two trainings that never wait for each other). Each is compared with 1.
+// default, ?threads=N&parallel=kernels), NcR data-parallel with the batch in chunks of at most R rows claimed
+// by whichever replica is free (?chunk-rows=R), 1x2 two pages at once on 1 thread each (their images/s added:
+// what the machine gives two trainings that never wait for each other). Each is compared with 1.
 // --cpu prints, per round, the CPU time of Chromium's busiest threads over the measured seconds (by
 // thread name, those above 0.01 of a core: the page's Workers, V8's helpers "ThreadPoolForeg", the
 // renderer's main thread "chromium", its compositor).
@@ -30,18 +31,19 @@ import { build, preview } from "vite";
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, seconds: { type: "string", default: "8" }, "max-warmup": { type: "string", default: "0" }, threads: { type: "string", default: "1,2" }, nice: { type: "string" }, cpu: { type: "boolean", default: false }, "js-flags": { type: "string" } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
-/** The runs of a round: "2" (data-parallel), "2k" (kernel threads), "1", "1x2" (two pages at once). */
+/** The runs of a round: "2" (data-parallel), "2c16" (data-parallel in chunks of 16 rows), "2k" (kernel threads), "1", "1x2" (two pages at once). */
 const runs = values.threads.split(",").map((spec) => {
-  const m = /^([1-9][0-9]?)(k?)(?:x([2-9]))?$/.exec(spec);
+  const m = /^([1-9][0-9]?)(k|c[1-9][0-9]?)?(?:x([2-9]))?$/.exec(spec);
   if (m === null) return null;
   const threads = Number(m[1]);
   const parallel = threads === 1 ? "none" : m[2] === "k" ? "kernels" : "data";
-  return { spec, threads, parallel, pages: Number(m[3] ?? 1), query: `threads=${threads}${threads === 1 ? "" : m[2] === "k" ? "&parallel=kernels" : "&parallel=data"}` };
+  const chunks = m[2]?.startsWith("c") ? `&chunk-rows=${m[2].slice(1)}` : "";
+  return { spec, threads, parallel, pages: Number(m[3] ?? 1), query: `threads=${threads}${threads === 1 ? "" : m[2] === "k" ? "&parallel=kernels" : `&parallel=data${chunks}`}` };
 });
 const nice = values.nice === undefined ? null : Number(values.nice);
 const maxWarmup = Number(values["max-warmup"]);
 if (!(rounds >= 1 && seconds >= 3 && maxWarmup >= 0 && runs.every((r) => r !== null) && (nice === null || (Number.isInteger(nice) && nice >= -20 && nice <= 19)))) {
-  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --max-warmup >= 0, --threads a list of thread counts 1-99, each with k for kernel threads or xP for P pages at once (e.g. 1,2,2k,1x2), and --nice an integer -20..19");
+  console.error("measure-threads: --rounds >= 1, --seconds >= 3, --max-warmup >= 0, --threads a list of thread counts 1-99, each with k for kernel threads, cN for data-parallel in chunks of N rows, or xP for P pages at once (e.g. 1,2,2k,2c16,1x2), and --nice an integer -20..19");
   process.exit(2);
 }
 
@@ -277,5 +279,5 @@ const medians = runs.map((r) => [r, median(results.get(r.spec))]);
 console.log(`other processes took ${median(othersAll).toFixed(2)} cores (median of the runs; max ${Math.max(...othersAll).toFixed(2)})`);
 console.log(`medians: ${medians.map(([r, m]) => `${r.spec} ${Math.round(m)}`).join(", ")} img/s`);
 const one = medians.find(([r]) => r.threads === 1 && r.pages === 1)?.[1];
-const how = (r) => (r.pages > 1 ? `${r.pages} pages at once, ${r.threads} thread${r.threads === 1 ? "" : "s"} each` : `${r.threads} threads (${r.parallel === "data" ? "data-parallel" : "kernel threads"})`);
+const how = (r) => (r.pages > 1 ? `${r.pages} pages at once, ${r.threads} thread${r.threads === 1 ? "" : "s"} each` : `${r.threads} threads (${r.parallel === "data" ? `data-parallel${r.query.includes("chunk-rows=") ? `, chunks of ${r.query.split("chunk-rows=")[1]} rows` : ""}` : "kernel threads"})`);
 if (one !== undefined) for (const [r, m] of medians) if (r.threads !== 1 || r.pages !== 1) console.log(`${r.spec}: ${how(r)} / 1 thread: ${(m / one).toFixed(2)}x`);

@@ -49,6 +49,19 @@ function parallelWanted(): Parallelism {
   return "kernels";
 }
 
+/**
+ * Data-parallel, ?chunk-rows=N (1 to 64): the batch in chunks of at most N rows that whichever replica is
+ * free claims, instead of one shard per replica (the default: measured as fast or faster in this page,
+ * apps/mnist-web/README.md#two-threads).
+ */
+function chunkRowsWanted(): number | null {
+  const asked = query.get("chunk-rows");
+  if (asked === null) return null;
+  if (/^[1-9][0-9]?$/.test(asked) && Number(asked) <= 64) return Number(asked);
+  showWarning(`?chunk-rows=${asked} is not a number of rows from 1 to 64: one shard per replica.`);
+  return null;
+}
+
 function showWarning(message: string): void {
   const item = document.createElement("li");
   item.textContent = message;
@@ -212,4 +225,4 @@ for (const target of [drop, element("draw-canvas")]) {
   });
 }
 
-send({ type: "init", threads: threadsWanted(), parallel: parallelWanted(), unhandled: unhandled === null ? null : (unhandled.buffer as SharedArrayBuffer) });
+send({ type: "init", threads: threadsWanted(), parallel: parallelWanted(), chunkRows: chunkRowsWanted(), unhandled: unhandled === null ? null : (unhandled.buffer as SharedArrayBuffer) });

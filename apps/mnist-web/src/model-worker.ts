@@ -74,6 +74,8 @@ let training = false;
 let looping = false;
 let threadsAsked = 1;
 let parallelAsked: Parallelism = "data";
+/** Data-parallel: rows of a chunk (DataParallel's chunkRows), or null: one shard per replica. */
+let chunkRowsAsked: number | null = null;
 /** The replicas when training data-parallel. */
 let dp: DataParallel | null = null;
 let kernelThreads = false;
@@ -124,9 +126,12 @@ function kernelLine(): KernelLine {
     kernelThreads: info.threads,
   };
   if (dp !== null) {
-    const small = Math.floor(BATCH / dp.replicas);
-    const shards = BATCH % dp.replicas === 0 ? `${small}` : `${small}-${small + 1}`;
-    const text = `${describeKernels(info)} × ${dp.replicas} replicas, data-parallel (batch ${BATCH} in shards of ${shards})`;
+    const pieces = chunkRowsAsked === null ? dp.replicas : Math.min(64, Math.ceil(BATCH / chunkRowsAsked));
+    const small = Math.floor(BATCH / pieces);
+    const rows = BATCH % pieces === 0 ? `${small}` : `${small}-${small + 1}`;
+    // BatchNorm in training mode (resnet) runs by shards whatever the chunks asked for.
+    const kind = chunkRowsAsked === null || pieces === dp.replicas ? "shards" : "chunks claimed by the free replica";
+    const text = `${describeKernels(info)} × ${dp.replicas} replicas, data-parallel (batch ${BATCH} in ${kind} of ${rows})`;
     return { ...line, threads: dp.replicas, parallel: "data", replicas: dp.replicas, text };
   }
   return { ...line, threads: info.threads, parallel: info.threads > 1 ? "kernels" : "none", replicas: 1, text: describeKernels(info, threadsAsked) };
@@ -151,7 +156,7 @@ async function setUpThreads(): Promise<void> {
     if (webDataParallelUnavailable() !== null) {
       // What the kernels' threads need too (cross-origin isolation, Web Workers): nothing else to try.
       try {
-        await dataParallel(model, lossFn, { replicas: threadsAsked, worker: startReplica });
+        await dataParallel(model, lossFn, { replicas: threadsAsked, worker: startReplica, chunkRows: chunkRowsAsked });
       } catch (error) {
         warn(`Pico: ${threadsAsked} threads were asked for, but the model trains on one: ${errorText(error)}`);
       }
@@ -163,7 +168,7 @@ async function setUpThreads(): Promise<void> {
     }
     let parallel: DataParallel | null = null;
     try {
-      parallel = await dataParallel(model, lossFn, { replicas: threadsAsked, worker: startReplica, polls: REPLICA_POLLS });
+      parallel = await dataParallel(model, lossFn, { replicas: threadsAsked, worker: startReplica, polls: REPLICA_POLLS, chunkRows: chunkRowsAsked });
     } catch (error) {
       warn(`Pico: the ${threadsAsked} data-parallel replicas could not start (${errorText(error)}); the kernels split across the threads instead.`);
     }
@@ -217,9 +222,10 @@ function changeThreads(change: () => Promise<void>): Promise<void> {
   return threadsSettled;
 }
 
-async function init(threads: number, parallel: Parallelism): Promise<void> {
+async function init(threads: number, parallel: Parallelism, chunkRows: number | null): Promise<void> {
   threadsAsked = threads;
   parallelAsked = parallel;
+  chunkRowsAsked = chunkRows;
   await changeThreads(setUpThreads);
   // One inference compiles the WebAssembly kernels, so that the report says what runs.
   noGrad(() => model.forward(tensor(new Float32Array(28 * 28), { shape: [1, 1, 28, 28] })));
@@ -467,7 +473,7 @@ function save(): void {
 function handle(message: ToWorker): void | Promise<void> {
   switch (message.type) {
     case "init":
-      return init(message.threads, message.parallel);
+      return init(message.threads, message.parallel, message.chunkRows);
     case "train":
       training = message.on;
       post({ type: "training", on: training });

@@ -13,7 +13,8 @@ export type Parallelism = "data" | "kernels";
 
 export type ToWorker =
   /** `unhandled`: the count of messages the page sent and the Worker has not handled yet (an Int32Array's buffer), or null where memory cannot be shared. */
-  | { type: "init"; threads: number; parallel: Parallelism; unhandled: SharedArrayBuffer | null }
+  /** `chunkRows`: data-parallel, the batch in chunks of at most this many rows claimed by whichever replica is free (DataParallel's chunkRows), or null: one shard per replica. */
+  | { type: "init"; threads: number; parallel: Parallelism; chunkRows: number | null; unhandled: SharedArrayBuffer | null }
   | { type: "train"; on: boolean }
   | { type: "predict"; id: number; pixels: CanvasPixels }
   | { type: "load"; name: string; bytes: Uint8Array }
