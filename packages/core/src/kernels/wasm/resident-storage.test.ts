@@ -10,6 +10,8 @@ import type { Conv2dWasmGeometry } from "../conv/conv2d-wasm.js";
 import { batchNormBackwardWasm, batchNormForwardWasm } from "./batch-norm-wasm.js";
 import { installWasmConvThreads, stopWasmConvThreads } from "./conv-wasm-threads.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
+import { gemmWasm, gemmWasmLocal, gemmWasmProducts } from "./gemm-wasm.js";
+import { installWasmGemmThreads, stopWasmGemmThreads } from "./gemm-wasm-threads.js";
 import { addReluWasm, maxPool2x2BackwardWasm, maxPool2x2Wasm, reluBackwardWasm } from "./elementwise-wasm.js";
 import { addressOf, attachResidentStorage, detachResidentStorage, MIN_RESIDENT_BYTES, residentStorageStats } from "./resident-storage.js";
 import { runningWasmThreads } from "./shared-wasm-threads.js";
@@ -57,8 +59,10 @@ describe("resident storage: tensor storage in the threads' shared memory", () =>
   beforeAll(async () => {
     expect(await installWasmConvThreads({ threads: 2 })).toBe(true);
     expect(await installWasmElementwiseThreads({ threads: 2 })).toBe(true);
+    expect(await installWasmGemmThreads({ threads: 2 })).toBe(true);
   });
   afterAll(async () => {
+    await stopWasmGemmThreads();
     await stopWasmConvThreads();
     await stopWasmElementwiseThreads();
   });
@@ -226,6 +230,47 @@ describe("resident storage: tensor storage in the threads' shared memory", () =>
     for (const result of [run(resident, (k) => allocate("float32", k) as Float32Array), run(resident, (k) => new Float32Array(k)), run((a) => Float32Array.from(a), (k) => allocate("float32", k) as Float32Array)]) {
       result.forEach((v, i) => expect(firstDifference(v, copied[i]!)).toBe(-1));
     }
+  });
+
+  it("GEMM: products, split or not, and independent products at once give the same bits from resident arrays, C overlapping A copied", () => {
+    /** A resident copy of `values` of any length: the front of a resident array at least MIN_RESIDENT_BYTES long. */
+    const residentAny = (values: Float32Array): Float32Array => resident(Float32Array.from({ length: Math.max(values.length, MIN_RESIDENT_BYTES / 4) }, (_, i) => values[i] ?? 0)).subarray(0, values.length);
+    const [x, w, g, big, c0] = [random(64 * 300), random(120 * 256), random(64 * 120), random(256 * 256), random(64 * 130)];
+    const run = (make: (v: Float32Array) => Float32Array): Float32Array[] => {
+      const { own, check } = operands(make);
+      const [xs, ws, gs, bigs] = [own(x), own(w), own(g), own(big)];
+      const view = (data: Float32Array, ld: number, trans: boolean, offset = 0) => ({ data, offset, ld, trans });
+      // A linear layer's forward (x of 64×256 read from rows 300 apart at offset 7, weight transposed) into
+      // C rows 130 apart at offset 3, accumulating; its input and weight gradients one by one and at once;
+      // a product over the threads' threshold; C overlapping A in one array.
+      const forward = make(c0);
+      gemmWasm(64, 120, 256, view(xs, 300, false, 7), view(ws, 256, true), { data: forward, offset: 3, ld: 130 }, true);
+      const gx = make(new Float32Array(64 * 256));
+      gemmWasm(64, 256, 120, view(gs, 120, false), view(ws, 256, false), { data: gx, offset: 0, ld: 256 }, false);
+      const gw = make(w);
+      gemmWasm(120, 256, 64, view(gs, 120, true), view(xs, 300, false), { data: gw, offset: 0, ld: 256 }, true);
+      const [gxAtOnce, gwAtOnce] = [make(new Float32Array(64 * 256)), make(w)];
+      expect(gemmWasmProducts([
+        { m: 64, n: 256, k: 120, a: view(gs, 120, false), b: view(ws, 256, false), c: { data: gxAtOnce, offset: 0, ld: 256 }, accumulate: false },
+        { m: 120, n: 256, k: 64, a: view(gs, 120, true), b: view(xs, 300, false), c: { data: gwAtOnce, offset: 0, ld: 256 }, accumulate: true },
+      ])).toBe(true);
+      const square = make(new Float32Array(256 * 256));
+      gemmWasm(256, 256, 256, view(bigs, 256, false), view(bigs, 256, true), { data: square, offset: 0, ld: 256 }, false);
+      const overlapping = make(big);
+      gemmWasm(64, 120, 256, view(overlapping, 256, false), view(ws, 256, true), { data: overlapping, offset: 128, ld: 256 }, true);
+      check();
+      return [forward, gx, gw, gxAtOnce, gwAtOnce, square, overlapping].map((v) => Float32Array.from(v));
+    };
+    const copied = run((v) => Float32Array.from(v));
+    const inPlace = run(residentAny);
+    expect(addressOf(memory(), residentAny(g))).toBeGreaterThan(0);
+    inPlace.forEach((v, i) => expect(firstDifference(v, copied[i]!)).toBe(-1));
+    // The independent products as the calling thread alone computes them, and the forward split in two as one job.
+    expect(firstDifference(inPlace[3]!, inPlace[1]!)).toBe(-1);
+    expect(firstDifference(inPlace[4]!, inPlace[2]!)).toBe(-1);
+    const alone = Float32Array.from(c0);
+    gemmWasmLocal(64, 120, 256, { data: x, offset: 7, ld: 300, trans: false }, { data: w, offset: 0, ld: 256, trans: true }, { data: alone, offset: 3, ld: 130 }, true);
+    expect(firstDifference(inPlace[0]!, alone)).toBe(-1);
   });
 
   it("add + ReLU, ReLU's backward and 2x2 max pooling give the same bits from resident arrays", () => {

@@ -1,7 +1,8 @@
 import type { MatrixView } from "../gemm.js";
 import { alignUp, heapOf } from "./engine.js";
 import type { WasmInstance } from "./engine.js";
-import type { GemmExports } from "./wasm-api.js";
+import { addressOf } from "./resident-storage.js";
+import type { GemmExports, WasmMemory } from "./wasm-api.js";
 
 /** The micro-kernel's register block in assembly/gemm.ts: row splits keep MR multiples, column splits NR. */
 const MR = 4;
@@ -34,6 +35,23 @@ function layoutOf(rows: number, cols: number, ld: number): { ld: number; element
   const span = (rows - 1) * ld + cols;
   return span <= 2 * rows * cols ? { ld, elements: span } : { ld: cols, elements: rows * cols };
 }
+
+/**
+ * Where the kernel reads a stored rows×cols matrix in place: the byte address of its element (0, 0) and its
+ * leading dimension when its array is resident storage in `memory` (resident-storage.ts), else null (it is
+ * copied in).
+ */
+function inPlace(memory: WasmMemory, data: Float32Array, offset: number, ld: number): { at: number; ld: number } | null {
+  const at = addressOf(memory, data);
+  return at < 0 ? null : { at: at + offset * 4, ld };
+}
+
+/** Byte range [from, to) that a stored rows×cols matrix at byte `at` with leading dimension `ld` spans. */
+function spanOf(at: number, rows: number, cols: number, ld: number): [number, number] {
+  return [at, at + ((rows - 1) * ld + cols) * 4];
+}
+
+const overlaps = (x: [number, number], y: [number, number]): boolean => x[0] < y[1] && y[0] < x[1];
 
 function copyIn(heap: Float32Array, at: number, src: Float32Array, offset: number, rows: number, cols: number, ld: number, dstLd: number): void {
   const base = at >> 2;
@@ -94,6 +112,13 @@ const MIN_BLOCK_DEPTH = 256;
 /** A depth split sums partial products of C, so it is used only for a C this small. */
 const MAX_DEPTH_SPLIT_C = 16384;
 
+/** How `split` cuts a product into `parts`: by rows or columns of C (each element summed as by one job), by depth, or not at all. */
+export function splitAxis(m: number, n: number, k: number, parts: number): "rows" | "columns" | "depth" | "none" {
+  const blocks = split(m, n, k, parts);
+  if (blocks.length === 1) return "none";
+  return blocks[0]!.p1 < k ? "depth" : blocks[0]!.i1 < m ? "rows" : "columns";
+}
+
 interface Block {
   i0: number;
   i1: number;
@@ -131,11 +156,13 @@ function split(m: number, n: number, k: number, parts: number): Block[] {
 /**
  * C = op(A)·op(B) (+ C) on one module instance, m, n, k > 0, float32 only: copies A, B (and C when
  * accumulating) into its memory, has `execute` run the `gemmRows` jobs (the product cut into up to
- * `chunks` blocks) with one work area per thread (`threads` of them), and copies C back. With `staged`
- * and a product cut by rows of a non-transposed A, the jobs start instead as soon as B and their own
- * rows of A are in, so that copying A overlaps computing. With `residentB`, B is already in the memory
- * at that address (a PreparedMatrix), stored as `b` says with leading dimension `b.ld`, and is not copied. Returns
- * false, having done nothing, when the memory cannot grow to hold the operands.
+ * `chunks` blocks) with one work area per thread (`threads` of them), and copies C back. An operand whose
+ * array is resident storage in the instance's memory is read (C written) where it is instead, with its own
+ * leading dimension (C only when it overlaps neither A nor B). With `staged` and a product cut by rows of
+ * a non-transposed A that is copied, the jobs start instead as soon as B and their own rows of A are in, so
+ * that copying A overlaps computing. With `residentB`, B is already in the memory at that address (a
+ * PreparedMatrix), stored as `b` says with leading dimension `b.ld`, and is not copied. Returns false,
+ * having done nothing, when the memory cannot grow to hold the operands.
  */
 export function runGemm(
   target: WasmInstance<GemmExports>,
@@ -152,12 +179,23 @@ export function runGemm(
   const aCols = a.trans ? m : k;
   const bRows = b.trans ? n : k;
   const bCols = b.trans ? k : n;
-  const la = layoutOf(aRows, aCols, a.ld);
-  const lb = layoutOf(bRows, bCols, b.ld);
-  const aAt = alignUp(target.exports.heapBase());
-  const bAt = residentB ?? alignUp(aAt + la.elements * 4);
-  const cAt = alignUp(residentB === undefined ? bAt + lb.elements * 4 : aAt + la.elements * 4);
-  let end = alignUp(cAt + m * n * 4);
+  const aOwn = inPlace(target.memory, a.data as Float32Array, a.offset, a.ld);
+  const bOwn = residentB === undefined ? inPlace(target.memory, b.data as Float32Array, b.offset, b.ld) : { at: residentB, ld: b.ld };
+  let cOwn = inPlace(target.memory, c.data, c.offset, c.ld);
+  if (cOwn !== null) {
+    const cSpan = spanOf(cOwn.at, m, n, cOwn.ld);
+    if ((aOwn !== null && overlaps(cSpan, spanOf(aOwn.at, aRows, aCols, aOwn.ld))) || (bOwn !== null && overlaps(cSpan, spanOf(bOwn.at, bRows, bCols, bOwn.ld)))) cOwn = null;
+  }
+  const la = aOwn ?? layoutOf(aRows, aCols, a.ld);
+  const lb = bOwn ?? layoutOf(bRows, bCols, b.ld);
+  let end = alignUp(target.exports.heapBase());
+  const aAt = aOwn?.at ?? end;
+  if (aOwn === null) end = alignUp(end + (la as { elements: number }).elements * 4);
+  const bAt = bOwn?.at ?? end;
+  if (bOwn === null) end = alignUp(end + (lb as { elements: number }).elements * 4);
+  const cAt = cOwn?.at ?? end;
+  const cLd = cOwn?.ld ?? n;
+  if (cOwn === null) end = alignUp(end + m * n * 4);
   const jobs: RowsJob[] = [];
   const partials: number[] = [];
   let rows = 0;
@@ -167,15 +205,17 @@ export function runGemm(
   for (const { i0, i1, j0, j1, p0, p1 } of blocks) {
     const aOffset = a.trans ? p0 * la.ld : p0;
     const bOffset = b.trans ? j0 * lb.ld + p0 : p0 * lb.ld + j0;
-    // Depth blocks after the first write their partial products beside C, to be summed into it.
+    // Depth blocks after the first write their partial products beside C (dense), to be summed into it.
     let cOut = cAt + j0 * 4;
+    let ldc = cLd;
     if (p0 > 0) {
       cOut = end;
+      ldc = n;
       partials.push(end);
       end = alignUp(end + m * n * 4);
     }
     const add = accumulate && p0 === 0 ? 1 : 0;
-    jobs.push([i0, i1, j1 - j0, p1 - p0, aAt + aOffset * 4, la.ld, a.trans ? 1 : 0, bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0, cOut, n, add]);
+    jobs.push([i0, i1, j1 - j0, p1 - p0, aAt + aOffset * 4, la.ld, a.trans ? 1 : 0, bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0, cOut, ldc, add]);
     rows = Math.max(rows, i1 - i0);
     cols = Math.max(cols, j1 - j0);
     depth = Math.max(depth, p1 - p0);
@@ -185,10 +225,10 @@ export function runGemm(
   end = areas.end;
   const heap = heapOf(target, end);
   if (heap === null) return false;
-  if (residentB === undefined) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
-  if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
+  if (bOwn === null) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
+  if (accumulate && cOwn === null) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
   const byRows = blocks.length > 1 && !a.trans && blocks.every((bl) => bl.j0 === 0 && bl.j1 === n && bl.p0 === 0 && bl.p1 === k);
-  if (staged !== undefined && byRows) {
+  if (staged !== undefined && byRows && aOwn === null) {
     staged.start(jobs, works);
     try {
       blocks.forEach(({ i0, i1 }, j) => {
@@ -200,7 +240,7 @@ export function runGemm(
       staged.finish();
     }
   } else {
-    copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
+    if (aOwn === null) copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
     execute(jobs, works);
   }
   // A shared memory's buffer object can change when another thread grows it; a local one cannot here.
@@ -208,9 +248,11 @@ export function runGemm(
   for (const at of partials) {
     const from = at >> 2;
     const to = cAt >> 2;
-    for (let i = 0; i < m * n; i++) result[to + i] = result[to + i]! + result[from + i]!;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) result[to + i * cLd + j] = result[to + i * cLd + j]! + result[from + i * n + j]!;
+    }
   }
-  copyOut(result, cAt, c.data, c.offset, m, n, c.ld);
+  if (cOwn === null) copyOut(result, cAt, c.data, c.offset, m, n, c.ld);
   return true;
 }
 
@@ -262,26 +304,49 @@ export function runProducts(
   let rows = 0;
   let cols = 0;
   let depth = 0;
-  for (const { m, n, k, a, b, c, accumulate } of products) {
+  const written: [number, number][] = [];
+  const read: [number, number][] = [];
+  const own: ({ at: number; ld: number } | null)[][] = [];
+  for (const { m, n, k, a, b, c } of products) {
+    const aOwn = inPlace(target.memory, a.data as Float32Array, a.offset, a.ld);
+    const bOwn = inPlace(target.memory, b.data as Float32Array, b.offset, b.ld);
+    const cOwn = inPlace(target.memory, c.data, c.offset, c.ld);
+    if (aOwn !== null) read.push(a.trans ? spanOf(aOwn.at, k, m, aOwn.ld) : spanOf(aOwn.at, m, k, aOwn.ld));
+    if (bOwn !== null) read.push(b.trans ? spanOf(bOwn.at, n, k, bOwn.ld) : spanOf(bOwn.at, k, n, bOwn.ld));
+    if (cOwn !== null) written.push(spanOf(cOwn.at, m, n, cOwn.ld));
+    own.push([aOwn, bOwn, cOwn]);
+  }
+  // A C written in place must not be what another product (or its own) reads or writes: else it is copied.
+  products.forEach(({ m, n }, p) => {
+    const cOwn = own[p]![2]!;
+    if (cOwn === null) return;
+    const span = spanOf(cOwn.at, m, n, cOwn.ld);
+    const clashes = read.some((r) => overlaps(r, span)) || written.filter((w) => overlaps(w, span)).length > 1;
+    if (clashes) own[p]![2] = null;
+  });
+  products.forEach(({ m, n, k, a, b, c, accumulate }, p) => {
+    const [aOwn, bOwn, cOwn] = own[p] as [{ at: number; ld: number } | null, { at: number; ld: number } | null, { at: number; ld: number } | null];
     const [aRows, aCols] = a.trans ? [k, m] : [m, k];
     const [bRows, bCols] = b.trans ? [n, k] : [k, n];
-    const la = layoutOf(aRows, aCols, a.ld);
-    const lb = layoutOf(bRows, bCols, b.ld);
-    const aAt = end;
-    const bAt = alignUp(aAt + la.elements * 4);
-    const cAt = alignUp(bAt + lb.elements * 4);
-    end = alignUp(cAt + m * n * 4);
-    jobs.push([0, m, n, k, aAt, la.ld, a.trans ? 1 : 0, bAt, lb.ld, b.trans ? 1 : 0, cAt, n, accumulate ? 1 : 0]);
+    const la = aOwn ?? layoutOf(aRows, aCols, a.ld);
+    const lb = bOwn ?? layoutOf(bRows, bCols, b.ld);
+    const aAt = aOwn?.at ?? end;
+    if (aOwn === null) end = alignUp(end + (la as { elements: number }).elements * 4);
+    const bAt = bOwn?.at ?? end;
+    if (bOwn === null) end = alignUp(end + (lb as { elements: number }).elements * 4);
+    const cAt = cOwn?.at ?? end;
+    if (cOwn === null) end = alignUp(end + m * n * 4);
+    jobs.push([0, m, n, k, aAt, la.ld, a.trans ? 1 : 0, bAt, lb.ld, b.trans ? 1 : 0, cAt, cOwn?.ld ?? n, accumulate ? 1 : 0]);
     copies.push((heap) => {
-      copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
-      copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
-      if (accumulate) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
+      if (aOwn === null) copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
+      if (bOwn === null) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
+      if (accumulate && cOwn === null) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
     });
-    outs.push((heap) => copyOut(heap, cAt, c.data, c.offset, m, n, c.ld));
+    if (cOwn === null) outs.push((heap) => copyOut(heap, cAt, c.data, c.offset, m, n, c.ld));
     rows = Math.max(rows, m);
     cols = Math.max(cols, n);
     depth = Math.max(depth, k);
-  }
+  });
   const areas = workAreas(target, end, threads, rows, cols, depth);
   const works = areas.works;
   end = areas.end;
