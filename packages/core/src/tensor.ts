@@ -1,4 +1,5 @@
 import { runBackward } from "./autograd.js";
+import { ordinaryStorage, storageOf } from "./buffer-pool.js";
 import { dtypeOf, type DType, type FloatArray, type NDArray } from "./dtype.js";
 import { ArgumentError, GraphError, ShapeError, formatShape } from "./errors.js";
 import { describe, isNdArray, registerTensorClass } from "./function.js";
@@ -525,10 +526,15 @@ export class Tensor {
     };
     return build(0, 0);
   }
-  /** The packed elements in row-major order (a copy unless the tensor is already packed). */
+  /**
+   * The packed elements in row-major order: the tensor's own array when packed, else a copy. An array in
+   * the threads' shared memory (resident storage) is always copied: a view of it outlives its region.
+   */
   toTypedArray(): FloatArray {
     tracer.observer?.read("toTypedArray", this);
-    return packed(this.data).data;
+    const p = packed(this.data).data;
+    if (p !== this.data.data) return ordinaryStorage(p);
+    return storageOf(p) === p.buffer ? p : p.slice();
   }
   /** The value of a one-element tensor. */
   item(): number {
