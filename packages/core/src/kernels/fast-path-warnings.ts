@@ -2,8 +2,11 @@
 // run: they say what is lost and how to get it back. kernelInfo() reports what runs; these say why
 // something faster does not.
 
-/** The fast paths that can be missing: WebAssembly SIMD kernels, relaxed SIMD (fused multiply-add), threads. */
-export type FastPath = "wasm-simd" | "relaxed-simd" | "threads";
+/**
+ * The fast paths that can be missing: WebAssembly SIMD kernels, relaxed SIMD (fused multiply-add), threads,
+ * tensors resident in the threads' shared memory (read and written in place by the kernels).
+ */
+export type FastPath = "wasm-simd" | "relaxed-simd" | "threads" | "resident-storage";
 
 export interface FastPathWarning {
   readonly fastPath: FastPath;
@@ -68,5 +71,23 @@ export function warnNoThreads(asked: number, reason: string, remedy: string): vo
     reason,
     `Pico: ${asked} threads were asked for, but the kernels run on the calling thread alone, one core doing ` +
       `the work of ${asked}: ${reason}. ${remedy}`,
+  );
+}
+
+/**
+ * The tensors resident in the threads' shared memory hold `budget` bytes not yet given back, so new
+ * tensors are ordinary arrays that the kernels copy in and out until regions come back.
+ */
+export function warnResidentBudgetSpent(budget: number): void {
+  const mib = Math.round(budget / (1024 * 1024));
+  warnOnce(
+    "resident-storage",
+    `the tensors in the threads' shared memory hold ${mib} MiB not given back`,
+    `Pico: the tensors in the threads' shared memory hold ${mib} MiB not given back, so new tensors are ordinary ` +
+      "arrays that the kernels copy in and out (slower) until some come back. A tensor's memory comes back when " +
+      "the engine recycles it (Sequential's intermediates, the built-in models' and backward's own arrays) or " +
+      "once the garbage collector has collected the tensor and the event loop has run: a synchronous loop " +
+      "over a custom forward keeps every activation it made. Build the model from Sequential and modules that " +
+      "declare keepsNoReferences, or let the event loop run between steps (await a setTimeout every few steps).",
   );
 }
