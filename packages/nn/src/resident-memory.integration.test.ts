@@ -1,9 +1,10 @@
-import { Generator, Tensor, kernels, tensor, tracer } from "@pico/core";
+import { Generator, Tensor, kernels, noGrad, tensor, tracer } from "@pico/core";
 import { disableThreads, enableThreads } from "@pico/core/threads";
 import { SGD } from "@pico/optim";
 import { afterAll, describe, expect, it } from "vitest";
 import { CrossEntropyLoss } from "./index.js";
 import { CifarNet } from "./models/cifar-net.js";
+import { ResNet } from "./models/resnet.js";
 
 // On 2 threads the activations and gradients live in the threads' shared WebAssembly memory (core's
 // resident storage): each step must give back every region it takes (buffer pool, backward's recycling,
@@ -41,5 +42,41 @@ describe("resident storage over a training run on 2 threads", () => {
       expect(now.takenBytes, `bytes taken after ${5 + i} steps`).toBe(start.takenBytes);
     }
     expect(tracer.stats()).toEqual(baseline);
+  });
+
+  it("keeps the regions of a custom forward flat: ResNet's BasicBlocks give their intermediates back through backward", async () => {
+    expect(await enableThreads(2)).toBe(true);
+    const generator = new Generator(8);
+    const model = new ResNet({ generator, inChannels: 3, depth: 8 });
+    const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const lossFn = new CrossEntropyLoss();
+    const x = Tensor.randn([8, 3, 32, 32], { generator });
+    const y = tensor([0, 1, 2, 3, 4, 5, 6, 7]);
+    let during = 0;
+    const step = (): number => {
+      optimizer.zeroGrad();
+      const loss = lossFn.forward(model.forward(x), y);
+      during = kernels.residentStorageStats().takenBytes;
+      loss.backward();
+      optimizer.step();
+      return loss.item();
+    };
+    for (let i = 0; i < 3; i++) step();
+    const start = kernels.residentStorageStats();
+    // The stem's output alone is 8·16·32·32 floats; the forward holds the block's saved activations too.
+    expect(during - start.takenBytes).toBeGreaterThan(4 * 8 * 16 * 32 * 32 * 4);
+    const losses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      losses.push(step());
+      const now = kernels.residentStorageStats();
+      expect(now.takenBytes, `bytes taken after ${4 + i} steps`).toBe(start.takenBytes);
+      expect(now.spanBytes, `regions' span after ${4 + i} steps`).toBe(start.spanBytes);
+    }
+    // It trains (the same batch again and again).
+    expect(losses[11]!).toBeLessThan(losses[0]!);
+    // Inference gives every intermediate back at once.
+    model.eval();
+    noGrad(() => model.forward(x));
+    expect(kernels.residentStorageStats().takenBytes).toBe(start.takenBytes);
   });
 });

@@ -9,7 +9,9 @@ import { Conv2d } from "../layers/conv2d.js";
 import { Flatten } from "../layers/flatten.js";
 import { Linear } from "../layers/linear.js";
 import { Sequential } from "../layers/sequential.js";
+import { keepsNoReferences } from "../keeps-no-references.js";
 import { Module } from "../module.js";
+import { releaseDead } from "../release-dead.js";
 
 interface ConvInit {
   generator?: Generator | undefined;
@@ -31,6 +33,7 @@ function conv(inChannels: number, outChannels: number, kernel: number, stride: n
  * Shape: [N, inChannels, H, W] → [N, outChannels, floor((H − 1) / stride) + 1, floor((W − 1) / stride) + 1].
  */
 export class BasicBlock extends Module {
+  static override keepsNoReferences = true;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly conv2: Conv2d;
@@ -50,8 +53,21 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x))));
-    return addRelu(h, this.downsample === null ? x : this.downsample.forward(x), { inplace: true });
+    const c1 = this.conv1.forward(x);
+    const h1 = this.bn1.forwardRelu(c1);
+    const c2 = this.conv2.forward(h1);
+    const shortcut = this.downsample === null ? x : this.downsample.forward(x);
+    // In place: the result is bn2's output array.
+    const out = addRelu(this.bn2.forward(c2), shortcut, { inplace: true });
+    // Nothing outside this forward holds the intermediates: their buffers serve the next call's (in the
+    // threads' shared memory too, where a region nobody gives back stays taken until its tensor is collected).
+    if (keepsNoReferences(this)) {
+      releaseDead(c1, x, h1, out);
+      releaseDead(h1, x, c2, out);
+      releaseDead(c2, x, out);
+      releaseDead(shortcut, x, out);
+    }
+    return out;
   }
 }
 
@@ -78,6 +94,7 @@ export interface ResNetOptions {
  * parameters on 1-channel input, ResNet-20 272,186.
  */
 export class ResNet extends Module {
+  static override keepsNoReferences = true;
   readonly depth: number;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
@@ -116,9 +133,22 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const stem = this.bn1.forwardRelu(this.conv1.forward(x));
-    const features = this.layer3.forward(this.layer2.forward(this.layer1.forward(stem)));
-    return this.fc.forward(this.flatten.forward(this.avgpool.forward(features)));
+    const c1 = this.conv1.forward(x);
+    const stem = this.bn1.forwardRelu(c1);
+    const stage1 = this.layer1.forward(stem);
+    const stage2 = this.layer2.forward(stage1);
+    const features = this.layer3.forward(stage2);
+    const pooled = this.avgpool.forward(features);
+    // The stem's and the stages' outputs are dead once the next has read them (a Sequential recycles
+    // only between its own children).
+    if (keepsNoReferences(this)) {
+      releaseDead(c1, x, stem);
+      releaseDead(stem, x, stage1);
+      releaseDead(stage1, x, stage2);
+      releaseDead(stage2, x, features);
+      releaseDead(features, x, pooled);
+    }
+    return this.fc.forward(this.flatten.forward(pooled));
   }
 
   override extraRepr(): string {
