@@ -1,11 +1,11 @@
 import type { FloatArray } from "../dtype.js";
 import { kernelFamily } from "./registry.js";
 import { wasmAvailable } from "./wasm/engine.js";
-import { adamUpdateWasm, sgdUpdateWasm } from "./wasm/optimizer-wasm.js";
+import { adamUpdateWasm, optimizerThreads, sgdUpdateWasm } from "./wasm/optimizer-wasm.js";
 
 // The optimizers' updates of one parameter on raw arrays (@pico/optim's SGD, Momentum, Adam and AdamW):
-// the TypeScript loops ("js") and WebAssembly SIMD on the calling thread ("wasm": float32 only, float64
-// and small parameters go to the loops). The WebAssembly kernel computes in float64 and rounds where the loops store into a
+// the TypeScript loops ("js") and WebAssembly SIMD ("wasm": float32 only, float64 and small parameters go to
+// the loops; on the threads for a large parameter whose arrays are resident storage, see optimizer-wasm.ts). The WebAssembly kernel computes in float64 and rounds where the loops store into a
 // Float32Array, in the same order of operations, so both give the same bits (tested), and a run's
 // trajectory does not depend on which one ran.
 
@@ -170,4 +170,4 @@ export const optimizerWasm: OptimizerKernel = {
 /** The "optimizer" kernel family (useKernels, kernelInfo): @pico/optim's updates run the one it resolves. */
 export const optimizerKernels = kernelFamily<OptimizerKernel>("optimizer")
   .register("js", optimizerJs)
-  .register("wasm", optimizerWasm, { available: wasmAvailable });
+  .register("wasm", optimizerWasm, { available: wasmAvailable, threads: optimizerThreads });

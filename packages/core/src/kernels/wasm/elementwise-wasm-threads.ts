@@ -1,13 +1,34 @@
 import { kernelsChanged } from "../registry.js";
 import { routeElementwiseThreads } from "./elementwise-wasm.js";
-import { checkThreads, joinWasmThreads, leaveWasmThreads, publishElementwiseJobs } from "./shared-wasm-threads.js";
+import { routeOptimizerThreads } from "./optimizer-wasm.js";
+import { ADAM_STEP, checkThreads, joinWasmThreads, leaveWasmThreads, publishElementwiseJobs, publishOptimizerJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
-import { awaitJob, awaitJobs, claimJob, jobFinished, markReady } from "./thread-pool.js";
+import { awaitJob, awaitJobs, claimJob, claimJobs, jobFinished, markReady } from "./thread-pool.js";
+
+/** An optimizer job (kind, then the export's arguments) on the calling thread's instance. */
+function runOptimizerJob(t: WasmThreads, j: number[]): void {
+  if (j[0] === ADAM_STEP) t.exports.adamStep(j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!);
+  else t.exports.sgdStep(j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!);
+}
 
 // Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
 // kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
 
 function route(t: WasmThreads | null): void {
+  routeOptimizerThreads(
+    t === null
+      ? null
+      : {
+          exports: t.exports,
+          memory: t.memory,
+          threads: t.threads,
+          run: (jobs) => {
+            publishOptimizerJobs(t, jobs);
+            const error = claimJobs(t.pool, jobs.length, (j) => runOptimizerJob(t, jobs[j]!));
+            awaitJobs(t.pool, jobs.length, (who) => `optimizer step: ${who} trapped while updating its share of a parameter`, error);
+          },
+        },
+  );
   routeElementwiseThreads(
     t === null
       ? null
@@ -45,7 +66,8 @@ function route(t: WasmThreads | null): void {
 }
 
 /**
- * Has the batch-norm, ReLU and 2×2 max-pooling kernels split large calls across `threads` threads, the
+ * Has the batch-norm, ReLU and 2×2 max-pooling kernels (and the optimizers' updates of large resident
+ * parameters) split large calls across `threads` threads, the
  * calling one included, sharing the workers and memory of the convolution and the GEMM (started here if
  * none run, restarted for all if they run with another count). Resolves false where WebAssembly SIMD,
  * shared memory or workers are missing.

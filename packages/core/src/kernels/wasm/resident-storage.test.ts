@@ -7,6 +7,8 @@ import { useNodeWorkers } from "../../node-worker-launcher.js";
 import { Generator } from "../../random.js";
 import { conv2dBackwardWasm, conv2dForwardWasm } from "../conv/conv2d-wasm.js";
 import type { Conv2dWasmGeometry } from "../conv/conv2d-wasm.js";
+import { optimizerJs, optimizerWasm } from "../optimizer.js";
+import type { AdamHyper, SgdHyper } from "../optimizer.js";
 import { batchNormBackwardWasm, batchNormForwardWasm } from "./batch-norm-wasm.js";
 import { installWasmConvThreads, stopWasmConvThreads } from "./conv-wasm-threads.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
@@ -271,6 +273,34 @@ describe("resident storage: tensor storage in the threads' shared memory", () =>
     const alone = Float32Array.from(c0);
     gemmWasmLocal(64, 120, 256, { data: x, offset: 7, ld: 300, trans: false }, { data: w, offset: 0, ld: 256, trans: true }, { data: alone, offset: 3, ld: 130 }, true);
     expect(firstDifference(inPlace[0]!, alone)).toBe(-1);
+  });
+
+  it("optimizers: Adam, AdamW with amsgrad and SGD with momentum update resident parameters on the threads to the TypeScript loops' bits", () => {
+    const adam: AdamHyper = { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false };
+    const adamw: AdamHyper = { ...adam, weightDecay: 0.1, amsgrad: true };
+    const sgd: SgdHyper = { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true, weightDecay: 0.01, maximize: false };
+    // 16,388 floats go to the threads; 16,386 (not whole vectors of 4) stay on the calling thread, same bits.
+    for (const n of [16388, 16386]) {
+      const [p0, g0] = [random(n), random(n)];
+      const run = (make: (v: Float32Array) => Float32Array, kernel: typeof optimizerJs, gResident: boolean): Float32Array[] => {
+        const zeros = (): Float32Array => make(new Float32Array(n));
+        const [pa, pw, ps] = [make(p0), make(p0), make(p0)];
+        const [m, v, mw, vw, vmax, buf] = [zeros(), zeros(), zeros(), zeros(), zeros(), zeros()];
+        const g = gResident ? make(g0) : Float32Array.from(g0);
+        for (let step = 1; step <= 3; step++) {
+          kernel.adam(pa, g, m, v, null, step, adam, false);
+          kernel.adam(pw, g, mw, vw, vmax, step, adamw, true);
+          kernel.sgd(ps, g, buf, step === 1, sgd);
+        }
+        expect(firstDifference(g, g0)).toBe(-1);
+        return [pa, m, v, pw, mw, vw, vmax, ps, buf].map((a) => Float32Array.from(a));
+      };
+      const loops = run((v) => Float32Array.from(v), optimizerJs, false);
+      expect(addressOf(memory(), resident(p0))).toBeGreaterThan(0);
+      for (const result of [run(resident, optimizerWasm, false), run(resident, optimizerWasm, true), run((v) => Float32Array.from(v), optimizerWasm, false)]) {
+        result.forEach((a, i) => expect(firstDifference(a, loops[i]!)).toBe(-1));
+      }
+    }
   });
 
   it("add + ReLU, ReLU's backward and 2x2 max pooling give the same bits from resident arrays", () => {

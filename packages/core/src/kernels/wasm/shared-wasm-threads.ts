@@ -16,7 +16,8 @@ import type { WorkerPool } from "./thread-pool.js";
 
 // After the pool's header: each worker's GEMM work area, the scratch stride of convolution calls, then
 // the jobs, JOB_INTS slots each: the kind, then the arguments (conv2dForward's 15, conv2dBackward's
-// 16, winograd3x3WeightsBackward's 9 or prepareWinograd3x3's 7, gemmRows' first 13, elementwiseJob's 14).
+// 16, winograd3x3WeightsBackward's 9 or prepareWinograd3x3's 7, gemmRows' first 13, elementwiseJob's 14,
+// adamStep's 8, sgdStep's 6).
 const WORK = CONTROL_HEADER;
 /** Most threads in all, the calling one included: the one limit every entry point checks. */
 export const MAX_THREADS = 16;
@@ -35,6 +36,9 @@ const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
 const GEMM_ROWS = 2;
 /** Kind 3: assembly/elementwise.ts's elementwiseJob, its own kind and 13 arguments. */
 const ELEMENTWISE_JOB = 3;
+/** Kinds 6 and 7: assembly/optimizer.ts's adamStep (8 arguments) and sgdStep (6), each over its range of elements. */
+export const ADAM_STEP = 6;
+export const SGD_STEP = 7;
 
 /** Positions in a ConvCall (kind first) of the scratch addresses a thread offsets by its own region. */
 export const CONV_FORWARD_SCRATCH = [10, 11, 12, 14];
@@ -49,6 +53,8 @@ const own = (v, stride) => (v === 0 ? 0 : v + (workerData.index + 1) * stride);`
       const kind = ctl[at];
       if (kind === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
       else if (kind === ${ELEMENTWISE_JOB}) e.elementwiseJob(${args(14)});
+      else if (kind === ${ADAM_STEP}) e.adamStep(${args(8)});
+      else if (kind === ${SGD_STEP}) e.sgdStep(${args(6)});
       else {
         const a = ctl.slice(at + 1, at + ${JOB_INTS});
         const stride = ctl[${SCRATCH_STRIDE}];
@@ -201,6 +207,13 @@ export function publishConvCalls(t: WasmThreads, calls: ConvCall[], scratchStrid
     ctl[SCRATCH_STRIDE] = scratchStride;
     calls.forEach((call, j) => ctl.set(call, JOBS + j * JOB_INTS));
   }, ready);
+}
+
+/** Opens optimizer jobs (ADAM_STEP or SGD_STEP, then the export's arguments) to the workers, all ready. */
+export function publishOptimizerJobs(t: WasmThreads, jobs: number[][]): void {
+  publishJobs(t.pool, jobs.length, (ctl) => {
+    jobs.forEach((job, j) => ctl.set(job, JOBS + j * JOB_INTS));
+  });
 }
 
 /** Opens elementwiseJob jobs (its kind and 13 arguments each) to the workers, the first `ready` (default all) at once. */
