@@ -19,6 +19,7 @@ import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, s
 import type { CallRecord } from "./tracer.js";
 import { noGrad, registerGraphUse, tracer, type GraphUse } from "./tracer.js";
 import { bumpVersion, versionOf } from "./version.js";
+import { fillZerosInPlace, zeroGradSetsToNone, type ZeroGradOptions } from "./zero-grad.js";
 
 export interface TensorOptions {
   requiresGrad?: boolean;
@@ -508,9 +509,18 @@ export class Tensor {
     runBackward(this, g, options?.retainGraph ?? false, gradientTensor);
   }
 
-  /** Sets `.grad` to null (like PyTorch's zero_grad with set_to_none). */
-  zeroGrad(): void {
-    this.grad = null;
+  /**
+   * Sets `.grad` to null, or with `{ setToNone: false }` fills an existing `.grad` with zeros where it
+   * is (PyTorch's `t.grad.zero_()`), so the next backward adds into the same array.
+   */
+  zeroGrad(options?: ZeroGradOptions): void {
+    const grad = this.grad;
+    if (zeroGradSetsToNone("Tensor.zeroGrad", options) || grad === null) {
+      this.grad = null;
+      return;
+    }
+    fillZerosInPlace(grad.data);
+    grad.bumpVersion();
   }
 
   // ---- conversion ---------------------------------------------------------------------------

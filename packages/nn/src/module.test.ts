@@ -154,6 +154,33 @@ describe("Module modes and gradients", () => {
     expect(net.parameters().every((p) => p.grad === null)).toBe(true);
   });
 
+  it("zeroGrad({ setToNone: false }) fills every gradient with zeros in its own array (torch 1.13's zero_grad default)", () => {
+    const net = new Net();
+    net.forward(Tensor.randn([4, 4])).sum().backward();
+    const arrays = net.parameters().map((p) => p.grad!.data.data);
+    net.zeroGrad({ setToNone: false });
+    net.parameters().forEach((p, i) => {
+      expect(p.grad!.data.data).toBe(arrays[i]);
+      expect(Array.from(p.grad!.data.data).every((v) => v === 0)).toBe(true);
+    });
+    net.zeroGrad({ setToNone: true });
+    expect(net.parameters().every((p) => p.grad === null)).toBe(true);
+    net.zeroGrad({ setToNone: false });
+    expect(net.parameters().every((p) => p.grad === null)).toBe(true);
+  });
+
+  it("zeroGrad refuses a misspelt option, a non-boolean setToNone and a non-object, leaving the gradients", () => {
+    const net = new Net();
+    net.forward(Tensor.randn([4, 4])).sum().backward();
+    const grads = net.parameters().map((p) => p.grad);
+    const zeroGrad = net.zeroGrad.bind(net) as (options?: unknown) => void;
+    expect(() => zeroGrad({ setToNoen: false })).toThrow(new ArgumentError('Net.zeroGrad: unknown option "setToNoen"; the options are setToNone'));
+    expect(() => zeroGrad({ setToNone: 0 })).toThrow(new ArgumentError("Net.zeroGrad: setToNone must be true or false, but got 0"));
+    expect(() => zeroGrad(true)).toThrow(new ArgumentError("Net.zeroGrad: options must be an object like { setToNone: false }, but got true"));
+    expect(net.parameters().map((p) => p.grad)).toEqual(grads);
+    expect(net.parameters().every((p) => p.grad !== null)).toBe(true);
+  });
+
   it("apply(fn) visits children first, then the module", () => {
     const seen: string[] = [];
     new Sequential(new Linear(1, 1), new ReLU()).apply((m) => seen.push(m.constructor.name));

@@ -1,4 +1,4 @@
-import { ArgumentError, ShapeError, Tensor, formatShape, noGrad, type DType } from "@pico/core";
+import { ArgumentError, ShapeError, Tensor, formatShape, noGrad, zeroGradSetsToNone, type DType, type ZeroGradOptions } from "@pico/core";
 import { assignInto, converted } from "./assign.js";
 import { withCurrentKeys } from "./legacy-state-keys.js";
 import { Parameter } from "./parameter.js";
@@ -175,9 +175,14 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return this.train(false);
   }
 
-  /** Clears the gradient of every parameter (sets it to null, as PyTorch does by default). */
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.zeroGrad();
+  /**
+   * Clears the gradient of every parameter: sets it to null (PyTorch 2's default), or with
+   * `{ setToNone: false }` fills an existing gradient with zeros in place (PyTorch 1.13's default,
+   * `zero_grad(set_to_none=False)`), as the optimizers' zeroGrad does.
+   */
+  zeroGrad(options?: ZeroGradOptions): void {
+    const setToNone = zeroGradSetsToNone(`${this.constructor.name}.zeroGrad`, options);
+    for (const p of this.parameters()) p.zeroGrad({ setToNone });
   }
 
   /** Converts every parameter and buffer to `dtype` in place (the objects stay the same). */
