@@ -228,6 +228,47 @@ describe("DataParallel with chunkRows: what runs by shards, failures, refusals",
     }
   });
 
+  it("a replica whose chunk's output has another shape fails the step before the gradients settle (.grad as it was); the next step takes no row of this one", async () => {
+    /** Naps `nap` ms in its next forward (this thread's chunk 0), letting the replica claim the next chunks. */
+    class NapWhenAsked extends Module {
+      nap = 0;
+      forward(x: Tensor): Tensor {
+        if (this.nap > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.nap);
+        this.nap = 0;
+        return x;
+      }
+    }
+    const napper = new NapWhenAsked();
+    const model = (manualSeed(21), new Sequential(napper as never, referenceCnn(), new Sequential()));
+    // This thread naps 50 ms in chunk 0, so the replica claims chunk 1 of 3 (rows 2-3); the replica's first
+    // forward naps 200 ms and appends a column, so this thread runs chunk 2.
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("widen-once"), stepTimeoutMs: 30_000, chunkRows: 2 });
+    try {
+      const g = new Generator(5);
+      for (const p of model.parameters()) p.grad = Tensor.randn(p.shape, { generator: g });
+      const grads = model.parameters().map((p) => p.grad!);
+      const before = gradients(model);
+      const a = syntheticDigits(6, new Generator(50));
+      napper.nap = 50;
+      expect(() => dp.forwardBackward(a.images, a.labels)).toThrow(
+        new ReplicaError("DataParallel.forwardBackward: replica 1's output for rows 2-3 has shape [2, 11] (float32), but this thread's has [2, 10] float32: the replicas' models differ", 1),
+      );
+      expect(model.parameters().map((p) => p.grad)).toEqual(grads);
+      expect(gradients(model)).toEqual(before);
+      // This thread runs chunk 0 only; the replica chunks 1 and 2, whose rows must be this batch's.
+      model.zeroGrad();
+      napper.nap = 300;
+      const b = syntheticDigits(6, new Generator(51));
+      const { output, loss } = dp.forwardBackward(b.images, b.labels);
+      expect(napper.nap).toBe(0);
+      const expected = noGrad(() => model.forward(b.images) as Tensor);
+      expect(worstExcess([output.toTypedArray()], [expected.toTypedArray()], 1e-5, 1e-4)).toBeLessThanOrEqual(0);
+      expect(loss).toBeCloseTo(new CrossEntropyLoss().forward(expected, b.labels).item(), 5);
+    } finally {
+      await dp.close();
+    }
+  });
+
   it("a replica that throws on its chunk fails the step with a ReplicaError naming it, leaves .grad as it was, and the set keeps working", async () => {
     /** Naps 300 ms on this thread's chunk of 4 rows, so that the replica claims the other. */
     class Nap extends Module {

@@ -362,23 +362,24 @@ export class DataParallel {
     this.leave();
     if (own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline)) this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
     ownGradients.fill(null);
-    const failure = this.finish(op, own, deadline);
-    if (failure !== null) {
-      // Never the sum's block itself: a worker that gave up late may still add its slice there.
-      for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = this.accumulated[i] ?? previous[i]!;
+    try {
+      // The outputs are checked before the gradients settle: a step that fails leaves .grad as it was.
+      const failure = this.finish(op, own, deadline) ?? this.outputMismatch(op, bounds);
+      if (failure !== null) {
+        // Never the sum's block itself: a worker that gave up late may still add its slice there.
+        for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = this.accumulated[i] ?? previous[i]!;
+        throw failure;
+      }
+      this.settleGradients(parameters, previous);
+      let total = 0;
+      for (let k = 0; k < bounds.length - 1; k++) total += this.weight(k, bounds) * this.losses[this.layout.loss(k)]!;
+      return { loss: total, output: this.gather(bounds) };
+    } finally {
+      // A chunk this thread ran is never taken for one a replica runs in a later step.
       previous.fill(null);
       this.accumulated.fill(null);
       outputs.fill(null);
-      throw failure;
     }
-    this.settleGradients(parameters, previous);
-    previous.fill(null);
-    this.accumulated.fill(null);
-    let total = 0;
-    for (let k = 0; k < bounds.length - 1; k++) total += this.weight(k, bounds) * this.losses[this.layout.loss(k)]!;
-    const output = this.gather(op, bounds);
-    outputs.fill(null);
-    return { loss: total, output };
   }
 
   /**
@@ -399,14 +400,13 @@ export class DataParallel {
       own = error;
     }
     this.leave();
-    const failure = this.finish(op, own, deadline);
-    if (failure !== null) {
+    try {
+      const failure = this.finish(op, own, deadline) ?? this.outputMismatch(op, bounds);
+      if (failure !== null) throw failure;
+      return this.gather(bounds);
+    } finally {
       this.ownOutputs.fill(null);
-      throw failure;
     }
-    const output = this.gather(op, bounds);
-    this.ownOutputs.fill(null);
-    return output;
   }
 
   /**
@@ -843,34 +843,50 @@ export class DataParallel {
     }
   }
 
-  /** The batch's output, chunk by chunk: this thread's own outputs (chunk 0's always), the others from shared memory. */
-  private gather(op: string, bounds: readonly number[]): Tensor {
+  /**
+   * Why the chunks' outputs cannot make one batch (a row shape or dtype other than chunk 0's, on this
+   * thread or a replica), or null; checked before anything of the step is kept.
+   */
+  private outputMismatch(op: string, bounds: readonly number[]): Error | null {
     const c = this.control;
     const own = this.ownOutputs[0]!;
-    const rowShape = own.shape.slice(1);
+    const code = dtypeCode(own.dtype);
+    const first = bounds[1]!;
+    for (let k = 1; k < bounds.length - 1; k++) {
+      const mine = this.ownOutputs[k] ?? null;
+      if (mine !== null) {
+        // This thread's model made it: a row shape other than chunk 0's fails checkOutput's row count or lands here.
+        if (!sameRowShapeOf(mine.shape, own.shape)) return new ArgumentError(`${op}: this thread's output for rows ${bounds[k]}-${bounds[k + 1]! - 1} has shape ${formatShape(mine.shape)}, but for rows 0-${first - 1} ${formatShape(own.shape)}: a forward must give every row the same shape`);
+        continue;
+      }
+      const at = this.layout.chunk(k);
+      if (c[at + OUTPUT_DTYPE] !== code || !sameRowShape(c, at + OUTPUT_DIMS, own.shape)) {
+        const shape = readShape(c, at + OUTPUT_DIMS);
+        return new ReplicaError(
+          `${op}: replica ${c[at + CHUNK_REPLICA]}'s output for rows ${bounds[k]}-${bounds[k + 1]! - 1} has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? own.dtype : "another dtype"}), but this thread's has ${formatShape(own.shape)} ${own.dtype}: the replicas' models differ`,
+          c[at + CHUNK_REPLICA]!,
+        );
+      }
+    }
+    return null;
+  }
+
+  /** The batch's output, chunk by chunk (checked by outputMismatch): this thread's own outputs (chunk 0's always), the others from shared memory. */
+  private gather(bounds: readonly number[]): Tensor {
+    const own = this.ownOutputs[0]!;
     const rows = bounds[bounds.length - 1]!;
-    const out = kernels.empty(own.dtype, [rows, ...rowShape]);
+    const out = kernels.empty(own.dtype, [rows, ...own.shape.slice(1)]);
     const rowSize = own.size / own.shape[0]!;
     const code = dtypeCode(own.dtype);
     const first = bounds[1]!;
     for (let k = 0; k < bounds.length - 1; k++) {
       const mine = this.ownOutputs[k] ?? null;
       if (mine !== null) {
-        // This thread's model made it: a row shape other than chunk 0's fails checkOutput's row count or lands here.
-        if (!sameRowShapeOf(mine.shape, own.shape)) throw new ArgumentError(`${op}: this thread's output for rows ${bounds[k]}-${bounds[k + 1]! - 1} has shape ${formatShape(mine.shape)}, but for rows 0-${first - 1} ${formatShape(own.shape)}: a forward must give every row the same shape`);
         out.data.set(kernels.packed(mine.data).data, bounds[k]! * rowSize);
         continue;
       }
-      const at = this.layout.chunk(k);
-      if (c[at + OUTPUT_DTYPE] !== code || !sameRowShape(c, at + OUTPUT_DIMS, own.shape)) {
-        const shape = readShape(c, at + OUTPUT_DIMS);
-        throw new ReplicaError(
-          `${op}: replica ${c[at + CHUNK_REPLICA]}'s output for rows ${bounds[k]}-${bounds[k + 1]! - 1} has shape ${formatShape(shape)} (${c[at + OUTPUT_DTYPE] === code ? own.dtype : "another dtype"}), but this thread's has ${formatShape(own.shape)} ${own.dtype}: the replicas' models differ`,
-          c[at + CHUNK_REPLICA]!,
-        );
-      }
       const count = (bounds[k + 1]! - bounds[k]!) * rowSize;
-      out.data.set(viewOf(this.setup.data, code, c[OUTPUT_OFFSET]! + (bounds[k]! - first) * rowSize * bytesOf(code), count), bounds[k]! * rowSize);
+      out.data.set(viewOf(this.setup.data, code, this.control[OUTPUT_OFFSET]! + (bounds[k]! - first) * rowSize * bytesOf(code), count), bounds[k]! * rowSize);
     }
     return new Tensor(out);
   }

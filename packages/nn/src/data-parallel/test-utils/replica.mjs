@@ -37,6 +37,19 @@ class Exiter extends Module {
   }
 }
 
+/** On its first call only: naps 200 ms (so the calling thread claims the next chunk) and appends a column of zeros (an output shape the calling thread's model never gives). */
+class WidenOnce extends Module {
+  constructor() {
+    super();
+    this.calls = 0;
+  }
+  forward(x) {
+    if (this.calls++ > 0) return x;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    return Tensor.cat([x, Tensor.zeros([x.shape[0], 1])], 1);
+  }
+}
+
 /** Two BatchNorm layers, run in the other order on a shard of 4 rows: replicas whose exchanges differ. */
 class Swap extends Module {
   constructor() {
@@ -95,6 +108,8 @@ serveReplica(() => {
         adam() { throw new RangeError("bad kernel: adam refused"); },
       });
       return { model: referenceCnn(), loss };
+    case "widen-once":
+      return { model: new Sequential(new Sequential(), referenceCnn(), new WidenOnce()), loss };
     case "napper":
       return { model: new Sequential(new Napper(), referenceCnn()), loss };
     case "exiter":
