@@ -1,5 +1,5 @@
 import { runBackward } from "./autograd.js";
-import { ordinaryStorage, storageOf } from "./buffer-pool.js";
+import { ordinaryStorage, recycle, storageOf } from "./buffer-pool.js";
 import { dtypeOf, type DType, type FloatArray, type NDArray } from "./dtype.js";
 import { ArgumentError, GraphError, ShapeError, formatShape } from "./errors.js";
 import { describe, isNdArray, registerTensorClass } from "./function.js";
@@ -534,7 +534,10 @@ export class Tensor {
       const stride = this.shape.slice(dim + 1).reduce((a, d) => a * d, 1);
       return Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, offset + i * stride));
     };
-    return build(0, 0);
+    const values = build(0, 0);
+    // A packed copy is read once: its storage goes back now (a region of the threads' memory would wait for a collection).
+    if (p !== this.data.data) recycle(p);
+    return values;
   }
   /**
    * The packed elements in row-major order: the tensor's own array when packed, else a copy. An array in
