@@ -85,9 +85,9 @@ export function warnResidentBudgetSpent(budget: number): void {
     `the tensors in the threads' shared memory hold ${mib} MiB not given back`,
     `Pico: the tensors in the threads' shared memory hold ${mib} MiB not given back, so new tensors are ordinary ` +
       "arrays that the kernels copy in and out (slower) until some come back. A tensor's memory comes back when " +
-      "the engine recycles it (Sequential's intermediates, the built-in models' and backward's own arrays) or " +
-      "once the garbage collector has collected the tensor and the event loop has run: a synchronous loop " +
-      "over a custom forward keeps every activation it made. Build the model from Sequential and modules that " +
-      "declare keepsNoReferences, or let the event loop run between steps (await a setTimeout every few steps).",
+      "the engine recycles it (a Sequential's intermediates, @pico/nn's built-in models' and backward's own " +
+      "arrays) or once the garbage collector has collected the tensor, which in a training loop over a custom " +
+      "forward can take thousands of steps (the shared memory is no pressure on the JavaScript heap). Build the " +
+      "model from Sequential and modules that declare keepsNoReferences to keep tensors in the shared memory.",
   );
 }

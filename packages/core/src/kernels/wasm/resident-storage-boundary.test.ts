@@ -88,7 +88,7 @@ describe("resident storage at the public API's boundary (2 threads)", () => {
     expect(spent.spanBytes).toBeLessThanOrEqual(MAX_TAKEN_BYTES + 8 * size * 4);
     expect(isResident(x.mul(2).data.data)).toBe(false);
     expect(warnings.map((w) => [w.fastPath, w.reason])).toEqual([["resident-storage", "the tensors in the threads' shared memory hold 160 MiB not given back"]]);
-    expect(warnings[0]!.message).toContain("synchronous loop over a custom forward");
+    expect(warnings[0]!.message).toContain("a training loop over a custom forward");
     for (let i = 0; i < 5; i++) {
       gc();
       await tick();
