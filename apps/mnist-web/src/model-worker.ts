@@ -16,7 +16,7 @@ import {
   mnistDigitFromPixels,
 } from "@pico/data/bytes";
 import { CrossEntropyLoss, type Module } from "@pico/nn";
-import { type DataParallel, dataParallel, webDataParallelUnavailable } from "@pico/nn/data-parallel-web";
+import { type DataParallel, type DataParallelSplit, dataParallel, webDataParallelUnavailable } from "@pico/nn/data-parallel-web";
 import { Adam } from "@pico/optim";
 import { loadMnist } from "./mnist-files.js";
 import { type WebModelName, buildModel, modelNameOf } from "./models.js";
@@ -126,15 +126,30 @@ function kernelLine(): KernelLine {
     kernelThreads: info.threads,
   };
   if (dp !== null) {
-    const pieces = chunkRowsAsked === null ? dp.replicas : Math.min(64, Math.ceil(BATCH / chunkRowsAsked));
-    const small = Math.floor(BATCH / pieces);
-    const rows = BATCH % pieces === 0 ? `${small}` : `${small}-${small + 1}`;
-    // BatchNorm in training mode (resnet) runs by shards whatever the chunks asked for.
-    const kind = chunkRowsAsked === null || pieces === dp.replicas ? "shards" : "chunks claimed by the free replica";
-    const text = `${describeKernels(info)} × ${dp.replicas} replicas, data-parallel (batch ${BATCH} in ${kind} of ${rows})`;
+    const text = `${describeKernels(info)} × ${dp.replicas} replicas, data-parallel${splitText(dp.lastSplit)}`;
     return { ...line, threads: dp.replicas, parallel: "data", replicas: dp.replicas, text };
   }
   return { ...line, threads: info.threads, parallel: info.threads > 1 ? "kernels" : "none", replicas: 1, text: describeKernels(info, threadsAsked) };
+}
+
+/**
+ * How DataParallel cut its last batch (firstStep's, of a training batch's rows, until training runs): by
+ * shards, or by chunks claimed by whichever replica is free (chunkRows asked, and no BatchNorm layer
+ * normalising with batch statistics, which runs by shards).
+ */
+function splitText(split: DataParallelSplit | null): string {
+  if (split === null) return "";
+  const { bounds } = split;
+  const parts = bounds.length - 1;
+  let small = Infinity;
+  let large = 0;
+  for (let k = 0; k < parts; k++) {
+    small = Math.min(small, bounds[k + 1]! - bounds[k]!);
+    large = Math.max(large, bounds[k + 1]! - bounds[k]!);
+  }
+  const rows = small === large ? `${small}` : `${small}-${large}`;
+  if (split.mode === "shards") return ` (batch ${bounds[parts]} in shards of ${rows})`;
+  return ` (batch ${bounds[parts]} in ${parts} chunks of ${rows}, each claimed by a free replica)`;
 }
 
 /** A replica Worker for the model the page runs now (Vite bundles the script from this `new Worker(new URL(...))`). */
@@ -188,15 +203,16 @@ async function setUpThreads(): Promise<void> {
 }
 
 /**
- * A step on blank images, one per replica, whose gradients nobody uses: it finds out whether the model can
- * be trained by batch shards at all (Dropout in training mode cannot) before training needs it, and
- * runs the replicas' kernels once (their WebAssembly compiles then).
+ * A step on a training batch of blank images, whose gradients nobody uses: it finds out whether the model
+ * can be trained by batch shards at all (Dropout in training mode cannot) before training needs it, runs
+ * the replicas' kernels once (their WebAssembly compiles then) and cuts the batch as training will
+ * (dp.lastSplit, which the kernels line shows).
  */
 function firstStep(parallel: DataParallel): void {
   const wasTraining = model.training;
   model.train();
   try {
-    const rows = parallel.replicas;
+    const rows = BATCH;
     parallel.forwardBackward(tensor(new Float32Array(rows * 28 * 28), { shape: [rows, 1, 28, 28] }), tensor(new Float32Array(rows), { shape: [rows] }));
   } finally {
     if (!wasTraining) model.eval();

@@ -87,7 +87,7 @@ export * as F from "./functional/index.js";
 export type { AdaptiveSize, Conv2dCallOptions, Conv2dOptions, PadMode, PadOptions, Pool2dOptions, AvgPool2dOptions, IntPair, Reduction } from "./functional/index.js";
 
 export { DataParallel } from "./data-parallel/data-parallel.js";
-export type { DataParallelOptions, DataParallelStep } from "./data-parallel/data-parallel.js";
+export type { DataParallelOptions, DataParallelSplit, DataParallelStep } from "./data-parallel/data-parallel.js";
 export { serveReplicaOn } from "./data-parallel/serve-replica.js";
 export type { LossFunction, Replica, ReplicaBuilder, ReplicaChannel, ReplicaEndpoint } from "./data-parallel/channel.js";
 export { ReplicaError } from "./data-parallel/replica-error.js";

@@ -101,6 +101,7 @@ describe("DataParallel with chunkRows (2 replicas, the reference network)", () =
     const chunks = bounds.slice(0, -1).map((from, k) => chunkGradients(single, images, labels, from, bounds[k + 1]!));
     const expected = chunks[0]!.grads.map((g, i) => g.map((v, e) => chunks.slice(1).reduce((sum, c) => Math.fround(sum + c.grads[i]![e]!), v)));
     const expectedLoss = chunks.reduce((sum, c, k) => sum + ((bounds[k + 1]! - bounds[k]!) / 15) * c.loss, 0);
+    expect(fast.lastSplit).toBeNull();
     const whole = (() => {
       const loss = new CrossEntropyLoss().forward(single.forward(images) as Tensor, labels);
       loss.backward();
@@ -110,6 +111,7 @@ describe("DataParallel with chunkRows (2 replicas, the reference network)", () =
       for (let run = 0; run < 3; run++) {
         m.zeroGrad();
         const step = dp.forwardBackward(images, labels);
+        expect(dp.lastSplit).toEqual({ mode: "chunks", bounds });
         const got = gradients(m);
         got.forEach((g, i) => expect(Array.from(g), `parameter ${i}`).toEqual(Array.from(expected[i]!)));
         expect(step.loss).toBe(expectedLoss);
@@ -121,6 +123,12 @@ describe("DataParallel with chunkRows (2 replicas, the reference network)", () =
         whole.output.forEach((v, i) => expect(output[i]).toBeCloseTo(v, 5));
       }
     }
+    // infer runs by shards and leaves lastSplit to forwardBackward; a batch of at most chunkRows rows is one chunk.
+    expect(fast.infer(images).shape).toEqual([15, 10]);
+    expect(fast.lastSplit).toEqual({ mode: "chunks", bounds });
+    const small = syntheticDigits(3, new Generator(62));
+    fast.forwardBackward(small.images, small.labels);
+    expect(fast.lastSplit).toEqual({ mode: "chunks", bounds: [0, 3] });
     model.zeroGrad();
     twin.zeroGrad();
   });
@@ -204,6 +212,7 @@ describe("DataParallel with chunkRows: what runs by shards, failures, refusals",
       const expected = noGrad(() => single.forward(images)).toTypedArray();
       const got = dp.forwardBackward(images, labels).output.toTypedArray();
       expected.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+      expect(dp.lastSplit).toEqual({ mode: "shards", bounds: [0, 4, 9] });
       single.loadStateDict(model.stateDict());
       const whole = (() => {
         single.zeroGrad();
@@ -219,6 +228,7 @@ describe("DataParallel with chunkRows: what runs by shards, failures, refusals",
       const bounds = [0, 1, 3, 5, 7, 9];
       const chunks = bounds.slice(0, -1).map((from, k) => chunkGradients(single, images, labels, from, bounds[k + 1]!).grads);
       dp.forwardBackward(images, labels);
+      expect(dp.lastSplit).toEqual({ mode: "chunks", bounds });
       gradients(model).forEach((g, i) => {
         const sum = chunks[0]![i]!.map((v, e) => chunks.slice(1).reduce((acc, c) => Math.fround(acc + c[i]![e]!), v));
         expect(Array.from(g), `parameter ${i}`).toEqual(Array.from(sum));

@@ -112,6 +112,17 @@ export interface DataParallelStep {
   output: Tensor;
 }
 
+/** How a forwardBackward cut its batch (DataParallel.lastSplit). */
+export interface DataParallelSplit {
+  /**
+   * "shards": one part per replica, replica r running part r (no chunkRows, or a BatchNorm layer that
+   * normalises with batch statistics). "chunks": chunkRows's parts, each run by whichever replica is free.
+   */
+  readonly mode: "shards" | "chunks";
+  /** Where each part starts along axis 0, and where the last ends (the batch's rows). */
+  readonly bounds: readonly number[];
+}
+
 const NAME = "DataParallel";
 // Every runtime has timers; the library is typed without any runtime's globals.
 const timers = globalThis as unknown as { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(timer: unknown): void };
@@ -186,6 +197,9 @@ export class DataParallel {
   /** The chunk bounds of the last batch size and chunking (a step reads them, nothing writes them). */
   private bounds: number[] = [];
   private boundsChunked = false;
+  /** `bounds` as a DataParallelSplit, made when they change (a step allocates none). */
+  private boundsSplit: DataParallelSplit | null = null;
+  private lastTrainingSplit: DataParallelSplit | null = null;
   /** Per parameter, its `.grad` before the running step (cleared after it). */
   private readonly previous: (Tensor | null)[] = [];
   /**
@@ -302,6 +316,16 @@ export class DataParallel {
   }
 
   /**
+   * How the last forwardBackward cut its batch (also one that failed after its checks), or null before
+   * the first: by shards or by chunks, and the parts' bounds. Chunks are asked for by chunkRows, but a
+   * step runs by shards while a BatchNorm layer normalises with batch statistics, and a batch of at most
+   * chunkRows rows is one chunk.
+   */
+  get lastSplit(): DataParallelSplit | null {
+    return this.lastTrainingSplit;
+  }
+
+  /**
    * Forward, loss and backward of the whole batch, by shards: adds the gradient of the batch's loss into
    * the parameters' `.grad` (as `loss.backward()` would) and returns the loss and the batch's output.
    * `input` and `target` have one row per sample along axis 0. When a replica (or this thread) throws,
@@ -318,6 +342,7 @@ export class DataParallel {
     }
     checkIgnoredTargets(op, this.loss, this.reduction, target);
     const { bounds, parameters } = this.prepare(op, input, target, true);
+    this.lastTrainingSplit = this.boundsSplit;
     const loss = this.loss;
     const c = this.control;
     // Pushed, not mapped (here and in syncState): a map's result changes elements kind once the caller
@@ -579,6 +604,7 @@ export class DataParallel {
     if (bounds[bounds.length - 1] !== rows || chunked !== this.boundsChunked) {
       bounds = this.bounds = chunkBounds(rows, this.replicas, chunked ? this.chunkRows : null, this.maxChunks);
       this.boundsChunked = chunked;
+      this.boundsSplit = Object.freeze({ mode: chunked ? "chunks" : "shards", bounds: Object.freeze([...bounds]) });
     }
     const chunks = bounds.length - 1;
     if (training) {

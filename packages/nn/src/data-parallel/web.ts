@@ -151,6 +151,6 @@ export function serveReplica(build: ReplicaBuilder): void {
 }
 
 export { DataParallel };
-export type { DataParallelOptions, DataParallelStep } from "./data-parallel.js";
+export type { DataParallelOptions, DataParallelSplit, DataParallelStep } from "./data-parallel.js";
 export type { LossFunction, Replica, ReplicaBuilder, ReplicaChannel } from "./channel.js";
 export { ReplicaError } from "./replica-error.js";
