@@ -61,6 +61,9 @@ export function optimizerThreads(): number {
   return threaded?.threads ?? 1;
 }
 
+/** The threads' memory as f64s, for the hyperparameters: made again only when the memory's buffer changes. */
+let hyperView: Float64Array | null = null;
+
 /** Job kinds of shared-wasm-threads.ts (not imported here: that module is Node only). */
 const ADAM_STEP = 6;
 const SGD_STEP = 7;
@@ -87,8 +90,8 @@ function runThreaded(kind: number, state: readonly (Float32Array | null)[], g: F
   const gAt = gOwn >= 0 ? gOwn : mem.take(n);
   const heap = heapOf({ exports: r.exports, memory: r.memory, heap: null }, mem.end);
   if (heap === null) return false;
-  const constants = new Float64Array(heap.buffer, hyperAt, hyper.length);
-  for (let k = 0; k < hyper.length; k++) constants[k] = hyper[k]!;
+  if (hyperView?.buffer !== heap.buffer) hyperView = new Float64Array(heap.buffer);
+  for (let k = 0, f = hyperAt >> 3; k < hyper.length; k++, f++) hyperView[f] = hyper[k]!;
   if (gOwn < 0) heap.set(g, gAt >> 2);
   const step = Math.ceil(n / r.threads / 4) * 4;
   const jobs: number[][] = [];
