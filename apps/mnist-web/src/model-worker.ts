@@ -21,6 +21,7 @@ import { Adam } from "@pico/optim";
 import { loadMnist } from "./mnist-files.js";
 import { type WebModelName, buildModel, modelNameOf } from "./models.js";
 import type { CanvasPixels, FromWorker, KernelLine, Parallelism, ToReplica, ToWorker } from "./protocol.js";
+import { withStateKept } from "./state-kept.js";
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -203,20 +204,22 @@ async function setUpThreads(): Promise<void> {
 }
 
 /**
- * A step on a training batch of blank images, whose gradients nobody uses: it finds out whether the model
+ * A step on a training batch of blank images, whose results nobody uses: it finds out whether the model
  * can be trained by batch shards at all (Dropout in training mode cannot) before training needs it, runs
  * the replicas' kernels once (their WebAssembly compiles then) and cuts the batch as training will
- * (dp.lastSplit, which the kernels line shows).
+ * (dp.lastSplit, which the kernels line shows). The model keeps its running statistics (a loaded or
+ * trained model's BatchNorm would move towards the blank batch's) and gradients.
  */
 function firstStep(parallel: DataParallel): void {
   const wasTraining = model.training;
   model.train();
   try {
     const rows = BATCH;
-    parallel.forwardBackward(tensor(new Float32Array(rows * 28 * 28), { shape: [rows, 1, 28, 28] }), tensor(new Float32Array(rows), { shape: [rows] }));
+    withStateKept(model, () =>
+      parallel.forwardBackward(tensor(new Float32Array(rows * 28 * 28), { shape: [rows, 1, 28, 28] }), tensor(new Float32Array(rows), { shape: [rows] })),
+    );
   } finally {
     if (!wasTraining) model.eval();
-    for (const p of model.parameters()) p.grad = null;
   }
 }
 
