@@ -6,6 +6,7 @@ import { describe, isNdArray, isTensor, type FunctionClass } from "./function.js
 import { GradientBuffers } from "./gradient-buffers.js";
 import { binary } from "./kernels/elementwise.js";
 import { withdrawOffer } from "./kernels/wasm/handoff.js";
+import { residentBackwardEnded } from "./kernels/wasm/resident-storage.js";
 import { copy, empty, isContiguous, isPacked } from "./ndarray-utils.js";
 import { sameShape } from "./shape.js";
 import { bumpVersion } from "./version.js";
@@ -75,6 +76,8 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
   } finally {
     withdrawOffer();
   }
+  // The end of a step: what resident storage still holds now piles up between steps.
+  if (buffers !== null) residentBackwardEnded();
 }
 
 /** The last number a walk of reachableCalls marked its calls with (CallRecord.walk); each walk takes the next. */

@@ -74,20 +74,52 @@ export function warnNoThreads(asked: number, reason: string, remedy: string): vo
   );
 }
 
+function sizeText(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
 /**
- * The tensors resident in the threads' shared memory hold `budget` bytes not yet given back, so new
- * tensors are ordinary arrays that the kernels copy in and out until regions come back.
+ * A backward pass ended with more than `budget` bytes of tensors resident in the threads' shared memory
+ * still taken (regions pile up between steps because nothing gives them back), so new tensors are ordinary
+ * arrays that the kernels copy in and out until regions come back.
  */
-export function warnResidentBudgetSpent(budget: number): void {
-  const mib = Math.round(budget / (1024 * 1024));
+export function warnResidentPiledUp(budget: number): void {
+  const reason = `the tensors in the threads' shared memory still held more than ${sizeText(budget)} at the end of a backward pass`;
   warnOnce(
     "resident-storage",
-    `the tensors in the threads' shared memory hold ${mib} MiB not given back`,
-    `Pico: the tensors in the threads' shared memory hold ${mib} MiB not given back, so new tensors are ordinary ` +
-      "arrays that the kernels copy in and out (slower) until some come back. A tensor's memory comes back when " +
-      "the engine recycles it (a Sequential's intermediates, @pico/nn's built-in models' and backward's own " +
-      "arrays) or once the garbage collector has collected the tensor, which in a training loop over a custom " +
-      "forward can take thousands of steps (the shared memory is no pressure on the JavaScript heap). Build the " +
-      "model from Sequential and modules that declare keepsNoReferences to keep tensors in the shared memory.",
+    reason,
+    `Pico: ${reason} (tensors not given back pile up from step to step), so new tensors are ordinary arrays ` +
+      "that the kernels copy in and out (slower) until some come back. A tensor's memory comes back when the " +
+      "engine recycles it (a Sequential's intermediates, @pico/nn's built-in models' and backward's own arrays) " +
+      "or once the garbage collector has collected the tensor, which in a training loop over a custom forward " +
+      "can take thousands of steps (the shared memory is no pressure on the JavaScript heap). Build the model " +
+      "from Sequential and modules that declare keepsNoReferences, and drop references to a step's tensors " +
+      "(outputs kept in a list, a graph kept with retainGraph) before the next.",
+  );
+}
+
+/**
+ * The tensors resident in the threads' shared memory cannot take more of it: their regions would span more
+ * than `limit` bytes, or (null) the memory cannot grow. New tensors are then ordinary arrays until regions
+ * come back. `stepsMarked`: a backward pass has ended since the threads started, without regions piling
+ * up, so the cause is one step's need; otherwise tensors nobody gives back may also have piled up with no
+ * backward pass to tell.
+ */
+export function warnResidentLiveLimit(limit: number | null, stepsMarked: boolean): void {
+  const reason =
+    limit === null
+      ? "the threads' shared memory cannot grow to hold the tensors live at once"
+      : `the tensors live at once would span more than the ${sizeText(limit)} the threads' shared memory keeps for them`;
+  const cause = stepsMarked
+    ? "A large batch or model needs that much within one step (backward passes end with the regions given back, so " +
+      "nothing piles up); a smaller batch, or one split over several steps, keeps the tensors resident."
+    : "A large batch or model needs that much within one step (a smaller batch keeps the tensors resident), or, " +
+      "with no backward pass ending the steps (an inference loop), tensors nobody gives back pile up: build the " +
+      "model from Sequential and modules that declare keepsNoReferences.";
+  warnOnce(
+    "resident-storage",
+    `${reason}${stepsMarked ? " within one step" : ""}`,
+    `Pico: ${reason}${stepsMarked ? " within one step" : ""}, so new tensors are ordinary arrays that the kernels ` +
+      `copy in and out (slower) until some come back. ${cause}`,
   );
 }

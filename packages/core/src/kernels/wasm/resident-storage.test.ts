@@ -15,7 +15,9 @@ import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./ele
 import { gemmWasm, gemmWasmLocal, gemmWasmProducts } from "./gemm-wasm.js";
 import { installWasmGemmThreads, stopWasmGemmThreads } from "./gemm-wasm-threads.js";
 import { addReluWasm, maxPool2x2BackwardWasm, maxPool2x2Wasm, reluBackwardWasm } from "./elementwise-wasm.js";
-import { addressOf, attachResidentStorage, detachResidentStorage, MIN_RESIDENT_BYTES, residentStorageStats } from "./resident-storage.js";
+import { onFastPathWarning } from "../fast-path-warnings.js";
+import type { FastPathWarning } from "../fast-path-warnings.js";
+import { addressOf, attachResidentStorage, detachResidentStorage, MIN_RESIDENT_BYTES, residentBackwardEnded, residentStorageStats } from "./resident-storage.js";
 import { runningWasmThreads } from "./shared-wasm-threads.js";
 import { wasmApi } from "./wasm-api.js";
 import type { WasmMemory } from "./wasm-api.js";
@@ -332,6 +334,8 @@ describe("resident storage: tensor storage in the threads' shared memory", () =>
 describe("resident storage: exhaustion and threads that stop", () => {
   it("falls back to ordinary arrays once the regions would pass their limit or the memory cannot grow", () => {
     clearPool();
+    const warnings: FastPathWarning[] = [];
+    onFastPathWarning((w) => warnings.push(w));
     const limited = new (wasmApi()!.Memory)({ initial: 1, maximum: 64, shared: true });
     attachResidentStorage(limited, 1024, 1 << 20);
     try {
@@ -350,8 +354,48 @@ describe("resident storage: exhaustion and threads that stop", () => {
       // The memory may not grow past 128 KiB: ordinary arrays.
       expect(allocate("float32", 65536).buffer).toBeInstanceOf(ArrayBuffer);
       detachResidentStorage(capped);
+      // No backward pass has ended on these memories: the warnings name one step's need or a pile-up.
+      expect(warnings.map((w) => w.reason)).toEqual([
+        "the tensors live at once would span more than the 1 MiB the threads' shared memory keeps for them",
+        "the threads' shared memory cannot grow to hold the tensors live at once",
+      ]);
+      expect(warnings[0]!.message).toContain("A large batch or model needs that much within one step");
+      expect(warnings[0]!.message).toContain("with no backward pass ending the steps (an inference loop), tensors nobody gives back pile up");
     } finally {
+      onFastPathWarning(null);
       detachResidentStorage(limited);
+    }
+  });
+
+  it("takes regions past the budget within a step; once a backward pass ends with more than it taken, none new until they fall to it", () => {
+    clearPool();
+    const warnings: FastPathWarning[] = [];
+    onFastPathWarning((w) => warnings.push(w));
+    const memory = new (wasmApi()!.Memory)({ initial: 1, maximum: 64, shared: true });
+    // 1 MiB span, 256 KiB budget: arrays of 256 KiB.
+    attachResidentStorage(memory, 1024, 1 << 20, 1 << 18);
+    try {
+      const step = Array.from({ length: 3 }, () => allocate("float32", 65536) as Float32Array);
+      expect(step.every((a) => addressOf(memory, a) === a.byteOffset)).toBe(true);
+      // A backward pass that gives its regions back: the next step takes as many again.
+      step.forEach((a) => recycle(a));
+      residentBackwardEnded();
+      const next = Array.from({ length: 3 }, () => allocate("float32", 65536) as Float32Array);
+      expect(next.every((a) => addressOf(memory, a) === a.byteOffset)).toBe(true);
+      expect(warnings).toEqual([]);
+      // A backward pass that ends with 768 KiB still taken: new arrays are ordinary.
+      residentBackwardEnded();
+      expect(allocate("float32", 65536).buffer).toBeInstanceOf(ArrayBuffer);
+      recycle(next[0]!);
+      expect(allocate("float32", 65536).buffer).toBeInstanceOf(ArrayBuffer);
+      // Back to the budget: resident again.
+      recycle(next[1]!);
+      const again = allocate("float32", 65536) as Float32Array;
+      expect(addressOf(memory, again)).toBe(again.byteOffset);
+      expect(warnings.map((w) => w.reason)).toEqual(["the tensors in the threads' shared memory still held more than 256 KiB at the end of a backward pass"]);
+    } finally {
+      onFastPathWarning(null);
+      detachResidentStorage(memory);
     }
   });
 

@@ -1,6 +1,6 @@
 import { setStorageProvider } from "../../buffer-pool.js";
 import type { FloatArray } from "../../dtype.js";
-import { warnResidentBudgetSpent } from "../fast-path-warnings.js";
+import { warnResidentLiveLimit, warnResidentPiledUp } from "../fast-path-warnings.js";
 import { memoryTouched } from "./handoff.js";
 import { WASM_PAGE } from "./wasm-api.js";
 import type { WasmMemory } from "./wasm-api.js";
@@ -22,11 +22,15 @@ export const MIN_RESIDENT_BYTES = 1 << 16;
 /** Bytes the regions may span at most, so that the kernels' scratch still fits in the memory's 1 GiB; beyond, arrays are ordinary again. */
 export const MAX_RESIDENT_BYTES = 512 * 1024 * 1024;
 /**
- * Bytes the regions not yet given back may hold at once (the buffer pool's budget); beyond, arrays are
- * ordinary again, with a warning. An array nobody recycles comes back only once the garbage collector has
+ * Bytes the regions still taken at the end of a backward pass may hold (the buffer pool's budget for what
+ * piles up between steps). An array nobody recycles comes back only once the garbage collector has
  * collected it and the event loop has run the finalization callbacks, which a synchronous training loop
- * never lets happen, and the memory never shrinks. What the CIFAR-shaped network holds at once on 2
- * threads: 68 MiB after a training step's forward at batch 64, 6 MiB (37 MiB span) in inference at batch 256.
+ * never lets happen, and the memory never shrinks; so once a backward pass ends with more than this taken,
+ * new arrays are ordinary, with a warning, until the regions taken fall below it again. Within a step the
+ * regions may span up to MAX_RESIDENT_BYTES: a large batch or model needs more at once (ResNet-20 at batch
+ * 128, CIFAR shape, 2 threads: over 160 MiB in one training step, all given back by its backward). What the
+ * CIFAR-shaped network holds at once on 2 threads: 68 MiB after a training step's forward at batch 64,
+ * 6 MiB (37 MiB span) in inference at batch 256.
  */
 export const MAX_TAKEN_BYTES = 160 * 1024 * 1024;
 const ALIGN = 64;
@@ -46,6 +50,10 @@ class ResidentHeap {
   readonly registry = new FinalizationRegistry<Region>((region) => this.free(region));
   /** Bytes taken, free gaps excluded. */
   taken = 0;
+  /** Whether a backward pass has ended since these threads started (so steps are marked). */
+  stepsMarked = false;
+  /** Whether the last backward pass ended with more than `budget` taken (regions pile up between steps), until they fall to it. */
+  piledUp = false;
 
   constructor(
     readonly memory: WasmMemory,
@@ -62,8 +70,8 @@ class ResidentHeap {
 
   take(length: number): Float32Array | undefined {
     const bytes = Math.ceil((length * 4) / ALIGN) * ALIGN;
-    if (this.taken + bytes > this.budget) {
-      warnResidentBudgetSpent(this.budget);
+    if (this.piledUp && this.taken + bytes > this.budget) {
+      warnResidentPiledUp(this.budget);
       return undefined;
     }
     let region: Region | undefined;
@@ -80,7 +88,14 @@ class ResidentHeap {
     }
     if (region === undefined) {
       const at = this.start + this.span();
-      if (at + bytes - this.start > this.limit || !this.reserve(at + bytes)) return undefined;
+      if (at + bytes - this.start > this.limit) {
+        warnResidentLiveLimit(this.limit, this.stepsMarked);
+        return undefined;
+      }
+      if (!this.reserve(at + bytes)) {
+        warnResidentLiveLimit(null, this.stepsMarked);
+        return undefined;
+      }
       // The new region covers what a kernel left after heapBase for the next one (handoff.ts).
       memoryTouched();
       region = { at, bytes, free: false };
@@ -120,6 +135,8 @@ class ResidentHeap {
     const i = this.regions.indexOf(region);
     if (i < 0 || region.free) return;
     this.taken -= region.bytes;
+    // Regions came back (collected or recycled): what piled up is gone.
+    if (this.taken <= this.budget) this.piledUp = false;
     const gap: Region = { at: region.at, bytes: region.bytes, free: true };
     this.regions[i] = gap;
     const next = this.regions[i + 1];
@@ -150,6 +167,17 @@ class ResidentHeap {
   }
 }
 
+/**
+ * A backward pass has ended (autograd.ts, graph not retained): what is still taken now piles up between
+ * steps. Past the budget, new arrays are ordinary until regions come back.
+ */
+export function residentBackwardEnded(): void {
+  const heap = active;
+  if (heap === null) return;
+  heap.stepsMarked = true;
+  heap.piledUp = heap.taken > heap.budget;
+}
+
 /** The heap every SharedArrayBuffer a resident array was made over belongs to (a memory's buffer object changes when it grows). */
 const buffers = new WeakMap<ArrayBufferLike, ResidentHeap>();
 /** The heap of the threads running now, or null: then `allocate` makes ordinary arrays. */
@@ -157,8 +185,8 @@ let active: ResidentHeap | null = null;
 
 /**
  * Tensor storage is taken from `memory` (the running threads' shared memory) from now on, in regions from
- * byte `start` (after the module's own data) spanning at most `limit` bytes and holding at most `budget`
- * bytes not yet given back; returns the function the
+ * byte `start` (after the module's own data) spanning at most `limit` bytes, and none new while more than
+ * `budget` bytes were still taken at the end of the last backward pass; returns the function the
  * threads' heapBase adds to `start` (the bytes the regions span), so that the kernels' scratch stays after them.
  */
 export function attachResidentStorage(memory: WasmMemory, start: number, limit = MAX_RESIDENT_BYTES, budget = MAX_TAKEN_BYTES): () => number {
