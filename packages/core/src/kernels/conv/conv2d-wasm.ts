@@ -151,7 +151,6 @@ export function convThreads(): number {
  */
 const GEOMETRY_FLOATS = CONV2D_GEOMETRY_FIELDS.length + 1;
 
-/** Writes the geometry block at `at`, its flag cleared. */
 /** An Int32Array over the whole of a memory's buffer, one per buffer: not a new view per call. */
 const int32Views = new WeakMap<ArrayBufferLike, Int32Array>();
 
@@ -164,6 +163,7 @@ function int32Over(buffer: ArrayBufferLike): Int32Array {
   return view;
 }
 
+/** Writes the geometry block at `at`, its flag cleared. */
 function writeGeometry(heap: Float32Array, at: number, g: Conv2dGeometry): void {
   const ints = int32Over(heap.buffer);
   const base = at >> 2;
