@@ -5,14 +5,14 @@ import { ADAM_STEP, checkThreads, joinWasmThreads, leaveWasmThreads, publishElem
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJob, awaitJobs, claimJob, claimJobs, jobFinished, markReady } from "./thread-pool.js";
 
+// Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
+// kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
+
 /** An optimizer job (kind, then the export's arguments) on the calling thread's instance. */
 function runOptimizerJob(t: WasmThreads, j: number[]): void {
   if (j[0] === ADAM_STEP) t.exports.adamStep(j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!);
   else t.exports.sgdStep(j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!);
 }
-
-// Node only (worker_threads, Atomics.wait on the calling thread): the batch-norm, ReLU and pooling
-// kernels' side of the threads the convolution and the GEMM share (shared-wasm-threads.ts).
 
 function route(t: WasmThreads | null): void {
   routeOptimizerThreads(
