@@ -1,6 +1,6 @@
 export { Tensor, tensor } from "./tensor.js";
 export type { FactoryOptions, NestedArray, Operand, TensorOptions } from "./tensor.js";
-export { zeroGradSetsToNone } from "./zero-grad.js";
+export { fillZerosInPlace, zeroGradSetsToNone } from "./zero-grad.js";
 export type { ZeroGradOptions } from "./zero-grad.js";
 export { Function, isTensor } from "./function.js";
 export { indexSelect, gather, scatterAdd, cumsum, where, clampTensor, IndexSelect, Gather, ScatterAdd, Cumsum, Where, ClampTensor } from "./ops/indexing.js";

@@ -1,6 +1,6 @@
-import { ArgumentError, ShapeError, Tensor, enableGrad, formatShape, kernels, noGrad, type FloatArray } from "@pico/core";
+import { ArgumentError, ShapeError, Tensor, enableGrad, fillZerosInPlace, formatShape, kernels, noGrad, zeroGradSetsToNone, type FloatArray, type ZeroGradOptions } from "@pico/core";
 import { updateInPlace } from "./in-place.js";
-import { checkBoolean, checkKnownKeys, show } from "./validate.js";
+import { checkKnownKeys, show } from "./validate.js";
 
 /** A hyperparameter value a parameter group can hold (and a state dict can carry as plain JSON). */
 export type OptionValue = number | boolean | number[] | null;
@@ -164,18 +164,8 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    * parameter whose gradient then stays zero still moves under momentum or Adam, where one without a
    * gradient is skipped; a `.grad` kept from before is overwritten.
    */
-  zeroGrad(options?: { setToNone?: boolean }): void {
-    let setToNone = true;
-    if (options !== undefined) {
-      if (options === null || typeof options !== "object") {
-        throw new ArgumentError(`${this.name}.zeroGrad: options must be an object like { setToNone: false }, but got ${show(options)}`);
-      }
-      checkKnownKeys(`${this.name}.zeroGrad`, "", options, ["setToNone"]);
-      if (options.setToNone !== undefined) {
-        checkBoolean(`${this.name}.zeroGrad`, "setToNone", options.setToNone);
-        setToNone = options.setToNone;
-      }
-    }
+  zeroGrad(options?: ZeroGradOptions): void {
+    const setToNone = zeroGradSetsToNone(`${this.name}.zeroGrad`, options);
     for (let gi = 0; gi < this.paramGroups.length; gi++) {
       const params = this.paramGroups[gi]!.params;
       for (let pi = 0; pi < params.length; pi++) {
@@ -186,8 +176,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
           continue;
         }
         // Views included (a strided .grad): every element the tensor shows becomes 0.
-        if (kernels.isPacked(grad.data)) grad.data.data.fill(0);
-        else updateInPlace(grad.data, fillZeros);
+        fillZerosInPlace(grad.data);
         grad.bumpVersion();
       }
     }
@@ -328,8 +317,4 @@ function sameKind(now: OptionValue, value: unknown): boolean {
   if (Array.isArray(now)) return Array.isArray(value) && value.length === now.length && value.every((v) => typeof v === "number");
   if (now === null) return value === null || typeof value === "number";
   return typeof value === typeof now;
-}
-
-function fillZeros(values: FloatArray): void {
-  values.fill(0);
 }
