@@ -308,23 +308,11 @@ describe("DataParallel refusals and failures", () => {
   });
 
   it("a throw in a replica's forward reaches the calling thread as a ReplicaError naming it, leaves .grad as it was, and the set keeps working", async () => {
-    class Bomb extends Module {
-      forward(x: Tensor): Tensor {
-        return x;
-      }
-    }
-    const model = new Sequential(new Bomb() as never, referenceCnn());
+    const model = markedCnn();
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bomb"), stepTimeoutMs: 30_000 });
     try {
       const { images, labels } = syntheticDigits(7, new Generator(8));
-      const error = (() => {
-        try {
-          dp.forwardBackward(images, labels);
-        } catch (e) {
-          return e;
-        }
-        return null;
-      })();
+      const error = caught(() => dp.forwardBackward(images, labels));
       expect(error).toBeInstanceOf(ReplicaError);
       expect((error as ReplicaError).replica).toBe(1);
       expect((error as Error).message).toBe("DataParallel.forwardBackward: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
@@ -340,12 +328,7 @@ describe("DataParallel refusals and failures", () => {
   });
 
   it("a replica that does not finish in stepTimeoutMs fails the step with a ReplicaError and closes the set", async () => {
-    class Sleeper extends Module {
-      forward(x: Tensor): Tensor {
-        return x;
-      }
-    }
-    const model = new Sequential(new Sleeper() as never, referenceCnn());
+    const model = markedCnn();
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("sleeper"), stepTimeoutMs: 300 });
     const { images, labels } = syntheticDigits(7, new Generator(11));
     try {
@@ -358,12 +341,7 @@ describe("DataParallel refusals and failures", () => {
   });
 
   it("a step that times out while accumulating hands back a .grad that the late replica's sum does not write afterwards", async () => {
-    class Napper extends Module {
-      forward(x: Tensor): Tensor {
-        return x;
-      }
-    }
-    const model = new Sequential(new Napper() as never, referenceCnn());
+    const model = markedCnn();
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("napper"), stepTimeoutMs: 300 });
     try {
       const first = syntheticDigits(10, new Generator(12)); // shards of 5 and 5: no nap
@@ -382,12 +360,7 @@ describe("DataParallel refusals and failures", () => {
   });
 
   it("a replica whose thread exits mid-step fails the step with a ReplicaError naming it instead of blocking", async () => {
-    class Exiter extends Module {
-      forward(x: Tensor): Tensor {
-        return x;
-      }
-    }
-    const model = new Sequential(new Exiter() as never, referenceCnn());
+    const model = markedCnn();
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("exiter"), stepTimeoutMs: 30_000 });
     const { images, labels } = syntheticDigits(7, new Generator(12));
     try {
@@ -405,6 +378,18 @@ function batchNormNet(middle: Module = new Sequential()): Sequential {
     new Conv2d(1, 4, 5), new BatchNorm2d(4), new ReLU(), new MaxPool2d(4), middle as never,
     new Conv2d(4, 8, 3), new BatchNorm2d(8), new ReLU(), new Flatten(), new Linear(128, 16), new BatchNorm1d(16), new ReLU(), new Linear(16, 10),
   );
+}
+
+/** Passes its input on: on this thread, the stand-in for the module test-utils/replica.mjs puts before referenceCnn (a bomb, a sleeper...), which acts only in the replica. */
+class Marker extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+/** The calling thread's model for replica.mjs's "bomb", "sleeper", "napper" and "exiter": Sequential(marker, referenceCnn()). */
+function markedCnn(): Sequential {
+  return new Sequential(new Marker() as never, referenceCnn());
 }
 
 /** Every buffer of `model` (running statistics, num_batches_tracked), by name. */
