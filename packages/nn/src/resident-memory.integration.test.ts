@@ -17,24 +17,16 @@ describe("resident storage over a training run on 2 threads", () => {
     expect(await enableThreads(2)).toBe(true);
     const generator = new Generator(8);
     const model = new CifarNet({ generator });
-    const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-    const lossFn = new CrossEntropyLoss();
     const x = Tensor.randn([4, 3, 32, 32], { generator });
     const y = tensor([0, 1, 2, 3]);
-    let during = 0;
-    const step = (): void => {
-      optimizer.zeroGrad();
-      const loss = lossFn.forward(model.forward(x), y);
-      during = kernels.residentStorageStats().takenBytes;
-      loss.backward();
-      optimizer.step();
-    };
+    const training = sgdSteps(model, x, y);
+    const step = training.step;
     for (let i = 0; i < 4; i++) step();
     const baseline = tracer.stats();
     const start = kernels.residentStorageStats();
     expect(start.active).toBe(true);
     // After the forward, the activations saved for backward are resident: the first convolution's output alone is 4·32·32·32 floats.
-    expect(during - start.takenBytes).toBeGreaterThan(4 * 32 * 32 * 32 * 4);
+    expect(training.during - start.takenBytes).toBeGreaterThan(4 * 32 * 32 * 32 * 4);
     for (let i = 0; i < 20; i++) {
       step();
       const now = kernels.residentStorageStats();
@@ -48,23 +40,14 @@ describe("resident storage over a training run on 2 threads", () => {
     expect(await enableThreads(2)).toBe(true);
     const generator = new Generator(8);
     const model = new ResNet({ generator, inChannels: 3, depth: 8 });
-    const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-    const lossFn = new CrossEntropyLoss();
     const x = Tensor.randn([8, 3, 32, 32], { generator });
     const y = tensor([0, 1, 2, 3, 4, 5, 6, 7]);
-    let during = 0;
-    const step = (): number => {
-      optimizer.zeroGrad();
-      const loss = lossFn.forward(model.forward(x), y);
-      during = kernels.residentStorageStats().takenBytes;
-      loss.backward();
-      optimizer.step();
-      return loss.item();
-    };
+    const training = sgdSteps(model, x, y);
+    const step = training.step;
     for (let i = 0; i < 3; i++) step();
     const start = kernels.residentStorageStats();
     // The stem's output alone is 8·16·32·32 floats; the forward holds the block's saved activations too.
-    expect(during - start.takenBytes).toBeGreaterThan(4 * 8 * 16 * 32 * 32 * 4);
+    expect(training.during - start.takenBytes).toBeGreaterThan(4 * 8 * 16 * 32 * 32 * 4);
     const losses: number[] = [];
     for (let i = 0; i < 12; i++) {
       losses.push(step());
@@ -80,3 +63,21 @@ describe("resident storage over a training run on 2 threads", () => {
     expect(kernels.residentStorageStats().takenBytes).toBe(start.takenBytes);
   });
 });
+
+/** SGD steps on (x, y): `step` returns the loss, `during` is the bytes resident after the last step's forward (the activations saved for backward). */
+function sgdSteps(model: CifarNet | ResNet, x: Tensor, y: Tensor): { step(): number; during: number } {
+  const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+  const lossFn = new CrossEntropyLoss();
+  const training = {
+    during: 0,
+    step: (): number => {
+      optimizer.zeroGrad();
+      const loss = lossFn.forward(model.forward(x), y);
+      training.during = kernels.residentStorageStats().takenBytes;
+      loss.backward();
+      optimizer.step();
+      return loss.item();
+    },
+  };
+  return training;
+}
