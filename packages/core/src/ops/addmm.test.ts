@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Generator, ShapeError, Tensor, ArgumentError, kernels, tensor } from "../index.js";
+import { Generator, ShapeError, Tensor, ArgumentError, gradcheck, kernels, tensor } from "../index.js";
+import { Addmm } from "./addmm.js";
 import { checkGrad, expectClose } from "../test-utils/index.js";
 
 describe("addmm: gradcheck", () => {
@@ -19,6 +20,19 @@ describe("addmm: gradcheck", () => {
     checkGrad([[n], [k, m], [n, k]], (c, a, b) => c.addmm(a.transpose(), b.transpose()));
     checkGrad([[1, n], [m + 2, k], [k, 2 * n]], (c, a, b) => c.addmm(a.slice(0, 1, m + 1), b.slice(1, 1, n + 1)));
     checkGrad([[n], [m, k], [k, n]], (c, a, b) => c.slice(0, 0, n).addmm(a, b));
+  });
+  it("mat2 given as its transpose (mat2Transposed, nn's linear): every subset of operands requiring grad, packed and strided weights", () => {
+    const gen = new Generator(11);
+    const withTransposed = (c: Tensor, a: Tensor, w: Tensor): Tensor => Addmm.apply(c, a, w, true);
+    for (let mask = 1; mask < 8; mask++) {
+      const bias = Tensor.randn([n], { generator: gen, dtype: "float64", requiresGrad: (mask & 1) !== 0 });
+      const a = Tensor.randn([m, k], { generator: gen, dtype: "float64", requiresGrad: (mask & 2) !== 0 });
+      const w = Tensor.randn([n, k], { generator: gen, dtype: "float64", requiresGrad: (mask & 4) !== 0 });
+      expect(gradcheck(withTransposed, [bias, a, w]), `mask ${mask}`).toBe(true);
+    }
+    // A strided weight: the transpose of a packed [K, N], and a column slice.
+    checkGrad([[n], [m, k], [k, n]], (c, a, wt) => Addmm.apply(c, a, wt.transpose(), true));
+    checkGrad([[1, n], [m, k], [n, k + 2]], (c, a, w) => Addmm.apply(c, a, w.slice(1, 1, k + 1), true));
   });
   it("1 × 1 products and a single row", () => {
     checkGrad([[1], [1, 1], [1, 1]], (c, a, b) => c.addmm(a, b));
