@@ -37,6 +37,16 @@ function layoutOf(rows: number, cols: number, ld: number): { ld: number; element
 }
 
 /**
+ * Where the kernel reads an operand: in place (`own`, see inPlace), else copied to byte `end` as layoutOf
+ * lays it out; with the layout's end after it (`end` unchanged in place).
+ */
+function place(own: { at: number; ld: number } | null, rows: number, cols: number, ld: number, end: number): { at: number; ld: number; end: number } {
+  if (own !== null) return { at: own.at, ld: own.ld, end };
+  const l = layoutOf(rows, cols, ld);
+  return { at: end, ld: l.ld, end: alignUp(end + l.elements * 4) };
+}
+
+/**
  * Where the kernel reads a stored rows×cols matrix in place: the byte address of its element (0, 0) and its
  * leading dimension when its array is resident storage in `memory` (resident-storage.ts), else null (it is
  * copied in).
@@ -186,13 +196,11 @@ export function runGemm(
     const cSpan = spanOf(cOwn.at, m, n, cOwn.ld);
     if ((aOwn !== null && overlaps(cSpan, spanOf(aOwn.at, aRows, aCols, aOwn.ld))) || (bOwn !== null && overlaps(cSpan, spanOf(bOwn.at, bRows, bCols, bOwn.ld)))) cOwn = null;
   }
-  const la = aOwn ?? layoutOf(aRows, aCols, a.ld);
-  const lb = bOwn ?? layoutOf(bRows, bCols, b.ld);
-  let end = alignUp(target.exports.heapBase());
-  const aAt = aOwn?.at ?? end;
-  if (aOwn === null) end = alignUp(end + (la as { elements: number }).elements * 4);
-  const bAt = bOwn?.at ?? end;
-  if (bOwn === null) end = alignUp(end + (lb as { elements: number }).elements * 4);
+  const la = place(aOwn, aRows, aCols, a.ld, alignUp(target.exports.heapBase()));
+  const lb = place(bOwn, bRows, bCols, b.ld, la.end);
+  let end = lb.end;
+  const aAt = la.at;
+  const bAt = lb.at;
   const cAt = cOwn?.at ?? end;
   const cLd = cOwn?.ld ?? n;
   if (cOwn === null) end = alignUp(end + m * n * 4);
@@ -328,12 +336,11 @@ export function runProducts(
     const [aOwn, bOwn, cOwn] = own[p] as [{ at: number; ld: number } | null, { at: number; ld: number } | null, { at: number; ld: number } | null];
     const [aRows, aCols] = a.trans ? [k, m] : [m, k];
     const [bRows, bCols] = b.trans ? [n, k] : [k, n];
-    const la = aOwn ?? layoutOf(aRows, aCols, a.ld);
-    const lb = bOwn ?? layoutOf(bRows, bCols, b.ld);
-    const aAt = aOwn?.at ?? end;
-    if (aOwn === null) end = alignUp(end + (la as { elements: number }).elements * 4);
-    const bAt = bOwn?.at ?? end;
-    if (bOwn === null) end = alignUp(end + (lb as { elements: number }).elements * 4);
+    const la = place(aOwn, aRows, aCols, a.ld, end);
+    const lb = place(bOwn, bRows, bCols, b.ld, la.end);
+    end = lb.end;
+    const aAt = la.at;
+    const bAt = lb.at;
     const cAt = cOwn?.at ?? end;
     if (cOwn === null) end = alignUp(end + m * n * 4);
     jobs.push([0, m, n, k, aAt, la.ld, a.trans ? 1 : 0, bAt, lb.ld, b.trans ? 1 : 0, cAt, cOwn?.ld ?? n, accumulate ? 1 : 0]);
