@@ -36,11 +36,17 @@ function layoutOf(rows: number, cols: number, ld: number): { ld: number; element
   return span <= 2 * rows * cols ? { ld, elements: span } : { ld: cols, elements: rows * cols };
 }
 
+/** An operand read (C written) where it lies: its byte address and leading dimension (inPlace). */
+interface InPlace {
+  at: number;
+  ld: number;
+}
+
 /**
  * Where the kernel reads an operand: in place (`own`, see inPlace), else copied to byte `end` as layoutOf
  * lays it out; with the layout's end after it (`end` unchanged in place).
  */
-function place(own: { at: number; ld: number } | null, rows: number, cols: number, ld: number, end: number): { at: number; ld: number; end: number } {
+function place(own: InPlace | null, rows: number, cols: number, ld: number, end: number): { at: number; ld: number; end: number } {
   if (own !== null) return { at: own.at, ld: own.ld, end };
   const l = layoutOf(rows, cols, ld);
   return { at: end, ld: l.ld, end: alignUp(end + l.elements * 4) };
@@ -51,7 +57,7 @@ function place(own: { at: number; ld: number } | null, rows: number, cols: numbe
  * leading dimension when its array is resident storage in `memory` (resident-storage.ts), else null (it is
  * copied in).
  */
-function inPlace(memory: WasmMemory, data: Float32Array, offset: number, ld: number): { at: number; ld: number } | null {
+function inPlace(memory: WasmMemory, data: Float32Array, offset: number, ld: number): InPlace | null {
   const at = addressOf(memory, data);
   return at < 0 ? null : { at: at + offset * 4, ld };
 }
@@ -314,7 +320,7 @@ export function runProducts(
   let depth = 0;
   const written: [number, number][] = [];
   const read: [number, number][] = [];
-  const own: ({ at: number; ld: number } | null)[][] = [];
+  const own: [InPlace | null, InPlace | null, InPlace | null][] = [];
   for (const { m, n, k, a, b, c } of products) {
     const aOwn = inPlace(target.memory, a.data as Float32Array, a.offset, a.ld);
     const bOwn = inPlace(target.memory, b.data as Float32Array, b.offset, b.ld);
@@ -326,14 +332,14 @@ export function runProducts(
   }
   // A C written in place must not be what another product (or its own) reads or writes: else it is copied.
   products.forEach(({ m, n }, p) => {
-    const cOwn = own[p]![2]!;
+    const cOwn = own[p]![2];
     if (cOwn === null) return;
     const span = spanOf(cOwn.at, m, n, cOwn.ld);
     const clashes = read.some((r) => overlaps(r, span)) || written.filter((w) => overlaps(w, span)).length > 1;
     if (clashes) own[p]![2] = null;
   });
   products.forEach(({ m, n, k, a, b, c, accumulate }, p) => {
-    const [aOwn, bOwn, cOwn] = own[p] as [{ at: number; ld: number } | null, { at: number; ld: number } | null, { at: number; ld: number } | null];
+    const [aOwn, bOwn, cOwn] = own[p]!;
     const [aRows, aCols] = a.trans ? [k, m] : [m, k];
     const [bRows, bCols] = b.trans ? [n, k] : [k, n];
     const la = place(aOwn, aRows, aCols, a.ld, end);
