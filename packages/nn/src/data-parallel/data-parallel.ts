@@ -196,7 +196,6 @@ export class DataParallel {
   private batchNorms: AnyModule[];
   /** The chunk bounds of the last batch size and chunking (a step reads them, nothing writes them). */
   private bounds: number[] = [];
-  private boundsChunked = false;
   /** `bounds` as a DataParallelSplit, made when they change (a step allocates none). */
   private boundsSplit: DataParallelSplit | null = null;
   private lastTrainingSplit: DataParallelSplit | null = null;
@@ -601,9 +600,8 @@ export class DataParallel {
     const rows = input.shape[0]!;
     const chunked = training && this.chunkRows !== null && !normalisesWithBatchStatistics(this.batchNorms);
     let bounds = this.bounds;
-    if (bounds[bounds.length - 1] !== rows || chunked !== this.boundsChunked) {
+    if (bounds[bounds.length - 1] !== rows || chunked !== (this.boundsSplit?.mode === "chunks")) {
       bounds = this.bounds = chunkBounds(rows, this.replicas, chunked ? this.chunkRows : null, this.maxChunks);
-      this.boundsChunked = chunked;
       this.boundsSplit = Object.freeze({ mode: chunked ? "chunks" : "shards", bounds: Object.freeze([...bounds]) });
     }
     const chunks = bounds.length - 1;
