@@ -1,4 +1,4 @@
-import { heapOf, Layout, localInstance } from "./engine.js";
+import { alignUp, heapOf, heapView, localInstance } from "./engine.js";
 
 /** How a call goes through the calling thread's memory: floats of each operand per block, and the multiple its counts are rounded up to. */
 export interface Blocks {
@@ -7,25 +7,11 @@ export interface Blocks {
   align: number;
 }
 
-/** Views of the module's memory a block is copied out of, by byte address and length; dropped when the memory grows. */
-const views = new Map<number, Float32Array>();
-/** Views kept at most: the distinct (region, last block length) pairs a training touches are few. */
-const MAX_VIEWS = 256;
-let viewsOf: ArrayBufferLike | null = null;
+/** The memory's buffer constantsView is over: made again only when the memory grows. */
+let constantsOf: ArrayBufferLike | null = null;
 let constantsView: Float64Array | null = null;
-
-/** `floats` floats of `heap` from byte `at`, a view made once per memory and (address, length). */
-function viewOf(heap: Float32Array, at: number, floats: number): Float32Array {
-  const key = at * 65536 + floats;
-  let view = views.get(key);
-  // Keys of a block over 65,535 floats may meet: the view found must be the one asked for.
-  if (view === undefined || view.byteOffset !== at || view.length !== floats) {
-    if (views.size >= MAX_VIEWS) views.clear();
-    view = new Float32Array(heap.buffer, at, floats);
-    views.set(key, view);
-  }
-  return view;
-}
+/** The regions' byte addresses handed to the kernel, one array for every call (filled up to the call's operands). */
+const at: number[] = [];
 
 /**
  * Runs a kernel over `operands` (float32 arrays of equal length, null for one the call lacks) on the
@@ -48,16 +34,18 @@ export function runBlockwise(
   const align = blocks.align;
   const size = operands[0]!.length;
   const block = Math.min(blocks.floats, Math.ceil(size / align) * align);
-  const mem = new Layout(t.exports.heapBase());
-  const constantsAt = constants.length === 0 ? 0 : mem.take(constants.length * 2);
-  // Pushed, not mapped: a map's result changes elements kind once the caller is optimized (a deoptimization).
-  const at: number[] = [];
-  for (let k = 0; k < operands.length; k++) at.push(operands[k] === null ? 0 : mem.take(block));
-  const heap = heapOf(t, mem.end);
+  let end = alignUp(t.exports.heapBase());
+  const constantsAt = constants.length === 0 ? 0 : end;
+  end = alignUp(end + constants.length * 8);
+  for (let k = 0; k < operands.length; k++) {
+    if (at.length === k) at.push(0);
+    at[k] = operands[k] === null ? 0 : end;
+    if (operands[k] !== null) end = alignUp(end + block * 4);
+  }
+  const heap = heapOf(t, end);
   if (heap === null) return false;
-  if (viewsOf !== heap.buffer) {
-    views.clear();
-    viewsOf = heap.buffer;
+  if (constantsOf !== heap.buffer) {
+    constantsOf = heap.buffer;
     constantsView = new Float64Array(heap.buffer);
   }
   for (let k = 0, f = constantsAt >> 3; k < constants.length; k++, f++) constantsView![f] = constants[k]!;
@@ -72,7 +60,7 @@ export function runBlockwise(
     kernel(at, Math.ceil(n / align) * align, constantsAt);
     for (let k = 0; k < results.length; k++) {
       const r = results[k];
-      if (r !== null && r !== undefined) r.set(viewOf(heap, at[k]!, n), i0);
+      if (r !== null && r !== undefined) r.set(heapView(t, heap, at[k]!, n), i0);
     }
   }
   return true;

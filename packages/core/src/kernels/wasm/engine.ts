@@ -17,6 +17,8 @@ export interface WasmInstance<E = KernelExports> {
   heap: Float32Array | null;
   /** The calling thread's instance only: where its resident regions start (resident-regions.ts); its heapBase() is after them. */
   residentStart?: number;
+  /** Views of the memory that heapView made, by byte address and length; dropped with `heap`. */
+  views?: Map<number, Float32Array>;
 }
 
 /** (func (param v128 v128 v128) (result v128) f32x4.relaxed_madd): validates only where relaxed SIMD is on. */
@@ -107,8 +109,29 @@ export function heapOf(t: WasmInstance<unknown>, bytes: number): Float32Array | 
   // A shared memory's buffer object changes when another thread grows it.
   if (t.heap === null || t.heap.buffer !== memory.buffer || t.heap.length * 4 !== memory.buffer.byteLength) {
     t.heap = new Float32Array(memory.buffer);
+    t.views?.clear();
   }
   return t.heap;
+}
+
+/** Views heapView keeps per instance at most: the distinct (region, length) pairs a training copies out of are few. */
+const MAX_VIEWS = 256;
+
+/**
+ * `floats` floats of t's memory from byte `at`, as `heap` (heapOf's latest) sees it: a view made once per
+ * heap and (address, length), so that copying a region out allocates no subarray.
+ */
+export function heapView(t: WasmInstance<unknown>, heap: Float32Array, at: number, floats: number): Float32Array {
+  const views = (t.views ??= new Map());
+  const key = at * 65536 + floats;
+  let view = views.get(key);
+  // Keys of a region over 65,535 floats may meet, and a view may be of an older heap: it must be the one asked for.
+  if (view === undefined || view.buffer !== heap.buffer || view.byteOffset !== at || view.length !== floats) {
+    if (views.size >= MAX_VIEWS) views.clear();
+    view = new Float32Array(heap.buffer, at, floats);
+    views.set(key, view);
+  }
+  return view;
 }
 
 const ALIGN = 64;

@@ -81,6 +81,28 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
     expect(gemmProductsThreaded(tiny)).toBe(false);
   });
 
+  it("gives the calling thread's bits for products split by rows or columns, one after the other through the one job table", () => {
+    // Row and column splits sum each element as one job would; the table is rewritten by every product, more jobs then fewer.
+    const shapes: Array<[number, number, number, boolean, boolean, boolean]> = [
+      [1000, 120, 256, false, false, false],
+      [64, 120, 256, false, true, true],
+      [9, 300, 700, true, false, false],
+      [301, 129, 300, true, true, true],
+      [64, 256, 120, false, false, false],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [m, n, k, transA, transB, accumulate] of shapes) {
+        const a: MatrixView = { ...stored(Float32Array, transA ? k : m, transA ? m : k, { offset: 3, pad: 2 }), trans: transA };
+        const b: MatrixView = { ...stored(Float32Array, transB ? n : k, transB ? k : n, packedLayout), trans: transB };
+        const c = stored(Float32Array, m, n, { offset: 1, pad: 5 });
+        const expected = { ...c, data: c.data.slice() };
+        gemmWasmLocal(m, n, k, a, b, expected, accumulate);
+        gemmWasmThreaded(m, n, k, a, b, c, accumulate);
+        expect(c.data).toEqual(expected.data);
+      }
+    }
+  });
+
   it("sends float64 operands to the fallback kernel (gemmPacked) bit for bit", () => {
     const a: MatrixView = { ...stored(Float64Array, 40, 33, packedLayout), trans: false };
     const b: MatrixView = { ...stored(Float64Array, 17, 33, packedLayout), trans: true };

@@ -4,8 +4,8 @@ import { kernelsChanged } from "../registry.js";
 import type { WasmInstance } from "./engine.js";
 import { gemmWasmLocal, isFloat32, routeGemmThreads } from "./gemm-wasm.js";
 import { addressOf } from "./resident-storage.js";
-import { runGemm, runJobs, runProducts, splitAxis } from "./run-gemm.js";
-import type { FloatMatrix32, Product, RowsJob, StagedJobs } from "./run-gemm.js";
+import { runGemm, runJob, runJobs, runProducts, splitAxis } from "./run-gemm.js";
+import type { FloatMatrix32, Product, RowsJobs, StagedJobs } from "./run-gemm.js";
 import { MAX_JOBS, checkThreads, joinWasmThreads, leaveWasmThreads, publishGemmJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs, markReady } from "./thread-pool.js";
@@ -23,6 +23,9 @@ interface Route {
   target: WasmInstance;
   minFlops: number;
   fallback: Gemm;
+  /** runGemm's runners of jobs on these threads, made once per route (none per product). */
+  execute: (jobs: RowsJobs) => void;
+  staged: StagedJobs;
 }
 
 let current: Route | null = null;
@@ -42,30 +45,50 @@ export interface WasmThreadsOptions {
 /**
  * Runs gemmRows jobs (at most 64, over t's memory) on t's workers and the calling thread, each
  * claiming the next unclaimed job; worker w works in works[w + 1], the calling thread in works[0].
- * Throws an Error naming the product (`product()`, built only then) if one traps.
+ * Throws an Error naming the product (jobs.describe()) if one traps. (A route runs its products through
+ * runners made once instead.)
  */
-export function runRowsJobsThreaded(t: WasmThreads, jobs: RowsJob[], works: number[], product: () => string): void {
-  publishGemmJobs(t, jobs, works);
-  finishJobs(t, jobs, works, product);
+export function runRowsJobsThreaded(t: WasmThreads, jobs: RowsJobs): void {
+  runners(t).execute(jobs);
 }
 
-/** The calling thread claims the jobs still unclaimed, then waits for the workers' (throwing if one trapped). */
-function finishJobs(t: WasmThreads, jobs: RowsJob[], works: number[], product: () => string): void {
-  const error = claimJobs(t.pool, jobs.length, (j) => runJobs(t.exports, [jobs[j]!], works[0]!));
-  awaitJobs(t.pool, jobs.length, (who) => `gemmWasmThreaded: ${who} trapped while computing its part of a ${product()} product`, error);
-}
-
-/** Jobs the workers start on while the calling thread is still copying their rows of A in. */
-function stagedJobs(t: WasmThreads, product: () => string): StagedJobs {
-  let open: { jobs: RowsJob[]; works: number[] } | null = null;
+/**
+ * runGemm's runners of jobs on `t`: `execute` runs a lone job on the calling thread, more on all threads,
+ * each claiming the next unclaimed job; `staged` opens them to the threads before their input is in.
+ * Made once per route, with the functions the pool calls, so that a product allocates none.
+ */
+function runners(t: WasmThreads): Pick<Route, "execute" | "staged"> {
+  /** The jobs open on the threads now. */
+  let open: RowsJobs | null = null;
+  const runOne = (j: number): void => runJob(t.exports, open!, j, open!.works[0]!);
+  const failure = (who: string): string => `gemmWasmThreaded: ${who} trapped while computing its part of a ${open!.describe()} product`;
+  // The calling thread claims the jobs still unclaimed, then waits for the workers' (throwing if one trapped).
+  const finish = (): void => {
+    const jobs = open;
+    if (jobs === null) return;
+    try {
+      awaitJobs(t.pool, jobs.count, failure, claimJobs(t.pool, jobs.count, runOne));
+    } finally {
+      open = null;
+    }
+  };
   return {
-    start: (jobs, works) => {
-      open = { jobs, works };
-      publishGemmJobs(t, jobs, works, 0);
+    execute: (jobs) => {
+      if (jobs.count === 1) {
+        runJobs(t.exports, jobs);
+        return;
+      }
+      open = jobs;
+      publishGemmJobs(t, jobs);
+      finish();
     },
-    ready: (count) => markReady(t.pool, count),
-    finish: () => {
-      if (open !== null) finishJobs(t, open.jobs, open.works, product);
+    staged: {
+      start: (jobs) => {
+        open = jobs;
+        publishGemmJobs(t, jobs, 0);
+      },
+      ready: (count) => markReady(t.pool, count),
+      finish,
     },
   };
 }
@@ -106,12 +129,7 @@ export const gemmWasmThreaded: Gemm = (m, n, k, a, b, c, accumulate, prepared) =
     return;
   }
   const chunks = flops < r.minFlops ? threads : Math.max(threads, Math.min(threads * CHUNKS_PER_THREAD, Math.floor(flops / MIN_JOB_FLOPS), MAX_JOBS));
-  const product = (): string => `${m}×${n}×${k}`;
-  const execute = (jobs: RowsJob[], works: number[]): void => {
-    if (jobs.length === 1) runJobs(r.target.exports, jobs, works[0]!);
-    else runRowsJobsThreaded(r.threads, jobs, works, product);
-  };
-  const done = runGemm(r.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, chunks, execute, stagedJobs(r.threads, product));
+  const done = runGemm(r.target, m, n, k, a, b, c as FloatMatrix32, accumulate, threads, chunks, r.execute, r.staged);
   if (!done) r.fallback(m, n, k, a, b, c, accumulate);
 };
 
@@ -130,8 +148,7 @@ export function gemmProductsThreaded(products: Product[]): boolean {
   for (const { m, n, k, a, b, c } of products) {
     if (!isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data) || m <= 0 || n <= 0 || k <= 0 || 2 * m * n * k < MIN_PRODUCT_FLOPS) return false;
   }
-  const names = (): string => products.map(({ m, n, k }) => `${m}×${n}×${k}`).join(" and ");
-  return runProducts(r.target, products, r.threads.threads, stagedJobs(r.threads, names));
+  return runProducts(r.target, products, r.threads.threads, r.staged);
 }
 
 /** Worker threads are running for `gemmWasmThreaded`. */
@@ -154,7 +171,7 @@ export async function installWasmGemmThreads(options: WasmThreadsOptions = {}): 
   const minFlops = options.minFlops ?? 2 ** 22;
   const fallback = options.float64Kernel ?? gemmPacked;
   return joinWasmThreads("gemm", threads, (t) => {
-    current = t === null ? null : { threads: t, target: { exports: t.exports, memory: t.memory, heap: null }, minFlops, fallback };
+    current = t === null ? null : { threads: t, target: { exports: t.exports, memory: t.memory, heap: null }, minFlops, fallback, ...runners(t) };
     routeGemmThreads(t === null ? null : { gemm: gemmWasmThreaded, products: gemmProductsThreaded, threads: t.threads });
     kernelsChanged();
   });

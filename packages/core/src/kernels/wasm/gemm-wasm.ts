@@ -1,10 +1,10 @@
 import type { FloatArray } from "../../dtype.js";
 import { gemmPacked } from "../gemm-packed.js";
-import type { Gemm } from "../gemm.js";
+import type { Gemm, MatrixView } from "../gemm.js";
 import { localInstance } from "./engine.js";
 import type { PreparedMatrix } from "./prepared-matrix.js";
 import { panelRows, rowsFrom, runGemm, runJobs } from "./run-gemm.js";
-import type { FloatMatrix32, Product } from "./run-gemm.js";
+import type { FloatMatrix32, Product, RowsJobs } from "./run-gemm.js";
 
 /**
  * Most bytes of operands one product copies into the module's memory: a larger product runs in
@@ -24,6 +24,12 @@ export interface GemmThreadsRoute {
 }
 
 export const isFloat32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array;
+
+/** runGemm's runner on the calling thread's own instance. */
+const runHere = (jobs: RowsJobs): void => runJobs(localInstance()!.exports, jobs);
+
+/** B as gemmWasmLocal hands a PreparedMatrix's region to runGemm: stored untransposed without gaps (ld set per call; its data is not read). */
+const preparedB: MatrixView = { data: new Float32Array(0), offset: 0, ld: 0, trans: false };
 
 /**
  * C = op(A)·op(B) (+ C) in WebAssembly SIMD on the calling thread's instance: copies A, B (and C
@@ -47,15 +53,14 @@ export const gemmWasmLocal: Gemm = (m, n, k, a, b, c, accumulate, prepared) => {
   const rows = panelRows(m, n, k, a, b, budget);
   if (prepared !== undefined && rows === m) {
     const at = prepared.address(t, b, k, n);
-    const resident = { data: b.data, offset: 0, ld: n, trans: false };
-    const cv = { data: c.data, offset: c.offset, ld: c.ld };
-    if (at !== null && runGemm(t, m, n, k, a, resident, cv, accumulate, 1, 1, (jobs, works) => runJobs(t.exports, jobs, works[0]!), undefined, at)) return;
+    preparedB.ld = n;
+    if (at !== null && runGemm(t, m, n, k, a, preparedB, c as FloatMatrix32, accumulate, 1, 1, runHere, undefined, at)) return;
   }
   for (let i0 = 0; i0 < m; i0 += rows) {
     const mp = Math.min(rows, m - i0);
     const ap = i0 === 0 ? a : rowsFrom(a, i0);
-    const cp: FloatMatrix32 = { data: c.data, offset: c.offset + i0 * c.ld, ld: c.ld };
-    if (!runGemm(t, mp, n, k, ap, b, cp, accumulate, 1, 1, (jobs, works) => runJobs(t.exports, jobs, works[0]!))) {
+    const cp: FloatMatrix32 = i0 === 0 ? (c as FloatMatrix32) : { data: c.data, offset: c.offset + i0 * c.ld, ld: c.ld };
+    if (!runGemm(t, mp, n, k, ap, b, cp, accumulate, 1, 1, runHere)) {
       gemmPacked(mp, n, k, ap, b, cp, accumulate);
     }
   }

@@ -3,7 +3,7 @@ import type { MatrixView } from "../gemm.js";
 import { runGemm } from "./run-gemm.js";
 import type { WasmInstance } from "./engine.js";
 import type { GemmExports } from "./wasm-api.js";
-import type { RowsJob } from "./run-gemm.js";
+import type { RowsJob, RowsJobs } from "./run-gemm.js";
 
 function fakeTarget(bytes: number): WasmInstance<GemmExports> {
   let buffer = new ArrayBuffer(bytes);
@@ -24,13 +24,16 @@ function fakeTarget(bytes: number): WasmInstance<GemmExports> {
   };
 }
 
+/** The jobs runGemm hands over, copied: its table is reused by the next call. */
+const copyOf = (jobs: RowsJobs): RowsJob[] => jobs.jobs.slice(0, jobs.count).map((j) => [...j]);
+
 const view = (rows: number, cols: number, trans: boolean): MatrixView => ({ data: new Float32Array(rows * cols), offset: 0, ld: cols, trans });
 
 describe("runGemm", () => {
   it("returns false without running anything when the memory cannot grow to hold the operands", () => {
     const jobs: RowsJob[][] = [];
     const c = { data: new Float32Array(300 * 300).fill(7), offset: 0, ld: 300 };
-    const done = runGemm(fakeTarget(65536), 300, 300, 300, view(300, 300, false), view(300, 300, false), c, false, 1, 1, (j) => jobs.push(j));
+    const done = runGemm(fakeTarget(65536), 300, 300, 300, view(300, 300, false), view(300, 300, false), c, false, 1, 1, (j) => jobs.push(copyOf(j)));
     expect(done).toBe(false);
     expect(jobs).toEqual([]);
     expect(c.data.every((v) => v === 7)).toBe(true);
@@ -40,7 +43,7 @@ describe("runGemm", () => {
     const target = fakeTarget(65536);
     const calls: Array<[RowsJob[], number[]]> = [];
     const c = { data: new Float32Array(100 * 20), offset: 0, ld: 20 };
-    expect(runGemm(target, 100, 20, 200, view(200, 100, true), view(200, 20, false), c, true, 2, 3, (j, w) => calls.push([j, w]))).toBe(true);
+    expect(runGemm(target, 100, 20, 200, view(200, 100, true), view(200, 20, false), c, true, 2, 3, (j) => calls.push([copyOf(j), j.works.slice(0, 2)]))).toBe(true);
     const [[jobs, works]] = calls as [[RowsJob[], number[]]];
     expect(jobs.map((j) => [j[0], j[1], j[2], j[3]])).toEqual([[0, 36, 20, 200], [36, 72, 20, 200], [72, 100, 20, 200]]);
     expect(works.length).toBe(2);
@@ -52,7 +55,7 @@ describe("runGemm", () => {
   it("splits a short wide C by columns in multiples of 8, offsetting B and C", () => {
     const jobs: RowsJob[][] = [];
     const c = { data: new Float32Array(3 * 80), offset: 0, ld: 80 };
-    runGemm(fakeTarget(65536), 3, 80, 5, view(3, 5, false), view(80, 5, true), c, false, 2, 2, (j) => jobs.push(j));
+    runGemm(fakeTarget(65536), 3, 80, 5, view(3, 5, false), view(80, 5, true), c, false, 2, 2, (j) => jobs.push(copyOf(j)));
     const [first, second] = jobs[0]!;
     expect([first![2], second![2]]).toEqual([40, 40]);
     expect(second![7]! - first![7]!).toBe(40 * 5 * 4);
@@ -65,7 +68,8 @@ describe("runGemm", () => {
     const n = 5;
     const c = { data: new Float32Array(m * n).fill(10), offset: 0, ld: n };
     let seen: RowsJob[] = [];
-    const done = runGemm(target, m, n, 1000, view(1000, m, true), view(1000, n, false), c, true, 2, 3, (jobs) => {
+    const done = runGemm(target, m, n, 1000, view(1000, m, true), view(1000, n, false), c, true, 2, 3, (table) => {
+      const jobs = copyOf(table);
       seen = jobs;
       const heap = new Float32Array(target.memory.buffer);
       // Stand-in for gemmRows: block t adds t + 1 to every element of its output (the first onto C).

@@ -1,5 +1,5 @@
 import type { MatrixView } from "../gemm.js";
-import { alignUp, heapOf } from "./engine.js";
+import { alignUp, heapOf, heapView } from "./engine.js";
 import type { WasmInstance } from "./engine.js";
 import { addressOf } from "./resident-storage.js";
 import type { GemmExports, WasmMemory } from "./wasm-api.js";
@@ -12,13 +12,55 @@ const NR = 8;
  * ready, `ready(count)` lets jobs [0, count) go, `finish` has the calling thread help and then waits.
  */
 export interface StagedJobs {
-  start(jobs: RowsJob[], works: number[]): void;
+  start(jobs: RowsJobs): void;
   ready(count: number): void;
   finish(): void;
 }
 
 /** The first 13 arguments of one `gemmRows` call (ic0, ic1, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate); the thread that runs it adds its own work area. */
 export type RowsJob = number[];
+
+/**
+ * The gemmRows jobs of one runGemm or runProducts call: jobs[0, count), and thread t's work area at
+ * works[t]. One table serves every call, rewritten by the next: the jobs are read before it returns.
+ */
+export class RowsJobs {
+  count = 0;
+  readonly jobs: RowsJob[] = [];
+  readonly works: number[] = [];
+  /** The product (m×n×k) the jobs are parts of; m < 0: each job is a whole product of its own (runProducts). */
+  private m = -1;
+  private n = 0;
+  private k = 0;
+
+  /** The product(s) the jobs compute, as an error message names them: "64×120×256", or "64×256×120 and 120×256×64". */
+  describe(): string {
+    if (this.m >= 0) return `${this.m}×${this.n}×${this.k}`;
+    return this.jobs.slice(0, this.count).map((j) => `${j[1]}×${j[2]}×${j[3]}`).join(" and ");
+  }
+
+  /** Empties the table for the jobs of one m×n×k product (m < 0: of whole products). */
+  clear(m: number, n: number, k: number): void {
+    this.count = 0;
+    this.m = m;
+    this.n = n;
+    this.k = k;
+  }
+
+  /** Appends a job: gemmRows' first 13 arguments. */
+  add(
+    ic0: number, ic1: number, n: number, k: number, a: number, lda: number, transA: number,
+    b: number, ldb: number, transB: number, c: number, ldc: number, accumulate: number,
+  ): void {
+    if (this.count === this.jobs.length) this.jobs.push(new Array<number>(13).fill(0));
+    const j = this.jobs[this.count++]!;
+    j[0] = ic0; j[1] = ic1; j[2] = n; j[3] = k; j[4] = a; j[5] = lda; j[6] = transA;
+    j[7] = b; j[8] = ldb; j[9] = transB; j[10] = c; j[11] = ldc; j[12] = accumulate;
+  }
+}
+
+/** The one table of runGemm and runProducts (their calls never overlap: each returns once its jobs are done). */
+const table = new RowsJobs();
 
 export interface FloatMatrix32 {
   data: Float32Array;
@@ -27,61 +69,45 @@ export interface FloatMatrix32 {
 }
 
 /**
- * Where a stored rows×cols matrix with leading dimension `ld` goes in wasm memory: kept with its
- * own `ld` (one bulk copy) unless the gaps would more than double the bytes copied.
+ * The leading dimension a stored rows×cols matrix with leading dimension `ld` keeps when copied into wasm
+ * memory: its own (one bulk copy) unless the gaps would more than double the bytes copied, else cols.
  */
-function layoutOf(rows: number, cols: number, ld: number): { ld: number; elements: number } {
-  if (rows <= 1 || ld === cols) return { ld: cols, elements: rows * cols };
-  const span = (rows - 1) * ld + cols;
-  return span <= 2 * rows * cols ? { ld, elements: span } : { ld: cols, elements: rows * cols };
+function copiedLd(rows: number, cols: number, ld: number): number {
+  if (rows <= 1 || ld === cols) return cols;
+  return (rows - 1) * ld + cols <= 2 * rows * cols ? ld : cols;
 }
 
-/** An operand read (C written) where it lies: its byte address and leading dimension (inPlace). */
-interface InPlace {
-  at: number;
-  ld: number;
-}
+/** Bytes a stored rows×cols matrix with leading dimension `ld` spans from its element (0, 0). */
+const spanBytes = (rows: number, cols: number, ld: number): number => ((rows - 1) * ld + cols) * 4;
 
 /**
- * Where the kernel reads an operand: in place (`own`, see inPlace), else copied to byte `end` as layoutOf
- * lays it out; with the layout's end after it (`end` unchanged in place).
+ * The byte address of element (0, 0) of a matrix stored in `data` from `offset` when that array is resident
+ * storage in `memory` (resident-storage.ts): the kernel reads it (writes C) there, with its own leading
+ * dimension. -1 otherwise (it is copied in).
  */
-function place(own: InPlace | null, rows: number, cols: number, ld: number, end: number): { at: number; ld: number; end: number } {
-  if (own !== null) return { at: own.at, ld: own.ld, end };
-  const l = layoutOf(rows, cols, ld);
-  return { at: end, ld: l.ld, end: alignUp(end + l.elements * 4) };
-}
-
-/**
- * Where the kernel reads a stored rows×cols matrix in place: the byte address of its element (0, 0) and its
- * leading dimension when its array is resident storage in `memory` (resident-storage.ts), else null (it is
- * copied in).
- */
-function inPlace(memory: WasmMemory, data: Float32Array, offset: number, ld: number): InPlace | null {
+function inPlace(memory: WasmMemory, data: Float32Array, offset: number): number {
   const at = addressOf(memory, data);
-  return at < 0 ? null : { at: at + offset * 4, ld };
+  return at < 0 ? -1 : at + offset * 4;
 }
 
-/** Byte range [from, to) that a stored rows×cols matrix at byte `at` with leading dimension `ld` spans. */
-function spanOf(at: number, rows: number, cols: number, ld: number): [number, number] {
-  return [at, at + ((rows - 1) * ld + cols) * 4];
-}
-
-const overlaps = (x: [number, number], y: [number, number]): boolean => x[0] < y[1] && y[0] < x[1];
+/** Whether byte ranges [x, x + xBytes) and [y, y + yBytes) meet. */
+const overlaps = (x: number, xBytes: number, y: number, yBytes: number): boolean => x < y + yBytes && y < x + xBytes;
 
 function copyIn(heap: Float32Array, at: number, src: Float32Array, offset: number, rows: number, cols: number, ld: number, dstLd: number): void {
   const base = at >> 2;
   if (dstLd === ld || rows <= 1) {
-    heap.set(src.subarray(offset, offset + (rows - 1) * ld + cols), base);
+    const floats = (rows - 1) * ld + cols;
+    // The whole array (most operands) without a subarray: one object less per copy.
+    heap.set(offset === 0 && floats === src.length ? src : src.subarray(offset, offset + floats), base);
     return;
   }
   for (let r = 0; r < rows; r++) heap.set(src.subarray(offset + r * ld, offset + r * ld + cols), base + r * dstLd);
 }
 
-function copyOut(heap: Float32Array, at: number, dst: Float32Array, offset: number, rows: number, cols: number, ld: number): void {
+function copyOut(target: WasmInstance<unknown>, heap: Float32Array, at: number, dst: Float32Array, offset: number, rows: number, cols: number, ld: number): void {
   const base = at >> 2;
   if (ld === cols || rows <= 1) {
-    dst.set(heap.subarray(base, base + rows * cols), offset);
+    dst.set(heapView(target, heap, at, rows * cols), offset);
     return;
   }
   if (cols >= 32) {
@@ -128,45 +154,52 @@ const MIN_BLOCK_DEPTH = 256;
 /** A depth split sums partial products of C, so it is used only for a C this small. */
 const MAX_DEPTH_SPLIT_C = 16384;
 
-/** How `split` cuts a product into `parts`: by rows or columns of C (each element summed as by one job), by depth, or not at all. */
-export function splitAxis(m: number, n: number, k: number, parts: number): "rows" | "columns" | "depth" | "none" {
-  const blocks = split(m, n, k, parts);
-  if (blocks.length === 1) return "none";
-  return blocks[0]!.p1 < k ? "depth" : blocks[0]!.i1 < m ? "rows" : "columns";
+type Axis = "rows" | "columns" | "depth" | "none";
+
+/** How `cut` cuts a product: along `axis` into `count` blocks of `step` (the last one shorter). */
+interface Cut {
+  axis: Axis;
+  step: number;
+  count: number;
 }
 
-interface Block {
-  i0: number;
-  i1: number;
-  j0: number;
-  j1: number;
-  p0: number;
-  p1: number;
-}
+/** The one record `cut` fills (read before its next call). */
+const theCut: Cut = { axis: "none", step: 0, count: 1 };
 
 /**
  * Cuts the product into at most `parts` blocks along whichever dimension allows the most: rows of C
  * (MR multiples), else columns (NR multiples), else, for a small C with a long depth, the depth (the
  * blocks' partial products are then summed).
  */
-function split(m: number, n: number, k: number, parts: number): Block[] {
+function cut(m: number, n: number, k: number, parts: number): Cut {
   const byRows = Math.min(parts, Math.floor(m / MIN_BLOCK_ROWS));
   const byCols = Math.min(parts, Math.floor(n / MIN_BLOCK_COLS));
   const byDepth = m * n <= MAX_DEPTH_SPLIT_C ? Math.min(parts, Math.floor(k / MIN_BLOCK_DEPTH)) : 0;
-  const out: Block[] = [];
+  let axis: Axis = "none";
+  let length = m;
+  let step = m;
   if (byRows >= 2 && byRows >= byCols && byRows >= byDepth) {
-    const step = Math.ceil(m / byRows / MR) * MR;
-    for (let i0 = 0; i0 < m; i0 += step) out.push({ i0, i1: Math.min(m, i0 + step), j0: 0, j1: n, p0: 0, p1: k });
+    axis = "rows";
+    step = Math.ceil(m / byRows / MR) * MR;
   } else if (byCols >= 2 && byCols >= byDepth) {
-    const step = Math.ceil(n / byCols / NR) * NR;
-    for (let j0 = 0; j0 < n; j0 += step) out.push({ i0: 0, i1: m, j0, j1: Math.min(n, j0 + step), p0: 0, p1: k });
+    axis = "columns";
+    length = n;
+    step = Math.ceil(n / byCols / NR) * NR;
   } else if (byDepth >= 2) {
-    const step = Math.ceil(k / byDepth);
-    for (let p0 = 0; p0 < k; p0 += step) out.push({ i0: 0, i1: m, j0: 0, j1: n, p0, p1: Math.min(k, p0 + step) });
-  } else {
-    out.push({ i0: 0, i1: m, j0: 0, j1: n, p0: 0, p1: k });
+    axis = "depth";
+    length = k;
+    step = Math.ceil(k / byDepth);
   }
-  return out;
+  theCut.axis = axis;
+  theCut.step = step;
+  theCut.count = Math.ceil(length / step);
+  return theCut;
+}
+
+/** How runGemm cuts a product into `parts`: by rows or columns of C (each element summed as by one job), by depth, or not at all. */
+export function splitAxis(m: number, n: number, k: number, parts: number): Axis {
+  const c = cut(m, n, k, parts);
+  return c.count === 1 ? "none" : c.axis;
 }
 
 /**
@@ -187,7 +220,7 @@ export function runGemm(
   accumulate: boolean,
   threads: number,
   chunks: number,
-  execute: (jobs: RowsJob[], works: number[]) => void,
+  execute: (jobs: RowsJobs) => void,
   staged?: StagedJobs,
   residentB?: number,
 ): boolean {
@@ -195,96 +228,103 @@ export function runGemm(
   const aCols = a.trans ? m : k;
   const bRows = b.trans ? n : k;
   const bCols = b.trans ? k : n;
-  const aOwn = inPlace(target.memory, a.data as Float32Array, a.offset, a.ld);
-  const bOwn = residentB === undefined ? inPlace(target.memory, b.data as Float32Array, b.offset, b.ld) : { at: residentB, ld: b.ld };
-  let cOwn = inPlace(target.memory, c.data, c.offset, c.ld);
-  if (cOwn !== null) {
-    const cSpan = spanOf(cOwn.at, m, n, cOwn.ld);
-    if ((aOwn !== null && overlaps(cSpan, spanOf(aOwn.at, aRows, aCols, aOwn.ld))) || (bOwn !== null && overlaps(cSpan, spanOf(bOwn.at, bRows, bCols, bOwn.ld)))) cOwn = null;
+  const aOwn = inPlace(target.memory, a.data as Float32Array, a.offset);
+  const bOwn = residentB ?? inPlace(target.memory, b.data as Float32Array, b.offset);
+  let cOwn = inPlace(target.memory, c.data, c.offset);
+  if (cOwn >= 0) {
+    const cBytes = spanBytes(m, n, c.ld);
+    if ((aOwn >= 0 && overlaps(cOwn, cBytes, aOwn, spanBytes(aRows, aCols, a.ld))) || (bOwn >= 0 && overlaps(cOwn, cBytes, bOwn, spanBytes(bRows, bCols, b.ld)))) cOwn = -1;
   }
-  const la = place(aOwn, aRows, aCols, a.ld, alignUp(target.exports.heapBase()));
-  const lb = place(bOwn, bRows, bCols, b.ld, la.end);
-  let end = lb.end;
-  const aAt = la.at;
-  const bAt = lb.at;
-  const cAt = cOwn?.at ?? end;
-  const cLd = cOwn?.ld ?? n;
-  if (cOwn === null) end = alignUp(end + m * n * 4);
-  const jobs: RowsJob[] = [];
-  const partials: number[] = [];
-  let rows = 0;
-  let cols = 0;
-  let depth = 0;
-  const blocks = split(m, n, k, chunks);
-  for (const { i0, i1, j0, j1, p0, p1 } of blocks) {
-    const aOffset = a.trans ? p0 * la.ld : p0;
-    const bOffset = b.trans ? j0 * lb.ld + p0 : p0 * lb.ld + j0;
-    // Depth blocks after the first write their partial products beside C (dense), to be summed into it.
-    let cOut = cAt + j0 * 4;
-    let ldc = cLd;
-    if (p0 > 0) {
-      cOut = end;
-      ldc = n;
-      partials.push(end);
-      end = alignUp(end + m * n * 4);
-    }
+  // Each operand copied in goes after the last, with the leading dimension copiedLd gives it.
+  let end = alignUp(target.exports.heapBase());
+  const lda = aOwn >= 0 ? a.ld : copiedLd(aRows, aCols, a.ld);
+  const aAt = aOwn >= 0 ? aOwn : end;
+  if (aOwn < 0) end = alignUp(end + spanBytes(aRows, aCols, lda));
+  const ldb = bOwn >= 0 ? b.ld : copiedLd(bRows, bCols, b.ld);
+  const bAt = bOwn >= 0 ? bOwn : end;
+  if (bOwn < 0) end = alignUp(end + spanBytes(bRows, bCols, ldb));
+  const cAt = cOwn >= 0 ? cOwn : end;
+  const cLd = cOwn >= 0 ? c.ld : n;
+  if (cOwn < 0) end = alignUp(end + m * n * 4);
+  const { axis, step, count } = cut(m, n, k, chunks);
+  // Depth blocks after the first write their partial products beside C (dense) from `partials` on, to be summed into it.
+  const partials = end;
+  const partialBytes = alignUp(m * n * 4);
+  const jobs = table;
+  jobs.clear(m, n, k);
+  for (let j = 0; j < count; j++) {
+    const lo = j * step;
+    const i0 = axis === "rows" ? lo : 0;
+    const i1 = axis === "rows" ? Math.min(m, lo + step) : m;
+    const j0 = axis === "columns" ? lo : 0;
+    const j1 = axis === "columns" ? Math.min(n, lo + step) : n;
+    const p0 = axis === "depth" ? lo : 0;
+    const p1 = axis === "depth" ? Math.min(k, lo + step) : k;
+    const aOffset = a.trans ? p0 * lda : p0;
+    const bOffset = b.trans ? j0 * ldb + p0 : p0 * ldb + j0;
+    const cOut = p0 > 0 ? partials + (j - 1) * partialBytes : cAt + j0 * 4;
     const add = accumulate && p0 === 0 ? 1 : 0;
-    jobs.push([i0, i1, j1 - j0, p1 - p0, aAt + aOffset * 4, la.ld, a.trans ? 1 : 0, bAt + bOffset * 4, lb.ld, b.trans ? 1 : 0, cOut, ldc, add]);
-    rows = Math.max(rows, i1 - i0);
-    cols = Math.max(cols, j1 - j0);
-    depth = Math.max(depth, p1 - p0);
+    jobs.add(i0, i1, j1 - j0, p1 - p0, aAt + aOffset * 4, lda, a.trans ? 1 : 0, bAt + bOffset * 4, ldb, b.trans ? 1 : 0, cOut, p0 > 0 ? n : cLd, add);
   }
-  const areas = workAreas(target, end, threads, rows, cols, depth);
-  const works = areas.works;
-  end = areas.end;
+  if (axis === "depth") end = partials + (count - 1) * partialBytes;
+  // The first block is the largest along the cut.
+  const first = jobs.jobs[0]!;
+  end = workAreas(target, jobs, end, threads, first[1]! - first[0]!, first[2]!, first[3]!);
   const heap = heapOf(target, end);
   if (heap === null) return false;
-  if (bOwn === null) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
-  if (accumulate && cOwn === null) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
-  const byRows = blocks.length > 1 && !a.trans && blocks.every((bl) => bl.j0 === 0 && bl.j1 === n && bl.p0 === 0 && bl.p1 === k);
-  if (staged !== undefined && byRows && aOwn === null) {
-    staged.start(jobs, works);
+  if (bOwn < 0) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, ldb);
+  if (accumulate && cOwn < 0) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
+  if (staged !== undefined && axis === "rows" && count > 1 && !a.trans && aOwn < 0) {
+    staged.start(jobs);
     try {
-      blocks.forEach(({ i0, i1 }, j) => {
-        copyIn(heap, aAt + i0 * la.ld * 4, a.data as Float32Array, a.offset + i0 * a.ld, i1 - i0, aCols, a.ld, la.ld);
+      for (let j = 0; j < count; j++) {
+        const i0 = j * step;
+        copyIn(heap, aAt + i0 * lda * 4, a.data as Float32Array, a.offset + i0 * a.ld, Math.min(m, i0 + step) - i0, aCols, a.ld, lda);
         staged.ready(j + 1);
-      });
+      }
     } finally {
-      staged.ready(jobs.length);
+      staged.ready(count);
       staged.finish();
     }
   } else {
-    if (aOwn === null) copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
-    execute(jobs, works);
+    if (aOwn < 0) copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, lda);
+    execute(jobs);
   }
   // A shared memory's buffer object can change when another thread grows it; a local one cannot here.
   const result = heapOf(target, end) ?? heap;
-  for (const at of partials) {
-    const from = at >> 2;
+  if (axis === "depth") {
     const to = cAt >> 2;
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) result[to + i * cLd + j] = result[to + i * cLd + j]! + result[from + i * n + j]!;
+    for (let p = 1; p < count; p++) {
+      const from = (partials + (p - 1) * partialBytes) >> 2;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) result[to + i * cLd + j] = result[to + i * cLd + j]! + result[from + i * n + j]!;
+      }
     }
   }
-  if (cOwn === null) copyOut(result, cAt, c.data, c.offset, m, n, c.ld);
+  if (cOwn < 0) copyOut(target, result, cAt, c.data, c.offset, m, n, c.ld);
   return true;
 }
 
-/** Runs jobs one after the other on the calling thread, in the work area at `work`. */
-export function runJobs(exports: GemmExports, jobs: RowsJob[], work: number): void {
-  for (const j of jobs) exports.gemmRows(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, work);
+/** Runs the jobs one after the other on the calling thread, in thread 0's work area. */
+export function runJobs(exports: GemmExports, jobs: RowsJobs): void {
+  for (let i = 0; i < jobs.count; i++) runJob(exports, jobs, i, jobs.works[0]!);
 }
 
-/** One gemmRows work area per thread from byte `start`, for jobs up to rows × cols × depth; `end` after the last. */
-function workAreas(target: WasmInstance<GemmExports>, start: number, threads: number, rows: number, cols: number, depth: number): { works: number[]; end: number } {
+/** Runs job `i` in the work area at `work`. */
+export function runJob(exports: GemmExports, jobs: RowsJobs, i: number, work: number): void {
+  const j = jobs.jobs[i]!;
+  exports.gemmRows(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, work);
+}
+
+/** One gemmRows work area per thread from byte `start` into jobs.works, for jobs up to rows × cols × depth; returns the end of the last. */
+function workAreas(target: WasmInstance<GemmExports>, jobs: RowsJobs, start: number, threads: number, rows: number, cols: number, depth: number): number {
   const workBytes = target.exports.workBytes(rows, cols, depth);
-  const works: number[] = [];
   let end = start;
   for (let t = 0; t < threads; t++) {
-    works.push(end);
+    jobs.works[t] = end;
     end = alignUp(end + workBytes);
   }
-  return { works, end };
+  return end;
 }
 
 /** One product of runProducts: C = op(A)·op(B) (+ C), m, n, k > 0, float32. */
@@ -298,6 +338,22 @@ export interface Product {
   accumulate: boolean;
 }
 
+/** Where runProducts puts one product's operands: byte addresses, leading dimensions, and which are copied in (else read or written in place). */
+interface Placement {
+  aAt: number;
+  lda: number;
+  aCopied: boolean;
+  bAt: number;
+  ldb: number;
+  bCopied: boolean;
+  cAt: number;
+  ldc: number;
+  cCopied: boolean;
+}
+
+/** runProducts' placements, one per product, reused from call to call. */
+const placements: Placement[] = [];
+
 /**
  * Independent products on one module instance, each as one whole `gemmRows` job (so each packs only its
  * own operands, and computes what gemmWasmLocal's one job would, bit for bit), with one work area per
@@ -307,75 +363,93 @@ export interface Product {
  */
 export function runProducts(
   target: WasmInstance<GemmExports>,
-  products: Product[],
+  products: readonly Product[],
   threads: number,
   staged: StagedJobs,
 ): boolean {
+  const memory = target.memory;
+  while (placements.length < products.length) {
+    placements.push({ aAt: 0, lda: 0, aCopied: false, bAt: 0, ldb: 0, bCopied: false, cAt: 0, ldc: 0, cCopied: false });
+  }
+  for (let p = 0; p < products.length; p++) {
+    const { a, b, c } = products[p]!;
+    const s = placements[p]!;
+    s.aAt = inPlace(memory, a.data as Float32Array, a.offset);
+    s.bAt = inPlace(memory, b.data as Float32Array, b.offset);
+    s.cAt = inPlace(memory, c.data, c.offset);
+  }
+  // A C written in place must not be what another product (or its own) reads or writes: else it is copied.
+  for (let p = 0; p < products.length; p++) {
+    const s = placements[p]!;
+    s.cCopied = s.cAt < 0;
+    if (s.cCopied) continue;
+    const bytes = spanBytes(products[p]!.m, products[p]!.n, products[p]!.c.ld);
+    for (let q = 0; q < products.length && !s.cCopied; q++) {
+      const { m, n, k, a, b, c } = products[q]!;
+      const o = placements[q]!;
+      s.cCopied =
+        (o.aAt >= 0 && overlaps(s.cAt, bytes, o.aAt, a.trans ? spanBytes(k, m, a.ld) : spanBytes(m, k, a.ld))) ||
+        (o.bAt >= 0 && overlaps(s.cAt, bytes, o.bAt, b.trans ? spanBytes(n, k, b.ld) : spanBytes(k, n, b.ld))) ||
+        (q !== p && o.cAt >= 0 && overlaps(s.cAt, bytes, o.cAt, spanBytes(m, n, c.ld)));
+    }
+  }
   let end = alignUp(target.exports.heapBase());
-  const jobs: RowsJob[] = [];
-  const copies: ((heap: Float32Array) => void)[] = [];
-  const outs: ((heap: Float32Array) => void)[] = [];
+  const jobs = table;
+  jobs.clear(-1, 0, 0);
   let rows = 0;
   let cols = 0;
   let depth = 0;
-  const written: [number, number][] = [];
-  const read: [number, number][] = [];
-  const own: [InPlace | null, InPlace | null, InPlace | null][] = [];
-  for (const { m, n, k, a, b, c } of products) {
-    const aOwn = inPlace(target.memory, a.data as Float32Array, a.offset, a.ld);
-    const bOwn = inPlace(target.memory, b.data as Float32Array, b.offset, b.ld);
-    const cOwn = inPlace(target.memory, c.data, c.offset, c.ld);
-    if (aOwn !== null) read.push(a.trans ? spanOf(aOwn.at, k, m, aOwn.ld) : spanOf(aOwn.at, m, k, aOwn.ld));
-    if (bOwn !== null) read.push(b.trans ? spanOf(bOwn.at, n, k, bOwn.ld) : spanOf(bOwn.at, k, n, bOwn.ld));
-    if (cOwn !== null) written.push(spanOf(cOwn.at, m, n, cOwn.ld));
-    own.push([aOwn, bOwn, cOwn]);
-  }
-  // A C written in place must not be what another product (or its own) reads or writes: else it is copied.
-  products.forEach(({ m, n }, p) => {
-    const cOwn = own[p]![2];
-    if (cOwn === null) return;
-    const span = spanOf(cOwn.at, m, n, cOwn.ld);
-    const clashes = read.some((r) => overlaps(r, span)) || written.filter((w) => overlaps(w, span)).length > 1;
-    if (clashes) own[p]![2] = null;
-  });
-  products.forEach(({ m, n, k, a, b, c, accumulate }, p) => {
-    const [aOwn, bOwn, cOwn] = own[p]!;
-    const [aRows, aCols] = a.trans ? [k, m] : [m, k];
-    const [bRows, bCols] = b.trans ? [n, k] : [k, n];
-    const la = place(aOwn, aRows, aCols, a.ld, end);
-    const lb = place(bOwn, bRows, bCols, b.ld, la.end);
-    end = lb.end;
-    const aAt = la.at;
-    const bAt = lb.at;
-    const cAt = cOwn?.at ?? end;
-    if (cOwn === null) end = alignUp(end + m * n * 4);
-    jobs.push([0, m, n, k, aAt, la.ld, a.trans ? 1 : 0, bAt, lb.ld, b.trans ? 1 : 0, cAt, cOwn?.ld ?? n, accumulate ? 1 : 0]);
-    copies.push((heap) => {
-      if (aOwn === null) copyIn(heap, aAt, a.data as Float32Array, a.offset, aRows, aCols, a.ld, la.ld);
-      if (bOwn === null) copyIn(heap, bAt, b.data as Float32Array, b.offset, bRows, bCols, b.ld, lb.ld);
-      if (accumulate && cOwn === null) copyIn(heap, cAt, c.data, c.offset, m, n, c.ld, n);
-    });
-    if (cOwn === null) outs.push((heap) => copyOut(heap, cAt, c.data, c.offset, m, n, c.ld));
+  for (let p = 0; p < products.length; p++) {
+    const { m, n, k, a, b, c, accumulate } = products[p]!;
+    const s = placements[p]!;
+    const aRows = a.trans ? k : m;
+    const aCols = a.trans ? m : k;
+    const bRows = b.trans ? n : k;
+    const bCols = b.trans ? k : n;
+    s.aCopied = s.aAt < 0;
+    s.lda = s.aCopied ? copiedLd(aRows, aCols, a.ld) : a.ld;
+    if (s.aCopied) {
+      s.aAt = end;
+      end = alignUp(end + spanBytes(aRows, aCols, s.lda));
+    }
+    s.bCopied = s.bAt < 0;
+    s.ldb = s.bCopied ? copiedLd(bRows, bCols, b.ld) : b.ld;
+    if (s.bCopied) {
+      s.bAt = end;
+      end = alignUp(end + spanBytes(bRows, bCols, s.ldb));
+    }
+    s.ldc = s.cCopied ? n : c.ld;
+    if (s.cCopied) {
+      s.cAt = end;
+      end = alignUp(end + m * n * 4);
+    }
+    jobs.add(0, m, n, k, s.aAt, s.lda, a.trans ? 1 : 0, s.bAt, s.ldb, b.trans ? 1 : 0, s.cAt, s.ldc, accumulate ? 1 : 0);
     rows = Math.max(rows, m);
     cols = Math.max(cols, n);
     depth = Math.max(depth, k);
-  });
-  const areas = workAreas(target, end, threads, rows, cols, depth);
-  const works = areas.works;
-  end = areas.end;
+  }
+  end = workAreas(target, jobs, end, threads, rows, cols, depth);
   const heap = heapOf(target, end);
   if (heap === null) return false;
-  staged.start(jobs, works);
+  staged.start(jobs);
   try {
-    copies.forEach((copy, j) => {
-      copy(heap);
-      staged.ready(j + 1);
-    });
+    for (let p = 0; p < products.length; p++) {
+      const { m, n, k, a, b, c, accumulate } = products[p]!;
+      const s = placements[p]!;
+      if (s.aCopied) copyIn(heap, s.aAt, a.data as Float32Array, a.offset, a.trans ? k : m, a.trans ? m : k, a.ld, s.lda);
+      if (s.bCopied) copyIn(heap, s.bAt, b.data as Float32Array, b.offset, b.trans ? n : k, b.trans ? k : n, b.ld, s.ldb);
+      if (accumulate && s.cCopied) copyIn(heap, s.cAt, c.data, c.offset, m, n, c.ld, n);
+      staged.ready(p + 1);
+    }
   } finally {
-    staged.ready(jobs.length);
+    staged.ready(products.length);
     staged.finish();
   }
   const result = heapOf(target, end) ?? heap;
-  for (const out of outs) out(result);
+  for (let p = 0; p < products.length; p++) {
+    const { m, n, c } = products[p]!;
+    const s = placements[p]!;
+    if (s.cCopied) copyOut(target, result, s.cAt, c.data, c.offset, m, n, c.ld);
+  }
   return true;
 }

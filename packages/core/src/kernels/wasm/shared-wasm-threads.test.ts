@@ -8,7 +8,7 @@ import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive, was
 import { gemmWasm } from "./gemm-wasm.js";
 import { gemmWasmThreaded, installWasmGemmThreads, runRowsJobsThreaded, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
 import { runGemm } from "./run-gemm.js";
-import type { RowsJob } from "./run-gemm.js";
+import { RowsJobs } from "./run-gemm.js";
 import { publishElementwiseJobs, publishGemmJobs, runningWasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs, jobFinished, liveWorkerCount, markReady } from "./thread-pool.js";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
@@ -148,10 +148,10 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
 
   it("runs gemmRows jobs on the workers alone", async () => {
     const { t, a, b, c, target } = await fcOnThreeThreads();
-    const done = runGemm(target, M, N, K, a, b, { data: c, offset: 0, ld: N }, false, 3, 8, (jobs, works) => {
-      expect(jobs.length).toBe(8);
-      publishGemmJobs(t, jobs, works);
-      awaitJobs(t.pool, jobs.length, (who) => `test: ${who} trapped`);
+    const done = runGemm(target, M, N, K, a, b, { data: c, offset: 0, ld: N }, false, 3, 8, (jobs) => {
+      expect(jobs.count).toBe(8);
+      publishGemmJobs(t, jobs);
+      awaitJobs(t.pool, jobs.count, (who) => `test: ${who} trapped`);
     });
     expect(done).toBe(true);
     expectClose(c, fcSingle, "fc on the workers");
@@ -162,9 +162,9 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     const readies: number[] = [];
     let opened = 0;
     const staged = {
-      start: (jobs: RowsJob[], works: number[]): void => {
-        opened = jobs.length;
-        publishGemmJobs(t, jobs, works, 0);
+      start: (jobs: RowsJobs): void => {
+        opened = jobs.count;
+        publishGemmJobs(t, jobs, 0);
         const until = performance.now() + 20;
         while (performance.now() < until);
         // 20 ms after opening, nothing may have run: no job was ready.
@@ -217,9 +217,11 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     expect(() => open.finish(() => undefined)).toThrow(/^conv2dForwardWasm: (a worker|the calling thread) trapped while computing its share of the images$/);
     expect(() => engine.run([badConv, badConv, badConv])).toThrow(/^conv2dForwardWasm: (a worker|the calling thread) trapped/);
 
-    const badRows = [0, 4, 8, 8, OUTSIDE, 8, 0, OUTSIDE, 8, 0, OUTSIDE, 8, 0];
-    const works = [OUTSIDE, OUTSIDE, OUTSIDE];
-    expect(() => runRowsJobsThreaded(runningWasmThreads()!, [badRows, badRows, badRows, badRows], works, () => "4×8×8")).toThrow(
+    const bad = new RowsJobs();
+    bad.clear(4, 8, 8);
+    for (let j = 0; j < 4; j++) bad.add(0, 4, 8, 8, OUTSIDE, 8, 0, OUTSIDE, 8, 0, OUTSIDE, 8, 0);
+    bad.works.push(OUTSIDE, OUTSIDE, OUTSIDE);
+    expect(() => runRowsJobsThreaded(runningWasmThreads()!, bad)).toThrow(
       /^gemmWasmThreaded: (a worker|the calling thread) trapped while computing its part of a 4×8×8 product$/,
     );
     expectBothMatch();

@@ -2,10 +2,10 @@ import type { ConvCall } from "../conv/conv2d-wasm.js";
 import { alignUp, wasmBinary } from "./engine.js";
 import { memoryTouched } from "./handoff.js";
 import { attachResidentStorage, detachResidentStorage } from "./resident-storage.js";
-import type { RowsJob } from "./run-gemm.js";
+import type { RowsJobs } from "./run-gemm.js";
 import { wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory, WasmModule } from "./wasm-api.js";
-import { CONTROL_HEADER, MAX_JOBS, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import { CONTROL_HEADER, MAX_JOBS, closeTable, openJobs, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
 import type { WorkerPool } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread); see thread-pool.ts.
@@ -228,16 +228,16 @@ export function publishElementwiseJobs(t: WasmThreads, jobs: number[][], ready =
 }
 
 /**
- * Opens gemmRows jobs to the workers; worker w works in works[w + 1] (works[0] is the calling thread's).
+ * Opens gemmRows jobs to the workers; worker w works in jobs.works[w + 1] (works[0] is the calling thread's).
  * The first `ready` (default all) may start at once, the others after markReady.
  */
-export function publishGemmJobs(t: WasmThreads, jobs: RowsJob[], works: number[], ready = jobs.length): void {
-  publishJobs(t.pool, jobs.length, (ctl) => {
-    jobs.forEach((job, j) => {
-      const at = JOBS + j * JOB_INTS;
-      ctl[at] = GEMM_ROWS;
-      ctl.set(job, at + 1);
-    });
-    for (let w = 0; w < t.pool.workers.length; w++) ctl[WORK + w] = works[w + 1]!;
-  }, ready);
+export function publishGemmJobs(t: WasmThreads, jobs: RowsJobs, ready = jobs.count): void {
+  const ctl = closeTable(t.pool, jobs.count);
+  for (let j = 0; j < jobs.count; j++) {
+    const at = JOBS + j * JOB_INTS;
+    ctl[at] = GEMM_ROWS;
+    ctl.set(jobs.jobs[j]!, at + 1);
+  }
+  for (let w = 0; w < t.pool.workers.length; w++) ctl[WORK + w] = jobs.works[w + 1]!;
+  openJobs(t.pool, jobs.count, ready);
 }

@@ -178,10 +178,23 @@ export async function startWorkers(
  * are ready, workers claim from the back of the table, the calling thread from the front (FRONT).
  */
 export function publishJobs(pool: WorkerPool, count: number, writeTable: (ctl: Int32Array) => void, ready = count): void {
+  writeTable(closeTable(pool, count));
+  openJobs(pool, count, ready);
+}
+
+/**
+ * Closes the table to the workers (none claims from it until openJobs) so that the caller can write
+ * `count` jobs into the control block it returns: publishJobs without a function to write them.
+ */
+export function closeTable(pool: WorkerPool, count: number): Int32Array {
   if (count > MAX_JOBS) throw new RangeError(`publishJobs: at most ${MAX_JOBS} jobs fit in a table, but got ${count}`);
+  Atomics.store(pool.control, NEXT, CLOSED);
+  return pool.control;
+}
+
+/** Opens the `count` jobs written since closeTable, the first `ready` (default all) at once (see publishJobs). */
+export function openJobs(pool: WorkerPool, count: number, ready = count): void {
   const ctl = pool.control;
-  Atomics.store(ctl, NEXT, CLOSED);
-  writeTable(ctl);
   Atomics.store(ctl, FRONT, 0);
   Atomics.store(ctl, BACK, 0);
   Atomics.store(ctl, COUNT, count);
@@ -205,7 +218,14 @@ export function markReady(pool: WorkerPool, ready: number): void {
  */
 export function claimJobs(pool: WorkerPool, count: number, run: (job: number) => void): unknown {
   let error: unknown = null;
-  while (claimJob(pool, count, run, (e) => (error ??= e)));
+  for (let j = claimed(pool, count); j >= 0; j = claimed(pool, count)) {
+    try {
+      run(j);
+    } catch (e) {
+      error ??= e;
+    }
+    finished(pool, j);
+  }
   return error;
 }
 
@@ -214,17 +234,26 @@ export function claimJobs(pool: WorkerPool, count: number, run: (job: number) =>
  * A job that throws still finishes; `failed` gets its error. Every job must be ready (markReady) by then.
  */
 export function claimJob(pool: WorkerPool, count: number, run: (job: number) => void, failed: (error: unknown) => void): boolean {
-  const ctl = pool.control;
-  if (Atomics.add(ctl, NEXT, 1) >= count) return false;
-  const j = Atomics.add(ctl, FRONT, 1);
+  const j = claimed(pool, count);
+  if (j < 0) return false;
   try {
     run(j);
   } catch (e) {
     failed(e);
   }
-  Atomics.store(ctl, DONE + j, pool.sequence);
-  Atomics.add(ctl, FINISHED, 1);
+  finished(pool, j);
   return true;
+}
+
+/** The job the calling thread claims next (from the front), or -1 when none is left. */
+function claimed(pool: WorkerPool, count: number): number {
+  return Atomics.add(pool.control, NEXT, 1) >= count ? -1 : Atomics.add(pool.control, FRONT, 1);
+}
+
+/** Marks job `j`, which the calling thread ran, finished. */
+function finished(pool: WorkerPool, j: number): void {
+  Atomics.store(pool.control, DONE + j, pool.sequence);
+  Atomics.add(pool.control, FINISHED, 1);
 }
 
 /** Whether job `job` of the open table finished (its result may be read; it may have failed). */
