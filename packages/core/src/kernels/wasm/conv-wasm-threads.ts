@@ -1,7 +1,7 @@
 import { runConvCalls, setConvEngine } from "../conv/conv2d-wasm.js";
 import type { ConvCall, ConvEngine, ConvLaunch } from "../conv/conv2d-wasm.js";
 import { kernelsChanged } from "../registry.js";
-import { checkThreads, joinWasmThreads, leaveWasmThreads, publishConvCalls } from "./shared-wasm-threads.js";
+import { OWN_KIND, checkThreads, joinWasmThreads, leaveWasmThreads, publishThreadJobs } from "./shared-wasm-threads.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJob, awaitJobs, claimJob, claimJobs, jobFinished, markReady } from "./thread-pool.js";
 
@@ -31,7 +31,7 @@ function runParallel(t: WasmThreads, calls: ConvCall[]): void {
  * then each result in order (an Error naming the operation if one trapped).
  */
 function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number, ready = 0): ConvLaunch {
-  publishConvCalls(t, calls, scratchStride, ready);
+  publishThreadJobs(t, OWN_KIND, calls, calls.length, ready, scratchStride);
   return {
     ready: (count) => markReady(t.pool, count),
     finish: (done) => {
@@ -68,7 +68,7 @@ const STAGE_AHEAD = 4;
  */
 function stageOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number, copyIn: (call: number) => void, copyOut: (call: number) => void): void {
   const n = calls.length;
-  publishConvCalls(t, calls, scratchStride, 0);
+  publishThreadJobs(t, OWN_KIND, calls, n, 0, scratchStride);
   let copied = 0;
   let next = 0;
   let error: unknown = null;

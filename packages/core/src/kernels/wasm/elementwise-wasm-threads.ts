@@ -1,7 +1,8 @@
 import { kernelsChanged } from "../registry.js";
 import { routeElementwiseThreads } from "./elementwise-wasm.js";
 import { routeOptimizerThreads } from "./optimizer-wasm.js";
-import { ADAM_STEP, checkThreads, joinWasmThreads, leaveWasmThreads, publishElementwiseJobs, publishOptimizerJobs } from "./shared-wasm-threads.js";
+import { OWN_KIND, checkThreads, joinWasmThreads, leaveWasmThreads, publishThreadJobs } from "./shared-wasm-threads.js";
+import { ADAM_STEP, ELEMENTWISE_JOB } from "./thread-job-kinds.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJob, awaitJobs, claimJob, claimJobs, jobFinished, markReady } from "./thread-pool.js";
 
@@ -23,7 +24,7 @@ function route(t: WasmThreads | null): void {
           memory: t.memory,
           threads: t.threads,
           run: (jobs) => {
-            publishOptimizerJobs(t, jobs);
+            publishThreadJobs(t, OWN_KIND, jobs);
             const error = claimJobs(t.pool, jobs.length, (j) => runOptimizerJob(t, jobs[j]!));
             awaitJobs(t.pool, jobs.length, (who) => `optimizer step: ${who} trapped while updating its share of a parameter`, error);
           },
@@ -37,7 +38,7 @@ function route(t: WasmThreads | null): void {
           memory: t.memory,
           threads: t.threads,
           launch: (jobs, ready = 0) => {
-            publishElementwiseJobs(t, jobs, ready);
+            publishThreadJobs(t, ELEMENTWISE_JOB, jobs, jobs.length, ready);
             return {
               ready: (count) => markReady(t.pool, count),
               finish: (run, done) => {

@@ -6,7 +6,8 @@ import { gemmWasmLocal, isFloat32, routeGemmThreads } from "./gemm-wasm.js";
 import { addressOf } from "./resident-storage.js";
 import { runGemm, runJob, runJobs, runProducts, splitAxis } from "./run-gemm.js";
 import type { FloatMatrix32, Product, RowsJobs, StagedJobs } from "./run-gemm.js";
-import { MAX_JOBS, checkThreads, joinWasmThreads, leaveWasmThreads, publishGemmJobs } from "./shared-wasm-threads.js";
+import { MAX_JOBS, checkThreads, joinWasmThreads, leaveWasmThreads, publishThreadJobs } from "./shared-wasm-threads.js";
+import { GEMM_ROWS } from "./thread-job-kinds.js";
 import type { WasmThreads } from "./shared-wasm-threads.js";
 import { awaitJobs, claimJobs, markReady } from "./thread-pool.js";
 
@@ -79,13 +80,13 @@ function runners(t: WasmThreads): Pick<Route, "execute" | "staged"> {
         return;
       }
       open = jobs;
-      publishGemmJobs(t, jobs);
+      publishThreadJobs(t, GEMM_ROWS, jobs.jobs, jobs.count, jobs.count, 0, jobs.works);
       finish();
     },
     staged: {
       start: (jobs) => {
         open = jobs;
-        publishGemmJobs(t, jobs, 0);
+        publishThreadJobs(t, GEMM_ROWS, jobs.jobs, jobs.count, 0, 0, jobs.works);
       },
       ready: (count) => markReady(t.pool, count),
       finish,

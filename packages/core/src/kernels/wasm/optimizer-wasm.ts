@@ -1,6 +1,7 @@
 import { runBlockwise } from "./blockwise.js";
 import { heapOf, Layout, localInstance } from "./engine.js";
 import { addressOf } from "./resident-storage.js";
+import { ADAM_STEP, SGD_STEP } from "./thread-job-kinds.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
 
 // The loader of assembly/optimizer.ts: an optimizer's update of one float32 parameter on the calling
@@ -63,10 +64,6 @@ export function optimizerThreads(): number {
 
 /** The threads' memory as f64s, for the hyperparameters: made again only when the memory's buffer changes. */
 let hyperView: Float64Array | null = null;
-
-/** Job kinds of shared-wasm-threads.ts (not imported here: that module is Node only). */
-const ADAM_STEP = 6;
-const SGD_STEP = 7;
 
 /**
  * Runs `kind`'s update over [0, length) in place on the threads when every array of `state` (the parameter

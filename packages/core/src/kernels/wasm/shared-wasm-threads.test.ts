@@ -9,7 +9,8 @@ import { gemmWasm } from "./gemm-wasm.js";
 import { gemmWasmThreaded, installWasmGemmThreads, runRowsJobsThreaded, stopWasmGemmThreads, wasmThreadsActive } from "./gemm-wasm-threads.js";
 import { runGemm } from "./run-gemm.js";
 import { RowsJobs } from "./run-gemm.js";
-import { publishElementwiseJobs, publishGemmJobs, runningWasmThreads } from "./shared-wasm-threads.js";
+import { publishThreadJobs, runningWasmThreads } from "./shared-wasm-threads.js";
+import { ELEMENTWISE_JOB, GEMM_ROWS } from "./thread-job-kinds.js";
 import { awaitJobs, claimJobs, jobFinished, liveWorkerCount, markReady } from "./thread-pool.js";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
 
@@ -150,7 +151,7 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     const { t, a, b, c, target } = await fcOnThreeThreads();
     const done = runGemm(target, M, N, K, a, b, { data: c, offset: 0, ld: N }, false, 3, 8, (jobs) => {
       expect(jobs.count).toBe(8);
-      publishGemmJobs(t, jobs);
+      publishThreadJobs(t, GEMM_ROWS, jobs.jobs, jobs.count, jobs.count, 0, jobs.works);
       awaitJobs(t.pool, jobs.count, (who) => `test: ${who} trapped`);
     });
     expect(done).toBe(true);
@@ -164,7 +165,7 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     const staged = {
       start: (jobs: RowsJobs): void => {
         opened = jobs.count;
-        publishGemmJobs(t, jobs, 0);
+        publishThreadJobs(t, GEMM_ROWS, jobs.jobs, jobs.count, 0, 0, jobs.works);
         const until = performance.now() + 20;
         while (performance.now() < until);
         // 20 ms after opening, nothing may have run: no job was ready.
@@ -196,7 +197,7 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     const jobs = [[0, 16], [16, 32], [32, 48], [48, 4096]].map(([i0, i1]) => [2, at, at, i0!, i1!, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     let stale = 0;
     for (let table = 0; table < 3000; table++) {
-      publishElementwiseJobs(t, jobs, 0);
+      publishThreadJobs(t, ELEMENTWISE_JOB, jobs, jobs.length, 0);
       markReady(t.pool, jobs.length);
       const error = claimJobs(t.pool, jobs.length, (j) => t.exports.elementwiseJob(2, at, at, jobs[j]![3]!, jobs[j]![4]!, 0, 0, 0, 0, 0, 0, 0, 0, 0));
       awaitJobs(t.pool, jobs.length, (who) => `test: ${who} trapped`, error);

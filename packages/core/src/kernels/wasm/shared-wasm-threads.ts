@@ -1,11 +1,10 @@
-import type { ConvCall } from "../conv/conv2d-wasm.js";
 import { alignUp, wasmBinary } from "./engine.js";
 import { memoryTouched } from "./handoff.js";
 import { attachResidentStorage, detachResidentStorage } from "./resident-storage.js";
-import type { RowsJobs } from "./run-gemm.js";
 import { wasmApi } from "./wasm-api.js";
 import type { KernelExports, WasmMemory, WasmModule } from "./wasm-api.js";
-import { CONTROL_HEADER, MAX_JOBS, closeTable, openJobs, publishJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import { CONTROL_HEADER, MAX_JOBS, closeTable, openJobs, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import { ADAM_STEP, CONV_BACKWARD, CONV_FORWARD, ELEMENTWISE_JOB, GEMM_ROWS, PREPARE_WINOGRAD, SGD_STEP, WEIGHTS_BACKWARD } from "./thread-job-kinds.js";
 import type { WorkerPool } from "./thread-pool.js";
 
 // Node only (worker_threads, Atomics.wait on the calling thread); see thread-pool.ts.
@@ -15,9 +14,9 @@ import type { WorkerPool } from "./thread-pool.js";
 // operands from heapBase in the same memory.
 
 // After the pool's header: each worker's GEMM work area, the scratch stride of convolution calls, then
-// the jobs, JOB_INTS slots each: the kind, then the arguments (conv2dForward's 15, conv2dBackward's
-// 16, winograd3x3WeightsBackward's 9 or prepareWinograd3x3's 7, gemmRows' first 13, elementwiseJob's 14,
-// adamStep's 8, sgdStep's 6).
+// the jobs, JOB_INTS slots each: the kind (thread-job-kinds.ts), then the arguments (conv2dForward's 15,
+// conv2dBackward's 16, winograd3x3WeightsBackward's 9 or prepareWinograd3x3's 7, gemmRows' first 13,
+// elementwiseJob's 14, adamStep's 8, sgdStep's 6).
 const WORK = CONTROL_HEADER;
 /** Most threads in all, the calling one included: the one limit every entry point checks. */
 export const MAX_THREADS = 16;
@@ -32,47 +31,32 @@ const JOBS = SCRATCH_STRIDE + 1;
 const JOB_INTS = 17;
 export { MAX_JOBS };
 const CONTROL_INTS = JOBS + MAX_JOBS * JOB_INTS;
-/** The kinds 0 (conv2dForward), 1 (conv2dBackward), 4 (winograd3x3WeightsBackward) and 5 (prepareWinograd3x3) are a ConvCall's first entry. */
-const GEMM_ROWS = 2;
-/** Kind 3: assembly/elementwise.ts's elementwiseJob, its own kind and 13 arguments. */
-const ELEMENTWISE_JOB = 3;
-/** Kinds 6 and 7: assembly/optimizer.ts's adamStep (8 arguments) and sgdStep (6), each over its range of elements. */
-export const ADAM_STEP = 6;
-export const SGD_STEP = 7;
-
 /** Positions in a ConvCall (kind first) of the scratch addresses a thread offsets by its own region. */
-export const CONV_FORWARD_SCRATCH = [10, 11, 12, 14];
-export const CONV_BACKWARD_SCRATCH = [10, 11, 12, 13];
-export const WEIGHTS_BACKWARD_SCRATCH = [9];
-export const PREPARE_WINOGRAD_SCRATCH = [7];
+const CONV_FORWARD_SCRATCH = [10, 11, 12, 14];
+const CONV_BACKWARD_SCRATCH = [10, 11, 12, 13];
+const WEIGHTS_BACKWARD_SCRATCH = [9];
+const PREPARE_WINOGRAD_SCRATCH = [7];
 
 const WORKER_SOURCE = workerSource(
   `const e = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
 const own = (v, stride) => (v === 0 ? 0 : v + (workerData.index + 1) * stride);`,
   `const at = ${JOBS} + job * ${JOB_INTS};
       const kind = ctl[at];
+      const stride = ctl[${SCRATCH_STRIDE}];
       if (kind === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
       else if (kind === ${ELEMENTWISE_JOB}) e.elementwiseJob(${args(14)});
       else if (kind === ${ADAM_STEP}) e.adamStep(${args(8)});
       else if (kind === ${SGD_STEP}) e.sgdStep(${args(6)});
-      else {
-        const a = ctl.slice(at + 1, at + ${JOB_INTS});
-        const stride = ctl[${SCRATCH_STRIDE}];
-        const scratch = kind === 0 ? ${JSON.stringify(CONV_FORWARD_SCRATCH)} : kind === 1 ? ${JSON.stringify(CONV_BACKWARD_SCRATCH)} : kind === 4 ? ${JSON.stringify(WEIGHTS_BACKWARD_SCRATCH)} : ${JSON.stringify(PREPARE_WINOGRAD_SCRATCH)};
-        for (const i of scratch) a[i - 1] = own(a[i - 1], stride);
-        if (kind === 0) e.conv2dForward(${argsOf("a", 15)});
-        else if (kind === 1) e.conv2dBackward(${argsOf("a", 16)});
-        else if (kind === 4) e.winograd3x3WeightsBackward(${argsOf("a", 9)});
-        else e.prepareWinograd3x3(${argsOf("a", 7)});
-      }`,
+      else if (kind === ${CONV_FORWARD}) e.conv2dForward(${args(15, CONV_FORWARD_SCRATCH)});
+      else if (kind === ${CONV_BACKWARD}) e.conv2dBackward(${args(16, CONV_BACKWARD_SCRATCH)});
+      else if (kind === ${WEIGHTS_BACKWARD}) e.winograd3x3WeightsBackward(${args(9, WEIGHTS_BACKWARD_SCRATCH)});
+      else if (kind === ${PREPARE_WINOGRAD}) e.prepareWinograd3x3(${args(7, PREPARE_WINOGRAD_SCRATCH)});
+      else throw new Error("unknown job kind " + kind);`,
 );
 
-function args(count: number): string {
-  return Array.from({ length: count }, (_, i) => `ctl[at + ${i + 1}]`).join(", ");
-}
-
-function argsOf(array: string, count: number): string {
-  return Array.from({ length: count }, (_, i) => `${array}[${i}]`).join(", ");
+/** The job's `count` arguments from the table, those at `scratch` (positions, kind first) in the thread's own scratch region. */
+function args(count: number, scratch: readonly number[] = []): string {
+  return Array.from({ length: count }, (_, i) => (scratch.includes(i + 1) ? `own(ctl[at + ${i + 1}], stride)` : `ctl[at + ${i + 1}]`)).join(", ");
 }
 
 /** The running threads: `threads` in all (the calling one included), `threads - 1` of them workers. */
@@ -197,47 +181,30 @@ export function runningWasmThreads(): WasmThreads | null {
   return running?.threads ?? null;
 }
 
-/**
- * Opens conv2dForward and conv2dBackward calls (kind first, as a ConvCall is) to the workers, the first
- * `ready` (default all) at once, the others after markReady. With a `scratchStride`, thread i works
- * in the calls' scratch regions moved by i times it (the calling thread, 0, in the regions as given).
- */
-export function publishConvCalls(t: WasmThreads, calls: ConvCall[], scratchStride = 0, ready = calls.length): void {
-  publishJobs(t.pool, calls.length, (ctl) => {
-    ctl[SCRATCH_STRIDE] = scratchStride;
-    calls.forEach((call, j) => ctl.set(call, JOBS + j * JOB_INTS));
-  }, ready);
-}
-
-/** Opens optimizer jobs (ADAM_STEP or SGD_STEP, then the export's arguments) to the workers, all ready. */
-export function publishOptimizerJobs(t: WasmThreads, jobs: number[][]): void {
-  publishJobs(t.pool, jobs.length, (ctl) => {
-    jobs.forEach((job, j) => ctl.set(job, JOBS + j * JOB_INTS));
-  });
-}
-
-/** Opens elementwiseJob jobs (its kind and 13 arguments each) to the workers, the first `ready` (default all) at once. */
-export function publishElementwiseJobs(t: WasmThreads, jobs: number[][], ready = jobs.length): void {
-  publishJobs(t.pool, jobs.length, (ctl) => {
-    jobs.forEach((job, j) => {
-      const at = JOBS + j * JOB_INTS;
-      ctl[at] = ELEMENTWISE_JOB;
-      ctl.set(job, at + 1);
-    });
-  }, ready);
-}
+/** A publishThreadJobs `kind` for jobs whose first entry is their kind (a ConvCall, an optimizer job). */
+export const OWN_KIND = -1;
 
 /**
- * Opens gemmRows jobs to the workers; worker w works in jobs.works[w + 1] (works[0] is the calling thread's).
- * The first `ready` (default all) may start at once, the others after markReady.
+ * Opens jobs[0, count) to the workers, the first `ready` at once, the others after markReady: job j is `kind`
+ * (thread-job-kinds.ts) followed by jobs[j], or jobs[j] alone, its kind first, with OWN_KIND. Thread i (0 the
+ * calling one, worker w is w + 1) moves the scratch addresses of the convolution calls it claims by i times
+ * `scratchStride`, and runs gemmRows in the work area works[i].
  */
-export function publishGemmJobs(t: WasmThreads, jobs: RowsJobs, ready = jobs.count): void {
-  const ctl = closeTable(t.pool, jobs.count);
-  for (let j = 0; j < jobs.count; j++) {
+export function publishThreadJobs(
+  t: WasmThreads, kind: number, jobs: readonly ArrayLike<number>[], count = jobs.length, ready = count,
+  scratchStride = 0, works: readonly number[] | null = null,
+): void {
+  const ctl = closeTable(t.pool, count);
+  ctl[SCRATCH_STRIDE] = scratchStride;
+  if (works !== null) for (let w = 0; w < t.pool.workers.length; w++) ctl[WORK + w] = works[w + 1]!;
+  for (let j = 0; j < count; j++) {
     const at = JOBS + j * JOB_INTS;
-    ctl[at] = GEMM_ROWS;
-    ctl.set(jobs.jobs[j]!, at + 1);
+    if (kind === OWN_KIND) {
+      ctl.set(jobs[j]!, at);
+    } else {
+      ctl[at] = kind;
+      ctl.set(jobs[j]!, at + 1);
+    }
   }
-  for (let w = 0; w < t.pool.workers.length; w++) ctl[WORK + w] = jobs.works[w + 1]!;
-  openJobs(t.pool, jobs.count, ready);
+  openJobs(t.pool, count, ready);
 }
