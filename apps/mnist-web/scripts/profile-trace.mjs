@@ -3,12 +3,16 @@
 // profiler for --seconds after 4 s of training, and prints each busy thread's functions by their share of
 // its samples (self time; "(program)" is time outside JavaScript and WebAssembly, e.g. asleep in
 // Atomics.wait). The profiler slows the page (about a third): compare shares, not speeds.
-//   node apps/mnist-web/scripts/profile-trace.mjs [--runs 1,2k,2] [--seconds 4] [--top 25] [--events=PREFIX]
+//   node apps/mnist-web/scripts/profile-trace.mjs [--runs 1,2k,2] [--seconds 4] [--top 25] [--events=PREFIX] [--inclusive] [--callers=NAME]
 // --runs as measure-threads.mjs's --threads: 1 (one thread), Nk (kernel threads), N (data-parallel).
 // --events records Chromium's own trace events instead of V8's samples (garbage collection, the renderer's
 // frames, the compositors, V8's helper threads "ThreadPoolForegroundWorker") and prints the longest in
 // total, as ms per second of trace with their count and longest, by thread kind; PREFIX (empty for all) keeps the
 // lines that start with it (e.g. "DedicatedWorker thread :: V8.GC" for the Workers' collections).
+// --inclusive adds each thread's functions by their inclusive share (time in them and what they call: e.g.
+// trainStep, collate, backward, the optimizer's step). --callers=NAME prints, per thread, the call chains
+// (innermost 4 frames above it) through which samples reached functions named NAME, by their share of the
+// thread's samples (inclusive of what NAME calls).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { build, preview } from "vite";
-const { values } = parseArgs({ options: { runs: { type: "string", default: "1,2k" }, seconds: { type: "string", default: "4" }, top: { type: "string", default: "25" }, events: { type: "string" } } });
+const { values } = parseArgs({ options: { runs: { type: "string", default: "1,2k" }, seconds: { type: "string", default: "4" }, top: { type: "string", default: "25" }, events: { type: "string" }, inclusive: { type: "boolean", default: false }, callers: { type: "string" } } });
 /** Chromium's categories for --events: V8's collections, the renderer's and compositors' work, the thread pool's tasks. */
 const EVENT_CATEGORIES = ["v8", "disabled-by-default-v8.gc", "devtools.timeline", "toplevel", "blink", "cc", "viz", "v8.wasm", "__metadata"];
 const runs = values.runs.split(",");
@@ -67,20 +71,47 @@ try {
     console.log(`== ${spec}: ${Math.round(speed)} img/s`);
     for (const p of profiles.values()) {
       const self = new Map();
+      const inclusive = new Map();
+      const chains = new Map();
       let total = 0;
       for (let i = 0; i < p.samples.length; i++) {
         const n = p.nodes.get(p.samples[i]);
         const dt = p.deltas[i + 1] ?? 0;
-        const name = n ? `${n.callFrame.functionName || "(anon)"} ${(n.callFrame.url ?? "").split("/").pop()}:${n.callFrame.lineNumber}` : "?";
+        const name = n ? frameName(n) : "?";
         self.set(name, (self.get(name) ?? 0) + dt);
         total += dt;
+        if (!values.inclusive && values.callers === undefined) continue;
+        // The sample's stack, innermost first (nodes name their parent by id).
+        const stack = [];
+        for (let at = n; at !== undefined; at = at.parent === undefined ? undefined : p.nodes.get(at.parent)) stack.push(frameName(at));
+        for (const frame of new Set(stack)) inclusive.set(frame, (inclusive.get(frame) ?? 0) + dt);
+        if (values.callers === undefined) continue;
+        const at = stack.findIndex((frame) => frame.startsWith(`${values.callers} `));
+        if (at === -1) continue;
+        const chain = stack.slice(at, at + 5).join(" < ");
+        chains.set(chain, (chains.get(chain) ?? 0) + dt);
       }
       if (total < 0.3e6) continue;
+      const share = (us) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
+      const top = (map) => [...map].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top));
       console.log(`-- ${p.thread}: ${(total / 1e3).toFixed(0)} ms sampled`);
-      for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`   ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`);
+      for (const [name, us] of top(self)) console.log(`   ${share(us)}  ${name}`);
+      if (values.inclusive) {
+        console.log(`   inclusive (in the function and what it calls):`);
+        for (const [name, us] of top(inclusive)) console.log(`   ${share(us)}  ${name}`);
+      }
+      if (values.callers !== undefined && chains.size > 0) {
+        console.log(`   reaching ${values.callers} (innermost first):`);
+        for (const [chain, us] of top(chains)) console.log(`   ${share(us)}  ${chain}`);
+      }
     }
   }
 } finally { await browser.close(); await server.close(); rmSync(work, { recursive: true, force: true }); }
+
+/** A profile node's function as "name file:line". */
+function frameName(n) {
+  return `${n.callFrame.functionName || "(anon)"} ${(n.callFrame.url ?? "").split("/").pop()}:${n.callFrame.lineNumber}`;
+}
 
 /** --events: the complete events' time by "thread kind :: event", as ms per second of trace (nested events count in each level). */
 function printEvents(spec, speed, traceEvents, names) {
