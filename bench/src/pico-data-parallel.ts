@@ -11,7 +11,7 @@ import type { Batch, NetworkName } from "./workload.js";
 /**
  * A network trained data-parallel: `replicas` copies (this thread and worker threads running
  * pico-replica.js), each step's batch cut into as many shards, the gradients summed and the optimizer's
- * update made by all of them (DataParallel.step), with the optimizer of PicoNetwork (reference, Adam) or
+ * update made by all of them (DataParallel.trainStep), with the optimizer of PicoNetwork (reference, Adam) or
  * PicoCifarNetwork (cifar, SGD with momentum; its BatchNorm layers' statistics synchronized across the
  * replicas by DataParallel).
  */
@@ -40,9 +40,8 @@ export class PicoDataParallelNetwork {
     this.network.optimizer.zeroGrad();
     const images = tensor(batch.images, { shape: [batch.size, ...this.imageShape] });
     const labels = tensor(Float32Array.from(batch.labels), { shape: [batch.size] });
-    const { loss } = this.dp.forwardBackward(images, labels);
-    this.dp.step(this.network.optimizer);
-    return loss;
+    // forwardBackward then dp.step(optimizer), in one command: each replica updates the slices of the gradients it summed.
+    return this.dp.trainStep(images, labels, this.network.optimizer).loss;
   }
 
   /** Logits (eval mode) for a batch of NCHW images, inferred by shards on every replica. */

@@ -60,7 +60,9 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    * on a base class does not count, since a subclass may override step or updateParameter). A class that
    * declares it promises that its step changes its parameters and state only through core's "optimizer"
    * kernels and reads none of them after such a call within the same step (DataParallel runs the calls
-   * once step() has returned). Set on SGD, Momentum, Adam and AdamW.
+   * once step() has returned), nor the values of a gradient before handing it to such a call
+   * (`DataParallel.trainStep` runs step() while the replicas still sum the gradients). Set on SGD,
+   * Momentum, Adam and AdamW.
    */
   static splittableStep = false;
   /** The name used in error messages, e.g. `Adam`. */

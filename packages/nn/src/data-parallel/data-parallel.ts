@@ -5,6 +5,7 @@ import { growTo, growableBuffer } from "./data-buffer.js";
 import {
   ACCUMULATE,
   BATCH,
+  CALL_COUNT,
   CMD,
   ControlLayout,
   DATA_BUFFER,
@@ -42,6 +43,7 @@ import {
   STAGED_BUFFER,
   STATUS,
   STEP,
+  STEP_OPTIMIZES,
   STOP,
   type SetupMessage,
   type StateEntry,
@@ -179,6 +181,8 @@ export class DataParallel {
   private readonly chunkRunner: ChunkRunner;
   /** The optimizer kernels' recorder of dp.step and the kernel it hands unsplittable calls to (see recorderFor). */
   private recorder: { base: kernels.OptimizerKernel; kernel: kernels.OptimizerKernel } | null = null;
+  /** Whether the last trainStep's update ran within its STEP command (else it runs step after it). */
+  private optimized = false;
   /** The running OPTIMIZE command's deadline (stepTimeoutMs from its start). */
   private stepDeadline = Infinity;
   private readonly optimizerState: OptimizerStateSharing;
@@ -331,7 +335,47 @@ export class DataParallel {
    * the `.grad`s are left as they were and the error is rethrown (a replica's as a ReplicaError naming it).
    */
   forwardBackward(input: Tensor, target: Tensor): DataParallelStep {
-    const op = `${NAME}.forwardBackward`;
+    return this.train(`${NAME}.forwardBackward`, input, target, null);
+  }
+
+  /**
+   * `forwardBackward(input, target)` then `step(optimizer)`, with the same bits, in one command: once
+   * the chunks' gradients are in, this thread records the optimizer's kernel calls (its `step()` runs
+   * here, as in `step`), and each replica updates, in every call, the slice of elements whose gradients
+   * it has just summed (as DistributedDataParallel with a ZeroRedundancyOptimizer does): the update takes
+   * no second command and no replica waits for another's sum. The same optimizers split as in `step`
+   * (their own class declares `static splittableStep = true`), which here also promise that their step
+   * reads no gradient's values before handing it to core's optimizer kernels (it runs while the replicas
+   * still sum them; @pico/optim's do not); any other optimizer, a custom optimizer kernel, and a step
+   * that adds the batch's gradient to a `.grad` of memory of its own (not the shared block, see
+   * forwardBackward) run `step(optimizer)` after the step instead. The first step, whose optimizer state
+   * is not yet in shared memory, updates on this thread after the command. Returns forwardBackward's
+   * result; the `.grad`s are left as forwardBackward leaves them. When a replica fails in its shard the
+   * optimizer does not step (the `.grad`s are left as they were); when the optimizer's step throws, the
+   * updates it made before are completed, then the error is rethrown.
+   *
+   * @example
+   * optimizer.zeroGrad();
+   * const { loss } = dp.trainStep(images, labels, optimizer); // forwardBackward, then dp.step(optimizer)
+   */
+  trainStep(input: Tensor, target: Tensor, optimizer: { step(): unknown }): DataParallelStep {
+    const op = `${NAME}.trainStep`;
+    if (typeof optimizer !== "object" || optimizer === null || typeof (optimizer as { step?: unknown }).step !== "function") {
+      throw new ArgumentError(`${op}: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got ${describe(optimizer)}`);
+    }
+    const resolved = kernels.optimizerKernels.resolve();
+    const inStep = this.channels.length > 0 && resolved.backend !== "custom" && splittable(optimizer);
+    const result = this.train(op, input, target, inStep ? optimizer : null);
+    if (!this.optimized) this.step(optimizer);
+    return result;
+  }
+
+  /**
+   * forwardBackward's step; with `optimizer` (trainStep, a splittable optimizer), its update too, within
+   * the command where possible (this.optimized says whether it was).
+   */
+  private train(op: string, input: Tensor, target: Tensor, optimizer: { step(): unknown } | null): DataParallelStep {
+    this.optimized = false;
     this.checkOpen(op);
     if (this.loss === null) throw new ArgumentError(`${op}: this DataParallel was created without a loss (for infer only)`);
     checkRows(op, "input", input, this.replicas);
@@ -347,13 +391,20 @@ export class DataParallel {
     // Pushed, not mapped (here and in syncState): a map's result changes elements kind once the caller
     // is optimized, and the code that read the earlier arrays then deoptimizes.
     const previous = this.previous;
+    // The update runs within the command only where every .grad the step leaves is the sum's block
+    // (none before, or that block accumulated): a .grad of memory of its own gets the sum added after.
+    let inStep = optimizer !== null;
     for (let i = 0; i < parameters.length; i++) {
       const before = (previous[i] = this.gradientBefore(parameters[i]!.grad, i));
       const accumulate = before !== null && sameMemory(before, this.sum.sums[i]!);
+      if (before !== null && !accumulate) inStep = false;
       this.accumulated[i] = accumulate ? new Tensor(kernels.copy(before.data)) : null;
       c[this.layout.reduceFlags + i] = accumulate ? ACCUMULATE : 0;
       parameters[i]!.grad = null;
     }
+    c[STEP_OPTIMIZES] = inStep ? 1 : 0;
+    // The workers read the calls once the command has started: the count is this thread's until then.
+    c[CALL_COUNT] = 0;
     let own: unknown = null;
     const outputs = this.ownOutputs;
     const deadline = this.begin(STEP);
@@ -384,17 +435,55 @@ export class DataParallel {
       k = next;
     }
     this.leave();
-    if (own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline)) this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
+    const summed = own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline);
+    // With the update in the step, the .grads are set and the optimizer's calls recorded (the replicas
+    // sum their slices meanwhile) before this thread sums and updates its own slices.
+    let mismatch: Error | null = null;
+    let optimizerFailure: unknown = null;
+    let recorded = false;
+    if (inStep) {
+      try {
+        mismatch = summed ? this.outputMismatch(op, bounds) : null;
+        if (summed && mismatch === null) {
+          this.settleGradients(parameters, previous);
+          recorded = true;
+          optimizerFailure = this.recordStep(optimizer!);
+        }
+      } finally {
+        this.split.endInStep(seq);
+      }
+    }
+    if (summed) {
+      this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
+      if (recorded) this.chunkRunner.runSlices(this.recorder!.base, seq, this.setup.polls, 0, this.replicas);
+    }
     ownGradients.fill(null);
     try {
       // The outputs are checked before the gradients settle: a step that fails leaves .grad as it was.
-      const failure = this.finish(op, own, deadline) ?? this.outputMismatch(op, bounds);
+      const failure = this.finish(op, own, deadline, recorded) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
       if (failure !== null) {
+        if (recorded) {
+          this.split.dropDeferred();
+          failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
+          throw failure;
+        }
         // Never the sum's block itself: a worker that gave up late may still add its slice there.
         for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = this.accumulated[i] ?? previous[i]!;
         throw failure;
       }
-      this.settleGradients(parameters, previous);
+      if (recorded) {
+        this.optimized = true;
+        try {
+          this.split.runDeferred();
+        } catch (error) {
+          optimizerFailure ??= error;
+        }
+        if (optimizerFailure !== null) throw optimizerFailure;
+        this.optimizerState.share(optimizer!, this.split.stateArrays);
+        this.split.stateArrays.clear();
+      } else {
+        this.settleGradients(parameters, previous);
+      }
       let total = 0;
       for (let k = 0; k < bounds.length - 1; k++) total += this.weight(k, bounds) * this.losses[this.layout.loss(k)]!;
       return { loss: total, output: this.gather(bounds) };
@@ -403,6 +492,26 @@ export class DataParallel {
       previous.fill(null);
       this.accumulated.fill(null);
       outputs.fill(null);
+    }
+  }
+
+  /**
+   * Runs `optimizer.step()` with the recorder installed over the optimizer kernels, recording its calls
+   * into the running STEP command (see split-optimizer.ts); returns what it threw, or null.
+   */
+  private recordStep(optimizer: { step(): unknown }): unknown {
+    const family = kernels.optimizerKernels;
+    const base = family.resolve().kernel;
+    this.split.stateArrays.clear();
+    this.split.beginInStep();
+    family.override(this.recorderFor(base));
+    try {
+      optimizer.step();
+      return null;
+    } catch (error) {
+      return error;
+    } finally {
+      family.override(null);
     }
   }
 
@@ -790,7 +899,7 @@ export class DataParallel {
   /**
    * Waits for every worker; returns the error to throw (this thread's own first, unless it only says that
    * a replica left a BatchNorm exchange, then the first replica's), or null. `optimizing`: the command is
-   * OPTIMIZE, where a worker runs its part of the optimizer step (no shard).
+   * OPTIMIZE, or a trainStep's STEP once its shards are all done: a failure then is in a worker's part of the optimizer step.
    */
   private finish(op: string, own: unknown, deadline: number, optimizing = false): Error | null {
     const c = this.control;

@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 6;
+export const PROTOCOL = 7;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -105,7 +105,7 @@ export const INPUT_OFFSET = INPUT_BUFFER + 1;
 export const TARGET_BUFFER = INPUT_OFFSET + 1;
 export const DATA_BUFFER = 0;
 export const STAGED_BUFFER = 1;
-/** OPTIMIZE: how many optimizer kernel calls the command carries so far (ControlLayout.call; see split-optimizer.ts). */
+/** OPTIMIZE, and STEP with STEP_OPTIMIZES: how many optimizer kernel calls the command carries so far (ControlLayout.call; see split-optimizer.ts). */
 export const CALL_COUNT = TARGET_BUFFER + 1;
 /** OPTIMIZE: how many chunks of the calls so far can be claimed, the next chunk to claim, and the command count once no call will follow. */
 export const CHUNK_TOTAL = CALL_COUNT + 1;
@@ -120,9 +120,15 @@ export const CHUNK_CLAIM = CHUNKED + 1;
 export const CHUNKS_DONE = CHUNK_CLAIM + 1;
 /** STEP: the command count once a replica failed in it: nobody waits for the chunks any more. */
 export const STEP_ABORT = CHUNKS_DONE + 1;
-const HEADER = STEP_ABORT + 1;
+/**
+ * STEP: 1 when the step ends with the optimizer's (DataParallel.trainStep): once it has summed its slice
+ * of the gradients, each replica updates that slice of every parameter through the calls the calling
+ * thread records (CALL_COUNT, CALLS_END), instead of an OPTIMIZE command after the step.
+ */
+export const STEP_OPTIMIZES = STEP_ABORT + 1;
+const HEADER = STEP_OPTIMIZES + 1;
 
-/** The most optimizer kernel calls one OPTIMIZE command carries (a step with more sends several). */
+/** The fewest optimizer kernel calls one command carries (ControlLayout.maxCalls: more when the model has more parameters). */
 export const MAX_CALLS = 64;
 /**
  * A call's Int32 fields, at ControlLayout.call(k) + these: kind, length, dtype, its first chunk's number
@@ -190,9 +196,11 @@ export class ControlLayout {
   private readonly chunkInts: number;
   /** Float64 index of each chunk's loss. */
   private readonly losses: number;
-  /** Int32 index of the OPTIMIZE command's calls (MAX_CALLS of CALL_INTS each). */
+  /** Int32 index of the optimizer's calls (maxCalls of CALL_INTS each). */
   private readonly calls: number;
-  /** Float64 index of the calls' scalars (MAX_CALLS of CALL_SCALARS each). */
+  /** The most optimizer kernel calls one command carries: MAX_CALLS, or one per parameter when there are more (trainStep's step records every call in one). */
+  readonly maxCalls: number;
+  /** Float64 index of the calls' scalars (maxCalls of CALL_SCALARS each). */
   private readonly callScalars: number;
   /** Uint16 index of each worker's error message. */
   private readonly errors: number;
@@ -213,10 +221,11 @@ export class ControlLayout {
     this.chunks = this.workers + (replicas - 1) * WORKER_INTS;
     this.chunkInts = GRADIENT_PRESENT + parameters;
     this.calls = this.chunks + MAX_CHUNKS * this.chunkInts;
-    const ints = this.calls + MAX_CALLS * CALL_INTS;
+    this.maxCalls = Math.max(MAX_CALLS, parameters);
+    const ints = this.calls + this.maxCalls * CALL_INTS;
     this.losses = Math.ceil(ints / 2);
     this.callScalars = this.losses + MAX_CHUNKS;
-    this.errors = (this.callScalars + MAX_CALLS * CALL_SCALARS) * 4;
+    this.errors = (this.callScalars + this.maxCalls * CALL_SCALARS) * 4;
     this.bytes = (this.errors + (replicas - 1) * ERROR_CHARS) * 2;
   }
 

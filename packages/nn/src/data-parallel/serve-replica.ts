@@ -32,6 +32,7 @@ import {
   SEQ,
   STAGED_BUFFER,
   STATUS,
+  STEP_OPTIMIZES,
   STOP,
   type SetupMessage,
   TARGET_BUFFER,
@@ -250,7 +251,11 @@ class ReplicaServer {
       abortStep(c, seq);
       throw error;
     }
-    if (awaitChunks(c, this.layout, seq, this.setup.polls)) this.sum.sumSlices(r, c[CHUNKS]!, kept, own);
+    if (awaitChunks(c, this.layout, seq, this.setup.polls)) {
+      this.sum.sumSlices(r, c[CHUNKS]!, kept, own);
+      // A trainStep: this replica updates the slices it has just summed (see split-optimizer.ts).
+      if (c[STEP_OPTIMIZES] === 1) this.chunkRunner.runSlices(kernels.optimizerKernels.resolve().kernel, seq, this.setup.polls, r, this.setup.replicas);
+    }
     own.fill(null);
   }
 

@@ -10,3 +10,9 @@ export function shardBounds(rows: number, replicas: number): number[] {
   for (let r = 0; r < replicas; r++) bounds.push(bounds[r]! + base + (r >= replicas - larger ? 1 : 0));
   return bounds;
 }
+
+/** Where shard `r` of shardBounds(rows, replicas) starts (shardBounds(rows, replicas)[r], without the array). */
+export function shardStart(rows: number, replicas: number, r: number): number {
+  const base = Math.floor(rows / replicas);
+  return r * base + Math.max(0, r - (replicas - (rows % replicas)));
+}

@@ -16,11 +16,11 @@ import {
   type ControlLayout,
   FLOAT32,
   FLOAT64,
-  MAX_CALLS,
   NO_ARRAY,
   bytesOf,
   viewOf,
 } from "./protocol.js";
+import { shardStart } from "./shards.js";
 
 // DataParallel.step's optimizer step on every replica at once. The optimizers of @pico/optim update each
 // parameter through core's "optimizer" kernel family, whose calls are elementwise: element k of the
@@ -37,6 +37,13 @@ import {
 // whose arrays are not all in shared memory (state created by this very step, a strided parameter's
 // copy) runs on the calling thread at once, after the recorded calls when it shares memory with any of
 // theirs (an earlier call on the same parameter must update it first).
+//
+// DataParallel.trainStep records the calls within its STEP command instead, once every chunk's gradients
+// are in, and each replica updates, in every call, the slice of elements whose gradient sum it made (the
+// slices of shardBounds, as gradient-sum.ts sums them), right after making it: no thread waits for
+// another's sum, and no second command. There every call whose arrays are in shared memory is recorded,
+// whatever its size (no call may run before the sums); a call that cannot be recorded, and every call
+// after it, runs on the calling thread once the command is over, in order.
 
 /**
  * Below this many elements a call runs on the calling thread at once: its slices would save less than
@@ -70,6 +77,10 @@ export class OptimizerSplit {
   /** The recorder's arguments for record, refilled for every call (no arrays made per call). */
   private readonly arrays: (FloatArray | null)[] = [null, null, null, null, null];
   private readonly callScalars: number[] = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  /** Whether the calls are recorded for a trainStep's STEP command (beginInStep) rather than an OPTIMIZE command. */
+  private inStep = false;
+  /** In a STEP command: the calls that could not be recorded, and every call after the first of them, to run once it is over (runDeferred). */
+  private readonly deferred: (() => void)[] = [];
 
   constructor(
     private readonly control: Int32Array,
@@ -103,7 +114,8 @@ export class OptimizerSplit {
         x[5] = h.maximize ? 1 : 0;
         x[6] = first ? 1 : 0;
         const recorded = this.record(CALL_SGD, p, 3, begin, flush);
-        if (!recorded) {
+        if (!recorded && this.inStep) this.deferred.push(() => base.sgd(p, g, buf, first, h));
+        else if (!recorded) {
           if (this.overlapsRecorded(3)) flush();
           base.sgd(p, g, buf, first, h);
         }
@@ -129,13 +141,52 @@ export class OptimizerSplit {
         arrays[3] = v;
         arrays[4] = vmax;
         const recorded = this.record(CALL_ADAM, p, 5, begin, flush);
-        if (!recorded) {
+        if (!recorded && this.inStep) this.deferred.push(() => base.adam(p, g, m, v, vmax, step, h, decoupled));
+        else if (!recorded) {
           if (this.overlapsRecorded(5)) flush();
           base.adam(p, g, m, v, vmax, step, h, decoupled);
         }
         arrays.fill(null);
       },
     };
+  }
+
+  /**
+   * Records the next calls for the running STEP command (a trainStep's), whose CALL_COUNT the calling
+   * thread set to 0 before signalling it; endInStep ends them.
+   */
+  beginInStep(): void {
+    this.inStep = true;
+    this.count = 0;
+    this.chunks = 0;
+    this.recordedCount = 0;
+  }
+
+  /** No call follows in the STEP command of count `seq` (CALLS_END): the replicas stop waiting for calls, also when none was recorded. */
+  endInStep(seq: number): void {
+    Atomics.store(this.control, CALLS_END, seq);
+    Atomics.notify(this.control, CALL_COUNT);
+    this.inStep = false;
+    this.count = 0;
+    this.chunks = 0;
+    this.recordedCount = 0;
+  }
+
+  /** Runs, in order, the calls a STEP command could not record (on this thread, with the kernels they were made for); returns whether there were any. */
+  runDeferred(): boolean {
+    const deferred = this.deferred;
+    if (deferred.length === 0) return false;
+    try {
+      for (let i = 0; i < deferred.length; i++) deferred[i]!();
+    } finally {
+      deferred.length = 0;
+    }
+    return true;
+  }
+
+  /** Forgets the calls a failed STEP command could not record. */
+  dropDeferred(): void {
+    this.deferred.length = 0;
   }
 
   /**
@@ -178,17 +229,23 @@ export class OptimizerSplit {
    * chunks claimable; returns whether it did.
    */
   private record(kind: number, p: FloatArray, n: number, begin: () => void, flush: () => void): boolean {
-    if (p.length < SPLIT_MIN_ELEMENTS) return false;
+    const inStep = this.inStep;
+    // In a STEP command every call after one that runs later runs later too (their order stays).
+    if (inStep ? this.deferred.length > 0 || this.count === this.layout.maxCalls : p.length < SPLIT_MIN_ELEMENTS) return false;
     const arrays = this.arrays;
     for (let i = 0; i < n; i++) {
       const a = arrays[i]!;
       if (a !== null && (a.length !== p.length || a.constructor !== p.constructor || !this.buffers.includes(a.buffer as SharedArrayBuffer))) return false;
     }
     // Chunks of one command run in any order on any thread: a call over the memory of one recorded in
-    // this command (Adam then SGD on the same parameter) waits for that command to complete.
-    if (this.count > 0 && this.overlapsRecorded(n)) flush();
+    // this command (Adam then SGD on the same parameter) waits for that command to complete; in a STEP
+    // command, until it is over.
+    if (this.count > 0 && this.overlapsRecorded(n)) {
+      if (inStep) return false;
+      flush();
+    }
     const c = this.control;
-    if (this.count === 0) {
+    if (this.count === 0 && !inStep) {
       // The workers wait for the signal: the fields are this thread's until then.
       c[CALL_COUNT] = 0;
       c[CHUNK_TOTAL] = 0;
@@ -219,7 +276,7 @@ export class OptimizerSplit {
     // The call's fields before its count, its count before its chunks: a worker that claims a chunk finds its call.
     Atomics.store(c, CALL_COUNT, ++this.count);
     Atomics.store(c, CHUNK_TOTAL, this.chunks);
-    if (this.count === MAX_CALLS) flush();
+    if (this.count === this.layout.maxCalls && !inStep) flush();
     return true;
   }
 }
@@ -231,7 +288,7 @@ export class OptimizerSplit {
  */
 export class ChunkRunner {
   private readonly scalars: Float64Array;
-  /** Per chunk number · CALL_MAX_ARRAYS + array: the view made last, and its buffer, byte offset, length and dtype. */
+  /** Per slot (a chunk's number, or a call's for its slices) · CALL_MAX_ARRAYS + array: the view made last, and its buffer, byte offset, length and dtype. */
   private readonly views: (FloatArray | null)[] = [];
   private readonly keys: number[] = [];
   private readonly sgdHyper: kernels.SgdHyper = { lr: 0, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false };
@@ -279,15 +336,46 @@ export class ChunkRunner {
     }
   }
 
+  /**
+   * Runs replica `replica`'s slice (of `replicas`, shardBounds's) of every call recorded for the STEP
+   * command `seq` (a trainStep's) with `kernel`, in the order recorded, as they come, until the calling
+   * thread ends them (CALLS_END); waits for more calls in between (polling `polls` times before sleeping).
+   */
+  runSlices(kernel: kernels.OptimizerKernel, seq: number, polls: number, replica: number, replicas: number): void {
+    const c = this.control;
+    let k = 0;
+    for (let idle = 0; ; ) {
+      const ended = Atomics.load(c, CALLS_END) === seq;
+      const count = Atomics.load(c, CALL_COUNT);
+      if (k < count) {
+        idle = 0;
+        const length = c[this.layout.call(k) + CALL_LENGTH]!;
+        const from = shardStart(length, replicas, replica);
+        this.runRange(kernel, k, k, from, shardStart(length, replicas, replica + 1) - from);
+        k++;
+        continue;
+      }
+      // CALLS_END is stored after the last CALL_COUNT: once ended, the count read after it is the last.
+      if (ended) return;
+      if (++idle > polls) Atomics.wait(c, CALL_COUNT, count, 1);
+    }
+  }
+
   /** Runs chunk `chunk` (of call `k`) with `kernel`. */
   private runChunk(kernel: kernels.OptimizerKernel, k: number, chunk: number): void {
     const c = this.control;
     const at = this.layout.call(k);
-    const code = c[at + CALL_DTYPE]!;
     const chunkLength = c[at + CALL_CHUNK_LENGTH]!;
     const from = (chunk - c[at + CALL_FIRST_CHUNK]!) * chunkLength;
-    const length = Math.min(chunkLength, c[at + CALL_LENGTH]! - from);
+    this.runRange(kernel, k, chunk, from, Math.min(chunkLength, c[at + CALL_LENGTH]! - from));
+  }
+
+  /** Runs elements [from, from + length) of call `k` with `kernel`, through the views cached under `slot`. */
+  private runRange(kernel: kernels.OptimizerKernel, k: number, slot: number, from: number, length: number): void {
     if (length <= 0) return;
+    const c = this.control;
+    const at = this.layout.call(k);
+    const code = c[at + CALL_DTYPE]!;
     const s0 = this.layout.scalars(k);
     const x = this.scalars;
     if (c[at + CALL_KIND] === CALL_SGD) {
@@ -298,7 +386,7 @@ export class ChunkRunner {
       h.nesterov = x[s0 + 3] === 1;
       h.weightDecay = x[s0 + 4]!;
       h.maximize = x[s0 + 5] === 1;
-      kernel.sgd(this.array(at, chunk, 0, code, from, length)!, this.array(at, chunk, 1, code, from, length)!, this.array(at, chunk, 2, code, from, length), x[s0 + 6] === 1, h);
+      kernel.sgd(this.array(at, slot, 0, code, from, length)!, this.array(at, slot, 1, code, from, length)!, this.array(at, slot, 2, code, from, length), x[s0 + 6] === 1, h);
     } else {
       const h = this.adamHyper;
       h.lr = x[s0]!;
@@ -309,11 +397,11 @@ export class ChunkRunner {
       h.amsgrad = x[s0 + 5] === 1;
       h.maximize = x[s0 + 6] === 1;
       kernel.adam(
-        this.array(at, chunk, 0, code, from, length)!,
-        this.array(at, chunk, 1, code, from, length)!,
-        this.array(at, chunk, 2, code, from, length)!,
-        this.array(at, chunk, 3, code, from, length)!,
-        this.array(at, chunk, 4, code, from, length),
+        this.array(at, slot, 0, code, from, length)!,
+        this.array(at, slot, 1, code, from, length)!,
+        this.array(at, slot, 2, code, from, length)!,
+        this.array(at, slot, 3, code, from, length)!,
+        this.array(at, slot, 4, code, from, length),
         x[s0 + 7]!,
         h,
         x[s0 + 8] === 1,
@@ -321,26 +409,26 @@ export class ChunkRunner {
     }
   }
 
-  /** Array `i` of the call at `at`, elements [from, from + length), as chunk `chunk`'s view (the last one made when it still fits), or null. */
-  private array(at: number, chunk: number, i: number, code: number, from: number, length: number): FloatArray | null {
+  /** Array `i` of the call at `at`, elements [from, from + length), as `slot`'s view (the last one made there when it still fits: a chunk's number, or a call's for its slice), or null. */
+  private array(at: number, slot: number, i: number, code: number, from: number, length: number): FloatArray | null {
     const c = this.control;
     const buffer = c[at + CALL_ARRAYS + 2 * i]!;
     if (buffer === NO_ARRAY) return null;
     const byteOffset = c[at + CALL_ARRAYS + 2 * i + 1]! + from * bytesOf(code);
-    const slot = chunk * CALL_MAX_ARRAYS + i;
+    const cached = slot * CALL_MAX_ARRAYS + i;
     const keys = this.keys;
-    const view = this.views[slot];
-    if (view !== undefined && view !== null && keys[4 * slot] === buffer && keys[4 * slot + 1] === byteOffset && keys[4 * slot + 2] === length && keys[4 * slot + 3] === code) return view;
-    while (this.views.length <= slot) {
+    const view = this.views[cached];
+    if (view !== undefined && view !== null && keys[4 * cached] === buffer && keys[4 * cached + 1] === byteOffset && keys[4 * cached + 2] === length && keys[4 * cached + 3] === code) return view;
+    while (this.views.length <= cached) {
       this.views.push(null);
       keys.push(0, 0, 0, 0);
     }
     const made = viewOf(this.buffers[buffer]!, code, byteOffset, length);
-    this.views[slot] = made;
-    keys[4 * slot] = buffer;
-    keys[4 * slot + 1] = byteOffset;
-    keys[4 * slot + 2] = length;
-    keys[4 * slot + 3] = code;
+    this.views[cached] = made;
+    keys[4 * cached] = buffer;
+    keys[4 * cached + 1] = byteOffset;
+    keys[4 * cached + 2] = length;
+    keys[4 * cached + 3] = code;
     return made;
   }
 }

@@ -1,0 +1,261 @@
+import { Worker } from "node:worker_threads";
+import { ArgumentError, type FloatArray, Generator, Tensor, kernels, manualSeed } from "@pico/core";
+import { Adam, AdamW, Optimizer, type ParamGroup, SGD } from "@pico/optim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
+import { Sequential } from "../layers/sequential.js";
+import { Module } from "../module.js";
+import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
+import type { DataParallel } from "./data-parallel.js";
+import { dataParallel } from "./node.js";
+import { CALL_COUNT, SEQ, STEP_OPTIMIZES } from "./protocol.js";
+import { ReplicaError } from "./replica-error.js";
+
+// DataParallel.trainStep against forwardBackward then optimizer.step on this thread, on the same
+// DataParallel and batches: the same bits. The replicas run test-utils/replica.mjs on @pico/nn's dist
+// (data-parallel.test.ts checks it is current).
+const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
+const start = (model: string) => () => new Worker(replicaScript, { workerData: { model }, execArgv: [] });
+
+/** A user's optimizer that computes its update itself: sign descent (not splittable). */
+class SignSGD extends Optimizer<{ lr: number }> {
+  constructor(params: Iterable<Tensor>, options: { lr: number }) {
+    super("SignSGD", params, { lr: options.lr });
+  }
+  protected validateOptions(o: { lr: number }, where: string): void {
+    if (!(o.lr > 0)) throw new ArgumentError(`SignSGD: ${where}lr must be > 0, but got ${o.lr}`);
+  }
+  protected requiredStateKeys(): string[] {
+    return [];
+  }
+  protected updateParameter(_param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<{ lr: number }>): void {
+    for (let i = 0; i < p.length; i++) p[i] = p[i]! - group.lr * Math.sign(g[i]!);
+  }
+}
+
+/** Where two lists of arrays first differ ("array i, element k"), or "none". */
+function firstDifference(a: readonly Float32Array[], b: readonly Float32Array[]): string {
+  if (a.length !== b.length) return `lengths ${a.length} and ${b.length}`;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]!.length !== b[i]!.length) return `array ${i}: lengths ${a[i]!.length} and ${b[i]!.length}`;
+    for (let k = 0; k < a[i]!.length; k++) if (!Object.is(a[i]![k], b[i]![k])) return `array ${i}, element ${k}: ${a[i]![k]} and ${b[i]![k]}`;
+  }
+  return "none";
+}
+
+const copies = (tensors: Iterable<Tensor>): Float32Array[] => [...tensors].map((t) => Float32Array.from(t.toTypedArray()));
+
+function stateOf(optimizer: Optimizer): Float32Array[] {
+  const state: Float32Array[] = [];
+  for (const s of optimizer.state.values()) for (const v of Object.values(s)) if (typeof v !== "number") state.push(Float32Array.from(v.toTypedArray()));
+  return state;
+}
+
+interface Run {
+  losses: number[];
+  weights: Float32Array[];
+  grads: Float32Array[];
+  state: Float32Array[];
+  /** Commands sent per step. */
+  commands: number[];
+  /** Per step: whether the STEP command carried the update, and the optimizer calls it recorded. */
+  inStep: boolean[];
+  calls: number[];
+}
+
+describe("DataParallel.trainStep (2 replicas): forwardBackward and the optimizer's step in one command", () => {
+  let dp: DataParallel;
+  const model = (manualSeed(23), referenceCnn());
+  const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+  const control = (): Int32Array => (dp as unknown as { control: Int32Array }).control;
+
+  beforeAll(async () => {
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("reference"), stepTimeoutMs: 30_000 });
+  });
+  afterAll(async () => dp?.close());
+
+  /**
+   * Three steps over batches of 15 (shards of 7 and 8) from the initial weights, through `step`; before
+   * each, `clear` (the optimizer's zeroGrad unless given).
+   */
+  function train(optimizer: Optimizer, step: (o: Optimizer, x: Tensor, y: Tensor) => number, clear = (o: Optimizer, _s: number): void => o.zeroGrad()): Run {
+    model.loadStateDict(initial);
+    const run: Run = { losses: [], weights: [], grads: [], state: [], commands: [], inStep: [], calls: [] };
+    for (let s = 0; s < 3; s++) {
+      const { images, labels } = syntheticDigits(15, new Generator(70 + s));
+      clear(optimizer, s);
+      const before = control()[SEQ]!;
+      run.losses.push(step(optimizer, images, labels));
+      run.commands.push(control()[SEQ]! - before);
+      run.inStep.push(control()[STEP_OPTIMIZES] === 1);
+      run.calls.push(control()[CALL_COUNT]!);
+    }
+    run.weights = copies(model.parameters());
+    run.grads = copies(model.parameters().map((p) => p.grad!));
+    run.state = stateOf(optimizer);
+    return run;
+  }
+
+  const plainStep = (o: Optimizer, x: Tensor, y: Tensor): number => {
+    const { loss } = dp.forwardBackward(x, y);
+    o.step();
+    return loss;
+  };
+  const trainStep = (o: Optimizer, x: Tensor, y: Tensor): number => dp.trainStep(x, y, o).loss;
+
+  function expectSameBits(got: Run, expected: Run): void {
+    expect(got.losses).toEqual(expected.losses);
+    expect(firstDifference(got.weights, expected.weights)).toBe("none");
+    expect(firstDifference(got.grads, expected.grads)).toBe("none");
+    expect(firstDifference(got.state, expected.state)).toBe("none");
+  }
+
+  it("gives forwardBackward and optimizer.step's bits for Adam (amsgrad, weight decay), AdamW and SGD with nesterov momentum; from the second step every call is recorded in the STEP command, the first updates after it", () => {
+    const makers = [
+      () => new Adam(model.parameters(), { lr: 1e-2, amsgrad: true, weightDecay: 1e-3 }),
+      () => new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0.1 }),
+      () => new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true }),
+    ];
+    for (const make of makers) {
+      const expected = train(make(), plainStep);
+      const got = train(make(), trainStep);
+      expectSameBits(got, expected);
+      expect(got.weights[4]!.some((w, i) => w !== initial["7.weight"]!.toTypedArray()[i])).toBe(true);
+      // One command a step. The first step's state is made by that step (not shared): its calls run on
+      // this thread after the command; then all 8 parameters' calls, the small ones too, are recorded.
+      expect(got.commands).toEqual([1, 1, 1]);
+      expect(got.inStep).toEqual([true, true, true]);
+      expect(got.calls).toEqual([0, 8, 8]);
+    }
+  });
+
+  it("runs step after the command for a user's optimizer, under a custom optimizer kernel, and when a .grad holds memory of its own; a .grad accumulated in the shared block stays in the command: the same bits", () => {
+    const own = { plain: train(new SignSGD(model.parameters(), { lr: 1e-3 }), plainStep), fused: train(new SignSGD(model.parameters(), { lr: 1e-3 }), trainStep) };
+    expectSameBits(own.fused, own.plain);
+    expect(own.fused.inStep).toEqual([false, false, false]);
+    const family = kernels.optimizerKernels;
+    family.override(kernels.optimizerJs);
+    try {
+      const expected = train(new Adam(model.parameters(), { lr: 1e-2 }), plainStep);
+      const got = train(new Adam(model.parameters(), { lr: 1e-2 }), trainStep);
+      expectSameBits(got, expected);
+      expect(got.inStep).toEqual([false, false, false]);
+      expect(got.commands).toEqual([1, 1, 1]);
+    } finally {
+      family.override(null);
+    }
+    // Step 2 starts from .grads of memory of their own (copies): the sum is added to them after the
+    // command, and the update follows it, on this thread (those gradients are not in shared memory).
+    const copiesOfGrads = (o: Optimizer, s: number): void => {
+      if (s !== 1) return o.zeroGrad();
+      for (const p of model.parameters()) p.grad = p.grad!.clone();
+    };
+    const ownGrads = { plain: train(new Adam(model.parameters(), { lr: 1e-2 }), plainStep, copiesOfGrads), fused: train(new Adam(model.parameters(), { lr: 1e-2 }), trainStep, copiesOfGrads) };
+    expectSameBits(ownGrads.fused, ownGrads.plain);
+    expect(ownGrads.fused.inStep).toEqual([true, false, true]);
+    expect(ownGrads.fused.commands).toEqual([1, 1, 1]);
+    // Step 3 accumulates onto step 2's .grads, the shared block: within the command.
+    const accumulate = (o: Optimizer, s: number): void => {
+      if (s !== 2) o.zeroGrad();
+    };
+    const accumulated = { plain: train(new Adam(model.parameters(), { lr: 1e-2 }), plainStep, accumulate), fused: train(new Adam(model.parameters(), { lr: 1e-2 }), trainStep, accumulate) };
+    expectSameBits(accumulated.fused, accumulated.plain);
+    expect(accumulated.fused.inStep).toEqual([true, true, true]);
+    expect(accumulated.fused.calls).toEqual([0, 8, 8]);
+  });
+
+  it("refuses what is not an optimizer; an optimizer that throws has its updates before the throw completed, its error rethrown, and the set keeps working", () => {
+    const { images, labels } = syntheticDigits(15, new Generator(80));
+    expect(() => dp.trainStep(images, labels, null as never)).toThrow(
+      "DataParallel.trainStep: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got null",
+    );
+    const adam = new Adam(model.parameters(), { lr: 1e-2 });
+    train(adam, trainStep);
+    const broken = new (class Broken {
+      static splittableStep = true;
+      step(): void {
+        adam.step();
+        throw new RangeError("broken: after the update");
+      }
+    })();
+    const weights = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+    const state = adam.stateDict();
+    adam.zeroGrad();
+    expect(() => dp.trainStep(images, labels, broken)).toThrow(new RangeError("broken: after the update"));
+    expect(control()[CALL_COUNT]).toBe(8);
+    const fused = copies(model.parameters());
+    model.loadStateDict(weights);
+    adam.loadStateDict(state);
+    adam.zeroGrad();
+    dp.forwardBackward(images, labels);
+    expect(() => broken.step()).toThrow(new RangeError("broken: after the update"));
+    expect(firstDifference(fused, copies(model.parameters()))).toBe("none");
+    adam.zeroGrad();
+    expect(Number.isFinite(dp.trainStep(images, labels, adam).loss)).toBe(true);
+  });
+});
+
+describe("DataParallel.trainStep with a replica that fails", () => {
+  it("a throw in a replica's shard leaves the weights, the optimizer's state and .grad (null after zeroGrad) as they were, as a ReplicaError naming it", async () => {
+    const model = (manualSeed(24), new Sequential(new (class Marker extends Module {
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    })(), referenceCnn()));
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bomb"), stepTimeoutMs: 30_000 });
+    try {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      for (let s = 0; s < 2; s++) {
+        const { images, labels } = syntheticDigits(6, new Generator(90 + s));
+        adam.zeroGrad();
+        dp.trainStep(images, labels, adam);
+      }
+      const weights = copies(model.parameters());
+      const state = stateOf(adam);
+      adam.zeroGrad();
+      // A batch of 7: the replica's shard has 4 rows, on which its model throws.
+      const { images, labels } = syntheticDigits(7, new Generator(99));
+      let error: unknown = null;
+      try {
+        dp.trainStep(images, labels, adam);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as ReplicaError).replica).toBe(1);
+      expect((error as Error).message).toBe("DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
+      expect(firstDifference(copies(model.parameters()), weights)).toBe("none");
+      for (const p of model.parameters()) expect(p.grad).toBeNull();
+      expect(firstDifference(stateOf(adam), state)).toBe("none");
+      const next = syntheticDigits(6, new Generator(98));
+      adam.zeroGrad();
+      expect(Number.isFinite(dp.trainStep(next.images, next.labels, adam).loss)).toBe(true);
+    } finally {
+      await dp.close();
+    }
+  });
+
+  it("a replica whose optimizer kernel throws fails the step as one in its part of the optimizer step", async () => {
+    const model = (manualSeed(25), referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bad-kernel"), stepTimeoutMs: 30_000 });
+    try {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      const messages: string[] = [];
+      for (let s = 0; s < 2; s++) {
+        const { images, labels } = syntheticDigits(6, new Generator(60 + s));
+        adam.zeroGrad();
+        try {
+          dp.trainStep(images, labels, adam);
+        } catch (error) {
+          messages.push((error as Error).message);
+        }
+      }
+      // The first step's update runs on this thread (its state is made by it); the second's on both.
+      expect(messages).toEqual([
+        "DataParallel.trainStep: replica 1 (a worker) failed in its part of the optimizer step: RangeError: bad kernel: adam refused (the optimizer step is incomplete: the parameters were partly updated)",
+      ]);
+    } finally {
+      await dp.close();
+    }
+  });
+});
