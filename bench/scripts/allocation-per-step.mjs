@@ -2,7 +2,8 @@
 //
 //   pnpm turbo run build --filter=@pico/bench...
 //   node --expose-gc bench/scripts/allocation-per-step.mjs [--network reference|cifar] [--batch 64]
-//        [--steps 300] [--warmup 100] [--threads 1|2] [--keep-grads] [--profile [--top 25] [--tree profile.heapprofile]]
+//        [--steps 300] [--warmup 100] [--threads 1|2] [--replicas 2 [--split]] [--keep-grads]
+//        [--profile [--top 25] [--tree profile.heapprofile]]
 //
 // Bytes per step: the used heap's growth over each step that no garbage collection interrupted (a
 // PerformanceObserver of "gc" entries tells which did), median over --steps steps after --warmup, less what
@@ -12,14 +13,26 @@
 // ~64 bytes, objects later collected included) over the same steps and prints the functions that
 // allocated the most, by self bytes per step, with their file and line, and the same summed by file;
 // --tree also writes the sampled profile (Chrome DevTools opens a .heapprofile: Memory tab, Load).
+// --replicas N trains data-parallel instead (DataParallel of @pico/nn/data-parallel, N replicas, each
+// step's update through dp.trainStep, or forwardBackward then dp.step with --split; the replicas are this
+// script in worker threads): the figures are the calling thread's, and each replica prints its own used-heap
+// growth per step (between the starts of two consecutive shards, median over the same steps; a step with a
+// collection shows as a drop and is left out), its collections not observed (its thread never idles).
 // Reads the built packages (dist): build first. Timing-free, so it needs no lock.
 import { PerformanceObserver } from "node:perf_hooks";
+import { Worker, isMainThread, workerData } from "node:worker_threads";
 import { Session } from "node:inspector/promises";
 import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import { Generator, Tensor } from "@pico/core";
 import { CifarNet, CrossEntropyLoss, referenceCnn } from "@pico/nn";
 import { Adam, Momentum } from "@pico/optim";
+
+if (!isMainThread) {
+  serveMeasuredReplica();
+  // Served until the calling thread stops it: the rest of this script is the calling thread's.
+  await new Promise(() => {});
+}
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +43,8 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     profile: { type: "boolean", default: false },
     "keep-grads": { type: "boolean", default: false },
+    replicas: { type: "string", default: "1" },
+    split: { type: "boolean", default: false },
     tree: { type: "string" },
     top: { type: "string", default: "25" },
   },
@@ -49,6 +64,8 @@ const steps = positive("steps");
 const warmup = positive("warmup");
 const threads = positive("threads");
 const top = positive("top");
+const replicas = positive("replicas");
+if (replicas > 1 && threads > 1) fail("--replicas and --threads cannot be combined (data-parallel replicas run one thread each)");
 if (typeof globalThis.gc !== "function") fail("run node with --expose-gc");
 
 if (threads > 1) {
@@ -73,8 +90,26 @@ model.train();
 
 // --keep-grads: zeroGrad({ setToNone: false }), gradients zero-filled in place instead of new arrays every step.
 const zeroGradOptions = values["keep-grads"] ? { setToNone: false } : undefined;
+// Data-parallel: the replicas' phase (0 warm-up, 1 measured steps, 2 report), then per replica its median growth and sample count.
+const report = new Float64Array(new SharedArrayBuffer(8 * (1 + 2 * replicas)));
+let dp = null;
+if (replicas > 1) {
+  const { dataParallel } = await import("@pico/nn/data-parallel");
+  let started = 0;
+  dp = await dataParallel(model, new CrossEntropyLoss(), {
+    replicas,
+    worker: () => new Worker(new URL(import.meta.url), { workerData: { network: values.network, report: report.buffer, replica: ++started } }),
+  });
+}
 function step() {
   optimizer.zeroGrad(zeroGradOptions);
+  if (dp !== null) {
+    if (values.split) {
+      dp.forwardBackward(x, y);
+      dp.step(optimizer);
+    } else dp.trainStep(x, y, optimizer);
+    return;
+  }
   const loss = lossFn.forward(model.forward(x), y);
   loss.backward();
   optimizer.step();
@@ -112,6 +147,7 @@ if (values.profile) {
 
 globalThis.gc();
 await new Promise((resolve) => setTimeout(resolve, 0));
+report[0] = 1;
 collections = 0;
 scavenges = 0;
 collectionMs = 0;
@@ -133,6 +169,9 @@ for (let i = 0; i < steps; i++) {
   }
 }
 observer.disconnect();
+report[0] = 2;
+// The replicas report at their next shard.
+if (dp !== null) step();
 // What reading the heap statistics itself allocates (its result object), measured the same way around nothing.
 const overhead = [];
 for (let i = 0; i < 50; i++) {
@@ -146,7 +185,8 @@ const median = (list) => {
 };
 const kb = (bytes) => (bytes / 1024).toFixed(1);
 
-console.log(`${values.network} network, batch ${batch}, ${threads} thread(s), ${warmup} warm-up steps then ${steps}${values["keep-grads"] ? ", zeroGrad({ setToNone: false })" : ""}`);
+const mode = replicas > 1 ? `${replicas} data-parallel replicas (${values.split ? "forwardBackward, then dp.step" : "dp.trainStep"}; figures of the calling thread)` : `${threads} thread(s)`;
+console.log(`${values.network} network, batch ${batch}, ${mode}, ${warmup} warm-up steps then ${steps}${values["keep-grads"] ? ", zeroGrad({ setToNone: false })" : ""}`);
 if (growth.length === 0) console.log("every step saw a collection: no clean sample (raise --max-semi-space-size?)");
 else {
   const cost = median(overhead);
@@ -196,7 +236,53 @@ if (session !== null) {
   print("by function (self bytes per step):", byFunction);
   print("by file:", byFile);
 }
+for (let r = 1; r < replicas; r++) {
+  const samples = report[2 * r + 2];
+  console.log(
+    samples > 0
+      ? `replica ${r}: allocated per step ${kb(report[2 * r + 1])} KB (median of ${samples} steps without a drop, less what reading the heap statistics allocates)`
+      : `replica ${r}: no clean sample`,
+  );
+}
+await dp?.close();
 if (threads > 1) {
   const { disableThreads } = await import("@pico/core/threads");
   await disableThreads();
+}
+
+/**
+ * A replica of --replicas: builds the network and serves; its model's forward (one call per shard) samples
+ * the used heap while the calling thread measures (report[0] = 1) and writes the median growth between
+ * consecutive shards once it says so (2).
+ */
+async function serveMeasuredReplica() {
+  const { serveReplica } = await import("@pico/nn/data-parallel");
+  const { network, report: buffer, replica } = workerData;
+  const report = new Float64Array(buffer);
+  serveReplica(() => {
+    const model = network === "cifar" ? new CifarNet() : referenceCnn();
+    const forward = model.forward.bind(model);
+    const growth = [];
+    let last = -1;
+    let reported = false;
+    const overhead = [];
+    for (let i = 0; i < 50; i++) overhead.push(-v8.getHeapStatistics().used_heap_size + v8.getHeapStatistics().used_heap_size);
+    model.forward = (input) => {
+      const phase = report[0];
+      if (phase === 1) {
+        const used = v8.getHeapStatistics().used_heap_size;
+        if (last >= 0 && used >= last) growth.push(used - last);
+        last = used;
+      } else if (phase === 2 && !reported) {
+        reported = true;
+        const sorted = [...growth].sort((a, b) => a - b);
+        const cost = [...overhead].sort((a, b) => a - b)[25];
+        const r = replica;
+        report[2 * r + 1] = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] - cost : 0;
+        report[2 * r + 2] = sorted.length;
+      }
+      return forward(input);
+    };
+    return { model, loss: new CrossEntropyLoss() };
+  });
 }
