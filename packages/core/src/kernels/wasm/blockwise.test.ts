@@ -47,4 +47,16 @@ describe.runIf(wasmAvailable())("runBlockwise", () => {
     for (let i = 0; i < 1500; i++) expect(y[i]).toBe(Math.max(a[i]! + b[i]!, 0));
     expect(b).toEqual(bCopy);
   });
+
+  it("hands the kernel one address per operand, also after a call with more operands (kernels read its length)", () => {
+    const lengths: number[] = [];
+    const x = ramp(40, 5);
+    runBlockwise([x, x, x], [null, null, null], { floats: 64, align: 4 }, [], (at) => lengths.push(at.length));
+    runBlockwise([x], [null], { floats: 64, align: 4 }, [], (at) => lengths.push(at.length));
+    runBlockwise([x, null], [null, null], { floats: 64, align: 4 }, [], (at) => lengths.push(at.length));
+    expect(lengths).toEqual([3, 1, 2]);
+    const y = new Float32Array(40);
+    expect(relu(x, y)).toBe(true);
+    for (let i = 0; i < 40; i++) expect(y[i]).toBe(Math.max(x[i]!, 0));
+  });
 });

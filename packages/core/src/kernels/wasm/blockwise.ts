@@ -10,8 +10,8 @@ export interface Blocks {
 /** The memory's buffer constantsView is over: made again only when the memory grows. */
 let constantsOf: ArrayBufferLike | null = null;
 let constantsView: Float64Array | null = null;
-/** The regions' byte addresses handed to the kernel, one array for every call (filled up to the call's operands). */
-const at: number[] = [];
+/** The regions' byte addresses handed to the kernel: one array per count of operands (its length, which kernels read), reused by every call. */
+const addresses: number[][] = [];
 
 /**
  * Runs a kernel over `operands` (float32 arrays of equal length, null for one the call lacks) on the
@@ -37,8 +37,8 @@ export function runBlockwise(
   let end = alignUp(t.exports.heapBase());
   const constantsAt = constants.length === 0 ? 0 : end;
   end = alignUp(end + constants.length * 8);
+  const at = (addresses[operands.length] ??= new Array<number>(operands.length).fill(0));
   for (let k = 0; k < operands.length; k++) {
-    if (at.length === k) at.push(0);
     at[k] = operands[k] === null ? 0 : end;
     if (operands[k] !== null) end = alignUp(end + block * 4);
   }
