@@ -119,19 +119,15 @@ function runPhase(t: Target, jobs: number[][], copyIn: ((k: number) => void) | n
     }
     return;
   }
-  // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
-  const open = t.threads.launch(jobs, copyIn === null ? jobs.length : 0);
-  let ready = copyIn === null ? jobs.length : 0;
+  const open = t.threads.launch(jobs, copyIn !== null);
   try {
     if (copyIn !== null) {
       for (let k = 0; k < jobs.length; k++) {
         copyIn(k);
-        open.ready(++ready);
+        open.ready(k + 1);
       }
     }
   } finally {
-    // Every job must run (a worker may be waiting for it) before the table closes.
-    if (ready < jobs.length) open.ready(jobs.length);
     open.finish((k) => call(jobs[k]!), copyOut ?? (() => undefined));
   }
 }

@@ -37,11 +37,14 @@ function route(t: WasmThreads | null): void {
           exports: t.exports,
           memory: t.memory,
           threads: t.threads,
-          launch: (jobs, ready = 0) => {
-            publishThreadJobs(t, ELEMENTWISE_JOB, jobs, jobs.length, ready);
+          launch: (jobs, copied) => {
+            // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
+            publishThreadJobs(t, ELEMENTWISE_JOB, jobs, jobs.length, copied ? 0 : jobs.length);
             return {
               ready: (count) => markReady(t.pool, count),
               finish: (run, done) => {
+                // Every job must run (a worker may be waiting for it) before the table closes.
+                markReady(t.pool, jobs.length);
                 // Results leave in order as soon as they are in, and the calling thread computes a job itself only
                 // while the next result is not in: its copies out (the serial part) overlap the workers' computing
                 // instead of following it.

@@ -36,8 +36,11 @@ export interface ElementwiseThreads {
   exports: KernelExports;
   memory: WasmMemory;
   threads: number;
-  /** Opens the jobs ([kind, ...arguments]) to the workers, the first `ready` of them (default none) ready. */
-  launch(jobs: number[][], ready?: number): ElementwiseLaunch;
+  /**
+   * Opens the jobs ([kind, ...arguments]) to the workers: all ready, unless `copied` (the calling thread then
+   * copies their operands in and marks them ready, in order).
+   */
+  launch(jobs: number[][], copied: boolean): ElementwiseLaunch;
 }
 
 /** Jobs open on the workers. */
@@ -45,15 +48,16 @@ export interface ElementwiseLaunch {
   /** Jobs [0, count) have their operands in place. */
   ready(count: number): void;
   /**
-   * The calling thread runs (with `run`) the jobs no thread has started (all must be ready), and hands
-   * each job to `done` in order once it finished (between its own jobs, then waiting); throws if one trapped.
+   * Marks every job ready (all must run before the table closes), then the calling thread runs (with `run`)
+   * the jobs no thread has started, and hands each job to `done` in order once it finished (between its own
+   * jobs, then waiting); throws if one trapped.
    */
   finish(run: (job: number) => void, done: (job: number) => void): void;
 }
 
 /** How a call's operands go into the module and its results out of it, job by job. */
 interface Staging {
-  /** Null where every operand is in place (resident storage): the jobs then open all ready at once. */
+  /** Null where every operand is in place (resident storage). */
   copyIn: ((job: number) => void) | null;
   copyOut(job: number): void;
 }
@@ -113,17 +117,15 @@ function run(t: Target, jobs: number[][], stage: Staging): void {
     jobs.forEach((_, k) => stage.copyOut(k));
     return;
   }
-  // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
-  const open = t.threads.launch(jobs, copyIn === null ? jobs.length : 0);
-  let ready = copyIn === null ? jobs.length : 0;
+  const open = t.threads.launch(jobs, copyIn !== null);
   try {
-    for (let k = ready; k < jobs.length; k++) {
-      copyIn!(k);
-      open.ready(++ready);
+    if (copyIn !== null) {
+      for (let k = 0; k < jobs.length; k++) {
+        copyIn(k);
+        open.ready(k + 1);
+      }
     }
   } finally {
-    // Every job must run (a worker may be waiting for it) before the table closes.
-    if (ready < jobs.length) open.ready(jobs.length);
     open.finish((k) => call(jobs[k]!), stage.copyOut);
   }
 }
