@@ -58,7 +58,7 @@ import {
   viewOf,
   writeShape,
 } from "./protocol.js";
-import { abortStep, awaitChunks, chunkBounds, finishChunk, nextChunk } from "./chunks.js";
+import { abortStep, awaitChunks, chunkBounds, finishChunk, nextChunk, recycleGradients } from "./chunks.js";
 import { GradientSum } from "./gradient-sum.js";
 import { OptimizerStateSharing } from "./optimizer-state.js";
 import { ReplicaError } from "./replica-error.js";
@@ -457,7 +457,7 @@ export class DataParallel {
       this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
       if (recorded) this.chunkRunner.runSlices(this.recorder!.base, seq, this.setup.polls, 0, this.replicas);
     }
-    ownGradients.fill(null);
+    recycleGradients(ownGradients);
     try {
       // The outputs are checked before the gradients settle: a step that fails leaves .grad as it was.
       const failure = this.finish(op, own, deadline, recorded) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));

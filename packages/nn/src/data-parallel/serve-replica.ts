@@ -47,7 +47,7 @@ import {
   writeShape,
 } from "./protocol.js";
 import { adopt, compareState, entryView, namedState } from "./shared-state.js";
-import { abortStep, awaitChunks, finishChunk, nextChunk } from "./chunks.js";
+import { abortStep, awaitChunks, finishChunk, nextChunk, recycleGradients } from "./chunks.js";
 import { growTo } from "./data-buffer.js";
 import { GradientSum } from "./gradient-sum.js";
 import { ChunkRunner, callBuffers } from "./split-optimizer.js";
@@ -256,7 +256,7 @@ class ReplicaServer {
       // A trainStep: this replica updates the slices it has just summed (see split-optimizer.ts).
       if (c[STEP_OPTIMIZES] === 1) this.chunkRunner.runSlices(kernels.optimizerKernels.resolve().kernel, seq, this.setup.polls, r, this.setup.replicas);
     }
-    own.fill(null);
+    recycleGradients(own);
   }
 
   /**

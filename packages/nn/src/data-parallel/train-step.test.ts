@@ -164,6 +164,40 @@ describe("DataParallel.trainStep (2 replicas): forwardBackward and the optimizer
     expect(accumulated.fused.calls).toEqual([0, 8, 8]);
   });
 
+  it("gives each step's gradients back to core's buffer pool once summed: after the first step no new array of fc1's weight gradient's size", () => {
+    model.loadStateDict(initial);
+    const adam = new Adam(model.parameters(), { lr: 1e-2 });
+    const fc1 = model.parameters()[4]!.size;
+    const lengths: number[] = [];
+    const original = globalThis.Float32Array;
+    globalThis.Float32Array = new Proxy(original, {
+      construct(target, args, newTarget) {
+        const made = Reflect.construct(target, args, newTarget === globalThis.Float32Array ? target : newTarget) as Float32Array;
+        if (!(args[0] instanceof ArrayBuffer) && !(args[0] instanceof SharedArrayBuffer)) lengths.push(made.length);
+        return made;
+      },
+    });
+    const made: number[] = [];
+    try {
+      for (let s = 0; s < 4; s++) {
+        const { images, labels } = syntheticDigits(15, new Generator(70 + s));
+        adam.zeroGrad();
+        lengths.length = 0;
+        if (s % 2 === 0) dp.trainStep(images, labels, adam);
+        else {
+          dp.forwardBackward(images, labels);
+          dp.step(adam);
+        }
+        made.push(lengths.filter((n) => n === fc1).length);
+      }
+    } finally {
+      globalThis.Float32Array = original;
+    }
+    // The first step makes the gradient (and Adam's two moments); later steps take the pooled one.
+    expect(made[0]).toBeGreaterThan(0);
+    expect(made.slice(1)).toEqual([0, 0, 0]);
+  });
+
   it("refuses what is not an optimizer; an optimizer that throws has its updates before the throw completed, its error rethrown, and the set keeps working", () => {
     const { images, labels } = syntheticDigits(15, new Generator(80));
     expect(() => dp.trainStep(images, labels, null as never)).toThrow(
