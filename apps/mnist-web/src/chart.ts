@@ -4,7 +4,10 @@ const MAX_POINTS = 4000;
 /** Narrow enough for a phone held upright (a 390 px screen leaves about 300 px inside the panel). */
 const MIN_WIDTH = 240;
 
-/** The live chart: training loss per report (left axis) and test accuracy (right axis) against the step. */
+/**
+ * The live chart: training loss per report (left axis) and test accuracy (right axis) against the step.
+ * Adding a point does not draw it: draw() does, at the next frame.
+ */
 export class TrainingChart {
   private readonly steps: number[] = [];
   private readonly loss: (number | null)[] = [];
@@ -40,10 +43,8 @@ export class TrainingChart {
 
   addAccuracy(step: number, accuracy: number): void {
     const last = this.steps.length - 1;
-    if (last >= 0 && this.steps[last] === step) {
-      this.accuracy[last] = accuracy;
-      this.redraw();
-    } else this.add(step, null, accuracy);
+    if (last >= 0 && this.steps[last] === step) this.accuracy[last] = accuracy;
+    else this.add(step, null, accuracy);
   }
 
   private add(step: number, loss: number | null, accuracy: number | null): void {
@@ -51,7 +52,6 @@ export class TrainingChart {
     this.steps.push(step);
     this.loss.push(loss);
     this.accuracy.push(accuracy);
-    this.redraw();
   }
 
   /** Halves the loss points (accuracy points all stay), so that hours of training keep the chart small. */
@@ -67,8 +67,8 @@ export class TrainingChart {
     this.steps.length = this.loss.length = this.accuracy.length = kept;
   }
 
-  /** Draws the data once per frame at most. */
-  private redraw(): void {
+  /** Draws the points added so far, at the next frame (once per frame at most). */
+  draw(): void {
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {

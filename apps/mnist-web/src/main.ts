@@ -1,7 +1,7 @@
 import "uplot/dist/uPlot.min.css";
 import { TrainingChart } from "./chart.js";
 import { DrawingPad } from "./drawing-pad.js";
-import type { FromWorker, KernelLine, Parallelism, ToWorker } from "./protocol.js";
+import type { FromWorker, KernelLine, Parallelism, Progress, ToWorker } from "./protocol.js";
 
 const element = <T extends HTMLElement>(id: string): T => {
   const found = document.getElementById(id);
@@ -122,6 +122,47 @@ function showPrediction(probabilities: number[] | null, note: string | null): vo
   }
 }
 
+/**
+ * While training, the figures and the chart are drawn at most once every FIGURES_MS (the Worker reports 4
+ * times a second): every frame the page draws (style, layout, paint, raster, composite, and Chromium's hover
+ * hit test after a layout) takes CPU time from the cores the training threads use. Paused, each report shows
+ * at once.
+ */
+const FIGURES_MS = 1000;
+/** The latest report and test accuracy not yet shown (null: shown, or none yet). */
+let progress: Progress | null = null;
+let accuracy: number | null = null;
+let figuresShownAt = -Infinity;
+let figuresTimer: ReturnType<typeof setTimeout> | null = null;
+
+function showFigures(): void {
+  if (training) {
+    figuresTimer ??= setTimeout(drawFigures, Math.max(0, figuresShownAt + FIGURES_MS - performance.now()));
+    return;
+  }
+  if (figuresTimer !== null) clearTimeout(figuresTimer);
+  drawFigures();
+}
+
+function drawFigures(): void {
+  figuresTimer = null;
+  figuresShownAt = performance.now();
+  if (progress !== null) {
+    lossText.textContent = progress.loss.toFixed(4);
+    lossText.dataset.value = String(progress.loss);
+    speedText.textContent = Math.round(progress.imagesPerSecond).toLocaleString("en");
+    speedText.dataset.value = String(progress.imagesPerSecond);
+    stepText.textContent = `${progress.step} · ${progress.epoch + 1}`;
+    progress = null;
+  }
+  if (accuracy !== null) {
+    accuracyText.textContent = `${(accuracy * 100).toFixed(1)}%`;
+    accuracyText.dataset.value = String(accuracy);
+    accuracy = null;
+  }
+  chart.draw();
+}
+
 function download(bytes: Uint8Array, name: string): void {
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
   const link = document.createElement("a");
@@ -143,23 +184,19 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       accuracyNote.textContent = `Test accuracy on the first ${message.testSize.toLocaleString("en")} MNIST test images; Adam (lr 1e-3), batch 64.`;
       toggle.disabled = false;
       break;
-    case "progress": {
-      const p = message.progress;
-      lossText.textContent = p.loss.toFixed(4);
-      lossText.dataset.value = String(p.loss);
-      speedText.textContent = Math.round(p.imagesPerSecond).toLocaleString("en");
-      speedText.dataset.value = String(p.imagesPerSecond);
-      stepText.textContent = `${p.step} · ${p.epoch + 1}`;
-      chart.addLoss(p.step, p.loss);
+    case "progress":
+      progress = message.progress;
+      chart.addLoss(progress.step, progress.loss);
+      showFigures();
       break;
-    }
     case "accuracy":
-      accuracyText.textContent = `${(message.accuracy * 100).toFixed(1)}%`;
-      accuracyText.dataset.value = String(message.accuracy);
+      accuracy = message.accuracy;
       chart.addAccuracy(message.step, message.accuracy);
+      showFigures();
       break;
     case "training":
       training = message.on;
+      showFigures();
       if (training && modelStatus.textContent?.endsWith("untrained")) modelStatus.textContent = "model: lenet (the reference network), trained in this page";
       toggle.textContent = training ? "Pause" : stepText.textContent === "–" ? "Train" : "Resume";
       status.textContent = training ? "training…" : "paused";

@@ -1,7 +1,7 @@
 // The dedicated Worker that owns the model: it trains, evaluates, predicts, loads and saves. It is the
 // calling thread of the data-parallel replicas (@pico/nn/data-parallel-web) and of the kernels' threads
 // (@pico/core/threads-web), so it may block on Atomics.wait while they run.
-import { type Tensor, describeKernels, kernelInfo, noGrad, onFastPathWarning, tensor } from "@pico/core";
+import { type Tensor, describeKernels, kernelInfo, kernels, noGrad, onFastPathWarning, tensor } from "@pico/core";
 import { disableThreads, enableThreads } from "@pico/core/threads-web";
 import {
   type Batch,
@@ -62,8 +62,13 @@ let optimizer = new Adam(model.parameters(), { lr: LEARNING_RATE });
 const lossFn = new CrossEntropyLoss();
 let trainSet: MnistDigits | null = null;
 let trainBatches: DataLoader | null = null;
-/** The replicas trainBatches writes its batches for (its buffer is their batchBuffer), or null: its own memory. */
-let trainBatchesFor: DataParallel | null = null;
+/**
+ * Where trainBatches writes its batches: the replicas' batchBuffer (data-parallel), the kernel threads'
+ * shared memory ("kernel-threads": the first convolution reads the batch where it is, forward and backward,
+ * instead of copying it in on this thread twice a step), or this Worker's own memory (null).
+ */
+type BatchHome = DataParallel | "kernel-threads" | null;
+let trainBatchesFor: BatchHome = null;
 let testLoader: DataLoader | null = null;
 let batches: Iterator<Batch> | null = null;
 let epoch = 0;
@@ -251,7 +256,7 @@ async function init(threads: number, parallel: Parallelism, chunkRows: number | 
   post({ type: "loading", what: "MNIST (11 MB, gzip)" });
   const [train, test] = await Promise.all([loadMnist(true), loadMnist(false)]);
   trainSet = train;
-  trainBatches = trainLoader(train, dp);
+  trainBatches = trainLoader(train, batchHome());
   testLoader = new DataLoader(firstOf(test, TEST_SUBSET), { batchSize: TEST_BATCH, reuseBuffer: true });
   post({ type: "ready", kernels: kernelLine(), model: modelName, trainSize: train.length, testSize: TEST_SUBSET });
   await reportAccuracy();
@@ -261,21 +266,27 @@ function firstOf(dataset: MnistDigits, count: number): Subset {
   return new Subset(dataset, Array.from({ length: Math.min(count, dataset.length) }, (_, i) => i));
 }
 
+/** Where the batches belong for the threads training now (see BatchHome). */
+const batchHome = (): BatchHome => dp ?? (kernelThreads ? "kernel-threads" : null);
+
 /**
  * Each batch is written into the loader's one buffer (a step is done with its batch before it draws the
  * next). Data-parallel, that buffer is the replicas' batchBuffer: they read the batch where it is instead
- * of copying their rows each step.
+ * of copying their rows each step. On the kernel threads it is taken from @pico/core's allocator while
+ * they run, which places an array that large in their shared memory.
  */
-function trainLoader(train: MnistDigits, parallel: DataParallel | null): DataLoader {
-  trainBatchesFor = parallel;
-  const allocate = parallel === null ? {} : { allocate: (length: number) => parallel.batchBuffer(length) };
+function trainLoader(train: MnistDigits, home: BatchHome): DataLoader {
+  trainBatchesFor = home;
+  const allocate =
+    home === null ? {} : home === "kernel-threads" ? { allocate: (length: number) => kernels.allocate("float32", length) as Float32Array } : { allocate: (length: number) => home.batchBuffer(length) };
   return new DataLoader(train, { batchSize: BATCH, shuffle: true, seed: 0, reuseBuffer: true, ...allocate });
 }
 
-/** The loader for the replicas training now (a new one where they changed, resuming at the same batch of the same epoch). */
+/** The loader for the threads training now (a new one where they changed, resuming at the same batch of the same epoch). */
 function currentTrainBatches(): DataLoader | null {
-  if (trainSet !== null && trainBatchesFor !== dp) {
-    trainBatches = trainLoader(trainSet, dp);
+  const home = batchHome();
+  if (trainSet !== null && trainBatchesFor !== home) {
+    trainBatches = trainLoader(trainSet, home);
     batches = null;
   }
   return trainBatches;

@@ -191,7 +191,8 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     const top = await top3After(page, before);
     expect(top).toHaveLength(3);
     expect(top.reduce((sum, [, p]) => sum + p, 0)).toBeGreaterThan(0.5);
-    expect(await stepNow()).toBeGreaterThan(stepBefore);
+    // Training went on meanwhile (the page shows the step once a second while it trains).
+    await reached(stepBefore + 1);
     console.log(`mnist-web: drawn while training data-parallel, read as ${top[0]![0]}; ${await page.getByTestId("latency").textContent()}`);
     // A number of steps, not a time: on a busy machine 3.5 s held half the steps it holds on a quiet one.
     await reached(600);
