@@ -306,6 +306,7 @@ function nextBatch(loader: DataLoader): Batch {
   }
 }
 
+/** A training step's loss and images (none: a data-parallel step whose update failed, see parallelTrainStep). */
 function trainStep(): { loss: number; images: number } {
   const loader = currentTrainBatches();
   if (loader === null) throw new Error("mnist-web: training started before MNIST was loaded");
@@ -314,12 +315,13 @@ function trainStep(): { loss: number; images: number } {
   // each parameter a new one every step (146 KB of typed arrays a step on lenet, collected in pauses that
   // stall the step). Data-parallel training writes the gradients itself.
   optimizer.zeroGrad(dp === null ? { setToNone: false } : undefined);
-  const parallel = dp;
-  const loss = parallel !== null ? parallelForwardBackward(parallel, inputs, targets) : forwardBackward(inputs, targets);
-  // Data-parallel, the update is split across the replicas (the same bits as optimizer.step()); where the
-  // step fell back to this thread (parallelForwardBackward), the optimizer steps here.
-  if (parallel !== null && dp === parallel) parallelOptimizerStep(parallel);
-  else optimizer.step();
+  let loss: number | null;
+  if (dp !== null) loss = parallelTrainStep(dp, inputs, targets);
+  else {
+    loss = forwardBackward(inputs, targets);
+    optimizer.step();
+  }
+  if (loss === null) return { loss: 0, images: 0 };
   step++;
   seen += targets.size;
   return { loss, images: targets.size };
@@ -332,28 +334,22 @@ function forwardBackward(inputs: Tensor, targets: Tensor): number {
 }
 
 /**
- * The step's gradient from the replicas' shards. Where the model cannot train by shards (BatchNorm in
- * training mode: resnet) or a replica fails, the gradients are as before the call: the step runs on this
- * thread, and the kernels take the threads from then on.
+ * The step's gradient from the replicas' shards and its update split across them in the same command
+ * (dp.trainStep: the same bits as forwardBackward then optimizer.step(), as the bench's data-parallel
+ * step). Where the model cannot train by shards or a replica fails, the kernels take the threads from then
+ * on; a step that failed before its gradient was in left everything as it was (every .grad still null,
+ * as zeroGrad left it) and runs on this thread instead; one whose update failed (its error, shown, says
+ * what it left) is not run again: null.
  */
-function parallelForwardBackward(parallel: DataParallel, inputs: Tensor, targets: Tensor): number {
+function parallelTrainStep(parallel: DataParallel, inputs: Tensor, targets: Tensor): number | null {
   try {
-    return parallel.forwardBackward(inputs, targets).loss;
+    return parallel.trainStep(inputs, targets, optimizer).loss;
   } catch (error) {
     handThreadsToKernels(parallel, error);
-    return forwardBackward(inputs, targets);
-  }
-}
-
-/**
- * The optimizer's step split across the replicas. Where a replica fails, its error (which says when the
- * parameters were left partly updated) is shown, and the kernels take the threads from then on.
- */
-function parallelOptimizerStep(parallel: DataParallel): void {
-  try {
-    parallel.step(optimizer);
-  } catch (error) {
-    handThreadsToKernels(parallel, error);
+    if (!model.parameters().every((p) => p.grad === null)) return null;
+    const loss = forwardBackward(inputs, targets);
+    optimizer.step();
+    return loss;
   }
 }
 
@@ -369,7 +365,7 @@ function handThreadsToKernels(parallel: DataParallel, error: unknown): void {
 
 /**
  * The model's output for `inputs` by shards on the replicas; where they fail, on this thread (the next
- * training step then finds out and trains with the kernels split, see parallelForwardBackward).
+ * training step then finds out and trains with the kernels split, see parallelTrainStep).
  */
 function parallelInfer(parallel: DataParallel, inputs: Tensor): Tensor {
   try {
@@ -420,9 +416,11 @@ async function trainLoop(): Promise<void> {
         const before = performance.now();
         const result = trainStep();
         busy += performance.now() - before;
-        images += result.images;
-        lossSum += result.loss;
-        steps++;
+        if (result.images > 0) {
+          images += result.images;
+          lossSum += result.loss;
+          steps++;
+        }
         await letPageIn();
       }
       if (steps > 0) post({ type: "progress", progress: { step, epoch, loss: lossSum / steps, imagesPerSecond: speed.add(images, busy), seen } });
