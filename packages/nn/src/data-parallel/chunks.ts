@@ -53,6 +53,8 @@ export function finishChunk(control: Int32Array, layout: ControlLayout, sum: Gra
     if (values !== null) sum.publish(k, i, values, own === null ? -1 : replica);
     p.grad = null;
     if (own !== null) own[i] = values;
+    // Nothing else references a .grad that backward left: an array of the engine's own, handed over, or a
+    // copy (core's autograd), which a user cannot keep during backward (no hooks).
     else if (values !== null) kernels.recycle(values);
   }
   Atomics.add(control, CHUNKS_DONE, 1);

@@ -183,6 +183,9 @@ export class DataParallel {
   private recorder: { base: kernels.OptimizerKernel; kernel: kernels.OptimizerKernel } | null = null;
   /** Whether the last trainStep's update ran within its STEP command (else it runs step after it). */
   private optimized = false;
+  /** The model's parameters as a set (stepsModelParameters), made from the array `parameterSetOf`. */
+  private readonly parameterSet = new Set<Tensor>();
+  private parameterSetOf: readonly Tensor[] | null = null;
   /** The running OPTIMIZE command's deadline (stepTimeoutMs from its start). */
   private stepDeadline = Infinity;
   private readonly optimizerState: OptimizerStateSharing;
@@ -346,9 +349,10 @@ export class DataParallel {
    * no second command and no replica waits for another's sum. The same optimizers split as in `step`
    * (their own class declares `static splittableStep = true`), which here also promise that their step
    * reads no gradient's values before handing it to core's optimizer kernels (it runs while the replicas
-   * still sum them; @pico/optim's do not); any other optimizer, a custom optimizer kernel, and a step
-   * that adds the batch's gradient to a `.grad` of memory of its own (not the shared block, see
-   * forwardBackward) run `step(optimizer)` after the step instead. The first step, whose optimizer state
+   * still sum them; @pico/optim's do not), and whose `paramGroups` hold the model's parameters only; any
+   * other optimizer, a custom optimizer kernel, and a step that adds the batch's gradient to a `.grad`
+   * of memory of its own (not the shared block, see forwardBackward) run `step(optimizer)` after the
+   * step instead. The first step, whose optimizer state
    * is not yet in shared memory, updates on this thread after the command. Returns forwardBackward's
    * result; the `.grad`s are left as forwardBackward leaves them. When a replica fails in its shard the
    * optimizer does not step (the `.grad`s are left as they were); when the optimizer's step throws, the
@@ -393,7 +397,8 @@ export class DataParallel {
     const previous = this.previous;
     // The update runs within the command only where every .grad the step leaves is the sum's block
     // (none before, or that block accumulated): a .grad of memory of its own gets the sum added after.
-    let inStep = optimizer !== null;
+    // And only for an optimizer of the model's parameters alone (see stepsModelParameters).
+    let inStep = optimizer !== null && this.stepsModelParameters(optimizer, parameters);
     for (let i = 0; i < parameters.length; i++) {
       const before = (previous[i] = this.gradientBefore(parameters[i]!.grad, i));
       const accumulate = before !== null && sameMemory(before, this.sum.sums[i]!);
@@ -454,8 +459,12 @@ export class DataParallel {
       }
     }
     if (summed) {
-      this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
-      if (recorded) this.chunkRunner.runSlices(this.recorder!.base, seq, this.setup.polls, 0, this.replicas);
+      try {
+        this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
+        if (recorded) this.chunkRunner.runSlices(this.recorder!.base, seq, this.setup.polls, 0, this.replicas);
+      } catch (error) {
+        own = error;
+      }
     }
     recycleGradients(ownGradients);
     try {
@@ -493,6 +502,30 @@ export class DataParallel {
       this.accumulated.fill(null);
       outputs.fill(null);
     }
+  }
+
+  /**
+   * Whether every parameter of `optimizer`'s paramGroups (@pico/optim's) is one of the model's
+   * `parameters`, packed views of the shared state that a kernel call updates in place: a call that must
+   * wait for the sums (the first step's, whose state is new) can then run after the command. Any other
+   * tensor, such as a strided view that @pico/optim updates through a packed copy it writes back at once,
+   * must be updated when the call is made: such a step (or one of an optimizer without paramGroups) runs
+   * `step` after the command.
+   */
+  private stepsModelParameters(optimizer: object, parameters: readonly Tensor[]): boolean {
+    const groups = (optimizer as { paramGroups?: unknown }).paramGroups;
+    if (!Array.isArray(groups)) return false;
+    if (this.parameterSet.size !== parameters.length || this.parameterSetOf !== parameters) {
+      this.parameterSet.clear();
+      for (let i = 0; i < parameters.length; i++) this.parameterSet.add(parameters[i]!);
+      this.parameterSetOf = parameters;
+    }
+    for (let g = 0; g < groups.length; g++) {
+      const params = (groups[g] as { params?: unknown } | null)?.params;
+      if (!Array.isArray(params)) return false;
+      for (let i = 0; i < params.length; i++) if (!this.parameterSet.has(params[i] as Tensor)) return false;
+    }
+    return true;
   }
 
   /**

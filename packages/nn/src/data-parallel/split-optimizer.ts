@@ -276,6 +276,8 @@ export class OptimizerSplit {
     // The call's fields before its count, its count before its chunks: a worker that claims a chunk finds its call.
     Atomics.store(c, CALL_COUNT, ++this.count);
     Atomics.store(c, CHUNK_TOTAL, this.chunks);
+    // A replica that slept in runSlices (past its polls) wakes for the call, not by its timeout.
+    if (inStep) Atomics.notify(c, CALL_COUNT);
     if (this.count === this.layout.maxCalls && !inStep) flush();
     return true;
   }

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { ArgumentError, type FloatArray, Generator, Tensor, kernels, manualSeed } from "@pico/core";
+import { ArgumentError, type FloatArray, Generator, Tensor, kernels, manualSeed, tensor } from "@pico/core";
 import { Adam, AdamW, Optimizer, type ParamGroup, SGD } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
@@ -164,6 +164,35 @@ describe("DataParallel.trainStep (2 replicas): forwardBackward and the optimizer
     expect(accumulated.fused.calls).toEqual([0, 8, 8]);
   });
 
+  it("runs step after the command for an optimizer that also steps a tensor other than the model's (a transposed view, updated through a copy written back at once): the same bits (REVIEW-1-s17 M1)", () => {
+    const run = (fused: boolean, make: (params: Tensor[]) => Optimizer): { values: Float32Array[]; inStep: boolean[] } => {
+      model.loadStateDict(initial);
+      const base = tensor([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]);
+      const strided = new Tensor(base.data.transpose(1, 0), { requiresGrad: true });
+      const opt = make([...model.parameters(), strided]);
+      const inStep: boolean[] = [];
+      for (let s = 0; s < 3; s++) {
+        const { images, labels } = syntheticDigits(15, new Generator(70 + s));
+        opt.zeroGrad();
+        strided.grad = tensor(Array.from({ length: 4 }, () => [1, -1, 0.5]));
+        if (fused) dp.trainStep(images, labels, opt);
+        else {
+          dp.forwardBackward(images, labels);
+          opt.step();
+        }
+        inStep.push(control()[STEP_OPTIMIZES] === 1);
+      }
+      return { values: copies([strided, ...model.parameters()]), inStep };
+    };
+    for (const make of [(p: Tensor[]) => new Adam(p, { lr: 0.1 }), (p: Tensor[]) => new SGD(p, { lr: 0.1, momentum: 0.9 })]) {
+      const plain = run(false, make);
+      const fused = run(true, make);
+      expect(firstDifference(fused.values, plain.values)).toBe("none");
+      expect(Array.from(fused.values[0]!)).not.toEqual([1, 5, 9, 2, 6, 10, 3, 7, 11, 4, 8, 12]);
+      expect(fused.inStep).toEqual([false, false, false]);
+    }
+  });
+
   it("gives each step's gradients back to core's buffer pool once summed: after the first step no new array of fc1's weight gradient's size", () => {
     model.loadStateDict(initial);
     const adam = new Adam(model.parameters(), { lr: 1e-2 });
@@ -207,6 +236,9 @@ describe("DataParallel.trainStep (2 replicas): forwardBackward and the optimizer
     train(adam, trainStep);
     const broken = new (class Broken {
       static splittableStep = true;
+      get paramGroups(): Adam["paramGroups"] {
+        return adam.paramGroups;
+      }
       step(): void {
         adam.step();
         throw new RangeError("broken: after the update");
