@@ -46,8 +46,8 @@ export interface WasmThreadsOptions {
 /**
  * Runs gemmRows jobs (at most 64, over t's memory) on t's workers and the calling thread, each
  * claiming the next unclaimed job; worker w works in works[w + 1], the calling thread in works[0].
- * Throws an Error naming the product (jobs.describe()) if one traps. (A route runs its products through
- * runners made once instead.)
+ * Throws an Error naming the product (jobs.describe()) if one traps. It makes its runners for the one
+ * call (for tests): gemmWasmThreaded uses those its route made once.
  */
 export function runRowsJobsThreaded(t: WasmThreads, jobs: RowsJobs): void {
   runners(t).execute(jobs);
@@ -56,7 +56,8 @@ export function runRowsJobsThreaded(t: WasmThreads, jobs: RowsJobs): void {
 /**
  * runGemm's runners of jobs on `t`: `execute` runs a lone job on the calling thread, more on all threads,
  * each claiming the next unclaimed job; `staged` opens them to the threads before their input is in.
- * Made once per route, with the functions the pool calls, so that a product allocates none.
+ * installWasmGemmThreads' route makes them once, with the functions the pool calls, so that a product
+ * allocates none.
  */
 function runners(t: WasmThreads): Pick<Route, "execute" | "staged"> {
   /** The jobs open on the threads now. */

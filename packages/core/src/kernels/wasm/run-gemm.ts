@@ -59,7 +59,10 @@ export class RowsJobs {
   }
 }
 
-/** The one table of runGemm and runProducts (their calls never overlap: each returns once its jobs are done). */
+/**
+ * The one table of runGemm and runProducts. Safe because their calls cannot nest: nothing between a
+ * call's clear() and its last read of the jobs runs a GEMM (the runners it calls only run these jobs).
+ */
 const table = new RowsJobs();
 
 export interface FloatMatrix32 {
