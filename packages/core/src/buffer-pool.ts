@@ -6,8 +6,13 @@ import { bumpVersion } from "./version.js";
 // next array of the same dtype and length. Training allocates the same sizes every step, so reuse
 // saves the allocator's page faults and keeps dead buffers from piling up between garbage collections.
 
-/** Smaller arrays are cheap to allocate and not worth holding. */
-export const MIN_POOLED_BYTES = 16 * 1024;
+/**
+ * Smaller arrays are cheap to allocate and not worth holding. At 16 KB, a data-parallel shard of 32 rows
+ * of the reference network (whose layers' outputs and small gradients fall under it) made 85 KB of new
+ * arrays a step outside the heap on the calling thread, and a mark-compact every 100-150 steps; at 4 KB,
+ * 8 KB and a scavenge every 150 steps (bench/scripts/allocation-per-step.mjs --replicas 2).
+ */
+export const MIN_POOLED_BYTES = 4 * 1024;
 /**
  * The pool never holds more than this, so buffers nobody asks for again cost at most this much. A
  * training step's recycled gradients and intermediates must fit, or every step allocates them afresh
