@@ -122,6 +122,24 @@ describe("conv2dReluMaxPool2d equals maxPool2d(relu(conv2d)) bit for bit", () =>
     ]);
   });
 
+  it("the buffers it takes unfilled (arg-max indices, the WebAssembly input gradient) hold garbage from the pool: same bits as from fresh ones", () => {
+    // Large enough for the buffer pool (16 KiB): the arg-max indices and x's gradient are recycled arrays.
+    const c: Case = { x: [4, 8, 12, 12], w: [16, 8, 5, 5], s: 1, p: 0, d: 1, g: 1, k: 2, pp: 0 };
+    const run = (): number[][] => {
+      const [x, w, b] = inputs(c, 77, "float32");
+      const y = fused(c, x, w, b);
+      y.backward(randomTensor(y.shape, 80, { dtype: "float32" }));
+      return [y, x.grad!, w.grad!, b!.grad!].map((t) => Array.from(t.toTypedArray()));
+    };
+    const fresh = run();
+    // Garbage in every pooled array of the sizes the call takes (indices and gradient), then the same call.
+    for (const length of [4 * 16 * 4 * 4, 4 * 8 * 12 * 12]) {
+      const held = Array.from({ length: 3 }, () => kernels.allocate("float32", length).fill(Number.NaN));
+      for (const a of held) kernels.recycle(a);
+    }
+    expect(run()).toEqual(fresh);
+  });
+
   it("unbatched input [C, H, W]", () => {
     const c = cases[1]!;
     const [x, w, b] = inputs(c, 900, "float64");

@@ -119,7 +119,8 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const weight = ctx.savedTensors[1]!;
     const g = ctx.geometry;
     const dtype = kernels.dtypeOf(gy);
-    const gx = ctx.needsInputGrad[0] ? kernels.create(dtype, x.shape) : null;
+    // The WebAssembly kernel writes every element of the input gradient: no zero-fill of a recycled buffer first.
+    const gx = ctx.needsInputGrad[0] ? (ctx.wasm ? kernels.empty(dtype, x.shape) : kernels.create(dtype, x.shape)) : null;
     const gw = ctx.needsInputGrad[1] ? kernels.create(dtype, weight.shape) : null;
     const gb = ctx.needsInputGrad[2] ? kernels.create(dtype, [g.outChannels]) : null;
     const input = gw !== null ? flatData(x, dtype) : null;
@@ -134,6 +135,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
       return withOptions(ctx, gx, gw, gb);
     }
     if (ctx.wasm) {
+      gx?.data.fill(0);
       // The module marks a window with nothing > 0 by −1, the TypeScript kernel by a spare slot past the image.
       const spare = g.outChannels * g.outHeight * g.outWidth;
       const argmax = ctx.argmax;
