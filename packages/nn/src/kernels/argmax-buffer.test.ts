@@ -1,5 +1,6 @@
 import { Tensor, kernels, tracer } from "@pico/core";
 import { describe, expect, it, vi } from "vitest";
+import { adaptiveMaxPool2d } from "../functional/adaptive-max-pool2d.js";
 import { maxPool2d } from "../functional/max-pool2d.js";
 
 describe("argmaxBuffer", () => {
@@ -14,6 +15,23 @@ describe("argmaxBuffer", () => {
       expect(kernels.allocate("float32", 4 * 8 * 16 * 16)).toBe(kept[0]);
     } finally {
       keep.mockRestore();
+    }
+  });
+
+  it("is not zero-filled: every pooling kernel writes each index (max and adaptive max pooling, from a pool of NaN-filled arrays, give fresh arrays' bits)", () => {
+    const x = Tensor.randn([4, 8, 32, 32], { requiresGrad: true });
+    const gy = Tensor.randn([4, 8, 16, 16]);
+    const poolings = [(t: Tensor) => maxPool2d(t, 2), (t: Tensor) => adaptiveMaxPool2d(t, [16, 16])];
+    const run = (pool: (t: Tensor) => Tensor): number[] => {
+      x.zeroGrad();
+      pool(x).backward(gy);
+      return Array.from(x.grad!.toTypedArray());
+    };
+    for (const pool of poolings) {
+      const fresh = run(pool);
+      const held = Array.from({ length: 3 }, () => kernels.allocate("float32", 4 * 8 * 16 * 16).fill(Number.NaN));
+      for (const a of held) kernels.recycle(a);
+      expect(run(pool)).toEqual(fresh);
     }
   });
 
