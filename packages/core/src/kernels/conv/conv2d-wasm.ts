@@ -6,7 +6,7 @@ import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
 import { keptPrepared, type PreparedWeights } from "./prepared-weights.js";
-import { taperedParts } from "./tapered-parts.js";
+import { stagedOrder, taperedParts } from "./tapered-parts.js";
 import { weightSumCalls } from "./weight-sum-calls.js";
 
 // The "wasm" convolution: im2col and the GEMM run inside the kernel module (assembly/conv.ts), on the
@@ -412,8 +412,10 @@ export function conv2dForwardWasm(
     const count = Math.min(slice, g.batch - n0);
     const staged = winograd3 && launch !== undefined && t.stage !== undefined;
     const units = Math.ceil(count / chunk);
-    const ranges = (launch !== undefined && !winograd3 ? taperedParts(count, chunk, threads, callsOf(threads, units)) : null) ??
-      parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units));
+    const tapered = launch !== undefined && !winograd3 ? taperedParts(count, chunk, threads, callsOf(threads, units)) : null;
+    // x copied in range by range (runStaged): the workers' first tapered ranges lead the table.
+    const ranges = tapered === null ? parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units))
+      : xOwn < 0 ? stagedOrder(tapered.length, threads).map((k) => tapered[k]!) : tapered;
     // This slice's images: in the module's regions, or where x and out are.
     const xSlice = xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
     const outSlice = outOwn >= 0 ? outOwn + n0 * outImage * 4 : outAt;
@@ -635,7 +637,11 @@ function backwardBy(
       const from = (gxAt >> 2) + i0 * s.inImage;
       if (grads.input !== null && gxOwn < 0) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
-    const ranges = rangesOf(count);
+    const imageRanges = rangesOf(count);
+    // Inputs copied in range by range (runStaged): the workers' first tapered ranges lead the table, each
+    // range still summing into the region of its place in image order (the same bits whoever claims it).
+    const order = tapered && !inPlace ? stagedOrder(imageRanges.length, threads) : null;
+    const ranges = order === null ? imageRanges : order.map((k) => imageRanges[k]!);
     const gySlice = gyOwn >= 0 || gyResident >= 0 ? gyAt + n0 * gyImage * 4 : gyAt;
     // This slice's images: in the module's regions, or where x and the input gradient are.
     const xSlice = !wantX ? 0 : xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
@@ -646,9 +652,10 @@ function backwardBy(
     for (let k = 0; k < ranges.length; k++) {
       const [i0, i1] = ranges[k]!;
       const r = scratch[launch === undefined ? k : 0]!;
+      const region = order === null ? k : order[k]!;
       calls.push([
         1, geo, i1 - i0, xSlice === 0 ? 0 : xSlice + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gySlice + i0 * gyImage * 4,
-        gxSlice === 0 ? 0 : gxSlice + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + k * gwStride * 4, gbSums === 0 ? 0 : gbSums + k * gbStride * 4,
+        gxSlice === 0 ? 0 : gxSlice + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + region * gwStride * 4, gbSums === 0 ? 0 : gbSums + region * gbStride * 4,
         chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxSlice === 0 ? 0 : argmaxSlice + i0 * gyImage * 4, path, accumulate,
       ]);
     }

@@ -1,15 +1,41 @@
 import { describe, expect, it } from "vitest";
-import { taperedParts } from "./tapered-parts.js";
+import { stagedOrder, taperedParts } from "./tapered-parts.js";
 
 const sizes = (ranges: Array<[number, number]> | null): number[] | null => ranges?.map(([i0, i1]) => i1 - i0) ?? null;
 
 describe("taperedParts", () => {
-  it("hands out half of what is left per round, largest first, down to a 2·calls-th of the chunks", () => {
+  it("hands out half of what is left per round, largest first from either end of the table, down to a 2·calls-th of the chunks", () => {
     // The reference network's batch of 64 on 2 threads, 8 calls: conv2's chunks of 4 images and conv1's of 1.
-    expect(sizes(taperedParts(64, 4, 2, 8))).toEqual([16, 16, 8, 8, 4, 4, 4, 4]);
-    expect(sizes(taperedParts(64, 1, 2, 8))).toEqual([16, 16, 8, 8, 4, 4, 4, 4]);
-    expect(sizes(taperedParts(64, 1, 4, 16))).toEqual([8, 8, 8, 8, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2]);
-    expect(sizes(taperedParts(40, 1, 2, 8))).toEqual([10, 10, 5, 5, 3, 3, 3, 1]);
+    expect(sizes(taperedParts(64, 4, 2, 8))).toEqual([16, 8, 4, 4, 4, 4, 8, 16]);
+    expect(sizes(taperedParts(64, 1, 2, 8))).toEqual([16, 8, 4, 4, 4, 4, 8, 16]);
+    // 4 threads: the calling thread claims from the front, the three workers from the back.
+    expect(sizes(taperedParts(64, 1, 4, 16))).toEqual([8, 4, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 8, 8, 8]);
+    expect(sizes(taperedParts(40, 1, 2, 8))).toEqual([10, 5, 3, 3, 1, 3, 5, 10]);
+  });
+
+  it("stagedOrder puts the workers' first ranges (the last threads - 1) at the front of the table, then the calling thread's", () => {
+    expect(stagedOrder(8, 2)).toEqual([7, 0, 1, 2, 3, 4, 5, 6]);
+    expect(stagedOrder(16, 4)).toEqual([15, 14, 13, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(stagedOrder(2, 4)).toEqual([1, 0]);
+    expect(stagedOrder(1, 2)).toEqual([0]);
+  });
+
+  it("on 2 threads, ranges shrink from each end towards the middle, so that the last claimed are the smallest", () => {
+    const wrong: string[] = [];
+    for (let count = 1; count <= 70; count++) {
+      for (const chunk of [1, 3, 4]) {
+        const s = sizes(taperedParts(count, chunk, 2, 8));
+        if (s === null) continue;
+        // Front claims: ranges 0, 1, ... up to the middle; back claims: the last, the one before, ...
+        const half = Math.ceil(s.length / 2);
+        const fromFront = s.slice(0, half);
+        const fromBack = s.slice(half).reverse();
+        // Non-increasing, but for a side's last range, which may hold the remainder of an uneven split.
+        const shrinks = (a: number[]): boolean => a.every((v, i) => i === 0 || i === a.length - 1 || v <= a[i - 1]!);
+        if (!shrinks(fromFront) || !shrinks(fromBack)) wrong.push(`${count} ${chunk}: ${JSON.stringify(s)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 
   it("covers [0, count) in order with whole chunks (the last one short), never more than `calls` ranges", () => {
@@ -36,6 +62,6 @@ describe("taperedParts", () => {
 
   it("is null where tapering would take more ranges than calls", () => {
     expect(taperedParts(64, 1, 2, 2)).toBeNull();
-    expect(sizes(taperedParts(8, 1, 2, 8))).toEqual([2, 2, 1, 1, 1, 1]);
+    expect(sizes(taperedParts(8, 1, 2, 8))).toEqual([2, 1, 1, 1, 1, 2]);
   });
 });
