@@ -81,6 +81,26 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
     expect(gemmProductsThreaded(tiny)).toBe(false);
   });
 
+  it("copies an operand two products read (a linear layer's g) in once, each product still the calling thread's bits", () => {
+    // The reference network's first linear layer backward: g [64, 120] (ordinary memory), W [120, 256], x [64, 256].
+    const g = stored(Float32Array, 64, 120, packedLayout);
+    const w = stored(Float32Array, 120, 256, packedLayout);
+    const x = stored(Float32Array, 64, 256, packedLayout);
+    const products: Product[] = [
+      { m: 64, n: 256, k: 120, a: { ...g, trans: false }, b: { ...w, trans: false }, c: stored(Float32Array, 64, 256, packedLayout), accumulate: false },
+      { m: 120, n: 256, k: 64, a: { ...g, trans: true }, b: { ...x, trans: false }, c: stored(Float32Array, 120, 256, packedLayout), accumulate: false },
+      // The same array at another offset is another matrix: copied apart.
+      { m: 60, n: 256, k: 120, a: { ...g, offset: 4 * 120, trans: false }, b: { ...w, trans: false }, c: stored(Float32Array, 60, 256, packedLayout), accumulate: true },
+    ];
+    const expected = products.map((p) => {
+      const c = { ...p.c, data: p.c.data.slice() };
+      gemmWasmLocal(p.m, p.n, p.k, p.a, p.b, c, p.accumulate);
+      return c.data;
+    });
+    expect(gemmProductsThreaded(products)).toBe(true);
+    products.forEach((p, i) => expect(p.c.data).toEqual(expected[i]));
+  });
+
   it("gives the calling thread's bits for products split by rows or columns, one after the other through the one job table", () => {
     // Row and column splits sum each element as one job would; the table is rewritten by every product, more jobs then fewer.
     const shapes: Array<[number, number, number, boolean, boolean, boolean]> = [

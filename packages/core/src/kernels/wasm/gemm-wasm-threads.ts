@@ -147,7 +147,9 @@ const MIN_PRODUCT_FLOPS = 2 ** 20;
 export function gemmProductsThreaded(products: Product[]): boolean {
   const r = current;
   if (r === null || r.threads.threads === 1 || products.length < 2 || products.length > MAX_JOBS) return false;
-  for (const { m, n, k, a, b, c } of products) {
+  // Indexed: a for-of over the array allocated an iterator per call once the loop left early.
+  for (let p = 0; p < products.length; p++) {
+    const { m, n, k, a, b, c } = products[p]!;
     if (!isFloat32(a.data) || !isFloat32(b.data) || !isFloat32(c.data) || m <= 0 || n <= 0 || k <= 0 || 2 * m * n * k < MIN_PRODUCT_FLOPS) return false;
   }
   return runProducts(r.target, products, r.threads.threads, r.staged);

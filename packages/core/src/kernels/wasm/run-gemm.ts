@@ -172,16 +172,16 @@ const theCut: Cut = { axis: "none", step: 0, count: 1 };
 /**
  * Cuts the product into at most `parts` blocks along whichever dimension allows the most: rows of C
  * (MR multiples), else columns (NR multiples), else, for a small C with a long depth, the depth (the
- * blocks' partial products are then summed).
+ * blocks' partial products are then summed). On a tie between rows and columns, `columnsFirst` takes columns.
  */
-function cut(m: number, n: number, k: number, parts: number): Cut {
+function cut(m: number, n: number, k: number, parts: number, columnsFirst = false): Cut {
   const byRows = Math.min(parts, Math.floor(m / MIN_BLOCK_ROWS));
   const byCols = Math.min(parts, Math.floor(n / MIN_BLOCK_COLS));
   const byDepth = m * n <= MAX_DEPTH_SPLIT_C ? Math.min(parts, Math.floor(k / MIN_BLOCK_DEPTH)) : 0;
   let axis: Axis = "none";
   let length = m;
   let step = m;
-  if (byRows >= 2 && byRows >= byCols && byRows >= byDepth) {
+  if (byRows >= 2 && byRows >= byCols && byRows >= byDepth && !(columnsFirst && byCols === byRows)) {
     axis = "rows";
     step = Math.ceil(m / byRows / MR) * MR;
   } else if (byCols >= 2 && byCols >= byDepth) {
@@ -249,7 +249,9 @@ export function runGemm(
   const cAt = cOwn >= 0 ? cOwn : end;
   const cLd = cOwn >= 0 ? c.ld : n;
   if (cOwn < 0) end = alignUp(end + m * n * 4);
-  const { axis, step, count } = cut(m, n, k, chunks);
+  // Each job packs all of a transposed B for its rows, but only its own columns of it; A read in place
+  // (nothing to stage) and not transposed is packed by neither: a tie goes to columns.
+  const { axis, step, count } = cut(m, n, k, chunks, b.trans && !a.trans && aOwn >= 0);
   // Depth blocks after the first write their partial products beside C (dense) from `partials` on, to be summed into it.
   const partials = end;
   const partialBytes = alignUp(m * n * 4);
@@ -346,9 +348,12 @@ interface Placement {
   aAt: number;
   lda: number;
   aCopied: boolean;
+  /** Copied by an earlier product that reads the same stored matrix (copiedBefore): read from its copy. */
+  aShared: boolean;
   bAt: number;
   ldb: number;
   bCopied: boolean;
+  bShared: boolean;
   cAt: number;
   ldc: number;
   cCopied: boolean;
@@ -356,6 +361,20 @@ interface Placement {
 
 /** runProducts' placements, one per product, reused from call to call. */
 const placements: Placement[] = [];
+
+/**
+ * The address of an earlier product's copy of the same stored rows×cols matrix (array, offset, leading
+ * dimension), or -1: a linear layer's two gradient products both read g, which is then copied in once.
+ */
+function copiedBefore(products: readonly Product[], p: number, data: MatrixView["data"], offset: number, ld: number, rows: number, cols: number): number {
+  for (let q = 0; q < p; q++) {
+    const { m, n, k, a, b } = products[q]!;
+    const s = placements[q]!;
+    if (s.aCopied && a.data === data && a.offset === offset && a.ld === ld && (a.trans ? k : m) === rows && (a.trans ? m : k) === cols) return s.aAt;
+    if (s.bCopied && b.data === data && b.offset === offset && b.ld === ld && (b.trans ? n : k) === rows && (b.trans ? k : n) === cols) return s.bAt;
+  }
+  return -1;
+}
 
 /**
  * Independent products on one module instance, each as one whole `gemmRows` job (so each packs only its
@@ -372,7 +391,7 @@ export function runProducts(
 ): boolean {
   const memory = target.memory;
   while (placements.length < products.length) {
-    placements.push({ aAt: 0, lda: 0, aCopied: false, bAt: 0, ldb: 0, bCopied: false, cAt: 0, ldc: 0, cCopied: false });
+    placements.push({ aAt: 0, lda: 0, aCopied: false, aShared: false, bAt: 0, ldb: 0, bCopied: false, bShared: false, cAt: 0, ldc: 0, cCopied: false });
   }
   for (let p = 0; p < products.length; p++) {
     const { a, b, c } = products[p]!;
@@ -411,15 +430,21 @@ export function runProducts(
     const bCols = b.trans ? k : n;
     s.aCopied = s.aAt < 0;
     s.lda = s.aCopied ? copiedLd(aRows, aCols, a.ld) : a.ld;
+    s.aShared = false;
     if (s.aCopied) {
-      s.aAt = end;
-      end = alignUp(end + spanBytes(aRows, aCols, s.lda));
+      const at = copiedBefore(products, p, a.data, a.offset, a.ld, aRows, aCols);
+      s.aShared = at >= 0;
+      s.aAt = s.aShared ? at : end;
+      if (!s.aShared) end = alignUp(end + spanBytes(aRows, aCols, s.lda));
     }
     s.bCopied = s.bAt < 0;
     s.ldb = s.bCopied ? copiedLd(bRows, bCols, b.ld) : b.ld;
+    s.bShared = false;
     if (s.bCopied) {
-      s.bAt = end;
-      end = alignUp(end + spanBytes(bRows, bCols, s.ldb));
+      const at = copiedBefore(products, p, b.data, b.offset, b.ld, bRows, bCols);
+      s.bShared = at >= 0;
+      s.bAt = s.bShared ? at : end;
+      if (!s.bShared) end = alignUp(end + spanBytes(bRows, bCols, s.ldb));
     }
     s.ldc = s.cCopied ? n : c.ld;
     if (s.cCopied) {
@@ -439,8 +464,8 @@ export function runProducts(
     for (let p = 0; p < products.length; p++) {
       const { m, n, k, a, b, c, accumulate } = products[p]!;
       const s = placements[p]!;
-      if (s.aCopied) copyIn(heap, s.aAt, a.data as Float32Array, a.offset, a.trans ? k : m, a.trans ? m : k, a.ld, s.lda);
-      if (s.bCopied) copyIn(heap, s.bAt, b.data as Float32Array, b.offset, b.trans ? n : k, b.trans ? k : n, b.ld, s.ldb);
+      if (s.aCopied && !s.aShared) copyIn(heap, s.aAt, a.data as Float32Array, a.offset, a.trans ? k : m, a.trans ? m : k, a.ld, s.lda);
+      if (s.bCopied && !s.bShared) copyIn(heap, s.bAt, b.data as Float32Array, b.offset, b.trans ? n : k, b.trans ? k : n, b.ld, s.ldb);
       if (accumulate && s.cCopied) copyIn(heap, s.cAt, c.data, c.offset, m, n, c.ld, n);
       staged.ready(p + 1);
     }
