@@ -83,14 +83,18 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
 
   it("copies an operand two products read (a linear layer's g) in once, each product still the calling thread's bits", () => {
     // The reference network's first linear layer backward: g [64, 120] (ordinary memory), W [120, 256], x [64, 256].
-    const g = stored(Float32Array, 64, 120, packedLayout);
-    const w = stored(Float32Array, 120, 256, packedLayout);
-    const x = stored(Float32Array, 64, 256, packedLayout);
+    const f32 = (rows: number, cols: number) => {
+      const s = stored(Float32Array, rows, cols, packedLayout);
+      return { ...s, data: s.data as Float32Array };
+    };
+    const g = f32(64, 120);
+    const w = f32(120, 256);
+    const x = f32(64, 256);
     const products: Product[] = [
-      { m: 64, n: 256, k: 120, a: { ...g, trans: false }, b: { ...w, trans: false }, c: stored(Float32Array, 64, 256, packedLayout), accumulate: false },
-      { m: 120, n: 256, k: 64, a: { ...g, trans: true }, b: { ...x, trans: false }, c: stored(Float32Array, 120, 256, packedLayout), accumulate: false },
+      { m: 64, n: 256, k: 120, a: { ...g, trans: false }, b: { ...w, trans: false }, c: f32(64, 256), accumulate: false },
+      { m: 120, n: 256, k: 64, a: { ...g, trans: true }, b: { ...x, trans: false }, c: f32(120, 256), accumulate: false },
       // The same array at another offset is another matrix: copied apart.
-      { m: 60, n: 256, k: 120, a: { ...g, offset: 4 * 120, trans: false }, b: { ...w, trans: false }, c: stored(Float32Array, 60, 256, packedLayout), accumulate: true },
+      { m: 60, n: 256, k: 120, a: { ...g, offset: 4 * 120, trans: false }, b: { ...w, trans: false }, c: f32(60, 256), accumulate: true },
     ];
     const expected = products.map((p) => {
       const c = { ...p.c, data: p.c.data.slice() };
