@@ -69,10 +69,11 @@ export interface ConvEngine extends WasmInstance {
   threads: number;
   run(calls: ConvCall[]): void;
   /**
-   * Opens `calls` to the worker threads, the first `ready` of them (default none) ready, and returns at once. With a
-   * `scratchStride`, thread i (the calling one 0) works in the calls' scratch regions moved by i times it.
+   * Opens `calls` to the worker threads and returns at once: all ready, unless `copied` (the calling thread
+   * then copies their inputs in and marks them ready, in order). With a `scratchStride`, thread i (the
+   * calling one 0) works in the calls' scratch regions moved by i times it.
    */
-  launch?: (calls: ConvCall[], scratchStride: number, ready?: number) => ConvLaunch;
+  launch?: (calls: ConvCall[], scratchStride: number, copied: boolean) => ConvLaunch;
   /**
    * Runs `calls` on the worker threads and the calling thread, which brings each call's input in
    * (`copyIn`, in call order) a few calls ahead of the ones it claims, so that inputs are read while
@@ -87,8 +88,9 @@ export interface ConvLaunch {
   /** Calls [0, count) have their input in place: threads may start them. */
   ready(count: number): void;
   /**
-   * Has the calling thread take the calls no thread has started (all must be ready) and hands each call
-   * to `done`, in order, as soon as it finished (between the calling thread's own calls too); throws if one trapped.
+   * Marks every call ready (all must run before the table closes), has the calling thread take the calls no
+   * thread has started, and hands each call to `done`, in order, as soon as it finished (between the calling
+   * thread's own calls too); throws if one trapped.
    */
   finish(done: (call: number) => void): void;
 }
@@ -259,21 +261,15 @@ function runStaged(
   launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], stride: number, ranges: Array<[number, number]>,
   copyIn: ((i0: number, i1: number) => void) | null, copyOut: (i0: number, i1: number) => void,
 ): void {
-  if (copyIn === null) {
-    // Every input in place: all calls open at once, so that each thread starts from its own end of the table (thread-pool.ts).
-    launch(calls, stride, calls.length).finish((k) => copyOut(ranges[k]![0], ranges[k]![1]));
-    return;
-  }
-  const open = launch(calls, stride);
-  let ready = 0;
+  const open = launch(calls, stride, copyIn !== null);
   try {
-    for (const [i0, i1] of ranges) {
-      copyIn(i0, i1);
-      open.ready(++ready);
+    if (copyIn !== null) {
+      for (let k = 0; k < ranges.length; k++) {
+        copyIn(ranges[k]![0], ranges[k]![1]);
+        open.ready(k + 1);
+      }
     }
   } finally {
-    // Every call must run (a thread may be waiting for it) before the table closes.
-    if (ready < calls.length) open.ready(calls.length);
     open.finish((k) => copyOut(ranges[k]![0], ranges[k]![1]));
   }
 }
@@ -323,7 +319,7 @@ function prepareWinogradSplit(t: ConvEngine, launch: NonNullable<ConvEngine["lau
 
 /** Runs `calls`, whose inputs are all in place, on the threads (scratch as ConvEngine.launch), and returns once all are done. */
 function runAllReady(launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], scratchStride: number): void {
-  launch(calls, scratchStride, calls.length).finish(() => undefined);
+  launch(calls, scratchStride, false).finish(() => undefined);
 }
 
 const pooledImage = (g: Conv2dGeometry): number => g.outChannels * (g.outHeight >> 1) * (g.outWidth >> 1);

@@ -22,19 +22,22 @@ function awaitCalls(t: WasmThreads, calls: ConvCall[], error: unknown): void {
 /** Runs the calls on the workers and the calling thread, each claiming the next unclaimed call. */
 function runParallel(t: WasmThreads, calls: ConvCall[]): void {
   if (calls.length === 1) runConvCalls(t.exports, calls);
-  else launchOnWorkers(t, calls, 0, calls.length).finish(() => undefined);
+  else launchOnWorkers(t, calls, 0, false).finish(() => undefined);
 }
 
 /**
- * Opens the calls to the workers, the first `ready` of them at once; returns at once with the means to
- * let the others follow and, once the calling thread is free, to take the calls still unclaimed and
- * then each result in order (an Error naming the operation if one trapped).
+ * Opens the calls to the workers (ConvEngine.launch); returns at once with the means to let the others
+ * follow and, once the calling thread is free, to take the calls still unclaimed and then each result in
+ * order (an Error naming the operation if one trapped).
  */
-function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number, ready = 0): ConvLaunch {
-  publishThreadJobs(t, OWN_KIND, calls, calls.length, ready, scratchStride);
+function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number, copied: boolean): ConvLaunch {
+  // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
+  publishThreadJobs(t, OWN_KIND, calls, calls.length, copied ? 0 : calls.length, scratchStride);
   return {
     ready: (count) => markReady(t.pool, count),
     finish: (done) => {
+      // Every call must run (a thread may be waiting for it) before the table closes.
+      markReady(t.pool, calls.length);
       // Results leave in call order as soon as they are in, between the calling thread's own calls, so that
       // its copies out overlap the workers' computing instead of following it.
       let next = 0;
@@ -105,7 +108,7 @@ function route(t: WasmThreads | null): void {
   engine = t === null ? null : {
     exports: t.exports, memory: t.memory, heap: null, threads: t.threads,
     run: (calls) => runParallel(t, calls),
-    launch: t.threads > 1 ? (calls, scratchStride, ready) => launchOnWorkers(t, calls, scratchStride, ready) : undefined,
+    launch: t.threads > 1 ? (calls, scratchStride, copied) => launchOnWorkers(t, calls, scratchStride, copied) : undefined,
     stage: t.threads > 1 ? (calls, scratchStride, copyIn, copyOut) => stageOnWorkers(t, calls, scratchStride, copyIn, copyOut) : undefined,
   };
   setConvEngine(engine);

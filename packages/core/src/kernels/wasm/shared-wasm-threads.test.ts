@@ -212,8 +212,7 @@ describe("one set of worker threads for the WebAssembly convolution and GEMM", (
     expect(await installWasmGemmThreads({ threads: 3 })).toBe(true);
     const engine = wasmConvThreadsEngine()!;
     const badConv: ConvCall = [0, OUTSIDE, 1, OUTSIDE, OUTSIDE, 0, OUTSIDE, 1, 0, OUTSIDE, OUTSIDE, OUTSIDE, 0, 0, 0];
-    const open = engine.launch!([badConv, badConv], 0);
-    open.ready(2);
+    const open = engine.launch!([badConv, badConv], 0, false);
     // Which thread claims a bad job first is a race: either may be the one that traps.
     expect(() => open.finish(() => undefined)).toThrow(/^conv2dForwardWasm: (a worker|the calling thread) trapped while computing its share of the images$/);
     expect(() => engine.run([badConv, badConv, badConv])).toThrow(/^conv2dForwardWasm: (a worker|the calling thread) trapped/);
