@@ -123,7 +123,7 @@ describe("conv2dReluMaxPool2d equals maxPool2d(relu(conv2d)) bit for bit", () =>
   });
 
   it("the buffers it takes unfilled (arg-max indices, the WebAssembly input gradient) hold garbage from the pool: same bits as from fresh ones", () => {
-    // Large enough for the buffer pool (16 KiB): the arg-max indices and x's gradient are recycled arrays.
+    // Arrays of at least the buffer pool's 4 KiB minimum: the arg-max indices (1,024 floats) and x's gradient are recycled arrays.
     const c: Case = { x: [4, 8, 12, 12], w: [16, 8, 5, 5], s: 1, p: 0, d: 1, g: 1, k: 2, pp: 0 };
     const run = (): number[][] => {
       const [x, w, b] = inputs(c, 77, "float32");
