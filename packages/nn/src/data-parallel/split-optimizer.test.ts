@@ -8,26 +8,11 @@ import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
 import { CALL_COUNT, CHUNK_NEXT, CHUNK_TOTAL, ControlLayout, SEQ } from "./protocol.js";
 import { ChunkRunner, OptimizerSplit } from "./split-optimizer.js";
+import { SignSGD } from "./test-utils/sign-sgd.js";
 
 // DataParallel.step against optimizer.step on the same DataParallel and batches: the same bits. The
 // replicas run test-utils/replica.mjs on @pico/nn's dist (data-parallel.test.ts checks it is current).
 const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
-
-/** A user's optimizer that computes its update itself (the example of Optimizer's docs): sign descent. */
-class SignSGD extends Optimizer<{ lr: number }> {
-  constructor(params: Iterable<Tensor>, options: { lr: number }) {
-    super("SignSGD", params, { lr: options.lr });
-  }
-  protected validateOptions(o: { lr: number }, where: string): void {
-    if (!(o.lr > 0)) throw new ArgumentError(`SignSGD: ${where}lr must be > 0, but got ${o.lr}`);
-  }
-  protected requiredStateKeys(): string[] {
-    return [];
-  }
-  protected updateParameter(_param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<{ lr: number }>): void {
-    for (let i = 0; i < p.length; i++) p[i] = p[i]! - group.lr * Math.sign(g[i]!);
-  }
-}
 
 /** A user's optimizer that keeps last step's velocity tensor as `previous` and makes a new `velocity` each step. */
 class HistoryMomentum extends Optimizer<{ lr: number }> {

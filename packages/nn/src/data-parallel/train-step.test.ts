@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
-import { ArgumentError, type FloatArray, Generator, Tensor, kernels, manualSeed, tensor } from "@pico/core";
-import { Adam, AdamW, Optimizer, type ParamGroup, SGD } from "@pico/optim";
+import { Generator, Tensor, kernels, manualSeed, tensor } from "@pico/core";
+import { Adam, AdamW, Optimizer, SGD } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
 import { Sequential } from "../layers/sequential.js";
@@ -10,28 +10,13 @@ import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
 import { CALL_COUNT, SEQ, STEP_OPTIMIZES } from "./protocol.js";
 import { ReplicaError } from "./replica-error.js";
+import { SignSGD } from "./test-utils/sign-sgd.js";
 
 // DataParallel.trainStep against forwardBackward then optimizer.step on this thread, on the same
 // DataParallel and batches: the same bits. The replicas run test-utils/replica.mjs on @pico/nn's dist
 // (data-parallel.test.ts checks it is current).
 const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
 const start = (model: string) => () => new Worker(replicaScript, { workerData: { model }, execArgv: [] });
-
-/** A user's optimizer that computes its update itself: sign descent (not splittable). */
-class SignSGD extends Optimizer<{ lr: number }> {
-  constructor(params: Iterable<Tensor>, options: { lr: number }) {
-    super("SignSGD", params, { lr: options.lr });
-  }
-  protected validateOptions(o: { lr: number }, where: string): void {
-    if (!(o.lr > 0)) throw new ArgumentError(`SignSGD: ${where}lr must be > 0, but got ${o.lr}`);
-  }
-  protected requiredStateKeys(): string[] {
-    return [];
-  }
-  protected updateParameter(_param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<{ lr: number }>): void {
-    for (let i = 0; i < p.length; i++) p[i] = p[i]! - group.lr * Math.sign(g[i]!);
-  }
-}
 
 /** Where two lists of arrays first differ ("array i, element k"), or "none". */
 function firstDifference(a: readonly Float32Array[], b: readonly Float32Array[]): string {
