@@ -14,6 +14,17 @@ useNodeWorkers();
 
 const runCase = (c: Case): void => checkGemm(gemmWasmThreaded, c);
 
+/** gemmProductsThreaded splits the products over the threads and leaves in every C the bits gemmWasmLocal (the calling thread alone) writes. */
+function expectLocalBits(products: Product[]): void {
+  const expected = products.map((p) => {
+    const c = { ...p.c, data: p.c.data.slice() };
+    gemmWasmLocal(p.m, p.n, p.k, p.a, p.b, c, p.accumulate);
+    return c.data;
+  });
+  expect(gemmProductsThreaded(products)).toBe(true);
+  products.forEach((p, i) => expect(p.c.data).toEqual(expected[i]));
+}
+
 describe("gemmWasmThreaded with 3 threads, every product split", () => {
   beforeAll(async () => {
     expect(await installWasmGemmThreads({ threads: 3, minFlops: 0 })).toBe(true);
@@ -70,13 +81,7 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
       const b = stored(Float32Array, transB ? n : k, transB ? k : n, packedLayout);
       return { m, n, k, a: { ...a, trans: transA }, b: { ...b, trans: transB }, c: stored(Float32Array, m, n, { offset: 1, pad: 5 }), accumulate } as Product;
     });
-    const expected = products.map((p) => {
-      const c = { ...p.c, data: p.c.data.slice() };
-      gemmWasmLocal(p.m, p.n, p.k, p.a, p.b, c, p.accumulate);
-      return c.data;
-    });
-    expect(gemmProductsThreaded(products)).toBe(true);
-    products.forEach((p, i) => expect(p.c.data).toEqual(expected[i]));
+    expectLocalBits(products);
     const tiny = products.map((p) => ({ ...p, m: 2, n: 2, k: 2 }));
     expect(gemmProductsThreaded(tiny)).toBe(false);
   });
@@ -96,13 +101,7 @@ describe("gemmWasmThreaded with 3 threads, every product split", () => {
       // The same array at another offset is another matrix: copied apart.
       { m: 60, n: 256, k: 120, a: { ...g, offset: 4 * 120, trans: false }, b: { ...w, trans: false }, c: f32(60, 256), accumulate: true },
     ];
-    const expected = products.map((p) => {
-      const c = { ...p.c, data: p.c.data.slice() };
-      gemmWasmLocal(p.m, p.n, p.k, p.a, p.b, c, p.accumulate);
-      return c.data;
-    });
-    expect(gemmProductsThreaded(products)).toBe(true);
-    products.forEach((p, i) => expect(p.c.data).toEqual(expected[i]));
+    expectLocalBits(products);
   });
 
   it("gives the calling thread's bits for products split by rows or columns, one after the other through the one job table", () => {
