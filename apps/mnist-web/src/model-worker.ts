@@ -20,6 +20,7 @@ import { type DataParallel, type DataParallelSplit, dataParallel, webDataParalle
 import { Adam } from "@pico/optim";
 import { loadMnist } from "./mnist-files.js";
 import { type WebModelName, buildModel, modelNameOf } from "./models.js";
+import { FailedBeforeGradientsError, FailedInUpdateError, parallelTrainStep } from "./parallel-train-step.js";
 import type { CanvasPixels, FromWorker, KernelLine, Parallelism, ToReplica, ToWorker } from "./protocol.js";
 import { withStateKept } from "./state-kept.js";
 
@@ -306,7 +307,7 @@ function nextBatch(loader: DataLoader): Batch {
   }
 }
 
-/** A training step's loss and images (none: a data-parallel step whose update failed, see parallelTrainStep). */
+/** A training step's loss and images (none: a data-parallel step whose update failed, see parallelStep). */
 function trainStep(): { loss: number; images: number } {
   const loader = currentTrainBatches();
   if (loader === null) throw new Error("mnist-web: training started before MNIST was loaded");
@@ -316,7 +317,7 @@ function trainStep(): { loss: number; images: number } {
   // stall the step). Data-parallel training writes the gradients itself.
   optimizer.zeroGrad(dp === null ? { setToNone: false } : undefined);
   let loss: number | null;
-  if (dp !== null) loss = parallelTrainStep(dp, inputs, targets);
+  if (dp !== null) loss = parallelStep(dp, inputs, targets);
   else {
     loss = forwardBackward(inputs, targets);
     optimizer.step();
@@ -337,16 +338,16 @@ function forwardBackward(inputs: Tensor, targets: Tensor): number {
  * The step's gradient from the replicas' shards and its update split across them in the same command
  * (dp.trainStep: the same bits as forwardBackward then optimizer.step(), as the bench's data-parallel
  * step). Where the model cannot train by shards or a replica fails, the kernels take the threads from then
- * on; a step that failed before its gradient was in left everything as it was (every .grad still null,
- * as zeroGrad left it) and runs on this thread instead; one whose update failed (its error, shown, says
- * what it left) is not run again: null.
+ * on; a step that failed before its gradient was in (FailedBeforeGradientsError: the model as it was) runs
+ * on this thread instead; one whose update failed (its error, shown, says what it left) is not run again:
+ * null.
  */
-function parallelTrainStep(parallel: DataParallel, inputs: Tensor, targets: Tensor): number | null {
+function parallelStep(parallel: DataParallel, inputs: Tensor, targets: Tensor): number | null {
   try {
-    return parallel.trainStep(inputs, targets, optimizer).loss;
+    return parallelTrainStep(parallel, inputs, targets, optimizer, model.parameters());
   } catch (error) {
-    handThreadsToKernels(parallel, error);
-    if (!model.parameters().every((p) => p.grad === null)) return null;
+    handThreadsToKernels(parallel, error instanceof FailedBeforeGradientsError || error instanceof FailedInUpdateError ? error.cause : error);
+    if (!(error instanceof FailedBeforeGradientsError)) return null;
     const loss = forwardBackward(inputs, targets);
     optimizer.step();
     return loss;
@@ -365,7 +366,7 @@ function handThreadsToKernels(parallel: DataParallel, error: unknown): void {
 
 /**
  * The model's output for `inputs` by shards on the replicas; where they fail, on this thread (the next
- * training step then finds out and trains with the kernels split, see parallelTrainStep).
+ * training step then finds out and trains with the kernels split, see parallelStep).
  */
 function parallelInfer(parallel: DataParallel, inputs: Tensor): Tensor {
   try {

@@ -8,7 +8,7 @@ import { expect, it } from "vitest";
 import { buildModel } from "./models.js";
 import { withStateKept } from "./state-kept.js";
 
-const replicaScript = new URL("./test-utils/resnet-replica.mjs", import.meta.url);
+const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
 const blank = (rows: number): [Tensor, Tensor] => [tensor(new Float32Array(rows * 28 * 28), { shape: [rows, 1, 28, 28] }), tensor(new Float32Array(rows), { shape: [rows] })];
 const valuesOf = (buffers: readonly Tensor[]): number[][] => buffers.map((b) => Array.from(b.toTypedArray()));
 
@@ -36,7 +36,7 @@ it("withStateKept: the page's blank training step on 2 replicas leaves a trained
   model.eval();
   const expected = noGrad(() => loss.forward(model.forward(x), y).item());
 
-  const dp = await dataParallel(model, loss, { replicas: 2, worker: () => new Worker(replicaScript, { execArgv: [] }), stepTimeoutMs: 30_000 });
+  const dp = await dataParallel(model, loss, { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "resnet" }, execArgv: [] }), stepTimeoutMs: 30_000 });
   try {
     model.train();
     withStateKept(model, () => dp.forwardBackward(...blank(64)));

@@ -1,0 +1,106 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { ArgumentError, PicoError, type Tensor, defaultGenerator, manualSeed, tensor } from "@pico/core";
+import { CrossEntropyLoss } from "@pico/nn";
+import { type DataParallel, dataParallel } from "@pico/nn/data-parallel";
+import { Adam } from "@pico/optim";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildModel } from "./models.js";
+import { FailedBeforeGradientsError, FailedInUpdateError, parallelTrainStep } from "./parallel-train-step.js";
+
+const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
+
+function batch(rows: number, targetRows = rows): [Tensor, Tensor] {
+  const x = tensor(Float32Array.from({ length: rows * 28 * 28 }, () => defaultGenerator.normal()), { shape: [rows, 1, 28, 28] });
+  const y = tensor(Float32Array.from({ length: targetRows }, (_, i) => (i * 7) % 10), { shape: [targetRows] });
+  return [x, y];
+}
+
+const copies = (tensors: readonly Tensor[]): Float32Array[] => tensors.map((t) => Float32Array.from(t.toTypedArray()));
+
+/** The error `run` throws (fails the test when it throws none). */
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a throw");
+}
+
+describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
+  manualSeed(31);
+  const model = buildModel("lenet");
+  const parameters = model.parameters();
+  const adam = new Adam(parameters, { lr: 1e-3 });
+  let dp: DataParallel;
+
+  beforeAll(async () => {
+    const dist = fileURLToPath(new URL("../../../packages/nn/dist/data-parallel/node.js", import.meta.url));
+    if (!existsSync(dist)) throw new Error("the replicas load @pico/nn's dist, which is missing: run `pnpm turbo run build --filter=@pico/nn...` first");
+    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "lenet" }, execArgv: [] }), stepTimeoutMs: 30_000 });
+    model.train();
+  });
+  afterAll(async () => dp?.close());
+
+  it("returns dp.trainStep's loss and leaves the batch's gradient in .grad", () => {
+    for (let s = 0; s < 2; s++) {
+      adam.zeroGrad();
+      const loss = parallelTrainStep(dp, ...batch(16), adam, parameters);
+      expect(loss).toBeGreaterThan(0);
+      expect(parameters.every((p) => p.grad !== null)).toBe(true);
+    }
+  });
+
+  it("a step that fails before its gradient is in (the targets' rows) throws FailedBeforeGradientsError, its cause DataParallel's error, the model as it was; the next step trains", () => {
+    adam.zeroGrad();
+    const weights = copies(parameters);
+    const state = JSON.stringify(adam.stateDict().state);
+    const error = thrown(() => parallelTrainStep(dp, ...batch(16, 15), adam, parameters));
+    expect(error).toBeInstanceOf(FailedBeforeGradientsError);
+    expect(error).toBeInstanceOf(PicoError);
+    expect((error as Error).name).toBe("FailedBeforeGradientsError");
+    const cause = (error as Error).cause;
+    expect(cause).toBeInstanceOf(ArgumentError);
+    expect((cause as Error).message).toBe("DataParallel.trainStep: target must have the input's 16 rows along axis 0 (and at most 8 dimensions), but got shape [15]");
+    expect((error as Error).message).toBe(`mnist-web parallelTrainStep: the step failed before its gradient was in, and left the model as it was: ${(cause as Error).message}`);
+    expect(copies(parameters)).toStrictEqual(weights);
+    expect(parameters.every((p) => p.grad === null)).toBe(true);
+    expect(JSON.stringify(adam.stateDict().state)).toBe(state);
+    expect(parallelTrainStep(dp, ...batch(16), adam, parameters)).toBeGreaterThan(0);
+  });
+
+  it("a step whose optimizer throws in its update throws FailedInUpdateError with the optimizer's error as its cause", () => {
+    const broken = new (class Broken {
+      static splittableStep = true;
+      get paramGroups(): Adam["paramGroups"] {
+        return adam.paramGroups;
+      }
+      step(): void {
+        adam.step();
+        throw new RangeError("broken: after the update");
+      }
+    })();
+    adam.zeroGrad();
+    const error = thrown(() => parallelTrainStep(dp, ...batch(16), broken, parameters));
+    expect(error).toBeInstanceOf(FailedInUpdateError);
+    expect(error).not.toBeInstanceOf(FailedBeforeGradientsError);
+    expect((error as Error).cause).toStrictEqual(new RangeError("broken: after the update"));
+    expect((error as Error).message).toBe("mnist-web parallelTrainStep: the step failed in the optimizer's update: broken: after the update");
+    expect(parameters.every((p) => p.grad !== null)).toBe(true);
+  });
+
+  it("refuses a step with a .grad left from before (it could not tell a failure before the gradient from one after), running nothing", () => {
+    adam.zeroGrad();
+    const grad = tensor(new Float32Array(parameters[2]!.size).fill(0.5), { shape: parameters[2]!.shape });
+    parameters[2]!.grad = grad;
+    const weights = copies(parameters);
+    const error = thrown(() => parallelTrainStep(dp, ...batch(16), adam, parameters));
+    expect(error).toBeInstanceOf(ArgumentError);
+    expect((error as Error).message).toBe("mnist-web parallelTrainStep: every parameter's .grad must be null before the step (zeroGrad()), but parameter 2's is not");
+    expect(copies(parameters)).toStrictEqual(weights);
+    expect(parameters[2]!.grad).toBe(grad);
+    expect(Array.from(grad.toTypedArray())).toStrictEqual(new Array<number>(grad.size).fill(0.5));
+  });
+});
