@@ -1,5 +1,6 @@
 import { runBlockwise } from "./blockwise.js";
-import { heapOf, Layout, localInstance } from "./engine.js";
+import { alignUp, heapOf, localInstance } from "./engine.js";
+import type { WasmInstance } from "./engine.js";
 import { addressOf } from "./resident-storage.js";
 import { ADAM_STEP, SGD_STEP } from "./thread-job-kinds.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
@@ -51,10 +52,13 @@ export interface OptimizerThreadsRoute {
 }
 
 let threaded: OptimizerThreadsRoute | null = null;
+/** The route's memory as heapOf keeps it: its float view is made again only when the buffer changes. */
+let threadedTarget: WasmInstance<KernelExports> | null = null;
 
 /** @internal The threads entry routes the optimizers' updates of resident parameters through `route`, or back to the calling thread (null). */
 export function routeOptimizerThreads(route: OptimizerThreadsRoute | null): void {
   threaded = route;
+  threadedTarget = route === null ? null : { exports: route.exports, memory: route.memory, heap: null };
 }
 
 /** Threads an update of a large resident parameter splits across now. */
@@ -65,36 +69,53 @@ export function optimizerThreads(): number {
 /** The threads' memory as f64s, for the hyperparameters: made again only when the memory's buffer changes. */
 let hyperView: Float64Array | null = null;
 
+/** Job tables reused by every threaded update: byKind[kind][count - 1] holds `count` jobs of that kind (kind, then the export's arguments). */
+const jobTables: number[][][][] = [];
+
+function jobTable(kind: number, count: number): number[][] {
+  const byCount = (jobTables[kind] ??= []);
+  return (byCount[count - 1] ??= Array.from({ length: count }, () => new Array<number>(kind === ADAM_STEP ? 9 : 7).fill(0)));
+}
+
 /**
- * Runs `kind`'s update over [0, length) in place on the threads when every array of `state` (the parameter
- * first; null for one the call lacks) is resident in their memory and the length is a multiple of 4 (the
- * kernel works in whole vectors and must not write past the arrays): g is read in place or copied in, the
- * f64 `hyper` written before it, and each thread takes one contiguous range. False, nothing done, otherwise.
+ * Runs `kind`'s update over [0, length) in place on the threads when every array of the update (the
+ * parameter p and its state s1..s3; null for one the call lacks) is resident in their memory and the length
+ * is a multiple of 4 (the kernel works in whole vectors and must not write past the arrays): g is read in
+ * place or copied in, the f64 `hyper` written before it, and each thread takes one contiguous range. False,
+ * nothing done, otherwise. Allocates nothing once its job table for the thread count exists.
  */
-function runThreaded(kind: number, state: readonly (Float32Array | null)[], g: Float32Array, hyper: readonly number[]): boolean {
+function runThreaded(
+  kind: number, p: Float32Array, s1: Float32Array | null, s2: Float32Array | null, s3: Float32Array | null, g: Float32Array, hyper: readonly number[],
+): boolean {
   const r = threaded;
+  const target = threadedTarget;
   const n = g.length;
-  if (r === null || n < THREADED_MIN_FLOATS || n % 4 !== 0) return false;
-  const at: number[] = [];
-  for (const a of state) {
-    const own = a === null ? 0 : addressOf(r.memory, a);
-    if (own < 0) return false;
-    at.push(own);
-  }
-  const gOwn = addressOf(r.memory, g);
-  const mem = new Layout(r.exports.heapBase());
-  const hyperAt = mem.take(hyper.length * 2);
-  const gAt = gOwn >= 0 ? gOwn : mem.take(n);
-  const heap = heapOf({ exports: r.exports, memory: r.memory, heap: null }, mem.end);
+  if (r === null || target === null || n < THREADED_MIN_FLOATS || n % 4 !== 0) return false;
+  const memory = r.memory;
+  const pAt = addressOf(memory, p);
+  const at1 = s1 === null ? 0 : addressOf(memory, s1);
+  const at2 = s2 === null ? 0 : addressOf(memory, s2);
+  const at3 = s3 === null ? 0 : addressOf(memory, s3);
+  if (pAt < 0 || at1 < 0 || at2 < 0 || at3 < 0) return false;
+  const gOwn = addressOf(memory, g);
+  const hyperAt = alignUp(r.exports.heapBase());
+  const hyperEnd = alignUp(hyperAt + hyper.length * 8);
+  const gAt = gOwn >= 0 ? gOwn : hyperEnd;
+  const heap = heapOf(target, gOwn >= 0 ? hyperEnd : alignUp(hyperEnd + n * 4));
   if (heap === null) return false;
   if (hyperView?.buffer !== heap.buffer) hyperView = new Float64Array(heap.buffer);
   for (let k = 0, f = hyperAt >> 3; k < hyper.length; k++, f++) hyperView[f] = hyper[k]!;
   if (gOwn < 0) heap.set(g, gAt >> 2);
   const step = Math.ceil(n / r.threads / 4) * 4;
-  const jobs: number[][] = [];
-  for (let i0 = 0; i0 < n; i0 += step) {
+  const jobs = jobTable(kind, Math.ceil(n / step));
+  for (let j = 0, i0 = 0; j < jobs.length; j++, i0 += step) {
     const i1 = Math.min(n, i0 + step);
-    jobs.push(kind === ADAM_STEP ? [ADAM_STEP, hyperAt, at[0]!, gAt, at[1]!, at[2]!, at[3]!, i0, i1] : [SGD_STEP, hyperAt, at[0]!, gAt, at[1]!, i0, i1]);
+    const job = jobs[j]!;
+    if (kind === ADAM_STEP) {
+      job[0] = ADAM_STEP; job[1] = hyperAt; job[2] = pAt; job[3] = gAt; job[4] = at1; job[5] = at2; job[6] = at3; job[7] = i0; job[8] = i1;
+    } else {
+      job[0] = SGD_STEP; job[1] = hyperAt; job[2] = pAt; job[3] = gAt; job[4] = at1; job[5] = i0; job[6] = i1;
+    }
   }
   r.run(jobs);
   return true;
@@ -103,6 +124,10 @@ function runThreaded(kind: number, state: readonly (Float32Array | null)[], g: F
 const WITH_DECAY = 1;
 const FIRST = 2;
 const NESTEROV = 4;
+
+/** Each update's f64 constants, rewritten by every call (the kernels read them before it returns). */
+const sgdConstants = new Array<number>(6).fill(0);
+const adamConstants = new Array<number>(10).fill(0);
 
 /**
  * SGD's step on float32 p (with its momentum buffer `buf`, or null), bit for bit the TypeScript loop's
@@ -115,8 +140,9 @@ export function sgdUpdateWasm(
   const flags = (decay !== 0 ? WITH_DECAY : 0) | (first ? FIRST : 0) | (nesterov ? NESTEROV : 0);
   const e = localInstance()?.exports;
   if (e === undefined) return false;
-  const constants = [lr, momentum, keep, decay, sign, flags];
-  if (runThreaded(SGD_STEP, [p, buf], g, constants)) return true;
+  const constants = sgdConstants;
+  constants[0] = lr; constants[1] = momentum; constants[2] = keep; constants[3] = decay; constants[4] = sign; constants[5] = flags;
+  if (runThreaded(SGD_STEP, p, buf, null, null, g, constants)) return true;
   return runBlockwise([p, buf, g], [p, buf], BLOCKS, constants, (at, count, hyper) =>
     e.sgdStep(hyper, at[0]!, at[2]!, at[1]!, 0, count),
   );
@@ -133,8 +159,10 @@ export function adamUpdateWasm(
 ): boolean {
   const e = localInstance()?.exports;
   if (e === undefined) return false;
-  const hyper = [shrink, l2, sign, keep1, beta2, keep2, stepSize, inverseCorrection2, eps, l2 !== 0 ? WITH_DECAY : 0];
-  if (runThreaded(ADAM_STEP, [p, m, v, vmax], g, hyper)) return true;
+  const hyper = adamConstants;
+  hyper[0] = shrink; hyper[1] = l2; hyper[2] = sign; hyper[3] = keep1; hyper[4] = beta2;
+  hyper[5] = keep2; hyper[6] = stepSize; hyper[7] = inverseCorrection2; hyper[8] = eps; hyper[9] = l2 !== 0 ? WITH_DECAY : 0;
+  if (runThreaded(ADAM_STEP, p, m, v, vmax, g, hyper)) return true;
   return runBlockwise([p, m, v, vmax, g], [p, m, v, vmax], BLOCKS, hyper, (at, count, h) =>
     e.adamStep(h, at[0]!, at[4]!, at[1]!, at[2]!, at[3]!, 0, count),
   );
