@@ -343,17 +343,19 @@ export interface Product {
   accumulate: boolean;
 }
 
-/** Where runProducts puts one product's operands: byte addresses, leading dimensions, and which are copied in (else read or written in place). */
-interface Placement {
-  aAt: number;
-  lda: number;
-  aCopied: boolean;
+/** Where runProducts puts one operand (A or B) of a product: byte address, leading dimension, and whether it is copied in (else read in place). */
+interface OperandPlacement {
+  at: number;
+  ld: number;
+  copied: boolean;
   /** Copied by an earlier product that reads the same stored matrix (copiedBefore): read from its copy. */
-  aShared: boolean;
-  bAt: number;
-  ldb: number;
-  bCopied: boolean;
-  bShared: boolean;
+  shared: boolean;
+}
+
+/** Where runProducts puts one product's operands, and whether its C is copied out (else written in place). */
+interface Placement {
+  a: OperandPlacement;
+  b: OperandPlacement;
   cAt: number;
   ldc: number;
   cCopied: boolean;
@@ -370,10 +372,25 @@ function copiedBefore(products: readonly Product[], p: number, data: MatrixView[
   for (let q = 0; q < p; q++) {
     const { m, n, k, a, b } = products[q]!;
     const s = placements[q]!;
-    if (s.aCopied && a.data === data && a.offset === offset && a.ld === ld && (a.trans ? k : m) === rows && (a.trans ? m : k) === cols) return s.aAt;
-    if (s.bCopied && b.data === data && b.offset === offset && b.ld === ld && (b.trans ? n : k) === rows && (b.trans ? k : n) === cols) return s.bAt;
+    if (s.a.copied && a.data === data && a.offset === offset && a.ld === ld && (a.trans ? k : m) === rows && (a.trans ? m : k) === cols) return s.a.at;
+    if (s.b.copied && b.data === data && b.offset === offset && b.ld === ld && (b.trans ? n : k) === rows && (b.trans ? k : n) === cols) return s.b.at;
   }
   return -1;
+}
+
+/**
+ * Places product p's operand `view`, stored rows×cols, whose `o.at` says where it lies in place (-1: not
+ * resident): there, in an earlier product's copy of it, or copied in at byte `end`. Returns the new end.
+ */
+function placeOperand(o: OperandPlacement, products: readonly Product[], p: number, view: MatrixView, rows: number, cols: number, end: number): number {
+  o.copied = o.at < 0;
+  o.ld = o.copied ? copiedLd(rows, cols, view.ld) : view.ld;
+  o.shared = false;
+  if (!o.copied) return end;
+  const at = copiedBefore(products, p, view.data, view.offset, view.ld, rows, cols);
+  o.shared = at >= 0;
+  o.at = o.shared ? at : end;
+  return o.shared ? end : alignUp(end + spanBytes(rows, cols, o.ld));
 }
 
 /**
@@ -391,13 +408,13 @@ export function runProducts(
 ): boolean {
   const memory = target.memory;
   while (placements.length < products.length) {
-    placements.push({ aAt: 0, lda: 0, aCopied: false, aShared: false, bAt: 0, ldb: 0, bCopied: false, bShared: false, cAt: 0, ldc: 0, cCopied: false });
+    placements.push({ a: { at: 0, ld: 0, copied: false, shared: false }, b: { at: 0, ld: 0, copied: false, shared: false }, cAt: 0, ldc: 0, cCopied: false });
   }
   for (let p = 0; p < products.length; p++) {
     const { a, b, c } = products[p]!;
     const s = placements[p]!;
-    s.aAt = inPlace(memory, a.data as Float32Array, a.offset);
-    s.bAt = inPlace(memory, b.data as Float32Array, b.offset);
+    s.a.at = inPlace(memory, a.data as Float32Array, a.offset);
+    s.b.at = inPlace(memory, b.data as Float32Array, b.offset);
     s.cAt = inPlace(memory, c.data, c.offset);
   }
   // A C written in place must not be what another product (or its own) reads or writes: else it is copied.
@@ -410,8 +427,8 @@ export function runProducts(
       const { m, n, k, a, b, c } = products[q]!;
       const o = placements[q]!;
       s.cCopied =
-        (o.aAt >= 0 && overlaps(s.cAt, bytes, o.aAt, a.trans ? spanBytes(k, m, a.ld) : spanBytes(m, k, a.ld))) ||
-        (o.bAt >= 0 && overlaps(s.cAt, bytes, o.bAt, b.trans ? spanBytes(n, k, b.ld) : spanBytes(k, n, b.ld))) ||
+        (o.a.at >= 0 && overlaps(s.cAt, bytes, o.a.at, a.trans ? spanBytes(k, m, a.ld) : spanBytes(m, k, a.ld))) ||
+        (o.b.at >= 0 && overlaps(s.cAt, bytes, o.b.at, b.trans ? spanBytes(n, k, b.ld) : spanBytes(k, n, b.ld))) ||
         (q !== p && o.cAt >= 0 && overlaps(s.cAt, bytes, o.cAt, spanBytes(m, n, c.ld)));
     }
   }
@@ -424,34 +441,14 @@ export function runProducts(
   for (let p = 0; p < products.length; p++) {
     const { m, n, k, a, b, c, accumulate } = products[p]!;
     const s = placements[p]!;
-    const aRows = a.trans ? k : m;
-    const aCols = a.trans ? m : k;
-    const bRows = b.trans ? n : k;
-    const bCols = b.trans ? k : n;
-    s.aCopied = s.aAt < 0;
-    s.lda = s.aCopied ? copiedLd(aRows, aCols, a.ld) : a.ld;
-    s.aShared = false;
-    if (s.aCopied) {
-      const at = copiedBefore(products, p, a.data, a.offset, a.ld, aRows, aCols);
-      s.aShared = at >= 0;
-      s.aAt = s.aShared ? at : end;
-      if (!s.aShared) end = alignUp(end + spanBytes(aRows, aCols, s.lda));
-    }
-    s.bCopied = s.bAt < 0;
-    s.ldb = s.bCopied ? copiedLd(bRows, bCols, b.ld) : b.ld;
-    s.bShared = false;
-    if (s.bCopied) {
-      const at = copiedBefore(products, p, b.data, b.offset, b.ld, bRows, bCols);
-      s.bShared = at >= 0;
-      s.bAt = s.bShared ? at : end;
-      if (!s.bShared) end = alignUp(end + spanBytes(bRows, bCols, s.ldb));
-    }
+    end = placeOperand(s.a, products, p, a, a.trans ? k : m, a.trans ? m : k, end);
+    end = placeOperand(s.b, products, p, b, b.trans ? n : k, b.trans ? k : n, end);
     s.ldc = s.cCopied ? n : c.ld;
     if (s.cCopied) {
       s.cAt = end;
       end = alignUp(end + m * n * 4);
     }
-    jobs.add(0, m, n, k, s.aAt, s.lda, a.trans ? 1 : 0, s.bAt, s.ldb, b.trans ? 1 : 0, s.cAt, s.ldc, accumulate ? 1 : 0);
+    jobs.add(0, m, n, k, s.a.at, s.a.ld, a.trans ? 1 : 0, s.b.at, s.b.ld, b.trans ? 1 : 0, s.cAt, s.ldc, accumulate ? 1 : 0);
     rows = Math.max(rows, m);
     cols = Math.max(cols, n);
     depth = Math.max(depth, k);
@@ -464,8 +461,8 @@ export function runProducts(
     for (let p = 0; p < products.length; p++) {
       const { m, n, k, a, b, c, accumulate } = products[p]!;
       const s = placements[p]!;
-      if (s.aCopied && !s.aShared) copyIn(heap, s.aAt, a.data as Float32Array, a.offset, a.trans ? k : m, a.trans ? m : k, a.ld, s.lda);
-      if (s.bCopied && !s.bShared) copyIn(heap, s.bAt, b.data as Float32Array, b.offset, b.trans ? n : k, b.trans ? k : n, b.ld, s.ldb);
+      if (s.a.copied && !s.a.shared) copyIn(heap, s.a.at, a.data as Float32Array, a.offset, a.trans ? k : m, a.trans ? m : k, a.ld, s.a.ld);
+      if (s.b.copied && !s.b.shared) copyIn(heap, s.b.at, b.data as Float32Array, b.offset, b.trans ? n : k, b.trans ? k : n, b.ld, s.b.ld);
       if (accumulate && s.cCopied) copyIn(heap, s.cAt, c.data, c.offset, m, n, c.ld, n);
       staged.ready(p + 1);
     }
