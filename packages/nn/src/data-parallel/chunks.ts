@@ -1,6 +1,6 @@
 import { type FloatArray, type Tensor, kernels } from "@pico/core";
 import type { GradientSum } from "./gradient-sum.js";
-import { CHUNKED, CHUNKS, CHUNKS_DONE, CHUNK_CLAIM, type ControlLayout, DONE, EXITED, GRADIENT_PRESENT, MAX_CHUNKS, STEP_ABORT } from "./protocol.js";
+import { CALLS_END, CHUNKED, CHUNK_TOTAL, CHUNKS, CHUNKS_DONE, CHUNK_CLAIM, type ControlLayout, DONE, EXITED, GRADIENT_PRESENT, MAX_CHUNKS, STEP_ABORT, SUMS_DONE } from "./protocol.js";
 import { shardBounds } from "./shards.js";
 
 // A step's batch is cut into chunks of contiguous rows. Static (the default, and always when a BatchNorm
@@ -93,6 +93,35 @@ export function awaitChunks(control: Int32Array, layout: ControlLayout, seq: num
       const left = deadline - Date.now();
       if (left <= 0) return false;
       Atomics.wait(control, CHUNKS_DONE, done, Math.min(left, 1));
+    }
+  }
+}
+
+/** This thread's slices of the gradients are summed (or its sum failed: it counts anyway, so that nobody waits for it). */
+export function markSummed(control: Int32Array): void {
+  Atomics.add(control, SUMS_DONE, 1);
+  Atomics.notify(control, SUMS_DONE);
+}
+
+/**
+ * Waits until every thread has summed its slices of the gradients in the trainStep of command count
+ * `seq` (true: the update's chunks may be claimed), or the calling thread has ended the step's calls
+ * without recording any (nothing to claim: it records only once its own sum is done, and may not have
+ * summed at all), a worker's thread exited or `deadline` (a Date.now() time) passed (false).
+ */
+export function awaitSums(control: Int32Array, layout: ControlLayout, seq: number, polls: number, deadline = Infinity): boolean {
+  const replicas = layout.replicas;
+  for (let i = 0; ; i++) {
+    const done = Atomics.load(control, SUMS_DONE);
+    if (done === replicas) return true;
+    if (Atomics.load(control, CALLS_END) === seq && Atomics.load(control, CHUNK_TOTAL) === 0) return false;
+    if (i >= polls || (i & 1023) === 1023) {
+      for (let r = 1; r < replicas; r++) if (Atomics.load(control, layout.worker(r) + DONE) === EXITED) return false;
+    }
+    if (i >= polls) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      Atomics.wait(control, SUMS_DONE, done, Math.min(left, 1));
     }
   }
 }

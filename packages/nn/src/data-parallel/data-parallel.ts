@@ -20,6 +20,8 @@ import {
   CHUNK_REPLICA,
   CHUNKS_DONE,
   CHUNK_CLAIM,
+  CHUNK_NEXT,
+  CHUNK_TOTAL,
   FIRST_WORKER_ROW,
   FORWARD,
   GRADIENT_PRESENT,
@@ -45,6 +47,7 @@ import {
   STEP,
   STEP_OPTIMIZES,
   STOP,
+  SUMS_DONE,
   type SetupMessage,
   type StateEntry,
   TARGET_BUFFER,
@@ -58,7 +61,7 @@ import {
   viewOf,
   writeShape,
 } from "./protocol.js";
-import { abortStep, awaitChunks, chunkBounds, finishChunk, nextChunk, recycleGradients } from "./chunks.js";
+import { abortStep, awaitChunks, awaitSums, chunkBounds, finishChunk, markSummed, nextChunk, recycleGradients } from "./chunks.js";
 import { GradientSum } from "./gradient-sum.js";
 import { OptimizerStateSharing } from "./optimizer-state.js";
 import { ReplicaError } from "./replica-error.js";
@@ -343,10 +346,11 @@ export class DataParallel {
 
   /**
    * `forwardBackward(input, target)` then `step(optimizer)`, with the same bits, in one command: once
-   * the chunks' gradients are in, this thread records the optimizer's kernel calls (its `step()` runs
-   * here, as in `step`), and each replica updates, in every call, the slice of elements whose gradients
-   * it has just summed (as DistributedDataParallel with a ZeroRedundancyOptimizer does): the update takes
-   * no second command and no replica waits for another's sum. The same optimizers split as in `step`
+   * the chunks' gradients are in, every thread sums its slice of them, this thread records the
+   * optimizer's kernel calls (its `step()` runs here, as in `step`), and once every sum is done the
+   * replicas claim chunks of the calls as they come, this thread too once it has gathered the batch's
+   * output: the update takes no second command, and a thread with more to do (or kept off its core)
+   * takes fewer chunks. The same optimizers split as in `step`
    * (their own class declares `static splittableStep = true`), which here also promise that their step
    * reads no gradient's values before handing it to core's optimizer kernels (it runs while the replicas
    * still sum them; @pico/optim's do not), and whose `paramGroups` hold the model's parameters only; any
@@ -408,8 +412,11 @@ export class DataParallel {
       parameters[i]!.grad = null;
     }
     c[STEP_OPTIMIZES] = inStep ? 1 : 0;
-    // The workers read the calls once the command has started: the count is this thread's until then.
+    // The workers read the calls once the command has started: the counts are this thread's until then.
     c[CALL_COUNT] = 0;
+    c[CHUNK_TOTAL] = 0;
+    c[CHUNK_NEXT] = 0;
+    c[SUMS_DONE] = 0;
     let own: unknown = null;
     const outputs = this.ownOutputs;
     const deadline = this.begin(STEP);
@@ -441,15 +448,26 @@ export class DataParallel {
     }
     this.leave();
     const summed = own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline);
-    // With the update in the step, the .grads are set and the optimizer's calls recorded (the replicas
-    // sum their slices meanwhile) before this thread sums and updates its own slices.
+    if (summed) {
+      try {
+        this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
+      } catch (error) {
+        own = error;
+      } finally {
+        markSummed(c);
+      }
+    }
+    // With the update in the step, this thread's sum is done before the .grads are set and the optimizer's
+    // calls recorded (the replicas claim their chunks as they come, once every sum is done), and the
+    // batch's output is gathered before this thread claims any itself.
     let mismatch: Error | null = null;
     let optimizerFailure: unknown = null;
     let recorded = false;
+    let output: Tensor | null = null;
     if (inStep) {
       try {
         mismatch = summed ? this.outputMismatch(op, bounds) : null;
-        if (summed && mismatch === null) {
+        if (summed && own === null && mismatch === null) {
           this.settleGradients(parameters, previous);
           recorded = true;
           optimizerFailure = this.recordStep(optimizer!);
@@ -458,15 +476,16 @@ export class DataParallel {
         this.split.endInStep(seq);
       }
     }
-    if (summed) {
+    // After the step's first update: its new optimizer state does not take the arrays the next backward's gradients would.
+    recycleGradients(ownGradients);
+    if (recorded) {
       try {
-        this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
-        if (recorded) this.chunkRunner.runSlices(this.recorder!.base, seq, this.setup.polls, 0, this.replicas);
+        output = this.gather(bounds);
+        if (awaitSums(c, this.layout, seq, this.setup.polls, deadline)) this.chunkRunner.run(this.recorder!.base, seq, this.setup.polls);
       } catch (error) {
         own = error;
       }
     }
-    recycleGradients(ownGradients);
     try {
       // The outputs are checked before the gradients settle: a step that fails leaves .grad as it was.
       const failure = this.finish(op, own, deadline, recorded) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
@@ -495,7 +514,7 @@ export class DataParallel {
       }
       let total = 0;
       for (let k = 0; k < bounds.length - 1; k++) total += this.weight(k, bounds) * this.losses[this.layout.loss(k)]!;
-      return { loss: total, output: this.gather(bounds) };
+      return { loss: total, output: output ?? this.gather(bounds) };
     } finally {
       // A chunk this thread ran is never taken for one a replica runs in a later step.
       previous.fill(null);

@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 7;
+export const PROTOCOL = 8;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -107,7 +107,7 @@ export const DATA_BUFFER = 0;
 export const STAGED_BUFFER = 1;
 /** OPTIMIZE, and STEP with STEP_OPTIMIZES: how many optimizer kernel calls the command carries so far (ControlLayout.call; see split-optimizer.ts). */
 export const CALL_COUNT = TARGET_BUFFER + 1;
-/** OPTIMIZE: how many chunks of the calls so far can be claimed, the next chunk to claim, and the command count once no call will follow. */
+/** OPTIMIZE, and STEP with STEP_OPTIMIZES: how many chunks of the calls so far can be claimed, the next chunk to claim, and the command count once no call will follow. */
 export const CHUNK_TOTAL = CALL_COUNT + 1;
 export const CHUNK_NEXT = CHUNK_TOTAL + 1;
 export const CALLS_END = CHUNK_NEXT + 1;
@@ -121,12 +121,16 @@ export const CHUNKS_DONE = CHUNK_CLAIM + 1;
 /** STEP: the command count once a replica failed in it: nobody waits for the chunks any more. */
 export const STEP_ABORT = CHUNKS_DONE + 1;
 /**
- * STEP: 1 when the step ends with the optimizer's (DataParallel.trainStep): once it has summed its slice
- * of the gradients, each replica updates that slice of every parameter through the calls the calling
- * thread records (CALL_COUNT, CALLS_END), instead of an OPTIMIZE command after the step.
+ * STEP: 1 when the step ends with the optimizer's (DataParallel.trainStep): once every thread has summed
+ * its slice of the gradients (SUMS_DONE), the threads claim chunks of the calls the calling thread
+ * records (CALL_COUNT, CHUNK_TOTAL, CALLS_END), instead of an OPTIMIZE command after the step.
  */
 export const STEP_OPTIMIZES = STEP_ABORT + 1;
-const HEADER = STEP_OPTIMIZES + 1;
+/** STEP with STEP_OPTIMIZES: how many threads (the calling thread included) have summed their slices of the gradients; the update's chunks are claimed once all have. */
+export const SUMS_DONE = STEP_OPTIMIZES + 1;
+/** OPTIMIZE and STEP: how many threads wait (or are about to) in Atomics.wait for more chunks of calls; the calling thread notifies CHUNK_TOTAL only when some do. */
+export const SLEEPERS = SUMS_DONE + 1;
+const HEADER = SLEEPERS + 1;
 
 /** The fewest optimizer kernel calls one command carries (ControlLayout.maxCalls: more when the model has more parameters). */
 export const MAX_CALLS = 64;

@@ -47,7 +47,7 @@ import {
   writeShape,
 } from "./protocol.js";
 import { adopt, compareState, entryView, namedState } from "./shared-state.js";
-import { abortStep, awaitChunks, finishChunk, nextChunk, recycleGradients } from "./chunks.js";
+import { abortStep, awaitChunks, awaitSums, finishChunk, markSummed, nextChunk, recycleGradients } from "./chunks.js";
 import { growTo } from "./data-buffer.js";
 import { GradientSum } from "./gradient-sum.js";
 import { ChunkRunner, callBuffers } from "./split-optimizer.js";
@@ -251,12 +251,19 @@ class ReplicaServer {
       abortStep(c, seq);
       throw error;
     }
-    if (awaitChunks(c, this.layout, seq, this.setup.polls)) {
+    if (!awaitChunks(c, this.layout, seq, this.setup.polls)) {
+      recycleGradients(own);
+      return;
+    }
+    try {
       this.sum.sumSlices(r, c[CHUNKS]!, kept, own);
-      // A trainStep: this replica updates the slices it has just summed (see split-optimizer.ts).
-      if (c[STEP_OPTIMIZES] === 1) this.chunkRunner.runSlices(kernels.optimizerKernels.resolve().kernel, seq, this.setup.polls, r, this.setup.replicas);
+    } finally {
+      // Counted even when the sum failed: nobody waits for it then (the step fails with this error).
+      markSummed(c);
     }
     recycleGradients(own);
+    // A trainStep: this replica claims chunks of the update once every thread's sum is done (see split-optimizer.ts).
+    if (c[STEP_OPTIMIZES] === 1 && awaitSums(c, this.layout, seq, this.setup.polls)) this.chunkRunner.run(kernels.optimizerKernels.resolve().kernel, seq, this.setup.polls);
   }
 
   /**

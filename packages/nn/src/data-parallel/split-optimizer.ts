@@ -17,10 +17,10 @@ import {
   FLOAT32,
   FLOAT64,
   NO_ARRAY,
+  SLEEPERS,
   bytesOf,
   viewOf,
 } from "./protocol.js";
-import { shardStart } from "./shards.js";
 
 // DataParallel.step's optimizer step on every replica at once. The optimizers of @pico/optim update each
 // parameter through core's "optimizer" kernel family, whose calls are elementwise: element k of the
@@ -38,12 +38,18 @@ import { shardStart } from "./shards.js";
 // copy) runs on the calling thread at once, after the recorded calls when it shares memory with any of
 // theirs (an earlier call on the same parameter must update it first).
 //
-// DataParallel.trainStep records the calls within its STEP command instead, once every chunk's gradients
-// are in, and each replica updates, in every call, the slice of elements whose gradient sum it made (the
-// slices of shardBounds, as gradient-sum.ts sums them), right after making it: no thread waits for
-// another's sum, and no second command. There every call whose arrays are in shared memory is recorded,
-// whatever its size (no call may run before the sums); a call that cannot be recorded, and every call
-// after it, runs on the calling thread once the command is over, in order.
+// DataParallel.trainStep records the calls within its STEP command instead, with no second command: once
+// every chunk's gradients are in, every thread sums its slice of them (gradient-sum.ts), the calling
+// thread then records the calls, and every thread claims their chunks as above once all the sums are
+// done (SUMS_DONE): a replica updates while the calling thread still records, and the calling thread,
+// which has the recording (and the batch's output) to do besides, takes fewer chunks, as does a thread
+// kept off its core. There every call whose arrays are in shared memory is recorded, whatever its size
+// (no call may run before the sums); a call that cannot be recorded, and every call after it, runs on
+// the calling thread once the command is over, in order.
+//
+// A thread that finds no chunk to claim polls, then counts itself in SLEEPERS and sleeps on CHUNK_TOTAL;
+// the calling thread notifies only while one is counted (it stores CHUNK_TOTAL or CALLS_END first, so a
+// thread that counted itself later sees the new value instead of sleeping).
 
 /**
  * Below this many elements a call runs on the calling thread at once: its slices would save less than
@@ -165,7 +171,7 @@ export class OptimizerSplit {
   /** No call follows in the STEP command of count `seq` (CALLS_END): the replicas stop waiting for calls, also when none was recorded. */
   endInStep(seq: number): void {
     Atomics.store(this.control, CALLS_END, seq);
-    Atomics.notify(this.control, CALL_COUNT);
+    wakeSleepers(this.control);
     this.inStep = false;
     this.count = 0;
     this.chunks = 0;
@@ -196,7 +202,7 @@ export class OptimizerSplit {
   end(seq: number): boolean {
     if (this.count === 0) return false;
     Atomics.store(this.control, CALLS_END, seq);
-    Atomics.notify(this.control, CHUNK_TOTAL);
+    wakeSleepers(this.control);
     this.count = 0;
     this.chunks = 0;
     this.recordedCount = 0;
@@ -276,8 +282,7 @@ export class OptimizerSplit {
     // The call's fields before its count, its count before its chunks: a worker that claims a chunk finds its call.
     Atomics.store(c, CALL_COUNT, ++this.count);
     Atomics.store(c, CHUNK_TOTAL, this.chunks);
-    // A replica that slept in runSlices (past its polls) wakes for the call, not by its timeout.
-    if (inStep) Atomics.notify(c, CALL_COUNT);
+    wakeSleepers(c);
     if (this.count === this.layout.maxCalls && !inStep) flush();
     return true;
   }
@@ -290,7 +295,7 @@ export class OptimizerSplit {
  */
 export class ChunkRunner {
   private readonly scalars: Float64Array;
-  /** Per slot (a chunk's number, or a call's for its slices) · CALL_MAX_ARRAYS + array: the view made last, and its buffer, byte offset, length and dtype. */
+  /** Per slot (a chunk's number) · CALL_MAX_ARRAYS + array: the view made last, and its buffer, byte offset, length and dtype. */
   private readonly views: (FloatArray | null)[] = [];
   private readonly keys: number[] = [];
   private readonly sgdHyper: kernels.SgdHyper = { lr: 0, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false };
@@ -312,9 +317,9 @@ export class ChunkRunner {
   }
 
   /**
-   * Claims and runs chunks of the recorded calls of the OPTIMIZE command `seq` with `kernel` (the calling
-   * thread passes the kernel that ran before the recorder, a worker its own resolution) until the command
-   * has ended (CALLS_END) and no chunk is left; waits for more calls in between (polling `polls` times
+   * Claims and runs chunks of the recorded calls of the command `seq` (OPTIMIZE, or a trainStep's STEP
+   * once every thread's sums are done) with `kernel` (the calling thread passes the kernel that ran before
+   * the recorder, a worker its own resolution) until the calls have ended (CALLS_END) and no chunk is left; waits for more calls in between (polling `polls` times
    * before sleeping). On return, every chunk this thread claimed has run.
    */
   run(kernel: kernels.OptimizerKernel, seq: number, polls: number): void {
@@ -334,32 +339,13 @@ export class ChunkRunner {
       }
       // CALLS_END is stored after the last CHUNK_TOTAL: once ended, the total read after it is the last.
       if (ended) return;
-      if (++idle > polls) Atomics.wait(c, CHUNK_TOTAL, total, 1);
-    }
-  }
-
-  /**
-   * Runs replica `replica`'s slice (of `replicas`, shardBounds's) of every call recorded for the STEP
-   * command `seq` (a trainStep's) with `kernel`, in the order recorded, as they come, until the calling
-   * thread ends them (CALLS_END); waits for more calls in between (polling `polls` times before sleeping).
-   */
-  runSlices(kernel: kernels.OptimizerKernel, seq: number, polls: number, replica: number, replicas: number): void {
-    const c = this.control;
-    let k = 0;
-    for (let idle = 0; ; ) {
-      const ended = Atomics.load(c, CALLS_END) === seq;
-      const count = Atomics.load(c, CALL_COUNT);
-      if (k < count) {
-        idle = 0;
-        const length = c[this.layout.call(k) + CALL_LENGTH]!;
-        const from = shardStart(length, replicas, replica);
-        this.runRange(kernel, k, k, from, shardStart(length, replicas, replica + 1) - from);
-        k++;
-        continue;
+      if (++idle > polls) {
+        Atomics.add(c, SLEEPERS, 1);
+        // Counted before the check: a call recorded after it is notified (wakeSleepers). The timeout
+        // bounds the one wake-up that can be missed, CALLS_END stored between the check and the wait.
+        if (Atomics.load(c, CALLS_END) !== seq) Atomics.wait(c, CHUNK_TOTAL, total, 1);
+        Atomics.sub(c, SLEEPERS, 1);
       }
-      // CALLS_END is stored after the last CALL_COUNT: once ended, the count read after it is the last.
-      if (ended) return;
-      if (++idle > polls) Atomics.wait(c, CALL_COUNT, count, 1);
     }
   }
 
@@ -372,7 +358,7 @@ export class ChunkRunner {
     this.runRange(kernel, k, chunk, from, Math.min(chunkLength, c[at + CALL_LENGTH]! - from));
   }
 
-  /** Runs elements [from, from + length) of call `k` with `kernel`, through the views cached under `slot`. */
+  /** Runs elements [from, from + length) of call `k` with `kernel`, through the views cached under `slot` (the chunk's number). */
   private runRange(kernel: kernels.OptimizerKernel, k: number, slot: number, from: number, length: number): void {
     if (length <= 0) return;
     const c = this.control;
@@ -411,7 +397,7 @@ export class ChunkRunner {
     }
   }
 
-  /** Array `i` of the call at `at`, elements [from, from + length), as `slot`'s view (the last one made there when it still fits: a chunk's number, or a call's for its slice), or null. */
+  /** Array `i` of the call at `at`, elements [from, from + length), as `slot`'s view (the last one made there when it still fits), or null. */
   private array(at: number, slot: number, i: number, code: number, from: number, length: number): FloatArray | null {
     const c = this.control;
     const buffer = c[at + CALL_ARRAYS + 2 * i]!;
@@ -433,6 +419,11 @@ export class ChunkRunner {
     keys[4 * cached + 3] = code;
     return made;
   }
+}
+
+/** Wakes the threads counted in SLEEPERS (after a store to CHUNK_TOTAL or CALLS_END): none counted, no notify. */
+function wakeSleepers(control: Int32Array): void {
+  if (Atomics.load(control, SLEEPERS) > 0) Atomics.notify(control, CHUNK_TOTAL);
 }
 
 /** The buffers a kernel call's arrays may live in, in the order of their indices in protocol.ts. */

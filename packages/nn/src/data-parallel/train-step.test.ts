@@ -3,13 +3,16 @@ import { Generator, Tensor, kernels, manualSeed, tensor } from "@pico/core";
 import { Adam, AdamW, Optimizer, SGD } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
+import { Linear } from "../layers/linear.js";
 import { Sequential } from "../layers/sequential.js";
 import { Module } from "../module.js";
+import { Parameter } from "../parameter.js";
 import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
 import type { DataParallel } from "./data-parallel.js";
 import { dataParallel } from "./node.js";
-import { CALL_COUNT, SEQ, STEP_OPTIMIZES } from "./protocol.js";
+import { CALL_COUNT, CHUNK_NEXT, CHUNK_TOTAL, SEQ, SLEEPERS, STEP_OPTIMIZES, SUMS_DONE } from "./protocol.js";
 import { ReplicaError } from "./replica-error.js";
+import { PatientAdam } from "./test-utils/patient-adam.js";
 import { SignSGD } from "./test-utils/sign-sgd.js";
 
 // DataParallel.trainStep against forwardBackward then optimizer.step on this thread, on the same
@@ -112,6 +115,54 @@ describe("DataParallel.trainStep (2 replicas): forwardBackward and the optimizer
       expect(got.inStep).toEqual([true, true, true]);
       expect(got.calls).toEqual([0, 8, 8]);
     }
+  });
+
+  it("gives the same bits when the replica runs every chunk of the update (claimed while this thread still records the calls)", () => {
+    const claimedAll = (c: Int32Array): boolean => Atomics.load(c, CHUNK_NEXT) === Atomics.load(c, CHUNK_TOTAL);
+    const expected = train(new Adam(model.parameters(), { lr: 1e-2, weightDecay: 1e-3 }), plainStep);
+    const got = train(new PatientAdam(model.parameters(), { lr: 1e-2, weightDecay: 1e-3 }, control, claimedAll), trainStep);
+    expectSameBits(got, expected);
+    expect(got.inStep).toEqual([true, true, true]);
+    expect(got.calls).toEqual([0, 8, 8]);
+  });
+
+  it("keeps the update in the command for an optimizer holding the model's parameters in another order, and runs step after it once the optimizer holds a parameter the model swapped for another tensor: the same bits", () => {
+    const reversed = (): Adam => new Adam([...model.parameters()].reverse(), { lr: 1e-2 });
+    const expected = train(reversed(), plainStep);
+    const got = train(reversed(), trainStep);
+    expectSameBits(got, expected);
+    expect(got.inStep).toEqual([true, true, true]);
+    expect(got.calls).toEqual([0, 8, 8]);
+    // From step 2 the last layer's weight is a new tensor (same shape and values); the optimizer still
+    // holds the old one, which no longer gets a gradient.
+    const head = (model as Sequential).at(9) as Linear;
+    const original = head.weight;
+    const run = (fused: boolean): { values: Float32Array[]; state: Float32Array[]; inStep: boolean[] } => {
+      model.loadStateDict(initial);
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      const inStep: boolean[] = [];
+      try {
+        for (let s = 0; s < 3; s++) {
+          if (s === 1) head.weight = new Parameter(original.clone());
+          const { images, labels } = syntheticDigits(15, new Generator(70 + s));
+          model.zeroGrad();
+          if (fused) dp.trainStep(images, labels, adam);
+          else {
+            dp.forwardBackward(images, labels);
+            adam.step();
+          }
+          inStep.push(control()[STEP_OPTIMIZES] === 1);
+        }
+        return { values: copies([original, ...model.parameters()]), state: stateOf(adam), inStep };
+      } finally {
+        head.weight = original;
+      }
+    };
+    const plain = run(false);
+    const fused = run(true);
+    expect(firstDifference(fused.values, plain.values)).toBe("none");
+    expect(firstDifference(fused.state, plain.state)).toBe("none");
+    expect(fused.inStep).toEqual([true, false, false]);
   });
 
   it("runs step after the command for a user's optimizer, under a custom optimizer kernel, and when a .grad holds memory of its own; a .grad accumulated in the shared block stays in the command: the same bits", () => {
@@ -246,6 +297,42 @@ describe("DataParallel.trainStep (2 replicas): forwardBackward and the optimizer
   });
 });
 
+describe("DataParallel.trainStep on threads that sleep instead of polling (polls: 0)", () => {
+  it("gives forwardBackward and optimizer.step's bits: a thread asleep for the next call or the sums is woken; no sleeper is left counted", async () => {
+    const model = (manualSeed(26), referenceCnn());
+    const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("reference"), stepTimeoutMs: 30_000, polls: 0 });
+    const control = (dp as unknown as { control: Int32Array }).control;
+    try {
+      const run = (fused: boolean): { losses: number[]; weights: Float32Array[]; state: Float32Array[] } => {
+        model.loadStateDict(initial);
+        const adam = new Adam(model.parameters(), { lr: 1e-2 });
+        const losses: number[] = [];
+        for (let s = 0; s < 4; s++) {
+          const { images, labels } = syntheticDigits(15, new Generator(50 + s));
+          adam.zeroGrad();
+          if (fused) losses.push(dp.trainStep(images, labels, adam).loss);
+          else {
+            losses.push(dp.forwardBackward(images, labels).loss);
+            adam.step();
+          }
+        }
+        return { losses, weights: copies(model.parameters()), state: stateOf(adam) };
+      };
+      const plain = run(false);
+      const fused = run(true);
+      expect(fused.losses).toEqual(plain.losses);
+      expect(firstDifference(fused.weights, plain.weights)).toBe("none");
+      expect(firstDifference(fused.state, plain.state)).toBe("none");
+      expect(control[STEP_OPTIMIZES]).toBe(1);
+      expect(control[SUMS_DONE]).toBe(2);
+      expect(control[SLEEPERS]).toBe(0);
+    } finally {
+      await dp.close();
+    }
+  });
+});
+
 describe("DataParallel.trainStep with a replica that fails", () => {
   it("a throw in a replica's shard leaves the weights, the optimizer's state and .grad (null after zeroGrad) as they were, as a ReplicaError naming it", async () => {
     const model = (manualSeed(24), new Sequential(new (class Marker extends Module {
@@ -290,7 +377,9 @@ describe("DataParallel.trainStep with a replica that fails", () => {
     const model = (manualSeed(25), referenceCnn());
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bad-kernel"), stepTimeoutMs: 30_000 });
     try {
-      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      // The replica claims the first call's first chunk before this thread records the next (this thread claims none while it records).
+      const control = (): Int32Array => (dp as unknown as { control: Int32Array }).control;
+      const adam = new PatientAdam(model.parameters(), { lr: 1e-2 }, control, (c) => Atomics.load(c, CHUNK_TOTAL) === 0 || Atomics.load(c, CHUNK_NEXT) > 0);
       const messages: string[] = [];
       for (let s = 0; s < 2; s++) {
         const { images, labels } = syntheticDigits(6, new Generator(60 + s));
