@@ -3,6 +3,7 @@
 // entry, elementwiseJob. The loader (src/kernels/wasm/elementwise-wasm.ts) copies the operands in and the
 // results out. Pointers are byte addresses.
 import { batchNormJob } from "./batch-norm";
+import { globalMean, globalMeanBackward } from "./global-mean";
 import { maxPool2x2Backward } from "./pool";
 
 /**
@@ -120,6 +121,8 @@ const RELU_BACKWARD = 3;
 const ADD_RELU_FORWARD = 4;
 const MAX_POOL_2X2 = 5;
 const MAX_POOL_2X2_BACKWARD = 6;
+const GLOBAL_MEAN = 7;
+const GLOBAL_MEAN_BACKWARD = 8;
 
 /** Runs one job of the kernels above: `kind`, then that kernel's arguments in order (unused ones 0). */
 export function elementwiseJob(
@@ -143,6 +146,12 @@ export function elementwiseJob(
       break;
     case MAX_POOL_2X2_BACKWARD:
       maxPool2x2Backward(a1, a2, a3, a4, a5, a6, a7, a8, a9);
+      break;
+    case GLOBAL_MEAN:
+      globalMean(a1, a2, a3, a4, a5);
+      break;
+    case GLOBAL_MEAN_BACKWARD:
+      globalMeanBackward(a1, a2, a3, a4, a5);
       break;
   }
 }

@@ -19,6 +19,7 @@ export type { ReluKernel } from "./relu.js";
 export { optimizerKernels, optimizerJs, optimizerWasm } from "./optimizer.js";
 export type { AdamHyper, OptimizerKernel, SgdHyper } from "./optimizer.js";
 export { maxPool2x2Wasm, maxPool2x2BackwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
+export { globalMeanWasm, globalMeanBackwardWasm } from "./wasm/global-mean-wasm.js";
 export type { BinaryOp, UnaryOp } from "./elementwise.js";
 export { sumAxes, maxAxes, sumToShape } from "./reduce.js";
 export { create, empty, filled, copy, packed, isContiguous, isPacked, reshapeView, scalarArray } from "../ndarray-utils.js";

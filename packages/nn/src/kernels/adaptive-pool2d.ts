@@ -1,4 +1,4 @@
-import type { FloatArray } from "@pico/core";
+import { kernels, type FloatArray } from "@pico/core";
 import type { Flat } from "./flat.js";
 
 /** Planes of [H, W] pooled to [outHeight, outWidth] by PyTorch's adaptive windows. */
@@ -19,7 +19,8 @@ function bounds(i: number, size: number, outSize: number): [number, number] {
 export function adaptiveAvgPool2dForward(x: Flat, g: AdaptivePool2dGeometry, out: FloatArray): void {
   const { inHeight: H, inWidth: W, outHeight: oH, outWidth: oW } = g;
   if (globalMean(g) && x.data instanceof Float32Array && out instanceof Float32Array) {
-    globalMeanFloat32(x.data, x.offset, g.planes, H * W, out);
+    const size = H * W;
+    globalMeanKernels.resolve().kernel.forward(x.data.subarray(x.offset, x.offset + g.planes * size), out, g.planes, size);
     return;
   }
   let o = 0;
@@ -41,7 +42,7 @@ export function adaptiveAvgPool2dForward(x: Flat, g: AdaptivePool2dGeometry, out
 export function adaptiveAvgPool2dBackward(gy: Flat, g: AdaptivePool2dGeometry, gx: FloatArray): void {
   const { inHeight: H, inWidth: W, outHeight: oH, outWidth: oW } = g;
   if (globalMean(g) && gy.data instanceof Float32Array && gx instanceof Float32Array) {
-    globalMeanBackwardFloat32(gy.data, gy.offset, g.planes, H * W, gx);
+    globalMeanKernels.resolve().kernel.backward(gy.data.subarray(gy.offset, gy.offset + g.planes), gx, g.planes, H * W);
     return;
   }
   let o = gy.offset;
@@ -98,6 +99,38 @@ function globalMeanBackwardFloat32(gy: Float32Array, offset: number, planes: num
     for (let i = p * size; i < end; i++) gx[i] = value;
   }
 }
+
+/** The global mean over planes of `size` packed float32 values and its backward (gx: every element written). */
+export interface GlobalMeanKernel {
+  forward(x: Float32Array, out: Float32Array, planes: number, size: number): void;
+  backward(gy: Float32Array, gx: Float32Array, planes: number, size: number): void;
+}
+
+const globalMeanJs: GlobalMeanKernel = {
+  forward: (x, out, planes, size) => globalMeanFloat32(x, 0, planes, size, out),
+  backward: (gy, gx, planes, size) => globalMeanBackwardFloat32(gy, 0, planes, size, gx),
+};
+
+/**
+ * The "globalMean" kernel family (adaptive average pooling to 1×1 on float32): the TypeScript loops, or
+ * WebAssembly SIMD with the same float64 sums bit for bit, split across the threads by planes (each plane
+ * one job's) from elementwise-wasm.ts's threshold on; it falls back to the loops where the module cannot run.
+ */
+export const globalMeanKernels = kernels
+  .kernelFamily<GlobalMeanKernel>("globalMean")
+  .register("js", globalMeanJs)
+  .register(
+    "wasm",
+    {
+      forward(x, out, planes, size) {
+        if (!kernels.globalMeanWasm(x, out, planes, size)) globalMeanJs.forward(x, out, planes, size);
+      },
+      backward(gy, gx, planes, size) {
+        if (!kernels.globalMeanBackwardWasm(gy, gx, planes, size)) globalMeanJs.backward(gy, gx, planes, size);
+      },
+    },
+    { available: kernels.wasmAvailable, threads: kernels.elementwiseWasmThreads },
+  );
 
 /**
  * Max over each adaptive window into out; argmax (when given) gets the flat input index of the

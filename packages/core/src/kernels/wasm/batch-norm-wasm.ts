@@ -4,6 +4,7 @@ import { offerOutput, takeOutput } from "./handoff.js";
 import { addressOf } from "./resident-storage.js";
 import { target } from "./elementwise-wasm.js";
 import type { Target } from "./elementwise-wasm.js";
+import { runStagedJobs } from "./staged-jobs.js";
 import { MAX_JOBS } from "./thread-pool.js";
 
 // The loader of assembly/batch-norm.ts: batch norm over axis 1 of a packed float32 [n, c, s] array
@@ -103,35 +104,6 @@ function spans(block: Block, c: number, s: number, run: (start: number, end: num
   for (let b = block.b0; b < block.b1; b++) run((b * c + block.c0) * s, (b * c + block.c1) * s);
 }
 
-/**
- * Runs one phase's jobs ([kind, ...arguments], one per block): on the calling thread block by block (copy
- * in, compute, copy out), or staged on the threads (every copy in on the calling thread, in order, each
- * job open to the workers once its block is in; then each block copied out once done).
- */
-function runPhase(t: Target, jobs: number[][], copyIn: ((k: number) => void) | null, copyOut: ((k: number) => void) | null): void {
-  const e = t.exports;
-  const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
-  if (t.threads === null || jobs.length < 2) {
-    for (let k = 0; k < jobs.length; k++) {
-      copyIn?.(k);
-      call(jobs[k]!);
-      copyOut?.(k);
-    }
-    return;
-  }
-  const open = t.threads.launch(jobs, copyIn !== null);
-  try {
-    if (copyIn !== null) {
-      for (let k = 0; k < jobs.length; k++) {
-        copyIn(k);
-        open.ready(k + 1);
-      }
-    }
-  } finally {
-    open.finish((k) => call(jobs[k]!), copyOut ?? (() => undefined));
-  }
-}
-
 /** A job of step `step` with its arguments, padded to elementwiseJob's 14. */
 function job(step: number, ...args: number[]): number[] {
   const out = [BATCH_NORM, step, ...args];
@@ -198,7 +170,7 @@ export function batchNormForwardWasm(
   const copyIn = (blocks: Block[]) => (xOwn >= 0 || handed >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => heap.set(x.subarray(i0, i1), xF + i0)));
   if (train) {
     const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
-    runPhase(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn(blocks), null);
+    runStagedJobs(t, blocks.map((b) => job(STATISTICS, xAt, c, s, group, b.b0, b.b1, b.c0, b.c1, partialsAt)), copyIn(blocks), null);
   }
   t.exports.elementwiseJob(BATCH_NORM, FINISH_STATISTICS, c, n, s, group, partialsAt, statsAt, gammaAt, betaAt, tableAt, train ? 1 : 0, 0, 0);
   if (train && options.sync !== null) {
@@ -213,7 +185,7 @@ export function batchNormForwardWasm(
   const blocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
   const copyOut = yOwn >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => y.set(heap.subarray(outF + i0, outF + i1), i0));
   if (residual === null) {
-    runPhase(t, blocks.map((b) => job(NORMALIZE, xAt, outAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn(blocks), copyOut);
+    runStagedJobs(t, blocks.map((b) => job(NORMALIZE, xAt, outAt, c, s, b.b0, b.b1, b.c0, b.c1, relu, tableAt)), train ? null : copyIn(blocks), copyOut);
   } else {
     // The residual goes in block by block with this phase (and x too in evaluation), staged as a first phase's x.
     const rF = rAt >> 2;
@@ -222,7 +194,7 @@ export function batchNormForwardWasm(
       xIn?.(k);
       spans(blocks[k]!, c, s, (i0, i1) => heap.set(residual.subarray(i0, i1), rF + i0));
     };
-    runPhase(t, blocks.map((b) => job(NORMALIZE_ADD, xAt, rAt, outAt, c, s, b.b0, b.b1, b.c0, b.c1, tableAt)), rIn, copyOut);
+    runStagedJobs(t, blocks.map((b) => job(NORMALIZE_ADD, xAt, rAt, outAt, c, s, b.b0, b.b1, b.c0, b.c1, tableAt)), rIn, copyOut);
   }
   stats.set(new Float64Array(heap.buffer, statsAt, 3 * c));
   affine.set(heap.subarray(tableAt >> 2, (tableAt >> 2) + 3 * c));
@@ -300,15 +272,15 @@ export function batchNormBackwardWasm(
     });
   if (g2 !== null && residual === null) {
     const step = relu ? PARTS_GRADIENT_SUMS_RELU : PARTS_GRADIENT_SUMS;
-    runPhase(t, blocks.map((b) => job(step, xAt, gAt, g2At, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, null);
+    runStagedJobs(t, blocks.map((b) => job(step, xAt, gAt, g2At, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, null);
   } else if (residual === null) {
     const sumsJob = (b: Block): number[] => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, relu ? 1 : 0, tableAt, partialsAt);
-    runPhase(t, blocks.map(sumsJob), copyIn, null);
+    runStagedJobs(t, blocks.map(sumsJob), copyIn, null);
   } else {
     // gm, written over g in the module, is the residual's gradient: out with each block once its sums are done.
     const grad = residual.grad;
     const gmOut = grad === null || gmOwn >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => grad.set(heap.subarray(gF + i0, gF + i1), i0));
-    runPhase(t, blocks.map((b) => job(MASKED_GRADIENT_SUMS, xAt, gAt, yAt, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, gmOut);
+    runStagedJobs(t, blocks.map((b) => job(MASKED_GRADIENT_SUMS, xAt, gAt, yAt, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, gmOut);
   }
   // With a residual, g's region holds gm, already masked.
   const flags = [train ? 1 : 0, relu && residual === null ? 1 : 0] as const;
@@ -322,7 +294,7 @@ export function batchNormBackwardWasm(
   if (dx !== null) {
     const outBlocks = blocksOf(t, n, c, s, group, OUT_FLOATS);
     const copyOut = dxOwn >= 0 ? null : (k: number): void => spans(outBlocks[k]!, c, s, (i0, i1) => dx.set(heap.subarray(dxF + i0, dxF + i1), i0));
-    runPhase(t, outBlocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, dxAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
+    runStagedJobs(t, outBlocks.map((b) => job(GRADIENT_INPUT, xAt, gAt, dxAt, c, s, b.b0, b.b1, b.c0, b.c1, flags[0], flags[1], tableAt)), null, copyOut);
   }
   sums.set(new Float64Array(heap.buffer, sumsAt, 2 * c));
   // A dx of its own is still in the module, for the convolution's backward that reads it next (handoff.ts).

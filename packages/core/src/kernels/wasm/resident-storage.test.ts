@@ -13,6 +13,7 @@ import { batchNormBackwardWasm, batchNormForwardWasm } from "./batch-norm-wasm.j
 import { installWasmConvThreads, stopWasmConvThreads } from "./conv-wasm-threads.js";
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./elementwise-wasm-threads.js";
 import { gemmWasm, gemmWasmLocal, gemmWasmProducts } from "./gemm-wasm.js";
+import { globalMeanBackwardWasm, globalMeanWasm } from "./global-mean-wasm.js";
 import { installWasmGemmThreads, stopWasmGemmThreads } from "./gemm-wasm-threads.js";
 import { addReluWasm, maxPool2x2BackwardWasm, maxPool2x2Wasm, reluBackwardWasm } from "./elementwise-wasm.js";
 import { onFastPathWarning } from "../fast-path-warnings.js";
@@ -325,6 +326,26 @@ describe("resident storage: tensor storage in the threads' shared memory", () =>
       return [y, dx, inPlace, pooled, argmaxFloats, gx].map((v) => Float32Array.from(v));
     };
     const copied = run((v) => Float32Array.from(v), (n) => new Float32Array(n));
+    for (const result of [run(resident, (n) => allocate("float32", n) as Float32Array), run(resident, (n) => new Float32Array(n)), run((v) => Float32Array.from(v), (n) => allocate("float32", n) as Float32Array)]) {
+      result.forEach((v, i) => expect(firstDifference(v, copied[i]!)).toBe(-1));
+    }
+  });
+
+  it("the global mean (forward and backward, split by planes) gives the same bits from resident arrays", () => {
+    // 512 planes of 8x8 (64 floats): the 32,768 elements split across the threads.
+    const [planes, plane] = [512, 64];
+    const [x, gy] = [random(planes * plane), random(planes)];
+    const run = (make: (v: Float32Array) => Float32Array, out: (n: number) => Float32Array): Float32Array[] => {
+      const { own, check } = operands(make);
+      const means = out(planes);
+      expect(globalMeanWasm(own(x), means, planes, plane)).toBe(true);
+      const gx = out(planes * plane).fill(Number.NaN);
+      expect(globalMeanBackwardWasm(own(gy), gx, planes, plane)).toBe(true);
+      check();
+      return [means, gx].map((v) => Float32Array.from(v));
+    };
+    const copied = run((v) => Float32Array.from(v), (n) => new Float32Array(n));
+    expect(addressOf(memory(), resident(x))).toBeGreaterThan(0);
     for (const result of [run(resident, (n) => allocate("float32", n) as Float32Array), run(resident, (n) => new Float32Array(n)), run((v) => Float32Array.from(v), (n) => allocate("float32", n) as Float32Array)]) {
       result.forEach((v, i) => expect(firstDifference(v, copied[i]!)).toBe(-1));
     }
