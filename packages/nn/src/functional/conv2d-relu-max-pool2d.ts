@@ -1,4 +1,4 @@
-import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, type NDArray } from "@pico/core";
+import { ArgumentError, Context, Function, ShapeError, Tensor, formatShape, kernels, tracer, type NDArray } from "@pico/core";
 import { argmaxBuffer } from "../kernels/argmax-buffer.js";
 import { conv2dReluMaxPool2dBackward, conv2dReluMaxPool2dForward } from "../kernels/conv2d-relu-max-pool2d.js";
 import { flatData } from "../kernels/flat.js";
@@ -8,7 +8,11 @@ import { conv2dGeometry, type Conv2dGeometry, type Conv2dOptions } from "./conv2
 import type { Pool2dOptions } from "./max-pool2d.js";
 import type { IntPair } from "./pair.js";
 
-type FusedContext = Context & { geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean; prepared?: kernels.PreparedWeights; handOffGradInput: boolean };
+type FusedContext = Context & {
+  geometry: Conv2dGeometry; pool: Pool2dGeometry; argmax: Int32Array; wasm: boolean; prepared?: kernels.PreparedWeights; handOffGradInput: boolean;
+  /** x as the WebAssembly forward copied it into the threads' memory, for backward to read in place; null where x lives there itself or no copy was made. */
+  inputCopy: Float32Array | null;
+};
 
 /** The pooling the WebAssembly convolution fuses: 2×2 windows, stride 2, no padding, over the whole convolution output. */
 function isPool2x2(g: Conv2dGeometry, pool: Pool2dGeometry): boolean {
@@ -30,6 +34,22 @@ function withOptions(ctx: FusedContext, gx: NDArray | null, gw: NDArray | null, 
   grads[2] = gb;
   for (let i = 3; i < grads.length; i++) grads[i] = null;
   return grads;
+}
+
+/**
+ * Room in the threads' memory for a copy of x's `length` floats (a packed float32 array from the buffer pool,
+ * kept by `ctx` until backward releases it: tracer.keepPrivate), or null where x lives there itself or the
+ * pool's array does not (no threads, or their memory full).
+ */
+function residentCopyRoom(ctx: FusedContext, x: kernels.Float32Slice, length: number): Float32Array | null {
+  if (kernels.conv2dWasmResident(x.data)) return null;
+  const room = kernels.allocateUninitialized("float32", length) as Float32Array;
+  if (!kernels.conv2dWasmResident(room)) {
+    kernels.recycle(room);
+    return null;
+  }
+  tracer.keepPrivate(ctx, room);
+  return room;
 }
 
 /** A packed float32 array as the kernel's slice, else null. */
@@ -95,15 +115,23 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const x32 = float32(xf);
     const w32 = float32(wf);
     const b32 = float32(bf);
-    const wasm = kernels.conv2dKernels.resolve().backend === "wasm" && isPool2x2(g, pool) && x32 !== null && w32 !== null && (bf === null || b32 !== null) &&
-      out.data instanceof Float32Array &&
-      kernels.conv2dForwardWasm(g, x32, w32, b32, { data: out.data, offset: 0 }, {
+    const wasmKernel = kernels.conv2dKernels.resolve().backend === "wasm" && isPool2x2(g, pool) && x32 !== null && w32 !== null && (bf === null || b32 !== null) &&
+      out.data instanceof Float32Array;
+    // Where backward reads x (the weight's gradient) and x lives outside the threads' memory (a batch the
+    // caller made), the forward copies it into a resident array it keeps until backward, which then reads it
+    // in place instead of copying it in a second time (on the calling thread, while the workers wait for
+    // their first images).
+    const inputCopy = wasmKernel && ctx.needsInputGrad[1] === true ? residentCopyRoom(ctx, x32!, g.batch * g.inChannels * g.inHeight * g.inWidth) : null;
+    const wasm = wasmKernel &&
+      kernels.conv2dForwardWasm(g, x32!, w32!, b32, { data: out.data as Float32Array, offset: 0 }, {
         reluMaxPool2x2: true,
         argmax,
         prepared: ctx.reused ? (ctx.prepared ??= new kernels.PreparedWeights()) : undefined,
+        inputCopy,
       });
     if (!wasm) conv2dReluMaxPool2dForward(xf, wf, bf, g, pool, out.data, argmax, null);
     if (argmax !== null) {
+      ctx.inputCopy = wasm ? inputCopy : null;
       ctx.wasm = wasm;
       ctx.geometry = g;
       ctx.pool = pool;
@@ -129,7 +157,7 @@ export class Conv2dReluMaxPool2dFunction extends Function {
     const pool = ctx.pool;
     const gy32 = float32(gyf);
     const w32 = float32(wf);
-    const x32 = float32(input);
+    const x32 = input === null ? null : ctx.inputCopy !== null ? { data: ctx.inputCopy, offset: 0 } : float32(input);
     if (ctx.wasm && gy32 !== null && w32 !== null && (gw === null || x32 !== null) &&
       kernels.conv2dBackwardWasm(g, gy32, x32, w32, { input: packedFloat32(gx), weight: packedFloat32(gw), bias: packedFloat32(gb) }, { argmax: ctx.argmax, handOffGradInput: ctx.handOffGradInput })) {
       return withOptions(ctx, gx, gw, gb);

@@ -44,6 +44,12 @@ export interface Conv2dWasmForwardOptions extends Conv2dWasmOptions {
    * maximum is > 0, else −1: what conv2dBackwardWasm's `argmax` option reads.
    */
   argmax?: Int32Array | null;
+  /**
+   * An array of x's length: where it lives in the module (resident-storage.ts) and x does not, x is copied
+   * into it, range by range as the call's own copy would be, and read there; a backward then reads x from
+   * it in place instead of copying x in again (see conv2dWasmResident). Ignored otherwise.
+   */
+  inputCopy?: Float32Array | null;
 }
 
 export interface Conv2dWasmBackwardOptions extends Conv2dWasmOptions {
@@ -367,11 +373,13 @@ export function conv2dForwardWasm(
   const width = chunk * s.outPlane;
   // x, the weight and out where they are when they live in the module (resident-storage.ts), else -1: copied in or out.
   const [xOwn, wOwn, outOwn] = [ownAt(t, x), ownAt(t, weight), ownAt(t, out)];
+  // x copied into the caller's resident copy (inputCopy) rather than into a region of this call's.
+  const copyAt = xOwn < 0 && options.inputCopy != null && options.inputCopy.length >= g.batch * s.inImage ? addressOf(t.memory, options.inputCopy) : -1;
   const wAt = wOwn >= 0 ? wOwn : mem.take(g.outChannels * s.taps);
   const preparedFloats = e.preparedFloats(geo, pool ? 1 : 0, withArgmax);
   const preparedAt = mem.take(preparedFloats);
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
-  const xAt = xOwn >= 0 ? 0 : mem.take(slice * s.inImage);
+  const xAt = xOwn >= 0 || copyAt >= 0 ? 0 : mem.take(slice * s.inImage);
   const outAt = outOwn >= 0 ? 0 : mem.take(slice * outImage);
   const argmaxOwn = argmax === null ? -1 : addressOf(t.memory, argmax);
   const argmaxAt = argmax === null || argmaxOwn >= 0 ? 0 : mem.take(slice * outImage);
@@ -413,7 +421,7 @@ export function conv2dForwardWasm(
     const ranges = tapered === null ? parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units))
       : xOwn < 0 ? stagedOrder(tapered.length, threads).map((k) => tapered[k]!) : tapered;
     // This slice's images: in the module's regions, or where x and out are.
-    const xSlice = xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
+    const xSlice = xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : copyAt >= 0 ? copyAt + n0 * s.inImage * 4 : xAt;
     const outSlice = outOwn >= 0 ? outOwn + n0 * outImage * 4 : outAt;
     const argmaxSlice = argmax === null ? 0 : argmaxOwn >= 0 ? argmaxOwn + n0 * outImage * 4 : argmaxAt;
     const calls: ConvCall[] = [];
@@ -428,7 +436,7 @@ export function conv2dForwardWasm(
     // Images [i0, i1) of this slice into the module, and their results out of it.
     const copyIn = xOwn >= 0 ? null : (i0: number, i1: number): void => {
       const xFrom = x.offset + (n0 + i0) * s.inImage;
-      heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xAt >> 2) + i0 * s.inImage);
+      heap.set(x.data.subarray(xFrom, xFrom + (i1 - i0) * s.inImage), (xSlice >> 2) + i0 * s.inImage);
     };
     const copyOut = (i0: number, i1: number): void => {
       const result = heapOf(t, mem.end) ?? heap;
@@ -444,6 +452,15 @@ export function conv2dForwardWasm(
   // One slice: the whole output is still in the module, for a kernel that reads it next (handoff.ts).
   if (slice >= g.batch && argmax === null && outOwn < 0) offerOutput(t.memory, out.data, out.offset, g.batch * outImage, outAt);
   return true;
+}
+
+/**
+ * Whether `a` lives in the memory the WebAssembly convolution runs on now (resident-storage.ts): it is then
+ * read in place, and an `inputCopy` of conv2dForwardWasm may be it.
+ */
+export function conv2dWasmResident(a: Float32Array): boolean {
+  const t = loaded();
+  return t !== null && addressOf(t.memory, a) >= 0;
 }
 
 /** The byte address of a slice's first float where it lives in `t`'s memory (resident-storage.ts), else -1. */

@@ -8,7 +8,7 @@ export {
   imagesPerChunk,
   keptColumnsSize,
 } from "./conv2d-gemm.js";
-export { conv2dForwardWasm, conv2dBackwardWasm, conv2dWasmPath, CONV2D_WASM_PATHS } from "./conv2d-wasm.js";
+export { conv2dForwardWasm, conv2dBackwardWasm, conv2dWasmPath, conv2dWasmResident, CONV2D_WASM_PATHS } from "./conv2d-wasm.js";
 export type { Conv2dWasmPath, Conv2dWasmGeometry, Conv2dWasmOptions, Conv2dWasmForwardOptions, Conv2dWasmBackwardOptions, Conv2dWasmGrads, Float32Slice } from "./conv2d-wasm.js";
 export { conv2dReference, conv2dBackwardReference, conv2dOutputShapeReference } from "./conv2d-reference.js";
 export type { Conv2dReferenceArgs, Conv2dReferenceGrads } from "./conv2d-reference.js";
