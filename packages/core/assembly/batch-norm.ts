@@ -334,11 +334,12 @@ function normalizeAdd(x: usize, r: usize, y: usize, c: i32, s: i32, b0: i32, b1:
 /**
  * Adds gm[i] into acc0, acc1 and tail0, and gm[i]·(x[i] − mean) into acc2, acc3 and tail1, over [0, len). gm is g,
  * zeroed with relu where (x − mean)·scale + shift <= 0; when masked (a compile-time constant: the other branch
- * is removed after inlining), zeroed instead where the output y <= 0 (y NaN keeps g) and written over g.
+ * is removed after inlining), zeroed instead where the output y <= 0 (y NaN keeps g) and written to gm (which
+ * may be g).
  */
 // @ts-ignore: decorator
 @inline
-function runGradientSums(x: usize, g: usize, y: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool, masked: bool): void {
+function runGradientSums(x: usize, g: usize, y: usize, gm: usize, len: i32, mean: f32, scale: f32, shift: f32, relu: bool, masked: bool): void {
   const mv = f32x4.splat(mean);
   const sv = f32x4.splat(scale);
   const hv = f32x4.splat(shift);
@@ -357,8 +358,8 @@ function runGradientSums(x: usize, g: usize, y: usize, len: i32, mean: f32, scal
     if (masked) {
       ga = v128.andnot(ga, f32x4.le(v128.load(y + p), zero));
       gb = v128.andnot(gb, f32x4.le(v128.load(y + p, 16), zero));
-      v128.store(g + p, ga);
-      v128.store(g + p, gb, 16);
+      v128.store(gm + p, ga);
+      v128.store(gm + p, gb, 16);
     } else if (relu) {
       ga = v128.andnot(ga, f32x4.le(f32x4.add(f32x4.mul(da, sv), hv), zero));
       gb = v128.andnot(gb, f32x4.le(f32x4.add(f32x4.mul(db, sv), hv), zero));
@@ -376,7 +377,7 @@ function runGradientSums(x: usize, g: usize, y: usize, len: i32, mean: f32, scal
     let gi = load<f32>(g + p);
     if (masked) {
       if (load<f32>(y + p) <= 0) gi = 0;
-      store<f32>(g + p, gi);
+      store<f32>(gm + p, gi);
     } else if (relu && d * scale + shift <= 0) gi = 0;
     tg += <f64>gi;
     tgx += <f64>(gi * d);
@@ -397,7 +398,7 @@ function runGradientSums(x: usize, g: usize, y: usize, len: i32, mean: f32, scal
  */
 // @ts-ignore: decorator
 @inline
-function unitGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, masked: bool, table: usize, partials: usize): void {
+function unitGradientSums(x: usize, g: usize, y: usize, gm: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, masked: bool, table: usize, partials: usize): void {
   const plane = <usize>s << 2;
   const image = <usize>c * plane;
   for (let b = b0; b < b1; b += group) {
@@ -415,7 +416,7 @@ function unitGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i
         const off = <usize>(b + i) * image + at * plane;
         for (let k = 0; k < s; k += CHUNK) {
           const o = off + (<usize>k << 2);
-          runGradientSums(x + o, g + o, y + o, min(CHUNK, s - k), mean, scale, shift, relu, masked);
+          runGradientSums(x + o, g + o, y + o, gm + o, min(CHUNK, s - k), mean, scale, shift, relu, masked);
           if (s > CHUNK) {
             tg += lanesSum(f32x4.add(acc0, acc1)) + tail0;
             tgx += lanesSum(f32x4.add(acc2, acc3)) + tail1;
@@ -433,15 +434,16 @@ function unitGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i
 
 /** Backward, phase 1 (unitGradientSums): gm is g, zeroed with relu where (x − mean)·scale + shift <= 0. */
 function gradientSums(x: usize, g: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, relu: bool, table: usize, partials: usize): void {
-  unitGradientSums(x, g, 0, c, s, group, b0, b1, c0, c1, relu, false, table, partials);
+  unitGradientSums(x, g, 0, 0, c, s, group, b0, b1, c0, c1, relu, false, table, partials);
 }
 
 /**
  * Backward with a residual, phase 1 (unitGradientSums): g masked by the output y (a residual added before the
- * ReLU: x alone does not give it), gm written over g (it is also the residual's gradient).
+ * ReLU: x alone does not give it), gm written to `gm` (it is also the residual's gradient): over g, or where
+ * the residual's gradient lives, g then read in place.
  */
-function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize, partials: usize): void {
-  unitGradientSums(x, g, y, c, s, group, b0, b1, c0, c1, false, true, table, partials);
+function maskedGradientSums(x: usize, g: usize, y: usize, c: i32, s: i32, group: i32, b0: i32, b1: i32, c0: i32, c1: i32, table: usize, partials: usize, gm: usize): void {
+  unitGradientSums(x, g, y, gm, c, s, group, b0, b1, c0, c1, false, true, table, partials);
 }
 
 /** g[i] += g2[i] over images [b0, b1) and channels [c0, c1): a gradient that arrived in two parts (a residual block's input). */
@@ -597,7 +599,7 @@ const PARTS_GRADIENT_SUMS = 9;
 const PARTS_GRADIENT_SUMS_RELU = 10;
 
 /** Runs one step of the batch norm above: `step`, then its arguments in order (unused ones 0). */
-export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32): void {
+export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32, a13: i32): void {
   switch (step) {
     case STATISTICS:
       statistics(a1, a2, a3, a4, a5, a6, a7, a8, a9);
@@ -624,7 +626,7 @@ export function batchNormJob(step: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: 
       normalizeAdd(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10);
       break;
     case MASKED_GRADIENT_SUMS:
-      maskedGradientSums(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12);
+      maskedGradientSums(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13);
       break;
     case PARTS_GRADIENT_SUMS:
     case PARTS_GRADIENT_SUMS_RELU:

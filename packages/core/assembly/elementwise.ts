@@ -126,11 +126,11 @@ const GLOBAL_MEAN_BACKWARD = 8;
 
 /** Runs one job of the kernels above: `kind`, then that kernel's arguments in order (unused ones 0). */
 export function elementwiseJob(
-  kind: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32, a13: i32,
+  kind: i32, a1: i32, a2: i32, a3: i32, a4: i32, a5: i32, a6: i32, a7: i32, a8: i32, a9: i32, a10: i32, a11: i32, a12: i32, a13: i32, a14: i32,
 ): void {
   switch (kind) {
     case BATCH_NORM:
-      batchNormJob(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13);
+      batchNormJob(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
       break;
     case RELU_FORWARD:
       reluForward(a1, a2, a3, a4);

@@ -104,10 +104,10 @@ function spans(block: Block, c: number, s: number, run: (start: number, end: num
   for (let b = block.b0; b < block.b1; b++) run((b * c + block.c0) * s, (b * c + block.c1) * s);
 }
 
-/** A job of step `step` with its arguments, padded to elementwiseJob's 14. */
+/** A job of step `step` with its arguments, padded to elementwiseJob's 15. */
 function job(step: number, ...args: number[]): number[] {
   const out = [BATCH_NORM, step, ...args];
-  while (out.length < 14) out.push(0);
+  while (out.length < 15) out.push(0);
   return out;
 }
 
@@ -235,6 +235,8 @@ export function batchNormBackwardWasm(
   const resident = gOwn >= 0 ? -1 : takeOutput(memory, g, 0, size);
   // With a residual whose gradient lives in the module, g goes straight into that array, where the sums write gm over it (nothing to copy out).
   const gmOwn = residual === null || residual.grad === null || residual.grad === dx || resident >= 0 ? -1 : addressOf(memory, residual.grad);
+  // Then a resident g is read where it is, gm written into that array: nothing to copy in or out.
+  const gRead = gmOwn >= 0 ? addressOf(memory, g) : -1;
   const heapBase = t.exports.heapBase();
   // The other operands before a resident g where they fit (the regions of the kernel that left it), else after it.
   const layOut = (start: number): { mem: Layout; xAt: number; gAt: number; dxAt: number; partialsAt: number; statsAt: number; tableAt: number; sumsAt: number; totalsAt: number; yAt: number; g2At: number } => {
@@ -262,11 +264,12 @@ export function batchNormBackwardWasm(
   const blocks = blocksOf(t, n, c, s, group, BLOCK_FLOATS);
   const [xF, gF, dxF] = [xAt >> 2, gAt >> 2, dxAt >> 2];
   const [yF, g2F] = [yAt >> 2, g2At >> 2];
-  const copies = (xOwn < 0 ? 1 : 0) + (gOwn < 0 && resident < 0 ? 1 : 0) + (residual !== null && yOwn < 0 ? 1 : 0) + (g2 !== null && g2Own < 0 ? 1 : 0);
+  const copyG = gOwn < 0 && resident < 0 && gRead < 0;
+  const copies = (xOwn < 0 ? 1 : 0) + (copyG ? 1 : 0) + (residual !== null && yOwn < 0 ? 1 : 0) + (g2 !== null && g2Own < 0 ? 1 : 0);
   const copyIn = copies === 0 ? null : (k: number): void =>
     spans(blocks[k]!, c, s, (i0, i1) => {
       if (xOwn < 0) heap.set(x.subarray(i0, i1), xF + i0);
-      if (gOwn < 0 && resident < 0) heap.set(g.subarray(i0, i1), gF + i0);
+      if (copyG) heap.set(g.subarray(i0, i1), gF + i0);
       if (residual !== null && yOwn < 0) heap.set(residual.y.subarray(i0, i1), yF + i0);
       if (g2 !== null && g2Own < 0) heap.set(g2.subarray(i0, i1), g2F + i0);
     });
@@ -277,10 +280,10 @@ export function batchNormBackwardWasm(
     const sumsJob = (b: Block): number[] => job(GRADIENT_SUMS, xAt, gAt, c, s, group, b.b0, b.b1, b.c0, b.c1, relu ? 1 : 0, tableAt, partialsAt);
     runStagedJobs(t, blocks.map(sumsJob), copyIn, null);
   } else {
-    // gm, written over g in the module, is the residual's gradient: out with each block once its sums are done.
+    // gm, written at gAt (over the module's copy of g, or into the residual's own gradient), is the residual's gradient: out with each block once its sums are done.
     const grad = residual.grad;
     const gmOut = grad === null || gmOwn >= 0 ? null : (k: number): void => spans(blocks[k]!, c, s, (i0, i1) => grad.set(heap.subarray(gF + i0, gF + i1), i0));
-    runStagedJobs(t, blocks.map((b) => job(MASKED_GRADIENT_SUMS, xAt, gAt, yAt, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt)), copyIn, gmOut);
+    runStagedJobs(t, blocks.map((b) => job(MASKED_GRADIENT_SUMS, xAt, gRead >= 0 ? gRead : gAt, yAt, c, s, group, b.b0, b.b1, b.c0, b.c1, tableAt, partialsAt, gAt)), copyIn, gmOut);
   }
   // With a residual, g's region holds gm, already masked.
   const flags = [train ? 1 : 0, relu && residual === null ? 1 : 0] as const;

@@ -16,7 +16,7 @@ import type { WorkerPool } from "./thread-pool.js";
 // After the pool's header: each worker's GEMM work area, the scratch stride of convolution calls, then
 // the jobs, JOB_INTS slots each: the kind (thread-job-kinds.ts), then the arguments (conv2dForward's 15,
 // conv2dBackward's 16, winograd3x3WeightsBackward's 9 or prepareWinograd3x3's 7, gemmRows' first 13,
-// elementwiseJob's 14, adamStep's 8, sgdStep's 6).
+// elementwiseJob's 15, adamStep's 8, sgdStep's 6).
 const WORK = CONTROL_HEADER;
 /** Most threads in all, the calling one included: the one limit every entry point checks. */
 export const MAX_THREADS = 16;
@@ -44,7 +44,7 @@ const own = (v, stride) => (v === 0 ? 0 : v + (workerData.index + 1) * stride);`
       const kind = ctl[at];
       const stride = ctl[${SCRATCH_STRIDE}];
       if (kind === ${GEMM_ROWS}) e.gemmRows(${args(13)}, ctl[${WORK} + workerData.index]);
-      else if (kind === ${ELEMENTWISE_JOB}) e.elementwiseJob(${args(14)});
+      else if (kind === ${ELEMENTWISE_JOB}) e.elementwiseJob(${args(15)});
       else if (kind === ${ADAM_STEP}) e.adamStep(${args(8)});
       else if (kind === ${SGD_STEP}) e.sgdStep(${args(6)});
       else if (kind === ${CONV_FORWARD}) e.conv2dForward(${args(15, CONV_FORWARD_SCRATCH)});

@@ -8,7 +8,7 @@ import type { Target } from "./elementwise-wasm.js";
  */
 export function runStagedJobs(t: Target, jobs: number[][], copyIn: ((k: number) => void) | null, copyOut: ((k: number) => void) | null): void {
   const e = t.exports;
-  const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
+  const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!, j[14] ?? 0);
   if (t.threads === null || jobs.length < 2) {
     for (let k = 0; k < jobs.length; k++) {
       copyIn?.(k);

@@ -64,7 +64,7 @@ export interface KernelExports extends GemmExports, ConvExports, ElementwiseExpo
 export interface ElementwiseExports {
   elementwiseJob(
     kind: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number,
-    a8: number, a9: number, a10: number, a11: number, a12: number, a13: number,
+    a8: number, a9: number, a10: number, a11: number, a12: number, a13: number, a14?: number,
   ): void;
 }
 
