@@ -8,7 +8,7 @@ export const CONV_FORWARD = 0;
 export const CONV_BACKWARD = 1;
 /** assembly/gemm.ts's gemmRows: its first 13 arguments; the thread adds its own work area. */
 export const GEMM_ROWS = 2;
-/** assembly/elementwise.ts's elementwiseJob: its own kind and 13 arguments. */
+/** assembly/elementwise.ts's elementwiseJob: its own kind and 14 arguments. */
 export const ELEMENTWISE_JOB = 3;
 /** assembly/conv.ts's winograd3x3WeightsBackward (9 arguments). */
 export const WEIGHTS_BACKWARD = 4;
