@@ -1060,7 +1060,7 @@ export class DataParallel {
   private gather(bounds: readonly number[]): Tensor {
     const own = this.ownOutputs[0]!;
     const rows = bounds[bounds.length - 1]!;
-    const out = kernels.empty(own.dtype, [rows, ...own.shape.slice(1)]);
+    const out = kernels.empty(own.dtype, withRows(own.shape, rows));
     const rowSize = own.size / own.shape[0]!;
     const code = dtypeCode(own.dtype);
     const first = bounds[1]!;
@@ -1128,7 +1128,14 @@ function checkRows(op: string, name: string, t: Tensor, replicas: number): void 
 function rowsOf(t: Tensor, from: number, to: number): Tensor {
   const flat = kernels.packed(t.data).data;
   const rowSize = t.size / t.shape[0]!;
-  return tensor(flat.subarray(from * rowSize, to * rowSize), { shape: [to - from, ...t.shape.slice(1)] });
+  return tensor(flat.subarray(from * rowSize, to * rowSize), { shape: withRows(t.shape, to - from) });
+}
+
+/** `shape` with `rows` along axis 0 (one array, no spread's iterator per step). */
+function withRows(shape: readonly number[], rows: number): number[] {
+  const out = shape.slice();
+  out[0] = rows;
+  return out;
 }
 
 /** Copies rows [from, to) of `t` to `byteOffset` of `buffer`. */

@@ -28,6 +28,10 @@ describe("sumInto (a replica's slice of the shards' gradient sum)", () => {
         // Three slices that together cover the parameter, of lengths that are not multiples of four.
         for (const [from, to] of [[0, 5], [5, 18], [18, 23]] as const) sumInto(target, sources, accumulate, from, to);
         expect(target).toEqual(expected);
+        // The first `count` of a longer list (sumSlices reuses one list): the entries after them are not read.
+        const reused = Float32Array.from(start);
+        sumInto(reused, [...sources, random(n, 77) as Float32Array, random(n, 78) as Float32Array], accumulate, 0, n, count);
+        expect(reused).toEqual(expected);
       }
     }
   });

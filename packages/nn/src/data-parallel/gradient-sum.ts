@@ -21,7 +21,7 @@ export class GradientSum {
   readonly sums: FloatArray[];
   /** Per parameter: shardBounds over its elements (replica r's slice is [bounds[r], bounds[r + 1])), made once. */
   private readonly bounds: number[][];
-  /** sumSlices' sources, reused across parameters and steps. */
+  /** sumSlices' sources, reused across parameters and steps: never shortened (a shortened array takes a new backing store when it grows again), its first `count` entries the sources. */
   private readonly sources: FloatArray[] = [];
   private readonly parameters: StateEntry[];
 
@@ -80,33 +80,32 @@ export class GradientSum {
     const c = this.control;
     const sources = this.sources;
     for (let i = 0; i < this.sums.length; i++) {
-      sources.length = 0;
-      for (let k = 0; k < chunks; k++) if (c[this.layout.chunk(k) + GRADIENT_PRESENT + i] === 1) sources.push(k === kept ? own[i]! : this.block(k, i));
-      if (sources.length === 0) continue;
+      let count = 0;
+      for (let k = 0; k < chunks; k++) if (c[this.layout.chunk(k) + GRADIENT_PRESENT + i] === 1) sources[count++] = k === kept ? own[i]! : this.block(k, i);
+      if (count === 0) continue;
       const bounds = this.bounds[i]!;
-      sumInto(this.sums[i]!, sources, (c[this.layout.reduceFlags + i]! & ACCUMULATE) !== 0, bounds[replica]!, bounds[replica + 1]!);
+      sumInto(this.sums[i]!, sources, (c[this.layout.reduceFlags + i]! & ACCUMULATE) !== 0, bounds[replica]!, bounds[replica + 1]!, count);
     }
-    sources.length = 0;
   }
 }
 
 /**
- * `target[k] = (target[k] +) ((s0[k] + s1[k]) + s2[k] ...)` for k in [from, to): the additions in the
- * order the sources come (replica order), each rounded to the target's precision as a Float32Array
- * store would round it, then added to what the target held when `accumulate`.
+ * `target[k] = (target[k] +) ((s0[k] + s1[k]) + s2[k] ...)` for k in [from, to), over the first `count`
+ * sources: the additions in the order the sources come (replica order), each rounded to the target's
+ * precision as a Float32Array store would round it, then added to what the target held when `accumulate`.
  */
-export function sumInto(target: FloatArray, sources: readonly FloatArray[], accumulate: boolean, from: number, to: number): void {
+export function sumInto(target: FloatArray, sources: readonly FloatArray[], accumulate: boolean, from: number, to: number, count = sources.length): void {
   const first = sources[0]!;
-  if (target instanceof Float32Array && sources.length >= 2 && !accumulate) {
+  if (target instanceof Float32Array && count >= 2 && !accumulate) {
     // Each store rounds to float32: the same bits as the rounded chain below.
     sumPair(target, first as Float32Array, sources[1] as Float32Array, from, to);
-    for (let s = 2; s < sources.length; s++) sumPair(target, target, sources[s] as Float32Array, from, to);
+    for (let s = 2; s < count; s++) sumPair(target, target, sources[s] as Float32Array, from, to);
     return;
   }
   const round = target instanceof Float32Array ? Math.fround : (x: number): number => x;
   for (let k = from; k < to; k++) {
     let sum = first[k]!;
-    for (let s = 1; s < sources.length; s++) sum = round(sum + sources[s]![k]!);
+    for (let s = 1; s < count; s++) sum = round(sum + sources[s]![k]!);
     target[k] = accumulate ? target[k]! + sum : sum;
   }
 }

@@ -80,6 +80,12 @@ export class OptimizerSplit {
   private readonly recordedRanges: number[] = [];
   /** How many of recordedBuffers belong to the running command (the arrays keep their capacity across commands). */
   private recordedCount = 0;
+  /**
+   * Per shared buffer (this.buffers' order): the lowest start and highest end of the running command's
+   * recorded arrays there. An optimizer's calls come parameter after parameter, each past the last, so
+   * an array outside this span (nearly every one) needs no look at the recorded ranges one by one.
+   */
+  private readonly recordedSpan = [Infinity, -Infinity, Infinity, -Infinity, Infinity, -Infinity];
   /** The recorder's arguments for record, refilled for every call (no arrays made per call). */
   private readonly arrays: (FloatArray | null)[] = [null, null, null, null, null];
   private readonly callScalars: number[] = [0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -165,7 +171,7 @@ export class OptimizerSplit {
     this.inStep = true;
     this.count = 0;
     this.chunks = 0;
-    this.recordedCount = 0;
+    this.forgetRecorded();
   }
 
   /** No call follows in the STEP command of count `seq` (CALLS_END): the replicas stop waiting for calls, also when none was recorded. */
@@ -175,7 +181,7 @@ export class OptimizerSplit {
     this.inStep = false;
     this.count = 0;
     this.chunks = 0;
-    this.recordedCount = 0;
+    this.forgetRecorded();
   }
 
   /** Runs, in order, the calls a STEP command could not record (on this thread, with the kernels they were made for); returns whether there were any. */
@@ -205,8 +211,18 @@ export class OptimizerSplit {
     wakeSleepers(this.control);
     this.count = 0;
     this.chunks = 0;
-    this.recordedCount = 0;
+    this.forgetRecorded();
     return true;
+  }
+
+  /** The running command's recorded arrays are forgotten (it ended, or a new one starts). */
+  private forgetRecorded(): void {
+    this.recordedCount = 0;
+    const span = this.recordedSpan;
+    for (let b = 0; b < span.length; b += 2) {
+      span[b] = Infinity;
+      span[b + 1] = -Infinity;
+    }
   }
 
   /**
@@ -219,11 +235,16 @@ export class OptimizerSplit {
     const count = this.recordedCount;
     if (count === 0) return false;
     const ranges = this.recordedRanges;
+    const span = this.recordedSpan;
     for (let i = 0; i < n; i++) {
       const a = this.arrays[i];
       if (a === null || a === undefined) continue;
+      // Every recorded array lives in one of the shared buffers: an array elsewhere overlaps none.
+      const b = this.buffers.indexOf(a.buffer as SharedArrayBuffer);
+      if (b === -1) continue;
       const start = a.byteOffset;
       const end = start + a.byteLength;
+      if (end <= span[2 * b]! || start >= span[2 * b + 1]!) continue;
       for (let r = 0; r < count; r++) if (buffers[r] === a.buffer && start < ranges[2 * r + 1]! && ranges[2 * r]! < end) return true;
     }
     return false;
@@ -274,6 +295,10 @@ export class OptimizerSplit {
       this.recordedBuffers[r] = a.buffer;
       this.recordedRanges[2 * r] = a.byteOffset;
       this.recordedRanges[2 * r + 1] = a.byteOffset + a.byteLength;
+      const b = 2 * c[at + CALL_ARRAYS + 2 * i]!;
+      const span = this.recordedSpan;
+      if (a.byteOffset < span[b]!) span[b] = a.byteOffset;
+      if (a.byteOffset + a.byteLength > span[b + 1]!) span[b + 1] = a.byteOffset + a.byteLength;
     }
     const s = this.layout.scalars(this.count);
     const scalars = this.callScalars;
