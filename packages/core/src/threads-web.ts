@@ -81,7 +81,13 @@ const EPILOGUE = `
  * calling Worker's core: the page's 2-thread training fell to 0.60-0.65x one thread in such rounds with 20,000
  * polls and to 0.51x with 300,000, 0.8-1.0x with 0 or 200; on a quiet machine 200, 2,000 and 20,000, and the
  * calling thread's own budget raised to 20,000 or 100,000, all measured within the spread of repeated runs of
- * one setting (1.25-1.5x; apps/mnist-web/scripts/measure-threads.mjs, 3-5 alternating rounds each).
+ * one setting (1.25-1.5x; apps/mnist-web/scripts/measure-threads.mjs, 3-5 alternating rounds each). A spin
+ * that gives way (tried in the eleventh session: each wait polling up to 0.5 ms, sleeping at once after a
+ * pause of over 1 ms between two looks at the clock, then 200 polls for 100 ms) made the kernel threads slower
+ * beside other processes taking 1.2-1.4 cores, one a busy loop at the same niceness (5,216 and 5,427 against
+ * 6,637 and 7,160 img/s, runs of the two builds alternated in one Chromium): a spinning thread sees no pause
+ * until its own turn ends, and by then it has taken the turn the thread it waits for needed. With no other
+ * process it could not be measured this session.
  */
 const WEB_POLLS = 200;
 
