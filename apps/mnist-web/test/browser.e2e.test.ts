@@ -133,7 +133,8 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
   });
 
   it("trains on 2 threads (WebAssembly kernels, split or data-parallel) when cross-origin isolated, on 1 with the reason otherwise", async () => {
-    const page = await openPage(context, `${base}?threads=2&parallel=data`);
+    // The default: one model replica per thread (data-parallel).
+    const page = await openPage(context, `${base}?threads=2`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const kernels = page.getByTestId("kernels");
     expect(await kernels.getAttribute("data-gemm")).toBe("wasm");
@@ -145,8 +146,8 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await page.close();
 
-    // The default: one model, its kernels split across the 2 threads.
-    const split = await openPage(context, `${base}?threads=2`);
+    // ?parallel=kernels: one model, its kernels split across the 2 threads.
+    const split = await openPage(context, `${base}?threads=2&parallel=kernels`);
     expect(await split.getByTestId("kernels").getAttribute("data-parallel")).toBe("kernels");
     expect(await split.getByTestId("kernels").textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 2 threads$/);
     expect(await split.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
@@ -286,9 +287,9 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
       top.forEach(([, p], k) => expect(Math.abs(100 * p - cliTop3[i]![k]![1]!)).toBeLessThanOrEqual(0.05 + 1e-9));
     }
 
-    // The page's default, one model whose kernels split across 2 threads: the same top 3 (a one-image
+    // One model whose kernels split across 2 threads (?parallel=kernels): the same top 3 (a one-image
     // forward takes the calling thread's kernels), and again while it trains on, between its steps.
-    const split = await openPage(context, `${base}?threads=2`);
+    const split = await openPage(context, `${base}?threads=2&parallel=kernels`);
     expect(await split.getByTestId("kernels").getAttribute("data-parallel")).toBe("kernels");
     await split.getByTestId("model-file").setInputFiles(modelFile);
     await expect.poll(() => split.getByTestId("model-status").textContent()).toBe("model: lenet, loaded from model.safetensors");
