@@ -333,6 +333,43 @@ describe("DataParallel.trainStep on threads that sleep instead of polling (polls
   });
 });
 
+describe("DataParallel.trainStep on 3 replicas claiming chunks of the batch (chunkRows 4)", () => {
+  it("gives forwardBackward and optimizer.step's bits: every thread's sum in before any update's chunk is claimed", async () => {
+    const model = (manualSeed(27), referenceCnn());
+    const initial = Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 3, worker: start("reference"), stepTimeoutMs: 30_000, chunkRows: 4, polls: 1000 });
+    const control = (dp as unknown as { control: Int32Array }).control;
+    try {
+      const run = (fused: boolean): { losses: number[]; weights: Float32Array[]; state: Float32Array[] } => {
+        model.loadStateDict(initial);
+        const sgd = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+        const losses: number[] = [];
+        for (let s = 0; s < 3; s++) {
+          const { images, labels } = syntheticDigits(15, new Generator(40 + s));
+          sgd.zeroGrad();
+          if (fused) losses.push(dp.trainStep(images, labels, sgd).loss);
+          else {
+            losses.push(dp.forwardBackward(images, labels).loss);
+            sgd.step();
+          }
+        }
+        return { losses, weights: copies(model.parameters()), state: stateOf(sgd) };
+      };
+      const plain = run(false);
+      const fused = run(true);
+      expect(dp.lastSplit).toEqual({ mode: "chunks", bounds: [0, 3, 7, 11, 15] });
+      expect(fused.losses).toEqual(plain.losses);
+      expect(firstDifference(fused.weights, plain.weights)).toBe("none");
+      expect(firstDifference(fused.state, plain.state)).toBe("none");
+      expect(control[STEP_OPTIMIZES]).toBe(1);
+      expect(control[SUMS_DONE]).toBe(3);
+      expect(control[SLEEPERS]).toBe(0);
+    } finally {
+      await dp.close();
+    }
+  });
+});
+
 describe("DataParallel.trainStep with a replica that fails", () => {
   it("a throw in a replica's shard leaves the weights, the optimizer's state and .grad (null after zeroGrad) as they were, as a ReplicaError naming it", async () => {
     const model = (manualSeed(24), new Sequential(new (class Marker extends Module {
