@@ -85,9 +85,10 @@ const EPILOGUE = `
  * that gives way (tried in the eleventh session: each wait polling up to 0.5 ms, sleeping at once after a
  * pause of over 1 ms between two looks at the clock, then 200 polls for 100 ms) made the kernel threads slower
  * beside other processes taking 1.2-1.4 cores, one a busy loop at the same niceness (5,216 and 5,427 against
- * 6,637 and 7,160 img/s, runs of the two builds alternated in one Chromium): a spinning thread sees no pause
- * until its own turn ends, and by then it has taken the turn the thread it waits for needed. With no other
- * process it could not be measured this session.
+ * 6,637 and 7,160 img/s, runs of the two builds alternated in one Chromium), and so did one polling up to
+ * 300,000 times (4,359 and 5,850 against 7,784 and 9,103 beside 1.0-1.5 cores): a spinning thread sees no
+ * pause until its own turn ends, and by then it has taken the turn the thread it waits for needed. On a quiet
+ * machine the second was ahead in the few rounds measured (apps/mnist-web/README.md#two-threads).
  */
 const WEB_POLLS = 200;
 
