@@ -97,23 +97,37 @@ export function awaitChunks(control: Int32Array, layout: ControlLayout, seq: num
   }
 }
 
-/** This thread's slices of the gradients are summed (or its sum failed: it counts anyway, so that nobody waits for it). */
-export function markSummed(control: Int32Array): void {
-  Atomics.add(control, SUMS_DONE, 1);
+/** Added to SUMS_DONE by a thread whose sum failed: the count never reaches the replicas' number in that step (at most MAX_REPLICAS). */
+const SUM_FAILED = 1 << 16;
+
+/**
+ * This thread's slices of the gradients are summed, or (`failed`) its sum threw: then SUMS_DONE never
+ * reaches the replicas' number, and awaitSums returns false on every thread, so that nobody updates a
+ * slice whose sum never happened (the sum's block still holds an earlier step's gradient there).
+ */
+export function markSummed(control: Int32Array, failed = false): void {
+  Atomics.add(control, SUMS_DONE, failed ? SUM_FAILED : 1);
   Atomics.notify(control, SUMS_DONE);
+}
+
+/** Whether a thread's sum failed in the running step (markSummed with `failed`). */
+export function sumFailed(control: Int32Array): boolean {
+  return Atomics.load(control, SUMS_DONE) >= SUM_FAILED;
 }
 
 /**
  * Waits until every thread has summed its slices of the gradients in the trainStep of command count
- * `seq` (true: the update's chunks may be claimed), or the calling thread has ended the step's calls
- * without recording any (nothing to claim: it records only once its own sum is done, and may not have
- * summed at all), a worker's thread exited or `deadline` (a Date.now() time) passed (false).
+ * `seq` (true: the update's chunks may be claimed), or a thread's sum failed, the calling thread has
+ * ended the step's calls without recording any (nothing to claim: it records only once its own sum is
+ * done, and may not have summed at all), a worker's thread exited or `deadline` (a Date.now() time)
+ * passed (false).
  */
 export function awaitSums(control: Int32Array, layout: ControlLayout, seq: number, polls: number, deadline = Infinity): boolean {
   const replicas = layout.replicas;
   for (let i = 0; ; i++) {
     const done = Atomics.load(control, SUMS_DONE);
     if (done === replicas) return true;
+    if (done >= SUM_FAILED) return false;
     if (Atomics.load(control, CALLS_END) === seq && Atomics.load(control, CHUNK_TOTAL) === 0) return false;
     if (i >= polls || (i & 1023) === 1023) {
       for (let r = 1; r < replicas; r++) if (Atomics.load(control, layout.worker(r) + DONE) === EXITED) return false;

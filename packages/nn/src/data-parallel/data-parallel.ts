@@ -61,7 +61,7 @@ import {
   viewOf,
   writeShape,
 } from "./protocol.js";
-import { abortStep, awaitChunks, awaitSums, chunkBounds, finishChunk, markSummed, nextChunk, recycleGradients } from "./chunks.js";
+import { abortStep, awaitChunks, awaitSums, chunkBounds, finishChunk, markSummed, nextChunk, recycleGradients, sumFailed } from "./chunks.js";
 import { GradientSum } from "./gradient-sum.js";
 import { OptimizerStateSharing } from "./optimizer-state.js";
 import { ReplicaError } from "./replica-error.js";
@@ -454,7 +454,7 @@ export class DataParallel {
       } catch (error) {
         own = error;
       } finally {
-        markSummed(c);
+        markSummed(c, own !== null);
       }
     }
     // With the update in the step, this thread's sum is done before the .grads are set and the optimizer's
@@ -463,6 +463,8 @@ export class DataParallel {
     let mismatch: Error | null = null;
     let optimizerFailure: unknown = null;
     let recorded = false;
+    // A replica's sum failed after this thread recorded the update's calls: no thread claimed any of them.
+    let sumsFailed = false;
     let output: Tensor | null = null;
     if (inStep) {
       try {
@@ -482,18 +484,24 @@ export class DataParallel {
       try {
         output = this.gather(bounds);
         if (awaitSums(c, this.layout, seq, this.setup.polls, deadline)) this.chunkRunner.run(this.recorder!.base, seq, this.setup.polls);
+        else sumsFailed = sumFailed(c);
       } catch (error) {
         own = error;
       }
     }
     try {
       // The outputs are checked before the gradients settle: a step that fails leaves .grad as it was.
-      const failure = this.finish(op, own, deadline, recorded) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
+      const updating = recorded && !sumsFailed;
+      const failure = this.finish(op, own, deadline, updating) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
       if (failure !== null) {
-        if (recorded) {
+        if (updating) {
           this.split.dropDeferred();
           failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
           throw failure;
+        }
+        if (recorded) {
+          this.split.dropDeferred();
+          failure.message += " (no parameter and no optimizer state array was updated, but optimizer.step() had run: counters it keeps, such as Adam's step count, advanced)";
         }
         // Never the sum's block itself: a worker that gave up late may still add its slice there.
         for (let i = 0; i < parameters.length; i++) parameters[i]!.grad = this.accumulated[i] ?? previous[i]!;

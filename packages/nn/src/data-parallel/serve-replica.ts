@@ -257,10 +257,11 @@ class ReplicaServer {
     }
     try {
       this.sum.sumSlices(r, c[CHUNKS]!, kept, own);
-    } finally {
-      // Counted even when the sum failed: nobody waits for it then (the step fails with this error).
-      markSummed(c);
+    } catch (error) {
+      markSummed(c, true);
+      throw error;
     }
+    markSummed(c);
     recycleGradients(own);
     // A trainStep: this replica claims chunks of the update once every thread's sum is done (see split-optimizer.ts).
     if (c[STEP_OPTIMIZES] === 1 && awaitSums(c, this.layout, seq, this.setup.polls)) this.chunkRunner.run(kernels.optimizerKernels.resolve().kernel, seq, this.setup.polls);

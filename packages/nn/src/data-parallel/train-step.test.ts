@@ -410,6 +410,44 @@ describe("DataParallel.trainStep with a replica that fails", () => {
     }
   });
 
+  it("a replica whose gradient sum throws fails the step before the update: no thread updates a slice (none with a stale gradient), the weights, the optimizer's arrays and .grad stay as they were (REVIEW-1-s18 M1)", async () => {
+    const model = (manualSeed(28), referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("sum-fails"), stepTimeoutMs: 30_000 });
+    try {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      for (let s = 0; s < 2; s++) {
+        const { images, labels } = syntheticDigits(16, new Generator(30 + s));
+        adam.zeroGrad();
+        dp.trainStep(images, labels, adam);
+      }
+      const weights = copies(model.parameters());
+      const state = stateOf(adam);
+      adam.zeroGrad();
+      // The replica's third sum throws: the update's calls are recorded (the second step recorded them all).
+      const { images, labels } = syntheticDigits(16, new Generator(32));
+      let error: unknown = null;
+      try {
+        dp.trainStep(images, labels, adam);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as ReplicaError).replica).toBe(1);
+      expect((error as Error).message).toBe(
+        "DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: sum-fails: the third sum refused (no parameter and no optimizer state array was updated, but optimizer.step() had run: counters it keeps, such as Adam's step count, advanced)",
+      );
+      expect((dp as unknown as { control: Int32Array }).control[CALL_COUNT]).toBe(8);
+      expect(firstDifference(copies(model.parameters()), weights)).toBe("none");
+      expect(firstDifference(stateOf(adam), state)).toBe("none");
+      for (const p of model.parameters()) expect(p.grad).toBeNull();
+      adam.zeroGrad();
+      expect(Number.isFinite(dp.trainStep(images, labels, adam).loss)).toBe(true);
+      expect(firstDifference(copies(model.parameters()), weights)).not.toBe("none");
+    } finally {
+      await dp.close();
+    }
+  });
+
   it("a replica whose optimizer kernel throws fails the step as one in its part of the optimizer step", async () => {
     const model = (manualSeed(25), referenceCnn());
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bad-kernel"), stepTimeoutMs: 30_000 });

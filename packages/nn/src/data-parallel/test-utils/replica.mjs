@@ -4,6 +4,7 @@ import { workerData } from "node:worker_threads";
 import { Tensor, kernels } from "@pico/core";
 import { BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, referenceCnn } from "@pico/nn";
 import { serveReplica } from "@pico/nn/data-parallel";
+import { GradientSum } from "../../../dist/data-parallel/gradient-sum.js";
 
 /** Throws on a shard of 4 rows (the worker's shard of a batch of 7 over 2 replicas). */
 class Bomb extends Module {
@@ -102,6 +103,17 @@ serveReplica(() => {
       return { model: new Sequential(new Bomb(), referenceCnn()), loss };
     case "sleeper":
       return { model: new Sequential(new Sleeper(), referenceCnn()), loss };
+    case "sum-fails": {
+      // The reference network whose replica's gradient sum throws in its third step (sumSlices is plain
+      // arithmetic: this stands for any failure there).
+      const sumSlices = GradientSum.prototype.sumSlices;
+      let sums = 0;
+      GradientSum.prototype.sumSlices = function (...args) {
+        if (++sums === 3) throw new RangeError("sum-fails: the third sum refused");
+        return sumSlices.apply(this, args);
+      };
+      return { model: referenceCnn(), loss };
+    }
     case "bad-kernel":
       kernels.optimizerKernels.override({
         sgd() { throw new RangeError("bad kernel: sgd refused"); },
