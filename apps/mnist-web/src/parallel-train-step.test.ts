@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { ArgumentError, PicoError, type Tensor, defaultGenerator, manualSeed, tensor } from "@pico/core";
+import { ArgumentError, PicoError, type Tensor, defaultGenerator, manualSeed, noGrad, tensor } from "@pico/core";
 import { CrossEntropyLoss } from "@pico/nn";
-import { type DataParallel, dataParallel } from "@pico/nn/data-parallel";
+import { type DataParallel, ReplicaError, dataParallel } from "@pico/nn/data-parallel";
 import { Adam } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildModel } from "./models.js";
@@ -44,12 +44,20 @@ describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
   });
   afterAll(async () => dp?.close());
 
-  it("returns dp.trainStep's loss and leaves the batch's gradient in .grad", () => {
+  it("returns dp.trainStep's loss (forwardBackward's on the same weights and batch, and within float32 rounding a plain forward's on this thread) and leaves the batch's gradient in .grad", () => {
+    const criterion = new CrossEntropyLoss();
     for (let s = 0; s < 2; s++) {
+      const [x, y] = batch(16);
+      const weights = copies(parameters);
       adam.zeroGrad();
-      const loss = parallelTrainStep(dp, ...batch(16), adam, parameters);
-      expect(loss).toBeGreaterThan(0);
+      const expected = dp.forwardBackward(x, y).loss;
+      const plain = noGrad(() => criterion.forward(model.forward(x) as Tensor, y).item());
+      adam.zeroGrad();
+      const loss = parallelTrainStep(dp, x, y, adam, parameters);
+      expect(loss).toBe(expected);
+      expect(Math.abs(loss - plain)).toBeLessThan(1e-5 * Math.abs(plain));
       expect(parameters.every((p) => p.grad !== null)).toBe(true);
+      expect(copies(parameters)).not.toStrictEqual(weights);
     }
   });
 
@@ -102,5 +110,38 @@ describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
     expect(copies(parameters)).toStrictEqual(weights);
     expect(parameters[2]!.grad).toBe(grad);
     expect(Array.from(grad.toTypedArray())).toStrictEqual(new Array<number>(grad.size).fill(0.5));
+  });
+});
+
+describe("mnist-web parallelTrainStep with a replica that throws in its shard", () => {
+  it("throws FailedBeforeGradientsError with the replica's ReplicaError as its cause, the weights, the optimizer's state and every .grad as they were; the next step trains", async () => {
+    manualSeed(32);
+    const model = buildModel("lenet");
+    const parameters = model.parameters();
+    const adam = new Adam(parameters, { lr: 1e-3 });
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "lenet-bomb" }, execArgv: [] }), stepTimeoutMs: 30_000 });
+    try {
+      model.train();
+      adam.zeroGrad();
+      parallelTrainStep(dp, ...batch(16), adam, parameters);
+      adam.zeroGrad();
+      const weights = copies(parameters);
+      const state = JSON.stringify(adam.stateDict().state);
+      // A batch of 7: the replica's shard has 4 rows, on which its model throws.
+      const error = thrown(() => parallelTrainStep(dp, ...batch(7), adam, parameters));
+      expect(error).toBeInstanceOf(FailedBeforeGradientsError);
+      const cause = (error as Error).cause;
+      expect(cause).toBeInstanceOf(ReplicaError);
+      expect((cause as ReplicaError).replica).toBe(1);
+      expect((cause as Error).message).toBe("DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
+      expect((error as Error).message).toBe(`mnist-web parallelTrainStep: the step failed before its gradient was in, and left the model as it was: ${(cause as Error).message}`);
+      expect(copies(parameters)).toStrictEqual(weights);
+      expect(parameters.every((p) => p.grad === null)).toBe(true);
+      expect(JSON.stringify(adam.stateDict().state)).toBe(state);
+      expect(parallelTrainStep(dp, ...batch(16), adam, parameters)).toBeGreaterThan(0);
+      expect(copies(parameters)).not.toStrictEqual(weights);
+    } finally {
+      await dp.close();
+    }
   });
 });
