@@ -1,4 +1,4 @@
-import { heapOf, Layout } from "./engine.js";
+import { alignUp, heapOf, heapView } from "./engine.js";
 import { target } from "./elementwise-wasm.js";
 import type { Target } from "./elementwise-wasm.js";
 import { addressOf } from "./resident-storage.js";
@@ -21,13 +21,100 @@ const BLOCK_FLOATS = 1 << 15;
 /** Jobs per thread, so that a thread the OS schedules late takes fewer of them. */
 const JOBS_PER_THREAD = 4;
 
-/** Plane ranges [p0, p1): one per job on the threads, blocks of about BLOCK_FLOATS on the calling thread. */
-function planeRanges(t: Target, planes: number, size: number): Array<[number, number]> {
-  const parts = t.threads === null ? Math.ceil((planes * size) / BLOCK_FLOATS) : t.threads.threads * JOBS_PER_THREAD;
+/**
+ * A call's plan, the same every step for a shape: plane ranges [p0[k], p1[k]) (one per job on the threads,
+ * blocks of about BLOCK_FLOATS on the calling thread) and the job table, whose addresses each call rewrites
+ * (runStagedJobs is done with it when it returns). Made once per (kind, threads, planes, size).
+ */
+interface Plan {
+  kind: number;
+  /** The threads' count, 0 on the calling thread. */
+  threads: number;
+  planes: number;
+  size: number;
+  p0: number[];
+  p1: number[];
+  jobs: number[][];
+}
+
+/** The plans made so far: a network has a few shapes of global mean (forgotten past MAX_PLANS: batch sizes that keep changing). */
+const plans: Plan[] = [];
+const MAX_PLANS = 32;
+
+function planOf(t: Target, kind: number, planes: number, size: number): Plan {
+  const threads = t.threads === null ? 0 : t.threads.threads;
+  for (let i = 0; i < plans.length; i++) {
+    const p = plans[i]!;
+    if (p.kind === kind && p.threads === threads && p.planes === planes && p.size === size) return p;
+  }
+  const parts = threads === 0 ? Math.ceil((planes * size) / BLOCK_FLOATS) : threads * JOBS_PER_THREAD;
   const step = Math.max(1, Math.ceil(planes / Math.max(1, parts)));
-  const out: Array<[number, number]> = [];
-  for (let p = 0; p < planes; p += step) out.push([p, Math.min(planes, p + step)]);
-  return out;
+  if (plans.length >= MAX_PLANS) plans.length = 0;
+  const plan: Plan = { kind, threads, planes, size, p0: [], p1: [], jobs: [] };
+  for (let p = 0; p < planes; p += step) {
+    plan.p0.push(p);
+    plan.p1.push(Math.min(planes, p + step));
+    plan.jobs.push(new Array<number>(15).fill(0));
+  }
+  plans.push(plan);
+  return plan;
+}
+
+const NO_ARRAY: Float32Array = new Float32Array(0);
+
+/**
+ * The running call, read by the copy functions below (made once, where closures over a call's operands
+ * were made at every call); its arrays are let go after the call. `src` and `dst` are the operands copied
+ * in and out, at byte addresses `srcAt` and `dstAt` of the memory, which holds `end` bytes.
+ */
+const running = { t: null as Target | null, plan: null as Plan | null, src: NO_ARRAY, dst: NO_ARRAY, size: 0, srcAt: 0, dstAt: 0, end: 0 };
+
+function begin(t: Target, plan: Plan, src: Float32Array, dst: Float32Array, size: number, srcAt: number, dstAt: number, end: number): void {
+  running.t = t;
+  running.plan = plan;
+  running.src = src;
+  running.dst = dst;
+  running.size = size;
+  running.srcAt = srcAt;
+  running.dstAt = dstAt;
+  running.end = end;
+}
+
+function end(): void {
+  running.t = null;
+  running.plan = null;
+  running.src = running.dst = NO_ARRAY;
+}
+
+/**
+ * Byte address of job k's first plane in a region from `at` of `floats` floats a plane: a region that holds
+ * one block (on the calling thread's instance, an operand not in place) takes each block at its start.
+ */
+function planeAt(t: Target, plan: Plan, k: number, at: number, floats: number, inPlace: boolean): number {
+  return !inPlace && t.threads === null ? at : at + plan.p0[k]! * floats * 4;
+}
+
+/** Forward, job k: its planes of x in. */
+function copyPlanesIn(k: number): void {
+  const { t, plan, size } = running;
+  const heap = heapOf(t!.instance, running.end)!;
+  heap.set(running.src.subarray(plan!.p0[k]! * size, plan!.p1[k]! * size), planeAt(t!, plan!, k, running.srcAt, size, false) >> 2);
+}
+
+/** Forward, job k: its means out. */
+function copyMeansOut(k: number): void {
+  const { t, plan } = running;
+  const p0 = plan!.p0[k]!;
+  const heap = heapOf(t!.instance, running.end)!;
+  running.dst.set(heapView(t!.instance, heap, running.dstAt + p0 * 4, plan!.p1[k]! - p0), p0);
+}
+
+/** Backward, job k: its planes of gx out. */
+function copyPlanesOut(k: number): void {
+  const { t, plan, size } = running;
+  const p0 = plan!.p0[k]!;
+  const heap = heapOf(t!.instance, running.end)!;
+  running.dst.set(heapView(t!.instance, heap, planeAt(t!, plan!, k, running.dstAt, size, false), (plan!.p1[k]! - p0) * size), p0 * size);
 }
 
 /**
@@ -38,30 +125,29 @@ export function globalMeanWasm(x: Float32Array, out: Float32Array, planes: numbe
   const t = target(planes * size);
   if (t === null || planes === 0) return false;
   const memory = t.instance.memory;
-  const [xOwn, outOwn] = [addressOf(memory, x), addressOf(memory, out)];
-  const ranges = planeRanges(t, planes, size);
+  const xOwn = addressOf(memory, x);
+  const outOwn = addressOf(memory, out);
+  const plan = planOf(t, GLOBAL_MEAN, planes, size);
   // On the calling thread's own instance x goes through one block's region, else through a region of its whole size.
-  const blockPlanes = t.threads === null ? ranges[0]![1] : planes;
-  const mem = new Layout(t.exports.heapBase());
-  const xAt = xOwn >= 0 ? xOwn : mem.take(blockPlanes * size);
-  const outAt = outOwn >= 0 ? outOwn : mem.take(planes);
-  const heap = heapOf(t.instance, mem.end);
-  if (heap === null) return false;
-  // Where plane p0 of a job is: a region of one block takes each block at its start.
-  const xPlane = (p0: number): number => (xOwn < 0 && t.threads === null ? xAt : xAt + p0 * size * 4);
-  const jobs = ranges.map(([p0, p1]) => [GLOBAL_MEAN, xPlane(p0), outAt + p0 * 4, size, 0, p1 - p0, 0, 0, 0, 0, 0, 0, 0, 0]);
-  runStagedJobs(
-    t, jobs,
-    xOwn >= 0 ? null : (k) => {
-      const [p0, p1] = ranges[k]!;
-      heap.set(x.subarray(p0 * size, p1 * size), xPlane(p0) >> 2);
-    },
-    outOwn >= 0 ? null : (k) => {
-      const [p0, p1] = ranges[k]!;
-      const result = heapOf(t.instance, mem.end) ?? heap;
-      out.set(result.subarray((outAt >> 2) + p0, (outAt >> 2) + p1), p0);
-    },
-  );
+  const blockPlanes = t.threads === null ? plan.p1[0]! : planes;
+  let bytes = alignUp(t.exports.heapBase());
+  const xAt = xOwn >= 0 ? xOwn : bytes;
+  if (xOwn < 0) bytes = alignUp(bytes + blockPlanes * size * 4);
+  const outAt = outOwn >= 0 ? outOwn : bytes;
+  if (outOwn < 0) bytes = alignUp(bytes + planes * 4);
+  if (heapOf(t.instance, bytes) === null) return false;
+  const jobs = plan.jobs;
+  for (let k = 0; k < jobs.length; k++) {
+    const job = jobs[k]!;
+    const p0 = plan.p0[k]!;
+    job[0] = GLOBAL_MEAN; job[1] = planeAt(t, plan, k, xAt, size, xOwn >= 0); job[2] = outAt + p0 * 4; job[3] = size; job[5] = plan.p1[k]! - p0;
+  }
+  begin(t, plan, x, out, size, xAt, outAt, bytes);
+  try {
+    runStagedJobs(t, jobs, xOwn >= 0 ? null : copyPlanesIn, outOwn >= 0 ? null : copyMeansOut);
+  } finally {
+    end();
+  }
   return true;
 }
 
@@ -73,25 +159,30 @@ export function globalMeanBackwardWasm(gy: Float32Array, gx: Float32Array, plane
   const t = target(planes * size);
   if (t === null || planes === 0) return false;
   const memory = t.instance.memory;
-  const [gyOwn, gxOwn] = [addressOf(memory, gy), addressOf(memory, gx)];
-  const ranges = planeRanges(t, planes, size);
-  const blockPlanes = t.threads === null ? ranges[0]![1] : planes;
-  const mem = new Layout(t.exports.heapBase());
-  const gyAt = gyOwn >= 0 ? gyOwn : mem.take(planes);
-  const gxAt = gxOwn >= 0 ? gxOwn : mem.take(blockPlanes * size);
-  const heap = heapOf(t.instance, mem.end);
+  const gyOwn = addressOf(memory, gy);
+  const gxOwn = addressOf(memory, gx);
+  const plan = planOf(t, GLOBAL_MEAN_BACKWARD, planes, size);
+  const blockPlanes = t.threads === null ? plan.p1[0]! : planes;
+  let bytes = alignUp(t.exports.heapBase());
+  const gyAt = gyOwn >= 0 ? gyOwn : bytes;
+  if (gyOwn < 0) bytes = alignUp(bytes + planes * 4);
+  const gxAt = gxOwn >= 0 ? gxOwn : bytes;
+  if (gxOwn < 0) bytes = alignUp(bytes + blockPlanes * size * 4);
+  const heap = heapOf(t.instance, bytes);
   if (heap === null) return false;
   // gy is small (one float a plane): in at once.
-  if (gyOwn < 0) heap.set(gy.subarray(0, planes), gyAt >> 2);
-  const gxPlane = (p0: number): number => (gxOwn < 0 && t.threads === null ? gxAt : gxAt + p0 * size * 4);
-  const jobs = ranges.map(([p0, p1]) => [GLOBAL_MEAN_BACKWARD, gyAt + p0 * 4, gxPlane(p0), size, 0, p1 - p0, 0, 0, 0, 0, 0, 0, 0, 0]);
-  runStagedJobs(
-    t, jobs, null,
-    gxOwn >= 0 ? null : (k) => {
-      const [p0, p1] = ranges[k]!;
-      const result = heapOf(t.instance, mem.end) ?? heap;
-      gx.set(result.subarray(gxPlane(p0) >> 2, (gxPlane(p0) >> 2) + (p1 - p0) * size), p0 * size);
-    },
-  );
+  if (gyOwn < 0) heapView(t.instance, heap, gyAt, planes).set(gy.length === planes ? gy : gy.subarray(0, planes));
+  const jobs = plan.jobs;
+  for (let k = 0; k < jobs.length; k++) {
+    const job = jobs[k]!;
+    const p0 = plan.p0[k]!;
+    job[0] = GLOBAL_MEAN_BACKWARD; job[1] = gyAt + p0 * 4; job[2] = planeAt(t, plan, k, gxAt, size, gxOwn >= 0); job[3] = size; job[5] = plan.p1[k]! - p0;
+  }
+  begin(t, plan, gy, gx, size, gyAt, gxAt, bytes);
+  try {
+    runStagedJobs(t, jobs, null, gxOwn >= 0 ? null : copyPlanesOut);
+  } finally {
+    end();
+  }
   return true;
 }
