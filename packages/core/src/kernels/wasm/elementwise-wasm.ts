@@ -2,6 +2,7 @@ import { runBlockwise } from "./blockwise.js";
 import { heapOf, Layout, localInstance } from "./engine.js";
 import { offerOutput } from "./handoff.js";
 import { addressOf } from "./resident-storage.js";
+import { runStagedJobs } from "./staged-jobs.js";
 import type { WasmInstance } from "./engine.js";
 import type { KernelExports, WasmMemory } from "./wasm-api.js";
 
@@ -55,13 +56,6 @@ export interface ElementwiseLaunch {
   finish(run: (job: number) => void, done: (job: number) => void): void;
 }
 
-/** How a call's operands go into the module and its results out of it, job by job. */
-interface Staging {
-  /** Null where every operand is in place (resident storage). */
-  copyIn: ((job: number) => void) | null;
-  copyOut(job: number): void;
-}
-
 let threaded: ElementwiseThreads | null = null;
 /** The targets over the threads' shared memory, made once per routing (target() runs for every call): one call split, one not. */
 let splitTarget: Target | null = null;
@@ -105,31 +99,6 @@ function callingThread(): Target | null {
 export function elementwiseWasmThreads(): number {
   return threaded?.threads ?? 1;
 }
-
-/** Runs the jobs ([kind, ...arguments]) on the calling thread, or on it and the workers, staged. */
-function run(t: Target, jobs: number[][], stage: Staging): void {
-  const e = t.exports;
-  const call = (j: number[]): void => e.elementwiseJob(j[0]!, j[1]!, j[2]!, j[3]!, j[4]!, j[5]!, j[6]!, j[7]!, j[8]!, j[9]!, j[10]!, j[11]!, j[12]!, j[13]!);
-  const copyIn = stage.copyIn;
-  if (t.threads === null || jobs.length < 2) {
-    if (copyIn !== null) jobs.forEach((_, k) => copyIn(k));
-    for (const j of jobs) call(j);
-    jobs.forEach((_, k) => stage.copyOut(k));
-    return;
-  }
-  const open = t.threads.launch(jobs, copyIn !== null);
-  try {
-    if (copyIn !== null) {
-      for (let k = 0; k < jobs.length; k++) {
-        copyIn(k);
-        open.ready(k + 1);
-      }
-    }
-  } finally {
-    open.finish((k) => call(jobs[k]!), stage.copyOut);
-  }
-}
-
 
 /** [start, end) ranges of about equal size cutting [0, count) into `parts`, starts rounded to `align`. */
 function ranges(count: number, parts: number, align: number): [number, number][] {
@@ -193,18 +162,19 @@ function elementwiseThreads(t: Target, kind: number, inputs: Float32Array[], out
   for (const [i0, i1] of parts) {
     jobs.push(inputs.length === 1 ? [kind, first, outAt, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0, 0] : [kind, first, second, outAt, i0, i1, 0, 0, 0, 0, 0, 0, 0, 0]);
   }
-  run(t, jobs, {
-    copyIn: own.every((a) => a >= 0) ? null : (k) => {
+  runStagedJobs(
+    t, jobs,
+    own.every((a) => a >= 0) ? null : (k) => {
       const [i0, i1] = parts[k]!;
       for (let i = 0; i < inputs.length; i++) if (own[i]! < 0) heap.set(inputs[i]!.subarray(i0, i1), (at[i]! >> 2) + i0);
     },
-    copyOut: (k) => {
+    (k) => {
       if (outOwn >= 0) return;
       const [i0, i1] = parts[k]!;
       const result = heapOf(t.instance, mem.end) ?? heap;
       out.set(result.subarray((outAt >> 2) + i0, (outAt >> 2) + i1), i0);
     },
-  });
+  );
   return true;
 }
 
@@ -276,18 +246,19 @@ function maxPool2x2Threads(t: Target, x: Float32Array, out: Float32Array, argmax
   const jobs = parts.map(([p0, p1]) => [MAX_POOL_2X2, xAt, outAt, argmaxAt, H, W, oH, oW, p0, p1, 0, 0, 0, 0]);
   const inPlane = H * W;
   const outPlane = oH * oW;
-  run(t, jobs, {
-    copyIn: xOwn >= 0 ? null : (k) => {
+  runStagedJobs(
+    t, jobs,
+    xOwn >= 0 ? null : (k) => {
       const [p0, p1] = parts[k]!;
       heap.set(x.subarray(p0 * inPlane, p1 * inPlane), (xAt >> 2) + p0 * inPlane);
     },
-    copyOut: (k) => {
+    (k) => {
       const [p0, p1] = parts[k]!;
       const result = heapOf(t.instance, mem.end) ?? heap;
       if (outOwn < 0) out.set(result.subarray((outAt >> 2) + p0 * outPlane, (outAt >> 2) + p1 * outPlane), p0 * outPlane);
       if (argmax !== null && argmaxOwn < 0) argmax.set(new Int32Array(result.buffer, argmaxAt + p0 * outPlane * 4, (p1 - p0) * outPlane), p0 * outPlane);
     },
-  });
+  );
   return true;
 }
 
@@ -348,19 +319,20 @@ function maxPool2x2BackwardThreads(
   for (const [p0, p1] of parts) {
     jobs.push([MAX_POOL_2X2_BACKWARD, gyAt + p0 * outPlane * 4, argmaxAt + p0 * outPlane * 4, gxAt + p0 * inPlane * 4, H, W, oH, oW, p1 - p0, p0 * inPlane, 0, 0, 0, 0]);
   }
-  run(t, jobs, {
-    copyIn: gyOwn >= 0 && argmaxOwn >= 0 ? null : (k) => {
+  runStagedJobs(
+    t, jobs,
+    gyOwn >= 0 && argmaxOwn >= 0 ? null : (k) => {
       const [p0, p1] = parts[k]!;
       if (gyOwn < 0) heap.set(gy.subarray(p0 * outPlane, p1 * outPlane), (gyAt >> 2) + p0 * outPlane);
       if (argmaxOwn < 0) indices.set(argmax.subarray(p0 * outPlane, p1 * outPlane), p0 * outPlane);
     },
-    copyOut: (k) => {
+    (k) => {
       if (gxOwn >= 0) return;
       const [p0, p1] = parts[k]!;
       const result = heapOf(t.instance, mem.end) ?? heap;
       gx.set(result.subarray((gxAt >> 2) + p0 * inPlane, (gxAt >> 2) + p1 * inPlane), p0 * inPlane);
     },
-  });
+  );
   // gx is whole in the module, for the kernel the caller said reads it next (a BatchNorm's backward, handoff.ts).
   if (handOffGradInput && gxOwn < 0) offerOutput(t.instance.memory, gx, 0, gx.length, gxAt, true);
   return true;
