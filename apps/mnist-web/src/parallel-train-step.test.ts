@@ -29,6 +29,29 @@ function thrown(run: () => unknown): unknown {
   throw new Error("expected a throw");
 }
 
+/**
+ * A step on `failing` (a batch) that must fail before its gradient is in: FailedBeforeGradientsError naming
+ * its cause, the weights, `adam`'s state and every .grad as they were, and the next step trains (the weights
+ * change). Returns the cause.
+ */
+function expectFailedBefore(dp: DataParallel, adam: Adam, parameters: readonly Tensor[], failing: [Tensor, Tensor]): unknown {
+  adam.zeroGrad();
+  const weights = copies(parameters);
+  const state = JSON.stringify(adam.stateDict().state);
+  const error = thrown(() => parallelTrainStep(dp, ...failing, adam, parameters));
+  expect(error).toBeInstanceOf(FailedBeforeGradientsError);
+  expect(error).toBeInstanceOf(PicoError);
+  expect((error as Error).name).toBe("FailedBeforeGradientsError");
+  const cause = (error as Error).cause;
+  expect((error as Error).message).toBe(`mnist-web parallelTrainStep: the step failed before its gradient was in, and left the model as it was: ${(cause as Error).message}`);
+  expect(copies(parameters)).toStrictEqual(weights);
+  expect(parameters.every((p) => p.grad === null)).toBe(true);
+  expect(JSON.stringify(adam.stateDict().state)).toBe(state);
+  expect(parallelTrainStep(dp, ...batch(16), adam, parameters)).toBeGreaterThan(0);
+  expect(copies(parameters)).not.toStrictEqual(weights);
+  return cause;
+}
+
 describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
   manualSeed(31);
   const model = buildModel("lenet");
@@ -62,34 +85,21 @@ describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
   });
 
   it("a step that fails before its gradient is in (the targets' rows) throws FailedBeforeGradientsError, its cause DataParallel's error, the model as it was; the next step trains", () => {
-    adam.zeroGrad();
-    const weights = copies(parameters);
-    const state = JSON.stringify(adam.stateDict().state);
-    const error = thrown(() => parallelTrainStep(dp, ...batch(16, 15), adam, parameters));
-    expect(error).toBeInstanceOf(FailedBeforeGradientsError);
-    expect(error).toBeInstanceOf(PicoError);
-    expect((error as Error).name).toBe("FailedBeforeGradientsError");
-    const cause = (error as Error).cause;
+    const cause = expectFailedBefore(dp, adam, parameters, batch(16, 15));
     expect(cause).toBeInstanceOf(ArgumentError);
     expect((cause as Error).message).toBe("DataParallel.trainStep: target must have the input's 16 rows along axis 0 (and at most 8 dimensions), but got shape [15]");
-    expect((error as Error).message).toBe(`mnist-web parallelTrainStep: the step failed before its gradient was in, and left the model as it was: ${(cause as Error).message}`);
-    expect(copies(parameters)).toStrictEqual(weights);
-    expect(parameters.every((p) => p.grad === null)).toBe(true);
-    expect(JSON.stringify(adam.stateDict().state)).toBe(state);
-    expect(parallelTrainStep(dp, ...batch(16), adam, parameters)).toBeGreaterThan(0);
   });
 
   it("a step whose optimizer throws in its update throws FailedInUpdateError with the optimizer's error as its cause", () => {
-    const broken = new (class Broken {
-      static splittableStep = true;
-      get paramGroups(): Adam["paramGroups"] {
-        return adam.paramGroups;
-      }
-      step(): void {
-        adam.step();
+    // An Adam of its own whose step throws once its update is done.
+    class ThrowingAdam extends Adam {
+      static override splittableStep = true;
+      override step<T>(closure?: () => T): T | undefined {
+        super.step(closure);
         throw new RangeError("broken: after the update");
       }
-    })();
+    }
+    const broken = new ThrowingAdam(parameters, { lr: 1e-3 });
     adam.zeroGrad();
     const error = thrown(() => parallelTrainStep(dp, ...batch(16), broken, parameters));
     expect(error).toBeInstanceOf(FailedInUpdateError);
@@ -124,22 +134,11 @@ describe("mnist-web parallelTrainStep with a replica that throws in its shard", 
       model.train();
       adam.zeroGrad();
       parallelTrainStep(dp, ...batch(16), adam, parameters);
-      adam.zeroGrad();
-      const weights = copies(parameters);
-      const state = JSON.stringify(adam.stateDict().state);
       // A batch of 7: the replica's shard has 4 rows, on which its model throws.
-      const error = thrown(() => parallelTrainStep(dp, ...batch(7), adam, parameters));
-      expect(error).toBeInstanceOf(FailedBeforeGradientsError);
-      const cause = (error as Error).cause;
+      const cause = expectFailedBefore(dp, adam, parameters, batch(7));
       expect(cause).toBeInstanceOf(ReplicaError);
       expect((cause as ReplicaError).replica).toBe(1);
       expect((cause as Error).message).toBe("DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
-      expect((error as Error).message).toBe(`mnist-web parallelTrainStep: the step failed before its gradient was in, and left the model as it was: ${(cause as Error).message}`);
-      expect(copies(parameters)).toStrictEqual(weights);
-      expect(parameters.every((p) => p.grad === null)).toBe(true);
-      expect(JSON.stringify(adam.stateDict().state)).toBe(state);
-      expect(parallelTrainStep(dp, ...batch(16), adam, parameters)).toBeGreaterThan(0);
-      expect(copies(parameters)).not.toStrictEqual(weights);
     } finally {
       await dp.close();
     }

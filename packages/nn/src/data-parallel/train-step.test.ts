@@ -371,81 +371,64 @@ describe("DataParallel.trainStep on 3 replicas claiming chunks of the batch (chu
 });
 
 describe("DataParallel.trainStep with a replica that fails", () => {
+  /**
+   * Two good trainSteps (Adam) of `model` on 2 replicas running `worker`, batches of `rows`, then one of a
+   * batch of `failRows` that must fail as a ReplicaError of replica 1 with `message`, leaving the weights,
+   * Adam's arrays and .grad (null after zeroGrad) as they were; the next step trains. Returns CALL_COUNT
+   * right after the failure.
+   */
+  async function expectFailedStep(model: Module, worker: string, rows: number, failRows: number, seed: number, message: string): Promise<number> {
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start(worker), stepTimeoutMs: 30_000 });
+    try {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      for (let s = 0; s < 2; s++) {
+        const { images, labels } = syntheticDigits(rows, new Generator(seed + s));
+        adam.zeroGrad();
+        dp.trainStep(images, labels, adam);
+      }
+      const weights = copies(model.parameters());
+      const state = stateOf(adam);
+      adam.zeroGrad();
+      const { images, labels } = syntheticDigits(failRows, new Generator(seed + 2));
+      let error: unknown = null;
+      try {
+        dp.trainStep(images, labels, adam);
+      } catch (e) {
+        error = e;
+      }
+      const calls = (dp as unknown as { control: Int32Array }).control[CALL_COUNT]!;
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as ReplicaError).replica).toBe(1);
+      expect((error as Error).message).toBe(message);
+      expect(firstDifference(copies(model.parameters()), weights)).toBe("none");
+      for (const p of model.parameters()) expect(p.grad).toBeNull();
+      expect(firstDifference(stateOf(adam), state)).toBe("none");
+      const next = syntheticDigits(rows, new Generator(seed + 3));
+      adam.zeroGrad();
+      expect(Number.isFinite(dp.trainStep(next.images, next.labels, adam).loss)).toBe(true);
+      expect(firstDifference(copies(model.parameters()), weights)).not.toBe("none");
+      return calls;
+    } finally {
+      await dp.close();
+    }
+  }
+
   it("a throw in a replica's shard leaves the weights, the optimizer's state and .grad (null after zeroGrad) as they were, as a ReplicaError naming it", async () => {
     const model = (manualSeed(24), new Sequential(new (class Marker extends Module {
       forward(x: Tensor): Tensor {
         return x;
       }
     })(), referenceCnn()));
-    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("bomb"), stepTimeoutMs: 30_000 });
-    try {
-      const adam = new Adam(model.parameters(), { lr: 1e-2 });
-      for (let s = 0; s < 2; s++) {
-        const { images, labels } = syntheticDigits(6, new Generator(90 + s));
-        adam.zeroGrad();
-        dp.trainStep(images, labels, adam);
-      }
-      const weights = copies(model.parameters());
-      const state = stateOf(adam);
-      adam.zeroGrad();
-      // A batch of 7: the replica's shard has 4 rows, on which its model throws.
-      const { images, labels } = syntheticDigits(7, new Generator(99));
-      let error: unknown = null;
-      try {
-        dp.trainStep(images, labels, adam);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(ReplicaError);
-      expect((error as ReplicaError).replica).toBe(1);
-      expect((error as Error).message).toBe("DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
-      expect(firstDifference(copies(model.parameters()), weights)).toBe("none");
-      for (const p of model.parameters()) expect(p.grad).toBeNull();
-      expect(firstDifference(stateOf(adam), state)).toBe("none");
-      const next = syntheticDigits(6, new Generator(98));
-      adam.zeroGrad();
-      expect(Number.isFinite(dp.trainStep(next.images, next.labels, adam).loss)).toBe(true);
-    } finally {
-      await dp.close();
-    }
+    // The failing batch has 7 rows: the replica's shard has 4, on which its model throws.
+    await expectFailedStep(model, "bomb", 6, 7, 90, "DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
   });
 
   it("a replica whose gradient sum throws fails the step before the update: no thread updates a slice (none with a stale gradient), the weights, the optimizer's arrays and .grad stay as they were (REVIEW-1-s18 M1)", async () => {
-    const model = (manualSeed(28), referenceCnn());
-    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("sum-fails"), stepTimeoutMs: 30_000 });
-    try {
-      const adam = new Adam(model.parameters(), { lr: 1e-2 });
-      for (let s = 0; s < 2; s++) {
-        const { images, labels } = syntheticDigits(16, new Generator(30 + s));
-        adam.zeroGrad();
-        dp.trainStep(images, labels, adam);
-      }
-      const weights = copies(model.parameters());
-      const state = stateOf(adam);
-      adam.zeroGrad();
-      // The replica's third sum throws: the update's calls are recorded (the second step recorded them all).
-      const { images, labels } = syntheticDigits(16, new Generator(32));
-      let error: unknown = null;
-      try {
-        dp.trainStep(images, labels, adam);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(ReplicaError);
-      expect((error as ReplicaError).replica).toBe(1);
-      expect((error as Error).message).toBe(
-        "DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: sum-fails: the third sum refused (no parameter and no optimizer state array was updated, but optimizer.step() had run: counters it keeps, such as Adam's step count, advanced)",
-      );
-      expect((dp as unknown as { control: Int32Array }).control[CALL_COUNT]).toBe(8);
-      expect(firstDifference(copies(model.parameters()), weights)).toBe("none");
-      expect(firstDifference(stateOf(adam), state)).toBe("none");
-      for (const p of model.parameters()) expect(p.grad).toBeNull();
-      adam.zeroGrad();
-      expect(Number.isFinite(dp.trainStep(images, labels, adam).loss)).toBe(true);
-      expect(firstDifference(copies(model.parameters()), weights)).not.toBe("none");
-    } finally {
-      await dp.close();
-    }
+    // The replica's third sum throws, once the update's calls are recorded (the second step recorded them all).
+    const calls = await expectFailedStep((manualSeed(28), referenceCnn()), "sum-fails", 16, 16, 30,
+      "DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: sum-fails: the third sum refused (no parameter and no optimizer state array was updated, but optimizer.step() had run: counters it keeps, such as Adam's step count, advanced)",
+    );
+    expect(calls).toBe(8);
   });
 
   it("a replica whose optimizer kernel throws fails the step as one in its part of the optimizer step", async () => {
