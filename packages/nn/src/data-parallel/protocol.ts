@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 9;
+export const PROTOCOL = 10;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -128,9 +128,15 @@ export const STEP_ABORT = CHUNKS_DONE + 1;
 export const STEP_OPTIMIZES = STEP_ABORT + 1;
 /** STEP with STEP_OPTIMIZES: how many threads (the calling thread included) have summed their slices of the gradients; the update's chunks are claimed once all have. */
 export const SUMS_DONE = STEP_OPTIMIZES + 1;
-/** OPTIMIZE and STEP: how many threads wait (or are about to) in Atomics.wait for more chunks of calls; the calling thread notifies CHUNK_TOTAL only when some do. */
+/** OPTIMIZE and STEP: how many threads wait (or are about to) in Atomics.wait for more chunks of calls; the calling thread notifies WAKE only when some do. */
 export const SLEEPERS = SUMS_DONE + 1;
-const HEADER = SLEEPERS + 1;
+/**
+ * OPTIMIZE and STEP: bumped after every store to CHUNK_TOTAL or CALLS_END. A thread out of chunks sleeps on
+ * it from the value it read before it looked at those: a store after that look changed it (the wait
+ * returns at once) or finds the thread counted in SLEEPERS (notified).
+ */
+export const WAKE = SLEEPERS + 1;
+const HEADER = WAKE + 1;
 
 /** The fewest optimizer kernel calls one command carries (ControlLayout.maxCalls: more when the model has more parameters). */
 export const MAX_CALLS = 64;

@@ -18,6 +18,7 @@ import {
   FLOAT64,
   NO_ARRAY,
   SLEEPERS,
+  WAKE,
   bytesOf,
   viewOf,
 } from "./protocol.js";
@@ -47,9 +48,9 @@ import {
 // (no call may run before the sums); a call that cannot be recorded, and every call after it, runs on
 // the calling thread once the command is over, in order.
 //
-// A thread that finds no chunk to claim polls, then counts itself in SLEEPERS and sleeps on CHUNK_TOTAL;
-// the calling thread notifies only while one is counted (it stores CHUNK_TOTAL or CALLS_END first, so a
-// thread that counted itself later sees the new value instead of sleeping).
+// A thread that finds no chunk to claim polls, then counts itself in SLEEPERS and sleeps on WAKE, which
+// the calling thread bumps after each store to CHUNK_TOTAL or CALLS_END and notifies only while a thread
+// is counted; the sleeper read WAKE before it looked at those, so a store after its look is never missed.
 
 /**
  * Below this many elements a call runs on the calling thread at once: its slices would save less than
@@ -351,6 +352,7 @@ export class ChunkRunner {
     const c = this.control;
     let call = 0;
     for (let idle = 0; ; ) {
+      const wake = Atomics.load(c, WAKE);
       const ended = Atomics.load(c, CALLS_END) === seq;
       const total = Atomics.load(c, CHUNK_TOTAL);
       const next = Atomics.load(c, CHUNK_NEXT);
@@ -366,9 +368,8 @@ export class ChunkRunner {
       if (ended) return;
       if (++idle > polls) {
         Atomics.add(c, SLEEPERS, 1);
-        // Counted before the check: a call recorded after it is notified (wakeSleepers). The timeout
-        // bounds the one wake-up that can be missed, CALLS_END stored between the check and the wait.
-        if (Atomics.load(c, CALLS_END) !== seq) Atomics.wait(c, CHUNK_TOTAL, total, 1);
+        // A store after the looks above bumped WAKE: the wait returns at once, or it is notified (counted now).
+        Atomics.wait(c, WAKE, wake, 1);
         Atomics.sub(c, SLEEPERS, 1);
       }
     }
@@ -446,9 +447,10 @@ export class ChunkRunner {
   }
 }
 
-/** Wakes the threads counted in SLEEPERS (after a store to CHUNK_TOTAL or CALLS_END): none counted, no notify. */
+/** Bumps WAKE and wakes the threads counted in SLEEPERS (after a store to CHUNK_TOTAL or CALLS_END): none counted, no notify. */
 function wakeSleepers(control: Int32Array): void {
-  if (Atomics.load(control, SLEEPERS) > 0) Atomics.notify(control, CHUNK_TOTAL);
+  Atomics.add(control, WAKE, 1);
+  if (Atomics.load(control, SLEEPERS) > 0) Atomics.notify(control, WAKE);
 }
 
 /** The buffers a kernel call's arrays may live in, in the order of their indices in protocol.ts. */
