@@ -359,8 +359,11 @@ export class DataParallel {
    * step instead. The first step, whose optimizer state
    * is not yet in shared memory, updates on this thread after the command. Returns forwardBackward's
    * result; the `.grad`s are left as forwardBackward leaves them. When a replica fails in its shard the
-   * optimizer does not step (the `.grad`s are left as they were); when the optimizer's step throws, the
-   * updates it made before are completed, then the error is rethrown.
+   * optimizer does not step (the `.grad`s are left as they were). When a replica's gradient sum fails
+   * once this thread has recorded the update, no parameter and no optimizer state array is updated and
+   * the `.grad`s are left as they were, but `optimizer.step()` had run (Adam's step count advanced): the
+   * ReplicaError's `optimizerStepped` is then true, and the step must not be run again. When the
+   * optimizer's step throws, the updates it made before are completed, then the error is rethrown.
    *
    * @example
    * optimizer.zeroGrad();
@@ -463,8 +466,9 @@ export class DataParallel {
     let mismatch: Error | null = null;
     let optimizerFailure: unknown = null;
     let recorded = false;
-    // A replica's sum failed after this thread recorded the update's calls: no thread claimed any of them.
-    let sumsFailed = false;
+    // The sums were not all done when this thread looked: whether one failed (no thread then claimed any of
+    // the recorded calls) is read once finish() has every replica's report, not by when this thread looked.
+    let unsummed = false;
     let output: Tensor | null = null;
     if (inStep) {
       try {
@@ -484,17 +488,18 @@ export class DataParallel {
       try {
         output = this.gather(bounds);
         if (awaitSums(c, this.layout, seq, this.setup.polls, deadline)) this.chunkRunner.run(this.recorder!.base, seq, this.setup.polls);
-        else sumsFailed = sumFailed(c);
+        else unsummed = true;
       } catch (error) {
         own = error;
       }
     }
     try {
       // The outputs are checked before the gradients settle: a step that fails leaves .grad as it was.
-      const updating = recorded && !sumsFailed;
-      const failure = this.finish(op, own, deadline, updating) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
+      const stage = (): Stage => (!recorded ? "shard" : unsummed && sumFailed(c) ? "sum" : "update");
+      const failure = this.finish(op, own, deadline, stage) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
       if (failure !== null) {
-        if (updating) {
+        if (recorded && failure instanceof ReplicaError) failure.optimizerStepped = true;
+        if (stage() === "update") {
           this.split.dropDeferred();
           failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
           throw failure;
@@ -684,7 +689,7 @@ export class DataParallel {
     } catch (error) {
       own = error;
     }
-    const failure = this.finish(op, own, deadline, true);
+    const failure = this.finish(op, own, deadline, updateStage);
     if (failure !== null) {
       failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
       throw failure;
@@ -958,14 +963,15 @@ export class DataParallel {
 
   /**
    * Waits for every worker; returns the error to throw (this thread's own first, unless it only says that
-   * a replica left a BatchNorm exchange, then the first replica's), or null. `optimizing`: the command is
-   * OPTIMIZE, or a trainStep's STEP once its shards are all done: a failure then is in a worker's part of the optimizer step.
+   * a replica left a BatchNorm exchange, then the first replica's), or null. `stage` names what a replica's
+   * failure was in (read once every replica has reported): its shard; its sum of the gradients (a trainStep
+   * whose update was recorded but whose sums did not all finish, so no thread updated anything); or its part of the optimizer
+   * step (the OPTIMIZE command, or a trainStep's STEP once its sums are all done).
    */
-  private finish(op: string, own: unknown, deadline: number, optimizing = false): Error | null {
+  private finish(op: string, own: unknown, deadline: number, stage: () => Stage = shardStage): Error | null {
     const c = this.control;
-    const part = optimizing ? "its part of the optimizer step" : "its shard";
     const seq = c[SEQ]!;
-    let failure: Error | null = null;
+    let failed = 0;
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r);
       for (;;) {
@@ -973,17 +979,17 @@ export class DataParallel {
         if (done === seq) break;
         if (done === EXITED) {
           this.closed = `replica ${r}'s thread exited`;
-          return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during ${part}; this DataParallel is closed`, r);
+          return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during ${STAGES[stage()]}; this DataParallel is closed`, r);
         }
         if (!waitWhileEqual(c, at + DONE, done, this.setup.polls, deadline)) {
           this.closed = `replica ${r} did not finish a step within stepTimeoutMs (${this.timeoutMs} ms)`;
-          return new ReplicaError(`${op}: replica ${r} did not finish ${part} within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
+          return new ReplicaError(`${op}: replica ${r} did not finish ${STAGES[stage()]} within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
         }
       }
-      if (failure === null && c[at + STATUS] === FAILED_STATUS) {
-        failure = new ReplicaError(`${op}: replica ${r} (a worker) failed ${optimizing ? "in" : "on"} ${part}: ${this.errorOf(r)}`, r);
-      }
+      if (failed === 0 && c[at + STATUS] === FAILED_STATUS) failed = r;
     }
+    // Named once every replica has reported: what the step got to, not when this thread looked.
+    const failure = failed === 0 ? null : new ReplicaError(`${op}: replica ${failed} (a worker) failed ${stage() === "shard" ? "on" : "in"} ${STAGES[stage()]}: ${this.errorOf(failed)}`, failed);
     if (own instanceof ExchangeAbort) return failure ?? new ReplicaError(`${op}: ${own.message}`, own.replica);
     if (own !== null) return own instanceof Error ? own : new Error(String(own));
     return failure;
@@ -1190,6 +1196,12 @@ function describe(value: unknown): string {
   if (typeof value === "object") return `an object (${(value as object).constructor?.name ?? "Object"})`;
   return `${typeof value} ${String(value)}`;
 }
+
+/** What a replica's failure was in (see finish), and its name in the error's message. */
+type Stage = "shard" | "sum" | "update";
+const STAGES: Readonly<Record<Stage, string>> = { shard: "its shard", sum: "its sum of the shards' gradients", update: "its part of the optimizer step" };
+const shardStage = (): Stage => "shard";
+const updateStage = (): Stage => "update";
 
 const hasOwn = Object.prototype.hasOwnProperty;
 

@@ -374,10 +374,10 @@ describe("DataParallel.trainStep with a replica that fails", () => {
   /**
    * Two good trainSteps (Adam) of `model` on 2 replicas running `worker`, batches of `rows`, then one of a
    * batch of `failRows` that must fail as a ReplicaError of replica 1 with `message`, leaving the weights,
-   * Adam's arrays and .grad (null after zeroGrad) as they were; the next step trains. Returns CALL_COUNT
-   * right after the failure.
+   * Adam's arrays and .grad (null after zeroGrad) as they were; the next step trains. Returns CALL_COUNT,
+   * the error's optimizerStepped and Adam's step counts (one per parameter) right after the failure.
    */
-  async function expectFailedStep(model: Module, worker: string, rows: number, failRows: number, seed: number, message: string): Promise<number> {
+  async function expectFailedStep(model: Module, worker: string, rows: number, failRows: number, seed: number, message: string): Promise<{ calls: number; stepped: boolean; steps: number[] }> {
     const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start(worker), stepTimeoutMs: 30_000 });
     try {
       const adam = new Adam(model.parameters(), { lr: 1e-2 });
@@ -397,6 +397,7 @@ describe("DataParallel.trainStep with a replica that fails", () => {
         error = e;
       }
       const calls = (dp as unknown as { control: Int32Array }).control[CALL_COUNT]!;
+      const steps = [...adam.state.values()].map((s) => s.step as number);
       expect(error).toBeInstanceOf(ReplicaError);
       expect((error as ReplicaError).replica).toBe(1);
       expect((error as Error).message).toBe(message);
@@ -407,7 +408,7 @@ describe("DataParallel.trainStep with a replica that fails", () => {
       adam.zeroGrad();
       expect(Number.isFinite(dp.trainStep(next.images, next.labels, adam).loss)).toBe(true);
       expect(firstDifference(copies(model.parameters()), weights)).not.toBe("none");
-      return calls;
+      return { calls, stepped: (error as ReplicaError).optimizerStepped, steps };
     } finally {
       await dp.close();
     }
@@ -420,15 +421,46 @@ describe("DataParallel.trainStep with a replica that fails", () => {
       }
     })(), referenceCnn()));
     // The failing batch has 7 rows: the replica's shard has 4, on which its model throws.
-    await expectFailedStep(model, "bomb", 6, 7, 90, "DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
+    const { stepped, steps } = await expectFailedStep(model, "bomb", 6, 7, 90, "DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
+    expect(stepped).toBe(false);
+    expect(new Set(steps)).toEqual(new Set([2]));
   });
 
-  it("a replica whose gradient sum throws fails the step before the update: no thread updates a slice (none with a stale gradient), the weights, the optimizer's arrays and .grad stay as they were (REVIEW-1-s18 M1)", async () => {
+  it("a replica whose gradient sum throws fails the step before the update: no thread updates a slice (none with a stale gradient), the weights, the optimizer's arrays and .grad stay as they were (REVIEW-1-s18 M1), and the ReplicaError says optimizer.step() had run", async () => {
     // The replica's third sum throws, once the update's calls are recorded (the second step recorded them all).
-    const calls = await expectFailedStep((manualSeed(28), referenceCnn()), "sum-fails", 16, 16, 30,
-      "DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: sum-fails: the third sum refused (no parameter and no optimizer state array was updated, but optimizer.step() had run: counters it keeps, such as Adam's step count, advanced)",
+    const { calls, stepped, steps } = await expectFailedStep((manualSeed(28), referenceCnn()), "sum-fails", 16, 16, 30,
+      "DataParallel.trainStep: replica 1 (a worker) failed in its sum of the shards' gradients: RangeError: sum-fails: the third sum refused (no parameter and no optimizer state array was updated, but optimizer.step() had run: counters it keeps, such as Adam's step count, advanced)",
     );
     expect(calls).toBe(8);
+    // optimizer.step() had run (REVIEW-2-s18 M1): the error says so, and Adam counted the failed step once.
+    expect(stepped).toBe(true);
+    expect(new Set(steps)).toEqual(new Set([3]));
+  });
+
+  it("a replica whose gradient sum throws after this thread stopped waiting for the sums fails as one in its sum, as at once (REVIEW-2-s18 L1)", async () => {
+    const model = (manualSeed(29), referenceCnn());
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: start("late-sum-fails"), stepTimeoutMs: 30_000 });
+    try {
+      const adam = new Adam(model.parameters(), { lr: 1e-2 });
+      const weights = copies(model.parameters());
+      const { images, labels } = syntheticDigits(16, new Generator(70));
+      adam.zeroGrad();
+      let error: unknown = null;
+      try {
+        dp.trainStep(images, labels, adam);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ReplicaError);
+      expect((error as Error).message).toBe(
+        "DataParallel.trainStep: replica 1 (a worker) failed in its sum of the shards' gradients: RangeError: late-sum-fails: the first sum refused (no parameter and no optimizer state array was updated, but optimizer.step() had run: counters it keeps, such as Adam's step count, advanced)",
+      );
+      expect((error as ReplicaError).optimizerStepped).toBe(true);
+      expect(firstDifference(copies(model.parameters()), weights)).toBe("none");
+      for (const p of model.parameters()) expect(p.grad).toBeNull();
+    } finally {
+      await dp.close();
+    }
   });
 
   it("a replica whose optimizer kernel throws fails the step as one in its part of the optimizer step", async () => {

@@ -114,6 +114,20 @@ serveReplica(() => {
       };
       return { model: referenceCnn(), loss };
     }
+    case "late-sum-fails": {
+      // The reference network whose replica's first gradient sum throws after 50 ms: in Adam's first step
+      // (every call deferred) the calling thread has by then stopped waiting for the sums.
+      const sumSlices = GradientSum.prototype.sumSlices;
+      let sums = 0;
+      GradientSum.prototype.sumSlices = function (...args) {
+        if (++sums === 1) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+          throw new RangeError("late-sum-fails: the first sum refused");
+        }
+        return sumSlices.apply(this, args);
+      };
+      return { model: referenceCnn(), loss };
+    }
     case "bad-kernel":
       kernels.optimizerKernels.override({
         sgd() { throw new RangeError("bad kernel: sgd refused"); },
