@@ -338,9 +338,10 @@ function forwardBackward(inputs: Tensor, targets: Tensor): number {
  * The step's gradient from the replicas' shards and its update split across them in the same command
  * (dp.trainStep: the same bits as forwardBackward then optimizer.step(), as the bench's data-parallel
  * step). Where the model cannot train by shards or a replica fails, the kernels take the threads from then
- * on; a step that failed before its gradient was in (FailedBeforeGradientsError: the model as it was) runs
- * on this thread instead; one whose update failed (its error, shown, says what it left) is not run again:
- * null.
+ * on; a step that failed before its gradient was in (FailedBeforeGradientsError: the model and the
+ * optimizer as they were) runs on this thread instead; one that failed once the optimizer had stepped (in
+ * its update, or in a replica's gradient sum after optimizer.step() ran: its error, shown, says what it
+ * left) is not run again: null.
  */
 function parallelStep(parallel: DataParallel, inputs: Tensor, targets: Tensor): number | null {
   try {

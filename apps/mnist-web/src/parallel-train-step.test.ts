@@ -10,6 +10,8 @@ import { buildModel } from "./models.js";
 import { FailedBeforeGradientsError, FailedInUpdateError, parallelTrainStep } from "./parallel-train-step.js";
 
 const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
+// @pico/nn's own test replica: its "sum-fails" model is the reference network (lenet) whose gradient sum throws in its third step.
+const nnReplicaScript = new URL("../../../packages/nn/src/data-parallel/test-utils/replica.mjs", import.meta.url);
 
 function batch(rows: number, targetRows = rows): [Tensor, Tensor] {
   const x = tensor(Float32Array.from({ length: rows * 28 * 28 }, () => defaultGenerator.normal()), { shape: [rows, 1, 28, 28] });
@@ -105,7 +107,7 @@ describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
     expect(error).toBeInstanceOf(FailedInUpdateError);
     expect(error).not.toBeInstanceOf(FailedBeforeGradientsError);
     expect((error as Error).cause).toStrictEqual(new RangeError("broken: after the update"));
-    expect((error as Error).message).toBe("mnist-web parallelTrainStep: the step failed in the optimizer's update: broken: after the update");
+    expect((error as Error).message).toBe("mnist-web parallelTrainStep: the step failed once optimizer.step() had run: broken: after the update");
     expect(parameters.every((p) => p.grad !== null)).toBe(true);
   });
 
@@ -139,6 +141,39 @@ describe("mnist-web parallelTrainStep with a replica that throws in its shard", 
       expect(cause).toBeInstanceOf(ReplicaError);
       expect((cause as ReplicaError).replica).toBe(1);
       expect((cause as Error).message).toBe("DataParallel.trainStep: replica 1 (a worker) failed on its shard: RangeError: bomb: a shard of 4 rows");
+    } finally {
+      await dp.close();
+    }
+  });
+});
+
+describe("mnist-web parallelTrainStep with a replica whose gradient sum throws", () => {
+  it("throws FailedInUpdateError (the step is not run again): optimizer.step() had run, so Adam counted the step once though no weight changed (REVIEW-2-s18 M1)", async () => {
+    manualSeed(33);
+    const model = buildModel("lenet");
+    const parameters = model.parameters();
+    const adam = new Adam(parameters, { lr: 1e-3 });
+    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(nnReplicaScript, { workerData: { model: "sum-fails" }, execArgv: [] }), stepTimeoutMs: 30_000 });
+    try {
+      model.train();
+      for (let s = 0; s < 2; s++) {
+        adam.zeroGrad();
+        parallelTrainStep(dp, ...batch(16), adam, parameters);
+      }
+      adam.zeroGrad();
+      const weights = copies(parameters);
+      // The replica's third sum throws, once this thread has recorded the update (optimizer.step() ran).
+      const error = thrown(() => parallelTrainStep(dp, ...batch(16), adam, parameters));
+      expect(error).toBeInstanceOf(FailedInUpdateError);
+      expect(error).not.toBeInstanceOf(FailedBeforeGradientsError);
+      const cause = (error as Error).cause;
+      expect(cause).toBeInstanceOf(ReplicaError);
+      expect((cause as ReplicaError).optimizerStepped).toBe(true);
+      expect((error as Error).message).toBe(`mnist-web parallelTrainStep: the step failed once optimizer.step() had run: ${(cause as Error).message}`);
+      expect(copies(parameters)).toStrictEqual(weights);
+      expect(parameters.every((p) => p.grad === null)).toBe(true);
+      // Three steps, each counted once (the page runs a FailedBeforeGradientsError's step again: 4 then).
+      expect(new Set(Object.values(adam.stateDict().state).map((s) => (s as { step: number }).step))).toEqual(new Set([3]));
     } finally {
       await dp.close();
     }
