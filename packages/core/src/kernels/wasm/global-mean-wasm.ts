@@ -63,8 +63,8 @@ function planOf(t: Target, kind: number, planes: number, size: number): Plan {
 const NO_ARRAY: Float32Array = new Float32Array(0);
 
 /**
- * The running call, read by the copy functions below (made once, where closures over a call's operands
- * were made at every call); its arrays are let go after the call. `src` and `dst` are the operands copied
+ * The running call, read by the copy functions below (made once: no closure per call); its arrays are
+ * let go after the call. `src` and `dst` are the operands copied
  * in and out, at byte addresses `srcAt` and `dstAt` of the memory, which holds `end` bytes.
  */
 const running = { t: null as Target | null, plan: null as Plan | null, src: NO_ARRAY, dst: NO_ARRAY, size: 0, srcAt: 0, dstAt: 0, end: 0 };
