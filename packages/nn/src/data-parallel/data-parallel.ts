@@ -495,11 +495,10 @@ export class DataParallel {
     }
     try {
       // The outputs are checked before the gradients settle: a step that fails leaves .grad as it was.
-      const stage = (): Stage => (!recorded ? "shard" : unsummed && sumFailed(c) ? "sum" : "update");
-      const failure = this.finish(op, own, deadline, stage) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
+      const failure = this.finish(op, own, deadline, recorded, unsummed) ?? mismatch ?? (inStep ? null : this.outputMismatch(op, bounds));
       if (failure !== null) {
         if (recorded && failure instanceof ReplicaError) failure.optimizerStepped = true;
-        if (stage() === "update") {
+        if (stageOf(c, recorded, unsummed) === "update") {
           this.split.dropDeferred();
           failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
           throw failure;
@@ -689,7 +688,7 @@ export class DataParallel {
     } catch (error) {
       own = error;
     }
-    const failure = this.finish(op, own, deadline, updateStage);
+    const failure = this.finish(op, own, deadline, true);
     if (failure !== null) {
       failure.message += " (the optimizer step is incomplete: the parameters were partly updated)";
       throw failure;
@@ -963,12 +962,11 @@ export class DataParallel {
 
   /**
    * Waits for every worker; returns the error to throw (this thread's own first, unless it only says that
-   * a replica left a BatchNorm exchange, then the first replica's), or null. `stage` names what a replica's
-   * failure was in (read once every replica has reported): its shard; its sum of the gradients (a trainStep
-   * whose update was recorded but whose sums did not all finish, so no thread updated anything); or its part of the optimizer
-   * step (the OPTIMIZE command, or a trainStep's STEP once its sums are all done).
+   * a replica left a BatchNorm exchange, then the first replica's), or null. `updating`: the command is
+   * OPTIMIZE, or a trainStep's STEP whose update was recorded; `unsummed`: that trainStep's sums were not
+   * all done when the calling thread looked (see stageOf, read once every replica has reported).
    */
-  private finish(op: string, own: unknown, deadline: number, stage: () => Stage = shardStage): Error | null {
+  private finish(op: string, own: unknown, deadline: number, updating = false, unsummed = false): Error | null {
     const c = this.control;
     const seq = c[SEQ]!;
     let failed = 0;
@@ -979,17 +977,18 @@ export class DataParallel {
         if (done === seq) break;
         if (done === EXITED) {
           this.closed = `replica ${r}'s thread exited`;
-          return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during ${STAGES[stage()]}; this DataParallel is closed`, r);
+          return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during ${STAGES[stageOf(c, updating, unsummed)]}; this DataParallel is closed`, r);
         }
         if (!waitWhileEqual(c, at + DONE, done, this.setup.polls, deadline)) {
           this.closed = `replica ${r} did not finish a step within stepTimeoutMs (${this.timeoutMs} ms)`;
-          return new ReplicaError(`${op}: replica ${r} did not finish ${STAGES[stage()]} within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
+          return new ReplicaError(`${op}: replica ${r} did not finish ${STAGES[stageOf(c, updating, unsummed)]} within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
         }
       }
       if (failed === 0 && c[at + STATUS] === FAILED_STATUS) failed = r;
     }
     // Named once every replica has reported: what the step got to, not when this thread looked.
-    const failure = failed === 0 ? null : new ReplicaError(`${op}: replica ${failed} (a worker) failed ${stage() === "shard" ? "on" : "in"} ${STAGES[stage()]}: ${this.errorOf(failed)}`, failed);
+    const stage = stageOf(c, updating, unsummed);
+    const failure = failed === 0 ? null : new ReplicaError(`${op}: replica ${failed} (a worker) failed ${stage === "shard" ? "on" : "in"} ${STAGES[stage]}: ${this.errorOf(failed)}`, failed);
     if (own instanceof ExchangeAbort) return failure ?? new ReplicaError(`${op}: ${own.message}`, own.replica);
     if (own !== null) return own instanceof Error ? own : new Error(String(own));
     return failure;
@@ -1200,8 +1199,17 @@ function describe(value: unknown): string {
 /** What a replica's failure was in (see finish), and its name in the error's message. */
 type Stage = "shard" | "sum" | "update";
 const STAGES: Readonly<Record<Stage, string>> = { shard: "its shard", sum: "its sum of the shards' gradients", update: "its part of the optimizer step" };
-const shardStage = (): Stage => "shard";
-const updateStage = (): Stage => "update";
+
+/**
+ * What a failed command had reached: its shards, unless it was `updating` (see finish); then the
+ * gradients' sum when a thread's sum failed (`unsummed`: the calling thread stopped waiting for the sums,
+ * and no thread claims a recorded call once one failed: nothing was updated), else the update. Read once
+ * every replica has reported, so the answer does not depend on when the calling thread looked.
+ */
+function stageOf(control: Int32Array, updating: boolean, unsummed: boolean): Stage {
+  if (!updating) return "shard";
+  return unsummed && sumFailed(control) ? "sum" : "update";
+}
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
