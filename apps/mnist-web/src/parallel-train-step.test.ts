@@ -10,7 +10,8 @@ import { buildModel } from "./models.js";
 import { FailedBeforeGradientsError, FailedInUpdateError, parallelTrainStep } from "./parallel-train-step.js";
 
 const replicaScript = new URL("./test-utils/replica.mjs", import.meta.url);
-// @pico/nn's own test replica: its "sum-fails" model is the reference network (lenet) whose gradient sum throws in its third step.
+// @pico/nn's own test replica, by its path (no public entry point makes a gradient sum fail; its header
+// names this use): its "sum-fails" model is the reference network (lenet) whose gradient sum throws in its third step.
 const nnReplicaScript = new URL("../../../packages/nn/src/data-parallel/test-utils/replica.mjs", import.meta.url);
 
 function batch(rows: number, targetRows = rows): [Tensor, Tensor] {

@@ -1,5 +1,7 @@
 // A replica script for the data-parallel tests: plain JavaScript, so worker_threads can start it; it loads
-// @pico/nn's built dist (the tests check that the dist is not older than the sources).
+// @pico/nn's built dist (the tests check that the dist is not older than the sources). mnist-web's
+// parallel-train-step.test.ts starts it too, by its path, for its "sum-fails" model (a sum cannot be made to
+// fail through a public entry point): moving or renaming this file or that case means updating that test.
 import { workerData } from "node:worker_threads";
 import { Tensor, kernels } from "@pico/core";
 import { BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, referenceCnn } from "@pico/nn";
