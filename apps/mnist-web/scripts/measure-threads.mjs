@@ -8,8 +8,8 @@
 // (a reading a second) until neither of the last two readings is 3% faster than the fastest before them, at
 // most S s, as the bench warms up until steady: the kernel threads reach their speed later than one thread.
 // --threads lists the runs of a round: N trains on N threads data-parallel (one model replica per thread,
-// ?threads=N&parallel=data, the page's default), Nk on N threads with one model whose kernels split across
-// them (?threads=N&parallel=kernels), NcR data-parallel with the batch in chunks of at most R rows claimed
+// ?threads=N&parallel=data), Nk on N threads with one model whose kernels split across them (the page's
+// default, ?threads=N&parallel=kernels), NcR data-parallel with the batch in chunks of at most R rows claimed
 // by whichever replica is free (?chunk-rows=R), 1x2 two pages at once on 1 thread each (their images/s added:
 // what the machine gives two trainings that never wait for each other). Each is compared with 1.
 // --cpu prints, per round, the CPU time of Chromium's busiest threads over the measured seconds (by

@@ -39,15 +39,15 @@ function threadsWanted(): number {
 }
 
 /**
- * How the threads share training: ?parallel=data (one model replica per thread: the default, measured
- * faster in this page on a quiet machine, apps/mnist-web/README.md#two-threads) or kernels (one model, its
- * kernels split: less hurt beside another busy process).
+ * How the threads share training: ?parallel=kernels (one model, its kernels split: the default, as fast as
+ * data-parallel within the noise on a quiet machine and far less hurt beside another busy process,
+ * apps/mnist-web/README.md#two-threads) or data (one model replica per thread).
  */
 function parallelWanted(): Parallelism {
   const asked = query.get("parallel");
-  if (asked === null || asked === "data" || asked === "kernels") return asked ?? "data";
-  showWarning(`?parallel=${asked} is not a way to share the threads (data or kernels): one model replica per thread.`);
-  return "data";
+  if (asked === null || asked === "data" || asked === "kernels") return asked ?? "kernels";
+  showWarning(`?parallel=${asked} is not a way to share the threads (kernels or data): the kernels split across them.`);
+  return "kernels";
 }
 
 /**

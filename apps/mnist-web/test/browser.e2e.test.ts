@@ -133,8 +133,7 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
   });
 
   it("trains on 2 threads (WebAssembly kernels, split or data-parallel) when cross-origin isolated, on 1 with the reason otherwise", async () => {
-    // The default: one model replica per thread (data-parallel).
-    const page = await openPage(context, `${base}?threads=2`);
+    const page = await openPage(context, `${base}?threads=2&parallel=data`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const kernels = page.getByTestId("kernels");
     expect(await kernels.getAttribute("data-gemm")).toBe("wasm");
@@ -146,8 +145,8 @@ describe.skipIf(!haveChromium && process.env.CI === undefined)("mnist-web in Chr
     expect(await page.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
     await page.close();
 
-    // ?parallel=kernels: one model, its kernels split across the 2 threads.
-    const split = await openPage(context, `${base}?threads=2&parallel=kernels`);
+    // The default: one model, its kernels split across the 2 threads.
+    const split = await openPage(context, `${base}?threads=2`);
     expect(await split.getByTestId("kernels").getAttribute("data-parallel")).toBe("kernels");
     expect(await split.getByTestId("kernels").textContent()).toMatch(/gemm wasm, conv2d wasm · WebAssembly SIMD.* · 2 threads$/);
     expect(await split.getByTestId("warnings").locator("li").allTextContents()).toEqual([]);
