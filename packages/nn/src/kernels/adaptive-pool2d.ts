@@ -112,12 +112,25 @@ const globalMeanJs: GlobalMeanKernel = {
 };
 
 /**
- * The "globalMean" kernel family (adaptive average pooling to 1×1 on float32): the TypeScript loops. The
- * WebAssembly version (core's globalMeanWasm, bit for bit these loops, split across the threads by planes)
- * is not registered: a CIFAR-shaped training run on 2 threads hung once in it (both threads asleep, the
- * calling thread in the pool's awaitJob inside globalMeanWasm's runStagedJobs), cause not yet found.
+ * The "globalMean" kernel family (adaptive average pooling to 1×1 on float32): the TypeScript loops, or
+ * WebAssembly SIMD with the same float64 sums bit for bit, split across the threads by planes (each plane
+ * one job's) from elementwise-wasm.ts's threshold on; it falls back to the loops where the module cannot run.
  */
-export const globalMeanKernels = kernels.kernelFamily<GlobalMeanKernel>("globalMean").register("js", globalMeanJs);
+export const globalMeanKernels = kernels
+  .kernelFamily<GlobalMeanKernel>("globalMean")
+  .register("js", globalMeanJs)
+  .register(
+    "wasm",
+    {
+      forward(x, out, planes, size) {
+        if (!kernels.globalMeanWasm(x, out, planes, size)) globalMeanJs.forward(x, out, planes, size);
+      },
+      backward(gy, gx, planes, size) {
+        if (!kernels.globalMeanBackwardWasm(gy, gx, planes, size)) globalMeanJs.backward(gy, gx, planes, size);
+      },
+    },
+    { available: kernels.wasmAvailable, threads: kernels.elementwiseWasmThreads },
+  );
 
 /**
  * Max over each adaptive window into out; argmax (when given) gets the flat input index of the
