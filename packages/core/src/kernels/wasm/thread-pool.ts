@@ -35,7 +35,13 @@ const SLEEPING_ON_READY = 8;
  */
 const FRONT = 9;
 const BACK = 10;
-const DONE = 11;
+/**
+ * The open table's sequence, stored before NEXT opens it, where SEQ (the workers' wake-up) is stored after:
+ * a worker still looping from the last table can claim a job of the next one between the two, and must
+ * mark it done with the next table's sequence, not the last one's (the calling thread would wait forever).
+ */
+const TABLE = 11;
+const DONE = 12;
 /** Most jobs one table can hold. */
 export const MAX_JOBS = 64;
 /** The first slot free for the user's own data. */
@@ -134,8 +140,7 @@ for (;;) {
     } catch {
       Atomics.store(ctl, ${FAILED}, 1);
     }
-    // The table's own sequence: a worker still looping from the last table may have claimed this job of the next one.
-    Atomics.store(ctl, ${DONE} + job, Atomics.load(ctl, ${SEQ}));
+    Atomics.store(ctl, ${DONE} + job, Atomics.load(ctl, ${TABLE}));
     const last = Atomics.add(ctl, ${FINISHED}, 1) + 1 === count;
     if (Atomics.load(ctl, ${SLEEPING_CALLER}) !== 0) {
       Atomics.notify(ctl, ${DONE} + job);
@@ -201,8 +206,9 @@ export function openJobs(pool: WorkerPool, count: number, ready = count): void {
   Atomics.store(ctl, FINISHED, 0);
   Atomics.store(ctl, FAILED, 0);
   Atomics.store(ctl, READY, ready);
+  Atomics.store(ctl, TABLE, ++pool.sequence);
   Atomics.store(ctl, NEXT, 0);
-  Atomics.store(ctl, SEQ, ++pool.sequence);
+  Atomics.store(ctl, SEQ, pool.sequence);
   if (Atomics.load(ctl, SLEEPING_WORKERS) !== 0) Atomics.notify(ctl, SEQ);
 }
 
