@@ -1,6 +1,22 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { useNodeWorkers } from "../../node-worker-launcher.js";
-import { CONTROL_HEADER, DEFAULT_POLLS, awaitJobs, claimJob, claimJobs, markReady, pollBudget, publishJobs, setPollBudget, startWorkers, stopWorkers, workerSource } from "./thread-pool.js";
+import {
+  CONTROL_HEADER,
+  CONTROL_SLOTS,
+  DEFAULT_POLLS,
+  MAX_JOBS,
+  awaitJobs,
+  claimJob,
+  claimJobs,
+  jobFinished,
+  markReady,
+  pollBudget,
+  publishJobs,
+  setPollBudget,
+  startWorkers,
+  stopWorkers,
+  workerSource,
+} from "./thread-pool.js";
 
 useNodeWorkers();
 
@@ -111,6 +127,84 @@ describe("thread pool polling budget", () => {
         expect(who).toEqual([...Array<number>(front).fill(1), ...Array<number>(count - front).fill(2)]);
       }
     } finally {
+      await stopWorkers(pool!);
+    }
+  });
+});
+
+// The interleaving a worker still looping from the last table can meet: it claims a job of the next table
+// after openJobs opened it (NEXT = 0) but before the workers' wake-up (SEQ) is stored, and runs and marks it
+// done in between. The test pauses the worker before that claim and the calling thread before the SEQ store
+// (both through their Atomics calls) and lets them go in that order, on a gate word of their own.
+const IDLE = 0;
+const ARMED = 1; // the worker's first job ran: pause before its next claim
+const PAUSED = 2; // the worker waits before that claim
+const RELEASED = 3; // the calling thread, about to store SEQ, let the worker claim
+const STAMPED = 4; // the worker marked the claimed job done: the calling thread goes on
+const { SEQ, NEXT, DONE } = CONTROL_SLOTS;
+const GATED_SOURCE = workerSource(
+  `const gate = new Int32Array(workerData.gate);
+const real = Atomics;
+globalThis.Atomics = Object.create(real, {
+  add: { value: (array, slot, value) => {
+    if (array === ctl && slot === ${NEXT} && real.load(gate, 0) === ${ARMED}) {
+      real.store(gate, 0, ${PAUSED});
+      real.notify(gate, 0);
+      real.wait(gate, 0, ${PAUSED}, 5000);
+    }
+    return real.add(array, slot, value);
+  } },
+  store: { value: (array, slot, value) => {
+    const stored = real.store(array, slot, value);
+    if (array === ctl && slot >= ${DONE} && slot < ${DONE + MAX_JOBS} && real.load(gate, 0) === ${RELEASED}) {
+      real.store(gate, 0, ${STAMPED});
+      real.notify(gate, 0);
+    }
+    return stored;
+  } },
+});`,
+  `if (Atomics.load(gate, 0) === ${IDLE}) Atomics.store(gate, 0, ${ARMED});
+ctl[${CONTROL_HEADER} + job] += 1;`,
+);
+
+function awaitGate(gate: Int32Array, value: number): void {
+  const deadline = Date.now() + 5000;
+  for (let g = Atomics.load(gate, 0); g !== value; g = Atomics.load(gate, 0)) {
+    if (Date.now() > deadline) throw new Error(`test gate: waited 5 s for ${value}, still ${g}`);
+    Atomics.wait(gate, 0, g, 50);
+  }
+}
+
+describe("thread pool tables", () => {
+  it("a job a worker claims between NEXT's opening and SEQ's store counts as done in the table it came from", async () => {
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    const pool = await startWorkers(1, GATED_SOURCE, CONTROL_HEADER + 64, () => ({ gate: gate.buffer }));
+    expect(pool).not.toBeNull();
+    const store = Atomics.store;
+    try {
+      const clear = (ctl: Int32Array): void => void ctl.fill(0, CONTROL_HEADER, CONTROL_HEADER + 64);
+      // Table 1: the worker runs its one job (the calling thread claims none) and pauses before its next claim.
+      publishJobs(pool!, 1, clear);
+      awaitJobs(pool!, 1, (who) => `test: ${who} failed`);
+      awaitGate(gate, PAUSED);
+      // Table 2: when openJobs is about to store SEQ, the worker claims, runs and marks its job first.
+      Atomics.store = ((array: Int32Array, slot: number, value: number): number => {
+        if (array === pool!.control && slot === SEQ && value > 0 && Atomics.load(gate, 0) === PAUSED) {
+          store(gate, 0, RELEASED);
+          Atomics.notify(gate, 0);
+          awaitGate(gate, STAMPED);
+        }
+        return store(array, slot, value);
+      }) as typeof Atomics.store;
+      publishJobs(pool!, 1, clear);
+      Atomics.store = store;
+      expect(Atomics.load(gate, 0)).toBe(STAMPED);
+      expect(claimJob(pool!, 1, () => undefined, () => undefined)).toBe(false);
+      expect(jobFinished(pool!, 0)).toBe(true);
+      awaitJobs(pool!, 1, (who) => `test: ${who} failed`);
+      expect(pool!.control[CONTROL_HEADER]).toBe(1);
+    } finally {
+      Atomics.store = store;
       await stopWorkers(pool!);
     }
   });

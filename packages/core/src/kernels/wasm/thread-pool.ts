@@ -42,6 +42,12 @@ const BACK = 10;
  */
 const TABLE = 11;
 const DONE = 12;
+/**
+ * Where the workers' wake-up (SEQ), the claim counter (NEXT) and the first job's done mark (DONE) sit in
+ * the control block: a protocol test drives a worker and the calling thread through a given interleaving
+ * by watching these slots (thread-pool.test.ts).
+ */
+export const CONTROL_SLOTS = { SEQ, NEXT, DONE } as const;
 /** Most jobs one table can hold. */
 export const MAX_JOBS = 64;
 /** The first slot free for the user's own data. */
