@@ -1,8 +1,8 @@
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { saveCheckpoint } from "@pico/data";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseCommandLine } from "./args.js";
 import { buildModel } from "./models.js";
 import { type RunConfig, type RunState, planNewRun, planResume } from "./run-plan.js";
@@ -13,9 +13,14 @@ const configOf = (argv: string[]): RunConfig => {
   return planned.plan.config;
 };
 
+const dir = mkdtempSync(join(tmpdir(), "clip-grad-norm-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let checkpoints = 0;
+
 /** A checkpoint after epoch 1 of 2 of a run with these settings, as train() writes it. */
 function checkpointWith(config: Partial<RunConfig>): string {
-  const path = join(mkdtempSync(join(tmpdir(), "clip-grad-norm-")), "epoch-1.ckpt.safetensors");
+  const path = join(dir, `run-${++checkpoints}`, "epoch-1.ckpt.safetensors");
+  mkdirSync(dirname(path));
   const full = { ...configOf(["--model", "mlp", "--epochs", "2"]), ...config };
   const state: RunState = {
     runId: "0123456789abcdef",

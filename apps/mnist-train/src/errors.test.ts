@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { InputError, UsageError, describeSystemError, userFacing, type SystemError } from "./errors.js";
 
 function systemError(code: string, syscall: string, path: string): SystemError {
@@ -10,6 +10,7 @@ function systemError(code: string, syscall: string, path: string): SystemError {
 
 describe("describeSystemError", () => {
   const dir = mkdtempSync(join(tmpdir(), "errors-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "a-file");
   writeFileSync(file, "x");
 

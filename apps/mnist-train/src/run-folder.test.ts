@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { isInRunsRoot, makeFolder, newRunFolder, pointLatest, runFilesIn } from "./run-folder.js";
 
 const root = mkdtempSync(join(tmpdir(), "run-folder-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("run folders", () => {
   it("newRunFolder makes runs/<UTC time>, and <time>-2 for a second run in the same second", () => {

@@ -1,14 +1,15 @@
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { manualSeed } from "@pico/core";
 import { MNIST, decodeSafetensors } from "@pico/data";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildModel } from "../src/models.js";
 import { lastLine, runCli } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "mnist-train-e2e-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const quick = ["--limit", "1024", "--test-limit", "500", "--batch-size", "64"];
 
 interface Metrics {

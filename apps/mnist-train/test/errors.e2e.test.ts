@@ -1,11 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type CliResult } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "mnist-train-errors-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const tiny = ["--epochs", "1", "--limit", "128", "--test-limit", "100"];
 
 /** Exactly one line on stderr, no stack trace, no usage dump; returns it. */

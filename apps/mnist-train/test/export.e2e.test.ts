@@ -1,14 +1,15 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Generator, Tensor, noGrad } from "@pico/core";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModelFile } from "../src/model-file.js";
 import { runCli } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "mnist-train-export-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The exported file run by onnxruntime-node on `x` against the checkpoint's model run by Pico. */
 async function compare(checkpoint: string, onnxFile: string, x: Tensor): Promise<number> {

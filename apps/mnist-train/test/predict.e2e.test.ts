@@ -1,13 +1,14 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MNIST_FORMS, type MnistForm, type Picture, writeDrawnDigits, writeMnistPictures, writePhotographedDigits, writeTypedDigits } from "./digit-pictures.js";
 import { type PredictRun, countMatches, evalPredictions, predictPictures } from "./predict-pictures.js";
 import { runCli } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "mnist-train-predict-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const model = join(work, "run", "model.safetensors");
 
 describe("predict reads real pictures of digits as the model saw them in training (node dist/cli.js)", () => {

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "mnist-train-replicas-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const tiny = ["train", "--epochs", "1", "--limit", "256", "--test-limit", "200"];
 
 interface Epoch {

@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, lastLine, runCli, runCommand, shellWords, type CliResult } from "./run-cli.js";
 
 // Every run here starts in its own folder, as a user in a fresh checkout would: runs/ is made there.
 const home = mkdtempSync(join(tmpdir(), "mnist-train-resume-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
 const quick = ["--limit", "1024", "--test-limit", "500"];
 const inHome = (args: string[], onStdout?: Parameters<typeof runCli>[1]): Promise<CliResult> =>
   runCli(args, typeof onStdout === "function" ? { onStdout, cwd: home } : { cwd: home });

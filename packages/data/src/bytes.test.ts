@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Tensor, manualSeed } from "@pico/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import * as bytesEntry from "./bytes.js";
 import { CheckpointError, DatasetError, MnistDigits, decodeCheckpoint, encodeCheckpoint, encodeIdx, mnistDigitFromPixels, readIdxBuffer } from "./bytes.js";
 import * as mainEntry from "./index.js";
@@ -52,7 +52,9 @@ describe("@pico/data/bytes", () => {
     const weight = Tensor.randn([3, 2]);
     const state = { model: { "fc.weight": weight }, optimizer: { step: 7, exp_avg: [Tensor.ones([2])] }, epoch: 2 };
     const bytes = encodeCheckpoint(state);
-    const path = join(mkdtempSync(join(tmpdir(), "pico-bytes-")), "c.safetensors");
+    const dir = mkdtempSync(join(tmpdir(), "pico-bytes-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "c.safetensors");
     saveCheckpoint(path, state);
     expect(Buffer.from(readFileSync(path)).equals(Buffer.from(bytes))).toBe(true);
     const decoded = decodeCheckpoint(bytes, "c.safetensors");

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageError, NoInkError } from "./errors.js";
 import { MNIST } from "./mnist.js";
 import { mnistDigitFromPixels } from "./mnist-digit.js";
@@ -10,6 +10,7 @@ import { mnistDigitFromImage } from "./mnist-digit-image.js";
 import { MNIST_STD } from "./mnist-normalization.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mnist-digit-image-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const test = new MNIST({ train: false });
 /** MNIST test digit 4 (a 4), enlarged to 112×112 on a page of 150×130: light ink on black. */
 const SIDE = [150, 130] as const;

