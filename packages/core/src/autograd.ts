@@ -12,6 +12,7 @@ import { sameShape } from "./shape.js";
 import { bumpVersion } from "./version.js";
 import type { Tensor } from "./tensor.js";
 import { tracer, type CallRecord } from "./tracer.js";
+import { peekGrad, setUnseenGrad } from "./unseen-grad.js";
 
 const RELEASED =
   "backward: the graph behind this tensor was already released by an earlier backward(); " +
@@ -58,9 +59,9 @@ export function runBackward(root: Tensor, rootGrad: NDArray, retainGraph: boolea
       if (g === null) return;
       if (t.creator === null || t.retain) {
         // A gradient only the engine sees becomes .grad itself, as torch's AccumulateGrad steals a buffer nobody else holds.
-        if (t.grad === null && buffers !== null && buffers.exclusive(g) && dtypeOf(g) === t.dtype) {
+        if (peekGrad(t) === null && buffers !== null && buffers.exclusive(g) && dtypeOf(g) === t.dtype) {
           buffers.release(g);
-          t.grad = wrap(g);
+          setUnseenGrad(t, wrap(g));
           return;
         }
         accumulateGrad(t, g, wrap);
@@ -280,16 +281,18 @@ function addFloat64(s: Float64Array, g: Float64Array): void {
   for (let i = 0; i < s.length; i++) s[i] = s[i]! + g[i]!;
 }
 
+/** Adds g into t's .grad (read with peekGrad: the add keeps no reference), or sets it to a fresh copy that only the engine has seen. */
 function accumulateGrad(t: Tensor, g: NDArray, wrap: (data: NDArray) => Tensor): void {
-  if (t.grad === null) {
+  const grad = peekGrad(t);
+  if (grad === null) {
     const transposed = g.shape.length === 2 && !isContiguous(g) && dtypeOf(g) === t.dtype;
-    t.grad = wrap(transposed ? copyMatrix(g) : copy(g, t.dtype));
+    setUnseenGrad(t, wrap(transposed ? copyMatrix(g) : copy(g, t.dtype)));
   } else {
     // No version bump: an offer of this array's old values ends with the pass (withdrawOffer in runBackward).
     // Packed float arrays of one dtype are added by loop: no ndarray-ops call objects on every step of a
     // loop that keeps its gradients (zeroGrad({ setToNone: false }) in @pico/optim).
-    if (dtypeOf(t.grad.data) === dtypeOf(g) && sameShape(t.grad.data.shape, g.shape)) addValues(t.grad.data, g);
-    else ops.addeq(t.grad.data, g);
+    if (dtypeOf(grad.data) === dtypeOf(g) && sameShape(grad.data.shape, g.shape)) addValues(grad.data, g);
+    else ops.addeq(grad.data, g);
   }
 }
 

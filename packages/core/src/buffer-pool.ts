@@ -65,8 +65,8 @@ export function setStorageProvider(p: StorageProvider): void {
 
 /**
  * `array` itself, or for one of the storage provider's arrays an ordinary copy (the provider's region given
- * back at once): for an array about to outlive the work that made it (a leaf's .grad, dropped by zeroGrad
- * for the garbage collector, which would give a region back only at its next full collection).
+ * back at once): for an array about to outlive the work that made it (a .grad its tensor's getter hands
+ * out, unseen-grad.ts: the collector would give its region back only at its next full collection).
  */
 export function ordinaryStorage(array: FloatArray): FloatArray {
   if (provider === null || provider.identity(array) === undefined) return array;

@@ -1,4 +1,4 @@
-import { ordinaryStorage, recycle, storageOf } from "./buffer-pool.js";
+import { recycle, storageOf } from "./buffer-pool.js";
 import type { FloatArray, NDArray } from "./dtype.js";
 import { isPacked } from "./ndarray-utils.js";
 
@@ -52,17 +52,14 @@ export class GradientBuffers {
   }
 
   /**
-   * An exclusive array (see exclusive) leaves the engine's care: it becomes a tensor's `.grad` and is never
-   * recycled. One in the threads' shared memory is moved to ordinary memory first (its ndarray's data
-   * replaced by a copy, the region given back): a .grad outlives the step, and the optimizer's zeroGrad
-   * drops it for the garbage collector, which gives a region back only at its next full collection.
+   * An exclusive array (see exclusive) leaves the pass's care: it becomes a tensor's `.grad`, unseen until
+   * read (unseen-grad.ts: it may stay in the threads' shared memory, and goes back to the pool when
+   * dropped unread; the first read moves it to ordinary memory).
    */
   release(a: NDArray): void {
     const buffer = storageOf(a.data);
     this.holders.set(buffer, 0);
     this.births.delete(buffer);
-    const moved = ordinaryStorage(a.data);
-    if (moved !== a.data) (a as { data: FloatArray }).data = moved;
   }
 
   /** Recycles an array that only a released call's ctx referenced (see Tracer.keepPrivate), unless a gradient still views it. */

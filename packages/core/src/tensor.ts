@@ -19,6 +19,7 @@ import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, s
 import type { CallRecord } from "./tracer.js";
 import { noGrad, registerGraphUse, tracer, type GraphUse } from "./tracer.js";
 import { bumpVersion, versionOf } from "./version.js";
+import { giveBackGrad, registerGradSlot, revealGrad } from "./unseen-grad.js";
 import { fillZerosInPlace, zeroGradSetsToNone, type ZeroGradOptions } from "./zero-grad.js";
 
 export interface TensorOptions {
@@ -45,16 +46,47 @@ export class Tensor {
   requiresGrad: boolean;
   /** Kept after backward with its `.grad`: parameters and tensors the user made; not intermediates. */
   retain: boolean;
-  grad: Tensor | null = null;
   /** The recorded call that produced this tensor, or null for a leaf. */
   creator: CallRecord | null = null;
   // Private fields, so that two tensors of equal contents stay deeply equal (toEqual, structuredClone).
   readonly #id: number = nextTensorId++;
   /** The tracer's count of the live recorded calls this tensor takes part in (created on its first). */
   #graphUse: GraphUse | null = null;
+  #grad: Tensor | null = null;
+  /** Whether #grad is an array the engine made that no `grad` getter has returned yet (unseen-grad.ts). */
+  #gradUnseen = false;
 
   static {
     registerGraphUse((t) => (t.#graphUse ??= { calls: 0 }));
+    registerGradSlot({
+      peek: (t) => t.#grad,
+      setUnseen: (t, g) => {
+        t.#grad = g;
+        t.#gradUnseen = true;
+      },
+    });
+  }
+
+  /**
+   * The gradient backward accumulated into this tensor (null before its first backward, and after
+   * zeroGrad). The tensor it returns is the caller's to keep: later steps never write into it once read
+   * (zeroGrad drops it; a backward after zeroGrad({ setToNone: false }) adds into it where it is).
+   */
+  get grad(): Tensor | null {
+    if (this.#gradUnseen) {
+      this.#gradUnseen = false;
+      revealGrad(this.#grad!);
+    }
+    return this.#grad;
+  }
+
+  set grad(value: Tensor | null) {
+    if (this.#gradUnseen) {
+      this.#gradUnseen = false;
+      // Nobody else holds it: its array goes back to the buffer pool.
+      if (value !== this.#grad) giveBackGrad(this.#grad!);
+    }
+    this.#grad = value;
   }
 
   constructor(data: NDArray, options: { requiresGrad?: boolean; retain?: boolean } = {}) {
@@ -514,7 +546,8 @@ export class Tensor {
    * is (PyTorch's `t.grad.zero_()`), so the next backward adds into the same array.
    */
   zeroGrad(options?: ZeroGradOptions): void {
-    const grad = this.grad;
+    // Filled where it is without making it the caller's (unseen-grad.ts).
+    const grad = this.#grad;
     if (zeroGradSetsToNone("Tensor.zeroGrad", options) || grad === null) {
       this.grad = null;
       return;

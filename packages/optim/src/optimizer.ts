@@ -62,7 +62,10 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    * kernels and reads none of them after such a call within the same step (DataParallel runs the calls
    * once step() has returned), nor the values of a gradient before handing it to such a call
    * (`DataParallel.trainStep` runs step() while the replicas still sum the gradients). Set on SGD,
-   * Momentum, Adam and AdamW.
+   * Momentum, Adam and AdamW. Such a step also keeps no reference to a gradient past its kernel calls,
+   * so it reads each `.grad` without taking it (core's kernels.peekGrad): a `.grad` that only backward and
+   * the optimizer have seen then goes back to core's buffer pool when zeroGrad drops it, instead of every
+   * step making new gradient arrays.
    */
   static splittableStep = false;
   /** The name used in error messages, e.g. `Adam`. */
@@ -130,6 +133,8 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    */
   step<T>(closure?: () => T): T | undefined {
     const loss = closure === undefined ? undefined : enableGrad(closure);
+    // An optimizer whose own class declares splittableStep keeps no gradient (see there).
+    const peek = Object.prototype.hasOwnProperty.call(this.constructor, "splittableStep") && (this.constructor as typeof Optimizer).splittableStep;
     noGrad(() => {
       let index = 0;
       // Indexed loops: no iterator per group on every step.
@@ -137,7 +142,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
         const group = this.paramGroups[gi]!;
         for (let pi = 0; pi < group.params.length; pi++) {
           const param = group.params[pi]!;
-          const grad = param.grad;
+          const grad = peek ? kernels.peekGrad(param) : param.grad;
           if (grad !== null) {
             if (!kernels.sameShape(grad.shape, param.shape)) {
               throw new ShapeError(
@@ -172,7 +177,8 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
       const params = this.paramGroups[gi]!.params;
       for (let pi = 0; pi < params.length; pi++) {
         const param = params[pi]!;
-        const grad = param.grad;
+        // Read without taking it, and dropped through the setter: a .grad nobody else has seen goes back to the buffer pool.
+        const grad = kernels.peekGrad(param);
         if (setToNone || grad === null) {
           param.grad = null;
           continue;

@@ -12,6 +12,7 @@ import { isTensor, type FunctionClass } from "../function.js";
 import { sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { tracer } from "../tracer.js";
+import { peekGrad, setUnseenGrad } from "../unseen-grad.js";
 import { bumpVersion, versionOf } from "../version.js";
 import { GraphValue, type Graph, type GraphNode } from "./graph.js";
 import { planBuffers } from "./plan.js";
@@ -339,9 +340,11 @@ export class Session {
       const accumulate = (t: Tensor, id: number): void => {
         const g = grads[id];
         if (g === null || g === undefined) return;
-        if (t.grad === null) t.grad = new Tensor(copy(g, t.dtype));
+        // As eager backward: a fresh .grad nobody else has seen, recycled when dropped unread (unseen-grad.ts).
+        const grad = peekGrad(t);
+        if (grad === null) setUnseenGrad(t, new Tensor(copy(g, t.dtype)));
         // No version bump: an offer of .grad's old values ends with the pass (withdrawOffer below).
-        else ops.addeq(t.grad.data, g);
+        else ops.addeq(grad.data, g);
         buffers.drop(g);
       };
       for (const leaf of this.gradLeaves) accumulate(leaf.tensor, leaf.id);
