@@ -10,7 +10,8 @@ import { installWasmConvThreads, stopWasmConvThreads, wasmConvThreadsActive } fr
 import { installWasmElementwiseThreads, stopWasmElementwiseThreads } from "./kernels/wasm/elementwise-wasm-threads.js";
 import { relaxedSimdAvailable, wasmAvailable } from "./kernels/wasm/engine.js";
 import { installWasmGemmThreads, stopWasmGemmThreads, wasmThreadsActive } from "./kernels/wasm/gemm-wasm-threads.js";
-import { type PoolWorker, setPollBudget, setWorkerLauncher } from "./kernels/wasm/thread-pool.js";
+import type { GiveWay } from "./kernels/wasm/give-way.js";
+import { DEFAULT_POLLS, type PoolWorker, setGiveWay, setPollBudget, setWorkerLauncher } from "./kernels/wasm/thread-pool.js";
 
 export { wasmConvThreadsActive, wasmThreadsActive };
 
@@ -76,21 +77,25 @@ const EPILOGUE = `
 };`;
 
 /**
- * Polls before a thread sleeps in Atomics.wait (Node's pool makes 300,000, about 4-10 ms, DEFAULT_POLLS). In
- * Chromium, when another process holds one of two cores, a polling kernel Worker takes its turns on the
- * calling Worker's core: the page's 2-thread training fell to 0.60-0.65x one thread in such rounds with 20,000
- * polls and to 0.51x with 300,000, 0.8-1.0x with 0 or 200; on a quiet machine 200, 2,000 and 20,000, and the
- * calling thread's own budget raised to 20,000 or 100,000, all measured within the spread of repeated runs of
- * one setting (1.25-1.5x; apps/mnist-web/scripts/measure-threads.mjs, 3-5 alternating rounds each). A spin
- * that gives way (tried in the eleventh session: each wait polling up to 0.5 ms, sleeping at once after a
- * pause of over 1 ms between two looks at the clock, then 200 polls for 100 ms) made the kernel threads slower
- * beside other processes taking 1.2-1.4 cores, one a busy loop at the same niceness (5,216 and 5,427 against
- * 6,637 and 7,160 img/s, runs of the two builds alternated in one Chromium), and so did one polling up to
- * 300,000 times (4,359 and 5,850 against 7,784 and 9,103 beside 1.0-1.5 cores): a spinning thread sees no
- * pause until its own turn ends, and by then it has taken the turn the thread it waits for needed. On a quiet
- * machine the second was ahead in the few rounds measured (apps/mnist-web/README.md#two-threads).
+ * How the page's threads wait for each other: they poll Node's budget (300,000 polls, about 4-10 ms,
+ * DEFAULT_POLLS) while they keep their cores, and give way (200 polls, then Atomics.wait) while more than 30% of
+ * their polling time goes to other threads on their core (GiveWay). A fixed budget could not serve both cases.
+ * With 200 polls the kernel Worker slept between the step's tables and had to be woken at each (4-5 sleeps a
+ * step, and the calling Worker 3.5-4.5: 1.29-1.47x one thread on a quiet machine, where a spin of 300,000 polls
+ * made 1.60-1.68x in the same runs); beside one busy process a spin fell to 0.50x (the scheduler keeps the
+ * page's two threads on one core beside it: it balances the processes' weights, not their threads) where
+ * 200 polls kept 0.97-1.26x (apps/mnist-web/README.md#two-threads).
+ *
+ * A single pause does not make a thread give way: on a quiet machine Chromium's own threads (V8's helpers,
+ * the renderer, the compositor) took a polling Worker's core 10-40 times a second for 0.25-8 ms, where beside
+ * a busy process it loses about half of its polling time. Giving way at the first pause of over 0.5 ms (the
+ * eleventh session's spin) left the kernel Worker asleep in most waits on a quiet machine. Giving way lasts
+ * 100 ms, twice as long each time it must give way again up to 3.2 s (so that a loaded machine costs a
+ * window of polling every few seconds), and back to 100 ms after half a second of polling without. The calling
+ * Worker sleeps after 1 ms of one wait whatever it sees: it waits for jobs under way, which take longer only
+ * when the kernel Worker is off its core, possibly waiting for this one's.
  */
-const WEB_POLLS = 200;
+const WEB_GIVE_WAY: GiveWay = { pauseMs: 0.25, windowMs: 100, lostShare: 0.3, giveWayMs: 100, maxGiveWayMs: 3200, resetMs: 500, politePolls: 200, callerPollMs: 1 };
 
 /** Why the last kernel worker failed to start (startWorkers itself only resolves null). */
 let launchFailure: string | null = null;
@@ -134,7 +139,8 @@ export async function enableThreads(threads = 2): Promise<boolean> {
     return false;
   }
   setWorkerLauncher(launchWebWorker);
-  setPollBudget(WEB_POLLS);
+  setPollBudget(DEFAULT_POLLS);
+  setGiveWay(WEB_GIVE_WAY);
   launchFailure = null;
   const conv = await installWasmConvThreads({ threads });
   const gemm = await installWasmGemmThreads({ threads });

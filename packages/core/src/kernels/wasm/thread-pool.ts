@@ -8,6 +8,8 @@
 // the last table in which it finished (so that the calling thread can copy a job's result out while
 // others still run). Each user lays out its job table after these. Threads claim jobs with Atomics.add
 // until none are left, so a worker that the OS schedules late simply gets fewer of them.
+import { GIVE_WAY_SOURCE, type GiveWay, GiveWaySpin } from "./give-way.js";
+
 const SEQ = 0;
 const NEXT = 1;
 const COUNT = 2;
@@ -94,6 +96,17 @@ export function setPollBudget(count: number): void {
   polls = count;
 }
 
+let giveWay: GiveWay | null = null;
+
+/**
+ * How threads give way where they may share cores (GiveWay; null: every wait polls the whole budget), for the
+ * calling thread from now on and for workers started from now on.
+ */
+export function setGiveWay(config: GiveWay | null): void {
+  giveWay = config === null ? null : { ...config };
+  callerSpin = null;
+}
+
 /** Polls before sleeping (setPollBudget). */
 export function pollBudget(): number {
   return polls;
@@ -120,10 +133,13 @@ export function workerSource(setup: string, runJob: string): string {
   return `
 const ctl = new Int32Array(workerData.control);
 const polls = workerData.polls;
+const giveWay = workerData.giveWay === null ? null : ${GIVE_WAY_SOURCE}(workerData.giveWay, polls, () => performance.now());
 ${setup}
 parentPort.postMessage("ready");
 const sleep = (slot, value, sleepers) => {
-  for (let i = 0; i < polls; i++) if (Atomics.load(ctl, slot) !== value) return;
+  if (giveWay !== null) {
+    if (giveWay(ctl, slot, value)) return;
+  } else for (let i = 0; i < polls; i++) if (Atomics.load(ctl, slot) !== value) return;
   Atomics.add(ctl, sleepers, 1);
   Atomics.wait(ctl, slot, value);
   Atomics.sub(ctl, sleepers, 1);
@@ -173,7 +189,7 @@ export async function startWorkers(
   const workers: PoolWorker[] = [];
   try {
     for (let index = 0; index < count; index++) {
-      workers.push(await launcher(source, { ...workerData(index), control, polls }));
+      workers.push(await launcher(source, { ...workerData(index), control, polls, giveWay }));
       live++;
     }
   } catch {
@@ -279,9 +295,17 @@ export function awaitJob(pool: WorkerPool, job: number): void {
   for (let d = Atomics.load(ctl, DONE + job); d !== pool.sequence; d = Atomics.load(ctl, DONE + job)) sleep(ctl, DONE + job, d);
 }
 
+/** The calling thread's GiveWaySpin, made at its first wait after setGiveWay. */
+let callerSpin: GiveWaySpin | null = null;
+/** The clock (every runtime with threads has one; the library is typed without the DOM's and Node's globals). */
+const clock = (globalThis as unknown as { performance: { now(): number } }).performance;
+
 /** Waits until ctl[slot] is no longer `value`: polls a while, then sleeps until a worker notifies. */
 function sleep(ctl: Int32Array, slot: number, value: number): void {
-  for (let i = 0; i < polls; i++) if (Atomics.load(ctl, slot) !== value) return;
+  if (giveWay !== null) {
+    callerSpin ??= new GiveWaySpin(giveWay, () => clock.now());
+    if (callerSpin.poll(ctl, slot, value, polls)) return;
+  } else for (let i = 0; i < polls; i++) if (Atomics.load(ctl, slot) !== value) return;
   Atomics.store(ctl, SLEEPING_CALLER, 1);
   Atomics.wait(ctl, slot, value);
   Atomics.store(ctl, SLEEPING_CALLER, 0);
