@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ArgumentError } from "./errors.js";
 import { Tensor, tensor } from "./tensor.js";
+import { clearPool, pooledByteCount } from "./buffer-pool.js";
 import { zeroGradSetsToNone } from "./zero-grad.js";
 
 describe("Tensor.zeroGrad", () => {
@@ -62,5 +63,36 @@ describe("Tensor.zeroGrad", () => {
     expect(zeroGradSetsToNone("X.zeroGrad", {})).toBe(true);
     expect(zeroGradSetsToNone("X.zeroGrad", { setToNone: undefined })).toBe(true);
     expect(zeroGradSetsToNone("X.zeroGrad", { setToNone: false })).toBe(false);
+  });
+});
+
+describe("a .grad nobody has read, dropped by Tensor.zeroGrad or `t.grad = null`", () => {
+  // 2,048 floats: large enough for the buffer pool.
+  const n = 2048;
+  const scaled = (k: number): Tensor => tensor(Float32Array.from({ length: n }, (_, i) => (i % 7) + k));
+  const gradOf = (w: Tensor, k: number): void => w.mul(scaled(k)).sum().backward();
+  const expected = (k: number): number[] => Array.from({ length: 8 }, (_, i) => (i % 7) + k);
+
+  it("goes back to the buffer pool, while a .grad read before it was dropped stays the reader's", () => {
+    const w = Tensor.zeros([n], { requiresGrad: true });
+    clearPool();
+    gradOf(w, 1);
+    const kept = w.grad!;
+    let before = pooledByteCount();
+    w.zeroGrad();
+    expect(pooledByteCount()).toBe(before);
+    gradOf(w, 2);
+    before = pooledByteCount();
+    w.zeroGrad();
+    expect(pooledByteCount()).toBe(before + n * 4);
+    gradOf(w, 3);
+    before = pooledByteCount();
+    w.grad = null;
+    expect(pooledByteCount()).toBe(before + n * 4);
+    gradOf(w, 4);
+    expect(Array.from(w.grad!.data.data.subarray(0, 8))).toEqual(expected(4));
+    // Recycled arrays became later steps' arrays; the one read after the first backward still holds its gradient.
+    expect(Array.from(kept.data.data.subarray(0, 8))).toEqual(expected(1));
+    expect(kept.data.data.length).toBe(n);
   });
 });
