@@ -2,6 +2,7 @@ import { type FloatArray, type Tensor, kernels } from "@pico/core";
 import type { GradientSum } from "./gradient-sum.js";
 import { CALLS_END, CHUNKED, CHUNK_TOTAL, CHUNKS, CHUNKS_DONE, CHUNK_CLAIM, type ControlLayout, DONE, EXITED, GRADIENT_PRESENT, MAX_CHUNKS, STEP_ABORT, SUMS_DONE } from "./protocol.js";
 import { shardBounds } from "./shards.js";
+import type { Spin } from "./wait.js";
 
 // A step's batch is cut into chunks of contiguous rows. Static (the default, and always when a BatchNorm
 // layer normalises with batch statistics: every replica must take part in each of its statistics
@@ -78,18 +79,20 @@ export function abortStep(control: Int32Array, seq: number): void {
 
 /**
  * Waits until every chunk of the step of command count `seq` is done (true), or the step was aborted, a
- * worker's thread exited, or `deadline` (a Date.now() time) passed (false: nobody's sum is needed).
+ * worker's thread exited, or `deadline` (a Date.now() time) passed (false: nobody's sum is needed). Polls as `spin` says before sleeping.
  */
-export function awaitChunks(control: Int32Array, layout: ControlLayout, seq: number, polls: number, deadline = Infinity): boolean {
+export function awaitChunks(control: Int32Array, layout: ControlLayout, seq: number, spin: Spin, deadline = Infinity): boolean {
   const chunks = control[CHUNKS]!;
+  spin.begin();
   for (let i = 0; ; i++) {
     const done = Atomics.load(control, CHUNKS_DONE);
     if (done === chunks) return true;
     if (Atomics.load(control, STEP_ABORT) === seq) return false;
-    if (i >= polls || (i & 1023) === 1023) {
+    const sleep = spin.idle();
+    if (sleep || (i & 1023) === 1023) {
       for (let r = 1; r < layout.replicas; r++) if (Atomics.load(control, layout.worker(r) + DONE) === EXITED) return false;
     }
-    if (i >= polls) {
+    if (sleep) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       Atomics.wait(control, CHUNKS_DONE, done, Math.min(left, 1));
@@ -122,17 +125,19 @@ export function sumFailed(control: Int32Array): boolean {
  * done, and may not have summed at all), a worker's thread exited or `deadline` (a Date.now() time)
  * passed (false).
  */
-export function awaitSums(control: Int32Array, layout: ControlLayout, seq: number, polls: number, deadline = Infinity): boolean {
+export function awaitSums(control: Int32Array, layout: ControlLayout, seq: number, spin: Spin, deadline = Infinity): boolean {
   const replicas = layout.replicas;
+  spin.begin();
   for (let i = 0; ; i++) {
     const done = Atomics.load(control, SUMS_DONE);
     if (done === replicas) return true;
     if (done >= SUM_FAILED) return false;
     if (Atomics.load(control, CALLS_END) === seq && Atomics.load(control, CHUNK_TOTAL) === 0) return false;
-    if (i >= polls || (i & 1023) === 1023) {
+    const sleep = spin.idle();
+    if (sleep || (i & 1023) === 1023) {
       for (let r = 1; r < replicas; r++) if (Atomics.load(control, layout.worker(r) + DONE) === EXITED) return false;
     }
-    if (i >= polls) {
+    if (sleep) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       Atomics.wait(control, SUMS_DONE, done, Math.min(left, 1));

@@ -71,7 +71,7 @@ import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared }
 import { StateStructure } from "./state-structure.js";
 import { ChunkRunner, OptimizerSplit, callBuffers } from "./split-optimizer.js";
 import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
-import { DEFAULT_POLLS, waitWhileEqual } from "./wait.js";
+import { DEFAULT_POLLS, Spin, waitWhileEqual } from "./wait.js";
 
 export interface DataParallelOptions {
   /**
@@ -90,7 +90,8 @@ export interface DataParallelOptions {
    * about 7-13 ms): enough for a replica to spin through the optimizer step and the next batch, and
    * through a BatchNorm exchange's wait, instead of sleeping (a step after a replica slept took twice as
    * long on this project's machine; see wait.ts). Fewer leave the cores to other work sooner, at the
-   * price of a wake-up per step.
+   * price of a wake-up per step. Whatever the count, a thread that finds the machine contended (it keeps
+   * losing its core while it polls: more runnable threads than cores) sleeps early for a while (wait.ts's Spin).
    */
   polls?: number;
   /**
@@ -194,6 +195,8 @@ export class DataParallel {
   private readonly optimizerState: OptimizerStateSharing;
   private readonly timeoutMs: number;
   private readonly exchange: StatisticsExchange;
+  /** This thread's waits for the replicas (how long each polls before sleeping). */
+  private readonly spin: Spin;
   /** Each state entry's tensor version when its write count was last published (see ControlLayout.writes). */
   private readonly versions: number[];
   /** Per entry, the tensor last adopted into its view (see syncState). */
@@ -250,7 +253,8 @@ export class DataParallel {
     this.chunkRunner = new ChunkRunner(this.control, this.layout, buffers);
     this.optimizerState = new OptimizerStateSharing(setup.optimizerState, setup.state);
     this.timeoutMs = options.stepTimeoutMs ?? Infinity;
-    this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, setup.polls);
+    this.spin = new Spin(setup.polls, this.losses, this.layout.contendedUntil);
+    this.exchange = new StatisticsExchange(model, this.control, this.layout, setup.exchange, setup.slotFloats, 0, this.spin);
     this.structure = new StateStructure(model);
     this.shardDependent = shardDependentModules(this.structure.namedModules);
     this.batchNorms = batchStatisticsModules(this.structure.namedModules);
@@ -450,7 +454,7 @@ export class DataParallel {
       k = next;
     }
     this.leave();
-    const summed = own === null && awaitChunks(c, this.layout, seq, this.setup.polls, deadline);
+    const summed = own === null && awaitChunks(c, this.layout, seq, this.spin, deadline);
     if (summed) {
       try {
         this.sum.sumSlices(0, c[CHUNKS]!, kept, ownGradients);
@@ -487,7 +491,7 @@ export class DataParallel {
     if (recorded) {
       try {
         output = this.gather(bounds);
-        if (awaitSums(c, this.layout, seq, this.setup.polls, deadline)) this.chunkRunner.run(this.recorder!.base, seq, this.setup.polls);
+        if (awaitSums(c, this.layout, seq, this.spin, deadline)) this.chunkRunner.run(this.recorder!.base, seq, this.spin);
         else unsummed = true;
       } catch (error) {
         own = error;
@@ -684,7 +688,7 @@ export class DataParallel {
     if (!this.split.end(this.control[SEQ]!)) return;
     let own: unknown = null;
     try {
-      this.chunkRunner.run(kernel, this.control[SEQ]!, this.setup.polls);
+      this.chunkRunner.run(kernel, this.control[SEQ]!, this.spin);
     } catch (error) {
       own = error;
     }
@@ -746,7 +750,7 @@ export class DataParallel {
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r) + DONE;
       for (let done = Atomics.load(this.control, at); done !== seq && done !== EXITED; done = Atomics.load(this.control, at)) {
-        if (!waitWhileEqual(this.control, at, done, this.setup.polls, deadline)) break;
+        if (!waitWhileEqual(this.control, at, done, this.spin, deadline)) break;
       }
     }
     await Promise.allSettled(this.channels.map(async (c) => c.terminate()));
@@ -979,7 +983,7 @@ export class DataParallel {
           this.closed = `replica ${r}'s thread exited`;
           return new ReplicaError(`${op}: replica ${r}'s thread ${this.errorOf(r)} during ${STAGES[stageOf(c, updating, unsummed)]}; this DataParallel is closed`, r);
         }
-        if (!waitWhileEqual(c, at + DONE, done, this.setup.polls, deadline)) {
+        if (!waitWhileEqual(c, at + DONE, done, this.spin, deadline)) {
           this.closed = `replica ${r} did not finish a step within stepTimeoutMs (${this.timeoutMs} ms)`;
           return new ReplicaError(`${op}: replica ${r} did not finish ${STAGES[stageOf(c, updating, unsummed)]} within stepTimeoutMs (${this.timeoutMs} ms); this DataParallel is closed`, r);
         }

@@ -2,7 +2,7 @@
 // number lives in the control block. Both sides compute the same ControlLayout from the setup message.
 
 /** Bumped whenever a message or the control block changes, so a replica built from other sources says so. */
-export const PROTOCOL = 10;
+export const PROTOCOL = 11;
 export const SETUP = "pico.data-parallel.setup";
 export const READY = "pico.data-parallel.ready";
 export const FAILED = "pico.data-parallel.failed";
@@ -212,6 +212,8 @@ export class ControlLayout {
   readonly maxCalls: number;
   /** Float64 index of the calls' scalars (maxCalls of CALL_SCALARS each). */
   private readonly callScalars: number;
+  /** Float64 index of the time (Date.now()) until which the threads are contended (see wait.ts's Spin): shared, so that one thread's evidence makes every thread give up its core sooner. */
+  readonly contendedUntil: number;
   /** Uint16 index of each worker's error message. */
   private readonly errors: number;
   readonly bytes: number;
@@ -235,7 +237,8 @@ export class ControlLayout {
     const ints = this.calls + this.maxCalls * CALL_INTS;
     this.losses = Math.ceil(ints / 2);
     this.callScalars = this.losses + MAX_CHUNKS;
-    this.errors = (this.callScalars + this.maxCalls * CALL_SCALARS) * 4;
+    this.contendedUntil = this.callScalars + this.maxCalls * CALL_SCALARS;
+    this.errors = (this.contendedUntil + 1) * 4;
     this.bytes = (this.errors + (replicas - 1) * ERROR_CHARS) * 2;
   }
 

@@ -52,7 +52,7 @@ import { growTo } from "./data-buffer.js";
 import { GradientSum } from "./gradient-sum.js";
 import { ChunkRunner, callBuffers } from "./split-optimizer.js";
 import { StatisticsExchange, wakeExchange } from "./statistics-exchange.js";
-import { waitWhileEqual } from "./wait.js";
+import { Spin, waitWhileEqual } from "./wait.js";
 
 /**
  * Serves as a replica of data-parallel training on `endpoint` (the runtime entries pass `parentPort` or
@@ -113,6 +113,8 @@ class ReplicaServer {
   private readonly chunkRunner: ChunkRunner;
   private readonly modules: Module<unknown[], unknown>[];
   private readonly exchange: StatisticsExchange;
+  /** This replica's waits for the other threads (how long each polls before sleeping). */
+  private readonly spin: Spin;
   /** Per parameter, this replica's gradient of its last chunk of the step (where backward left it) until its slice is summed. */
   private readonly own: (FloatArray | null)[];
   /** Each state entry's write count as this replica last saw it (see ControlLayout.writes). */
@@ -145,7 +147,8 @@ class ReplicaServer {
     this.writes = new Int32Array(setup.entries.length);
     this.sum = new GradientSum(this.control, this.layout, setup.gradients, setup.entries, setup.gradientBytes);
     this.chunkRunner = new ChunkRunner(this.control, this.layout, callBuffers(setup.state, setup.gradients, setup.optimizerState));
-    this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, setup.polls);
+    this.spin = new Spin(setup.polls, this.losses, this.layout.contendedUntil);
+    this.exchange = new StatisticsExchange(replica.model, this.control, this.layout, setup.exchange, setup.slotFloats, setup.replica, this.spin);
   }
 
   /** Runs commands until told to stop; blocks the thread in between. */
@@ -153,7 +156,7 @@ class ReplicaServer {
     const c = this.control;
     let seen = this.seen;
     for (;;) {
-      waitWhileEqual(c, SEQ, seen, this.setup.polls);
+      waitWhileEqual(c, SEQ, seen, this.spin);
       seen = Atomics.load(c, SEQ);
       const command = Atomics.load(c, CMD);
       if (command !== STOP) {
@@ -196,7 +199,7 @@ class ReplicaServer {
     const c = this.control;
     const r = this.setup.replica;
     if (command === OPTIMIZE) {
-      this.chunkRunner.run(kernels.optimizerKernels.resolve().kernel, c[SEQ]!, this.setup.polls);
+      this.chunkRunner.run(kernels.optimizerKernels.resolve().kernel, c[SEQ]!, this.spin);
       return;
     }
     for (let i = 0; i < this.modules.length; i++) this.modules[i]!.training = c[this.layout.training + i] === 1;
@@ -251,7 +254,7 @@ class ReplicaServer {
       abortStep(c, seq);
       throw error;
     }
-    if (!awaitChunks(c, this.layout, seq, this.setup.polls)) {
+    if (!awaitChunks(c, this.layout, seq, this.spin)) {
       recycleGradients(own);
       return;
     }
@@ -264,7 +267,7 @@ class ReplicaServer {
     markSummed(c);
     recycleGradients(own);
     // A trainStep: this replica claims chunks of the update once every thread's sum is done (see split-optimizer.ts).
-    if (c[STEP_OPTIMIZES] === 1 && awaitSums(c, this.layout, seq, this.setup.polls)) this.chunkRunner.run(kernels.optimizerKernels.resolve().kernel, seq, this.setup.polls);
+    if (c[STEP_OPTIMIZES] === 1 && awaitSums(c, this.layout, seq, this.spin)) this.chunkRunner.run(kernels.optimizerKernels.resolve().kernel, seq, this.spin);
   }
 
   /**

@@ -9,6 +9,7 @@ import { dataParallel } from "./node.js";
 import { CALL_COUNT, CHUNK_NEXT, CHUNK_TOTAL, ControlLayout, SEQ } from "./protocol.js";
 import { ChunkRunner, OptimizerSplit } from "./split-optimizer.js";
 import { SignSGD } from "./test-utils/sign-sgd.js";
+import { Spin } from "./wait.js";
 
 // DataParallel.step against optimizer.step on the same DataParallel and batches: the same bits. The
 // replicas run test-utils/replica.mjs on @pico/nn's dist (data-parallel.test.ts checks it is current).
@@ -416,7 +417,7 @@ describe("OptimizerSplit's chunks (one thread)", () => {
     let begun = 0;
     const flush = (): void => {
       split.end(seq);
-      new ChunkRunner(control, layout, [a.buffers[0]!, a.buffers[1]!, a.buffers[2]!, b.buffers[0]!, b.buffers[1]!, b.buffers[2]!]).run(kernel, seq, 0);
+      new ChunkRunner(control, layout, [a.buffers[0]!, a.buffers[1]!, a.buffers[2]!, b.buffers[0]!, b.buffers[1]!, b.buffers[2]!]).run(kernel, seq, new Spin(0));
     };
     const recorder = split.recorder(kernel, () => begun++, flush);
     const [p, g, m, v] = a.views as [Float32Array, Float32Array, Float32Array, Float32Array];

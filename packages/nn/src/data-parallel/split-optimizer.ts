@@ -22,6 +22,7 @@ import {
   bytesOf,
   viewOf,
 } from "./protocol.js";
+import type { Spin } from "./wait.js";
 
 // DataParallel.step's optimizer step on every replica at once. The optimizers of @pico/optim update each
 // parameter through core's "optimizer" kernel family, whose calls are elementwise: element k of the
@@ -345,19 +346,19 @@ export class ChunkRunner {
   /**
    * Claims and runs chunks of the recorded calls of the command `seq` (OPTIMIZE, or a trainStep's STEP
    * once every thread's sums are done) with `kernel` (the calling thread passes the kernel that ran before
-   * the recorder, a worker its own resolution) until the calls have ended (CALLS_END) and no chunk is left; waits for more calls in between (polling `polls` times
-   * before sleeping). On return, every chunk this thread claimed has run.
+   * the recorder, a worker its own resolution) until the calls have ended (CALLS_END) and no chunk is left; waits for more calls in between (polling as `spin`
+   * says before sleeping). On return, every chunk this thread claimed has run.
    */
-  run(kernel: kernels.OptimizerKernel, seq: number, polls: number): void {
+  run(kernel: kernels.OptimizerKernel, seq: number, spin: Spin): void {
     const c = this.control;
     let call = 0;
-    for (let idle = 0; ; ) {
+    for (let idle = false; ; ) {
       const wake = Atomics.load(c, WAKE);
       const ended = Atomics.load(c, CALLS_END) === seq;
       const total = Atomics.load(c, CHUNK_TOTAL);
       const next = Atomics.load(c, CHUNK_NEXT);
       if (next < total) {
-        idle = 0;
+        idle = false;
         if (Atomics.compareExchange(c, CHUNK_NEXT, next, next + 1) !== next) continue;
         const count = Atomics.load(c, CALL_COUNT);
         while (call + 1 < count && next >= c[this.layout.call(call + 1) + CALL_FIRST_CHUNK]!) call++;
@@ -366,7 +367,11 @@ export class ChunkRunner {
       }
       // CALLS_END is stored after the last CHUNK_TOTAL: once ended, the total read after it is the last.
       if (ended) return;
-      if (++idle > polls) {
+      if (!idle) {
+        idle = true;
+        spin.begin();
+      }
+      if (spin.idle()) {
         Atomics.add(c, SLEEPERS, 1);
         // A store after the looks above bumped WAKE: the wait returns at once, or it is notified (counted now).
         Atomics.wait(c, WAKE, wake, 1);

@@ -2,6 +2,7 @@ import type { kernels } from "@pico/core";
 import { BatchNormBase, type BatchNormStatisticsReducer } from "../layers/batch-norm.js";
 import type { AnyModule } from "../module.js";
 import { type ControlLayout, DONE, EXCHANGE_BASE, EXITED, MAIN_LEFT } from "./protocol.js";
+import type { Spin } from "./wait.js";
 
 // Synchronized BatchNorm for data-parallel steps, as PyTorch's SyncBatchNorm: whenever a BatchNorm layer
 // normalises with batch statistics, every replica publishes its shard's per-channel figures in its slot of
@@ -84,7 +85,7 @@ export class StatisticsExchange implements BatchNormStatisticsReducer {
     exchange: SharedArrayBuffer,
     private readonly slotFloats: number,
     private readonly replica: number,
-    private readonly polls: number,
+    private readonly spin: Spin,
   ) {
     this.updatesRunningStats = replica === 0;
     this.slots = new Float64Array(exchange);
@@ -200,7 +201,9 @@ export class StatisticsExchange implements BatchNormStatisticsReducer {
   private await(r: number, ticket: number, id: LayerId, kind: number): void {
     const c = this.control;
     const at = this.layout.ticket(r);
-    for (let i = 0; i < this.polls; i++) if (reached(Atomics.load(c, at), ticket)) return;
+    const spin = this.spin;
+    spin.begin();
+    while (!spin.idle()) if (reached(Atomics.load(c, at), ticket)) return;
     const what = `${id.name}'s ${kind === STATISTICS ? "statistics" : "gradient sums"} exchange (exchange ${(ticket - this.first) | 0} of this step)`;
     for (;;) {
       const now = Atomics.load(c, at);

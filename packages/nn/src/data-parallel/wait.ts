@@ -8,18 +8,134 @@
  * instead of 1.6, as if both threads shared one core for a while; runs alternated between stretches of
  * 3 ms and of 6-7 ms steps. With 1,000,000 checks the steps stayed at 3.0-3.2 ms. (A two-thread
  * micro-benchmark of sleep, notify and 5 ms of work each did not reproduce it, so the cause is not
- * pinned down.) The price is a core kept busy for up to this long after the last step.
+ * pinned down.) The price is a core kept busy for up to this long after the last step, and a core taken
+ * from the thread waited for when the machine has more runnable threads than cores: see Spin.
  */
 export const DEFAULT_POLLS = 1_000_000;
 
 /**
- * Waits while `control[index]` equals `value`, polling `polls` times before sleeping; returns false when
+ * Checks between two looks at the clock (20-40 us of polling): a look allocates (every clock's reading
+ * is a new heap number, 16 bytes), so a wait shorter than this reads no clock at all, and a long one
+ * allocates about 0.5 KB a millisecond.
+ */
+const CHECKS_PER_LOOK = 4096;
+
+/**
+ * Two looks at the clock (Date.now()) this many milliseconds apart or more say the thread was off its
+ * core in between (another thread ran there): they are 20-40 us apart otherwise, so 2 ticks mean a gap of
+ * more than 1 ms. On this project's 2-core machine a polling thread saw 4-5 gaps over 1 ms a second on a
+ * quiet machine, and 60-80 beside one busy process of the same niceness (2-5 ms each).
+ */
+export const GAP_MS = 2;
+
+/**
+ * Gaps within CONTENDED_POLLED_MS of polling (the time the thread spent polling with its clock looks,
+ * not wall time: a gap can only be seen while polling) that make a thread contended (see Spin).
+ */
+export const CONTENDED_GAPS = 5;
+export const CONTENDED_POLLED_MS = 100;
+/** How long a thread stays contended after its last counted gap (ms). */
+export const CONTENDED_HOLD_MS = 2000;
+
+/**
+ * One thread's waits for the others (the data-parallel threads poll shared memory for each other's
+ * progress): how long to poll before sleeping in Atomics.wait. Polling keeps the thread's core, which
+ * is right while every thread has a core of its own (a sleeping thread's wake-up cost up to 3 ms on this
+ * project's machine, see DEFAULT_POLLS), and wrong once the machine has more runnable threads than
+ * cores: the poller then holds a core that the thread it waits for needs. Beside one busy process of
+ * the same niceness the reference network's data-parallel steps took 10-11 ms with 1,000,000 polls and
+ * 7.4-7.6 ms with 2,000, against 6 ms on one thread.
+ *
+ * So a wait polls up to `polls` checks, looking at the clock every CHECKS_PER_LOOK: a gap of GAP_MS or
+ * more says the thread lost its core in between, and the wait sleeps at once. But a gap alone is no
+ * reason to poll less: beside a busy process of lower priority (the bench's workers at niceness -20)
+ * each thread still lost its core now and then (0.006-0.014 gaps per ms of polling), and polling was
+ * far better than sleeping there (14,400-14,800 img/s with 1,000,000 polls, 8,500-11,400 with 20,000 or
+ * 60,000: every sleep let the other process in). Beside one of the same niceness the gaps came 3-5
+ * times as often (0.037-0.057 per ms). So CONTENDED_GAPS gaps within CONTENDED_POLLED_MS of polling make
+ * the threads contended for CONTENDED_HOLD_MS (a time all of a DataParallel's threads share: the thread
+ * waited for is often not the one that sees the gaps): while contended, a wait sleeps at its first
+ * look.
+ *
+ * Usage: `begin()` when a wait starts, then `idle()` after every check that found nothing; once idle()
+ * returns true it returns true until the next begin(): sleep (with a timeout where a wake-up may be
+ * missed) and check again.
+ */
+export class Spin {
+  /** Checks left before this wait sleeps. */
+  private left = 0;
+  /** Checks since the last look at the clock. */
+  private checks = 0;
+  /** Whether this wait has looked at the clock yet. */
+  private looked = false;
+  /** The clock at the last look. */
+  private last = 0;
+  /** Milliseconds this thread has polled between looks at the clock (gaps included), over all its waits. */
+  private polled = 0;
+  /** `polled` at the last CONTENDED_GAPS gaps, a ring; `oldest` indexes the oldest. */
+  private readonly gaps = new Float64Array(CONTENDED_GAPS).fill(-Infinity);
+  private oldest = 0;
+  /** Gaps seen, and waits that slept at their first look as the thread was contended (for tests and traces). */
+  gapCount = 0;
+  contendedWaits = 0;
+
+  /**
+   * `polls`: the most checks a wait makes before it sleeps (0: sleep at once). `shared[at]`: until when
+   * (Date.now()) the threads are contended, which every thread of a DataParallel reads and extends (a
+   * Float64Array over shared memory; a torn read only misjudges one wait).
+   */
+  constructor(
+    readonly polls: number,
+    private readonly shared: Float64Array = new Float64Array(1),
+    private readonly at = 0,
+  ) {}
+
+  /** A wait starts. */
+  begin(): void {
+    this.left = this.polls;
+    this.checks = 0;
+    this.looked = false;
+  }
+
+  /** A check found nothing: whether the thread should sleep now (it should for the rest of the wait, once true). */
+  idle(): boolean {
+    if (this.left <= 0) return true;
+    this.left--;
+    if (++this.checks < CHECKS_PER_LOOK) return false;
+    this.checks = 0;
+    const now = Date.now();
+    if (!this.looked) {
+      this.looked = true;
+      this.last = now;
+      if (now >= this.shared[this.at]!) return false;
+      this.contendedWaits++;
+      this.left = 0;
+      return true;
+    }
+    const gap = now - this.last;
+    this.last = now;
+    this.polled += gap;
+    if (gap < GAP_MS) return false;
+    this.gapCount++;
+    const gaps = this.gaps;
+    gaps[this.oldest] = this.polled;
+    this.oldest = (this.oldest + 1) % gaps.length;
+    // The oldest of the last CONTENDED_GAPS gaps, this one included.
+    if (this.polled - gaps[this.oldest]! <= CONTENDED_POLLED_MS && now + CONTENDED_HOLD_MS > this.shared[this.at]!) this.shared[this.at] = now + CONTENDED_HOLD_MS;
+    this.left = 0;
+    return true;
+  }
+}
+
+/**
+ * Waits while `control[index]` equals `value`, polling as `spin` says before sleeping; returns false when
  * `deadline` (a `Date.now()` time) passed first. Blocks the thread: allowed in Node and in Web Workers,
  * not on a page's main thread.
  */
-export function waitWhileEqual(control: Int32Array, index: number, value: number, polls: number, deadline = Infinity): boolean {
-  for (let i = 0; i < polls; i++) if (Atomics.load(control, index) !== value) return true;
+export function waitWhileEqual(control: Int32Array, index: number, value: number, spin: Spin, deadline = Infinity): boolean {
+  spin.begin();
   while (Atomics.load(control, index) === value) {
+    if (!spin.idle()) continue;
     const left = deadline - Date.now();
     if (left <= 0) return false;
     Atomics.wait(control, index, value, Math.min(left, 1000));

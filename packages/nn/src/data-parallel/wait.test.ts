@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CONTENDED_GAPS, CONTENDED_HOLD_MS, GAP_MS, Spin, waitWhileEqual } from "./wait.js";
+
+/** Polls `spin` until it says sleep (true) or `most` checks found nothing (false). */
+function pollsUntilSleep(spin: Spin, most: number): number {
+  spin.begin();
+  for (let i = 0; i < most; i++) if (spin.idle()) return i;
+  return -1;
+}
+
+describe("Spin, a data-parallel thread's wait", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("sleeps at once with polls 0 and after its polls otherwise, and once it says sleep it keeps saying so until the next wait", () => {
+    expect(pollsUntilSleep(new Spin(0), 10)).toBe(0);
+    const spin = new Spin(100);
+    expect(pollsUntilSleep(spin, 1000)).toBe(100);
+    expect(spin.idle()).toBe(true);
+    expect(pollsUntilSleep(spin, 1000)).toBe(100);
+  });
+
+  it("sleeps at the look after a gap in the clock; contended once CONTENDED_GAPS gaps came close together, every thread sharing the word sleeps at its first look", () => {
+    let now = 1_000_000;
+    vi.spyOn(Date, "now").mockImplementation(() => now);
+    const shared = new Float64Array(1);
+    const spin = new Spin(1_000_000, shared, 0);
+    const other = new Spin(1_000_000, shared, 0);
+    // No gap: the clock stands still, the wait polls on.
+    expect(pollsUntilSleep(spin, 50_000)).toBe(-1);
+    for (let g = 1; g <= CONTENDED_GAPS; g++) {
+      spin.begin();
+      let checks = 0;
+      while (!spin.idle()) {
+        // A gap of GAP_MS between two looks, after the wait's first look.
+        if (++checks === 10_000) now += GAP_MS;
+      }
+      expect(checks).toBeLessThan(20_000);
+      expect(spin.gapCount).toBe(g);
+      expect(shared[0]! > now).toBe(g === CONTENDED_GAPS);
+    }
+    expect(shared[0]).toBe(now + CONTENDED_HOLD_MS);
+    const first = pollsUntilSleep(other, 50_000);
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(10_000);
+    expect(other.contendedWaits).toBe(1);
+    // The hold over, the waits poll on again.
+    now += CONTENDED_HOLD_MS;
+    expect(pollsUntilSleep(other, 50_000)).toBe(-1);
+  });
+
+  it("waitWhileEqual returns once the value changes, and false at the deadline while it does not", () => {
+    const control = new Int32Array(new SharedArrayBuffer(4));
+    control[0] = 1;
+    expect(waitWhileEqual(control, 0, 0, new Spin(10))).toBe(true);
+    expect(waitWhileEqual(control, 0, 1, new Spin(10), Date.now() + 20)).toBe(false);
+  });
+});
