@@ -65,7 +65,10 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    * Momentum, Adam and AdamW. Such a step also keeps no reference to a gradient past its kernel calls,
    * so it reads each `.grad` without taking it (core's kernels.peekGrad): a `.grad` that only backward and
    * the optimizer have seen then goes back to core's buffer pool when zeroGrad drops it, instead of every
-   * step making new gradient arrays.
+   * step making new gradient arrays. A declaring class must therefore not keep `g` (or anything that views
+   * it) after updateParameter returns. Both decisions follow core's kernels.kernelOnlyStep: an instance
+   * with its own step or updateParameter, or a user's kernel over the "optimizer" family, is neither
+   * split nor peeked (its step reads each `.grad` through the getter, whose array no later step writes).
    */
   static splittableStep = false;
   /** The name used in error messages, e.g. `Adam`. */
@@ -133,8 +136,8 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    */
   step<T>(closure?: () => T): T | undefined {
     const loss = closure === undefined ? undefined : enableGrad(closure);
-    // An optimizer whose own class declares splittableStep keeps no gradient (see there).
-    const peek = Object.prototype.hasOwnProperty.call(this.constructor, "splittableStep") && (this.constructor as typeof Optimizer).splittableStep;
+    // A step that keeps no gradient (see splittableStep): the same rule as DataParallel's splitting.
+    const peek = kernels.kernelOnlyStep(this);
     noGrad(() => {
       let index = 0;
       // Indexed loops: no iterator per group on every step.

@@ -1,0 +1,83 @@
+import { Generator, Tensor, kernels, type FloatArray } from "@pico/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { Adam } from "./adam.js";
+import { SGD } from "./sgd.js";
+import type { Optimizer } from "./optimizer.js";
+
+// Optimizer.step reads a .grad without taking it (peekGrad, so that zeroGrad recycles its array) only when
+// the step provably keeps no gradient: kernels.kernelOnlyStep, the rule DataParallel splits by. Code that may
+// keep the gradient array it is given (an instance's own updateParameter, a user's optimizer kernel) must get
+// an array no later backward writes into. loss_k = sum(c ⊙ (x_k W)), W [64, 64] (16 KB: pooled).
+
+const N = 64;
+const generator = new Generator(3);
+const xs = [Tensor.randn([4, N], { generator }), Tensor.randn([4, N], { generator })];
+const c = Tensor.randn([4, N], { generator });
+
+/** Two steps; returns the array kept at step 0, what it held then, and W's .grad array after step 1's backward. */
+function twoSteps(w: Tensor, optimizer: Optimizer, kept: FloatArray[]): { kept: FloatArray; before: Float32Array; next: FloatArray } {
+  optimizer.zeroGrad();
+  xs[0]!.matmul(w).mul(c).sum().backward();
+  optimizer.step();
+  const before = Float32Array.from(kept[0]!);
+  optimizer.zeroGrad();
+  xs[1]!.matmul(w).mul(c).sum().backward();
+  return { kept: kept[0]!, before, next: kernels.peekGrad(w)!.data.data };
+}
+
+const weight = (): Tensor => Tensor.randn([N, N], { generator: new Generator(5), requiresGrad: true });
+
+describe("Optimizer.step and a gradient its step keeps", () => {
+  afterEach(() => {
+    kernels.optimizerKernels.override(null);
+  });
+
+  it("an instance whose updateParameter is its own keeps step 0's gradient unchanged by step 1's backward", () => {
+    const w = weight();
+    const sgd = new SGD([w], { lr: 0.1 });
+    const kept: FloatArray[] = [];
+    const base = (sgd as unknown as { updateParameter: (...a: unknown[]) => void }).updateParameter.bind(sgd);
+    (sgd as unknown as { updateParameter: (...a: unknown[]) => void }).updateParameter = (param, p, g, group) => {
+      kept.push(g as FloatArray);
+      base(param, p, g, group);
+    };
+    expect(kernels.kernelOnlyStep(sgd)).toBe(false);
+    const r = twoSteps(w, sgd, kept);
+    expect(Array.from(r.kept)).toEqual(Array.from(r.before));
+    expect(r.next[0]).not.toBe(r.before[0]);
+    expect(r.kept).not.toBe(r.next);
+  });
+
+  it("a user's optimizer kernel that keeps g sees step 0's gradient unchanged by step 1's backward", () => {
+    const w = weight();
+    const adam = new Adam([w], { lr: 0.1 });
+    const kept: FloatArray[] = [];
+    const base = kernels.optimizerKernels.resolve().kernel;
+    kernels.optimizerKernels.override({
+      sgd: (...a) => base.sgd(...a),
+      adam: (p, g, ...rest) => {
+        kept.push(g);
+        base.adam(p, g, ...rest);
+      },
+    });
+    expect(kernels.kernelOnlyStep(adam)).toBe(false);
+    const r = twoSteps(w, adam, kept);
+    expect(Array.from(r.kept)).toEqual(Array.from(r.before));
+    expect(r.kept).not.toBe(r.next);
+  });
+
+  it("SGD and Adam as they are still step with the gradient unseen: its array is the next step's", () => {
+    for (const make of [(w: Tensor) => new SGD([w], { lr: 0.1 }), (w: Tensor) => new Adam([w], { lr: 0.1 })]) {
+      const w = weight();
+      const optimizer = make(w);
+      expect(kernels.kernelOnlyStep(optimizer)).toBe(true);
+      const kept: FloatArray[] = [];
+      optimizer.zeroGrad();
+      xs[0]!.matmul(w).mul(c).sum().backward();
+      kept.push(kernels.peekGrad(w)!.data.data);
+      optimizer.step();
+      const r = twoSteps(w, optimizer, kept);
+      expect(r.next).toBe(r.kept);
+    }
+  });
+});
