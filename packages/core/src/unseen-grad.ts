@@ -11,6 +11,11 @@ import type { Tensor } from "./tensor.js";
 //   setToNone, `t.grad = null`), so the next backward's gradients take its memory instead of new arrays.
 //   Without this, every step made the reference network's 146 KB of gradients afresh (fc1's 123 KB
 //   copied out of the shared memory), whose growth outside the JavaScript heap set off full collections.
+// Only the .grad of a tensor an optimizer has stepped (peekGradForStep) stays resident: any other .grad
+// (an input that requires grad, a retained intermediate, a model trained no further) moves to ordinary
+// memory when backward makes it, as a read would move it; nothing may drop it, and its region would come
+// back only through the collector and a finalizer, so the shared memory would fill up step by step.
+// It is still unseen, and goes back to the buffer pool when dropped.
 // The first read through the getter makes it the reader's: a resident one moves to ordinary memory then
 // (a .grad a user holds outlives the step, and a region comes back only when the collector finds the
 // array and the event loop runs its finalizer), and it is never recycled. Code that reads a .grad and
@@ -40,13 +45,31 @@ export function peekGrad(t: Tensor): Tensor | null {
   return slot!.peek(t);
 }
 
+/** Tensors an optimizer's step has read the .grad of with peekGradForStep: theirs may stay resident. */
+const stepped = new WeakSet<Tensor>();
+
+/**
+ * peekGrad for an optimizer's step that updates `t` in place through core's "optimizer" kernels every step:
+ * from now on the .grad backward makes for `t` may stay in the threads' shared memory, where the threaded
+ * update reads it without a copy (it is dropped by zeroGrad before the next backward).
+ */
+export function peekGradForStep(t: Tensor): Tensor | null {
+  if (!stepped.has(t)) stepped.add(t);
+  return slot!.peek(t);
+}
+
 /** The engine sets t's .grad (null before) to `g`, whose array nobody else references. */
 export function setUnseenGrad(t: Tensor, g: Tensor): void {
+  if (!stepped.has(t)) toOrdinaryStorage(g);
   slot!.setUnseen(t, g);
 }
 
 /** An unseen .grad is about to be returned by the getter: a resident array moves to ordinary memory (its region given back). */
 export function revealGrad(g: Tensor): void {
+  toOrdinaryStorage(g);
+}
+
+function toOrdinaryStorage(g: Tensor): void {
   const array = g.data.data;
   const moved = ordinaryStorage(array);
   if (moved !== array) (g.data as { data: FloatArray }).data = moved;

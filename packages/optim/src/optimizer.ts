@@ -145,7 +145,7 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
         const group = this.paramGroups[gi]!;
         for (let pi = 0; pi < group.params.length; pi++) {
           const param = group.params[pi]!;
-          const grad = peek ? kernels.peekGrad(param) : param.grad;
+          const grad = peek ? kernels.peekGradForStep(param) : param.grad;
           if (grad !== null) {
             if (!kernels.sameShape(grad.shape, param.shape)) {
               throw new ShapeError(

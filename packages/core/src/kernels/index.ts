@@ -26,5 +26,5 @@ export { sumAxes, maxAxes, sumToShape } from "./reduce.js";
 export { create, empty, filled, copy, packed, isContiguous, isPacked, reshapeView, scalarArray } from "../ndarray-utils.js";
 export { allocate, allocateUninitialized, dtypeOf, promote } from "../dtype.js";
 export { recycle, storageOf } from "../buffer-pool.js";
-export { peekGrad } from "../unseen-grad.js";
+export { peekGrad, peekGradForStep } from "../unseen-grad.js";
 export { broadcastShapes, contiguousStrides, normalizeAxis, normalizeAxes, sizeOf, sameShape } from "../shape.js";
