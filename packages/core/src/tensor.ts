@@ -80,7 +80,12 @@ export class Tensor {
     return this.#grad;
   }
 
+  /**
+   * Sets the gradient: null, or a Tensor of this tensor's shape and dtype (as PyTorch's setter, anything
+   * else is refused here, before the old `.grad` is touched, not in a later backward or step).
+   */
   set grad(value: Tensor | null) {
+    if (value !== null) checkAssignedGrad(this, value);
     if (this.#gradUnseen) {
       this.#gradUnseen = false;
       // Nobody else holds it: its array goes back to the buffer pool.
@@ -722,4 +727,13 @@ function checkSameDtype(op: string, input: Tensor, name: string, other: Tensor):
 
 function addmmShapes(input: Tensor, mat1: Tensor, mat2: Tensor): string {
   return `input ${formatShape(input.shape)}, mat1 ${formatShape(mat1.shape)}, mat2 ${formatShape(mat2.shape)}`;
+}
+
+/** Throws an ArgumentError unless `value` (not null) may be `t.grad`: a Tensor of t's shape and dtype. */
+function checkAssignedGrad(t: Tensor, value: unknown): void {
+  if (!(value instanceof Tensor)) throw new ArgumentError(`Tensor.grad: the assigned gradient must be a Tensor or null, but got ${value === undefined ? "undefined" : describe(value)}`);
+  if (!sameShape(value.shape, t.shape)) {
+    throw new ArgumentError(`Tensor.grad: the assigned gradient must have the tensor's shape ${formatShape(t.shape)}, but got shape ${formatShape(value.shape)}`);
+  }
+  if (value.dtype !== t.dtype) throw new ArgumentError(`Tensor.grad: the assigned gradient must have the tensor's dtype ${t.dtype}, but got ${value.dtype}`);
 }

@@ -22,7 +22,7 @@ describe("clipGradNorm", () => {
   });
 
   it("reads strided gradients and skips parameters without one", () => {
-    const p = new Parameter(Tensor.zeros([2, 3]));
+    const p = new Parameter(Tensor.zeros([3, 2]));
     p.grad = Tensor.arange(0, 6).reshape(2, 3).transpose(0, 1);
     expect(clipGradNorm([p, new Parameter(Tensor.zeros([2]))], 1e9, { normType: 1 })).toBe(15);
     expect(clipGradNorm([new Parameter(Tensor.zeros([2]))], 1)).toBe(0);
