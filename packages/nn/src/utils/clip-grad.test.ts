@@ -1,4 +1,5 @@
-import { Tensor } from "@pico/core";
+import { Generator, Tensor, kernels } from "@pico/core";
+import { SGD } from "@pico/optim";
 import { describe, expect, it } from "vitest";
 import { Parameter } from "../parameter.js";
 import { clipGradNorm, clipGradValue } from "./clip-grad.js";
@@ -42,5 +43,34 @@ describe("clipGradValue", () => {
     clipGradValue([p], 1);
     expect(p.grad!.toArray()).toEqual([-1, -0.5, 0.1, 1]);
     expect(() => clipGradValue([p], Number.NaN)).toThrow("clipGradValue: clipValue must be a number >= 0, but got NaN");
+  });
+});
+
+describe("clipping in a training loop", () => {
+  // loss_k = sum(c ⊙ (x_k W)), W [64, 64] (16 KB: pooled); clipped to norm 1, then SGD. Clipping reads the
+  // .grads without taking them, so zeroGrad still recycles each step's gradient into the next step's.
+  it("clips each step's gradient to the norm asked for and leaves it recyclable: one gradient array over 5 steps", () => {
+    const N = 64;
+    const generator = new Generator(4);
+    const w = new Parameter(Tensor.randn([N, N], { generator }));
+    const c = Tensor.randn([4, N], { generator });
+    const sgd = new SGD([w], { lr: 0.01 });
+    const arrays = new Set<unknown>();
+    for (let k = 0; k < 5; k++) {
+      sgd.zeroGrad();
+      Tensor.randn([4, N], { generator }).matmul(w).mul(c).sum().backward();
+      const g = kernels.peekGrad(w)!.data.data;
+      let before = 0;
+      for (let i = 0; i < g.length; i++) before += g[i]! * g[i]!;
+      expect(clipGradNorm([w], 1)).toBeCloseTo(Math.sqrt(before), 2);
+      let after = 0;
+      for (let i = 0; i < g.length; i++) after += g[i]! * g[i]!;
+      expect(Math.sqrt(after)).toBeCloseTo(1, 5);
+      clipGradValue([w], 0.05);
+      for (let i = 0; i < g.length; i++) expect(Math.abs(g[i]!)).toBeLessThanOrEqual(Math.fround(0.05));
+      sgd.step();
+      arrays.add(g);
+    }
+    expect(arrays.size).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-import { ArgumentError, PicoError, Tensor, type NDArray } from "@pico/core";
+import { ArgumentError, PicoError, Tensor, kernels, type NDArray } from "@pico/core";
 
 export interface ClipGradNormOptions {
   /** The p of the p-norm over all gradients together: a number > 0, or Infinity for the largest absolute value. Default 2. */
@@ -32,8 +32,13 @@ function gradsOf(op: string, parameters: Tensor | Iterable<Tensor>): Tensor[] {
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new ArgumentError(`${op}: parameters must be Tensors, but item ${i} is ${p === null ? "null" : typeof p}`);
   });
+  // Read without taking them (kernels.peekGrad): the callers scale in place and keep none, so a .grad only
+  // backward, clipping and the optimizer have seen still goes back to core's buffer pool when zeroGrad drops it.
   const grads: Tensor[] = [];
-  for (const p of list) if (p.grad !== null) grads.push(p.grad);
+  for (const p of list) {
+    const grad = kernels.peekGrad(p);
+    if (grad !== null) grads.push(grad);
+  }
   return grads;
 }
 
