@@ -378,8 +378,7 @@ export class DataParallel {
     if (typeof optimizer !== "object" || optimizer === null || typeof (optimizer as { step?: unknown }).step !== "function") {
       throw new ArgumentError(`${op}: optimizer must be an optimizer (an object with step()), such as @pico/optim's Adam, but got ${describe(optimizer)}`);
     }
-    const resolved = kernels.optimizerKernels.resolve();
-    const inStep = this.channels.length > 0 && resolved.backend !== "custom" && splittable(optimizer);
+    const inStep = this.channels.length > 0 && kernels.kernelOnlyStep(optimizer);
     const result = this.train(op, input, target, inStep ? optimizer : null);
     if (!this.optimized) this.step(optimizer);
     return result;
@@ -641,7 +640,7 @@ export class DataParallel {
     }
     const family = kernels.optimizerKernels;
     const resolved = family.resolve();
-    if (this.channels.length === 0 || resolved.backend === "custom" || !splittable(optimizer)) return optimizer.step();
+    if (this.channels.length === 0 || !kernels.kernelOnlyStep(optimizer)) return optimizer.step();
     const base = resolved.kernel;
     this.stepDeadline = Infinity;
     this.split.stateArrays.clear();
@@ -1213,28 +1212,4 @@ const STAGES: Readonly<Record<Stage, string>> = { shard: "its shard", sum: "its 
 function stageOf(control: Int32Array, updating: boolean, unsummed: boolean): Stage {
   if (!updating) return "shard";
   return unsummed && sumFailed(control) ? "sum" : "update";
-}
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-/**
- * Whether DataParallel.step may record `optimizer`'s kernel calls and run them after its step: its own
- * class (not a base) declares `static splittableStep = true` (the promise that its step reads none of
- * its parameters or state after a kernel call within the step; see @pico/optim's Optimizer.splittableStep),
- * the instance's prototype is that class's own, and the step and updateParameter it would run are the
- * class's (not the instance's own, nor a Proxy's or a swapped prototype's).
- */
-function splittable(optimizer: object): boolean {
-  const cls = (optimizer as { constructor?: unknown }).constructor;
-  if (typeof cls !== "function" || !hasOwn.call(cls, "splittableStep")) return false;
-  if ((cls as { splittableStep?: unknown }).splittableStep !== true) return false;
-  const proto = (cls as { prototype?: unknown }).prototype as Record<string, unknown> | undefined;
-  if (proto === undefined || Object.getPrototypeOf(optimizer) !== proto) return false;
-  const methods = optimizer as Record<string, unknown>;
-  return (
-    !hasOwn.call(optimizer, "step") &&
-    !hasOwn.call(optimizer, "updateParameter") &&
-    methods["step"] === proto["step"] &&
-    methods["updateParameter"] === proto["updateParameter"]
-  );
 }
