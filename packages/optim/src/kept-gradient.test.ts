@@ -27,9 +27,21 @@ function twoSteps(w: Tensor, optimizer: Optimizer, kept: FloatArray[]): { kept: 
 
 const weight = (): Tensor => Tensor.randn([N, N], { generator: new Generator(5), requiresGrad: true });
 
+const family = kernels.optimizerKernels;
+/** The backend that runs and its kernel before a test registers over it (restored after each test). */
+const registered = { backend: family.resolve().backend, kernel: family.resolve().kernel };
+const infoBefore = family.info();
+
 describe("Optimizer.step and a gradient its step keeps", () => {
   afterEach(() => {
-    kernels.optimizerKernels.override(null);
+    family.override(null);
+    const { backend, kernel } = registered;
+    if (family.resolve().kernel !== kernel && backend !== "custom") {
+      // optimizer.ts registers "wasm" with these options (its threads option reports 1 while no threads run, the default).
+      family.register(backend, kernel, backend === "wasm" ? { available: kernels.wasmAvailable } : {});
+    }
+    expect(family.resolve().kernel).toBe(kernel);
+    expect(family.info()).toEqual(infoBefore);
   });
 
   it("an instance whose updateParameter is its own keeps step 0's gradient unchanged by step 1's backward", () => {
@@ -60,6 +72,26 @@ describe("Optimizer.step and a gradient its step keeps", () => {
         base.adam(p, g, ...rest);
       },
     });
+    expect(kernels.kernelOnlyStep(adam)).toBe(false);
+    const r = twoSteps(w, adam, kept);
+    expect(Array.from(r.kept)).toEqual(Array.from(r.before));
+    expect(r.kept).not.toBe(r.next);
+  });
+
+  it("a user's kernel put in with register over the backend that runs sees step 0's gradient unchanged by step 1's backward", () => {
+    const w = weight();
+    const adam = new Adam([w], { lr: 0.1 });
+    const kept: FloatArray[] = [];
+    const { backend, kernel: base } = family.resolve();
+    expect(backend).not.toBe("custom");
+    family.register(backend as kernels.KernelBackend, {
+      sgd: (...a) => base.sgd(...a),
+      adam: (p, g, ...rest) => {
+        kept.push(g);
+        base.adam(p, g, ...rest);
+      },
+    });
+    expect(family.resolve().backend).toBe(backend);
     expect(kernels.kernelOnlyStep(adam)).toBe(false);
     const r = twoSteps(w, adam, kept);
     expect(Array.from(r.kept)).toEqual(Array.from(r.before));

@@ -1,4 +1,4 @@
-import { optimizerKernels } from "./optimizer.js";
+import { optimizerJs, optimizerKernels, optimizerWasm } from "./optimizer.js";
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -7,8 +7,9 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * kernels as registered, and keeps no reference to a gradient past those calls: its own class (not a base)
  * declares `static splittableStep = true` (the promise; see @pico/optim's Optimizer.splittableStep), the
  * instance's prototype is that class's own, the step and updateParameter it would run are the class's (not
- * the instance's own, nor a Proxy's or a swapped prototype's), and no kernel overrides the "optimizer"
- * family (a user's kernel may keep what it is given). @pico/optim's Optimizer.step then reads each `.grad`
+ * the instance's own, nor a Proxy's or a swapped prototype's), and the "optimizer" kernel that resolves is
+ * core's own (optimizerJs or optimizerWasm): a user's kernel, put in with override or with register over a
+ * backend, may keep what it is given. @pico/optim's Optimizer.step then reads each `.grad`
  * with peekGrad, and @pico/nn's DataParallel may split the update across its replicas: one rule for both.
  */
 export function kernelOnlyStep(optimizer: object): boolean {
@@ -18,11 +19,12 @@ export function kernelOnlyStep(optimizer: object): boolean {
   const proto = (cls as { prototype?: unknown }).prototype as Record<string, unknown> | undefined;
   if (proto === undefined || Object.getPrototypeOf(optimizer) !== proto) return false;
   const methods = optimizer as Record<string, unknown>;
+  const kernel = optimizerKernels.resolve().kernel;
   return (
     !hasOwn.call(optimizer, "step") &&
     !hasOwn.call(optimizer, "updateParameter") &&
     methods["step"] === proto["step"] &&
     methods["updateParameter"] === proto["updateParameter"] &&
-    optimizerKernels.resolve().backend !== "custom"
+    (kernel === optimizerJs || kernel === optimizerWasm)
   );
 }
