@@ -4,7 +4,9 @@ import { Tensor, tensor } from "./tensor.js";
 
 // Tensor.grad's setter takes null or a Tensor of the tensor's shape and dtype, as PyTorch's does ("assigned
 // grad has data of a different size", "assigned grad expected to be a Tensor or None"); anything else is
-// refused at the assignment with the old .grad left as it was, not later in backward or an optimizer.
+// refused at the assignment with the old .grad left as it was, not later in backward or an optimizer. Nor
+// may it be the tensor itself or a view of its memory ("can't assign Variable as its own grad"): backward
+// would add into the tensor's values.
 
 /** p = [[1, 2], [3, 4]] with .grad [[10, 20], [30, 40]]. */
 function withGrad(): Tensor {
@@ -13,7 +15,7 @@ function withGrad(): Tensor {
   return p;
 }
 
-const refused: Array<[string, () => unknown, string]> = [
+const refused: Array<[string, (p: Tensor) => unknown, string]> = [
   ["a tensor of another shape", () => Tensor.zeros([3]), "the tensor's shape [2, 2], but got shape [3]"],
   ["a larger tensor", () => Tensor.zeros([4, 4]), "the tensor's shape [2, 2], but got shape [4, 4]"],
   ["as many elements in another shape", () => Tensor.zeros([2, 2]).reshape([4, 1]), "the tensor's shape [2, 2], but got shape [4, 1]"],
@@ -22,6 +24,9 @@ const refused: Array<[string, () => unknown, string]> = [
   ["a number", () => 5, "a Tensor or null, but got number 5"],
   ["an ndarray", () => Tensor.zeros([2, 2]).data, "a Tensor or null, but got an ndarray of shape [2, 2]"],
   ["a plain object shaped like a tensor", () => ({ shape: [2, 2], data: Tensor.zeros([2, 2]).data }), "a Tensor or null, but got Object"],
+  ["the tensor itself", (p) => p, "not be the tensor itself or share its memory, but got the tensor itself"],
+  ["a reshaped view of the tensor", (p) => p.reshape([4]).reshape([2, 2]), "share its memory, but got a tensor over the same memory"],
+  ["the tensor detached", (p) => p.detach(), "share its memory, but got a tensor over the same memory"],
 ];
 
 describe("Tensor.grad's setter", () => {
@@ -31,7 +36,7 @@ describe("Tensor.grad's setter", () => {
       const before = p.grad;
       let error: unknown = null;
       try {
-        p.grad = value() as Tensor;
+        p.grad = value(p) as Tensor;
       } catch (e) {
         error = e;
       }
@@ -42,6 +47,7 @@ describe("Tensor.grad's setter", () => {
       // The next backward adds into the old .grad: d(sum(p²))/dp = 2p.
       p.mul(p).sum().backward();
       expect(p.grad!.toArray()).toEqual([[12, 24], [36, 48]]);
+      expect(p.toArray()).toEqual([[1, 2], [3, 4]]);
     });
   }
 

@@ -736,4 +736,10 @@ function checkAssignedGrad(t: Tensor, value: unknown): void {
     throw new ArgumentError(`Tensor.grad: the assigned gradient must have the tensor's shape ${formatShape(t.shape)}, but got shape ${formatShape(value.shape)}`);
   }
   if (value.dtype !== t.dtype) throw new ArgumentError(`Tensor.grad: the assigned gradient must have the tensor's dtype ${t.dtype}, but got ${value.dtype}`);
+  // Backward adds into .grad in place: into the tensor's own values (PyTorch: "can't assign Variable as its own grad").
+  if (value === t || storageOf(value.data.data) === storageOf(t.data.data)) {
+    throw new ArgumentError(
+      `Tensor.grad: the assigned gradient must not be the tensor itself or share its memory, but got ${value === t ? "the tensor itself" : "a tensor over the same memory (a view of it)"}`,
+    );
+  }
 }
