@@ -50,6 +50,44 @@ describe("Spin, a data-parallel thread's wait", () => {
     expect(pollsUntilSleep(other, 50_000)).toBe(-1);
   });
 
+  it("is not fooled by a wall clock set back: an old contended time further ahead than a hold is not believed, and the step back adds no polling time", () => {
+    let now = 1_800_000_000_000;
+    vi.spyOn(Date, "now").mockImplementation(() => now);
+    /** One wait of `looks` looks at the clock, the clock moving `step(look)` ms before each; whether it said sleep. */
+    const wait = (spin: Spin, looks: number, step: (look: number) => number): boolean => {
+      spin.begin();
+      for (let look = 0; look < looks; look++) {
+        now += step(look);
+        for (let i = 0; i < 4096; i++) if (spin.idle()) return true;
+      }
+      return false;
+    };
+    // (a) Contended at 1_800_000_000_000 + HOLD, then the clock goes back an hour: the other thread's waits
+    // (no gaps) poll on, at once and every minute of the hour back; a contention seen after the step still holds.
+    const shared = new Float64Array(1);
+    const spin = new Spin(1_000_000, shared, 0);
+    const other = new Spin(1_000_000, shared, 0);
+    for (let g = 0; g < CONTENDED_GAPS; g++) expect(wait(spin, 3, (look) => (look === 2 ? GAP_MS : 0))).toBe(true);
+    expect(shared[0]).toBe(now + CONTENDED_HOLD_MS);
+    now -= 3_600_000;
+    for (let minute = 0; minute < 60; minute++) expect(wait(other, 3, (look) => (look === 0 && minute > 0 ? 60_000 : 0))).toBe(false);
+    expect(other.contendedWaits).toBe(0);
+    for (let g = 0; g < CONTENDED_GAPS; g++) wait(spin, 3, (look) => (look === 2 ? GAP_MS : 0));
+    expect(shared[0]).toBe(now + CONTENDED_HOLD_MS);
+    expect(wait(other, 3, () => 0)).toBe(true);
+    expect(other.contendedWaits).toBe(1);
+
+    // (b) One thread: CONTENDED_GAPS - 1 gaps, then 200 ms of quiet polling (1 ms a look), then the clock goes
+    // back an hour inside a wait, then ONE gap: CONTENDED_GAPS gaps did not come within CONTENDED_POLLED_MS.
+    const own = new Float64Array(1);
+    const lone = new Spin(1_000_000, own, 0);
+    for (let g = 0; g < CONTENDED_GAPS - 1; g++) expect(wait(lone, 3, (look) => (look === 2 ? GAP_MS : 0))).toBe(true);
+    expect(wait(lone, 201, (look) => (look === 0 ? 0 : 1))).toBe(false);
+    expect(wait(lone, 4, (look) => [0, -3_600_000, 0, GAP_MS + 1][look]!)).toBe(true);
+    expect(lone.gapCount).toBe(CONTENDED_GAPS);
+    expect(own[0]).toBe(0);
+  });
+
   it("waitWhileEqual returns once the value changes, and false at the deadline while it does not", () => {
     const control = new Int32Array(new SharedArrayBuffer(4));
     control[0] = 1;

@@ -86,7 +86,10 @@ export class Spin {
   /**
    * `polls`: the most checks a wait makes before it sleeps (0: sleep at once). `shared[at]`: until when
    * (Date.now()) the threads are contended, which every thread of a DataParallel reads and extends (a
-   * Float64Array over shared memory; a torn read only misjudges one wait).
+   * Float64Array over shared memory; a torn read only misjudges one wait). Date.now() is the wall clock,
+   * which can be set back (an NTP step): a time more than CONTENDED_HOLD_MS ahead is not believed, and a
+   * look earlier than the last adds no polling time (performance.now() is monotonic, but each thread's
+   * counts from its own start, so the threads could not share a time by it).
    */
   constructor(
     readonly polls: number,
@@ -111,13 +114,17 @@ export class Spin {
     if (!this.looked) {
       this.looked = true;
       this.last = now;
-      if (now >= this.shared[this.at]!) return false;
+      const until = this.shared[this.at]!;
+      // Further ahead than a hold: written before the wall clock was set back, so not a contention now.
+      if (now >= until || until - now > CONTENDED_HOLD_MS) return false;
       this.contendedWaits++;
       this.left = 0;
       return true;
     }
     const gap = now - this.last;
     this.last = now;
+    // The wall clock was set back: no time to count.
+    if (gap < 0) return false;
     this.polled += gap;
     if (gap < GAP_MS) return false;
     this.gapCount++;
@@ -125,7 +132,10 @@ export class Spin {
     gaps[this.oldest] = this.polled;
     this.oldest = (this.oldest + 1) % gaps.length;
     // The oldest of the last CONTENDED_GAPS gaps, this one included.
-    if (this.polled - gaps[this.oldest]! <= CONTENDED_POLLED_MS && now + CONTENDED_HOLD_MS > this.shared[this.at]!) this.shared[this.at] = now + CONTENDED_HOLD_MS;
+    if (this.polled - gaps[this.oldest]! <= CONTENDED_POLLED_MS) {
+      const until = this.shared[this.at]!;
+      if (until < now + CONTENDED_HOLD_MS || until - now > CONTENDED_HOLD_MS) this.shared[this.at] = now + CONTENDED_HOLD_MS;
+    }
     this.left = 0;
     return true;
   }
