@@ -114,6 +114,38 @@ describe.each(IMPLEMENTATIONS)("%s", (_name, make) => {
   });
 });
 
+describe.each(IMPLEMENTATIONS)("%s between jobs", (_name, make) => {
+  it("resetMs counts polling, not the time between waits: short lossy waits 10 ms of jobs apart give way twice as long each time", () => {
+    const clock = new Clock();
+    const poll = make(CONFIG, clock);
+    clock.step = 0.5; // every look a pause: all its polling lost
+    const ctl = new Int32Array(1);
+    /** 10 ms of jobs, then a wait that sees its slot change at its third look (1.5 ms of polling); its clock readings. */
+    const shortWait = (): number => {
+      clock.t += 10;
+      ctl[0] = 0;
+      const before = clock.reads;
+      clock.onRead = () => clock.reads === before + 3 && Atomics.store(ctl, 0, 1);
+      poll(ctl, 0, 0);
+      clock.onRead = null;
+      return clock.reads - before;
+    };
+    /** Waits until one gives way (a polite wait, one reading), then how many polite waits in a row. */
+    const politeRun = (): { spunWaits: number; polite: number } => {
+      let spunWaits = 0;
+      while (shortWait() !== 1) spunWaits++;
+      let polite = 1;
+      while (shortWait() === 1) polite++;
+      return { spunWaits, polite };
+    };
+    // 100 ms of polling (a window) takes 67 waits, 770 ms of wall time: over resetMs, but not of polling.
+    const runs = [politeRun(), politeRun(), politeRun(), politeRun()];
+    expect(runs.map((r) => r.spunWaits)).toEqual([67, 66, 66, 66]);
+    // Giving way 100, 200, 300 (the most), 300 ms; a polite wait and its jobs take 10.5 ms.
+    expect(runs.map((r) => r.polite)).toEqual([9, 19, 28, 28]);
+  });
+});
+
 describe("GiveWaySpin's callerPollMs", () => {
   it("ends a wait after callerPollMs of polling, whatever the share lost", () => {
     const clock = new Clock();

@@ -16,7 +16,10 @@ export interface GiveWay {
   /** How long it first gives way (ms); each time it must give way again, twice as long, up to maxGiveWayMs. */
   giveWayMs: number;
   maxGiveWayMs: number;
-  /** Polling this long since it last gave way (ms) brings the next give-way back to giveWayMs. */
+  /**
+   * Polling this long since it last gave way (ms; the looks' intervals added up as for windowMs, not the time
+   * between waits) brings the next give-way back to giveWayMs.
+   */
   resetMs: number;
   /** Polls of a wait while it gives way. */
   politePolls: number;
@@ -43,7 +46,8 @@ const LOOK_MASK = 63;
 export class GiveWaySpin {
   private until = -Infinity;
   private span: number;
-  private since = -1;
+  /** Polling time since the last give-way. */
+  private calm = 0;
   private polled = 0;
   private lost = 0;
   /** Times this thread gave way (for tests). */
@@ -63,8 +67,6 @@ export class GiveWaySpin {
       for (let i = 0; i < c.politePolls; i++) if (Atomics.load(ctl, slot) !== value) return true;
       return false;
     }
-    if (this.since < 0) this.since = start;
-    else if (start - this.since > c.resetMs) this.span = c.giveWayMs;
     let last = start;
     for (let i = 0; i < polls; i++) {
       const changed = Atomics.load(ctl, slot) !== value;
@@ -73,15 +75,17 @@ export class GiveWaySpin {
       const pause = now - last;
       last = now;
       this.polled += pause;
+      this.calm += pause;
       if (pause > c.pauseMs) this.lost += pause;
       if (this.polled >= c.windowMs) {
         const share = this.lost / this.polled;
         this.polled = 0;
         this.lost = 0;
         if (share > c.lostShare) {
+          if (this.calm > c.resetMs) this.span = c.giveWayMs;
+          this.calm = 0;
           this.until = now + this.span;
           this.span = Math.min(c.maxGiveWayMs, this.span * 2);
-          this.since = -1;
           this.gaveWay++;
           return changed;
         }
@@ -100,7 +104,7 @@ export class GiveWaySpin {
 export const GIVE_WAY_SOURCE = `((config, polls, now) => {
   let until = -Infinity;
   let span = config.giveWayMs;
-  let since = -1;
+  let calm = 0;
   let polled = 0;
   let lost = 0;
   return (ctl, slot, value) => {
@@ -109,8 +113,6 @@ export const GIVE_WAY_SOURCE = `((config, polls, now) => {
       for (let i = 0; i < config.politePolls; i++) if (Atomics.load(ctl, slot) !== value) return true;
       return false;
     }
-    if (since < 0) since = start;
-    else if (start - since > config.resetMs) span = config.giveWayMs;
     let last = start;
     for (let i = 0; i < polls; i++) {
       const changed = Atomics.load(ctl, slot) !== value;
@@ -119,15 +121,17 @@ export const GIVE_WAY_SOURCE = `((config, polls, now) => {
       const pause = t - last;
       last = t;
       polled += pause;
+      calm += pause;
       if (pause > config.pauseMs) lost += pause;
       if (polled >= config.windowMs) {
         const share = lost / polled;
         polled = 0;
         lost = 0;
         if (share > config.lostShare) {
+          if (calm > config.resetMs) span = config.giveWayMs;
+          calm = 0;
           until = t + span;
           span = Math.min(config.maxGiveWayMs, span * 2);
-          since = -1;
           return changed;
         }
       }
