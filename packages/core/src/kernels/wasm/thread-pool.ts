@@ -66,7 +66,8 @@ const CLOSED = 1 << 30;
  * each (threads restarted with the other budget before every block, shared 2-core machine), medians
  * 2.464 -> 2.395 ms, first quartiles 2.406 -> 2.353 ms (faster in 8 of 10 pairs; three earlier runs
  * agreed, the fastest block 1-5% faster). An idle pool gives its core back within ~10 ms. The launcher
- * may set another (setPollBudget): the Web Workers' pool polls 200 times (threads-web.ts).
+ * may set another (setPollBudget) and a give-way (setGiveWay): the Web Workers' pool polls as many times
+ * but gives way while its threads lose their cores (threads-web.ts, give-way.ts).
  */
 export const DEFAULT_POLLS = 300_000;
 let polls = DEFAULT_POLLS;
