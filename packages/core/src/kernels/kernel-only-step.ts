@@ -8,8 +8,9 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * declares `static splittableStep = true` (the promise; see @pico/optim's Optimizer.splittableStep), the
  * instance's prototype is that class's own, the step and updateParameter it would run are the class's (not
  * the instance's own, nor a Proxy's or a swapped prototype's), and the "optimizer" kernel that resolves is
- * core's own (optimizerJs or optimizerWasm): a user's kernel, put in with override or with register over a
- * backend, may keep what it is given. @pico/optim's Optimizer.step then reads each `.grad`
+ * the one core registers for its backend (optimizerJs for "js", optimizerWasm for "wasm"): a user's kernel,
+ * put in with override or with register over a backend, may keep what it is given, and a replica, which
+ * resolves in its own thread, would run core's kernel of that backend, not the one overridden here. @pico/optim's Optimizer.step then reads each `.grad`
  * with peekGrad, and @pico/nn's DataParallel may split the update across its replicas: one rule for both.
  */
 export function kernelOnlyStep(optimizer: object): boolean {
@@ -19,12 +20,12 @@ export function kernelOnlyStep(optimizer: object): boolean {
   const proto = (cls as { prototype?: unknown }).prototype as Record<string, unknown> | undefined;
   if (proto === undefined || Object.getPrototypeOf(optimizer) !== proto) return false;
   const methods = optimizer as Record<string, unknown>;
-  const kernel = optimizerKernels.resolve().kernel;
+  const { backend, kernel } = optimizerKernels.resolve();
   return (
     !hasOwn.call(optimizer, "step") &&
     !hasOwn.call(optimizer, "updateParameter") &&
     methods["step"] === proto["step"] &&
     methods["updateParameter"] === proto["updateParameter"] &&
-    (kernel === optimizerJs || kernel === optimizerWasm)
+    ((backend === "js" && kernel === optimizerJs) || (backend === "wasm" && kernel === optimizerWasm))
   );
 }
