@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { ArgumentError, PicoError, type Tensor, defaultGenerator, manualSeed, noGrad, tensor } from "@pico/core";
-import { CrossEntropyLoss } from "@pico/nn";
+import { CrossEntropyLoss, type Module } from "@pico/nn";
 import { type DataParallel, ReplicaError, dataParallel } from "@pico/nn/data-parallel";
 import { Adam } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,18 +55,30 @@ function expectFailedBefore(dp: DataParallel, adam: Adam, parameters: readonly T
   return cause;
 }
 
-describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
-  manualSeed(31);
+/**
+ * A seeded lenet in training mode, Adam over its parameters, and a DataParallel of it on 2 replicas, each a
+ * Worker running `script` with the model `replicaModel`.
+ */
+async function lenetOnReplicas(seed: number, script: URL, replicaModel: string): Promise<{ model: Module; parameters: Tensor[]; adam: Adam; dp: DataParallel }> {
+  manualSeed(seed);
   const model = buildModel("lenet");
   const parameters = model.parameters();
   const adam = new Adam(parameters, { lr: 1e-3 });
+  const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(script, { workerData: { model: replicaModel }, execArgv: [] }), stepTimeoutMs: 30_000 });
+  model.train();
+  return { model, parameters, adam, dp };
+}
+
+describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
+  let model: Module;
+  let parameters: Tensor[];
+  let adam: Adam;
   let dp: DataParallel;
 
   beforeAll(async () => {
     const dist = fileURLToPath(new URL("../../../packages/nn/dist/data-parallel/node.js", import.meta.url));
     if (!existsSync(dist)) throw new Error("the replicas load @pico/nn's dist, which is missing: run `pnpm turbo run build --filter=@pico/nn...` first");
-    dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "lenet" }, execArgv: [] }), stepTimeoutMs: 30_000 });
-    model.train();
+    ({ model, parameters, adam, dp } = await lenetOnReplicas(31, replicaScript, "lenet"));
   });
   afterAll(async () => dp?.close());
 
@@ -128,13 +140,8 @@ describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
 
 describe("mnist-web parallelTrainStep with a replica that throws in its shard", () => {
   it("throws FailedBeforeGradientsError with the replica's ReplicaError as its cause, the weights, the optimizer's state and every .grad as they were; the next step trains", async () => {
-    manualSeed(32);
-    const model = buildModel("lenet");
-    const parameters = model.parameters();
-    const adam = new Adam(parameters, { lr: 1e-3 });
-    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(replicaScript, { workerData: { model: "lenet-bomb" }, execArgv: [] }), stepTimeoutMs: 30_000 });
+    const { parameters, adam, dp } = await lenetOnReplicas(32, replicaScript, "lenet-bomb");
     try {
-      model.train();
       adam.zeroGrad();
       parallelTrainStep(dp, ...batch(16), adam, parameters);
       // A batch of 7: the replica's shard has 4 rows, on which its model throws.
@@ -150,13 +157,8 @@ describe("mnist-web parallelTrainStep with a replica that throws in its shard", 
 
 describe("mnist-web parallelTrainStep with a replica whose gradient sum throws", () => {
   it("throws FailedInUpdateError (the step is not run again): optimizer.step() had run, so Adam counted the step once though no weight changed (REVIEW-2-s18 M1)", async () => {
-    manualSeed(33);
-    const model = buildModel("lenet");
-    const parameters = model.parameters();
-    const adam = new Adam(parameters, { lr: 1e-3 });
-    const dp = await dataParallel(model, new CrossEntropyLoss(), { replicas: 2, worker: () => new Worker(nnReplicaScript, { workerData: { model: "sum-fails" }, execArgv: [] }), stepTimeoutMs: 30_000 });
+    const { parameters, adam, dp } = await lenetOnReplicas(33, nnReplicaScript, "sum-fails");
     try {
-      model.train();
       for (let s = 0; s < 2; s++) {
         adam.zeroGrad();
         parallelTrainStep(dp, ...batch(16), adam, parameters);
