@@ -39,6 +39,8 @@ interface Entry<K> {
   kernel: K;
   available: () => boolean;
   threads: () => number;
+  /** What resolve() returns for this entry: made once, at register. */
+  resolved: ResolvedKernel<K>;
 }
 
 /** What kernelInfo reports per family. */
@@ -72,6 +74,8 @@ let features: () => WasmReport = () => ({ simd: false, relaxedSimd: false, failu
 export class KernelFamily<K> {
   private readonly entries = new Map<KernelBackend, Entry<K>>();
   private custom: K | null = null;
+  /** The override's record, kept while the same kernel is installed again (DataParallel installs its recorder every step). */
+  private customResolved: ResolvedKernel<K> | null = null;
   private cached: ResolvedKernel<K> | null = null;
 
   constructor(readonly name: string) {}
@@ -81,24 +85,38 @@ export class KernelFamily<K> {
     if (!KERNEL_BACKENDS.includes(backend)) {
       throw new ArgumentError(`registerKernel: backend of "${this.name}" must be one of ${KERNEL_BACKENDS.join(", ")}, but got ${JSON.stringify(backend)}`);
     }
-    this.entries.set(backend, { kernel, available: options.available ?? (() => true), threads: options.threads ?? (() => 1) });
+    this.entries.set(backend, {
+      kernel,
+      available: options.available ?? (() => true),
+      threads: options.threads ?? (() => 1),
+      resolved: { family: this.name, backend, kernel },
+    });
     this.cached = null;
     return this;
   }
 
   /**
    * The implementation that runs now: the override if any, else the chosen backend (useKernels), else the
-   * next slower one available, else the fastest one available.
+   * next slower one available, else the fastest one available. Operators call it on every call, so it
+   * allocates nothing once each record exists: the same record for the same resolution, also after an
+   * override is installed and taken away again.
    */
   resolve(): ResolvedKernel<K> {
     if (this.cached !== null) return this.cached;
-    if (this.custom !== null) return (this.cached = { family: this.name, backend: "custom", kernel: this.custom });
+    if (this.custom !== null) {
+      if (this.customResolved === null || this.customResolved.kernel !== this.custom) {
+        this.customResolved = { family: this.name, backend: "custom", kernel: this.custom };
+      }
+      return (this.cached = this.customResolved);
+    }
     const start = choice === null ? 0 : KERNEL_BACKENDS.indexOf(choice);
-    const order = [...KERNEL_BACKENDS.slice(start), ...KERNEL_BACKENDS.slice(0, start).reverse()];
-    for (const backend of order) {
+    const n = KERNEL_BACKENDS.length;
+    // The chosen backend and the slower ones, then the faster ones, nearest first: no order array per call.
+    for (let i = 0; i < n; i++) {
+      const backend = KERNEL_BACKENDS[i < n - start ? start + i : n - 1 - i]!;
       const entry = this.entries.get(backend);
       if (entry === undefined) continue;
-      if (entry.available()) return (this.cached = { family: this.name, backend, kernel: entry.kernel });
+      if (entry.available()) return (this.cached = entry.resolved);
       // The fast path was expected (no slower backend was chosen) and cannot run.
       const failure = backend === "wasm" && start === 0 ? features().failure : null;
       if (failure !== null) warnNoWasmSimd(failure);
