@@ -22,6 +22,8 @@ export type AdamOptions = Partial<AdamGroupOptions>;
 export class Adam extends AdamFamily {
   /** DataParallel.step may split this class's update across replicas (see Optimizer.splittableStep); a subclass must declare it again. */
   static override splittableStep = true;
+  /** Its step keeps no gradient, so it reads each `.grad` without taking it (see Optimizer.stepKeepsNoGrad); a subclass must declare it again. */
+  static override stepKeepsNoGrad = true;
 
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamGroupOptions>>, options: AdamOptions = {}) {
     super("Adam", params, withDefaults("Adam", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false }, options), false);

@@ -21,6 +21,8 @@ export type MomentumOptions = { lr: number } & Partial<SGDGroupOptions>;
 export class Momentum extends SGDFamily {
   /** DataParallel.step may split this class's update across replicas (see Optimizer.splittableStep); a subclass must declare it again. */
   static override splittableStep = true;
+  /** Its step keeps no gradient, so it reads each `.grad` without taking it (see Optimizer.stepKeepsNoGrad); a subclass must declare it again. */
+  static override stepKeepsNoGrad = true;
 
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroupOptions>>, options: MomentumOptions) {
     super("Momentum", params, withDefaults("Momentum", { lr: undefined, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, maximize: false }, options));

@@ -62,15 +62,26 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    * kernels and reads none of them after such a call within the same step (DataParallel runs the calls
    * once step() has returned), nor the values of a gradient before handing it to such a call
    * (`DataParallel.trainStep` runs step() while the replicas still sum the gradients). Set on SGD,
-   * Momentum, Adam and AdamW. Such a step also keeps no reference to a gradient past its kernel calls,
-   * so it reads each `.grad` without taking it (core's kernels.peekGrad): a `.grad` that only backward and
-   * the optimizer have seen then goes back to core's buffer pool when zeroGrad drops it, instead of every
-   * step making new gradient arrays. A declaring class must therefore not keep `g` (or anything that views
-   * it) after updateParameter returns. Both decisions follow core's kernels.kernelOnlyStep: an instance
-   * with its own step or updateParameter, or a user's kernel over the "optimizer" family, is neither
-   * split nor peeked (its step reads each `.grad` through the getter, whose array no later step writes).
+   * Momentum, Adam and AdamW. It promises nothing about keeping gradients: that is
+   * {@link Optimizer.stepKeepsNoGrad}. DataParallel decides by core's kernels.kernelOnlyStep: an instance
+   * with its own step or updateParameter, or a user's kernel over the "optimizer" family, is not split.
    */
   static splittableStep = false;
+  /**
+   * Whether this optimizer's step keeps no reference to a gradient once it returns, so that `step()`
+   * reads each `.grad` without taking it (core's kernels.peekGradForStep): a `.grad` that only backward
+   * and the optimizer have seen then goes back to core's buffer pool when zeroGrad drops it, and becomes
+   * the next backward's gradient, instead of every step making new gradient arrays (on 2 threads it also
+   * stays in the threads' shared memory, where the update reads it in place). Only the optimizer's own
+   * class declaring `static stepKeepsNoGrad = true` counts (not a base's), and a declaring class must not
+   * keep `g`, or anything that views it, after updateParameter returns: the array becomes a later step's
+   * gradient. Set on SGD, Momentum, Adam and AdamW. Without it (a subclass that declares only
+   * splittableStep included) step reads each `.grad` through the getter, which makes it the optimizer's
+   * to keep: no later step writes into it. Step decides by core's kernels.stepKeepsNoGrad: an instance
+   * with its own step or updateParameter, or a user's kernel over the "optimizer" family, reads through
+   * the getter too.
+   */
+  static stepKeepsNoGrad = false;
   /** The name used in error messages, e.g. `Adam`. */
   readonly name: string;
   /** The hyperparameters a group gets unless it sets its own. */
@@ -136,8 +147,8 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    */
   step<T>(closure?: () => T): T | undefined {
     const loss = closure === undefined ? undefined : enableGrad(closure);
-    // A step that keeps no gradient (see splittableStep): the same rule as DataParallel's splitting.
-    const peek = kernels.kernelOnlyStep(this);
+    // A step that keeps no gradient (see stepKeepsNoGrad) reads each .grad without taking it.
+    const peek = kernels.stepKeepsNoGrad(this);
     noGrad(() => {
       let index = 0;
       // Indexed loops: no iterator per group on every step.

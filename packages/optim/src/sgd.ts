@@ -23,6 +23,8 @@ export type SGDOptions = { lr: number } & Partial<SGDGroupOptions>;
 export class SGD extends SGDFamily {
   /** DataParallel.step may split this class's update across replicas (see Optimizer.splittableStep); a subclass must declare it again. */
   static override splittableStep = true;
+  /** Its step keeps no gradient, so it reads each `.grad` without taking it (see Optimizer.stepKeepsNoGrad); a subclass must declare it again. */
+  static override stepKeepsNoGrad = true;
 
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDGroupOptions>>, options: SGDOptions) {
     super("SGD", params, withDefaults("SGD", { lr: undefined, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false }, options));

@@ -14,7 +14,7 @@ import { Adam } from "./adam.js";
 const N = 128;
 const ROWS = 4;
 
-/** Adam without its own splittableStep declaration: step reads every .grad through the getter (the plain path). */
+/** Adam without its own stepKeepsNoGrad declaration: step reads every .grad through the getter (the plain path). */
 class PlainAdam extends Adam {}
 
 interface Setup {

@@ -17,7 +17,7 @@ export type { BatchNormKernel, BatchNormKernelArgs, BatchNormResidualGradient, B
 export { reluKernels, reluReference, reluBits, reluWasmKernel } from "./relu.js";
 export type { ReluKernel } from "./relu.js";
 export { optimizerKernels, optimizerJs, optimizerWasm } from "./optimizer.js";
-export { kernelOnlyStep } from "./kernel-only-step.js";
+export { kernelOnlyStep, stepKeepsNoGrad } from "./kernel-only-step.js";
 export type { AdamHyper, OptimizerKernel, SgdHyper } from "./optimizer.js";
 export { maxPool2x2Wasm, maxPool2x2BackwardWasm, elementwiseWasmThreads } from "./wasm/elementwise-wasm.js";
 export { globalMeanWasm, globalMeanBackwardWasm } from "./wasm/global-mean-wasm.js";
