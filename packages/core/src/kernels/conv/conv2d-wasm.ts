@@ -365,6 +365,9 @@ export function conv2dForwardWasm(
   if (!usable(g)) return true;
   const s = sizes(g);
   const e = t.exports;
+  const prepared = options.prepared ?? keptPrepared(weight.data);
+  // Kept weights move into the threads' memory (a new region) before the layout below, to be read in place.
+  prepared?.moveInto(t.memory);
   const mem = new Layout(e.heapBase());
   const geo = mem.take(GEOMETRY_FLOATS);
   const early = heapOf(t, mem.end);
@@ -385,9 +388,14 @@ export function conv2dForwardWasm(
   const [xOwn, wOwn, outOwn] = [ownAt(t, x), ownAt(t, weight), ownAt(t, out)];
   // x copied into the caller's resident copy (inputCopy) rather than into a region of this call's.
   const copyAt = xOwn < 0 && options.inputCopy != null && options.inputCopy.length >= g.batch * s.inImage ? addressOf(t.memory, options.inputCopy) : -1;
-  const wAt = wOwn >= 0 ? wOwn : mem.take(g.outChannels * s.taps);
   const preparedFloats = e.preparedFloats(geo, pool ? 1 : 0, withArgmax);
-  const preparedAt = mem.take(preparedFloats);
+  const path = (pool ? 2 : 0) + withArgmax;
+  const kept = prepared?.lookup(weight, g, path, preparedFloats) ?? null;
+  // F(4×4, 3×3) reads only the prepared weights: kept ones in the memory are read there, the weights not copied
+  // in (nor checked for non-finite values again: they were when prepared, and their version has not changed).
+  const keptAt = winograd3 && kept !== null ? addressOf(t.memory, kept) : -1;
+  const wAt = keptAt >= 0 ? 0 : wOwn >= 0 ? wOwn : mem.take(g.outChannels * s.taps);
+  const preparedAt = keptAt >= 0 ? keptAt : mem.take(preparedFloats);
   const bAt = bias === null ? 0 : mem.take(g.outChannels);
   const xAt = xOwn >= 0 || copyAt >= 0 ? 0 : mem.take(slice * s.inImage);
   const outAt = outOwn >= 0 ? 0 : mem.take(slice * outImage);
@@ -396,7 +404,7 @@ export function conv2dForwardWasm(
   // Pooling without arg-max may take the 5×5 Winograd path, whose scratch lives in `cols`; so does F(4×4, 3×3)'s.
   let colsFloats = pool && argmax === null ? Math.max(s.taps * width, e.winogradScratchFloats(g.inChannels, g.outChannels)) : s.taps * width;
   if (winograd3) colsFloats = Math.ceil(e.winograd3x3ScratchBytes(geo, chunk) / 4);
-  const prepareFloats = winograd3 ? prepareScratchFloats(t, launch, g.outChannels * g.inChannels) : 0;
+  const prepareFloats = winograd3 && kept === null ? prepareScratchFloats(t, launch, g.outChannels * g.inChannels) : 0;
   const prepareScratch = prepareFloats === 0 ? 0 : mem.take(prepareFloats);
   // On the threads, one set of scratch regions per thread (any thread may claim any call), else per call.
   const scratchStart = mem.end;
@@ -408,14 +416,14 @@ export function conv2dForwardWasm(
   }));
   const heap = heapOf(t, mem.end);
   if (heap === null) return false;
-  if (wOwn < 0) heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
-  if (winograd3 && e.anyNonFinite(wAt, g.outChannels * s.taps) !== 0) return false;
+  if (keptAt < 0) {
+    if (wOwn < 0) heap.set(weight.data.subarray(weight.offset, weight.offset + g.outChannels * s.taps), wAt >> 2);
+    if (winograd3 && e.anyNonFinite(wAt, g.outChannels * s.taps) !== 0) return false;
+  }
   if (bias !== null) heap.set(bias.data.subarray(bias.offset, bias.offset + g.outChannels), bAt >> 2);
-  const path = (pool ? 2 : 0) + withArgmax;
-  const prepared = options.prepared ?? keptPrepared(weight.data);
-  const kept = prepared?.lookup(weight, g, path, preparedFloats) ?? null;
-  if (kept !== null) heap.set(kept, preparedAt >> 2);
-  else {
+  if (kept !== null) {
+    if (keptAt < 0) heap.set(kept, preparedAt >> 2);
+  } else {
     if (prepareScratch !== 0) prepareWinogradSplit(t, launch!, geo, wAt, preparedAt, false, g.outChannels, prepareScratch);
     else e.prepareForward(geo, wAt, pool ? 1 : 0, withArgmax, preparedAt);
     prepared?.keep(weight, g, path, heap.subarray(preparedAt >> 2, (preparedAt >> 2) + preparedFloats));

@@ -1,4 +1,6 @@
 import { versionOf } from "../../version.js";
+import { addressOf, releaseResidentFloats, residentFloats } from "../wasm/resident-storage.js";
+import type { WasmMemory } from "../wasm/wasm-api.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
 
 /**
@@ -28,13 +30,31 @@ export class PreparedWeights {
 
   /** Keeps a copy of `prepared`, the preparation of `weight` for `g` and `path`. */
   keep(weight: { data: Float32Array; offset: number }, g: Conv2dGeometry, path: number, prepared: Float32Array): void {
-    if (this.floats === null || this.floats.length !== prepared.length) this.floats = new Float32Array(prepared.length);
+    if (this.floats === null || this.floats.length !== prepared.length) {
+      if (this.floats !== null) releaseResidentFloats(this.floats);
+      this.floats = new Float32Array(prepared.length);
+    }
     this.floats.set(prepared);
     this.source = weight.data;
     this.offset = weight.offset;
     this.version = versionOf(weight.data);
     this.path = path;
     for (let i = 0; i < CONV2D_GEOMETRY_FIELDS.length; i++) this.geometry[i] = g[CONV2D_GEOMETRY_FIELDS[i]!];
+  }
+
+  /**
+   * Moves the kept floats into `memory`'s resident storage (resident-storage.ts) where they are not yet and
+   * it has room, so that a kernel on that memory reads them in place instead of copying them in every call.
+   * To be called before the kernel lays out its memory: the new region may lie where that layout would.
+   */
+  moveInto(memory: WasmMemory): void {
+    const floats = this.floats;
+    if (floats === null || addressOf(memory, floats) >= 0) return;
+    const moved = residentFloats(memory, floats.length);
+    if (moved === undefined) return;
+    moved.set(floats);
+    releaseResidentFloats(floats);
+    this.floats = moved;
   }
 }
 

@@ -213,6 +213,22 @@ export function addressOf(memory: WasmMemory, array: Float32Array | Int32Array):
   return at >= heap.start && at + array.byteLength <= heap.start + heap.span() ? at : -1;
 }
 
+/**
+ * `length` floats of resident storage in `memory`, outside the buffer pool, for what a kernel keeps across
+ * its calls (a convolution's prepared weights, prepared-weights.ts) so that later calls read it in place;
+ * undefined unless `memory` is the running threads' memory and has room. Its region comes back by
+ * releaseResidentFloats, or once the array is collected. A new region may lie where a kernel's layout
+ * from heapBase would: take it before laying out.
+ */
+export function residentFloats(memory: WasmMemory, length: number): Float32Array | undefined {
+  return active !== null && active.memory === memory && length > 0 ? active.take(length) : undefined;
+}
+
+/** Gives the region of a residentFloats array back (nothing for any other array). */
+export function releaseResidentFloats(array: Float32Array): void {
+  buffers.get(array.buffer)?.release(array);
+}
+
 /** What the regions of the active memory hold: for tests and memory checks. */
 export function residentStorageStats(): { active: boolean; takenBytes: number; spanBytes: number; regions: number } {
   const heap = active;
