@@ -2,6 +2,7 @@ import { type FloatArray, type Tensor, kernels } from "@pico/core";
 import type { GradientSum } from "./gradient-sum.js";
 import { CALLS_END, CHUNKED, CHUNK_TOTAL, CHUNKS, CHUNKS_DONE, CHUNK_CLAIM, type ControlLayout, DONE, EXITED, GRADIENT_PRESENT, MAX_CHUNKS, STEP_ABORT, SUMS_DONE } from "./protocol.js";
 import { shardBounds } from "./shards.js";
+import { now } from "./clock.js";
 import type { Spin } from "./wait.js";
 
 // A step's batch is cut into chunks of contiguous rows. Static (the default, and always when a BatchNorm
@@ -79,7 +80,7 @@ export function abortStep(control: Int32Array, seq: number): void {
 
 /**
  * Waits until every chunk of the step of command count `seq` is done (true), or the step was aborted, a
- * worker's thread exited, or `deadline` (a Date.now() time) passed (false: nobody's sum is needed). Polls as `spin` says before sleeping.
+ * worker's thread exited, or `deadline` (a clock.ts time) passed (false: nobody's sum is needed). Polls as `spin` says before sleeping.
  */
 export function awaitChunks(control: Int32Array, layout: ControlLayout, seq: number, spin: Spin, deadline = Infinity): boolean {
   const chunks = control[CHUNKS]!;
@@ -93,7 +94,7 @@ export function awaitChunks(control: Int32Array, layout: ControlLayout, seq: num
       for (let r = 1; r < layout.replicas; r++) if (Atomics.load(control, layout.worker(r) + DONE) === EXITED) return false;
     }
     if (sleep) {
-      const left = deadline - Date.now();
+      const left = deadline - now();
       if (left <= 0) return false;
       Atomics.wait(control, CHUNKS_DONE, done, Math.min(left, 1));
     }
@@ -122,7 +123,7 @@ export function sumFailed(control: Int32Array): boolean {
  * Waits until every thread has summed its slices of the gradients in the trainStep of command count
  * `seq` (true: the update's chunks may be claimed), or a thread's sum failed, the calling thread has
  * ended the step's calls without recording any (nothing to claim: it records only once its own sum is
- * done, and may not have summed at all), a worker's thread exited or `deadline` (a Date.now() time)
+ * done, and may not have summed at all), a worker's thread exited or `deadline` (a clock.ts time)
  * passed (false).
  */
 export function awaitSums(control: Int32Array, layout: ControlLayout, seq: number, spin: Spin, deadline = Infinity): boolean {
@@ -138,7 +139,7 @@ export function awaitSums(control: Int32Array, layout: ControlLayout, seq: numbe
       for (let r = 1; r < replicas; r++) if (Atomics.load(control, layout.worker(r) + DONE) === EXITED) return false;
     }
     if (sleep) {
-      const left = deadline - Date.now();
+      const left = deadline - now();
       if (left <= 0) return false;
       Atomics.wait(control, SUMS_DONE, done, Math.min(left, 1));
     }

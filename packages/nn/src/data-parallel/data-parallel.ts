@@ -71,6 +71,7 @@ import { adopt, describeEntry, entryView, layoutState, namedState, viewsShared }
 import { StateStructure } from "./state-structure.js";
 import { ChunkRunner, OptimizerSplit, callBuffers } from "./split-optimizer.js";
 import { ExchangeAbort, StatisticsExchange, exchangeBase, slotFloatsOf, wakeExchange } from "./statistics-exchange.js";
+import { now } from "./clock.js";
 import { DEFAULT_POLLS, Spin, waitWhileEqual } from "./wait.js";
 
 export interface DataParallelOptions {
@@ -671,7 +672,7 @@ export class DataParallel {
     const op = `${NAME}.step`;
     const begin = (): void => {
       this.checkOpen(op);
-      this.stepDeadline = Date.now() + this.timeoutMs;
+      this.stepDeadline = now() + this.timeoutMs;
       this.signal(OPTIMIZE);
     };
     const flush = (): void => this.runRecordedCalls(op, base, this.stepDeadline);
@@ -744,7 +745,7 @@ export class DataParallel {
     }
     this.signal(STOP);
     // A replica stuck in a step gets a second, then is terminated anyway.
-    const deadline = Date.now() + 1000;
+    const deadline = now() + 1000;
     const seq = this.control[SEQ]!;
     for (let r = 1; r < this.replicas; r++) {
       const at = this.layout.worker(r) + DONE;
@@ -951,7 +952,7 @@ export class DataParallel {
    */
   private begin(command: number): number {
     this.signal(command);
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = now() + this.timeoutMs;
     this.exchange.begin(this.control[SEQ]!, deadline);
     return deadline;
   }

@@ -212,7 +212,7 @@ export class ControlLayout {
   readonly maxCalls: number;
   /** Float64 index of the calls' scalars (maxCalls of CALL_SCALARS each). */
   private readonly callScalars: number;
-  /** Float64 index of the time (Date.now()) until which the threads are contended (see wait.ts's Spin): shared, so that one thread's evidence makes every thread give up its core sooner. */
+  /** Float64 index of the time (clock.ts) until which the threads are contended (see wait.ts's Spin): shared, so that one thread's evidence makes every thread give up its core sooner. */
   readonly contendedUntil: number;
   /** Uint16 index of each worker's error message. */
   private readonly errors: number;

@@ -2,6 +2,7 @@ import type { kernels } from "@pico/core";
 import { BatchNormBase, type BatchNormStatisticsReducer } from "../layers/batch-norm.js";
 import type { AnyModule } from "../module.js";
 import { type ControlLayout, DONE, EXCHANGE_BASE, EXITED, MAIN_LEFT } from "./protocol.js";
+import { now as clock } from "./clock.js";
 import type { Spin } from "./wait.js";
 
 // Synchronized BatchNorm for data-parallel steps, as PyTorch's SyncBatchNorm: whenever a BatchNorm layer
@@ -101,7 +102,7 @@ export class StatisticsExchange implements BatchNormStatisticsReducer {
     return this.layers.size > 0 && this.slotFloats > 0 && this.layout.replicas > 1;
   }
 
-  /** Connects the model's BatchNorm layers for the step of command count `seq`; waits end at `deadline` (a Date.now() time). */
+  /** Connects the model's BatchNorm layers for the step of command count `seq`; waits end at `deadline` (a clock.ts time). */
   begin(seq: number, deadline = Infinity): void {
     if (!this.active) return;
     this.seq = seq;
@@ -214,7 +215,7 @@ export class StatisticsExchange implements BatchNormStatisticsReducer {
           r,
         );
       }
-      const remaining = this.deadline - Date.now();
+      const remaining = this.deadline - clock();
       if (remaining <= 0) throw new ExchangeAbort(`replica ${r} did not reach ${what} within stepTimeoutMs`, r);
       Atomics.wait(c, at, now, Math.min(remaining, CHECK_MS));
     }

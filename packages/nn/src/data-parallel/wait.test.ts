@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { now as clock } from "./clock.js";
 import { CONTENDED_GAPS, CONTENDED_HOLD_MS, GAP_MS, Spin, waitWhileEqual } from "./wait.js";
 
 /** Polls `spin` until it says sleep (true) or `most` checks found nothing (false). */
@@ -23,7 +24,7 @@ describe("Spin, a data-parallel thread's wait", () => {
 
   it("sleeps at the look after a gap in the clock; contended once CONTENDED_GAPS gaps came close together, every thread sharing the word sleeps at its first look", () => {
     let now = 1_000_000;
-    vi.spyOn(Date, "now").mockImplementation(() => now);
+    vi.spyOn(performance, "now").mockImplementation(() => now);
     const shared = new Float64Array(1);
     const spin = new Spin(1_000_000, shared, 0);
     const other = new Spin(1_000_000, shared, 0);
@@ -38,9 +39,9 @@ describe("Spin, a data-parallel thread's wait", () => {
       }
       expect(checks).toBeLessThan(20_000);
       expect(spin.gapCount).toBe(g);
-      expect(shared[0]! > now).toBe(g === CONTENDED_GAPS);
+      expect(shared[0]! > clock()).toBe(g === CONTENDED_GAPS);
     }
-    expect(shared[0]).toBe(now + CONTENDED_HOLD_MS);
+    expect(shared[0]).toBe(clock() + CONTENDED_HOLD_MS);
     const first = pollsUntilSleep(other, 50_000);
     expect(first).toBeGreaterThan(0);
     expect(first).toBeLessThan(10_000);
@@ -50,9 +51,9 @@ describe("Spin, a data-parallel thread's wait", () => {
     expect(pollsUntilSleep(other, 50_000)).toBe(-1);
   });
 
-  it("is not fooled by a wall clock set back: an old contended time further ahead than a hold is not believed, and the step back adds no polling time", () => {
-    let now = 1_800_000_000_000;
-    vi.spyOn(Date, "now").mockImplementation(() => now);
+  it("is not fooled by a thread whose clock is behind (the wall clock set back between two threads' starts) or by a clock going back: a contended time further ahead than a hold is not believed, and the step back adds no polling time", () => {
+    let now = 1_000_000;
+    vi.spyOn(performance, "now").mockImplementation(() => now);
     /** One wait of `looks` looks at the clock, the clock moving `step(look)` ms before each; whether it said sleep. */
     const wait = (spin: Spin, looks: number, step: (look: number) => number): boolean => {
       spin.begin();
@@ -62,18 +63,19 @@ describe("Spin, a data-parallel thread's wait", () => {
       }
       return false;
     };
-    // (a) Contended at 1_800_000_000_000 + HOLD, then the clock goes back an hour: the other thread's waits
-    // (no gaps) poll on, at once and every minute of the hour back; a contention seen after the step still holds.
+    // (a) Contended until now + HOLD, then the clock goes back an hour (as the other thread's, an hour behind,
+    // reads it): the other thread's waits (no gaps) poll on, at once and every minute of the hour back; a
+    // contention seen after the step still holds.
     const shared = new Float64Array(1);
     const spin = new Spin(1_000_000, shared, 0);
     const other = new Spin(1_000_000, shared, 0);
     for (let g = 0; g < CONTENDED_GAPS; g++) expect(wait(spin, 3, (look) => (look === 2 ? GAP_MS : 0))).toBe(true);
-    expect(shared[0]).toBe(now + CONTENDED_HOLD_MS);
+    expect(shared[0]).toBe(clock() + CONTENDED_HOLD_MS);
     now -= 3_600_000;
     for (let minute = 0; minute < 60; minute++) expect(wait(other, 3, (look) => (look === 0 && minute > 0 ? 60_000 : 0))).toBe(false);
     expect(other.contendedWaits).toBe(0);
     for (let g = 0; g < CONTENDED_GAPS; g++) wait(spin, 3, (look) => (look === 2 ? GAP_MS : 0));
-    expect(shared[0]).toBe(now + CONTENDED_HOLD_MS);
+    expect(shared[0]).toBe(clock() + CONTENDED_HOLD_MS);
     expect(wait(other, 3, () => 0)).toBe(true);
     expect(other.contendedWaits).toBe(1);
 
@@ -92,6 +94,23 @@ describe("Spin, a data-parallel thread's wait", () => {
     const control = new Int32Array(new SharedArrayBuffer(4));
     control[0] = 1;
     expect(waitWhileEqual(control, 0, 0, new Spin(10))).toBe(true);
-    expect(waitWhileEqual(control, 0, 1, new Spin(10), Date.now() + 20)).toBe(false);
+    expect(waitWhileEqual(control, 0, 1, new Spin(10), clock() + 20)).toBe(false);
+  });
+
+  it("ends a wait at its deadline whatever the wall clock does: set back an hour at every reading, or forward an hour", () => {
+    const control = new Int32Array(new SharedArrayBuffer(4));
+    control[0] = 1;
+    let wall = Date.now();
+    const back = vi.spyOn(Date, "now").mockImplementation(() => (wall -= 3_600_000));
+    let start = clock();
+    // By the wall clock the deadline would move an hour further away at every look: the wait would never end.
+    expect(waitWhileEqual(control, 0, 1, new Spin(10), start + 30)).toBe(false);
+    expect(clock() - start).toBeGreaterThanOrEqual(30);
+    expect(clock() - start).toBeLessThan(1000);
+    back.mockImplementation(() => (wall += 3_600_000));
+    start = clock();
+    // By the wall clock the deadline would have passed at the first look.
+    expect(waitWhileEqual(control, 0, 1, new Spin(10), start + 30)).toBe(false);
+    expect(clock() - start).toBeGreaterThanOrEqual(30);
   });
 });

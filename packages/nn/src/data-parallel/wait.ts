@@ -1,3 +1,5 @@
+import { now as clock } from "./clock.js";
+
 /**
  * How often a thread checks for its signal before sleeping in Atomics.wait, unless DataParallel's `polls`
  * option says otherwise: 7-13 ms on this project's 2-core machine once the loop is optimized (7-13 ns a
@@ -21,9 +23,8 @@ export const DEFAULT_POLLS = 1_000_000;
 const CHECKS_PER_LOOK = 4096;
 
 /**
- * Two looks at the clock (Date.now()) this many milliseconds apart or more say the thread was off its
- * core in between (another thread ran there): they are 20-40 us apart otherwise, so 2 ticks mean a gap of
- * more than 1 ms. On this project's 2-core machine a polling thread saw 4-5 gaps over 1 ms a second on a
+ * Two looks at the clock (clock.ts) this many milliseconds apart or more say the thread was off its
+ * core in between (another thread ran there): they are 20-40 us apart otherwise. On this project's 2-core machine a polling thread saw 4-5 gaps over 1 ms a second on a
  * quiet machine, and 60-80 beside one busy process of the same niceness (2-5 ms each).
  */
 export const GAP_MS = 2;
@@ -85,11 +86,12 @@ export class Spin {
 
   /**
    * `polls`: the most checks a wait makes before it sleeps (0: sleep at once). `shared[at]`: until when
-   * (Date.now()) the threads are contended, which every thread of a DataParallel reads and extends (a
-   * Float64Array over shared memory; a torn read only misjudges one wait). Date.now() is the wall clock,
-   * which can be set back (an NTP step): a time more than CONTENDED_HOLD_MS ahead is not believed, and a
-   * look earlier than the last adds no polling time (performance.now() is monotonic, but each thread's
-   * counts from its own start, so the threads could not share a time by it).
+   * (clock.ts) the threads are contended, which every thread of a DataParallel reads and extends (a
+   * Float64Array over shared memory; a torn read only misjudges one wait). The clock never goes back
+   * within a thread, but two threads' readings differ for good when the wall clock was set between their
+   * starts (see clock.ts): a time more than CONTENDED_HOLD_MS ahead, written by a thread whose clock is
+   * ahead of this one's, is not believed, and a look earlier than the last (which the clock never gives)
+   * would add no polling time.
    */
   constructor(
     readonly polls: number,
@@ -110,12 +112,12 @@ export class Spin {
     this.left--;
     if (++this.checks < CHECKS_PER_LOOK) return false;
     this.checks = 0;
-    const now = Date.now();
+    const now = clock();
     if (!this.looked) {
       this.looked = true;
       this.last = now;
       const until = this.shared[this.at]!;
-      // Further ahead than a hold: written before the wall clock was set back, so not a contention now.
+      // Further ahead than a hold: written by a thread whose clock is ahead of this one's, so not a contention now.
       if (now >= until || until - now > CONTENDED_HOLD_MS) return false;
       this.contendedWaits++;
       this.left = 0;
@@ -123,7 +125,7 @@ export class Spin {
     }
     const gap = now - this.last;
     this.last = now;
-    // The wall clock was set back: no time to count.
+    // A clock that went back (none does, see clock.ts): no time to count.
     if (gap < 0) return false;
     this.polled += gap;
     if (gap < GAP_MS) return false;
@@ -143,14 +145,14 @@ export class Spin {
 
 /**
  * Waits while `control[index]` equals `value`, polling as `spin` says before sleeping; returns false when
- * `deadline` (a `Date.now()` time) passed first. Blocks the thread: allowed in Node and in Web Workers,
+ * `deadline` (a clock.ts time) passed first. Blocks the thread: allowed in Node and in Web Workers,
  * not on a page's main thread.
  */
 export function waitWhileEqual(control: Int32Array, index: number, value: number, spin: Spin, deadline = Infinity): boolean {
   spin.begin();
   while (Atomics.load(control, index) === value) {
     if (!spin.idle()) continue;
-    const left = deadline - Date.now();
+    const left = deadline - clock();
     if (left <= 0) return false;
     Atomics.wait(control, index, value, Math.min(left, 1000));
   }
