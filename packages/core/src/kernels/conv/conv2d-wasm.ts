@@ -6,7 +6,7 @@ import type { ConvExports, KernelExports } from "../wasm/wasm-api.js";
 import { MAX_JOBS } from "../wasm/thread-pool.js";
 import { CONV2D_GEOMETRY_FIELDS, type Conv2dGeometry } from "./geometry.js";
 import { keptPrepared, type PreparedWeights } from "./prepared-weights.js";
-import { stagedOrder, taperedParts } from "./tapered-parts.js";
+import { equalParts, keptEqualParts, keptStagedOrder, keptStagedParts, keptTaperedParts, type ImageRanges } from "./tapered-parts.js";
 import { weightSumCalls } from "./weight-sum-calls.js";
 
 // The "wasm" convolution: im2col and the GEMM run inside the kernel module (assembly/conv.ts), on the
@@ -103,13 +103,43 @@ export interface ConvLaunch {
 
 /** Runs calls one after the other on the calling thread. */
 export function runConvCalls(exports: ConvExports | KernelExports, calls: ConvCall[]): void {
-  for (const c of calls) {
+  // Indexed: a for-of made an iterator per call.
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i]!;
     if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
     else if (c[0] === 1) exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!, c[16]!);
     else if (c[0] === 4) exports.winograd3x3WeightsBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!);
     else exports.prepareWinograd3x3(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!);
   }
 }
+
+/**
+ * Tables of calls reused from call to call, one per kind of table (forward, backward): the engine copies a
+ * table into the workers' job table or runs it before conv2dForwardWasm / conv2dBackwardWasm return, so
+ * nothing reads a row after its call, and no new arrays are made per call (the reference network's
+ * 2-thread training step made ~2 KB of them).
+ */
+class CallTables {
+  private readonly rows: ConvCall[] = [];
+  /** tables[n] holds rows [0, n): the same row arrays in every table. */
+  private readonly tables: ConvCall[][] = [];
+
+  constructor(private readonly width: number) {}
+
+  /** `count` rows of `width` numbers each, to be overwritten. */
+  take(count: number): ConvCall[] {
+    let table = this.tables[count];
+    if (table === undefined) {
+      while (this.rows.length < count) this.rows.push(new Array<number>(this.width).fill(0));
+      table = this.rows.slice(0, count);
+      this.tables[count] = table;
+    }
+    return table;
+  }
+}
+
+const forwardCalls = new CallTables(16);
+const backwardCalls = new CallTables(17);
 
 /** Bytes after a region the GEMM may read past a row's end (NR − 1 floats, rounded up). */
 const TAIL = 64;
@@ -274,7 +304,7 @@ function stagedCalls(threads: number, units: number, count: number, imageBytes: 
  * while the threads start on the calls already in place; `copyOut` takes each call's result as soon as it is done.
  */
 function runStaged(
-  launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], stride: number, ranges: Array<[number, number]>,
+  launch: NonNullable<ConvEngine["launch"]>, calls: ConvCall[], stride: number, ranges: ImageRanges,
   copyIn: ((i0: number, i1: number) => void) | null, copyOut: (i0: number, i1: number) => void,
 ): void {
   const open = launch(calls, stride, copyIn !== null);
@@ -296,7 +326,7 @@ function runStaged(
  * says so after the calls ran (a Winograd call found a NaN or an infinity in its input).
  */
 function runSlice(
-  t: ConvEngine, launch: ConvEngine["launch"], calls: ConvCall[], stride: number, count: number, ranges: Array<[number, number]>,
+  t: ConvEngine, launch: ConvEngine["launch"], calls: ConvCall[], stride: number, count: number, ranges: ImageRanges,
   copyIn: ((i0: number, i1: number) => void) | null, copyOut: (i0: number, i1: number) => void, refused: () => boolean,
 ): boolean {
   if (launch === undefined || ranges.length < 2) {
@@ -329,7 +359,7 @@ function prepareScratchFloats(t: ConvEngine, launch: ConvEngine["launch"], pairs
  */
 function prepareWinogradSplit(t: ConvEngine, launch: NonNullable<ConvEngine["launch"]>, geo: number, w: number, dst: number, backward: boolean, rows: number, scratch: number): void {
   const calls: ConvCall[] = [];
-  for (const [o0, o1] of parts(rows, 1, t.threads)) calls.push([5, geo, w, dst, backward ? 1 : 0, o0, o1, scratch]);
+  for (const [o0, o1] of equalParts(rows, 1, t.threads)) calls.push([5, geo, w, dst, backward ? 1 : 0, o0, o1, scratch]);
   runAllReady(launch, calls, alignUp(t.exports.winograd3x3WeightsScratchBytes()));
 }
 
@@ -385,7 +415,9 @@ export function conv2dForwardWasm(
   const slice = sliceOf(g, chunk * threads, s.inImage + outImage * (argmax === null ? 1 : 2), launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
   const width = chunk * s.outPlane;
   // x, the weight and out where they are when they live in the module (resident-storage.ts), else -1: copied in or out.
-  const [xOwn, wOwn, outOwn] = [ownAt(t, x), ownAt(t, weight), ownAt(t, out)];
+  const xOwn = ownAt(t, x);
+  const wOwn = ownAt(t, weight);
+  const outOwn = ownAt(t, out);
   // x copied into the caller's resident copy (inputCopy) rather than into a region of this call's.
   const copyAt = xOwn < 0 && options.inputCopy != null && options.inputCopy.length >= g.batch * s.inImage ? addressOf(t.memory, options.inputCopy) : -1;
   const preparedFloats = e.preparedFloats(geo, pool ? 1 : 0, withArgmax);
@@ -434,22 +466,22 @@ export function conv2dForwardWasm(
     const count = Math.min(slice, g.batch - n0);
     const staged = winograd3 && launch !== undefined && t.stage !== undefined;
     const units = Math.ceil(count / chunk);
-    const tapered = launch !== undefined && !winograd3 ? taperedParts(count, chunk, threads, callsOf(threads, units)) : null;
-    // x copied in range by range (runStaged): the workers' first tapered ranges lead the table.
-    const ranges = tapered === null ? parts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units))
-      : xOwn < 0 ? stagedOrder(tapered.length, threads).map((k) => tapered[k]!) : tapered;
+    // x copied in range by range (runStaged): the workers' first tapered ranges lead the table (keptStagedParts).
+    const tapered = launch === undefined || winograd3 ? null
+      : xOwn < 0 ? keptStagedParts(count, chunk, threads, callsOf(threads, units)) : keptTaperedParts(count, chunk, threads, callsOf(threads, units));
+    const ranges = tapered ?? keptEqualParts(count, chunk, launch === undefined ? threads : staged ? stagedCalls(threads, units, count, (s.inImage + outImage) * 4) : callsOf(threads, units));
     // This slice's images: in the module's regions, or where x and out are.
     const xSlice = xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : copyAt >= 0 ? copyAt + n0 * s.inImage * 4 : xAt;
     const outSlice = outOwn >= 0 ? outOwn + n0 * outImage * 4 : outAt;
     const argmaxSlice = argmax === null ? 0 : argmaxOwn >= 0 ? argmaxOwn + n0 * outImage * 4 : argmaxAt;
-    const calls: ConvCall[] = [];
+    const calls = forwardCalls.take(ranges.length);
     for (let k = 0; k < ranges.length; k++) {
-      const [i0, i1] = ranges[k]!;
+      const i0 = ranges[k]![0];
       const r = scratch[launch === undefined ? k : 0]!;
-      calls.push([
-        0, geo, i1 - i0, xSlice + i0 * s.inImage * 4, wAt, preparedAt, bAt, outSlice + i0 * outImage * 4, chunk, options.relu === true ? 1 : 0,
-        r.cols, r.y, r.work, pool ? 1 : 0, r.conv, argmaxSlice === 0 ? 0 : argmaxSlice + i0 * outImage * 4,
-      ]);
+      const c = calls[k]!;
+      c[0] = 0; c[1] = geo; c[2] = ranges[k]![1] - i0; c[3] = xSlice + i0 * s.inImage * 4; c[4] = wAt; c[5] = preparedAt; c[6] = bAt;
+      c[7] = outSlice + i0 * outImage * 4; c[8] = chunk; c[9] = options.relu === true ? 1 : 0; c[10] = r.cols; c[11] = r.y; c[12] = r.work;
+      c[13] = pool ? 1 : 0; c[14] = r.conv; c[15] = argmaxSlice === 0 ? 0 : argmaxSlice + i0 * outImage * 4;
     }
     // Images [i0, i1) of this slice into the module, and their results out of it.
     const copyIn = xOwn >= 0 ? null : (i0: number, i1: number): void => {
@@ -487,21 +519,6 @@ function ownAt(t: ConvEngine, a: Float32Slice): number {
   return at < 0 ? -1 : at + a.offset * 4;
 }
 
-/**
- * Splits `count` images into min(`threads`, chunks) ranges of whole chunks, their chunk counts
- * differing by at most one (a thread that takes one call more then waits the least).
- */
-function parts(count: number, chunk: number, threads: number): Array<[number, number]> {
-  const units = Math.ceil(count / chunk);
-  const n = Math.max(1, Math.min(threads, units));
-  const out: Array<[number, number]> = [];
-  for (let k = 0, u0 = 0; k < n; k++) {
-    const u1 = u0 + Math.floor(units / n) + (k < units % n ? 1 : 0);
-    out.push([u0 * chunk, Math.min(count, u1 * chunk)]);
-    u0 = u1;
-  }
-  return out;
-}
 
 /** Where conv2dBackwardWasm writes each gradient (packed float32, overwritten); null for one not wanted. */
 export interface Conv2dWasmGrads {
@@ -587,7 +604,10 @@ function backwardBy(
   const slice = sliceOf(g, chunk * threads, imageFloats, launch === undefined ? SLICE_BYTES : THREADED_SLICE_BYTES);
   // gradOut, x, the weight and the input gradient where they are when they live in the module
   // (resident-storage.ts), else -1: copied in or out.
-  const [gyOwn, xOwn, wOwn, gxOwn] = [ownAt(t, gradOut), x === null ? -1 : ownAt(t, x), ownAt(t, weight), grads.input === null ? -1 : ownAt(t, grads.input)];
+  const gyOwn = ownAt(t, gradOut);
+  const xOwn = x === null ? -1 : ownAt(t, x);
+  const wOwn = ownAt(t, weight);
+  const gxOwn = grads.input === null ? -1 : ownAt(t, grads.input);
   // A whole batch of gradOut already in the module (a handed-off output) is read where it is, each slice's
   // part in place, everything else laid out after it.
   const gyResident = gyOwn >= 0 ? -1 : resident >= start ? resident : -1;
@@ -618,7 +638,6 @@ function backwardBy(
   const callCount = launch === undefined ? 1 : weightSumCalls(Math.max(1, Math.min(MAX_JOBS, units, Math.floor(options.calls ?? callsOf(threads, units)))), threads, regionBytes);
   // Tapered ranges only in one slice: a later slice adds its call k's sums into region k, which the first must have written.
   const tapered = launch !== undefined && !winograd3 && options.calls === undefined && slice >= g.batch;
-  const rangesOf = (count: number): Array<[number, number]> => (tapered ? taperedParts(count, chunk, threads, callCount) : null) ?? parts(count, chunk, callCount);
   const gwSums = wantX ? mem.take(callCount * gwStride) : 0;
   const gbSums = grads.bias !== null ? mem.take(callCount * gbStride) : 0;
   const finished = wantX ? mem.take(wSize) : 0;
@@ -668,37 +687,39 @@ function backwardBy(
       const from = (gxAt >> 2) + i0 * s.inImage;
       if (grads.input !== null && gxOwn < 0) grads.input.data.set(heap.subarray(from, from + (i1 - i0) * s.inImage), grads.input.offset + (n0 + i0) * s.inImage);
     };
-    const imageRanges = rangesOf(count);
+    const taperedRanges = tapered ? keptTaperedParts(count, chunk, threads, callCount) : null;
+    const imageRanges = taperedRanges ?? keptEqualParts(count, chunk, callCount);
     // Inputs copied in range by range (runStaged): the workers' first tapered ranges lead the table, each
     // range still summing into the region of its place in image order (the same bits whoever claims it).
-    const order = tapered && !inPlace ? stagedOrder(imageRanges.length, threads) : null;
-    const ranges = order === null ? imageRanges : order.map((k) => imageRanges[k]!);
+    const order = tapered && !inPlace ? keptStagedOrder(imageRanges.length, threads) : null;
+    const ranges = order === null ? imageRanges : taperedRanges !== null ? keptStagedParts(count, chunk, threads, callCount)! : order.map((k) => imageRanges[k]!);
     const gySlice = gyOwn >= 0 || gyResident >= 0 ? gyAt + n0 * gyImage * 4 : gyAt;
     // This slice's images: in the module's regions, or where x and the input gradient are.
     const xSlice = !wantX ? 0 : xOwn >= 0 ? xOwn + n0 * s.inImage * 4 : xAt;
     const gxSlice = !wantGx ? 0 : gxOwn >= 0 ? gxOwn + n0 * s.inImage * 4 : gxAt;
     const argmaxSlice = argmax === null ? 0 : argmaxOwn >= 0 ? argmaxOwn + n0 * gyImage * 4 : argmaxAt;
     const accumulate = n0 > 0 ? 1 : 0;
-    const calls: ConvCall[] = [];
+    const calls = backwardCalls.take(ranges.length);
     for (let k = 0; k < ranges.length; k++) {
-      const [i0, i1] = ranges[k]!;
+      const i0 = ranges[k]![0];
       const r = scratch[launch === undefined ? k : 0]!;
       const region = order === null ? k : order[k]!;
-      calls.push([
-        1, geo, i1 - i0, xSlice === 0 ? 0 : xSlice + i0 * s.inImage * 4, preparedAt === 0 ? wAt : preparedAt, gySlice + i0 * gyImage * 4,
-        gxSlice === 0 ? 0 : gxSlice + i0 * s.inImage * 4, gwSums === 0 ? 0 : gwSums + region * gwStride * 4, gbSums === 0 ? 0 : gbSums + region * gbStride * 4,
-        chunk, r.cols, r.dcols, r.gbuf, r.work, argmaxSlice === 0 ? 0 : argmaxSlice + i0 * gyImage * 4, path, accumulate,
-      ]);
+      const c = calls[k]!;
+      c[0] = 1; c[1] = geo; c[2] = ranges[k]![1] - i0; c[3] = xSlice === 0 ? 0 : xSlice + i0 * s.inImage * 4; c[4] = preparedAt === 0 ? wAt : preparedAt;
+      c[5] = gySlice + i0 * gyImage * 4; c[6] = gxSlice === 0 ? 0 : gxSlice + i0 * s.inImage * 4; c[7] = gwSums === 0 ? 0 : gwSums + region * gwStride * 4;
+      c[8] = gbSums === 0 ? 0 : gbSums + region * gbStride * 4; c[9] = chunk; c[10] = r.cols; c[11] = r.dcols; c[12] = r.gbuf; c[13] = r.work;
+      c[14] = argmaxSlice === 0 ? 0 : argmaxSlice + i0 * gyImage * 4; c[15] = path; c[16] = accumulate;
     }
     if (!runSlice(t, launch, calls, stride, count, ranges, copyIn, copyOut, () => winograd3 && nonFiniteSeen(t, geo))) return "refused";
   }
   heap = heapOf(t, mem.end) ?? heap;
   // A small batch may have used fewer calls than regions: only the ones written are added.
-  const written = Math.min(callCount, rangesOf(Math.min(slice, g.batch)).length);
+  const firstCount = Math.min(slice, g.batch);
+  const written = Math.min(callCount, ((tapered ? keptTaperedParts(firstCount, chunk, threads, callCount) : null) ?? keptEqualParts(firstCount, chunk, callCount)).length);
   if (grads.weight !== null) {
     if (winograd3) {
       const finish: ConvCall[] = [];
-      for (const [o0, o1] of parts(g.outChannels, 1, finishParts)) finish.push([4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
+      for (const [o0, o1] of equalParts(g.outChannels, 1, finishParts)) finish.push([4, gwSums, written, gwStride * 4, g.outChannels, g.inChannels, o0, o1, finished, finishScratch]);
       if (finish.length === 1 || launch === undefined) runConvCalls(e, finish);
       else runAllReady(launch, finish, finishStride);
     } else e.im2colWeightGradFinish(geo, gwSums, written, gwStride * 4, 0, g.outChannels, finished);

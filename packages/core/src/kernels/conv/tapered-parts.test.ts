@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { stagedOrder, taperedParts } from "./tapered-parts.js";
+import { equalParts, keptEqualParts, keptStagedOrder, keptStagedParts, keptTaperedParts, stagedOrder, taperedParts } from "./tapered-parts.js";
 
 const sizes = (ranges: Array<[number, number]> | null): number[] | null => ranges?.map(([i0, i1]) => i1 - i0) ?? null;
 
@@ -63,5 +63,34 @@ describe("taperedParts", () => {
   it("is null where tapering would take more ranges than calls", () => {
     expect(taperedParts(64, 1, 2, 2)).toBeNull();
     expect(sizes(taperedParts(8, 1, 2, 8))).toEqual([2, 1, 1, 1, 1, 2]);
+  });
+});
+
+describe("kept splits", () => {
+  it("equal the computed ones, are the same frozen arrays at every call, and are computed afresh past the packed key's ranges", () => {
+    const cases: Array<[number, number, number, number]> = [[64, 4, 2, 8], [64, 1, 2, 8], [40, 1, 2, 8], [64, 1, 2, 2], [7, 3, 4, 16], [1, 1, 2, 8]];
+    for (const [count, chunk, threads, calls] of cases) {
+      const tapered = taperedParts(count, chunk, threads, calls);
+      expect(keptTaperedParts(count, chunk, threads, calls)).toEqual(tapered);
+      expect(keptTaperedParts(count, chunk, threads, calls)).toBe(keptTaperedParts(count, chunk, threads, calls));
+      const staged = tapered === null ? null : stagedOrder(tapered.length, threads).map((k) => tapered[k]!);
+      expect(keptStagedParts(count, chunk, threads, calls)).toEqual(staged);
+      expect(keptEqualParts(count, chunk, calls)).toEqual(equalParts(count, chunk, calls));
+      expect(keptEqualParts(count, chunk, calls)).toBe(keptEqualParts(count, chunk, calls));
+      expect(keptStagedOrder(calls, threads)).toEqual(stagedOrder(calls, threads));
+      const kept = keptEqualParts(count, chunk, calls);
+      expect(Object.isFrozen(kept) && kept.every((r) => Object.isFrozen(r))).toBe(true);
+    }
+    // A chunk past the key's 12 bits: the right split, not a kept one.
+    expect(keptEqualParts(10_000, 5_000, 2)).toEqual([[0, 5_000], [5_000, 10_000]]);
+    expect(keptEqualParts(10_000, 5_000, 2)).not.toBe(keptEqualParts(10_000, 5_000, 2));
+  });
+
+  it("keep a bounded number of splits: after many distinct requests the earlier ones are computed again, with the same values", () => {
+    const first = keptEqualParts(64, 4, 8);
+    for (let count = 1; count <= 600; count++) keptEqualParts(count, 1, 2);
+    const again = keptEqualParts(64, 4, 8);
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
   });
 });

@@ -52,3 +52,89 @@ export function stagedOrder(count: number, threads: number): number[] {
   for (let k = 0; k < count - lead; k++) order.push(k);
   return order;
 }
+
+/**
+ * Splits `count` images into min(`threads`, chunks) ranges of whole chunks, their chunk counts
+ * differing by at most one (a thread that takes one call more then waits the least).
+ */
+export function equalParts(count: number, chunk: number, threads: number): Array<[number, number]> {
+  const units = Math.ceil(count / chunk);
+  const n = Math.max(1, Math.min(threads, units));
+  const out: Array<[number, number]> = [];
+  for (let k = 0, u0 = 0; k < n; k++) {
+    const u1 = u0 + Math.floor(units / n) + (k < units % n ? 1 : 0);
+    out.push([u0 * chunk, Math.min(count, u1 * chunk)]);
+    u0 = u1;
+  }
+  return out;
+}
+
+/** Image ranges as the kept functions below hand them out: shared, so frozen. */
+export type ImageRanges = ReadonlyArray<readonly [number, number]>;
+
+// The convolutions ask for the same few splits at every call (a network's layers at its batch size): each is
+// computed once and kept, instead of new arrays per call (the reference network's 2-thread training step
+// made ~7 KB of them a step). Keyed by one number: the arguments are small integers (below).
+const EQUAL = 0;
+const TAPERED = 1;
+const STAGED_RANGES = 2;
+const STAGED_ORDER = 3;
+const kept = new Map<number, ImageRanges | readonly number[] | null>();
+/** Splits kept at most (a few per convolution); past it the map starts again, so that memory stays bounded whatever the shapes. */
+const MAX_KEPT = 256;
+
+/** The key of a request, or -1 where an argument is out of the ranges the key packs (then computed afresh). */
+function keyOf(kind: number, count: number, chunk: number, threads: number, calls: number): number {
+  if (!(count >= 0 && count < 2 ** 24 && chunk >= 1 && chunk < 2 ** 12 && threads >= 1 && threads < 2 ** 7 && calls >= 0 && calls < 2 ** 7)) return -1;
+  if (!Number.isInteger(count) || !Number.isInteger(chunk) || !Number.isInteger(threads) || !Number.isInteger(calls)) return -1;
+  // 24 + 12 + 7 + 7 + 2 = 52 bits: exact in a double.
+  return (((count * 2 ** 12 + chunk) * 2 ** 7 + threads) * 2 ** 7 + calls) * 4 + kind;
+}
+
+function freezeRanges(ranges: Array<[number, number]> | null): ImageRanges | null {
+  if (ranges === null) return null;
+  for (const r of ranges) Object.freeze(r);
+  return Object.freeze(ranges);
+}
+
+function make(kind: number, count: number, chunk: number, threads: number, calls: number): ImageRanges | readonly number[] | null {
+  if (kind === EQUAL) return freezeRanges(equalParts(count, chunk, calls));
+  if (kind === STAGED_ORDER) return Object.freeze(stagedOrder(count, threads));
+  const tapered = taperedParts(count, chunk, threads, calls);
+  if (kind === TAPERED || tapered === null) return freezeRanges(tapered);
+  return freezeRanges(stagedOrder(tapered.length, threads).map((k) => tapered[k]!));
+}
+
+function keep(kind: number, count: number, chunk: number, threads: number, calls: number): ImageRanges | readonly number[] | null {
+  const key = keyOf(kind, count, chunk, threads, calls);
+  if (key >= 0) {
+    const hit = kept.get(key);
+    if (hit !== undefined) return hit;
+  }
+  const made = make(kind, count, chunk, threads, calls);
+  if (key >= 0) {
+    if (kept.size >= MAX_KEPT) kept.clear();
+    kept.set(key, made);
+  }
+  return made;
+}
+
+/** equalParts(count, chunk, n), kept (read only). */
+export function keptEqualParts(count: number, chunk: number, n: number): ImageRanges {
+  return keep(EQUAL, count, chunk, 1, n) as ImageRanges;
+}
+
+/** taperedParts(count, chunk, threads, calls), kept (read only). */
+export function keptTaperedParts(count: number, chunk: number, threads: number, calls: number): ImageRanges | null {
+  return keep(TAPERED, count, chunk, threads, calls) as ImageRanges | null;
+}
+
+/** taperedParts(count, chunk, threads, calls) in stagedOrder (table position → its range), kept (read only); null as taperedParts. */
+export function keptStagedParts(count: number, chunk: number, threads: number, calls: number): ImageRanges | null {
+  return keep(STAGED_RANGES, count, chunk, threads, calls) as ImageRanges | null;
+}
+
+/** stagedOrder(count, threads), kept (read only). */
+export function keptStagedOrder(count: number, threads: number): readonly number[] {
+  return keep(STAGED_ORDER, count, 1, threads, 0) as readonly number[];
+}
