@@ -11,11 +11,11 @@ import type { Tensor } from "./tensor.js";
 //   setToNone, `t.grad = null`), so the next backward's gradients take its memory instead of new arrays.
 //   Without this, every step made the reference network's 146 KB of gradients afresh (fc1's 123 KB
 //   copied out of the shared memory), whose growth outside the JavaScript heap set off full collections.
-// Only the .grad of a tensor an optimizer has stepped (peekGradForStep) stays resident: any other .grad
-// (an input that requires grad, a retained intermediate, a model trained no further) moves to ordinary
-// memory when backward makes it, as a read would move it; nothing may drop it, and its region would come
-// back only through the collector and a finalizer, so the shared memory would fill up step by step.
-// It is still unseen, and goes back to the buffer pool when dropped.
+// Only the .grad of a tensor an optimizer's step read since its last .grad was made (peekGradForStep)
+// stays resident: any other .grad (an input that requires grad, a retained intermediate, a parameter no
+// optimizer steps any more) moves to ordinary memory when backward makes it, as a read would move it;
+// nothing may drop it, and its region would come back only through the collector and a finalizer, so the
+// shared memory would fill up step by step. It is still unseen, and goes back to the buffer pool when dropped.
 // The first read through the getter makes it the reader's: a resident one moves to ordinary memory then
 // (a .grad a user holds outlives the step, and a region comes back only when the collector finds the
 // array and the event loop runs its finalizer), and it is never recycled. Code that reads a .grad and
@@ -45,22 +45,32 @@ export function peekGrad(t: Tensor): Tensor | null {
   return slot!.peek(t);
 }
 
-/** Tensors an optimizer's step has read the .grad of with peekGradForStep: theirs may stay resident. */
-const stepped = new WeakSet<Tensor>();
+/**
+ * Per tensor, whether an optimizer's step has read its .grad with peekGradForStep since backward last
+ * made one for it: true from such a step until the next .grad backward makes for the tensor, which may
+ * then stay resident (and the mark is spent). Each step renews it, so a parameter stepped every step keeps
+ * its .grad where the threaded update reads it from its second step on; a parameter no such step reads any
+ * more (taken out of its optimizer, or stepped by an optimizer that reads through the getter) gets one more
+ * resident .grad (which stays until it is read or dropped, accumulated in place meanwhile), and an
+ * ordinary one from the next backward that makes one on, as any other tensor. A WeakMap of booleans, set
+ * in place: nothing allocated per step.
+ */
+const stepped = new WeakMap<Tensor, boolean>();
 
 /**
- * peekGrad for an optimizer's step that updates `t` in place through core's "optimizer" kernels every step:
- * from now on the .grad backward makes for `t` may stay in the threads' shared memory, where the threaded
- * update reads it without a copy (it is dropped by zeroGrad before the next backward).
+ * peekGrad for an optimizer's step that updates `t` in place through core's "optimizer" kernels and keeps
+ * no gradient: the next .grad backward makes for `t` may stay in the threads' shared memory, where the
+ * threaded update reads it without a copy (zeroGrad drops it before the following backward).
  */
 export function peekGradForStep(t: Tensor): Tensor | null {
-  if (!stepped.has(t)) stepped.add(t);
+  if (stepped.get(t) !== true) stepped.set(t, true);
   return slot!.peek(t);
 }
 
 /** The engine sets t's .grad (null before) to `g`, whose array nobody else references. */
 export function setUnseenGrad(t: Tensor, g: Tensor): void {
-  if (!stepped.has(t)) toOrdinaryStorage(g);
+  if (stepped.get(t) === true) stepped.set(t, false);
+  else toOrdinaryStorage(g);
   slot!.setUnseen(t, g);
 }
 
