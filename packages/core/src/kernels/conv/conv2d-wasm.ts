@@ -104,13 +104,15 @@ export interface ConvLaunch {
 /** Runs calls one after the other on the calling thread. */
 export function runConvCalls(exports: ConvExports | KernelExports, calls: ConvCall[]): void {
   // Indexed: a for-of made an iterator per call.
-  for (let i = 0; i < calls.length; i++) {
-    const c = calls[i]!;
-    if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
-    else if (c[0] === 1) exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!, c[16]!);
-    else if (c[0] === 4) exports.winograd3x3WeightsBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!);
-    else exports.prepareWinograd3x3(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!);
-  }
+  for (let i = 0; i < calls.length; i++) runConvCall(exports, calls[i]!);
+}
+
+/** Runs one call on the calling thread. */
+export function runConvCall(exports: ConvExports | KernelExports, c: ConvCall): void {
+  if (c[0] === 0) exports.conv2dForward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!);
+  else if (c[0] === 1) exports.conv2dBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!, c[10]!, c[11]!, c[12]!, c[13]!, c[14]!, c[15]!, c[16]!);
+  else if (c[0] === 4) exports.winograd3x3WeightsBackward(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!, c[8]!, c[9]!);
+  else exports.prepareWinograd3x3(c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!, c[7]!);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { runConvCalls, setConvEngine } from "../conv/conv2d-wasm.js";
+import { runConvCall, runConvCalls, setConvEngine } from "../conv/conv2d-wasm.js";
 import type { ConvCall, ConvEngine, ConvLaunch } from "../conv/conv2d-wasm.js";
 import { kernelsChanged } from "../registry.js";
 import { OWN_KIND, checkThreads, joinWasmThreads, leaveWasmThreads, publishThreadJobs } from "./shared-wasm-threads.js";
@@ -13,48 +13,75 @@ let engine: ConvEngine | null = null;
 /** Whether a call serves conv2dForwardWasm: its convolution, or its weights' transform (kind 5 with backward 0). */
 const isForward = (call: ConvCall): boolean => call[0] === 0 || (call[0] === 5 && call[4] === 0);
 
+const forwardFailure = (who: string): string => `conv2dForwardWasm: ${who} trapped while computing its share of the images`;
+const backwardFailure = (who: string): string => `conv2dBackwardWasm: ${who} trapped while computing its share of the images`;
+
 /** Waits until no worker runs any of `calls`; throws an Error naming the operation if one trapped (or `error`, the calling thread's). */
 function awaitCalls(t: WasmThreads, calls: ConvCall[], error: unknown): void {
-  const operation = isForward(calls[0]!) ? "conv2dForwardWasm" : "conv2dBackwardWasm";
-  awaitJobs(t.pool, calls.length, (who) => `${operation}: ${who} trapped while computing its share of the images`, error);
+  awaitJobs(t.pool, calls.length, isForward(calls[0]!) ? forwardFailure : backwardFailure, error);
 }
 
 /** Runs the calls on the workers and the calling thread, each claiming the next unclaimed call. */
-function runParallel(t: WasmThreads, calls: ConvCall[]): void {
+function runParallel(t: WasmThreads, launch: TableLaunch, calls: ConvCall[]): void {
   if (calls.length === 1) runConvCalls(t.exports, calls);
-  else launchOnWorkers(t, calls, 0, false).finish(() => undefined);
+  else launch.open(calls, 0, false).finish(finishNothing);
 }
 
+const finishNothing = (): void => undefined;
+
 /**
- * Opens the calls to the workers (ConvEngine.launch); returns at once with the means to let the others
- * follow and, once the calling thread is free, to take the calls still unclaimed and then each result in
- * order (an Error naming the operation if one trapped).
+ * The calls open to the workers (ConvEngine.launch): the means to let the others follow and, once the
+ * calling thread is free, to take the calls still unclaimed and then each result in order (an Error naming
+ * the operation if one trapped). One per engine, opened again for every table (one table is open at a
+ * time), so that a call makes no closures.
  */
-function launchOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number, copied: boolean): ConvLaunch {
-  // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
-  publishThreadJobs(t, OWN_KIND, calls, calls.length, copied ? 0 : calls.length, scratchStride);
-  return {
-    ready: (count) => markReady(t.pool, count),
-    finish: (done) => {
-      // Every call must run (a thread may be waiting for it) before the table closes.
-      markReady(t.pool, calls.length);
-      // Results leave in call order as soon as they are in, between the calling thread's own calls, so that
-      // its copies out overlap the workers' computing instead of following it.
-      let next = 0;
-      const error = claimJobs(t.pool, calls.length, (j) => {
-        for (; next < calls.length && jobFinished(t.pool, next); next++) done(next);
-        runConvCalls(t.exports, [calls[j]!]);
-      });
-      try {
-        for (; next < calls.length; next++) {
-          awaitJob(t.pool, next);
-          done(next);
-        }
-      } finally {
-        awaitCalls(t, calls, error);
-      }
-    },
+class TableLaunch implements ConvLaunch {
+  private calls: ConvCall[] = [];
+  private done: (call: number) => void = finishNothing;
+  private next = 0;
+  /** Claimed by the calling thread: first hands on the results already in, in order, then runs call j. */
+  private readonly runClaimed = (j: number): void => {
+    const calls = this.calls;
+    for (; this.next < calls.length && jobFinished(this.t.pool, this.next); this.next++) this.done(this.next);
+    runConvCall(this.t.exports, calls[j]!);
   };
+
+  constructor(private readonly t: WasmThreads) {}
+
+  /** Opens `calls` to the workers and returns at once (ConvEngine.launch). */
+  open(calls: ConvCall[], scratchStride: number, copied: boolean): this {
+    this.calls = calls;
+    // All ready at once where nothing is copied in, so that each thread starts from its own end of the table (thread-pool.ts).
+    publishThreadJobs(this.t, OWN_KIND, calls, calls.length, copied ? 0 : calls.length, scratchStride);
+    return this;
+  }
+
+  ready(count: number): void {
+    markReady(this.t.pool, count);
+  }
+
+  finish(done: (call: number) => void): void {
+    const t = this.t;
+    const calls = this.calls;
+    // Every call must run (a thread may be waiting for it) before the table closes.
+    markReady(t.pool, calls.length);
+    // Results leave in call order as soon as they are in, between the calling thread's own calls, so that
+    // its copies out overlap the workers' computing instead of following it.
+    this.done = done;
+    this.next = 0;
+    let error: unknown = null;
+    try {
+      error = claimJobs(t.pool, calls.length, this.runClaimed);
+      for (; this.next < calls.length; this.next++) {
+        awaitJob(t.pool, this.next);
+        done(this.next);
+      }
+    } finally {
+      this.done = finishNothing;
+      this.calls = [];
+      awaitCalls(t, calls, error);
+    }
+  }
 }
 
 /**
@@ -88,7 +115,7 @@ function stageOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number
     const run = (j: number): void => {
       bring(j + 1 + STAGE_AHEAD);
       flush();
-      runConvCalls(t.exports, [calls[j]!]);
+      runConvCall(t.exports, calls[j]!);
     };
     while (claimJob(t.pool, n, run, (e) => (error ??= e))) flush();
     // The workers claimed the rest: they wait for the inputs still missing.
@@ -105,10 +132,11 @@ function stageOnWorkers(t: WasmThreads, calls: ConvCall[], scratchStride: number
 }
 
 function route(t: WasmThreads | null): void {
-  engine = t === null ? null : {
+  const launch = t === null ? null : new TableLaunch(t);
+  engine = t === null || launch === null ? null : {
     exports: t.exports, memory: t.memory, heap: null, threads: t.threads,
-    run: (calls) => runParallel(t, calls),
-    launch: t.threads > 1 ? (calls, scratchStride, copied) => launchOnWorkers(t, calls, scratchStride, copied) : undefined,
+    run: (calls) => runParallel(t, launch, calls),
+    launch: t.threads > 1 ? (calls, scratchStride, copied) => launch.open(calls, scratchStride, copied) : undefined,
     stage: t.threads > 1 ? (calls, scratchStride, copyIn, copyOut) => stageOnWorkers(t, calls, scratchStride, copyIn, copyOut) : undefined,
   };
   setConvEngine(engine);
