@@ -126,4 +126,20 @@ describe("KernelFamily.resolve", () => {
     expect(family.resolve()).toEqual({ family: "registry-test-records", backend: "js", kernel: js2 });
     expect(family.resolve()).not.toBe(first);
   });
+
+  it("lets a kernel that was installed and taken away be collected (DataParallel's recorder holds the DataParallel)", async () => {
+    const family = kernelFamily<(x: number) => number>("registry-test-records");
+    let ref: WeakRef<object> | null = null;
+    (() => {
+      const kernel = (x: number): number => x + 5;
+      ref = new WeakRef(kernel);
+      family.override(kernel);
+      expect(family.resolve().kernel).toBe(kernel);
+      family.override(null);
+    })();
+    // A WeakRef keeps its target until the current job ends.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    (globalThis as { gc?: () => void }).gc!();
+    expect(ref!.deref()).toBeUndefined();
+  });
 });

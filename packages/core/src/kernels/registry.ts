@@ -74,8 +74,12 @@ let features: () => WasmReport = () => ({ simd: false, relaxedSimd: false, failu
 export class KernelFamily<K> {
   private readonly entries = new Map<KernelBackend, Entry<K>>();
   private custom: K | null = null;
-  /** The override's record, kept while the same kernel is installed again (DataParallel installs its recorder every step). */
-  private customResolved: ResolvedKernel<K> | null = null;
+  /**
+   * The records of installed overrides by kernel, so that installing the same kernel again takes the same
+   * record (DataParallel installs its recorder every step); weak, so that a kernel no longer installed
+   * (and what its closure holds) can be collected.
+   */
+  private readonly customRecords = new WeakMap<object, ResolvedKernel<K>>();
   private cached: ResolvedKernel<K> | null = null;
 
   constructor(readonly name: string) {}
@@ -103,11 +107,15 @@ export class KernelFamily<K> {
    */
   resolve(): ResolvedKernel<K> {
     if (this.cached !== null) return this.cached;
-    if (this.custom !== null) {
-      if (this.customResolved === null || this.customResolved.kernel !== this.custom) {
-        this.customResolved = { family: this.name, backend: "custom", kernel: this.custom };
+    const custom = this.custom;
+    if (custom !== null) {
+      const key = typeof custom === "object" || typeof custom === "function" ? (custom as object) : null;
+      let record = key === null ? undefined : this.customRecords.get(key);
+      if (record === undefined) {
+        record = { family: this.name, backend: "custom", kernel: custom };
+        if (key !== null) this.customRecords.set(key, record);
       }
-      return (this.cached = this.customResolved);
+      return (this.cached = record);
     }
     const start = choice === null ? 0 : KERNEL_BACKENDS.indexOf(choice);
     const n = KERNEL_BACKENDS.length;
