@@ -8,6 +8,13 @@
 // the last table in which it finished (so that the calling thread can copy a job's result out while
 // others still run). Each user lays out its job table after these. Threads claim jobs with Atomics.add
 // until none are left, so a worker that the OS schedules late simply gets fewer of them.
+//
+// What a table costs the calling thread (a job trace of the reference network's 2-thread training step,
+// which opens 7 tables: two convolutions' forward and backward, fc1's forward and backward products, fc1's
+// Adam update): opening one 0.5 µs, the polling worker's first claim 0.2 µs later, the calling thread's
+// wait at the end 1-5 µs and the tail where one thread idles 0-25 µs (medians): 20-55 µs of a 2.6-2.8 ms
+// step in all. Waits beyond that are mostly a worker slowed or descheduled inside a job (89-97% of the
+// wait time in waits over 30 µs), and the step's serial part is the ~0.4 ms between tables.
 import { GIVE_WAY_SOURCE, type GiveWay, GiveWaySpin } from "./give-way.js";
 
 const SEQ = 0;
