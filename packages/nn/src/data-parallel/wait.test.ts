@@ -34,8 +34,8 @@ describe("Spin, a data-parallel thread's wait", () => {
       spin.begin();
       let checks = 0;
       while (!spin.idle()) {
-        // A gap of GAP_MS between two looks, after the wait's first look.
-        if (++checks === 10_000) now += GAP_MS;
+        // A gap of more than GAP_MS between two looks, after the wait's first look.
+        if (++checks === 10_000) now += GAP_MS + 0.5;
       }
       expect(checks).toBeLessThan(20_000);
       expect(spin.gapCount).toBe(g);
@@ -49,6 +49,26 @@ describe("Spin, a data-parallel thread's wait", () => {
     // The hold over, the waits poll on again.
     now += CONTENDED_HOLD_MS;
     expect(pollsUntilSleep(other, 50_000)).toBe(-1);
+  });
+
+  it("counts an off-core gap of 1.5 ms, not one under 1 ms (gaps over 1 ms, as Date.now()'s 2 ticks counted them before the clock was fractional)", () => {
+    let now = 1_000_000;
+    vi.spyOn(performance, "now").mockImplementation(() => now);
+    /** One wait: 10 looks 0.03 ms apart, then a gap of `gap` ms before the next look; whether it said sleep. */
+    const wait = (spin: Spin, gap: number): boolean => {
+      spin.begin();
+      for (let look = 0; look < 12; look++) {
+        for (let i = 0; i < 4096; i++) if (spin.idle()) return true;
+        now += look === 10 ? gap : 0.03;
+      }
+      return false;
+    };
+    const spin = new Spin(1_000_000);
+    expect(wait(spin, 0.5)).toBe(false);
+    expect(wait(spin, 0.99)).toBe(false);
+    expect(spin.gapCount).toBe(0);
+    expect(wait(spin, 1.5)).toBe(true);
+    expect(spin.gapCount).toBe(1);
   });
 
   it("is not fooled by a thread whose clock is behind (the wall clock set back between two threads' starts) or by a clock going back: a contended time further ahead than a hold is not believed, and the step back adds no polling time", () => {
@@ -69,12 +89,12 @@ describe("Spin, a data-parallel thread's wait", () => {
     const shared = new Float64Array(1);
     const spin = new Spin(1_000_000, shared, 0);
     const other = new Spin(1_000_000, shared, 0);
-    for (let g = 0; g < CONTENDED_GAPS; g++) expect(wait(spin, 3, (look) => (look === 2 ? GAP_MS : 0))).toBe(true);
+    for (let g = 0; g < CONTENDED_GAPS; g++) expect(wait(spin, 3, (look) => (look === 2 ? GAP_MS + 0.5 : 0))).toBe(true);
     expect(shared[0]).toBe(clock() + CONTENDED_HOLD_MS);
     now -= 3_600_000;
     for (let minute = 0; minute < 60; minute++) expect(wait(other, 3, (look) => (look === 0 && minute > 0 ? 60_000 : 0))).toBe(false);
     expect(other.contendedWaits).toBe(0);
-    for (let g = 0; g < CONTENDED_GAPS; g++) wait(spin, 3, (look) => (look === 2 ? GAP_MS : 0));
+    for (let g = 0; g < CONTENDED_GAPS; g++) wait(spin, 3, (look) => (look === 2 ? GAP_MS + 0.5 : 0));
     expect(shared[0]).toBe(clock() + CONTENDED_HOLD_MS);
     expect(wait(other, 3, () => 0)).toBe(true);
     expect(other.contendedWaits).toBe(1);
@@ -83,7 +103,7 @@ describe("Spin, a data-parallel thread's wait", () => {
     // back an hour inside a wait, then ONE gap: CONTENDED_GAPS gaps did not come within CONTENDED_POLLED_MS.
     const own = new Float64Array(1);
     const lone = new Spin(1_000_000, own, 0);
-    for (let g = 0; g < CONTENDED_GAPS - 1; g++) expect(wait(lone, 3, (look) => (look === 2 ? GAP_MS : 0))).toBe(true);
+    for (let g = 0; g < CONTENDED_GAPS - 1; g++) expect(wait(lone, 3, (look) => (look === 2 ? GAP_MS + 0.5 : 0))).toBe(true);
     expect(wait(lone, 201, (look) => (look === 0 ? 0 : 1))).toBe(false);
     expect(wait(lone, 4, (look) => [0, -3_600_000, 0, GAP_MS + 1][look]!)).toBe(true);
     expect(lone.gapCount).toBe(CONTENDED_GAPS);

@@ -23,11 +23,12 @@ export const DEFAULT_POLLS = 1_000_000;
 const CHECKS_PER_LOOK = 4096;
 
 /**
- * Two looks at the clock (clock.ts) this many milliseconds apart or more say the thread was off its
+ * Two looks at the clock (clock.ts) more than this many milliseconds apart say the thread was off its
  * core in between (another thread ran there): they are 20-40 us apart otherwise. On this project's 2-core machine a polling thread saw 4-5 gaps over 1 ms a second on a
- * quiet machine, and 60-80 beside one busy process of the same niceness (2-5 ms each).
+ * quiet machine, and 60-80 beside one busy process of the same niceness (2-5 ms each). (Measured with
+ * Date.now()'s whole milliseconds, where 2 ticks apart meant a gap of more than 1 ms.)
  */
-export const GAP_MS = 2;
+export const GAP_MS = 1;
 
 /**
  * Gaps within CONTENDED_POLLED_MS of polling (the time the thread spent polling with its clock looks,
@@ -47,8 +48,8 @@ export const CONTENDED_HOLD_MS = 2000;
  * the same niceness the reference network's data-parallel steps took 10-11 ms with 1,000,000 polls and
  * 7.4-7.6 ms with 2,000, against 6 ms on one thread.
  *
- * So a wait polls up to `polls` checks, looking at the clock every CHECKS_PER_LOOK: a gap of GAP_MS or
- * more says the thread lost its core in between, and the wait sleeps at once. But a gap alone is no
+ * So a wait polls up to `polls` checks, looking at the clock every CHECKS_PER_LOOK: a gap of more than
+ * GAP_MS says the thread lost its core in between, and the wait sleeps at once. But a gap alone is no
  * reason to poll less: beside a busy process of lower priority (the bench's workers at niceness -20)
  * each thread still lost its core now and then (0.006-0.014 gaps per ms of polling), and polling was
  * far better than sleeping there (14,400-14,800 img/s with 1,000,000 polls, 8,500-11,400 with 20,000 or
@@ -128,7 +129,7 @@ export class Spin {
     // A clock that went back (none does, see clock.ts): no time to count.
     if (gap < 0) return false;
     this.polled += gap;
-    if (gap < GAP_MS) return false;
+    if (gap <= GAP_MS) return false;
     this.gapCount++;
     const gaps = this.gaps;
     gaps[this.oldest] = this.polled;
