@@ -77,7 +77,9 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions, S extends
    * keep `g`, or anything that views it, after updateParameter returns: the array becomes a later step's
    * gradient. Set on SGD, Momentum, Adam and AdamW. Without it (a subclass that declares only
    * splittableStep included) step reads each `.grad` through the getter, which makes it the optimizer's
-   * to keep: no later step writes into it. Step decides by core's kernels.stepKeepsNoGrad: an instance
+   * to keep: no later step writes into it. Except under @pico/nn's DataParallel: there a `.grad` views the
+   * replicas' shared sum block, which the next forwardBackward writes again, so an optimizer that keeps a
+   * gradient must keep a copy of `g`. Step decides by core's kernels.stepKeepsNoGrad: an instance
    * with its own step or updateParameter, or a user's kernel over the "optimizer" family, reads through
    * the getter too.
    */

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { ArgumentError, type FloatArray, Generator, Tensor, kernels, manualSeed } from "@pico/core";
-import { Adam, AdamW, Optimizer, type ParamGroup, SGD } from "@pico/optim";
+import { Adam, type AdamGroupOptions, AdamW, Optimizer, type ParamGroup, SGD } from "@pico/optim";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
 import { referenceCnn, syntheticDigits } from "../test-utils/reference-cnn.js";
@@ -62,6 +62,20 @@ class ClippedAdam extends Adam {
       }
     }
     return result;
+  }
+}
+
+/** An Adam subclass that declares only splittableStep and keeps fc1's weight's `g` each step, with a copy of its values then. */
+class KeepingAdam extends Adam {
+  static override splittableStep = true;
+  readonly kept: FloatArray[] = [];
+  readonly copies: Float32Array[] = [];
+  watch: Tensor | null = null;
+  protected override updateParameter(param: Tensor, p: FloatArray, g: FloatArray, group: ParamGroup<AdamGroupOptions>): void {
+    super.updateParameter(param, p, g, group);
+    if (param !== this.watch) return;
+    this.kept.push(g);
+    this.copies.push(Float32Array.from(g));
   }
 }
 
@@ -293,6 +307,24 @@ describe("DataParallel.step (2 replicas): the optimizer's update split across th
       expect(firstDifference(disguised.split.weights, disguised.plain.weights)).toBe("none");
       expect(disguised.optimizeCommands).toBe(0);
     }
+  });
+
+  it("splits a class that declares only splittableStep and keeps g, and what it kept is the .grad's own array over the sum's block, which the next forwardBackward writes again (optim README: copy a gradient to keep it under DataParallel)", () => {
+    model.loadStateDict(initial);
+    const adam = new KeepingAdam(model.parameters(), { lr: 1e-3 });
+    const fc1 = model.parameters()[4]!;
+    adam.watch = fc1;
+    const before = commands();
+    trainSteps(3, () => adam, (o) => dp.step(o));
+    expect(commands() - before - 3).toBe(2);
+    expect(adam.kept.length).toBe(3);
+    expect(new Set(adam.kept).size).toBe(1);
+    expect(adam.kept[0]!.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(adam.kept[0]).toBe(fc1.grad!.data.data);
+    // Each step's gradient differs, and every kept array now holds the last one's.
+    expect(firstDifference([adam.copies[0]!], [adam.copies[2]!])).not.toBe("none");
+    expect(firstDifference([adam.copies[1]!], [adam.copies[2]!])).not.toBe("none");
+    for (const k of adam.kept) expect(firstDifference([Float32Array.from(k)], [adam.copies[2]!])).toBe("none");
   });
 
   it("runs recorded calls before an unrecorded call on the same arrays (Adam, then SGD with new momentum state, in one opted-in step)", () => {
