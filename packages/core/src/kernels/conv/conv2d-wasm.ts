@@ -398,16 +398,17 @@ export function conv2dForwardWasm(
   const s = sizes(g);
   const e = t.exports;
   const prepared = options.prepared ?? keptPrepared(weight.data);
-  // Kept weights move into the threads' memory (a new region) before the layout below, to be read in place.
-  prepared?.moveInto(t.memory);
+  const pool = options.reluMaxPool2x2 === true;
+  const argmax = pool ? (options.argmax ?? null) : null;
+  const withArgmax = argmax === null ? 0 : 1;
+  const path = (pool ? 2 : 0) + withArgmax;
+  // Kept weights still current move into the threads' memory (a new region) before the layout below, to be read in place.
+  prepared?.moveInto(t.memory, weight, g, path);
   const mem = new Layout(e.heapBase());
   const geo = mem.take(GEOMETRY_FLOATS);
   const early = heapOf(t, mem.end);
   if (early === null) return false;
   writeGeometry(early, geo, g);
-  const pool = options.reluMaxPool2x2 === true;
-  const argmax = pool ? (options.argmax ?? null) : null;
-  const withArgmax = argmax === null ? 0 : 1;
   // F(4×4, 3×3) Winograd takes `chunk` images per batch of tiles; the other ways, per GEMM.
   const winograd3 = e.forwardPathOf(geo, pool ? 1 : 0, withArgmax) === WINOGRAD3;
   const chunk = winograd3 ? winogradImages(g, e.winograd3x3Tiles(geo), options) : chunkOf(g, s, options);
@@ -423,7 +424,6 @@ export function conv2dForwardWasm(
   // x copied into the caller's resident copy (inputCopy) rather than into a region of this call's.
   const copyAt = xOwn < 0 && options.inputCopy != null && options.inputCopy.length >= g.batch * s.inImage ? addressOf(t.memory, options.inputCopy) : -1;
   const preparedFloats = e.preparedFloats(geo, pool ? 1 : 0, withArgmax);
-  const path = (pool ? 2 : 0) + withArgmax;
   const kept = prepared?.lookup(weight, g, path, preparedFloats) ?? null;
   // F(4×4, 3×3) reads only the prepared weights: kept ones in the memory are read there, the weights not copied
   // in (nor checked for non-finite values again: they were when prepared, and their version has not changed).

@@ -22,10 +22,15 @@ export class PreparedWeights {
   /** The prepared floats when they are these weights' for this geometry and path (of `length` floats), else null. */
   lookup(weight: { data: Float32Array; offset: number }, g: Conv2dGeometry, path: number, length: number): Float32Array | null {
     const floats = this.floats;
-    if (floats === null || floats.length !== length || weight.data !== this.source || weight.offset !== this.offset || path !== this.path) return null;
-    if (versionOf(weight.data) !== this.version) return null;
-    for (let i = 0; i < CONV2D_GEOMETRY_FIELDS.length; i++) if (g[CONV2D_GEOMETRY_FIELDS[i]!] !== this.geometry[i]) return null;
-    return floats;
+    return floats !== null && floats.length === length && this.current(weight, g, path) ? floats : null;
+  }
+
+  /** Whether the kept floats (if any) are the preparation of these weights, as they are now, for `g` and `path`. */
+  private current(weight: { data: Float32Array; offset: number }, g: Conv2dGeometry, path: number): boolean {
+    if (weight.data !== this.source || weight.offset !== this.offset || path !== this.path) return false;
+    if (versionOf(weight.data) !== this.version) return false;
+    for (let i = 0; i < CONV2D_GEOMETRY_FIELDS.length; i++) if (g[CONV2D_GEOMETRY_FIELDS[i]!] !== this.geometry[i]) return false;
+    return true;
   }
 
   /** Keeps a copy of `prepared`, the preparation of `weight` for `g` and `path`. */
@@ -44,12 +49,14 @@ export class PreparedWeights {
 
   /**
    * Moves the kept floats into `memory`'s resident storage (resident-storage.ts) where they are not yet and
-   * it has room, so that a kernel on that memory reads them in place instead of copying them in every call.
+   * it has room, so that a kernel on that memory reads them in place instead of copying them in every call;
+   * only when they are current for `weight`, `g` and `path` (the call reads them): weights trained between
+   * calls are prepared afresh every call, and a region for them would be rewritten and never read in place.
    * To be called before the kernel lays out its memory: the new region may lie where that layout would.
    */
-  moveInto(memory: WasmMemory): void {
+  moveInto(memory: WasmMemory, weight: { data: Float32Array; offset: number }, g: Conv2dGeometry, path: number): void {
     const floats = this.floats;
-    if (floats === null || addressOf(memory, floats) >= 0) return;
+    if (floats === null || !this.current(weight, g, path) || addressOf(memory, floats) >= 0) return;
     const moved = residentFloats(memory, floats.length);
     if (moved === undefined) return;
     moved.set(floats);

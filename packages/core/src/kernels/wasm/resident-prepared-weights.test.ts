@@ -91,6 +91,27 @@ describe("kept prepared weights in the threads' memory", () => {
     expect(residentStorageStats().takenBytes).toBe(before);
   });
 
+  it("stay in ordinary memory while the weights change every call (training: no call could read them in place), and move once a call finds them current", () => {
+    const x = random(4 * 16 * 64);
+    const w = random(32 * 16 * 9);
+    const prepared = new PreparedWeights();
+    const before = residentStorageStats().takenBytes;
+    for (let step = 0; step < 3; step++) {
+      // An optimizer step: new values, a new version.
+      w[step] = w[step]! + 0.5;
+      bumpVersion(w);
+      const plain = forward(x, w, null);
+      expect(bits(forward(x, w, null, { prepared }))).toEqual(bits(plain));
+      expect(addressOf(runningWasmThreads()!.memory, keptFloats(prepared, w)!)).toBe(-1);
+      expect(residentStorageStats().takenBytes).toBe(before);
+    }
+    // The weights unchanged since the last call: moved, and read there.
+    const plain = forward(x, w, null);
+    expect(bits(forward(x, w, null, { prepared }))).toEqual(bits(plain));
+    expect(addressOf(runningWasmThreads()!.memory, keptFloats(prepared, w)!)).toBeGreaterThanOrEqual(0);
+    expect(residentStorageStats().takenBytes - before).toBeGreaterThanOrEqual(PREPARED * 4);
+  });
+
   it("keepPrepared's constant weights too; after the threads stop, the calling thread copies them in from there", async () => {
     const x = random(4 * 16 * 64);
     const w = random(32 * 16 * 9);
