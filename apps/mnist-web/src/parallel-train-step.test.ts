@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { ArgumentError, PicoError, type Tensor, defaultGenerator, manualSeed, noGrad, tensor } from "@pico/core";
+import { ArgumentError, PicoError, type Tensor, defaultGenerator, kernels, manualSeed, noGrad, tensor } from "@pico/core";
 import { CrossEntropyLoss, type Module } from "@pico/nn";
 import { type DataParallel, ReplicaError, dataParallel } from "@pico/nn/data-parallel";
 import { Adam } from "@pico/optim";
@@ -106,15 +106,17 @@ describe("mnist-web parallelTrainStep on 2 replicas of lenet", () => {
   });
 
   it("a step whose optimizer throws in its update throws FailedInUpdateError with the optimizer's error as its cause", () => {
-    // An Adam of its own whose step throws once its update is done.
+    // An Adam of its own whose step throws once its update is done; split and reading each .grad without taking it, as Adam.
     class ThrowingAdam extends Adam {
       static override splittableStep = true;
+      static override stepKeepsNoGrad = true;
       override step<T>(closure?: () => T): T | undefined {
         super.step(closure);
         throw new RangeError("broken: after the update");
       }
     }
     const broken = new ThrowingAdam(parameters, { lr: 1e-3 });
+    expect([kernels.kernelOnlyStep(broken), kernels.stepKeepsNoGrad(broken)]).toEqual([kernels.kernelOnlyStep(adam), kernels.stepKeepsNoGrad(adam)]);
     adam.zeroGrad();
     const error = thrown(() => parallelTrainStep(dp, ...batch(16), broken, parameters));
     expect(error).toBeInstanceOf(FailedInUpdateError);
