@@ -1,6 +1,7 @@
 import { ArgumentError, ShapeError, Tensor, gradcheck, tensor } from "@pico/core";
 import { describe, expect, it } from "vitest";
 import { classIndices, expectClose, randn, values } from "../test-utils/tensors.js";
+import { CrossEntropyLoss } from "../losses/cross-entropy-loss.js";
 import { crossEntropy } from "./cross-entropy.js";
 import type { Reduction } from "./reduction.js";
 
@@ -183,5 +184,68 @@ describe("crossEntropy", () => {
   it("an all-ignored batch gives NaN with reduction mean (0 / 0), as PyTorch", () => {
     expect(crossEntropy(Tensor.zeros([2, 3]), tensor([-100, -100])).item()).toBeNaN();
     expect(crossEntropy(Tensor.zeros([2, 3]), tensor([-100, -100]), { reduction: "sum" }).item()).toBe(0);
+  });
+});
+
+describe("crossEntropy's unweighted path (a training step's loss)", () => {
+  /** float32 logits [n, c, s...] and targets with every third position ignored. */
+  function batch(shape: number[], seed: number): { x: Tensor; t: Tensor } {
+    const x = randn(shape, seed, { dtype: "float32", scale: 3 });
+    const t = classIndices([shape[0]!, ...shape.slice(2)], shape[1]!, seed + 1);
+    const d = t.data.data;
+    for (let i = 0; i < d.length; i += 3) d[i] = -100;
+    return { x, t };
+  }
+
+  function lossAndGrad(x: Tensor, t: Tensor, options: Parameters<typeof crossEntropy>[2]): { loss: number[]; grad: number[] } {
+    const leaf = x.detach();
+    leaf.requiresGrad = true;
+    const loss = crossEntropy(leaf, t, options);
+    loss.sum().backward();
+    return { loss: values(loss), grad: values(leaf.grad!) };
+  }
+
+  it("gives the bits of the weighted loop with all weights 1, forward and gradient", () => {
+    for (const shape of [[64, 10], [5, 4, 3, 2]]) {
+      const { x, t } = batch(shape, 11);
+      const c = shape[1]!;
+      for (const reduction of ["mean", "sum", "none"] as const) {
+        const fast = lossAndGrad(x, t, { reduction });
+        const weighted = lossAndGrad(x, t, { reduction, weight: Tensor.ones([c]) });
+        expect(fast.loss, `${reduction} loss ${shape}`).toEqual(weighted.loss);
+        expect(fast.grad, `${reduction} gradient ${shape}`).toEqual(weighted.grad);
+      }
+    }
+  });
+
+  it("mean and sum add the positions' float64 losses in position order (the bits of a plain loop)", () => {
+    const { x, t } = batch([64, 10], 5);
+    const z = values(x);
+    const targets = values(t);
+    let total = 0;
+    let count = 0;
+    for (let b = 0; b < 64; b++) {
+      if (targets[b] === -100) continue;
+      const row = z.slice(b * 10, b * 10 + 10);
+      const max = Math.max(...row);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      total += -(row[targets[b]!]! - (max + Math.log(sum)));
+      count++;
+    }
+    expect(crossEntropy(x, t, { reduction: "sum" }).item()).toBe(Math.fround(total));
+    expect(crossEntropy(x, t).item()).toBe(Math.fround(total / count));
+  });
+
+  it("CrossEntropyLoss gives crossEntropy's bits with the same options, and refuses a reduction changed to a bad one", () => {
+    const x = randn([8, 6], 3, { dtype: "float32" });
+    const t = classIndices([8], 6, 4);
+    const weight = Tensor.rand([6]);
+    const options = { weight, ignoreIndex: 2, reduction: "sum" as const, labelSmoothing: 0.25 };
+    expect(values(new CrossEntropyLoss(options).forward(x, t))).toEqual(values(crossEntropy(x, t, options)));
+    expect(values(new CrossEntropyLoss().forward(x, t))).toEqual(values(crossEntropy(x, t)));
+    const loss = new CrossEntropyLoss();
+    (loss as { reduction: string }).reduction = "avg";
+    expect(() => loss.forward(x, t)).toThrow('crossEntropy: reduction must be "mean", "sum" or "none", but got "avg"');
   });
 });

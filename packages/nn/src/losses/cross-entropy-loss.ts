@@ -1,6 +1,6 @@
 import type { Tensor } from "@pico/core";
 import { checkNumber } from "../functional/check.js";
-import { crossEntropy } from "../functional/cross-entropy.js";
+import { crossEntropyOf } from "../functional/cross-entropy.js";
 import { checkReduction, type Reduction } from "../functional/reduction.js";
 import { checkOptions } from "../functional/check.js";
 import { Module } from "../module.js";
@@ -43,11 +43,6 @@ export class CrossEntropyLoss extends Module<[Tensor, Tensor], Tensor> {
   }
 
   forward(input: Tensor, target: Tensor): Tensor {
-    return crossEntropy(input, target, {
-      weight: this.weight,
-      ignoreIndex: this.ignoreIndex,
-      reduction: this.reduction,
-      labelSmoothing: this.labelSmoothing,
-    });
+    return crossEntropyOf(input, target, this.weight, this.ignoreIndex, this.reduction, this.labelSmoothing);
   }
 }
