@@ -119,6 +119,9 @@ describe("DataParallel.trainStep (2 replicas): forwardBackward and the optimizer
 
   it("gives the same bits when the replica runs every chunk of the update (claimed while this thread still records the calls)", () => {
     const claimedAll = (c: Int32Array): boolean => Atomics.load(c, CHUNK_NEXT) === Atomics.load(c, CHUNK_TOTAL);
+    // PatientAdam takes Adam's paths: split, and each .grad read without taking it (peekGradForStep).
+    const probe = new PatientAdam(model.parameters(), { lr: 1e-2 }, control, claimedAll);
+    expect([kernels.kernelOnlyStep(probe), kernels.stepKeepsNoGrad(probe)]).toEqual([true, true]);
     const expected = train(new Adam(model.parameters(), { lr: 1e-2, weightDecay: 1e-3 }), plainStep);
     const got = train(new PatientAdam(model.parameters(), { lr: 1e-2, weightDecay: 1e-3 }, control, claimedAll), trainStep);
     expectSameBits(got, expected);

@@ -5,9 +5,12 @@ import { Adam, type AdamGroupOptions, type AdamOptions, type ParamGroup } from "
  * Adam that, after handing each parameter's update over, waits (up to 5 s) until `claimed(control)` says
  * the replicas have taken the update's chunks recorded so far: in DataParallel.trainStep the calling
  * thread claims none while it still records, so the replicas run them, whatever the two threads' speeds.
+ * It keeps no gradient and declares both of Adam's flags, so it takes Adam's paths (split, and each .grad
+ * read without taking it).
  */
 export class PatientAdam extends Adam {
   static override splittableStep = true;
+  static override stepKeepsNoGrad = true;
 
   constructor(
     params: Iterable<Tensor>,
