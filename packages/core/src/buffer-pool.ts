@@ -7,15 +7,12 @@ import { bumpVersion } from "./version.js";
 // saves the allocator's page faults and keeps dead buffers from piling up between garbage collections.
 
 /**
- * Smaller arrays are not held: below 256 bytes a typed array's contents are cheap (up to 64 bytes V8 keeps
- * them inside the object), and the pool's bookkeeping would cost what it saves. At 16 KB, a data-parallel
- * shard of 32 rows of the reference network (whose layers' outputs and small gradients fall under it) made
- * 85 KB of new arrays a step outside the heap on the calling thread, and a mark-compact every 100-150 steps;
- * at 4 KB, 8 KB and a scavenge every 150 steps (bench/scripts/allocation-per-step.mjs --replicas 2). At 4 KB
- * the reference network's 2-thread training step still made 9.1 KB of new arrays a step outside the heap
- * (its classifier's [64, 10] logits and gradients, its biases' gradients), at 256 bytes 5.4 KB.
+ * Smaller arrays are cheap to allocate and not worth holding. At 16 KB, a data-parallel shard of 32 rows
+ * of the reference network (whose layers' outputs and small gradients fall under it) made 85 KB of new
+ * arrays a step outside the heap on the calling thread, and a mark-compact every 100-150 steps; at 4 KB,
+ * 8 KB and a scavenge every 150 steps (bench/scripts/allocation-per-step.mjs --replicas 2).
  */
-export const MIN_POOLED_BYTES = 256;
+export const MIN_POOLED_BYTES = 4 * 1024;
 /**
  * The pool never holds more than this, so buffers nobody asks for again cost at most this much. A
  * training step's recycled gradients and intermediates must fit, or every step allocates them afresh
