@@ -7,8 +7,8 @@ describe("bench command line", () => {
     expect(o.networks).toEqual(["reference", "cifar"]);
     expect(o.systems).toEqual(["pico", "tfjs-wasm", "tfjs-cpu", "torch"]);
     expect(o.threads).toEqual([1, 2]);
-    expect(o.settings.reference).toEqual({ warmup: 300, maxWarmup: 2000, maxWarmupSeconds: 20, steps: 100, inferReps: 30 });
-    expect(o.settings.cifar).toEqual({ warmup: 3, maxWarmup: 51, maxWarmupSeconds: 20, steps: 8, inferReps: 5 });
+    expect(o.settings.reference).toEqual({ warmup: 300, maxWarmup: 4000, settleSteps: 3000, maxWarmupSeconds: 20, steps: 100, inferReps: 30 });
+    expect(o.settings.cifar).toEqual({ warmup: 3, maxWarmup: 51, settleSteps: 3, maxWarmupSeconds: 20, steps: 8, inferReps: 5 });
     expect(o.out).toMatch(/bench[/\\]results\.json$/);
     expect([o.rounds, o.checkSteps, o.niceness, o.breakdown]).toEqual([3, 20, 0, false]);
   });
@@ -31,7 +31,13 @@ describe("bench command line", () => {
     const fixed = parseOptions(["--warmup", "500"])!;
     expect([fixed.settings.reference.warmup, fixed.settings.reference.maxWarmup]).toEqual([500, 500]);
     const capped = parseOptions(["--max-warmup", "1200"])!;
-    expect([capped.settings.reference.warmup, capped.settings.reference.maxWarmup]).toEqual([300, 1200]);
+    expect([capped.settings.reference.warmup, capped.settings.reference.maxWarmup, capped.settings.reference.settleSteps]).toEqual([300, 1200, 1200]);
+    expect([fixed.settings.reference.settleSteps, fixed.settings.cifar.settleSteps]).toEqual([500, 500]);
+    const settle = parseOptions(["--network", "reference", "--settle-steps", "2500"])!;
+    expect([settle.settings.reference.warmup, settle.settings.reference.maxWarmup, settle.settings.reference.settleSteps]).toEqual([300, 4000, 2500]);
+    expect(() => parseOptions(["--network", "reference", "--settle-steps", "4100"])).toThrow(
+      "bench: --settle-steps must be at most the warm-up's cap (4000 on the reference network), but got 4100",
+    );
     expect(() => parseOptions(["--network", "reference", "--warmup", "400", "--max-warmup", "300"])).toThrow(
       "bench: --max-warmup must be at least the warm-up (400 on the reference network), but got 300",
     );

@@ -12,6 +12,8 @@ import { MATMUL_ROUNDS, activeGemmName, formatMatmulTable } from "./matmul.js";
 import type { MatmulResult } from "./matmul.js";
 import { CIFAR_DISTINCT_BATCHES } from "./network-workload.js";
 import { networkWorkload } from "./network-workload.js";
+import { MNIST_TRAIN_IMAGES } from "./mnist-batches.js";
+import { BATCH_SIZE } from "./reference-network.js";
 import { OptionError } from "./option-values.js";
 import type { SystemSummary } from "./report.js";
 import { comparisons, formatRatios, formatTable, summarize } from "./report.js";
@@ -24,7 +26,7 @@ import { formatTorchProfile, runTorchProfile } from "./torch-profile.js";
 import type { TorchProfile } from "./torch-profile.js";
 import type { WorkerResult } from "./worker-cli.js";
 import type { NetworkName } from "./workload.js";
-import { writeWorkload } from "./workload.js";
+import { distinctBatches, writeWorkload } from "./workload.js";
 
 const BACKPROP_FILTER_TOLERANCE = 1e-3;
 
@@ -172,7 +174,8 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
   const s = options.settings[network];
   const description = DESCRIPTIONS[network];
   const firstWarmup = Math.max(s.warmup, options.checkSteps);
-  const numBatches = network === "cifar" ? CIFAR_DISTINCT_BATCHES : firstWarmup + s.steps;
+  // Past what MNIST holds the steps go round its batches again (epochs), as they do past numBatches.
+  const numBatches = network === "cifar" ? CIFAR_DISTINCT_BATCHES : distinctBatches(firstWarmup + s.steps, MNIST_TRAIN_IMAGES, BATCH_SIZE);
   const workload = networkWorkload(network, options.seed, numBatches);
   const workloadPath = join(dir, `${network}.bin`);
   writeWorkload(workloadPath, workload);
@@ -198,6 +201,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
     const plan: WorkerPlan = {
       warmupSteps,
       maxWarmupSteps: Math.max(s.maxWarmup, warmupSteps),
+      settleSteps: Math.max(s.settleSteps, warmupSteps),
       maxWarmupSeconds: s.maxWarmupSeconds,
       trainSteps: s.steps,
       inferCount: workload.inferBatch,
@@ -266,6 +270,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
       rounds: options.rounds,
       warmupSteps: s.warmup,
       maxWarmupSteps: s.maxWarmup,
+      settleSteps: s.settleSteps,
       maxWarmupSeconds: s.maxWarmupSeconds,
       firstRoundWarmupSteps: firstWarmup,
       trainSteps: s.steps,

@@ -72,6 +72,41 @@ describe("measure's warm-up", () => {
     expect([one.warmupSteps, one.warmupWindows.length]).toEqual([11, 1]);
   });
 
+  it("goes on past steady windows until the settle steps, within the caps", () => {
+    // Steady from the start (1 ms a step): only the settle steps keep it going.
+    const flat = fakeSystem(() => 1);
+    const settled = measure(flat.system, workload, { warmupSteps: 100, maxWarmupSteps: 4000, settleSteps: 3000, trainSteps: 100, inferCount: 2, inferReps: 1 });
+    expect([settled.warmupSteps, settled.warmupWindows.length, settled.lossAfterWarmup]).toEqual([3000, 29, 100]);
+    vi.restoreAllMocks();
+    // Still falling at the settle steps: the windows' rule goes on past them (as 'goes on past the minimum').
+    const falling = fakeSystem((step) => Math.max(1, 50 - Math.floor(step / 100)));
+    expect(measure(falling.system, workload, { warmupSteps: 100, maxWarmupSteps: 9000, settleSteps: 3000, trainSteps: 100, inferCount: 2, inferReps: 1 }).warmupSteps).toBe(5200);
+    vi.restoreAllMocks();
+    // The step cap and the seconds cap end it before the settle steps.
+    const capped = fakeSystem(() => 1);
+    expect(measure(capped.system, workload, { warmupSteps: 100, maxWarmupSteps: 2000, settleSteps: 3000, trainSteps: 100, inferCount: 2, inferReps: 1 }).warmupSteps).toBe(2000);
+    vi.restoreAllMocks();
+    const timed = fakeSystem(() => 10);
+    expect(measure(timed.system, workload, { warmupSteps: 100, maxWarmupSteps: 4000, maxWarmupSeconds: 5, settleSteps: 3000, trainSteps: 100, inferCount: 2, inferReps: 1 }).warmupSteps).toBe(600);
+  });
+
+  it("goes round the workload's batches again past its last one", () => {
+    // 5 batches; batch b's first label is b.
+    const labels = Int32Array.from({ length: 5 * 4 }, (_, i) => Math.floor(i / 4));
+    const cycling: Workload = { ...workload, trainLabels: labels };
+    const seen: number[] = [];
+    const system: BenchSystem = {
+      loss: () => 0,
+      trainStep: (batch) => {
+        seen.push(batch.labels[0]!);
+        return 0;
+      },
+      predict: (_images, count) => new Float32Array(count * 10),
+    };
+    measure(system, cycling, { warmupSteps: 8, trainSteps: 4, inferCount: 2, inferReps: 1 });
+    expect(seen).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]);
+  });
+
   it("refuses a cap below the minimum", () => {
     const { system } = fakeSystem(() => 1);
     expect(() => measure(system, workload, { warmupSteps: 30, maxWarmupSteps: 20, trainSteps: 10, inferCount: 2, inferReps: 1 })).toThrow(

@@ -1,4 +1,4 @@
-import { isSteady } from "./steady-warmup.js";
+import { warmupDone } from "./steady-warmup.js";
 import type { Batch, Workload } from "./workload.js";
 import { imageSize, trainBatch } from "./workload.js";
 
@@ -20,6 +20,11 @@ export interface MeasureOptions {
    * time is steady (see steady-warmup.ts). Equal to warmupSteps (the default): a fixed warm-up.
    */
   maxWarmupSteps?: number;
+  /**
+   * Past warmupSteps the windows go on, steady or not, until this many steps have run (default: warmupSteps;
+   * see steady-warmup.ts for why); the caps (maxWarmupSteps, maxWarmupSeconds) still stop them.
+   */
+  settleSteps?: number;
   /** The steady rule's windows stop once they have taken this many seconds (default: no limit). */
   maxWarmupSeconds?: number;
   trainSteps: number;
@@ -70,7 +75,7 @@ function peakRssMB(): number {
 }
 
 /**
- * Loss check, then warm-up steps (at least warmupSteps, then until steady or maxWarmupSteps) and timed
+ * Loss check, then warm-up steps (at least warmupSteps, then until steady and settleSteps, or a cap) and timed
  * steps on the workload's batches in order (starting over after the last one), then one untimed and
  * `inferReps` timed inference calls.
  */
@@ -78,6 +83,7 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   const { warmupSteps, trainSteps, inferCount, inferReps } = options;
   const maxWarmupSteps = options.maxWarmupSteps ?? warmupSteps;
   const maxWarmupSeconds = options.maxWarmupSeconds ?? Infinity;
+  const settleSteps = options.settleSteps ?? warmupSteps;
   if (inferCount > workload.inferBatch || inferCount < 1) {
     throw new RangeError(`measure: inferCount must be in [1, ${workload.inferBatch}], but got ${inferCount}`);
   }
@@ -98,7 +104,7 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   const lossAfterWarmup = system.loss(first);
   const windowSeconds: number[] = [];
   const warmupStart = performance.now();
-  while (step + trainSteps <= maxWarmupSteps && (performance.now() - warmupStart) / 1000 < maxWarmupSeconds && !isSteady(windowSeconds)) {
+  while (step + trainSteps <= maxWarmupSteps && (performance.now() - warmupStart) / 1000 < maxWarmupSeconds && !warmupDone(step, settleSteps, windowSeconds)) {
     const start = performance.now();
     for (let i = 0; i < trainSteps; i++) train();
     windowSeconds.push((performance.now() - start) / 1000);

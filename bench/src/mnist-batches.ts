@@ -2,6 +2,9 @@ import { Generator } from "@pico/core";
 import { MNIST } from "@pico/data";
 import { IMAGE_SIZE, MNIST_MEAN, MNIST_STD } from "./reference-network.js";
 
+/** Images in MNIST's training set (mnistImages refuses more). */
+export const MNIST_TRAIN_IMAGES = 60_000;
+
 export interface MnistBatches {
   /** Normalised images [count, 1, 28, 28]. */
   images: Float32Array;

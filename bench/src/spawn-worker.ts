@@ -109,6 +109,7 @@ function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
     String(plan.warmupSteps),
     ...(plan.maxWarmupSteps === undefined ? [] : ["--max-warmup", String(plan.maxWarmupSteps)]),
     ...(plan.maxWarmupSeconds === undefined ? [] : ["--max-warmup-seconds", String(plan.maxWarmupSeconds)]),
+    ...(plan.settleSteps === undefined ? [] : ["--settle-steps", String(plan.settleSteps)]),
     "--steps",
     String(plan.trainSteps),
     "--infer-count",

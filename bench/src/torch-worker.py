@@ -1,7 +1,7 @@
 """PyTorch as a peer in the bench: the same networks, weights, batches and measurements as
 measure.ts, in its own process (run with /usr/bin/python3, which has torch 1.13).
 
-    torch-worker.py --workload FILE --threads N [--warmup N --max-warmup N --max-warmup-seconds S --steps N --infer-count N --infer-reps N] [--profile]
+    torch-worker.py --workload FILE --threads N [--warmup N --max-warmup N --max-warmup-seconds S --settle-steps N --steps N --infer-count N --infer-reps N] [--profile]
 
 Prints one line `BENCH-RESULT {json}` on stdout: the fields of measure.ts's Measurement, or with
 --profile the per-operator times of the autograd profiler (torch-profile.ts reads them).
@@ -182,7 +182,7 @@ def measure(net, workload, args):
     losses = [net.train_step(*batch(workload, i)) for i in range(args.warmup)]
     loss_after_warmup = net.loss(*first)
     windows = []
-    while len(losses) + args.steps <= args.max_warmup and sum(windows) < args.max_warmup_seconds and not is_steady(windows):
+    while len(losses) + args.steps <= args.max_warmup and sum(windows) < args.max_warmup_seconds and not (len(losses) >= args.settle_steps and is_steady(windows)):
         start = time.perf_counter()
         for _ in range(args.steps):
             losses.append(net.train_step(*batch(workload, len(losses))))
@@ -279,6 +279,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--max-warmup", type=int, default=None)
     parser.add_argument("--max-warmup-seconds", type=float, default=float("inf"))
+    parser.add_argument("--settle-steps", type=int, default=None)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--infer-count", type=int, default=1000)
     parser.add_argument("--infer-reps", type=int, default=10)
@@ -291,6 +292,8 @@ def main():
         fail(f"--warmup must be >= 0, but got {args.warmup}")
     if args.max_warmup is None:
         args.max_warmup = args.warmup
+    if args.settle_steps is None:
+        args.settle_steps = args.warmup
     if args.max_warmup < args.warmup:
         fail(f"--max-warmup must be at least --warmup ({args.warmup}), but got {args.max_warmup}")
     if not args.max_warmup_seconds > 0:

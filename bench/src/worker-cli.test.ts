@@ -3,11 +3,12 @@ import { parseWorkerArgs } from "./worker-cli.js";
 
 describe("worker command line", () => {
   it("reads the plan main.ts passes, a fixed warm-up without --max-warmup", () => {
-    const a = parseWorkerArgs(["--workload", "/tmp/w.bin", "--warmup", "300", "--max-warmup", "2000", "--max-warmup-seconds", "20", "--steps", "100", "--threads", "2"], ["threads"]);
+    const a = parseWorkerArgs(["--workload", "/tmp/w.bin", "--warmup", "300", "--max-warmup", "4000", "--settle-steps", "3000", "--max-warmup-seconds", "20", "--steps", "100", "--threads", "2"], ["threads"]);
     expect(a).toEqual({
       workloadPath: "/tmp/w.bin",
       warmupSteps: 300,
-      maxWarmupSteps: 2000,
+      maxWarmupSteps: 4000,
+      settleSteps: 3000,
       maxWarmupSeconds: 20,
       trainSteps: 100,
       inferCount: 1000,
@@ -15,7 +16,7 @@ describe("worker command line", () => {
       extra: { threads: "2" },
     });
     const fixed = parseWorkerArgs(["--workload", "/tmp/w.bin", "--warmup", "7"]);
-    expect([fixed.warmupSteps, fixed.maxWarmupSteps, fixed.maxWarmupSeconds]).toEqual([7, 7, Infinity]);
+    expect([fixed.warmupSteps, fixed.maxWarmupSteps, fixed.settleSteps, fixed.maxWarmupSeconds]).toEqual([7, 7, 7, Infinity]);
   });
 
   it("refuses bad values with the bench's rules, naming the worker, the option and what it got", () => {

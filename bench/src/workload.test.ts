@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Workload } from "./workload.js";
-import { readWorkload, trainBatch, writeWorkload } from "./workload.js";
+import { distinctBatches, readWorkload, trainBatch, writeWorkload } from "./workload.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pico-workload-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,5 +59,13 @@ describe("workload file", () => {
     const cut = join(dir, "cut.bin");
     writeFileSync(cut, bytes.subarray(0, bytes.length - 8));
     expect(() => readWorkload(cut)).toThrow(/holds \d+ bytes, but its header promises \d+/);
+  });
+});
+
+describe("distinctBatches", () => {
+  it("loads one batch a step up to all the set holds, which the steps then go round", () => {
+    // MNIST's 60,000 training images hold 937 batches of 64: 3,100 steps go round them.
+    expect([distinctBatches(400, 60_000, 64), distinctBatches(937, 60_000, 64), distinctBatches(3100, 60_000, 64), distinctBatches(0, 60_000, 64)]).toEqual([400, 937, 937, 1]);
+    expect(() => distinctBatches(10, 63, 64)).toThrow("distinctBatches: 63 images hold no batch of 64");
   });
 });

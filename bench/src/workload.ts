@@ -44,6 +44,16 @@ export function trainBatch(workload: Workload, index: number): Batch {
   };
 }
 
+/**
+ * How many distinct batches of `batchSize` to load for `steps` steps from a set of `images` images: one a
+ * step, or all the set holds, which the steps then go round again (trainBatch(step % numBatches)).
+ */
+export function distinctBatches(steps: number, images: number, batchSize: number): number {
+  const held = Math.floor(images / batchSize);
+  if (held < 1) throw new RangeError(`distinctBatches: ${images} images hold no batch of ${batchSize}`);
+  return Math.max(1, Math.min(steps, held));
+}
+
 const MAGIC = "PICOBENCH2";
 
 interface Header {
