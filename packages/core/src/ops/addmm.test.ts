@@ -52,6 +52,20 @@ describe("addmm: values", () => {
       }
     }
   });
+  it("a bias row reaches every output row, m = 1, 2, 3, 5, 64, 65, a bias viewing part of a larger array too: the bits of the bias given as a full [M, N]", () => {
+    const gen = new Generator(9);
+    const n = 10;
+    for (const m of [1, 2, 3, 5, 64, 65]) {
+      const a = Tensor.randn([m, 12], { generator: gen });
+      const w = Tensor.randn([n, 12], { generator: gen });
+      const wide = Tensor.randn([3 * n], { generator: gen });
+      for (const bias of [Tensor.randn([n], { generator: gen }), wide.slice(0, n, 2 * n)]) {
+        const full = tensor(bias.reshape([1, n]).expand([m, n]));
+        const got = Addmm.apply(bias, a, w, true).toTypedArray();
+        expect(Array.from(got), `m ${m}`).toEqual(Array.from(Addmm.apply(full, a, w, true).toTypedArray()));
+      }
+    }
+  });
   it("a transposed mat2 (a linear layer's weight.t()) gets its gradient back packed, the same values as an untransposed one's", () => {
     const gen = new Generator(5);
     for (const dtype of ["float32", "float64"] as const) {
