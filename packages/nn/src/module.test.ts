@@ -146,6 +146,25 @@ describe("Module modes and gradients", () => {
     expect(net.head.training).toBe(false);
   });
 
+  it("train() and eval() reach a module registered twice once, a sub-tree switched on its own, and a module that refers back to an ancestor", () => {
+    const shared = new ReLU();
+    const inner = new Sequential(new Linear(2, 2), shared);
+    const outer = new Sequential(inner, shared);
+    const all = [outer, inner, inner.at(0), shared];
+    expect(outer.modules()).toEqual(all);
+    outer.eval();
+    expect(all.map((m) => m.training)).toEqual([false, false, false, false]);
+    inner.train();
+    expect(all.map((m) => m.training)).toEqual([false, true, true, true]);
+    outer.train();
+    expect(all.map((m) => m.training)).toEqual([true, true, true, true]);
+    // A cycle: the walk from inner now reaches outer too, and ends.
+    (inner.at(0) as unknown as { owner: Module<[Tensor], Tensor> }).owner = outer;
+    inner.eval();
+    expect(all.map((m) => m.training)).toEqual([false, false, false, false]);
+    expect(inner.modules()).toEqual([inner, inner.at(0), outer, shared]);
+  });
+
   it("zeroGrad() clears every parameter's gradient", () => {
     const net = new Net();
     net.forward(Tensor.randn([4, 4])).sum().backward();
