@@ -141,7 +141,7 @@ const ARMED = 1; // the worker's first job ran: pause before its next claim
 const PAUSED = 2; // the worker waits before that claim
 const RELEASED = 3; // the calling thread, about to store SEQ, let the worker claim
 const STAMPED = 4; // the worker marked the claimed job done: the calling thread goes on
-const { SEQ, NEXT, DONE } = CONTROL_SLOTS;
+const { SEQ, NEXT, COUNT, DONE } = CONTROL_SLOTS;
 const GATED_SOURCE = workerSource(
   `const gate = new Int32Array(workerData.gate);
 const real = Atomics;
@@ -205,6 +205,49 @@ describe("thread pool tables", () => {
       expect(pool!.control[CONTROL_HEADER]).toBe(1);
     } finally {
       Atomics.store = store;
+      await stopWorkers(pool!);
+    }
+  });
+
+  it("a worker that reads COUNT after its table finished and the next opened drops its ticket: each job runs once", async () => {
+    // The worker runs table 1's one job, takes its next (failed) ticket and pauses before reading COUNT;
+    // table 1 closes and table 2 (4 jobs) opens before it goes on. Each job adds 1 to its slot.
+    const source = workerSource(
+      `const gate = new Int32Array(workerData.gate);
+const real = Atomics;
+globalThis.Atomics = Object.create(real, {
+  load: { value: (array, slot) => {
+    if (array === ctl && slot === ${COUNT} && real.load(gate, 0) === ${ARMED}) {
+      real.store(gate, 0, ${PAUSED});
+      real.notify(gate, 0);
+      real.wait(gate, 0, ${PAUSED}, 5000);
+    }
+    return real.load(array, slot);
+  } },
+});`,
+      `Atomics.add(ctl, ${CONTROL_HEADER} + job, 1);
+if (Atomics.load(gate, 0) === ${IDLE}) Atomics.store(gate, 0, ${ARMED});`,
+    );
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    const pool = await startWorkers(1, source, CONTROL_HEADER + 64, () => ({ gate: gate.buffer }));
+    expect(pool).not.toBeNull();
+    try {
+      const ctl = pool!.control;
+      const clear = (c: Int32Array): void => void c.fill(0, CONTROL_HEADER, CONTROL_HEADER + 64);
+      publishJobs(pool!, 1, clear);
+      awaitGate(gate, PAUSED);
+      awaitJobs(pool!, 1, (who) => `test: ${who} failed`);
+      publishJobs(pool!, 4, clear);
+      Atomics.store(gate, 0, RELEASED);
+      Atomics.notify(gate, 0);
+      const error = claimJobs(pool!, 4, (job) => void Atomics.add(ctl, CONTROL_HEADER + job, 1));
+      const deadline = Date.now() + 5000;
+      while (![0, 1, 2, 3].every((j) => jobFinished(pool!, j)) && Date.now() < deadline) Atomics.wait(gate, 0, Atomics.load(gate, 0), 1);
+      // Time for a second run of a job claimed twice to land.
+      Atomics.wait(gate, 0, Atomics.load(gate, 0), 50);
+      expect(Array.from(ctl.subarray(CONTROL_HEADER, CONTROL_HEADER + 4))).toEqual([1, 1, 1, 1]);
+      awaitJobs(pool!, 4, (who) => `test: ${who} failed`, error);
+    } finally {
       await stopWorkers(pool!);
     }
   });

@@ -52,17 +52,30 @@ const BACK = 10;
 const TABLE = 11;
 const DONE = 12;
 /**
- * Where the workers' wake-up (SEQ), the claim counter (NEXT) and the first job's done mark (DONE) sit in
- * the control block: a protocol test drives a worker and the calling thread through a given interleaving
- * by watching these slots (thread-pool.test.ts).
+ * Where the workers' wake-up (SEQ), the claim counter (NEXT), the job count (COUNT) and the first job's done
+ * mark (DONE) sit in the control block: protocol tests drive a worker and the calling thread through a given
+ * interleaving by watching these slots (thread-pool.test.ts).
  */
-export const CONTROL_SLOTS = { SEQ, NEXT, DONE } as const;
+export const CONTROL_SLOTS = { SEQ, NEXT, COUNT, DONE } as const;
 /** Most jobs one table can hold. */
 export const MAX_JOBS = 64;
 /** The first slot free for the user's own data. */
 export const CONTROL_HEADER = DONE + MAX_JOBS;
 /** Stored in NEXT between batches of jobs, so that a late worker claims nothing while the table is rewritten. */
 const CLOSED = 1 << 30;
+/**
+ * NEXT holds the open table's tag (its sequence, TAG_MASK of it) above TICKET_BITS of tickets: a table takes
+ * fewer than 2^TICKET_BITS claims, MAX_JOBS that succeed and at most one failed claim per thread (up to
+ * MAX_JOBS from a calling thread that claims between waits). A worker that took a ticket and read COUNT
+ * only after the table finished and the next one opened (preempted between the two) would otherwise
+ * compare its ticket of the old table with the new table's count, claim a job that the new table's own
+ * tickets claim as well, and run it twice (FINISHED then passes the count, and the calling thread waits
+ * for ever): with the tag it sees that NEXT moved on and drops the ticket, which can only have been a
+ * failed claim (a good one holds its table open until its job is done). A ticket taken while the table is
+ * CLOSED has CLOSED's bit and is dropped too.
+ */
+const TICKET_BITS = 8;
+const TAG_MASK = (1 << 22) - 1;
 /**
  * Polls a thread makes before it sleeps in Atomics.wait, by default 300,000 (about 4-10 ms): waking a
  * sleeping thread costs tens of microseconds, more when the OS must first find it a core, and a training
@@ -162,7 +175,7 @@ for (;;) {
   for (;;) {
     const ticket = Atomics.add(ctl, ${NEXT}, 1);
     const count = Atomics.load(ctl, ${COUNT});
-    if (ticket >= count) break;
+    if (ticket >= ${CLOSED} || (ticket & ${(1 << TICKET_BITS) - 1}) >= count || (Atomics.load(ctl, ${NEXT}) ^ ticket) >>> ${TICKET_BITS} !== 0) break;
     const job = Atomics.load(ctl, ${READY}) >= count ? count - 1 - Atomics.add(ctl, ${BACK}, 1) : Atomics.add(ctl, ${FRONT}, 1);
     for (let r = Atomics.load(ctl, ${READY}); r <= job; r = Atomics.load(ctl, ${READY})) sleep(${READY}, r, ${SLEEPING_ON_READY});
     try {
@@ -237,7 +250,7 @@ export function openJobs(pool: WorkerPool, count: number, ready = count): void {
   Atomics.store(ctl, FAILED, 0);
   Atomics.store(ctl, READY, ready);
   Atomics.store(ctl, TABLE, ++pool.sequence);
-  Atomics.store(ctl, NEXT, 0);
+  Atomics.store(ctl, NEXT, (pool.sequence & TAG_MASK) << TICKET_BITS);
   Atomics.store(ctl, SEQ, pool.sequence);
   if (Atomics.load(ctl, SLEEPING_WORKERS) !== 0) Atomics.notify(ctl, SEQ);
 }
@@ -283,7 +296,7 @@ export function claimJob(pool: WorkerPool, count: number, run: (job: number) => 
 
 /** The job the calling thread claims next (from the front), or -1 when none is left. */
 function claimed(pool: WorkerPool, count: number): number {
-  return Atomics.add(pool.control, NEXT, 1) >= count ? -1 : Atomics.add(pool.control, FRONT, 1);
+  return (Atomics.add(pool.control, NEXT, 1) & ((1 << TICKET_BITS) - 1)) >= count ? -1 : Atomics.add(pool.control, FRONT, 1);
 }
 
 /** Marks job `j`, which the calling thread ran, finished. */
