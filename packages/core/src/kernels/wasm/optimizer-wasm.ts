@@ -26,9 +26,10 @@ import type { KernelExports, WasmMemory } from "./wasm-api.js";
 // TypeScript loop's bits) ~97 us, the seven copies ~19 us and the JavaScript around them ~1 us.
 
 // While the threads run, a parameter whose arrays (the parameter and its optimizer state) are resident
-// storage (resident-storage.ts) is updated where it lies instead, split into one contiguous range of
-// elements per thread; a gradient that is not resident is copied in first (a leaf's .grad lives in ordinary
-// memory). The update of each element depends on that element alone, so the split gives the same bits.
+// storage (resident-storage.ts) is updated where it lies instead, split into contiguous ranges of elements
+// that the threads claim (JOBS_PER_THREAD); a gradient that is not resident is copied in first (a leaf's
+// .grad lives in ordinary memory). The update of each element depends on that element alone, so the split
+// gives the same bits.
 // Adam over 30,720 floats (the reference network's first linear layer; parameter and state resident, the
 // gradient copied in), 2 threads, own autogroup at nice -20 on a shared machine: 103 us on the calling
 // thread (copied blockwise) -> 58.5 us in place split in two.
@@ -41,6 +42,17 @@ const BLOCKS = { floats: 1 << 13, align: 4 };
  * (MIN_RESIDENT_BYTES), and smaller parameters would not repay the workers' round trip.
  */
 const THREADED_MIN_FLOATS = 1 << 14;
+/**
+ * Jobs per thread a threaded update is cut into, each of at least MIN_JOB_FLOATS (but one job per thread at
+ * least): the threads claim them from the two ends, so a thread whose part runs slower hands the middle to
+ * the other. One contiguous range per thread left the calling thread the straggler: on the reference
+ * network's first linear layer (Adam, 30,720 floats, 2 threads) its half took 86-92 us against the worker's
+ * 52 in processes whose two cores sat far apart (as slow when it ran both halves alone, so not from running
+ * at once), and the worker idled for the difference. 8 jobs of 3,840 floats: that table 87-95 -> 76-80 us
+ * by medians (in-process alternation, 3 processes), unchanged where the cores sat near (49-52 us).
+ */
+const JOBS_PER_THREAD = 4;
+const MIN_JOB_FLOATS = 1 << 11;
 
 /** How `@pico/core/threads` runs optimizer jobs: the calling thread's instance over the shared memory, and a runner of jobs on all threads. */
 export interface OptimizerThreadsRoute {
@@ -81,7 +93,7 @@ function jobTable(kind: number, count: number): number[][] {
  * Runs `kind`'s update over [0, length) in place on the threads when every array of the update (the
  * parameter p and its state s1..s3; null for one the call lacks) is resident in their memory and the length
  * is a multiple of 4 (the kernel works in whole vectors and must not write past the arrays): g is read in
- * place or copied in, the f64 `hyper` written before it, and each thread takes one contiguous range. False,
+ * place or copied in, the f64 `hyper` written before it, and the threads claim contiguous ranges. False,
  * nothing done, otherwise. Allocates nothing once its job table for the thread count exists.
  */
 function runThreaded(
@@ -106,7 +118,8 @@ function runThreaded(
   if (hyperView?.buffer !== heap.buffer) hyperView = new Float64Array(heap.buffer);
   for (let k = 0, f = hyperAt >> 3; k < hyper.length; k++, f++) hyperView[f] = hyper[k]!;
   if (gOwn < 0) heap.set(g, gAt >> 2);
-  const step = Math.ceil(n / r.threads / 4) * 4;
+  const parts = Math.max(r.threads, Math.min(r.threads * JOBS_PER_THREAD, Math.floor(n / MIN_JOB_FLOATS)));
+  const step = Math.ceil(n / parts / 4) * 4;
   const jobs = jobTable(kind, Math.ceil(n / step));
   for (let j = 0, i0 = 0; j < jobs.length; j++, i0 += step) {
     const i1 = Math.min(n, i0 + step);
