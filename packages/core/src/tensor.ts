@@ -17,7 +17,7 @@ import { Abs, Clamp, Exp, Log, Neg, Relu, Sigmoid, Sqrt, Tanh } from "./ops/unar
 import { Generator, defaultGenerator } from "./random.js";
 import { checkShapeArgument, tryBroadcastShapes, normalizeAxes, normalizeAxis, sameShape, sizeOf, viewStrides } from "./shape.js";
 import type { CallRecord } from "./tracer.js";
-import { noGrad, registerGraphUse, tracer, type GraphUse } from "./tracer.js";
+import { GraphUse, noGrad, registerGraphUse, tracer } from "./tracer.js";
 import { bumpVersion, versionOf } from "./version.js";
 import { giveBackGrad, registerGradSlot, revealGrad } from "./unseen-grad.js";
 import { fillZerosInPlace, zeroGradSetsToNone, type ZeroGradOptions } from "./zero-grad.js";
@@ -57,7 +57,7 @@ export class Tensor {
   #gradUnseen = false;
 
   static {
-    registerGraphUse((t) => (t.#graphUse ??= { calls: 0 }));
+    registerGraphUse((t) => (t.#graphUse ??= new GraphUse()));
     registerGradSlot({
       peek: (t) => t.#grad,
       setUnseen: (t, g) => {

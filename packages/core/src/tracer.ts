@@ -40,9 +40,13 @@ export interface TracerStats {
  * first time it enters a recorded call) and shared with those calls' records, instead of a count per
  * tensor id in a Map that every call sets and every release deletes. A collected call's records hold
  * only these counters, never the tensors.
+ *
+ * A class, not an object literal: V8 decides per literal whether to allocate its objects straight into
+ * the old generation, and these counters (long-lived on parameters, short on activations) flipped that
+ * decision at scavenges, discarding Function.apply's and record's optimized code each time.
  */
-export interface GraphUse {
-  calls: number;
+export class GraphUse {
+  calls = 0;
 }
 
 let graphUseOf: ((tensor: Tensor) => GraphUse) | null = null;
