@@ -104,12 +104,13 @@ function isRowVector(shape: readonly number[]): boolean {
   return true;
 }
 
-/** A row-major [m, n] array of `dtype` (`into`, else a new one) holding `input` broadcast; a bias row is copied in row by row. */
+/** A row-major [m, n] array of `dtype` (`into`, else a new one) holding `input` broadcast; a bias row is copied in, then doubled. */
 function broadcastCopy(input: NDArray, m: number, n: number, dtype: DType, into?: NDArray): NDArray {
   const rowVector = input.size === n && isRowVector(input.shape);
   if (rowVector && input.shape.length > 0 && isContiguous(input) && dtypeOf(input) === dtype) {
     const out = into ?? empty(dtype, [m, n]);
     const data = out.data;
+    if (m === 0) return out;
     data.set(input.offset === 0 && input.data.length === n ? input.data : input.data.subarray(input.offset, input.offset + n), 0);
     // The rows filled so far copied after themselves: log2(m) copies instead of one per row (fc2's 64 rows of 10).
     for (let filled = 1; filled < m; filled *= 2) data.copyWithin(filled * n, 0, Math.min(filled, m - filled) * n);
