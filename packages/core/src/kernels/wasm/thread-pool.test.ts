@@ -251,4 +251,39 @@ if (Atomics.load(gate, 0) === ${IDLE}) Atomics.store(gate, 0, ${ARMED});`,
       await stopWorkers(pool!);
     }
   });
+
+  it("claimJob after awaitJobs closed the table claims nothing", async () => {
+    const pool = await startWorkers(1, workerSource("", ""), CONTROL_HEADER + 64, () => ({}));
+    expect(pool).not.toBeNull();
+    try {
+      publishJobs(pool!, 4, () => {});
+      awaitJobs(pool!, 4, (who) => `test: ${who} failed`, claimJobs(pool!, 4, () => {}));
+      const ran: number[] = [];
+      expect(claimJob(pool!, 4, (job) => void ran.push(job), () => {})).toBe(false);
+      expect(ran).toEqual([]);
+    } finally {
+      await stopWorkers(pool!);
+    }
+  });
+
+  it("the sequence starts again at 1 after 2^31 - 1 tables: each job runs once and counts as finished", async () => {
+    const pool = await startWorkers(1, workerSource("", `Atomics.add(ctl, ${CONTROL_HEADER} + job, 1);`), CONTROL_HEADER + 64, () => ({}));
+    expect(pool).not.toBeNull();
+    try {
+      const ctl = pool!.control;
+      pool!.sequence = 2 ** 31 - 3;
+      const sequences: number[] = [];
+      for (let table = 0; table < 6; table++) {
+        publishJobs(pool!, 4, (c) => c.fill(0, CONTROL_HEADER, CONTROL_HEADER + 4));
+        const error = claimJobs(pool!, 4, (job) => void Atomics.add(ctl, CONTROL_HEADER + job, 1));
+        awaitJobs(pool!, 4, (who) => `test: ${who} failed`, error);
+        sequences.push(pool!.sequence);
+        expect(Array.from(ctl.subarray(CONTROL_HEADER, CONTROL_HEADER + 4)), `table ${table}`).toEqual([1, 1, 1, 1]);
+        expect([0, 1, 2, 3].map((job) => jobFinished(pool!, job)), `table ${table}`).toEqual([true, true, true, true]);
+      }
+      expect(sequences).toEqual([2 ** 31 - 2, 2 ** 31 - 1, 1, 2, 3, 4]);
+    } finally {
+      await stopWorkers(pool!);
+    }
+  });
 });

@@ -3,7 +3,7 @@
 // Workers from threads-web.ts. This module names no runtime's API, so any bundle may include it.
 
 // The first Int32 slots of every control block: the job sequence (-1 asks the workers to exit), the
-// next unclaimed job, the job count, how many jobs finished, a failure flag, how many jobs have their
+// claim tickets with the open table's tag, the job count, how many jobs finished, a failure flag, how many jobs have their
 // input in place (a thread that claims a job beyond waits for it), who sleeps where, then per job the sequence number of
 // the last table in which it finished (so that the calling thread can copy a job's result out while
 // others still run). Each user lays out its job table after these. Threads claim jobs with Atomics.add
@@ -65,8 +65,9 @@ export const CONTROL_HEADER = DONE + MAX_JOBS;
 const CLOSED = 1 << 30;
 /**
  * NEXT holds the open table's tag (its sequence, TAG_MASK of it) above TICKET_BITS of tickets: a table takes
- * fewer than 2^TICKET_BITS claims, MAX_JOBS that succeed and at most one failed claim per thread (up to
- * MAX_JOBS from a calling thread that claims between waits). A worker that took a ticket and read COUNT
+ * fewer than 2^TICKET_BITS claims: MAX_JOBS that succeed, at most two failed claims per worker (one at the
+ * end of a loop that ran on from the last table into this one, one on waking for it) and up to MAX_JOBS from
+ * a calling thread that claims between waits. A worker that took a ticket and read COUNT
  * only after the table finished and the next one opened (preempted between the two) would otherwise
  * compare its ticket of the old table with the new table's count, claim a job that the new table's own
  * tickets claim as well, and run it twice (FINISHED then passes the count, and the calling thread waits
@@ -75,7 +76,10 @@ const CLOSED = 1 << 30;
  * CLOSED has CLOSED's bit and is dropped too.
  */
 const TICKET_BITS = 8;
+const TICKET_MASK = (1 << TICKET_BITS) - 1;
 const TAG_MASK = (1 << 22) - 1;
+/** The last sequence before it starts again at 1: SEQ, TABLE and the done marks are Int32 slots, and -1 is the workers' exit. */
+const LAST_SEQUENCE = 0x7fffffff;
 /**
  * Polls a thread makes before it sleeps in Atomics.wait, by default 300,000 (about 4-10 ms): waking a
  * sleeping thread costs tens of microseconds, more when the OS must first find it a core, and a training
@@ -175,7 +179,7 @@ for (;;) {
   for (;;) {
     const ticket = Atomics.add(ctl, ${NEXT}, 1);
     const count = Atomics.load(ctl, ${COUNT});
-    if (ticket >= ${CLOSED} || (ticket & ${(1 << TICKET_BITS) - 1}) >= count || (Atomics.load(ctl, ${NEXT}) ^ ticket) >>> ${TICKET_BITS} !== 0) break;
+    if (ticket >= ${CLOSED} || (ticket & ${TICKET_MASK}) >= count || (Atomics.load(ctl, ${NEXT}) ^ ticket) >>> ${TICKET_BITS} !== 0) break;
     const job = Atomics.load(ctl, ${READY}) >= count ? count - 1 - Atomics.add(ctl, ${BACK}, 1) : Atomics.add(ctl, ${FRONT}, 1);
     for (let r = Atomics.load(ctl, ${READY}); r <= job; r = Atomics.load(ctl, ${READY})) sleep(${READY}, r, ${SLEEPING_ON_READY});
     try {
@@ -249,6 +253,11 @@ export function openJobs(pool: WorkerPool, count: number, ready = count): void {
   Atomics.store(ctl, FINISHED, 0);
   Atomics.store(ctl, FAILED, 0);
   Atomics.store(ctl, READY, ready);
+  if (pool.sequence === LAST_SEQUENCE) {
+    // Done marks of 2^31 tables ago must not pass for the new tables'.
+    ctl.fill(0, DONE, DONE + MAX_JOBS);
+    pool.sequence = 0;
+  }
   Atomics.store(ctl, TABLE, ++pool.sequence);
   Atomics.store(ctl, NEXT, (pool.sequence & TAG_MASK) << TICKET_BITS);
   Atomics.store(ctl, SEQ, pool.sequence);
@@ -296,7 +305,8 @@ export function claimJob(pool: WorkerPool, count: number, run: (job: number) => 
 
 /** The job the calling thread claims next (from the front), or -1 when none is left. */
 function claimed(pool: WorkerPool, count: number): number {
-  return (Atomics.add(pool.control, NEXT, 1) & ((1 << TICKET_BITS) - 1)) >= count ? -1 : Atomics.add(pool.control, FRONT, 1);
+  const ticket = Atomics.add(pool.control, NEXT, 1);
+  return ticket >= CLOSED || (ticket & TICKET_MASK) >= count ? -1 : Atomics.add(pool.control, FRONT, 1);
 }
 
 /** Marks job `j`, which the calling thread ran, finished. */
