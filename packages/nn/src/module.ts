@@ -16,9 +16,6 @@ export interface LoadStateDictResult {
   unexpectedKeys: string[];
 }
 
-/** train() walks taken so far: each marks the modules it reached with its number. */
-let trainWalks = 0;
-
 /**
  * Base class of every layer and model, as torch.nn.Module.
  *
@@ -43,8 +40,6 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /** Training mode (true) or evaluation mode (false); see train() and eval(). */
   training = true;
   readonly #buffers = new Set<string>();
-  /** The last train() walk that reached this module (setTraining). */
-  #trainWalk = 0;
   readonly #nonPersistent = new Set<string>();
 
   abstract forward(...inputs: In): Out;
@@ -172,28 +167,8 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   /** Sets training mode on this module and every sub-module. */
   train(mode = true): this {
-    Module.setTraining(this as unknown as AnyModule, mode, ++trainWalks);
+    for (const m of this.modules()) m.training = mode;
     return this;
-  }
-
-  /**
-   * Sets `training` on `m` and every module below it (each once: the walk's number marks those it reached),
-   * through namedChildren as modules() goes, without modules()'s list and each namedChildren's pairs:
-   * train() runs on every training step.
-   */
-  private static setTraining(m: AnyModule, mode: boolean, walk: number): void {
-    if (m.#trainWalk === walk) return;
-    m.#trainWalk = walk;
-    m.training = mode;
-    if (m.namedChildren !== Module.prototype.namedChildren) {
-      for (const pair of m.namedChildren()) Module.setTraining(pair[1], mode, walk);
-      return;
-    }
-    const keys = Object.keys(m);
-    for (let i = 0; i < keys.length; i++) {
-      const value: unknown = (m as unknown as Record<string, unknown>)[keys[i]!];
-      if (value instanceof Module) Module.setTraining(value as AnyModule, mode, walk);
-    }
   }
   /** Evaluation mode: Dropout is the identity, BatchNorm uses its running statistics. */
   eval(): this {
@@ -319,9 +294,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 
   private own<T>(is: (value: unknown) => value is T): [string, T][] {
     const out: [string, T][] = [];
-    // Own enumerable keys in Object.entries' order, without its [key, value] pair for every property.
-    // Object.keys, not for-in with hasOwnProperty: a walk of the reference network's modules took 2.6-2.9 µs
-    // instead of 3.8-6.2 (node micro-loop).
+    // Own enumerable keys in Object.entries' order, without its [key, value] pair for every property:
+    // train() walks every module's namedChildren on each training step. Object.keys, not for-in with
+    // hasOwnProperty: the reference network's train() took 2.6-2.9 µs instead of 3.8-6.2 (node micro-loop).
     const keys = Object.keys(this);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
