@@ -61,8 +61,9 @@ describe("addmm: values", () => {
       const wide = Tensor.randn([3 * n], { generator: gen });
       for (const bias of [Tensor.randn([n], { generator: gen }), wide.slice(0, n, 2 * n)]) {
         const full = tensor(bias.reshape([1, n]).expand([m, n]));
-        const got = Addmm.apply(bias, a, w, true).toTypedArray();
-        expect(Array.from(got), `m ${m}`).toEqual(Array.from(Addmm.apply(full, a, w, true).toTypedArray()));
+        const out = Addmm.apply(bias, a, w, true);
+        expect(out.shape, `m ${m}`).toEqual([m, n]);
+        expect(Array.from(out.toTypedArray()), `m ${m}`).toEqual(Array.from(Addmm.apply(full, a, w, true).toTypedArray()));
       }
     }
   });
