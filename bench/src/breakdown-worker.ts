@@ -51,6 +51,7 @@ function timings(sites: readonly OpSite[]): SiteTiming[] {
 
 const args = parseWorkerArgs(process.argv.slice(2), ["threads"]);
 if (args.maxWarmupSteps !== args.warmupSteps) throw new Error("breakdown-worker: --max-warmup is not supported (the breakdown warms up a fixed --warmup steps)");
+if ((args.minTimedSeconds ?? 0) > 0) throw new Error("breakdown-worker: --min-timed-seconds is not supported (the breakdown times a fixed --steps steps)");
 const threads = Number(args.extra.threads ?? "1");
 const threaded = threads > 1 && (await enableThreads(threads));
 const workload = readWorkload(args.workloadPath);

@@ -7,8 +7,8 @@ describe("bench command line", () => {
     expect(o.networks).toEqual(["reference", "cifar"]);
     expect(o.systems).toEqual(["pico", "tfjs-wasm", "tfjs-cpu", "torch"]);
     expect(o.threads).toEqual([1, 2]);
-    expect(o.settings.reference).toEqual({ warmup: 300, maxWarmup: 4000, settleSteps: 3000, maxWarmupSeconds: 20, steps: 100, inferReps: 30 });
-    expect(o.settings.cifar).toEqual({ warmup: 3, maxWarmup: 51, settleSteps: 3, maxWarmupSeconds: 20, steps: 8, inferReps: 5 });
+    expect(o.settings.reference).toEqual({ warmup: 300, maxWarmup: 4000, settleSteps: 3000, maxWarmupSeconds: 20, steps: 100, inferReps: 30, minTimedSeconds: 3 });
+    expect(o.settings.cifar).toEqual({ warmup: 3, maxWarmup: 300, settleSteps: 200, maxWarmupSeconds: 20, steps: 8, inferReps: 5, minTimedSeconds: 3 });
     expect(o.out).toMatch(/bench[/\\]results\.json$/);
     expect([o.rounds, o.checkSteps, o.niceness, o.breakdown]).toEqual([3, 20, 0, false]);
   });
@@ -44,6 +44,19 @@ describe("bench command line", () => {
     const cifar = parseOptions(["--network", "cifar", "--max-warmup", "27", "--max-warmup-seconds", "5.5"])!;
     expect([cifar.settings.cifar.maxWarmup, cifar.settings.cifar.maxWarmupSeconds]).toEqual([27, 5.5]);
     expect(() => parseOptions(["--max-warmup-seconds", "0"])).toThrow('bench: --max-warmup-seconds must be a positive number of seconds, but got "0"');
+  });
+
+  it("times each part of a run for at least --min-timed-seconds (0: exactly --steps and --infer-reps), refused where nothing would use it", () => {
+    const o = parseOptions(["--min-timed-seconds", "1.5"])!;
+    expect([o.settings.reference.minTimedSeconds, o.settings.cifar.minTimedSeconds]).toEqual([1.5, 1.5]);
+    expect(parseOptions(["--min-timed-seconds", "0"])!.settings.cifar.minTimedSeconds).toBe(0);
+    expect(() => parseOptions(["--min-timed-seconds=-1"])).toThrow('bench: --min-timed-seconds must be a non-negative number of seconds, but got "-1"');
+    expect(() => parseOptions(["--breakdown", "--min-timed-seconds", "2"])).toThrow(
+      "bench: --min-timed-seconds times the comparison's runs; --breakdown times a fixed number of steps and calls",
+    );
+    expect(() => parseOptions(["--latency", "--min-timed-seconds", "2"])).toThrow(
+      "bench: --min-timed-seconds times the comparison's runs; --latency times a fixed number of steps and calls",
+    );
   });
 
   it("refuses bad values, naming the option, the rule and what it got", () => {

@@ -32,18 +32,23 @@ Options:
                      steps until its step time is steady (neither of the last two windows 3% faster than
                      the fastest before them; the same rule for every system) or the windows have taken
                      --max-warmup-seconds, then times the next window
-                     (default: reference 4000, cifar 51)
+                     (default: reference 4000, cifar 300)
   --settle-steps N   untimed training steps at least before the steady rule may end the warm-up (the
-                     caps still apply): V8 goes on compiling the reference network's step for thousands
-                     of steps (steady-warmup.ts) (default: reference 3000, cifar 3; with an explicit
-                     --warmup and no --max-warmup, the warm-up)
+                     caps still apply): V8 goes on compiling Pico's step for thousands of reference
+                     steps and hundreds of CIFAR ones (steady-warmup.ts) (default: reference 3000, cifar
+                     200; with an explicit --warmup and no --max-warmup, the warm-up)
   --max-warmup-seconds S
                      seconds at most of those warm-up windows, for every system alike (default 20: a
                      slow system, such as tfjs-wasm on cifar at ~4 s a step, stops after one window)
-  --steps N          timed training steps per run (default: reference 100, cifar 8)
+  --steps N          timed training steps per run at least, and the warm-up windows' length (default:
+                     reference 100, cifar 8)
+  --min-timed-seconds S
+                     the timed training steps and inference calls of every run go on, whole steps and
+                     calls, until each part has taken S seconds, for every system alike (default 3; 0:
+                     exactly --steps and --infer-reps)
   --check-steps N    the first N step losses must agree across systems; round 1 warms up at least this
                      many steps (default 20)
-  --infer-reps N     timed inference calls per run (default: reference 30, cifar 5)
+  --infer-reps N     timed inference calls per run at least (default: reference 30, cifar 5)
   --cpu-steps N      timed training steps on the tfjs cpu backend (default 2)
   --cpu-infer N      images per inference call on the tfjs cpu backend (default 1000)
   --breakdown        instead of the comparison: time every operator of Pico's training step and
@@ -76,6 +81,7 @@ export interface NetworkSettings {
   maxWarmupSeconds: number;
   steps: number;
   inferReps: number;
+  minTimedSeconds: number;
 }
 
 export interface BenchOptions {
@@ -107,13 +113,21 @@ export interface BenchOptions {
 // 2,000 steps at most. Session 20 counted V8's compiles (steady-warmup.ts): they go on for thousands of steps
 // after the windows stop getting 3% faster, so the reference network's runs now take at least 3,000 steps
 // (4,000 at most; still 20 s of windows at most, so torch at 8-13 ms a step and tfjs-wasm at ~40 stop
-// earlier, as before). On the CIFAR-shaped network Pico on 2 threads settles after about 25 steps (one
-// thread after 2): 3 warm-up steps timed 2 threads at 1.2-1.3x one thread where steady steps gave 1.6x (the
-// fifth session; see bench/README.md for the slower mode the sixth met);
-// its steps take 0.1-0.2 s in Pico and PyTorch but ~4 s in tfjs-wasm, so the windows stop after 20 s.
+// earlier, as before). On the CIFAR-shaped network 3 warm-up steps timed 2 threads at 1.2-1.3x one thread
+// where steady steps gave 1.6x (the fifth session; see bench/README.md for the slower mode the sixth met), and
+// a cap of 51 steps still timed Pico's 2 threads while V8 compiled: session 22 counted 100-170 ms of TurboFan
+// per 16 steps up to step 80 and 30-150 ms up to step 240 (node --trace-opt), the 2-thread img/s rising from
+// ~600 to ~690 by step 200 while one thread was steady after ~30 steps, and a bench whose runs all hit the
+// cap measured 2 threads at 515-585 img/s where the same network in one process made 604-674 past step 50.
+// So the CIFAR runs take at least 200 steps too, within the same 20 s of windows: its steps take 0.1-0.3 s in
+// Pico and PyTorch (one thread ~100 steps in 20 s) but ~4 s in tfjs-wasm, which stops after one window.
+// A timed window of a fixed step count took 0.26 s (100 reference steps on 2 threads) to 0.8 s (8 CIFAR
+// steps): shorter than the host's swings, so one run's figure was the state it landed in (session 22: Pico's
+// CIFAR 2-thread runs of one bench 474, 693 and 568 img/s; in one process, windows of 8 steps 470-705). Every
+// timed part now lasts at least 3 s, whole steps or calls, for every system (tfjs-wasm's 8 CIFAR steps take ~34 s).
 const DEFAULTS: Record<NetworkName, NetworkSettings> = {
-  reference: { warmup: 300, maxWarmup: 4000, settleSteps: 3000, maxWarmupSeconds: 20, steps: 100, inferReps: 30 },
-  cifar: { warmup: 3, maxWarmup: 51, settleSteps: 3, maxWarmupSeconds: 20, steps: 8, inferReps: 5 },
+  reference: { warmup: 300, maxWarmup: 4000, settleSteps: 3000, maxWarmupSeconds: 20, steps: 100, inferReps: 30, minTimedSeconds: 3 },
+  cifar: { warmup: 3, maxWarmup: 300, settleSteps: 200, maxWarmupSeconds: 20, steps: 8, inferReps: 5, minTimedSeconds: 3 },
 };
 
 const int = (name: string, value: string, min: number): number => integerOption("bench", name, value, min);
@@ -150,6 +164,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
         "max-warmup-seconds": { type: "string" },
         "settle-steps": { type: "string" },
         steps: { type: "string" },
+        "min-timed-seconds": { type: "string" },
         "check-steps": { type: "string", default: "20" },
         "infer-reps": { type: "string" },
         "cpu-steps": { type: "string", default: "2" },
@@ -193,7 +208,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
       maxWarmupSeconds: values["max-warmup-seconds"] === undefined ? DEFAULTS[name].maxWarmupSeconds : seconds("max-warmup-seconds", values["max-warmup-seconds"]),
       steps: values.steps === undefined ? DEFAULTS[name].steps : int("steps", values.steps, 1),
       inferReps: values["infer-reps"] === undefined ? DEFAULTS[name].inferReps : int("infer-reps", values["infer-reps"], 1),
+      minTimedSeconds: values["min-timed-seconds"] === undefined ? DEFAULTS[name].minTimedSeconds : secondsOption("bench", "min-timed-seconds", values["min-timed-seconds"], true),
     };
+  }
+  if (values["min-timed-seconds"] !== undefined && (values.breakdown || values.latency)) {
+    throw new OptionError(`bench: --min-timed-seconds times the comparison's runs; --${values.breakdown ? "breakdown" : "latency"} times a fixed number of steps and calls`);
   }
   const partial = values.network !== undefined || values.systems !== undefined || values.threads !== undefined || values.breakdown || values.latency;
   return {

@@ -67,7 +67,7 @@ function describeRun(r: WorkerResult): string {
   return (
     `${r.system.padEnd(9)} train ${r.trainImagesPerSec.toFixed(0).padStart(6)} img/s (${r.trainSteps} steps after ${r.warmupSteps}, ` +
     `${(r.trainCpuSeconds / r.trainSeconds).toFixed(2)} cores busy)` +
-    `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (batch ${r.inferCount})` +
+    `  infer ${r.inferImagesPerSec.toFixed(0).padStart(6)} img/s (${r.inferReps} calls of ${r.inferCount})` +
     `  peak RSS ${r.peakRssMB.toFixed(0)} MB  first loss ${r.firstLoss.toFixed(6)}` +
     ("coreRoundTripBeforeNs" in r.info ? `  cores' round trip ${nanoseconds(r.info["coreRoundTripBeforeNs"])}/${nanoseconds(r.info["coreRoundTripAfterNs"])} before/after` : "")
   );
@@ -206,6 +206,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
       trainSteps: s.steps,
       inferCount: workload.inferBatch,
       inferReps: s.inferReps,
+      minTimedSeconds: s.minTimedSeconds,
       niceness: options.niceness,
     };
     console.log(`\nround ${round + 1}/${options.rounds}${round === 0 && firstWarmup > s.warmup ? ` (${firstWarmup} warm-up steps, for the loss check)` : ""}`);
@@ -229,7 +230,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
   if (network === "reference" && options.systems.includes("tfjs-cpu") && options.cpuSteps > 0) {
     console.log("\ntfjs cpu backend (one run, few batches)");
     // No warm-up: at several seconds per step, JIT warm-up is noise, and the run stays short.
-    const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1, niceness: options.niceness };
+    const cpuPlan: WorkerPlan = { warmupSteps: 0, trainSteps: options.cpuSteps, inferCount: options.cpuInfer, inferReps: 1, minTimedSeconds: options.settings.reference.minTimedSeconds, niceness: options.niceness };
     const result = await runSystem({ system: "tfjs-cpu", threads: 1 }, workloadPath, cpuPlan);
     console.log(`  ${describeRun(result)}`);
     results.push(result);
@@ -275,6 +276,7 @@ async function benchNetwork(network: NetworkName, options: BenchOptions, dir: st
       firstRoundWarmupSteps: firstWarmup,
       trainSteps: s.steps,
       inferReps: s.inferReps,
+      minTimedSeconds: s.minTimedSeconds,
       threads: options.threads,
       niceness: options.niceness,
       seed: options.seed,

@@ -114,3 +114,45 @@ describe("measure's warm-up", () => {
     );
   });
 });
+
+describe("measure's timed parts", () => {
+  /** Steps of `stepMs` and inference calls of `callMs` on a fake clock; call c's logits are all c. */
+  function clocked(stepMs: number, callMs: number): BenchSystem {
+    let clock = 0;
+    let calls = 0;
+    vi.spyOn(performance, "now").mockImplementation(() => clock);
+    return {
+      loss: () => 0,
+      trainStep: () => {
+        clock += stepMs;
+        return 0;
+      },
+      predict: (_images, count) => {
+        clock += callMs;
+        return new Float32Array(count * 10).fill(++calls);
+      },
+    };
+  }
+
+  it("go on in whole steps and calls until each has taken minTimedSeconds", () => {
+    const system = clocked(40, 70);
+    const m = measure(system, workload, { warmupSteps: 3, trainSteps: 8, inferCount: 2, inferReps: 5, minTimedSeconds: 3 });
+    // 75 steps of 40 ms reach 3 s; 43 calls of 70 ms pass it (42 make 2.94 s).
+    expect([m.trainSteps, m.trainImages, m.trainSeconds]).toEqual([75, 300, 3]);
+    expect(m.trainImagesPerSec).toBeCloseTo(100, 10);
+    expect(m.stepLosses).toHaveLength(3 + 75);
+    expect(m.inferReps).toBe(43);
+    expect(m.inferSeconds).toBeCloseTo(3.01, 10);
+    expect(m.inferImagesPerSec).toBeCloseTo((2 * 43) / 3.01, 10);
+    // The checksum is the last timed call's (call 1 is the untimed one before them).
+    expect(m.inferChecksum).toBe(2 * 10 * 44);
+  });
+
+  it("take at least trainSteps steps and inferReps calls, however long they last, and exactly them without minTimedSeconds", () => {
+    const slow = measure(clocked(4000, 900), workload, { warmupSteps: 3, trainSteps: 8, inferCount: 2, inferReps: 5, minTimedSeconds: 3 });
+    expect([slow.trainSteps, slow.trainSeconds, slow.inferReps, slow.inferSeconds]).toEqual([8, 32, 5, 4.5]);
+    vi.restoreAllMocks();
+    const fixed = measure(clocked(1, 1), workload, { warmupSteps: 3, trainSteps: 8, inferCount: 2, inferReps: 5 });
+    expect([fixed.trainSteps, fixed.trainImages, fixed.inferReps]).toEqual([8, 32, 5]);
+  });
+});

@@ -27,10 +27,17 @@ export interface MeasureOptions {
   settleSteps?: number;
   /** The steady rule's windows stop once they have taken this many seconds (default: no limit). */
   maxWarmupSeconds?: number;
+  /** Timed training steps at least (also the warm-up windows' length). */
   trainSteps: number;
   /** Images per inference call (at most the workload's inference batch). */
   inferCount: number;
+  /** Timed inference calls at least. */
   inferReps: number;
+  /**
+   * Each timed part goes on past trainSteps steps or inferReps calls, whole steps and calls, until it has
+   * taken this many seconds (default 0: exactly trainSteps and inferReps).
+   */
+  minTimedSeconds?: number;
 }
 
 export interface Measurement {
@@ -46,6 +53,7 @@ export interface Measurement {
   warmupWindows: number[];
   /** The loss of every training step (warm-up and timed), in order. */
   stepLosses: number[];
+  /** Timed training steps taken (at least the options' trainSteps). */
   trainSteps: number;
   trainImages: number;
   trainSeconds: number;
@@ -53,6 +61,7 @@ export interface Measurement {
   /** User + system CPU time of the whole process (all threads) during the timed steps. */
   trainCpuSeconds: number;
   inferCount: number;
+  /** Timed inference calls made (at least the options' inferReps). */
   inferReps: number;
   inferSeconds: number;
   inferImagesPerSec: number;
@@ -77,10 +86,11 @@ function peakRssMB(): number {
 /**
  * Loss check, then warm-up steps (at least warmupSteps, then until steady and settleSteps, or a cap) and timed
  * steps on the workload's batches in order (starting over after the last one), then one untimed and
- * `inferReps` timed inference calls.
+ * `inferReps` timed inference calls; each timed part lasting at least minTimedSeconds.
  */
 export function measure(system: BenchSystem, workload: Workload, options: MeasureOptions): Measurement {
   const { warmupSteps, trainSteps, inferCount, inferReps } = options;
+  const minTimedSeconds = options.minTimedSeconds ?? 0;
   const maxWarmupSteps = options.maxWarmupSteps ?? warmupSteps;
   const maxWarmupSeconds = options.maxWarmupSeconds ?? Infinity;
   const settleSteps = options.settleSteps ?? warmupSteps;
@@ -112,7 +122,11 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   const warmedUp = step;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < trainSteps; i++) train();
+  let timedSteps = 0;
+  while (timedSteps < trainSteps || performance.now() - t0 < minTimedSeconds * 1000) {
+    train();
+    timedSteps++;
+  }
   const trainSeconds = (performance.now() - t0) / 1000;
   const trainCpuSeconds = cpuSecondsSince(c0);
   const peakTrain = peakRssMB();
@@ -123,13 +137,16 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   let checksum = 0;
   const c1 = process.cpuUsage();
   const t1 = performance.now();
-  for (let r = 0; r < inferReps; r++) {
+  let timedCalls = 0;
+  while (timedCalls < inferReps || performance.now() - t1 < minTimedSeconds * 1000) {
     const logits = system.predict(images, inferCount);
-    if (r === inferReps - 1) for (const v of logits) checksum += v;
+    checksum = 0;
+    for (const v of logits) checksum += v;
+    timedCalls++;
   }
   const inferSeconds = (performance.now() - t1) / 1000;
   const inferCpuSeconds = cpuSecondsSince(c1);
-  const trainImages = trainSteps * workload.batchSize;
+  const trainImages = timedSteps * workload.batchSize;
   return {
     firstLoss,
     lossAfterTraining,
@@ -137,15 +154,15 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
     warmupSteps: warmedUp,
     warmupWindows: windowSeconds.map((seconds) => (trainSteps * workload.batchSize) / seconds),
     stepLosses,
-    trainSteps,
+    trainSteps: timedSteps,
     trainImages,
     trainSeconds,
     trainImagesPerSec: trainImages / trainSeconds,
     trainCpuSeconds,
     inferCount,
-    inferReps,
+    inferReps: timedCalls,
     inferSeconds,
-    inferImagesPerSec: (inferCount * inferReps) / inferSeconds,
+    inferImagesPerSec: (inferCount * timedCalls) / inferSeconds,
     inferCpuSeconds,
     peakRssTrainMB: peakTrain,
     peakRssMB: peakRssMB(),

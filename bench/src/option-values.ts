@@ -8,9 +8,11 @@ export function integerOption(owner: string, name: string, value: string, min: n
   return n;
 }
 
-/** `--name`'s value as a positive, finite number of seconds; else an OptionError naming `owner`, the option and the value. */
-export function secondsOption(owner: string, name: string, value: string): number {
+/** `--name`'s value as a positive (or, `zero`, non-negative), finite number of seconds; else an OptionError naming `owner`, the option and the value. */
+export function secondsOption(owner: string, name: string, value: string, zero = false): number {
   const s = Number(value);
-  if (value.trim() === "" || !(s > 0) || !Number.isFinite(s)) throw new OptionError(`${owner}: --${name} must be a positive number of seconds, but got "${value}"`);
+  if (value.trim() === "" || !(zero ? s >= 0 : s > 0) || !Number.isFinite(s)) {
+    throw new OptionError(`${owner}: --${name} must be a ${zero ? "non-negative" : "positive"} number of seconds, but got "${value}"`);
+  }
   return s;
 }

@@ -112,6 +112,7 @@ function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
     ...(plan.settleSteps === undefined ? [] : ["--settle-steps", String(plan.settleSteps)]),
     "--steps",
     String(plan.trainSteps),
+    ...(plan.minTimedSeconds === undefined ? [] : ["--min-timed-seconds", String(plan.minTimedSeconds)]),
     "--infer-count",
     String(plan.inferCount),
     "--infer-reps",

@@ -1,7 +1,7 @@
 """PyTorch as a peer in the bench: the same networks, weights, batches and measurements as
 measure.ts, in its own process (run with /usr/bin/python3, which has torch 1.13).
 
-    torch-worker.py --workload FILE --threads N [--warmup N --max-warmup N --max-warmup-seconds S --settle-steps N --steps N --infer-count N --infer-reps N] [--profile]
+    torch-worker.py --workload FILE --threads N [--warmup N --max-warmup N --max-warmup-seconds S --settle-steps N --steps N --min-timed-seconds S --infer-count N --infer-reps N] [--profile]
 
 Prints one line `BENCH-RESULT {json}` on stdout: the fields of measure.ts's Measurement, or with
 --profile the per-operator times of the autograd profiler (torch-profile.ts reads them).
@@ -9,6 +9,7 @@ Prints one line `BENCH-RESULT {json}` on stdout: the fields of measure.ts's Meas
 
 import argparse
 import json
+import math
 import resource
 import struct
 import sys
@@ -189,8 +190,10 @@ def measure(net, workload, args):
         windows.append(time.perf_counter() - start)
     warmed_up = len(losses)
     c0, t0 = time.process_time(), time.perf_counter()
-    for i in range(args.steps):
-        losses.append(net.train_step(*batch(workload, warmed_up + i)))
+    timed_steps = 0
+    while timed_steps < args.steps or time.perf_counter() - t0 < args.min_timed_seconds:
+        losses.append(net.train_step(*batch(workload, warmed_up + timed_steps)))
+        timed_steps += 1
     train_seconds = time.perf_counter() - t0
     train_cpu = time.process_time() - c0
     peak_train = peak_rss_mb()
@@ -200,13 +203,14 @@ def measure(net, workload, args):
     net.predict(images)
     checksum = 0.0
     c1, t1 = time.process_time(), time.perf_counter()
-    for r in range(args.infer_reps):
+    timed_calls = 0
+    while timed_calls < args.infer_reps or time.perf_counter() - t1 < args.min_timed_seconds:
         logits = net.predict(images)
-        if r == args.infer_reps - 1:
-            checksum = float(logits.sum())
+        checksum = float(logits.sum())
+        timed_calls += 1
     infer_seconds = time.perf_counter() - t1
     infer_cpu = time.process_time() - c1
-    train_images = args.steps * workload["batchSize"]
+    train_images = timed_steps * workload["batchSize"]
     return {
         "firstLoss": first_loss,
         "lossAfterTraining": loss_after,
@@ -214,15 +218,15 @@ def measure(net, workload, args):
         "warmupSteps": warmed_up,
         "warmupWindows": [args.steps * workload["batchSize"] / s for s in windows],
         "stepLosses": losses,
-        "trainSteps": args.steps,
+        "trainSteps": timed_steps,
         "trainImages": train_images,
         "trainSeconds": train_seconds,
         "trainImagesPerSec": train_images / train_seconds,
         "trainCpuSeconds": train_cpu,
         "inferCount": args.infer_count,
-        "inferReps": args.infer_reps,
+        "inferReps": timed_calls,
         "inferSeconds": infer_seconds,
-        "inferImagesPerSec": args.infer_count * args.infer_reps / infer_seconds,
+        "inferImagesPerSec": args.infer_count * timed_calls / infer_seconds,
         "inferCpuSeconds": infer_cpu,
         "peakRssTrainMB": peak_train,
         "peakRssMB": peak_rss_mb(),
@@ -281,6 +285,7 @@ def main():
     parser.add_argument("--max-warmup-seconds", type=float, default=float("inf"))
     parser.add_argument("--settle-steps", type=int, default=None)
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--min-timed-seconds", type=float, default=0.0)
     parser.add_argument("--infer-count", type=int, default=1000)
     parser.add_argument("--infer-reps", type=int, default=10)
     parser.add_argument("--profile", action="store_true")
@@ -296,10 +301,14 @@ def main():
         args.settle_steps = args.warmup
     if args.max_warmup < args.warmup:
         fail(f"--max-warmup must be at least --warmup ({args.warmup}), but got {args.max_warmup}")
+    if not (args.min_timed_seconds >= 0 and math.isfinite(args.min_timed_seconds)):
+        fail(f"--min-timed-seconds must be a non-negative number of seconds, but got {args.min_timed_seconds}")
     if not args.max_warmup_seconds > 0:
         fail(f"--max-warmup-seconds must be a positive number of seconds, but got {args.max_warmup_seconds}")
     if args.profile and args.max_warmup != args.warmup:
         fail("--max-warmup is not supported with --profile (the profile warms up a fixed --warmup steps)")
+    if args.profile and args.min_timed_seconds > 0:
+        fail("--min-timed-seconds is not supported with --profile (the profile times a fixed --steps steps)")
     torch.set_num_threads(args.threads)
     workload = read_workload(args.workload)
     if args.infer_count > workload["inferBatch"]:

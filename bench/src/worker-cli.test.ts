@@ -3,7 +3,7 @@ import { parseWorkerArgs } from "./worker-cli.js";
 
 describe("worker command line", () => {
   it("reads the plan main.ts passes, a fixed warm-up without --max-warmup", () => {
-    const a = parseWorkerArgs(["--workload", "/tmp/w.bin", "--warmup", "300", "--max-warmup", "4000", "--settle-steps", "3000", "--max-warmup-seconds", "20", "--steps", "100", "--threads", "2"], ["threads"]);
+    const a = parseWorkerArgs(["--workload", "/tmp/w.bin", "--warmup", "300", "--max-warmup", "4000", "--settle-steps", "3000", "--max-warmup-seconds", "20", "--steps", "100", "--min-timed-seconds", "3", "--threads", "2"], ["threads"]);
     expect(a).toEqual({
       workloadPath: "/tmp/w.bin",
       warmupSteps: 300,
@@ -11,12 +11,13 @@ describe("worker command line", () => {
       settleSteps: 3000,
       maxWarmupSeconds: 20,
       trainSteps: 100,
+      minTimedSeconds: 3,
       inferCount: 1000,
       inferReps: 10,
       extra: { threads: "2" },
     });
     const fixed = parseWorkerArgs(["--workload", "/tmp/w.bin", "--warmup", "7"]);
-    expect([fixed.warmupSteps, fixed.maxWarmupSteps, fixed.settleSteps, fixed.maxWarmupSeconds]).toEqual([7, 7, 7, Infinity]);
+    expect([fixed.warmupSteps, fixed.maxWarmupSteps, fixed.settleSteps, fixed.maxWarmupSeconds, fixed.minTimedSeconds]).toEqual([7, 7, 7, Infinity, 0]);
   });
 
   it("refuses bad values with the bench's rules, naming the worker, the option and what it got", () => {
@@ -24,6 +25,7 @@ describe("worker command line", () => {
     expect(() => parseWorkerArgs(args("--steps=-1"))).toThrow('worker: --steps must be an integer >= 0, but got "-1"');
     expect(() => parseWorkerArgs(args("--max-warmup", "1.5"))).toThrow('worker: --max-warmup must be an integer >= 0, but got "1.5"');
     expect(() => parseWorkerArgs(args("--max-warmup-seconds", "0"))).toThrow('worker: --max-warmup-seconds must be a positive number of seconds, but got "0"');
+    expect(() => parseWorkerArgs(args("--min-timed-seconds=-0.5"))).toThrow('worker: --min-timed-seconds must be a non-negative number of seconds, but got "-0.5"');
     expect(() => parseWorkerArgs([])).toThrow("worker: --workload <file> is required");
   });
 });
