@@ -31,7 +31,7 @@ Options:
   --max-warmup N     untimed training steps at most: past --warmup every run goes on in windows of --steps
                      steps until its step time is steady (neither of the last two windows 3% faster than
                      the fastest before them; the same rule for every system) or the windows have taken
-                     --max-warmup-seconds, then times the next window
+                     --max-warmup-seconds, then times its steps
                      (default: reference 4000, cifar 300)
   --settle-steps N   untimed training steps at least before the steady rule may end the warm-up (the
                      caps still apply): V8 goes on compiling Pico's step for thousands of reference
@@ -49,7 +49,7 @@ Options:
   --check-steps N    the first N step losses must agree across systems; round 1 warms up at least this
                      many steps (default 20)
   --infer-reps N     timed inference calls per run at least (default: reference 30, cifar 5)
-  --cpu-steps N      timed training steps on the tfjs cpu backend (default 2)
+  --cpu-steps N      timed training steps at least on the tfjs cpu backend (default 2)
   --cpu-infer N      images per inference call on the tfjs cpu backend (default 1000)
   --breakdown        instead of the comparison: time every operator of Pico's training step and
                      inference call (forward and backward, per call site and per operator) at each
@@ -68,7 +68,7 @@ Options:
   --help             this text
 
 Examples:
-  pnpm bench                                                   the full comparison (about 11 minutes)
+  pnpm bench                                                   the full comparison (about 23 minutes)
   pnpm bench -- --nice=-20                                     the same on a machine others are using
   pnpm bench -- --network cifar --systems pico --rounds 3      Pico alone, 1 and 2 threads
   pnpm bench -- --network cifar --breakdown --threads 1        where Pico's CIFAR step goes
@@ -119,8 +119,9 @@ export interface BenchOptions {
 // per 16 steps up to step 80 and 30-150 ms up to step 240 (node --trace-opt), the 2-thread img/s rising from
 // ~600 to ~690 by step 200 while one thread was steady after ~30 steps, and a bench whose runs all hit the
 // cap measured 2 threads at 515-585 img/s where the same network in one process made 604-674 past step 50.
-// So the CIFAR runs take at least 200 steps too, within the same 20 s of windows: its steps take 0.1-0.3 s in
-// Pico and PyTorch (one thread ~100 steps in 20 s) but ~4 s in tfjs-wasm, which stops after one window.
+// So the CIFAR runs go on to 200 steps unless the same 20 s of windows end them first: Pico's 2 threads reach
+// ~200, its one thread ~115 (steady after ~30), PyTorch 75-148 (0.1-0.3 s a step), and tfjs-wasm (~4 s a
+// step) stops after one window.
 // A timed window of a fixed step count took 0.26 s (100 reference steps on 2 threads) to 0.8 s (8 CIFAR
 // steps): shorter than the host's swings, so one run's figure was the state it landed in (session 22: Pico's
 // CIFAR 2-thread runs of one bench 474, 693 and 568 img/s; in one process, windows of 8 steps 470-705). Every

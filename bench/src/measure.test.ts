@@ -155,4 +155,13 @@ describe("measure's timed parts", () => {
     const fixed = measure(clocked(1, 1), workload, { warmupSteps: 3, trainSteps: 8, inferCount: 2, inferReps: 5 });
     expect([fixed.trainSteps, fixed.trainImages, fixed.inferReps]).toEqual([8, 32, 5]);
   });
+
+  it("refuses a minTimedSeconds that is negative or not finite", () => {
+    for (const bad of [-1, Infinity, NaN]) {
+      expect(() => measure(clocked(1, 1), workload, { warmupSteps: 3, trainSteps: 8, inferCount: 2, inferReps: 5, minTimedSeconds: bad })).toThrow(
+        `measure: minTimedSeconds must be a non-negative number of seconds, but got ${bad}`,
+      );
+      vi.restoreAllMocks();
+    }
+  });
 });

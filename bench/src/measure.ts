@@ -97,6 +97,9 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   if (inferCount > workload.inferBatch || inferCount < 1) {
     throw new RangeError(`measure: inferCount must be in [1, ${workload.inferBatch}], but got ${inferCount}`);
   }
+  if (!(minTimedSeconds >= 0 && Number.isFinite(minTimedSeconds))) {
+    throw new RangeError(`measure: minTimedSeconds must be a non-negative number of seconds, but got ${minTimedSeconds}`);
+  }
   if (maxWarmupSteps < warmupSteps) {
     throw new RangeError(`measure: maxWarmupSteps must be at least warmupSteps (${warmupSteps}), but got ${maxWarmupSteps}`);
   }
@@ -134,18 +137,18 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
 
   const images = workload.inferImages.subarray(0, inferCount * imageSize(workload));
   system.predict(images, inferCount);
-  let checksum = 0;
   const c1 = process.cpuUsage();
   const t1 = performance.now();
   let timedCalls = 0;
+  let logits: Float32Array | null = null;
   while (timedCalls < inferReps || performance.now() - t1 < minTimedSeconds * 1000) {
-    const logits = system.predict(images, inferCount);
-    checksum = 0;
-    for (const v of logits) checksum += v;
+    logits = system.predict(images, inferCount);
     timedCalls++;
   }
   const inferSeconds = (performance.now() - t1) / 1000;
   const inferCpuSeconds = cpuSecondsSince(c1);
+  let checksum = 0;
+  if (logits !== null) for (const v of logits) checksum += v;
   const trainImages = timedSteps * workload.batchSize;
   return {
     firstLoss,

@@ -31,7 +31,10 @@ export interface SystemSummary {
   peakRssTrainMB: Statistic;
   firstLoss: number;
   lossAfterTraining: number;
-  trainStepsPerRun: number;
+  /** Timed training steps of each run (at least --steps; more where they took under --min-timed-seconds). */
+  trainSteps: Statistic;
+  /** Timed inference calls of each run, likewise. */
+  inferCalls: Statistic;
   inferCount: number;
   info: WorkerResult["info"];
 }
@@ -56,7 +59,8 @@ export function summarize(label: string, results: readonly WorkerResult[], flops
     peakRssTrainMB: statistic(mine.map((r) => r.peakRssTrainMB)),
     firstLoss: first.firstLoss,
     lossAfterTraining: first.lossAfterTraining,
-    trainStepsPerRun: first.trainSteps,
+    trainSteps: statistic(mine.map((r) => r.trainSteps)),
+    inferCalls: statistic(mine.map((r) => r.inferReps)),
     inferCount: first.inferCount,
     info: first.info,
   };

@@ -101,7 +101,8 @@ export function runBreakdown(threads: number, workloadPath: string, plan: Worker
   return runForResult<BreakdownResult>(`pico ${threads}t breakdown`, process.execPath, [script, "--threads", String(threads), ...planArgs(workloadPath, plan)], plan.niceness ?? 0);
 }
 
-function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
+/** The command-line arguments that hand `plan` to a worker (worker-cli.ts and torch-worker.py read them). */
+export function planArgs(workloadPath: string, plan: WorkerPlan): string[] {
   return [
     "--workload",
     workloadPath,

@@ -17,9 +17,10 @@
  * core: stopping early biases every 2-thread figure down (a dp2 probe: 300 warm-up steps, 14-19% of its
  * steps over 1.5x the median; 3,000, 8%). So the reference network's runs take at least 3,000 steps
  * (at most 4,000, or 20 s of windows for every system alike), where the compiles are down to a few a
- * window. The CIFAR-shaped network's steps (0.1-0.2 s) dwarf one compile, but not the hundreds its larger
+ * window. The CIFAR-shaped network's steps (0.1-0.3 s) dwarf one compile, but not the hundreds its larger
  * step makes: on 2 threads 100-170 ms of TurboFan per 16 steps up to step 80 and 30-150 ms up to step 240
- * (session 22), so its runs take at least 200 steps (20 s of windows at most, as above).
+ * (session 22), so its runs go on to 200 steps unless 20 s of windows end them first (as above; Pico's
+ * 2 threads reach 200, slower runs stop at the 20 s).
  */
 
 /**

@@ -18,7 +18,8 @@ function summary(system: string, train: number, infer: number, peakRss: number):
     peakRssTrainMB: stat(peakRss),
     firstLoss: 2.3,
     lossAfterTraining: 2.2,
-    trainStepsPerRun: 8,
+    trainSteps: { median: 8, min: 8, max: 8, rounds: [8] },
+    inferCalls: { median: 5, min: 5, max: 5, rounds: [5] },
     inferCount: 256,
     info: {},
   };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { planArgs } from "./spawn-worker.js";
 import { parseWorkerArgs } from "./worker-cli.js";
 
 describe("worker command line", () => {
@@ -18,6 +19,13 @@ describe("worker command line", () => {
     });
     const fixed = parseWorkerArgs(["--workload", "/tmp/w.bin", "--warmup", "7"]);
     expect([fixed.warmupSteps, fixed.maxWarmupSteps, fixed.settleSteps, fixed.maxWarmupSeconds, fixed.minTimedSeconds]).toEqual([7, 7, 7, Infinity, 0]);
+  });
+
+  it("reads back every field of the plan main.ts hands a worker", () => {
+    const plan = { warmupSteps: 20, maxWarmupSteps: 300, settleSteps: 200, maxWarmupSeconds: 20, trainSteps: 8, inferCount: 256, inferReps: 5, minTimedSeconds: 3 };
+    const { workloadPath, extra, ...read } = parseWorkerArgs(planArgs("/tmp/cifar.bin", { ...plan, niceness: -20 }));
+    expect([workloadPath, extra]).toEqual(["/tmp/cifar.bin", {}]);
+    expect(read).toEqual(plan);
   });
 
   it("refuses bad values with the bench's rules, naming the worker, the option and what it got", () => {
