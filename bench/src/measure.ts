@@ -79,6 +79,21 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   return (user + system) / 1e6;
 }
 
+/**
+ * Runs `body` `count` times at least, and on until `seconds` have passed since it began (torch-worker.py's
+ * repeat_timed is the same rule); returns how many times it ran and what the last run returned.
+ */
+function repeatTimed<T>(count: number, seconds: number, body: () => T): { runs: number; last: T | undefined } {
+  const start = performance.now();
+  let runs = 0;
+  let last: T | undefined;
+  while (runs < count || performance.now() - start < seconds * 1000) {
+    last = body();
+    runs++;
+  }
+  return { runs, last };
+}
+
 function peakRssMB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
@@ -125,11 +140,7 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   const warmedUp = step;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  let timedSteps = 0;
-  while (timedSteps < trainSteps || performance.now() - t0 < minTimedSeconds * 1000) {
-    train();
-    timedSteps++;
-  }
+  const timedSteps = repeatTimed(trainSteps, minTimedSeconds, train).runs;
   const trainSeconds = (performance.now() - t0) / 1000;
   const trainCpuSeconds = cpuSecondsSince(c0);
   const peakTrain = peakRssMB();
@@ -139,16 +150,11 @@ export function measure(system: BenchSystem, workload: Workload, options: Measur
   system.predict(images, inferCount);
   const c1 = process.cpuUsage();
   const t1 = performance.now();
-  let timedCalls = 0;
-  let logits: Float32Array | null = null;
-  while (timedCalls < inferReps || performance.now() - t1 < minTimedSeconds * 1000) {
-    logits = system.predict(images, inferCount);
-    timedCalls++;
-  }
+  const { runs: timedCalls, last: logits } = repeatTimed(inferReps, minTimedSeconds, () => system.predict(images, inferCount));
   const inferSeconds = (performance.now() - t1) / 1000;
   const inferCpuSeconds = cpuSecondsSince(c1);
   let checksum = 0;
-  if (logits !== null) for (const v of logits) checksum += v;
+  for (const v of logits ?? []) checksum += v;
   const trainImages = timedSteps * workload.batchSize;
   return {
     firstLoss,

@@ -177,6 +177,17 @@ def is_steady(window_seconds):
     return min(window_seconds[m - 2], window_seconds[m - 1]) >= (1 - STEADY_GAIN) * min(window_seconds[: m - 2])
 
 
+def repeat_timed(count, seconds, body):
+    """Calls body(i) for i = 0, 1, ... at least count times, and on until seconds have passed since it began;
+    returns how many calls it made and what the last one returned."""
+    start = time.perf_counter()
+    n, last = 0, None
+    while n < count or time.perf_counter() - start < seconds:
+        last = body(n)
+        n += 1
+    return n, last
+
+
 def measure(net, workload, args):
     first = batch(workload, 0)
     first_loss = net.loss(*first)
@@ -190,10 +201,7 @@ def measure(net, workload, args):
         windows.append(time.perf_counter() - start)
     warmed_up = len(losses)
     c0, t0 = time.process_time(), time.perf_counter()
-    timed_steps = 0
-    while timed_steps < args.steps or time.perf_counter() - t0 < args.min_timed_seconds:
-        losses.append(net.train_step(*batch(workload, warmed_up + timed_steps)))
-        timed_steps += 1
+    timed_steps, _ = repeat_timed(args.steps, args.min_timed_seconds, lambda i: losses.append(net.train_step(*batch(workload, warmed_up + i))))
     train_seconds = time.perf_counter() - t0
     train_cpu = time.process_time() - c0
     peak_train = peak_rss_mb()
@@ -202,10 +210,7 @@ def measure(net, workload, args):
     images = workload["inferImages"][: args.infer_count]
     net.predict(images)
     c1, t1 = time.process_time(), time.perf_counter()
-    timed_calls = 0
-    while timed_calls < args.infer_reps or time.perf_counter() - t1 < args.min_timed_seconds:
-        logits = net.predict(images)
-        timed_calls += 1
+    timed_calls, logits = repeat_timed(args.infer_reps, args.min_timed_seconds, lambda _: net.predict(images))
     infer_seconds = time.perf_counter() - t1
     infer_cpu = time.process_time() - c1
     checksum = float(logits.sum())
